@@ -1,0 +1,47 @@
+"""The ASGI application: REST routes, the WebSocket route, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tidings import __version__
+from tidings.api import client, errors
+from tidings.api.models import ErrorOut
+from tidings.config import Settings
+from tidings.gateway.asgi import websocket_endpoint
+from tidings.services.runtime import Runtime
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.start(settings)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="Tidings",
+        version=__version__,
+        summary="Self-hosted instant messaging that applications plug into.",
+        lifespan=lifespan,
+        responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}},
+    )
+    errors.install(app)
+    app.include_router(client.router)
+    app.add_api_websocket_route("/v1/ws", websocket_endpoint)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, object]:
+        rt: Runtime = app.state.runtime
+        return {"status": "ok", "version": __version__,
+                "connections": rt.bus.connection_count()}
+
+    return app

@@ -1,0 +1,25 @@
+"""``Authorization: Bearer <UserSig>``: the ticket names its app and user."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.ids import Identity
+from tidings.services.runtime import Runtime
+
+bearer = HTTPBearer(auto_error=False, description="A UserSig of the app's user")
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def current_identity(request: Request) -> Identity:
+    credentials: HTTPAuthorizationCredentials | None = await bearer(request)
+    if credentials is None:
+        raise TidingsError(ErrorCode.USERSIG_MISSING,
+                           "send 'Authorization: Bearer <UserSig>'")
+    return await runtime_of(request).auth.login(credentials.credentials)

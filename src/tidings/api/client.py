@@ -1,0 +1,62 @@
+"""The client REST API under ``/v1``: what a client can do without a socket."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+
+from tidings.api.auth import current_identity, runtime_of
+from tidings.api.models import (
+    AckOut,
+    ConversationListOut,
+    HistoryOut,
+    ReadOut,
+)
+from tidings.api.responses import JSON
+from tidings.domain.ids import Identity
+from tidings.domain.requests import ReadRequest, SendRequest
+from tidings.services.messaging import ack_view
+
+router = APIRouter(prefix="/v1", tags=["client"])
+Me = Annotated[Identity, Depends(current_identity)]
+
+
+@router.get("/conversations", response_model=ConversationListOut)
+async def list_conversations(request: Request, me: Me,
+                             limit: Annotated[int | None, Query(ge=0)] = None) -> JSON:
+    """The caller's conversations, most recently active first, with the last
+    message and the unread count of each."""
+    found = await runtime_of(request).messaging.conversations(me, limit)
+    return JSON({"conversations": found})
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=HistoryOut)
+async def history(request: Request, me: Me, conversation_id: str,
+                  before_seq: Annotated[int | None, Query(ge=1)] = None,
+                  limit: Annotated[int | None, Query(ge=0)] = None) -> JSON:
+    """A page of messages older than ``before_seq`` (the newest page without
+    it), oldest first. ``more`` tells whether older messages remain."""
+    found, more = await runtime_of(request).messaging.history(
+        me, conversation_id, before_seq=before_seq, limit=limit)
+    return JSON({"messages": found, "more": more})
+
+
+@router.post("/messages", response_model=AckOut)
+async def send_message(request: Request, me: Me, body: SendRequest) -> JSON:
+    """Send a message as the caller. Answers once the message is durably
+    stored; repeating the call with the same ``client_msg_id`` answers the
+    same ack (``duplicate: true``) and stores nothing new."""
+    committed = await runtime_of(request).messaging.send(
+        me, body.conversation_id, body.client_msg_id, body.elements_json(),
+        body.cloud_custom_data)
+    return JSON(ack_view(committed))
+
+
+@router.post("/conversations/{conversation_id}/read", response_model=ReadOut)
+async def mark_read(request: Request, me: Me, conversation_id: str,
+                    body: Annotated[ReadRequest | None, Body()] = None) -> JSON:
+    """Move the caller's read cursor to ``seq`` (to the newest message when
+    absent). The cursor never moves back; other devices get a ``read`` event."""
+    seq = body.seq if body is not None else None
+    return JSON(await runtime_of(request).messaging.mark_read(me, conversation_id, seq))

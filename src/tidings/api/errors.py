@@ -1,0 +1,51 @@
+"""Every REST error is ``{"error": {"code", "name", "message"}}`` with a
+stable code; nothing else (no traceback, no framework default) reaches a
+client."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from tidings.api.responses import JSON
+from tidings.domain.errors import ErrorCode, TidingsError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(error: TidingsError, status: int | None = None) -> JSON:
+    return JSON({"error": error.to_dict()}, status_code=status or error.http_status)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    if first.get("type") == "json_invalid":
+        return "request body is not valid JSON"
+    return f"{loc or 'request'}: {first.get('msg', 'invalid')}"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(TidingsError)
+    async def tidings_error(_: Request, exc: TidingsError) -> JSON:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSON:
+        errors = exc.errors()
+        code = (ErrorCode.MALFORMED_JSON if errors and errors[0].get("type") == "json_invalid"
+                else ErrorCode.INVALID_REQUEST)
+        return error_response(TidingsError(code, _validation_message(exc)))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSON:
+        code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.INVALID_REQUEST
+        return error_response(TidingsError(code, str(exc.detail)), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSON:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(TidingsError(ErrorCode.INTERNAL, "internal error; it was logged"))

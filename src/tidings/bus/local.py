@@ -1,0 +1,53 @@
+"""Who is connected where, inside one process.
+
+A Redis implementation with the same methods will route between processes
+when Tidings runs as a cluster; services only see this interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from tidings.domain.ids import Identity
+
+
+class Subscriber(Protocol):
+    """A connected device: takes already-encoded frames without blocking."""
+
+    def push(self, frame: bytes, conversation_id: int | None = None, seq: int = 0) -> None: ...
+
+
+class LocalBus:
+    def __init__(self) -> None:
+        self._by_identity: dict[Identity, set[Subscriber]] = {}
+
+    def attach(self, identity: Identity, subscriber: Subscriber) -> None:
+        self._by_identity.setdefault(identity, set()).add(subscriber)
+
+    def detach(self, identity: Identity, subscriber: Subscriber) -> None:
+        subs = self._by_identity.get(identity)
+        if subs is None:
+            return
+        subs.discard(subscriber)
+        if not subs:
+            del self._by_identity[identity]
+
+    def devices(self, identity: Identity) -> Iterable[Subscriber]:
+        return self._by_identity.get(identity, ())
+
+    def deliver(self, identity: Identity, frame: bytes, *, conversation_id: int | None = None,
+                seq: int = 0, skip: Subscriber | None = None) -> int:
+        """Hand a frame to every device of one identity; returns how many."""
+        count = 0
+        for sub in self._by_identity.get(identity, ()):
+            if sub is not skip:
+                sub.push(frame, conversation_id, seq)
+                count += 1
+        return count
+
+    def connection_count(self) -> int:
+        return sum(len(s) for s in self._by_identity.values())
+
+    def online_identities(self) -> int:
+        return len(self._by_identity)

@@ -1,0 +1,46 @@
+"""Settings, from the command line or ``TIDINGS_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIDINGS_", extra="ignore")
+
+    data_dir: Path = Path("./tidings-data")
+    # Empty means the embedded default: SQLite in WAL mode under data_dir.
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "info"
+
+    # Limits on what clients send.
+    max_message_bytes: int = Field(12 * 1024, ge=256)
+    max_frame_bytes: int = Field(64 * 1024, ge=1024)
+    rate_limit_per_second: float = Field(100.0, gt=0)
+    rate_limit_burst: int = Field(200, ge=1)
+
+    # Connections.
+    login_timeout: float = Field(10.0, gt=0)
+    heartbeat_interval: float = Field(25.0, gt=0)
+    heartbeat_timeout: float = Field(60.0, gt=0)
+    outbound_queue_limit: int = Field(5000, ge=10)
+
+    # How long the server trusts its cached copy of an app's keys; a key
+    # retired from the CLI stops working on a running server within this.
+    app_cache_ttl: float = Field(2.0, ge=0)
+
+    # Group commit: at most this many messages in one transaction.
+    max_commit_batch: int = Field(1000, ge=1)
+
+    # History and sync page sizes.
+    max_page: int = Field(200, ge=1)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'tidings.db').resolve()}"

@@ -1,0 +1,104 @@
+"""The message model: a list of elements plus the app's opaque data.
+
+The element kinds are Tencent's ``MsgBody`` kinds, so a message reads the same
+through the native API and through the Tencent-compatible one. Media kinds
+carry what an upload returned; the media issue fills in the upload itself.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+MAX_ELEMENTS = 20
+
+
+class _Element(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TextElement(_Element):
+    type: Literal["text"]
+    text: Annotated[str, Field(min_length=1)]
+
+
+class CustomElement(_Element):
+    type: Literal["custom"]
+    data: str = ""
+    desc: str = ""
+    ext: str = ""
+    sound: str = ""
+
+
+class FaceElement(_Element):
+    type: Literal["face"]
+    index: int
+    data: str = ""
+
+
+class LocationElement(_Element):
+    type: Literal["location"]
+    desc: str = ""
+    latitude: Annotated[float, Field(ge=-90, le=90)]
+    longitude: Annotated[float, Field(ge=-180, le=180)]
+
+
+class ImageVariant(_Element):
+    kind: Literal["original", "large", "thumb"]
+    url: str
+    width: Annotated[int, Field(ge=0)] = 0
+    height: Annotated[int, Field(ge=0)] = 0
+    size: Annotated[int, Field(ge=0)] = 0
+
+
+class ImageElement(_Element):
+    type: Literal["image"]
+    media_id: str = ""
+    format: str = ""
+    variants: Annotated[list[ImageVariant], Field(min_length=1, max_length=3)]
+
+
+class SoundElement(_Element):
+    type: Literal["sound"]
+    media_id: str = ""
+    url: str
+    size: Annotated[int, Field(ge=0)] = 0
+    duration: Annotated[float, Field(ge=0)] = 0
+
+
+class VideoElement(_Element):
+    type: Literal["video"]
+    media_id: str = ""
+    url: str
+    format: str = ""
+    size: Annotated[int, Field(ge=0)] = 0
+    duration: Annotated[float, Field(ge=0)] = 0
+    poster_url: str = ""
+    poster_width: Annotated[int, Field(ge=0)] = 0
+    poster_height: Annotated[int, Field(ge=0)] = 0
+
+
+class FileElement(_Element):
+    type: Literal["file"]
+    media_id: str = ""
+    url: str
+    name: str = ""
+    size: Annotated[int, Field(ge=0)] = 0
+
+
+Element = Annotated[
+    TextElement | CustomElement | FaceElement | LocationElement | ImageElement
+    | SoundElement | VideoElement | FileElement,
+    Field(discriminator="type"),
+]
+
+Elements = Annotated[list[Element], Field(min_length=1, max_length=MAX_ELEMENTS)]
+ELEMENTS = TypeAdapter(Elements)
+
+
+class MessageState(IntEnum):
+    NORMAL = 0
+    EDITED = 1
+    RECALLED = 2

@@ -1,0 +1,81 @@
+"""Error codes that clients and app servers may rely on.
+
+Codes are stable: once published in docs/protocol.md a number never changes
+meaning. Where Tencent Cloud IM has a number for the same condition we use it,
+so an app moving from Tencent keeps its error handling.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ErrorCode(IntEnum):
+    # Login tickets (Tencent's numbers).
+    USERSIG_EXPIRED = 70001
+    USERSIG_MISSING = 70002
+    USERSIG_INVALID = 70003
+    USERSIG_BAD_SIGNATURE = 70009
+    USERSIG_USER_MISMATCH = 70013
+    USERSIG_APP_MISMATCH = 70014
+    APP_NOT_FOUND = 70020
+
+    # Requests and frames.
+    MALFORMED_JSON = 90001
+    INVALID_MESSAGE_BODY = 90002
+    INVALID_REQUEST = 10002
+    UNKNOWN_OP = 10001
+    NOT_LOGGED_IN = 10003
+    ALREADY_LOGGED_IN = 10004
+    RATE_LIMITED = 10005
+    INVALID_USER_ID = 10008
+    INVALID_CONVERSATION_ID = 10009
+    NOT_FOUND = 10010
+    NOT_A_MEMBER = 10011
+    MESSAGE_TOO_LONG = 80002
+    CLIENT_MSG_ID_REUSED = 10012
+    SERVICE_UNAVAILABLE = 50003
+    INTERNAL = 50000
+
+
+# The HTTP status each code is answered with on REST.
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.USERSIG_EXPIRED: 401,
+    ErrorCode.USERSIG_MISSING: 401,
+    ErrorCode.USERSIG_INVALID: 401,
+    ErrorCode.USERSIG_BAD_SIGNATURE: 401,
+    ErrorCode.USERSIG_USER_MISMATCH: 401,
+    ErrorCode.USERSIG_APP_MISMATCH: 401,
+    ErrorCode.APP_NOT_FOUND: 401,
+    ErrorCode.MALFORMED_JSON: 400,
+    ErrorCode.INVALID_MESSAGE_BODY: 400,
+    ErrorCode.INVALID_REQUEST: 400,
+    ErrorCode.UNKNOWN_OP: 400,
+    ErrorCode.NOT_LOGGED_IN: 401,
+    ErrorCode.ALREADY_LOGGED_IN: 409,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.INVALID_USER_ID: 400,
+    ErrorCode.INVALID_CONVERSATION_ID: 400,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.NOT_A_MEMBER: 403,
+    ErrorCode.MESSAGE_TOO_LONG: 413,
+    ErrorCode.CLIENT_MSG_ID_REUSED: 409,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.INTERNAL: 500,
+}
+
+
+class TidingsError(Exception):
+    """A refusal with a stable code; edges render it, services raise it."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.code, 400)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"code": int(self.code), "name": self.code.name.lower(), "message": self.message}

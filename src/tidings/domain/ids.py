@@ -1,0 +1,89 @@
+"""Identities and conversation ids, as the clients spell them.
+
+Conversation ids read as in Tencent's SDKs: ``c2c_<peer user id>`` from the
+point of view of one member, ``group_<group id>`` for a group. Inside we name
+a one-to-one conversation by its two members in sorted order, so both sides
+find the same row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tidings.domain.errors import ErrorCode, TidingsError
+
+MAX_USER_ID_BYTES = 32
+MAX_GROUP_ID_BYTES = 48
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    sdkappid: int
+    user_id: str
+
+
+class ConversationKind(StrEnum):
+    C2C = "c2c"
+    GROUP = "group"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    """The stored name of a conversation: ``a``/``b`` are the sorted members
+    of a one-to-one conversation, or the group id and an empty string."""
+
+    sdkappid: int
+    kind: ConversationKind
+    a: str
+    b: str
+
+    def members(self) -> tuple[str, ...]:
+        return (self.a, self.b) if self.kind is ConversationKind.C2C else ()
+
+    def id_for(self, user_id: str) -> str:
+        """The conversation id that ``user_id`` sees."""
+        if self.kind is ConversationKind.GROUP:
+            return f"group_{self.a}"
+        return f"c2c_{self.b if user_id == self.a else self.a}"
+
+
+def _is_clean(value: str) -> bool:
+    return value.isprintable() and value == value.strip()
+
+
+def check_user_id(user_id: object) -> str:
+    if not isinstance(user_id, str) or not user_id:
+        raise TidingsError(ErrorCode.INVALID_USER_ID, "user id must be a non-empty string")
+    if len(user_id.encode()) > MAX_USER_ID_BYTES:
+        raise TidingsError(ErrorCode.INVALID_USER_ID,
+                           f"user id is longer than {MAX_USER_ID_BYTES} bytes")
+    if not _is_clean(user_id):
+        raise TidingsError(ErrorCode.INVALID_USER_ID,
+                           "user id must not contain control characters or edge spaces")
+    return user_id
+
+
+def c2c_key(sdkappid: int, user_a: str, user_b: str) -> ConversationKey:
+    a, b = sorted((user_a, user_b))
+    return ConversationKey(sdkappid, ConversationKind.C2C, a, b)
+
+
+def parse_conversation_id(me: Identity, conversation_id: object) -> ConversationKey:
+    """Resolve a client-side conversation id into the stored key."""
+    if not isinstance(conversation_id, str):
+        raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID, "conversation id must be a string")
+    if conversation_id.startswith("c2c_"):
+        peer = conversation_id[4:]
+        try:
+            check_user_id(peer)
+        except TidingsError as exc:
+            raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
+                               f"bad peer in conversation id: {exc.message}") from exc
+        return c2c_key(me.sdkappid, me.user_id, peer)
+    if conversation_id.startswith("group_"):
+        # Groups arrive with their own issue; the id form is reserved now so
+        # that clients never see it change.
+        raise TidingsError(ErrorCode.NOT_FOUND, "group conversations are not available yet")
+    raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
+                       "conversation id must start with 'c2c_' or 'group_'")

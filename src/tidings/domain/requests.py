@@ -1,0 +1,30 @@
+"""Request shapes shared by the socket protocol and the REST API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tidings.domain.elements import ELEMENTS, Elements
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SendRequest(Payload):
+    conversation_id: str = Field(max_length=128, examples=["c2c_bob"])
+    client_msg_id: str = Field(min_length=1, max_length=64, examples=["7f3c1a52-0001"])
+    elements: Elements
+    cloud_custom_data: str = ""
+
+    def elements_json(self) -> bytes:
+        return ELEMENTS.dump_json(self.elements)
+
+
+class SyncRequest(Payload):
+    known: dict[str, int] = Field(default_factory=dict, max_length=10_000)
+    limit: int | None = None
+
+
+class ReadRequest(Payload):
+    seq: int | None = None

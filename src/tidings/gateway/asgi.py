@@ -1,0 +1,48 @@
+"""The WebSocket endpoint ``/v1/ws`` as an ASGI route."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from tidings.gateway.session import Session
+from tidings.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class _AsgiTransport:
+    def __init__(self, ws: WebSocket) -> None:
+        self._ws = ws
+
+    async def send(self, frame: bytes) -> None:
+        # Text frames: browsers hand them to JSON.parse as they are.
+        await self._ws.send_text(frame.decode())
+
+    async def close(self, code: int, reason: str) -> None:
+        if self._ws.application_state is WebSocketState.CONNECTED:
+            await self._ws.close(code, reason)
+
+
+async def websocket_endpoint(ws: WebSocket) -> None:
+    runtime: Runtime = ws.app.state.runtime
+    await ws.accept()
+    session = Session(runtime, _AsgiTransport(ws))
+    session.start()
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            raw = message.get("text")
+            if raw is None:
+                raw = message.get("bytes") or b""
+            await session.receive(raw)
+    except WebSocketDisconnect:
+        pass
+    except RuntimeError:
+        # Receiving after our own close (heartbeat, slow consumer) ends here.
+        log.debug("session %s ended after close", session.id)
+    finally:
+        await session.finish()

@@ -1,0 +1,313 @@
+"""One client connection: login, requests, live delivery and heartbeats.
+
+Transport-agnostic: a WebSocket server feeds ``receive`` with each frame and
+gives us a ``Transport`` to write to. Live delivery follows the catch-up rule
+of docs/protocol.md: after login nothing is pushed until the first ``sync``;
+frames that arrive during a sync are held back and released after its answer,
+less those the answer already held. That is what makes reconnecting exact:
+every message once, in seq order, with no gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.ids import Identity
+from tidings.domain.requests import SendRequest, SyncRequest
+from tidings.gateway import frames
+from tidings.gateway.frames import FrameError, RequestId
+from tidings.services.messaging import SyncResult, ack_view, event_frame
+from tidings.services.runtime import Runtime
+from tidings.store.clock import now_ms
+from tidings.store.writer import Committed
+
+log = logging.getLogger(__name__)
+
+_session_ids = itertools.count(1)
+
+
+class CloseCode(enum.IntEnum):
+    HEARTBEAT_TIMEOUT = 4002
+    LOGIN_TIMEOUT = 4003
+    SLOW_CONSUMER = 4004
+    SERVER_SHUTDOWN = 1001
+
+
+class Transport(Protocol):
+    async def send(self, frame: bytes) -> None: ...
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class Mode(enum.Enum):
+    WAITING_SYNC = 1  # logged in; live frames are dropped, sync will hold them
+    SYNCING = 2       # live frames are held back until the answer is out
+    LIVE = 3
+
+
+class _Ack:
+    """Routes the writer's ack for one send back to this connection."""
+
+    __slots__ = ("req_id", "session")
+
+    def __init__(self, session: Session, req_id: RequestId) -> None:
+        self.session = session
+        self.req_id = req_id
+
+    def ack(self, committed: Committed) -> None:
+        self.session.reply(frames.ok(self.req_id, ack_view(committed)))
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
+class Session:
+    def __init__(self, runtime: Runtime, transport: Transport) -> None:
+        self.id = next(_session_ids)
+        self._rt = runtime
+        self._settings = runtime.settings
+        self._transport = transport
+        self.identity: Identity | None = None
+        self.device: dict[str, str] = {}
+        self._mode = Mode.WAITING_SYNC
+        self._held: list[tuple[int | None, int, bytes]] = []
+        self._out: deque[bytes] = deque()
+        self._out_ready = asyncio.Event()
+        self._closed = False
+        self._bucket = TokenBucket(self._settings.rate_limit_per_second,
+                                   self._settings.rate_limit_burst)
+        self._last_heard = time.monotonic()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._handlers: dict[str, Callable[[RequestId, dict[str, Any]], Awaitable[None]]] = {
+            "login": self._login,
+            "send": self._send,
+            "sync": self._sync,
+            "history": self._history,
+            "conversations": self._conversations,
+            "read": self._read,
+            "ping": self._ping,
+            "pong": self._pong,
+        }
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._write_loop(), name=f"session-{self.id}-writer"),
+            asyncio.create_task(self._watchdog(), name=f"session-{self.id}-watchdog"),
+        ]
+
+    async def finish(self) -> None:
+        """The connection is gone: stop delivering and tidy up."""
+        self._closed = True
+        if self.identity is not None:
+            self._rt.bus.detach(self.identity, self)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self, code: int, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.identity is not None:
+            self._rt.bus.detach(self.identity, self)
+        try:
+            await self._transport.close(code, reason)
+        except Exception:  # the peer may already be gone
+            log.debug("close failed", exc_info=True)
+
+    def _close_soon(self, code: CloseCode, reason: str) -> None:
+        if not self._closed:
+            task = asyncio.create_task(self.close(code, reason))
+            self._tasks.append(task)
+
+    async def _watchdog(self) -> None:
+        s = self._settings
+        deadline = time.monotonic() + s.login_timeout
+        while self.identity is None:
+            await asyncio.sleep(max(0.0, min(0.5, deadline - time.monotonic())))
+            if self.identity is None and time.monotonic() >= deadline:
+                await self.close(CloseCode.LOGIN_TIMEOUT, "no login in time")
+                return
+        ping = event_frame("ping", {})
+        while not self._closed:
+            await asyncio.sleep(min(s.heartbeat_interval, s.heartbeat_timeout / 2))
+            silent = time.monotonic() - self._last_heard
+            if silent > s.heartbeat_timeout:
+                await self.close(CloseCode.HEARTBEAT_TIMEOUT, "no pong in time")
+                return
+            if silent >= s.heartbeat_interval:
+                self.reply(ping)
+
+    async def _write_loop(self) -> None:
+        while True:
+            while self._out:
+                await self._transport.send(self._out.popleft())
+            self._out_ready.clear()
+            await self._out_ready.wait()
+
+    # -- outbound ----------------------------------------------------------
+
+    def reply(self, frame: bytes) -> None:
+        """Queue a frame for this connection, whatever the delivery mode."""
+        if self._closed:
+            return
+        if len(self._out) >= self._settings.outbound_queue_limit:
+            # The client does not read; it resyncs when it comes back.
+            self._close_soon(CloseCode.SLOW_CONSUMER, "client reads too slowly")
+            return
+        self._out.append(frame)
+        self._out_ready.set()
+
+    def push(self, frame: bytes, conversation_id: int | None = None, seq: int = 0) -> None:
+        """A live frame from the bus."""
+        if self._mode is Mode.LIVE:
+            self.reply(frame)
+        elif self._mode is Mode.SYNCING:
+            self._held.append((conversation_id, seq, frame))
+            if len(self._held) > self._settings.outbound_queue_limit:
+                self._close_soon(CloseCode.SLOW_CONSUMER, "too much arrived during sync")
+        # WAITING_SYNC: the coming sync reads it from the store.
+
+    # -- inbound -----------------------------------------------------------
+
+    async def receive(self, raw: str | bytes) -> None:
+        self._last_heard = time.monotonic()
+        req_id: RequestId = None
+        try:
+            req_id, op, data = frames.parse_frame(raw)
+            if not self._bucket.take():
+                raise TidingsError(ErrorCode.RATE_LIMITED, "too many frames; slow down")
+            handler = self._handlers.get(op)
+            if handler is None:
+                raise TidingsError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}")
+            if self.identity is None and op not in ("login", "ping", "pong"):
+                raise TidingsError(ErrorCode.NOT_LOGGED_IN, "log in first")
+            await handler(req_id, data)
+        except FrameError as exc:
+            self.reply(frames.fail(exc.req_id, exc.error))
+        except TidingsError as exc:
+            self.reply(frames.fail(req_id, exc))
+        except ValidationError as exc:
+            self.reply(frames.fail(req_id, frames.invalid(exc)))
+        except Exception:
+            log.exception("session %s: request failed", self.id)
+            self.reply(frames.fail(req_id, TidingsError(ErrorCode.INTERNAL,
+                                                        "internal error; it was logged")))
+
+    def _me(self) -> Identity:
+        assert self.identity is not None
+        return self.identity
+
+    async def _login(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        if self.identity is not None:
+            raise TidingsError(ErrorCode.ALREADY_LOGGED_IN, "this connection is logged in")
+        req = frames.LoginData.model_validate(data)
+        identity = await self._rt.auth.login(req.usersig, sdkappid=req.sdkappid,
+                                            user_id=req.user_id)
+        if self._closed:
+            return
+        self.identity = identity
+        self.device = {"platform": req.device.platform, "id": req.device.id}
+        self._rt.bus.attach(identity, self)
+        s = self._settings
+        self.reply(frames.ok(req_id, {
+            "session_id": self.id, "server_time": now_ms(),
+            "heartbeat_interval": s.heartbeat_interval, "heartbeat_timeout": s.heartbeat_timeout,
+            "max_message_bytes": s.max_message_bytes,
+        }))
+
+    async def _send(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = SendRequest.model_validate(data)
+        future = self._rt.messaging.submit(
+            self._me(), req.conversation_id, req.client_msg_id, req.elements_json(),
+            req.cloud_custom_data, origin=_Ack(self, req_id))
+
+        def failed(f: asyncio.Future[Committed]) -> None:
+            if f.cancelled():
+                return
+            exc = f.exception()
+            if isinstance(exc, TidingsError):
+                self.reply(frames.fail(req_id, exc))
+            elif exc is not None:
+                self.reply(frames.fail(req_id, TidingsError(
+                    ErrorCode.SERVICE_UNAVAILABLE, "not stored; retry with the same id")))
+
+        # Not awaited: the next frame is read while this one commits, and the
+        # ack comes from the writer in order with the live frames.
+        future.add_done_callback(failed)
+
+    async def _sync(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = SyncRequest.model_validate(data)
+        self._mode = Mode.SYNCING
+        self._held = []
+        try:
+            result = await self._rt.messaging.sync(self._me(), req.known, req.limit)
+        except BaseException:
+            self._mode = Mode.WAITING_SYNC
+            self._held = []
+            raise
+        self.reply(frames.ok(req_id, {"messages": result.messages,
+                                      "conversations": result.conversations,
+                                      "more": result.more}))
+        self._release(result)
+
+    def _release(self, result: SyncResult) -> None:
+        held, self._held = self._held, []
+        if result.more:
+            # The client asks again; the next answer holds these too.
+            self._mode = Mode.WAITING_SYNC
+            return
+        self._mode = Mode.LIVE
+        for conversation_id, seq, frame in held:
+            covered = result.covered.get(conversation_id, 0) if conversation_id else 0
+            if conversation_id is None or seq > covered:
+                self.reply(frame)
+
+    async def _history(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.HistoryData.model_validate(data)
+        found, more = await self._rt.messaging.history(
+            self._me(), req.conversation_id, before_seq=req.before_seq, limit=req.limit)
+        self.reply(frames.ok(req_id, {"messages": found, "more": more}))
+
+    async def _conversations(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.ConversationsData.model_validate(data)
+        found = await self._rt.messaging.conversations(self._me(), req.limit)
+        self.reply(frames.ok(req_id, {"conversations": found}))
+
+    async def _read(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.ReadData.model_validate(data)
+        result = await self._rt.messaging.mark_read(self._me(), req.conversation_id, req.seq,
+                                                    skip=self)
+        self.reply(frames.ok(req_id, result))
+
+    async def _ping(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        frames.Empty.model_validate(data)
+        self.reply(frames.ok(req_id, {"server_time": now_ms()}))
+
+    async def _pong(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        """The answer to our ping: hearing it is all that matters."""

@@ -1,0 +1,32 @@
+"""Running the server process under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from tidings.api.app import create_app
+from tidings.config import Settings
+
+
+def run(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets",
+        ws_max_size=settings.max_frame_bytes,
+        # Heartbeats are the protocol's own (ping/pong frames), which browsers
+        # can answer; WebSocket-level pings would be a second mechanism.
+        ws_ping_interval=None,
+        ws_ping_timeout=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )

@@ -1,0 +1,275 @@
+"""One-to-one messaging: send, deliver, history, conversation list, read
+cursors and catch-up sync. No HTTP and no sockets here: edges call these."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from tidings.bus.local import LocalBus, Subscriber
+from tidings.domain.elements import MessageState
+from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.ids import ConversationKey, Identity, parse_conversation_id
+from tidings.store.messages import ConversationState, MessageStore, StoredMessage
+from tidings.store.writer import Committed, MessageWriter, NewMessage
+
+MAX_CLIENT_MSG_ID = 64
+RECENT_ACKS = 50_000
+
+
+class AckTarget(Protocol):
+    """Where the sender's ack goes; called once per send, in delivery order."""
+
+    def ack(self, committed: Committed) -> None: ...
+
+
+def message_view(msg: StoredMessage, viewer: str) -> dict[str, Any]:
+    """A message as a member sees it (the conversation id names the peer)."""
+    return {
+        "msg_id": msg.msg_id,
+        "conversation_id": msg.key.id_for(viewer),
+        "seq": msg.seq,
+        "sender": msg.sender,
+        "client_msg_id": msg.client_msg_id,
+        "elements": orjson.Fragment(msg.elements),
+        "cloud_custom_data": msg.cloud_custom_data,
+        "time": msg.created_at,
+        "state": MessageState(msg.state).name.lower(),
+    }
+
+
+def ack_view(committed: Committed) -> dict[str, Any]:
+    msg = committed.message
+    return {
+        "msg_id": msg.msg_id,
+        "conversation_id": msg.key.id_for(msg.sender),
+        "seq": msg.seq,
+        "time": msg.created_at,
+        "client_msg_id": msg.client_msg_id,
+        "duplicate": committed.duplicate,
+    }
+
+
+def conversation_view(state: ConversationState, viewer: str) -> dict[str, Any]:
+    last = state.last_message
+    return {
+        "conversation_id": state.key.id_for(viewer),
+        "type": state.key.kind.value,
+        "last_seq": state.last_seq,
+        "read_seq": state.read_seq,
+        "unread": max(0, state.last_seq - state.read_seq),
+        "last_time": state.last_time,
+        "last_message": message_view(last, viewer) if last is not None else None,
+    }
+
+
+def event_frame(event: str, data: Mapping[str, Any]) -> bytes:
+    return orjson.dumps({"event": event, "data": data})
+
+
+@dataclass(slots=True)
+class SyncResult:
+    messages: list[dict[str, Any]]
+    conversations: list[dict[str, Any]]
+    more: bool
+    # conversation id -> the last seq the answer covers; live frames at or
+    # below it were already in the answer.
+    covered: dict[int, int] = field(default_factory=dict)
+
+
+class MessagingService:
+    def __init__(self, store: MessageStore, bus: LocalBus, *, max_message_bytes: int,
+                 max_page: int) -> None:
+        self._store = store
+        self._bus = bus
+        self._max_message_bytes = max_message_bytes
+        self.max_page = max_page
+        self.writer: MessageWriter | None = None
+        self._in_flight: dict[tuple[int, str, str], asyncio.Future[Committed]] = {}
+        self._recent: OrderedDict[tuple[int, str, str], Committed] = OrderedDict()
+
+    def bind(self, writer: MessageWriter) -> None:
+        self.writer = writer
+
+    # -- sending ---------------------------------------------------------
+
+    def submit(self, sender: Identity, conversation_id: str, client_msg_id: str,
+               elements_json: bytes, cloud_custom_data: str,
+               origin: AckTarget | None = None) -> asyncio.Future[Committed]:
+        """Queue a message for the next commit. Checks run now (and raise);
+        the future resolves once the message is durable. ``origin`` is acked
+        exactly once, in order with the live frames of the same commit."""
+        key = parse_conversation_id(sender, conversation_id)
+        if key.a == key.b:
+            raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
+                               "a one-to-one conversation needs two different users")
+        if not client_msg_id or len(client_msg_id) > MAX_CLIENT_MSG_ID:
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               f"client_msg_id must be 1 to {MAX_CLIENT_MSG_ID} characters")
+        size = len(elements_json) + len(cloud_custom_data.encode())
+        if size > self._max_message_bytes:
+            raise TidingsError(ErrorCode.MESSAGE_TOO_LONG,
+                               f"message is {size} bytes; the limit is {self._max_message_bytes}")
+        dedup = (sender.sdkappid, sender.user_id, client_msg_id)
+        loop = asyncio.get_running_loop()
+        earlier = self._recent.get(dedup)
+        if earlier is not None:
+            repeated = loop.create_future()
+            repeated.set_result(self._repeat(earlier, key, origin))
+            return repeated
+        first = self._in_flight.get(dedup)
+        if first is not None:
+            return self._follow(first, key, origin)
+        if self.writer is None:
+            raise TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the server is starting")
+        future = self.writer.submit(NewMessage(key, sender.user_id, client_msg_id,
+                                               elements_json.decode(), cloud_custom_data, origin))
+        self._in_flight[dedup] = future
+        future.add_done_callback(lambda f: self._settled(dedup, f))
+        return future
+
+    async def send(self, sender: Identity, conversation_id: str, client_msg_id: str,
+                   elements_json: bytes, cloud_custom_data: str) -> Committed:
+        return await asyncio.shield(self.submit(sender, conversation_id, client_msg_id,
+                                                elements_json, cloud_custom_data))
+
+    def _settled(self, dedup: tuple[int, str, str], future: asyncio.Future[Committed]) -> None:
+        self._in_flight.pop(dedup, None)
+        if future.cancelled() or future.exception() is not None:
+            return
+        committed = future.result()
+        if committed.duplicate and committed.request.origin is not None:
+            committed.request.origin.ack(committed)  # the hook acks fresh ones only
+        self._recent[dedup] = committed
+        if len(self._recent) > RECENT_ACKS:
+            self._recent.popitem(last=False)
+
+    def _follow(self, first: asyncio.Future[Committed], key: ConversationKey,
+                origin: AckTarget | None) -> asyncio.Future[Committed]:
+        """A resend while the first copy is still being committed."""
+        follower: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
+
+        def settle(f: asyncio.Future[Committed]) -> None:
+            if follower.done():
+                return
+            if f.cancelled():
+                follower.cancel()
+            elif (exc := f.exception()) is not None:
+                follower.set_exception(exc)
+            else:
+                try:
+                    follower.set_result(self._repeat(f.result(), key, origin))
+                except TidingsError as error:
+                    follower.set_exception(error)
+
+        first.add_done_callback(settle)
+        return follower
+
+    def _repeat(self, earlier: Committed, key: ConversationKey,
+                origin: AckTarget | None) -> Committed:
+        if earlier.message.key != key:
+            raise TidingsError(ErrorCode.CLIENT_MSG_ID_REUSED,
+                               "this client message id was already used in another conversation")
+        repeated = Committed(earlier.request, earlier.message, duplicate=True)
+        if origin is not None:
+            origin.ack(repeated)
+        return repeated
+
+    def on_commit(self, batch: list[Committed]) -> None:
+        """Runs right after each commit, in seq order: acks and live frames."""
+        for committed in batch:
+            origin = committed.request.origin
+            if committed.duplicate:
+                continue
+            msg = committed.message
+            if origin is not None:
+                origin.ack(committed)
+            skip: Subscriber | None = getattr(origin, "session", None)
+            for user in msg.key.members():
+                frame = event_frame("message", message_view(msg, user))
+                self._bus.deliver(Identity(msg.key.sdkappid, user), frame,
+                                  conversation_id=msg.conversation_id, seq=msg.seq, skip=skip)
+
+    # -- reading ---------------------------------------------------------
+
+    def _limit(self, limit: int | None, default: int = 50) -> int:
+        if limit is None:
+            return min(default, self.max_page)
+        if limit < 0 or limit > self.max_page:
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               f"limit must be between 0 and {self.max_page}")
+        return limit
+
+    async def history(self, me: Identity, conversation_id: str, *, before_seq: int | None,
+                      limit: int | None) -> tuple[list[dict[str, Any]], bool]:
+        """A page of messages older than ``before_seq`` (newest page when
+        absent), in ascending seq order, and whether older ones remain."""
+        key = parse_conversation_id(me, conversation_id)
+        n = self._limit(limit)
+        found = await self._store.membership(key, me.user_id)
+        if found is None or n == 0:
+            return [], False
+        rows = await self._store.page(found[0], key, before_seq=before_seq, limit=n + 1,
+                                      newest_first=True)
+        more = len(rows) > n
+        rows = rows[:n]
+        rows.reverse()
+        return [message_view(m, me.user_id) for m in rows], more
+
+    async def conversations(self, me: Identity, limit: int | None) -> list[dict[str, Any]]:
+        states = await self._store.conversations_of(me.sdkappid, me.user_id,
+                                                    limit=self._limit(limit, 100))
+        return [conversation_view(s, me.user_id) for s in states]
+
+    async def mark_read(self, me: Identity, conversation_id: str, seq: int | None,
+                        skip: Subscriber | None = None) -> dict[str, Any]:
+        key = parse_conversation_id(me, conversation_id)
+        found = await self._store.membership(key, me.user_id)
+        if found is None:
+            raise TidingsError(ErrorCode.NOT_FOUND, "no such conversation")
+        conv_id, last_seq, _ = found
+        target = last_seq if seq is None else min(seq, last_seq)
+        if target < 0:
+            raise TidingsError(ErrorCode.INVALID_REQUEST, "seq must not be negative")
+        read_seq = await self._store.mark_read(conv_id, me.user_id, target)
+        data = {"conversation_id": conversation_id, "read_seq": read_seq,
+                "unread": max(0, last_seq - read_seq)}
+        self._bus.deliver(me, event_frame("read", data), skip=skip)
+        return data
+
+    async def sync(self, me: Identity, known: Mapping[str, int], limit: int | None
+                   ) -> SyncResult:
+        """What a device missed: for each conversation, the messages after the
+        seq it names in ``known``; for a conversation it does not name, the
+        newest ``limit`` (older ones are there through history)."""
+        per_conversation = self._limit(limit)
+        budget = self.max_page * 5
+        states = await self._store.conversations_of(me.sdkappid, me.user_id,
+                                                    with_last_message=False)
+        result = SyncResult([], [], more=False)
+        for state in states:
+            name = state.key.id_for(me.user_id)
+            result.conversations.append(conversation_view(state, me.user_id))
+            have = known.get(name)
+            after = max(0, state.last_seq - per_conversation) if have is None else have
+            if after >= state.last_seq:
+                result.covered[state.conversation_id] = state.last_seq
+                continue
+            if budget <= 0:
+                result.more = True
+                continue
+            take = min(per_conversation, budget)
+            rows = await self._store.page(state.conversation_id, state.key, after_seq=after,
+                                          up_to_seq=state.last_seq, limit=take)
+            budget -= len(rows)
+            result.messages.extend(message_view(m, me.user_id) for m in rows)
+            if rows and rows[-1].seq < state.last_seq:
+                result.more = True
+            else:
+                result.covered[state.conversation_id] = state.last_seq
+        return result

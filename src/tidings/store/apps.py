@@ -1,0 +1,115 @@
+"""Apps, their secret keys and their admin accounts."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tidings.store.clock import now_ms
+from tidings.store.schema import app_admins, app_keys, apps
+
+FIRST_SDKAPPID = 1_400_000_000
+LAST_SDKAPPID = 1_999_999_999
+
+
+@dataclass(frozen=True, slots=True)
+class AppKey:
+    id: int
+    secret_key: str
+    created_at: int
+    retired_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AppRecord:
+    sdkappid: int
+    name: str
+    icon_url: str
+    created_at: int
+    keys: tuple[AppKey, ...] = ()
+    admins: tuple[str, ...] = field(default=())
+
+    @property
+    def live_keys(self) -> tuple[str, ...]:
+        return tuple(k.secret_key for k in self.keys if k.retired_at is None)
+
+
+def new_secret_key() -> str:
+    # Same shape as Tencent's keys: 64 hex digits.
+    return secrets.token_hex(32)
+
+
+class AppStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(self, name: str, icon_url: str, admin: str) -> tuple[AppRecord, str]:
+        key = new_secret_key()
+        created = now_ms()
+        for _ in range(20):
+            sdkappid = FIRST_SDKAPPID + secrets.randbelow(LAST_SDKAPPID - FIRST_SDKAPPID)
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(insert(apps).values(
+                        sdkappid=sdkappid, name=name, icon_url=icon_url, created_at=created))
+                    await conn.execute(insert(app_keys).values(
+                        sdkappid=sdkappid, secret_key=key, created_at=created))
+                    await conn.execute(insert(app_admins).values(
+                        sdkappid=sdkappid, user_id=admin))
+            except IntegrityError:
+                continue  # that sdkappid was taken; draw another
+            record = await self.get(sdkappid)
+            assert record is not None
+            return record, key
+        raise RuntimeError("could not allocate an sdkappid")
+
+    async def get(self, sdkappid: int) -> AppRecord | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(apps).where(apps.c.sdkappid == sdkappid))).first()
+            if row is None:
+                return None
+            keys = (await conn.execute(
+                select(app_keys).where(app_keys.c.sdkappid == sdkappid).order_by(app_keys.c.id)
+            )).all()
+            admins = (await conn.execute(
+                select(app_admins.c.user_id).where(app_admins.c.sdkappid == sdkappid)
+                .order_by(app_admins.c.user_id)
+            )).scalars().all()
+        return AppRecord(
+            sdkappid=row.sdkappid, name=row.name, icon_url=row.icon_url,
+            created_at=row.created_at,
+            keys=tuple(AppKey(k.id, k.secret_key, k.created_at, k.retired_at) for k in keys),
+            admins=tuple(admins),
+        )
+
+    async def list(self) -> list[AppRecord]:
+        async with self._engine.connect() as conn:
+            query = select(apps.c.sdkappid).order_by(apps.c.created_at)
+            wanted = list((await conn.execute(query)).scalars())
+        records = [await self.get(i) for i in wanted]
+        return [r for r in records if r is not None]
+
+    async def add_key(self, sdkappid: int) -> str:
+        key = new_secret_key()
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(app_keys).values(
+                sdkappid=sdkappid, secret_key=key, created_at=now_ms()))
+        return key
+
+    async def retire_all_but_newest(self, sdkappid: int) -> int:
+        """Retire every live key except the newest; returns how many."""
+        async with self._engine.begin() as conn:
+            newest = (await conn.execute(
+                select(func.max(app_keys.c.id)).where(app_keys.c.sdkappid == sdkappid)
+            )).scalar_one()
+            result = await conn.execute(
+                update(app_keys)
+                .where(app_keys.c.sdkappid == sdkappid, app_keys.c.id != newest,
+                       app_keys.c.retired_at.is_(None))
+                .values(retired_at=now_ms())
+            )
+        return int(result.rowcount)

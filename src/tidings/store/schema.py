@@ -1,0 +1,101 @@
+"""The tables, in SQLAlchemy Core. docs/schema.md explains each one.
+
+One schema for SQLite and PostgreSQL: plain types only, times as integer
+milliseconds since the epoch, JSON as text.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+apps = Table(
+    "apps",
+    metadata,
+    Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(64), nullable=False),
+    Column("icon_url", String(512), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+app_keys = Table(
+    "app_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sdkappid", BigInteger, ForeignKey("apps.sdkappid", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("secret_key", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("retired_at", BigInteger, nullable=True),
+)
+
+app_admins = Table(
+    "app_admins",
+    metadata,
+    Column("sdkappid", BigInteger, ForeignKey("apps.sdkappid", ondelete="CASCADE"),
+           primary_key=True),
+    Column("user_id", String(32), primary_key=True),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", String(32), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("a", String(48), nullable=False),
+    Column("b", String(48), nullable=False),
+    Column("last_seq", BigInteger, nullable=False, server_default="0"),
+    Column("last_time", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("sdkappid", "kind", "a", "b", name="uq_conversations_key"),
+)
+
+conversation_members = Table(
+    "conversation_members",
+    metadata,
+    Column("conversation_id", Integer, ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("user_id", String(32), primary_key=True),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("read_seq", BigInteger, nullable=False, server_default="0"),
+    Column("joined_at", BigInteger, nullable=False),
+    Index("ix_members_user", "sdkappid", "user_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("conversation_id", Integer, ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("sender", String(32), nullable=False),
+    Column("client_msg_id", String(64), nullable=False),
+    Column("elements", Text, nullable=False),
+    Column("cloud_custom_data", Text, nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("state", SmallInteger, nullable=False, server_default="0"),
+    UniqueConstraint("sdkappid", "sender", "client_msg_id", name="uq_messages_client_id"),
+)

@@ -1,0 +1,244 @@
+"""Group commit: every message that arrives while one transaction commits goes
+into the next one, and nobody is acked before the commit that holds them.
+
+The writer is the only code that assigns ``seq``. It keeps each conversation's
+last ``seq`` in memory once read, so a batch costs a handful of statements
+whatever its size. One writer per database: in a cluster the conversation
+would be routed to the process that owns it (a later issue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.store.clock import now_ms
+from tidings.store.messages import StoredMessage, message_of
+from tidings.store.schema import conversation_members, conversations, messages
+
+log = logging.getLogger(__name__)
+
+# Conversations whose last seq we remember; past this the memory is dropped
+# and reloaded from the database on demand.
+CACHE_LIMIT = 200_000
+
+
+@dataclass(slots=True)
+class NewMessage:
+    key: ConversationKey
+    sender: str
+    client_msg_id: str
+    elements: str
+    cloud_custom_data: str
+    # Passed back untouched to the commit hook: who asked, to route the ack.
+    origin: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    request: NewMessage
+    message: StoredMessage
+    # True when the client id was stored before: the first ack is repeated.
+    duplicate: bool
+
+
+CommitHook = Callable[[list[Committed]], None]
+
+
+class WriterStopped(TidingsError):
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.SERVICE_UNAVAILABLE, "the server is shutting down")
+
+
+class MessageWriter:
+    def __init__(self, engine: AsyncEngine, *, max_batch: int, on_commit: CommitHook) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._on_commit = on_commit
+        self._queue: list[tuple[NewMessage, asyncio.Future[Committed]]] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        # conversation key -> (conversation id, last seq)
+        self._conversations: dict[ConversationKey, tuple[int, int]] = {}
+        self.batches = 0
+        self.committed = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="message-writer")
+
+    async def stop(self) -> None:
+        """Commit what is queued, then stop."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    def submit(self, message: NewMessage) -> asyncio.Future[Committed]:
+        if self._stopping:
+            raise WriterStopped()
+        future: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
+        self._queue.append((message, future))
+        self._wakeup.set()
+        return future
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                if self._stopping:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            try:
+                done = await self._commit(batch)
+            except Exception as exc:
+                self._fail(batch, exc)
+                continue
+            self.batches += 1
+            self.committed += len(done)
+            try:
+                self._on_commit([d for d in done if isinstance(d, Committed)])
+            except Exception:
+                log.exception("commit hook failed; the messages are stored")
+            for (_, future), result in zip(batch, done, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, TidingsError):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+    def _fail(self, batch: list[tuple[NewMessage, asyncio.Future[Committed]]],
+              exc: Exception) -> None:
+        # Our memory of the seqs may now be ahead of the database.
+        for message, _ in batch:
+            self._conversations.pop(message.key, None)
+        if isinstance(exc, TidingsError):
+            error = exc
+        else:
+            log.exception("message batch failed to commit", exc_info=exc)
+            error = TidingsError(ErrorCode.SERVICE_UNAVAILABLE,
+                                 "the message could not be stored; retry with the same client id")
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error)
+
+    async def _commit(self, batch: list[tuple[NewMessage, asyncio.Future[Committed]]]
+                      ) -> list[Committed | TidingsError]:
+        now = now_ms()
+        requests = [m for m, _ in batch]
+        async with self._engine.begin() as conn:
+            earlier = await self._stored_before(conn, requests)
+            fresh = [r for r in requests
+                     if (r.key.sdkappid, r.sender, r.client_msg_id) not in earlier]
+            await self._load_conversations(conn, {r.key for r in fresh}, now)
+            rows: list[dict[str, Any]] = []
+            stored: dict[int, StoredMessage] = {}
+            for r in fresh:
+                conversation_id, last_seq = self._conversations[r.key]
+                seq = last_seq + 1
+                self._conversations[r.key] = (conversation_id, seq)
+                msg = StoredMessage(conversation_id, r.key, seq, r.sender, r.client_msg_id,
+                                    r.elements, r.cloud_custom_data, now, 0)
+                stored[id(r)] = msg
+                rows.append({"conversation_id": conversation_id, "seq": seq,
+                             "sdkappid": r.key.sdkappid, "sender": r.sender,
+                             "client_msg_id": r.client_msg_id, "elements": r.elements,
+                             "cloud_custom_data": r.cloud_custom_data, "created_at": now,
+                             "state": 0})
+            if rows:
+                await conn.execute(insert(messages), rows)
+                await self._advance(conn, list(stored.values()), now)
+        result: list[Committed | TidingsError] = []
+        for r in requests:
+            if id(r) in stored:
+                result.append(Committed(r, stored[id(r)], duplicate=False))
+                continue
+            first = earlier[(r.key.sdkappid, r.sender, r.client_msg_id)]
+            if first.key != r.key:
+                result.append(TidingsError(
+                    ErrorCode.CLIENT_MSG_ID_REUSED,
+                    "this client message id was already used in another conversation"))
+            else:
+                result.append(Committed(r, first, duplicate=True))
+        return result
+
+    async def _stored_before(self, conn: AsyncConnection, requests: list[NewMessage]
+                             ) -> dict[tuple[int, str, str], StoredMessage]:
+        ids = [(r.key.sdkappid, r.sender, r.client_msg_id) for r in requests]
+        m, c = messages.c, conversations.c
+        stmt = (
+            select(messages, c.kind, c.a, c.b)
+            .join(conversations, c.id == m.conversation_id)
+            .where(tuple_(m.sdkappid, m.sender, m.client_msg_id).in_(ids))
+        )
+        found: dict[tuple[int, str, str], StoredMessage] = {}
+        for row in (await conn.execute(stmt)).all():
+            key = ConversationKey(row.sdkappid, ConversationKind(row.kind), row.a, row.b)
+            found[(row.sdkappid, row.sender, row.client_msg_id)] = message_of(row, key)
+        return found
+
+    async def _load_conversations(self, conn: AsyncConnection, keys: set[ConversationKey],
+                                  now: int) -> None:
+        missing = [k for k in keys if k not in self._conversations]
+        if not missing:
+            return
+        if len(self._conversations) + len(missing) > CACHE_LIMIT:
+            self._conversations.clear()
+        c = conversations.c
+        stmt = select(c.id, c.sdkappid, c.kind, c.a, c.b, c.last_seq).where(
+            tuple_(c.sdkappid, c.kind, c.a, c.b).in_(
+                [(k.sdkappid, k.kind.value, k.a, k.b) for k in missing]))
+        for row in (await conn.execute(stmt)).all():
+            key = ConversationKey(row.sdkappid, ConversationKind(row.kind), row.a, row.b)
+            self._conversations[key] = (row.id, row.last_seq)
+        for key in missing:
+            if key not in self._conversations:
+                self._conversations[key] = (await self._create(conn, key, now), 0)
+
+    async def _create(self, conn: AsyncConnection, key: ConversationKey, now: int) -> int:
+        new_id = (await conn.execute(
+            insert(conversations).values(sdkappid=key.sdkappid, kind=key.kind.value, a=key.a,
+                                         b=key.b, last_seq=0, last_time=now, created_at=now)
+            .returning(conversations.c.id)
+        )).scalar_one()
+        await conn.execute(insert(conversation_members), [
+            {"conversation_id": new_id, "user_id": user, "sdkappid": key.sdkappid,
+             "read_seq": 0, "joined_at": now}
+            for user in key.members()
+        ])
+        return int(new_id)
+
+    async def _advance(self, conn: AsyncConnection, stored: list[StoredMessage],
+                       now: int) -> None:
+        last: dict[int, int] = {}
+        read: dict[tuple[int, str], int] = {}
+        for msg in stored:
+            last[msg.conversation_id] = msg.seq
+            # Sending in a conversation means having read it up to there.
+            read[(msg.conversation_id, msg.sender)] = msg.seq
+        await conn.execute(
+            update(conversations)
+            .where(conversations.c.id == bindparam("cid"))
+            .values(last_seq=bindparam("new_seq"), last_time=now),
+            [{"cid": cid, "new_seq": seq} for cid, seq in last.items()],
+        )
+        cm = conversation_members.c
+        await conn.execute(
+            update(conversation_members)
+            .where(cm.conversation_id == bindparam("cid"), cm.user_id == bindparam("uid"),
+                   cm.read_seq < bindparam("new_seq"))
+            .values(read_seq=bindparam("new_seq")),
+            [{"cid": cid, "uid": uid, "new_seq": seq} for (cid, uid), seq in read.items()],
+        )
