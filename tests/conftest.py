@@ -1,0 +1,84 @@
+"""Fixtures: every test runs against a real server process, on SQLite and on
+PostgreSQL. Tests isolate themselves by creating their own app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.pg import Cluster, find_bin_dir
+from tests.support import App, Server
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster | None]:
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("TIDINGS_TEST_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL is required (TIDINGS_TEST_REQUIRE_POSTGRES) but not found")
+        yield None
+        return
+    cluster = Cluster(bin_dir)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def database_url(backend: str, cluster: Cluster | None) -> str:
+    if backend == "sqlite":
+        return ""
+    if cluster is None:
+        pytest.skip("PostgreSQL binaries are not installed (scripts/test installs them)")
+    return cluster.new_database()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_server(backend: str, pg_cluster: Cluster | None,
+                tmp_path: Path) -> Iterator[object]:
+    """A factory for servers with extra settings; all are stopped at the end."""
+    started: list[Server] = []
+    counter = iter(range(1000))
+
+    def make(**env: str) -> Server:
+        server = Server(tmp_path / f"server{next(counter)}", database_url(backend, pg_cluster),
+                        {f"TIDINGS_{k.upper()}": v for k, v in env.items()})
+        server.start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_server(request: pytest.FixtureRequest, pg_cluster: Cluster | None,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server per module and backend; tests keep apart by app."""
+    server = Server(tmp_path_factory.mktemp("server"),
+                    database_url(str(request.param), pg_cluster))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    return shared_server
+
+
+@pytest.fixture
+def app(server: Server) -> App:
+    return server.create_app()

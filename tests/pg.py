@@ -1,0 +1,78 @@
+"""A throwaway PostgreSQL cluster for the test run: initdb in a temporary
+folder, listening on a free loopback port, gone when the run ends.
+
+The binaries come from the machine (scripts/test installs Debian's
+postgresql when they are missing). PostgreSQL refuses to run as root, so as
+root the server runs as the ``postgres`` user.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def find_bin_dir() -> Path | None:
+    on_path = shutil.which("pg_ctl")
+    candidates = ([str(Path(on_path).resolve().parent)] if on_path else []) + sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    for folder in candidates:
+        if (Path(folder) / "initdb").exists() and (Path(folder) / "pg_ctl").exists():
+            return Path(folder)
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Cluster:
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin_dir = bin_dir
+        self.root = Path(tempfile.mkdtemp(prefix="tidings-pg-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        self._as_root = os.geteuid() == 0
+        self._counter = 0
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(self.bin_dir / args[0]), *args[1:]]
+        if self._as_root:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        if self._as_root:
+            shutil.chown(self.root, "postgres")
+            os.chmod(self.root, 0o700)
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                  "--no-sync", "-E", "UTF8")
+        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
+                   f"-c unix_socket_directories={self.root} -c fsync=off "
+                   "-c max_connections=400 -c synchronous_commit=on")
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-w", "-t", "60",
+                  "-l", str(self.root / "log"), "start")
+
+    def stop(self) -> None:
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def new_database(self) -> str:
+        """A fresh, empty database; returns its SQLAlchemy URL."""
+        self._counter += 1
+        name = f"t{os.getpid()}_{self._counter}_{int(time.time() * 1000) % 100000}"
+        psql = shutil.which("psql") or str(self.bin_dir / "psql")
+        subprocess.run([psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                        "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True,
+                       timeout=60)
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
