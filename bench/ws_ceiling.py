@@ -10,7 +10,8 @@ The server runs in its own process pinned to CPU 0; the picows load generator ru
 another process pinned to CPU 1. Only 127.0.0.1 is used.
 
     python bench/ws_ceiling.py                      # all stacks, ~2 minutes
-    python bench/ws_ceiling.py --stacks picows,websockets --duration 4
+    python bench/ws_ceiling.py --stacks picows,websockets-asyncio --duration 4
+    python bench/ws_ceiling.py --repeat 3 --duration 4   # round-robin, prints medians
 
 Prints one JSON line per stack: delivered msgs/s, acks/s, server CPU % and client CPU %.
 A client CPU % close to 100 means the load generator, not the server, was the bottleneck.
@@ -119,7 +120,7 @@ def make_starlette_app(work_us: float, lifespan: Any = None) -> Any:
                     with contextlib.suppress(WebSocketDisconnect, WebSocketDisconnected):
                         await peer.send_text(orjson.dumps(out).decode())
                 await ws.send_text(orjson.dumps({"op": "ack", "id": m["id"]}).decode())
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, WebSocketDisconnected):  # recv vs. send after close
             pass
         finally:
             conns.pop(uid, None)

@@ -21,7 +21,7 @@ def run(settings: Settings) -> None:
         log_level=settings.log_level,
         loop="uvloop",
         http="httptools",
-        ws="websockets",
+        ws="websockets-sansio",
         ws_max_size=settings.max_frame_bytes,
         # Heartbeats are the protocol's own (ping/pong frames), which browsers
         # can answer; WebSocket-level pings would be a second mechanism.
