@@ -21,7 +21,7 @@ from tidings.domain import usersig
 from tidings.domain.errors import TidingsError
 from tidings.domain.ids import check_user_id
 from tidings.store.apps import AppRecord, AppStore
-from tidings.store.engine import migrate, open_engine
+from tidings.store.engine import migrate, open_database
 
 T = TypeVar("T")
 
@@ -52,12 +52,12 @@ def _fail(message: str, code: int = 1) -> None:
 
 def _with_store(settings: Settings, work: Callable[[AppStore], Awaitable[T]]) -> T:
     async def run() -> T:
-        engine = open_engine(settings.resolved_database_url())
+        db = open_database(settings.resolved_database_url())
         try:
-            await migrate(engine)
-            return await work(AppStore(engine))
+            await migrate(db)
+            return await work(AppStore(db))
         finally:
-            await engine.dispose()
+            await db.dispose()
     return asyncio.run(run())
 
 

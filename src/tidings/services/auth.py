@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tidings.domain import usersig
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity, check_user_id
 from tidings.services.apps import AppRegistry
 from tidings.store.clock import now_ms
+from tidings.store.engine import Database
 from tidings.store.schema import users
 
 
 class Authenticator:
-    def __init__(self, apps: AppRegistry, engine: AsyncEngine) -> None:
+    def __init__(self, apps: AppRegistry, db: Database) -> None:
         self._apps = apps
-        self._engine = engine
+        self._db = db
         self._known: set[Identity] = set()
 
     async def login(self, ticket: str, *, sdkappid: int | None = None,
@@ -48,11 +48,11 @@ class Authenticator:
         """Independent account mode: an identity exists from its first login."""
         if identity in self._known:
             return
-        dialect = self._engine.dialect.name
+        dialect = self._db.dialect
         values = {"sdkappid": identity.sdkappid, "user_id": identity.user_id,
                   "created_at": now_ms()}
         stmt = (sqlite.insert(users) if dialect == "sqlite" else postgresql.insert(users))
-        async with self._engine.begin() as conn:
+        async with self._db.writer.begin() as conn:
             await conn.execute(stmt.values(**values).on_conflict_do_nothing())
         if len(self._known) > 500_000:
             self._known.clear()

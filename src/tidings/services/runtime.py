@@ -5,15 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from tidings.bus.local import LocalBus
 from tidings.config import Settings
 from tidings.services.apps import AppRegistry
 from tidings.services.auth import Authenticator
 from tidings.services.messaging import MessagingService
 from tidings.store.apps import AppStore
-from tidings.store.engine import migrate, open_engine
+from tidings.store.engine import Database, migrate, open_database
 from tidings.store.messages import MessageStore
 from tidings.store.writer import MessageWriter
 
@@ -23,7 +21,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Runtime:
     settings: Settings
-    engine: AsyncEngine
+    db: Database
     bus: LocalBus
     apps: AppRegistry
     auth: Authenticator
@@ -32,20 +30,20 @@ class Runtime:
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
-        engine = open_engine(settings.resolved_database_url())
-        await migrate(engine)
+        db = open_database(settings.resolved_database_url())
+        await migrate(db)
         bus = LocalBus()
-        apps = AppRegistry(AppStore(engine), settings.app_cache_ttl)
-        messaging = MessagingService(MessageStore(engine), bus,
+        apps = AppRegistry(AppStore(db), settings.app_cache_ttl)
+        messaging = MessagingService(MessageStore(db), bus,
                                      max_message_bytes=settings.max_message_bytes,
                                      max_page=settings.max_page)
-        writer = MessageWriter(engine, max_batch=settings.max_commit_batch,
+        writer = MessageWriter(db, max_batch=settings.max_commit_batch,
                                on_commit=messaging.on_commit)
         messaging.bind(writer)
         writer.start()
-        log.info("store ready: %s", engine.url.render_as_string(hide_password=True))
-        return cls(settings, engine, bus, apps, Authenticator(apps, engine), messaging, writer)
+        log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
+        return cls(settings, db, bus, apps, Authenticator(apps, db), messaging, writer)
 
     async def stop(self) -> None:
         await self.writer.stop()
-        await self.engine.dispose()
+        await self.db.dispose()

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tidings.store.clock import now_ms
+from tidings.store.engine import Database
 from tidings.store.schema import app_admins, app_keys, apps
 
 FIRST_SDKAPPID = 1_400_000_000
@@ -44,8 +44,8 @@ def new_secret_key() -> str:
 
 
 class AppStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def create(self, name: str, icon_url: str, admin: str) -> tuple[AppRecord, str]:
         key = new_secret_key()
@@ -53,7 +53,7 @@ class AppStore:
         for _ in range(20):
             sdkappid = FIRST_SDKAPPID + secrets.randbelow(LAST_SDKAPPID - FIRST_SDKAPPID)
             try:
-                async with self._engine.begin() as conn:
+                async with self._db.writer.begin() as conn:
                     await conn.execute(insert(apps).values(
                         sdkappid=sdkappid, name=name, icon_url=icon_url, created_at=created))
                     await conn.execute(insert(app_keys).values(
@@ -68,7 +68,7 @@ class AppStore:
         raise RuntimeError("could not allocate an sdkappid")
 
     async def get(self, sdkappid: int) -> AppRecord | None:
-        async with self._engine.connect() as conn:
+        async with self._db.reader.connect() as conn:
             row = (await conn.execute(select(apps).where(apps.c.sdkappid == sdkappid))).first()
             if row is None:
                 return None
@@ -87,7 +87,7 @@ class AppStore:
         )
 
     async def list(self) -> list[AppRecord]:
-        async with self._engine.connect() as conn:
+        async with self._db.reader.connect() as conn:
             query = select(apps.c.sdkappid).order_by(apps.c.created_at)
             wanted = list((await conn.execute(query)).scalars())
         records = [await self.get(i) for i in wanted]
@@ -95,14 +95,14 @@ class AppStore:
 
     async def add_key(self, sdkappid: int) -> str:
         key = new_secret_key()
-        async with self._engine.begin() as conn:
+        async with self._db.writer.begin() as conn:
             await conn.execute(insert(app_keys).values(
                 sdkappid=sdkappid, secret_key=key, created_at=now_ms()))
         return key
 
     async def retire_all_but_newest(self, sdkappid: int) -> int:
         """Retire every live key except the newest; returns how many."""
-        async with self._engine.begin() as conn:
+        async with self._db.writer.begin() as conn:
             newest = (await conn.execute(
                 select(func.max(app_keys.c.id)).where(app_keys.c.sdkappid == sdkappid)
             )).scalar_one()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,30 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+@dataclass(frozen=True)
+class Database:
+    """Reads and writes go through separate engines. On SQLite every write
+    transaction starts with ``BEGIN IMMEDIATE``: a deferred one that reads
+    first could not be upgraded once another connection had committed
+    (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out). Reads stay
+    deferred, so they never queue behind writes."""
+
+    reader: AsyncEngine
+    writer: AsyncEngine
+
+    @property
+    def dialect(self) -> str:
+        return self.writer.dialect.name
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # We issue BEGIN ourselves (see _begin); the driver must not.
+    dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
     # WAL lets readers (and an operator's reporting tools) read while we write;
     # synchronous=FULL fsyncs the log at every commit, so an acked message
@@ -25,15 +49,29 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def open_engine(url: str) -> AsyncEngine:
+def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    event.listen(engine.sync_engine, "begin", _begin)
+    return engine
+
+
+def open_database(url: str) -> Database:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=8, max_overflow=4)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        # One write connection: SQLite has one writer anyway, and waiting for
+        # the pool is cheaper than waiting on the file lock.
+        return Database(reader=_sqlite_engine(url, immediate=False, pool_size=8),
+                        writer=_sqlite_engine(url, immediate=True, pool_size=1))
+    engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return Database(reader=engine, writer=engine)
 
 
 def _upgrade(connection: Connection) -> None:
@@ -43,7 +81,7 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-async def migrate(engine: AsyncEngine) -> None:
+async def migrate(db: Database) -> None:
     """Bring the schema to the newest revision; safe to run at every start."""
-    async with engine.begin() as conn:
+    async with db.writer.begin() as conn:
         await conn.run_sync(_upgrade)

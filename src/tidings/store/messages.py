@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.store.engine import Database
 from tidings.store.schema import conversation_members, conversations, messages
 
 
@@ -54,8 +54,8 @@ def message_of(r: Any, key: ConversationKey) -> StoredMessage:
 
 
 class MessageStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def membership(self, key: ConversationKey,
                          user_id: str) -> tuple[int, int, int] | None:
@@ -67,7 +67,7 @@ class MessageStore:
             .where(c.sdkappid == key.sdkappid, c.kind == key.kind.value, c.a == key.a,
                    c.b == key.b, cm.user_id == user_id)
         )
-        async with self._engine.connect() as conn:
+        async with self._db.reader.connect() as conn:
             row = (await conn.execute(stmt)).first()
         return None if row is None else (row.id, row.last_seq, row.read_seq)
 
@@ -82,7 +82,7 @@ class MessageStore:
             cond.append(m.seq <= up_to_seq)
         order = m.seq.desc() if newest_first else m.seq.asc()
         stmt = select(messages).where(and_(*cond)).order_by(order).limit(limit)
-        async with self._engine.connect() as conn:
+        async with self._db.reader.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [message_of(r, key) for r in rows]
 
@@ -98,7 +98,7 @@ class MessageStore:
         )
         if limit is not None:
             stmt = stmt.limit(limit)
-        async with self._engine.connect() as conn:
+        async with self._db.reader.connect() as conn:
             rows = (await conn.execute(stmt)).all()
             last: dict[int, StoredMessage] = {}
             if with_last_message and rows:
@@ -118,7 +118,7 @@ class MessageStore:
     async def mark_read(self, conversation_id: int, user_id: str, seq: int) -> int:
         """Move the read cursor forward (never back); returns where it stands."""
         cm = conversation_members.c
-        async with self._engine.begin() as conn:
+        async with self._db.writer.begin() as conn:
             await conn.execute(
                 update(conversation_members)
                 .where(cm.conversation_id == conversation_id, cm.user_id == user_id,

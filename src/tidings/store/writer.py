@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.store.clock import now_ms
+from tidings.store.engine import Database
 from tidings.store.messages import StoredMessage, message_of
 from tidings.store.schema import conversation_members, conversations, messages
 
@@ -59,8 +60,8 @@ class WriterStopped(TidingsError):
 
 
 class MessageWriter:
-    def __init__(self, engine: AsyncEngine, *, max_batch: int, on_commit: CommitHook) -> None:
-        self._engine = engine
+    def __init__(self, db: Database, *, max_batch: int, on_commit: CommitHook) -> None:
+        self._db = db
         self._max_batch = max_batch
         self._on_commit = on_commit
         self._queue: list[tuple[NewMessage, asyncio.Future[Committed]]] = []
@@ -138,7 +139,7 @@ class MessageWriter:
                       ) -> list[Committed | TidingsError]:
         now = now_ms()
         requests = [m for m, _ in batch]
-        async with self._engine.begin() as conn:
+        async with self._db.writer.begin() as conn:
             earlier = await self._stored_before(conn, requests)
             fresh = [r for r in requests
                      if (r.key.sdkappid, r.sender, r.client_msg_id) not in earlier]
