@@ -31,7 +31,7 @@ async def list_conversations(request: Request, me: Me,
     return JSON({"conversations": found})
 
 
-@router.get("/conversations/{conversation_id}/messages", response_model=HistoryOut)
+@router.get("/conversations/{conversation_id:path}/messages", response_model=HistoryOut)
 async def history(request: Request, me: Me, conversation_id: str,
                   before_seq: Annotated[int | None, Query(ge=1)] = None,
                   limit: Annotated[int | None, Query(ge=0)] = None) -> JSON:
@@ -53,7 +53,7 @@ async def send_message(request: Request, me: Me, body: SendRequest) -> JSON:
     return JSON(ack_view(committed))
 
 
-@router.post("/conversations/{conversation_id}/read", response_model=ReadOut)
+@router.post("/conversations/{conversation_id:path}/read", response_model=ReadOut)
 async def mark_read(request: Request, me: Me, conversation_id: str,
                     body: Annotated[ReadRequest | None, Body()] = None) -> JSON:
     """Move the caller's read cursor to ``seq`` (to the newest message when

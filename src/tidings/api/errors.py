@@ -25,6 +25,8 @@ def _validation_message(exc: RequestValidationError) -> str:
     loc = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
     if first.get("type") == "json_invalid":
         return "request body is not valid JSON"
+    if tuple(first.get("loc", ())) == ("body",):
+        return "request body must be a JSON object sent as 'Content-Type: application/json'"
     return f"{loc or 'request'}: {first.get('msg', 'invalid')}"
 
 
@@ -36,8 +38,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSON:
         errors = exc.errors()
-        code = (ErrorCode.MALFORMED_JSON if errors and errors[0].get("type") == "json_invalid"
-                else ErrorCode.INVALID_REQUEST)
+        first = errors[0] if errors else {}
+        loc = tuple(first.get("loc", ()))
+        if first.get("type") == "json_invalid":
+            code = ErrorCode.MALFORMED_JSON
+        elif loc[:2] == ("body", "elements"):
+            code = ErrorCode.INVALID_MESSAGE_BODY
+        else:
+            code = ErrorCode.INVALID_REQUEST
         return error_response(TidingsError(code, _validation_message(exc)))
 
     @app.exception_handler(HTTPException)

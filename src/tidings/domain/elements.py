@@ -16,7 +16,7 @@ MAX_ELEMENTS = 20
 
 
 class _Element(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class TextElement(_Element):

@@ -27,13 +27,14 @@ class Device(Payload):
 class LoginData(Payload):
     sdkappid: int
     user_id: str
-    usersig: str = Field(max_length=4096)
+    # Missing reads as empty: refused as USERSIG_MISSING, like a missing header.
+    usersig: str = Field("", max_length=4096)
     device: Device = Field(default_factory=Device)
 
 
 class HistoryData(Payload):
     conversation_id: str = Field(max_length=128)
-    before_seq: int | None = None
+    before_seq: int | None = Field(None, ge=1)
     limit: int | None = None
 
 
@@ -52,7 +53,10 @@ class Empty(Payload):
 def invalid(exc: ValidationError) -> TidingsError:
     first = exc.errors(include_url=False)[0]
     where = ".".join(str(p) for p in first["loc"]) or "data"
-    return TidingsError(ErrorCode.INVALID_REQUEST, f"{where}: {first['msg']}")
+    # Tencent answers a bad MsgBody with its own code; so do we.
+    code = (ErrorCode.INVALID_MESSAGE_BODY if first["loc"][:1] == ("elements",)
+            else ErrorCode.INVALID_REQUEST)
+    return TidingsError(code, f"{where}: {first['msg']}")
 
 
 def parse_frame(raw: str | bytes) -> tuple[RequestId, str, dict[str, Any]]:

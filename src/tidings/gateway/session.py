@@ -40,7 +40,6 @@ class CloseCode(enum.IntEnum):
     HEARTBEAT_TIMEOUT = 4002
     LOGIN_TIMEOUT = 4003
     SLOW_CONSUMER = 4004
-    SERVER_SHUTDOWN = 1001
 
 
 class Transport(Protocol):
@@ -263,13 +262,19 @@ class Session:
 
     async def _sync(self, req_id: RequestId, data: dict[str, Any]) -> None:
         req = SyncRequest.model_validate(data)
+        before = self._mode
         self._mode = Mode.SYNCING
         self._held = []
         try:
             result = await self._rt.messaging.sync(self._me(), req.known, req.limit)
         except BaseException:
-            self._mode = Mode.WAITING_SYNC
-            self._held = []
+            # A failed sync leaves delivery as it was: a live connection
+            # stays live and gets what was held meanwhile.
+            held, self._held = self._held, []
+            self._mode = before
+            if before is Mode.LIVE:
+                for _, _, frame in held:
+                    self.reply(frame)
             raise
         self.reply(frames.ok(req_id, {"messages": result.messages,
                                       "conversations": result.conversations,

@@ -20,6 +20,7 @@ from tidings.store.writer import Committed, MessageWriter, NewMessage
 
 MAX_CLIENT_MSG_ID = 64
 RECENT_ACKS = 50_000
+MAX_SEQ = 2**63 - 1  # the largest BIGINT; clients may send larger numbers
 
 
 class AckTarget(Protocol):
@@ -214,6 +215,9 @@ class MessagingService:
         found = await self._store.membership(key, me.user_id)
         if found is None or n == 0:
             return [], False
+        if before_seq is not None:
+            # Same page, but within what the database's integers can hold.
+            before_seq = max(0, min(before_seq, MAX_SEQ))
         rows = await self._store.page(found[0], key, before_seq=before_seq, limit=n + 1,
                                       newest_first=True)
         more = len(rows) > n
@@ -231,7 +235,8 @@ class MessagingService:
         key = parse_conversation_id(me, conversation_id)
         found = await self._store.membership(key, me.user_id)
         if found is None:
-            raise TidingsError(ErrorCode.NOT_FOUND, "no such conversation")
+            # Nothing was ever said here: nothing to read, as history says.
+            return {"conversation_id": conversation_id, "read_seq": 0, "unread": 0}
         conv_id, last_seq, _ = found
         target = last_seq if seq is None else min(seq, last_seq)
         if target < 0:
@@ -244,10 +249,11 @@ class MessagingService:
 
     async def sync(self, me: Identity, known: Mapping[str, int], limit: int | None
                    ) -> SyncResult:
-        """What a device missed: for each conversation, the messages after the
-        seq it names in ``known``; for a conversation it does not name, the
-        newest ``limit`` (older ones are there through history)."""
-        per_conversation = self._limit(limit)
+        """What a device missed: for each conversation it names in ``known``,
+        every message after the seq it names there, a page (``max_page``) at a
+        time with ``more`` set while any remain; for a conversation it does not
+        name, only the newest ``limit`` (older ones are there through history)."""
+        tail = self._limit(limit, 20)
         budget = self.max_page * 5
         states = await self._store.conversations_of(me.sdkappid, me.user_id,
                                                     with_last_message=False)
@@ -256,14 +262,15 @@ class MessagingService:
             name = state.key.id_for(me.user_id)
             result.conversations.append(conversation_view(state, me.user_id))
             have = known.get(name)
-            after = max(0, state.last_seq - per_conversation) if have is None else have
+            # A negative seq means "from the start"; huge ones never reach SQL.
+            after = max(0, state.last_seq - tail) if have is None else max(0, have)
             if after >= state.last_seq:
                 result.covered[state.conversation_id] = state.last_seq
                 continue
             if budget <= 0:
                 result.more = True
                 continue
-            take = min(per_conversation, budget)
+            take = min(self.max_page, budget)
             rows = await self._store.page(state.conversation_id, state.key, after_seq=after,
                                           up_to_seq=state.last_seq, limit=take)
             budget -= len(rows)
