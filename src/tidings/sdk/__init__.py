@@ -1,0 +1,47 @@
+"""The Python SDK for Tidings: an asyncio client of the public protocol.
+
+    from tidings.sdk import Client, sign_usersig
+
+    sig = sign_usersig(sdkappid, secret_key, "alice")   # on the app's server
+    async with Client("ws://127.0.0.1:8080/v1/ws", sdkappid, "alice", sig) as alice:
+        ack = await alice.send_text("c2c_bob", "hi")
+        async for msg in alice.messages():
+            print(msg.sender, msg.text)
+
+The SDK speaks only the protocol of docs/protocol.md; it shares the domain
+types (error codes, the UserSig codec) with the server and nothing else.
+"""
+
+from __future__ import annotations
+
+from tidings.domain import usersig as _usersig
+from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.sdk.client import Client, ClientClosed
+from tidings.sdk.models import Ack, Conversation, HistoryPage, Message, ReadState
+
+DEFAULT_EXPIRE = _usersig.DEFAULT_EXPIRE
+
+
+def sign_usersig(sdkappid: int, key: str, user_id: str, expire: int = DEFAULT_EXPIRE) -> str:
+    """A login ticket for ``user_id``, valid for ``expire`` seconds from now.
+
+    The same ticket Tencent's TLSSigAPIv2 ``gen_sig`` makes (same fields, same
+    MAC), so an app server may use either. Sign on a server: the key must
+    never reach a client device.
+    """
+    return _usersig.sign(sdkappid, key, user_id, expire)
+
+
+__all__ = [
+    "DEFAULT_EXPIRE",
+    "Ack",
+    "Client",
+    "ClientClosed",
+    "Conversation",
+    "ErrorCode",
+    "HistoryPage",
+    "Message",
+    "ReadState",
+    "TidingsError",
+    "sign_usersig",
+]

@@ -1,0 +1,575 @@
+"""The asyncio client: one WebSocket to ``/v1/ws``, kept alive across drops.
+
+The protocol (docs/protocol.md) in the order the client walks it:
+
+1. ``login`` with the UserSig; the answer gives the heartbeat settings.
+2. ``sync`` with ``known`` = {conversation id: last contiguous seq held};
+   the answer holds what was missed, in seq order per conversation, and
+   ``more`` (ask again with the updated map). Nothing live arrives before it.
+3. Live ``message`` and ``read`` events; ``ping`` events are answered with a
+   ``pong``. Hearing nothing at all for ``heartbeat_timeout`` means the
+   connection is dead.
+
+When the connection drops the client reconnects with exponential backoff and
+jitter and starts again at 1 with the seqs it holds, so :meth:`Client.messages`
+yields every message once, in seq order per conversation, with no gap. A
+request in flight is sent again on the next connection; a send keeps its
+``client_msg_id``, so the server stores it once and answers the first ack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import itertools
+import logging
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final, TypeVar
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
+
+from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.sdk._state import SeqTracker, Verdict
+from tidings.sdk.models import Ack, Conversation, HistoryPage, Message, ReadState, error_from
+
+log = logging.getLogger("tidings.sdk")
+
+T = TypeVar("T")
+UserSigSource = str | Callable[[], str | Awaitable[str]]
+ReadCallback = Callable[[ReadState], object]
+
+# A refused login that trying again cannot fix.
+FATAL_LOGIN_CODES: Final = frozenset({
+    ErrorCode.USERSIG_EXPIRED, ErrorCode.USERSIG_MISSING, ErrorCode.USERSIG_INVALID,
+    ErrorCode.USERSIG_BAD_SIGNATURE, ErrorCode.USERSIG_USER_MISMATCH,
+    ErrorCode.USERSIG_APP_MISMATCH, ErrorCode.APP_NOT_FOUND, ErrorCode.INVALID_USER_ID,
+})
+# Refusals that mean "not now": the request is repeated after a pause.
+RETRYABLE_CODES: Final = frozenset({ErrorCode.SERVICE_UNAVAILABLE, ErrorCode.RATE_LIMITED})
+
+_PONG: Final = '{"op":"pong"}'
+_PING: Final = '{"op":"ping"}'
+
+
+class ClientClosed(Exception):
+    """The client was closed; make a new one to connect again."""
+
+
+class _ConnectionLost(Exception):
+    """The connection a request went out on is gone; try the next one."""
+
+
+def _raw(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise TidingsError(ErrorCode.INTERNAL, f"malformed answer: {data!r:.100}")
+    return data
+
+
+class _End:
+    """Marks the end of the message stream."""
+
+
+_END: Final = _End()
+
+
+class _Connection:
+    """One WebSocket: requests matched to replies by id."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.last_heard = time.monotonic()
+        self.last_ping = 0.0
+        self.lost = False
+        self._ids = itertools.count(1)
+        # Handlers run in the reader, in order with the events around them;
+        # they run even when the caller stopped waiting (an ack still counts).
+        self._waiting: dict[int, tuple[asyncio.Future[Any], Callable[[Any], Any]]] = {}
+
+    async def request(self, op: str, data: Mapping[str, Any],
+                      handler: Callable[[Any], T], within: float) -> T:
+        if self.lost:
+            raise _ConnectionLost
+        req_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[req_id] = (future, handler)
+        try:
+            await self.ws.send(orjson.dumps({"op": op, "id": req_id, "data": data}).decode())
+        except ConnectionClosed as exc:
+            self._waiting.pop(req_id, None)
+            raise _ConnectionLost from exc
+        try:
+            result: T = await asyncio.wait_for(future, within)
+        except TimeoutError:
+            raise TimeoutError(f"no answer to {op!r} within {within:.1f}s") from None
+        return result
+
+    def resolve(self, doc: Mapping[str, Any]) -> None:
+        req_id = doc.get("re")
+        if not isinstance(req_id, int):
+            if doc.get("ok") is False:
+                log.warning("the server refused a frame: %s", doc.get("error"))
+            return
+        entry = self._waiting.pop(req_id, None)
+        if entry is None:
+            return
+        future, handler = entry
+        if not doc.get("ok"):
+            if not future.done():
+                future.set_exception(error_from(doc.get("error")))
+            return
+        try:
+            result = handler(doc.get("data"))
+        except Exception as exc:
+            log.exception("could not read the answer to request %s", req_id)
+            if not future.done():
+                future.set_exception(exc)
+            return
+        if not future.done():
+            future.set_result(result)
+
+    def drop(self) -> None:
+        self.lost = True
+        waiting, self._waiting = self._waiting, {}
+        for future, _ in waiting.values():
+            if not future.done():
+                future.set_exception(_ConnectionLost())
+                future.exception()  # retrieved: nobody may be waiting any more
+
+
+class Client:
+    """A Tidings user's connection. Use as ``async with Client(...) as c:``.
+
+    ``usersig`` is a ticket or a function (sync or async) that makes a fresh
+    one for each connection. ``known`` resumes from a map saved from
+    :attr:`known`; without it the first sync brings the newest messages of
+    each conversation (older ones through :meth:`history`).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        sdkappid: int,
+        user_id: str,
+        usersig: UserSigSource,
+        *,
+        device_id: str | None = None,
+        platform: str = "python",
+        known: Mapping[str, int] | None = None,
+        on_read: ReadCallback | None = None,
+        request_timeout: float = 10.0,
+        send_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        max_frame_bytes: int = 32 * 1024 * 1024,
+    ) -> None:
+        self.url = url
+        self.sdkappid = sdkappid
+        self.user_id = user_id
+        self.device_id = device_id or uuid.uuid4().hex
+        self.platform = platform
+        self.on_read = on_read
+        self.request_timeout = request_timeout
+        self.send_timeout = send_timeout
+        self.connect_timeout = connect_timeout
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.max_frame_bytes = max_frame_bytes
+        self._usersig = usersig
+        self._tracker = SeqTracker(known)
+        # After a first full sync (or with a saved map) a conversation we
+        # have never seen is read from its first message, not from its tail.
+        self._baselined = known is not None
+        self._inbox: asyncio.Queue[Message | _End] = asyncio.Queue()
+        self._outbox: set[str] = set()  # client_msg_ids of sends awaiting their ack
+        self._ready = asyncio.Event()  # set: connected and synced, failed, or closed
+        self._conn: _Connection | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._failure: Exception | None = None
+        self._closed = False
+        self._callbacks: set[asyncio.Task[Any]] = set()
+        self.session_id: int | None = None
+        self.connects = 0  # successful logins and syncs, the first included
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def __aenter__(self) -> Client:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        """Connect, log in and sync. Raises :class:`TidingsError` when the
+        server refuses the login, ``TimeoutError`` when no connection could be
+        made within ``connect_timeout``; the client is closed in both cases."""
+        if self._closed:
+            raise ClientClosed("the client is closed")
+        if self._runner is not None:  # connected before: just wait for the link
+            await self._wait_ready(asyncio.get_running_loop().time() + self.connect_timeout)
+            return
+        self._runner = asyncio.create_task(self._run(), name=f"tidings-sdk-{self.user_id}")
+        try:
+            await self._wait_ready(asyncio.get_running_loop().time() + self.connect_timeout)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Disconnect for good; :meth:`messages` ends after what it holds."""
+        if self._closed:
+            return
+        self._closed = True
+        self._ready.set()
+        conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.ws.close(), 2)
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+        self._inbox.put_nowait(_END)
+
+    @property
+    def connected(self) -> bool:
+        """Logged in and synced right now."""
+        return self._conn is not None and not self._conn.lost
+
+    @property
+    def known(self) -> dict[str, int]:
+        """The last contiguous seq held per conversation (save it to resume)."""
+        return self._tracker.snapshot()
+
+    # -- the application's side -----------------------------------------------
+
+    async def send(self, conversation_id: str, elements: Sequence[Mapping[str, Any]],
+                   cloud_custom_data: str = "", *, client_msg_id: str | None = None) -> Ack:
+        """Send a message; answers once the server stored it. Waits through a
+        reconnection, up to ``send_timeout`` (or wrap it in ``asyncio.timeout``);
+        a retry with the same ``client_msg_id`` is never stored twice."""
+        msg_id = client_msg_id or uuid.uuid4().hex
+        data = {"conversation_id": conversation_id, "client_msg_id": msg_id,
+                "elements": [dict(e) for e in elements], "cloud_custom_data": cloud_custom_data}
+        self._outbox.add(msg_id)
+        try:
+            return await self._call("send", data, self._on_ack, self.send_timeout)
+        finally:
+            self._outbox.discard(msg_id)
+
+    async def send_text(self, conversation_id: str, text: str, *, cloud_custom_data: str = "",
+                        client_msg_id: str | None = None) -> Ack:
+        return await self.send(conversation_id, [{"type": "text", "text": text}],
+                               cloud_custom_data, client_msg_id=client_msg_id)
+
+    async def messages(self) -> AsyncIterator[Message]:
+        """Incoming messages (the user's own from other devices too), each
+        once, in seq order per conversation. Ends when the client is closed;
+        raises the error if the client cannot log in any more."""
+        while True:
+            item = await self._inbox.get()
+            if isinstance(item, _End):
+                self._inbox.put_nowait(item)  # later readers end too
+                if self._failure is not None:
+                    raise self._copy_failure()
+                return
+            yield item
+
+    async def next_message(self) -> Message:
+        """The next incoming message (wrap it in ``asyncio.timeout`` to bound
+        the wait); raises :class:`ClientClosed` once the client is closed."""
+        item = await self._inbox.get()
+        if isinstance(item, _End):
+            self._inbox.put_nowait(item)
+            if self._failure is not None:
+                raise self._copy_failure()
+            raise ClientClosed("the client is closed")
+        return item
+
+    async def history(self, conversation_id: str, before_seq: int | None = None,
+                      limit: int = 50) -> HistoryPage:
+        """Messages older than ``before_seq`` (the newest page without it)."""
+        data = await self._call("history", {"conversation_id": conversation_id,
+                                            "before_seq": before_seq, "limit": limit},
+                                _raw, self.request_timeout)
+        return HistoryPage([Message.from_dict(m) for m in data["messages"]], bool(data["more"]))
+
+    async def conversations(self, limit: int | None = None) -> list[Conversation]:
+        """The user's conversations, most recently active first."""
+        data = await self._call("conversations", {"limit": limit}, _raw, self.request_timeout)
+        return [Conversation.from_dict(c) for c in data["conversations"]]
+
+    async def mark_read(self, conversation_id: str, seq: int | None = None) -> ReadState:
+        """Move the read cursor to ``seq`` (the newest message without it)."""
+        data = await self._call("read", {"conversation_id": conversation_id, "seq": seq},
+                                _raw, self.request_timeout)
+        return ReadState.from_dict(data)
+
+    # -- requests ------------------------------------------------------------
+
+    async def _call(self, op: str, data: Mapping[str, Any],
+                    handler: Callable[[Any], T], within: float) -> T:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        attempt = 0
+        while True:
+            conn = await self._wait_ready(deadline)
+            try:
+                return await conn.request(op, data, handler, max(0.001, deadline - loop.time()))
+            except _ConnectionLost:
+                continue  # same request, next connection
+            except TidingsError as exc:
+                if exc.code not in RETRYABLE_CODES:
+                    raise
+                delay = self._backoff(attempt)
+                attempt += 1
+                if loop.time() + delay >= deadline:
+                    raise
+                await asyncio.sleep(delay)
+
+    async def _wait_ready(self, deadline: float) -> _Connection:
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._closed:
+                raise ClientClosed("the client is closed")
+            if self._failure is not None:
+                raise self._copy_failure()
+            conn = self._conn
+            if conn is not None and not conn.lost:
+                return conn
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError("not connected to the server in time")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), left)
+
+    def _copy_failure(self) -> Exception:
+        failure = self._failure
+        assert failure is not None
+        if isinstance(failure, TidingsError):
+            copy = TidingsError(failure.code, failure.message)
+            copy.__cause__ = failure
+            return copy
+        return failure
+
+    def _on_ack(self, data: Any) -> Ack:
+        ack = Ack.from_dict(data)
+        self._tracker.own(ack.conversation_id, ack.seq)
+        return ack
+
+    # -- the connection loop -----------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        cap: float = min(self.backoff_max, self.backoff_initial * 2.0 ** min(attempt, 30))
+        return cap / 2 + random.uniform(0, cap / 2)
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._closed:
+            before = self.connects
+            try:
+                await self._connect_once()
+            except asyncio.CancelledError:
+                raise
+            except TidingsError as exc:
+                if exc.code in FATAL_LOGIN_CODES:
+                    self._fail(exc)
+                    return
+                log.warning("%s: the server refused: %s (%s)", self.user_id, exc.message,
+                            int(exc.code))
+            except InvalidURI as exc:
+                self._fail(exc)
+                return
+            except (OSError, TimeoutError, WebSocketException, _ConnectionLost) as exc:
+                log.info("%s: connection failed: %r", self.user_id, exc)
+            except Exception:
+                log.exception("%s: connection failed", self.user_id)
+            if self._closed:
+                return
+            if self.connects != before:
+                attempt = 0  # it worked for a while: start the backoff over
+            delay = self._backoff(attempt)
+            attempt += 1
+            log.info("%s: reconnecting in %.2fs", self.user_id, delay)
+            await asyncio.sleep(delay)
+
+    def _fail(self, exc: Exception) -> None:
+        log.error("%s: giving up: %s", self.user_id, exc)
+        self._failure = exc
+        self._ready.set()
+        self._inbox.put_nowait(_END)
+
+    async def _resolve_usersig(self) -> str:
+        source = self._usersig
+        if isinstance(source, str):
+            return source
+        value = source()
+        if inspect.isawaitable(value):
+            value = await value
+        return str(value)
+
+    async def _connect_once(self) -> None:
+        usersig = await self._resolve_usersig()
+        ws = await connect(self.url, open_timeout=self.connect_timeout, ping_interval=None,
+                           close_timeout=2, max_size=self.max_frame_bytes,
+                           user_agent_header="tidings-sdk-python")
+        conn = _Connection(ws)
+        reader = asyncio.create_task(self._read_loop(conn))
+        watchdog: asyncio.Task[None] | None = None
+        try:
+            login = await conn.request("login", {
+                "sdkappid": self.sdkappid, "user_id": self.user_id, "usersig": usersig,
+                "device": {"platform": self.platform, "id": self.device_id},
+            }, _raw, self.connect_timeout)
+            interval = float(login.get("heartbeat_interval", 25.0))
+            dead_after = float(login.get("heartbeat_timeout", 60.0))
+            watchdog = asyncio.create_task(self._watchdog(conn, interval, dead_after))
+            while await conn.request("sync", {"known": self._tracker.snapshot()},
+                                     self._apply_sync, max(self.request_timeout, dead_after)):
+                pass
+            self.session_id = int(login["session_id"])
+            self.connects += 1
+            self._conn = conn
+            self._ready.set()
+            log.info("%s: connected (session %s)", self.user_id, self.session_id)
+            await asyncio.wait([reader, watchdog], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if self._conn is conn:
+                self._conn = None
+            if not self._closed and self._failure is None:
+                self._ready.clear()
+            conn.drop()
+            for task in (reader, watchdog):
+                if task is not None:
+                    task.cancel()
+            await asyncio.gather(reader, *([watchdog] if watchdog else []),
+                                 return_exceptions=True)
+            # Dead or suspect (or already closed by close()): no handshake.
+            ws.transport.abort()
+
+    async def _watchdog(self, conn: _Connection, interval: float, dead_after: float) -> None:
+        """Ends when nothing at all was heard for ``dead_after`` seconds. An
+        idle server pings every ``interval``; when even that is late, we ask."""
+        step = max(0.05, min(interval, dead_after) / 3)
+        ask_after = max(interval, 0.75 * dead_after)
+        while True:
+            await asyncio.sleep(step)
+            now = time.monotonic()
+            silent = now - conn.last_heard
+            if silent > dead_after:
+                log.warning("%s: heard nothing for %.1fs; reconnecting", self.user_id, silent)
+                return
+            if silent >= ask_after and now - conn.last_ping >= ask_after:
+                conn.last_ping = now
+                with contextlib.suppress(ConnectionClosed, TimeoutError):
+                    await asyncio.wait_for(conn.ws.send(_PING), dead_after)
+
+    async def _read_loop(self, conn: _Connection) -> None:
+        try:
+            async for raw in conn.ws:
+                conn.last_heard = time.monotonic()
+                try:
+                    doc = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    log.warning("%s: a frame that is not JSON: %.100r", self.user_id, raw)
+                    continue
+                if not isinstance(doc, dict):
+                    continue
+                if "event" in doc:
+                    try:
+                        keep = await self._on_event(conn, doc["event"], doc.get("data"))
+                    except (KeyError, TypeError, ValueError):
+                        log.exception("%s: a malformed %s event", self.user_id, doc["event"])
+                        keep = False
+                    if not keep:
+                        return
+                else:
+                    conn.resolve(doc)
+        except ConnectionClosed:
+            pass
+        finally:
+            conn.drop()
+
+    async def _on_event(self, conn: _Connection, event: object, data: Any) -> bool:
+        """Handle one pushed event; False ends the connection."""
+        if event == "ping":
+            try:
+                await conn.ws.send(_PONG)
+            except ConnectionClosed:
+                return False
+        elif event == "message":
+            msg = Message.from_dict(data)
+            if not self._deliver(msg, accept_gap=False):
+                log.warning("%s: %s seq %s came after a gap (held %s); resyncing", self.user_id,
+                            msg.conversation_id, msg.seq, self._tracker.get(msg.conversation_id))
+                return False
+        elif event == "read":
+            self._on_read(ReadState.from_dict(data))
+        return True
+
+    def _on_read(self, state: ReadState) -> None:
+        if self.on_read is None:
+            return
+        try:
+            result = self.on_read(state)
+        except Exception:
+            log.exception("%s: the on_read callback failed", self.user_id)
+            return
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            self._callbacks.add(task)
+            task.add_done_callback(self._callbacks.discard)
+
+    def _deliver(self, msg: Message, *, accept_gap: bool) -> bool:
+        verdict = self._tracker.offer(msg.conversation_id, msg.seq, accept_gap=accept_gap)
+        if verdict is Verdict.GAP:
+            return False
+        if verdict is Verdict.NEW and not (
+                msg.sender == self.user_id and msg.client_msg_id in self._outbox):
+            # (A send of ours that the server stored before the line dropped
+            # comes back in the sync; its ack will report it, not this stream.)
+            self._inbox.put_nowait(msg)
+        return True
+
+    def _apply_sync(self, data: Any) -> bool:
+        """Take in a sync answer (in the reader, before any later frame);
+        True when another round is needed."""
+        more = bool(data["more"])
+        messages = [Message.from_dict(m) for m in data["messages"]]
+        first: dict[str, int] = {}
+        for msg in messages:
+            first.setdefault(msg.conversation_id, msg.seq)
+        fresh: set[str] = set()
+        for conv in data["conversations"]:
+            cid = str(conv["conversation_id"])
+            if cid in self._tracker:
+                continue
+            if self._baselined:
+                # New since we last looked: all of it, from seq 1.
+                self._tracker.set_base(cid, 0)
+                fresh.add(cid)
+            elif cid in first:
+                self._tracker.set_base(cid, first[cid] - 1)
+            elif not more:
+                self._tracker.set_base(cid, int(conv["last_seq"]))
+            # else: left out of this round; the next one brings its tail.
+        again = more
+        for msg in messages:
+            cid = msg.conversation_id
+            held = self._tracker.get(cid) or 0
+            if msg.seq > held + 1 and not self._tracker.is_own(cid, msg.seq):
+                if cid in fresh:
+                    again = True  # only its tail came: ask again from seq 1
+                    continue
+                log.warning("%s: the sync answer skips from %s seq %s to %s", self.user_id,
+                            cid, held, msg.seq)
+            self._deliver(msg, accept_gap=True)
+        if not more:
+            self._baselined = True
+        return again
