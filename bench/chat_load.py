@@ -1,0 +1,577 @@
+"""Chat load benchmark: pairs of users sending one-to-one messages through a real server.
+
+It starts ``python -m tidings serve`` on a fresh data dir (SQLite unless
+``--database-url``), pinned to CPU 0, creates an app with ``tidings app create``,
+signs tickets with Tencent's TLSSigAPIv2, and opens ``--pairs`` pairs of picows
+clients in this process, pinned to CPU 1. Every client logs in, syncs, then sends
+text messages to its peer over the real protocol (``send`` -> ``ok`` ack after the
+commit; the peer gets a ``message`` event).
+
+    python bench/chat_load.py --mode throughput              # closed loop, window 32
+    python bench/chat_load.py --mode latency --rate 2000     # open loop, fixed schedule
+    python bench/chat_load.py --url http://127.0.0.1:8080 --sdkappid N --key K
+
+Throughput mode keeps ``--window`` unacked sends in flight per client. Latency mode
+sends ``--rate`` msgs/s in total on a fixed schedule, whatever the server does.
+Every message carries its send time (``time.perf_counter_ns`` of this process) in
+``cloud_custom_data``, so send -> peer-receive latency is exact.
+
+While it runs it checks delivery: each client sees every seq of its conversation
+exactly once and in order (its own messages as acks, its peer's as events), and
+every acked message reaches the peer. Prints one JSON line; the exit code is 1 when
+any duplicate, gap, reordering, loss, error or unacked send was seen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import ipaddress
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil  # type: ignore[import-untyped]
+import uvloop
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from TLSSigAPIv2 import TLSSigAPIv2  # type: ignore[import-untyped]
+
+HOST = "127.0.0.1"
+SERVER_CPU = 0
+CLIENT_CPU = 1
+NS = 1_000_000_000
+
+SEND = (
+    b'{"op":"send","id":%d,"data":{"conversation_id":"c2c_%s","client_msg_id":"%d",'
+    b'"elements":[{"type":"text","text":"hello from the chat load bench"}],'
+    b'"cloud_custom_data":"%d"}}'
+)
+
+
+# --------------------------------------------------------------------------- stats
+
+
+@dataclass
+class Stats:
+    """Everything the clients count; shared by all of them (one event loop)."""
+
+    sending: bool = False
+    measuring: bool = False
+    closing: bool = False  # we are closing: close frames from the server are expected
+    sent: int = 0
+    acked: int = 0
+    delivered: int = 0
+    latencies: list[int] = field(default_factory=list)  # send -> peer receive, ns
+    ack_latencies: list[int] = field(default_factory=list)  # send -> ack, ns
+    send_lags: list[int] = field(default_factory=list)  # open loop: actual - scheduled, ns
+    errors: int = 0
+    first_error: str = ""
+    duplicates: int = 0
+    out_of_order: int = 0
+    foreign: int = 0  # frames we cannot place: unknown request id, wrong sender
+
+    def error(self, what: str) -> None:
+        self.errors += 1
+        if not self.first_error:
+            self.first_error = what[:300]
+
+
+class ChatClient(WSListener):
+    """One logged-in user talking to one peer.
+
+    Each user has exactly one conversation, and sees every seq of it once: its own
+    messages as acks, the peer's as ``message`` events, in seq order on this one
+    connection (the server acks and pushes from the same commit hook, in seq order).
+    """
+
+    def __init__(self, stats: Stats, user: str, peer: str) -> None:
+        self.stats = stats
+        self.user = user
+        self.peer_id = peer.encode()
+        self.peer: ChatClient | None = None
+        self.transport: WSTransport | None = None
+        self.window = 0
+        self.next_id = 0
+        self.pending: dict[int, int] = {}  # request id -> send time (ns)
+        self.control: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.base_seq = 0  # the conversation's last seq at sync
+        self.last_seq = 0
+        self.seen: set[int] = set()
+        self.acked = 0
+        self.received = 0  # message events from the peer
+        self.last_peer_msg = 0  # the peer's client_msg_id counter, must rise
+
+    # -- control requests (login, sync) --------------------------------------
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+
+    async def request(self, op: str, data: dict[str, Any], within: float = 20) -> Any:
+        assert self.transport is not None
+        req_id = f"{op}-{len(self.control)}"
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.control[req_id] = future
+        self.transport.send(WSMsgType.TEXT, orjson.dumps({"op": op, "id": req_id, "data": data}))
+        reply = await asyncio.wait_for(future, within)
+        if not reply.get("ok"):
+            raise RuntimeError(f"{self.user}: {op} failed: {reply}")
+        return reply["data"]
+
+    async def login_and_sync(self, sdkappid: int, usersig: str) -> None:
+        await self.request("login", {"sdkappid": sdkappid, "user_id": self.user,
+                                     "usersig": usersig, "device": {"platform": "bench"}})
+        synced = await self.request("sync", {"known": {}})
+        name = f"c2c_{self.peer_id.decode()}"
+        for conv in synced["conversations"]:
+            if conv["conversation_id"] == name:
+                self.base_seq = self.last_seq = int(conv["last_seq"])
+
+    # -- sending --------------------------------------------------------------
+
+    def send_one(self) -> int:
+        assert self.transport is not None
+        self.next_id += 1
+        now = time.perf_counter_ns()
+        self.pending[self.next_id] = now
+        self.stats.sent += 1
+        self.transport.send(WSMsgType.TEXT, SEND % (self.next_id, self.peer_id, self.next_id, now))
+        return now
+
+    def fill_window(self) -> None:
+        while len(self.pending) < self.window:
+            self.send_one()
+
+    # -- receiving ------------------------------------------------------------
+
+    def saw(self, seq: int) -> None:
+        s = self.stats
+        if seq in self.seen or seq <= self.base_seq:
+            s.duplicates += 1
+            return
+        self.seen.add(seq)
+        if seq < self.last_seq:
+            s.out_of_order += 1
+        else:
+            self.last_seq = seq
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type != WSMsgType.TEXT:
+            if frame.msg_type == WSMsgType.CLOSE and not self.stats.closing:
+                self.stats.error(f"{self.user}: server closed: {frame.get_close_code()} "
+                                 f"{frame.get_close_message()!r}")
+            return
+        now = time.perf_counter_ns()
+        s = self.stats
+        doc = orjson.loads(frame.get_payload_as_memoryview())
+        event = doc.get("event")
+        if event == "message":
+            data = doc["data"]
+            if data["sender"] != self.peer_id.decode():
+                s.foreign += 1
+                return
+            self.saw(data["seq"])
+            msg_no = int(data["client_msg_id"])
+            if msg_no <= self.last_peer_msg:
+                s.out_of_order += 1
+            self.last_peer_msg = max(msg_no, self.last_peer_msg)
+            self.received += 1
+            s.delivered += 1
+            if s.measuring:
+                s.latencies.append(now - int(data["cloud_custom_data"]))
+            return
+        if event == "ping":
+            transport.send(WSMsgType.TEXT, b'{"op":"pong"}')
+            return
+        if event is not None:
+            return  # other events (read receipts...) are not ours to count
+        req_id = doc.get("re")
+        if isinstance(req_id, str):
+            future = self.control.get(req_id)
+            if future is not None and not future.done():
+                future.set_result(doc)
+            return
+        sent = self.pending.pop(req_id, None) if isinstance(req_id, int) else None
+        if sent is None:
+            s.foreign += 1
+            return
+        if doc.get("ok"):
+            self.saw(doc["data"]["seq"])
+            self.acked += 1
+            s.acked += 1
+            if s.measuring:
+                s.ack_latencies.append(now - sent)
+        else:
+            s.error(f"{self.user}: send {req_id} failed: {doc.get('error')}")
+        if s.sending and self.window:
+            self.fill_window()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        for future in self.control.values():
+            if not future.done():
+                future.set_exception(ConnectionError(f"{self.user}: disconnected"))
+
+
+# --------------------------------------------------------------------------- server
+
+
+@dataclass
+class Target:
+    base_url: str
+    sdkappid: int
+    key: str
+    pid: int | None  # the server's process, when we can watch it
+    database: str
+    commit: str | None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def pin_process(pid: int, cpu: int) -> None:
+    """Pin every thread of ``pid`` (affinity is per thread on Linux)."""
+    with contextlib.suppress(FileNotFoundError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(int(tid), {cpu})
+
+
+def healthz(base_url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as r:
+        doc: dict[str, Any] = json.loads(r.read())
+        return doc
+
+
+def wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"server exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
+        with contextlib.suppress(OSError):
+            if healthz(base_url).get("status") == "ok":
+                return
+        time.sleep(0.1)
+    sys.exit(f"server did not come up:\n{log.read_text()[-2000:]}")
+
+
+def source_commit() -> str | None:
+    """The git commit of the tidings package the server runs, ``+dirty`` if src/ differs."""
+    spec = importlib.util.find_spec("tidings")
+    if spec is None or spec.origin is None:
+        return None
+    where = str(Path(spec.origin).parent)
+    try:
+        head = subprocess.run(["git", "-C", where, "rev-parse", "--short=12", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", where, "status", "--porcelain", "--", "."],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{head}+dirty" if dirty else head
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def own_server(args: argparse.Namespace) -> Any:
+    with tempfile.TemporaryDirectory(prefix="tidings-bench-") as tmp:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
+        env.update({
+            "TIDINGS_DATA_DIR": str(Path(tmp) / "data"), "TIDINGS_HOST": HOST,
+            "TIDINGS_PORT": str(port), "TIDINGS_LOG_LEVEL": "warning",
+            # The per-connection limiter (100/s by default) would throttle the bench.
+            "TIDINGS_RATE_LIMIT_PER_SECOND": "1000000000", "TIDINGS_RATE_LIMIT_BURST": "1000000000",
+        })
+        if args.database_url:
+            env["TIDINGS_DATABASE_URL"] = args.database_url
+        created = subprocess.run([sys.executable, "-m", "tidings", "app", "create",
+                                  "--name", "Bench"], env=env, capture_output=True, text=True,
+                                 timeout=60)
+        if created.returncode != 0:
+            sys.exit(f"tidings app create failed: {created.stderr}")
+        app = json.loads(created.stdout)
+        log = Path(tmp) / "server.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "tidings", "serve"], env=env,
+                                    stdout=out, stderr=subprocess.STDOUT)
+        try:
+            os.sched_setaffinity(proc.pid, {SERVER_CPU})  # before Python starts any thread
+            base_url = f"http://{HOST}:{port}"
+            wait_healthy(base_url, proc, log)
+            pin_process(proc.pid, SERVER_CPU)  # belt and braces: every thread on CPU 0
+            database = args.database_url.split(":", 1)[0] if args.database_url else "sqlite"
+            yield Target(base_url, int(app["sdkappid"]), str(app["secret_key"]), proc.pid,
+                         database, source_commit())
+            if proc.poll() is not None:
+                sys.exit(f"server died during the run:\n{log.read_text()[-2000:]}")
+        finally:
+            stop_server(proc)
+            tail = log.read_text(errors="replace").strip()
+            if tail and args.show_server_log:
+                print(tail[-3000:], file=sys.stderr)
+
+
+@contextlib.contextmanager
+def external_server(args: argparse.Namespace) -> Any:
+    parsed = urllib.parse.urlsplit(args.url)
+    host = parsed.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        sys.exit("--url must point at a loopback address (this bench never leaves the host)")
+    scheme = {"ws": "http", "wss": "https"}.get(parsed.scheme, parsed.scheme)
+    base_url = f"{scheme}://{parsed.netloc}"
+    version = healthz(base_url).get("version")
+    yield Target(base_url, args.sdkappid, args.key, args.server_pid, "external",
+                 f"version {version} (external server)")
+
+
+# --------------------------------------------------------------------------- run
+
+
+def busy_cpu() -> float:
+    """Machine-wide busy CPU seconds (user+nice+system+irq+softirq; steal excluded)."""
+    t = psutil.cpu_times()
+    return float(t.user + t.nice + t.system + t.irq + t.softirq)
+
+
+def pct(values: list[int], q: float) -> float | None:
+    """Nearest-rank percentile of ns values, in ms."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    return round(ordered[rank] / 1e6, 3)
+
+
+class Sampler:
+    """Peak RSS of the server, sampled every 100 ms."""
+
+    def __init__(self, proc: Any) -> None:
+        self.proc = proc
+        self.peak = 0
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.proc is not None:
+            self.task = asyncio.create_task(self.run())
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(psutil.Error):
+                self.peak = max(self.peak, int(self.proc.memory_info().rss))
+            await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+
+async def connect_all(target: Target, pairs: int, stats: Stats) -> list[ChatClient]:
+    run = secrets.token_hex(3)  # fresh users each run, even against an external server
+    users = [f"bench{run}_{i}" for i in range(2 * pairs)]
+    signer = TLSSigAPIv2(target.sdkappid, target.key)
+    ws_url = target.base_url.replace("http", "ws", 1) + "/v1/ws"
+    gate = asyncio.Semaphore(16)
+
+    async def one(i: int) -> ChatClient:
+        async with gate:
+            _, listener = await ws_connect(
+                lambda: ChatClient(stats, users[i], users[i ^ 1]), ws_url)
+            assert isinstance(listener, ChatClient)
+            await listener.login_and_sync(target.sdkappid, str(signer.gen_sig(users[i], 3600)))
+            return listener
+
+    clients = await asyncio.gather(*(one(i) for i in range(2 * pairs)))
+    for i, client in enumerate(clients):
+        client.peer = clients[i ^ 1]
+    return list(clients)
+
+
+async def open_loop(clients: list[ChatClient], rate: float, stats: Stats, until: float) -> None:
+    """Send ``rate`` msgs/s in total, round-robin over the clients, on a fixed schedule."""
+    start = time.perf_counter_ns()
+    step = NS / rate
+    j = 0
+    n = len(clients)
+    while time.perf_counter() < until:
+        now = time.perf_counter_ns()
+        due = int((now - start) / step) + 1
+        while j < due:
+            scheduled = start + int(j * step)
+            sent = clients[j % n].send_one()
+            if stats.measuring:
+                stats.send_lags.append(sent - scheduled)
+            j += 1
+        await asyncio.sleep(max(0.0, (start + j * step - time.perf_counter_ns()) / NS))
+
+
+async def drain(clients: list[ChatClient], within: float) -> None:
+    """Wait until every send is answered and every acked message reached the peer."""
+    deadline = time.perf_counter() + within
+    while time.perf_counter() < deadline:
+        if all(not c.pending and c.peer is not None and c.peer.received >= c.acked
+               for c in clients):
+            return
+        await asyncio.sleep(0.05)
+
+
+async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    stats = Stats()
+    server = psutil.Process(target.pid) if target.pid else None
+    sampler = Sampler(server)
+    sampler.start()
+    clients = await connect_all(target, args.pairs, stats)
+    await asyncio.sleep(0.2)
+
+    stats.sending = True
+    sender: asyncio.Task[None] | None = None
+    begin = time.perf_counter()
+    if args.mode == "throughput":
+        for client in clients:
+            client.window = args.window
+            client.fill_window()
+    else:
+        until = begin + args.warmup + args.duration
+        sender = asyncio.create_task(open_loop(clients, args.rate, stats, until))
+    await asyncio.sleep(args.warmup)
+
+    s_cpu0 = sum(server.cpu_times()[:2]) if server else 0.0
+    c_cpu0, sys0 = time.process_time(), busy_cpu()
+    a0, d0, n0, t0 = stats.acked, stats.delivered, stats.sent, time.perf_counter()
+    stats.measuring = True
+    await asyncio.sleep(args.duration)
+    stats.measuring = False
+    a1, d1, n1, t1 = stats.acked, stats.delivered, stats.sent, time.perf_counter()
+    s_cpu1 = sum(server.cpu_times()[:2]) if server else 0.0
+    c_cpu1, sys1 = time.process_time(), busy_cpu()
+    stats.sending = False
+    if sender is not None:
+        await sender
+
+    await drain(clients, args.drain_timeout)
+    await sampler.stop()
+    unacked = sum(len(c.pending) for c in clients)
+    lost = sum(max(0, c.acked - c.peer.received) for c in clients if c.peer is not None)
+    # Every seq between the sync point and the last one seen must have been seen.
+    gaps = sum(c.last_seq - c.base_seq - len(c.seen) for c in clients)
+    transports = [c.transport for c in clients if c.transport is not None]
+    stats.closing = True
+    for t in transports:
+        t.send_close(WSCloseCode.OK)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(3):
+            await asyncio.gather(*(t.wait_disconnected() for t in transports))
+
+    elapsed = t1 - t0
+    s_cpu = s_cpu1 - s_cpu0
+    c_cpu = c_cpu1 - c_cpu0
+    acked = a1 - a0
+    failures = stats.errors + stats.duplicates + stats.out_of_order + gaps + lost + unacked
+    result: dict[str, Any] = {
+        "mode": args.mode,
+        "pairs": args.pairs,
+        **({"window": args.window} if args.mode == "throughput" else {"rate": args.rate}),
+        "duration_s": round(elapsed, 2),
+        "warmup_s": args.warmup,
+        "sent_per_s": round((n1 - n0) / elapsed),
+        "acked_per_s": round(acked / elapsed),
+        "delivered_per_s": round((d1 - d0) / elapsed),
+        "latency_ms": {f"p{q}": pct(stats.latencies, q) for q in (50, 95, 99)}
+        | {"max": pct(stats.latencies, 100)},
+        "ack_latency_ms": {"p50": pct(stats.ack_latencies, 50),
+                           "p99": pct(stats.ack_latencies, 99)},
+    }
+    if args.mode == "latency":
+        result["send_lag_ms"] = {"p99": pct(stats.send_lags, 99),
+                                 "max": pct(stats.send_lags, 100)}
+    result |= {
+        "server_rss_peak_mb": round(sampler.peak / 2**20, 1) if server else None,
+        "server_cpu_pct": round(100 * s_cpu / elapsed, 1) if server else None,
+        # Server CPU per durably-acked message; 1e6 / this = the one-core ceiling.
+        "server_us_per_msg": round(1e6 * s_cpu / max(acked, 1), 1) if server else None,
+        "client_cpu_pct": round(100 * c_cpu / elapsed, 1),
+        # Everything else on the box (out of 200 %): high values mean a noisy run.
+        "other_cpu_pct": round(100 * ((sys1 - sys0) - s_cpu - c_cpu) / elapsed, 1),
+        "database": target.database,
+        "errors": stats.errors,
+        "duplicates": stats.duplicates,
+        "out_of_order": stats.out_of_order,
+        "gaps": gaps,
+        "lost": lost,
+        "unacked": unacked,
+        "foreign_frames": stats.foreign,
+        "ok": failures == 0,
+        "server_commit": target.commit,
+    }
+    if stats.first_error:
+        result["first_error"] = stats.first_error
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mode", choices=["throughput", "latency"], default="throughput")
+    parser.add_argument("--pairs", type=int, default=50, help="pairs of users (2 clients each)")
+    parser.add_argument("--window", type=int, default=32,
+                        help="throughput: unacked sends in flight per client")
+    parser.add_argument("--rate", type=float, default=2000.0,
+                        help="latency: total msgs/s over all clients")
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    parser.add_argument("--drain-timeout", type=float, default=5.0)
+    parser.add_argument("--database-url", default="",
+                        help="TIDINGS_DATABASE_URL for our server (default: SQLite)")
+    parser.add_argument("--url", help="an already-running server (loopback) instead of ours")
+    parser.add_argument("--sdkappid", type=int, help="with --url: the app to log in to")
+    parser.add_argument("--key", help="with --url: that app's secret key")
+    parser.add_argument("--server-pid", type=int,
+                        help="with --url: the server's pid, for its CPU and RSS figures")
+    parser.add_argument("--show-server-log", action="store_true")
+    args = parser.parse_args()
+    if args.url and (args.sdkappid is None or not args.key):
+        parser.error("--url needs --sdkappid and --key")
+    if args.pairs < 1 or args.window < 1 or args.rate <= 0 or args.duration <= 0:
+        parser.error("--pairs, --window, --rate and --duration must be positive")
+
+    if not args.url and not {SERVER_CPU, CLIENT_CPU} <= os.sched_getaffinity(0):
+        sys.exit(f"need CPUs {SERVER_CPU} and {CLIENT_CPU} (server on one, clients on the other)")
+    with external_server(args) if args.url else own_server(args) as target:
+        os.sched_setaffinity(0, {CLIENT_CPU})  # after the server was spawned
+        result = uvloop.run(bench(target, args))
+    print(json.dumps(result), flush=True)
+    sys.exit(0 if result["ok"] else 1)
+
+
+if __name__ == "__main__":
+    main()
