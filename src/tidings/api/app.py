@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,6 +23,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings)
         app.state.runtime = runtime
+        # What start-up made lives as long as the process: keep it out of
+        # every collection, and collect the young generation less often.
+        # Garbage collection took ~29% of the CPU under load before this.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 50)
         try:
             yield
         finally:

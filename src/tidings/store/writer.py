@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.domain.errors import ErrorCode, TidingsError
@@ -23,7 +23,7 @@ from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.store.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.messages import StoredMessage, message_of
-from tidings.store.schema import conversation_members, conversations, messages
+from tidings.store.schema import conversation_members, conversations
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,15 @@ class MessageWriter:
         self._stopping = False
         # conversation key -> (conversation id, last seq)
         self._conversations: dict[ConversationKey, tuple[int, int]] = {}
+        self._dedup_cache: dict[int, str] = {}
+        self._insert_sql = db.driver_sql(
+            "INSERT INTO messages (conversation_id, seq, sdkappid, sender, client_msg_id,"
+            " elements, cloud_custom_data, created_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)")
+        self._advance_sql = db.driver_sql(
+            "UPDATE conversations SET last_seq = ?, last_time = ? WHERE id = ?")
+        self._read_sql = db.driver_sql(
+            "UPDATE conversation_members SET read_seq = ?"
+            " WHERE conversation_id = ? AND user_id = ? AND read_seq < ?")
         self.batches = 0
         self.committed = 0
 
@@ -144,7 +153,7 @@ class MessageWriter:
             fresh = [r for r in requests
                      if (r.key.sdkappid, r.sender, r.client_msg_id) not in earlier]
             await self._load_conversations(conn, {r.key for r in fresh}, now)
-            rows: list[dict[str, Any]] = []
+            rows: list[tuple[Any, ...]] = []
             stored: dict[int, StoredMessage] = {}
             for r in fresh:
                 conversation_id, last_seq = self._conversations[r.key]
@@ -153,13 +162,10 @@ class MessageWriter:
                 msg = StoredMessage(conversation_id, r.key, seq, r.sender, r.client_msg_id,
                                     r.elements, r.cloud_custom_data, now, 0)
                 stored[id(r)] = msg
-                rows.append({"conversation_id": conversation_id, "seq": seq,
-                             "sdkappid": r.key.sdkappid, "sender": r.sender,
-                             "client_msg_id": r.client_msg_id, "elements": r.elements,
-                             "cloud_custom_data": r.cloud_custom_data, "created_at": now,
-                             "state": 0})
+                rows.append((conversation_id, seq, r.key.sdkappid, r.sender, r.client_msg_id,
+                             r.elements, r.cloud_custom_data, now))
             if rows:
-                await conn.execute(insert(messages), rows)
+                await conn.exec_driver_sql(self._insert_sql, rows)
                 await self._advance(conn, list(stored.values()), now)
         result: list[Committed | TidingsError] = []
         for r in requests:
@@ -177,18 +183,28 @@ class MessageWriter:
 
     async def _stored_before(self, conn: AsyncConnection, requests: list[NewMessage]
                              ) -> dict[tuple[int, str, str], StoredMessage]:
-        ids = [(r.key.sdkappid, r.sender, r.client_msg_id) for r in requests]
-        m, c = messages.c, conversations.c
-        stmt = (
-            select(messages, c.kind, c.a, c.b)
-            .join(conversations, c.id == m.conversation_id)
-            .where(tuple_(m.sdkappid, m.sender, m.client_msg_id).in_(ids))
-        )
+        params: list[object] = []
+        for r in requests:
+            params += (r.key.sdkappid, r.sender, r.client_msg_id)
         found: dict[tuple[int, str, str], StoredMessage] = {}
-        for row in (await conn.execute(stmt)).all():
+        result = await conn.exec_driver_sql(self._dedup_sql(len(requests)), tuple(params))
+        for row in result.all():
             key = ConversationKey(row.sdkappid, ConversationKind(row.kind), row.a, row.b)
             found[(row.sdkappid, row.sender, row.client_msg_id)] = message_of(row, key)
         return found
+
+    def _dedup_sql(self, n: int) -> str:
+        sql = self._dedup_cache.get(n)
+        if sql is None:
+            values = ", ".join(["(CAST(? AS BIGINT), ?, ?)"] * n)
+            sql = self._db.driver_sql(
+                "SELECT m.conversation_id, m.seq, m.sdkappid, m.sender, m.client_msg_id,"
+                " m.elements, m.cloud_custom_data, m.created_at, m.state, c.kind, c.a, c.b"
+                " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+                f" WHERE (m.sdkappid, m.sender, m.client_msg_id) IN (VALUES {values})")
+            if len(self._dedup_cache) < 64:
+                self._dedup_cache[n] = sql
+        return sql
 
     async def _load_conversations(self, conn: AsyncConnection, keys: set[ConversationKey],
                                   now: int) -> None:
@@ -229,17 +245,7 @@ class MessageWriter:
             last[msg.conversation_id] = msg.seq
             # Sending in a conversation means having read it up to there.
             read[(msg.conversation_id, msg.sender)] = msg.seq
-        await conn.execute(
-            update(conversations)
-            .where(conversations.c.id == bindparam("cid"))
-            .values(last_seq=bindparam("new_seq"), last_time=now),
-            [{"cid": cid, "new_seq": seq} for cid, seq in last.items()],
-        )
-        cm = conversation_members.c
-        await conn.execute(
-            update(conversation_members)
-            .where(cm.conversation_id == bindparam("cid"), cm.user_id == bindparam("uid"),
-                   cm.read_seq < bindparam("new_seq"))
-            .values(read_seq=bindparam("new_seq")),
-            [{"cid": cid, "uid": uid, "new_seq": seq} for (cid, uid), seq in read.items()],
-        )
+        await conn.exec_driver_sql(
+            self._advance_sql, [(seq, now, cid) for cid, seq in last.items()])
+        await conn.exec_driver_sql(
+            self._read_sql, [(seq, cid, uid, seq) for (cid, uid), seq in read.items()])
