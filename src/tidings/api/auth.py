@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tidings.domain.errors import ErrorCode, TidingsError
@@ -17,8 +19,11 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-async def current_identity(request: Request) -> Identity:
-    credentials: HTTPAuthorizationCredentials | None = await bearer(request)
+async def current_identity(
+    request: Request,
+    # As a dependency, so that the OpenAPI spec tells clients how to log in.
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Identity:
     if credentials is None:
         raise TidingsError(ErrorCode.USERSIG_MISSING,
                            "send 'Authorization: Bearer <UserSig>'")

@@ -89,7 +89,7 @@ def _int_field(doc: dict[str, object], name: str) -> int:
     value = doc.get(name)
     if isinstance(value, bool) or not isinstance(value, int):
         # Some signers write numbers as strings; accept only clean decimals.
-        if isinstance(value, str) and value.isdigit() and len(value) <= 19:
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
             return int(value)
         raise _invalid(f"{name} must be an integer")
     return value
@@ -107,6 +107,9 @@ def parse(ticket: str) -> UserSigClaims:
         raw = inflater.decompress(compressed, MAX_INFLATED_BYTES)
         if inflater.unconsumed_tail:
             raise _invalid("too large once inflated")
+        if not inflater.eof or inflater.unused_data:
+            # A cut ticket inflates to a prefix; bytes after the end are not ours.
+            raise _invalid("truncated or followed by extra bytes")
         doc = orjson.loads(raw)
     except (binascii.Error, ValueError, zlib.error, UnicodeError) as exc:
         raise _invalid("not a TLSSigAPIv2 ticket") from exc
