@@ -196,12 +196,17 @@ class MessageWriter:
     def _dedup_sql(self, n: int) -> str:
         sql = self._dedup_cache.get(n)
         if sql is None:
+            # A join against the wanted ids: one index probe each. (SQLite
+            # scans the whole table for a row-value IN, and an OR chain this
+            # long exceeds its expression depth.)
             values = ", ".join(["(CAST(? AS BIGINT), ?, ?)"] * n)
             sql = self._db.driver_sql(
                 "SELECT m.conversation_id, m.seq, m.sdkappid, m.sender, m.client_msg_id,"
                 " m.elements, m.cloud_custom_data, m.created_at, m.state, c.kind, c.a, c.b"
-                " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
-                f" WHERE (m.sdkappid, m.sender, m.client_msg_id) IN (VALUES {values})")
+                f" FROM (VALUES {values}) AS w"
+                " JOIN messages m ON m.sdkappid = w.column1 AND m.sender = w.column2"
+                " AND m.client_msg_id = w.column3"
+                " JOIN conversations c ON c.id = m.conversation_id")
             if len(self._dedup_cache) < 64:
                 self._dedup_cache[n] = sql
         return sql
