@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, insert, select, tuple_
 
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import ConversationKey, ConversationKind
@@ -146,27 +145,29 @@ class MessageWriter:
 
     async def _commit(self, batch: list[tuple[NewMessage, asyncio.Future[Committed]]]
                       ) -> list[Committed | TidingsError]:
-        now = now_ms()
-        requests = [m for m, _ in batch]
-        async with self._db.writer.begin() as conn:
-            earlier = await self._stored_before(conn, requests)
-            fresh = [r for r in requests
-                     if (r.key.sdkappid, r.sender, r.client_msg_id) not in earlier]
-            await self._load_conversations(conn, {r.key for r in fresh}, now)
-            rows: list[tuple[Any, ...]] = []
-            stored: dict[int, StoredMessage] = {}
-            for r in fresh:
-                conversation_id, last_seq = self._conversations[r.key]
-                seq = last_seq + 1
-                self._conversations[r.key] = (conversation_id, seq)
-                msg = StoredMessage(conversation_id, r.key, seq, r.sender, r.client_msg_id,
-                                    r.elements, r.cloud_custom_data, now, 0)
-                stored[id(r)] = msg
-                rows.append((conversation_id, seq, r.key.sdkappid, r.sender, r.client_msg_id,
-                             r.elements, r.cloud_custom_data, now))
-            if rows:
-                await conn.exec_driver_sql(self._insert_sql, rows)
-                await self._advance(conn, list(stored.values()), now)
+        return await self._db.run_write(self._commit_in, [m for m, _ in batch], now_ms())
+
+    def _commit_in(self, conn: Connection, requests: list[NewMessage], now: int
+                   ) -> list[Committed | TidingsError]:
+        """The whole batch, inside one transaction (run by ``Database.run_write``)."""
+        earlier = self._stored_before(conn, requests)
+        fresh = [r for r in requests
+                 if (r.key.sdkappid, r.sender, r.client_msg_id) not in earlier]
+        self._load_conversations(conn, {r.key for r in fresh}, now)
+        rows: list[tuple[Any, ...]] = []
+        stored: dict[int, StoredMessage] = {}
+        for r in fresh:
+            conversation_id, last_seq = self._conversations[r.key]
+            seq = last_seq + 1
+            self._conversations[r.key] = (conversation_id, seq)
+            msg = StoredMessage(conversation_id, r.key, seq, r.sender, r.client_msg_id,
+                                r.elements, r.cloud_custom_data, now, 0)
+            stored[id(r)] = msg
+            rows.append((conversation_id, seq, r.key.sdkappid, r.sender, r.client_msg_id,
+                         r.elements, r.cloud_custom_data, now))
+        if rows:
+            conn.exec_driver_sql(self._insert_sql, rows)
+            self._advance(conn, list(stored.values()), now)
         result: list[Committed | TidingsError] = []
         for r in requests:
             if id(r) in stored:
@@ -181,13 +182,13 @@ class MessageWriter:
                 result.append(Committed(r, first, duplicate=True))
         return result
 
-    async def _stored_before(self, conn: AsyncConnection, requests: list[NewMessage]
+    def _stored_before(self, conn: Connection, requests: list[NewMessage]
                              ) -> dict[tuple[int, str, str], StoredMessage]:
         params: list[object] = []
         for r in requests:
             params += (r.key.sdkappid, r.sender, r.client_msg_id)
         found: dict[tuple[int, str, str], StoredMessage] = {}
-        result = await conn.exec_driver_sql(self._dedup_sql(len(requests)), tuple(params))
+        result = conn.exec_driver_sql(self._dedup_sql(len(requests)), tuple(params))
         for row in result.all():
             key = ConversationKey(row.sdkappid, ConversationKind(row.kind), row.a, row.b)
             found[(row.sdkappid, row.sender, row.client_msg_id)] = message_of(row, key)
@@ -211,7 +212,7 @@ class MessageWriter:
                 self._dedup_cache[n] = sql
         return sql
 
-    async def _load_conversations(self, conn: AsyncConnection, keys: set[ConversationKey],
+    def _load_conversations(self, conn: Connection, keys: set[ConversationKey],
                                   now: int) -> None:
         missing = [k for k in keys if k not in self._conversations]
         if not missing:
@@ -222,27 +223,27 @@ class MessageWriter:
         stmt = select(c.id, c.sdkappid, c.kind, c.a, c.b, c.last_seq).where(
             tuple_(c.sdkappid, c.kind, c.a, c.b).in_(
                 [(k.sdkappid, k.kind.value, k.a, k.b) for k in missing]))
-        for row in (await conn.execute(stmt)).all():
+        for row in conn.execute(stmt).all():
             key = ConversationKey(row.sdkappid, ConversationKind(row.kind), row.a, row.b)
             self._conversations[key] = (row.id, row.last_seq)
         for key in missing:
             if key not in self._conversations:
-                self._conversations[key] = (await self._create(conn, key, now), 0)
+                self._conversations[key] = (self._create(conn, key, now), 0)
 
-    async def _create(self, conn: AsyncConnection, key: ConversationKey, now: int) -> int:
-        new_id = (await conn.execute(
+    def _create(self, conn: Connection, key: ConversationKey, now: int) -> int:
+        new_id = (conn.execute(
             insert(conversations).values(sdkappid=key.sdkappid, kind=key.kind.value, a=key.a,
                                          b=key.b, last_seq=0, last_time=now, created_at=now)
             .returning(conversations.c.id)
         )).scalar_one()
-        await conn.execute(insert(conversation_members), [
+        conn.execute(insert(conversation_members), [
             {"conversation_id": new_id, "user_id": user, "sdkappid": key.sdkappid,
              "read_seq": 0, "joined_at": now}
             for user in key.members()
         ])
         return int(new_id)
 
-    async def _advance(self, conn: AsyncConnection, stored: list[StoredMessage],
+    def _advance(self, conn: Connection, stored: list[StoredMessage],
                        now: int) -> None:
         last: dict[int, int] = {}
         read: dict[tuple[int, str], int] = {}
@@ -250,7 +251,7 @@ class MessageWriter:
             last[msg.conversation_id] = msg.seq
             # Sending in a conversation means having read it up to there.
             read[(msg.conversation_id, msg.sender)] = msg.seq
-        await conn.exec_driver_sql(
+        conn.exec_driver_sql(
             self._advance_sql, [(seq, now, cid) for cid, seq in last.items()])
-        await conn.exec_driver_sql(
+        conn.exec_driver_sql(
             self._read_sql, [(seq, cid, uid, seq) for (cid, uid), seq in read.items()])
