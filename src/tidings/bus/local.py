@@ -6,7 +6,7 @@ when Tidings runs as a cluster; services only see this interface.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from tidings.domain.ids import Identity
@@ -36,13 +36,18 @@ class LocalBus:
     def devices(self, identity: Identity) -> Iterable[Subscriber]:
         return self._by_identity.get(identity, ())
 
-    def deliver(self, identity: Identity, frame: bytes, *, conversation_id: int | None = None,
-                seq: int = 0, skip: Subscriber | None = None) -> int:
-        """Hand a frame to every device of one identity; returns how many."""
+    def deliver(self, identity: Identity, frame: bytes | Callable[[], bytes], *,
+                conversation_id: int | None = None, seq: int = 0,
+                skip: Subscriber | None = None) -> int:
+        """Hand a frame to every device of one identity; returns how many.
+        A callable frame is encoded only if someone is there to get it."""
         count = 0
+        encoded = frame if isinstance(frame, bytes) else None
         for sub in self._by_identity.get(identity, ()):
             if sub is not skip:
-                sub.push(frame, conversation_id, seq)
+                if encoded is None:
+                    encoded = frame() if callable(frame) else frame
+                sub.push(encoded, conversation_id, seq)
                 count += 1
         return count
 

@@ -7,6 +7,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import orjson
@@ -71,6 +72,10 @@ def conversation_view(state: ConversationState, viewer: str) -> dict[str, Any]:
 
 def event_frame(event: str, data: Mapping[str, Any]) -> bytes:
     return orjson.dumps({"event": event, "data": data})
+
+
+def _message_frame(msg: StoredMessage, viewer: str) -> bytes:
+    return event_frame("message", message_view(msg, viewer))
 
 
 @dataclass(slots=True)
@@ -192,8 +197,8 @@ class MessagingService:
                 origin.ack(committed)
             skip: Subscriber | None = getattr(origin, "session", None)
             for user in msg.key.members():
-                frame = event_frame("message", message_view(msg, user))
-                self._bus.deliver(Identity(msg.key.sdkappid, user), frame,
+                self._bus.deliver(Identity(msg.key.sdkappid, user),
+                                  partial(_message_frame, msg, user),
                                   conversation_id=msg.conversation_id, seq=msg.seq, skip=skip)
 
     # -- reading ---------------------------------------------------------
