@@ -150,7 +150,7 @@ class Conn:
             conn.last_sync = synced["data"]
         return conn
 
-    last_sync: dict[str, Any] = {}
+    last_sync: dict[str, Any] = {}  # noqa: RUF012 - set per connection by login()
 
     async def _read(self) -> None:
         try:
@@ -165,7 +165,7 @@ class Conn:
         except websockets.ConnectionClosed:
             pass
         finally:
-            rcvd = self.ws.close_rcvd
+            rcvd = self.ws.protocol.close_rcvd
             if not self.closed.done():
                 self.closed.set_result((rcvd.code if rcvd else None,
                                         rcvd.reason if rcvd else ""))
@@ -174,7 +174,7 @@ class Conn:
         await self.ws.send(raw)
 
     async def request(self, op: str, data: dict[str, Any] | None = None,
-                      timeout: float = 10) -> dict[str, Any]:
+                      timeout: float = 10) -> dict[str, Any]:  # noqa: ASYNC109
         req_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[req_id] = future
@@ -192,7 +192,8 @@ class Conn:
             "elements": [{"type": "text", "text": text}],
         })
 
-    async def event(self, name: str = "message", timeout: float = 5) -> dict[str, Any]:
+    async def event(self, name: str = "message",
+                    timeout: float = 5) -> dict[str, Any]:  # noqa: ASYNC109
         """The next event of that name (pings and others in between are skipped)."""
         deadline = time.monotonic() + timeout
         while True:

@@ -93,6 +93,10 @@ class Session:
         self.device: dict[str, str] = {}
         self._mode = Mode.WAITING_SYNC
         self._held: list[tuple[int | None, int, bytes]] = []
+        # conversation id -> the last seq the latest sync answer covered. A
+        # commit can be visible to the sync's reads before the writer's hook
+        # fans it out, so its live frame may come after the answer: drop it.
+        self._covered: dict[int, int] = {}
         self._out: deque[bytes] = deque()
         self._out_ready = asyncio.Event()
         self._closed = False
@@ -185,6 +189,11 @@ class Session:
     def push(self, frame: bytes, conversation_id: int | None = None, seq: int = 0) -> None:
         """A live frame from the bus."""
         if self._mode is Mode.LIVE:
+            if conversation_id is not None and conversation_id in self._covered:
+                if seq <= self._covered[conversation_id]:
+                    return  # already in the sync answer
+                # Frames come in seq order: nothing older can follow.
+                del self._covered[conversation_id]
             self.reply(frame)
         elif self._mode is Mode.SYNCING:
             self._held.append((conversation_id, seq, frame))
@@ -273,8 +282,8 @@ class Session:
             held, self._held = self._held, []
             self._mode = before
             if before is Mode.LIVE:
-                for _, _, frame in held:
-                    self.reply(frame)
+                for conversation_id, seq, frame in held:
+                    self.push(frame, conversation_id, seq)
             raise
         self.reply(frames.ok(req_id, {"messages": result.messages,
                                       "conversations": result.conversations,
@@ -288,10 +297,9 @@ class Session:
             self._mode = Mode.WAITING_SYNC
             return
         self._mode = Mode.LIVE
+        self._covered = dict(result.covered)
         for conversation_id, seq, frame in held:
-            covered = result.covered.get(conversation_id, 0) if conversation_id else 0
-            if conversation_id is None or seq > covered:
-                self.reply(frame)
+            self.push(frame, conversation_id, seq)
 
     async def _history(self, req_id: RequestId, data: dict[str, Any]) -> None:
         req = frames.HistoryData.model_validate(data)
