@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, tuple_
+from sqlalchemy.engine.interfaces import DBAPICursor
 
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.store.clock import now_ms
 from tidings.store.engine import Database
-from tidings.store.messages import StoredMessage, message_of
+from tidings.store.messages import StoredMessage
 from tidings.store.schema import conversation_members, conversations
 
 log = logging.getLogger(__name__)
@@ -149,8 +150,13 @@ class MessageWriter:
 
     def _commit_in(self, conn: Connection, requests: list[NewMessage], now: int
                    ) -> list[Committed | TidingsError]:
-        """The whole batch, inside one transaction (run by ``Database.run_write``)."""
-        earlier = self._stored_before(conn, requests)
+        """The whole batch, inside one transaction (run by ``Database.run_write``).
+
+        The per-batch statements go straight to the driver's cursor: through
+        SQLAlchemy's execution context each cost ~60 us, five times a batch,
+        which is most of a small batch's CPU (bench/chat_load.py --rate 300)."""
+        cursor = conn.connection.cursor()
+        earlier = self._stored_before(cursor, requests)
         fresh = [r for r in requests
                  if (r.key.sdkappid, r.sender, r.client_msg_id) not in earlier]
         self._load_conversations(conn, {r.key for r in fresh}, now)
@@ -166,8 +172,8 @@ class MessageWriter:
             rows.append((conversation_id, seq, r.key.sdkappid, r.sender, r.client_msg_id,
                          r.elements, r.cloud_custom_data, now))
         if rows:
-            conn.exec_driver_sql(self._insert_sql, rows)
-            self._advance(conn, list(stored.values()), now)
+            cursor.executemany(self._insert_sql, rows)
+            self._advance(cursor, list(stored.values()), now)
         result: list[Committed | TidingsError] = []
         for r in requests:
             if id(r) in stored:
@@ -182,16 +188,19 @@ class MessageWriter:
                 result.append(Committed(r, first, duplicate=True))
         return result
 
-    def _stored_before(self, conn: Connection, requests: list[NewMessage]
-                             ) -> dict[tuple[int, str, str], StoredMessage]:
+    def _stored_before(self, cursor: DBAPICursor, requests: list[NewMessage]
+                       ) -> dict[tuple[int, str, str], StoredMessage]:
         params: list[object] = []
         for r in requests:
             params += (r.key.sdkappid, r.sender, r.client_msg_id)
         found: dict[tuple[int, str, str], StoredMessage] = {}
-        result = conn.exec_driver_sql(self._dedup_sql(len(requests)), tuple(params))
-        for row in result.all():
-            key = ConversationKey(row.sdkappid, ConversationKind(row.kind), row.a, row.b)
-            found[(row.sdkappid, row.sender, row.client_msg_id)] = message_of(row, key)
+        cursor.execute(self._dedup_sql(len(requests)), tuple(params))
+        for (conversation_id, seq, sdkappid, sender, client_msg_id, elements, custom, created_at,
+             state, kind, a, b) in cursor.fetchall():
+            key = ConversationKey(sdkappid, ConversationKind(kind), a, b)
+            found[(sdkappid, sender, client_msg_id)] = StoredMessage(
+                conversation_id, key, seq, sender, client_msg_id, elements, custom, created_at,
+                state)
         return found
 
     def _dedup_sql(self, n: int) -> str:
@@ -243,7 +252,7 @@ class MessageWriter:
         ])
         return int(new_id)
 
-    def _advance(self, conn: Connection, stored: list[StoredMessage],
+    def _advance(self, cursor: DBAPICursor, stored: list[StoredMessage],
                        now: int) -> None:
         last: dict[int, int] = {}
         read: dict[tuple[int, str], int] = {}
@@ -251,7 +260,6 @@ class MessageWriter:
             last[msg.conversation_id] = msg.seq
             # Sending in a conversation means having read it up to there.
             read[(msg.conversation_id, msg.sender)] = msg.seq
-        conn.exec_driver_sql(
-            self._advance_sql, [(seq, now, cid) for cid, seq in last.items()])
-        conn.exec_driver_sql(
-            self._read_sql, [(seq, cid, uid, seq) for (cid, uid), seq in read.items()])
+        cursor.executemany(self._advance_sql, [(seq, now, cid) for cid, seq in last.items()])
+        cursor.executemany(self._read_sql,
+                           [(seq, cid, uid, seq) for (cid, uid), seq in read.items()])
