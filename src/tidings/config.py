@@ -39,6 +39,9 @@ class Settings(BaseSettings):
 
     # History and sync page sizes.
     max_page: int = Field(200, ge=1)
+    # A sync answer stops adding messages past about this many bytes (and
+    # says ``more``), so a device that was away long gets it in pieces.
+    max_sync_bytes: int = Field(1024 * 1024, ge=16 * 1024)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -432,3 +432,37 @@ async def test_paged_sync_during_a_stream_gets_each_message_once(make_server: An
     # One answer holds 5 messages per conversation: every catch-up pages.
     server: Server = make_server(max_page="5")
     await _reconnect_during_stream(server, server.create_app(), fresh_ok=True)
+
+
+async def test_sync_answer_is_cut_by_size_and_resumes(make_server: Any) -> None:
+    """A device that missed more bytes than one answer may carry gets them
+    over several syncs (``more``), each message once, in order."""
+    server: Server = make_server(max_sync_bytes=str(16 * 1024))
+    app = server.create_app()
+    sender = await Conn.login(server, app, "big-sender")
+    body = "x" * 3000
+    for i in range(12):
+        sent = await sender.send_text("c2c_big-reader", f"{i}:{body}")
+        assert sent["ok"], sent
+    reader = await Conn.open(server)
+    login = await reader.request("login", {"sdkappid": app.sdkappid, "user_id": "big-reader",
+                                           "usersig": app.sig("big-reader")})
+    assert login["ok"]
+    known = {"c2c_big-sender": 0}
+    got: list[int] = []
+    answers = 0
+    while True:
+        reply = await reader.request("sync", {"known": known})
+        assert reply["ok"], reply
+        answers += 1
+        seqs = [m["seq"] for m in reply["data"]["messages"]]
+        got += seqs
+        if seqs:
+            known["c2c_big-sender"] = seqs[-1]
+        if not reply["data"]["more"]:
+            break
+        assert seqs, "an answer with more=true must make progress"
+    assert got == list(range(1, 13))
+    assert answers >= 3  # 12 x ~3 KB does not fit in 16 KB answers
+    await sender.close()
+    await reader.close()

@@ -90,11 +90,12 @@ class SyncResult:
 
 class MessagingService:
     def __init__(self, store: MessageStore, bus: LocalBus, *, max_message_bytes: int,
-                 max_page: int) -> None:
+                 max_page: int, max_sync_bytes: int = 1024 * 1024) -> None:
         self._store = store
         self._bus = bus
         self._max_message_bytes = max_message_bytes
         self.max_page = max_page
+        self._max_sync_bytes = max_sync_bytes
         self.writer: MessageWriter | None = None
         self._in_flight: dict[tuple[int, str, str], asyncio.Future[Committed]] = {}
         self._recent: OrderedDict[tuple[int, str, str], Committed] = OrderedDict()
@@ -260,6 +261,7 @@ class MessagingService:
         name, only the newest ``limit`` (older ones are there through history)."""
         tail = self._limit(limit, 20)
         budget = self.max_page * 5
+        bytes_left = self._max_sync_bytes
         states = await self._store.conversations_of(me.sdkappid, me.user_id,
                                                     with_last_message=False)
         result = SyncResult([], [], more=False)
@@ -272,12 +274,20 @@ class MessagingService:
             if after >= state.last_seq:
                 result.covered[state.conversation_id] = state.last_seq
                 continue
-            if budget <= 0:
+            if budget <= 0 or bytes_left <= 0:
                 result.more = True
                 continue
             take = min(self.max_page, budget)
             rows = await self._store.page(state.conversation_id, state.key, after_seq=after,
                                           up_to_seq=state.last_seq, limit=take)
+            kept = 0
+            for m in rows:
+                # Always some progress: the first message goes in whatever its size.
+                if bytes_left <= 0 and (kept or result.messages):
+                    break
+                bytes_left -= len(m.elements) + len(m.cloud_custom_data) + 256
+                kept += 1
+            rows = rows[:kept]
             budget -= len(rows)
             result.messages.extend(message_view(m, me.user_id) for m in rows)
             if rows and rows[-1].seq < state.last_seq:

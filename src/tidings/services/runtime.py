@@ -36,7 +36,8 @@ class Runtime:
         apps = AppRegistry(AppStore(db), settings.app_cache_ttl)
         messaging = MessagingService(MessageStore(db), bus,
                                      max_message_bytes=settings.max_message_bytes,
-                                     max_page=settings.max_page)
+                                     max_page=settings.max_page,
+                                     max_sync_bytes=settings.max_sync_bytes)
         writer = MessageWriter(db, max_batch=settings.max_commit_batch,
                                on_commit=messaging.on_commit)
         messaging.bind(writer)
