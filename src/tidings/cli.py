@@ -20,7 +20,7 @@ from tidings.config import Settings
 from tidings.domain import usersig
 from tidings.domain.errors import TidingsError
 from tidings.domain.ids import check_user_id
-from tidings.store.apps import AppRecord, AppStore
+from tidings.store.apps import ApiKey, AppRecord, AppStore
 from tidings.store.engine import migrate, open_database
 
 T = TypeVar("T")
@@ -29,6 +29,8 @@ cli = typer.Typer(help="Tidings: self-hosted instant messaging.", no_args_is_hel
                   add_completion=False)
 apps_cli = typer.Typer(help="Create and manage apps (tenants).", no_args_is_help=True)
 cli.add_typer(apps_cli, name="app")
+api_keys_cli = typer.Typer(help="API keys for an app's admin API.", no_args_is_help=True)
+apps_cli.add_typer(api_keys_cli, name="api-key")
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file lives "
                                               "[env TIDINGS_DATA_DIR; default ./tidings-data]")]
@@ -145,6 +147,57 @@ def app_rotate_key(
     if result is None:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     _print(result)
+
+
+def _api_key_view(key: ApiKey) -> dict[str, Any]:
+    return {"id": key.id, "sdkappid": key.sdkappid, "name": key.name, "prefix": key.prefix,
+            "created_at": key.created_at, "revoked_at": key.revoked_at}
+
+
+@api_keys_cli.command("create")
+def api_key_create(
+    sdkappid: int,
+    name: Annotated[str, typer.Option(help="What the key is for (shown by list)")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Make an API key for the app's admin API; prints it once, as JSON.
+    Only its hash is stored: keep it now or make another."""
+    if len(name) > 64:
+        _fail("--name must be at most 64 characters")
+
+    async def work(store: AppStore) -> dict[str, Any] | None:
+        if await store.get(sdkappid) is None:
+            return None
+        record, key = await store.create_api_key(sdkappid, name)
+        return {**_api_key_view(record), "key": key}
+
+    result = _with_store(_settings(data_dir), work)
+    if result is None:
+        _fail(f"no app with sdkappid {sdkappid}", 2)
+    _print(result)
+
+
+@api_keys_cli.command("list")
+def api_key_list(sdkappid: int, data_dir: DataDir = None) -> None:
+    """List the app's API keys (prefixes only), revoked ones included."""
+    async def work(store: AppStore) -> list[dict[str, Any]] | None:
+        if await store.get(sdkappid) is None:
+            return None
+        return [_api_key_view(k) for k in await store.list_api_keys(sdkappid)]
+
+    result = _with_store(_settings(data_dir), work)
+    if result is None:
+        _fail(f"no app with sdkappid {sdkappid}", 2)
+    _print(result)
+
+
+@api_keys_cli.command("revoke")
+def api_key_revoke(sdkappid: int, key_id: int, data_dir: DataDir = None) -> None:
+    """Revoke one API key of the app; a running server refuses it at once."""
+    revoked = _with_store(_settings(data_dir), lambda s: s.revoke_api_key(sdkappid, key_id))
+    if not revoked:
+        _fail(f"app {sdkappid} has no live API key {key_id}", 2)
+    _print({"sdkappid": sdkappid, "id": key_id, "revoked": True})
 
 
 @cli.command("usersig")

@@ -61,3 +61,74 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+# -- admin API ------------------------------------------------------------------
+
+
+class ImportResultOut(BaseModel):
+    user_id: str
+    result: Literal["created", "updated"]
+
+
+class ImportOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"results": [
+        {"user_id": "alice", "result": "created"}, {"user_id": "bob", "result": "updated"}]}]}}
+
+    results: list[ImportResultOut]
+
+
+class CheckOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [
+        {"existing": ["alice"], "missing": ["zoe"]}]}}
+
+    existing: list[str]
+    missing: list[str]
+
+
+class DeleteResultOut(BaseModel):
+    user_id: str
+    result: Literal["deleted", "not_found"]
+
+
+class DeleteOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"results": [
+        {"user_id": "alice", "result": "deleted"}, {"user_id": "zoe", "result": "not_found"}]}]}}
+
+    results: list[DeleteResultOut]
+
+
+class StateOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [
+        {"user_id": "alice", "state": "disabled", "sessions_closed": 2}]}}
+
+    user_id: str
+    state: Literal["active", "disabled"]
+    sessions_closed: int
+
+
+class KickOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [
+        {"user_id": "alice", "sessions_closed": 2, "sessions_valid_after": 1795310000123}]}}
+
+    user_id: str
+    sessions_closed: int
+    sessions_valid_after: int
+
+
+class DeviceOut(BaseModel):
+    session_id: int
+    platform: str
+    device_id: str
+    since: int
+
+
+class OnlineOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [
+        {"user_id": "alice", "online": True, "devices": [
+            {"session_id": 17, "platform": "ios", "device_id": "phone-1",
+             "since": 1795310000123}]}]}}
+
+    user_id: str
+    online: bool
+    devices: list[DeviceOut]

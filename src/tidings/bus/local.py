@@ -17,6 +17,14 @@ class Subscriber(Protocol):
 
     def push(self, frame: bytes, conversation_id: int | None = None, seq: int = 0) -> None: ...
 
+    def describe(self) -> dict[str, object]:
+        """The device as an admin sees it: session id, platform, device id, since."""
+        ...
+
+    def disconnect(self, code: int, reason: str) -> None:
+        """Close the connection soon (without blocking) with this close code."""
+        ...
+
 
 class LocalBus:
     def __init__(self) -> None:
@@ -50,6 +58,17 @@ class LocalBus:
                 sub.push(encoded, conversation_id, seq)
                 count += 1
         return count
+
+    def describe_devices(self, identity: Identity) -> list[dict[str, object]]:
+        return sorted((sub.describe() for sub in self._by_identity.get(identity, ())),
+                      key=lambda d: (len(str(d["session_id"])), str(d["session_id"])))
+
+    def disconnect_all(self, identity: Identity, code: int, reason: str) -> int:
+        """Close every connection of one identity; returns how many."""
+        subs = list(self._by_identity.pop(identity, ()))
+        for sub in subs:
+            sub.disconnect(code, reason)
+        return len(subs)
 
     def connection_count(self) -> int:
         return sum(len(s) for s in self._by_identity.values())

@@ -19,6 +19,12 @@ class ErrorCode(IntEnum):
     USERSIG_USER_MISMATCH = 70013
     USERSIG_APP_MISMATCH = 70014
     APP_NOT_FOUND = 70020
+    # Accounts and admin credentials (Tencent's numbers where it has them).
+    USERSIG_REVOKED = 70052
+    ACCOUNT_DISABLED = 70051
+    ACCOUNT_DELETED = 70107
+    API_KEY_INVALID = 70030
+    NOT_ADMIN = 90009
 
     # Requests and frames.
     MALFORMED_JSON = 90001
@@ -47,6 +53,11 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.USERSIG_USER_MISMATCH: 401,
     ErrorCode.USERSIG_APP_MISMATCH: 401,
     ErrorCode.APP_NOT_FOUND: 401,
+    ErrorCode.USERSIG_REVOKED: 401,
+    ErrorCode.ACCOUNT_DISABLED: 403,
+    ErrorCode.ACCOUNT_DELETED: 403,
+    ErrorCode.API_KEY_INVALID: 401,
+    ErrorCode.NOT_ADMIN: 403,
     ErrorCode.MALFORMED_JSON: 400,
     ErrorCode.INVALID_MESSAGE_BODY: 400,
     ErrorCode.INVALID_REQUEST: 400,

@@ -28,3 +28,29 @@ class SyncRequest(Payload):
 
 class ReadRequest(Payload):
     seq: int | None = None
+
+
+# -- admin API ------------------------------------------------------------------
+# Sizes and user ids are checked by the accounts service (stable codes, and the
+# same rules for every edge); these shapes only fix the fields and their types.
+
+
+class AccountIn(Payload):
+    user_id: str = Field(examples=["alice"])
+    nickname: str | None = Field(None, examples=["Alice"])
+    avatar_url: str | None = Field(None, examples=["https://shopx.example/a/alice.png"])
+
+
+class ImportAccountsRequest(Payload):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"accounts": [
+        {"user_id": "alice", "nickname": "Alice",
+         "avatar_url": "https://shopx.example/a/alice.png"},
+        {"user_id": "bob"}]}]})
+
+    accounts: list[AccountIn] = Field(max_length=10_000)
+
+
+class UserIdsRequest(Payload):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"user_ids": ["alice", "bob"]}]})
+
+    user_ids: list[str] = Field(max_length=10_000)

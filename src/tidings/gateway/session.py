@@ -91,6 +91,7 @@ class Session:
         self._transport = transport
         self.identity: Identity | None = None
         self.device: dict[str, str] = {}
+        self.since = 0
         self._mode = Mode.WAITING_SYNC
         self._held: list[tuple[int | None, int, bytes]] = []
         # conversation id -> the last seq the latest sync answer covered. A
@@ -143,7 +144,14 @@ class Session:
         except Exception:  # the peer may already be gone
             log.debug("close failed", exc_info=True)
 
-    def _close_soon(self, code: CloseCode, reason: str) -> None:
+    def describe(self) -> dict[str, object]:
+        return {"session_id": self.id, "platform": self.device.get("platform", ""),
+                "device_id": self.device.get("id", ""), "since": self.since}
+
+    def disconnect(self, code: int, reason: str) -> None:
+        self._close_soon(code, reason)
+
+    def _close_soon(self, code: int, reason: str) -> None:
         if not self._closed:
             task = asyncio.create_task(self.close(code, reason))
             self._tasks.append(task)
@@ -235,13 +243,24 @@ class Session:
         if self.identity is not None:
             raise TidingsError(ErrorCode.ALREADY_LOGGED_IN, "this connection is logged in")
         req = frames.LoginData.model_validate(data)
-        identity = await self._rt.auth.login(req.usersig, sdkappid=req.sdkappid,
-                                            user_id=req.user_id)
+        auth = self._rt.auth
+        epoch = auth.epoch
+        identity = await auth.login(req.usersig, sdkappid=req.sdkappid, user_id=req.user_id)
         if self._closed:
             return
         self.identity = identity
         self.device = {"platform": req.device.platform, "id": req.device.id}
+        self.since = now_ms()
         self._rt.bus.attach(identity, self)
+        if auth.epoch != epoch:
+            # An admin changed some account while we checked this one (a
+            # kick or a disable would have missed us): check again, attached.
+            try:
+                await auth.login(req.usersig)
+            except TidingsError:
+                self._rt.bus.detach(identity, self)
+                self.identity = None
+                raise
         s = self._settings
         self.reply(frames.ok(req_id, {
             "session_id": self.id, "server_time": now_ms(),

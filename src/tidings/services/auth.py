@@ -1,23 +1,39 @@
-"""Logging in with a UserSig: which app, which user, and is the ticket good."""
+"""Logging in with a UserSig: which app, which user, is the ticket good, and
+may this account log in (not deleted, not disabled, ticket not revoked by a
+kick). Also the two ways an app's admin authenticates."""
 
 from __future__ import annotations
 
-from sqlalchemy.dialects import postgresql, sqlite
+from dataclasses import dataclass
 
 from tidings.domain import usersig
+from tidings.domain.accounts import AccountStatus, check_login_allowed
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity, check_user_id
 from tidings.services.apps import AppRegistry
-from tidings.store.clock import now_ms
-from tidings.store.engine import Database
-from tidings.store.schema import users
+from tidings.store.accounts import AccountStore
+from tidings.store.apps import AppStore, api_key_app
+
+
+@dataclass(frozen=True, slots=True)
+class AdminCaller:
+    """Who acts on the admin API: always within one app."""
+
+    sdkappid: int
+    # "user:<admin user id>" or "api_key:<key id>"
+    actor: str
 
 
 class Authenticator:
-    def __init__(self, apps: AppRegistry, db: Database) -> None:
+    def __init__(self, apps: AppRegistry, accounts: AccountStore, app_store: AppStore) -> None:
         self._apps = apps
-        self._db = db
-        self._known: set[Identity] = set()
+        self._accounts = accounts
+        self._app_store = app_store
+        # Account states of identities seen by this process. This process is
+        # the only writer of states (the admin API calls ``forget``), so the
+        # cache is exact; it keeps logins to no database read at all.
+        self._known: dict[Identity, AccountStatus] = {}
+        self._epoch = 0
 
     async def login(self, ticket: str, *, sdkappid: int | None = None,
                     user_id: str | None = None) -> Identity:
@@ -41,19 +57,46 @@ class Authenticator:
             app = await self._apps.refresh(claims.sdkappid)
             usersig.verify(claims, app.live_keys)
         identity = Identity(claims.sdkappid, claims.identifier)
-        await self._remember(identity)
+        check_login_allowed(await self._status(identity), claims.issued_at)
         return identity
 
-    async def _remember(self, identity: Identity) -> None:
-        """Independent account mode: an identity exists from its first login."""
-        if identity in self._known:
-            return
-        dialect = self._db.dialect
-        values = {"sdkappid": identity.sdkappid, "user_id": identity.user_id,
-                  "created_at": now_ms()}
-        stmt = (sqlite.insert(users) if dialect == "sqlite" else postgresql.insert(users))
-        async with self._db.writer.begin() as conn:
-            await conn.execute(stmt.values(**values).on_conflict_do_nothing())
-        if len(self._known) > 500_000:
-            self._known.clear()
-        self._known.add(identity)
+    async def _status(self, identity: Identity) -> AccountStatus:
+        known = self._known.get(identity)
+        if known is not None:
+            return known
+        epoch = self._epoch
+        status = await self._accounts.ensure(identity.sdkappid, identity.user_id)
+        # A state changed while we read must not be overwritten by what we read.
+        if epoch == self._epoch:
+            if len(self._known) > 500_000:
+                self._known.clear()
+            self._known[identity] = status
+        return status
+
+    @property
+    def epoch(self) -> int:
+        """Changes whenever an admin changes some account's state."""
+        return self._epoch
+
+    def forget(self, identities: list[Identity]) -> None:
+        """An admin changed these accounts: read their state again next time."""
+        self._epoch += 1
+        for identity in identities:
+            self._known.pop(identity, None)
+
+    # -- admins ------------------------------------------------------------
+
+    async def admin_by_usersig(self, ticket: str) -> AdminCaller:
+        identity = await self.login(ticket)
+        app = await self._apps.get(identity.sdkappid)
+        if identity.user_id not in app.admins:
+            raise TidingsError(ErrorCode.NOT_ADMIN,
+                               f"{identity.user_id!r} is not an admin of app {app.sdkappid}")
+        return AdminCaller(identity.sdkappid, f"user:{identity.user_id}")
+
+    async def admin_by_api_key(self, key: str) -> AdminCaller:
+        sdkappid = api_key_app(key)
+        found = await self._app_store.find_live_api_key(key) if sdkappid is not None else None
+        if found is None or found.sdkappid != sdkappid:
+            raise TidingsError(ErrorCode.API_KEY_INVALID, "unknown or revoked API key")
+        return AdminCaller(found.sdkappid, f"api_key:{found.id}")

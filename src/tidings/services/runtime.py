@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from tidings.bus.local import LocalBus
 from tidings.config import Settings
+from tidings.services.accounts import AccountService
 from tidings.services.apps import AppRegistry
 from tidings.services.auth import Authenticator
 from tidings.services.messaging import MessagingService
+from tidings.store.accounts import AccountStore
 from tidings.store.apps import AppStore
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.messages import MessageStore
@@ -27,13 +29,17 @@ class Runtime:
     auth: Authenticator
     messaging: MessagingService
     writer: MessageWriter
+    accounts: AccountService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
         db = open_database(settings.resolved_database_url())
         await migrate(db)
         bus = LocalBus()
-        apps = AppRegistry(AppStore(db), settings.app_cache_ttl)
+        app_store = AppStore(db)
+        apps = AppRegistry(app_store, settings.app_cache_ttl)
+        auth = Authenticator(apps, AccountStore(db), app_store)
+        accounts = AccountService(AccountStore(db), auth, bus)
         messaging = MessagingService(MessageStore(db), bus,
                                      max_message_bytes=settings.max_message_bytes,
                                      max_page=settings.max_page,
@@ -43,7 +49,7 @@ class Runtime:
         messaging.bind(writer)
         writer.start()
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
-        return cls(settings, db, bus, apps, Authenticator(apps, db), messaging, writer)
+        return cls(settings, db, bus, apps, auth, messaging, writer, accounts)
 
     async def stop(self) -> None:
         await self.writer.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field
 
@@ -10,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tidings.store.clock import now_ms
 from tidings.store.engine import Database
-from tidings.store.schema import app_admins, app_keys, apps
+from tidings.store.schema import app_admins, app_api_keys, app_keys, apps
 
 FIRST_SDKAPPID = 1_400_000_000
 LAST_SDKAPPID = 1_999_999_999
@@ -36,6 +37,38 @@ class AppRecord:
     @property
     def live_keys(self) -> tuple[str, ...]:
         return tuple(k.secret_key for k in self.keys if k.retired_at is None)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: int
+    sdkappid: int
+    name: str
+    prefix: str
+    created_at: int
+    revoked_at: int | None
+
+
+API_KEY_PREFIX = "tdk_"
+
+
+def hash_api_key(key: str) -> str:
+    # Keys carry 288 random bits: a plain SHA-256 is enough, no slow KDF.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_api_key(sdkappid: int) -> str:
+    return f"{API_KEY_PREFIX}{sdkappid}_{secrets.token_urlsafe(36)}"
+
+
+def api_key_app(key: str) -> int | None:
+    """The sdkappid an API key names, or None when it is not shaped like one."""
+    if not key.startswith(API_KEY_PREFIX) or len(key) > 128:
+        return None
+    app, _, rest = key[len(API_KEY_PREFIX):].partition("_")
+    if not (app.isascii() and app.isdigit() and len(app) <= 12) or len(rest) != 48:
+        return None
+    return int(app)
 
 
 def new_secret_key() -> str:
@@ -113,3 +146,43 @@ class AppStore:
                 .values(retired_at=now_ms())
             )
         return int(result.rowcount)
+
+    # -- API keys ----------------------------------------------------------
+
+    async def create_api_key(self, sdkappid: int, name: str) -> tuple[ApiKey, str]:
+        key = new_api_key(sdkappid)
+        prefix = key[: len(API_KEY_PREFIX) + len(str(sdkappid)) + 1 + 6]
+        created = now_ms()
+        async with self._db.writer.begin() as conn:
+            result = await conn.execute(insert(app_api_keys).values(
+                sdkappid=sdkappid, name=name, prefix=prefix, key_hash=hash_api_key(key),
+                created_at=created).returning(app_api_keys.c.id))
+            key_id = int(result.scalar_one())
+        return ApiKey(key_id, sdkappid, name, prefix, created, None), key
+
+    async def list_api_keys(self, sdkappid: int) -> tuple[ApiKey, ...]:
+        async with self._db.reader.connect() as conn:
+            rows = (await conn.execute(
+                select(app_api_keys).where(app_api_keys.c.sdkappid == sdkappid)
+                .order_by(app_api_keys.c.id))).all()
+        return tuple(ApiKey(r.id, r.sdkappid, r.name, r.prefix, r.created_at, r.revoked_at)
+                     for r in rows)
+
+    async def revoke_api_key(self, sdkappid: int, key_id: int) -> bool:
+        """True when the key existed in that app and was live."""
+        async with self._db.writer.begin() as conn:
+            result = await conn.execute(
+                update(app_api_keys)
+                .where(app_api_keys.c.sdkappid == sdkappid, app_api_keys.c.id == key_id,
+                       app_api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=now_ms()))
+        return int(result.rowcount) == 1
+
+    async def find_live_api_key(self, key: str) -> ApiKey | None:
+        async with self._db.reader.connect() as conn:
+            row = (await conn.execute(select(app_api_keys).where(
+                app_api_keys.c.key_hash == hash_api_key(key),
+                app_api_keys.c.revoked_at.is_(None)))).first()
+        if row is None:
+            return None
+        return ApiKey(row.id, row.sdkappid, row.name, row.prefix, row.created_at, None)

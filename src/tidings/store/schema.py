@@ -56,6 +56,25 @@ users = Table(
     Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
     Column("user_id", String(32), primary_key=True),
     Column("created_at", BigInteger, nullable=False),
+    Column("nickname", String(64), nullable=False, server_default=""),
+    Column("avatar_url", String(512), nullable=False, server_default=""),
+    Column("state", String(8), nullable=False, server_default="active"),
+    Column("sessions_valid_after", BigInteger, nullable=False, server_default="0"),
+    Column("updated_at", BigInteger, nullable=False, server_default="0"),
+)
+
+app_api_keys = Table(
+    "app_api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sdkappid", BigInteger, ForeignKey("apps.sdkappid", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("name", String(64), nullable=False, server_default=""),
+    Column("prefix", String(32), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    UniqueConstraint("key_hash", name="uq_app_api_keys_key_hash"),
 )
 
 conversations = Table(

@@ -1,0 +1,111 @@
+"""What an app's admin does to its accounts: import, check, delete, disable,
+enable, kick, and who is online. Every call is within the caller's own app."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tidings.bus.local import LocalBus
+from tidings.domain.accounts import (
+    MAX_AVATAR_URL,
+    MAX_BATCH,
+    MAX_NICKNAME,
+    AccountState,
+    CloseCode,
+)
+from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.ids import Identity, check_user_id
+from tidings.services.auth import Authenticator
+from tidings.store.accounts import AccountImport, AccountStore
+from tidings.store.clock import now_ms
+
+
+def _check_ids(user_ids: Sequence[str], field: str) -> list[str]:
+    if not 1 <= len(user_ids) <= MAX_BATCH:
+        raise TidingsError(ErrorCode.INVALID_REQUEST,
+                           f"{field}: between 1 and {MAX_BATCH} user ids")
+    for i, user_id in enumerate(user_ids):
+        try:
+            check_user_id(user_id)
+        except TidingsError as exc:
+            raise TidingsError(exc.code, f"{field}[{i}]: {exc.message}") from exc
+    # Once each, in the order given.
+    return list(dict.fromkeys(user_ids))
+
+
+class AccountService:
+    def __init__(self, store: AccountStore, auth: Authenticator, bus: LocalBus) -> None:
+        self._store = store
+        self._auth = auth
+        self._bus = bus
+
+    async def import_accounts(self, sdkappid: int, accounts: Sequence[AccountImport]
+                              ) -> list[dict[str, Any]]:
+        """Checked whole before anything is written: one bad entry changes nothing."""
+        ids = _check_ids([a.user_id for a in accounts], "accounts")
+        if len(ids) != len(accounts):
+            raise TidingsError(ErrorCode.INVALID_REQUEST, "accounts: a user id appears twice")
+        for i, acc in enumerate(accounts):
+            if acc.nickname is not None and len(acc.nickname) > MAX_NICKNAME:
+                raise TidingsError(ErrorCode.INVALID_REQUEST,
+                                   f"accounts[{i}].nickname: at most {MAX_NICKNAME} characters")
+            if acc.avatar_url is not None and len(acc.avatar_url) > MAX_AVATAR_URL:
+                raise TidingsError(
+                    ErrorCode.INVALID_REQUEST,
+                    f"accounts[{i}].avatar_url: at most {MAX_AVATAR_URL} characters")
+        created = await self._store.import_accounts(sdkappid, accounts)
+        # A deleted account may have come back.
+        self._auth.forget([Identity(sdkappid, a.user_id) for a in accounts])
+        return [{"user_id": a.user_id, "result": "created" if new else "updated"}
+                for a, new in zip(accounts, created, strict=True)]
+
+    async def check(self, sdkappid: int, user_ids: Sequence[str]) -> dict[str, list[str]]:
+        ids = _check_ids(user_ids, "user_ids")
+        found = await self._store.existing(sdkappid, ids)
+        return {"existing": [u for u in ids if u in found],
+                "missing": [u for u in ids if u not in found]}
+
+    async def delete(self, sdkappid: int, user_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Deleted accounts cannot log in and lose their sessions; their
+        messages stay. Importing one again brings it back."""
+        ids = _check_ids(user_ids, "user_ids")
+        found = await self._store.set_state(sdkappid, ids, AccountState.DELETED)
+        self._end(sdkappid, sorted(found), CloseCode.ACCOUNT_DELETED, "account deleted")
+        return [{"user_id": u, "result": "deleted" if u in found else "not_found"}
+                for u in ids]
+
+    async def set_enabled(self, sdkappid: int, user_id: str, enabled: bool) -> dict[str, Any]:
+        check_user_id(user_id)
+        state = AccountState.ACTIVE if enabled else AccountState.DISABLED
+        found = await self._store.set_state(sdkappid, [user_id], state)
+        if not found:
+            raise TidingsError(ErrorCode.NOT_FOUND, f"no account {user_id!r} in this app")
+        closed = 0
+        if enabled:
+            self._auth.forget([Identity(sdkappid, user_id)])
+        else:
+            closed = self._end(sdkappid, [user_id], CloseCode.ACCOUNT_DISABLED,
+                               "account disabled")
+        return {"user_id": user_id, "state": state.value, "sessions_closed": closed}
+
+    async def kick(self, sdkappid: int, user_id: str) -> dict[str, Any]:
+        """End every session, and refuse every ticket issued before now
+        (see domain.accounts.ticket_still_valid for the one-second rule)."""
+        check_user_id(user_id)
+        at = now_ms()
+        if not await self._store.kick(sdkappid, user_id, at):
+            raise TidingsError(ErrorCode.NOT_FOUND, f"no account {user_id!r} in this app")
+        closed = self._end(sdkappid, [user_id], CloseCode.KICKED, "kicked")
+        return {"user_id": user_id, "sessions_closed": closed, "sessions_valid_after": at}
+
+    def online(self, sdkappid: int, user_id: str) -> dict[str, Any]:
+        check_user_id(user_id)
+        devices = self._bus.describe_devices(Identity(sdkappid, user_id))
+        return {"user_id": user_id, "online": bool(devices), "devices": devices}
+
+    def _end(self, sdkappid: int, user_ids: list[str], code: CloseCode, reason: str) -> int:
+        identities = [Identity(sdkappid, u) for u in user_ids]
+        # Forget first: a login racing with us reads the new state.
+        self._auth.forget(identities)
+        return sum(self._bus.disconnect_all(i, int(code), reason) for i in identities)

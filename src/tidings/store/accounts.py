@@ -1,0 +1,107 @@
+"""Accounts: the ``users`` rows, their profile basics and their state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tidings.domain.accounts import AccountState, AccountStatus
+from tidings.store.clock import now_ms
+from tidings.store.engine import Database
+from tidings.store.schema import users
+
+
+@dataclass(frozen=True, slots=True)
+class AccountImport:
+    user_id: str
+    nickname: str | None = None
+    avatar_url: str | None = None
+
+
+class AccountStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _insert(self) -> sqlite.Insert | postgresql.Insert:
+        return sqlite.insert(users) if self._db.dialect == "sqlite" else postgresql.insert(users)
+
+    async def ensure(self, sdkappid: int, user_id: str) -> AccountStatus:
+        """Independent account mode: an identity exists from its first login.
+        Returns the account's state (a deleted account stays deleted)."""
+        now = now_ms()
+        async with self._db.writer.begin() as conn:
+            await conn.execute(self._insert().values(
+                sdkappid=sdkappid, user_id=user_id, created_at=now, updated_at=now
+            ).on_conflict_do_nothing())
+            row = (await conn.execute(
+                select(users.c.state, users.c.sessions_valid_after)
+                .where(users.c.sdkappid == sdkappid, users.c.user_id == user_id))).one()
+        return AccountStatus(AccountState(row.state), row.sessions_valid_after)
+
+    async def import_accounts(self, sdkappid: int, accounts: Sequence[AccountImport]
+                              ) -> list[bool]:
+        """Insert or update each account, in one transaction; a deleted one
+        comes back as active. True for each account that was new."""
+        now = now_ms()
+        created: list[bool] = []
+        async with self._db.writer.begin() as conn:
+            for acc in accounts:
+                existed = (await conn.execute(select(users.c.state).where(
+                    users.c.sdkappid == sdkappid, users.c.user_id == acc.user_id))).first()
+                changes: dict[str, object] = {"updated_at": now}
+                if acc.nickname is not None:
+                    changes["nickname"] = acc.nickname
+                if acc.avatar_url is not None:
+                    changes["avatar_url"] = acc.avatar_url
+                if existed is not None and existed.state == AccountState.DELETED:
+                    changes["state"] = AccountState.ACTIVE.value
+                # An upsert: a first login may insert the same row meanwhile.
+                await conn.execute(self._insert().values(
+                    sdkappid=sdkappid, user_id=acc.user_id, created_at=now, **changes
+                ).on_conflict_do_update(index_elements=[users.c.sdkappid, users.c.user_id],
+                                        set_=changes))
+                created.append(existed is None or existed.state == AccountState.DELETED)
+        return created
+
+    async def existing(self, sdkappid: int, user_ids: Sequence[str]) -> set[str]:
+        """Which of these accounts exist (imported or logged in, not deleted)."""
+        if not user_ids:
+            return set()
+        async with self._db.reader.connect() as conn:
+            rows = await conn.execute(select(users.c.user_id).where(
+                users.c.sdkappid == sdkappid, users.c.user_id.in_(list(user_ids)),
+                users.c.state != AccountState.DELETED.value))
+            return set(rows.scalars())
+
+    async def set_state(self, sdkappid: int, user_ids: Sequence[str], state: AccountState
+                        ) -> set[str]:
+        """Move existing (not deleted) accounts to ``state``; returns those found."""
+        found = await self.existing(sdkappid, user_ids)
+        if not found:
+            return found
+        async with self._db.writer.begin() as conn:
+            await conn.execute(update(users).where(and_(
+                users.c.sdkappid == sdkappid, users.c.user_id.in_(sorted(found)),
+                users.c.state != AccountState.DELETED.value,
+            )).values(state=state.value, updated_at=now_ms()))
+        return found
+
+    async def kick(self, sdkappid: int, user_id: str, at_ms: int) -> bool:
+        """Tickets issued before ``at_ms`` stop working; False if no such account."""
+        async with self._db.writer.begin() as conn:
+            result = await conn.execute(update(users).where(
+                users.c.sdkappid == sdkappid, users.c.user_id == user_id,
+                users.c.state != AccountState.DELETED.value,
+            ).values(sessions_valid_after=at_ms, updated_at=at_ms))
+        return int(result.rowcount) == 1
+
+    async def status(self, sdkappid: int, user_id: str) -> AccountStatus | None:
+        async with self._db.reader.connect() as conn:
+            row = (await conn.execute(
+                select(users.c.state, users.c.sessions_valid_after)
+                .where(users.c.sdkappid == sdkappid, users.c.user_id == user_id))).first()
+        return None if row is None else AccountStatus(AccountState(row.state),
+                                                      row.sessions_valid_after)
