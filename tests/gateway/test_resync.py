@@ -30,18 +30,10 @@ def _prefix() -> str:
     return uuid.uuid4().hex[:8]
 
 
-@pytest.fixture(scope="module")
-def module_apps() -> dict[str, App]:
-    return {}
-
-
 @pytest.fixture
-def app(server: Server, module_apps: dict[str, App]) -> App:
-    """One app per server for the whole module (creating one costs a CLI run)."""
-    key = str(server.data_dir)
-    if key not in module_apps:
-        module_apps[key] = server.create_app()
-    return module_apps[key]
+def app(shared_app: App) -> App:
+    """One app per server for the module; tests keep apart by user ids."""
+    return shared_app
 
 
 class Device:
