@@ -5,23 +5,35 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from tidings.api.auth import runtime_of
 from tidings.api.models import (
+    AckOut,
+    BatchOut,
     CheckOut,
+    ConversationListOut,
     DeleteOut,
     ErrorOut,
+    HistoryOut,
     ImportOut,
     KickOut,
     OnlineOut,
+    ReadOut,
     StateOut,
 )
 from tidings.api.responses import JSON
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.requests import ImportAccountsRequest, UserIdsRequest
+from tidings.domain.requests import (
+    AdminBatchSendRequest,
+    AdminSendRequest,
+    ImportAccountsRequest,
+    ReadRequest,
+    UserIdsRequest,
+)
 from tidings.services.auth import AdminCaller
+from tidings.services.messaging import ack_view
 from tidings.store.accounts import AccountImport
 
 admin_bearer = HTTPBearer(auto_error=False, scheme_name="AdminUserSig",
@@ -99,3 +111,61 @@ async def kick_account(request: Request, admin: Admin, user_id: str) -> JSON:
 async def account_online(request: Request, admin: Admin, user_id: str) -> JSON:
     """The user's live WebSocket sessions on this server, one per device."""
     return JSON(runtime_of(request).accounts.online(admin.sdkappid, user_id))
+
+
+# -- messages ----------------------------------------------------------------------
+
+
+@router.post("/messages", response_model=AckOut)
+async def send_as(request: Request, admin: Admin, body: AdminSendRequest) -> JSON:
+    """Send a message as ``from`` (any user of the app, not a deleted or
+    disabled one). Same ack and idempotency (by ``from`` and
+    ``client_msg_id``) as ``POST /v1/messages``; every device of both users
+    gets the message live."""
+    committed = await runtime_of(request).admin_messaging.send(
+        admin.sdkappid, body.sender, body.conversation_id, body.client_msg_id,
+        body.elements_json(), body.cloud_custom_data)
+    return JSON(ack_view(committed))
+
+
+@router.post("/messages/batch", response_model=BatchOut)
+async def batch_send(request: Request, admin: Admin, body: AdminBatchSendRequest) -> JSON:
+    """One message from ``from`` to each of 1 to 500 users (repeats count
+    once), each in its own one-to-one conversation, stored with the client
+    message id ``<client_msg_id>:<user id>`` (so a retry is idempotent per
+    recipient). One result per recipient, in order: its ack, or its error."""
+    results = await runtime_of(request).admin_messaging.batch_send(
+        admin.sdkappid, body.sender, body.to, body.client_msg_id, body.elements_json(),
+        body.cloud_custom_data)
+    return JSON({"results": results})
+
+
+@router.get("/conversations/{user_id}/{conversation_id:path}/messages",
+            response_model=HistoryOut)
+async def user_history(request: Request, admin: Admin, user_id: str, conversation_id: str,
+                       before_seq: Annotated[int | None, Query(ge=1)] = None,
+                       limit: Annotated[int | None, Query(ge=0)] = None) -> JSON:
+    """A page of the user's conversation as the user sees it (as
+    ``GET /v1/conversations/{conversation_id}/messages``)."""
+    found, more = await runtime_of(request).admin_messaging.history(
+        admin.sdkappid, user_id, conversation_id, before_seq=before_seq, limit=limit)
+    return JSON({"messages": found, "more": more})
+
+
+@router.post("/conversations/{user_id}/{conversation_id:path}/read", response_model=ReadOut)
+async def user_mark_read(request: Request, admin: Admin, user_id: str, conversation_id: str,
+                         body: Annotated[ReadRequest | None, Body()] = None) -> JSON:
+    """Move the user's read cursor to ``seq`` (the newest message when
+    absent; never back). Every device of the user gets a ``read`` event."""
+    seq = body.seq if body is not None else None
+    return JSON(await runtime_of(request).admin_messaging.mark_read(
+        admin.sdkappid, user_id, conversation_id, seq))
+
+
+@router.get("/users/{user_id}/conversations", response_model=ConversationListOut)
+async def user_conversations(request: Request, admin: Admin, user_id: str,
+                             limit: Annotated[int | None, Query(ge=0)] = None) -> JSON:
+    """The user's conversations with unread counts (as ``GET /v1/conversations``)."""
+    found = await runtime_of(request).admin_messaging.conversations(admin.sdkappid, user_id,
+                                                                   limit)
+    return JSON({"conversations": found})

@@ -132,3 +132,21 @@ class OnlineOut(BaseModel):
     user_id: str
     online: bool
     devices: list[DeviceOut]
+
+
+class BatchResultOut(BaseModel):
+    to: str
+    ack: AckOut | None
+    error: ErrorBody | None
+
+
+class BatchOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"results": [
+        {"to": "alice", "ack": {"msg_id": "41-7", "conversation_id": "c2c_alice", "seq": 7,
+                                "time": 1795310000123, "client_msg_id": "promo-2026-11:alice",
+                                "duplicate": False}, "error": None},
+        {"to": "shop", "ack": None, "error": {
+            "code": 10009, "name": "invalid_conversation_id",
+            "message": "a one-to-one conversation needs two different users"}}]}]}}
+
+    results: list[BatchResultOut]

@@ -54,3 +54,26 @@ class UserIdsRequest(Payload):
     model_config = ConfigDict(json_schema_extra={"examples": [{"user_ids": ["alice", "bob"]}]})
 
     user_ids: list[str] = Field(max_length=10_000)
+
+
+class AdminSendRequest(SendRequest):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "from": "alice", "conversation_id": "c2c_bob", "client_msg_id": "order-8812-shipped",
+        "elements": [{"type": "text", "text": "Your order has shipped"}]}]})
+
+    sender: str = Field(alias="from", examples=["alice"])
+
+
+class AdminBatchSendRequest(Payload):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "from": "shop", "to": ["alice", "bob"], "client_msg_id": "promo-2026-11",
+        "elements": [{"type": "text", "text": "Black Friday: 20% off today"}]}]})
+
+    sender: str = Field(alias="from", examples=["shop"])
+    to: list[str] = Field(max_length=10_000)
+    client_msg_id: str = Field(min_length=1, max_length=64, examples=["promo-2026-11"])
+    elements: Elements
+    cloud_custom_data: str = ""
+
+    def elements_json(self) -> bytes:
+        return ELEMENTS.dump_json(self.elements)

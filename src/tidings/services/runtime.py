@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from tidings.bus.local import LocalBus
 from tidings.config import Settings
 from tidings.services.accounts import AccountService
+from tidings.services.admin_messaging import AdminMessagingService
 from tidings.services.apps import AppRegistry
 from tidings.services.auth import Authenticator
 from tidings.services.messaging import MessagingService
@@ -30,6 +31,7 @@ class Runtime:
     messaging: MessagingService
     writer: MessageWriter
     accounts: AccountService
+    admin_messaging: AdminMessagingService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -49,7 +51,8 @@ class Runtime:
         messaging.bind(writer)
         writer.start()
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
-        return cls(settings, db, bus, apps, auth, messaging, writer, accounts)
+        return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
+                   AdminMessagingService(messaging, AccountStore(db)))
 
     async def stop(self) -> None:
         await self.writer.stop()
