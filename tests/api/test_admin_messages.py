@@ -5,6 +5,7 @@ conversation list; only for the admin's own app; bad input changes nothing."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -142,6 +143,24 @@ async def test_batch_one_bad_recipient_does_not_fail_the_others(server: Server, 
     await b_conn.close()
 
 
+def test_batch_takes_a_long_client_id_and_stays_idempotent(server: Server, shared_app: App,
+                                                           users: Users) -> None:
+    """A UUID plus a long user id passes 64 characters once joined: the stored
+    id becomes a digest, still the same on every retry."""
+    shop, long_peer = users("shop"), users("x" * 20)
+    body = {"from": shop, "to": [long_peer], "client_msg_id": str(uuid.uuid4()),
+            "elements": TEXT}
+    with admin(server, shared_app) as http:
+        first = http.post("/v1/admin/messages/batch", json=body)
+        assert first.status_code == 200, first.text
+        [result] = first.json()["results"]
+        assert result["error"] is None and result["ack"]["duplicate"] is False
+        assert len(result["ack"]["client_msg_id"]) <= 64
+        again = http.post("/v1/admin/messages/batch", json=body).json()["results"][0]["ack"]
+        assert again == {**result["ack"], "duplicate": True}
+        assert len(history(http, long_peer, shop)["messages"]) == 1
+
+
 def test_batch_and_send_bad_input_store_nothing(server: Server, shared_app: App,
                                                 users: Users) -> None:
     shop, bob = users("shop"), users("bob")
@@ -151,7 +170,7 @@ def test_batch_and_send_bad_input_store_nothing(server: Server, shared_app: App,
         cases = [
             ({"to": [f"u{i}" for i in range(501)]}, (400, 10002)),
             ({"to": []}, (400, 10002)),
-            ({"client_msg_id": "c" * 32}, (400, 10002)),  # "<id>:<user>" would not fit
+            ({"client_msg_id": "c" * 65}, (400, 10002)),
             ({"client_msg_id": ""}, (400, 10002)),
             ({"from": ""}, (400, 10008)),
             ({"from": "x" * 33}, (400, 10008)),

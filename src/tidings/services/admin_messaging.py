@@ -7,23 +7,29 @@ client's own calls."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 from tidings.domain.accounts import AccountState
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.ids import MAX_USER_ID_BYTES, Identity, check_user_id
+from tidings.domain.ids import Identity, check_user_id
 from tidings.services.messaging import MAX_CLIENT_MSG_ID, MessagingService, ack_view
 from tidings.store.accounts import AccountStore
 from tidings.store.writer import Committed
 
 MAX_RECIPIENTS = 500
-# A batch stores f"{client_msg_id}:{recipient}"; it must fit the 64-character limit.
-MAX_BATCH_CLIENT_MSG_ID = MAX_CLIENT_MSG_ID - MAX_USER_ID_BYTES - 1
 
 
 def batch_client_msg_id(client_msg_id: str, to: str) -> str:
-    return f"{client_msg_id}:{to}"
+    """The id a batch stores for one recipient: readable when it fits the
+    64-character limit, else a digest of both parts (so any client id, a UUID
+    included, works, and a retry finds the same id)."""
+    plain = f"{client_msg_id}:{to}"
+    if len(plain) <= MAX_CLIENT_MSG_ID:
+        return plain
+    digest = hashlib.sha256(f"{client_msg_id}\x1f{to}".encode()).hexdigest()
+    return f"batch~{digest[:48]}"
 
 
 def _user(sdkappid: int, user_id: object, field: str) -> Identity:
@@ -68,11 +74,9 @@ class AdminMessagingService:
         if not 1 <= len(to) <= MAX_RECIPIENTS:
             raise TidingsError(ErrorCode.INVALID_REQUEST,
                                f"to: between 1 and {MAX_RECIPIENTS} user ids")
-        if not 1 <= len(client_msg_id) <= MAX_BATCH_CLIENT_MSG_ID:
-            raise TidingsError(
-                ErrorCode.INVALID_REQUEST,
-                f"client_msg_id: 1 to {MAX_BATCH_CLIENT_MSG_ID} characters in a batch "
-                "(each recipient's message stores '<client_msg_id>:<user id>')")
+        if not 1 <= len(client_msg_id) <= MAX_CLIENT_MSG_ID:
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               f"client_msg_id: 1 to {MAX_CLIENT_MSG_ID} characters")
         sender = await self._sender(sdkappid, sender_id)
         recipients = list(dict.fromkeys(to))
         outcomes: list[asyncio.Future[Committed] | TidingsError] = []
