@@ -73,5 +73,3 @@ class LocalBus:
     def connection_count(self) -> int:
         return sum(len(s) for s in self._by_identity.values())
 
-    def online_identities(self) -> int:
-        return len(self._by_identity)

@@ -56,14 +56,14 @@ class Mode(enum.Enum):
 class _Ack:
     """Routes the writer's ack for one send back to this connection."""
 
-    __slots__ = ("req_id", "session")
+    __slots__ = ("device", "req_id")
 
-    def __init__(self, session: Session, req_id: RequestId) -> None:
-        self.session = session
+    def __init__(self, device: Session, req_id: RequestId) -> None:
+        self.device = device
         self.req_id = req_id
 
     def ack(self, committed: Committed) -> None:
-        self.session.reply(frames.ok(self.req_id, ack_view(committed)))
+        self.device.reply(frames.ok(self.req_id, ack_view(committed)))
 
 
 class TokenBucket:
@@ -149,9 +149,7 @@ class Session:
                 "device_id": self.device.get("id", ""), "since": self.since}
 
     def disconnect(self, code: int, reason: str) -> None:
-        self._close_soon(code, reason)
-
-    def _close_soon(self, code: int, reason: str) -> None:
+        """Close from outside the connection's own tasks (bus, admin)."""
         if not self._closed:
             task = asyncio.create_task(self.close(code, reason))
             self._tasks.append(task)
@@ -189,7 +187,7 @@ class Session:
             return
         if len(self._out) >= self._settings.outbound_queue_limit:
             # The client does not read; it resyncs when it comes back.
-            self._close_soon(CloseCode.SLOW_CONSUMER, "client reads too slowly")
+            self.disconnect(CloseCode.SLOW_CONSUMER, "client reads too slowly")
             return
         self._out.append(frame)
         self._out_ready.set()
@@ -206,7 +204,7 @@ class Session:
         elif self._mode is Mode.SYNCING:
             self._held.append((conversation_id, seq, frame))
             if len(self._held) > self._settings.outbound_queue_limit:
-                self._close_soon(CloseCode.SLOW_CONSUMER, "too much arrived during sync")
+                self.disconnect(CloseCode.SLOW_CONSUMER, "too much arrived during sync")
         # WAITING_SYNC: the coming sync reads it from the store.
 
     # -- inbound -----------------------------------------------------------

@@ -27,6 +27,10 @@ MAX_SEQ = 2**63 - 1  # the largest BIGINT; clients may send larger numbers
 class AckTarget(Protocol):
     """Where the sender's ack goes; called once per send, in delivery order."""
 
+    # The sending device: it gets the ack in place of the message frame.
+    @property
+    def device(self) -> Subscriber | None: ...
+
     def ack(self, committed: Committed) -> None: ...
 
 
@@ -196,7 +200,7 @@ class MessagingService:
             msg = committed.message
             if origin is not None:
                 origin.ack(committed)
-            skip: Subscriber | None = getattr(origin, "session", None)
+            skip = origin.device if origin is not None else None
             for user in msg.key.members():
                 self._bus.deliver(Identity(msg.key.sdkappid, user),
                                   partial(_message_frame, msg, user),

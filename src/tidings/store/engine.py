@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +18,43 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 T = TypeVar("T")
 
 
+class _BatchThread:
+    """SQLite's message writer: one connection, kept open, on one thread of
+    its own with the sqlite3 driver. Through aiosqlite every statement is a
+    round trip between threads; here a whole batch is one hand-off."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="message-writer")
+        self._conn: Connection | None = None  # touched only on the thread
+
+    def _in_transaction(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self._conn is None:
+            self._conn = self._engine.connect()
+        conn = self._conn
+        try:
+            with conn.begin():
+                return work(conn, *args)
+        except BaseException:
+            self._conn = None  # a fresh connection next time
+            conn.close()
+            raise
+
+    def _close_conn(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._in_transaction, work, args)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._close_conn)
+        self._thread.shutdown(wait=True)
+        self._engine.dispose()
+
+
 @dataclass(frozen=True)
 class Database:
     """Reads and writes go through separate engines. On SQLite every write
@@ -29,11 +65,8 @@ class Database:
 
     reader: AsyncEngine
     writer: AsyncEngine
-    # SQLite only: the message writer's own connection and thread (see run_write).
-    batch_engine: Engine | None = None
-    batch_thread: ThreadPoolExecutor | None = field(default=None, compare=False)
-    # The batch thread keeps its connection checked out between batches.
-    _batch_conn: list[Connection] = field(default_factory=list, compare=False)
+    # SQLite only: where message batches are written (see run_write).
+    batch: _BatchThread | None = field(default=None, compare=False)
 
     @property
     def dialect(self) -> str:
@@ -51,49 +84,19 @@ class Database:
         return "".join(f"{p}${i}" for i, p in enumerate(parts[:-1], 1)) + parts[-1]
 
     async def run_write(self, work: Callable[..., T], *args: Any) -> T:
-        """Run ``work(connection, *args)`` in one write transaction.
-
-        On SQLite it runs whole on a thread of its own with the sqlite3 driver:
-        through aiosqlite every statement is a round trip between threads, and
-        at six statements a batch those round trips, not SQLite, set the pace.
-        On PostgreSQL it runs over asyncpg through ``run_sync``."""
-        if self.batch_engine is not None and self.batch_thread is not None:
-            engine, held = self.batch_engine, self._batch_conn
-
-            def in_transaction() -> T:
-                if not held:
-                    held.append(engine.connect())
-                conn = held[0]
-                try:
-                    with conn.begin():
-                        return work(conn, *args)
-                except BaseException:
-                    held.clear()  # a fresh connection next time
-                    conn.close()
-                    raise
-
-            return await asyncio.get_running_loop().run_in_executor(self.batch_thread,
-                                                                    in_transaction)
+        """Run ``work(connection, *args)`` in one write transaction: on SQLite
+        on the batch thread, on PostgreSQL over asyncpg through ``run_sync``."""
+        if self.batch is not None:
+            return await self.batch.run(work, *args)
         async with self.writer.begin() as conn:
-            return await conn.run_sync(partial(work), *args)
+            return await conn.run_sync(work, *args)
 
     async def dispose(self) -> None:
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
-        if self.batch_thread is not None:
-            held = self._batch_conn
-
-            def close_held() -> None:
-                for conn in held:
-                    conn.close()
-                held.clear()
-
-            # The connection belongs to the batch thread: close it there.
-            await asyncio.get_running_loop().run_in_executor(self.batch_thread, close_held)
-            self.batch_thread.shutdown(wait=True)
-        if self.batch_engine is not None:
-            self.batch_engine.dispose()
+        if self.batch is not None:
+            await self.batch.close()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -142,8 +145,7 @@ def open_database(url: str) -> Database:
         _sqlite_setup(batch, immediate=True)
         return Database(reader=_sqlite_engine(url, immediate=False, pool_size=8),
                         writer=_sqlite_engine(url, immediate=True, pool_size=1),
-                        batch_engine=batch,
-                        batch_thread=ThreadPoolExecutor(1, thread_name_prefix="message-writer"))
+                        batch=_BatchThread(batch))
     engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
     return Database(reader=engine, writer=engine)
 

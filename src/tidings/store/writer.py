@@ -156,6 +156,13 @@ class MessageWriter:
         SQLAlchemy's execution context each cost ~60 us, five times a batch,
         which is most of a small batch's CPU (bench/chat_load.py --rate 300)."""
         cursor = conn.connection.cursor()
+        try:
+            return self._write_batch(conn, cursor, requests, now)
+        finally:
+            cursor.close()
+
+    def _write_batch(self, conn: Connection, cursor: DBAPICursor, requests: list[NewMessage],
+                     now: int) -> list[Committed | TidingsError]:
         earlier = self._stored_before(cursor, requests)
         fresh = [r for r in requests
                  if (r.key.sdkappid, r.sender, r.client_msg_id) not in earlier]
