@@ -11,9 +11,11 @@ from tidings.services.accounts import AccountService
 from tidings.services.admin_messaging import AdminMessagingService
 from tidings.services.apps import AppRegistry
 from tidings.services.auth import Authenticator
+from tidings.services.callbacks import CallbackService
 from tidings.services.messaging import MessagingService
 from tidings.store.accounts import AccountStore
 from tidings.store.apps import AppStore
+from tidings.store.callbacks import CallbackStore
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.messages import MessageStore
 from tidings.store.writer import MessageWriter
@@ -32,6 +34,7 @@ class Runtime:
     writer: MessageWriter
     accounts: AccountService
     admin_messaging: AdminMessagingService
+    callbacks: CallbackService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -48,12 +51,15 @@ class Runtime:
                                      max_sync_bytes=settings.max_sync_bytes)
         writer = MessageWriter(db, max_batch=settings.max_commit_batch,
                                on_commit=messaging.on_commit)
-        messaging.bind(writer)
+        callbacks = CallbackService(CallbackStore(db), settings)
+        messaging.bind(writer, callbacks)
+        callbacks.start()
         writer.start()
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
-                   AdminMessagingService(messaging, AccountStore(db)))
+                   AdminMessagingService(messaging, AccountStore(db)), callbacks)
 
     async def stop(self) -> None:
         await self.writer.stop()
+        await self.callbacks.stop()
         await self.db.dispose()
