@@ -54,7 +54,9 @@ class FailurePolicy(StrEnum):
     BLOCK = "block"   # ... or refuses it (50004)
 
 
-class Event(StrEnum):
+class Event:
+    """The events this version sends (plain strings: they go into JSON and SQL)."""
+
     BEFORE_SEND = "before_send"
     AFTER_SEND = "after_send"
     AFTER_READ = "after_read"
