@@ -9,6 +9,7 @@ request does not hold up another.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -66,6 +67,7 @@ class AppServer:
         self.responder: Responder = lambda call: Reply()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._open: set[socket.socket] = set()
         self.port = 0
 
     # -- running -----------------------------------------------------------------
@@ -75,6 +77,16 @@ class AppServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with owner._lock:
+                    owner._open.add(self.connection)
+
+            def finish(self) -> None:
+                with owner._lock:
+                    owner._open.discard(self.connection)
+                super().finish()
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
@@ -115,11 +127,17 @@ class AppServer:
         return self
 
     def stop(self) -> None:
-        """Stop listening: callbacks now meet a refused connection."""
+        """Stop listening and drop open connections: callbacks now meet a
+        refused (or reset) connection."""
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+        with self._lock:
+            for conn in self._open:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+            self._open.clear()
 
     @property
     def url(self) -> str:
