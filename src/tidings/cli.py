@@ -309,10 +309,13 @@ def app_callback_test(sdkappid: int, data_dir: DataDir = None) -> None:
         current = await store.get_settings(sdkappid)
         if current is None:
             return {"error": "this app has no callback URL"}
-        async with new_http_client(1) as http:
+        http = new_http_client(1)
+        try:
             async def post(*args: Any) -> tuple[int, bytes]:
                 return await post_callback(http, *args)
             return await send_test_event(store, current, post)
+        finally:
+            await http.aclose()
 
     result = _with_db(_settings(data_dir), work)
     if result is None:

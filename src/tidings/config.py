@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     # How often the dispatcher looks for retries that came due.
     callback_poll_interval: float = Field(1.0, gt=0)
     # After-callbacks in flight at once, per app and in all.
-    callback_app_concurrency: int = Field(4, ge=1)
-    callback_concurrency: int = Field(256, ge=1)
+    callback_app_concurrency: int = Field(32, ge=1)
+    callback_concurrency: int = Field(512, ge=1)
     # Before-send callbacks in flight per app, and how many messages may wait
     # for one (past it the app's failure policy applies at once).
     callback_before_send_concurrency: int = Field(64, ge=1)

@@ -23,7 +23,7 @@ from tidings.sdk import verify_callback, verify_tencent_sign
 
 # Retries come quickly in tests.
 FAST = {"TIDINGS_CALLBACK_RETRY_BASE": "0.2", "TIDINGS_CALLBACK_RETRY_CAP": "0.5",
-        "TIDINGS_CALLBACK_POLL_INTERVAL": "0.1"}
+        "TIDINGS_CALLBACK_POLL_INTERVAL": "0.1", "TIDINGS_CALLBACK_APP_CONCURRENCY": "4"}
 TEXT = [{"type": "text", "text": "hello"}]
 
 
@@ -382,7 +382,7 @@ async def test_an_app_server_that_hangs_does_not_hold_up_other_apps(
                   events={"before_send": False, "state_change": False})
         for i in range(10):
             assert rest_send(server, slow, "alice", "bob", "x", f"s-{i}").status_code == 200
-        await hanging.wait_for("after_send", 4)  # its concurrency limit, all hanging
+        await hanging.wait_for("after_send", 4)  # its concurrency limit (4 here), all hanging
         started = time.monotonic()
         rest_send(server, quick, "alice", "bob", "quick one", "q-1")
         await app_server.wait_for("after_send", 1, timeout=5)

@@ -19,7 +19,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,6 +36,7 @@ from tidings.domain.callbacks import (
     read_before_send,
 )
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.services.http1 import Http1Pool, HttpError
 from tidings.store.callbacks import (
     DELIVERED,
     FAILED,
@@ -63,7 +63,7 @@ class CallbackService:
         self._ttl = settings.app_cache_ttl
         self._cache: dict[int, tuple[float, CallbackSettings | None]] = {}
         self._refreshing: set[int] = set()
-        self._http: httpx.AsyncClient | None = None
+        self._http: Http1Pool | None = None
         self._slots: dict[int, asyncio.Semaphore] = {}
         self._waiting: dict[int, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -72,7 +72,7 @@ class CallbackService:
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
-        self._http = new_http_client(self._cfg.callback_concurrency + 64)
+        self._http = new_http_client()
         self.dispatcher.start()
 
     async def stop(self) -> None:
@@ -222,16 +222,13 @@ class CallbackService:
         return [r.view() for r in await self._store.recent(sdkappid, limit, status)]
 
 
-def new_http_client(connections: int = 100) -> httpx.AsyncClient:
-    """The client callbacks go out with: no redirects followed, no proxy
-    settings from the environment."""
-    return httpx.AsyncClient(
-        follow_redirects=False, trust_env=False,
-        limits=httpx.Limits(max_connections=connections * 2,
-                            max_keepalive_connections=connections))
+def new_http_client(connections: int = 64) -> Http1Pool:
+    """The client callbacks go out with: no redirects followed, no proxy,
+    up to ``connections`` idle keep-alive connections per app server."""
+    return Http1Pool(connections)
 
 
-async def post_callback(http: httpx.AsyncClient, settings: CallbackSettings, event: str,
+async def post_callback(http: Http1Pool, settings: CallbackSettings, event: str,
                         event_id: str, event_time: int,
                         data: Mapping[str, Any]) -> tuple[int, bytes]:
     """One signed POST within the app's timeout (the whole exchange, answer
@@ -241,18 +238,11 @@ async def post_callback(http: httpx.AsyncClient, settings: CallbackSettings, eve
                         USER_AGENT)
     try:
         async with asyncio.timeout(settings.timeout):
-            async with http.stream("POST", out.url, content=out.body, headers=out.headers,
-                                   timeout=settings.timeout) as response:
-                answer = bytearray()
-                async for chunk in response.aiter_bytes():
-                    answer += chunk
-                    if len(answer) > MAX_ANSWER_BYTES:
-                        raise CallbackFailure(f"the answer is over {MAX_ANSWER_BYTES} bytes")
-                return response.status_code, bytes(answer)
-    except (TimeoutError, httpx.TimeoutException):
+            return await http.post(out.url, out.headers, out.body, max_answer=MAX_ANSWER_BYTES)
+    except TimeoutError:
         raise CallbackFailure(f"no answer within {settings.timeout_ms} ms") from None
-    except httpx.HTTPError as exc:
-        raise CallbackFailure(f"{type(exc).__name__}: {exc}"[:300]) from None
+    except HttpError as exc:
+        raise CallbackFailure(str(exc)[:300]) from None
 
 
 async def send_test_event(store: CallbackStore, settings: CallbackSettings,
