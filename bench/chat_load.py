@@ -62,6 +62,32 @@ SEND = (
 )
 
 
+# A stand-in for the app's server for ``--callback``: answers every callback at
+# once ("allow" for before-send; any JSON object acknowledges an after-callback).
+APP_SERVER = """
+import sys, uvicorn
+ANSWER = b'{"action":"allow"}'
+count = 0
+async def app(scope, receive, send):
+    global count
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    body = ANSWER
+    if scope["method"] == "POST":
+        count += 1
+    else:  # GET: how many callbacks came
+        body = str(count).encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="error",
+            access_log=False, loop="uvloop", http="httptools", lifespan="off")
+"""
+
+
 # --------------------------------------------------------------------------- stats
 
 
@@ -236,6 +262,8 @@ class Target:
     pid: int | None  # the server's process, when we can watch it
     database: str
     commit: str | None
+    app_server_pid: int | None = None  # --callback: the app's stand-in
+    app_server_url: str = ""
 
 
 def free_port() -> int:
@@ -316,6 +344,7 @@ def own_server(args: argparse.Namespace) -> Any:
         if created.returncode != 0:
             sys.exit(f"tidings app create failed: {created.stderr}")
         app = json.loads(created.stdout)
+        app_server = start_app_server(args, env, app["sdkappid"])
         log = Path(tmp) / "server.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen([sys.executable, "-m", "tidings", "serve"], env=env,
@@ -327,14 +356,49 @@ def own_server(args: argparse.Namespace) -> Any:
             pin_process(proc.pid, SERVER_CPU)  # belt and braces: every thread on CPU 0
             database = args.database_url.split(":", 1)[0] if args.database_url else "sqlite"
             yield Target(base_url, int(app["sdkappid"]), str(app["secret_key"]), proc.pid,
-                         database, source_commit())
+                         database, source_commit(),
+                         app_server.pid if app_server is not None else None,
+                         app_server.args[-1] if app_server is not None else "")
             if proc.poll() is not None:
                 sys.exit(f"server died during the run:\n{log.read_text()[-2000:]}")
         finally:
             stop_server(proc)
+            if app_server is not None:
+                stop_server(app_server)
             tail = log.read_text(errors="replace").strip()
             if tail and args.show_server_log:
                 print(tail[-3000:], file=sys.stderr)
+
+
+def start_app_server(args: argparse.Namespace, env: dict[str, str],
+                     sdkappid: int) -> subprocess.Popen[bytes] | None:
+    """``--callback``: start the app's stand-in (pinned to the clients' CPU)
+    and point the app's callbacks at it, only the events asked for on."""
+    if args.callback == "none":
+        return None
+    port = free_port()
+    url = f"http://{HOST}:{port}/cb"
+    proc = subprocess.Popen([sys.executable, "-c", APP_SERVER, str(port), url])
+    os.sched_setaffinity(proc.pid, {CLIENT_CPU})
+    deadline = time.monotonic() + 10
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.2):
+            break
+        if time.monotonic() > deadline or proc.poll() is not None:
+            stop_server(proc)
+            sys.exit("the callback app server did not start")
+        time.sleep(0.05)
+    on = {"before_send": {"before_send"}, "after_send": {"after_send"},
+          "both": {"before_send", "after_send"}}[args.callback]
+    off = [f"--callback-disable={e}" for e in
+           ("before_send", "after_send", "after_read", "state_change") if e not in on]
+    done = subprocess.run([sys.executable, "-m", "tidings", "app", "update", str(sdkappid),
+                           "--callback-url", url, *off], env=env,
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        stop_server(proc)
+        sys.exit(f"tidings app update failed: {done.stderr}")
+    return proc
 
 
 @contextlib.contextmanager
@@ -397,6 +461,13 @@ class Sampler:
                 await self.task
 
 
+def callbacks_seen(target: Target) -> int:
+    if not target.app_server_url:
+        return 0
+    with urllib.request.urlopen(target.app_server_url, timeout=5) as r:
+        return int(r.read())
+
+
 async def connect_all(target: Target, pairs: int, stats: Stats) -> list[ChatClient]:
     run = secrets.token_hex(3)  # fresh users each run, even against an external server
     users = [f"bench{run}_{i}" for i in range(2 * pairs)]
@@ -449,6 +520,7 @@ async def drain(clients: list[ChatClient], within: float) -> None:
 async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     stats = Stats()
     server = psutil.Process(target.pid) if target.pid else None
+    app_server = psutil.Process(target.app_server_pid) if target.app_server_pid else None
     sampler = Sampler(server)
     sampler.start()
     clients = await connect_all(target, args.pairs, stats)
@@ -466,14 +538,18 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         sender = asyncio.create_task(open_loop(clients, args.rate, stats, until))
     await asyncio.sleep(args.warmup)
 
+    calls0 = callbacks_seen(target)
     s_cpu0 = sum(server.cpu_times()[:2]) if server else 0.0
+    a_cpu0 = sum(app_server.cpu_times()[:2]) if app_server else 0.0
     c_cpu0, sys0 = time.process_time(), busy_cpu()
     a0, d0, n0, t0 = stats.acked, stats.delivered, stats.sent, time.perf_counter()
     stats.measuring = True
     await asyncio.sleep(args.duration)
     stats.measuring = False
     a1, d1, n1, t1 = stats.acked, stats.delivered, stats.sent, time.perf_counter()
+    calls1 = callbacks_seen(target)
     s_cpu1 = sum(server.cpu_times()[:2]) if server else 0.0
+    a_cpu1 = sum(app_server.cpu_times()[:2]) if app_server else 0.0
     c_cpu1, sys1 = time.process_time(), busy_cpu()
     stats.sending = False
     if sender is not None:
@@ -521,8 +597,15 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         # Server CPU per durably-acked message; 1e6 / this = the one-core ceiling.
         "server_us_per_msg": round(1e6 * s_cpu / max(acked, 1), 1) if server else None,
         "client_cpu_pct": round(100 * c_cpu / elapsed, 1),
+        "callback": args.callback,
+        # Requests the app server got in the window: with --callback before_send
+        # this should match acked_per_s (else callbacks timed out or failed).
+        "callbacks_per_s": round((calls1 - calls0) / elapsed) if app_server else None,
+        "app_server_cpu_pct": (round(100 * (a_cpu1 - a_cpu0) / elapsed, 1) if app_server
+                               else None),
         # Everything else on the box (out of 200 %): high values mean a noisy run.
-        "other_cpu_pct": round(100 * ((sys1 - sys0) - s_cpu - c_cpu) / elapsed, 1),
+        "other_cpu_pct": round(100 * ((sys1 - sys0) - s_cpu - c_cpu - (a_cpu1 - a_cpu0))
+                               / elapsed, 1),
         "database": target.database,
         "errors": stats.errors,
         "duplicates": stats.duplicates,
@@ -558,9 +641,15 @@ def main() -> None:
     parser.add_argument("--server-pid", type=int,
                         help="with --url: the server's pid, for its CPU and RSS figures")
     parser.add_argument("--show-server-log", action="store_true")
+    parser.add_argument("--callback", choices=["none", "before_send", "after_send", "both"],
+                        default="none",
+                        help="turn these callbacks on, to a local app server (pinned to the "
+                             "clients' CPU) that answers at once")
     args = parser.parse_args()
     if args.url and (args.sdkappid is None or not args.key):
         parser.error("--url needs --sdkappid and --key")
+    if args.url and args.callback != "none":
+        parser.error("--callback works with the bench's own server only")
     if args.pairs < 1 or args.window < 1 or args.rate <= 0 or args.duration <= 0:
         parser.error("--pairs, --window, --rate and --duration must be positive")
 

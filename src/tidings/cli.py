@@ -18,10 +18,12 @@ import typer
 
 from tidings.config import Settings
 from tidings.domain import usersig
+from tidings.domain.callbacks import apply_changes, switchable_events
 from tidings.domain.errors import TidingsError
 from tidings.domain.ids import check_user_id
 from tidings.store.apps import ApiKey, AppRecord, AppStore
-from tidings.store.engine import migrate, open_database
+from tidings.store.callbacks import STATUSES, CallbackStore
+from tidings.store.engine import Database, migrate, open_database
 
 T = TypeVar("T")
 
@@ -52,15 +54,19 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _with_store(settings: Settings, work: Callable[[AppStore], Awaitable[T]]) -> T:
+def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     async def run() -> T:
         db = open_database(settings.resolved_database_url())
         try:
             await migrate(db)
-            return await work(AppStore(db))
+            return await work(db)
         finally:
             await db.dispose()
     return asyncio.run(run())
+
+
+def _with_store(settings: Settings, work: Callable[[AppStore], Awaitable[T]]) -> T:
+    return _with_db(settings, lambda db: work(AppStore(db)))
 
 
 def _app_view(app: AppRecord, *, with_keys: bool) -> dict[str, Any]:
@@ -198,6 +204,128 @@ def api_key_revoke(sdkappid: int, key_id: int, data_dir: DataDir = None) -> None
     if not revoked:
         _fail(f"app {sdkappid} has no live API key {key_id}", 2)
     _print({"sdkappid": sdkappid, "id": key_id, "revoked": True})
+
+
+# -- callbacks -----------------------------------------------------------------------
+
+EVENT_HELP = f"one of {', '.join(switchable_events())}; repeat for more"
+
+
+@apps_cli.command("update")
+def app_update(
+    sdkappid: int,
+    callback_url: Annotated[str | None, typer.Option(
+        help="Where the app's callbacks go (http:// or https://); turns them on")] = None,
+    callback_token: Annotated[str | None, typer.Option(
+        help="Signs every callback (8-128 printable ASCII); made for you when absent")] = None,
+    callback_format: Annotated[str | None, typer.Option(
+        help="native (signed JSON, docs/callbacks.md) or tencent (Tencent Cloud IM's shape)")
+    ] = None,
+    callback_timeout: Annotated[int | None, typer.Option(
+        help="Milliseconds to wait for an answer (100-10000; default 2000)")] = None,
+    callback_policy: Annotated[str | None, typer.Option(
+        help="When a before-callback fails: allow (default) or block the message")] = None,
+    callback_enable: Annotated[list[str] | None, typer.Option(
+        "--callback-enable", help=f"Switch an event on ({EVENT_HELP})")] = None,
+    callback_disable: Annotated[list[str] | None, typer.Option(
+        "--callback-disable", help=f"Switch an event off ({EVENT_HELP})")] = None,
+    no_callbacks: Annotated[bool, typer.Option(
+        "--no-callbacks", help="Turn the app's callbacks off")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Change an app's callback settings (a running server uses them within
+    TIDINGS_APP_CACHE_TTL); prints them. Once a URL is set every event is on
+    unless switched off."""
+    changing = any(v is not None for v in (callback_url, callback_token, callback_format,
+                                            callback_timeout, callback_policy,
+                                            callback_enable, callback_disable))
+    if no_callbacks and changing:
+        _fail("--no-callbacks goes alone")
+
+    async def work(db: Database) -> dict[str, Any] | None:
+        if await AppStore(db).get(sdkappid) is None:
+            return None
+        store = CallbackStore(db)
+        current = await store.get_settings(sdkappid)
+        if no_callbacks:
+            await store.delete_settings(sdkappid)
+            return {"sdkappid": sdkappid, "callbacks": None}
+        if changing:
+            current = await store.put_settings(apply_changes(
+                current, sdkappid, url=callback_url, token=callback_token,
+                format=callback_format, enable=callback_enable or (),
+                disable=callback_disable or (), timeout_ms=callback_timeout,
+                failure_policy=callback_policy))
+        return {"sdkappid": sdkappid, "callbacks": current.view() if current else None}
+
+    try:
+        result = _with_db(_settings(data_dir), work)
+    except TidingsError as exc:
+        _fail(f"{exc.message}")
+    if result is None:
+        _fail(f"no app with sdkappid {sdkappid}", 2)
+    _print(result)
+
+
+@apps_cli.command("callbacks")
+def app_callbacks(
+    sdkappid: int,
+    limit: Annotated[int, typer.Option(help="How many, newest first (1-500)")] = 20,
+    status: Annotated[str | None, typer.Option(help=f"Only these: {', '.join(STATUSES)}")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Show the app's callback settings and its recent callback deliveries."""
+    if not 1 <= limit <= 500:
+        _fail("--limit must be 1 to 500")
+    if status is not None and status not in STATUSES:
+        _fail(f"--status must be one of {', '.join(STATUSES)}")
+
+    async def work(db: Database) -> dict[str, Any] | None:
+        if await AppStore(db).get(sdkappid) is None:
+            return None
+        store = CallbackStore(db)
+        current = await store.get_settings(sdkappid)
+        rows = await store.recent(sdkappid, limit, status)
+        return {"sdkappid": sdkappid, "callbacks": current.view() if current else None,
+                "deliveries": [r.view() for r in rows]}
+
+    result = _with_db(_settings(data_dir), work)
+    if result is None:
+        _fail(f"no app with sdkappid {sdkappid}", 2)
+    _print(result)
+
+
+@apps_cli.command("callback-test")
+def app_callback_test(sdkappid: int, data_dir: DataDir = None) -> None:
+    """Send the test event to the app's callback URL now (from this command)
+    and print how it went; exits 1 when the app did not acknowledge it."""
+    from tidings.services.callbacks import new_http_client, post_callback, send_test_event
+
+    async def work(db: Database) -> dict[str, Any] | None:
+        if await AppStore(db).get(sdkappid) is None:
+            return None
+        store = CallbackStore(db)
+        current = await store.get_settings(sdkappid)
+        if current is None:
+            return {"error": "this app has no callback URL"}
+        http = new_http_client(1)
+        try:
+            async def post(*args: Any) -> tuple[int, bytes]:
+                return await post_callback(http, *args)
+            return await send_test_event(store, current, post)
+        finally:
+            await http.aclose()
+
+    result = _with_db(_settings(data_dir), work)
+    if result is None:
+        _fail(f"no app with sdkappid {sdkappid}", 2)
+    assert result is not None
+    if "delivery" not in result:
+        _fail(str(result["error"]), 2)
+    _print(result)
+    if not result["ok"]:
+        raise typer.Exit(1)
 
 
 @cli.command("usersig")

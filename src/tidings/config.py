@@ -43,6 +43,24 @@ class Settings(BaseSettings):
     # says ``more``), so a device that was away long gets it in pieces.
     max_sync_bytes: int = Field(1024 * 1024, ge=16 * 1024)
 
+    # Callbacks to app servers (docs/callbacks.md). After-callbacks are
+    # retried with exponential backoff from ``callback_retry_base`` seconds,
+    # capped at ``callback_retry_cap``, ``callback_max_attempts`` times in all.
+    callback_retry_base: float = Field(1.0, gt=0)
+    callback_retry_cap: float = Field(300.0, gt=0)
+    callback_max_attempts: int = Field(20, ge=1)
+    # How often the dispatcher looks for retries that came due.
+    callback_poll_interval: float = Field(1.0, gt=0)
+    # After-callbacks in flight at once, per app and in all.
+    callback_app_concurrency: int = Field(32, ge=1)
+    callback_concurrency: int = Field(512, ge=1)
+    # Before-send callbacks in flight per app, and how many messages may wait
+    # for one (past it the app's failure policy applies at once).
+    callback_before_send_concurrency: int = Field(64, ge=1)
+    callback_before_send_queue: int = Field(5000, ge=1)
+    # Finished outbox rows (delivered, failed, skipped) are deleted after this.
+    callback_retention: float = Field(3 * 86400.0, ge=0)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

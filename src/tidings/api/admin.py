@@ -8,16 +8,20 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from tidings.api.auth import runtime_of
+from tidings.api.auth import client_ip, runtime_of
 from tidings.api.models import (
     AckOut,
     BatchOut,
     BroadcastListOut,
     BroadcastOut,
     BroadcastStartOut,
+    CallbacksOut,
+    CallbackTestOut,
     CheckOut,
     ConversationListOut,
+    DeletedOut,
     DeleteOut,
+    DeliveriesOut,
     ErrorOut,
     HistoryOut,
     ImportOut,
@@ -30,19 +34,22 @@ from tidings.api.models import (
     StatsOut,
 )
 from tidings.api.responses import JSON
+from tidings.domain.callbacks import apply_changes
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import (
     AdminBatchSendRequest,
     AdminBroadcastRequest,
     AdminSendRequest,
+    CallbacksRequest,
     ImportAccountsRequest,
     ReadRequest,
     UserIdsRequest,
 )
 from tidings.services.auth import AdminCaller
-from tidings.services.messaging import ack_view
+from tidings.services.messaging import SendContext, ack_view
 from tidings.store.accounts import AccountImport
+from tidings.store.callbacks import STATUSES
 
 admin_bearer = HTTPBearer(auto_error=False, scheme_name="AdminUserSig",
                           description="A UserSig of one of the app's admin accounts")
@@ -129,10 +136,12 @@ async def send_as(request: Request, admin: Admin, body: AdminSendRequest) -> JSO
     """Send a message as ``from`` (any user of the app, not a deleted or
     disabled one). Same ack and idempotency (by ``from`` and
     ``client_msg_id``) as ``POST /v1/messages``; every device of both users
-    gets the message live."""
+    gets the message live. The app's before- and after-send callbacks run
+    unless ``forbid_callbacks`` names them."""
     committed = await runtime_of(request).admin_messaging.send(
         admin.sdkappid, body.sender, body.conversation_id, body.client_msg_id,
-        body.elements_json(), body.cloud_custom_data)
+        body.elements_json(), body.cloud_custom_data,
+        SendContext("RESTAPI", client_ip(request), frozenset(body.forbid_callbacks)))
     return JSON(ack_view(committed))
 
 
@@ -144,7 +153,8 @@ async def batch_send(request: Request, admin: Admin, body: AdminBatchSendRequest
     recipient). One result per recipient, in order: its ack, or its error."""
     results = await runtime_of(request).admin_messaging.batch_send(
         admin.sdkappid, body.sender, body.to, body.client_msg_id, body.elements_json(),
-        body.cloud_custom_data)
+        body.cloud_custom_data,
+        SendContext("RESTAPI", client_ip(request), frozenset(body.forbid_callbacks)))
     return JSON({"results": results})
 
 
@@ -167,7 +177,7 @@ async def user_mark_read(request: Request, admin: Admin, user_id: str, conversat
     absent; never back). Every device of the user gets a ``read`` event."""
     seq = body.seq if body is not None else None
     return JSON(await runtime_of(request).admin_messaging.mark_read(
-        admin.sdkappid, user_id, conversation_id, seq))
+        admin.sdkappid, user_id, conversation_id, seq, client_ip(request)))
 
 
 @router.get("/users/{user_id}/conversations", response_model=ConversationListOut)
@@ -240,3 +250,66 @@ async def stats(request: Request, admin: Admin) -> JSON:
     """Registered accounts, accounts that logged in today (UTC), messages
     stored today, and live connections on this server."""
     return JSON(await runtime_of(request).stats.figures(admin.sdkappid))
+
+
+# -- callbacks -----------------------------------------------------------------------
+
+
+def _no_callbacks() -> TidingsError:
+    return TidingsError(ErrorCode.NOT_FOUND, "this app has no callback URL")
+
+
+@router.get("/callbacks", response_model=CallbacksOut)
+async def get_callbacks(request: Request, admin: Admin) -> JSON:
+    """The app's callback settings; 404 (10010) while it has none."""
+    found = await runtime_of(request).callbacks.settings(admin.sdkappid)
+    if found is None:
+        raise _no_callbacks()
+    return JSON(found.view())
+
+
+@router.put("/callbacks", response_model=CallbacksOut)
+async def put_callbacks(request: Request, admin: Admin, body: CallbacksRequest) -> JSON:
+    """Set the app's callbacks. A field left out keeps its value; the first
+    call needs ``url``, and a token is made when none is given. ``events``
+    switches events on (true) or off (false); once a URL is set every event is
+    on unless switched off. A running server uses the new settings at once."""
+    callbacks = runtime_of(request).callbacks
+    current = await callbacks.settings(admin.sdkappid)
+    events = body.events or {}
+    new = apply_changes(
+        current, admin.sdkappid, url=body.url, token=body.token, format=body.format,
+        enable=[name for name, on in events.items() if on],
+        disable=[name for name, on in events.items() if not on],
+        timeout_ms=body.timeout_ms, failure_policy=body.failure_policy)
+    return JSON((await callbacks.put_settings(new)).view())
+
+
+@router.delete("/callbacks", response_model=DeletedOut)
+async def delete_callbacks(request: Request, admin: Admin) -> JSON:
+    """Turn the app's callbacks off. Queued after-callbacks are not sent
+    (they are marked skipped)."""
+    if not await runtime_of(request).callbacks.delete_settings(admin.sdkappid):
+        raise _no_callbacks()
+    return JSON({"deleted": True})
+
+
+@router.get("/callbacks/deliveries", response_model=DeliveriesOut)
+async def callback_deliveries(
+        request: Request, admin: Admin,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        status: Annotated[str | None, Query(description=f"one of {', '.join(STATUSES)}")] = None
+) -> JSON:
+    """The app's most recent after-callbacks and test events, newest first,
+    with their status, attempts and last error."""
+    if status is not None and status not in STATUSES:
+        raise TidingsError(ErrorCode.INVALID_REQUEST, f"status: one of {', '.join(STATUSES)}")
+    found = await runtime_of(request).callbacks.deliveries(admin.sdkappid, limit, status)
+    return JSON({"deliveries": found})
+
+
+@router.post("/callbacks/test", response_model=CallbackTestOut)
+async def callback_test(request: Request, admin: Admin) -> JSON:
+    """Send the ``test`` event to the app's callback URL now, once, and say
+    how it went (it is recorded with the deliveries)."""
+    return JSON(await runtime_of(request).callbacks.send_test(admin.sdkappid))

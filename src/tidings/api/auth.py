@@ -19,6 +19,10 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client is not None else ""
+
+
 async def current_identity(
     request: Request,
     # As a dependency, so that the OpenAPI spec tells clients how to log in.

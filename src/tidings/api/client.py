@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from tidings.api.auth import current_identity, runtime_of
+from tidings.api.auth import client_ip, current_identity, runtime_of
 from tidings.api.models import (
     AckOut,
     ConversationListOut,
@@ -19,7 +19,7 @@ from tidings.api.responses import JSON
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import ReadRequest, SendRequest, UserIdsRequest
-from tidings.services.messaging import ack_view
+from tidings.services.messaging import SendContext, ack_view
 
 router = APIRouter(prefix="/v1", tags=["client"])
 Me = Annotated[Identity, Depends(current_identity)]
@@ -52,7 +52,7 @@ async def send_message(request: Request, me: Me, body: SendRequest) -> JSON:
     same ack (``duplicate: true``) and stores nothing new."""
     committed = await runtime_of(request).messaging.send(
         me, body.conversation_id, body.client_msg_id, body.elements_json(),
-        body.cloud_custom_data)
+        body.cloud_custom_data, SendContext("REST", client_ip(request)))
     return JSON(ack_view(committed))
 
 
@@ -62,7 +62,8 @@ async def mark_read(request: Request, me: Me, conversation_id: str,
     """Move the caller's read cursor to ``seq`` (to the newest message when
     absent). The cursor never moves back; other devices get a ``read`` event."""
     seq = body.seq if body is not None else None
-    return JSON(await runtime_of(request).messaging.mark_read(me, conversation_id, seq))
+    return JSON(await runtime_of(request).messaging.mark_read(
+        me, conversation_id, seq, platform="REST", client_ip=client_ip(request)))
 
 
 @router.get("/profile", response_model=ProfileOut)

@@ -219,3 +219,67 @@ class StatsOut(BaseModel):
     active_users_today: int
     messages_today: int
     connections_now: int
+
+
+# -- callbacks ----------------------------------------------------------------------
+
+
+class CallbacksOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "url": "https://shopx.example/im/callback", "token": "s3cret-callback-token",
+        "format": "native", "events": {"before_send": True, "after_send": True,
+                                       "after_read": True, "state_change": False},
+        "timeout_ms": 2000, "failure_policy": "allow", "updated_at": 1795310000123}]}}
+
+    url: str
+    token: str
+    format: Literal["native", "tencent"]
+    events: dict[str, bool]
+    timeout_ms: int
+    failure_policy: Literal["allow", "block"]
+    updated_at: int
+
+
+class DeletedOut(BaseModel):
+    deleted: bool
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event: str
+    event_id: str
+    status: Literal["pending", "delivered", "failed", "skipped"]
+    attempts: int
+    next_attempt_at: int | None
+    last_error: str
+    created_at: int
+    updated_at: int
+    delivered_at: int | None
+
+
+class DeliveriesOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"deliveries": [
+        {"id": 42, "event": "after_send", "event_id": "9f1c0e5b2a7d4c3e8b6a1f20",
+         "status": "pending", "attempts": 2, "next_attempt_at": 1795310004123,
+         "last_error": "HTTP 502", "created_at": 1795310000123, "updated_at": 1795310002123,
+         "delivered_at": None},
+        {"id": 41, "event": "state_change", "event_id": "0c2b6e1d9a8f7e6d5c4b3a29",
+         "status": "delivered", "attempts": 1, "next_attempt_at": None, "last_error": "",
+         "created_at": 1795309990000, "updated_at": 1795309990050,
+         "delivered_at": 1795309990050}]}]}}
+
+    deliveries: list[DeliveryOut]
+
+
+class CallbackTestOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "ok": True, "error": "", "latency_ms": 12.5, "delivery": {
+            "id": 43, "event": "test", "event_id": "5d4c3b2a1f0e9d8c7b6a5f4e",
+            "status": "delivered", "attempts": 1, "next_attempt_at": None, "last_error": "",
+            "created_at": 1795310000123, "updated_at": 1795310000136,
+            "delivered_at": 1795310000136}}]}}
+
+    ok: bool
+    error: str
+    latency_ms: float
+    delivery: DeliveryOut

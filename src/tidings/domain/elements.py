@@ -78,6 +78,11 @@ class VideoElement(_Element):
     poster_url: str = ""
     poster_width: Annotated[int, Field(ge=0)] = 0
     poster_height: Annotated[int, Field(ge=0)] = 0
+    # The rest of what Tencent's TIMVideoFileElem says of its thumbnail, so
+    # that a MsgBody maps onto this model and back without loss.
+    poster_media_id: str = ""
+    poster_size: Annotated[int, Field(ge=0)] = 0
+    poster_format: str = ""
 
 
 class FileElement(_Element):

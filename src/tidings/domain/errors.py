@@ -45,6 +45,12 @@ class ErrorCode(IntEnum):
     SERVICE_UNAVAILABLE = 50003
     INTERNAL = 50000
 
+    # Callbacks: the app's before-send callback refused the message (Tencent's
+    # number; the app's own code and text ride along), or it failed and the
+    # app's policy is to block.
+    CALLBACK_REJECTED = 20006
+    CALLBACK_FAILED = 50004
+
 
 # The HTTP status each code is answered with on REST.
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -76,20 +82,29 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CLIENT_MSG_ID_REUSED: 409,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.CALLBACK_REJECTED: 403,
+    ErrorCode.CALLBACK_FAILED: 503,
 }
 
 
 class TidingsError(Exception):
     """A refusal with a stable code; edges render it, services raise it."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str,
+                 details: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        # More fields for the error object (e.g. the app's own code and text).
+        self.details = details
 
     @property
     def http_status(self) -> int:
         return HTTP_STATUS.get(self.code, 400)
 
     def to_dict(self) -> dict[str, object]:
-        return {"code": int(self.code), "name": self.code.name.lower(), "message": self.message}
+        doc: dict[str, object] = {"code": int(self.code), "name": self.code.name.lower(),
+                                  "message": self.message}
+        if self.details:
+            doc.update(self.details)
+        return doc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.domain.elements import ELEMENTS, Elements
@@ -56,12 +58,17 @@ class UserIdsRequest(Payload):
     user_ids: list[str] = Field(max_length=10_000)
 
 
+ForbiddenCallback = Literal["before_send", "after_send"]
+
+
 class AdminSendRequest(SendRequest):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "from": "alice", "conversation_id": "c2c_bob", "client_msg_id": "order-8812-shipped",
         "elements": [{"type": "text", "text": "Your order has shipped"}]}]})
 
     sender: str = Field(alias="from", examples=["alice"])
+    # Tencent's ForbidCallbackControl: callbacks not to run for this send.
+    forbid_callbacks: list[ForbiddenCallback] = Field(default_factory=list, max_length=2)
 
 
 class AdminBatchSendRequest(Payload):
@@ -74,6 +81,7 @@ class AdminBatchSendRequest(Payload):
     client_msg_id: str = Field(min_length=1, max_length=64, examples=["promo-2026-11"])
     elements: Elements
     cloud_custom_data: str = ""
+    forbid_callbacks: list[ForbiddenCallback] = Field(default_factory=list, max_length=2)
 
     def elements_json(self) -> bytes:
         return ELEMENTS.dump_json(self.elements)
@@ -91,3 +99,20 @@ class AdminBroadcastRequest(Payload):
 
     def elements_json(self) -> bytes:
         return ELEMENTS.dump_json(self.elements)
+
+
+class CallbacksRequest(Payload):
+    """A change of an app's callback settings; values are checked by the
+    service (docs/callbacks.md)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "url": "https://shopx.example/im/callback", "token": "s3cret-callback-token",
+        "format": "native", "events": {"state_change": False}, "timeout_ms": 2000,
+        "failure_policy": "allow"}]})
+
+    url: str | None = Field(None, max_length=4096)
+    token: str | None = Field(None, max_length=1024)
+    format: str | None = Field(None, max_length=16)
+    events: dict[str, bool] | None = Field(None, max_length=64)
+    timeout_ms: int | None = None
+    failure_policy: str | None = Field(None, max_length=16)

@@ -29,20 +29,23 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     runtime: Runtime = ws.app.state.runtime
     await ws.accept()
     session = Session(runtime, _AsgiTransport(ws))
+    session.client_ip = ws.client.host if ws.client is not None else ""
     session.start()
+    code: int | None = None
     try:
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
+                code = message.get("code")
                 break
             raw = message.get("text")
             if raw is None:
                 raw = message.get("bytes") or b""
             await session.receive(raw)
-    except WebSocketDisconnect:
-        pass
+    except WebSocketDisconnect as exc:
+        code = exc.code
     except RuntimeError:
         # Receiving after our own close (heartbeat, slow consumer) ends here.
         log.debug("session %s ended after close", session.id)
     finally:
-        await session.finish()
+        await session.finish(code)

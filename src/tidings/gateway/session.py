@@ -21,13 +21,14 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from tidings.domain.callbacks import Event
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import SendRequest, SyncRequest
 from tidings.gateway import frames
 from tidings.gateway.frames import FrameError, RequestId
-from tidings.services.messaging import SyncResult, ack_view, event_frame
+from tidings.services.messaging import SendContext, SyncResult, ack_view, event_frame
 from tidings.services.runtime import Runtime
 from tidings.store.clock import now_ms
 from tidings.store.writer import Committed
@@ -41,6 +42,17 @@ class CloseCode(enum.IntEnum):
     HEARTBEAT_TIMEOUT = 4002
     LOGIN_TIMEOUT = 4003
     SLOW_CONSUMER = 4004
+
+
+# How a connection ended, for the app's state-change callback: the server's
+# close code -> (action, reason); the client's clean close is a logout.
+_SERVER_CLOSE: dict[int, tuple[str, str]] = {
+    4002: ("disconnect", "TimeOut"),
+    4004: ("disconnect", "SlowConsumer"),
+    4005: ("logout", "Kicked"),
+    4006: ("logout", "Disabled"),
+    4007: ("logout", "Deleted"),
+}
 
 
 class Transport(Protocol):
@@ -93,6 +105,9 @@ class Session:
         self.identity: Identity | None = None
         self.device: dict[str, str] = {}
         self.since = 0
+        self.client_ip = ""
+        self._context = SendContext()
+        self._closed_with: int | None = None
         self._mode = Mode.WAITING_SYNC
         self._held: list[tuple[int | None, int, bytes]] = []
         # conversation id -> the last seq the latest sync answer covered. A
@@ -127,11 +142,19 @@ class Session:
             asyncio.create_task(self._watchdog(), name=f"session-{self.id}-watchdog"),
         ]
 
-    async def finish(self) -> None:
-        """The connection is gone: stop delivering and tidy up."""
+    async def finish(self, code: int | None = None) -> None:
+        """The connection is gone (``code``: the client's close code, if it
+        sent one): stop delivering and tidy up."""
         self._closed = True
         if self.identity is not None:
             self._rt.bus.detach(self.identity, self)
+            if self._closed_with in _SERVER_CLOSE:
+                action, reason = _SERVER_CLOSE[self._closed_with]
+            elif self._closed_with is None and code in (1000, 1001):
+                action, reason = "logout", "Unregister"
+            else:
+                action, reason = "disconnect", "LinkClose"
+            self._state_changed(action, reason)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -140,12 +163,21 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        self._closed_with = code
         if self.identity is not None:
             self._rt.bus.detach(self.identity, self)
         try:
             await self._transport.close(code, reason)
         except Exception:  # the peer may already be gone
             log.debug("close failed", exc_info=True)
+
+    def _state_changed(self, action: str, reason: str) -> None:
+        """Queue the app's state-change callback (if it has one); never waits."""
+        me = self._me()
+        self._rt.callbacks.enqueue_soon(me.sdkappid, Event.STATE_CHANGE, {
+            "user_id": me.user_id, "action": action, "reason": reason,
+            "platform": self.device.get("platform", ""), "device_id": self.device.get("id", ""),
+            "session_id": self.id, "client_ip": self.client_ip, "time": now_ms()})
 
     def describe(self) -> dict[str, object]:
         return {"session_id": self.id, "platform": self.device.get("platform", ""),
@@ -262,6 +294,8 @@ class Session:
                 self._rt.bus.detach(identity, self)
                 self.identity = None
                 raise
+        self._context = SendContext(req.device.platform, self.client_ip)
+        self._state_changed("login", "Register")
         s = self._settings
         self.reply(frames.ok(req_id, {
             "session_id": self.id, "server_time": now_ms(),
@@ -273,7 +307,7 @@ class Session:
         req = SendRequest.model_validate(data)
         future = self._rt.messaging.submit(
             self._me(), req.conversation_id, req.client_msg_id, req.elements_json(),
-            req.cloud_custom_data, origin=_Ack(self, req_id))
+            req.cloud_custom_data, origin=_Ack(self, req_id), context=self._context)
 
         def failed(f: asyncio.Future[Committed]) -> None:
             if f.cancelled():
@@ -335,7 +369,8 @@ class Session:
     async def _read(self, req_id: RequestId, data: dict[str, Any]) -> None:
         req = frames.ReadData.model_validate(data)
         result = await self._rt.messaging.mark_read(self._me(), req.conversation_id, req.seq,
-                                                    skip=self)
+                                                    skip=self, platform=self._context.platform,
+                                                    client_ip=self.client_ip)
         self.reply(frames.ok(req_id, result))
 
     async def _profile_get(self, req_id: RequestId, data: dict[str, Any]) -> None:

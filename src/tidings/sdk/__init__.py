@@ -16,6 +16,11 @@ from __future__ import annotations
 
 from tidings.domain import usersig as _usersig
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.sdk.callbacks import (
+    CallbackSignatureError,
+    verify_callback,
+    verify_tencent_sign,
+)
 from tidings.sdk.client import Client, ClientClosed
 from tidings.sdk.models import Ack, Conversation, HistoryPage, Message, ReadState
 
@@ -35,6 +40,7 @@ def sign_usersig(sdkappid: int, key: str, user_id: str, expire: int = DEFAULT_EX
 __all__ = [
     "DEFAULT_EXPIRE",
     "Ack",
+    "CallbackSignatureError",
     "Client",
     "ClientClosed",
     "Conversation",
@@ -44,4 +50,6 @@ __all__ = [
     "ReadState",
     "TidingsError",
     "sign_usersig",
+    "verify_callback",
+    "verify_tencent_sign",
 ]

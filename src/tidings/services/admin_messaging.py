@@ -14,7 +14,13 @@ from typing import Any
 from tidings.domain.accounts import AccountState
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity, check_user_id
-from tidings.services.messaging import MAX_CLIENT_MSG_ID, MessagingService, ack_view
+from tidings.services.messaging import (
+    MAX_CLIENT_MSG_ID,
+    NO_CONTEXT,
+    MessagingService,
+    SendContext,
+    ack_view,
+)
 from tidings.store.accounts import AccountStore
 from tidings.store.writer import Committed
 
@@ -60,14 +66,15 @@ class AdminMessagingService:
 
     async def send(self, sdkappid: int, sender_id: str, conversation_id: str,
                    client_msg_id: str, elements_json: bytes,
-                   cloud_custom_data: str) -> Committed:
+                   cloud_custom_data: str, context: SendContext = NO_CONTEXT) -> Committed:
         sender = await self.check_sender(sdkappid, sender_id)
         return await self._messaging.send(sender, conversation_id, client_msg_id,
-                                          elements_json, cloud_custom_data)
+                                          elements_json, cloud_custom_data, context)
 
     async def batch_send(self, sdkappid: int, sender_id: str, to: Sequence[str],
                          client_msg_id: str, elements_json: bytes,
-                         cloud_custom_data: str) -> list[dict[str, Any]]:
+                         cloud_custom_data: str,
+                         context: SendContext = NO_CONTEXT) -> list[dict[str, Any]]:
         """One c2c message per recipient (each once, in the order given), all
         queued for the same commits. A recipient that is refused gets its own
         error and does not hold back the others."""
@@ -85,7 +92,7 @@ class AdminMessagingService:
                 _user(sdkappid, peer, f"to[{to.index(peer)}]")
                 outcomes.append(self._messaging.submit(
                     sender, f"c2c_{peer}", batch_client_msg_id(client_msg_id, peer),
-                    elements_json, cloud_custom_data))
+                    elements_json, cloud_custom_data, context=context))
             except TidingsError as exc:
                 outcomes.append(exc)
             if i % 100 == 99:
@@ -115,7 +122,8 @@ class AdminMessagingService:
         return await self._messaging.conversations(_user(sdkappid, user_id, "user_id"), limit)
 
     async def mark_read(self, sdkappid: int, user_id: str, conversation_id: str,
-                        seq: int | None) -> dict[str, Any]:
+                        seq: int | None, client_ip: str = "") -> dict[str, Any]:
         """Every device of the user gets the ``read`` event (no socket asked)."""
         return await self._messaging.mark_read(_user(sdkappid, user_id, "user_id"),
-                                               conversation_id, seq)
+                                               conversation_id, seq, platform="RESTAPI",
+                                               client_ip=client_ip)

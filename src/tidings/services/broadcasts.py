@@ -18,12 +18,16 @@ from typing import Any
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.services.admin_messaging import AdminMessagingService
 from tidings.services.apps import AppRegistry
-from tidings.services.messaging import MAX_CLIENT_MSG_ID
+from tidings.services.messaging import MAX_CLIENT_MSG_ID, SendContext
 from tidings.store.broadcasts import Broadcast, BroadcastStore
 
 log = logging.getLogger(__name__)
 
 PAGE = 500
+# One message to every account is not a conversation the app needs to vet or
+# hear about per recipient (as Tencent's push to all users triggers no
+# per-message callbacks): the app started it, and knows.
+BROADCAST_CONTEXT = SendContext("RESTAPI", "", frozenset({"before_send", "after_send"}))
 
 
 def broadcast_view(job: Broadcast) -> dict[str, Any]:
@@ -94,7 +98,7 @@ class BroadcastService:
                     break
                 results = await self._admin.batch_send(
                     job.sdkappid, job.sender, page, job.client_msg_id, job.elements,
-                    job.cloud_custom_data)
+                    job.cloud_custom_data, BROADCAST_CONTEXT)
                 sent = sum(1 for r in results if r["error"] is None)
                 job = await self._store.advance(job, page[-1], sent, len(page) - sent)
             log.info("broadcast %d of app %d done: %d sent, %d skipped",

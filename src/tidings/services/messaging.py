@@ -4,20 +4,37 @@ cursors and catch-up sync. No HTTP and no sockets here: edges call these."""
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+import logging
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from tidings.bus.local import LocalBus, Subscriber
+from tidings.domain.callbacks import (
+    ALLOW,
+    Action,
+    CallbackFailure,
+    CallbackSettings,
+    Decision,
+    Event,
+    FailurePolicy,
+    message_data,
+)
 from tidings.domain.elements import MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import ConversationKey, Identity, parse_conversation_id
+from tidings.store.clock import now_ms
 from tidings.store.messages import ConversationState, MessageStore, StoredMessage
 from tidings.store.writer import Committed, MessageWriter, NewMessage
+
+if TYPE_CHECKING:
+    from tidings.services.callbacks import CallbackService
+
+log = logging.getLogger(__name__)
 
 MAX_CLIENT_MSG_ID = 64
 RECENT_ACKS = 50_000
@@ -49,10 +66,24 @@ def message_view(msg: StoredMessage, viewer: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class SendContext:
+    """Where a send came from, for the app's callbacks: the device platform
+    and the client's address; ``forbid`` names callbacks not to run for it
+    (admin sends: ``before_send``, ``after_send``)."""
+
+    platform: str = ""
+    client_ip: str = ""
+    forbid: frozenset[str] = frozenset()
+
+
+NO_CONTEXT = SendContext()
+
+
 def ack_view(committed: Committed) -> dict[str, Any]:
     msg = committed.message
     return {
-        "msg_id": msg.msg_id,
+        "msg_id": "" if committed.dropped else msg.msg_id,
         "conversation_id": msg.key.id_for(msg.sender),
         "seq": msg.seq,
         "time": msg.created_at,
@@ -82,6 +113,34 @@ def _message_frame(msg: StoredMessage, viewer: str) -> bytes:
     return event_frame("message", message_view(msg, viewer))
 
 
+@dataclass(slots=True, eq=False)
+class _Vetting:
+    """A send waiting for the app's before-send callback."""
+
+    request: NewMessage
+    context: SendContext
+    future: asyncio.Future[Committed]
+    ready: bool = False
+    settings: CallbackSettings | None = None
+    decision: Decision | None = None
+    failure: str | None = None
+    task: asyncio.Task[None] | None = None
+
+
+def _chain(source: asyncio.Future[Committed], target: asyncio.Future[Committed]) -> None:
+    def copy(f: asyncio.Future[Committed]) -> None:
+        if target.done():
+            return
+        if f.cancelled():
+            target.cancel()
+        elif (exc := f.exception()) is not None:
+            target.set_exception(exc)
+        else:
+            target.set_result(f.result())
+
+    source.add_done_callback(copy)
+
+
 @dataclass(slots=True)
 class SyncResult:
     messages: list[dict[str, Any]]
@@ -103,15 +162,21 @@ class MessagingService:
         self.writer: MessageWriter | None = None
         self._in_flight: dict[tuple[int, str, str], asyncio.Future[Committed]] = {}
         self._recent: OrderedDict[tuple[int, str, str], Committed] = OrderedDict()
+        self._callbacks: CallbackService | None = None
+        # Sends waiting for the app's before-send callback, per sender and
+        # conversation, in the order they were submitted (see _Vetting).
+        self._lanes: dict[tuple[str, ConversationKey], deque[_Vetting]] = {}
 
-    def bind(self, writer: MessageWriter) -> None:
+    def bind(self, writer: MessageWriter, callbacks: CallbackService | None = None) -> None:
         self.writer = writer
+        self._callbacks = callbacks
 
     # -- sending ---------------------------------------------------------
 
     def submit(self, sender: Identity, conversation_id: str, client_msg_id: str,
                elements_json: bytes, cloud_custom_data: str,
-               origin: AckTarget | None = None) -> asyncio.Future[Committed]:
+               origin: AckTarget | None = None,
+               context: SendContext = NO_CONTEXT) -> asyncio.Future[Committed]:
         """Queue a message for the next commit. Checks run now (and raise);
         the future resolves once the message is durable. ``origin`` is acked
         exactly once, in order with the live frames of the same commit."""
@@ -138,16 +203,142 @@ class MessagingService:
             return self._follow(first, key, origin)
         if self.writer is None:
             raise TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the server is starting")
-        future = self.writer.submit(NewMessage(key, sender.user_id, client_msg_id,
-                                               elements_json.decode(), cloud_custom_data, origin))
+        request = NewMessage(key, sender.user_id, client_msg_id, elements_json.decode(),
+                             cloud_custom_data, origin)
+        lane = (sender.user_id, key)
+        known, settings = (True, None) if self._callbacks is None else (
+            self._callbacks.cached(sender.sdkappid))
+        if known and lane not in self._lanes and not (
+                settings is not None and settings.enabled(Event.BEFORE_SEND)
+                and Event.BEFORE_SEND not in context.forbid):
+            # The fast path: no before-send callback to wait for.
+            if (settings is not None and settings.enabled(Event.AFTER_SEND)
+                    and Event.AFTER_SEND not in context.forbid):
+                request.after_send = (context.platform, context.client_ip)
+            future = self.writer.submit(request)
+        else:
+            future = self._vet(request, lane, context, settings if known else None, known)
         self._in_flight[dedup] = future
         future.add_done_callback(lambda f: self._settled(dedup, f))
         return future
 
+    # -- the before-send detour --------------------------------------------------
+    #
+    # Messages of one sender to one conversation reach the writer in the
+    # order they were submitted, whatever order their callbacks answer in:
+    # each waits in its lane until every message before it was handed on.
+    # While a lane holds messages, later ones join it even if the callback
+    # was switched off meanwhile. Other senders never wait for this lane.
+
+    def _vet(self, request: NewMessage, lane: tuple[str, ConversationKey],
+             context: SendContext, settings: CallbackSettings | None,
+             known: bool) -> asyncio.Future[Committed]:
+        entry = _Vetting(request, context, asyncio.get_running_loop().create_future())
+        self._lanes.setdefault(lane, deque()).append(entry)
+        entry.task = asyncio.create_task(self._ask(entry, lane, settings, known))
+        return entry.future
+
+    async def _ask(self, entry: _Vetting, lane: tuple[str, ConversationKey],
+                   settings: CallbackSettings | None, known: bool) -> None:
+        try:
+            assert self._callbacks is not None
+            request, context = entry.request, entry.context
+            if not known:
+                settings = await self._callbacks.settings(request.key.sdkappid)
+            entry.settings = settings
+            if (settings is None or not settings.enabled(Event.BEFORE_SEND)
+                    or Event.BEFORE_SEND in context.forbid):
+                entry.decision = ALLOW
+                return
+            peer = request.key.b if request.sender == request.key.a else request.key.a
+            data = orjson.loads(message_data(
+                request.sender, peer, request.client_msg_id, request.elements,
+                request.cloud_custom_data, context.platform, context.client_ip,
+                time=now_ms()))
+            try:
+                decision = await self._callbacks.before_send(settings, data)
+                entry.decision = self._checked(decision, request)
+            except CallbackFailure as exc:
+                entry.failure = str(exc)
+        except Exception as exc:
+            log.exception("before-send check failed")
+            entry.failure = f"internal error: {type(exc).__name__}"
+        finally:
+            entry.ready = True
+            self._drain(lane)
+
+    def _checked(self, decision: Decision, request: NewMessage) -> Decision:
+        """A rewrite must fit the size limit like any message; if not, it
+        counts as a failed callback."""
+        if decision.action is Action.ALLOW and (decision.elements_json is not None
+                                                or decision.cloud_custom_data is not None):
+            elements = decision.elements_json or request.elements.encode()
+            custom = (decision.cloud_custom_data if decision.cloud_custom_data is not None
+                      else request.cloud_custom_data)
+            size = len(elements) + len(custom.encode())
+            if size > self._max_message_bytes:
+                raise CallbackFailure(f"the rewritten message is {size} bytes; the limit is "
+                                      f"{self._max_message_bytes}")
+        return decision
+
+    def _drain(self, lane: tuple[str, ConversationKey]) -> None:
+        waiting = self._lanes.get(lane)
+        while waiting and waiting[0].ready:
+            entry = waiting.popleft()
+            try:
+                self._hand_on(entry)
+            except Exception as exc:
+                if not entry.future.done():
+                    entry.future.set_exception(exc if isinstance(exc, TidingsError) else
+                                               TidingsError(ErrorCode.SERVICE_UNAVAILABLE,
+                                                            "not stored; retry with the same id"))
+        if waiting is not None and not waiting:
+            del self._lanes[lane]
+
+    def _hand_on(self, entry: _Vetting) -> None:
+        request, settings, context = entry.request, entry.settings, entry.context
+        decision = entry.decision
+        if entry.failure is not None:
+            assert settings is not None
+            if settings.failure_policy is FailurePolicy.BLOCK:
+                raise TidingsError(ErrorCode.CALLBACK_FAILED,
+                                   "the app's before-send callback failed and its policy is "
+                                   f"to block: {entry.failure}")
+            log.info("app %s: before-send callback failed, letting the message through: %s",
+                     request.key.sdkappid, entry.failure)
+            decision = ALLOW
+        assert decision is not None
+        if decision.action is Action.REJECT:
+            details: dict[str, object] = {"app_message": decision.app_message}
+            if decision.app_code is not None:
+                details["app_code"] = decision.app_code
+            raise TidingsError(ErrorCode.CALLBACK_REJECTED,
+                               decision.app_message or "the app refused this message", details)
+        if decision.action is Action.DROP:
+            # Acked as sent, stored nowhere, delivered to no one.
+            msg = StoredMessage(0, request.key, 0, request.sender, request.client_msg_id,
+                                request.elements, request.cloud_custom_data, now_ms(), 0)
+            dropped = Committed(request, msg, duplicate=False, dropped=True)
+            if request.origin is not None:
+                request.origin.ack(dropped)
+            entry.future.set_result(dropped)
+            return
+        if decision.elements_json is not None:
+            request.elements = decision.elements_json.decode()
+        if decision.cloud_custom_data is not None:
+            request.cloud_custom_data = decision.cloud_custom_data
+        if (settings is not None and settings.enabled(Event.AFTER_SEND)
+                and Event.AFTER_SEND not in context.forbid):
+            request.after_send = (context.platform, context.client_ip)
+        assert self.writer is not None
+        _chain(self.writer.submit(request), entry.future)
+
     async def send(self, sender: Identity, conversation_id: str, client_msg_id: str,
-                   elements_json: bytes, cloud_custom_data: str) -> Committed:
+                   elements_json: bytes, cloud_custom_data: str,
+                   context: SendContext = NO_CONTEXT) -> Committed:
         return await asyncio.shield(self.submit(sender, conversation_id, client_msg_id,
-                                                elements_json, cloud_custom_data))
+                                                elements_json, cloud_custom_data,
+                                                context=context))
 
     def _settled(self, dedup: tuple[int, str, str], future: asyncio.Future[Committed]) -> None:
         self._in_flight.pop(dedup, None)
@@ -186,17 +377,21 @@ class MessagingService:
         if earlier.message.key != key:
             raise TidingsError(ErrorCode.CLIENT_MSG_ID_REUSED,
                                "this client message id was already used in another conversation")
-        repeated = Committed(earlier.request, earlier.message, duplicate=True)
+        repeated = Committed(earlier.request, earlier.message, duplicate=True,
+                             dropped=earlier.dropped)
         if origin is not None:
             origin.ack(repeated)
         return repeated
 
     def on_commit(self, batch: list[Committed]) -> None:
         """Runs right after each commit, in seq order: acks and live frames."""
+        after_send = False
         for committed in batch:
             origin = committed.request.origin
             if committed.duplicate:
                 continue
+            if committed.request.after_send is not None:
+                after_send = True
             msg = committed.message
             if origin is not None:
                 origin.ack(committed)
@@ -205,6 +400,8 @@ class MessagingService:
                 self._bus.deliver(Identity(msg.key.sdkappid, user),
                                   partial(_message_frame, msg, user),
                                   conversation_id=msg.conversation_id, seq=msg.seq, skip=skip)
+        if after_send and self._callbacks is not None:
+            self._callbacks.wake()
 
     # -- reading ---------------------------------------------------------
 
@@ -241,7 +438,11 @@ class MessagingService:
         return [conversation_view(s, me.user_id) for s in states]
 
     async def mark_read(self, me: Identity, conversation_id: str, seq: int | None,
-                        skip: Subscriber | None = None) -> dict[str, Any]:
+                        skip: Subscriber | None = None, *, platform: str = "",
+                        client_ip: str = "") -> dict[str, Any]:
+        """Move the cursor forward (never back). When it moved and the app
+        has the after-read callback on, its event is queued in the same
+        transaction."""
         key = parse_conversation_id(me, conversation_id)
         found = await self._store.membership(key, me.user_id)
         if found is None:
@@ -251,7 +452,21 @@ class MessagingService:
         target = last_seq if seq is None else min(seq, last_seq)
         if target < 0:
             raise TidingsError(ErrorCode.INVALID_REQUEST, "seq must not be negative")
-        read_seq = await self._store.mark_read(conv_id, me.user_id, target)
+        outbox = None
+        callbacks = self._callbacks
+        if callbacks is not None and callbacks.wants(await callbacks.settings(me.sdkappid),
+                                                     Event.AFTER_READ):
+            peer = key.b if me.user_id == key.a else key.a
+
+            def outbox(read_seq: int, total_unread: int) -> tuple[int, str, str]:
+                return (me.sdkappid, Event.AFTER_READ, orjson.dumps({
+                    "user_id": me.user_id, "peer": peer, "conversation_id": conversation_id,
+                    "read_seq": read_seq, "unread": max(0, last_seq - read_seq),
+                    "total_unread": total_unread, "time": now_ms(), "platform": platform,
+                    "client_ip": client_ip}).decode())
+        read_seq = await self._store.mark_read(conv_id, me.user_id, target, outbox=outbox)
+        if outbox is not None and callbacks is not None:
+            callbacks.wake()
         data = {"conversation_id": conversation_id, "read_seq": read_seq,
                 "unread": max(0, last_seq - read_seq)}
         self._bus.deliver(me, event_frame("read", data), skip=skip)

@@ -12,12 +12,14 @@ from tidings.services.admin_messaging import AdminMessagingService
 from tidings.services.apps import AppRegistry
 from tidings.services.auth import Authenticator
 from tidings.services.broadcasts import BroadcastService
+from tidings.services.callbacks import CallbackService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
 from tidings.services.stats import StatsService
 from tidings.store.accounts import AccountStore
 from tidings.store.apps import AppStore
 from tidings.store.broadcasts import BroadcastStore
+from tidings.store.callbacks import CallbackStore
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
@@ -41,6 +43,7 @@ class Runtime:
     profiles: ProfileService
     broadcasts: BroadcastService
     stats: StatsService
+    callbacks: CallbackService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -57,7 +60,9 @@ class Runtime:
                                      max_sync_bytes=settings.max_sync_bytes)
         writer = MessageWriter(db, max_batch=settings.max_commit_batch,
                                on_commit=messaging.on_commit)
-        messaging.bind(writer)
+        callbacks = CallbackService(CallbackStore(db), settings)
+        messaging.bind(writer, callbacks)
+        callbacks.start()
         writer.start()
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
         broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
@@ -65,9 +70,10 @@ class Runtime:
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
-                   StatsService(StatsStore(db), bus))
+                   StatsService(StatsStore(db), bus), callbacks)
 
     async def stop(self) -> None:
         await self.broadcasts.stop()
         await self.writer.stop()
+        await self.callbacks.stop()
         await self.db.dispose()

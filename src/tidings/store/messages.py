@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select, tuple_, update
+from sqlalchemy import and_, func, select, tuple_, update
 
 from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.store.callbacks import insert_events
 from tidings.store.engine import Database
 from tidings.store.schema import conversation_members, conversations, messages
 
@@ -115,17 +117,29 @@ class MessageStore:
             for r in rows
         ]
 
-    async def mark_read(self, conversation_id: int, user_id: str, seq: int) -> int:
-        """Move the read cursor forward (never back); returns where it stands."""
+    async def mark_read(self, conversation_id: int, user_id: str, seq: int, *,
+                        outbox: Callable[[int, int], tuple[int, str, str]] | None = None
+                        ) -> int:
+        """Move the read cursor forward (never back); returns where it stands.
+        When it moved, ``outbox(read_seq, total unread of the user)`` makes
+        the after-read callback row, written in the same transaction."""
         cm = conversation_members.c
         async with self._db.writer.begin() as conn:
-            await conn.execute(
+            moved = await conn.execute(
                 update(conversation_members)
                 .where(cm.conversation_id == conversation_id, cm.user_id == user_id,
                        cm.read_seq < seq)
                 .values(read_seq=seq)
             )
             row = (await conn.execute(
-                select(cm.read_seq).where(cm.conversation_id == conversation_id,
-                                          cm.user_id == user_id))).scalar_one()
-        return int(row)
+                select(cm.read_seq, cm.sdkappid).where(cm.conversation_id == conversation_id,
+                                                       cm.user_id == user_id))).one()
+            if outbox is not None and moved.rowcount:
+                c = conversations.c
+                total = (await conn.execute(
+                    select(func.coalesce(func.sum(c.last_seq - cm.read_seq), 0))
+                    .select_from(conversation_members)
+                    .join(conversations, c.id == cm.conversation_id)
+                    .where(cm.sdkappid == row.sdkappid, cm.user_id == user_id))).scalar_one()
+                await insert_events(conn, [outbox(int(row.read_seq), int(total))])
+        return int(row.read_seq)

@@ -163,3 +163,43 @@ broadcasts = Table(
     Column("finished_at", BigInteger, nullable=True),
     UniqueConstraint("sdkappid", "client_msg_id", name="uq_broadcasts_client_id"),
 )
+
+# -- callbacks (revision 0005) ----------------------------------------------------
+
+# Per app: where its callbacks go and how. No row: callbacks are off.
+app_callbacks = Table(
+    "app_callbacks",
+    metadata,
+    Column("sdkappid", BigInteger, ForeignKey("apps.sdkappid", ondelete="CASCADE"),
+           primary_key=True, autoincrement=False),
+    Column("url", String(2048), nullable=False),
+    Column("token", String(128), nullable=False),
+    Column("format", String(8), nullable=False, server_default="native"),
+    # Comma-separated names of the events switched off; every other is on.
+    Column("disabled_events", String(512), nullable=False, server_default=""),
+    Column("timeout_ms", Integer, nullable=False, server_default="2000"),
+    Column("failure_policy", String(8), nullable=False, server_default="allow"),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# The durable queue of after-callbacks: one row per event, written in the
+# transaction of the change it reports.
+callback_outbox = Table(
+    "callback_outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("event_id", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(10), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("last_error", String(512), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger, nullable=True),
+    Index("ix_callback_outbox_due", "status", "next_attempt_at"),
+    Index("ix_callback_outbox_app", "sdkappid", "id"),
+)

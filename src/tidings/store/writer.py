@@ -18,8 +18,10 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, tuple_
 from sqlalchemy.engine.interfaces import DBAPICursor
 
+from tidings.domain.callbacks import Event, message_data
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.store.callbacks import OUTBOX_INSERT_SQL, outbox_params
 from tidings.store.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.messages import StoredMessage
@@ -41,6 +43,9 @@ class NewMessage:
     cloud_custom_data: str
     # Passed back untouched to the commit hook: who asked, to route the ack.
     origin: Any = None
+    # (platform, client ip) when the app wants an after-send callback: its
+    # outbox row is written in the message's own transaction.
+    after_send: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,8 @@ class Committed:
     message: StoredMessage
     # True when the client id was stored before: the first ack is repeated.
     duplicate: bool
+    # The app's before-send callback dropped it: acked, but never stored (seq 0).
+    dropped: bool = False
 
 
 CommitHook = Callable[[list[Committed]], None]
@@ -76,6 +83,7 @@ class MessageWriter:
             " elements, cloud_custom_data, created_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)")
         self._advance_sql = db.driver_sql(
             "UPDATE conversations SET last_seq = ?, last_time = ? WHERE id = ?")
+        self._outbox_sql = db.driver_sql(OUTBOX_INSERT_SQL)
         self._read_sql = db.driver_sql(
             "UPDATE conversation_members SET read_seq = ?"
             " WHERE conversation_id = ? AND user_id = ? AND read_seq < ?")
@@ -181,6 +189,10 @@ class MessageWriter:
         if rows:
             cursor.executemany(self._insert_sql, rows)
             self._advance(cursor, list(stored.values()), now)
+            events = [self._after_send(r, stored[id(r)], now) for r in fresh
+                      if r.after_send is not None]
+            if events:
+                cursor.executemany(self._outbox_sql, events)
         result: list[Committed | TidingsError] = []
         for r in requests:
             if id(r) in stored:
@@ -194,6 +206,15 @@ class MessageWriter:
             else:
                 result.append(Committed(r, first, duplicate=True))
         return result
+
+    @staticmethod
+    def _after_send(r: NewMessage, msg: StoredMessage, now: int) -> tuple[Any, ...]:
+        assert r.after_send is not None
+        peer = msg.key.b if msg.sender == msg.key.a else msg.key.a
+        data = message_data(msg.sender, peer, msg.client_msg_id, msg.elements,
+                            msg.cloud_custom_data, *r.after_send, msg_id=msg.msg_id,
+                            seq=msg.seq, time=msg.created_at)
+        return outbox_params(msg.key.sdkappid, Event.AFTER_SEND, data.decode(), now)
 
     def _stored_before(self, cursor: DBAPICursor, requests: list[NewMessage]
                        ) -> dict[tuple[int, str, str], StoredMessage]:

@@ -1,0 +1,202 @@
+"""Callback settings per app, and the outbox of after-callbacks."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tidings.domain.callbacks import CallbackFormat, CallbackSettings, FailurePolicy
+from tidings.store.clock import now_ms
+from tidings.store.engine import Database
+from tidings.store.schema import app_callbacks, callback_outbox
+
+PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
+STATUSES = (PENDING, DELIVERED, FAILED, SKIPPED)
+MAX_ERROR = 500
+
+# The writer's statement (driver SQL, ``?`` placeholders): one row per event.
+OUTBOX_INSERT_SQL = (
+    "INSERT INTO callback_outbox (sdkappid, event, event_id, payload, status, attempts,"
+    " next_attempt_at, last_error, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, 'pending', 0, ?, '', ?, ?)")
+
+
+def new_event_id() -> str:
+    return secrets.token_hex(12)
+
+
+def outbox_params(sdkappid: int, event: str, payload: str, now: int) -> tuple[Any, ...]:
+    """The parameters of OUTBOX_INSERT_SQL for one event."""
+    return (sdkappid, event, new_event_id(), payload, now, now, now)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    sdkappid: int
+    event: str
+    event_id: str
+    payload: str
+    status: str
+    attempts: int
+    next_attempt_at: int
+    last_error: str
+    created_at: int
+    updated_at: int
+    delivered_at: int | None
+
+    def view(self) -> dict[str, Any]:
+        return {"id": self.id, "event": self.event, "event_id": self.event_id,
+                "status": self.status, "attempts": self.attempts,
+                "next_attempt_at": self.next_attempt_at if self.status == PENDING else None,
+                "last_error": self.last_error, "created_at": self.created_at,
+                "updated_at": self.updated_at, "delivered_at": self.delivered_at}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one delivery attempt came to."""
+
+    id: int
+    status: str  # DELIVERED, PENDING (retry at next_attempt_at), FAILED or SKIPPED
+    error: str = ""
+    next_attempt_at: int = 0
+
+
+def _row(r: Any) -> OutboxRow:
+    return OutboxRow(r.id, r.sdkappid, r.event, r.event_id, r.payload, r.status, r.attempts,
+                     r.next_attempt_at, r.last_error, r.created_at, r.updated_at, r.delivered_at)
+
+
+def _settings(r: Any) -> CallbackSettings:
+    return CallbackSettings(
+        sdkappid=r.sdkappid, url=r.url, token=r.token, format=CallbackFormat(r.format),
+        disabled=frozenset(e for e in r.disabled_events.split(",") if e),
+        timeout_ms=r.timeout_ms, failure_policy=FailurePolicy(r.failure_policy),
+        updated_at=r.updated_at)
+
+
+async def insert_events(conn: AsyncConnection,
+                        events: Iterable[tuple[int, str, str]]) -> int:
+    """Queue (sdkappid, event, payload JSON) rows in the caller's transaction."""
+    now = now_ms()
+    rows = [{"sdkappid": app, "event": event, "event_id": new_event_id(), "payload": payload,
+             "status": PENDING, "attempts": 0, "next_attempt_at": now, "last_error": "",
+             "created_at": now, "updated_at": now} for app, event, payload in events]
+    if rows:
+        await conn.execute(insert(callback_outbox), rows)
+    return len(rows)
+
+
+class CallbackStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- settings ----------------------------------------------------------------
+
+    async def get_settings(self, sdkappid: int) -> CallbackSettings | None:
+        async with self._db.reader.connect() as conn:
+            row = (await conn.execute(
+                select(app_callbacks).where(app_callbacks.c.sdkappid == sdkappid))).first()
+        return None if row is None else _settings(row)
+
+    async def put_settings(self, s: CallbackSettings) -> CallbackSettings:
+        values = {"url": s.url, "token": s.token, "format": s.format.value,
+                  "disabled_events": ",".join(sorted(s.disabled)), "timeout_ms": s.timeout_ms,
+                  "failure_policy": s.failure_policy.value, "updated_at": now_ms()}
+        async with self._db.writer.begin() as conn:
+            result = await conn.execute(update(app_callbacks)
+                                        .where(app_callbacks.c.sdkappid == s.sdkappid)
+                                        .values(**values))
+            if result.rowcount == 0:
+                await conn.execute(insert(app_callbacks).values(sdkappid=s.sdkappid, **values))
+        stored = await self.get_settings(s.sdkappid)
+        assert stored is not None
+        return stored
+
+    async def delete_settings(self, sdkappid: int) -> bool:
+        async with self._db.writer.begin() as conn:
+            result = await conn.execute(
+                delete(app_callbacks).where(app_callbacks.c.sdkappid == sdkappid))
+        return int(result.rowcount) > 0
+
+    # -- outbox ------------------------------------------------------------------
+
+    async def insert(self, events: Iterable[tuple[int, str, str]]) -> int:
+        async with self._db.writer.begin() as conn:
+            return await insert_events(conn, events)
+
+    async def insert_done(self, sdkappid: int, event: str, event_id: str, payload: str,
+                          status: str, error: str) -> OutboxRow:
+        """A row for an event already sent once and not to be retried (the test event)."""
+        now = now_ms()
+        async with self._db.writer.begin() as conn:
+            new_id = (await conn.execute(insert(callback_outbox).values(
+                sdkappid=sdkappid, event=event, event_id=event_id, payload=payload,
+                status=status, attempts=1, next_attempt_at=now, last_error=error[:MAX_ERROR],
+                created_at=now, updated_at=now,
+                delivered_at=now if status == DELIVERED else None,
+            ).returning(callback_outbox.c.id))).scalar_one()
+            row = (await conn.execute(
+                select(callback_outbox).where(callback_outbox.c.id == new_id))).one()
+        return _row(row)
+
+    async def due(self, now: int, limit: int, *, busy_apps: Sequence[int] = (),
+                  in_flight: Sequence[int] = ()) -> list[OutboxRow]:
+        """Pending rows whose time has come, oldest first, leaving out apps at
+        their concurrency limit and rows being sent right now."""
+        o = callback_outbox.c
+        cond = [o.status == PENDING, o.next_attempt_at <= now]
+        if busy_apps:
+            cond.append(o.sdkappid.not_in(list(busy_apps)))
+        if in_flight:
+            cond.append(o.id.not_in(list(in_flight)))
+        stmt = (select(callback_outbox).where(*cond).order_by(o.next_attempt_at, o.id)
+                .limit(limit))
+        async with self._db.reader.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_row(r) for r in rows]
+
+    async def record(self, outcomes: Sequence[Outcome]) -> None:
+        """Write what the attempts came to, all in one transaction. Only
+        pending rows change: a delivered row is never touched again."""
+        if not outcomes:
+            return
+        now = now_ms()
+        o = callback_outbox.c
+        stmt = (update(callback_outbox)
+                .where(o.id == bindparam("b_id"), o.status == PENDING)
+                .values(status=bindparam("b_status"), attempts=o.attempts + 1,
+                        last_error=bindparam("b_error"),
+                        next_attempt_at=bindparam("b_next"), updated_at=now,
+                        delivered_at=bindparam("b_delivered")))
+        params = [{"b_id": x.id, "b_status": x.status, "b_error": x.error[:MAX_ERROR],
+                   "b_next": x.next_attempt_at or now,
+                   "b_delivered": now if x.status == DELIVERED else None} for x in outcomes]
+        async with self._db.writer.begin() as conn:
+            await conn.execute(stmt, params)
+
+    async def prune(self, before: int, limit: int = 5000) -> int:
+        """Delete finished rows (delivered, failed, skipped) last changed before ``before``."""
+        o = callback_outbox.c
+        old = (select(o.id).where(o.status != PENDING, o.updated_at < before)
+               .limit(limit).scalar_subquery())
+        async with self._db.writer.begin() as conn:
+            result = await conn.execute(delete(callback_outbox).where(o.id.in_(old)))
+        return int(result.rowcount)
+
+    async def recent(self, sdkappid: int, limit: int,
+                     status: str | None = None) -> list[OutboxRow]:
+        o = callback_outbox.c
+        cond = [o.sdkappid == sdkappid]
+        if status is not None:
+            cond.append(o.status == status)
+        stmt = select(callback_outbox).where(*cond).order_by(o.id.desc()).limit(limit)
+        async with self._db.reader.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_row(r) for r in rows]
