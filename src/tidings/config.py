@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     # says ``more``), so a device that was away long gets it in pieces.
     max_sync_bytes: int = Field(1024 * 1024, ge=16 * 1024)
 
+    # Recall and edit by the sender (admins have no limit): seconds after the
+    # message's time; 0 means no limit.
+    recall_window: float = Field(120.0, ge=0)
+    edit_window: float = Field(0.0, ge=0)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -9,13 +9,16 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from tidings.api.auth import current_identity, runtime_of
 from tidings.api.models import (
     AckOut,
+    ChangeAckOut,
     ConversationListOut,
+    ErrorOut,
     HistoryOut,
     ReadOut,
 )
 from tidings.api.responses import JSON
+from tidings.domain.elements import EntryKind
 from tidings.domain.ids import Identity
-from tidings.domain.requests import ReadRequest, SendRequest
+from tidings.domain.requests import EditRequest, ReadRequest, SendRequest
 from tidings.services.messaging import ack_view
 
 router = APIRouter(prefix="/v1", tags=["client"])
@@ -60,3 +63,34 @@ async def mark_read(request: Request, me: Me, conversation_id: str,
     absent). The cursor never moves back; other devices get a ``read`` event."""
     seq = body.seq if body is not None else None
     return JSON(await runtime_of(request).messaging.mark_read(me, conversation_id, seq))
+
+
+_CHANGE_ERRORS: dict[int | str, dict[str, object]] = {
+    403: {"model": ErrorOut, "description": "10013 not the sender; 20016 too late"},
+    404: {"model": ErrorOut, "description": "20022 no such message"},
+    409: {"model": ErrorOut, "description": "20023 already recalled (edit only)"},
+}
+
+
+@router.post("/conversations/{conversation_id:path}/messages/{seq}/recall",
+             response_model=ChangeAckOut, responses=_CHANGE_ERRORS)
+async def recall_message(request: Request, me: Me, conversation_id: str, seq: int) -> JSON:
+    """Recall one's own message within ``TIDINGS_RECALL_WINDOW`` (120 s) of its
+    time: its content is erased, it stays at its seq as ``recalled``, and a
+    ``change`` entry (the answer) goes to every device of both users.
+    Recalling it again answers the first recall with ``duplicate: true``."""
+    committed = await runtime_of(request).messaging.change(me, conversation_id, seq,
+                                                           EntryKind.RECALL)
+    return JSON(ack_view(committed))
+
+
+@router.post("/conversations/{conversation_id:path}/messages/{seq}/edit",
+             response_model=ChangeAckOut, responses=_CHANGE_ERRORS)
+async def edit_message(request: Request, me: Me, conversation_id: str, seq: int,
+                       body: EditRequest) -> JSON:
+    """Replace the elements and/or the custom data of one's own message
+    (within ``TIDINGS_EDIT_WINDOW``, no limit by default); it becomes
+    ``edited``, and a ``change`` entry goes to every device of both users."""
+    committed = await runtime_of(request).messaging.change(
+        me, conversation_id, seq, EntryKind.EDIT, body.elements_json(), body.cloud_custom_data)
+    return JSON(ack_view(committed))

@@ -40,6 +40,12 @@ class ErrorCode(IntEnum):
     NOT_A_MEMBER = 10011
     MESSAGE_TOO_LONG = 80002
     CLIENT_MSG_ID_REUSED = 10012
+    NOT_MESSAGE_SENDER = 10013
+    # Recall and edit (Tencent's numbers).
+    MESSAGE_NOT_FOUND = 20022
+    MESSAGE_RECALLED = 20023
+    CHANGE_TOO_LATE = 20016
+    INVALID_MSG_ID = 90054
     SERVICE_UNAVAILABLE = 50003
     INTERNAL = 50000
 
@@ -71,6 +77,11 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_A_MEMBER: 403,
     ErrorCode.MESSAGE_TOO_LONG: 413,
     ErrorCode.CLIENT_MSG_ID_REUSED: 409,
+    ErrorCode.NOT_MESSAGE_SENDER: 403,
+    ErrorCode.MESSAGE_NOT_FOUND: 404,
+    ErrorCode.MESSAGE_RECALLED: 409,
+    ErrorCode.CHANGE_TOO_LATE: 403,
+    ErrorCode.INVALID_MSG_ID: 400,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
