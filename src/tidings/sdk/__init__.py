@@ -17,7 +17,7 @@ from __future__ import annotations
 from tidings.domain import usersig as _usersig
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.sdk.client import Client, ClientClosed
-from tidings.sdk.models import Ack, Conversation, HistoryPage, Message, ReadState
+from tidings.sdk.models import Ack, Change, Conversation, Entry, HistoryPage, Message, ReadState
 
 DEFAULT_EXPIRE = _usersig.DEFAULT_EXPIRE
 
@@ -35,9 +35,11 @@ def sign_usersig(sdkappid: int, key: str, user_id: str, expire: int = DEFAULT_EX
 __all__ = [
     "DEFAULT_EXPIRE",
     "Ack",
+    "Change",
     "Client",
     "ClientClosed",
     "Conversation",
+    "Entry",
     "ErrorCode",
     "HistoryPage",
     "Message",
