@@ -25,8 +25,9 @@ RECENT_ACKS = 50_000
 MAX_SEQ = 2**63 - 1  # the largest BIGINT; clients may send larger numbers
 # An imported message may be at most this far in the future (clock skew).
 MAX_IMPORT_AHEAD_MS = 60_000
-_IMPORTED = {ImportMode.NONE: None, ImportMode.REALTIME: "realtime",
-             ImportMode.HISTORY: "history"}
+# Names by stored number (tuples: a view is built per message and member).
+_IMPORTED: tuple[str | None, ...] = (None, "realtime", "history")
+_STATES = tuple(s.name.lower() for s in MessageState)
 _CHANGE_KINDS = {EntryKind.RECALL: "recall", EntryKind.EDIT: "edit"}
 
 
@@ -52,10 +53,10 @@ def message_view(msg: StoredMessage, viewer: str) -> dict[str, Any]:
         "elements": orjson.Fragment(msg.elements),
         "cloud_custom_data": msg.cloud_custom_data,
         "time": msg.created_at,
-        "state": MessageState(msg.state).name.lower(),
+        "state": _STATES[msg.state],
         "edited_at": msg.edited_at,
         "change_seq": msg.change_seq,
-        "imported": _IMPORTED[ImportMode(msg.imported)],
+        "imported": _IMPORTED[msg.imported],
     }
 
 
