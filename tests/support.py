@@ -119,6 +119,15 @@ class Server:
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=10)
 
 
+def error_of(reply: httpx.Response) -> tuple[int, int]:
+    """The HTTP status and the Tidings code of an error answer (checked to
+    have the documented shape)."""
+    body = reply.json()
+    assert set(body) == {"error"}, body
+    assert body["error"]["message"] and body["error"]["name"]
+    return reply.status_code, body["error"]["code"]
+
+
 class Conn:
     """A raw protocol client: requests matched by id, events kept in order."""
 

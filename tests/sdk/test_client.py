@@ -413,3 +413,22 @@ async def test_heartbeats_keep_an_idle_client_and_silence_makes_it_reconnect(
         got = await next_message(alice)
         assert (got.seq, got.text) == (2, "welcome back")
         await no_message(alice)
+
+
+async def test_profiles_through_the_sdk(shared_server: Server, sdk_app: App) -> None:
+    alice, bob = names("alice", "bob")
+    with shared_server.http(sdk_app, sdk_app.admin) as http:
+        assert http.patch(f"/v1/admin/profiles/{bob}", json={"nickname": "Bob"}
+                          ).status_code == 404  # bob does not exist yet
+        assert http.post("/v1/admin/accounts/import", json={"accounts": [
+            {"user_id": bob, "nickname": "Bob"}]}).status_code == 200
+    async with client(shared_server, sdk_app, alice) as c:
+        mine = await c.set_profile(signature="hello", gender="male")
+        assert (mine["user_id"], mine["signature"], mine["gender"]) == (alice, "hello", "male")
+        assert await c.profile() == mine
+        found = await c.profiles([bob, "nobody"])
+        assert [p["nickname"] for p in found["profiles"]] == ["Bob"]
+        assert found["missing"] == ["nobody"]
+        with pytest.raises(TidingsError) as refused:
+            await c.set_profile(nickname="Bobby")
+        assert refused.value.code == ErrorCode.PROFILE_FIELD_READ_ONLY

@@ -12,6 +12,9 @@ from tidings.api.auth import runtime_of
 from tidings.api.models import (
     AckOut,
     BatchOut,
+    BroadcastListOut,
+    BroadcastOut,
+    BroadcastStartOut,
     ChangeAckOut,
     CheckOut,
     ConversationListOut,
@@ -21,15 +24,20 @@ from tidings.api.models import (
     ImportOut,
     KickOut,
     OnlineOut,
+    ProfileOut,
+    ProfilesOut,
     ReadOut,
     StateOut,
+    StatsOut,
     UnreadOut,
 )
 from tidings.api.responses import JSON
 from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import (
     AdminBatchSendRequest,
+    AdminBroadcastRequest,
     AdminImportRequest,
     AdminSendRequest,
     EditRequest,
@@ -220,3 +228,66 @@ async def user_unread(request: Request, admin: Admin, user_id: str,
     (repeatable, up to 100) exactly the conversations with those users. The
     user's own messages, recalls and edits, and history imports never count."""
     return JSON(await runtime_of(request).admin_messaging.unread(admin.sdkappid, user_id, peer))
+
+
+# -- profiles ----------------------------------------------------------------------
+
+
+@router.post("/profiles/get", response_model=ProfilesOut)
+async def get_profiles(request: Request, admin: Admin, body: UserIdsRequest) -> JSON:
+    """The profiles of 1 to 100 users, in the order asked; unknown or deleted
+    accounts are listed in ``missing``."""
+    return JSON(await runtime_of(request).profiles.get(admin.sdkappid, body.user_ids))
+
+
+@router.get("/profiles/{user_id:path}", response_model=ProfileOut)
+async def get_profile(request: Request, admin: Admin, user_id: str) -> JSON:
+    """One user's profile: the standard fields and the app's custom fields."""
+    return JSON(await runtime_of(request).profiles.get_one(admin.sdkappid, user_id))
+
+
+@router.patch("/profiles/{user_id:path}", response_model=ProfileOut)
+async def set_profile(request: Request, admin: Admin, user_id: str,
+                      body: ProfilePatch) -> JSON:
+    """Change any of the user's profile fields (a field left out keeps its
+    value; ``null`` in ``custom`` removes that key). The account must exist.
+    The user's devices get a ``profile`` event."""
+    return JSON(await runtime_of(request).profiles.set(admin.sdkappid, user_id, body))
+
+
+# -- broadcasts and figures ----------------------------------------------------------
+
+
+@router.post("/broadcasts", response_model=BroadcastStartOut, status_code=202)
+async def start_broadcast(request: Request, admin: Admin, body: AdminBroadcastRequest) -> JSON:
+    """Send one message from ``from`` to every account of the app (not
+    deleted, not the sender), each in its one-to-one conversation with
+    ``from``: stored, delivered live to those online, synced by the rest.
+    Runs in the background and survives a restart; follow it with
+    ``GET /v1/admin/broadcasts/{id}``. The same ``client_msg_id`` again
+    answers the first broadcast (``duplicate: true``)."""
+    started = await runtime_of(request).broadcasts.create(
+        admin.sdkappid, body.sender, body.client_msg_id, body.elements_json(),
+        body.cloud_custom_data)
+    return JSON(started, status_code=202)
+
+
+@router.get("/broadcasts", response_model=BroadcastListOut)
+async def list_broadcasts(request: Request, admin: Admin,
+                          limit: Annotated[int, Query(ge=1, le=100)] = 20) -> JSON:
+    """The app's most recent broadcasts, newest first."""
+    return JSON({"broadcasts": await runtime_of(request).broadcasts.recent(admin.sdkappid,
+                                                                           limit)})
+
+
+@router.get("/broadcasts/{broadcast_id}", response_model=BroadcastOut)
+async def get_broadcast(request: Request, admin: Admin, broadcast_id: int) -> JSON:
+    """A broadcast's progress: ``sent`` and ``skipped`` recipients so far."""
+    return JSON(await runtime_of(request).broadcasts.get(admin.sdkappid, broadcast_id))
+
+
+@router.get("/stats", response_model=StatsOut)
+async def stats(request: Request, admin: Admin) -> JSON:
+    """Registered accounts, accounts that logged in today (UTC), messages
+    stored today, and live connections on this server."""
+    return JSON(await runtime_of(request).stats.figures(admin.sdkappid))

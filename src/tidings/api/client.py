@@ -13,12 +13,15 @@ from tidings.api.models import (
     ConversationListOut,
     ErrorOut,
     HistoryOut,
+    ProfileOut,
+    ProfilesOut,
     ReadOut,
 )
 from tidings.api.responses import JSON
 from tidings.domain.elements import EntryKind
 from tidings.domain.ids import Identity
-from tidings.domain.requests import EditRequest, ReadRequest, SendRequest
+from tidings.domain.profiles import ProfilePatch
+from tidings.domain.requests import EditRequest, ReadRequest, SendRequest, UserIdsRequest
 from tidings.services.messaging import ack_view
 
 router = APIRouter(prefix="/v1", tags=["client"])
@@ -63,6 +66,28 @@ async def mark_read(request: Request, me: Me, conversation_id: str,
     absent). The cursor never moves back; other devices get a ``read`` event."""
     seq = body.seq if body is not None else None
     return JSON(await runtime_of(request).messaging.mark_read(me, conversation_id, seq))
+
+
+@router.get("/profile", response_model=ProfileOut)
+async def own_profile(request: Request, me: Me) -> JSON:
+    """The caller's own profile."""
+    return JSON(await runtime_of(request).profiles.get_one(me.sdkappid, me.user_id))
+
+
+@router.patch("/profile", response_model=ProfileOut)
+async def set_own_profile(request: Request, me: Me, body: ProfilePatch) -> JSON:
+    """Change the caller's personal fields: gender, birthday, location,
+    signature, language, allow_type. The nickname, avatar, level, role and
+    custom fields are the app's to set (40008). Other devices of the caller
+    get a ``profile`` event."""
+    return JSON(await runtime_of(request).profiles.set_own(me, body))
+
+
+@router.post("/profiles/get", response_model=ProfilesOut)
+async def get_profiles(request: Request, me: Me, body: UserIdsRequest) -> JSON:
+    """The profiles of 1 to 100 users of the caller's app, in the order
+    asked; unknown accounts are listed in ``missing``."""
+    return JSON(await runtime_of(request).profiles.get(me.sdkappid, body.user_ids))
 
 
 _CHANGE_ERRORS: dict[int | str, dict[str, object]] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class MessageOut(BaseModel):
@@ -197,3 +197,72 @@ class BatchOut(BaseModel):
             "message": "a one-to-one conversation needs two different users"}}]}]}}
 
     results: list[BatchResultOut]
+
+
+_PROFILE_EXAMPLE: dict[str, Any] = {
+    "user_id": "alice", "nickname": "Alice", "avatar_url": "https://shopx.example/a/alice.png",
+    "gender": "female", "birthday": 19900419, "location": "086-021",
+    "signature": "Selling vintage cameras", "language": 0, "level": 3, "role": 0,
+    "allow_type": "need_confirm", "custom": {"rating": "4.9"}, "updated_at": 1795310000123}
+
+
+class ProfileOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [_PROFILE_EXAMPLE]}}
+
+    user_id: str
+    nickname: str
+    avatar_url: str
+    gender: Literal["unknown", "female", "male"]
+    birthday: int
+    location: str
+    signature: str
+    language: int
+    level: int
+    role: int
+    allow_type: Literal["need_confirm", "allow_any", "deny_any"]
+    custom: dict[str, str]
+    updated_at: int
+
+
+class ProfilesOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [
+        {"profiles": [_PROFILE_EXAMPLE], "missing": ["nobody"]}]}}
+
+    profiles: list[ProfileOut]
+    missing: list[str]
+
+
+class BroadcastOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [
+        {"broadcast_id": 3, "from": "shop", "client_msg_id": "maintenance-2026-11-30",
+         "state": "running", "sent": 1500, "skipped": 0, "created_at": 1795310000123,
+         "finished_at": None}]}}
+
+    broadcast_id: int
+    sender: str = Field(alias="from")
+    client_msg_id: str
+    state: Literal["running", "done", "failed"]
+    sent: int
+    skipped: int
+    created_at: int
+    finished_at: int | None
+
+
+class BroadcastStartOut(BroadcastOut):
+    duplicate: bool
+
+
+class BroadcastListOut(BaseModel):
+    broadcasts: list[BroadcastOut]
+
+
+class StatsOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [
+        {"day": "2026-11-22", "registered_users": 10520, "active_users_today": 2210,
+         "messages_today": 48210, "connections_now": 1893}]}}
+
+    day: str
+    registered_users: int
+    active_users_today: int
+    messages_today: int
+    connections_now: int

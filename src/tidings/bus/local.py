@@ -70,6 +70,8 @@ class LocalBus:
             sub.disconnect(code, reason)
         return len(subs)
 
-    def connection_count(self) -> int:
-        return sum(len(s) for s in self._by_identity.values())
+    def connection_count(self, sdkappid: int | None = None) -> int:
+        """Live connections, of one app or of all."""
+        return sum(len(subs) for identity, subs in self._by_identity.items()
+                   if sdkappid is None or identity.sdkappid == sdkappid)
 

@@ -8,8 +8,6 @@ from enum import IntEnum, StrEnum
 from tidings.domain.errors import ErrorCode, TidingsError
 
 MAX_BATCH = 100
-MAX_NICKNAME = 64
-MAX_AVATAR_URL = 512
 
 
 class AccountState(StrEnum):

@@ -25,6 +25,8 @@ class ErrorCode(IntEnum):
     ACCOUNT_DELETED = 70107
     API_KEY_INVALID = 70030
     NOT_ADMIN = 90009
+    # Profiles.
+    PROFILE_FIELD_READ_ONLY = 40008
 
     # Requests and frames.
     MALFORMED_JSON = 90001
@@ -64,6 +66,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.ACCOUNT_DELETED: 403,
     ErrorCode.API_KEY_INVALID: 401,
     ErrorCode.NOT_ADMIN: 403,
+    ErrorCode.PROFILE_FIELD_READ_ONLY: 403,
     ErrorCode.MALFORMED_JSON: 400,
     ErrorCode.INVALID_MESSAGE_BODY: 400,
     ErrorCode.INVALID_REQUEST: 400,

@@ -110,3 +110,17 @@ class AdminImportRequest(AdminSendRequest):
 
     def import_mode(self) -> ImportMode:
         return ImportMode.REALTIME if self.mode == "realtime" else ImportMode.HISTORY
+
+
+class AdminBroadcastRequest(Payload):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "from": "shop", "client_msg_id": "maintenance-2026-11-30",
+        "elements": [{"type": "text", "text": "We are down for maintenance at 02:00 UTC"}]}]})
+
+    sender: str = Field(alias="from", examples=["shop"])
+    client_msg_id: str = Field(min_length=1, max_length=64)
+    elements: Elements
+    cloud_custom_data: str = ""
+
+    def elements_json(self) -> bytes:
+        return ELEMENTS.dump_json(self.elements)

@@ -60,6 +60,11 @@ class Empty(Payload):
     pass
 
 
+class ProfileGetData(Payload):
+    # Absent: the caller's own profile.
+    user_ids: list[str] | None = Field(None, max_length=10_000)
+
+
 def invalid(exc: ValidationError) -> TidingsError:
     first = exc.errors(include_url=False)[0]
     where = ".".join(str(p) for p in first["loc"]) or "data"

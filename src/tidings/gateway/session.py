@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
+from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import SendRequest, SyncRequest
 from tidings.gateway import frames
 from tidings.gateway.frames import FrameError, RequestId
@@ -115,6 +116,8 @@ class Session:
             "read": self._read,
             "recall": self._recall,
             "edit": self._edit,
+            "profile_get": self._profile_get,
+            "profile_set": self._profile_set,
             "ping": self._ping,
             "pong": self._pong,
         }
@@ -354,6 +357,21 @@ class Session:
         result = await self._rt.messaging.mark_read(self._me(), req.conversation_id, req.seq,
                                                     skip=self)
         self.reply(frames.ok(req_id, result))
+
+    async def _profile_get(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.ProfileGetData.model_validate(data)
+        me = self._me()
+        if req.user_ids is None:
+            self.reply(frames.ok(req_id, await self._rt.profiles.get_one(me.sdkappid,
+                                                                         me.user_id)))
+        else:
+            self.reply(frames.ok(req_id, await self._rt.profiles.get(me.sdkappid,
+                                                                     req.user_ids)))
+
+    async def _profile_set(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        patch = ProfilePatch.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.profiles.set_own(self._me(), patch,
+                                                                     skip=self)))
 
     async def _ping(self, req_id: RequestId, data: dict[str, Any]) -> None:
         frames.Empty.model_validate(data)

@@ -358,6 +358,24 @@ class Client:
                                 _raw, self.request_timeout)
         return ReadState.from_dict(data)
 
+    async def profile(self) -> dict[str, Any]:
+        """The user's own profile (fields as in docs/rest.md, "Profiles")."""
+        data: dict[str, Any] = await self._call("profile_get", {}, _raw, self.request_timeout)
+        return data
+
+    async def profiles(self, user_ids: Sequence[str]) -> dict[str, Any]:
+        """Other users' profiles: ``{"profiles": [...], "missing": [...]}``."""
+        data: dict[str, Any] = await self._call("profile_get", {"user_ids": list(user_ids)},
+                                                _raw, self.request_timeout)
+        return data
+
+    async def set_profile(self, **fields: Any) -> dict[str, Any]:
+        """Change the user's personal fields (gender, birthday, location,
+        signature, language, allow_type); answers the whole new profile."""
+        data: dict[str, Any] = await self._call("profile_set", fields, _raw,
+                                                self.request_timeout)
+        return data
+
     # -- requests ------------------------------------------------------------
 
     async def _call(self, op: str, data: Mapping[str, Any],

@@ -7,21 +7,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from tidings.bus.local import LocalBus
-from tidings.domain.accounts import (
-    MAX_AVATAR_URL,
-    MAX_BATCH,
-    MAX_NICKNAME,
-    AccountState,
-    CloseCode,
-)
+from tidings.domain.accounts import MAX_BATCH, AccountState, CloseCode
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity, check_user_id
+from tidings.domain.profiles import MAX_TEXT_BYTES
 from tidings.services.auth import Authenticator
 from tidings.store.accounts import AccountImport, AccountStore
 from tidings.store.clock import now_ms
 
 
-def _check_ids(user_ids: Sequence[str], field: str) -> list[str]:
+def check_user_ids(user_ids: Sequence[str], field: str) -> list[str]:
     if not 1 <= len(user_ids) <= MAX_BATCH:
         raise TidingsError(ErrorCode.INVALID_REQUEST,
                            f"{field}: between 1 and {MAX_BATCH} user ids")
@@ -43,17 +38,15 @@ class AccountService:
     async def import_accounts(self, sdkappid: int, accounts: Sequence[AccountImport]
                               ) -> list[dict[str, Any]]:
         """Checked whole before anything is written: one bad entry changes nothing."""
-        ids = _check_ids([a.user_id for a in accounts], "accounts")
+        ids = check_user_ids([a.user_id for a in accounts], "accounts")
         if len(ids) != len(accounts):
             raise TidingsError(ErrorCode.INVALID_REQUEST, "accounts: a user id appears twice")
         for i, acc in enumerate(accounts):
-            if acc.nickname is not None and len(acc.nickname) > MAX_NICKNAME:
-                raise TidingsError(ErrorCode.INVALID_REQUEST,
-                                   f"accounts[{i}].nickname: at most {MAX_NICKNAME} characters")
-            if acc.avatar_url is not None and len(acc.avatar_url) > MAX_AVATAR_URL:
-                raise TidingsError(
-                    ErrorCode.INVALID_REQUEST,
-                    f"accounts[{i}].avatar_url: at most {MAX_AVATAR_URL} characters")
+            for field, value in (("nickname", acc.nickname), ("avatar_url", acc.avatar_url)):
+                if value is not None and len(value.encode()) > MAX_TEXT_BYTES:
+                    raise TidingsError(ErrorCode.INVALID_REQUEST,
+                                       f"accounts[{i}].{field}: at most {MAX_TEXT_BYTES} "
+                                       "bytes of UTF-8")
         created = await self._store.import_accounts(sdkappid, accounts)
         # A deleted account may have come back.
         self._auth.forget([Identity(sdkappid, a.user_id) for a in accounts])
@@ -61,7 +54,7 @@ class AccountService:
                 for a, new in zip(accounts, created, strict=True)]
 
     async def check(self, sdkappid: int, user_ids: Sequence[str]) -> dict[str, list[str]]:
-        ids = _check_ids(user_ids, "user_ids")
+        ids = check_user_ids(user_ids, "user_ids")
         found = await self._store.existing(sdkappid, ids)
         return {"existing": [u for u in ids if u in found],
                 "missing": [u for u in ids if u not in found]}
@@ -69,7 +62,7 @@ class AccountService:
     async def delete(self, sdkappid: int, user_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Deleted accounts cannot log in and lose their sessions; their
         messages stay. Importing one again brings it back."""
-        ids = _check_ids(user_ids, "user_ids")
+        ids = check_user_ids(user_ids, "user_ids")
         found = await self._store.set_state(sdkappid, ids, AccountState.DELETED)
         self._end(sdkappid, sorted(found), CloseCode.ACCOUNT_DELETED, "account deleted")
         return [{"user_id": u, "result": "deleted" if u in found else "not_found"}

@@ -45,7 +45,7 @@ class AdminMessagingService:
         self._messaging = messaging
         self._accounts = accounts
 
-    async def _sender(self, sdkappid: int, user_id: object) -> Identity:
+    async def check_sender(self, sdkappid: int, user_id: object) -> Identity:
         """Any user of the app may be sent as, except a deleted (70107) or
         disabled (70051) account. A user never seen before is allowed, as a
         first login would be."""
@@ -62,7 +62,7 @@ class AdminMessagingService:
     async def send(self, sdkappid: int, sender_id: str, conversation_id: str,
                    client_msg_id: str, elements_json: bytes,
                    cloud_custom_data: str) -> Committed:
-        sender = await self._sender(sdkappid, sender_id)
+        sender = await self.check_sender(sdkappid, sender_id)
         return await self._messaging.send(sender, conversation_id, client_msg_id,
                                           elements_json, cloud_custom_data)
 
@@ -85,7 +85,7 @@ class AdminMessagingService:
         if not 1 <= len(client_msg_id) <= MAX_CLIENT_MSG_ID:
             raise TidingsError(ErrorCode.INVALID_REQUEST,
                                f"client_msg_id: 1 to {MAX_CLIENT_MSG_ID} characters")
-        sender = await self._sender(sdkappid, sender_id)
+        sender = await self.check_sender(sdkappid, sender_id)
         recipients = list(dict.fromkeys(to))
         outcomes: list[asyncio.Future[Committed] | TidingsError] = []
         for i, peer in enumerate(recipients):

@@ -13,6 +13,7 @@ from tidings.domain.ids import Identity, check_user_id
 from tidings.services.apps import AppRegistry
 from tidings.store.accounts import AccountStore
 from tidings.store.apps import AppStore, api_key_app
+from tidings.store.clock import DAY_MS, now_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,9 @@ class Authenticator:
         # cache is exact; it keeps logins to no database read at all.
         self._known: dict[Identity, AccountStatus] = {}
         self._epoch = 0
+        # The UTC day each identity was last recorded active (the
+        # operational figure "active users today"): one write per day each.
+        self._active_day: dict[Identity, int] = {}
 
     async def login(self, ticket: str, *, sdkappid: int | None = None,
                     user_id: str | None = None) -> Identity:
@@ -58,7 +62,18 @@ class Authenticator:
             usersig.verify(claims, app.live_keys)
         identity = Identity(claims.sdkappid, claims.identifier)
         check_login_allowed(await self._status(identity), claims.issued_at)
+        await self._record_active(identity)
         return identity
+
+    async def _record_active(self, identity: Identity) -> None:
+        now = now_ms()
+        day = now // DAY_MS
+        if self._active_day.get(identity) == day:
+            return
+        await self._accounts.touch_login(identity.sdkappid, identity.user_id, now)
+        if len(self._active_day) > 500_000:
+            self._active_day.clear()
+        self._active_day[identity] = day
 
     async def _status(self, identity: Identity) -> AccountStatus:
         known = self._known.get(identity)
@@ -86,8 +101,11 @@ class Authenticator:
 
     # -- admins ------------------------------------------------------------
 
-    async def admin_by_usersig(self, ticket: str) -> AdminCaller:
-        identity = await self.login(ticket)
+    async def admin_by_usersig(self, ticket: str, *, sdkappid: int | None = None,
+                               user_id: str | None = None) -> AdminCaller:
+        """``sdkappid`` and ``user_id``, when given (Tencent's v4 API names
+        them in its query), must be the ticket's."""
+        identity = await self.login(ticket, sdkappid=sdkappid, user_id=user_id)
         app = await self._apps.get(identity.sdkappid)
         if identity.user_id not in app.admins:
             raise TidingsError(ErrorCode.NOT_ADMIN,

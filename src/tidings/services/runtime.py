@@ -11,11 +11,17 @@ from tidings.services.accounts import AccountService
 from tidings.services.admin_messaging import AdminMessagingService
 from tidings.services.apps import AppRegistry
 from tidings.services.auth import Authenticator
+from tidings.services.broadcasts import BroadcastService
 from tidings.services.messaging import MessagingService
+from tidings.services.profiles import ProfileService
+from tidings.services.stats import StatsService
 from tidings.store.accounts import AccountStore
 from tidings.store.apps import AppStore
+from tidings.store.broadcasts import BroadcastStore
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.messages import MessageStore
+from tidings.store.profiles import ProfileStore
+from tidings.store.stats import StatsStore
 from tidings.store.writer import MessageWriter
 
 log = logging.getLogger(__name__)
@@ -32,6 +38,9 @@ class Runtime:
     writer: MessageWriter
     accounts: AccountService
     admin_messaging: AdminMessagingService
+    profiles: ProfileService
+    broadcasts: BroadcastService
+    stats: StatsService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -52,10 +61,15 @@ class Runtime:
                                on_commit=messaging.on_commit)
         messaging.bind(writer)
         writer.start()
+        admin_messaging = AdminMessagingService(messaging, AccountStore(db))
+        broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
+        await broadcasts.start()
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
-                   AdminMessagingService(messaging, AccountStore(db)))
+                   admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
+                   StatsService(StatsStore(db), bus))
 
     async def stop(self) -> None:
+        await self.broadcasts.stop()
         await self.writer.stop()
         await self.db.dispose()

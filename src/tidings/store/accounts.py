@@ -98,6 +98,12 @@ class AccountStore:
             ).values(sessions_valid_after=at_ms, updated_at=at_ms))
         return int(result.rowcount) == 1
 
+    async def touch_login(self, sdkappid: int, user_id: str, at_ms: int) -> None:
+        async with self._db.writer.begin() as conn:
+            await conn.execute(update(users).where(
+                users.c.sdkappid == sdkappid, users.c.user_id == user_id,
+            ).values(last_login_at=at_ms))
+
     async def status(self, sdkappid: int, user_id: str) -> AccountStatus | None:
         async with self._db.reader.connect() as conn:
             row = (await conn.execute(

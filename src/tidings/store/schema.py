@@ -56,11 +56,33 @@ users = Table(
     Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
     Column("user_id", String(32), primary_key=True),
     Column("created_at", BigInteger, nullable=False),
-    Column("nickname", String(64), nullable=False, server_default=""),
+    Column("nickname", String(500), nullable=False, server_default=""),
     Column("avatar_url", String(512), nullable=False, server_default=""),
     Column("state", String(8), nullable=False, server_default="active"),
     Column("sessions_valid_after", BigInteger, nullable=False, server_default="0"),
     Column("updated_at", BigInteger, nullable=False, server_default="0"),
+    # The standard profile fields beyond nickname and avatar (domain/profiles.py).
+    Column("gender", String(8), nullable=False, server_default="unknown"),
+    Column("birthday", BigInteger, nullable=False, server_default="0"),
+    Column("location", String(16), nullable=False, server_default=""),
+    Column("signature", String(500), nullable=False, server_default=""),
+    Column("language", BigInteger, nullable=False, server_default="0"),
+    Column("level", BigInteger, nullable=False, server_default="0"),
+    Column("role", BigInteger, nullable=False, server_default="0"),
+    Column("allow_type", String(16), nullable=False, server_default="need_confirm"),
+    Column("profile_updated_at", BigInteger, nullable=False, server_default="0"),
+    Column("last_login_at", BigInteger, nullable=False, server_default="0"),
+    Index("ix_users_last_login", "sdkappid", "last_login_at"),
+)
+
+# An app's own profile fields, one row per set key.
+user_profile_custom = Table(
+    "user_profile_custom",
+    metadata,
+    Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", String(32), primary_key=True),
+    Column("key", String(32), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 app_api_keys = Table(
@@ -136,4 +158,27 @@ messages = Table(
     Column("change_seq", BigInteger, nullable=False, server_default="0"),
     # Who made the (latest) change: "user:<id>" or "admin:<actor>".
     Column("changed_by", String(64), nullable=True),
+    # Operational figures (messages today); see docs/schema.md for its cost.
+    Index("ix_messages_app_time", "sdkappid", "created_at"),
+)
+
+# Admin broadcasts: a durable job that sends one message to every account of
+# the app, page by page; ``cursor`` is the last user id done, so a restart
+# carries on where it stopped (resends are idempotent by client message id).
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("sender", String(32), nullable=False),
+    Column("client_msg_id", String(64), nullable=False),
+    Column("elements", Text, nullable=False),
+    Column("cloud_custom_data", Text, nullable=False, server_default=""),
+    Column("state", String(8), nullable=False, server_default="running"),
+    Column("cursor", String(32), nullable=False, server_default=""),
+    Column("sent", BigInteger, nullable=False, server_default="0"),
+    Column("skipped", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    UniqueConstraint("sdkappid", "client_msg_id", name="uq_broadcasts_client_id"),
 )

@@ -1,0 +1,340 @@
+"""Tencent Cloud IM's server REST API (v4), as an adapter over our services.
+
+An app that calls ``https://console.tim.qq.com/v4/{service}/{command}?...``
+changes the base URL to a Tidings server and keeps working:
+
+- ``POST /v4/{service}/{command}?sdkappid=&identifier=&usersig=&random=&contenttype=json``
+  with a UserSig of one of the app's admin accounts (``identifier``);
+- always HTTP 200, with ``ActionStatus`` (``OK``/``FAIL``), ``ErrorCode`` and
+  ``ErrorInfo``, and each command's documented result fields;
+- Tencent's field names (``From_Account``, ``To_Account``, ``MsgBody`` ...);
+  fields we do not know are ignored, as Tencent does.
+
+Every command calls the same services as the native API; nothing here
+stores or delivers anything itself. docs/tencent-compat.md lists what is
+supported and what differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tidings.api.auth import runtime_of
+from tidings.api.responses import JSON
+from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.ids import check_user_id
+from tidings.domain.profiles import AllowType, Gender, ProfilePatch
+from tidings.services.runtime import Runtime
+from tidings.store.accounts import AccountImport
+
+router = APIRouter(tags=["tencent-v4"])
+
+# -- the envelope -----------------------------------------------------------------
+
+# Where Tencent's number for a condition differs from ours.
+_TENCENT_CODE: dict[ErrorCode, int] = {
+    ErrorCode.INVALID_REQUEST: 90010,  # "JSON format is invalid or a field is missing"
+    ErrorCode.MALFORMED_JSON: 90001,
+    ErrorCode.INVALID_USER_ID: 90010,
+    ErrorCode.NOT_FOUND: 70107,  # "the account does not exist"
+    ErrorCode.USERSIG_MISSING: 70003,
+}
+# Per service, where its documentation names another number.
+_SERVICE_CODE: dict[tuple[str, ErrorCode], int] = {
+    ("im_open_login_svc", ErrorCode.INVALID_REQUEST): 70402,
+    ("im_open_login_svc", ErrorCode.INVALID_USER_ID): 70402,
+    ("im_open_login_svc", ErrorCode.NOT_ADMIN): 70403,
+    ("profile", ErrorCode.INVALID_REQUEST): 40001,
+    ("profile", ErrorCode.INVALID_USER_ID): 40001,
+    ("profile", ErrorCode.NOT_FOUND): 40003,
+}
+UNKNOWN_COMMAND = 60020  # Tencent: "the API does not exist"
+
+
+def tencent_code(service: str, code: ErrorCode) -> int:
+    return _SERVICE_CODE.get((service, code), _TENCENT_CODE.get(code, int(code)))
+
+
+def ok(**fields: Any) -> JSON:
+    return JSON({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", **fields})
+
+
+def fail(code: int, info: str) -> JSON:
+    return JSON({"ActionStatus": "FAIL", "ErrorCode": code, "ErrorInfo": info})
+
+
+class V4Body(BaseModel):
+    # Tencent ignores fields it does not know; so do we. Types stay strict.
+    model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True)
+
+
+Handler = Callable[[Runtime, int, dict[str, Any]], Awaitable[dict[str, Any]]]
+COMMANDS: dict[tuple[str, str], Handler] = {}
+
+
+def command(service: str, name: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        COMMANDS[(service, name)] = handler
+        return handler
+    return register
+
+
+M = TypeVar("M", bound=V4Body)
+
+
+def parse(model: type[M], body: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise TidingsError(ErrorCode.INVALID_REQUEST, f"{where}: {first['msg']}") from None
+
+
+@router.post("/v4/{service}/{name}", summary="Tencent Cloud IM v4 REST API")
+async def v4(request: Request, service: str, name: str,
+             sdkappid: Annotated[str, Query()] = "",
+             identifier: Annotated[str, Query()] = "",
+             usersig: Annotated[str, Query()] = "",
+             random: Annotated[str, Query()] = "",
+             contenttype: Annotated[str, Query()] = "json") -> JSON:
+    """Tencent's server API: see docs/tencent-compat.md for the commands.
+    Always HTTP 200; the outcome is in ``ActionStatus``/``ErrorCode``."""
+    handler = COMMANDS.get((service, name))
+    if handler is None:
+        return fail(UNKNOWN_COMMAND, f"v4/{service}/{name} is not supported "
+                                     "(docs/tencent-compat.md lists what is)")
+    try:
+        rt = runtime_of(request)
+        app_id = _int_param("sdkappid", sdkappid)
+        if contenttype.lower() != "json":
+            raise TidingsError(ErrorCode.INVALID_REQUEST, "contenttype must be json")
+        caller = await rt.auth.admin_by_usersig(usersig, sdkappid=app_id, user_id=identifier)
+        body = _json_object(await request.body())
+        return ok(**await handler(rt, caller.sdkappid, body))
+    except TidingsError as exc:
+        return fail(tencent_code(service, exc.code), exc.message)
+
+
+def _int_param(field: str, raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 19:
+        raise TidingsError(ErrorCode.INVALID_REQUEST, f"{field}: an unsigned integer")
+    return int(raw)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        doc = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError:
+        raise TidingsError(ErrorCode.MALFORMED_JSON, "the body is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise TidingsError(ErrorCode.MALFORMED_JSON, "the body must be a JSON object")
+    return doc
+
+
+# -- im_open_login_svc ---------------------------------------------------------------
+
+
+class UserIdItem(V4Body):
+    user_id: str = Field(alias="UserID")
+
+
+class AccountImportBody(V4Body):
+    user_id: str = Field(alias="UserID")
+    nick: str | None = Field(None, alias="Nick")
+    face_url: str | None = Field(None, alias="FaceUrl")
+
+
+class MultiImportBody(V4Body):
+    # Tencent's current form, and its older list of plain ids.
+    accounts: list[AccountImportBody] | None = Field(None, alias="Accounts")
+    account_list: list[str] | None = Field(None, alias="AccountList")
+
+
+class DeleteBody(V4Body):
+    items: list[UserIdItem] = Field(alias="DeleteItem", min_length=1, max_length=100)
+
+
+class CheckBody(V4Body):
+    items: list[UserIdItem] = Field(alias="CheckItem", min_length=1, max_length=100)
+
+
+@command("im_open_login_svc", "account_import")
+async def account_import(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    req = parse(AccountImportBody, body)
+    await rt.accounts.import_accounts(sdkappid, [AccountImport(req.user_id, req.nick,
+                                                               req.face_url)])
+    return {}
+
+
+@command("im_open_login_svc", "multiaccount_import")
+async def multiaccount_import(rt: Runtime, sdkappid: int,
+                              body: dict[str, Any]) -> dict[str, Any]:
+    req = parse(MultiImportBody, body)
+    accounts = ([AccountImport(a.user_id, a.nick, a.face_url) for a in req.accounts]
+                if req.accounts is not None
+                else [AccountImport(u) for u in req.account_list or []])
+    await rt.accounts.import_accounts(sdkappid, accounts)
+    return {"FailAccounts": []}
+
+
+@command("im_open_login_svc", "account_delete")
+async def account_delete(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    req = parse(DeleteBody, body)
+    results = await rt.accounts.delete(sdkappid, [i.user_id for i in req.items])
+    return {"ResultItem": [
+        {"UserID": r["user_id"], "ResultCode": 0 if r["result"] == "deleted" else 70107,
+         "ResultInfo": "" if r["result"] == "deleted" else "the account does not exist"}
+        for r in results]}
+
+
+@command("im_open_login_svc", "account_check")
+async def account_check(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    req = parse(CheckBody, body)
+    ids = list(dict.fromkeys(i.user_id for i in req.items))
+    existing = set((await rt.accounts.check(sdkappid, ids))["existing"])
+    return {"ResultItem": [
+        {"UserID": u, "ResultCode": 0, "ResultInfo": "",
+         "AccountStatus": "Imported" if u in existing else "NotImported"} for u in ids]}
+
+
+@command("im_open_login_svc", "kick")
+async def kick(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    await rt.accounts.kick(sdkappid, parse(UserIdItem, body).user_id)
+    return {}
+
+
+# -- openim: online state ------------------------------------------------------------
+
+
+class QueryStateBody(V4Body):
+    to: list[str] = Field(alias="To_Account", min_length=1, max_length=500)
+    need_detail: int = Field(0, alias="IsNeedDetail")
+
+
+async def _query_state(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    req = parse(QueryStateBody, body)
+    results: list[dict[str, Any]] = []
+    for user_id in dict.fromkeys(req.to):
+        check_user_id(user_id)
+        state = rt.accounts.online(sdkappid, user_id)
+        item: dict[str, Any] = {"To_Account": user_id,
+                                "Status": "Online" if state["online"] else "Offline"}
+        if req.need_detail:
+            item["Detail"] = [{"Platform": d["platform"] or "Unknown", "Status": "Online"}
+                              for d in state["devices"]]
+        results.append(item)
+    return {"QueryResult": results, "ErrorList": []}
+
+
+command("openim", "querystate")(_query_state)
+command("openim", "query_online_status")(_query_state)
+
+
+# -- profile -------------------------------------------------------------------------
+
+# Tencent's tag -> our field, and how values translate each way.
+_GENDER = {"Gender_Type_Unknown": Gender.UNKNOWN, "Gender_Type_Female": Gender.FEMALE,
+           "Gender_Type_Male": Gender.MALE}
+_ALLOW = {"AllowType_Type_NeedConfirm": AllowType.NEED_CONFIRM,
+          "AllowType_Type_AllowAny": AllowType.ALLOW_ANY,
+          "AllowType_Type_DenyAny": AllowType.DENY_ANY}
+_TAGS = {"Tag_Profile_IM_Nick": "nickname", "Tag_Profile_IM_Image": "avatar_url",
+         "Tag_Profile_IM_Gender": "gender", "Tag_Profile_IM_BirthDay": "birthday",
+         "Tag_Profile_IM_Location": "location", "Tag_Profile_IM_SelfSignature": "signature",
+         "Tag_Profile_IM_Language": "language", "Tag_Profile_IM_Level": "level",
+         "Tag_Profile_IM_Role": "role", "Tag_Profile_IM_AllowType": "allow_type"}
+_ENUM_TAGS: dict[str, dict[str, StrEnum]] = {"gender": dict(_GENDER),
+                                             "allow_type": dict(_ALLOW)}
+CUSTOM_PREFIX = "Tag_Profile_Custom_"
+
+
+def _to_ours(tag: str, value: object) -> tuple[str, object]:
+    """One ``{Tag, Value}`` as our (field, value); unknown tags refused."""
+    if tag.startswith(CUSTOM_PREFIX):
+        return "custom:" + tag[len(CUSTOM_PREFIX):], value
+    field = _TAGS.get(tag)
+    if field is None:
+        raise TidingsError(ErrorCode.INVALID_REQUEST, f"unknown profile tag {tag!r}")
+    table: dict[str, StrEnum] | None = _ENUM_TAGS.get(field)
+    if table is not None:
+        if value not in table:
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               f"{tag}: one of {', '.join(table)}")
+        return field, table[str(value)].value
+    return field, value
+
+
+_FROM_OURS = {field: {ours.value: tag_value for tag_value, ours in table.items()}
+              for field, table in _ENUM_TAGS.items()}
+
+
+def _to_tencent(field: str, value: object) -> object:
+    return _FROM_OURS.get(field, {}).get(str(value), value)
+
+
+class ProfileItem(V4Body):
+    tag: str = Field(alias="Tag")
+    value: str | int = Field(alias="Value")
+
+
+class PortraitSetBody(V4Body):
+    user_id: str = Field(alias="From_Account")
+    items: list[ProfileItem] = Field(alias="ProfileItem", min_length=1, max_length=50)
+
+
+class PortraitGetBody(V4Body):
+    to: list[str] = Field(alias="To_Account", min_length=1, max_length=100)
+    tags: list[str] = Field(alias="TagList", min_length=1, max_length=50)
+
+
+@command("profile", "portrait_set")
+async def portrait_set(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    req = parse(PortraitSetBody, body)
+    standard: dict[str, object] = {}
+    custom: dict[str, object] = {}
+    for item in req.items:
+        field, value = _to_ours(item.tag, item.value)
+        if field.startswith("custom:"):
+            custom[field[len("custom:"):]] = value
+        else:
+            standard[field] = value
+    try:
+        patch = ProfilePatch.model_validate({**standard, "custom": custom})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "ProfileItem"
+        raise TidingsError(ErrorCode.INVALID_REQUEST, f"{where}: {first['msg']}") from None
+    await rt.profiles.set(sdkappid, req.user_id, patch)
+    return {}
+
+
+@command("profile", "portrait_get")
+async def portrait_get(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    req = parse(PortraitGetBody, body)
+    for tag in req.tags:
+        if not tag.startswith(CUSTOM_PREFIX) and tag not in _TAGS:
+            raise TidingsError(ErrorCode.INVALID_REQUEST, f"unknown profile tag {tag!r}")
+    found = await rt.profiles.get(sdkappid, req.to)
+    items: list[dict[str, Any]] = []
+    for profile in found["profiles"]:
+        values = []
+        for tag in req.tags:
+            if tag.startswith(CUSTOM_PREFIX):
+                value = profile["custom"].get(tag[len(CUSTOM_PREFIX):])
+                if value is not None:
+                    values.append({"Tag": tag, "Value": value})
+            else:
+                field = _TAGS[tag]
+                values.append({"Tag": tag, "Value": _to_tencent(field, profile[field])})
+        items.append({"To_Account": profile["user_id"], "ProfileItem": values,
+                      "ResultCode": 0, "ResultInfo": ""})
+    items += [{"To_Account": u, "ProfileItem": [], "ResultCode": 40003,
+               "ResultInfo": "the account does not exist"} for u in found["missing"]]
+    return {"UserProfileItem": items}
