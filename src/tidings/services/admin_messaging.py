@@ -69,7 +69,7 @@ class AdminMessagingService:
     async def import_message(self, sdkappid: int, sender_id: str, conversation_id: str,
                              client_msg_id: str, elements_json: bytes, cloud_custom_data: str,
                              time: int, mode: ImportMode) -> Committed:
-        sender = await self._sender(sdkappid, sender_id)
+        sender = await self.check_sender(sdkappid, sender_id)
         return await self._messaging.import_message(sender, conversation_id, client_msg_id,
                                                     elements_json, cloud_custom_data, time, mode)
 
