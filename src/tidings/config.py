@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     callback_before_send_queue: int = Field(5000, ge=1)
     # Finished outbox rows (delivered, failed, skipped) are deleted after this.
     callback_retention: float = Field(3 * 86400.0, ge=0)
+    # Recall and edit by the sender (admins have no limit): seconds after the
+    # message's time; 0 means no limit.
+    recall_window: float = Field(120.0, ge=0)
+    edit_window: float = Field(0.0, ge=0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

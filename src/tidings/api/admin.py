@@ -17,6 +17,7 @@ from tidings.api.models import (
     BroadcastStartOut,
     CallbacksOut,
     CallbackTestOut,
+    ChangeAckOut,
     CheckOut,
     ConversationListOut,
     DeletedOut,
@@ -32,16 +33,20 @@ from tidings.api.models import (
     ReadOut,
     StateOut,
     StatsOut,
+    UnreadOut,
 )
 from tidings.api.responses import JSON
 from tidings.domain.callbacks import apply_changes
+from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import (
     AdminBatchSendRequest,
     AdminBroadcastRequest,
+    AdminImportRequest,
     AdminSendRequest,
     CallbacksRequest,
+    EditRequest,
     ImportAccountsRequest,
     ReadRequest,
     UserIdsRequest,
@@ -158,6 +163,42 @@ async def batch_send(request: Request, admin: Admin, body: AdminBatchSendRequest
     return JSON({"results": results})
 
 
+@router.post("/messages/import", response_model=AckOut)
+async def import_message(request: Request, admin: Admin, body: AdminImportRequest) -> JSON:
+    """Store a message from ``from`` with its original ``time`` (ms since the
+    epoch, not in the future): Tencent's ``importmsg``. It takes the
+    conversation's next seq (seq order is the truth; time is for display),
+    and becomes the conversation's last message only if its time is not
+    older than the last one's. ``mode: "history"`` (default) counts as unread
+    for nobody and moves no read cursor; ``"realtime"`` counts like a send.
+    Idempotent by ``from`` and ``client_msg_id``, as sends are."""
+    committed = await runtime_of(request).admin_messaging.import_message(
+        admin.sdkappid, body.sender, body.conversation_id, body.client_msg_id,
+        body.elements_json(), body.cloud_custom_data, body.time, body.import_mode())
+    return JSON(ack_view(committed))
+
+
+@router.post("/messages/{msg_id}/recall", response_model=ChangeAckOut)
+async def recall_message(request: Request, admin: Admin, msg_id: str) -> JSON:
+    """Recall any message of the app, however old (Tencent's
+    ``admin_msgwithdraw``): its content is erased, it stays at its seq as
+    ``recalled``, and a ``change`` entry goes to every device of both users.
+    Again on a recalled message: the first recall's answer, ``duplicate: true``."""
+    committed = await runtime_of(request).messaging.admin_change(
+        admin.sdkappid, admin.actor, msg_id, EntryKind.RECALL)
+    return JSON(ack_view(committed))
+
+
+@router.post("/messages/{msg_id}/edit", response_model=ChangeAckOut)
+async def edit_message(request: Request, admin: Admin, msg_id: str, body: EditRequest) -> JSON:
+    """Replace the elements and/or the custom data of any message of the app
+    (Tencent's ``modify_c2c_msg``); not of a recalled one (20023)."""
+    committed = await runtime_of(request).messaging.admin_change(
+        admin.sdkappid, admin.actor, msg_id, EntryKind.EDIT, body.elements_json(),
+        body.cloud_custom_data)
+    return JSON(ack_view(committed))
+
+
 @router.get("/conversations/{user_id}/{conversation_id:path}/messages",
             response_model=HistoryOut)
 async def user_history(request: Request, admin: Admin, user_id: str, conversation_id: str,
@@ -187,6 +228,16 @@ async def user_conversations(request: Request, admin: Admin, user_id: str,
     found = await runtime_of(request).admin_messaging.conversations(admin.sdkappid, user_id,
                                                                    limit)
     return JSON({"conversations": found})
+
+
+@router.get("/users/{user_id}/unread", response_model=UnreadOut)
+async def user_unread(request: Request, admin: Admin, user_id: str,
+                      peer: Annotated[list[str] | None, Query(max_length=100)] = None) -> JSON:
+    """The user's unread messages (Tencent's ``get_c2c_unread_msg_num``): the
+    total, and per conversation those with unread messages, or with ``peer``
+    (repeatable, up to 100) exactly the conversations with those users. The
+    user's own messages, recalls and edits, and history imports never count."""
+    return JSON(await runtime_of(request).admin_messaging.unread(admin.sdkappid, user_id, peer))
 
 
 # -- profiles ----------------------------------------------------------------------

@@ -9,16 +9,19 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from tidings.api.auth import client_ip, current_identity, runtime_of
 from tidings.api.models import (
     AckOut,
+    ChangeAckOut,
     ConversationListOut,
+    ErrorOut,
     HistoryOut,
     ProfileOut,
     ProfilesOut,
     ReadOut,
 )
 from tidings.api.responses import JSON
+from tidings.domain.elements import EntryKind
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
-from tidings.domain.requests import ReadRequest, SendRequest, UserIdsRequest
+from tidings.domain.requests import EditRequest, ReadRequest, SendRequest, UserIdsRequest
 from tidings.services.messaging import SendContext, ack_view
 
 router = APIRouter(prefix="/v1", tags=["client"])
@@ -86,3 +89,34 @@ async def get_profiles(request: Request, me: Me, body: UserIdsRequest) -> JSON:
     """The profiles of 1 to 100 users of the caller's app, in the order
     asked; unknown accounts are listed in ``missing``."""
     return JSON(await runtime_of(request).profiles.get(me.sdkappid, body.user_ids))
+
+
+_CHANGE_ERRORS: dict[int | str, dict[str, object]] = {
+    403: {"model": ErrorOut, "description": "10013 not the sender; 20016 too late"},
+    404: {"model": ErrorOut, "description": "20022 no such message"},
+    409: {"model": ErrorOut, "description": "20023 already recalled (edit only)"},
+}
+
+
+@router.post("/conversations/{conversation_id:path}/messages/{seq}/recall",
+             response_model=ChangeAckOut, responses=_CHANGE_ERRORS)
+async def recall_message(request: Request, me: Me, conversation_id: str, seq: int) -> JSON:
+    """Recall one's own message within ``TIDINGS_RECALL_WINDOW`` (120 s) of its
+    time: its content is erased, it stays at its seq as ``recalled``, and a
+    ``change`` entry (the answer) goes to every device of both users.
+    Recalling it again answers the first recall with ``duplicate: true``."""
+    committed = await runtime_of(request).messaging.change(me, conversation_id, seq,
+                                                           EntryKind.RECALL)
+    return JSON(ack_view(committed))
+
+
+@router.post("/conversations/{conversation_id:path}/messages/{seq}/edit",
+             response_model=ChangeAckOut, responses=_CHANGE_ERRORS)
+async def edit_message(request: Request, me: Me, conversation_id: str, seq: int,
+                       body: EditRequest) -> JSON:
+    """Replace the elements and/or the custom data of one's own message
+    (within ``TIDINGS_EDIT_WINDOW``, no limit by default); it becomes
+    ``edited``, and a ``change`` entry goes to every device of both users."""
+    committed = await runtime_of(request).messaging.change(
+        me, conversation_id, seq, EntryKind.EDIT, body.elements_json(), body.cloud_custom_data)
+    return JSON(ack_view(committed))

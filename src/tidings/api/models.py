@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 
 class MessageOut(BaseModel):
+    kind: Literal["message"]
     msg_id: str
     conversation_id: str
     seq: int
@@ -17,6 +18,36 @@ class MessageOut(BaseModel):
     cloud_custom_data: str
     time: int
     state: Literal["normal", "edited", "recalled"]
+    edited_at: int | None
+    change_seq: int
+    imported: Literal["realtime", "history"] | None
+
+
+_TARGET_EXAMPLE: dict[str, Any] = {
+    "kind": "message", "msg_id": "41-7", "conversation_id": "c2c_bob", "seq": 7,
+    "sender": "alice", "client_msg_id": "9b1c2f80-0007", "elements": [], "cloud_custom_data": "",
+    "time": 1795310000123, "state": "recalled", "edited_at": None, "change_seq": 9,
+    "imported": None}
+
+
+class ChangeAckOut(BaseModel):
+    """A recall or an edit, stored: the change's own entry (``seq``) and the
+    message it changed as it now stands (``target``)."""
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "kind": "recall", "msg_id": "41-9", "conversation_id": "c2c_bob", "seq": 9,
+        "time": 1795310030456, "by": "sender", "target_seq": 7, "target": _TARGET_EXAMPLE,
+        "duplicate": False}]}}
+
+    kind: Literal["recall", "edit"]
+    msg_id: str
+    conversation_id: str
+    seq: int
+    time: int
+    by: Literal["sender", "admin"]
+    target_seq: int
+    target: MessageOut | None
+    duplicate: bool
 
 
 class ConversationOut(BaseModel):
@@ -114,6 +145,22 @@ class KickOut(BaseModel):
     user_id: str
     sessions_closed: int
     sessions_valid_after: int
+
+
+class UnreadConversationOut(BaseModel):
+    conversation_id: str
+    unread: int
+
+
+class UnreadOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "user_id": "bob", "total": 5, "conversations": [
+            {"conversation_id": "c2c_alice", "unread": 3},
+            {"conversation_id": "c2c_shop", "unread": 2}]}]}}
+
+    user_id: str
+    total: int
+    conversations: list[UnreadConversationOut]
 
 
 class DeviceOut(BaseModel):

@@ -107,3 +107,22 @@ class MessageState(IntEnum):
     NORMAL = 0
     EDITED = 1
     RECALLED = 2
+
+
+class EntryKind(IntEnum):
+    """What an entry of a conversation's seq stream is: a message, or a change
+    to an earlier message (which is never unread and never a preview)."""
+
+    MESSAGE = 0
+    RECALL = 1
+    EDIT = 2
+
+
+class ImportMode(IntEnum):
+    """How a message came in: sent, or imported by the app's admin with its
+    original time. Tencent's ``SyncFromOldSystem``: 1 realtime (counts as
+    unread, delivered like a send), 2 history (neither)."""
+
+    NONE = 0
+    REALTIME = 1
+    HISTORY = 2

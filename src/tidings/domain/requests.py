@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tidings.domain.elements import ELEMENTS, Elements
+from tidings.domain.elements import ELEMENTS, Elements, ImportMode
 
 
 class Payload(BaseModel):
@@ -30,6 +30,20 @@ class SyncRequest(Payload):
 
 class ReadRequest(Payload):
     seq: int | None = None
+
+
+class EditRequest(Payload):
+    """What replaces a message's content: the elements, the custom data, or
+    both; a part left out stays as it is."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"elements": [{"type": "text", "text": "See you at 12:30"}]}]})
+
+    elements: Elements | None = None
+    cloud_custom_data: str | None = None
+
+    def elements_json(self) -> bytes | None:
+        return None if self.elements is None else ELEMENTS.dump_json(self.elements)
 
 
 # -- admin API ------------------------------------------------------------------
@@ -85,6 +99,23 @@ class AdminBatchSendRequest(Payload):
 
     def elements_json(self) -> bytes:
         return ELEMENTS.dump_json(self.elements)
+
+
+class AdminImportRequest(AdminSendRequest):
+    """A message from the past (Tencent's ``importmsg``), stored with its
+    ``time``. ``mode``: ``history`` (Tencent's SyncFromOldSystem=2: counts as
+    unread for nobody) or ``realtime`` (=1: as a send, unread for the peer)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "from": "alice", "conversation_id": "c2c_bob", "client_msg_id": "legacy-81723",
+        "time": 1700000000000, "mode": "history",
+        "elements": [{"type": "text", "text": "Order #42 delivered"}]}]})
+
+    time: int = Field(examples=[1700000000000])
+    mode: Literal["history", "realtime"] = "history"
+
+    def import_mode(self) -> ImportMode:
+        return ImportMode.REALTIME if self.mode == "realtime" else ImportMode.HISTORY
 
 
 class AdminBroadcastRequest(Payload):

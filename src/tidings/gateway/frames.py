@@ -13,7 +13,7 @@ import orjson
 from pydantic import Field, ValidationError
 
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.requests import Payload, ReadRequest
+from tidings.domain.requests import EditRequest, Payload, ReadRequest
 
 RequestId = str | int | None
 MAX_REQUEST_ID = 64
@@ -44,6 +44,16 @@ class ConversationsData(Payload):
 
 class ReadData(ReadRequest):
     conversation_id: str = Field(max_length=128)
+
+
+class RecallData(Payload):
+    conversation_id: str = Field(max_length=128)
+    seq: int
+
+
+class EditData(EditRequest):
+    conversation_id: str = Field(max_length=128)
+    seq: int
 
 
 class Empty(Payload):

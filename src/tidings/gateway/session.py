@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from tidings.domain.callbacks import Event
+from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
@@ -128,6 +129,8 @@ class Session:
             "history": self._history,
             "conversations": self._conversations,
             "read": self._read,
+            "recall": self._recall,
+            "edit": self._edit,
             "profile_get": self._profile_get,
             "profile_set": self._profile_set,
             "ping": self._ping,
@@ -308,6 +311,11 @@ class Session:
         future = self._rt.messaging.submit(
             self._me(), req.conversation_id, req.client_msg_id, req.elements_json(),
             req.cloud_custom_data, origin=_Ack(self, req_id), context=self._context)
+        self._answer_when_stored(req_id, future)
+
+    def _answer_when_stored(self, req_id: RequestId, future: asyncio.Future[Committed]) -> None:
+        """The ack of a write comes from the writer, in order with the live
+        frames (see ``_Ack``); here only a refusal is answered."""
 
         def failed(f: asyncio.Future[Committed]) -> None:
             if f.cancelled():
@@ -322,6 +330,18 @@ class Session:
         # Not awaited: the next frame is read while this one commits, and the
         # ack comes from the writer in order with the live frames.
         future.add_done_callback(failed)
+
+    async def _recall(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.RecallData.model_validate(data)
+        self._answer_when_stored(req_id, self._rt.messaging.submit_change(
+            self._me(), req.conversation_id, req.seq, EntryKind.RECALL,
+            origin=_Ack(self, req_id)))
+
+    async def _edit(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.EditData.model_validate(data)
+        self._answer_when_stored(req_id, self._rt.messaging.submit_change(
+            self._me(), req.conversation_id, req.seq, EntryKind.EDIT, req.elements_json(),
+            req.cloud_custom_data, origin=_Ack(self, req_id)))
 
     async def _sync(self, req_id: RequestId, data: dict[str, Any]) -> None:
         req = SyncRequest.model_validate(data)

@@ -22,7 +22,7 @@ from tidings.sdk.callbacks import (
     verify_tencent_sign,
 )
 from tidings.sdk.client import Client, ClientClosed
-from tidings.sdk.models import Ack, Conversation, HistoryPage, Message, ReadState
+from tidings.sdk.models import Ack, Change, Conversation, Entry, HistoryPage, Message, ReadState
 
 DEFAULT_EXPIRE = _usersig.DEFAULT_EXPIRE
 
@@ -41,9 +41,11 @@ __all__ = [
     "DEFAULT_EXPIRE",
     "Ack",
     "CallbackSignatureError",
+    "Change",
     "Client",
     "ClientClosed",
     "Conversation",
+    "Entry",
     "ErrorCode",
     "HistoryPage",
     "Message",

@@ -6,9 +6,14 @@ The protocol (docs/protocol.md) in the order the client walks it:
 2. ``sync`` with ``known`` = {conversation id: last contiguous seq held};
    the answer holds what was missed, in seq order per conversation, and
    ``more`` (ask again with the updated map). Nothing live arrives before it.
-3. Live ``message`` and ``read`` events; ``ping`` events are answered with a
-   ``pong``. Hearing nothing at all for ``heartbeat_timeout`` means the
-   connection is dead.
+3. Live ``message``, ``change`` and ``read`` events; ``ping`` events are
+   answered with a ``pong``. Hearing nothing at all for ``heartbeat_timeout``
+   means the connection is dead.
+
+A recall or an edit is an entry of the conversation's seq stream (a
+:class:`Change`), so a device that was away gets it in the sync answer, in
+order with the messages around it: :meth:`Client.entries` yields both, and
+``on_change`` is called for each change as it arrives.
 
 When the connection drops the client reconnects with exponential backoff and
 jitter and starts again at 1 with the seqs it holds, so :meth:`Client.messages`
@@ -36,13 +41,24 @@ from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketExcepti
 
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.sdk._state import SeqTracker, Verdict
-from tidings.sdk.models import Ack, Conversation, HistoryPage, Message, ReadState, error_from
+from tidings.sdk.models import (
+    Ack,
+    Change,
+    Conversation,
+    Entry,
+    HistoryPage,
+    Message,
+    ReadState,
+    entry_from,
+    error_from,
+)
 
 log = logging.getLogger("tidings.sdk")
 
 T = TypeVar("T")
 UserSigSource = str | Callable[[], str | Awaitable[str]]
 ReadCallback = Callable[[ReadState], object]
+ChangeCallback = Callable[[Change], object]
 
 # A refused login that trying again cannot fix.
 FATAL_LOGIN_CODES: Final = frozenset({
@@ -162,6 +178,7 @@ class Client:
         platform: str = "python",
         known: Mapping[str, int] | None = None,
         on_read: ReadCallback | None = None,
+        on_change: ChangeCallback | None = None,
         request_timeout: float = 10.0,
         send_timeout: float = 30.0,
         connect_timeout: float = 10.0,
@@ -175,6 +192,7 @@ class Client:
         self.device_id = device_id or uuid.uuid4().hex
         self.platform = platform
         self.on_read = on_read
+        self.on_change = on_change
         self.request_timeout = request_timeout
         self.send_timeout = send_timeout
         self.connect_timeout = connect_timeout
@@ -186,7 +204,7 @@ class Client:
         # After a first full sync (or with a saved map) a conversation we
         # have never seen is read from its first message, not from its tail.
         self._baselined = known is not None
-        self._inbox: asyncio.Queue[Message | _End] = asyncio.Queue()
+        self._inbox: asyncio.Queue[Entry | _End] = asyncio.Queue()
         self._outbox: set[str] = set()  # client_msg_ids of sends awaiting their ack
         self._ready = asyncio.Event()  # set: connected and synced, failed, or closed
         self._conn: _Connection | None = None
@@ -268,10 +286,12 @@ class Client:
         return await self.send(conversation_id, [{"type": "text", "text": text}],
                                cloud_custom_data, client_msg_id=client_msg_id)
 
-    async def messages(self) -> AsyncIterator[Message]:
-        """Incoming messages (the user's own from other devices too), each
-        once, in seq order per conversation. Ends when the client is closed;
-        raises the error if the client cannot log in any more."""
+    async def entries(self) -> AsyncIterator[Entry]:
+        """Incoming entries, each once, in seq order per conversation: messages
+        (the user's own from other devices too) and changes (recalls and
+        edits of earlier messages, the user's own from other devices too).
+        Ends when the client is closed; raises the error if the client cannot
+        log in any more. Read entries() or messages(), not both."""
         while True:
             item = await self._inbox.get()
             if isinstance(item, _End):
@@ -281,16 +301,43 @@ class Client:
                 return
             yield item
 
+    async def messages(self) -> AsyncIterator[Message]:
+        """Incoming messages, as :meth:`entries` without the changes (see
+        ``on_change`` for those)."""
+        async for item in self.entries():
+            if isinstance(item, Message):
+                yield item
+
     async def next_message(self) -> Message:
         """The next incoming message (wrap it in ``asyncio.timeout`` to bound
         the wait); raises :class:`ClientClosed` once the client is closed."""
-        item = await self._inbox.get()
-        if isinstance(item, _End):
-            self._inbox.put_nowait(item)
-            if self._failure is not None:
-                raise self._copy_failure()
-            raise ClientClosed("the client is closed")
-        return item
+        while True:
+            item = await self._inbox.get()
+            if isinstance(item, _End):
+                self._inbox.put_nowait(item)
+                if self._failure is not None:
+                    raise self._copy_failure()
+                raise ClientClosed("the client is closed")
+            if isinstance(item, Message):
+                return item
+
+    async def recall(self, conversation_id: str, seq: int) -> Change:
+        """Recall one's own message (within the server's recall window, 120 s
+        by default). Answers the change once stored; a message recalled before
+        answers that first recall with ``duplicate`` set."""
+        return await self._call("recall", {"conversation_id": conversation_id, "seq": seq},
+                                self._on_change_ack, self.send_timeout)
+
+    async def edit(self, conversation_id: str, seq: int,
+                   elements: Sequence[Mapping[str, Any]] | None = None,
+                   cloud_custom_data: str | None = None) -> Change:
+        """Replace the elements and/or the custom data of one's own message."""
+        data: dict[str, Any] = {"conversation_id": conversation_id, "seq": seq}
+        if elements is not None:
+            data["elements"] = [dict(e) for e in elements]
+        if cloud_custom_data is not None:
+            data["cloud_custom_data"] = cloud_custom_data
+        return await self._call("edit", data, self._on_change_ack, self.send_timeout)
 
     async def history(self, conversation_id: str, before_seq: int | None = None,
                       limit: int = 50) -> HistoryPage:
@@ -380,6 +427,12 @@ class Client:
         ack = Ack.from_dict(data)
         self._tracker.own(ack.conversation_id, ack.seq)
         return ack
+
+    def _on_change_ack(self, data: Any) -> Change:
+        change = Change.from_dict(data)
+        if not change.duplicate:
+            self._tracker.own(change.conversation_id, change.seq)
+        return change
 
     # -- the connection loop -----------------------------------------------------
 
@@ -527,39 +580,49 @@ class Client:
                 log.warning("%s: %s seq %s came after a gap (held %s); resyncing", self.user_id,
                             msg.conversation_id, msg.seq, self._tracker.get(msg.conversation_id))
                 return False
+        elif event == "change":
+            change = Change.from_dict(data)
+            if not self._deliver(change, accept_gap=False):
+                log.warning("%s: %s seq %s came after a gap; resyncing", self.user_id,
+                            change.conversation_id, change.seq)
+                return False
         elif event == "read":
-            self._on_read(ReadState.from_dict(data))
+            self._callback(self.on_read, ReadState.from_dict(data))
         return True
 
-    def _on_read(self, state: ReadState) -> None:
-        if self.on_read is None:
+    def _callback(self, callback: Callable[[Any], object] | None, value: object) -> None:
+        if callback is None:
             return
         try:
-            result = self.on_read(state)
+            result = callback(value)
         except Exception:
-            log.exception("%s: the on_read callback failed", self.user_id)
+            log.exception("%s: the %s callback failed", self.user_id, type(value).__name__)
             return
         if inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
             self._callbacks.add(task)
             task.add_done_callback(self._callbacks.discard)
 
-    def _deliver(self, msg: Message, *, accept_gap: bool) -> bool:
-        verdict = self._tracker.offer(msg.conversation_id, msg.seq, accept_gap=accept_gap)
+    def _deliver(self, entry: Entry, *, accept_gap: bool) -> bool:
+        verdict = self._tracker.offer(entry.conversation_id, entry.seq, accept_gap=accept_gap)
         if verdict is Verdict.GAP:
             return False
-        if verdict is Verdict.NEW and not (
-                msg.sender == self.user_id and msg.client_msg_id in self._outbox):
+        if verdict is not Verdict.NEW:
+            return True
+        if isinstance(entry, Change):
+            self._inbox.put_nowait(entry)
+            self._callback(self.on_change, entry)
+        elif not (entry.sender == self.user_id and entry.client_msg_id in self._outbox):
             # (A send of ours that the server stored before the line dropped
             # comes back in the sync; its ack will report it, not this stream.)
-            self._inbox.put_nowait(msg)
+            self._inbox.put_nowait(entry)
         return True
 
     def _apply_sync(self, data: Any) -> bool:
         """Take in a sync answer (in the reader, before any later frame);
         True when another round is needed."""
         more = bool(data["more"])
-        messages = [Message.from_dict(m) for m in data["messages"]]
+        messages = [entry_from(m) for m in data["messages"]]
         first: dict[str, int] = {}
         for msg in messages:
             first.setdefault(msg.conversation_id, msg.seq)

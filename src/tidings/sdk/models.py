@@ -41,20 +41,83 @@ class Message:
     elements: list[dict[str, Any]] = field(hash=False)
     cloud_custom_data: str
     time: int
-    state: str
+    state: str  # "normal", "edited" or "recalled"
+    edited_at: int | None = None
+    # The seq of the change entry that last changed it (0: never changed):
+    # of two copies of one message, the one with the higher change_seq is newer.
+    change_seq: int = 0
+    imported: str | None = None  # "realtime" or "history" for an admin's import
 
     @property
     def text(self) -> str:
         """The text elements, joined; empty when there are none."""
         return "".join(str(e.get("text", "")) for e in self.elements if e.get("type") == "text")
 
+    @property
+    def recalled(self) -> bool:
+        return self.state == "recalled"
+
+    def apply(self, change: Change) -> Message:
+        """This message with ``change`` applied: the change's copy of it when
+        the change is about it and not older than what this copy holds."""
+        target = change.target
+        if (target is None or change.conversation_id != self.conversation_id
+                or change.target_seq != self.seq or target.change_seq < self.change_seq):
+            return self
+        return target
+
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Message:
+        edited_at = doc.get("edited_at")
+        imported = doc.get("imported")
         return cls(msg_id=str(doc["msg_id"]), conversation_id=str(doc["conversation_id"]),
                    seq=int(doc["seq"]), sender=str(doc["sender"]),
                    client_msg_id=str(doc["client_msg_id"]), elements=list(doc["elements"]),
                    cloud_custom_data=str(doc.get("cloud_custom_data", "")),
-                   time=int(doc["time"]), state=str(doc.get("state", "normal")))
+                   time=int(doc["time"]), state=str(doc.get("state", "normal")),
+                   edited_at=None if edited_at is None else int(edited_at),
+                   change_seq=int(doc.get("change_seq", 0)),
+                   imported=None if imported is None else str(imported))
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A recall or an edit of an earlier message: an entry of the
+    conversation's seq stream of its own (``seq``), naming the message it
+    changed (``target_seq``) and carrying that message as it now stands
+    (``target``). Apply it with :meth:`Message.apply`. As the answer to
+    :meth:`Client.recall` / :meth:`Client.edit`, ``duplicate`` tells that the
+    message had been recalled before (nothing new was stored)."""
+
+    kind: str  # "recall" or "edit"
+    msg_id: str
+    conversation_id: str
+    seq: int
+    time: int
+    by: str  # "sender" or "admin"
+    target_seq: int
+    target: Message | None
+    duplicate: bool = False
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Change:
+        target = doc.get("target")
+        return cls(kind=str(doc["kind"]), msg_id=str(doc["msg_id"]),
+                   conversation_id=str(doc["conversation_id"]), seq=int(doc["seq"]),
+                   time=int(doc["time"]), by=str(doc.get("by", "sender")),
+                   target_seq=int(doc["target_seq"]),
+                   target=Message.from_dict(target) if target is not None else None,
+                   duplicate=bool(doc.get("duplicate", False)))
+
+
+Entry = Message | Change
+
+
+def entry_from(doc: Mapping[str, Any]) -> Entry:
+    """An entry of a conversation's seq stream, by its ``kind``."""
+    if doc.get("kind", "message") == "message":
+        return Message.from_dict(doc)
+    return Change.from_dict(doc)
 
 
 @dataclass(frozen=True, slots=True)

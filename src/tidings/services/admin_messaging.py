@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tidings.domain.accounts import AccountState
+from tidings.domain.elements import ImportMode
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity, check_user_id
 from tidings.services.messaging import (
@@ -71,6 +72,13 @@ class AdminMessagingService:
         return await self._messaging.send(sender, conversation_id, client_msg_id,
                                           elements_json, cloud_custom_data, context)
 
+    async def import_message(self, sdkappid: int, sender_id: str, conversation_id: str,
+                             client_msg_id: str, elements_json: bytes, cloud_custom_data: str,
+                             time: int, mode: ImportMode) -> Committed:
+        sender = await self.check_sender(sdkappid, sender_id)
+        return await self._messaging.import_message(sender, conversation_id, client_msg_id,
+                                                    elements_json, cloud_custom_data, time, mode)
+
     async def batch_send(self, sdkappid: int, sender_id: str, to: Sequence[str],
                          client_msg_id: str, elements_json: bytes,
                          cloud_custom_data: str,
@@ -127,3 +135,7 @@ class AdminMessagingService:
         return await self._messaging.mark_read(_user(sdkappid, user_id, "user_id"),
                                                conversation_id, seq, platform="RESTAPI",
                                                client_ip=client_ip)
+
+    async def unread(self, sdkappid: int, user_id: str,
+                     peers: list[str] | None) -> dict[str, Any]:
+        return await self._messaging.unread(_user(sdkappid, user_id, "user_id"), peers)

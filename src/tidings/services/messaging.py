@@ -24,12 +24,12 @@ from tidings.domain.callbacks import (
     FailurePolicy,
     message_data,
 )
-from tidings.domain.elements import MessageState
+from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.ids import ConversationKey, Identity, parse_conversation_id
+from tidings.domain.ids import ConversationKey, Identity, check_user_id, parse_conversation_id
 from tidings.store.clock import now_ms
 from tidings.store.messages import ConversationState, MessageStore, StoredMessage
-from tidings.store.writer import Committed, MessageWriter, NewMessage
+from tidings.store.writer import Committed, MessageWriter, NewChange, NewMessage
 
 if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 MAX_CLIENT_MSG_ID = 64
 RECENT_ACKS = 50_000
 MAX_SEQ = 2**63 - 1  # the largest BIGINT; clients may send larger numbers
+# An imported message may be at most this far in the future (clock skew).
+MAX_IMPORT_AHEAD_MS = 60_000
+# Names by stored number (tuples: a view is built per message and member).
+_IMPORTED: tuple[str | None, ...] = (None, "realtime", "history")
+_STATES = tuple(s.name.lower() for s in MessageState)
+_CHANGE_KINDS = {EntryKind.RECALL: "recall", EntryKind.EDIT: "edit"}
 
 
 class AckTarget(Protocol):
@@ -54,6 +60,7 @@ class AckTarget(Protocol):
 def message_view(msg: StoredMessage, viewer: str) -> dict[str, Any]:
     """A message as a member sees it (the conversation id names the peer)."""
     return {
+        "kind": "message",
         "msg_id": msg.msg_id,
         "conversation_id": msg.key.id_for(viewer),
         "seq": msg.seq,
@@ -62,7 +69,10 @@ def message_view(msg: StoredMessage, viewer: str) -> dict[str, Any]:
         "elements": orjson.Fragment(msg.elements),
         "cloud_custom_data": msg.cloud_custom_data,
         "time": msg.created_at,
-        "state": MessageState(msg.state).name.lower(),
+        "state": _STATES[msg.state],
+        "edited_at": msg.edited_at,
+        "change_seq": msg.change_seq,
+        "imported": _IMPORTED[msg.imported],
     }
 
 
@@ -78,10 +88,36 @@ class SendContext:
 
 
 NO_CONTEXT = SendContext()
+IMPORT_CONTEXT = SendContext("RESTAPI", "", frozenset({"before_send", "after_send"}))
+
+
+def change_view(entry: StoredMessage, viewer: str) -> dict[str, Any]:
+    """A change entry: which message changed, and that message as it now
+    stands (as it was left by this change, on a live event)."""
+    target = entry.target
+    return {
+        "kind": _CHANGE_KINDS[EntryKind(entry.kind)],
+        "msg_id": entry.msg_id,
+        "conversation_id": entry.key.id_for(viewer),
+        "seq": entry.seq,
+        "time": entry.created_at,
+        "by": "admin" if entry.changed_by.startswith("admin:") else "sender",
+        "target_seq": entry.target_seq,
+        "target": message_view(target, viewer) if target is not None else None,
+    }
+
+
+def entry_view(entry: StoredMessage, viewer: str) -> dict[str, Any]:
+    """Any entry of the seq stream: a message or a change."""
+    return change_view(entry, viewer) if entry.kind else message_view(entry, viewer)
 
 
 def ack_view(committed: Committed) -> dict[str, Any]:
     msg = committed.message
+    if msg.kind:
+        # A change's ack is its entry, as the sender of the target sees it.
+        target_sender = msg.target.sender if msg.target is not None else msg.key.a
+        return {**change_view(msg, target_sender), "duplicate": committed.duplicate}
     return {
         "msg_id": "" if committed.dropped else msg.msg_id,
         "conversation_id": msg.key.id_for(msg.sender),
@@ -99,7 +135,7 @@ def conversation_view(state: ConversationState, viewer: str) -> dict[str, Any]:
         "type": state.key.kind.value,
         "last_seq": state.last_seq,
         "read_seq": state.read_seq,
-        "unread": max(0, state.last_seq - state.read_seq),
+        "unread": state.unread,
         "last_time": state.last_time,
         "last_message": message_view(last, viewer) if last is not None else None,
     }
@@ -141,6 +177,28 @@ def _chain(source: asyncio.Future[Committed], target: asyncio.Future[Committed])
     source.add_done_callback(copy)
 
 
+def _change_frame(entry: StoredMessage, viewer: str) -> bytes:
+    return event_frame("change", change_view(entry, viewer))
+
+
+def _entry_bytes(entry: StoredMessage) -> int:
+    """About what an entry weighs in a sync answer."""
+    size = len(entry.elements) + len(entry.cloud_custom_data) + 256
+    if entry.target is not None:
+        size += _entry_bytes(entry.target)
+    return size
+
+
+def parse_msg_id(msg_id: str) -> tuple[int, int]:
+    """``"<conversation number>-<seq>"`` (opaque to clients, parsed here only)."""
+    conv, sep, seq = msg_id.partition("-")
+    if sep and conv.isdecimal() and seq.isdecimal() and conv.isascii() and seq.isascii():
+        conversation_id, seq_no = int(conv), int(seq)
+        if 0 < conversation_id <= MAX_SEQ and 0 < seq_no <= MAX_SEQ:
+            return conversation_id, seq_no
+    raise TidingsError(ErrorCode.INVALID_MSG_ID, f"not a message id: {msg_id[:80]!r}")
+
+
 @dataclass(slots=True)
 class SyncResult:
     messages: list[dict[str, Any]]
@@ -153,12 +211,15 @@ class SyncResult:
 
 class MessagingService:
     def __init__(self, store: MessageStore, bus: LocalBus, *, max_message_bytes: int,
-                 max_page: int, max_sync_bytes: int = 1024 * 1024) -> None:
+                 max_page: int, max_sync_bytes: int = 1024 * 1024,
+                 recall_window: float = 120.0, edit_window: float = 0.0) -> None:
         self._store = store
         self._bus = bus
         self._max_message_bytes = max_message_bytes
         self.max_page = max_page
         self._max_sync_bytes = max_sync_bytes
+        self._windows_ms = {EntryKind.RECALL: round(recall_window * 1000),
+                            EntryKind.EDIT: round(edit_window * 1000)}
         self.writer: MessageWriter | None = None
         self._in_flight: dict[tuple[int, str, str], asyncio.Future[Committed]] = {}
         self._recent: OrderedDict[tuple[int, str, str], Committed] = OrderedDict()
@@ -176,10 +237,12 @@ class MessagingService:
     def submit(self, sender: Identity, conversation_id: str, client_msg_id: str,
                elements_json: bytes, cloud_custom_data: str,
                origin: AckTarget | None = None,
-               context: SendContext = NO_CONTEXT) -> asyncio.Future[Committed]:
+               context: SendContext = NO_CONTEXT, *, time: int | None = None,
+               imported: ImportMode = ImportMode.NONE) -> asyncio.Future[Committed]:
         """Queue a message for the next commit. Checks run now (and raise);
         the future resolves once the message is durable. ``origin`` is acked
-        exactly once, in order with the live frames of the same commit."""
+        exactly once, in order with the live frames of the same commit.
+        An import (admin) gives the message's own ``time``."""
         key = parse_conversation_id(sender, conversation_id)
         if key.a == key.b:
             raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
@@ -204,7 +267,10 @@ class MessagingService:
         if self.writer is None:
             raise TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the server is starting")
         request = NewMessage(key, sender.user_id, client_msg_id, elements_json.decode(),
-                             cloud_custom_data, origin)
+                             cloud_custom_data, origin, time=time, imported=imported)
+        if imported is not ImportMode.NONE:
+            # Imports run no message callbacks (as Tencent's importmsg).
+            context = IMPORT_CONTEXT
         lane = (sender.user_id, key)
         known, settings = (True, None) if self._callbacks is None else (
             self._callbacks.cached(sender.sdkappid))
@@ -340,6 +406,21 @@ class MessagingService:
                                                 elements_json, cloud_custom_data,
                                                 context=context))
 
+    async def import_message(self, sender: Identity, conversation_id: str, client_msg_id: str,
+                             elements_json: bytes, cloud_custom_data: str, time: int,
+                             mode: ImportMode) -> Committed:
+        """Store a message with its original ``time`` (ms). It takes the
+        conversation's next seq like any message: seq order is the truth,
+        time is for display. HISTORY: counts as unread for nobody and moves no
+        cursor; REALTIME: as a send (unread for the peer, the sender's cursor
+        moves). Idempotent by (sender, client id), in the same space as sends."""
+        if not 0 < time <= now_ms() + MAX_IMPORT_AHEAD_MS:
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               "time: ms since the epoch, not in the future")
+        return await asyncio.shield(self.submit(sender, conversation_id, client_msg_id,
+                                                elements_json, cloud_custom_data,
+                                                time=time, imported=mode))
+
     def _settled(self, dedup: tuple[int, str, str], future: asyncio.Future[Committed]) -> None:
         self._in_flight.pop(dedup, None)
         if future.cancelled() or future.exception() is not None:
@@ -383,22 +464,90 @@ class MessagingService:
             origin.ack(repeated)
         return repeated
 
+    # -- recall and edit ------------------------------------------------------
+
+    def submit_change(self, actor: Identity, conversation_id: str, seq: int, kind: EntryKind,
+                      elements_json: bytes | None = None, cloud_custom_data: str | None = None,
+                      origin: AckTarget | None = None) -> asyncio.Future[Committed]:
+        """The sender recalls or edits their own message ``seq``, within the
+        window of its kind. The future resolves with the change entry once it
+        is durable (``duplicate`` for a message recalled before)."""
+        key = parse_conversation_id(actor, conversation_id)
+        if key.a == key.b:
+            raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
+                               "a one-to-one conversation needs two different users")
+        return self._queue_change(NewChange(
+            key, self._target_seq(seq), kind, f"user:{actor.user_id}",
+            *self._edit_content(kind, elements_json, cloud_custom_data),
+            sender=actor.user_id, window_ms=self._windows_ms[kind],
+            max_bytes=self._max_message_bytes, origin=origin))
+
+    async def change(self, actor: Identity, conversation_id: str, seq: int, kind: EntryKind,
+                     elements_json: bytes | None = None,
+                     cloud_custom_data: str | None = None) -> Committed:
+        return await asyncio.shield(self.submit_change(actor, conversation_id, seq, kind,
+                                                       elements_json, cloud_custom_data))
+
+    async def admin_change(self, sdkappid: int, actor: str, msg_id: str, kind: EntryKind,
+                           elements_json: bytes | None = None,
+                           cloud_custom_data: str | None = None) -> Committed:
+        """An app's admin recalls or edits any message of the app: no window,
+        whoever sent it. Another app's message is "not found"."""
+        conversation_number, seq = parse_msg_id(msg_id)
+        content = self._edit_content(kind, elements_json, cloud_custom_data)
+        key = await self._store.conversation_key(sdkappid, conversation_number)
+        if key is None:
+            raise TidingsError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {msg_id!r}")
+        return await asyncio.shield(self._queue_change(NewChange(
+            key, seq, kind, f"admin:{actor}", *content, max_bytes=self._max_message_bytes)))
+
+    def _target_seq(self, seq: int) -> int:
+        if seq < 1:
+            raise TidingsError(ErrorCode.INVALID_REQUEST, "seq must be 1 or more")
+        if seq > MAX_SEQ:
+            raise TidingsError(ErrorCode.MESSAGE_NOT_FOUND,
+                               f"no message with seq {seq} in this conversation")
+        return seq
+
+    def _edit_content(self, kind: EntryKind, elements_json: bytes | None,
+                      cloud_custom_data: str | None) -> tuple[str | None, str | None]:
+        if kind is not EntryKind.EDIT:
+            return None, None
+        if elements_json is None and cloud_custom_data is None:
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               "an edit needs elements, cloud_custom_data or both")
+        size = len(elements_json or b"") + len((cloud_custom_data or "").encode())
+        if size > self._max_message_bytes:
+            raise TidingsError(ErrorCode.MESSAGE_TOO_LONG,
+                               f"message is {size} bytes; the limit is {self._max_message_bytes}")
+        return (None if elements_json is None else elements_json.decode()), cloud_custom_data
+
+    def _queue_change(self, change: NewChange) -> asyncio.Future[Committed]:
+        if self.writer is None:
+            raise TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the server is starting")
+        future = self.writer.submit(change)
+        future.add_done_callback(_ack_repeated_change)
+        return future
+
     def on_commit(self, batch: list[Committed]) -> None:
-        """Runs right after each commit, in seq order: acks and live frames."""
+        """Runs right after each commit, in seq order: acks and live frames
+        (``message`` for a message, ``change`` for a recall or an edit)."""
         after_send = False
         for committed in batch:
             origin = committed.request.origin
             if committed.duplicate:
                 continue
-            if committed.request.after_send is not None:
+            if isinstance(committed.request, NewMessage) and (
+                    committed.request.after_send is not None):
                 after_send = True
             msg = committed.message
             if origin is not None:
                 origin.ack(committed)
             skip = origin.device if origin is not None else None
+            render = _change_frame if msg.kind else _message_frame
             for user in msg.key.members():
                 self._bus.deliver(Identity(msg.key.sdkappid, user),
-                                  partial(_message_frame, msg, user),
+                                  partial(render, msg, user),
                                   conversation_id=msg.conversation_id, seq=msg.seq, skip=skip)
         if after_send and self._callbacks is not None:
             self._callbacks.wake()
@@ -425,8 +574,8 @@ class MessagingService:
         if before_seq is not None:
             # Same page, but within what the database's integers can hold.
             before_seq = max(0, min(before_seq, MAX_SEQ))
-        rows = await self._store.page(found[0], key, before_seq=before_seq, limit=n + 1,
-                                      newest_first=True)
+        rows = await self._store.page(found.conversation_id, key, before_seq=before_seq,
+                                      limit=n + 1, newest_first=True, messages_only=True)
         more = len(rows) > n
         rows = rows[:n]
         rows.reverse()
@@ -448,8 +597,7 @@ class MessagingService:
         if found is None:
             # Nothing was ever said here: nothing to read, as history says.
             return {"conversation_id": conversation_id, "read_seq": 0, "unread": 0}
-        conv_id, last_seq, _ = found
-        target = last_seq if seq is None else min(seq, last_seq)
+        target = found.last_seq if seq is None else min(seq, found.last_seq)
         if target < 0:
             raise TidingsError(ErrorCode.INVALID_REQUEST, "seq must not be negative")
         outbox = None
@@ -458,17 +606,20 @@ class MessagingService:
                                                      Event.AFTER_READ):
             peer = key.b if me.user_id == key.a else key.a
 
-            def outbox(read_seq: int, total_unread: int) -> tuple[int, str, str]:
+            def outbox(read_seq: int, read_msg_no: int,
+                       total_unread: int) -> tuple[int, str, str]:
                 return (me.sdkappid, Event.AFTER_READ, orjson.dumps({
                     "user_id": me.user_id, "peer": peer, "conversation_id": conversation_id,
-                    "read_seq": read_seq, "unread": max(0, last_seq - read_seq),
+                    "read_seq": read_seq,
+                    "unread": max(0, found.last_msg_no - read_msg_no),
                     "total_unread": total_unread, "time": now_ms(), "platform": platform,
                     "client_ip": client_ip}).decode())
-        read_seq = await self._store.mark_read(conv_id, me.user_id, target, outbox=outbox)
+        read_seq, read_msg_no = await self._store.mark_read(
+            found.conversation_id, me.user_id, target, outbox=outbox)
         if outbox is not None and callbacks is not None:
             callbacks.wake()
         data = {"conversation_id": conversation_id, "read_seq": read_seq,
-                "unread": max(0, last_seq - read_seq)}
+                "unread": max(0, found.last_msg_no - read_msg_no)}
         self._bus.deliver(me, event_frame("read", data), skip=skip)
         return data
 
@@ -501,16 +652,39 @@ class MessagingService:
                                           up_to_seq=state.last_seq, limit=take)
             kept = 0
             for m in rows:
-                # Always some progress: the first message goes in whatever its size.
+                # Always some progress: the first entry goes in whatever its size.
                 if bytes_left <= 0 and (kept or result.messages):
                     break
-                bytes_left -= len(m.elements) + len(m.cloud_custom_data) + 256
+                bytes_left -= _entry_bytes(m)
                 kept += 1
             rows = rows[:kept]
             budget -= len(rows)
-            result.messages.extend(message_view(m, me.user_id) for m in rows)
+            result.messages.extend(entry_view(m, me.user_id) for m in rows)
             if rows and rows[-1].seq < state.last_seq:
                 result.more = True
             else:
                 result.covered[state.conversation_id] = state.last_seq
         return result
+
+    async def unread(self, me: Identity, peers: list[str] | None) -> dict[str, Any]:
+        """The user's unread messages: in total, and per conversation (those
+        with unread messages, or exactly the one-to-one conversations with
+        ``peers``). One row per conversation of the user is read."""
+        wanted = None if peers is None else [
+            f"c2c_{check_user_id(p)}" for p in dict.fromkeys(peers)]
+        states = await self._store.conversations_of(me.sdkappid, me.user_id,
+                                                    with_last_message=False)
+        counts = {s.key.id_for(me.user_id): s.unread for s in states}
+        listed = ([(c, n) for c, n in counts.items() if n > 0] if wanted is None
+                  else [(c, counts.get(c, 0)) for c in wanted])
+        return {"user_id": me.user_id, "total": sum(counts.values()),
+                "conversations": [{"conversation_id": c, "unread": n} for c, n in listed]}
+
+
+def _ack_repeated_change(future: asyncio.Future[Committed]) -> None:
+    """A repeated recall is not in the commit hook's batch: ack it here."""
+    if future.cancelled() or future.exception() is not None:
+        return
+    committed = future.result()
+    if committed.duplicate and committed.request.origin is not None:
+        committed.request.origin.ack(committed)

@@ -57,7 +57,9 @@ class Runtime:
         messaging = MessagingService(MessageStore(db), bus,
                                      max_message_bytes=settings.max_message_bytes,
                                      max_page=settings.max_page,
-                                     max_sync_bytes=settings.max_sync_bytes)
+                                     max_sync_bytes=settings.max_sync_bytes,
+                                     recall_window=settings.recall_window,
+                                     edit_window=settings.edit_window)
         writer = MessageWriter(db, max_batch=settings.max_commit_batch,
                                on_commit=messaging.on_commit)
         callbacks = CallbackService(CallbackStore(db), settings)

@@ -110,6 +110,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # A recall or an edit overwrites content: zero the bytes it frees, so the
+    # old content is not left readable in free space of the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

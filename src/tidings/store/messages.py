@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, select, tuple_, update
 
+from tidings.domain.elements import EntryKind
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.store.callbacks import insert_events
 from tidings.store.engine import Database
@@ -25,10 +26,23 @@ class StoredMessage:
     cloud_custom_data: str
     created_at: int
     state: int
+    # domain.elements.EntryKind; a change entry names its target, and carries
+    # the target as it stands (read with it, or as the change left it).
+    kind: int = 0
+    target_seq: int = 0
+    imported: int = 0
+    edited_at: int | None = None
+    change_seq: int = 0
+    changed_by: str = ""
+    target: StoredMessage | None = None
 
     @property
     def msg_id(self) -> str:
         return f"{self.conversation_id}-{self.seq}"
+
+    @property
+    def is_change(self) -> bool:
+        return self.kind != EntryKind.MESSAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +55,38 @@ class ConversationState:
     last_time: int
     read_seq: int
     last_message: StoredMessage | None
+    # Unread = countable messages (not one's own, not changes, not history
+    # imports) after the cursor: last_msg_no - read_msg_no.
+    last_msg_no: int = 0
+    read_msg_no: int = 0
+
+    @property
+    def unread(self) -> int:
+        return max(0, self.last_msg_no - self.read_msg_no)
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    conversation_id: int
+    last_seq: int
+    read_seq: int
+    last_msg_no: int
+    read_msg_no: int
 
 
 def key_of(row: Any) -> ConversationKey:
     return ConversationKey(row.sdkappid, ConversationKind(row.kind), row.a, row.b)
 
 
-def message_of(r: Any, key: ConversationKey) -> StoredMessage:
+def message_of(r: Any, key: ConversationKey,
+               target: StoredMessage | None = None) -> StoredMessage:
     return StoredMessage(
         conversation_id=r.conversation_id, key=key, seq=r.seq, sender=r.sender,
         client_msg_id=r.client_msg_id, elements=r.elements,
         cloud_custom_data=r.cloud_custom_data, created_at=r.created_at, state=r.state,
+        kind=r.kind, target_seq=r.target_seq or 0, imported=r.imported,
+        edited_at=r.edited_at, change_seq=r.change_seq, changed_by=r.changed_by or "",
+        target=target,
     )
 
 
@@ -59,41 +94,65 @@ class MessageStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def membership(self, key: ConversationKey,
-                         user_id: str) -> tuple[int, int, int] | None:
-        """(conversation id, last seq, read seq) if the user is a member."""
+    async def membership(self, key: ConversationKey, user_id: str) -> Membership | None:
+        """The conversation and the user's cursor, if the user is a member."""
         c, cm = conversations.c, conversation_members.c
         stmt = (
-            select(c.id, c.last_seq, cm.read_seq)
+            select(c.id, c.last_seq, cm.read_seq, c.last_msg_no, cm.read_msg_no)
             .join(conversation_members, cm.conversation_id == c.id)
             .where(c.sdkappid == key.sdkappid, c.kind == key.kind.value, c.a == key.a,
                    c.b == key.b, cm.user_id == user_id)
         )
         async with self._db.reader.connect() as conn:
             row = (await conn.execute(stmt)).first()
-        return None if row is None else (row.id, row.last_seq, row.read_seq)
+        return None if row is None else Membership(row.id, row.last_seq, row.read_seq,
+                                                   row.last_msg_no, row.read_msg_no)
+
+    async def conversation_key(self, sdkappid: int,
+                               conversation_id: int) -> ConversationKey | None:
+        """The key of an internal conversation number, if it is this app's."""
+        c = conversations.c
+        async with self._db.reader.connect() as conn:
+            row = (await conn.execute(
+                select(c.sdkappid, c.kind, c.a, c.b)
+                .where(c.id == conversation_id, c.sdkappid == sdkappid))).first()
+        return None if row is None else key_of(row)
 
     async def page(self, conversation_id: int, key: ConversationKey, *, after_seq: int = 0,
                    before_seq: int | None = None, up_to_seq: int | None = None,
-                   limit: int, newest_first: bool = False) -> list[StoredMessage]:
+                   limit: int, newest_first: bool = False,
+                   messages_only: bool = False) -> list[StoredMessage]:
+        """Entries of one conversation by seq; a change entry comes with its
+        target as it stands now. ``messages_only`` leaves change entries out."""
         m = messages.c
         cond = [m.conversation_id == conversation_id, m.seq > after_seq]
         if before_seq is not None:
             cond.append(m.seq < before_seq)
         if up_to_seq is not None:
             cond.append(m.seq <= up_to_seq)
+        if messages_only:
+            cond.append(m.kind == EntryKind.MESSAGE)
         order = m.seq.desc() if newest_first else m.seq.asc()
         stmt = select(messages).where(and_(*cond)).order_by(order).limit(limit)
         async with self._db.reader.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-        return [message_of(r, key) for r in rows]
+            targets: dict[int, StoredMessage] = {}
+            wanted = sorted({r.target_seq for r in rows if r.kind != EntryKind.MESSAGE})
+            for i in range(0, len(wanted), 400):
+                got = (await conn.execute(select(messages).where(
+                    m.conversation_id == conversation_id,
+                    m.seq.in_(wanted[i:i + 400])))).all()
+                targets.update((r.seq, message_of(r, key)) for r in got)
+        return [message_of(r, key, targets.get(r.target_seq) if r.kind else None)
+                for r in rows]
 
     async def conversations_of(self, sdkappid: int, user_id: str, *, limit: int | None = None,
                                with_last_message: bool = True) -> list[ConversationState]:
         """The user's conversations, most recently active first."""
         cm, c, m = conversation_members.c, conversations.c, messages.c
         stmt = (
-            select(c.id, c.sdkappid, c.kind, c.a, c.b, c.last_seq, c.last_time, cm.read_seq)
+            select(c.id, c.sdkappid, c.kind, c.a, c.b, c.last_seq, c.last_time, cm.read_seq,
+                   c.last_message_seq, c.last_msg_no, cm.read_msg_no)
             .join(conversation_members, cm.conversation_id == c.id)
             .where(cm.sdkappid == sdkappid, cm.user_id == user_id)
             .order_by(c.last_time.desc(), c.id.desc())
@@ -104,7 +163,7 @@ class MessageStore:
             rows = (await conn.execute(stmt)).all()
             last: dict[int, StoredMessage] = {}
             if with_last_message and rows:
-                wanted = [(r.id, r.last_seq) for r in rows if r.last_seq > 0]
+                wanted = [(r.id, r.last_message_seq) for r in rows if r.last_message_seq > 0]
                 keys = {r.id: key_of(r) for r in rows}
                 for i in range(0, len(wanted), 400):
                     chunk = wanted[i:i + 400]
@@ -113,33 +172,39 @@ class MessageStore:
                     for r in got:
                         last[r.conversation_id] = message_of(r, keys[r.conversation_id])
         return [
-            ConversationState(r.id, key_of(r), r.last_seq, r.last_time, r.read_seq, last.get(r.id))
+            ConversationState(r.id, key_of(r), r.last_seq, r.last_time, r.read_seq, last.get(r.id),
+                              r.last_msg_no, r.read_msg_no)
             for r in rows
         ]
 
     async def mark_read(self, conversation_id: int, user_id: str, seq: int, *,
-                        outbox: Callable[[int, int], tuple[int, str, str]] | None = None
-                        ) -> int:
-        """Move the read cursor forward (never back); returns where it stands.
-        When it moved, ``outbox(read_seq, total unread of the user)`` makes
-        the after-read callback row, written in the same transaction."""
-        cm = conversation_members.c
+                        outbox: Callable[[int, int, int], tuple[int, str, str]] | None = None
+                        ) -> tuple[int, int]:
+        """Move the read cursor forward (never back); returns where it stands:
+        (read seq, the running message count there). When it moved,
+        ``outbox(read_seq, read msg count, total unread of the user)`` makes the after-read
+        callback row, written in the same transaction."""
+        cm, m = conversation_members.c, messages.c
+        msg_no = (select(func.coalesce(func.max(m.msg_no), 0))
+                  .where(m.conversation_id == conversation_id, m.seq == seq)
+                  .scalar_subquery())
         async with self._db.writer.begin() as conn:
             moved = await conn.execute(
                 update(conversation_members)
                 .where(cm.conversation_id == conversation_id, cm.user_id == user_id,
                        cm.read_seq < seq)
-                .values(read_seq=seq)
+                .values(read_seq=seq, read_msg_no=msg_no)
             )
             row = (await conn.execute(
-                select(cm.read_seq, cm.sdkappid).where(cm.conversation_id == conversation_id,
-                                                       cm.user_id == user_id))).one()
+                select(cm.read_seq, cm.read_msg_no, cm.sdkappid).where(
+                    cm.conversation_id == conversation_id, cm.user_id == user_id))).one()
             if outbox is not None and moved.rowcount:
                 c = conversations.c
                 total = (await conn.execute(
-                    select(func.coalesce(func.sum(c.last_seq - cm.read_seq), 0))
+                    select(func.coalesce(func.sum(c.last_msg_no - cm.read_msg_no), 0))
                     .select_from(conversation_members)
                     .join(conversations, c.id == cm.conversation_id)
                     .where(cm.sdkappid == row.sdkappid, cm.user_id == user_id))).scalar_one()
-                await insert_events(conn, [outbox(int(row.read_seq), int(total))])
-        return int(row.read_seq)
+                await insert_events(conn, [outbox(int(row.read_seq), int(row.read_msg_no),
+                                                  int(total))])
+        return int(row.read_seq), int(row.read_msg_no)

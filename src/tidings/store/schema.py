@@ -111,6 +111,10 @@ conversations = Table(
     Column("last_time", BigInteger, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
     UniqueConstraint("sdkappid", "kind", "a", "b", name="uq_conversations_key"),
+    # 0004: the seq of the newest message (changes are not previews), and how
+    # many countable messages the conversation has (see messages.msg_no).
+    Column("last_message_seq", BigInteger, nullable=False, server_default="0"),
+    Column("last_msg_no", BigInteger, nullable=False, server_default="0"),
 )
 
 conversation_members = Table(
@@ -123,6 +127,8 @@ conversation_members = Table(
     Column("read_seq", BigInteger, nullable=False, server_default="0"),
     Column("joined_at", BigInteger, nullable=False),
     Index("ix_members_user", "sdkappid", "user_id"),
+    # 0004: messages.msg_no at read_seq; unread = last_msg_no - read_msg_no.
+    Column("read_msg_no", BigInteger, nullable=False, server_default="0"),
 )
 
 messages = Table(
@@ -139,6 +145,19 @@ messages = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("state", SmallInteger, nullable=False, server_default="0"),
     UniqueConstraint("sdkappid", "sender", "client_msg_id", name="uq_messages_client_id"),
+    # 0004: message changes and imports.
+    # domain.elements.EntryKind: 0 message, 1 recall of target_seq, 2 edit of it.
+    Column("kind", SmallInteger, nullable=False, server_default="0"),
+    Column("target_seq", BigInteger, nullable=True),
+    # Countable messages (kind 0, not a history import) up to this entry.
+    Column("msg_no", BigInteger, nullable=False, server_default="0"),
+    # domain.elements.ImportMode: 0 sent, 1 realtime import, 2 history import.
+    Column("imported", SmallInteger, nullable=False, server_default="0"),
+    Column("edited_at", BigInteger, nullable=True),
+    # On a message: the seq of its latest change entry (0: never changed).
+    Column("change_seq", BigInteger, nullable=False, server_default="0"),
+    # Who made the (latest) change: "user:<id>" or "admin:<actor>".
+    Column("changed_by", String(64), nullable=True),
     # Operational figures (messages today); see docs/schema.md for its cost.
     Index("ix_messages_app_time", "sdkappid", "created_at"),
 )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from tidings.domain.accounts import AccountState
+from tidings.domain.elements import EntryKind
 from tidings.store.engine import Database
 from tidings.store.schema import messages, users
 
@@ -33,5 +34,6 @@ class StatsStore:
             active = await conn.scalar(select(func.count()).select_from(users).where(
                 users.c.sdkappid == sdkappid, users.c.last_login_at >= since_ms))
             sent = await conn.scalar(select(func.count()).select_from(messages).where(
-                messages.c.sdkappid == sdkappid, messages.c.created_at >= since_ms))
+                messages.c.sdkappid == sdkappid, messages.c.created_at >= since_ms,
+                messages.c.kind == EntryKind.MESSAGE))
         return AppCounts(int(registered or 0), int(active or 0), int(sent or 0))

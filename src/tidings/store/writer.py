@@ -5,6 +5,10 @@ The writer is the only code that assigns ``seq``. It keeps each conversation's
 last ``seq`` in memory once read, so a batch costs a handful of statements
 whatever its size. One writer per database: in a cluster the conversation
 would be routed to the process that owns it (a later issue).
+
+A recall or an edit is an entry of the seq stream too (``NewChange``): in the
+transaction that changes the target row the writer gives the change the
+conversation's next seq, so catch-up by seq carries changes like messages.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, tuple_
 from sqlalchemy.engine.interfaces import DBAPICursor
 
 from tidings.domain.callbacks import Event, message_data
+from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.store.callbacks import OUTBOX_INSERT_SQL, outbox_params
@@ -33,6 +38,10 @@ log = logging.getLogger(__name__)
 # and reloaded from the database on demand.
 CACHE_LIMIT = 200_000
 
+_ENTRY_COLUMNS = ("conversation_id, seq, sdkappid, sender, client_msg_id, elements,"
+                  " cloud_custom_data, created_at, state, kind, target_seq, imported, edited_at,"
+                  " change_seq, changed_by")
+
 
 @dataclass(slots=True)
 class NewMessage:
@@ -46,19 +55,62 @@ class NewMessage:
     # (platform, client ip) when the app wants an after-send callback: its
     # outbox row is written in the message's own transaction.
     after_send: tuple[str, str] | None = None
+    # An import: the message's own time (else the commit's), and its mode.
+    time: int | None = None
+    imported: ImportMode = ImportMode.NONE
+
+
+@dataclass(slots=True)
+class NewChange:
+    """Recall or edit message ``target_seq`` of a conversation. The checks
+    that depend on the target run in the writer's transaction, so two changes
+    of one message are never judged on the same state."""
+
+    key: ConversationKey
+    target_seq: int
+    kind: EntryKind  # RECALL or EDIT
+    changed_by: str  # "user:<id>" or "admin:<actor>", as stored
+    # Edit: what replaces the target's content (None keeps that part).
+    elements: str | None = None
+    cloud_custom_data: str | None = None
+    # A sender's own change: who must have sent the target, and within how
+    # many ms of its time (0: no limit). None for an admin: no limits.
+    sender: str | None = None
+    window_ms: int = 0
+    max_bytes: int = 0
+    origin: Any = None
+
+
+Request = NewMessage | NewChange
 
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    request: NewMessage
+    request: Request
+    # The stored message, or the change entry (with its target as it left it).
     message: StoredMessage
-    # True when the client id was stored before: the first ack is repeated.
+    # True when the client id was stored before (or the message was already
+    # recalled): the first ack is repeated and nothing new was stored.
     duplicate: bool
     # The app's before-send callback dropped it: acked, but never stored (seq 0).
     dropped: bool = False
 
 
 CommitHook = Callable[[list[Committed]], None]
+
+
+class _Conv:
+    """What the writer remembers of a conversation between batches."""
+
+    __slots__ = ("id", "last_message_seq", "last_msg_no", "last_seq", "last_time")
+
+    def __init__(self, conv_id: int, last_seq: int, last_message_seq: int, last_msg_no: int,
+                 last_time: int) -> None:
+        self.id = conv_id
+        self.last_seq = last_seq
+        self.last_message_seq = last_message_seq
+        self.last_msg_no = last_msg_no
+        self.last_time = last_time
 
 
 class WriterStopped(TidingsError):
@@ -71,22 +123,35 @@ class MessageWriter:
         self._db = db
         self._max_batch = max_batch
         self._on_commit = on_commit
-        self._queue: list[tuple[NewMessage, asyncio.Future[Committed]]] = []
+        self._queue: list[tuple[Request, asyncio.Future[Committed]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        # conversation key -> (conversation id, last seq)
-        self._conversations: dict[ConversationKey, tuple[int, int]] = {}
+        self._conversations: dict[ConversationKey, _Conv] = {}
         self._dedup_cache: dict[int, str] = {}
         self._insert_sql = db.driver_sql(
             "INSERT INTO messages (conversation_id, seq, sdkappid, sender, client_msg_id,"
-            " elements, cloud_custom_data, created_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)")
+            " elements, cloud_custom_data, created_at, state, msg_no, imported)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)")
         self._advance_sql = db.driver_sql(
-            "UPDATE conversations SET last_seq = ?, last_time = ? WHERE id = ?")
+            "UPDATE conversations SET last_seq = ?, last_time = ?, last_message_seq = ?,"
+            " last_msg_no = ? WHERE id = ?")
         self._outbox_sql = db.driver_sql(OUTBOX_INSERT_SQL)
         self._read_sql = db.driver_sql(
-            "UPDATE conversation_members SET read_seq = ?"
+            "UPDATE conversation_members SET read_seq = ?, read_msg_no = ?"
             " WHERE conversation_id = ? AND user_id = ? AND read_seq < ?")
+        self._entry_sql = db.driver_sql(
+            f"SELECT {_ENTRY_COLUMNS} FROM messages WHERE conversation_id = ? AND seq = ?")
+        self._change_sql = db.driver_sql(
+            "INSERT INTO messages (conversation_id, seq, sdkappid, sender, client_msg_id,"
+            " elements, cloud_custom_data, created_at, state, kind, target_seq, msg_no,"
+            " changed_by) VALUES (?, ?, ?, '', ?, '[]', '', ?, 0, ?, ?, ?, ?)")
+        self._recall_sql = db.driver_sql(
+            "UPDATE messages SET elements = '[]', cloud_custom_data = '', state = ?,"
+            " change_seq = ?, changed_by = ? WHERE conversation_id = ? AND seq = ?")
+        self._edit_sql = db.driver_sql(
+            "UPDATE messages SET elements = ?, cloud_custom_data = ?, state = ?, edited_at = ?,"
+            " change_seq = ?, changed_by = ? WHERE conversation_id = ? AND seq = ?")
         self.batches = 0
         self.committed = 0
 
@@ -100,7 +165,7 @@ class MessageWriter:
         if self._task is not None:
             await self._task
 
-    def submit(self, message: NewMessage) -> asyncio.Future[Committed]:
+    def submit(self, message: Request) -> asyncio.Future[Committed]:
         if self._stopping:
             raise WriterStopped()
         future: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
@@ -137,7 +202,7 @@ class MessageWriter:
                 else:
                     future.set_result(result)
 
-    def _fail(self, batch: list[tuple[NewMessage, asyncio.Future[Committed]]],
+    def _fail(self, batch: list[tuple[Request, asyncio.Future[Committed]]],
               exc: Exception) -> None:
         # Our memory of the seqs may now be ahead of the database.
         for message, _ in batch:
@@ -152,11 +217,11 @@ class MessageWriter:
             if not future.done():
                 future.set_exception(error)
 
-    async def _commit(self, batch: list[tuple[NewMessage, asyncio.Future[Committed]]]
+    async def _commit(self, batch: list[tuple[Request, asyncio.Future[Committed]]]
                       ) -> list[Committed | TidingsError]:
         return await self._db.run_write(self._commit_in, [m for m, _ in batch], now_ms())
 
-    def _commit_in(self, conn: Connection, requests: list[NewMessage], now: int
+    def _commit_in(self, conn: Connection, requests: list[Request], now: int
                    ) -> list[Committed | TidingsError]:
         """The whole batch, inside one transaction (run by ``Database.run_write``).
 
@@ -169,35 +234,64 @@ class MessageWriter:
         finally:
             cursor.close()
 
-    def _write_batch(self, conn: Connection, cursor: DBAPICursor, requests: list[NewMessage],
+    def _write_batch(self, conn: Connection, cursor: DBAPICursor, requests: list[Request],
                      now: int) -> list[Committed | TidingsError]:
-        earlier = self._stored_before(cursor, requests)
-        fresh = [r for r in requests
+        sends = [r for r in requests if isinstance(r, NewMessage)]
+        earlier = self._stored_before(cursor, sends) if sends else {}
+        fresh = [r for r in sends
                  if (r.key.sdkappid, r.sender, r.client_msg_id) not in earlier]
-        self._load_conversations(conn, {r.key for r in fresh}, now)
+        changes = [r for r in requests if isinstance(r, NewChange)] if (
+            len(sends) != len(requests)) else []
+        self._load_conversations(conn, {r.key for r in fresh}, {r.key for r in changes}, now)
         rows: list[tuple[Any, ...]] = []
-        stored: dict[int, StoredMessage] = {}
-        for r in fresh:
-            conversation_id, last_seq = self._conversations[r.key]
-            seq = last_seq + 1
-            self._conversations[r.key] = (conversation_id, seq)
-            msg = StoredMessage(conversation_id, r.key, seq, r.sender, r.client_msg_id,
-                                r.elements, r.cloud_custom_data, now, 0)
-            stored[id(r)] = msg
-            rows.append((conversation_id, seq, r.key.sdkappid, r.sender, r.client_msg_id,
-                         r.elements, r.cloud_custom_data, now))
+        stored: dict[int, Committed | TidingsError] = {}
+        touched: dict[int, _Conv] = {}
+        read: dict[tuple[int, str], tuple[int, int]] = {}
+        for r in (requests if changes else fresh):
+            if isinstance(r, NewChange):
+                stored[id(r)] = self._change(cursor, r, now, touched)
+                continue
+            if earlier and (r.key.sdkappid, r.sender, r.client_msg_id) in earlier:
+                continue
+            conv = self._conversations[r.key]
+            conv.last_seq = seq = conv.last_seq + 1
+            touched[conv.id] = conv
+            at = now if r.time is None else r.time
+            if r.imported is not ImportMode.HISTORY:
+                conv.last_msg_no += 1
+                # Sending in a conversation means having read it up to there.
+                read[(conv.id, r.sender)] = (seq, conv.last_msg_no)
+            if r.time is None or at >= conv.last_time:
+                # An import older than the conversation's last message is
+                # history: it is not the newest message, whatever its seq.
+                conv.last_time = at
+                conv.last_message_seq = seq
+            msg = StoredMessage(conv.id, r.key, seq, r.sender, r.client_msg_id,
+                                r.elements, r.cloud_custom_data, at, 0, imported=r.imported)
+            stored[id(r)] = Committed(r, msg, duplicate=False)
+            rows.append((conv.id, seq, r.key.sdkappid, r.sender, r.client_msg_id,
+                         r.elements, r.cloud_custom_data, at, conv.last_msg_no, r.imported))
         if rows:
             cursor.executemany(self._insert_sql, rows)
-            self._advance(cursor, list(stored.values()), now)
-            events = [self._after_send(r, stored[id(r)], now) for r in fresh
-                      if r.after_send is not None]
-            if events:
-                cursor.executemany(self._outbox_sql, events)
+        if touched:
+            cursor.executemany(self._advance_sql, [
+                (c.last_seq, c.last_time, c.last_message_seq, c.last_msg_no, c.id)
+                for c in touched.values()])
+        if read:
+            cursor.executemany(self._read_sql, [(seq, no, cid, uid, seq)
+                                                for (cid, uid), (seq, no) in read.items()])
+        events = [self._after_send(r, outcome.message, now) for r in fresh
+                  if r.after_send is not None
+                  and isinstance(outcome := stored.get(id(r)), Committed)]
+        if events:
+            cursor.executemany(self._outbox_sql, events)
         result: list[Committed | TidingsError] = []
         for r in requests:
-            if id(r) in stored:
-                result.append(Committed(r, stored[id(r)], duplicate=False))
+            outcome = stored.get(id(r))
+            if outcome is not None:
+                result.append(outcome)
                 continue
+            assert isinstance(r, NewMessage)
             first = earlier[(r.key.sdkappid, r.sender, r.client_msg_id)]
             if first.key != r.key:
                 result.append(TidingsError(
@@ -215,6 +309,72 @@ class MessageWriter:
                             msg.cloud_custom_data, *r.after_send, msg_id=msg.msg_id,
                             seq=msg.seq, time=msg.created_at)
         return outbox_params(msg.key.sdkappid, Event.AFTER_SEND, data.decode(), now)
+
+    def _entry(self, cursor: DBAPICursor, key: ConversationKey, conv_id: int,
+               seq: int) -> StoredMessage | None:
+        cursor.execute(self._entry_sql, (conv_id, seq))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        (_, _, _, sender, client_msg_id, elements, custom, created_at, state, kind, target_seq,
+         imported, edited_at, change_seq, changed_by) = row
+        return StoredMessage(conv_id, key, seq, sender, client_msg_id, elements, custom,
+                             created_at, state, kind=kind, target_seq=target_seq or 0,
+                             imported=imported, edited_at=edited_at, change_seq=change_seq,
+                             changed_by=changed_by or "")
+
+    def _change(self, cursor: DBAPICursor, r: NewChange, now: int,
+                touched: dict[int, _Conv]) -> Committed | TidingsError:
+        """Check one recall or edit against its target as it stands, and if
+        it holds, apply it and append its entry. Refusals use no seq."""
+        conv = self._conversations.get(r.key)
+        target = None if conv is None else self._entry(cursor, r.key, conv.id, r.target_seq)
+        if conv is None or target is None or target.kind != EntryKind.MESSAGE:
+            return TidingsError(ErrorCode.MESSAGE_NOT_FOUND,
+                                f"no message with seq {r.target_seq} in this conversation")
+        if r.sender is not None and target.sender != r.sender:
+            return TidingsError(ErrorCode.NOT_MESSAGE_SENDER,
+                                "only the sender of a message may recall or edit it")
+        if target.state == MessageState.RECALLED:
+            first = self._entry(cursor, r.key, conv.id, target.change_seq)
+            if r.kind is EntryKind.RECALL and first is not None:
+                # Recalling twice is not an error: the first recall's answer.
+                return Committed(r, replace(first, target=target), duplicate=True)
+            return TidingsError(ErrorCode.MESSAGE_RECALLED, "the message was recalled")
+        if r.window_ms and now - target.created_at > r.window_ms:
+            what = "recalled" if r.kind is EntryKind.RECALL else "edited"
+            return TidingsError(ErrorCode.CHANGE_TOO_LATE,
+                                f"a message can be {what} within {r.window_ms / 1000:g} s of "
+                                "its time")
+        seq = conv.last_seq + 1
+        if r.kind is EntryKind.RECALL:
+            state, elements, custom, edited_at = MessageState.RECALLED, "[]", "", target.edited_at
+            cursor.execute(self._recall_sql, (state, seq, r.changed_by, conv.id, r.target_seq))
+        else:
+            state, edited_at = MessageState.EDITED, now
+            elements = target.elements if r.elements is None else r.elements
+            custom = target.cloud_custom_data if r.cloud_custom_data is None else (
+                r.cloud_custom_data)
+            size = len(elements.encode()) + len(custom.encode())
+            if r.max_bytes and size > r.max_bytes:
+                return TidingsError(ErrorCode.MESSAGE_TOO_LONG,
+                                    f"message is {size} bytes; the limit is {r.max_bytes}")
+            cursor.execute(self._edit_sql, (elements, custom, state, now, seq, r.changed_by,
+                                            conv.id, r.target_seq))
+        client_msg_id = f"~{conv.id}-{seq}"  # never a sender's: change entries have none
+        cursor.execute(self._change_sql, (conv.id, seq, r.key.sdkappid, client_msg_id, now,
+                                          r.kind, r.target_seq, conv.last_msg_no,
+                                          r.changed_by))
+        conv.last_seq = seq
+        touched[conv.id] = conv
+        changed = StoredMessage(
+            conv.id, r.key, r.target_seq, target.sender, target.client_msg_id, elements, custom,
+            target.created_at, state, imported=target.imported, edited_at=edited_at,
+            change_seq=seq, changed_by=r.changed_by)
+        entry = StoredMessage(conv.id, r.key, seq, "", client_msg_id, "[]", "", now, 0,
+                              kind=r.kind, target_seq=r.target_seq, changed_by=r.changed_by,
+                              target=changed)
+        return Committed(r, entry, duplicate=False)
 
     def _stored_before(self, cursor: DBAPICursor, requests: list[NewMessage]
                        ) -> dict[tuple[int, str, str], StoredMessage]:
@@ -249,28 +409,35 @@ class MessageWriter:
                 self._dedup_cache[n] = sql
         return sql
 
-    def _load_conversations(self, conn: Connection, keys: set[ConversationKey],
-                                  now: int) -> None:
+    def _load_conversations(self, conn: Connection, create: set[ConversationKey],
+                            lookup: set[ConversationKey], now: int) -> None:
+        """Bring the conversations of a batch into memory: those in ``create``
+        are made when they do not exist, those only in ``lookup`` are not."""
+        keys = create | lookup if lookup else create
         missing = [k for k in keys if k not in self._conversations]
         if not missing:
             return
         if len(self._conversations) + len(missing) > CACHE_LIMIT:
             self._conversations.clear()
+            missing = list(keys)  # what this batch needs must stay
         c = conversations.c
-        stmt = select(c.id, c.sdkappid, c.kind, c.a, c.b, c.last_seq).where(
-            tuple_(c.sdkappid, c.kind, c.a, c.b).in_(
-                [(k.sdkappid, k.kind.value, k.a, k.b) for k in missing]))
-        for row in conn.execute(stmt).all():
-            key = ConversationKey(row.sdkappid, ConversationKind(row.kind), row.a, row.b)
-            self._conversations[key] = (row.id, row.last_seq)
+        for i in range(0, len(missing), 400):
+            stmt = select(c.id, c.sdkappid, c.kind, c.a, c.b, c.last_seq, c.last_message_seq,
+                          c.last_msg_no, c.last_time).where(
+                tuple_(c.sdkappid, c.kind, c.a, c.b).in_(
+                    [(k.sdkappid, k.kind.value, k.a, k.b) for k in missing[i:i + 400]]))
+            for row in conn.execute(stmt).all():
+                key = ConversationKey(row.sdkappid, ConversationKind(row.kind), row.a, row.b)
+                self._conversations[key] = _Conv(row.id, row.last_seq, row.last_message_seq,
+                                                 row.last_msg_no, row.last_time)
         for key in missing:
-            if key not in self._conversations:
-                self._conversations[key] = (self._create(conn, key, now), 0)
+            if key not in self._conversations and key in create:
+                self._conversations[key] = _Conv(self._create(conn, key, now), 0, 0, 0, 0)
 
     def _create(self, conn: Connection, key: ConversationKey, now: int) -> int:
         new_id = (conn.execute(
             insert(conversations).values(sdkappid=key.sdkappid, kind=key.kind.value, a=key.a,
-                                         b=key.b, last_seq=0, last_time=now, created_at=now)
+                                         b=key.b, last_seq=0, last_time=0, created_at=now)
             .returning(conversations.c.id)
         )).scalar_one()
         conn.execute(insert(conversation_members), [
@@ -280,14 +447,3 @@ class MessageWriter:
         ])
         return int(new_id)
 
-    def _advance(self, cursor: DBAPICursor, stored: list[StoredMessage],
-                       now: int) -> None:
-        last: dict[int, int] = {}
-        read: dict[tuple[int, str], int] = {}
-        for msg in stored:
-            last[msg.conversation_id] = msg.seq
-            # Sending in a conversation means having read it up to there.
-            read[(msg.conversation_id, msg.sender)] = msg.seq
-        cursor.executemany(self._advance_sql, [(seq, now, cid) for cid, seq in last.items()])
-        cursor.executemany(self._read_sql,
-                           [(seq, cid, uid, seq) for (cid, uid), seq in read.items()])
