@@ -181,3 +181,104 @@ def test_credentials(server: Server, shared_app: App, other_app: App, users: Use
     assert (bad_json["ActionStatus"], bad_json["ErrorCode"]) == ("FAIL", 90001)
     not_object = v4(server, shared_app, path, None, raw=b"[1]")
     assert bad_json["ActionStatus"] == not_object["ActionStatus"] == "FAIL"
+
+
+TEXT_BODY = [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hello from v4"}}]
+
+
+async def test_messages_through_v4_and_natively(server: Server, shared_app: App,
+                                                users: Users) -> None:
+    alice, bob, carol = users("alice"), users("bob"), users("carol")
+    v4(server, shared_app, "im_open_login_svc/multiaccount_import",
+       {"Accounts": [{"UserID": u} for u in (alice, bob, carol)]})
+    phone = await Conn.login(server, shared_app, bob)
+    sent = await asyncio.to_thread(v4, server, shared_app, "openim/sendmsg", {
+        "SyncOtherMachine": 2, "From_Account": alice, "To_Account": bob,
+        "MsgRandom": 1234, "MsgBody": TEXT_BODY, "CloudCustomData": "order-1"})
+    assert sent["ActionStatus"] == "OK", sent
+    live = await phone.event("message")
+    assert live["elements"] == [{"type": "text", "text": "hello from v4"}]
+    assert (live["sender"], live["cloud_custom_data"]) == (alice, "order-1")
+    assert sent["MsgKey"] == live["msg_id"] and sent["MsgTime"] == live["time"] // 1000
+    # The same MsgRandom again is the same message.
+    again = await asyncio.to_thread(v4, server, shared_app, "openim/sendmsg", {
+        "From_Account": alice, "To_Account": bob, "MsgRandom": 1234, "MsgBody": TEXT_BODY})
+    assert again["MsgKey"] == sent["MsgKey"]
+    await phone.no_event("message")
+
+    # A native send reads back through v4 with Tencent's element names.
+    assert (await phone.send_text(f"c2c_{alice}", "native reply"))["ok"]
+    roam = await asyncio.to_thread(v4, server, shared_app, "openim/admin_getroammsg", {
+        "Operator_Account": alice, "Peer_Account": bob, "MaxCnt": 10,
+        "MinTime": 0, "MaxTime": 2**32 - 1})
+    assert roam["Complete"] == 1 and roam["MsgCnt"] == 2
+    assert [(m["From_Account"], m["MsgBody"]) for m in roam["MsgList"]] == [
+        (bob, [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "native reply"}}]),
+        (alice, TEXT_BODY)]
+    first = await asyncio.to_thread(v4, server, shared_app, "openim/admin_getroammsg", {
+        "Operator_Account": alice, "Peer_Account": bob, "MaxCnt": 1,
+        "MinTime": 0, "MaxTime": 2**32 - 1})
+    assert first["Complete"] == 0 and first["MsgCnt"] == 1
+    rest = await asyncio.to_thread(v4, server, shared_app, "openim/admin_getroammsg", {
+        "Operator_Account": alice, "Peer_Account": bob, "MaxCnt": 1, "MinTime": 0,
+        "MaxTime": 2**32 - 1, "LastMsgKey": first["LastMsgKey"]})
+    assert [m["MsgKey"] for m in rest["MsgList"]] == [sent["MsgKey"]]
+
+    unread = await asyncio.to_thread(v4, server, shared_app, "openim/get_c2c_unread_msg_num",
+                                     {"To_Account": alice, "Peer_Account": [bob, carol]})
+    assert unread["AllC2CUnreadMsgNum"] == 1
+    assert unread["C2CUnreadMsgNumList"] == [{"Peer_Account": bob, "C2CUnreadMsgNum": 1},
+                                             {"Peer_Account": carol, "C2CUnreadMsgNum": 0}]
+    done = await asyncio.to_thread(v4, server, shared_app, "openim/admin_set_msg_read",
+                                   {"Report_Account": alice, "Peer_Account": bob})
+    assert done["ActionStatus"] == "OK"
+    unread = await asyncio.to_thread(v4, server, shared_app, "openim/get_c2c_unread_msg_num",
+                                     {"To_Account": alice})
+    assert unread["AllC2CUnreadMsgNum"] == 0
+
+    # Edit and recall by MsgKey reach the devices as change events.
+    edited = await asyncio.to_thread(v4, server, shared_app, "openim/modify_c2c_msg", {
+        "From_Account": alice, "To_Account": bob, "MsgKey": sent["MsgKey"],
+        "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "edited"}}]})
+    assert edited["ActionStatus"] == "OK", edited
+    change = await phone.event("change")
+    assert change["target"]["elements"] == [{"type": "text", "text": "edited"}]
+    withdrawn = await asyncio.to_thread(v4, server, shared_app, "openim/admin_msgwithdraw", {
+        "From_Account": alice, "To_Account": bob, "MsgKey": sent["MsgKey"]})
+    assert withdrawn["ActionStatus"] == "OK", withdrawn
+    assert (await phone.event("change"))["target"]["state"] == "recalled"
+
+    # Batch: one result per refused recipient; imports do not count as unread.
+    batch = await asyncio.to_thread(v4, server, shared_app, "openim/batchsendmsg", {
+        "From_Account": alice, "To_Account": [bob, carol, ""], "MsgRandom": 7,
+        "MsgBody": TEXT_BODY})
+    assert batch["ActionStatus"] == "OK" and batch["MsgKey"]
+    assert [e["To_Account"] for e in batch["ErrorList"]] == [""]
+    imported = await asyncio.to_thread(v4, server, shared_app, "openim/importmsg", {
+        "SyncFromOldSystem": 2, "From_Account": carol, "To_Account": alice,
+        "MsgRandom": 9, "MsgTimeStamp": 1_600_000_000, "MsgBody": TEXT_BODY})
+    assert imported["ActionStatus"] == "OK", imported
+    with server.http(shared_app, shared_app.admin) as http:
+        page = http.get(f"/v1/admin/conversations/{alice}/c2c_{carol}/messages").json()
+    assert [m["time"] for m in page["messages"]][-1] == 1_600_000_000_000
+    contacts = await asyncio.to_thread(v4, server, shared_app, "recentcontact/get_list",
+                                       {"From_Account": alice, "TimeStamp": 0, "StartIndex": 0})
+    assert {c["To_Account"] for c in contacts["SessionItem"]} == {bob, carol}
+    assert contacts["CompleteFlag"] == 1
+    await phone.close()
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"From_Account": "a", "To_Account": "b", "MsgRandom": 1, "MsgBody": []}, 90002),
+    ({"From_Account": "a", "To_Account": "b", "MsgRandom": 1,
+      "MsgBody": [{"MsgType": "TIMNopeElem", "MsgContent": {}}]}, 90002),
+    ({"From_Account": "a", "To_Account": "b", "MsgRandom": -1, "MsgBody": TEXT_BODY}, 90010),
+    ({"From_Account": "a", "To_Account": "a", "MsgRandom": 1, "MsgBody": TEXT_BODY}, 10009),
+    ({"From_Account": "a", "MsgRandom": 1, "MsgBody": TEXT_BODY}, 90010),
+    ({"From_Account": "a", "To_Account": "b", "MsgRandom": 1, "MsgBody": TEXT_BODY,
+      "ForbidCallbackControl": ["Nope"]}, 90010),
+])
+def test_bad_sends_change_nothing(server: Server, shared_app: App, body: dict[str, Any],
+                                  code: int) -> None:
+    got = v4(server, shared_app, "openim/sendmsg", body)
+    assert (got["ActionStatus"], got["ErrorCode"]) == ("FAIL", code), got
