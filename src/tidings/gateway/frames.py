@@ -13,6 +13,7 @@ import orjson
 from pydantic import Field, ValidationError
 
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.friends import FriendAnswerIn, FriendRemarkIn
 from tidings.domain.requests import EditRequest, Payload, ReadRequest
 
 RequestId = str | int | None
@@ -58,6 +59,18 @@ class EditData(EditRequest):
 
 class Empty(Payload):
     pass
+
+
+class FriendUserData(Payload):
+    user_id: str = Field(max_length=64)
+
+
+class FriendAcceptData(FriendAnswerIn):
+    user_id: str = Field(max_length=64)
+
+
+class FriendRemarkData(FriendRemarkIn):
+    user_id: str = Field(max_length=64)
 
 
 class ProfileGetData(Payload):

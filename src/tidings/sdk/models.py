@@ -175,3 +175,13 @@ def error_from(doc: Any) -> TidingsError:
         # A code newer than this SDK: keep its number in the text.
         return TidingsError(ErrorCode.INTERNAL, f"{message} (server error code {raw})")
     return TidingsError(code, message)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A pushed event other than messages, changes and reads: friends and
+    blocks (``friend_request``, ``friend_added``, ``blocklist``, ...) and
+    ``profile``; ``data`` as docs/protocol.md describes it."""
+
+    event: str
+    data: dict[str, Any] = field(hash=False)

@@ -26,6 +26,7 @@ from tidings.domain.callbacks import (
 )
 from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.friends import Verdict
 from tidings.domain.ids import ConversationKey, Identity, check_user_id, parse_conversation_id
 from tidings.store.clock import now_ms
 from tidings.store.messages import ConversationState, MessageStore, StoredMessage
@@ -33,6 +34,7 @@ from tidings.store.writer import Committed, MessageWriter, NewChange, NewMessage
 
 if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
+    from tidings.services.friends import Relations
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,16 @@ class _Vetting:
     decision: Decision | None = None
     failure: str | None = None
     task: asyncio.Task[None] | None = None
+    # Friendship and block rules still to check (their lists were not in
+    # memory), and what they said: a refusal to raise.
+    check_relations: bool = False
+    refusal: TidingsError | None = None
+
+
+# The app's server (admin API, imports, broadcasts) sends whatever the
+# users' friend and block lists say.
+_TRUSTED_PLATFORM = "RESTAPI"
+_DROP = Decision(Action.DROP)
 
 
 def _chain(source: asyncio.Future[Committed], target: asyncio.Future[Committed]) -> None:
@@ -227,10 +239,13 @@ class MessagingService:
         # Sends waiting for the app's before-send callback, per sender and
         # conversation, in the order they were submitted (see _Vetting).
         self._lanes: dict[tuple[str, ConversationKey], deque[_Vetting]] = {}
+        self._relations: Relations | None = None
 
-    def bind(self, writer: MessageWriter, callbacks: CallbackService | None = None) -> None:
+    def bind(self, writer: MessageWriter, callbacks: CallbackService | None = None,
+             relations: Relations | None = None) -> None:
         self.writer = writer
         self._callbacks = callbacks
+        self._relations = relations
 
     # -- sending ---------------------------------------------------------
 
@@ -274,7 +289,15 @@ class MessagingService:
         lane = (sender.user_id, key)
         known, settings = (True, None) if self._callbacks is None else (
             self._callbacks.cached(sender.sdkappid))
-        if known and lane not in self._lanes and not (
+        check_relations = False
+        if self._relations is not None and context.platform != _TRUSTED_PLATFORM:
+            # Blocks and friendship: in memory, or a detour that loads them.
+            verdict = self._relations.verdict(
+                key.sdkappid, sender.user_id, key.b if sender.user_id == key.a else key.a)
+            if isinstance(verdict, TidingsError):
+                raise verdict
+            check_relations = verdict != Verdict.PASS
+        if known and not check_relations and lane not in self._lanes and not (
                 settings is not None and settings.enabled(Event.BEFORE_SEND)
                 and Event.BEFORE_SEND not in context.forbid):
             # The fast path: no before-send callback to wait for.
@@ -283,7 +306,8 @@ class MessagingService:
                 request.after_send = (context.platform, context.client_ip)
             future = self.writer.submit(request)
         else:
-            future = self._vet(request, lane, context, settings if known else None, known)
+            future = self._vet(request, lane, context, settings if known else None, known,
+                               check_relations)
         self._in_flight[dedup] = future
         future.add_done_callback(lambda f: self._settled(dedup, f))
         return future
@@ -298,8 +322,9 @@ class MessagingService:
 
     def _vet(self, request: NewMessage, lane: tuple[str, ConversationKey],
              context: SendContext, settings: CallbackSettings | None,
-             known: bool) -> asyncio.Future[Committed]:
-        entry = _Vetting(request, context, asyncio.get_running_loop().create_future())
+             known: bool, check_relations: bool = False) -> asyncio.Future[Committed]:
+        entry = _Vetting(request, context, asyncio.get_running_loop().create_future(),
+                         check_relations=check_relations)
         self._lanes.setdefault(lane, deque()).append(entry)
         entry.task = asyncio.create_task(self._ask(entry, lane, settings, known))
         return entry.future
@@ -307,8 +332,21 @@ class MessagingService:
     async def _ask(self, entry: _Vetting, lane: tuple[str, ConversationKey],
                    settings: CallbackSettings | None, known: bool) -> None:
         try:
-            assert self._callbacks is not None
             request, context = entry.request, entry.context
+            if entry.check_relations and self._relations is not None:
+                key, sender = request.key, request.sender
+                peer = key.b if sender == key.a else key.a
+                await self._relations.load(key.sdkappid, sender, peer)
+                verdict = self._relations.verdict(key.sdkappid, sender, peer)
+                if isinstance(verdict, TidingsError):
+                    entry.refusal = verdict
+                    return
+                if verdict == Verdict.DROP:  # acked as sent, stored nowhere
+                    entry.decision = _DROP
+                    return
+            if self._callbacks is None:
+                entry.decision = ALLOW
+                return
             if not known:
                 settings = await self._callbacks.settings(request.key.sdkappid)
             entry.settings = settings
@@ -364,6 +402,8 @@ class MessagingService:
     def _hand_on(self, entry: _Vetting) -> None:
         request, settings, context = entry.request, entry.settings, entry.context
         decision = entry.decision
+        if entry.refusal is not None:
+            raise entry.refusal
         if entry.failure is not None:
             assert settings is not None
             if settings.failure_policy is FailurePolicy.BLOCK:

@@ -1,0 +1,38 @@
+"""The SDK's friend and block calls against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.sdk.test_client import FAST, names, sdk_app  # noqa: F401 - a fixture
+from tests.support import App, Server
+from tidings.sdk import Client, ErrorCode, Notice, TidingsError
+
+
+async def test_friends_and_blocks_through_the_sdk(shared_server: Server,
+                                                  sdk_app: App) -> None:  # noqa: F811
+    alice, bob = names("alice", "bob")
+    heard: asyncio.Queue[Notice] = asyncio.Queue()
+    url = shared_server.ws_url
+    async with Client(url, sdk_app.sdkappid, alice, sdk_app.sig(alice), **FAST) as a, \
+            Client(url, sdk_app.sdkappid, bob, sdk_app.sig(bob), on_notice=heard.put_nowait,
+                   **FAST) as b:
+        assert await a.add_friend(bob, "hi") == "pending"
+        notice = await asyncio.wait_for(heard.get(), 5)
+        assert notice.event == "friend_request" and notice.data["from"] == alice
+        assert [r["from"] for r in (await b.friend_requests())["incoming"]] == [alice]
+        assert (await b.accept_friend(alice, "Al"))["remark"] == "Al"
+        assert [f["user_id"] for f in await a.friends()] == [bob]
+        assert (await a.set_friend_remark(bob, "B"))["remark"] == "B"
+        assert await b.block([alice]) == {"added": [alice], "already": []}
+        assert await b.blocklist() == [alice]
+        ack = await a.send_text(f"c2c_{bob}", "anyone?")
+        assert ack.seq == 0 and ack.msg_id == ""
+        assert (await b.unblock([alice]))["removed"] == [alice]
+        assert (await a.delete_friends([bob]))["deleted"] == [bob]
+        assert await b.friends() == []
+        with pytest.raises(TidingsError) as refused:
+            await b.accept_friend(alice)
+        assert refused.value.code == ErrorCode.FRIEND_REQUEST_NOT_FOUND
