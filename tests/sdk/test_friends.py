@@ -36,3 +36,18 @@ async def test_friends_and_blocks_through_the_sdk(shared_server: Server,
         with pytest.raises(TidingsError) as refused:
             await b.accept_friend(alice)
         assert refused.value.code == ErrorCode.FRIEND_REQUEST_NOT_FOUND
+
+
+async def test_conversation_settings_through_the_sdk(shared_server: Server,
+                                                     sdk_app: App) -> None:  # noqa: F811
+    alice, bob = names("alice", "bob")
+    url = shared_server.ws_url
+    async with Client(url, sdk_app.sdkappid, alice, sdk_app.sig(alice), **FAST) as a:
+        await a.send_text(f"c2c_{bob}", "hi")
+        got = await a.set_conversation(f"c2c_{bob}", pinned=True, draft="later")
+        assert got["pinned"] and got["draft"] == "later"
+        (conv,) = await a.conversations()
+        assert conv.pinned and conv.draft == "later" and not conv.muted
+        await a.delete_conversation(f"c2c_{bob}", clear_history=True)
+        assert await a.conversations() == []
+        assert (await a.history(f"c2c_{bob}")).messages == []

@@ -13,6 +13,7 @@ from tidings.api.auth import client_ip, runtime_of
 from tidings.api.client import Me
 from tidings.api.models import ErrorOut
 from tidings.api.responses import JSON
+from tidings.domain.conversations import ConversationDeleteIn, ConversationPatch
 from tidings.domain.friends import (
     AdminFriendAddIn,
     C2CSettingsIn,
@@ -291,3 +292,56 @@ async def user_unblock(request: Request, admin: Admin, user_id: str, body: UserI
     """Unblock users on a user's behalf."""
     return JSON(await runtime_of(request).friends.unblock(_user(admin, user_id),
                                                           body.user_ids))
+
+
+# -- conversation settings (client) ---------------------------------------------------
+
+
+class ConversationSettingsOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "conversation_id": "c2c_bob", "pinned": True, "muted": False, "hidden": False,
+        "cleared_seq": 0, "draft": "See you at", "draft_time": 1795310000123}]}}
+
+    conversation_id: str
+    pinned: bool
+    muted: bool
+    hidden: bool
+    cleared_seq: int
+    draft: str
+    draft_time: int
+
+
+_NO_CONVERSATION = _errors("10010 nothing was said in this conversation yet")
+
+
+@router.patch("/conversations/{conversation_id:path}/settings",
+              response_model=ConversationSettingsOut, responses=_NO_CONVERSATION)
+async def set_conversation(request: Request, me: Me, conversation_id: str,
+                           body: ConversationPatch) -> JSON:
+    """Pin, mute (``muted``: receive but do not notify; a flag for clients
+    and push) or set the draft (``""`` clears it). Pinning or a draft shows
+    a hidden conversation again. The caller's devices get a
+    ``conversation_settings`` event."""
+    return JSON(await runtime_of(request).conversation_settings.update(me, conversation_id,
+                                                                       body))
+
+
+@router.post("/conversations/{conversation_id:path}/hide",
+             response_model=ConversationSettingsOut, responses=_NO_CONVERSATION)
+async def hide_conversation(request: Request, me: Me, conversation_id: str) -> JSON:
+    """Leave the conversation out of the caller's list (and unpin it) until
+    a new message comes."""
+    return JSON(await runtime_of(request).conversation_settings.hide(me, conversation_id))
+
+
+@router.post("/conversations/{conversation_id:path}/delete",
+             response_model=ConversationSettingsOut, responses=_NO_CONVERSATION)
+async def delete_conversation(request: Request, me: Me, conversation_id: str,
+                              body: Annotated[ConversationDeleteIn | None, Body()] = None
+                              ) -> JSON:
+    """Hide it, mark it read and drop the draft; with ``clear_history``
+    the messages so far are gone for the caller (history, sync, the list),
+    not for the peer."""
+    clear = body.clear_history if body is not None else False
+    return JSON(await runtime_of(request).conversation_settings.delete(me, conversation_id,
+                                                                       clear))

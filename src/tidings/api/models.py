@@ -58,6 +58,13 @@ class ConversationOut(BaseModel):
     unread: int
     last_time: int
     last_message: MessageOut | None
+    # The caller's own settings (docs/protocol.md, "Conversation settings").
+    pinned: bool = False
+    muted: bool = False
+    hidden: bool = False
+    cleared_seq: int = 0
+    draft: str = ""
+    draft_time: int = 0
 
 
 class ConversationListOut(BaseModel):

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from pydantic import Field, ValidationError
 
+from tidings.domain.conversations import ConversationDeleteIn, ConversationPatch
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import FriendAnswerIn, FriendRemarkIn
 from tidings.domain.requests import EditRequest, Payload, ReadRequest
@@ -71,6 +72,18 @@ class FriendAcceptData(FriendAnswerIn):
 
 class FriendRemarkData(FriendRemarkIn):
     user_id: str = Field(max_length=64)
+
+
+class ConversationSetData(ConversationPatch):
+    conversation_id: str = Field(max_length=128)
+
+
+class ConversationIdData(Payload):
+    conversation_id: str = Field(max_length=128)
+
+
+class ConversationDeleteData(ConversationDeleteIn):
+    conversation_id: str = Field(max_length=128)
 
 
 class ProfileGetData(Payload):

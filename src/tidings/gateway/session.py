@@ -134,6 +134,9 @@ class Session:
             "edit": self._edit,
             "profile_get": self._profile_get,
             "profile_set": self._profile_set,
+            "conversation_set": self._conversation_set,
+            "conversation_hide": self._conversation_hide,
+            "conversation_delete": self._conversation_delete,
             "friend_add": self._friend_add,
             "friend_requests": self._friend_requests,
             "friend_accept": self._friend_accept,
@@ -422,6 +425,23 @@ class Session:
         patch = ProfilePatch.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.profiles.set_own(self._me(), patch,
                                                                      skip=self)))
+
+    # -- conversation settings -----------------------------------------------
+
+    async def _conversation_set(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.ConversationSetData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.conversation_settings.update(
+            self._me(), req.conversation_id, req, skip=self)))
+
+    async def _conversation_hide(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.ConversationIdData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.conversation_settings.hide(
+            self._me(), req.conversation_id, skip=self)))
+
+    async def _conversation_delete(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.ConversationDeleteData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.conversation_settings.delete(
+            self._me(), req.conversation_id, req.clear_history, skip=self)))
 
     # -- friends and blocks --------------------------------------------------
 

@@ -380,6 +380,26 @@ class Client:
                                                 self.request_timeout)
         return data
 
+    # -- conversation settings ---------------------------------------------------
+
+    async def set_conversation(self, conversation_id: str, *, pinned: bool | None = None,
+                               muted: bool | None = None,
+                               draft: str | None = None) -> dict[str, Any]:
+        """Pin, mute or set the draft (a value left as None keeps its value)."""
+        data: dict[str, Any] = {"conversation_id": conversation_id}
+        for name, value in (("pinned", pinned), ("muted", muted), ("draft", draft)):
+            if value is not None:
+                data[name] = value
+        return await self._op("conversation_set", data)
+
+    async def hide_conversation(self, conversation_id: str) -> dict[str, Any]:
+        return await self._op("conversation_hide", {"conversation_id": conversation_id})
+
+    async def delete_conversation(self, conversation_id: str, *,
+                                  clear_history: bool = False) -> dict[str, Any]:
+        return await self._op("conversation_delete", {"conversation_id": conversation_id,
+                                                      "clear_history": clear_history})
+
     # -- friends and blocks (docs/protocol.md, "Friends and blocks") -----------
 
     async def _op(self, op: str, data: Mapping[str, Any]) -> dict[str, Any]:

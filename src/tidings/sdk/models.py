@@ -129,6 +129,12 @@ class Conversation:
     unread: int
     last_time: int
     last_message: Message | None
+    # This user's own settings of the conversation.
+    pinned: bool = False
+    muted: bool = False
+    hidden: bool = False
+    cleared_seq: int = 0
+    draft: str = ""
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Conversation:
@@ -136,7 +142,10 @@ class Conversation:
         return cls(conversation_id=str(doc["conversation_id"]), type=str(doc["type"]),
                    last_seq=int(doc["last_seq"]), read_seq=int(doc["read_seq"]),
                    unread=int(doc["unread"]), last_time=int(doc["last_time"]),
-                   last_message=Message.from_dict(last) if last is not None else None)
+                   last_message=Message.from_dict(last) if last is not None else None,
+                   pinned=bool(doc.get("pinned", False)), muted=bool(doc.get("muted", False)),
+                   hidden=bool(doc.get("hidden", False)),
+                   cleared_seq=int(doc.get("cleared_seq", 0)), draft=str(doc.get("draft", "")))
 
 
 @dataclass(frozen=True, slots=True)

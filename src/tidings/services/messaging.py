@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,6 +29,8 @@ from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import Verdict
 from tidings.domain.ids import ConversationKey, Identity, check_user_id, parse_conversation_id
 from tidings.store.clock import now_ms
+from tidings.store.conversation_settings import DEFAULT as DEFAULT_SETTINGS
+from tidings.store.conversation_settings import ConversationSettings, ConversationSettingsStore
 from tidings.store.messages import ConversationState, MessageStore, StoredMessage
 from tidings.store.writer import Committed, MessageWriter, NewChange, NewMessage
 
@@ -130,8 +132,11 @@ def ack_view(committed: Committed) -> dict[str, Any]:
     }
 
 
-def conversation_view(state: ConversationState, viewer: str) -> dict[str, Any]:
+def conversation_view(state: ConversationState, viewer: str,
+                      prefs: ConversationSettings = DEFAULT_SETTINGS) -> dict[str, Any]:
     last = state.last_message
+    if last is not None and last.seq <= prefs.cleared_seq:
+        last = None
     return {
         "conversation_id": state.key.id_for(viewer),
         "type": state.key.kind.value,
@@ -140,7 +145,15 @@ def conversation_view(state: ConversationState, viewer: str) -> dict[str, Any]:
         "unread": state.unread,
         "last_time": state.last_time,
         "last_message": message_view(last, viewer) if last is not None else None,
+        # The viewer's own settings (docs/protocol.md, "Conversation settings").
+        **settings_view(prefs, state.last_message_seq),
     }
+
+
+def settings_view(prefs: ConversationSettings, last_message_seq: int) -> dict[str, Any]:
+    return {"pinned": prefs.pinned, "muted": prefs.muted,
+            "hidden": prefs.hidden(last_message_seq), "cleared_seq": prefs.cleared_seq,
+            "draft": prefs.draft, "draft_time": prefs.draft_time}
 
 
 def event_frame(event: str, data: Mapping[str, Any]) -> bytes:
@@ -240,12 +253,20 @@ class MessagingService:
         # conversation, in the order they were submitted (see _Vetting).
         self._lanes: dict[tuple[str, ConversationKey], deque[_Vetting]] = {}
         self._relations: Relations | None = None
+        self._settings: ConversationSettingsStore | None = None
 
     def bind(self, writer: MessageWriter, callbacks: CallbackService | None = None,
-             relations: Relations | None = None) -> None:
+             relations: Relations | None = None,
+             settings: ConversationSettingsStore | None = None) -> None:
         self.writer = writer
         self._callbacks = callbacks
         self._relations = relations
+        self._settings = settings
+
+    async def _settings_of(self, me: Identity) -> dict[int, ConversationSettings]:
+        if self._settings is None:
+            return {}
+        return await self._settings.of_user(me.sdkappid, me.user_id)
 
     # -- sending ---------------------------------------------------------
 
@@ -614,17 +635,34 @@ class MessagingService:
         if before_seq is not None:
             # Same page, but within what the database's integers can hold.
             before_seq = max(0, min(before_seq, MAX_SEQ))
-        rows = await self._store.page(found.conversation_id, key, before_seq=before_seq,
-                                      limit=n + 1, newest_first=True, messages_only=True)
+        cleared = 0 if self._settings is None else (
+            await self._settings.of_one(found.conversation_id, me.user_id)).cleared_seq
+        rows = await self._store.page(found.conversation_id, key, after_seq=cleared,
+                                      before_seq=before_seq, limit=n + 1, newest_first=True,
+                                      messages_only=True)
         more = len(rows) > n
         rows = rows[:n]
         rows.reverse()
         return [message_view(m, me.user_id) for m in rows], more
 
     async def conversations(self, me: Identity, limit: int | None) -> list[dict[str, Any]]:
+        """Pinned ones first, then by last activity; hidden ones left out."""
+        n = self._limit(limit, 100)
+        prefs = await self._settings_of(me)
+        if not prefs:
+            states = await self._store.conversations_of(me.sdkappid, me.user_id, limit=n)
+            return [conversation_view(s, me.user_id) for s in states]
         states = await self._store.conversations_of(me.sdkappid, me.user_id,
-                                                    limit=self._limit(limit, 100))
-        return [conversation_view(s, me.user_id) for s in states]
+                                                    with_last_message=False)
+        shown = [s for s in states if not prefs.get(s.conversation_id, DEFAULT_SETTINGS)
+                 .hidden(s.last_message_seq)]
+        # Stable: within pinned and unpinned, the newest activity first.
+        shown.sort(key=lambda s: not prefs.get(s.conversation_id, DEFAULT_SETTINGS).pinned)
+        shown = shown[:n]
+        last = await self._store.last_messages(shown)
+        return [conversation_view(replace(s, last_message=last.get(s.conversation_id)),
+                                  me.user_id, prefs.get(s.conversation_id, DEFAULT_SETTINGS))
+                for s in shown]
 
     async def mark_read(self, me: Identity, conversation_id: str, seq: int | None,
                         skip: Subscriber | None = None, *, platform: str = "",
@@ -674,13 +712,16 @@ class MessagingService:
         bytes_left = self._max_sync_bytes
         states = await self._store.conversations_of(me.sdkappid, me.user_id,
                                                     with_last_message=False)
+        prefs = await self._settings_of(me)
         result = SyncResult([], [], more=False)
         for state in states:
             name = state.key.id_for(me.user_id)
-            result.conversations.append(conversation_view(state, me.user_id))
+            mine = prefs.get(state.conversation_id, DEFAULT_SETTINGS)
+            result.conversations.append(conversation_view(state, me.user_id, mine))
             have = known.get(name)
             # A negative seq means "from the start"; huge ones never reach SQL.
             after = max(0, state.last_seq - tail) if have is None else max(0, have)
+            after = max(after, mine.cleared_seq)  # a cleared history stays cleared
             if after >= state.last_seq:
                 result.covered[state.conversation_id] = state.last_seq
                 continue

@@ -13,6 +13,7 @@ from tidings.services.apps import AppRegistry
 from tidings.services.auth import Authenticator
 from tidings.services.broadcasts import BroadcastService
 from tidings.services.callbacks import CallbackService
+from tidings.services.conversations import ConversationSettingsService
 from tidings.services.friends import FriendService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
@@ -21,6 +22,7 @@ from tidings.store.accounts import AccountStore
 from tidings.store.apps import AppStore
 from tidings.store.broadcasts import BroadcastStore
 from tidings.store.callbacks import CallbackStore
+from tidings.store.conversation_settings import ConversationSettingsStore
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.friends import FriendStore
 from tidings.store.messages import MessageStore
@@ -47,6 +49,7 @@ class Runtime:
     stats: StatsService
     callbacks: CallbackService
     friends: FriendService
+    conversation_settings: ConversationSettingsService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -68,7 +71,10 @@ class Runtime:
         callbacks = CallbackService(CallbackStore(db), settings)
         friends = FriendService(FriendStore(db), AccountStore(db), ProfileStore(db), bus,
                                 callbacks, settings.app_cache_ttl)
-        messaging.bind(writer, callbacks, friends.relations)
+        settings_store = ConversationSettingsStore(db)
+        messaging.bind(writer, callbacks, friends.relations, settings_store)
+        conversation_settings = ConversationSettingsService(settings_store, MessageStore(db),
+                                                            messaging, bus)
         callbacks.start()
         writer.start()
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
@@ -77,7 +83,8 @@ class Runtime:
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
-                   StatsService(StatsStore(db), bus), callbacks, friends)
+                   StatsService(StatsStore(db), bus), callbacks, friends,
+                   conversation_settings)
 
     async def stop(self) -> None:
         await self.broadcasts.stop()

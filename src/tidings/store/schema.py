@@ -279,3 +279,23 @@ app_c2c_settings = Table(
     Column("blocked_sender_sees", String(8), nullable=False, server_default="sent"),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+# One user's settings of one conversation (revision 0007); no row: defaults.
+conversation_settings = Table(
+    "conversation_settings",
+    metadata,
+    Column("conversation_id", Integer, ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("user_id", String(32), primary_key=True),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("pinned", SmallInteger, nullable=False, server_default="0"),
+    Column("muted", SmallInteger, nullable=False, server_default="0"),
+    # Hidden from the list while the newest message's seq is at most this.
+    Column("hidden_seq", BigInteger, nullable=True),
+    # History, sync and the list show this user nothing at or below this seq.
+    Column("cleared_seq", BigInteger, nullable=False, server_default="0"),
+    Column("draft", Text, nullable=False, server_default=""),
+    Column("draft_time", BigInteger, nullable=False, server_default="0"),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_conversation_settings_user", "sdkappid", "user_id"),
+)

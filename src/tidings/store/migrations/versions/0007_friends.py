@@ -1,4 +1,5 @@
-"""Friends, friend requests, blocks and the app's one-to-one rules.
+"""Friends, friend requests, blocks, the app's one-to-one rules, and each
+user's conversation settings (pin, mute, hide, cleared history, draft).
 
 Revision ID: 0007
 Revises: 0006
@@ -55,9 +56,27 @@ def upgrade() -> None:
         sa.Column("blocked_sender_sees", sa.String(8), nullable=False, server_default="sent"),
         sa.Column("updated_at", sa.BigInteger, nullable=False),
     )
+    op.create_table(
+        "conversation_settings",
+        sa.Column("conversation_id", sa.Integer,
+                  sa.ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("user_id", sa.String(32), primary_key=True),
+        sa.Column("sdkappid", sa.BigInteger, nullable=False),
+        sa.Column("pinned", sa.SmallInteger, nullable=False, server_default="0"),
+        sa.Column("muted", sa.SmallInteger, nullable=False, server_default="0"),
+        sa.Column("hidden_seq", sa.BigInteger, nullable=True),
+        sa.Column("cleared_seq", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("draft", sa.Text, nullable=False, server_default=""),
+        sa.Column("draft_time", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("updated_at", sa.BigInteger, nullable=False),
+    )
+    op.create_index("ix_conversation_settings_user", "conversation_settings",
+                    ["sdkappid", "user_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_conversation_settings_user", table_name="conversation_settings")
+    op.drop_table("conversation_settings")
     op.drop_table("app_c2c_settings")
     op.drop_table("blocks")
     op.drop_index("ix_friend_requests_to", table_name="friend_requests")

@@ -1,0 +1,26 @@
+"""Each user's settings of a conversation: request shapes and limits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from tidings.domain.profiles import _max_bytes
+from tidings.domain.requests import Payload
+
+MAX_DRAFT_BYTES = 4096
+
+
+class ConversationPatch(Payload):
+    """A field left out keeps its value."""
+
+    pinned: bool | None = Field(None, examples=[True])
+    muted: bool | None = Field(None, description="Receive, but do not notify")
+    draft: Annotated[str, _max_bytes(MAX_DRAFT_BYTES)] | None = Field(
+        None, description='The unsent text; "" clears it', examples=["See you at"])
+
+
+class ConversationDeleteIn(Payload):
+    clear_history: bool = Field(False, description="Also clear the history, for the caller "
+                                                   "only")

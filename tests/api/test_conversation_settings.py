@@ -1,0 +1,120 @@
+"""Each user's conversation settings through the public surfaces: pin, mute,
+draft, hide, delete with and without clearing the history; the list's order
+and flags; events to the user's other devices; the peer sees nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tests.support import App, Conn, Server, error_of
+
+Users = Callable[[str], str]
+
+
+def listed(server: Server, app: App, user: str) -> list[dict[str, Any]]:
+    with server.http(app, user) as http:
+        reply = http.get("/v1/conversations")
+    assert reply.status_code == 200, reply.text
+    return reply.json()["conversations"]  # type: ignore[no-any-return]
+
+
+def history_seqs(server: Server, app: App, user: str, conversation_id: str) -> list[int]:
+    with server.http(app, user) as http:
+        reply = http.get(f"/v1/conversations/{conversation_id}/messages")
+    assert reply.status_code == 200, reply.text
+    return [m["seq"] for m in reply.json()["messages"]]
+
+
+async def test_pin_mute_draft_and_the_order_of_the_list(server: Server, shared_app: App,
+                                                         users: Users) -> None:
+    alice, bob, carol = users("alice"), users("bob"), users("carol")
+    phone = await Conn.login(server, shared_app, alice)
+    laptop = await Conn.login(server, shared_app, alice)
+    assert (await phone.send_text(f"c2c_{bob}", "to bob"))["ok"]
+    assert (await phone.send_text(f"c2c_{carol}", "to carol"))["ok"]
+    assert [c["conversation_id"] for c in listed(server, shared_app, alice)] == [
+        f"c2c_{carol}", f"c2c_{bob}"]
+    pinned = await phone.request("conversation_set", {"conversation_id": f"c2c_{bob}",
+                                                      "pinned": True, "muted": True,
+                                                      "draft": "half a thought"})
+    assert pinned["ok"], pinned
+    got = pinned["data"]
+    assert (got["pinned"], got["muted"], got["draft"], got["hidden"]) == (
+        True, True, "half a thought", False)
+    assert got["draft_time"] > 0
+    assert (await laptop.event("conversation_settings")) == got
+    found = listed(server, shared_app, alice)
+    assert [c["conversation_id"] for c in found] == [f"c2c_{bob}", f"c2c_{carol}"]
+    assert found[0]["pinned"] and found[0]["muted"] and found[0]["draft"] == "half a thought"
+    assert not found[1]["pinned"] and found[1]["draft"] == ""
+    # The peer's view is untouched.
+    assert not listed(server, shared_app, bob)[0]["pinned"]
+    # A later sync carries the settings too.
+    again = await Conn.login(server, shared_app, alice)
+    flags = {c["conversation_id"]: c["pinned"] for c in again.last_sync["conversations"]}
+    assert flags == {f"c2c_{bob}": True, f"c2c_{carol}": False}
+    with server.http(shared_app, alice) as http:
+        reply = http.patch(f"/v1/conversations/c2c_{bob}/settings",
+                           json={"pinned": False, "draft": ""})
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["draft"] == "" and reply.json()["muted"] is True
+        assert error_of(http.patch(f"/v1/conversations/c2c_{users('nobody')}/settings",
+                                   json={"pinned": True})) == (404, 10010)
+        assert error_of(http.patch(f"/v1/conversations/c2c_{bob}/settings",
+                                   json={"pinned": "yes"})) == (400, 10002)
+        assert error_of(http.patch(f"/v1/conversations/c2c_{bob}/settings",
+                                   json={"draft": "x" * 5000})) == (400, 10002)
+    assert [c["conversation_id"] for c in listed(server, shared_app, alice)] == [
+        f"c2c_{carol}", f"c2c_{bob}"]
+    for conn in (phone, laptop, again):
+        await conn.close()
+
+
+async def test_hide_until_a_new_message(server: Server, shared_app: App,
+                                        users: Users) -> None:
+    alice, bob = users("alice"), users("bob")
+    alice_phone = await Conn.login(server, shared_app, alice)
+    bob_phone = await Conn.login(server, shared_app, bob)
+    assert (await bob_phone.send_text(f"c2c_{alice}", "one"))["ok"]
+    hidden = await alice_phone.request("conversation_hide", {"conversation_id": f"c2c_{bob}"})
+    assert hidden["ok"] and hidden["data"]["hidden"]
+    assert listed(server, shared_app, alice) == []
+    assert history_seqs(server, shared_app, alice, f"c2c_{bob}") == [1]
+    assert (await bob_phone.send_text(f"c2c_{alice}", "two"))["ok"]
+    found = listed(server, shared_app, alice)
+    assert [c["conversation_id"] for c in found] == [f"c2c_{bob}"] and not found[0]["hidden"]
+    await alice_phone.close()
+    await bob_phone.close()
+
+
+async def test_delete_with_and_without_clearing(server: Server, shared_app: App,
+                                                users: Users) -> None:
+    alice, bob = users("alice"), users("bob")
+    alice_phone = await Conn.login(server, shared_app, alice)
+    alice_laptop = await Conn.login(server, shared_app, alice)
+    bob_phone = await Conn.login(server, shared_app, bob)
+    for text in ("one", "two"):
+        assert (await bob_phone.send_text(f"c2c_{alice}", text))["ok"]
+    deleted = await alice_phone.request("conversation_delete",
+                                        {"conversation_id": f"c2c_{bob}"})
+    assert deleted["ok"] and deleted["data"]["cleared_seq"] == 0
+    assert (await alice_laptop.event("read"))["unread"] == 0
+    assert listed(server, shared_app, alice) == []
+    assert history_seqs(server, shared_app, alice, f"c2c_{bob}") == [1, 2]
+    with server.http(shared_app, alice) as http:
+        reply = http.post(f"/v1/conversations/c2c_{bob}/delete", json={"clear_history": True})
+    assert reply.status_code == 200 and reply.json()["cleared_seq"] == 2
+    assert history_seqs(server, shared_app, alice, f"c2c_{bob}") == []
+    assert history_seqs(server, shared_app, bob, f"c2c_{alice}") == [1, 2]
+    fresh = await Conn.login(server, shared_app, alice, known={f"c2c_{bob}": 0})
+    assert fresh.last_sync["messages"] == []
+    assert (await bob_phone.send_text(f"c2c_{alice}", "three"))["ok"]
+    found = listed(server, shared_app, alice)
+    assert found[0]["unread"] == 1 and found[0]["last_message"]["seq"] == 3
+    assert history_seqs(server, shared_app, alice, f"c2c_{bob}") == [3]
+    with server.http(shared_app, alice) as http:
+        unread = http.get("/v1/conversations").json()["conversations"][0]["unread"]
+    assert unread == 1
+    for conn in (alice_phone, alice_laptop, bob_phone, fresh):
+        await conn.close()
