@@ -240,6 +240,9 @@ def app_update(
     blocked_sender_sees: Annotated[str | None, typer.Option(
         help="What a blocked sender sees: sent (default; acked, stored nowhere) or error "
              "(20007)")] = None,
+    read_receipts: Annotated[bool | None, typer.Option(
+        "--read-receipts/--no-read-receipts",
+        help="Whether one-to-one read receipts are on (the default)")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Change an app's callback settings and one-to-one rules (a running
@@ -259,12 +262,13 @@ def app_update(
             return None
         friend_store = FriendStore(db)
         rules = await friend_store.c2c_settings(sdkappid)
-        if c2c_needs_friendship is not None or blocked_sender_sees is not None:
+        if (c2c_needs_friendship, blocked_sender_sees, read_receipts) != (None, None, None):
             rules = await friend_store.put_c2c_settings(C2CSettings(
                 sdkappid,
                 rules.needs_friendship if c2c_needs_friendship is None else c2c_needs_friendship,
                 rules.blocked_sender_sees if blocked_sender_sees is None
-                else BlockedSenderSees(blocked_sender_sees)), now_ms())
+                else BlockedSenderSees(blocked_sender_sees),
+                rules.read_receipts if read_receipts is None else read_receipts), now_ms())
         store = CallbackStore(db)
         current = await store.get_settings(sdkappid)
         if no_callbacks:

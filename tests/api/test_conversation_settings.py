@@ -118,3 +118,33 @@ async def test_delete_with_and_without_clearing(server: Server, shared_app: App,
     assert unread == 1
     for conn in (alice_phone, alice_laptop, bob_phone, fresh):
         await conn.close()
+
+
+async def test_read_receipts_one_to_one(server: Server, app: App, users: Users) -> None:
+    alice, bob = users("alice"), users("bob")
+    alice_phone = await Conn.login(server, app, alice)
+    bob_phone = await Conn.login(server, app, bob)
+    for text in ("one", "two"):
+        assert (await alice_phone.send_text(f"c2c_{bob}", text))["ok"]
+    assert listed(server, app, alice)[0]["peer_read_seq"] == 0
+    read = await bob_phone.request("read", {"conversation_id": f"c2c_{alice}", "seq": 2})
+    assert read["ok"], read
+    assert await alice_phone.event("peer_read") == {"conversation_id": f"c2c_{bob}",
+                                                    "peer_read_seq": 2}
+    await bob_phone.no_event("peer_read", 0.1)
+    assert listed(server, app, alice)[0]["peer_read_seq"] == 2
+    again = await Conn.login(server, app, alice)
+    assert again.last_sync["conversations"][0]["peer_read_seq"] == 2
+    # Reading again where the cursor already is tells nobody.
+    assert (await bob_phone.request("read", {"conversation_id": f"c2c_{alice}"}))["ok"]
+    await alice_phone.no_event("peer_read", 0.3)
+    # An app may switch receipts off.
+    with server.http(app, app.admin) as http:
+        reply = http.put("/v1/admin/settings/c2c", json={"read_receipts": False})
+    assert reply.status_code == 200 and reply.json()["read_receipts"] is False
+    assert (await alice_phone.send_text(f"c2c_{bob}", "three"))["ok"]
+    assert (await bob_phone.request("read", {"conversation_id": f"c2c_{alice}"}))["ok"]
+    await alice_phone.no_event("peer_read", 0.3)
+    assert listed(server, app, alice)[0]["peer_read_seq"] is None
+    for conn in (alice_phone, bob_phone, again):
+        await conn.close()

@@ -158,7 +158,8 @@ async def test_one_to_one_may_need_friendship(server: Server, app: App, users: U
     alice, bob = users("alice"), users("bob")
     imported(server, app, alice, bob)
     assert rules(server, app, needs_friendship=True) == {"needs_friendship": True,
-                                                          "blocked_sender_sees": "sent"}
+                                                          "blocked_sender_sees": "sent",
+                                                          "read_receipts": True}
     alice_phone = await Conn.login(server, app, alice)
     bob_phone = await Conn.login(server, app, bob)
     refused = await alice_phone.send_text(f"c2c_{bob}", "hello stranger")

@@ -115,10 +115,12 @@ class UnblockOut(BaseModel):
 
 class C2CSettingsOut(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{"needs_friendship": False,
-                                                        "blocked_sender_sees": "sent"}]}}
+                                                        "blocked_sender_sees": "sent",
+                                                        "read_receipts": True}]}}
 
     needs_friendship: bool
     blocked_sender_sees: Literal["sent", "error"]
+    read_receipts: bool
 
 
 class AdminFriendAddOut(BaseModel):

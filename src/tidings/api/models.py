@@ -58,6 +58,8 @@ class ConversationOut(BaseModel):
     unread: int
     last_time: int
     last_message: MessageOut | None
+    # The peer's read cursor; null when the app has read receipts off.
+    peer_read_seq: int | None = None
     # The caller's own settings (docs/protocol.md, "Conversation settings").
     pinned: bool = False
     muted: bool = False

@@ -73,10 +73,12 @@ class C2CSettings:
     sdkappid: int
     needs_friendship: bool = False
     blocked_sender_sees: BlockedSenderSees = BlockedSenderSees.SENT
+    read_receipts: bool = True
 
     def view(self) -> dict[str, object]:
         return {"needs_friendship": self.needs_friendship,
-                "blocked_sender_sees": self.blocked_sender_sees.value}
+                "blocked_sender_sees": self.blocked_sender_sees.value,
+                "read_receipts": self.read_receipts}
 
 
 class C2CSettingsIn(Payload):
@@ -85,6 +87,7 @@ class C2CSettingsIn(Payload):
     needs_friendship: bool | None = Field(None, examples=[True])
     blocked_sender_sees: BlockedSenderSees | None = Field(None, strict=False,
                                                           examples=["sent"])
+    read_receipts: bool | None = Field(None, examples=[True])
 
 
 class AdminFriendAddIn(Payload):

@@ -129,6 +129,8 @@ class Conversation:
     unread: int
     last_time: int
     last_message: Message | None
+    # The peer's read cursor (None: the app has read receipts off).
+    peer_read_seq: int | None = None
     # This user's own settings of the conversation.
     pinned: bool = False
     muted: bool = False
@@ -143,6 +145,7 @@ class Conversation:
                    last_seq=int(doc["last_seq"]), read_seq=int(doc["read_seq"]),
                    unread=int(doc["unread"]), last_time=int(doc["last_time"]),
                    last_message=Message.from_dict(last) if last is not None else None,
+                   peer_read_seq=doc.get("peer_read_seq"),
                    pinned=bool(doc.get("pinned", False)), muted=bool(doc.get("muted", False)),
                    hidden=bool(doc.get("hidden", False)),
                    cleared_seq=int(doc.get("cleared_seq", 0)), draft=str(doc.get("draft", "")))

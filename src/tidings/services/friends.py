@@ -444,7 +444,8 @@ class FriendService:
             current.needs_friendship if body.needs_friendship is None
             else body.needs_friendship,
             current.blocked_sender_sees if body.blocked_sender_sees is None
-            else body.blocked_sender_sees)
+            else body.blocked_sender_sees,
+            current.read_receipts if body.read_receipts is None else body.read_receipts)
         await self._store.put_c2c_settings(new, now_ms())
         self.relations.put_rules(new)
         return new.view()

@@ -27,7 +27,13 @@ from tidings.domain.callbacks import (
 from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import Verdict
-from tidings.domain.ids import ConversationKey, Identity, check_user_id, parse_conversation_id
+from tidings.domain.ids import (
+    ConversationKey,
+    ConversationKind,
+    Identity,
+    check_user_id,
+    parse_conversation_id,
+)
 from tidings.store.clock import now_ms
 from tidings.store.conversation_settings import DEFAULT as DEFAULT_SETTINGS
 from tidings.store.conversation_settings import ConversationSettings, ConversationSettingsStore
@@ -133,7 +139,8 @@ def ack_view(committed: Committed) -> dict[str, Any]:
 
 
 def conversation_view(state: ConversationState, viewer: str,
-                      prefs: ConversationSettings = DEFAULT_SETTINGS) -> dict[str, Any]:
+                      prefs: ConversationSettings = DEFAULT_SETTINGS,
+                      peer_reads: Mapping[int, int] | None = None) -> dict[str, Any]:
     last = state.last_message
     if last is not None and last.seq <= prefs.cleared_seq:
         last = None
@@ -145,6 +152,9 @@ def conversation_view(state: ConversationState, viewer: str,
         "unread": state.unread,
         "last_time": state.last_time,
         "last_message": message_view(last, viewer) if last is not None else None,
+        # The peer's read cursor (null: the app has read receipts off).
+        "peer_read_seq": (None if peer_reads is None
+                          else peer_reads.get(state.conversation_id, 0)),
         # The viewer's own settings (docs/protocol.md, "Conversation settings").
         **settings_view(prefs, state.last_message_seq),
     }
@@ -262,6 +272,15 @@ class MessagingService:
         self._callbacks = callbacks
         self._relations = relations
         self._settings = settings
+
+    async def _peer_reads(self, me: Identity,
+                          states: list[ConversationState]) -> dict[int, int] | None:
+        """The peers' read cursors, when the app has read receipts on."""
+        if self._relations is None or not (
+                await self._relations.rules(me.sdkappid)).read_receipts:
+            return None
+        wanted = [s.conversation_id for s in states if s.key.kind is ConversationKind.C2C]
+        return await self._store.peer_read_seqs(wanted, me.user_id) if wanted else {}
 
     async def _settings_of(self, me: Identity) -> dict[int, ConversationSettings]:
         if self._settings is None:
@@ -651,7 +670,8 @@ class MessagingService:
         prefs = await self._settings_of(me)
         if not prefs:
             states = await self._store.conversations_of(me.sdkappid, me.user_id, limit=n)
-            return [conversation_view(s, me.user_id) for s in states]
+            reads = await self._peer_reads(me, states)
+            return [conversation_view(s, me.user_id, peer_reads=reads) for s in states]
         states = await self._store.conversations_of(me.sdkappid, me.user_id,
                                                     with_last_message=False)
         shown = [s for s in states if not prefs.get(s.conversation_id, DEFAULT_SETTINGS)
@@ -660,8 +680,10 @@ class MessagingService:
         shown.sort(key=lambda s: not prefs.get(s.conversation_id, DEFAULT_SETTINGS).pinned)
         shown = shown[:n]
         last = await self._store.last_messages(shown)
+        reads = await self._peer_reads(me, shown)
         return [conversation_view(replace(s, last_message=last.get(s.conversation_id)),
-                                  me.user_id, prefs.get(s.conversation_id, DEFAULT_SETTINGS))
+                                  me.user_id, prefs.get(s.conversation_id, DEFAULT_SETTINGS),
+                                  reads)
                 for s in shown]
 
     async def mark_read(self, me: Identity, conversation_id: str, seq: int | None,
@@ -699,6 +721,12 @@ class MessagingService:
         data = {"conversation_id": conversation_id, "read_seq": read_seq,
                 "unread": max(0, found.last_msg_no - read_msg_no)}
         self._bus.deliver(me, event_frame("read", data), skip=skip)
+        if read_seq > found.read_seq and self._relations is not None and (
+                await self._relations.rules(me.sdkappid)).read_receipts:
+            # A read receipt: the peer's devices learn how far this user read.
+            peer = key.b if me.user_id == key.a else key.a
+            self._bus.deliver(Identity(me.sdkappid, peer), event_frame("peer_read", {
+                "conversation_id": key.id_for(peer), "peer_read_seq": read_seq}))
         return data
 
     async def sync(self, me: Identity, known: Mapping[str, int], limit: int | None
@@ -713,11 +741,12 @@ class MessagingService:
         states = await self._store.conversations_of(me.sdkappid, me.user_id,
                                                     with_last_message=False)
         prefs = await self._settings_of(me)
+        reads = await self._peer_reads(me, states)
         result = SyncResult([], [], more=False)
         for state in states:
             name = state.key.id_for(me.user_id)
             mine = prefs.get(state.conversation_id, DEFAULT_SETTINGS)
-            result.conversations.append(conversation_view(state, me.user_id, mine))
+            result.conversations.append(conversation_view(state, me.user_id, mine, reads))
             have = known.get(name)
             # A negative seq means "from the start"; huge ones never reach SQL.
             after = max(0, state.last_seq - tail) if have is None else max(0, have)

@@ -260,11 +260,12 @@ class FriendStore:
         if row is None:
             return C2CSettings(sdkappid)
         return C2CSettings(sdkappid, bool(row.needs_friendship),
-                           BlockedSenderSees(row.blocked_sender_sees))
+                           BlockedSenderSees(row.blocked_sender_sees), bool(row.read_receipts))
 
     async def put_c2c_settings(self, new: C2CSettings, now: int) -> C2CSettings:
         values = {"needs_friendship": int(new.needs_friendship),
-                  "blocked_sender_sees": new.blocked_sender_sees.value, "updated_at": now}
+                  "blocked_sender_sees": new.blocked_sender_sees.value,
+                  "read_receipts": int(new.read_receipts), "updated_at": now}
         async with self._db.writer.begin() as conn:
             await conn.execute(self._insert(app_c2c_settings).values(
                 sdkappid=new.sdkappid, **values,

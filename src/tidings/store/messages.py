@@ -220,3 +220,15 @@ class MessageStore:
                 await insert_events(conn, [outbox(int(row.read_seq), int(row.read_msg_no),
                                                   int(total))])
         return int(row.read_seq), int(row.read_msg_no)
+
+    async def peer_read_seqs(self, conversation_ids: list[int],
+                             user_id: str) -> dict[int, int]:
+        """For one-to-one conversations: the other member's read cursor."""
+        cm = conversation_members.c
+        found: dict[int, int] = {}
+        async with self._db.reader.connect() as conn:
+            for i in range(0, len(conversation_ids), 400):
+                rows = await conn.execute(select(cm.conversation_id, cm.read_seq).where(
+                    cm.conversation_id.in_(conversation_ids[i:i + 400]), cm.user_id != user_id))
+                found.update((r.conversation_id, r.read_seq) for r in rows)
+        return found

@@ -278,6 +278,8 @@ app_c2c_settings = Table(
     # "error" (20007, Tencent's "blocked by the peer").
     Column("blocked_sender_sees", String(8), nullable=False, server_default="sent"),
     Column("updated_at", BigInteger, nullable=False),
+    # 1: one-to-one read receipts (the peer's read position, peer_read events).
+    Column("read_receipts", SmallInteger, nullable=False, server_default="1"),
 )
 
 # One user's settings of one conversation (revision 0007); no row: defaults.

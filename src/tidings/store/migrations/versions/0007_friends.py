@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("needs_friendship", sa.SmallInteger, nullable=False, server_default="0"),
         sa.Column("blocked_sender_sees", sa.String(8), nullable=False, server_default="sent"),
         sa.Column("updated_at", sa.BigInteger, nullable=False),
+        sa.Column("read_receipts", sa.SmallInteger, nullable=False, server_default="1"),
     )
     op.create_table(
         "conversation_settings",
