@@ -148,3 +148,32 @@ async def test_read_receipts_one_to_one(server: Server, app: App, users: Users) 
     assert listed(server, app, alice)[0]["peer_read_seq"] is None
     for conn in (alice_phone, bob_phone, again):
         await conn.close()
+
+
+async def test_typing_is_ephemeral_and_throttled(server: Server, shared_app: App,
+                                                 users: Users) -> None:
+    alice, bob, mallory = users("alice"), users("bob"), users("mallory")
+    alice_phone = await Conn.login(server, shared_app, alice)
+    bob_phone = await Conn.login(server, shared_app, bob)
+    typed = await alice_phone.request("typing", {"conversation_id": f"c2c_{bob}"})
+    assert typed["data"] == {"conversation_id": f"c2c_{bob}", "throttled": False}
+    assert await bob_phone.event("typing") == {"conversation_id": f"c2c_{alice}",
+                                               "user_id": alice, "typing": True}
+    again = await alice_phone.request("typing", {"conversation_id": f"c2c_{bob}"})
+    assert again["data"]["throttled"] is True
+    await bob_phone.no_event("typing", 0.2)
+    with server.http(shared_app, alice) as http:
+        reply = http.post(f"/v1/conversations/c2c_{bob}/typing", json={"typing": False})
+        assert reply.status_code == 200 and reply.json()["throttled"] is False
+        assert error_of(http.post(f"/v1/conversations/c2c_{alice}/typing")) == (400, 10009)
+    assert (await bob_phone.event("typing"))["typing"] is False
+    # Never stored: nothing to list, nothing in history.
+    assert listed(server, shared_app, bob) == []
+    # A blocker is not told, and the blocked one cannot tell.
+    assert (await bob_phone.request("block", {"user_ids": [mallory]}))["ok"]
+    mallory_phone = await Conn.login(server, shared_app, mallory)
+    quiet = await mallory_phone.request("typing", {"conversation_id": f"c2c_{bob}"})
+    assert quiet["data"]["throttled"] is False
+    await bob_phone.no_event("typing", 0.3)
+    for conn in (alice_phone, bob_phone, mallory_phone):
+        await conn.close()

@@ -13,7 +13,7 @@ from tidings.api.auth import client_ip, runtime_of
 from tidings.api.client import Me
 from tidings.api.models import ErrorOut
 from tidings.api.responses import JSON
-from tidings.domain.conversations import ConversationDeleteIn, ConversationPatch
+from tidings.domain.conversations import ConversationDeleteIn, ConversationPatch, TypingIn
 from tidings.domain.friends import (
     AdminFriendAddIn,
     C2CSettingsIn,
@@ -347,3 +347,18 @@ async def delete_conversation(request: Request, me: Me, conversation_id: str,
     clear = body.clear_history if body is not None else False
     return JSON(await runtime_of(request).conversation_settings.delete(me, conversation_id,
                                                                        clear))
+
+
+class TypingOut(BaseModel):
+    conversation_id: str
+    throttled: bool
+
+
+@router.post("/conversations/{conversation_id:path}/typing", response_model=TypingOut)
+async def typing(request: Request, me: Me, conversation_id: str,
+                 body: Annotated[TypingIn | None, Body()] = None) -> JSON:
+    """Tell the peer's live devices that the caller is typing (``typing``:
+    true, the default) or stopped. Never stored; at most one per second and
+    conversation is forwarded (``throttled``: this one was not)."""
+    state = body.typing if body is not None else True
+    return JSON(await runtime_of(request).typing.typing(me, conversation_id, state))

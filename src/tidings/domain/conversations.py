@@ -21,6 +21,10 @@ class ConversationPatch(Payload):
         None, description='The unsent text; "" clears it', examples=["See you at"])
 
 
+class TypingIn(Payload):
+    typing: bool = Field(True, description="false: stopped typing")
+
+
 class ConversationDeleteIn(Payload):
     clear_history: bool = Field(False, description="Also clear the history, for the caller "
                                                    "only")

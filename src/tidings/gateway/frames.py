@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from pydantic import Field, ValidationError
 
-from tidings.domain.conversations import ConversationDeleteIn, ConversationPatch
+from tidings.domain.conversations import ConversationDeleteIn, ConversationPatch, TypingIn
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import FriendAnswerIn, FriendRemarkIn
 from tidings.domain.requests import EditRequest, Payload, ReadRequest
@@ -79,6 +79,10 @@ class ConversationSetData(ConversationPatch):
 
 
 class ConversationIdData(Payload):
+    conversation_id: str = Field(max_length=128)
+
+
+class TypingData(TypingIn):
     conversation_id: str = Field(max_length=128)
 
 

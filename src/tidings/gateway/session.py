@@ -137,6 +137,7 @@ class Session:
             "conversation_set": self._conversation_set,
             "conversation_hide": self._conversation_hide,
             "conversation_delete": self._conversation_delete,
+            "typing": self._typing,
             "friend_add": self._friend_add,
             "friend_requests": self._friend_requests,
             "friend_accept": self._friend_accept,
@@ -442,6 +443,11 @@ class Session:
         req = frames.ConversationDeleteData.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.conversation_settings.delete(
             self._me(), req.conversation_id, req.clear_history, skip=self)))
+
+    async def _typing(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.TypingData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.typing.typing(
+            self._me(), req.conversation_id, req.typing)))
 
     # -- friends and blocks --------------------------------------------------
 

@@ -392,6 +392,12 @@ class Client:
                 data[name] = value
         return await self._op("conversation_set", data)
 
+    async def typing(self, conversation_id: str, typing: bool = True) -> bool:
+        """Tell the peer we are typing (or stopped); False when throttled."""
+        data = await self._op("typing", {"conversation_id": conversation_id,
+                                         "typing": typing})
+        return not data["throttled"]
+
     async def hide_conversation(self, conversation_id: str) -> dict[str, Any]:
         return await self._op("conversation_hide", {"conversation_id": conversation_id})
 

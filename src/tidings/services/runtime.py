@@ -18,6 +18,7 @@ from tidings.services.friends import FriendService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
 from tidings.services.stats import StatsService
+from tidings.services.typing import TypingService
 from tidings.store.accounts import AccountStore
 from tidings.store.apps import AppStore
 from tidings.store.broadcasts import BroadcastStore
@@ -50,6 +51,7 @@ class Runtime:
     callbacks: CallbackService
     friends: FriendService
     conversation_settings: ConversationSettingsService
+    typing: TypingService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -84,7 +86,7 @@ class Runtime:
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
                    StatsService(StatsStore(db), bus), callbacks, friends,
-                   conversation_settings)
+                   conversation_settings, TypingService(bus, friends.relations))
 
     async def stop(self) -> None:
         await self.broadcasts.stop()
