@@ -177,3 +177,48 @@ async def test_typing_is_ephemeral_and_throttled(server: Server, shared_app: App
     await bob_phone.no_event("typing", 0.3)
     for conn in (alice_phone, bob_phone, mallory_phone):
         await conn.close()
+
+
+async def test_reactions(server: Server, shared_app: App, users: Users) -> None:
+    alice, bob = users("alice"), users("bob")
+    alice_phone = await Conn.login(server, shared_app, alice)
+    bob_phone = await Conn.login(server, shared_app, bob)
+    assert (await alice_phone.send_text(f"c2c_{bob}", "lunch?"))["ok"]
+    added = await bob_phone.request("reaction_add", {"conversation_id": f"c2c_{alice}",
+                                                     "seq": 1, "emoji": "👍"})
+    assert added["data"] == {"conversation_id": f"c2c_{alice}", "seq": 1, "emoji": "👍",
+                             "action": "add", "changed": True}
+    event = await alice_phone.event("reaction")
+    assert (event["conversation_id"], event["seq"], event["user_id"], event["emoji"],
+            event["action"]) == (f"c2c_{bob}", 1, bob, "👍", "add")
+    with server.http(shared_app, alice) as http:
+        reply = http.post(f"/v1/conversations/c2c_{bob}/messages/1/reactions",
+                          json={"emoji": "👍"})
+        assert reply.status_code == 200 and reply.json()["changed"] is True
+        again = http.post(f"/v1/conversations/c2c_{bob}/messages/1/reactions",
+                          json={"emoji": "👍"})
+        assert again.json()["changed"] is False
+        assert error_of(http.post(f"/v1/conversations/c2c_{bob}/messages/9/reactions",
+                                  json={"emoji": "👍"})) == (404, 20022)
+        assert error_of(http.post(f"/v1/conversations/c2c_{bob}/messages/1/reactions",
+                                  json={"emoji": ""})) == (400, 10002)
+        page = http.get(f"/v1/conversations/c2c_{bob}/messages").json()
+    assert page["messages"][0]["reactions"] == [{"emoji": "👍", "count": 2,
+                                                 "users": [bob, alice]}]
+    assert (await bob_phone.event("reaction"))["user_id"] == alice
+    assert (await alice_phone.event("reaction"))["user_id"] == alice  # REST: every device
+    removed = await bob_phone.request("reaction_remove", {"conversation_id": f"c2c_{alice}",
+                                                          "seq": 1, "emoji": "👍"})
+    assert removed["data"]["changed"] is True
+    assert (await alice_phone.event("reaction"))["action"] == "remove"
+    fresh = await Conn.login(server, shared_app, bob, known={f"c2c_{alice}": 0})
+    assert fresh.last_sync["messages"][0]["reactions"] == [{"emoji": "👍", "count": 1,
+                                                            "users": [alice]}]
+    # A recalled message takes no new reactions.
+    assert (await alice_phone.request("recall", {"conversation_id": f"c2c_{bob}",
+                                                 "seq": 1}))["ok"]
+    late = await bob_phone.request("reaction_add", {"conversation_id": f"c2c_{alice}",
+                                                    "seq": 1, "emoji": "😮"})
+    assert not late["ok"] and late["error"]["code"] == 20023
+    for conn in (alice_phone, bob_phone, fresh):
+        await conn.close()

@@ -13,7 +13,12 @@ from tidings.api.auth import client_ip, runtime_of
 from tidings.api.client import Me
 from tidings.api.models import ErrorOut
 from tidings.api.responses import JSON
-from tidings.domain.conversations import ConversationDeleteIn, ConversationPatch, TypingIn
+from tidings.domain.conversations import (
+    ConversationDeleteIn,
+    ConversationPatch,
+    ReactionIn,
+    TypingIn,
+)
 from tidings.domain.friends import (
     AdminFriendAddIn,
     C2CSettingsIn,
@@ -296,6 +301,46 @@ async def user_unblock(request: Request, admin: Admin, user_id: str, body: UserI
                                                           body.user_ids))
 
 
+# -- reactions (before the conversation routes: their paths would swallow these) --
+
+class ReactionOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "conversation_id": "c2c_bob", "seq": 7, "emoji": "👍", "action": "add",
+        "changed": True}]}}
+
+    conversation_id: str
+    seq: int
+    emoji: str
+    action: Literal["add", "remove"]
+    changed: bool
+
+
+_REACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "20022 no such message"},
+    409: {"model": ErrorOut, "description": "20023 recalled"},
+    403: {"model": ErrorOut, "description": "20009 the app requires friendship"}}
+
+
+@router.post("/conversations/{conversation_id:path}/messages/{seq}/reactions",
+             response_model=ReactionOut, responses=_REACTION_ERRORS)
+async def add_reaction(request: Request, me: Me, conversation_id: str, seq: int,
+                       body: ReactionIn) -> JSON:
+    """React to message ``seq`` with an emoji (1-32 characters; at most 20
+    per user and message). ``changed`` is false when the caller had it
+    already. Both members' devices get a ``reaction`` event."""
+    return JSON(await runtime_of(request).reactions.react(me, conversation_id, seq,
+                                                          body.emoji, True))
+
+
+@router.post("/conversations/{conversation_id:path}/messages/{seq}/reactions/delete",
+             response_model=ReactionOut, responses=_REACTION_ERRORS)
+async def remove_reaction(request: Request, me: Me, conversation_id: str, seq: int,
+                          body: ReactionIn) -> JSON:
+    """Take back one's reaction (``changed`` is false when there was none)."""
+    return JSON(await runtime_of(request).reactions.react(me, conversation_id, seq,
+                                                          body.emoji, False))
+
+
 # -- conversation settings (client) ---------------------------------------------------
 
 
@@ -362,3 +407,4 @@ async def typing(request: Request, me: Me, conversation_id: str,
     conversation is forwarded (``throttled``: this one was not)."""
     state = body.typing if body is not None else True
     return JSON(await runtime_of(request).typing.typing(me, conversation_id, state))
+

@@ -21,6 +21,8 @@ class MessageOut(BaseModel):
     edited_at: int | None
     change_seq: int
     imported: Literal["realtime", "history"] | None
+    # History and sync only: who reacted with what, by first use.
+    reactions: list[dict[str, Any]] | None = None
 
 
 _TARGET_EXAMPLE: dict[str, Any] = {

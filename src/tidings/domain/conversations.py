@@ -25,6 +25,10 @@ class TypingIn(Payload):
     typing: bool = Field(True, description="false: stopped typing")
 
 
+class ReactionIn(Payload):
+    emoji: str = Field(min_length=1, max_length=32, examples=["👍"])
+
+
 class ConversationDeleteIn(Payload):
     clear_history: bool = Field(False, description="Also clear the history, for the caller "
                                                    "only")

@@ -12,7 +12,12 @@ from typing import Any
 import orjson
 from pydantic import Field, ValidationError
 
-from tidings.domain.conversations import ConversationDeleteIn, ConversationPatch, TypingIn
+from tidings.domain.conversations import (
+    ConversationDeleteIn,
+    ConversationPatch,
+    ReactionIn,
+    TypingIn,
+)
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import FriendAnswerIn, FriendRemarkIn
 from tidings.domain.requests import EditRequest, Payload, ReadRequest
@@ -84,6 +89,11 @@ class ConversationIdData(Payload):
 
 class TypingData(TypingIn):
     conversation_id: str = Field(max_length=128)
+
+
+class ReactionData(ReactionIn):
+    conversation_id: str = Field(max_length=128)
+    seq: int
 
 
 class ConversationDeleteData(ConversationDeleteIn):

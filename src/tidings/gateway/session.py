@@ -138,6 +138,8 @@ class Session:
             "conversation_hide": self._conversation_hide,
             "conversation_delete": self._conversation_delete,
             "typing": self._typing,
+            "reaction_add": self._reaction_add,
+            "reaction_remove": self._reaction_remove,
             "friend_add": self._friend_add,
             "friend_requests": self._friend_requests,
             "friend_accept": self._friend_accept,
@@ -448,6 +450,16 @@ class Session:
         req = frames.TypingData.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.typing.typing(
             self._me(), req.conversation_id, req.typing)))
+
+    async def _reaction_add(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.ReactionData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.reactions.react(
+            self._me(), req.conversation_id, req.seq, req.emoji, True, skip=self)))
+
+    async def _reaction_remove(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.ReactionData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.reactions.react(
+            self._me(), req.conversation_id, req.seq, req.emoji, False, skip=self)))
 
     # -- friends and blocks --------------------------------------------------
 

@@ -398,6 +398,14 @@ class Client:
                                          "typing": typing})
         return not data["throttled"]
 
+    async def react(self, conversation_id: str, seq: int, emoji: str, *,
+                    remove: bool = False) -> bool:
+        """Add (or with ``remove``, take back) a reaction; False when
+        nothing changed."""
+        data = await self._op("reaction_remove" if remove else "reaction_add",
+                              {"conversation_id": conversation_id, "seq": seq, "emoji": emoji})
+        return bool(data["changed"])
+
     async def hide_conversation(self, conversation_id: str) -> dict[str, Any]:
         return await self._op("conversation_hide", {"conversation_id": conversation_id})
 

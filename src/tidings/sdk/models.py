@@ -47,6 +47,8 @@ class Message:
     # of two copies of one message, the one with the higher change_seq is newer.
     change_seq: int = 0
     imported: str | None = None  # "realtime" or "history" for an admin's import
+    # In history and sync: [{"emoji", "count", "users"}] (live messages have none).
+    reactions: list[dict[str, Any]] = field(default_factory=list, hash=False)
 
     @property
     def text(self) -> str:
@@ -77,7 +79,8 @@ class Message:
                    time=int(doc["time"]), state=str(doc.get("state", "normal")),
                    edited_at=None if edited_at is None else int(edited_at),
                    change_seq=int(doc.get("change_seq", 0)),
-                   imported=None if imported is None else str(imported))
+                   imported=None if imported is None else str(imported),
+                   reactions=list(doc.get("reactions", [])))
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from tidings.store.writer import Committed, MessageWriter, NewChange, NewMessage
 if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
     from tidings.services.friends import Relations
+    from tidings.store.reactions import ReactionStore
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,14 @@ def settings_view(prefs: ConversationSettings, last_message_seq: int) -> dict[st
             "draft": prefs.draft, "draft_time": prefs.draft_time}
 
 
+def reaction_summary(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """[(emoji, user)] -> [{"emoji", "count", "users"}], by first use."""
+    by_emoji: dict[str, list[str]] = {}
+    for emoji, user in pairs:
+        by_emoji.setdefault(emoji, []).append(user)
+    return [{"emoji": e, "count": len(u), "users": u} for e, u in by_emoji.items()]
+
+
 def event_frame(event: str, data: Mapping[str, Any]) -> bytes:
     return orjson.dumps({"event": event, "data": data})
 
@@ -264,14 +273,30 @@ class MessagingService:
         self._lanes: dict[tuple[str, ConversationKey], deque[_Vetting]] = {}
         self._relations: Relations | None = None
         self._settings: ConversationSettingsStore | None = None
+        self._reactions: ReactionStore | None = None
 
     def bind(self, writer: MessageWriter, callbacks: CallbackService | None = None,
              relations: Relations | None = None,
-             settings: ConversationSettingsStore | None = None) -> None:
+             settings: ConversationSettingsStore | None = None,
+             reactions: ReactionStore | None = None) -> None:
         self.writer = writer
         self._callbacks = callbacks
         self._relations = relations
         self._settings = settings
+        self._reactions = reactions
+
+    async def _with_reactions(self, conversation_id: int,
+                              views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """History and sync show each message's reactions (live message
+        events do not: a new message has none)."""
+        if self._reactions is None:
+            return views
+        seqs = [v["seq"] for v in views if v["kind"] == "message"]
+        found = await self._reactions.of_messages(conversation_id, seqs)
+        for v in views:
+            if v["kind"] == "message":
+                v["reactions"] = reaction_summary(found.get(v["seq"], []))
+        return views
 
     async def _peer_reads(self, me: Identity,
                           states: list[ConversationState]) -> dict[int, int] | None:
@@ -662,7 +687,8 @@ class MessagingService:
         more = len(rows) > n
         rows = rows[:n]
         rows.reverse()
-        return [message_view(m, me.user_id) for m in rows], more
+        return await self._with_reactions(found.conversation_id,
+                                          [message_view(m, me.user_id) for m in rows]), more
 
     async def conversations(self, me: Identity, limit: int | None) -> list[dict[str, Any]]:
         """Pinned ones first, then by last activity; hidden ones left out."""
@@ -769,7 +795,8 @@ class MessagingService:
                 kept += 1
             rows = rows[:kept]
             budget -= len(rows)
-            result.messages.extend(entry_view(m, me.user_id) for m in rows)
+            result.messages.extend(await self._with_reactions(
+                state.conversation_id, [entry_view(m, me.user_id) for m in rows]))
             if rows and rows[-1].seq < state.last_seq:
                 result.more = True
             else:

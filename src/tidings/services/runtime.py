@@ -17,6 +17,7 @@ from tidings.services.conversations import ConversationSettingsService
 from tidings.services.friends import FriendService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
+from tidings.services.reactions import ReactionService
 from tidings.services.stats import StatsService
 from tidings.services.typing import TypingService
 from tidings.store.accounts import AccountStore
@@ -28,6 +29,7 @@ from tidings.store.engine import Database, migrate, open_database
 from tidings.store.friends import FriendStore
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
+from tidings.store.reactions import ReactionStore
 from tidings.store.stats import StatsStore
 from tidings.store.writer import MessageWriter
 
@@ -52,6 +54,7 @@ class Runtime:
     friends: FriendService
     conversation_settings: ConversationSettingsService
     typing: TypingService
+    reactions: ReactionService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -74,7 +77,8 @@ class Runtime:
         friends = FriendService(FriendStore(db), AccountStore(db), ProfileStore(db), bus,
                                 callbacks, settings.app_cache_ttl)
         settings_store = ConversationSettingsStore(db)
-        messaging.bind(writer, callbacks, friends.relations, settings_store)
+        reaction_store = ReactionStore(db)
+        messaging.bind(writer, callbacks, friends.relations, settings_store, reaction_store)
         conversation_settings = ConversationSettingsService(settings_store, MessageStore(db),
                                                             messaging, bus)
         callbacks.start()
@@ -86,7 +90,8 @@ class Runtime:
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
                    StatsService(StatsStore(db), bus), callbacks, friends,
-                   conversation_settings, TypingService(bus, friends.relations))
+                   conversation_settings, TypingService(bus, friends.relations),
+                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus))
 
     async def stop(self) -> None:
         await self.broadcasts.stop()

@@ -301,3 +301,16 @@ conversation_settings = Table(
     Column("updated_at", BigInteger, nullable=False),
     Index("ix_conversation_settings_user", "sdkappid", "user_id"),
 )
+
+# Reactions: one row per user, emoji and message (revision 0007).
+message_reactions = Table(
+    "message_reactions",
+    metadata,
+    Column("conversation_id", Integer, ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", String(32), primary_key=True),
+    Column("emoji", String(32), primary_key=True),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)

@@ -1,5 +1,6 @@
 """Friends, friend requests, blocks, the app's one-to-one rules, and each
-user's conversation settings (pin, mute, hide, cleared history, draft).
+user's conversation settings (pin, mute, hide, cleared history, draft),
+and reactions to messages.
 
 Revision ID: 0007
 Revises: 0006
@@ -73,9 +74,20 @@ def upgrade() -> None:
     )
     op.create_index("ix_conversation_settings_user", "conversation_settings",
                     ["sdkappid", "user_id"])
+    op.create_table(
+        "message_reactions",
+        sa.Column("conversation_id", sa.Integer,
+                  sa.ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("user_id", sa.String(32), primary_key=True),
+        sa.Column("emoji", sa.String(32), primary_key=True),
+        sa.Column("sdkappid", sa.BigInteger, nullable=False),
+        sa.Column("created_at", sa.BigInteger, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("message_reactions")
     op.drop_index("ix_conversation_settings_user", table_name="conversation_settings")
     op.drop_table("conversation_settings")
     op.drop_table("app_c2c_settings")
