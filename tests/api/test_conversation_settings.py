@@ -222,3 +222,42 @@ async def test_reactions(server: Server, shared_app: App, users: Users) -> None:
     assert not late["ok"] and late["error"]["code"] == 20023
     for conn in (alice_phone, bob_phone, fresh):
         await conn.close()
+
+
+async def test_replies_quote_a_snapshot_and_show_recalls(server: Server, shared_app: App,
+                                                          users: Users) -> None:
+    alice, bob = users("alice"), users("bob")
+    alice_phone = await Conn.login(server, shared_app, alice)
+    bob_phone = await Conn.login(server, shared_app, bob)
+    assert (await alice_phone.send_text(f"c2c_{bob}", "lunch at noon?"))["ok"]
+    reply = await bob_phone.request("send", {
+        "conversation_id": f"c2c_{alice}", "client_msg_id": "r-1",
+        "elements": [{"type": "quote", "seq": 1, "text": "forged"},
+                     {"type": "text", "text": "yes!"}]})
+    assert reply["ok"] and reply["data"]["seq"] == 2, reply
+    got = await alice_phone.event("message")
+    quote = got["elements"][0]
+    assert (quote["type"], quote["seq"], quote["sender"], quote["text"], quote["state"]) == (
+        "quote", 1, alice, "lunch at noon?", "normal")
+    assert quote["msg_id"].endswith("-1")
+    for bad, code in (([{"type": "quote", "seq": 9}], 20022),
+                      ([{"type": "quote", "seq": 1}, {"type": "quote", "seq": 2}], 90002),
+                      ([{"type": "quote", "seq": 0}], 90002)):
+        refused = await bob_phone.request("send", {"conversation_id": f"c2c_{alice}",
+                                                   "client_msg_id": f"bad-{code}-{len(bad)}",
+                                                   "elements": bad})
+        assert not refused["ok"] and refused["error"]["code"] == code, (bad, refused)
+    assert (await alice_phone.request("recall", {"conversation_id": f"c2c_{bob}",
+                                                 "seq": 1}))["ok"]
+    page = history_seqs(server, shared_app, bob, f"c2c_{alice}")
+    assert page == [1, 2]
+    with server.http(shared_app, bob) as http:
+        shown = http.get(f"/v1/conversations/c2c_{alice}/messages").json()["messages"][1]
+    assert shown["elements"][0]["state"] == "recalled" and shown["elements"][0]["text"] == ""
+    late = await bob_phone.request("send", {
+        "conversation_id": f"c2c_{alice}", "client_msg_id": "r-2",
+        "elements": [{"type": "quote", "seq": 1}, {"type": "text", "text": "too late"}]})
+    assert late["ok"]
+    assert (await alice_phone.event("message"))["elements"][0]["state"] == "recalled"
+    for conn in (alice_phone, bob_phone):
+        await conn.close()

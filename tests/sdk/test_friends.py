@@ -51,3 +51,22 @@ async def test_conversation_settings_through_the_sdk(shared_server: Server,
         await a.delete_conversation(f"c2c_{bob}", clear_history=True)
         assert await a.conversations() == []
         assert (await a.history(f"c2c_{bob}")).messages == []
+
+
+async def test_typing_reactions_and_replies_through_the_sdk(shared_server: Server,
+                                                             sdk_app: App) -> None:  # noqa: F811
+    alice, bob = names("alice", "bob")
+    heard: asyncio.Queue[Notice] = asyncio.Queue()
+    url = shared_server.ws_url
+    async with Client(url, sdk_app.sdkappid, alice, sdk_app.sig(alice), **FAST) as a, \
+            Client(url, sdk_app.sdkappid, bob, sdk_app.sig(bob), on_notice=heard.put_nowait,
+                   **FAST) as b:
+        assert await a.typing(f"c2c_{bob}")
+        assert (await asyncio.wait_for(heard.get(), 5)).event == "typing"
+        first = await a.send_text(f"c2c_{bob}", "lunch?")
+        assert await b.react(f"c2c_{alice}", first.seq, "👍")
+        await b.reply_text(f"c2c_{alice}", first.seq, "yes")
+        page = await a.history(f"c2c_{bob}")
+        assert page.messages[0].reactions == [{"emoji": "👍", "count": 1, "users": [bob]}]
+        assert page.messages[1].elements[0]["text"] == "lunch?"
+        assert not await b.react(f"c2c_{alice}", first.seq, "👎", remove=True)

@@ -290,6 +290,13 @@ class Client:
         return await self.send(conversation_id, [{"type": "text", "text": text}],
                                cloud_custom_data, client_msg_id=client_msg_id)
 
+    async def reply_text(self, conversation_id: str, seq: int, text: str, *,
+                         client_msg_id: str | None = None) -> Ack:
+        """Reply to message ``seq`` of the conversation, quoting it."""
+        return await self.send(conversation_id, [{"type": "quote", "seq": seq},
+                                                 {"type": "text", "text": text}],
+                               client_msg_id=client_msg_id)
+
     async def entries(self) -> AsyncIterator[Entry]:
         """Incoming entries, each once, in seq order per conversation: messages
         (the user's own from other devices too) and changes (recalls and

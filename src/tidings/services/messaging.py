@@ -199,12 +199,28 @@ class _Vetting:
     # memory), and what they said: a refusal to raise.
     check_relations: bool = False
     refusal: TidingsError | None = None
+    # A reply: its quote's snapshot is filled in from the quoted message.
+    resolve_quote: bool = False
 
 
 # The app's server (admin API, imports, broadcasts) sends whatever the
 # users' friend and block lists say.
 _TRUSTED_PLATFORM = "RESTAPI"
 _DROP = Decision(Action.DROP)
+# Normalized elements JSON is compact: a reply's quote shows as this.
+_QUOTE = b'"type":"quote"'
+MAX_QUOTE_TEXT = 200
+
+
+def _quote_text(msg: StoredMessage) -> str:
+    """What a reply shows of the quoted message: its text, else its kind."""
+    if msg.state == MessageState.RECALLED:
+        return ""
+    elements = orjson.loads(msg.elements)
+    text = "".join(str(e.get("text", "")) for e in elements if e.get("type") == "text")
+    if not text and elements:
+        text = f"[{elements[0].get('type', '')}]"
+    return text[:MAX_QUOTE_TEXT]
 
 
 def _chain(source: asyncio.Future[Committed], target: asyncio.Future[Committed]) -> None:
@@ -285,10 +301,13 @@ class MessagingService:
         self._settings = settings
         self._reactions = reactions
 
-    async def _with_reactions(self, conversation_id: int,
+    async def _with_reactions(self, conversation_id: int, key: ConversationKey,
+                              rows: list[StoredMessage],
                               views: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """History and sync show each message's reactions (live message
-        events do not: a new message has none)."""
+        events do not: a new message has none), and a reply's quote as
+        recalled once the quoted message is."""
+        await self._recalled_quotes(conversation_id, key, rows, views)
         if self._reactions is None:
             return views
         seqs = [v["seq"] for v in views if v["kind"] == "message"]
@@ -306,6 +325,28 @@ class MessagingService:
             return None
         wanted = [s.conversation_id for s in states if s.key.kind is ConversationKind.C2C]
         return await self._store.peer_read_seqs(wanted, me.user_id) if wanted else {}
+
+    async def _recalled_quotes(self, conversation_id: int, key: ConversationKey,
+                               rows: list[StoredMessage], views: list[dict[str, Any]]) -> None:
+        states: dict[int, int] = {}
+        for row, view in zip(rows, views, strict=True):
+            if row.kind or '"type":"quote"' not in row.elements:
+                continue
+            elements = orjson.loads(row.elements)
+            changed = False
+            for quote in elements:
+                if quote.get("type") != "quote" or quote.get("state") == "recalled":
+                    continue
+                seq = int(quote["seq"])
+                if seq not in states:
+                    found = await self._store.page(conversation_id, key, after_seq=seq - 1,
+                                                   up_to_seq=seq, limit=1)
+                    states[seq] = found[0].state if found else MessageState.NORMAL
+                if states[seq] == MessageState.RECALLED:
+                    quote.update(text="", state="recalled")
+                    changed = True
+            if changed:
+                view["elements"] = elements
 
     async def _settings_of(self, me: Identity) -> dict[int, ConversationSettings]:
         if self._settings is None:
@@ -362,7 +403,8 @@ class MessagingService:
             if isinstance(verdict, TidingsError):
                 raise verdict
             check_relations = verdict != Verdict.PASS
-        if known and not check_relations and lane not in self._lanes and not (
+        resolve_quote = _QUOTE in elements_json
+        if known and not check_relations and not resolve_quote and lane not in self._lanes and not (
                 settings is not None and settings.enabled(Event.BEFORE_SEND)
                 and Event.BEFORE_SEND not in context.forbid):
             # The fast path: no before-send callback to wait for.
@@ -372,7 +414,7 @@ class MessagingService:
             future = self.writer.submit(request)
         else:
             future = self._vet(request, lane, context, settings if known else None, known,
-                               check_relations)
+                               check_relations, resolve_quote)
         self._in_flight[dedup] = future
         future.add_done_callback(lambda f: self._settled(dedup, f))
         return future
@@ -387,9 +429,10 @@ class MessagingService:
 
     def _vet(self, request: NewMessage, lane: tuple[str, ConversationKey],
              context: SendContext, settings: CallbackSettings | None,
-             known: bool, check_relations: bool = False) -> asyncio.Future[Committed]:
+             known: bool, check_relations: bool = False,
+             resolve_quote: bool = False) -> asyncio.Future[Committed]:
         entry = _Vetting(request, context, asyncio.get_running_loop().create_future(),
-                         check_relations=check_relations)
+                         check_relations=check_relations, resolve_quote=resolve_quote)
         self._lanes.setdefault(lane, deque()).append(entry)
         entry.task = asyncio.create_task(self._ask(entry, lane, settings, known))
         return entry.future
@@ -408,6 +451,12 @@ class MessagingService:
                     return
                 if verdict == Verdict.DROP:  # acked as sent, stored nowhere
                     entry.decision = _DROP
+                    return
+            if entry.resolve_quote:
+                try:
+                    request.elements = await self._resolve_quote(request)
+                except TidingsError as exc:
+                    entry.refusal = exc
                     return
             if self._callbacks is None:
                 entry.decision = ALLOW
@@ -435,6 +484,27 @@ class MessagingService:
         finally:
             entry.ready = True
             self._drain(lane)
+
+    async def _resolve_quote(self, request: NewMessage) -> str:
+        """Fill in a reply's quote from the quoted message as it stands now."""
+        elements = orjson.loads(request.elements)
+        quotes = [e for e in elements if e.get("type") == "quote"]
+        if len(quotes) != 1:
+            raise TidingsError(ErrorCode.INVALID_MESSAGE_BODY,
+                               "elements: a reply quotes exactly one message")
+        quote = quotes[0]
+        seq = int(quote["seq"])
+        found = await self._store.membership(request.key, request.sender)
+        rows = [] if found is None else await self._store.page(
+            found.conversation_id, request.key, after_seq=seq - 1, up_to_seq=seq, limit=1)
+        if not rows or rows[0].kind != EntryKind.MESSAGE:
+            raise TidingsError(ErrorCode.MESSAGE_NOT_FOUND,
+                               f"the quoted message: no message with seq {seq} in this "
+                               "conversation")
+        target = rows[0]
+        quote.update(msg_id=target.msg_id, sender=target.sender, text=_quote_text(target),
+                     state=_STATES[target.state])
+        return orjson.dumps(elements).decode()
 
     def _checked(self, decision: Decision, request: NewMessage) -> Decision:
         """A rewrite must fit the size limit like any message; if not, it
@@ -687,7 +757,7 @@ class MessagingService:
         more = len(rows) > n
         rows = rows[:n]
         rows.reverse()
-        return await self._with_reactions(found.conversation_id,
+        return await self._with_reactions(found.conversation_id, key, rows,
                                           [message_view(m, me.user_id) for m in rows]), more
 
     async def conversations(self, me: Identity, limit: int | None) -> list[dict[str, Any]]:
@@ -796,7 +866,7 @@ class MessagingService:
             rows = rows[:kept]
             budget -= len(rows)
             result.messages.extend(await self._with_reactions(
-                state.conversation_id, [entry_view(m, me.user_id) for m in rows]))
+                state.conversation_id, state.key, rows, [entry_view(m, me.user_id) for m in rows]))
             if rows and rows[-1].seq < state.last_seq:
                 result.more = True
             else:
