@@ -47,7 +47,8 @@ def test_settings_through_the_admin_api(server: Server, app: App, other_app: App
         assert first["format"] == "native" and first["timeout_ms"] == 2000
         assert first["failure_policy"] == "allow"
         assert first["events"] == {"before_send": True, "after_send": True,
-                                   "after_read": True, "state_change": True}
+                                   "after_read": True, "after_recall": True,
+                                   "state_change": True}
         changed = http.put("/v1/admin/callbacks", json={
             "format": "tencent", "events": {"state_change": False, "after_read": False},
             "timeout_ms": 500, "failure_policy": "block", "token": "tok-12345678"}).json()
