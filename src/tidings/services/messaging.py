@@ -26,7 +26,13 @@ from tidings.domain.callbacks import (
 )
 from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.ids import ConversationKey, Identity, check_user_id, parse_conversation_id
+from tidings.domain.ids import (
+    ConversationKey,
+    ConversationKind,
+    Identity,
+    check_user_id,
+    parse_conversation_id,
+)
 from tidings.store.clock import now_ms
 from tidings.store.messages import ConversationState, MessageStore, StoredMessage
 from tidings.store.writer import Committed, MessageWriter, NewChange, NewMessage
@@ -525,7 +531,8 @@ class MessagingService:
     def _queue_change(self, change: NewChange) -> asyncio.Future[Committed]:
         if self.writer is None:
             raise TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the server is starting")
-        if change.kind is EntryKind.RECALL and self._callbacks is not None:
+        if (change.kind is EntryKind.RECALL and change.key.kind is ConversationKind.C2C
+                and self._callbacks is not None):
             # Settings not read yet in this process: write the row anyway;
             # the dispatcher skips it if the app has the event off.
             known, settings = self._callbacks.cached(change.key.sdkappid)
@@ -544,8 +551,8 @@ class MessagingService:
             if committed.duplicate:
                 continue
             request = committed.request
-            if (request.after_send is not None if isinstance(request, NewMessage)
-                    else request.after_recall):
+            if ((isinstance(request, NewMessage) and request.after_send is not None)
+                    or (isinstance(request, NewChange) and request.after_recall)):
                 after_send = True
             msg = committed.message
             if origin is not None:

@@ -287,7 +287,7 @@ class MessageWriter:
                   if r.after_send is not None
                   and isinstance(outcome := stored.get(id(r)), Committed)]
         events += [self._after_recall(outcome.message, now) for r in changes
-                   if r.after_recall
+                   if isinstance(r, NewChange) and r.after_recall
                    and isinstance(outcome := stored.get(id(r)), Committed)
                    and not outcome.duplicate]
         if events:
