@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, insert, select, tuple_
 from sqlalchemy.engine.interfaces import DBAPICursor
 
@@ -79,6 +80,8 @@ class NewChange:
     window_ms: int = 0
     max_bytes: int = 0
     origin: Any = None
+    # A recall whose after-recall callback row is written in its transaction.
+    after_recall: bool = False
 
 
 Request = NewMessage | NewChange
@@ -283,6 +286,10 @@ class MessageWriter:
         events = [self._after_send(r, outcome.message, now) for r in fresh
                   if r.after_send is not None
                   and isinstance(outcome := stored.get(id(r)), Committed)]
+        events += [self._after_recall(outcome.message, now) for r in changes
+                   if isinstance(r, NewChange) and r.after_recall
+                   and isinstance(outcome := stored.get(id(r)), Committed)
+                   and not outcome.duplicate]
         if events:
             cursor.executemany(self._outbox_sql, events)
         result: list[Committed | TidingsError] = []
@@ -300,6 +307,18 @@ class MessageWriter:
             else:
                 result.append(Committed(r, first, duplicate=True))
         return result
+
+    @staticmethod
+    def _after_recall(entry: StoredMessage, now: int) -> tuple[Any, ...]:
+        target = entry.target
+        assert target is not None
+        peer = target.key.b if target.sender == target.key.a else target.key.a
+        data = {"from": target.sender, "to": peer, "conversation_id": f"c2c_{peer}",
+                "msg_id": target.msg_id, "seq": target.seq,
+                "recalled_by": "admin" if entry.changed_by.startswith("admin:") else "sender",
+                "time": now}
+        return outbox_params(target.key.sdkappid, Event.AFTER_RECALL,
+                             orjson.dumps(data).decode(), now)
 
     @staticmethod
     def _after_send(r: NewMessage, msg: StoredMessage, now: int) -> tuple[Any, ...]:
