@@ -11,14 +11,20 @@ from tests.support import App, Server
 from tidings.sdk import Client, ErrorCode, Notice, TidingsError
 
 
+def pair(server: Server, app: App, alice: str, bob: str,
+         heard: asyncio.Queue[Notice]) -> tuple[Client, Client]:
+    """Alice, and bob who hears every notice."""
+    return (Client(server.ws_url, app.sdkappid, alice, app.sig(alice), **FAST),
+            Client(server.ws_url, app.sdkappid, bob, app.sig(bob), on_notice=heard.put_nowait,
+                   **FAST))
+
+
 async def test_friends_and_blocks_through_the_sdk(shared_server: Server,
                                                   sdk_app: App) -> None:  # noqa: F811
     alice, bob = names("alice", "bob")
     heard: asyncio.Queue[Notice] = asyncio.Queue()
-    url = shared_server.ws_url
-    async with Client(url, sdk_app.sdkappid, alice, sdk_app.sig(alice), **FAST) as a, \
-            Client(url, sdk_app.sdkappid, bob, sdk_app.sig(bob), on_notice=heard.put_nowait,
-                   **FAST) as b:
+    a, b = pair(shared_server, sdk_app, alice, bob, heard)
+    async with a, b:
         assert await a.add_friend(bob, "hi") == "pending"
         notice = await asyncio.wait_for(heard.get(), 5)
         assert notice.event == "friend_request" and notice.data["from"] == alice
@@ -57,10 +63,8 @@ async def test_typing_reactions_and_replies_through_the_sdk(shared_server: Serve
                                                              sdk_app: App) -> None:  # noqa: F811
     alice, bob = names("alice", "bob")
     heard: asyncio.Queue[Notice] = asyncio.Queue()
-    url = shared_server.ws_url
-    async with Client(url, sdk_app.sdkappid, alice, sdk_app.sig(alice), **FAST) as a, \
-            Client(url, sdk_app.sdkappid, bob, sdk_app.sig(bob), on_notice=heard.put_nowait,
-                   **FAST) as b:
+    a, b = pair(shared_server, sdk_app, alice, bob, heard)
+    async with a, b:
         assert await a.typing(f"c2c_{bob}")
         assert (await asyncio.wait_for(heard.get(), 5)).event == "typing"
         first = await a.send_text(f"c2c_{bob}", "lunch?")
