@@ -11,6 +11,7 @@ admin API applies at once, one made with the CLI within TIDINGS_APP_CACHE_TTL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -78,7 +79,7 @@ class Relations:
             return Verdict.UNKNOWN
         if time.monotonic() - app[0] > self._ttl and sdkappid not in self._refreshing:
             self._refreshing.add(sdkappid)
-            task = asyncio.get_running_loop().create_task(self._refresh(sdkappid))
+            task = asyncio.get_running_loop().create_task(self._refresh_quietly(sdkappid))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         rules = app[1]
@@ -155,6 +156,11 @@ class Relations:
             raise
         finally:
             self._refreshing.discard(sdkappid)
+
+    async def _refresh_quietly(self, sdkappid: int) -> None:
+        """A refresh in the background: the stale rules stay until it works."""
+        with contextlib.suppress(Exception):  # logged by _refresh
+            await self._refresh(sdkappid)
 
     async def rules(self, sdkappid: int) -> C2CSettings:
         await self.load(sdkappid)
