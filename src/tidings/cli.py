@@ -20,10 +20,13 @@ from tidings.config import Settings
 from tidings.domain import usersig
 from tidings.domain.callbacks import apply_changes, switchable_events
 from tidings.domain.errors import TidingsError
+from tidings.domain.friends import BlockedSenderSees, C2CSettings
 from tidings.domain.ids import check_user_id
 from tidings.store.apps import ApiKey, AppRecord, AppStore
 from tidings.store.callbacks import STATUSES, CallbackStore
+from tidings.store.clock import now_ms
 from tidings.store.engine import Database, migrate, open_database
+from tidings.store.friends import FriendStore
 
 T = TypeVar("T")
 
@@ -231,10 +234,19 @@ def app_update(
         "--callback-disable", help=f"Switch an event off ({EVENT_HELP})")] = None,
     no_callbacks: Annotated[bool, typer.Option(
         "--no-callbacks", help="Turn the app's callbacks off")] = False,
+    c2c_needs_friendship: Annotated[bool | None, typer.Option(
+        "--c2c-needs-friendship/--no-c2c-needs-friendship",
+        help="Whether one-to-one messages need a friendship both ways (20009)")] = None,
+    blocked_sender_sees: Annotated[str | None, typer.Option(
+        help="What a blocked sender sees: sent (default; acked, stored nowhere) or error "
+             "(20007)")] = None,
+    read_receipts: Annotated[bool | None, typer.Option(
+        "--read-receipts/--no-read-receipts",
+        help="Whether one-to-one read receipts are on (the default)")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Change an app's callback settings (a running server uses them within
-    TIDINGS_APP_CACHE_TTL); prints them. Once a URL is set every event is on
+    """Change an app's callback settings and one-to-one rules (a running
+    server uses them within TIDINGS_APP_CACHE_TTL); prints them. Once a URL is set every event is on
     unless switched off."""
     changing = any(v is not None for v in (callback_url, callback_token, callback_format,
                                             callback_timeout, callback_policy,
@@ -242,21 +254,34 @@ def app_update(
     if no_callbacks and changing:
         _fail("--no-callbacks goes alone")
 
+    if blocked_sender_sees is not None and blocked_sender_sees not in ("sent", "error"):
+        _fail("--blocked-sender-sees must be sent or error")
+
     async def work(db: Database) -> dict[str, Any] | None:
         if await AppStore(db).get(sdkappid) is None:
             return None
+        friend_store = FriendStore(db)
+        rules = await friend_store.c2c_settings(sdkappid)
+        if (c2c_needs_friendship, blocked_sender_sees, read_receipts) != (None, None, None):
+            rules = await friend_store.put_c2c_settings(C2CSettings(
+                sdkappid,
+                rules.needs_friendship if c2c_needs_friendship is None else c2c_needs_friendship,
+                rules.blocked_sender_sees if blocked_sender_sees is None
+                else BlockedSenderSees(blocked_sender_sees),
+                rules.read_receipts if read_receipts is None else read_receipts), now_ms())
         store = CallbackStore(db)
         current = await store.get_settings(sdkappid)
         if no_callbacks:
             await store.delete_settings(sdkappid)
-            return {"sdkappid": sdkappid, "callbacks": None}
+            return {"sdkappid": sdkappid, "callbacks": None, "c2c": rules.view()}
         if changing:
             current = await store.put_settings(apply_changes(
                 current, sdkappid, url=callback_url, token=callback_token,
                 format=callback_format, enable=callback_enable or (),
                 disable=callback_disable or (), timeout_ms=callback_timeout,
                 failure_policy=callback_policy))
-        return {"sdkappid": sdkappid, "callbacks": current.view() if current else None}
+        return {"sdkappid": sdkappid, "callbacks": current.view() if current else None,
+                "c2c": rules.view()}
 
     try:
         result = _with_db(_settings(data_dir), work)

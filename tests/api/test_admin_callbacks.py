@@ -46,9 +46,11 @@ def test_settings_through_the_admin_api(server: Server, app: App, other_app: App
         assert first["url"] == app_server.url and len(first["token"]) == 32
         assert first["format"] == "native" and first["timeout_ms"] == 2000
         assert first["failure_policy"] == "allow"
-        assert first["events"] == {"before_send": True, "after_send": True,
-                                   "after_read": True, "after_recall": True,
-                                   "state_change": True}
+        # Every event on, those of this version at least.
+        assert {"before_send", "after_send", "after_read", "after_recall", "state_change",
+                "before_friend_add", "after_friend_add",
+                "after_friend_delete"} <= set(first["events"])
+        assert all(first["events"].values()), first["events"]
         changed = http.put("/v1/admin/callbacks", json={
             "format": "tencent", "events": {"state_change": False, "after_read": False},
             "timeout_ms": 500, "failure_policy": "block", "token": "tok-12345678"}).json()

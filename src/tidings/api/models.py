@@ -21,6 +21,8 @@ class MessageOut(BaseModel):
     edited_at: int | None
     change_seq: int
     imported: Literal["realtime", "history"] | None
+    # History and sync only: who reacted with what, by first use.
+    reactions: list[dict[str, Any]] | None = None
 
 
 _TARGET_EXAMPLE: dict[str, Any] = {
@@ -58,6 +60,15 @@ class ConversationOut(BaseModel):
     unread: int
     last_time: int
     last_message: MessageOut | None
+    # The peer's read cursor; null when the app has read receipts off.
+    peer_read_seq: int | None = None
+    # The caller's own settings (docs/protocol.md, "Conversation settings").
+    pinned: bool = False
+    muted: bool = False
+    hidden: bool = False
+    cleared_seq: int = 0
+    draft: str = ""
+    draft_time: int = 0
 
 
 class ConversationListOut(BaseModel):

@@ -93,9 +93,23 @@ class FileElement(_Element):
     size: Annotated[int, Field(ge=0)] = 0
 
 
+class QuoteElement(_Element):
+    """A reply's reference to an earlier message of the conversation. The
+    sender gives ``seq``; the server fills in the rest from the message as it
+    stood when the reply was sent (a snapshot), and history and sync show
+    ``state: "recalled"`` (and no text) once the quoted message is recalled."""
+
+    type: Literal["quote"]
+    seq: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    msg_id: str = ""
+    sender: str = ""
+    text: str = ""
+    state: str = ""
+
+
 Element = Annotated[
     TextElement | CustomElement | FaceElement | LocationElement | ImageElement
-    | SoundElement | VideoElement | FileElement,
+    | SoundElement | VideoElement | FileElement | QuoteElement,
     Field(discriminator="type"),
 ]
 

@@ -57,6 +57,16 @@ class ErrorCode(IntEnum):
     CALLBACK_REJECTED = 20006
     CALLBACK_FAILED = 50004
 
+    # Friends and blocks (Tencent's numbers: 2xxxx for sending, 3xxxx for
+    # the relationship chain).
+    BLOCKED_BY_PEER = 20007
+    NOT_FRIENDS = 20009
+    FRIEND_ACCOUNT_NOT_FOUND = 30003
+    PEER_BLOCKED_BY_YOU = 30515
+    FRIEND_REQUESTS_DENIED = 30516
+    FRIEND_REQUEST_NOT_FOUND = 30614
+    NOT_A_FRIEND = 31704
+
 
 # The HTTP status each code is answered with on REST.
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -95,6 +105,13 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL: 500,
     ErrorCode.CALLBACK_REJECTED: 403,
     ErrorCode.CALLBACK_FAILED: 503,
+    ErrorCode.BLOCKED_BY_PEER: 403,
+    ErrorCode.NOT_FRIENDS: 403,
+    ErrorCode.FRIEND_ACCOUNT_NOT_FOUND: 404,
+    ErrorCode.PEER_BLOCKED_BY_YOU: 409,
+    ErrorCode.FRIEND_REQUESTS_DENIED: 403,
+    ErrorCode.FRIEND_REQUEST_NOT_FOUND: 404,
+    ErrorCode.NOT_A_FRIEND: 404,
 }
 
 

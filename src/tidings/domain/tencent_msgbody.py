@@ -54,6 +54,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from tidings.domain.elements import ELEMENTS, MAX_ELEMENTS, Element
@@ -120,9 +121,15 @@ def _as_dict(element: Element | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def element_to_tencent(element: Element | Mapping[str, Any]) -> dict[str, Any]:
-    """One element as a ``{"MsgType", "MsgContent"}`` item, in canonical form."""
+    """One element as a ``{"MsgType", "MsgContent"}`` item, in canonical form.
+    A reply's quote (Tencent has no such element) is a custom element whose
+    ``Desc`` is ``"tidings.quote"`` and ``Data`` the quote as JSON."""
     el = _as_dict(element)
     kind = el["type"]
+    if kind == "quote":
+        return {"MsgType": "TIMCustomElem", "MsgContent": {
+            "Data": orjson.dumps(el).decode(), "Desc": "tidings.quote", "Ext": "",
+            "Sound": ""}}
     msg_type = _MSG_TYPES[kind]
     if msg_type == "TIMImageElem":
         content: dict[str, Any] = {"UUID": el["media_id"]}

@@ -12,7 +12,14 @@ from typing import Any
 import orjson
 from pydantic import Field, ValidationError
 
+from tidings.domain.conversations import (
+    ConversationDeleteIn,
+    ConversationPatch,
+    ReactionIn,
+    TypingIn,
+)
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.friends import FriendAnswerIn, FriendRemarkIn
 from tidings.domain.requests import EditRequest, Payload, ReadRequest
 
 RequestId = str | int | None
@@ -58,6 +65,39 @@ class EditData(EditRequest):
 
 class Empty(Payload):
     pass
+
+
+class FriendUserData(Payload):
+    user_id: str = Field(max_length=64)
+
+
+class FriendAcceptData(FriendAnswerIn):
+    user_id: str = Field(max_length=64)
+
+
+class FriendRemarkData(FriendRemarkIn):
+    user_id: str = Field(max_length=64)
+
+
+class ConversationSetData(ConversationPatch):
+    conversation_id: str = Field(max_length=128)
+
+
+class ConversationIdData(Payload):
+    conversation_id: str = Field(max_length=128)
+
+
+class TypingData(TypingIn):
+    conversation_id: str = Field(max_length=128)
+
+
+class ReactionData(ReactionIn):
+    conversation_id: str = Field(max_length=128)
+    seq: int
+
+
+class ConversationDeleteData(ConversationDeleteIn):
+    conversation_id: str = Field(max_length=128)
 
 
 class ProfileGetData(Payload):

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from tidings.domain.callbacks import Event
 from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.friends import FriendDeleteIn, FriendRequestIn, UserIdsIn
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import SendRequest, SyncRequest
@@ -133,6 +134,23 @@ class Session:
             "edit": self._edit,
             "profile_get": self._profile_get,
             "profile_set": self._profile_set,
+            "conversation_set": self._conversation_set,
+            "conversation_hide": self._conversation_hide,
+            "conversation_delete": self._conversation_delete,
+            "typing": self._typing,
+            "reaction_add": self._reaction_add,
+            "reaction_remove": self._reaction_remove,
+            "friend_add": self._friend_add,
+            "friend_requests": self._friend_requests,
+            "friend_accept": self._friend_accept,
+            "friend_decline": self._friend_decline,
+            "friend_withdraw": self._friend_withdraw,
+            "friends": self._friends,
+            "friend_remark": self._friend_remark,
+            "friend_delete": self._friend_delete,
+            "block": self._block,
+            "unblock": self._unblock,
+            "blocklist": self._blocklist,
             "ping": self._ping,
             "pong": self._pong,
         }
@@ -359,9 +377,12 @@ class Session:
                 for conversation_id, seq, frame in held:
                     self.push(frame, conversation_id, seq)
             raise
+        # Friend requests wait in the store for offline users: every sync
+        # answer lists the pending ones (docs/protocol.md, "Friends").
+        requests = (await self._rt.friends.requests(self._me()))["incoming"]
         self.reply(frames.ok(req_id, {"messages": result.messages,
                                       "conversations": result.conversations,
-                                      "more": result.more}))
+                                      "more": result.more, "friend_requests": requests}))
         self._release(result)
 
     def _release(self, result: SyncResult) -> None:
@@ -407,6 +428,96 @@ class Session:
         patch = ProfilePatch.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.profiles.set_own(self._me(), patch,
                                                                      skip=self)))
+
+    # -- conversation settings -----------------------------------------------
+
+    async def _conversation_set(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.ConversationSetData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.conversation_settings.update(
+            self._me(), req.conversation_id, req, skip=self)))
+
+    async def _conversation_hide(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.ConversationIdData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.conversation_settings.hide(
+            self._me(), req.conversation_id, skip=self)))
+
+    async def _conversation_delete(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.ConversationDeleteData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.conversation_settings.delete(
+            self._me(), req.conversation_id, req.clear_history, skip=self)))
+
+    async def _typing(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.TypingData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.typing.typing(
+            self._me(), req.conversation_id, req.typing)))
+
+    async def _reaction_add(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.ReactionData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.reactions.react(
+            self._me(), req.conversation_id, req.seq, req.emoji, True, skip=self)))
+
+    async def _reaction_remove(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.ReactionData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.reactions.react(
+            self._me(), req.conversation_id, req.seq, req.emoji, False, skip=self)))
+
+    # -- friends and blocks --------------------------------------------------
+
+    async def _friend_add(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = FriendRequestIn.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.friends.request(
+            self._me(), req, skip=self, platform=self._context.platform,
+            client_ip=self.client_ip)))
+
+    async def _friend_requests(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        frames.Empty.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.friends.requests(self._me())))
+
+    async def _friend_accept(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.FriendAcceptData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.friends.accept(
+            self._me(), req.user_id, req.remark, skip=self)))
+
+    async def _friend_decline(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.FriendUserData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.friends.decline(self._me(), req.user_id,
+                                                                    skip=self)))
+
+    async def _friend_withdraw(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.FriendUserData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.friends.withdraw(self._me(), req.user_id,
+                                                                     skip=self)))
+
+    async def _friends(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        frames.Empty.model_validate(data)
+        me = self._me()
+        self.reply(frames.ok(req_id, await self._rt.friends.friends(me.sdkappid, me.user_id)))
+
+    async def _friend_remark(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = frames.FriendRemarkData.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.friends.set_remark(
+            self._me(), req.user_id, req.remark, skip=self)))
+
+    async def _friend_delete(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = FriendDeleteIn.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.friends.delete(
+            self._me(), req.user_ids, req.both, skip=self)))
+
+    async def _block(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = UserIdsIn.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.friends.block(self._me(), req.user_ids,
+                                                                  skip=self)))
+
+    async def _unblock(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        req = UserIdsIn.model_validate(data)
+        self.reply(frames.ok(req_id, await self._rt.friends.unblock(self._me(), req.user_ids,
+                                                                    skip=self)))
+
+    async def _blocklist(self, req_id: RequestId, data: dict[str, Any]) -> None:
+        frames.Empty.model_validate(data)
+        me = self._me()
+        self.reply(frames.ok(req_id, await self._rt.friends.blocklist(me.sdkappid,
+                                                                      me.user_id)))
 
     async def _ping(self, req_id: RequestId, data: dict[str, Any]) -> None:
         frames.Empty.model_validate(data)

@@ -22,7 +22,16 @@ from tidings.sdk.callbacks import (
     verify_tencent_sign,
 )
 from tidings.sdk.client import Client, ClientClosed
-from tidings.sdk.models import Ack, Change, Conversation, Entry, HistoryPage, Message, ReadState
+from tidings.sdk.models import (
+    Ack,
+    Change,
+    Conversation,
+    Entry,
+    HistoryPage,
+    Message,
+    Notice,
+    ReadState,
+)
 
 DEFAULT_EXPIRE = _usersig.DEFAULT_EXPIRE
 
@@ -49,6 +58,7 @@ __all__ = [
     "ErrorCode",
     "HistoryPage",
     "Message",
+    "Notice",
     "ReadState",
     "TidingsError",
     "sign_usersig",

@@ -48,6 +48,7 @@ from tidings.sdk.models import (
     Entry,
     HistoryPage,
     Message,
+    Notice,
     ReadState,
     entry_from,
     error_from,
@@ -59,6 +60,7 @@ T = TypeVar("T")
 UserSigSource = str | Callable[[], str | Awaitable[str]]
 ReadCallback = Callable[[ReadState], object]
 ChangeCallback = Callable[[Change], object]
+NoticeCallback = Callable[[Notice], object]
 
 # A refused login that trying again cannot fix.
 FATAL_LOGIN_CODES: Final = frozenset({
@@ -179,6 +181,7 @@ class Client:
         known: Mapping[str, int] | None = None,
         on_read: ReadCallback | None = None,
         on_change: ChangeCallback | None = None,
+        on_notice: NoticeCallback | None = None,
         request_timeout: float = 10.0,
         send_timeout: float = 30.0,
         connect_timeout: float = 10.0,
@@ -193,6 +196,7 @@ class Client:
         self.platform = platform
         self.on_read = on_read
         self.on_change = on_change
+        self.on_notice = on_notice
         self.request_timeout = request_timeout
         self.send_timeout = send_timeout
         self.connect_timeout = connect_timeout
@@ -286,6 +290,13 @@ class Client:
         return await self.send(conversation_id, [{"type": "text", "text": text}],
                                cloud_custom_data, client_msg_id=client_msg_id)
 
+    async def reply_text(self, conversation_id: str, seq: int, text: str, *,
+                         client_msg_id: str | None = None) -> Ack:
+        """Reply to message ``seq`` of the conversation, quoting it."""
+        return await self.send(conversation_id, [{"type": "quote", "seq": seq},
+                                                 {"type": "text", "text": text}],
+                               client_msg_id=client_msg_id)
+
     async def entries(self) -> AsyncIterator[Entry]:
         """Incoming entries, each once, in seq order per conversation: messages
         (the user's own from other devices too) and changes (recalls and
@@ -375,6 +386,86 @@ class Client:
         data: dict[str, Any] = await self._call("profile_set", fields, _raw,
                                                 self.request_timeout)
         return data
+
+    # -- conversation settings ---------------------------------------------------
+
+    async def set_conversation(self, conversation_id: str, *, pinned: bool | None = None,
+                               muted: bool | None = None,
+                               draft: str | None = None) -> dict[str, Any]:
+        """Pin, mute or set the draft (a value left as None keeps its value)."""
+        data: dict[str, Any] = {"conversation_id": conversation_id}
+        for name, value in (("pinned", pinned), ("muted", muted), ("draft", draft)):
+            if value is not None:
+                data[name] = value
+        return await self._op("conversation_set", data)
+
+    async def typing(self, conversation_id: str, typing: bool = True) -> bool:
+        """Tell the peer we are typing (or stopped); False when throttled."""
+        data = await self._op("typing", {"conversation_id": conversation_id,
+                                         "typing": typing})
+        return not data["throttled"]
+
+    async def react(self, conversation_id: str, seq: int, emoji: str, *,
+                    remove: bool = False) -> bool:
+        """Add (or with ``remove``, take back) a reaction; False when
+        nothing changed."""
+        data = await self._op("reaction_remove" if remove else "reaction_add",
+                              {"conversation_id": conversation_id, "seq": seq, "emoji": emoji})
+        return bool(data["changed"])
+
+    async def hide_conversation(self, conversation_id: str) -> dict[str, Any]:
+        return await self._op("conversation_hide", {"conversation_id": conversation_id})
+
+    async def delete_conversation(self, conversation_id: str, *,
+                                  clear_history: bool = False) -> dict[str, Any]:
+        return await self._op("conversation_delete", {"conversation_id": conversation_id,
+                                                      "clear_history": clear_history})
+
+    # -- friends and blocks (docs/protocol.md, "Friends and blocks") -----------
+
+    async def _op(self, op: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = await self._call(op, data, _raw, self.request_timeout)
+        return found
+
+    async def add_friend(self, user_id: str, wording: str = "", *, source: str = "",
+                         remark: str = "") -> str:
+        """Ask ``user_id`` to be friends: ``"added"``, ``"pending"`` or
+        ``"friends"`` (already)."""
+        data = await self._op("friend_add", {"user_id": user_id, "wording": wording,
+                                             "source": source, "remark": remark})
+        return str(data["result"])
+
+    async def friend_requests(self) -> dict[str, Any]:
+        """Pending requests: ``{"incoming": [...], "outgoing": [...]}``."""
+        return await self._op("friend_requests", {})
+
+    async def accept_friend(self, user_id: str, remark: str = "") -> dict[str, Any]:
+        return await self._op("friend_accept", {"user_id": user_id, "remark": remark})
+
+    async def decline_friend(self, user_id: str) -> None:
+        await self._op("friend_decline", {"user_id": user_id})
+
+    async def withdraw_friend_request(self, user_id: str) -> None:
+        await self._op("friend_withdraw", {"user_id": user_id})
+
+    async def friends(self) -> list[dict[str, Any]]:
+        return list((await self._op("friends", {}))["friends"])
+
+    async def set_friend_remark(self, user_id: str, remark: str) -> dict[str, Any]:
+        return await self._op("friend_remark", {"user_id": user_id, "remark": remark})
+
+    async def delete_friends(self, user_ids: Sequence[str], *,
+                             both: bool = True) -> dict[str, Any]:
+        return await self._op("friend_delete", {"user_ids": list(user_ids), "both": both})
+
+    async def block(self, user_ids: Sequence[str]) -> dict[str, Any]:
+        return await self._op("block", {"user_ids": list(user_ids)})
+
+    async def unblock(self, user_ids: Sequence[str]) -> dict[str, Any]:
+        return await self._op("unblock", {"user_ids": list(user_ids)})
+
+    async def blocklist(self) -> list[str]:
+        return [b["user_id"] for b in (await self._op("blocklist", {}))["blocked"]]
 
     # -- requests ------------------------------------------------------------
 
@@ -588,6 +679,8 @@ class Client:
                 return False
         elif event == "read":
             self._callback(self.on_read, ReadState.from_dict(data))
+        elif isinstance(event, str) and isinstance(data, dict):
+            self._callback(self.on_notice, Notice(event, data))
         return True
 
     def _callback(self, callback: Callable[[Any], object] | None, value: object) -> None:

@@ -47,6 +47,8 @@ class Message:
     # of two copies of one message, the one with the higher change_seq is newer.
     change_seq: int = 0
     imported: str | None = None  # "realtime" or "history" for an admin's import
+    # In history and sync: [{"emoji", "count", "users"}] (live messages have none).
+    reactions: list[dict[str, Any]] = field(default_factory=list, hash=False)
 
     @property
     def text(self) -> str:
@@ -77,7 +79,8 @@ class Message:
                    time=int(doc["time"]), state=str(doc.get("state", "normal")),
                    edited_at=None if edited_at is None else int(edited_at),
                    change_seq=int(doc.get("change_seq", 0)),
-                   imported=None if imported is None else str(imported))
+                   imported=None if imported is None else str(imported),
+                   reactions=list(doc.get("reactions", [])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,14 @@ class Conversation:
     unread: int
     last_time: int
     last_message: Message | None
+    # The peer's read cursor (None: the app has read receipts off).
+    peer_read_seq: int | None = None
+    # This user's own settings of the conversation.
+    pinned: bool = False
+    muted: bool = False
+    hidden: bool = False
+    cleared_seq: int = 0
+    draft: str = ""
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Conversation:
@@ -136,7 +147,11 @@ class Conversation:
         return cls(conversation_id=str(doc["conversation_id"]), type=str(doc["type"]),
                    last_seq=int(doc["last_seq"]), read_seq=int(doc["read_seq"]),
                    unread=int(doc["unread"]), last_time=int(doc["last_time"]),
-                   last_message=Message.from_dict(last) if last is not None else None)
+                   last_message=Message.from_dict(last) if last is not None else None,
+                   peer_read_seq=doc.get("peer_read_seq"),
+                   pinned=bool(doc.get("pinned", False)), muted=bool(doc.get("muted", False)),
+                   hidden=bool(doc.get("hidden", False)),
+                   cleared_seq=int(doc.get("cleared_seq", 0)), draft=str(doc.get("draft", "")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +190,13 @@ def error_from(doc: Any) -> TidingsError:
         # A code newer than this SDK: keep its number in the text.
         return TidingsError(ErrorCode.INTERNAL, f"{message} (server error code {raw})")
     return TidingsError(code, message)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A pushed event other than messages, changes and reads: friends and
+    blocks (``friend_request``, ``friend_added``, ``blocklist``, ...) and
+    ``profile``; ``data`` as docs/protocol.md describes it."""
+
+    event: str
+    data: dict[str, Any] = field(hash=False)

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,6 +26,7 @@ from tidings.domain.callbacks import (
 )
 from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.friends import Verdict
 from tidings.domain.ids import (
     ConversationKey,
     ConversationKind,
@@ -34,11 +35,15 @@ from tidings.domain.ids import (
     parse_conversation_id,
 )
 from tidings.store.clock import now_ms
+from tidings.store.conversation_settings import DEFAULT as DEFAULT_SETTINGS
+from tidings.store.conversation_settings import ConversationSettings, ConversationSettingsStore
 from tidings.store.messages import ConversationState, MessageStore, StoredMessage
 from tidings.store.writer import Committed, MessageWriter, NewChange, NewMessage
 
 if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
+    from tidings.services.friends import Relations
+    from tidings.store.reactions import ReactionStore
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +139,12 @@ def ack_view(committed: Committed) -> dict[str, Any]:
     }
 
 
-def conversation_view(state: ConversationState, viewer: str) -> dict[str, Any]:
+def conversation_view(state: ConversationState, viewer: str,
+                      prefs: ConversationSettings = DEFAULT_SETTINGS,
+                      peer_reads: Mapping[int, int] | None = None) -> dict[str, Any]:
     last = state.last_message
+    if last is not None and last.seq <= prefs.cleared_seq:
+        last = None
     return {
         "conversation_id": state.key.id_for(viewer),
         "type": state.key.kind.value,
@@ -144,7 +153,26 @@ def conversation_view(state: ConversationState, viewer: str) -> dict[str, Any]:
         "unread": state.unread,
         "last_time": state.last_time,
         "last_message": message_view(last, viewer) if last is not None else None,
+        # The peer's read cursor (null: the app has read receipts off).
+        "peer_read_seq": (None if peer_reads is None
+                          else peer_reads.get(state.conversation_id, 0)),
+        # The viewer's own settings (docs/protocol.md, "Conversation settings").
+        **settings_view(prefs, state.last_message_seq),
     }
+
+
+def settings_view(prefs: ConversationSettings, last_message_seq: int) -> dict[str, Any]:
+    return {"pinned": prefs.pinned, "muted": prefs.muted,
+            "hidden": prefs.hidden(last_message_seq), "cleared_seq": prefs.cleared_seq,
+            "draft": prefs.draft, "draft_time": prefs.draft_time}
+
+
+def reaction_summary(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """[(emoji, user)] -> [{"emoji", "count", "users"}], by first use."""
+    by_emoji: dict[str, list[str]] = {}
+    for emoji, user in pairs:
+        by_emoji.setdefault(emoji, []).append(user)
+    return [{"emoji": e, "count": len(u), "users": u} for e, u in by_emoji.items()]
 
 
 def event_frame(event: str, data: Mapping[str, Any]) -> bytes:
@@ -167,6 +195,32 @@ class _Vetting:
     decision: Decision | None = None
     failure: str | None = None
     task: asyncio.Task[None] | None = None
+    # Friendship and block rules still to check (their lists were not in
+    # memory), and what they said: a refusal to raise.
+    check_relations: bool = False
+    refusal: TidingsError | None = None
+    # A reply: its quote's snapshot is filled in from the quoted message.
+    resolve_quote: bool = False
+
+
+# The app's server (admin API, imports, broadcasts) sends whatever the
+# users' friend and block lists say.
+_TRUSTED_PLATFORM = "RESTAPI"
+_DROP = Decision(Action.DROP)
+# Normalized elements JSON is compact: a reply's quote shows as this.
+_QUOTE = b'"type":"quote"'
+MAX_QUOTE_TEXT = 200
+
+
+def _quote_text(msg: StoredMessage) -> str:
+    """What a reply shows of the quoted message: its text, else its kind."""
+    if msg.state == MessageState.RECALLED:
+        return ""
+    elements = orjson.loads(msg.elements)
+    text = "".join(str(e.get("text", "")) for e in elements if e.get("type") == "text")
+    if not text and elements:
+        text = f"[{elements[0].get('type', '')}]"
+    return text[:MAX_QUOTE_TEXT]
 
 
 def _chain(source: asyncio.Future[Committed], target: asyncio.Future[Committed]) -> None:
@@ -233,10 +287,71 @@ class MessagingService:
         # Sends waiting for the app's before-send callback, per sender and
         # conversation, in the order they were submitted (see _Vetting).
         self._lanes: dict[tuple[str, ConversationKey], deque[_Vetting]] = {}
+        self._relations: Relations | None = None
+        self._settings: ConversationSettingsStore | None = None
+        self._reactions: ReactionStore | None = None
 
-    def bind(self, writer: MessageWriter, callbacks: CallbackService | None = None) -> None:
+    def bind(self, writer: MessageWriter, callbacks: CallbackService | None = None,
+             relations: Relations | None = None,
+             settings: ConversationSettingsStore | None = None,
+             reactions: ReactionStore | None = None) -> None:
         self.writer = writer
         self._callbacks = callbacks
+        self._relations = relations
+        self._settings = settings
+        self._reactions = reactions
+
+    async def _with_reactions(self, conversation_id: int, key: ConversationKey,
+                              rows: list[StoredMessage],
+                              views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """History and sync show each message's reactions (live message
+        events do not: a new message has none), and a reply's quote as
+        recalled once the quoted message is."""
+        await self._recalled_quotes(conversation_id, key, rows, views)
+        if self._reactions is None:
+            return views
+        seqs = [v["seq"] for v in views if v["kind"] == "message"]
+        found = await self._reactions.of_messages(conversation_id, seqs)
+        for v in views:
+            if v["kind"] == "message":
+                v["reactions"] = reaction_summary(found.get(v["seq"], []))
+        return views
+
+    async def _peer_reads(self, me: Identity,
+                          states: list[ConversationState]) -> dict[int, int] | None:
+        """The peers' read cursors, when the app has read receipts on."""
+        if self._relations is None or not (
+                await self._relations.rules(me.sdkappid)).read_receipts:
+            return None
+        wanted = [s.conversation_id for s in states if s.key.kind is ConversationKind.C2C]
+        return await self._store.peer_read_seqs(wanted, me.user_id) if wanted else {}
+
+    async def _recalled_quotes(self, conversation_id: int, key: ConversationKey,
+                               rows: list[StoredMessage], views: list[dict[str, Any]]) -> None:
+        states: dict[int, int] = {}
+        for row, view in zip(rows, views, strict=True):
+            if row.kind or '"type":"quote"' not in row.elements:
+                continue
+            elements = orjson.loads(row.elements)
+            changed = False
+            for quote in elements:
+                if quote.get("type") != "quote" or quote.get("state") == "recalled":
+                    continue
+                seq = int(quote["seq"])
+                if seq not in states:
+                    found = await self._store.page(conversation_id, key, after_seq=seq - 1,
+                                                   up_to_seq=seq, limit=1)
+                    states[seq] = found[0].state if found else MessageState.NORMAL
+                if states[seq] == MessageState.RECALLED:
+                    quote.update(text="", state="recalled")
+                    changed = True
+            if changed:
+                view["elements"] = elements
+
+    async def _settings_of(self, me: Identity) -> dict[int, ConversationSettings]:
+        if self._settings is None:
+            return {}
+        return await self._settings.of_user(me.sdkappid, me.user_id)
 
     # -- sending ---------------------------------------------------------
 
@@ -280,7 +395,16 @@ class MessagingService:
         lane = (sender.user_id, key)
         known, settings = (True, None) if self._callbacks is None else (
             self._callbacks.cached(sender.sdkappid))
-        if known and lane not in self._lanes and not (
+        check_relations = False
+        if self._relations is not None and context.platform != _TRUSTED_PLATFORM:
+            # Blocks and friendship: in memory, or a detour that loads them.
+            verdict = self._relations.verdict(
+                key.sdkappid, sender.user_id, key.b if sender.user_id == key.a else key.a)
+            if isinstance(verdict, TidingsError):
+                raise verdict
+            check_relations = verdict != Verdict.PASS
+        resolve_quote = _QUOTE in elements_json
+        if known and not check_relations and not resolve_quote and lane not in self._lanes and not (
                 settings is not None and settings.enabled(Event.BEFORE_SEND)
                 and Event.BEFORE_SEND not in context.forbid):
             # The fast path: no before-send callback to wait for.
@@ -289,7 +413,8 @@ class MessagingService:
                 request.after_send = (context.platform, context.client_ip)
             future = self.writer.submit(request)
         else:
-            future = self._vet(request, lane, context, settings if known else None, known)
+            future = self._vet(request, lane, context, settings if known else None, known,
+                               check_relations, resolve_quote)
         self._in_flight[dedup] = future
         future.add_done_callback(lambda f: self._settled(dedup, f))
         return future
@@ -304,8 +429,10 @@ class MessagingService:
 
     def _vet(self, request: NewMessage, lane: tuple[str, ConversationKey],
              context: SendContext, settings: CallbackSettings | None,
-             known: bool) -> asyncio.Future[Committed]:
-        entry = _Vetting(request, context, asyncio.get_running_loop().create_future())
+             known: bool, check_relations: bool = False,
+             resolve_quote: bool = False) -> asyncio.Future[Committed]:
+        entry = _Vetting(request, context, asyncio.get_running_loop().create_future(),
+                         check_relations=check_relations, resolve_quote=resolve_quote)
         self._lanes.setdefault(lane, deque()).append(entry)
         entry.task = asyncio.create_task(self._ask(entry, lane, settings, known))
         return entry.future
@@ -313,8 +440,27 @@ class MessagingService:
     async def _ask(self, entry: _Vetting, lane: tuple[str, ConversationKey],
                    settings: CallbackSettings | None, known: bool) -> None:
         try:
-            assert self._callbacks is not None
             request, context = entry.request, entry.context
+            if entry.check_relations and self._relations is not None:
+                key, sender = request.key, request.sender
+                peer = key.b if sender == key.a else key.a
+                await self._relations.load(key.sdkappid, sender, peer)
+                verdict = self._relations.verdict(key.sdkappid, sender, peer)
+                if isinstance(verdict, TidingsError):
+                    entry.refusal = verdict
+                    return
+                if verdict == Verdict.DROP:  # acked as sent, stored nowhere
+                    entry.decision = _DROP
+                    return
+            if entry.resolve_quote:
+                try:
+                    request.elements = await self._resolve_quote(request)
+                except TidingsError as exc:
+                    entry.refusal = exc
+                    return
+            if self._callbacks is None:
+                entry.decision = ALLOW
+                return
             if not known:
                 settings = await self._callbacks.settings(request.key.sdkappid)
             entry.settings = settings
@@ -338,6 +484,27 @@ class MessagingService:
         finally:
             entry.ready = True
             self._drain(lane)
+
+    async def _resolve_quote(self, request: NewMessage) -> str:
+        """Fill in a reply's quote from the quoted message as it stands now."""
+        elements = orjson.loads(request.elements)
+        quotes = [e for e in elements if e.get("type") == "quote"]
+        if len(quotes) != 1:
+            raise TidingsError(ErrorCode.INVALID_MESSAGE_BODY,
+                               "elements: a reply quotes exactly one message")
+        quote = quotes[0]
+        seq = int(quote["seq"])
+        found = await self._store.membership(request.key, request.sender)
+        rows = [] if found is None else await self._store.page(
+            found.conversation_id, request.key, after_seq=seq - 1, up_to_seq=seq, limit=1)
+        if not rows or rows[0].kind != EntryKind.MESSAGE:
+            raise TidingsError(ErrorCode.MESSAGE_NOT_FOUND,
+                               f"the quoted message: no message with seq {seq} in this "
+                               "conversation")
+        target = rows[0]
+        quote.update(msg_id=target.msg_id, sender=target.sender, text=_quote_text(target),
+                     state=_STATES[target.state])
+        return orjson.dumps(elements).decode()
 
     def _checked(self, decision: Decision, request: NewMessage) -> Decision:
         """A rewrite must fit the size limit like any message; if not, it
@@ -370,6 +537,8 @@ class MessagingService:
     def _hand_on(self, entry: _Vetting) -> None:
         request, settings, context = entry.request, entry.settings, entry.context
         decision = entry.decision
+        if entry.refusal is not None:
+            raise entry.refusal
         if entry.failure is not None:
             assert settings is not None
             if settings.failure_policy is FailurePolicy.BLOCK:
@@ -588,17 +757,38 @@ class MessagingService:
         if before_seq is not None:
             # Same page, but within what the database's integers can hold.
             before_seq = max(0, min(before_seq, MAX_SEQ))
-        rows = await self._store.page(found.conversation_id, key, before_seq=before_seq,
-                                      limit=n + 1, newest_first=True, messages_only=True)
+        cleared = 0 if self._settings is None else (
+            await self._settings.of_one(found.conversation_id, me.user_id)).cleared_seq
+        rows = await self._store.page(found.conversation_id, key, after_seq=cleared,
+                                      before_seq=before_seq, limit=n + 1, newest_first=True,
+                                      messages_only=True)
         more = len(rows) > n
         rows = rows[:n]
         rows.reverse()
-        return [message_view(m, me.user_id) for m in rows], more
+        return await self._with_reactions(found.conversation_id, key, rows,
+                                          [message_view(m, me.user_id) for m in rows]), more
 
     async def conversations(self, me: Identity, limit: int | None) -> list[dict[str, Any]]:
+        """Pinned ones first, then by last activity; hidden ones left out."""
+        n = self._limit(limit, 100)
+        prefs = await self._settings_of(me)
+        if not prefs:
+            states = await self._store.conversations_of(me.sdkappid, me.user_id, limit=n)
+            reads = await self._peer_reads(me, states)
+            return [conversation_view(s, me.user_id, peer_reads=reads) for s in states]
         states = await self._store.conversations_of(me.sdkappid, me.user_id,
-                                                    limit=self._limit(limit, 100))
-        return [conversation_view(s, me.user_id) for s in states]
+                                                    with_last_message=False)
+        shown = [s for s in states if not prefs.get(s.conversation_id, DEFAULT_SETTINGS)
+                 .hidden(s.last_message_seq)]
+        # Stable: within pinned and unpinned, the newest activity first.
+        shown.sort(key=lambda s: not prefs.get(s.conversation_id, DEFAULT_SETTINGS).pinned)
+        shown = shown[:n]
+        last = await self._store.last_messages(shown)
+        reads = await self._peer_reads(me, shown)
+        return [conversation_view(replace(s, last_message=last.get(s.conversation_id)),
+                                  me.user_id, prefs.get(s.conversation_id, DEFAULT_SETTINGS),
+                                  reads)
+                for s in shown]
 
     async def mark_read(self, me: Identity, conversation_id: str, seq: int | None,
                         skip: Subscriber | None = None, *, platform: str = "",
@@ -635,6 +825,12 @@ class MessagingService:
         data = {"conversation_id": conversation_id, "read_seq": read_seq,
                 "unread": max(0, found.last_msg_no - read_msg_no)}
         self._bus.deliver(me, event_frame("read", data), skip=skip)
+        if read_seq > found.read_seq and self._relations is not None and (
+                await self._relations.rules(me.sdkappid)).read_receipts:
+            # A read receipt: the peer's devices learn how far this user read.
+            peer = key.b if me.user_id == key.a else key.a
+            self._bus.deliver(Identity(me.sdkappid, peer), event_frame("peer_read", {
+                "conversation_id": key.id_for(peer), "peer_read_seq": read_seq}))
         return data
 
     async def sync(self, me: Identity, known: Mapping[str, int], limit: int | None
@@ -648,13 +844,17 @@ class MessagingService:
         bytes_left = self._max_sync_bytes
         states = await self._store.conversations_of(me.sdkappid, me.user_id,
                                                     with_last_message=False)
+        prefs = await self._settings_of(me)
+        reads = await self._peer_reads(me, states)
         result = SyncResult([], [], more=False)
         for state in states:
             name = state.key.id_for(me.user_id)
-            result.conversations.append(conversation_view(state, me.user_id))
+            mine = prefs.get(state.conversation_id, DEFAULT_SETTINGS)
+            result.conversations.append(conversation_view(state, me.user_id, mine, reads))
             have = known.get(name)
             # A negative seq means "from the start"; huge ones never reach SQL.
             after = max(0, state.last_seq - tail) if have is None else max(0, have)
+            after = max(after, mine.cleared_seq)  # a cleared history stays cleared
             if after >= state.last_seq:
                 result.covered[state.conversation_id] = state.last_seq
                 continue
@@ -673,7 +873,8 @@ class MessagingService:
                 kept += 1
             rows = rows[:kept]
             budget -= len(rows)
-            result.messages.extend(entry_view(m, me.user_id) for m in rows)
+            result.messages.extend(await self._with_reactions(
+                state.conversation_id, state.key, rows, [entry_view(m, me.user_id) for m in rows]))
             if rows and rows[-1].seq < state.last_seq:
                 result.more = True
             else:

@@ -13,16 +13,23 @@ from tidings.services.apps import AppRegistry
 from tidings.services.auth import Authenticator
 from tidings.services.broadcasts import BroadcastService
 from tidings.services.callbacks import CallbackService
+from tidings.services.conversations import ConversationSettingsService
+from tidings.services.friends import FriendService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
+from tidings.services.reactions import ReactionService
 from tidings.services.stats import StatsService
+from tidings.services.typing import TypingService
 from tidings.store.accounts import AccountStore
 from tidings.store.apps import AppStore
 from tidings.store.broadcasts import BroadcastStore
 from tidings.store.callbacks import CallbackStore
+from tidings.store.conversation_settings import ConversationSettingsStore
 from tidings.store.engine import Database, migrate, open_database
+from tidings.store.friends import FriendStore
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
+from tidings.store.reactions import ReactionStore
 from tidings.store.stats import StatsStore
 from tidings.store.writer import MessageWriter
 
@@ -44,6 +51,10 @@ class Runtime:
     broadcasts: BroadcastService
     stats: StatsService
     callbacks: CallbackService
+    friends: FriendService
+    conversation_settings: ConversationSettingsService
+    typing: TypingService
+    reactions: ReactionService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -63,7 +74,13 @@ class Runtime:
         writer = MessageWriter(db, max_batch=settings.max_commit_batch,
                                on_commit=messaging.on_commit)
         callbacks = CallbackService(CallbackStore(db), settings)
-        messaging.bind(writer, callbacks)
+        friends = FriendService(FriendStore(db), AccountStore(db), ProfileStore(db), bus,
+                                callbacks, settings.app_cache_ttl)
+        settings_store = ConversationSettingsStore(db)
+        reaction_store = ReactionStore(db)
+        messaging.bind(writer, callbacks, friends.relations, settings_store, reaction_store)
+        conversation_settings = ConversationSettingsService(settings_store, MessageStore(db),
+                                                            messaging, bus)
         callbacks.start()
         writer.start()
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
@@ -72,7 +89,9 @@ class Runtime:
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
-                   StatsService(StatsStore(db), bus), callbacks)
+                   StatsService(StatsStore(db), bus), callbacks, friends,
+                   conversation_settings, TypingService(bus, friends.relations),
+                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus))
 
     async def stop(self) -> None:
         await self.broadcasts.stop()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import and_, func, select, tuple_, update
@@ -59,6 +59,8 @@ class ConversationState:
     # imports) after the cursor: last_msg_no - read_msg_no.
     last_msg_no: int = 0
     read_msg_no: int = 0
+    # The seq of the newest message (changes are not previews).
+    last_message_seq: int = 0
 
     @property
     def unread(self) -> int:
@@ -149,7 +151,7 @@ class MessageStore:
     async def conversations_of(self, sdkappid: int, user_id: str, *, limit: int | None = None,
                                with_last_message: bool = True) -> list[ConversationState]:
         """The user's conversations, most recently active first."""
-        cm, c, m = conversation_members.c, conversations.c, messages.c
+        cm, c = conversation_members.c, conversations.c
         stmt = (
             select(c.id, c.sdkappid, c.kind, c.a, c.b, c.last_seq, c.last_time, cm.read_seq,
                    c.last_message_seq, c.last_msg_no, cm.read_msg_no)
@@ -161,21 +163,31 @@ class MessageStore:
             stmt = stmt.limit(limit)
         async with self._db.reader.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-            last: dict[int, StoredMessage] = {}
-            if with_last_message and rows:
-                wanted = [(r.id, r.last_message_seq) for r in rows if r.last_message_seq > 0]
-                keys = {r.id: key_of(r) for r in rows}
-                for i in range(0, len(wanted), 400):
-                    chunk = wanted[i:i + 400]
-                    got = (await conn.execute(select(messages).where(
-                        tuple_(m.conversation_id, m.seq).in_(chunk)))).all()
-                    for r in got:
-                        last[r.conversation_id] = message_of(r, keys[r.conversation_id])
-        return [
-            ConversationState(r.id, key_of(r), r.last_seq, r.last_time, r.read_seq, last.get(r.id),
-                              r.last_msg_no, r.read_msg_no)
+        states = [
+            ConversationState(r.id, key_of(r), r.last_seq, r.last_time, r.read_seq, None,
+                              r.last_msg_no, r.read_msg_no, r.last_message_seq)
             for r in rows
         ]
+        if with_last_message and states:
+            last = await self.last_messages(states)
+            states = [replace(s, last_message=last.get(s.conversation_id)) for s in states]
+        return states
+
+    async def last_messages(self, states: list[ConversationState]
+                            ) -> dict[int, StoredMessage]:
+        """The newest message of each of these conversations, by number."""
+        m = messages.c
+        wanted = [(s.conversation_id, s.last_message_seq) for s in states
+                  if s.last_message_seq > 0]
+        keys = {s.conversation_id: s.key for s in states}
+        last: dict[int, StoredMessage] = {}
+        async with self._db.reader.connect() as conn:
+            for i in range(0, len(wanted), 400):
+                got = (await conn.execute(select(messages).where(
+                    tuple_(m.conversation_id, m.seq).in_(wanted[i:i + 400])))).all()
+                last.update((r.conversation_id, message_of(r, keys[r.conversation_id]))
+                            for r in got)
+        return last
 
     async def mark_read(self, conversation_id: int, user_id: str, seq: int, *,
                         outbox: Callable[[int, int, int], tuple[int, str, str]] | None = None
@@ -208,3 +220,15 @@ class MessageStore:
                 await insert_events(conn, [outbox(int(row.read_seq), int(row.read_msg_no),
                                                   int(total))])
         return int(row.read_seq), int(row.read_msg_no)
+
+    async def peer_read_seqs(self, conversation_ids: list[int],
+                             user_id: str) -> dict[int, int]:
+        """For one-to-one conversations: the other member's read cursor."""
+        cm = conversation_members.c
+        found: dict[int, int] = {}
+        async with self._db.reader.connect() as conn:
+            for i in range(0, len(conversation_ids), 400):
+                rows = await conn.execute(select(cm.conversation_id, cm.read_seq).where(
+                    cm.conversation_id.in_(conversation_ids[i:i + 400]), cm.user_id != user_id))
+                found.update((r.conversation_id, r.read_seq) for r in rows)
+        return found

@@ -222,3 +222,95 @@ callback_outbox = Table(
     Index("ix_callback_outbox_due", "status", "next_attempt_at"),
     Index("ix_callback_outbox_app", "sdkappid", "id"),
 )
+
+# -- friends and blocks (revision 0007) -----------------------------------------------
+
+# One row per side of a friendship: ``user_id`` has ``friend_id`` in their
+# list. A friendship both ways is two rows; deleting "one side" removes one.
+friends = Table(
+    "friends",
+    metadata,
+    Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", String(32), primary_key=True),
+    Column("friend_id", String(32), primary_key=True),
+    Column("remark", String(96), nullable=False, server_default=""),
+    Column("source", String(32), nullable=False, server_default=""),
+    Column("wording", String(256), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Friend requests waiting for an answer (an answer deletes the row).
+friend_requests = Table(
+    "friend_requests",
+    metadata,
+    Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
+    Column("from_user", String(32), primary_key=True),
+    Column("to_user", String(32), primary_key=True),
+    Column("wording", String(256), nullable=False, server_default=""),
+    Column("source", String(32), nullable=False, server_default=""),
+    # What the requester calls the friend once accepted.
+    Column("remark", String(96), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_friend_requests_to", "sdkappid", "to_user"),
+)
+
+# ``user_id`` blocks ``blocked_id``: one-to-one messages from blocked_id to
+# user_id are refused (docs/protocol.md says how the sender sees it).
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", String(32), primary_key=True),
+    Column("blocked_id", String(32), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Per app: the one-to-one rules. No row: the defaults.
+app_c2c_settings = Table(
+    "app_c2c_settings",
+    metadata,
+    Column("sdkappid", BigInteger, ForeignKey("apps.sdkappid", ondelete="CASCADE"),
+           primary_key=True, autoincrement=False),
+    # 1: one-to-one messages need a friendship both ways (20009 otherwise).
+    Column("needs_friendship", SmallInteger, nullable=False, server_default="0"),
+    # What a blocked sender sees: "sent" (an ack that stores nothing) or
+    # "error" (20007, Tencent's "blocked by the peer").
+    Column("blocked_sender_sees", String(8), nullable=False, server_default="sent"),
+    Column("updated_at", BigInteger, nullable=False),
+    # 1: one-to-one read receipts (the peer's read position, peer_read events).
+    Column("read_receipts", SmallInteger, nullable=False, server_default="1"),
+)
+
+# One user's settings of one conversation (revision 0007); no row: defaults.
+conversation_settings = Table(
+    "conversation_settings",
+    metadata,
+    Column("conversation_id", Integer, ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("user_id", String(32), primary_key=True),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("pinned", SmallInteger, nullable=False, server_default="0"),
+    Column("muted", SmallInteger, nullable=False, server_default="0"),
+    # Hidden from the list while the newest message's seq is at most this.
+    Column("hidden_seq", BigInteger, nullable=True),
+    # History, sync and the list show this user nothing at or below this seq.
+    Column("cleared_seq", BigInteger, nullable=False, server_default="0"),
+    Column("draft", Text, nullable=False, server_default=""),
+    Column("draft_time", BigInteger, nullable=False, server_default="0"),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_conversation_settings_user", "sdkappid", "user_id"),
+)
+
+# Reactions: one row per user, emoji and message (revision 0007).
+message_reactions = Table(
+    "message_reactions",
+    metadata,
+    Column("conversation_id", Integer, ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", String(32), primary_key=True),
+    Column("emoji", String(32), primary_key=True),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)

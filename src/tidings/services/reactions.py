@@ -1,0 +1,76 @@
+"""Reactions: an emoji per user per message, added and removed by the
+members of the conversation; every change reaches both members' devices as
+a ``reaction`` event, and history and sync show who reacted with what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tidings.bus.local import LocalBus, Subscriber
+from tidings.domain.elements import EntryKind, MessageState
+from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.friends import Verdict
+from tidings.domain.ids import Identity, parse_conversation_id
+from tidings.services.friends import Relations
+from tidings.services.messaging import MAX_SEQ, event_frame
+from tidings.store.clock import now_ms
+from tidings.store.messages import MessageStore
+from tidings.store.reactions import ReactionStore
+
+MAX_PER_USER = 20
+
+
+class ReactionService:
+    def __init__(self, store: ReactionStore, messages: MessageStore, relations: Relations,
+                 bus: LocalBus) -> None:
+        self._store = store
+        self._messages = messages
+        self._relations = relations
+        self._bus = bus
+
+    async def react(self, me: Identity, conversation_id: str, seq: int, emoji: str,
+                    add: bool, skip: Subscriber | None = None) -> dict[str, Any]:
+        key = parse_conversation_id(me, conversation_id)
+        if key.a == key.b:
+            raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
+                               "a one-to-one conversation needs two different users")
+        if not emoji.strip() or len(emoji) > 32:
+            raise TidingsError(ErrorCode.INVALID_REQUEST, "emoji: 1 to 32 characters")
+        missing = TidingsError(ErrorCode.MESSAGE_NOT_FOUND,
+                               f"no message with seq {seq} in this conversation")
+        if not 0 < seq <= MAX_SEQ:
+            raise missing
+        found = await self._messages.membership(key, me.user_id)
+        rows = [] if found is None else await self._messages.page(
+            found.conversation_id, key, after_seq=seq - 1, up_to_seq=seq, limit=1)
+        if found is None or not rows or rows[0].kind != EntryKind.MESSAGE:
+            raise missing
+        if add and rows[0].state == MessageState.RECALLED:
+            raise TidingsError(ErrorCode.MESSAGE_RECALLED, "the message was recalled")
+        answer = {"conversation_id": conversation_id, "seq": seq, "emoji": emoji,
+                  "action": "add" if add else "remove"}
+        peer = key.b if me.user_id == key.a else key.a
+        if add:
+            # The rules of sending apply: a non-friend (where friendship is
+            # required) is refused, a blocked user's reaction goes nowhere.
+            await self._relations.load(me.sdkappid, me.user_id, peer)
+            verdict = self._relations.verdict(me.sdkappid, me.user_id, peer)
+            if isinstance(verdict, TidingsError):
+                raise verdict
+            if verdict == Verdict.DROP:
+                return {**answer, "changed": True}
+            changed = await self._store.add(found.conversation_id, seq, me.user_id, emoji,
+                                            me.sdkappid, now_ms(), MAX_PER_USER)
+            if changed is None:
+                raise TidingsError(ErrorCode.INVALID_REQUEST,
+                                   f"at most {MAX_PER_USER} reactions per user and message")
+        else:
+            changed = await self._store.remove(found.conversation_id, seq, me.user_id, emoji)
+        if changed:
+            now = now_ms()
+            for user in key.members():
+                self._bus.deliver(Identity(me.sdkappid, user), event_frame("reaction", {
+                    "conversation_id": key.id_for(user), "seq": seq, "user_id": me.user_id,
+                    "emoji": emoji, "action": answer["action"], "time": now}),
+                    skip=skip)
+        return {**answer, "changed": changed}

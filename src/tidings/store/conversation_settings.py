@@ -1,0 +1,69 @@
+"""Each user's settings of a conversation: pin, mute, hide, cleared history,
+draft (``conversation_settings``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tidings.store.engine import Database
+from tidings.store.schema import conversation_settings
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSettings:
+    pinned: bool = False
+    muted: bool = False
+    hidden_seq: int | None = None
+    cleared_seq: int = 0
+    draft: str = ""
+    draft_time: int = 0
+
+    def hidden(self, last_message_seq: int) -> bool:
+        """Hidden until a message newer than the hide comes."""
+        return self.hidden_seq is not None and last_message_seq <= self.hidden_seq
+
+
+DEFAULT = ConversationSettings()
+
+
+def _settings(r: Any) -> ConversationSettings:
+    return ConversationSettings(bool(r.pinned), bool(r.muted), r.hidden_seq, r.cleared_seq,
+                                r.draft, r.draft_time)
+
+
+class ConversationSettingsStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def of_user(self, sdkappid: int, user_id: str) -> dict[int, ConversationSettings]:
+        """The user's settings by conversation number (conversations with
+        default settings are not there)."""
+        s = conversation_settings.c
+        async with self._db.reader.connect() as conn:
+            rows = (await conn.execute(select(conversation_settings).where(
+                s.sdkappid == sdkappid, s.user_id == user_id))).all()
+        return {r.conversation_id: _settings(r) for r in rows}
+
+    async def of_one(self, conversation_id: int, user_id: str) -> ConversationSettings:
+        s = conversation_settings.c
+        async with self._db.reader.connect() as conn:
+            row = (await conn.execute(select(conversation_settings).where(
+                s.conversation_id == conversation_id, s.user_id == user_id))).first()
+        return DEFAULT if row is None else _settings(row)
+
+    async def put(self, conversation_id: int, user_id: str, sdkappid: int,
+                  new: ConversationSettings, now: int) -> None:
+        values = {"pinned": int(new.pinned), "muted": int(new.muted),
+                  "hidden_seq": new.hidden_seq, "cleared_seq": new.cleared_seq,
+                  "draft": new.draft, "draft_time": new.draft_time, "updated_at": now}
+        t = conversation_settings
+        insert = sqlite.insert(t) if self._db.dialect == "sqlite" else postgresql.insert(t)
+        async with self._db.writer.begin() as conn:
+            await conn.execute(insert.values(
+                conversation_id=conversation_id, user_id=user_id, sdkappid=sdkappid, **values,
+            ).on_conflict_do_update(index_elements=[t.c.conversation_id, t.c.user_id],
+                                    set_=values))
