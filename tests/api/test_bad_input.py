@@ -553,8 +553,10 @@ def test_fuzzed_frames_never_break_a_connection(server: Server, shared_app: App,
         anon: dict[str, Any] = {"ws": stack.enter_context(connect(server.ws_url)),
                                 "at": time.monotonic()}
 
+        # Derandomized: the same 150 frames every run, so that the breadth
+        # asserted below does not depend on a lucky draw.
         @given(frame=fuzz_frames(me, peer))
-        @settings(max_examples=150, deadline=None)
+        @settings(max_examples=150, deadline=None, derandomize=True)
         def check(frame: str | bytes) -> None:
             nonlocal answered
             ws.send(frame)

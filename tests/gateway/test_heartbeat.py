@@ -122,7 +122,9 @@ async def test_dead_connection_is_dropped_and_no_longer_counted(server: Server,
         assert time.monotonic() - quiet_since < 3, "a dead connection is still counted"
         await asyncio.sleep(0.05)
     gone_after = time.monotonic() - quiet_since
-    assert TIMEOUT <= gone_after < 2.2, gone_after
+    # The server counts from the last frame it heard (the login, a moment
+    # before quiet_since), so it may drop the socket a little before TIMEOUT.
+    assert TIMEOUT * 0.8 <= gone_after < 2.2, gone_after
     conn.ws.transport.abort()
     await conn.close()
 
