@@ -27,7 +27,7 @@ from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import SendRequest, SyncRequest
-from tidings.gateway import frames
+from tidings.gateway import frames, group_ops
 from tidings.gateway.frames import FrameError, RequestId
 from tidings.services.messaging import SendContext, SyncResult, ack_view, event_frame
 from tidings.services.runtime import Runtime
@@ -136,6 +136,7 @@ class Session:
             "ping": self._ping,
             "pong": self._pong,
         }
+        self._handlers.update(group_ops.handlers(self))
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -274,6 +275,13 @@ class Session:
     def _me(self) -> Identity:
         assert self.identity is not None
         return self.identity
+
+    def me(self) -> Identity:
+        return self._me()
+
+    @property
+    def runtime(self) -> Runtime:
+        return self._rt
 
     async def _login(self, req_id: RequestId, data: dict[str, Any]) -> None:
         if self.identity is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,9 +26,15 @@ from tidings.domain.callbacks import (
 )
 from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.ids import ConversationKey, Identity, check_user_id, parse_conversation_id
+from tidings.domain.ids import (
+    ConversationKey,
+    ConversationKind,
+    Identity,
+    check_user_id,
+    parse_conversation_id,
+)
 from tidings.store.clock import now_ms
-from tidings.store.messages import ConversationState, MessageStore, StoredMessage
+from tidings.store.messages import ConversationState, Membership, MessageStore, StoredMessage
 from tidings.store.writer import Committed, MessageWriter, NewChange, NewMessage
 
 if TYPE_CHECKING:
@@ -88,6 +94,7 @@ class SendContext:
 
 
 NO_CONTEXT = SendContext()
+_NO_MESSAGE_CALLBACKS = frozenset({"before_send", "after_send"})
 IMPORT_CONTEXT = SendContext("RESTAPI", "", frozenset({"before_send", "after_send"}))
 
 
@@ -107,8 +114,22 @@ def change_view(entry: StoredMessage, viewer: str) -> dict[str, Any]:
     }
 
 
+def system_view(entry: StoredMessage) -> dict[str, Any]:
+    """A group system entry: what happened (``op`` and its fields), by whom."""
+    return {
+        **orjson.loads(entry.elements),
+        "kind": "system",
+        "msg_id": entry.msg_id,
+        "conversation_id": entry.key.id_for(""),
+        "seq": entry.seq,
+        "time": entry.created_at,
+    }
+
+
 def entry_view(entry: StoredMessage, viewer: str) -> dict[str, Any]:
-    """Any entry of the seq stream: a message or a change."""
+    """Any entry of the seq stream: a message, a change, a group system entry."""
+    if entry.kind == EntryKind.SYSTEM:
+        return system_view(entry)
     return change_view(entry, viewer) if entry.kind else message_view(entry, viewer)
 
 
@@ -247,6 +268,9 @@ class MessagingService:
         if key.a == key.b:
             raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
                                "a one-to-one conversation needs two different users")
+        if key.kind is ConversationKind.GROUP:
+            # Group messages run no message callbacks yet (docs/callbacks.md).
+            context = SendContext(context.platform, context.client_ip, _NO_MESSAGE_CALLBACKS)
         if not client_msg_id or len(client_msg_id) > MAX_CLIENT_MSG_ID:
             raise TidingsError(ErrorCode.INVALID_REQUEST,
                                f"client_msg_id must be 1 to {MAX_CLIENT_MSG_ID} characters")
@@ -480,7 +504,8 @@ class MessagingService:
             key, self._target_seq(seq), kind, f"user:{actor.user_id}",
             *self._edit_content(kind, elements_json, cloud_custom_data),
             sender=actor.user_id, window_ms=self._windows_ms[kind],
-            max_bytes=self._max_message_bytes, origin=origin))
+            max_bytes=self._max_message_bytes, origin=origin,
+            actor=actor.user_id if key.kind is ConversationKind.GROUP else None))
 
     async def change(self, actor: Identity, conversation_id: str, seq: int, kind: EntryKind,
                      elements_json: bytes | None = None,
@@ -544,6 +569,9 @@ class MessagingService:
             if origin is not None:
                 origin.ack(committed)
             skip = origin.device if origin is not None else None
+            if committed.recipients is not None:
+                self._fan_out(msg, committed.recipients, skip)
+                continue
             render = _change_frame if msg.kind else _message_frame
             for user in msg.key.members():
                 self._bus.deliver(Identity(msg.key.sdkappid, user),
@@ -551,6 +579,31 @@ class MessagingService:
                                   conversation_id=msg.conversation_id, seq=msg.seq, skip=skip)
         if after_send and self._callbacks is not None:
             self._callbacks.wake()
+
+    def _fan_out(self, msg: StoredMessage, members: Iterable[str],
+                 skip: Subscriber | None) -> None:
+        """A group entry to every connected member: one frame for all (a
+        group's conversation id is the same for every member), and nothing
+        at all for the members who are not connected."""
+        if msg.kind == EntryKind.SYSTEM:
+            frame = event_frame("system", system_view(msg))
+        elif msg.kind:
+            frame = _change_frame(msg, "")
+        else:
+            frame = _message_frame(msg, "")
+        deliver, sdkappid = self._bus.deliver, msg.key.sdkappid
+        for user in members:
+            deliver(Identity(sdkappid, user), frame, conversation_id=msg.conversation_id,
+                    seq=msg.seq, skip=skip)
+
+    async def _member_of(self, me: Identity, key: ConversationKey) -> Membership | None:
+        """The user's cursor; in a group, a refusal when not a member."""
+        found = await self._store.membership(key, me.user_id)
+        if found is None and key.kind is ConversationKind.GROUP:
+            if await self._store.group_exists(key):
+                raise TidingsError(ErrorCode.NOT_A_MEMBER, "you are not a member of this group")
+            raise TidingsError(ErrorCode.NOT_FOUND, f"no group {key.a!r}")
+        return found
 
     # -- reading ---------------------------------------------------------
 
@@ -568,13 +621,14 @@ class MessagingService:
         absent), in ascending seq order, and whether older ones remain."""
         key = parse_conversation_id(me, conversation_id)
         n = self._limit(limit)
-        found = await self._store.membership(key, me.user_id)
+        found = await self._member_of(me, key)
         if found is None or n == 0:
             return [], False
         if before_seq is not None:
             # Same page, but within what the database's integers can hold.
             before_seq = max(0, min(before_seq, MAX_SEQ))
         rows = await self._store.page(found.conversation_id, key, before_seq=before_seq,
+                                      after_seq=found.visible_after,
                                       limit=n + 1, newest_first=True, messages_only=True)
         more = len(rows) > n
         rows = rows[:n]
@@ -593,7 +647,7 @@ class MessagingService:
         has the after-read callback on, its event is queued in the same
         transaction."""
         key = parse_conversation_id(me, conversation_id)
-        found = await self._store.membership(key, me.user_id)
+        found = await self._member_of(me, key)
         if found is None:
             # Nothing was ever said here: nothing to read, as history says.
             return {"conversation_id": conversation_id, "read_seq": 0, "unread": 0}
@@ -604,7 +658,8 @@ class MessagingService:
         callbacks = self._callbacks
         if callbacks is not None and callbacks.wants(await callbacks.settings(me.sdkappid),
                                                      Event.AFTER_READ):
-            peer = key.b if me.user_id == key.a else key.a
+            peer = "" if key.kind is ConversationKind.GROUP else (
+                key.b if me.user_id == key.a else key.a)
 
             def outbox(read_seq: int, read_msg_no: int,
                        total_unread: int) -> tuple[int, str, str]:
@@ -641,6 +696,7 @@ class MessagingService:
             have = known.get(name)
             # A negative seq means "from the start"; huge ones never reach SQL.
             after = max(0, state.last_seq - tail) if have is None else max(0, have)
+            after = max(after, state.visible_after)
             if after >= state.last_seq:
                 result.covered[state.conversation_id] = state.last_seq
                 continue

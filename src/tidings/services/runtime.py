@@ -13,6 +13,7 @@ from tidings.services.apps import AppRegistry
 from tidings.services.auth import Authenticator
 from tidings.services.broadcasts import BroadcastService
 from tidings.services.callbacks import CallbackService
+from tidings.services.groups import GroupService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
 from tidings.services.stats import StatsService
@@ -21,6 +22,7 @@ from tidings.store.apps import AppStore
 from tidings.store.broadcasts import BroadcastStore
 from tidings.store.callbacks import CallbackStore
 from tidings.store.engine import Database, migrate, open_database
+from tidings.store.groups import GroupStore
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
 from tidings.store.stats import StatsStore
@@ -44,6 +46,7 @@ class Runtime:
     broadcasts: BroadcastService
     stats: StatsService
     callbacks: CallbackService
+    groups: GroupService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -72,7 +75,8 @@ class Runtime:
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
-                   StatsService(StatsStore(db), bus), callbacks)
+                   StatsService(StatsStore(db), bus), callbacks,
+                   GroupService(GroupStore(db), writer))
 
     async def stop(self) -> None:
         await self.broadcasts.stop()

@@ -12,7 +12,7 @@ from tidings.domain.elements import EntryKind
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.store.callbacks import insert_events
 from tidings.store.engine import Database
-from tidings.store.schema import conversation_members, conversations, messages
+from tidings.store.schema import conversation_members, conversations, groups, messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,8 @@ class ConversationState:
     # imports) after the cursor: last_msg_no - read_msg_no.
     last_msg_no: int = 0
     read_msg_no: int = 0
+    # A group member sees the entries after this seq.
+    visible_after: int = 0
 
     @property
     def unread(self) -> int:
@@ -72,6 +74,7 @@ class Membership:
     read_seq: int
     last_msg_no: int
     read_msg_no: int
+    visible_after: int = 0
 
 
 def key_of(row: Any) -> ConversationKey:
@@ -98,7 +101,8 @@ class MessageStore:
         """The conversation and the user's cursor, if the user is a member."""
         c, cm = conversations.c, conversation_members.c
         stmt = (
-            select(c.id, c.last_seq, cm.read_seq, c.last_msg_no, cm.read_msg_no)
+            select(c.id, c.last_seq, cm.read_seq, c.last_msg_no, cm.read_msg_no,
+                   cm.visible_after)
             .join(conversation_members, cm.conversation_id == c.id)
             .where(c.sdkappid == key.sdkappid, c.kind == key.kind.value, c.a == key.a,
                    c.b == key.b, cm.user_id == user_id)
@@ -106,7 +110,15 @@ class MessageStore:
         async with self._db.reader.connect() as conn:
             row = (await conn.execute(stmt)).first()
         return None if row is None else Membership(row.id, row.last_seq, row.read_seq,
-                                                   row.last_msg_no, row.read_msg_no)
+                                                   row.last_msg_no, row.read_msg_no,
+                                                   row.visible_after)
+
+    async def group_exists(self, key: ConversationKey) -> bool:
+        g = groups.c
+        async with self._db.reader.connect() as conn:
+            row = (await conn.execute(select(g.conversation_id).where(
+                g.sdkappid == key.sdkappid, g.group_id == key.a))).first()
+        return row is not None
 
     async def conversation_key(self, sdkappid: int,
                                conversation_id: int) -> ConversationKey | None:
@@ -152,7 +164,7 @@ class MessageStore:
         cm, c, m = conversation_members.c, conversations.c, messages.c
         stmt = (
             select(c.id, c.sdkappid, c.kind, c.a, c.b, c.last_seq, c.last_time, cm.read_seq,
-                   c.last_message_seq, c.last_msg_no, cm.read_msg_no)
+                   c.last_message_seq, c.last_msg_no, cm.read_msg_no, cm.visible_after)
             .join(conversation_members, cm.conversation_id == c.id)
             .where(cm.sdkappid == sdkappid, cm.user_id == user_id)
             .order_by(c.last_time.desc(), c.id.desc())
@@ -163,7 +175,8 @@ class MessageStore:
             rows = (await conn.execute(stmt)).all()
             last: dict[int, StoredMessage] = {}
             if with_last_message and rows:
-                wanted = [(r.id, r.last_message_seq) for r in rows if r.last_message_seq > 0]
+                wanted = [(r.id, r.last_message_seq) for r in rows
+                          if r.last_message_seq > r.visible_after]
                 keys = {r.id: key_of(r) for r in rows}
                 for i in range(0, len(wanted), 400):
                     chunk = wanted[i:i + 400]
@@ -173,7 +186,7 @@ class MessageStore:
                         last[r.conversation_id] = message_of(r, keys[r.conversation_id])
         return [
             ConversationState(r.id, key_of(r), r.last_seq, r.last_time, r.read_seq, last.get(r.id),
-                              r.last_msg_no, r.read_msg_no)
+                              r.last_msg_no, r.read_msg_no, r.visible_after)
             for r in rows
         ]
 
