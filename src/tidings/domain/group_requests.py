@@ -61,55 +61,78 @@ class GroupIdRequest(Payload):
     group_id: str = GroupId
 
 
-class GroupUsersRequest(Payload):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "group_id": "team-42", "user_ids": ["dave"]}]})
+class UsersBody(Payload):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"user_ids": ["dave"]}]})
 
-    group_id: str = GroupId
     user_ids: list[str] = Field(max_length=MAX_MEMBERS_PER_CALL)
 
 
-class GroupSetRoleRequest(Payload):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "group_id": "team-42", "user_id": "bob", "role": "Admin"}]})
+class RoleBody(Payload):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"user_id": "bob",
+                                                               "role": "Admin"}]})
 
-    group_id: str = GroupId
     user_id: str
     role: Literal["Admin", "Member"]
 
 
-class GroupTransferRequest(Payload):
-    group_id: str = GroupId
+class TransferBody(Payload):
     new_owner: str = Field(examples=["bob"])
 
 
-class GroupMuteRequest(Payload):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "group_id": "team-42", "user_id": "bob", "seconds": 600}]})
+class MuteBody(Payload):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"user_id": "bob",
+                                                               "seconds": 600}]})
 
-    group_id: str = GroupId
     user_id: str
     # 0 unmutes.
     seconds: int = Field(ge=0)
 
 
-class GroupMuteAllRequest(Payload):
-    group_id: str = GroupId
+class MuteAllBody(Payload):
     mute_all: bool
 
 
-class GroupUpdateRequest(_Profile):
+class ProfileBody(_Profile):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "group_id": "team-42", "notification": "Stand-up at 9:30"}]})
-
-    group_id: str = GroupId
+        "notification": "Stand-up at 9:30"}]})
 
 
-class GroupNameCardRequest(Payload):
-    group_id: str = GroupId
+class NameCardBody(Payload):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name_card": "Bob (QA)"}]})
+
     # None: one's own.
     user_id: str | None = None
     name_card: str = Field(max_length=200)
+
+
+# The socket's ops name the group in their data.
+
+class GroupUsersRequest(UsersBody):
+    group_id: str = GroupId
+
+
+class GroupSetRoleRequest(RoleBody):
+    group_id: str = GroupId
+
+
+class GroupTransferRequest(TransferBody):
+    group_id: str = GroupId
+
+
+class GroupMuteRequest(MuteBody):
+    group_id: str = GroupId
+
+
+class GroupMuteAllRequest(MuteAllBody):
+    group_id: str = GroupId
+
+
+class GroupUpdateRequest(ProfileBody):
+    group_id: str = GroupId
+
+
+class GroupNameCardRequest(NameCardBody):
+    group_id: str = GroupId
 
 
 class GroupMembersRequest(Payload):
