@@ -22,7 +22,16 @@ from tidings.sdk.callbacks import (
     verify_tencent_sign,
 )
 from tidings.sdk.client import Client, ClientClosed
-from tidings.sdk.models import Ack, Change, Conversation, Entry, HistoryPage, Message, ReadState
+from tidings.sdk.models import (
+    Ack,
+    Change,
+    Conversation,
+    Entry,
+    GroupSystem,
+    HistoryPage,
+    Message,
+    ReadState,
+)
 
 DEFAULT_EXPIRE = _usersig.DEFAULT_EXPIRE
 
@@ -47,6 +56,7 @@ __all__ = [
     "Conversation",
     "Entry",
     "ErrorCode",
+    "GroupSystem",
     "HistoryPage",
     "Message",
     "ReadState",
