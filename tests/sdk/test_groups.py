@@ -49,3 +49,19 @@ async def test_group_chat_through_the_sdk(server: Server, sdk_app: App) -> None:
         with pytest.raises(TidingsError) as refused:
             await bob.history(f"group_{g}")
         assert refused.value.code == ErrorCode.NOT_A_MEMBER
+
+
+async def test_a_member_added_later_catches_up_from_the_join(server: Server,
+                                                            sdk_app: App) -> None:
+    a, b = names("alice", "bob")
+    g = f"sdk-{uuid.uuid4().hex[:10]}"
+    async with client(server, sdk_app, a) as alice, client(server, sdk_app, b) as bob:
+        await alice.create_group("Work", group_id=g)
+        for i in range(3):
+            await alice.send_text(f"group_{g}", f"before {i}")
+        await alice.invite(g, [b])
+        await alice.send_text(f"group_{g}", "welcome")
+        got = await next_message(bob)
+        # The SDK found the group, caught up from the join (seq 5), no resync loop.
+        assert (got.text, got.seq) == ("welcome", 6)
+        assert bob.known[f"group_{g}"] == 6

@@ -717,8 +717,9 @@ class Client:
             if cid in self._tracker:
                 continue
             if self._baselined:
-                # New since we last looked: all of it, from seq 1.
-                self._tracker.set_base(cid, 0)
+                # New since we last looked: all of it, from seq 1 (in a
+                # group, from the first entry this member may see).
+                self._tracker.set_base(cid, int(conv.get("visible_after", 0)))
                 fresh.add(cid)
             elif cid in first:
                 self._tracker.set_base(cid, first[cid] - 1)

@@ -151,6 +151,15 @@ def ack_view(committed: Committed) -> dict[str, Any]:
 
 def conversation_view(state: ConversationState, viewer: str) -> dict[str, Any]:
     last = state.last_message
+    if state.key.kind is ConversationKind.GROUP:
+        return {**_conversation_view(state, viewer, last),
+                # The member sees the entries after this seq (from their join).
+                "visible_after": state.visible_after}
+    return _conversation_view(state, viewer, last)
+
+
+def _conversation_view(state: ConversationState, viewer: str,
+                       last: StoredMessage | None) -> dict[str, Any]:
     return {
         "conversation_id": state.key.id_for(viewer),
         "type": state.key.kind.value,
