@@ -10,9 +10,10 @@ next seq, and fanned out to the members by ``MessagingService.on_commit``.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.group_callbacks import ALL_OP_EVENTS
 from tidings.domain.groups import (
     MAX_FACE_URL_BYTES,
     MAX_INTRODUCTION_BYTES,
@@ -45,6 +46,9 @@ from tidings.store.groups import (
 )
 from tidings.store.writer import MessageWriter, NewGroupOp
 
+if TYPE_CHECKING:
+    from tidings.services.callbacks import CallbackService
+
 _TEXT_LIMITS = {"name": MAX_NAME_BYTES, "face_url": MAX_FACE_URL_BYTES,
                 "introduction": MAX_INTRODUCTION_BYTES,
                 "notification": MAX_NOTIFICATION_BYTES}
@@ -73,12 +77,22 @@ def profile_fields(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 class GroupService:
-    def __init__(self, store: GroupStore, writer: MessageWriter) -> None:
+    def __init__(self, store: GroupStore, writer: MessageWriter,
+                 callbacks: CallbackService | None = None) -> None:
         self._store = store
         self._writer = writer
+        self._callbacks = callbacks
 
     async def _run(self, key: ConversationKey, op: GroupOp) -> dict[str, Any]:
-        committed = await asyncio.shield(self._writer.submit(NewGroupOp(key, op)))
+        wanted: frozenset[str] = frozenset()
+        if self._callbacks is not None:
+            settings = await self._callbacks.settings(key.sdkappid)
+            if settings is not None:
+                wanted = frozenset(e for e in ALL_OP_EVENTS if settings.enabled(e))
+        committed = await asyncio.shield(self._writer.submit(NewGroupOp(key, op,
+                                                                        callbacks=wanted)))
+        if wanted and not committed.duplicate and self._callbacks is not None:
+            self._callbacks.wake()
         result: dict[str, Any] = committed.result
         return result
 

@@ -26,6 +26,8 @@ from tidings.domain.callbacks import (
 )
 from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.group_callbacks import GroupEvent
+from tidings.domain.group_callbacks import message_data as group_message_data
 from tidings.domain.ids import (
     ConversationKey,
     ConversationKind,
@@ -94,7 +96,6 @@ class SendContext:
 
 
 NO_CONTEXT = SendContext()
-_NO_MESSAGE_CALLBACKS = frozenset({"before_send", "after_send"})
 IMPORT_CONTEXT = SendContext("RESTAPI", "", frozenset({"before_send", "after_send"}))
 
 
@@ -207,6 +208,13 @@ def _chain(source: asyncio.Future[Committed], target: asyncio.Future[Committed])
     source.add_done_callback(copy)
 
 
+def _send_events(key: ConversationKey) -> tuple[str, str]:
+    """The app's before- and after-send events for a message to ``key``."""
+    if key.kind is ConversationKind.GROUP:
+        return GroupEvent.BEFORE_SEND, GroupEvent.AFTER_SEND
+    return Event.BEFORE_SEND, Event.AFTER_SEND
+
+
 def _change_frame(entry: StoredMessage, viewer: str) -> bytes:
     return event_frame("change", change_view(entry, viewer))
 
@@ -277,9 +285,6 @@ class MessagingService:
         if key.a == key.b:
             raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
                                "a one-to-one conversation needs two different users")
-        if key.kind is ConversationKind.GROUP:
-            # Group messages run no message callbacks yet (docs/callbacks.md).
-            context = SendContext(context.platform, context.client_ip, _NO_MESSAGE_CALLBACKS)
         if not client_msg_id or len(client_msg_id) > MAX_CLIENT_MSG_ID:
             raise TidingsError(ErrorCode.INVALID_REQUEST,
                                f"client_msg_id must be 1 to {MAX_CLIENT_MSG_ID} characters")
@@ -307,11 +312,12 @@ class MessagingService:
         lane = (sender.user_id, key)
         known, settings = (True, None) if self._callbacks is None else (
             self._callbacks.cached(sender.sdkappid))
+        before, after = _send_events(key)
         if known and lane not in self._lanes and not (
-                settings is not None and settings.enabled(Event.BEFORE_SEND)
+                settings is not None and settings.enabled(before)
                 and Event.BEFORE_SEND not in context.forbid):
             # The fast path: no before-send callback to wait for.
-            if (settings is not None and settings.enabled(Event.AFTER_SEND)
+            if (settings is not None and settings.enabled(after)
                     and Event.AFTER_SEND not in context.forbid):
                 request.after_send = (context.platform, context.client_ip)
             future = self.writer.submit(request)
@@ -345,17 +351,25 @@ class MessagingService:
             if not known:
                 settings = await self._callbacks.settings(request.key.sdkappid)
             entry.settings = settings
-            if (settings is None or not settings.enabled(Event.BEFORE_SEND)
+            before, _ = _send_events(request.key)
+            if (settings is None or not settings.enabled(before)
                     or Event.BEFORE_SEND in context.forbid):
                 entry.decision = ALLOW
                 return
-            peer = request.key.b if request.sender == request.key.a else request.key.a
-            data = orjson.loads(message_data(
-                request.sender, peer, request.client_msg_id, request.elements,
-                request.cloud_custom_data, context.platform, context.client_ip,
-                time=now_ms()))
+            if request.key.kind is ConversationKind.GROUP:
+                assert self.writer is not None
+                data = orjson.loads(group_message_data(
+                    request.key.a, self.writer.group_type(request.key), request.sender,
+                    request.client_msg_id, request.elements, request.cloud_custom_data,
+                    context.platform, context.client_ip, time=now_ms()))
+            else:
+                peer = request.key.b if request.sender == request.key.a else request.key.a
+                data = orjson.loads(message_data(
+                    request.sender, peer, request.client_msg_id, request.elements,
+                    request.cloud_custom_data, context.platform, context.client_ip,
+                    time=now_ms()))
             try:
-                decision = await self._callbacks.before_send(settings, data)
+                decision = await self._callbacks.before_send(settings, data, before)
                 entry.decision = self._checked(decision, request)
             except CallbackFailure as exc:
                 entry.failure = str(exc)
@@ -426,7 +440,7 @@ class MessagingService:
             request.elements = decision.elements_json.decode()
         if decision.cloud_custom_data is not None:
             request.cloud_custom_data = decision.cloud_custom_data
-        if (settings is not None and settings.enabled(Event.AFTER_SEND)
+        if (settings is not None and settings.enabled(_send_events(request.key)[1])
                 and Event.AFTER_SEND not in context.forbid):
             request.after_send = (context.platform, context.client_ip)
         assert self.writer is not None

@@ -76,7 +76,7 @@ class Runtime:
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
                    StatsService(StatsStore(db), bus), callbacks,
-                   GroupService(GroupStore(db), writer))
+                   GroupService(GroupStore(db), writer, callbacks))
 
     async def stop(self) -> None:
         await self.broadcasts.stop()

@@ -146,7 +146,8 @@ class CreateGroup(GroupOp):
         if everyone:
             _add_rows(tx, conversation_id, state,
                       [(u, m.role) for u, m in state.members.items()])
-        entry = {"op": "created", "type": self.type.value, "owner": self.owner or None,
+        entry = {"op": "created", "by": self.actor, "type": self.type.value,
+                 "owner": self.owner or None,
                  "members": list(everyone)[:50], "member_count": len(everyone),
                  "name": self.profile.get("name", "")}
         return GroupOutcome(entry, state, {"group_id": tx.key.a, "type": self.type.value,

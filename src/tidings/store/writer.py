@@ -27,6 +27,8 @@ from tidings.domain import group_rights
 from tidings.domain.callbacks import Event, message_data
 from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.group_callbacks import GroupEvent, op_data
+from tidings.domain.group_callbacks import message_data as group_message_data
 from tidings.domain.group_rights import Action
 from tidings.domain.groups import GroupState, GroupType, JoinOption, Member
 from tidings.domain.ids import ConversationKey, ConversationKind
@@ -100,6 +102,8 @@ class NewGroupOp:
     key: ConversationKey
     op: GroupOp
     origin: Any = None
+    # The after-events the app wants (its outbox rows go into this transaction).
+    callbacks: frozenset[str] = frozenset()
 
 
 Request = NewMessage | NewChange | NewGroupOp
@@ -358,9 +362,19 @@ class MessageWriter:
                 result.append(Committed(r, first, duplicate=True))
         return result
 
-    @staticmethod
-    def _after_send(r: NewMessage, msg: StoredMessage, now: int) -> tuple[Any, ...]:
+    def group_type(self, key: ConversationKey) -> str:
+        """The type of a group the writer has in memory ("" when it has not)."""
+        conv = self._conversations.get(key)
+        return "" if conv is None or conv.group is None else conv.group.type.value
+
+    def _after_send(self, r: NewMessage, msg: StoredMessage, now: int) -> tuple[Any, ...]:
         assert r.after_send is not None
+        if msg.key.kind is ConversationKind.GROUP:
+            data = group_message_data(
+                msg.key.a, self.group_type(msg.key), msg.sender, msg.client_msg_id,
+                msg.elements, msg.cloud_custom_data, *r.after_send, msg_id=msg.msg_id,
+                seq=msg.seq, time=msg.created_at)
+            return outbox_params(msg.key.sdkappid, GroupEvent.AFTER_SEND, data.decode(), now)
         peer = msg.key.b if msg.sender == msg.key.a else msg.key.a
         data = message_data(msg.sender, peer, msg.client_msg_id, msg.elements,
                             msg.cloud_custom_data, *r.after_send, msg_id=msg.msg_id,
@@ -493,6 +507,13 @@ class MessageWriter:
             recipients = before.members
         else:
             recipients = {**before.members, **outcome.state.members}
+        if r.callbacks:
+            # The app's after-event of this change, durable with it.
+            group_type = (outcome.state or before or _EMPTY).type.value
+            event = op_data(outcome.entry, r.key.a, group_type, now, recipients)
+            if event is not None and event[0] in r.callbacks:
+                cursor.execute(self._outbox_sql, outbox_params(
+                    r.key.sdkappid, event[0], orjson.dumps(event[1]).decode(), now))
         if outcome.state is None:
             # Disbanded: the conversation and its entries are gone.
             self._conversations.pop(r.key, None)
