@@ -267,3 +267,41 @@ async def test_live_fan_out_to_many_members_is_stored_once(server: Server, app: 
     assert count == 1
     for c in conns:
         await c.close()
+
+
+async def test_mentions_mark_the_conversation_until_read(server: Server, app: App,
+                                                         users: Users) -> None:
+    alice, bob, carol = users("alice"), users("bob"), users("carol")
+    a = await Conn.login(server, app, alice)
+    b = await Conn.login(server, app, bob)
+    c = await Conn.login(server, app, carol)
+    g = gid()
+    await ok(a, "group_create", {"type": "Work", "group_id": g, "members": [bob, carol]})
+
+    async def at_me(conn: Conn) -> bool:
+        listed = (await ok(conn, "conversations", {}))["conversations"]
+        return bool(next(x for x in listed if x["conversation_id"] == f"group_{g}")["at_me"])
+
+    sent = await a.request("send", {"conversation_id": f"group_{g}", "client_msg_id": "m-at",
+                                    "elements": [{"type": "text", "text": "@bob look"}],
+                                    "mentions": [bob]})
+    assert sent["ok"], sent
+    got = await b.event("message")
+    assert got["mentions"] == [bob]
+    assert (await at_me(b), await at_me(c), await at_me(a)) == (True, False, False)
+    await ok(b, "read", {"conversation_id": f"group_{g}"})
+    assert await at_me(b) is False
+    # @all marks everyone but the sender.
+    await c.request("send", {"conversation_id": f"group_{g}", "client_msg_id": "m-all",
+                             "elements": [{"type": "text", "text": "@all lunch"}],
+                             "mentions": ["@all"]})
+    assert (await at_me(a), await at_me(b), await at_me(c)) == (True, True, False)
+    # Mentions are for groups; ids must be user ids.
+    assert await code(a, "send", {"conversation_id": f"c2c_{bob}", "client_msg_id": "m-c2c",
+                                  "elements": [{"type": "text", "text": "x"}],
+                                  "mentions": [bob]}) == 10002
+    assert await code(a, "send", {"conversation_id": f"group_{g}", "client_msg_id": "m-bad",
+                                  "elements": [{"type": "text", "text": "x"}],
+                                  "mentions": [" "]}) == 10008
+    history = (await ok(c, "history", {"conversation_id": f"group_{g}"}))["messages"]
+    assert [m.get("mentions") for m in history] == [[bob], ["@all"]]

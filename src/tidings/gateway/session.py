@@ -318,7 +318,8 @@ class Session:
         req = SendRequest.model_validate(data)
         future = self._rt.messaging.submit(
             self._me(), req.conversation_id, req.client_msg_id, req.elements_json(),
-            req.cloud_custom_data, origin=_Ack(self, req_id), context=self._context)
+            req.cloud_custom_data, origin=_Ack(self, req_id), context=self._context,
+            mentions=req.mentions)
         self._answer_when_stored(req_id, future)
 
     def _answer_when_stored(self, req_id: RequestId, future: asyncio.Future[Committed]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -67,6 +67,12 @@ class AckTarget(Protocol):
 
 def message_view(msg: StoredMessage, viewer: str) -> dict[str, Any]:
     """A message as a member sees it (the conversation id names the peer)."""
+    if msg.mentions:
+        return {**_message_view(msg, viewer), "mentions": orjson.Fragment(msg.mentions)}
+    return _message_view(msg, viewer)
+
+
+def _message_view(msg: StoredMessage, viewer: str) -> dict[str, Any]:
     return {
         "kind": "message",
         "msg_id": msg.msg_id,
@@ -155,7 +161,9 @@ def conversation_view(state: ConversationState, viewer: str) -> dict[str, Any]:
     if state.key.kind is ConversationKind.GROUP:
         return {**_conversation_view(state, viewer, last),
                 # The member sees the entries after this seq (from their join).
-                "visible_after": state.visible_after}
+                "visible_after": state.visible_after,
+                # An unread message mentions the member or everyone.
+                "at_me": state.at_me}
     return _conversation_view(state, viewer, last)
 
 
@@ -206,6 +214,16 @@ def _chain(source: asyncio.Future[Committed], target: asyncio.Future[Committed])
             target.set_result(f.result())
 
     source.add_done_callback(copy)
+
+
+AT_ALL = "@all"
+
+
+def _mentions(key: ConversationKey, mentions: Sequence[str]) -> tuple[str, ...]:
+    """Mentions are for group messages: user ids, or "@all" for everyone."""
+    if key.kind is not ConversationKind.GROUP:
+        raise TidingsError(ErrorCode.INVALID_REQUEST, "mentions are for group messages")
+    return tuple(m if m == AT_ALL else check_user_id(m) for m in dict.fromkeys(mentions))
 
 
 def _send_events(key: ConversationKey) -> tuple[str, str]:
@@ -276,7 +294,8 @@ class MessagingService:
                elements_json: bytes, cloud_custom_data: str,
                origin: AckTarget | None = None,
                context: SendContext = NO_CONTEXT, *, time: int | None = None,
-               imported: ImportMode = ImportMode.NONE) -> asyncio.Future[Committed]:
+               imported: ImportMode = ImportMode.NONE,
+               mentions: Sequence[str] = ()) -> asyncio.Future[Committed]:
         """Queue a message for the next commit. Checks run now (and raise);
         the future resolves once the message is durable. ``origin`` is acked
         exactly once, in order with the live frames of the same commit.
@@ -285,6 +304,7 @@ class MessagingService:
         if key.a == key.b:
             raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
                                "a one-to-one conversation needs two different users")
+        checked_mentions = _mentions(key, mentions) if mentions else ()
         if not client_msg_id or len(client_msg_id) > MAX_CLIENT_MSG_ID:
             raise TidingsError(ErrorCode.INVALID_REQUEST,
                                f"client_msg_id must be 1 to {MAX_CLIENT_MSG_ID} characters")
@@ -305,7 +325,8 @@ class MessagingService:
         if self.writer is None:
             raise TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the server is starting")
         request = NewMessage(key, sender.user_id, client_msg_id, elements_json.decode(),
-                             cloud_custom_data, origin, time=time, imported=imported)
+                             cloud_custom_data, origin, time=time, imported=imported,
+                             mentions=checked_mentions)
         if imported is not ImportMode.NONE:
             # Imports run no message callbacks (as Tencent's importmsg).
             context = IMPORT_CONTEXT
@@ -448,10 +469,11 @@ class MessagingService:
 
     async def send(self, sender: Identity, conversation_id: str, client_msg_id: str,
                    elements_json: bytes, cloud_custom_data: str,
-                   context: SendContext = NO_CONTEXT) -> Committed:
+                   context: SendContext = NO_CONTEXT, mentions: Sequence[str] = ()
+                   ) -> Committed:
         return await asyncio.shield(self.submit(sender, conversation_id, client_msg_id,
                                                 elements_json, cloud_custom_data,
-                                                context=context))
+                                                context=context, mentions=mentions))
 
     async def import_message(self, sender: Identity, conversation_id: str, client_msg_id: str,
                              elements_json: bytes, cloud_custom_data: str, time: int,

@@ -35,6 +35,8 @@ class StoredMessage:
     change_seq: int = 0
     changed_by: str = ""
     target: StoredMessage | None = None
+    # Group messages: the JSON list of mentions ("" for none).
+    mentions: str = ""
 
     @property
     def msg_id(self) -> str:
@@ -61,6 +63,14 @@ class ConversationState:
     read_msg_no: int = 0
     # A group member sees the entries after this seq.
     visible_after: int = 0
+    # The last seq that mentioned the member, and the last "@all".
+    mention_seq: int = 0
+    at_all_seq: int = 0
+
+    @property
+    def at_me(self) -> bool:
+        """An unread message mentions the member (or everyone)."""
+        return max(self.mention_seq, self.at_all_seq) > self.read_seq
 
     @property
     def unread(self) -> int:
@@ -89,7 +99,7 @@ def message_of(r: Any, key: ConversationKey,
         cloud_custom_data=r.cloud_custom_data, created_at=r.created_at, state=r.state,
         kind=r.kind, target_seq=r.target_seq or 0, imported=r.imported,
         edited_at=r.edited_at, change_seq=r.change_seq, changed_by=r.changed_by or "",
-        target=target,
+        target=target, mentions=r.mentions or "",
     )
 
 
@@ -164,7 +174,8 @@ class MessageStore:
         cm, c, m = conversation_members.c, conversations.c, messages.c
         stmt = (
             select(c.id, c.sdkappid, c.kind, c.a, c.b, c.last_seq, c.last_time, cm.read_seq,
-                   c.last_message_seq, c.last_msg_no, cm.read_msg_no, cm.visible_after)
+                   c.last_message_seq, c.last_msg_no, cm.read_msg_no, cm.visible_after,
+                   cm.mention_seq, c.at_all_seq)
             .join(conversation_members, cm.conversation_id == c.id)
             .where(cm.sdkappid == sdkappid, cm.user_id == user_id)
             .order_by(c.last_time.desc(), c.id.desc())
@@ -186,7 +197,8 @@ class MessageStore:
                         last[r.conversation_id] = message_of(r, keys[r.conversation_id])
         return [
             ConversationState(r.id, key_of(r), r.last_seq, r.last_time, r.read_seq, last.get(r.id),
-                              r.last_msg_no, r.read_msg_no, r.visible_after)
+                              r.last_msg_no, r.read_msg_no, r.visible_after, r.mention_seq,
+                              r.at_all_seq)
             for r in rows
         ]
 

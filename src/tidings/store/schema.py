@@ -115,6 +115,8 @@ conversations = Table(
     # many countable messages the conversation has (see messages.msg_no).
     Column("last_message_seq", BigInteger, nullable=False, server_default="0"),
     Column("last_msg_no", BigInteger, nullable=False, server_default="0"),
+    # 0006: the last seq that mentioned everyone ("@all", groups).
+    Column("at_all_seq", BigInteger, nullable=False, server_default="0"),
 )
 
 conversation_members = Table(
@@ -136,6 +138,8 @@ conversation_members = Table(
     Column("muted_until", BigInteger, nullable=False, server_default="0"),
     Column("name_card", String(200), nullable=False, server_default=""),
     Column("visible_after", BigInteger, nullable=False, server_default="0"),
+    # 0006: the last seq that mentioned this member (groups; the "@me" marker).
+    Column("mention_seq", BigInteger, nullable=False, server_default="0"),
 )
 
 messages = Table(
@@ -165,6 +169,8 @@ messages = Table(
     Column("change_seq", BigInteger, nullable=False, server_default="0"),
     # Who made the (latest) change: "user:<id>" or "admin:<actor>".
     Column("changed_by", String(64), nullable=True),
+    # 0006: group messages: the JSON list of user ids mentioned ("@all"), or NULL.
+    Column("mentions", Text, nullable=True),
     # Operational figures (messages today); see docs/schema.md for its cost.
     Index("ix_messages_app_time", "sdkappid", "created_at"),
 )

@@ -67,6 +67,8 @@ class NewMessage:
     # An import: the message's own time (else the commit's), and its mode.
     time: int | None = None
     imported: ImportMode = ImportMode.NONE
+    # Group messages: the members mentioned, "@all" for everyone (checked).
+    mentions: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -164,8 +166,12 @@ class MessageWriter:
         self._dedup_cache: dict[int, str] = {}
         self._insert_sql = db.driver_sql(
             "INSERT INTO messages (conversation_id, seq, sdkappid, sender, client_msg_id,"
-            " elements, cloud_custom_data, created_at, state, msg_no, imported)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)")
+            " elements, cloud_custom_data, created_at, state, msg_no, imported, mentions)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)")
+        self._mention_sql = db.driver_sql(
+            "UPDATE conversation_members SET mention_seq = ?"
+            " WHERE conversation_id = ? AND user_id = ?")
+        self._at_all_sql = db.driver_sql("UPDATE conversations SET at_all_seq = ? WHERE id = ?")
         self._advance_sql = db.driver_sql(
             "UPDATE conversations SET last_seq = ?, last_time = ?, last_message_seq = ?,"
             " last_msg_no = ? WHERE id = ?")
@@ -289,6 +295,8 @@ class MessageWriter:
         stored: dict[int, Committed | TidingsError] = {}
         touched: dict[int, _Conv] = {}
         read: dict[tuple[int, str], tuple[int, int]] = {}
+        mentioned: list[tuple[int, int, str]] = []
+        at_all: list[tuple[int, int]] = []
         for r in (requests if changes else fresh):
             if isinstance(r, NewChange):
                 stored[id(r)] = self._change(cursor, r, now, touched)
@@ -327,17 +335,31 @@ class MessageWriter:
                 # history: it is not the newest message, whatever its seq.
                 conv.last_time = at
                 conv.last_message_seq = seq
+            mentions = None
+            if r.mentions:
+                mentions = orjson.dumps(r.mentions).decode()
+                for user in r.mentions:
+                    if user == "@all":
+                        at_all.append((seq, conv.id))
+                    elif recipients is not None and user in recipients and user != r.sender:
+                        mentioned.append((seq, conv.id, user))
             msg = StoredMessage(conv.id, r.key, seq, r.sender, r.client_msg_id,
-                                r.elements, r.cloud_custom_data, at, 0, imported=r.imported)
+                                r.elements, r.cloud_custom_data, at, 0, imported=r.imported,
+                                mentions=mentions or "")
             stored[id(r)] = Committed(r, msg, duplicate=False, recipients=recipients)
             rows.append((conv.id, seq, r.key.sdkappid, r.sender, r.client_msg_id,
-                         r.elements, r.cloud_custom_data, at, conv.last_msg_no, r.imported))
+                         r.elements, r.cloud_custom_data, at, conv.last_msg_no, r.imported,
+                         mentions))
         if rows:
             cursor.executemany(self._insert_sql, rows)
         if touched:
             cursor.executemany(self._advance_sql, [
                 (c.last_seq, c.last_time, c.last_message_seq, c.last_msg_no, c.id)
                 for c in touched.values()])
+        if mentioned:
+            cursor.executemany(self._mention_sql, mentioned)
+        if at_all:
+            cursor.executemany(self._at_all_sql, at_all)
         if read:
             cursor.executemany(self._read_sql, [(seq, no, cid, uid, seq)
                                                 for (cid, uid), (seq, no) in read.items()])

@@ -19,7 +19,7 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-_MEMBER_COLUMNS = ("visible_after", "name_card", "muted_until", "role")
+_MEMBER_COLUMNS = ("mention_seq", "visible_after", "name_card", "muted_until", "role")
 
 
 def upgrade() -> None:
@@ -31,6 +31,11 @@ def upgrade() -> None:
                                                     nullable=False, server_default=""))
     op.add_column("conversation_members", sa.Column("visible_after", sa.BigInteger,
                                                     nullable=False, server_default="0"))
+    op.add_column("conversation_members", sa.Column("mention_seq", sa.BigInteger,
+                                                    nullable=False, server_default="0"))
+    op.add_column("conversations", sa.Column("at_all_seq", sa.BigInteger, nullable=False,
+                                             server_default="0"))
+    op.add_column("messages", sa.Column("mentions", sa.Text, nullable=True))
     op.create_table(
         "groups",
         sa.Column("sdkappid", sa.BigInteger, primary_key=True, autoincrement=False),
@@ -56,6 +61,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("groups")
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("mentions")
+    with op.batch_alter_table("conversations") as batch:
+        batch.drop_column("at_all_seq")
     with op.batch_alter_table("conversation_members") as batch:
         for column in _MEMBER_COLUMNS:
             batch.drop_column(column)
