@@ -106,3 +106,23 @@ async def test_admin_ops_reach_members_live(server: Server, app: App, users: Use
     assert (await conn.event("system"))["op"] == "disbanded"
     listed = await _ok(conn, "conversations", {})
     assert f"group_{g}" not in [c["conversation_id"] for c in listed["conversations"]]
+
+
+async def test_default_members_join_every_new_group(server: Server, users: Users) -> None:
+    own = server.create_app("Defaults")
+    admin = server.http(own, own.admin)
+    guest, support, alice = users("guest"), users("support"), users("alice")
+    assert admin.get("/v1/admin/group-settings").json() == {"default_members": []}
+    put = admin.put("/v1/admin/group-settings", json={"default_members": [guest, support]})
+    assert put.json() == {"default_members": [guest, support]}
+    assert error_of(admin.put("/v1/admin/group-settings",
+                              json={"default_members": [" bad"]})) == (400, 10008)
+    made = server.http(own, alice).post("/v1/groups", json={"type": "Work"}).json()
+    assert made["member_count"] == 3
+    roles = {m["user_id"]: m["role"] for m in admin.get(
+        f"/v1/admin/groups/{made['group_id'].replace('#', '%23')}/members").json()["members"]}
+    assert roles == {alice: "Owner", guest: "Member", support: "Member"}
+    # The CLI sets the same list (a running server sees it within seconds).
+    done = server.cli("app", "update", str(own.sdkappid), "--no-group-default-members")
+    assert '"group_default_members": []' in done.stdout or (
+        '"group_default_members":[]' in done.stdout)

@@ -19,6 +19,7 @@ from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.group_requests import (
     AdminGroupCreateRequest,
     GroupCreateRequest,
+    GroupSettingsBody,
     MuteAllBody,
     MuteBody,
     NameCardBody,
@@ -215,6 +216,21 @@ def _user_groups() -> APIRouter:
     async def user_groups(request: Request, admin: Admin, user_id: str) -> JSON:
         """The groups a user is a member of, with their role."""
         return JSON(await runtime_of(request).groups.joined(admin.sdkappid, user_id))
+
+    @extra.get("/group-settings")
+    async def group_settings(request: Request, admin: Admin) -> JSON:
+        """The app's group settings: ``default_members``, the accounts added
+        to every new group of the app."""
+        found = await runtime_of(request).groups.default_members(admin.sdkappid)
+        return JSON({"default_members": found})
+
+    @extra.put("/group-settings")
+    async def set_group_settings(request: Request, admin: Admin,
+                                 body: GroupSettingsBody) -> JSON:
+        """Set the app's ``default_members`` (up to 20 user ids; ``[]`` for
+        none). New groups only; existing groups keep their members."""
+        return JSON(await runtime_of(request).groups.set_default_members(
+            admin.sdkappid, body.default_members))
 
     return extra
 

@@ -141,5 +141,12 @@ class GroupMembersRequest(Payload):
     limit: int = 100
 
 
+class GroupSettingsBody(Payload):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "default_members": ["guest", "support"]}]})
+
+    default_members: list[str] = Field(max_length=100)
+
+
 class Empty(Payload):
     pass

@@ -10,6 +10,7 @@ next seq, and fanned out to the members by ``MessagingService.on_commit``.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 from tidings.domain.errors import ErrorCode, TidingsError
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
 _TEXT_LIMITS = {"name": MAX_NAME_BYTES, "face_url": MAX_FACE_URL_BYTES,
                 "introduction": MAX_INTRODUCTION_BYTES,
                 "notification": MAX_NOTIFICATION_BYTES}
+MAX_DEFAULT_MEMBERS = 20
+# A change made by the CLI reaches a running server within this many seconds.
+DEFAULTS_TTL = 10.0
 # The longest mute: a year (Tencent's limit is about 68 years of seconds).
 MAX_MUTE_SECONDS = 366 * 86400 * 10
 
@@ -82,6 +86,7 @@ class GroupService:
         self._store = store
         self._writer = writer
         self._callbacks = callbacks
+        self._defaults: dict[int, tuple[float, list[str]]] = {}
 
     async def _run(self, key: ConversationKey, op: GroupOp) -> dict[str, Any]:
         wanted: frozenset[str] = frozenset()
@@ -104,10 +109,11 @@ class GroupService:
 
     async def create(self, sdkappid: int, actor: str | None, *, type: GroupType,
                      group_id: str | None, owner: str | None, members: list[str],
-                     profile: dict[str, Any], join_option: JoinOption | None,
-                     default_members: list[str] | None = None) -> dict[str, Any]:
+                     profile: dict[str, Any],
+                     join_option: JoinOption | None) -> dict[str, Any]:
         """A user creates a group and owns it; the app's admin names the
-        owner (or none). ``default_members`` (the app's setting) join too."""
+        owner (or none). The app's default members join too."""
+        default_members = await self.default_members(sdkappid)
         gid = new_group_id() if group_id is None else check_group_id(group_id,
                                                                      chosen_by_app=True)
         if actor is not None:
@@ -174,6 +180,25 @@ class GroupService:
 
     async def disband(self, sdkappid: int, actor: str | None, group_id: str) -> dict[str, Any]:
         return await self._run(self.key(sdkappid, group_id), Disband(actor))
+
+    # -- the app's setting ----------------------------------------------------------
+
+    async def default_members(self, sdkappid: int) -> list[str]:
+        """The accounts added to every new group of the app (cached briefly)."""
+        hit = self._defaults.get(sdkappid)
+        if hit is None or time.monotonic() - hit[0] > DEFAULTS_TTL:
+            hit = (time.monotonic(), await self._store.default_members(sdkappid))
+            self._defaults[sdkappid] = hit
+        return hit[1]
+
+    async def set_default_members(self, sdkappid: int, users: list[str]) -> dict[str, Any]:
+        if len(users) > MAX_DEFAULT_MEMBERS:
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               f"at most {MAX_DEFAULT_MEMBERS} default members")
+        checked = [check_user_id(u) for u in dict.fromkeys(users)]
+        await self._store.set_default_members(sdkappid, checked, now_ms())
+        self._defaults[sdkappid] = (time.monotonic(), checked)
+        return {"default_members": checked}
 
     # -- reads -----------------------------------------------------------------
 

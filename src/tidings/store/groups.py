@@ -29,7 +29,12 @@ from tidings.domain.groups import (
 )
 from tidings.domain.ids import ConversationKey
 from tidings.store.engine import Database
-from tidings.store.schema import conversation_members, conversations, groups
+from tidings.store.schema import (
+    app_group_settings,
+    conversation_members,
+    conversations,
+    groups,
+)
 
 
 @dataclass(slots=True)
@@ -412,6 +417,21 @@ def member_view(row: Any) -> dict[str, Any]:
 class GroupStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    async def default_members(self, sdkappid: int) -> list[str]:
+        s = app_group_settings.c
+        async with self._db.reader.connect() as conn:
+            found = (await conn.execute(select(s.default_members).where(
+                s.sdkappid == sdkappid))).scalar()
+        return [] if found is None else list(orjson.loads(found))
+
+    async def set_default_members(self, sdkappid: int, users: list[str], now: int) -> None:
+        s = app_group_settings.c
+        async with self._db.writer.begin() as conn:
+            await conn.execute(delete(app_group_settings).where(s.sdkappid == sdkappid))
+            await conn.execute(insert(app_group_settings).values(
+                sdkappid=sdkappid, default_members=orjson.dumps(users).decode(),
+                updated_at=now))
 
     async def info(self, key: ConversationKey) -> dict[str, Any] | None:
         g, cm = groups.c, conversation_members.c

@@ -263,3 +263,14 @@ groups = Table(
     Column("updated_at", BigInteger, nullable=False),
     UniqueConstraint("conversation_id", name="uq_groups_conversation"),
 )
+
+# Per app: group settings. ``default_members``: a JSON list of the accounts
+# added to every new group of the app (a guest, a customer-service account).
+app_group_settings = Table(
+    "app_group_settings",
+    metadata,
+    Column("sdkappid", BigInteger, ForeignKey("apps.sdkappid", ondelete="CASCADE"),
+           primary_key=True, autoincrement=False),
+    Column("default_members", Text, nullable=False, server_default="[]"),
+    Column("updated_at", BigInteger, nullable=False),
+)

@@ -57,9 +57,17 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.BigInteger, nullable=False),
         sa.UniqueConstraint("conversation_id", name="uq_groups_conversation"),
     )
+    op.create_table(
+        "app_group_settings",
+        sa.Column("sdkappid", sa.BigInteger, sa.ForeignKey("apps.sdkappid", ondelete="CASCADE"),
+                  primary_key=True, autoincrement=False),
+        sa.Column("default_members", sa.Text, nullable=False, server_default="[]"),
+        sa.Column("updated_at", sa.BigInteger, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("app_group_settings")
     op.drop_table("groups")
     with op.batch_alter_table("messages") as batch:
         batch.drop_column("mentions")
