@@ -405,7 +405,7 @@ def _group_view(row: Any, member_count: int) -> dict[str, Any]:
             "notification": row.notification, "owner": row.owner or None,
             "join_option": row.join_option, "mute_all": bool(row.mute_all),
             "max_members": row.max_members, "member_count": member_count,
-            "custom": orjson.Fragment(row.custom), "created_at": row.created_at,
+            "custom": orjson.loads(row.custom), "created_at": row.created_at,
             "updated_at": row.updated_at}
 
 

@@ -123,6 +123,14 @@ class MessageStore:
                                                    row.last_msg_no, row.read_msg_no,
                                                    row.visible_after)
 
+    async def conversation_number(self, key: ConversationKey) -> int | None:
+        c = conversations.c
+        async with self._db.reader.connect() as conn:
+            found = (await conn.execute(select(c.id).where(
+                c.sdkappid == key.sdkappid, c.kind == key.kind.value, c.a == key.a,
+                c.b == key.b))).scalar()
+        return None if found is None else int(found)
+
     async def group_exists(self, key: ConversationKey) -> bool:
         g = groups.c
         async with self._db.reader.connect() as conn:
