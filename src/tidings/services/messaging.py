@@ -327,6 +327,8 @@ class MessagingService:
             return self._follow(first, key, origin)
         if self.writer is None:
             raise TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the server is starting")
+        if key.kind is ConversationKind.GROUP and not context.privileged:
+            self.writer.precheck_send(key, sender.user_id)
         request = NewMessage(key, sender.user_id, client_msg_id, elements_json.decode(),
                              cloud_custom_data, origin, time=time, imported=imported,
                              mentions=checked_mentions,

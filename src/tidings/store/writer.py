@@ -387,6 +387,13 @@ class MessageWriter:
                 result.append(Committed(r, first, duplicate=True))
         return result
 
+    def precheck_send(self, key: ConversationKey, sender: str) -> None:
+        """Refuse a group message early (before any callback) when the group
+        as last committed says so; the commit judges again, exactly."""
+        conv = self._conversations.get(key)
+        if conv is not None and conv.group is not None:
+            group_rights.check_send(conv.group, sender, now_ms())
+
     def group_type(self, key: ConversationKey) -> str:
         """The type of a group the writer has in memory ("" when it has not)."""
         conv = self._conversations.get(key)
