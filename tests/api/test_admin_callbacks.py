@@ -47,8 +47,8 @@ def test_settings_through_the_admin_api(server: Server, app: App, other_app: App
         assert first["format"] == "native" and first["timeout_ms"] == 2000
         assert first["failure_policy"] == "allow"
         # Every event is on (later features add theirs: groups, friends).
-        assert {"before_send", "after_send", "after_read", "state_change"} <= set(
-            first["events"]) and all(first["events"].values())
+        assert {"before_send", "after_send", "after_read", "after_recall",
+                "state_change"} <= set(first["events"]) and all(first["events"].values())
         changed = http.put("/v1/admin/callbacks", json={
             "format": "tencent", "events": {"state_change": False, "after_read": False},
             "timeout_ms": 500, "failure_policy": "block", "token": "tok-12345678"}).json()

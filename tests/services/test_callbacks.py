@@ -477,3 +477,41 @@ async def test_apps_without_callbacks_send_nothing(server: Server, app: App,
     await asyncio.sleep(0.3)
     assert app_server.calls == []
     assert deliveries(server, app) == []
+
+
+async def test_after_recall_goes_out_once_for_each_recall(
+        server: Server, app: App, app_server: AppServer) -> None:
+    settings = configure(server, app, url=app_server.url,
+                         events={"before_send": False, "after_send": False,
+                                 "state_change": False})
+    alice = await login(server, app, "alice")
+    mine = (await alice.send_text("c2c_bob", "oops", "r-1"))["data"]
+    other = (await alice.send_text("c2c_bob", "kept", "r-2"))["data"]
+    recalled = await alice.request("recall", {"conversation_id": "c2c_bob",
+                                              "seq": mine["seq"]})
+    assert recalled["ok"], recalled
+    # Recalling again answers the first recall and makes no second event.
+    again = await alice.request("recall", {"conversation_id": "c2c_bob", "seq": mine["seq"]})
+    assert again["ok"] and again["data"]["duplicate"] is True
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10, headers={
+            "Authorization": f"Bearer {app.sig(app.admin)}"}) as http:
+        done = await http.post(f"/v1/admin/messages/{other['msg_id']}/recall")
+        assert done.status_code == 200, done.text
+    calls = await app_server.wait_for("after_recall", 2)
+    docs = [verify_callback(settings["token"], c.body, c.headers["x-tidings-signature"])
+            for c in calls]
+    by_id = {d["data"]["msg_id"]: d["data"] for d in docs}
+    assert by_id[mine["msg_id"]]["recalled_by"] == "sender"
+    assert by_id[other["msg_id"]]["recalled_by"] == "admin"
+    assert {d["from"] for d in by_id.values()} == {"alice"}
+    assert {d["to"] for d in by_id.values()} == {"bob"}
+    await asyncio.sleep(0.5)  # a few dispatcher rounds
+    assert len(app_server.of("after_recall")) == 2
+    # Switched off: no more events.
+    configure(server, app, events={"after_recall": False})
+    third = (await alice.send_text("c2c_bob", "third", "r-3"))["data"]
+    assert (await alice.request("recall", {"conversation_id": "c2c_bob",
+                                           "seq": third["seq"]}))["ok"]
+    await asyncio.sleep(0.5)
+    assert len(app_server.of("after_recall")) == 2
+    await alice.close()

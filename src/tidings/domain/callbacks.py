@@ -60,6 +60,7 @@ class Event:
     BEFORE_SEND = "before_send"
     AFTER_SEND = "after_send"
     AFTER_READ = "after_read"
+    AFTER_RECALL = "after_recall"
     STATE_CHANGE = "state_change"
     TEST = "test"
 
@@ -121,6 +122,12 @@ def _after_read(data: Mapping[str, Any]) -> dict[str, Any]:
             "EventTime": data["time"]}
 
 
+def _after_recall(data: Mapping[str, Any]) -> dict[str, Any]:
+    # Tencent's body also has UnreadMsgNum; we leave it out rather than guess.
+    return {"From_Account": data["from"], "To_Account": data["to"], "MsgKey": data["msg_id"],
+            "MsgSeq": data["seq"], "EventTime": data["time"]}
+
+
 def _state_change(data: Mapping[str, Any]) -> dict[str, Any]:
     return {"EventTime": data["time"],
             "Info": {"Action": str(data["action"]).capitalize(), "To_Account": data["user_id"],
@@ -134,6 +141,7 @@ def _test(data: Mapping[str, Any]) -> dict[str, Any]:
 register_event(Event.BEFORE_SEND, "C2C.CallbackBeforeSendMsg", _c2c_message)
 register_event(Event.AFTER_SEND, "C2C.CallbackAfterSendMsg", _after_send)
 register_event(Event.AFTER_READ, "C2C.CallbackAfterMsgReport", _after_read)
+register_event(Event.AFTER_RECALL, "C2C.CallbackAfterMsgWithDraw", _after_recall)
 register_event(Event.STATE_CHANGE, "State.StateChange", _state_change)
 register_event(Event.TEST, "Tidings.CallbackTest", _test, switchable=False)
 

@@ -601,6 +601,13 @@ class MessagingService:
     def _queue_change(self, change: NewChange) -> asyncio.Future[Committed]:
         if self.writer is None:
             raise TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the server is starting")
+        if (change.kind is EntryKind.RECALL and change.key.kind is ConversationKind.C2C
+                and self._callbacks is not None):
+            # Settings not read yet in this process: write the row anyway;
+            # the dispatcher skips it if the app has the event off.
+            known, settings = self._callbacks.cached(change.key.sdkappid)
+            change.after_recall = not known or self._callbacks.wants(settings,
+                                                                     Event.AFTER_RECALL)
         future = self.writer.submit(change)
         future.add_done_callback(_ack_repeated_change)
         return future
@@ -613,8 +620,9 @@ class MessagingService:
             origin = committed.request.origin
             if committed.duplicate:
                 continue
-            if isinstance(committed.request, NewMessage) and (
-                    committed.request.after_send is not None):
+            request = committed.request
+            if ((isinstance(request, NewMessage) and request.after_send is not None)
+                    or (isinstance(request, NewChange) and request.after_recall)):
                 after_send = True
             msg = committed.message
             if origin is not None:

@@ -95,6 +95,8 @@ class NewChange:
     # In a group: the member who asks (the sender of the target, or an owner
     # or admin recalling another's message: no window then).
     actor: str | None = None
+    # A recall whose after-recall callback row is written in its transaction.
+    after_recall: bool = False
 
 
 @dataclass(slots=True)
@@ -369,6 +371,10 @@ class MessageWriter:
         events = [self._after_send(r, outcome.message, now) for r in fresh
                   if r.after_send is not None
                   and isinstance(outcome := stored.get(id(r)), Committed)]
+        events += [self._after_recall(outcome.message, now) for r in changes
+                   if isinstance(r, NewChange) and r.after_recall
+                   and isinstance(outcome := stored.get(id(r)), Committed)
+                   and not outcome.duplicate]
         if events:
             cursor.executemany(self._outbox_sql, events)
         result: list[Committed | TidingsError] = []
@@ -386,6 +392,18 @@ class MessageWriter:
             else:
                 result.append(Committed(r, first, duplicate=True))
         return result
+
+    @staticmethod
+    def _after_recall(entry: StoredMessage, now: int) -> tuple[Any, ...]:
+        target = entry.target
+        assert target is not None
+        peer = target.key.b if target.sender == target.key.a else target.key.a
+        data = {"from": target.sender, "to": peer, "conversation_id": f"c2c_{peer}",
+                "msg_id": target.msg_id, "seq": target.seq,
+                "recalled_by": "admin" if entry.changed_by.startswith("admin:") else "sender",
+                "time": now}
+        return outbox_params(target.key.sdkappid, Event.AFTER_RECALL,
+                             orjson.dumps(data).decode(), now)
 
     def precheck_send(self, key: ConversationKey, sender: str) -> None:
         """Refuse a group message early (before any callback) when the group
