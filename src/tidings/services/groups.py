@@ -56,7 +56,7 @@ _TEXT_LIMITS = {"name": MAX_NAME_BYTES, "face_url": MAX_FACE_URL_BYTES,
 MAX_DEFAULT_MEMBERS = 20
 # A change made by the CLI reaches a running server within this many seconds.
 DEFAULTS_TTL = 10.0
-# The longest mute: a year (Tencent's limit is about 68 years of seconds).
+# The longest mute: ten years (Tencent allows up to about 68 years of seconds).
 MAX_MUTE_SECONDS = 366 * 86400 * 10
 
 
