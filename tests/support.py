@@ -108,6 +108,21 @@ class Server:
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run_cli(self.env, *args, check=check)
 
+    async def sql(self, query: str, **params: Any) -> Any:
+        """The first column of the first row of a read-only query against
+        the server's database (to count stored rows)."""
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        url = self.database_url or (
+            f"sqlite+aiosqlite:///{(self.data_dir / 'tidings.db').resolve()}")
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return (await conn.execute(text(query), params)).scalar()
+        finally:
+            await engine.dispose()
+
     def create_app(self, name: str = "ShopX") -> App:
         doc = json.loads(self.cli("app", "create", "--name", name).stdout)
         return App(doc["sdkappid"], doc["secret_key"], doc["admin"])

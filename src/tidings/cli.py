@@ -19,7 +19,7 @@ import typer
 from tidings.config import Settings
 from tidings.domain import usersig
 from tidings.domain.callbacks import apply_changes, switchable_events
-from tidings.domain.errors import TidingsError
+from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import BlockedSenderSees, C2CSettings
 from tidings.domain.ids import check_user_id
 from tidings.store.apps import ApiKey, AppRecord, AppStore
@@ -27,6 +27,7 @@ from tidings.store.callbacks import STATUSES, CallbackStore
 from tidings.store.clock import now_ms
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.friends import FriendStore
+from tidings.store.groups import GroupStore
 
 T = TypeVar("T")
 
@@ -243,6 +244,12 @@ def app_update(
     read_receipts: Annotated[bool | None, typer.Option(
         "--read-receipts/--no-read-receipts",
         help="Whether one-to-one read receipts are on (the default)")] = None,
+    group_default_member: Annotated[list[str] | None, typer.Option(
+        "--group-default-member",
+        help="An account added to every new group of the app; repeat for more "
+             "(replaces the list)")] = None,
+    no_group_default_members: Annotated[bool, typer.Option(
+        "--no-group-default-members", help="New groups get no default members")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Change an app's callback settings and one-to-one rules (a running
@@ -271,9 +278,16 @@ def app_update(
                 rules.read_receipts if read_receipts is None else read_receipts), now_ms())
         store = CallbackStore(db)
         current = await store.get_settings(sdkappid)
+        extra: dict[str, Any] = {}
+        if group_default_member is not None or no_group_default_members:
+            if len(group_default_member or ()) > 20:
+                raise TidingsError(ErrorCode.INVALID_REQUEST, "at most 20 default members")
+            users = [check_user_id(u) for u in dict.fromkeys(group_default_member or ())]
+            await GroupStore(db).set_default_members(sdkappid, users, now_ms())
+            extra["group_default_members"] = users
         if no_callbacks:
             await store.delete_settings(sdkappid)
-            return {"sdkappid": sdkappid, "callbacks": None, "c2c": rules.view()}
+            return {"sdkappid": sdkappid, "callbacks": None, "c2c": rules.view(), **extra}
         if changing:
             current = await store.put_settings(apply_changes(
                 current, sdkappid, url=callback_url, token=callback_token,
@@ -281,7 +295,7 @@ def app_update(
                 disable=callback_disable or (), timeout_ms=callback_timeout,
                 failure_policy=callback_policy))
         return {"sdkappid": sdkappid, "callbacks": current.view() if current else None,
-                "c2c": rules.view()}
+                "c2c": rules.view(), **extra}
 
     try:
         result = _with_db(_settings(data_dir), work)

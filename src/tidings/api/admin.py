@@ -146,7 +146,8 @@ async def send_as(request: Request, admin: Admin, body: AdminSendRequest) -> JSO
     committed = await runtime_of(request).admin_messaging.send(
         admin.sdkappid, body.sender, body.conversation_id, body.client_msg_id,
         body.elements_json(), body.cloud_custom_data,
-        SendContext("RESTAPI", client_ip(request), frozenset(body.forbid_callbacks)))
+        SendContext("RESTAPI", client_ip(request), frozenset(body.forbid_callbacks)),
+        body.mentions)
     return JSON(ack_view(committed))
 
 

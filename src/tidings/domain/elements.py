@@ -130,6 +130,9 @@ class EntryKind(IntEnum):
     MESSAGE = 0
     RECALL = 1
     EDIT = 2
+    # A group system entry (join, leave, role, mute, profile, ...): its
+    # elements hold what happened; never unread, never a preview.
+    SYSTEM = 3
 
 
 class ImportMode(IntEnum):

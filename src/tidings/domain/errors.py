@@ -57,6 +57,18 @@ class ErrorCode(IntEnum):
     CALLBACK_REJECTED = 20006
     CALLBACK_FAILED = 50004
 
+    # Groups (Tencent's group numbers; 10010 not found and 10011 not a member
+    # above serve groups too).
+    GROUP_NO_PERMISSION = 10007
+    GROUP_FULL = 10014
+    INVALID_GROUP_ID = 10015
+    GROUP_MUTED = 10017
+    GROUP_ID_TAKEN = 10021
+    # Ours (Tencent's 10009 is our INVALID_CONVERSATION_ID): the owner must
+    # transfer the group or disband it.
+    GROUP_OWNER_CANNOT_LEAVE = 10060
+    # Ours (Tencent's 10013 is our NOT_MESSAGE_SENDER).
+    ALREADY_GROUP_MEMBER = 10061
     # Friends and blocks (Tencent's numbers: 2xxxx for sending, 3xxxx for
     # the relationship chain).
     BLOCKED_BY_PEER = 20007
@@ -105,6 +117,13 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL: 500,
     ErrorCode.CALLBACK_REJECTED: 403,
     ErrorCode.CALLBACK_FAILED: 503,
+    ErrorCode.GROUP_NO_PERMISSION: 403,
+    ErrorCode.ALREADY_GROUP_MEMBER: 409,
+    ErrorCode.GROUP_FULL: 409,
+    ErrorCode.INVALID_GROUP_ID: 400,
+    ErrorCode.GROUP_MUTED: 403,
+    ErrorCode.GROUP_ID_TAKEN: 409,
+    ErrorCode.GROUP_OWNER_CANNOT_LEAVE: 409,
     ErrorCode.BLOCKED_BY_PEER: 403,
     ErrorCode.NOT_FRIENDS: 403,
     ErrorCode.FRIEND_ACCOUNT_NOT_FOUND: 404,

@@ -64,6 +64,29 @@ def check_user_id(user_id: object) -> str:
     return user_id
 
 
+# Tencent's prefix for the group ids it chooses; an app may not choose one like it.
+SERVER_GROUP_ID_PREFIX = "@TGS#"
+
+
+def check_group_id(group_id: object, *, chosen_by_app: bool = False) -> str:
+    if not isinstance(group_id, str) or not group_id:
+        raise TidingsError(ErrorCode.INVALID_GROUP_ID, "group id must be a non-empty string")
+    if len(group_id.encode()) > MAX_GROUP_ID_BYTES:
+        raise TidingsError(ErrorCode.INVALID_GROUP_ID,
+                           f"group id is longer than {MAX_GROUP_ID_BYTES} bytes")
+    if not _is_clean(group_id):
+        raise TidingsError(ErrorCode.INVALID_GROUP_ID,
+                           "group id must not contain control characters or edge spaces")
+    if chosen_by_app and group_id.startswith(SERVER_GROUP_ID_PREFIX):
+        raise TidingsError(ErrorCode.INVALID_GROUP_ID,
+                           f"group ids starting with {SERVER_GROUP_ID_PREFIX!r} are the server's")
+    return group_id
+
+
+def group_key(sdkappid: int, group_id: str) -> ConversationKey:
+    return ConversationKey(sdkappid, ConversationKind.GROUP, group_id, "")
+
+
 def c2c_key(sdkappid: int, user_a: str, user_b: str) -> ConversationKey:
     a, b = sorted((user_a, user_b))
     return ConversationKey(sdkappid, ConversationKind.C2C, a, b)
@@ -82,8 +105,11 @@ def parse_conversation_id(me: Identity, conversation_id: object) -> Conversation
                                f"bad peer in conversation id: {exc.message}") from exc
         return c2c_key(me.sdkappid, me.user_id, peer)
     if conversation_id.startswith("group_"):
-        # Groups arrive with their own issue; the id form is reserved now so
-        # that clients never see it change.
-        raise TidingsError(ErrorCode.NOT_FOUND, "group conversations are not available yet")
+        try:
+            group_id = check_group_id(conversation_id[6:])
+        except TidingsError as exc:
+            raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
+                               f"bad group in conversation id: {exc.message}") from exc
+        return group_key(me.sdkappid, group_id)
     raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
                        "conversation id must start with 'c2c_' or 'group_'")

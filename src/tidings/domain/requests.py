@@ -18,6 +18,9 @@ class SendRequest(Payload):
     client_msg_id: str = Field(min_length=1, max_length=64, examples=["7f3c1a52-0001"])
     elements: Elements
     cloud_custom_data: str = ""
+    # Group messages: the members mentioned ("@all": everyone).
+    mentions: list[str] = Field(default_factory=list, max_length=100,
+                                examples=[["bob", "@all"]])
 
     def elements_json(self) -> bytes:
         return ELEMENTS.dump_json(self.elements)

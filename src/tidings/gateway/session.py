@@ -28,7 +28,7 @@ from tidings.domain.friends import FriendDeleteIn, FriendRequestIn, UserIdsIn
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import SendRequest, SyncRequest
-from tidings.gateway import frames
+from tidings.gateway import frames, group_ops
 from tidings.gateway.frames import FrameError, RequestId
 from tidings.services.messaging import SendContext, SyncResult, ack_view, event_frame
 from tidings.services.runtime import Runtime
@@ -154,6 +154,7 @@ class Session:
             "ping": self._ping,
             "pong": self._pong,
         }
+        self._handlers.update(group_ops.handlers(self))
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -293,6 +294,13 @@ class Session:
         assert self.identity is not None
         return self.identity
 
+    def me(self) -> Identity:
+        return self._me()
+
+    @property
+    def runtime(self) -> Runtime:
+        return self._rt
+
     async def _login(self, req_id: RequestId, data: dict[str, Any]) -> None:
         if self.identity is not None:
             raise TidingsError(ErrorCode.ALREADY_LOGGED_IN, "this connection is logged in")
@@ -328,7 +336,8 @@ class Session:
         req = SendRequest.model_validate(data)
         future = self._rt.messaging.submit(
             self._me(), req.conversation_id, req.client_msg_id, req.elements_json(),
-            req.cloud_custom_data, origin=_Ack(self, req_id), context=self._context)
+            req.cloud_custom_data, origin=_Ack(self, req_id), context=self._context,
+            mentions=req.mentions)
         self._answer_when_stored(req_id, future)
 
     def _answer_when_stored(self, req_id: RequestId, future: asyncio.Future[Committed]) -> None:

@@ -46,6 +46,7 @@ from tidings.sdk.models import (
     Change,
     Conversation,
     Entry,
+    GroupSystem,
     HistoryPage,
     Message,
     Notice,
@@ -181,6 +182,7 @@ class Client:
         known: Mapping[str, int] | None = None,
         on_read: ReadCallback | None = None,
         on_change: ChangeCallback | None = None,
+        on_group_system: Callable[[GroupSystem], object] | None = None,
         on_notice: NoticeCallback | None = None,
         request_timeout: float = 10.0,
         send_timeout: float = 30.0,
@@ -196,6 +198,7 @@ class Client:
         self.platform = platform
         self.on_read = on_read
         self.on_change = on_change
+        self.on_group_system = on_group_system
         self.on_notice = on_notice
         self.request_timeout = request_timeout
         self.send_timeout = send_timeout
@@ -386,6 +389,79 @@ class Client:
         data: dict[str, Any] = await self._call("profile_set", fields, _raw,
                                                 self.request_timeout)
         return data
+
+    # -- groups (docs/protocol.md, "Groups") ------------------------------------
+
+    async def _group(self, op: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = await self._call(op, data, _raw, self.request_timeout)
+        return found
+
+    async def create_group(self, type: str, *, group_id: str | None = None,
+                           members: Sequence[str] = (), **profile: Any) -> dict[str, Any]:
+        """Create a group the user owns (``type``: Work, Public, Meeting,
+        Community); ``profile``: name, face_url, introduction, notification,
+        custom, join_option."""
+        data: dict[str, Any] = {"type": type, "members": list(members), **profile}
+        if group_id is not None:
+            data["group_id"] = group_id
+        return await self._group("group_create", data)
+
+    async def join_group(self, group_id: str) -> dict[str, Any]:
+        return await self._group("group_join", {"group_id": group_id})
+
+    async def leave_group(self, group_id: str) -> dict[str, Any]:
+        return await self._group("group_leave", {"group_id": group_id})
+
+    async def invite(self, group_id: str, user_ids: Sequence[str]) -> dict[str, Any]:
+        return await self._group("group_invite", {"group_id": group_id,
+                                                  "user_ids": list(user_ids)})
+
+    async def kick(self, group_id: str, user_ids: Sequence[str]) -> dict[str, Any]:
+        return await self._group("group_kick", {"group_id": group_id,
+                                                "user_ids": list(user_ids)})
+
+    async def set_group_role(self, group_id: str, user_id: str, role: str) -> dict[str, Any]:
+        """``role``: "Admin" or "Member"."""
+        return await self._group("group_set_role", {"group_id": group_id, "user_id": user_id,
+                                                    "role": role})
+
+    async def transfer_group(self, group_id: str, new_owner: str) -> dict[str, Any]:
+        return await self._group("group_transfer", {"group_id": group_id,
+                                                    "new_owner": new_owner})
+
+    async def mute_member(self, group_id: str, user_id: str, seconds: int) -> dict[str, Any]:
+        """Mute for ``seconds`` (0 unmutes)."""
+        return await self._group("group_mute", {"group_id": group_id, "user_id": user_id,
+                                                "seconds": seconds})
+
+    async def mute_group(self, group_id: str, mute_all: bool = True) -> dict[str, Any]:
+        return await self._group("group_mute_all", {"group_id": group_id,
+                                                    "mute_all": mute_all})
+
+    async def update_group(self, group_id: str, **profile: Any) -> dict[str, Any]:
+        return await self._group("group_update", {"group_id": group_id, **profile})
+
+    async def set_name_card(self, group_id: str, name_card: str,
+                            user_id: str | None = None) -> dict[str, Any]:
+        return await self._group("group_set_name_card", {"group_id": group_id,
+                                                         "user_id": user_id,
+                                                         "name_card": name_card})
+
+    async def disband_group(self, group_id: str) -> dict[str, Any]:
+        return await self._group("group_disband", {"group_id": group_id})
+
+    async def group_info(self, group_id: str) -> dict[str, Any]:
+        return await self._group("group_info", {"group_id": group_id})
+
+    async def group_members(self, group_id: str, *, after: str = "",
+                            limit: int = 100) -> dict[str, Any]:
+        return await self._group("group_members", {"group_id": group_id, "after": after,
+                                                   "limit": limit})
+
+    async def groups(self) -> list[dict[str, Any]]:
+        """The groups the user is a member of."""
+        found: list[dict[str, Any]] = (await self._group("group_list", {}))["groups"]
+        return found
 
     # -- conversation settings ---------------------------------------------------
 
@@ -677,6 +753,12 @@ class Client:
                 log.warning("%s: %s seq %s came after a gap; resyncing", self.user_id,
                             change.conversation_id, change.seq)
                 return False
+        elif event == "system":
+            entry = GroupSystem.from_dict(data)
+            if not self._deliver(entry, accept_gap=False):
+                log.warning("%s: %s seq %s came after a gap; resyncing", self.user_id,
+                            entry.conversation_id, entry.seq)
+                return False
         elif event == "read":
             self._callback(self.on_read, ReadState.from_dict(data))
         elif isinstance(event, str) and isinstance(data, dict):
@@ -705,6 +787,9 @@ class Client:
         if isinstance(entry, Change):
             self._inbox.put_nowait(entry)
             self._callback(self.on_change, entry)
+        elif isinstance(entry, GroupSystem):
+            self._inbox.put_nowait(entry)
+            self._callback(self.on_group_system, entry)
         elif not (entry.sender == self.user_id and entry.client_msg_id in self._outbox):
             # (A send of ours that the server stored before the line dropped
             # comes back in the sync; its ack will report it, not this stream.)
@@ -725,8 +810,9 @@ class Client:
             if cid in self._tracker:
                 continue
             if self._baselined:
-                # New since we last looked: all of it, from seq 1.
-                self._tracker.set_base(cid, 0)
+                # New since we last looked: all of it, from seq 1 (in a
+                # group, from the first entry this member may see).
+                self._tracker.set_base(cid, int(conv.get("visible_after", 0)))
                 fresh.add(cid)
             elif cid in first:
                 self._tracker.set_base(cid, first[cid] - 1)

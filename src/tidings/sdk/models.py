@@ -113,13 +113,44 @@ class Change:
                    duplicate=bool(doc.get("duplicate", False)))
 
 
-Entry = Message | Change
+@dataclass(frozen=True, slots=True)
+class GroupSystem:
+    """A group system entry: something happened to the group (``op``:
+    created, joined, invited, left, kicked, role_changed, owner_changed,
+    muted, unmuted, mute_all, unmute_all, profile_changed,
+    name_card_changed, disbanded), by ``by`` (None: the app's admin), with
+    the op's own fields in ``fields`` (docs/protocol.md, "Group system
+    entries"). An entry of the group's seq stream of its own."""
+
+    op: str
+    msg_id: str
+    conversation_id: str
+    seq: int
+    time: int
+    by: str | None
+    fields: dict[str, Any]
+    kind: str = "system"
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> GroupSystem:
+        known = {"op", "msg_id", "conversation_id", "seq", "time", "by", "kind"}
+        by = doc.get("by")
+        return cls(op=str(doc["op"]), msg_id=str(doc["msg_id"]),
+                   conversation_id=str(doc["conversation_id"]), seq=int(doc["seq"]),
+                   time=int(doc["time"]), by=None if by is None else str(by),
+                   fields={k: v for k, v in doc.items() if k not in known})
+
+
+Entry = Message | Change | GroupSystem
 
 
 def entry_from(doc: Mapping[str, Any]) -> Entry:
     """An entry of a conversation's seq stream, by its ``kind``."""
-    if doc.get("kind", "message") == "message":
+    kind = doc.get("kind", "message")
+    if kind == "message":
         return Message.from_dict(doc)
+    if kind == "system":
+        return GroupSystem.from_dict(doc)
     return Change.from_dict(doc)
 
 

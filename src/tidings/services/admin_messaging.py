@@ -67,10 +67,11 @@ class AdminMessagingService:
 
     async def send(self, sdkappid: int, sender_id: str, conversation_id: str,
                    client_msg_id: str, elements_json: bytes,
-                   cloud_custom_data: str, context: SendContext = NO_CONTEXT) -> Committed:
+                   cloud_custom_data: str, context: SendContext = NO_CONTEXT,
+                   mentions: Sequence[str] = ()) -> Committed:
         sender = await self.check_sender(sdkappid, sender_id)
         return await self._messaging.send(sender, conversation_id, client_msg_id,
-                                          elements_json, cloud_custom_data, context)
+                                          elements_json, cloud_custom_data, context, mentions)
 
     async def import_message(self, sdkappid: int, sender_id: str, conversation_id: str,
                              client_msg_id: str, elements_json: bytes, cloud_custom_data: str,

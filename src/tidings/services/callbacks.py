@@ -143,8 +143,8 @@ class CallbackService:
 
     # -- before-callbacks --------------------------------------------------------
 
-    async def before_send(self, settings: CallbackSettings,
-                          data: Mapping[str, Any]) -> Decision:
+    async def before_send(self, settings: CallbackSettings, data: Mapping[str, Any],
+                          event: str = Event.BEFORE_SEND) -> Decision:
         """Ask the app about a message. Raises CallbackFailure when the app
         does not answer usefully within its timeout (waiting for a free slot
         counts); the caller applies the app's failure policy."""
@@ -159,7 +159,7 @@ class CallbackService:
         try:
             async with asyncio.timeout(settings.timeout):
                 async with slots:
-                    status, body = await self.post(settings, Event.BEFORE_SEND,
+                    status, body = await self.post(settings, event,
                                                    new_event_id(), now_ms(), data)
         except TimeoutError:
             raise CallbackFailure(f"no answer within {settings.timeout_ms} ms") from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -27,6 +27,8 @@ from tidings.domain.callbacks import (
 from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import Verdict
+from tidings.domain.group_callbacks import GroupEvent
+from tidings.domain.group_callbacks import message_data as group_message_data
 from tidings.domain.ids import (
     ConversationKey,
     ConversationKind,
@@ -37,7 +39,7 @@ from tidings.domain.ids import (
 from tidings.store.clock import now_ms
 from tidings.store.conversation_settings import DEFAULT as DEFAULT_SETTINGS
 from tidings.store.conversation_settings import ConversationSettings, ConversationSettingsStore
-from tidings.store.messages import ConversationState, MessageStore, StoredMessage
+from tidings.store.messages import ConversationState, Membership, MessageStore, StoredMessage
 from tidings.store.writer import Committed, MessageWriter, NewChange, NewMessage
 
 if TYPE_CHECKING:
@@ -70,6 +72,12 @@ class AckTarget(Protocol):
 
 def message_view(msg: StoredMessage, viewer: str) -> dict[str, Any]:
     """A message as a member sees it (the conversation id names the peer)."""
+    if msg.mentions:
+        return {**_message_view(msg, viewer), "mentions": orjson.Fragment(msg.mentions)}
+    return _message_view(msg, viewer)
+
+
+def _message_view(msg: StoredMessage, viewer: str) -> dict[str, Any]:
     return {
         "kind": "message",
         "msg_id": msg.msg_id,
@@ -96,6 +104,9 @@ class SendContext:
     platform: str = ""
     client_ip: str = ""
     forbid: frozenset[str] = frozenset()
+    # The app's admin sends into a group it is not a member of (Tencent's
+    # send_group_msg without From_Account): no membership or mute check.
+    privileged: bool = False
 
 
 NO_CONTEXT = SendContext()
@@ -118,8 +129,22 @@ def change_view(entry: StoredMessage, viewer: str) -> dict[str, Any]:
     }
 
 
+def system_view(entry: StoredMessage) -> dict[str, Any]:
+    """A group system entry: what happened (``op`` and its fields), by whom."""
+    return {
+        **orjson.loads(entry.elements),
+        "kind": "system",
+        "msg_id": entry.msg_id,
+        "conversation_id": entry.key.id_for(""),
+        "seq": entry.seq,
+        "time": entry.created_at,
+    }
+
+
 def entry_view(entry: StoredMessage, viewer: str) -> dict[str, Any]:
-    """Any entry of the seq stream: a message or a change."""
+    """Any entry of the seq stream: a message, a change, a group system entry."""
+    if entry.kind == EntryKind.SYSTEM:
+        return system_view(entry)
     return change_view(entry, viewer) if entry.kind else message_view(entry, viewer)
 
 
@@ -145,7 +170,7 @@ def conversation_view(state: ConversationState, viewer: str,
     last = state.last_message
     if last is not None and last.seq <= prefs.cleared_seq:
         last = None
-    return {
+    view: dict[str, Any] = {
         "conversation_id": state.key.id_for(viewer),
         "type": state.key.kind.value,
         "last_seq": state.last_seq,
@@ -159,6 +184,12 @@ def conversation_view(state: ConversationState, viewer: str,
         # The viewer's own settings (docs/protocol.md, "Conversation settings").
         **settings_view(prefs, state.last_message_seq),
     }
+    if state.key.kind is ConversationKind.GROUP:
+        # The member sees the entries after this seq (from their join); an
+        # unread message mentions the member or everyone. Read receipts are
+        # a one-to-one notion here.
+        view.update(visible_after=state.visible_after, at_me=state.at_me, peer_read_seq=None)
+    return view
 
 
 def settings_view(prefs: ConversationSettings, last_message_seq: int) -> dict[str, Any]:
@@ -235,6 +266,23 @@ def _chain(source: asyncio.Future[Committed], target: asyncio.Future[Committed])
             target.set_result(f.result())
 
     source.add_done_callback(copy)
+
+
+AT_ALL = "@all"
+
+
+def _mentions(key: ConversationKey, mentions: Sequence[str]) -> tuple[str, ...]:
+    """Mentions are for group messages: user ids, or "@all" for everyone."""
+    if key.kind is not ConversationKind.GROUP:
+        raise TidingsError(ErrorCode.INVALID_REQUEST, "mentions are for group messages")
+    return tuple(m if m == AT_ALL else check_user_id(m) for m in dict.fromkeys(mentions))
+
+
+def _send_events(key: ConversationKey) -> tuple[str, str]:
+    """The app's before- and after-send events for a message to ``key``."""
+    if key.kind is ConversationKind.GROUP:
+        return GroupEvent.BEFORE_SEND, GroupEvent.AFTER_SEND
+    return Event.BEFORE_SEND, Event.AFTER_SEND
 
 
 def _change_frame(entry: StoredMessage, viewer: str) -> bytes:
@@ -359,7 +407,8 @@ class MessagingService:
                elements_json: bytes, cloud_custom_data: str,
                origin: AckTarget | None = None,
                context: SendContext = NO_CONTEXT, *, time: int | None = None,
-               imported: ImportMode = ImportMode.NONE) -> asyncio.Future[Committed]:
+               imported: ImportMode = ImportMode.NONE,
+               mentions: Sequence[str] = ()) -> asyncio.Future[Committed]:
         """Queue a message for the next commit. Checks run now (and raise);
         the future resolves once the message is durable. ``origin`` is acked
         exactly once, in order with the live frames of the same commit.
@@ -368,6 +417,7 @@ class MessagingService:
         if key.a == key.b:
             raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
                                "a one-to-one conversation needs two different users")
+        checked_mentions = _mentions(key, mentions) if mentions else ()
         if not client_msg_id or len(client_msg_id) > MAX_CLIENT_MSG_ID:
             raise TidingsError(ErrorCode.INVALID_REQUEST,
                                f"client_msg_id must be 1 to {MAX_CLIENT_MSG_ID} characters")
@@ -387,16 +437,22 @@ class MessagingService:
             return self._follow(first, key, origin)
         if self.writer is None:
             raise TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the server is starting")
+        if key.kind is ConversationKind.GROUP and not context.privileged:
+            self.writer.precheck_send(key, sender.user_id)
         request = NewMessage(key, sender.user_id, client_msg_id, elements_json.decode(),
-                             cloud_custom_data, origin, time=time, imported=imported)
+                             cloud_custom_data, origin, time=time, imported=imported,
+                             mentions=checked_mentions,
+                             privileged=context.privileged and key.kind is ConversationKind.GROUP)
         if imported is not ImportMode.NONE:
             # Imports run no message callbacks (as Tencent's importmsg).
             context = IMPORT_CONTEXT
         lane = (sender.user_id, key)
         known, settings = (True, None) if self._callbacks is None else (
             self._callbacks.cached(sender.sdkappid))
+        before, after = _send_events(key)
         check_relations = False
-        if self._relations is not None and context.platform != _TRUSTED_PLATFORM:
+        if (self._relations is not None and context.platform != _TRUSTED_PLATFORM
+                and key.kind is ConversationKind.C2C):
             # Blocks and friendship: in memory, or a detour that loads them.
             verdict = self._relations.verdict(
                 key.sdkappid, sender.user_id, key.b if sender.user_id == key.a else key.a)
@@ -405,10 +461,10 @@ class MessagingService:
             check_relations = verdict != Verdict.PASS
         resolve_quote = _QUOTE in elements_json
         if known and not check_relations and not resolve_quote and lane not in self._lanes and not (
-                settings is not None and settings.enabled(Event.BEFORE_SEND)
+                settings is not None and settings.enabled(before)
                 and Event.BEFORE_SEND not in context.forbid):
             # The fast path: no before-send callback to wait for.
-            if (settings is not None and settings.enabled(Event.AFTER_SEND)
+            if (settings is not None and settings.enabled(after)
                     and Event.AFTER_SEND not in context.forbid):
                 request.after_send = (context.platform, context.client_ip)
             future = self.writer.submit(request)
@@ -464,17 +520,25 @@ class MessagingService:
             if not known:
                 settings = await self._callbacks.settings(request.key.sdkappid)
             entry.settings = settings
-            if (settings is None or not settings.enabled(Event.BEFORE_SEND)
+            before, _ = _send_events(request.key)
+            if (settings is None or not settings.enabled(before)
                     or Event.BEFORE_SEND in context.forbid):
                 entry.decision = ALLOW
                 return
-            peer = request.key.b if request.sender == request.key.a else request.key.a
-            data = orjson.loads(message_data(
-                request.sender, peer, request.client_msg_id, request.elements,
-                request.cloud_custom_data, context.platform, context.client_ip,
-                time=now_ms()))
+            if request.key.kind is ConversationKind.GROUP:
+                assert self.writer is not None
+                data = orjson.loads(group_message_data(
+                    request.key.a, self.writer.group_type(request.key), request.sender,
+                    request.client_msg_id, request.elements, request.cloud_custom_data,
+                    context.platform, context.client_ip, time=now_ms()))
+            else:
+                peer = request.key.b if request.sender == request.key.a else request.key.a
+                data = orjson.loads(message_data(
+                    request.sender, peer, request.client_msg_id, request.elements,
+                    request.cloud_custom_data, context.platform, context.client_ip,
+                    time=now_ms()))
             try:
-                decision = await self._callbacks.before_send(settings, data)
+                decision = await self._callbacks.before_send(settings, data, before)
                 entry.decision = self._checked(decision, request)
             except CallbackFailure as exc:
                 entry.failure = str(exc)
@@ -568,7 +632,7 @@ class MessagingService:
             request.elements = decision.elements_json.decode()
         if decision.cloud_custom_data is not None:
             request.cloud_custom_data = decision.cloud_custom_data
-        if (settings is not None and settings.enabled(Event.AFTER_SEND)
+        if (settings is not None and settings.enabled(_send_events(request.key)[1])
                 and Event.AFTER_SEND not in context.forbid):
             request.after_send = (context.platform, context.client_ip)
         assert self.writer is not None
@@ -576,10 +640,11 @@ class MessagingService:
 
     async def send(self, sender: Identity, conversation_id: str, client_msg_id: str,
                    elements_json: bytes, cloud_custom_data: str,
-                   context: SendContext = NO_CONTEXT) -> Committed:
+                   context: SendContext = NO_CONTEXT, mentions: Sequence[str] = ()
+                   ) -> Committed:
         return await asyncio.shield(self.submit(sender, conversation_id, client_msg_id,
                                                 elements_json, cloud_custom_data,
-                                                context=context))
+                                                context=context, mentions=mentions))
 
     async def import_message(self, sender: Identity, conversation_id: str, client_msg_id: str,
                              elements_json: bytes, cloud_custom_data: str, time: int,
@@ -655,7 +720,8 @@ class MessagingService:
             key, self._target_seq(seq), kind, f"user:{actor.user_id}",
             *self._edit_content(kind, elements_json, cloud_custom_data),
             sender=actor.user_id, window_ms=self._windows_ms[kind],
-            max_bytes=self._max_message_bytes, origin=origin))
+            max_bytes=self._max_message_bytes, origin=origin,
+            actor=actor.user_id if key.kind is ConversationKind.GROUP else None))
 
     async def change(self, actor: Identity, conversation_id: str, seq: int, kind: EntryKind,
                      elements_json: bytes | None = None,
@@ -727,6 +793,9 @@ class MessagingService:
             if origin is not None:
                 origin.ack(committed)
             skip = origin.device if origin is not None else None
+            if committed.recipients is not None:
+                self._fan_out(msg, committed.recipients, skip)
+                continue
             render = _change_frame if msg.kind else _message_frame
             for user in msg.key.members():
                 self._bus.deliver(Identity(msg.key.sdkappid, user),
@@ -734,6 +803,31 @@ class MessagingService:
                                   conversation_id=msg.conversation_id, seq=msg.seq, skip=skip)
         if after_send and self._callbacks is not None:
             self._callbacks.wake()
+
+    def _fan_out(self, msg: StoredMessage, members: Iterable[str],
+                 skip: Subscriber | None) -> None:
+        """A group entry to every connected member: one frame for all (a
+        group's conversation id is the same for every member), and nothing
+        at all for the members who are not connected."""
+        if msg.kind == EntryKind.SYSTEM:
+            frame = event_frame("system", system_view(msg))
+        elif msg.kind:
+            frame = _change_frame(msg, "")
+        else:
+            frame = _message_frame(msg, "")
+        deliver, sdkappid = self._bus.deliver, msg.key.sdkappid
+        for user in members:
+            deliver(Identity(sdkappid, user), frame, conversation_id=msg.conversation_id,
+                    seq=msg.seq, skip=skip)
+
+    async def _member_of(self, me: Identity, key: ConversationKey) -> Membership | None:
+        """The user's cursor; in a group, a refusal when not a member."""
+        found = await self._store.membership(key, me.user_id)
+        if found is None and key.kind is ConversationKind.GROUP:
+            if await self._store.group_exists(key):
+                raise TidingsError(ErrorCode.NOT_A_MEMBER, "you are not a member of this group")
+            raise TidingsError(ErrorCode.NOT_FOUND, f"no group {key.a!r}")
+        return found
 
     # -- reading ---------------------------------------------------------
 
@@ -751,7 +845,7 @@ class MessagingService:
         absent), in ascending seq order, and whether older ones remain."""
         key = parse_conversation_id(me, conversation_id)
         n = self._limit(limit)
-        found = await self._store.membership(key, me.user_id)
+        found = await self._member_of(me, key)
         if found is None or n == 0:
             return [], False
         if before_seq is not None:
@@ -759,14 +853,38 @@ class MessagingService:
             before_seq = max(0, min(before_seq, MAX_SEQ))
         cleared = 0 if self._settings is None else (
             await self._settings.of_one(found.conversation_id, me.user_id)).cleared_seq
-        rows = await self._store.page(found.conversation_id, key, after_seq=cleared,
-                                      before_seq=before_seq, limit=n + 1, newest_first=True,
-                                      messages_only=True)
+        rows = await self._store.page(found.conversation_id, key, before_seq=before_seq,
+                                      after_seq=max(found.visible_after, cleared),
+                                      limit=n + 1, newest_first=True, messages_only=True)
         more = len(rows) > n
         rows = rows[:n]
         rows.reverse()
         return await self._with_reactions(found.conversation_id, key, rows,
                                           [message_view(m, me.user_id) for m in rows]), more
+
+    async def group_number(self, key: ConversationKey) -> int:
+        """The internal number of a group's conversation (its msg ids' prefix)."""
+        number = await self._store.conversation_number(key)
+        if number is None:
+            raise TidingsError(ErrorCode.NOT_FOUND, f"no group {key.a!r}")
+        return number
+
+    async def group_history(self, key: ConversationKey, *, before_seq: int | None,
+                            limit: int | None) -> tuple[list[dict[str, Any]], bool]:
+        """A page of a group's messages for the app's admin (all of them,
+        whoever joined when), oldest first; 10010 for no such group."""
+        n = self._limit(limit)
+        number = await self._store.conversation_number(key)
+        if number is None:
+            raise TidingsError(ErrorCode.NOT_FOUND, f"no group {key.a!r}")
+        if before_seq is not None:
+            before_seq = max(0, min(before_seq, MAX_SEQ))
+        rows = await self._store.page(number, key, before_seq=before_seq, limit=n + 1,
+                                      newest_first=True, messages_only=True)
+        more = len(rows) > n
+        rows = rows[:n]
+        rows.reverse()
+        return [message_view(m, "") for m in rows], more
 
     async def conversations(self, me: Identity, limit: int | None) -> list[dict[str, Any]]:
         """Pinned ones first, then by last activity; hidden ones left out."""
@@ -797,7 +915,7 @@ class MessagingService:
         has the after-read callback on, its event is queued in the same
         transaction."""
         key = parse_conversation_id(me, conversation_id)
-        found = await self._store.membership(key, me.user_id)
+        found = await self._member_of(me, key)
         if found is None:
             # Nothing was ever said here: nothing to read, as history says.
             return {"conversation_id": conversation_id, "read_seq": 0, "unread": 0}
@@ -808,7 +926,8 @@ class MessagingService:
         callbacks = self._callbacks
         if callbacks is not None and callbacks.wants(await callbacks.settings(me.sdkappid),
                                                      Event.AFTER_READ):
-            peer = key.b if me.user_id == key.a else key.a
+            peer = "" if key.kind is ConversationKind.GROUP else (
+                key.b if me.user_id == key.a else key.a)
 
             def outbox(read_seq: int, read_msg_no: int,
                        total_unread: int) -> tuple[int, str, str]:
@@ -854,7 +973,8 @@ class MessagingService:
             have = known.get(name)
             # A negative seq means "from the start"; huge ones never reach SQL.
             after = max(0, state.last_seq - tail) if have is None else max(0, have)
-            after = max(after, mine.cleared_seq)  # a cleared history stays cleared
+            # From the member's join (groups), and a cleared history stays cleared.
+            after = max(after, state.visible_after, mine.cleared_seq)
             if after >= state.last_seq:
                 result.covered[state.conversation_id] = state.last_seq
                 continue

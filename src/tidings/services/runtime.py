@@ -15,6 +15,7 @@ from tidings.services.broadcasts import BroadcastService
 from tidings.services.callbacks import CallbackService
 from tidings.services.conversations import ConversationSettingsService
 from tidings.services.friends import FriendService
+from tidings.services.groups import GroupService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
 from tidings.services.reactions import ReactionService
@@ -27,6 +28,7 @@ from tidings.store.callbacks import CallbackStore
 from tidings.store.conversation_settings import ConversationSettingsStore
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.friends import FriendStore
+from tidings.store.groups import GroupStore
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
 from tidings.store.reactions import ReactionStore
@@ -51,6 +53,7 @@ class Runtime:
     broadcasts: BroadcastService
     stats: StatsService
     callbacks: CallbackService
+    groups: GroupService
     friends: FriendService
     conversation_settings: ConversationSettingsService
     typing: TypingService
@@ -89,7 +92,8 @@ class Runtime:
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
-                   StatsService(StatsStore(db), bus), callbacks, friends,
+                   StatsService(StatsStore(db), bus), callbacks,
+                   GroupService(GroupStore(db), writer, callbacks), friends,
                    conversation_settings, TypingService(bus, friends.relations),
                    ReactionService(reaction_store, MessageStore(db), friends.relations, bus))
 

@@ -12,7 +12,7 @@ from tidings.domain.elements import EntryKind
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.store.callbacks import insert_events
 from tidings.store.engine import Database
-from tidings.store.schema import conversation_members, conversations, messages
+from tidings.store.schema import conversation_members, conversations, groups, messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,8 @@ class StoredMessage:
     change_seq: int = 0
     changed_by: str = ""
     target: StoredMessage | None = None
+    # Group messages: the JSON list of mentions ("" for none).
+    mentions: str = ""
 
     @property
     def msg_id(self) -> str:
@@ -59,6 +61,16 @@ class ConversationState:
     # imports) after the cursor: last_msg_no - read_msg_no.
     last_msg_no: int = 0
     read_msg_no: int = 0
+    # A group member sees the entries after this seq.
+    visible_after: int = 0
+    # The last seq that mentioned the member, and the last "@all".
+    mention_seq: int = 0
+    at_all_seq: int = 0
+
+    @property
+    def at_me(self) -> bool:
+        """An unread message mentions the member (or everyone)."""
+        return max(self.mention_seq, self.at_all_seq) > self.read_seq
     # The seq of the newest message (changes are not previews).
     last_message_seq: int = 0
 
@@ -74,6 +86,7 @@ class Membership:
     read_seq: int
     last_msg_no: int
     read_msg_no: int
+    visible_after: int = 0
 
 
 def key_of(row: Any) -> ConversationKey:
@@ -88,7 +101,7 @@ def message_of(r: Any, key: ConversationKey,
         cloud_custom_data=r.cloud_custom_data, created_at=r.created_at, state=r.state,
         kind=r.kind, target_seq=r.target_seq or 0, imported=r.imported,
         edited_at=r.edited_at, change_seq=r.change_seq, changed_by=r.changed_by or "",
-        target=target,
+        target=target, mentions=r.mentions or "",
     )
 
 
@@ -100,7 +113,8 @@ class MessageStore:
         """The conversation and the user's cursor, if the user is a member."""
         c, cm = conversations.c, conversation_members.c
         stmt = (
-            select(c.id, c.last_seq, cm.read_seq, c.last_msg_no, cm.read_msg_no)
+            select(c.id, c.last_seq, cm.read_seq, c.last_msg_no, cm.read_msg_no,
+                   cm.visible_after)
             .join(conversation_members, cm.conversation_id == c.id)
             .where(c.sdkappid == key.sdkappid, c.kind == key.kind.value, c.a == key.a,
                    c.b == key.b, cm.user_id == user_id)
@@ -108,7 +122,23 @@ class MessageStore:
         async with self._db.reader.connect() as conn:
             row = (await conn.execute(stmt)).first()
         return None if row is None else Membership(row.id, row.last_seq, row.read_seq,
-                                                   row.last_msg_no, row.read_msg_no)
+                                                   row.last_msg_no, row.read_msg_no,
+                                                   row.visible_after)
+
+    async def conversation_number(self, key: ConversationKey) -> int | None:
+        c = conversations.c
+        async with self._db.reader.connect() as conn:
+            found = (await conn.execute(select(c.id).where(
+                c.sdkappid == key.sdkappid, c.kind == key.kind.value, c.a == key.a,
+                c.b == key.b))).scalar()
+        return None if found is None else int(found)
+
+    async def group_exists(self, key: ConversationKey) -> bool:
+        g = groups.c
+        async with self._db.reader.connect() as conn:
+            row = (await conn.execute(select(g.conversation_id).where(
+                g.sdkappid == key.sdkappid, g.group_id == key.a))).first()
+        return row is not None
 
     async def conversation_key(self, sdkappid: int,
                                conversation_id: int) -> ConversationKey | None:
@@ -154,7 +184,8 @@ class MessageStore:
         cm, c = conversation_members.c, conversations.c
         stmt = (
             select(c.id, c.sdkappid, c.kind, c.a, c.b, c.last_seq, c.last_time, cm.read_seq,
-                   c.last_message_seq, c.last_msg_no, cm.read_msg_no)
+                   c.last_message_seq, c.last_msg_no, cm.read_msg_no, cm.visible_after,
+                   cm.mention_seq, c.at_all_seq)
             .join(conversation_members, cm.conversation_id == c.id)
             .where(cm.sdkappid == sdkappid, cm.user_id == user_id)
             .order_by(c.last_time.desc(), c.id.desc())
@@ -165,7 +196,9 @@ class MessageStore:
             rows = (await conn.execute(stmt)).all()
         states = [
             ConversationState(r.id, key_of(r), r.last_seq, r.last_time, r.read_seq, None,
-                              r.last_msg_no, r.read_msg_no, r.last_message_seq)
+                              r.last_msg_no, r.read_msg_no, visible_after=r.visible_after,
+                              mention_seq=r.mention_seq, at_all_seq=r.at_all_seq,
+                              last_message_seq=r.last_message_seq)
             for r in rows
         ]
         if with_last_message and states:
@@ -177,8 +210,9 @@ class MessageStore:
                             ) -> dict[int, StoredMessage]:
         """The newest message of each of these conversations, by number."""
         m = messages.c
+        # Not one from before a group member joined.
         wanted = [(s.conversation_id, s.last_message_seq) for s in states
-                  if s.last_message_seq > 0]
+                  if s.last_message_seq > s.visible_after]
         keys = {s.conversation_id: s.key for s in states}
         last: dict[int, StoredMessage] = {}
         async with self._db.reader.connect() as conn:

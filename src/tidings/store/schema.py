@@ -115,6 +115,8 @@ conversations = Table(
     # many countable messages the conversation has (see messages.msg_no).
     Column("last_message_seq", BigInteger, nullable=False, server_default="0"),
     Column("last_msg_no", BigInteger, nullable=False, server_default="0"),
+    # 0006: the last seq that mentioned everyone ("@all", groups).
+    Column("at_all_seq", BigInteger, nullable=False, server_default="0"),
 )
 
 conversation_members = Table(
@@ -129,6 +131,15 @@ conversation_members = Table(
     Index("ix_members_user", "sdkappid", "user_id"),
     # 0004: messages.msg_no at read_seq; unread = last_msg_no - read_msg_no.
     Column("read_msg_no", BigInteger, nullable=False, server_default="0"),
+    # 0006 (groups): domain.groups.Role (0 in a one-to-one conversation), muted
+    # until (ms, 0: not), the member's name card, and the seq after which the
+    # member sees the group's entries (its join seq - 1; 0 in Meeting groups).
+    Column("role", SmallInteger, nullable=False, server_default="0"),
+    Column("muted_until", BigInteger, nullable=False, server_default="0"),
+    Column("name_card", String(200), nullable=False, server_default=""),
+    Column("visible_after", BigInteger, nullable=False, server_default="0"),
+    # 0006: the last seq that mentioned this member (groups; the "@me" marker).
+    Column("mention_seq", BigInteger, nullable=False, server_default="0"),
 )
 
 messages = Table(
@@ -158,6 +169,8 @@ messages = Table(
     Column("change_seq", BigInteger, nullable=False, server_default="0"),
     # Who made the (latest) change: "user:<id>" or "admin:<actor>".
     Column("changed_by", String(64), nullable=True),
+    # 0006: group messages: the JSON list of user ids mentioned ("@all"), or NULL.
+    Column("mentions", Text, nullable=True),
     # Operational figures (messages today); see docs/schema.md for its cost.
     Index("ix_messages_app_time", "sdkappid", "created_at"),
 )
@@ -222,6 +235,46 @@ callback_outbox = Table(
     Index("ix_callback_outbox_due", "status", "next_attempt_at"),
     Index("ix_callback_outbox_app", "sdkappid", "id"),
 )
+
+# -- groups (revision 0006) -------------------------------------------------------
+
+# One row per group; its members are conversation_members rows of its
+# conversation (kind "group", a = group id), its entries are messages rows.
+groups = Table(
+    "groups",
+    metadata,
+    Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
+    Column("group_id", String(48), primary_key=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("type", String(12), nullable=False),
+    Column("name", String(400), nullable=False, server_default=""),
+    Column("face_url", String(500), nullable=False, server_default=""),
+    Column("introduction", String(1600), nullable=False, server_default=""),
+    Column("notification", String(1600), nullable=False, server_default=""),
+    # "" for a group without owner (made by the app's admin without one).
+    Column("owner", String(32), nullable=False, server_default=""),
+    Column("join_option", String(16), nullable=False),
+    Column("mute_all", SmallInteger, nullable=False, server_default="0"),
+    Column("max_members", BigInteger, nullable=False),
+    # The app's own attributes: a JSON object of strings.
+    Column("custom", Text, nullable=False, server_default="{}"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("conversation_id", name="uq_groups_conversation"),
+)
+
+# Per app: group settings. ``default_members``: a JSON list of the accounts
+# added to every new group of the app (a guest, a customer-service account).
+app_group_settings = Table(
+    "app_group_settings",
+    metadata,
+    Column("sdkappid", BigInteger, ForeignKey("apps.sdkappid", ondelete="CASCADE"),
+           primary_key=True, autoincrement=False),
+    Column("default_members", Text, nullable=False, server_default="[]"),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 
 # -- friends and blocks (revision 0007) -----------------------------------------------
 

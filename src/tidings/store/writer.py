@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,17 +23,25 @@ import orjson
 from sqlalchemy import Connection, insert, select, tuple_
 from sqlalchemy.engine.interfaces import DBAPICursor
 
+from tidings.domain import group_rights
 from tidings.domain.callbacks import Event, message_data
 from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.group_callbacks import GroupEvent, op_data
+from tidings.domain.group_callbacks import message_data as group_message_data
+from tidings.domain.group_rights import Action
+from tidings.domain.groups import GroupState, GroupType, JoinOption, Member
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.store.callbacks import OUTBOX_INSERT_SQL, outbox_params
 from tidings.store.clock import now_ms
 from tidings.store.engine import Database
+from tidings.store.groups import GroupOp, GroupTx, load_state
 from tidings.store.messages import StoredMessage
 from tidings.store.schema import conversation_members, conversations
 
 log = logging.getLogger(__name__)
+
+_EMPTY = GroupState("", GroupType.WORK, "", JoinOption.DISABLED, False, 0)
 
 # Conversations whose last seq we remember; past this the memory is dropped
 # and reloaded from the database on demand.
@@ -59,6 +67,10 @@ class NewMessage:
     # An import: the message's own time (else the commit's), and its mode.
     time: int | None = None
     imported: ImportMode = ImportMode.NONE
+    # Group messages: the members mentioned, "@all" for everyone (checked).
+    mentions: tuple[str, ...] = ()
+    # The app's admin into a group: no membership or mute check.
+    privileged: bool = False
 
 
 @dataclass(slots=True)
@@ -80,11 +92,27 @@ class NewChange:
     window_ms: int = 0
     max_bytes: int = 0
     origin: Any = None
+    # In a group: the member who asks (the sender of the target, or an owner
+    # or admin recalling another's message: no window then).
+    actor: str | None = None
     # A recall whose after-recall callback row is written in its transaction.
     after_recall: bool = False
 
 
-Request = NewMessage | NewChange
+@dataclass(slots=True)
+class NewGroupOp:
+    """A change to a group (create, join, kick, role, mute, profile, ...): it
+    is judged and written in the writer's transaction, on the group as it
+    stands, and its system entry takes the group's next seq."""
+
+    key: ConversationKey
+    op: GroupOp
+    origin: Any = None
+    # The after-events the app wants (its outbox rows go into this transaction).
+    callbacks: frozenset[str] = frozenset()
+
+
+Request = NewMessage | NewChange | NewGroupOp
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +125,11 @@ class Committed:
     duplicate: bool
     # The app's before-send callback dropped it: acked, but never stored (seq 0).
     dropped: bool = False
+    # A group's entry: who gets it live (the members at its seq; a map that
+    # is never changed once published).
+    recipients: Mapping[str, Member] | None = None
+    # A group operation's answer to its caller.
+    result: Any = None
 
 
 CommitHook = Callable[[list[Committed]], None]
@@ -105,7 +138,7 @@ CommitHook = Callable[[list[Committed]], None]
 class _Conv:
     """What the writer remembers of a conversation between batches."""
 
-    __slots__ = ("id", "last_message_seq", "last_msg_no", "last_seq", "last_time")
+    __slots__ = ("group", "id", "last_message_seq", "last_msg_no", "last_seq", "last_time")
 
     def __init__(self, conv_id: int, last_seq: int, last_message_seq: int, last_msg_no: int,
                  last_time: int) -> None:
@@ -114,6 +147,9 @@ class _Conv:
         self.last_message_seq = last_message_seq
         self.last_msg_no = last_msg_no
         self.last_time = last_time
+        # A group conversation: the group and its members, loaded with the
+        # conversation and kept exact by the group operations.
+        self.group: GroupState | None = None
 
 
 class WriterStopped(TidingsError):
@@ -134,8 +170,12 @@ class MessageWriter:
         self._dedup_cache: dict[int, str] = {}
         self._insert_sql = db.driver_sql(
             "INSERT INTO messages (conversation_id, seq, sdkappid, sender, client_msg_id,"
-            " elements, cloud_custom_data, created_at, state, msg_no, imported)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)")
+            " elements, cloud_custom_data, created_at, state, msg_no, imported, mentions)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)")
+        self._mention_sql = db.driver_sql(
+            "UPDATE conversation_members SET mention_seq = ?"
+            " WHERE conversation_id = ? AND user_id = ?")
+        self._at_all_sql = db.driver_sql("UPDATE conversations SET at_all_seq = ? WHERE id = ?")
         self._advance_sql = db.driver_sql(
             "UPDATE conversations SET last_seq = ?, last_time = ?, last_message_seq = ?,"
             " last_msg_no = ? WHERE id = ?")
@@ -152,6 +192,10 @@ class MessageWriter:
         self._recall_sql = db.driver_sql(
             "UPDATE messages SET elements = '[]', cloud_custom_data = '', state = ?,"
             " change_seq = ?, changed_by = ? WHERE conversation_id = ? AND seq = ?")
+        self._system_sql = db.driver_sql(
+            "INSERT INTO messages (conversation_id, seq, sdkappid, sender, client_msg_id,"
+            " elements, cloud_custom_data, created_at, state, kind, msg_no)"
+            " VALUES (?, ?, ?, ?, ?, ?, '', ?, 0, ?, ?)")
         self._edit_sql = db.driver_sql(
             "UPDATE messages SET elements = ?, cloud_custom_data = ?, state = ?, edited_at = ?,"
             " change_seq = ?, changed_by = ? WHERE conversation_id = ? AND seq = ?")
@@ -243,19 +287,46 @@ class MessageWriter:
         earlier = self._stored_before(cursor, sends) if sends else {}
         fresh = [r for r in sends
                  if (r.key.sdkappid, r.sender, r.client_msg_id) not in earlier]
-        changes = [r for r in requests if isinstance(r, NewChange)] if (
+        changes = [r for r in requests if not isinstance(r, NewMessage)] if (
             len(sends) != len(requests)) else []
-        self._load_conversations(conn, {r.key for r in fresh}, {r.key for r in changes}, now)
+        # A message makes its one-to-one conversation; a group is made only
+        # by its creation.
+        create = {r.key for r in fresh if r.key.kind is ConversationKind.C2C}
+        lookup = {r.key for r in changes} | {r.key for r in fresh
+                                             if r.key.kind is ConversationKind.GROUP}
+        self._load_conversations(conn, create, lookup, now)
         rows: list[tuple[Any, ...]] = []
         stored: dict[int, Committed | TidingsError] = {}
         touched: dict[int, _Conv] = {}
         read: dict[tuple[int, str], tuple[int, int]] = {}
+        mentioned: list[tuple[int, int, str]] = []
+        at_all: list[tuple[int, int]] = []
         for r in (requests if changes else fresh):
             if isinstance(r, NewChange):
                 stored[id(r)] = self._change(cursor, r, now, touched)
                 continue
+            if isinstance(r, NewGroupOp):
+                if rows:
+                    # Before the operation: a disband removes them with the group.
+                    cursor.executemany(self._insert_sql, rows)
+                    rows.clear()
+                stored[id(r)] = self._group_op(conn, cursor, r, now, touched)
+                continue
             if earlier and (r.key.sdkappid, r.sender, r.client_msg_id) in earlier:
                 continue
+            recipients: Mapping[str, Member] | None = None
+            if r.key.kind is ConversationKind.GROUP:
+                group = self._conversations.get(r.key)
+                if group is None or group.group is None:
+                    stored[id(r)] = TidingsError(ErrorCode.NOT_FOUND, f"no group {r.key.a!r}")
+                    continue
+                try:
+                    if not r.privileged:
+                        group_rights.check_send(group.group, r.sender, now)
+                except TidingsError as refused:
+                    stored[id(r)] = refused
+                    continue
+                recipients = group.group.members
             conv = self._conversations[r.key]
             conv.last_seq = seq = conv.last_seq + 1
             touched[conv.id] = conv
@@ -269,17 +340,31 @@ class MessageWriter:
                 # history: it is not the newest message, whatever its seq.
                 conv.last_time = at
                 conv.last_message_seq = seq
+            mentions = None
+            if r.mentions:
+                mentions = orjson.dumps(r.mentions).decode()
+                for user in r.mentions:
+                    if user == "@all":
+                        at_all.append((seq, conv.id))
+                    elif recipients is not None and user in recipients and user != r.sender:
+                        mentioned.append((seq, conv.id, user))
             msg = StoredMessage(conv.id, r.key, seq, r.sender, r.client_msg_id,
-                                r.elements, r.cloud_custom_data, at, 0, imported=r.imported)
-            stored[id(r)] = Committed(r, msg, duplicate=False)
+                                r.elements, r.cloud_custom_data, at, 0, imported=r.imported,
+                                mentions=mentions or "")
+            stored[id(r)] = Committed(r, msg, duplicate=False, recipients=recipients)
             rows.append((conv.id, seq, r.key.sdkappid, r.sender, r.client_msg_id,
-                         r.elements, r.cloud_custom_data, at, conv.last_msg_no, r.imported))
+                         r.elements, r.cloud_custom_data, at, conv.last_msg_no, r.imported,
+                         mentions))
         if rows:
             cursor.executemany(self._insert_sql, rows)
         if touched:
             cursor.executemany(self._advance_sql, [
                 (c.last_seq, c.last_time, c.last_message_seq, c.last_msg_no, c.id)
                 for c in touched.values()])
+        if mentioned:
+            cursor.executemany(self._mention_sql, mentioned)
+        if at_all:
+            cursor.executemany(self._at_all_sql, at_all)
         if read:
             cursor.executemany(self._read_sql, [(seq, no, cid, uid, seq)
                                                 for (cid, uid), (seq, no) in read.items()])
@@ -320,9 +405,26 @@ class MessageWriter:
         return outbox_params(target.key.sdkappid, Event.AFTER_RECALL,
                              orjson.dumps(data).decode(), now)
 
-    @staticmethod
-    def _after_send(r: NewMessage, msg: StoredMessage, now: int) -> tuple[Any, ...]:
+    def precheck_send(self, key: ConversationKey, sender: str) -> None:
+        """Refuse a group message early (before any callback) when the group
+        as last committed says so; the commit judges again, exactly."""
+        conv = self._conversations.get(key)
+        if conv is not None and conv.group is not None:
+            group_rights.check_send(conv.group, sender, now_ms())
+
+    def group_type(self, key: ConversationKey) -> str:
+        """The type of a group the writer has in memory ("" when it has not)."""
+        conv = self._conversations.get(key)
+        return "" if conv is None or conv.group is None else conv.group.type.value
+
+    def _after_send(self, r: NewMessage, msg: StoredMessage, now: int) -> tuple[Any, ...]:
         assert r.after_send is not None
+        if msg.key.kind is ConversationKind.GROUP:
+            data = group_message_data(
+                msg.key.a, self.group_type(msg.key), msg.sender, msg.client_msg_id,
+                msg.elements, msg.cloud_custom_data, *r.after_send, msg_id=msg.msg_id,
+                seq=msg.seq, time=msg.created_at)
+            return outbox_params(msg.key.sdkappid, GroupEvent.AFTER_SEND, data.decode(), now)
         peer = msg.key.b if msg.sender == msg.key.a else msg.key.a
         data = message_data(msg.sender, peer, msg.client_msg_id, msg.elements,
                             msg.cloud_custom_data, *r.after_send, msg_id=msg.msg_id,
@@ -347,11 +449,26 @@ class MessageWriter:
         """Check one recall or edit against its target as it stands, and if
         it holds, apply it and append its entry. Refusals use no seq."""
         conv = self._conversations.get(r.key)
+        group = None if conv is None else conv.group
+        if r.key.kind is ConversationKind.GROUP:
+            if group is None:
+                return TidingsError(ErrorCode.NOT_FOUND, f"no group {r.key.a!r}")
+            if r.actor is not None and r.actor not in group.members:
+                return TidingsError(ErrorCode.NOT_A_MEMBER, "you are not a member of this group")
         target = None if conv is None else self._entry(cursor, r.key, conv.id, r.target_seq)
         if conv is None or target is None or target.kind != EntryKind.MESSAGE:
             return TidingsError(ErrorCode.MESSAGE_NOT_FOUND,
                                 f"no message with seq {r.target_seq} in this conversation")
-        if r.sender is not None and target.sender != r.sender:
+        window_ms = r.window_ms
+        if (group is not None and r.actor is not None and r.kind is EntryKind.RECALL
+                and target.sender != r.actor):
+            # An owner or admin recalls another's message: no window.
+            try:
+                group_rights.check(group, r.actor, Action.RECALL, target.sender)
+            except TidingsError as refused:
+                return refused
+            window_ms = 0
+        elif r.sender is not None and target.sender != r.sender:
             return TidingsError(ErrorCode.NOT_MESSAGE_SENDER,
                                 "only the sender of a message may recall or edit it")
         if target.state == MessageState.RECALLED:
@@ -360,10 +477,10 @@ class MessageWriter:
                 # Recalling twice is not an error: the first recall's answer.
                 return Committed(r, replace(first, target=target), duplicate=True)
             return TidingsError(ErrorCode.MESSAGE_RECALLED, "the message was recalled")
-        if r.window_ms and now - target.created_at > r.window_ms:
+        if window_ms and now - target.created_at > window_ms:
             what = "recalled" if r.kind is EntryKind.RECALL else "edited"
             return TidingsError(ErrorCode.CHANGE_TOO_LATE,
-                                f"a message can be {what} within {r.window_ms / 1000:g} s of "
+                                f"a message can be {what} within {window_ms / 1000:g} s of "
                                 "its time")
         seq = conv.last_seq + 1
         if r.kind is EntryKind.RECALL:
@@ -393,7 +510,75 @@ class MessageWriter:
         entry = StoredMessage(conv.id, r.key, seq, "", client_msg_id, "[]", "", now, 0,
                               kind=r.kind, target_seq=r.target_seq, changed_by=r.changed_by,
                               target=changed)
-        return Committed(r, entry, duplicate=False)
+        return Committed(r, entry, duplicate=False,
+                         recipients=None if group is None else group.members)
+
+    def _group_op(self, conn: Connection, cursor: DBAPICursor, r: NewGroupOp, now: int,
+                  touched: dict[int, _Conv]) -> Committed | TidingsError:
+        """Judge and write one group operation; when it changed something,
+        its system entry takes the group's next seq."""
+        conv = self._conversations.get(r.key)
+        made: list[int] = []
+
+        def create() -> int:
+            if conv is not None:
+                return conv.id
+            made.append(self._create(conn, r.key, now))
+            return made[0]
+
+        tx = GroupTx(conn, r.key, None if conv is None else conv.group,
+                     None if conv is None else conv.id,
+                     1 if conv is None else conv.last_seq + 1,
+                     0 if conv is None else conv.last_msg_no, now, create)
+        try:
+            outcome = r.op.apply(tx)
+        except TidingsError as refused:
+            return refused
+        if made:
+            conv = self._conversations[r.key] = _Conv(made[0], 0, 0, 0, 0)
+        assert conv is not None
+        before = conv.group
+        conv.group = outcome.state
+        if outcome.entry is None:
+            # Nothing changed: an answer, no entry.
+            entry = StoredMessage(conv.id, r.key, 0, "", "", "{}", "", now, 0,
+                                  kind=EntryKind.SYSTEM)
+            return Committed(r, entry, duplicate=True, result=outcome.result)
+        seq = conv.last_seq + 1
+        elements = orjson.dumps(outcome.entry).decode()
+        sender = r.op.actor or ""
+        client_msg_id = f"~{conv.id}-{seq}"
+        # Everyone who was or is a member sees the entry: a kicked member
+        # learns of the kick, a new one of the join.
+        recipients: Mapping[str, Member]
+        if before is None or outcome.state is None:
+            recipients = (outcome.state or before or _EMPTY).members
+        elif before.members is outcome.state.members:
+            recipients = before.members
+        else:
+            recipients = {**before.members, **outcome.state.members}
+        if r.callbacks:
+            # The app's after-event of this change, durable with it.
+            group_type = (outcome.state or before or _EMPTY).type.value
+            event = op_data(outcome.entry, r.key.a, group_type, now, recipients)
+            if event is not None and event[0] in r.callbacks:
+                cursor.execute(self._outbox_sql, outbox_params(
+                    r.key.sdkappid, event[0], orjson.dumps(event[1]).decode(), now))
+        if outcome.state is None:
+            # Disbanded: the conversation and its entries are gone.
+            self._conversations.pop(r.key, None)
+            touched.pop(conv.id, None)
+        else:
+            cursor.execute(self._system_sql, (conv.id, seq, r.key.sdkappid, sender,
+                                              client_msg_id, elements, now, EntryKind.SYSTEM,
+                                              conv.last_msg_no))
+            conv.last_seq = seq
+            conv.last_time = max(conv.last_time, now)
+            touched[conv.id] = conv
+        entry = StoredMessage(conv.id, r.key, seq, sender, client_msg_id, elements, "", now, 0,
+                              kind=EntryKind.SYSTEM)
+        return Committed(r, entry, duplicate=False, recipients=recipients,
+                         result=outcome.result)
 
     def _stored_before(self, cursor: DBAPICursor, requests: list[NewMessage]
                        ) -> dict[tuple[int, str, str], StoredMessage]:
@@ -452,6 +637,8 @@ class MessageWriter:
         for key in missing:
             if key not in self._conversations and key in create:
                 self._conversations[key] = _Conv(self._create(conn, key, now), 0, 0, 0, 0)
+            elif key.kind is ConversationKind.GROUP and (conv := self._conversations.get(key)):
+                conv.group = load_state(conn, conv.id)
 
     def _create(self, conn: Connection, key: ConversationKey, now: int) -> int:
         new_id = (conn.execute(
@@ -459,10 +646,11 @@ class MessageWriter:
                                          b=key.b, last_seq=0, last_time=0, created_at=now)
             .returning(conversations.c.id)
         )).scalar_one()
-        conn.execute(insert(conversation_members), [
-            {"conversation_id": new_id, "user_id": user, "sdkappid": key.sdkappid,
-             "read_seq": 0, "joined_at": now}
-            for user in key.members()
-        ])
+        if key.kind is ConversationKind.C2C:
+            conn.execute(insert(conversation_members), [
+                {"conversation_id": new_id, "user_id": user, "sdkappid": key.sdkappid,
+                 "read_seq": 0, "joined_at": now}
+                for user in key.members()
+            ])
         return int(new_id)
 
