@@ -337,7 +337,7 @@ async def test_missed_more_than_a_page_comes_in_pages(make_server: Any) -> None:
 
 
 async def _reconnect_during_stream(server: Server, app: App, *, fresh_ok: bool,
-                                   cycles: int = 8) -> None:
+                                   cycles: int = 8, pause: float = 0.01) -> None:
     """Peers keep writing (about 80 messages a second each, under the rate
     limit) while two devices of the receiver drop and resume their
     connections, ``cycles`` times each; a conversation starts in the middle.
@@ -369,7 +369,7 @@ async def _reconnect_during_stream(server: Server, app: App, *, fresh_ok: bool,
         while not stop.is_set():
             await _send(conn, conv, f"{tag}-{n}")
             n += 1
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(pause)
         sent[tag] = n
 
     senders = [
@@ -423,7 +423,10 @@ async def test_reconnects_during_a_stream_get_each_message_once(server: Server,
 async def test_paged_sync_during_a_stream_gets_each_message_once(make_server: Any) -> None:
     # One answer holds 5 messages per conversation: every catch-up pages.
     server: Server = make_server(max_page="5")
-    await _reconnect_during_stream(server, server.create_app(), fresh_ok=True)
+    # Slower writers: a device that takes 5 messages a round must be able to
+    # outrun them on a loaded machine, or its catch-up never ends (which
+    # would test the machine, not the paging).
+    await _reconnect_during_stream(server, server.create_app(), fresh_ok=True, pause=0.03)
 
 
 async def test_sync_answer_is_cut_by_size_and_resumes(make_server: Any) -> None:
