@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import App, Conn, Server
+from tests.support import App, Conn, Server, error_of
 from tidings.domain import usersig
 
 Users = Callable[[str], str]
@@ -27,13 +27,6 @@ def admin(server: Server, app: App) -> httpx.Client:
 def with_key(server: Server, key: str) -> httpx.Client:
     return httpx.Client(base_url=server.base_url, headers={"Authorization": f"ApiKey {key}"},
                         timeout=10)
-
-
-def error_of(reply: httpx.Response) -> tuple[int, int]:
-    body = reply.json()
-    assert set(body) == {"error"}, body
-    assert body["error"]["message"] and body["error"]["name"]
-    return reply.status_code, body["error"]["code"]
 
 
 def rest_login(server: Server, app: App, user: str, ticket: str | None = None) -> httpx.Response:

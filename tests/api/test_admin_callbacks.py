@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.app_server import AppServer, Reply, closed_port
-from tests.support import App, Conn, Server
+from tests.support import App, Conn, Server, error_of
 from tidings.sdk import verify_callback
 
 
@@ -26,12 +26,6 @@ def app_server() -> Iterator[AppServer]:
 
 def admin(server: Server, app: App) -> httpx.Client:
     return server.http(app, app.admin)
-
-
-def error_of(reply: httpx.Response) -> tuple[int, int]:
-    body = reply.json()
-    assert set(body) == {"error"}, body
-    return reply.status_code, body["error"]["code"]
 
 
 def test_settings_through_the_admin_api(server: Server, app: App, other_app: App,

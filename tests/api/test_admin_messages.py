@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import App, Conn, Server
+from tests.support import App, Conn, Server, error_of
 
 Users = Callable[[str], str]
 TEXT = [{"type": "text", "text": "hello from the shop"}]
@@ -19,13 +19,6 @@ TEXT = [{"type": "text", "text": "hello from the shop"}]
 
 def admin(server: Server, app: App) -> httpx.Client:
     return server.http(app, app.admin)
-
-
-def error_of(reply: httpx.Response) -> tuple[int, int]:
-    body = reply.json()
-    assert set(body) == {"error"}, body
-    assert body["error"]["message"] and body["error"]["name"]
-    return reply.status_code, body["error"]["code"]
 
 
 def send_as(http: httpx.Client, sender: str, peer: str, client_msg_id: str,

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.support import App, Conn, Server
+from tests.support import App, Conn, Server, error_of
 
 Users = Callable[[str], str]
 MakeServer = Callable[..., Server]
@@ -29,12 +29,6 @@ def text(t: str) -> list[dict[str, Any]]:
 
 def admin(server: Server, app: App) -> httpx.Client:
     return server.http(app, app.admin)
-
-
-def error_of(reply: httpx.Response) -> tuple[int, int]:
-    body = reply.json()
-    assert set(body) == {"error"}, body
-    return reply.status_code, body["error"]["code"]
 
 
 def send(http: httpx.Client, peer: str, t: str, **extra: Any) -> dict[str, Any]:

@@ -11,22 +11,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.app_server import AppServer, Call, Reply
-from tests.conftest import BACKENDS, database_url
 from tests.gateway.test_history import _ok as ok
-from tests.pg import Cluster
-from tests.services.test_callbacks import FAST, configure, login
+from tests.services.test_callbacks import configure, login
+from tests.services.test_callbacks import server as server  # the fast-retry server
 from tests.support import App, Server
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest, pg_cluster: Cluster | None,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server whose callback retries come quickly."""
-    s = Server(tmp_path_factory.mktemp("server"), database_url(str(request.param), pg_cluster),
-               dict(FAST))
-    s.start()
-    yield s
-    s.stop()
 
 
 @pytest.fixture
