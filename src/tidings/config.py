@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     recall_window: float = Field(120.0, ge=0)
     edit_window: float = Field(0.0, ge=0)
 
+    # The built-in home app (hosted Tidings accounts), made on first start
+    # with this name and admin account; rename it later with `tidings app`.
+    home_app_name: str = Field("Tidings", min_length=1, max_length=64)
+    home_app_admin: str = Field("administrator", min_length=1, max_length=32)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

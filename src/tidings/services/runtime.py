@@ -58,6 +58,8 @@ class Runtime:
     conversation_settings: ConversationSettingsService
     typing: TypingService
     reactions: ReactionService
+    # The built-in home app's sdkappid (issue 5: hosted accounts and links).
+    home_sdkappid: int
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -65,6 +67,7 @@ class Runtime:
         await migrate(db)
         bus = LocalBus()
         app_store = AppStore(db)
+        home = await app_store.ensure_home(settings.home_app_name, settings.home_app_admin)
         apps = AppRegistry(app_store, settings.app_cache_ttl)
         auth = Authenticator(apps, AccountStore(db), app_store)
         accounts = AccountService(AccountStore(db), auth, bus)
@@ -95,7 +98,8 @@ class Runtime:
                    StatsService(StatsStore(db), bus), callbacks,
                    GroupService(GroupStore(db), writer, callbacks), friends,
                    conversation_settings, TypingService(bus, friends.relations),
-                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus))
+                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus),
+                   home.sdkappid)
 
     async def stop(self) -> None:
         await self.broadcasts.stop()

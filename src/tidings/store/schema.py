@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -29,6 +30,10 @@ apps = Table(
     Column("name", String(64), nullable=False),
     Column("icon_url", String(512), nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
+    # "app", or "home" for the built-in home app (at most one: the index below).
+    Column("kind", String(8), nullable=False, server_default="app"),
+    Index("ux_apps_home", "kind", unique=True,
+          sqlite_where=text("kind = 'home'"), postgresql_where=text("kind = 'home'")),
 )
 
 app_keys = Table(
