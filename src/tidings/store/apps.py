@@ -139,11 +139,12 @@ class AppStore:
         if found is not None:
             return found
         try:
-            record, _ = await self.create(name, "", admin, kind="home")
+            made, _ = await self.create(name, "", admin, kind="home")
         except IntegrityError:
-            record = await self.home()
-            assert record is not None
-        return record
+            other = await self.home()
+            assert other is not None
+            return other
+        return made
 
     async def list(self) -> list[AppRecord]:
         async with self._db.reader.connect() as conn:
