@@ -15,6 +15,7 @@ from tidings.services.broadcasts import BroadcastService
 from tidings.services.callbacks import CallbackService
 from tidings.services.conversations import ConversationSettingsService
 from tidings.services.friends import FriendService
+from tidings.services.group_receipts import GroupReceiptService
 from tidings.services.groups import GroupService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
@@ -60,6 +61,7 @@ class Runtime:
     reactions: ReactionService
     # The built-in home app's sdkappid (issue 5: hosted accounts and links).
     home_sdkappid: int
+    group_receipts: GroupReceiptService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -87,6 +89,9 @@ class Runtime:
         messaging.bind(writer, callbacks, friends.relations, settings_store, reaction_store)
         conversation_settings = ConversationSettingsService(settings_store, MessageStore(db),
                                                             messaging, bus)
+        group_receipts = GroupReceiptService(db, MessageStore(db), GroupStore(db), bus,
+                                             settings.group_receipts_max_members)
+        messaging.group_receipts = group_receipts
         callbacks.start()
         writer.start()
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
@@ -99,7 +104,7 @@ class Runtime:
                    GroupService(GroupStore(db), writer, callbacks), friends,
                    conversation_settings, TypingService(bus, friends.relations),
                    ReactionService(reaction_store, MessageStore(db), friends.relations, bus),
-                   home.sdkappid)
+                   home.sdkappid, group_receipts)
 
     async def stop(self) -> None:
         await self.broadcasts.stop()

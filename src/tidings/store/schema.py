@@ -278,6 +278,9 @@ app_group_settings = Table(
            primary_key=True, autoincrement=False),
     Column("default_members", Text, nullable=False, server_default="[]"),
     Column("updated_at", BigInteger, nullable=False),
+    # Group read receipts are kept for groups of at most this many members
+    # (0: off for the app). NULL: the server's default. (0015)
+    Column("read_receipts_max_members", Integer, nullable=True),
 )
 
 
