@@ -103,7 +103,8 @@ class Runtime:
                    StatsService(StatsStore(db), bus), callbacks,
                    GroupService(GroupStore(db), writer, callbacks), friends,
                    conversation_settings, TypingService(bus, friends.relations),
-                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus),
+                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus,
+                                   writer),
                    home.sdkappid, group_receipts)
 
     async def stop(self) -> None:
