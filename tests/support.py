@@ -85,6 +85,8 @@ class Server:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
+        self.process.kill()  # leave no orphan behind
+        self.process.wait()
         raise AssertionError(f"server did not come up: {self.log_tail()}")
 
     def stop(self) -> None:
