@@ -365,6 +365,13 @@ class MessagingService:
                 v["reactions"] = reaction_summary(found.get(v["seq"], []))
         return views
 
+    async def history_views(self, conversation_id: int, key: ConversationKey,
+                            rows: list[StoredMessage], viewer: str) -> list[dict[str, Any]]:
+        """Messages of one conversation as ``viewer``'s history shows them
+        (reactions; quotes of recalled messages blanked): for search results."""
+        return await self._with_reactions(conversation_id, key, rows,
+                                          [message_view(m, viewer) for m in rows])
+
     async def _peer_reads(self, me: Identity,
                           states: list[ConversationState]) -> dict[int, int] | None:
         """The peers' read cursors, when the app has read receipts on."""

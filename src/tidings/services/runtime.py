@@ -19,6 +19,7 @@ from tidings.services.groups import GroupService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
 from tidings.services.reactions import ReactionService
+from tidings.services.search import SearchService
 from tidings.services.stats import StatsService
 from tidings.services.typing import TypingService
 from tidings.store.accounts import AccountStore
@@ -32,6 +33,7 @@ from tidings.store.groups import GroupStore
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
 from tidings.store.reactions import ReactionStore
+from tidings.store.search import SearchStore
 from tidings.store.stats import StatsStore
 from tidings.store.writer import MessageWriter
 
@@ -58,6 +60,7 @@ class Runtime:
     conversation_settings: ConversationSettingsService
     typing: TypingService
     reactions: ReactionService
+    search: SearchService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -95,7 +98,8 @@ class Runtime:
                    StatsService(StatsStore(db), bus), callbacks,
                    GroupService(GroupStore(db), writer, callbacks), friends,
                    conversation_settings, TypingService(bus, friends.relations),
-                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus))
+                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus),
+                   SearchService(SearchStore(db), MessageStore(db), messaging))
 
     async def stop(self) -> None:
         await self.broadcasts.stop()

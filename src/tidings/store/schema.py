@@ -367,3 +367,31 @@ message_reactions = Table(
     Column("sdkappid", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
+
+# -- message search (revision 0009) ----------------------------------------------------
+
+# The searchable text of each message that has some (domain/search.py), lowered;
+# written, replaced (edit) and deleted (recall) by the message writer in the
+# transaction of the message or its change. Each database indexes ``body``
+# its own way: on PostgreSQL a GIN index with pg_trgm's gin_trgm_ops (below,
+# PostgreSQL only); on SQLite an FTS5 table with the trigram tokenizer,
+# ``message_texts_fts`` (external content: this table), kept in step by
+# triggers on this table. A virtual table and triggers cannot be described
+# here: migration 0009 makes them.
+message_texts = Table(
+    "message_texts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("sender", String(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    UniqueConstraint("conversation_id", "seq", name="uq_message_texts_message"),
+    Index("ix_message_texts_app_time", "sdkappid", "created_at"),
+)
+Index("ix_message_texts_body_trgm", message_texts.c.body, postgresql_using="gin",
+      postgresql_ops={"body": "gin_trgm_ops"}).ddl_if(dialect="postgresql")

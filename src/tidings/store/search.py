@@ -1,0 +1,125 @@
+"""Message search in the database's own index: FTS5 (trigram) on SQLite,
+pg_trgm (GIN) on PostgreSQL, over ``message_texts``; what a match means is
+in domain/search.py. The writer keeps ``message_texts`` (the SQL below)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    tuple_,
+)
+
+from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.domain.search import LIKE_ESCAPE, Cursor, SearchQuery, fts5_match, like_pattern
+from tidings.store.engine import Database
+from tidings.store.messages import StoredMessage, message_of
+from tidings.store.schema import (
+    conversation_members,
+    conversation_settings,
+    conversations,
+    message_texts,
+    messages,
+)
+
+# Run by the message writer as driver SQL (``?`` placeholders).
+TEXT_INSERT_SQL = ("INSERT INTO message_texts (conversation_id, seq, sdkappid, sender,"
+                   " created_at, body) VALUES (?, ?, ?, ?, ?, ?)")
+TEXT_DELETE_SQL = "DELETE FROM message_texts WHERE conversation_id = ? AND seq = ?"
+
+# SQLite's FTS5 index of message_texts.body (migration 0009).
+_FTS = table("message_texts_fts", column("rowid"))
+
+
+@dataclass(frozen=True, slots=True)
+class SearchScope:
+    """Whose messages, narrowed how. ``viewer`` None: the whole app (its admin)."""
+
+    sdkappid: int
+    viewer: str | None
+    query: SearchQuery
+    conversation_id: int | None = None
+    sender: str | None = None
+    since: int | None = None  # time >= since (ms)
+    until: int | None = None  # time < until (ms)
+    cursor: Cursor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    message: StoredMessage
+    cursor: Cursor
+
+
+class SearchStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def statement(self, scope: SearchScope, limit: int) -> Select[Any]:
+        """The query for one page (also what bench/search.py explains)."""
+        t, m, c = message_texts.c, messages.c, conversations.c
+        fts = self._db.dialect == "sqlite" and bool(scope.query.indexed)
+        cond: list[ColumnElement[bool]] = [t.sdkappid == scope.sdkappid]
+        columns = (messages, c.kind.label("conv_kind"), c.a.label("conv_a"),
+                   c.b.label("conv_b"), t.created_at.label("found_time"))
+        if fts:
+            # FTS5 first: the trigram index gives the candidate rows.
+            stmt = select(*columns).select_from(_FTS).join(message_texts, t.id == _FTS.c.rowid)
+            cond.append(literal_column("message_texts_fts").bool_op("MATCH")(
+                fts5_match(scope.query.indexed)))
+            like_terms = scope.query.short
+        else:
+            stmt = select(*columns).select_from(message_texts)
+            like_terms = scope.query.terms
+        stmt = (stmt.join(messages, and_(m.conversation_id == t.conversation_id,
+                                         m.seq == t.seq))
+                .join(conversations, c.id == t.conversation_id))
+        cond += [t.body.like(like_pattern(term), escape=LIKE_ESCAPE) for term in like_terms]
+        if scope.viewer is not None:
+            # What the viewer's history shows: their conversations, after
+            # their join point (groups) and after what they cleared.
+            cm, s = conversation_members.c, conversation_settings.c
+            stmt = (stmt.join(conversation_members,
+                              and_(cm.conversation_id == t.conversation_id,
+                                   cm.user_id == scope.viewer))
+                    .outerjoin(conversation_settings,
+                               and_(s.conversation_id == t.conversation_id,
+                                    s.user_id == scope.viewer)))
+            cond += [cm.sdkappid == scope.sdkappid, t.seq > cm.visible_after,
+                     t.seq > func.coalesce(s.cleared_seq, 0)]
+        if scope.conversation_id is not None:
+            cond.append(t.conversation_id == scope.conversation_id)
+        if scope.sender is not None:
+            cond.append(t.sender == scope.sender)
+        if scope.since is not None:
+            cond.append(t.created_at >= scope.since)
+        if scope.until is not None:
+            cond.append(t.created_at < scope.until)
+        if scope.cursor is not None:
+            at = scope.cursor
+            cond.append(tuple_(t.created_at, t.conversation_id, t.seq)
+                        < tuple_(at.time, at.conversation_id, at.seq))
+        return (stmt.where(and_(*cond))
+                .order_by(t.created_at.desc(), t.conversation_id.desc(), t.seq.desc())
+                .limit(limit))
+
+    async def search(self, scope: SearchScope, limit: int) -> list[Found]:
+        """Up to ``limit`` matching messages, newest first."""
+        async with self._db.reader.connect() as conn:
+            rows = (await conn.execute(self.statement(scope, limit))).all()
+        found = []
+        for r in rows:
+            key = ConversationKey(scope.sdkappid, ConversationKind(r.conv_kind), r.conv_a,
+                                  r.conv_b)
+            found.append(Found(message_of(r, key),
+                               Cursor(r.found_time, r.conversation_id, r.seq)))
+        return found
