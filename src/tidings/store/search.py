@@ -94,8 +94,10 @@ class SearchStore:
                     .outerjoin(conversation_settings,
                                and_(s.conversation_id == t.conversation_id,
                                     s.user_id == scope.viewer)))
-            cond += [cm.sdkappid == scope.sdkappid, t.seq > cm.visible_after,
-                     t.seq > func.coalesce(s.cleared_seq, 0)]
+            # As differences, so that SQLite does not carry them over to
+            # messages.seq as a range to scan (it must look the row up by seq).
+            cond += [cm.sdkappid == scope.sdkappid, t.seq - cm.visible_after > 0,
+                     t.seq - func.coalesce(s.cleared_seq, 0) > 0]
         if scope.conversation_id is not None:
             cond.append(t.conversation_id == scope.conversation_id)
         if scope.sender is not None:
