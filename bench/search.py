@@ -91,13 +91,18 @@ async def fill(db: Database, args: argparse.Namespace) -> dict[str, float]:
 
 
 async def explain(db: Database, store: SearchStore, scope: SearchScope) -> str:
-    stmt = store.statement(scope, 21)
-    compiled = stmt.compile(dialect=db.reader.dialect, compile_kwargs={"literal_binds": True})
+    """The plan of the statement the store would run (SQLite: which way it chose)."""
     prefix = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN (ANALYZE, COSTS OFF) "
     async with db.reader.connect() as conn:
+        fts = await store.fts_pays(conn, scope)
+        stmt = store.statement(scope, 21, fts=fts)
+        compiled = stmt.compile(dialect=db.reader.dialect,
+                                compile_kwargs={"literal_binds": True})
         rows = (await conn.execute(text(prefix + str(compiled).replace("%%", "%")))).all()
     if db.dialect == "sqlite":
-        return "\n".join(f"  {r[3]}" for r in rows)
+        way = ("  (no word of 3 characters: no index to ask)" if not scope.query.indexed
+               else "  (FTS5 first)" if fts else "  (FTS5 probe: a common word; the other way)")
+        return "\n".join([way] + [f"  {r[3]}" for r in rows])
     return "\n".join(f"  {r[0]}" for r in rows)
 
 

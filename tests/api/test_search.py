@@ -296,6 +296,38 @@ async def test_admin_search(server: Server, shared_app: App, other_app: App,
     await a.close()
 
 
+async def test_common_words_searched_the_other_way(make_server: Callable[..., Server],
+                                                   users: Users) -> None:
+    """With a probe of 3 (TIDINGS_SEARCH_FTS_PROBE), a word with 3 matches or
+    more is common: SQLite reads the searcher's own conversations, or the
+    app's texts newest first, instead of every match. Same answers."""
+    server = make_server(search_fts_probe="3")
+    app = server.create_app()
+    alice, bob, carol, dave = users("alice"), users("bob"), users("carol"), users("dave")
+    c = await Conn.login(server, app, carol)
+    for i in range(5):
+        assert (await c.send_text(f"c2c_{dave}", f"weekly report {i}"))["ok"]
+    a = await Conn.login(server, app, alice)
+    assert (await a.send_text(f"c2c_{bob}", "report card zebra"))["ok"]
+    # Alice holds one entry (< 3): her conversations are read.
+    assert texts(search(server, app, alice, "report")) == ["report card zebra"]
+    assert texts(search(server, app, alice, "REPORT card")) == ["report card zebra"]
+    # Carol holds five: the index.
+    assert texts(search(server, app, carol, "report 3")) == ["weekly report 3"]
+    page = search(server, app, carol, "report", limit=2)
+    assert texts(page) == ["weekly report 4", "weekly report 3"]
+    assert texts(search(server, app, carol, "report", limit=5, cursor=page["cursor"])) == [
+        "weekly report 2", "weekly report 1", "weekly report 0"]
+    with admin(server, app) as http:
+        whole = http.get("/v1/admin/search", params={"q": "report"}).json()
+        assert texts(whole) == ["report card zebra"] + [
+            f"weekly report {i}" for i in range(4, -1, -1)]
+        rare = http.get("/v1/admin/search", params={"q": "zebra"}).json()
+        assert texts(rare) == ["report card zebra"]
+    await a.close()
+    await c.close()
+
+
 async def test_bad_requests(server: Server, shared_app: App, users: Users) -> None:
     alice = users("alice")
     with server.http(shared_app, alice) as http:

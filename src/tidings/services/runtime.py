@@ -99,7 +99,8 @@ class Runtime:
                    GroupService(GroupStore(db), writer, callbacks), friends,
                    conversation_settings, TypingService(bus, friends.relations),
                    ReactionService(reaction_store, MessageStore(db), friends.relations, bus),
-                   SearchService(SearchStore(db), MessageStore(db), messaging))
+                   SearchService(SearchStore(db, settings.search_fts_probe), MessageStore(db),
+                                 messaging))
 
     async def stop(self) -> None:
         await self.broadcasts.stop()

@@ -18,6 +18,7 @@ from sqlalchemy import (
     table,
     tuple_,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.domain.search import LIKE_ESCAPE, Cursor, SearchQuery, fts5_match, like_pattern
@@ -38,6 +39,13 @@ TEXT_DELETE_SQL = "DELETE FROM message_texts WHERE conversation_id = ? AND seq =
 
 # SQLite's FTS5 index of message_texts.body (migration 0009).
 _FTS = table("message_texts_fts", column("rowid"))
+# How many FTS5 matches are counted before choosing another way (fts_pays).
+FTS_PROBE = 5000
+
+
+def _match(scope: SearchScope) -> ColumnElement[bool]:
+    return literal_column("message_texts_fts").bool_op("MATCH")(
+        fts5_match(scope.query.indexed))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,21 +69,24 @@ class Found:
 
 
 class SearchStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, fts_probe: int = FTS_PROBE) -> None:
         self._db = db
+        self._fts_probe = fts_probe
 
-    def statement(self, scope: SearchScope, limit: int) -> Select[Any]:
-        """The query for one page (also what bench/search.py explains)."""
+    def statement(self, scope: SearchScope, limit: int, *, fts: bool = True) -> Select[Any]:
+        """The query for one page (also what bench/search.py explains). On
+        SQLite with ``fts`` the FTS5 index gives the candidates; without it,
+        every word is a LIKE on the rows the other conditions reach (on
+        PostgreSQL the planner picks between the trigram index and those)."""
         t, m, c = message_texts.c, messages.c, conversations.c
-        fts = self._db.dialect == "sqlite" and bool(scope.query.indexed)
+        fts = fts and self._db.dialect == "sqlite" and bool(scope.query.indexed)
         cond: list[ColumnElement[bool]] = [t.sdkappid == scope.sdkappid]
         columns = (messages, c.kind.label("conv_kind"), c.a.label("conv_a"),
                    c.b.label("conv_b"), t.created_at.label("found_time"))
         if fts:
             # FTS5 first: the trigram index gives the candidate rows.
             stmt = select(*columns).select_from(_FTS).join(message_texts, t.id == _FTS.c.rowid)
-            cond.append(literal_column("message_texts_fts").bool_op("MATCH")(
-                fts5_match(scope.query.indexed)))
+            cond.append(_match(scope))
             like_terms = scope.query.short
         else:
             stmt = select(*columns).select_from(message_texts)
@@ -117,7 +128,8 @@ class SearchStore:
     async def search(self, scope: SearchScope, limit: int) -> list[Found]:
         """Up to ``limit`` matching messages, newest first."""
         async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(self.statement(scope, limit))).all()
+            fts = await self.fts_pays(conn, scope)
+            rows = (await conn.execute(self.statement(scope, limit, fts=fts))).all()
         found = []
         for r in rows:
             key = ConversationKey(scope.sdkappid, ConversationKind(r.conv_kind), r.conv_a,
@@ -125,3 +137,28 @@ class SearchStore:
             found.append(Found(message_of(r, key),
                                Cursor(r.found_time, r.conversation_id, r.seq)))
         return found
+
+    async def fts_pays(self, conn: AsyncConnection, scope: SearchScope) -> bool:
+        """SQLite: whether to start from the FTS5 index. SQLite's planner
+        always does, and then reads every match in the database (of every
+        app) to sort them: for a common word, tens of thousands of rows.
+        A probe counts the matches up to ``fts_probe``; past that the other
+        way is cheaper: a user's own conversations when they hold fewer
+        entries than that, or, for the whole app, its texts newest first
+        (a common word fills a page early)."""
+        if self._db.dialect != "sqlite" or not scope.query.indexed:
+            return True
+        probe = select(func.count()).select_from(
+            select(_FTS.c.rowid).where(_match(scope)).limit(self._fts_probe).subquery())
+        matches = (await conn.execute(probe)).scalar_one()
+        if matches < self._fts_probe:
+            return True
+        if scope.viewer is None:
+            return False
+        c, cm = conversations.c, conversation_members.c
+        held = select(func.coalesce(func.sum(c.last_seq - cm.visible_after), 0)).select_from(
+            conversation_members).join(conversations, c.id == cm.conversation_id).where(
+            cm.sdkappid == scope.sdkappid, cm.user_id == scope.viewer)
+        if scope.conversation_id is not None:
+            held = held.where(c.id == scope.conversation_id)
+        return int((await conn.execute(held)).scalar_one()) >= self._fts_probe
