@@ -14,12 +14,14 @@ from sqlalchemy import (
     column,
     func,
     literal_column,
+    or_,
     select,
     table,
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tidings.domain.elements import MessageState
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.domain.search import LIKE_ESCAPE, Cursor, SearchQuery, fts5_match, like_pattern
 from tidings.store.engine import Database
@@ -74,15 +76,15 @@ class SearchStore:
         self._fts_probe = fts_probe
 
     def statement(self, scope: SearchScope, limit: int, *, fts: bool = True) -> Select[Any]:
-        """The query for one page (also what bench/search.py explains). On
+        """The query for one page of (conversation, seq, time), also what
+        bench/search.py explains; the messages are read after, by key. On
         SQLite with ``fts`` the FTS5 index gives the candidates; without it,
         every word is a LIKE on the rows the other conditions reach (on
         PostgreSQL the planner picks between the trigram index and those)."""
-        t, m, c = message_texts.c, messages.c, conversations.c
+        t = message_texts.c
         fts = fts and self._db.dialect == "sqlite" and bool(scope.query.indexed)
         cond: list[ColumnElement[bool]] = [t.sdkappid == scope.sdkappid]
-        columns = (messages, c.kind.label("conv_kind"), c.a.label("conv_a"),
-                   c.b.label("conv_b"), t.created_at.label("found_time"))
+        columns = (t.conversation_id, t.seq, t.created_at)
         if fts:
             # FTS5 first: the trigram index gives the candidate rows.
             stmt = select(*columns).select_from(_FTS).join(message_texts, t.id == _FTS.c.rowid)
@@ -91,9 +93,6 @@ class SearchStore:
         else:
             stmt = select(*columns).select_from(message_texts)
             like_terms = scope.query.terms
-        stmt = (stmt.join(messages, and_(m.conversation_id == t.conversation_id,
-                                         m.seq == t.seq))
-                .join(conversations, c.id == t.conversation_id))
         cond += [t.body.like(like_pattern(term), escape=LIKE_ESCAPE) for term in like_terms]
         if scope.viewer is not None:
             # What the viewer's history shows: their conversations, after
@@ -129,13 +128,30 @@ class SearchStore:
         """Up to ``limit`` matching messages, newest first."""
         async with self._db.reader.connect() as conn:
             fts = await self.fts_pays(conn, scope)
-            rows = (await conn.execute(self.statement(scope, limit, fts=fts))).all()
+            page = (await conn.execute(self.statement(scope, limit, fts=fts))).all()
+            if not page:
+                return []
+            # One primary-key lookup each (a join in the page's query let
+            # PostgreSQL read whole conversations to match seqs).
+            m, c = messages.c, conversations.c
+            rows = (await conn.execute(
+                select(messages, c.kind.label("conv_kind"), c.a.label("conv_a"),
+                       c.b.label("conv_b"))
+                .join(conversations, c.id == m.conversation_id)
+                .where(or_(*(and_(m.conversation_id == r.conversation_id, m.seq == r.seq)
+                             for r in page))))).all()
+        by_key = {(r.conversation_id, r.seq): r for r in rows}
         found = []
-        for r in rows:
+        for p in page:
+            r = by_key.get((p.conversation_id, p.seq))
+            if r is None or r.state == MessageState.RECALLED:
+                # Gone or recalled between the two reads (PostgreSQL reads
+                # each statement at its own time).
+                continue
             key = ConversationKey(scope.sdkappid, ConversationKind(r.conv_kind), r.conv_a,
                                   r.conv_b)
             found.append(Found(message_of(r, key),
-                               Cursor(r.found_time, r.conversation_id, r.seq)))
+                               Cursor(p.created_at, p.conversation_id, p.seq)))
         return found
 
     async def fts_pays(self, conn: AsyncConnection, scope: SearchScope) -> bool:
