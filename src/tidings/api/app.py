@@ -15,6 +15,7 @@ from tidings.api import (
     errors,
     friends,
     groups,
+    home,
     search,
     tencent_v4,
     tencent_v4_groups,
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(groups.router)
     app.include_router(groups.admin_router)
     app.include_router(groups.admin_user_router)
+    app.include_router(home.router)
     app.include_router(search.router)
     app.include_router(search.admin_router)
     app.add_api_websocket_route("/v1/ws", websocket_endpoint)

@@ -78,6 +78,9 @@ class ErrorCode(IntEnum):
     FRIEND_REQUESTS_DENIED = 30516
     FRIEND_REQUEST_NOT_FOUND = 30614
     NOT_A_FRIEND = 31704
+    # Group read receipts (ours): the group is over the app's size limit for
+    # them, or the app turned them off.
+    GROUP_RECEIPTS_OFF = 94100
 
 
 # The HTTP status each code is answered with on REST.
@@ -131,6 +134,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.FRIEND_REQUESTS_DENIED: 403,
     ErrorCode.FRIEND_REQUEST_NOT_FOUND: 404,
     ErrorCode.NOT_A_FRIEND: 404,
+    ErrorCode.GROUP_RECEIPTS_OFF: 409,
 }
 
 

@@ -106,20 +106,7 @@ class SearchService:
 
     async def _views(self, rows: list[StoredMessage],
                      viewer: str | None) -> list[dict[str, Any]]:
-        """Each as history shows it, done a conversation at a time; the
-        whole app's view names a one-to-one conversation from its sender's side."""
-        by_conv: dict[int, list[int]] = {}
-        for i, row in enumerate(rows):
-            by_conv.setdefault(row.conversation_id, []).append(i)
-        views: list[dict[str, Any]] = [{} for _ in rows]
-        for number, indexes in by_conv.items():
-            part = [rows[i] for i in indexes]
-            if viewer is None:
-                shown = [(await self._messaging.history_views(number, m.key, [m], m.sender))[0]
-                         for m in part]
-            else:
-                shown = await self._messaging.history_views(number, part[0].key, part, viewer)
-            for i, view in zip(indexes, shown, strict=True):
-                views[i] = view
-        return views
-
+        """Each as history shows it; the whole app's view names a one-to-one
+        conversation from its sender's side."""
+        return await self._messaging.history_views(
+            rows, [m.sender if viewer is None else viewer for m in rows])

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -29,6 +30,10 @@ apps = Table(
     Column("name", String(64), nullable=False),
     Column("icon_url", String(512), nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
+    # "app", or "home" for the built-in home app (at most one: the index below).
+    Column("kind", String(8), nullable=False, server_default="app"),
+    Index("ux_apps_home", "kind", unique=True,
+          sqlite_where=text("kind = 'home'"), postgresql_where=text("kind = 'home'")),
 )
 
 app_keys = Table(
@@ -273,6 +278,9 @@ app_group_settings = Table(
            primary_key=True, autoincrement=False),
     Column("default_members", Text, nullable=False, server_default="[]"),
     Column("updated_at", BigInteger, nullable=False),
+    # Group read receipts are kept for groups of at most this many members
+    # (0: off for the app). NULL: the server's default. (0015)
+    Column("read_receipts_max_members", Integer, nullable=True),
 )
 
 
@@ -373,11 +381,11 @@ message_reactions = Table(
 # The searchable text of each message that has some (domain/search.py), lowered;
 # written, replaced (edit) and deleted (recall) by the message writer in the
 # transaction of the message or its change. Each database indexes ``body``
-# its own way: on PostgreSQL a GIN index with pg_trgm's gin_trgm_ops (below,
-# PostgreSQL only); on SQLite an FTS5 table with the trigram tokenizer,
-# ``message_texts_fts`` (external content: this table), kept in step by
-# triggers on this table. A virtual table and triggers cannot be described
-# here: migration 0009 makes them.
+# its own way, made by migration 0009 and not described here (see
+# made_by_migrations_only): on PostgreSQL ``ix_message_texts_body_trgm``, a GIN
+# index with pg_trgm's gin_trgm_ops; on SQLite ``message_texts_fts``, an FTS5
+# table with the trigram tokenizer (external content: this table) kept in
+# step by triggers on this table.
 message_texts = Table(
     "message_texts",
     metadata,
@@ -393,5 +401,12 @@ message_texts = Table(
     UniqueConstraint("conversation_id", "seq", name="uq_message_texts_message"),
     Index("ix_message_texts_app_time", "sdkappid", "created_at"),
 )
-Index("ix_message_texts_body_trgm", message_texts.c.body, postgresql_using="gin",
-      postgresql_ops={"body": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+
+
+def made_by_migrations_only(name: str | None) -> bool:
+    """The objects of one database only that migration 0009 makes and this
+    metadata leaves out: SQLite's FTS5 table ``message_texts_fts`` with the
+    shadow tables FTS5 makes for it, and PostgreSQL's trigram index
+    ``ix_message_texts_body_trgm`` (schema comparisons skip them)."""
+    return name is not None and (name.startswith("message_texts_fts")
+                                 or name == "ix_message_texts_body_trgm")
