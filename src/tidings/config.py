@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # message's time; 0 means no limit.
     recall_window: float = Field(120.0, ge=0)
     edit_window: float = Field(0.0, ge=0)
+    # Search on SQLite: FTS5 matches counted before a common word is searched
+    # another way (store/search.py, fts_pays).
+    search_fts_probe: int = Field(5000, ge=1)
 
     # Group read receipts (per-message read counts and who has read) are
     # kept for groups of at most this many members, unless the app sets its

@@ -28,7 +28,7 @@ from tidings.domain.friends import FriendDeleteIn, FriendRequestIn, UserIdsIn
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import SendRequest, SyncRequest
-from tidings.gateway import frames, group_ops
+from tidings.gateway import frames, group_ops, search_ops
 from tidings.gateway.frames import FrameError, RequestId
 from tidings.services.messaging import SendContext, SyncResult, ack_view, event_frame
 from tidings.services.runtime import Runtime
@@ -155,6 +155,7 @@ class Session:
             "pong": self._pong,
         }
         self._handlers.update(group_ops.handlers(self))
+        self._handlers.update(search_ops.handlers(self))
 
     # -- lifecycle ---------------------------------------------------------
 

@@ -32,6 +32,8 @@ from tidings.sdk.models import (
     Message,
     Notice,
     ReadState,
+    SearchPage,
+    SearchResult,
 )
 
 DEFAULT_EXPIRE = _usersig.DEFAULT_EXPIRE
@@ -62,6 +64,8 @@ __all__ = [
     "Message",
     "Notice",
     "ReadState",
+    "SearchPage",
+    "SearchResult",
     "TidingsError",
     "sign_usersig",
     "verify_callback",

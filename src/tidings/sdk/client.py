@@ -51,6 +51,8 @@ from tidings.sdk.models import (
     Message,
     Notice,
     ReadState,
+    SearchPage,
+    SearchResult,
     entry_from,
     error_from,
 )
@@ -558,6 +560,19 @@ class Client:
         return [b["user_id"] for b in (await self._op("blocklist", {}))["blocked"]]
 
     # -- requests ------------------------------------------------------------
+
+    async def search(self, q: str, *, conversation_id: str | None = None,
+                     sender: str | None = None, since: int | None = None,
+                     until: int | None = None, cursor: str | None = None,
+                     limit: int | None = None) -> SearchPage:
+        """Messages of this user's conversations that contain every word of
+        ``q`` (ignoring case), newest first; narrowed by conversation, sender
+        and time (``since`` <= time < ``until``, ms)."""
+        data = await self._op("search", {
+            "q": q, "conversation_id": conversation_id, "sender": sender, "since": since,
+            "until": until, "cursor": cursor, "limit": limit})
+        return SearchPage([SearchResult.from_dict(r) for r in data["results"]],
+                          bool(data["more"]), data.get("cursor"))
 
     async def _call(self, op: str, data: Mapping[str, Any],
                     handler: Callable[[Any], T], within: float) -> T:

@@ -231,3 +231,28 @@ class Notice:
 
     event: str
     data: dict[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """A message that matched a search: as history shows it, with a piece of
+    its text around the match (``highlights``: ``[start, end)`` in ``snippet``)."""
+
+    conversation_id: str
+    message: Message
+    snippet: str
+    highlights: list[tuple[int, int]] = field(hash=False)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> SearchResult:
+        return cls(str(doc["conversation_id"]), Message.from_dict(doc["message"]),
+                   str(doc["snippet"]), [(int(a), int(b)) for a, b in doc["highlights"]])
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """Newest first; when ``more``, pass ``cursor`` to get the next (older) page."""
+
+    results: list[SearchResult]
+    more: bool
+    cursor: str | None

@@ -383,6 +383,15 @@ class MessagingService:
                     v["reactions"] = reaction_summary(found.get((conversation_id, v["seq"]),
                                                                 []))
 
+    async def history_views(self, rows: list[StoredMessage],
+                            viewers: list[str]) -> list[dict[str, Any]]:
+        """Messages of any conversations, each as its viewer's history shows
+        it (reactions; quotes of recalled messages blanked): search results."""
+        views = [message_view(m, viewer) for m, viewer in zip(rows, viewers, strict=True)]
+        await self._decorate([(m.conversation_id, m.key, [m], [v])
+                              for m, v in zip(rows, views, strict=True)])
+        return views
+
     async def _peer_reads(self, me: Identity,
                           states: list[ConversationState]) -> dict[int, int] | None:
         """The peers' read cursors, when the app has read receipts on."""

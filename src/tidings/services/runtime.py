@@ -20,6 +20,7 @@ from tidings.services.groups import GroupService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
 from tidings.services.reactions import ReactionService
+from tidings.services.search import SearchService
 from tidings.services.stats import StatsService
 from tidings.services.typing import TypingService
 from tidings.store.accounts import AccountStore
@@ -33,6 +34,7 @@ from tidings.store.groups import GroupStore
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
 from tidings.store.reactions import ReactionStore
+from tidings.store.search import SearchStore
 from tidings.store.stats import StatsStore
 from tidings.store.writer import MessageWriter
 
@@ -62,6 +64,7 @@ class Runtime:
     # The built-in home app's sdkappid (issue 5: hosted accounts and links).
     home_sdkappid: int
     group_receipts: GroupReceiptService
+    search: SearchService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -105,7 +108,9 @@ class Runtime:
                    conversation_settings, TypingService(bus, friends.relations),
                    ReactionService(reaction_store, MessageStore(db), friends.relations, bus,
                                    writer),
-                   home.sdkappid, group_receipts)
+                   home.sdkappid, group_receipts,
+                   SearchService(SearchStore(db, settings.search_fts_probe), MessageStore(db),
+                                 messaging))
 
     async def stop(self) -> None:
         await self.broadcasts.stop()

@@ -375,3 +375,38 @@ message_reactions = Table(
     Column("sdkappid", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
+
+# -- message search (revision 0009) ----------------------------------------------------
+
+# The searchable text of each message that has some (domain/search.py), lowered;
+# written, replaced (edit) and deleted (recall) by the message writer in the
+# transaction of the message or its change. Each database indexes ``body``
+# its own way, made by migration 0009 and not described here (see
+# made_by_migrations_only): on PostgreSQL ``ix_message_texts_body_trgm``, a GIN
+# index with pg_trgm's gin_trgm_ops; on SQLite ``message_texts_fts``, an FTS5
+# table with the trigram tokenizer (external content: this table) kept in
+# step by triggers on this table.
+message_texts = Table(
+    "message_texts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("sender", String(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    UniqueConstraint("conversation_id", "seq", name="uq_message_texts_message"),
+    Index("ix_message_texts_app_time", "sdkappid", "created_at"),
+)
+
+
+def made_by_migrations_only(name: str | None) -> bool:
+    """The objects of one database only that migration 0009 makes and this
+    metadata leaves out: SQLite's FTS5 table ``message_texts_fts`` with the
+    shadow tables FTS5 makes for it, and PostgreSQL's trigram index
+    ``ix_message_texts_body_trgm`` (schema comparisons skip them)."""
+    return name is not None and (name.startswith("message_texts_fts")
+                                 or name == "ix_message_texts_body_trgm")

@@ -32,12 +32,14 @@ from tidings.domain.group_callbacks import message_data as group_message_data
 from tidings.domain.group_rights import Action
 from tidings.domain.groups import GroupState, GroupType, JoinOption, Member
 from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.domain.search import searchable_text
 from tidings.store.callbacks import OUTBOX_INSERT_SQL, outbox_params
 from tidings.store.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.groups import GroupOp, GroupTx, load_state
 from tidings.store.messages import StoredMessage
 from tidings.store.schema import conversation_members, conversations
+from tidings.store.search import TEXT_DELETE_SQL, TEXT_INSERT_SQL
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +198,9 @@ class MessageWriter:
             "INSERT INTO messages (conversation_id, seq, sdkappid, sender, client_msg_id,"
             " elements, cloud_custom_data, created_at, state, kind, msg_no)"
             " VALUES (?, ?, ?, ?, ?, ?, '', ?, 0, ?, ?)")
+        # Search: a message's text is indexed, replaced and removed with it.
+        self._text_insert_sql = db.driver_sql(TEXT_INSERT_SQL)
+        self._text_delete_sql = db.driver_sql(TEXT_DELETE_SQL)
         self._edit_sql = db.driver_sql(
             "UPDATE messages SET elements = ?, cloud_custom_data = ?, state = ?, edited_at = ?,"
             " change_seq = ?, changed_by = ? WHERE conversation_id = ? AND seq = ?")
@@ -296,6 +301,7 @@ class MessageWriter:
                                              if r.key.kind is ConversationKind.GROUP}
         self._load_conversations(conn, create, lookup, now)
         rows: list[tuple[Any, ...]] = []
+        texts: list[tuple[Any, ...]] = []
         stored: dict[int, Committed | TidingsError] = {}
         touched: dict[int, _Conv] = {}
         read: dict[tuple[int, str], tuple[int, int]] = {}
@@ -310,6 +316,9 @@ class MessageWriter:
                     # Before the operation: a disband removes them with the group.
                     cursor.executemany(self._insert_sql, rows)
                     rows.clear()
+                if texts:
+                    cursor.executemany(self._text_insert_sql, texts)
+                    texts.clear()
                 stored[id(r)] = self._group_op(conn, cursor, r, now, touched)
                 continue
             if earlier and (r.key.sdkappid, r.sender, r.client_msg_id) in earlier:
@@ -355,8 +364,12 @@ class MessageWriter:
             rows.append((conv.id, seq, r.key.sdkappid, r.sender, r.client_msg_id,
                          r.elements, r.cloud_custom_data, at, conv.last_msg_no, r.imported,
                          mentions))
+            if body := searchable_text(r.elements):
+                texts.append((conv.id, seq, r.key.sdkappid, r.sender, at, body))
         if rows:
             cursor.executemany(self._insert_sql, rows)
+        if texts:
+            cursor.executemany(self._text_insert_sql, texts)
         if touched:
             cursor.executemany(self._advance_sql, [
                 (c.last_seq, c.last_time, c.last_message_seq, c.last_msg_no, c.id)
@@ -492,6 +505,8 @@ class MessageWriter:
         if r.kind is EntryKind.RECALL:
             state, elements, custom, edited_at = MessageState.RECALLED, "[]", "", target.edited_at
             cursor.execute(self._recall_sql, (state, seq, r.changed_by, conv.id, r.target_seq))
+            # A recalled message is found by nobody.
+            cursor.execute(self._text_delete_sql, (conv.id, r.target_seq))
         else:
             state, edited_at = MessageState.EDITED, now
             elements = target.elements if r.elements is None else r.elements
@@ -503,6 +518,11 @@ class MessageWriter:
                                     f"message is {size} bytes; the limit is {r.max_bytes}")
             cursor.execute(self._edit_sql, (elements, custom, state, now, seq, r.changed_by,
                                             conv.id, r.target_seq))
+            # Found by its new text only (it keeps its time: results go by it).
+            cursor.execute(self._text_delete_sql, (conv.id, r.target_seq))
+            if body := searchable_text(elements):
+                cursor.execute(self._text_insert_sql, (conv.id, r.target_seq, r.key.sdkappid,
+                                                       target.sender, target.created_at, body))
         client_msg_id = f"~{conv.id}-{seq}"  # never a sender's: change entries have none
         cursor.execute(self._change_sql, (conv.id, seq, r.key.sdkappid, client_msg_id, now,
                                           r.kind, r.target_seq, conv.last_msg_no,

@@ -1,0 +1,159 @@
+"""Message search benchmark: fills a database through the real message writer
+(so the search index is written the way the server writes it), then times
+searches through the real search store and prints each query's plan, to show
+that a search is an index lookup and not a scan of the messages.
+
+    python bench/search.py                                   # SQLite, 200k messages
+    python bench/search.py --messages 50000
+    python bench/search.py --database-url postgresql+asyncpg://user@127.0.0.1:5432/db
+
+The data: ``--users`` users of one app, each in one-to-one conversations
+with ``--peers`` others, and ``--messages`` messages spread over them: short
+English sentences from a small vocabulary, a third of them in Chinese, and a
+rare word in about one message in 10,000. A second app holds a copy of the
+first one's text, so every search must keep apart by app too.
+
+Queries, as user ``u0`` (about ``messages * peers * 2 / (users * peers)``
+messages visible) and as the app's admin over the whole app:
+a rare word, a common word, two words, a Chinese word of 3 characters and of
+2 (shorter than a trigram: the scan path), each with its median and p95 time.
+Prints one JSON document; the plans go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+
+from tidings.domain.ids import c2c_key
+from tidings.domain.search import parse_query
+from tidings.store.engine import Database, migrate, open_database
+from tidings.store.search import SearchScope, SearchStore
+from tidings.store.writer import MessageWriter, NewMessage
+
+WORDS = ("the", "meeting", "is", "at", "noon", "tomorrow", "please", "bring", "report", "budget",
+         "lunch", "coffee", "project", "deadline", "review", "call", "later", "thanks", "great",
+         "idea", "office", "train", "ticket", "weekend", "family", "photo", "music", "game",
+         "order", "delivery", "price", "discount")
+CHINESE = ["我们明天去北京开会", "项目报告已经发给你了", "晚上一起吃烤鸭吧", "上海的天气很好",
+           "请确认订单和价格", "周末去公园散步", "会议改到下午三点", "谢谢你的帮助"]
+RARE = "zanzibar"
+APP, OTHER_APP = 1400000001, 1400000002
+
+
+def sentence(rng: random.Random) -> str:
+    if rng.random() < 0.33:
+        return rng.choice(CHINESE) + rng.choice(("", "!", " ok", "。"))
+    words = rng.choices(WORDS, k=rng.randint(4, 12))
+    if rng.random() < 0.0001:
+        words.insert(rng.randrange(len(words)), RARE)
+    return " ".join(words)
+
+
+async def fill(db: Database, args: argparse.Namespace) -> dict[str, float]:
+    rng = random.Random(args.seed)
+    users = [f"u{i}" for i in range(args.users)]
+    pairs = sorted({tuple(sorted((u, rng.choice(users)))) for u in users
+                    for _ in range(args.peers)} - {(u, u) for u in users})
+    # u0 is in --peers conversations whatever the draw.
+    pairs += [("u0", f"u{i}") for i in range(1, args.peers + 1) if ("u0", f"u{i}") not in pairs]
+    writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
+    writer.start()
+    started = time.perf_counter()
+    pending: list[asyncio.Future[Any]] = []
+    for n in range(args.messages):
+        a, b = pairs[n % len(pairs)] if n < len(pairs) else rng.choice(pairs)
+        sender = a if rng.random() < 0.5 else b
+        body = orjson.dumps([{"type": "text", "text": sentence(rng)}]).decode()
+        for app in (APP, OTHER_APP) if n % 4 == 0 else (APP,):
+            pending.append(writer.submit(NewMessage(c2c_key(app, a, b), sender, f"m{n}-{app}",
+                                                    body, "")))
+        if len(pending) >= 2000:
+            await asyncio.gather(*pending)
+            pending.clear()
+    await asyncio.gather(*pending)
+    await writer.stop()
+    elapsed = time.perf_counter() - started
+    stored = args.messages + (args.messages + 3) // 4
+    return {"fill_s": round(elapsed, 1), "fill_msgs_per_s": round(stored / elapsed),
+            "conversations_per_app": len(pairs), "messages_stored": stored}
+
+
+async def explain(db: Database, store: SearchStore, scope: SearchScope) -> str:
+    """The plan of the statement the store would run (SQLite: which way it chose)."""
+    prefix = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN (ANALYZE, COSTS OFF) "
+    async with db.reader.connect() as conn:
+        fts = await store.fts_pays(conn, scope)
+        stmt = store.statement(scope, 21, fts=fts)
+        compiled = stmt.compile(dialect=db.reader.dialect,
+                                compile_kwargs={"literal_binds": True})
+        rows = (await conn.execute(text(prefix + str(compiled).replace("%%", "%")))).all()
+    if db.dialect == "sqlite":
+        way = ("  (no word of 3 characters: no index to ask)" if not scope.query.indexed
+               else "  (FTS5 first)" if fts else "  (FTS5 probe: a common word; the other way)")
+        return "\n".join([way] + [f"  {r[3]}" for r in rows])
+    return "\n".join(f"  {r[0]}" for r in rows)
+
+
+async def timed(store: SearchStore, scope: SearchScope, runs: int) -> dict[str, Any]:
+    times = []
+    found = 0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        found = len(await store.search(scope, 21))
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return {"found": found, "median_ms": round(statistics.median(times), 2),
+            "p95_ms": round(times[int(len(times) * 0.95) - 1], 2)}
+
+
+async def main(args: argparse.Namespace) -> None:
+    url = args.database_url
+    if not url:
+        folder = Path(tempfile.mkdtemp(prefix="tidings-search-bench-"))
+        url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+    db = open_database(url)
+    await migrate(db)
+    async with db.reader.connect() as conn:
+        existing = (await conn.execute(text("SELECT count(*) FROM message_texts"))).scalar()
+    result: dict[str, Any] = {"database": db.dialect, "messages": args.messages}
+    if existing:
+        result["fill"] = "reused the database as it was"
+    else:
+        result.update(await fill(db, args))
+    async with db.writer.begin() as conn:
+        await conn.execute(text("ANALYZE"))  # the planner's statistics, as after a day's use
+    store = SearchStore(db)
+    queries = {"rare word": RARE, "common word": "meeting", "two words": "budget deadline",
+               "chinese 3 chars": "吃烤鸭", "chinese 2 chars": "北京", "no match": "xylophone"}
+    results: dict[str, Any] = {}
+    for who, viewer in (("user u0", "u0"), ("admin, whole app", None)):
+        for name, q in queries.items():
+            scope = SearchScope(APP, viewer, parse_query(q))
+            results[f"{who}: {name} ({q})"] = await timed(store, scope, args.runs)
+            print(f"\n{who}: {name} ({q})\n{await explain(db, store, scope)}", file=sys.stderr)
+    result["queries"] = results
+    await db.dispose()
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--peers", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=4)
+    asyncio.run(main(parser.parse_args()))

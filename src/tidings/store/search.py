@@ -1,0 +1,180 @@
+"""Message search in the database's own index: FTS5 (trigram) on SQLite,
+pg_trgm (GIN) on PostgreSQL, over ``message_texts``; what a match means is
+in domain/search.py. The writer keeps ``message_texts`` (the SQL below)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    tuple_,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tidings.domain.elements import MessageState
+from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.domain.search import LIKE_ESCAPE, Cursor, SearchQuery, fts5_match, like_pattern
+from tidings.store.engine import Database
+from tidings.store.messages import StoredMessage, message_of
+from tidings.store.schema import (
+    conversation_members,
+    conversation_settings,
+    conversations,
+    message_texts,
+    messages,
+)
+
+# Run by the message writer as driver SQL (``?`` placeholders).
+TEXT_INSERT_SQL = ("INSERT INTO message_texts (conversation_id, seq, sdkappid, sender,"
+                   " created_at, body) VALUES (?, ?, ?, ?, ?, ?)")
+TEXT_DELETE_SQL = "DELETE FROM message_texts WHERE conversation_id = ? AND seq = ?"
+
+# SQLite's FTS5 index of message_texts.body (migration 0009).
+_FTS = table("message_texts_fts", column("rowid"))
+# How many FTS5 matches are counted before choosing another way (fts_pays).
+FTS_PROBE = 5000
+
+
+def _match(scope: SearchScope) -> ColumnElement[bool]:
+    return literal_column("message_texts_fts").bool_op("MATCH")(
+        fts5_match(scope.query.indexed))
+
+
+@dataclass(frozen=True, slots=True)
+class SearchScope:
+    """Whose messages, narrowed how. ``viewer`` None: the whole app (its admin)."""
+
+    sdkappid: int
+    viewer: str | None
+    query: SearchQuery
+    conversation_id: int | None = None
+    sender: str | None = None
+    since: int | None = None  # time >= since (ms)
+    until: int | None = None  # time < until (ms)
+    cursor: Cursor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    message: StoredMessage
+    cursor: Cursor
+
+
+class SearchStore:
+    def __init__(self, db: Database, fts_probe: int = FTS_PROBE) -> None:
+        self._db = db
+        self._fts_probe = fts_probe
+
+    def statement(self, scope: SearchScope, limit: int, *, fts: bool = True) -> Select[Any]:
+        """The query for one page of (conversation, seq, time), also what
+        bench/search.py explains; the messages are read after, by key. On
+        SQLite with ``fts`` the FTS5 index gives the candidates; without it,
+        every word is a LIKE on the rows the other conditions reach (on
+        PostgreSQL the planner picks between the trigram index and those)."""
+        t = message_texts.c
+        fts = fts and self._db.dialect == "sqlite" and bool(scope.query.indexed)
+        cond: list[ColumnElement[bool]] = [t.sdkappid == scope.sdkappid]
+        columns = (t.conversation_id, t.seq, t.created_at)
+        if fts:
+            # FTS5 first: the trigram index gives the candidate rows.
+            stmt = select(*columns).select_from(_FTS).join(message_texts, t.id == _FTS.c.rowid)
+            cond.append(_match(scope))
+            like_terms = scope.query.short
+        else:
+            stmt = select(*columns).select_from(message_texts)
+            like_terms = scope.query.terms
+        cond += [t.body.like(like_pattern(term), escape=LIKE_ESCAPE) for term in like_terms]
+        if scope.viewer is not None:
+            # What the viewer's history shows: their conversations, after
+            # their join point (groups) and after what they cleared.
+            cm, s = conversation_members.c, conversation_settings.c
+            stmt = (stmt.join(conversation_members,
+                              and_(cm.conversation_id == t.conversation_id,
+                                   cm.user_id == scope.viewer))
+                    .outerjoin(conversation_settings,
+                               and_(s.conversation_id == t.conversation_id,
+                                    s.user_id == scope.viewer)))
+            # As differences, so that SQLite does not carry them over to
+            # messages.seq as a range to scan (it must look the row up by seq).
+            cond += [cm.sdkappid == scope.sdkappid, t.seq - cm.visible_after > 0,
+                     t.seq - func.coalesce(s.cleared_seq, 0) > 0]
+        if scope.conversation_id is not None:
+            cond.append(t.conversation_id == scope.conversation_id)
+        if scope.sender is not None:
+            cond.append(t.sender == scope.sender)
+        if scope.since is not None:
+            cond.append(t.created_at >= scope.since)
+        if scope.until is not None:
+            cond.append(t.created_at < scope.until)
+        if scope.cursor is not None:
+            at = scope.cursor
+            cond.append(tuple_(t.created_at, t.conversation_id, t.seq)
+                        < tuple_(at.time, at.conversation_id, at.seq))
+        return (stmt.where(and_(*cond))
+                .order_by(t.created_at.desc(), t.conversation_id.desc(), t.seq.desc())
+                .limit(limit))
+
+    async def search(self, scope: SearchScope, limit: int) -> list[Found]:
+        """Up to ``limit`` matching messages, newest first."""
+        async with self._db.reader.connect() as conn:
+            fts = await self.fts_pays(conn, scope)
+            page = (await conn.execute(self.statement(scope, limit, fts=fts))).all()
+            if not page:
+                return []
+            # One primary-key lookup each (a join in the page's query let
+            # PostgreSQL read whole conversations to match seqs).
+            m, c = messages.c, conversations.c
+            rows = (await conn.execute(
+                select(messages, c.kind.label("conv_kind"), c.a.label("conv_a"),
+                       c.b.label("conv_b"))
+                .join(conversations, c.id == m.conversation_id)
+                .where(or_(*(and_(m.conversation_id == r.conversation_id, m.seq == r.seq)
+                             for r in page))))).all()
+        by_key = {(r.conversation_id, r.seq): r for r in rows}
+        found = []
+        for p in page:
+            r = by_key.get((p.conversation_id, p.seq))
+            if r is None or r.state == MessageState.RECALLED:
+                # Gone or recalled between the two reads (PostgreSQL reads
+                # each statement at its own time).
+                continue
+            key = ConversationKey(scope.sdkappid, ConversationKind(r.conv_kind), r.conv_a,
+                                  r.conv_b)
+            found.append(Found(message_of(r, key),
+                               Cursor(p.created_at, p.conversation_id, p.seq)))
+        return found
+
+    async def fts_pays(self, conn: AsyncConnection, scope: SearchScope) -> bool:
+        """SQLite: whether to start from the FTS5 index. SQLite's planner
+        always does, and then reads every match in the database (of every
+        app) to sort them: for a common word, tens of thousands of rows.
+        A probe counts the matches up to ``fts_probe``; past that the other
+        way is cheaper: a user's own conversations when they hold fewer
+        entries than that, or, for the whole app, its texts newest first
+        (a common word fills a page early)."""
+        if self._db.dialect != "sqlite" or not scope.query.indexed:
+            return True
+        probe = select(func.count()).select_from(
+            select(_FTS.c.rowid).where(_match(scope)).limit(self._fts_probe).subquery())
+        matches = (await conn.execute(probe)).scalar_one()
+        if matches < self._fts_probe:
+            return True
+        if scope.viewer is None:
+            return False
+        c, cm = conversations.c, conversation_members.c
+        held = select(func.coalesce(func.sum(c.last_seq - cm.visible_after), 0)).select_from(
+            conversation_members).join(conversations, c.id == cm.conversation_id).where(
+            cm.sdkappid == scope.sdkappid, cm.user_id == scope.viewer)
+        if scope.conversation_id is not None:
+            held = held.where(c.id == scope.conversation_id)
+        return int((await conn.execute(held)).scalar_one()) >= self._fts_probe
