@@ -78,6 +78,10 @@ class ErrorCode(IntEnum):
     FRIEND_REQUESTS_DENIED = 30516
     FRIEND_REQUEST_NOT_FOUND = 30614
     NOT_A_FRIEND = 31704
+    # Join applications (ours: Tencent has no numbers for these).
+    GROUP_JOIN_REQUEST_PENDING = 94050
+    GROUP_JOIN_REQUEST_NOT_FOUND = 94051
+    GROUP_JOIN_REQUEST_HANDLED = 94052
 
 
 # The HTTP status each code is answered with on REST.
@@ -131,6 +135,9 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.FRIEND_REQUESTS_DENIED: 403,
     ErrorCode.FRIEND_REQUEST_NOT_FOUND: 404,
     ErrorCode.NOT_A_FRIEND: 404,
+    ErrorCode.GROUP_JOIN_REQUEST_PENDING: 409,
+    ErrorCode.GROUP_JOIN_REQUEST_NOT_FOUND: 404,
+    ErrorCode.GROUP_JOIN_REQUEST_HANDLED: 409,
 }
 
 

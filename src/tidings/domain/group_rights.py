@@ -24,6 +24,7 @@ class Action(StrEnum):
     TRANSFER = "transfer"
     DISBAND = "disband"
     RECALL = "recall"          # another member's message
+    HANDLE_JOIN = "handle_join"  # approve or decline a join application
 
 
 # action -> the least role that may do it; actions on a member ("on
@@ -39,6 +40,7 @@ _LEAST: dict[Action, Role] = {
     Action.TRANSFER: Role.OWNER,
     Action.DISBAND: Role.OWNER,
     Action.RECALL: Role.ADMIN,
+    Action.HANDLE_JOIN: Role.ADMIN,
 }
 _ON_LOWER = {Action.KICK, Action.MUTE, Action.SET_NAME_CARD, Action.SET_ROLE, Action.RECALL}
 

@@ -101,6 +101,10 @@ class GroupService:
         result: dict[str, Any] = committed.result
         return result
 
+    async def run(self, key: ConversationKey, op: GroupOp) -> dict[str, Any]:
+        """Run an operation of another module (join applications) as ours are run."""
+        return await self._run(key, op)
+
     @staticmethod
     def key(sdkappid: int, group_id: object) -> ConversationKey:
         return group_key(sdkappid, check_group_id(group_id))

@@ -15,6 +15,7 @@ from tidings.services.broadcasts import BroadcastService
 from tidings.services.callbacks import CallbackService
 from tidings.services.conversations import ConversationSettingsService
 from tidings.services.friends import FriendService
+from tidings.services.group_joins import GroupJoinService
 from tidings.services.groups import GroupService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
@@ -28,6 +29,8 @@ from tidings.store.callbacks import CallbackStore
 from tidings.store.conversation_settings import ConversationSettingsStore
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.friends import FriendStore
+from tidings.store.group_departures import DepartureStore
+from tidings.store.group_joins import JoinRequestStore
 from tidings.store.groups import GroupStore
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
@@ -58,6 +61,7 @@ class Runtime:
     conversation_settings: ConversationSettingsService
     typing: TypingService
     reactions: ReactionService
+    group_joins: GroupJoinService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -90,12 +94,15 @@ class Runtime:
         broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
         await broadcasts.start()
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
+        groups = GroupService(GroupStore(db), writer, callbacks)
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
                    StatsService(StatsStore(db), bus), callbacks,
-                   GroupService(GroupStore(db), writer, callbacks), friends,
+                   groups, friends,
                    conversation_settings, TypingService(bus, friends.relations),
-                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus))
+                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus),
+                   group_joins=GroupJoinService(JoinRequestStore(db), DepartureStore(db),
+                                                GroupStore(db), groups, bus, callbacks))
 
     async def stop(self) -> None:
         await self.broadcasts.stop()

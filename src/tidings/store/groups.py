@@ -28,6 +28,7 @@ from tidings.domain.groups import (
     Role,
 )
 from tidings.domain.ids import ConversationKey
+from tidings.store import group_departures
 from tidings.store.engine import Database
 from tidings.store.schema import (
     app_group_settings,
@@ -95,7 +96,7 @@ def load_state(conn: Connection, conversation_id: int) -> GroupState | None:
                       bool(row.mute_all), row.max_members, members)
 
 
-def _add_rows(tx: GroupTx, conversation_id: int, state: GroupState,
+def add_rows(tx: GroupTx, conversation_id: int, state: GroupState,
               added: list[tuple[str, Role]]) -> None:
     visible_after = 0 if state.rules.history_before_join else tx.seq - 1
     tx.conn.execute(insert(conversation_members), [
@@ -103,6 +104,7 @@ def _add_rows(tx: GroupTx, conversation_id: int, state: GroupState,
          "read_seq": tx.seq, "read_msg_no": tx.last_msg_no, "joined_at": tx.now,
          "role": int(role), "visible_after": visible_after}
         for user, role in added])
+    group_departures.forget(tx.conn, conversation_id, [user for user, _ in added])
 
 
 def _set_member(tx: GroupTx, user: str, **values: Any) -> None:
@@ -149,7 +151,7 @@ class CreateGroup(GroupOp):
                            {u: Member(Role.OWNER if u == self.owner else Role.MEMBER)
                             for u in everyone})
         if everyone:
-            _add_rows(tx, conversation_id, state,
+            add_rows(tx, conversation_id, state,
                       [(u, m.role) for u, m in state.members.items()])
         entry = {"op": "created", "by": self.actor, "type": self.type.value,
                  "owner": self.owner or None,
@@ -195,7 +197,7 @@ class AddMembers(GroupOp):
         new = state.copy()
         for u in added:
             new.members[u] = Member(Role.MEMBER)
-        _add_rows(tx, tx.conversation_id, new, [(u, Role.MEMBER) for u in added])
+        add_rows(tx, tx.conversation_id, new, [(u, Role.MEMBER) for u in added])
         op = "joined" if self.join else "invited"
         return GroupOutcome({"op": op, "by": self.actor, "users": added}, new,
                             {"added": added, "already": already})
@@ -239,6 +241,9 @@ class RemoveMembers(GroupOp):
         tx.conn.execute(delete(conversation_members).where(
             cm.conversation_id == tx.conversation_id, cm.user_id.in_(gone)))
         op = "left" if self.leave else "kicked"
+        # So that one removed while offline learns it on reconnect.
+        group_departures.record(tx.conn, tx.conversation_id or 0, tx.key.sdkappid, tx.key.a,
+                                gone, op, tx.seq, self.actor, tx.now)
         return GroupOutcome({"op": op, "by": self.actor, "users": gone}, new,
                             {"removed": gone, "not_members": missing})
 
