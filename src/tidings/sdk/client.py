@@ -221,6 +221,10 @@ class Client:
         self._callbacks: set[asyncio.Task[Any]] = set()
         self.session_id: int | None = None
         self.connects = 0  # successful logins and syncs, the first included
+        # As of the last sync: the join applications waiting for this user's
+        # answer, and the user's own (docs/protocol.md, "Join applications").
+        self.group_join_requests: list[dict[str, Any]] = []
+        self.group_applications: list[dict[str, Any]] = []
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -461,6 +465,35 @@ class Client:
     async def groups(self) -> list[dict[str, Any]]:
         """The groups the user is a member of."""
         found: list[dict[str, Any]] = (await self._group("group_list", {}))["groups"]
+        return found
+
+    # -- join applications (docs/protocol.md, "Join applications") -------------
+
+    async def apply_to_group(self, group_id: str, message: str = "") -> dict[str, Any]:
+        """Ask to join; ``state`` "pending" (the owner and admins answer) or
+        "joined" (a FreeAccess group)."""
+        return await self._group("group_apply", {"group_id": group_id, "message": message})
+
+    async def approve_join(self, group_id: str, user_id: str) -> dict[str, Any]:
+        return await self._group("group_join_approve", {"group_id": group_id,
+                                                        "user_id": user_id})
+
+    async def decline_join(self, group_id: str, user_id: str) -> dict[str, Any]:
+        return await self._group("group_join_decline", {"group_id": group_id,
+                                                        "user_id": user_id})
+
+    async def join_requests(self, group_id: str | None = None) -> list[dict[str, Any]]:
+        """Pending applications to one group, or to every group the user
+        owns or administers."""
+        data = {} if group_id is None else {"group_id": group_id}
+        found: list[dict[str, Any]] = (await self._group("group_join_requests", data))[
+            "requests"]
+        return found
+
+    async def my_applications(self) -> list[dict[str, Any]]:
+        """The user's own applications: pending, and answered in the last 7 days."""
+        found: list[dict[str, Any]] = (await self._group("group_applications", {}))[
+            "applications"]
         return found
 
     # -- conversation settings ---------------------------------------------------
@@ -830,6 +863,12 @@ class Client:
                 log.warning("%s: the sync answer skips from %s seq %s to %s", self.user_id,
                             cid, held, msg.seq)
             self._deliver(msg, accept_gap=True)
+        # Groups left while away: stop asking about them, and say so.
+        for gone in data.get("groups_left", ()):
+            self._tracker.forget(str(gone["conversation_id"]))
+            self._callback(self.on_notice, Notice("group_left", gone))
+        self.group_join_requests = list(data.get("group_join_requests", ()))
+        self.group_applications = list(data.get("group_applications", ()))
         if not more:
             self._baselined = True
         return again
