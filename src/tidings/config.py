@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # message's time; 0 means no limit.
     recall_window: float = Field(120.0, ge=0)
     edit_window: float = Field(0.0, ge=0)
+    # Live groups (AVChatRoom): messages per second per room before Low, then
+    # Normal messages are shed (Tencent's limit is 40).
+    live_room_rate: float = Field(40.0, gt=0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

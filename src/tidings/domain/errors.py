@@ -82,6 +82,8 @@ class ErrorCode(IntEnum):
     GROUP_JOIN_REQUEST_PENDING = 94050
     GROUP_JOIN_REQUEST_NOT_FOUND = 94051
     GROUP_JOIN_REQUEST_HANDLED = 94052
+    # A Live group over its message rate shed this (Low or Normal) message.
+    LIVE_ROOM_BUSY = 94060
 
 
 # The HTTP status each code is answered with on REST.
@@ -138,6 +140,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.GROUP_JOIN_REQUEST_PENDING: 409,
     ErrorCode.GROUP_JOIN_REQUEST_NOT_FOUND: 404,
     ErrorCode.GROUP_JOIN_REQUEST_HANDLED: 409,
+    ErrorCode.LIVE_ROOM_BUSY: 429,
 }
 
 

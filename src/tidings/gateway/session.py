@@ -28,7 +28,7 @@ from tidings.domain.friends import FriendDeleteIn, FriendRequestIn, UserIdsIn
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import SendRequest, SyncRequest
-from tidings.gateway import frames, group_join_ops, group_ops
+from tidings.gateway import frames, group_join_ops, group_ops, live_ops
 from tidings.gateway.frames import FrameError, RequestId
 from tidings.services.messaging import SendContext, SyncResult, ack_view, event_frame
 from tidings.services.runtime import Runtime
@@ -156,6 +156,7 @@ class Session:
         }
         self._handlers.update(group_ops.handlers(self))
         self._handlers.update(group_join_ops.handlers(self))
+        self._handlers.update(live_ops.handlers(self))
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -169,6 +170,7 @@ class Session:
         """The connection is gone (``code``: the client's close code, if it
         sent one): stop delivering and tidy up."""
         self._closed = True
+        self._rt.live.detach(self.identity, self)
         if self.identity is not None:
             self._rt.bus.detach(self.identity, self)
             if self._closed_with in _SERVER_CLOSE:
@@ -187,6 +189,7 @@ class Session:
             return
         self._closed = True
         self._closed_with = code
+        self._rt.live.detach(self.identity, self)
         if self.identity is not None:
             self._rt.bus.detach(self.identity, self)
         try:

@@ -17,6 +17,7 @@ from tidings.services.conversations import ConversationSettingsService
 from tidings.services.friends import FriendService
 from tidings.services.group_joins import GroupJoinService
 from tidings.services.groups import GroupService
+from tidings.services.live import LiveService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
 from tidings.services.reactions import ReactionService
@@ -62,6 +63,7 @@ class Runtime:
     typing: TypingService
     reactions: ReactionService
     group_joins: GroupJoinService
+    live: LiveService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -102,7 +104,9 @@ class Runtime:
                    conversation_settings, TypingService(bus, friends.relations),
                    ReactionService(reaction_store, MessageStore(db), friends.relations, bus),
                    group_joins=GroupJoinService(JoinRequestStore(db), DepartureStore(db),
-                                                GroupStore(db), groups, bus, callbacks))
+                                                GroupStore(db), groups, bus, callbacks),
+                   live=LiveService(groups, rate=settings.live_room_rate,
+                                    max_message_bytes=settings.max_message_bytes))
 
     async def stop(self) -> None:
         await self.broadcasts.stop()

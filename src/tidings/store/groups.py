@@ -92,6 +92,9 @@ def load_state(conn: Connection, conversation_id: int) -> GroupState | None:
     members = {r.user_id: Member(Role(r.role), r.muted_until) for r in conn.execute(
         select(cm.user_id, cm.role, cm.muted_until).where(
             cm.conversation_id == conversation_id)).all()}
+    if row.type == GroupType.LIVE and row.owner:
+        # A Live group stores no members; its owner keeps the owner's rights.
+        members[row.owner] = Member(Role.OWNER)
     return GroupState(row.group_id, GroupType(row.type), row.owner, JoinOption(row.join_option),
                       bool(row.mute_all), row.max_members, members)
 
@@ -137,6 +140,11 @@ class CreateGroup(GroupOp):
             raise TidingsError(ErrorCode.INVALID_REQUEST,
                                f"a {self.type} group's join option is {rules.default_join}")
         everyone = dict.fromkeys(([self.owner] if self.owner else []) + self.members)
+        live = self.type is GroupType.LIVE
+        if live and len(everyone) > (1 if self.owner else 0):
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               "a Live group has no stored members: they join online "
+                               "(live_join)")
         if len(everyone) > rules.max_members:
             raise TidingsError(ErrorCode.GROUP_FULL,
                                f"a {self.type} group holds at most {rules.max_members} members")
@@ -150,7 +158,7 @@ class CreateGroup(GroupOp):
         state = GroupState(tx.key.a, self.type, self.owner, join, False, rules.max_members,
                            {u: Member(Role.OWNER if u == self.owner else Role.MEMBER)
                             for u in everyone})
-        if everyone:
+        if everyone and not live:
             add_rows(tx, conversation_id, state,
                       [(u, m.role) for u, m in state.members.items()])
         entry = {"op": "created", "by": self.actor, "type": self.type.value,
@@ -158,7 +166,7 @@ class CreateGroup(GroupOp):
                  "members": list(everyone)[:50], "member_count": len(everyone),
                  "name": self.profile.get("name", "")}
         return GroupOutcome(entry, state, {"group_id": tx.key.a, "type": self.type.value,
-                                           "member_count": len(everyone)})
+                                           "member_count": 0 if live else len(everyone)})
 
 
 @dataclass
@@ -172,6 +180,9 @@ class AddMembers(GroupOp):
     def apply(self, tx: GroupTx) -> GroupOutcome:
         state = _existing(tx)
         assert tx.conversation_id is not None
+        if state.type is GroupType.LIVE:
+            raise TidingsError(ErrorCode.GROUP_NO_PERMISSION,
+                               "a Live group is joined online (live_join), never invited to")
         if self.join:
             assert self.actor is not None
             if self.actor in state.members:
@@ -213,6 +224,10 @@ class RemoveMembers(GroupOp):
 
     def apply(self, tx: GroupTx) -> GroupOutcome:
         state = _existing(tx)
+        if state.type is GroupType.LIVE:
+            raise TidingsError(ErrorCode.GROUP_NO_PERMISSION,
+                               "a Live group's members are its connections: they leave with"
+                               " live_leave or by disconnecting")
         if self.leave:
             assert self.actor is not None
             if self.actor not in state.members:
