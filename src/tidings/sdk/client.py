@@ -225,6 +225,8 @@ class Client:
         # answer, and the user's own (docs/protocol.md, "Join applications").
         self.group_join_requests: list[dict[str, Any]] = []
         self.group_applications: list[dict[str, Any]] = []
+        # The Live groups joined (rejoined after each reconnect).
+        self._live_rooms: set[str] = set()
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -496,6 +498,33 @@ class Client:
             "applications"]
         return found
 
+    # -- Live groups (docs/protocol.md, "Live groups") ----------------------------
+
+    async def live_join(self, group_id: str) -> dict[str, Any]:
+        """Join a Live group on this client's connection (and again after
+        every reconnect, until :meth:`live_leave`). Its messages come to
+        ``on_notice`` as ``live_message`` notices."""
+        found = await self._group("live_join", {"group_id": group_id})
+        self._live_rooms.add(group_id)
+        return found
+
+    async def live_leave(self, group_id: str) -> dict[str, Any]:
+        self._live_rooms.discard(group_id)
+        return await self._group("live_leave", {"group_id": group_id})
+
+    async def live_send(self, group_id: str, elements: Sequence[Mapping[str, Any]], *,
+                        priority: str = "Normal", cloud_custom_data: str = "",
+                        client_msg_id: str | None = None) -> dict[str, Any]:
+        """Send to a Live group now (not stored, not resent). Over the room's
+        rate a Low or Normal message is refused with 94060 (``LIVE_ROOM_BUSY``)."""
+        return await self._group("live_send", {
+            "group_id": group_id, "client_msg_id": client_msg_id or uuid.uuid4().hex,
+            "elements": list(elements), "cloud_custom_data": cloud_custom_data,
+            "priority": priority})
+
+    async def live_members(self, group_id: str, limit: int = 100) -> dict[str, Any]:
+        return await self._group("live_members", {"group_id": group_id, "limit": limit})
+
     # -- conversation settings ---------------------------------------------------
 
     async def set_conversation(self, conversation_id: str, *, pinned: bool | None = None,
@@ -704,6 +733,15 @@ class Client:
             while await conn.request("sync", {"known": self._tracker.snapshot()},
                                      self._apply_sync, max(self.request_timeout, dead_after)):
                 pass
+            # Live-group membership is per connection: join the rooms again.
+            for group_id in sorted(self._live_rooms):
+                try:
+                    await conn.request("live_join", {"group_id": group_id}, _raw,
+                                       self.request_timeout)
+                except TidingsError as exc:
+                    log.warning("%s: could not rejoin Live group %s: %s", self.user_id,
+                                group_id, exc)
+                    self._live_rooms.discard(group_id)
             self.session_id = int(login["session_id"])
             self.connects += 1
             self._conn = conn
