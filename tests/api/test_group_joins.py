@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from tests.support import App, Server, error_of
@@ -111,3 +112,23 @@ async def test_approval_into_a_full_group_is_refused_and_stays_pending(
     # A full group refuses new applications at once.
     assert error_of(server.http(app, users("eve")).post(f"/v1/groups/{g}/apply")) == (
         409, 10014)
+
+
+def test_openapi_describes_the_join_application_routes(server: Server) -> None:
+    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    paths = spec["paths"]
+    for path, method in (("/v1/groups/{group_id}/apply", "post"),
+                         ("/v1/groups/{group_id}/join-requests", "get"),
+                         ("/v1/groups/{group_id}/join-requests/{user_id}/approve", "post"),
+                         ("/v1/groups/{group_id}/join-requests/{user_id}/decline", "post"),
+                         ("/v1/group-join-requests", "get"), ("/v1/group-applications", "get"),
+                         ("/v1/admin/groups/{group_id}/join-requests", "get"),
+                         ("/v1/admin/groups/{group_id}/join-requests/{user_id}/approve",
+                          "post")):
+        assert method in paths[path], path
+        assert paths[path][method]["description"], path
+    admin = paths["/v1/admin/groups/{group_id}/join-requests/{user_id}/approve"]["post"]
+    assert admin["security"] == [{"AdminUserSig": []}, {"ApiKey": []}]
+    schemas = spec["components"]["schemas"]
+    for name in ("ApplyBody", "ApplyOut", "JoinRequestOut"):
+        assert schemas[name]["examples"], name

@@ -22,6 +22,7 @@ from tidings.domain.callbacks import (
     register_event,
 )
 from tidings.domain.callbacks import _json_object as json_object
+from tidings.domain.friends import read_before_friend_add
 from tidings.domain.group_requests import GroupId
 from tidings.domain.requests import Payload
 
@@ -98,8 +99,8 @@ def read_before_apply_join(fmt: CallbackFormat, status: int,
     CallbackFailure. Native: ``{"action": "allow"}`` or ``{"action":
     "reject", "code": ..., "message": ...}``. Tencent: ``ErrorCode`` 0
     allows, 1 refuses, 120001-130000 refuses with that code."""
-    doc = json_object(status, body)
     if fmt is CallbackFormat.TENCENT:
+        doc = json_object(status, body)
         code = doc.get("ErrorCode")
         if not isinstance(code, int) or isinstance(code, bool):
             raise CallbackFailure("the answer has no integer ErrorCode")
@@ -112,16 +113,8 @@ def read_before_apply_join(fmt: CallbackFormat, status: int,
         if code in TENCENT_APP_CODES:
             return False, code, text
         raise CallbackFailure(f"ErrorCode {code} is not 0, 1 or 120001-130000")
-    action = doc.get("action")
-    if action == "allow":
-        return True, None, ""
-    if action == "reject":
-        code = doc.get("code")
-        if code is not None and (not isinstance(code, int) or isinstance(code, bool)):
-            raise CallbackFailure("code must be an integer")
-        message = doc.get("message")
-        return False, code, message[:512] if isinstance(message, str) else ""
-    raise CallbackFailure("the answer's action is not 'allow' or 'reject'")
+    # The native answer is the before-friend-add one.
+    return read_before_friend_add(fmt, status, body, "")
 
 
 register_event(BEFORE_APPLY_JOIN, "Group.CallbackBeforeApplyJoinGroup", _before_apply_join)
