@@ -127,6 +127,14 @@ class Server:
         doc = json.loads(self.cli("app", "create", "--name", name).stdout)
         return App(doc["sdkappid"], doc["secret_key"], doc["admin"])
 
+    def home_app(self) -> App:
+        """The built-in home app, with a live key read through the CLI (as
+        the server itself signs its hosted accounts' tickets)."""
+        sdkappid = httpx.get(f"{self.base_url}/v1/home", timeout=10).json()["sdkappid"]
+        doc = json.loads(self.cli("app", "show", str(sdkappid)).stdout)
+        key = next(k["secret_key"] for k in doc["keys"] if k["retired_at"] is None)
+        return App(sdkappid, key, doc["admins"][0])
+
     def http(self, app: App | None = None, user: str | None = None) -> httpx.Client:
         headers = {}
         if app is not None and user is not None:

@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     # Normal messages are shed (Tencent's limit is 40).
     live_room_rate: float = Field(40.0, gt=0)
 
+    # Group read receipts (per-message read counts and who has read) are
+    # kept for groups of at most this many members, unless the app sets its
+    # own limit (0 turns them off).
+    group_receipts_max_members: int = Field(200, ge=0, le=100_000)
+
+    # The built-in home app (hosted Tidings accounts), made on first start
+    # with this name and admin account; rename it later with `tidings app`.
+    home_app_name: str = Field("Tidings", min_length=1, max_length=64)
+    home_app_admin: str = Field("administrator", min_length=1, max_length=32)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -84,6 +84,9 @@ class ErrorCode(IntEnum):
     GROUP_JOIN_REQUEST_HANDLED = 94052
     # A Live group over its message rate shed this (Low or Normal) message.
     LIVE_ROOM_BUSY = 94060
+    # Group read receipts (ours): the group is over the app's size limit for
+    # them, or the app turned them off.
+    GROUP_RECEIPTS_OFF = 94100
 
 
 # The HTTP status each code is answered with on REST.
@@ -141,6 +144,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.GROUP_JOIN_REQUEST_NOT_FOUND: 404,
     ErrorCode.GROUP_JOIN_REQUEST_HANDLED: 409,
     ErrorCode.LIVE_ROOM_BUSY: 429,
+    ErrorCode.GROUP_RECEIPTS_OFF: 409,
 }
 
 

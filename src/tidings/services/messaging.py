@@ -45,6 +45,7 @@ from tidings.store.writer import Committed, MessageWriter, NewChange, NewMessage
 if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
     from tidings.services.friends import Relations
+    from tidings.services.group_receipts import GroupReceiptService
     from tidings.store.reactions import ReactionStore
 
 log = logging.getLogger(__name__)
@@ -338,6 +339,8 @@ class MessagingService:
         self._relations: Relations | None = None
         self._settings: ConversationSettingsStore | None = None
         self._reactions: ReactionStore | None = None
+        # Set by the runtime: a group read moves the senders' receipt counts.
+        self.group_receipts: GroupReceiptService | None = None
 
     def bind(self, writer: MessageWriter, callbacks: CallbackService | None = None,
              relations: Relations | None = None,
@@ -944,7 +947,11 @@ class MessagingService:
         data = {"conversation_id": conversation_id, "read_seq": read_seq,
                 "unread": max(0, found.last_msg_no - read_msg_no)}
         self._bus.deliver(me, event_frame("read", data), skip=skip)
-        if read_seq > found.read_seq and self._relations is not None and (
+        if key.kind is ConversationKind.GROUP:
+            if read_seq > found.read_seq and self.group_receipts is not None:
+                await self.group_receipts.on_read(me, key, found.conversation_id,
+                                                  found.read_seq, read_seq)
+        elif read_seq > found.read_seq and self._relations is not None and (
                 await self._relations.rules(me.sdkappid)).read_receipts:
             # A read receipt: the peer's devices learn how far this user read.
             peer = key.b if me.user_id == key.a else key.a

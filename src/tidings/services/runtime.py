@@ -16,6 +16,7 @@ from tidings.services.callbacks import CallbackService
 from tidings.services.conversations import ConversationSettingsService
 from tidings.services.friends import FriendService
 from tidings.services.group_joins import GroupJoinService
+from tidings.services.group_receipts import GroupReceiptService
 from tidings.services.groups import GroupService
 from tidings.services.live import LiveService
 from tidings.services.messaging import MessagingService
@@ -62,6 +63,9 @@ class Runtime:
     conversation_settings: ConversationSettingsService
     typing: TypingService
     reactions: ReactionService
+    # The built-in home app's sdkappid (issue 5: hosted accounts and links).
+    home_sdkappid: int
+    group_receipts: GroupReceiptService
     group_joins: GroupJoinService
     live: LiveService
 
@@ -71,6 +75,7 @@ class Runtime:
         await migrate(db)
         bus = LocalBus()
         app_store = AppStore(db)
+        home = await app_store.ensure_home(settings.home_app_name, settings.home_app_admin)
         apps = AppRegistry(app_store, settings.app_cache_ttl)
         auth = Authenticator(apps, AccountStore(db), app_store)
         accounts = AccountService(AccountStore(db), auth, bus)
@@ -90,6 +95,9 @@ class Runtime:
         messaging.bind(writer, callbacks, friends.relations, settings_store, reaction_store)
         conversation_settings = ConversationSettingsService(settings_store, MessageStore(db),
                                                             messaging, bus)
+        group_receipts = GroupReceiptService(db, MessageStore(db), GroupStore(db), bus,
+                                             settings.group_receipts_max_members)
+        messaging.group_receipts = group_receipts
         callbacks.start()
         writer.start()
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
@@ -102,7 +110,9 @@ class Runtime:
                    StatsService(StatsStore(db), bus), callbacks,
                    groups, friends,
                    conversation_settings, TypingService(bus, friends.relations),
-                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus),
+                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus,
+                                   writer),
+                   home.sdkappid, group_receipts,
                    group_joins=GroupJoinService(JoinRequestStore(db), DepartureStore(db),
                                                 GroupStore(db), groups, bus, callbacks),
                    live=LiveService(groups, rate=settings.live_room_rate,

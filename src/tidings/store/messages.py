@@ -133,6 +133,12 @@ class MessageStore:
                 c.b == key.b))).scalar()
         return None if found is None else int(found)
 
+    async def member_ids(self, conversation_id: int) -> list[str]:
+        cm = conversation_members.c
+        async with self._db.reader.connect() as conn:
+            return list((await conn.execute(select(cm.user_id).where(
+                cm.conversation_id == conversation_id))).scalars())
+
     async def group_exists(self, key: ConversationKey) -> bool:
         g = groups.c
         async with self._db.reader.connect() as conn:
