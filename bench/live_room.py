@@ -177,6 +177,7 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "sent_per_s": round(len(replies) / args.duration, 1),
         "accepted_per_s": round(accepted / args.duration, 1),
         "shed_per_s": round(shed / args.duration, 1), "other_errors": other,
+        "unanswered": len(replies) - len(answers),  # no reply within --drain-timeout
         "deliveries_per_s": round(delivered / args.duration),
         "delivered_of_expected": round(delivered / expected, 4) if expected else None,
         "latency_ms": {"p50": pct(lat, 50), "p99": pct(lat, 99), "max": pct(lat, 100)},
@@ -184,7 +185,8 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "server_cpu_us_per_delivery": round((s_cpu1 - s_cpu0) * 1e6 / max(delivered, 1), 2),
         "loadavg_1m": round(os.getloadavg()[0], 1),  # others share these 2 CPUs
         "errors": len(errors), "first_error": errors[0] if errors else "",
-        "ok": not errors and other == 0 and delivered == expected,
+        "ok": not errors and other == 0 and len(answers) == len(replies)
+        and delivered == expected,
     }
 
 
