@@ -5,23 +5,14 @@ stored; an approved application is an ``Apply`` join in the after-join event."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-
-import pytest
 
 from tests.app_server import AppServer, Call, Reply
 from tests.gateway.test_changes import _code as code
 from tests.gateway.test_history import _ok as ok
 from tests.services.test_callbacks import configure, login
 from tests.services.test_callbacks import server as server  # the fast-retry server
+from tests.services.test_group_callbacks import receiver as receiver
 from tests.support import App, Server
-
-
-@pytest.fixture
-def receiver() -> Iterator[AppServer]:
-    s = AppServer().start()
-    yield s
-    s.stop()
 
 
 def gatekeeper(call: Call) -> Reply:
