@@ -338,6 +338,7 @@ def own_server(args: argparse.Namespace) -> Any:
         })
         if args.database_url:
             env["TIDINGS_DATABASE_URL"] = args.database_url
+        env.update(getattr(args, "server_env", {}))  # a bench's own settings
         created = subprocess.run([sys.executable, "-m", "tidings", "app", "create",
                                   "--name", "Bench"], env=env, capture_output=True, text=True,
                                  timeout=60)

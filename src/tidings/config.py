@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # Search on SQLite: FTS5 matches counted before a common word is searched
     # another way (store/search.py, fts_pays).
     search_fts_probe: int = Field(5000, ge=1)
+    # Live groups (AVChatRoom): messages per second per room before Low, then
+    # Normal messages are shed (Tencent's limit is 40).
+    live_room_rate: float = Field(40.0, gt=0)
 
     # Group read receipts (per-message read counts and who has read) are
     # kept for groups of at most this many members, unless the app sets its

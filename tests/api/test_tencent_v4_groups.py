@@ -81,7 +81,7 @@ async def test_group_commands(server: Server, shared_app: App, other_app: App,
     # Another app does not see it; malformed bodies are refused.
     other = v4(server, other_app, f"{G}/destroy_group", {"GroupId": gid})
     assert (other["ActionStatus"], other["ErrorCode"]) == ("FAIL", 10010)
-    bad = v4(server, app, f"{G}/create_group", {"Type": "AVChatRoom"})
+    bad = v4(server, app, f"{G}/create_group", {"Type": "BChatRoom"})
     assert bad["ErrorCode"] == 10004
     assert v4(server, app, f"{G}/destroy_group", {"GroupId": gid})["ActionStatus"] == "OK"
     gone = v4(server, app, f"{G}/get_group_info", {"GroupIdList": [gid]})

@@ -15,6 +15,7 @@ _NAMES = {
     "set_role": "Promote / demote (`group_set_role`)",
     "transfer": "Transfer ownership (`group_transfer`)", "disband": "Disband (`group_disband`)",
     "recall": "Recall **another** member's message (`recall`)",
+    "handle_join": "Approve / decline a join application (`group_join_approve`)",
 }
 
 

@@ -20,6 +20,7 @@ from tidings.api import (
     tencent_v4,
     tencent_v4_groups,
 )
+from tidings.api import group_joins as group_join_routes
 from tidings.api.models import ErrorOut
 from tidings.config import Settings
 from tidings.gateway.asgi import websocket_endpoint
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(search.router)
     app.include_router(search.admin_router)
+    app.include_router(group_join_routes.router)
+    app.include_router(group_join_routes.admin_router)
     app.add_api_websocket_route("/v1/ws", websocket_endpoint)
 
     @app.get("/healthz", tags=["ops"])

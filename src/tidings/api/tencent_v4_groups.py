@@ -31,7 +31,7 @@ SERVICE = "group_open_http_svc"
 # Tencent's type names (Private is the old name of Work, ChatRoom of Meeting).
 _TYPES = {"Work": GroupType.WORK, "Private": GroupType.WORK, "Public": GroupType.PUBLIC,
           "Meeting": GroupType.MEETING, "ChatRoom": GroupType.MEETING,
-          "Community": GroupType.COMMUNITY}
+          "Community": GroupType.COMMUNITY, "AVChatRoom": GroupType.LIVE}
 # Tencent's group numbers where ours differ (10010 "the group does not exist",
 # 10004 "invalid parameter").
 _SERVICE_CODE.update({(SERVICE, ErrorCode.NOT_FOUND): 10010,
@@ -146,7 +146,7 @@ class JoinedBody(V4Body):
 def _type(name: str) -> GroupType:
     if name not in _TYPES:
         raise TidingsError(ErrorCode.INVALID_REQUEST,
-                           f"Type: one of {', '.join(_TYPES)} (AVChatRoom is not supported)")
+                           f"Type: one of {', '.join(_TYPES)}")
     return _TYPES[name]
 
 

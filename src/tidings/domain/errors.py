@@ -78,6 +78,12 @@ class ErrorCode(IntEnum):
     FRIEND_REQUESTS_DENIED = 30516
     FRIEND_REQUEST_NOT_FOUND = 30614
     NOT_A_FRIEND = 31704
+    # Join applications (ours: Tencent has no numbers for these).
+    GROUP_JOIN_REQUEST_PENDING = 94050
+    GROUP_JOIN_REQUEST_NOT_FOUND = 94051
+    GROUP_JOIN_REQUEST_HANDLED = 94052
+    # A Live group over its message rate shed this (Low or Normal) message.
+    LIVE_ROOM_BUSY = 94060
     # Group read receipts (ours): the group is over the app's size limit for
     # them, or the app turned them off.
     GROUP_RECEIPTS_OFF = 94100
@@ -134,6 +140,10 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.FRIEND_REQUESTS_DENIED: 403,
     ErrorCode.FRIEND_REQUEST_NOT_FOUND: 404,
     ErrorCode.NOT_A_FRIEND: 404,
+    ErrorCode.GROUP_JOIN_REQUEST_PENDING: 409,
+    ErrorCode.GROUP_JOIN_REQUEST_NOT_FOUND: 404,
+    ErrorCode.GROUP_JOIN_REQUEST_HANDLED: 409,
+    ErrorCode.LIVE_ROOM_BUSY: 429,
     ErrorCode.GROUP_RECEIPTS_OFF: 409,
 }
 

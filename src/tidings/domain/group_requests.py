@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from tidings.domain.groups import MAX_MEMBERS_PER_CALL, GroupType, JoinOption
 from tidings.domain.requests import Payload
 
-GroupTypeName = Literal["Work", "Public", "Meeting", "Community"]
+GroupTypeName = Literal["Work", "Public", "Meeting", "Community", "AVChatRoom"]
 JoinOptionName = Literal["FreeAccess", "NeedPermission", "DisableApply"]
 GroupId = Field(max_length=64, examples=["team-42"])
 

@@ -24,6 +24,7 @@ class Action(StrEnum):
     TRANSFER = "transfer"
     DISBAND = "disband"
     RECALL = "recall"          # another member's message
+    HANDLE_JOIN = "handle_join"  # approve or decline a join application
 
 
 # action -> the least role that may do it; actions on a member ("on
@@ -39,6 +40,7 @@ _LEAST: dict[Action, Role] = {
     Action.TRANSFER: Role.OWNER,
     Action.DISBAND: Role.OWNER,
     Action.RECALL: Role.ADMIN,
+    Action.HANDLE_JOIN: Role.ADMIN,
 }
 _ON_LOWER = {Action.KICK, Action.MUTE, Action.SET_NAME_CARD, Action.SET_ROLE, Action.RECALL}
 
@@ -82,6 +84,9 @@ def check(group: GroupState, actor: str | None, action: Action,
 def check_send(group: GroupState, sender: str, now: int) -> None:
     """A member may speak unless muted, or unless the whole group is muted
     (its owner and admins still speak)."""
+    if group.type is GroupType.LIVE:
+        raise TidingsError(ErrorCode.INVALID_REQUEST,
+                           "a Live group's messages are not stored: send them with live_send")
     member = group.members.get(sender)
     if member is None:
         raise TidingsError(ErrorCode.NOT_A_MEMBER, "you are not a member of this group")
@@ -93,9 +98,13 @@ def check_send(group: GroupState, sender: str, now: int) -> None:
 
 
 def rights_table() -> dict[str, dict[str, list[str]]]:
-    """The table as data, per group type: action -> the roles that may."""
+    """The table as data, per group type: action -> the roles that may. (A
+    Live group has no stored members, so no roles but its owner: its rules
+    are in docs/protocol.md, "Live groups".)"""
     table: dict[str, dict[str, list[str]]] = {}
     for t in GroupType:
+        if t is GroupType.LIVE:
+            continue
         probe = GroupState("", t, "", TYPE_RULES[t].default_join, False, 0)
         table[t.value] = {}
         for a in Action:

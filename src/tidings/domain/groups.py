@@ -32,6 +32,8 @@ class GroupType(StrEnum):
     PUBLIC = "Public"
     MEETING = "Meeting"
     COMMUNITY = "Community"
+    # Tencent's AVChatRoom: online-only members, nothing stored (domain/live.py).
+    LIVE = "AVChatRoom"
 
 
 class JoinOption(StrEnum):
@@ -79,6 +81,8 @@ TYPE_RULES: dict[GroupType, TypeRules] = {
                                 True),
     GroupType.MEETING: TypeRules(10_000, False, True, JoinOption.FREE, False, False, True),
     GroupType.COMMUNITY: TypeRules(100_000, True, False, JoinOption.FREE, True, False, True),
+    # Unlimited (as Tencent's): its members are its connections, in memory.
+    GroupType.LIVE: TypeRules(2**31 - 1, False, False, JoinOption.FREE, False, False, True),
 }
 
 

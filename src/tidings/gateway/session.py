@@ -28,7 +28,7 @@ from tidings.domain.friends import FriendDeleteIn, FriendRequestIn, UserIdsIn
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import SendRequest, SyncRequest
-from tidings.gateway import frames, group_ops, search_ops
+from tidings.gateway import frames, group_join_ops, group_ops, live_ops, search_ops
 from tidings.gateway.frames import FrameError, RequestId
 from tidings.services.messaging import SendContext, SyncResult, ack_view, event_frame
 from tidings.services.runtime import Runtime
@@ -156,6 +156,8 @@ class Session:
         }
         self._handlers.update(group_ops.handlers(self))
         self._handlers.update(search_ops.handlers(self))
+        self._handlers.update(group_join_ops.handlers(self))
+        self._handlers.update(live_ops.handlers(self))
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -169,6 +171,7 @@ class Session:
         """The connection is gone (``code``: the client's close code, if it
         sent one): stop delivering and tidy up."""
         self._closed = True
+        self._rt.live.detach(self.identity, self)
         if self.identity is not None:
             self._rt.bus.detach(self.identity, self)
             if self._closed_with in _SERVER_CLOSE:
@@ -187,6 +190,7 @@ class Session:
             return
         self._closed = True
         self._closed_with = code
+        self._rt.live.detach(self.identity, self)
         if self.identity is not None:
             self._rt.bus.detach(self.identity, self)
         try:
@@ -390,9 +394,14 @@ class Session:
         # Friend requests wait in the store for offline users: every sync
         # answer lists the pending ones (docs/protocol.md, "Friends").
         requests = (await self._rt.friends.requests(self._me()))["incoming"]
+        # So do join applications, and how the caller left the groups the
+        # device still holds (docs/protocol.md, "Join applications").
+        joins = await self._rt.group_joins.for_sync(self._me())
+        left = await self._rt.group_joins.groups_left(self._me(), req.known)
         self.reply(frames.ok(req_id, {"messages": result.messages,
                                       "conversations": result.conversations,
-                                      "more": result.more, "friend_requests": requests}))
+                                      "more": result.more, "friend_requests": requests,
+                                      **joins, "groups_left": left}))
         self._release(result)
 
     def _release(self, result: SyncResult) -> None:

@@ -39,6 +39,11 @@ class SeqTracker:
         self._known[conversation_id] = seq
         self._absorb(conversation_id)
 
+    def forget(self, conversation_id: str) -> None:
+        """Stop following a conversation (a group the user is no longer in)."""
+        self._known.pop(conversation_id, None)
+        self._ahead.pop(conversation_id, None)
+
     def own(self, conversation_id: str, seq: int) -> None:
         """One of our sends was stored with ``seq``: we hold that message."""
         if seq <= self._known.get(conversation_id, 0):

@@ -223,6 +223,12 @@ class Client:
         self._callbacks: set[asyncio.Task[Any]] = set()
         self.session_id: int | None = None
         self.connects = 0  # successful logins and syncs, the first included
+        # As of the last sync: the join applications waiting for this user's
+        # answer, and the user's own (docs/protocol.md, "Join applications").
+        self.group_join_requests: list[dict[str, Any]] = []
+        self.group_applications: list[dict[str, Any]] = []
+        # The Live groups joined (rejoined after each reconnect).
+        self._live_rooms: set[str] = set()
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -479,6 +485,62 @@ class Client:
         found: list[dict[str, Any]] = (await self._group("group_list", {}))["groups"]
         return found
 
+    # -- join applications (docs/protocol.md, "Join applications") -------------
+
+    async def apply_to_group(self, group_id: str, message: str = "") -> dict[str, Any]:
+        """Ask to join; ``state`` "pending" (the owner and admins answer) or
+        "joined" (a FreeAccess group)."""
+        return await self._group("group_apply", {"group_id": group_id, "message": message})
+
+    async def approve_join(self, group_id: str, user_id: str) -> dict[str, Any]:
+        return await self._group("group_join_approve", {"group_id": group_id,
+                                                        "user_id": user_id})
+
+    async def decline_join(self, group_id: str, user_id: str) -> dict[str, Any]:
+        return await self._group("group_join_decline", {"group_id": group_id,
+                                                        "user_id": user_id})
+
+    async def join_requests(self, group_id: str | None = None) -> list[dict[str, Any]]:
+        """Pending applications to one group, or to every group the user
+        owns or administers."""
+        data = {} if group_id is None else {"group_id": group_id}
+        found: list[dict[str, Any]] = (await self._group("group_join_requests", data))[
+            "requests"]
+        return found
+
+    async def my_applications(self) -> list[dict[str, Any]]:
+        """The user's own applications: pending, and answered in the last 7 days."""
+        found: list[dict[str, Any]] = (await self._group("group_applications", {}))[
+            "applications"]
+        return found
+
+    # -- Live groups (docs/protocol.md, "Live groups") ----------------------------
+
+    async def live_join(self, group_id: str) -> dict[str, Any]:
+        """Join a Live group on this client's connection (and again after
+        every reconnect, until :meth:`live_leave`). Its messages come to
+        ``on_notice`` as ``live_message`` notices."""
+        found = await self._group("live_join", {"group_id": group_id})
+        self._live_rooms.add(group_id)
+        return found
+
+    async def live_leave(self, group_id: str) -> dict[str, Any]:
+        self._live_rooms.discard(group_id)
+        return await self._group("live_leave", {"group_id": group_id})
+
+    async def live_send(self, group_id: str, elements: Sequence[Mapping[str, Any]], *,
+                        priority: str = "Normal", cloud_custom_data: str = "",
+                        client_msg_id: str | None = None) -> dict[str, Any]:
+        """Send to a Live group now (not stored, not resent). Over the room's
+        rate a Low or Normal message is refused with 94060 (``LIVE_ROOM_BUSY``)."""
+        return await self._group("live_send", {
+            "group_id": group_id, "client_msg_id": client_msg_id or uuid.uuid4().hex,
+            "elements": list(elements), "cloud_custom_data": cloud_custom_data,
+            "priority": priority})
+
+    async def live_members(self, group_id: str, limit: int = 100) -> dict[str, Any]:
+        return await self._group("live_members", {"group_id": group_id, "limit": limit})
+
     # -- conversation settings ---------------------------------------------------
 
     async def set_conversation(self, conversation_id: str, *, pinned: bool | None = None,
@@ -700,6 +762,15 @@ class Client:
             while await conn.request("sync", {"known": self._tracker.snapshot()},
                                      self._apply_sync, max(self.request_timeout, dead_after)):
                 pass
+            # Live-group membership is per connection: join the rooms again.
+            for group_id in sorted(self._live_rooms):
+                try:
+                    await conn.request("live_join", {"group_id": group_id}, _raw,
+                                       self.request_timeout)
+                except TidingsError as exc:
+                    log.warning("%s: could not rejoin Live group %s: %s", self.user_id,
+                                group_id, exc)
+                    self._live_rooms.discard(group_id)
             self.session_id = int(login["session_id"])
             self.connects += 1
             self._conn = conn
@@ -859,6 +930,12 @@ class Client:
                 log.warning("%s: the sync answer skips from %s seq %s to %s", self.user_id,
                             cid, held, msg.seq)
             self._deliver(msg, accept_gap=True)
+        # Groups left while away: stop asking about them, and say so.
+        for gone in data.get("groups_left", ()):
+            self._tracker.forget(str(gone["conversation_id"]))
+            self._callback(self.on_notice, Notice("group_left", gone))
+        self.group_join_requests = list(data.get("group_join_requests", ()))
+        self.group_applications = list(data.get("group_applications", ()))
         if not more:
             self._baselined = True
         return again

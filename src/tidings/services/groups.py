@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tidings.domain.errors import ErrorCode, TidingsError
@@ -87,6 +88,10 @@ class GroupService:
         self._writer = writer
         self._callbacks = callbacks
         self._defaults: dict[int, tuple[float, list[str]]] = {}
+        # Told (sdkappid, group id) after a disband; Live rooms close then.
+        self.on_disband: list[Callable[[int, str], None]] = []
+        # The online member count of a Live group (set by the live service).
+        self.live_count: Callable[[int, str], int] | None = None
 
     async def _run(self, key: ConversationKey, op: GroupOp) -> dict[str, Any]:
         wanted: frozenset[str] = frozenset()
@@ -101,6 +106,10 @@ class GroupService:
         result: dict[str, Any] = committed.result
         return result
 
+    async def run(self, key: ConversationKey, op: GroupOp) -> dict[str, Any]:
+        """Run an operation of another module (join applications) as ours are run."""
+        return await self._run(key, op)
+
     @staticmethod
     def key(sdkappid: int, group_id: object) -> ConversationKey:
         return group_key(sdkappid, check_group_id(group_id))
@@ -113,7 +122,8 @@ class GroupService:
                      join_option: JoinOption | None) -> dict[str, Any]:
         """A user creates a group and owns it; the app's admin names the
         owner (or none). The app's default members join too."""
-        default_members = await self.default_members(sdkappid)
+        # A Live group stores no members: the app's default members are not added.
+        default_members = [] if type is GroupType.LIVE else await self.default_members(sdkappid)
         gid = new_group_id() if group_id is None else check_group_id(group_id,
                                                                      chosen_by_app=True)
         if actor is not None:
@@ -179,7 +189,11 @@ class GroupService:
                                SetNameCard(actor, check_user_id(user), name_card))
 
     async def disband(self, sdkappid: int, actor: str | None, group_id: str) -> dict[str, Any]:
-        return await self._run(self.key(sdkappid, group_id), Disband(actor))
+        key = self.key(sdkappid, group_id)
+        result = await self._run(key, Disband(actor))
+        for listener in self.on_disband:
+            listener(sdkappid, key.a)
+        return result
 
     # -- the app's setting ----------------------------------------------------------
 
@@ -207,6 +221,9 @@ class GroupService:
         found = await self._store.info(self.key(sdkappid, group_id))
         if found is None:
             raise TidingsError(ErrorCode.NOT_FOUND, f"no group {group_id!r}")
+        if found["type"] == GroupType.LIVE.value and self.live_count is not None:
+            # Its members are its open connections, not rows.
+            found["member_count"] = self.live_count(sdkappid, found["group_id"])
         return found
 
     async def members(self, sdkappid: int, viewer: str | None, group_id: str, *,

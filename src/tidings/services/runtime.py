@@ -15,8 +15,10 @@ from tidings.services.broadcasts import BroadcastService
 from tidings.services.callbacks import CallbackService
 from tidings.services.conversations import ConversationSettingsService
 from tidings.services.friends import FriendService
+from tidings.services.group_joins import GroupJoinService
 from tidings.services.group_receipts import GroupReceiptService
 from tidings.services.groups import GroupService
+from tidings.services.live import LiveService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
 from tidings.services.reactions import ReactionService
@@ -30,6 +32,8 @@ from tidings.store.callbacks import CallbackStore
 from tidings.store.conversation_settings import ConversationSettingsStore
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.friends import FriendStore
+from tidings.store.group_departures import DepartureStore
+from tidings.store.group_joins import JoinRequestStore
 from tidings.store.groups import GroupStore
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
@@ -65,6 +69,8 @@ class Runtime:
     home_sdkappid: int
     group_receipts: GroupReceiptService
     search: SearchService
+    group_joins: GroupJoinService
+    live: LiveService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -101,16 +107,21 @@ class Runtime:
         broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
         await broadcasts.start()
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
+        groups = GroupService(GroupStore(db), writer, callbacks)
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
                    StatsService(StatsStore(db), bus), callbacks,
-                   GroupService(GroupStore(db), writer, callbacks), friends,
+                   groups, friends,
                    conversation_settings, TypingService(bus, friends.relations),
                    ReactionService(reaction_store, MessageStore(db), friends.relations, bus,
                                    writer),
                    home.sdkappid, group_receipts,
                    SearchService(SearchStore(db, settings.search_fts_probe), MessageStore(db),
-                                 messaging))
+                                 messaging),
+                   group_joins=GroupJoinService(JoinRequestStore(db), DepartureStore(db),
+                                                GroupStore(db), groups, bus, callbacks),
+                   live=LiveService(groups, rate=settings.live_room_rate,
+                                    max_message_bytes=settings.max_message_bytes))
 
     async def stop(self) -> None:
         await self.broadcasts.stop()

@@ -28,6 +28,7 @@ from tidings.domain.groups import (
     Role,
 )
 from tidings.domain.ids import ConversationKey
+from tidings.store import group_departures
 from tidings.store.engine import Database
 from tidings.store.schema import (
     app_group_settings,
@@ -91,11 +92,14 @@ def load_state(conn: Connection, conversation_id: int) -> GroupState | None:
     members = {r.user_id: Member(Role(r.role), r.muted_until) for r in conn.execute(
         select(cm.user_id, cm.role, cm.muted_until).where(
             cm.conversation_id == conversation_id)).all()}
+    if row.type == GroupType.LIVE and row.owner:
+        # A Live group stores no members; its owner keeps the owner's rights.
+        members[row.owner] = Member(Role.OWNER)
     return GroupState(row.group_id, GroupType(row.type), row.owner, JoinOption(row.join_option),
                       bool(row.mute_all), row.max_members, members)
 
 
-def _add_rows(tx: GroupTx, conversation_id: int, state: GroupState,
+def add_rows(tx: GroupTx, conversation_id: int, state: GroupState,
               added: list[tuple[str, Role]]) -> None:
     visible_after = 0 if state.rules.history_before_join else tx.seq - 1
     tx.conn.execute(insert(conversation_members), [
@@ -103,6 +107,7 @@ def _add_rows(tx: GroupTx, conversation_id: int, state: GroupState,
          "read_seq": tx.seq, "read_msg_no": tx.last_msg_no, "joined_at": tx.now,
          "role": int(role), "visible_after": visible_after}
         for user, role in added])
+    group_departures.forget(tx.conn, conversation_id, [user for user, _ in added])
 
 
 def _set_member(tx: GroupTx, user: str, **values: Any) -> None:
@@ -135,6 +140,11 @@ class CreateGroup(GroupOp):
             raise TidingsError(ErrorCode.INVALID_REQUEST,
                                f"a {self.type} group's join option is {rules.default_join}")
         everyone = dict.fromkeys(([self.owner] if self.owner else []) + self.members)
+        live = self.type is GroupType.LIVE
+        if live and len(everyone) > (1 if self.owner else 0):
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               "a Live group has no stored members: they join online "
+                               "(live_join)")
         if len(everyone) > rules.max_members:
             raise TidingsError(ErrorCode.GROUP_FULL,
                                f"a {self.type} group holds at most {rules.max_members} members")
@@ -148,15 +158,15 @@ class CreateGroup(GroupOp):
         state = GroupState(tx.key.a, self.type, self.owner, join, False, rules.max_members,
                            {u: Member(Role.OWNER if u == self.owner else Role.MEMBER)
                             for u in everyone})
-        if everyone:
-            _add_rows(tx, conversation_id, state,
+        if everyone and not live:
+            add_rows(tx, conversation_id, state,
                       [(u, m.role) for u, m in state.members.items()])
         entry = {"op": "created", "by": self.actor, "type": self.type.value,
                  "owner": self.owner or None,
                  "members": list(everyone)[:50], "member_count": len(everyone),
                  "name": self.profile.get("name", "")}
         return GroupOutcome(entry, state, {"group_id": tx.key.a, "type": self.type.value,
-                                           "member_count": len(everyone)})
+                                           "member_count": 0 if live else len(everyone)})
 
 
 @dataclass
@@ -170,6 +180,9 @@ class AddMembers(GroupOp):
     def apply(self, tx: GroupTx) -> GroupOutcome:
         state = _existing(tx)
         assert tx.conversation_id is not None
+        if state.type is GroupType.LIVE:
+            raise TidingsError(ErrorCode.GROUP_NO_PERMISSION,
+                               "a Live group is joined online (live_join), never invited to")
         if self.join:
             assert self.actor is not None
             if self.actor in state.members:
@@ -195,7 +208,7 @@ class AddMembers(GroupOp):
         new = state.copy()
         for u in added:
             new.members[u] = Member(Role.MEMBER)
-        _add_rows(tx, tx.conversation_id, new, [(u, Role.MEMBER) for u in added])
+        add_rows(tx, tx.conversation_id, new, [(u, Role.MEMBER) for u in added])
         op = "joined" if self.join else "invited"
         return GroupOutcome({"op": op, "by": self.actor, "users": added}, new,
                             {"added": added, "already": already})
@@ -211,6 +224,10 @@ class RemoveMembers(GroupOp):
 
     def apply(self, tx: GroupTx) -> GroupOutcome:
         state = _existing(tx)
+        if state.type is GroupType.LIVE:
+            raise TidingsError(ErrorCode.GROUP_NO_PERMISSION,
+                               "a Live group's members are its connections: they leave with"
+                               " live_leave or by disconnecting")
         if self.leave:
             assert self.actor is not None
             if self.actor not in state.members:
@@ -239,6 +256,9 @@ class RemoveMembers(GroupOp):
         tx.conn.execute(delete(conversation_members).where(
             cm.conversation_id == tx.conversation_id, cm.user_id.in_(gone)))
         op = "left" if self.leave else "kicked"
+        # So that one removed while offline learns it on reconnect.
+        group_departures.record(tx.conn, tx.conversation_id or 0, tx.key.sdkappid, tx.key.a,
+                                gone, op, tx.seq, self.actor, tx.now)
         return GroupOutcome({"op": op, "by": self.actor, "users": gone}, new,
                             {"removed": gone, "not_members": missing})
 

@@ -410,3 +410,45 @@ def made_by_migrations_only(name: str | None) -> bool:
     ``ix_message_texts_body_trgm`` (schema comparisons skip them)."""
     return name is not None and (name.startswith("message_texts_fts")
                                  or name == "ix_message_texts_body_trgm")
+
+
+# Join applications (revision 0010): one per applicant and group. Pending
+# until an owner or admin answers; the answered row stays (state, by whom,
+# when) so an applicant who was offline learns the answer on reconnect, and is
+# replaced by the next application. Gone with the group.
+group_join_requests = Table(
+    "group_join_requests",
+    metadata,
+    Column("conversation_id", Integer, ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("user_id", String(32), primary_key=True),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("group_id", String(48), nullable=False),
+    Column("message", String(1200), nullable=False, server_default=""),
+    # domain.group_joins.JoinState
+    Column("state", String(10), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    # NULL: not answered yet, or answered by the app's admin.
+    Column("handled_by", String(32), nullable=True),
+    Column("handled_at", BigInteger, nullable=False, server_default="0"),
+    Index("ix_group_join_requests_user", "sdkappid", "user_id"),
+)
+
+# Who left a group or was removed from it (revision 0010), so that a member
+# removed while offline learns it on reconnect. Deleted when they join again,
+# and with the group.
+group_departures = Table(
+    "group_departures",
+    metadata,
+    Column("conversation_id", Integer, ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("user_id", String(32), primary_key=True),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("group_id", String(48), nullable=False),
+    # The system entry's op ("left", "kicked") and seq, and who did it.
+    Column("op", String(16), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("by_user", String(32), nullable=True),
+    Column("left_at", BigInteger, nullable=False),
+    Index("ix_group_departures_user", "sdkappid", "user_id"),
+)

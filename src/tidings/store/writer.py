@@ -330,7 +330,7 @@ class MessageWriter:
                     stored[id(r)] = TidingsError(ErrorCode.NOT_FOUND, f"no group {r.key.a!r}")
                     continue
                 try:
-                    if not r.privileged:
+                    if not r.privileged or group.group.type is GroupType.LIVE:
                         group_rights.check_send(group.group, r.sender, now)
                 except TidingsError as refused:
                     stored[id(r)] = refused
@@ -565,8 +565,10 @@ class MessageWriter:
         assert conv is not None
         before = conv.group
         conv.group = outcome.state
-        if outcome.entry is None:
-            # Nothing changed: an answer, no entry.
+        if outcome.entry is None or (outcome.state is not None
+                                     and outcome.state.type is GroupType.LIVE):
+            # Nothing changed: an answer, no entry. (A Live group keeps no
+            # seq stream: its changes are written, never entered.)
             entry = StoredMessage(conv.id, r.key, 0, "", "", "{}", "", now, 0,
                                   kind=EntryKind.SYSTEM)
             return Committed(r, entry, duplicate=True, result=outcome.result)
