@@ -64,6 +64,23 @@ class Settings(BaseSettings):
     # message's time; 0 means no limit.
     recall_window: float = Field(120.0, ge=0)
     edit_window: float = Field(0.0, ge=0)
+    # Push for receivers who are offline (docs/push.md): a message's push is
+    # decided this many seconds after its commit; failed sends are retried
+    # from push_retry_base seconds, doubling up to push_retry_cap, at most
+    # push_max_attempts times.
+    push_delay: float = Field(0.0, ge=0)
+    push_poll_interval: float = Field(1.0, gt=0)
+    push_retry_base: float = Field(5.0, gt=0)
+    push_retry_cap: float = Field(600.0, gt=0)
+    push_max_attempts: int = Field(8, ge=1)
+    push_concurrency: int = Field(64, ge=1)
+    push_timeout: float = Field(10.0, gt=0)
+    push_apns_url: str = "https://api.push.apple.com"
+    push_fcm_url: str = "https://fcm.googleapis.com"
+    # The VAPID "sub" claim when an app set none.
+    push_vapid_subject: str = "mailto:push@localhost"
+    # Web Push endpoints over plain http (a local test push service only).
+    push_allow_http: bool = False
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -78,6 +78,11 @@ class ErrorCode(IntEnum):
     FRIEND_REQUESTS_DENIED = 30516
     FRIEND_REQUEST_NOT_FOUND = 30614
     NOT_A_FRIEND = 31704
+    # Push (ours: Tencent has no numbers for these): the app has no
+    # credentials for the channel a device registers with; a token or
+    # subscription that cannot be one.
+    PUSH_CHANNEL_NOT_CONFIGURED = 95100
+    INVALID_PUSH_TOKEN = 95101
 
 
 # The HTTP status each code is answered with on REST.
@@ -131,6 +136,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.FRIEND_REQUESTS_DENIED: 403,
     ErrorCode.FRIEND_REQUEST_NOT_FOUND: 404,
     ErrorCode.NOT_A_FRIEND: 404,
+    ErrorCode.PUSH_CHANNEL_NOT_CONFIGURED: 409,
+    ErrorCode.INVALID_PUSH_TOKEN: 400,
 }
 
 

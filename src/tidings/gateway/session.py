@@ -28,7 +28,7 @@ from tidings.domain.friends import FriendDeleteIn, FriendRequestIn, UserIdsIn
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import SendRequest, SyncRequest
-from tidings.gateway import frames, group_ops
+from tidings.gateway import frames, group_ops, push_ops
 from tidings.gateway.frames import FrameError, RequestId
 from tidings.services.messaging import SendContext, SyncResult, ack_view, event_frame
 from tidings.services.runtime import Runtime
@@ -155,6 +155,7 @@ class Session:
             "pong": self._pong,
         }
         self._handlers.update(group_ops.handlers(self))
+        self._handlers.update(push_ops.handlers(self))
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -337,7 +338,7 @@ class Session:
         future = self._rt.messaging.submit(
             self._me(), req.conversation_id, req.client_msg_id, req.elements_json(),
             req.cloud_custom_data, origin=_Ack(self, req_id), context=self._context,
-            mentions=req.mentions)
+            mentions=req.mentions, push=req.offline_push)
         self._answer_when_stored(req_id, future)
 
     def _answer_when_stored(self, req_id: RequestId, future: asyncio.Future[Committed]) -> None:

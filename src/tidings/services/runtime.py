@@ -18,6 +18,7 @@ from tidings.services.friends import FriendService
 from tidings.services.groups import GroupService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
+from tidings.services.push import PushService
 from tidings.services.reactions import ReactionService
 from tidings.services.stats import StatsService
 from tidings.services.typing import TypingService
@@ -31,6 +32,7 @@ from tidings.store.friends import FriendStore
 from tidings.store.groups import GroupStore
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
+from tidings.store.push import PushStore
 from tidings.store.reactions import ReactionStore
 from tidings.store.stats import StatsStore
 from tidings.store.writer import MessageWriter
@@ -58,6 +60,7 @@ class Runtime:
     conversation_settings: ConversationSettingsService
     typing: TypingService
     reactions: ReactionService
+    push: PushService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -74,9 +77,10 @@ class Runtime:
                                      max_sync_bytes=settings.max_sync_bytes,
                                      recall_window=settings.recall_window,
                                      edit_window=settings.edit_window)
-        writer = MessageWriter(db, max_batch=settings.max_commit_batch,
-                               on_commit=messaging.on_commit)
         callbacks = CallbackService(CallbackStore(db), settings)
+        push = PushService(PushStore(db), bus, callbacks, settings)
+        writer = MessageWriter(db, max_batch=settings.max_commit_batch,
+                               on_commit=push.hook(messaging.on_commit))
         friends = FriendService(FriendStore(db), AccountStore(db), ProfileStore(db), bus,
                                 callbacks, settings.app_cache_ttl)
         settings_store = ConversationSettingsStore(db)
@@ -86,6 +90,7 @@ class Runtime:
                                                             messaging, bus)
         callbacks.start()
         writer.start()
+        push.start()
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
         broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
         await broadcasts.start()
@@ -95,10 +100,12 @@ class Runtime:
                    StatsService(StatsStore(db), bus), callbacks,
                    GroupService(GroupStore(db), writer, callbacks), friends,
                    conversation_settings, TypingService(bus, friends.relations),
-                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus))
+                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus),
+                   push)
 
     async def stop(self) -> None:
         await self.broadcasts.stop()
         await self.writer.stop()
+        await self.push.stop()
         await self.callbacks.stop()
         await self.db.dispose()

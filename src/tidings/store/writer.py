@@ -37,6 +37,7 @@ from tidings.store.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.groups import GroupOp, GroupTx, load_state
 from tidings.store.messages import StoredMessage
+from tidings.store.push import JOB_INSERT_SQL
 from tidings.store.schema import conversation_members, conversations
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,9 @@ class NewMessage:
     mentions: tuple[str, ...] = ()
     # The app's admin into a group: no membership or mute check.
     privileged: bool = False
+    # Push for receivers who are away: the sender's options as stored
+    # (domain.push.PushOptions.stored(), "" for defaults); None: no push.
+    push: str | None = ""
 
 
 @dataclass(slots=True)
@@ -180,6 +184,7 @@ class MessageWriter:
             "UPDATE conversations SET last_seq = ?, last_time = ?, last_message_seq = ?,"
             " last_msg_no = ? WHERE id = ?")
         self._outbox_sql = db.driver_sql(OUTBOX_INSERT_SQL)
+        self._push_sql = db.driver_sql(JOB_INSERT_SQL)
         self._read_sql = db.driver_sql(
             "UPDATE conversation_members SET read_seq = ?, read_msg_no = ?"
             " WHERE conversation_id = ? AND user_id = ? AND read_seq < ?")
@@ -377,6 +382,12 @@ class MessageWriter:
                    and not outcome.duplicate]
         if events:
             cursor.executemany(self._outbox_sql, events)
+        jobs = [(r.key.sdkappid, outcome.message.conversation_id, outcome.message.seq, r.push,
+                 now) for r in fresh
+                if r.push is not None and r.imported is not ImportMode.HISTORY
+                and isinstance(outcome := stored.get(id(r)), Committed)]
+        if jobs:
+            cursor.executemany(self._push_sql, jobs)
         result: list[Committed | TidingsError] = []
         for r in requests:
             outcome = stored.get(id(r))
