@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # from push_retry_base seconds, doubling up to push_retry_cap, at most
     # push_max_attempts times.
     push_delay: float = Field(0.0, ge=0)
+    # Off: no push at all (the writer writes no push jobs); for a server whose
+    # apps do not push, and to measure what push costs (bench/).
+    push_enabled: bool = True
     push_poll_interval: float = Field(1.0, gt=0)
     push_retry_base: float = Field(5.0, gt=0)
     push_retry_cap: float = Field(600.0, gt=0)

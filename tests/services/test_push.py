@@ -479,16 +479,18 @@ async def test_fcm(server: Server, app: App, push: AppServer,
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()
-    account = {"type": "service_account", "project_id": "shop-1",
-               "client_email": "push@shop-1.iam.example", "private_key": pem,
-               "token_uri": f"http://127.0.0.1:{push.port}/oauth/token"}
+    # The push services outlive the test (and run for both databases): ids of its own.
+    project, grant_path = f"shop-{uuid.uuid4().hex[:8]}", f"/oauth/{uuid.uuid4().hex}/token"
+    account = {"type": "service_account", "project_id": project,
+               "client_email": f"push@{project}.iam.example", "private_key": pem,
+               "token_uri": f"http://127.0.0.1:{push.port}{grant_path}"}
     assert admin_put(server, app, {"fcm": account})["fcm"] == {"configured": True,
-                                                                "project_id": "shop-1"}
-    send_path = "/fcm/v1/projects/shop-1/messages:send"
+                                                                "project_id": project}
+    send_path = f"/fcm/v1/projects/{project}/messages:send"
     gone = False
 
     def answer(call: Call) -> Reply:
-        if call.path == "/oauth/token":
+        if call.path == grant_path:
             return Reply(200, {"access_token": "ya29.test", "expires_in": 3600})
         if gone:
             return Reply(404, {"error": {"code": 404, "status": "NOT_FOUND", "details": [
@@ -503,7 +505,7 @@ async def test_fcm(server: Server, app: App, push: AppServer,
     await b.close()
     a = await login(server, app, alice)
     await a.send_text(f"c2c_{bob}", "hello android")
-    [grant] = await wait_calls(push, "/oauth/token")
+    [grant] = await wait_calls(push, grant_path)
     form = dict(p.split("=", 1) for p in grant.body.decode().split("&"))
     assert form["grant_type"] == "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
     claims = jwt.decode(form["assertion"], key.public_key(), algorithms=["RS256"],
@@ -519,7 +521,7 @@ async def test_fcm(server: Server, app: App, push: AppServer,
     await a.send_text(f"c2c_{bob}", "are you there")
     await wait_calls(push, send_path, 2)
     await settle(lambda: queued(server, app, bob)["devices"] == [])
-    assert len(calls_to(push, "/oauth/token")) == 1  # the access token is reused
+    assert len(calls_to(push, grant_path)) == 1  # the access token is reused
     await a.close()
 
 
@@ -596,3 +598,89 @@ async def test_push_survives_a_crash_right_after_the_ack(
     server.start()
     [call] = await wait_calls(push, browser.path)
     assert browser.read(call)["body"] == f"{alice}: before the crash"
+
+
+# -- the other surfaces: Tencent v4, the CLI, the SDK ----------------------------------
+
+
+async def test_tencent_sendmsg_offline_push_info(server: Server, app: App, push: AppServer,
+                                                 users: Callable[[str], str]) -> None:
+    from tests.api.test_tencent_v4 import v4
+
+    alice, bob = users("alice"), users("bob")
+    browser = Browser.new(push)
+    await subscribe(server, app, bob, browser)
+    body = {"From_Account": alice, "To_Account": bob, "MsgRandom": 1,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "quiet"}}],
+            "OfflinePushInfo": {"PushFlag": 1}}
+    assert v4(server, app, "openim/sendmsg", body)["ActionStatus"] == "OK"
+    body.update(MsgRandom=2, OfflinePushInfo={"PushFlag": 0, "Title": "Shop",
+                                              "Desc": "A parcel", "Ext": "e1"})
+    assert v4(server, app, "openim/sendmsg", body)["ActionStatus"] == "OK"
+    [call] = await wait_calls(push, browser.path)
+    note = browser.read(call)
+    assert (note["title"], note["body"], note["ext"]) == ("Shop", "A parcel", "e1")
+    body.update(MsgRandom=3, OfflinePushInfo={"Title": "x" * 200})
+    assert v4(server, app, "openim/sendmsg", body)["ErrorCode"] == 10002
+    body.update(MsgRandom=4, OfflinePushInfo="nope")
+    assert v4(server, app, "openim/sendmsg", body)["ErrorCode"] == 10002
+    await asyncio.sleep(0.5)
+    assert len(calls_to(push, browser.path)) == 1
+
+
+async def test_cli_push_settings(server: Server, app: App, push: AppServer,
+                                 users: Callable[[str], str], tmp_path: Any) -> None:
+    alice, bob = users("alice"), users("bob")
+    shown = orjson.loads(server.cli("app", "push", str(app.sdkappid)).stdout)
+    assert shown["private_previews"] is False and shown["apns"]["configured"] is False
+    pem, _ = apns_key()
+    key_file = tmp_path / "AuthKey.p8"
+    key_file.write_text(pem)
+    changed = orjson.loads(server.cli(
+        "app", "push", str(app.sdkappid), "--private-previews", "--apns-key-file",
+        str(key_file), "--apns-key-id", "K1", "--apns-team-id", "T1",
+        "--apns-topic", "com.example.app").stdout)
+    assert changed["private_previews"] is True and changed["apns"]["configured"] is True
+    assert pem not in str(changed)
+    half = server.cli("app", "push", str(app.sdkappid), "--apns-key-id", "K2", check=False)
+    assert half.returncode == 1 and "apns" in half.stderr.lower()
+    key_file.write_text("not a key")
+    junk = server.cli("app", "push", str(app.sdkappid), "--apns-key-file", str(key_file),
+                      "--apns-key-id", "K", "--apns-team-id", "T", "--apns-topic", "t",
+                      check=False)
+    assert junk.returncode == 1
+    assert server.cli("app", "push", "1", check=False).returncode == 2
+    # The running server uses the new settings at once: previews are private.
+    browser = Browser.new(push)
+    await subscribe(server, app, bob, browser)
+    a = await login(server, app, alice)
+    await a.send_text(f"c2c_{bob}", "top secret")
+    [call] = await wait_calls(push, browser.path)
+    assert browser.read(call)["body"] == "New message"
+    await a.close()
+
+
+async def test_sdk(server: Server, shared_app: App, push: AppServer,
+                   users: Callable[[str], str]) -> None:
+    from tidings.sdk import Client
+
+    alice, bob = users("alice"), users("bob")
+    browser = Browser.new(push)
+    async with Client(server.ws_url, shared_app.sdkappid, bob, shared_app.sig(bob),
+                      device_id="bob-laptop") as b:
+        registered = await b.register_push("webpush", subscription=browser.subscription())
+        assert registered["device_id"] == "bob-laptop"
+        assert [d["channel"] for d in (await b.push_devices())["devices"]] == ["webpush"]
+        await b.set_app_state("background")
+        with pytest.raises(ValueError):
+            await b.set_app_state("asleep")
+        async with Client(server.ws_url, shared_app.sdkappid, alice,
+                          shared_app.sig(alice)) as a:
+            await a.send_text(f"c2c_{bob}", "psst", offline_push={"title": "Note"})
+            [call] = await wait_calls(push, browser.path)
+            assert browser.read(call)["title"] == "Note"
+            await b.unregister_push()
+            assert (await b.push_devices())["devices"] == []
+            await a.send_text(f"c2c_{bob}", "gone quiet")
+            await asyncio.sleep(0.5)
+            assert len(calls_to(push, browser.path)) == 1

@@ -175,10 +175,10 @@ class PushService:
     # -- the app's settings ------------------------------------------------------
 
     async def app_settings(self, sdkappid: int) -> dict[str, Any]:
-        return _app_view(await self._store.settings(sdkappid))
+        return app_view(await self._store.settings(sdkappid))
 
     async def put_app_settings(self, sdkappid: int, values: dict[str, Any]) -> dict[str, Any]:
-        return _app_view(await self._store.put_settings(sdkappid, values))
+        return app_view(await self._store.put_settings(sdkappid, values))
 
     async def vapid(self, sdkappid: int) -> PushSettings:
         """The app's settings with its VAPID pair, made and stored on first use."""
@@ -323,7 +323,7 @@ def _conversation_for(ctx: JobContext, user: str) -> str:
     return f"c2c_{ctx.b if user == ctx.a else ctx.a}"
 
 
-def _app_view(s: PushSettings) -> dict[str, Any]:
+def app_view(s: PushSettings) -> dict[str, Any]:
     """An app's push settings as its admin sees them (secrets left out)."""
     return {"private_previews": s.private_previews, "use_callback": s.use_callback,
             "vapid_public_key": s.vapid_public, "vapid_subject": s.vapid_subject,

@@ -80,7 +80,8 @@ class Runtime:
         callbacks = CallbackService(CallbackStore(db), settings)
         push = PushService(PushStore(db), bus, callbacks, settings)
         writer = MessageWriter(db, max_batch=settings.max_commit_batch,
-                               on_commit=push.hook(messaging.on_commit))
+                               on_commit=push.hook(messaging.on_commit),
+                               push=settings.push_enabled)
         friends = FriendService(FriendStore(db), AccountStore(db), ProfileStore(db), bus,
                                 callbacks, settings.app_cache_ttl)
         settings_store = ConversationSettingsStore(db)

@@ -332,16 +332,19 @@ class PushStore:
                      r.payload, r.attempts) for r in rows]
 
     async def still_due(self, send: Send) -> bool:
-        """False when the message was recalled (or is gone) or the receiver
-        has read up to it since the push was decided."""
-        m, cm = messages.c, conversation_members.c
+        """False when, since the push was decided, the message was recalled
+        (or is gone), or the receiver read up to it or muted the conversation."""
+        m, cm, cs = messages.c, conversation_members.c, conversation_settings.c
         async with self._db.reader.connect() as conn:
             state = (await conn.execute(select(m.state).where(
                 m.conversation_id == send.conversation_id, m.seq == send.seq))).scalar()
             read = (await conn.execute(select(cm.read_seq).where(
                 cm.conversation_id == send.conversation_id,
                 cm.user_id == send.user_id))).scalar()
-        return state is not None and state != 2 and (read or 0) < send.seq
+            muted = (await conn.execute(select(cs.muted).where(
+                cs.conversation_id == send.conversation_id,
+                cs.user_id == send.user_id))).scalar()
+        return state is not None and state != 2 and (read or 0) < send.seq and not muted
 
     async def record(self, outcomes: Sequence[SendOutcome]) -> None:
         if not outcomes:

@@ -162,8 +162,11 @@ class WriterStopped(TidingsError):
 
 
 class MessageWriter:
-    def __init__(self, db: Database, *, max_batch: int, on_commit: CommitHook) -> None:
+    def __init__(self, db: Database, *, max_batch: int, on_commit: CommitHook,
+                 push: bool = True) -> None:
         self._db = db
+        # Write a push job per message (services/push.py decides it later).
+        self._push = push
         self._max_batch = max_batch
         self._on_commit = on_commit
         self._queue: list[tuple[Request, asyncio.Future[Committed]]] = []
@@ -384,7 +387,7 @@ class MessageWriter:
             cursor.executemany(self._outbox_sql, events)
         jobs = [(r.key.sdkappid, outcome.message.conversation_id, outcome.message.seq, r.push,
                  now) for r in fresh
-                if r.push is not None and r.imported is not ImportMode.HISTORY
+                if self._push and r.push is not None and r.imported is not ImportMode.HISTORY
                 and isinstance(outcome := stored.get(id(r)), Committed)]
         if jobs:
             cursor.executemany(self._push_sql, jobs)
