@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -87,6 +88,7 @@ class PushService:
         self._http2: httpx.AsyncClient | None = None
         self._channels: dict[Channel, PushChannel] = {}
         self._vapid_lock = asyncio.Lock()
+        self._last_prune = 0.0
         self.sent = 0
 
     # -- lifecycle ---------------------------------------------------------------
@@ -196,6 +198,7 @@ class PushService:
     async def _run(self) -> None:
         while not self._stopping:
             try:
+                await self._prune()
                 busy = await self._jobs_step()
                 busy = await self._sends_step() or busy
             except Exception:
@@ -206,6 +209,14 @@ class PushService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._cfg.push_poll_interval)
             self._wakeup.clear()
+
+    async def _prune(self) -> None:
+        """Forget notifications given up on, after the callbacks' retention."""
+        now = time.monotonic()
+        if now - self._last_prune < 60:
+            return
+        self._last_prune = now
+        await self._store.prune_failed(now_ms() - int(self._cfg.callback_retention * 1000))
 
     async def _jobs_step(self) -> bool:
         jobs = await self._store.due_jobs(now_ms() - int(self._cfg.push_delay * 1000), 50)
