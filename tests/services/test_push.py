@@ -620,10 +620,11 @@ async def test_tencent_sendmsg_offline_push_info(server: Server, app: App, push:
     [call] = await wait_calls(push, browser.path)
     note = browser.read(call)
     assert (note["title"], note["body"], note["ext"]) == ("Shop", "A parcel", "e1")
+    # Tencent's number for a bad field.
     body.update(MsgRandom=3, OfflinePushInfo={"Title": "x" * 200})
-    assert v4(server, app, "openim/sendmsg", body)["ErrorCode"] == 10002
+    assert v4(server, app, "openim/sendmsg", body)["ErrorCode"] == 90010
     body.update(MsgRandom=4, OfflinePushInfo="nope")
-    assert v4(server, app, "openim/sendmsg", body)["ErrorCode"] == 10002
+    assert v4(server, app, "openim/sendmsg", body)["ErrorCode"] == 90010
     await asyncio.sleep(0.5)
     assert len(calls_to(push, browser.path)) == 1
 

@@ -296,9 +296,11 @@ class Client:
             self._outbox.discard(msg_id)
 
     async def send_text(self, conversation_id: str, text: str, *, cloud_custom_data: str = "",
-                        client_msg_id: str | None = None) -> Ack:
+                        client_msg_id: str | None = None,
+                        offline_push: Mapping[str, Any] | None = None) -> Ack:
         return await self.send(conversation_id, [{"type": "text", "text": text}],
-                               cloud_custom_data, client_msg_id=client_msg_id)
+                               cloud_custom_data, client_msg_id=client_msg_id,
+                               offline_push=offline_push)
 
     async def reply_text(self, conversation_id: str, seq: int, text: str, *,
                          client_msg_id: str | None = None) -> Ack:
