@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 OFFLINE_PUSH = "offline_push"
 # Receivers per offline_push callback event (Tencent batches 1 to 100 events).
 CALLBACK_CHUNK = 100
+# Jobs decided (and replaced in one transaction) per step of the worker.
+JOBS_PER_STEP = 200
 
 
 def _tencent_offline_push(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -219,28 +221,46 @@ class PushService:
         await self._store.prune_failed(now_ms() - int(self._cfg.callback_retention * 1000))
 
     async def _jobs_step(self) -> bool:
-        jobs = await self._store.due_jobs(now_ms() - int(self._cfg.push_delay * 1000), 50)
+        """Decide the due jobs and replace them, all in one transaction (a
+        job whose deciding fails stays, and is tried again next step)."""
+        jobs = await self._store.due_jobs(now_ms() - int(self._cfg.push_delay * 1000),
+                                          JOBS_PER_STEP)
+        if not jobs:
+            return False
+        done: list[Job] = []
+        sends: list[tuple[Job, str, str, str]] = []
+        events: list[tuple[int, str, str]] = []
+        wanted: dict[int, bool] = {}
         for job in jobs:
-            if self._stopping:
-                return False
             try:
-                await self._decide(job)
+                if job.sdkappid not in wanted:
+                    wanted[job.sdkappid] = await self._app_pushes(job.sdkappid)
+                if wanted[job.sdkappid]:
+                    await self._decide(job, sends, events)
             except Exception:
-                # The job stays; the next step tries it again.
                 log.exception("push job %s failed", job.id)
-                return False
-        return len(jobs) == 50
+                continue
+            done.append(job)
+        await self._store.finish_jobs(done, sends, events)
+        if events:
+            self._callbacks.wake()
+        return len(jobs) == JOBS_PER_STEP
 
-    async def _decide(self, job: Job) -> None:
+    async def _app_pushes(self, sdkappid: int) -> bool:
+        """Whether the app can push at all: a device registered, or the
+        callback channel on (else its messages cost one read, not several)."""
+        settings = await self._store.settings(sdkappid)
+        return settings.use_callback or await self._store.has_devices(sdkappid)
+
+    async def _decide(self, job: Job, sends: list[tuple[Job, str, str, str]],
+                      events: list[tuple[int, str, str]]) -> None:
         ctx = await self._store.job_context(job)
         if ctx is None or ctx.state == 2:
-            await self._store.finish_job(job, (), ())
             return
         app = job.sdkappid
         away = [user for user, (read_seq, muted) in ctx.receivers.items()
                 if not muted and read_seq < job.seq and not self._present(Identity(app, user))]
         if not away:
-            await self._store.finish_job(job, (), ())
             return
         settings = await self._store.settings(app)
         devices = await self._store.devices_of(app, away)
@@ -252,14 +272,12 @@ class PushService:
         badges = await self._store.unread_totals(app, sorted(with_device | set(callback_users)))
         options = PushOptions.from_stored(job.options)
         msg_id = f"{job.conversation_id}-{job.seq}"
-        sends: list[tuple[str, str, str]] = []
         for device in devices:
             title, body = notification(ctx.sender_name, ctx.group_name, ctx.elements, options,
                                        settings.private_previews or device.private_previews)
-            sends.append((device.user_id, device.device_id, orjson.dumps(payload(
+            sends.append((job, device.user_id, device.device_id, orjson.dumps(payload(
                 title, body, badges.get(device.user_id, 0), _conversation_for(ctx, device.user_id),
                 msg_id, options.ext)).decode()))
-        events = []
         title, body = notification(ctx.sender_name, ctx.group_name, ctx.elements, options,
                                    settings.private_previews)
         for start in range(0, len(callback_users), CALLBACK_CHUNK):
@@ -271,9 +289,6 @@ class PushService:
                                "badge": badges.get(u, 0)}
                               for u in callback_users[start:start + CALLBACK_CHUNK]],
             }).decode()))
-        await self._store.finish_job(job, sends, events)
-        if events:
-            self._callbacks.wake()
 
     async def _sends_step(self) -> bool:
         limit = self._cfg.push_concurrency

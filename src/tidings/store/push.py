@@ -300,20 +300,28 @@ class PushStore:
                 totals.update({r[0]: int(r[1] or 0) for r in rows})
         return totals
 
-    async def finish_job(self, job: Job, sends: Iterable[tuple[str, str, str]],
-                         callbacks: Iterable[tuple[int, str, str]]) -> None:
-        """Replace the job by its sends ((user, device, payload)) and its
-        callback events, in one transaction: a crash before leaves the job
-        to be decided again, after leaves the sends."""
+    async def has_devices(self, sdkappid: int) -> bool:
+        d = push_devices.c
+        async with self._db.reader.connect() as conn:
+            return (await conn.execute(select(d.user_id).where(
+                d.sdkappid == sdkappid).limit(1))).first() is not None
+
+    async def finish_jobs(self, jobs: Sequence[Job],
+                          sends: Iterable[tuple[Job, str, str, str]],
+                          callbacks: Iterable[tuple[int, str, str]]) -> None:
+        """Replace the jobs by their sends ((job, user, device, payload)) and
+        callback events, in one transaction: a crash before leaves the jobs
+        to be decided again, after leaves the sends. One transaction for a
+        whole step, not one per message: most jobs end with nothing to send."""
         now = now_ms()
         rows = [{"sdkappid": job.sdkappid, "user_id": user, "device_id": device,
                  "conversation_id": job.conversation_id, "seq": job.seq, "payload": body,
                  "status": PENDING, "attempts": 0, "next_attempt_at": now, "last_error": "",
-                 "created_at": now} for user, device, body in sends]
+                 "created_at": now} for job, user, device, body in sends]
         async with self._db.writer.begin() as conn:
-            gone = await conn.execute(delete(push_jobs).where(push_jobs.c.id == job.id))
-            if gone.rowcount == 0:
-                return  # another worker finished it
+            for start in range(0, len(jobs), 500):
+                await conn.execute(delete(push_jobs).where(
+                    push_jobs.c.id.in_([j.id for j in jobs[start:start + 500]])))
             if rows:
                 await conn.execute(insert(push_sends), rows)
             await insert_events(conn, callbacks)
