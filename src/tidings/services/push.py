@@ -57,6 +57,9 @@ OFFLINE_PUSH = "offline_push"
 CALLBACK_CHUNK = 100
 # Jobs decided (and replaced in one transaction) per step of the worker.
 JOBS_PER_STEP = 200
+# How long "this app has no device and no callback channel" is believed
+# before the next message of the app writes a job again (and checks).
+APP_PUSHES_TTL = 5.0
 
 
 def _tencent_offline_push(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,6 +94,8 @@ class PushService:
         self._channels: dict[Channel, PushChannel] = {}
         self._vapid_lock = asyncio.Lock()
         self._last_prune = 0.0
+        # sdkappid -> (when checked, whether the app can push at all).
+        self._pushes: dict[int, tuple[float, bool]] = {}
         self.sent = 0
 
     # -- lifecycle ---------------------------------------------------------------
@@ -128,7 +133,8 @@ class PushService:
         def on_commit(batch: list[Committed]) -> None:
             inner(batch)
             if any(isinstance(c.request, NewMessage) and not c.duplicate
-                   and c.request.push is not None for c in batch):
+                   and c.request.push is not None and self.wants_push(c.request.key.sdkappid)
+                   for c in batch):
                 self._wakeup.set()
         return on_commit
 
@@ -159,6 +165,8 @@ class PushService:
                 raise TidingsError(ErrorCode.PUSH_CHANNEL_NOT_CONFIGURED,
                                    f"this app has no {req.channel.value} credentials;"
                                    " its admin sets them with PUT /v1/admin/push")
+        # Before the write: a message committed from now on gets its job.
+        self._pushes[me.sdkappid] = (time.monotonic(), True)
         device = await self._store.register(me.sdkappid, me.user_id, device_id, req.channel,
                                             token, req.private_previews)
         return device.view()
@@ -182,6 +190,7 @@ class PushService:
         return app_view(await self._store.settings(sdkappid))
 
     async def put_app_settings(self, sdkappid: int, values: dict[str, Any]) -> dict[str, Any]:
+        self._pushes.pop(sdkappid, None)  # unknown again: the next message checks
         return app_view(await self._store.put_settings(sdkappid, values))
 
     async def vapid(self, sdkappid: int) -> PushSettings:
@@ -246,11 +255,23 @@ class PushService:
             self._callbacks.wake()
         return len(jobs) == JOBS_PER_STEP
 
+    def wants_push(self, sdkappid: int) -> bool:
+        """For the writer: whether a message of the app needs a push job.
+        Only a recent "no" (no device, no callback channel) says False: an
+        app that never pushes costs the send path nothing, and one unknown
+        or not checked lately gets its job (whose deciding checks again)."""
+        hit = self._pushes.get(sdkappid)
+        return hit is None or hit[1] or time.monotonic() - hit[0] > APP_PUSHES_TTL
+
     async def _app_pushes(self, sdkappid: int) -> bool:
         """Whether the app can push at all: a device registered, or the
-        callback channel on (else its messages cost one read, not several)."""
+        callback channel on."""
         settings = await self._store.settings(sdkappid)
-        return settings.use_callback or await self._store.has_devices(sdkappid)
+        found = settings.use_callback or await self._store.has_devices(sdkappid)
+        if len(self._pushes) > 100_000:
+            self._pushes.clear()
+        self._pushes[sdkappid] = (time.monotonic(), found)
+        return found
 
     async def _decide(self, job: Job, sends: list[tuple[Job, str, str, str]],
                       events: list[tuple[int, str, str]]) -> None:

@@ -81,7 +81,8 @@ class Runtime:
         push = PushService(PushStore(db), bus, callbacks, settings)
         writer = MessageWriter(db, max_batch=settings.max_commit_batch,
                                on_commit=push.hook(messaging.on_commit),
-                               push=settings.push_enabled)
+                               push=push.wants_push if settings.push_enabled
+                               else lambda sdkappid: False)
         friends = FriendService(FriendStore(db), AccountStore(db), ProfileStore(db), bus,
                                 callbacks, settings.app_cache_ttl)
         settings_store = ConversationSettingsStore(db)

@@ -163,9 +163,10 @@ class WriterStopped(TidingsError):
 
 class MessageWriter:
     def __init__(self, db: Database, *, max_batch: int, on_commit: CommitHook,
-                 push: bool = True) -> None:
+                 push: Callable[[int], bool] = lambda sdkappid: True) -> None:
         self._db = db
-        # Write a push job per message (services/push.py decides it later).
+        # Whether an app's messages get a push job (services/push.py decides
+        # them later); called on the batch's thread, so it must not block.
         self._push = push
         self._max_batch = max_batch
         self._on_commit = on_commit
@@ -387,8 +388,9 @@ class MessageWriter:
             cursor.executemany(self._outbox_sql, events)
         jobs = [(r.key.sdkappid, outcome.message.conversation_id, outcome.message.seq, r.push,
                  now) for r in fresh
-                if self._push and r.push is not None and r.imported is not ImportMode.HISTORY
-                and isinstance(outcome := stored.get(id(r)), Committed)]
+                if r.push is not None and r.imported is not ImportMode.HISTORY
+                and isinstance(outcome := stored.get(id(r)), Committed)
+                and self._push(r.key.sdkappid)]
         if jobs:
             cursor.executemany(self._push_sql, jobs)
         result: list[Committed | TidingsError] = []
