@@ -100,7 +100,7 @@ class PushService:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    def start(self, channel_overrides: Mapping[Channel, PushChannel] | None = None) -> None:
+    def start(self) -> None:
         limits = httpx.Limits(max_connections=self._cfg.push_concurrency)
         self._http = httpx.AsyncClient(timeout=self._cfg.push_timeout, limits=limits,
                                        follow_redirects=False, trust_env=False)
@@ -111,7 +111,6 @@ class PushService:
                                   vapid_subject=self._cfg.push_vapid_subject,
                                   apns_url=self._cfg.push_apns_url,
                                   fcm_url=self._cfg.push_fcm_url)
-        self._channels.update(channel_overrides or {})
         self._task = asyncio.create_task(self._run(), name="push-worker")
 
     async def stop(self) -> None:
@@ -145,9 +144,6 @@ class PushService:
             self._background.add(device)
         else:
             self._background.discard(device)
-
-    def in_background(self, device: Subscriber) -> bool:
-        return device in self._background
 
     def _present(self, identity: Identity) -> bool:
         """Some device of the user is connected with its app in the foreground."""
