@@ -339,6 +339,8 @@ def own_server(args: argparse.Namespace) -> Any:
         if args.database_url:
             env["TIDINGS_DATABASE_URL"] = args.database_url
         env.update(getattr(args, "server_env", {}))  # a bench's own settings
+        if getattr(args, "push", "on") == "off":
+            env["TIDINGS_PUSH_ENABLED"] = "0"
         created = subprocess.run([sys.executable, "-m", "tidings", "app", "create",
                                   "--name", "Bench"], env=env, capture_output=True, text=True,
                                  timeout=60)
@@ -642,6 +644,8 @@ def main() -> None:
     parser.add_argument("--server-pid", type=int,
                         help="with --url: the server's pid, for its CPU and RSS figures")
     parser.add_argument("--show-server-log", action="store_true")
+    parser.add_argument("--push", choices=["on", "off"], default="on",
+                        help="off: the server writes no push jobs (to measure what push costs)")
     parser.add_argument("--callback", choices=["none", "before_send", "after_send", "both"],
                         default="none",
                         help="turn these callbacks on, to a local app server (pinned to the "

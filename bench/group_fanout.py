@@ -183,6 +183,8 @@ def main() -> None:
     parser.add_argument("--database-url", default="",
                         help="TIDINGS_DATABASE_URL for our server (default: SQLite)")
     parser.add_argument("--show-server-log", action="store_true")
+    parser.add_argument("--push", choices=["on", "off"], default="on",
+                        help="off: the server writes no push jobs (to measure what push costs)")
     args = parser.parse_args()
     args.callback = "none"
     if not 1 <= args.online < args.members <= 100_000:

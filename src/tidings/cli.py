@@ -389,6 +389,77 @@ def make_usersig(
     typer.echo(usersig.sign(sdkappid, found.live_keys[-1], user, expire))
 
 
+@apps_cli.command("push")
+def app_push(
+    sdkappid: int,
+    private_previews: Annotated[bool | None, typer.Option(
+        "--private-previews/--no-private-previews",
+        help="Hide the content of every notification")] = None,
+    use_callback: Annotated[bool | None, typer.Option(
+        "--use-callback/--no-use-callback",
+        help="Receivers with no registered device go to the offline_push callback")] = None,
+    vapid_subject: Annotated[str | None, typer.Option(
+        help="Web Push contact: mailto: or https:")] = None,
+    apns_key_file: Annotated[Path | None, typer.Option(help="The APNs .p8 key")] = None,
+    apns_key_id: Annotated[str | None, typer.Option()] = None,
+    apns_team_id: Annotated[str | None, typer.Option()] = None,
+    apns_topic: Annotated[str | None, typer.Option(help="The iOS app's bundle id")] = None,
+    fcm_credentials: Annotated[Path | None, typer.Option(
+        help="The Firebase service account key file (JSON)")] = None,
+    clear_apns: Annotated[bool, typer.Option(help="Remove the APNs credentials")] = False,
+    clear_fcm: Annotated[bool, typer.Option(help="Remove the FCM credentials")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Show or change the app's push settings (docs/push.md); the VAPID
+    public key appears once a browser asked for it."""
+    from pydantic import ValidationError
+
+    from tidings.domain.push import PushAppRequest, app_changes
+    from tidings.services.push import app_view
+    from tidings.store.push import PushStore
+
+    body: dict[str, Any] = {k: v for k, v in (
+        ("private_previews", private_previews), ("use_callback", use_callback),
+        ("vapid_subject", vapid_subject)) if v is not None}
+    apns = (apns_key_file, apns_key_id, apns_team_id, apns_topic)
+    if any(v is not None for v in apns):
+        if any(v is None for v in apns):
+            _fail("APNs needs --apns-key-file, --apns-key-id, --apns-team-id and --apns-topic")
+        assert apns_key_file is not None
+        body["apns"] = {"key": apns_key_file.read_text(), "key_id": apns_key_id,
+                        "team_id": apns_team_id, "topic": apns_topic}
+    elif clear_apns:
+        body["apns"] = None
+    if fcm_credentials is not None:
+        try:
+            body["fcm"] = orjson.loads(fcm_credentials.read_bytes())
+        except orjson.JSONDecodeError:
+            _fail("--fcm-credentials: not a JSON file")
+    elif clear_fcm:
+        body["fcm"] = None
+    settings = _settings(data_dir)
+    try:
+        req = PushAppRequest.model_validate(body)
+        values = app_changes(req, req.model_fields_set, settings.push_allow_http)
+    except ValidationError as exc:
+        _fail(str(exc).splitlines()[0] + ": " + str(exc).splitlines()[-1].strip())
+    except TidingsError as exc:
+        _fail(exc.message)
+
+    async def work(db: Database) -> dict[str, Any] | None:
+        if await AppStore(db).get(sdkappid) is None:
+            return None
+        store = PushStore(db)
+        found = await (store.put_settings(sdkappid, values) if values
+                       else store.settings(sdkappid))
+        return {"sdkappid": sdkappid, **app_view(found)}
+
+    result = _with_db(settings, work)
+    if result is None:
+        _fail(f"no app with sdkappid {sdkappid}", 2)
+    _print(result)
+
+
 def main() -> None:
     if sys.platform != "win32":
         os.environ.setdefault("PYTHONUNBUFFERED", "1")

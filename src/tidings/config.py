@@ -80,6 +80,26 @@ class Settings(BaseSettings):
     # with this name and admin account; rename it later with `tidings app`.
     home_app_name: str = Field("Tidings", min_length=1, max_length=64)
     home_app_admin: str = Field("administrator", min_length=1, max_length=32)
+    # Push for receivers who are offline (docs/push.md): a message's push is
+    # decided this many seconds after its commit; failed sends are retried
+    # from push_retry_base seconds, doubling up to push_retry_cap, at most
+    # push_max_attempts times.
+    push_delay: float = Field(0.0, ge=0)
+    # Off: no push at all (the writer writes no push jobs); for a server whose
+    # apps do not push, and to measure what push costs (bench/).
+    push_enabled: bool = True
+    push_poll_interval: float = Field(1.0, gt=0)
+    push_retry_base: float = Field(5.0, gt=0)
+    push_retry_cap: float = Field(600.0, gt=0)
+    push_max_attempts: int = Field(8, ge=1)
+    push_concurrency: int = Field(64, ge=1)
+    push_timeout: float = Field(10.0, gt=0)
+    push_apns_url: str = "https://api.push.apple.com"
+    push_fcm_url: str = "https://fcm.googleapis.com"
+    # The VAPID "sub" claim when an app set none.
+    push_vapid_subject: str = "mailto:push@localhost"
+    # Web Push endpoints over plain http (a local test push service only).
+    push_allow_http: bool = False
 
     def resolved_database_url(self) -> str:
         if self.database_url:

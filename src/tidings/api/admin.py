@@ -147,7 +147,7 @@ async def send_as(request: Request, admin: Admin, body: AdminSendRequest) -> JSO
         admin.sdkappid, body.sender, body.conversation_id, body.client_msg_id,
         body.elements_json(), body.cloud_custom_data,
         SendContext("RESTAPI", client_ip(request), frozenset(body.forbid_callbacks)),
-        body.mentions)
+        body.mentions, body.offline_push)
     return JSON(ack_view(committed))
 
 

@@ -55,7 +55,8 @@ async def send_message(request: Request, me: Me, body: SendRequest) -> JSON:
     same ack (``duplicate: true``) and stores nothing new."""
     committed = await runtime_of(request).messaging.send(
         me, body.conversation_id, body.client_msg_id, body.elements_json(),
-        body.cloud_custom_data, SendContext("REST", client_ip(request)), body.mentions)
+        body.cloud_custom_data, SendContext("REST", client_ip(request)), body.mentions,
+        body.offline_push)
     return JSON(ack_view(committed))
 
 

@@ -32,6 +32,7 @@ from tidings.domain.elements import ELEMENTS, EntryKind, ImportMode
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import check_user_id
 from tidings.domain.profiles import AllowType, Gender, ProfilePatch
+from tidings.domain.push import PushOptions
 from tidings.domain.tencent_msgbody import from_msgbody, to_msgbody
 from tidings.services.messaging import SendContext, parse_msg_id
 from tidings.services.runtime import Runtime
@@ -361,6 +362,7 @@ class SendMsgBody(V4Body):
     body: list[Any] = Field(alias="MsgBody")
     custom: str = Field("", alias="CloudCustomData")
     forbid: list[str] = Field(default_factory=list, alias="ForbidCallbackControl")
+    offline_push: Any = Field(None, alias="OfflinePushInfo")
 
 
 class BatchSendMsgBody(SendMsgBody):
@@ -432,7 +434,7 @@ async def sendmsg(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str,
     committed = await rt.admin_messaging.send(
         sdkappid, req.sender or _CALLER.get(), f"c2c_{check_user_id(req.to)}",
         _v4_client_id(req.to, req.random), _elements_json(req.body), req.custom,
-        _context(req.forbid))
+        _context(req.forbid), push=PushOptions.from_tencent(req.offline_push))
     msg = committed.message
     return {"MsgTime": msg.created_at // 1000, "MsgKey": msg.msg_id, "MsgSeq": msg.seq}
 

@@ -87,6 +87,11 @@ class ErrorCode(IntEnum):
     # Group read receipts (ours): the group is over the app's size limit for
     # them, or the app turned them off.
     GROUP_RECEIPTS_OFF = 94100
+    # Push (ours: Tencent has no numbers for these): the app has no
+    # credentials for the channel a device registers with; a token or
+    # subscription that cannot be one.
+    PUSH_CHANNEL_NOT_CONFIGURED = 95100
+    INVALID_PUSH_TOKEN = 95101
 
 
 # The HTTP status each code is answered with on REST.
@@ -145,6 +150,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.GROUP_JOIN_REQUEST_HANDLED: 409,
     ErrorCode.LIVE_ROOM_BUSY: 429,
     ErrorCode.GROUP_RECEIPTS_OFF: 409,
+    ErrorCode.PUSH_CHANNEL_NOT_CONFIGURED: 409,
+    ErrorCode.INVALID_PUSH_TOKEN: 400,
 }
 
 

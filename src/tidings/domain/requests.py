@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.domain.elements import ELEMENTS, Elements, ImportMode
+from tidings.domain.push import PushOptions
 
 
 class Payload(BaseModel):
@@ -21,6 +22,8 @@ class SendRequest(Payload):
     # Group messages: the members mentioned ("@all": everyone).
     mentions: list[str] = Field(default_factory=list, max_length=100,
                                 examples=[["bob", "@all"]])
+    # The push for receivers who are away (docs/push.md).
+    offline_push: PushOptions | None = None
 
     def elements_json(self) -> bytes:
         return ELEMENTS.dump_json(self.elements)

@@ -28,7 +28,7 @@ from tidings.domain.friends import FriendDeleteIn, FriendRequestIn, UserIdsIn
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import SendRequest, SyncRequest
-from tidings.gateway import frames, group_join_ops, group_ops, live_ops, search_ops
+from tidings.gateway import frames, group_join_ops, group_ops, live_ops, push_ops, search_ops
 from tidings.gateway.frames import FrameError, RequestId
 from tidings.services.messaging import SendContext, SyncResult, ack_view, event_frame
 from tidings.services.runtime import Runtime
@@ -158,6 +158,7 @@ class Session:
         self._handlers.update(search_ops.handlers(self))
         self._handlers.update(group_join_ops.handlers(self))
         self._handlers.update(live_ops.handlers(self))
+        self._handlers.update(push_ops.handlers(self))
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -342,7 +343,7 @@ class Session:
         future = self._rt.messaging.submit(
             self._me(), req.conversation_id, req.client_msg_id, req.elements_json(),
             req.cloud_custom_data, origin=_Ack(self, req_id), context=self._context,
-            mentions=req.mentions)
+            mentions=req.mentions, push=req.offline_push)
         self._answer_when_stored(req_id, future)
 
     def _answer_when_stored(self, req_id: RequestId, future: asyncio.Future[Committed]) -> None:

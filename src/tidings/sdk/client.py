@@ -215,6 +215,8 @@ class Client:
         self._baselined = known is not None
         self._inbox: asyncio.Queue[Entry | _End] = asyncio.Queue()
         self._outbox: set[str] = set()  # client_msg_ids of sends awaiting their ack
+        # What this device declared (set_app_state); said again after a reconnect.
+        self._app_state = "foreground"
         self._ready = asyncio.Event()  # set: connected and synced, failed, or closed
         self._conn: _Connection | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -283,13 +285,18 @@ class Client:
     # -- the application's side -----------------------------------------------
 
     async def send(self, conversation_id: str, elements: Sequence[Mapping[str, Any]],
-                   cloud_custom_data: str = "", *, client_msg_id: str | None = None) -> Ack:
+                   cloud_custom_data: str = "", *, client_msg_id: str | None = None,
+                   offline_push: Mapping[str, Any] | None = None) -> Ack:
         """Send a message; answers once the server stored it. Waits through a
         reconnection, up to ``send_timeout`` (or wrap it in ``asyncio.timeout``);
-        a retry with the same ``client_msg_id`` is never stored twice."""
+        a retry with the same ``client_msg_id`` is never stored twice.
+        ``offline_push``: title, text, ext, disabled (docs/push.md)."""
         msg_id = client_msg_id or uuid.uuid4().hex
-        data = {"conversation_id": conversation_id, "client_msg_id": msg_id,
-                "elements": [dict(e) for e in elements], "cloud_custom_data": cloud_custom_data}
+        data: dict[str, Any] = {"conversation_id": conversation_id, "client_msg_id": msg_id,
+                                "elements": [dict(e) for e in elements],
+                                "cloud_custom_data": cloud_custom_data}
+        if offline_push is not None:
+            data["offline_push"] = dict(offline_push)
         self._outbox.add(msg_id)
         try:
             return await self._call("send", data, self._on_ack, self.send_timeout)
@@ -297,9 +304,11 @@ class Client:
             self._outbox.discard(msg_id)
 
     async def send_text(self, conversation_id: str, text: str, *, cloud_custom_data: str = "",
-                        client_msg_id: str | None = None) -> Ack:
+                        client_msg_id: str | None = None,
+                        offline_push: Mapping[str, Any] | None = None) -> Ack:
         return await self.send(conversation_id, [{"type": "text", "text": text}],
-                               cloud_custom_data, client_msg_id=client_msg_id)
+                               cloud_custom_data, client_msg_id=client_msg_id,
+                               offline_push=offline_push)
 
     async def reply_text(self, conversation_id: str, seq: int, text: str, *,
                          client_msg_id: str | None = None) -> Ack:
@@ -581,6 +590,35 @@ class Client:
         found: dict[str, Any] = await self._call(op, data, _raw, self.request_timeout)
         return found
 
+    # -- push (docs/push.md) -----------------------------------------------------
+
+    async def register_push(self, channel: str, *, token: str = "",
+                            subscription: Mapping[str, Any] | None = None,
+                            private_previews: bool = False) -> dict[str, Any]:
+        """Register this device's push address: an APNs or FCM ``token``, or
+        a Web Push ``subscription`` (the browser's PushSubscription JSON)."""
+        data: dict[str, Any] = {"channel": channel, "private_previews": private_previews}
+        if token:
+            data["token"] = token
+        if subscription is not None:
+            data["subscription"] = dict(subscription)
+        return await self._op("push_register", data)
+
+    async def unregister_push(self) -> dict[str, Any]:
+        """Stop pushes to this device (call it at logout)."""
+        return await self._op("push_unregister", {})
+
+    async def push_devices(self) -> dict[str, Any]:
+        return await self._op("push_devices", {})
+
+    async def set_app_state(self, state: str) -> None:
+        """"background": this device wants pushes while it stays connected;
+        "foreground": it shows messages itself. Kept across reconnects."""
+        if state not in ("foreground", "background"):
+            raise ValueError("state: foreground or background")
+        await self._op("app_state", {"state": state})
+        self._app_state = state
+
     async def add_friend(self, user_id: str, wording: str = "", *, source: str = "",
                          remark: str = "") -> str:
         """Ask ``user_id`` to be friends: ``"added"``, ``"pending"`` or
@@ -756,6 +794,9 @@ class Client:
                 "sdkappid": self.sdkappid, "user_id": self.user_id, "usersig": usersig,
                 "device": {"platform": self.platform, "id": self.device_id},
             }, _raw, self.connect_timeout)
+            if self._app_state != "foreground":
+                await conn.request("app_state", {"state": self._app_state}, _raw,
+                                   self.connect_timeout)
             interval = float(login.get("heartbeat_interval", 25.0))
             dead_after = float(login.get("heartbeat_timeout", 60.0))
             watchdog = asyncio.create_task(self._watchdog(conn, interval, dead_after))

@@ -15,6 +15,7 @@ from tidings.domain.accounts import AccountState
 from tidings.domain.elements import ImportMode
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity, check_user_id
+from tidings.domain.push import PushOptions
 from tidings.services.messaging import (
     MAX_CLIENT_MSG_ID,
     NO_CONTEXT,
@@ -68,10 +69,12 @@ class AdminMessagingService:
     async def send(self, sdkappid: int, sender_id: str, conversation_id: str,
                    client_msg_id: str, elements_json: bytes,
                    cloud_custom_data: str, context: SendContext = NO_CONTEXT,
-                   mentions: Sequence[str] = ()) -> Committed:
+                   mentions: Sequence[str] = (), push: PushOptions | None = None
+                   ) -> Committed:
         sender = await self.check_sender(sdkappid, sender_id)
         return await self._messaging.send(sender, conversation_id, client_msg_id,
-                                          elements_json, cloud_custom_data, context, mentions)
+                                          elements_json, cloud_custom_data, context, mentions,
+                                          push)
 
     async def import_message(self, sdkappid: int, sender_id: str, conversation_id: str,
                              client_msg_id: str, elements_json: bytes, cloud_custom_data: str,

@@ -36,6 +36,7 @@ from tidings.domain.ids import (
     check_user_id,
     parse_conversation_id,
 )
+from tidings.domain.push import PushOptions
 from tidings.store.clock import now_ms
 from tidings.store.conversation_settings import DEFAULT as DEFAULT_SETTINGS
 from tidings.store.conversation_settings import ConversationSettings, ConversationSettingsStore
@@ -435,7 +436,8 @@ class MessagingService:
                origin: AckTarget | None = None,
                context: SendContext = NO_CONTEXT, *, time: int | None = None,
                imported: ImportMode = ImportMode.NONE,
-               mentions: Sequence[str] = ()) -> asyncio.Future[Committed]:
+               mentions: Sequence[str] = (),
+               push: PushOptions | None = None) -> asyncio.Future[Committed]:
         """Queue a message for the next commit. Checks run now (and raise);
         the future resolves once the message is durable. ``origin`` is acked
         exactly once, in order with the live frames of the same commit.
@@ -469,7 +471,9 @@ class MessagingService:
         request = NewMessage(key, sender.user_id, client_msg_id, elements_json.decode(),
                              cloud_custom_data, origin, time=time, imported=imported,
                              mentions=checked_mentions,
-                             privileged=context.privileged and key.kind is ConversationKind.GROUP)
+                             privileged=context.privileged and key.kind is ConversationKind.GROUP,
+                             push=None if push is not None and push.disabled else (
+                                 push.stored() if push is not None else ""))
         if imported is not ImportMode.NONE:
             # Imports run no message callbacks (as Tencent's importmsg).
             context = IMPORT_CONTEXT
@@ -667,11 +671,11 @@ class MessagingService:
 
     async def send(self, sender: Identity, conversation_id: str, client_msg_id: str,
                    elements_json: bytes, cloud_custom_data: str,
-                   context: SendContext = NO_CONTEXT, mentions: Sequence[str] = ()
-                   ) -> Committed:
+                   context: SendContext = NO_CONTEXT, mentions: Sequence[str] = (),
+                   push: PushOptions | None = None) -> Committed:
         return await asyncio.shield(self.submit(sender, conversation_id, client_msg_id,
                                                 elements_json, cloud_custom_data,
-                                                context=context, mentions=mentions))
+                                                context=context, mentions=mentions, push=push))
 
     async def import_message(self, sender: Identity, conversation_id: str, client_msg_id: str,
                              elements_json: bytes, cloud_custom_data: str, time: int,

@@ -21,6 +21,7 @@ from tidings.services.groups import GroupService
 from tidings.services.live import LiveService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
+from tidings.services.push import PushService
 from tidings.services.reactions import ReactionService
 from tidings.services.search import SearchService
 from tidings.services.stats import StatsService
@@ -37,6 +38,7 @@ from tidings.store.group_joins import JoinRequestStore
 from tidings.store.groups import GroupStore
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
+from tidings.store.push import PushStore
 from tidings.store.reactions import ReactionStore
 from tidings.store.search import SearchStore
 from tidings.store.stats import StatsStore
@@ -71,6 +73,7 @@ class Runtime:
     search: SearchService
     group_joins: GroupJoinService
     live: LiveService
+    push: PushService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -88,9 +91,12 @@ class Runtime:
                                      max_sync_bytes=settings.max_sync_bytes,
                                      recall_window=settings.recall_window,
                                      edit_window=settings.edit_window)
-        writer = MessageWriter(db, max_batch=settings.max_commit_batch,
-                               on_commit=messaging.on_commit)
         callbacks = CallbackService(CallbackStore(db), settings)
+        push = PushService(PushStore(db), bus, callbacks, settings)
+        writer = MessageWriter(db, max_batch=settings.max_commit_batch,
+                               on_commit=push.hook(messaging.on_commit),
+                               push=push.wants_push if settings.push_enabled
+                               else lambda sdkappid: False)
         friends = FriendService(FriendStore(db), AccountStore(db), ProfileStore(db), bus,
                                 callbacks, settings.app_cache_ttl)
         settings_store = ConversationSettingsStore(db)
@@ -103,6 +109,7 @@ class Runtime:
         messaging.group_receipts = group_receipts
         callbacks.start()
         writer.start()
+        push.start()
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
         broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
         await broadcasts.start()
@@ -121,10 +128,12 @@ class Runtime:
                    group_joins=GroupJoinService(JoinRequestStore(db), DepartureStore(db),
                                                 GroupStore(db), groups, bus, callbacks),
                    live=LiveService(groups, rate=settings.live_room_rate,
-                                    max_message_bytes=settings.max_message_bytes))
+                                    max_message_bytes=settings.max_message_bytes),
+                   push=push)
 
     async def stop(self) -> None:
         await self.broadcasts.stop()
         await self.writer.stop()
+        await self.push.stop()
         await self.callbacks.stop()
         await self.db.dispose()

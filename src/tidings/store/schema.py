@@ -452,3 +452,82 @@ group_departures = Table(
     Column("left_at", BigInteger, nullable=False),
     Index("ix_group_departures_user", "sdkappid", "user_id"),
 )
+
+# -- push (revision 0012) ---------------------------------------------------------
+
+# Per app: its push credentials (APNs, FCM), its Web Push VAPID key pair
+# (made on first use) and whether previews are private. No row: defaults.
+app_push = Table(
+    "app_push",
+    metadata,
+    Column("sdkappid", BigInteger, ForeignKey("apps.sdkappid", ondelete="CASCADE"),
+           primary_key=True, autoincrement=False),
+    Column("private_previews", SmallInteger, nullable=False, server_default="0"),
+    # Receivers without a registered device go to the app's offline_push callback.
+    Column("use_callback", SmallInteger, nullable=False, server_default="0"),
+    Column("vapid_private", Text, nullable=False, server_default=""),
+    Column("vapid_public", String(128), nullable=False, server_default=""),
+    Column("vapid_subject", String(256), nullable=False, server_default=""),
+    Column("apns_key_id", String(32), nullable=False, server_default=""),
+    Column("apns_team_id", String(32), nullable=False, server_default=""),
+    Column("apns_topic", String(256), nullable=False, server_default=""),
+    Column("apns_key", Text, nullable=False, server_default=""),
+    Column("fcm_credentials", Text, nullable=False, server_default=""),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# A device's push address: an APNs or FCM token, or a Web Push subscription
+# (JSON); one per device of a user. token_hash finds a token that moved.
+push_devices = Table(
+    "push_devices",
+    metadata,
+    Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", String(32), primary_key=True),
+    Column("device_id", String(64), primary_key=True),
+    Column("channel", String(8), nullable=False),
+    Column("token", Text, nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("private_previews", SmallInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_push_devices_token", "sdkappid", "token_hash"),
+)
+
+# One row per message whose push may be due, written in the message's own
+# commit; the push worker decides per receiver (online? muted? read?) when
+# it runs, and replaces the row by push_sends rows in one transaction.
+push_jobs = Table(
+    "push_jobs",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("conversation_id", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    # The sender's per-message options (domain.push.PushOptions as JSON; "": none).
+    Column("options", Text, nullable=False, server_default=""),
+    Column("due_at", BigInteger, nullable=False),
+    Index("ix_push_jobs_due", "due_at"),
+)
+
+# One notification to one device, retried with backoff until it is sent,
+# the device is gone, the message was read or recalled, or it failed for good.
+push_sends = Table(
+    "push_sends",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("conversation_id", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(10), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("last_error", String(512), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_push_sends_due", "status", "next_attempt_at"),
+    Index("ix_push_sends_device", "sdkappid", "user_id", "device_id"),
+)

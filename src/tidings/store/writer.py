@@ -38,6 +38,7 @@ from tidings.store.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.groups import GroupOp, GroupTx, load_state
 from tidings.store.messages import StoredMessage
+from tidings.store.push import JOB_INSERT_SQL
 from tidings.store.schema import conversation_members, conversations
 from tidings.store.search import TEXT_DELETE_SQL, TEXT_INSERT_SQL
 
@@ -73,6 +74,9 @@ class NewMessage:
     mentions: tuple[str, ...] = ()
     # The app's admin into a group: no membership or mute check.
     privileged: bool = False
+    # Push for receivers who are away: the sender's options as stored
+    # (domain.push.PushOptions.stored(), "" for defaults); None: no push.
+    push: str | None = ""
 
 
 @dataclass(slots=True)
@@ -160,8 +164,12 @@ class WriterStopped(TidingsError):
 
 
 class MessageWriter:
-    def __init__(self, db: Database, *, max_batch: int, on_commit: CommitHook) -> None:
+    def __init__(self, db: Database, *, max_batch: int, on_commit: CommitHook,
+                 push: Callable[[int], bool] = lambda sdkappid: True) -> None:
         self._db = db
+        # Whether an app's messages get a push job (services/push.py decides
+        # them later); called on the batch's thread, so it must not block.
+        self._push = push
         self._max_batch = max_batch
         self._on_commit = on_commit
         self._queue: list[tuple[Request, asyncio.Future[Committed]]] = []
@@ -182,6 +190,7 @@ class MessageWriter:
             "UPDATE conversations SET last_seq = ?, last_time = ?, last_message_seq = ?,"
             " last_msg_no = ? WHERE id = ?")
         self._outbox_sql = db.driver_sql(OUTBOX_INSERT_SQL)
+        self._push_sql = db.driver_sql(JOB_INSERT_SQL)
         self._read_sql = db.driver_sql(
             "UPDATE conversation_members SET read_seq = ?, read_msg_no = ?"
             " WHERE conversation_id = ? AND user_id = ? AND read_seq < ?")
@@ -390,6 +399,13 @@ class MessageWriter:
                    and not outcome.duplicate]
         if events:
             cursor.executemany(self._outbox_sql, events)
+        jobs = [(r.key.sdkappid, outcome.message.conversation_id, outcome.message.seq, r.push,
+                 now) for r in fresh
+                if r.push is not None and r.imported is not ImportMode.HISTORY
+                and isinstance(outcome := stored.get(id(r)), Committed)
+                and self._push(r.key.sdkappid)]
+        if jobs:
+            cursor.executemany(self._push_sql, jobs)
         result: list[Committed | TidingsError] = []
         for r in requests:
             outcome = stored.get(id(r))
