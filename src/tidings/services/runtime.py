@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tidings.bus.local import LocalBus
 from tidings.config import Settings
@@ -16,6 +16,7 @@ from tidings.services.callbacks import CallbackService
 from tidings.services.conversations import ConversationSettingsService
 from tidings.services.friends import FriendService
 from tidings.services.groups import GroupService
+from tidings.services.media import MediaService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
 from tidings.services.reactions import ReactionService
@@ -29,6 +30,7 @@ from tidings.store.conversation_settings import ConversationSettingsStore
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.friends import FriendStore
 from tidings.store.groups import GroupStore
+from tidings.store.media import MediaStore
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
 from tidings.store.reactions import ReactionStore
@@ -58,6 +60,8 @@ class Runtime:
     conversation_settings: ConversationSettingsService
     typing: TypingService
     reactions: ReactionService
+    # Set after construction (issue 6), so other fields can follow it.
+    media: MediaService = field(init=False)
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -90,14 +94,19 @@ class Runtime:
         broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
         await broadcasts.start()
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
-        return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
+        media = MediaService.create(MediaStore(db), settings)
+        await media.start()
+        runtime = cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
                    StatsService(StatsStore(db), bus), callbacks,
                    GroupService(GroupStore(db), writer, callbacks), friends,
                    conversation_settings, TypingService(bus, friends.relations),
                    ReactionService(reaction_store, MessageStore(db), friends.relations, bus))
+        runtime.media = media
+        return runtime
 
     async def stop(self) -> None:
+        await self.media.stop()
         await self.broadcasts.stop()
         await self.writer.stop()
         await self.callbacks.stop()

@@ -32,6 +32,7 @@ from tidings.domain.group_callbacks import message_data as group_message_data
 from tidings.domain.group_rights import Action
 from tidings.domain.groups import GroupState, GroupType, JoinOption, Member
 from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.domain.media import media_ids
 from tidings.store.callbacks import OUTBOX_INSERT_SQL, outbox_params
 from tidings.store.clock import now_ms
 from tidings.store.engine import Database
@@ -199,6 +200,12 @@ class MessageWriter:
         self._edit_sql = db.driver_sql(
             "UPDATE messages SET elements = ?, cloud_custom_data = ?, state = ?, edited_at = ?,"
             " change_seq = ?, changed_by = ? WHERE conversation_id = ? AND seq = ?")
+        # Which entries carry uploads (media downloads and collection read it).
+        self._media_ref_sql = db.driver_sql(
+            "INSERT INTO media_refs (media_id, conversation_id, seq, sdkappid)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        self._media_unref_sql = db.driver_sql(
+            "DELETE FROM media_refs WHERE conversation_id = ? AND seq = ?")
         self.batches = 0
         self.committed = 0
 
@@ -357,6 +364,11 @@ class MessageWriter:
                          mentions))
         if rows:
             cursor.executemany(self._insert_sql, rows)
+            refs = [(media_id, conv_id, seq, sdkappid)
+                    for conv_id, seq, sdkappid, _, _, elements, *_ in rows
+                    for media_id in media_ids(elements)]
+            if refs:
+                cursor.executemany(self._media_ref_sql, refs)
         if touched:
             cursor.executemany(self._advance_sql, [
                 (c.last_seq, c.last_time, c.last_message_seq, c.last_msg_no, c.id)
@@ -486,6 +498,8 @@ class MessageWriter:
         if r.kind is EntryKind.RECALL:
             state, elements, custom, edited_at = MessageState.RECALLED, "[]", "", target.edited_at
             cursor.execute(self._recall_sql, (state, seq, r.changed_by, conv.id, r.target_seq))
+            if media_ids(target.elements):
+                cursor.execute(self._media_unref_sql, (conv.id, r.target_seq))
         else:
             state, edited_at = MessageState.EDITED, now
             elements = target.elements if r.elements is None else r.elements
@@ -497,6 +511,11 @@ class MessageWriter:
                                     f"message is {size} bytes; the limit is {r.max_bytes}")
             cursor.execute(self._edit_sql, (elements, custom, state, now, seq, r.changed_by,
                                             conv.id, r.target_seq))
+            if r.elements is not None and (media_ids(target.elements) or media_ids(elements)):
+                cursor.execute(self._media_unref_sql, (conv.id, r.target_seq))
+                for media_id in media_ids(elements):
+                    cursor.execute(self._media_ref_sql,
+                                   (media_id, conv.id, r.target_seq, r.key.sdkappid))
         client_msg_id = f"~{conv.id}-{seq}"  # never a sender's: change entries have none
         cursor.execute(self._change_sql, (conv.id, seq, r.key.sdkappid, client_msg_id, now,
                                           r.kind, r.target_seq, conv.last_msg_no,
