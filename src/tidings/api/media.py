@@ -73,7 +73,7 @@ class UploadIn(BaseModel):
 
 async def _body(request: Request) -> AsyncIterator[bytes]:
     try:
-        async for chunk in _body(request):
+        async for chunk in request.stream():
             yield chunk
     except ClientDisconnect:
         # Nothing of this request is recorded; the client resumes from the
