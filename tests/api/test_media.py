@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from tests import media_files
+from tests.api.test_tencent_v4 import v4
 from tests.support import App, Server, error_of
 from tidings.domain.media import url_signature
 
@@ -252,9 +253,25 @@ def test_sound_duration_and_ranges(server: Server, shared_app: App,
         whole = download(server, b, doc["media_id"])
         assert whole.status_code == 200 and whole.content == sound
         assert whole.headers["accept-ranges"] == "bytes"
-        # The Tencent-compatible view of the same message.
-        assert doc["media_id"] in a.get(
-            f"/v1/conversations/c2c_{bob}/messages").text
+        # The Tencent-compatible view of the same message: a TIMSoundElem.
+        roam = v4(server, shared_app, "openim/admin_getroammsg", {
+            "Operator_Account": alice, "Peer_Account": bob, "MaxCnt": 10, "MinTime": 0,
+            "MaxTime": 2**32 - 1})
+        assert roam["MsgList"][-1]["MsgBody"] == [{"MsgType": "TIMSoundElem", "MsgContent": {
+            "UUID": doc["media_id"], "Url": doc["url"], "Size": len(sound), "Second": 1.5,
+            "Download_Flag": 2}}]
+        # The app's server sends the upload through Tencent's sendmsg: what it
+        # claims is replaced by what was stored.
+        sent = v4(server, shared_app, "openim/sendmsg", {
+            "From_Account": bob, "To_Account": alice, "MsgRandom": 7, "MsgBody": [
+                {"MsgType": "TIMFileElem", "MsgContent": {
+                    "UUID": doc["media_id"], "Url": "https://elsewhere/x", "FileSize": 1,
+                    "FileName": "memo.wav"}}]})
+        assert sent["ActionStatus"] == "OK", sent
+        last = a.get(f"/v1/conversations/c2c_{bob}/messages").json()["messages"][-1]
+        assert last["elements"] == [{"type": "file", "media_id": doc["media_id"],
+                                     "url": doc["url"], "name": "memo.wav",
+                                     "size": len(sound)}]
 
 
 def test_same_bytes_are_stored_once(server: Server, shared_app: App,

@@ -212,43 +212,42 @@ class MediaService:
         """Append the bytes at ``offset``, which must be where the upload
         stands (``GET`` tells after a broken connection). The new length is
         recorded only once the bytes are on disk (fsync)."""
-        lock = self._upload_locks.setdefault(upload_id, asyncio.Lock())
-        async with lock:
+        # One request at a time per upload (of the caller's: no lock for
+        # made-up ids); the lock goes with the upload (complete, cancel,
+        # collection).
+        await self._own_upload(caller, upload_id)
+        async with self._upload_locks.setdefault(upload_id, asyncio.Lock()):
+            row = await self._own_upload(caller, upload_id)
+            if offset != row.received:
+                raise TidingsError(ErrorCode.UPLOAD_OFFSET_MISMATCH,
+                                   f"the upload stands at {row.received} bytes; send "
+                                   f"from there (not {offset})",
+                                   {"offset": row.received})
+            limit = min(self._cfg.media_part_max_bytes, row.size - row.received)
+            path = self._part_path(upload_id)
+            f = await asyncio.to_thread(open, path, "r+b")
             try:
-                row = await self._own_upload(caller, upload_id)
-                if offset != row.received:
-                    raise TidingsError(ErrorCode.UPLOAD_OFFSET_MISMATCH,
-                                       f"the upload stands at {row.received} bytes; send "
-                                       f"from there (not {offset})",
-                                       {"offset": row.received})
-                limit = min(self._cfg.media_part_max_bytes, row.size - row.received)
-                path = self._part_path(upload_id)
-                f = await asyncio.to_thread(open, path, "r+b")
-                try:
-                    # A crash after writing but before recording leaves
-                    # bytes past ``received``: they are cut off.
-                    await asyncio.to_thread(f.truncate, row.received)
-                    f.seek(row.received)
-                    written = await _copy_limited(body, f, limit, row.size - row.received,
-                                                  self._cfg.media_part_max_bytes)
-                    await asyncio.to_thread(_flush, f)
-                finally:
-                    f.close()
-                received = row.received + written
-                if row.received < SNIFF_BYTES and (received >= SNIFF_BYTES
-                                                   or received == row.size):
-                    try:
-                        await self._check_head(caller, row, path)
-                    except TidingsError:
-                        # It can never complete: do not keep it open.
-                        await self._store.drop_upload(upload_id)
-                        await asyncio.to_thread(path.unlink, True)
-                        raise
-                await self._store.set_received(upload_id, received, now_ms())
-                return self._upload_view(row, received)
+                # A crash after writing but before recording leaves
+                # bytes past ``received``: they are cut off.
+                await asyncio.to_thread(f.truncate, row.received)
+                f.seek(row.received)
+                written = await _copy_limited(body, f, limit, row.size - row.received,
+                                              self._cfg.media_part_max_bytes)
+                await asyncio.to_thread(_flush, f)
             finally:
-                if not lock.locked() or len(self._upload_locks) > 10_000:
-                    self._upload_locks.pop(upload_id, None)
+                f.close()
+            received = row.received + written
+            if row.received < SNIFF_BYTES and (received >= SNIFF_BYTES
+                                               or received == row.size):
+                try:
+                    await self._check_head(caller, row, path)
+                except TidingsError:
+                    # It can never complete: do not keep it open.
+                    await self._store.drop_upload(upload_id)
+                    await asyncio.to_thread(path.unlink, True)
+                    raise
+            await self._store.set_received(upload_id, received, now_ms())
+            return self._upload_view(row, received)
 
     async def _check_head(self, caller: Caller, row: UploadRow, path: Path) -> None:
         """Refuse early a first part whose bytes cannot be what was asked."""
@@ -257,8 +256,8 @@ class MediaService:
         (await self.policy(caller.sdkappid)).check_kind(kind)
 
     async def complete(self, caller: Caller, upload_id: str) -> dict[str, Any]:
-        lock = self._upload_locks.setdefault(upload_id, asyncio.Lock())
-        async with lock:
+        await self._own_upload(caller, upload_id)
+        async with self._upload_locks.setdefault(upload_id, asyncio.Lock()):
             row = await self._own_upload(caller, upload_id)
             if row.received != row.size:
                 raise TidingsError(ErrorCode.UPLOAD_INCOMPLETE,
@@ -276,6 +275,7 @@ class MediaService:
         await self._own_upload(caller, upload_id)
         await self._store.drop_upload(upload_id)
         await asyncio.to_thread(self._part_path(upload_id).unlink, True)
+        self._upload_locks.pop(upload_id, None)
 
     # -- whole uploads -------------------------------------------------------------
 
@@ -531,6 +531,7 @@ class MediaService:
                 now - int(self._cfg.media_upload_ttl * 1000)):
             if await self._store.drop_upload(upload_id):
                 await asyncio.to_thread(self._part_path(upload_id).unlink, True)
+                self._upload_locks.pop(upload_id, None)
                 done["uploads"] += 1
         for row in await self._store.collectable(now - int(self._cfg.media_grace * 1000)):
             if await self._store.drop_media(row):
