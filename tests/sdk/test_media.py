@@ -6,27 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from typing import Any
 
 import pytest
 
 from tests import media_files
 from tests.pg import free_port
+from tests.sdk.test_changes import FAST, names
 from tests.support import App, Server
 from tidings.sdk import Client, ErrorCode, TidingsError
-
-FAST: dict[str, Any] = {"backoff_initial": 0.05, "backoff_max": 0.3, "connect_timeout": 5.0}
 
 
 @pytest.fixture(scope="module")
 def sdk_app(shared_server: Server) -> App:
     return shared_server.create_app("SdkMedia")
-
-
-def names(*users: str) -> list[str]:
-    tag = uuid.uuid4().hex[:8]
-    return [f"{u}-{tag}" for u in users]
 
 
 def client(url: str, app: App, user: str) -> Client:
