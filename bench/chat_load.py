@@ -288,7 +288,7 @@ def healthz(base_url: str) -> dict[str, Any]:
 
 
 def wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded 2-core machine starts slowly
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             sys.exit(f"server exited with {proc.returncode}:\n{log.read_text()[-2000:]}")

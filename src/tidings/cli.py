@@ -76,7 +76,7 @@ def _with_store(settings: Settings, work: Callable[[AppStore], Awaitable[T]]) ->
 def _app_view(app: AppRecord, *, with_keys: bool) -> dict[str, Any]:
     view: dict[str, Any] = {"sdkappid": app.sdkappid, "name": app.name,
                             "icon_url": app.icon_url, "created_at": app.created_at,
-                            "admins": list(app.admins)}
+                            "admins": list(app.admins), "kind": app.kind}
     if with_keys:
         view["keys"] = [{"id": k.id, "secret_key": k.secret_key, "created_at": k.created_at,
                          "retired_at": k.retired_at} for k in app.keys]

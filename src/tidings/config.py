@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     recall_window: float = Field(120.0, ge=0)
     edit_window: float = Field(0.0, ge=0)
 
+    # Group read receipts (per-message read counts and who has read) are
+    # kept for groups of at most this many members, unless the app sets its
+    # own limit (0 turns them off).
+    group_receipts_max_members: int = Field(200, ge=0, le=100_000)
+
+    # The built-in home app (hosted Tidings accounts), made on first start
+    # with this name and admin account; rename it later with `tidings app`.
+    home_app_name: str = Field("Tidings", min_length=1, max_length=64)
+    home_app_admin: str = Field("administrator", min_length=1, max_length=32)
     # Uploaded media (docs/media.md). Where files go: "local" (under
     # media_dir, data_dir/media by default) or "s3" (any S3-compatible store).
     media_backend: str = Field("local", pattern="^(local|s3)$")

@@ -224,6 +224,54 @@ async def test_reactions(server: Server, shared_app: App, users: Users) -> None:
         await conn.close()
 
 
+async def test_reactions_in_a_group_reach_every_member(server: Server, shared_app: App,
+                                                       users: Users) -> None:
+    alice, bob, carol, dave = users("alice"), users("bob"), users("carol"), users("dave")
+    a = await Conn.login(server, shared_app, alice)
+    b = await Conn.login(server, shared_app, bob)
+    c = await Conn.login(server, shared_app, carol)
+    group = f"react-{alice}"
+    try:
+        made = await a.request("group_create", {"type": "Work", "group_id": group,
+                                                "members": [bob, carol]})
+        assert made["ok"], made
+        sent = await a.send_text(f"group_{group}", "cake at four")
+        seq = sent["data"]["seq"]
+        added = await b.request("reaction_add", {"conversation_id": f"group_{group}",
+                                                 "seq": seq, "emoji": "🎂"})
+        assert added["ok"] and added["data"]["changed"] is True, added
+        for conn in (a, c):
+            event = await conn.event("reaction")
+            assert (event["conversation_id"], event["seq"], event["user_id"],
+                    event["emoji"]) == (f"group_{group}", seq, bob, "🎂")
+        page = server.http(shared_app, carol).get(
+            f"/v1/conversations/group_{group}/messages").json()
+        [message] = [m for m in page["messages"] if m["seq"] == seq]
+        assert message["reactions"] == [{"emoji": "🎂", "count": 1, "users": [bob]}]
+        # Not a member: refused, and nothing reaches the members.
+        d = await Conn.login(server, shared_app, dave)
+        try:
+            refused = await d.request("reaction_add", {"conversation_id": f"group_{group}",
+                                                       "seq": seq, "emoji": "🎂"})
+            assert not refused["ok"] and refused["error"]["code"] == 10011
+            # A member who joins later cannot react to what came before the join.
+            assert (await a.request("group_invite", {"group_id": group,
+                                                     "user_ids": [dave]}))["ok"]
+            early = await d.request("reaction_add", {"conversation_id": f"group_{group}",
+                                                     "seq": seq, "emoji": "🎂"})
+            assert not early["ok"] and early["error"]["code"] == 20022
+        finally:
+            await d.close()
+        await a.no_event("reaction", wait=0.2)
+        # Typing indicators stay one-to-one.
+        typing = await b.request("typing", {"conversation_id": f"group_{group}",
+                                            "typing": True})
+        assert not typing["ok"] and typing["error"]["code"] == 10009
+    finally:
+        for conn in (a, b, c):
+            await conn.close()
+
+
 async def test_replies_quote_a_snapshot_and_show_recalls(server: Server, shared_app: App,
                                                           users: Users) -> None:
     alice, bob = users("alice"), users("bob")

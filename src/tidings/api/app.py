@@ -9,7 +9,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tidings import __version__
-from tidings.api import admin, client, errors, friends, groups, tencent_v4, tencent_v4_groups
+from tidings.api import (
+    admin,
+    client,
+    errors,
+    friends,
+    groups,
+    home,
+    tencent_v4,
+    tencent_v4_groups,
+)
 from tidings.api import media as media_api
 from tidings.api.models import ErrorOut
 from tidings.config import Settings
@@ -52,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(groups.router)
     app.include_router(groups.admin_router)
     app.include_router(groups.admin_user_router)
+    app.include_router(home.router)
     app.include_router(media_api.router)
     app.include_router(media_api.admin_router)
     app.add_api_websocket_route("/v1/ws", websocket_endpoint)

@@ -30,6 +30,7 @@ from tidings.domain.group_requests import (
     join_option,
 )
 from tidings.domain.ids import Identity
+from tidings.services.groups import GroupService
 
 # (sdkappid, actor): the caller's user id, or None for the app's admin.
 Caller = tuple[int, str | None]
@@ -50,6 +51,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "10021 group id taken; 10014 full; "
                                             "10060 the owner cannot leave; 10061 already a member"},
 }
+
+
+def _seqs(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise TidingsError(ErrorCode.INVALID_REQUEST,
+                           "seqs: message seqs separated by commas") from None
 
 
 def _routes(prefix: str, caller: Callable[..., Caller], tags: list[str | Enum],
@@ -194,6 +203,31 @@ def _routes(prefix: str, caller: Callable[..., Caller], tags: list[str | Enum],
         return await answer(groups(request).set_name_card(app, me, group_id, user,
                                                           body.name_card))
 
+    @router.get("/{group_id}/receipts")
+    async def receipts(request: Request, group_id: str,
+                       seqs: Annotated[str, Query(max_length=2100, examples=["41,42,43"])],
+            who: Caller = Depends(caller)) -> JSON:
+        """Read receipts of up to 100 messages (``seqs``, comma-separated):
+        ``read_count`` and ``unread_count`` each. Seqs that are no message the
+        caller can see are left out. 94100 when the group is over the app's
+        size limit for receipts."""
+        app, me = who
+        return await answer(runtime_of(request).group_receipts.receipts(
+            GroupService.key(app, group_id), me, _seqs(seqs)))
+
+    @router.get("/{group_id}/messages/{seq}/readers")
+    async def readers(request: Request, group_id: str, seq: int,
+                      read: bool = True,
+                      after: Annotated[str, Query(max_length=64)] = "",
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+            who: Caller = Depends(caller)) -> JSON:
+        """Who has read the message (``read=false``: who has not yet), a page
+        by user id after ``after``. For the message's sender, the group's
+        owner and admins (10007 for others), and the app's admin."""
+        app, me = who
+        return await answer(runtime_of(request).group_receipts.readers(
+            GroupService.key(app, group_id), me, seq, read=read, after=after, limit=limit))
+
     @router.delete("/{group_id}")
     async def disband(request: Request, group_id: str,
             who: Caller = Depends(caller)) -> JSON:
@@ -217,20 +251,35 @@ def _user_groups() -> APIRouter:
         """The groups a user is a member of, with their role."""
         return JSON(await runtime_of(request).groups.joined(admin.sdkappid, user_id))
 
+    async def settings_of(request: Request, sdkappid: int) -> JSON:
+        runtime = runtime_of(request)
+        return JSON({"default_members": await runtime.groups.default_members(sdkappid),
+                     "read_receipts_max_members":
+                         await runtime.group_receipts.max_members(sdkappid)})
+
     @extra.get("/group-settings")
     async def group_settings(request: Request, admin: Admin) -> JSON:
         """The app's group settings: ``default_members``, the accounts added
-        to every new group of the app."""
-        found = await runtime_of(request).groups.default_members(admin.sdkappid)
-        return JSON({"default_members": found})
+        to every new group of the app; ``read_receipts_max_members``, the
+        largest group that keeps read receipts (0: off)."""
+        return await settings_of(request, admin.sdkappid)
 
     @extra.put("/group-settings")
     async def set_group_settings(request: Request, admin: Admin,
                                  body: GroupSettingsBody) -> JSON:
-        """Set the app's ``default_members`` (up to 20 user ids; ``[]`` for
-        none). New groups only; existing groups keep their members."""
-        return JSON(await runtime_of(request).groups.set_default_members(
-            admin.sdkappid, body.default_members))
+        """Change the app's group settings; a field left out stays as it is.
+        ``default_members``: up to 20 user ids (``[]`` for none), for new
+        groups only. ``read_receipts_max_members``: 0 turns receipts off,
+        ``null`` goes back to the server's default."""
+        runtime = runtime_of(request)
+        fields = body.model_fields_set
+        if "default_members" in fields:
+            await runtime.groups.set_default_members(admin.sdkappid,
+                                                     body.default_members or [])
+        if "read_receipts_max_members" in fields:
+            await runtime.group_receipts.set_max_members(admin.sdkappid,
+                                                         body.read_receipts_max_members)
+        return await settings_of(request, admin.sdkappid)
 
     return extra
 

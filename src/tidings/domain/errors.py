@@ -78,6 +78,9 @@ class ErrorCode(IntEnum):
     FRIEND_REQUESTS_DENIED = 30516
     FRIEND_REQUEST_NOT_FOUND = 30614
     NOT_A_FRIEND = 31704
+    # Group read receipts (ours): the group is over the app's size limit for
+    # them, or the app turned them off.
+    GROUP_RECEIPTS_OFF = 94100
     # Media (ours: Tencent has no numbers for these; docs/media.md).
     MEDIA_KIND_NOT_ALLOWED = 95000
     MEDIA_TOO_LARGE = 95001
@@ -144,6 +147,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.FRIEND_REQUESTS_DENIED: 403,
     ErrorCode.FRIEND_REQUEST_NOT_FOUND: 404,
     ErrorCode.NOT_A_FRIEND: 404,
+    ErrorCode.GROUP_RECEIPTS_OFF: 409,
     ErrorCode.MEDIA_KIND_NOT_ALLOWED: 415,
     ErrorCode.MEDIA_TOO_LARGE: 413,
     ErrorCode.MEDIA_TYPE_MISMATCH: 415,

@@ -143,9 +143,26 @@ class GroupMembersRequest(Payload):
 
 class GroupSettingsBody(Payload):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "default_members": ["guest", "support"]}]})
+        "default_members": ["guest", "support"], "read_receipts_max_members": 500}]})
 
-    default_members: list[str] = Field(max_length=100)
+    # Absent: unchanged.
+    default_members: list[str] | None = Field(None, max_length=100)
+    # 0 turns group read receipts off; null goes back to the server's default.
+    read_receipts_max_members: int | None = Field(None, ge=0, le=100_000)
+
+
+class GroupReceiptsRequest(Payload):
+    group_id: str = GroupId
+    seqs: list[int] = Field(min_length=1, max_length=100)
+
+
+class GroupReadersRequest(Payload):
+    group_id: str = GroupId
+    seq: int
+    # True: who has read the message; false: who has not yet.
+    read: bool = True
+    after: str = Field("", max_length=64)
+    limit: int = 100
 
 
 class Empty(Payload):

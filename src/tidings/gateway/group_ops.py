@@ -15,6 +15,8 @@ from tidings.domain.group_requests import (
     GroupMuteAllRequest,
     GroupMuteRequest,
     GroupNameCardRequest,
+    GroupReadersRequest,
+    GroupReceiptsRequest,
     GroupSetRoleRequest,
     GroupTransferRequest,
     GroupUpdateRequest,
@@ -32,6 +34,7 @@ Handler = Callable[[RequestId, dict[str, Any]], Awaitable[None]]
 
 def handlers(session: Session) -> dict[str, Handler]:
     groups = session.runtime.groups
+    receipts = session.runtime.group_receipts
 
     def op(run: Callable[[int, str, dict[str, Any]], Awaitable[dict[str, Any]]]) -> Handler:
         async def handle(req_id: RequestId, data: dict[str, Any]) -> None:
@@ -97,11 +100,21 @@ def handlers(session: Session) -> dict[str, Handler]:
         Empty.model_validate(data)
         return await groups.joined(app, me)
 
+    async def group_receipts(app: int, me: str, data: dict[str, Any]) -> dict[str, Any]:
+        r = GroupReceiptsRequest.model_validate(data)
+        return await receipts.receipts(groups.key(app, r.group_id), me, r.seqs)
+
+    async def group_readers(app: int, me: str, data: dict[str, Any]) -> dict[str, Any]:
+        r = GroupReadersRequest.model_validate(data)
+        return await receipts.readers(groups.key(app, r.group_id), me, r.seq, read=r.read,
+                                      after=r.after, limit=r.limit)
+
     return {name: op(run) for name, run in {
         "group_create": create, "group_join": join, "group_leave": leave,
         "group_invite": invite, "group_kick": kick, "group_set_role": set_role,
         "group_transfer": transfer, "group_mute": mute, "group_mute_all": mute_all,
         "group_update": update, "group_set_name_card": name_card,
         "group_disband": disband, "group_info": info, "group_members": members,
-        "group_list": joined,
+        "group_list": joined, "group_receipts": group_receipts,
+        "group_readers": group_readers,
     }.items()}

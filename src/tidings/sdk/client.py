@@ -459,6 +459,20 @@ class Client(MediaMethods):
         return await self._group("group_members", {"group_id": group_id, "after": after,
                                                    "limit": limit})
 
+    async def group_receipts(self, group_id: str, seqs: list[int]) -> list[dict[str, Any]]:
+        """Read and unread counts of up to 100 messages of a group (live
+        updates for one's own messages come as ``group_receipts`` notices)."""
+        found: list[dict[str, Any]] = (await self._group(
+            "group_receipts", {"group_id": group_id, "seqs": seqs}))["receipts"]
+        return found
+
+    async def group_readers(self, group_id: str, seq: int, *, read: bool = True,
+                            after: str = "", limit: int = 100) -> dict[str, Any]:
+        """Who has read a message (``read=False``: who has not yet), a page."""
+        return await self._group("group_readers", {"group_id": group_id, "seq": seq,
+                                                   "read": read, "after": after,
+                                                   "limit": limit})
+
     async def groups(self) -> list[dict[str, Any]]:
         """The groups the user is a member of."""
         found: list[dict[str, Any]] = (await self._group("group_list", {}))["groups"]

@@ -39,12 +39,19 @@ from tidings.domain.ids import (
 from tidings.store.clock import now_ms
 from tidings.store.conversation_settings import DEFAULT as DEFAULT_SETTINGS
 from tidings.store.conversation_settings import ConversationSettings, ConversationSettingsStore
-from tidings.store.messages import ConversationState, Membership, MessageStore, StoredMessage
+from tidings.store.messages import (
+    ConversationState,
+    Membership,
+    MessageStore,
+    PageRange,
+    StoredMessage,
+)
 from tidings.store.writer import Committed, MessageWriter, NewChange, NewMessage
 
 if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
     from tidings.services.friends import Relations
+    from tidings.services.group_receipts import GroupReceiptService
     from tidings.store.reactions import ReactionStore
 
 log = logging.getLogger(__name__)
@@ -338,6 +345,8 @@ class MessagingService:
         self._relations: Relations | None = None
         self._settings: ConversationSettingsStore | None = None
         self._reactions: ReactionStore | None = None
+        # Set by the runtime: a group read moves the senders' receipt counts.
+        self.group_receipts: GroupReceiptService | None = None
 
     def bind(self, writer: MessageWriter, callbacks: CallbackService | None = None,
              relations: Relations | None = None,
@@ -352,18 +361,27 @@ class MessagingService:
     async def _with_reactions(self, conversation_id: int, key: ConversationKey,
                               rows: list[StoredMessage],
                               views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        await self._decorate([(conversation_id, key, rows, views)])
+        return views
+
+    async def _decorate(self, pages: list[tuple[int, ConversationKey, list[StoredMessage],
+                                                list[dict[str, Any]]]]) -> None:
         """History and sync show each message's reactions (live message
         events do not: a new message has none), and a reply's quote as
-        recalled once the quoted message is."""
-        await self._recalled_quotes(conversation_id, key, rows, views)
+        recalled once the quoted message is. One reaction query for all the
+        pages of a sync."""
+        for conversation_id, key, rows, views in pages:
+            await self._recalled_quotes(conversation_id, key, rows, views)
         if self._reactions is None:
-            return views
-        seqs = [v["seq"] for v in views if v["kind"] == "message"]
-        found = await self._reactions.of_messages(conversation_id, seqs)
-        for v in views:
-            if v["kind"] == "message":
-                v["reactions"] = reaction_summary(found.get(v["seq"], []))
-        return views
+            return
+        wanted = [(conversation_id, v["seq"]) for conversation_id, _, _, views in pages
+                  for v in views if v["kind"] == "message"]
+        found = await self._reactions.of_messages(wanted) if wanted else {}
+        for conversation_id, _, _, views in pages:
+            for v in views:
+                if v["kind"] == "message":
+                    v["reactions"] = reaction_summary(found.get((conversation_id, v["seq"]),
+                                                                []))
 
     async def _peer_reads(self, me: Identity,
                           states: list[ConversationState]) -> dict[int, int] | None:
@@ -944,7 +962,11 @@ class MessagingService:
         data = {"conversation_id": conversation_id, "read_seq": read_seq,
                 "unread": max(0, found.last_msg_no - read_msg_no)}
         self._bus.deliver(me, event_frame("read", data), skip=skip)
-        if read_seq > found.read_seq and self._relations is not None and (
+        if key.kind is ConversationKind.GROUP:
+            if read_seq > found.read_seq and self.group_receipts is not None:
+                await self.group_receipts.on_read(me, key, found.conversation_id,
+                                                  found.read_seq, read_seq)
+        elif read_seq > found.read_seq and self._relations is not None and (
                 await self._relations.rules(me.sdkappid)).read_receipts:
             # A read receipt: the peer's devices learn how far this user read.
             peer = key.b if me.user_id == key.a else key.a
@@ -966,6 +988,9 @@ class MessagingService:
         prefs = await self._settings_of(me)
         reads = await self._peer_reads(me, states)
         result = SyncResult([], [], more=False)
+        # First plan what to read (seqs are dense, so each conversation's
+        # count of new entries is known), then read it all in a few queries.
+        plan: list[PageRange] = []
         for state in states:
             name = state.key.id_for(me.user_id)
             mine = prefs.get(state.conversation_id, DEFAULT_SETTINGS)
@@ -978,12 +1003,20 @@ class MessagingService:
             if after >= state.last_seq:
                 result.covered[state.conversation_id] = state.last_seq
                 continue
-            if budget <= 0 or bytes_left <= 0:
+            if budget <= 0:
                 result.more = True
                 continue
-            take = min(self.max_page, budget)
-            rows = await self._store.page(state.conversation_id, state.key, after_seq=after,
-                                          up_to_seq=state.last_seq, limit=take)
+            take = min(self.max_page, budget, state.last_seq - after)
+            budget -= take
+            plan.append(PageRange(state.conversation_id, state.key, after, state.last_seq,
+                                  take))
+        fetched = await self._store.pages(plan)
+        pages = []
+        for planned in plan:
+            if bytes_left <= 0:
+                result.more = True
+                continue
+            rows = fetched[planned.conversation_id]
             kept = 0
             for m in rows:
                 # Always some progress: the first entry goes in whatever its size.
@@ -992,13 +1025,14 @@ class MessagingService:
                 bytes_left -= _entry_bytes(m)
                 kept += 1
             rows = rows[:kept]
-            budget -= len(rows)
-            result.messages.extend(await self._with_reactions(
-                state.conversation_id, state.key, rows, [entry_view(m, me.user_id) for m in rows]))
-            if rows and rows[-1].seq < state.last_seq:
+            views = [entry_view(m, me.user_id) for m in rows]
+            pages.append((planned.conversation_id, planned.key, rows, views))
+            result.messages.extend(views)
+            if rows and rows[-1].seq < planned.up_to_seq:
                 result.more = True
             else:
-                result.covered[state.conversation_id] = state.last_seq
+                result.covered[planned.conversation_id] = planned.up_to_seq
+        await self._decorate(pages)
         return result
 
     async def unread(self, me: Identity, peers: list[str] | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from tidings.services.broadcasts import BroadcastService
 from tidings.services.callbacks import CallbackService
 from tidings.services.conversations import ConversationSettingsService
 from tidings.services.friends import FriendService
+from tidings.services.group_receipts import GroupReceiptService
 from tidings.services.groups import GroupService
 from tidings.services.media import MediaService
 from tidings.services.messaging import MessagingService
@@ -60,6 +61,9 @@ class Runtime:
     conversation_settings: ConversationSettingsService
     typing: TypingService
     reactions: ReactionService
+    # The built-in home app's sdkappid (issue 5: hosted accounts and links).
+    home_sdkappid: int
+    group_receipts: GroupReceiptService
     # Set after construction (issue 6), so other fields can follow it.
     media: MediaService = field(init=False)
 
@@ -69,6 +73,7 @@ class Runtime:
         await migrate(db)
         bus = LocalBus()
         app_store = AppStore(db)
+        home = await app_store.ensure_home(settings.home_app_name, settings.home_app_admin)
         apps = AppRegistry(app_store, settings.app_cache_ttl)
         auth = Authenticator(apps, AccountStore(db), app_store)
         accounts = AccountService(AccountStore(db), auth, bus)
@@ -88,6 +93,9 @@ class Runtime:
         messaging.bind(writer, callbacks, friends.relations, settings_store, reaction_store)
         conversation_settings = ConversationSettingsService(settings_store, MessageStore(db),
                                                             messaging, bus)
+        group_receipts = GroupReceiptService(db, MessageStore(db), GroupStore(db), bus,
+                                             settings.group_receipts_max_members)
+        messaging.group_receipts = group_receipts
         callbacks.start()
         writer.start()
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
@@ -101,7 +109,9 @@ class Runtime:
                    StatsService(StatsStore(db), bus), callbacks,
                    GroupService(GroupStore(db), writer, callbacks), friends,
                    conversation_settings, TypingService(bus, friends.relations),
-                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus))
+                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus,
+                                   writer),
+                   home.sdkappid, group_receipts)
         runtime.media = media
         return runtime
 

@@ -10,7 +10,12 @@ from typing import Any
 from tidings.bus.local import LocalBus
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import Verdict
-from tidings.domain.ids import ConversationKey, Identity, parse_conversation_id
+from tidings.domain.ids import (
+    ConversationKey,
+    ConversationKind,
+    Identity,
+    parse_conversation_id,
+)
 from tidings.services.friends import Relations
 from tidings.services.messaging import event_frame
 
@@ -32,6 +37,10 @@ class TypingService:
         last one, nothing was sent. A peer who blocks the caller (or, where
         the app requires friendship, a non-friend) is silently not told."""
         key = parse_conversation_id(me, conversation_id)
+        if key.kind is ConversationKind.GROUP:
+            # As in Tencent's IM and most messengers: a crowd typing is noise.
+            raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
+                               "typing indicators are for one-to-one conversations")
         if key.a == key.b:
             raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
                                "a one-to-one conversation needs two different users")

@@ -33,6 +33,7 @@ class AppRecord:
     created_at: int
     keys: tuple[AppKey, ...] = ()
     admins: tuple[str, ...] = field(default=())
+    kind: str = "app"
 
     @property
     def live_keys(self) -> tuple[str, ...]:
@@ -80,7 +81,8 @@ class AppStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, name: str, icon_url: str, admin: str) -> tuple[AppRecord, str]:
+    async def create(self, name: str, icon_url: str, admin: str,
+                     kind: str = "app") -> tuple[AppRecord, str]:
         key = new_secret_key()
         created = now_ms()
         for _ in range(20):
@@ -88,12 +90,15 @@ class AppStore:
             try:
                 async with self._db.writer.begin() as conn:
                     await conn.execute(insert(apps).values(
-                        sdkappid=sdkappid, name=name, icon_url=icon_url, created_at=created))
+                        sdkappid=sdkappid, name=name, icon_url=icon_url, created_at=created,
+                        kind=kind))
                     await conn.execute(insert(app_keys).values(
                         sdkappid=sdkappid, secret_key=key, created_at=created))
                     await conn.execute(insert(app_admins).values(
                         sdkappid=sdkappid, user_id=admin))
             except IntegrityError:
+                if kind == "home" and await self.home() is not None:
+                    raise  # another process made the home app meanwhile
                 continue  # that sdkappid was taken; draw another
             record = await self.get(sdkappid)
             assert record is not None
@@ -116,8 +121,30 @@ class AppStore:
             sdkappid=row.sdkappid, name=row.name, icon_url=row.icon_url,
             created_at=row.created_at,
             keys=tuple(AppKey(k.id, k.secret_key, k.created_at, k.retired_at) for k in keys),
-            admins=tuple(admins),
+            admins=tuple(admins), kind=row.kind,
         )
+
+    async def home(self) -> AppRecord | None:
+        """The built-in home app, once it exists."""
+        async with self._db.reader.connect() as conn:
+            found = (await conn.execute(
+                select(apps.c.sdkappid).where(apps.c.kind == "home"))).scalar()
+        return None if found is None else await self.get(found)
+
+    async def ensure_home(self, name: str, admin: str) -> AppRecord:
+        """The home app, made on first start. Two processes starting at once on
+        one database make one: the unique index on the home kind refuses the
+        second, which then reads the first one's."""
+        found = await self.home()
+        if found is not None:
+            return found
+        try:
+            made, _ = await self.create(name, "", admin, kind="home")
+        except IntegrityError:
+            other = await self.home()
+            assert other is not None
+            return other
+        return made
 
     async def list(self) -> list[AppRecord]:
         async with self._db.reader.connect() as conn:

@@ -414,6 +414,18 @@ def member_view(row: Any) -> dict[str, Any]:
             "muted_until": row.muted_until, "name_card": row.name_card}
 
 
+async def set_app_group_settings(db: Database, sdkappid: int, now: int,
+                                 **values: object) -> None:
+    """Change some of the app's group settings, keeping the others."""
+    s = app_group_settings.c
+    async with db.writer.begin() as conn:
+        changed = await conn.execute(update(app_group_settings).where(
+            s.sdkappid == sdkappid).values(updated_at=now, **values))
+        if changed.rowcount == 0:
+            await conn.execute(insert(app_group_settings).values(
+                sdkappid=sdkappid, updated_at=now, **values))
+
+
 class GroupStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -426,12 +438,8 @@ class GroupStore:
         return [] if found is None else list(orjson.loads(found))
 
     async def set_default_members(self, sdkappid: int, users: list[str], now: int) -> None:
-        s = app_group_settings.c
-        async with self._db.writer.begin() as conn:
-            await conn.execute(delete(app_group_settings).where(s.sdkappid == sdkappid))
-            await conn.execute(insert(app_group_settings).values(
-                sdkappid=sdkappid, default_members=orjson.dumps(users).decode(),
-                updated_at=now))
+        await set_app_group_settings(self._db, sdkappid, now,
+                                     default_members=orjson.dumps(users).decode())
 
     async def info(self, key: ConversationKey) -> dict[str, Any] | None:
         g, cm = groups.c, conversation_members.c

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.store.engine import Database
@@ -43,19 +43,19 @@ class ReactionStore:
                 r.emoji == emoji))
         return bool(done.rowcount)
 
-    async def of_messages(self, conversation_id: int, seqs: Sequence[int]
-                          ) -> dict[int, list[tuple[str, str]]]:
-        """seq -> [(emoji, user)], in the order they were added."""
+    async def of_messages(self, messages: Sequence[tuple[int, int]]
+                          ) -> dict[tuple[int, int], list[tuple[str, str]]]:
+        """(conversation_id, seq) -> [(emoji, user)], in the order they were
+        added, for messages of any number of conversations."""
         r = message_reactions.c
-        found: dict[int, list[tuple[str, str]]] = {}
-        if not seqs:
-            return found
+        found: dict[tuple[int, int], list[tuple[str, str]]] = {}
         async with self._db.reader.connect() as conn:
-            for i in range(0, len(seqs), 400):
+            for i in range(0, len(messages), 400):
                 rows = await conn.execute(
-                    select(r.seq, r.emoji, r.user_id).where(
-                        r.conversation_id == conversation_id, r.seq.in_(list(seqs[i:i + 400])))
-                    .order_by(r.seq, r.created_at, r.user_id))
+                    select(r.conversation_id, r.seq, r.emoji, r.user_id).where(
+                        tuple_(r.conversation_id, r.seq).in_(list(messages[i:i + 400])))
+                    .order_by(r.conversation_id, r.seq, r.created_at, r.user_id))
                 for row in rows:
-                    found.setdefault(row.seq, []).append((row.emoji, row.user_id))
+                    found.setdefault((row.conversation_id, row.seq), []).append(
+                        (row.emoji, row.user_id))
         return found

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -29,6 +30,10 @@ apps = Table(
     Column("name", String(64), nullable=False),
     Column("icon_url", String(512), nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
+    # "app", or "home" for the built-in home app (at most one: the index below).
+    Column("kind", String(8), nullable=False, server_default="app"),
+    Index("ux_apps_home", "kind", unique=True,
+          sqlite_where=text("kind = 'home'"), postgresql_where=text("kind = 'home'")),
 )
 
 app_keys = Table(
@@ -273,6 +278,9 @@ app_group_settings = Table(
            primary_key=True, autoincrement=False),
     Column("default_members", Text, nullable=False, server_default="[]"),
     Column("updated_at", BigInteger, nullable=False),
+    # Group read receipts are kept for groups of at most this many members
+    # (0: off for the app). NULL: the server's default. (0015)
+    Column("read_receipts_max_members", Integer, nullable=True),
 )
 
 

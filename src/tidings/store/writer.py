@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -423,6 +423,12 @@ class MessageWriter:
         conv = self._conversations.get(key)
         if conv is not None and conv.group is not None:
             group_rights.check_send(conv.group, sender, now_ms())
+
+    def group_members(self, key: ConversationKey) -> Iterable[str] | None:
+        """The members of a group the writer has in memory (None when it has
+        not: the store's member rows say the same)."""
+        conv = self._conversations.get(key)
+        return None if conv is None or conv.group is None else conv.group.members.keys()
 
     def group_type(self, key: ConversationKey) -> str:
         """The type of a group the writer has in memory ("" when it has not)."""
