@@ -1,5 +1,5 @@
 """Collection of media that nothing carries any more, and uploads without
-ffmpeg/ffprobe: on a server with no grace period, a fast collector, and the
+ffmpeg/ffprobe: on a server with a short grace period, a fast collector, and the
 ffmpeg paths pointing to missing binaries."""
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ def _gone(http: httpx.Client, media_id: str, seconds: float = 20) -> bool:
 
 def test_unreferenced_recalled_and_abandoned_media_are_collected(
         make_server: Callable[..., Server], users: Callable[[str], str]) -> None:
-    server = make_server(media_grace="0", media_gc_interval="0.3", media_upload_ttl="1",
+    # A grace period short enough to wait out, long enough for an upload to
+    # be sent before it passes (the grace is what keeps a fresh upload).
+    server = make_server(media_grace="5", media_gc_interval="0.3", media_upload_ttl="1",
                          ffmpeg_path="/nonexistent/ffmpeg", ffprobe_path="/nonexistent/ffprobe")
     app = server.create_app()
     alice, bob = users("alice"), users("bob")

@@ -258,7 +258,7 @@ groups = Table(
     Column("introduction", String(1600), nullable=False, server_default=""),
     Column("notification", String(1600), nullable=False, server_default=""),
     # "" for a group without owner (made by the app's admin without one).
-    Column("owner", String(48), nullable=False, server_default=""),
+    Column("owner", String(32), nullable=False, server_default=""),
     Column("join_option", String(16), nullable=False),
     Column("mute_all", SmallInteger, nullable=False, server_default="0"),
     Column("max_members", BigInteger, nullable=False),
