@@ -100,6 +100,41 @@ class Settings(BaseSettings):
     push_vapid_subject: str = "mailto:push@localhost"
     # Web Push endpoints over plain http (a local test push service only).
     push_allow_http: bool = False
+    # Uploaded media (docs/media.md). Where files go: "local" (under
+    # media_dir, data_dir/media by default) or "s3" (any S3-compatible store).
+    media_backend: str = Field("local", pattern="^(local|s3)$")
+    media_dir: Path | None = None
+    # An app's defaults until its admin sets its own (PUT /v1/admin/media/settings).
+    media_max_bytes: int = Field(100 * 1024 * 1024, ge=1024)
+    media_kinds: str = "image,sound,video,file"
+    media_keep_location: bool = False
+    # Bytes one PUT of an upload in parts may carry.
+    media_part_max_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    media_max_open_uploads: int = Field(20, ge=1)
+    # Lifetime of a signed download URL; the key that signs them (empty: a
+    # random key kept in data_dir/media-url.key; set it in a cluster).
+    media_url_ttl: int = Field(3600, ge=10)
+    media_url_secret: str = ""
+    # Put in front of the media URLs that messages carry ("" keeps them
+    # relative to this server: /v1/media/<id>).
+    media_public_url: str = ""
+    # Unfinished uploads, and uploads no stored message carries, are removed
+    # after these many seconds; the collector runs every media_gc_interval.
+    media_upload_ttl: float = Field(86400.0, ge=0)
+    media_grace: float = Field(86400.0, ge=0)
+    media_gc_interval: float = Field(600.0, gt=0)
+    # Longest side of an image's large version and of its thumbnail.
+    media_large_px: int = Field(1280, ge=16)
+    media_thumb_px: int = Field(256, ge=16)
+    # Video posters and durations (optional: without them no poster).
+    ffmpeg_path: str = "ffmpeg"
+    ffprobe_path: str = "ffprobe"
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_prefix: str = "media/"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

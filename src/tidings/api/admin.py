@@ -3,7 +3,7 @@ accounts. The app is always the one the credential names."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -79,6 +79,13 @@ async def current_admin(
 
 
 Admin = Annotated[AdminCaller, Depends(current_admin)]
+
+
+async def _media(request: Request, admin: AdminCaller, body: Any) -> Any:
+    """The body's elements (JSON) with the uploads they name checked and
+    filled in (docs/media.md)."""
+    return await runtime_of(request).media.prepare_for(admin.sdkappid, None,
+                                                       body.elements_json())
 router = APIRouter(prefix="/v1/admin", tags=["admin"],
                    responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}})
 
@@ -145,7 +152,7 @@ async def send_as(request: Request, admin: Admin, body: AdminSendRequest) -> JSO
     unless ``forbid_callbacks`` names them."""
     committed = await runtime_of(request).admin_messaging.send(
         admin.sdkappid, body.sender, body.conversation_id, body.client_msg_id,
-        body.elements_json(), body.cloud_custom_data,
+        await _media(request, admin, body), body.cloud_custom_data,
         SendContext("RESTAPI", client_ip(request), frozenset(body.forbid_callbacks)),
         body.mentions, body.offline_push)
     return JSON(ack_view(committed))
@@ -158,8 +165,8 @@ async def batch_send(request: Request, admin: Admin, body: AdminBatchSendRequest
     message id ``<client_msg_id>:<user id>`` (so a retry is idempotent per
     recipient). One result per recipient, in order: its ack, or its error."""
     results = await runtime_of(request).admin_messaging.batch_send(
-        admin.sdkappid, body.sender, body.to, body.client_msg_id, body.elements_json(),
-        body.cloud_custom_data,
+        admin.sdkappid, body.sender, body.to, body.client_msg_id,
+        await _media(request, admin, body), body.cloud_custom_data,
         SendContext("RESTAPI", client_ip(request), frozenset(body.forbid_callbacks)))
     return JSON({"results": results})
 
@@ -175,7 +182,7 @@ async def import_message(request: Request, admin: Admin, body: AdminImportReques
     Idempotent by ``from`` and ``client_msg_id``, as sends are."""
     committed = await runtime_of(request).admin_messaging.import_message(
         admin.sdkappid, body.sender, body.conversation_id, body.client_msg_id,
-        body.elements_json(), body.cloud_custom_data, body.time, body.import_mode())
+        await _media(request, admin, body), body.cloud_custom_data, body.time, body.import_mode())
     return JSON(ack_view(committed))
 
 
@@ -195,7 +202,7 @@ async def edit_message(request: Request, admin: Admin, msg_id: str, body: EditRe
     """Replace the elements and/or the custom data of any message of the app
     (Tencent's ``modify_c2c_msg``); not of a recalled one (20023)."""
     committed = await runtime_of(request).messaging.admin_change(
-        admin.sdkappid, admin.actor, msg_id, EntryKind.EDIT, body.elements_json(),
+        admin.sdkappid, admin.actor, msg_id, EntryKind.EDIT, await _media(request, admin, body),
         body.cloud_custom_data)
     return JSON(ack_view(committed))
 
@@ -278,7 +285,7 @@ async def start_broadcast(request: Request, admin: Admin, body: AdminBroadcastRe
     ``GET /v1/admin/broadcasts/{id}``. The same ``client_msg_id`` again
     answers the first broadcast (``duplicate: true``)."""
     started = await runtime_of(request).broadcasts.create(
-        admin.sdkappid, body.sender, body.client_msg_id, body.elements_json(),
+        admin.sdkappid, body.sender, body.client_msg_id, await _media(request, admin, body),
         body.cloud_custom_data)
     return JSON(started, status_code=202)
 

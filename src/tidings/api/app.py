@@ -21,6 +21,7 @@ from tidings.api import (
     tencent_v4_groups,
 )
 from tidings.api import group_joins as group_join_routes
+from tidings.api import media as media_api
 from tidings.api import push as push_routes
 from tidings.api.models import ErrorOut
 from tidings.config import Settings
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(group_join_routes.admin_router)
     app.include_router(push_routes.router)
     app.include_router(push_routes.admin_router)
+    app.include_router(media_api.router)
+    app.include_router(media_api.admin_router)
     app.add_api_websocket_route("/v1/ws", websocket_endpoint)
 
     @app.get("/healthz", tags=["ops"])

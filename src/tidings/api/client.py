@@ -53,8 +53,11 @@ async def send_message(request: Request, me: Me, body: SendRequest) -> JSON:
     """Send a message as the caller. Answers once the message is durably
     stored; repeating the call with the same ``client_msg_id`` answers the
     same ack (``duplicate: true``) and stores nothing new."""
-    committed = await runtime_of(request).messaging.send(
-        me, body.conversation_id, body.client_msg_id, body.elements_json(),
+    rt = runtime_of(request)
+    elements = await rt.media.prepare_for(me.sdkappid, me.user_id, body.elements_json())
+    assert elements is not None
+    committed = await rt.messaging.send(
+        me, body.conversation_id, body.client_msg_id, elements,
         body.cloud_custom_data, SendContext("REST", client_ip(request)), body.mentions,
         body.offline_push)
     return JSON(ack_view(committed))
@@ -118,6 +121,8 @@ async def edit_message(request: Request, me: Me, conversation_id: str, seq: int,
     """Replace the elements and/or the custom data of one's own message
     (within ``TIDINGS_EDIT_WINDOW``, no limit by default); it becomes
     ``edited``, and a ``change`` entry goes to every device of both users."""
-    committed = await runtime_of(request).messaging.change(
-        me, conversation_id, seq, EntryKind.EDIT, body.elements_json(), body.cloud_custom_data)
+    rt = runtime_of(request)
+    elements = await rt.media.prepare_for(me.sdkappid, me.user_id, body.elements_json())
+    committed = await rt.messaging.change(
+        me, conversation_id, seq, EntryKind.EDIT, elements, body.cloud_custom_data)
     return JSON(ack_view(committed))

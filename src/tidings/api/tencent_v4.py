@@ -433,7 +433,8 @@ async def sendmsg(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str,
     req = parse(SendMsgBody, body)
     committed = await rt.admin_messaging.send(
         sdkappid, req.sender or _CALLER.get(), f"c2c_{check_user_id(req.to)}",
-        _v4_client_id(req.to, req.random), _elements_json(req.body), req.custom,
+        _v4_client_id(req.to, req.random),
+        await rt.media.prepare_for(sdkappid, None, _elements_json(req.body)) or b"", req.custom,
         _context(req.forbid), push=PushOptions.from_tencent(req.offline_push))
     msg = committed.message
     return {"MsgTime": msg.created_at // 1000, "MsgKey": msg.msg_id, "MsgSeq": msg.seq}
@@ -460,7 +461,8 @@ async def importmsg(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[st
     mode = ImportMode.REALTIME if req.mode == 1 else ImportMode.HISTORY
     await rt.admin_messaging.import_message(
         sdkappid, req.sender, f"c2c_{check_user_id(req.to)}",
-        _v4_client_id(req.to, req.random), _elements_json(req.body), req.custom,
+        _v4_client_id(req.to, req.random),
+        await rt.media.prepare_for(sdkappid, None, _elements_json(req.body)) or b"", req.custom,
         req.timestamp * 1000, mode)
     return {}
 

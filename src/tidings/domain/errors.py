@@ -92,6 +92,19 @@ class ErrorCode(IntEnum):
     # subscription that cannot be one.
     PUSH_CHANNEL_NOT_CONFIGURED = 95100
     INVALID_PUSH_TOKEN = 95101
+    # Media (ours: Tencent has no numbers for these; docs/media.md).
+    MEDIA_KIND_NOT_ALLOWED = 95000
+    MEDIA_TOO_LARGE = 95001
+    MEDIA_TYPE_MISMATCH = 95002
+    MEDIA_NOT_FOUND = 95003
+    MEDIA_URL_EXPIRED = 95004
+    MEDIA_URL_INVALID = 95005
+    UPLOAD_OFFSET_MISMATCH = 95006
+    TOO_MANY_UPLOADS = 95007
+    UPLOAD_INCOMPLETE = 95008
+    MEDIA_FORBIDDEN = 95009
+    UPLOAD_NOT_FOUND = 95010
+    RANGE_NOT_SATISFIABLE = 95011
 
 
 # The HTTP status each code is answered with on REST.
@@ -152,6 +165,18 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.GROUP_RECEIPTS_OFF: 409,
     ErrorCode.PUSH_CHANNEL_NOT_CONFIGURED: 409,
     ErrorCode.INVALID_PUSH_TOKEN: 400,
+    ErrorCode.MEDIA_KIND_NOT_ALLOWED: 415,
+    ErrorCode.MEDIA_TOO_LARGE: 413,
+    ErrorCode.MEDIA_TYPE_MISMATCH: 415,
+    ErrorCode.MEDIA_NOT_FOUND: 404,
+    ErrorCode.MEDIA_URL_EXPIRED: 403,
+    ErrorCode.MEDIA_URL_INVALID: 403,
+    ErrorCode.UPLOAD_OFFSET_MISMATCH: 409,
+    ErrorCode.TOO_MANY_UPLOADS: 429,
+    ErrorCode.UPLOAD_INCOMPLETE: 409,
+    ErrorCode.MEDIA_FORBIDDEN: 403,
+    ErrorCode.UPLOAD_NOT_FOUND: 404,
+    ErrorCode.RANGE_NOT_SATISFIABLE: 416,
 }
 
 

@@ -28,7 +28,15 @@ from tidings.domain.friends import FriendDeleteIn, FriendRequestIn, UserIdsIn
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import SendRequest, SyncRequest
-from tidings.gateway import frames, group_join_ops, group_ops, live_ops, push_ops, search_ops
+from tidings.gateway import (
+    frames,
+    group_join_ops,
+    group_ops,
+    live_ops,
+    media_ops,
+    push_ops,
+    search_ops,
+)
 from tidings.gateway.frames import FrameError, RequestId
 from tidings.services.messaging import SendContext, SyncResult, ack_view, event_frame
 from tidings.services.runtime import Runtime
@@ -159,6 +167,7 @@ class Session:
         self._handlers.update(group_join_ops.handlers(self))
         self._handlers.update(live_ops.handlers(self))
         self._handlers.update(push_ops.handlers(self))
+        self._handlers.update(media_ops.handlers(self))
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -340,8 +349,11 @@ class Session:
 
     async def _send(self, req_id: RequestId, data: dict[str, Any]) -> None:
         req = SendRequest.model_validate(data)
+        me = self._me()
+        elements = await self._rt.media.prepare_for(me.sdkappid, me.user_id, req.elements_json())
+        assert elements is not None
         future = self._rt.messaging.submit(
-            self._me(), req.conversation_id, req.client_msg_id, req.elements_json(),
+            me, req.conversation_id, req.client_msg_id, elements,
             req.cloud_custom_data, origin=_Ack(self, req_id), context=self._context,
             mentions=req.mentions, push=req.offline_push)
         self._answer_when_stored(req_id, future)
@@ -372,8 +384,10 @@ class Session:
 
     async def _edit(self, req_id: RequestId, data: dict[str, Any]) -> None:
         req = frames.EditData.model_validate(data)
+        me = self._me()
+        elements = await self._rt.media.prepare_for(me.sdkappid, me.user_id, req.elements_json())
         self._answer_when_stored(req_id, self._rt.messaging.submit_change(
-            self._me(), req.conversation_id, req.seq, EntryKind.EDIT, req.elements_json(),
+            me, req.conversation_id, req.seq, EntryKind.EDIT, elements,
             req.cloud_custom_data, origin=_Ack(self, req_id)))
 
     async def _sync(self, req_id: RequestId, data: dict[str, Any]) -> None:

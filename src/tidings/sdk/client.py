@@ -41,6 +41,7 @@ from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketExcepti
 
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.sdk._state import SeqTracker, Verdict
+from tidings.sdk.media import MediaMethods
 from tidings.sdk.models import (
     Ack,
     Change,
@@ -163,7 +164,7 @@ class _Connection:
                 future.exception()  # retrieved: nobody may be waiting any more
 
 
-class Client:
+class Client(MediaMethods):
     """A Tidings user's connection. Use as ``async with Client(...) as c:``.
 
     ``usersig`` is a ticket or a function (sync or async) that makes a fresh

@@ -19,6 +19,7 @@ from tidings.services.group_joins import GroupJoinService
 from tidings.services.group_receipts import GroupReceiptService
 from tidings.services.groups import GroupService
 from tidings.services.live import LiveService
+from tidings.services.media import MediaService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
 from tidings.services.push import PushService
@@ -36,6 +37,7 @@ from tidings.store.friends import FriendStore
 from tidings.store.group_departures import DepartureStore
 from tidings.store.group_joins import JoinRequestStore
 from tidings.store.groups import GroupStore
+from tidings.store.media import MediaStore
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
 from tidings.store.push import PushStore
@@ -74,6 +76,7 @@ class Runtime:
     group_joins: GroupJoinService
     live: LiveService
     push: PushService
+    media: MediaService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -115,6 +118,8 @@ class Runtime:
         await broadcasts.start()
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         groups = GroupService(GroupStore(db), writer, callbacks)
+        media = MediaService.create(MediaStore(db), settings)
+        await media.start()
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
                    StatsService(StatsStore(db), bus), callbacks,
@@ -129,9 +134,10 @@ class Runtime:
                                                 GroupStore(db), groups, bus, callbacks),
                    live=LiveService(groups, rate=settings.live_room_rate,
                                     max_message_bytes=settings.max_message_bytes),
-                   push=push)
+                   push=push, media=media)
 
     async def stop(self) -> None:
+        await self.media.stop()
         await self.broadcasts.stop()
         await self.writer.stop()
         await self.push.stop()

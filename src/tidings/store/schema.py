@@ -531,3 +531,83 @@ push_sends = Table(
     Index("ix_push_sends_due", "status", "next_attempt_at"),
     Index("ix_push_sends_device", "sdkappid", "user_id", "device_id"),
 )
+
+
+# -- media (revision 0011; docs/media.md) ------------------------------------------
+
+# One row per stored file, by the SHA-256 of its bytes: the same bytes are
+# stored once, however many uploads (and variants) they make; ``refs`` counts
+# the uploads that use it, and the collector removes it at 0.
+media_blobs = Table(
+    "media_blobs",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("refs", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# A finished upload. ``variants`` is JSON: {"large"|"thumb"|"poster":
+# {"hash", "size", "width", "height", "mime"}}.
+media = Table(
+    "media",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("uploader", String(48), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("mime", String(64), nullable=False),
+    Column("format", String(16), nullable=False, server_default=""),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("size", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("width", Integer, nullable=False, server_default="0"),
+    Column("height", Integer, nullable=False, server_default="0"),
+    Column("duration_ms", BigInteger, nullable=False, server_default="0"),
+    Column("variants", Text, nullable=False, server_default="{}"),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_media_app_time", "sdkappid", "created_at"),
+    Index("ix_media_hash", "hash"),
+)
+
+# Which entries carry an upload: written by the message writer in the
+# message's (or edit's) own transaction; downloads and collection read it.
+media_refs = Table(
+    "media_refs",
+    metadata,
+    Column("media_id", String(32), primary_key=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("sdkappid", BigInteger, nullable=False),
+    Index("ix_media_refs_entry", "conversation_id", "seq"),
+)
+
+# An upload in parts that is not finished: ``received`` bytes are durable in
+# its part file (which may be longer after a crash: it is cut back).
+media_uploads = Table(
+    "media_uploads",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("sdkappid", BigInteger, nullable=False),
+    Column("owner", String(48), nullable=False),
+    Column("kind", String(8), nullable=False, server_default=""),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("size", BigInteger, nullable=False),
+    Column("received", BigInteger, nullable=False, server_default="0"),
+    Column("duration_ms", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_media_uploads_owner", "sdkappid", "owner"),
+)
+
+app_media_settings = Table(
+    "app_media_settings",
+    metadata,
+    Column("sdkappid", BigInteger, ForeignKey("apps.sdkappid", ondelete="CASCADE"),
+           primary_key=True, autoincrement=False),
+    Column("max_bytes", BigInteger, nullable=False),
+    Column("kinds", String(64), nullable=False),
+    Column("keep_location", SmallInteger, nullable=False, server_default="0"),
+    Column("updated_at", BigInteger, nullable=False),
+)

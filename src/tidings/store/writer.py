@@ -32,6 +32,7 @@ from tidings.domain.group_callbacks import message_data as group_message_data
 from tidings.domain.group_rights import Action
 from tidings.domain.groups import GroupState, GroupType, JoinOption, Member
 from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.domain.media import media_ids
 from tidings.domain.search import searchable_text
 from tidings.store.callbacks import OUTBOX_INSERT_SQL, outbox_params
 from tidings.store.clock import now_ms
@@ -213,6 +214,12 @@ class MessageWriter:
         self._edit_sql = db.driver_sql(
             "UPDATE messages SET elements = ?, cloud_custom_data = ?, state = ?, edited_at = ?,"
             " change_seq = ?, changed_by = ? WHERE conversation_id = ? AND seq = ?")
+        # Which entries carry uploads (media downloads and collection read it).
+        self._media_ref_sql = db.driver_sql(
+            "INSERT INTO media_refs (media_id, conversation_id, seq, sdkappid)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        self._media_unref_sql = db.driver_sql(
+            "DELETE FROM media_refs WHERE conversation_id = ? AND seq = ?")
         self.batches = 0
         self.committed = 0
 
@@ -311,6 +318,7 @@ class MessageWriter:
         self._load_conversations(conn, create, lookup, now)
         rows: list[tuple[Any, ...]] = []
         texts: list[tuple[Any, ...]] = []
+        refs: list[tuple[Any, ...]] = []  # the uploads each message carries
         stored: dict[int, Committed | TidingsError] = {}
         touched: dict[int, _Conv] = {}
         read: dict[tuple[int, str], tuple[int, int]] = {}
@@ -328,6 +336,9 @@ class MessageWriter:
                 if texts:
                     cursor.executemany(self._text_insert_sql, texts)
                     texts.clear()
+                if refs:
+                    cursor.executemany(self._media_ref_sql, refs)
+                    refs.clear()
                 stored[id(r)] = self._group_op(conn, cursor, r, now, touched)
                 continue
             if earlier and (r.key.sdkappid, r.sender, r.client_msg_id) in earlier:
@@ -375,10 +386,14 @@ class MessageWriter:
                          mentions))
             if body := searchable_text(r.elements):
                 texts.append((conv.id, seq, r.key.sdkappid, r.sender, at, body))
+            refs.extend((media_id, conv.id, seq, r.key.sdkappid)
+                        for media_id in media_ids(r.elements))
         if rows:
             cursor.executemany(self._insert_sql, rows)
         if texts:
             cursor.executemany(self._text_insert_sql, texts)
+        if refs:
+            cursor.executemany(self._media_ref_sql, refs)
         if touched:
             cursor.executemany(self._advance_sql, [
                 (c.last_seq, c.last_time, c.last_message_seq, c.last_msg_no, c.id)
@@ -523,6 +538,8 @@ class MessageWriter:
             cursor.execute(self._recall_sql, (state, seq, r.changed_by, conv.id, r.target_seq))
             # A recalled message is found by nobody.
             cursor.execute(self._text_delete_sql, (conv.id, r.target_seq))
+            if media_ids(target.elements):
+                cursor.execute(self._media_unref_sql, (conv.id, r.target_seq))
         else:
             state, edited_at = MessageState.EDITED, now
             elements = target.elements if r.elements is None else r.elements
@@ -539,6 +556,11 @@ class MessageWriter:
             if body := searchable_text(elements):
                 cursor.execute(self._text_insert_sql, (conv.id, r.target_seq, r.key.sdkappid,
                                                        target.sender, target.created_at, body))
+            if r.elements is not None and (media_ids(target.elements) or media_ids(elements)):
+                cursor.execute(self._media_unref_sql, (conv.id, r.target_seq))
+                for media_id in media_ids(elements):
+                    cursor.execute(self._media_ref_sql,
+                                   (media_id, conv.id, r.target_seq, r.key.sdkappid))
         client_msg_id = f"~{conv.id}-{seq}"  # never a sender's: change entries have none
         cursor.execute(self._change_sql, (conv.id, seq, r.key.sdkappid, client_msg_id, now,
                                           r.kind, r.target_seq, conv.last_msg_no,
