@@ -16,6 +16,8 @@ from tidings.services.callbacks import CallbackService
 from tidings.services.conversations import ConversationSettingsService
 from tidings.services.friends import FriendService
 from tidings.services.groups import GroupService
+from tidings.services.home_accounts import HomeAccountService
+from tidings.services.home_wiring import home_accounts_service
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
 from tidings.services.reactions import ReactionService
@@ -60,6 +62,8 @@ class Runtime:
     reactions: ReactionService
     # The built-in home app's sdkappid (issue 5: hosted accounts and links).
     home_sdkappid: int
+    # Hosted accounts of the home app: sign-in, sessions, one-time codes.
+    home_accounts: HomeAccountService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -92,6 +96,8 @@ class Runtime:
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
         broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
         await broadcasts.start()
+        home_accounts = await home_accounts_service(db, settings, home.sdkappid, apps, auth,
+                                                    accounts, bus)
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
@@ -99,7 +105,7 @@ class Runtime:
                    GroupService(GroupStore(db), writer, callbacks), friends,
                    conversation_settings, TypingService(bus, friends.relations),
                    ReactionService(reaction_store, MessageStore(db), friends.relations, bus),
-                   home.sdkappid)
+                   home.sdkappid, home_accounts)
 
     async def stop(self) -> None:
         await self.broadcasts.stop()
