@@ -43,6 +43,11 @@ def test_register_sign_in_and_chat(home_server: Server) -> None:
     # The same ticket works on the ordinary client API of the home app.
     profile = ok(httpx.get(f"{server.base_url}/v1/profile", headers=bearer(again)))
     assert profile["user_id"] == made["user_id"]
+    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    for path in ("/v1/home/register", "/v1/home/sign-in/password", "/v1/home/codes",
+                 "/v1/home/sign-in/code", "/v1/home/sign-out", "/v1/home/sign-out-everywhere",
+                 "/v1/home/me", "/v1/home/password", "/v1/home/users/{username}"):
+        assert path in spec["paths"], path
 
 
 async def test_home_accounts_connect_and_chat_like_any_app_user(home_server: Server) -> None:
@@ -77,6 +82,25 @@ def test_unknown_user_and_wrong_password_answer_alike(home_server: Server) -> No
     bodies = {(r.status_code, r.text) for r in answers}
     assert len(bodies) == 1, bodies
     assert error_of(answers[0]) == (401, 96000)
+
+
+def test_unknown_user_costs_a_password_verification_too(home_server: Server) -> None:
+    """Not a speed target: a ratio that shows the unknown username does the
+    same argon2 work (skipping it would be ~100 times faster)."""
+    server = home_server
+    name = unique("timo")
+    register(server, name)
+
+    def fastest(username: str) -> float:
+        times = []
+        for _ in range(3):
+            answer = sign_in(server, username, "wrong password")
+            assert error_of(answer) == (401, 96000)
+            times.append(answer.elapsed.total_seconds())
+        return min(times)
+
+    wrong, unknown = fastest(name), fastest(unique("nobody"))
+    assert unknown > 0.3 * wrong, (unknown, wrong)
 
 
 def test_password_lockout_per_username_known_or_not(make_server: Callable[..., Server]

@@ -22,6 +22,7 @@ from tidings.sdk.callbacks import (
     verify_tencent_sign,
 )
 from tidings.sdk.client import Client, ClientClosed
+from tidings.sdk.home import HomeAccounts, SignedIn
 from tidings.sdk.models import (
     Ack,
     Change,
@@ -59,9 +60,11 @@ __all__ = [
     "ErrorCode",
     "GroupSystem",
     "HistoryPage",
+    "HomeAccounts",
     "Message",
     "Notice",
     "ReadState",
+    "SignedIn",
     "TidingsError",
     "sign_usersig",
     "verify_callback",

@@ -44,6 +44,8 @@ from tidings.store.home_accounts import HomeAccount, HomeAccountStore, UsernameT
 from tidings.store.rate_limits import RateCounter
 
 SECOND_MS = 1000
+# Every this many counted hits, this process deletes stale counters and codes.
+PRUNE_EVERY = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class HomeAccountService:
         self._bus = bus
         self._s = settings
         self.home_sdkappid = home_sdkappid
+        self._hits = 0
 
     async def start(self) -> None:
         # The dummy hash for unknown usernames, made before the first
@@ -85,9 +88,18 @@ class HomeAccountService:
     async def _limit(self, key: str, limit: int, window_s: int, now: int,
                      code: ErrorCode = ErrorCode.RATE_LIMITED, what: str = "") -> None:
         hit = await self._counter.hit(key, window_s * SECOND_MS, now)
+        self._hits += 1
+        if self._hits % PRUNE_EVERY == 0:
+            await self._prune(now)
         if hit.hits > limit:
             raise TidingsError(code, what or "too many attempts; try again later",
                                _retry_after(hit.resets_at, now))
+
+    async def _prune(self, now: int) -> None:
+        s = self._s
+        longest = max(s.home_rate_window, s.home_lockout_seconds, s.home_code_resend_after)
+        await self._counter.prune(now - longest * SECOND_MS)
+        await self._store.prune_codes(now)
 
     async def _per_ip(self, client_ip: str, now: int) -> None:
         await self._limit(f"home:ip:{client_ip}", self._s.home_attempts_per_ip,

@@ -129,6 +129,12 @@ class HomeAccountStore:
                 channel=channel.value, address=address, digest=digest, tries_left=tries,
                 created_at=now, expires_at=expires_at))
 
+    async def prune_codes(self, now: int) -> int:
+        """Codes past their lifetime that nobody spent or replaced."""
+        async with self._db.writer.begin() as conn:
+            result = await conn.execute(delete(home_codes).where(home_codes.c.expires_at <= now))
+        return int(result.rowcount)
+
     async def use_code(self, channel: Channel, address: str, digest: str, now: int
                        ) -> str | None:
         """Spend the code and find or make the address's account, in one

@@ -26,6 +26,8 @@ class RateCounter(Protocol):
 
     async def clear(self, key: str) -> None: ...
 
+    async def prune(self, older_than: int) -> int: ...
+
 
 class DatabaseRateCounter:
     def __init__(self, db: Database) -> None:
