@@ -78,10 +78,10 @@ class HomeAccountService:
         self.home_sdkappid = home_sdkappid
         self._hits = 0
 
-    async def start(self) -> None:
-        # The dummy hash for unknown usernames, made before the first
-        # sign-in so that even that one takes the usual time.
-        await self._passwords.verify(None, "")
+    def start(self) -> None:
+        # The dummy hash for unknown usernames, made right away so that
+        # even the first unknown username takes the usual time.
+        self._passwords.start()
 
     # -- limits --------------------------------------------------------------
 

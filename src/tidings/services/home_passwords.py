@@ -20,7 +20,14 @@ class Passwords:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
                                       parallelism=parallelism, type=Type.ID)
         self._gate = asyncio.Semaphore(CONCURRENT_HASHES)
-        self._dummy: str | None = None
+        self._dummy: asyncio.Task[str] | None = None
+
+    def start(self) -> None:
+        """Make the dummy hash for unknown usernames in the background (it
+        costs as much as a real one, and start-up need not wait for it)."""
+        if self._dummy is None:
+            self._dummy = asyncio.create_task(self.hash("no account has this password"),
+                                              name="home-dummy-hash")
 
     async def hash(self, password: str) -> str:
         async with self._gate:
@@ -36,10 +43,11 @@ class Passwords:
         """``stored`` None (no such account, or no password) still costs one
         full verification, so that the answer's timing does not tell."""
         if stored is None:
-            if self._dummy is None:
-                self._dummy = await self.hash("no account has this password")
+            self.start()
+            assert self._dummy is not None
+            dummy = await self._dummy
             async with self._gate:
-                await asyncio.to_thread(self._verify_blocking, self._dummy, password)
+                await asyncio.to_thread(self._verify_blocking, dummy, password)
             return False
         async with self._gate:
             return await asyncio.to_thread(self._verify_blocking, stored, password)

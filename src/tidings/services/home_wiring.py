@@ -41,7 +41,7 @@ def _sender(kind: str, s: Settings) -> CodeSender:
     return ConsoleSender()
 
 
-async def home_accounts_service(db: Database, settings: Settings, home_sdkappid: int,
+def home_accounts_service(db: Database, settings: Settings, home_sdkappid: int,
                                 apps: AppRegistry, auth: Authenticator,
                                 accounts: AccountService, bus: LocalBus) -> HomeAccountService:
     """Made at start-up; the Authenticator learns to check home sessions."""
@@ -54,5 +54,5 @@ async def home_accounts_service(db: Database, settings: Settings, home_sdkappid:
                                  ProfileService(ProfileStore(db), bus), bus,
                                  settings, home_sdkappid)
     auth.ticket_check = service.check_ticket
-    await service.start()
+    service.start()
     return service

@@ -96,8 +96,8 @@ class Runtime:
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
         broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
         await broadcasts.start()
-        home_accounts = await home_accounts_service(db, settings, home.sdkappid, apps, auth,
-                                                    accounts, bus)
+        home_accounts = home_accounts_service(db, settings, home.sdkappid, apps, auth,
+                                              accounts, bus)
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
