@@ -75,7 +75,9 @@ class Server:
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen([sys.executable, "-m", "tidings", "serve"],
                                         env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        # Generous: on the shared 2-core machine under load, importing and
+        # migrating alone took 40 s at times.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"server exited: {self.log_tail()}")

@@ -12,17 +12,18 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import smtplib
 import ssl
 import time
 from dataclasses import dataclass
-from email.message import EmailMessage
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 import orjson
 
 from tidings.domain.home_accounts import Channel
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class SmtpSender:
         self._s = settings
 
     def _send_blocking(self, mail: EmailMessage) -> None:
+        import smtplib  # here: only servers that send mail pay for the import
+
         s = self._s
         context = ssl.create_default_context()
         client: smtplib.SMTP
@@ -99,6 +102,9 @@ class SmtpSender:
             client.send_message(mail)
 
     async def send(self, message: CodeMessage) -> None:
+        from email.message import EmailMessage
+        from smtplib import SMTPException
+
         mail = EmailMessage()
         mail["From"] = self._s.sender
         mail["To"] = message.address
@@ -106,7 +112,7 @@ class SmtpSender:
         mail.set_content(message.text())
         try:
             await asyncio.to_thread(self._send_blocking, mail)
-        except (OSError, smtplib.SMTPException) as exc:
+        except (OSError, SMTPException) as exc:
             raise SendFailed(f"SMTP {self._s.host}:{self._s.port}: {exc}") from exc
 
 
