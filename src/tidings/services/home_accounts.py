@@ -11,6 +11,7 @@ key like any app server would, whose userbuf names a row of
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,8 @@ from tidings.services.profiles import ProfileService
 from tidings.store.clock import now_ms
 from tidings.store.home_accounts import HomeAccount, HomeAccountStore, UsernameTaken
 from tidings.store.rate_limits import RateCounter
+
+log = logging.getLogger(__name__)
 
 SECOND_MS = 1000
 # Every this many counted hits, this process deletes stale counters and codes.
@@ -193,6 +196,7 @@ class HomeAccountService:
             await self._senders[channel].send(CodeMessage(channel, addr, code,
                                                           s.home_code_lifetime, app.name))
         except SendFailed as exc:
+            log.warning("home sign-in code not sent: %s", exc)
             raise TidingsError(ErrorCode.HOME_SEND_FAILED,
                                f"the code could not be sent ({channel.value}); try again "
                                "later") from exc
