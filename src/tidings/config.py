@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -135,6 +136,39 @@ class Settings(BaseSettings):
     s3_access_key: str = ""
     s3_secret_key: str = ""
     s3_prefix: str = "media/"
+
+    # Home accounts (docs/home-accounts.md). Counting windows are seconds;
+    # the ``*_per_*`` limits count within ``home_rate_window``.
+    home_ticket_lifetime: int = Field(30 * 86400, ge=60)
+    home_code_lifetime: int = Field(600, ge=30)
+    home_code_tries: int = Field(5, ge=1)
+    home_code_resend_after: int = Field(60, ge=0)
+    home_rate_window: int = Field(3600, ge=1)
+    home_codes_per_address: int = Field(5, ge=1)
+    home_codes_per_ip: int = Field(20, ge=1)
+    # Sign-ins (password or code) and registrations from one client IP.
+    home_attempts_per_ip: int = Field(60, ge=1)
+    # Password tries per username (known or not) before a lock-out.
+    home_password_tries: int = Field(5, ge=1)
+    home_lockout_seconds: int = Field(900, ge=1)
+    # argon2id; the defaults are argon2-cffi's (RFC 9106's second choice).
+    home_argon2_time_cost: int = Field(3, ge=1)
+    home_argon2_memory_kib: int = Field(65536, ge=8)
+    home_argon2_parallelism: int = Field(4, ge=1)
+    home_email_sender: Literal["console", "smtp", "webhook"] = "console"
+    home_phone_sender: Literal["console", "webhook"] = "console"
+    home_smtp_host: str = ""
+    home_smtp_port: int = Field(587, ge=1, le=65535)
+    home_smtp_from: str = ""
+    home_smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
+    home_smtp_username: str = ""
+    home_smtp_password: str = ""
+    home_webhook_url: str = ""
+    home_webhook_secret: str = ""
+    # Peers (comma-separated IPs or CIDR networks) whose X-Forwarded-For
+    # names the client (uvicorn's forwarded_allow_ips; "*" trusts all);
+    # empty: the header is ignored and the socket's peer is the client.
+    trusted_proxies: str = ""
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -28,5 +28,10 @@ def run(settings: Settings) -> None:
         ws_ping_interval=None,
         ws_ping_timeout=None,
         access_log=False,
+        # The client's address (rate limits, callbacks) comes from
+        # X-Forwarded-For only behind proxies named in the settings; uvicorn
+        # would otherwise believe any local peer.
+        proxy_headers=bool(settings.trusted_proxies.strip()),
+        forwarded_allow_ips=settings.trusted_proxies.strip() or None,
         timeout_graceful_shutdown=5,
     )

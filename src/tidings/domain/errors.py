@@ -105,6 +105,17 @@ class ErrorCode(IntEnum):
     MEDIA_FORBIDDEN = 95009
     UPLOAD_NOT_FOUND = 95010
     RANGE_NOT_SATISFIABLE = 95011
+    # Home accounts (issue 5; ours, Tencent has no hosted accounts). An
+    # unknown username and a wrong password are the same 96000 on purpose.
+    HOME_BAD_CREDENTIALS = 96000
+    HOME_LOCKED_OUT = 96001
+    HOME_CODE_INVALID = 96002
+    HOME_USERNAME_TAKEN = 96003
+    HOME_WEAK_PASSWORD = 96004
+    HOME_INVALID_ADDRESS = 96005
+    HOME_INVALID_USERNAME = 96006
+    HOME_SEND_FAILED = 96007
+    HOME_NOT_A_SESSION = 96008
 
 
 # The HTTP status each code is answered with on REST.
@@ -177,6 +188,15 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MEDIA_FORBIDDEN: 403,
     ErrorCode.UPLOAD_NOT_FOUND: 404,
     ErrorCode.RANGE_NOT_SATISFIABLE: 416,
+    ErrorCode.HOME_BAD_CREDENTIALS: 401,
+    ErrorCode.HOME_LOCKED_OUT: 429,
+    ErrorCode.HOME_CODE_INVALID: 401,
+    ErrorCode.HOME_USERNAME_TAKEN: 409,
+    ErrorCode.HOME_WEAK_PASSWORD: 400,
+    ErrorCode.HOME_INVALID_ADDRESS: 400,
+    ErrorCode.HOME_INVALID_USERNAME: 400,
+    ErrorCode.HOME_SEND_FAILED: 503,
+    ErrorCode.HOME_NOT_A_SESSION: 403,
 }
 
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from tidings.domain import usersig
 from tidings.domain.callbacks import Event
 from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
@@ -116,6 +117,9 @@ class Session:
         self.device: dict[str, str] = {}
         self.since = 0
         self.client_ip = ""
+        # The login ticket's userbuf: a home sign-in's session, whose
+        # sign-out closes this socket (services/home_accounts.py).
+        self.ticket_userbuf: bytes | None = None
         self._context = SendContext()
         self._closed_with: int | None = None
         self._mode = Mode.WAITING_SYNC
@@ -326,6 +330,7 @@ class Session:
         if self._closed:
             return
         self.identity = identity
+        self.ticket_userbuf = usersig.parse(req.usersig).userbuf
         self.device = {"platform": req.device.platform, "id": req.device.id}
         self.since = now_ms()
         self._rt.bus.attach(identity, self)

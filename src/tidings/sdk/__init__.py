@@ -22,6 +22,7 @@ from tidings.sdk.callbacks import (
     verify_tencent_sign,
 )
 from tidings.sdk.client import Client, ClientClosed
+from tidings.sdk.home import HomeAccounts, SignedIn
 from tidings.sdk.models import (
     Ack,
     Change,
@@ -61,11 +62,13 @@ __all__ = [
     "ErrorCode",
     "GroupSystem",
     "HistoryPage",
+    "HomeAccounts",
     "Message",
     "Notice",
     "ReadState",
     "SearchPage",
     "SearchResult",
+    "SignedIn",
     "TidingsError",
     "sign_usersig",
     "verify_callback",

@@ -4,6 +4,7 @@ kick). Also the two ways an app's admin authenticates."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from tidings.domain import usersig
@@ -38,6 +39,9 @@ class Authenticator:
         # The UTC day each identity was last recorded active (the
         # operational figure "active users today"): one write per day each.
         self._active_day: dict[Identity, int] = {}
+        # Asked about every good ticket that carries a userbuf (home sign-in
+        # sessions, services/home_accounts.py); raises to refuse it.
+        self.ticket_check: Callable[[Identity, bytes], Awaitable[None]] | None = None
 
     async def login(self, ticket: str, *, sdkappid: int | None = None,
                     user_id: str | None = None) -> Identity:
@@ -62,6 +66,8 @@ class Authenticator:
             usersig.verify(claims, app.live_keys)
         identity = Identity(claims.sdkappid, claims.identifier)
         check_login_allowed(await self._status(identity), claims.issued_at)
+        if claims.userbuf is not None and self.ticket_check is not None:
+            await self.ticket_check(identity, claims.userbuf)
         await self._record_active(identity)
         return identity
 

@@ -18,6 +18,8 @@ from tidings.services.friends import FriendService
 from tidings.services.group_joins import GroupJoinService
 from tidings.services.group_receipts import GroupReceiptService
 from tidings.services.groups import GroupService
+from tidings.services.home_accounts import HomeAccountService
+from tidings.services.home_wiring import home_accounts_service
 from tidings.services.live import LiveService
 from tidings.services.media import MediaService
 from tidings.services.messaging import MessagingService
@@ -77,6 +79,8 @@ class Runtime:
     live: LiveService
     push: PushService
     media: MediaService
+    # Hosted accounts of the home app: sign-in, sessions, one-time codes.
+    home_accounts: HomeAccountService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -116,6 +120,8 @@ class Runtime:
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
         broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
         await broadcasts.start()
+        home_accounts = home_accounts_service(db, settings, home.sdkappid, apps, auth,
+                                              accounts, bus)
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         groups = GroupService(GroupStore(db), writer, callbacks)
         media = MediaService.create(MediaStore(db), settings)
@@ -134,7 +140,7 @@ class Runtime:
                                                 GroupStore(db), groups, bus, callbacks),
                    live=LiveService(groups, rate=settings.live_room_rate,
                                     max_message_bytes=settings.max_message_bytes),
-                   push=push, media=media)
+                   push=push, media=media, home_accounts=home_accounts)
 
     async def stop(self) -> None:
         await self.media.stop()

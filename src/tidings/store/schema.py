@@ -611,3 +611,59 @@ app_media_settings = Table(
     Column("keep_location", SmallInteger, nullable=False, server_default="0"),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+
+# Hosted accounts of the home app (revision 0013). The identity is
+# (home sdkappid, user_id) in ``users``; this row holds how its owner signs in.
+home_accounts = Table(
+    "home_accounts",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    # The public handle, lower case; e-mail and phone are private addresses.
+    Column("username", String(32), nullable=True),
+    Column("password_hash", String(256), nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("phone", String(16), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("username", name="ux_home_accounts_username"),
+    UniqueConstraint("email", name="ux_home_accounts_email"),
+    UniqueConstraint("phone", name="ux_home_accounts_phone"),
+)
+
+# One row per sign-in: its UserSig carries the id, so that one ticket can be
+# revoked (sign-out, a password change) though tickets are stateless.
+home_sessions = Table(
+    "home_sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("client_ip", String(64), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    Index("ix_home_sessions_user", "user_id"),
+)
+
+# The live one-time code of each address (a new request replaces it).
+home_codes = Table(
+    "home_codes",
+    metadata,
+    Column("channel", String(8), primary_key=True),
+    Column("address", String(254), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("tries_left", SmallInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+# Fixed-window counters for rate limits and lock-outs, in the database so
+# that every process of a cluster counts the same.
+rate_counters = Table(
+    "rate_counters",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("window_start", BigInteger, nullable=False),
+    Column("hits", Integer, nullable=False),
+)

@@ -1,0 +1,150 @@
+"""How one-time codes reach people: a sender per channel. The console sender
+(the development default) logs the code; SMTP sends e-mail; the webhook
+POSTs to an SMS gateway (or any relay) with an HMAC signature.
+
+A code travels only to its address (and, for the console sender, to the
+server's own log); never in an answer to the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import ssl
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import httpx
+import orjson
+
+from tidings.domain.home_accounts import Channel
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeMessage:
+    channel: Channel
+    address: str
+    code: str
+    # Seconds the code lives.
+    expires_in: int
+    # The home app's name, to say where the code is for.
+    app_name: str
+
+    def text(self) -> str:
+        minutes = max(1, self.expires_in // 60)
+        return (f"{self.code} is your {self.app_name} sign-in code. It expires in "
+                f"{minutes} minute{'s' if minutes != 1 else ''}. If you did not ask "
+                "for it, ignore this message.")
+
+
+class SendFailed(Exception):
+    """The code could not be handed over; the text says why (for the log)."""
+
+
+class CodeSender(Protocol):
+    async def send(self, message: CodeMessage) -> None:
+        """Hand the code over, or raise :class:`SendFailed`."""
+        ...
+
+
+class ConsoleSender:
+    """Development only: the code goes to the server's log."""
+
+    async def send(self, message: CodeMessage) -> None:
+        # WARNING so that it shows at every usual log level.
+        log.warning("home sign-in code for %s %s: %s (console sender; configure "
+                    "SMTP or a webhook for real use)", message.channel.value,
+                    message.address, message.code)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    # "none", "starttls" or "ssl" (implicit TLS, usually port 465).
+    security: str = "starttls"
+    username: str = ""
+    password: str = ""
+    timeout: float = 10.0
+
+
+class SmtpSender:
+    """E-mail through an SMTP relay (smtplib on a worker thread: the relay
+    answers in milliseconds to seconds, and the event loop must not wait)."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self._s = settings
+
+    def _send_blocking(self, mail: EmailMessage) -> None:
+        import smtplib  # here: only servers that send mail pay for the import
+
+        s = self._s
+        context = ssl.create_default_context()
+        client: smtplib.SMTP
+        if s.security == "ssl":
+            client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
+        else:
+            client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        with client:
+            if s.security == "starttls":
+                client.starttls(context=context)
+            if s.username:
+                client.login(s.username, s.password)
+            client.send_message(mail)
+
+    async def send(self, message: CodeMessage) -> None:
+        from email.message import EmailMessage
+        from smtplib import SMTPException
+
+        mail = EmailMessage()
+        mail["From"] = self._s.sender
+        mail["To"] = message.address
+        mail["Subject"] = f"{message.code} is your {message.app_name} sign-in code"
+        mail.set_content(message.text())
+        try:
+            await asyncio.to_thread(self._send_blocking, mail)
+        except (OSError, SMTPException) as exc:
+            raise SendFailed(f"SMTP {self._s.host}:{self._s.port}: {exc}") from exc
+
+
+def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """``sha256=`` and the hex HMAC-SHA256 of ``<timestamp>.<body>``: the
+    receiver recomputes it, and refuses old timestamps (replays)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+class WebhookSender:
+    """POST ``{"channel", "to", "code", "text", "expires_in"}`` as JSON, with
+    ``X-Tidings-Timestamp`` and ``X-Tidings-Signature`` headers. Any 2xx
+    answer means handed over."""
+
+    def __init__(self, url: str, secret: str, timeout: float = 10.0) -> None:
+        self._url = url
+        self._secret = secret
+        self._timeout = timeout
+
+    async def send(self, message: CodeMessage) -> None:
+        body = orjson.dumps({"channel": message.channel.value, "to": message.address,
+                             "code": message.code, "text": message.text(),
+                             "expires_in": message.expires_in})
+        timestamp = int(time.time())
+        headers = {"Content-Type": "application/json",
+                   "X-Tidings-Timestamp": str(timestamp),
+                   "X-Tidings-Signature": webhook_signature(self._secret, timestamp, body)}
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout) as http:
+                answer = await http.post(self._url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise SendFailed(f"webhook {self._url}: {exc!r}") from exc
+        if not 200 <= answer.status_code < 300:
+            raise SendFailed(f"webhook {self._url} answered {answer.status_code}")

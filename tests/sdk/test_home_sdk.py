@@ -1,0 +1,45 @@
+"""The SDK's HomeAccounts helper against a real server: sign in, connect
+with the UserSig it returns, and see refusals as TidingsError."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.home_support import Mailbox, home_server, mailbox, unique, webhook
+from tests.support import Server
+from tidings.sdk import ErrorCode, HomeAccounts, TidingsError
+
+__all__ = ["home_server", "mailbox", "webhook"]
+
+
+async def test_sign_in_connect_chat_and_sign_out(home_server: Server, mailbox: Mailbox
+                                                 ) -> None:
+    async with HomeAccounts(home_server.base_url) as home:
+        assert (await home.app())["sdkappid"] > 0
+        name = unique("sdk")
+        ana = await home.register(name, "correct horse 1")
+        assert ana.created is True
+        address = f"{unique('bo')}@mail.test"
+        sent = await home.request_code("email", address)
+        assert sent["sent"] is True and "code" not in sent
+        bo = await home.sign_in_code("email", address, mailbox.wait_code(address))
+        assert bo.created is True
+        await home.update_me(ana, display_name="Ana")
+        card = await home.find(bo, name)
+        assert card == {"user_id": ana.user_id, "username": name, "display_name": "Ana",
+                        "avatar_url": ""}
+
+        async with home.client(ana) as ana_client, home.client(bo) as bo_client:
+            await ana_client.send_text(f"c2c_{bo.user_id}", "hello Bo")
+            got = await bo_client.next_message()
+            assert got.sender == ana.user_id and got.text == "hello Bo"
+
+        with pytest.raises(TidingsError) as wrong:
+            await home.sign_in_password(name, "not the password")
+        assert wrong.value.code is ErrorCode.HOME_BAD_CREDENTIALS
+        assert (await home.sign_out(ana))["signed_out"] is True
+        with pytest.raises(TidingsError) as revoked:
+            await home.me(ana)
+        assert revoked.value.code is ErrorCode.USERSIG_REVOKED
+        again = await home.sign_in_password(name, "correct horse 1")
+        assert again.created is False and (await home.me(again))["username"] == name
