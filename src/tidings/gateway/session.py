@@ -28,7 +28,7 @@ from tidings.domain.friends import FriendDeleteIn, FriendRequestIn, UserIdsIn
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import SendRequest, SyncRequest
-from tidings.gateway import frames, group_ops
+from tidings.gateway import frames, group_ops, link_ops
 from tidings.gateway.frames import FrameError, RequestId
 from tidings.services.messaging import SendContext, SyncResult, ack_view, event_frame
 from tidings.services.runtime import Runtime
@@ -155,6 +155,7 @@ class Session:
             "pong": self._pong,
         }
         self._handlers.update(group_ops.handlers(self))
+        self._handlers.update(link_ops.handlers(self))
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -357,6 +358,10 @@ class Session:
         # Not awaited: the next frame is read while this one commits, and the
         # ack comes from the writer in order with the live frames.
         future.add_done_callback(failed)
+
+    def answer_when_stored(self, req_id: RequestId, future: asyncio.Future[Committed]) -> None:
+        """For op modules (gateway/link_ops.py): as ``_answer_when_stored``."""
+        self._answer_when_stored(req_id, future)
 
     async def _recall(self, req_id: RequestId, data: dict[str, Any]) -> None:
         req = frames.RecallData.model_validate(data)

@@ -10,6 +10,7 @@ from tidings.domain import usersig
 from tidings.domain.accounts import AccountStatus, check_login_allowed
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity, check_user_id
+from tidings.domain.link_tickets import is_link_ticket
 from tidings.services.apps import AppRegistry
 from tidings.store.accounts import AccountStore
 from tidings.store.apps import AppStore, api_key_app
@@ -44,6 +45,10 @@ class Authenticator:
         """Check a ticket; when the client also names its app and user, they
         must be the ones the ticket was signed for."""
         claims = usersig.parse(ticket)
+        if is_link_ticket(claims):
+            # Its purpose is one link (docs/linked-identity.md), never a session.
+            raise TidingsError(ErrorCode.USERSIG_INVALID,
+                               "UserSig is invalid: this is a link ticket, not a UserSig")
         if sdkappid is not None and claims.sdkappid != sdkappid:
             raise TidingsError(ErrorCode.USERSIG_APP_MISMATCH,
                                "UserSig was signed for another sdkappid")

@@ -16,6 +16,8 @@ from tidings.services.callbacks import CallbackService
 from tidings.services.conversations import ConversationSettingsService
 from tidings.services.friends import FriendService
 from tidings.services.groups import GroupService
+from tidings.services.linked_messaging import LinkedMessaging
+from tidings.services.links import LinkService
 from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
 from tidings.services.reactions import ReactionService
@@ -29,6 +31,7 @@ from tidings.store.conversation_settings import ConversationSettingsStore
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.friends import FriendStore
 from tidings.store.groups import GroupStore
+from tidings.store.links import LinkStore
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
 from tidings.store.reactions import ReactionStore
@@ -60,6 +63,9 @@ class Runtime:
     reactions: ReactionService
     # The built-in home app's sdkappid (issue 5: hosted accounts and links).
     home_sdkappid: int
+    # Links between home accounts and app identities (issue 5).
+    links: LinkService
+    linked_messaging: LinkedMessaging
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -92,6 +98,9 @@ class Runtime:
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
         broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
         await broadcasts.start()
+        links = LinkService(LinkStore(db), apps, AccountStore(db), ProfileStore(db), friends,
+                            bus, home.sdkappid)
+        await links.start()
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
                    admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
@@ -99,7 +108,7 @@ class Runtime:
                    GroupService(GroupStore(db), writer, callbacks), friends,
                    conversation_settings, TypingService(bus, friends.relations),
                    ReactionService(reaction_store, MessageStore(db), friends.relations, bus),
-                   home.sdkappid)
+                   home.sdkappid, links, LinkedMessaging(links, messaging))
 
     async def stop(self) -> None:
         await self.broadcasts.stop()
