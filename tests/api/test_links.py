@@ -281,6 +281,10 @@ async def test_two_apps_three_people_deliver_through_links(
         assert relayed["conversation_id"] == f"app:{shop.sdkappid}:c2c_{bob}"
         assert relayed["seq"] == in_app["seq"] and text_of(relayed) == text_of(in_app)
         assert relayed["link"]["app"]["name"] == "ShopX"
+        # Cards for each side, as ShopX set them (not typed by anyone).
+        assert relayed["sender_card"] == {"user_id": bob, "nickname": "Bob",
+                                          "avatar_url": f"https://img.example/{bob}.png"}
+        assert relayed["peer_card"]["user_id"] == bob
         assert relayed["link"]["as"] == {"user_id": carol, "nickname": "Carol",
                                          "avatar_url": f"https://img.example/{carol}.png"}
         await bob_home.no_event("message")  # Bob's messenger links TravelY, not ShopX
@@ -335,6 +339,8 @@ async def test_two_apps_three_people_deliver_through_links(
         # Unlinked by the app: nothing more reaches the messenger.
         with server.http(shop, shop.admin) as admin:
             assert admin.delete(f"/v1/admin/links/{carol}").json()["unlinked"] is True
+        removed = await carol_home.event("link_removed")
+        assert removed == {"sdkappid": shop.sdkappid, "user_id": carol, "by": "app"}
         assert (await bob_shop.send_text(f"c2c_{carol}", "hello?"))["ok"]
         assert text_of(await carol_shop.event("message")) == "hello?"
         await carol_home.no_event("message")
@@ -375,3 +381,14 @@ async def test_a_home_device_catches_up_on_its_linked_conversations(
     assert read.status_code == 200 and read.json()["unread"] == 0
     assert error_of(carol_http.post("/v1/links/99/sync", json={"known": {}})) == (404, 96056)
     assert error_of(carol_http.get("/v1/links/conversations/c2c_bob/messages"))[1] == 10009
+
+
+def test_the_link_page_is_served_without_cache_or_referrer(server: Server, shop: App) -> None:
+    with server.http() as http:
+        page = http.get(f"/l/{shop.sdkappid}", params={"ticket": "t", "to": "bob"})
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert page.headers["cache-control"] == "no-store"
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert "/v1/links/preview" in page.text and "tidings.home.usersig" in page.text
+        assert error_of(http.get("/l/not-a-number")) == (400, 10002)

@@ -16,6 +16,7 @@ from tidings.api import (
     friends,
     groups,
     home,
+    link_page,
     links,
     tencent_v4,
     tencent_v4_groups,
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(links.router)
     app.include_router(links.admin_router)
+    app.include_router(link_page.router)
     app.add_api_websocket_route("/v1/ws", websocket_endpoint)
 
     @app.get("/healthz", tags=["ops"])

@@ -10,7 +10,10 @@ links, as it is of account states).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -26,12 +29,18 @@ from tidings.domain.links import LinkTicketIn, qualify
 from tidings.domain.usersig import UserSigClaims
 from tidings.services.apps import AppRegistry
 from tidings.services.friends import FriendService
+from tidings.services.messaging import event_frame
 from tidings.store.accounts import AccountStore
 from tidings.store.clock import now_ms
 from tidings.store.links import Link, LinkStore
 from tidings.store.profiles import ProfileStore
 
 log = logging.getLogger(__name__)
+
+# How long a relayed frame's cards of app users are reused (seconds): an
+# app's profile change shows in relayed frames within this time.
+CARD_TTL = 30.0
+_Queued = tuple[Identity, bytes, "int | None", int, "Subscriber | None"]
 
 
 class LinkService:
@@ -51,6 +60,10 @@ class LinkService:
         # What a relayed frame says of the identity it was sent to (app and
         # app user, as the app set them when the link was made or listed).
         self._labels: dict[Identity, dict[str, Any]] = {}
+        self._cards: dict[Identity, tuple[float, dict[str, Any]]] = {}
+        # Relayed frames waiting for cards, per home account, in order.
+        self._queues: dict[str, deque[_Queued]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         for link in await self._store.all():
@@ -172,6 +185,7 @@ class LinkService:
         identity = Identity(req.sdkappid, claims.identifier)
         label = await self._label(identity)
         view = {**self._link_view(linked.link, label), "replaced": linked.replaced}
+        self._tell(me.user_id, "link_added", view)
         result: dict[str, Any] = {"link": view, "action": None}
         if target is not None:
             result["action"] = await self._act(identity, target, req.action or "chat")
@@ -190,6 +204,10 @@ class LinkService:
     @staticmethod
     def _link_view(link: Link, label: dict[str, Any]) -> dict[str, Any]:
         return {"app": label["app"], "user": label["as"], "since": link.created_at}
+
+    def _tell(self, home_user: str, event: str, data: dict[str, Any]) -> None:
+        """Every device of the home account learns of its links' changes."""
+        self._bus.deliver(Identity(self.home_sdkappid, home_user), event_frame(event, data))
 
     # -- listing and unlinking ---------------------------------------------------
 
@@ -210,6 +228,8 @@ class LinkService:
         if removed is None:
             raise TidingsError(ErrorCode.NOT_LINKED, f"you have no link in app {sdkappid}")
         self._forget(removed)
+        self._tell(me.user_id, "link_removed", {"sdkappid": sdkappid,
+                                                "user_id": removed.user_id, "by": "you"})
         return {"sdkappid": sdkappid, "user_id": removed.user_id, "unlinked": True}
 
     async def admin_unlink(self, sdkappid: int, user_id: str) -> dict[str, Any]:
@@ -219,6 +239,8 @@ class LinkService:
         removed = await self._store.unlink(sdkappid, user_id=user_id)
         if removed is not None:
             self._forget(removed)
+            self._tell(removed.home_user, "link_removed", {"sdkappid": sdkappid,
+                                                           "user_id": user_id, "by": "app"})
         return {"user_id": user_id, "unlinked": removed is not None}
 
     async def admin_link_state(self, sdkappid: int, user_id: str) -> dict[str, Any]:
@@ -246,20 +268,109 @@ class LinkService:
     def _relay(self, identity: Identity, frame: bytes | Callable[[], bytes],
                conversation_id: int | None, seq: int, skip: Subscriber | None) -> int:
         """A frame for a linked identity also goes to every connected device
-        of its home account, with its conversation ids qualified by app and
-        the identity's label."""
+        of its home account: conversation ids qualified by app, the
+        identity's label (``link``), and the cards of the app users in it
+        (``sender_card``, ``peer_card``). Cards not cached are read first;
+        meanwhile later frames for that home account wait behind, so they
+        keep their order."""
         home_user = self._home_of.get(identity)
         if home_user is None:
             return 0
-        devices = [d for d in self._bus.devices(Identity(self.home_sdkappid, home_user))
-                   if d is not skip]
+        home = Identity(self.home_sdkappid, home_user)
+        devices = sum(1 for d in self._bus.devices(home) if d is not skip)
         if not devices:
             return 0
-        encoded = relay_frame(identity, frame if isinstance(frame, bytes) else frame(),
-                              self._labels.get(identity))
-        for device in devices:
-            device.push(encoded, conversation_id, seq)
-        return len(devices)
+        raw = frame if isinstance(frame, bytes) else frame()
+        queue = self._queues.get(home_user)
+        if queue is None:
+            doc = orjson.loads(raw)
+            cards = self._cached_cards(identity.sdkappid, _card_users(doc.get("data")))
+            if cards is not None:
+                self._push(home, identity, doc, cards, conversation_id, seq, skip)
+                return devices
+            queue = self._queues[home_user] = deque()
+            task = asyncio.create_task(self._drain(home_user))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        queue.append((identity, raw, conversation_id, seq, skip))
+        return devices
+
+    async def _drain(self, home_user: str) -> None:
+        queue = self._queues[home_user]
+        home = Identity(self.home_sdkappid, home_user)
+        try:
+            while queue:
+                identity, raw, conversation_id, seq, skip = queue[0]
+                doc = orjson.loads(raw)
+                users = _card_users(doc.get("data"))
+                try:
+                    cards = await self._fresh_cards(identity.sdkappid, users)
+                except Exception:  # a relay must not stop on a card
+                    log.exception("cards for %s failed", identity)
+                    cards = {}
+                self._push(home, identity, doc, cards, conversation_id, seq, skip)
+                queue.popleft()
+        finally:
+            self._queues.pop(home_user, None)
+
+    def _cached_cards(self, sdkappid: int, users: list[str]
+                      ) -> dict[str, dict[str, Any]] | None:
+        now = time.monotonic()
+        found = {}
+        for user in users:
+            hit = self._cards.get(Identity(sdkappid, user))
+            if hit is None or hit[0] < now:
+                return None
+            found[user] = hit[1]
+        return found
+
+    async def _fresh_cards(self, sdkappid: int, users: list[str]) -> dict[str, dict[str, Any]]:
+        cached = self._cached_cards(sdkappid, users)
+        if cached is not None:
+            return cached
+        cards = await self.user_cards(sdkappid, users)
+        until = time.monotonic() + CARD_TTL
+        if len(self._cards) > 100_000:
+            self._cards.clear()
+        for user, card in cards.items():
+            self._cards[Identity(sdkappid, user)] = (until, card)
+        return cards
+
+    def _push(self, home: Identity, identity: Identity, doc: dict[str, Any],
+              cards: dict[str, dict[str, Any]], conversation_id: int | None, seq: int,
+              skip: Subscriber | None) -> None:
+        data = doc.get("data")
+        if isinstance(data, dict):
+            users = _card_users(data)
+            qualify_view(identity.sdkappid, data)
+            data["link"] = self._labels.get(identity) or {
+                "app": {"sdkappid": identity.sdkappid}, "as": {"user_id": identity.user_id}}
+            if users:
+                sender = data.get("sender")
+                if isinstance(sender, str) and sender in cards:
+                    data["sender_card"] = cards[sender]
+                peer = users[-1]
+                if data.get("conversation_id", "").endswith(f":c2c_{peer}") and peer in cards:
+                    data["peer_card"] = cards[peer]
+        encoded = orjson.dumps(doc)
+        for device in list(self._bus.devices(home)):
+            if device is not skip:
+                device.push(encoded, conversation_id, seq)
+
+
+def _card_users(data: object) -> list[str]:
+    """The app users a relayed frame shows: its sender, then the peer of a
+    one-to-one conversation (last)."""
+    if not isinstance(data, dict):
+        return []
+    users = []
+    sender = data.get("sender")
+    if isinstance(sender, str):
+        users.append(sender)
+    conversation_id = data.get("conversation_id")
+    if isinstance(conversation_id, str) and conversation_id.startswith("c2c_"):
+        users.append(conversation_id[4:])
+    return users
 
 
 def qualify_view(sdkappid: int, view: dict[str, Any]) -> dict[str, Any]:
@@ -274,13 +385,3 @@ def qualify_view(sdkappid: int, view: dict[str, Any]) -> dict[str, Any]:
     if isinstance(last, dict):
         qualify_view(sdkappid, last)
     return view
-
-
-def relay_frame(identity: Identity, frame: bytes, label: dict[str, Any] | None) -> bytes:
-    doc = orjson.loads(frame)
-    data = doc.get("data")
-    if isinstance(data, dict):
-        qualify_view(identity.sdkappid, data)
-        data["link"] = label or {"app": {"sdkappid": identity.sdkappid},
-                                 "as": {"user_id": identity.user_id}}
-    return orjson.dumps(doc)
