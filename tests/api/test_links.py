@@ -381,6 +381,13 @@ async def test_a_home_device_catches_up_on_its_linked_conversations(
     assert read.status_code == 200 and read.json()["unread"] == 0
     assert error_of(carol_http.post("/v1/links/99/sync", json={"known": {}})) == (404, 96056)
     assert error_of(carol_http.get("/v1/links/conversations/c2c_bob/messages"))[1] == 10009
+    # An identity its app disabled cannot be used through the link either.
+    with server.http(shop, shop.admin) as admin:
+        assert admin.post(f"/v1/admin/accounts/{carol}/disable").status_code == 200
+    assert error_of(carol_http.post("/v1/links/messages", json={
+        "conversation_id": qualified, "client_msg_id": "m9",
+        "elements": [{"type": "text", "text": "as a disabled account"}]})) == (403, 70051)
+    assert error_of(carol_http.post(f"/v1/links/{shop.sdkappid}/sync", json={})) == (403, 70051)
 
 
 def test_the_link_page_is_served_without_cache_or_referrer(server: Server, shop: App) -> None:

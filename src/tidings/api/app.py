@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(links.router)
     app.include_router(links.admin_router)
+    app.include_router(links.settings_router)
     app.include_router(link_page.router)
     app.add_api_websocket_route("/v1/ws", websocket_endpoint)
 

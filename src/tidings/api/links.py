@@ -14,6 +14,7 @@ from tidings.api.auth import runtime_of
 from tidings.api.client import Me
 from tidings.api.models import AckOut, ErrorOut, ReadOut
 from tidings.api.responses import JSON
+from tidings.domain.link_profiles import LinkSettingsIn
 from tidings.domain.links import LinkTicketIn
 from tidings.domain.requests import ReadRequest, SendRequest, SyncRequest
 from tidings.services.links import qualify_view
@@ -185,3 +186,27 @@ async def admin_unlink(request: Request, admin: Admin, user_id: str) -> JSON:
     """Remove the link of one of the app's users; ``unlinked`` is false when
     there was none. Nothing more reaches the home account through it."""
     return JSON(await runtime_of(request).links.admin_unlink(admin.sdkappid, user_id))
+
+
+settings_router = APIRouter(prefix="/v1/admin/link-settings", tags=["admin"],
+                            responses={403: {"model": ErrorOut}})
+
+
+class LinkSettingsOut(BaseModel):
+    profile_callback: bool
+    profile_ttl: int
+
+
+@settings_router.get("", response_model=LinkSettingsOut)
+async def get_link_settings(request: Request, admin: Admin) -> JSON:
+    """Whether the cards of the app's users come from its profile callback
+    (off by default: from the stored profiles), and the answers' lifetime."""
+    return JSON(await runtime_of(request).links.link_settings(admin.sdkappid))
+
+
+@settings_router.put("", response_model=LinkSettingsOut)
+async def put_link_settings(request: Request, admin: Admin, body: LinkSettingsIn) -> JSON:
+    """Turn the profile callback on or off (the ``profile_lookup`` event goes
+    to the app's callback URL: docs/linked-identity.md); cached answers are
+    dropped."""
+    return JSON(await runtime_of(request).links.put_link_settings(admin.sdkappid, body))

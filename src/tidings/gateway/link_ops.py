@@ -106,10 +106,11 @@ def handlers(session: Session) -> dict[str, Handler]:
 
     async def send(req_id: RequestId, data: dict[str, Any]) -> None:
         r = SendRequest.model_validate(data)
-        future = rt.linked_messaging.submit(session.me(), r.conversation_id, r.client_msg_id,
-                                            r.elements_json(), r.cloud_custom_data,
-                                            origin=_QualifiedAck(session, req_id),
-                                            mentions=r.mentions)
+        future = await rt.linked_messaging.submit(session.me(), r.conversation_id,
+                                                  r.client_msg_id, r.elements_json(),
+                                                  r.cloud_custom_data,
+                                                  origin=_QualifiedAck(session, req_id),
+                                                  mentions=r.mentions)
         session.answer_when_stored(req_id, future)
 
     return {"link_preview": op(preview), "link_confirm": op(confirm), "links": op(links),

@@ -12,12 +12,14 @@ learns nothing of the home account: the send context names the platform
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
 from tidings.domain.links import unqualify
+from tidings.services.auth import Authenticator
 from tidings.services.links import LinkService, qualify_view
 from tidings.services.messaging import AckTarget, MessagingService, SendContext, SyncResult
 from tidings.store.writer import Committed
@@ -26,15 +28,24 @@ LINKED_CONTEXT = SendContext("Tidings", "")
 
 
 class LinkedMessaging:
-    def __init__(self, links: LinkService, messaging: MessagingService) -> None:
+    def __init__(self, links: LinkService, messaging: MessagingService,
+                 auth: Authenticator) -> None:
         self._links = links
         self._messaging = messaging
+        self._auth = auth
 
-    def resolve(self, me: Identity, qualified: object) -> tuple[Identity, str]:
-        """A qualified conversation id -> (the identity ``me`` holds in that
-        app through a live link, the conversation id in the app)."""
+    async def _as(self, me: Identity, sdkappid: int) -> Identity:
+        """The identity ``me`` holds in app ``sdkappid`` through a live link
+        (96056 without one), if the app has not deleted or disabled it."""
+        identity = self._links.identity_in(me, sdkappid)
+        await self._auth.check_active(identity)
+        return identity
+
+    async def resolve(self, me: Identity, qualified: object) -> tuple[Identity, str]:
+        """A qualified conversation id -> (the linked identity, the
+        conversation id in its app)."""
         sdkappid, conversation_id = unqualify(qualified)
-        return self._links.identity_in(me, sdkappid), conversation_id
+        return await self._as(me, sdkappid), conversation_id
 
     async def _cards(self, identity: Identity, users: list[str]) -> dict[str, dict[str, Any]]:
         return await self._links.user_cards(identity.sdkappid, list(dict.fromkeys(users)))
@@ -52,10 +63,12 @@ class LinkedMessaging:
             if isinstance(sender, str):
                 view["sender_card"] = cards[sender]
 
-    def submit(self, me: Identity, qualified: str, client_msg_id: str, elements_json: bytes,
-               cloud_custom_data: str, origin: AckTarget | None = None,
-               mentions: tuple[str, ...] | list[str] = ()) -> Any:
-        identity, conversation_id = self.resolve(me, qualified)
+    async def submit(self, me: Identity, qualified: str, client_msg_id: str,
+                     elements_json: bytes, cloud_custom_data: str,
+                     origin: AckTarget | None = None,
+                     mentions: tuple[str, ...] | list[str] = ()) -> asyncio.Future[Committed]:
+        """As ``MessagingService.submit``: the future resolves once stored."""
+        identity, conversation_id = await self.resolve(me, qualified)
         return self._messaging.submit(identity, conversation_id, client_msg_id, elements_json,
                                       cloud_custom_data, origin, LINKED_CONTEXT,
                                       mentions=mentions)
@@ -63,21 +76,21 @@ class LinkedMessaging:
     async def send(self, me: Identity, qualified: str, client_msg_id: str,
                    elements_json: bytes, cloud_custom_data: str,
                    mentions: tuple[str, ...] | list[str] = ()) -> Committed:
-        identity, conversation_id = self.resolve(me, qualified)
+        identity, conversation_id = await self.resolve(me, qualified)
         return await self._messaging.send(identity, conversation_id, client_msg_id,
                                           elements_json, cloud_custom_data, LINKED_CONTEXT,
                                           mentions)
 
     async def history(self, me: Identity, qualified: str, *, before_seq: int | None,
                       limit: int | None) -> tuple[list[dict[str, Any]], bool]:
-        identity, conversation_id = self.resolve(me, qualified)
+        identity, conversation_id = await self.resolve(me, qualified)
         found, more = await self._messaging.history(identity, conversation_id,
                                                     before_seq=before_seq, limit=limit)
         await self._dress(identity, found)
         return found, more
 
     async def mark_read(self, me: Identity, qualified: str, seq: int | None) -> dict[str, Any]:
-        identity, conversation_id = self.resolve(me, qualified)
+        identity, conversation_id = await self.resolve(me, qualified)
         data = await self._messaging.mark_read(identity, conversation_id, seq,
                                                platform=LINKED_CONTEXT.platform)
         return qualify_view(identity.sdkappid, dict(data))
@@ -109,7 +122,7 @@ class LinkedMessaging:
                    limit: int | None) -> SyncResult:
         """Catch-up for one linked identity, as ``sync`` is for one's own:
         ``known`` names qualified conversation ids."""
-        identity = self._links.identity_in(me, sdkappid)
+        identity = await self._as(me, sdkappid)
         plain: dict[str, int] = {}
         for name, seq in known.items():
             app, conversation_id = unqualify(name)

@@ -15,6 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -22,15 +23,24 @@ import orjson
 from tidings.bus.local import LocalBus, Subscriber
 from tidings.domain import link_tickets
 from tidings.domain.accounts import check_login_allowed
+from tidings.domain.callbacks import CallbackFailure
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import FriendRequestIn
 from tidings.domain.ids import Identity, check_user_id
+from tidings.domain.link_profiles import (
+    DEFAULT_PROFILE_TTL,
+    PROFILE_LOOKUP,
+    LinkSettingsIn,
+    read_profile_lookup,
+)
 from tidings.domain.links import LinkTicketIn, qualify
 from tidings.domain.usersig import UserSigClaims
 from tidings.services.apps import AppRegistry
+from tidings.services.callbacks import CallbackService
 from tidings.services.friends import FriendService
 from tidings.services.messaging import event_frame
 from tidings.store.accounts import AccountStore
+from tidings.store.callbacks import new_event_id
 from tidings.store.clock import now_ms
 from tidings.store.links import Link, LinkStore
 from tidings.store.profiles import ProfileStore
@@ -46,7 +56,7 @@ _Queued = tuple[Identity, bytes, "int | None", int, "Subscriber | None"]
 class LinkService:
     def __init__(self, store: LinkStore, apps: AppRegistry, accounts: AccountStore,
                  profiles: ProfileStore, friends: FriendService, bus: LocalBus,
-                 home_sdkappid: int) -> None:
+                 home_sdkappid: int, callbacks: CallbackService | None = None) -> None:
         self._store = store
         self._apps = apps
         self._accounts = accounts
@@ -54,6 +64,11 @@ class LinkService:
         self._friends = friends
         self._bus = bus
         self.home_sdkappid = home_sdkappid
+        self._callbacks = callbacks
+        # Per app: (profile callback on, ttl); and its answers, per identity:
+        # (until, (nickname, avatar) or None when the app did not name it).
+        self._settings: dict[int, tuple[bool, int]] = {}
+        self._looked_up: dict[Identity, tuple[float, tuple[str, str] | None]] = {}
         # Linked identity -> its home account's user id, and back.
         self._home_of: dict[Identity, str] = {}
         self._of_home: dict[str, dict[int, str]] = {}
@@ -93,15 +108,81 @@ class LinkService:
         return {"sdkappid": app.sdkappid, "name": app.name, "icon_url": app.icon_url}
 
     async def user_cards(self, sdkappid: int, user_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Each user as the app set them (nickname, avatar); a user without a
-        profile row shows the bare id."""
-        found = await self._profiles.get_many(sdkappid, user_ids)
+        """Each user as the app set them: answered by its profile callback
+        when it has that on, else (and when the callback fails) the stored
+        profile (admin import); a user without either shows the bare id."""
+        answered = await self._profile_lookup(sdkappid, user_ids)
+        missing = [u for u in user_ids if u not in answered]
+        found = await self._profiles.get_many(sdkappid, missing) if missing else {}
         cards = {}
         for user in user_ids:
-            standard = found[user].standard if user in found else {}
-            cards[user] = {"user_id": user, "nickname": standard.get("nickname") or "",
-                           "avatar_url": standard.get("avatar_url") or ""}
+            if user in answered:
+                nickname, avatar = answered[user]
+            else:
+                standard = found[user].standard if user in found else {}
+                nickname = standard.get("nickname") or ""
+                avatar = standard.get("avatar_url") or ""
+            cards[user] = {"user_id": user, "nickname": nickname, "avatar_url": avatar}
         return cards
+
+    # -- the profile callback --------------------------------------------------------
+
+    async def link_settings(self, sdkappid: int) -> dict[str, Any]:
+        found = self._settings.get(sdkappid)
+        if found is None:
+            found = await self._store.settings(sdkappid) or (False, DEFAULT_PROFILE_TTL)
+            self._settings[sdkappid] = found
+        return {"profile_callback": found[0], "profile_ttl": found[1]}
+
+    async def put_link_settings(self, sdkappid: int, body: LinkSettingsIn) -> dict[str, Any]:
+        await self._store.put_settings(sdkappid, body.profile_callback, body.profile_ttl,
+                                       now_ms())
+        self._settings[sdkappid] = (body.profile_callback, body.profile_ttl)
+        for identity in [i for i in self._looked_up if i.sdkappid == sdkappid]:
+            del self._looked_up[identity]
+        for identity in [i for i in self._cards if i.sdkappid == sdkappid]:
+            del self._cards[identity]
+        return await self.link_settings(sdkappid)
+
+    async def _profile_lookup(self, sdkappid: int, user_ids: list[str]
+                              ) -> dict[str, tuple[str, str]]:
+        callbacks = self._callbacks
+        if callbacks is None or not user_ids:
+            return {}
+        mine = await self.link_settings(sdkappid)
+        if not mine["profile_callback"]:
+            return {}
+        cb = await callbacks.settings(sdkappid)
+        if not callbacks.wants(cb, PROFILE_LOOKUP):
+            return {}
+        assert cb is not None
+        now = time.monotonic()
+        answered: dict[str, tuple[str, str]] = {}
+        ask = []
+        for user in user_ids:
+            hit = self._looked_up.get(Identity(sdkappid, user))
+            if hit is not None and hit[0] >= now:
+                if hit[1] is not None:
+                    answered[user] = hit[1]
+            else:
+                ask.append(user)
+        if not ask:
+            return answered
+        try:
+            async with asyncio.timeout(cb.timeout):
+                status, body = await callbacks.post(cb, PROFILE_LOOKUP, new_event_id(), now_ms(),
+                                                    {"user_ids": ask})
+            got = read_profile_lookup(cb.format, status, body, ask)
+        except (CallbackFailure, TimeoutError, OSError) as exc:
+            log.info("app %s: profile callback failed, using stored profiles: %s", sdkappid, exc)
+            return answered
+        until = now + mine["profile_ttl"]
+        if len(self._looked_up) > 100_000:
+            self._looked_up.clear()
+        for user in ask:
+            self._looked_up[Identity(sdkappid, user)] = (until, got.get(user))
+        answered.update(got)
+        return answered
 
     async def _label(self, identity: Identity) -> dict[str, Any]:
         label = {"app": await self.app_card(identity.sdkappid),
@@ -125,14 +206,8 @@ class LinkService:
             raise TidingsError(ErrorCode.LINK_TICKET_INVALID,
                                "the home app's own accounts are not linked to each other")
         claims = link_tickets.parse_link_ticket(req.ticket, req.sdkappid)
-        app = await self._apps.get(req.sdkappid)
-        try:
-            link_tickets.verify_link_ticket(claims, app.live_keys)
-        except TidingsError as exc:
-            if exc.code is not ErrorCode.LINK_TICKET_BAD_SIGNATURE:
-                raise
-            app = await self._apps.refresh(req.sdkappid)
-            link_tickets.verify_link_ticket(claims, app.live_keys)
+        await self._apps.verify(req.sdkappid, partial(link_tickets.verify_link_ticket, claims),
+                                ErrorCode.LINK_TICKET_BAD_SIGNATURE)
         if await self._store.ticket_used(req.sdkappid, claims.sig):
             raise TidingsError(ErrorCode.LINK_TICKET_USED,
                                "this link ticket was used already; ask the app for a new link")

@@ -99,7 +99,7 @@ class Runtime:
         broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
         await broadcasts.start()
         links = LinkService(LinkStore(db), apps, AccountStore(db), ProfileStore(db), friends,
-                            bus, home.sdkappid)
+                            bus, home.sdkappid, callbacks)
         await links.start()
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
@@ -108,7 +108,7 @@ class Runtime:
                    GroupService(GroupStore(db), writer, callbacks), friends,
                    conversation_settings, TypingService(bus, friends.relations),
                    ReactionService(reaction_store, MessageStore(db), friends.relations, bus),
-                   home.sdkappid, links, LinkedMessaging(links, messaging))
+                   home.sdkappid, links, LinkedMessaging(links, messaging, auth))
 
     async def stop(self) -> None:
         await self.broadcasts.stop()

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.store.engine import Database
-from tidings.store.schema import link_tickets_used, links
+from tidings.store.schema import app_link_settings, link_tickets_used, links
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +119,22 @@ class LinkStore:
             await conn.execute(delete(links).where(lk.sdkappid == row.sdkappid,
                                                    lk.user_id == row.user_id))
         return _link(row)
+
+    # -- the app's link settings ------------------------------------------------------
+
+    async def settings(self, sdkappid: int) -> tuple[bool, int] | None:
+        """(profile callback on, its time to live in seconds), or None."""
+        c = app_link_settings.c
+        async with self._db.reader.connect() as conn:
+            row = (await conn.execute(select(c.profile_callback, c.profile_ttl).where(
+                c.sdkappid == sdkappid))).first()
+        return (bool(row.profile_callback), int(row.profile_ttl)) if row is not None else None
+
+    async def put_settings(self, sdkappid: int, profile_callback: bool, profile_ttl: int,
+                           now: int) -> None:
+        values = {"profile_callback": int(profile_callback), "profile_ttl": profile_ttl,
+                  "updated_at": now}
+        async with self._db.writer.begin() as conn:
+            await conn.execute(self._insert(app_link_settings).values(
+                sdkappid=sdkappid, **values).on_conflict_do_update(
+                index_elements=["sdkappid"], set_=values))

@@ -396,3 +396,15 @@ link_tickets_used = Table(
     Column("sig", String(64), primary_key=True),
     Column("expires_at", BigInteger, nullable=False, index=True),
 )
+
+# Per app: whether the cards of its users come from its profile callback
+# (domain/link_profiles.py), and how long an answer is reused.
+app_link_settings = Table(
+    "app_link_settings",
+    metadata,
+    Column("sdkappid", BigInteger, ForeignKey("apps.sdkappid", ondelete="CASCADE"),
+           primary_key=True, autoincrement=False),
+    Column("profile_callback", SmallInteger, nullable=False, server_default="0"),
+    Column("profile_ttl", Integer, nullable=False, server_default="300"),
+    Column("updated_at", BigInteger, nullable=False),
+)

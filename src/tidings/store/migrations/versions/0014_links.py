@@ -1,5 +1,6 @@
 """Links between home accounts and app identities (issue 5): ``links`` and
-the used link tickets (``link_tickets_used``).
+the used link tickets (``link_tickets_used``), and each app's
+profile-callback setting (``app_link_settings``).
 
 Revision ID: 0014
 Revises: 0013
@@ -35,9 +36,19 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.BigInteger, nullable=False),
     )
     op.create_index("ix_link_tickets_used_expires_at", "link_tickets_used", ["expires_at"])
+    op.create_table(
+        "app_link_settings",
+        sa.Column("sdkappid", sa.BigInteger,
+                  sa.ForeignKey("apps.sdkappid", ondelete="CASCADE"), primary_key=True,
+                  autoincrement=False),
+        sa.Column("profile_callback", sa.SmallInteger, nullable=False, server_default="0"),
+        sa.Column("profile_ttl", sa.Integer, nullable=False, server_default="300"),
+        sa.Column("updated_at", sa.BigInteger, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("app_link_settings")
     op.drop_index("ix_link_tickets_used_expires_at", table_name="link_tickets_used")
     op.drop_table("link_tickets_used")
     op.drop_index("ux_links_home", table_name="links")
