@@ -253,6 +253,17 @@ async def test_friend_action_sends_the_request_as_the_app_identity(
     finally:
         await b.close()
 
+    # When the request cannot go (the identity blocks the target), the link
+    # is still made, and the answer says why no request was sent.
+    dan, erin = users("dan"), users("erin")
+    imported(server, shop, (dan, "Dan"), (erin, "Erin"))
+    with server.http(shop, dan) as as_dan:
+        assert as_dan.post("/v1/blocks", json={"user_ids": [erin]}).status_code == 200
+    me = person(users("h2"))
+    made = link(me, shop, dan, to=erin, action="friend")
+    assert made["action"]["error"]["code"] == 30515
+    assert [x["user"]["user_id"] for x in me.get("/v1/links").json()["links"]] == [dan]
+
 
 async def test_two_apps_three_people_deliver_through_links(
         server: Server, shop: App, travel: App, home: App,

@@ -269,8 +269,15 @@ class LinkService:
     async def _act(self, identity: Identity, target: str, action: str) -> dict[str, Any]:
         conversation_id = qualify(identity.sdkappid, f"c2c_{target}")
         if action == "friend":
-            answer = await self._friends.request(
-                identity, FriendRequestIn(user_id=target, source="link"), platform="Tidings")
+            try:
+                answer = await self._friends.request(
+                    identity, FriendRequestIn(user_id=target, source="link"),
+                    platform="Tidings")
+            except TidingsError as exc:
+                # The link is made either way: the answer says so, and why
+                # the request was not sent (blocked, refused by the app...).
+                return {"action": "friend", "conversation_id": conversation_id,
+                        "error": exc.to_dict()}
             return {"action": "friend", "conversation_id": conversation_id, **answer}
         # A one-to-one conversation exists from its first message: the
         # client opens it by this id and sends.
