@@ -16,6 +16,8 @@ from tidings.api import (
     friends,
     groups,
     home,
+    link_page,
+    links,
     search,
     tencent_v4,
     tencent_v4_groups,
@@ -73,6 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(push_routes.admin_router)
     app.include_router(media_api.router)
     app.include_router(media_api.admin_router)
+    app.include_router(links.router)
+    app.include_router(links.admin_router)
+    app.include_router(links.settings_router)
+    app.include_router(link_page.router)
     app.add_api_websocket_route("/v1/ws", websocket_endpoint)
 
     @app.get("/healthz", tags=["ops"])

@@ -26,9 +26,16 @@ class Subscriber(Protocol):
         ...
 
 
+# Where else a frame for one identity goes (the devices of the home account
+# linked to it: services/links.py); returns how many devices got it.
+Relay = Callable[[Identity, "bytes | Callable[[], bytes]", "int | None", int,
+                  "Subscriber | None"], int]
+
+
 class LocalBus:
     def __init__(self) -> None:
         self._by_identity: dict[Identity, set[Subscriber]] = {}
+        self.relay: Relay | None = None
 
     def attach(self, identity: Identity, subscriber: Subscriber) -> None:
         self._by_identity.setdefault(identity, set()).add(subscriber)
@@ -57,6 +64,9 @@ class LocalBus:
                     encoded = frame() if callable(frame) else frame
                 sub.push(encoded, conversation_id, seq)
                 count += 1
+        if self.relay is not None:
+            count += self.relay(identity, encoded if encoded is not None else frame,
+                                conversation_id, seq, skip)
         return count
 
     def describe_devices(self, identity: Identity) -> list[dict[str, object]]:

@@ -41,11 +41,15 @@ def ticket_still_valid(issued_at: int, sessions_valid_after: int) -> bool:
     return issued_at >= sessions_valid_after // 1000
 
 
-def check_login_allowed(status: AccountStatus, issued_at: int) -> None:
+def check_active(status: AccountStatus) -> None:
     if status.state is AccountState.DELETED:
         raise TidingsError(ErrorCode.ACCOUNT_DELETED, "this account was deleted")
     if status.state is AccountState.DISABLED:
         raise TidingsError(ErrorCode.ACCOUNT_DISABLED, "this account is disabled")
+
+
+def check_login_allowed(status: AccountStatus, issued_at: int) -> None:
+    check_active(status)
     if not ticket_still_valid(issued_at, status.sessions_valid_after):
         raise TidingsError(ErrorCode.USERSIG_REVOKED,
                            "this UserSig was revoked by a kick; sign a new one")

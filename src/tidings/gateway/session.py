@@ -33,6 +33,7 @@ from tidings.gateway import (
     frames,
     group_join_ops,
     group_ops,
+    link_ops,
     live_ops,
     media_ops,
     push_ops,
@@ -172,6 +173,7 @@ class Session:
         self._handlers.update(live_ops.handlers(self))
         self._handlers.update(push_ops.handlers(self))
         self._handlers.update(media_ops.handlers(self))
+        self._handlers.update(link_ops.handlers(self))
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -380,6 +382,10 @@ class Session:
         # Not awaited: the next frame is read while this one commits, and the
         # ack comes from the writer in order with the live frames.
         future.add_done_callback(failed)
+
+    def answer_when_stored(self, req_id: RequestId, future: asyncio.Future[Committed]) -> None:
+        """For op modules (gateway/link_ops.py): as ``_answer_when_stored``."""
+        self._answer_when_stored(req_id, future)
 
     async def _recall(self, req_id: RequestId, data: dict[str, Any]) -> None:
         req = frames.RecallData.model_validate(data)

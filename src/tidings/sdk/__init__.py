@@ -14,6 +14,7 @@ types (error codes, the UserSig codec) with the server and nothing else.
 
 from __future__ import annotations
 
+from tidings.domain import link_tickets as _link_tickets
 from tidings.domain import usersig as _usersig
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.sdk.callbacks import (
@@ -50,8 +51,23 @@ def sign_usersig(sdkappid: int, key: str, user_id: str, expire: int = DEFAULT_EX
     return _usersig.sign(sdkappid, key, user_id, expire)
 
 
+MAX_LINK_TICKET_LIFETIME = _link_tickets.MAX_LINK_TICKET_LIFETIME
+
+
+def sign_link_ticket(sdkappid: int, key: str, user_id: str,
+                     expire: int = _link_tickets.DEFAULT_LINK_TICKET_LIFETIME) -> str:
+    """A link ticket for ``user_id`` (docs/linked-identity.md), valid for
+    ``expire`` seconds (at most 600) and for one link.
+
+    The same ticket Tencent's TLSSigAPIv2 ``gen_sig_with_userbuf(user_id,
+    expire, b"tidings:link:v1")`` makes. Sign on the app's server only.
+    """
+    return _link_tickets.sign_link_ticket(sdkappid, key, user_id, expire)
+
+
 __all__ = [
     "DEFAULT_EXPIRE",
+    "MAX_LINK_TICKET_LIFETIME",
     "Ack",
     "CallbackSignatureError",
     "Change",
@@ -70,6 +86,7 @@ __all__ = [
     "SearchResult",
     "SignedIn",
     "TidingsError",
+    "sign_link_ticket",
     "sign_usersig",
     "verify_callback",
     "verify_tencent_sign",

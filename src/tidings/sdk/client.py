@@ -79,6 +79,13 @@ _PONG: Final = '{"op":"pong"}'
 _PING: Final = '{"op":"ping"}'
 
 
+def _linked(conversation_id: str) -> bool:
+    """A linked identity's conversation (``app:<sdkappid>:...``, relayed to a
+    home account's device): its catch-up is ``linked_sync``, not ``sync``, so
+    a live frame after a gap is taken as it comes instead of resyncing."""
+    return conversation_id.startswith("app:")
+
+
 class ClientClosed(Exception):
     """The client was closed; make a new one to connect again."""
 
@@ -660,6 +667,61 @@ class Client(MediaMethods):
     async def blocklist(self) -> list[str]:
         return [b["user_id"] for b in (await self._op("blocklist", {}))["blocked"]]
 
+    # -- links: a home account and its app identities (docs/linked-identity.md) --
+
+    @staticmethod
+    def _link_request(sdkappid: int, ticket: str, to: str | None,
+                      action: str | None) -> dict[str, Any]:
+        data: dict[str, Any] = {"sdkappid": sdkappid, "ticket": ticket}
+        if to is not None:
+            data["to"] = to
+        if action is not None:
+            data["action"] = action
+        return data
+
+    async def preview_link(self, sdkappid: int, ticket: str, *, to: str | None = None,
+                           action: str | None = None) -> dict[str, Any]:
+        """What linking with this ticket would do (app, app user, target),
+        changing nothing."""
+        return await self._op("link_preview", self._link_request(sdkappid, ticket, to, action))
+
+    async def link(self, sdkappid: int, ticket: str, *, to: str | None = None,
+                   action: str | None = None) -> dict[str, Any]:
+        """Use the ticket: link its app user to this home account, then run
+        the action (``chat`` or ``friend`` with ``to``)."""
+        return await self._op("link_confirm", self._link_request(sdkappid, ticket, to, action))
+
+    async def links(self, sdkappid: int | None = None) -> list[dict[str, Any]]:
+        data = {} if sdkappid is None else {"sdkappid": sdkappid}
+        return list((await self._op("links", data))["links"])
+
+    async def unlink(self, sdkappid: int) -> dict[str, Any]:
+        return await self._op("unlink", {"sdkappid": sdkappid})
+
+    async def linked_conversations(self, sdkappid: int | None = None) -> list[dict[str, Any]]:
+        """The linked identities' conversations, grouped by app."""
+        data = {} if sdkappid is None else {"sdkappid": sdkappid}
+        return list((await self._op("link_conversations", data))["apps"])
+
+    async def linked_history(self, conversation_id: str, before_seq: int | None = None,
+                             limit: int | None = None) -> dict[str, Any]:
+        """A page of a linked conversation (``app:<sdkappid>:c2c_bob``)."""
+        return await self._op("link_history", {"conversation_id": conversation_id,
+                                               "before_seq": before_seq, "limit": limit})
+
+    async def send_linked_text(self, conversation_id: str, text: str, *,
+                               client_msg_id: str | None = None) -> dict[str, Any]:
+        """Send as the linked identity that ``conversation_id`` (qualified)
+        names; answers the ack once stored."""
+        return await self._op("link_send", {
+            "conversation_id": conversation_id, "client_msg_id": client_msg_id or uuid.uuid4().hex,
+            "elements": [{"type": "text", "text": text}]})
+
+    async def linked_sync(self, sdkappid: int, known: Mapping[str, int] | None = None
+                          ) -> dict[str, Any]:
+        """Catch up on one linked identity's conversations."""
+        return await self._op("link_sync", {"sdkappid": sdkappid, "known": dict(known or {})})
+
     # -- requests ------------------------------------------------------------
 
     async def search(self, q: str, *, conversation_id: str | None = None,
@@ -885,13 +947,13 @@ class Client(MediaMethods):
                 return False
         elif event == "message":
             msg = Message.from_dict(data)
-            if not self._deliver(msg, accept_gap=False):
+            if not self._deliver(msg, accept_gap=_linked(msg.conversation_id)):
                 log.warning("%s: %s seq %s came after a gap (held %s); resyncing", self.user_id,
                             msg.conversation_id, msg.seq, self._tracker.get(msg.conversation_id))
                 return False
         elif event == "change":
             change = Change.from_dict(data)
-            if not self._deliver(change, accept_gap=False):
+            if not self._deliver(change, accept_gap=_linked(change.conversation_id)):
                 log.warning("%s: %s seq %s came after a gap; resyncing", self.user_id,
                             change.conversation_id, change.seq)
                 return False

@@ -5,6 +5,7 @@ retired key, within ``app_cache_ttl``)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.store.apps import AppRecord, AppStore
@@ -33,3 +34,18 @@ class AppRegistry:
         """Skip the cache: used when a ticket fails, in case a key was just added."""
         self._cache.pop(sdkappid, None)
         return await self.get(sdkappid)
+
+    async def verify(self, sdkappid: int, check: Callable[[tuple[str, ...]], None],
+                     forged: ErrorCode) -> AppRecord:
+        """Run ``check`` (a ticket's MAC and lifetime) against the app's live
+        keys; when it fails with ``forged``, once more with the keys read
+        again: a key added a moment ago may not be in the cache yet."""
+        app = await self.get(sdkappid)
+        try:
+            check(app.live_keys)
+        except TidingsError as exc:
+            if exc.code is not forged:
+                raise
+            app = await self.refresh(sdkappid)
+            check(app.live_keys)
+        return app

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from tidings.domain import usersig
-from tidings.domain.accounts import AccountStatus, check_login_allowed
+from tidings.domain.accounts import AccountStatus, check_active, check_login_allowed
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity, check_user_id
+from tidings.domain.link_tickets import is_link_ticket
 from tidings.services.apps import AppRegistry
 from tidings.store.accounts import AccountStore
 from tidings.store.apps import AppStore, api_key_app
@@ -48,6 +50,10 @@ class Authenticator:
         """Check a ticket; when the client also names its app and user, they
         must be the ones the ticket was signed for."""
         claims = usersig.parse(ticket)
+        if is_link_ticket(claims):
+            # Its purpose is one link (docs/linked-identity.md), never a session.
+            raise TidingsError(ErrorCode.USERSIG_INVALID,
+                               "UserSig is invalid: this is a link ticket, not a UserSig")
         if sdkappid is not None and claims.sdkappid != sdkappid:
             raise TidingsError(ErrorCode.USERSIG_APP_MISMATCH,
                                "UserSig was signed for another sdkappid")
@@ -55,15 +61,8 @@ class Authenticator:
             raise TidingsError(ErrorCode.USERSIG_USER_MISMATCH,
                                "UserSig was signed for another user id")
         check_user_id(claims.identifier)
-        app = await self._apps.get(claims.sdkappid)
-        try:
-            usersig.verify(claims, app.live_keys)
-        except TidingsError as exc:
-            if exc.code is not ErrorCode.USERSIG_BAD_SIGNATURE:
-                raise
-            # A key added a moment ago may not be in our cache yet.
-            app = await self._apps.refresh(claims.sdkappid)
-            usersig.verify(claims, app.live_keys)
+        await self._apps.verify(claims.sdkappid, partial(usersig.verify, claims),
+                                ErrorCode.USERSIG_BAD_SIGNATURE)
         identity = Identity(claims.sdkappid, claims.identifier)
         check_login_allowed(await self._status(identity), claims.issued_at)
         if claims.userbuf is not None and self.ticket_check is not None:
@@ -93,6 +92,11 @@ class Authenticator:
                 self._known.clear()
             self._known[identity] = status
         return status
+
+    async def check_active(self, identity: Identity) -> None:
+        """Refuse an identity its app deleted or disabled (a home account
+        acting as a linked identity: services/linked_messaging.py)."""
+        check_active(await self._status(identity))
 
     @property
     def epoch(self) -> int:

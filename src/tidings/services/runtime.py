@@ -20,6 +20,8 @@ from tidings.services.group_receipts import GroupReceiptService
 from tidings.services.groups import GroupService
 from tidings.services.home_accounts import HomeAccountService
 from tidings.services.home_wiring import home_accounts_service
+from tidings.services.linked_messaging import LinkedMessaging
+from tidings.services.links import LinkService
 from tidings.services.live import LiveService
 from tidings.services.media import MediaService
 from tidings.services.messaging import MessagingService
@@ -39,6 +41,7 @@ from tidings.store.friends import FriendStore
 from tidings.store.group_departures import DepartureStore
 from tidings.store.group_joins import JoinRequestStore
 from tidings.store.groups import GroupStore
+from tidings.store.links import LinkStore
 from tidings.store.media import MediaStore
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
@@ -81,6 +84,9 @@ class Runtime:
     media: MediaService
     # Hosted accounts of the home app: sign-in, sessions, one-time codes.
     home_accounts: HomeAccountService
+    # Links between home accounts and app identities (issue 5).
+    links: LinkService
+    linked_messaging: LinkedMessaging
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -122,6 +128,9 @@ class Runtime:
         await broadcasts.start()
         home_accounts = home_accounts_service(db, settings, home.sdkappid, apps, auth,
                                               accounts, bus)
+        links = LinkService(LinkStore(db), apps, AccountStore(db), ProfileStore(db), friends,
+                            bus, home.sdkappid, callbacks)
+        await links.start()
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         groups = GroupService(GroupStore(db), writer, callbacks)
         media = MediaService.create(MediaStore(db), settings)
@@ -140,7 +149,8 @@ class Runtime:
                                                 GroupStore(db), groups, bus, callbacks),
                    live=LiveService(groups, rate=settings.live_room_rate,
                                     max_message_bytes=settings.max_message_bytes),
-                   push=push, media=media, home_accounts=home_accounts)
+                   push=push, media=media, home_accounts=home_accounts, links=links,
+                   linked_messaging=LinkedMessaging(links, messaging, auth))
 
     async def stop(self) -> None:
         await self.media.stop()

@@ -667,3 +667,40 @@ rate_counters = Table(
     Column("window_start", BigInteger, nullable=False),
     Column("hits", Integer, nullable=False),
 )
+
+
+# Links between home accounts and app identities (issue 5,
+# docs/linked-identity.md): an app identity links to at most one home
+# account (the primary key), a home account to at most one identity per app.
+links = Table(
+    "links",
+    metadata,
+    Column("sdkappid", BigInteger, ForeignKey("apps.sdkappid", ondelete="CASCADE"),
+           primary_key=True, autoincrement=False),
+    Column("user_id", String(32), primary_key=True),
+    Column("home_user", String(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ux_links_home", "home_user", "sdkappid", unique=True),
+)
+
+# Link tickets already used, kept until they expire: a ticket links once.
+link_tickets_used = Table(
+    "link_tickets_used",
+    metadata,
+    Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
+    # The ticket's MAC (base64 of HMAC-SHA256): unique per ticket.
+    Column("sig", String(64), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
+# Per app: whether the cards of its users come from its profile callback
+# (domain/link_profiles.py), and how long an answer is reused.
+app_link_settings = Table(
+    "app_link_settings",
+    metadata,
+    Column("sdkappid", BigInteger, ForeignKey("apps.sdkappid", ondelete="CASCADE"),
+           primary_key=True, autoincrement=False),
+    Column("profile_callback", SmallInteger, nullable=False, server_default="0"),
+    Column("profile_ttl", Integer, nullable=False, server_default="300"),
+    Column("updated_at", BigInteger, nullable=False),
+)

@@ -1,0 +1,140 @@
+"""A home account acting as its linked identities (docs/linked-identity.md):
+it sends, reads and catches up in an app's conversations as the identity
+the link names, with every conversation id qualified by app
+(``app:<sdkappid>:c2c_bob``) and every entry carrying identity cards: the app
+and the app users as the app set them, never anything a client typed.
+
+The messages are the app's: stored in the app's conversation, numbered in
+its seq stream, seen by its callbacks and admin API like any other. The app
+learns nothing of the home account: the send context names the platform
+``Tidings`` and no client address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.ids import Identity
+from tidings.domain.links import unqualify
+from tidings.services.auth import Authenticator
+from tidings.services.links import LinkService, qualify_view
+from tidings.services.messaging import AckTarget, MessagingService, SendContext, SyncResult
+from tidings.store.writer import Committed
+
+LINKED_CONTEXT = SendContext("Tidings", "")
+
+
+class LinkedMessaging:
+    def __init__(self, links: LinkService, messaging: MessagingService,
+                 auth: Authenticator) -> None:
+        self._links = links
+        self._messaging = messaging
+        self._auth = auth
+
+    async def _as(self, me: Identity, sdkappid: int) -> Identity:
+        """The identity ``me`` holds in app ``sdkappid`` through a live link
+        (96056 without one), if the app has not deleted or disabled it."""
+        identity = self._links.identity_in(me, sdkappid)
+        await self._auth.check_active(identity)
+        return identity
+
+    async def resolve(self, me: Identity, qualified: object) -> tuple[Identity, str]:
+        """A qualified conversation id -> (the linked identity, the
+        conversation id in its app)."""
+        sdkappid, conversation_id = unqualify(qualified)
+        return await self._as(me, sdkappid), conversation_id
+
+    async def _cards(self, identity: Identity, users: list[str]) -> dict[str, dict[str, Any]]:
+        return await self._links.user_cards(identity.sdkappid, list(dict.fromkeys(users)))
+
+    async def _dress(self, identity: Identity, views: list[dict[str, Any]]) -> None:
+        """Qualify the ids and add the cards: ``app`` and ``sender`` on each
+        entry (the app's users, as the app set them)."""
+        app = await self._links.app_card(identity.sdkappid)
+        senders = [v["sender"] for v in views if isinstance(v.get("sender"), str)]
+        cards = await self._cards(identity, senders) if senders else {}
+        for view in views:
+            qualify_view(identity.sdkappid, view)
+            view["app"] = app
+            sender = view.get("sender")
+            if isinstance(sender, str):
+                view["sender_card"] = cards[sender]
+
+    async def submit(self, me: Identity, qualified: str, client_msg_id: str,
+                     elements_json: bytes, cloud_custom_data: str,
+                     origin: AckTarget | None = None,
+                     mentions: tuple[str, ...] | list[str] = ()) -> asyncio.Future[Committed]:
+        """As ``MessagingService.submit``: the future resolves once stored."""
+        identity, conversation_id = await self.resolve(me, qualified)
+        return self._messaging.submit(identity, conversation_id, client_msg_id, elements_json,
+                                      cloud_custom_data, origin, LINKED_CONTEXT,
+                                      mentions=mentions)
+
+    async def send(self, me: Identity, qualified: str, client_msg_id: str,
+                   elements_json: bytes, cloud_custom_data: str,
+                   mentions: tuple[str, ...] | list[str] = ()) -> Committed:
+        identity, conversation_id = await self.resolve(me, qualified)
+        return await self._messaging.send(identity, conversation_id, client_msg_id,
+                                          elements_json, cloud_custom_data, LINKED_CONTEXT,
+                                          mentions)
+
+    async def history(self, me: Identity, qualified: str, *, before_seq: int | None,
+                      limit: int | None) -> tuple[list[dict[str, Any]], bool]:
+        identity, conversation_id = await self.resolve(me, qualified)
+        found, more = await self._messaging.history(identity, conversation_id,
+                                                    before_seq=before_seq, limit=limit)
+        await self._dress(identity, found)
+        return found, more
+
+    async def mark_read(self, me: Identity, qualified: str, seq: int | None) -> dict[str, Any]:
+        identity, conversation_id = await self.resolve(me, qualified)
+        data = await self._messaging.mark_read(identity, conversation_id, seq,
+                                               platform=LINKED_CONTEXT.platform)
+        return qualify_view(identity.sdkappid, dict(data))
+
+    async def conversations(self, me: Identity, sdkappid: int | None,
+                            limit: int | None) -> dict[str, Any]:
+        """The conversations of every linked identity (or of one app's),
+        grouped by app: ``{"apps": [{"app", "as", "conversations"}]}``."""
+        listed = await self._links.links(me, sdkappid)
+        if sdkappid is not None and not listed["links"]:
+            raise TidingsError(ErrorCode.NOT_LINKED, f"you have no link in app {sdkappid}")
+        groups = []
+        for link in listed["links"]:
+            identity = Identity(link["app"]["sdkappid"], link["user"]["user_id"])
+            found = await self._messaging.conversations(identity, limit)
+            peers = [c["conversation_id"][4:] for c in found
+                     if c["conversation_id"].startswith("c2c_")]
+            cards = await self._cards(identity, peers) if peers else {}
+            lasts = [c["last_message"] for c in found if c.get("last_message")]
+            await self._dress(identity, lasts)
+            for c in found:
+                qualify_view(identity.sdkappid, c)
+                peer = c["conversation_id"].rpartition(":c2c_")
+                c["peer_card"] = cards.get(peer[2]) if peer[1] else None
+            groups.append({"app": link["app"], "as": link["user"], "conversations": found})
+        return {"apps": groups}
+
+    async def sync(self, me: Identity, sdkappid: int, known: Mapping[str, int],
+                   limit: int | None) -> SyncResult:
+        """Catch-up for one linked identity, as ``sync`` is for one's own:
+        ``known`` names qualified conversation ids."""
+        identity = await self._as(me, sdkappid)
+        plain: dict[str, int] = {}
+        for name, seq in known.items():
+            app, conversation_id = unqualify(name)
+            if app == sdkappid:
+                plain[conversation_id] = seq
+        result = await self._messaging.sync(identity, plain, limit)
+        await self._dress(identity, result.messages)
+        for c in result.conversations:
+            qualify_view(sdkappid, c)
+        return result
+
+
+def qualified_ack(sdkappid: int, ack: dict[str, Any]) -> dict[str, Any]:
+    return qualify_view(sdkappid, ack)
+
