@@ -231,6 +231,28 @@ def test_other_apps_media_is_unknown(server: Server, shared_app: App, other_app:
                                              "client_msg_id": f"x-{mallory}",
                                              "elements": [doc["element"]]})
         assert error_of(reply) == (404, 95003)
+    # Nor through the Tencent API of the other app: a batch, a group send or
+    # an edit naming the upload is refused whole and stores nothing.
+    victim, group = users("victim"), f"steal-{mallory}"
+    element = {"MsgType": "TIMFileElem", "MsgContent": {
+        "UUID": doc["media_id"], "Url": "https://elsewhere/x", "FileSize": 1,
+        "FileName": "x.png"}}
+    with server.http(other_app, other_app.admin) as admin:
+        assert admin.post("/v1/admin/groups", json={
+            "type": "Work", "group_id": group, "owner": mallory}).status_code == 200
+        for path, body in (
+                ("openim/batchsendmsg", {"From_Account": mallory, "To_Account": [victim],
+                                         "MsgRandom": 9, "MsgBody": [element]}),
+                ("group_open_http_svc/send_group_msg", {
+                    "GroupId": group, "From_Account": mallory, "Random": 9,
+                    "MsgBody": [element]})):
+            refused = v4(server, other_app, path, body)
+            assert refused["ActionStatus"] == "FAIL", (path, refused)
+        assert admin.get(f"/v1/admin/users/{victim}/conversations").json()[
+            "conversations"] == []
+    history = v4(server, other_app, "group_open_http_svc/group_msg_get_simple",
+                 {"GroupId": group, "ReqMsgNumber": 20})
+    assert history["RspMsgList"] == [], history
 
 
 def test_sound_duration_and_ranges(server: Server, shared_app: App,

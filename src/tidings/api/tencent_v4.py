@@ -415,6 +415,14 @@ def _elements_json(body: list[Any]) -> bytes:
     return ELEMENTS.dump_json(from_msgbody(body))
 
 
+async def _prepared(rt: Runtime, sdkappid: int, body: list[Any]) -> bytes:
+    """The MsgBody as our elements, with the uploads it names checked (another
+    app's is unknown) and filled in from what was stored (docs/media.md)."""
+    prepared = await rt.media.prepare_for(sdkappid, None, _elements_json(body))
+    assert prepared is not None
+    return prepared
+
+
 def _context(forbid: list[str]) -> SendContext:
     unknown = [f for f in forbid if f not in FORBID]
     if unknown:
@@ -434,7 +442,7 @@ async def sendmsg(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str,
     committed = await rt.admin_messaging.send(
         sdkappid, req.sender or _CALLER.get(), f"c2c_{check_user_id(req.to)}",
         _v4_client_id(req.to, req.random),
-        await rt.media.prepare_for(sdkappid, None, _elements_json(req.body)) or b"", req.custom,
+        await _prepared(rt, sdkappid, req.body), req.custom,
         _context(req.forbid), push=PushOptions.from_tencent(req.offline_push))
     msg = committed.message
     return {"MsgTime": msg.created_at // 1000, "MsgKey": msg.msg_id, "MsgSeq": msg.seq}
@@ -445,7 +453,7 @@ async def batchsendmsg(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict
     req = parse(BatchSendMsgBody, body)
     results = await rt.admin_messaging.batch_send(
         sdkappid, req.sender or _CALLER.get(), req.to_many, f"v4b:{req.random}",
-        _elements_json(req.body), req.custom, _context(req.forbid))
+        await _prepared(rt, sdkappid, req.body), req.custom, _context(req.forbid))
     errors = [{"To_Account": r["to"],
                "ErrorCode": tencent_code("openim", ErrorCode(r["error"]["code"]))}
               for r in results if r["error"] is not None]
@@ -462,8 +470,7 @@ async def importmsg(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[st
     await rt.admin_messaging.import_message(
         sdkappid, req.sender, f"c2c_{check_user_id(req.to)}",
         _v4_client_id(req.to, req.random),
-        await rt.media.prepare_for(sdkappid, None, _elements_json(req.body)) or b"", req.custom,
-        req.timestamp * 1000, mode)
+        await _prepared(rt, sdkappid, req.body), req.custom, req.timestamp * 1000, mode)
     return {}
 
 
@@ -518,7 +525,7 @@ async def admin_msgwithdraw(rt: Runtime, sdkappid: int, body: dict[str, Any]) ->
 @command("openim", "modify_c2c_msg")
 async def modify_c2c_msg(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
     req = parse(ModifyMsgBody, body)
-    elements = None if req.body is None else _elements_json(req.body)
+    elements = None if req.body is None else await _prepared(rt, sdkappid, req.body)
     await rt.messaging.admin_change(sdkappid, f"user:{_CALLER.get()}", req.key,
                                     EntryKind.EDIT, elements, req.custom)
     return {}

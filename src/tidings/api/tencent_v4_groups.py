@@ -14,7 +14,7 @@ from tidings.api.tencent_v4 import (
     _CALLER,
     _SERVICE_CODE,
     V4Body,
-    _elements_json,
+    _prepared,
     command,
     parse,
     tencent_code,
@@ -221,7 +221,7 @@ async def send_group_msg(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> di
     context = SendContext("RESTAPI", "", privileged=req.sender is None)
     committed = await rt.admin_messaging.send(
         sdkappid, sender, f"group_{gid}", f"v4g:{gid}:{req.random}"[:64],
-        _elements_json(req.body), req.custom, context)
+        await _prepared(rt, sdkappid, req.body), req.custom, context)
     msg = committed.message
     return {"MsgTime": msg.created_at // 1000, "MsgSeq": msg.seq}
 
