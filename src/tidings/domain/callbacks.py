@@ -449,3 +449,11 @@ def apply_changes(current: CallbackSettings | None, sdkappid: int, *,
         failure_policy=(check_policy(failure_policy) if failure_policy is not None
                         else base.failure_policy),
         updated_at=base.updated_at)
+
+
+def refusal(app_code: int | None, app_message: str, default: str) -> TidingsError:
+    """The app's "no" from a before-callback: 20006 with its code and text."""
+    details: dict[str, object] = {"app_message": app_message}
+    if app_code is not None:
+        details["app_code"] = app_code
+    return TidingsError(ErrorCode.CALLBACK_REJECTED, app_message or default, details)

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -31,9 +31,11 @@ from tidings.domain.callbacks import (
     CallbackSettings,
     Decision,
     Event,
+    FailurePolicy,
     acknowledged,
     build_request,
     read_before_send,
+    refusal,
 )
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.services.http1 import Http1Pool, HttpError
@@ -142,6 +144,28 @@ class CallbackService:
         return await post_callback(self._http, settings, event, event_id, event_time, data)
 
     # -- before-callbacks --------------------------------------------------------
+
+    async def ask(self, settings: CallbackSettings, event: str, what: str, now: int,
+                  data: Mapping[str, Any],
+                  read: Callable[[int, bytes], tuple[bool, int | None, str]]) -> None:
+        """Ask the app a yes-or-no before-callback (a friend request, a join
+        application): ``read`` turns its answer into (allowed, the app's
+        code, its text). A refusal raises 20006 with the app's code and
+        text; a failure raises 50004 when the app's policy blocks, and lets
+        the action through otherwise."""
+        try:
+            status, body = await self.post(settings, event, new_event_id(), now, data)
+            allowed, app_code, app_message = read(status, body)
+        except CallbackFailure as exc:
+            if settings.failure_policy is FailurePolicy.BLOCK:
+                raise TidingsError(ErrorCode.CALLBACK_FAILED,
+                                   f"the app's {what} callback failed and its policy is to "
+                                   f"block: {exc}") from None
+            log.info("app %s: %s callback failed, letting it through: %s",
+                     settings.sdkappid, what, exc)
+            return
+        if not allowed:
+            raise refusal(app_code, app_message, f"the app refused this {what}")
 
     async def before_send(self, settings: CallbackSettings, data: Mapping[str, Any],
                           event: str = Event.BEFORE_SEND) -> Decision:

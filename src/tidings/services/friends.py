@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tidings.bus.local import LocalBus, Subscriber
-from tidings.domain.callbacks import CallbackFailure, FailurePolicy
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import (
     AFTER_FRIEND_ADD,
@@ -37,7 +36,6 @@ from tidings.services.accounts import check_user_ids
 from tidings.services.callbacks import CallbackService
 from tidings.services.messaging import event_frame
 from tidings.store.accounts import AccountStore
-from tidings.store.callbacks import new_event_id
 from tidings.store.clock import now_ms
 from tidings.store.friends import FriendRequest, FriendStore
 from tidings.store.profiles import ProfileStore
@@ -298,25 +296,10 @@ class FriendService:
         data = {"from": req.from_user, "to": req.to_user, "wording": req.wording,
                 "source": req.source, "remark": req.remark, "time": req.created_at,
                 "platform": platform, "client_ip": client_ip}
-        try:
-            status, body = await self._callbacks.post(settings, BEFORE_FRIEND_ADD,
-                                                      new_event_id(), now_ms(), data)
-            allowed, app_code, app_message = read_before_friend_add(settings.format, status,
-                                                                    body, req.to_user)
-        except CallbackFailure as exc:
-            if settings.failure_policy is FailurePolicy.BLOCK:
-                raise TidingsError(ErrorCode.CALLBACK_FAILED,
-                                   "the app's before-friend-add callback failed and its policy "
-                                   f"is to block: {exc}") from None
-            log.info("app %s: before-friend-add callback failed, letting it through: %s",
-                     sdkappid, exc)
-            return
-        if not allowed:
-            details: dict[str, object] = {"app_message": app_message}
-            if app_code is not None:
-                details["app_code"] = app_code
-            raise TidingsError(ErrorCode.CALLBACK_REJECTED,
-                               app_message or "the app refused this friend request", details)
+        fmt = settings.format
+        await self._callbacks.ask(
+            settings, BEFORE_FRIEND_ADD, "friend request", now_ms(), data,
+            lambda status, body: read_before_friend_add(fmt, status, body, req.to_user))
 
     async def accept(self, me: Identity, requester: str, remark: str,
                      skip: Subscriber | None = None) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tidings.bus.local import LocalBus, Subscriber
-from tidings.domain.callbacks import CallbackFailure, FailurePolicy
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.group_joins import (
     ANSWERED_KEPT_MS,
@@ -31,7 +30,6 @@ from tidings.domain.ids import Identity, check_group_id, check_user_id
 from tidings.services.callbacks import CallbackService
 from tidings.services.groups import GroupService
 from tidings.services.messaging import event_frame
-from tidings.store.callbacks import new_event_id
 from tidings.store.clock import now_ms
 from tidings.store.group_departures import DepartureStore
 from tidings.store.group_joins import AnswerJoin, ApplyJoin, JoinRequestStore
@@ -105,25 +103,10 @@ class GroupJoinService:
         data = {"group_id": group_id, "type": group["type"], "user_id": me.user_id,
                 "message": message, "time": now, "platform": platform,
                 "client_ip": client_ip}
-        try:
-            status, body = await self._callbacks.post(settings, BEFORE_APPLY_JOIN,
-                                                      new_event_id(), now, data)
-            allowed, app_code, app_message = read_before_apply_join(settings.format, status,
-                                                                    body)
-        except CallbackFailure as exc:
-            if settings.failure_policy is FailurePolicy.BLOCK:
-                raise TidingsError(ErrorCode.CALLBACK_FAILED,
-                                   "the app's before-apply-join callback failed and its "
-                                   f"policy is to block: {exc}") from None
-            log.info("app %s: before-apply-join callback failed, letting it through: %s",
-                     me.sdkappid, exc)
-            return
-        if not allowed:
-            details: dict[str, object] = {"app_message": app_message}
-            if app_code is not None:
-                details["app_code"] = app_code
-            raise TidingsError(ErrorCode.CALLBACK_REJECTED,
-                               app_message or "the app refused this application", details)
+        fmt = settings.format
+        await self._callbacks.ask(
+            settings, BEFORE_APPLY_JOIN, "join application", now, data,
+            lambda status, body: read_before_apply_join(fmt, status, body))
 
     # -- reads -----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from tidings.domain.callbacks import (
     Event,
     FailurePolicy,
     message_data,
+    refusal,
 )
 from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
@@ -645,11 +646,8 @@ class MessagingService:
             decision = ALLOW
         assert decision is not None
         if decision.action is Action.REJECT:
-            details: dict[str, object] = {"app_message": decision.app_message}
-            if decision.app_code is not None:
-                details["app_code"] = decision.app_code
-            raise TidingsError(ErrorCode.CALLBACK_REJECTED,
-                               decision.app_message or "the app refused this message", details)
+            raise refusal(decision.app_code, decision.app_message,
+                          "the app refused this message")
         if decision.action is Action.DROP:
             # Acked as sent, stored nowhere, delivered to no one.
             msg = StoredMessage(0, request.key, 0, request.sender, request.client_msg_id,

@@ -54,7 +54,7 @@ from tidings.store.writer import MessageWriter
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Runtime:
     settings: Settings
     db: Database
@@ -135,22 +135,30 @@ class Runtime:
         groups = GroupService(GroupStore(db), writer, callbacks)
         media = MediaService.create(MediaStore(db), settings)
         await media.start()
-        return cls(settings, db, bus, apps, auth, messaging, writer, accounts,
-                   admin_messaging, ProfileService(ProfileStore(db), bus), broadcasts,
-                   StatsService(StatsStore(db), bus), callbacks,
-                   groups, friends,
-                   conversation_settings, TypingService(bus, friends.relations),
-                   ReactionService(reaction_store, MessageStore(db), friends.relations, bus,
-                                   writer),
-                   home.sdkappid, group_receipts,
-                   SearchService(SearchStore(db, settings.search_fts_probe), MessageStore(db),
-                                 messaging),
-                   group_joins=GroupJoinService(JoinRequestStore(db), DepartureStore(db),
-                                                GroupStore(db), groups, bus, callbacks),
-                   live=LiveService(groups, rate=settings.live_room_rate,
-                                    max_message_bytes=settings.max_message_bytes),
-                   push=push, media=media, home_accounts=home_accounts, links=links,
-                   linked_messaging=LinkedMessaging(links, messaging, auth))
+        # Keywords only: each new service is one more line, not a position.
+        return cls(
+            settings=settings, db=db, bus=bus, apps=apps, auth=auth, messaging=messaging,
+            writer=writer, accounts=accounts, admin_messaging=admin_messaging,
+            profiles=ProfileService(ProfileStore(db), bus), broadcasts=broadcasts,
+            stats=StatsService(StatsStore(db), bus), callbacks=callbacks, groups=groups,
+            friends=friends, conversation_settings=conversation_settings,
+            typing=TypingService(bus, friends.relations),
+            reactions=ReactionService(reaction_store, MessageStore(db), friends.relations,
+                                      bus, writer),
+            home_sdkappid=home.sdkappid,
+            group_receipts=group_receipts,
+            search=SearchService(SearchStore(db, settings.search_fts_probe),
+                                 MessageStore(db), messaging),
+            group_joins=GroupJoinService(JoinRequestStore(db), DepartureStore(db),
+                                         GroupStore(db), groups, bus, callbacks),
+            live=LiveService(groups, rate=settings.live_room_rate,
+                             max_message_bytes=settings.max_message_bytes),
+            push=push,
+            media=media,
+            home_accounts=home_accounts,
+            links=links,
+            linked_messaging=LinkedMessaging(links, messaging, auth),
+        )
 
     async def stop(self) -> None:
         await self.media.stop()
