@@ -408,5 +408,7 @@ def test_the_link_page_is_served_without_cache_or_referrer(server: Server, shop:
         assert page.headers["content-type"].startswith("text/html")
         assert page.headers["cache-control"] == "no-store"
         assert page.headers["referrer-policy"] == "no-referrer"
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'sha256-" in csp and "frame-ancestors 'none'" in csp
         assert "/v1/links/preview" in page.text and "tidings.home.usersig" in page.text
         assert error_of(http.get("/l/not-a-number")) == (400, 10002)

@@ -72,6 +72,8 @@ class LinkService:
         # Linked identity -> its home account's user id, and back.
         self._home_of: dict[Identity, str] = {}
         self._of_home: dict[str, dict[int, str]] = {}
+        # Live links per app (push asks whether an app has any).
+        self._per_app: dict[int, int] = {}
         # What a relayed frame says of the identity it was sent to (app and
         # app user, as the app set them when the link was made or listed).
         self._labels: dict[Identity, dict[str, Any]] = {}
@@ -89,6 +91,8 @@ class LinkService:
 
     def _remember(self, link: Link) -> None:
         identity = Identity(link.sdkappid, link.user_id)
+        if identity not in self._home_of:
+            self._per_app[link.sdkappid] = self._per_app.get(link.sdkappid, 0) + 1
         self._home_of[identity] = link.home_user
         self._of_home.setdefault(link.home_user, {})[link.sdkappid] = link.user_id
 
@@ -96,6 +100,11 @@ class LinkService:
         identity = Identity(link.sdkappid, link.user_id)
         if self._home_of.get(identity) == link.home_user:
             del self._home_of[identity]
+            left = self._per_app.get(link.sdkappid, 1) - 1
+            if left > 0:
+                self._per_app[link.sdkappid] = left
+            else:
+                self._per_app.pop(link.sdkappid, None)
         mine = self._of_home.get(link.home_user, {})
         if mine.get(link.sdkappid) == link.user_id:
             del mine[link.sdkappid]
@@ -344,6 +353,20 @@ class LinkService:
 
     def label(self, identity: Identity) -> dict[str, Any] | None:
         return self._labels.get(identity)
+
+    # -- lookups for push (services/push.py) ------------------------------------------
+
+    def home_of(self, identity: Identity) -> Identity | None:
+        """The home account linked to an app identity, if any."""
+        home_user = self._home_of.get(identity)
+        return None if home_user is None else Identity(self.home_sdkappid, home_user)
+
+    def linked_identities(self, home_user: str) -> list[Identity]:
+        """The app identities a home account holds through live links."""
+        return [Identity(app, user) for app, user in self._of_home.get(home_user, {}).items()]
+
+    def has_links(self, sdkappid: int) -> bool:
+        return sdkappid in self._per_app
 
     # -- delivery ------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ import random
 import time
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import httpx
 import orjson
@@ -36,6 +36,7 @@ from tidings.config import Settings
 from tidings.domain.callbacks import register_event
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
+from tidings.domain.links import qualify
 from tidings.domain.push import (
     Channel,
     PushOptions,
@@ -47,7 +48,15 @@ from tidings.domain.push import (
 from tidings.services.callbacks import CallbackService
 from tidings.services.push_channels import PushChannel, Result, channels, new_vapid_pair
 from tidings.store.clock import now_ms
-from tidings.store.push import Job, JobContext, PushSettings, PushStore, Send, SendOutcome
+from tidings.store.push import (
+    Device,
+    Job,
+    JobContext,
+    PushSettings,
+    PushStore,
+    Send,
+    SendOutcome,
+)
 from tidings.store.writer import CommitHook, Committed, NewMessage
 
 log = logging.getLogger(__name__)
@@ -76,6 +85,33 @@ def _tencent_offline_push(data: Mapping[str, Any]) -> dict[str, Any]:
 register_event(OFFLINE_PUSH, "Push.CallbackOfflinePush", _tencent_offline_push)
 
 
+class LinkedHomes(Protocol):
+    """What push needs of the links (services/links.py): a linked
+    identity's home account is one more place where its person may be."""
+
+    home_sdkappid: int
+
+    def home_of(self, identity: Identity) -> Identity | None: ...
+
+    def linked_identities(self, home_user: str) -> list[Identity]: ...
+
+    def has_links(self, sdkappid: int) -> bool: ...
+
+    async def app_card(self, sdkappid: int) -> dict[str, Any]: ...
+
+
+class NewSend(NamedTuple):
+    """One push to one device, as a job's deciding makes it (the device may
+    be of the home account linked to the receiver: then ``sdkappid`` is the
+    home app's, whose credentials send it)."""
+
+    job: Job
+    sdkappid: int
+    user_id: str
+    device_id: str
+    payload: str
+
+
 class PushService:
     def __init__(self, store: PushStore, bus: LocalBus, callbacks: CallbackService,
                  settings: Settings) -> None:
@@ -97,6 +133,8 @@ class PushService:
         # sdkappid -> (when checked, whether the app can push at all).
         self._pushes: dict[int, tuple[float, bool]] = {}
         self.sent = 0
+        # Set once the links are loaded (runtime), before start().
+        self.links: LinkedHomes | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -145,9 +183,17 @@ class PushService:
         else:
             self._background.discard(device)
 
-    def _present(self, identity: Identity) -> bool:
-        """Some device of the user is connected with its app in the foreground."""
+    def _foreground(self, identity: Identity) -> bool:
         return any(d not in self._background for d in self._bus.devices(identity))
+
+    def _present(self, identity: Identity) -> bool:
+        """Some device of the user is connected with its app in the
+        foreground: the app's, or the messenger's of the home account linked
+        to the identity (which got the message relayed)."""
+        if self._foreground(identity):
+            return True
+        home = self.links.home_of(identity) if self.links is not None else None
+        return home is not None and self._foreground(home)
 
     async def register(self, me: Identity, device_id: str,
                        req: PushRegisterRequest) -> dict[str, Any]:
@@ -233,7 +279,7 @@ class PushService:
         if not jobs:
             return False
         done: list[Job] = []
-        sends: list[tuple[Job, str, str, str]] = []
+        sends: list[NewSend] = []
         events: list[tuple[int, str, str]] = []
         wanted: dict[int, bool] = {}
         for job in jobs:
@@ -257,19 +303,24 @@ class PushService:
         app that never pushes costs the send path nothing, and one unknown
         or not checked lately gets its job (whose deciding checks again)."""
         hit = self._pushes.get(sdkappid)
-        return hit is None or hit[1] or time.monotonic() - hit[0] > APP_PUSHES_TTL
+        return (hit is None or hit[1] or time.monotonic() - hit[0] > APP_PUSHES_TTL
+                or self._linked(sdkappid))
+
+    def _linked(self, sdkappid: int) -> bool:
+        return self.links is not None and self.links.has_links(sdkappid)
 
     async def _app_pushes(self, sdkappid: int) -> bool:
         """Whether the app can push at all: a device registered, or the
         callback channel on."""
         settings = await self._store.settings(sdkappid)
-        found = settings.use_callback or await self._store.has_devices(sdkappid)
+        found = (settings.use_callback or self._linked(sdkappid)
+                 or await self._store.has_devices(sdkappid))
         if len(self._pushes) > 100_000:
             self._pushes.clear()
         self._pushes[sdkappid] = (time.monotonic(), found)
         return found
 
-    async def _decide(self, job: Job, sends: list[tuple[Job, str, str, str]],
+    async def _decide(self, job: Job, sends: list[NewSend],
                       events: list[tuple[int, str, str]]) -> None:
         ctx = await self._store.job_context(job)
         if ctx is None or ctx.state == 2:
@@ -281,20 +332,29 @@ class PushService:
             return
         settings = await self._store.settings(app)
         devices = await self._store.devices_of(app, away)
-        with_device = {d.user_id for d in devices}
+        homes = self._homes_of(app, away)
+        home_devices = await self._home_devices(homes)
+        reached = {d.user_id for d in devices} | {
+            user for user, home in homes.items() if home.user_id in home_devices}
         callback_users: list[str] = []
         if settings.use_callback and self._callbacks.wants(
                 await self._callbacks.settings(app), OFFLINE_PUSH):
-            callback_users = [u for u in away if u not in with_device]
-        badges = await self._store.unread_totals(app, sorted(with_device | set(callback_users)))
+            # The app's own server reaches whom Tidings cannot: no device of
+            # the app's and none of a linked home account's.
+            callback_users = [u for u in away if u not in reached]
+        badges = await self._store.unread_totals(
+            app, sorted({d.user_id for d in devices} | set(callback_users)))
         options = PushOptions.from_stored(job.options)
         msg_id = f"{job.conversation_id}-{job.seq}"
         for device in devices:
             title, body = notification(ctx.sender_name, ctx.group_name, ctx.elements, options,
                                        settings.private_previews or device.private_previews)
-            sends.append((job, device.user_id, device.device_id, orjson.dumps(payload(
-                title, body, badges.get(device.user_id, 0), _conversation_for(ctx, device.user_id),
-                msg_id, options.ext)).decode()))
+            sends.append(NewSend(job, app, device.user_id, device.device_id, orjson.dumps(
+                payload(title, body, badges.get(device.user_id, 0),
+                        _conversation_for(ctx, device.user_id), msg_id, options.ext)).decode()))
+        if home_devices:
+            await self._home_sends(job, ctx, homes, home_devices, settings.private_previews,
+                                   sends)
         title, body = notification(ctx.sender_name, ctx.group_name, ctx.elements, options,
                                    settings.private_previews)
         for start in range(0, len(callback_users), CALLBACK_CHUNK):
@@ -307,6 +367,70 @@ class PushService:
                               for u in callback_users[start:start + CALLBACK_CHUNK]],
             }).decode()))
 
+    # -- linked identities -------------------------------------------------------------
+
+    def _homes_of(self, app: int, users: list[str]) -> dict[str, Identity]:
+        """The away receivers that are linked, with their home accounts."""
+        if not self._linked(app):
+            return {}
+        assert self.links is not None
+        found = {}
+        for user in users:
+            home = self.links.home_of(Identity(app, user))
+            if home is not None:
+                found[user] = home
+        return found
+
+    async def _home_devices(self, homes: dict[str, Identity]) -> dict[str, list[Device]]:
+        """The push devices of those home accounts, by home user."""
+        if not homes or self.links is None:
+            return {}
+        found: dict[str, list[Device]] = {}
+        for device in await self._store.devices_of(
+                self.links.home_sdkappid, sorted({h.user_id for h in homes.values()})):
+            found.setdefault(device.user_id, []).append(device)
+        return found
+
+    async def _home_sends(self, job: Job, ctx: JobContext, homes: dict[str, Identity],
+                          home_devices: dict[str, list[Device]], app_private: bool,
+                          sends: list[NewSend]) -> None:
+        """Pushes to the messenger's devices of linked receivers: titled with
+        the app's name, for the qualified conversation, with the home
+        account's whole badge. The app's private previews hold here too."""
+        assert self.links is not None
+        home_app = self.links.home_sdkappid
+        home_settings = await self._store.settings(home_app)
+        app_name = (await self.links.app_card(job.sdkappid))["name"]
+        badges = await self._home_badges(set(home_devices))
+        options = PushOptions.from_stored(job.options)
+        msg_id = f"{job.conversation_id}-{job.seq}"
+        for user, home in homes.items():
+            for device in home_devices.get(home.user_id, ()):
+                title, body = notification(
+                    ctx.sender_name, ctx.group_name, ctx.elements, options,
+                    app_private or home_settings.private_previews or device.private_previews)
+                sends.append(NewSend(job, home_app, home.user_id, device.device_id, orjson.dumps(
+                    payload(f"{app_name}: {title}" if title else app_name, body,
+                            badges.get(home.user_id, 0),
+                            qualify(job.sdkappid, _conversation_for(ctx, user)), msg_id,
+                            options.ext)).decode()))
+
+    async def _home_badges(self, home_users: set[str]) -> dict[str, int]:
+        """Each home account's unread total: its own conversations and those
+        of every identity it holds through a link."""
+        assert self.links is not None
+        per_app: dict[int, list[tuple[str, str]]] = {
+            self.links.home_sdkappid: [(h, h) for h in home_users]}
+        for home_user in home_users:
+            for identity in self.links.linked_identities(home_user):
+                per_app.setdefault(identity.sdkappid, []).append((home_user, identity.user_id))
+        badges: dict[str, int] = {}
+        for app, pairs in per_app.items():
+            totals = await self._store.unread_totals(app, sorted({u for _, u in pairs}))
+            for home_user, user in pairs:
+                badges[home_user] = badges.get(home_user, 0) + totals.get(user, 0)
+        return badges
+
     async def _sends_step(self) -> bool:
         limit = self._cfg.push_concurrency
         due = await self._store.due_sends(now_ms(), limit)
@@ -318,12 +442,13 @@ class PushService:
 
     async def _attempt(self, send: Send) -> SendOutcome:
         try:
-            if not await self._store.still_due(send):
+            receiver = await self._receiver(send)
+            if receiver is None or not await self._store.still_due(send, receiver.user_id):
                 return SendOutcome(send.id, "dropped")
             device = await self._store.device(send.sdkappid, send.user_id, send.device_id)
             if device is None:
                 return SendOutcome(send.id, "dropped")
-            if self._present(Identity(send.sdkappid, send.user_id)):
+            if self._present(receiver):
                 # Back in the foreground meanwhile: the app shows it itself.
                 return SendOutcome(send.id, "dropped")
             app = (await self.vapid(send.sdkappid) if device.channel is Channel.WEBPUSH
@@ -349,6 +474,19 @@ class PushService:
         if delivery.result is Result.FAILED:
             return SendOutcome(send.id, "failed", delivery.detail, now_ms())
         return self._retry(send, delivery.detail)
+
+    async def _receiver(self, send: Send) -> Identity | None:
+        """Whose read cursor and presence a send answers to: its own user,
+        or for a push to a home account's device about an app's message, the
+        identity linked to it (None once unlinked: nothing more goes
+        through the link)."""
+        if self.links is None or send.sdkappid != self.links.home_sdkappid:
+            return Identity(send.sdkappid, send.user_id)
+        app = await self._store.conversation_app(send.conversation_id)
+        if app is None or app == send.sdkappid:
+            return Identity(send.sdkappid, send.user_id)
+        return next((i for i in self.links.linked_identities(send.user_id)
+                     if i.sdkappid == app), None)
 
     def _retry(self, send: Send, error: str) -> SendOutcome:
         attempts = send.attempts + 1

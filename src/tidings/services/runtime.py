@@ -122,7 +122,6 @@ class Runtime:
         messaging.group_receipts = group_receipts
         callbacks.start()
         writer.start()
-        push.start()
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
         broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
         await broadcasts.start()
@@ -131,6 +130,10 @@ class Runtime:
         links = LinkService(LinkStore(db), apps, AccountStore(db), ProfileStore(db), friends,
                             bus, home.sdkappid, callbacks)
         await links.start()
+        # Push starts once it knows the links: a job left by a crash may be
+        # for a linked identity whose home devices count.
+        push.links = links
+        push.start()
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         groups = GroupService(GroupStore(db), writer, callbacks)
         media = MediaService.create(MediaStore(db), settings)

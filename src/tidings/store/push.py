@@ -307,17 +307,18 @@ class PushStore:
                 d.sdkappid == sdkappid).limit(1))).first() is not None
 
     async def finish_jobs(self, jobs: Sequence[Job],
-                          sends: Iterable[tuple[Job, str, str, str]],
+                          sends: Iterable[tuple[Job, int, str, str, str]],
                           callbacks: Iterable[tuple[int, str, str]]) -> None:
-        """Replace the jobs by their sends ((job, user, device, payload)) and
+        """Replace the jobs by their sends ((job, sdkappid, user, device,
+        payload): the sdkappid whose device it is) and
         callback events, in one transaction: a crash before leaves the jobs
         to be decided again, after leaves the sends. One transaction for a
         whole step, not one per message: most jobs end with nothing to send."""
         now = now_ms()
-        rows = [{"sdkappid": job.sdkappid, "user_id": user, "device_id": device,
+        rows = [{"sdkappid": sdkappid, "user_id": user, "device_id": device,
                  "conversation_id": job.conversation_id, "seq": job.seq, "payload": body,
                  "status": PENDING, "attempts": 0, "next_attempt_at": now, "last_error": "",
-                 "created_at": now} for job, user, device, body in sends]
+                 "created_at": now} for job, sdkappid, user, device, body in sends]
         async with self._db.writer.begin() as conn:
             for start in range(0, len(jobs), 500):
                 await conn.execute(delete(push_jobs).where(
@@ -339,19 +340,27 @@ class PushStore:
         return [Send(r.id, r.sdkappid, r.user_id, r.device_id, r.conversation_id, r.seq,
                      r.payload, r.attempts) for r in rows]
 
-    async def still_due(self, send: Send) -> bool:
+    async def conversation_app(self, conversation_id: int) -> int | None:
+        c = conversations.c
+        async with self._db.reader.connect() as conn:
+            found = (await conn.execute(select(c.sdkappid).where(
+                c.id == conversation_id))).scalar()
+        return None if found is None else int(found)
+
+    async def still_due(self, send: Send, receiver: str) -> bool:
         """False when, since the push was decided, the message was recalled
-        (or is gone), or the receiver read up to it or muted the conversation."""
+        (or is gone), or the receiver (the send's user, or the app identity
+        linked to it) read up to it or muted the conversation."""
         m, cm, cs = messages.c, conversation_members.c, conversation_settings.c
         async with self._db.reader.connect() as conn:
             state = (await conn.execute(select(m.state).where(
                 m.conversation_id == send.conversation_id, m.seq == send.seq))).scalar()
             read = (await conn.execute(select(cm.read_seq).where(
                 cm.conversation_id == send.conversation_id,
-                cm.user_id == send.user_id))).scalar()
+                cm.user_id == receiver))).scalar()
             muted = (await conn.execute(select(cs.muted).where(
                 cs.conversation_id == send.conversation_id,
-                cs.user_id == send.user_id))).scalar()
+                cs.user_id == receiver))).scalar()
         return state is not None and state != 2 and (read or 0) < send.seq and not muted
 
     async def record(self, outcomes: Sequence[SendOutcome]) -> None:

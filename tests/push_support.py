@@ -1,0 +1,78 @@
+"""What the push tests share: the server settings that make retries quick,
+a browser's push subscription that decrypts what it is sent, and waiting
+for the requests the local push services received."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import http_ece
+import orjson
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.app_server import AppServer, Call
+
+FAST = {"TIDINGS_PUSH_RETRY_BASE": "0.2", "TIDINGS_PUSH_RETRY_CAP": "0.4",
+        "TIDINGS_PUSH_POLL_INTERVAL": "0.1", "TIDINGS_PUSH_MAX_ATTEMPTS": "4",
+        "TIDINGS_PUSH_ALLOW_HTTP": "1", "TIDINGS_CALLBACK_POLL_INTERVAL": "0.1",
+        "TIDINGS_CALLBACK_RETRY_BASE": "0.2", "TIDINGS_CALLBACK_RETRY_CAP": "0.4"}
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@dataclass
+class Browser:
+    """A browser's push subscription: its keys decrypt what it is sent."""
+
+    endpoint: str
+    key: ec.EllipticCurvePrivateKey
+    auth: bytes
+
+    @classmethod
+    def new(cls, services: AppServer) -> Browser:
+        return cls(f"http://127.0.0.1:{services.port}/wp/{uuid.uuid4().hex}",
+                   ec.generate_private_key(ec.SECP256R1()), os.urandom(16))
+
+    @property
+    def path(self) -> str:
+        return "/" + self.endpoint.split("/", 3)[3]
+
+    def subscription(self) -> dict[str, Any]:
+        public = self.key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        return {"endpoint": self.endpoint, "expirationTime": None,
+                "keys": {"p256dh": b64(public), "auth": b64(self.auth)}}
+
+    def read(self, call: Call) -> dict[str, Any]:
+        assert call.headers["content-encoding"] == "aes128gcm"
+        assert int(call.headers["ttl"]) > 0
+        plain = http_ece.decrypt(call.body, private_key=self.key, auth_secret=self.auth,
+                                 version="aes128gcm")
+        return orjson.loads(plain)  # type: ignore[no-any-return]
+
+
+def calls_to(services: AppServer, path: str) -> list[Call]:
+    return [c for c in list(services.calls) if c.path == path]
+
+
+async def wait_calls(services: AppServer, path: str, count: int = 1,
+                     timeout: float = 10) -> list[Call]:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while True:
+        found = calls_to(services, path)
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{len(found)} requests to {path}, wanted {count}")
+        await asyncio.sleep(0.02)
+
+
