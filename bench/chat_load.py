@@ -31,6 +31,7 @@ import importlib.util
 import ipaddress
 import json
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -40,15 +41,17 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 import psutil  # type: ignore[import-untyped]
 import uvloop
-from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from picows import WSCloseCode, WSFrame, WSMsgType
 from TLSSigAPIv2 import TLSSigAPIv2  # type: ignore[import-untyped]
+from ws_client import Client, open_client
 
 HOST = "127.0.0.1"
 SERVER_CPU = 0
@@ -116,7 +119,7 @@ class Stats:
             self.first_error = what[:300]
 
 
-class ChatClient(WSListener):
+class ChatClient(Client):
     """One logged-in user talking to one peer.
 
     Each user has exactly one conversation, and sees every seq of it once: its own
@@ -125,15 +128,13 @@ class ChatClient(WSListener):
     """
 
     def __init__(self, stats: Stats, user: str, peer: str) -> None:
+        super().__init__(user)
         self.stats = stats
-        self.user = user
         self.peer_id = peer.encode()
         self.peer: ChatClient | None = None
-        self.transport: WSTransport | None = None
         self.window = 0
         self.next_id = 0
         self.pending: dict[int, int] = {}  # request id -> send time (ns)
-        self.control: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.base_seq = 0  # the conversation's last seq at sync
         self.last_seq = 0
         self.seen: set[int] = set()
@@ -143,24 +144,11 @@ class ChatClient(WSListener):
 
     # -- control requests (login, sync) --------------------------------------
 
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        self.transport = transport
-
-    async def request(self, op: str, data: dict[str, Any], within: float = 20) -> Any:
-        assert self.transport is not None
-        req_id = f"{op}-{len(self.control)}"
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.control[req_id] = future
-        self.transport.send(WSMsgType.TEXT, orjson.dumps({"op": op, "id": req_id, "data": data}))
-        reply = await asyncio.wait_for(future, within)
-        if not reply.get("ok"):
-            raise RuntimeError(f"{self.user}: {op} failed: {reply}")
-        return reply["data"]
-
     async def login_and_sync(self, sdkappid: int, usersig: str) -> None:
         await self.request("login", {"sdkappid": sdkappid, "user_id": self.user,
-                                     "usersig": usersig, "device": {"platform": "bench"}})
-        synced = await self.request("sync", {"known": {}})
+                                     "usersig": usersig, "device": {"platform": "bench"}},
+                           within=20)
+        synced = await self.request("sync", {"known": {}}, within=20)
         name = f"c2c_{self.peer_id.decode()}"
         for conv in synced["conversations"]:
             if conv["conversation_id"] == name:
@@ -194,41 +182,35 @@ class ChatClient(WSListener):
         else:
             self.last_seq = seq
 
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type != WSMsgType.TEXT:
-            if frame.msg_type == WSMsgType.CLOSE and not self.stats.closing:
-                self.stats.error(f"{self.user}: server closed: {frame.get_close_code()} "
-                                 f"{frame.get_close_message()!r}")
-            return
-        now = time.perf_counter_ns()
-        s = self.stats
-        doc = orjson.loads(frame.get_payload_as_memoryview())
-        event = doc.get("event")
-        if event == "message":
-            data = doc["data"]
-            if data["sender"] != self.peer_id.decode():
-                s.foreign += 1
-                return
-            self.saw(data["seq"])
-            msg_no = int(data["client_msg_id"])
-            if msg_no <= self.last_peer_msg:
-                s.out_of_order += 1
-            self.last_peer_msg = max(msg_no, self.last_peer_msg)
-            self.received += 1
-            s.delivered += 1
-            if s.measuring:
-                s.latencies.append(now - int(data["cloud_custom_data"]))
-            return
-        if event == "ping":
-            transport.send(WSMsgType.TEXT, b'{"op":"pong"}')
-            return
-        if event is not None:
+    def on_close(self, frame: WSFrame) -> None:
+        if not self.stats.closing:
+            self.stats.error(f"{self.user}: server closed: {frame.get_close_code()} "
+                             f"{frame.get_close_message()!r}")
+
+    def on_event(self, event: str, doc: dict[str, Any], at: int) -> None:
+        if event != "message":
             return  # other events (read receipts...) are not ours to count
+        s = self.stats
+        data = doc["data"]
+        if data["sender"] != self.peer_id.decode():
+            s.foreign += 1
+            return
+        self.saw(data["seq"])
+        msg_no = int(data["client_msg_id"])
+        if msg_no <= self.last_peer_msg:
+            s.out_of_order += 1
+        self.last_peer_msg = max(msg_no, self.last_peer_msg)
+        self.received += 1
+        s.delivered += 1
+        if s.measuring:
+            s.latencies.append(at - int(data["cloud_custom_data"]))
+
+    def on_reply(self, doc: dict[str, Any], at: int) -> None:
+        """A send's ack (its integer id); a string id is a control reply
+        already answered."""
+        s = self.stats
         req_id = doc.get("re")
         if isinstance(req_id, str):
-            future = self.control.get(req_id)
-            if future is not None and not future.done():
-                future.set_result(doc)
             return
         sent = self.pending.pop(req_id, None) if isinstance(req_id, int) else None
         if sent is None:
@@ -239,16 +221,11 @@ class ChatClient(WSListener):
             self.acked += 1
             s.acked += 1
             if s.measuring:
-                s.ack_latencies.append(now - sent)
+                s.ack_latencies.append(at - sent)
         else:
             s.error(f"{self.user}: send {req_id} failed: {doc.get('error')}")
         if s.sending and self.window:
             self.fill_window()
-
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
-        for future in self.control.values():
-            if not future.done():
-                future.set_exception(ConnectionError(f"{self.user}: disconnected"))
 
 
 # --------------------------------------------------------------------------- server
@@ -373,6 +350,24 @@ def own_server(args: argparse.Namespace) -> Any:
                 print(tail[-3000:], file=sys.stderr)
 
 
+def run_on_own_server(args: argparse.Namespace, bench: Callable[
+        [Target, argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]],
+        sockets: int) -> NoReturn:
+    """A bench's main against its own server: the two CPUs checked, room made
+    for ``sockets`` connections (two files each: ours and the server's, in two
+    processes), the bench run on the clients' CPU, its JSON line printed; the
+    exit code is 1 when the result is not ``ok``."""
+    if not {SERVER_CPU, CLIENT_CPU} <= os.sched_getaffinity(0):
+        sys.exit(f"need CPUs {SERVER_CPU} and {CLIENT_CPU} (server on one, clients on the other)")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, sockets + 1000)), hard))
+    with own_server(args) as target:
+        os.sched_setaffinity(0, {CLIENT_CPU})
+        result = uvloop.run(bench(target, args))
+    print(orjson.dumps(result).decode(), flush=True)
+    sys.exit(0 if result["ok"] else 1)
+
+
 def start_app_server(args: argparse.Namespace, env: dict[str, str],
                      sdkappid: int) -> subprocess.Popen[bytes] | None:
     """``--callback``: start the app's stand-in (pinned to the clients' CPU)
@@ -475,14 +470,12 @@ async def connect_all(target: Target, pairs: int, stats: Stats) -> list[ChatClie
     run = secrets.token_hex(3)  # fresh users each run, even against an external server
     users = [f"bench{run}_{i}" for i in range(2 * pairs)]
     signer = TLSSigAPIv2(target.sdkappid, target.key)
-    ws_url = target.base_url.replace("http", "ws", 1) + "/v1/ws"
     gate = asyncio.Semaphore(16)
 
     async def one(i: int) -> ChatClient:
         async with gate:
-            _, listener = await ws_connect(
-                lambda: ChatClient(stats, users[i], users[i ^ 1]), ws_url)
-            assert isinstance(listener, ChatClient)
+            listener = await open_client(target.base_url,
+                                         lambda: ChatClient(stats, users[i], users[i ^ 1]))
             await listener.login_and_sync(target.sdkappid, str(signer.gen_sig(users[i], 3600)))
             return listener
 

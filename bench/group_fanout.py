@@ -20,18 +20,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import resource
-import sys
 import time
 from typing import Any
 
-import orjson
 import psutil  # type: ignore[import-untyped]
-import uvloop
-from chat_load import CLIENT_CPU, SERVER_CPU, Target, own_server, pct
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from chat_load import Target, pct, run_on_own_server
 from TLSSigAPIv2 import TLSSigAPIv2  # type: ignore[import-untyped]
+from ws_client import Client, connect, disconnect_all
 
 INVITE_BATCH = 500
 
@@ -47,71 +42,32 @@ class Wait:
 WAIT = Wait()
 
 
-class Member(WSListener):
-    """One connected member: answers pings, resolves requests, and notes
-    when each group message arrives."""
+class Member(Client):
+    """One connected member: notes when each group message arrives."""
 
     def __init__(self, user: str, arrived: dict[int, list[int]]) -> None:
-        self.user = user
+        super().__init__(user)
         self.arrived = arrived  # seq -> arrival times (ns) over all members
-        self.transport: WSTransport | None = None
-        self.waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self.count = 0
-        self.errors: list[str] = []
 
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        self.transport = transport
-
-    async def request(self, op: str, data: dict[str, Any], within: float = 60) -> Any:
-        assert self.transport is not None
-        self.count += 1
-        req_id = f"{op}-{self.count}"
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.waiting[req_id] = future
-        self.transport.send(WSMsgType.TEXT, orjson.dumps({"op": op, "id": req_id, "data": data}))
-        reply = await asyncio.wait_for(future, within)
-        if not reply.get("ok"):
-            raise RuntimeError(f"{self.user}: {op} failed: {reply}")
-        return reply["data"]
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        at = time.perf_counter_ns()
-        if frame.msg_type != WSMsgType.TEXT:
-            if frame.msg_type == WSMsgType.CLOSE:
-                self.errors.append(f"closed: {frame.get_close_code()}")
-            return
-        doc = orjson.loads(frame.get_payload_as_memoryview())
-        event = doc.get("event")
+    def on_event(self, event: str, doc: dict[str, Any], at: int) -> None:
         if event == "message":
             seq = doc["data"]["seq"]
             times = self.arrived.setdefault(seq, [])
             times.append(at)
             if WAIT.seq == seq and len(times) >= WAIT.count:
                 WAIT.done.set()
-        elif event == "ping":
-            transport.send(WSMsgType.TEXT, b'{"op":"pong"}')
-        elif event is None:
-            future = self.waiting.pop(doc.get("re"), None)
-            if future is not None and not future.done():
-                future.set_result(doc)
 
 
-async def connect(target: Target, user: str, arrived: dict[int, list[int]],
-                  signer: Any) -> Member:
-    ws_url = target.base_url.replace("http", "ws", 1) + "/v1/ws"
-    _, member = await ws_connect(lambda: Member(user, arrived), ws_url,
-                                 max_frame_size=1 << 22)
-    await member.request("login", {"sdkappid": target.sdkappid, "user_id": user,
-                                   "usersig": signer.gen_sig(user, 86400),
-                                   "device": {"platform": "bench"}})
-    await member.request("sync", {"known": {}, "limit": 0})
-    return member
+async def member(target: Target, user: str, arrived: dict[int, list[int]],
+                 signer: Any) -> Member:
+    return await connect(target.base_url, target.sdkappid, signer,
+                         lambda: Member(user, arrived))
 
 
 async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     signer = TLSSigAPIv2(target.sdkappid, target.key)
     arrived: dict[int, list[int]] = {}
-    owner = await connect(target, "owner", arrived, signer)
+    owner = await member(target, "owner", arrived, signer)
     users = [f"m{i:06d}" for i in range(args.members - 1)]
     group = "fanout"
     t0 = time.perf_counter()
@@ -124,7 +80,7 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     online: list[Member] = []
     t0 = time.perf_counter()
     for i in range(0, args.online, 100):
-        online += await asyncio.gather(*(connect(target, u, arrived, signer)
+        online += await asyncio.gather(*(member(target, u, arrived, signer)
                                          for u in users[i:min(i + 100, args.online)]))
     connect_s = time.perf_counter() - t0
     await asyncio.sleep(0.5)
@@ -155,10 +111,7 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
             each_ms += [t - sent_at for t in times]
         await asyncio.sleep(args.pause)
     s_cpu1 = sum(server.cpu_times()[:2]) if server else 0.0
-    errors = [e for m in (*online, owner) for e in m.errors]
-    for m in (*online, owner):
-        if m.transport is not None:
-            m.transport.disconnect()
+    errors = disconnect_all([*online, owner])
     return {
         "members": args.members, "online": len(online), "messages": args.messages,
         "database": target.database, "server_commit": target.commit,
@@ -189,16 +142,7 @@ def main() -> None:
     args.callback = "none"
     if not 1 <= args.online < args.members <= 100_000:
         parser.error("need 1 <= --online < --members <= 100,000")
-    if not {SERVER_CPU, CLIENT_CPU} <= os.sched_getaffinity(0):
-        sys.exit(f"need CPUs {SERVER_CPU} and {CLIENT_CPU} (server on one, clients on the other)")
-    # Two sockets per member (ours and the server's), in two processes.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, args.online + 1000)), hard))
-    with own_server(args) as target:
-        os.sched_setaffinity(0, {CLIENT_CPU})
-        result = uvloop.run(bench(target, args))
-    print(orjson.dumps(result).decode(), flush=True)
-    sys.exit(0 if result["ok"] else 1)
+    run_on_own_server(args, bench, sockets=args.online)
 
 
 if __name__ == "__main__":

@@ -25,88 +25,47 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
-import sys
 import time
 from typing import Any
 
 import orjson
 import psutil  # type: ignore[import-untyped]
-import uvloop
-from chat_load import CLIENT_CPU, SERVER_CPU, Target, own_server, pct
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from chat_load import Target, pct, run_on_own_server
+from picows import WSFrame
 from TLSSigAPIv2 import TLSSigAPIv2  # type: ignore[import-untyped]
+from ws_client import Client, connect, disconnect_all
 
 SAMPLE_EVERY = 20
 ROOM = "live-bench"
 
 
-class Member(WSListener):
-    """One connected member: answers pings, resolves requests, counts the
-    room's messages sent in the measured window (and, when sampled, notes
-    each one's latency)."""
+class Member(Client):
+    """One connected member: counts the room's messages sent in the measured
+    window (and, when sampled, notes each one's latency)."""
 
     def __init__(self, user: str, sampled: bool, window: list[bool]) -> None:
-        self.user = user
+        super().__init__(user)
         self.sampled = sampled
         self.window = window  # [measuring]: shared by all members
-        self.transport: WSTransport | None = None
-        self.waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self.count = 0
         self.received = 0
         self.latencies_ns: list[int] = []
-        self.errors: list[str] = []
 
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        self.transport = transport
-
-    def send_op(self, op: str, data: dict[str, Any]) -> asyncio.Future[dict[str, Any]]:
-        assert self.transport is not None
-        self.count += 1
-        req_id = f"{op}-{self.count}"
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.waiting[req_id] = future
-        self.transport.send(WSMsgType.TEXT, orjson.dumps({"op": op, "id": req_id, "data": data}))
-        return future
-
-    async def request(self, op: str, data: dict[str, Any], within: float = 60) -> Any:
-        reply = await asyncio.wait_for(self.send_op(op, data), within)
-        if not reply.get("ok"):
-            raise RuntimeError(f"{self.user}: {op} failed: {reply}")
-        return reply["data"]
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        at = time.perf_counter_ns()
-        if frame.msg_type != WSMsgType.TEXT:
-            if frame.msg_type == WSMsgType.CLOSE:
-                self.errors.append(f"closed: {frame.get_close_code()}")
-            return
+    def take(self, frame: WSFrame, at: int) -> bool:
         payload = frame.get_payload_as_bytes()
-        if payload.startswith(b'{"event":"live_message"'):
-            if b'"client_msg_id":"m' in payload:  # sent in the measured window
-                self.received += 1
-                if self.sampled:
-                    sent = int(orjson.loads(payload)["data"]["cloud_custom_data"])
-                    self.latencies_ns.append(at - sent)
-            return
-        doc = orjson.loads(payload)
-        if doc.get("event") == "ping":
-            transport.send(WSMsgType.TEXT, b'{"op":"pong"}')
-        elif "re" in doc:
-            future = self.waiting.pop(doc["re"], None)
-            if future is not None and not future.done():
-                future.set_result(doc)
+        if not payload.startswith(b'{"event":"live_message"'):
+            return False
+        if b'"client_msg_id":"m' in payload:  # sent in the measured window
+            self.received += 1
+            if self.sampled:
+                sent = int(orjson.loads(payload)["data"]["cloud_custom_data"])
+                self.latencies_ns.append(at - sent)
+        return True
 
 
-async def connect(target: Target, user: str, signer: Any, sampled: bool,
-                  window: list[bool]) -> Member:
-    ws_url = target.base_url.replace("http", "ws", 1) + "/v1/ws"
-    _, member = await ws_connect(lambda: Member(user, sampled, window), ws_url,
-                                 max_frame_size=1 << 22)
-    await member.request("login", {"sdkappid": target.sdkappid, "user_id": user,
-                                   "usersig": signer.gen_sig(user, 86400),
-                                   "device": {"platform": "bench"}})
-    await member.request("sync", {"known": {}, "limit": 0})
+async def join(target: Target, user: str, signer: Any, sampled: bool,
+               window: list[bool]) -> Member:
+    member = await connect(target.base_url, target.sdkappid, signer,
+                           lambda: Member(user, sampled, window))
     await member.request("live_join", {"group_id": ROOM})
     return member
 
@@ -114,10 +73,8 @@ async def connect(target: Target, user: str, signer: Any, sampled: bool,
 async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     signer = TLSSigAPIv2(target.sdkappid, target.key)
     window = [False]
-    ws_url = target.base_url.replace("http", "ws", 1) + "/v1/ws"
-    _, owner = await ws_connect(lambda: Member("owner", False, window), ws_url)
-    await owner.request("login", {"sdkappid": target.sdkappid, "user_id": "owner",
-                                  "usersig": signer.gen_sig("owner", 86400)})
+    owner = await connect(target.base_url, target.sdkappid, signer,
+                          lambda: Member("owner", False, window), sync=False)
     await owner.request("group_create", {"type": "AVChatRoom", "group_id": ROOM,
                                          "name": "Live bench"})
     await owner.request("live_join", {"group_id": ROOM})
@@ -125,7 +82,7 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     for i in range(0, args.members, 100):
         members += await asyncio.gather(*(
-            connect(target, f"m{j:06d}", signer, j % SAMPLE_EVERY == 0, window)
+            join(target, f"m{j:06d}", signer, j % SAMPLE_EVERY == 0, window)
             for j in range(i, min(i + 100, args.members))))
     connect_s = time.perf_counter() - t0
     await asyncio.sleep(0.5)
@@ -164,10 +121,7 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     other = len(answers) - accepted - shed
     delivered = sum(m.received for m in members)
     lat = [x for m in members for x in m.latencies_ns]
-    errors = [e for m in (*members, owner) for e in m.errors]
-    for m in (*members, owner):
-        if m.transport is not None:
-            m.transport.disconnect()
+    errors = disconnect_all([*members, owner])
     expected = accepted * len(members)
     return {
         "members": len(members), "rate": args.rate, "priority": args.priority,
@@ -207,16 +161,7 @@ def main() -> None:
     args.callback = "none"
     args.server_env = ({"TIDINGS_LIVE_ROOM_RATE": str(args.room_rate)}
                        if args.room_rate else {})
-    if not {SERVER_CPU, CLIENT_CPU} <= os.sched_getaffinity(0):
-        sys.exit(f"need CPUs {SERVER_CPU} and {CLIENT_CPU} (server on one, clients on the other)")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, args.members + 1000)),
-                                                hard))
-    with own_server(args) as target:
-        os.sched_setaffinity(0, {CLIENT_CPU})
-        result = uvloop.run(bench(target, args))
-    print(orjson.dumps(result).decode(), flush=True)
-    sys.exit(0 if result["ok"] else 1)
+    run_on_own_server(args, bench, sockets=args.members)
 
 
 if __name__ == "__main__":

@@ -151,3 +151,31 @@ async def test_rest_admin_and_the_apps_size_limit(server: Server, users: Users) 
         await conn.no_event("group_receipts")
     finally:
         await conn.close()
+
+
+async def test_no_live_receipts_over_the_apps_limit(server: Server, users: Users) -> None:
+    """A group over the app's limit (not 0) sends its senders nothing on a
+    read; once the limit fits it again, the next read is told at once."""
+    app = server.create_app("ReceiptsOver")
+    alice, bob, carol = users("alice"), users("bob"), users("carol")
+    admin = server.http(app, app.admin)
+    assert admin.put("/v1/admin/group-settings",
+                     json={"read_receipts_max_members": 2}).status_code == 200
+    a = await Conn.login(server, app, alice)
+    b = await Conn.login(server, app, bob)
+    g = gid()
+    try:
+        await ok(a, "group_create", {"type": "Work", "group_id": g, "members": [bob, carol]})
+        s1 = await say(a, g, "one")
+        await ok(b, "read", {"conversation_id": f"group_{g}", "seq": s1})
+        await a.no_event("group_receipts")
+        assert await code(b, "group_receipts", {"group_id": g, "seqs": [s1]}) == 94100
+
+        assert admin.put("/v1/admin/group-settings",
+                         json={"read_receipts_max_members": 3}).status_code == 200
+        s2 = await say(a, g, "two")
+        await ok(b, "read", {"conversation_id": f"group_{g}", "seq": s2})
+        assert counts((await a.event("group_receipts"))["receipts"]) == {s2: (1, 1)}
+    finally:
+        for conn in (a, b):
+            await conn.close()

@@ -4,15 +4,16 @@ conversation ids qualified by app (``app:<sdkappid>:c2c_bob``)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from tidings.domain.ids import Identity
 from tidings.domain.links import LinkTicketIn
 from tidings.domain.requests import Payload, ReadRequest, SendRequest, SyncRequest
 from tidings.gateway import frames
 from tidings.gateway.frames import RequestId
+from tidings.gateway.ops import Handler, op
 from tidings.services.links import qualify_view
 from tidings.services.messaging import ack_view
 from tidings.store.writer import Committed
@@ -20,9 +21,6 @@ from tidings.store.writer import Committed
 if TYPE_CHECKING:
     from tidings.bus.local import Subscriber
     from tidings.gateway.session import Session
-
-Handler = Callable[[RequestId, dict[str, Any]], Awaitable[None]]
-
 
 class LinksData(Payload):
     sdkappid: int | None = Field(None, ge=1)
@@ -67,40 +65,13 @@ class _QualifiedAck:
 def handlers(session: Session) -> dict[str, Handler]:
     rt = session.runtime
 
-    def op(run: Callable[[dict[str, Any]], Awaitable[Any]]) -> Handler:
-        async def handle(req_id: RequestId, data: dict[str, Any]) -> None:
-            session.reply(frames.ok(req_id, await run(data)))
-        return handle
-
-    async def preview(data: dict[str, Any]) -> Any:
-        return await rt.links.preview(session.me(), LinkTicketIn.model_validate(data))
-
-    async def confirm(data: dict[str, Any]) -> Any:
-        return await rt.links.confirm(session.me(), LinkTicketIn.model_validate(data))
-
-    async def links(data: dict[str, Any]) -> Any:
-        return await rt.links.links(session.me(), LinksData.model_validate(data).sdkappid)
-
-    async def unlink(data: dict[str, Any]) -> Any:
-        return await rt.links.unlink(session.me(), AppData.model_validate(data).sdkappid)
-
-    async def conversations(data: dict[str, Any]) -> Any:
-        r = LinkConversationsData.model_validate(data)
-        return await rt.linked_messaging.conversations(session.me(), r.sdkappid, r.limit)
-
-    async def history(data: dict[str, Any]) -> Any:
-        r = LinkHistoryData.model_validate(data)
+    async def history(me: Identity, r: LinkHistoryData) -> dict[str, Any]:
         found, more = await rt.linked_messaging.history(
-            session.me(), r.conversation_id, before_seq=r.before_seq, limit=r.limit)
+            me, r.conversation_id, before_seq=r.before_seq, limit=r.limit)
         return {"messages": found, "more": more}
 
-    async def read(data: dict[str, Any]) -> Any:
-        r = LinkReadData.model_validate(data)
-        return await rt.linked_messaging.mark_read(session.me(), r.conversation_id, r.seq)
-
-    async def sync(data: dict[str, Any]) -> Any:
-        r = LinkSyncData.model_validate(data)
-        result = await rt.linked_messaging.sync(session.me(), r.sdkappid, r.known, r.limit)
+    async def sync(me: Identity, r: LinkSyncData) -> dict[str, Any]:
+        result = await rt.linked_messaging.sync(me, r.sdkappid, r.known, r.limit)
         return {"messages": result.messages, "conversations": result.conversations,
                 "more": result.more}
 
@@ -113,7 +84,16 @@ def handlers(session: Session) -> dict[str, Handler]:
                                                   mentions=r.mentions)
         session.answer_when_stored(req_id, future)
 
-    return {"link_preview": op(preview), "link_confirm": op(confirm), "links": op(links),
-            "unlink": op(unlink), "link_conversations": op(conversations),
-            "link_history": op(history), "link_read": op(read), "link_sync": op(sync),
-            "link_send": send}
+    return {
+        "link_preview": op(session, LinkTicketIn, rt.links.preview),
+        "link_confirm": op(session, LinkTicketIn, rt.links.confirm),
+        "links": op(session, LinksData, lambda me, r: rt.links.links(me, r.sdkappid)),
+        "unlink": op(session, AppData, lambda me, r: rt.links.unlink(me, r.sdkappid)),
+        "link_conversations": op(session, LinkConversationsData, lambda me, r: (
+            rt.linked_messaging.conversations(me, r.sdkappid, r.limit))),
+        "link_history": op(session, LinkHistoryData, history),
+        "link_read": op(session, LinkReadData, lambda me, r: rt.linked_messaging.mark_read(
+            me, r.conversation_id, r.seq)),
+        "link_sync": op(session, LinkSyncData, sync),
+        "link_send": send,
+    }

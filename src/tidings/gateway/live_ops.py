@@ -5,40 +5,25 @@ events."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tidings.domain.live import LiveGroupRequest, LiveMembersRequest, LiveSendRequest, Priority
-from tidings.gateway import frames
-from tidings.gateway.frames import RequestId
+from tidings.gateway.ops import Handler, op
 
 if TYPE_CHECKING:
     from tidings.gateway.session import Session
 
-Handler = Callable[[RequestId, dict[str, Any]], Awaitable[None]]
-
 
 def handlers(session: Session) -> dict[str, Handler]:
     live = session.runtime.live
-
-    async def join(req_id: RequestId, data: dict[str, Any]) -> None:
-        r = LiveGroupRequest.model_validate(data)
-        session.reply(frames.ok(req_id, await live.join(session.me(), session, r.group_id)))
-
-    async def leave(req_id: RequestId, data: dict[str, Any]) -> None:
-        r = LiveGroupRequest.model_validate(data)
-        session.reply(frames.ok(req_id, live.leave(session.me(), session, r.group_id)))
-
-    async def send(req_id: RequestId, data: dict[str, Any]) -> None:
-        r = LiveSendRequest.model_validate(data)
-        session.reply(frames.ok(req_id, live.send(
-            session.me(), session, r.group_id, r.client_msg_id, r.elements_json(),
-            r.cloud_custom_data, Priority(r.priority))))
-
-    async def members(req_id: RequestId, data: dict[str, Any]) -> None:
-        r = LiveMembersRequest.model_validate(data)
-        session.reply(frames.ok(req_id, live.members(session.me(), session, r.group_id,
-                                                     r.limit)))
-
-    return {"live_join": join, "live_leave": leave, "live_send": send,
-            "live_members": members}
+    return {
+        "live_join": op(session, LiveGroupRequest,
+                        lambda me, r: live.join(me, session, r.group_id)),
+        "live_leave": op(session, LiveGroupRequest,
+                         lambda me, r: live.leave(me, session, r.group_id)),
+        "live_send": op(session, LiveSendRequest, lambda me, r: live.send(
+            me, session, r.group_id, r.client_msg_id, r.elements_json(),
+            r.cloud_custom_data, Priority(r.priority))),
+        "live_members": op(session, LiveMembersRequest,
+                           lambda me, r: live.members(me, session, r.group_id, r.limit)),
+    }

@@ -4,19 +4,16 @@ for what an upload is."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tidings.gateway import frames
-from tidings.gateway.frames import RequestId
+from tidings.domain.ids import Identity
+from tidings.gateway.ops import Handler, op
 from tidings.services.media import Caller
 
 if TYPE_CHECKING:
     from tidings.gateway.session import Session
-
-Handler = Callable[[RequestId, dict[str, Any]], Awaitable[None]]
 
 
 class MediaUrlRequest(BaseModel):
@@ -35,17 +32,12 @@ class MediaInfoRequest(BaseModel):
 def handlers(session: Session) -> dict[str, Handler]:
     media = session.runtime.media
 
-    def caller() -> Caller:
-        me = session.me()
+    def caller(me: Identity) -> Caller:
         return Caller(me.sdkappid, me.user_id)
 
-    async def media_url(req_id: RequestId, data: dict[str, Any]) -> None:
-        r = MediaUrlRequest.model_validate(data)
-        session.reply(frames.ok(req_id, await media.download_url(caller(), r.media_id,
-                                                                 r.variant)))
-
-    async def media_info(req_id: RequestId, data: dict[str, Any]) -> None:
-        r = MediaInfoRequest.model_validate(data)
-        session.reply(frames.ok(req_id, await media.info(caller(), r.media_id)))
-
-    return {"media_url": media_url, "media_info": media_info}
+    return {
+        "media_url": op(session, MediaUrlRequest, lambda me, r: media.download_url(
+            caller(me), r.media_id, r.variant)),
+        "media_info": op(session, MediaInfoRequest,
+                         lambda me, r: media.info(caller(me), r.media_id)),
+    }

@@ -4,40 +4,32 @@ its app is in the foreground or the background."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from tidings.domain.ids import Identity
 from tidings.domain.push import AppStateRequest, PushRegisterRequest, PushUnregisterRequest
-from tidings.gateway import frames
-from tidings.gateway.frames import RequestId
+from tidings.gateway.ops import AnyData, Handler, op
 
 if TYPE_CHECKING:
     from tidings.gateway.session import Session
-
-Handler = Callable[[RequestId, dict[str, Any]], Awaitable[None]]
 
 
 def handlers(session: Session) -> dict[str, Handler]:
     push = session.runtime.push
 
-    async def register(req_id: RequestId, data: dict[str, Any]) -> None:
-        req = PushRegisterRequest.model_validate(data)
-        # This connection's device, unless it names another of the user's.
-        device_id = req.device_id or session.device.get("id", "")
-        session.reply(frames.ok(req_id, await push.register(session.me(), device_id, req)))
+    def device_id(named: str) -> str:
+        # This connection's device, unless the request names another of the user's.
+        return named or session.device.get("id", "")
 
-    async def unregister(req_id: RequestId, data: dict[str, Any]) -> None:
-        req = PushUnregisterRequest.model_validate(data)
-        device_id = req.device_id or session.device.get("id", "")
-        session.reply(frames.ok(req_id, await push.unregister(session.me(), device_id)))
+    def app_state(me: Identity, r: AppStateRequest) -> dict[str, Any]:
+        push.set_app_state(session, r.state)
+        return {"state": r.state}
 
-    async def devices(req_id: RequestId, data: dict[str, Any]) -> None:
-        session.reply(frames.ok(req_id, await push.devices(session.me())))
-
-    async def app_state(req_id: RequestId, data: dict[str, Any]) -> None:
-        req = AppStateRequest.model_validate(data)
-        push.set_app_state(session, req.state)
-        session.reply(frames.ok(req_id, {"state": req.state}))
-
-    return {"push_register": register, "push_unregister": unregister,
-            "push_devices": devices, "app_state": app_state}
+    return {
+        "push_register": op(session, PushRegisterRequest,
+                            lambda me, r: push.register(me, device_id(r.device_id), r)),
+        "push_unregister": op(session, PushUnregisterRequest,
+                              lambda me, r: push.unregister(me, device_id(r.device_id))),
+        "push_devices": op(session, AnyData, lambda me, r: push.devices(me)),
+        "app_state": op(session, AppStateRequest, app_state),
+    }

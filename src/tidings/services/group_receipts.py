@@ -29,6 +29,8 @@ MAX_SEQS = 100
 # this many only: the older ones are long settled for their senders.
 EVENT_WINDOW = 100
 LIMIT_TTL = 2.0
+# Group sizes kept for on_read at the most; past it the stale ones go first.
+MAX_CACHED_SIZES = 10_000
 
 
 def receipt_view(r: Receipt) -> dict[str, int]:
@@ -45,6 +47,8 @@ class GroupReceiptService:
         self._bus = bus
         self._default_max = default_max
         self._limits: dict[int, tuple[float, int]] = {}
+        # conversation id -> (when counted, members), for on_read only.
+        self._sizes: dict[int, tuple[float, int]] = {}
 
     # -- the app's setting -------------------------------------------------------
 
@@ -141,13 +145,14 @@ class GroupReceiptService:
         if new_seq <= old_seq:
             return
         limit = await self.max_members(reader.sdkappid)
-        if limit == 0:
+        # The size first: a group over the limit reads no messages at all.
+        if limit == 0 or await self._recent_member_count(conversation_id) > limit:
             return
         read = await self._store.senders_between(conversation_id, old_seq, new_seq,
                                                  reader.user_id, EVENT_WINDOW)
         online = {sender for _, sender in read
                   if any(self._bus.devices(Identity(reader.sdkappid, sender)))}
-        if not online or await self._store.member_count(conversation_id) > limit:
+        if not online:
             return
         seqs = [seq for seq, sender in read if sender in online]
         by_sender: dict[str, list[dict[str, int]]] = {}
@@ -158,3 +163,19 @@ class GroupReceiptService:
             self._bus.deliver(Identity(reader.sdkappid, sender), event_frame(
                 "group_receipts", {"conversation_id": name, "receipts": views}))
 
+    async def _recent_member_count(self, conversation_id: int) -> int:
+        """The group's size, counted at most every LIMIT_TTL seconds: every
+        read in a busy group asks, and a count walks all its member rows. So
+        the live events may follow a group across the limit up to LIMIT_TTL
+        late (they are a courtesy); ``receipts`` and ``readers`` count afresh."""
+        now = time.monotonic()
+        hit = self._sizes.get(conversation_id)
+        if hit is None or now - hit[0] > LIMIT_TTL:
+            if len(self._sizes) >= MAX_CACHED_SIZES:
+                self._sizes = {k: v for k, v in self._sizes.items()
+                               if now - v[0] <= LIMIT_TTL}
+                if len(self._sizes) >= MAX_CACHED_SIZES:
+                    self._sizes.clear()
+            hit = (now, await self._store.member_count(conversation_id))
+            self._sizes[conversation_id] = hit
+        return hit[1]
