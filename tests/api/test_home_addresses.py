@@ -5,6 +5,7 @@ the request and refused once proven; the last way to sign in stays."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -245,3 +246,32 @@ def test_removing_addresses_keeps_a_way_to_sign_in(home_server: Server, mailbox:
                   json={"channel": "email", "address": address}, timeout=30))
     new = ok(_code_sign_in(server, "email", address, mailbox.wait_code(address, 2)))
     assert new["created"] is True and new["user_id"] != eve["user_id"]
+
+
+async def test_two_removals_at_once_leave_a_way_in(home_server: Server, mailbox: Mailbox,
+                                                   webhook: AppServer) -> None:
+    server = home_server
+    address, number = _email(), _phone()
+    ok(_call(server, "POST", "/v1/home/codes", None, {"channel": "email", "address": address}))
+    fay = ok(_code_sign_in(server, "email", address, mailbox.wait_code(address)))
+    ok(_ask_attach(server, fay, "phone", number))
+    ok(_attach(server, fay, "phone", number, _webhook_code(webhook, number)["code"]))
+    async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(fay),
+                                 timeout=30) as http:
+        answers = await asyncio.gather(http.delete("/v1/home/addresses/email"),
+                                       http.delete("/v1/home/addresses/phone"))
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    refused = next(a for a in answers if a.status_code == 409)
+    assert refused.json()["error"]["code"] == 96011
+    me = _me(server, fay)
+    assert (me["email"] is None) != (me["phone"] is None)
+
+
+def test_the_routes_are_in_the_openapi_spec(home_server: Server) -> None:
+    spec = httpx.get(f"{home_server.base_url}/openapi.json", timeout=30).json()
+    for path, method in (("/v1/home/addresses/codes", "post"), ("/v1/home/addresses", "post"),
+                         ("/v1/home/addresses/{channel}", "delete"),
+                         ("/v1/home/password-reset/codes", "post"),
+                         ("/v1/home/password-reset", "post"),
+                         ("/v1/home/me/deletion-codes", "post"), ("/v1/home/me", "delete")):
+        assert method in spec["paths"][path], path
