@@ -16,6 +16,7 @@ from tests.app_server import AppServer
 from tests.home_support import (
     Mailbox,
     bearer,
+    call,
     home_server,
     mailbox,
     ok,
@@ -37,27 +38,20 @@ def _phone() -> str:
     return f"+4917{uuid.uuid4().int % 10**9:09d}"
 
 
-def _call(server: Server, method: str, path: str, signed_in: dict[str, Any] | None,
-          body: dict[str, Any] | None = None) -> httpx.Response:
-    headers = bearer(signed_in) if signed_in is not None else None
-    return httpx.request(method, f"{server.base_url}{path}", headers=headers, json=body,
-                         timeout=30)
-
-
 def _ask_attach(server: Server, who: dict[str, Any], channel: str, address: str
                 ) -> httpx.Response:
-    return _call(server, "POST", "/v1/home/addresses/codes", who,
+    return call(server, "POST", "/v1/home/addresses/codes", who,
                  {"channel": channel, "address": address})
 
 
 def _attach(server: Server, who: dict[str, Any], channel: str, address: str, code: str
             ) -> httpx.Response:
-    return _call(server, "POST", "/v1/home/addresses", who,
+    return call(server, "POST", "/v1/home/addresses", who,
                  {"channel": channel, "address": address, "code": code})
 
 
 def _me(server: Server, who: dict[str, Any]) -> dict[str, Any]:
-    return ok(_call(server, "GET", "/v1/home/me", who))
+    return ok(call(server, "GET", "/v1/home/me", who))
 
 
 def _code_sign_in(server: Server, channel: str, address: str, code: str) -> httpx.Response:
@@ -180,9 +174,9 @@ def test_wrong_codes_and_bad_input_change_nothing(home_server: Server,
     me = _me(server, cid)
     assert me["email"] is None and me["phone"] is None
     # Without a home sign-in.
-    assert error_of(_call(server, "POST", "/v1/home/addresses/codes", None,
+    assert error_of(call(server, "POST", "/v1/home/addresses/codes", None,
                           {"channel": "email", "address": address})) == (401, 70002)
-    assert error_of(_call(server, "DELETE", "/v1/home/addresses/email", None)) == (401, 70002)
+    assert error_of(call(server, "DELETE", "/v1/home/addresses/email", None)) == (401, 70002)
 
 
 def test_an_address_of_another_account(home_server: Server, mailbox: Mailbox) -> None:
@@ -203,11 +197,11 @@ def test_an_address_of_another_account(home_server: Server, mailbox: Mailbox) ->
     assert _me(server, dan)["email"] is None
     assert _me(server, owner)["email"] == address
     # The code was not used up: once the owner frees the address, it works.
-    assert error_of(_call(server, "DELETE", "/v1/home/addresses/email", owner)) == (409, 96011)
+    assert error_of(call(server, "DELETE", "/v1/home/addresses/email", owner)) == (409, 96011)
     owner_name = unique("own")
-    ok(_call(server, "PATCH", "/v1/home/me", owner, {"username": owner_name}))
-    ok(_call(server, "POST", "/v1/home/password", owner, {"new_password": "owner pass 12"}))
-    removed = ok(_call(server, "DELETE", "/v1/home/addresses/email", owner))
+    ok(call(server, "PATCH", "/v1/home/me", owner, {"username": owner_name}))
+    ok(call(server, "POST", "/v1/home/password", owner, {"new_password": "owner pass 12"}))
+    removed = ok(call(server, "DELETE", "/v1/home/addresses/email", owner))
     assert removed["email"] is None and removed["removed"] == address
     added = ok(_attach(server, dan, "email", address, code))
     assert added["email"] == address
@@ -221,23 +215,23 @@ def test_removing_addresses_keeps_a_way_to_sign_in(home_server: Server, mailbox:
                   json={"channel": "email", "address": address}, timeout=30))
     eve = ok(_code_sign_in(server, "email", address, mailbox.wait_code(address)))
     # The only way in: refused, and nothing changed.
-    assert error_of(_call(server, "DELETE", "/v1/home/addresses/email", eve)) == (409, 96011)
+    assert error_of(call(server, "DELETE", "/v1/home/addresses/email", eve)) == (409, 96011)
     assert _me(server, eve)["email"] == address
     # Nothing to remove, and a channel that does not exist.
-    assert error_of(_call(server, "DELETE", "/v1/home/addresses/phone", eve)) == (404, 10010)
-    assert error_of(_call(server, "DELETE", "/v1/home/addresses/fax", eve))[1] == 10002
+    assert error_of(call(server, "DELETE", "/v1/home/addresses/phone", eve)) == (404, 10010)
+    assert error_of(call(server, "DELETE", "/v1/home/addresses/fax", eve))[1] == 10002
     ok(_ask_attach(server, eve, "phone", number))
     ok(_attach(server, eve, "phone", number, _webhook_code(webhook, number)["code"]))
-    gone = ok(_call(server, "DELETE", "/v1/home/addresses/email", eve))
+    gone = ok(call(server, "DELETE", "/v1/home/addresses/email", eve))
     assert gone["email"] is None and gone["phone"] == number and gone["removed"] == address
     # Now the phone is the last way in.
-    assert error_of(_call(server, "DELETE", "/v1/home/addresses/phone", eve)) == (409, 96011)
+    assert error_of(call(server, "DELETE", "/v1/home/addresses/phone", eve)) == (409, 96011)
     # A username alone is no way in; a username with a password is.
     name = unique("eve")
-    ok(_call(server, "PATCH", "/v1/home/me", eve, {"username": name}))
-    assert error_of(_call(server, "DELETE", "/v1/home/addresses/phone", eve)) == (409, 96011)
-    ok(_call(server, "POST", "/v1/home/password", eve, {"new_password": "eve's password"}))
-    ok(_call(server, "DELETE", "/v1/home/addresses/phone", eve))
+    ok(call(server, "PATCH", "/v1/home/me", eve, {"username": name}))
+    assert error_of(call(server, "DELETE", "/v1/home/addresses/phone", eve)) == (409, 96011)
+    ok(call(server, "POST", "/v1/home/password", eve, {"new_password": "eve's password"}))
+    ok(call(server, "DELETE", "/v1/home/addresses/phone", eve))
     me = _me(server, eve)
     assert me["email"] is None and me["phone"] is None and me["has_password"] is True
     ok(sign_in(server, name, "eve's password"))
@@ -252,7 +246,7 @@ async def test_two_removals_at_once_leave_a_way_in(home_server: Server, mailbox:
                                                    webhook: AppServer) -> None:
     server = home_server
     address, number = _email(), _phone()
-    ok(_call(server, "POST", "/v1/home/codes", None, {"channel": "email", "address": address}))
+    ok(call(server, "POST", "/v1/home/codes", None, {"channel": "email", "address": address}))
     fay = ok(_code_sign_in(server, "email", address, mailbox.wait_code(address)))
     ok(_ask_attach(server, fay, "phone", number))
     ok(_attach(server, fay, "phone", number, _webhook_code(webhook, number)["code"]))

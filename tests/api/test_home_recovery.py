@@ -15,7 +15,8 @@ from TLSSigAPIv2 import TLSSigAPIv2
 
 from tests.home_support import (
     Mailbox,
-    bearer,
+    call,
+    connect,
     home_server,
     mailbox,
     ok,
@@ -37,20 +38,13 @@ def _email() -> str:
     return f"{unique('r')}@mail.test"
 
 
-def _call(server: Server, method: str, path: str, signed_in: dict[str, Any] | None,
-          body: dict[str, Any] | None = None) -> httpx.Response:
-    headers = bearer(signed_in) if signed_in is not None else None
-    return httpx.request(method, f"{server.base_url}{path}", headers=headers, json=body,
-                         timeout=30)
-
-
 def _ask_reset(server: Server, address: str, channel: str = "email") -> httpx.Response:
-    return _call(server, "POST", "/v1/home/password-reset/codes", None,
+    return call(server, "POST", "/v1/home/password-reset/codes", None,
                  {"channel": channel, "address": address})
 
 
 def _reset(server: Server, address: str, code: str, new_password: str) -> httpx.Response:
-    return _call(server, "POST", "/v1/home/password-reset", None,
+    return call(server, "POST", "/v1/home/password-reset", None,
                  {"channel": "email", "address": address, "code": code,
                   "new_password": new_password})
 
@@ -58,30 +52,19 @@ def _reset(server: Server, address: str, code: str, new_password: str) -> httpx.
 def _with_email(server: Server, mailbox: Mailbox, who: dict[str, Any]) -> str:
     """Attach a fresh e-mail address to the account (the attach flow)."""
     address = _email()
-    ok(_call(server, "POST", "/v1/home/addresses/codes", who,
+    ok(call(server, "POST", "/v1/home/addresses/codes", who,
              {"channel": "email", "address": address}))
-    ok(_call(server, "POST", "/v1/home/addresses", who,
+    ok(call(server, "POST", "/v1/home/addresses", who,
              {"channel": "email", "address": address, "code": mailbox.wait_code(address)}))
     return address
 
 
 def _code_account(server: Server, mailbox: Mailbox) -> tuple[dict[str, Any], str]:
     address = _email()
-    ok(_call(server, "POST", "/v1/home/codes", None, {"channel": "email", "address": address}))
-    signed_in = ok(_call(server, "POST", "/v1/home/sign-in/code", None, {
+    ok(call(server, "POST", "/v1/home/codes", None, {"channel": "email", "address": address}))
+    signed_in = ok(call(server, "POST", "/v1/home/sign-in/code", None, {
         "channel": "email", "address": address, "code": mailbox.wait_code(address)}))
     return signed_in, address
-
-
-async def _connect(server: Server, signed_in: dict[str, Any]) -> Conn:
-    conn = await Conn.open(server)
-    reply = await conn.request("login", {"sdkappid": signed_in["sdkappid"],
-                                         "user_id": signed_in["user_id"],
-                                         "usersig": signed_in["usersig"]})
-    assert reply["ok"], reply
-    # Live delivery starts once the device has synced.
-    assert (await conn.request("sync", {"known": {}}))["ok"]
-    return conn
 
 
 # -- password reset ----------------------------------------------------------------
@@ -94,7 +77,7 @@ async def test_reset_signs_out_everywhere_and_signs_in(home_server: Server,
     first = register(server, name)
     address = _with_email(server, mailbox, first)
     second = ok(sign_in(server, name))
-    sockets = [await _connect(server, first), await _connect(server, second)]
+    sockets = [await connect(server, first), await connect(server, second)]
     try:
         asked = ok(_ask_reset(server, " " + address.upper()))
         assert asked == {"sent": True, "expires_in": 600, "resend_after": 0}
@@ -106,9 +89,9 @@ async def test_reset_signs_out_everywhere_and_signs_in(home_server: Server,
         for conn in sockets:
             assert (await conn.closed)[0] == 4005
         for old in (first, second):
-            assert error_of(_call(server, "GET", "/v1/home/me", old))[0] == 401
-        assert ok(_call(server, "GET", "/v1/home/me", fresh))["email"] == address
-        conn = await _connect(server, fresh)
+            assert error_of(call(server, "GET", "/v1/home/me", old))[0] == 401
+        assert ok(call(server, "GET", "/v1/home/me", fresh))["email"] == address
+        conn = await connect(server, fresh)
         await conn.close()
         assert error_of(sign_in(server, name, PASSWORD)) == (401, 96000)
         ok(sign_in(server, name, "a brand new one"))
@@ -137,12 +120,12 @@ def test_reset_for_an_unknown_address_answers_alike_and_sends_nothing(
     # Bad input.
     assert error_of(_ask_reset(server, "no-at-sign")) == (400, 96005)
     assert error_of(_ask_reset(server, "+0123", "phone")) == (400, 96005)
-    assert error_of(_call(server, "POST", "/v1/home/password-reset", None,
+    assert error_of(call(server, "POST", "/v1/home/password-reset", None,
                           {"channel": "email", "address": known})) == (400, 10002)
 
 
 def _code_sign_in(server: Server, address: str, code: str) -> httpx.Response:
-    return _call(server, "POST", "/v1/home/sign-in/code", None,
+    return call(server, "POST", "/v1/home/sign-in/code", None,
                  {"channel": "email", "address": address, "code": code})
 
 
@@ -152,7 +135,7 @@ def test_reset_refusals_change_nothing(home_server: Server, mailbox: Mailbox) ->
     ria = register(server, name)
     address = _with_email(server, mailbox, ria)
     # A sign-in code does not reset, a reset code does not sign in.
-    ok(_call(server, "POST", "/v1/home/codes", None, {"channel": "email", "address": address}))
+    ok(call(server, "POST", "/v1/home/codes", None, {"channel": "email", "address": address}))
     sign_in_code = mailbox.wait_code(address, 2)
     assert error_of(_reset(server, address, sign_in_code, "new password 1")) == (401, 96002)
     ok(_ask_reset(server, address))
@@ -163,13 +146,13 @@ def test_reset_refusals_change_nothing(home_server: Server, mailbox: Mailbox) ->
     # The username as the password: refused once the code proved the owner,
     # and the code is not spent by it.
     assert error_of(_reset(server, address, code, name)) == (400, 96004)
-    ok(_call(server, "GET", "/v1/home/me", ria))
+    ok(call(server, "GET", "/v1/home/me", ria))
     ok(sign_in(server, name, PASSWORD))
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     assert error_of(_reset(server, address, wrong, "new password 1")) == (401, 96002)
     assert error_of(_reset(server, address, "12a456", "new password 1")) == (401, 96002)
     ok(sign_in(server, name, PASSWORD))
-    ok(_call(server, "GET", "/v1/home/me", ria))
+    ok(call(server, "GET", "/v1/home/me", ria))
     # The right code still works, and the sign-in code is still good too.
     ok(_reset(server, address, code, "new password 1"))
     assert ok(_code_sign_in(server, address, sign_in_code))["user_id"] == ria["user_id"]
@@ -182,11 +165,11 @@ def test_reset_of_an_account_without_a_username(home_server: Server, mailbox: Ma
     ok(_ask_reset(server, address))
     code = mailbox.wait_code(address, 2)
     assert error_of(_reset(server, address, code, "some password")) == (400, 10002)
-    me = ok(_call(server, "GET", "/v1/home/me", who))
+    me = ok(call(server, "GET", "/v1/home/me", who))
     assert me["has_password"] is False
     # After choosing a username, the same code sets a first password.
     name = unique("nou")
-    ok(_call(server, "PATCH", "/v1/home/me", who, {"username": name}))
+    ok(call(server, "PATCH", "/v1/home/me", who, {"username": name}))
     ok(_reset(server, address, code, "some password"))
     ok(sign_in(server, name, "some password"))
 
@@ -209,7 +192,7 @@ def test_reset_requests_share_the_code_limits(make_server: Callable[..., Server]
     server = make_server(**smtp_env(mailbox), home_code_resend_after="0",
                          home_codes_per_address="2")
     address = _email()
-    ok(_call(server, "POST", "/v1/home/codes", None, {"channel": "email", "address": address}))
+    ok(call(server, "POST", "/v1/home/codes", None, {"channel": "email", "address": address}))
     ok(_ask_reset(server, address))
     # The third code to this address in the window, whatever its purpose.
     assert error_of(_ask_reset(server, address)) == (429, 10005)
@@ -231,23 +214,23 @@ def test_expired_codes_do_nothing(make_server: Callable[..., Server], mailbox: M
     exp = register(server, name)
     address = _with_email(server, mailbox, exp)
     other = _email()
-    ok(_call(server, "POST", "/v1/home/addresses/codes", exp,
+    ok(call(server, "POST", "/v1/home/addresses/codes", exp,
              {"channel": "email", "address": other}))
     ok(_ask_reset(server, address))
     attach_code = mailbox.wait_code(other)
     reset_code = mailbox.wait_code(address, 2)
     coded, coded_address = _code_account(server, mailbox)
-    ok(_call(server, "POST", "/v1/home/me/deletion-codes", coded, {"channel": "email"}))
+    ok(call(server, "POST", "/v1/home/me/deletion-codes", coded, {"channel": "email"}))
     delete_code = mailbox.wait_code(coded_address, 2)
     time.sleep(31)
-    assert error_of(_call(server, "POST", "/v1/home/addresses", exp, {
+    assert error_of(call(server, "POST", "/v1/home/addresses", exp, {
         "channel": "email", "address": other, "code": attach_code})) == (401, 96002)
     assert error_of(_reset(server, address, reset_code, "too late now")) == (401, 96002)
-    assert error_of(_call(server, "DELETE", "/v1/home/me", coded, {
+    assert error_of(call(server, "DELETE", "/v1/home/me", coded, {
         "channel": "email", "code": delete_code})) == (401, 96002)
-    assert ok(_call(server, "GET", "/v1/home/me", exp))["email"] == address
+    assert ok(call(server, "GET", "/v1/home/me", exp))["email"] == address
     ok(sign_in(server, name, PASSWORD))
-    ok(_call(server, "GET", "/v1/home/me", coded))
+    ok(call(server, "GET", "/v1/home/me", coded))
 
 
 # -- deletion ----------------------------------------------------------------------
@@ -256,7 +239,7 @@ def test_expired_codes_do_nothing(make_server: Callable[..., Server], mailbox: M
 def _link(server: Server, app: App, home_user: dict[str, Any], user: str) -> None:
     ticket = str(TLSSigAPIv2(app.sdkappid, app.secret_key).gen_sig_with_userbuf(
         user, 300, link_tickets.LINK_PURPOSE))
-    ok(_call(server, "POST", "/v1/links", home_user,
+    ok(call(server, "POST", "/v1/links", home_user,
              {"sdkappid": app.sdkappid, "ticket": ticket}))
 
 
@@ -275,30 +258,30 @@ async def test_delete_with_the_password(home_server: Server) -> None:
     name = unique("del")
     me = register(server, name)
     _link(server, shop, me, carol)
-    device = await _connect(server, me)
+    device = await connect(server, me, sync=True)
     bob_shop = await Conn.login(server, shop, bob)
     try:
         # Refusals: nothing changes.
-        assert error_of(_call(server, "DELETE", "/v1/home/me", me,
+        assert error_of(call(server, "DELETE", "/v1/home/me", me,
                               {"password": "not the password"})) == (401, 96000)
-        assert error_of(_call(server, "DELETE", "/v1/home/me", me, {})) == (400, 10002)
-        assert error_of(_call(server, "DELETE", "/v1/home/me", me,
+        assert error_of(call(server, "DELETE", "/v1/home/me", me, {})) == (400, 10002)
+        assert error_of(call(server, "DELETE", "/v1/home/me", me,
                               {"channel": "email", "code": "123456"})) == (400, 10002)
-        assert error_of(_call(server, "POST", "/v1/home/me/deletion-codes", me,
+        assert error_of(call(server, "POST", "/v1/home/me/deletion-codes", me,
                               {"channel": "email"})) == (400, 10002)
-        assert error_of(_call(server, "DELETE", "/v1/home/me", None,
+        assert error_of(call(server, "DELETE", "/v1/home/me", None,
                               {"password": PASSWORD})) == (401, 70002)
-        ok(_call(server, "GET", "/v1/home/me", me))
+        ok(call(server, "GET", "/v1/home/me", me))
         assert _linked(server, shop, carol)
         assert (await device.request("ping"))["ok"]
         # Relayed to the home device while linked.
         assert (await bob_shop.send_text(f"c2c_{carol}", "before"))["ok"]
         assert (await device.event("message"))["link"]["as"]["user_id"] == carol
 
-        gone = ok(_call(server, "DELETE", "/v1/home/me", me, {"password": PASSWORD}))
+        gone = ok(call(server, "DELETE", "/v1/home/me", me, {"password": PASSWORD}))
         assert gone == {"deleted": True, "links_removed": 1, "sessions_closed": 1}
         assert (await device.closed)[0] == 4007
-        assert error_of(_call(server, "GET", "/v1/home/me", me)) == (403, 70107)
+        assert error_of(call(server, "GET", "/v1/home/me", me)) == (403, 70107)
         assert error_of(sign_in(server, name, PASSWORD)) == (401, 96000)
         assert not _linked(server, shop, carol)
         # The username is free, and carol can link to another home account,
@@ -306,7 +289,7 @@ async def test_delete_with_the_password(home_server: Server) -> None:
         again = register(server, name)
         assert again["user_id"] != me["user_id"]
         _link(server, shop, again, carol)
-        new_device = await _connect(server, again)
+        new_device = await connect(server, again, sync=True)
         try:
             assert (await bob_shop.send_text(f"c2c_{carol}", "after"))["ok"]
             got = await new_device.event("message")
@@ -322,27 +305,27 @@ def test_delete_a_code_account_with_a_code(home_server: Server, mailbox: Mailbox
     server = home_server
     who, address = _code_account(server, mailbox)
     path = "/v1/home/me"
-    assert error_of(_call(server, "DELETE", path, who, {"password": PASSWORD})) == (400, 10002)
-    assert error_of(_call(server, "POST", "/v1/home/me/deletion-codes", who,
+    assert error_of(call(server, "DELETE", path, who, {"password": PASSWORD})) == (400, 10002)
+    assert error_of(call(server, "POST", "/v1/home/me/deletion-codes", who,
                           {"channel": "phone"})) == (404, 10010)
     # A sign-in code does not delete.
-    ok(_call(server, "POST", "/v1/home/codes", None, {"channel": "email", "address": address}))
+    ok(call(server, "POST", "/v1/home/codes", None, {"channel": "email", "address": address}))
     sign_in_code = mailbox.wait_code(address, 2)
-    assert error_of(_call(server, "DELETE", path, who,
+    assert error_of(call(server, "DELETE", path, who,
                           {"channel": "email", "code": sign_in_code})) == (401, 96002)
-    ok(_call(server, "POST", "/v1/home/me/deletion-codes", who, {"channel": "email"}))
+    ok(call(server, "POST", "/v1/home/me/deletion-codes", who, {"channel": "email"}))
     code = mailbox.wait_code(address, 3)
     subject = mailbox.to(address)[2]["Subject"]
     assert subject == f"{code} is your Tidings code to delete your account"
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    assert error_of(_call(server, "DELETE", path, who,
+    assert error_of(call(server, "DELETE", path, who,
                           {"channel": "email", "code": wrong})) == (401, 96002)
-    assert error_of(_call(server, "DELETE", path, who,
+    assert error_of(call(server, "DELETE", path, who,
                           {"channel": "phone", "code": code})) == (401, 96002)
-    assert ok(_call(server, "GET", path, who))["email"] == address
-    gone = ok(_call(server, "DELETE", path, who, {"channel": "email", "code": code}))
+    assert ok(call(server, "GET", path, who))["email"] == address
+    gone = ok(call(server, "DELETE", path, who, {"channel": "email", "code": code}))
     assert gone == {"deleted": True, "links_removed": 0, "sessions_closed": 0}
-    assert error_of(_call(server, "GET", path, who)) == (403, 70107)
+    assert error_of(call(server, "GET", path, who)) == (403, 70107)
     # The address is free: the sign-in code from before makes a new account.
     fresh = ok(_code_sign_in(server, address, sign_in_code))
     assert fresh["created"] is True and fresh["user_id"] != who["user_id"]
