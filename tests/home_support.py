@@ -167,3 +167,15 @@ async def connect(server: Server, signed_in: dict[str, Any], *, sync: bool = Fal
     if sync:
         assert (await conn.request("sync", {"known": {}}))["ok"]
     return conn
+
+
+def webhook_code(webhook: AppServer, number: str, count: int = 1) -> dict[str, Any]:
+    """The body of the ``count``-th webhook call for this phone number."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        calls = [c for c in webhook.calls if c.doc.get("to") == number]
+        if len(calls) >= count:
+            doc: dict[str, Any] = calls[count - 1].doc
+            return doc
+        time.sleep(0.02)
+    raise AssertionError(f"no webhook call #{count} to {number}")

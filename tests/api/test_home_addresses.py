@@ -6,7 +6,6 @@ the request and refused once proven; the last way to sign in stays."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from typing import Any
 
@@ -24,6 +23,7 @@ from tests.home_support import (
     sign_in,
     unique,
     webhook,
+    webhook_code,
 )
 from tests.support import Server, error_of
 
@@ -59,17 +59,6 @@ def _code_sign_in(server: Server, channel: str, address: str, code: str) -> http
                       json={"channel": channel, "address": address, "code": code}, timeout=30)
 
 
-def _webhook_code(webhook: AppServer, number: str, count: int = 1) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        calls = [c for c in webhook.calls if c.doc.get("to") == number]
-        if len(calls) >= count:
-            doc: dict[str, Any] = calls[count - 1].doc
-            return doc
-        time.sleep(0.02)
-    raise AssertionError(f"no webhook call #{count} to {number}")
-
-
 def test_a_password_account_adds_an_email_then_a_phone(
         home_server: Server, mailbox: Mailbox, webhook: AppServer) -> None:
     server = home_server
@@ -95,7 +84,7 @@ def test_a_password_account_adds_an_email_then_a_phone(
 
     number = _phone()
     ok(_ask_attach(server, pat, "phone", number))
-    sms = _webhook_code(webhook, number)
+    sms = webhook_code(webhook, number)
     assert sms["purpose"] == "attach" and sms["code"] in sms["text"]
     with_phone = ok(_attach(server, pat, "phone", number, sms["code"]))
     assert with_phone["phone"] == number and with_phone["email"] == address
@@ -108,7 +97,7 @@ def test_a_code_account_adds_the_other_kind_and_replaces_its_address(
     number = _phone()
     ok(httpx.post(f"{server.base_url}/v1/home/codes",
                   json={"channel": "phone", "address": number}, timeout=30))
-    kim = ok(_code_sign_in(server, "phone", number, _webhook_code(webhook, number)["code"]))
+    kim = ok(_code_sign_in(server, "phone", number, webhook_code(webhook, number)["code"]))
     first = _email()
     ok(_ask_attach(server, kim, "email", first))
     ok(_attach(server, kim, "email", first, mailbox.wait_code(first)))
@@ -221,7 +210,7 @@ def test_removing_addresses_keeps_a_way_to_sign_in(home_server: Server, mailbox:
     assert error_of(call(server, "DELETE", "/v1/home/addresses/phone", eve)) == (404, 10010)
     assert error_of(call(server, "DELETE", "/v1/home/addresses/fax", eve))[1] == 10002
     ok(_ask_attach(server, eve, "phone", number))
-    ok(_attach(server, eve, "phone", number, _webhook_code(webhook, number)["code"]))
+    ok(_attach(server, eve, "phone", number, webhook_code(webhook, number)["code"]))
     gone = ok(call(server, "DELETE", "/v1/home/addresses/email", eve))
     assert gone["email"] is None and gone["phone"] == number and gone["removed"] == address
     # Now the phone is the last way in.
@@ -249,7 +238,7 @@ async def test_two_removals_at_once_leave_a_way_in(home_server: Server, mailbox:
     ok(call(server, "POST", "/v1/home/codes", None, {"channel": "email", "address": address}))
     fay = ok(_code_sign_in(server, "email", address, mailbox.wait_code(address)))
     ok(_ask_attach(server, fay, "phone", number))
-    ok(_attach(server, fay, "phone", number, _webhook_code(webhook, number)["code"]))
+    ok(_attach(server, fay, "phone", number, webhook_code(webhook, number)["code"]))
     async with httpx.AsyncClient(base_url=server.base_url, headers=bearer(fay),
                                  timeout=30) as http:
         answers = await asyncio.gather(http.delete("/v1/home/addresses/email"),

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from TLSSigAPIv2 import TLSSigAPIv2
 
+from tests.app_server import AppServer, Reply
 from tests.home_support import (
     Mailbox,
     call,
@@ -25,6 +26,7 @@ from tests.home_support import (
     smtp_env,
     unique,
     webhook,
+    webhook_code,
 )
 from tests.support import App, Conn, Server, error_of
 from tidings.domain import link_tickets
@@ -231,6 +233,34 @@ def test_expired_codes_do_nothing(make_server: Callable[..., Server], mailbox: M
     assert ok(call(server, "GET", "/v1/home/me", exp))["email"] == address
     ok(sign_in(server, name, PASSWORD))
     ok(call(server, "GET", "/v1/home/me", coded))
+
+
+def test_a_reset_answers_alike_when_the_sender_fails(home_server: Server,
+                                                     webhook: AppServer) -> None:
+    server = home_server
+    number, unknown = (f"+4916{uuid.uuid4().int % 10**9:09d}" for _ in range(2))
+    ok(call(server, "POST", "/v1/home/codes", None, {"channel": "phone", "address": number}))
+    ok(call(server, "POST", "/v1/home/sign-in/code", None, {
+        "channel": "phone", "address": number, "code": webhook_code(webhook, number)["code"]}))
+    webhook.answer(lambda c: Reply(status=500 if c.doc.get("purpose") == "reset" else 200))
+    try:
+        answers = [_ask_reset(server, number, "phone"), _ask_reset(server, unknown, "phone")]
+        assert answers[0].status_code == answers[1].status_code == 200
+        assert answers[0].content == answers[1].content
+        # The gateway was asked for the account's number only (and failed:
+        # the server logs it, the answer could not tell).
+        assert webhook_code(webhook, number, 2)["purpose"] == "reset"
+        deadline = time.monotonic() + 10
+        while "reset code not sent" not in server.log_tail() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "reset code not sent" in server.log_tail()
+        assert not [c for c in webhook.calls if c.doc.get("to") == unknown]
+        # A sign-in code is the person's own request: its failure is an error.
+        webhook.answer(lambda c: Reply(status=500))
+        assert error_of(call(server, "POST", "/v1/home/codes", None,
+                             {"channel": "phone", "address": number})) == (503, 96007)
+    finally:
+        webhook.answer(lambda c: Reply())
 
 
 # -- deletion ----------------------------------------------------------------------
