@@ -94,7 +94,7 @@ class HomeAccountService:
     # -- limits --------------------------------------------------------------
 
     async def limit(self, key: str, limit: int, window_s: int, now: int,
-                     code: ErrorCode = ErrorCode.RATE_LIMITED, what: str = "") -> None:
+                    code: ErrorCode = ErrorCode.RATE_LIMITED, what: str = "") -> None:
         hit = await self._counter.hit(key, window_s * SECOND_MS, now)
         self._hits += 1
         if self._hits % PRUNE_EVERY == 0:
@@ -111,13 +111,13 @@ class HomeAccountService:
 
     async def per_ip(self, client_ip: str, now: int) -> None:
         await self.limit(f"home:ip:{client_ip}", self._s.home_attempts_per_ip,
-                          self._s.home_rate_window, now,
-                          what="too many sign-in attempts from this address; try again later")
+                         self._s.home_rate_window, now,
+                         what="too many sign-in attempts from this address; try again later")
 
     # -- signing in ------------------------------------------------------------
 
     async def issue_sign_in(self, user_id: str, method: str, client_ip: str, now: int,
-                       created: bool) -> dict[str, Any]:
+                           created: bool) -> dict[str, Any]:
         app = await self._apps.get(self.home_sdkappid)
         if not app.live_keys:
             raise TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the home app has no live key")
@@ -160,9 +160,9 @@ class HomeAccountService:
         user_key = f"home:pw:{name}"
         if name is not None:
             await self.limit(user_key, self._s.home_password_tries,
-                              self._s.home_lockout_seconds, now, ErrorCode.HOME_LOCKED_OUT,
-                              "too many password tries for this username; sign in with a "
-                              "code, or try again later")
+                             self._s.home_lockout_seconds, now, ErrorCode.HOME_LOCKED_OUT,
+                             "too many password tries for this username; sign in with a "
+                             "code, or try again later")
         await self.per_ip(client_ip, now)
         account = await self._store.by_username(name) if name is not None else None
         stored = account.password_hash if account is not None else None
@@ -212,10 +212,10 @@ class HomeAccountService:
                                    s.home_code_tries, now, expires_at, purpose)
         answer = {"sent": True, "expires_in": s.home_code_lifetime,
                   "resend_after": s.home_code_resend_after}
-        if not deliver:
-            return answer
         app = await self._apps.get(self.home_sdkappid)
         message = CodeMessage(channel, addr, code, s.home_code_lifetime, app.name, purpose)
+        if not deliver:
+            return answer
         if in_background:
             task = asyncio.create_task(self._send_logged(message))
             self._sending.add(task)
