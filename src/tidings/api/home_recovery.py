@@ -4,7 +4,7 @@ owner's deletion of the account, over REST (issue 5; docs/home-accounts.md,
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import Field
@@ -17,14 +17,15 @@ from tidings.api.home import (
     HomeAccountOut,
     Me,
     SignedInOut,
-    _Secret,
     home_client_ip,
 )
 from tidings.api.responses import JSON
-from tidings.domain.home_accounts import Channel
+from tidings.domain.home_accounts import PASSWORD_MAX_BYTES, Channel
 from tidings.domain.requests import Payload
 
 router = APIRouter(prefix="/v1/home", tags=["home"])
+
+_Secret = Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX_BYTES)]
 
 class AddressAddedOut(HomeAccountOut):
     # The account's earlier address of that kind, now removed (None if it
