@@ -22,7 +22,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from tests.app_server import AppServer
 from tests.conftest import BACKENDS, database_url
 from tests.pg import Cluster, free_port
-from tests.support import Server
+from tests.support import Conn, Server
 
 
 @dataclass
@@ -144,3 +144,38 @@ def sign_in(server: Server, username: str, password: str = "correct horse 1"
             ) -> httpx.Response:
     return httpx.post(f"{server.base_url}/v1/home/sign-in/password",
                       json={"username": username, "password": password}, timeout=30)
+
+
+def call(server: Server, method: str, path: str, signed_in: dict[str, Any] | None,
+         body: dict[str, Any] | None = None) -> httpx.Response:
+    """A REST call as this sign-in (None: without one). Blocking, also from
+    async tests: the server is another process, and the sockets' events
+    wait in their buffers meanwhile."""
+    headers = bearer(signed_in) if signed_in is not None else None
+    return httpx.request(method, f"{server.base_url}{path}", headers=headers, json=body,
+                         timeout=30)
+
+
+async def connect(server: Server, signed_in: dict[str, Any], *, sync: bool = False) -> Conn:
+    """A socket logged in with this sign-in's UserSig; ``sync`` also syncs
+    (live delivery starts once a device has synced)."""
+    conn = await Conn.open(server)
+    reply = await conn.request("login", {"sdkappid": signed_in["sdkappid"],
+                                         "user_id": signed_in["user_id"],
+                                         "usersig": signed_in["usersig"]})
+    assert reply["ok"], reply
+    if sync:
+        assert (await conn.request("sync", {"known": {}}))["ok"]
+    return conn
+
+
+def webhook_code(webhook: AppServer, number: str, count: int = 1) -> dict[str, Any]:
+    """The body of the ``count``-th webhook call for this phone number."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        calls = [c for c in webhook.calls if c.doc.get("to") == number]
+        if len(calls) >= count:
+            doc: dict[str, Any] = calls[count - 1].doc
+            return doc
+        time.sleep(0.02)
+    raise AssertionError(f"no webhook call #{count} to {number}")

@@ -10,6 +10,7 @@ import httpx
 
 from tests.home_support import (
     bearer,
+    connect,
     home_server,
     mailbox,
     ok,
@@ -18,7 +19,7 @@ from tests.home_support import (
     unique,
     webhook,
 )
-from tests.support import Conn, Server, error_of
+from tests.support import Server, error_of
 
 __all__ = ["home_server", "mailbox", "webhook"]
 
@@ -56,13 +57,7 @@ async def test_home_accounts_connect_and_chat_like_any_app_user(home_server: Ser
     b = register(server, unique("bert"))
     conns = []
     for who in (a, b):
-        conn = await Conn.open(server)
-        reply = await conn.request("login", {"sdkappid": who["sdkappid"],
-                                             "user_id": who["user_id"],
-                                             "usersig": who["usersig"]})
-        assert reply["ok"], reply
-        assert (await conn.request("sync", {"known": {}}))["ok"]
-        conns.append(conn)
+        conns.append(await connect(server, who, sync=True))
     try:
         sent = await conns[0].send_text(f"c2c_{b['user_id']}", "hello from a home account")
         got = await conns[1].event("message")

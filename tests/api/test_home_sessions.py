@@ -10,6 +10,8 @@ import httpx
 
 from tests.home_support import (
     bearer,
+    call,
+    connect,
     home_server,
     mailbox,
     ok,
@@ -21,15 +23,6 @@ from tests.home_support import (
 from tests.support import Conn, Server, error_of
 
 __all__ = ["home_server", "mailbox", "webhook"]
-
-
-async def _connect(server: Server, signed_in: dict[str, Any]) -> Conn:
-    conn = await Conn.open(server)
-    reply = await conn.request("login", {"sdkappid": signed_in["sdkappid"],
-                                         "user_id": signed_in["user_id"],
-                                         "usersig": signed_in["usersig"]})
-    assert reply["ok"], reply
-    return conn
 
 
 async def _login_error(server: Server, signed_in: dict[str, Any]) -> int:
@@ -48,30 +41,22 @@ def _me(server: Server, signed_in: dict[str, Any]) -> httpx.Response:
     return httpx.get(f"{server.base_url}/v1/home/me", headers=bearer(signed_in))
 
 
-def _call(server: Server, method: str, path: str, signed_in: dict[str, Any],
-          body: dict[str, Any] | None = None) -> httpx.Response:
-    # Blocking, from async tests: the server is another process, and the
-    # sockets' events wait in their buffers meanwhile.
-    return httpx.request(method, f"{server.base_url}{path}", headers=bearer(signed_in),
-                         json=body, timeout=30)
-
-
 async def test_sign_out_revokes_that_ticket_only(home_server: Server) -> None:
     server = home_server
     name = unique("kim")
     phone = register(server, name)
     laptop = ok(sign_in(server, name))
-    on_phone = await _connect(server, phone)
-    on_laptop = await _connect(server, laptop)
+    on_phone = await connect(server, phone)
+    on_laptop = await connect(server, laptop)
     try:
-        out = ok(_call(server, "POST", "/v1/home/sign-out", phone))
+        out = ok(call(server, "POST", "/v1/home/sign-out", phone))
         assert out == {"signed_out": True, "sessions_closed": 1}
         assert (await on_phone.closed)[0] == 4005
         assert error_of(_me(server, phone)) == (401, 70052)
-        assert error_of(_call(server, "GET", "/v1/profile", phone)) == (401, 70052)
+        assert error_of(call(server, "GET", "/v1/profile", phone)) == (401, 70052)
         assert await _login_error(server, phone) == 70052
         # Signing out again is refused the same way: the ticket is dead.
-        assert error_of(_call(server, "POST", "/v1/home/sign-out", phone)) == (401, 70052)
+        assert error_of(call(server, "POST", "/v1/home/sign-out", phone)) == (401, 70052)
         # The other session carries on, socket and REST.
         ok(_me(server, laptop))
         assert (await on_laptop.request("ping"))["ok"]
@@ -85,9 +70,9 @@ async def test_sign_out_everywhere(home_server: Server) -> None:
     name = unique("lea")
     first = register(server, name)
     second = ok(sign_in(server, name))
-    conns = [await _connect(server, first), await _connect(server, second)]
+    conns = [await connect(server, first), await connect(server, second)]
     try:
-        out = ok(_call(server, "POST", "/v1/home/sign-out-everywhere", first))
+        out = ok(call(server, "POST", "/v1/home/sign-out-everywhere", first))
         assert out == {"signed_out": True, "sessions_closed": 2}
         for conn in conns:
             assert (await conn.closed)[0] == 4005
@@ -97,7 +82,7 @@ async def test_sign_out_everywhere(home_server: Server) -> None:
         # A new sign-in works at once (even within the same second).
         fresh = ok(sign_in(server, name))
         ok(_me(server, fresh))
-        conn = await _connect(server, fresh)
+        conn = await connect(server, fresh)
         await conn.close()
     finally:
         for conn in conns:
@@ -109,18 +94,18 @@ async def test_password_change_signs_out_the_other_sessions(home_server: Server)
     name = unique("max")
     here = register(server, name)
     there = ok(sign_in(server, name))
-    there_conn = await _connect(server, there)
+    there_conn = await connect(server, there)
     url = "/v1/home/password"
     try:
-        assert error_of(_call(server, "POST", url, here, {
+        assert error_of(call(server, "POST", url, here, {
             "current_password": "not it at all", "new_password": "brand new pass"})) == (
             401, 96000)
-        assert error_of(_call(server, "POST", url, here, {
+        assert error_of(call(server, "POST", url, here, {
             "new_password": "brand new pass"})) == (400, 10002)
-        assert error_of(_call(server, "POST", url, here, {
+        assert error_of(call(server, "POST", url, here, {
             "current_password": "correct horse 1", "new_password": "tiny"})) == (400, 96004)
         ok(_me(server, there))  # refusals changed nothing
-        changed = ok(_call(server, "POST", url, here, {
+        changed = ok(call(server, "POST", url, here, {
             "current_password": "correct horse 1", "new_password": "brand new pass"}))
         assert changed == {"changed": True, "sessions_signed_out": 1, "sessions_closed": 1}
         assert (await there_conn.closed)[0] == 4005

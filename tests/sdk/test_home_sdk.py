@@ -43,3 +43,49 @@ async def test_sign_in_connect_chat_and_sign_out(home_server: Server, mailbox: M
         assert revoked.value.code is ErrorCode.USERSIG_REVOKED
         again = await home.sign_in_password(name, "correct horse 1")
         assert again.created is False and (await home.me(again))["username"] == name
+
+
+async def test_addresses_reset_and_deletion_through_the_sdk(home_server: Server,
+                                                           mailbox: Mailbox) -> None:
+    async with HomeAccounts(home_server.base_url) as home:
+        name = unique("sdkr")
+        ana = await home.register(name, "correct horse 1")
+        address = f"{unique('ana')}@mail.test"
+        sent = await home.request_address_code(ana, "email", address)
+        assert sent["sent"] is True and "code" not in sent
+        added = await home.add_address(ana, "email", address, mailbox.wait_code(address))
+        assert added["email"] == address and added["replaced"] is None
+
+        await home.request_password_reset("email", address)
+        fresh = await home.reset_password("email", address, mailbox.wait_code(address, 2),
+                                          "a new password")
+        assert fresh.user_id == ana.user_id and fresh.created is False
+        with pytest.raises(TidingsError) as revoked:
+            await home.me(ana)
+        assert revoked.value.code is ErrorCode.USERSIG_REVOKED
+
+        with pytest.raises(TidingsError) as last:
+            await home.remove_address(fresh, "phone")
+        assert last.value.code is ErrorCode.NOT_FOUND
+        removed = await home.remove_address(fresh, "email")
+        assert removed["removed"] == address and removed["email"] is None
+
+        with pytest.raises(TidingsError) as wrong:
+            await home.delete_account(fresh, password="correct horse 1")
+        assert wrong.value.code is ErrorCode.HOME_BAD_CREDENTIALS
+        gone = await home.delete_account(fresh, password="a new password")
+        assert gone == {"deleted": True, "links_removed": 0, "sessions_closed": 0}
+        with pytest.raises(TidingsError) as deleted:
+            await home.me(fresh)
+        assert deleted.value.code is ErrorCode.ACCOUNT_DELETED
+
+        # A code-only account deletes itself with a deletion code.
+        other = f"{unique('bo')}@mail.test"
+        await home.request_code("email", other)
+        bo = await home.sign_in_code("email", other, mailbox.wait_code(other))
+        with pytest.raises(TidingsError) as only:
+            await home.remove_address(bo, "email")
+        assert only.value.code is ErrorCode.HOME_LAST_SIGN_IN_METHOD
+        await home.request_deletion_code(bo, "email")
+        done = await home.delete_account(bo, channel="email", code=mailbox.wait_code(other, 2))
+        assert done["deleted"] is True

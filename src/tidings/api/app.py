@@ -23,6 +23,7 @@ from tidings.api import (
     tencent_v4_groups,
 )
 from tidings.api import group_joins as group_join_routes
+from tidings.api import home_recovery as home_recovery_routes
 from tidings.api import media as media_api
 from tidings.api import push as push_routes
 from tidings.api.models import ErrorOut
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(links.admin_router)
     app.include_router(links.settings_router)
     app.include_router(link_page.router)
+    app.include_router(home_recovery_routes.router)
     app.add_api_websocket_route("/v1/ws", websocket_endpoint)
 
     @app.get("/healthz", tags=["ops"])

@@ -116,6 +116,9 @@ class ErrorCode(IntEnum):
     HOME_INVALID_USERNAME = 96006
     HOME_SEND_FAILED = 96007
     HOME_NOT_A_SESSION = 96008
+    # Addresses and recovery of home accounts (ours, 96010-96029).
+    HOME_ADDRESS_TAKEN = 96010
+    HOME_LAST_SIGN_IN_METHOD = 96011
     # Links between home accounts and app identities (ours, 96050-96099).
     LINK_TICKET_INVALID = 96050
     LINK_TICKET_EXPIRED = 96051
@@ -207,6 +210,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.HOME_INVALID_USERNAME: 400,
     ErrorCode.HOME_SEND_FAILED: 503,
     ErrorCode.HOME_NOT_A_SESSION: 403,
+    ErrorCode.HOME_ADDRESS_TAKEN: 409,
+    ErrorCode.HOME_LAST_SIGN_IN_METHOD: 409,
     ErrorCode.LINK_TICKET_INVALID: 400,
     ErrorCode.LINK_TICKET_EXPIRED: 410,
     ErrorCode.LINK_TICKET_BAD_SIGNATURE: 403,

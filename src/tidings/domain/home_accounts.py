@@ -94,6 +94,31 @@ def code_digest(channel: Channel, address: str, code: str) -> str:
     return hashlib.sha256(f"{channel.value}\n{address}\n{code}".encode()).hexdigest()
 
 
+class CodePurpose(StrEnum):
+    """What a one-time code is for: a code of one purpose never works for
+    another (docs/home-accounts.md, "One-time codes")."""
+
+    SIGN_IN = "sign_in"
+    # Add this address to the signed-in account that asked.
+    ATTACH = "attach"
+    # Set a new password of the account that has this address.
+    RESET = "reset"
+    # Delete the signed-in account that asked (accounts without a password).
+    DELETE = "delete"
+
+
+def purpose_digest(purpose: CodePurpose, channel: Channel, address: str, code: str,
+                   user_id: str = "") -> str:
+    """The digest of a code of any purpose: bound to its address, its
+    purpose and, for a signed-in account's code, to that account (another
+    account cannot spend it). Sign-in codes keep :func:`code_digest`, so
+    that codes sent before an upgrade still work."""
+    if purpose is CodePurpose.SIGN_IN:
+        return code_digest(channel, address, code)
+    text = f"{purpose.value}\n{user_id}\n{channel.value}\n{address}\n{code}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def check_code_shape(code: str) -> None:
     if len(code) != CODE_DIGITS or not code.isascii() or not code.isdigit():
         raise TidingsError(ErrorCode.HOME_CODE_INVALID,

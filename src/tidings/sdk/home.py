@@ -135,6 +135,58 @@ class HomeAccounts:
         return await self._call("GET", f"/v1/home/users/{quote(username, safe='')}",
                                 usersig=signed_in.usersig)
 
+    async def request_address_code(self, signed_in: SignedIn, channel: ChannelName,
+                                   address: str) -> dict[str, Any]:
+        """Send a code to an address to add it to this account."""
+        return await self._call("POST", "/v1/home/addresses/codes",
+                                {"channel": channel, "address": address},
+                                usersig=signed_in.usersig)
+
+    async def add_address(self, signed_in: SignedIn, channel: ChannelName, address: str,
+                          code: str) -> dict[str, Any]:
+        """Spend that code: the address is the account's (``replaced``: the
+        earlier one of that kind). ``HOME_ADDRESS_TAKEN`` when another
+        account has it."""
+        return await self._call("POST", "/v1/home/addresses",
+                                {"channel": channel, "address": address, "code": code},
+                                usersig=signed_in.usersig)
+
+    async def remove_address(self, signed_in: SignedIn, channel: ChannelName
+                             ) -> dict[str, Any]:
+        """``HOME_LAST_SIGN_IN_METHOD`` when it is the only way to sign in."""
+        return await self._call("DELETE", f"/v1/home/addresses/{channel}",
+                                usersig=signed_in.usersig)
+
+    async def request_password_reset(self, channel: ChannelName, address: str
+                                     ) -> dict[str, Any]:
+        """A reset code to the address, if an account has it (the answer is
+        the same either way)."""
+        return await self._call("POST", "/v1/home/password-reset/codes",
+                                {"channel": channel, "address": address})
+
+    async def reset_password(self, channel: ChannelName, address: str, code: str,
+                             new_password: str) -> SignedIn:
+        """Set a new password with the reset code: every other sign-in of
+        the account ends; this answers a new one."""
+        return await self._sign_in("/v1/home/password-reset",
+                                   {"channel": channel, "address": address, "code": code,
+                                    "new_password": new_password})
+
+    async def request_deletion_code(self, signed_in: SignedIn, channel: ChannelName
+                                    ) -> dict[str, Any]:
+        """For an account without a password: a code to its own address."""
+        return await self._call("POST", "/v1/home/me/deletion-codes", {"channel": channel},
+                                usersig=signed_in.usersig)
+
+    async def delete_account(self, signed_in: SignedIn, *, password: str | None = None,
+                             channel: ChannelName | None = None, code: str | None = None
+                             ) -> dict[str, Any]:
+        """Delete the account: ``password`` when it has one, else ``channel``
+        and the deletion ``code``."""
+        body = {k: v for k, v in (("password", password), ("channel", channel),
+                                  ("code", code)) if v is not None}
+        return await self._call("DELETE", "/v1/home/me", body, usersig=signed_in.usersig)
+
     def client(self, signed_in: SignedIn, **options: Any) -> Client:
         """A :class:`Client` of the home app for this sign-in (options as
         ``Client``'s); the WebSocket URL is the base URL's ``/v1/ws``."""

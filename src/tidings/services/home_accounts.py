@@ -11,6 +11,7 @@ key like any app server would, whose userbuf names a row of
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from tidings.domain.accounts import CloseCode
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.home_accounts import (
     Channel,
+    CodePurpose,
     check_code_shape,
     check_password,
     code_digest,
@@ -29,6 +31,7 @@ from tidings.domain.home_accounts import (
     new_session_id,
     normalize_address,
     normalize_username,
+    purpose_digest,
     session_of_userbuf,
     session_userbuf,
 )
@@ -80,6 +83,8 @@ class HomeAccountService:
         self._s = settings
         self.home_sdkappid = home_sdkappid
         self._hits = 0
+        # Codes being sent after their answer went (send_code in_background).
+        self._sending: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         # The dummy hash for unknown usernames, made right away so that
@@ -88,8 +93,8 @@ class HomeAccountService:
 
     # -- limits --------------------------------------------------------------
 
-    async def _limit(self, key: str, limit: int, window_s: int, now: int,
-                     code: ErrorCode = ErrorCode.RATE_LIMITED, what: str = "") -> None:
+    async def limit(self, key: str, limit: int, window_s: int, now: int,
+                    code: ErrorCode = ErrorCode.RATE_LIMITED, what: str = "") -> None:
         hit = await self._counter.hit(key, window_s * SECOND_MS, now)
         self._hits += 1
         if self._hits % PRUNE_EVERY == 0:
@@ -104,15 +109,15 @@ class HomeAccountService:
         await self._counter.prune(now - longest * SECOND_MS)
         await self._store.prune_codes(now)
 
-    async def _per_ip(self, client_ip: str, now: int) -> None:
-        await self._limit(f"home:ip:{client_ip}", self._s.home_attempts_per_ip,
-                          self._s.home_rate_window, now,
-                          what="too many sign-in attempts from this address; try again later")
+    async def per_ip(self, client_ip: str, now: int) -> None:
+        await self.limit(f"home:ip:{client_ip}", self._s.home_attempts_per_ip,
+                         self._s.home_rate_window, now,
+                         what="too many sign-in attempts from this address; try again later")
 
     # -- signing in ------------------------------------------------------------
 
-    async def _sign_in(self, user_id: str, method: str, client_ip: str, now: int,
-                       created: bool) -> dict[str, Any]:
+    async def issue_sign_in(self, user_id: str, method: str, client_ip: str, now: int,
+                           created: bool) -> dict[str, Any]:
         app = await self._apps.get(self.home_sdkappid)
         if not app.live_keys:
             raise TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the home app has no live key")
@@ -133,14 +138,14 @@ class HomeAccountService:
         now = now_ms()
         name = normalize_username(username)
         check_password(password, name)
-        await self._per_ip(client_ip, now)
+        await self.per_ip(client_ip, now)
         hashed = await self._passwords.hash(password)
         try:
             user_id = await self._store.create_with_password(name, hashed, now_ms())
         except UsernameTaken:
             raise TidingsError(ErrorCode.HOME_USERNAME_TAKEN,
                                f"the username {name!r} is taken") from None
-        return await self._sign_in(user_id, "password", client_ip, now_ms(), True)
+        return await self.issue_sign_in(user_id, "password", client_ip, now_ms(), True)
 
     async def sign_in_password(self, username: str, password: str, client_ip: str
                                ) -> dict[str, Any]:
@@ -154,11 +159,11 @@ class HomeAccountService:
             name = None
         user_key = f"home:pw:{name}"
         if name is not None:
-            await self._limit(user_key, self._s.home_password_tries,
-                              self._s.home_lockout_seconds, now, ErrorCode.HOME_LOCKED_OUT,
-                              "too many password tries for this username; sign in with a "
-                              "code, or try again later")
-        await self._per_ip(client_ip, now)
+            await self.limit(user_key, self._s.home_password_tries,
+                             self._s.home_lockout_seconds, now, ErrorCode.HOME_LOCKED_OUT,
+                             "too many password tries for this username; sign in with a "
+                             "code, or try again later")
+        await self.per_ip(client_ip, now)
         account = await self._store.by_username(name) if name is not None else None
         stored = account.password_hash if account is not None else None
         if not await self._passwords.verify(stored, password[:4096]) or account is None:
@@ -167,41 +172,69 @@ class HomeAccountService:
         if stored is not None and self._passwords.needs_rehash(stored):
             await self._store.set_password(account.user_id,
                                            await self._passwords.hash(password), now_ms())
-        return await self._sign_in(account.user_id, "password", client_ip, now_ms(), False)
+        return await self.issue_sign_in(account.user_id, "password", client_ip, now_ms(), False)
 
     async def request_code(self, channel: Channel, address: str, client_ip: str
                            ) -> dict[str, Any]:
         """Send a code. The answer is the same whether an account has the
         address or not (the first code sign-in registers anyway)."""
-        now = now_ms()
         addr = normalize_address(channel, address)
+        return await self.send_code(channel, addr, CodePurpose.SIGN_IN, client_ip)
+
+    async def send_code(self, channel: Channel, addr: str, purpose: CodePurpose,
+                        client_ip: str, user_id: str = "", *, deliver: bool = True,
+                        in_background: bool = False) -> dict[str, Any]:
+        """Limit, store and send a code of any purpose to a normalized
+        address (bound to ``user_id`` when a signed-in account asks). The
+        per-address and per-client counters are shared by all purposes; the
+        resend gap is per purpose. ``deliver`` False stores the code but
+        sends nothing (an address of no account, asked for a reset);
+        ``in_background`` answers before the sender is done, so that the
+        answer's timing does not tell whether anything was sent."""
+        now = now_ms()
         s = self._s
         if s.home_code_resend_after > 0:
-            await self._limit(f"home:code-gap:{channel.value}:{addr}", 1,
-                              s.home_code_resend_after, now,
-                              what="a code was just sent to this address; wait before "
-                              "asking again")
-        await self._limit(f"home:code-addr:{channel.value}:{addr}", s.home_codes_per_address,
-                          s.home_rate_window, now,
-                          what="too many codes for this address; try again later")
-        await self._limit(f"home:code-ip:{client_ip}", s.home_codes_per_ip,
-                          s.home_rate_window, now,
-                          what="too many codes asked from this client address; try again later")
+            gap = (f"home:code-gap:{channel.value}:{addr}" if purpose is CodePurpose.SIGN_IN
+                   else f"home:code-gap:{purpose.value}:{channel.value}:{addr}")
+            await self.limit(gap, 1, s.home_code_resend_after, now,
+                             what="a code was just sent to this address; wait before "
+                             "asking again")
+        await self.limit(f"home:code-addr:{channel.value}:{addr}", s.home_codes_per_address,
+                         s.home_rate_window, now,
+                         what="too many codes for this address; try again later")
+        await self.limit(f"home:code-ip:{client_ip}", s.home_codes_per_ip,
+                         s.home_rate_window, now,
+                         what="too many codes asked from this client address; try again later")
         code = new_code()
         expires_at = now + s.home_code_lifetime * SECOND_MS
-        await self._store.put_code(channel, addr, code_digest(channel, addr, code),
-                                   s.home_code_tries, now, expires_at)
+        await self._store.put_code(channel, addr,
+                                   purpose_digest(purpose, channel, addr, code, user_id),
+                                   s.home_code_tries, now, expires_at, purpose)
+        answer = {"sent": True, "expires_in": s.home_code_lifetime,
+                  "resend_after": s.home_code_resend_after}
         app = await self._apps.get(self.home_sdkappid)
+        message = CodeMessage(channel, addr, code, s.home_code_lifetime, app.name, purpose)
+        if not deliver:
+            return answer
+        if in_background:
+            task = asyncio.create_task(self._send_logged(message))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+            return answer
         try:
-            await self._senders[channel].send(CodeMessage(channel, addr, code,
-                                                          s.home_code_lifetime, app.name))
+            await self._senders[channel].send(message)
         except SendFailed as exc:
-            log.warning("home sign-in code not sent: %s", exc)
+            log.warning("home %s code not sent: %s", purpose.value, exc)
             raise TidingsError(ErrorCode.HOME_SEND_FAILED,
                                f"the code could not be sent ({channel.value}); try again "
                                "later") from exc
-        return {"sent": True, "expires_in": s.home_code_lifetime,
-                "resend_after": s.home_code_resend_after}
+        return answer
+
+    async def _send_logged(self, message: CodeMessage) -> None:
+        try:
+            await self._senders[message.channel].send(message)
+        except SendFailed as exc:
+            log.warning("home %s code not sent: %s", message.purpose.value, exc)
 
     async def sign_in_code(self, channel: Channel, address: str, code: str, client_ip: str
                            ) -> dict[str, Any]:
@@ -209,14 +242,14 @@ class HomeAccountService:
         now = now_ms()
         addr = normalize_address(channel, address)
         check_code_shape(code)
-        await self._per_ip(client_ip, now)
+        await self.per_ip(client_ip, now)
         digest = code_digest(channel, addr, code)
         found = await self._store.by_address(channel, addr)
         user_id = await self._store.use_code(channel, addr, digest, now)
         if user_id is None:
             raise TidingsError(ErrorCode.HOME_CODE_INVALID,
                                "wrong or expired code; ask for a new one after a few tries")
-        return await self._sign_in(user_id, channel.value, client_ip, now_ms(), found is None)
+        return await self.issue_sign_in(user_id, channel.value, client_ip, now_ms(), found is None)
 
     # -- the signed-in account -------------------------------------------------
 
@@ -240,14 +273,14 @@ class HomeAccountService:
                                "this needs a UserSig of the home app (a home sign-in)")
         return Caller(identity.user_id, session_of_userbuf(usersig.parse(ticket).userbuf))
 
-    async def _account(self, caller: Caller) -> HomeAccount:
+    async def account_of(self, caller: Caller) -> HomeAccount:
         account = await self._store.by_user_id(caller.user_id)
         if account is None:
             raise TidingsError(ErrorCode.NOT_FOUND,
                                "this identity of the home app is not a hosted account")
         return account
 
-    def _close_sessions(self, user_id: str, session_ids: list[str]) -> int:
+    def close_sessions(self, user_id: str, session_ids: list[str]) -> int:
         """Close the sockets logged in with these sessions' tickets."""
         wanted = {session_userbuf(s) for s in session_ids}
         identity = Identity(self.home_sdkappid, user_id)
@@ -266,20 +299,20 @@ class HomeAccountService:
                                "this UserSig did not come from a home sign-in; nothing to "
                                "sign out")
         await self._store.revoke_session(caller.session_id, now_ms())
-        closed = self._close_sessions(caller.user_id, [caller.session_id])
+        closed = self.close_sessions(caller.user_id, [caller.session_id])
         return {"signed_out": True, "sessions_closed": closed}
 
     async def sign_out_everywhere(self, caller: Caller) -> dict[str, Any]:
         """Every ticket issued until now stops working (the account's
         ``sessions_valid_after``, as an admin's kick), every socket closes."""
-        await self._account(caller)
+        await self.account_of(caller)
         await self._store.revoke_sessions(caller.user_id, now_ms())
         kicked = await self._accounts.kick(self.home_sdkappid, caller.user_id)
         return {"signed_out": True, "sessions_closed": kicked["sessions_closed"]}
 
     async def me(self, caller: Caller) -> dict[str, Any]:
         """The account as its owner sees it (e-mail and phone included)."""
-        account = await self._account(caller)
+        account = await self.account_of(caller)
         profile = await self._profiles.get_one(self.home_sdkappid, caller.user_id)
         return {"user_id": account.user_id, "username": account.username,
                 "email": account.email, "phone": account.phone,
@@ -290,7 +323,7 @@ class HomeAccountService:
 
     async def update_me(self, caller: Caller, display_name: str | None,
                         avatar_url: str | None, username: str | None) -> dict[str, Any]:
-        account = await self._account(caller)
+        account = await self.account_of(caller)
         if username is not None:
             name = normalize_username(username)
             if name != account.username:
@@ -315,7 +348,7 @@ class HomeAccountService:
                               ) -> dict[str, Any]:
         """Set or change the password (an account made by a code sets its
         first one without ``current``); the other sessions are signed out."""
-        account = await self._account(caller)
+        account = await self.account_of(caller)
         if account.username is None:
             raise TidingsError(ErrorCode.INVALID_REQUEST,
                                "choose a username first: it is what a password signs in with")
@@ -324,19 +357,39 @@ class HomeAccountService:
         if account.password_hash is not None:
             if current is None:
                 raise TidingsError(ErrorCode.INVALID_REQUEST, "current_password: required")
-            key = f"home:pw:{account.username}"
-            await self._limit(key, self._s.home_password_tries, self._s.home_lockout_seconds,
-                              now, ErrorCode.HOME_LOCKED_OUT,
-                              "too many password tries for this username; try again later")
-            if not await self._passwords.verify(account.password_hash, current[:4096]):
-                raise TidingsError(ErrorCode.HOME_BAD_CREDENTIALS, "wrong current password")
-            await self._counter.clear(key)
+            await self.check_current_password(account, current, now)
         hashed = await self._passwords.hash(new)
         await self._store.set_password(caller.user_id, hashed, now_ms())
         others = await self._store.revoke_sessions(caller.user_id, now_ms(),
                                                    keep=caller.session_id)
-        closed = self._close_sessions(caller.user_id, others)
+        closed = self.close_sessions(caller.user_id, others)
         return {"changed": True, "sessions_signed_out": len(others), "sessions_closed": closed}
+
+    async def check_current_password(self, account: HomeAccount, password: str, now: int
+                                     ) -> None:
+        """The owner proves it is them (a change, a deletion): the tries
+        count toward the username's lock-out like sign-ins do."""
+        key = f"home:pw:{account.username}"
+        await self.limit(key, self._s.home_password_tries, self._s.home_lockout_seconds,
+                         now, ErrorCode.HOME_LOCKED_OUT,
+                         "too many password tries for this username; try again later")
+        if not await self._passwords.verify(account.password_hash, password[:4096]):
+            raise TidingsError(ErrorCode.HOME_BAD_CREDENTIALS, "wrong current password")
+        await self._counter.clear(key)
+
+    async def hash_password(self, password: str) -> str:
+        return await self._passwords.hash(password)
+
+    async def clear_lockout(self, username: str) -> None:
+        """A proven owner (a password reset) may sign in with a password at once."""
+        await self._counter.clear(f"home:pw:{username}")
+
+    def disconnect(self, user_id: str, code: CloseCode, reason: str) -> int:
+        """Close every socket of the account (the account is gone)."""
+        identity = Identity(self.home_sdkappid, user_id)
+        # Forget first: a login racing with us reads the new state.
+        self._auth.forget([identity])
+        return self._bus.disconnect_all(identity, int(code), reason)
 
     async def find(self, username: str) -> dict[str, Any]:
         """The public card of a username: how people find each other."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 import httpx
 import orjson
 
-from tidings.domain.home_accounts import Channel
+from tidings.domain.home_accounts import Channel, CodePurpose
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -37,12 +37,25 @@ class CodeMessage:
     expires_in: int
     # The home app's name, to say where the code is for.
     app_name: str
+    purpose: CodePurpose = CodePurpose.SIGN_IN
+
+    def subject(self) -> str:
+        """The first line: the code and what it does, e.g. the mail's subject."""
+        return f"{self.code} is your {self.app_name} {_WHAT[self.purpose]}"
 
     def text(self) -> str:
         minutes = max(1, self.expires_in // 60)
-        return (f"{self.code} is your {self.app_name} sign-in code. It expires in "
-                f"{minutes} minute{'s' if minutes != 1 else ''}. If you did not ask "
-                "for it, ignore this message.")
+        return (f"{self.subject()}. It expires in {minutes} "
+                f"minute{'s' if minutes != 1 else ''}. If you did not ask for it, "
+                "ignore this message.")
+
+
+# What a code is for, as the message says it (never "your account": the
+# address may have none).
+_WHAT = {CodePurpose.SIGN_IN: "sign-in code",
+         CodePurpose.ATTACH: "code to add this address to an account",
+         CodePurpose.RESET: "password reset code",
+         CodePurpose.DELETE: "code to delete your account"}
 
 
 class SendFailed(Exception):
@@ -60,9 +73,9 @@ class ConsoleSender:
 
     async def send(self, message: CodeMessage) -> None:
         # WARNING so that it shows at every usual log level.
-        log.warning("home sign-in code for %s %s: %s (console sender; configure "
-                    "SMTP or a webhook for real use)", message.channel.value,
-                    message.address, message.code)
+        log.warning("home %s code for %s %s: %s (console sender; configure "
+                    "SMTP or a webhook for real use)", message.purpose.value.replace("_", "-"),
+                    message.channel.value, message.address, message.code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +121,7 @@ class SmtpSender:
         mail = EmailMessage()
         mail["From"] = self._s.sender
         mail["To"] = message.address
-        mail["Subject"] = f"{message.code} is your {message.app_name} sign-in code"
+        mail["Subject"] = message.subject()
         mail.set_content(message.text())
         try:
             await asyncio.to_thread(self._send_blocking, mail)
@@ -136,7 +149,8 @@ class WebhookSender:
     async def send(self, message: CodeMessage) -> None:
         body = orjson.dumps({"channel": message.channel.value, "to": message.address,
                              "code": message.code, "text": message.text(),
-                             "expires_in": message.expires_in})
+                             "expires_in": message.expires_in,
+                             "purpose": message.purpose.value})
         timestamp = int(time.time())
         headers = {"Content-Type": "application/json",
                    "X-Tidings-Timestamp": str(timestamp),

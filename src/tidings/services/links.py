@@ -334,6 +334,13 @@ class LinkService:
                                                            "user_id": user_id, "by": "app"})
         return {"user_id": user_id, "unlinked": removed is not None}
 
+    def forget_links(self, removed: list[Link]) -> None:
+        """Links the store removed with their home account (its owner
+        deleted it): nothing more is relayed to that account's devices, and
+        the app identities may link again."""
+        for link in removed:
+            self._forget(link)
+
     async def admin_link_state(self, sdkappid: int, user_id: str) -> dict[str, Any]:
         check_user_id(user_id)
         link = await self._store.get(sdkappid, user_id)

@@ -19,6 +19,7 @@ from tidings.services.group_joins import GroupJoinService
 from tidings.services.group_receipts import GroupReceiptService
 from tidings.services.groups import GroupService
 from tidings.services.home_accounts import HomeAccountService
+from tidings.services.home_recovery import HomeRecovery
 from tidings.services.home_wiring import home_accounts_service
 from tidings.services.linked_messaging import LinkedMessaging
 from tidings.services.links import LinkService
@@ -41,6 +42,7 @@ from tidings.store.friends import FriendStore
 from tidings.store.group_departures import DepartureStore
 from tidings.store.group_joins import JoinRequestStore
 from tidings.store.groups import GroupStore
+from tidings.store.home_recovery import HomeRecoveryStore
 from tidings.store.links import LinkStore
 from tidings.store.media import MediaStore
 from tidings.store.messages import MessageStore
@@ -87,6 +89,8 @@ class Runtime:
     # Links between home accounts and app identities (issue 5).
     links: LinkService
     linked_messaging: LinkedMessaging
+    # Home accounts' addresses, password reset and deletion by the owner.
+    home_recovery: HomeRecovery
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -161,6 +165,8 @@ class Runtime:
             home_accounts=home_accounts,
             links=links,
             linked_messaging=LinkedMessaging(links, messaging, auth),
+            home_recovery=HomeRecovery(home_accounts, HomeRecoveryStore(db, home.sdkappid),
+                                       links),
         )
 
     async def stop(self) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Column, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tidings.domain.home_accounts import Channel, new_user_id
+from tidings.domain.home_accounts import Channel, CodePurpose, new_user_id
 from tidings.store.engine import Database
 from tidings.store.schema import home_accounts, home_codes, home_sessions, users
 
@@ -36,13 +36,39 @@ class UsernameTaken(Exception):
     pass
 
 
-def _account(row: object) -> HomeAccount:
+def account_of_row(row: object) -> HomeAccount:
     return HomeAccount(row.user_id, row.username, row.password_hash,  # type: ignore[attr-defined]
                        row.email, row.phone, row.created_at)  # type: ignore[attr-defined]
 
 
-_COLUMNS = (home_accounts.c.user_id, home_accounts.c.username, home_accounts.c.password_hash,
-            home_accounts.c.email, home_accounts.c.phone, home_accounts.c.created_at)
+ACCOUNT_COLUMNS = (home_accounts.c.user_id, home_accounts.c.username,
+                   home_accounts.c.password_hash, home_accounts.c.email, home_accounts.c.phone,
+                   home_accounts.c.created_at)
+
+
+def address_column(channel: Channel) -> Column[str]:
+    return home_accounts.c.email if channel is Channel.EMAIL else home_accounts.c.phone
+
+
+async def spend_code(conn: AsyncConnection, channel: Channel, address: str,
+                     purpose: CodePurpose, digest: str, now: int) -> bool:
+    """Spend the live code of this address and purpose in the caller's
+    transaction (the delete matches digest, lifetime and tries: two
+    processes cannot both spend it). False when the code is wrong, used up
+    or expired; a wrong guess costs the code one try, and the caller must
+    commit for that to count."""
+    where = (home_codes.c.channel == channel.value, home_codes.c.address == address,
+             home_codes.c.purpose == purpose.value)
+    spent = await conn.execute(delete(home_codes).where(
+        *where, home_codes.c.digest == digest, home_codes.c.expires_at > now,
+        home_codes.c.tries_left > 0))
+    if spent.rowcount == 1:
+        return True
+    await conn.execute(update(home_codes).where(*where).values(
+        tries_left=home_codes.c.tries_left - 1))
+    await conn.execute(delete(home_codes).where(
+        *where, (home_codes.c.tries_left <= 0) | (home_codes.c.expires_at <= now)))
+    return False
 
 
 class HomeAccountStore:
@@ -81,21 +107,21 @@ class HomeAccountStore:
 
     async def by_username(self, username: str) -> HomeAccount | None:
         async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(*_COLUMNS).where(
+            row = (await conn.execute(select(*ACCOUNT_COLUMNS).where(
                 home_accounts.c.username == username))).first()
-        return None if row is None else _account(row)
+        return None if row is None else account_of_row(row)
 
     async def by_user_id(self, user_id: str) -> HomeAccount | None:
         async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(*_COLUMNS).where(
+            row = (await conn.execute(select(*ACCOUNT_COLUMNS).where(
                 home_accounts.c.user_id == user_id))).first()
-        return None if row is None else _account(row)
+        return None if row is None else account_of_row(row)
 
     async def by_address(self, channel: Channel, address: str) -> HomeAccount | None:
-        column = home_accounts.c.email if channel is Channel.EMAIL else home_accounts.c.phone
+        column = address_column(channel)
         async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(*_COLUMNS).where(column == address))).first()
-        return None if row is None else _account(row)
+            row = (await conn.execute(select(*ACCOUNT_COLUMNS).where(column == address))).first()
+        return None if row is None else account_of_row(row)
 
     async def set_password(self, user_id: str, password_hash: str, now: int) -> None:
         async with self._db.writer.begin() as conn:
@@ -120,14 +146,16 @@ class HomeAccountStore:
     # -- one-time codes ----------------------------------------------------
 
     async def put_code(self, channel: Channel, address: str, digest: str, tries: int,
-                       now: int, expires_at: int) -> None:
-        """The address's new code; an older one stops working."""
+                       now: int, expires_at: int,
+                       purpose: CodePurpose = CodePurpose.SIGN_IN) -> None:
+        """The address's new code for this purpose; an older one stops working."""
         async with self._db.writer.begin() as conn:
             await conn.execute(delete(home_codes).where(
-                home_codes.c.channel == channel.value, home_codes.c.address == address))
+                home_codes.c.channel == channel.value, home_codes.c.address == address,
+                home_codes.c.purpose == purpose.value))
             await conn.execute(home_codes.insert().values(
                 channel=channel.value, address=address, digest=digest, tries_left=tries,
-                created_at=now, expires_at=expires_at))
+                created_at=now, expires_at=expires_at, purpose=purpose.value))
 
     async def prune_codes(self, now: int) -> int:
         """Codes past their lifetime that nobody spent or replaced."""
@@ -140,17 +168,9 @@ class HomeAccountStore:
         """Spend the code and find or make the address's account, in one
         transaction; the user id, or None when the code is wrong, used up or
         expired (a wrong guess costs the code one try)."""
-        where = (home_codes.c.channel == channel.value, home_codes.c.address == address)
-        column = home_accounts.c.email if channel is Channel.EMAIL else home_accounts.c.phone
+        column = address_column(channel)
         async with self._db.writer.begin() as conn:
-            spent = await conn.execute(delete(home_codes).where(
-                *where, home_codes.c.digest == digest, home_codes.c.expires_at > now,
-                home_codes.c.tries_left > 0))
-            if spent.rowcount != 1:
-                await conn.execute(update(home_codes).where(*where).values(
-                    tries_left=home_codes.c.tries_left - 1))
-                await conn.execute(delete(home_codes).where(
-                    *where, (home_codes.c.tries_left <= 0) | (home_codes.c.expires_at <= now)))
+            if not await spend_code(conn, channel, address, CodePurpose.SIGN_IN, digest, now):
                 return None
             found = (await conn.execute(select(home_accounts.c.user_id).where(
                 column == address))).scalar()

@@ -646,7 +646,9 @@ home_sessions = Table(
     Index("ix_home_sessions_user", "user_id"),
 )
 
-# The live one-time code of each address (a new request replaces it).
+# The live one-time code of each address and purpose (a new request
+# replaces it); the purpose (revision 0016: sign_in, attach, reset, delete)
+# keeps a code of one use from working for another.
 home_codes = Table(
     "home_codes",
     metadata,
@@ -656,6 +658,7 @@ home_codes = Table(
     Column("tries_left", SmallInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
+    Column("purpose", String(8), primary_key=True, server_default="sign_in"),
 )
 
 # Fixed-window counters for rate limits and lock-outs, in the database so
