@@ -21,6 +21,7 @@ import httpx
 import pytest
 from TLSSigAPIv2 import TLSSigAPIv2
 
+from tests.home_support import register
 from tests.support import App, Conn, Server, error_of
 from tidings.domain import link_tickets
 
@@ -412,3 +413,38 @@ def test_the_link_page_is_served_without_cache_or_referrer(server: Server, shop:
         assert "script-src 'sha256-" in csp and "frame-ancestors 'none'" in csp
         assert "/v1/links/preview" in page.text and "tidings.home.usersig" in page.text
         assert error_of(http.get("/l/not-a-number")) == (400, 10002)
+
+
+def test_an_admins_account_delete_ends_its_links(server: Server, shop: App, home: App,
+                                                 users: Users) -> None:
+    carol, dan = users("carol"), users("dan")
+    name = f"a{uuid.uuid4().hex[:12]}"
+    ana = register(server, name)
+    ben = register(server, f"b{uuid.uuid4().hex[:12]}")
+    with (httpx.Client(base_url=server.base_url, timeout=30, headers={
+            "Authorization": f"Bearer {ana['usersig']}"}) as as_ana,
+          httpx.Client(base_url=server.base_url, timeout=30, headers={
+            "Authorization": f"Bearer {ben['usersig']}"}) as as_ben):
+        link(as_ana, shop, carol)
+        link(as_ben, shop, dan)
+        # The app deletes its user dan: the link ends, and importing dan
+        # again does not bring it back.
+        with server.http(shop, shop.admin) as admin:
+            assert admin.post("/v1/admin/accounts/delete",
+                              json={"user_ids": [dan]}).status_code == 200
+            assert admin.get(f"/v1/admin/links/{dan}").json()["linked"] is False
+        assert as_ben.get("/v1/links").json() == {"links": []}
+        imported(server, shop, (dan, "Dan"))
+        assert as_ben.get("/v1/links").json() == {"links": []}
+        assert [x["user"]["user_id"] for x in as_ana.get("/v1/links").json()["links"]] == [carol]
+
+    # The home app's admin deletes ana: her username is free again and carol
+    # may link to another account.
+    with server.http(home, home.admin) as admin:
+        assert admin.post("/v1/admin/accounts/delete",
+                          json={"user_ids": [ana["user_id"]]}).status_code == 200
+    again = register(server, name)
+    assert again["user_id"] != ana["user_id"]
+    with httpx.Client(base_url=server.base_url, timeout=30, headers={
+            "Authorization": f"Bearer {again['usersig']}"}) as as_again:
+        assert link(as_again, shop, carol)["link"]["user"]["user_id"] == carol

@@ -176,6 +176,30 @@ async def test_foreground_device_gets_no_push_background_does(
     await b.close()
 
 
+async def test_a_deleted_or_disabled_account_gets_no_push(
+        server: Server, shared_app: App, push: AppServer, users: Callable[[str], str]) -> None:
+    alice, bob, carol = users("alice"), users("bob"), users("carol")
+    bob_browser, carol_browser = Browser.new(push), Browser.new(push)
+    await subscribe(server, shared_app, bob, bob_browser)
+    await subscribe(server, shared_app, carol, carol_browser)
+    a = await login(server, shared_app, alice)
+    with server.http(shared_app, shared_app.admin) as admin:
+        assert admin.post("/v1/admin/accounts/delete",
+                          json={"user_ids": [bob]}).status_code == 200
+        assert admin.post(f"/v1/admin/accounts/{carol}/disable").status_code == 200
+    await a.send_text(f"c2c_{bob}", "are you there?")
+    await a.send_text(f"c2c_{carol}", "and you?")
+    await asyncio.sleep(1.0)
+    assert calls_to(push, bob_browser.path) == calls_to(push, carol_browser.path) == []
+    # Enabled again: pushed as before.
+    with server.http(shared_app, shared_app.admin) as admin:
+        assert admin.post(f"/v1/admin/accounts/{carol}/enable").status_code == 200
+    await a.send_text(f"c2c_{carol}", "back?")
+    [call] = await wait_calls(push, carol_browser.path)
+    assert carol_browser.read(call)["body"] == f"{alice}: back?"
+    await a.close()
+
+
 async def test_muted_conversation_gets_no_push(server: Server, shared_app: App,
                                                push: AppServer,
                                                users: Callable[[str], str]) -> None:

@@ -3,7 +3,7 @@ enable, kick, and who is online. Every call is within the caller's own app."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from tidings.bus.local import LocalBus
@@ -34,6 +34,10 @@ class AccountService:
         self._store = store
         self._auth = auth
         self._bus = bus
+        # Set by the runtime: what else an admin's delete removes (the home
+        # app's hosted sign-in, links). It runs before the state changes, so
+        # a crash between the two leaves a delete that can simply be re-run.
+        self.before_delete: Callable[[int, list[str]], Awaitable[None]] | None = None
 
     async def import_accounts(self, sdkappid: int, accounts: Sequence[AccountImport]
                               ) -> list[dict[str, Any]]:
@@ -63,6 +67,8 @@ class AccountService:
         """Deleted accounts cannot log in and lose their sessions; their
         messages stay. Importing one again brings it back."""
         ids = check_user_ids(user_ids, "user_ids")
+        if self.before_delete is not None:
+            await self.before_delete(sdkappid, ids)
         found = await self._store.set_state(sdkappid, ids, AccountState.DELETED)
         self._end(sdkappid, sorted(found), CloseCode.ACCOUNT_DELETED, "account deleted")
         return [{"user_id": u, "result": "deleted" if u in found else "not_found"}

@@ -174,6 +174,11 @@ class HomeRecovery:
         return await self._home.send_code(channel, addr, CodePurpose.DELETE, client_ip,
                                           caller.user_id)
 
+    async def admin_deleted(self, user_ids: list[str]) -> None:
+        """The home app's admin deletes accounts: their hosted sign-in
+        (username and addresses free again), sessions and links go too."""
+        self._links.forget_links(await self._store.purge(user_ids))
+
     async def delete_account(self, caller: Caller, password: str | None,
                              channel: Channel | None, code: str | None) -> dict[str, Any]:
         """Delete the account: with its password when it has one, else with

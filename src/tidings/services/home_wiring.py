@@ -1,7 +1,10 @@
 """Building the home-account service from the settings: which sender per
-channel, the password hasher, the shared rate counters."""
+channel, the password hasher, the shared rate counters; and what an admin's
+account delete also removes."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from tidings.bus.local import LocalBus
 from tidings.config import Settings
@@ -11,6 +14,7 @@ from tidings.services.apps import AppRegistry
 from tidings.services.auth import Authenticator
 from tidings.services.home_accounts import HomeAccountService
 from tidings.services.home_passwords import Passwords
+from tidings.services.home_recovery import HomeRecovery
 from tidings.services.home_senders import (
     CodeSender,
     ConsoleSender,
@@ -18,6 +22,7 @@ from tidings.services.home_senders import (
     SmtpSettings,
     WebhookSender,
 )
+from tidings.services.links import LinkService
 from tidings.services.profiles import ProfileService
 from tidings.store.engine import Database
 from tidings.store.home_accounts import HomeAccountStore
@@ -56,3 +61,15 @@ def home_accounts_service(db: Database, settings: Settings, home_sdkappid: int,
     auth.ticket_check = service.check_ticket
     service.start()
     return service
+
+
+def account_deletion(home_sdkappid: int, recovery: HomeRecovery, links: LinkService
+                     ) -> Callable[[int, list[str]], Awaitable[None]]:
+    """An admin's delete: in the home app it also removes the hosted
+    sign-in and the links; in an app, the deleted users' links end."""
+    async def before_delete(sdkappid: int, user_ids: list[str]) -> None:
+        if sdkappid == home_sdkappid:
+            await recovery.admin_deleted(user_ids)
+        else:
+            await links.identities_deleted(sdkappid, user_ids)
+    return before_delete

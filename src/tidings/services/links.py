@@ -334,6 +334,13 @@ class LinkService:
                                                            "user_id": user_id, "by": "app"})
         return {"user_id": user_id, "unlinked": removed is not None}
 
+    async def identities_deleted(self, sdkappid: int, user_ids: list[str]) -> None:
+        """The app deleted some of its users: their links end as if the app
+        had unlinked them (importing a user again does not bring a link back)."""
+        for user in user_ids:
+            if Identity(sdkappid, user) in self._home_of:
+                await self.admin_unlink(sdkappid, user)
+
     def forget_links(self, removed: list[Link]) -> None:
         """Links the store removed with their home account (its owner
         deleted it): nothing more is relayed to that account's devices, and

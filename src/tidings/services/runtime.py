@@ -20,7 +20,7 @@ from tidings.services.group_receipts import GroupReceiptService
 from tidings.services.groups import GroupService
 from tidings.services.home_accounts import HomeAccountService
 from tidings.services.home_recovery import HomeRecovery
-from tidings.services.home_wiring import home_accounts_service
+from tidings.services.home_wiring import account_deletion, home_accounts_service
 from tidings.services.linked_messaging import LinkedMessaging
 from tidings.services.links import LinkService
 from tidings.services.live import LiveService
@@ -138,6 +138,8 @@ class Runtime:
         # for a linked identity whose home devices count.
         push.links = links
         push.start()
+        home_recovery = HomeRecovery(home_accounts, HomeRecoveryStore(db, home.sdkappid), links)
+        accounts.before_delete = account_deletion(home.sdkappid, home_recovery, links)
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         groups = GroupService(GroupStore(db), writer, callbacks)
         media = MediaService.create(MediaStore(db), settings)
@@ -165,8 +167,7 @@ class Runtime:
             home_accounts=home_accounts,
             links=links,
             linked_messaging=LinkedMessaging(links, messaging, auth),
-            home_recovery=HomeRecovery(home_accounts, HomeRecoveryStore(db, home.sdkappid),
-                                       links),
+            home_recovery=home_recovery,
         )
 
     async def stop(self) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.domain.accounts import AccountState
 from tidings.domain.home_accounts import Channel, CodePurpose
@@ -169,9 +170,23 @@ class HomeRecoveryStore:
             await conn.execute(update(users).where(
                 users.c.sdkappid == self._home, users.c.user_id == user_id).values(
                 state=AccountState.DELETED.value, sessions_valid_after=now, updated_at=now))
-            await conn.execute(delete(home_sessions).where(home_sessions.c.user_id == user_id))
-            removed = [Link(r.sdkappid, r.user_id, r.home_user, r.created_at)
-                       for r in await conn.execute(select(links).where(
-                           links.c.home_user == user_id))]
-            await conn.execute(delete(links).where(links.c.home_user == user_id))
-        return removed
+            return await _purge(conn, [user_id])
+
+    async def purge(self, user_ids: list[str]) -> list[Link]:
+        """The home app's admin deletes accounts: their hosted sign-in,
+        sessions and links go (the account service then marks the
+        identities deleted). The links removed."""
+        async with self._db.writer.begin() as conn:
+            await conn.execute(delete(home_accounts).where(
+                home_accounts.c.user_id.in_(user_ids)))
+            return await _purge(conn, user_ids)
+
+
+async def _purge(conn: AsyncConnection, user_ids: list[str]) -> list[Link]:
+    """Remove the sessions and the links of home accounts; the links removed."""
+    await conn.execute(delete(home_sessions).where(home_sessions.c.user_id.in_(user_ids)))
+    removed = [Link(r.sdkappid, r.user_id, r.home_user, r.created_at)
+               for r in await conn.execute(select(links).where(
+                   links.c.home_user.in_(user_ids)))]
+    await conn.execute(delete(links).where(links.c.home_user.in_(user_ids)))
+    return removed

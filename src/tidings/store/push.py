@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tidings.domain.accounts import AccountState
 from tidings.domain.push import Channel, token_hash
 from tidings.store.callbacks import insert_events
 from tidings.store.clock import now_ms
@@ -265,12 +266,17 @@ class PushStore:
                 m.conversation_id == job.conversation_id, m.seq == job.seq))).first()
             if conv is None or msg is None:
                 return None
+            # A deleted or disabled account gets no push (an identity that
+            # never had a users row is active).
             members = (await conn.execute(
                 select(cm.user_id, cm.read_seq, func.coalesce(cs.muted, 0))
                 .select_from(conversation_members.outerjoin(conversation_settings, (
-                    cs.conversation_id == cm.conversation_id) & (cs.user_id == cm.user_id)))
+                    cs.conversation_id == cm.conversation_id) & (cs.user_id == cm.user_id))
+                    .outerjoin(users, (u.sdkappid == cm.sdkappid) & (u.user_id == cm.user_id)))
                 .where(cm.conversation_id == job.conversation_id,
-                       cm.user_id != msg.sender))).all()
+                       cm.user_id != msg.sender,
+                       func.coalesce(u.state, AccountState.ACTIVE.value)
+                       == AccountState.ACTIVE.value))).all()
             name = (await conn.execute(select(u.nickname).where(
                 u.sdkappid == job.sdkappid, u.user_id == msg.sender))).scalar()
             group_name = None
