@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.app_server import AppServer, Call
+from tests.support import App, Conn, Server
 
 FAST = {"TIDINGS_PUSH_RETRY_BASE": "0.2", "TIDINGS_PUSH_RETRY_CAP": "0.4",
         "TIDINGS_PUSH_POLL_INTERVAL": "0.1", "TIDINGS_PUSH_MAX_ATTEMPTS": "4",
@@ -76,3 +77,17 @@ async def wait_calls(services: AppServer, path: str, count: int = 1,
         await asyncio.sleep(0.02)
 
 
+async def login(server: Server, app: App, user: str, device: str | None = None) -> Conn:
+    conn = await Conn.open(server)
+    reply = await conn.request("login", {
+        "sdkappid": app.sdkappid, "user_id": user, "usersig": app.sig(user),
+        "device": {"platform": "web", "id": device or f"{user}-web"}})
+    assert reply["ok"], reply
+    assert (await conn.request("sync", {}))["ok"]
+    return conn
+
+
+async def ok(conn: Conn, op: str, data: dict[str, Any]) -> Any:
+    reply = await conn.request(op, data)
+    assert reply["ok"], reply
+    return reply["data"]

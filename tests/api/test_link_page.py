@@ -6,6 +6,7 @@ what the app named its user is shown as text, never run as HTML."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import uuid
@@ -20,6 +21,8 @@ from tests.support import App, Server
 from tidings.domain import link_tickets
 
 CHROMIUM = shutil.which("chromium")
+if CHROMIUM is None and os.environ.get("TIDINGS_TEST_REQUIRE_CHROMIUM"):
+    raise RuntimeError("Chromium is required (TIDINGS_TEST_REQUIRE_CHROMIUM) but not found")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
 Users = Callable[[str], str]
 KEY = "tidings.home.usersig"

@@ -17,7 +17,7 @@ from TLSSigAPIv2 import TLSSigAPIv2
 from tests.app_server import AppServer, Reply
 from tests.conftest import BACKENDS, database_url
 from tests.pg import Cluster
-from tests.push_support import FAST, Browser, calls_to, wait_calls
+from tests.push_support import FAST, Browser, calls_to, login, ok, wait_calls
 from tests.support import App, Conn, Server
 from tidings.domain import link_tickets
 
@@ -27,10 +27,11 @@ Users = Callable[[str], str]
 @pytest.fixture(scope="module", params=BACKENDS)
 def fast_server(request: pytest.FixtureRequest, pg_cluster: Cluster | None,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server that retries pushes and callbacks quickly; tests keep apart
+    """A server that retries callbacks quickly, and a failed push after
+    about 2 s (time for a read or an unlink to come first); tests keep apart
     by app and user ids."""
     s = Server(tmp_path_factory.mktemp("server"), database_url(str(request.param), pg_cluster),
-               FAST)
+               {**FAST, "TIDINGS_PUSH_RETRY_BASE": "2", "TIDINGS_PUSH_RETRY_CAP": "4"})
     s.start()
     yield s
     s.stop()
@@ -52,22 +53,6 @@ def app_server() -> Iterator[AppServer]:
     s.answer(lambda call: Reply(body={"ok": True}))
     yield s
     s.stop()
-
-
-async def login(server: Server, app: App, user: str) -> Conn:
-    conn = await Conn.open(server)
-    reply = await conn.request("login", {
-        "sdkappid": app.sdkappid, "user_id": user, "usersig": app.sig(user),
-        "device": {"platform": "web", "id": f"{user}-web"}})
-    assert reply["ok"], reply
-    assert (await conn.request("sync", {}))["ok"]
-    return conn
-
-
-async def ok(conn: Conn, op: str, data: dict[str, Any]) -> Any:
-    reply = await conn.request(op, data)
-    assert reply["ok"], reply
-    return reply["data"]
 
 
 async def link(home_conn: Conn, app: App, user: str) -> None:
@@ -182,11 +167,11 @@ async def test_the_messengers_push_device_gets_the_apps_messages(
 
 @pytest.mark.parametrize("change", ["read_in_the_app", "unlink"])
 async def test_a_queued_push_to_the_messenger_is_dropped(
-        make_server: Callable[..., Server], services: AppServer, users: Users,
+        fast_server: Server, services: AppServer, users: Users,
         change: str) -> None:
     # The first attempt fails and the retry comes ~2 s later: the read in
     # the app (or the unlink) comes first.
-    server = make_server(push_allow_http="1", push_retry_base="2", push_poll_interval="0.1")
+    server = fast_server
     shop, home = server.create_app("ShopX"), server.home_app()
     bob, carol, h_carol = users("bob"), users("carol"), users("h-carol")
     browser = Browser.new(services)

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from tests.app_server import AppServer, Call, Reply
 from tests.conftest import BACKENDS, database_url
 from tests.pg import Cluster
-from tests.push_support import FAST, Browser, b64, calls_to, wait_calls
+from tests.push_support import FAST, Browser, b64, calls_to, login, ok, wait_calls
 from tests.support import App, Conn, Server, error_of
 
 
@@ -63,22 +63,6 @@ def push(services: AppServer) -> Iterator[AppServer]:
     services.answer(lambda call: Reply(201, b""))
     yield services
     services.answer(lambda call: Reply(201, b""))
-
-
-async def login(server: Server, app: App, user: str, device: str | None = None) -> Conn:
-    conn = await Conn.open(server)
-    reply = await conn.request("login", {
-        "sdkappid": app.sdkappid, "user_id": user, "usersig": app.sig(user),
-        "device": {"platform": "web", "id": device or f"{user}-web"}})
-    assert reply["ok"], reply
-    assert (await conn.request("sync", {}))["ok"]
-    return conn
-
-
-async def ok(conn: Conn, op: str, data: dict[str, Any]) -> Any:
-    reply = await conn.request(op, data)
-    assert reply["ok"], reply
-    return reply["data"]
 
 
 async def subscribe(server: Server, app: App, user: str, browser: Browser, *,
