@@ -37,10 +37,11 @@ import orjson
 from sqlalchemy import text
 
 from tidings.domain.ids import c2c_key
+from tidings.domain.records import NewMessage
 from tidings.domain.search import parse_query
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.search import SearchScope, SearchStore
-from tidings.store.writer import MessageWriter, NewMessage
+from tidings.store.writer import MessageWriter
 
 WORDS = ("the", "meeting", "is", "at", "noon", "tomorrow", "please", "bring", "report", "budget",
          "lunch", "coffee", "project", "deadline", "review", "call", "later", "thanks", "great",

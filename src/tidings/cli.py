@@ -19,12 +19,12 @@ import typer
 from tidings.config import Settings
 from tidings.domain import usersig
 from tidings.domain.callbacks import apply_changes, switchable_events
+from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import BlockedSenderSees, C2CSettings
 from tidings.domain.ids import check_user_id
 from tidings.store.apps import ApiKey, AppRecord, AppStore
 from tidings.store.callbacks import STATUSES, CallbackStore
-from tidings.store.clock import now_ms
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.friends import FriendStore
 from tidings.store.groups import GroupStore

@@ -51,8 +51,9 @@ from tidings.domain.requests import (
     ReadRequest,
     UserIdsRequest,
 )
+from tidings.protocol.views import ack_view
 from tidings.services.auth import AdminCaller
-from tidings.services.messaging import SendContext, ack_view
+from tidings.services.messaging import SendContext
 from tidings.store.accounts import AccountImport
 from tidings.store.callbacks import STATUSES
 

@@ -22,7 +22,8 @@ from tidings.domain.elements import EntryKind
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import EditRequest, ReadRequest, SendRequest, UserIdsRequest
-from tidings.services.messaging import SendContext, ack_view
+from tidings.protocol.views import ack_view
+from tidings.services.messaging import SendContext
 
 router = APIRouter(prefix="/v1", tags=["client"])
 Me = Annotated[Identity, Depends(current_identity)]

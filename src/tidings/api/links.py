@@ -17,8 +17,8 @@ from tidings.api.responses import JSON
 from tidings.domain.link_profiles import LinkSettingsIn
 from tidings.domain.links import LinkTicketIn
 from tidings.domain.requests import ReadRequest, SendRequest, SyncRequest
+from tidings.protocol.views import ack_view
 from tidings.services.links import qualify_view
-from tidings.services.messaging import ack_view
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "96052 forged ticket; 96058 not a home account"},

@@ -30,11 +30,12 @@ from tidings.api.auth import runtime_of
 from tidings.api.responses import JSON
 from tidings.domain.elements import ELEMENTS, EntryKind, ImportMode
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.ids import check_user_id
+from tidings.domain.ids import check_user_id, parse_msg_id
 from tidings.domain.profiles import AllowType, Gender, ProfilePatch
 from tidings.domain.push import PushOptions
 from tidings.domain.tencent_msgbody import from_msgbody, to_msgbody
-from tidings.services.messaging import SendContext, parse_msg_id
+from tidings.protocol.views import MessageView
+from tidings.services.messaging import SendContext
 from tidings.services.runtime import Runtime
 from tidings.store.accounts import AccountImport
 
@@ -480,7 +481,7 @@ async def admin_getroammsg(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> 
     the next page starts below LastMsgKey."""
     req = parse(RoamMsgBody, body)
     before = parse_msg_id(req.last_key)[1] if req.last_key else None
-    found: list[dict[str, Any]] = []
+    found: list[MessageView] = []
     complete = 1
     while True:
         page, more = await rt.admin_messaging.history(

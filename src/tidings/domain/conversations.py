@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import Field
@@ -32,3 +33,20 @@ class ReactionIn(Payload):
 class ConversationDeleteIn(Payload):
     clear_history: bool = Field(False, description="Also clear the history, for the caller "
                                                    "only")
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSettings:
+    pinned: bool = False
+    muted: bool = False
+    hidden_seq: int | None = None
+    cleared_seq: int = 0
+    draft: str = ""
+    draft_time: int = 0
+
+    def hidden(self, last_message_seq: int) -> bool:
+        """Hidden until a message newer than the hide comes."""
+        return self.hidden_seq is not None and last_message_seq <= self.hidden_seq
+
+
+DEFAULT = ConversationSettings()

@@ -113,3 +113,18 @@ def parse_conversation_id(me: Identity, conversation_id: object) -> Conversation
         return group_key(me.sdkappid, group_id)
     raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
                        "conversation id must start with 'c2c_' or 'group_'")
+
+
+# The largest BIGINT; clients may send larger numbers.
+MAX_SEQ = 2**63 - 1
+MAX_CLIENT_MSG_ID = 64
+
+
+def parse_msg_id(msg_id: str) -> tuple[int, int]:
+    """``"<conversation number>-<seq>"`` (opaque to clients, parsed here only)."""
+    conv, sep, seq = msg_id.partition("-")
+    if sep and conv.isdecimal() and seq.isdecimal() and conv.isascii() and seq.isascii():
+        conversation_id, seq_no = int(conv), int(seq)
+        if 0 < conversation_id <= MAX_SEQ and 0 < seq_no <= MAX_SEQ:
+            return conversation_id, seq_no
+    raise TidingsError(ErrorCode.INVALID_MSG_ID, f"not a message id: {msg_id[:80]!r}")

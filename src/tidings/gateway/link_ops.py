@@ -10,13 +10,13 @@ from pydantic import Field
 
 from tidings.domain.ids import Identity
 from tidings.domain.links import LinkTicketIn
+from tidings.domain.records import Committed
 from tidings.domain.requests import Payload, ReadRequest, SendRequest, SyncRequest
-from tidings.gateway import frames
-from tidings.gateway.frames import RequestId
 from tidings.gateway.ops import Handler, op
+from tidings.protocol import frames, ops
+from tidings.protocol.frames import RequestId
+from tidings.protocol.views import ack_view
 from tidings.services.links import qualify_view
-from tidings.services.messaging import ack_view
-from tidings.store.writer import Committed
 
 if TYPE_CHECKING:
     from tidings.bus.local import Subscriber
@@ -34,7 +34,7 @@ class LinkSyncData(SyncRequest):
     sdkappid: int = Field(ge=1)
 
 
-class LinkHistoryData(frames.HistoryData):
+class LinkHistoryData(ops.HistoryData):
     pass
 
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from tidings.domain.ids import Identity
-from tidings.gateway import frames
-from tidings.gateway.frames import RequestId
+from tidings.protocol import frames
+from tidings.protocol.frames import RequestId
 
 if TYPE_CHECKING:
     from tidings.gateway.session import Session

@@ -23,14 +23,15 @@ from pydantic import ValidationError
 
 from tidings.domain import usersig
 from tidings.domain.callbacks import Event
+from tidings.domain.clock import now_ms
 from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import FriendDeleteIn, FriendRequestIn, UserIdsIn
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
+from tidings.domain.records import Committed
 from tidings.domain.requests import SendRequest, SyncRequest
 from tidings.gateway import (
-    frames,
     group_join_ops,
     group_ops,
     link_ops,
@@ -39,11 +40,11 @@ from tidings.gateway import (
     push_ops,
     search_ops,
 )
-from tidings.gateway.frames import FrameError, RequestId
-from tidings.services.messaging import SendContext, SyncResult, ack_view, event_frame
+from tidings.protocol import frames, ops
+from tidings.protocol.frames import FrameError, RequestId, event_frame
+from tidings.protocol.views import ack_view
+from tidings.services.messaging import SendContext, SyncResult
 from tidings.services.runtime import Runtime
-from tidings.store.clock import now_ms
-from tidings.store.writer import Committed
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +326,7 @@ class Session:
     async def _login(self, req_id: RequestId, data: dict[str, Any]) -> None:
         if self.identity is not None:
             raise TidingsError(ErrorCode.ALREADY_LOGGED_IN, "this connection is logged in")
-        req = frames.LoginData.model_validate(data)
+        req = ops.LoginData.model_validate(data)
         auth = self._rt.auth
         epoch = auth.epoch
         identity = await auth.login(req.usersig, sdkappid=req.sdkappid, user_id=req.user_id)
@@ -388,13 +389,13 @@ class Session:
         self._answer_when_stored(req_id, future)
 
     async def _recall(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.RecallData.model_validate(data)
+        req = ops.RecallData.model_validate(data)
         self._answer_when_stored(req_id, self._rt.messaging.submit_change(
             self._me(), req.conversation_id, req.seq, EntryKind.RECALL,
             origin=_Ack(self, req_id)))
 
     async def _edit(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.EditData.model_validate(data)
+        req = ops.EditData.model_validate(data)
         me = self._me()
         elements = await self._rt.media.prepare_for(me.sdkappid, me.user_id, req.elements_json())
         self._answer_when_stored(req_id, self._rt.messaging.submit_change(
@@ -442,25 +443,25 @@ class Session:
             self.push(frame, conversation_id, seq)
 
     async def _history(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.HistoryData.model_validate(data)
+        req = ops.HistoryData.model_validate(data)
         found, more = await self._rt.messaging.history(
             self._me(), req.conversation_id, before_seq=req.before_seq, limit=req.limit)
         self.reply(frames.ok(req_id, {"messages": found, "more": more}))
 
     async def _conversations(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.ConversationsData.model_validate(data)
+        req = ops.ConversationsData.model_validate(data)
         found = await self._rt.messaging.conversations(self._me(), req.limit)
         self.reply(frames.ok(req_id, {"conversations": found}))
 
     async def _read(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.ReadData.model_validate(data)
+        req = ops.ReadData.model_validate(data)
         result = await self._rt.messaging.mark_read(self._me(), req.conversation_id, req.seq,
                                                     skip=self, platform=self._context.platform,
                                                     client_ip=self.client_ip)
         self.reply(frames.ok(req_id, result))
 
     async def _profile_get(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.ProfileGetData.model_validate(data)
+        req = ops.ProfileGetData.model_validate(data)
         me = self._me()
         if req.user_ids is None:
             self.reply(frames.ok(req_id, await self._rt.profiles.get_one(me.sdkappid,
@@ -477,32 +478,32 @@ class Session:
     # -- conversation settings -----------------------------------------------
 
     async def _conversation_set(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.ConversationSetData.model_validate(data)
+        req = ops.ConversationSetData.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.conversation_settings.update(
             self._me(), req.conversation_id, req, skip=self)))
 
     async def _conversation_hide(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.ConversationIdData.model_validate(data)
+        req = ops.ConversationIdData.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.conversation_settings.hide(
             self._me(), req.conversation_id, skip=self)))
 
     async def _conversation_delete(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.ConversationDeleteData.model_validate(data)
+        req = ops.ConversationDeleteData.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.conversation_settings.delete(
             self._me(), req.conversation_id, req.clear_history, skip=self)))
 
     async def _typing(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.TypingData.model_validate(data)
+        req = ops.TypingData.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.typing.typing(
             self._me(), req.conversation_id, req.typing)))
 
     async def _reaction_add(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.ReactionData.model_validate(data)
+        req = ops.ReactionData.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.reactions.react(
             self._me(), req.conversation_id, req.seq, req.emoji, True, skip=self)))
 
     async def _reaction_remove(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.ReactionData.model_validate(data)
+        req = ops.ReactionData.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.reactions.react(
             self._me(), req.conversation_id, req.seq, req.emoji, False, skip=self)))
 
@@ -515,31 +516,31 @@ class Session:
             client_ip=self.client_ip)))
 
     async def _friend_requests(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        frames.Empty.model_validate(data)
+        ops.Empty.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.friends.requests(self._me())))
 
     async def _friend_accept(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.FriendAcceptData.model_validate(data)
+        req = ops.FriendAcceptData.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.friends.accept(
             self._me(), req.user_id, req.remark, skip=self)))
 
     async def _friend_decline(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.FriendUserData.model_validate(data)
+        req = ops.FriendUserData.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.friends.decline(self._me(), req.user_id,
                                                                     skip=self)))
 
     async def _friend_withdraw(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.FriendUserData.model_validate(data)
+        req = ops.FriendUserData.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.friends.withdraw(self._me(), req.user_id,
                                                                      skip=self)))
 
     async def _friends(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        frames.Empty.model_validate(data)
+        ops.Empty.model_validate(data)
         me = self._me()
         self.reply(frames.ok(req_id, await self._rt.friends.friends(me.sdkappid, me.user_id)))
 
     async def _friend_remark(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = frames.FriendRemarkData.model_validate(data)
+        req = ops.FriendRemarkData.model_validate(data)
         self.reply(frames.ok(req_id, await self._rt.friends.set_remark(
             self._me(), req.user_id, req.remark, skip=self)))
 
@@ -559,13 +560,13 @@ class Session:
                                                                     skip=self)))
 
     async def _blocklist(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        frames.Empty.model_validate(data)
+        ops.Empty.model_validate(data)
         me = self._me()
         self.reply(frames.ok(req_id, await self._rt.friends.blocklist(me.sdkappid,
                                                                       me.user_id)))
 
     async def _ping(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        frames.Empty.model_validate(data)
+        ops.Empty.model_validate(data)
         self.reply(frames.ok(req_id, {"server_time": now_ms()}))
 
     async def _pong(self, req_id: RequestId, data: dict[str, Any]) -> None:

@@ -14,17 +14,12 @@ from typing import Any
 from tidings.domain.accounts import AccountState
 from tidings.domain.elements import ImportMode
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.ids import Identity, check_user_id
+from tidings.domain.ids import MAX_CLIENT_MSG_ID, Identity, check_user_id
 from tidings.domain.push import PushOptions
-from tidings.services.messaging import (
-    MAX_CLIENT_MSG_ID,
-    NO_CONTEXT,
-    MessagingService,
-    SendContext,
-    ack_view,
-)
+from tidings.domain.records import Committed
+from tidings.protocol.views import ConversationView, MessageView, ack_view
+from tidings.services.messaging import NO_CONTEXT, MessagingService, SendContext
 from tidings.store.accounts import AccountStore
-from tidings.store.writer import Committed
 
 MAX_RECIPIENTS = 500
 
@@ -124,13 +119,13 @@ class AdminMessagingService:
 
     async def history(self, sdkappid: int, user_id: str, conversation_id: str, *,
                       before_seq: int | None, limit: int | None
-                      ) -> tuple[list[dict[str, Any]], bool]:
+                      ) -> tuple[list[MessageView], bool]:
         return await self._messaging.history(_user(sdkappid, user_id, "user_id"),
                                              conversation_id, before_seq=before_seq,
                                              limit=limit)
 
     async def conversations(self, sdkappid: int, user_id: str,
-                            limit: int | None) -> list[dict[str, Any]]:
+                            limit: int | None) -> list[ConversationView]:
         return await self._messaging.conversations(_user(sdkappid, user_id, "user_id"), limit)
 
     async def mark_read(self, sdkappid: int, user_id: str, conversation_id: str,

@@ -10,13 +10,13 @@ from functools import partial
 
 from tidings.domain import usersig
 from tidings.domain.accounts import AccountStatus, check_active, check_login_allowed
+from tidings.domain.clock import DAY_MS, now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity, check_user_id
 from tidings.domain.link_tickets import is_link_ticket
 from tidings.services.apps import AppRegistry
 from tidings.store.accounts import AccountStore
 from tidings.store.apps import AppStore, api_key_app
-from tidings.store.clock import DAY_MS, now_ms
 
 
 @dataclass(frozen=True, slots=True)

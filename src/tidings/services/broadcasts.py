@@ -16,9 +16,10 @@ import logging
 from typing import Any
 
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.ids import MAX_CLIENT_MSG_ID
 from tidings.services.admin_messaging import AdminMessagingService
 from tidings.services.apps import AppRegistry
-from tidings.services.messaging import MAX_CLIENT_MSG_ID, SendContext
+from tidings.services.messaging import SendContext
 from tidings.store.broadcasts import Broadcast, BroadcastStore
 
 log = logging.getLogger(__name__)

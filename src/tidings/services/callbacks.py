@@ -37,6 +37,7 @@ from tidings.domain.callbacks import (
     read_before_send,
     refusal,
 )
+from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.services.http1 import Http1Pool, HttpError
 from tidings.store.callbacks import (
@@ -50,7 +51,6 @@ from tidings.store.callbacks import (
     insert_events,
     new_event_id,
 )
-from tidings.store.clock import now_ms
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,14 @@ from dataclasses import replace
 from typing import Any
 
 from tidings.bus.local import LocalBus, Subscriber
-from tidings.domain.conversations import ConversationPatch
+from tidings.domain.clock import now_ms
+from tidings.domain.conversations import ConversationPatch, ConversationSettings
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity, parse_conversation_id
-from tidings.services.messaging import MessagingService, event_frame, settings_view
-from tidings.store.clock import now_ms
-from tidings.store.conversation_settings import ConversationSettings, ConversationSettingsStore
+from tidings.protocol.frames import event_frame
+from tidings.protocol.views import settings_view
+from tidings.services.messaging import MessagingService
+from tidings.store.conversation_settings import ConversationSettingsStore
 from tidings.store.messages import Membership, MessageStore
 
 

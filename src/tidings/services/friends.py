@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tidings.bus.local import LocalBus, Subscriber
+from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import (
     AFTER_FRIEND_ADD,
@@ -32,11 +33,10 @@ from tidings.domain.friends import (
 )
 from tidings.domain.ids import Identity, check_user_id
 from tidings.domain.profiles import AllowType
+from tidings.protocol.frames import event_frame
 from tidings.services.accounts import check_user_ids
 from tidings.services.callbacks import CallbackService
-from tidings.services.messaging import event_frame
 from tidings.store.accounts import AccountStore
-from tidings.store.clock import now_ms
 from tidings.store.friends import FriendRequest, FriendStore
 from tidings.store.profiles import ProfileStore
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tidings.bus.local import LocalBus, Subscriber
+from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.group_joins import (
     ANSWERED_KEPT_MS,
@@ -27,10 +28,9 @@ from tidings.domain.group_joins import (
 )
 from tidings.domain.groups import JoinOption, Role, check_text
 from tidings.domain.ids import Identity, check_group_id, check_user_id
+from tidings.protocol.frames import event_frame
 from tidings.services.callbacks import CallbackService
 from tidings.services.groups import GroupService
-from tidings.services.messaging import event_frame
-from tidings.store.clock import now_ms
 from tidings.store.group_departures import DepartureStore
 from tidings.store.group_joins import AnswerJoin, ApplyJoin, JoinRequestStore
 from tidings.store.groups import GroupStore

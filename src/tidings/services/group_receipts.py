@@ -15,10 +15,10 @@ import time
 from typing import Any
 
 from tidings.bus.local import LocalBus
+from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.ids import ConversationKey, ConversationKind, Identity
-from tidings.services.messaging import MAX_SEQ, event_frame
-from tidings.store.clock import now_ms
+from tidings.domain.ids import MAX_SEQ, ConversationKey, ConversationKind, Identity
+from tidings.protocol.frames import event_frame
 from tidings.store.engine import Database
 from tidings.store.group_receipts import GroupReceiptStore, Receipt
 from tidings.store.groups import GroupStore, set_app_group_settings

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.group_callbacks import ALL_OP_EVENTS
 from tidings.domain.groups import (
@@ -31,7 +32,7 @@ from tidings.domain.groups import (
     new_group_id,
 )
 from tidings.domain.ids import ConversationKey, check_group_id, check_user_id, group_key
-from tidings.store.clock import now_ms
+from tidings.domain.records import NewGroupOp
 from tidings.store.groups import (
     AddMembers,
     CreateGroup,
@@ -46,7 +47,7 @@ from tidings.store.groups import (
     Transfer,
     UpdateProfile,
 )
-from tidings.store.writer import MessageWriter, NewGroupOp
+from tidings.store.writer import MessageWriter
 
 if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService

@@ -20,6 +20,7 @@ from tidings.bus.local import LocalBus
 from tidings.config import Settings
 from tidings.domain import usersig
 from tidings.domain.accounts import CloseCode
+from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.home_accounts import (
     Channel,
@@ -43,7 +44,6 @@ from tidings.services.auth import Authenticator
 from tidings.services.home_passwords import Passwords
 from tidings.services.home_senders import CodeMessage, CodeSender, SendFailed
 from tidings.services.profiles import ProfileService
-from tidings.store.clock import now_ms
 from tidings.store.home_accounts import HomeAccount, HomeAccountStore, UsernameTaken
 from tidings.store.rate_limits import RateCounter
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tidings.domain.accounts import CloseCode
+from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.home_accounts import (
     Channel,
@@ -25,7 +26,6 @@ from tidings.domain.home_accounts import (
 )
 from tidings.services.home_accounts import Caller, HomeAccountService
 from tidings.services.links import LinkService
-from tidings.store.clock import now_ms
 from tidings.store.home_accounts import HomeAccount
 from tidings.store.home_recovery import (
     AccountGone,

@@ -13,16 +13,17 @@ learns nothing of the home account: the send context names the platform
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
 from tidings.domain.links import unqualify
+from tidings.domain.records import Committed
+from tidings.protocol.views import MessageView, UserCard
 from tidings.services.auth import Authenticator
 from tidings.services.links import LinkService, qualify_view
 from tidings.services.messaging import AckTarget, MessagingService, SendContext, SyncResult
-from tidings.store.writer import Committed
 
 LINKED_CONTEXT = SendContext("Tidings", "")
 
@@ -50,9 +51,10 @@ class LinkedMessaging:
     async def _cards(self, identity: Identity, users: list[str]) -> dict[str, dict[str, Any]]:
         return await self._links.user_cards(identity.sdkappid, list(dict.fromkeys(users)))
 
-    async def _dress(self, identity: Identity, views: list[dict[str, Any]]) -> None:
+    async def _dress(self, identity: Identity, typed: Sequence[Mapping[str, Any]]) -> None:
         """Qualify the ids and add the cards: ``app`` and ``sender`` on each
         entry (the app's users, as the app set them)."""
+        views = cast(Sequence[dict[str, Any]], typed)
         app = await self._links.app_card(identity.sdkappid)
         senders = [v["sender"] for v in views if isinstance(v.get("sender"), str)]
         cards = await self._cards(identity, senders) if senders else {}
@@ -82,7 +84,7 @@ class LinkedMessaging:
                                           mentions)
 
     async def history(self, me: Identity, qualified: str, *, before_seq: int | None,
-                      limit: int | None) -> tuple[list[dict[str, Any]], bool]:
+                      limit: int | None) -> tuple[list[MessageView], bool]:
         identity, conversation_id = await self.resolve(me, qualified)
         found, more = await self._messaging.history(identity, conversation_id,
                                                     before_seq=before_seq, limit=limit)
@@ -109,12 +111,12 @@ class LinkedMessaging:
             peers = [c["conversation_id"][4:] for c in found
                      if c["conversation_id"].startswith("c2c_")]
             cards = await self._cards(identity, peers) if peers else {}
-            lasts = [c["last_message"] for c in found if c.get("last_message")]
+            lasts = [last for c in found if (last := c["last_message"]) is not None]
             await self._dress(identity, lasts)
             for c in found:
                 qualify_view(identity.sdkappid, c)
                 peer = c["conversation_id"].rpartition(":c2c_")
-                c["peer_card"] = cards.get(peer[2]) if peer[1] else None
+                c["peer_card"] = cast(UserCard, cards.get(peer[2])) if peer[1] else None
             groups.append({"app": link["app"], "as": link["user"], "conversations": found})
         return {"apps": groups}
 

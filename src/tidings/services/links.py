@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -24,6 +24,7 @@ from tidings.bus.local import LocalBus, Subscriber
 from tidings.domain import link_tickets
 from tidings.domain.accounts import check_login_allowed
 from tidings.domain.callbacks import CallbackFailure
+from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import FriendRequestIn
 from tidings.domain.ids import Identity, check_user_id
@@ -35,13 +36,12 @@ from tidings.domain.link_profiles import (
 )
 from tidings.domain.links import LinkTicketIn, qualify
 from tidings.domain.usersig import UserSigClaims
+from tidings.protocol.frames import event_frame
 from tidings.services.apps import AppRegistry
 from tidings.services.callbacks import CallbackService
 from tidings.services.friends import FriendService
-from tidings.services.messaging import event_frame
 from tidings.store.accounts import AccountStore
 from tidings.store.callbacks import new_event_id
-from tidings.store.clock import now_ms
 from tidings.store.links import Link, LinkStore
 from tidings.store.profiles import ProfileStore
 
@@ -492,9 +492,13 @@ def _card_users(data: object) -> list[str]:
     return users
 
 
-def qualify_view(sdkappid: int, view: dict[str, Any]) -> dict[str, Any]:
+V = TypeVar("V")
+
+
+def qualify_view(sdkappid: int, typed: V) -> V:
     """A view of the app's side, with its conversation ids (its own and its
-    target's, for a change) qualified by app for a home device."""
+    target's, for a change) qualified by app for a home device (in place)."""
+    view = cast(dict[str, Any], typed)
     if isinstance(view.get("conversation_id"), str):
         view["conversation_id"] = qualify(sdkappid, view["conversation_id"])
     target = view.get("target")
@@ -503,4 +507,4 @@ def qualify_view(sdkappid: int, view: dict[str, Any]) -> dict[str, Any]:
     last = view.get("last_message")
     if isinstance(last, dict):
         qualify_view(sdkappid, last)
-    return view
+    return typed

@@ -18,13 +18,13 @@ from typing import Any, Protocol
 
 import orjson
 
+from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.groups import GroupType
 from tidings.domain.ids import Identity
 from tidings.domain.live import Priority, RoomLimiter, message_view
+from tidings.protocol.frames import event_frame
 from tidings.services.groups import GroupService
-from tidings.services.messaging import event_frame
-from tidings.store.clock import now_ms
 
 
 class Connection(Protocol):

@@ -27,6 +27,7 @@ from urllib.parse import quote
 import orjson
 
 from tidings.config import Settings
+from tidings.domain.clock import now_ms
 from tidings.domain.elements import ELEMENTS
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.media import (
@@ -43,7 +44,6 @@ from tidings.domain.media import (
 )
 from tidings.services import media_probe
 from tidings.services.media_blobs import BlobStore, LocalBlobStore, S3BlobStore, fsync_dir
-from tidings.store.clock import now_ms
 from tidings.store.media import MediaRow, MediaStore, PolicyRow, UploadRow
 
 log = logging.getLogger(__name__)

@@ -25,30 +25,48 @@ from tidings.domain.callbacks import (
     message_data,
     refusal,
 )
+from tidings.domain.clock import now_ms
+from tidings.domain.conversations import DEFAULT as DEFAULT_SETTINGS
+from tidings.domain.conversations import ConversationSettings
 from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import Verdict
 from tidings.domain.group_callbacks import GroupEvent
 from tidings.domain.group_callbacks import message_data as group_message_data
 from tidings.domain.ids import (
+    MAX_CLIENT_MSG_ID,
+    MAX_SEQ,
     ConversationKey,
     ConversationKind,
     Identity,
     check_user_id,
     parse_conversation_id,
+    parse_msg_id,
 )
 from tidings.domain.push import PushOptions
-from tidings.store.clock import now_ms
-from tidings.store.conversation_settings import DEFAULT as DEFAULT_SETTINGS
-from tidings.store.conversation_settings import ConversationSettings, ConversationSettingsStore
-from tidings.store.messages import (
+from tidings.domain.records import (
+    Committed,
     ConversationState,
-    Membership,
-    MessageStore,
-    PageRange,
+    NewChange,
+    NewMessage,
     StoredMessage,
 )
-from tidings.store.writer import Committed, MessageWriter, NewChange, NewMessage
+from tidings.protocol.frames import event_frame
+from tidings.protocol.views import (
+    STATES,
+    ConversationView,
+    EntryView,
+    MessageView,
+    change_view,
+    conversation_view,
+    entry_view,
+    message_view,
+    reaction_summary,
+    system_view,
+)
+from tidings.store.conversation_settings import ConversationSettingsStore
+from tidings.store.messages import Membership, MessageStore, PageRange
+from tidings.store.writer import MessageWriter
 
 if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
@@ -58,15 +76,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_CLIENT_MSG_ID = 64
 RECENT_ACKS = 50_000
-MAX_SEQ = 2**63 - 1  # the largest BIGINT; clients may send larger numbers
 # An imported message may be at most this far in the future (clock skew).
 MAX_IMPORT_AHEAD_MS = 60_000
-# Names by stored number (tuples: a view is built per message and member).
-_IMPORTED: tuple[str | None, ...] = (None, "realtime", "history")
-_STATES = tuple(s.name.lower() for s in MessageState)
-_CHANGE_KINDS = {EntryKind.RECALL: "recall", EntryKind.EDIT: "edit"}
 
 
 class AckTarget(Protocol):
@@ -77,31 +89,6 @@ class AckTarget(Protocol):
     def device(self) -> Subscriber | None: ...
 
     def ack(self, committed: Committed) -> None: ...
-
-
-def message_view(msg: StoredMessage, viewer: str) -> dict[str, Any]:
-    """A message as a member sees it (the conversation id names the peer)."""
-    if msg.mentions:
-        return {**_message_view(msg, viewer), "mentions": orjson.Fragment(msg.mentions)}
-    return _message_view(msg, viewer)
-
-
-def _message_view(msg: StoredMessage, viewer: str) -> dict[str, Any]:
-    return {
-        "kind": "message",
-        "msg_id": msg.msg_id,
-        "conversation_id": msg.key.id_for(viewer),
-        "seq": msg.seq,
-        "sender": msg.sender,
-        "client_msg_id": msg.client_msg_id,
-        "elements": orjson.Fragment(msg.elements),
-        "cloud_custom_data": msg.cloud_custom_data,
-        "time": msg.created_at,
-        "state": _STATES[msg.state],
-        "edited_at": msg.edited_at,
-        "change_seq": msg.change_seq,
-        "imported": _IMPORTED[msg.imported],
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,105 +109,12 @@ NO_CONTEXT = SendContext()
 IMPORT_CONTEXT = SendContext("RESTAPI", "", frozenset({"before_send", "after_send"}))
 
 
-def change_view(entry: StoredMessage, viewer: str) -> dict[str, Any]:
-    """A change entry: which message changed, and that message as it now
-    stands (as it was left by this change, on a live event)."""
-    target = entry.target
-    return {
-        "kind": _CHANGE_KINDS[EntryKind(entry.kind)],
-        "msg_id": entry.msg_id,
-        "conversation_id": entry.key.id_for(viewer),
-        "seq": entry.seq,
-        "time": entry.created_at,
-        "by": "admin" if entry.changed_by.startswith("admin:") else "sender",
-        "target_seq": entry.target_seq,
-        "target": message_view(target, viewer) if target is not None else None,
-    }
-
-
-def system_view(entry: StoredMessage) -> dict[str, Any]:
-    """A group system entry: what happened (``op`` and its fields), by whom."""
-    return {
-        **orjson.loads(entry.elements),
-        "kind": "system",
-        "msg_id": entry.msg_id,
-        "conversation_id": entry.key.id_for(""),
-        "seq": entry.seq,
-        "time": entry.created_at,
-    }
-
-
-def entry_view(entry: StoredMessage, viewer: str) -> dict[str, Any]:
-    """Any entry of the seq stream: a message, a change, a group system entry."""
-    if entry.kind == EntryKind.SYSTEM:
-        return system_view(entry)
-    return change_view(entry, viewer) if entry.kind else message_view(entry, viewer)
-
-
-def ack_view(committed: Committed) -> dict[str, Any]:
-    msg = committed.message
-    if msg.kind:
-        # A change's ack is its entry, as the sender of the target sees it.
-        target_sender = msg.target.sender if msg.target is not None else msg.key.a
-        return {**change_view(msg, target_sender), "duplicate": committed.duplicate}
-    return {
-        "msg_id": "" if committed.dropped else msg.msg_id,
-        "conversation_id": msg.key.id_for(msg.sender),
-        "seq": msg.seq,
-        "time": msg.created_at,
-        "client_msg_id": msg.client_msg_id,
-        "duplicate": committed.duplicate,
-    }
-
-
-def conversation_view(state: ConversationState, viewer: str,
-                      prefs: ConversationSettings = DEFAULT_SETTINGS,
-                      peer_reads: Mapping[int, int] | None = None) -> dict[str, Any]:
-    last = state.last_message
-    if last is not None and last.seq <= prefs.cleared_seq:
-        last = None
-    view: dict[str, Any] = {
-        "conversation_id": state.key.id_for(viewer),
-        "type": state.key.kind.value,
-        "last_seq": state.last_seq,
-        "read_seq": state.read_seq,
-        "unread": state.unread,
-        "last_time": state.last_time,
-        "last_message": message_view(last, viewer) if last is not None else None,
-        # The peer's read cursor (null: the app has read receipts off).
-        "peer_read_seq": (None if peer_reads is None
-                          else peer_reads.get(state.conversation_id, 0)),
-        # The viewer's own settings (docs/protocol.md, "Conversation settings").
-        **settings_view(prefs, state.last_message_seq),
-    }
-    if state.key.kind is ConversationKind.GROUP:
-        # The member sees the entries after this seq (from their join); an
-        # unread message mentions the member or everyone. Read receipts are
-        # a one-to-one notion here.
-        view.update(visible_after=state.visible_after, at_me=state.at_me, peer_read_seq=None)
-    return view
-
-
-def settings_view(prefs: ConversationSettings, last_message_seq: int) -> dict[str, Any]:
-    return {"pinned": prefs.pinned, "muted": prefs.muted,
-            "hidden": prefs.hidden(last_message_seq), "cleared_seq": prefs.cleared_seq,
-            "draft": prefs.draft, "draft_time": prefs.draft_time}
-
-
-def reaction_summary(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """[(emoji, user)] -> [{"emoji", "count", "users"}], by first use."""
-    by_emoji: dict[str, list[str]] = {}
-    for emoji, user in pairs:
-        by_emoji.setdefault(emoji, []).append(user)
-    return [{"emoji": e, "count": len(u), "users": u} for e, u in by_emoji.items()]
-
-
-def event_frame(event: str, data: Mapping[str, Any]) -> bytes:
-    return orjson.dumps({"event": event, "data": data})
-
-
 def _message_frame(msg: StoredMessage, viewer: str) -> bytes:
     return event_frame("message", message_view(msg, viewer))
+
+
+def _change_frame(entry: StoredMessage, viewer: str) -> bytes:
+    return event_frame("change", change_view(entry, viewer))
 
 
 @dataclass(slots=True, eq=False)
@@ -294,10 +188,6 @@ def _send_events(key: ConversationKey) -> tuple[str, str]:
     return Event.BEFORE_SEND, Event.AFTER_SEND
 
 
-def _change_frame(entry: StoredMessage, viewer: str) -> bytes:
-    return event_frame("change", change_view(entry, viewer))
-
-
 def _entry_bytes(entry: StoredMessage) -> int:
     """About what an entry weighs in a sync answer."""
     size = len(entry.elements) + len(entry.cloud_custom_data) + 256
@@ -306,20 +196,10 @@ def _entry_bytes(entry: StoredMessage) -> int:
     return size
 
 
-def parse_msg_id(msg_id: str) -> tuple[int, int]:
-    """``"<conversation number>-<seq>"`` (opaque to clients, parsed here only)."""
-    conv, sep, seq = msg_id.partition("-")
-    if sep and conv.isdecimal() and seq.isdecimal() and conv.isascii() and seq.isascii():
-        conversation_id, seq_no = int(conv), int(seq)
-        if 0 < conversation_id <= MAX_SEQ and 0 < seq_no <= MAX_SEQ:
-            return conversation_id, seq_no
-    raise TidingsError(ErrorCode.INVALID_MSG_ID, f"not a message id: {msg_id[:80]!r}")
-
-
 @dataclass(slots=True)
 class SyncResult:
-    messages: list[dict[str, Any]]
-    conversations: list[dict[str, Any]]
+    messages: list[EntryView]
+    conversations: list[ConversationView]
     more: bool
     # conversation id -> the last seq the answer covers; live frames at or
     # below it were already in the answer.
@@ -362,12 +242,12 @@ class MessagingService:
 
     async def _with_reactions(self, conversation_id: int, key: ConversationKey,
                               rows: list[StoredMessage],
-                              views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                              views: list[MessageView]) -> list[MessageView]:
         await self._decorate([(conversation_id, key, rows, views)])
         return views
 
-    async def _decorate(self, pages: list[tuple[int, ConversationKey, list[StoredMessage],
-                                                list[dict[str, Any]]]]) -> None:
+    async def _decorate(self, pages: Sequence[tuple[int, ConversationKey, list[StoredMessage],
+                                                Sequence[EntryView]]]) -> None:
         """History and sync show each message's reactions (live message
         events do not: a new message has none), and a reply's quote as
         recalled once the quoted message is. One reaction query for all the
@@ -386,7 +266,7 @@ class MessagingService:
                                                                 []))
 
     async def history_views(self, rows: list[StoredMessage],
-                            viewers: list[str]) -> list[dict[str, Any]]:
+                            viewers: list[str]) -> list[MessageView]:
         """Messages of any conversations, each as its viewer's history shows
         it (reactions; quotes of recalled messages blanked): search results."""
         views = [message_view(m, viewer) for m, viewer in zip(rows, viewers, strict=True)]
@@ -404,7 +284,7 @@ class MessagingService:
         return await self._store.peer_read_seqs(wanted, me.user_id) if wanted else {}
 
     async def _recalled_quotes(self, conversation_id: int, key: ConversationKey,
-                               rows: list[StoredMessage], views: list[dict[str, Any]]) -> None:
+                               rows: list[StoredMessage], views: Sequence[EntryView]) -> None:
         states: dict[int, int] = {}
         for row, view in zip(rows, views, strict=True):
             if row.kind or '"type":"quote"' not in row.elements:
@@ -422,8 +302,8 @@ class MessagingService:
                 if states[seq] == MessageState.RECALLED:
                     quote.update(text="", state="recalled")
                     changed = True
-            if changed:
-                view["elements"] = elements
+            if changed and view["kind"] == "message":
+                view["elements"] = orjson.Fragment(orjson.dumps(elements))
 
     async def _settings_of(self, me: Identity) -> dict[int, ConversationSettings]:
         if self._settings is None:
@@ -599,7 +479,7 @@ class MessagingService:
                                "conversation")
         target = rows[0]
         quote.update(msg_id=target.msg_id, sender=target.sender, text=_quote_text(target),
-                     state=_STATES[target.state])
+                     state=STATES[target.state])
         return orjson.dumps(elements).decode()
 
     def _checked(self, decision: Decision, request: NewMessage) -> Decision:
@@ -869,7 +749,7 @@ class MessagingService:
         return limit
 
     async def history(self, me: Identity, conversation_id: str, *, before_seq: int | None,
-                      limit: int | None) -> tuple[list[dict[str, Any]], bool]:
+                      limit: int | None) -> tuple[list[MessageView], bool]:
         """A page of messages older than ``before_seq`` (newest page when
         absent), in ascending seq order, and whether older ones remain."""
         key = parse_conversation_id(me, conversation_id)
@@ -899,7 +779,7 @@ class MessagingService:
         return number
 
     async def group_history(self, key: ConversationKey, *, before_seq: int | None,
-                            limit: int | None) -> tuple[list[dict[str, Any]], bool]:
+                            limit: int | None) -> tuple[list[MessageView], bool]:
         """A page of a group's messages for the app's admin (all of them,
         whoever joined when), oldest first; 10010 for no such group."""
         n = self._limit(limit)
@@ -915,7 +795,7 @@ class MessagingService:
         rows.reverse()
         return [message_view(m, "") for m in rows], more
 
-    async def conversations(self, me: Identity, limit: int | None) -> list[dict[str, Any]]:
+    async def conversations(self, me: Identity, limit: int | None) -> list[ConversationView]:
         """Pinned ones first, then by last activity; hidden ones left out."""
         n = self._limit(limit, 100)
         prefs = await self._settings_of(me)

@@ -10,8 +10,8 @@ from tidings.bus.local import LocalBus, Subscriber
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity, check_user_id
 from tidings.domain.profiles import MAX_CUSTOM_FIELDS, ProfilePatch, check_self_patch
+from tidings.protocol.frames import event_frame
 from tidings.services.accounts import check_user_ids
-from tidings.services.messaging import event_frame
 from tidings.store.profiles import Profile, ProfileStore
 
 

@@ -34,6 +34,7 @@ import orjson
 from tidings.bus.local import LocalBus, Subscriber
 from tidings.config import Settings
 from tidings.domain.callbacks import register_event
+from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
 from tidings.domain.links import qualify
@@ -45,9 +46,9 @@ from tidings.domain.push import (
     notification,
     payload,
 )
+from tidings.domain.records import CommitHook, Committed, NewMessage
 from tidings.services.callbacks import CallbackService
 from tidings.services.push_channels import PushChannel, Result, channels, new_vapid_pair
-from tidings.store.clock import now_ms
 from tidings.store.push import (
     Device,
     Job,
@@ -57,7 +58,6 @@ from tidings.store.push import (
     Send,
     SendOutcome,
 )
-from tidings.store.writer import CommitHook, Committed, NewMessage
 
 log = logging.getLogger(__name__)
 

@@ -9,18 +9,19 @@ from collections.abc import Iterable
 from typing import Any
 
 from tidings.bus.local import LocalBus, Subscriber
+from tidings.domain.clock import now_ms
 from tidings.domain.elements import EntryKind, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import Verdict
 from tidings.domain.ids import (
+    MAX_SEQ,
     ConversationKey,
     ConversationKind,
     Identity,
     parse_conversation_id,
 )
+from tidings.protocol.frames import event_frame
 from tidings.services.friends import Relations
-from tidings.services.messaging import MAX_SEQ, event_frame
-from tidings.store.clock import now_ms
 from tidings.store.messages import MessageStore
 from tidings.store.reactions import ReactionStore
 from tidings.store.writer import MessageWriter

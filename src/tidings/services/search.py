@@ -11,9 +11,11 @@ from typing import Any
 
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import ConversationKind, Identity, check_user_id, parse_conversation_id
+from tidings.domain.records import StoredMessage
 from tidings.domain.search import MAX_INT, SearchIn, highlight, parse_cursor, parse_query
+from tidings.protocol.views import MessageView
 from tidings.services.messaging import MessagingService
-from tidings.store.messages import MessageStore, StoredMessage
+from tidings.store.messages import MessageStore
 from tidings.store.search import SearchScope, SearchStore
 
 DEFAULT_LIMIT = 20
@@ -105,7 +107,7 @@ class SearchService:
                 "cursor": found[-1].cursor.encode() if more else None}
 
     async def _views(self, rows: list[StoredMessage],
-                     viewer: str | None) -> list[dict[str, Any]]:
+                     viewer: str | None) -> list[MessageView]:
         """Each as history shows it; the whole app's view names a one-to-one
         conversation from its sender's side."""
         return await self._messaging.history_views(

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from tidings.bus.local import LocalBus
-from tidings.store.clock import day_start_ms, now_ms
+from tidings.domain.clock import day_start_ms, now_ms
 from tidings.store.stats import StatsStore
 
 

@@ -16,8 +16,8 @@ from tidings.domain.ids import (
     Identity,
     parse_conversation_id,
 )
+from tidings.protocol.frames import event_frame
 from tidings.services.friends import Relations
-from tidings.services.messaging import event_frame
 
 MIN_INTERVAL = 1.0
 _MEMORY = 100_000

@@ -9,7 +9,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.accounts import AccountState, AccountStatus
-from tidings.store.clock import now_ms
+from tidings.domain.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.schema import users
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tidings.store.clock import now_ms
+from tidings.domain.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.schema import app_admins, app_api_keys, app_keys, apps
 

@@ -9,7 +9,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tidings.domain.accounts import AccountState
-from tidings.store.clock import now_ms
+from tidings.domain.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.schema import broadcasts, users
 

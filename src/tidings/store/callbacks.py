@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.domain.callbacks import CallbackFormat, CallbackSettings, FailurePolicy
-from tidings.store.clock import now_ms
+from tidings.domain.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.schema import app_callbacks, callback_outbox
 

@@ -3,31 +3,14 @@ draft (``conversation_settings``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tidings.domain.conversations import DEFAULT, ConversationSettings
 from tidings.store.engine import Database
 from tidings.store.schema import conversation_settings
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationSettings:
-    pinned: bool = False
-    muted: bool = False
-    hidden_seq: int | None = None
-    cleared_seq: int = 0
-    draft: str = ""
-    draft_time: int = 0
-
-    def hidden(self, last_message_seq: int) -> bool:
-        """Hidden until a message newer than the hide comes."""
-        return self.hidden_seq is not None and last_message_seq <= self.hidden_seq
-
-
-DEFAULT = ConversationSettings()
 
 
 def _settings(r: Any) -> ConversationSettings:

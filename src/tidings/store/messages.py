@@ -10,73 +10,10 @@ from sqlalchemy import and_, func, select, tuple_, union_all, update
 
 from tidings.domain.elements import EntryKind
 from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.domain.records import ConversationState, StoredMessage
 from tidings.store.callbacks import insert_events
 from tidings.store.engine import Database
 from tidings.store.schema import conversation_members, conversations, groups, messages
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    conversation_id: int
-    key: ConversationKey
-    seq: int
-    sender: str
-    client_msg_id: str
-    elements: str  # JSON text, as validated at send
-    cloud_custom_data: str
-    created_at: int
-    state: int
-    # domain.elements.EntryKind; a change entry names its target, and carries
-    # the target as it stands (read with it, or as the change left it).
-    kind: int = 0
-    target_seq: int = 0
-    imported: int = 0
-    edited_at: int | None = None
-    change_seq: int = 0
-    changed_by: str = ""
-    target: StoredMessage | None = None
-    # Group messages: the JSON list of mentions ("" for none).
-    mentions: str = ""
-
-    @property
-    def msg_id(self) -> str:
-        return f"{self.conversation_id}-{self.seq}"
-
-    @property
-    def is_change(self) -> bool:
-        return self.kind != EntryKind.MESSAGE
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationState:
-    """One member's view of a conversation."""
-
-    conversation_id: int
-    key: ConversationKey
-    last_seq: int
-    last_time: int
-    read_seq: int
-    last_message: StoredMessage | None
-    # Unread = countable messages (not one's own, not changes, not history
-    # imports) after the cursor: last_msg_no - read_msg_no.
-    last_msg_no: int = 0
-    read_msg_no: int = 0
-    # A group member sees the entries after this seq.
-    visible_after: int = 0
-    # The last seq that mentioned the member, and the last "@all".
-    mention_seq: int = 0
-    at_all_seq: int = 0
-
-    @property
-    def at_me(self) -> bool:
-        """An unread message mentions the member (or everyone)."""
-        return max(self.mention_seq, self.at_all_seq) > self.read_seq
-    # The seq of the newest message (changes are not previews).
-    last_message_seq: int = 0
-
-    @property
-    def unread(self) -> int:
-        return max(0, self.last_msg_no - self.read_msg_no)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.domain.accounts import AccountState
+from tidings.domain.clock import now_ms
 from tidings.domain.profiles import STANDARD_FIELDS
-from tidings.store.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.schema import user_profile_custom, users
 

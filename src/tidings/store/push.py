@@ -11,9 +11,9 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.domain.accounts import AccountState
+from tidings.domain.clock import now_ms
 from tidings.domain.push import Channel, token_hash
 from tidings.store.callbacks import insert_events
-from tidings.store.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.schema import (
     app_push,

@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.domain.elements import MessageState
 from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.domain.records import StoredMessage
 from tidings.domain.search import LIKE_ESCAPE, Cursor, SearchQuery, fts5_match, like_pattern
 from tidings.store.engine import Database
-from tidings.store.messages import StoredMessage, message_of
+from tidings.store.messages import message_of
 from tidings.store.schema import (
     conversation_members,
     conversation_settings,

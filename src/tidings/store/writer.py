@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Connection, insert, select, tuple_
@@ -25,6 +25,7 @@ from sqlalchemy.engine.interfaces import DBAPICursor
 
 from tidings.domain import group_rights
 from tidings.domain.callbacks import Event, message_data
+from tidings.domain.clock import now_ms
 from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.group_callbacks import GroupEvent, op_data
@@ -33,12 +34,19 @@ from tidings.domain.group_rights import Action
 from tidings.domain.groups import GroupState, GroupType, JoinOption, Member
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.domain.media import media_ids
+from tidings.domain.records import (
+    CommitHook,
+    Committed,
+    NewChange,
+    NewGroupOp,
+    NewMessage,
+    Request,
+    StoredMessage,
+)
 from tidings.domain.search import searchable_text
 from tidings.store.callbacks import OUTBOX_INSERT_SQL, outbox_params
-from tidings.store.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.groups import GroupOp, GroupTx, load_state
-from tidings.store.messages import StoredMessage
 from tidings.store.push import JOB_INSERT_SQL
 from tidings.store.schema import conversation_members, conversations
 from tidings.store.search import TEXT_DELETE_SQL, TEXT_INSERT_SQL
@@ -55,91 +63,6 @@ _ENTRY_COLUMNS = ("conversation_id, seq, sdkappid, sender, client_msg_id, elemen
                   " cloud_custom_data, created_at, state, kind, target_seq, imported, edited_at,"
                   " change_seq, changed_by")
 
-
-@dataclass(slots=True)
-class NewMessage:
-    key: ConversationKey
-    sender: str
-    client_msg_id: str
-    elements: str
-    cloud_custom_data: str
-    # Passed back untouched to the commit hook: who asked, to route the ack.
-    origin: Any = None
-    # (platform, client ip) when the app wants an after-send callback: its
-    # outbox row is written in the message's own transaction.
-    after_send: tuple[str, str] | None = None
-    # An import: the message's own time (else the commit's), and its mode.
-    time: int | None = None
-    imported: ImportMode = ImportMode.NONE
-    # Group messages: the members mentioned, "@all" for everyone (checked).
-    mentions: tuple[str, ...] = ()
-    # The app's admin into a group: no membership or mute check.
-    privileged: bool = False
-    # Push for receivers who are away: the sender's options as stored
-    # (domain.push.PushOptions.stored(), "" for defaults); None: no push.
-    push: str | None = ""
-
-
-@dataclass(slots=True)
-class NewChange:
-    """Recall or edit message ``target_seq`` of a conversation. The checks
-    that depend on the target run in the writer's transaction, so two changes
-    of one message are never judged on the same state."""
-
-    key: ConversationKey
-    target_seq: int
-    kind: EntryKind  # RECALL or EDIT
-    changed_by: str  # "user:<id>" or "admin:<actor>", as stored
-    # Edit: what replaces the target's content (None keeps that part).
-    elements: str | None = None
-    cloud_custom_data: str | None = None
-    # A sender's own change: who must have sent the target, and within how
-    # many ms of its time (0: no limit). None for an admin: no limits.
-    sender: str | None = None
-    window_ms: int = 0
-    max_bytes: int = 0
-    origin: Any = None
-    # In a group: the member who asks (the sender of the target, or an owner
-    # or admin recalling another's message: no window then).
-    actor: str | None = None
-    # A recall whose after-recall callback row is written in its transaction.
-    after_recall: bool = False
-
-
-@dataclass(slots=True)
-class NewGroupOp:
-    """A change to a group (create, join, kick, role, mute, profile, ...): it
-    is judged and written in the writer's transaction, on the group as it
-    stands, and its system entry takes the group's next seq."""
-
-    key: ConversationKey
-    op: GroupOp
-    origin: Any = None
-    # The after-events the app wants (its outbox rows go into this transaction).
-    callbacks: frozenset[str] = frozenset()
-
-
-Request = NewMessage | NewChange | NewGroupOp
-
-
-@dataclass(frozen=True, slots=True)
-class Committed:
-    request: Request
-    # The stored message, or the change entry (with its target as it left it).
-    message: StoredMessage
-    # True when the client id was stored before (or the message was already
-    # recalled): the first ack is repeated and nothing new was stored.
-    duplicate: bool
-    # The app's before-send callback dropped it: acked, but never stored (seq 0).
-    dropped: bool = False
-    # A group's entry: who gets it live (the members at its seq; a map that
-    # is never changed once published).
-    recipients: Mapping[str, Member] | None = None
-    # A group operation's answer to its caller.
-    result: Any = None
-
-
-CommitHook = Callable[[list[Committed]], None]
 
 
 class _Conv:
@@ -595,7 +518,8 @@ class MessageWriter:
                      1 if conv is None else conv.last_seq + 1,
                      0 if conv is None else conv.last_msg_no, now, create)
         try:
-            outcome = r.op.apply(tx)
+            # Every GroupOperation the services submit is one of the store's ops.
+            outcome = cast(GroupOp, r.op).apply(tx)
         except TidingsError as refused:
             return refused
         if made:

@@ -1,4 +1,5 @@
-"""Frames of the real-time protocol (docs/protocol.md): parsing and replies.
+"""Frames of the real-time protocol (docs/protocol.md): parsing, and the one
+place where every frame is encoded.
 
 A client frame is ``{"op": ..., "id": ..., "data": {...}}``; the server
 answers ``{"re": id, "ok": true, "data": ...}`` or ``{"re": id, "ok": false,
@@ -7,102 +8,16 @@ answers ``{"re": id, "ok": true, "data": ...}`` or ``{"re": id, "ok": false,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
-from tidings.domain.conversations import (
-    ConversationDeleteIn,
-    ConversationPatch,
-    ReactionIn,
-    TypingIn,
-)
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.friends import FriendAnswerIn, FriendRemarkIn
-from tidings.domain.requests import EditRequest, Payload, ReadRequest
 
 RequestId = str | int | None
 MAX_REQUEST_ID = 64
-
-
-class Device(Payload):
-    platform: str = Field("", max_length=32)
-    id: str = Field("", max_length=64)
-
-
-class LoginData(Payload):
-    sdkappid: int
-    user_id: str
-    # Missing reads as empty: refused as USERSIG_MISSING, like a missing header.
-    usersig: str = Field("", max_length=4096)
-    device: Device = Field(default_factory=Device)
-
-
-class HistoryData(Payload):
-    conversation_id: str = Field(max_length=128)
-    before_seq: int | None = Field(None, ge=1)
-    limit: int | None = None
-
-
-class ConversationsData(Payload):
-    limit: int | None = None
-
-
-class ReadData(ReadRequest):
-    conversation_id: str = Field(max_length=128)
-
-
-class RecallData(Payload):
-    conversation_id: str = Field(max_length=128)
-    seq: int
-
-
-class EditData(EditRequest):
-    conversation_id: str = Field(max_length=128)
-    seq: int
-
-
-class Empty(Payload):
-    pass
-
-
-class FriendUserData(Payload):
-    user_id: str = Field(max_length=64)
-
-
-class FriendAcceptData(FriendAnswerIn):
-    user_id: str = Field(max_length=64)
-
-
-class FriendRemarkData(FriendRemarkIn):
-    user_id: str = Field(max_length=64)
-
-
-class ConversationSetData(ConversationPatch):
-    conversation_id: str = Field(max_length=128)
-
-
-class ConversationIdData(Payload):
-    conversation_id: str = Field(max_length=128)
-
-
-class TypingData(TypingIn):
-    conversation_id: str = Field(max_length=128)
-
-
-class ReactionData(ReactionIn):
-    conversation_id: str = Field(max_length=128)
-    seq: int
-
-
-class ConversationDeleteData(ConversationDeleteIn):
-    conversation_id: str = Field(max_length=128)
-
-
-class ProfileGetData(Payload):
-    # Absent: the caller's own profile.
-    user_ids: list[str] | None = Field(None, max_length=10_000)
 
 
 def invalid(exc: ValidationError) -> TidingsError:
@@ -154,3 +69,7 @@ def ok(req_id: RequestId, data: Any) -> bytes:
 
 def fail(req_id: RequestId, error: TidingsError) -> bytes:
     return orjson.dumps({"re": req_id, "ok": False, "error": error.to_dict()})
+
+
+def event_frame(event: str, data: Mapping[str, Any]) -> bytes:
+    return orjson.dumps({"event": event, "data": data})
