@@ -23,6 +23,7 @@ from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import BlockedSenderSees, C2CSettings
 from tidings.domain.ids import check_user_id
+from tidings.protocol_cli import protocol_cli
 from tidings.store.apps import ApiKey, AppRecord, AppStore
 from tidings.store.callbacks import STATUSES, CallbackStore
 from tidings.store.engine import Database, migrate, open_database
@@ -37,6 +38,7 @@ apps_cli = typer.Typer(help="Create and manage apps (tenants).", no_args_is_help
 cli.add_typer(apps_cli, name="app")
 api_keys_cli = typer.Typer(help="API keys for an app's admin API.", no_args_is_help=True)
 apps_cli.add_typer(api_keys_cli, name="api-key")
+cli.add_typer(protocol_cli, name="protocol")
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file lives "
                                               "[env TIDINGS_DATA_DIR; default ./tidings-data]")]

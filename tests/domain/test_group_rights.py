@@ -1,4 +1,4 @@
-"""The rights table of docs/protocol.md is the one the code enforces."""
+"""The rights table of docs/groups.md is the one the code enforces."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ _NAMES = {
 
 def test_docs_table_is_the_enforced_one() -> None:
     table = rights_table()
-    docs = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text()
+    docs = (Path(__file__).parents[2] / "docs" / "groups.md").read_text()
     for action in Action:
         cells = [", ".join(table[t][action.value]) or "app admin only" for t in table]
         row = f"| {_NAMES[action.value]} | " + " | ".join(cells) + " |"

@@ -6,46 +6,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-
 from tidings.domain.ids import Identity
 from tidings.domain.links import LinkTicketIn
 from tidings.domain.records import Committed
-from tidings.domain.requests import Payload, ReadRequest, SendRequest, SyncRequest
+from tidings.domain.requests import SendRequest
 from tidings.gateway.ops import Handler, op
-from tidings.protocol import frames, ops
+from tidings.protocol import frames
 from tidings.protocol.frames import RequestId
+from tidings.protocol.ops import (
+    AppData,
+    LinkConversationsData,
+    LinkHistoryData,
+    LinkReadData,
+    LinksData,
+    LinkSyncData,
+)
 from tidings.protocol.views import ack_view
 from tidings.services.links import qualify_view
 
 if TYPE_CHECKING:
     from tidings.bus.local import Subscriber
     from tidings.gateway.session import Session
-
-class LinksData(Payload):
-    sdkappid: int | None = Field(None, ge=1)
-
-
-class AppData(Payload):
-    sdkappid: int = Field(ge=1)
-
-
-class LinkSyncData(SyncRequest):
-    sdkappid: int = Field(ge=1)
-
-
-class LinkHistoryData(ops.HistoryData):
-    pass
-
-
-class LinkReadData(ReadRequest):
-    conversation_id: str = Field(max_length=128)
-
-
-class LinkConversationsData(Payload):
-    sdkappid: int | None = Field(None, ge=1)
-    limit: int | None = None
-
 
 class _QualifiedAck:
     """The writer's ack for a send as a linked identity, qualified by app."""

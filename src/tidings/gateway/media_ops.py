@@ -4,29 +4,15 @@ for what an upload is."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING
 
 from tidings.domain.ids import Identity
 from tidings.gateway.ops import Handler, op
+from tidings.protocol.ops import MediaInfoRequest, MediaUrlRequest
 from tidings.services.media import Caller
 
 if TYPE_CHECKING:
     from tidings.gateway.session import Session
-
-
-class MediaUrlRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    media_id: str = Field(min_length=1, max_length=64)
-    variant: Literal["original", "large", "thumb", "poster"] = "original"
-
-
-class MediaInfoRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    media_id: str = Field(min_length=1, max_length=64)
 
 
 def handlers(session: Session) -> dict[str, Handler]:

@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from tidings.domain.ids import Identity
 from tidings.protocol import frames
@@ -20,12 +20,6 @@ if TYPE_CHECKING:
 Handler = Callable[[RequestId, dict[str, Any]], Awaitable[None]]
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class AnyData(BaseModel):
-    """For an op that has always let its data go unread: any object passes."""
-
-    model_config = ConfigDict(extra="ignore")
 
 
 def op(session: Session, model: type[M], run: Callable[[Identity, M], Any]) -> Handler:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from tidings.domain.ids import Identity
 from tidings.domain.push import AppStateRequest, PushRegisterRequest, PushUnregisterRequest
-from tidings.gateway.ops import AnyData, Handler, op
+from tidings.gateway.ops import Handler, op
+from tidings.protocol.ops import AnyData
 
 if TYPE_CHECKING:
     from tidings.gateway.session import Session

@@ -15,6 +15,7 @@ import orjson
 from pydantic import ValidationError
 
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.protocol.events import EventName
 
 RequestId = str | int | None
 MAX_REQUEST_ID = 64
@@ -71,5 +72,6 @@ def fail(req_id: RequestId, error: TidingsError) -> bytes:
     return orjson.dumps({"re": req_id, "ok": False, "error": error.to_dict()})
 
 
-def event_frame(event: str, data: Mapping[str, Any]) -> bytes:
+def event_frame(event: EventName, data: Mapping[str, Any]) -> bytes:
+    """An event (its name is one of protocol.events.EVENTS: mypy checks)."""
     return orjson.dumps({"event": event, "data": data})

@@ -3,7 +3,9 @@ Shapes that the REST API shares live in domain/ and are named here."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.domain.conversations import (
     ConversationDeleteIn,
@@ -11,8 +13,39 @@ from tidings.domain.conversations import (
     ReactionIn,
     TypingIn,
 )
-from tidings.domain.friends import FriendAnswerIn, FriendRemarkIn
-from tidings.domain.requests import EditRequest, Payload, ReadRequest
+from tidings.domain.friends import (
+    FriendAnswerIn,
+    FriendDeleteIn,
+    FriendRemarkIn,
+    FriendRequestIn,
+    UserIdsIn,
+)
+from tidings.domain.group_joins import (
+    GroupApplyRequest,
+    GroupJoinAnswerRequest,
+    GroupJoinRequestsRequest,
+)
+from tidings.domain.group_requests import Empty as GroupEmpty
+from tidings.domain.group_requests import (
+    GroupCreateRequest,
+    GroupIdRequest,
+    GroupMembersRequest,
+    GroupMuteAllRequest,
+    GroupMuteRequest,
+    GroupNameCardRequest,
+    GroupReadersRequest,
+    GroupReceiptsRequest,
+    GroupSetRoleRequest,
+    GroupTransferRequest,
+    GroupUpdateRequest,
+    GroupUsersRequest,
+)
+from tidings.domain.links import LinkTicketIn
+from tidings.domain.live import LiveGroupRequest, LiveMembersRequest, LiveSendRequest
+from tidings.domain.profiles import ProfilePatch
+from tidings.domain.push import AppStateRequest, PushRegisterRequest, PushUnregisterRequest
+from tidings.domain.requests import EditRequest, Payload, ReadRequest, SendRequest, SyncRequest
+from tidings.domain.search import SearchIn
 
 
 class Device(Payload):
@@ -92,3 +125,129 @@ class ConversationDeleteData(ConversationDeleteIn):
 class ProfileGetData(Payload):
     # Absent: the caller's own profile.
     user_ids: list[str] | None = Field(None, max_length=10_000)
+
+
+# -- links (a home account acting as its linked identities) --------------------
+
+class LinksData(Payload):
+    sdkappid: int | None = Field(None, ge=1)
+
+
+class AppData(Payload):
+    sdkappid: int = Field(ge=1)
+
+
+class LinkSyncData(SyncRequest):
+    sdkappid: int = Field(ge=1)
+
+
+class LinkHistoryData(HistoryData):
+    pass
+
+
+class LinkReadData(ReadRequest):
+    conversation_id: str = Field(max_length=128)
+
+
+class LinkConversationsData(Payload):
+    sdkappid: int | None = Field(None, ge=1)
+    limit: int | None = None
+
+
+# -- media ---------------------------------------------------------------------
+
+class MediaUrlRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    media_id: str = Field(min_length=1, max_length=64)
+    variant: Literal["original", "large", "thumb", "poster"] = "original"
+
+
+class MediaInfoRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    media_id: str = Field(min_length=1, max_length=64)
+
+
+class AnyData(BaseModel):
+    """For an op that has always let its data go unread: any object passes."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+# Name -> the model its ``data`` is validated with, in the order of the
+# docs' table. The gateway's handlers are checked against it (a test), and
+# the schema command writes it out.
+OPS: dict[str, type[BaseModel]] = {
+    "login": LoginData,
+    "sync": SyncRequest,
+    "send": SendRequest,
+    "recall": RecallData,
+    "edit": EditData,
+    "history": HistoryData,
+    "conversations": ConversationsData,
+    "read": ReadData,
+    "profile_get": ProfileGetData,
+    "profile_set": ProfilePatch,
+    "conversation_set": ConversationSetData,
+    "conversation_hide": ConversationIdData,
+    "conversation_delete": ConversationDeleteData,
+    "typing": TypingData,
+    "reaction_add": ReactionData,
+    "reaction_remove": ReactionData,
+    "friend_add": FriendRequestIn,
+    "friend_requests": Empty,
+    "friend_accept": FriendAcceptData,
+    "friend_decline": FriendUserData,
+    "friend_withdraw": FriendUserData,
+    "friends": Empty,
+    "friend_remark": FriendRemarkData,
+    "friend_delete": FriendDeleteIn,
+    "block": UserIdsIn,
+    "unblock": UserIdsIn,
+    "blocklist": Empty,
+    "group_create": GroupCreateRequest,
+    "group_join": GroupIdRequest,
+    "group_leave": GroupIdRequest,
+    "group_invite": GroupUsersRequest,
+    "group_kick": GroupUsersRequest,
+    "group_set_role": GroupSetRoleRequest,
+    "group_transfer": GroupTransferRequest,
+    "group_mute": GroupMuteRequest,
+    "group_mute_all": GroupMuteAllRequest,
+    "group_update": GroupUpdateRequest,
+    "group_set_name_card": GroupNameCardRequest,
+    "group_disband": GroupIdRequest,
+    "group_info": GroupIdRequest,
+    "group_members": GroupMembersRequest,
+    "group_list": GroupEmpty,
+    "group_receipts": GroupReceiptsRequest,
+    "group_readers": GroupReadersRequest,
+    "group_apply": GroupApplyRequest,
+    "group_join_approve": GroupJoinAnswerRequest,
+    "group_join_decline": GroupJoinAnswerRequest,
+    "group_join_requests": GroupJoinRequestsRequest,
+    "group_applications": GroupEmpty,
+    "live_join": LiveGroupRequest,
+    "live_leave": LiveGroupRequest,
+    "live_send": LiveSendRequest,
+    "live_members": LiveMembersRequest,
+    "search": SearchIn,
+    "push_register": PushRegisterRequest,
+    "push_unregister": PushUnregisterRequest,
+    "push_devices": AnyData,
+    "app_state": AppStateRequest,
+    "media_url": MediaUrlRequest,
+    "media_info": MediaInfoRequest,
+    "link_preview": LinkTicketIn,
+    "link_confirm": LinkTicketIn,
+    "links": LinksData,
+    "unlink": AppData,
+    "link_conversations": LinkConversationsData,
+    "link_history": LinkHistoryData,
+    "link_read": LinkReadData,
+    "link_sync": LinkSyncData,
+    "link_send": SendRequest,
+    "ping": Empty,
+    "pong": AnyData,
+}

@@ -10,9 +10,10 @@ JSON Schema from the same declarations."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Literal, NotRequired, TypedDict, cast
+from typing import Annotated, Literal, NotRequired, cast
 
 import orjson
+from typing_extensions import TypedDict
 
 from tidings.domain.conversations import DEFAULT as DEFAULT_SETTINGS
 from tidings.domain.conversations import ConversationSettings

@@ -33,6 +33,7 @@ from tidings.domain.friends import (
 )
 from tidings.domain.ids import Identity, check_user_id
 from tidings.domain.profiles import AllowType
+from tidings.protocol.events import EventName
 from tidings.protocol.frames import event_frame
 from tidings.services.accounts import check_user_ids
 from tidings.services.callbacks import CallbackService
@@ -184,7 +185,7 @@ class FriendService:
 
     # -- helpers -------------------------------------------------------------------
 
-    def _tell(self, sdkappid: int, user_id: str, event: str, data: Mapping[str, Any],
+    def _tell(self, sdkappid: int, user_id: str, event: EventName, data: Mapping[str, Any],
               skip: Subscriber | None = None) -> None:
         self._bus.deliver(Identity(sdkappid, user_id), event_frame(event, data), skip=skip)
 

@@ -28,6 +28,7 @@ from tidings.domain.group_joins import (
 )
 from tidings.domain.groups import JoinOption, Role, check_text
 from tidings.domain.ids import Identity, check_group_id, check_user_id
+from tidings.protocol.events import EventName
 from tidings.protocol.frames import event_frame
 from tidings.services.callbacks import CallbackService
 from tidings.services.groups import GroupService
@@ -37,8 +38,8 @@ from tidings.store.groups import GroupStore
 
 log = logging.getLogger(__name__)
 
-REQUEST_EVENT = "group_join_request"
-HANDLED_EVENT = "group_join_request_handled"
+REQUEST_EVENT: EventName = "group_join_request"
+HANDLED_EVENT: EventName = "group_join_request_handled"
 
 
 class GroupJoinService:
@@ -52,7 +53,7 @@ class GroupJoinService:
         self._bus = bus
         self._callbacks = callbacks
 
-    def _tell(self, sdkappid: int, users: Iterable[str], event: str,
+    def _tell(self, sdkappid: int, users: Iterable[str], event: EventName,
               data: Mapping[str, Any], skip: Subscriber | None) -> None:
         frame = event_frame(event, data)
         for user in dict.fromkeys(users):

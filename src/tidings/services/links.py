@@ -36,6 +36,7 @@ from tidings.domain.link_profiles import (
 )
 from tidings.domain.links import LinkTicketIn, qualify
 from tidings.domain.usersig import UserSigClaims
+from tidings.protocol.events import EventName
 from tidings.protocol.frames import event_frame
 from tidings.services.apps import AppRegistry
 from tidings.services.callbacks import CallbackService
@@ -296,7 +297,7 @@ class LinkService:
     def _link_view(link: Link, label: dict[str, Any]) -> dict[str, Any]:
         return {"app": label["app"], "user": label["as"], "since": link.created_at}
 
-    def _tell(self, home_user: str, event: str, data: dict[str, Any]) -> None:
+    def _tell(self, home_user: str, event: EventName, data: dict[str, Any]) -> None:
         """Every device of the home account learns of its links' changes."""
         self._bus.deliver(Identity(self.home_sdkappid, home_user), event_frame(event, data))
 

@@ -161,9 +161,9 @@ class LiveService:
         now = now_ms()
         msg_id = uuid.uuid4().hex
         gid = self._groups.key(me.sdkappid, group_id).a
-        frame = orjson.dumps({"event": "live_message", "data": message_view(
+        frame = event_frame("live_message", message_view(
             gid, msg_id, client_msg_id, me.user_id, orjson.Fragment(elements_json),
-            cloud_custom_data, priority, now)})
+            cloud_custom_data, priority, now))
         for conns in room.members.values():
             for other in conns:
                 if other is not conn:

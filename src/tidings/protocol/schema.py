@@ -1,0 +1,48 @@
+"""The JSON Schema of the whole protocol: the frames, every op's request
+data and every event's data, and the views they hold, in one document. The
+TypeScript SDK generates its types from it (``tidings protocol schema``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from tidings.protocol.events import EVENTS
+from tidings.protocol.ops import OPS
+from tidings.protocol.views import ChangeAck, ConversationView, MessageAck
+
+SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
+
+# Replies whose shape is a view of their own (the other ops answer the
+# object their docs page describes).
+REPLIES: dict[str, Any] = {"send": MessageAck | ChangeAck, "recall": ChangeAck,
+                           "edit": ChangeAck, "link_send": MessageAck}
+
+
+def protocol_schema() -> dict[str, Any]:
+    """``$defs`` holds every model once; ``ops`` maps each op to its request
+    data (and reply, where typed), ``events`` each event to its data."""
+    inputs: list[tuple[tuple[str, str], Any, TypeAdapter[Any]]] = []
+    for name, model in OPS.items():
+        inputs.append((("op", name), "validation", TypeAdapter(model)))
+    for name, reply in REPLIES.items():
+        inputs.append((("reply", name), "serialization", TypeAdapter(reply)))
+    for name, data in EVENTS.items():
+        inputs.append((("event", name), "serialization", TypeAdapter(data)))
+    inputs.append((("view", "conversation"), "serialization", TypeAdapter(ConversationView)))
+    refs, defs = TypeAdapter.json_schemas(inputs, ref_template="#/$defs/{model}")
+    ops = {name: {"data": refs[(("op", name), "validation")],
+                  **({"reply": refs[(("reply", name), "serialization")]}
+                     if name in REPLIES else {})}
+           for name in OPS}
+    events = {name: {"data": refs[(("event", name), "serialization")]} for name in EVENTS}
+    return {
+        "$schema": SCHEMA_URI,
+        "title": "Tidings real-time protocol",
+        "description": "Frames of /v1/ws: a client sends {op, id, data}; the server answers "
+                       "{re, ok, data | error} and pushes {event, data} (docs/protocol.md).",
+        "ops": ops,
+        "events": events,
+        "$defs": defs.get("$defs", {}),
+    }
