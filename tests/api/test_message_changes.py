@@ -390,5 +390,5 @@ def test_openapi_describes_the_change_endpoints(server: Server) -> None:
                  "/v1/conversations/{conversation_id}/messages/{seq}/edit"):
         assert path in spec["paths"], path
     schemas = spec["components"]["schemas"]
-    for name in ("AdminImportRequest", "EditRequest", "ChangeAckOut", "UnreadOut"):
+    for name in ("AdminImportRequest", "EditRequest", "ChangeAck", "UnreadOut"):
         assert schemas[name]["examples"], name

@@ -4,85 +4,29 @@ signed-in account's own settings (docs/home-accounts.md)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import Field
 
 from tidings.api.auth import bearer, client_ip, runtime_of
 from tidings.api.responses import JSON
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.home_accounts import PASSWORD_MAX_BYTES, Channel
-from tidings.domain.requests import Payload
+from tidings.domain.home_accounts import Channel
+from tidings.protocol.home import (
+    CodeRequestIn,
+    CodeSentOut,
+    CodeSignInIn,
+    HomeAccountOut,
+    HomeCardOut,
+    MeIn,
+    PasswordChangeIn,
+    PasswordIn,
+    SignedInOut,
+)
 from tidings.services.home_accounts import Caller
 
 router = APIRouter(prefix="/v1/home", tags=["home"])
-
-_Secret = Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX_BYTES)]
-_Address = Annotated[str, Field(min_length=1, max_length=320, examples=["ana@example.org"])]
-
-
-class PasswordIn(Payload):
-    username: str = Field(min_length=1, max_length=64, examples=["ana"])
-    password: _Secret
-
-
-class CodeRequestIn(Payload):
-    channel: Literal["email", "phone"]
-    address: _Address
-
-
-class CodeSignInIn(CodeRequestIn):
-    code: str = Field(min_length=1, max_length=16, examples=["042917"])
-
-
-class MeIn(Payload):
-    display_name: str | None = Field(None, max_length=500, examples=["Ana Lima"])
-    avatar_url: str | None = Field(None, max_length=512)
-    username: str | None = Field(None, max_length=64, examples=["ana"])
-
-
-class PasswordChangeIn(Payload):
-    current_password: _Secret | None = None
-    new_password: _Secret
-
-
-class SignedInOut(Payload):
-    """Connect with ``usersig`` as ``user_id`` of app ``sdkappid``, like any
-    app's user, until ``expires_at`` (ms)."""
-
-    sdkappid: int
-    user_id: str
-    usersig: str
-    expires_at: int
-    session_id: str
-    created: bool
-
-
-class CodeSentOut(Payload):
-    sent: bool
-    expires_in: int
-    resend_after: int
-
-
-class HomeAccountOut(Payload):
-    user_id: str
-    username: str | None
-    email: str | None
-    phone: str | None
-    has_password: bool
-    display_name: str
-    avatar_url: str
-    created_at: int
-
-
-class HomeCardOut(Payload):
-    user_id: str
-    username: str | None
-    display_name: str
-    avatar_url: str
-
 
 def home_client_ip(request: Request) -> str:
     """The client as the server sees it: the socket's peer, or, behind a

@@ -4,28 +4,27 @@ owner's deletion of the account, over REST (issue 5; docs/home-accounts.md,
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from pydantic import Field
 
 from tidings.api.auth import runtime_of
-from tidings.api.home import (
+from tidings.api.home import Me, home_client_ip
+from tidings.api.responses import JSON
+from tidings.domain.home_accounts import Channel
+from tidings.domain.requests import Payload
+from tidings.protocol.home import (
     CodeRequestIn,
     CodeSentOut,
     CodeSignInIn,
     HomeAccountOut,
-    Me,
     SignedInOut,
-    home_client_ip,
 )
-from tidings.api.responses import JSON
-from tidings.domain.home_accounts import PASSWORD_MAX_BYTES, Channel
-from tidings.domain.requests import Payload
+from tidings.protocol.home import Secret as _Secret
 
 router = APIRouter(prefix="/v1/home", tags=["home"])
 
-_Secret = Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX_BYTES)]
 
 class AddressAddedOut(HomeAccountOut):
     # The account's earlier address of that kind, now removed (None if it

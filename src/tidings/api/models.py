@@ -6,93 +6,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from tidings.protocol.replies import ConversationsReply, HistoryReply, ReadState
+from tidings.protocol.views import ChangeAck, ConversationView, MessageAck, MessageView
 
-class MessageOut(BaseModel):
-    kind: Literal["message"]
-    msg_id: str
-    conversation_id: str
-    seq: int
-    sender: str
-    client_msg_id: str
-    elements: list[dict[str, Any]]
-    cloud_custom_data: str
-    time: int
-    state: Literal["normal", "edited", "recalled"]
-    edited_at: int | None
-    change_seq: int
-    imported: Literal["realtime", "history"] | None
-    # History and sync only: who reacted with what, by first use.
-    reactions: list[dict[str, Any]] | None = None
-
-
-_TARGET_EXAMPLE: dict[str, Any] = {
-    "kind": "message", "msg_id": "41-7", "conversation_id": "c2c_bob", "seq": 7,
-    "sender": "alice", "client_msg_id": "9b1c2f80-0007", "elements": [], "cloud_custom_data": "",
-    "time": 1795310000123, "state": "recalled", "edited_at": None, "change_seq": 9,
-    "imported": None}
-
-
-class ChangeAckOut(BaseModel):
-    """A recall or an edit, stored: the change's own entry (``seq``) and the
-    message it changed as it now stands (``target``)."""
-
-    model_config = {"json_schema_extra": {"examples": [{
-        "kind": "recall", "msg_id": "41-9", "conversation_id": "c2c_bob", "seq": 9,
-        "time": 1795310030456, "by": "sender", "target_seq": 7, "target": _TARGET_EXAMPLE,
-        "duplicate": False}]}}
-
-    kind: Literal["recall", "edit"]
-    msg_id: str
-    conversation_id: str
-    seq: int
-    time: int
-    by: Literal["sender", "admin"]
-    target_seq: int
-    target: MessageOut | None
-    duplicate: bool
-
-
-class ConversationOut(BaseModel):
-    conversation_id: str
-    type: Literal["c2c", "group"]
-    last_seq: int
-    read_seq: int
-    unread: int
-    last_time: int
-    last_message: MessageOut | None
-    # The peer's read cursor; null when the app has read receipts off.
-    peer_read_seq: int | None = None
-    # The caller's own settings (docs/protocol.md, "Conversation settings").
-    pinned: bool = False
-    muted: bool = False
-    hidden: bool = False
-    cleared_seq: int = 0
-    draft: str = ""
-    draft_time: int = 0
-
-
-class ConversationListOut(BaseModel):
-    conversations: list[ConversationOut]
-
-
-class HistoryOut(BaseModel):
-    messages: list[MessageOut]
-    more: bool
-
-
-class AckOut(BaseModel):
-    msg_id: str
-    conversation_id: str
-    seq: int
-    time: int
-    client_msg_id: str
-    duplicate: bool
-
-
-class ReadOut(BaseModel):
-    conversation_id: str
-    read_seq: int
-    unread: int
+# The protocol's own views and replies (protocol/), under the names the
+# routes declare: one declaration for the socket, REST and the schema.
+MessageOut = MessageView
+ChangeAckOut = ChangeAck
+ConversationOut = ConversationView
+ConversationListOut = ConversationsReply
+HistoryOut = HistoryReply
+AckOut = MessageAck
+ReadOut = ReadState
 
 
 class ErrorBody(BaseModel):

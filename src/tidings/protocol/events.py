@@ -12,6 +12,7 @@ from typing import Any, Literal
 from typing_extensions import TypedDict
 
 from tidings.domain.elements import Elements
+from tidings.protocol.replies import ReadState
 from tidings.protocol.views import (
     AppCard,
     ChangeView,
@@ -20,14 +21,6 @@ from tidings.protocol.views import (
     SystemView,
     UserCard,
 )
-
-
-class ReadEvent(TypedDict):
-    """The user's own read cursor moved (another device, or REST)."""
-
-    conversation_id: str
-    read_seq: int
-    unread: int
 
 
 class PeerReadEvent(TypedDict):
@@ -163,7 +156,7 @@ EVENTS: dict[str, Any] = {
     "message": MessageView,
     "change": ChangeView,
     "system": SystemView,
-    "read": ReadEvent,
+    "read": ReadState,
     "peer_read": PeerReadEvent,
     "group_receipts": GroupReceiptsEvent,
     "typing": TypingEvent,

@@ -10,14 +10,17 @@ from pydantic import TypeAdapter
 
 from tidings.protocol.events import EVENTS
 from tidings.protocol.ops import OPS
+from tidings.protocol.replies import ConversationsReply, HistoryReply, ReadState, SyncReply
 from tidings.protocol.views import ChangeAck, ConversationView, MessageAck
 
 SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
 
 # Replies whose shape is a view of their own (the other ops answer the
 # object their docs page describes).
-REPLIES: dict[str, Any] = {"send": MessageAck | ChangeAck, "recall": ChangeAck,
-                           "edit": ChangeAck, "link_send": MessageAck}
+REPLIES: dict[str, Any] = {
+    "send": MessageAck, "recall": ChangeAck, "edit": ChangeAck, "link_send": MessageAck,
+    "history": HistoryReply, "link_history": HistoryReply, "conversations": ConversationsReply,
+    "read": ReadState, "link_read": ReadState, "sync": SyncReply, "link_sync": SyncReply}
 
 
 def protocol_schema() -> dict[str, Any]:

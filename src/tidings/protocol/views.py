@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from typing import Annotated, Literal, NotRequired, cast
 
 import orjson
+from pydantic import ConfigDict, with_config
+from pydantic.config import JsonDict
 from typing_extensions import TypedDict
 
 from tidings.domain.conversations import DEFAULT as DEFAULT_SETTINGS
@@ -127,8 +129,20 @@ class MessageAck(TypedDict):
     duplicate: bool
 
 
+_TARGET_EXAMPLE: JsonDict = {
+    "kind": "message", "msg_id": "41-7", "conversation_id": "c2c_bob", "seq": 7,
+    "sender": "alice", "client_msg_id": "9b1c2f80-0007", "elements": [], "cloud_custom_data": "",
+    "time": 1795310000123, "state": "recalled", "edited_at": None, "change_seq": 9,
+    "imported": None}
+
+
+@with_config(ConfigDict(json_schema_extra={"examples": [{
+    "kind": "recall", "msg_id": "41-9", "conversation_id": "c2c_bob", "seq": 9,
+    "time": 1795310030456, "by": "sender", "target_seq": 7, "target": _TARGET_EXAMPLE,
+    "duplicate": False}]}))
 class ChangeAck(ChangeView):
-    """The answer to a recall or an edit: its entry, as the sender of the
+    """The answer to a recall or an edit: its entry (``seq``), and the
+    message it changed as it now stands (``target``), as the sender of the
     changed message sees it."""
 
     duplicate: bool

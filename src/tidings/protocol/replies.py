@@ -1,0 +1,39 @@
+"""Replies of the ops (and REST routes) that answer with views: history, the
+conversation list, read state. The other ops answer the object their docs
+page describes."""
+
+from __future__ import annotations
+
+from typing_extensions import TypedDict
+
+from tidings.protocol.views import ConversationView, EntryView, MessageView
+
+
+class ReadState(TypedDict):
+    """Where the user's read cursor stands in one conversation (the answer
+    to ``read``, and the ``read`` event)."""
+
+    conversation_id: str
+    read_seq: int
+    unread: int
+
+
+class HistoryReply(TypedDict):
+    """A page of messages, oldest first; ``more``: older ones remain."""
+
+    messages: list[MessageView]
+    more: bool
+
+
+class ConversationsReply(TypedDict):
+    conversations: list[ConversationView]
+
+
+class SyncReply(TypedDict):
+    """What a device missed (docs/messages.md, "sync"): entries in seq order
+    per conversation, every conversation's state, ``more`` while pages remain;
+    plus pending friend requests, join applications and groups left."""
+
+    messages: list[EntryView]
+    conversations: list[ConversationView]
+    more: bool
