@@ -92,3 +92,19 @@ def test_the_command_writes_the_same_bytes_every_time(tmp_path: Path) -> None:
                              check=True, capture_output=True, timeout=60).stdout
     assert printed == first
     assert orjson.loads(first) == orjson.loads(orjson.dumps(protocol_schema()))
+
+
+def test_the_gateway_serves_exactly_the_protocols_ops_with_their_models() -> None:
+    """Every op a connection answers is in protocol.ops.OPS, validated with
+    the model declared there, and every declared op is answered."""
+    from unittest.mock import MagicMock
+
+    from tidings.config import Settings
+    from tidings.gateway.session import Session
+
+    session = Session(MagicMock(settings=Settings()), MagicMock())
+    handlers = session._handlers
+    assert set(handlers) == set(OPS)
+    wrong = {name: getattr(h, "model", None) for name, h in handlers.items()
+             if getattr(h, "model", None) is not OPS[name]}
+    assert not wrong, wrong

@@ -6,7 +6,7 @@ events (the acting device excepted)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tidings.domain.group_joins import (
     GroupApplyRequest,
@@ -15,29 +15,27 @@ from tidings.domain.group_joins import (
 )
 from tidings.domain.group_requests import Empty
 from tidings.domain.ids import Identity
+from tidings.gateway.context import OpContext
 from tidings.gateway.ops import Handler, op
 
-if TYPE_CHECKING:
-    from tidings.gateway.session import Session
 
-
-def handlers(session: Session) -> dict[str, Handler]:
-    joins = session.runtime.group_joins
+def handlers(ctx: OpContext) -> dict[str, Handler]:
+    joins = ctx.runtime.group_joins
 
     async def apply(me: Identity, r: GroupApplyRequest) -> dict[str, Any]:
-        return await joins.apply(me, r.group_id, r.message, skip=session,
-                                 platform=session.device.get("platform", ""),
-                                 client_ip=session.client_ip)
+        return await joins.apply(me, r.group_id, r.message, skip=ctx,
+                                 platform=ctx.platform,
+                                 client_ip=ctx.client_ip)
 
     def answer(approve: bool) -> Handler:
-        return op(session, GroupJoinAnswerRequest, lambda me, r: joins.answer(
-            me.sdkappid, me.user_id, r.group_id, r.user_id, approve, skip=session))
+        return op(ctx, GroupJoinAnswerRequest, lambda me, r: joins.answer(
+            me.sdkappid, me.user_id, r.group_id, r.user_id, approve, skip=ctx))
 
     return {
-        "group_apply": op(session, GroupApplyRequest, apply),
+        "group_apply": op(ctx, GroupApplyRequest, apply),
         "group_join_approve": answer(True),
         "group_join_decline": answer(False),
-        "group_join_requests": op(session, GroupJoinRequestsRequest, lambda me, r: (
+        "group_join_requests": op(ctx, GroupJoinRequestsRequest, lambda me, r: (
             joins.pending(me.sdkappid, me.user_id, r.group_id))),
-        "group_applications": op(session, Empty, lambda me, r: joins.mine(me)),
+        "group_applications": op(ctx, Empty, lambda me, r: joins.mine(me)),
     }

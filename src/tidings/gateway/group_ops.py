@@ -4,7 +4,7 @@ answers; the change itself reaches the members as a ``system`` event."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tidings.domain.group_requests import (
     Empty,
@@ -23,15 +23,13 @@ from tidings.domain.group_requests import (
     join_option,
 )
 from tidings.domain.ids import Identity
+from tidings.gateway.context import OpContext
 from tidings.gateway.ops import Handler, op
 
-if TYPE_CHECKING:
-    from tidings.gateway.session import Session
 
-
-def handlers(session: Session) -> dict[str, Handler]:
-    groups = session.runtime.groups
-    receipts = session.runtime.group_receipts
+def handlers(ctx: OpContext) -> dict[str, Handler]:
+    groups = ctx.runtime.groups
+    receipts = ctx.runtime.group_receipts
 
     async def create(me: Identity, r: GroupCreateRequest) -> dict[str, Any]:
         return await groups.create(me.sdkappid, me.user_id, type=r.group_type(),
@@ -43,37 +41,37 @@ def handlers(session: Session) -> dict[str, Handler]:
                                    join_option(r.join_option))
 
     return {
-        "group_create": op(session, GroupCreateRequest, create),
-        "group_join": op(session, GroupIdRequest,
+        "group_create": op(ctx, GroupCreateRequest, create),
+        "group_join": op(ctx, GroupIdRequest,
                          lambda me, r: groups.join(me.sdkappid, me.user_id, r.group_id)),
-        "group_leave": op(session, GroupIdRequest,
+        "group_leave": op(ctx, GroupIdRequest,
                           lambda me, r: groups.leave(me.sdkappid, me.user_id, r.group_id)),
-        "group_invite": op(session, GroupUsersRequest, lambda me, r: groups.invite(
+        "group_invite": op(ctx, GroupUsersRequest, lambda me, r: groups.invite(
             me.sdkappid, me.user_id, r.group_id, r.user_ids)),
-        "group_kick": op(session, GroupUsersRequest, lambda me, r: groups.kick(
+        "group_kick": op(ctx, GroupUsersRequest, lambda me, r: groups.kick(
             me.sdkappid, me.user_id, r.group_id, r.user_ids)),
-        "group_set_role": op(session, GroupSetRoleRequest, lambda me, r: groups.set_role(
+        "group_set_role": op(ctx, GroupSetRoleRequest, lambda me, r: groups.set_role(
             me.sdkappid, me.user_id, r.group_id, r.user_id, r.role)),
-        "group_transfer": op(session, GroupTransferRequest, lambda me, r: groups.transfer(
+        "group_transfer": op(ctx, GroupTransferRequest, lambda me, r: groups.transfer(
             me.sdkappid, me.user_id, r.group_id, r.new_owner)),
-        "group_mute": op(session, GroupMuteRequest, lambda me, r: groups.mute(
+        "group_mute": op(ctx, GroupMuteRequest, lambda me, r: groups.mute(
             me.sdkappid, me.user_id, r.group_id, r.user_id, r.seconds)),
-        "group_mute_all": op(session, GroupMuteAllRequest, lambda me, r: groups.mute_all(
+        "group_mute_all": op(ctx, GroupMuteAllRequest, lambda me, r: groups.mute_all(
             me.sdkappid, me.user_id, r.group_id, r.mute_all)),
-        "group_update": op(session, GroupUpdateRequest, update),
-        "group_set_name_card": op(session, GroupNameCardRequest, lambda me, r: (
+        "group_update": op(ctx, GroupUpdateRequest, update),
+        "group_set_name_card": op(ctx, GroupNameCardRequest, lambda me, r: (
             groups.set_name_card(me.sdkappid, me.user_id, r.group_id, r.user_id or me.user_id,
                                  r.name_card))),
-        "group_disband": op(session, GroupIdRequest,
+        "group_disband": op(ctx, GroupIdRequest,
                             lambda me, r: groups.disband(me.sdkappid, me.user_id, r.group_id)),
-        "group_info": op(session, GroupIdRequest,
+        "group_info": op(ctx, GroupIdRequest,
                          lambda me, r: groups.info(me.sdkappid, r.group_id)),
-        "group_members": op(session, GroupMembersRequest, lambda me, r: groups.members(
+        "group_members": op(ctx, GroupMembersRequest, lambda me, r: groups.members(
             me.sdkappid, me.user_id, r.group_id, after=r.after, limit=r.limit)),
-        "group_list": op(session, Empty, lambda me, r: groups.joined(me.sdkappid, me.user_id)),
-        "group_receipts": op(session, GroupReceiptsRequest, lambda me, r: receipts.receipts(
+        "group_list": op(ctx, Empty, lambda me, r: groups.joined(me.sdkappid, me.user_id)),
+        "group_receipts": op(ctx, GroupReceiptsRequest, lambda me, r: receipts.receipts(
             groups.key(me.sdkappid, r.group_id), me.user_id, r.seqs)),
-        "group_readers": op(session, GroupReadersRequest, lambda me, r: receipts.readers(
+        "group_readers": op(ctx, GroupReadersRequest, lambda me, r: receipts.readers(
             groups.key(me.sdkappid, r.group_id), me.user_id, r.seq, read=r.read,
             after=r.after, limit=r.limit)),
     }

@@ -4,13 +4,15 @@ conversation ids qualified by app (``app:<sdkappid>:c2c_bob``)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from tidings.domain.ids import Identity
 from tidings.domain.links import LinkTicketIn
 from tidings.domain.records import Committed
 from tidings.domain.requests import SendRequest
-from tidings.gateway.ops import Handler, op
+from tidings.gateway.context import OpContext
+from tidings.gateway.ops import Handler, op, stored_op
 from tidings.protocol import frames
 from tidings.protocol.frames import RequestId
 from tidings.protocol.ops import (
@@ -23,28 +25,28 @@ from tidings.protocol.ops import (
 )
 from tidings.protocol.views import ack_view
 from tidings.services.links import qualify_view
+from tidings.services.messaging import AckTarget
 
 if TYPE_CHECKING:
     from tidings.bus.local import Subscriber
-    from tidings.gateway.session import Session
 
 class _QualifiedAck:
     """The writer's ack for a send as a linked identity, qualified by app."""
 
-    __slots__ = ("device", "req_id", "session")
+    __slots__ = ("ctx", "device", "req_id")
 
-    def __init__(self, session: Session, req_id: RequestId) -> None:
-        self.session = session
-        self.device: Subscriber = session
+    def __init__(self, ctx: OpContext, req_id: RequestId) -> None:
+        self.ctx = ctx
+        self.device: Subscriber = ctx
         self.req_id = req_id
 
     def ack(self, committed: Committed) -> None:
         view = qualify_view(committed.message.key.sdkappid, ack_view(committed))
-        self.session.reply(frames.ok(self.req_id, view))
+        self.ctx.reply(frames.ok(self.req_id, view))
 
 
-def handlers(session: Session) -> dict[str, Handler]:
-    rt = session.runtime
+def handlers(ctx: OpContext) -> dict[str, Handler]:
+    rt = ctx.runtime
 
     async def history(me: Identity, r: LinkHistoryData) -> dict[str, Any]:
         found, more = await rt.linked_messaging.history(
@@ -56,25 +58,22 @@ def handlers(session: Session) -> dict[str, Handler]:
         return {"messages": result.messages, "conversations": result.conversations,
                 "more": result.more}
 
-    async def send(req_id: RequestId, data: dict[str, Any]) -> None:
-        r = SendRequest.model_validate(data)
-        future = await rt.linked_messaging.submit(session.me(), r.conversation_id,
-                                                  r.client_msg_id, r.elements_json(),
-                                                  r.cloud_custom_data,
-                                                  origin=_QualifiedAck(session, req_id),
-                                                  mentions=r.mentions)
-        session.answer_when_stored(req_id, future)
+    async def send(me: Identity, r: SendRequest,
+                   origin: AckTarget) -> asyncio.Future[Committed]:
+        return await rt.linked_messaging.submit(me, r.conversation_id, r.client_msg_id,
+                                                r.elements_json(), r.cloud_custom_data,
+                                                origin=origin, mentions=r.mentions)
 
     return {
-        "link_preview": op(session, LinkTicketIn, rt.links.preview),
-        "link_confirm": op(session, LinkTicketIn, rt.links.confirm),
-        "links": op(session, LinksData, lambda me, r: rt.links.links(me, r.sdkappid)),
-        "unlink": op(session, AppData, lambda me, r: rt.links.unlink(me, r.sdkappid)),
-        "link_conversations": op(session, LinkConversationsData, lambda me, r: (
+        "link_preview": op(ctx, LinkTicketIn, rt.links.preview),
+        "link_confirm": op(ctx, LinkTicketIn, rt.links.confirm),
+        "links": op(ctx, LinksData, lambda me, r: rt.links.links(me, r.sdkappid)),
+        "unlink": op(ctx, AppData, lambda me, r: rt.links.unlink(me, r.sdkappid)),
+        "link_conversations": op(ctx, LinkConversationsData, lambda me, r: (
             rt.linked_messaging.conversations(me, r.sdkappid, r.limit))),
-        "link_history": op(session, LinkHistoryData, history),
-        "link_read": op(session, LinkReadData, lambda me, r: rt.linked_messaging.mark_read(
+        "link_history": op(ctx, LinkHistoryData, history),
+        "link_read": op(ctx, LinkReadData, lambda me, r: rt.linked_messaging.mark_read(
             me, r.conversation_id, r.seq)),
-        "link_sync": op(session, LinkSyncData, sync),
-        "link_send": send,
+        "link_sync": op(ctx, LinkSyncData, sync),
+        "link_send": stored_op(ctx, SendRequest, send, ack=_QualifiedAck),
     }

@@ -1,28 +1,47 @@
-"""What the op modules (group_ops, live_ops, push_ops, ...) share: the shape
-of a handler, and ``op``, which builds the usual one from a request model and
-a call to a service."""
+"""What the op modules (message_ops, friend_ops, group_ops, ...) share: the
+shape of a handler, and the helpers that build one from a request model and a
+call to a service. ``op`` is the usual one; its siblings are for the few ops
+that need more: ``stored_op`` for a write whose ack comes from the writer
+(send, recall, edit), ``public_op`` for an op allowed before login (ping),
+``answering_op`` for an op that answers by itself because what it does after
+the answer matters (login, sync), ``heard`` for a frame that is only heard
+(pong).
+
+Every handler is typed against ``OpContext`` (gateway/context.py), never
+against the session."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
+from tidings.domain.records import Committed
+from tidings.gateway.context import OpContext
 from tidings.protocol import frames
 from tidings.protocol.frames import RequestId
-
-if TYPE_CHECKING:
-    from tidings.gateway.session import Session
+from tidings.protocol.ops import AnyData
+from tidings.protocol.views import ack_view
+from tidings.services.messaging import AckTarget
 
 Handler = Callable[[RequestId, dict[str, Any]], Awaitable[None]]
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def op(session: Session, model: type[M], run: Callable[[Identity, M], Any]) -> Handler:
+def _validating(model: type[BaseModel], handle: Handler) -> Handler:
+    """Name on the handler the model its data is validated with, for the test
+    that holds the gateway to the protocol's list (protocol.ops.OPS)."""
+    setattr(handle, "model", model)  # noqa: B010 - an attribute of a function
+    return handle
+
+
+def op(ctx: OpContext, model: type[M], run: Callable[[Identity, M], Any]) -> Handler:
     """The handler that parses the frame's data as ``model``, calls ``run``
     as the logged-in user, and answers with what it returns (awaited when it
     is a coroutine: some services answer at once).
@@ -32,9 +51,97 @@ def op(session: Session, model: type[M], run: Callable[[Identity, M], Any]) -> H
 
     async def handle(req_id: RequestId, data: dict[str, Any]) -> None:
         request = model.model_validate(data)
-        result = run(session.me(), request)
+        result = run(ctx.me(), request)
         if inspect.isawaitable(result):
             result = await result
-        session.reply(frames.ok(req_id, result))
+        ctx.reply(frames.ok(req_id, result))
 
-    return handle
+    return _validating(model, handle)
+
+
+def public_op(ctx: OpContext, model: type[M], run: Callable[[M], Any]) -> Handler:
+    """As ``op``, for an op that a connection may use before it logs in
+    (``ping``): ``run`` gets the request alone."""
+
+    async def handle(req_id: RequestId, data: dict[str, Any]) -> None:
+        request = model.model_validate(data)
+        result = run(request)
+        if inspect.isawaitable(result):
+            result = await result
+        ctx.reply(frames.ok(req_id, result))
+
+    return _validating(model, handle)
+
+
+def answering_op(model: type[M], run: Callable[[RequestId, M], Awaitable[None]]) -> Handler:
+    """The handler that parses the frame's data as ``model`` and leaves the
+    answer to ``run``, for an op that must act after its answer is queued
+    (``sync`` releases the frames held back during it) or may have nobody
+    left to answer (``login`` on a connection closed meanwhile)."""
+
+    async def handle(req_id: RequestId, data: dict[str, Any]) -> None:
+        await run(req_id, model.model_validate(data))
+
+    return _validating(model, handle)
+
+
+def heard() -> Handler:
+    """The handler of a frame that is only heard (``pong``): any data, no
+    answer; that it arrived is all that matters."""
+
+    async def handle(req_id: RequestId, data: dict[str, Any]) -> None:
+        return None
+
+    return _validating(AnyData, handle)
+
+
+class Ack:
+    """Routes the writer's ack for one write back to the connection that
+    asked for it, as the op's answer."""
+
+    __slots__ = ("device", "req_id")
+
+    def __init__(self, device: OpContext, req_id: RequestId) -> None:
+        self.device = device
+        self.req_id = req_id
+
+    def ack(self, committed: Committed) -> None:
+        self.device.reply(frames.ok(self.req_id, ack_view(committed)))
+
+
+def stored_op(ctx: OpContext, model: type[M],
+              run: Callable[[Identity, M, AckTarget], Awaitable[asyncio.Future[Committed]]],
+              ack: Callable[[OpContext, RequestId], AckTarget] = Ack) -> Handler:
+    """The handler of a write that the writer answers (send, recall, edit):
+    parses the frame's data as ``model`` and calls ``run`` as the logged-in
+    user with the ack target for this request (``ack``: ``Ack`` unless the
+    answer needs another shape); ``run`` hands the write to a service and
+    returns the write's future, which is not awaited (see
+    ``answer_when_stored``)."""
+
+    async def handle(req_id: RequestId, data: dict[str, Any]) -> None:
+        request = model.model_validate(data)
+        future = await run(ctx.me(), request, ack(ctx, req_id))
+        answer_when_stored(ctx, req_id, future)
+
+    return _validating(model, handle)
+
+
+def answer_when_stored(ctx: OpContext, req_id: RequestId,
+                       future: asyncio.Future[Committed]) -> None:
+    """The ack of a write comes from the writer, in order with the live
+    frames (see ``Ack``); here only a refusal is answered."""
+
+    def failed(f: asyncio.Future[Committed]) -> None:
+        if f.cancelled():
+            return
+        exc = f.exception()
+        if isinstance(exc, TidingsError):
+            ctx.reply(frames.fail(req_id, exc))
+        elif exc is not None:
+            ctx.reply(frames.fail(req_id, TidingsError(
+                ErrorCode.SERVICE_UNAVAILABLE, "not stored; retry with the same id")))
+
+    # Not awaited: the next frame is read while this one commits, and the
+    # ack comes from the writer in order with the live frames.
+    future.add_done_callback(failed)

@@ -4,33 +4,31 @@ its app is in the foreground or the background."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tidings.domain.ids import Identity
 from tidings.domain.push import AppStateRequest, PushRegisterRequest, PushUnregisterRequest
+from tidings.gateway.context import OpContext
 from tidings.gateway.ops import Handler, op
 from tidings.protocol.ops import AnyData
 
-if TYPE_CHECKING:
-    from tidings.gateway.session import Session
 
-
-def handlers(session: Session) -> dict[str, Handler]:
-    push = session.runtime.push
+def handlers(ctx: OpContext) -> dict[str, Handler]:
+    push = ctx.runtime.push
 
     def device_id(named: str) -> str:
         # This connection's device, unless the request names another of the user's.
-        return named or session.device.get("id", "")
+        return named or ctx.device_id
 
     def app_state(me: Identity, r: AppStateRequest) -> dict[str, Any]:
-        push.set_app_state(session, r.state)
+        push.set_app_state(ctx, r.state)
         return {"state": r.state}
 
     return {
-        "push_register": op(session, PushRegisterRequest,
+        "push_register": op(ctx, PushRegisterRequest,
                             lambda me, r: push.register(me, device_id(r.device_id), r)),
-        "push_unregister": op(session, PushUnregisterRequest,
+        "push_unregister": op(ctx, PushUnregisterRequest,
                               lambda me, r: push.unregister(me, device_id(r.device_id))),
-        "push_devices": op(session, AnyData, lambda me, r: push.devices(me)),
-        "app_state": op(session, AppStateRequest, app_state),
+        "push_devices": op(ctx, AnyData, lambda me, r: push.devices(me)),
+        "app_state": op(ctx, AppStateRequest, app_state),
     }

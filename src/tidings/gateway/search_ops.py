@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tidings.domain.search import SearchIn
+from tidings.gateway.context import OpContext
 from tidings.gateway.ops import Handler, op
 
-if TYPE_CHECKING:
-    from tidings.gateway.session import Session
 
-
-def handlers(session: Session) -> dict[str, Handler]:
-    return {"search": op(session, SearchIn, session.runtime.search.search)}
+def handlers(ctx: OpContext) -> dict[str, Handler]:
+    return {"search": op(ctx, SearchIn, ctx.runtime.search.search)}

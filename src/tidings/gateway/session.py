@@ -16,39 +16,45 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import ValidationError
 
 from tidings.domain import usersig
 from tidings.domain.callbacks import Event
 from tidings.domain.clock import now_ms
-from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.friends import FriendDeleteIn, FriendRequestIn, UserIdsIn
 from tidings.domain.ids import Identity
-from tidings.domain.profiles import ProfilePatch
-from tidings.domain.records import Committed
-from tidings.domain.requests import SendRequest, SyncRequest
+from tidings.domain.requests import SyncRequest
 from tidings.gateway import (
+    conversation_ops,
+    friend_ops,
     group_join_ops,
     group_ops,
     link_ops,
     live_ops,
     media_ops,
+    message_ops,
+    profile_ops,
     push_ops,
     search_ops,
 )
+from tidings.gateway.ops import Handler, answering_op, heard, public_op
 from tidings.protocol import frames, ops
 from tidings.protocol.frames import FrameError, RequestId, event_frame
-from tidings.protocol.views import ack_view
 from tidings.services.messaging import SendContext, SyncResult
 from tidings.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 _session_ids = itertools.count(1)
+
+# The ops other than login, sync, ping and pong, by feature: each module's
+# ``handlers(ctx)`` maps op names to handlers typed against OpContext.
+_OP_MODULES = (message_ops.handlers, conversation_ops.handlers, friend_ops.handlers,
+               profile_ops.handlers, group_ops.handlers, search_ops.handlers,
+               group_join_ops.handlers, live_ops.handlers, push_ops.handlers,
+               media_ops.handlers, link_ops.handlers)
 
 
 class CloseCode(enum.IntEnum):
@@ -77,19 +83,6 @@ class Mode(enum.Enum):
     WAITING_SYNC = 1  # logged in; live frames are dropped, sync will hold them
     SYNCING = 2       # live frames are held back until the answer is out
     LIVE = 3
-
-
-class _Ack:
-    """Routes the writer's ack for one send back to this connection."""
-
-    __slots__ = ("device", "req_id")
-
-    def __init__(self, device: Session, req_id: RequestId) -> None:
-        self.device = device
-        self.req_id = req_id
-
-    def ack(self, committed: Committed) -> None:
-        self.device.reply(frames.ok(self.req_id, ack_view(committed)))
 
 
 class TokenBucket:
@@ -137,44 +130,14 @@ class Session:
                                    self._settings.rate_limit_burst)
         self._last_heard = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
-        self._handlers: dict[str, Callable[[RequestId, dict[str, Any]], Awaitable[None]]] = {
-            "login": self._login,
-            "send": self._send,
-            "sync": self._sync,
-            "history": self._history,
-            "conversations": self._conversations,
-            "read": self._read,
-            "recall": self._recall,
-            "edit": self._edit,
-            "profile_get": self._profile_get,
-            "profile_set": self._profile_set,
-            "conversation_set": self._conversation_set,
-            "conversation_hide": self._conversation_hide,
-            "conversation_delete": self._conversation_delete,
-            "typing": self._typing,
-            "reaction_add": self._reaction_add,
-            "reaction_remove": self._reaction_remove,
-            "friend_add": self._friend_add,
-            "friend_requests": self._friend_requests,
-            "friend_accept": self._friend_accept,
-            "friend_decline": self._friend_decline,
-            "friend_withdraw": self._friend_withdraw,
-            "friends": self._friends,
-            "friend_remark": self._friend_remark,
-            "friend_delete": self._friend_delete,
-            "block": self._block,
-            "unblock": self._unblock,
-            "blocklist": self._blocklist,
-            "ping": self._ping,
-            "pong": self._pong,
+        self._handlers: dict[str, Handler] = {
+            "login": answering_op(ops.LoginData, self._login),
+            "sync": answering_op(SyncRequest, self._sync),
+            "ping": public_op(self, ops.Empty, lambda r: {"server_time": now_ms()}),
+            "pong": heard(),
         }
-        self._handlers.update(group_ops.handlers(self))
-        self._handlers.update(search_ops.handlers(self))
-        self._handlers.update(group_join_ops.handlers(self))
-        self._handlers.update(live_ops.handlers(self))
-        self._handlers.update(push_ops.handlers(self))
-        self._handlers.update(media_ops.handlers(self))
-        self._handlers.update(link_ops.handlers(self))
+        for handlers in _OP_MODULES:
+            self._handlers.update(handlers(self))
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -300,6 +263,8 @@ class Session:
                 raise TidingsError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}")
             if self.identity is None and op not in ("login", "ping", "pong"):
                 raise TidingsError(ErrorCode.NOT_LOGGED_IN, "log in first")
+            if op == "login" and self.identity is not None:
+                raise TidingsError(ErrorCode.ALREADY_LOGGED_IN, "this connection is logged in")
             await handler(req_id, data)
         except FrameError as exc:
             self.reply(frames.fail(exc.req_id, exc.error))
@@ -319,14 +284,27 @@ class Session:
     def me(self) -> Identity:
         return self._me()
 
+    # -- what op handlers see of it (gateway/context.py, OpContext) ----------
+
     @property
     def runtime(self) -> Runtime:
         return self._rt
 
-    async def _login(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        if self.identity is not None:
-            raise TidingsError(ErrorCode.ALREADY_LOGGED_IN, "this connection is logged in")
-        req = ops.LoginData.model_validate(data)
+    @property
+    def platform(self) -> str:
+        return self.device.get("platform", "")
+
+    @property
+    def device_id(self) -> str:
+        return self.device.get("id", "")
+
+    @property
+    def send_context(self) -> SendContext:
+        return self._context
+
+    # -- the session's own ops: login and the catch-up ------------------------
+
+    async def _login(self, req_id: RequestId, req: ops.LoginData) -> None:
         auth = self._rt.auth
         epoch = auth.epoch
         identity = await auth.login(req.usersig, sdkappid=req.sdkappid, user_id=req.user_id)
@@ -355,55 +333,9 @@ class Session:
             "max_message_bytes": s.max_message_bytes,
         }))
 
-    async def _send(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = SendRequest.model_validate(data)
-        me = self._me()
-        elements = await self._rt.media.prepare_for(me.sdkappid, me.user_id, req.elements_json())
-        assert elements is not None
-        future = self._rt.messaging.submit(
-            me, req.conversation_id, req.client_msg_id, elements,
-            req.cloud_custom_data, origin=_Ack(self, req_id), context=self._context,
-            mentions=req.mentions, push=req.offline_push)
-        self._answer_when_stored(req_id, future)
+    # -- catch-up ------------------------------------------------------------
 
-    def _answer_when_stored(self, req_id: RequestId, future: asyncio.Future[Committed]) -> None:
-        """The ack of a write comes from the writer, in order with the live
-        frames (see ``_Ack``); here only a refusal is answered."""
-
-        def failed(f: asyncio.Future[Committed]) -> None:
-            if f.cancelled():
-                return
-            exc = f.exception()
-            if isinstance(exc, TidingsError):
-                self.reply(frames.fail(req_id, exc))
-            elif exc is not None:
-                self.reply(frames.fail(req_id, TidingsError(
-                    ErrorCode.SERVICE_UNAVAILABLE, "not stored; retry with the same id")))
-
-        # Not awaited: the next frame is read while this one commits, and the
-        # ack comes from the writer in order with the live frames.
-        future.add_done_callback(failed)
-
-    def answer_when_stored(self, req_id: RequestId, future: asyncio.Future[Committed]) -> None:
-        """For op modules (gateway/link_ops.py): as ``_answer_when_stored``."""
-        self._answer_when_stored(req_id, future)
-
-    async def _recall(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.RecallData.model_validate(data)
-        self._answer_when_stored(req_id, self._rt.messaging.submit_change(
-            self._me(), req.conversation_id, req.seq, EntryKind.RECALL,
-            origin=_Ack(self, req_id)))
-
-    async def _edit(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.EditData.model_validate(data)
-        me = self._me()
-        elements = await self._rt.media.prepare_for(me.sdkappid, me.user_id, req.elements_json())
-        self._answer_when_stored(req_id, self._rt.messaging.submit_change(
-            me, req.conversation_id, req.seq, EntryKind.EDIT, elements,
-            req.cloud_custom_data, origin=_Ack(self, req_id)))
-
-    async def _sync(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = SyncRequest.model_validate(data)
+    async def _sync(self, req_id: RequestId, req: SyncRequest) -> None:
         before = self._mode
         self._mode = Mode.SYNCING
         self._held = []
@@ -441,133 +373,3 @@ class Session:
         self._covered = dict(result.covered)
         for conversation_id, seq, frame in held:
             self.push(frame, conversation_id, seq)
-
-    async def _history(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.HistoryData.model_validate(data)
-        found, more = await self._rt.messaging.history(
-            self._me(), req.conversation_id, before_seq=req.before_seq, limit=req.limit)
-        self.reply(frames.ok(req_id, {"messages": found, "more": more}))
-
-    async def _conversations(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.ConversationsData.model_validate(data)
-        found = await self._rt.messaging.conversations(self._me(), req.limit)
-        self.reply(frames.ok(req_id, {"conversations": found}))
-
-    async def _read(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.ReadData.model_validate(data)
-        result = await self._rt.messaging.mark_read(self._me(), req.conversation_id, req.seq,
-                                                    skip=self, platform=self._context.platform,
-                                                    client_ip=self.client_ip)
-        self.reply(frames.ok(req_id, result))
-
-    async def _profile_get(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.ProfileGetData.model_validate(data)
-        me = self._me()
-        if req.user_ids is None:
-            self.reply(frames.ok(req_id, await self._rt.profiles.get_one(me.sdkappid,
-                                                                         me.user_id)))
-        else:
-            self.reply(frames.ok(req_id, await self._rt.profiles.get(me.sdkappid,
-                                                                     req.user_ids)))
-
-    async def _profile_set(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        patch = ProfilePatch.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.profiles.set_own(self._me(), patch,
-                                                                     skip=self)))
-
-    # -- conversation settings -----------------------------------------------
-
-    async def _conversation_set(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.ConversationSetData.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.conversation_settings.update(
-            self._me(), req.conversation_id, req, skip=self)))
-
-    async def _conversation_hide(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.ConversationIdData.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.conversation_settings.hide(
-            self._me(), req.conversation_id, skip=self)))
-
-    async def _conversation_delete(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.ConversationDeleteData.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.conversation_settings.delete(
-            self._me(), req.conversation_id, req.clear_history, skip=self)))
-
-    async def _typing(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.TypingData.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.typing.typing(
-            self._me(), req.conversation_id, req.typing)))
-
-    async def _reaction_add(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.ReactionData.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.reactions.react(
-            self._me(), req.conversation_id, req.seq, req.emoji, True, skip=self)))
-
-    async def _reaction_remove(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.ReactionData.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.reactions.react(
-            self._me(), req.conversation_id, req.seq, req.emoji, False, skip=self)))
-
-    # -- friends and blocks --------------------------------------------------
-
-    async def _friend_add(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = FriendRequestIn.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.friends.request(
-            self._me(), req, skip=self, platform=self._context.platform,
-            client_ip=self.client_ip)))
-
-    async def _friend_requests(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        ops.Empty.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.friends.requests(self._me())))
-
-    async def _friend_accept(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.FriendAcceptData.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.friends.accept(
-            self._me(), req.user_id, req.remark, skip=self)))
-
-    async def _friend_decline(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.FriendUserData.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.friends.decline(self._me(), req.user_id,
-                                                                    skip=self)))
-
-    async def _friend_withdraw(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.FriendUserData.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.friends.withdraw(self._me(), req.user_id,
-                                                                     skip=self)))
-
-    async def _friends(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        ops.Empty.model_validate(data)
-        me = self._me()
-        self.reply(frames.ok(req_id, await self._rt.friends.friends(me.sdkappid, me.user_id)))
-
-    async def _friend_remark(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = ops.FriendRemarkData.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.friends.set_remark(
-            self._me(), req.user_id, req.remark, skip=self)))
-
-    async def _friend_delete(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = FriendDeleteIn.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.friends.delete(
-            self._me(), req.user_ids, req.both, skip=self)))
-
-    async def _block(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = UserIdsIn.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.friends.block(self._me(), req.user_ids,
-                                                                  skip=self)))
-
-    async def _unblock(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        req = UserIdsIn.model_validate(data)
-        self.reply(frames.ok(req_id, await self._rt.friends.unblock(self._me(), req.user_ids,
-                                                                    skip=self)))
-
-    async def _blocklist(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        ops.Empty.model_validate(data)
-        me = self._me()
-        self.reply(frames.ok(req_id, await self._rt.friends.blocklist(me.sdkappid,
-                                                                      me.user_id)))
-
-    async def _ping(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        ops.Empty.model_validate(data)
-        self.reply(frames.ok(req_id, {"server_time": now_ms()}))
-
-    async def _pong(self, req_id: RequestId, data: dict[str, Any]) -> None:
-        """The answer to our ping: hearing it is all that matters."""

@@ -1,0 +1,62 @@
+"""The message ops of the real-time protocol (docs/protocol.md, "Operations"):
+send, recall and edit, answered by the writer's ack once stored; history,
+the conversation list and read. ``sync`` is the session's own: it switches
+the connection's delivery mode (gateway/session.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tidings.domain.elements import EntryKind
+from tidings.domain.ids import Identity
+from tidings.domain.records import Committed
+from tidings.domain.requests import SendRequest
+from tidings.gateway.context import OpContext
+from tidings.gateway.ops import Handler, op, stored_op
+from tidings.protocol import ops
+from tidings.services.messaging import AckTarget
+
+
+def handlers(ctx: OpContext) -> dict[str, Handler]:
+    rt = ctx.runtime
+    messaging = rt.messaging
+
+    async def send(me: Identity, r: SendRequest,
+                   origin: AckTarget) -> asyncio.Future[Committed]:
+        elements = await rt.media.prepare_for(me.sdkappid, me.user_id, r.elements_json())
+        assert elements is not None
+        return messaging.submit(
+            me, r.conversation_id, r.client_msg_id, elements, r.cloud_custom_data,
+            origin=origin, context=ctx.send_context, mentions=r.mentions,
+            push=r.offline_push)
+
+    async def recall(me: Identity, r: ops.RecallData,
+                     origin: AckTarget) -> asyncio.Future[Committed]:
+        return messaging.submit_change(me, r.conversation_id, r.seq, EntryKind.RECALL,
+                                       origin=origin)
+
+    async def edit(me: Identity, r: ops.EditData,
+                   origin: AckTarget) -> asyncio.Future[Committed]:
+        elements = await rt.media.prepare_for(me.sdkappid, me.user_id, r.elements_json())
+        return messaging.submit_change(me, r.conversation_id, r.seq, EntryKind.EDIT,
+                                       elements, r.cloud_custom_data, origin=origin)
+
+    async def history(me: Identity, r: ops.HistoryData) -> dict[str, Any]:
+        found, more = await messaging.history(me, r.conversation_id,
+                                              before_seq=r.before_seq, limit=r.limit)
+        return {"messages": found, "more": more}
+
+    async def conversations(me: Identity, r: ops.ConversationsData) -> dict[str, Any]:
+        return {"conversations": await messaging.conversations(me, r.limit)}
+
+    return {
+        "send": stored_op(ctx, SendRequest, send),
+        "recall": stored_op(ctx, ops.RecallData, recall),
+        "edit": stored_op(ctx, ops.EditData, edit),
+        "history": op(ctx, ops.HistoryData, history),
+        "conversations": op(ctx, ops.ConversationsData, conversations),
+        "read": op(ctx, ops.ReadData, lambda me, r: messaging.mark_read(
+            me, r.conversation_id, r.seq, skip=ctx, platform=ctx.platform,
+            client_ip=ctx.client_ip)),
+    }
