@@ -1,0 +1,39 @@
+"""What a send carries besides the message itself: where it came from
+(``SendContext``, for the app's callbacks) and where its ack goes
+(``AckTarget``). Edges build these; every part of messaging reads them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from tidings.bus.local import Subscriber
+from tidings.domain.records import Committed
+
+
+class AckTarget(Protocol):
+    """Where the sender's ack goes; called once per send, in delivery order."""
+
+    # The sending device: it gets the ack in place of the message frame.
+    @property
+    def device(self) -> Subscriber | None: ...
+
+    def ack(self, committed: Committed) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SendContext:
+    """Where a send came from, for the app's callbacks: the device platform
+    and the client's address; ``forbid`` names callbacks not to run for it
+    (admin sends: ``before_send``, ``after_send``)."""
+
+    platform: str = ""
+    client_ip: str = ""
+    forbid: frozenset[str] = frozenset()
+    # The app's admin sends into a group it is not a member of (Tencent's
+    # send_group_msg without From_Account): no membership or mute check.
+    privileged: bool = False
+
+
+NO_CONTEXT = SendContext()
+IMPORT_CONTEXT = SendContext("RESTAPI", "", frozenset({"before_send", "after_send"}))

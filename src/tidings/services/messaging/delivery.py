@@ -1,0 +1,81 @@
+"""Delivery: the writer's commit hook. Right after each commit, in seq
+order, the sender's ack and the live frames to every member's connected
+devices (a one-to-one entry rendered per viewer, a group entry encoded once
+for all), and a wake-up for the callback dispatcher when the batch queued
+an after-send or after-recall event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from tidings.bus.local import LocalBus, Subscriber
+from tidings.domain.elements import EntryKind
+from tidings.domain.ids import Identity
+from tidings.domain.records import Committed, NewChange, NewMessage, StoredMessage
+from tidings.protocol.frames import event_frame
+from tidings.protocol.views import change_view, message_view, system_view
+
+if TYPE_CHECKING:
+    from tidings.services.callbacks import CallbackService
+
+
+def _message_frame(msg: StoredMessage, viewer: str) -> bytes:
+    return event_frame("message", message_view(msg, viewer))
+
+
+def _change_frame(entry: StoredMessage, viewer: str) -> bytes:
+    return event_frame("change", change_view(entry, viewer))
+
+
+class Delivery:
+    def __init__(self, bus: LocalBus) -> None:
+        self._bus = bus
+        self._callbacks: CallbackService | None = None
+
+    def bind(self, callbacks: CallbackService | None) -> None:
+        self._callbacks = callbacks
+
+    def on_commit(self, batch: list[Committed]) -> None:
+        """Runs right after each commit, in seq order: acks and live frames
+        (``message`` for a message, ``change`` for a recall or an edit)."""
+        after_send = False
+        for committed in batch:
+            origin = committed.request.origin
+            if committed.duplicate:
+                continue
+            request = committed.request
+            if ((isinstance(request, NewMessage) and request.after_send is not None)
+                    or (isinstance(request, NewChange) and request.after_recall)):
+                after_send = True
+            msg = committed.message
+            if origin is not None:
+                origin.ack(committed)
+            skip = origin.device if origin is not None else None
+            if committed.recipients is not None:
+                self._fan_out(msg, committed.recipients, skip)
+                continue
+            render = _change_frame if msg.kind else _message_frame
+            for user in msg.key.members():
+                self._bus.deliver(Identity(msg.key.sdkappid, user),
+                                  partial(render, msg, user),
+                                  conversation_id=msg.conversation_id, seq=msg.seq, skip=skip)
+        if after_send and self._callbacks is not None:
+            self._callbacks.wake()
+
+    def _fan_out(self, msg: StoredMessage, members: Iterable[str],
+                 skip: Subscriber | None) -> None:
+        """A group entry to every connected member: one frame for all (a
+        group's conversation id is the same for every member), and nothing
+        at all for the members who are not connected."""
+        if msg.kind == EntryKind.SYSTEM:
+            frame = event_frame("system", system_view(msg))
+        elif msg.kind:
+            frame = _change_frame(msg, "")
+        else:
+            frame = _message_frame(msg, "")
+        deliver, sdkappid = self._bus.deliver, msg.key.sdkappid
+        for user in members:
+            deliver(Identity(sdkappid, user), frame, conversation_id=msg.conversation_id,
+                    seq=msg.seq, skip=skip)

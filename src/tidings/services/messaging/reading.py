@@ -1,0 +1,188 @@
+"""Reading: a conversation's history (a member's, or the app's admin's of a
+group), the user's conversation list, and what every read shares with sync
+and the read cursors: the page limit, the membership check, the user's
+conversation settings, the peers' read cursors, and the decoration of
+message views (reactions, quotes of messages recalled since)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from tidings.domain.conversations import DEFAULT as DEFAULT_SETTINGS
+from tidings.domain.conversations import ConversationSettings
+from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.ids import (
+    MAX_SEQ,
+    ConversationKey,
+    ConversationKind,
+    Identity,
+    parse_conversation_id,
+)
+from tidings.domain.records import ConversationState, StoredMessage
+from tidings.protocol.views import (
+    ConversationView,
+    EntryView,
+    MessageView,
+    conversation_view,
+    message_view,
+    reaction_summary,
+)
+from tidings.services.messaging.quotes import blank_recalled_quotes
+from tidings.store.conversation_settings import ConversationSettingsStore
+from tidings.store.messages import Membership, MessageStore
+
+if TYPE_CHECKING:
+    from tidings.services.friends import Relations
+    from tidings.store.reactions import ReactionStore
+
+# A conversation's entries and their views, as decorate() takes them.
+Page = tuple[int, ConversationKey, list[StoredMessage], Sequence[EntryView]]
+
+
+class Reading:
+    def __init__(self, store: MessageStore, max_page: int) -> None:
+        self._store = store
+        self.max_page = max_page
+        self._relations: Relations | None = None
+        self._settings: ConversationSettingsStore | None = None
+        self._reactions: ReactionStore | None = None
+
+    def bind(self, relations: Relations | None, settings: ConversationSettingsStore | None,
+             reactions: ReactionStore | None) -> None:
+        self._relations = relations
+        self._settings = settings
+        self._reactions = reactions
+
+    # -- what reads share --------------------------------------------------
+
+    def limit(self, limit: int | None, default: int = 50) -> int:
+        if limit is None:
+            return min(default, self.max_page)
+        if limit < 0 or limit > self.max_page:
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               f"limit must be between 0 and {self.max_page}")
+        return limit
+
+    async def member_of(self, me: Identity, key: ConversationKey) -> Membership | None:
+        """The user's cursor; in a group, a refusal when not a member."""
+        found = await self._store.membership(key, me.user_id)
+        if found is None and key.kind is ConversationKind.GROUP:
+            if await self._store.group_exists(key):
+                raise TidingsError(ErrorCode.NOT_A_MEMBER, "you are not a member of this group")
+            raise TidingsError(ErrorCode.NOT_FOUND, f"no group {key.a!r}")
+        return found
+
+    async def settings_of(self, me: Identity) -> dict[int, ConversationSettings]:
+        if self._settings is None:
+            return {}
+        return await self._settings.of_user(me.sdkappid, me.user_id)
+
+    async def peer_reads(self, me: Identity,
+                         states: list[ConversationState]) -> dict[int, int] | None:
+        """The peers' read cursors, when the app has read receipts on."""
+        if self._relations is None or not (
+                await self._relations.rules(me.sdkappid)).read_receipts:
+            return None
+        wanted = [s.conversation_id for s in states if s.key.kind is ConversationKind.C2C]
+        return await self._store.peer_read_seqs(wanted, me.user_id) if wanted else {}
+
+    async def decorate(self, pages: Sequence[Page]) -> None:
+        """History and sync show each message's reactions (live message
+        events do not: a new message has none), and a reply's quote as
+        recalled once the quoted message is. One reaction query for all the
+        pages of a sync."""
+        for conversation_id, key, rows, views in pages:
+            await blank_recalled_quotes(self._store, conversation_id, key, rows, views)
+        if self._reactions is None:
+            return
+        wanted = [(conversation_id, v["seq"]) for conversation_id, _, _, views in pages
+                  for v in views if v["kind"] == "message"]
+        found = await self._reactions.of_messages(wanted) if wanted else {}
+        for conversation_id, _, _, views in pages:
+            for v in views:
+                if v["kind"] == "message":
+                    v["reactions"] = reaction_summary(found.get((conversation_id, v["seq"]),
+                                                                []))
+
+    # -- history and the conversation list --------------------------------------
+
+    async def history_views(self, rows: list[StoredMessage],
+                            viewers: list[str]) -> list[MessageView]:
+        """Messages of any conversations, each as its viewer's history shows
+        it (reactions; quotes of recalled messages blanked): search results."""
+        views = [message_view(m, viewer) for m, viewer in zip(rows, viewers, strict=True)]
+        await self.decorate([(m.conversation_id, m.key, [m], [v])
+                             for m, v in zip(rows, views, strict=True)])
+        return views
+
+    async def history(self, me: Identity, conversation_id: str, *, before_seq: int | None,
+                      limit: int | None) -> tuple[list[MessageView], bool]:
+        """A page of messages older than ``before_seq`` (newest page when
+        absent), in ascending seq order, and whether older ones remain."""
+        key = parse_conversation_id(me, conversation_id)
+        n = self.limit(limit)
+        found = await self.member_of(me, key)
+        if found is None or n == 0:
+            return [], False
+        if before_seq is not None:
+            # Same page, but within what the database's integers can hold.
+            before_seq = max(0, min(before_seq, MAX_SEQ))
+        cleared = 0 if self._settings is None else (
+            await self._settings.of_one(found.conversation_id, me.user_id)).cleared_seq
+        rows = await self._store.page(found.conversation_id, key, before_seq=before_seq,
+                                      after_seq=max(found.visible_after, cleared),
+                                      limit=n + 1, newest_first=True, messages_only=True)
+        more = len(rows) > n
+        rows = rows[:n]
+        rows.reverse()
+        views = [message_view(m, me.user_id) for m in rows]
+        await self.decorate([(found.conversation_id, key, rows, views)])
+        return views, more
+
+    async def group_number(self, key: ConversationKey) -> int:
+        """The internal number of a group's conversation (its msg ids' prefix)."""
+        number = await self._store.conversation_number(key)
+        if number is None:
+            raise TidingsError(ErrorCode.NOT_FOUND, f"no group {key.a!r}")
+        return number
+
+    async def group_history(self, key: ConversationKey, *, before_seq: int | None,
+                            limit: int | None) -> tuple[list[MessageView], bool]:
+        """A page of a group's messages for the app's admin (all of them,
+        whoever joined when), oldest first; 10010 for no such group."""
+        n = self.limit(limit)
+        number = await self._store.conversation_number(key)
+        if number is None:
+            raise TidingsError(ErrorCode.NOT_FOUND, f"no group {key.a!r}")
+        if before_seq is not None:
+            before_seq = max(0, min(before_seq, MAX_SEQ))
+        rows = await self._store.page(number, key, before_seq=before_seq, limit=n + 1,
+                                      newest_first=True, messages_only=True)
+        more = len(rows) > n
+        rows = rows[:n]
+        rows.reverse()
+        return [message_view(m, "") for m in rows], more
+
+    async def conversations(self, me: Identity, limit: int | None) -> list[ConversationView]:
+        """Pinned ones first, then by last activity; hidden ones left out."""
+        n = self.limit(limit, 100)
+        prefs = await self.settings_of(me)
+        if not prefs:
+            states = await self._store.conversations_of(me.sdkappid, me.user_id, limit=n)
+            reads = await self.peer_reads(me, states)
+            return [conversation_view(s, me.user_id, peer_reads=reads) for s in states]
+        states = await self._store.conversations_of(me.sdkappid, me.user_id,
+                                                    with_last_message=False)
+        shown = [s for s in states if not prefs.get(s.conversation_id, DEFAULT_SETTINGS)
+                 .hidden(s.last_message_seq)]
+        # Stable: within pinned and unpinned, the newest activity first.
+        shown.sort(key=lambda s: not prefs.get(s.conversation_id, DEFAULT_SETTINGS).pinned)
+        shown = shown[:n]
+        last = await self._store.last_messages(shown)
+        reads = await self.peer_reads(me, shown)
+        return [conversation_view(replace(s, last_message=last.get(s.conversation_id)),
+                                  me.user_id, prefs.get(s.conversation_id, DEFAULT_SETTINGS),
+                                  reads)
+                for s in shown]

@@ -1,0 +1,219 @@
+"""Sending: a message's checks (conversation, client id, size, mentions,
+group membership, friendship and blocks), its dedup by (app, sender, client
+msg id) against the sends in flight and the recent acks, then the writer:
+straight away on the fast path, through the before-send lanes otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from tidings.domain.callbacks import Event
+from tidings.domain.clock import now_ms
+from tidings.domain.elements import ImportMode
+from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.friends import Verdict
+from tidings.domain.ids import (
+    MAX_CLIENT_MSG_ID,
+    ConversationKey,
+    ConversationKind,
+    Identity,
+    check_user_id,
+    parse_conversation_id,
+)
+from tidings.domain.push import PushOptions
+from tidings.domain.records import Committed, NewMessage
+from tidings.services.messaging.context import (
+    IMPORT_CONTEXT,
+    NO_CONTEXT,
+    AckTarget,
+    SendContext,
+)
+from tidings.services.messaging.lanes import Lanes, send_events
+from tidings.services.messaging.quotes import QUOTE_MARK_BYTES
+from tidings.store.writer import MessageWriter
+
+if TYPE_CHECKING:
+    from tidings.services.callbacks import CallbackService
+    from tidings.services.friends import Relations
+
+RECENT_ACKS = 50_000
+# An imported message may be at most this far in the future (clock skew).
+MAX_IMPORT_AHEAD_MS = 60_000
+# The app's server (admin API, imports, broadcasts) sends whatever the
+# users' friend and block lists say.
+_TRUSTED_PLATFORM = "RESTAPI"
+AT_ALL = "@all"
+
+Dedup = tuple[int, str, str]
+
+
+def _mentions(key: ConversationKey, mentions: Sequence[str]) -> tuple[str, ...]:
+    """Mentions are for group messages: user ids, or "@all" for everyone."""
+    if key.kind is not ConversationKind.GROUP:
+        raise TidingsError(ErrorCode.INVALID_REQUEST, "mentions are for group messages")
+    return tuple(m if m == AT_ALL else check_user_id(m) for m in dict.fromkeys(mentions))
+
+
+class Sending:
+    def __init__(self, max_message_bytes: int, lanes: Lanes) -> None:
+        self._max_message_bytes = max_message_bytes
+        self._in_flight: dict[Dedup, asyncio.Future[Committed]] = {}
+        self._recent: OrderedDict[Dedup, Committed] = OrderedDict()
+        # The lanes' own map: a send joins its lane while it holds messages.
+        self._lanes = lanes.waiting
+        self._vet = lanes.vet
+        self.writer: MessageWriter | None = None
+        self._callbacks: CallbackService | None = None
+        self._relations: Relations | None = None
+
+    def bind(self, writer: MessageWriter, callbacks: CallbackService | None,
+             relations: Relations | None) -> None:
+        self.writer = writer
+        self._callbacks = callbacks
+        self._relations = relations
+
+    def submit(self, sender: Identity, conversation_id: str, client_msg_id: str,
+               elements_json: bytes, cloud_custom_data: str,
+               origin: AckTarget | None = None,
+               context: SendContext = NO_CONTEXT, *, time: int | None = None,
+               imported: ImportMode = ImportMode.NONE,
+               mentions: Sequence[str] = (),
+               push: PushOptions | None = None) -> asyncio.Future[Committed]:
+        """Queue a message for the next commit. Checks run now (and raise);
+        the future resolves once the message is durable. ``origin`` is acked
+        exactly once, in order with the live frames of the same commit.
+        An import (admin) gives the message's own ``time``."""
+        key = parse_conversation_id(sender, conversation_id)
+        if key.a == key.b:
+            raise TidingsError(ErrorCode.INVALID_CONVERSATION_ID,
+                               "a one-to-one conversation needs two different users")
+        checked_mentions = _mentions(key, mentions) if mentions else ()
+        if not client_msg_id or len(client_msg_id) > MAX_CLIENT_MSG_ID:
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               f"client_msg_id must be 1 to {MAX_CLIENT_MSG_ID} characters")
+        size = len(elements_json) + len(cloud_custom_data.encode())
+        if size > self._max_message_bytes:
+            raise TidingsError(ErrorCode.MESSAGE_TOO_LONG,
+                               f"message is {size} bytes; the limit is {self._max_message_bytes}")
+        dedup = (sender.sdkappid, sender.user_id, client_msg_id)
+        loop = asyncio.get_running_loop()
+        earlier = self._recent.get(dedup)
+        if earlier is not None:
+            repeated = loop.create_future()
+            repeated.set_result(self._repeat(earlier, key, origin))
+            return repeated
+        first = self._in_flight.get(dedup)
+        if first is not None:
+            return self._follow(first, key, origin)
+        if self.writer is None:
+            raise TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the server is starting")
+        if key.kind is ConversationKind.GROUP and not context.privileged:
+            self.writer.precheck_send(key, sender.user_id)
+        request = NewMessage(key, sender.user_id, client_msg_id, elements_json.decode(),
+                             cloud_custom_data, origin, time=time, imported=imported,
+                             mentions=checked_mentions,
+                             privileged=context.privileged and key.kind is ConversationKind.GROUP,
+                             push=None if push is not None and push.disabled else (
+                                 push.stored() if push is not None else ""))
+        if imported is not ImportMode.NONE:
+            # Imports run no message callbacks (as Tencent's importmsg).
+            context = IMPORT_CONTEXT
+        lane = (sender.user_id, key)
+        known, settings = (True, None) if self._callbacks is None else (
+            self._callbacks.cached(sender.sdkappid))
+        before, after = send_events(key)
+        check_relations = False
+        if (self._relations is not None and context.platform != _TRUSTED_PLATFORM
+                and key.kind is ConversationKind.C2C):
+            # Blocks and friendship: in memory, or a detour that loads them.
+            verdict = self._relations.verdict(
+                key.sdkappid, sender.user_id, key.b if sender.user_id == key.a else key.a)
+            if isinstance(verdict, TidingsError):
+                raise verdict
+            check_relations = verdict != Verdict.PASS
+        resolve_quote = QUOTE_MARK_BYTES in elements_json
+        if known and not check_relations and not resolve_quote and lane not in self._lanes and not (
+                settings is not None and settings.enabled(before)
+                and Event.BEFORE_SEND not in context.forbid):
+            # The fast path: no before-send callback to wait for.
+            if (settings is not None and settings.enabled(after)
+                    and Event.AFTER_SEND not in context.forbid):
+                request.after_send = (context.platform, context.client_ip)
+            future = self.writer.submit(request)
+        else:
+            future = self._vet(request, lane, context, settings if known else None, known,
+                               check_relations, resolve_quote)
+        self._in_flight[dedup] = future
+        future.add_done_callback(lambda f: self._settled(dedup, f))
+        return future
+
+    async def send(self, sender: Identity, conversation_id: str, client_msg_id: str,
+                   elements_json: bytes, cloud_custom_data: str,
+                   context: SendContext = NO_CONTEXT, mentions: Sequence[str] = (),
+                   push: PushOptions | None = None) -> Committed:
+        return await asyncio.shield(self.submit(sender, conversation_id, client_msg_id,
+                                                elements_json, cloud_custom_data,
+                                                context=context, mentions=mentions, push=push))
+
+    async def import_message(self, sender: Identity, conversation_id: str, client_msg_id: str,
+                             elements_json: bytes, cloud_custom_data: str, time: int,
+                             mode: ImportMode) -> Committed:
+        """Store a message with its original ``time`` (ms). It takes the
+        conversation's next seq like any message: seq order is the truth,
+        time is for display. HISTORY: counts as unread for nobody and moves no
+        cursor; REALTIME: as a send (unread for the peer, the sender's cursor
+        moves). Idempotent by (sender, client id), in the same space as sends."""
+        if not 0 < time <= now_ms() + MAX_IMPORT_AHEAD_MS:
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               "time: ms since the epoch, not in the future")
+        return await asyncio.shield(self.submit(sender, conversation_id, client_msg_id,
+                                                elements_json, cloud_custom_data,
+                                                time=time, imported=mode))
+
+    # -- dedup: a resend with the same client msg id is the same message -------
+
+    def _settled(self, dedup: Dedup, future: asyncio.Future[Committed]) -> None:
+        self._in_flight.pop(dedup, None)
+        if future.cancelled() or future.exception() is not None:
+            return
+        committed = future.result()
+        if committed.duplicate and committed.request.origin is not None:
+            committed.request.origin.ack(committed)  # the hook acks fresh ones only
+        self._recent[dedup] = committed
+        if len(self._recent) > RECENT_ACKS:
+            self._recent.popitem(last=False)
+
+    def _follow(self, first: asyncio.Future[Committed], key: ConversationKey,
+                origin: AckTarget | None) -> asyncio.Future[Committed]:
+        """A resend while the first copy is still being committed."""
+        follower: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
+
+        def settle(f: asyncio.Future[Committed]) -> None:
+            if follower.done():
+                return
+            if f.cancelled():
+                follower.cancel()
+            elif (exc := f.exception()) is not None:
+                follower.set_exception(exc)
+            else:
+                try:
+                    follower.set_result(self._repeat(f.result(), key, origin))
+                except TidingsError as error:
+                    follower.set_exception(error)
+
+        first.add_done_callback(settle)
+        return follower
+
+    def _repeat(self, earlier: Committed, key: ConversationKey,
+                origin: AckTarget | None) -> Committed:
+        if earlier.message.key != key:
+            raise TidingsError(ErrorCode.CLIENT_MSG_ID_REUSED,
+                               "this client message id was already used in another conversation")
+        repeated = Committed(earlier.request, earlier.message, duplicate=True,
+                             dropped=earlier.dropped)
+        if origin is not None:
+            origin.ack(repeated)
+        return repeated
