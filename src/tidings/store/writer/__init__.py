@@ -1,0 +1,3 @@
+from tidings.store.writer.core import MessageWriter, WriterStopped
+
+__all__ = ["MessageWriter", "WriterStopped"]
