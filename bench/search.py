@@ -40,7 +40,7 @@ from tidings.domain.ids import c2c_key
 from tidings.domain.records import NewMessage
 from tidings.domain.search import parse_query
 from tidings.store.engine import Database, migrate, open_database
-from tidings.store.search import SearchScope, SearchStore
+from tidings.store.search import SearchScope, SearchStore, TextRows
 from tidings.store.writer import MessageWriter
 
 WORDS = ("the", "meeting", "is", "at", "noon", "tomorrow", "please", "bring", "report", "budget",
@@ -70,6 +70,7 @@ async def fill(db: Database, args: argparse.Namespace) -> dict[str, float]:
     # u0 is in --peers conversations whatever the draw.
     pairs += [("u0", f"u{i}") for i in range(1, args.peers + 1) if ("u0", f"u{i}") not in pairs]
     writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
+    writer.register(TextRows(db))  # message_texts, as the server writes it
     writer.start()
     started = time.perf_counter()
     pending: list[asyncio.Future[Any]] = []

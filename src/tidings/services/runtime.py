@@ -35,7 +35,7 @@ from tidings.services.typing import TypingService
 from tidings.store.accounts import AccountStore
 from tidings.store.apps import AppStore
 from tidings.store.broadcasts import BroadcastStore
-from tidings.store.callbacks import CallbackStore
+from tidings.store.callbacks import CallbackStore, OutboxRows
 from tidings.store.conversation_settings import ConversationSettingsStore
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.friends import FriendStore
@@ -44,12 +44,13 @@ from tidings.store.group_joins import JoinRequestStore
 from tidings.store.groups import GroupStore
 from tidings.store.home_recovery import HomeRecoveryStore
 from tidings.store.links import LinkStore
-from tidings.store.media import MediaStore
+from tidings.store.media import MediaRefRows, MediaStore
+from tidings.store.mentions import MentionRows
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
-from tidings.store.push import PushStore
+from tidings.store.push import PushJobRows, PushStore
 from tidings.store.reactions import ReactionStore
-from tidings.store.search import SearchStore
+from tidings.store.search import SearchStore, TextRows
 from tidings.store.stats import StatsStore
 from tidings.store.writer import MessageWriter
 
@@ -111,9 +112,11 @@ class Runtime:
         callbacks = CallbackService(CallbackStore(db), settings)
         push = PushService(PushStore(db), bus, callbacks, settings)
         writer = MessageWriter(db, max_batch=settings.max_commit_batch,
-                               on_commit=push.hook(messaging.on_commit),
-                               push=push.wants_push if settings.push_enabled
-                               else lambda sdkappid: False)
+                               on_commit=push.hook(messaging.on_commit))
+        # The features' rows in each message's transaction, in this order.
+        writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db))
+        if settings.push_enabled:
+            writer.register(PushJobRows(db, push.wants_push))
         friends = FriendService(FriendStore(db), AccountStore(db), ProfileStore(db), bus,
                                 callbacks, settings.app_cache_ttl)
         settings_store = ConversationSettingsStore(db)

@@ -1,4 +1,6 @@
-"""Callback settings per app, and the outbox of after-callbacks."""
+"""Callback settings per app, and the outbox of after-callbacks (its rows
+for messages, changes and group operations are written in their own
+transactions by ``OutboxRows``, registered with the message writer)."""
 
 from __future__ import annotations
 
@@ -7,19 +9,33 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tidings.domain.callbacks import CallbackFormat, CallbackSettings, FailurePolicy
+from tidings.domain.callbacks import (
+    CallbackFormat,
+    CallbackSettings,
+    Event,
+    FailurePolicy,
+    message_data,
+)
 from tidings.domain.clock import now_ms
+from tidings.domain.group_callbacks import GroupEvent, op_data
+from tidings.domain.group_callbacks import message_data as group_message_data
+from tidings.domain.groups import GroupState, GroupType
+from tidings.domain.ids import ConversationKind
+from tidings.domain.records import NewChange, NewMessage, StoredMessage
 from tidings.store.engine import Database
 from tidings.store.schema import app_callbacks, callback_outbox
+from tidings.store.writer.rows import Collected, GroupChange, TransactionRows
 
 PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
 STATUSES = (PENDING, DELIVERED, FAILED, SKIPPED)
 MAX_ERROR = 500
 
-# The writer's statement (driver SQL, ``?`` placeholders): one row per event.
+# OutboxRows' statement (driver SQL, ``?`` placeholders): one row per event.
 OUTBOX_INSERT_SQL = (
     "INSERT INTO callback_outbox (sdkappid, event, event_id, payload, status, attempts,"
     " next_attempt_at, last_error, created_at, updated_at)"
@@ -33,6 +49,65 @@ def new_event_id() -> str:
 def outbox_params(sdkappid: int, event: str, payload: str, now: int) -> tuple[Any, ...]:
     """The parameters of OUTBOX_INSERT_SQL for one event."""
     return (sdkappid, event, new_event_id(), payload, now, now, now)
+
+
+class OutboxRows(TransactionRows):
+    """The writer's rows for callbacks: the after-events the app asked for
+    (after send, after recall, a group operation's), queued in the outbox
+    in the transaction of what they tell, so none is lost or told early."""
+
+    def __init__(self, db: Database) -> None:
+        self._events = Collected(db.driver_sql(OUTBOX_INSERT_SQL))
+
+    def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
+                now: int) -> None:
+        if r.after_send is None:
+            return
+        msg = entry
+        if msg.key.kind is ConversationKind.GROUP:
+            data = group_message_data(
+                msg.key.a, "" if group is None else group.type.value, msg.sender,
+                msg.client_msg_id, msg.elements, msg.cloud_custom_data, *r.after_send,
+                msg_id=msg.msg_id, seq=msg.seq, time=msg.created_at)
+            event: str = GroupEvent.AFTER_SEND
+        else:
+            peer = msg.key.b if msg.sender == msg.key.a else msg.key.a
+            data = message_data(msg.sender, peer, msg.client_msg_id, msg.elements,
+                                msg.cloud_custom_data, *r.after_send, msg_id=msg.msg_id,
+                                seq=msg.seq, time=msg.created_at)
+            event = Event.AFTER_SEND
+        self._events.params.append(outbox_params(msg.key.sdkappid, event, data.decode(), now))
+
+    def change(self, cursor: DBAPICursor, r: NewChange, before: StoredMessage,
+               entry: StoredMessage, now: int) -> None:
+        if not r.after_recall:
+            return
+        target = entry.target
+        assert target is not None
+        peer = target.key.b if target.sender == target.key.a else target.key.a
+        data = {"from": target.sender, "to": peer, "conversation_id": f"c2c_{peer}",
+                "msg_id": target.msg_id, "seq": target.seq,
+                "recalled_by": "admin" if entry.changed_by.startswith("admin:") else "sender",
+                "time": now}
+        self._events.params.append(outbox_params(target.key.sdkappid, Event.AFTER_RECALL,
+                                                 orjson.dumps(data).decode(), now))
+
+    def group_op(self, cursor: DBAPICursor, change: GroupChange, now: int) -> None:
+        r = change.request
+        if not r.callbacks:
+            return
+        group = change.after or change.before
+        group_type = GroupType.WORK.value if group is None else group.type.value
+        event = op_data(change.entry, r.key.a, group_type, now, change.recipients)
+        if event is not None and event[0] in r.callbacks:
+            self._events.params.append(outbox_params(
+                r.key.sdkappid, event[0], orjson.dumps(event[1]).decode(), now))
+
+    def flush(self, cursor: DBAPICursor) -> None:
+        self._events.flush(cursor)
+
+    def discard(self) -> None:
+        self._events.discard()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """Uploads, the blobs they are made of, unfinished uploads, the entries that
-carry each upload, and each app's media limits."""
+carry each upload (``media_refs``, kept by ``MediaRefRows`` in the message
+writer's transactions), and each app's media limits."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine.interfaces import DBAPICursor
 
+from tidings.domain.groups import GroupState
+from tidings.domain.media import media_ids
+from tidings.domain.records import NewChange, NewMessage, StoredMessage
 from tidings.store.engine import Database
 from tidings.store.schema import (
     app_admins,
@@ -22,6 +27,48 @@ from tidings.store.schema import (
     media_uploads,
     messages,
 )
+from tidings.store.writer.rows import Collected, TransactionRows
+
+# Run in the message writer's transaction as driver SQL (``?`` placeholders).
+REF_INSERT_SQL = ("INSERT INTO media_refs (media_id, conversation_id, seq, sdkappid)"
+                  " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+REF_DELETE_SQL = "DELETE FROM media_refs WHERE conversation_id = ? AND seq = ?"
+
+
+class MediaRefRows(TransactionRows):
+    """The writer's rows for media: which entries carry which uploads (media
+    downloads and collection read them)."""
+
+    def __init__(self, db: Database) -> None:
+        self._insert = Collected(db.driver_sql(REF_INSERT_SQL))
+        self._delete_sql = db.driver_sql(REF_DELETE_SQL)
+
+    def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
+                now: int) -> None:
+        self._insert.params.extend(
+            (media_id, entry.conversation_id, entry.seq, entry.key.sdkappid)
+            for media_id in media_ids(entry.elements))
+
+    def change(self, cursor: DBAPICursor, r: NewChange, before: StoredMessage,
+               entry: StoredMessage, now: int) -> None:
+        # A recall drops the target's uploads; an edit of its elements
+        # carries the new ones instead.
+        after = entry.target
+        assert after is not None
+        if after.elements == before.elements:
+            return
+        old, new = media_ids(before.elements), media_ids(after.elements)
+        if old or new:
+            cursor.execute(self._delete_sql, (after.conversation_id, after.seq))
+            for media_id in new:
+                cursor.execute(self._insert.sql, (media_id, after.conversation_id, after.seq,
+                                                  after.key.sdkappid))
+
+    def flush(self, cursor: DBAPICursor) -> None:
+        self._insert.flush(cursor)
+
+    def discard(self) -> None:
+        self._insert.discard()
 
 
 @dataclass(frozen=True, slots=True)

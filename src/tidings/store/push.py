@@ -1,18 +1,23 @@
 """Push: per-app credentials, devices' push addresses, the due queue
-(push_jobs, written by the message writer) and the per-device sends."""
+(push_jobs, written in the message writer's transactions by PushJobRows)
+and the per-device sends."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.domain.accounts import AccountState
 from tidings.domain.clock import now_ms
+from tidings.domain.elements import ImportMode
+from tidings.domain.groups import GroupState
 from tidings.domain.push import Channel, token_hash
+from tidings.domain.records import NewMessage, StoredMessage
 from tidings.store.callbacks import insert_events
 from tidings.store.engine import Database
 from tidings.store.schema import (
@@ -27,12 +32,38 @@ from tidings.store.schema import (
     push_sends,
     users,
 )
+from tidings.store.writer.rows import Collected, TransactionRows
 
-# The writer's statement (driver SQL): one row per message whose push may be due.
+# PushJobRows' statement (driver SQL): one row per message whose push may be due.
 JOB_INSERT_SQL = ("INSERT INTO push_jobs (sdkappid, conversation_id, seq, options, due_at)"
                   " VALUES (?, ?, ?, ?, ?)")
 PENDING, FAILED = "pending", "failed"
 MAX_ERROR = 500
+
+
+class PushJobRows(TransactionRows):
+    """The writer's rows for push: a job for each message that may need a
+    push, in the message's own transaction (services/push.py decides it
+    later, when its receivers have had time to read it)."""
+
+    def __init__(self, db: Database, wants: Callable[[int], bool]) -> None:
+        self._jobs = Collected(db.driver_sql(JOB_INSERT_SQL))
+        # Whether an app's messages get a push job; called on the writer's
+        # thread, so it must not block.
+        self._wants = wants
+
+    def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
+                now: int) -> None:
+        if (r.push is not None and r.imported is not ImportMode.HISTORY
+                and self._wants(entry.key.sdkappid)):
+            self._jobs.params.append((entry.key.sdkappid, entry.conversation_id, entry.seq,
+                                      r.push, now))
+
+    def flush(self, cursor: DBAPICursor) -> None:
+        self._jobs.flush(cursor)
+
+    def discard(self) -> None:
+        self._jobs.discard()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """Message search in the database's own index: FTS5 (trigram) on SQLite,
 pg_trgm (GIN) on PostgreSQL, over ``message_texts``; what a match means is
-in domain/search.py. The writer keeps ``message_texts`` (the SQL below)."""
+in domain/search.py. ``TextRows`` keeps ``message_texts`` in the message
+writer's transactions."""
 
 from __future__ import annotations
 
@@ -19,12 +20,21 @@ from sqlalchemy import (
     table,
     tuple_,
 )
+from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tidings.domain.elements import MessageState
+from tidings.domain.elements import EntryKind, MessageState
+from tidings.domain.groups import GroupState
 from tidings.domain.ids import ConversationKey, ConversationKind
-from tidings.domain.records import StoredMessage
-from tidings.domain.search import LIKE_ESCAPE, Cursor, SearchQuery, fts5_match, like_pattern
+from tidings.domain.records import NewChange, NewMessage, StoredMessage
+from tidings.domain.search import (
+    LIKE_ESCAPE,
+    Cursor,
+    SearchQuery,
+    fts5_match,
+    like_pattern,
+    searchable_text,
+)
 from tidings.store.engine import Database
 from tidings.store.messages import message_of
 from tidings.store.schema import (
@@ -34,11 +44,45 @@ from tidings.store.schema import (
     message_texts,
     messages,
 )
+from tidings.store.writer.rows import Collected, TransactionRows
 
-# Run by the message writer as driver SQL (``?`` placeholders).
+# Run in the message writer's transaction as driver SQL (``?`` placeholders).
 TEXT_INSERT_SQL = ("INSERT INTO message_texts (conversation_id, seq, sdkappid, sender,"
                    " created_at, body) VALUES (?, ?, ?, ?, ?, ?)")
 TEXT_DELETE_SQL = "DELETE FROM message_texts WHERE conversation_id = ? AND seq = ?"
+
+
+class TextRows(TransactionRows):
+    """The writer's rows for search: a message's text is indexed, replaced
+    and removed with it."""
+
+    def __init__(self, db: Database) -> None:
+        self._insert = Collected(db.driver_sql(TEXT_INSERT_SQL))
+        self._delete_sql = db.driver_sql(TEXT_DELETE_SQL)
+
+    def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
+                now: int) -> None:
+        if body := searchable_text(entry.elements):
+            self._insert.params.append((entry.conversation_id, entry.seq, entry.key.sdkappid,
+                                        entry.sender, entry.created_at, body))
+
+    def change(self, cursor: DBAPICursor, r: NewChange, before: StoredMessage,
+               entry: StoredMessage, now: int) -> None:
+        # Found by its new text only (it keeps its time: results go by it);
+        # a recalled message has none, and is found by nobody.
+        after = entry.target
+        assert after is not None
+        cursor.execute(self._delete_sql, (after.conversation_id, after.seq))
+        if r.kind is EntryKind.EDIT and (body := searchable_text(after.elements)):
+            cursor.execute(self._insert.sql, (after.conversation_id, after.seq,
+                                              after.key.sdkappid, before.sender,
+                                              before.created_at, body))
+
+    def flush(self, cursor: DBAPICursor) -> None:
+        self._insert.flush(cursor)
+
+    def discard(self) -> None:
+        self._insert.discard()
 
 # SQLite's FTS5 index of message_texts.body (migration 0009).
 _FTS = table("message_texts_fts", column("rowid"))

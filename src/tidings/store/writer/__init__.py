@@ -1,0 +1,27 @@
+"""Group commit: every message that arrives while one transaction commits goes
+into the next one, and nobody is acked before the commit that holds them.
+
+The writer is the only code that assigns ``seq``. It keeps each conversation's
+last ``seq`` in memory once read, so a batch costs a handful of statements
+whatever its size. One writer per database: in a cluster the conversation
+would be routed to the process that owns it (a later issue).
+
+A recall or an edit is an entry of the seq stream too (``NewChange``): in the
+transaction that changes the target row the writer gives the change the
+conversation's next seq, so catch-up by seq carries changes like messages.
+
+- core.py: the queue and the commit loop (``MessageWriter``), a batch's order;
+- conversations.py: the conversations in memory (the seq cache, groups);
+- messages.py: message rows and the lookup of sends stored before (dedup);
+- changes.py: recall and edit;
+- group_ops.py: group operations and their system entries;
+- rows.py: ``TransactionRows``, through which each feature adds its rows to
+  an entry's transaction (search text, media refs, mentions, the callbacks
+  outbox, push jobs: each beside its own store module, registered by the
+  composition root), so the writer knows none of them.
+"""
+
+from tidings.store.writer.core import MessageWriter, WriterStopped
+from tidings.store.writer.rows import GroupChange, TransactionRows
+
+__all__ = ["GroupChange", "MessageWriter", "TransactionRows", "WriterStopped"]

@@ -1,0 +1,149 @@
+"""The writer's memory of conversations: each one's last ``seq`` and
+counters once read, and a group's state with its members, so a batch costs
+a handful of statements whatever its size. Kept exact by the writer alone
+(it is the only code that assigns seqs); forgotten when a batch fails."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, insert, select, tuple_
+from sqlalchemy.engine.interfaces import DBAPICursor
+
+from tidings.domain import group_rights
+from tidings.domain.clock import now_ms
+from tidings.domain.groups import GroupState
+from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.store.engine import Database
+from tidings.store.groups import load_state
+from tidings.store.schema import conversation_members, conversations
+
+# Conversations whose last seq we remember; past this the memory is dropped
+# and reloaded from the database on demand.
+CACHE_LIMIT = 200_000
+
+
+class Conv:
+    """What the writer remembers of a conversation between batches."""
+
+    __slots__ = ("group", "id", "last_message_seq", "last_msg_no", "last_seq", "last_time")
+
+    def __init__(self, conv_id: int, last_seq: int, last_message_seq: int, last_msg_no: int,
+                 last_time: int) -> None:
+        self.id = conv_id
+        self.last_seq = last_seq
+        self.last_message_seq = last_message_seq
+        self.last_msg_no = last_msg_no
+        self.last_time = last_time
+        # A group conversation: the group and its members, loaded with the
+        # conversation and kept exact by the group operations.
+        self.group: GroupState | None = None
+
+
+class Conversations:
+    """The conversations in memory, by key, and those a batch advanced
+    (their counters are written back once, at its end)."""
+
+    def __init__(self, db: Database) -> None:
+        self._by_key: dict[ConversationKey, Conv] = {}
+        self._touched: dict[int, Conv] = {}
+        self._advance_sql = db.driver_sql(
+            "UPDATE conversations SET last_seq = ?, last_time = ?, last_message_seq = ?,"
+            " last_msg_no = ? WHERE id = ?")
+
+    def get(self, key: ConversationKey) -> Conv | None:
+        return self._by_key.get(key)
+
+    def __getitem__(self, key: ConversationKey) -> Conv:
+        return self._by_key[key]
+
+    def remember(self, key: ConversationKey, conv: Conv) -> Conv:
+        self._by_key[key] = conv
+        return conv
+
+    def forget(self, key: ConversationKey) -> None:
+        """Drop a conversation (gone, or memory that may be ahead of the
+        database): it is read again when next needed."""
+        conv = self._by_key.pop(key, None)
+        if conv is not None:
+            self._touched.pop(conv.id, None)
+
+    def touch(self, conv: Conv) -> None:
+        """``conv``'s counters moved in this batch."""
+        self._touched[conv.id] = conv
+
+    def write_back(self, cursor: DBAPICursor) -> None:
+        """Write the counters of the conversations the batch advanced."""
+        if self._touched:
+            touched, self._touched = self._touched, {}
+            cursor.executemany(self._advance_sql, [
+                (c.last_seq, c.last_time, c.last_message_seq, c.last_msg_no, c.id)
+                for c in touched.values()])
+
+    def discard(self) -> None:
+        """The batch failed (its conversations are forgotten by the writer)."""
+        self._touched = {}
+
+    def load(self, conn: Connection, create: set[ConversationKey],
+             lookup: set[ConversationKey], now: int) -> None:
+        """Bring the conversations of a batch into memory: those in ``create``
+        are made when they do not exist, those only in ``lookup`` are not."""
+        keys = create | lookup if lookup else create
+        memory = self._by_key
+        missing = [k for k in keys if k not in memory]
+        if not missing:
+            return
+        if len(memory) + len(missing) > CACHE_LIMIT:
+            memory.clear()
+            missing = list(keys)  # what this batch needs must stay
+        c = conversations.c
+        for i in range(0, len(missing), 400):
+            stmt = select(c.id, c.sdkappid, c.kind, c.a, c.b, c.last_seq, c.last_message_seq,
+                          c.last_msg_no, c.last_time).where(
+                tuple_(c.sdkappid, c.kind, c.a, c.b).in_(
+                    [(k.sdkappid, k.kind.value, k.a, k.b) for k in missing[i:i + 400]]))
+            for row in conn.execute(stmt).all():
+                key = ConversationKey(row.sdkappid, ConversationKind(row.kind), row.a, row.b)
+                memory[key] = Conv(row.id, row.last_seq, row.last_message_seq, row.last_msg_no,
+                                   row.last_time)
+        for key in missing:
+            if key not in memory and key in create:
+                memory[key] = Conv(create_conversation(conn, key, now), 0, 0, 0, 0)
+            elif key.kind is ConversationKind.GROUP and (conv := memory.get(key)):
+                conv.group = load_state(conn, conv.id)
+
+    # What the services ask of the group as last committed (no database).
+
+    def precheck_send(self, key: ConversationKey, sender: str) -> None:
+        """Refuse a group message early (before any callback) when the group
+        as last committed says so; the commit judges again, exactly."""
+        conv = self._by_key.get(key)
+        if conv is not None and conv.group is not None:
+            group_rights.check_send(conv.group, sender, now_ms())
+
+    def group_members(self, key: ConversationKey) -> Iterable[str] | None:
+        """The members of a group in memory (None when it is not: the
+        store's member rows say the same)."""
+        conv = self._by_key.get(key)
+        return None if conv is None or conv.group is None else conv.group.members.keys()
+
+    def group_type(self, key: ConversationKey) -> str:
+        """The type of a group in memory ("" when it is not)."""
+        conv = self._by_key.get(key)
+        return "" if conv is None or conv.group is None else conv.group.type.value
+
+
+def create_conversation(conn: Connection, key: ConversationKey, now: int) -> int:
+    """Insert a conversation (and a one-to-one's two members); its id."""
+    new_id = (conn.execute(
+        insert(conversations).values(sdkappid=key.sdkappid, kind=key.kind.value, a=key.a,
+                                     b=key.b, last_seq=0, last_time=0, created_at=now)
+        .returning(conversations.c.id)
+    )).scalar_one()
+    if key.kind is ConversationKind.C2C:
+        conn.execute(insert(conversation_members), [
+            {"conversation_id": new_id, "user_id": user, "sdkappid": key.sdkappid,
+             "read_seq": 0, "joined_at": now}
+            for user in key.members()
+        ])
+    return int(new_id)

@@ -1,0 +1,140 @@
+"""Message rows: which sends of a batch were stored before (a resend gets
+the first ack, nothing is stored twice), the next seq and one ``messages``
+row for each new message, and the sender's read cursor moved past it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from sqlalchemy.engine.interfaces import DBAPICursor
+
+from tidings.domain import group_rights
+from tidings.domain.elements import ImportMode
+from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.groups import GroupType, Member
+from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.domain.records import Committed, NewMessage, StoredMessage
+from tidings.store.engine import Database
+from tidings.store.writer.conversations import Conv, Conversations
+
+# A send's identity: the first message stored with it is the answer to all.
+SendKey = tuple[int, str, str]  # (sdkappid, sender, client_msg_id)
+
+
+def send_key(r: NewMessage) -> SendKey:
+    return (r.key.sdkappid, r.sender, r.client_msg_id)
+
+
+class MessageRows:
+    def __init__(self, db: Database, conversations: Conversations) -> None:
+        self._db = db
+        self._conversations = conversations
+        self._dedup_cache: dict[int, str] = {}
+        self._insert_sql = db.driver_sql(
+            "INSERT INTO messages (conversation_id, seq, sdkappid, sender, client_msg_id,"
+            " elements, cloud_custom_data, created_at, state, msg_no, imported, mentions)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)")
+        self._read_sql = db.driver_sql(
+            "UPDATE conversation_members SET read_seq = ?, read_msg_no = ?"
+            " WHERE conversation_id = ? AND user_id = ? AND read_seq < ?")
+        # The batch's rows, and the read cursors its senders reach.
+        self._rows: list[tuple[Any, ...]] = []
+        self._read: dict[tuple[int, str], tuple[int, int]] = {}
+
+    def stored_before(self, cursor: DBAPICursor, requests: list[NewMessage]
+                      ) -> dict[SendKey, StoredMessage]:
+        """The messages already stored under the sends' client ids."""
+        params: list[object] = []
+        for r in requests:
+            params += (r.key.sdkappid, r.sender, r.client_msg_id)
+        found: dict[SendKey, StoredMessage] = {}
+        cursor.execute(self._dedup_sql(len(requests)), tuple(params))
+        for (conversation_id, seq, sdkappid, sender, client_msg_id, elements, custom, created_at,
+             state, kind, a, b) in cursor.fetchall():
+            key = ConversationKey(sdkappid, ConversationKind(kind), a, b)
+            found[(sdkappid, sender, client_msg_id)] = StoredMessage(
+                conversation_id, key, seq, sender, client_msg_id, elements, custom, created_at,
+                state)
+        return found
+
+    def _dedup_sql(self, n: int) -> str:
+        sql = self._dedup_cache.get(n)
+        if sql is None:
+            # A join against the wanted ids: one index probe each. (SQLite
+            # scans the whole table for a row-value IN, and an OR chain this
+            # long exceeds its expression depth.)
+            values = ", ".join(["(CAST(? AS BIGINT), ?, ?)"] * n)
+            sql = self._db.driver_sql(
+                "SELECT m.conversation_id, m.seq, m.sdkappid, m.sender, m.client_msg_id,"
+                " m.elements, m.cloud_custom_data, m.created_at, m.state, c.kind, c.a, c.b"
+                f" FROM (VALUES {values}) AS w"
+                " JOIN messages m ON m.sdkappid = w.column1 AND m.sender = w.column2"
+                " AND m.client_msg_id = w.column3"
+                " JOIN conversations c ON c.id = m.conversation_id")
+            if len(self._dedup_cache) < 64:
+                self._dedup_cache[n] = sql
+        return sql
+
+    def store(self, r: NewMessage, conv: Conv | None, now: int) -> Committed | TidingsError:
+        """Judge a new message against its group as it stands, give it the
+        conversation's next seq and collect its row."""
+        recipients: Mapping[str, Member] | None = None
+        if r.key.kind is ConversationKind.GROUP:
+            if conv is None or conv.group is None:
+                return TidingsError(ErrorCode.NOT_FOUND, f"no group {r.key.a!r}")
+            try:
+                if not r.privileged or conv.group.type is GroupType.LIVE:
+                    group_rights.check_send(conv.group, r.sender, now)
+            except TidingsError as refused:
+                return refused
+            recipients = conv.group.members
+        # A message makes its one-to-one conversation (Conversations.load).
+        assert conv is not None
+        conv.last_seq = seq = conv.last_seq + 1
+        self._conversations.touch(conv)
+        at = now if r.time is None else r.time
+        if r.imported is not ImportMode.HISTORY:
+            conv.last_msg_no += 1
+            # Sending in a conversation means having read it up to there.
+            self._read[(conv.id, r.sender)] = (seq, conv.last_msg_no)
+        if r.time is None or at >= conv.last_time:
+            # An import older than the conversation's last message is
+            # history: it is not the newest message, whatever its seq.
+            conv.last_time = at
+            conv.last_message_seq = seq
+        mentions = orjson.dumps(r.mentions).decode() if r.mentions else None
+        self._rows.append((conv.id, seq, r.key.sdkappid, r.sender, r.client_msg_id,
+                           r.elements, r.cloud_custom_data, at, conv.last_msg_no, r.imported,
+                           mentions))
+        msg = StoredMessage(conv.id, r.key, seq, r.sender, r.client_msg_id, r.elements,
+                            r.cloud_custom_data, at, 0, imported=r.imported,
+                            mentions=mentions or "")
+        return Committed(r, msg, duplicate=False, recipients=recipients)
+
+    def flush(self, cursor: DBAPICursor) -> None:
+        """Insert the rows collected so far."""
+        if self._rows:
+            rows, self._rows = self._rows, []
+            cursor.executemany(self._insert_sql, rows)
+
+    def write_reads(self, cursor: DBAPICursor) -> None:
+        """Move the senders' read cursors (at the end of the batch)."""
+        if self._read:
+            read, self._read = self._read, {}
+            cursor.executemany(self._read_sql, [(seq, no, cid, uid, seq)
+                                                for (cid, uid), (seq, no) in read.items()])
+
+    def discard(self) -> None:
+        self._rows = []
+        self._read = {}
+
+
+def repeated(r: NewMessage, first: StoredMessage) -> Committed | TidingsError:
+    """The answer to a resend: the first message's ack, when it is the same
+    conversation's."""
+    if first.key != r.key:
+        return TidingsError(ErrorCode.CLIENT_MSG_ID_REUSED,
+                            "this client message id was already used in another conversation")
+    return Committed(r, first, duplicate=True)

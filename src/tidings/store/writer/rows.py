@@ -1,0 +1,105 @@
+"""What a feature adds to the transaction of an entry.
+
+The writer stores messages, changes and group operations; the rows that
+other features keep beside them (search text, media refs, mentions, the
+callbacks outbox, push jobs) are written by ``TransactionRows`` that the
+composition root registers with ``MessageWriter.register``. They run inside
+the writer's transaction, on its thread, so what they add is committed
+with the entry or not at all, and nobody is acked before.
+
+A hook gets what it needs and collects parameters; ``flush`` writes them
+with one ``executemany`` per statement, on the driver's cursor (through
+SQLAlchemy each statement cost ~60 us: see ``MessageWriter._commit_in``).
+Statements are driver SQL with ``?`` placeholders made by
+``Database.driver_sql``.
+
+The writer calls, for each batch:
+
+- ``message`` for every message it stored (not for a resend, a refusal or
+  a message dropped before it came here), with the group as the message
+  was judged against (None for a one-to-one message);
+- ``change`` for every recall or edit it applied (not for a refusal or a
+  second recall), with the target as it was and the change entry, whose
+  ``target`` is the message as it is now;
+- ``group_op`` for every group operation that made a system entry;
+- ``flush`` before each group operation (a disband removes the group's
+  rows with it, so what was collected must be in first) and at the end of
+  the batch, in the order the rows were registered;
+- ``discard`` when the batch failed: what was collected is forgotten.
+
+The default hooks do nothing; the writer calls only those a feature
+overrides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine.interfaces import DBAPICursor
+
+from tidings.domain.groups import GroupState, Member
+from tidings.domain.records import NewChange, NewGroupOp, NewMessage, StoredMessage
+
+
+@dataclass(frozen=True, slots=True)
+class GroupChange:
+    """A group operation that changed the group, as its rows see it."""
+
+    request: NewGroupOp
+    # The system entry's content (its ``op`` and the details).
+    entry: Mapping[str, Any]
+    # The group before and after (None: not yet made / disbanded).
+    before: GroupState | None
+    after: GroupState | None
+    # Who gets the entry: everyone who was or is a member.
+    recipients: Mapping[str, Member]
+
+
+class TransactionRows:
+    """One feature's rows in the writer's transaction (see the module)."""
+
+    def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
+                now: int) -> None:
+        """A message was stored as ``entry``: collect its rows."""
+
+    def change(self, cursor: DBAPICursor, r: NewChange, before: StoredMessage,
+               entry: StoredMessage, now: int) -> None:
+        """A recall or edit was applied: ``before`` is the target as it was,
+        ``entry.target`` as it is now. Changes are few: a hook may execute
+        on ``cursor`` at once."""
+
+    def group_op(self, cursor: DBAPICursor, change: GroupChange, now: int) -> None:
+        """A group operation made a system entry."""
+
+    def flush(self, cursor: DBAPICursor) -> None:
+        """Write what was collected, and forget it."""
+
+    def discard(self) -> None:
+        """The batch failed: forget what was collected."""
+
+
+def overrides(rows: TransactionRows, hook: str) -> bool:
+    """Whether ``rows`` does something in ``hook`` (the writer calls no
+    default, per message at thousands a second)."""
+    return getattr(type(rows), hook) is not getattr(TransactionRows, hook)
+
+
+class Collected:
+    """Parameters of one statement, collected during a batch and written by
+    one ``executemany``: the usual shape of a feature's rows."""
+
+    __slots__ = ("params", "sql")
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+        self.params: list[tuple[Any, ...]] = []
+
+    def flush(self, cursor: DBAPICursor) -> None:
+        if self.params:
+            params, self.params = self.params, []
+            cursor.executemany(self.sql, params)
+
+    def discard(self) -> None:
+        self.params = []

@@ -1,0 +1,133 @@
+"""The message writer in-process, on SQLite and PostgreSQL: the rows that
+features register (TransactionRows) see each stored entry, are written once
+per batch in the entry's own transaction, and go with it when the batch
+fails; a resend after the failure is stored once, with its rows once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine.interfaces import DBAPICursor
+
+from tests.conftest import database_url
+from tests.pg import Cluster
+from tidings.domain.elements import EntryKind
+from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.groups import GroupState
+from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.domain.records import Committed, NewChange, NewMessage, StoredMessage
+from tidings.store.callbacks import OutboxRows
+from tidings.store.engine import Database, migrate, open_database
+from tidings.store.push import PushJobRows
+from tidings.store.search import TextRows
+from tidings.store.writer import MessageWriter, TransactionRows
+
+APP = 1400000042
+KEY = ConversationKey(APP, ConversationKind.C2C, "alice", "bob")
+
+
+def text_message(client_msg_id: str, words: str) -> NewMessage:
+    return NewMessage(KEY, "alice", client_msg_id,
+                      orjson.dumps([{"type": "text", "text": words}]).decode(), "",
+                      after_send=("web", "127.0.0.1"))
+
+
+class Recorder(TransactionRows):
+    """Logs what the writer calls, and fails its flush when told to."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+        self.fail = False
+
+    def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
+                now: int) -> None:
+        self.calls.append(("message", r.client_msg_id, entry.seq))
+
+    def change(self, cursor: DBAPICursor, r: NewChange, before: StoredMessage,
+               entry: StoredMessage, now: int) -> None:
+        assert entry.target is not None
+        self.calls.append(("change", before.elements != "[]", entry.target.elements,
+                           entry.seq, entry.target_seq))
+
+    def flush(self, cursor: DBAPICursor) -> None:
+        self.calls.append(("flush",))
+        if self.fail:
+            self.fail = False
+            raise RuntimeError("a feature's rows could not be written")
+
+    def discard(self) -> None:
+        self.calls.append(("discard",))
+
+
+@pytest.fixture
+async def db(backend: str, pg_cluster: Cluster | None, tmp_path: Path
+             ) -> AsyncIterator[Database]:
+    url = database_url(backend, pg_cluster) or f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
+    db = open_database(url)
+    await migrate(db)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def counts(db: Database) -> dict[str, int]:
+    async with db.reader.connect() as conn:
+        return {table: (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+                for table in ("messages", "message_texts", "callback_outbox", "push_jobs")}
+
+
+async def test_features_see_each_entry_and_write_once_per_batch(db: Database) -> None:
+    recorder = Recorder()
+    writer = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
+    writer.register(TextRows(db), recorder, OutboxRows(db), PushJobRows(db, lambda app: True))
+    writer.start()
+    try:
+        # Submitted before the loop runs: one batch, one flush.
+        first = [writer.submit(text_message(f"m{i}", f"hello {i}")) for i in range(3)]
+        done = [await f for f in first]
+        assert [d.message.seq for d in done] == [1, 2, 3]
+        assert recorder.calls == [("message", "m0", 1), ("message", "m1", 2),
+                                  ("message", "m2", 3), ("flush",)]
+        assert await counts(db) == {"messages": 3, "message_texts": 3, "callback_outbox": 3,
+                                    "push_jobs": 3}
+        recorder.calls.clear()
+        recall = await writer.submit(NewChange(KEY, 2, EntryKind.RECALL, "user:alice",
+                                               sender="alice"))
+        assert recall.message.seq == 4
+        # The change with its target before and after; the search text goes.
+        assert recorder.calls == [("change", True, "[]", 4, 2), ("flush",)]
+        assert (await counts(db))["message_texts"] == 2
+    finally:
+        await writer.stop()
+
+
+async def test_a_failed_batch_stores_nothing_and_its_resend_is_stored_once(
+        db: Database) -> None:
+    recorder = Recorder()
+    writer = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
+    writer.register(TextRows(db), OutboxRows(db), PushJobRows(db, lambda app: True), recorder)
+    writer.start()
+    try:
+        await writer.submit(text_message("m0", "before"))
+        recorder.fail = True
+        with pytest.raises(TidingsError) as failed:
+            await writer.submit(text_message("m1", "lost with its batch"))
+        assert failed.value.code is ErrorCode.SERVICE_UNAVAILABLE
+        assert ("discard",) in recorder.calls
+        # The message and every feature's rows went with the transaction.
+        assert await counts(db) == {"messages": 1, "message_texts": 1, "callback_outbox": 1,
+                                    "push_jobs": 1}
+        again = await writer.submit(text_message("m1", "lost with its batch"))
+        assert isinstance(again, Committed) and not again.duplicate
+        assert again.message.seq == 2  # the failed batch used no seq
+        resent = await writer.submit(text_message("m1", "lost with its batch"))
+        assert resent.duplicate and resent.message.seq == 2
+        assert await counts(db) == {"messages": 2, "message_texts": 2, "callback_outbox": 2,
+                                    "push_jobs": 2}
+    finally:
+        await writer.stop()
