@@ -6,6 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from tidings.adapters.home_passwords import Passwords
+from tidings.adapters.home_senders import (
+    CodeSender,
+    ConsoleSender,
+    SmtpSender,
+    SmtpSettings,
+    WebhookSender,
+)
 from tidings.bus.local import LocalBus
 from tidings.config import Settings
 from tidings.domain.home_accounts import Channel
@@ -13,15 +21,7 @@ from tidings.services.accounts import AccountService
 from tidings.services.apps import AppRegistry
 from tidings.services.auth import Authenticator
 from tidings.services.home_accounts import HomeAccountService
-from tidings.services.home_passwords import Passwords
 from tidings.services.home_recovery import HomeRecovery
-from tidings.services.home_senders import (
-    CodeSender,
-    ConsoleSender,
-    SmtpSender,
-    SmtpSettings,
-    WebhookSender,
-)
 from tidings.services.links import LinkService
 from tidings.services.profiles import ProfileService
 from tidings.store.engine import Database

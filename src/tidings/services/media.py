@@ -26,6 +26,8 @@ from urllib.parse import quote
 
 import orjson
 
+from tidings.adapters import media_probe
+from tidings.adapters.media_blobs import BlobStore, LocalBlobStore, S3BlobStore, fsync_dir
 from tidings.config import Settings
 from tidings.domain.clock import now_ms
 from tidings.domain.elements import ELEMENTS
@@ -42,8 +44,6 @@ from tidings.domain.media import (
     url_signature,
     valid_media_id,
 )
-from tidings.services import media_probe
-from tidings.services.media_blobs import BlobStore, LocalBlobStore, S3BlobStore, fsync_dir
 from tidings.store.media import MediaRow, MediaStore, PolicyRow, UploadRow
 
 log = logging.getLogger(__name__)

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple, Protocol
 import httpx
 import orjson
 
+from tidings.adapters.push_channels import PushChannel, Result, channels, new_vapid_pair
 from tidings.bus.local import LocalBus, Subscriber
 from tidings.config import Settings
 from tidings.domain.callbacks import register_event
@@ -40,20 +41,19 @@ from tidings.domain.ids import Identity
 from tidings.domain.links import qualify
 from tidings.domain.push import (
     Channel,
+    Device,
     PushOptions,
     PushRegisterRequest,
+    PushSettings,
     check_address,
     notification,
     payload,
 )
 from tidings.domain.records import CommitHook, Committed, NewMessage
 from tidings.services.callbacks import CallbackService
-from tidings.services.push_channels import PushChannel, Result, channels, new_vapid_pair
 from tidings.store.push import (
-    Device,
     Job,
     JobContext,
-    PushSettings,
     PushStore,
     Send,
     SendOutcome,

@@ -25,8 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 
-from tidings.domain.push import Channel
-from tidings.store.push import Device, PushSettings
+from tidings.domain.push import Channel, Device, PushSettings
 
 # How long a Web Push service keeps a message for an unreachable browser.
 WEBPUSH_TTL = 24 * 3600
