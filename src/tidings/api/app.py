@@ -29,7 +29,7 @@ from tidings.api import push as push_routes
 from tidings.api.models import ErrorOut
 from tidings.config import Settings
 from tidings.gateway.asgi import websocket_endpoint
-from tidings.services.runtime import Runtime
+from tidings.runtime import Runtime
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -35,8 +35,8 @@ from tidings.domain.profiles import AllowType, Gender, ProfilePatch
 from tidings.domain.push import PushOptions
 from tidings.domain.tencent_msgbody import from_msgbody, to_msgbody
 from tidings.protocol.views import MessageView
+from tidings.runtime import Runtime
 from tidings.services.messaging import SendContext
-from tidings.services.runtime import Runtime
 from tidings.store.accounts import AccountImport
 
 router = APIRouter(tags=["tencent-v4"])

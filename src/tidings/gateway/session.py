@@ -43,8 +43,8 @@ from tidings.gateway import (
 from tidings.protocol import frames, ops
 from tidings.protocol.frames import FrameError, RequestId, event_frame
 from tidings.protocol.views import ack_view
+from tidings.runtime import Runtime
 from tidings.services.messaging import SendContext, SyncResult
-from tidings.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
