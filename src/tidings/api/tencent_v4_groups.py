@@ -14,11 +14,11 @@ from tidings.api.tencent_v4 import (
     _CALLER,
     _SERVICE_CODE,
     V4Body,
-    _prepared,
     command,
     parse,
     tencent_code,
 )
+from tidings.api.tencent_v4_messages import _prepared
 from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.groups import GroupType, JoinOption
