@@ -31,29 +31,29 @@ class GroupMethods(Session):
 
     async def invite(self, group_id: str, user_ids: Sequence[str]) -> dict[str, Any]:
         return await self._op("group_invite", {"group_id": group_id,
-                                                  "user_ids": list(user_ids)})
+                                               "user_ids": list(user_ids)})
 
     async def kick(self, group_id: str, user_ids: Sequence[str]) -> dict[str, Any]:
         return await self._op("group_kick", {"group_id": group_id,
-                                                "user_ids": list(user_ids)})
+                                             "user_ids": list(user_ids)})
 
     async def set_group_role(self, group_id: str, user_id: str, role: str) -> dict[str, Any]:
         """``role``: "Admin" or "Member"."""
         return await self._op("group_set_role", {"group_id": group_id, "user_id": user_id,
-                                                    "role": role})
+                                                 "role": role})
 
     async def transfer_group(self, group_id: str, new_owner: str) -> dict[str, Any]:
         return await self._op("group_transfer", {"group_id": group_id,
-                                                    "new_owner": new_owner})
+                                                 "new_owner": new_owner})
 
     async def mute_member(self, group_id: str, user_id: str, seconds: int) -> dict[str, Any]:
         """Mute for ``seconds`` (0 unmutes)."""
         return await self._op("group_mute", {"group_id": group_id, "user_id": user_id,
-                                                "seconds": seconds})
+                                             "seconds": seconds})
 
     async def mute_group(self, group_id: str, mute_all: bool = True) -> dict[str, Any]:
         return await self._op("group_mute_all", {"group_id": group_id,
-                                                    "mute_all": mute_all})
+                                                 "mute_all": mute_all})
 
     async def update_group(self, group_id: str, **profile: Any) -> dict[str, Any]:
         return await self._op("group_update", {"group_id": group_id, **profile})
@@ -61,8 +61,8 @@ class GroupMethods(Session):
     async def set_name_card(self, group_id: str, name_card: str,
                             user_id: str | None = None) -> dict[str, Any]:
         return await self._op("group_set_name_card", {"group_id": group_id,
-                                                         "user_id": user_id,
-                                                         "name_card": name_card})
+                                                      "user_id": user_id,
+                                                      "name_card": name_card})
 
     async def disband_group(self, group_id: str) -> dict[str, Any]:
         return await self._op("group_disband", {"group_id": group_id})
@@ -73,7 +73,7 @@ class GroupMethods(Session):
     async def group_members(self, group_id: str, *, after: str = "",
                             limit: int = 100) -> dict[str, Any]:
         return await self._op("group_members", {"group_id": group_id, "after": after,
-                                                   "limit": limit})
+                                                "limit": limit})
 
     async def group_receipts(self, group_id: str, seqs: list[int]) -> list[dict[str, Any]]:
         """Read and unread counts of up to 100 messages of a group (live
@@ -86,8 +86,8 @@ class GroupMethods(Session):
                             after: str = "", limit: int = 100) -> dict[str, Any]:
         """Who has read a message (``read=False``: who has not yet), a page."""
         return await self._op("group_readers", {"group_id": group_id, "seq": seq,
-                                                   "read": read, "after": after,
-                                                   "limit": limit})
+                                                "read": read, "after": after,
+                                                "limit": limit})
 
     async def groups(self) -> list[dict[str, Any]]:
         """The groups the user is a member of."""
@@ -103,11 +103,11 @@ class GroupMethods(Session):
 
     async def approve_join(self, group_id: str, user_id: str) -> dict[str, Any]:
         return await self._op("group_join_approve", {"group_id": group_id,
-                                                        "user_id": user_id})
+                                                     "user_id": user_id})
 
     async def decline_join(self, group_id: str, user_id: str) -> dict[str, Any]:
         return await self._op("group_join_decline", {"group_id": group_id,
-                                                        "user_id": user_id})
+                                                     "user_id": user_id})
 
     async def join_requests(self, group_id: str | None = None) -> list[dict[str, Any]]:
         """Pending applications to one group, or to every group the user
