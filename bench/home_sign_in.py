@@ -20,8 +20,8 @@ import uuid
 
 import httpx
 
+from tidings.adapters.home_passwords import Passwords
 from tidings.config import Settings
-from tidings.services.home_passwords import Passwords
 
 
 def _summary(name: str, ms: list[float]) -> None:

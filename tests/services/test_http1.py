@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from tidings.services.http1 import AnswerTooLarge, Http1Pool, HttpError
+from tidings.adapters.http1 import AnswerTooLarge, Http1Pool, HttpError
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

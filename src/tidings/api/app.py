@@ -20,7 +20,10 @@ from tidings.api import (
     links,
     search,
     tencent_v4,
+    tencent_v4_accounts,
     tencent_v4_groups,
+    tencent_v4_messages,
+    tencent_v4_profiles,
 )
 from tidings.api import group_joins as group_join_routes
 from tidings.api import home_recovery as home_recovery_routes
@@ -29,7 +32,7 @@ from tidings.api import push as push_routes
 from tidings.api.models import ErrorOut
 from tidings.config import Settings
 from tidings.gateway.asgi import websocket_endpoint
-from tidings.services.runtime import Runtime
+from tidings.runtime import Runtime
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -63,7 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tencent_v4.router)
     app.include_router(friends.router)
     app.include_router(friends.admin_router)
-    assert tencent_v4_groups.SERVICE  # its commands are registered on import
+    # The v4 commands are registered on import, one module per Tencent service.
+    assert all(m.SERVICE for m in (tencent_v4_accounts, tencent_v4_profiles,
+                                   tencent_v4_messages, tencent_v4_groups))
     app.include_router(groups.router)
     app.include_router(groups.admin_router)
     app.include_router(groups.admin_user_router)

@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
-from tidings.services.runtime import Runtime
+from tidings.runtime import Runtime
 
 bearer = HTTPBearer(auto_error=False, description="A UserSig of the app's user")
 

@@ -14,18 +14,18 @@ from tidings.api.tencent_v4 import (
     _CALLER,
     _SERVICE_CODE,
     V4Body,
-    _prepared,
     command,
     parse,
     tencent_code,
 )
+from tidings.api.tencent_v4_messages import _prepared
 from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.groups import GroupType, JoinOption
 from tidings.domain.ids import check_group_id, check_user_id, group_key
 from tidings.domain.tencent_msgbody import to_msgbody
+from tidings.runtime import Runtime
 from tidings.services.messaging import SendContext
-from tidings.services.runtime import Runtime
 
 SERVICE = "group_open_http_svc"
 # Tencent's type names (Private is the old name of Work, ChatRoom of Meeting).

@@ -27,7 +27,7 @@ class Subscriber(Protocol):
 
 
 # Where else a frame for one identity goes (the devices of the home account
-# linked to it: services/links.py); returns how many devices got it.
+# linked to it: services/link_relay.py); returns how many devices got it.
 Relay = Callable[[Identity, "bytes | Callable[[], bytes]", "int | None", int,
                   "Subscriber | None"], int]
 

@@ -1,11 +1,13 @@
 """Push for receivers who are offline: the channels, what a device registers,
-the sender's per-message options, and the text of a notification. No I/O."""
+an app's push settings, the sender's per-message options, and the text of a
+notification. No I/O."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hashlib
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -261,3 +263,47 @@ def app_changes(req: PushAppRequest, given: set[str], allow_http: bool) -> dict[
                 raise TidingsError(ErrorCode.INVALID_REQUEST, "fcm.token_uri: an https URL")
         values["fcm_credentials"] = f.model_dump_json() if f else ""
     return values
+
+
+@dataclass(frozen=True, slots=True)
+class PushSettings:
+    """An app's push settings and channel credentials (the app_push row)."""
+
+    sdkappid: int
+    private_previews: bool = False
+    use_callback: bool = False
+    vapid_private: str = ""
+    vapid_public: str = ""
+    vapid_subject: str = ""
+    apns_key_id: str = ""
+    apns_team_id: str = ""
+    apns_topic: str = ""
+    apns_key: str = ""
+    fcm_credentials: str = ""
+
+    def has(self, channel: Channel) -> bool:
+        if channel is Channel.APNS:
+            return bool(self.apns_key and self.apns_key_id and self.apns_team_id
+                        and self.apns_topic)
+        if channel is Channel.FCM:
+            return bool(self.fcm_credentials)
+        return True  # Web Push: the VAPID pair is made on first use
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One device's push address, as registered."""
+
+    sdkappid: int
+    user_id: str
+    device_id: str
+    channel: Channel
+    token: str
+    private_previews: bool
+    created_at: int
+    updated_at: int
+
+    def view(self) -> dict[str, Any]:
+        return {"device_id": self.device_id, "channel": self.channel.value,
+                "private_previews": self.private_previews, "created_at": self.created_at,
+                "updated_at": self.updated_at}

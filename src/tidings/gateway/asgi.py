@@ -7,7 +7,7 @@ import logging
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from tidings.gateway.session import Session
-from tidings.services.runtime import Runtime
+from tidings.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from tidings.bus.local import Subscriber
 from tidings.domain.ids import Identity
 
 if TYPE_CHECKING:
+    from tidings.runtime import Runtime
     from tidings.services.messaging import SendContext
-    from tidings.services.runtime import Runtime
 
 
 class OpContext(Subscriber, Protocol):

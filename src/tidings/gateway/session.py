@@ -42,8 +42,8 @@ from tidings.gateway import (
 from tidings.gateway.ops import Handler, answering_op, heard, public_op
 from tidings.protocol import frames, ops
 from tidings.protocol.frames import FrameError, RequestId, event_frame
+from tidings.runtime import Runtime
 from tidings.services.messaging import SendContext, SyncResult
-from tidings.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

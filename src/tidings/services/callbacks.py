@@ -23,6 +23,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings import __version__
+from tidings.adapters.http1 import Http1Pool, HttpError
 from tidings.config import Settings
 from tidings.domain.callbacks import (
     EVENTS,
@@ -39,7 +40,6 @@ from tidings.domain.callbacks import (
 )
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.services.http1 import Http1Pool, HttpError
 from tidings.store.callbacks import (
     DELIVERED,
     FAILED,

@@ -33,12 +33,11 @@ from tidings.domain.groups import (
 )
 from tidings.domain.ids import ConversationKey, check_group_id, check_user_id, group_key
 from tidings.domain.records import NewGroupOp
-from tidings.store.groups import (
+from tidings.store.group_ops import (
     AddMembers,
     CreateGroup,
     Disband,
     GroupOp,
-    GroupStore,
     Mute,
     MuteAll,
     RemoveMembers,
@@ -47,6 +46,7 @@ from tidings.store.groups import (
     Transfer,
     UpdateProfile,
 )
+from tidings.store.groups import GroupStore
 from tidings.store.writer import MessageWriter
 
 if TYPE_CHECKING:

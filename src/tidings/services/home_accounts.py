@@ -16,6 +16,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from tidings.adapters.home_passwords import Passwords
+from tidings.adapters.home_senders import CodeMessage, CodeSender, SendFailed
 from tidings.bus.local import LocalBus
 from tidings.config import Settings
 from tidings.domain import usersig
@@ -41,8 +43,6 @@ from tidings.domain.profiles import ProfilePatch
 from tidings.services.accounts import AccountService
 from tidings.services.apps import AppRegistry
 from tidings.services.auth import Authenticator
-from tidings.services.home_passwords import Passwords
-from tidings.services.home_senders import CodeMessage, CodeSender, SendFailed
 from tidings.services.profiles import ProfileService
 from tidings.store.home_accounts import HomeAccount, HomeAccountStore, UsernameTaken
 from tidings.store.rate_limits import RateCounter

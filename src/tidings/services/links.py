@@ -1,7 +1,8 @@
 """Links between home accounts and app identities (issue 5,
 docs/linked-identity.md): check a link ticket, preview and make a link,
 then the link's action; list and remove links; relay what an app identity
-receives to the devices of the home account linked to it.
+receives to the devices of the home account linked to it (the relay is in
+``link_relay``).
 
 The links live in the database and, for delivery, in this process's memory
 (loaded at start, changed here only: this process is the only writer of
@@ -13,14 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
-from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any
 
-import orjson
-
-from tidings.bus.local import LocalBus, Subscriber
+from tidings.bus.local import LocalBus
 from tidings.domain import link_tickets
 from tidings.domain.accounts import check_login_allowed
 from tidings.domain.callbacks import CallbackFailure
@@ -41,6 +38,7 @@ from tidings.protocol.frames import event_frame
 from tidings.services.apps import AppRegistry
 from tidings.services.callbacks import CallbackService
 from tidings.services.friends import FriendService
+from tidings.services.link_relay import LinkRelay, qualify_view
 from tidings.store.accounts import AccountStore
 from tidings.store.callbacks import new_event_id
 from tidings.store.links import Link, LinkStore
@@ -48,10 +46,9 @@ from tidings.store.profiles import ProfileStore
 
 log = logging.getLogger(__name__)
 
-# How long a relayed frame's cards of app users are reused (seconds): an
-# app's profile change shows in relayed frames within this time.
-CARD_TTL = 30.0
-_Queued = tuple[Identity, bytes, "int | None", int, "Subscriber | None"]
+# Callers import qualify_view from here (api/links.py, gateway/link_ops.py,
+# services/linked_messaging.py).
+__all__ = ["LinkService", "qualify_view"]
 
 
 class LinkService:
@@ -78,17 +75,16 @@ class LinkService:
         # What a relayed frame says of the identity it was sent to (app and
         # app user, as the app set them when the link was made or listed).
         self._labels: dict[Identity, dict[str, Any]] = {}
-        self._cards: dict[Identity, tuple[float, dict[str, Any]]] = {}
-        # Relayed frames waiting for cards, per home account, in order.
-        self._queues: dict[str, deque[_Queued]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Delivery to the home accounts' devices (services/link_relay.py).
+        self._relay = LinkRelay(bus, home_sdkappid, self._home_of, self._labels,
+                                self.user_cards)
 
     async def start(self) -> None:
         for link in await self._store.all():
             self._remember(link)
         for identity in list(self._home_of):
             await self._label(identity)
-        self._bus.relay = self._relay
+        self._bus.relay = self._relay.relay
 
     def _remember(self, link: Link) -> None:
         identity = Identity(link.sdkappid, link.user_id)
@@ -150,8 +146,7 @@ class LinkService:
         self._settings[sdkappid] = (body.profile_callback, body.profile_ttl)
         for identity in [i for i in self._looked_up if i.sdkappid == sdkappid]:
             del self._looked_up[identity]
-        for identity in [i for i in self._cards if i.sdkappid == sdkappid]:
-            del self._cards[identity]
+        self._relay.forget_cards(sdkappid)
         return await self.link_settings(sdkappid)
 
     async def _profile_lookup(self, sdkappid: int, user_ids: list[str]
@@ -382,130 +377,3 @@ class LinkService:
 
     def has_links(self, sdkappid: int) -> bool:
         return sdkappid in self._per_app
-
-    # -- delivery ------------------------------------------------------------------
-
-    def _relay(self, identity: Identity, frame: bytes | Callable[[], bytes],
-               conversation_id: int | None, seq: int, skip: Subscriber | None) -> int:
-        """A frame for a linked identity also goes to every connected device
-        of its home account: conversation ids qualified by app, the
-        identity's label (``link``), and the cards of the app users in it
-        (``sender_card``, ``peer_card``). Cards not cached are read first;
-        meanwhile later frames for that home account wait behind, so they
-        keep their order."""
-        home_user = self._home_of.get(identity)
-        if home_user is None:
-            return 0
-        home = Identity(self.home_sdkappid, home_user)
-        devices = sum(1 for d in self._bus.devices(home) if d is not skip)
-        if not devices:
-            return 0
-        raw = frame if isinstance(frame, bytes) else frame()
-        queue = self._queues.get(home_user)
-        if queue is None:
-            doc = orjson.loads(raw)
-            cards = self._cached_cards(identity.sdkappid, _card_users(doc.get("data")))
-            if cards is not None:
-                self._push(home, identity, doc, cards, conversation_id, seq, skip)
-                return devices
-            queue = self._queues[home_user] = deque()
-            task = asyncio.create_task(self._drain(home_user))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        queue.append((identity, raw, conversation_id, seq, skip))
-        return devices
-
-    async def _drain(self, home_user: str) -> None:
-        queue = self._queues[home_user]
-        home = Identity(self.home_sdkappid, home_user)
-        try:
-            while queue:
-                identity, raw, conversation_id, seq, skip = queue[0]
-                doc = orjson.loads(raw)
-                users = _card_users(doc.get("data"))
-                try:
-                    cards = await self._fresh_cards(identity.sdkappid, users)
-                except Exception:  # a relay must not stop on a card
-                    log.exception("cards for %s failed", identity)
-                    cards = {}
-                self._push(home, identity, doc, cards, conversation_id, seq, skip)
-                queue.popleft()
-        finally:
-            self._queues.pop(home_user, None)
-
-    def _cached_cards(self, sdkappid: int, users: list[str]
-                      ) -> dict[str, dict[str, Any]] | None:
-        now = time.monotonic()
-        found = {}
-        for user in users:
-            hit = self._cards.get(Identity(sdkappid, user))
-            if hit is None or hit[0] < now:
-                return None
-            found[user] = hit[1]
-        return found
-
-    async def _fresh_cards(self, sdkappid: int, users: list[str]) -> dict[str, dict[str, Any]]:
-        cached = self._cached_cards(sdkappid, users)
-        if cached is not None:
-            return cached
-        cards = await self.user_cards(sdkappid, users)
-        until = time.monotonic() + CARD_TTL
-        if len(self._cards) > 100_000:
-            self._cards.clear()
-        for user, card in cards.items():
-            self._cards[Identity(sdkappid, user)] = (until, card)
-        return cards
-
-    def _push(self, home: Identity, identity: Identity, doc: dict[str, Any],
-              cards: dict[str, dict[str, Any]], conversation_id: int | None, seq: int,
-              skip: Subscriber | None) -> None:
-        data = doc.get("data")
-        if isinstance(data, dict):
-            users = _card_users(data)
-            qualify_view(identity.sdkappid, data)
-            data["link"] = self._labels.get(identity) or {
-                "app": {"sdkappid": identity.sdkappid}, "as": {"user_id": identity.user_id}}
-            if users:
-                sender = data.get("sender")
-                if isinstance(sender, str) and sender in cards:
-                    data["sender_card"] = cards[sender]
-                peer = users[-1]
-                if data.get("conversation_id", "").endswith(f":c2c_{peer}") and peer in cards:
-                    data["peer_card"] = cards[peer]
-        encoded = orjson.dumps(doc)
-        for device in list(self._bus.devices(home)):
-            if device is not skip:
-                device.push(encoded, conversation_id, seq)
-
-
-def _card_users(data: object) -> list[str]:
-    """The app users a relayed frame shows: its sender, then the peer of a
-    one-to-one conversation (last)."""
-    if not isinstance(data, dict):
-        return []
-    users = []
-    sender = data.get("sender")
-    if isinstance(sender, str):
-        users.append(sender)
-    conversation_id = data.get("conversation_id")
-    if isinstance(conversation_id, str) and conversation_id.startswith("c2c_"):
-        users.append(conversation_id[4:])
-    return users
-
-
-V = TypeVar("V")
-
-
-def qualify_view(sdkappid: int, typed: V) -> V:
-    """A view of the app's side, with its conversation ids (its own and its
-    target's, for a change) qualified by app for a home device (in place)."""
-    view = cast(dict[str, Any], typed)
-    if isinstance(view.get("conversation_id"), str):
-        view["conversation_id"] = qualify(sdkappid, view["conversation_id"])
-    target = view.get("target")
-    if isinstance(target, dict):
-        qualify_view(sdkappid, target)
-    last = view.get("last_message")
-    if isinstance(last, dict):
-        qualify_view(sdkappid, last)
-    return typed

@@ -18,7 +18,7 @@ from tidings.domain.group_rights import Action
 from tidings.domain.groups import GroupState, JoinOption, Member, Role
 from tidings.domain.ids import ConversationKey
 from tidings.store.engine import Database
-from tidings.store.groups import AddMembers, GroupOp, GroupOutcome, GroupTx, add_rows
+from tidings.store.group_ops import AddMembers, GroupOp, GroupOutcome, GroupTx, add_rows
 from tidings.store.schema import conversation_members, group_join_requests
 
 

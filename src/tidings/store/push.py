@@ -16,7 +16,7 @@ from tidings.domain.accounts import AccountState
 from tidings.domain.clock import now_ms
 from tidings.domain.elements import ImportMode
 from tidings.domain.groups import GroupState
-from tidings.domain.push import Channel, token_hash
+from tidings.domain.push import Channel, Device, PushSettings, token_hash
 from tidings.domain.records import NewMessage, StoredMessage
 from tidings.store.callbacks import insert_events
 from tidings.store.engine import Database
@@ -64,46 +64,6 @@ class PushJobRows(TransactionRows):
 
     def discard(self) -> None:
         self._jobs.discard()
-
-
-@dataclass(frozen=True, slots=True)
-class PushSettings:
-    sdkappid: int
-    private_previews: bool = False
-    use_callback: bool = False
-    vapid_private: str = ""
-    vapid_public: str = ""
-    vapid_subject: str = ""
-    apns_key_id: str = ""
-    apns_team_id: str = ""
-    apns_topic: str = ""
-    apns_key: str = ""
-    fcm_credentials: str = ""
-
-    def has(self, channel: Channel) -> bool:
-        if channel is Channel.APNS:
-            return bool(self.apns_key and self.apns_key_id and self.apns_team_id
-                        and self.apns_topic)
-        if channel is Channel.FCM:
-            return bool(self.fcm_credentials)
-        return True  # Web Push: the VAPID pair is made on first use
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    sdkappid: int
-    user_id: str
-    device_id: str
-    channel: Channel
-    token: str
-    private_previews: bool
-    created_at: int
-    updated_at: int
-
-    def view(self) -> dict[str, Any]:
-        return {"device_id": self.device_id, "channel": self.channel.value,
-                "private_previews": self.private_previews, "created_at": self.created_at,
-                "updated_at": self.updated_at}
 
 
 @dataclass(frozen=True, slots=True)

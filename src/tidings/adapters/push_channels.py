@@ -1,7 +1,7 @@
 """The push channels, each behind one interface: Web Push (VAPID, RFC 8291
 through http_ece), APNs (HTTP/2, a JWT signed ES256) and FCM (HTTP v1, an
 OAuth2 token from the app's service account). The app's own server is the
-fourth channel; it rides on the callback outbox (services/push.py).
+fourth channel; it rides on the callback outbox (services/push_decisions.py).
 
 A channel answers each send with SENT, GONE (the token is dead: remove the
 device), RETRY (try again later) or FAILED (the request itself is wrong:
@@ -25,8 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 
-from tidings.domain.push import Channel
-from tidings.store.push import Device, PushSettings
+from tidings.domain.push import Channel, Device, PushSettings
 
 # How long a Web Push service keeps a message for an unreachable browser.
 WEBPUSH_TTL = 24 * 3600

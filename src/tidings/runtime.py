@@ -1,12 +1,24 @@
-"""Everything one server process holds, wired together and started once."""
+"""Everything one server process holds, wired together and started once: the
+composition root (server.py runs it under uvicorn). The stores, services, bus
+and adapters are built here and nowhere else."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from tidings.adapters.home_passwords import Passwords
+from tidings.adapters.home_senders import (
+    CodeSender,
+    ConsoleSender,
+    SmtpSender,
+    SmtpSettings,
+    WebhookSender,
+)
 from tidings.bus.local import LocalBus
 from tidings.config import Settings
+from tidings.domain.home_accounts import Channel
 from tidings.services.accounts import AccountService
 from tidings.services.admin_messaging import AdminMessagingService
 from tidings.services.apps import AppRegistry
@@ -20,7 +32,6 @@ from tidings.services.group_receipts import GroupReceiptService
 from tidings.services.groups import GroupService
 from tidings.services.home_accounts import HomeAccountService
 from tidings.services.home_recovery import HomeRecovery
-from tidings.services.home_wiring import account_deletion, home_accounts_service
 from tidings.services.linked_messaging import LinkedMessaging
 from tidings.services.links import LinkService
 from tidings.services.live import LiveService
@@ -42,6 +53,7 @@ from tidings.store.friends import FriendStore
 from tidings.store.group_departures import DepartureStore
 from tidings.store.group_joins import JoinRequestStore
 from tidings.store.groups import GroupStore
+from tidings.store.home_accounts import HomeAccountStore
 from tidings.store.home_recovery import HomeRecoveryStore
 from tidings.store.links import LinkStore
 from tidings.store.media import MediaRefRows, MediaStore
@@ -49,6 +61,7 @@ from tidings.store.mentions import MentionRows
 from tidings.store.messages import MessageStore
 from tidings.store.profiles import ProfileStore
 from tidings.store.push import PushJobRows, PushStore
+from tidings.store.rate_limits import DatabaseRateCounter
 from tidings.store.reactions import ReactionStore
 from tidings.store.search import SearchStore, TextRows
 from tidings.store.stats import StatsStore
@@ -180,3 +193,51 @@ class Runtime:
         await self.push.stop()
         await self.callbacks.stop()
         await self.db.dispose()
+
+
+# The home app: which sender per channel, the password hasher, the shared
+# rate counters; and what an admin's account delete also removes.
+
+def _sender(kind: str, s: Settings) -> CodeSender:
+    if kind == "smtp":
+        if not s.home_smtp_host or not s.home_smtp_from:
+            raise ValueError("TIDINGS_HOME_EMAIL_SENDER=smtp needs TIDINGS_HOME_SMTP_HOST "
+                             "and TIDINGS_HOME_SMTP_FROM")
+        return SmtpSender(SmtpSettings(s.home_smtp_host, s.home_smtp_port, s.home_smtp_from,
+                                       s.home_smtp_security, s.home_smtp_username,
+                                       s.home_smtp_password))
+    if kind == "webhook":
+        if not s.home_webhook_url or not s.home_webhook_secret:
+            raise ValueError("a webhook sender needs TIDINGS_HOME_WEBHOOK_URL and "
+                             "TIDINGS_HOME_WEBHOOK_SECRET")
+        return WebhookSender(s.home_webhook_url, s.home_webhook_secret)
+    return ConsoleSender()
+
+
+def home_accounts_service(db: Database, settings: Settings, home_sdkappid: int,
+                          apps: AppRegistry, auth: Authenticator,
+                          accounts: AccountService, bus: LocalBus) -> HomeAccountService:
+    """Made at start-up; the Authenticator learns to check home sessions."""
+    senders = {Channel.EMAIL: _sender(settings.home_email_sender, settings),
+               Channel.PHONE: _sender(settings.home_phone_sender, settings)}
+    passwords = Passwords(settings.home_argon2_time_cost, settings.home_argon2_memory_kib,
+                          settings.home_argon2_parallelism)
+    service = HomeAccountService(HomeAccountStore(db, home_sdkappid), DatabaseRateCounter(db),
+                                 passwords, senders, apps, auth, accounts,
+                                 ProfileService(ProfileStore(db), bus), bus,
+                                 settings, home_sdkappid)
+    auth.ticket_check = service.check_ticket
+    service.start()
+    return service
+
+
+def account_deletion(home_sdkappid: int, recovery: HomeRecovery, links: LinkService
+                     ) -> Callable[[int, list[str]], Awaitable[None]]:
+    """An admin's delete: in the home app it also removes the hosted
+    sign-in and the links; in an app, the deleted users' links end."""
+    async def before_delete(sdkappid: int, user_ids: list[str]) -> None:
+        if sdkappid == home_sdkappid:
+            await recovery.admin_deleted(user_ids)
+        else:
+            await links.identities_deleted(sdkappid, user_ids)
+    return before_delete

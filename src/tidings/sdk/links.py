@@ -1,0 +1,67 @@
+"""The client's links: a home account and its app identities
+(docs/linked-identity.md): link, unlink, and the linked conversations."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from tidings.sdk.session import Session
+
+
+class LinkMethods(Session):
+    """Mixed into :class:`tidings.sdk.Client`."""
+
+    @staticmethod
+    def _link_request(sdkappid: int, ticket: str, to: str | None,
+                      action: str | None) -> dict[str, Any]:
+        data: dict[str, Any] = {"sdkappid": sdkappid, "ticket": ticket}
+        if to is not None:
+            data["to"] = to
+        if action is not None:
+            data["action"] = action
+        return data
+
+    async def preview_link(self, sdkappid: int, ticket: str, *, to: str | None = None,
+                           action: str | None = None) -> dict[str, Any]:
+        """What linking with this ticket would do (app, app user, target),
+        changing nothing."""
+        return await self._op("link_preview", self._link_request(sdkappid, ticket, to, action))
+
+    async def link(self, sdkappid: int, ticket: str, *, to: str | None = None,
+                   action: str | None = None) -> dict[str, Any]:
+        """Use the ticket: link its app user to this home account, then run
+        the action (``chat`` or ``friend`` with ``to``)."""
+        return await self._op("link_confirm", self._link_request(sdkappid, ticket, to, action))
+
+    async def links(self, sdkappid: int | None = None) -> list[dict[str, Any]]:
+        data = {} if sdkappid is None else {"sdkappid": sdkappid}
+        return list((await self._op("links", data))["links"])
+
+    async def unlink(self, sdkappid: int) -> dict[str, Any]:
+        return await self._op("unlink", {"sdkappid": sdkappid})
+
+    async def linked_conversations(self, sdkappid: int | None = None) -> list[dict[str, Any]]:
+        """The linked identities' conversations, grouped by app."""
+        data = {} if sdkappid is None else {"sdkappid": sdkappid}
+        return list((await self._op("link_conversations", data))["apps"])
+
+    async def linked_history(self, conversation_id: str, before_seq: int | None = None,
+                             limit: int | None = None) -> dict[str, Any]:
+        """A page of a linked conversation (``app:<sdkappid>:c2c_bob``)."""
+        return await self._op("link_history", {"conversation_id": conversation_id,
+                                               "before_seq": before_seq, "limit": limit})
+
+    async def send_linked_text(self, conversation_id: str, text: str, *,
+                               client_msg_id: str | None = None) -> dict[str, Any]:
+        """Send as the linked identity that ``conversation_id`` (qualified)
+        names; answers the ack once stored."""
+        return await self._op("link_send", {
+            "conversation_id": conversation_id, "client_msg_id": client_msg_id or uuid.uuid4().hex,
+            "elements": [{"type": "text", "text": text}]})
+
+    async def linked_sync(self, sdkappid: int, known: Mapping[str, int] | None = None
+                          ) -> dict[str, Any]:
+        """Catch up on one linked identity's conversations."""
+        return await self._op("link_sync", {"sdkappid": sdkappid, "known": dict(known or {})})

@@ -1,0 +1,214 @@
+"""Deciding a push job (docs/push.md): when a message's job runs, who is
+still away (no connected device in the foreground, here or in the messenger
+of the home account linked to them; not muted; not read up to it), which of
+their devices get a push and with what text and badge, and which receivers
+the app's own server is asked to reach through an ``offline_push`` callback.
+The worker that runs the jobs and the sends is in ``services/push_worker.py``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol
+
+import orjson
+
+from tidings.bus.local import LocalBus
+from tidings.domain.callbacks import register_event
+from tidings.domain.clock import now_ms
+from tidings.domain.ids import Identity
+from tidings.domain.links import qualify
+from tidings.domain.push import Device, PushOptions, notification, payload
+from tidings.services.callbacks import CallbackService
+from tidings.store.push import Job, JobContext, PushStore
+
+OFFLINE_PUSH = "offline_push"
+# Receivers per offline_push callback event (Tencent batches 1 to 100 events).
+CALLBACK_CHUNK = 100
+
+
+def _tencent_offline_push(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {"From_Account": data["from"], "GroupId": data["group_id"],
+            "MsgKey": data["msg_id"], "MsgSeq": data["seq"], "Title": data["title"],
+            "Desc": data["text"], "Ext": data["ext"],
+            "To_Account": [{"To_Account": r["user_id"], "Badge": r["badge"]}
+                           for r in data["receivers"]],
+            "EventTime": data["time"]}
+
+
+# Tencent's nearest is Push.OfflinePush, which reports a push it made; ours
+# asks the app's server to make it.
+register_event(OFFLINE_PUSH, "Push.CallbackOfflinePush", _tencent_offline_push)
+
+
+class LinkedHomes(Protocol):
+    """What push needs of the links (services/links.py): a linked
+    identity's home account is one more place where its person may be."""
+
+    home_sdkappid: int
+
+    def home_of(self, identity: Identity) -> Identity | None: ...
+
+    def linked_identities(self, home_user: str) -> list[Identity]: ...
+
+    def has_links(self, sdkappid: int) -> bool: ...
+
+    async def app_card(self, sdkappid: int) -> dict[str, Any]: ...
+
+
+class NewSend(NamedTuple):
+    """One push to one device, as a job's deciding makes it (the device may
+    be of the home account linked to the receiver: then ``sdkappid`` is the
+    home app's, whose credentials send it)."""
+
+    job: Job
+    sdkappid: int
+    user_id: str
+    device_id: str
+    payload: str
+
+
+class Decisions:
+    """Who gets a push for a job, and where it goes."""
+
+    def __init__(self, store: PushStore, bus: LocalBus, callbacks: CallbackService) -> None:
+        self._store = store
+        self._bus = bus
+        self._callbacks = callbacks
+        # Devices that said their app is in the background: still connected,
+        # but they want pushes.
+        self.background: weakref.WeakSet[Any] = weakref.WeakSet()
+        # Set once the links are loaded (runtime), before the worker starts.
+        self.links: LinkedHomes | None = None
+
+    def _foreground(self, identity: Identity) -> bool:
+        return any(d not in self.background for d in self._bus.devices(identity))
+
+    def present(self, identity: Identity) -> bool:
+        """Some device of the user is connected with its app in the
+        foreground: the app's, or the messenger's of the home account linked
+        to the identity (which got the message relayed)."""
+        if self._foreground(identity):
+            return True
+        home = self.links.home_of(identity) if self.links is not None else None
+        return home is not None and self._foreground(home)
+
+    def linked(self, sdkappid: int) -> bool:
+        return self.links is not None and self.links.has_links(sdkappid)
+
+    async def decide(self, job: Job, sends: list[NewSend],
+                     events: list[tuple[int, str, str]]) -> None:
+        """Add the job's sends and callback events to ``sends`` and ``events``."""
+        ctx = await self._store.job_context(job)
+        if ctx is None or ctx.state == 2:
+            return
+        app = job.sdkappid
+        away = [user for user, (read_seq, muted) in ctx.receivers.items()
+                if not muted and read_seq < job.seq and not self.present(Identity(app, user))]
+        if not away:
+            return
+        settings = await self._store.settings(app)
+        devices = await self._store.devices_of(app, away)
+        homes = self._homes_of(app, away)
+        home_devices = await self._home_devices(homes)
+        reached = {d.user_id for d in devices} | {
+            user for user, home in homes.items() if home.user_id in home_devices}
+        callback_users: list[str] = []
+        if settings.use_callback and self._callbacks.wants(
+                await self._callbacks.settings(app), OFFLINE_PUSH):
+            # The app's own server reaches whom Tidings cannot: no device of
+            # the app's and none of a linked home account's.
+            callback_users = [u for u in away if u not in reached]
+        badges = await self._store.unread_totals(
+            app, sorted({d.user_id for d in devices} | set(callback_users)))
+        options = PushOptions.from_stored(job.options)
+        msg_id = f"{job.conversation_id}-{job.seq}"
+        for device in devices:
+            title, body = notification(ctx.sender_name, ctx.group_name, ctx.elements, options,
+                                       settings.private_previews or device.private_previews)
+            sends.append(NewSend(job, app, device.user_id, device.device_id, orjson.dumps(
+                payload(title, body, badges.get(device.user_id, 0),
+                        conversation_for(ctx, device.user_id), msg_id, options.ext)).decode()))
+        if home_devices:
+            await self._home_sends(job, ctx, homes, home_devices, settings.private_previews,
+                                   sends)
+        title, body = notification(ctx.sender_name, ctx.group_name, ctx.elements, options,
+                                   settings.private_previews)
+        for start in range(0, len(callback_users), CALLBACK_CHUNK):
+            events.append((app, OFFLINE_PUSH, orjson.dumps({
+                "from": ctx.sender, "group_id": ctx.a if ctx.kind == "group" else "",
+                "msg_id": msg_id, "seq": job.seq, "title": title, "text": body,
+                "ext": options.ext, "time": now_ms(),
+                "receivers": [{"user_id": u, "conversation_id": conversation_for(ctx, u),
+                               "badge": badges.get(u, 0)}
+                              for u in callback_users[start:start + CALLBACK_CHUNK]],
+            }).decode()))
+
+    def _homes_of(self, app: int, users: list[str]) -> dict[str, Identity]:
+        """The away receivers that are linked, with their home accounts."""
+        if not self.linked(app):
+            return {}
+        assert self.links is not None
+        found = {}
+        for user in users:
+            home = self.links.home_of(Identity(app, user))
+            if home is not None:
+                found[user] = home
+        return found
+
+    async def _home_devices(self, homes: dict[str, Identity]) -> dict[str, list[Device]]:
+        """The push devices of those home accounts, by home user."""
+        if not homes or self.links is None:
+            return {}
+        found: dict[str, list[Device]] = {}
+        for device in await self._store.devices_of(
+                self.links.home_sdkappid, sorted({h.user_id for h in homes.values()})):
+            found.setdefault(device.user_id, []).append(device)
+        return found
+
+    async def _home_sends(self, job: Job, ctx: JobContext, homes: dict[str, Identity],
+                          home_devices: dict[str, list[Device]], app_private: bool,
+                          sends: list[NewSend]) -> None:
+        """Pushes to the messenger's devices of linked receivers: titled with
+        the app's name, for the qualified conversation, with the home
+        account's whole badge. The app's private previews hold here too."""
+        assert self.links is not None
+        home_app = self.links.home_sdkappid
+        home_settings = await self._store.settings(home_app)
+        app_name = (await self.links.app_card(job.sdkappid))["name"]
+        badges = await self._home_badges(set(home_devices))
+        options = PushOptions.from_stored(job.options)
+        msg_id = f"{job.conversation_id}-{job.seq}"
+        for user, home in homes.items():
+            for device in home_devices.get(home.user_id, ()):
+                title, body = notification(
+                    ctx.sender_name, ctx.group_name, ctx.elements, options,
+                    app_private or home_settings.private_previews or device.private_previews)
+                sends.append(NewSend(job, home_app, home.user_id, device.device_id, orjson.dumps(
+                    payload(f"{app_name}: {title}" if title else app_name, body,
+                            badges.get(home.user_id, 0),
+                            qualify(job.sdkappid, conversation_for(ctx, user)), msg_id,
+                            options.ext)).decode()))
+
+    async def _home_badges(self, home_users: set[str]) -> dict[str, int]:
+        """Each home account's unread total: its own conversations and those
+        of every identity it holds through a link."""
+        assert self.links is not None
+        per_app: dict[int, list[tuple[str, str]]] = {
+            self.links.home_sdkappid: [(h, h) for h in home_users]}
+        for home_user in home_users:
+            for identity in self.links.linked_identities(home_user):
+                per_app.setdefault(identity.sdkappid, []).append((home_user, identity.user_id))
+        badges: dict[str, int] = {}
+        for app, pairs in per_app.items():
+            totals = await self._store.unread_totals(app, sorted({u for _, u in pairs}))
+            for home_user, user in pairs:
+                badges[home_user] = badges.get(home_user, 0) + totals.get(user, 0)
+        return badges
+
+
+def conversation_for(ctx: JobContext, user: str) -> str:
+    if ctx.kind == "group":
+        return f"group_{ctx.a}"
+    return f"c2c_{ctx.b if user == ctx.a else ctx.a}"

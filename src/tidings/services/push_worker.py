@@ -1,0 +1,196 @@
+"""The push worker: a loop that decides the due jobs (``push_decisions``)
+and replaces each by its sends and callback events in one transaction, then
+makes the due sends through the channels (``adapters/push_channels``),
+retrying with backoff; what is not done when it stops stays queued."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+import orjson
+
+from tidings.adapters.push_channels import PushChannel, Result, channels
+from tidings.config import Settings
+from tidings.domain.clock import now_ms
+from tidings.domain.ids import Identity
+from tidings.domain.push import Channel, PushSettings
+from tidings.services.callbacks import CallbackService
+from tidings.services.push_decisions import Decisions, NewSend
+from tidings.store.push import Job, PushStore, Send, SendOutcome
+
+log = logging.getLogger("tidings.services.push")
+
+# Jobs decided (and replaced in one transaction) per step of the worker.
+JOBS_PER_STEP = 200
+
+
+class PushWorker:
+    """Runs the due jobs and sends until stopped."""
+
+    def __init__(self, store: PushStore, callbacks: CallbackService, settings: Settings,
+                 decisions: Decisions, app_pushes: Callable[[int], Awaitable[bool]],
+                 vapid: Callable[[int], Awaitable[PushSettings]]) -> None:
+        self._store = store
+        self._callbacks = callbacks
+        self._cfg = settings
+        self._decisions = decisions
+        # Whether an app can push at all, and its settings with a VAPID pair
+        # (both the service's: it caches the one, makes the other).
+        self._app_pushes = app_pushes
+        self._vapid = vapid
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._http2: httpx.AsyncClient | None = None
+        self._channels: dict[Channel, PushChannel] = {}
+        self._last_prune = 0.0
+        self.sent = 0
+
+    def start(self) -> None:
+        limits = httpx.Limits(max_connections=self._cfg.push_concurrency)
+        self._http = httpx.AsyncClient(timeout=self._cfg.push_timeout, limits=limits,
+                                       follow_redirects=False, trust_env=False)
+        self._http2 = httpx.AsyncClient(http2=True, timeout=self._cfg.push_timeout,
+                                        limits=limits, follow_redirects=False,
+                                        trust_env=False)
+        self._channels = channels(self._http, self._http2,
+                                  vapid_subject=self._cfg.push_vapid_subject,
+                                  apns_url=self._cfg.push_apns_url,
+                                  fcm_url=self._cfg.push_fcm_url)
+        self._task = asyncio.create_task(self._run(), name="push-worker")
+
+    async def stop(self) -> None:
+        """Stop; what is not done stays queued for the next start."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+        for client in (self._http, self._http2):
+            if client is not None:
+                await client.aclose()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await self._prune()
+                busy = await self._jobs_step()
+                busy = await self._sends_step() or busy
+            except Exception:
+                log.exception("push worker step failed")
+                busy = False
+            if busy:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._cfg.push_poll_interval)
+            self._wakeup.clear()
+
+    async def _prune(self) -> None:
+        """Forget notifications given up on, after the callbacks' retention."""
+        now = time.monotonic()
+        if now - self._last_prune < 60:
+            return
+        self._last_prune = now
+        await self._store.prune_failed(now_ms() - int(self._cfg.callback_retention * 1000))
+
+    async def _jobs_step(self) -> bool:
+        """Decide the due jobs and replace them, all in one transaction (a
+        job whose deciding fails stays, and is tried again next step)."""
+        jobs = await self._store.due_jobs(now_ms() - int(self._cfg.push_delay * 1000),
+                                          JOBS_PER_STEP)
+        if not jobs:
+            return False
+        done: list[Job] = []
+        sends: list[NewSend] = []
+        events: list[tuple[int, str, str]] = []
+        wanted: dict[int, bool] = {}
+        for job in jobs:
+            try:
+                if job.sdkappid not in wanted:
+                    wanted[job.sdkappid] = await self._app_pushes(job.sdkappid)
+                if wanted[job.sdkappid]:
+                    await self._decisions.decide(job, sends, events)
+            except Exception:
+                log.exception("push job %s failed", job.id)
+                continue
+            done.append(job)
+        await self._store.finish_jobs(done, sends, events)
+        if events:
+            self._callbacks.wake()
+        return len(jobs) == JOBS_PER_STEP
+
+    async def _sends_step(self) -> bool:
+        limit = self._cfg.push_concurrency
+        due = await self._store.due_sends(now_ms(), limit)
+        if not due:
+            return False
+        outcomes = await asyncio.gather(*(self._attempt(s) for s in due))
+        await self._store.record(outcomes)
+        return len(due) == limit
+
+    async def _attempt(self, send: Send) -> SendOutcome:
+        try:
+            receiver = await self._receiver(send)
+            if receiver is None or not await self._store.still_due(send, receiver.user_id):
+                return SendOutcome(send.id, "dropped")
+            device = await self._store.device(send.sdkappid, send.user_id, send.device_id)
+            if device is None:
+                return SendOutcome(send.id, "dropped")
+            if self._decisions.present(receiver):
+                # Back in the foreground meanwhile: the app shows it itself.
+                return SendOutcome(send.id, "dropped")
+            app = (await self._vapid(send.sdkappid) if device.channel is Channel.WEBPUSH
+                   else await self._store.settings(send.sdkappid))
+            if not app.has(device.channel):
+                return self._retry(send, f"the app has no {device.channel.value} credentials")
+            delivery = await self._channels[device.channel].send(
+                app, device, orjson.loads(send.payload))
+        except (httpx.HTTPError, OSError) as exc:
+            return self._retry(send, f"{type(exc).__name__}: {str(exc)[:200]}")
+        except Exception as exc:  # never lose the send over a bug: retry it
+            log.exception("push send %s failed unexpectedly", send.id)
+            return self._retry(send, f"internal error: {type(exc).__name__}")
+        if delivery.result is Result.SENT:
+            self.sent += 1
+            return SendOutcome(send.id, "sent")
+        if delivery.result is Result.GONE:
+            await self._store.remove_token(device.sdkappid, device.user_id, device.device_id,
+                                           device.token)
+            log.info("push token of %s/%s is gone (%s): removed", device.user_id,
+                     device.device_id, delivery.detail)
+            return SendOutcome(send.id, "dropped")
+        if delivery.result is Result.FAILED:
+            return SendOutcome(send.id, "failed", delivery.detail, now_ms())
+        return self._retry(send, delivery.detail)
+
+    async def _receiver(self, send: Send) -> Identity | None:
+        """Whose read cursor and presence a send answers to: its own user,
+        or for a push to a home account's device about an app's message, the
+        identity linked to it (None once unlinked: nothing more goes
+        through the link)."""
+        links = self._decisions.links
+        if links is None or send.sdkappid != links.home_sdkappid:
+            return Identity(send.sdkappid, send.user_id)
+        app = await self._store.conversation_app(send.conversation_id)
+        if app is None or app == send.sdkappid:
+            return Identity(send.sdkappid, send.user_id)
+        return next((i for i in links.linked_identities(send.user_id)
+                     if i.sdkappid == app), None)
+
+    def _retry(self, send: Send, error: str) -> SendOutcome:
+        attempts = send.attempts + 1
+        if attempts >= self._cfg.push_max_attempts:
+            return SendOutcome(send.id, "failed", f"gave up after {attempts} attempts: {error}",
+                               now_ms())
+        delay = min(self._cfg.push_retry_cap,
+                    self._cfg.push_retry_base * 2 ** (attempts - 1) * random.uniform(0.8, 1.2))
+        return SendOutcome(send.id, "retry", error, now_ms() + int(delay * 1000))
