@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = SRC / "tidings"
 MAX_LINES = 500
 # A module over MAX_LINES says why at its top, in its docstring, with this.
-LONG_REASON = "Longer than 500 lines because"
+LONG_REASON = "Longer than 500 lines"
 
 # Layer of a module: its first package under tidings (a top-level module is
 # its own layer). What each layer may import, besides itself.
