@@ -1,5 +1,5 @@
 """Friends and blocks over REST: the client API under ``/v1`` and the admin
-API under ``/v1/admin`` (docs/rest.md, "Friends and blocks")."""
+API under ``/v1/admin`` (docs/friends.md)."""
 
 from __future__ import annotations
 
@@ -220,7 +220,7 @@ async def blocklist(request: Request, me: Me) -> JSON:
 @router.post("/blocks", response_model=BlockOut)
 async def block(request: Request, me: Me, body: UserIdsIn) -> JSON:
     """Block users: their one-to-one messages to the caller are refused
-    without telling them why (docs/protocol.md, "Blocking"), their friend
+    without telling them why (docs/friends.md, "Blocking"), their friend
     requests are hidden. The caller's other devices get a ``blocklist`` event."""
     return JSON(await runtime_of(request).friends.block(me, body.user_ids))
 

@@ -1,4 +1,4 @@
-"""Join applications over REST (docs/rest.md, "Join applications"): the
+"""Join applications over REST (docs/groups.md, "Join applications"): the
 client API under ``/v1`` (as the caller) and the admin API under
 ``/v1/admin/groups`` (as the app's admin, who may answer any application).
 The socket ops (gateway/group_join_ops.py) are their twins."""

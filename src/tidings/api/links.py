@@ -1,5 +1,5 @@
 """Links between home accounts and app identities over REST
-(docs/linked-identity.md, docs/rest.md "Links"): the person's side under
+(docs/linked-identity.md): the person's side under
 ``/v1/links`` (with a home UserSig), the app's side under ``/v1/admin/links``."""
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ def _search_in(q: str, conversation_id: str | None, sender: str | None, since: i
 
 
 Q = Annotated[str, Query(description="words to find: each must occur in the message's "
-                                     "text, ignoring case (docs/rest.md, Search)")]
+                                     "text, ignoring case (docs/search.md)")]
 Conv = Annotated[str | None, Query(description="only this conversation ('c2c_bob', "
                                                "'group_trip')")]
 Sender = Annotated[str | None, Query(description="only messages this user sent")]

@@ -1,5 +1,5 @@
 """Who may do what in a group: the one place where the rights of each role
-are decided (docs/protocol.md, "Group rights", is the same table in words).
+are decided (docs/groups.md, "Roles and rights", is the same table in words).
 
 ``check`` raises ``GROUP_NO_PERMISSION`` (10007) for a refused action, with
 the reason; the app's admin (``actor`` None) may do everything.
@@ -100,7 +100,7 @@ def check_send(group: GroupState, sender: str, now: int) -> None:
 def rights_table() -> dict[str, dict[str, list[str]]]:
     """The table as data, per group type: action -> the roles that may. (A
     Live group has no stored members, so no roles but its owner: its rules
-    are in docs/protocol.md, "Live groups".)"""
+    are in docs/groups.md, "Live groups".)"""
     table: dict[str, dict[str, list[str]]] = {}
     for t in GroupType:
         if t is GroupType.LIVE:

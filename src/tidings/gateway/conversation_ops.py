@@ -1,5 +1,5 @@
 """The conversation ops of the real-time protocol: a conversation's settings,
-hiding and deleting it (docs/protocol.md, "Conversation settings"), typing
+hiding and deleting it (docs/conversations.md, "Conversation settings"), typing
 ("Typing indicators") and reactions ("Reactions"). The caller's other
 devices learn of a change by its event (the acting device excepted)."""
 

@@ -1,4 +1,4 @@
-"""The friend ops of the real-time protocol (docs/protocol.md, "Friends and blocks"):
+"""The friend ops of the real-time protocol (docs/friends.md):
 requests and their answers, the friend list and remarks, and the blocklist.
 The other side and the caller's other devices learn of a change by its event
 (the acting device excepted)."""

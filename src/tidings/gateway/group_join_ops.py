@@ -1,4 +1,4 @@
-"""The join-application ops of the real-time protocol (docs/protocol.md,
+"""The join-application ops of the real-time protocol (docs/groups.md,
 "Join applications"): each parses its data, calls the join service as the
 logged-in user, and answers; the owner, the admins and the applicant learn
 of a change by the ``group_join_request`` and ``group_join_request_handled``

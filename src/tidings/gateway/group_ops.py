@@ -1,4 +1,4 @@
-"""The group ops of the real-time protocol (docs/protocol.md, "Groups"):
+"""The group ops of the real-time protocol (docs/groups.md):
 each parses its data, calls the groups service as the logged-in user, and
 answers; the change itself reaches the members as a ``system`` event."""
 

@@ -1,4 +1,4 @@
-"""The link ops of the real-time protocol (docs/protocol.md, "Links"): a
+"""The link ops of the real-time protocol (docs/linked-identity.md): a
 home device makes and lists links and acts as its linked identities, with
 conversation ids qualified by app (``app:<sdkappid>:c2c_bob``)."""
 

@@ -1,4 +1,4 @@
-"""The Live-group ops of the real-time protocol (docs/protocol.md, "Live
+"""The Live-group ops of the real-time protocol (docs/groups.md, "Live
 groups"): join and leave a room on this connection, send to it, list who is
 in it. The room's messages reach its other connections as ``live_message``
 events."""

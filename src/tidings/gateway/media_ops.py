@@ -1,4 +1,4 @@
-"""The media ops of the real-time protocol (docs/protocol.md, "Media"):
+"""The media ops of the real-time protocol (docs/media.md):
 uploads go over HTTP; over the socket a client asks for download URLs and
 for what an upload is."""
 

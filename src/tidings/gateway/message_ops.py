@@ -1,4 +1,4 @@
-"""The message ops of the real-time protocol (docs/protocol.md, "Operations"):
+"""The message ops of the real-time protocol (docs/messages.md):
 send, recall and edit, answered by the writer's ack once stored; history,
 the conversation list and read. ``sync`` is the session's own: it switches
 the connection's delivery mode (gateway/session.py)."""

@@ -1,4 +1,4 @@
-"""The profile ops of the real-time protocol (docs/protocol.md, "Operations"):
+"""The profile ops of the real-time protocol (docs/profiles.md):
 read one's own profile or others', and change one's own; the caller's other
 devices learn of a change by its event (the acting device excepted)."""
 

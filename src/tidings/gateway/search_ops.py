@@ -1,4 +1,4 @@
-"""The ``search`` op of the real-time protocol (docs/protocol.md, "Search")."""
+"""The ``search`` op of the real-time protocol (docs/search.md)."""
 
 from __future__ import annotations
 

@@ -351,10 +351,10 @@ class Session:
                     self.push(frame, conversation_id, seq)
             raise
         # Friend requests wait in the store for offline users: every sync
-        # answer lists the pending ones (docs/protocol.md, "Friends").
+        # answer lists the pending ones (docs/friends.md).
         requests = (await self._rt.friends.requests(self._me()))["incoming"]
         # So do join applications, and how the caller left the groups the
-        # device still holds (docs/protocol.md, "Join applications").
+        # device still holds (docs/groups.md, "Join applications").
         joins = await self._rt.group_joins.for_sync(self._me())
         left = await self._rt.group_joins.groups_left(self._me(), req.known)
         self.reply(frames.ok(req_id, {"messages": result.messages,

@@ -1,4 +1,4 @@
-"""The client's groups (docs/protocol.md, "Groups"), join applications
+"""The client's groups (docs/groups.md), join applications
 ("Join applications") and Live groups ("Live groups")."""
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class GroupMethods(Session):
         found: list[dict[str, Any]] = (await self._op("group_list", {}))["groups"]
         return found
 
-    # -- join applications (docs/protocol.md, "Join applications") -------------
+    # -- join applications (docs/groups.md, "Join applications") -------------
 
     async def apply_to_group(self, group_id: str, message: str = "") -> dict[str, Any]:
         """Ask to join; ``state`` "pending" (the owner and admins answer) or
@@ -123,7 +123,7 @@ class GroupMethods(Session):
             "applications"]
         return found
 
-    # -- Live groups (docs/protocol.md, "Live groups") ----------------------------
+    # -- Live groups (docs/groups.md, "Live groups") ----------------------------
 
     async def live_join(self, group_id: str) -> dict[str, Any]:
         """Join a Live group on this client's connection (and again after

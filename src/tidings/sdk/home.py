@@ -54,7 +54,7 @@ def _error(answer: httpx.Response) -> TidingsError:
 
 
 class HomeAccounts:
-    """The REST calls of docs/rest.md#home-accounts-v1home."""
+    """The REST calls of docs/home-accounts.md#rest-endpoints."""
 
     def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")

@@ -1,5 +1,5 @@
 """The client's people: profiles (one's own and others'), friends and
-blocks (docs/protocol.md, "Friends and blocks")."""
+blocks (docs/friends.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class PeopleMethods(Session):
     """Mixed into :class:`tidings.sdk.Client`."""
 
     async def profile(self) -> dict[str, Any]:
-        """The user's own profile (fields as in docs/rest.md, "Profiles")."""
+        """The user's own profile (fields as in docs/profiles.md)."""
         data: dict[str, Any] = await self._call("profile_get", {}, as_dict, self.request_timeout)
         return data
 

@@ -128,7 +128,7 @@ class Session:
         self.session_id: int | None = None
         self.connects = 0  # successful logins and syncs, the first included
         # As of the last sync: the join applications waiting for this user's
-        # answer, and the user's own (docs/protocol.md, "Join applications").
+        # answer, and the user's own (docs/groups.md, "Join applications").
         self.group_join_requests: list[dict[str, Any]] = []
         self.group_applications: list[dict[str, Any]] = []
         # The Live groups joined (rejoined after each reconnect).

@@ -401,7 +401,7 @@ class FriendService:
     async def block(self, me: Identity, user_ids: Sequence[str],
                     skip: Subscriber | None = None) -> dict[str, Any]:
         """Block users: their one-to-one messages to the caller are refused
-        (docs/protocol.md, "Blocking"), their friend requests are hidden.
+        (docs/friends.md, "Blocking"), their friend requests are hidden.
         Friendships stay as they are. The blocked users are never told."""
         ids = [self._other(me, u, f"user_ids[{i}]")
                for i, u in enumerate(check_user_ids(user_ids, "user_ids"))]

@@ -1,4 +1,4 @@
-"""Who left which group, and how (docs/protocol.md, "Leaving a group while
+"""Who left which group, and how (docs/groups.md, "Leaving a group while
 offline"). Written by the group operations inside the writer's
 transaction, so a departure and its system entry are durable together;
 read by ``sync`` for the groups a device still holds."""

@@ -322,7 +322,7 @@ friend_requests = Table(
 )
 
 # ``user_id`` blocks ``blocked_id``: one-to-one messages from blocked_id to
-# user_id are refused (docs/protocol.md says how the sender sees it).
+# user_id are refused (docs/friends.md says how the sender sees it).
 blocks = Table(
     "blocks",
     metadata,
