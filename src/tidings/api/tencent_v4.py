@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tidings.api.auth import runtime_of
 from tidings.api.responses import JSON
+from tidings.domain.accounts import AccountImport
 from tidings.domain.elements import ELEMENTS, EntryKind, ImportMode
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import check_user_id, parse_msg_id
@@ -37,7 +38,6 @@ from tidings.domain.tencent_msgbody import from_msgbody, to_msgbody
 from tidings.protocol.views import MessageView
 from tidings.services.messaging import SendContext
 from tidings.services.runtime import Runtime
-from tidings.store.accounts import AccountImport
 
 router = APIRouter(tags=["tencent-v4"])
 

@@ -66,9 +66,6 @@ OFFLINE_PUSH = "offline_push"
 CALLBACK_CHUNK = 100
 # Jobs decided (and replaced in one transaction) per step of the worker.
 JOBS_PER_STEP = 200
-# How long "this app has no device and no callback channel" is believed
-# before the next message of the app writes a job again (and checks).
-APP_PUSHES_TTL = 5.0
 
 
 def _tencent_offline_push(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -130,7 +127,11 @@ class PushService:
         self._channels: dict[Channel, PushChannel] = {}
         self._vapid_lock = asyncio.Lock()
         self._last_prune = 0.0
-        # sdkappid -> (when checked, whether the app can push at all).
+        # sdkappid -> (when checked, whether the app can push at all). A "no"
+        # (no device, no callback channel) is believed for app_cache_ttl; after
+        # that the next message of the app writes a job again (which checks),
+        # so a device or a callback channel set in another process (the CLI)
+        # counts for every message sent more than app_cache_ttl after it.
         self._pushes: dict[int, tuple[float, bool]] = {}
         self.sent = 0
         # Set once the links are loaded (runtime), before start().
@@ -303,7 +304,7 @@ class PushService:
         app that never pushes costs the send path nothing, and one unknown
         or not checked lately gets its job (whose deciding checks again)."""
         hit = self._pushes.get(sdkappid)
-        return (hit is None or hit[1] or time.monotonic() - hit[0] > APP_PUSHES_TTL
+        return (hit is None or hit[1] or time.monotonic() - hit[0] > self._cfg.app_cache_ttl
                 or self._linked(sdkappid))
 
     def _linked(self, sdkappid: int) -> bool:
@@ -312,12 +313,15 @@ class PushService:
     async def _app_pushes(self, sdkappid: int) -> bool:
         """Whether the app can push at all: a device registered, or the
         callback channel on."""
+        asked = time.monotonic()  # what we read is at least this recent
         settings = await self._store.settings(sdkappid)
         found = (settings.use_callback or self._linked(sdkappid)
                  or await self._store.has_devices(sdkappid))
         if len(self._pushes) > 100_000:
             self._pushes.clear()
-        self._pushes[sdkappid] = (time.monotonic(), found)
+        current = self._pushes.get(sdkappid)
+        if current is None or current[0] <= asked:  # a register() meanwhile is newer
+            self._pushes[sdkappid] = (asked, found)
         return found
 
     async def _decide(self, job: Job, sends: list[NewSend],

@@ -10,13 +10,17 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tidings.domain.callbacks import CallbackFormat, CallbackSettings, FailurePolicy
+from tidings.domain.callbacks import (
+    DELIVERED,
+    PENDING,
+    CallbackFormat,
+    CallbackSettings,
+    FailurePolicy,
+)
 from tidings.domain.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.schema import app_callbacks, callback_outbox
 
-PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
-STATUSES = (PENDING, DELIVERED, FAILED, SKIPPED)
 MAX_ERROR = 500
 
 # The writer's statement (driver SQL, ``?`` placeholders): one row per event.
