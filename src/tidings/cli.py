@@ -2,6 +2,10 @@
 
 Every command reads the same settings as ``serve`` (``--data-dir``,
 ``TIDINGS_*``), and app commands work while a server runs on the same data.
+An edge like the HTTP APIs: commands go through the server's services
+(cli_services.py), never to the store, so a running server's caches see
+each change within ``TIDINGS_APP_CACHE_TTL``. What they need beyond the
+domain is imported inside each command, to keep ``tidings --help`` quick.
 """
 
 from __future__ import annotations
@@ -11,24 +15,22 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 import typer
 
 from tidings.config import Settings
 from tidings.domain import usersig
-from tidings.domain.callbacks import apply_changes, switchable_events
-from tidings.domain.clock import now_ms
+from tidings.domain.apps import ApiKey, AppRecord
+from tidings.domain.callbacks import STATUSES, apply_changes, switchable_events
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.friends import BlockedSenderSees, C2CSettings
+from tidings.domain.friends import BlockedSenderSees, C2CSettingsIn
 from tidings.domain.ids import check_user_id
 from tidings.protocol_cli import protocol_cli
-from tidings.store.apps import ApiKey, AppRecord, AppStore
-from tidings.store.callbacks import STATUSES, CallbackStore
-from tidings.store.engine import Database, migrate, open_database
-from tidings.store.friends import FriendStore
-from tidings.store.groups import GroupStore
+
+if TYPE_CHECKING:
+    from tidings.cli_services import CliServices
 
 T = TypeVar("T")
 
@@ -60,19 +62,14 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+def _with_services(settings: Settings, work: Callable[[CliServices], Awaitable[T]]) -> T:
+    """Run ``work`` with the services over the settings' database."""
+    from tidings.cli_services import open_services
+
     async def run() -> T:
-        db = open_database(settings.resolved_database_url())
-        try:
-            await migrate(db)
-            return await work(db)
-        finally:
-            await db.dispose()
+        async with open_services(settings) as services:
+            return await work(services)
     return asyncio.run(run())
-
-
-def _with_store(settings: Settings, work: Callable[[AppStore], Awaitable[T]]) -> T:
-    return _with_db(settings, lambda db: work(AppStore(db)))
 
 
 def _app_view(app: AppRecord, *, with_keys: bool) -> dict[str, Any]:
@@ -113,7 +110,8 @@ def app_create(
         check_user_id(admin)
     except TidingsError as exc:
         _fail(f"--admin: {exc.message}")
-    app, key = _with_store(_settings(data_dir), lambda s: s.create(name.strip(), icon_url, admin))
+    app, key = _with_services(_settings(data_dir),
+                              lambda s: s.apps.create(name.strip(), icon_url, admin))
     _print({"sdkappid": app.sdkappid, "name": app.name, "icon_url": app.icon_url,
             "secret_key": key, "admin": admin})
 
@@ -121,18 +119,18 @@ def app_create(
 @apps_cli.command("list")
 def app_list(data_dir: DataDir = None) -> None:
     """List the apps (without their keys)."""
-    found = _with_store(_settings(data_dir), lambda s: s.list())
+    found = _with_services(_settings(data_dir), lambda s: s.apps.list())
     _print([_app_view(a, with_keys=False) for a in found])
 
 
-def _existing(store: AppStore, sdkappid: int) -> Awaitable[AppRecord | None]:
-    return store.get(sdkappid)
+def _existing(services: CliServices, sdkappid: int) -> Awaitable[AppRecord | None]:
+    return services.apps.find(sdkappid)
 
 
 @apps_cli.command("show")
 def app_show(sdkappid: int, data_dir: DataDir = None) -> None:
     """Show one app with its keys."""
-    found = _with_store(_settings(data_dir), lambda s: _existing(s, sdkappid))
+    found = _with_services(_settings(data_dir), lambda s: _existing(s, sdkappid))
     if found is None:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     assert found is not None
@@ -148,14 +146,15 @@ def app_rotate_key(
 ) -> None:
     """Add a new secret key (old keys keep working), or with --retire-old,
     retire every key but the newest once your servers sign with it."""
-    async def work(store: AppStore) -> dict[str, Any] | None:
-        if await store.get(sdkappid) is None:
+    async def work(services: CliServices) -> dict[str, Any] | None:
+        apps = services.apps
+        if await apps.find(sdkappid) is None:
             return None
         if retire_old:
-            return {"sdkappid": sdkappid, "retired": await store.retire_all_but_newest(sdkappid)}
-        return {"sdkappid": sdkappid, "secret_key": await store.add_key(sdkappid)}
+            return {"sdkappid": sdkappid, "retired": await apps.retire_all_but_newest(sdkappid)}
+        return {"sdkappid": sdkappid, "secret_key": await apps.add_key(sdkappid)}
 
-    result = _with_store(_settings(data_dir), work)
+    result = _with_services(_settings(data_dir), work)
     if result is None:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     _print(result)
@@ -177,13 +176,13 @@ def api_key_create(
     if len(name) > 64:
         _fail("--name must be at most 64 characters")
 
-    async def work(store: AppStore) -> dict[str, Any] | None:
-        if await store.get(sdkappid) is None:
+    async def work(services: CliServices) -> dict[str, Any] | None:
+        if await services.apps.find(sdkappid) is None:
             return None
-        record, key = await store.create_api_key(sdkappid, name)
+        record, key = await services.apps.create_api_key(sdkappid, name)
         return {**_api_key_view(record), "key": key}
 
-    result = _with_store(_settings(data_dir), work)
+    result = _with_services(_settings(data_dir), work)
     if result is None:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     _print(result)
@@ -192,12 +191,12 @@ def api_key_create(
 @api_keys_cli.command("list")
 def api_key_list(sdkappid: int, data_dir: DataDir = None) -> None:
     """List the app's API keys (prefixes only), revoked ones included."""
-    async def work(store: AppStore) -> list[dict[str, Any]] | None:
-        if await store.get(sdkappid) is None:
+    async def work(services: CliServices) -> list[dict[str, Any]] | None:
+        if await services.apps.find(sdkappid) is None:
             return None
-        return [_api_key_view(k) for k in await store.list_api_keys(sdkappid)]
+        return [_api_key_view(k) for k in await services.apps.list_api_keys(sdkappid)]
 
-    result = _with_store(_settings(data_dir), work)
+    result = _with_services(_settings(data_dir), work)
     if result is None:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     _print(result)
@@ -206,7 +205,8 @@ def api_key_list(sdkappid: int, data_dir: DataDir = None) -> None:
 @api_keys_cli.command("revoke")
 def api_key_revoke(sdkappid: int, key_id: int, data_dir: DataDir = None) -> None:
     """Revoke one API key of the app; a running server refuses it at once."""
-    revoked = _with_store(_settings(data_dir), lambda s: s.revoke_api_key(sdkappid, key_id))
+    revoked = _with_services(_settings(data_dir),
+                             lambda s: s.apps.revoke_api_key(sdkappid, key_id))
     if not revoked:
         _fail(f"app {sdkappid} has no live API key {key_id}", 2)
     _print({"sdkappid": sdkappid, "id": key_id, "revoked": True})
@@ -266,41 +266,38 @@ def app_update(
     if blocked_sender_sees is not None and blocked_sender_sees not in ("sent", "error"):
         _fail("--blocked-sender-sees must be sent or error")
 
-    async def work(db: Database) -> dict[str, Any] | None:
-        if await AppStore(db).get(sdkappid) is None:
+    async def work(services: CliServices) -> dict[str, Any] | None:
+        if await services.apps.find(sdkappid) is None:
             return None
-        friend_store = FriendStore(db)
-        rules = await friend_store.c2c_settings(sdkappid)
+        friends = services.friends
         if (c2c_needs_friendship, blocked_sender_sees, read_receipts) != (None, None, None):
-            rules = await friend_store.put_c2c_settings(C2CSettings(
-                sdkappid,
-                rules.needs_friendship if c2c_needs_friendship is None else c2c_needs_friendship,
-                rules.blocked_sender_sees if blocked_sender_sees is None
+            rules = await friends.put_c2c_settings(sdkappid, C2CSettingsIn(
+                needs_friendship=c2c_needs_friendship,
+                blocked_sender_sees=None if blocked_sender_sees is None
                 else BlockedSenderSees(blocked_sender_sees),
-                rules.read_receipts if read_receipts is None else read_receipts), now_ms())
-        store = CallbackStore(db)
-        current = await store.get_settings(sdkappid)
+                read_receipts=read_receipts))
+        else:
+            rules = await friends.c2c_settings(sdkappid)
+        callbacks = services.callbacks
+        current = await callbacks.settings(sdkappid)
         extra: dict[str, Any] = {}
         if group_default_member is not None or no_group_default_members:
-            if len(group_default_member or ()) > 20:
-                raise TidingsError(ErrorCode.INVALID_REQUEST, "at most 20 default members")
-            users = [check_user_id(u) for u in dict.fromkeys(group_default_member or ())]
-            await GroupStore(db).set_default_members(sdkappid, users, now_ms())
-            extra["group_default_members"] = users
+            extra["group_default_members"] = await services.group_defaults.put(
+                sdkappid, list(group_default_member or ()))
         if no_callbacks:
-            await store.delete_settings(sdkappid)
-            return {"sdkappid": sdkappid, "callbacks": None, "c2c": rules.view(), **extra}
+            await callbacks.delete_settings(sdkappid)
+            return {"sdkappid": sdkappid, "callbacks": None, "c2c": rules, **extra}
         if changing:
-            current = await store.put_settings(apply_changes(
+            current = await callbacks.put_settings(apply_changes(
                 current, sdkappid, url=callback_url, token=callback_token,
                 format=callback_format, enable=callback_enable or (),
                 disable=callback_disable or (), timeout_ms=callback_timeout,
                 failure_policy=callback_policy))
         return {"sdkappid": sdkappid, "callbacks": current.view() if current else None,
-                "c2c": rules.view(), **extra}
+                "c2c": rules, **extra}
 
     try:
-        result = _with_db(_settings(data_dir), work)
+        result = _with_services(_settings(data_dir), work)
     except TidingsError as exc:
         _fail(f"{exc.message}")
     if result is None:
@@ -322,16 +319,14 @@ def app_callbacks(
     if status is not None and status not in STATUSES:
         _fail(f"--status must be one of {', '.join(STATUSES)}")
 
-    async def work(db: Database) -> dict[str, Any] | None:
-        if await AppStore(db).get(sdkappid) is None:
+    async def work(services: CliServices) -> dict[str, Any] | None:
+        if await services.apps.find(sdkappid) is None:
             return None
-        store = CallbackStore(db)
-        current = await store.get_settings(sdkappid)
-        rows = await store.recent(sdkappid, limit, status)
+        current = await services.callbacks.settings(sdkappid)
         return {"sdkappid": sdkappid, "callbacks": current.view() if current else None,
-                "deliveries": [r.view() for r in rows]}
+                "deliveries": await services.callbacks.deliveries(sdkappid, limit, status)}
 
-    result = _with_db(_settings(data_dir), work)
+    result = _with_services(_settings(data_dir), work)
     if result is None:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     _print(result)
@@ -341,24 +336,19 @@ def app_callbacks(
 def app_callback_test(sdkappid: int, data_dir: DataDir = None) -> None:
     """Send the test event to the app's callback URL now (from this command)
     and print how it went; exits 1 when the app did not acknowledge it."""
-    from tidings.services.callbacks import new_http_client, post_callback, send_test_event
-
-    async def work(db: Database) -> dict[str, Any] | None:
-        if await AppStore(db).get(sdkappid) is None:
+    async def work(services: CliServices) -> dict[str, Any] | None:
+        if await services.apps.find(sdkappid) is None:
             return None
-        store = CallbackStore(db)
-        current = await store.get_settings(sdkappid)
-        if current is None:
-            return {"error": "this app has no callback URL"}
-        http = new_http_client(1)
+        callbacks = services.callbacks
+        callbacks.start(dispatch=False)  # sent from this command, not by the server
         try:
-            async def post(*args: Any) -> tuple[int, bytes]:
-                return await post_callback(http, *args)
-            return await send_test_event(store, current, post)
-        finally:
-            await http.aclose()
+            return await callbacks.send_test(sdkappid)
+        except TidingsError as exc:
+            if exc.code is not ErrorCode.NOT_FOUND:
+                raise
+            return {"error": exc.message}  # no callback URL
 
-    result = _with_db(_settings(data_dir), work)
+    result = _with_services(_settings(data_dir), work)
     if result is None:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     assert result is not None
@@ -384,7 +374,7 @@ def make_usersig(
         _fail(f"--user: {exc.message}")
     if expire <= 0:
         _fail("--expire must be positive")
-    found = _with_store(_settings(data_dir), lambda s: _existing(s, sdkappid))
+    found = _with_services(_settings(data_dir), lambda s: _existing(s, sdkappid))
     if found is None or not found.live_keys:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     assert found is not None
@@ -417,8 +407,6 @@ def app_push(
     from pydantic import ValidationError
 
     from tidings.domain.push import PushAppRequest, app_changes
-    from tidings.services.push import app_view
-    from tidings.store.push import PushStore
 
     body: dict[str, Any] = {k: v for k, v in (
         ("private_previews", private_previews), ("use_callback", use_callback),
@@ -448,15 +436,15 @@ def app_push(
     except TidingsError as exc:
         _fail(exc.message)
 
-    async def work(db: Database) -> dict[str, Any] | None:
-        if await AppStore(db).get(sdkappid) is None:
+    async def work(services: CliServices) -> dict[str, Any] | None:
+        if await services.apps.find(sdkappid) is None:
             return None
-        store = PushStore(db)
-        found = await (store.put_settings(sdkappid, values) if values
-                       else store.settings(sdkappid))
-        return {"sdkappid": sdkappid, **app_view(found)}
+        push = services.push
+        found = await (push.put_app_settings(sdkappid, values) if values
+                       else push.app_settings(sdkappid))
+        return {"sdkappid": sdkappid, **found}
 
-    result = _with_db(settings, work)
+    result = _with_services(settings, work)
     if result is None:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     _print(result)

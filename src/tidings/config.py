@@ -31,8 +31,10 @@ class Settings(BaseSettings):
     heartbeat_timeout: float = Field(60.0, gt=0)
     outbound_queue_limit: int = Field(5000, ge=10)
 
-    # How long the server trusts its cached copy of an app's keys; a key
-    # retired from the CLI stops working on a running server within this.
+    # How long the server trusts its cached copy of an app's keys and
+    # settings (callbacks, one-to-one rules, group settings, push, links);
+    # a change made in another process (the CLI) is in effect for every
+    # request that starts more than this many seconds after it.
     app_cache_ttl: float = Field(2.0, ge=0)
 
     # Group commit: at most this many messages in one transaction.

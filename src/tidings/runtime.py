@@ -138,7 +138,8 @@ class Runtime:
         conversation_settings = ConversationSettingsService(settings_store, MessageStore(db),
                                                             messaging, bus)
         group_receipts = GroupReceiptService(db, MessageStore(db), GroupStore(db), bus,
-                                             settings.group_receipts_max_members)
+                                             settings.group_receipts_max_members,
+                                             ttl=settings.app_cache_ttl)
         messaging.group_receipts = group_receipts
         callbacks.start()
         writer.start()
@@ -157,7 +158,7 @@ class Runtime:
         home_recovery = HomeRecovery(home_accounts, HomeRecoveryStore(db, home.sdkappid), links)
         accounts.before_delete = account_deletion(home.sdkappid, home_recovery, links)
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
-        groups = GroupService(GroupStore(db), writer, callbacks)
+        groups = GroupService(GroupStore(db), writer, callbacks, ttl=settings.app_cache_ttl)
         media = MediaService.create(MediaStore(db), settings)
         await media.start()
         # Keywords only: each new service is one more line, not a position.

@@ -36,7 +36,8 @@ from tidings.api.models import (
     UnreadOut,
 )
 from tidings.api.responses import JSON
-from tidings.domain.callbacks import apply_changes
+from tidings.domain.accounts import AccountImport
+from tidings.domain.callbacks import STATUSES, apply_changes
 from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.profiles import ProfilePatch
@@ -54,8 +55,6 @@ from tidings.domain.requests import (
 from tidings.protocol.views import ack_view
 from tidings.services.auth import AdminCaller
 from tidings.services.messaging import SendContext
-from tidings.store.accounts import AccountImport
-from tidings.store.callbacks import STATUSES
 
 admin_bearer = HTTPBearer(auto_error=False, scheme_name="AdminUserSig",
                           description="A UserSig of one of the app's admin accounts")

@@ -9,9 +9,9 @@ from typing import Any
 from pydantic import Field
 
 from tidings.api.tencent_v4 import V4Body, command, parse
+from tidings.domain.accounts import AccountImport
 from tidings.domain.ids import check_user_id
 from tidings.runtime import Runtime
-from tidings.store.accounts import AccountImport
 
 SERVICE = "im_open_login_svc"
 

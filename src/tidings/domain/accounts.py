@@ -25,6 +25,16 @@ class CloseCode(IntEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class AccountImport:
+    """One account an app's server imports (a nickname or avatar left None
+    keeps the stored one)."""
+
+    user_id: str
+    nickname: str | None = None
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AccountStatus:
     state: AccountState
     # ms since the epoch of the last kick (0: never kicked).

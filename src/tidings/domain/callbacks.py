@@ -39,6 +39,9 @@ MAX_URL = 2048
 MIN_TOKEN, MAX_TOKEN = 8, 128
 MIN_TIMEOUT_MS, MAX_TIMEOUT_MS, DEFAULT_TIMEOUT_MS = 100, 10_000, 2000
 MAX_ANSWER_BYTES = 64 * 1024
+# What became of a queued callback (or a test event): its delivery status.
+PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
+STATUSES = (PENDING, DELIVERED, FAILED, SKIPPED)
 MAX_APP_MESSAGE = 512
 # Tencent: an ErrorCode in this range rejects the message with that code.
 TENCENT_APP_CODES = range(120001, 130001)

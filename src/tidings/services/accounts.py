@@ -7,13 +7,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from tidings.bus.local import LocalBus
-from tidings.domain.accounts import MAX_BATCH, AccountState, CloseCode
+from tidings.domain.accounts import MAX_BATCH, AccountImport, AccountState, CloseCode
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity, check_user_id
 from tidings.domain.profiles import MAX_TEXT_BYTES
 from tidings.services.auth import Authenticator
-from tidings.store.accounts import AccountImport, AccountStore
+from tidings.store.accounts import AccountStore
 
 
 def check_user_ids(user_ids: Sequence[str], field: str) -> list[str]:

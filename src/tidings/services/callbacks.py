@@ -26,8 +26,12 @@ from tidings import __version__
 from tidings.adapters.http1 import Http1Pool, HttpError
 from tidings.config import Settings
 from tidings.domain.callbacks import (
+    DELIVERED,
     EVENTS,
+    FAILED,
     MAX_ANSWER_BYTES,
+    PENDING,
+    SKIPPED,
     CallbackFailure,
     CallbackSettings,
     Decision,
@@ -40,11 +44,8 @@ from tidings.domain.callbacks import (
 )
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.services.ttl_cache import TtlCache
 from tidings.store.callbacks import (
-    DELIVERED,
-    FAILED,
-    PENDING,
-    SKIPPED,
     CallbackStore,
     OutboxRow,
     Outcome,
@@ -62,9 +63,8 @@ class CallbackService:
     def __init__(self, store: CallbackStore, settings: Settings) -> None:
         self._store = store
         self._cfg = settings
-        self._ttl = settings.app_cache_ttl
-        self._cache: dict[int, tuple[float, CallbackSettings | None]] = {}
-        self._refreshing: set[int] = set()
+        self._cache: TtlCache[int, CallbackSettings | None] = TtlCache(
+            settings.app_cache_ttl, store.get_settings, what="callback settings")
         self._http: Http1Pool | None = None
         self._slots: dict[int, asyncio.Semaphore] = {}
         self._waiting: dict[int, int] = {}
@@ -73,9 +73,12 @@ class CallbackService:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, dispatch: bool = True) -> None:
+        """Open the HTTP client; and send the outbox unless ``dispatch`` is
+        False (the CLI, which only sends the test event itself)."""
         self._http = new_http_client()
-        self.dispatcher.start()
+        if dispatch:
+            self.dispatcher.start()
 
     async def stop(self) -> None:
         if self._tasks:
@@ -92,48 +95,29 @@ class CallbackService:
     # -- settings ----------------------------------------------------------------
 
     def cached(self, sdkappid: int) -> tuple[bool, CallbackSettings | None]:
-        """``(known, settings)`` without waiting: stale entries are served
-        while a refresh runs; ``known`` is False when the app was never read."""
-        hit = self._cache.get(sdkappid)
-        if hit is None:
-            return False, None
-        if time.monotonic() - hit[0] > self._ttl and sdkappid not in self._refreshing:
-            self._refreshing.add(sdkappid)
-            self._spawn(self._refresh(sdkappid))
-        return True, hit[1]
-
-    async def _refresh(self, sdkappid: int) -> None:
-        try:
-            await self._load(sdkappid)
-        except Exception:
-            log.exception("reading the callback settings of app %s failed", sdkappid)
-        finally:
-            self._refreshing.discard(sdkappid)
-
-    async def _load(self, sdkappid: int) -> CallbackSettings | None:
-        found = await self._store.get_settings(sdkappid)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[sdkappid] = (time.monotonic(), found)
-        return found
+        """``(known, settings)`` without waiting, for the send path's fast
+        lane. ``known`` is False when the app's settings were never read or
+        are older than ``app_cache_ttl``: the caller then takes its awaited
+        path, which reads them (:meth:`settings`) before the message is
+        judged. Busy apps are read again in the background before that."""
+        hit = self._cache.quick(sdkappid)
+        return (False, None) if hit is None else (True, hit.value)
 
     async def settings(self, sdkappid: int) -> CallbackSettings | None:
-        hit = self._cache.get(sdkappid)
-        if hit is None or time.monotonic() - hit[0] > self._ttl:
-            return await self._load(sdkappid)
-        return hit[1]
+        """The app's settings, read again first when older than ``app_cache_ttl``."""
+        return await self._cache.get(sdkappid)
 
     def wants(self, settings: CallbackSettings | None, event: str) -> bool:
         return settings is not None and settings.enabled(event)
 
     async def put_settings(self, new: CallbackSettings) -> CallbackSettings:
         stored = await self._store.put_settings(new)
-        self._cache[new.sdkappid] = (time.monotonic(), stored)
+        self._cache.put(new.sdkappid, stored)
         return stored
 
     async def delete_settings(self, sdkappid: int) -> bool:
         found = await self._store.delete_settings(sdkappid)
-        self._cache[sdkappid] = (time.monotonic(), None)
+        self._cache.put(sdkappid, None)
         return found
 
     # -- HTTP --------------------------------------------------------------------
@@ -236,7 +220,7 @@ class CallbackService:
 
     async def send_test(self, sdkappid: int) -> dict[str, Any]:
         """Send the test event now (once, not retried) and record it."""
-        settings = await self._load(sdkappid)
+        settings = await self._cache.reload(sdkappid)
         if settings is None:
             raise TidingsError(ErrorCode.NOT_FOUND, "this app has no callback URL")
         return await send_test_event(self._store, settings, self.post)

@@ -5,15 +5,14 @@ asks (``Relations.verdict``: dictionary lookups, never a database read).
 Every change goes through this service, which updates the memory right after
 its transaction commits, so the memory stays exact within the process. The
 app's rules are cached like its callback settings: a change made through the
-admin API applies at once, one made with the CLI within TIDINGS_APP_CACHE_TTL.
+admin API applies at once, one made in another process (the CLI) to every
+request that starts more than TIDINGS_APP_CACHE_TTL after it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,6 +36,7 @@ from tidings.protocol.events import EventName
 from tidings.protocol.frames import event_frame
 from tidings.services.accounts import check_user_ids
 from tidings.services.callbacks import CallbackService
+from tidings.services.ttl_cache import TtlCache
 from tidings.store.accounts import AccountStore
 from tidings.store.friends import FriendRequest, FriendStore
 from tidings.store.profiles import ProfileStore
@@ -61,42 +61,36 @@ class Relations:
 
     def __init__(self, store: FriendStore, ttl: float) -> None:
         self._store = store
-        self._ttl = ttl
         self._users: dict[tuple[int, str], tuple[frozenset[str], frozenset[str]]] = {}
         self._loading: dict[tuple[int, str], asyncio.Future[None]] = {}
         self._dirty: set[tuple[int, str]] = set()
-        self._apps: dict[int, tuple[float, C2CSettings]] = {}
-        self._refreshing: set[int] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._rules: TtlCache[int, C2CSettings] = TtlCache(ttl, store.c2c_settings,
+                                                           what="one-to-one rules")
 
     # -- the send path -------------------------------------------------------------
 
     def verdict(self, sdkappid: int, sender: str, peer: str) -> int | TidingsError:
-        app = self._apps.get(sdkappid)
+        """From memory, without waiting: UNKNOWN when the app's rules are not
+        in memory or older than their time to live, or a list is missing;
+        the caller then asks :meth:`judge`, which reads them first."""
+        rules = self._rules.quick(sdkappid)
         them = self._users.get((sdkappid, peer))
-        if app is None or them is None:
+        if rules is None or them is None:
             return Verdict.UNKNOWN
-        if time.monotonic() - app[0] > self._ttl and sdkappid not in self._refreshing:
-            self._refreshing.add(sdkappid)
-            task = asyncio.get_running_loop().create_task(self._refresh_quietly(sdkappid))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        rules = app[1]
-        if sender in them[1]:
-            return Verdict.DROP if rules.blocked_sender_sees is BlockedSenderSees.SENT else BLOCKED
-        if rules.needs_friendship:
-            mine = self._users.get((sdkappid, sender))
-            if mine is None:
-                return Verdict.UNKNOWN
-            if peer not in mine[0] or sender not in them[0]:
-                return NOT_FRIENDS
-        return Verdict.PASS
+        return _judged(rules.value, sender, peer, self._users.get((sdkappid, sender)), them)
+
+    async def judge(self, sdkappid: int, sender: str, peer: str) -> int | TidingsError:
+        """The verdict with the app's rules read again when expired and both
+        users' lists loaded: never UNKNOWN."""
+        rules = await self._rules.get(sdkappid)
+        mine = await self.lists(sdkappid, sender)
+        them = await self.lists(sdkappid, peer)
+        return _judged(rules, sender, peer, mine, them)
 
     async def load(self, sdkappid: int, *user_ids: str) -> None:
-        """Bring the app's rules and these users' lists into memory."""
-        hit = self._apps.get(sdkappid)
-        if hit is None or time.monotonic() - hit[0] > self._ttl:
-            await self._refresh(sdkappid)
+        """Bring the app's rules (read again when expired) and these users'
+        lists into memory."""
+        await self._rules.get(sdkappid)
         for user_id in user_ids:
             await self.lists(sdkappid, user_id)
 
@@ -146,27 +140,27 @@ class Relations:
 
     # -- the app's rules ---------------------------------------------------------------
 
-    async def _refresh(self, sdkappid: int) -> None:
-        try:
-            rules = await self._store.c2c_settings(sdkappid)
-            self._apps[sdkappid] = (time.monotonic(), rules)
-        except Exception:
-            log.exception("reading the one-to-one rules of app %s failed", sdkappid)
-            raise
-        finally:
-            self._refreshing.discard(sdkappid)
-
-    async def _refresh_quietly(self, sdkappid: int) -> None:
-        """A refresh in the background: the stale rules stay until it works."""
-        with contextlib.suppress(Exception):  # logged by _refresh
-            await self._refresh(sdkappid)
-
     async def rules(self, sdkappid: int) -> C2CSettings:
-        await self.load(sdkappid)
-        return self._apps[sdkappid][1]
+        """The app's rules, read again first when older than their time to live."""
+        return await self._rules.get(sdkappid)
 
     def put_rules(self, rules: C2CSettings) -> None:
-        self._apps[rules.sdkappid] = (time.monotonic(), rules)
+        self._rules.put(rules.sdkappid, rules)
+
+
+def _judged(rules: C2CSettings, sender: str, peer: str,
+            mine: tuple[frozenset[str], frozenset[str]] | None,
+            them: tuple[frozenset[str], frozenset[str]]) -> int | TidingsError:
+    """The send rules: a block first, then the friendship both ways when the
+    app needs it (UNKNOWN when the sender's lists are not at hand)."""
+    if sender in them[1]:
+        return Verdict.DROP if rules.blocked_sender_sees is BlockedSenderSees.SENT else BLOCKED
+    if rules.needs_friendship:
+        if mine is None:
+            return Verdict.UNKNOWN
+        if peer not in mine[0] or sender not in them[0]:
+            return NOT_FRIENDS
+    return Verdict.PASS
 
 
 def _pairs(sides: Sequence[tuple[str, str]], initiator: str) -> list[dict[str, str]]:

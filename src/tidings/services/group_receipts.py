@@ -19,6 +19,7 @@ from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import MAX_SEQ, ConversationKey, ConversationKind, Identity
 from tidings.protocol.frames import event_frame
+from tidings.services.ttl_cache import TtlCache
 from tidings.store.engine import Database
 from tidings.store.group_receipts import GroupReceiptStore, Receipt
 from tidings.store.groups import GroupStore, set_app_group_settings
@@ -28,6 +29,8 @@ MAX_SEQS = 100
 # A read that jumps over many messages updates the receipts of the newest
 # this many only: the older ones are long settled for their senders.
 EVENT_WINDOW = 100
+# How long group sizes are believed (for the live events), and the app's
+# limit when the runtime gives no TIDINGS_APP_CACHE_TTL.
 LIMIT_TTL = 2.0
 # Group sizes kept for on_read at the most; past it the stale ones go first.
 MAX_CACHED_SIZES = 10_000
@@ -39,32 +42,30 @@ def receipt_view(r: Receipt) -> dict[str, int]:
 
 class GroupReceiptService:
     def __init__(self, db: Database, messages: MessageStore, groups: GroupStore,
-                 bus: LocalBus, default_max: int) -> None:
+                 bus: LocalBus, default_max: int, *, ttl: float = LIMIT_TTL) -> None:
         self._db = db
         self._store = GroupReceiptStore(db)
         self._messages = messages
         self._groups = groups
         self._bus = bus
         self._default_max = default_max
-        self._limits: dict[int, tuple[float, int]] = {}
+        # The app's own limit (None: the server's), read again when older than ttl.
+        self._limits: TtlCache[int, int | None] = TtlCache(ttl, self._store.max_members,
+                                                           what="group receipt limit")
         # conversation id -> (when counted, members), for on_read only.
         self._sizes: dict[int, tuple[float, int]] = {}
 
     # -- the app's setting -------------------------------------------------------
 
     async def max_members(self, sdkappid: int) -> int:
-        hit = self._limits.get(sdkappid)
-        if hit is None or time.monotonic() - hit[0] > LIMIT_TTL:
-            own = await self._store.max_members(sdkappid)
-            hit = (time.monotonic(), self._default_max if own is None else own)
-            self._limits[sdkappid] = hit
-        return hit[1]
+        own = await self._limits.get(sdkappid)
+        return self._default_max if own is None else own
 
     async def set_max_members(self, sdkappid: int, limit: int | None) -> int:
         """The app's own limit (None: back to the server's default)."""
         await set_app_group_settings(self._db, sdkappid, now_ms(),
                                      read_receipts_max_members=limit)
-        self._limits.pop(sdkappid, None)
+        self._limits.put(sdkappid, limit)
         return await self.max_members(sdkappid)
 
     # -- reads ---------------------------------------------------------------------

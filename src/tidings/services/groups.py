@@ -10,7 +10,6 @@ next seq, and fanned out to the members by ``MessagingService.on_commit``.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,7 @@ from tidings.domain.groups import (
 )
 from tidings.domain.ids import ConversationKey, check_group_id, check_user_id, group_key
 from tidings.domain.records import NewGroupOp
+from tidings.services.group_defaults import DEFAULTS_TTL, GroupDefaults
 from tidings.store.group_ops import (
     AddMembers,
     CreateGroup,
@@ -55,9 +55,6 @@ if TYPE_CHECKING:
 _TEXT_LIMITS = {"name": MAX_NAME_BYTES, "face_url": MAX_FACE_URL_BYTES,
                 "introduction": MAX_INTRODUCTION_BYTES,
                 "notification": MAX_NOTIFICATION_BYTES}
-MAX_DEFAULT_MEMBERS = 20
-# A change made by the CLI reaches a running server within this many seconds.
-DEFAULTS_TTL = 10.0
 # The longest mute: ten years (Tencent allows up to about 68 years of seconds).
 MAX_MUTE_SECONDS = 366 * 86400 * 10
 
@@ -84,11 +81,12 @@ def profile_fields(fields: dict[str, Any]) -> dict[str, Any]:
 
 class GroupService:
     def __init__(self, store: GroupStore, writer: MessageWriter,
-                 callbacks: CallbackService | None = None) -> None:
+                 callbacks: CallbackService | None = None, *,
+                 ttl: float = DEFAULTS_TTL) -> None:
         self._store = store
         self._writer = writer
         self._callbacks = callbacks
-        self._defaults: dict[int, tuple[float, list[str]]] = {}
+        self.defaults = GroupDefaults(store, ttl)
         # Told (sdkappid, group id) after a disband; Live rooms close then.
         self.on_disband: list[Callable[[int, str], None]] = []
         # The online member count of a Live group (set by the live service).
@@ -200,20 +198,10 @@ class GroupService:
 
     async def default_members(self, sdkappid: int) -> list[str]:
         """The accounts added to every new group of the app (cached briefly)."""
-        hit = self._defaults.get(sdkappid)
-        if hit is None or time.monotonic() - hit[0] > DEFAULTS_TTL:
-            hit = (time.monotonic(), await self._store.default_members(sdkappid))
-            self._defaults[sdkappid] = hit
-        return hit[1]
+        return await self.defaults.get(sdkappid)
 
     async def set_default_members(self, sdkappid: int, users: list[str]) -> dict[str, Any]:
-        if len(users) > MAX_DEFAULT_MEMBERS:
-            raise TidingsError(ErrorCode.INVALID_REQUEST,
-                               f"at most {MAX_DEFAULT_MEMBERS} default members")
-        checked = [check_user_id(u) for u in dict.fromkeys(users)]
-        await self._store.set_default_members(sdkappid, checked, now_ms())
-        self._defaults[sdkappid] = (time.monotonic(), checked)
-        return {"default_members": checked}
+        return {"default_members": await self.defaults.put(sdkappid, users)}
 
     # -- reads -----------------------------------------------------------------
 

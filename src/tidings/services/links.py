@@ -39,6 +39,7 @@ from tidings.services.apps import AppRegistry
 from tidings.services.callbacks import CallbackService
 from tidings.services.friends import FriendService
 from tidings.services.link_relay import LinkRelay, qualify_view
+from tidings.services.ttl_cache import TtlCache
 from tidings.store.accounts import AccountStore
 from tidings.store.callbacks import new_event_id
 from tidings.store.links import Link, LinkStore
@@ -63,9 +64,11 @@ class LinkService:
         self._bus = bus
         self.home_sdkappid = home_sdkappid
         self._callbacks = callbacks
-        # Per app: (profile callback on, ttl); and its answers, per identity:
+        # Per app: (profile callback on, ttl), believed as long as the app's
+        # record (TIDINGS_APP_CACHE_TTL); and its answers, per identity:
         # (until, (nickname, avatar) or None when the app did not name it).
-        self._settings: dict[int, tuple[bool, int]] = {}
+        self._settings: TtlCache[int, tuple[bool, int]] = TtlCache(
+            apps.ttl, self._read_link_settings, what="link settings")
         self._looked_up: dict[Identity, tuple[float, tuple[str, str] | None]] = {}
         # Linked identity -> its home account's user id, and back.
         self._home_of: dict[Identity, str] = {}
@@ -133,17 +136,17 @@ class LinkService:
 
     # -- the profile callback --------------------------------------------------------
 
+    async def _read_link_settings(self, sdkappid: int) -> tuple[bool, int]:
+        return await self._store.settings(sdkappid) or (False, DEFAULT_PROFILE_TTL)
+
     async def link_settings(self, sdkappid: int) -> dict[str, Any]:
-        found = self._settings.get(sdkappid)
-        if found is None:
-            found = await self._store.settings(sdkappid) or (False, DEFAULT_PROFILE_TTL)
-            self._settings[sdkappid] = found
+        found = await self._settings.get(sdkappid)
         return {"profile_callback": found[0], "profile_ttl": found[1]}
 
     async def put_link_settings(self, sdkappid: int, body: LinkSettingsIn) -> dict[str, Any]:
         await self._store.put_settings(sdkappid, body.profile_callback, body.profile_ttl,
                                        now_ms())
-        self._settings[sdkappid] = (body.profile_callback, body.profile_ttl)
+        self._settings.put(sdkappid, (body.profile_callback, body.profile_ttl))
         for identity in [i for i in self._looked_up if i.sdkappid == sdkappid]:
             del self._looked_up[identity]
         self._relay.forget_cards(sdkappid)

@@ -41,10 +41,6 @@ from tidings.services.push_decisions import Decisions, LinkedHomes
 from tidings.services.push_worker import PushWorker
 from tidings.store.push import PushStore
 
-# How long "this app has no device and no callback channel" is believed
-# before the next message of the app writes a job again (and checks).
-APP_PUSHES_TTL = 5.0
-
 
 class PushService:
     def __init__(self, store: PushStore, bus: LocalBus, callbacks: CallbackService,
@@ -55,7 +51,11 @@ class PushService:
         self._worker = PushWorker(store, callbacks, settings, self._decisions,
                                   self._app_pushes, self.vapid)
         self._vapid_lock = asyncio.Lock()
-        # sdkappid -> (when checked, whether the app can push at all).
+        # sdkappid -> (when checked, whether the app can push at all). A "no"
+        # (no device, no callback channel) is believed for app_cache_ttl; after
+        # that the next message of the app writes a job again (which checks),
+        # so a device or a callback channel set in another process (the CLI)
+        # counts for every message sent more than app_cache_ttl after it.
         self._pushes: dict[int, tuple[float, bool]] = {}
 
     @property
@@ -162,18 +162,21 @@ class PushService:
         app that never pushes costs the send path nothing, and one unknown
         or not checked lately gets its job (whose deciding checks again)."""
         hit = self._pushes.get(sdkappid)
-        return (hit is None or hit[1] or time.monotonic() - hit[0] > APP_PUSHES_TTL
+        return (hit is None or hit[1] or time.monotonic() - hit[0] > self._cfg.app_cache_ttl
                 or self._decisions.linked(sdkappid))
 
     async def _app_pushes(self, sdkappid: int) -> bool:
         """Whether the app can push at all: a device registered, or the
         callback channel on."""
+        asked = time.monotonic()  # what we read is at least this recent
         settings = await self._store.settings(sdkappid)
         found = (settings.use_callback or self._decisions.linked(sdkappid)
                  or await self._store.has_devices(sdkappid))
         if len(self._pushes) > 100_000:
             self._pushes.clear()
-        self._pushes[sdkappid] = (time.monotonic(), found)
+        current = self._pushes.get(sdkappid)
+        if current is None or current[0] <= asked:  # a register() meanwhile is newer
+            self._pushes[sdkappid] = (asked, found)
         return found
 
 

@@ -70,8 +70,7 @@ class ReactionService:
         if add and not group:
             # The rules of sending apply: a non-friend (where friendship is
             # required) is refused, a blocked user's reaction goes nowhere.
-            await self._relations.load(me.sdkappid, me.user_id, peer)
-            verdict = self._relations.verdict(me.sdkappid, me.user_id, peer)
+            verdict = await self._relations.judge(me.sdkappid, me.user_id, peer)
             if isinstance(verdict, TidingsError):
                 raise verdict
             if verdict == Verdict.DROP:

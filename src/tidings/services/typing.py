@@ -51,11 +51,11 @@ class TypingService:
         # "Stopped typing" always goes through: it ends an indicator.
         if typing and last is not None and now - last < self._min_interval:
             return {"conversation_id": conversation_id, "throttled": True}
-        await self._relations.load(me.sdkappid, me.user_id, peer)
+        verdict = await self._relations.judge(me.sdkappid, me.user_id, peer)
         if len(self._last) >= _MEMORY:
             self._last.clear()
         self._last[lane] = now
-        if self._relations.verdict(me.sdkappid, me.user_id, peer) == Verdict.PASS:
+        if verdict == Verdict.PASS:
             self._bus.deliver(Identity(me.sdkappid, peer), event_frame("typing", {
                 "conversation_id": key.id_for(peer), "user_id": me.user_id,
                 "typing": typing}))

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tidings.domain.accounts import AccountState, AccountStatus
+from tidings.domain.accounts import AccountImport, AccountState, AccountStatus
 from tidings.domain.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.schema import users
-
-
-@dataclass(frozen=True, slots=True)
-class AccountImport:
-    user_id: str
-    nickname: str | None = None
-    avatar_url: str | None = None
 
 
 class AccountStore:

@@ -4,51 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass, field
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from tidings.domain.apps import ApiKey, AppKey, AppRecord
 from tidings.domain.clock import now_ms
 from tidings.store.engine import Database
 from tidings.store.schema import app_admins, app_api_keys, app_keys, apps
 
 FIRST_SDKAPPID = 1_400_000_000
 LAST_SDKAPPID = 1_999_999_999
-
-
-@dataclass(frozen=True, slots=True)
-class AppKey:
-    id: int
-    secret_key: str
-    created_at: int
-    retired_at: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class AppRecord:
-    sdkappid: int
-    name: str
-    icon_url: str
-    created_at: int
-    keys: tuple[AppKey, ...] = ()
-    admins: tuple[str, ...] = field(default=())
-    kind: str = "app"
-
-    @property
-    def live_keys(self) -> tuple[str, ...]:
-        return tuple(k.secret_key for k in self.keys if k.retired_at is None)
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    id: int
-    sdkappid: int
-    name: str
-    prefix: str
-    created_at: int
-    revoked_at: int | None
-
 
 API_KEY_PREFIX = "tdk_"
 

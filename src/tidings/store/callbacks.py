@@ -15,6 +15,8 @@ from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.domain.callbacks import (
+    DELIVERED,
+    PENDING,
     CallbackFormat,
     CallbackSettings,
     Event,
@@ -31,8 +33,6 @@ from tidings.store.engine import Database
 from tidings.store.schema import app_callbacks, callback_outbox
 from tidings.store.writer.rows import Collected, GroupChange, TransactionRows
 
-PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
-STATUSES = (PENDING, DELIVERED, FAILED, SKIPPED)
 MAX_ERROR = 500
 
 # OutboxRows' statement (driver SQL, ``?`` placeholders): one row per event.

@@ -129,8 +129,7 @@ class Lanes:
             if entry.check_relations and self._relations is not None:
                 key, sender = request.key, request.sender
                 peer = key.b if sender == key.a else key.a
-                await self._relations.load(key.sdkappid, sender, peer)
-                verdict = self._relations.verdict(key.sdkappid, sender, peer)
+                verdict = await self._relations.judge(key.sdkappid, sender, peer)
                 if isinstance(verdict, TidingsError):
                     entry.refusal = verdict
                     return
