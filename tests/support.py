@@ -109,6 +109,10 @@ class Server:
     def running(self) -> bool:
         raise NotImplementedError
 
+    def kill9(self) -> None:
+        raise AssertionError("kill -9 needs a server process: mark the test "
+                             "@pytest.mark.process_server(reason)")
+
     def log_tail(self) -> str:
         path = self.data_dir / "server.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
