@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -277,8 +277,9 @@ class InProcessServer(Server):
     def settings(self) -> Settings:
         """What ``tidings serve`` would read from ``env`` (its ``TIDINGS_*``)."""
         prefix = "TIDINGS_"
-        return Settings(**{k[len(prefix):].lower(): v for k, v in self.env.items()
-                           if k.startswith(prefix)})
+        values: dict[str, Any] = {k[len(prefix):].lower(): v for k, v in self.env.items()
+                                  if k.startswith(prefix)}
+        return Settings(**values)
 
     def start(self) -> None:
         assert not self.running, "already running"
@@ -363,7 +364,7 @@ class InProcessServer(Server):
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def _call(self, work: Callable[[ServerServices], Awaitable[T]]) -> T:
+    def _call(self, work: Callable[[ServerServices], Coroutine[Any, Any, T]]) -> T:
         """Run ``work`` on the server's own event loop (its database engine
         and caches live there) and wait for it, from any thread or loop."""
         assert self._loop is not None and self.running, "server not running"
