@@ -271,6 +271,7 @@ class InProcessServer(Server):
     _uvicorn: uvicorn.Server | None = field(default=None, init=False, repr=False)
     _asgi: Any = field(default=None, init=False, repr=False)
     _failure: BaseException | None = field(default=None, init=False, repr=False)
+    _started_once: bool = field(default=False, init=False, repr=False)
     _log_level: int = field(default=logging.WARNING, init=False, repr=False)
     _gc_threshold: tuple[int, int, int] = field(default=(700, 10, 10), init=False, repr=False)
 
@@ -284,6 +285,18 @@ class InProcessServer(Server):
     def start(self) -> None:
         assert not self.running, "already running"
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", self.port))  # the same port again after a restart
+        except OSError:
+            if self._started_once:
+                sock.close()
+                raise
+            # free_port() raced with another process: take any free port.
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self._started_once = True
         settings = self.settings()
         self._log_level = logging.getLevelName(settings.log_level.upper())
         self._asgi = create_app(settings)
@@ -297,9 +310,6 @@ class InProcessServer(Server):
             # Leave the test process's logging alone (uvicorn would dictConfig it).
             log_config=None, log_level=settings.log_level)
         self._uvicorn = uvicorn.Server(config)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))  # the same port again after a restart
         self._failure = None
         self._gc_threshold = gc.get_threshold()
         ready = threading.Event()
