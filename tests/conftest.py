@@ -1,5 +1,11 @@
-"""Fixtures: every test runs against a real server process, on SQLite and on
-PostgreSQL. Tests isolate themselves by creating their own app."""
+"""Fixtures: every test runs against a real server, on SQLite and on
+PostgreSQL. Tests isolate themselves by creating their own app.
+
+The server runs in the test process (``InProcessServer``: the real ASGI app
+under uvicorn on a real port) unless the test, or its module, is marked
+``@pytest.mark.process_server("why")``: then it is a ``tidings serve``
+process (``ProcessServer``), for what needs one (kill -9, SIGSTOP, timing
+that must not share the test process's CPU)."""
 
 from __future__ import annotations
 
@@ -11,9 +17,28 @@ from pathlib import Path
 import pytest
 
 from tests.pg import Cluster, find_bin_dir
-from tests.support import App, Server
+from tests.support import App, InProcessServer, ProcessServer, Server
 
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "process_server(reason): the test's servers (make_server, shared_server) "
+        "are `tidings serve` processes rather than in-process servers; say why")
+
+
+def wants_process(request: pytest.FixtureRequest) -> bool:
+    """Whether the requesting test (or module, for a module's fixtures) is
+    marked ``process_server``."""
+    return request.node.get_closest_marker("process_server") is not None
+
+
+def new_server(data_dir: Path, database_url: str, extra_env: dict[str, str] | None = None,
+               *, process: bool = False) -> Server:
+    """A server not yet started: in the test process unless ``process``."""
+    kind = ProcessServer if process else InProcessServer
+    return kind(data_dir, database_url, dict(extra_env or {}))
 
 
 @pytest.fixture(scope="session")
@@ -46,15 +71,19 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_server(backend: str, pg_cluster: Cluster | None,
+def make_server(request: pytest.FixtureRequest, backend: str, pg_cluster: Cluster | None,
                 tmp_path: Path) -> Iterator[object]:
-    """A factory for servers with extra settings; all are stopped at the end."""
+    """A factory for servers with extra settings; all are stopped at the end.
+    In the test process unless the test is marked ``process_server``."""
     started: list[Server] = []
     counter = iter(range(1000))
+    process = wants_process(request)
 
     def make(**env: str) -> Server:
-        server = Server(tmp_path / f"server{next(counter)}", database_url(backend, pg_cluster),
-                        {f"TIDINGS_{k.upper()}": v for k, v in env.items()})
+        server = new_server(tmp_path / f"server{next(counter)}",
+                            database_url(backend, pg_cluster),
+                            {f"TIDINGS_{k.upper()}": v for k, v in env.items()},
+                            process=process)
         server.start()
         started.append(server)
         return server
@@ -68,8 +97,9 @@ def make_server(backend: str, pg_cluster: Cluster | None,
 def shared_server(request: pytest.FixtureRequest, pg_cluster: Cluster | None,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server per module and backend; tests keep apart by app."""
-    server = Server(tmp_path_factory.mktemp("server"),
-                    database_url(str(request.param), pg_cluster))
+    server = new_server(tmp_path_factory.mktemp("server"),
+                        database_url(str(request.param), pg_cluster),
+                        process=wants_process(request))
     server.start()
     yield server
     server.stop()
@@ -85,9 +115,8 @@ def app(server: Server) -> App:
     return server.create_app()
 
 
-# Creating an app through the CLI costs a process start, so tests that only
-# need *some* app share one per module and keep apart by user ids that no
-# other test uses (``users``).
+# Tests that only need *some* app share one per module and keep apart by
+# user ids that no other test uses (``users``).
 
 @pytest.fixture(scope="module")
 def shared_app(shared_server: Server) -> App:

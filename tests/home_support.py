@@ -22,7 +22,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from tests.app_server import AppServer
 from tests.conftest import BACKENDS, database_url
 from tests.pg import Cluster, free_port
-from tests.support import Conn, Server
+from tests.support import Conn, InProcessServer, Server
 
 
 @dataclass
@@ -119,8 +119,8 @@ def home_server(request: pytest.FixtureRequest, pg_cluster: Cluster | None,
                 "TIDINGS_HOME_ATTEMPTS_PER_IP": "100000",
                 "TIDINGS_HOME_CODES_PER_IP": "100000",
                 "TIDINGS_HOME_CODE_RESEND_AFTER": "0"})
-    server = Server(tmp_path_factory.mktemp("home"),
-                    database_url(str(request.param), pg_cluster), env)
+    server = InProcessServer(tmp_path_factory.mktemp("home"),
+                             database_url(str(request.param), pg_cluster), env)
     server.start()
     yield server
     server.stop()

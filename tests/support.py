@@ -1,27 +1,42 @@
-"""What the tests drive: a real ``tidings serve`` process and raw clients."""
+"""What the tests drive: a real Tidings server (in the test process, or a
+``tidings serve`` process where a test needs one) and raw clients."""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
+import contextvars
+import gc
 import itertools
 import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
+import uvicorn
+import uvloop
 import websockets
 from TLSSigAPIv2 import TLSSigAPIv2
 
 from tests.pg import free_port
+from tidings.api.app import create_app
+from tidings.config import Settings
+
+T = TypeVar("T")
 
 CHEAP_ARGON2 = {"TIDINGS_HOME_ARGON2_TIME_COST": "1", "TIDINGS_HOME_ARGON2_MEMORY_KIB": "1024",
                 "TIDINGS_HOME_ARGON2_PARALLELISM": "1"}
@@ -47,13 +62,18 @@ class App:
         return str(TLSSigAPIv2(self.sdkappid, self.secret_key).gen_sig(user_id, expire))
 
 
-@dataclass
+@dataclass(eq=False)  # a server is itself: compared and hashed by identity
 class Server:
+    """A Tidings server for the tests: its settings (``env``, what ``tidings
+    serve`` would read), its URLs, its database, and apps made on it. Two
+    kinds: ``InProcessServer`` (the default: the real ASGI app under uvicorn
+    in a thread of the test process) and ``ProcessServer`` (a real ``tidings
+    serve`` process, for what needs one: kill -9, SIGSTOP)."""
+
     data_dir: Path
     database_url: str
     extra_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -80,43 +100,25 @@ class Server:
         return f"ws://127.0.0.1:{self.port}/v1/ws"
 
     def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the process
-        self.process = subprocess.Popen([sys.executable, "-m", "tidings", "serve"],
-                                        env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 90  # a loaded 2-core machine starts slowly
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited: {self.log_tail()}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.process.kill()  # leave no orphan behind
-        self.process.wait()
-        raise AssertionError(f"server did not come up: {self.log_tail()}")
+        raise NotImplementedError
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        raise NotImplementedError
+
+    @property
+    def running(self) -> bool:
+        raise NotImplementedError
 
     def kill9(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait()
+        raise AssertionError("kill -9 needs a server process: mark the test "
+                             "@pytest.mark.process_server(reason)")
 
     def log_tail(self) -> str:
         path = self.data_dir / "server.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """The ``tidings`` command, as a process of its own on this server's data."""
         return run_cli(self.env, *args, check=check)
 
     async def sql(self, query: str, **params: Any) -> Any:
@@ -151,6 +153,249 @@ class Server:
         if app is not None and user is not None:
             headers["Authorization"] = f"Bearer {app.sig(user)}"
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=10)
+
+
+@dataclass(eq=False)
+class ProcessServer(Server):
+    """A real ``tidings serve`` process. Only for tests that need a process:
+    kill -9 (a crash loses nothing acked), SIGSTOP (a server that stops
+    answering), and timing tests that must not share a CPU-bound GIL with
+    their clients. Each start costs a Python start-up and the app's import
+    (~1-4 s on this machine), and apps are made through the CLI."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the process
+        self.process = subprocess.Popen([sys.executable, "-m", "tidings", "serve"],
+                                        env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90  # a loaded 2-core machine starts slowly
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited: {self.log_tail()}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.process.kill()  # leave no orphan behind
+        self.process.wait()
+        raise AssertionError(f"server did not come up: {self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+
+# -- the server in the test process ------------------------------------------------
+
+# Which in-process server a log record belongs to: the server's thread, or
+# (for work it hands to executor threads) the context its tasks carry.
+_log_owner: contextvars.ContextVar[InProcessServer | None] = contextvars.ContextVar(
+    "tidings_test_server", default=None)
+_servers_by_thread: dict[int, InProcessServer] = {}
+_running: weakref.WeakSet[InProcessServer] = weakref.WeakSet()
+
+
+class _ServerLogs(logging.Handler):
+    """One handler on the root logger for every in-process server of this
+    test process: a record goes to its server's ``server.log`` (as a server
+    process's output would), at the server's log level."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        server = _log_owner.get() or _servers_by_thread.get(record.thread or 0)
+        if server is None or record.levelno < server._log_level:
+            return
+        try:
+            line = self.format(record) + "\n"
+            with open(server.data_dir / "server.log", "a") as log:
+                log.write(line)
+        except Exception:
+            self.handleError(record)
+
+
+_log_handler = _ServerLogs()
+_log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+logging.getLogger().addHandler(_log_handler)
+
+
+class ServerServices:
+    """The one place where the tests reach into a running server's runtime
+    (``app.state.runtime``): what the CLI does for setup, done through the
+    same running services instead of a CLI process (~1.3 s each). When the
+    runtime's modules move, only this class changes."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    async def create_app(self, name: str, icon_url: str = "",
+                         admin: str = "administrator") -> App:
+        # As ``tidings app create`` does (cli.py: AppStore.create), through
+        # the store the running app registry reads: a new sdkappid is in no
+        # cache yet, so no cached entry goes stale.
+        record, key = await self.runtime.apps._store.create(name, icon_url, admin)
+        return App(record.sdkappid, key, admin)
+
+    async def home_app(self) -> App:
+        record = await self.runtime.apps.get(self.runtime.home_sdkappid)
+        return App(record.sdkappid, record.live_keys[0], record.admins[0])
+
+
+@dataclass(eq=False)
+class InProcessServer(Server):
+    """The real ASGI app (``create_app(Settings(...))`` with the settings
+    that ``env`` gives a ``tidings serve`` process) under uvicorn, configured
+    as ``tidings.server.run`` does, in a thread of the test process with its
+    own (uvloop) event loop, on a real 127.0.0.1 port: the tests' HTTP and
+    WebSocket clients see a server like any other. It starts in a fraction
+    of a second and makes apps through the running services, not the CLI."""
+
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False)
+    _uvicorn: uvicorn.Server | None = field(default=None, init=False, repr=False)
+    _asgi: Any = field(default=None, init=False, repr=False)
+    _failure: BaseException | None = field(default=None, init=False, repr=False)
+    _started_once: bool = field(default=False, init=False, repr=False)
+    _log_level: int = field(default=logging.WARNING, init=False, repr=False)
+    _gc_threshold: tuple[int, int, int] = field(default=(700, 10, 10), init=False, repr=False)
+
+    def settings(self) -> Settings:
+        """What ``tidings serve`` would read from ``env`` (its ``TIDINGS_*``)."""
+        prefix = "TIDINGS_"
+        values: dict[str, Any] = {k[len(prefix):].lower(): v for k, v in self.env.items()
+                                  if k.startswith(prefix)}
+        return Settings(**values)
+
+    def start(self) -> None:
+        assert not self.running, "already running"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", self.port))  # the same port again after a restart
+        except OSError:
+            if self._started_once:
+                sock.close()
+                raise
+            # free_port() raced with another process: take any free port.
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self._started_once = True
+        settings = self.settings()
+        self._log_level = logging.getLevelName(settings.log_level.upper())
+        self._asgi = create_app(settings)
+        config = uvicorn.Config(
+            self._asgi, host=settings.host, port=settings.port, loop="none",
+            http="httptools", ws="websockets-sansio", ws_max_size=settings.max_frame_bytes,
+            ws_ping_interval=None, ws_ping_timeout=None, access_log=False,
+            proxy_headers=bool(settings.trusted_proxies.strip()),
+            forwarded_allow_ips=settings.trusted_proxies.strip() or None,
+            timeout_graceful_shutdown=5, lifespan="on",
+            # Leave the test process's logging alone (uvicorn would dictConfig it).
+            log_config=None, log_level=settings.log_level)
+        self._uvicorn = uvicorn.Server(config)
+        self._failure = None
+        self._gc_threshold = gc.get_threshold()
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(sock, ready),
+                                        name=f"tidings-server-{self.port}", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        _running.add(self)
+        deadline = time.monotonic() + 90
+        while not self._uvicorn.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(
+                    f"server did not come up ({self._failure!r}): {self.log_tail()}")
+            time.sleep(0.01)
+
+    def _serve(self, sock: socket.socket, ready: threading.Event) -> None:
+        assert self._uvicorn is not None
+        _servers_by_thread[threading.get_ident()] = self
+        _log_owner.set(self)
+        loop = uvloop.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        ready.set()
+        try:
+            loop.run_until_complete(self._uvicorn.serve(sockets=[sock]))
+        except BaseException as exc:  # SystemExit when the lifespan fails
+            self._failure = exc
+        finally:
+            try:
+                tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                for task in tasks:
+                    task.cancel()
+                if tasks:
+                    loop.run_until_complete(asyncio.wait(tasks, timeout=5))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                loop.close()
+                sock.close()
+                _servers_by_thread.pop(threading.get_ident(), None)
+
+    def stop(self) -> None:
+        thread, server = self._thread, self._uvicorn
+        if thread is None or server is None:
+            return
+        server.should_exit = True
+        thread.join(30)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(15)
+        self._thread = None
+        _running.discard(self)
+        # The app's lifespan froze every object of this process (gc.freeze)
+        # and raised the collection threshold, as suits a server process;
+        # give the test process back its collector.
+        gc.unfreeze()
+        gc.set_threshold(*self._gc_threshold)
+        assert not thread.is_alive(), f"server thread did not end: {self.log_tail()}"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _call(self, work: Callable[[ServerServices], Coroutine[Any, Any, T]]) -> T:
+        """Run ``work`` on the server's own event loop (its database engine
+        and caches live there) and wait for it, from any thread or loop."""
+        assert self._loop is not None and self.running, "server not running"
+        services = ServerServices(self._asgi.state.runtime)
+        return asyncio.run_coroutine_threadsafe(work(services), self._loop).result(60)
+
+    def create_app(self, name: str = "ShopX") -> App:
+        return self._call(lambda s: s.create_app(name))
+
+    def home_app(self) -> App:
+        return self._call(lambda s: s.home_app())
+
+
+@atexit.register
+def _stop_left_over_servers() -> None:
+    """A test killed by pytest-timeout, or an interrupted run, may leave a
+    server running: stop it before the process ends (its database
+    connections, its files)."""
+    for server in list(_running):
+        with contextlib.suppress(Exception):
+            server.stop()
 
 
 def error_of(reply: httpx.Response) -> tuple[int, int]:

@@ -12,9 +12,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support import App, Conn, Server, run_cli
 from tidings.domain import usersig
+
+# The CLI's own tests: the command and the server it changes are separate
+# processes on one database, as an operator runs them (and the app fixture
+# makes its app through the CLI too).
+pytestmark = pytest.mark.process_server("the CLI and the server as two processes")
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 

@@ -114,6 +114,7 @@ def check_conversation(rows: list[dict[str, Any]], senders: list[Sender]) -> Non
     assert set(ids) <= known, set(ids) - known
 
 
+@pytest.mark.process_server("kill -9: only a process can be killed mid-write")
 @pytest.mark.timeout(120)
 async def test_acked_messages_survive_kill9_exactly_once(make_server: Any) -> None:
     server: Server = make_server(rate_limit_per_second="1000000",

@@ -21,7 +21,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import BACKENDS, database_url
 from tests.pg import Cluster
-from tests.support import App, Conn, Server
+from tests.support import App, Conn, InProcessServer, Server
 from tidings.domain.errors import ErrorCode
 
 Users = Callable[[str], str]
@@ -338,10 +338,12 @@ def test_rest_send_never_fails_internally(server: Server, shared_app: App,
 def limited_server(request: pytest.FixtureRequest, pg_cluster: Cluster | None,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server with small limits: frames, messages and the rate of frames."""
-    server = Server(tmp_path_factory.mktemp("limited"),
-                    database_url(str(request.param), pg_cluster),
-                    {"TIDINGS_MAX_FRAME_BYTES": "2048", "TIDINGS_MAX_MESSAGE_BYTES": "300",
-                     "TIDINGS_RATE_LIMIT_PER_SECOND": "5", "TIDINGS_RATE_LIMIT_BURST": "10"})
+    server = InProcessServer(tmp_path_factory.mktemp("limited"),
+                             database_url(str(request.param), pg_cluster),
+                             {"TIDINGS_MAX_FRAME_BYTES": "2048",
+                              "TIDINGS_MAX_MESSAGE_BYTES": "300",
+                              "TIDINGS_RATE_LIMIT_PER_SECOND": "5",
+                              "TIDINGS_RATE_LIMIT_BURST": "10"})
     server.start()
     yield server
     server.stop()
@@ -585,5 +587,5 @@ def test_fuzzed_frames_never_break_a_connection(server: Server, shared_app: App,
             if doc.get("re") == "after":
                 assert doc["ok"], doc
                 break
-    assert server.process is not None and server.process.poll() is None
+    assert server.running
     assert httpx.get(f"{server.base_url}/healthz").json()["status"] == "ok"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support import App, Conn, Server, error_of
 
@@ -125,6 +126,7 @@ def test_broadcast_refusals(server: Server, shared_app: App, other_app: App,
             b["broadcast_id"] for b in http.get("/v1/admin/broadcasts").json()["broadcasts"]]
 
 
+@pytest.mark.process_server("kill -9: only a process can be killed mid-write")
 def test_broadcast_resumes_after_kill9(make_server: Callable[..., Server],
                                        users: Users) -> None:
     server = make_server()

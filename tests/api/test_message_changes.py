@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.support import App, Conn, Server, error_of
 
@@ -358,6 +359,7 @@ async def test_unread_counts(server: Server, shared_app: App, other_app: App,
 # -- durability ------------------------------------------------------------------------
 
 
+@pytest.mark.process_server("kill -9: only a process can be killed mid-write")
 async def test_acked_recall_survives_kill_9(make_server: MakeServer) -> None:
     server = make_server()
     app = server.create_app()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support import App, Conn, Server
 
@@ -320,6 +321,7 @@ def conversations_for(server: Server, app: App, user: str) -> dict[str, dict[str
         return conversations(http)
 
 
+@pytest.mark.process_server("kill -9: only a process can be killed mid-write")
 def test_acked_messages_survive_kill_9(make_server: Callable[..., Server]) -> None:
     srv = make_server()
     app = srv.create_app()

@@ -18,7 +18,7 @@ import websockets
 
 from tests.conftest import BACKENDS, database_url
 from tests.pg import Cluster
-from tests.support import App, Conn, Server
+from tests.support import App, Conn, ProcessServer, Server
 
 INTERVAL, TIMEOUT, LOGIN_TIMEOUT = 0.3, 1.0, 0.5
 
@@ -27,7 +27,9 @@ INTERVAL, TIMEOUT, LOGIN_TIMEOUT = 0.3, 1.0, 0.5
 def server(request: pytest.FixtureRequest, pg_cluster: Cluster | None,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir: Path = tmp_path_factory.mktemp("heartbeat")
-    server = Server(data_dir, database_url(str(request.param), pg_cluster), {
+    # A process: these tests time the server's timers to a tenth of a second,
+    # which a test process busy with its own clients (one GIL) could delay.
+    server = ProcessServer(data_dir, database_url(str(request.param), pg_cluster), {
         "TIDINGS_HEARTBEAT_INTERVAL": str(INTERVAL),
         "TIDINGS_HEARTBEAT_TIMEOUT": str(TIMEOUT),
         "TIDINGS_LOGIN_TIMEOUT": str(LOGIN_TIMEOUT),

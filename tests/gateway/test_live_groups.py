@@ -17,7 +17,7 @@ from tests.conftest import BACKENDS, database_url
 from tests.gateway.test_changes import _code as code
 from tests.gateway.test_history import _ok as ok
 from tests.pg import Cluster
-from tests.support import App, Conn, Server, error_of
+from tests.support import App, Conn, InProcessServer, Server, error_of
 
 Users = Callable[[str], str]
 
@@ -26,8 +26,9 @@ Users = Callable[[str], str]
 def server(request: pytest.FixtureRequest, pg_cluster: Cluster | None,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server whose rooms take 10 messages a second (shedding shows fast)."""
-    s = Server(tmp_path_factory.mktemp("live"), database_url(str(request.param), pg_cluster),
-               {"TIDINGS_LIVE_ROOM_RATE": "10"})
+    s = InProcessServer(tmp_path_factory.mktemp("live"),
+                        database_url(str(request.param), pg_cluster),
+                        {"TIDINGS_LIVE_ROOM_RATE": "10"})
     s.start()
     yield s
     s.stop()

@@ -321,6 +321,7 @@ async def test_a_send_whose_ack_was_lost_is_resent_with_its_id_and_stored_once(
 # -- servers of their own: restarts and heartbeats ----------------------------------
 
 
+@pytest.mark.process_server("kill -9: only a process can be killed mid-write")
 async def test_after_kill9_clients_resync_exactly_and_a_send_made_meanwhile_goes_once(
         make_server: MakeServer) -> None:
     server = make_server()
@@ -387,6 +388,7 @@ async def test_after_kill9_clients_resync_exactly_and_a_send_made_meanwhile_goes
         await no_message(alice)
 
 
+@pytest.mark.process_server("SIGSTOP: a server that stops answering, as only a process can")
 async def test_heartbeats_keep_an_idle_client_and_silence_makes_it_reconnect(
         make_server: MakeServer, backend: str, resume_if_stopped: list[int]) -> None:
     if backend != "sqlite":

@@ -18,7 +18,7 @@ import pytest
 from tests.app_server import AppServer, Call, Reply, closed_port
 from tests.conftest import BACKENDS, database_url
 from tests.pg import Cluster
-from tests.support import App, Conn, Server
+from tests.support import App, Conn, InProcessServer, Server
 from tidings.sdk import verify_callback, verify_tencent_sign
 
 # Retries come quickly in tests.
@@ -30,8 +30,9 @@ TEXT = [{"type": "text", "text": "hello"}]
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, pg_cluster: Cluster | None,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = Server(tmp_path_factory.mktemp("server"), database_url(str(request.param), pg_cluster),
-               dict(FAST))
+    s = InProcessServer(tmp_path_factory.mktemp("server"),
+                        database_url(str(request.param), pg_cluster),
+                        dict(FAST))
     s.start()
     yield s
     s.stop()

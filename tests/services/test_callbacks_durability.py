@@ -49,6 +49,7 @@ async def seqs_delivered(app_server: AppServer, want: set[tuple[str, int]],
     return seen()
 
 
+@pytest.mark.process_server("kill -9: only a process can be killed mid-write")
 @pytest.mark.timeout(180)
 async def test_queued_after_callbacks_survive_restart_and_kill9(make_server: Any) -> None:
     server: Server = make_server(**FAST)

@@ -18,7 +18,7 @@ from tests.app_server import AppServer, Reply
 from tests.conftest import BACKENDS, database_url
 from tests.pg import Cluster
 from tests.push_support import FAST, Browser, calls_to, login, ok, wait_calls
-from tests.support import App, Conn, Server
+from tests.support import App, Conn, InProcessServer, Server
 from tidings.domain import link_tickets
 
 Users = Callable[[str], str]
@@ -30,8 +30,9 @@ def fast_server(request: pytest.FixtureRequest, pg_cluster: Cluster | None,
     """A server that retries callbacks quickly, and a failed push after
     about 2 s (time for a read or an unlink to come first); tests keep apart
     by app and user ids."""
-    s = Server(tmp_path_factory.mktemp("server"), database_url(str(request.param), pg_cluster),
-               {**FAST, "TIDINGS_PUSH_RETRY_BASE": "2", "TIDINGS_PUSH_RETRY_CAP": "4"})
+    s = InProcessServer(tmp_path_factory.mktemp("server"),
+                        database_url(str(request.param), pg_cluster),
+                        {**FAST, "TIDINGS_PUSH_RETRY_BASE": "2", "TIDINGS_PUSH_RETRY_CAP": "4"})
     s.start()
     yield s
     s.stop()

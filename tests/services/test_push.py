@@ -25,7 +25,7 @@ from tests.app_server import AppServer, Call, Reply
 from tests.conftest import BACKENDS, database_url
 from tests.pg import Cluster
 from tests.push_support import FAST, Browser, b64, calls_to, login, ok, wait_calls
-from tests.support import App, Conn, Server, error_of
+from tests.support import App, Conn, InProcessServer, Server, error_of
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +40,10 @@ def services() -> Iterator[AppServer]:
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, pg_cluster: Cluster | None, services: AppServer,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = Server(tmp_path_factory.mktemp("server"), database_url(str(request.param), pg_cluster),
-               {**FAST, "TIDINGS_PUSH_APNS_URL": f"http://127.0.0.1:{services.port}/apns",
-                "TIDINGS_PUSH_FCM_URL": f"http://127.0.0.1:{services.port}/fcm"})
+    s = InProcessServer(tmp_path_factory.mktemp("server"),
+                        database_url(str(request.param), pg_cluster),
+                        {**FAST, "TIDINGS_PUSH_APNS_URL": f"http://127.0.0.1:{services.port}/apns",
+                         "TIDINGS_PUSH_FCM_URL": f"http://127.0.0.1:{services.port}/fcm"})
     s.start()
     yield s
     s.stop()
@@ -531,6 +532,7 @@ async def test_rest_registration_and_bad_input(server: Server, shared_app: App,
 # -- durability ----------------------------------------------------------------------
 
 
+@pytest.mark.process_server("kill -9: only a process can be killed mid-write")
 async def test_push_survives_a_crash_right_after_the_ack(
         make_server: Callable[..., Server], push: AppServer,
         users: Callable[[str], str]) -> None:
