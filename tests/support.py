@@ -246,10 +246,8 @@ class ServerServices:
 
     async def create_app(self, name: str, icon_url: str = "",
                          admin: str = "administrator") -> App:
-        # As ``tidings app create`` does (cli.py: AppStore.create), through
-        # the store the running app registry reads: a new sdkappid is in no
-        # cache yet, so no cached entry goes stale.
-        record, key = await self.runtime.apps._store.create(name, icon_url, admin)
+        # As ``tidings app create`` does, through the running app registry.
+        record, key = await self.runtime.apps.create(name, icon_url, admin)
         return App(record.sdkappid, key, admin)
 
     async def home_app(self) -> App:
