@@ -18,7 +18,7 @@ import pytest
 from tests.app_server import AppServer, Reply
 from tests.conftest import BACKENDS, database_url
 from tests.pg import Cluster
-from tests.support import App, Conn, Server, error_of
+from tests.support import App, Conn, ProcessServer, Server, error_of
 
 TTL = 1.0
 # Past the cache's time to live, with room for the clocks of two processes.
@@ -30,8 +30,11 @@ Users = Callable[[str], str]
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, pg_cluster: Cluster | None,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = Server(tmp_path_factory.mktemp("server"), database_url(str(request.param), pg_cluster),
-               {"TIDINGS_APP_CACHE_TTL": str(TTL)})
+    # A `tidings serve` process: the subject is what one process (the CLI)
+    # changes reaching the caches of another, exactly as an operator runs them.
+    s = ProcessServer(tmp_path_factory.mktemp("server"),
+                      database_url(str(request.param), pg_cluster),
+                      {"TIDINGS_APP_CACHE_TTL": str(TTL)})
     s.start()
     yield s
     s.stop()
