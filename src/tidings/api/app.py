@@ -18,6 +18,7 @@ from tidings.api import (
     home,
     link_page,
     links,
+    protocol_log,
     search,
     tencent_v4,
     tencent_v4_accounts,
@@ -37,6 +38,7 @@ from tidings.runtime import Runtime
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    protocol_log.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
