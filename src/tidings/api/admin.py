@@ -35,6 +35,7 @@ from tidings.api.models import (
     StatsOut,
     UnreadOut,
 )
+from tidings.api.openapi_doc import SEND_ERRORS, errors
 from tidings.api.responses import JSON
 from tidings.domain.accounts import AccountImport
 from tidings.domain.callbacks import STATUSES, apply_changes
@@ -143,7 +144,7 @@ async def account_online(request: Request, admin: Admin, user_id: str) -> JSON:
 # -- messages ----------------------------------------------------------------------
 
 
-@router.post("/messages", response_model=AckOut)
+@router.post("/messages", response_model=AckOut, responses=errors(*SEND_ERRORS))
 async def send_as(request: Request, admin: Admin, body: AdminSendRequest) -> JSON:
     """Send a message as ``from`` (any user of the app, not a deleted or
     disabled one). Same ack and idempotency (by ``from`` and
@@ -171,7 +172,7 @@ async def batch_send(request: Request, admin: Admin, body: AdminBatchSendRequest
     return JSON({"results": results})
 
 
-@router.post("/messages/import", response_model=AckOut)
+@router.post("/messages/import", response_model=AckOut, responses=errors(*SEND_ERRORS))
 async def import_message(request: Request, admin: Admin, body: AdminImportRequest) -> JSON:
     """Store a message from ``from`` with its original ``time`` (ms since the
     epoch, not in the future): Tencent's ``importmsg``. It takes the
@@ -276,7 +277,8 @@ async def set_profile(request: Request, admin: Admin, user_id: str,
 # -- broadcasts and figures ----------------------------------------------------------
 
 
-@router.post("/broadcasts", response_model=BroadcastStartOut, status_code=202)
+@router.post("/broadcasts", response_model=BroadcastStartOut, status_code=202,
+             responses=errors(409))
 async def start_broadcast(request: Request, admin: Admin, body: AdminBroadcastRequest) -> JSON:
     """Send one message from ``from`` to every account of the app (not
     deleted, not the sender), each in its one-to-one conversation with

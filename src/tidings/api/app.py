@@ -18,6 +18,7 @@ from tidings.api import (
     home,
     link_page,
     links,
+    openapi_doc,
     protocol_log,
     search,
     tencent_v4,
@@ -96,4 +97,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__,
                 "connections": rt.bus.connection_count()}
 
+    openapi_doc.declare_common_answers(app)
     return app
