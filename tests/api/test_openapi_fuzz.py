@@ -83,3 +83,38 @@ def test_fuzz_as_a_user(fuzzed: tuple[Server, App]) -> None:
 def test_fuzz_admin_api_as_the_admin(fuzzed: tuple[Server, App]) -> None:
     server, app = fuzzed
     assert _fuzz(server, {"Authorization": f"Bearer {app.sig(app.admin)}"}, "/v1/admin") > 0
+
+
+def _declared(doc: dict[str, Any], path: str, method: str, status: int) -> list[str]:
+    answer = doc["paths"][path][method]["responses"].get(str(status))
+    assert answer is not None, (path, method, status)
+    return list(answer.get("content", {}))
+
+
+def test_answers_named_in_issue_18_are_declared(fuzzed: tuple[Server, App]) -> None:
+    server, app = fuzzed
+    doc = httpx.get(f"{server.base_url}/openapi.json", timeout=10).json()
+    user = {"Authorization": f"Bearer {app.sig('doc-user')}"}
+    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+        # The link page is HTML, but its errors are JSON.
+        page = http.get("/l/not-a-number")
+        assert page.status_code == 400 and page.headers["content-type"] == "application/json"
+        assert _declared(doc, "/l/{sdkappid}", "get", 400) == ["application/json"]
+        # An admin route with a user's ticket.
+        stats = http.get("/v1/admin/stats", headers=user)
+        assert stats.status_code == 403 and stats.json()["error"]["code"] == 90009
+        assert _declared(doc, "/v1/admin/stats", "get", 403) == ["application/json"]
+        # A path parameter that no route takes.
+        odd = http.get("/v1/conversations/a%0Ab/messages", headers=user)
+        assert odd.status_code == 404 and odd.json()["error"]["code"] == 10010
+        assert _declared(doc, "/v1/conversations/{conversation_id}/messages", "get", 404)
+    # A redirect has no body; a send, register, broadcast and code route
+    # declare what they refuse with.
+    assert _declared(doc, "/v1/media/{media_id}", "get", 307) == []
+    for status in (403, 404, 409, 413, 429):
+        assert _declared(doc, "/v1/messages", "post", status) == ["application/json"]
+    assert _declared(doc, "/v1/home/register", "post", 409)
+    assert _declared(doc, "/v1/admin/broadcasts", "post", 409)
+    for path in ("/v1/home/codes", "/v1/home/password-reset/codes", "/v1/home/password-reset",
+                 "/v1/home/addresses/codes", "/v1/home/me/deletion-codes"):
+        assert _declared(doc, path, "post", 429)

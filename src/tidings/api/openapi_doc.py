@@ -6,7 +6,10 @@ document to what the server answers):
   not the app's admin (90009);
 - 404 on every route with a path parameter: a path that names nothing, or a
   parameter that no route's pattern takes (a newline, an encoded slash), is
-  answered with the JSON error 10010."""
+  answered with the JSON error 10010;
+- an error is JSON on every route, also where the route's own answer is
+  not (``/l/{sdkappid}`` is a text/html page), and a redirect (307 from
+  ``GET /v1/media/{media_id}``) has no body."""
 
 from __future__ import annotations
 
@@ -42,6 +45,13 @@ def declare_common_answers(app: FastAPI) -> None:
                     answers.setdefault("403", _error("not the app's admin (90009)"))
                 if "{" in path:
                     answers.setdefault("404", _error("no such thing (10010)"))
+                for status, answer in answers.items():
+                    content = answer.get("content", {})
+                    if status.startswith("3"):
+                        answer.pop("content", None)  # a redirect has no body
+                    elif status >= "400" and "application/json" not in content:
+                        # errors are JSON whatever the route's own answer is
+                        answer["content"] = _error("")["content"]
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
