@@ -20,6 +20,29 @@ from tidings.api.app import create_app
 from tidings.config import Settings
 from tidings.domain.errors import ErrorCode, TidingsError
 
+# After an answer given before the request's body was read (413, 401), the
+# connection reads and drops what the client still sends for at most this
+# long before it closes: closing a socket with unread bytes resets it, and the
+# reset can destroy the answer before the client reads it.
+LINGER_SECONDS = 2.0
+
+
+class _LingeringTransport:
+    """The transport a request's cycle writes to: its ``close`` lingers."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: Any) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        # What a response's every chunk calls, without __getattr__.
+        self.write = transport.write
+        self.is_closing = transport.is_closing
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        self._protocol.linger_close()
+
 
 def _trusted(trusted_proxies: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     nets = []
@@ -61,6 +84,7 @@ def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:
     class EdgeHttpToolsProtocol(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
         _counted: str | None = None
+        _lingering = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -112,6 +136,27 @@ def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:
         def on_headers_complete(self) -> None:
             self._stop_header_timer()
             super().on_headers_complete()
+            cycle = self.cycle
+            if cycle is not None and cycle.scope is self.scope:  # not an upgrade
+                cycle.transport = _LingeringTransport(self.transport, self)  # type: ignore[assignment]
+
+        def data_received(self, data: bytes) -> None:
+            if self._lingering:
+                return  # the answer is sent: the rest of the body is dropped unparsed
+            super().data_received(data)
+
+        def linger_close(self) -> None:
+            transport = self.transport
+            cycle = self.cycle
+            if (transport.is_closing() or cycle is None or not cycle.more_body
+                    or not transport.can_write_eof()):
+                transport.close()
+                return
+            self._lingering = True
+            self._stop_header_timer()
+            transport.write_eof()
+            self.flow.resume_reading()
+            self.loop.call_later(LINGER_SECONDS, transport.close)
 
         def _start_header_timer(self) -> None:
             if self._header_timer is None:

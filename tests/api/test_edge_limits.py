@@ -100,6 +100,31 @@ async def test_content_length_over_the_limit_is_refused_unread(
     writer.close()
 
 
+async def test_the_answer_reaches_a_client_that_keeps_sending(edge_server: Server) -> None:
+    """The client pushes its body without reading: the server answers 401,
+    drops the rest for a while (a close with unread bytes would reset the
+    connection and could destroy the answer), and then closes."""
+    reader, writer = await _request_head(edge_server, (
+        "POST /v1/messages HTTP/1.1\nHost: x\nContent-Type: application/json\n"
+        "Content-Length: 90000\n\n"))
+    await asyncio.sleep(0.2)  # the answer is on its way
+    writer.write(b" " * 90000 + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    await writer.drain()
+    reader2, writer2 = await _request_head(edge_server, (
+        "POST /v1/messages HTTP/1.1\nHost: x\nContent-Type: application/json\n"
+        "Content-Length: 100000000\n\n"))
+    await asyncio.sleep(0.2)
+    for _ in range(64):
+        writer2.write(b" " * 65536)
+    status, _, body = await _read_reply(reader)
+    assert (status, _code(body)) == (401, 70002), body
+    assert await _closed_within(reader, 4)  # the pipelined GET was dropped, not run
+    status, _, body = await _read_reply(reader2)
+    assert (status, _code(body)) == (413, 10070), body
+    writer.close()
+    writer2.close()
+
+
 async def test_chunked_body_is_cut_off_past_the_limit(edge_server: Server,
                                                       edge_app: App) -> None:
     """No Content-Length: the server stops reading once the limit is passed
