@@ -2,7 +2,15 @@
 limits uvicorn does not have (issue 18): a deadline for a request's headers
 (a half-sent request or WebSocket upgrade is closed after
 ``header_timeout``), connection caps per process and per peer address, and
-the JSON error body for requests the HTTP parser refuses."""
+the JSON error body for requests the HTTP parser refuses.
+
+What uvicorn (httptools) has, and why it was not enough: ``timeout_keep_alive``
+is armed only after a response is complete and cancelled by the next byte, so a
+request that stops half-way through its headers waits forever;
+``limit_concurrency`` is checked once the headers are complete (a half-sent
+request never reaches it) and answers 503 rather than refusing the
+connection; ``h11_max_incomplete_event_size`` belongs to the h11
+implementation, not httptools."""
 
 from __future__ import annotations
 
@@ -70,6 +78,7 @@ def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:
     trust_all = settings.trusted_proxies.strip() == "*"
     trusted = _trusted(settings.trusted_proxies)
     by_address: Counter[str] = Counter()
+    last_warning = [float("-inf")]
     log = logging.getLogger("tidings.server")
 
     def exempt(host: str) -> bool:
@@ -90,8 +99,11 @@ def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:
             super().connection_made(transport)
             host = self.client[0] if self.client else ""
             if len(self.connections) > max_connections:
-                log.warning("connection from %s refused: %d connections open "
-                            "(TIDINGS_MAX_CONNECTIONS)", host, len(self.connections) - 1)
+                now = self.loop.time()
+                if now - last_warning[0] >= 10:  # one line per 10 s at most
+                    last_warning[0] = now
+                    log.warning("refusing connections: %d open (TIDINGS_MAX_CONNECTIONS)",
+                                len(self.connections) - 1)
                 transport.abort()
                 return
             if host and not exempt(host):
