@@ -105,8 +105,16 @@ class BodyLimits:
         self.admin_limit = settings.max_admin_body_bytes
         # The routes that need credentials, with their check; a request that
         # matches none needs none here (its route checks what it needs).
-        self._routes = [(r, check) for r in routes if isinstance(r, APIRoute)
-                        for check in [_check_of(r)] if check is not None]
+        # By method, with each path's static start to skip most regexes.
+        self._routes: dict[str, list[tuple[str, APIRoute, Check]]] = {}
+        for route in routes:
+            check = _check_of(route) if isinstance(route, APIRoute) else None
+            if check is None:
+                continue
+            assert isinstance(route, APIRoute)
+            for method in route.methods or ():
+                self._routes.setdefault(method, []).append(
+                    (route.path.partition("{")[0], route, check))
 
     def _limit_of(self, path: str) -> int | None:
         if _RAW_UPLOADS.match(path):
@@ -114,9 +122,9 @@ class BodyLimits:
         return self.admin_limit if _ADMIN.match(path) else self.limit
 
     def _check(self, scope: Scope) -> Check | None:
-        for route, check in self._routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
+        path = scope["path"]
+        for start, route, check in self._routes.get(scope["method"], ()):
+            if path.startswith(start) and route.matches(scope)[0] is Match.FULL:
                 return check
         return None
 
