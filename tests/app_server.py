@@ -98,6 +98,12 @@ class AppServer:
                 call = Call(parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
                             {k.lower(): v for k, v in self.headers.items()}, body)
                 with owner._lock:
+                    if self.server is not owner._httpd:
+                        # A keep-alive connection that outlived stop(): a stopped
+                        # app server receives nothing (else a callback could be
+                        # recorded as received while the test says "down").
+                        self.close_connection = True
+                        return
                     owner.calls.append(call)
                 reply = owner.responder(call)
                 if reply.delay:
@@ -132,10 +138,11 @@ class AppServer:
     def stop(self) -> None:
         """Stop listening and drop open connections: callbacks now meet a
         refused (or reset) connection."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+        with self._lock:
+            httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
         with self._lock:
             for conn in self._open:
                 with contextlib.suppress(OSError):
