@@ -35,6 +35,7 @@ from TLSSigAPIv2 import TLSSigAPIv2
 from tests.pg import free_port
 from tidings.api.app import create_app
 from tidings.config import Settings
+from tidings.server import uvicorn_config
 
 T = TypeVar("T")
 
@@ -298,15 +299,10 @@ class InProcessServer(Server):
         settings = self.settings()
         self._log_level = logging.getLevelName(settings.log_level.upper())
         self._asgi = create_app(settings)
-        config = uvicorn.Config(
-            self._asgi, host=settings.host, port=settings.port, loop="none",
-            http="httptools", ws="websockets-sansio", ws_max_size=settings.max_frame_bytes,
-            ws_ping_interval=None, ws_ping_timeout=None, access_log=False,
-            proxy_headers=bool(settings.trusted_proxies.strip()),
-            forwarded_allow_ips=settings.trusted_proxies.strip() or None,
-            timeout_graceful_shutdown=5, lifespan="on",
+        config = uvicorn_config(
+            settings, self._asgi, loop="none", lifespan="on",
             # Leave the test process's logging alone (uvicorn would dictConfig it).
-            log_config=None, log_level=settings.log_level)
+            log_config=None)
         self._uvicorn = uvicorn.Server(config)
         self._failure = None
         self._gc_threshold = gc.get_threshold()

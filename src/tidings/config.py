@@ -24,8 +24,25 @@ class Settings(BaseSettings):
     max_frame_bytes: int = Field(64 * 1024, ge=1024)
     rate_limit_per_second: float = Field(100.0, gt=0)
     rate_limit_burst: int = Field(200, ge=1)
+    # REST request bodies (api/limits.py; docs/rest.md "Request sizes"),
+    # refused with 413 10070 before they are read, or as soon as a chunked
+    # body passes the limit. 0: eight times max_message_bytes, at least
+    # 64 KiB. The admin API (/v1/admin/..., /v4/...: imports, batch sends)
+    # has its own; media uploads keep the media limits below.
+    max_body_bytes: int = Field(0, ge=0)
+    max_admin_body_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024)
 
     # Connections.
+    # Seconds a connection may take to send a request's headers (also a
+    # WebSocket upgrade's), from its first byte or from connecting; then it
+    # is closed (server.py).
+    header_timeout: float = Field(10.0, gt=0)
+    # Open connections (HTTP and WebSocket) per server process, and per
+    # socket peer address; past either a new connection is closed at once.
+    # Peers named in trusted_proxies have no per-address cap (the users
+    # behind a proxy share its address), only the process's.
+    max_connections: int = Field(10_000, ge=1)
+    max_connections_per_address: int = Field(256, ge=1)
     login_timeout: float = Field(10.0, gt=0)
     heartbeat_interval: float = Field(25.0, gt=0)
     heartbeat_timeout: float = Field(60.0, gt=0)

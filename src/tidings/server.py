@@ -1,26 +1,217 @@
-"""Running the server process under uvicorn."""
+"""Running the server process under uvicorn, and the HTTP connection's edge
+limits uvicorn does not have (issue 18): a deadline for a request's headers
+(a half-sent request or WebSocket upgrade is closed after
+``header_timeout``), connection caps per process and per peer address, and
+the JSON error body for requests the HTTP parser refuses.
+
+What uvicorn (httptools) has, and why it was not enough: ``timeout_keep_alive``
+is armed only after a response is complete and cancelled by the next byte, so a
+request that stops half-way through its headers waits forever;
+``limit_concurrency`` is checked once the headers are complete (a half-sent
+request never reaches it) and answers 503 rather than refusing the
+connection; ``h11_max_incomplete_event_size`` belongs to the h11
+implementation, not httptools."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
+from collections import Counter
+from typing import Any
 
+import orjson
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from tidings.api.app import create_app
 from tidings.config import Settings
+from tidings.domain.errors import ErrorCode, TidingsError
+
+# After an answer given before the request's body was read (413, 401), the
+# connection reads and drops what the client still sends for at most this
+# long before it closes: closing a socket with unread bytes resets it, and the
+# reset can destroy the answer before the client reads it.
+LINGER_SECONDS = 2.0
 
 
-def run(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    uvicorn.run(
-        create_app(settings),
+class _LingeringTransport:
+    """The transport a request's cycle writes to: its ``close`` lingers."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: Any) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        # What a response's every chunk calls, without __getattr__.
+        self.write = transport.write
+        self.is_closing = transport.is_closing
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        self._protocol.linger_close()
+
+
+def _trusted(trusted_proxies: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    nets = []
+    for item in trusted_proxies.split(","):
+        item = item.strip()
+        if item and item != "*":
+            try:
+                nets.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                continue
+    return nets
+
+
+def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with the edge's limits from ``settings``.
+
+    The per-address cap counts the socket's peer, never X-Forwarded-For: a
+    connection is counted when it opens, before any header is read (the
+    headers are what a slow client withholds). Peers named in
+    ``trusted_proxies`` are exempt, so the users behind one proxy are not
+    lumped together; the per-process cap still bounds them."""
+    header_timeout = settings.header_timeout
+    max_connections = settings.max_connections
+    per_address = settings.max_connections_per_address
+    trust_all = settings.trusted_proxies.strip() == "*"
+    trusted = _trusted(settings.trusted_proxies)
+    by_address: Counter[str] = Counter()
+    last_warning = [float("-inf")]
+    log = logging.getLogger("tidings.server")
+
+    def exempt(host: str) -> bool:
+        if trust_all:
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in net for net in trusted)
+
+    class EdgeHttpToolsProtocol(HttpToolsProtocol):
+        _header_timer: asyncio.TimerHandle | None = None
+        _counted: str | None = None
+        _lingering = False
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            host = self.client[0] if self.client else ""
+            if len(self.connections) > max_connections:
+                now = self.loop.time()
+                if now - last_warning[0] >= 10:  # one line per 10 s at most
+                    last_warning[0] = now
+                    log.warning("refusing connections: %d open (TIDINGS_MAX_CONNECTIONS)",
+                                len(self.connections) - 1)
+                transport.abort()
+                return
+            if host and not exempt(host):
+                if by_address[host] >= per_address:
+                    transport.abort()
+                    return
+                by_address[host] += 1
+                self._counted = host
+            self._start_header_timer()
+
+        def _release(self) -> None:
+            if self._counted is not None:
+                by_address[self._counted] -= 1
+                if by_address[self._counted] <= 0:
+                    del by_address[self._counted]
+                self._counted = None
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._stop_header_timer()
+            self._release()
+            super().connection_lost(exc)
+
+        def handle_websocket_upgrade(self) -> None:
+            super().handle_websocket_upgrade()
+            # The WebSocket protocol owns the connection now: it still counts
+            # for its address until it closes.
+            ws: Any = self.transport.get_protocol()
+            ws_lost = ws.connection_lost
+
+            def connection_lost(exc: Exception | None) -> None:
+                self._release()
+                ws_lost(exc)
+
+            ws.connection_lost = connection_lost
+
+        def on_message_begin(self) -> None:
+            # Between requests uvicorn's keep-alive timeout applies; the next
+            # request's first byte starts the deadline again.
+            super().on_message_begin()
+            self._start_header_timer()
+
+        def on_headers_complete(self) -> None:
+            self._stop_header_timer()
+            super().on_headers_complete()
+            cycle = self.cycle
+            if cycle is not None and cycle.scope is self.scope:  # not an upgrade
+                cycle.transport = _LingeringTransport(self.transport, self)  # type: ignore[assignment]
+
+        def data_received(self, data: bytes) -> None:
+            if self._lingering:
+                return  # the answer is sent: the rest of the body is dropped unparsed
+            super().data_received(data)
+
+        def linger_close(self) -> None:
+            transport = self.transport
+            cycle = self.cycle
+            if (transport.is_closing() or cycle is None or not cycle.more_body
+                    or not transport.can_write_eof()):
+                transport.close()
+                return
+            self._lingering = True
+            self._stop_header_timer()
+            transport.write_eof()
+            self.flow.resume_reading()
+            self.loop.call_later(LINGER_SECONDS, transport.close)
+
+        def _start_header_timer(self) -> None:
+            if self._header_timer is None:
+                self._header_timer = self.loop.call_later(header_timeout, self._headers_late)
+
+        def _stop_header_timer(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_late(self) -> None:
+            self._header_timer = None
+            if not self.transport.is_closing():
+                self.transport.abort()
+
+        def send_400_response(self, msg: str) -> None:
+            # The HTTP parser refused the request (a malformed request line or
+            # header, a URL or header too long): Tidings' JSON error shape.
+            error = TidingsError(ErrorCode.INVALID_REQUEST,
+                                 "the HTTP parser refused this request (malformed, "
+                                 "or its URL or headers are too long)")
+            body = orjson.dumps({"error": error.to_dict()})
+            head = [b"HTTP/1.1 400 Bad Request\r\n"]
+            for name, value in self.server_state.default_headers:
+                head.extend([name, b": ", value, b"\r\n"])
+            head.extend([b"content-type: application/json\r\n",
+                         b"content-length: " + str(len(body)).encode() + b"\r\n",
+                         b"connection: close\r\n\r\n", body])
+            self.transport.write(b"".join(head))
+            self.transport.close()
+
+    return EdgeHttpToolsProtocol
+
+
+def uvicorn_config(settings: Settings, app: Any, **overrides: Any) -> uvicorn.Config:
+    """uvicorn's configuration for ``tidings serve``; tests/support.py's
+    in-process server builds its own from here too."""
+    options: dict[str, Any] = dict(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         loop="uvloop",
-        http="httptools",
+        http=http_protocol(settings),
         ws="websockets-sansio",
         ws_max_size=settings.max_frame_bytes,
         # Heartbeats are the protocol's own (ping/pong frames), which browsers
@@ -35,3 +226,12 @@ def run(settings: Settings) -> None:
         forwarded_allow_ips=settings.trusted_proxies.strip() or None,
         timeout_graceful_shutdown=5,
     )
+    options.update(overrides)
+    return uvicorn.Config(app, **options)
+
+
+def run(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    uvicorn.Server(uvicorn_config(settings, create_app(settings))).run()

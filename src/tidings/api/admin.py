@@ -35,6 +35,7 @@ from tidings.api.models import (
     StatsOut,
     UnreadOut,
 )
+from tidings.api.openapi_doc import SEND_ERRORS, errors
 from tidings.api.responses import JSON
 from tidings.domain.accounts import AccountImport
 from tidings.domain.callbacks import STATUSES, apply_changes
@@ -53,6 +54,7 @@ from tidings.domain.requests import (
     UserIdsRequest,
 )
 from tidings.protocol.views import ack_view
+from tidings.runtime import Runtime
 from tidings.services.auth import AdminCaller
 from tidings.services.messaging import SendContext
 
@@ -63,19 +65,35 @@ api_key_header = APIKeyHeader(name="Authorization", auto_error=False, scheme_nam
                                           "made with `tidings app api-key create`")
 
 
+# Where the edge's body limit (api/limits.py) leaves the admin it checked
+# before the body was read.
+ADMIN_KEY = "tidings.admin"
+
+
+async def admin_from_header(runtime: Runtime, authorization: str) -> AdminCaller:
+    """The admin of an ``Authorization: Bearer <admin UserSig>`` or
+    ``Authorization: ApiKey <key>`` header value."""
+    auth = runtime.auth
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and token:
+        return await auth.admin_by_usersig(token)
+    if scheme.lower() == "apikey" and token:
+        return await auth.admin_by_api_key(token)
+    raise TidingsError(ErrorCode.USERSIG_MISSING, "send 'Authorization: Bearer <admin UserSig>' "
+                                                  "or 'Authorization: ApiKey <key>'")
+
+
 async def current_admin(
     request: Request,
+    # As dependencies, so that the OpenAPI spec tells clients how to log in.
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)],
     header: Annotated[str | None, Depends(api_key_header)],
 ) -> AdminCaller:
-    auth = runtime_of(request).auth
-    if credentials is not None:
-        return await auth.admin_by_usersig(credentials.credentials)
-    scheme, _, key = (header or "").partition(" ")
-    if scheme.lower() == "apikey" and key.strip():
-        return await auth.admin_by_api_key(key.strip())
-    raise TidingsError(ErrorCode.USERSIG_MISSING, "send 'Authorization: Bearer <admin UserSig>' "
-                                                  "or 'Authorization: ApiKey <key>'")
+    checked = request.scope.get(ADMIN_KEY)
+    if isinstance(checked, AdminCaller):
+        return checked
+    return await admin_from_header(runtime_of(request), request.headers.get("authorization", ""))
 
 
 Admin = Annotated[AdminCaller, Depends(current_admin)]
@@ -143,7 +161,7 @@ async def account_online(request: Request, admin: Admin, user_id: str) -> JSON:
 # -- messages ----------------------------------------------------------------------
 
 
-@router.post("/messages", response_model=AckOut)
+@router.post("/messages", response_model=AckOut, responses=errors(*SEND_ERRORS))
 async def send_as(request: Request, admin: Admin, body: AdminSendRequest) -> JSON:
     """Send a message as ``from`` (any user of the app, not a deleted or
     disabled one). Same ack and idempotency (by ``from`` and
@@ -171,7 +189,7 @@ async def batch_send(request: Request, admin: Admin, body: AdminBatchSendRequest
     return JSON({"results": results})
 
 
-@router.post("/messages/import", response_model=AckOut)
+@router.post("/messages/import", response_model=AckOut, responses=errors(*SEND_ERRORS))
 async def import_message(request: Request, admin: Admin, body: AdminImportRequest) -> JSON:
     """Store a message from ``from`` with its original ``time`` (ms since the
     epoch, not in the future): Tencent's ``importmsg``. It takes the
@@ -276,7 +294,8 @@ async def set_profile(request: Request, admin: Admin, user_id: str,
 # -- broadcasts and figures ----------------------------------------------------------
 
 
-@router.post("/broadcasts", response_model=BroadcastStartOut, status_code=202)
+@router.post("/broadcasts", response_model=BroadcastStartOut, status_code=202,
+             responses=errors(409))
 async def start_broadcast(request: Request, admin: Admin, body: AdminBroadcastRequest) -> JSON:
     """Send one message from ``from`` to every account of the app (not
     deleted, not the sender), each in its one-to-one conversation with

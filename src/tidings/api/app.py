@@ -18,6 +18,8 @@ from tidings.api import (
     home,
     link_page,
     links,
+    openapi_doc,
+    protocol_log,
     search,
     tencent_v4,
     tencent_v4_accounts,
@@ -29,6 +31,7 @@ from tidings.api import group_joins as group_join_routes
 from tidings.api import home_recovery as home_recovery_routes
 from tidings.api import media as media_api
 from tidings.api import push as push_routes
+from tidings.api.limits import BodyLimits
 from tidings.api.models import ErrorOut
 from tidings.config import Settings
 from tidings.gateway.asgi import websocket_endpoint
@@ -37,6 +40,7 @@ from tidings.runtime import Runtime
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    protocol_log.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,31 +65,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}},
     )
     errors.install(app)
-    app.include_router(client.router)
-    app.include_router(admin.router)
-    app.include_router(tencent_v4.router)
-    app.include_router(friends.router)
-    app.include_router(friends.admin_router)
     # The v4 commands are registered on import, one module per Tencent service.
     assert all(m.SERVICE for m in (tencent_v4_accounts, tencent_v4_profiles,
                                    tencent_v4_messages, tencent_v4_groups))
-    app.include_router(groups.router)
-    app.include_router(groups.admin_router)
-    app.include_router(groups.admin_user_router)
-    app.include_router(home.router)
-    app.include_router(search.router)
-    app.include_router(search.admin_router)
-    app.include_router(group_join_routes.router)
-    app.include_router(group_join_routes.admin_router)
-    app.include_router(push_routes.router)
-    app.include_router(push_routes.admin_router)
-    app.include_router(media_api.router)
-    app.include_router(media_api.admin_router)
-    app.include_router(links.router)
-    app.include_router(links.admin_router)
-    app.include_router(links.settings_router)
-    app.include_router(link_page.router)
-    app.include_router(home_recovery_routes.router)
+    routers = [
+        client.router, admin.router, tencent_v4.router,
+        friends.router, friends.admin_router,
+        groups.router, groups.admin_router, groups.admin_user_router,
+        home.router, search.router, search.admin_router,
+        group_join_routes.router, group_join_routes.admin_router,
+        push_routes.router, push_routes.admin_router,
+        media_api.router, media_api.admin_router,
+        links.router, links.admin_router, links.settings_router,
+        link_page.router, home_recovery_routes.router,
+    ]
+    for router in routers:
+        app.include_router(router)
+    # Outermost but for Starlette's error middleware: bodies are limited, and
+    # credentials checked, before any route reads a byte.
+    app.add_middleware(BodyLimits, settings=settings,
+                       routes=[r for router in routers for r in router.routes])
     app.add_api_websocket_route("/v1/ws", websocket_endpoint)
 
     @app.get("/healthz", tags=["ops"])
@@ -94,4 +93,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__,
                 "connections": rt.bus.connection_count()}
 
+    openapi_doc.declare_common_answers(app)
     return app

@@ -17,6 +17,7 @@ from tidings.api.models import (
     ProfilesOut,
     ReadOut,
 )
+from tidings.api.openapi_doc import SEND_ERRORS, errors
 from tidings.api.responses import JSON
 from tidings.domain.elements import EntryKind
 from tidings.domain.ids import Identity
@@ -49,7 +50,7 @@ async def history(request: Request, me: Me, conversation_id: str,
     return JSON({"messages": found, "more": more})
 
 
-@router.post("/messages", response_model=AckOut)
+@router.post("/messages", response_model=AckOut, responses=errors(*SEND_ERRORS))
 async def send_message(request: Request, me: Me, body: SendRequest) -> JSON:
     """Send a message as the caller. Answers once the message is durably
     stored; repeating the call with the same ``client_msg_id`` answers the

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
 from tidings.api.auth import bearer, client_ip, runtime_of
+from tidings.api.openapi_doc import errors
 from tidings.api.responses import JSON
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.home_accounts import Channel
@@ -60,7 +61,7 @@ async def home_app(request: Request) -> JSON:
     return JSON({"sdkappid": app.sdkappid, "name": app.name, "icon_url": app.icon_url})
 
 
-@router.post("/register", response_model=SignedInOut)
+@router.post("/register", response_model=SignedInOut, responses=errors(409, 429))
 async def register(request: Request, body: PasswordIn) -> JSON:
     """Make an account with a username (its public handle: 3 to 32 of a-z,
     0-9, ``_`` and ``.``, case-insensitive) and a password (8 characters or
@@ -78,7 +79,7 @@ async def sign_in_password(request: Request, body: PasswordIn) -> JSON:
         body.username, body.password, home_client_ip(request)))
 
 
-@router.post("/codes", response_model=CodeSentOut)
+@router.post("/codes", response_model=CodeSentOut, responses=errors(429))
 async def request_code(request: Request, body: CodeRequestIn) -> JSON:
     """Send a 6-digit one-time code to an e-mail address or a phone number
     (E.164). The answer is the same whether an account has that address or

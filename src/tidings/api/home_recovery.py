@@ -11,6 +11,7 @@ from pydantic import Field
 
 from tidings.api.auth import runtime_of
 from tidings.api.home import Me, home_client_ip
+from tidings.api.openapi_doc import errors
 from tidings.api.responses import JSON
 from tidings.domain.home_accounts import Channel
 from tidings.domain.requests import Payload
@@ -59,7 +60,7 @@ class DeletedOut(Payload):
     sessions_closed: int
 
 
-@router.post("/addresses/codes", response_model=CodeSentOut)
+@router.post("/addresses/codes", response_model=CodeSentOut, responses=errors(429))
 async def request_address_code(request: Request, caller: Me, body: CodeRequestIn) -> JSON:
     """Send a code to an e-mail address or phone number to add it to the
     signed-in account (same limits and senders as sign-in codes). The answer
@@ -87,7 +88,7 @@ async def remove_address(request: Request, caller: Me,
         caller, Channel(channel)))
 
 
-@router.post("/password-reset/codes", response_model=CodeSentOut)
+@router.post("/password-reset/codes", response_model=CodeSentOut, responses=errors(429))
 async def request_password_reset(request: Request, body: CodeRequestIn) -> JSON:
     """Forgot the password: a reset code goes to the address if an account
     has it. The answer is the same either way, and comes before the code is
@@ -96,7 +97,7 @@ async def request_password_reset(request: Request, body: CodeRequestIn) -> JSON:
         Channel(body.channel), body.address, home_client_ip(request)))
 
 
-@router.post("/password-reset", response_model=SignedInOut)
+@router.post("/password-reset", response_model=SignedInOut, responses=errors(429))
 async def reset_password(request: Request, body: ResetIn) -> JSON:
     """Spend the reset code and set ``new_password``: every session of the
     account is signed out (its sockets close, 4005), the password lock-out
@@ -106,7 +107,7 @@ async def reset_password(request: Request, body: ResetIn) -> JSON:
         home_client_ip(request)))
 
 
-@router.post("/me/deletion-codes", response_model=CodeSentOut)
+@router.post("/me/deletion-codes", response_model=CodeSentOut, responses=errors(429))
 async def request_deletion_code(request: Request, caller: Me, body: ChannelIn) -> JSON:
     """For an account without a password: send a code to its own e-mail or
     phone, to confirm ``DELETE /v1/home/me`` with."""

@@ -13,6 +13,7 @@ from tidings.api.admin import Admin
 from tidings.api.auth import runtime_of
 from tidings.api.client import Me
 from tidings.api.models import AckOut, ErrorOut, ReadOut
+from tidings.api.openapi_doc import SEND_ERRORS, errors
 from tidings.api.responses import JSON
 from tidings.domain.link_profiles import LinkSettingsIn
 from tidings.domain.links import LinkTicketIn
@@ -122,7 +123,7 @@ async def unlink(request: Request, me: Me, sdkappid: int) -> JSON:
     return JSON(await runtime_of(request).links.unlink(me, sdkappid))
 
 
-@router.post("/messages", response_model=AckOut)
+@router.post("/messages", response_model=AckOut, responses=errors(*SEND_ERRORS))
 async def send_as_linked(request: Request, me: Me, body: SendRequest) -> JSON:
     """Send as a linked identity: ``conversation_id`` is qualified
     (``app:<sdkappid>:c2c_bob``). The message is the app's, stored in its

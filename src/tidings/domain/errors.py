@@ -43,6 +43,9 @@ class ErrorCode(IntEnum):
     MESSAGE_TOO_LONG = 80002
     CLIENT_MSG_ID_REUSED = 10012
     NOT_MESSAGE_SENDER = 10013
+    # Ours: a REST request body over its route's limit (TIDINGS_MAX_BODY_BYTES,
+    # TIDINGS_MAX_ADMIN_BODY_BYTES), refused before or while it is read.
+    REQUEST_TOO_LARGE = 10070
     # Recall and edit (Tencent's numbers).
     MESSAGE_NOT_FOUND = 20022
     MESSAGE_RECALLED = 20023
@@ -159,6 +162,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_A_MEMBER: 403,
     ErrorCode.MESSAGE_TOO_LONG: 413,
     ErrorCode.CLIENT_MSG_ID_REUSED: 409,
+    ErrorCode.REQUEST_TOO_LARGE: 413,
     ErrorCode.NOT_MESSAGE_SENDER: 403,
     ErrorCode.MESSAGE_NOT_FOUND: 404,
     ErrorCode.MESSAGE_RECALLED: 409,

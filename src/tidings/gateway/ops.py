@@ -25,7 +25,7 @@ from tidings.domain.records import Committed
 from tidings.gateway.context import OpContext
 from tidings.protocol import frames
 from tidings.protocol.frames import RequestId
-from tidings.protocol.ops import AnyData
+from tidings.protocol.ops import Empty
 from tidings.protocol.views import ack_view
 from tidings.services.messaging import AckTarget
 
@@ -86,13 +86,16 @@ def answering_op(model: type[M], run: Callable[[RequestId, M], Awaitable[None]])
 
 
 def heard() -> Handler:
-    """The handler of a frame that is only heard (``pong``): any data, no
-    answer; that it arrived is all that matters."""
+    """The handler of a frame that is only heard (``pong``): no answer; that
+    it arrived is all that matters. Its data must be empty like any op's
+    that takes none: other fields are refused with 10002, the one answer a
+    ``pong`` can get."""
 
     async def handle(req_id: RequestId, data: dict[str, Any]) -> None:
-        return None
+        if data:  # the common empty one costs nothing
+            Empty.model_validate(data)
 
-    return _validating(AnyData, handle)
+    return _validating(Empty, handle)
 
 
 class Ack:

@@ -10,7 +10,7 @@ from tidings.domain.ids import Identity
 from tidings.domain.push import AppStateRequest, PushRegisterRequest, PushUnregisterRequest
 from tidings.gateway.context import OpContext
 from tidings.gateway.ops import Handler, op
-from tidings.protocol.ops import AnyData
+from tidings.protocol.ops import Empty
 
 
 def handlers(ctx: OpContext) -> dict[str, Handler]:
@@ -29,6 +29,6 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
                             lambda me, r: push.register(me, device_id(r.device_id), r)),
         "push_unregister": op(ctx, PushUnregisterRequest,
                               lambda me, r: push.unregister(me, device_id(r.device_id))),
-        "push_devices": op(ctx, AnyData, lambda me, r: push.devices(me)),
+        "push_devices": op(ctx, Empty, lambda me, r: push.devices(me)),
         "app_state": op(ctx, AppStateRequest, app_state),
     }

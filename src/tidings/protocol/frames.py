@@ -8,6 +8,7 @@ answers ``{"re": id, "ok": true, "data": ...}`` or ``{"re": id, "ok": false,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,33 @@ from tidings.protocol.events import EventName
 
 RequestId = str | int | None
 MAX_REQUEST_ID = 64
+
+# The id of a frame that is not valid JSON, when it comes first (or right
+# after a short "op"): ``{"id": 7, ...`` or ``{"op": "send", "id": "a1", ...``.
+# Anchored, with no nested repetition and every repetition bounded, so it
+# costs at most a few hundred steps whatever the frame; a string id with an
+# escape in it is not recovered (its JSON value is not its text).
+_LEADING_ID = re.compile(
+    rb'\s{0,16}\{\s{0,16}(?:"op"\s{0,16}:\s{0,16}"[^"\\]{0,64}"\s{0,16},\s{0,16})?'
+    rb'"id"\s{0,16}:\s{0,16}(?:(-?(?:0|[1-9][0-9]{0,17}))|"([^"\\]{0,%d})")'
+    rb'\s{0,16}[,}]' % MAX_REQUEST_ID)
+
+
+def leading_id(raw: str | bytes) -> RequestId:
+    """The request id of a frame that could not be parsed, when it can be
+    read safely from the frame's start (``_LEADING_ID``); else None."""
+    head = raw[:512].encode(errors="replace") if isinstance(raw, str) else raw[:512]
+    found = _LEADING_ID.match(head)
+    if found is None:
+        return None
+    number, text = found.groups()
+    if number is not None:
+        return int(number)
+    try:
+        value = text.decode()
+    except UnicodeDecodeError:
+        return None
+    return value if len(value) <= MAX_REQUEST_ID else None
 
 
 def invalid(exc: ValidationError) -> TidingsError:
@@ -36,7 +64,7 @@ def parse_frame(raw: str | bytes) -> tuple[RequestId, str, dict[str, Any]]:
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise FrameError(None, TidingsError(ErrorCode.MALFORMED_JSON,
+        raise FrameError(leading_id(raw), TidingsError(ErrorCode.MALFORMED_JSON,
                                             "frame is not valid JSON")) from exc
     if not isinstance(doc, dict):
         raise FrameError(None, TidingsError(ErrorCode.INVALID_REQUEST,

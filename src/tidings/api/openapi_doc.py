@@ -1,0 +1,68 @@
+"""Answers that whole groups of routes give, declared in the OpenAPI document
+where FastAPI cannot see them (tests/api/test_openapi_fuzz.py holds the
+document to what the server answers):
+
+- 403 on every admin route (``/v1/admin/...``): a ticket of a user who is
+  not the app's admin (90009);
+- 404 on every route with a path parameter: a path that names nothing, or a
+  parameter that no route's pattern takes (a newline, an encoded slash), is
+  answered with the JSON error 10010;
+- an error is JSON on every route, also where the route's own answer is
+  not (``/l/{sdkappid}`` is a text/html page), and a redirect (307 from
+  ``GET /v1/media/{media_id}``) has no body."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from tidings.api.models import ErrorOut
+
+_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+
+
+def declare_common_answers(app: FastAPI) -> None:
+    """Make the app's document with the answers above added to each
+    operation that gives them (FastAPI includes routers lazily: the
+    document, not the routes, is where they can be added once for all)."""
+    make: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        doc = make()
+        for path, item in doc.get("paths", {}).items():
+            for method, operation in item.items():
+                if method not in _METHODS:
+                    continue
+                answers = operation.setdefault("responses", {})
+                if path.startswith("/v1/admin"):
+                    answers.setdefault("403", _error("not the app's admin (90009)"))
+                if "{" in path:
+                    answers.setdefault("404", _error("no such thing (10010)"))
+                for status, answer in answers.items():
+                    content = answer.get("content", {})
+                    if status.startswith("3"):
+                        answer.pop("content", None)  # a redirect has no body
+                    elif status >= "400" and "application/json" not in content:
+                        # errors are JSON whatever the route's own answer is
+                        answer["content"] = _error("")["content"]
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that answers these statuses with the JSON
+    error (``ErrorOut``) beyond the 400 and 401 that every route declares."""
+    return {status: {"model": ErrorOut} for status in statuses}
+
+
+# What a send answers beyond 400/401 (blocked or not a member, an upload that
+# is not there, a client_msg_id reused with other content, too big, a flood).
+SEND_ERRORS = (403, 404, 409, 413, 429)
