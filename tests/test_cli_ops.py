@@ -189,6 +189,8 @@ def test_bad_startup_settings_stop_serve_with_one_line(tmp_path: Path, home: Pat
                      "--port=99999", "65535")
     one_line_refusal(tidings({**base, "TIDINGS_LOG_LEVEL": "verbose"}, tmp_path, "serve"),
                      "TIDINGS_LOG_LEVEL='verbose'")
+    one_line_refusal(tidings({**base, "TIDINGS_HOME_EMAIL_SENDER": "smtp"}, tmp_path, "serve"),
+                     "home_email_sender = smtp needs home_smtp_host")
     assert not data.exists()
     a_file = tmp_path / "a-file"
     a_file.write_text("not a directory")
@@ -255,3 +257,28 @@ def test_version_and_completion(tmp_path: Path, home: Path) -> None:
     completed = tidings({**env, "_TIDINGS_COMPLETE": "complete_bash",
                          "COMP_WORDS": "tidings app sh", "COMP_CWORD": "2"}, tmp_path)
     assert completed.stdout.split() == ["show"], completed
+
+
+def _imported(env: dict[str, str], cwd: Path, *args: str) -> set[str]:
+    """The modules a command imports (python -X importtime)."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "tidings", *args],
+                            env=env, cwd=cwd, capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+            if line.startswith("import time:")}
+
+
+def test_quick_commands_import_little(tmp_path: Path, home: Path) -> None:
+    """Start-up time is the imports': --help and --version load no pydantic,
+    SQLAlchemy or alembic, and a command on an up-to-date database no alembic.
+    (Typer itself validates every non-flag option's value with pydantic, so a
+    subcommand, even its --help, loads pydantic.)"""
+    env = clean_env(home)
+    for args in (("--help",), ("--version",)):
+        heavy = {m for m in _imported(env, tmp_path, *args)
+                 if m.split(".")[0] in {"pydantic", "sqlalchemy", "alembic", "uvicorn"}}
+        assert not heavy, (args, sorted(heavy)[:5])
+    first = _imported(env, tmp_path, "app", "list")  # a new database: migrated
+    assert "alembic" in first
+    again = _imported(env, tmp_path, "app", "list")
+    assert "sqlalchemy" in again and "alembic" not in again

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Shown as "***" by ``tidings config show`` (database_url: its password only).
@@ -242,6 +242,19 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     """Peers (comma-separated IPs or CIDR networks) whose X-Forwarded-For names the client; *
     trusts all; empty: the header is ignored and the socket's peer is the client."""
+
+    @model_validator(mode="after")
+    def _senders_complete(self) -> Settings:
+        # Found when the settings are read (one line, before anything starts),
+        # not when the server builds its code senders.
+        if self.home_email_sender == "smtp" and not (self.home_smtp_host
+                                                     and self.home_smtp_from):
+            raise ValueError("home_email_sender = smtp needs home_smtp_host and home_smtp_from")
+        if "webhook" in (self.home_email_sender, self.home_phone_sender) and not (
+                self.home_webhook_url and self.home_webhook_secret):
+            raise ValueError("a webhook code sender needs home_webhook_url and "
+                             "home_webhook_secret")
+        return self
 
     def resolved_database_url(self) -> str:
         if self.database_url:

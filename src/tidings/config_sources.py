@@ -192,7 +192,9 @@ def mask_url(url: str) -> str:
 def _describe(exc: ValidationError, sources: dict[str, str]) -> str:
     """The first invalid value, named as the operator wrote it."""
     error = exc.errors()[0]
-    name = str(error["loc"][0]) if error["loc"] else "?"
+    if not error["loc"]:  # a rule across settings (config.py's validators)
+        return str(error["msg"]).removeprefix("Value error, ")
+    name = str(error["loc"][0])
     source = sources.get(name, DEFAULT)
     if source.startswith(("--", PREFIX)):
         label = source
