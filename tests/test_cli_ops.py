@@ -282,3 +282,34 @@ def test_quick_commands_import_little(tmp_path: Path, home: Path) -> None:
     assert "alembic" in first
     again = _imported(env, tmp_path, "app", "list")
     assert "sqlalchemy" in again and "alembic" not in again
+
+
+def test_migrations_show_progress_with_a_total_on_a_terminal(tmp_path: Path,
+                                                             home: Path) -> None:
+    import pty
+
+    from tidings.store.engine import revisions
+
+    main, replica = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "tidings", "app", "list"],
+                              env=clean_env(home), cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=replica, timeout=90)
+        os.close(replica)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the terminal's other side is closed: all read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(main)
+    shown = b"".join(chunks).decode()
+    assert done.returncode == 0
+    total = len(revisions())
+    assert f"migrating the database 1/{total} " in shown
+    assert f"migrating the database {total}/{total} ({revisions()[-1]})\r\x1b[K" in shown
+    assert "created a new database" in shown  # after the erased progress line
