@@ -108,6 +108,20 @@ def test_env_beats_the_file_and_config_show_says_where_each_value_came_from(
     no_file = json.loads(tidings(clean_env(home, TIDINGS_CONFIG=""), elsewhere,
                                  "config", "show").stdout)
     assert no_file["config_file"] is None and no_file["settings"]["port"] == 8080
+    # --config names the file; else ./tidings.toml is found before ~/.config's.
+    given = json.loads(tidings(clean_env(home), elsewhere, "--config", str(config),
+                               "config", "show").stdout)
+    assert given["config_file"] == str(config) and given["settings"]["port"] == 9000
+    one_line_refusal(tidings(clean_env(home), elsewhere, "--config", "nowhere.toml",
+                             "config", "show"), f"{elsewhere / 'nowhere.toml'}", "does not exist")
+    (home / ".config" / "tidings").mkdir()
+    (home / ".config" / "tidings" / "tidings.toml").write_text("port = 7000\n")
+    assert json.loads(tidings(clean_env(home), elsewhere, "config", "show").stdout
+                      )["settings"]["port"] == 7000
+    (elsewhere / "tidings.toml").write_text("port = 7001\n")
+    here = json.loads(tidings(clean_env(home), elsewhere, "config", "show").stdout)
+    assert here["config_file"] == str(elsewhere / "tidings.toml")
+    assert here["settings"]["port"] == 7001
 
 
 def test_a_new_database_is_named_once_on_stderr(tmp_path: Path, home: Path) -> None:
