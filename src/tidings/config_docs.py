@@ -94,6 +94,12 @@ deployment, set `data_dir` in `/etc/tidings/tidings.toml` (or
 `~/.config/tidings/tidings.toml`): the server and every command then use it
 wherever they run.
 
+Before anything is created, every command checks that the data dir is a
+directory it can write (or one it can make), and that the database in it can
+be written; `tidings serve` then binds its port, and only then opens the
+database: a second server on a port in use stops with `cannot listen on
+127.0.0.1:8080: Address already in use` and leaves the data alone.
+
 ## Settings
 
 Secrets (masked by `tidings config show`): {secrets}; and the password in
