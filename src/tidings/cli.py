@@ -1,11 +1,13 @@
 """The ``tidings`` command: run the server and manage apps.
 
-Every command reads the same settings as ``serve`` (``--data-dir``,
-``TIDINGS_*``), and app commands work while a server runs on the same data.
-An edge like the HTTP APIs: commands go through the server's services
-(cli_services.py), never to the store, so a running server's caches see
-each change within ``TIDINGS_APP_CACHE_TTL``. What they need beyond the
-domain is imported inside each command, to keep ``tidings --help`` quick.
+Every command reads the same settings as ``serve`` (its options, then
+``TIDINGS_*``, then the config file: config_sources.py), and app commands
+work while a server runs on the same data. An edge like the HTTP APIs:
+commands go through the server's services (cli_services.py), never to the
+store, so a running server's caches see each change within
+``TIDINGS_APP_CACHE_TTL``. Everything but Typer is imported inside the
+commands, so ``tidings --help`` and ``--version`` load no pydantic, SQLAlchemy
+or domain module.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from tidings.cli_services import CliServices
     from tidings.domain.apps import ApiKey, AppRecord
 
-# Plain help (no rich): rich's import alone would double the time --help takes.
+# Plain help: Typer's rich help costs an import of rich several times Typer's own.
 cli = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 apps_cli = typer.Typer(help="Create and manage apps (tenants).", no_args_is_help=True,
                        rich_markup_mode=None)

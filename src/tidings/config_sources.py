@@ -62,13 +62,12 @@ def search_path(env: Mapping[str, str], cwd: Path) -> list[Path]:
 
 
 def find_config_file(explicit: Path | None, env: Mapping[str, str], cwd: Path
-                     ) -> tuple[Path | None, str]:
-    """The config file to read and how it was found (``--config``,
-    ``TIDINGS_CONFIG``, ``search``), or None when there is none."""
+                     ) -> Path | None:
+    """The config file to read (``explicit`` is ``--config``'s), or None."""
     named, how = (explicit, "--config") if explicit is not None else (None, "")
     if named is None and CONFIG_VARIABLE in env:
         if not env[CONFIG_VARIABLE]:
-            return None, CONFIG_VARIABLE  # set empty: no config file, on purpose
+            return None  # set empty: no config file, on purpose
         named, how = Path(env[CONFIG_VARIABLE]), CONFIG_VARIABLE
     if named is not None:
         path = (cwd / named.expanduser()).resolve()
@@ -76,11 +75,11 @@ def find_config_file(explicit: Path | None, env: Mapping[str, str], cwd: Path
             raise ConfigError(f"config file {path} (from {how}) does not exist"
                               if not path.exists() else
                               f"config file {path} (from {how}) is not a file")
-        return path, how
+        return path
     for path in search_path(env, cwd):
         if path.is_file():
-            return path.resolve(), "search"
-    return None, ""
+            return path.resolve()
+    return None
 
 
 def _unknown(names: list[str], shown: Callable[[str], str]) -> str:
@@ -209,7 +208,7 @@ def load(options: Mapping[str, Any] | None = None, *, config: Path | None = None
     by setting name (None: not given)."""
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    path, _how = find_config_file(config, env, cwd)
+    path = find_config_file(config, env, cwd)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     if path is not None:
