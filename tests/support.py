@@ -35,6 +35,7 @@ from TLSSigAPIv2 import TLSSigAPIv2
 from tests.pg import free_port
 from tidings.api.app import create_app
 from tidings.config import Settings
+from tidings.config_sources import load as load_settings
 from tidings.server import uvicorn_config
 
 T = TypeVar("T")
@@ -80,7 +81,10 @@ class Server:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update({"TIDINGS_DATA_DIR": str(self.data_dir), "TIDINGS_PORT": str(self.port),
-                    "TIDINGS_HOST": "127.0.0.1", "TIDINGS_LOG_LEVEL": "warning"})
+                    "TIDINGS_HOST": "127.0.0.1", "TIDINGS_LOG_LEVEL": "warning",
+                    # No config file (./tidings.toml, ~/.config/tidings/...): a
+                    # developer's own must not change the tests' servers.
+                    "TIDINGS_CONFIG": ""})
         # Cheap password hashing: argon2id with its real parameters (64 MiB,
         # 3 passes, 4 lanes) takes both CPUs for a good part of a second per
         # sign-in, which slowed every other test running beside and made the
@@ -275,11 +279,9 @@ class InProcessServer(Server):
     _gc_threshold: tuple[int, int, int] = field(default=(700, 10, 10), init=False, repr=False)
 
     def settings(self) -> Settings:
-        """What ``tidings serve`` would read from ``env`` (its ``TIDINGS_*``)."""
-        prefix = "TIDINGS_"
-        values: dict[str, Any] = {k[len(prefix):].lower(): v for k, v in self.env.items()
-                                  if k.startswith(prefix)}
-        return Settings(**values)
+        """What ``tidings serve`` reads from ``env``: the same loader, so a
+        misspelt setting in a test's env is refused here too."""
+        return load_settings(env=self.env).settings
 
     def start(self) -> None:
         assert not self.running, "already running"

@@ -142,7 +142,7 @@ def test_bad_cli_input_is_refused_clearly(tmp_path: Path) -> None:
         (("usersig", "--sdkappid", "1400000000", "--user", ""), "--user"),
         (("usersig", "--sdkappid", "1400000000", "--user", "é" * 17), "--user"),
         (("usersig", "--sdkappid", "1400000000", "--user", "u", "--expire", "0"), "--expire"),
-        (("app", "show", "not-a-number"), "Invalid value for 'sdkappid'"),
+        (("app", "rotate-key", "not-a-number"), "Invalid value for 'sdkappid'"),
         (("app", "create"), "--name"),
     ]
 

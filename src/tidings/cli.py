@@ -1,75 +1,70 @@
 """The ``tidings`` command: run the server and manage apps.
 
-Every command reads the same settings as ``serve`` (``--data-dir``,
-``TIDINGS_*``), and app commands work while a server runs on the same data.
-An edge like the HTTP APIs: commands go through the server's services
-(cli_services.py), never to the store, so a running server's caches see
-each change within ``TIDINGS_APP_CACHE_TTL``. What they need beyond the
-domain is imported inside each command, to keep ``tidings --help`` quick.
+Every command reads the same settings as ``serve`` (its options, then
+``TIDINGS_*``, then the config file: config_sources.py), and app commands
+work while a server runs on the same data. An edge like the HTTP APIs:
+commands go through the server's services (cli_services.py), never to the
+store, so a running server's caches see each change within
+``TIDINGS_APP_CACHE_TTL``. Everything but Typer is imported inside the
+commands, so ``tidings --help`` and ``--version`` load no pydantic, SQLAlchemy
+or domain module.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
-import orjson
 import typer
 
-from tidings.config import Settings
-from tidings.domain import usersig
-from tidings.domain.apps import ApiKey, AppRecord
-from tidings.domain.callbacks import STATUSES, apply_changes, switchable_events
-from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.friends import BlockedSenderSees, C2CSettingsIn
-from tidings.domain.ids import check_user_id
+from tidings.cli_common import DataDir, config_file, load, with_services
+from tidings.cli_common import fail as _fail
+from tidings.cli_common import print_json as _print
+from tidings.cli_config import config_cli
+from tidings.cli_push import app_push
 from tidings.protocol_cli import protocol_cli
 
 if TYPE_CHECKING:
     from tidings.cli_services import CliServices
+    from tidings.domain.apps import ApiKey, AppRecord
 
-T = TypeVar("T")
-
-cli = typer.Typer(help="Tidings: self-hosted instant messaging.", no_args_is_help=True,
-                  add_completion=False)
-apps_cli = typer.Typer(help="Create and manage apps (tenants).", no_args_is_help=True)
+# Plain help: Typer's rich help costs an import of rich several times Typer's own.
+cli = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
+apps_cli = typer.Typer(help="Create and manage apps (tenants).", no_args_is_help=True,
+                       rich_markup_mode=None)
 cli.add_typer(apps_cli, name="app")
-api_keys_cli = typer.Typer(help="API keys for an app's admin API.", no_args_is_help=True)
+api_keys_cli = typer.Typer(help="API keys for an app's admin API.", no_args_is_help=True,
+                           rich_markup_mode=None)
 apps_cli.add_typer(api_keys_cli, name="api-key")
 cli.add_typer(protocol_cli, name="protocol")
-
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file lives "
-                                              "[env TIDINGS_DATA_DIR; default ./tidings-data]")]
+cli.add_typer(config_cli, name="config")
 
 
-def _settings(data_dir: Path | None, **extra: Any) -> Settings:
-    values = {k: v for k, v in extra.items() if v is not None}
-    if data_dir is not None:
-        values["data_dir"] = data_dir
-    return Settings(**values)
+def _version(value: bool) -> None:
+    if value:
+        from tidings import __version__
+
+        typer.echo(f"tidings {__version__}")
+        raise typer.Exit()
 
 
-def _print(doc: object) -> None:
-    typer.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
-
-
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(orjson.dumps({"error": message}).decode(), err=True)
-    raise typer.Exit(code)
-
-
-def _with_services(settings: Settings, work: Callable[[CliServices], Awaitable[T]]) -> T:
-    """Run ``work`` with the services over the settings' database."""
-    from tidings.cli_services import open_services
-
-    async def run() -> T:
-        async with open_services(settings) as services:
-            return await work(services)
-    return asyncio.run(run())
+@cli.callback()
+def root(
+    config: Annotated[Path | None, typer.Option(
+        "--config", show_default=False,
+        help="The TOML config file [env TIDINGS_CONFIG; default: the first of ./tidings.toml, "
+             "$XDG_CONFIG_HOME/tidings/tidings.toml, /etc/tidings/tidings.toml]")] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the version and exit")] = False,
+) -> None:
+    """Tidings: self-hosted instant messaging. Every command reads the same
+    settings (docs/configuration.md): the command line, then TIDINGS_*
+    variables, then the config file."""
+    config_file[0] = config
 
 
 def _app_view(app: AppRecord, *, with_keys: bool) -> dict[str, Any]:
@@ -85,13 +80,32 @@ def _app_view(app: AppRecord, *, with_keys: bool) -> dict[str, Any]:
 @cli.command()
 def serve(
     data_dir: DataDir = None,
-    host: Annotated[str | None, typer.Option(help="[env TIDINGS_HOST; default 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="[env TIDINGS_PORT; default 8080]")] = None,
+    host: Annotated[str | None, typer.Option(
+        show_default=False,
+        help="Address to listen on [env TIDINGS_HOST; default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(
+        show_default=False, help="TCP port to listen on [env TIDINGS_PORT; default 8080]")] = None,
 ) -> None:
-    """Run the server (SQLite under the data dir unless TIDINGS_DATABASE_URL says otherwise)."""
-    from tidings.server import run
+    """Run the server (SQLite under the data dir unless TIDINGS_DATABASE_URL says
+    otherwise). Bad settings, a data dir it cannot write and a port in use each
+    stop it with one line, before it binds or touches any data."""
+    from tidings.cli_common import database_line
+    from tidings.config_sources import DataDirError, check_data_dir
 
-    run(_settings(data_dir, host=host, port=port))
+    loaded = load(data_dir, host=host, port=port)
+    s = loaded.settings
+    try:
+        check_data_dir(s.data_dir)
+    except DataDirError as exc:
+        _fail(str(exc), 2)
+    new = not s.database_url and not (s.data_dir / "tidings.db").exists()
+    from tidings.server import StartupError, run
+
+    try:
+        run(s, announce=f"tidings: {'creating a new' if new else 'using the'} database "
+                        f"{database_line(loaded)}")
+    except StartupError as exc:
+        _fail(str(exc), 1)
 
 
 @apps_cli.command("create")
@@ -102,6 +116,9 @@ def app_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create an app; prints its sdkappid, secret key and admin as JSON."""
+    from tidings.domain.errors import TidingsError
+    from tidings.domain.ids import check_user_id
+
     if not name.strip() or len(name) > 64:
         _fail("--name must be 1 to 64 characters")
     if len(icon_url) > 512:
@@ -110,7 +127,7 @@ def app_create(
         check_user_id(admin)
     except TidingsError as exc:
         _fail(f"--admin: {exc.message}")
-    app, key = _with_services(_settings(data_dir),
+    app, key = with_services(load(data_dir),
                               lambda s: s.apps.create(name.strip(), icon_url, admin))
     _print({"sdkappid": app.sdkappid, "name": app.name, "icon_url": app.icon_url,
             "secret_key": key, "admin": admin})
@@ -119,7 +136,7 @@ def app_create(
 @apps_cli.command("list")
 def app_list(data_dir: DataDir = None) -> None:
     """List the apps (without their keys)."""
-    found = _with_services(_settings(data_dir), lambda s: s.apps.list())
+    found = with_services(load(data_dir), lambda s: s.apps.list())
     _print([_app_view(a, with_keys=False) for a in found])
 
 
@@ -127,13 +144,29 @@ def _existing(services: CliServices, sdkappid: int) -> Awaitable[AppRecord | Non
     return services.apps.find(sdkappid)
 
 
+async def _named(services: CliServices, app: str) -> AppRecord | list[int] | None:
+    """The app whose sdkappid or else whose name is ``app``; the sdkappids
+    when several apps have that name."""
+    if app.isdigit() and (found := await services.apps.find(int(app))) is not None:
+        return found
+    matches = [a for a in await services.apps.list() if a.name == app]
+    if len(matches) > 1:
+        return [a.sdkappid for a in matches]
+    return matches[0] if matches else None
+
+
 @apps_cli.command("show")
-def app_show(sdkappid: int, data_dir: DataDir = None) -> None:
+def app_show(
+    app: Annotated[str, typer.Argument(metavar="APP", help="The app's sdkappid or its name")],
+    data_dir: DataDir = None,
+) -> None:
     """Show one app with its keys."""
-    found = _with_services(_settings(data_dir), lambda s: _existing(s, sdkappid))
+    found = with_services(load(data_dir), lambda s: _named(s, app))
     if found is None:
-        _fail(f"no app with sdkappid {sdkappid}", 2)
-    assert found is not None
+        _fail(f"no app with sdkappid or name {app!r}", 2)
+    if isinstance(found, list):
+        _fail(f"several apps are named {app!r}: give one's sdkappid "
+              f"({', '.join(map(str, found))})", 2)
     _print(_app_view(found, with_keys=True))
 
 
@@ -154,7 +187,7 @@ def app_rotate_key(
             return {"sdkappid": sdkappid, "retired": await apps.retire_all_but_newest(sdkappid)}
         return {"sdkappid": sdkappid, "secret_key": await apps.add_key(sdkappid)}
 
-    result = _with_services(_settings(data_dir), work)
+    result = with_services(load(data_dir), work)
     if result is None:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     _print(result)
@@ -182,7 +215,7 @@ def api_key_create(
         record, key = await services.apps.create_api_key(sdkappid, name)
         return {**_api_key_view(record), "key": key}
 
-    result = _with_services(_settings(data_dir), work)
+    result = with_services(load(data_dir), work)
     if result is None:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     _print(result)
@@ -196,7 +229,7 @@ def api_key_list(sdkappid: int, data_dir: DataDir = None) -> None:
             return None
         return [_api_key_view(k) for k in await services.apps.list_api_keys(sdkappid)]
 
-    result = _with_services(_settings(data_dir), work)
+    result = with_services(load(data_dir), work)
     if result is None:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     _print(result)
@@ -205,7 +238,7 @@ def api_key_list(sdkappid: int, data_dir: DataDir = None) -> None:
 @api_keys_cli.command("revoke")
 def api_key_revoke(sdkappid: int, key_id: int, data_dir: DataDir = None) -> None:
     """Revoke one API key of the app; a running server refuses it at once."""
-    revoked = _with_services(_settings(data_dir),
+    revoked = with_services(load(data_dir),
                              lambda s: s.apps.revoke_api_key(sdkappid, key_id))
     if not revoked:
         _fail(f"app {sdkappid} has no live API key {key_id}", 2)
@@ -214,7 +247,9 @@ def api_key_revoke(sdkappid: int, key_id: int, data_dir: DataDir = None) -> None
 
 # -- callbacks -----------------------------------------------------------------------
 
-EVENT_HELP = f"one of {', '.join(switchable_events())}; repeat for more"
+# The list is docs/callbacks.md's (and a wrong name is refused with it): the
+# names come from the callbacks module, too slow to import for --help.
+EVENT_HELP = "an event of docs/callbacks.md, e.g. after_send; repeat for more"
 
 
 @apps_cli.command("update")
@@ -262,6 +297,9 @@ def app_update(
                                             callback_enable, callback_disable))
     if no_callbacks and changing:
         _fail("--no-callbacks goes alone")
+    from tidings.domain.callbacks import apply_changes
+    from tidings.domain.errors import TidingsError
+    from tidings.domain.friends import BlockedSenderSees, C2CSettingsIn
 
     if blocked_sender_sees is not None and blocked_sender_sees not in ("sent", "error"):
         _fail("--blocked-sender-sees must be sent or error")
@@ -297,7 +335,7 @@ def app_update(
                 "c2c": rules, **extra}
 
     try:
-        result = _with_services(_settings(data_dir), work)
+        result = with_services(load(data_dir), work)
     except TidingsError as exc:
         _fail(f"{exc.message}")
     if result is None:
@@ -309,11 +347,13 @@ def app_update(
 def app_callbacks(
     sdkappid: int,
     limit: Annotated[int, typer.Option(help="How many, newest first (1-500)")] = 20,
-    status: Annotated[str | None, typer.Option(help=f"Only these: {', '.join(STATUSES)}")
-    ] = None,
+    status: Annotated[str | None, typer.Option(
+        help="Only these: pending, delivered, failed or skipped")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Show the app's callback settings and its recent callback deliveries."""
+    from tidings.domain.callbacks import STATUSES
+
     if not 1 <= limit <= 500:
         _fail("--limit must be 1 to 500")
     if status is not None and status not in STATUSES:
@@ -326,7 +366,7 @@ def app_callbacks(
         return {"sdkappid": sdkappid, "callbacks": current.view() if current else None,
                 "deliveries": await services.callbacks.deliveries(sdkappid, limit, status)}
 
-    result = _with_services(_settings(data_dir), work)
+    result = with_services(load(data_dir), work)
     if result is None:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     _print(result)
@@ -336,6 +376,8 @@ def app_callbacks(
 def app_callback_test(sdkappid: int, data_dir: DataDir = None) -> None:
     """Send the test event to the app's callback URL now (from this command)
     and print how it went; exits 1 when the app did not acknowledge it."""
+    from tidings.domain.errors import ErrorCode, TidingsError
+
     async def work(services: CliServices) -> dict[str, Any] | None:
         if await services.apps.find(sdkappid) is None:
             return None
@@ -348,7 +390,7 @@ def app_callback_test(sdkappid: int, data_dir: DataDir = None) -> None:
                 raise
             return {"error": exc.message}  # no callback URL
 
-    result = _with_services(_settings(data_dir), work)
+    result = with_services(load(data_dir), work)
     if result is None:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     assert result is not None
@@ -363,94 +405,34 @@ def app_callback_test(sdkappid: int, data_dir: DataDir = None) -> None:
 def make_usersig(
     sdkappid: Annotated[int, typer.Option(help="The app")],
     user: Annotated[str, typer.Option(help="The user id to sign for")],
-    expire: Annotated[int, typer.Option(help="Lifetime in seconds")] = usersig.DEFAULT_EXPIRE,
+    expire: Annotated[int, typer.Option(help="Lifetime in seconds (180 days)")] = 180 * 86400,
     data_dir: DataDir = None,
 ) -> None:
     """Sign a UserSig with the app's newest key (for trying things out; your
     app server signs its own with TLSSigAPIv2)."""
+    from tidings.domain import usersig
+    from tidings.domain.errors import TidingsError
+    from tidings.domain.ids import check_user_id
+
     try:
         check_user_id(user)
     except TidingsError as exc:
         _fail(f"--user: {exc.message}")
     if expire <= 0:
         _fail("--expire must be positive")
-    found = _with_services(_settings(data_dir), lambda s: _existing(s, sdkappid))
+    found = with_services(load(data_dir), lambda s: _existing(s, sdkappid))
     if found is None or not found.live_keys:
         _fail(f"no app with sdkappid {sdkappid}", 2)
     assert found is not None
     typer.echo(usersig.sign(sdkappid, found.live_keys[-1], user, expire))
 
 
-@apps_cli.command("push")
-def app_push(
-    sdkappid: int,
-    private_previews: Annotated[bool | None, typer.Option(
-        "--private-previews/--no-private-previews",
-        help="Hide the content of every notification")] = None,
-    use_callback: Annotated[bool | None, typer.Option(
-        "--use-callback/--no-use-callback",
-        help="Receivers with no registered device go to the offline_push callback")] = None,
-    vapid_subject: Annotated[str | None, typer.Option(
-        help="Web Push contact: mailto: or https:")] = None,
-    apns_key_file: Annotated[Path | None, typer.Option(help="The APNs .p8 key")] = None,
-    apns_key_id: Annotated[str | None, typer.Option()] = None,
-    apns_team_id: Annotated[str | None, typer.Option()] = None,
-    apns_topic: Annotated[str | None, typer.Option(help="The iOS app's bundle id")] = None,
-    fcm_credentials: Annotated[Path | None, typer.Option(
-        help="The Firebase service account key file (JSON)")] = None,
-    clear_apns: Annotated[bool, typer.Option(help="Remove the APNs credentials")] = False,
-    clear_fcm: Annotated[bool, typer.Option(help="Remove the FCM credentials")] = False,
-    data_dir: DataDir = None,
-) -> None:
-    """Show or change the app's push settings (docs/push.md); the VAPID
-    public key appears once a browser asked for it."""
-    from pydantic import ValidationError
-
-    from tidings.domain.push import PushAppRequest, app_changes
-
-    body: dict[str, Any] = {k: v for k, v in (
-        ("private_previews", private_previews), ("use_callback", use_callback),
-        ("vapid_subject", vapid_subject)) if v is not None}
-    apns = (apns_key_file, apns_key_id, apns_team_id, apns_topic)
-    if any(v is not None for v in apns):
-        if any(v is None for v in apns):
-            _fail("APNs needs --apns-key-file, --apns-key-id, --apns-team-id and --apns-topic")
-        assert apns_key_file is not None
-        body["apns"] = {"key": apns_key_file.read_text(), "key_id": apns_key_id,
-                        "team_id": apns_team_id, "topic": apns_topic}
-    elif clear_apns:
-        body["apns"] = None
-    if fcm_credentials is not None:
-        try:
-            body["fcm"] = orjson.loads(fcm_credentials.read_bytes())
-        except orjson.JSONDecodeError:
-            _fail("--fcm-credentials: not a JSON file")
-    elif clear_fcm:
-        body["fcm"] = None
-    settings = _settings(data_dir)
-    try:
-        req = PushAppRequest.model_validate(body)
-        values = app_changes(req, req.model_fields_set, settings.push_allow_http)
-    except ValidationError as exc:
-        _fail(str(exc).splitlines()[0] + ": " + str(exc).splitlines()[-1].strip())
-    except TidingsError as exc:
-        _fail(exc.message)
-
-    async def work(services: CliServices) -> dict[str, Any] | None:
-        if await services.apps.find(sdkappid) is None:
-            return None
-        push = services.push
-        found = await (push.put_app_settings(sdkappid, values) if values
-                       else push.app_settings(sdkappid))
-        return {"sdkappid": sdkappid, **found}
-
-    result = _with_services(settings, work)
-    if result is None:
-        _fail(f"no app with sdkappid {sdkappid}", 2)
-    _print(result)
+apps_cli.command("push")(app_push)
 
 
 def main() -> None:
     if sys.platform != "win32":
         os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    cli()
+    # One name however it is started (python -m tidings too): usage lines,
+    # and the _TIDINGS_COMPLETE variable of shell completion.
+    cli(prog_name="tidings")

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from tidings.config import Settings
-from tidings.store.engine import Database, migrate, open_database
+from tidings.store.engine import Database, Progress, migrate, open_database
 
 if TYPE_CHECKING:
     from tidings.services.apps import AppRegistry
@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 
 
 class CliServices:
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, *, new_database: bool = False) -> None:
         self.settings = settings
         self._db = db
+        # The command made the database (it had no schema): the CLI says so.
+        self.new_database = new_database
 
     @cached_property
     def apps(self) -> AppRegistry:
@@ -79,12 +81,14 @@ class CliServices:
 
 
 @asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[CliServices]:
-    """The services over the settings' database (migrated first, as ``serve`` does)."""
+async def open_services(settings: Settings, progress: Progress | None = None
+                        ) -> AsyncIterator[CliServices]:
+    """The services over the settings' database (migrated first, as ``serve``
+    does; ``progress`` hears of each migration applied)."""
     db = open_database(settings.resolved_database_url())
     try:
-        await migrate(db)
-        services = CliServices(settings, db)
+        new = await migrate(db, progress)
+        services = CliServices(settings, db, new_database=new)
         try:
             yield services
         finally:

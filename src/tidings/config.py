@@ -1,193 +1,260 @@
-"""Settings, from the command line or ``TIDINGS_*`` environment variables."""
+"""Settings: every knob of a Tidings server, with its default and meaning.
+
+Each setting's docstring (the string under it) is its documentation:
+docs/configuration.md is generated from them (config_docs.py reads this
+file's source: pydantic's ``use_attribute_docstrings`` would parse it at every
+start, a quarter of a CLI command's import) and a test fails when the page is
+stale. Where values come from (command
+line, ``TIDINGS_*`` variables, the TOML config file, defaults) and the checks
+on names are config_sources.py's; this class only says what is valid.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Shown as "***" by ``tidings config show`` (database_url: its password only).
+SECRETS = frozenset({"media_url_secret", "s3_secret_key", "home_smtp_password",
+                     "home_webhook_secret"})
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIDINGS_", extra="ignore")
 
     data_dir: Path = Path("./tidings-data")
-    # Empty means the embedded default: SQLite in WAL mode under data_dir.
+    """Where the SQLite database (tidings.db), uploaded media and the media URL key live. A
+    relative path in the config file is relative to that file's directory; on the command line
+    or in TIDINGS_DATA_DIR, to the current directory."""
     database_url: str = ""
+    """SQLAlchemy URL of the database, e.g. postgresql+asyncpg://user:pw@host/db; empty: SQLite
+    in WAL mode at data_dir/tidings.db."""
     host: str = "127.0.0.1"
-    port: int = 8080
-    log_level: str = "info"
+    """Address to listen on (0.0.0.0 or :: for every interface)."""
+    port: int = Field(8080, ge=1, le=65535)
+    """TCP port to listen on."""
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+    """Least severe log level written."""
 
-    # Limits on what clients send.
     max_message_bytes: int = Field(12 * 1024, ge=256)
+    """Largest message (its elements and custom data, encoded), in bytes."""
     max_frame_bytes: int = Field(64 * 1024, ge=1024)
+    """Largest WebSocket frame a client may send, in bytes."""
     rate_limit_per_second: float = Field(100.0, gt=0)
+    """Ops per second one WebSocket session may send, on average."""
     rate_limit_burst: int = Field(200, ge=1)
-    # REST request bodies (api/limits.py; docs/rest.md "Request sizes"),
-    # refused with 413 10070 before they are read, or as soon as a chunked
-    # body passes the limit. 0: eight times max_message_bytes, at least
-    # 64 KiB. The admin API (/v1/admin/..., /v4/...: imports, batch sends)
-    # has its own; media uploads keep the media limits below.
+    """Ops a WebSocket session may send in a burst (the token bucket's size)."""
     max_body_bytes: int = Field(0, ge=0)
+    """Largest REST request body, in bytes, refused with 413 10070 before it is read (docs/rest.md);
+    0: eight times max_message_bytes, at least 64 KiB. Media uploads have their own limits."""
     max_admin_body_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024)
+    """Largest request body of the admin API (/v1/admin/..., /v4/...: imports, batch sends)."""
 
-    # Connections.
-    # Seconds a connection may take to send a request's headers (also a
-    # WebSocket upgrade's), from its first byte or from connecting; then it
-    # is closed (server.py).
     header_timeout: float = Field(10.0, gt=0)
-    # Open connections (HTTP and WebSocket) per server process, and per
-    # socket peer address; past either a new connection is closed at once.
-    # Peers named in trusted_proxies have no per-address cap (the users
-    # behind a proxy share its address), only the process's.
+    """Seconds a connection may take to send a request's headers (or a WebSocket upgrade's)
+    before it is closed."""
     max_connections: int = Field(10_000, ge=1)
+    """Open connections (HTTP and WebSocket) per server process; past it new ones are closed."""
     max_connections_per_address: int = Field(256, ge=1)
+    """Open connections per peer address (peers in trusted_proxies are exempt)."""
     login_timeout: float = Field(10.0, gt=0)
+    """Seconds a new WebSocket has to log in before it is closed."""
     heartbeat_interval: float = Field(25.0, gt=0)
+    """Seconds of silence from a client after which the server pings it (clients are told it at
+    login)."""
     heartbeat_timeout: float = Field(60.0, gt=0)
+    """Seconds without a frame from a client before its connection is closed."""
     outbound_queue_limit: int = Field(5000, ge=10)
+    """Frames queued for one slow WebSocket client before it is disconnected (it resyncs)."""
 
-    # How long the server trusts its cached copy of an app's keys and
-    # settings (callbacks, one-to-one rules, group settings, push, links);
-    # a change made in another process (the CLI) is in effect for every
-    # request that starts more than this many seconds after it.
     app_cache_ttl: float = Field(2.0, ge=0)
-
-    # Group commit: at most this many messages in one transaction.
+    """Seconds the server trusts its cached copy of an app's keys and settings: a change made in
+    another process (the CLI) is in effect for requests that start this long after it."""
     max_commit_batch: int = Field(1000, ge=1)
-
-    # History and sync page sizes.
+    """Group commit: most messages stored in one transaction."""
     max_page: int = Field(200, ge=1)
-    # A sync answer stops adding messages past about this many bytes (and
-    # says ``more``), so a device that was away long gets it in pieces.
+    """Largest page of history or sync, in messages."""
     max_sync_bytes: int = Field(1024 * 1024, ge=16 * 1024)
+    """A sync answer stops adding messages past about this many bytes and says more."""
 
-    # Callbacks to app servers (docs/callbacks.md). After-callbacks are
-    # retried with exponential backoff from ``callback_retry_base`` seconds,
-    # capped at ``callback_retry_cap``, ``callback_max_attempts`` times in all.
     callback_retry_base: float = Field(1.0, gt=0)
+    """Seconds before an after-callback's first retry; it doubles at each retry."""
     callback_retry_cap: float = Field(300.0, gt=0)
+    """Longest wait between two retries of an after-callback, in seconds."""
     callback_max_attempts: int = Field(20, ge=1)
-    # How often the dispatcher looks for retries that came due.
+    """Attempts of an after-callback, in all, before it is marked failed."""
     callback_poll_interval: float = Field(1.0, gt=0)
-    # After-callbacks in flight at once, per app and in all.
+    """Seconds between the dispatcher's looks for retries that came due."""
     callback_app_concurrency: int = Field(32, ge=1)
+    """After-callbacks in flight at once, per app."""
     callback_concurrency: int = Field(512, ge=1)
-    # Before-send callbacks in flight per app, and how many messages may wait
-    # for one (past it the app's failure policy applies at once).
+    """After-callbacks in flight at once, in all."""
     callback_before_send_concurrency: int = Field(64, ge=1)
+    """Before-send callbacks in flight at once, per app."""
     callback_before_send_queue: int = Field(5000, ge=1)
-    # Finished outbox rows (delivered, failed, skipped) are deleted after this.
+    """Messages that may wait for a before-send callback; past it the app's failure policy
+    applies at once."""
     callback_retention: float = Field(3 * 86400.0, ge=0)
-    # Recall and edit by the sender (admins have no limit): seconds after the
-    # message's time; 0 means no limit.
+    """Seconds finished callback rows (delivered, failed, skipped) are kept."""
+
     recall_window: float = Field(120.0, ge=0)
+    """Seconds after a message's time its sender may recall it (admins: always); 0: no limit."""
     edit_window: float = Field(0.0, ge=0)
-    # Search on SQLite: FTS5 matches counted before a common word is searched
-    # another way (store/search.py, fts_pays).
+    """Seconds after a message's time its sender may edit it (admins: always); 0: no limit."""
     search_fts_probe: int = Field(5000, ge=1)
-    # Live groups (AVChatRoom): messages per second per room before Low, then
-    # Normal messages are shed (Tencent's limit is 40).
+    """SQLite search: FTS5 matches counted before a common word is searched another way."""
     live_room_rate: float = Field(40.0, gt=0)
-
-    # Group read receipts (per-message read counts and who has read) are
-    # kept for groups of at most this many members, unless the app sets its
-    # own limit (0 turns them off).
+    """Live groups (AVChatRoom): messages per second per room before Low, then Normal messages are
+    shed."""
     group_receipts_max_members: int = Field(200, ge=0, le=100_000)
+    """Group read receipts are kept for groups of at most this many members, unless the app sets
+    its own limit; 0 turns them off."""
 
-    # The built-in home app (hosted Tidings accounts), made on first start
-    # with this name and admin account; rename it later with `tidings app`.
     home_app_name: str = Field("Tidings", min_length=1, max_length=64)
+    """Name of the built-in home app (hosted accounts), made on first start; rename it later with
+    tidings app."""
     home_app_admin: str = Field("administrator", min_length=1, max_length=32)
-    # Push for receivers who are offline (docs/push.md): a message's push is
-    # decided this many seconds after its commit; failed sends are retried
-    # from push_retry_base seconds, doubling up to push_retry_cap, at most
-    # push_max_attempts times.
-    push_delay: float = Field(0.0, ge=0)
-    # Off: no push at all (the writer writes no push jobs); for a server whose
-    # apps do not push, and to measure what push costs (bench/).
-    push_enabled: bool = True
-    push_poll_interval: float = Field(1.0, gt=0)
-    push_retry_base: float = Field(5.0, gt=0)
-    push_retry_cap: float = Field(600.0, gt=0)
-    push_max_attempts: int = Field(8, ge=1)
-    push_concurrency: int = Field(64, ge=1)
-    push_timeout: float = Field(10.0, gt=0)
-    push_apns_url: str = "https://api.push.apple.com"
-    push_fcm_url: str = "https://fcm.googleapis.com"
-    # The VAPID "sub" claim when an app set none.
-    push_vapid_subject: str = "mailto:push@localhost"
-    # Web Push endpoints over plain http (a local test push service only).
-    push_allow_http: bool = False
-    # Uploaded media (docs/media.md). Where files go: "local" (under
-    # media_dir, data_dir/media by default) or "s3" (any S3-compatible store).
-    media_backend: str = Field("local", pattern="^(local|s3)$")
-    media_dir: Path | None = None
-    # An app's defaults until its admin sets its own (PUT /v1/admin/media/settings).
-    media_max_bytes: int = Field(100 * 1024 * 1024, ge=1024)
-    media_kinds: str = "image,sound,video,file"
-    media_keep_location: bool = False
-    # Bytes one PUT of an upload in parts may carry.
-    media_part_max_bytes: int = Field(16 * 1024 * 1024, ge=1024)
-    media_max_open_uploads: int = Field(20, ge=1)
-    # Lifetime of a signed download URL; the key that signs them (empty: a
-    # random key kept in data_dir/media-url.key; set it in a cluster).
-    media_url_ttl: int = Field(3600, ge=10)
-    media_url_secret: str = ""
-    # Put in front of the media URLs that messages carry ("" keeps them
-    # relative to this server: /v1/media/<id>).
-    media_public_url: str = ""
-    # Unfinished uploads, and uploads no stored message carries, are removed
-    # after these many seconds; the collector runs every media_gc_interval.
-    media_upload_ttl: float = Field(86400.0, ge=0)
-    media_grace: float = Field(86400.0, ge=0)
-    media_gc_interval: float = Field(600.0, gt=0)
-    # Longest side of an image's large version and of its thumbnail.
-    media_large_px: int = Field(1280, ge=16)
-    media_thumb_px: int = Field(256, ge=16)
-    # Video posters and durations (optional: without them no poster).
-    ffmpeg_path: str = "ffmpeg"
-    ffprobe_path: str = "ffprobe"
-    s3_endpoint_url: str = ""
-    s3_bucket: str = ""
-    s3_region: str = "us-east-1"
-    s3_access_key: str = ""
-    s3_secret_key: str = ""
-    s3_prefix: str = "media/"
+    """Admin account of the home app, made on first start."""
 
-    # Home accounts (docs/home-accounts.md). Counting windows are seconds;
-    # the ``*_per_*`` limits count within ``home_rate_window``.
+    push_delay: float = Field(0.0, ge=0)
+    """Seconds after its commit that a message's push to offline receivers is decided."""
+    push_enabled: bool = True
+    """Off: no push at all (no push jobs are written); for servers whose apps do not push."""
+    push_poll_interval: float = Field(1.0, gt=0)
+    """Seconds between looks for push jobs that came due."""
+    push_retry_base: float = Field(5.0, gt=0)
+    """Seconds before a failed push send's first retry; it doubles at each retry."""
+    push_retry_cap: float = Field(600.0, gt=0)
+    """Longest wait between two retries of a push send, in seconds."""
+    push_max_attempts: int = Field(8, ge=1)
+    """Attempts of a push send, in all."""
+    push_concurrency: int = Field(64, ge=1)
+    """Push sends in flight at once."""
+    push_timeout: float = Field(10.0, gt=0)
+    """Seconds to wait for a push service's answer."""
+    push_apns_url: str = "https://api.push.apple.com"
+    """Apple's push service (APNs)."""
+    push_fcm_url: str = "https://fcm.googleapis.com"
+    """Firebase Cloud Messaging's service."""
+    push_vapid_subject: str = "mailto:push@localhost"
+    """Web Push: the VAPID "sub" claim when an app set none."""
+    push_allow_http: bool = False
+    """Accept Web Push endpoints over plain http (a local test push service only)."""
+
+    media_backend: str = Field("local", pattern="^(local|s3)$")
+    """Where uploaded files go: local (under media_dir) or s3 (any S3-compatible store)."""
+    media_dir: Path | None = None
+    """Directory of uploaded files with the local backend; empty: data_dir/media."""
+    media_max_bytes: int = Field(100 * 1024 * 1024, ge=1024)
+    """Largest upload, in bytes, until an app's admin sets its own."""
+    media_kinds: str = "image,sound,video,file"
+    """Kinds of upload accepted (comma-separated), until an app's admin sets its own."""
+    media_keep_location: bool = False
+    """Keep the location in uploaded images' metadata, until an app's admin sets its own."""
+    media_part_max_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    """Bytes one PUT of an upload in parts may carry."""
+    media_max_open_uploads: int = Field(20, ge=1)
+    """Unfinished uploads one user may have at once."""
+    media_url_ttl: int = Field(3600, ge=10)
+    """Lifetime of a signed download URL, in seconds."""
+    media_url_secret: str = ""
+    """Key that signs download URLs; empty: a random key kept in data_dir/media-url.key (set it
+    in a cluster)."""
+    media_public_url: str = ""
+    """Put in front of the media URLs that messages carry; empty: relative to this server."""
+    media_upload_ttl: float = Field(86400.0, ge=0)
+    """Seconds after which an unfinished upload is removed."""
+    media_grace: float = Field(86400.0, ge=0)
+    """Seconds after which an upload no stored message carries is removed."""
+    media_gc_interval: float = Field(600.0, gt=0)
+    """Seconds between runs of the media collector."""
+    media_large_px: int = Field(1280, ge=16)
+    """Longest side of an image's large version, in pixels."""
+    media_thumb_px: int = Field(256, ge=16)
+    """Longest side of an image's thumbnail, in pixels."""
+    ffmpeg_path: str = "ffmpeg"
+    """The ffmpeg program (video posters; optional)."""
+    ffprobe_path: str = "ffprobe"
+    """The ffprobe program (video durations; optional)."""
+    s3_endpoint_url: str = ""
+    """S3 backend: the service's URL; empty: AWS."""
+    s3_bucket: str = ""
+    """S3 backend: the bucket."""
+    s3_region: str = "us-east-1"
+    """S3 backend: the region."""
+    s3_access_key: str = ""
+    """S3 backend: the access key id."""
+    s3_secret_key: str = ""
+    """S3 backend: the secret access key."""
+    s3_prefix: str = "media/"
+    """S3 backend: put in front of every object's key."""
+
     home_ticket_lifetime: int = Field(30 * 86400, ge=60)
+    """Seconds a home account's sign-in ticket lasts."""
     home_code_lifetime: int = Field(600, ge=30)
+    """Seconds a one-time code (e-mail or phone) stays valid."""
     home_code_tries: int = Field(5, ge=1)
+    """Wrong tries of a one-time code before it is spent."""
     home_code_resend_after: int = Field(60, ge=0)
+    """Seconds before a new code may be sent to the same address."""
     home_rate_window: int = Field(3600, ge=1)
+    """Seconds of the window the home_*_per_* limits count in."""
     home_codes_per_address: int = Field(5, ge=1)
+    """Codes sent to one address per home_rate_window."""
     home_codes_per_ip: int = Field(20, ge=1)
-    # Sign-ins (password or code) and registrations from one client IP.
+    """Codes requested from one client IP per home_rate_window."""
     home_attempts_per_ip: int = Field(60, ge=1)
-    # Password tries per username (known or not) before a lock-out.
+    """Sign-ins (password or code) and registrations from one client IP per home_rate_window."""
     home_password_tries: int = Field(5, ge=1)
+    """Password tries per username (known or not) before a lock-out."""
     home_lockout_seconds: int = Field(900, ge=1)
-    # argon2id; the defaults are argon2-cffi's (RFC 9106's second choice).
+    """Length of a lock-out, in seconds."""
     home_argon2_time_cost: int = Field(3, ge=1)
+    """argon2id passes (the defaults are RFC 9106's second choice)."""
     home_argon2_memory_kib: int = Field(65536, ge=8)
+    """argon2id memory, in KiB."""
     home_argon2_parallelism: int = Field(4, ge=1)
+    """argon2id lanes."""
     home_email_sender: Literal["console", "smtp", "webhook"] = "console"
+    """How e-mail codes are sent: console (the server's log), smtp or webhook."""
     home_phone_sender: Literal["console", "webhook"] = "console"
+    """How phone codes are sent: console (the server's log) or webhook."""
     home_smtp_host: str = ""
+    """SMTP sender: the server."""
     home_smtp_port: int = Field(587, ge=1, le=65535)
+    """SMTP sender: the port."""
     home_smtp_from: str = ""
+    """SMTP sender: the From address."""
     home_smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
+    """SMTP sender: none, starttls or ssl."""
     home_smtp_username: str = ""
+    """SMTP sender: the user name; empty: no login."""
     home_smtp_password: str = ""
+    """SMTP sender: the password."""
     home_webhook_url: str = ""
+    """Webhook sender: where codes are posted."""
     home_webhook_secret: str = ""
-    # Peers (comma-separated IPs or CIDR networks) whose X-Forwarded-For
-    # names the client (uvicorn's forwarded_allow_ips; "*" trusts all);
-    # empty: the header is ignored and the socket's peer is the client.
+    """Webhook sender: the key that signs each post."""
+
     trusted_proxies: str = ""
+    """Peers (comma-separated IPs or CIDR networks) whose X-Forwarded-For names the client; *
+    trusts all; empty: the header is ignored and the socket's peer is the client."""
+
+    @model_validator(mode="after")
+    def _senders_complete(self) -> Settings:
+        # Found when the settings are read (one line, before anything starts),
+        # not when the server builds its code senders.
+        if self.home_email_sender == "smtp" and not (self.home_smtp_host
+                                                     and self.home_smtp_from):
+            raise ValueError("home_email_sender = smtp needs home_smtp_host and home_smtp_from")
+        if "webhook" in (self.home_email_sender, self.home_phone_sender) and not (
+                self.home_webhook_url and self.home_webhook_secret):
+            raise ValueError("a webhook code sender needs home_webhook_url and "
+                             "home_webhook_secret")
+        return self
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -8,7 +8,8 @@ import orjson
 import typer
 
 protocol_cli = typer.Typer(help="The real-time protocol's machine-readable description.",
-                           no_args_is_help=True)
+                           no_args_is_help=True,
+                  rich_markup_mode=None)
 
 
 @protocol_cli.command("schema")

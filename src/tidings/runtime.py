@@ -109,7 +109,8 @@ class Runtime:
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
         db = open_database(settings.resolved_database_url())
-        await migrate(db)
+        await migrate(db, lambda done, total, revision: log.info(
+            "database migration %d/%d applied: %s", done, total, revision))
         bus = LocalBus()
         app_store = AppStore(db)
         home = await app_store.ensure_home(settings.home_app_name, settings.home_app_admin)

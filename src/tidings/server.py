@@ -15,8 +15,11 @@ implementation, not httptools."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
+import socket
+import sys
 from collections import Counter
 from typing import Any
 
@@ -230,8 +233,38 @@ def uvicorn_config(settings: Settings, app: Any, **overrides: Any) -> uvicorn.Co
     return uvicorn.Config(app, **options)
 
 
-def run(settings: Settings) -> None:
+class StartupError(Exception):
+    """``tidings serve`` cannot start: one line for the operator."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything else is done: a second
+    server on a port in use stops here, before it touches the database (as
+    uvicorn binds: SO_REUSEADDR, which on Linux still refuses a port that
+    another socket listens on)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        why = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            why += " (is another tidings serve running?)"
+        raise StartupError(f"cannot listen on {host}:{port}: {why}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(settings: Settings, announce: str = "") -> None:
+    """Serve until stopped: the port is bound first, then the data dir is
+    made and the application starts on that socket. ``announce`` is written
+    to standard error once the port is ours (which data the server uses)."""
+    sock = bind_socket(settings.host, settings.port)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if announce:
+        print(announce, file=sys.stderr, flush=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    uvicorn.Server(uvicorn_config(settings, create_app(settings))).run()
+    uvicorn.Server(uvicorn_config(settings, create_app(settings))).run(sockets=[sock])
