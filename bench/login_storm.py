@@ -1,0 +1,164 @@
+"""Logins and idle connections: what a reconnect storm and a crowd of idle
+clients cost the server (issue 19's login and memory targets).
+
+Starts its own ``tidings serve`` pinned to CPU 0 (as bench/chat_load.py does),
+the clients in this process on CPU 1. Two modes:
+
+- ``storm``: ``--users`` clients, ``--in-flight`` at a time, each opens a
+  WebSocket, logs in, runs the first ``sync`` with ``limit: 0`` and closes.
+  Two rounds: ``first`` (each user's first login ever: the account is created)
+  and ``again`` (the same users, as after a server restart). For each: logins
+  per second and the server's CPU per login (upgrade + login + sync).
+- ``idle``: ``--users`` clients log in, sync and stay connected, answering
+  pings; the server's RSS before and after gives the memory per idle
+  connection.
+
+Each user has ``--conversations`` one-to-one conversations with one message
+each (sent through the admin API before the run), so the first sync has
+something to count.
+
+    python bench/login_storm.py --mode storm --users 2000
+    python bench/login_storm.py --mode idle --users 5000
+    python bench/login_storm.py --mode storm --database-url postgresql+asyncpg://...
+
+Prints one JSON line. Figures, not assertions: compare runs made side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+import urllib.request
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]
+from chat_load import Target, run_on_own_server
+from TLSSigAPIv2 import TLSSigAPIv2  # type: ignore[import-untyped]
+from ws_client import Client, connect, disconnect_all
+
+# Room for the crowd: the per-address cap (issue 18) counts every bench
+# client, which all come from 127.0.0.1.
+CROWD = {"TIDINGS_MAX_CONNECTIONS": "200000", "TIDINGS_MAX_CONNECTIONS_PER_ADDRESS": "200000"}
+
+
+def admin_post(target: Target, path: str, body: dict[str, Any]) -> Any:
+    signer = TLSSigAPIv2(target.sdkappid, target.key)
+    request = urllib.request.Request(
+        f"{target.base_url}{path}", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json",
+                 "Authorization": f"Bearer {signer.gen_sig('administrator', 3600)}"})
+    with urllib.request.urlopen(request, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def seed(target: Target, users: list[str], conversations: int) -> None:
+    """Each user gets ``conversations`` one-to-one conversations, one message each."""
+    for i, user in enumerate(users):
+        peers = [users[(i + k + 1) % len(users)] for k in range(conversations)]
+        admin_post(target, "/v1/admin/messages/batch", {
+            "from": user, "to": peers, "client_msg_id": f"seed-{user}",
+            "elements": [{"type": "text", "text": "hello"}]})
+
+
+def server_cpu(process: Any) -> float:
+    if process is None:
+        return 0.0
+    t = process.cpu_times()
+    return float(t.user + t.system)
+
+
+async def storm_round(target: Target, users: list[str], in_flight: int,
+                      process: Any) -> dict[str, Any]:
+    signer = TLSSigAPIv2(target.sdkappid, target.key)
+    gate = asyncio.Semaphore(in_flight)
+    failures: list[str] = []
+
+    async def one(user: str) -> None:
+        async with gate:
+            try:
+                client = await connect(target.base_url, target.sdkappid, signer,
+                                       lambda: Client(user))
+            except Exception as exc:  # a refusal is a figure, not a crash
+                failures.append(f"{user}: {exc}")
+                return
+            disconnect_all([client])
+
+    cpu0, t0 = server_cpu(process), time.perf_counter()
+    await asyncio.gather(*(one(u) for u in users))
+    wall, cpu = time.perf_counter() - t0, server_cpu(process) - cpu0
+    done = len(users) - len(failures)
+    return {"logins": done, "failures": len(failures), "first_failure": failures[:1],
+            "per_s": round(done / wall, 1),
+            "server_cpu_ms_per_login": round(cpu * 1000 / max(done, 1), 3)}
+
+
+async def idle(target: Target, users: list[str], in_flight: int, process: Any) -> dict[str, Any]:
+    signer = TLSSigAPIv2(target.sdkappid, target.key)
+    gate = asyncio.Semaphore(in_flight)
+    clients: list[Client] = []
+
+    async def one(user: str) -> None:
+        async with gate:
+            clients.append(await connect(target.base_url, target.sdkappid, signer,
+                                         lambda: Client(user)))
+
+    await asyncio.sleep(1)
+    before = int(process.memory_info().rss) if process is not None else 0
+    await asyncio.gather(*(one(u) for u in users))
+    await asyncio.sleep(3)  # let the server settle (buffers, caches)
+    after = int(process.memory_info().rss) if process is not None else 0
+    errors = disconnect_all(clients)
+    return {"connections": len(clients), "rss_before_mib": round(before / 2**20, 1),
+            "rss_after_mib": round(after / 2**20, 1),
+            "kib_per_connection": round((after - before) / 1024 / max(len(clients), 1), 2),
+            "errors": errors[:3]}
+
+
+async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    run = secrets.token_hex(3)
+    users = [f"u{run}-{i}" for i in range(args.users)]
+    process = psutil.Process(target.pid) if target.pid else None
+    seeded = users[: args.seeded] if args.conversations else []
+    t0 = time.perf_counter()
+    await asyncio.to_thread(seed, target, seeded, args.conversations)
+    result: dict[str, Any] = {
+        "mode": args.mode, "users": args.users, "in_flight": args.in_flight,
+        "conversations": args.conversations, "seeded_users": len(seeded),
+        "seed_s": round(time.perf_counter() - t0, 1),
+        "database": target.database, "server_commit": target.commit}
+    if args.mode == "storm":
+        result["first"] = await storm_round(target, users, args.in_flight, process)
+        result["again"] = await storm_round(target, users, args.in_flight, process)
+        result["ok"] = not (result["first"]["failures"] or result["again"]["failures"])
+    else:
+        result["idle"] = await idle(target, users, args.in_flight, process)
+        result["ok"] = result["idle"]["connections"] == args.users
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mode", choices=("storm", "idle"), default="storm")
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--in-flight", type=int, default=100,
+                        help="clients connecting at once")
+    parser.add_argument("--conversations", type=int, default=1,
+                        help="one-to-one conversations per seeded user")
+    parser.add_argument("--seeded", type=int, default=200,
+                        help="how many users get conversations (seeding is by REST, slow)")
+    parser.add_argument("--database-url", default="",
+                        help="TIDINGS_DATABASE_URL for our server (default: SQLite)")
+    parser.add_argument("--show-server-log", action="store_true")
+    args = parser.parse_args()
+    args.callback = "none"
+    args.server_env = CROWD
+    with contextlib.suppress(KeyboardInterrupt):
+        run_on_own_server(args, bench, sockets=2 * args.users)
+
+
+if __name__ == "__main__":
+    main()
