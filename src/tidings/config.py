@@ -189,6 +189,16 @@ class Settings(BaseSettings):
     # empty: the header is ignored and the socket's peer is the client.
     trusted_proxies: str = ""
 
+    # Observability (docs/logging.md, docs/operations.md). Logs: "text" (one
+    # line a record, key=value fields) or "json" (one JSON object a line),
+    # at log_level above (debug, info, warning, error).
+    log_format: Literal["text", "json"] = "text"
+    # GET /metrics (Prometheus): off, or open to loopback peers that no proxy
+    # forwarded (no X-Forwarded-For/Forwarded header) when metrics_token is
+    # empty; with a token, to any peer sending "Authorization: Bearer <token>".
+    metrics_enabled: bool = True
+    metrics_token: str = ""
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
