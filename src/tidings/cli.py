@@ -94,6 +94,30 @@ def serve(
     run(_settings(data_dir, host=host, port=port))
 
 
+@cli.command()
+def backup(
+    out: Annotated[Path, typer.Argument(help="The backup file to write (must not exist)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Copy the SQLite database while the server runs (SQLite's online backup
+    API); on PostgreSQL use pg_dump. Copy the data dir's media/ and
+    media-url.key too (docs/operations.md)."""
+    from tidings.cli_services import backup as backup_database
+
+    settings = _settings(data_dir)
+
+    def progress(done: int, total: int) -> None:
+        typer.echo(f"\rcopied {done} of {total} pages", nl=False, err=True)
+
+    try:
+        pages = backup_database(settings, out, progress)
+    except (ValueError, OSError, RuntimeError) as exc:
+        _fail(str(exc))
+    typer.echo("", err=True)
+    _print({"backup": str(out.resolve()), "pages": pages,
+            "bytes": out.stat().st_size})
+
+
 @apps_cli.command("create")
 def app_create(
     name: Annotated[str, typer.Option(help="The app's name, shown to users")],
