@@ -11,6 +11,10 @@ read at scrape time (api/metrics.py), not counted as it happens."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
+from itertools import accumulate
+
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -20,12 +24,42 @@ from prometheus_client import (
     Gauge,
     Histogram,
 )
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.registry import Collector
 
 # Tidings' own registry, with the process's figures (CPU, memory, open files,
 # the collector's passes) as the default registry has them.
 REGISTRY = CollectorRegistry(auto_describe=True)
 for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
     REGISTRY.register(_collector)
+
+
+class LoopHistogram(Collector):
+    """A histogram observed from one event loop's thread only, for what is
+    observed once per message: a list index and two additions (~0.3 us,
+    where the library's Histogram takes a lock per bucket and per sum,
+    ~1-4 us). Exposed as a normal Prometheus histogram at scrape time."""
+
+    def __init__(self, name: str, documentation: str, buckets: Sequence[float],
+                 registry: CollectorRegistry) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.bounds = list(buckets)
+        self.counts = [0] * (len(self.bounds) + 1)  # the last one: over every bound
+        self.sum = 0.0
+        registry.register(self)
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        cumulative = list(accumulate(self.counts))
+        buckets = [(repr(float(b)), c) for b, c in zip(self.bounds, cumulative, strict=False)]
+        buckets.append(("+Inf", cumulative[-1]))
+        yield HistogramMetricFamily(self.name, self.documentation, buckets=buckets,
+                                    sum_value=self.sum)
+
 
 _LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
             2.5, 5.0, 10.0)
@@ -49,9 +83,9 @@ DELIVERED = Counter("tidings_frames_delivered", "Live frames handed to connected
 ENTRY_KINDS = ("message", "recall", "edit", "system")  # domain.elements.EntryKind's order
 ENTRY_COUNTERS = {(k, c): ENTRIES.labels(k, c) for k in ENTRY_KINDS for c in ("c2c", "group")}
 DELIVERED_COUNTERS = {k: DELIVERED.labels(k) for k in ENTRY_KINDS}
-ACK_LATENCY = Histogram("tidings_ack_latency_seconds", "From a WebSocket write's frame "
-                        "(send, recall, edit) to its ack, which follows the commit",
-                        buckets=_LATENCY, registry=REGISTRY)
+ACK_LATENCY = LoopHistogram("tidings_ack_latency_seconds", "From a WebSocket write's frame "
+                            "(send, recall, edit) to its ack, which follows the commit",
+                            _LATENCY, REGISTRY)
 
 # -- the writer (store/writer/core.py) ------------------------------------------------
 WRITER_BATCH = Histogram("tidings_writer_batch_size", "Entries per writer transaction "
@@ -60,7 +94,7 @@ WRITER_BATCH = Histogram("tidings_writer_batch_size", "Entries per writer transa
 WRITER_COMMIT = Histogram("tidings_writer_commit_seconds", "Time to write and commit one "
                           "batch", buckets=_LATENCY, registry=REGISTRY)
 WRITER_FAILURES = Counter("tidings_writer_failed_batches", "Batches that failed to commit "
-                          "(their senders got 10080 and retry)", registry=REGISTRY)
+                          "(their senders got 50003 and retry)", registry=REGISTRY)
 
 # -- requests (gateway/ ops, api/ routes) -----------------------------------------------
 WS_OP_LATENCY = Histogram("tidings_ws_op_seconds", "Time to answer a WebSocket op "

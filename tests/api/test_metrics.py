@@ -109,3 +109,23 @@ def test_the_grafana_dashboard_reads_only_metrics_that_exist() -> None:
                for suffix in suffixes.get(family.type, ("",))}
     assert len(used) > 15
     assert used - exposed == set(), sorted(used - exposed)
+
+
+def test_the_loop_histogram_counts_as_prometheus_buckets_do() -> None:
+    """Bucket ``le=b`` counts every value <= b (cumulative), ``+Inf`` all."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from tidings.metrics import LoopHistogram
+
+    registry = CollectorRegistry()
+    h = LoopHistogram("probe_seconds", "a probe", (0.1, 1.0), registry)
+    for v in (0.05, 0.1, 0.5, 1.0, 7.0):
+        h.observe(v)
+    samples = {(s.name, s.labels.get("le")): s.value for family in
+               text_string_to_metric_families(generate_latest(registry).decode())
+               for s in family.samples}
+    assert samples[("probe_seconds_bucket", "0.1")] == 2
+    assert samples[("probe_seconds_bucket", "1.0")] == 4
+    assert samples[("probe_seconds_bucket", "+Inf")] == 5
+    assert samples[("probe_seconds_count", None)] == 5
+    assert samples[("probe_seconds_sum", None)] == 8.65
