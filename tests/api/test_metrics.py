@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.app_server import closed_port
 from tests.support import App, Conn, Server, error_of
 
 
@@ -34,6 +35,8 @@ async def test_metrics_count_a_sent_message(server: Server, app: App, users: Any
     reply = await a.send_text(f"c2c_{bob}", "counted")
     assert reply["ok"], reply
     await b.event("message")
+    assert (await b.request("history", {"conversation_id": f"c2c_{alice}"}))["ok"]
+    assert (await b.request("sync", {"known": {}}))["ok"]
     after = scrape(server)
     await a.close()
     await b.close()
@@ -46,6 +49,8 @@ async def test_metrics_count_a_sent_message(server: Server, app: App, users: Any
     assert grew("tidings_ack_latency_seconds_count") == 1
     assert grew("tidings_writer_batch_size_count") >= 1
     assert grew("tidings_writer_commit_seconds_count") >= 1
+    assert grew("tidings_ws_op_seconds_count", op="history") == 1
+    assert grew("tidings_ws_op_seconds_count", op="sync") == 1
     assert value(after, "tidings_sessions_logged_in") >= 2
     assert value(after, "tidings_ws_connections_open") >= 2
     # Read at scrape time: the durable queues are there, empty or not.
@@ -63,6 +68,23 @@ async def test_errors_are_counted_by_code(server: Server) -> None:
     after = scrape(server)
     assert (value(after, "tidings_errors_total", edge="http", code="70002")
             - value(before, "tidings_errors_total", edge="http", code="70002")) == 1
+
+
+async def test_a_failed_callback_is_counted_by_event(server: Server, app: App,
+                                                      users: Any) -> None:
+    """The app's server is down: its before-send callback fails (and the
+    message goes through, by the default policy), counted and timed."""
+    with server.http(app, app.admin) as http:
+        assert http.put("/v1/admin/callbacks", json={
+            "url": f"http://127.0.0.1:{closed_port()}/cb"}).status_code == 200
+    a = await Conn.login(server, app, users("alice"))
+    before = scrape(server)
+    assert (await a.send_text(f"c2c_{users('bob')}", "through anyway"))["ok"]
+    after = scrape(server)
+    await a.close()
+    for name in ("tidings_callback_failures_total", "tidings_callback_seconds_count"):
+        assert (value(after, name, event="before_send")
+                - value(before, name, event="before_send")) == 1, name
 
 
 def test_a_forwarded_request_is_refused_without_a_token(server: Server) -> None:
