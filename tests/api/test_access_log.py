@@ -19,17 +19,15 @@ from tests.support import Conn, Server
 
 
 def _lines(server: Server, event: str, wait_for: str = "") -> list[str]:
-    """The server's log lines of one event (waiting a little for a line that
-    the server writes after its answer)."""
+    """The server's log lines of one event, once one of them holds
+    ``wait_for`` (the server writes some lines after its answer), or after
+    5 s whatever they hold."""
     deadline = time.monotonic() + 5
     while True:
         path = server.data_dir / "server.log"
         text = path.read_text(errors="replace") if path.exists() else ""
-        found = [line for line in text.splitlines() if f" {event}" in line or
-                 f'"event":"{event}"' in line]
-        if all(wait_for not in line for line in found) is False or time.monotonic() > deadline:
-            return found
-        if not wait_for and found:
+        found = [line for line in text.splitlines() if f" {event}" in line]
+        if any(wait_for in line for line in found) or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
 
@@ -72,6 +70,27 @@ def test_the_access_line_names_the_caller(make_server: Any) -> None:
     assert "route=/v1/conversations/{conversation_id:path}/messages" in line
     assert f"app={app.sdkappid}" in line and "user=carol" in line and "status=200" in line
     assert "c2c_dave" not in line  # the template, not the path
+
+
+def test_tencent_v4_calls_are_logged_with_their_caller_and_error(make_server: Any) -> None:
+    """Tencent's API answers every error with HTTP 200: the line still has
+    the error's code, and the admin once known."""
+    server: Server = make_server(log_level="info")
+    app = server.create_app()
+    path = "/v4/im_open_login_svc/account_import"
+    with server.http() as http:
+        for rid, sig in (("probe-v4-bad", "garbage"), ("probe-v4-ok", app.sig(app.admin))):
+            reply = http.post(path, json={"UserID": "v4user"}, headers={"X-Request-Id": rid},
+                              params={"sdkappid": app.sdkappid, "identifier": app.admin,
+                                      "usersig": sig, "random": "1", "contenttype": "json"})
+            assert reply.status_code == 200
+    [bad] = [x for x in _lines(server, "http_request", wait_for="probe-v4-bad")
+             if "probe-v4-bad" in x]
+    assert "route=/v4/{service}/{name}" in bad and "status=200" in bad and "error=700" in bad
+    [good] = [x for x in _lines(server, "http_request", wait_for="probe-v4-ok")
+              if "probe-v4-ok" in x]
+    assert f"app={app.sdkappid}" in good and f"user=user:{app.admin}" in good
+    assert "error=" not in good
 
 
 async def test_websocket_sessions_log_their_login_and_close(make_server: Any) -> None:
