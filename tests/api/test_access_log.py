@@ -60,6 +60,38 @@ def test_a_401_has_its_access_line_with_the_request_id_and_route(
     assert "error=70003" in line or "error=70001" in line, line
 
 
+def test_unknown_paths_and_the_docs_assets_have_their_own_templates(
+        make_server: Any) -> None:
+    server: Server = make_server(log_level="info")
+    with server.http() as http:
+        assert http.get("/no/such/page", headers={"X-Request-Id": "probe-404"}).status_code == 404
+        assert http.get("/docs-assets/swagger-ui.css",
+                        headers={"X-Request-Id": "probe-asset"}).status_code == 200
+    [missing] = [x for x in _lines(server, "http_request", wait_for="probe-404")
+                 if "probe-404" in x]
+    assert "route=unmatched" in missing and "path=/no/such/page" in missing
+    assert "status=404" in missing and "error=10010" in missing
+    [asset] = [x for x in _lines(server, "http_request", wait_for="probe-asset")
+               if "probe-asset" in x]
+    assert "route=/docs-assets/{path}" in asset and "path=" not in asset
+
+
+def test_a_text_record_is_one_line() -> None:
+    """A library's message over several lines (alembic's migration titles)
+    is one line of the text log; a traceback alone follows on its own lines."""
+    import logging
+
+    from tidings import logs
+
+    record = logging.LogRecord("alembic.runtime.migration", logging.INFO, __file__, 1,
+                               "Running upgrade 0001 -> 0002, Account state\non users.",
+                               None, None)
+    line = logs.formatter("text").format(record)
+    assert "\n" not in line
+    assert line.endswith("INFO alembic.runtime.migration: Running upgrade 0001 -> 0002, "
+                         "Account state on users.")
+
+
 def test_the_access_line_names_the_caller(make_server: Any) -> None:
     server: Server = make_server(log_level="info")
     app = server.create_app()

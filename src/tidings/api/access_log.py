@@ -73,7 +73,11 @@ class AccessLog:
     @staticmethod
     def _done(scope: Scope, rid: bytes, status: int, seconds: float) -> None:
         route = scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
+        template = getattr(route, "path", None)
+        if template is None:
+            # A mounted app (/docs-assets) names its mount as the root path.
+            mount = scope.get("root_path") if scope.get("endpoint") is not None else None
+            template = f"{mount}/{{path}}" if mount else "unmatched"
         method = scope["method"]
         metrics.HTTP_REQUESTS.labels(method, template, str(status)).inc()
         metrics.HTTP_LATENCY.labels(template).observe(seconds)
