@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests import media_files
 from tests.app_server import closed_port
 from tests.support import App, Conn, Server, error_of
 
@@ -85,6 +86,17 @@ async def test_a_failed_callback_is_counted_by_event(server: Server, app: App,
     for name in ("tidings_callback_failures_total", "tidings_callback_seconds_count"):
         assert (value(after, name, event="before_send")
                 - value(before, name, event="before_send")) == 1, name
+
+
+def test_stored_media_bytes_are_counted(server: Server, app: App, users: Any) -> None:
+    data = media_files.wav()
+    before = scrape(server)
+    with server.http(app, users("uploader")) as http:
+        reply = http.post("/v1/media", content=data, params={"name": "hi.wav"})
+    assert reply.status_code == 200, reply.text
+    grew = (value(scrape(server), "tidings_media_bytes_stored_total")
+            - value(before, "tidings_media_bytes_stored_total"))
+    assert grew == len(data) == reply.json()["size"]
 
 
 def test_a_forwarded_request_is_refused_without_a_token(server: Server) -> None:
