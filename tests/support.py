@@ -33,6 +33,7 @@ import websockets
 from TLSSigAPIv2 import TLSSigAPIv2
 
 from tests.pg import free_port
+from tidings import logs
 from tidings.api.app import create_app
 from tidings.config import Settings
 from tidings.config_sources import load as load_settings
@@ -236,8 +237,18 @@ class _ServerLogs(logging.Handler):
 
 
 _log_handler = _ServerLogs()
-_log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+# The servers' own format (tidings/logs.py, text), so tests read the lines an
+# operator reads.
+_log_handler.setFormatter(logs.formatter("text"))
 logging.getLogger().addHandler(_log_handler)
+
+
+def _tidings_log_level(wanted: int = logging.WARNING) -> None:
+    """Tidings' loggers let through the records of the lowest level that a
+    running server logs (as ``tidings serve`` sets its root logger's level);
+    the handler above sorts them by server and level."""
+    levels = [s._log_level for s in _running if s.running]
+    logging.getLogger("tidings").setLevel(min([wanted, *levels]))
 
 
 class ServerServices:
@@ -300,6 +311,7 @@ class InProcessServer(Server):
         self._started_once = True
         settings = self.settings()
         self._log_level = logging.getLevelName(settings.log_level.upper())
+        _tidings_log_level(self._log_level)
         self._asgi = create_app(settings)
         config = uvicorn_config(
             settings, self._asgi, loop="none", lifespan="on",
@@ -364,6 +376,7 @@ class InProcessServer(Server):
         # give the test process back its collector.
         gc.unfreeze()
         gc.set_threshold(*self._gc_threshold)
+        _tidings_log_level()
         assert not thread.is_alive(), f"server thread did not end: {self.log_tail()}"
 
     @property

@@ -28,10 +28,13 @@ ALLOWED: dict[str, set[str]] = {
     # Where the settings come from, their reference page: beside config.
     "config_sources": {"config"},
     "config_docs": {"config"},
-    "adapters": {"domain", "config"},
-    "bus": {"domain", "protocol"},
-    "store": {"domain", "protocol", "config"},
-    "services": {"domain", "protocol", "store", "bus", "adapters", "config"},
+    # Leaves like config: the process's metrics and its logging set-up.
+    "metrics": set(),
+    "logs": set(),
+    "adapters": {"domain", "config", "metrics"},
+    "bus": {"domain", "protocol", "metrics"},
+    "store": {"domain", "protocol", "config", "metrics"},
+    "services": {"domain", "protocol", "store", "bus", "adapters", "config", "metrics"},
 }
 # The composition roots wire everything: the server's, and the CLI's smaller
 # one (only the services a command needs, nothing started in the background).

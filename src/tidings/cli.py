@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tidings.cli_common import DataDir, config_file, load, with_services
+from tidings.cli_common import DataDir, config_file, load, settings, with_services
 from tidings.cli_common import fail as _fail
 from tidings.cli_common import print_json as _print
 from tidings.cli_config import config_cli
@@ -106,6 +106,30 @@ def serve(
                         f"{database_line(loaded)}")
     except StartupError as exc:
         _fail(str(exc), 1)
+
+
+@cli.command()
+def backup(
+    out: Annotated[Path, typer.Argument(help="The backup file to write (must not exist)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Copy the SQLite database while the server runs (SQLite's online backup
+    API); on PostgreSQL use pg_dump. Copy the data dir's media/ and
+    media-url.key too (docs/operations.md)."""
+    from tidings.cli_services import backup as backup_database
+
+    chosen = settings(data_dir)
+
+    def progress(done: int, total: int) -> None:
+        typer.echo(f"\rcopied {done} of {total} pages", nl=False, err=True)
+
+    try:
+        pages = backup_database(chosen, out, progress)
+    except (ValueError, OSError, RuntimeError) as exc:
+        _fail(str(exc))
+    typer.echo("", err=True)
+    _print({"backup": str(out.resolve()), "pages": pages,
+            "bytes": out.stat().st_size})
 
 
 @apps_cli.command("create")

@@ -11,9 +11,10 @@ background, and closes everything afterwards.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tidings.config import Settings
@@ -95,3 +96,15 @@ async def open_services(settings: Settings, progress: Progress | None = None
             await services.close()
     finally:
         await db.dispose()
+
+
+def backup(settings: Settings, target: Path, progress: Callable[[int, int], None]) -> int:
+    """``tidings backup``: the embedded SQLite database copied while the
+    server runs (store/backup.py); pages copied. PostgreSQL: pg_dump."""
+    from tidings.store.backup import backup_sqlite, sqlite_file
+
+    source = sqlite_file(settings.resolved_database_url())
+    if source is None:
+        raise ValueError("the database is not SQLite: back it up with pg_dump "
+                         "(docs/operations.md, 'Backup and restore')")
+    return backup_sqlite(source, target, progress)

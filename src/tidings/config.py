@@ -256,6 +256,16 @@ class Settings(BaseSettings):
                              "home_webhook_secret")
         return self
 
+    log_format: Literal["text", "json"] = "text"
+    """Log lines: text (one line a record, key=value fields) or json (one object a line),
+    at log_level ([logging.md](logging.md))."""
+    metrics_enabled: bool = True
+    """Serve Prometheus metrics at GET /metrics ([operations.md](operations.md#metrics))."""
+    metrics_token: str = ""
+    """Empty: /metrics answers loopback peers that no proxy forwarded (no
+    X-Forwarded-For/Forwarded/X-Real-IP header); set: any peer sending
+    "Authorization: Bearer <token>"."""
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

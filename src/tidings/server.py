@@ -27,6 +27,7 @@ import orjson
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from tidings import logs
 from tidings.api.app import create_app
 from tidings.config import Settings
 from tidings.domain.errors import ErrorCode, TidingsError
@@ -221,7 +222,11 @@ def uvicorn_config(settings: Settings, app: Any, **overrides: Any) -> uvicorn.Co
         # can answer; WebSocket-level pings would be a second mechanism.
         ws_ping_interval=None,
         ws_ping_timeout=None,
+        # Tidings' own access log (api/access_log.py) names the route, the
+        # caller and the request id; uvicorn's records go through the root
+        # logger in the one format (logs.py), not through its dictConfig.
         access_log=False,
+        log_config=None,
         # The client's address (rate limits, callbacks) comes from
         # X-Forwarded-For only behind proxies named in the settings; uvicorn
         # would otherwise believe any local peer.
@@ -262,8 +267,7 @@ def run(settings: Settings, announce: str = "") -> None:
     made and the application starts on that socket. ``announce`` is written
     to standard error once the port is ours (which data the server uses)."""
     sock = bind_socket(settings.host, settings.port)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     if announce:
         print(announce, file=sys.stderr, flush=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

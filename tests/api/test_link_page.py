@@ -6,36 +6,27 @@ what the app named its user is shown as text, never run as HTML."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from TLSSigAPIv2 import TLSSigAPIv2
 
+from tests.browser import chromium, needs_chromium
 from tests.support import App, Server
 from tidings.domain import link_tickets
 
-CHROMIUM = shutil.which("chromium")
-if CHROMIUM is None and os.environ.get("TIDINGS_TEST_REQUIRE_CHROMIUM"):
-    raise RuntimeError("Chromium is required (TIDINGS_TEST_REQUIRE_CHROMIUM) but not found")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
+pytestmark = needs_chromium
 Users = Callable[[str], str]
 KEY = "tidings.home.usersig"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
+    yield from chromium()
 
 
 @pytest.fixture

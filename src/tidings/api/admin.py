@@ -93,7 +93,10 @@ async def current_admin(
     checked = request.scope.get(ADMIN_KEY)
     if isinstance(checked, AdminCaller):
         return checked
-    return await admin_from_header(runtime_of(request), request.headers.get("authorization", ""))
+    caller = await admin_from_header(runtime_of(request),
+                                     request.headers.get("authorization", ""))
+    request.scope[ADMIN_KEY] = caller  # for the access log
+    return caller
 
 
 Admin = Annotated[AdminCaller, Depends(current_admin)]

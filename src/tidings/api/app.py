@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tidings import __version__
+from tidings import __version__, logs
 from tidings.api import (
     admin,
     client,
+    docs_pages,
     errors,
     friends,
     groups,
@@ -30,7 +31,9 @@ from tidings.api import (
 from tidings.api import group_joins as group_join_routes
 from tidings.api import home_recovery as home_recovery_routes
 from tidings.api import media as media_api
+from tidings.api import metrics as metrics_routes
 from tidings.api import push as push_routes
+from tidings.api.access_log import AccessLog
 from tidings.api.limits import BodyLimits
 from tidings.api.models import ErrorOut
 from tidings.config import Settings
@@ -41,6 +44,7 @@ from tidings.runtime import Runtime
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     protocol_log.install()
+    logs.configure_structlog()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Self-hosted instant messaging that applications plug into.",
         lifespan=lifespan,
+        # Served from the package by docs_pages, not from a CDN.
+        docs_url=None, redoc_url=None,
         responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}},
     )
     errors.install(app)
@@ -85,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # credentials checked, before any route reads a byte.
     app.add_middleware(BodyLimits, settings=settings,
                        routes=[r for router in routers for r in router.routes])
+    # Outside the limits: a request they refuse gets its access line too.
+    app.add_middleware(AccessLog)
     app.add_api_websocket_route("/v1/ws", websocket_endpoint)
 
     @app.get("/healthz", tags=["ops"])
@@ -93,5 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__,
                 "connections": rt.bus.connection_count()}
 
+    app.include_router(metrics_routes.router)
+    docs_pages.install(app)
     openapi_doc.declare_common_answers(app)
     return app

@@ -48,4 +48,6 @@ async def current_identity(
     if credentials is None:
         raise TidingsError(ErrorCode.USERSIG_MISSING,
                            "send 'Authorization: Bearer <UserSig>'")
-    return await runtime_of(request).auth.login(credentials.credentials)
+    identity = await runtime_of(request).auth.login(credentials.credentials)
+    request.scope[IDENTITY_KEY] = identity  # for the access log
+    return identity

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tidings.api import admin, auth, home, media
+from tidings.api import admin, auth, errors, home, media
 from tidings.config import Settings
 from tidings.domain.errors import ErrorCode, TidingsError
 
@@ -125,6 +125,7 @@ class BodyLimits:
         path = scope["path"]
         for start, route, check in self._routes.get(scope["method"], ()):
             if path.startswith(start) and route.matches(scope)[0] is Match.FULL:
+                scope["route"] = route  # the access log's template, if refused here
                 return check
         return None
 
@@ -144,14 +145,14 @@ class BodyLimits:
             return
         limit = self._limit_of(scope["path"])
         if limit is not None and length is not None and length > limit:
-            await _refuse(send, _too_large(limit))
+            await _refuse(scope, send, _too_large(limit))
             return
         check = self._check(scope)
         if check is not None:
             try:
                 await check(scope)
             except TidingsError as exc:
-                await _refuse(send, exc)
+                await _refuse(scope, send, exc)
                 return
         if limit is None:
             await self.app(scope, receive, send)
@@ -164,9 +165,10 @@ def _too_large(limit: int) -> TidingsError:
                         f"request body over this route's limit of {limit} bytes")
 
 
-async def _refuse(send: Send, error: TidingsError) -> None:
+async def _refuse(scope: Scope, send: Send, error: TidingsError) -> None:
     """Answer before (or instead of) reading the rest of the body; the
     connection closes after it, so its unread bytes are not parsed."""
+    errors.note(scope, error)
     body = orjson.dumps({"error": error.to_dict()})
     await send({"type": "http.response.start", "status": error.http_status, "headers": [
         (b"content-type", b"application/json"),
@@ -196,7 +198,7 @@ class _Guard:
                     self.refused = True
                     if not self.started:
                         self.started = True
-                        await _refuse(send, _too_large(self.limit))
+                        await _refuse(scope, send, _too_large(self.limit))
                     return {"type": "http.disconnect"}
             return message
 

@@ -30,6 +30,8 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from tidings.api import errors
+from tidings.api.admin import ADMIN_KEY
 from tidings.api.auth import runtime_of
 from tidings.api.responses import JSON
 from tidings.domain.errors import ErrorCode, TidingsError
@@ -121,10 +123,14 @@ async def v4(request: Request, service: str, name: str,
         if contenttype.lower() != "json":
             raise TidingsError(ErrorCode.INVALID_REQUEST, "contenttype must be json")
         caller = await rt.auth.admin_by_usersig(usersig, sdkappid=app_id, user_id=identifier)
+        request.scope[ADMIN_KEY] = caller  # for the access log
         body = _json_object(await request.body())
         _CALLER.set(identifier)
         return ok(**await handler(rt, caller.sdkappid, body))
     except TidingsError as exc:
+        # Answered with HTTP 200, as Tencent does: the access log and the
+        # error counts still get the code.
+        errors.note(request.scope, exc)
         return fail(tencent_code(service, exc.code), exc.message)
 
 

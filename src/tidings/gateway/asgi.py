@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from tidings import logs, metrics
 from tidings.gateway.session import Session
 from tidings.runtime import Runtime
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 class _AsgiTransport:
@@ -28,6 +27,8 @@ class _AsgiTransport:
 async def websocket_endpoint(ws: WebSocket) -> None:
     runtime: Runtime = ws.app.state.runtime
     await ws.accept()
+    metrics.WS_OPENED.inc()
+    metrics.WS_OPEN.inc()
     session = Session(runtime, _AsgiTransport(ws))
     session.client_ip = ws.client.host if ws.client is not None else ""
     session.start()
@@ -46,6 +47,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         code = exc.code
     except RuntimeError:
         # Receiving after our own close (heartbeat, slow consumer) ends here.
-        log.debug("session %s ended after close", session.id)
+        log.debug("ws_ended_after_close", session=session.id)
     finally:
+        metrics.WS_OPEN.dec()
         await session.finish(code)

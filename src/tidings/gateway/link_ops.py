@@ -5,8 +5,10 @@ conversation ids qualified by app (``app:<sdkappid>:c2c_bob``)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
+from tidings import metrics
 from tidings.domain.ids import Identity
 from tidings.domain.links import LinkTicketIn
 from tidings.domain.records import Committed
@@ -33,16 +35,18 @@ if TYPE_CHECKING:
 class _QualifiedAck:
     """The writer's ack for a send as a linked identity, qualified by app."""
 
-    __slots__ = ("ctx", "device", "req_id")
+    __slots__ = ("ctx", "device", "req_id", "started")
 
     def __init__(self, ctx: OpContext, req_id: RequestId) -> None:
         self.ctx = ctx
         self.device: Subscriber = ctx
         self.req_id = req_id
+        self.started = time.perf_counter()
 
     def ack(self, committed: Committed) -> None:
         view = qualify_view(committed.message.key.sdkappid, ack_view(committed))
         self.ctx.reply(frames.ok(self.req_id, view))
+        metrics.ACK_LATENCY.observe(time.perf_counter() - self.started)
 
 
 def handlers(ctx: OpContext) -> dict[str, Handler]:

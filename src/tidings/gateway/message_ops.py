@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from tidings import metrics
 from tidings.domain.elements import EntryKind
 from tidings.domain.ids import Identity
 from tidings.domain.records import Committed
 from tidings.domain.requests import SendRequest
 from tidings.gateway.context import OpContext
-from tidings.gateway.ops import Handler, op, stored_op
+from tidings.gateway.ops import Handler, op, stored_op, timed_op
 from tidings.protocol import ops
 from tidings.services.messaging import AckTarget
 
@@ -54,7 +55,7 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
         "send": stored_op(ctx, SendRequest, send),
         "recall": stored_op(ctx, ops.RecallData, recall),
         "edit": stored_op(ctx, ops.EditData, edit),
-        "history": op(ctx, ops.HistoryData, history),
+        "history": timed_op(ctx, ops.HistoryData, history, metrics.HISTORY_LATENCY.observe),
         "conversations": op(ctx, ops.ConversationsData, conversations),
         "read": op(ctx, ops.ReadData, lambda me, r: messaging.mark_read(
             me, r.conversation_id, r.seq, skip=ctx, platform=ctx.platform,

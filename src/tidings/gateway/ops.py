@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from tidings import metrics
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
 from tidings.domain.records import Committed
@@ -100,16 +102,34 @@ def heard() -> Handler:
 
 class Ack:
     """Routes the writer's ack for one write back to the connection that
-    asked for it, as the op's answer."""
+    asked for it, as the op's answer (and times it: ack latency)."""
 
-    __slots__ = ("device", "req_id")
+    __slots__ = ("device", "req_id", "started")
 
     def __init__(self, device: OpContext, req_id: RequestId) -> None:
         self.device = device
         self.req_id = req_id
+        self.started = time.perf_counter()
 
     def ack(self, committed: Committed) -> None:
         self.device.reply(frames.ok(self.req_id, ack_view(committed)))
+        _ACK_LATENCY(time.perf_counter() - self.started)
+
+
+_ACK_LATENCY = metrics.ACK_LATENCY.observe
+
+
+def timed_op(ctx: OpContext, model: type[M], run: Callable[[Identity, M], Any],
+             observe: Callable[[float], None]) -> Handler:
+    """As ``op``, timed from the frame to its answer (history's latency)."""
+    inner = op(ctx, model, run)
+
+    async def handle(req_id: RequestId, data: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        await inner(req_id, data)
+        observe(time.perf_counter() - started)
+
+    return _validating(model, handle)
 
 
 def stored_op(ctx: OpContext, model: type[M],

@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import enum
 import itertools
-import logging
 import time
 from collections import deque
 from typing import Protocol
 
 from pydantic import ValidationError
 
+from tidings import logs, metrics
 from tidings.domain import usersig
 from tidings.domain.callbacks import Event
 from tidings.domain.clock import now_ms
@@ -45,7 +45,7 @@ from tidings.protocol.frames import FrameError, RequestId, event_frame
 from tidings.runtime import Runtime
 from tidings.services.messaging import SendContext, SyncResult
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 _session_ids = itertools.count(1)
 
@@ -130,6 +130,7 @@ class Session:
                                    self._settings.rate_limit_burst)
         self._last_heard = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
+        self._opened = time.monotonic()
         self._handlers: dict[str, Handler] = {
             "login": answering_op(ops.LoginData, self._login),
             "sync": answering_op(SyncRequest, self._sync),
@@ -152,6 +153,7 @@ class Session:
         sent one): stop delivering and tidy up."""
         self._closed = True
         self._rt.live.detach(self.identity, self)
+        self._log_close(code)
         if self.identity is not None:
             self._rt.bus.detach(self.identity, self)
             if self._closed_with in _SERVER_CLOSE:
@@ -176,7 +178,22 @@ class Session:
         try:
             await self._transport.close(code, reason)
         except Exception:  # the peer may already be gone
-            log.debug("close failed", exc_info=True)
+            log.debug("ws_close_failed", session=self.id, exc_info=True)
+
+    def _log_close(self, client_code: int | None) -> None:
+        """One ``ws_closed`` line (docs/logging.md): who closed, with which
+        code, after how long; a connection that never logged in only at
+        debug (anyone can open those by the thousand)."""
+        by_server = self._closed_with is not None
+        fields: dict[str, object] = {
+            "session": self.id, "code": self._closed_with if by_server else client_code,
+            "by": "server" if by_server else "client",
+            "duration_s": round(time.monotonic() - self._opened, 3)}
+        if self.identity is None:
+            log.debug("ws_closed", **fields, client=self.client_ip)
+        else:
+            log.info("ws_closed", **fields, app=self.identity.sdkappid,
+                     user=self.identity.user_id)
 
     def _state_changed(self, action: str, reason: str) -> None:
         """Queue the app's state-change callback (if it has one); never waits."""
@@ -254,6 +271,7 @@ class Session:
     async def receive(self, raw: str | bytes) -> None:
         self._last_heard = time.monotonic()
         req_id: RequestId = None
+        op = ""
         try:
             req_id, op, data = frames.parse_frame(raw)
             if not self._bucket.take():
@@ -267,15 +285,31 @@ class Session:
                 raise TidingsError(ErrorCode.ALREADY_LOGGED_IN, "this connection is logged in")
             await handler(req_id, data)
         except FrameError as exc:
+            self._failed(op, exc.error)
             self.reply(frames.fail(exc.req_id, exc.error))
         except TidingsError as exc:
+            self._failed(op, exc)
             self.reply(frames.fail(req_id, exc))
         except ValidationError as exc:
-            self.reply(frames.fail(req_id, frames.invalid(exc)))
+            error = frames.invalid(exc)
+            self._failed(op, error)
+            self.reply(frames.fail(req_id, error))
         except Exception:
-            log.exception("session %s: request failed", self.id)
-            self.reply(frames.fail(req_id, TidingsError(ErrorCode.INTERNAL,
-                                                        "internal error; it was logged")))
+            log.exception("ws_op_crashed", session=self.id, op=op)
+            error = TidingsError(ErrorCode.INTERNAL, "internal error; it was logged")
+            self._failed(op, error)
+            self.reply(frames.fail(req_id, error))
+
+    def _failed(self, op: str, error: TidingsError) -> None:
+        """A refused op: counted by code; a line at debug (a client's
+        mistake is not the operator's news), a refused login at info."""
+        metrics.ERRORS.labels("ws", str(int(error.code))).inc()
+        if op == "login" and self.identity is None:
+            metrics.LOGIN_REFUSED.inc()
+            log.info("ws_login_refused", session=self.id, error=int(error.code),
+                     client=self.client_ip)
+        else:
+            log.debug("ws_op_failed", session=self.id, op=op, error=int(error.code))
 
     def _me(self) -> Identity:
         assert self.identity is not None
@@ -326,6 +360,9 @@ class Session:
                 raise
         self._context = SendContext(req.device.platform, self.client_ip)
         self._state_changed("login", "Register")
+        metrics.LOGIN_OK.inc()
+        log.info("ws_login", session=self.id, app=identity.sdkappid, user=identity.user_id,
+                 platform=req.device.platform, device=req.device.id, client=self.client_ip)
         s = self._settings
         self.reply(frames.ok(req_id, {
             "session_id": self.id, "server_time": now_ms(),
@@ -339,6 +376,7 @@ class Session:
         before = self._mode
         self._mode = Mode.SYNCING
         self._held = []
+        started = time.perf_counter()
         try:
             result = await self._rt.messaging.sync(self._me(), req.known, req.limit)
         except BaseException:
@@ -361,6 +399,7 @@ class Session:
                                       "conversations": result.conversations,
                                       "more": result.more, "friend_requests": requests,
                                       **joins, "groups_left": left}))
+        metrics.SYNC_LATENCY.observe(time.perf_counter() - started)
         self._release(result)
 
     def _release(self, result: SyncResult) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tidings import __version__
+from tidings import __version__, metrics
 from tidings.adapters.http1 import Http1Pool, HttpError
 from tidings.config import Settings
 from tidings.domain.callbacks import (
@@ -244,13 +244,22 @@ async def post_callback(http: Http1Pool, settings: CallbackSettings, event: str,
     followed; an answer over 64 KiB is refused."""
     out = build_request(settings, event, event_id, event_time, data, int(time.time()),
                         USER_AGENT)
+    started = time.perf_counter()
     try:
         async with asyncio.timeout(settings.timeout):
-            return await http.post(out.url, out.headers, out.body, max_answer=MAX_ANSWER_BYTES)
+            status, body = await http.post(out.url, out.headers, out.body,
+                                           max_answer=MAX_ANSWER_BYTES)
     except TimeoutError:
+        metrics.CALLBACK_FAILURES.labels(event).inc()
         raise CallbackFailure(f"no answer within {settings.timeout_ms} ms") from None
     except HttpError as exc:
+        metrics.CALLBACK_FAILURES.labels(event).inc()
         raise CallbackFailure(str(exc)[:300]) from None
+    finally:
+        metrics.CALLBACK_LATENCY.labels(event).observe(time.perf_counter() - started)
+    if not 200 <= status < 300:
+        metrics.CALLBACK_FAILURES.labels(event).inc()
+    return status, body
 
 
 async def send_test_event(store: CallbackStore, settings: CallbackSettings,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tidings import metrics
 from tidings.adapters import media_probe
 from tidings.adapters.media_blobs import BlobStore
 from tidings.config import Settings
@@ -249,4 +250,5 @@ class Uploads:
             for blob_digest, blob_path in files.items():
                 await self.blobs.put(blob_digest, blob_path)
             await self._store.add_media(row, sizes, upload_id)
+        metrics.MEDIA_BYTES.inc(size)
         return row

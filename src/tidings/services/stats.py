@@ -26,3 +26,8 @@ class StatsService:
             "messages_today": counts.messages,
             "connections_now": self._bus.connection_count(sdkappid),
         }
+
+    async def queues(self) -> dict[str, tuple[int, float]]:
+        """The durable queues (after-callbacks, push jobs, push sends): how
+        many rows wait, and how long the oldest has (seconds)."""
+        return await self._store.queues(now_ms())

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from tidings.domain.accounts import AccountState
 from tidings.domain.elements import EntryKind
 from tidings.store.engine import Database
-from tidings.store.schema import messages, users
+from tidings.store.schema import callback_outbox, messages, push_jobs, push_sends, users
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +37,22 @@ class StatsStore:
                 messages.c.sdkappid == sdkappid, messages.c.created_at >= since_ms,
                 messages.c.kind == EntryKind.MESSAGE))
         return AppCounts(int(registered or 0), int(active or 0), int(sent or 0))
+
+    async def queues(self, now_ms: int) -> dict[str, tuple[int, float]]:
+        """The durable queues' waiting rows: name -> (how many, seconds the
+        oldest has waited), through their status/due indexes."""
+        found: dict[str, tuple[int, float]] = {}
+        async with self._db.reader.connect() as conn:
+            for name, table, since, waiting in (
+                    ("callbacks", callback_outbox, callback_outbox.c.created_at,
+                     callback_outbox.c.status == "pending"),
+                    ("push_jobs", push_jobs, push_jobs.c.due_at, None),
+                    ("push_sends", push_sends, push_sends.c.created_at,
+                     push_sends.c.status == "pending")):
+                query = select(func.count(), func.min(since)).select_from(table)
+                if waiting is not None:
+                    query = query.where(waiting)
+                count, oldest = (await conn.execute(query)).one()
+                age = max(0.0, (now_ms - oldest) / 1000) if oldest is not None else 0.0
+                found[name] = (int(count or 0), age)
+        return found

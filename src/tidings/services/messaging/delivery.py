@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING
 
+from tidings import metrics
 from tidings.bus.local import LocalBus, Subscriber
 from tidings.domain.elements import EntryKind
 from tidings.domain.ids import Identity
@@ -41,6 +42,10 @@ class Delivery:
         """Runs right after each commit, in seq order: acks and live frames
         (``message`` for a message, ``change`` for a recall or an edit)."""
         after_send = False
+        # Counted per batch (metrics.py): (entry kind, conversation kind) ->
+        # entries, entry kind -> frames handed to devices.
+        entries: dict[tuple[int, str], int] = {}
+        frames: dict[int, int] = {}
         for committed in batch:
             origin = committed.request.origin
             if committed.duplicate:
@@ -53,22 +58,32 @@ class Delivery:
             if origin is not None:
                 origin.ack(committed)
             skip = origin.device if origin is not None else None
+            what = (msg.kind, msg.key.kind)
+            entries[what] = entries.get(what, 0) + 1
             if committed.recipients is not None:
-                self._fan_out(msg, committed.recipients, skip)
-                continue
-            render = _change_frame if msg.kind else _message_frame
-            for user in msg.key.members():
-                self._bus.deliver(Identity(msg.key.sdkappid, user),
-                                  partial(render, msg, user),
-                                  conversation_id=msg.conversation_id, seq=msg.seq, skip=skip)
+                reached = self._fan_out(msg, committed.recipients, skip)
+            else:
+                render = _change_frame if msg.kind else _message_frame
+                reached = 0
+                for user in msg.key.members():
+                    reached += self._bus.deliver(
+                        Identity(msg.key.sdkappid, user), partial(render, msg, user),
+                        conversation_id=msg.conversation_id, seq=msg.seq, skip=skip)
+            frames[msg.kind] = frames.get(msg.kind, 0) + reached
         if after_send and self._callbacks is not None:
             self._callbacks.wake()
+        for (kind, conversation), count in entries.items():
+            metrics.ENTRY_COUNTERS[metrics.ENTRY_KINDS[kind], conversation].inc(count)
+        for kind, count in frames.items():
+            if count:
+                metrics.DELIVERED_COUNTERS[metrics.ENTRY_KINDS[kind]].inc(count)
 
     def _fan_out(self, msg: StoredMessage, members: Iterable[str],
-                 skip: Subscriber | None) -> None:
+                 skip: Subscriber | None) -> int:
         """A group entry to every connected member: one frame for all (a
         group's conversation id is the same for every member), and nothing
-        at all for the members who are not connected."""
+        at all for the members who are not connected. Returns how many
+        devices got it."""
         if msg.kind == EntryKind.SYSTEM:
             frame = event_frame("system", system_view(msg))
         elif msg.kind:
@@ -76,6 +91,8 @@ class Delivery:
         else:
             frame = _message_frame(msg, "")
         deliver, sdkappid = self._bus.deliver, msg.key.sdkappid
+        reached = 0
         for user in members:
-            deliver(Identity(sdkappid, user), frame, conversation_id=msg.conversation_id,
-                    seq=msg.seq, skip=skip)
+            reached += deliver(Identity(sdkappid, user), frame,
+                               conversation_id=msg.conversation_id, seq=msg.seq, skip=skip)
+        return reached

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import DBAPICursor
 
+from tidings import metrics
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.groups import GroupState
@@ -127,11 +129,15 @@ class MessageWriter:
                 continue
             batch = self._queue[: self._max_batch]
             del self._queue[: self._max_batch]
+            started = time.perf_counter()
             try:
                 done = await self._commit(batch)
             except Exception as exc:
+                metrics.WRITER_FAILURES.inc()
                 self._fail(batch, exc)
                 continue
+            metrics.WRITER_COMMIT.observe(time.perf_counter() - started)
+            metrics.WRITER_BATCH.observe(len(batch))
             self.batches += 1
             self.committed += len(done)
             try:
