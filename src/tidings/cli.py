@@ -102,8 +102,8 @@ def serve(
     from tidings.server import StartupError, run
 
     try:
-        run(s, announce=f"tidings: {'creating a new' if new else 'using the'} database "
-                        f"{database_line(loaded)}")
+        run(s, announce=f"{'creating a new' if new else 'using the'} database "
+                        f"{database_line(loaded)}", new_database=new)
     except StartupError as exc:
         _fail(str(exc), 1)
 

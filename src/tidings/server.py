@@ -19,7 +19,6 @@ import errno
 import ipaddress
 import logging
 import socket
-import sys
 from collections import Counter
 from typing import Any
 
@@ -262,13 +261,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(settings: Settings, announce: str = "") -> None:
+def run(settings: Settings, announce: str = "", *, new_database: bool = False) -> None:
     """Serve until stopped: the port is bound first, then the data dir is
-    made and the application starts on that socket. ``announce`` is written
-    to standard error once the port is ours (which data the server uses)."""
+    made and the application starts on that socket. ``announce`` (which data
+    the server uses) is logged once the port is ours, in the log's format: a
+    warning when the database is new (hard to miss), else at info."""
     sock = bind_socket(settings.host, settings.port)
     logs.configure(settings.log_level, settings.log_format)
     if announce:
-        print(announce, file=sys.stderr, flush=True)
+        logging.getLogger("tidings.server").log(
+            logging.WARNING if new_database else logging.INFO, announce)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     uvicorn.Server(uvicorn_config(settings, create_app(settings))).run(sockets=[sock])
