@@ -96,15 +96,18 @@ async def portrait_set(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict
 
 @command("profile", "portrait_get")
 async def portrait_get(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    """The tags we know are answered per account; a tag we do not know does
+    not fail the request (Tencent answers what it can): it is left out of
+    every ``ProfileItem`` and reported once in ``ErrorList`` (40001)."""
     req = parse(PortraitGetBody, body)
-    for tag in req.tags:
-        if not tag.startswith(CUSTOM_PREFIX) and tag not in _TAGS:
-            raise TidingsError(ErrorCode.INVALID_REQUEST, f"unknown profile tag {tag!r}")
+    unknown = [t for t in dict.fromkeys(req.tags)
+               if not t.startswith(CUSTOM_PREFIX) and t not in _TAGS]
+    tags = [t for t in req.tags if t not in unknown]
     found = await rt.profiles.get(sdkappid, req.to)
     items: list[dict[str, Any]] = []
     for profile in found["profiles"]:
         values = []
-        for tag in req.tags:
+        for tag in tags:
             if tag.startswith(CUSTOM_PREFIX):
                 value = profile["custom"].get(tag[len(CUSTOM_PREFIX):])
                 if value is not None:
@@ -116,4 +119,6 @@ async def portrait_get(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict
                       "ResultCode": 0, "ResultInfo": ""})
     items += [{"To_Account": u, "ProfileItem": [], "ResultCode": 40003,
                "ResultInfo": "the account does not exist"} for u in found["missing"]]
-    return {"UserProfileItem": items}
+    return {"UserProfileItem": items, "ErrorList": [
+        {"Tag": t, "ErrorCode": 40001, "ErrorInfo": "unknown or unsupported profile tag"}
+        for t in unknown]}

@@ -231,5 +231,10 @@ class GroupService:
         more = len(found) > limit
         return {"members": found[:limit], "more": more}
 
+    async def activity(self, sdkappid: int, group_id: str,
+                       users: list[str]) -> dict[str, tuple[int, int]]:
+        """Per member among ``users``: (its read seq, when it last sent, ms)."""
+        return await self._store.activity(self.key(sdkappid, group_id), users)
+
     async def joined(self, sdkappid: int, user: str) -> dict[str, Any]:
         return {"groups": await self._store.joined(sdkappid, check_user_id(user))}
