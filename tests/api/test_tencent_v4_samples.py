@@ -52,10 +52,16 @@ def assert_shape(got: object, want: object, where: str = "answer",
             assert_shape(got[key], value, f"{where}.{key}", optional)
     elif isinstance(want, list) and want and isinstance(got, list):
         for i, item in enumerate(got):
-            fits = [w for w in want if not isinstance(w, dict) or not isinstance(item, dict)
-                    or set(w) - optional - NEVER_ANSWERED <= set(item)]
-            assert fits, f"{where}[{i}]: {item} has the fields of none of Tencent's items"
-            assert_shape(item, fits[0], f"{where}[{i}]", optional)
+            misfits = []
+            for candidate in want:
+                try:
+                    assert_shape(item, candidate, f"{where}[{i}]", optional)
+                    break
+                except AssertionError as exc:
+                    misfits.append(str(exc))
+            else:
+                raise AssertionError(f"{where}[{i}]: {item} is shaped as none of Tencent's "
+                                     f"items: {misfits}")
 
 
 def check(server: Server, app: App, path: str, name: str,
