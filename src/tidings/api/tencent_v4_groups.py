@@ -266,16 +266,27 @@ async def add_group_member(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> 
     """Result per member: 1 added, 2 already a member, 0 not added (an
     account that was never imported, as Tencent); none to add: 10019."""
     req = parse(AddBody, body)
-    asked = [m.account for m in req.members]
+    return {"MemberList": await add_members(rt, sdkappid, req.group_id,
+                                            [m.account for m in req.members])}
+
+
+async def add_members(rt: Runtime, sdkappid: int, group_id: str, asked: list[str],
+                      admins: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """Add accounts to a group (those in ``admins`` then made admins), with
+    Tencent's ``Result`` each: 1 added, 2 already a member, 0 an account
+    never imported; 10019 when none of them was ever imported."""
     missing = await missing_accounts(rt, sdkappid, asked)
     if asked and all(u in missing for u in asked):
         await require_accounts(rt, sdkappid, asked, NO_ACCOUNT)
-    done = await rt.groups.invite(sdkappid, None, req.group_id,
+    done = await rt.groups.invite(sdkappid, None, group_id,
                                   [u for u in asked if u not in missing])
-    return {"MemberList": [{"Member_Account": u, "Result": 1} for u in done["added"]]
+    for user in done["added"]:
+        if user in admins:
+            await rt.groups.set_role(sdkappid, None, group_id, user, "Admin")
+    return ([{"Member_Account": u, "Result": 1} for u in done["added"]]
             + [{"Member_Account": u, "Result": 2} for u in done["already"]]
             + [{"Member_Account": u, "Result": 0} for u in dict.fromkeys(asked)
-               if u in missing]}
+               if u in missing])
 
 
 @command(SERVICE, "delete_group_member")

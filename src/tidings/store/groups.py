@@ -101,6 +101,17 @@ class GroupStore:
                 .order_by(cm.user_id).limit(limit))).all()
         return [member_view(r) for r in rows]
 
+    async def app_groups(self, sdkappid: int, *, offset: int, limit: int,
+                         type: str | None) -> tuple[list[str], int]:
+        """A page of the app's group ids (by id), and how many there are."""
+        g = groups.c
+        where = [g.sdkappid == sdkappid] + ([g.type == type] if type is not None else [])
+        async with self._db.reader.connect() as conn:
+            total = (await conn.execute(select(func.count()).where(*where))).scalar() or 0
+            ids = (await conn.execute(select(g.group_id).where(*where).order_by(g.group_id)
+                                      .offset(offset).limit(limit))).scalars().all()
+        return list(ids), int(total)
+
     async def activity(self, key: ConversationKey, user_ids: list[str]
                        ) -> dict[str, tuple[int, int]]:
         """Per member among ``user_ids``: (the seq it has read up to, the time
