@@ -5,12 +5,13 @@ Tencent's sample answer, and read back through the native API."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
 from tests.api.test_tencent_v4 import v4
 from tests.api.test_tencent_v4_samples import check, group_for, imported, sample
-from tests.support import App, Server
+from tests.support import App, Conn, Server
 
 G = "group_open_http_svc"
 
@@ -111,3 +112,22 @@ def test_set_unread_msg_num(server: Server, app: App) -> None:
     check(server, app, f"{G}/set_unread_msg_num", "set_unread_msg_num",
           as_sample("set_unread_msg_num", gid, UnreadMsgNum=0))
     assert unread() == 0
+
+
+async def test_delete_group_msg_by_sender_recalls_them(server: Server, app: App) -> None:
+    gid = group_for(server, app, "owner", "leckie")
+    for i, sender in enumerate(("leckie", "owner", "leckie")):
+        sent = v4(server, app, f"{G}/send_group_msg", {
+            "GroupId": gid, "From_Account": sender, "Random": i,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": f"m{i}"}}]})
+        assert sent["ActionStatus"] == "OK", sent
+    owner = await Conn.login(server, app, "owner")
+    await asyncio.to_thread(check, server, app, f"{G}/delete_group_msg_by_sender",
+                            "delete_group_msg_by_sender",
+                            as_sample("delete_group_msg_by_sender", gid))
+    recalled = [(await owner.event("change"))["target"]["seq"] for _ in range(2)]
+    listed = v4(server, app, f"{G}/group_msg_get_simple", {"GroupId": gid, "ReqMsgNumber": 10})
+    flags = {m["MsgSeq"]: (m["From_Account"], m["IsPlaceMsg"]) for m in listed["RspMsgList"]}
+    assert sorted(s for s, (who, _) in flags.items() if who == "leckie") == sorted(recalled)
+    assert {who: placed for who, placed in flags.values()} == {"leckie": 1, "owner": 0}
+    await owner.close()

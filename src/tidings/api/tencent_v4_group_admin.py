@@ -1,7 +1,7 @@
 """More of Tencent's v4 group commands (``group_open_http_svc``): a member's
 role and profile, the muted members, the app's groups, a member's unread
-count, and the imports of a group, its members and its messages (a
-migration from Tencent). Over the groups and messaging services, as the
+count, the recall of a member's messages, and the imports of a group, its
+members and its messages (a migration from Tencent). Over the groups and messaging services, as the
 commands of ``tencent_v4_groups``; registered with the v4 router of
 ``api/tencent_v4.py`` on import. docs/tencent-compat.md lists what differs."""
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
-from tidings.api.tencent_v4 import V4Body, command, parse, tencent_code
+from tidings.api.tencent_v4 import _CALLER, V4Body, command, parse, tencent_code
 from tidings.api.tencent_v4_groups import (
     SERVICE,
     GroupIdBody,
@@ -22,7 +22,7 @@ from tidings.api.tencent_v4_groups import (
 )
 from tidings.api.tencent_v4_messages import _prepared
 from tidings.domain.clock import now_ms
-from tidings.domain.elements import ImportMode
+from tidings.domain.elements import EntryKind, ImportMode
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import check_group_id, check_user_id, group_key
 from tidings.domain.tencent_msgbody import v4_client_msg_id
@@ -207,3 +207,32 @@ async def set_unread_msg_num(rt: Runtime, sdkappid: int, body: dict[str, Any]) -
         seq = page[0]["seq"] - 1 if len(page) == req.unread else 0
     await rt.admin_messaging.mark_read(sdkappid, user, f"group_{req.group_id}", seq)
     return {}
+
+
+class BySenderBody(GroupIdBody):
+    sender: str = Field(alias="Sender_Account")
+
+
+@command(SERVICE, "delete_group_msg_by_sender")
+async def delete_group_msg_by_sender(rt: Runtime, sdkappid: int,
+                                     body: dict[str, Any]) -> dict[str, Any]:
+    """Recalls every message of ``Sender_Account`` in the group's history (as
+    Tencent's page says: a recall, not a deletion). Members' devices get the
+    recalls as any recall (Tencent's is silent). A Live group stores
+    nothing: nothing to do there, as Tencent."""
+    req = parse(BySenderBody, body)
+    sender = check_user_id(req.sender)
+    key = group_key(sdkappid, check_group_id(req.group_id))
+    await rt.groups.info(sdkappid, req.group_id)  # 10010 when there is no such group
+    number = await rt.messaging.group_number(key)
+    before = None
+    while True:
+        page, more = await rt.messaging.group_history(key, before_seq=before,
+                                                      limit=rt.messaging.max_page)
+        for m in page:
+            if m["sender"] == sender and m["state"] != "recalled":
+                await rt.messaging.admin_change(sdkappid, _CALLER.get(),
+                                                f"{number}-{m['seq']}", EntryKind.RECALL)
+        if not more or not page:
+            return {}
+        before = page[0]["seq"]
