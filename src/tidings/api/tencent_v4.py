@@ -16,8 +16,8 @@ supported and what differs.
 
 This module is the envelope (the route, the errors, the command registry);
 the commands are registered on import, one module per Tencent service:
-``tencent_v4_accounts``, ``tencent_v4_profiles``, ``tencent_v4_messages`` and
-``tencent_v4_groups``.
+``tencent_v4_accounts``, ``tencent_v4_profiles``, ``tencent_v4_messages``,
+``tencent_v4_friends``, ``tencent_v4_groups`` and ``tencent_v4_group_admin``.
 """
 
 from __future__ import annotations

@@ -141,7 +141,9 @@ class OwnerBody(GroupIdBody):
 
 class ModifyBody(_Profile):
     group_id: str = Field(alias="GroupId")
-    shut_up_all: str | None = Field(None, alias="ShutUpAllMember")
+    # ``MuteAllMember`` on Tencent's current pages, ``ShutUpAllMember`` on older ones.
+    shut_up_all: str | None = Field(
+        None, validation_alias=AliasChoices("MuteAllMember", "ShutUpAllMember"))
 
 
 class MemberInfoBody(GroupIdBody):
@@ -374,7 +376,7 @@ async def modify_group_base_info(rt: Runtime, sdkappid: int,
     req = parse(ModifyBody, body)
     if req.shut_up_all is not None:
         if req.shut_up_all not in ("On", "Off"):
-            raise TidingsError(ErrorCode.INVALID_REQUEST, "ShutUpAllMember: On or Off")
+            raise TidingsError(ErrorCode.INVALID_REQUEST, "MuteAllMember: On or Off")
         await rt.groups.mute_all(sdkappid, None, req.group_id, req.shut_up_all == "On")
     profile, join = req.profile(), req.join_option()
     if profile or join is not None:
