@@ -5,11 +5,12 @@ answer, and what the command did reads back through the native API or v4."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.api.test_tencent_v4 import v4
 from tests.api.test_tencent_v4_samples import check, group_for, imported, sample
-from tests.support import App, Server
+from tests.support import App, Conn, Server
 
 G = "group_open_http_svc"
 
@@ -113,3 +114,67 @@ def test_group_commands(server: Server, app: App) -> None:
     assert gone["GroupInfo"][0]["ErrorCode"] == 10010
     other = group_for(server, app, "leckie")
     assert other != gid
+
+
+def test_friend_update_and_recentcontact_delete(server: Server, app: App) -> None:
+    imported(server, app, "id", "id1", "id2")
+    v4(server, app, "sns/friend_import", {"From_Account": "id", "AddFriendItem": [
+        {"To_Account": "id1", "AddSource": "AddSource_Type_Web"}]})
+    updated = check(server, app, "sns/friend_update", "sns_friend_update")
+    assert updated["ResultItem"] == [{"To_Account": "id1", "ResultCode": 0, "ResultInfo": ""}]
+    with server.http(app, app.admin) as http:
+        friends = http.get("/v1/admin/users/id/friends").json()["friends"]
+    assert [(f["user_id"], f["remark"]) for f in friends] == [("id1", "remark1")]
+    stranger = v4(server, app, "sns/friend_update", {"From_Account": "id", "UpdateItem": [
+        {"To_Account": "id2", "SnsItem": [{"Tag": "Tag_SNS_IM_Remark", "Value": "x"}]}]})
+    assert (stranger["ResultItem"][0]["ResultCode"], stranger["Fail_Account"]) == (
+        31704, ["id2"])
+
+    gid = group_for(server, app, "id1", "id")
+    sent = v4(server, app, "openim/sendmsg", {
+        "From_Account": "id2", "To_Account": "id1", "MsgRandom": 3,
+        "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]})
+    assert sent["ActionStatus"] == "OK", sent
+
+    def listed() -> set[tuple[int, str]]:
+        found = v4(server, app, "recentcontact/get_list", {"From_Account": "id1"})
+        return {(s["Type"], s.get("To_Account") or s["GroupId"]) for s in found["SessionItem"]}
+
+    v4(server, app, f"{G}/send_group_msg", {"GroupId": gid, "From_Account": "id", "Random": 4,
+                                            "MsgBody": [{"MsgType": "TIMTextElem",
+                                                         "MsgContent": {"Text": "g"}}]})
+    assert listed() == {(1, "id2"), (2, gid)}
+    check(server, app, "recentcontact/delete", "recentcontact_delete")
+    assert listed() == {(2, gid)}
+    with server.http(app, app.admin) as http:  # ClearRamble 1: id1's history is gone
+        page = http.get("/v1/admin/conversations/id1/c2c_id2/messages").json()
+    assert page["messages"] == []
+    check(server, app, "recentcontact/delete", "recentcontact_delete_group",
+          req("recentcontact_delete_group", ToGroupid=gid))
+    assert listed() == set()
+
+
+async def test_modify_group_msg_and_online_member_num(server: Server, app: App) -> None:
+    gid = group_for(server, app, "leckie", "peter")
+    sent = v4(server, app, f"{G}/send_group_msg", {
+        "GroupId": gid, "From_Account": "peter", "Random": 1,
+        "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "helo"}}]})
+    peter = await Conn.login(server, app, "peter")
+    await asyncio.to_thread(check, server, app, "openim/modify_group_msg", "modify_group_msg",
+                            req("modify_group_msg", GroupId=gid, MsgSeq=sent["MsgSeq"]))
+    change = await peter.event("change")
+    assert change["target"]["elements"] == [{"type": "text", "text": "hello"}]
+    assert change["target"]["cloud_custom_data"] == "your cloud custom data"
+    nogroup = v4(server, app, "openim/modify_group_msg",
+                 req("modify_group_msg", GroupId="nope", MsgSeq=1))
+    assert nogroup["ErrorCode"] == 10010
+    live = v4(server, app, f"{G}/create_group", {"Type": "AVChatRoom", "Name": "Stage"})
+    assert live["ActionStatus"] == "OK", live
+    assert (await peter.request("live_join", {"group_id": live["GroupId"]}))["ok"]
+    online = await asyncio.to_thread(check, server, app, f"{G}/get_online_member_num",
+                                     "get_online_member_num",
+                                     req("get_online_member_num", GroupId=live["GroupId"]))
+    assert online["OnlineMemberNum"] == 1
+    public = v4(server, app, f"{G}/get_online_member_num", {"GroupId": gid})
+    assert (public["ActionStatus"], public["ErrorCode"]) == ("FAIL", 10004)
+    await peter.close()

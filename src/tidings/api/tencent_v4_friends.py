@@ -320,3 +320,44 @@ async def black_list_get(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> di
                                "AddBlackTimeStamp": b["since"] // 1000} for b in page],
             "StartIndex": after if after < len(blocked) else 0,
             "CurruentSequence": len(blocked)}
+
+
+class SnsItem(V4Body):
+    tag: str = Field(alias="Tag")
+    value: Any = Field(alias="Value")
+
+
+class UpdateItem(V4Body):
+    to: str = Field(alias="To_Account")
+    items: list[SnsItem] = Field(alias="SnsItem", min_length=1, max_length=50)
+
+
+class UpdateBody(V4Body):
+    sender: str = Field(alias="From_Account")
+    updates: list[UpdateItem] = Field(alias="UpdateItem", min_length=1, max_length=MAX_BATCH)
+
+
+@command(SERVICE, "friend_update")
+async def friend_update(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    """``Tag_SNS_IM_Remark`` sets the remark (as the native friend update);
+    ``Tag_SNS_IM_Group`` and ``Tag_SNS_Custom_*`` are ignored (no friend
+    groups, no custom friend fields). Not a friend: 31704."""
+    req = parse(UpdateBody, body)
+    me = await _me(rt, sdkappid, req.sender)
+    items = {u.to: u for u in req.updates}
+
+    async def update(user: str) -> tuple[int, str]:
+        for item in items[user].items:
+            if item.tag != "Tag_SNS_IM_Remark":
+                continue
+            if not isinstance(item.value, str):
+                return BAD_REQUEST, "Tag_SNS_IM_Remark: a string"
+            try:
+                await rt.friends.set_remark(me, user, item.value)
+            except TidingsError as exc:
+                if exc.code is ErrorCode.NOT_A_FRIEND:
+                    return NOT_A_FRIEND, exc.message
+                raise
+        return 0, ""
+
+    return _results("ResultItem", await _each(list(items), update))

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
-from tidings.api.tencent_v4 import _CALLER, V4Body, command, parse, tencent_code
+from tidings.api.tencent_v4 import _CALLER, V4Body, V4Error, command, parse, tencent_code
 from tidings.api.tencent_v4_groups import (
     SERVICE,
     GroupIdBody,
@@ -24,6 +24,7 @@ from tidings.api.tencent_v4_messages import _prepared
 from tidings.domain.clock import now_ms
 from tidings.domain.elements import EntryKind, ImportMode
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.groups import GroupType
 from tidings.domain.ids import check_group_id, check_user_id, group_key
 from tidings.domain.tencent_msgbody import v4_client_msg_id
 from tidings.runtime import Runtime
@@ -236,3 +237,39 @@ async def delete_group_msg_by_sender(rt: Runtime, sdkappid: int,
         if not more or not page:
             return {}
         before = page[0]["seq"]
+
+
+class ModifyMsgBody(GroupIdBody):
+    seq: int = Field(alias="MsgSeq", ge=1)
+    body: list[Any] | None = Field(None, alias="MsgBody")
+    custom: str | None = Field(None, alias="CloudCustomData")
+
+
+@command("openim", "modify_group_msg")
+async def modify_group_msg(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    """A group message's ``MsgBody`` and/or ``CloudCustomData`` replaced, as
+    ``modify_c2c_msg`` (members' devices get the edit); group errors use the
+    group numbers (10010 no such group)."""
+    req = parse(ModifyMsgBody, body)
+    try:
+        key = group_key(sdkappid, check_group_id(req.group_id))
+        await rt.groups.info(sdkappid, req.group_id)
+        number = await rt.messaging.group_number(key)
+        elements = None if req.body is None else await _prepared(rt, sdkappid, req.body)
+        await rt.messaging.admin_change(sdkappid, _CALLER.get(), f"{number}-{req.seq}",
+                                        EntryKind.EDIT, elements, req.custom)
+    except TidingsError as exc:
+        raise V4Error(tencent_code(SERVICE, exc.code), exc.message) from None
+    return {}
+
+
+@command(SERVICE, "get_online_member_num")
+async def get_online_member_num(rt: Runtime, sdkappid: int,
+                                body: dict[str, Any]) -> dict[str, Any]:
+    """A Live group's (``AVChatRoom``) members are its open connections: their
+    number. Another type of group: 10004, as the command is for Live groups."""
+    req = parse(GroupIdBody, body)
+    found = await rt.groups.info(sdkappid, req.group_id)
+    if found["type"] != GroupType.LIVE.value:
+        raise TidingsError(ErrorCode.INVALID_REQUEST, "GroupId: not an AVChatRoom group")
+    return {"OnlineMemberNum": found["member_count"]}

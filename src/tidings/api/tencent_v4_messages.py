@@ -1,6 +1,6 @@
 """Tencent Cloud IM's v4 message commands (``openim``: send, batch send,
 import, history, recall, edit, read, unread) and the recent contacts
-(``recentcontact/get_list``), as an adapter over the messaging services;
+(``recentcontact/get_list``, ``delete``), as an adapter over the messaging services;
 registered with the v4 router of ``api/tencent_v4.py`` on import."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tidings.domain.callbacks import msg_random
 from tidings.domain.clock import now_ms
 from tidings.domain.elements import ELEMENTS, EntryKind, ImportMode
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.ids import check_user_id, parse_msg_id
+from tidings.domain.ids import Identity, check_user_id, parse_msg_id
 from tidings.domain.push import PushOptions
 from tidings.domain.tencent_msgbody import (
     C2C_DEDUP_SECONDS,
@@ -325,3 +325,27 @@ def _session(c: ConversationView) -> dict[str, Any]:
         {"Type": 2, "GroupId": c["conversation_id"].removeprefix("group_")})
     item.update(MsgTime=c["last_time"] // 1000, TopFlag=1 if c["pinned"] else 0)
     return item
+
+
+class DeleteContactBody(V4Body):
+    user: str = Field(alias="From_Account")
+    type: int = Field(alias="Type", ge=1, le=2)
+    peer: str | None = Field(None, alias="To_Account")
+    group_id: str | None = Field(None, alias="ToGroupid")
+    clear: int = Field(0, alias="ClearRamble")
+
+
+@command("recentcontact", "delete")
+async def delete_contact(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    """The native delete of a conversation: gone from the list until a new
+    message comes, read, its draft dropped; with ``ClearRamble`` 1 its
+    history up to now is gone for ``From_Account`` (the peer keeps it)."""
+    req = parse(DeleteContactBody, body)
+    target = req.peer if req.type == 1 else req.group_id
+    if target is None:
+        raise TidingsError(ErrorCode.INVALID_REQUEST,
+                           "To_Account: required" if req.type == 1 else "ToGroupid: required")
+    me = Identity(sdkappid, check_user_id(req.user))
+    conversation = f"c2c_{check_user_id(target)}" if req.type == 1 else f"group_{target}"
+    await rt.conversation_settings.delete(me, conversation, bool(req.clear))
+    return {}
