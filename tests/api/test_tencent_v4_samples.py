@@ -188,8 +188,11 @@ def test_sendmsg_dedup_window_and_accounts(server: Server, app: App,
                                             "MsgContent": {"Text": "another one"}}]}
     second = check(server, app, "openim/sendmsg", "sendmsg", other)
     assert second["MsgKey"] != first["MsgKey"]
-    # Past Tencent's window (a second), the same MsgRandom and content is new.
+    # Into the next second, right after the first: still within the window.
     monkeypatch.setattr("tidings.api.tencent_v4_messages.now_ms", lambda: T0 + 1000)
+    assert check(server, app, "openim/sendmsg", "sendmsg")["MsgKey"] == first["MsgKey"]
+    # Past Tencent's window (a second), the same MsgRandom and content is new.
+    monkeypatch.setattr("tidings.api.tencent_v4_messages.now_ms", lambda: T0 + 2000)
     third = check(server, app, "openim/sendmsg", "sendmsg")
     assert third["MsgKey"] not in (first["MsgKey"], second["MsgKey"])
     texts = [m["elements"][0]["text"] for m in history(server, app, "lumotuwe1", "lumotuwe2")]
@@ -312,12 +315,15 @@ def test_send_group_msg_dedup_window(server: Server, app: App,
     other = {**request, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "2"}}]}
     assert check(server, app, f"{G}/send_group_msg", "send_group_msg",
                  other)["MsgSeq"] > first["MsgSeq"]
-    # Within Tencent's five minutes the same; after them, a new message.
-    monkeypatch.setattr("tidings.api.tencent_v4_messages.now_ms", lambda: T0 + 299_000)
-    later = check(server, app, f"{G}/send_group_msg", "send_group_msg", request)
-    monkeypatch.setattr("tidings.api.tencent_v4_messages.now_ms", lambda: T0 + 300_000)
+    # Within Tencent's five minutes the same, across a five-minute slot's
+    # edge too (the first was acked just now); after them, a new message.
+    for at in (299_000, 301_000):
+        monkeypatch.setattr("tidings.api.tencent_v4_messages.now_ms", lambda at=at: T0 + at)
+        assert check(server, app, f"{G}/send_group_msg", "send_group_msg",
+                     request)["MsgSeq"] == first["MsgSeq"]
+    monkeypatch.setattr("tidings.api.tencent_v4_messages.now_ms", lambda: T0 + 600_000)
     after = check(server, app, f"{G}/send_group_msg", "send_group_msg", request)
-    assert after["MsgSeq"] > later["MsgSeq"]
+    assert after["MsgSeq"] > first["MsgSeq"]
     listed = v4(server, app, f"{G}/group_msg_get_simple", {"GroupId": gid, "ReqMsgNumber": 10})
     assert {m["MsgRandom"] for m in listed["RspMsgList"]} == {request["Random"]}
 

@@ -21,13 +21,13 @@ from tidings.api.tencent_v4 import (
     require_accounts,
     tencent_code,
 )
-from tidings.api.tencent_v4_messages import _prepared, _window
+from tidings.api.tencent_v4_messages import _prepared, dedup_id
 from tidings.domain.callbacks import msg_random
 from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.groups import GroupType, JoinOption
 from tidings.domain.ids import check_group_id, check_user_id, group_key
-from tidings.domain.tencent_msgbody import GROUP_DEDUP_SECONDS, to_msgbody, v4_client_msg_id
+from tidings.domain.tencent_msgbody import GROUP_DEDUP_SECONDS, to_msgbody
 from tidings.runtime import Runtime
 from tidings.services.messaging import SendContext
 
@@ -308,8 +308,8 @@ async def send_group_msg(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> di
     sender = check_user_id(req.sender) if req.sender else _CALLER.get()
     context = SendContext("RESTAPI", CLIENT_IP.get(), privileged=req.sender is None)
     # Tencent: the same Random and content within five minutes is one message.
-    client_id = v4_client_msg_id(req.random, f"group:{gid}", _window(GROUP_DEDUP_SECONDS),
-                                 req.body, req.custom)
+    client_id = dedup_id(rt, sdkappid, sender, req.random, f"group:{gid}",
+                         GROUP_DEDUP_SECONDS, req.body, req.custom)
     committed = await rt.admin_messaging.send(
         sdkappid, sender, f"group_{gid}", client_id,
         await _prepared(rt, sdkappid, req.body), req.custom, context)

@@ -126,6 +126,23 @@ def _window(seconds: int) -> int:
     return now_ms() // 1000 // seconds
 
 
+def dedup_id(rt: Runtime, sdkappid: int, sender: str, random: int, scope: str, seconds: int,
+             body: list[Any], custom: str) -> str:
+    """The client id of a v4 send: its ``seconds`` slot's, or the previous
+    slot's when that one was acked here less than ``seconds`` ago (so a
+    resend that crosses a slot's edge within Tencent's window is still the
+    same message; after a restart, the slot alone decides)."""
+    slot = _window(seconds)
+    current = v4_client_msg_id(random, scope, slot, body, custom)
+    me = Identity(sdkappid, sender)
+    if rt.messaging.recent_ack(me, current) is None:
+        previous = v4_client_msg_id(random, scope, slot - 1, body, custom)
+        earlier = rt.messaging.recent_ack(me, previous)
+        if earlier is not None and now_ms() - earlier.message.created_at < seconds * 1000:
+            return previous
+    return current
+
+
 async def _check_c2c(rt: Runtime, sdkappid: int, sender: str | None, to: str) -> str:
     """The sender (the admin account when none is named) and the recipient,
     each an account of the app: Tencent refuses one never imported (the
@@ -148,8 +165,8 @@ async def sendmsg(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str,
     sender = await _check_c2c(rt, sdkappid, req.sender, req.to)
     committed = await rt.admin_messaging.send(
         sdkappid, sender, f"c2c_{req.to}",
-        v4_client_msg_id(req.random, f"c2c:{req.to}", _window(C2C_DEDUP_SECONDS), req.body,
-                         req.custom),
+        dedup_id(rt, sdkappid, sender, req.random, f"c2c:{req.to}", C2C_DEDUP_SECONDS,
+                 req.body, req.custom),
         elements, req.custom,
         context, push=PushOptions.from_tencent(req.offline_push))
     msg = committed.message

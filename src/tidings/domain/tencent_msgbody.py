@@ -312,7 +312,10 @@ def from_msgbody(body: object) -> list[Element]:
 # sends (its sendmsg page: "deduplication within a second"), five minutes for
 # group sends (send_group_msg: "the same content and random within five
 # minutes"). Client libraries reuse random values, so the id also covers the
-# content: a different message is never taken for a repeat.
+# content: a different message is never taken for a repeat. The window is a
+# slot of the clock; the v4 edge also looks at the previous slot's recent ack
+# (api/tencent_v4_messages.dedup_id), so a resend that crosses a slot's edge
+# within the window is still the same message.
 C2C_DEDUP_SECONDS = 1
 GROUP_DEDUP_SECONDS = 300
 _V4_ID = re.compile(r"^v4~(\d{1,10})~")
