@@ -131,3 +131,29 @@ async def test_delete_group_msg_by_sender_recalls_them(server: Server, app: App)
     assert sorted(s for s, (who, _) in flags.items() if who == "leckie") == sorted(recalled)
     assert {who: placed for who, placed in flags.values()} == {"leckie": 1, "owner": 0}
     await owner.close()
+
+
+def test_group_message_receipts(server: Server, app: App) -> None:
+    gid = group_for(server, app, "owner", "test1", "test3", "test4")
+    sent = v4(server, app, f"{G}/send_group_msg", {
+        "GroupId": gid, "From_Account": "owner", "Random": 1,
+        "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "read me"}}]})
+    assert sent["ActionStatus"] == "OK", sent
+    v4(server, app, f"{G}/set_unread_msg_num", {"GroupId": gid, "Member_Account": "test1",
+                                                "UnreadMsgNum": 0})
+    seq = sent["MsgSeq"]
+    got = check(server, app, f"{G}/get_group_msg_receipt", "get_group_msg_receipt",
+                as_sample("get_group_msg_receipt", gid,
+                          MsgSeqList=[{"MsgSeq": seq}, {"MsgSeq": seq + 50}]))
+    assert [(r["MsgSeq"], r["Code"], r["ReadNum"], r["UnreadNum"])
+            for r in got["GroupMsgReceiptList"]] == [(seq, 0, 1, 2), (seq + 50, 20022, 0, 0)]
+    first = check(server, app, f"{G}/get_group_msg_receipt_detail",
+                  "get_group_msg_receipt_detail",
+                  as_sample("get_group_msg_receipt_detail", gid, MsgSeq=seq, Count=1))
+    assert (first["UnreadList"], first["IsFinish"]) == ([{"Unread_Account": "test3"}], 0)
+    rest = v4(server, app, f"{G}/get_group_msg_receipt_detail", as_sample(
+        "get_group_msg_receipt_detail", gid, MsgSeq=seq, Count=1, Cursor=first["Cursor"]))
+    assert (rest["UnreadList"], rest["IsFinish"]) == ([{"Unread_Account": "test4"}], 1)
+    read = v4(server, app, f"{G}/get_group_msg_receipt_detail", as_sample(
+        "get_group_msg_receipt_detail", gid, MsgSeq=seq, Filter=0))
+    assert read["ReadList"] == [{"Read_Account": "test1"}]

@@ -273,3 +273,54 @@ async def get_online_member_num(rt: Runtime, sdkappid: int,
     if found["type"] != GroupType.LIVE.value:
         raise TidingsError(ErrorCode.INVALID_REQUEST, "GroupId: not an AVChatRoom group")
     return {"OnlineMemberNum": found["member_count"]}
+
+
+class SeqItem(V4Body):
+    seq: int = Field(alias="MsgSeq", ge=1)
+
+
+class ReceiptsBody(GroupIdBody):
+    seqs: list[SeqItem] = Field(alias="MsgSeqList", min_length=1, max_length=100)
+
+
+class ReceiptDetailBody(GroupIdBody):
+    seq: int = Field(alias="MsgSeq", ge=1)
+    filter: int = Field(0, alias="Filter", ge=0, le=1)
+    cursor: str = Field("", alias="Cursor", max_length=32)
+    count: int = Field(100, alias="Count", ge=1, le=1000)
+
+
+@command(SERVICE, "get_group_msg_receipt")
+async def get_group_msg_receipt(rt: Runtime, sdkappid: int,
+                                body: dict[str, Any]) -> dict[str, Any]:
+    """Per message its ``ReadNum`` and ``UnreadNum``, from the members' read
+    cursors (docs/receipts.md); a seq that is no message: ``Code`` 20022."""
+    req = parse(ReceiptsBody, body)
+    key = group_key(sdkappid, check_group_id(req.group_id))
+    seqs = [s.seq for s in req.seqs]
+    found = {r["seq"]: r for r in (await rt.group_receipts.receipts(key, None, seqs))[
+        "receipts"]}
+    return {"GroupMsgReceiptList": [
+        {"Code": 0, "MsgSeq": s, "ReadNum": found[s]["read_count"],
+         "UnreadNum": found[s]["unread_count"]} if s in found else
+        {"Code": int(ErrorCode.MESSAGE_NOT_FOUND), "MsgSeq": s, "ReadNum": 0, "UnreadNum": 0}
+        for s in dict.fromkeys(seqs)]}
+
+
+@command(SERVICE, "get_group_msg_receipt_detail")
+async def get_group_msg_receipt_detail(rt: Runtime, sdkappid: int,
+                                       body: dict[str, Any]) -> dict[str, Any]:
+    """Who has read the message (``Filter`` 0: ``ReadList``) or not yet (1:
+    ``UnreadList``), ``Count`` at a time by user id; ``Cursor`` is the last
+    user id of the page (pass it back for the next), ``IsFinish`` (and
+    ``IsFinished``, the field table's name) 1 on the last page."""
+    req = parse(ReceiptDetailBody, body)
+    key = group_key(sdkappid, check_group_id(req.group_id))
+    page = await rt.group_receipts.readers(key, None, req.seq, read=req.filter == 0,
+                                           after=req.cursor, limit=req.count)
+    users = page["users"]
+    finished = 0 if page["more"] else 1
+    listed = ({"ReadList": [{"Read_Account": u} for u in users]} if req.filter == 0 else
+              {"UnreadList": [{"Unread_Account": u} for u in users]})
+    return {"MsgSeq": req.seq, "Cursor": users[-1] if page["more"] else "",
+            "IsFinish": finished, "IsFinished": finished, **listed}
