@@ -154,8 +154,12 @@ async def require_accounts(rt: Runtime, sdkappid: int, user_ids: Sequence[str],
     missing = await missing_accounts(rt, sdkappid, user_ids)
     for user_id in user_ids:
         if user_id in missing:
-            raise V4Error(code, f"the account {user_id!r} does not exist "
-                                "(import it first: im_open_login_svc/account_import)")
+            raise no_account(user_id, code)
+
+
+def no_account(user_id: str, code: int) -> V4Error:
+    return V4Error(code, f"the account {user_id!r} does not exist "
+                         "(import it first: im_open_login_svc/account_import)")
 
 
 class V4Error(Exception):

@@ -17,6 +17,7 @@ from tidings.api.tencent_v4 import (
     V4Error,
     command,
     missing_accounts,
+    no_account,
     parse,
     require_accounts,
     tencent_code,
@@ -150,8 +151,11 @@ async def _check_c2c(rt: Runtime, sdkappid: int, sender: str | None, to: str) ->
     check_user_id(to)
     if sender is not None:
         check_user_id(sender)
-        await require_accounts(rt, sdkappid, [sender], 20003)
-    await require_accounts(rt, sdkappid, [to], 90012)
+    # One read for both accounts.
+    missing = await missing_accounts(rt, sdkappid, [to] if sender is None else [sender, to])
+    for who, code in ((sender, 20003), (to, 90012)):
+        if who is not None and who in missing:
+            raise no_account(who, code)
     return sender or _CALLER.get()
 
 
