@@ -344,3 +344,34 @@ def test_openapi_describes_the_admin_api(server: Server) -> None:
     for name in ("ImportAccountsRequest", "UserIdsRequest", "ImportOut", "CheckOut",
                  "DeleteOut", "StateOut", "KickOut", "OnlineOut"):
         assert schemas[name]["examples"], name
+
+
+def test_list_accounts_by_pages_with_state_and_last_login(server: Server, app: App) -> None:
+    """Issue 16: an admin lists the app's accounts, a page at a time, with
+    their state and last login (from a real login)."""
+    with admin(server, app) as http:
+        done = http.post("/v1/admin/accounts/import", json={"accounts": [
+            {"user_id": u, "nickname": u.upper()} for u in ("ann", "ben", "cat", "dan")]})
+        assert done.status_code == 200, done.text
+        assert http.post("/v1/admin/accounts/ben/disable").status_code == 200
+        assert http.post("/v1/admin/accounts/delete",
+                         json={"user_ids": ["dan"]}).status_code == 200
+    assert rest_login(server, app, "eve").status_code == 200  # exists by logging in
+    with admin(server, app) as http:
+        everyone = http.get("/v1/admin/accounts").json()["users"]
+        assert [u["user_id"] for u in everyone] == [app.admin, "ann", "ben", "cat", "dan",
+                                                    "eve"]  # the admin logged in, too
+        first = http.get("/v1/admin/accounts", params={"after": app.admin, "limit": 2}).json()
+        assert [(u["user_id"], u["state"], u["nickname"]) for u in first["users"]] == [
+            ("ann", "active", "ANN"), ("ben", "disabled", "BEN")]
+        assert first["next"] == "ben" and first["users"][0]["last_login_at"] is None
+        rest = http.get("/v1/admin/accounts", params={"after": first["next"]}).json()
+        assert [u["user_id"] for u in rest["users"]] == ["cat", "dan", "eve"]
+        assert rest["next"] is None
+        eve = rest["users"][-1]
+        assert eve["last_login_at"] is not None and eve["last_login_at"] >= eve["created_at"]
+        deleted = http.get("/v1/admin/accounts", params={"state": "deleted"}).json()
+        assert [u["user_id"] for u in deleted["users"]] == ["dan"]
+        assert error_of(http.get("/v1/admin/accounts", params={"state": "gone"})) == (
+            400, 10002)
+        assert error_of(http.get("/v1/admin/accounts", params={"limit": 0}))[0] == 400

@@ -19,6 +19,7 @@ async def test_group_commands(server: Server, shared_app: App, other_app: App,
     app = shared_app
     alice, bob, carol = users("alice"), users("bob"), users("carol")
     gid = f"v4-{uuid.uuid4().hex[:10]}"
+    v4(server, app, "im_open_login_svc/multiaccount_import", {"Accounts": [alice, bob, carol]})
     made = v4(server, app, f"{G}/create_group", {
         "Owner_Account": alice, "Type": "Public", "GroupId": gid, "Name": "Shop",
         "MemberList": [{"Member_Account": bob}],

@@ -99,3 +99,31 @@ async def test_group_callbacks_tencent_format(server: Server, app: App,
     assert joined.data["JoinType"] == "Invited"
     assert joined.data["NewMemberList"] == [{"Member_Account": "bob"}]
     assert joined.data["Operator_Account"] == "alice"
+
+
+async def test_group_callbacks_of_a_v4_send(server: Server, app: App,
+                                            receiver: AppServer) -> None:
+    """Issue 16: Tencent's group callbacks carry the sender's own ``Random``,
+    the calling server's address as ``ClientIP`` and an ``EventTime``."""
+    from tests.api.test_tencent_v4 import v4
+
+    configure(server, app, url=receiver.url, format="tencent",
+              events={"state_change": False})
+    receiver.answer(group_moderator)
+    v4(server, app, "im_open_login_svc/multiaccount_import", {"Accounts": ["alice", "bob"]})
+    g = f"cb-{uuid.uuid4().hex[:8]}"
+    made = v4(server, app, "group_open_http_svc/create_group", {
+        "Type": "Public", "GroupId": g, "Owner_Account": "alice",
+        "MemberList": [{"Member_Account": "bob"}]})
+    assert made["ActionStatus"] == "OK", made
+    sent = v4(server, app, "group_open_http_svc/send_group_msg", {
+        "GroupId": g, "From_Account": "bob", "Random": 8912345,
+        "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "red packet"}}]})
+    assert sent["ActionStatus"] == "OK", sent
+    (before,) = await receiver.wait_for("Group.CallbackBeforeSendMsg")
+    (after,) = await receiver.wait_for("Group.CallbackAfterSendMsg")
+    for call in (before, after):
+        assert call.data["Random"] == 8912345
+        assert call.query["ClientIP"] == "127.0.0.1"
+        assert isinstance(call.data["EventTime"], int) and call.data["EventTime"] > 0
+    assert after.data["EventTime"] // 1000 == sent["MsgTime"]

@@ -562,6 +562,8 @@ async def test_tencent_sendmsg_offline_push_info(server: Server, app: App, push:
     alice, bob = users("alice"), users("bob")
     browser = Browser.new(push)
     await subscribe(server, app, bob, browser)
+    # The v4 API, as Tencent's, sends between imported accounts.
+    v4(server, app, "im_open_login_svc/multiaccount_import", {"Accounts": [alice, bob]})
     body = {"From_Account": alice, "To_Account": bob, "MsgRandom": 1,
             "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "quiet"}}],
             "OfflinePushInfo": {"PushFlag": 1}}

@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from tidings.api.auth import client_ip, runtime_of
 from tidings.api.models import (
+    AccountListOut,
     AckOut,
     BatchOut,
     BroadcastListOut,
@@ -109,6 +110,20 @@ async def _media(request: Request, admin: AdminCaller, body: Any) -> Any:
                                                        body.elements_json())
 router = APIRouter(prefix="/v1/admin", tags=["admin"],
                    responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}})
+
+
+@router.get("/accounts", response_model=AccountListOut)
+async def list_accounts(
+        request: Request, admin: Admin,
+        after: Annotated[str, Query(max_length=32, description="the last user id of the "
+                                                                "previous page")] = "",
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        state: Annotated[str | None, Query(description="active, disabled or deleted")] = None
+) -> JSON:
+    """The app's accounts by user id, a page at a time, with their state,
+    nickname, creation time and last login; ``next`` gives the next page."""
+    return JSON(await runtime_of(request).accounts.list_accounts(admin.sdkappid, after=after,
+                                                                 limit=limit, state=state))
 
 
 @router.post("/accounts/import", response_model=ImportOut)

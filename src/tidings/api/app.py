@@ -24,6 +24,8 @@ from tidings.api import (
     search,
     tencent_v4,
     tencent_v4_accounts,
+    tencent_v4_friends,
+    tencent_v4_group_admin,
     tencent_v4_groups,
     tencent_v4_messages,
     tencent_v4_profiles,
@@ -73,7 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # The v4 commands are registered on import, one module per Tencent service.
     assert all(m.SERVICE for m in (tencent_v4_accounts, tencent_v4_profiles,
-                                   tencent_v4_messages, tencent_v4_groups))
+                                   tencent_v4_messages, tencent_v4_groups,
+                                   tencent_v4_friends, tencent_v4_group_admin))
     routers = [
         client.router, admin.router, tencent_v4.router,
         friends.router, friends.admin_router,

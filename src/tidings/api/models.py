@@ -53,6 +53,24 @@ class CheckOut(BaseModel):
     missing: list[str]
 
 
+class AccountOut(BaseModel):
+    user_id: str
+    state: Literal["active", "disabled", "deleted"]
+    nickname: str
+    created_at: int = Field(description="ms since the epoch")
+    last_login_at: int | None = Field(description="ms since the epoch; null: never logged in")
+
+
+class AccountListOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [
+        {"users": [{"user_id": "alice", "state": "active", "nickname": "Alice",
+                    "created_at": 1795310000123, "last_login_at": 1795320000456}],
+         "next": "alice"}]}}
+
+    users: list[AccountOut]
+    next: str | None = Field(description="the `after` of the next page; null: the last page")
+
+
 class DeleteResultOut(BaseModel):
     user_id: str
     result: Literal["deleted", "not_found"]

@@ -16,13 +16,13 @@ supported and what differs.
 
 This module is the envelope (the route, the errors, the command registry);
 the commands are registered on import, one module per Tencent service:
-``tencent_v4_accounts``, ``tencent_v4_profiles``, ``tencent_v4_messages`` and
-``tencent_v4_groups``.
+``tencent_v4_accounts``, ``tencent_v4_profiles``, ``tencent_v4_messages``,
+``tencent_v4_friends``, ``tencent_v4_groups`` and ``tencent_v4_group_admin``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from typing import Annotated, Any, TypeVar
 
@@ -34,7 +34,9 @@ from tidings.api import errors
 from tidings.api.admin import ADMIN_KEY
 from tidings.api.auth import runtime_of
 from tidings.api.responses import JSON
+from tidings.domain.accounts import MAX_BATCH
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.ids import check_user_id
 from tidings.runtime import Runtime
 
 router = APIRouter(tags=["tencent-v4"])
@@ -82,6 +84,9 @@ Handler = Callable[[Runtime, int, dict[str, Any]], Awaitable[dict[str, Any]]]
 # The admin account a request names (``identifier``): Tencent sends as it when
 # a message names no ``From_Account``.
 _CALLER: ContextVar[str] = ContextVar("v4_caller", default="administrator")
+# The address of the app's server that called, for the message callbacks'
+# ``ClientIP`` (Tencent's is the caller's address).
+CLIENT_IP: ContextVar[str] = ContextVar("v4_client_ip", default="")
 COMMANDS: dict[tuple[str, str], Handler] = {}
 
 
@@ -126,12 +131,58 @@ async def v4(request: Request, service: str, name: str,
         request.scope[ADMIN_KEY] = caller  # for the access log
         body = _json_object(await request.body())
         _CALLER.set(identifier)
+        CLIENT_IP.set(request.client.host if request.client else "")
         return ok(**await handler(rt, caller.sdkappid, body))
     except TidingsError as exc:
         # Answered with HTTP 200, as Tencent does: the access log and the
         # error counts still get the code.
         errors.note(request.scope, exc)
         return fail(tencent_code(service, exc.code), exc.message)
+    except V4Error as exc:
+        return fail(exc.code, exc.message)
+
+
+async def missing_accounts(rt: Runtime, sdkappid: int, user_ids: Sequence[str]) -> set[str]:
+    """Which of these (valid) user ids name no account of the app: never
+    imported, nor logged in, or deleted. Tencent refuses such accounts where
+    the native API takes any user id (docs/tencent-compat.md)."""
+    ids = list(dict.fromkeys(u for u in user_ids if _valid_user_id(u)))
+    missing: set[str] = set()
+    for start in range(0, len(ids), MAX_BATCH):
+        found = await rt.accounts.check(sdkappid, ids[start:start + MAX_BATCH])
+        missing.update(found["missing"])
+    return missing
+
+
+async def require_accounts(rt: Runtime, sdkappid: int, user_ids: Sequence[str],
+                           code: int = 70107) -> None:
+    """Refuse the request (Tencent's ``code``) if one of these accounts does not exist."""
+    missing = await missing_accounts(rt, sdkappid, user_ids)
+    for user_id in user_ids:
+        if user_id in missing:
+            raise no_account(user_id, code)
+
+
+def no_account(user_id: str, code: int) -> V4Error:
+    return V4Error(code, f"the account {user_id!r} does not exist "
+                         "(import it first: im_open_login_svc/account_import)")
+
+
+class V4Error(Exception):
+    """A failure answered with Tencent's own number, which has no native code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _valid_user_id(user_id: str) -> bool:
+    try:
+        check_user_id(user_id)
+    except TidingsError:
+        return False
+    return True
 
 
 def _int_param(field: str, raw: str) -> int:

@@ -6,30 +6,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
-from tidings.api.tencent_v4 import V4Body, command, parse
-from tidings.domain.accounts import AccountImport
+from tidings.api.tencent_v4 import V4Body, command, missing_accounts, parse
+from tidings.domain.accounts import MAX_BATCH, AccountImport
+from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import check_user_id
+from tidings.domain.profiles import MAX_TEXT_BYTES
 from tidings.runtime import Runtime
 
 SERVICE = "im_open_login_svc"
 
 
+# Tencent's older pages (and client libraries written from them) name the
+# user ``Identifier``; its current ones ``UserID``. Both are taken.
+_USER_ID = AliasChoices("UserID", "Identifier")
+
+
 class UserIdItem(V4Body):
-    user_id: str = Field(alias="UserID")
+    user_id: str = Field(validation_alias=_USER_ID)
 
 
 class AccountImportBody(V4Body):
-    user_id: str = Field(alias="UserID")
+    user_id: str = Field(validation_alias=_USER_ID)
     nick: str | None = Field(None, alias="Nick")
     face_url: str | None = Field(None, alias="FaceUrl")
 
 
 class MultiImportBody(V4Body):
-    # Tencent's current form, and its older list of plain ids.
-    accounts: list[AccountImportBody] | None = Field(None, alias="Accounts")
-    account_list: list[str] | None = Field(None, alias="AccountList")
+    # Tencent's original form is a list of plain ids (``Accounts``), its newer
+    # one a list of accounts with their nickname and avatar (``AccountList``).
+    accounts: list[str] | None = Field(None, alias="Accounts", max_length=MAX_BATCH)
+    account_list: list[AccountImportBody] | None = Field(None, alias="AccountList",
+                                                         max_length=MAX_BATCH)
 
 
 class DeleteBody(V4Body):
@@ -51,12 +60,37 @@ async def account_import(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> di
 @command("im_open_login_svc", "multiaccount_import")
 async def multiaccount_import(rt: Runtime, sdkappid: int,
                               body: dict[str, Any]) -> dict[str, Any]:
+    """As Tencent: the accounts that cannot be imported (an invalid id, a
+    nickname or avatar too long) are listed in ``FailAccounts`` and the others
+    are imported; an id given twice is imported once, with its last values."""
     req = parse(MultiImportBody, body)
-    accounts = ([AccountImport(a.user_id, a.nick, a.face_url) for a in req.accounts]
-                if req.accounts is not None
-                else [AccountImport(u) for u in req.account_list or []])
-    await rt.accounts.import_accounts(sdkappid, accounts)
-    return {"FailAccounts": []}
+    if req.accounts is not None:
+        given = [AccountImport(u) for u in req.accounts]
+    elif req.account_list is not None:
+        given = [AccountImport(a.user_id, a.nick, a.face_url) for a in req.account_list]
+    else:
+        raise TidingsError(ErrorCode.INVALID_REQUEST, "Accounts or AccountList: required")
+    if not given:
+        raise TidingsError(ErrorCode.INVALID_REQUEST, "Accounts: at least one account")
+    failed: dict[str, None] = {}
+    valid: dict[str, AccountImport] = {}
+    for account in given:
+        if _importable(account):
+            valid[account.user_id] = account
+        else:
+            failed[account.user_id] = None
+    if valid:
+        await rt.accounts.import_accounts(sdkappid, list(valid.values()))
+    return {"FailAccounts": list(failed)}
+
+
+def _importable(account: AccountImport) -> bool:
+    try:
+        check_user_id(account.user_id)
+    except TidingsError:
+        return False
+    return all(v is None or len(v.encode()) <= MAX_TEXT_BYTES
+               for v in (account.nickname, account.avatar_url))
 
 
 @command("im_open_login_svc", "account_delete")
@@ -91,18 +125,27 @@ class QueryStateBody(V4Body):
 
 
 async def _query_state(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Accounts that were never imported are listed in ``ErrorList`` with
+    70107, as Tencent does, not answered as ``Offline``."""
     req = parse(QueryStateBody, body)
-    results: list[dict[str, Any]] = []
-    for user_id in dict.fromkeys(req.to):
+    asked = list(dict.fromkeys(req.to))
+    for user_id in asked:
         check_user_id(user_id)
+    missing = await missing_accounts(rt, sdkappid, asked)
+    results: list[dict[str, Any]] = []
+    for user_id in asked:
+        if user_id in missing:
+            continue
         state = rt.accounts.online(sdkappid, user_id)
-        item: dict[str, Any] = {"To_Account": user_id,
-                                "Status": "Online" if state["online"] else "Offline"}
+        # Tencent's sample answer names it State, its field table Status: both.
+        status = "Online" if state["online"] else "Offline"
+        item: dict[str, Any] = {"To_Account": user_id, "Status": status, "State": status}
         if req.need_detail:
             item["Detail"] = [{"Platform": d["platform"] or "Unknown", "Status": "Online"}
                               for d in state["devices"]]
         results.append(item)
-    return {"QueryResult": results, "ErrorList": []}
+    return {"QueryResult": results, "ErrorList": [
+        {"To_Account": u, "ErrorCode": 70107} for u in asked if u in missing]}
 
 
 command("openim", "querystate")(_query_state)

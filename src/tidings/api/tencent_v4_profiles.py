@@ -58,6 +58,25 @@ def _to_tencent(field: str, value: object) -> object:
     return _FROM_OURS.get(field, {}).get(str(value), value)
 
 
+def is_profile_tag(tag: str) -> bool:
+    return tag.startswith(CUSTOM_PREFIX) or tag in _TAGS
+
+
+def profile_items(profile: dict[str, Any], tags: list[str]) -> list[dict[str, Any]]:
+    """A profile (as the profiles service answers it) as Tencent's ``{Tag,
+    Value}`` items, for these known tags; a custom tag not set is left out."""
+    values = []
+    for tag in tags:
+        if tag.startswith(CUSTOM_PREFIX):
+            value = profile["custom"].get(tag[len(CUSTOM_PREFIX):])
+            if value is not None:
+                values.append({"Tag": tag, "Value": value})
+        else:
+            field = _TAGS[tag]
+            values.append({"Tag": tag, "Value": _to_tencent(field, profile[field])})
+    return values
+
+
 class ProfileItem(V4Body):
     tag: str = Field(alias="Tag")
     value: str | int = Field(alias="Value")
@@ -96,24 +115,17 @@ async def portrait_set(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict
 
 @command("profile", "portrait_get")
 async def portrait_get(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    """The tags we know are answered per account; a tag we do not know does
+    not fail the request (Tencent answers what it can): it is left out of
+    every ``ProfileItem`` and reported once in ``ErrorList`` (40001)."""
     req = parse(PortraitGetBody, body)
-    for tag in req.tags:
-        if not tag.startswith(CUSTOM_PREFIX) and tag not in _TAGS:
-            raise TidingsError(ErrorCode.INVALID_REQUEST, f"unknown profile tag {tag!r}")
+    unknown = [t for t in dict.fromkeys(req.tags) if not is_profile_tag(t)]
+    tags = [t for t in req.tags if t not in unknown]
     found = await rt.profiles.get(sdkappid, req.to)
-    items: list[dict[str, Any]] = []
-    for profile in found["profiles"]:
-        values = []
-        for tag in req.tags:
-            if tag.startswith(CUSTOM_PREFIX):
-                value = profile["custom"].get(tag[len(CUSTOM_PREFIX):])
-                if value is not None:
-                    values.append({"Tag": tag, "Value": value})
-            else:
-                field = _TAGS[tag]
-                values.append({"Tag": tag, "Value": _to_tencent(field, profile[field])})
-        items.append({"To_Account": profile["user_id"], "ProfileItem": values,
-                      "ResultCode": 0, "ResultInfo": ""})
+    items = [{"To_Account": profile["user_id"], "ProfileItem": profile_items(profile, tags),
+              "ResultCode": 0, "ResultInfo": ""} for profile in found["profiles"]]
     items += [{"To_Account": u, "ProfileItem": [], "ResultCode": 40003,
                "ResultInfo": "the account does not exist"} for u in found["missing"]]
-    return {"UserProfileItem": items}
+    return {"UserProfileItem": items, "ErrorList": [
+        {"Tag": t, "ErrorCode": 40001, "ErrorInfo": "unknown or unsupported profile tag"}
+        for t in unknown]}

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from tidings.domain.elements import ELEMENTS
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.tencent_msgbody import from_msgbody, to_msgbody
+from tidings.domain.tencent_msgbody import from_msgbody, to_msgbody, v4_random
 
 SIGNATURE_HEADER = "X-Tidings-Signature"
 EVENT_HEADER = "X-Tidings-Event"
@@ -96,8 +96,10 @@ def switchable_events() -> list[str]:
 
 
 def msg_random(client_msg_id: str) -> int:
-    """Tencent's MsgRandom for one of our messages: stable per client message id."""
-    return zlib.crc32(client_msg_id.encode())
+    """Tencent's MsgRandom for one of our messages: the sender's own, for a
+    message sent through the v4 API; else stable per client message id."""
+    given = v4_random(client_msg_id)
+    return zlib.crc32(client_msg_id.encode()) if given is None else given
 
 
 def _c2c_message(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from tidings.domain.callbacks import msg_random, register_event
+from tidings.domain.clock import now_ms
 from tidings.domain.tencent_msgbody import to_msgbody
 
 
@@ -73,15 +74,18 @@ def _operator(data: Mapping[str, Any]) -> str:
 
 
 def _before_send(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``Random`` is the sender's own for a message sent through the v4 API
+    (stable per message otherwise); ``EventTime`` (ms) is when the message
+    was sent, or, before it is stored, when the callback is made."""
     return {"GroupId": data["group_id"], "Type": data["type"], "From_Account": data["from"],
             "Operator_Account": data["from"], "Random": msg_random(str(data["client_msg_id"])),
             "OnlineOnlyFlag": 0, "MsgBody": to_msgbody(data["elements"]),
-            "CloudCustomData": data.get("cloud_custom_data", "")}
+            "CloudCustomData": data.get("cloud_custom_data", ""),
+            "EventTime": data.get("time") or now_ms()}
 
 
 def _after_send(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {**_before_send(data), "MsgSeq": data["seq"], "MsgTime": int(data["time"]) // 1000,
-            "EventTime": data["time"]}
+    return {**_before_send(data), "MsgSeq": data["seq"], "MsgTime": int(data["time"]) // 1000}
 
 
 def _after_create(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -51,7 +51,9 @@ Pure functions, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+import re
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 import orjson
@@ -301,3 +303,74 @@ def from_msgbody(body: object) -> list[Element]:
         rest = [str(p) for p in loc[2:]]  # past the index and the union tag
         where = f"MsgBody[{index}].MsgContent" + _tencent_path(msg_type, rest)
         raise _bad(where, first["msg"]) from exc
+
+
+# -- Tencent's MsgRandom as our client message id -----------------------------------
+
+# Tencent takes a repeat of ``MsgRandom`` (one-to-one) or ``Random`` (group) as
+# the same message only within a short window: the same second for one-to-one
+# sends (its sendmsg page: "deduplication within a second"), five minutes for
+# group sends (send_group_msg: "the same content and random within five
+# minutes"). Client libraries reuse random values, so the id also covers the
+# content: a different message is never taken for a repeat. The window is a
+# slot of the clock; the v4 edge also looks at the previous slot's recent ack
+# (api/tencent_v4_messages.dedup_id), so a resend that crosses a slot's edge
+# within the window is still the same message.
+C2C_DEDUP_SECONDS = 1
+GROUP_DEDUP_SECONDS = 300
+_V4_ID = re.compile(r"^v4~(\d{1,10})~")
+
+
+def v4_client_msg_id(random: int, scope: str, window: int, body: object,
+                     cloud_custom_data: str, digest_chars: int = 40) -> str:
+    """Our client message id for a v4 send: the sender's ``random`` (read back
+    by ``v4_random``), then a digest of where it goes (``scope``), the dedup
+    ``window`` it falls in and its content (the MsgBody as sent, and the
+    custom data). At most 3 + 10 + 1 + ``digest_chars`` characters."""
+    content = orjson.dumps([scope, window, body, cloud_custom_data],
+                           option=orjson.OPT_SORT_KEYS)
+    return f"v4~{random}~{hashlib.sha256(content).hexdigest()[:digest_chars]}"
+
+
+def v4_random(client_msg_id: str) -> int | None:
+    """The sender's MsgRandom/Random of a message sent through v4, else None."""
+    found = _V4_ID.match(client_msg_id)
+    return int(found.group(1)) if found else None
+
+
+# -- media by URL --------------------------------------------------------------------
+
+_URL_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    # our type -> (our field, Tencent's key, required)
+    "sound": (("url", "Url", True),),
+    "file": (("url", "Url", True),),
+    "video": (("url", "VideoUrl", True), ("poster_url", "ThumbUrl", False)),
+}
+
+
+def _web_url(value: str) -> bool:
+    scheme, sep, rest = value.partition("://")
+    return bool(sep) and scheme.lower() in ("http", "https") and bool(rest.split("/", 1)[0])
+
+
+def check_media_urls(elements: Sequence[Element], uploads: Set[str] = frozenset()) -> None:
+    """Media that a v4 MsgBody carries by URL (the app's own CDN) are stored
+    and delivered as they are, so each URL must be a web address: http or
+    https with a host (never ``javascript:``, ``file:`` or a relative path).
+    90002 names the place otherwise. Elements naming one of ``uploads`` (the
+    app's uploads to Tidings) are skipped: their URLs are replaced by ours."""
+    for i, model in enumerate(elements):
+        element = model.model_dump()
+        if element.get("media_id") in uploads:
+            continue
+        where = f"MsgBody[{i}].MsgContent"
+        kind = element.get("type")
+        if kind == "image":
+            for j, variant in enumerate(element.get("variants", ())):
+                if not _web_url(str(variant.get("url", ""))):
+                    raise _bad(f"{where}.ImageInfoArray[{j}].URL", "an http or https URL")
+            continue
+        for field, key, required in _URL_FIELDS.get(str(kind), ()):
+            value = str(element.get(field, ""))
+            if (value or required) and not _web_url(value):
+                raise _bad(f"{where}.{key}", "an http or https URL")

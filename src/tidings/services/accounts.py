@@ -63,6 +63,23 @@ class AccountService:
         return {"existing": [u for u in ids if u in found],
                 "missing": [u for u in ids if u not in found]}
 
+    async def list_accounts(self, sdkappid: int, *, after: str = "", limit: int = 100,
+                            state: str | None = None) -> dict[str, Any]:
+        """The app's accounts by user id, a page at a time: each with its
+        state, nickname, when it was created and when it last logged in
+        (null: never). ``next`` is the ``after`` of the next page (null: the
+        last page)."""
+        if not 1 <= limit <= 1000:
+            raise TidingsError(ErrorCode.INVALID_REQUEST, "limit: between 1 and 1000")
+        if state is not None and state not in AccountState.__members__.values():
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               f"state: one of {', '.join(s.value for s in AccountState)}")
+        found = await self._store.page(sdkappid, after=after, limit=limit + 1,
+                                       state=None if state is None else AccountState(state))
+        more = len(found) > limit
+        found = found[:limit]
+        return {"users": found, "next": found[-1]["user_id"] if more else None}
+
     async def delete(self, sdkappid: int, user_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Deleted accounts cannot log in and lose their sessions; their
         messages stay. Importing one again brings it back."""

@@ -374,14 +374,16 @@ class FriendService:
                 "not_friends": [u for u in ids if u not in mine]}
 
     async def admin_add(self, sdkappid: int, user_id: str, friend_id: str, remark: str,
-                        both: bool) -> dict[str, Any]:
-        """The app's server makes friends without asking anyone."""
+                        both: bool, *, source: str = "admin",
+                        wording: str = "") -> dict[str, Any]:
+        """The app's server makes friends without asking anyone (``source``
+        and ``wording``: what it says of how they met, Tencent's import)."""
         me = Identity(sdkappid, check_user_id(user_id))
         other = self._other(me, friend_id, "friend_id")
         for who in (me.user_id, other):
             await self._must_exist(sdkappid, who)
         sides = [(me.user_id, other, remark)] + ([(other, me.user_id, "")] if both else [])
-        added, gone = await self._store.befriend(sdkappid, sides, "admin", "", now_ms())
+        added, gone = await self._store.befriend(sdkappid, sides, source, wording, now_ms())
         self._requests_gone(sdkappid, gone, "accepted", None, me.user_id)
         await self._added(sdkappid, added, me.user_id, "admin", None)
         return {"added": [{"from": a, "to": b} for a, b in added]}

@@ -231,5 +231,21 @@ class GroupService:
         more = len(found) > limit
         return {"members": found[:limit], "more": more}
 
+    async def app_groups(self, sdkappid: int, *, offset: int, limit: int,
+                         type: GroupType | None = None) -> dict[str, Any]:
+        """The app's group ids, a page at a time (by id), and their number."""
+        ids, total = await self._store.app_groups(
+            sdkappid, offset=offset, limit=limit, type=None if type is None else type.value)
+        return {"group_ids": ids, "total": total}
+
+    async def member(self, sdkappid: int, group_id: str, user: str) -> dict[str, Any] | None:
+        """One member (None: not a member of this group)."""
+        return await self._store.member(self.key(sdkappid, group_id), check_user_id(user))
+
+    async def activity(self, sdkappid: int, group_id: str,
+                       users: list[str]) -> dict[str, tuple[int, int]]:
+        """Per member among ``users``: (its read seq, when it last sent, ms)."""
+        return await self._store.activity(self.key(sdkappid, group_id), users)
+
     async def joined(self, sdkappid: int, user: str) -> dict[str, Any]:
         return {"groups": await self._store.joined(sdkappid, check_user_id(user))}

@@ -28,7 +28,7 @@ from tidings.config import Settings
 from tidings.domain.clock import now_ms
 from tidings.domain.elements import ELEMENTS
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.media import MediaKind, MediaPolicy, check_url, valid_media_id
+from tidings.domain.media import MediaKind, MediaPolicy, check_url, media_ids, valid_media_id
 from tidings.services.media_files import url_secret
 from tidings.services.media_uploads import Caller, Uploads
 from tidings.services.media_views import Download, MediaViews, content_disposition, policy_view
@@ -215,19 +215,28 @@ class MediaService:
     # -- messages ---------------------------------------------------------------------
 
     async def prepare_for(self, sdkappid: int, user_id: str | None,
-                          elements_json: bytes | None) -> bytes | None:
+                          elements_json: bytes | None, *,
+                          external: bool = False) -> bytes | None:
         """``prepare`` for a user (``user_id``) or the app's admin (None)."""
         if elements_json is None or b'media_id":"' not in elements_json:
             return elements_json
         caller = Caller(sdkappid, user_id or "", admin=user_id is None)
-        return await self.prepare(caller, elements_json)
+        return await self.prepare(caller, elements_json, external=external)
 
-    async def prepare(self, caller: Caller, elements_json: bytes) -> bytes:
+    async def uploads_named(self, sdkappid: int, elements_json: bytes) -> set[str]:
+        """Which ids that these elements name are uploads of the app."""
+        ids = media_ids(elements_json)
+        return set(await self._store.get_many(sdkappid, list(ids))) if ids else set()
+
+    async def prepare(self, caller: Caller, elements_json: bytes, *,
+                      external: bool = False) -> bytes:
         """A message's elements with every upload they name checked and filled
         in from what was stored (URLs, sizes, dimensions, durations): an
         upload of another app is unknown (95003); one the sender may not read
         is refused (95009); an element of the wrong type for the upload is
-        90002. Elements that name no upload (plain URLs) pass as they are."""
+        90002. Elements that name no upload (plain URLs) pass as they are;
+        with ``external`` (the Tencent API), so do elements whose id is the
+        app's own (no upload of any app has it)."""
         if b'media_id":"' not in elements_json:
             return elements_json
         elements = orjson.loads(elements_json)
@@ -238,6 +247,12 @@ class MediaService:
         rows = await self._store.get_many(caller.sdkappid,
                                           [i for i in ids if valid_media_id(i)])
         missing = [i for i in ids if i not in rows]
+        if missing and external:
+            # The app's own media, named by the app's own id (Tencent's UUID),
+            # pass as they are; an id of another app's upload is refused, as
+            # the app cannot have it.
+            missing = [i for i in missing
+                       if valid_media_id(i) and await self._store.get_any(i) is not None]
         if missing:
             raise TidingsError(ErrorCode.MEDIA_NOT_FOUND, f"no upload {missing[0]!r}")
         if not caller.admin:
@@ -250,7 +265,7 @@ class MediaService:
         out = []
         for i, element in enumerate(elements):
             media_id = element.get("media_id") if isinstance(element, dict) else None
-            if not media_id or element.get("type") not in _ELEMENT_KINDS:
+            if not media_id or element.get("type") not in _ELEMENT_KINDS or media_id not in rows:
                 out.append(element)
                 continue
             row = rows[media_id]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -67,6 +68,21 @@ class AccountStore:
                 users.c.sdkappid == sdkappid, users.c.user_id.in_(list(user_ids)),
                 users.c.state != AccountState.DELETED.value))
             return set(rows.scalars())
+
+    async def page(self, sdkappid: int, *, after: str, limit: int,
+                   state: AccountState | None) -> list[dict[str, Any]]:
+        """Accounts by user id after ``after`` (all states, or one)."""
+        u = users.c
+        where = [u.sdkappid == sdkappid, u.user_id > after]
+        if state is not None:
+            where.append(u.state == state.value)
+        async with self._db.reader.connect() as conn:
+            rows = await conn.execute(
+                select(u.user_id, u.state, u.nickname, u.created_at, u.last_login_at)
+                .where(*where).order_by(u.user_id).limit(limit))
+            return [{"user_id": r.user_id, "state": r.state, "nickname": r.nickname,
+                     "created_at": r.created_at, "last_login_at": r.last_login_at or None}
+                    for r in rows]
 
     async def set_state(self, sdkappid: int, user_ids: Sequence[str], state: AccountState
                         ) -> set[str]:

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, func, insert, select, update
 
+from tidings.domain.elements import EntryKind
 from tidings.domain.groups import Role
 from tidings.domain.ids import ConversationKey
 from tidings.store.engine import Database
@@ -20,6 +21,7 @@ from tidings.store.schema import (
     app_group_settings,
     conversation_members,
     groups,
+    messages,
 )
 
 __all__ = ["GroupOp", "GroupStore", "GroupTx", "load_state", "member_view",
@@ -98,6 +100,39 @@ class GroupStore:
                 .where(g.sdkappid == key.sdkappid, g.group_id == key.a, cm.user_id > after)
                 .order_by(cm.user_id).limit(limit))).all()
         return [member_view(r) for r in rows]
+
+    async def app_groups(self, sdkappid: int, *, offset: int, limit: int,
+                         type: str | None) -> tuple[list[str], int]:
+        """A page of the app's group ids (by id), and how many there are."""
+        g = groups.c
+        where = [g.sdkappid == sdkappid] + ([g.type == type] if type is not None else [])
+        async with self._db.reader.connect() as conn:
+            total = (await conn.execute(select(func.count()).where(*where))).scalar() or 0
+            ids = (await conn.execute(select(g.group_id).where(*where).order_by(g.group_id)
+                                      .offset(offset).limit(limit))).scalars().all()
+        return list(ids), int(total)
+
+    async def activity(self, key: ConversationKey, user_ids: list[str]
+                       ) -> dict[str, tuple[int, int]]:
+        """Per member among ``user_ids``: (the seq it has read up to, the time
+        (ms) of the last message it sent in the group, 0 if none)."""
+        if not user_ids:
+            return {}
+        g, cm, m = groups.c, conversation_members.c, messages.c
+        async with self._db.reader.connect() as conn:
+            conv = (await conn.execute(select(g.conversation_id).where(
+                g.sdkappid == key.sdkappid, g.group_id == key.a))).scalar()
+            if conv is None:
+                return {}
+            reads = {r.user_id: r.read_seq for r in await conn.execute(
+                select(cm.user_id, cm.read_seq).where(cm.conversation_id == conv,
+                                                      cm.user_id.in_(user_ids)))}
+            sent = {r.sender: r.last for r in await conn.execute(
+                select(m.sender, func.max(m.created_at).label("last"))
+                .where(m.conversation_id == conv, m.sender.in_(list(reads)),
+                       m.kind == EntryKind.MESSAGE.value)
+                .group_by(m.sender))}
+        return {u: (int(reads[u]), int(sent.get(u) or 0)) for u in reads}
 
     async def joined(self, sdkappid: int, user_id: str) -> list[dict[str, Any]]:
         """The groups a user is a member of, with their role, by group id."""

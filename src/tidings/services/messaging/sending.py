@@ -175,6 +175,11 @@ class Sending:
 
     # -- dedup: a resend with the same client msg id is the same message -------
 
+    def recent_ack(self, sender: Identity, client_msg_id: str) -> Committed | None:
+        """The ack of a send by ``sender`` with this client id among the
+        recent ones in this process (None: none, or forgotten)."""
+        return self._recent.get((sender.sdkappid, sender.user_id, client_msg_id))
+
     def _settled(self, dedup: Dedup, future: asyncio.Future[Committed]) -> None:
         self._in_flight.pop(dedup, None)
         if future.cancelled() or future.exception() is not None:

@@ -61,6 +61,7 @@ class MessagingService:
         self.submit = sending.submit
         self.send = sending.send
         self.import_message = sending.import_message
+        self.recent_ack = sending.recent_ack
         # Changes.
         self.submit_change = changes.submit_change
         self.change = changes.change
