@@ -118,19 +118,19 @@ async def test_silent_client_is_closed_with_4002(server: Server, app: App) -> No
 async def test_dead_connection_is_dropped_and_no_longer_counted(server: Server,
                                                                app: App) -> None:
     before = connections(server)
+    # The server counts from the last frame it heard, which it heard after
+    # this moment: it may not drop the socket sooner than TIMEOUT after it.
+    started = time.monotonic()
     conn, _ = await _login(server, app, "vanishing")
     assert connections(server) == before + 1
     # The peer is gone without a word: it neither sends nor reads, and so
     # never answers the close handshake either.
     conn.ws.transport.pause_reading()
-    quiet_since = time.monotonic()
     while connections(server) > before:
-        assert time.monotonic() - quiet_since < 3, "a dead connection is still counted"
+        # A liveness bound (a loaded machine is slow), not a speed target.
+        assert time.monotonic() - started < 10, "a dead connection is still counted"
         await asyncio.sleep(0.05)
-    gone_after = time.monotonic() - quiet_since
-    # The server counts from the last frame it heard (the login, a moment
-    # before quiet_since), so it may drop the socket a little before TIMEOUT.
-    assert TIMEOUT * 0.8 <= gone_after < 2.2, gone_after
+    assert time.monotonic() - started >= TIMEOUT
     conn.ws.transport.abort()
     await conn.close()
 
@@ -145,7 +145,7 @@ async def test_connection_without_login_is_closed_with_4003(server: Server,
     bad = await conn.request("login", {"sdkappid": app.sdkappid, "user_id": "late",
                                        "usersig": app.sig("someone-else")})
     assert not bad["ok"] and bad["error"]["code"] == 70013
-    while not conn.closed.done() and time.monotonic() - opened < 3:
+    while not conn.closed.done() and time.monotonic() - opened < 6:
         try:
             await conn.send_raw('{"op":"pong"}')
         except websockets.ConnectionClosed:
@@ -154,7 +154,9 @@ async def test_connection_without_login_is_closed_with_4003(server: Server,
     code, reason = await _closed_within(conn, 0.1)
     waited = time.monotonic() - opened
     assert (code, reason) == (4003, "no login in time")
-    assert LOGIN_TIMEOUT <= waited < 1.5, waited
+    # Closed while pongs still flowed (a deadline they extended would keep it
+    # open for the whole loop): a bound on behaviour, loose for a loaded machine.
+    assert LOGIN_TIMEOUT <= waited < 5, waited
     assert conn.events.empty()  # no ping before login
     assert connections(server) == before
 
