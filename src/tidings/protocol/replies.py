@@ -1,5 +1,5 @@
-"""Replies of the ops (and REST routes) that answer with views: history, the
-conversation list, read state. The other ops answer the object their docs
+"""Replies of the ops (and REST routes) that answer with views: login,
+ping, history, the conversation list, read state, sync. The other ops answer the object their docs
 page describes."""
 
 from __future__ import annotations
@@ -7,6 +7,23 @@ from __future__ import annotations
 from typing_extensions import TypedDict
 
 from tidings.protocol.views import ConversationView, EntryView, MessageView
+
+
+class LoginReply(TypedDict):
+    """The answer to ``login``: the heartbeat settings (seconds) a client's
+    watchdog follows, and the send size limit (docs/protocol.md, "login")."""
+
+    session_id: int
+    server_time: int
+    heartbeat_interval: float
+    heartbeat_timeout: float
+    max_message_bytes: int
+
+
+class PingReply(TypedDict):
+    """The answer to a client's ``ping``: the server's clock (ms)."""
+
+    server_time: int
 
 
 class ReadState(TypedDict):

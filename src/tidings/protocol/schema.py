@@ -8,9 +8,17 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from tidings.domain.errors import ErrorCode
 from tidings.protocol.events import EVENTS
 from tidings.protocol.ops import OPS
-from tidings.protocol.replies import ConversationsReply, HistoryReply, ReadState, SyncReply
+from tidings.protocol.replies import (
+    ConversationsReply,
+    HistoryReply,
+    LoginReply,
+    PingReply,
+    ReadState,
+    SyncReply,
+)
 from tidings.protocol.views import ChangeAck, ConversationView, MessageAck
 
 SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
@@ -18,6 +26,7 @@ SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
 # Replies whose shape is a view of their own (the other ops answer the
 # object their docs page describes).
 REPLIES: dict[str, Any] = {
+    "login": LoginReply, "ping": PingReply,
     "send": MessageAck, "recall": ChangeAck, "edit": ChangeAck, "link_send": MessageAck,
     "history": HistoryReply, "link_history": HistoryReply, "conversations": ConversationsReply,
     "read": ReadState, "link_read": ReadState, "sync": SyncReply, "link_sync": SyncReply}
@@ -25,7 +34,8 @@ REPLIES: dict[str, Any] = {
 
 def protocol_schema() -> dict[str, Any]:
     """``$defs`` holds every model once; ``ops`` maps each op to its request
-    data (and reply, where typed), ``events`` each event to its data."""
+    data (and reply, where typed), ``events`` each event to its data,
+    ``errors`` each stable error code's name to its number."""
     inputs: list[tuple[tuple[str, str], Any, TypeAdapter[Any]]] = []
     for name, model in OPS.items():
         inputs.append((("op", name), "validation", TypeAdapter(model)))
@@ -47,5 +57,6 @@ def protocol_schema() -> dict[str, Any]:
                        "{re, ok, data | error} and pushes {event, data} (docs/protocol.md).",
         "ops": ops,
         "events": events,
+        "errors": {code.name.lower(): int(code) for code in ErrorCode},
         "$defs": defs.get("$defs", {}),
     }

@@ -1,0 +1,14 @@
+/** tidings-client: the Tidings instant-messaging client for browsers and
+ * Node 20+ (docs/typescript-sdk.md). */
+export { Client, type Element, type SendOptions } from "./client.js";
+export { ConversationList } from "./conversations.js";
+export { Emitter, type Listener } from "./emitter.js";
+export {
+  ClientClosedError, FATAL_LOGIN_CODES, InvalidArgumentError, RequestTimeoutError, RETRYABLE_CODES,
+  TidingsError,
+} from "./errors.js";
+export type { WebSocketClass, WebSocketLike } from "./connection.js";
+export type { ClientEvents, ClientOptions, ConnectionState, Entry } from "./session.js";
+export { SeqTracker, type Verdict } from "./tracker.js";
+export { ErrorCodes } from "./generated/protocol.js";
+export type * from "./generated/protocol.js";

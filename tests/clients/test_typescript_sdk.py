@@ -1,0 +1,54 @@
+"""The TypeScript SDK (clients/typescript) against a real ``tidings serve``:
+its Node tests (node --test) send and receive one-to-one and in groups, page
+history, read, recall, edit, react, refuse bad input with clear errors, and
+resync exactly after the server is killed (kill -9) and restarted under a
+sending client. This test builds the package when needed, starts the
+server and an app, and hands them to node through the environment."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from tests.clients.control import control_server
+from tests.clients.node import NODE, NPM, PACKAGE, ensure_ready
+from tests.support import Server
+
+pytestmark = pytest.mark.skipif(NODE is None or NPM is None, reason="Node.js is not installed")
+
+# The Node tests, by name: each must have run and passed (a file that fails
+# to load, or a test renamed without this list, fails here).
+NODE_TESTS = (
+    "one-to-one: each side gets the other's messages once, in order",
+    "a group: the creator's messages reach every member once",
+    "history pages back, oldest first; read and the conversation list",
+    "recall, edit and reactions reach the peer as changes and events",
+    "bad input: clear errors before sending, stable codes from the server",
+    "a refused ticket: a bad one fails the connect with its code; an expired one is refreshed",
+    "kill -9 and restart under a sending client: nothing acked lost, nothing twice",
+)
+
+
+@pytest.mark.process_server("kill -9 under a sending client: only a process can be killed")
+def test_the_node_tests_of_the_typescript_sdk_pass_against_a_real_server(
+        make_server: object, backend: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("the SDK's behaviour does not depend on the store; once is enough")
+    ensure_ready()
+    server: Server = make_server()  # type: ignore[operator]
+    app = server.create_app()
+    with control_server(server, app) as control:
+        env = dict(os.environ, TIDINGS_WS_URL=server.ws_url,
+                   TIDINGS_SDKAPPID=str(app.sdkappid), TIDINGS_CONTROL=control)
+        result = subprocess.run(
+            [str(NODE), "--test", "--test-concurrency=1", "--test-reporter=tap",
+             "test/chat.test.mjs", "test/resync.test.mjs"],
+            cwd=PACKAGE, env=env, capture_output=True, text=True, timeout=110)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-6000:]
+    passed = set(re.findall(r"^\s*ok \d+ - (.+?)\s*$", out, re.M))
+    assert set(NODE_TESTS) <= passed, out[-6000:]
+    assert not re.search(r"^\s*not ok", out, re.M), out[-6000:]
