@@ -28,6 +28,9 @@ NODE_TESTS = (
     "recall, edit and reactions reach the peer as changes and events",
     "bad input: clear errors before sending, stable codes from the server",
     "a refused ticket: a bad one fails the connect with its code; an expired one is refreshed",
+    "an upload in parts reports its progress; the peer downloads the same bytes",
+    "friends and blocks, typing and settings from another device",
+    "a hosted account registers, signs in, chats and signs out",
     "kill -9 and restart under a sending client: nothing acked lost, nothing twice",
 )
 
@@ -45,7 +48,7 @@ def test_the_node_tests_of_the_typescript_sdk_pass_against_a_real_server(
                    TIDINGS_SDKAPPID=str(app.sdkappid), TIDINGS_CONTROL=control)
         result = subprocess.run(
             [str(NODE), "--test", "--test-concurrency=1", "--test-reporter=tap",
-             "test/chat.test.mjs", "test/resync.test.mjs"],
+             "test/chat.test.mjs", "test/features.test.mjs", "test/resync.test.mjs"],
             cwd=PACKAGE, env=env, capture_output=True, text=True, timeout=110)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-6000:]

@@ -3,6 +3,8 @@
  * the op's `data` as the schema declares it (the protocol's field names);
  * every op is also reachable as `client.request(op, data)`. */
 import { InvalidArgumentError } from "./errors.js";
+import { httpBase } from "./http.js";
+import { upload, type StoredUpload, type UploadOptions, type UploadSource } from "./media.js";
 import type {
   ChangeAck, ConversationsReply, HistoryReply, MessageAck, Ops, QuoteElement, ReadState, SendRequest,
   TextElement,
@@ -235,9 +237,37 @@ export class Client extends Session {
 
   // -- media, push, links --------------------------------------------------------
 
-  /** A signed download URL of an upload (docs/media.md). */
-  mediaUrl(mediaId: string, variant: Data<"media_url">["variant"] = "original"): Reply<"media_url"> {
-    return this.request("media_url", { media_id: mediaId, variant });
+  /** Uploads a file (a `File`/`Blob`, or bytes): in parts past
+   * `partBytes` (4 MiB), resuming after a broken connection, with
+   * `onProgress` after each part. Answers the stored upload; its `element`
+   * is ready to send. */
+  upload(source: UploadSource, options?: UploadOptions): Promise<StoredUpload> {
+    return upload(httpBase(this.url), () => this.freshUserSig(), source, options);
+  }
+
+  /** Uploads, then sends the upload's element (an image, a sound, a video or a file). */
+  async sendMedia(conversationId: string, source: UploadSource,
+                  options: UploadOptions & SendOptions & { kind: NonNullable<UploadOptions["kind"]> }
+  ): Promise<MessageAck> {
+    conversation(conversationId);
+    const done = await this.upload(source, options);
+    return this.send(conversationId, [done.element], options);
+  }
+
+  /** A signed download URL of an upload (docs/media.md): absolute, no
+   * credentials needed, it expires (`expires_at`). */
+  async mediaUrl(mediaId: string, variant: Data<"media_url">["variant"] = "original"
+  ): Promise<{ url: string; expires_at?: number; [key: string]: unknown }> {
+    const found = await this.request("media_url", { media_id: mediaId, variant });
+    return { ...found, url: new URL(String(found.url), httpBase(this.url)).href };
+  }
+
+  /** The bytes of an upload, through a fresh signed URL. */
+  async download(mediaId: string, variant: Data<"media_url">["variant"] = "original"): Promise<ArrayBuffer> {
+    const { url } = await this.mediaUrl(mediaId, variant);
+    const reply = await fetch(url);
+    if (!reply.ok) throw new InvalidArgumentError(`download of ${mediaId} failed: HTTP ${reply.status}`);
+    return reply.arrayBuffer();
   }
   mediaInfo(mediaId: string): Reply<"media_info"> { return this.request("media_info", { media_id: mediaId }); }
 

@@ -301,7 +301,8 @@ export class Session extends Emitter<ClientEvents> {
     this.wake();
   }
 
-  private async freshUserSig(): Promise<string> {
+  /** The ticket held (fetched with getUserSig when there is none); REST calls use it too. */
+  protected async freshUserSig(): Promise<string> {
     if (this.userSig === undefined) {
       const sig = await this.getUserSig!();
       if (typeof sig !== "string" || sig === "") {

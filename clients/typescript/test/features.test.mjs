@@ -1,0 +1,99 @@
+// The feature methods beyond chat: uploads in parts with progress and
+// signed downloads, friends and blocks, typing and settings events, search,
+// profiles, and hosted (home) accounts over REST.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, test } from "node:test";
+import { WebSocket } from "ws";
+import { HomeAccounts, TidingsError, httpBase } from "tidings-client";
+import { URL, connect, until, user } from "./helpers.mjs";
+
+const open = [];
+after(() => { for (const c of open) c.close(); });
+async function login(name) {
+  const made = await connect(name);
+  open.push(made.client);
+  return made;
+}
+
+test("an upload in parts reports its progress; the peer downloads the same bytes", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  const alice = await login(a);
+  const bob = await login(b);
+  const bytes = randomBytes(300 * 1024);
+  const seen = [];
+  const ack = await alice.client.sendMedia(`c2c_${b}`, bytes, {
+    kind: "file", name: "notes.bin", partBytes: 128 * 1024, onProgress: (p) => seen.push(p) });
+  assert.deepEqual(seen.map((p) => p.sent), [0, 128 * 1024, 256 * 1024, bytes.length]);
+  assert.ok(seen.every((p) => p.total === bytes.length));
+  await until(() => bob.inbox.length === 1, 10_000, "the file message");
+  const [element] = bob.inbox[0].elements;
+  assert.equal(element.type, "file");
+  assert.equal(element.name, "notes.bin");
+  assert.equal(bob.inbox[0].seq, ack.seq);
+  const { url } = await bob.client.mediaUrl(element.media_id);
+  assert.ok(url.startsWith(httpBase(URL)), url);
+  const got = Buffer.from(await bob.client.download(element.media_id));
+  assert.ok(got.equals(bytes));
+  // Small files go up in one request; refusals keep the server's code.
+  const small = await alice.client.upload(new Uint8Array([1, 2, 3]), { name: "x.bin" });
+  assert.equal(small.element.type, "file");
+  await assert.rejects(alice.client.upload(new TextEncoder().encode("#!/bin/sh\necho hi\n"), { kind: "image" }),
+    (e) => e instanceof TidingsError && e.code === 95002);
+});
+
+test("friends and blocks, typing and settings from another device", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  const alice = await login(a);
+  const bob = await login(b);
+  const alice2 = await login(a);
+  const requests = [];
+  bob.client.on("friend_request", (r) => requests.push(r));
+  const asked = await alice.client.addFriend({ user_id: b, wording: "hi" });
+  assert.ok(["pending", "added"].includes(asked.result), JSON.stringify(asked));
+  if (asked.result === "pending") {
+    await until(() => requests.length === 1, 10_000, "the friend request");
+    assert.equal(requests[0].from, a);
+    await bob.client.acceptFriend(a);
+  }
+  const friends = await alice.client.friends();
+  assert.deepEqual(friends.friends.map((f) => f.user_id), [b]);
+  const pest = user("pest");
+  await alice.client.block([pest]);
+  assert.deepEqual((await alice.client.blocklist()).blocked.map((x) => x.user_id), [pest]);
+
+  const typing = [];
+  bob.client.on("typing", (t) => typing.push(t));
+  await alice.client.sendText(`c2c_${b}`, "hello");
+  await alice.client.typing(`c2c_${b}`);
+  await until(() => typing.length === 1, 10_000, "the typing event");
+  assert.deepEqual([typing[0].user_id, typing[0].typing], [a, true]);
+
+  const settings = [];
+  alice2.client.on("conversation_settings", (s) => settings.push(s));
+  await alice.client.setConversation(`c2c_${b}`, { pinned: true });
+  await until(() => settings.length === 1, 10_000, "the settings event");
+  assert.equal(settings[0].pinned, true);
+
+  const found = await bob.client.search({ q: "hello" });
+  assert.deepEqual(found.results.map((r) => r.conversation_id), [`c2c_${a}`]);
+  const profiles = await bob.client.getProfiles([a]);
+  assert.ok(JSON.stringify(profiles).includes(a));
+});
+
+test("a hosted account registers, signs in, chats and signs out", async () => {
+  const home = new HomeAccounts(httpBase(URL));
+  const name = `ts_${randomBytes(4).toString("hex")}`;
+  const made = await home.register(name, "correct horse battery");
+  assert.equal(made.created, true);
+  await assert.rejects(home.signInPassword(name, "wrong password"),
+    (e) => e instanceof TidingsError && e.is("home_bad_credentials"));
+  const me = await home.signInPassword(name, "correct horse battery");
+  const client = home.client(me, { WebSocket });
+  open.push(client);
+  await client.connect();
+  assert.equal(client.userId, me.user_id);
+  assert.equal((await home.me(me)).username, name);
+  await home.signOut(me);
+  await assert.rejects(home.me(me), (e) => e instanceof TidingsError && e.is("usersig_revoked"));
+});
