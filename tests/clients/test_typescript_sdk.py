@@ -1,9 +1,12 @@
-"""The TypeScript SDK (clients/typescript) against a real ``tidings serve``:
-its Node tests (node --test) send and receive one-to-one and in groups, page
-history, read, recall, edit, react, refuse bad input with clear errors, and
-resync exactly after the server is killed (kill -9) and restarted under a
-sending client. This test builds the package when needed, starts the
-server and an app, and hands them to node through the environment."""
+"""The TypeScript SDK (clients/typescript) in Node: its tests (node --test)
+check the heartbeat watchdog and the healing of a gap against a scripted
+server, then, against a real ``tidings serve``, send and receive one-to-one
+and in groups, page history, read, recall, edit, react, upload and download,
+use friends, blocks, search, profiles and hosted accounts, refuse bad input
+with clear errors, and resync exactly after the server is killed (kill -9)
+and restarted under a sending client. This test builds the package when
+needed, starts the server and an app, and hands them to node through the
+environment."""
 
 from __future__ import annotations
 
@@ -22,6 +25,9 @@ pytestmark = pytest.mark.skipif(NODE is None or NPM is None, reason="Node.js is 
 # The Node tests, by name: each must have run and passed (a file that fails
 # to load, or a test renamed without this list, fails here).
 NODE_TESTS = (
+    "a silent server is left and the client reconnects; pings are answered",
+    "a gap in the live stream: the client resyncs and hands over each message once, in order",
+    "the seq tracker: an own ack past a gap waits until the gap closes",
     "one-to-one: each side gets the other's messages once, in order",
     "a group: the creator's messages reach every member once",
     "history pages back, oldest first; read and the conversation list",
@@ -48,7 +54,8 @@ def test_the_node_tests_of_the_typescript_sdk_pass_against_a_real_server(
                    TIDINGS_SDKAPPID=str(app.sdkappid), TIDINGS_CONTROL=control)
         result = subprocess.run(
             [str(NODE), "--test", "--test-concurrency=1", "--test-reporter=tap",
-             "test/chat.test.mjs", "test/features.test.mjs", "test/resync.test.mjs"],
+             "test/offline.test.mjs", "test/chat.test.mjs",
+             "test/features.test.mjs", "test/resync.test.mjs"],
             cwd=PACKAGE, env=env, capture_output=True, text=True, timeout=110)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-6000:]
