@@ -3,7 +3,7 @@
  * the op's `data` as the schema declares it (the protocol's field names);
  * every op is also reachable as `client.request(op, data)`. */
 import { InvalidArgumentError } from "./errors.js";
-import { httpBase } from "./http.js";
+import { httpBase, httpCall } from "./http.js";
 import { upload, type StoredUpload, type UploadOptions, type UploadSource } from "./media.js";
 import type {
   ChangeAck, ConversationsReply, HistoryReply, MessageAck, Ops, QuoteElement, ReadState, SendRequest,
@@ -277,14 +277,16 @@ export class Client extends Session {
   }
   pushDevices(): Reply<"push_devices"> { return this.request("push_devices", {}); }
 
-  /** Subscribes this browser to Web Push (through its service worker) and
-   * registers the subscription (docs/push.md): `vapidPublicKey` is the
-   * server's, base64url. */
-  async subscribeWebPush(registration: ServiceWorkerRegistration, vapidPublicKey: string
+  /** Subscribes this browser to Web Push through its service worker and
+   * registers the subscription (docs/push.md). The server's VAPID key is
+   * fetched (`GET /v1/push/vapid`) unless given (base64url). */
+  async subscribeWebPush(registration: ServiceWorkerRegistration, vapidPublicKey?: string
   ): Reply<"push_register"> {
-    const key = Uint8Array.from(atob(vapidPublicKey.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
-    const subscription = await registration.pushManager.subscribe({
-      userVisibleOnly: true, applicationServerKey: key });
+    const base = httpBase(this.url);
+    const vapid = vapidPublicKey ?? String((await httpCall(base, "/v1/push/vapid", {
+      usersig: await this.freshUserSig() })).public_key);
+    const key = Uint8Array.from(atob(vapid.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+    const subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
     const json = subscription.toJSON() as { endpoint: string; keys: { p256dh: string; auth: string } };
     return this.registerPush({ channel: "webpush", device_id: this.deviceId,
                                subscription: { endpoint: json.endpoint, keys: json.keys } });
