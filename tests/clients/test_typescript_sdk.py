@@ -53,8 +53,8 @@ def test_the_node_tests_of_the_typescript_sdk_pass_against_a_real_server(
         env = dict(os.environ, TIDINGS_WS_URL=server.ws_url,
                    TIDINGS_SDKAPPID=str(app.sdkappid), TIDINGS_CONTROL=control)
         result = subprocess.run(
-            [str(NODE), "--test", "--test-concurrency=1", "--test-reporter=tap",
-             "test/offline.test.mjs", "test/chat.test.mjs",
+            [str(NODE), "--test", "--test-concurrency=1", "--test-timeout=90000",
+             "--test-reporter=tap", "test/offline.test.mjs", "test/chat.test.mjs",
              "test/features.test.mjs", "test/resync.test.mjs"],
             cwd=PACKAGE, env=env, capture_output=True, text=True, timeout=110)
     out = result.stdout + result.stderr

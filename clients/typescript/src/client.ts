@@ -235,6 +235,32 @@ export class Client extends Session {
   }
   myGroupApplications(): Reply<"group_applications"> { return this.request("group_applications", {}); }
 
+  // -- Live groups (docs/groups.md, "Live groups"): messages not stored ------
+
+  /** Joins a Live group on this connection, and again after every reconnect
+   * until `liveLeave`; its messages come as `live_message` events. */
+  async liveJoin(groupId: string): Reply<"live_join"> {
+    const joined = await this.request("live_join", { group_id: groupId });
+    this.liveRooms.add(groupId);
+    return joined;
+  }
+  liveLeave(groupId: string): Reply<"live_leave"> {
+    this.liveRooms.delete(groupId);
+    return this.request("live_leave", { group_id: groupId });
+  }
+  /** Sends now (not stored, not resent); over the room's rate a Low or
+   * Normal message is refused with 94060 (`live_room_busy`). */
+  liveSend(groupId: string, elements: Element[],
+           options: { priority?: "High" | "Normal" | "Low"; cloudCustomData?: string; clientMsgId?: string } = {}
+  ): Reply<"live_send"> {
+    return this.request("live_send", {
+      group_id: groupId, elements, priority: options.priority ?? "Normal",
+      cloud_custom_data: options.cloudCustomData ?? "", client_msg_id: options.clientMsgId ?? this.newClientMsgId() });
+  }
+  liveMembers(groupId: string, limit = 100): Reply<"live_members"> {
+    return this.request("live_members", { group_id: groupId, limit });
+  }
+
   // -- media, push, links --------------------------------------------------------
 
   /** Uploads a file (a `File`/`Blob`, or bytes): in parts past

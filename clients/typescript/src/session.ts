@@ -99,6 +99,9 @@ export class Session extends Emitter<ClientEvents> {
   protected readonly tracker: SeqTracker;
   /** client_msg_ids of sends awaiting their ack. */
   protected readonly outbox = new Set<string>();
+  /** The Live groups joined: membership is per connection, so each
+   * reconnect joins them again (until `liveLeave`). */
+  protected readonly liveRooms = new Set<string>();
   private readonly Socket: WebSocketClass;
   private readonly getUserSig: (() => string | Promise<string>) | undefined;
   private userSig: string | undefined;
@@ -331,6 +334,14 @@ export class Session extends Emitter<ClientEvents> {
       const within = Math.max(this.requestTimeout, deadAfter);
       while (await conn.request("sync", { known: this.tracker.snapshot() },
                                 (d) => this.applySync(d as SyncReply & Record<string, unknown>), within)) { /* again */ }
+      for (const groupId of [...this.liveRooms].sort()) {
+        try {
+          await conn.request("live_join", { group_id: groupId }, asObject, this.requestTimeout);
+        } catch (error) {
+          if (!(error instanceof TidingsError)) throw error;
+          this.liveRooms.delete(groupId); // disbanded, or no longer allowed in
+        }
+      }
       this.sessionId = login.session_id;
       this.connects += 1;
       this.conn = conn;
@@ -374,6 +385,7 @@ export class Session extends Emitter<ClientEvents> {
         return this.deliver(entry, acceptGap); // false: a gap, so resync
       }
       default:
+        if (event === "live_closed") this.liveRooms.delete((data as { group_id: string }).group_id);
         if (typeof data === "object" && data !== null) {
           this.emit(event as keyof ClientEvents, data as never);
         }

@@ -6,15 +6,10 @@ import { WebSocket } from "ws";
 import {
   Client, ClientClosedError, ConversationList, ErrorCodes, InvalidArgumentError, TidingsError,
 } from "tidings-client";
-import { SDKAPPID, URL, connect, until, user, userSig } from "./helpers.mjs";
+import { SDKAPPID, URL, connect, until, user, userSig, closeAll, closeLater } from "./helpers.mjs";
 
-const open = [];
-after(() => { for (const c of open) c.close(); });
-async function login(name, options) {
-  const made = await connect(name, options);
-  open.push(made.client);
-  return made;
-}
+after(closeAll);
+const login = connect;
 
 test("one-to-one: each side gets the other's messages once, in order", async () => {
   const [a, b] = [user("alice"), user("bob")];
@@ -140,7 +135,7 @@ test("a refused ticket: a bad one fails the connect with its code; an expired on
     url: URL, sdkappid: SDKAPPID, userId: a, WebSocket, userSig: await userSig(user("someone-else")),
     getUserSig: () => { asked += 1; return userSig(a); },
   });
-  open.push(refreshed);
+  closeLater(refreshed);
   // A ticket of another user is not refreshable: the app's code is wrong.
   await assert.rejects(refreshed.connect(), (e) => e.is?.("usersig_user_mismatch"));
   const expired = new Client({
@@ -148,7 +143,7 @@ test("a refused ticket: a bad one fails the connect with its code; an expired on
     userSig: await (await fetch(`${process.env.TIDINGS_CONTROL}/usersig?user=${a}&expire=-10`)).text(),
     getUserSig: () => { asked += 1; return userSig(a); },
   });
-  open.push(expired);
+  closeLater(expired);
   await expired.connect();
   assert.equal(asked, 1);
   assert.equal(expired.connected, true);

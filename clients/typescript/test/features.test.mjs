@@ -6,15 +6,10 @@ import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
 import { WebSocket } from "ws";
 import { HomeAccounts, TidingsError, httpBase } from "tidings-client";
-import { URL, connect, until, user } from "./helpers.mjs";
+import { URL, connect, until, user, closeAll, closeLater } from "./helpers.mjs";
 
-const open = [];
-after(() => { for (const c of open) c.close(); });
-async function login(name) {
-  const made = await connect(name);
-  open.push(made.client);
-  return made;
-}
+after(closeAll);
+const login = connect;
 
 test("an upload in parts reports its progress; the peer downloads the same bytes", async () => {
   const [a, b] = [user("alice"), user("bob")];
@@ -90,7 +85,7 @@ test("a hosted account registers, signs in, chats and signs out", async () => {
     (e) => e instanceof TidingsError && e.is("home_bad_credentials"));
   const me = await home.signInPassword(name, "correct horse battery");
   const client = home.client(me, { WebSocket });
-  open.push(client);
+  closeLater(client);
   await client.connect();
   assert.equal(client.userId, me.user_id);
   assert.equal((await home.me(me)).username, name);

@@ -30,12 +30,27 @@ export async function control(action) {
   if (!reply.ok) throw new Error(`${action}: ${reply.status} ${await reply.text()}`);
 }
 
+const opened = [];
+
+/** Closes every client `connect` made (an `after` hook of each file: a
+ * failed test must not leave sockets that keep node from exiting). */
+export function closeAll() {
+  for (const client of opened.splice(0)) client.close();
+}
+
+/** Closes `client` with the others at the end of the file. */
+export function closeLater(client) {
+  opened.push(client);
+  return client;
+}
+
 /** A connected client with quick reconnects, and what it received. */
 export async function connect(userId, options = {}) {
   const client = new Client({
     url: URL, sdkappid: SDKAPPID, userId, getUserSig: () => userSig(userId), WebSocket,
     backoffInitial: 100, backoffMax: 800, ...options,
   });
+  opened.push(client);
   const inbox = [];
   client.on("message", (m) => inbox.push(m));
   await client.connect();

@@ -35,7 +35,7 @@ const message = (seq) => ({
 const conv = (last) => ({ conversation_id: "c2c_bob", last_seq: last, type: "c2c" });
 const LOGIN = { session_id: 1, server_time: 0, heartbeat_interval: 0.05, heartbeat_timeout: 0.2, max_message_bytes: 12288 };
 
-test("a silent server is left and the client reconnects; pings are answered", async () => {
+test("a silent server is left and the client reconnects; pings are answered", async (t) => {
   const pongs = [];
   const { FakeSocket, made } = fakeSockets((frame, ws, nth) => {
     if (frame.op === "pong") { pongs.push(nth); return; }
@@ -47,16 +47,16 @@ test("a silent server is left and the client reconnects; pings are answered", as
   });
   const client = new Client({ url: "ws://fake/v1/ws", sdkappid: 1, userId: "alice", userSig: "sig",
                               WebSocket: FakeSocket, backoffInitial: 10, backoffMax: 20 });
+  t.after(() => client.close());
   await client.connect();
   const deadline = Date.now() + 5000;
   while (client.connects < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   assert.equal(client.connects, 2);
   assert.equal(made[0].readyState, 3, "the silent connection was closed");
   assert.deepEqual(pongs.slice(0, 1), [1]);
-  client.close();
 });
 
-test("a gap in the live stream: the client resyncs and hands over each message once, in order", async () => {
+test("a gap in the live stream: the client resyncs and hands over each message once, in order", async (t) => {
   const syncs = [];
   const { FakeSocket } = fakeSockets((frame, ws, nth) => {
     if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
@@ -75,6 +75,7 @@ test("a gap in the live stream: the client resyncs and hands over each message o
   });
   const client = new Client({ url: "ws://fake/v1/ws", sdkappid: 1, userId: "alice", userSig: "sig",
                               WebSocket: FakeSocket, backoffInitial: 10, backoffMax: 20 });
+  t.after(() => client.close());
   const seqs = [];
   client.on("message", (m) => seqs.push(m.seq));
   await client.connect();
@@ -83,7 +84,6 @@ test("a gap in the live stream: the client resyncs and hands over each message o
   assert.deepEqual(seqs, [1, 2, 3, 4]);
   assert.deepEqual(syncs, [{}, { c2c_bob: 1 }]);
   assert.deepEqual(client.known, { c2c_bob: 4 });
-  client.close();
 });
 
 test("the seq tracker: an own ack past a gap waits until the gap closes", () => {

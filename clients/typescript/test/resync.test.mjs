@@ -1,9 +1,12 @@
 // The server is killed (kill -9) and restarted under a client that keeps
 // sending: every acked message is delivered once, in seq order, and sends
-// in flight are retried with their client_msg_id and stored once.
+// in flight are retried with their client_msg_id and stored once; Live
+// groups (membership held in the server's memory) are joined again.
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { connect, control, until, user } from "./helpers.mjs";
+import { after, test } from "node:test";
+import { closeAll, connect, control, until, user } from "./helpers.mjs";
+
+after(closeAll);
 
 test("kill -9 and restart under a sending client: nothing acked lost, nothing twice", async () => {
   const [a, b] = [user("alice"), user("bob")];
@@ -14,6 +17,13 @@ test("kill -9 and restart under a sending client: nothing acked lost, nothing tw
   const acks = [];
   for (let i = 1; i <= 5; i++) acks.push(await bob.client.sendText(to, `m${i}`, { clientMsgId: `id-${i}` }));
   await until(() => alice.inbox.length === 5, 10_000, "the first messages");
+
+  const room = `live-${user("r")}`;
+  await bob.client.createGroup({ type: "AVChatRoom", group_id: room });
+  await bob.client.liveJoin(room);
+  await alice.client.liveJoin(room);
+  const live = [];
+  alice.client.on("live_message", (m) => live.push(m.elements[0].text));
 
   await control("kill9");
   await until(() => !alice.client.connected && !bob.client.connected, 10_000, "the clients to see the drop");
@@ -38,11 +48,16 @@ test("kill -9 and restart under a sending client: nothing acked lost, nothing tw
   assert.ok(alice.client.connects >= 2);
   assert.deepEqual(alice.client.known, { [`c2c_${b}`]: 15 });
 
+  // Both joined the Live group again on their own.
+  await bob.client.liveSend(room, [{ type: "text", text: "still live" }]);
+  await until(() => live.length === 1, 10_000, "the live message");
+  assert.deepEqual(live, ["still live"]);
+  assert.deepEqual([...(await bob.client.liveMembers(room)).members].sort(), [a, b].sort());
+
   // A retry after the ack is answered with the first ack.
   const again = await bob.client.sendText(to, "m6", { clientMsgId: "id-6" });
   assert.equal(again.duplicate, true);
   assert.equal(again.seq, acks.find((x) => x.client_msg_id === "id-6").seq);
   const page = await alice.client.history(`c2c_${b}`);
   assert.deepEqual(page.messages.map((m) => m.seq), Array.from({ length: 15 }, (_, i) => i + 1));
-  for (const c of [alice, bob, bob2]) c.client.close();
 });
