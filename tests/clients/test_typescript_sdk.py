@@ -10,9 +10,11 @@ environment."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +64,28 @@ def test_the_node_tests_of_the_typescript_sdk_pass_against_a_real_server(
     passed = set(re.findall(r"^\s*ok \d+ - (.+?)\s*$", out, re.M))
     assert set(NODE_TESTS) <= passed, out[-6000:]
     assert not re.search(r"^\s*not ok", out, re.M), out[-6000:]
+
+
+def test_node_imports_the_packed_package_by_its_name(tmp_path: Path) -> None:
+    """What ``npm pack`` makes (what a registry would serve) installs with no
+    dependency and imports by name in Node, with its types beside it."""
+    ensure_ready()
+    packed = subprocess.run([str(NPM), "pack", "--pack-destination", str(tmp_path), "--json"],
+                            cwd=PACKAGE, capture_output=True, text=True, timeout=120, check=True)
+    tarball = tmp_path / json.loads(packed.stdout)[0]["filename"]
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "package.json").write_text('{"name": "app", "private": true, "type": "module"}')
+    subprocess.run([str(NPM), "install", "--offline", "--no-audit", "--no-fund", str(tarball)],
+                   cwd=app, capture_output=True, text=True, timeout=120, check=True)
+    installed = app / "node_modules"
+    assert sorted(p.name for p in installed.iterdir() if not p.name.startswith(".")) == [
+        "tidings-client"]
+    assert (installed / "tidings-client" / "dist" / "index.d.ts").exists()
+    script = ("import { Client, ErrorCodes, InvalidArgumentError } from 'tidings-client';"
+              "try { new Client({ url: 'http://x', sdkappid: 1, userId: 'a', userSig: 's' }); }"
+              "catch (e) { console.log(e instanceof InvalidArgumentError, "
+              "ErrorCodes.group_muted); }")
+    ran = subprocess.run([str(NODE), "--input-type=module", "-e", script], cwd=app,
+                         capture_output=True, text=True, timeout=60)
+    assert ran.stdout.strip() == "true 10017", ran.stderr
