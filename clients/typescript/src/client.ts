@@ -6,7 +6,7 @@ import { InvalidArgumentError } from "./errors.js";
 import { httpBase, httpCall } from "./http.js";
 import { upload, type StoredUpload, type UploadOptions, type UploadSource } from "./media.js";
 import type {
-  ChangeAck, ConversationsReply, HistoryReply, MessageAck, Ops, QuoteElement, ReadState, SendRequest,
+  ChangeAck, ConversationsReply, HistoryReply, MediaUrlReply, MessageAck, Ops, QuoteElement, ReadState, SendRequest,
   TextElement,
 } from "./generated/protocol.js";
 import { Session } from "./session.js";
@@ -283,7 +283,7 @@ export class Client extends Session {
   /** A signed download URL of an upload (docs/media.md): absolute, no
    * credentials needed, it expires (`expires_at`). */
   async mediaUrl(mediaId: string, variant: Data<"media_url">["variant"] = "original"
-  ): Promise<{ url: string; expires_at?: number; [key: string]: unknown }> {
+  ): Promise<MediaUrlReply> {
     const found = await this.request("media_url", { media_id: mediaId, variant });
     return { ...found, url: new URL(String(found.url), httpBase(this.url)).href };
   }

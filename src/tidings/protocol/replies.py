@@ -1,5 +1,5 @@
 """Replies of the ops (and REST routes) that answer with views: login,
-ping, history, the conversation list, read state, sync. The other ops answer the object their docs
+ping, history, the conversation list, read state, sync, a download URL. The other ops answer the object their docs
 page describes."""
 
 from __future__ import annotations
@@ -54,3 +54,14 @@ class SyncReply(TypedDict):
     messages: list[EntryView]
     conversations: list[ConversationView]
     more: bool
+
+
+class MediaUrlReply(TypedDict):
+    """A signed download URL (a path on the server; no credentials needed)
+    and when it stops working (s since the epoch; docs/media.md)."""
+
+    url: str
+    expires_at: int
+    media_id: str
+    variant: str
+

@@ -10,11 +10,13 @@ from pydantic import TypeAdapter
 
 from tidings.domain.errors import ErrorCode
 from tidings.protocol.events import EVENTS
+from tidings.protocol.friend_replies import BlocklistReply, FriendAddReply, FriendsReply
 from tidings.protocol.ops import OPS
 from tidings.protocol.replies import (
     ConversationsReply,
     HistoryReply,
     LoginReply,
+    MediaUrlReply,
     PingReply,
     ReadState,
     SyncReply,
@@ -26,7 +28,8 @@ SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
 # Replies whose shape is a view of their own (the other ops answer the
 # object their docs page describes).
 REPLIES: dict[str, Any] = {
-    "login": LoginReply, "ping": PingReply,
+    "login": LoginReply, "ping": PingReply, "media_url": MediaUrlReply,
+    "friend_add": FriendAddReply, "friends": FriendsReply, "blocklist": BlocklistReply,
     "send": MessageAck, "recall": ChangeAck, "edit": ChangeAck, "link_send": MessageAck,
     "history": HistoryReply, "link_history": HistoryReply, "conversations": ConversationsReply,
     "read": ReadState, "link_read": ReadState, "sync": SyncReply, "link_sync": SyncReply}

@@ -27,9 +27,18 @@ export interface AppStateRequest {
   state: string;
 }
 
+export interface BlockedView {
+  since: number;
+  user_id: string;
+}
+
 export interface BlocklistEvent {
   added: string[];
   removed: string[];
+}
+
+export interface BlocklistReply {
+  blocked: BlockedView[];
 }
 
 /**
@@ -170,6 +179,15 @@ export interface FriendAcceptData {
   user_id: string;
 }
 
+/**
+ * ``added``: now friends; ``pending``: a request waits for the other's
+ * answer; ``friends``: they were already (docs/friends.md).
+ */
+export interface FriendAddReply {
+  result: "added" | "pending" | "friends";
+  user_id: string;
+}
+
 export interface FriendDeleteIn {
   both?: boolean;
   user_ids: string[];
@@ -221,6 +239,10 @@ export interface FriendView {
   updated_at: number;
   user_id: string;
   wording: string;
+}
+
+export interface FriendsReply {
+  friends: FriendView[];
 }
 
 export type Gender = "unknown" | "female" | "male";
@@ -488,6 +510,17 @@ export interface LoginReply {
 
 export interface MediaInfoRequest {
   media_id: string;
+}
+
+/**
+ * A signed download URL (a path on the server; no credentials needed)
+ * and when it stops working (s since the epoch; docs/media.md).
+ */
+export interface MediaUrlReply {
+  expires_at: number;
+  media_id: string;
+  url: string;
+  variant: string;
 }
 
 export interface MediaUrlRequest {
@@ -791,20 +824,20 @@ export interface WebPushSubscription {
 export interface Ops {
   app_state: { data: AppStateRequest; reply: Untyped };
   block: { data: UserIdsIn; reply: Untyped };
-  blocklist: { data: EmptyInput; reply: Untyped };
+  blocklist: { data: EmptyInput; reply: BlocklistReply };
   conversation_delete: { data: ConversationDeleteData; reply: Untyped };
   conversation_hide: { data: ConversationIdData; reply: Untyped };
   conversation_set: { data: ConversationSetData; reply: Untyped };
   conversations: { data: ConversationsData; reply: ConversationsReply };
   edit: { data: EditData; reply: ChangeAck };
   friend_accept: { data: FriendAcceptData; reply: Untyped };
-  friend_add: { data: FriendRequestIn; reply: Untyped };
+  friend_add: { data: FriendRequestIn; reply: FriendAddReply };
   friend_decline: { data: FriendUserData; reply: Untyped };
   friend_delete: { data: FriendDeleteIn; reply: Untyped };
   friend_remark: { data: FriendRemarkData; reply: Untyped };
   friend_requests: { data: EmptyInput; reply: Untyped };
   friend_withdraw: { data: FriendUserData; reply: Untyped };
-  friends: { data: EmptyInput; reply: Untyped };
+  friends: { data: EmptyInput; reply: FriendsReply };
   group_applications: { data: EmptyInput; reply: Untyped };
   group_apply: { data: GroupApplyRequest; reply: Untyped };
   group_create: { data: GroupCreateRequest; reply: Untyped };
@@ -842,7 +875,7 @@ export interface Ops {
   live_send: { data: LiveSendRequest; reply: Untyped };
   login: { data: LoginData; reply: LoginReply };
   media_info: { data: MediaInfoRequest; reply: Untyped };
-  media_url: { data: MediaUrlRequest; reply: Untyped };
+  media_url: { data: MediaUrlRequest; reply: MediaUrlReply };
   ping: { data: EmptyInput; reply: PingReply };
   pong: { data: EmptyInput; reply: Untyped };
   profile_get: { data: ProfileGetData; reply: Untyped };
