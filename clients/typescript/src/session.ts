@@ -201,6 +201,37 @@ export class Session extends Emitter<ClientEvents> {
     return this.tracker.snapshot();
   }
 
+  /** The events named, from now on, as an async iterator:
+   * `for await (const m of client.stream("message")) ...`. It ends when the
+   * client is closed (after what it holds), throws when the client failed
+   * for good; leaving the loop unsubscribes. */
+  stream<K extends keyof ClientEvents>(event: K): AsyncIterableIterator<ClientEvents[K]> {
+    const queue: ClientEvents[K][] = [];
+    let wake: (() => void) | null = null;
+    let done = this.closed;
+    const offs = [
+      this.on(event, (value) => { queue.push(value); wake?.(); }),
+      this.on("state", (state) => {
+        if (state === "closed" || state === "failed") { done = true; wake?.(); }
+      }),
+    ];
+    const stop = () => { for (const off of offs) off(); done = true; };
+    const end = { value: undefined, done: true } as const;
+    const iterator: AsyncIterableIterator<ClientEvents[K]> = {
+      [Symbol.asyncIterator]: () => iterator,
+      next: async () => {
+        while (queue.length === 0 && !done) await new Promise<void>((resolve) => { wake = resolve; });
+        wake = null;
+        if (queue.length > 0) return { value: queue.shift()!, done: false };
+        stop();
+        if (this.failure !== null) throw this.failure;
+        return end;
+      },
+      return: async () => { stop(); return end; },
+    };
+    return iterator;
+  }
+
   // -- requests ----------------------------------------------------------------
 
   /** Any op of the protocol, typed by the schema: answers the reply's data.

@@ -78,12 +78,17 @@ test("a gap in the live stream: the client resyncs and hands over each message o
   t.after(() => client.close());
   const seqs = [];
   client.on("message", (m) => seqs.push(m.seq));
+  const stream = client.stream("entry");
   await client.connect();
   const deadline = Date.now() + 5000;
   while (seqs.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(seqs, [1, 2, 3, 4]);
   assert.deepEqual(syncs, [{}, { c2c_bob: 1 }]);
   assert.deepEqual(client.known, { c2c_bob: 4 });
+  client.close(); // the stream hands over what it holds, then ends
+  const streamed = [];
+  for await (const entry of stream) streamed.push(entry.seq);
+  assert.deepEqual(streamed, [1, 2, 3, 4]);
 });
 
 test("the seq tracker: an own ack past a gap waits until the gap closes", () => {
