@@ -30,6 +30,7 @@ NODE_TESTS = (
     "a silent server is left and the client reconnects; pings are answered",
     "a gap in the live stream: the client resyncs and hands over each message once, in order",
     "the seq tracker: an own ack past a gap waits until the gap closes",
+    "an expired ticket is replaced once through getUserSig; one refused again fails the connect",
     "one-to-one: each side gets the other's messages once, in order",
     "a group: the creator's messages reach every member once",
     "history pages back, oldest first; read and the conversation list",

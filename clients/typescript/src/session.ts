@@ -105,6 +105,9 @@ export class Session extends Emitter<ClientEvents> {
   private readonly Socket: WebSocketClass;
   private readonly getUserSig: (() => string | Promise<string>) | undefined;
   private userSig: string | undefined;
+  // The ticket held came from getUserSig and was not yet accepted: if it is
+  // refused too, asking again would loop.
+  private userSigFresh = false;
   private baselined: boolean;
   private conn: Connection | null = null;
   private failure: Error | null = null;
@@ -306,7 +309,7 @@ export class Session extends Emitter<ClientEvents> {
       } catch (error) {
         if (error instanceof TidingsError && FATAL_LOGIN_CODES.has(error.code)) {
           if (this.getUserSig !== undefined && USERSIG_REFRESHABLE.has(error.code) &&
-              this.userSig !== undefined) {
+              !this.userSigFresh) {
             this.userSig = undefined; // the held ticket is spent: fetch a fresh one
             continue;
           }
@@ -343,6 +346,7 @@ export class Session extends Emitter<ClientEvents> {
         throw new InvalidArgumentError("getUserSig must answer a non-empty string");
       }
       this.userSig = sig;
+      this.userSigFresh = true;
     }
     return this.userSig;
   }
@@ -360,6 +364,7 @@ export class Session extends Emitter<ClientEvents> {
       if (this.appState !== "foreground") {
         await conn.request("app_state", { state: this.appState }, asObject, this.connectTimeout);
       }
+      this.userSigFresh = false;
       const deadAfter = login.heartbeat_timeout * 1000;
       watchdog = this.watch(conn, login.heartbeat_interval * 1000, deadAfter);
       const within = Math.max(this.requestTimeout, deadAfter);

@@ -3,7 +3,7 @@
 // These need a server that misbehaves on cue, which a real one does not.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Client, SeqTracker } from "tidings-client";
+import { Client, SeqTracker, TidingsError } from "tidings-client";
 
 /** A WebSocket whose "server" is `script(frame, socket)`; sockets made are kept in `made`. */
 function fakeSockets(script) {
@@ -100,4 +100,26 @@ test("the seq tracker: an own ack past a gap waits until the gap closes", () => 
   assert.equal(t.offer("c", 2), "new");
   assert.equal(t.get("c"), 3);
   assert.equal(t.offer("c", 4), "new");
+});
+
+test("an expired ticket is replaced once through getUserSig; one refused again fails the connect", async (t) => {
+  const { FakeSocket } = fakeSockets((frame, ws) => {
+    if (frame.op === "login" && frame.data.usersig !== "good") {
+      ws.push({ re: frame.id, ok: false, error: { code: 70001, name: "usersig_expired", message: "expired" } });
+    } else if (frame.op === "login") {
+      ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
+    } else if (frame.op === "sync") {
+      ws.push({ re: frame.id, ok: true, data: { messages: [], conversations: [], more: false } });
+    }
+  });
+  const options = { url: "ws://fake/v1/ws", sdkappid: 1, userId: "alice", WebSocket: FakeSocket, backoffInitial: 10 };
+  let asked = 0;
+  const renewed = new Client({ ...options, userSig: "old", getUserSig: () => { asked += 1; return "good"; } });
+  t.after(() => renewed.close());
+  await renewed.connect();
+  assert.equal(asked, 1);
+  let tries = 0;
+  const stuck = new Client({ ...options, getUserSig: async () => { tries += 1; return "stale"; } });
+  await assert.rejects(stuck.connect(), (e) => e instanceof TidingsError && e.is("usersig_expired"));
+  assert.equal(tries, 1);
 });
