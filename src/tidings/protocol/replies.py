@@ -1,6 +1,6 @@
 """Replies of the ops (and REST routes) that answer with views: login,
-ping, history, the conversation list, read state, sync, a download URL. The other ops answer the object their docs
-page describes."""
+ping, history, the conversation list, read state, sync, a download URL.
+The other ops answer the object their docs page describes."""
 
 from __future__ import annotations
 
