@@ -38,6 +38,7 @@ NODE_TESTS = (
     "bad input: clear errors before sending, stable codes from the server",
     "a refused ticket: a bad one fails the connect with its code; an expired one is refreshed",
     "an upload in parts reports its progress; the peer downloads the same bytes",
+    "an upload whose connection breaks goes on from where the server stands",
     "friends and blocks, typing and settings from another device",
     "a hosted account registers, signs in, chats and signs out",
     "kill -9 and restart under a sending client: nothing acked lost, nothing twice",

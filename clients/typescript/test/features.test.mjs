@@ -37,6 +37,29 @@ test("an upload in parts reports its progress; the peer downloads the same bytes
     (e) => e instanceof TidingsError && e.code === 95002);
 });
 
+test("an upload whose connection breaks goes on from where the server stands", async (t) => {
+  const [a, b] = [user("alice"), user("bob")];
+  const alice = await login(a);
+  const bytes = randomBytes(200 * 1024);
+  const realFetch = globalThis.fetch;
+  t.after(() => { globalThis.fetch = realFetch; });
+  let puts = 0;
+  // The second part reaches the server, but its answer is lost on the way back.
+  globalThis.fetch = async (url, init) => {
+    const reply = await realFetch(url, init);
+    if (init?.method === "PUT" && ++puts === 2) throw new TypeError("fetch failed");
+    return reply;
+  };
+  const seen = [];
+  const done = await alice.client.upload(bytes, { name: "big.bin", partBytes: 64 * 1024, onProgress: (p) => seen.push(p.sent) });
+  globalThis.fetch = realFetch;
+  assert.equal(puts, 4, "the part that arrived was not sent again");
+  assert.deepEqual(seen, [0, 64 * 1024, 128 * 1024, 192 * 1024, bytes.length]);
+  const { url } = await alice.client.mediaUrl(done.media_id);
+  assert.ok(Buffer.from(await (await fetch(url)).arrayBuffer()).equals(bytes));
+  await alice.client.sendMedia(`c2c_${b}`, new Blob([bytes]), { kind: "file", name: "again.bin" });
+});
+
 test("friends and blocks, typing and settings from another device", async () => {
   const [a, b] = [user("alice"), user("bob")];
   const alice = await login(a);
