@@ -148,3 +148,31 @@ test("a refused ticket: a bad one fails the connect with its code; an expired on
   assert.equal(asked, 1);
   assert.equal(expired.connected, true);
 });
+
+test("a client resumed from its saved known map gets what it missed, changes included, once", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  const bob = await login(b);
+  const first = await login(a);
+  await bob.client.sendText(`c2c_${a}`, "one");
+  const two = await bob.client.sendText(`c2c_${a}`, "two");
+  await until(() => first.inbox.length === 2, 10_000, "the first messages");
+  const saved = first.client.known;
+  first.client.close();
+  await bob.client.edit(`c2c_${a}`, two.seq, { elements: [{ type: "text", text: "two (edited)" }] });
+  await bob.client.sendText(`c2c_${a}`, "three");
+  const g = await bob.client.createGroup({ type: "Work", name: "later", members: [a] });
+  await bob.client.sendText(`group_${g.group_id}`, "in the group");
+  const back = await login(a, { known: saved });
+  await until(() => back.inbox.length === 2, 10_000, "what was missed");
+  const c2c = back.entries.filter((e) => e.conversation_id === `c2c_${b}`);
+  assert.deepEqual(c2c.map((e) => [e.seq, e.kind]), [[3, "edit"], [4, "message"]]);
+  assert.equal(c2c[0].target.elements[0].text, "two (edited)");
+  const group = back.entries.filter((e) => e.conversation_id === `group_${g.group_id}`);
+  assert.deepEqual(group.map((e) => e.seq), group.map((_, i) => i + 1), "the new group from its first entry");
+  // In seq order per conversation; conversations need not come in any order.
+  assert.deepEqual(back.inbox.map((m) => [m.conversation_id, m.elements[0].text]).sort(),
+    [[`c2c_${b}`, "three"], [`group_${g.group_id}`, "in the group"]].sort());
+  const known = back.client.known;
+  assert.equal(known[`c2c_${b}`], 4);
+  assert.ok(known[`group_${g.group_id}`] >= 1);
+});

@@ -44,7 +44,8 @@ export function closeLater(client) {
   return client;
 }
 
-/** A connected client with quick reconnects, and what it received. */
+/** A connected client with quick reconnects, and what it received: its
+ * messages (`inbox`) and every entry (`entries`: messages, changes, system). */
 export async function connect(userId, options = {}) {
   const client = new Client({
     url: URL, sdkappid: SDKAPPID, userId, getUserSig: () => userSig(userId), WebSocket,
@@ -52,9 +53,11 @@ export async function connect(userId, options = {}) {
   });
   opened.push(client);
   const inbox = [];
+  const entries = [];
   client.on("message", (m) => inbox.push(m));
+  client.on("entry", (e) => entries.push(e));
   await client.connect();
-  return { client, inbox };
+  return { client, inbox, entries };
 }
 
 /** Waits until `check()` holds (polling), failing after `ms`. */
