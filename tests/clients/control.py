@@ -1,6 +1,7 @@
 """A small HTTP server beside the server under test, for code that is not
 Python (the TypeScript SDK's Node tests, a browser page): it signs UserSigs
-as an app's server would (``GET /usersig?user=U[&expire=S]``), kills and
+as an app's server would (``GET /usersig?user=U[&expire=S]``) and link
+tickets for its users (``GET /linkticket?user=U``), kills and
 restarts the Tidings process (``POST /kill9``, ``POST /start``), and serves
 the files it is given (the SDK's bundle, a page) on the same origin."""
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from tests.support import App, Server
+from tidings.sdk import sign_link_ticket
 
 _TYPES = {".js": "text/javascript", ".html": "text/html", ".mjs": "text/javascript"}
 
@@ -42,6 +44,10 @@ def control_server(server: Server, app: App,
                 user = query.get("user", [""])[0]
                 expire = int(query.get("expire", ["86400"])[0])
                 self._answer(200, app.sig(user, expire).encode())
+                return
+            if url.path == "/linkticket":
+                user = parse_qs(url.query).get("user", [""])[0]
+                self._answer(200, sign_link_ticket(app.sdkappid, app.secret_key, user).encode())
                 return
             found = served.get(url.path)
             if found is None:

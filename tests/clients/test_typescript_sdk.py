@@ -2,7 +2,7 @@
 check the heartbeat watchdog and the healing of a gap against a scripted
 server, then, against a real ``tidings serve``, send and receive one-to-one
 and in groups, page history, read, recall, edit, react, upload and download,
-use friends, blocks, search, profiles and hosted accounts, refuse bad input
+use friends, blocks, search, profiles, hosted accounts and links, refuse bad input
 with clear errors, and resync exactly after the server is killed (kill -9)
 and restarted under a sending client. This test builds the package when
 needed, starts the server and an app, and hands them to node through the
@@ -42,6 +42,7 @@ NODE_TESTS = (
     "an upload whose connection breaks goes on from where the server stands",
     "friends and blocks, typing and settings from another device",
     "a hosted account registers, signs in, chats and signs out",
+    "a hosted account links an app identity, chats as it, and unlinks",
     "kill -9 and restart under a sending client: nothing acked lost, nothing twice",
 )
 

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
 import { WebSocket } from "ws";
 import { HomeAccounts, TidingsError, httpBase } from "tidings-client";
-import { URL, connect, until, user, closeAll, closeLater } from "./helpers.mjs";
+import { CONTROL, SDKAPPID, URL, connect, until, user, closeAll, closeLater } from "./helpers.mjs";
 
 after(closeAll);
 const login = connect;
@@ -114,4 +114,36 @@ test("a hosted account registers, signs in, chats and signs out", async () => {
   assert.equal((await home.me(me)).username, name);
   await home.signOut(me);
   await assert.rejects(home.me(me), (e) => e instanceof TidingsError && e.is("usersig_revoked"));
+});
+
+test("a hosted account links an app identity, chats as it, and unlinks", async () => {
+  const home = new HomeAccounts(httpBase(URL));
+  const me = await home.register(`ts_${randomBytes(4).toString("hex")}`, "correct horse battery");
+  const messenger = closeLater(home.client(me, { WebSocket }));
+  const relayed = [];
+  messenger.on("message", (m) => relayed.push(m));
+  await messenger.connect();
+  const [carol, bob] = [user("carol"), user("bob")];
+  const shopBob = await login(bob);
+  const ticket = await (await fetch(`${CONTROL}/linkticket?user=${carol}`)).text();
+  const preview = await messenger.linkPreview({ sdkappid: SDKAPPID, ticket, to: bob });
+  assert.equal(preview.linked, false);
+  const made = await messenger.linkConfirm({ sdkappid: SDKAPPID, ticket, to: bob });
+  const qualified = made.action.conversation_id;
+  assert.equal(qualified, `app:${SDKAPPID}:c2c_${bob}`);
+  await assert.rejects(messenger.linkConfirm({ sdkappid: SDKAPPID, ticket, to: bob }),
+    (e) => e instanceof TidingsError && e.is("link_ticket_used"));
+  for (const n of [0, 1, 2]) await shopBob.client.sendText(`c2c_${carol}`, `m${n}`);
+  await until(() => relayed.length === 3, 10_000, "the relayed messages");
+  assert.deepEqual(relayed.map((m) => [m.conversation_id, m.elements[0].text]),
+    [0, 1, 2].map((n) => [qualified, `m${n}`]));
+  const ack = await messenger.linkSend(qualified, [{ type: "text", text: "answer" }]);
+  assert.equal(ack.conversation_id, qualified);
+  await until(() => shopBob.inbox.length === 1, 10_000, "the answer");
+  assert.deepEqual([shopBob.inbox[0].sender, shopBob.inbox[0].elements[0].text], [carol, "answer"]);
+  assert.deepEqual((await messenger.links()).links.map((x) => x.app.sdkappid), [SDKAPPID]);
+  await messenger.unlink(SDKAPPID);
+  assert.deepEqual((await messenger.links()).links, []);
+  await assert.rejects(messenger.linkSend(qualified, [{ type: "text", text: "late" }]),
+    (e) => e instanceof TidingsError && e.is("not_linked"));
 });
