@@ -2,11 +2,11 @@
 check the heartbeat watchdog and the healing of a gap against a scripted
 server, then, against a real ``tidings serve``, send and receive one-to-one
 and in groups, page history, read, recall, edit, react, upload and download,
-use friends, blocks, search, profiles, hosted accounts and links, refuse bad input
-with clear errors, and resync exactly after the server is killed (kill -9)
-and restarted under a sending client. This test builds the package when
-needed, starts the server and an app, and hands them to node through the
-environment."""
+use friends, blocks, search, profiles, hosted accounts, links, join
+applications and push registration, refuse bad input with clear errors, and
+resync exactly after the server is killed (kill -9) and restarted under a
+sending client. This test builds the package when needed, starts the server
+and an app, and hands them to node through the environment."""
 
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ NODE_TESTS = (
     "friends and blocks, typing and settings from another device",
     "a hosted account registers, signs in, chats and signs out",
     "a hosted account links an app identity, chats as it, and unlinks",
+    "join applications: apply, the owner's event, approve, then a member",
+    "push: a Web Push subscription registers, lists and unregisters; a bad key is refused",
     "kill -9 and restart under a sending client: nothing acked lost, nothing twice",
 )
 

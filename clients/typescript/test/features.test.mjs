@@ -147,3 +147,42 @@ test("a hosted account links an app identity, chats as it, and unlinks", async (
   await assert.rejects(messenger.linkSend(qualified, [{ type: "text", text: "late" }]),
     (e) => e instanceof TidingsError && e.is("not_linked"));
 });
+
+test("join applications: apply, the owner's event, approve, then a member", async () => {
+  const [a, d] = [user("alice"), user("dave")];
+  const alice = await login(a);
+  const dave = await login(d);
+  const asked = [];
+  alice.client.on("group_join_request", (r) => asked.push(r));
+  const g = `tsj-${randomBytes(5).toString("hex")}`;
+  await alice.client.createGroup({ type: "Public", group_id: g });
+  assert.equal((await dave.client.applyToGroup(g, "hi")).state, "pending");
+  await assert.rejects(dave.client.applyToGroup(g), (e) => e instanceof TidingsError && e.is("group_join_request_pending"));
+  await until(() => asked.length === 1, 10_000, "the application event");
+  assert.deepEqual([asked[0].user_id, asked[0].message], [d, "hi"]);
+  assert.deepEqual((await alice.client.joinRequests(g)).requests.map((r) => r.user_id), [d]);
+  assert.deepEqual((await dave.client.myGroupApplications()).applications.map((x) => x.state), ["pending"]);
+  assert.equal((await alice.client.approveJoin(g, d)).state, "approved");
+  await assert.rejects(alice.client.declineJoin(g, d), (e) => e instanceof TidingsError && e.is("group_join_request_handled"));
+  assert.deepEqual((await dave.client.groups()).groups.map((x) => x.group_id), [g]);
+  await alice.client.sendText(`group_${g}`, "welcome");
+  await until(() => dave.inbox.length === 1, 10_000, "the group message");
+});
+
+test("push: a Web Push subscription registers, lists and unregisters; a bad key is refused", async () => {
+  const { createECDH } = await import("node:crypto");
+  const ecdh = createECDH("prime256v1");
+  ecdh.generateKeys();
+  const b64 = (buf) => Buffer.from(buf).toString("base64url");
+  const subscription = { endpoint: "https://push.example.org/send/abc",
+                         keys: { p256dh: b64(ecdh.getPublicKey()), auth: b64(randomBytes(16)) } };
+  const alice = await login(user("alice"));
+  const made = await alice.client.registerPush({ channel: "webpush", subscription });
+  assert.equal(made.channel, "webpush");
+  assert.deepEqual((await alice.client.pushDevices()).devices.map((x) => x.device_id), [alice.client.deviceId]);
+  await assert.rejects(alice.client.registerPush({ channel: "webpush",
+    subscription: { ...subscription, keys: { ...subscription.keys, p256dh: b64(randomBytes(65)) } } }),
+    (e) => e instanceof TidingsError && e.is("invalid_push_token"));
+  await alice.client.unregisterPush();
+  assert.deepEqual((await alice.client.pushDevices()).devices, []);
+});
