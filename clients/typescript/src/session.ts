@@ -116,6 +116,8 @@ export class Session extends Emitter<ClientEvents> {
   private wakers: (() => void)[] = [];
   private appState = "foreground";
   private wakeBackoff: (() => void) | null = null;
+  // In a browser, coming back online ends the backoff wait at once.
+  private readonly onOnline = (): void => this.wakeBackoff?.();
 
   constructor(options: ClientOptions) {
     super();
@@ -174,6 +176,7 @@ export class Session extends Emitter<ClientEvents> {
     if (this.closed) throw new ClientClosedError();
     if (!this.running) {
       this.running = true;
+      globalThis.addEventListener?.("online", this.onOnline);
       void this.run();
     }
     try {
@@ -188,6 +191,7 @@ export class Session extends Emitter<ClientEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    globalThis.removeEventListener?.("online", this.onOnline);
     this.conn?.close();
     this.wakeBackoff?.();
     this.setState("closed");
