@@ -38,6 +38,7 @@ NODE_TESTS = (
     "bad input: clear errors before sending, stable codes from the server",
     "a refused ticket: a bad one fails the connect with its code; an expired one is refreshed",
     "a client resumed from its saved known map gets what it missed, changes included, once",
+    "a member added later catches up from the join, not before it",
     "an upload in parts reports its progress; the peer downloads the same bytes",
     "an upload whose connection breaks goes on from where the server stands",
     "friends and blocks, typing and settings from another device",

@@ -1,6 +1,7 @@
 // Send and receive, one-to-one and in a group; history; the read cursor and
 // the conversation list; bad input to the SDK and to the server.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
 import { WebSocket } from "ws";
 import {
@@ -175,4 +176,20 @@ test("a client resumed from its saved known map gets what it missed, changes inc
   const known = back.client.known;
   assert.equal(known[`c2c_${b}`], 4);
   assert.ok(known[`group_${g.group_id}`] >= 1);
+});
+
+test("a member added later catches up from the join, not before it", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  const alice = await login(a);
+  const bob = await login(b);
+  const g = `tsg-${randomBytes(5).toString("hex")}`;
+  await alice.client.createGroup({ type: "Work", group_id: g });
+  for (const i of [0, 1, 2]) await alice.client.sendText(`group_${g}`, `before ${i}`);
+  await alice.client.inviteToGroup(g, [b]);
+  const welcome = await alice.client.sendText(`group_${g}`, "welcome");
+  await until(() => bob.inbox.length === 1, 10_000, "the welcome");
+  assert.deepEqual([bob.inbox[0].elements[0].text, bob.inbox[0].seq], ["welcome", welcome.seq]);
+  assert.equal(bob.client.known[`group_${g}`], welcome.seq);
+  const seen = bob.entries.filter((e) => e.conversation_id === `group_${g}`);
+  assert.deepEqual(seen.map((e) => e.kind), ["system", "message"], "the join, then the welcome");
 });
