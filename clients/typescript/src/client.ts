@@ -6,7 +6,7 @@ import { InvalidArgumentError } from "./errors.js";
 import { httpBase, httpCall } from "./http.js";
 import { upload, type StoredUpload, type UploadOptions, type UploadSource } from "./media.js";
 import type {
-  ChangeAck, ConversationsReply, HistoryReply, MediaUrlReply, MessageAck, Ops, QuoteElement, ReadState, SendRequest,
+  ChangeAck, ConversationSettingsEvent, ConversationsReply, HistoryReply, MediaUrlReply, MessageAck, Ops, QuoteElement, ReadState, SendRequest,
   TextElement,
 } from "./generated/protocol.js";
 import { Session } from "./session.js";
@@ -141,19 +141,27 @@ export class Client extends Session {
     return this.request("conversations", limit === undefined ? {} : { limit }) as Promise<ConversationsReply>;
   }
 
-  /** Pins, mutes or keeps a draft (docs/conversations.md). */
+  /** Pins, mutes or keeps a draft (docs/conversations.md). Like the other
+   * two settings methods, it reports the new settings as a
+   * `conversation_settings` event here too (the server tells the user's
+   * other devices), so a store follows one event for all devices. */
   async setConversation(conversationId: string, patch: Omit<Data<"conversation_set">, "conversation_id">
   ): Reply<"conversation_set"> {
-    return this.request("conversation_set", { ...patch, conversation_id: conversation(conversationId) });
+    return this.settings(await this.request("conversation_set", { ...patch, conversation_id: conversation(conversationId) }));
   }
 
   async hideConversation(conversationId: string): Reply<"conversation_hide"> {
-    return this.request("conversation_hide", { conversation_id: conversation(conversationId) });
+    return this.settings(await this.request("conversation_hide", { conversation_id: conversation(conversationId) }));
   }
 
   async deleteConversation(conversationId: string, clearHistory = false): Reply<"conversation_delete"> {
-    return this.request("conversation_delete", {
-      conversation_id: conversation(conversationId), clear_history: clearHistory });
+    return this.settings(await this.request("conversation_delete", {
+      conversation_id: conversation(conversationId), clear_history: clearHistory }));
+  }
+
+  private settings(reply: ConversationSettingsEvent): ConversationSettingsEvent {
+    this.emit("conversation_settings", reply);
+    return reply;
   }
 
   // -- profiles, friends and blocks -----------------------------------------------

@@ -28,6 +28,7 @@ export class ConversationList {
         const { conversation_id, ...settings } = s;
         this.patch(conversation_id, settings as Partial<ConversationView>);
       }),
+      client.on("group_left", (g) => { if (this.byId.delete(g.conversation_id)) this.publish(); }),
       client.on("state", (state) => { if (state === "connected") void this.load().catch(() => {}); }),
     );
   }
@@ -40,7 +41,8 @@ export class ConversationList {
     return this.snapshot;
   }
 
-  /** Pinned first, then the most recent. */
+  /** Pinned first, then the most recent; hidden ones are left out (a new
+   * message brings them back). */
   getSnapshot = (): readonly ConversationView[] => this.snapshot;
 
   subscribe = (listener: () => void): (() => void) => {
@@ -89,7 +91,7 @@ export class ConversationList {
   }
 
   private publish(): void {
-    this.snapshot = [...this.byId.values()].sort((a, b) =>
+    this.snapshot = [...this.byId.values()].filter((c) => !c.hidden).sort((a, b) =>
       Number(b.pinned) - Number(a.pinned) || b.last_time - a.last_time ||
       a.conversation_id.localeCompare(b.conversation_id));
     for (const listener of [...this.listeners]) listener();

@@ -78,6 +78,14 @@ test("history pages back, oldest first; read and the conversation list", async (
   assert.equal(list.get(`c2c_${a}`).unread, 3);
   assert.equal(list.totalUnread, 3);
   assert.ok(changes >= 2);
+  // This device's own settings reach the list as they reach the others'.
+  const settings = await bob.client.setConversation(`c2c_${a}`, { pinned: true });
+  assert.deepEqual([settings.conversation_id, settings.pinned], [`c2c_${a}`, true]);
+  assert.equal(list.get(`c2c_${a}`).pinned, true);
+  await bob.client.hideConversation(`c2c_${a}`);
+  assert.deepEqual(list.getSnapshot(), []);
+  await alice.client.sendText(`c2c_${b}`, "m9");
+  await until(() => list.getSnapshot().length === 1, 10_000, "the conversation to come back");
   list.dispose();
 });
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from tidings.domain.errors import ErrorCode
-from tidings.protocol.events import EVENTS
+from tidings.protocol.events import EVENTS, ConversationSettingsEvent
 from tidings.protocol.friend_replies import BlocklistReply, FriendAddReply, FriendsReply
 from tidings.protocol.ops import OPS
 from tidings.protocol.replies import (
@@ -30,6 +30,8 @@ SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
 REPLIES: dict[str, Any] = {
     "login": LoginReply, "ping": PingReply, "media_url": MediaUrlReply,
     "friend_add": FriendAddReply, "friends": FriendsReply, "blocklist": BlocklistReply,
+    "conversation_set": ConversationSettingsEvent, "conversation_hide": ConversationSettingsEvent,
+    "conversation_delete": ConversationSettingsEvent,
     "send": MessageAck, "recall": ChangeAck, "edit": ChangeAck, "link_send": MessageAck,
     "history": HistoryReply, "link_history": HistoryReply, "conversations": ConversationsReply,
     "read": ReadState, "link_read": ReadState, "sync": SyncReply, "link_sync": SyncReply}

@@ -825,9 +825,9 @@ export interface Ops {
   app_state: { data: AppStateRequest; reply: Untyped };
   block: { data: UserIdsIn; reply: Untyped };
   blocklist: { data: EmptyInput; reply: BlocklistReply };
-  conversation_delete: { data: ConversationDeleteData; reply: Untyped };
-  conversation_hide: { data: ConversationIdData; reply: Untyped };
-  conversation_set: { data: ConversationSetData; reply: Untyped };
+  conversation_delete: { data: ConversationDeleteData; reply: ConversationSettingsEvent };
+  conversation_hide: { data: ConversationIdData; reply: ConversationSettingsEvent };
+  conversation_set: { data: ConversationSetData; reply: ConversationSettingsEvent };
   conversations: { data: ConversationsData; reply: ConversationsReply };
   edit: { data: EditData; reply: ChangeAck };
   friend_accept: { data: FriendAcceptData; reply: Untyped };
