@@ -96,3 +96,19 @@ def test_node_imports_the_packed_package_by_its_name(tmp_path: Path) -> None:
     ran = subprocess.run([str(NODE), "--input-type=module", "-e", script], cwd=app,
                          capture_output=True, text=True, timeout=60)
     assert ran.stdout.strip() == "true 10017", ran.stderr
+    # A TypeScript app (strict, Node's module resolution) gets the protocol's
+    # types through the package's "types" export, with its field names.
+    (app / "main.ts").write_text(
+        'import { Client, type MessageView, type Ops } from "tidings-client";\n'
+        "export function wire(c: Client): Promise<Ops['send']['reply']> {\n"
+        "  c.on('message', (m: MessageView) => console.log(m.conversation_id, m.seq));\n"
+        "  // @ts-expect-error: the wire objects keep the protocol's names\n"
+        "  c.on('message', (m) => console.log(m.conversationId));\n"
+        "  return c.sendText('c2c_bob', 'hi');\n"
+        "}\n")
+    tsc = PACKAGE / "node_modules" / "typescript" / "bin" / "tsc"
+    checked = subprocess.run(
+        [str(NODE), str(tsc), "--noEmit", "--strict", "--module", "nodenext",
+         "--moduleResolution", "nodenext", "--target", "es2022", "--lib", "es2022,dom",
+         "main.ts"], cwd=app, capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
