@@ -8,7 +8,7 @@
  */
 import { Client } from "./client.js";
 import { httpCall } from "./http.js";
-import type { ClientOptions } from "./session.js";
+import type { ClientOptions } from "./options.js";
 
 export type Channel = "email" | "phone";
 

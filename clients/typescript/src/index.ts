@@ -11,7 +11,8 @@ export {
   TidingsError,
 } from "./errors.js";
 export type { WebSocketClass, WebSocketLike } from "./connection.js";
-export type { ClientEvents, ClientOptions, ConnectionState, Entry } from "./session.js";
+export type { ClientOptions } from "./options.js";
+export type { ClientEvents, ConnectionState, Entry } from "./session.js";
 export { SeqTracker, type Verdict } from "./tracker.js";
 export { ErrorCodes } from "./generated/protocol.js";
 export type * from "./generated/protocol.js";

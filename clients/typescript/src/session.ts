@@ -14,6 +14,7 @@ import type {
   ChangeView, ErrorName, Events, LoginReply, MessageView, OpName, Ops, SyncReply, SystemView,
 } from "./generated/protocol.js";
 import { ErrorCodes } from "./generated/protocol.js";
+import { checkOptions, randomId, type ClientOptions } from "./options.js";
 import { SeqTracker } from "./tracker.js";
 
 /** An entry of a conversation's seq stream. */
@@ -30,32 +31,6 @@ export type ClientEvents = Omit<Events, "ping"> & {
   group_left: { conversation_id: string; [key: string]: unknown };
 };
 
-export interface ClientOptions {
-  /** `ws(s)://host/v1/ws`. */
-  url: string;
-  sdkappid: number;
-  userId: string;
-  /** A ticket signed by the app's server. */
-  userSig?: string;
-  /** Fetches a fresh ticket from the app's server: called when there is
-   * none and when the server refuses the one held (expired, revoked). */
-  getUserSig?: () => string | Promise<string>;
-  /** A WebSocket class: the global one by default (browsers, Node 22+); in
-   * Node 20 pass `WebSocket` from the `ws` package. */
-  WebSocket?: WebSocketClass;
-  deviceId?: string;
-  platform?: string;
-  /** Resume from a map saved from `client.known`: without it the first sync
-   * brings each conversation's newest messages (older ones via `history`). */
-  known?: Record<string, number>;
-  /** Milliseconds. */
-  requestTimeout?: number;
-  sendTimeout?: number;
-  connectTimeout?: number;
-  backoffInitial?: number;
-  backoffMax?: number;
-}
-
 const LINKED = "app:"; // a linked identity's conversation: its catch-up is link_sync
 const USERSIG_REFRESHABLE: ReadonlySet<number> = new Set([
   ErrorCodes.usersig_expired, ErrorCodes.usersig_revoked, ErrorCodes.usersig_missing]);
@@ -65,12 +40,6 @@ function asObject(data: unknown): Record<string, unknown> {
     throw new TidingsError(ErrorCodes.internal, `malformed answer: ${String(data).slice(0, 100)}`);
   }
   return data as Record<string, unknown>;
-}
-
-function randomId(): string {
-  const c = globalThis.crypto;
-  if (c?.randomUUID) return c.randomUUID().replaceAll("-", "");
-  return Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join("");
 }
 
 function sleep(ms: number): Promise<void> {
@@ -121,33 +90,7 @@ export class Session extends Emitter<ClientEvents> {
 
   constructor(options: ClientOptions) {
     super();
-    if (typeof options !== "object" || options === null) {
-      throw new InvalidArgumentError("new Client(options): options must be an object");
-    }
-    const { url, sdkappid, userId, userSig, getUserSig } = options;
-    if (typeof url !== "string" || !/^wss?:\/\//.test(url)) {
-      throw new InvalidArgumentError(`url must be a ws:// or wss:// URL, not ${JSON.stringify(url)}`);
-    }
-    if (!Number.isSafeInteger(sdkappid) || sdkappid <= 0) {
-      throw new InvalidArgumentError(`sdkappid must be a positive integer, not ${JSON.stringify(sdkappid)}`);
-    }
-    if (typeof userId !== "string" || userId === "") {
-      throw new InvalidArgumentError("userId must be a non-empty string");
-    }
-    if (userSig === undefined && getUserSig === undefined) {
-      throw new InvalidArgumentError("give userSig or getUserSig (or both)");
-    }
-    if (userSig !== undefined && typeof userSig !== "string") {
-      throw new InvalidArgumentError("userSig must be a string");
-    }
-    if (getUserSig !== undefined && typeof getUserSig !== "function") {
-      throw new InvalidArgumentError("getUserSig must be a function");
-    }
-    const Socket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketClass }).WebSocket;
-    if (Socket === undefined) {
-      throw new InvalidArgumentError(
-        "no WebSocket here: pass one (in Node 20: `import { WebSocket } from \"ws\"`)");
-    }
+    const { url, sdkappid, userId, userSig, getUserSig, Socket } = checkOptions(options);
     this.url = url;
     this.sdkappid = sdkappid;
     this.userId = userId;
