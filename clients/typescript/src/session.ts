@@ -11,7 +11,7 @@ import {
   RETRYABLE_CODES, TidingsError,
 } from "./errors.js";
 import type {
-  ChangeView, ErrorName, Events, LoginReply, MessageView, OpName, Ops, SyncReply, SystemView,
+  ChangeView, ErrorName, Events, GroupLeftView, JoinRequestView, LoginReply, MessageView, OpName, Ops, SyncReply, SystemView,
 } from "./generated/protocol.js";
 import { ErrorCodes } from "./generated/protocol.js";
 import { checkOptions, randomId, type ClientOptions } from "./options.js";
@@ -28,7 +28,7 @@ export type ClientEvents = Omit<Events, "ping"> & {
   entry: Entry;
   state: ConnectionState;
   /** A group the user left (or was removed from) while away. */
-  group_left: { conversation_id: string; [key: string]: unknown };
+  group_left: GroupLeftView;
 };
 
 const LINKED = "app:"; // a linked identity's conversation: its catch-up is link_sync
@@ -62,8 +62,8 @@ export class Session extends Emitter<ClientEvents> {
   sessionId: number | null = null;
   state: ConnectionState = "idle";
   /** As of the last sync (docs/groups.md, "Join applications"). */
-  groupJoinRequests: unknown[] = [];
-  groupApplications: unknown[] = [];
+  groupJoinRequests: JoinRequestView[] = [];
+  groupApplications: JoinRequestView[] = [];
 
   protected readonly tracker: SeqTracker;
   /** client_msg_ids of sends awaiting their ack. */
@@ -316,7 +316,7 @@ export class Session extends Emitter<ClientEvents> {
       watchdog = this.watch(conn, login.heartbeat_interval * 1000, deadAfter);
       const within = Math.max(this.requestTimeout, deadAfter);
       while (await conn.request("sync", { known: this.tracker.snapshot() },
-                                (d) => this.applySync(d as SyncReply & Record<string, unknown>), within)) { /* again */ }
+                                (d) => this.applySync(d as SyncReply), within)) { /* again */ }
       for (const groupId of [...this.liveRooms].sort()) {
         try {
           await conn.request("live_join", { group_id: groupId }, asObject, this.requestTimeout);
@@ -395,7 +395,7 @@ export class Session extends Emitter<ClientEvents> {
 
   /** Takes in a sync answer (as it is read, before any later frame); true
    * when another round is needed. */
-  private applySync(data: SyncReply & Record<string, unknown>): boolean {
+  private applySync(data: SyncReply): boolean {
     const more = Boolean(data.more);
     const first = new Map<string, number>();
     for (const m of data.messages) if (!first.has(m.conversation_id)) first.set(m.conversation_id, m.seq);
@@ -423,12 +423,12 @@ export class Session extends Emitter<ClientEvents> {
       }
       this.deliver(m, true);
     }
-    for (const gone of (data.groups_left ?? []) as { conversation_id: string }[]) {
+    for (const gone of data.groups_left ?? []) {
       this.tracker.forget(gone.conversation_id);
       this.emit("group_left", gone);
     }
-    this.groupJoinRequests = (data.group_join_requests ?? []) as unknown[];
-    this.groupApplications = (data.group_applications ?? []) as unknown[];
+    this.groupJoinRequests = data.group_join_requests ?? [];
+    this.groupApplications = data.group_applications ?? [];
     if (!more) this.baselined = true;
     return again;
   }

@@ -1,12 +1,12 @@
 """Replies of the ops (and REST routes) that answer with views: login,
-ping, history, the conversation list, read state, sync, a download URL.
+ping, history, the conversation list, read state, a download URL (sync's is in sync_reply.py).
 The other ops answer the object their docs page describes."""
 
 from __future__ import annotations
 
 from typing_extensions import TypedDict
 
-from tidings.protocol.views import ConversationView, EntryView, MessageView
+from tidings.protocol.views import ConversationView, MessageView
 
 
 class LoginReply(TypedDict):
@@ -44,16 +44,6 @@ class HistoryReply(TypedDict):
 
 class ConversationsReply(TypedDict):
     conversations: list[ConversationView]
-
-
-class SyncReply(TypedDict):
-    """What a device missed (docs/messages.md, "sync"): entries in seq order
-    per conversation, every conversation's state, ``more`` while pages remain;
-    plus pending friend requests, join applications and groups left."""
-
-    messages: list[EntryView]
-    conversations: list[ConversationView]
-    more: bool
 
 
 class MediaUrlReply(TypedDict):

@@ -19,8 +19,8 @@ from tidings.protocol.replies import (
     MediaUrlReply,
     PingReply,
     ReadState,
-    SyncReply,
 )
+from tidings.protocol.sync_reply import SyncReply
 from tidings.protocol.views import ChangeAck, ConversationView, MessageAck
 
 SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"

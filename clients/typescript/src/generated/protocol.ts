@@ -279,6 +279,20 @@ export interface GroupJoinRequestsRequest {
   group_id?: string | null;
 }
 
+/**
+ * A group the device still follows (its ``known``) that the user is no
+ * longer in, and how: ``kicked`` has the entry's ``seq``, ``by`` and
+ * ``time`` (docs/groups.md, "Join applications").
+ */
+export interface GroupLeftView {
+  by?: string | null;
+  conversation_id: string;
+  group_id: string;
+  op: "left" | "kicked" | "disbanded" | "not_a_member";
+  seq?: number;
+  time?: number;
+}
+
 export interface GroupMembersRequest {
   after?: string;
   group_id: string;
@@ -738,6 +752,10 @@ export interface SoundElement {
  */
 export interface SyncReply {
   conversations: ConversationView[];
+  friend_requests?: FriendRequestView[];
+  group_applications?: JoinRequestView[];
+  group_join_requests?: JoinRequestView[];
+  groups_left?: GroupLeftView[];
   messages: Array<MessageView | ChangeView | SystemView>;
   more: boolean;
 }
