@@ -87,10 +87,21 @@ async def test_the_typed_replies_are_what_the_server_answers(server: Server, app
     await run(bob, "conversation_hide", {"conversation_id": "c2c_alice"})
     await run(bob, "conversation_delete", {"conversation_id": "c2c_alice",
                                            "clear_history": True})
+    await run(alice, "typing", {"conversation_id": "c2c_bob"})
+    await run(bob, "reaction_add", {"conversation_id": "c2c_alice", "seq": 2, "emoji": "+1"})
+    await run(bob, "reaction_remove", {"conversation_id": "c2c_alice", "seq": 2, "emoji": "+1"})
+    await run(alice, "search", {"q": "again"})
     await run(alice, "friend_add", {"user_id": "bob", "wording": "hi"})
+    await run(bob, "friend_requests", {})
     await bob.request("friend_accept", {"user_id": "alice"})
     await run(alice, "friends", {})
-    await alice.request("block", {"user_ids": ["carol"]})
+    await run(alice, "block", {"user_ids": ["carol"]})
+    await run(alice, "group_create", {"type": "Public", "group_id": "wire", "name": "W",
+                                      "members": ["bob"]})
+    await run(alice, "group_invite", {"group_id": "wire", "user_ids": ["carol", "bob"]})
+    await run(bob, "group_info", {"group_id": "wire"})
+    await run(bob, "group_members", {"group_id": "wire", "limit": 2})
+    await run(bob, "group_list", {})
     await run(alice, "blocklist", {})
     with server.http(app, "alice") as http:
         media_id = http.post("/v1/media", params={"name": "a.bin"}, content=b"\x00" * 64

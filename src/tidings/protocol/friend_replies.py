@@ -8,7 +8,7 @@ from typing import Literal
 
 from typing_extensions import TypedDict
 
-from tidings.protocol.events import FriendView
+from tidings.protocol.events import FriendRequestView, FriendView
 
 
 class FriendAddReply(TypedDict):
@@ -30,3 +30,10 @@ class BlockedView(TypedDict):
 
 class BlocklistReply(TypedDict):
     blocked: list[BlockedView]
+
+
+class FriendRequestsReply(TypedDict):
+    """The pending requests to the user and the user's own."""
+
+    incoming: list[FriendRequestView]
+    outgoing: list[FriendRequestView]

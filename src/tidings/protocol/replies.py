@@ -4,6 +4,8 @@ The other ops answer the object their docs page describes."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from typing_extensions import TypedDict
 
 from tidings.protocol.views import ConversationView, MessageView
@@ -55,3 +57,38 @@ class MediaUrlReply(TypedDict):
     media_id: str
     variant: str
 
+
+
+class SearchResult(TypedDict):
+    """A message found, with its text's ``snippet`` and where the words
+    matched in it (``highlights``: [start, end) pairs; docs/search.md)."""
+
+    conversation_id: str
+    message: MessageView
+    snippet: str
+    highlights: list[tuple[int, int]]
+
+
+class SearchReply(TypedDict):
+    """Newest first; ``cursor`` asks for the next page while ``more``."""
+
+    results: list[SearchResult]
+    more: bool
+    cursor: str | None
+
+
+class TypingReply(TypedDict):
+    """``throttled``: too soon after the last one; nobody was told."""
+
+    conversation_id: str
+    throttled: bool
+
+
+class ReactionReply(TypedDict):
+    """``changed``: false when the reaction was already there (or gone)."""
+
+    conversation_id: str
+    seq: int
+    emoji: str
+    action: Literal["add", "remove"]
+    changed: bool

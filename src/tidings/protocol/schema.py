@@ -10,7 +10,19 @@ from pydantic import TypeAdapter
 
 from tidings.domain.errors import ErrorCode
 from tidings.protocol.events import EVENTS, ConversationSettingsEvent
-from tidings.protocol.friend_replies import BlocklistReply, FriendAddReply, FriendsReply
+from tidings.protocol.friend_replies import (
+    BlocklistReply,
+    FriendAddReply,
+    FriendRequestsReply,
+    FriendsReply,
+)
+from tidings.protocol.group_replies import (
+    GroupCreated,
+    GroupInfo,
+    GroupListReply,
+    GroupMembersReply,
+    UsersAdded,
+)
 from tidings.protocol.ops import OPS
 from tidings.protocol.replies import (
     ConversationsReply,
@@ -18,7 +30,10 @@ from tidings.protocol.replies import (
     LoginReply,
     MediaUrlReply,
     PingReply,
+    ReactionReply,
     ReadState,
+    SearchReply,
+    TypingReply,
 )
 from tidings.protocol.sync_reply import SyncReply
 from tidings.protocol.views import ChangeAck, ConversationView, MessageAck
@@ -32,6 +47,10 @@ REPLIES: dict[str, Any] = {
     "friend_add": FriendAddReply, "friends": FriendsReply, "blocklist": BlocklistReply,
     "conversation_set": ConversationSettingsEvent, "conversation_hide": ConversationSettingsEvent,
     "conversation_delete": ConversationSettingsEvent,
+    "friend_requests": FriendRequestsReply, "block": UsersAdded, "group_invite": UsersAdded,
+    "group_create": GroupCreated, "group_info": GroupInfo, "group_members": GroupMembersReply,
+    "group_list": GroupListReply, "search": SearchReply, "typing": TypingReply,
+    "reaction_add": ReactionReply, "reaction_remove": ReactionReply,
     "send": MessageAck, "recall": ChangeAck, "edit": ChangeAck, "link_send": MessageAck,
     "history": HistoryReply, "link_history": HistoryReply, "conversations": ConversationsReply,
     "read": ReadState, "link_read": ReadState, "sync": SyncReply, "link_sync": SyncReply}

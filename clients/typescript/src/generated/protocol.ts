@@ -228,6 +228,12 @@ export interface FriendRequestView {
   wording: string;
 }
 
+/** The pending requests to the user and the user's own. */
+export interface FriendRequestsReply {
+  incoming: FriendRequestView[];
+  outgoing: FriendRequestView[];
+}
+
 export interface FriendUserData {
   user_id: string;
 }
@@ -266,8 +272,34 @@ export interface GroupCreateRequest {
   type: "Work" | "Public" | "Meeting" | "Community" | "AVChatRoom";
 }
 
+export interface GroupCreated {
+  group_id: string;
+  member_count: number;
+  type: "Work" | "Public" | "Meeting" | "Community" | "AVChatRoom";
+}
+
 export interface GroupIdRequest {
   group_id: string;
+}
+
+/** A group's profile: any user of the app may read it. */
+export interface GroupInfo {
+  created_at: number;
+  custom: {
+    [key: string]: string;
+  };
+  face_url: string;
+  group_id: string;
+  introduction: string;
+  join_option: "FreeAccess" | "NeedPermission" | "DisableApply";
+  max_members: number;
+  member_count: number;
+  mute_all: boolean;
+  name: string;
+  notification: string;
+  owner: string | null;
+  type: "Work" | "Public" | "Meeting" | "Community" | "AVChatRoom";
+  updated_at: number;
 }
 
 export interface GroupJoinAnswerRequest {
@@ -291,6 +323,24 @@ export interface GroupLeftView {
   op: "left" | "kicked" | "disbanded" | "not_a_member";
   seq?: number;
   time?: number;
+}
+
+export interface GroupListReply {
+  groups: MyGroup[];
+}
+
+export interface GroupMember {
+  joined_at: number;
+  muted_until: number;
+  name_card: string;
+  role: "Owner" | "Admin" | "Member";
+  user_id: string;
+}
+
+/** A page of members by user id; ``more``: ask again with ``after``. */
+export interface GroupMembersReply {
+  members: GroupMember[];
+  more: boolean;
 }
 
 export interface GroupMembersRequest {
@@ -579,6 +629,17 @@ export interface MessageView {
   time: number;
 }
 
+/** A group the user is in, with the user's role in it. */
+export interface MyGroup {
+  face_url: string;
+  group_id: string;
+  joined_at: number;
+  name: string;
+  owner: string | null;
+  role: "Owner" | "Admin" | "Member";
+  type: "Work" | "Public" | "Meeting" | "Community" | "AVChatRoom";
+}
+
 /** A one-to-one peer read up to ``peer_read_seq`` (read receipts on). */
 export interface PeerReadEvent {
   conversation_id: string;
@@ -689,6 +750,15 @@ export interface ReactionEvent {
   user_id: string;
 }
 
+/** ``changed``: false when the reaction was already there (or gone). */
+export interface ReactionReply {
+  action: "add" | "remove";
+  changed: boolean;
+  conversation_id: string;
+  emoji: string;
+  seq: number;
+}
+
 export interface ReactionSummary {
   count: number;
   emoji: string;
@@ -726,6 +796,24 @@ export interface SearchIn {
   since?: number | null;
   /** time < until (ms since the epoch) */
   until?: number | null;
+}
+
+/** Newest first; ``cursor`` asks for the next page while ``more``. */
+export interface SearchReply {
+  cursor: string | null;
+  more: boolean;
+  results: SearchResult[];
+}
+
+/**
+ * A message found, with its text's ``snippet`` and where the words
+ * matched in it (``highlights``: [start, end) pairs; docs/search.md).
+ */
+export interface SearchResult {
+  conversation_id: string;
+  highlights: Array<[number, number]>;
+  message: MessageView;
+  snippet: string;
 }
 
 export interface SendRequest {
@@ -797,6 +885,12 @@ export interface TypingEvent {
   user_id: string;
 }
 
+/** ``throttled``: too soon after the last one; nobody was told. */
+export interface TypingReply {
+  conversation_id: string;
+  throttled: boolean;
+}
+
 /**
  * An app user as the app set them (verified by the app, never typed by
  * the other side).
@@ -809,6 +903,12 @@ export interface UserCard {
 
 export interface UserIdsIn {
   user_ids: string[];
+}
+
+/** Who was added, and who was in already (``group_invite``, ``block``). */
+export interface UsersAdded {
+  added: string[];
+  already: string[];
 }
 
 export interface VideoElement {
@@ -841,7 +941,7 @@ export interface WebPushSubscription {
 /** Every op: the `data` a client sends and the `data` of its reply. */
 export interface Ops {
   app_state: { data: AppStateRequest; reply: Untyped };
-  block: { data: UserIdsIn; reply: Untyped };
+  block: { data: UserIdsIn; reply: UsersAdded };
   blocklist: { data: EmptyInput; reply: BlocklistReply };
   conversation_delete: { data: ConversationDeleteData; reply: ConversationSettingsEvent };
   conversation_hide: { data: ConversationIdData; reply: ConversationSettingsEvent };
@@ -853,23 +953,23 @@ export interface Ops {
   friend_decline: { data: FriendUserData; reply: Untyped };
   friend_delete: { data: FriendDeleteIn; reply: Untyped };
   friend_remark: { data: FriendRemarkData; reply: Untyped };
-  friend_requests: { data: EmptyInput; reply: Untyped };
+  friend_requests: { data: EmptyInput; reply: FriendRequestsReply };
   friend_withdraw: { data: FriendUserData; reply: Untyped };
   friends: { data: EmptyInput; reply: FriendsReply };
   group_applications: { data: EmptyInput; reply: Untyped };
   group_apply: { data: GroupApplyRequest; reply: Untyped };
-  group_create: { data: GroupCreateRequest; reply: Untyped };
+  group_create: { data: GroupCreateRequest; reply: GroupCreated };
   group_disband: { data: GroupIdRequest; reply: Untyped };
-  group_info: { data: GroupIdRequest; reply: Untyped };
-  group_invite: { data: GroupUsersRequest; reply: Untyped };
+  group_info: { data: GroupIdRequest; reply: GroupInfo };
+  group_invite: { data: GroupUsersRequest; reply: UsersAdded };
   group_join: { data: GroupIdRequest; reply: Untyped };
   group_join_approve: { data: GroupJoinAnswerRequest; reply: Untyped };
   group_join_decline: { data: GroupJoinAnswerRequest; reply: Untyped };
   group_join_requests: { data: GroupJoinRequestsRequest; reply: Untyped };
   group_kick: { data: GroupUsersRequest; reply: Untyped };
   group_leave: { data: GroupIdRequest; reply: Untyped };
-  group_list: { data: EmptyInput; reply: Untyped };
-  group_members: { data: GroupMembersRequest; reply: Untyped };
+  group_list: { data: EmptyInput; reply: GroupListReply };
+  group_members: { data: GroupMembersRequest; reply: GroupMembersReply };
   group_mute: { data: GroupMuteRequest; reply: Untyped };
   group_mute_all: { data: GroupMuteAllRequest; reply: Untyped };
   group_readers: { data: GroupReadersRequest; reply: Untyped };
@@ -901,14 +1001,14 @@ export interface Ops {
   push_devices: { data: EmptyInput; reply: Untyped };
   push_register: { data: PushRegisterRequest; reply: Untyped };
   push_unregister: { data: PushUnregisterRequest; reply: Untyped };
-  reaction_add: { data: ReactionData; reply: Untyped };
-  reaction_remove: { data: ReactionData; reply: Untyped };
+  reaction_add: { data: ReactionData; reply: ReactionReply };
+  reaction_remove: { data: ReactionData; reply: ReactionReply };
   read: { data: ReadData; reply: ReadState };
   recall: { data: RecallData; reply: ChangeAck };
-  search: { data: SearchIn; reply: Untyped };
+  search: { data: SearchIn; reply: SearchReply };
   send: { data: SendRequest; reply: MessageAck };
   sync: { data: SyncRequest; reply: SyncReply };
-  typing: { data: TypingData; reply: Untyped };
+  typing: { data: TypingData; reply: TypingReply };
   unblock: { data: UserIdsIn; reply: Untyped };
   unlink: { data: AppData; reply: Untyped };
 }

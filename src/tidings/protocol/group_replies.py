@@ -1,0 +1,75 @@
+"""Replies of the group ops (docs/groups.md, "Group ops"), as the server
+answers them (a test runs the ops and checks each reply against these)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from typing_extensions import TypedDict
+
+from tidings.domain.group_requests import GroupTypeName, JoinOptionName
+
+RoleName = Literal["Owner", "Admin", "Member"]
+
+
+class GroupCreated(TypedDict):
+    group_id: str
+    type: GroupTypeName
+    member_count: int
+
+
+class GroupInfo(TypedDict):
+    """A group's profile: any user of the app may read it."""
+
+    group_id: str
+    type: GroupTypeName
+    name: str
+    face_url: str
+    introduction: str
+    notification: str
+    owner: str | None
+    join_option: JoinOptionName
+    mute_all: bool
+    max_members: int
+    member_count: int
+    custom: dict[str, str]
+    created_at: int
+    updated_at: int
+
+
+class GroupMember(TypedDict):
+    user_id: str
+    role: RoleName
+    joined_at: int
+    muted_until: int
+    name_card: str
+
+
+class GroupMembersReply(TypedDict):
+    """A page of members by user id; ``more``: ask again with ``after``."""
+
+    members: list[GroupMember]
+    more: bool
+
+
+class MyGroup(TypedDict):
+    """A group the user is in, with the user's role in it."""
+
+    group_id: str
+    type: GroupTypeName
+    name: str
+    face_url: str
+    owner: str | None
+    role: RoleName
+    joined_at: int
+
+
+class GroupListReply(TypedDict):
+    groups: list[MyGroup]
+
+
+class UsersAdded(TypedDict):
+    """Who was added, and who was in already (``group_invite``, ``block``)."""
+
+    added: list[str]
+    already: list[str]
