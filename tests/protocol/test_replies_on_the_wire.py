@@ -97,11 +97,20 @@ async def test_the_typed_replies_are_what_the_server_answers(server: Server, app
     await run(alice, "friends", {})
     await run(alice, "block", {"user_ids": ["carol"]})
     await run(alice, "group_create", {"type": "Public", "group_id": "wire", "name": "W",
-                                      "members": ["bob"]})
+                                      "members": ["bob"], "join_option": "NeedPermission"})
     await run(alice, "group_invite", {"group_id": "wire", "user_ids": ["carol", "bob"]})
     await run(bob, "group_info", {"group_id": "wire"})
     await run(bob, "group_members", {"group_id": "wire", "limit": 2})
     await run(bob, "group_list", {})
+    await run(bob, "profile_get", {"user_ids": ["alice", "nobody"]})
+    await run(bob, "profile_set", {"allow_type": "allow_any", "gender": "female"})
+    dave = await Conn.login(server, app, "dave")
+    assert (await dave.request("group_apply", {"group_id": "wire", "message": "hi"}))["ok"]
+    await run(dave, "group_applications", {})
+    await run(alice, "group_join_requests", {"group_id": "wire"})
+    await run(alice, "group_join_decline", {"group_id": "wire", "user_id": "dave"})
+    assert (await dave.request("group_apply", {"group_id": "wire"}))["ok"]
+    await run(alice, "group_join_approve", {"group_id": "wire", "user_id": "dave"})
     await run(alice, "blocklist", {})
     with server.http(app, "alice") as http:
         media_id = http.post("/v1/media", params={"name": "a.bin"}, content=b"\x00" * 64
@@ -109,5 +118,5 @@ async def test_the_typed_replies_are_what_the_server_answers(server: Server, app
     await run(alice, "media_url", {"media_id": media_id})
     # The link ops' replies are checked by the link tests' own flows.
     assert typed - checked <= {"link_send", "link_history", "link_read", "link_sync"}
-    for conn in (alice, bob, fresh):
+    for conn in (alice, bob, fresh, dave):
         await conn.ws.close()

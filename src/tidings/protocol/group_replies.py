@@ -8,6 +8,7 @@ from typing import Literal
 from typing_extensions import TypedDict
 
 from tidings.domain.group_requests import GroupTypeName, JoinOptionName
+from tidings.protocol.events import JoinRequestView
 
 RoleName = Literal["Owner", "Admin", "Member"]
 
@@ -73,3 +74,15 @@ class UsersAdded(TypedDict):
 
     added: list[str]
     already: list[str]
+
+
+class JoinRequestsReply(TypedDict):
+    """The applications waiting for the caller's answer."""
+
+    requests: list[JoinRequestView]
+
+
+class ApplicationsReply(TypedDict):
+    """The caller's own applications, pending or answered (kept 7 days)."""
+
+    applications: list[JoinRequestView]

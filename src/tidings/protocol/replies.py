@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import ConfigDict, with_config
+from pydantic.config import JsonDict
 from typing_extensions import TypedDict
 
+from tidings.domain.profiles import AllowType, Gender
 from tidings.protocol.views import ConversationView, MessageView
 
 
@@ -92,3 +95,39 @@ class ReactionReply(TypedDict):
     emoji: str
     action: Literal["add", "remove"]
     changed: bool
+
+
+_PROFILE_EXAMPLE: JsonDict = {
+    "user_id": "alice", "nickname": "Alice", "avatar_url": "https://shopx.example/a/alice.png",
+    "gender": "female", "birthday": 19900419, "location": "086-021",
+    "signature": "Selling vintage cameras", "language": 0, "level": 3, "role": 0,
+    "allow_type": "need_confirm", "custom": {"rating": "4.9"}, "updated_at": 1795310000123}
+
+
+@with_config(ConfigDict(json_schema_extra={"examples": [_PROFILE_EXAMPLE]}))
+class ProfileView(TypedDict):
+    """A user's profile (docs/profiles.md): what the user sets, what the
+    app's server sets, and the app's own ``custom`` fields."""
+
+    user_id: str
+    nickname: str
+    avatar_url: str
+    gender: Gender
+    birthday: int
+    location: str
+    signature: str
+    language: int
+    level: int
+    role: int
+    allow_type: AllowType
+    custom: dict[str, str]
+    updated_at: int
+
+
+@with_config(ConfigDict(json_schema_extra={"examples": [
+    {"profiles": [_PROFILE_EXAMPLE], "missing": ["nobody"]}]}))
+class ProfilesReply(TypedDict):
+    """In the order asked; unknown and deleted accounts are in ``missing``."""
+
+    profiles: list[ProfileView]
+    missing: list[str]

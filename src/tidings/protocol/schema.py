@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from tidings.domain.errors import ErrorCode
-from tidings.protocol.events import EVENTS, ConversationSettingsEvent
+from tidings.protocol.events import EVENTS, ConversationSettingsEvent, JoinRequestView
 from tidings.protocol.friend_replies import (
     BlocklistReply,
     FriendAddReply,
@@ -17,10 +17,12 @@ from tidings.protocol.friend_replies import (
     FriendsReply,
 )
 from tidings.protocol.group_replies import (
+    ApplicationsReply,
     GroupCreated,
     GroupInfo,
     GroupListReply,
     GroupMembersReply,
+    JoinRequestsReply,
     UsersAdded,
 )
 from tidings.protocol.ops import OPS
@@ -30,6 +32,8 @@ from tidings.protocol.replies import (
     LoginReply,
     MediaUrlReply,
     PingReply,
+    ProfilesReply,
+    ProfileView,
     ReactionReply,
     ReadState,
     SearchReply,
@@ -51,6 +55,9 @@ REPLIES: dict[str, Any] = {
     "group_create": GroupCreated, "group_info": GroupInfo, "group_members": GroupMembersReply,
     "group_list": GroupListReply, "search": SearchReply, "typing": TypingReply,
     "reaction_add": ReactionReply, "reaction_remove": ReactionReply,
+    "profile_get": ProfilesReply, "profile_set": ProfileView,
+    "group_join_approve": JoinRequestView, "group_join_decline": JoinRequestView,
+    "group_join_requests": JoinRequestsReply, "group_applications": ApplicationsReply,
     "send": MessageAck, "recall": ChangeAck, "edit": ChangeAck, "link_send": MessageAck,
     "history": HistoryReply, "link_history": HistoryReply, "conversations": ConversationsReply,
     "read": ReadState, "link_read": ReadState, "sync": SyncReply, "link_sync": SyncReply}

@@ -27,6 +27,11 @@ export interface AppStateRequest {
   state: string;
 }
 
+/** The caller's own applications, pending or answered (kept 7 days). */
+export interface ApplicationsReply {
+  applications: JoinRequestView[];
+}
+
 export interface BlockedView {
   since: number;
   user_id: string;
@@ -457,6 +462,11 @@ export interface JoinRequestView {
   user_id: string;
 }
 
+/** The applications waiting for the caller's answer. */
+export interface JoinRequestsReply {
+  requests: JoinRequestView[];
+}
+
 /** A home account linked an app identity (docs/linked-identity.md). */
 export interface LinkAddedEvent {
   app: AppCard;
@@ -686,6 +696,34 @@ export interface ProfilePatch {
   nickname?: string | null;
   role?: number | null;
   signature?: string | null;
+}
+
+/**
+ * A user's profile (docs/profiles.md): what the user sets, what the
+ * app's server sets, and the app's own ``custom`` fields.
+ */
+export interface ProfileView {
+  allow_type: AllowType;
+  avatar_url: string;
+  birthday: number;
+  custom: {
+    [key: string]: string;
+  };
+  gender: Gender;
+  language: number;
+  level: number;
+  location: string;
+  nickname: string;
+  role: number;
+  signature: string;
+  updated_at: number;
+  user_id: string;
+}
+
+/** In the order asked; unknown and deleted accounts are in ``missing``. */
+export interface ProfilesReply {
+  missing: string[];
+  profiles: ProfileView[];
 }
 
 /** The sender's options for one message's push (Tencent's OfflinePushInfo). */
@@ -956,16 +994,16 @@ export interface Ops {
   friend_requests: { data: EmptyInput; reply: FriendRequestsReply };
   friend_withdraw: { data: FriendUserData; reply: Untyped };
   friends: { data: EmptyInput; reply: FriendsReply };
-  group_applications: { data: EmptyInput; reply: Untyped };
+  group_applications: { data: EmptyInput; reply: ApplicationsReply };
   group_apply: { data: GroupApplyRequest; reply: Untyped };
   group_create: { data: GroupCreateRequest; reply: GroupCreated };
   group_disband: { data: GroupIdRequest; reply: Untyped };
   group_info: { data: GroupIdRequest; reply: GroupInfo };
   group_invite: { data: GroupUsersRequest; reply: UsersAdded };
   group_join: { data: GroupIdRequest; reply: Untyped };
-  group_join_approve: { data: GroupJoinAnswerRequest; reply: Untyped };
-  group_join_decline: { data: GroupJoinAnswerRequest; reply: Untyped };
-  group_join_requests: { data: GroupJoinRequestsRequest; reply: Untyped };
+  group_join_approve: { data: GroupJoinAnswerRequest; reply: JoinRequestView };
+  group_join_decline: { data: GroupJoinAnswerRequest; reply: JoinRequestView };
+  group_join_requests: { data: GroupJoinRequestsRequest; reply: JoinRequestsReply };
   group_kick: { data: GroupUsersRequest; reply: Untyped };
   group_leave: { data: GroupIdRequest; reply: Untyped };
   group_list: { data: EmptyInput; reply: GroupListReply };
@@ -996,8 +1034,8 @@ export interface Ops {
   media_url: { data: MediaUrlRequest; reply: MediaUrlReply };
   ping: { data: EmptyInput; reply: PingReply };
   pong: { data: EmptyInput; reply: Untyped };
-  profile_get: { data: ProfileGetData; reply: Untyped };
-  profile_set: { data: ProfilePatch; reply: Untyped };
+  profile_get: { data: ProfileGetData; reply: ProfilesReply };
+  profile_set: { data: ProfilePatch; reply: ProfileView };
   push_devices: { data: EmptyInput; reply: Untyped };
   push_register: { data: PushRegisterRequest; reply: Untyped };
   push_unregister: { data: PushUnregisterRequest; reply: Untyped };
