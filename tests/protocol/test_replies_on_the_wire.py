@@ -93,8 +93,9 @@ async def test_the_typed_replies_are_what_the_server_answers(server: Server, app
     await run(alice, "search", {"q": "again"})
     await run(alice, "friend_add", {"user_id": "bob", "wording": "hi"})
     await run(bob, "friend_requests", {})
-    await bob.request("friend_accept", {"user_id": "alice"})
+    await run(bob, "friend_accept", {"user_id": "alice"})
     await run(alice, "friends", {})
+    await run(alice, "friend_remark", {"user_id": "bob", "remark": "B"})
     await run(alice, "block", {"user_ids": ["carol"]})
     await run(alice, "group_create", {"type": "Public", "group_id": "wire", "name": "W",
                                       "members": ["bob"], "join_option": "NeedPermission"})
@@ -111,7 +112,24 @@ async def test_the_typed_replies_are_what_the_server_answers(server: Server, app
     await run(alice, "group_join_decline", {"group_id": "wire", "user_id": "dave"})
     assert (await dave.request("group_apply", {"group_id": "wire"}))["ok"]
     await run(alice, "group_join_approve", {"group_id": "wire", "user_id": "dave"})
+    said = await alice.request("send", {"conversation_id": "group_wire", "client_msg_id": "g-1",
+                                        "elements": [{"type": "text", "text": "x"}]})
+    await run(alice, "group_receipts", {"group_id": "wire", "seqs": [said["data"]["seq"]]})
+    await run(alice, "group_mute", {"group_id": "wire", "user_id": "bob", "seconds": 60})
+    await run(alice, "group_mute_all", {"group_id": "wire", "mute_all": True})
+    await run(alice, "group_set_role", {"group_id": "wire", "user_id": "bob", "role": "Admin"})
+    await run(alice, "group_set_name_card", {"group_id": "wire", "name_card": "boss"})
+    await run(alice, "group_kick", {"group_id": "wire", "user_ids": ["dave", "erin"]})
+    await run(alice, "friend_delete", {"user_ids": ["bob", "erin"]})
+    await run(alice, "group_create", {"type": "AVChatRoom", "group_id": "wire-live"})
+    await run(alice, "live_join", {"group_id": "wire-live"})
+    await run(alice, "live_send", {"group_id": "wire-live", "client_msg_id": "l-1",
+                                   "elements": [{"type": "text", "text": "x"}]})
+    await run(alice, "live_members", {"group_id": "wire-live"})
+    await run(alice, "live_leave", {"group_id": "wire-live"})
     await run(alice, "blocklist", {})
+    await run(alice, "unblock", {"user_ids": ["carol", "erin"]})
+    await run(alice, "app_state", {"state": "background"})
     with server.http(app, "alice") as http:
         media_id = http.post("/v1/media", params={"name": "a.bin"}, content=b"\x00" * 64
                              ).json()["media_id"]

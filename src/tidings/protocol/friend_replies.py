@@ -37,3 +37,13 @@ class FriendRequestsReply(TypedDict):
 
     incoming: list[FriendRequestView]
     outgoing: list[FriendRequestView]
+
+
+class Unblocked(TypedDict):
+    removed: list[str]
+    not_blocked: list[str]
+
+
+class FriendsDeleted(TypedDict):
+    deleted: list[str]
+    not_friends: list[str]

@@ -8,7 +8,7 @@ from typing import Literal
 from typing_extensions import TypedDict
 
 from tidings.domain.group_requests import GroupTypeName, JoinOptionName
-from tidings.protocol.events import JoinRequestView
+from tidings.protocol.events import GroupReceipt, JoinRequestView
 
 RoleName = Literal["Owner", "Admin", "Member"]
 
@@ -86,3 +86,57 @@ class ApplicationsReply(TypedDict):
     """The caller's own applications, pending or answered (kept 7 days)."""
 
     applications: list[JoinRequestView]
+
+
+class UsersRemoved(TypedDict):
+    """``group_kick``: who was removed, and who was not a member."""
+
+    removed: list[str]
+    not_members: list[str]
+
+
+class MemberMuted(TypedDict):
+    user_id: str
+    muted_until: int
+
+
+class MuteAll(TypedDict):
+    mute_all: bool
+
+
+class RoleSet(TypedDict):
+    user_id: str
+    role: Literal["Admin", "Member"]
+
+
+class NameCardSet(TypedDict):
+    user_id: str
+    name_card: str
+
+
+class GroupReceiptsReply(TypedDict):
+    receipts: list[GroupReceipt]
+
+
+class LiveJoined(TypedDict):
+    group_id: str
+    member_count: int
+
+
+class LiveLeft(TypedDict):
+    group_id: str
+    left: bool
+
+
+class LiveSent(TypedDict):
+    """A Live message is not stored: no seq, only its id and time."""
+
+    msg_id: str
+    time: int
+    priority: Literal["High", "Normal", "Low"]
+
+
+class LiveMembersReply(TypedDict):
+    members: list[str]
+    member_count: int
+    more: bool

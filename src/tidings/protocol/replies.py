@@ -131,3 +131,7 @@ class ProfilesReply(TypedDict):
 
     profiles: list[ProfileView]
     missing: list[str]
+
+
+class AppStateReply(TypedDict):
+    state: Literal["foreground", "background"]

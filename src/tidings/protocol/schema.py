@@ -9,12 +9,19 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from tidings.domain.errors import ErrorCode
-from tidings.protocol.events import EVENTS, ConversationSettingsEvent, JoinRequestView
+from tidings.protocol.events import (
+    EVENTS,
+    ConversationSettingsEvent,
+    FriendView,
+    JoinRequestView,
+)
 from tidings.protocol.friend_replies import (
     BlocklistReply,
     FriendAddReply,
     FriendRequestsReply,
+    FriendsDeleted,
     FriendsReply,
+    Unblocked,
 )
 from tidings.protocol.group_replies import (
     ApplicationsReply,
@@ -22,11 +29,22 @@ from tidings.protocol.group_replies import (
     GroupInfo,
     GroupListReply,
     GroupMembersReply,
+    GroupReceiptsReply,
     JoinRequestsReply,
+    LiveJoined,
+    LiveLeft,
+    LiveMembersReply,
+    LiveSent,
+    MemberMuted,
+    MuteAll,
+    NameCardSet,
+    RoleSet,
     UsersAdded,
+    UsersRemoved,
 )
 from tidings.protocol.ops import OPS
 from tidings.protocol.replies import (
+    AppStateReply,
     ConversationsReply,
     HistoryReply,
     LoginReply,
@@ -58,6 +76,11 @@ REPLIES: dict[str, Any] = {
     "profile_get": ProfilesReply, "profile_set": ProfileView,
     "group_join_approve": JoinRequestView, "group_join_decline": JoinRequestView,
     "group_join_requests": JoinRequestsReply, "group_applications": ApplicationsReply,
+    "unblock": Unblocked, "friend_accept": FriendView, "friend_remark": FriendView,
+    "friend_delete": FriendsDeleted, "group_kick": UsersRemoved, "group_mute": MemberMuted,
+    "group_mute_all": MuteAll, "group_set_role": RoleSet, "group_set_name_card": NameCardSet,
+    "group_receipts": GroupReceiptsReply, "live_join": LiveJoined, "live_leave": LiveLeft,
+    "live_send": LiveSent, "live_members": LiveMembersReply, "app_state": AppStateReply,
     "send": MessageAck, "recall": ChangeAck, "edit": ChangeAck, "link_send": MessageAck,
     "history": HistoryReply, "link_history": HistoryReply, "conversations": ConversationsReply,
     "read": ReadState, "link_read": ReadState, "sync": SyncReply, "link_sync": SyncReply}

@@ -19,6 +19,10 @@ export interface AppData {
   sdkappid: number;
 }
 
+export interface AppStateReply {
+  state: "foreground" | "background";
+}
+
 /**
  * A device tells whether its app is in the foreground (it shows
  * messages itself) or in the background (it wants pushes).
@@ -252,6 +256,11 @@ export interface FriendView {
   wording: string;
 }
 
+export interface FriendsDeleted {
+  deleted: string[];
+  not_friends: string[];
+}
+
 export interface FriendsReply {
   friends: FriendView[];
 }
@@ -388,6 +397,10 @@ export interface GroupReceipt {
 /** New read counts of the receiver's own group messages. */
 export interface GroupReceiptsEvent {
   conversation_id: string;
+  receipts: GroupReceipt[];
+}
+
+export interface GroupReceiptsReply {
   receipts: GroupReceipt[];
 }
 
@@ -530,6 +543,22 @@ export interface LiveGroupRequest {
   group_id: string;
 }
 
+export interface LiveJoined {
+  group_id: string;
+  member_count: number;
+}
+
+export interface LiveLeft {
+  group_id: string;
+  left: boolean;
+}
+
+export interface LiveMembersReply {
+  member_count: number;
+  members: string[];
+  more: boolean;
+}
+
 export interface LiveMembersRequest {
   group_id: string;
   limit?: number;
@@ -554,6 +583,13 @@ export interface LiveSendRequest {
   elements: Array<TextElement | CustomElement | FaceElement | LocationElement | ImageElement | SoundElement | VideoElement | FileElement | QuoteElement>;
   group_id: string;
   priority?: "High" | "Normal" | "Low";
+}
+
+/** A Live message is not stored: no seq, only its id and time. */
+export interface LiveSent {
+  msg_id: string;
+  priority: "High" | "Normal" | "Low";
+  time: number;
 }
 
 export interface LocationElement {
@@ -602,6 +638,11 @@ export interface MediaUrlRequest {
   variant?: "original" | "large" | "thumb" | "poster";
 }
 
+export interface MemberMuted {
+  muted_until: number;
+  user_id: string;
+}
+
 /**
  * The answer to a send: where the message went. ``msg_id`` is "" when
  * the app's before-send callback dropped it (nothing was stored).
@@ -639,6 +680,10 @@ export interface MessageView {
   time: number;
 }
 
+export interface MuteAll {
+  mute_all: boolean;
+}
+
 /** A group the user is in, with the user's role in it. */
 export interface MyGroup {
   face_url: string;
@@ -648,6 +693,11 @@ export interface MyGroup {
   owner: string | null;
   role: "Owner" | "Admin" | "Member";
   type: "Work" | "Public" | "Meeting" | "Community" | "AVChatRoom";
+}
+
+export interface NameCardSet {
+  name_card: string;
+  user_id: string;
 }
 
 /** A one-to-one peer read up to ``peer_read_seq`` (read receipts on). */
@@ -823,6 +873,11 @@ export interface RecallData {
   seq: number;
 }
 
+export interface RoleSet {
+  role: "Admin" | "Member";
+  user_id: string;
+}
+
 /** A search, as the WebSocket op's data and the REST query parameters. */
 export interface SearchIn {
   conversation_id?: string | null;
@@ -929,6 +984,11 @@ export interface TypingReply {
   throttled: boolean;
 }
 
+export interface Unblocked {
+  not_blocked: string[];
+  removed: string[];
+}
+
 /**
  * An app user as the app set them (verified by the app, never typed by
  * the other side).
@@ -947,6 +1007,12 @@ export interface UserIdsIn {
 export interface UsersAdded {
   added: string[];
   already: string[];
+}
+
+/** ``group_kick``: who was removed, and who was not a member. */
+export interface UsersRemoved {
+  not_members: string[];
+  removed: string[];
 }
 
 export interface VideoElement {
@@ -978,7 +1044,7 @@ export interface WebPushSubscription {
 
 /** Every op: the `data` a client sends and the `data` of its reply. */
 export interface Ops {
-  app_state: { data: AppStateRequest; reply: Untyped };
+  app_state: { data: AppStateRequest; reply: AppStateReply };
   block: { data: UserIdsIn; reply: UsersAdded };
   blocklist: { data: EmptyInput; reply: BlocklistReply };
   conversation_delete: { data: ConversationDeleteData; reply: ConversationSettingsEvent };
@@ -986,11 +1052,11 @@ export interface Ops {
   conversation_set: { data: ConversationSetData; reply: ConversationSettingsEvent };
   conversations: { data: ConversationsData; reply: ConversationsReply };
   edit: { data: EditData; reply: ChangeAck };
-  friend_accept: { data: FriendAcceptData; reply: Untyped };
+  friend_accept: { data: FriendAcceptData; reply: FriendView };
   friend_add: { data: FriendRequestIn; reply: FriendAddReply };
   friend_decline: { data: FriendUserData; reply: Untyped };
-  friend_delete: { data: FriendDeleteIn; reply: Untyped };
-  friend_remark: { data: FriendRemarkData; reply: Untyped };
+  friend_delete: { data: FriendDeleteIn; reply: FriendsDeleted };
+  friend_remark: { data: FriendRemarkData; reply: FriendView };
   friend_requests: { data: EmptyInput; reply: FriendRequestsReply };
   friend_withdraw: { data: FriendUserData; reply: Untyped };
   friends: { data: EmptyInput; reply: FriendsReply };
@@ -1004,16 +1070,16 @@ export interface Ops {
   group_join_approve: { data: GroupJoinAnswerRequest; reply: JoinRequestView };
   group_join_decline: { data: GroupJoinAnswerRequest; reply: JoinRequestView };
   group_join_requests: { data: GroupJoinRequestsRequest; reply: JoinRequestsReply };
-  group_kick: { data: GroupUsersRequest; reply: Untyped };
+  group_kick: { data: GroupUsersRequest; reply: UsersRemoved };
   group_leave: { data: GroupIdRequest; reply: Untyped };
   group_list: { data: EmptyInput; reply: GroupListReply };
   group_members: { data: GroupMembersRequest; reply: GroupMembersReply };
-  group_mute: { data: GroupMuteRequest; reply: Untyped };
-  group_mute_all: { data: GroupMuteAllRequest; reply: Untyped };
+  group_mute: { data: GroupMuteRequest; reply: MemberMuted };
+  group_mute_all: { data: GroupMuteAllRequest; reply: MuteAll };
   group_readers: { data: GroupReadersRequest; reply: Untyped };
-  group_receipts: { data: GroupReceiptsRequest; reply: Untyped };
-  group_set_name_card: { data: GroupNameCardRequest; reply: Untyped };
-  group_set_role: { data: GroupSetRoleRequest; reply: Untyped };
+  group_receipts: { data: GroupReceiptsRequest; reply: GroupReceiptsReply };
+  group_set_name_card: { data: GroupNameCardRequest; reply: NameCardSet };
+  group_set_role: { data: GroupSetRoleRequest; reply: RoleSet };
   group_transfer: { data: GroupTransferRequest; reply: Untyped };
   group_update: { data: GroupUpdateRequest; reply: Untyped };
   history: { data: HistoryData; reply: HistoryReply };
@@ -1025,10 +1091,10 @@ export interface Ops {
   link_send: { data: SendRequest; reply: MessageAck };
   link_sync: { data: LinkSyncData; reply: SyncReply };
   links: { data: LinksData; reply: Untyped };
-  live_join: { data: LiveGroupRequest; reply: Untyped };
-  live_leave: { data: LiveGroupRequest; reply: Untyped };
-  live_members: { data: LiveMembersRequest; reply: Untyped };
-  live_send: { data: LiveSendRequest; reply: Untyped };
+  live_join: { data: LiveGroupRequest; reply: LiveJoined };
+  live_leave: { data: LiveGroupRequest; reply: LiveLeft };
+  live_members: { data: LiveMembersRequest; reply: LiveMembersReply };
+  live_send: { data: LiveSendRequest; reply: LiveSent };
   login: { data: LoginData; reply: LoginReply };
   media_info: { data: MediaInfoRequest; reply: Untyped };
   media_url: { data: MediaUrlRequest; reply: MediaUrlReply };
@@ -1047,7 +1113,7 @@ export interface Ops {
   send: { data: SendRequest; reply: MessageAck };
   sync: { data: SyncRequest; reply: SyncReply };
   typing: { data: TypingData; reply: TypingReply };
-  unblock: { data: UserIdsIn; reply: Untyped };
+  unblock: { data: UserIdsIn; reply: Unblocked };
   unlink: { data: AppData; reply: Untyped };
 }
 
