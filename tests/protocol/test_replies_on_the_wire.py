@@ -6,8 +6,12 @@ these declarations."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.push_support import Browser
 from tests.support import App, Conn, Server
 from tidings.protocol.schema import protocol_schema
 
@@ -44,6 +48,11 @@ def problems(value: Any, schema: dict[str, Any], defs: dict[str, Any], at: str) 
             if k in props:
                 found += problems(v, props[k], defs, f"{at}.{k}")
     return found
+
+
+def web_push_subscription() -> dict[str, Any]:
+    return Browser("https://push.example.org/wp/wire", ec.generate_private_key(ec.SECP256R1()),
+                   os.urandom(16)).subscription()
 
 
 def check(op: str, reply: dict[str, Any]) -> None:
@@ -106,11 +115,11 @@ async def test_the_typed_replies_are_what_the_server_answers(server: Server, app
     await run(bob, "profile_get", {"user_ids": ["alice", "nobody"]})
     await run(bob, "profile_set", {"allow_type": "allow_any", "gender": "female"})
     dave = await Conn.login(server, app, "dave")
-    assert (await dave.request("group_apply", {"group_id": "wire", "message": "hi"}))["ok"]
+    await run(dave, "group_apply", {"group_id": "wire", "message": "hi"})
     await run(dave, "group_applications", {})
     await run(alice, "group_join_requests", {"group_id": "wire"})
     await run(alice, "group_join_decline", {"group_id": "wire", "user_id": "dave"})
-    assert (await dave.request("group_apply", {"group_id": "wire"}))["ok"]
+    await run(dave, "group_apply", {"group_id": "wire"})
     await run(alice, "group_join_approve", {"group_id": "wire", "user_id": "dave"})
     said = await alice.request("send", {"conversation_id": "group_wire", "client_msg_id": "g-1",
                                         "elements": [{"type": "text", "text": "x"}]})
@@ -127,6 +136,22 @@ async def test_the_typed_replies_are_what_the_server_answers(server: Server, app
                                    "elements": [{"type": "text", "text": "x"}]})
     await run(alice, "live_members", {"group_id": "wire-live"})
     await run(alice, "live_leave", {"group_id": "wire-live"})
+    await run(alice, "group_create", {"type": "Public", "group_id": "wire-open",
+                                      "join_option": "FreeAccess"})
+    await run(bob, "group_join", {"group_id": "wire-open"})
+    await run(dave, "group_apply", {"group_id": "wire-open"})
+    await run(alice, "group_update", {"group_id": "wire-open", "name": "O", "introduction": "i"})
+    await run(alice, "group_transfer", {"group_id": "wire-open", "new_owner": "bob"})
+    await run(alice, "group_leave", {"group_id": "wire-open"})
+    await run(bob, "group_disband", {"group_id": "wire-open"})
+    await run(dave, "friend_add", {"user_id": "alice"})
+    await run(dave, "friend_withdraw", {"user_id": "alice"})
+    await run(dave, "friend_add", {"user_id": "alice"})
+    await run(alice, "friend_decline", {"user_id": "dave"})
+    await run(fresh, "push_register", {"channel": "webpush", "device_id": "wire-dev",
+                                       "subscription": web_push_subscription()})
+    await run(fresh, "push_devices", {})
+    await run(fresh, "push_unregister", {"device_id": "wire-dev"})
     await run(alice, "blocklist", {})
     await run(alice, "unblock", {"user_ids": ["carol", "erin"]})
     await run(alice, "app_state", {"state": "background"})

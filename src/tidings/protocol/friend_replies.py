@@ -47,3 +47,13 @@ class Unblocked(TypedDict):
 class FriendsDeleted(TypedDict):
     deleted: list[str]
     not_friends: list[str]
+
+
+class FriendDeclined(TypedDict):
+    user_id: str
+    declined: bool
+
+
+class FriendWithdrawn(TypedDict):
+    user_id: str
+    withdrawn: bool

@@ -3,7 +3,7 @@ answers them (a test runs the ops and checks each reply against these)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from typing_extensions import TypedDict
 
@@ -140,3 +140,26 @@ class LiveMembersReply(TypedDict):
     members: list[str]
     member_count: int
     more: bool
+
+
+class GroupApplied(TypedDict):
+    """``pending``: the owner and admins are asked; ``joined``: a
+    FreeAccess group took the caller at once."""
+
+    group_id: str
+    user_id: str
+    state: Literal["pending", "joined"]
+
+
+class GroupUpdated(TypedDict):
+    """The profile fields that changed, with their new values."""
+
+    changed: dict[str, Any]
+
+
+class GroupTransferred(TypedDict):
+    owner: str
+
+
+class GroupDisbanded(TypedDict):
+    group_id: str

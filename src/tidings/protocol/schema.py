@@ -18,18 +18,24 @@ from tidings.protocol.events import (
 from tidings.protocol.friend_replies import (
     BlocklistReply,
     FriendAddReply,
+    FriendDeclined,
     FriendRequestsReply,
     FriendsDeleted,
     FriendsReply,
+    FriendWithdrawn,
     Unblocked,
 )
 from tidings.protocol.group_replies import (
     ApplicationsReply,
+    GroupApplied,
     GroupCreated,
+    GroupDisbanded,
     GroupInfo,
     GroupListReply,
     GroupMembersReply,
     GroupReceiptsReply,
+    GroupTransferred,
+    GroupUpdated,
     JoinRequestsReply,
     LiveJoined,
     LiveLeft,
@@ -43,6 +49,7 @@ from tidings.protocol.group_replies import (
     UsersRemoved,
 )
 from tidings.protocol.ops import OPS
+from tidings.protocol.push_replies import PushDevicesReply, PushDeviceView, PushUnregistered
 from tidings.protocol.replies import (
     AppStateReply,
     ConversationsReply,
@@ -81,6 +88,11 @@ REPLIES: dict[str, Any] = {
     "group_mute_all": MuteAll, "group_set_role": RoleSet, "group_set_name_card": NameCardSet,
     "group_receipts": GroupReceiptsReply, "live_join": LiveJoined, "live_leave": LiveLeft,
     "live_send": LiveSent, "live_members": LiveMembersReply, "app_state": AppStateReply,
+    "friend_decline": FriendDeclined, "friend_withdraw": FriendWithdrawn,
+    "group_join": UsersAdded, "group_leave": UsersRemoved, "group_apply": GroupApplied,
+    "group_update": GroupUpdated, "group_transfer": GroupTransferred,
+    "group_disband": GroupDisbanded, "push_register": PushDeviceView,
+    "push_devices": PushDevicesReply, "push_unregister": PushUnregistered,
     "send": MessageAck, "recall": ChangeAck, "edit": ChangeAck, "link_send": MessageAck,
     "history": HistoryReply, "link_history": HistoryReply, "conversations": ConversationsReply,
     "read": ReadState, "link_read": ReadState, "sync": SyncReply, "link_sync": SyncReply}

@@ -197,6 +197,11 @@ export interface FriendAddReply {
   user_id: string;
 }
 
+export interface FriendDeclined {
+  declined: boolean;
+  user_id: string;
+}
+
 export interface FriendDeleteIn {
   both?: boolean;
   user_ids: string[];
@@ -256,6 +261,11 @@ export interface FriendView {
   wording: string;
 }
 
+export interface FriendWithdrawn {
+  user_id: string;
+  withdrawn: boolean;
+}
+
 export interface FriendsDeleted {
   deleted: string[];
   not_friends: string[];
@@ -266,6 +276,16 @@ export interface FriendsReply {
 }
 
 export type Gender = "unknown" | "female" | "male";
+
+/**
+ * ``pending``: the owner and admins are asked; ``joined``: a
+ * FreeAccess group took the caller at once.
+ */
+export interface GroupApplied {
+  group_id: string;
+  state: "pending" | "joined";
+  user_id: string;
+}
 
 export interface GroupApplyRequest {
   group_id: string;
@@ -290,6 +310,10 @@ export interface GroupCreated {
   group_id: string;
   member_count: number;
   type: "Work" | "Public" | "Meeting" | "Community" | "AVChatRoom";
+}
+
+export interface GroupDisbanded {
+  group_id: string;
 }
 
 export interface GroupIdRequest {
@@ -420,6 +444,10 @@ export interface GroupTransferRequest {
   new_owner: string;
 }
 
+export interface GroupTransferred {
+  owner: string;
+}
+
 export interface GroupUpdateRequest {
   custom?: {
     [key: string]: string;
@@ -430,6 +458,13 @@ export interface GroupUpdateRequest {
   join_option?: "FreeAccess" | "NeedPermission" | "DisableApply" | null;
   name?: string | null;
   notification?: string | null;
+}
+
+/** The profile fields that changed, with their new values. */
+export interface GroupUpdated {
+  changed: {
+    [key: string]: unknown;
+  };
 }
 
 export interface GroupUsersRequest {
@@ -776,6 +811,24 @@ export interface ProfilesReply {
   profiles: ProfileView[];
 }
 
+/** A device registered for pushes (its token is not shown). */
+export interface PushDeviceView {
+  channel: Channel;
+  created_at: number;
+  device_id: string;
+  private_previews: boolean;
+  updated_at: number;
+}
+
+/** The user's devices, and the pushes waiting to go out. */
+export interface PushDevicesReply {
+  devices: PushDeviceView[];
+  queued: Array<{
+    [key: string]: unknown;
+  }>;
+  user_id: string;
+}
+
 /** The sender's options for one message's push (Tencent's OfflinePushInfo). */
 export interface PushOptions {
   /** Do not push this message (PushFlag 1) */
@@ -806,6 +859,11 @@ export interface PushRegisterRequest {
 
 export interface PushUnregisterRequest {
   device_id?: string;
+}
+
+export interface PushUnregistered {
+  device_id: string;
+  removed: boolean;
 }
 
 /**
@@ -1054,24 +1112,24 @@ export interface Ops {
   edit: { data: EditData; reply: ChangeAck };
   friend_accept: { data: FriendAcceptData; reply: FriendView };
   friend_add: { data: FriendRequestIn; reply: FriendAddReply };
-  friend_decline: { data: FriendUserData; reply: Untyped };
+  friend_decline: { data: FriendUserData; reply: FriendDeclined };
   friend_delete: { data: FriendDeleteIn; reply: FriendsDeleted };
   friend_remark: { data: FriendRemarkData; reply: FriendView };
   friend_requests: { data: EmptyInput; reply: FriendRequestsReply };
-  friend_withdraw: { data: FriendUserData; reply: Untyped };
+  friend_withdraw: { data: FriendUserData; reply: FriendWithdrawn };
   friends: { data: EmptyInput; reply: FriendsReply };
   group_applications: { data: EmptyInput; reply: ApplicationsReply };
-  group_apply: { data: GroupApplyRequest; reply: Untyped };
+  group_apply: { data: GroupApplyRequest; reply: GroupApplied };
   group_create: { data: GroupCreateRequest; reply: GroupCreated };
-  group_disband: { data: GroupIdRequest; reply: Untyped };
+  group_disband: { data: GroupIdRequest; reply: GroupDisbanded };
   group_info: { data: GroupIdRequest; reply: GroupInfo };
   group_invite: { data: GroupUsersRequest; reply: UsersAdded };
-  group_join: { data: GroupIdRequest; reply: Untyped };
+  group_join: { data: GroupIdRequest; reply: UsersAdded };
   group_join_approve: { data: GroupJoinAnswerRequest; reply: JoinRequestView };
   group_join_decline: { data: GroupJoinAnswerRequest; reply: JoinRequestView };
   group_join_requests: { data: GroupJoinRequestsRequest; reply: JoinRequestsReply };
   group_kick: { data: GroupUsersRequest; reply: UsersRemoved };
-  group_leave: { data: GroupIdRequest; reply: Untyped };
+  group_leave: { data: GroupIdRequest; reply: UsersRemoved };
   group_list: { data: EmptyInput; reply: GroupListReply };
   group_members: { data: GroupMembersRequest; reply: GroupMembersReply };
   group_mute: { data: GroupMuteRequest; reply: MemberMuted };
@@ -1080,8 +1138,8 @@ export interface Ops {
   group_receipts: { data: GroupReceiptsRequest; reply: GroupReceiptsReply };
   group_set_name_card: { data: GroupNameCardRequest; reply: NameCardSet };
   group_set_role: { data: GroupSetRoleRequest; reply: RoleSet };
-  group_transfer: { data: GroupTransferRequest; reply: Untyped };
-  group_update: { data: GroupUpdateRequest; reply: Untyped };
+  group_transfer: { data: GroupTransferRequest; reply: GroupTransferred };
+  group_update: { data: GroupUpdateRequest; reply: GroupUpdated };
   history: { data: HistoryData; reply: HistoryReply };
   link_confirm: { data: LinkTicketIn; reply: Untyped };
   link_conversations: { data: LinkConversationsData; reply: Untyped };
@@ -1102,9 +1160,9 @@ export interface Ops {
   pong: { data: EmptyInput; reply: Untyped };
   profile_get: { data: ProfileGetData; reply: ProfilesReply };
   profile_set: { data: ProfilePatch; reply: ProfileView };
-  push_devices: { data: EmptyInput; reply: Untyped };
-  push_register: { data: PushRegisterRequest; reply: Untyped };
-  push_unregister: { data: PushUnregisterRequest; reply: Untyped };
+  push_devices: { data: EmptyInput; reply: PushDevicesReply };
+  push_register: { data: PushRegisterRequest; reply: PushDeviceView };
+  push_unregister: { data: PushUnregisterRequest; reply: PushUnregistered };
   reaction_add: { data: ReactionData; reply: ReactionReply };
   reaction_remove: { data: ReactionData; reply: ReactionReply };
   read: { data: ReadData; reply: ReadState };
