@@ -163,3 +163,14 @@ class GroupTransferred(TypedDict):
 
 class GroupDisbanded(TypedDict):
     group_id: str
+
+
+class GroupReadersReply(TypedDict):
+    """Who read (or not, ``read: false``) one of the caller's group
+    messages: a page of user ids, with the counts."""
+
+    seq: int
+    read_count: int
+    unread_count: int
+    users: list[str]
+    more: bool

@@ -404,6 +404,18 @@ export interface GroupNameCardRequest {
   user_id?: string | null;
 }
 
+/**
+ * Who read (or not, ``read: false``) one of the caller's group
+ * messages: a page of user ids, with the counts.
+ */
+export interface GroupReadersReply {
+  more: boolean;
+  read_count: number;
+  seq: number;
+  unread_count: number;
+  users: string[];
+}
+
 export interface GroupReadersRequest {
   after?: string;
   group_id: string;
@@ -1134,7 +1146,7 @@ export interface Ops {
   group_members: { data: GroupMembersRequest; reply: GroupMembersReply };
   group_mute: { data: GroupMuteRequest; reply: MemberMuted };
   group_mute_all: { data: GroupMuteAllRequest; reply: MuteAll };
-  group_readers: { data: GroupReadersRequest; reply: Untyped };
+  group_readers: { data: GroupReadersRequest; reply: GroupReadersReply };
   group_receipts: { data: GroupReceiptsRequest; reply: GroupReceiptsReply };
   group_set_name_card: { data: GroupNameCardRequest; reply: NameCardSet };
   group_set_role: { data: GroupSetRoleRequest; reply: RoleSet };
