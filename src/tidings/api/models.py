@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from tidings.protocol.replies import ConversationsReply, HistoryReply, ReadState
+from tidings.protocol.replies import (
+    ConversationsReply,
+    HistoryReply,
+    ProfilesReply,
+    ProfileView,
+    ReadState,
+)
 from tidings.protocol.views import ChangeAck, ConversationView, MessageAck, MessageView
 
 # The protocol's own views and replies (protocol/), under the names the
@@ -18,6 +24,8 @@ ConversationListOut = ConversationsReply
 HistoryOut = HistoryReply
 AckOut = MessageAck
 ReadOut = ReadState
+ProfileOut = ProfileView
+ProfilesOut = ProfilesReply
 
 
 class ErrorBody(BaseModel):
@@ -151,39 +159,6 @@ class BatchOut(BaseModel):
             "message": "a one-to-one conversation needs two different users"}}]}]}}
 
     results: list[BatchResultOut]
-
-
-_PROFILE_EXAMPLE: dict[str, Any] = {
-    "user_id": "alice", "nickname": "Alice", "avatar_url": "https://shopx.example/a/alice.png",
-    "gender": "female", "birthday": 19900419, "location": "086-021",
-    "signature": "Selling vintage cameras", "language": 0, "level": 3, "role": 0,
-    "allow_type": "need_confirm", "custom": {"rating": "4.9"}, "updated_at": 1795310000123}
-
-
-class ProfileOut(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [_PROFILE_EXAMPLE]}}
-
-    user_id: str
-    nickname: str
-    avatar_url: str
-    gender: Literal["unknown", "female", "male"]
-    birthday: int
-    location: str
-    signature: str
-    language: int
-    level: int
-    role: int
-    allow_type: Literal["need_confirm", "allow_any", "deny_any"]
-    custom: dict[str, str]
-    updated_at: int
-
-
-class ProfilesOut(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [
-        {"profiles": [_PROFILE_EXAMPLE], "missing": ["nobody"]}]}}
-
-    profiles: list[ProfileOut]
-    missing: list[str]
 
 
 class BroadcastOut(BaseModel):

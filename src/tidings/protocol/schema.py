@@ -8,24 +8,113 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from tidings.protocol.events import EVENTS
+from tidings.domain.errors import ErrorCode
+from tidings.protocol.events import (
+    EVENTS,
+    ConversationSettingsEvent,
+    FriendView,
+    JoinRequestView,
+)
+from tidings.protocol.friend_replies import (
+    BlocklistReply,
+    FriendAddReply,
+    FriendDeclined,
+    FriendRequestsReply,
+    FriendsDeleted,
+    FriendsReply,
+    FriendWithdrawn,
+    Unblocked,
+)
+from tidings.protocol.group_replies import (
+    ApplicationsReply,
+    GroupApplied,
+    GroupCreated,
+    GroupDisbanded,
+    GroupInfo,
+    GroupListReply,
+    GroupMembersReply,
+    GroupReadersReply,
+    GroupReceiptsReply,
+    GroupTransferred,
+    GroupUpdated,
+    JoinRequestsReply,
+    LiveJoined,
+    LiveLeft,
+    LiveMembersReply,
+    LiveSent,
+    MemberMuted,
+    MuteAll,
+    NameCardSet,
+    RoleSet,
+    UsersAdded,
+    UsersRemoved,
+)
 from tidings.protocol.ops import OPS
-from tidings.protocol.replies import ConversationsReply, HistoryReply, ReadState, SyncReply
+from tidings.protocol.push_replies import PushDevicesReply, PushDeviceView, PushUnregistered
+from tidings.protocol.replies import (
+    AppStateReply,
+    ConversationsReply,
+    HistoryReply,
+    LoginReply,
+    MediaUrlReply,
+    PingReply,
+    ProfilesReply,
+    ProfileView,
+    ReactionReply,
+    ReadState,
+    SearchReply,
+    TypingReply,
+)
+from tidings.protocol.sync_reply import SyncReply
 from tidings.protocol.views import ChangeAck, ConversationView, MessageAck
 
 SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
 
-# Replies whose shape is a view of their own (the other ops answer the
-# object their docs page describes).
+# Each op's reply, by feature (tests/protocol/test_replies_on_the_wire.py
+# runs the ops and checks every answer against these). Not yet declared:
+# the link ops but link_send/history/read/sync, media_info, and pong (no reply).
+_SETTINGS = ConversationSettingsEvent
 REPLIES: dict[str, Any] = {
-    "send": MessageAck, "recall": ChangeAck, "edit": ChangeAck, "link_send": MessageAck,
-    "history": HistoryReply, "link_history": HistoryReply, "conversations": ConversationsReply,
-    "read": ReadState, "link_read": ReadState, "sync": SyncReply, "link_sync": SyncReply}
+    # session
+    "login": LoginReply, "ping": PingReply, "app_state": AppStateReply,
+    # messages and conversations
+    "send": MessageAck, "recall": ChangeAck, "edit": ChangeAck, "history": HistoryReply,
+    "read": ReadState, "sync": SyncReply, "conversations": ConversationsReply,
+    "conversation_set": _SETTINGS, "conversation_hide": _SETTINGS,
+    "conversation_delete": _SETTINGS, "search": SearchReply, "typing": TypingReply,
+    "reaction_add": ReactionReply, "reaction_remove": ReactionReply,
+    # profiles, friends, blocks
+    "profile_get": ProfilesReply, "profile_set": ProfileView,
+    "friend_add": FriendAddReply, "friend_requests": FriendRequestsReply,
+    "friend_accept": FriendView, "friend_decline": FriendDeclined,
+    "friend_withdraw": FriendWithdrawn, "friends": FriendsReply, "friend_remark": FriendView,
+    "friend_delete": FriendsDeleted, "block": UsersAdded, "unblock": Unblocked,
+    "blocklist": BlocklistReply,
+    # groups
+    "group_create": GroupCreated, "group_join": UsersAdded, "group_leave": UsersRemoved,
+    "group_invite": UsersAdded, "group_kick": UsersRemoved, "group_set_role": RoleSet,
+    "group_transfer": GroupTransferred, "group_mute": MemberMuted, "group_mute_all": MuteAll,
+    "group_update": GroupUpdated, "group_set_name_card": NameCardSet,
+    "group_disband": GroupDisbanded, "group_info": GroupInfo,
+    "group_members": GroupMembersReply, "group_list": GroupListReply,
+    "group_receipts": GroupReceiptsReply, "group_readers": GroupReadersReply,
+    "group_apply": GroupApplied, "group_join_approve": JoinRequestView,
+    "group_join_decline": JoinRequestView, "group_join_requests": JoinRequestsReply,
+    "group_applications": ApplicationsReply,
+    "live_join": LiveJoined, "live_leave": LiveLeft, "live_send": LiveSent,
+    "live_members": LiveMembersReply,
+    # push, media, links
+    "push_register": PushDeviceView, "push_devices": PushDevicesReply,
+    "push_unregister": PushUnregistered, "media_url": MediaUrlReply,
+    "link_send": MessageAck, "link_history": HistoryReply, "link_read": ReadState,
+    "link_sync": SyncReply,
+}
 
 
 def protocol_schema() -> dict[str, Any]:
     """``$defs`` holds every model once; ``ops`` maps each op to its request
-    data (and reply, where typed), ``events`` each event to its data."""
+    data (and reply, where typed), ``events`` each event to its data,
+    ``errors`` each stable error code's name to its number."""
     inputs: list[tuple[tuple[str, str], Any, TypeAdapter[Any]]] = []
     for name, model in OPS.items():
         inputs.append((("op", name), "validation", TypeAdapter(model)))
@@ -47,5 +136,6 @@ def protocol_schema() -> dict[str, Any]:
                        "{re, ok, data | error} and pushes {event, data} (docs/protocol.md).",
         "ops": ops,
         "events": events,
+        "errors": {code.name.lower(): int(code) for code in ErrorCode},
         "$defs": defs.get("$defs", {}),
     }

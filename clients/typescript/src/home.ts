@@ -1,0 +1,106 @@
+/** Hosted Tidings accounts (the home app; docs/home-accounts.md): register,
+ * sign in by password or by a one-time code, sessions. A sign-in answers a
+ * UserSig to connect with, like any app's user:
+ *
+ *     const home = new HomeAccounts("https://chat.example.org");
+ *     const me = await home.signInPassword("ana", "correct horse");
+ *     const client = home.client(me); await client.connect();
+ */
+import { Client } from "./client.js";
+import { httpCall } from "./http.js";
+import type { ClientOptions } from "./options.js";
+
+export type Channel = "email" | "phone";
+
+/** Connect as `user_id` of app `sdkappid` with `usersig` until `expires_at` (ms). */
+export interface SignedIn {
+  sdkappid: number;
+  user_id: string;
+  usersig: string;
+  expires_at: number;
+  session_id: string;
+  /** This sign-in made the account. */
+  created: boolean;
+}
+
+type Answer = Promise<Record<string, unknown>>;
+
+export class HomeAccounts {
+  readonly baseUrl: string;
+
+  /** `baseUrl`: the server's `http(s)://host`. */
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+  }
+
+  /** The home app: `sdkappid`, `name`, `icon_url`. */
+  app(): Answer { return httpCall(this.baseUrl, "/v1/home"); }
+
+  register(username: string, password: string): Promise<SignedIn> {
+    return this.signIn("/v1/home/register", { username, password });
+  }
+  signInPassword(username: string, password: string): Promise<SignedIn> {
+    return this.signIn("/v1/home/sign-in/password", { username, password });
+  }
+  /** Sends a one-time code to the address (the answer never has it). */
+  requestCode(channel: Channel, address: string): Answer {
+    return httpCall(this.baseUrl, "/v1/home/codes", { json: { channel, address } });
+  }
+  /** Spends the code; the first time, this makes the account. */
+  signInCode(channel: Channel, address: string, code: string): Promise<SignedIn> {
+    return this.signIn("/v1/home/sign-in/code", { channel, address, code });
+  }
+  requestPasswordReset(channel: Channel, address: string): Answer {
+    return httpCall(this.baseUrl, "/v1/home/password-reset/codes", { json: { channel, address } });
+  }
+  /** Every other sign-in of the account ends; this answers a new one. */
+  resetPassword(channel: Channel, address: string, code: string, newPassword: string): Promise<SignedIn> {
+    return this.signIn("/v1/home/password-reset", { channel, address, code, new_password: newPassword });
+  }
+
+  signOut(me: SignedIn): Answer { return this.as(me, "POST", "/v1/home/sign-out"); }
+  signOutEverywhere(me: SignedIn): Answer { return this.as(me, "POST", "/v1/home/sign-out-everywhere"); }
+  me(me: SignedIn): Answer { return this.as(me, "GET", "/v1/home/me"); }
+  updateMe(me: SignedIn, fields: { display_name?: string; avatar_url?: string; username?: string }): Answer {
+    return this.as(me, "PATCH", "/v1/home/me", fields);
+  }
+  changePassword(me: SignedIn, newPassword: string, currentPassword?: string): Answer {
+    return this.as(me, "POST", "/v1/home/password", {
+      new_password: newPassword, ...(currentPassword === undefined ? {} : { current_password: currentPassword }) });
+  }
+  /** Another account by its username. */
+  find(me: SignedIn, username: string): Answer {
+    return this.as(me, "GET", `/v1/home/users/${encodeURIComponent(username)}`);
+  }
+  requestAddressCode(me: SignedIn, channel: Channel, address: string): Answer {
+    return this.as(me, "POST", "/v1/home/addresses/codes", { channel, address });
+  }
+  addAddress(me: SignedIn, channel: Channel, address: string, code: string): Answer {
+    return this.as(me, "POST", "/v1/home/addresses", { channel, address, code });
+  }
+  removeAddress(me: SignedIn, channel: Channel): Answer {
+    return this.as(me, "DELETE", `/v1/home/addresses/${channel}`);
+  }
+  requestDeletionCode(me: SignedIn, channel: Channel): Answer {
+    return this.as(me, "POST", "/v1/home/me/deletion-codes", { channel });
+  }
+  /** With the password when the account has one, else a deletion code. */
+  deleteAccount(me: SignedIn, proof: { password?: string; channel?: Channel; code?: string }): Answer {
+    return this.as(me, "DELETE", "/v1/home/me", proof);
+  }
+
+  /** A client of the home app for this sign-in (the WebSocket is the base URL's /v1/ws). */
+  client(me: SignedIn, options: Partial<ClientOptions> = {}): Client {
+    return new Client({
+      url: this.baseUrl.replace(/^http/, "ws") + "/v1/ws",
+      sdkappid: me.sdkappid, userId: me.user_id, userSig: me.usersig, ...options });
+  }
+
+  private signIn(path: string, json: Record<string, string>): Promise<SignedIn> {
+    return httpCall<SignedIn>(this.baseUrl, path, { json });
+  }
+
+  private as(me: SignedIn, method: string, path: string, json?: unknown): Answer {
+    return httpCall(this.baseUrl, path, { method, usersig: me.usersig, ...(json === undefined ? {} : { json }) });
+  }
+}

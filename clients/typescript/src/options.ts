@@ -1,0 +1,69 @@
+/** The client's options, checked when it is made: a wrong one throws an
+ * `InvalidArgumentError` at once rather than failing later on the wire. */
+import type { WebSocketClass } from "./connection.js";
+import { InvalidArgumentError } from "./errors.js";
+
+export interface ClientOptions {
+  /** `ws(s)://host/v1/ws`. */
+  url: string;
+  sdkappid: number;
+  userId: string;
+  /** A ticket signed by the app's server. */
+  userSig?: string;
+  /** Fetches a fresh ticket from the app's server: called when there is
+   * none and when the server refuses the one held (expired, revoked). */
+  getUserSig?: () => string | Promise<string>;
+  /** A WebSocket class: the global one by default (browsers, Node 22+); in
+   * Node 20 pass `WebSocket` from the `ws` package. */
+  WebSocket?: WebSocketClass;
+  deviceId?: string;
+  platform?: string;
+  /** Resume from a map saved from `client.known`: without it the first sync
+   * brings each conversation's newest messages (older ones via `history`). */
+  known?: Record<string, number>;
+  /** Milliseconds. */
+  requestTimeout?: number;
+  sendTimeout?: number;
+  connectTimeout?: number;
+  backoffInitial?: number;
+  backoffMax?: number;
+}
+
+/** The required options, checked, and the WebSocket class to use. */
+export function checkOptions(options: ClientOptions): ClientOptions & { Socket: WebSocketClass } {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidArgumentError("new Client(options): options must be an object");
+  }
+  const { url, sdkappid, userId, userSig, getUserSig } = options;
+  if (typeof url !== "string" || !/^wss?:\/\//.test(url)) {
+    throw new InvalidArgumentError(`url must be a ws:// or wss:// URL, not ${JSON.stringify(url)}`);
+  }
+  if (!Number.isSafeInteger(sdkappid) || sdkappid <= 0) {
+    throw new InvalidArgumentError(`sdkappid must be a positive integer, not ${JSON.stringify(sdkappid)}`);
+  }
+  if (typeof userId !== "string" || userId === "") {
+    throw new InvalidArgumentError("userId must be a non-empty string");
+  }
+  if (userSig === undefined && getUserSig === undefined) {
+    throw new InvalidArgumentError("give userSig or getUserSig (or both)");
+  }
+  if (userSig !== undefined && typeof userSig !== "string") {
+    throw new InvalidArgumentError("userSig must be a string");
+  }
+  if (getUserSig !== undefined && typeof getUserSig !== "function") {
+    throw new InvalidArgumentError("getUserSig must be a function");
+  }
+  const Socket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketClass }).WebSocket;
+  if (Socket === undefined) {
+    throw new InvalidArgumentError(
+      "no WebSocket here: pass one (in Node 20: `import { WebSocket } from \"ws\"`)");
+  }
+  return { ...options, Socket };
+}
+
+/** A random id (device ids, client message ids): 32 hex digits. */
+export function randomId(): string {
+  const c = globalThis.crypto;
+  if (c?.randomUUID) return c.randomUUID().replaceAll("-", "");
+  return Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join("");
+}

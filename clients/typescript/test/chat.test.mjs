@@ -1,0 +1,203 @@
+// Send and receive, one-to-one and in a group; history; the read cursor and
+// the conversation list; bad input to the SDK and to the server.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, test } from "node:test";
+import { WebSocket } from "ws";
+import {
+  Client, ClientClosedError, ConversationList, ErrorCodes, InvalidArgumentError, TidingsError,
+} from "tidings-client";
+import { SDKAPPID, URL, connect, until, user, userSig, closeAll, closeLater } from "./helpers.mjs";
+
+after(closeAll);
+const login = connect;
+
+test("one-to-one: each side gets the other's messages once, in order", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  const alice = await login(a);
+  const bob = await login(b);
+  const acks = [];
+  for (const text of ["hi bob", "how are you?", "🙂"]) acks.push(await alice.client.sendText(`c2c_${b}`, text));
+  assert.deepEqual(acks.map((x) => [x.seq, x.duplicate]), [[1, false], [2, false], [3, false]]);
+  await until(() => bob.inbox.length === 3, 10_000, "bob's messages");
+  assert.deepEqual(bob.inbox.map((m) => [m.conversation_id, m.sender, m.seq, m.elements[0].text]),
+    [[`c2c_${a}`, a, 1, "hi bob"], [`c2c_${a}`, a, 2, "how are you?"], [`c2c_${a}`, a, 3, "🙂"]]);
+  const ack = await bob.client.reply(`c2c_${a}`, 2, "fine");
+  await until(() => alice.inbox.length === 1);
+  assert.equal(alice.inbox[0].seq, ack.seq);
+  const [quote, reply] = alice.inbox[0].elements;
+  assert.deepEqual([quote.type, quote.seq, quote.text, reply.text], ["quote", 2, "how are you?", "fine"]);
+  // The same client_msg_id again is the same message: the first ack, no event.
+  const again = await alice.client.sendText(`c2c_${b}`, "hi bob", { clientMsgId: acks[0].client_msg_id });
+  assert.equal(again.duplicate, true);
+  assert.equal(again.seq, 1);
+  assert.deepEqual(alice.client.known, { [`c2c_${b}`]: 4 });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(bob.inbox.length, 3);
+});
+
+test("a group: the creator's messages reach every member once", async () => {
+  const [o, m1, m2] = [user("owner"), user("m1"), user("m2")];
+  const owner = await login(o);
+  const one = await login(m1);
+  const two = await login(m2);
+  const made = await owner.client.createGroup({ type: "Work", name: "team", members: [m1, m2] });
+  const cid = `group_${made.group_id}`;
+  await owner.client.sendText(cid, "welcome", { mentions: [m1] });
+  await two.client.sendText(cid, "thanks");
+  await until(() => one.inbox.length === 2 && two.inbox.length === 1, 10_000, "group messages");
+  await until(() => owner.inbox.length === 1, 10_000, "the owner's copy of the reply");
+  assert.deepEqual(one.inbox.map((m) => [m.sender, m.elements[0].text]), [[o, "welcome"], [m2, "thanks"]]);
+  assert.deepEqual(one.inbox[0].mentions, [m1]);
+  assert.deepEqual(two.inbox.map((m) => m.sender), [o]); // its own send comes back as the ack only
+  const info = await one.client.groupInfo(made.group_id);
+  assert.equal(info.name, "team");
+});
+
+test("history pages back, oldest first; read and the conversation list", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  const alice = await login(a);
+  for (let i = 1; i <= 7; i++) await alice.client.sendText(`c2c_${b}`, `m${i}`);
+  const bob = await login(b);
+  const list = new ConversationList(bob.client);
+  let changes = 0;
+  list.subscribe(() => { changes += 1; });
+  await list.load();
+  assert.equal(list.get(`c2c_${a}`).unread, 7);
+  const newest = await bob.client.history(`c2c_${a}`, { limit: 3 });
+  assert.deepEqual(newest.messages.map((m) => m.seq), [5, 6, 7]);
+  assert.equal(newest.more, true);
+  const older = await bob.client.history(`c2c_${a}`, { beforeSeq: 5, limit: 10 });
+  assert.deepEqual(older.messages.map((m) => m.elements[0].text), ["m1", "m2", "m3", "m4"]);
+  assert.equal(older.more, false);
+  const read = await bob.client.markRead(`c2c_${a}`, 5);
+  assert.deepEqual(read, { conversation_id: `c2c_${a}`, read_seq: 5, unread: 2 });
+  await alice.client.sendText(`c2c_${b}`, "m8");
+  await until(() => list.get(`c2c_${a}`).last_seq === 8, 10_000, "the list to update");
+  assert.equal(list.getSnapshot()[0].last_message.elements[0].text, "m8");
+  assert.equal(list.get(`c2c_${a}`).unread, 3);
+  assert.equal(list.totalUnread, 3);
+  assert.ok(changes >= 2);
+  // This device's own settings reach the list as they reach the others'.
+  const settings = await bob.client.setConversation(`c2c_${a}`, { pinned: true });
+  assert.deepEqual([settings.conversation_id, settings.pinned], [`c2c_${a}`, true]);
+  assert.equal(list.get(`c2c_${a}`).pinned, true);
+  await bob.client.hideConversation(`c2c_${a}`);
+  assert.deepEqual(list.getSnapshot(), []);
+  await alice.client.sendText(`c2c_${b}`, "m9");
+  await until(() => list.getSnapshot().length === 1, 10_000, "the conversation to come back");
+  list.dispose();
+});
+
+test("recall, edit and reactions reach the peer as changes and events", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  const alice = await login(a);
+  const bob = await login(b);
+  const changes = [];
+  const reactions = [];
+  bob.client.on("change", (c) => changes.push(c));
+  bob.client.on("reaction", (r) => reactions.push(r));
+  const first = await alice.client.sendText(`c2c_${b}`, "typo");
+  const second = await alice.client.sendText(`c2c_${b}`, "oops");
+  await alice.client.edit(`c2c_${b}`, first.seq, { elements: [{ type: "text", text: "fixed" }] });
+  const recalled = await alice.client.recall(`c2c_${b}`, second.seq);
+  assert.equal(recalled.kind, "recall");
+  await bob.client.react(`c2c_${a}`, first.seq, "👍");
+  await until(() => changes.length === 2, 10_000, "the changes");
+  assert.deepEqual(changes.map((c) => [c.kind, c.target_seq]), [["edit", first.seq], ["recall", second.seq]]);
+  assert.equal(changes[0].target.elements[0].text, "fixed");
+  const edits = await bob.client.history(`c2c_${a}`);
+  assert.deepEqual(edits.messages.map((m) => m.state), ["edited", "recalled"]);
+  assert.equal(reactions.length, 0); // the reactor's own: reported to its other devices only
+});
+
+test("bad input: clear errors before sending, stable codes from the server", async () => {
+  assert.throws(() => new Client({ url: "http://x", sdkappid: SDKAPPID, userId: "a", userSig: "s", WebSocket }),
+    InvalidArgumentError);
+  assert.throws(() => new Client({ url: URL, sdkappid: "1", userId: "a", userSig: "s", WebSocket }),
+    InvalidArgumentError);
+  assert.throws(() => new Client({ url: URL, sdkappid: SDKAPPID, userId: "a", WebSocket }), InvalidArgumentError);
+  const a = user("alice");
+  const alice = await login(a);
+  await assert.rejects(alice.client.sendText(42, "x"), InvalidArgumentError);
+  await assert.rejects(alice.client.send(`c2c_${a}x`, []), InvalidArgumentError);
+  await assert.rejects(alice.client.sendText("nonsense", "x"), (e) =>
+    e instanceof TidingsError && e.code === ErrorCodes.invalid_conversation_id && e.is("invalid_conversation_id"));
+  await assert.rejects(alice.client.send(`c2c_${user("b")}`, [{ type: "sticker" }]), (e) =>
+    e instanceof TidingsError && e.code === 90002 && e.codeName === "invalid_message_body");
+  await assert.rejects(alice.client.recall(`c2c_${user("b")}`, 0), InvalidArgumentError);
+  await assert.rejects(alice.client.request("history", { conversation_id: `c2c_${user("b")}`, limit: "x" }),
+    (e) => e instanceof TidingsError && e.code === ErrorCodes.invalid_request);
+  assert.equal(alice.client.connected, true); // refusals leave the connection as it was
+  alice.client.close();
+  await assert.rejects(alice.client.sendText(`c2c_${user("b")}`, "late"), ClientClosedError);
+  await assert.rejects(alice.client.connect(), ClientClosedError);
+});
+
+test("a refused ticket: a bad one fails the connect with its code; an expired one is refreshed", async () => {
+  const a = user("alice");
+  const forged = new Client({ url: URL, sdkappid: SDKAPPID, userId: a, userSig: "eJyrVgrxCdYrLkksSVWyUlA0MDBU0lEKSSzJzEsF8s3NDAyNDGLx", WebSocket });
+  await assert.rejects(forged.connect(), (e) => e instanceof TidingsError && e.code >= 70000 && e.code < 71000);
+  assert.equal(forged.state, "closed");
+  let asked = 0;
+  const refreshed = new Client({
+    url: URL, sdkappid: SDKAPPID, userId: a, WebSocket, userSig: await userSig(user("someone-else")),
+    getUserSig: () => { asked += 1; return userSig(a); },
+  });
+  closeLater(refreshed);
+  // A ticket of another user is not refreshable: the app's code is wrong.
+  await assert.rejects(refreshed.connect(), (e) => e.is?.("usersig_user_mismatch"));
+  const expired = new Client({
+    url: URL, sdkappid: SDKAPPID, userId: a, WebSocket,
+    userSig: await (await fetch(`${process.env.TIDINGS_CONTROL}/usersig?user=${a}&expire=-10`)).text(),
+    getUserSig: () => { asked += 1; return userSig(a); },
+  });
+  closeLater(expired);
+  await expired.connect();
+  assert.equal(asked, 1);
+  assert.equal(expired.connected, true);
+});
+
+test("a client resumed from its saved known map gets what it missed, changes included, once", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  const bob = await login(b);
+  const first = await login(a);
+  await bob.client.sendText(`c2c_${a}`, "one");
+  const two = await bob.client.sendText(`c2c_${a}`, "two");
+  await until(() => first.inbox.length === 2, 10_000, "the first messages");
+  const saved = first.client.known;
+  first.client.close();
+  await bob.client.edit(`c2c_${a}`, two.seq, { elements: [{ type: "text", text: "two (edited)" }] });
+  await bob.client.sendText(`c2c_${a}`, "three");
+  const g = await bob.client.createGroup({ type: "Work", name: "later", members: [a] });
+  await bob.client.sendText(`group_${g.group_id}`, "in the group");
+  const back = await login(a, { known: saved });
+  await until(() => back.inbox.length === 2, 10_000, "what was missed");
+  const c2c = back.entries.filter((e) => e.conversation_id === `c2c_${b}`);
+  assert.deepEqual(c2c.map((e) => [e.seq, e.kind]), [[3, "edit"], [4, "message"]]);
+  assert.equal(c2c[0].target.elements[0].text, "two (edited)");
+  const group = back.entries.filter((e) => e.conversation_id === `group_${g.group_id}`);
+  assert.deepEqual(group.map((e) => e.seq), group.map((_, i) => i + 1), "the new group from its first entry");
+  // In seq order per conversation; conversations need not come in any order.
+  assert.deepEqual(back.inbox.map((m) => [m.conversation_id, m.elements[0].text]).sort(),
+    [[`c2c_${b}`, "three"], [`group_${g.group_id}`, "in the group"]].sort());
+  const known = back.client.known;
+  assert.equal(known[`c2c_${b}`], 4);
+  assert.ok(known[`group_${g.group_id}`] >= 1);
+});
+
+test("a member added later catches up from the join, not before it", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  const alice = await login(a);
+  const bob = await login(b);
+  const g = `tsg-${randomBytes(5).toString("hex")}`;
+  await alice.client.createGroup({ type: "Work", group_id: g });
+  for (const i of [0, 1, 2]) await alice.client.sendText(`group_${g}`, `before ${i}`);
+  await alice.client.inviteToGroup(g, [b]);
+  const welcome = await alice.client.sendText(`group_${g}`, "welcome");
+  await until(() => bob.inbox.length === 1, 10_000, "the welcome");
+  assert.deepEqual([bob.inbox[0].elements[0].text, bob.inbox[0].seq], ["welcome", welcome.seq]);
+  assert.equal(bob.client.known[`group_${g}`], welcome.seq);
+  const seen = bob.entries.filter((e) => e.conversation_id === `group_${g}`);
+  assert.deepEqual(seen.map((e) => e.kind), ["system", "message"], "the join, then the welcome");
+});

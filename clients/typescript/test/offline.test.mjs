@@ -1,0 +1,125 @@
+// The client against a scripted in-memory server (no network): the
+// heartbeat watchdog, and a gap in the live stream healed by a resync.
+// These need a server that misbehaves on cue, which a real one does not.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Client, SeqTracker, TidingsError } from "tidings-client";
+
+/** A WebSocket whose "server" is `script(frame, socket)`; sockets made are kept in `made`. */
+function fakeSockets(script) {
+  const made = [];
+  class FakeSocket {
+    readyState = 0;
+    onopen = null; onmessage = null; onclose = null; onerror = null;
+    constructor(url) {
+      this.url = url;
+      made.push(this);
+      setTimeout(() => { this.readyState = 1; this.onopen?.({}); }, 0);
+    }
+    send(text) { setTimeout(() => script(JSON.parse(text), this, made.length), 0); }
+    push(doc) { if (this.readyState === 1) this.onmessage?.({ data: JSON.stringify(doc) }); }
+    close() {
+      if (this.readyState === 3) return;
+      this.readyState = 3;
+      setTimeout(() => this.onclose?.({}), 0);
+    }
+  }
+  return { FakeSocket, made };
+}
+
+const message = (seq) => ({
+  kind: "message", conversation_id: "c2c_bob", seq, msg_id: `1-${seq}`, sender: "bob", client_msg_id: `m${seq}`,
+  elements: [{ type: "text", text: `m${seq}` }], cloud_custom_data: "", time: seq, state: "normal",
+  edited_at: null, imported: null, change_seq: 0,
+});
+const conv = (last) => ({ conversation_id: "c2c_bob", last_seq: last, type: "c2c" });
+const LOGIN = { session_id: 1, server_time: 0, heartbeat_interval: 0.05, heartbeat_timeout: 0.2, max_message_bytes: 12288 };
+
+test("a silent server is left and the client reconnects; pings are answered", async (t) => {
+  const pongs = [];
+  const { FakeSocket, made } = fakeSockets((frame, ws, nth) => {
+    if (frame.op === "pong") { pongs.push(nth); return; }
+    if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: LOGIN });
+    if (frame.op === "sync") {
+      ws.push({ re: frame.id, ok: true, data: { messages: [], conversations: [], more: false } });
+      if (nth === 1) ws.push({ event: "ping", data: {} }); // then silence: the first server hangs
+    }
+  });
+  const client = new Client({ url: "ws://fake/v1/ws", sdkappid: 1, userId: "alice", userSig: "sig",
+                              WebSocket: FakeSocket, backoffInitial: 10, backoffMax: 20 });
+  t.after(() => client.close());
+  await client.connect();
+  const deadline = Date.now() + 5000;
+  while (client.connects < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(client.connects, 2);
+  assert.equal(made[0].readyState, 3, "the silent connection was closed");
+  assert.deepEqual(pongs.slice(0, 1), [1]);
+});
+
+test("a gap in the live stream: the client resyncs and hands over each message once, in order", async (t) => {
+  const syncs = [];
+  const { FakeSocket } = fakeSockets((frame, ws, nth) => {
+    if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
+    if (frame.op === "sync") {
+      syncs.push(frame.data.known);
+      if (nth === 1) {
+        ws.push({ re: frame.id, ok: true, data: { messages: [message(1)], conversations: [conv(1)], more: false } });
+        ws.push({ event: "message", data: message(1) }); // a duplicate: ignored
+        ws.push({ event: "message", data: message(3) }); // seq 2 is missing: resync
+      } else {
+        ws.push({ re: frame.id, ok: true, data: { messages: [message(2), message(3)], conversations: [conv(3)], more: false } });
+        ws.push({ event: "message", data: message(3) }); // covered by the answer
+        ws.push({ event: "message", data: message(4) });
+      }
+    }
+  });
+  const client = new Client({ url: "ws://fake/v1/ws", sdkappid: 1, userId: "alice", userSig: "sig",
+                              WebSocket: FakeSocket, backoffInitial: 10, backoffMax: 20 });
+  t.after(() => client.close());
+  const seqs = [];
+  client.on("message", (m) => seqs.push(m.seq));
+  const stream = client.stream("entry");
+  await client.connect();
+  const deadline = Date.now() + 5000;
+  while (seqs.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(seqs, [1, 2, 3, 4]);
+  assert.deepEqual(syncs, [{}, { c2c_bob: 1 }]);
+  assert.deepEqual(client.known, { c2c_bob: 4 });
+  client.close(); // the stream hands over what it holds, then ends
+  const streamed = [];
+  for await (const entry of stream) streamed.push(entry.seq);
+  assert.deepEqual(streamed, [1, 2, 3, 4]);
+});
+
+test("the seq tracker: an own ack past a gap waits until the gap closes", () => {
+  const t = new SeqTracker({ c: 1 });
+  t.own("c", 3);
+  assert.equal(t.get("c"), 1);
+  assert.equal(t.offer("c", 3), "duplicate");
+  assert.equal(t.offer("c", 4), "gap");
+  assert.equal(t.offer("c", 2), "new");
+  assert.equal(t.get("c"), 3);
+  assert.equal(t.offer("c", 4), "new");
+});
+
+test("an expired ticket is replaced once through getUserSig; one refused again fails the connect", async (t) => {
+  const { FakeSocket } = fakeSockets((frame, ws) => {
+    if (frame.op === "login" && frame.data.usersig !== "good") {
+      ws.push({ re: frame.id, ok: false, error: { code: 70001, name: "usersig_expired", message: "expired" } });
+    } else if (frame.op === "login") {
+      ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
+    } else if (frame.op === "sync") {
+      ws.push({ re: frame.id, ok: true, data: { messages: [], conversations: [], more: false } });
+    }
+  });
+  const options = { url: "ws://fake/v1/ws", sdkappid: 1, userId: "alice", WebSocket: FakeSocket, backoffInitial: 10 };
+  let asked = 0;
+  const renewed = new Client({ ...options, userSig: "old", getUserSig: () => { asked += 1; return "good"; } });
+  t.after(() => renewed.close());
+  await renewed.connect();
+  assert.equal(asked, 1);
+  let tries = 0;
+  const stuck = new Client({ ...options, getUserSig: async () => { tries += 1; return "stale"; } });
+  await assert.rejects(stuck.connect(), (e) => e instanceof TidingsError && e.is("usersig_expired"));
+  assert.equal(tries, 1);
+});
