@@ -109,6 +109,9 @@ async def test_link_and_answer_over_the_socket_callbacks_learn_nothing_of_home(
         assert read["ok"] and read["data"]["conversation_id"] == qualified
         groups = await carol_home.request("link_conversations", {"sdkappid": shop.sdkappid})
         assert groups["data"]["apps"][0]["app"]["name"] == "ShopX"
+        [listed] = groups["data"]["apps"][0]["conversations"]
+        assert listed["conversation_id"] == qualified
+        assert listed["last_message"]["conversation_id"] == qualified  # qualified once
         gone = await carol_home.request("unlink", {"sdkappid": shop.sdkappid})
         assert gone["ok"] and gone["data"]["unlinked"] is True
     finally:

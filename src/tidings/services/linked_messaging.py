@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
-from tidings.domain.links import unqualify
+from tidings.domain.links import qualify, unqualify
 from tidings.domain.records import Committed
 from tidings.protocol.views import MessageView, UserCard
 from tidings.services.auth import Authenticator
@@ -112,9 +112,9 @@ class LinkedMessaging:
                      if c["conversation_id"].startswith("c2c_")]
             cards = await self._cards(identity, peers) if peers else {}
             lasts = [last for c in found if (last := c["last_message"]) is not None]
-            await self._dress(identity, lasts)
+            await self._dress(identity, lasts)  # qualifies the last messages' ids
             for c in found:
-                qualify_view(identity.sdkappid, c)
+                c["conversation_id"] = qualify(identity.sdkappid, c["conversation_id"])
                 peer = c["conversation_id"].rpartition(":c2c_")
                 c["peer_card"] = cast(UserCard, cards.get(peer[2])) if peer[1] else None
             groups.append({"app": link["app"], "as": link["user"], "conversations": found})
