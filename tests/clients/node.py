@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "clients" / "typescript"
+# The web messenger (clients/web): it bundles the SDK from its sources.
+WEB = PACKAGE.parent / "web"
 NODE = shutil.which("node")
 NPM = shutil.which("npm")
 _STAMP = PACKAGE / "node_modules" / ".tidings-lock-sha256"
@@ -23,8 +25,8 @@ _BUILT = (PACKAGE / "dist" / "index.js", PACKAGE / "dist" / "tidings.browser.js"
 
 
 @contextmanager
-def _locked() -> Iterator[None]:
-    with open(PACKAGE / ".setup.lock", "w") as lock:
+def _locked(package: Path = PACKAGE) -> Iterator[None]:
+    with open(package / ".setup.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -32,21 +34,22 @@ def _locked() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _run(*args: str) -> None:
-    result = subprocess.run(args, cwd=PACKAGE, capture_output=True, text=True, timeout=600)
+def _run(*args: str, cwd: Path = PACKAGE) -> None:
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n"
                              f"{result.stderr[-3000:]}")
 
 
-def ensure_packages() -> None:
+def ensure_packages(package: Path = PACKAGE) -> None:
     """``npm ci`` unless node_modules was installed from this very lock."""
     assert NPM is not None, "npm is not installed"
-    digest = hashlib.sha256((PACKAGE / "package-lock.json").read_bytes()).hexdigest()
-    if _STAMP.exists() and _STAMP.read_text() == digest:
+    stamp = package / "node_modules" / _STAMP.name
+    digest = hashlib.sha256((package / "package-lock.json").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
         return
-    _run(NPM, "ci", "--prefer-offline", "--no-audit", "--no-fund")
-    _STAMP.write_text(digest)
+    _run(NPM, "ci", "--prefer-offline", "--no-audit", "--no-fund", cwd=package)
+    stamp.write_text(digest)
 
 
 def ensure_built() -> None:
@@ -66,9 +69,16 @@ def ensure_ready() -> None:
         ensure_built()
 
 
+def ensure_web_packages() -> None:
+    """The messenger's npm packages (its build check needs esbuild)."""
+    with _locked(WEB):
+        ensure_packages(WEB)
+
+
 if __name__ == "__main__":
     if NPM is None or NODE is None:
         print("Node.js is not installed; the TypeScript SDK's tests will be skipped",
               file=sys.stderr)
     else:
         ensure_ready()
+        ensure_web_packages()

@@ -29,6 +29,7 @@ from tidings.api import (
     tencent_v4_groups,
     tencent_v4_messages,
     tencent_v4_profiles,
+    web,
 )
 from tidings.api import group_joins as group_join_routes
 from tidings.api import home_recovery as home_recovery_routes
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         push_routes.router, push_routes.admin_router,
         media_api.router, media_api.admin_router,
         links.router, links.admin_router, links.settings_router,
-        link_page.router, home_recovery_routes.router,
+        link_page.router, home_recovery_routes.router, web.router,
     ]
     for router in routers:
         app.include_router(router)

@@ -1,0 +1,68 @@
+"""The web messenger at ``/`` (docs/messenger.md): its index.html and the
+content-hashed assets that ``clients/web`` builds into the package
+(``src/tidings/web/static/``), so that a wheel or an editable install serves
+it on a machine without Node.
+
+The files are read once, at import: the set of asset names is fixed, so a
+request names one of them or gets the usual JSON 404, and nothing from the
+URL ever reaches the filesystem. The page runs only its own script and style
+(a strict Content-Security-Policy, as the link page's) and talks only to this
+server (``connect-src 'self'`` covers the same-origin WebSocket).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+
+from fastapi import APIRouter
+from starlette.exceptions import HTTPException
+from starlette.responses import HTMLResponse, Response
+
+router = APIRouter(include_in_schema=False)
+
+_STATIC = files("tidings") / "web" / "static"
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; "
+       "img-src 'self' https: data: blob:; media-src 'self' https: blob:; "
+       "connect-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+
+# index.html names the assets of its build, so it is checked on every load;
+# an asset's name changes with its content, so it is kept for a year.
+_PAGE_HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": CSP,
+                 "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+                 "X-Content-Type-Options": "nosniff"}
+_ASSET_HEADERS = {"Cache-Control": "public, max-age=31536000, immutable",
+                  "X-Content-Type-Options": "nosniff"}
+
+
+def _assets(folder: Traversable) -> dict[str, tuple[bytes, str]]:
+    found: dict[str, tuple[bytes, str]] = {}
+    if folder.is_dir():
+        for item in folder.iterdir():
+            if item.is_file():
+                kind = mimetypes.guess_type(item.name)[0] or "application/octet-stream"
+                found[item.name] = (item.read_bytes(), kind)
+    return found
+
+
+_INDEX = (_STATIC / "index.html").read_bytes() if (_STATIC / "index.html").is_file() else None
+_ASSETS = _assets(_STATIC / "assets")
+
+
+@router.get("/")
+async def messenger() -> Response:
+    if _INDEX is None:
+        raise HTTPException(404, "the web messenger is not built (clients/web: npm run build)")
+    return HTMLResponse(_INDEX, headers=_PAGE_HEADERS)
+
+
+@router.get("/assets/{name}")
+async def asset(name: str) -> Response:
+    found = _ASSETS.get(name)
+    if found is None:
+        raise HTTPException(404, "no such asset")
+    body, kind = found
+    return Response(body, media_type=kind, headers=_ASSET_HEADERS)

@@ -1,0 +1,38 @@
+"""``/`` serves the web messenger from the package: the page with a strict
+Content-Security-Policy that is checked on every load, the hashed assets it
+names cached for a year, and nothing else under /assets (a JSON 404)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.support import Server
+
+
+def test_the_page_and_its_assets(server: Server) -> None:
+    with server.http() as http:
+        page = http.get("/")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert page.headers["cache-control"] == "no-cache"
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self';" in csp and "default-src 'none'" in csp
+        assert "unsafe" not in csp and "frame-ancestors 'none'" in csp
+        names = re.findall(r'"/assets/([^"]+)"', page.text)
+        assert sorted(n.rsplit(".", 1)[1] for n in names) == ["css", "js"]
+        for name in names:
+            asset = http.get(f"/assets/{name}")
+            assert asset.status_code == 200 and asset.content
+            assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+        kinds = {n.rsplit(".", 1)[1]: http.get(f"/assets/{n}").headers["content-type"]
+                 for n in names}
+        assert kinds["js"].startswith(("text/javascript", "application/javascript"))
+        assert kinds["css"].startswith("text/css")
+
+
+def test_an_unknown_asset_is_a_json_404(server: Server) -> None:
+    with server.http() as http:
+        for path in ("/assets/nope.js", "/assets/..%2Fpyproject.toml", "/assets/"):
+            reply = http.get(path)
+            assert reply.status_code == 404, path
+            assert reply.json()["error"]["name"] == "not_found", path
