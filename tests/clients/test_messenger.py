@@ -81,6 +81,9 @@ def test_two_people_chat_in_real_time_and_a_reload_keeps_the_sign_in(
         mine = ana.page.locator(".messages li.mine .text")
         expect(mine).to_have_text(["<b>hi ben</b>"])
         assert ana.page.locator(".messages b").count() == 0  # text, not HTML
+        # Her own list has the new chat, with her message as its last.
+        expect(ana.page.locator(".conversations li")).to_have_count(1)
+        expect(ana.page.locator(".conversations .last")).to_have_text(["<b>hi ben</b>"])
 
         # Ben's list shows the chat with its unread count, without a reload.
         entry = ben.page.get_by_role("button", name=ana_name)

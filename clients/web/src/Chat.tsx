@@ -19,9 +19,9 @@ function merge(lines: Line[], more: Line[]): Line[] {
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
 
-export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
+export function Chat({ client, me, conversationId, name, nameOf, onBack, onSent }: {
   client: Client; me: string; conversationId: string; name: string;
-  nameOf: (userId: string) => string; onBack: () => void;
+  nameOf: (userId: string) => string; onBack: () => void; onSent: () => void;
 }) {
   const [lines, setLines] = useState<Line[]>([]);
   const [text, setText] = useState("");
@@ -60,6 +60,7 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
       setText("");
       setLines((ls) => merge(ls, [{ seq: ack.seq, sender: me, state: "normal",
         elements: [{ type: "text", text: value }] }]));
+      onSent();
     } catch (e) {
       setError(describe(e));
     }
