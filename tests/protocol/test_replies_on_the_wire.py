@@ -24,8 +24,8 @@ def problems(value: Any, schema: dict[str, Any], defs: dict[str, Any], at: str) 
         return problems(value, defs[schema["$ref"].rsplit("/", 1)[1]], defs, at)
     branches = schema.get("anyOf") or schema.get("oneOf")
     if branches:
-        found = [problems(value, b, defs, at) for b in branches]
-        return [] if any(not f for f in found) else min(found, key=len)
+        each = [problems(value, b, defs, at) for b in branches]
+        return [] if any(not f for f in each) else min(each, key=len)
     if "const" in schema and value != schema["const"]:
         return [f"{at}: {value!r} is not {schema['const']!r}"]
     if "enum" in schema and value not in schema["enum"]:
