@@ -7,18 +7,16 @@ the peer sends."""
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
+from tests.clients.conftest import CHROMIUM
 from tests.clients.control import control_server
 from tests.clients.node import NODE, NPM, PACKAGE, ensure_ready
 from tests.support import App, Server
 
-CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None or NODE is None or NPM is None,
                                 reason="Chromium or Node.js is not installed")
 
@@ -32,15 +30,6 @@ def block(path: str, language: str) -> str:
 
 def quickstart() -> str:
     return block("clients/typescript/README.md", "js")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"])
-        yield b
-        b.close()
 
 
 def page_of(server: Server, app: App, alice: str, bob: str) -> bytes:

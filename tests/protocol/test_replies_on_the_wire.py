@@ -11,6 +11,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.gateway.test_links import ticket
+from tests.media_files import png
 from tests.push_support import Browser
 from tests.support import App, Conn, Server
 from tidings.protocol.schema import protocol_schema
@@ -22,8 +24,8 @@ def problems(value: Any, schema: dict[str, Any], defs: dict[str, Any], at: str) 
         return problems(value, defs[schema["$ref"].rsplit("/", 1)[1]], defs, at)
     branches = schema.get("anyOf") or schema.get("oneOf")
     if branches:
-        found = [problems(value, b, defs, at) for b in branches]
-        return [] if any(not f for f in found) else min(found, key=len)
+        each = [problems(value, b, defs, at) for b in branches]
+        return [] if any(not f for f in each) else min(each, key=len)
     if "const" in schema and value != schema["const"]:
         return [f"{at}: {value!r} is not {schema['const']!r}"]
     if "enum" in schema and value not in schema["enum"]:
@@ -40,9 +42,14 @@ def problems(value: Any, schema: dict[str, Any], defs: dict[str, Any], at: str) 
     if kind == "array":
         for i, item in enumerate(value):
             found += problems(item, schema.get("items", {}), defs, f"{at}[{i}]")
+    extra = schema.get("additionalProperties")
+    if kind == "object" and isinstance(extra, dict):
+        for k, v in value.items():
+            found += problems(v, extra, defs, f"{at}.{k}")
     if kind == "object" and "properties" in schema:
         props = schema["properties"]
-        found += [f"{at}.{k}: not declared" for k in value if k not in props]
+        if extra is not True:
+            found += [f"{at}.{k}: not declared" for k in value if k not in props]
         found += [f"{at}.{k}: missing" for k in schema.get("required", []) if k not in value]
         for k, v in value.items():
             if k in props:
@@ -64,6 +71,8 @@ def check(op: str, reply: dict[str, Any]) -> None:
 
 async def test_the_typed_replies_are_what_the_server_answers(server: Server, app: App) -> None:
     typed = set(n for n, op in protocol_schema()["ops"].items() if "reply" in op)
+    # Every op declares its reply but pong (a client's answer to the server's ping).
+    assert set(protocol_schema()["ops"]) - typed == {"pong"}
     checked: set[str] = set()
 
     async def run(conn: Conn, op: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -161,8 +170,38 @@ async def test_the_typed_replies_are_what_the_server_answers(server: Server, app
         media_id = http.post("/v1/media", params={"name": "a.bin"}, content=b"\x00" * 64
                              ).json()["media_id"]
     await run(alice, "media_url", {"media_id": media_id})
-    # The link ops need a hosted account: the TypeScript SDK's link test
-    # reads their replies.
-    assert typed - checked <= {"link_send", "link_history", "link_read", "link_sync"}
+    await run(alice, "media_info", {"media_id": media_id})
+    with server.http(app, "alice") as http:
+        image_id = http.post("/v1/media", params={"name": "p.png"}, content=png()
+                             ).json()["media_id"]
+    image = await run(alice, "media_info", {"media_id": image_id})
+    assert image["kind"] == "image" and "thumb" in image["variants"]
+    # A hosted (home) account links its identities in the app: bob with a
+    # chat action, then (replacing it) erin with a friend request to alice.
+    home = server.home_app()
+    mine = await Conn.login(server, home, "h-wire")
+    chat = {"sdkappid": app.sdkappid, "ticket": ticket(app, "bob"), "to": "alice"}
+    seen = await run(mine, "link_preview", chat)
+    assert seen["linked"] is False and seen["action"] == "chat"
+    await run(mine, "link_preview", {"sdkappid": app.sdkappid, "ticket": ticket(app, "bob")})
+    made = await run(mine, "link_confirm", chat)
+    assert made["action"]["conversation_id"] == f"app:{app.sdkappid}:c2c_alice"
+    await run(mine, "link_send", {"conversation_id": made["action"]["conversation_id"],
+                                  "client_msg_id": "k-1",
+                                  "elements": [{"type": "text", "text": "linked"}]})
+    listed = await run(mine, "link_conversations", {})
+    assert listed["apps"][0]["conversations"][0]["peer_card"]["user_id"] == "alice"
+    await run(mine, "link_history", {"conversation_id": made["action"]["conversation_id"]})
+    await run(mine, "link_read", {"conversation_id": made["action"]["conversation_id"]})
+    await run(mine, "link_sync", {"sdkappid": app.sdkappid, "known": {}})
+    friend = {"sdkappid": app.sdkappid, "ticket": ticket(app, "erin"), "to": "alice",
+              "action": "friend"}
+    assert (await run(mine, "link_preview", friend))["replaces"] == "bob"
+    befriended = await run(mine, "link_confirm", friend)
+    assert befriended["link"]["replaced"] == "bob" and befriended["action"]["action"] == "friend"
+    await run(mine, "links", {})
+    await run(mine, "unlink", {"sdkappid": app.sdkappid})
+    assert typed - checked == set()
+    await mine.ws.close()
     for conn in (alice, bob, fresh, dave):
         await conn.ws.close()

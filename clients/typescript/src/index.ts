@@ -14,5 +14,8 @@ export type { WebSocketClass, WebSocketLike } from "./connection.js";
 export type { ClientOptions } from "./options.js";
 export type { ClientEvents, ConnectionState, Entry } from "./session.js";
 export { SeqTracker, type Verdict } from "./tracker.js";
+export {
+  checkKnown, LocalStorageKnownStore, MemoryKnownStore, type Known, type KnownStore, type StorageLike,
+} from "./known-store.js";
 export { ErrorCodes } from "./generated/protocol.js";
 export type * from "./generated/protocol.js";

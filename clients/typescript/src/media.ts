@@ -3,7 +3,9 @@
  * the upload stands, with progress after each part. Download URLs come over
  * the socket (`media_url`), signed, and need no credentials. */
 import { InvalidArgumentError, TidingsError } from "./errors.js";
-import type { FileElement, ImageElement, SoundElement, VideoElement } from "./generated/protocol.js";
+import type {
+  FileElement, ImageElement, MediaInfoReply, SoundElement, VideoElement,
+} from "./generated/protocol.js";
 import { httpCall } from "./http.js";
 
 /** Files up to this size go up in one request; larger ones in parts. */
@@ -22,11 +24,10 @@ export interface UploadOptions {
   signal?: AbortSignal;
 }
 
-/** The stored upload: `element` is ready to send (docs/media.md). */
-export interface StoredUpload {
-  media_id: string;
+/** The stored upload, as `media_info` answers it: `element` is ready to
+ * send (docs/media.md), and an upload's element is always a media one. */
+export interface StoredUpload extends Omit<MediaInfoReply, "element"> {
   element: ImageElement | SoundElement | VideoElement | FileElement;
-  [key: string]: unknown;
 }
 
 export type UploadSource = Blob | ArrayBuffer | Uint8Array;

@@ -2,6 +2,7 @@
  * `InvalidArgumentError` at once rather than failing later on the wire. */
 import type { WebSocketClass } from "./connection.js";
 import { InvalidArgumentError } from "./errors.js";
+import type { KnownStore } from "./known-store.js";
 
 export interface ClientOptions {
   /** `ws(s)://host/v1/ws`. */
@@ -21,6 +22,10 @@ export interface ClientOptions {
   /** Resume from a map saved from `client.known`: without it the first sync
    * brings each conversation's newest messages (older ones via `history`). */
   known?: Record<string, number>;
+  /** Keeps `known` across runs (page reloads): loaded before the first sync
+   * (unless `known` is given), saved after each change. `LocalStorageKnownStore`
+   * in a browser; any object with `load` and `save` (known-store.ts). */
+  knownStore?: KnownStore;
   /** Milliseconds. */
   requestTimeout?: number;
   sendTimeout?: number;
@@ -52,6 +57,10 @@ export function checkOptions(options: ClientOptions): ClientOptions & { Socket: 
   }
   if (getUserSig !== undefined && typeof getUserSig !== "function") {
     throw new InvalidArgumentError("getUserSig must be a function");
+  }
+  const store = options.knownStore;
+  if (store !== undefined && (typeof store?.load !== "function" || typeof store?.save !== "function")) {
+    throw new InvalidArgumentError("knownStore must have load(scope) and save(scope, known)");
   }
   const Socket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketClass }).WebSocket;
   if (Socket === undefined) {

@@ -14,6 +14,7 @@ import type {
   ChangeView, ErrorName, Events, GroupLeftView, JoinRequestView, LoginReply, MessageView, OpName, Ops, SyncReply, SystemView,
 } from "./generated/protocol.js";
 import { ErrorCodes } from "./generated/protocol.js";
+import { checkKnown, type KnownStore } from "./known-store.js";
 import { checkOptions, randomId, type ClientOptions } from "./options.js";
 import { SeqTracker } from "./tracker.js";
 
@@ -78,6 +79,10 @@ export class Session extends Emitter<ClientEvents> {
   // refused too, asking again would loop.
   private userSigFresh = false;
   private baselined: boolean;
+  private readonly knownStore: KnownStore | undefined;
+  // Load the store before the first sync (false: `known` was given, or no store).
+  private loadKnown: boolean;
+  private saveQueued = false;
   private conn: Connection | null = null;
   private failure: Error | null = null;
   private closed = false;
@@ -104,10 +109,17 @@ export class Session extends Emitter<ClientEvents> {
     this.connectTimeout = options.connectTimeout ?? 10_000;
     this.backoffInitial = options.backoffInitial ?? 500;
     this.backoffMax = options.backoffMax ?? 30_000;
-    this.tracker = new SeqTracker(options.known);
+    this.tracker = new SeqTracker(options.known, () => this.queueSave());
     // After a first full sync (or with a saved map) a conversation never
     // seen before is read from its first message, not from its tail.
     this.baselined = options.known !== undefined;
+    this.knownStore = options.knownStore;
+    this.loadKnown = options.knownStore !== undefined && options.known === undefined;
+  }
+
+  /** The scope of this client's position in a `KnownStore`: app and user. */
+  get knownScope(): string {
+    return `${this.sdkappid}:${this.userId}`;
   }
 
   // -- lifecycle ---------------------------------------------------------------
@@ -248,6 +260,18 @@ export class Session extends Emitter<ClientEvents> {
 
   private async run(): Promise<void> {
     let attempt = 0;
+    if (this.loadKnown) {
+      this.loadKnown = false;
+      try {
+        const saved = checkKnown(await this.knownStore!.load(this.knownScope));
+        if (saved !== undefined) {
+          for (const [cid, seq] of Object.entries(saved)) this.tracker.setBase(cid, seq);
+          this.baselined = true;
+        }
+      } catch {
+        // A store that cannot be read is a first run: the tail of each conversation.
+      }
+    }
     while (!this.closed) {
       const before = this.connects;
       this.setState(before === 0 ? "connecting" : "reconnecting");
@@ -429,8 +453,26 @@ export class Session extends Emitter<ClientEvents> {
     }
     this.groupJoinRequests = data.group_join_requests ?? [];
     this.groupApplications = data.group_applications ?? [];
-    if (!more) this.baselined = true;
+    if (!more) {
+      this.baselined = true;
+      this.queueSave(); // the earlier rounds' changes were held back
+    }
     return again;
+  }
+
+  /** Saves `known` once the changes of this tick are done (an entry is
+   * handed to the listeners before the save runs). Nothing is saved while
+   * the first sync is still baselining: a reload then starts afresh, as
+   * the first run did, rather than treat the rest as new since then. */
+  private queueSave(): void {
+    if (this.knownStore === undefined || this.saveQueued) return;
+    this.saveQueued = true;
+    queueMicrotask(() => {
+      this.saveQueued = false;
+      if (!this.baselined) return;
+      void Promise.resolve().then(() => this.knownStore!.save(this.knownScope, this.tracker.snapshot()))
+        .catch(() => { /* not saved: the next run resumes from an older position (nothing lost) */ });
+    });
   }
 
   // -- shared by the methods -----------------------------------------------------

@@ -13,7 +13,9 @@ export class SeqTracker {
   private readonly known: Map<string, number>;
   private readonly ahead = new Map<string, Set<number>>();
 
-  constructor(known: Record<string, number> = {}) {
+  /** `onChange`: called after each change of `known` (a client saving it
+   * to a `KnownStore` listens). */
+  constructor(known: Record<string, number> = {}, private readonly onChange: () => void = () => {}) {
     this.known = new Map(Object.entries(known));
   }
 
@@ -33,12 +35,14 @@ export class SeqTracker {
   setBase(conversationId: string, seq: number): void {
     this.known.set(conversationId, seq);
     this.absorb(conversationId);
+    this.onChange();
   }
 
   /** Stop following a conversation (a group the user is no longer in). */
   forget(conversationId: string): void {
     this.known.delete(conversationId);
     this.ahead.delete(conversationId);
+    this.onChange();
   }
 
   /** One of our sends was stored with `seq`: we hold that message. */
@@ -48,6 +52,7 @@ export class SeqTracker {
     if (ahead === undefined) this.ahead.set(conversationId, (ahead = new Set()));
     ahead.add(seq);
     this.absorb(conversationId);
+    this.onChange();
   }
 
   isOwn(conversationId: string, seq: number): boolean {
@@ -62,6 +67,7 @@ export class SeqTracker {
     if (seq !== have + 1 && !acceptGap) return "gap";
     this.known.set(conversationId, seq);
     this.absorb(conversationId);
+    this.onChange();
     return "new";
   }
 

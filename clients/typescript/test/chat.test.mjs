@@ -5,7 +5,8 @@ import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
 import { WebSocket } from "ws";
 import {
-  Client, ClientClosedError, ConversationList, ErrorCodes, InvalidArgumentError, TidingsError,
+  Client, ClientClosedError, ConversationList, ErrorCodes, InvalidArgumentError, LocalStorageKnownStore,
+  TidingsError,
 } from "tidings-client";
 import { SDKAPPID, URL, connect, until, user, userSig, closeAll, closeLater } from "./helpers.mjs";
 
@@ -200,4 +201,36 @@ test("a member added later catches up from the join, not before it", async () =>
   assert.equal(bob.client.known[`group_${g}`], welcome.seq);
   const seen = bob.entries.filter((e) => e.conversation_id === `group_${g}`);
   assert.deepEqual(seen.map((e) => e.kind), ["system", "message"], "the join, then the welcome");
+});
+
+test("a page reloaded with a known store resumes where it stood: what it missed once, nothing again", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  // The page's localStorage (Node has none): one Web Storage for both runs.
+  const items = new Map();
+  const storage = { getItem: (k) => items.get(k) ?? null, setItem: (k, v) => items.set(k, String(v)) };
+  const store = new LocalStorageKnownStore("page.", storage);
+  const saved = () => JSON.parse(items.get(`page.${SDKAPPID}:${a}`) ?? "{}");
+  const bob = await login(b);
+  await bob.client.sendText(`c2c_${a}`, "one");
+  const first = await login(a, { knownStore: store });
+  assert.deepEqual(first.inbox.map((m) => m.elements[0].text), ["one"]);
+  await bob.client.sendText(`c2c_${a}`, "two");
+  await until(() => saved()[`c2c_${b}`] === 2, 10_000, "the position saved after the live message");
+  assert.equal(first.inbox.length, 2);
+  first.client.close(); // the page goes away
+  await bob.client.sendText(`c2c_${a}`, "three");
+  await bob.client.sendText(`c2c_${a}`, "four");
+  const second = await login(a, { knownStore: store }); // the page reloaded: same store, no `known`
+  assert.deepEqual(second.inbox.map((m) => [m.seq, m.elements[0].text]), [[3, "three"], [4, "four"]]);
+  await until(() => saved()[`c2c_${b}`] === 4, 10_000, "the position saved after the resync");
+  // A `known` given outright wins over the store.
+  const third = await login(a, { knownStore: store, known: { [`c2c_${b}`]: 3 } });
+  assert.deepEqual(third.inbox.map((m) => m.elements[0].text), ["four"]);
+  // Any object with load and save will do: the client reads the position
+  // of its own app and user before the first sync.
+  const asked = [];
+  const custom = { load: async (scope) => { asked.push(scope); return { [`c2c_${b}`]: 4 }; }, save: () => {} };
+  const fourth = await login(a, { knownStore: custom });
+  assert.deepEqual([asked, fourth.inbox.length], [[`${SDKAPPID}:${a}`], 0]);
+  for (const run of [second, third, fourth]) run.client.close();
 });

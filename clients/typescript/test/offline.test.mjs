@@ -3,7 +3,9 @@
 // These need a server that misbehaves on cue, which a real one does not.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Client, SeqTracker, TidingsError } from "tidings-client";
+import {
+  Client, InvalidArgumentError, LocalStorageKnownStore, MemoryKnownStore, SeqTracker, TidingsError,
+} from "tidings-client";
 
 /** A WebSocket whose "server" is `script(frame, socket)`; sockets made are kept in `made`. */
 function fakeSockets(script) {
@@ -122,4 +124,36 @@ test("an expired ticket is replaced once through getUserSig; one refused again f
   const stuck = new Client({ ...options, getUserSig: async () => { tries += 1; return "stale"; } });
   await assert.rejects(stuck.connect(), (e) => e instanceof TidingsError && e.is("usersig_expired"));
   assert.equal(tries, 1);
+});
+
+test("known stores: the in-memory one keeps copies; the Web Storage one reads back only a valid map", () => {
+  const memory = new MemoryKnownStore();
+  assert.equal(memory.load("1:alice"), undefined);
+  const known = { c2c_bob: 3, group_g: 7 };
+  memory.save("1:alice", known);
+  known.c2c_bob = 99; // the caller's map changing later changes nothing saved
+  assert.deepEqual(memory.load("1:alice"), { c2c_bob: 3, group_g: 7 });
+  assert.equal(memory.load("1:carol"), undefined, "one user's position is not another's");
+  const loaded = memory.load("1:alice");
+  loaded.c2c_bob = 0;
+  assert.equal(memory.load("1:alice").c2c_bob, 3);
+
+  const items = new Map();
+  const storage = { getItem: (k) => items.get(k) ?? null, setItem: (k, v) => items.set(k, String(v)) };
+  const local = new LocalStorageKnownStore("app.", storage);
+  local.save("1:alice", { c2c_bob: 3 });
+  assert.equal(items.get("app.1:alice"), '{"c2c_bob":3}');
+  assert.deepEqual(local.load("1:alice"), { c2c_bob: 3 });
+  for (const bad of ["{oops", "[1]", '{"c2c_bob":-1}', '{"c2c_bob":"3"}', '{"c2c_bob":1.5}', "null"]) {
+    items.set("app.1:alice", bad);
+    assert.equal(local.load("1:alice"), undefined, bad);
+  }
+  const full = new LocalStorageKnownStore("app.", {
+    getItem: () => null, setItem: () => { throw new Error("QuotaExceededError"); } });
+  full.save("1:alice", { c2c_bob: 1 }); // refused by the browser: skipped, no throw
+  if (globalThis.localStorage === undefined) {
+    assert.throws(() => new LocalStorageKnownStore(), InvalidArgumentError, "no localStorage: a clear error");
+  }
+  assert.throws(() => new Client({ url: "ws://x/v1/ws", sdkappid: 1, userId: "a", userSig: "s",
+                                   WebSocket: class {}, knownStore: { load() {} } }), InvalidArgumentError);
 });

@@ -137,7 +137,9 @@ class LinkAddedEvent(TypedDict):
     app: AppCard
     user: UserCard
     since: int
-    replaced: bool
+    # The app user this account was linked as before in that app (a link
+    # per app: the new one replaced it), or null.
+    replaced: str | None
 
 
 class LinkRemovedEvent(TypedDict):

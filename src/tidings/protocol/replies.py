@@ -10,6 +10,7 @@ from pydantic import ConfigDict, with_config
 from pydantic.config import JsonDict
 from typing_extensions import TypedDict
 
+from tidings.domain.elements import Element
 from tidings.domain.profiles import AllowType, Gender
 from tidings.protocol.views import ConversationView, MessageView
 
@@ -135,3 +136,32 @@ class ProfilesReply(TypedDict):
 
 class AppStateReply(TypedDict):
     state: Literal["foreground", "background"]
+
+
+class MediaVariantView(TypedDict):
+    """A version the server made of an upload (``large``, ``thumb``, ``poster``)."""
+
+    url: str
+    size: int
+    width: int
+    height: int
+    mime: str
+
+
+class MediaInfoReply(TypedDict):
+    """What an upload is (docs/media.md): its sizes, its versions, and the
+    message ``element`` that carries it, ready to send."""
+
+    media_id: str
+    kind: Literal["image", "sound", "video", "file"]
+    mime: str
+    format: str
+    name: str
+    size: int
+    width: int
+    height: int
+    duration: float
+    url: str
+    variants: dict[str, MediaVariantView]
+    created_at: int
+    element: Element

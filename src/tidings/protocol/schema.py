@@ -49,6 +49,13 @@ from tidings.protocol.group_replies import (
     UsersAdded,
     UsersRemoved,
 )
+from tidings.protocol.link_replies import (
+    LinkConfirmed,
+    LinkConversationsReply,
+    LinkPreview,
+    LinksReply,
+    Unlinked,
+)
 from tidings.protocol.ops import OPS
 from tidings.protocol.push_replies import PushDevicesReply, PushDeviceView, PushUnregistered
 from tidings.protocol.replies import (
@@ -56,6 +63,7 @@ from tidings.protocol.replies import (
     ConversationsReply,
     HistoryReply,
     LoginReply,
+    MediaInfoReply,
     MediaUrlReply,
     PingReply,
     ProfilesReply,
@@ -71,8 +79,8 @@ from tidings.protocol.views import ChangeAck, ConversationView, MessageAck
 SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
 
 # Each op's reply, by feature (tests/protocol/test_replies_on_the_wire.py
-# runs the ops and checks every answer against these). Not yet declared:
-# the link ops but link_send/history/read/sync, media_info, and pong (no reply).
+# runs the ops and checks every answer against these). Every op but pong
+# (which has no reply) declares one.
 _SETTINGS = ConversationSettingsEvent
 REPLIES: dict[str, Any] = {
     # session
@@ -106,6 +114,8 @@ REPLIES: dict[str, Any] = {
     # push, media, links
     "push_register": PushDeviceView, "push_devices": PushDevicesReply,
     "push_unregister": PushUnregistered, "media_url": MediaUrlReply,
+    "media_info": MediaInfoReply, "link_preview": LinkPreview, "link_confirm": LinkConfirmed,
+    "links": LinksReply, "unlink": Unlinked, "link_conversations": LinkConversationsReply,
     "link_send": MessageAck, "link_history": HistoryReply, "link_read": ReadState,
     "link_sync": SyncReply,
 }

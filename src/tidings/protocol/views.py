@@ -102,9 +102,11 @@ class ChangeView(TypedDict):
     target: MessageView | None
 
 
+@with_config(ConfigDict(extra="allow"))
 class SystemView(TypedDict):
-    """A group system entry: what happened (``op`` and the fields of that
-    op, docs/groups.md), by whom."""
+    """A group system entry: what happened (``op``), with that op's own
+    fields (``by``, ``users``, ``role``...: docs/groups.md, so the schema
+    leaves the entry open to them)."""
 
     kind: Literal["system"]
     op: str
@@ -112,6 +114,8 @@ class SystemView(TypedDict):
     conversation_id: str
     seq: int
     time: int
+    # A linked identity's entry (link_sync, relayed): its app.
+    app: NotRequired[AppCard]
 
 
 EntryView = MessageView | ChangeView | SystemView

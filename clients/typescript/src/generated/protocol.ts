@@ -527,12 +527,30 @@ export interface JoinRequestsReply {
   requests: JoinRequestView[];
 }
 
+/**
+ * What the ticket's action did: the conversation to open, and for
+ * ``friend`` the friend request's answer, or ``error`` when it was refused.
+ */
+export interface LinkAction {
+  action: "chat" | "friend";
+  conversation_id: string;
+  error?: LinkError;
+  result?: "added" | "pending" | "friends";
+  user_id?: string;
+}
+
 /** A home account linked an app identity (docs/linked-identity.md). */
 export interface LinkAddedEvent {
   app: AppCard;
-  replaced: boolean;
+  replaced: string | null;
   since: number;
   user: UserCard;
+}
+
+/** The link made (``link.replaced``: it replaced one) and its action's result. */
+export interface LinkConfirmed {
+  action: LinkAction | null;
+  link: LinkAddedEvent;
 }
 
 export interface LinkConversationsData {
@@ -540,10 +558,44 @@ export interface LinkConversationsData {
   sdkappid?: number | null;
 }
 
+/**
+ * The conversations of each linked identity, grouped by app; their ids
+ * are qualified by app (``app:<sdkappid>:c2c_bob``) and one-to-one ones
+ * carry ``peer_card``, the peer as the app set them.
+ */
+export interface LinkConversationsReply {
+  apps: LinkedApp[];
+}
+
+/**
+ * Why the friend request of a link's action was not sent (the link is
+ * made): the error as an op's error answers it.
+ */
+export interface LinkError {
+  code: number;
+  message: string;
+  name: string;
+}
+
 export interface LinkHistoryData {
   before_seq?: number | null;
   conversation_id: string;
   limit?: number | null;
+}
+
+/**
+ * What confirming the ticket would do, changing nothing: ``target`` and
+ * ``action`` are null without a target; ``replaces``: the app user this
+ * account is linked as now in that app, when confirming would replace it.
+ */
+export interface LinkPreview {
+  action: "chat" | "friend" | null;
+  app: AppCard;
+  expires_at: number;
+  linked: boolean;
+  replaces: string | null;
+  target: UserCard | null;
+  user: UserCard;
 }
 
 export interface LinkReadData {
@@ -576,8 +628,25 @@ export interface LinkTicketIn {
   to?: string | null;
 }
 
+/** One link of the home account: the app, who the person is there, since when (ms). */
+export interface LinkView {
+  app: AppCard;
+  since: number;
+  user: UserCard;
+}
+
+export interface LinkedApp {
+  app: AppCard;
+  as: UserCard;
+  conversations: ConversationView[];
+}
+
 export interface LinksData {
   sdkappid?: number | null;
+}
+
+export interface LinksReply {
+  links: LinkView[];
 }
 
 export interface LiveClosedEvent {
@@ -665,6 +734,28 @@ export interface LoginReply {
   session_id: number;
 }
 
+/**
+ * What an upload is (docs/media.md): its sizes, its versions, and the
+ * message ``element`` that carries it, ready to send.
+ */
+export interface MediaInfoReply {
+  created_at: number;
+  duration: number;
+  element: TextElement | CustomElement | FaceElement | LocationElement | ImageElement | SoundElement | VideoElement | FileElement | QuoteElement;
+  format: string;
+  height: number;
+  kind: "image" | "sound" | "video" | "file";
+  media_id: string;
+  mime: string;
+  name: string;
+  size: number;
+  url: string;
+  variants: {
+    [key: string]: MediaVariantView;
+  };
+  width: number;
+}
+
 export interface MediaInfoRequest {
   media_id: string;
 }
@@ -683,6 +774,15 @@ export interface MediaUrlReply {
 export interface MediaUrlRequest {
   media_id: string;
   variant?: "original" | "large" | "thumb" | "poster";
+}
+
+/** A version the server made of an upload (``large``, ``thumb``, ``poster``). */
+export interface MediaVariantView {
+  height: number;
+  mime: string;
+  size: number;
+  url: string;
+  width: number;
 }
 
 export interface MemberMuted {
@@ -1019,16 +1119,19 @@ export interface SyncRequest {
 }
 
 /**
- * A group system entry: what happened (``op`` and the fields of that
- * op, docs/groups.md), by whom.
+ * A group system entry: what happened (``op``), with that op's own
+ * fields (``by``, ``users``, ``role``...: docs/groups.md, so the schema
+ * leaves the entry open to them).
  */
 export interface SystemView {
+  app?: AppCard;
   conversation_id: string;
   kind: "system";
   msg_id: string;
   op: string;
   seq: number;
   time: number;
+  [key: string]: unknown;
 }
 
 export interface TextElement {
@@ -1057,6 +1160,12 @@ export interface TypingReply {
 export interface Unblocked {
   not_blocked: string[];
   removed: string[];
+}
+
+export interface Unlinked {
+  sdkappid: number;
+  unlinked: boolean;
+  user_id: string;
 }
 
 /**
@@ -1153,20 +1262,20 @@ export interface Ops {
   group_transfer: { data: GroupTransferRequest; reply: GroupTransferred };
   group_update: { data: GroupUpdateRequest; reply: GroupUpdated };
   history: { data: HistoryData; reply: HistoryReply };
-  link_confirm: { data: LinkTicketIn; reply: Untyped };
-  link_conversations: { data: LinkConversationsData; reply: Untyped };
+  link_confirm: { data: LinkTicketIn; reply: LinkConfirmed };
+  link_conversations: { data: LinkConversationsData; reply: LinkConversationsReply };
   link_history: { data: LinkHistoryData; reply: HistoryReply };
-  link_preview: { data: LinkTicketIn; reply: Untyped };
+  link_preview: { data: LinkTicketIn; reply: LinkPreview };
   link_read: { data: LinkReadData; reply: ReadState };
   link_send: { data: SendRequest; reply: MessageAck };
   link_sync: { data: LinkSyncData; reply: SyncReply };
-  links: { data: LinksData; reply: Untyped };
+  links: { data: LinksData; reply: LinksReply };
   live_join: { data: LiveGroupRequest; reply: LiveJoined };
   live_leave: { data: LiveGroupRequest; reply: LiveLeft };
   live_members: { data: LiveMembersRequest; reply: LiveMembersReply };
   live_send: { data: LiveSendRequest; reply: LiveSent };
   login: { data: LoginData; reply: LoginReply };
-  media_info: { data: MediaInfoRequest; reply: Untyped };
+  media_info: { data: MediaInfoRequest; reply: MediaInfoReply };
   media_url: { data: MediaUrlRequest; reply: MediaUrlReply };
   ping: { data: EmptyInput; reply: PingReply };
   pong: { data: EmptyInput; reply: Untyped };
@@ -1184,7 +1293,7 @@ export interface Ops {
   sync: { data: SyncRequest; reply: SyncReply };
   typing: { data: TypingData; reply: TypingReply };
   unblock: { data: UserIdsIn; reply: Unblocked };
-  unlink: { data: AppData; reply: Untyped };
+  unlink: { data: AppData; reply: Unlinked };
 }
 
 /** Every event the server pushes, with its `data`. */
