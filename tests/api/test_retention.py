@@ -64,7 +64,8 @@ async def test_old_messages_expire_with_what_hangs_off_them(
     server = make_server(retention_interval="0.3", media_grace="3", media_gc_interval="0.3")
     app = server.create_app()
     alice, bob = users("alice"), users("bob")
-    with server.http(app, alice) as a, server.http(app, bob) as b, server.http(app, app.admin) as admin:
+    with server.http(app, alice) as a, server.http(app, bob) as b, \
+            server.http(app, app.admin) as admin:
         def send(element: dict[str, Any], tag: str) -> int:
             reply = a.post("/v1/messages", json={"conversation_id": f"c2c_{bob}",
                                                  "client_msg_id": tag, "elements": [element]})
@@ -86,21 +87,24 @@ async def test_old_messages_expire_with_what_hangs_off_them(
         assert _unread(admin, bob) == 4
 
         # Bad windows are refused with 10002 and change nothing.
-        assert admin.get("/v1/admin/retention").json() == {"retention_days": 0}
+        assert admin.get("/v1/admin/settings/retention").json() == {"retention_days": 0}
         for bad in (-1, 3651, "30", 1.5, None):
-            assert error_of(admin.put("/v1/admin/retention",
+            assert error_of(admin.put("/v1/admin/settings/retention",
                                       json={"retention_days": bad}))[1] == 10002, bad
-        assert admin.get("/v1/admin/retention").json() == {"retention_days": 0}
+        assert admin.get("/v1/admin/settings/retention").json() == {"retention_days": 0}
 
         await _age(server, app.sdkappid, 3, 40)
         # Nothing expires while the app keeps messages for ever (the default).
         await asyncio.sleep(1)
         assert _seqs(b, f"c2c_{alice}") == [1, 2, 3, 4, 5]
 
-        reply = admin.put("/v1/admin/retention", json={"retention_days": 30})
+        reply = admin.put("/v1/admin/settings/retention", json={"retention_days": 30})
         assert reply.status_code == 200 and reply.json() == {"retention_days": 30}
         _until(lambda: _seqs(b, f"c2c_{alice}") == [4, 5], "old messages did not expire")
         assert _seqs(a, f"c2c_{bob}") == [4, 5]
+        older = b.get(f"/v1/conversations/c2c_{alice}/messages", params={"before_seq": 5})
+        assert [m["seq"] for m in older.json()["messages"]] == [4]
+        assert older.json()["more"] is False
 
         # Search finds only what is left; the reaction and search rows are gone.
         found = b.get("/v1/search", params={"q": "ancient"})
@@ -141,7 +145,7 @@ def test_cli_sets_the_window_and_refuses_a_negative_one(server: Server) -> None:
     assert refused.returncode != 0 and "retention_days" in refused.stderr
     assert "Traceback" not in refused.stderr
     with server.http(app, app.admin) as admin:
-        assert admin.get("/v1/admin/retention").json() == {"retention_days": 90}
+        assert admin.get("/v1/admin/settings/retention").json() == {"retention_days": 90}
     server.cli("app", "update", str(app.sdkappid), "--retention-days", "0")
     with server.http(app, app.admin) as admin:
-        assert admin.get("/v1/admin/retention").json() == {"retention_days": 0}
+        assert admin.get("/v1/admin/settings/retention").json() == {"retention_days": 0}

@@ -353,13 +353,13 @@ async def stats(request: Request, admin: Admin) -> JSON:
 # -- retention -----------------------------------------------------------------------
 
 
-@router.get("/retention", response_model=RetentionOut)
+@router.get("/settings/retention", response_model=RetentionOut)
 async def get_retention(request: Request, admin: Admin) -> JSON:
     """How many days the app keeps its messages (0: for ever, the default)."""
     return JSON({"retention_days": await runtime_of(request).retention.days(admin.sdkappid)})
 
 
-@router.put("/retention", response_model=RetentionOut)
+@router.put("/settings/retention", response_model=RetentionOut)
 async def put_retention(request: Request, admin: Admin, body: RetentionRequest) -> JSON:
     """Keep the app's messages ``retention_days`` days (0: for ever; at
     most 3650). Older messages, with their reactions, search rows and the
