@@ -17,15 +17,20 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests import media_files
 from tests.support import Conn, Server, error_of
+from tidings.store.engine import open_database
+from tidings.store.retention import RetentionStore
 
 DAY_MS = 86_400_000
 
 
+def _url(server: Server) -> str:
+    return server.database_url or (
+        f"sqlite+aiosqlite:///{(server.data_dir / 'tidings.db').resolve()}")
+
+
 async def _age(server: Server, sdkappid: int, up_to_seq: int, days: int) -> None:
     """Move the first entries of every conversation of the app ``days`` back."""
-    url = server.database_url or (
-        f"sqlite+aiosqlite:///{(server.data_dir / 'tidings.db').resolve()}")
-    engine = create_async_engine(url)
+    engine = create_async_engine(_url(server))
     try:
         async with engine.begin() as conn:
             await conn.execute(text(
@@ -149,3 +154,52 @@ def test_cli_sets_the_window_and_refuses_a_negative_one(server: Server) -> None:
     server.cli("app", "update", str(app.sdkappid), "--retention-days", "0")
     with server.http(app, app.admin) as admin:
         assert admin.get("/v1/admin/settings/retention").json() == {"retention_days": 0}
+
+
+async def test_a_run_cut_short_is_finished_by_the_next(
+        make_server: Callable[..., Server], users: Callable[[str], str]) -> None:
+    """Each batch is a transaction of its own: what a run killed after one
+    batch leaves (a shorter prefix expired) is consistent, and the next run
+    carries on from it."""
+    server = make_server(retention_interval="0.3")
+    app = server.create_app()
+    alice, bob = users("alice"), users("bob")
+    with server.http(app, alice) as a, server.http(app, bob) as b, \
+            server.http(app, app.admin) as admin:
+        for i in range(5):
+            reply = a.post("/v1/messages", json={
+                "conversation_id": f"c2c_{bob}", "client_msg_id": f"m{i}",
+                "elements": [{"type": "text", "text": f"note {i}"}]})
+            assert reply.status_code == 200, reply.text
+        await _age(server, app.sdkappid, 4, 10)
+        cid = await server.sql("SELECT conversation_id FROM messages WHERE sdkappid = :app"
+                               " LIMIT 1", app=app.sdkappid)
+        db = open_database(_url(server))
+        try:
+            # One batch of two, as a run that died after its first commit.
+            before = int(time.time() * 1000) - 5 * DAY_MS
+            assert await RetentionStore(db).expire_batch(cid, before, 2) == 2
+        finally:
+            await db.dispose()
+        assert _seqs(b, f"c2c_{alice}") == [3, 4, 5]
+        assert await server.sql("SELECT expired_seq FROM conversations WHERE id = :c",
+                                c=cid) == 2
+        assert _unread(admin, bob) == 5
+        assert admin.put("/v1/admin/settings/retention",
+                         json={"retention_days": 5}).status_code == 200
+        _until(lambda: _seqs(b, f"c2c_{alice}") == [5], "the next run did not carry on")
+        assert await server.sql("SELECT expired_seq FROM conversations WHERE id = :c",
+                                c=cid) == 4
+        assert b.post(f"/v1/conversations/c2c_{alice}/read", json={"seq": 4}).status_code == 200
+        assert _unread(admin, bob) == 1
+        # When the last one expires too, the conversation stays listed (its
+        # cursors and counts live on) without a last message.
+        await _age(server, app.sdkappid, 5, 10)
+        _until(lambda: _seqs(b, f"c2c_{alice}") == [], "the last message did not expire")
+        listed = b.get("/v1/conversations")
+        assert listed.status_code == 200, listed.text
+        [conversation] = listed.json()["conversations"]
+        assert (conversation["last_seq"], conversation["last_message"]) == (5, None)
+        assert _unread(admin, bob) == 1
+        assert b.post(f"/v1/conversations/c2c_{alice}/read").status_code == 200
+        assert _unread(admin, bob) == 0
