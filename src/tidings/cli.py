@@ -311,11 +311,14 @@ def app_update(
              "(replaces the list)")] = None,
     no_group_default_members: Annotated[bool, typer.Option(
         "--no-group-default-members", help="New groups get no default members")] = False,
+    retention_days: Annotated[int | None, typer.Option(
+        help="Days to keep the app's messages (0: for ever, the default; at most 3650); "
+             "older ones are expired by the server's retention collector")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Change an app's callback settings and one-to-one rules (a running
-    server uses them within TIDINGS_APP_CACHE_TTL); prints them. Once a URL is set every event is on
-    unless switched off."""
+    """Change an app's callback settings, one-to-one rules and message
+    retention (a running server uses them within TIDINGS_APP_CACHE_TTL);
+    prints them. Once a URL is set every event is on unless switched off."""
     changing = any(v is not None for v in (callback_url, callback_token, callback_format,
                                             callback_timeout, callback_policy,
                                             callback_enable, callback_disable))
@@ -346,6 +349,9 @@ def app_update(
         if group_default_member is not None or no_group_default_members:
             extra["group_default_members"] = await services.group_defaults.put(
                 sdkappid, list(group_default_member or ()))
+        if retention_days is not None:
+            extra["retention_days"] = await services.retention.set_days(sdkappid,
+                                                                        retention_days)
         if no_callbacks:
             await callbacks.delete_settings(sdkappid)
             return {"sdkappid": sdkappid, "callbacks": None, "c2c": rules, **extra}

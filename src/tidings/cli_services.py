@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tidings.services.friends import FriendService
     from tidings.services.group_defaults import GroupDefaults
     from tidings.services.push import PushService
+    from tidings.services.retention import RetentionService
 
 
 class CliServices:
@@ -67,6 +68,13 @@ class CliServices:
         from tidings.store.groups import GroupStore
 
         return GroupDefaults(GroupStore(self._db), self.settings.app_cache_ttl)
+
+    @cached_property
+    def retention(self) -> RetentionService:
+        from tidings.services.retention import RetentionService
+        from tidings.store.retention import RetentionStore
+
+        return RetentionService(RetentionStore(self._db))
 
     @cached_property
     def push(self) -> PushService:

@@ -171,6 +171,8 @@ class Settings(BaseSettings):
     """Seconds after which an upload no stored message carries is removed."""
     media_gc_interval: float = Field(600.0, gt=0)
     """Seconds between runs of the media collector."""
+    retention_interval: float = Field(3600.0, gt=0)
+    """Seconds between runs of the retention collector (apps' message windows)."""
     media_large_px: int = Field(1280, ge=16)
     """Longest side of an image's large version, in pixels."""
     media_thumb_px: int = Field(256, ge=16)

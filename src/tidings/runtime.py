@@ -40,6 +40,7 @@ from tidings.services.messaging import MessagingService
 from tidings.services.profiles import ProfileService
 from tidings.services.push import PushService
 from tidings.services.reactions import ReactionService
+from tidings.services.retention import RetentionService
 from tidings.services.search import SearchService
 from tidings.services.stats import StatsService
 from tidings.services.typing import TypingService
@@ -63,6 +64,7 @@ from tidings.store.profiles import ProfileStore
 from tidings.store.push import PushJobRows, PushStore
 from tidings.store.rate_limits import DatabaseRateCounter
 from tidings.store.reactions import ReactionStore
+from tidings.store.retention import RetentionStore
 from tidings.store.search import SearchStore, TextRows
 from tidings.store.stats import StatsStore
 from tidings.store.writer import MessageWriter
@@ -105,6 +107,8 @@ class Runtime:
     linked_messaging: LinkedMessaging
     # Home accounts' addresses, password reset and deletion by the owner.
     home_recovery: HomeRecovery
+    # Each app's message window and the collector that expires older entries.
+    retention: RetentionService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -162,6 +166,8 @@ class Runtime:
         groups = GroupService(GroupStore(db), writer, callbacks, ttl=settings.app_cache_ttl)
         media = MediaService.create(MediaStore(db), settings)
         await media.start()
+        retention = RetentionService(RetentionStore(db), interval=settings.retention_interval)
+        await retention.start()
         # Keywords only: each new service is one more line, not a position.
         return cls(
             settings=settings, db=db, bus=bus, apps=apps, auth=auth, messaging=messaging,
@@ -186,9 +192,11 @@ class Runtime:
             links=links,
             linked_messaging=LinkedMessaging(links, messaging, auth),
             home_recovery=home_recovery,
+            retention=retention,
         )
 
     async def stop(self) -> None:
+        await self.retention.stop()
         await self.media.stop()
         await self.broadcasts.stop()
         await self.writer.stop()

@@ -32,6 +32,7 @@ from tidings.api.models import (
     ProfileOut,
     ProfilesOut,
     ReadOut,
+    RetentionOut,
     StateOut,
     StatsOut,
     UnreadOut,
@@ -52,6 +53,7 @@ from tidings.domain.requests import (
     EditRequest,
     ImportAccountsRequest,
     ReadRequest,
+    RetentionRequest,
     UserIdsRequest,
 )
 from tidings.protocol.views import ack_view
@@ -346,6 +348,25 @@ async def stats(request: Request, admin: Admin) -> JSON:
     """Registered accounts, accounts that logged in today (UTC), messages
     stored today, and live connections on this server."""
     return JSON(await runtime_of(request).stats.figures(admin.sdkappid))
+
+
+# -- retention -----------------------------------------------------------------------
+
+
+@router.get("/settings/retention", response_model=RetentionOut)
+async def get_retention(request: Request, admin: Admin) -> JSON:
+    """How many days the app keeps its messages (0: for ever, the default)."""
+    return JSON({"retention_days": await runtime_of(request).retention.days(admin.sdkappid)})
+
+
+@router.put("/settings/retention", response_model=RetentionOut)
+async def put_retention(request: Request, admin: Admin, body: RetentionRequest) -> JSON:
+    """Keep the app's messages ``retention_days`` days (0: for ever; at
+    most 3650). Older messages, with their reactions, search rows and the
+    media only they carry, are removed by the retention collector's next
+    run; seqs, cursors and unread counts of the rest do not change."""
+    days = await runtime_of(request).retention.set_days(admin.sdkappid, body.retention_days)
+    return JSON({"retention_days": days})
 
 
 # -- callbacks -----------------------------------------------------------------------

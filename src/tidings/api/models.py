@@ -216,6 +216,11 @@ class CallbacksOut(BaseModel):
     updated_at: int
 
 
+class RetentionOut(BaseModel):
+    """Days the app keeps its messages; 0: for ever."""
+    retention_days: int
+
+
 class DeletedOut(BaseModel):
     deleted: bool
 

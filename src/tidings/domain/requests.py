@@ -138,6 +138,15 @@ class AdminBroadcastRequest(Payload):
         return ELEMENTS.dump_json(self.elements)
 
 
+class RetentionRequest(Payload):
+    """How many days an app keeps its messages: 0 for ever (the default),
+    up to 3650; checked by the service (docs/operations.md#retention)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"retention_days": 90}]})
+
+    retention_days: int
+
+
 class CallbacksRequest(Payload):
     """A change of an app's callback settings; values are checked by the
     service (docs/callbacks.md)."""

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, func, select, tuple_, union_all, update
+from sqlalchemy import and_, case, func, select, tuple_, union_all, update
 
 from tidings.domain.elements import EntryKind
 from tidings.domain.ids import ConversationKey, ConversationKind
@@ -220,7 +220,12 @@ class MessageStore:
         ``outbox(read_seq, read msg count, total unread of the user)`` makes the after-read
         callback row, written in the same transaction."""
         cm, m = conversation_members.c, messages.c
-        msg_no = (select(func.coalesce(func.max(m.msg_no), 0))
+        c = conversations.c
+        # An entry removed by retention (store/retention.py) counts as the
+        # end of the expired prefix.
+        expired = (select(case((c.expired_seq >= seq, c.expired_msg_no), else_=0))
+                   .where(c.id == conversation_id).scalar_subquery())
+        msg_no = (select(func.coalesce(func.max(m.msg_no), expired))
                   .where(m.conversation_id == conversation_id, m.seq == seq)
                   .scalar_subquery())
         async with self._db.writer.begin() as conn:
@@ -234,7 +239,6 @@ class MessageStore:
                 select(cm.read_seq, cm.read_msg_no, cm.sdkappid).where(
                     cm.conversation_id == conversation_id, cm.user_id == user_id))).one()
             if outbox is not None and moved.rowcount:
-                c = conversations.c
                 total = (await conn.execute(
                     select(func.coalesce(func.sum(c.last_msg_no - cm.read_msg_no), 0))
                     .select_from(conversation_members)

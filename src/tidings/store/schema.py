@@ -127,6 +127,10 @@ conversations = Table(
     Column("last_msg_no", BigInteger, nullable=False, server_default="0"),
     # 0006: the last seq that mentioned everyone ("@all", groups).
     Column("at_all_seq", BigInteger, nullable=False, server_default="0"),
+    # 0017 (retention): entries up to this seq are expired, and the running
+    # message count (messages.msg_no) at it.
+    Column("expired_seq", BigInteger, nullable=False, server_default="0"),
+    Column("expired_msg_no", BigInteger, nullable=False, server_default="0"),
 )
 
 conversation_members = Table(
@@ -604,6 +608,16 @@ media_uploads = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Index("ix_media_uploads_owner", "sdkappid", "owner"),
+)
+
+# How many days an app keeps its messages (revision 0017); no row: for ever.
+app_retention = Table(
+    "app_retention",
+    metadata,
+    Column("sdkappid", BigInteger, ForeignKey("apps.sdkappid", ondelete="CASCADE"),
+           primary_key=True, autoincrement=False),
+    Column("days", Integer, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 app_media_settings = Table(
