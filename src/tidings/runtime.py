@@ -19,6 +19,7 @@ from tidings.adapters.home_senders import (
 from tidings.bus.local import LocalBus
 from tidings.config import Settings
 from tidings.domain.home_accounts import Channel
+from tidings.services.account_mutes import AccountMuteService
 from tidings.services.accounts import AccountService
 from tidings.services.admin_messaging import AdminMessagingService
 from tidings.services.apps import AppRegistry
@@ -43,6 +44,7 @@ from tidings.services.reactions import ReactionService
 from tidings.services.search import SearchService
 from tidings.services.stats import StatsService
 from tidings.services.typing import TypingService
+from tidings.store.account_mutes import AccountMuteStore
 from tidings.store.accounts import AccountStore
 from tidings.store.apps import AppStore
 from tidings.store.broadcasts import BroadcastStore
@@ -105,6 +107,8 @@ class Runtime:
     linked_messaging: LinkedMessaging
     # Home accounts' addresses, password reset and deletion by the owner.
     home_recovery: HomeRecovery
+    # Global mutes of accounts (Tencent's setnospeaking), checked by every send.
+    account_mutes: AccountMuteService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -136,6 +140,9 @@ class Runtime:
         settings_store = ConversationSettingsStore(db)
         reaction_store = ReactionStore(db)
         messaging.bind(writer, callbacks, friends.relations, settings_store, reaction_store)
+        account_mutes = AccountMuteService(AccountMuteStore(db))
+        await account_mutes.start()
+        messaging.mute_accounts(account_mutes)
         conversation_settings = ConversationSettingsService(settings_store, MessageStore(db),
                                                             messaging, bus)
         group_receipts = GroupReceiptService(db, MessageStore(db), GroupStore(db), bus,
@@ -185,7 +192,7 @@ class Runtime:
             home_accounts=home_accounts,
             links=links,
             linked_messaging=LinkedMessaging(links, messaging, auth),
-            home_recovery=home_recovery,
+            home_recovery=home_recovery, account_mutes=account_mutes,
         )
 
     async def stop(self) -> None:
