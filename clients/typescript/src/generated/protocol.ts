@@ -1218,6 +1218,7 @@ export interface Events {
 export const ErrorCodes = {
   account_deleted: 70107,
   account_disabled: 70051,
+  account_muted: 20012,
   already_group_member: 10061,
   already_logged_in: 10004,
   api_key_invalid: 70030,
