@@ -29,6 +29,7 @@ from tidings.services.callbacks import CallbackService
 from tidings.services.conversations import ConversationSettingsService
 from tidings.services.friends import FriendService
 from tidings.services.group_joins import GroupJoinService
+from tidings.services.group_notices import GroupNoticeService
 from tidings.services.group_receipts import GroupReceiptService
 from tidings.services.groups import GroupService
 from tidings.services.home_accounts import HomeAccountService
@@ -109,6 +110,8 @@ class Runtime:
     home_recovery: HomeRecovery
     # Global mutes of accounts (Tencent's setnospeaking), checked by every send.
     account_mutes: AccountMuteService
+    # Group system notifications: live events to a group's members.
+    group_notices: GroupNoticeService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -193,6 +196,7 @@ class Runtime:
             links=links,
             linked_messaging=LinkedMessaging(links, messaging, auth),
             home_recovery=home_recovery, account_mutes=account_mutes,
+            group_notices=GroupNoticeService(GroupStore(db), groups, bus),
         )
 
     async def stop(self) -> None:

@@ -451,6 +451,17 @@ export interface GroupSetRoleRequest {
   user_id: string;
 }
 
+/**
+ * The app's server told the group's members (all, or some) a text: not
+ * a message, stored nowhere (Tencent's group system notification).
+ */
+export interface GroupSystemNotificationEvent {
+  content: string;
+  conversation_id: string;
+  group_id: string;
+  time: number;
+}
+
 export interface GroupTransferRequest {
   group_id: string;
   new_owner: string;
@@ -1200,6 +1211,7 @@ export interface Events {
   group_join_request: JoinRequestView;
   group_join_request_handled: JoinRequestView;
   group_receipts: GroupReceiptsEvent;
+  group_system_notification: GroupSystemNotificationEvent;
   link_added: LinkAddedEvent;
   link_removed: LinkRemovedEvent;
   live_closed: LiveClosedEvent;
