@@ -19,6 +19,7 @@ from tidings.adapters.home_senders import (
 from tidings.bus.local import LocalBus
 from tidings.config import Settings
 from tidings.domain.home_accounts import Channel
+from tidings.services.account_mutes import AccountMuteService
 from tidings.services.accounts import AccountService
 from tidings.services.admin_messaging import AdminMessagingService
 from tidings.services.apps import AppRegistry
@@ -28,6 +29,7 @@ from tidings.services.callbacks import CallbackService
 from tidings.services.conversations import ConversationSettingsService
 from tidings.services.friends import FriendService
 from tidings.services.group_joins import GroupJoinService
+from tidings.services.group_notices import GroupNoticeService
 from tidings.services.group_receipts import GroupReceiptService
 from tidings.services.groups import GroupService
 from tidings.services.home_accounts import HomeAccountService
@@ -44,6 +46,7 @@ from tidings.services.retention import RetentionService
 from tidings.services.search import SearchService
 from tidings.services.stats import StatsService
 from tidings.services.typing import TypingService
+from tidings.store.account_mutes import AccountMuteStore
 from tidings.store.accounts import AccountStore
 from tidings.store.apps import AppStore
 from tidings.store.broadcasts import BroadcastStore
@@ -109,6 +112,10 @@ class Runtime:
     home_recovery: HomeRecovery
     # Each app's message window and the collector that expires older entries.
     retention: RetentionService
+    # Global mutes of accounts (Tencent's setnospeaking), checked by every send.
+    account_mutes: AccountMuteService
+    # Group system notifications: live events to a group's members.
+    group_notices: GroupNoticeService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -140,6 +147,9 @@ class Runtime:
         settings_store = ConversationSettingsStore(db)
         reaction_store = ReactionStore(db)
         messaging.bind(writer, callbacks, friends.relations, settings_store, reaction_store)
+        account_mutes = AccountMuteService(AccountMuteStore(db))
+        await account_mutes.start()
+        messaging.mute_accounts(account_mutes)
         conversation_settings = ConversationSettingsService(settings_store, MessageStore(db),
                                                             messaging, bus)
         group_receipts = GroupReceiptService(db, MessageStore(db), GroupStore(db), bus,
@@ -192,7 +202,8 @@ class Runtime:
             links=links,
             linked_messaging=LinkedMessaging(links, messaging, auth),
             home_recovery=home_recovery,
-            retention=retention,
+            retention=retention, account_mutes=account_mutes,
+            group_notices=GroupNoticeService(GroupStore(db), groups, bus),
         )
 
     async def stop(self) -> None:

@@ -325,6 +325,9 @@ def test_bad_input_changes_nothing(server: Server, shared_app: App, users: Users
         for action in ("disable", "enable", "kick"):
             assert error_of(http.post(f"/v1/admin/accounts/{too_long}/{action}")) == (400, 10008)
         assert error_of(http.get(f"/v1/admin/accounts/{too_long}/online")) == (400, 10008)
+        assert error_of(http.get(f"/v1/admin/accounts/{too_long}/mute")) == (400, 10008)
+        assert error_of(http.put(f"/v1/admin/accounts/{too_long}/mute",
+                                 json={"c2c_seconds": 5})) == (400, 10008)
         assert error_of(http.get("/v1/admin/accounts/import")) == (405, 10002)
     assert existing(server, shared_app, alice) == []
 
@@ -337,12 +340,14 @@ def test_openapi_describes_the_admin_api(server: Server) -> None:
                      "/v1/admin/accounts/import", "/v1/admin/accounts/check",
                      "/v1/admin/accounts/delete", "/v1/admin/accounts/{user_id}/disable",
                      "/v1/admin/accounts/{user_id}/enable", "/v1/admin/accounts/{user_id}/kick",
-                     "/v1/admin/accounts/{user_id}/online"}
+                     "/v1/admin/accounts/{user_id}/online",
+                     "/v1/admin/accounts/{user_id}/mute"}
     kick = spec["paths"]["/v1/admin/accounts/{user_id}/kick"]["post"]
     assert kick["security"] == [{"AdminUserSig": []}, {"ApiKey": []}]
     schemas = spec["components"]["schemas"]
     for name in ("ImportAccountsRequest", "UserIdsRequest", "ImportOut", "CheckOut",
-                 "DeleteOut", "StateOut", "KickOut", "OnlineOut"):
+                 "DeleteOut", "StateOut", "KickOut", "OnlineOut", "AccountMuteRequest",
+                 "MuteOut"):
         assert schemas[name]["examples"], name
 
 

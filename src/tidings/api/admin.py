@@ -28,6 +28,7 @@ from tidings.api.models import (
     HistoryOut,
     ImportOut,
     KickOut,
+    MuteOut,
     OnlineOut,
     ProfileOut,
     ProfilesOut,
@@ -45,6 +46,7 @@ from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import (
+    AccountMuteRequest,
     AdminBatchSendRequest,
     AdminBroadcastRequest,
     AdminImportRequest,
@@ -170,6 +172,24 @@ async def kick_account(request: Request, admin: Admin, user_id: str) -> JSON:
     """Close every live session of the user (4005) and revoke every UserSig
     issued before this second (70052); tickets signed from now on work."""
     return JSON(await runtime_of(request).accounts.kick(admin.sdkappid, user_id))
+
+
+@router.get("/accounts/{user_id:path}/mute", response_model=MuteOut)
+async def get_account_mute(request: Request, admin: Admin, user_id: str) -> JSON:
+    """The account's global mute: seconds left for its one-to-one sends and
+    its group sends (0: not muted, 4294967295: forever)."""
+    return JSON(runtime_of(request).account_mutes.get(admin.sdkappid, user_id))
+
+
+@router.put("/accounts/{user_id:path}/mute", response_model=MuteOut)
+async def set_account_mute(request: Request, admin: Admin, user_id: str,
+                           body: AccountMuteRequest) -> JSON:
+    """Mute the account's one-to-one sends (20012) and/or its group sends
+    (10017) for so many seconds (0 unmutes, 4294967295 is forever)."""
+    if body.c2c_seconds is None and body.group_seconds is None:
+        raise TidingsError(ErrorCode.INVALID_REQUEST, "give c2c_seconds or group_seconds")
+    return JSON(await runtime_of(request).account_mutes.set(
+        admin.sdkappid, user_id, body.c2c_seconds, body.group_seconds))
 
 
 @router.get("/accounts/{user_id:path}/online", response_model=OnlineOut)

@@ -23,6 +23,7 @@ from tidings.domain.group_requests import (
     MuteAllBody,
     MuteBody,
     NameCardBody,
+    NotificationBody,
     ProfileBody,
     RoleBody,
     TransferBody,
@@ -263,6 +264,15 @@ def _user_groups() -> APIRouter:
         to every new group of the app; ``read_receipts_max_members``, the
         largest group that keeps read receipts (0: off)."""
         return await settings_of(request, admin.sdkappid)
+
+    @extra.post("/groups/{group_id}/notifications")
+    async def group_notification(request: Request, admin: Admin, group_id: str,
+                                 body: NotificationBody) -> JSON:
+        """A system notification to the group's members (all, or those of
+        ``to``): the ``group_system_notification`` event to their open
+        connections, stored nowhere. Answers how many members it was for."""
+        return JSON(await runtime_of(request).group_notices.notify(
+            admin.sdkappid, group_id, body.content, body.to))
 
     @extra.put("/group-settings")
     async def set_group_settings(request: Request, admin: Admin,

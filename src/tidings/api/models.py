@@ -91,6 +91,15 @@ class DeleteOut(BaseModel):
     results: list[DeleteResultOut]
 
 
+class MuteOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [
+        {"user_id": "alice", "c2c_seconds": 4294967295, "group_seconds": 7196}]}}
+
+    user_id: str
+    c2c_seconds: int = Field(description="seconds left; 0: not muted, 4294967295: forever")
+    group_seconds: int = Field(description="seconds left; 0: not muted, 4294967295: forever")
+
+
 class StateOut(BaseModel):
     model_config = {"json_schema_extra": {"examples": [
         {"user_id": "alice", "state": "disabled", "sessions_closed": 2}]}}

@@ -1,6 +1,7 @@
-"""Tencent Cloud IM's v4 account commands (``im_open_login_svc``) and the
-online state (``openim/querystate``), as an adapter over the accounts
-service; registered with the v4 router of ``api/tencent_v4.py`` on import."""
+"""Tencent Cloud IM's v4 account commands (``im_open_login_svc``), the
+online state (``openim/querystate``) and the global mutes
+(``openconfigsvr``), as adapters over the accounts and mutes services;
+registered with the v4 router of ``api/tencent_v4.py`` on import."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from typing import Any
 
 from pydantic import AliasChoices, Field
 
-from tidings.api.tencent_v4 import V4Body, command, missing_accounts, parse
+from tidings.api.tencent_v4 import (
+    V4Body,
+    V4Error,
+    command,
+    missing_accounts,
+    parse,
+    require_accounts,
+)
+from tidings.domain.account_mutes import FOREVER_SECONDS
 from tidings.domain.accounts import MAX_BATCH, AccountImport
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import check_user_id
@@ -150,3 +159,37 @@ async def _query_state(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict
 
 command("openim", "querystate")(_query_state)
 command("openim", "query_online_status")(_query_state)
+
+
+# -- global mutes (openconfigsvr): seconds, 0 unmutes, 4294967295 forever ------------
+
+class SetNoSpeakingBody(V4Body):
+    user_id: str = Field(alias="Set_Account")
+    c2c: int | None = Field(None, alias="C2CmsgNospeakingTime", ge=0, le=FOREVER_SECONDS)
+    group: int | None = Field(None, alias="GroupmsgNospeakingTime", ge=0,
+                              le=FOREVER_SECONDS)
+
+
+@command("openconfigsvr", "setnospeaking")
+async def setnospeaking(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(body.get("Set_Account"), str):
+        raise V4Error(130004, "Set_Account: the account to mute, a string")
+    req = parse(SetNoSpeakingBody, body)
+    if req.c2c is None and req.group is None:
+        raise V4Error(130008, "give C2CmsgNospeakingTime or GroupmsgNospeakingTime")
+    check_user_id(req.user_id)
+    await require_accounts(rt, sdkappid, [req.user_id])
+    await rt.account_mutes.set(sdkappid, req.user_id, req.c2c, req.group)
+    return {}
+
+
+@command("openconfigsvr", "getnospeaking")
+async def getnospeaking(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict[str, Any]:
+    user_id = body.get("Get_Account")
+    if not isinstance(user_id, str):
+        raise V4Error(130002, "Get_Account: the account asked about, a string")
+    check_user_id(user_id)
+    await require_accounts(rt, sdkappid, [user_id])
+    mute = rt.account_mutes.get(sdkappid, user_id)
+    return {"C2CmsgNospeakingTime": mute["c2c_seconds"],
+            "GroupmsgNospeakingTime": mute["group_seconds"]}

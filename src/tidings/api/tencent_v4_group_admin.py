@@ -1,7 +1,8 @@
 """More of Tencent's v4 group commands (``group_open_http_svc``): a member's
 role and profile, the muted members, the app's groups, a member's unread
-count, the recall of a member's messages, and the imports of a group, its
-members and its messages (a migration from Tencent). Over the groups and messaging services, as the
+count, the recall of a member's messages, the imports of a group, its
+members and its messages (a migration from Tencent), and system
+notifications. Over the groups and messaging services, as the
 commands of ``tencent_v4_groups``; registered with the v4 router of
 ``api/tencent_v4.py`` on import. docs/tencent-compat.md lists what differs."""
 
@@ -324,3 +325,18 @@ async def get_group_msg_receipt_detail(rt: Runtime, sdkappid: int,
               {"UnreadList": [{"Unread_Account": u} for u in users]})
     return {"MsgSeq": req.seq, "Cursor": users[-1] if page["more"] else "",
             "IsFinish": finished, "IsFinished": finished, **listed}
+
+
+class NotificationBody(GroupIdBody):
+    content: str = Field(alias="Content")
+    to: list[str] = Field([], alias="ToMembers_Account", max_length=500)
+
+
+@command(SERVICE, "send_group_system_notification")
+async def send_group_system_notification(rt: Runtime, sdkappid: int,
+                                         body: dict[str, Any]) -> dict[str, Any]:
+    """A live ``group_system_notification`` event to the members (or those of
+    ``ToMembers_Account``); stored nowhere, as Tencent's."""
+    req = parse(NotificationBody, body)
+    await rt.group_notices.notify(sdkappid, req.group_id, req.content, req.to)
+    return {}

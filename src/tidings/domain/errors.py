@@ -75,6 +75,8 @@ class ErrorCode(IntEnum):
     # Friends and blocks (Tencent's numbers: 2xxxx for sending, 3xxxx for
     # the relationship chain).
     BLOCKED_BY_PEER = 20007
+    # The sender's account is muted for one-to-one sends (Tencent's global mute).
+    ACCOUNT_MUTED = 20012
     NOT_FRIENDS = 20009
     FRIEND_ACCOUNT_NOT_FOUND = 30003
     PEER_BLOCKED_BY_YOU = 30515
@@ -180,6 +182,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.GROUP_ID_TAKEN: 409,
     ErrorCode.GROUP_OWNER_CANNOT_LEAVE: 409,
     ErrorCode.BLOCKED_BY_PEER: 403,
+    ErrorCode.ACCOUNT_MUTED: 403,
     ErrorCode.NOT_FRIENDS: 403,
     ErrorCode.FRIEND_ACCOUNT_NOT_FOUND: 404,
     ErrorCode.PEER_BLOCKED_BY_YOU: 409,

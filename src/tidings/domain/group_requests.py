@@ -88,6 +88,16 @@ class MuteBody(Payload):
     seconds: int = Field(ge=0)
 
 
+class NotificationBody(Payload):
+    """A group system notification: a text to the members, or only to the
+    members of ``to`` (up to 500); live only, stored nowhere."""
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"content": "The shop closes at 18:00 today", "to": ["bob"]}]})
+
+    content: str
+    to: list[str] = Field([], max_length=500)
+
+
 class MuteAllBody(Payload):
     mute_all: bool
 

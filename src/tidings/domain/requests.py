@@ -81,6 +81,16 @@ class UserIdsRequest(Payload):
 ForbiddenCallback = Literal["before_send", "after_send"]
 
 
+class AccountMuteRequest(Payload):
+    """An account's global mute, in seconds from now for each kind of send
+    (0 unmutes, 4294967295 is forever); a kind left out keeps its mute."""
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"c2c_seconds": 4294967295, "group_seconds": 7200}]})
+
+    c2c_seconds: int | None = Field(None, ge=0, le=0xFFFFFFFF)
+    group_seconds: int | None = Field(None, ge=0, le=0xFFFFFFFF)
+
+
 class AdminSendRequest(SendRequest):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "from": "alice", "conversation_id": "c2c_bob", "client_msg_id": "order-8812-shipped",

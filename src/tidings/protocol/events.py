@@ -149,6 +149,16 @@ class LinkRemovedEvent(TypedDict):
     by: Literal["you", "app"]
 
 
+class GroupSystemNotificationEvent(TypedDict):
+    """The app's server told the group's members (all, or some) a text: not
+    a message, stored nowhere (Tencent's group system notification)."""
+
+    group_id: str
+    conversation_id: str
+    content: str
+    time: int
+
+
 class Empty(TypedDict):
     pass
 
@@ -175,6 +185,7 @@ EVENTS: dict[str, Any] = {
     "group_join_request_handled": JoinRequestView,
     "live_message": LiveMessageEvent,
     "live_closed": LiveClosedEvent,
+    "group_system_notification": GroupSystemNotificationEvent,
     "link_added": LinkAddedEvent,
     "link_removed": LinkRemovedEvent,
     "ping": Empty,
@@ -185,5 +196,5 @@ EventName = Literal[
     "reaction", "conversation_settings", "profile", "friend_request",
     "friend_request_removed", "friend_added", "friend_updated", "friend_deleted",
     "blocklist", "group_join_request", "group_join_request_handled", "live_message",
-    "live_closed", "link_added", "link_removed", "ping",
+    "live_closed", "group_system_notification", "link_added", "link_removed", "ping",
 ]

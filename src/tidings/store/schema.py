@@ -726,3 +726,19 @@ app_link_settings = Table(
     Column("profile_ttl", Integer, nullable=False, server_default="300"),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+
+# -- global mutes of accounts (revision 0017) --------------------------------------
+
+# An account muted for all its one-to-one sends and/or all its group sends
+# until a time (ms; 0: not muted, FOREVER in domain/account_mutes.py: until
+# unmuted). A row of zeros is an unmuted account.
+account_mutes = Table(
+    "account_mutes",
+    metadata,
+    Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", String(32), primary_key=True),
+    Column("c2c_until", BigInteger, nullable=False, server_default="0"),
+    Column("group_until", BigInteger, nullable=False, server_default="0"),
+    Column("updated_at", BigInteger, nullable=False),
+)

@@ -451,6 +451,17 @@ export interface GroupSetRoleRequest {
   user_id: string;
 }
 
+/**
+ * The app's server told the group's members (all, or some) a text: not
+ * a message, stored nowhere (Tencent's group system notification).
+ */
+export interface GroupSystemNotificationEvent {
+  content: string;
+  conversation_id: string;
+  group_id: string;
+  time: number;
+}
+
 export interface GroupTransferRequest {
   group_id: string;
   new_owner: string;
@@ -1309,6 +1320,7 @@ export interface Events {
   group_join_request: JoinRequestView;
   group_join_request_handled: JoinRequestView;
   group_receipts: GroupReceiptsEvent;
+  group_system_notification: GroupSystemNotificationEvent;
   link_added: LinkAddedEvent;
   link_removed: LinkRemovedEvent;
   live_closed: LiveClosedEvent;
@@ -1327,6 +1339,7 @@ export interface Events {
 export const ErrorCodes = {
   account_deleted: 70107,
   account_disabled: 70051,
+  account_muted: 20012,
   already_group_member: 10061,
   already_logged_in: 10004,
   api_key_invalid: 70030,

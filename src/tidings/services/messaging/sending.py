@@ -36,6 +36,7 @@ from tidings.services.messaging.quotes import QUOTE_MARK_BYTES
 from tidings.store.writer import MessageWriter
 
 if TYPE_CHECKING:
+    from tidings.services.account_mutes import AccountMuteService
     from tidings.services.callbacks import CallbackService
     from tidings.services.friends import Relations
 
@@ -68,6 +69,8 @@ class Sending:
         self.writer: MessageWriter | None = None
         self._callbacks: CallbackService | None = None
         self._relations: Relations | None = None
+        # Global mutes of accounts (the runtime sets them; imports skip them).
+        self.account_mutes: AccountMuteService | None = None
 
     def bind(self, writer: MessageWriter, callbacks: CallbackService | None,
              relations: Relations | None) -> None:
@@ -110,6 +113,9 @@ class Sending:
             return self._follow(first, key, origin)
         if self.writer is None:
             raise TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the server is starting")
+        if self.account_mutes is not None and imported is ImportMode.NONE:
+            self.account_mutes.check(sender.sdkappid, sender.user_id,
+                                     key.kind is ConversationKind.GROUP)
         if key.kind is ConversationKind.GROUP and not context.privileged:
             self.writer.precheck_send(key, sender.user_id)
         request = NewMessage(key, sender.user_id, client_msg_id, elements_json.decode(),

@@ -32,6 +32,7 @@ from tidings.store.messages import MessageStore
 from tidings.store.writer import MessageWriter
 
 if TYPE_CHECKING:
+    from tidings.services.account_mutes import AccountMuteService
     from tidings.services.callbacks import CallbackService
     from tidings.services.friends import Relations
     from tidings.services.group_receipts import GroupReceiptService
@@ -89,6 +90,10 @@ class MessagingService:
         self._delivery.bind(callbacks)
         self._reading.bind(relations, settings, reactions)
         self._reads.bind(callbacks, relations)
+
+    def mute_accounts(self, mutes: AccountMuteService) -> None:
+        """Sends check their sender's global mute (runtime)."""
+        self._sending.account_mutes = mutes
 
     # Set by the runtime: a group read moves the senders' receipt counts.
     @property

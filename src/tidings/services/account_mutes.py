@@ -1,0 +1,51 @@
+"""Global mutes of accounts (Tencent's setnospeaking): every send checks
+its sender, so the mutes in force live in memory, loaded at start and kept
+by every change made through this process. Few accounts are muted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tidings.domain.account_mutes import AccountMute, seconds_left, until
+from tidings.domain.clock import now_ms
+from tidings.domain.ids import check_user_id
+from tidings.store.account_mutes import AccountMuteStore, MuteKey
+
+_UNMUTED = AccountMute()
+
+
+class AccountMuteService:
+    def __init__(self, store: AccountMuteStore) -> None:
+        self._store = store
+        self._mutes: dict[MuteKey, AccountMute] = {}
+
+    async def start(self) -> None:
+        self._mutes = await self._store.active(now_ms())
+
+    def check(self, sdkappid: int, user_id: str, group: bool) -> None:
+        """Raise if the account may not send now (one-to-one, or in groups)."""
+        mute = self._mutes.get((sdkappid, user_id))
+        if mute is not None:
+            mute.check(group, now_ms())
+
+    def get(self, sdkappid: int, user_id: str) -> dict[str, Any]:
+        """The mute's seconds left for each kind of send (0: not muted)."""
+        check_user_id(user_id)
+        mute = self._mutes.get((sdkappid, user_id), _UNMUTED)
+        now = now_ms()
+        return {"user_id": user_id, "c2c_seconds": seconds_left(mute.c2c_until, now),
+                "group_seconds": seconds_left(mute.group_until, now)}
+
+    async def set(self, sdkappid: int, user_id: str, c2c_seconds: int | None,
+                  group_seconds: int | None) -> dict[str, Any]:
+        """Mute (or unmute with 0) one or both kinds of send; None keeps one."""
+        check_user_id(user_id)
+        now = now_ms()
+        c2c = None if c2c_seconds is None else until(c2c_seconds, now)
+        group = None if group_seconds is None else until(group_seconds, now)
+        mute = await self._store.set(sdkappid, user_id, c2c, group)
+        if mute.c2c_until > now or mute.group_until > now:
+            self._mutes[(sdkappid, user_id)] = mute
+        else:
+            self._mutes.pop((sdkappid, user_id), None)
+        return self.get(sdkappid, user_id)
