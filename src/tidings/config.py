@@ -189,6 +189,16 @@ class Settings(BaseSettings):
     # empty: the header is ignored and the socket's peer is the client.
     trusted_proxies: str = ""
 
+    # A cluster (docs/cluster.md): processes that share one PostgreSQL
+    # database (database_url) and this Redis (redis://host:port/db) route
+    # live frames, presence and cache changes to each other. Empty: one
+    # process alone (tidings serve refuses to start beside another).
+    redis_url: str = ""
+    # How often a process tells the others it is alive, and after how many
+    # seconds without a word they take it for dead (and forget its devices).
+    cluster_heartbeat: float = Field(1.0, gt=0)
+    cluster_node_timeout: float = Field(5.0, gt=0)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

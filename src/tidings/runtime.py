@@ -17,6 +17,7 @@ from tidings.adapters.home_senders import (
     WebhookSender,
 )
 from tidings.bus.local import LocalBus
+from tidings.bus.redis import RedisBus
 from tidings.config import Settings
 from tidings.domain.home_accounts import Channel
 from tidings.services.accounts import AccountService
@@ -59,6 +60,7 @@ from tidings.store.links import LinkStore
 from tidings.store.media import MediaRefRows, MediaStore
 from tidings.store.mentions import MentionRows
 from tidings.store.messages import MessageStore
+from tidings.store.node_lock import NodeLock, claim
 from tidings.store.profiles import ProfileStore
 from tidings.store.push import PushJobRows, PushStore
 from tidings.store.rate_limits import DatabaseRateCounter
@@ -110,7 +112,10 @@ class Runtime:
     async def start(cls, settings: Settings) -> Runtime:
         db = open_database(settings.resolved_database_url())
         await migrate(db)
-        bus = LocalBus()
+        bus = LocalBus() if not settings.redis_url else RedisBus(
+            settings.redis_url, heartbeat=settings.cluster_heartbeat,
+            node_timeout=settings.cluster_node_timeout)
+        await bus.start()
         app_store = AppStore(db)
         home = await app_store.ensure_home(settings.home_app_name, settings.home_app_admin)
         apps = AppRegistry(app_store, settings.app_cache_ttl)
@@ -193,6 +198,7 @@ class Runtime:
         await self.writer.stop()
         await self.push.stop()
         await self.callbacks.stop()
+        await self.bus.stop()
         await self.db.dispose()
 
 
@@ -230,6 +236,13 @@ def home_accounts_service(db: Database, settings: Settings, home_sdkappid: int,
     auth.ticket_check = service.check_ticket
     service.start()
     return service
+
+
+def claim_node(settings: Settings) -> NodeLock:
+    """``tidings serve``'s place on the database, taken before it serves:
+    refuses (``StartRefused``) a second process on an SQLite file, or
+    processes on one PostgreSQL database that do not all share a Redis."""
+    return claim(settings.resolved_database_url(), clustered=bool(settings.redis_url))
 
 
 def account_deletion(home_sdkappid: int, recovery: HomeRecovery, links: LinkService

@@ -1,13 +1,16 @@
 """Who is connected where, inside one process.
 
-A Redis implementation with the same methods will route between processes
-when Tidings runs as a cluster; services only see this interface.
+``RedisBus`` (bus/redis.py) has the same methods and routes between the
+processes of a cluster (docs/cluster.md); services only see this interface.
+Beyond frames, the bus carries the news that a process changed something
+that the others keep in memory (``changed``, ``on_change``): alone, a
+process has no one to tell.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from tidings.domain.ids import Identity
 
@@ -26,6 +29,10 @@ class Subscriber(Protocol):
         ...
 
 
+# What a process does when another one changed something it keeps in
+# memory: ``changed(topic, data)`` there, ``handler(data)`` here.
+ChangeHandler = Callable[[dict[str, Any]], None]
+
 # Where else a frame for one identity goes (the devices of the home account
 # linked to it: services/link_relay.py); returns how many devices got it.
 Relay = Callable[[Identity, "bytes | Callable[[], bytes]", "int | None", int,
@@ -36,6 +43,24 @@ class LocalBus:
     def __init__(self) -> None:
         self._by_identity: dict[Identity, set[Subscriber]] = {}
         self.relay: Relay | None = None
+        # The home account an identity is linked to (set with ``relay``): in
+        # a cluster its frames go where either is connected.
+        self.home_of: Callable[[Identity], Identity | None] | None = None
+        self._on_change: dict[str, list[ChangeHandler]] = {}
+
+    async def start(self) -> None:
+        """Nothing to start in one process."""
+
+    async def stop(self) -> None:
+        """Nothing to stop in one process."""
+
+    def on_change(self, topic: str, handler: ChangeHandler) -> None:
+        """Call ``handler`` when another process says ``changed(topic, ...)``."""
+        self._on_change.setdefault(topic, []).append(handler)
+
+    def changed(self, topic: str, data: dict[str, Any]) -> None:
+        """This process changed what others may keep in memory (it has
+        updated its own already). Alone, nobody else to tell."""
 
     def attach(self, identity: Identity, subscriber: Subscriber) -> None:
         self._by_identity.setdefault(identity, set()).add(subscriber)
@@ -68,6 +93,20 @@ class LocalBus:
             count += self.relay(identity, encoded if encoded is not None else frame,
                                 conversation_id, seq, skip)
         return count
+
+    def deliver_many(self, sdkappid: int, users: Iterable[str], frame: bytes, *,
+                     conversation_id: int | None = None, seq: int = 0,
+                     skip: Subscriber | None = None) -> None:
+        """One frame (a group's entry) to every device of many identities of
+        one app."""
+        deliver = self.deliver
+        for user in users:
+            deliver(Identity(sdkappid, user), frame, conversation_id=conversation_id, seq=seq,
+                    skip=skip)
+
+    def online(self, identity: Identity) -> bool:
+        """Whether the identity has a device connected (to any process)."""
+        return identity in self._by_identity
 
     def describe_devices(self, identity: Identity) -> list[dict[str, object]]:
         return sorted((sub.describe() for sub in self._by_identity.get(identity, ())),

@@ -152,7 +152,7 @@ class GroupReceiptService:
         read = await self._store.senders_between(conversation_id, old_seq, new_seq,
                                                  reader.user_id, EVENT_WINDOW)
         online = {sender for _, sender in read
-                  if any(self._bus.devices(Identity(reader.sdkappid, sender)))}
+                  if self._bus.online(Identity(reader.sdkappid, sender))}
         if not online:
             return
         seqs = [seq for seq, sender in read if sender in online]

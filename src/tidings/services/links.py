@@ -88,6 +88,7 @@ class LinkService:
         for identity in list(self._home_of):
             await self._label(identity)
         self._bus.relay = self._relay.relay
+        self._bus.home_of = self._relay.home
 
     def _remember(self, link: Link) -> None:
         identity = Identity(link.sdkappid, link.user_id)

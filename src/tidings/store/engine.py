@@ -14,6 +14,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from tidings.domain.cluster import MIGRATION_LOCK
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 T = TypeVar("T")
 
@@ -163,4 +165,8 @@ def _upgrade(connection: Connection) -> None:
 async def migrate(db: Database) -> None:
     """Bring the schema to the newest revision; safe to run at every start."""
     async with db.writer.begin() as conn:
+        if db.dialect == "postgresql":
+            # Processes started together migrate one after the other (the
+            # lock ends with the transaction; DDL is transactional there).
+            await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         await conn.run_sync(_upgrade)

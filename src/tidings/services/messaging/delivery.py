@@ -75,7 +75,5 @@ class Delivery:
             frame = _change_frame(msg, "")
         else:
             frame = _message_frame(msg, "")
-        deliver, sdkappid = self._bus.deliver, msg.key.sdkappid
-        for user in members:
-            deliver(Identity(sdkappid, user), frame, conversation_id=msg.conversation_id,
-                    seq=msg.seq, skip=skip)
+        self._bus.deliver_many(msg.key.sdkappid, members, frame,
+                               conversation_id=msg.conversation_id, seq=msg.seq, skip=skip)

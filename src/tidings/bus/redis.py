@@ -1,0 +1,371 @@
+"""The bus of a cluster (docs/cluster.md): ``LocalBus`` for this process's
+own devices, and Redis pub/sub between the processes (nodes) that share one
+PostgreSQL database.
+
+How a frame finds its devices. Every node knows which identities have
+devices on which other nodes (``_remote``): a node announces on the
+cluster's channel each identity whose device count it changes, and keeps
+the counts in a Redis hash of its own, which a node that starts reads once
+(announcements that arrive meanwhile are replayed after it). So ``deliver``
+decides without asking Redis: the frame goes to the local devices, and to
+the channel of each node that has a device of the identity, or of the home
+account linked to it (that node relays it, as for its own). A group's entry
+is one Redis message per node that has any member, naming the members there,
+never one per member. Frames a node publishes reach each other node in the
+order it published them.
+
+Nodes say they are alive every ``heartbeat`` seconds; one not heard for
+``node_timeout`` is taken for dead: the others forget its devices (its
+clients reconnect to another node and resync) and remove its keys.
+
+What other nodes keep in memory (accounts' states, links, friend lists,
+groups...) is told with ``changed(topic, data)``: the other nodes run the
+handlers registered with ``on_change``. Kicks and disconnects go to every
+node that has a device of the identity.
+
+Memory: each node mirrors the cluster's online identities (a dict entry
+each). Past a few hundred thousand connected identities, per-identity
+channels (subscribed where the identity is connected) would replace the
+mirror: the plan in docs/cluster.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from tidings.bus.local import LocalBus, Subscriber
+from tidings.domain.ids import Identity
+
+log = logging.getLogger(__name__)
+
+ALL = "tidings:all"  # presence, heartbeats, changes, kicks: every node
+NODES = "tidings:nodes"  # hash: node -> its last heartbeat (unix seconds)
+
+
+def _presence_key(node: str) -> str:
+    """Hash of a node: "sdkappid:user_id" -> devices there."""
+    return f"tidings:presence:{node}"
+
+
+def _channel(node: str) -> str:
+    """Frames for a node's devices."""
+    return f"tidings:node:{node}"
+
+
+Command = tuple[Any, ...]
+
+
+class RedisBus(LocalBus):
+    def __init__(self, url: str, *, heartbeat: float = 1.0, node_timeout: float = 5.0) -> None:
+        super().__init__()
+        self.node = uuid.uuid4().hex[:16]
+        self._redis = aioredis.Redis.from_url(url)
+        self._heartbeat = heartbeat
+        self._timeout = node_timeout
+        # Devices on other nodes: identity -> {node: devices there}.
+        self._remote: dict[Identity, dict[str, int]] = {}
+        self._of_node: dict[str, set[Identity]] = {}
+        self._heard: dict[str, float] = {}
+        # Commands to Redis, in order, sent by one task (one connection:
+        # what this node publishes arrives in the order it was published).
+        self._pending: list[Command] = []
+        self._wake = asyncio.Event()
+        # Announcements that arrive while the start reads the others' state.
+        self._early: list[list[Any]] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscribed = asyncio.Event()
+
+    # -- start and stop ---------------------------------------------------------
+
+    async def start(self) -> None:
+        self._early = []
+        self._tasks.append(asyncio.create_task(self._listen(), name="bus-listen"))
+        await asyncio.wait_for(self._subscribed.wait(), 30)
+        await self._read_cluster()
+        early, self._early = self._early, None
+        for doc in early:
+            self._on_all(doc)
+        await self._redis.hset(NODES, self.node, str(time.time()))
+        await self._redis.publish(ALL, orjson.dumps(["h", self.node]))
+        self._tasks.append(asyncio.create_task(self._send_loop(), name="bus-send"))
+        self._tasks.append(asyncio.create_task(self._beat(), name="bus-heartbeat"))
+        log.info("cluster node %s: %d other nodes, %d identities online there", self.node,
+                 len(self._heard), len(self._remote))
+
+    async def stop(self) -> None:
+        await self._flush()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(RedisError, OSError):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.delete(_presence_key(self.node))
+                pipe.hdel(NODES, self.node)
+                pipe.publish(ALL, orjson.dumps(["bye", self.node]))
+                await pipe.execute()
+        await self._redis.aclose()
+
+    async def _read_cluster(self) -> None:
+        now = time.time()
+        for raw_node, beat in (await self._redis.hgetall(NODES)).items():
+            node = _text(raw_node)
+            if node == self.node or now - float(beat) > self._timeout:
+                continue
+            self._heard[node] = time.monotonic()
+            for field, count in (await self._redis.hgetall(_presence_key(node))).items():
+                sdkappid, _, user = _text(field).partition(":")
+                self._set_remote(node, Identity(int(sdkappid), user), int(count))
+
+    # -- this node's devices ----------------------------------------------------
+
+    def attach(self, identity: Identity, subscriber: Subscriber) -> None:
+        super().attach(identity, subscriber)
+        self._announce(identity)
+
+    def detach(self, identity: Identity, subscriber: Subscriber) -> None:
+        had = len(self._by_identity.get(identity, ()))
+        super().detach(identity, subscriber)
+        if len(self._by_identity.get(identity, ())) != had:
+            self._announce(identity)
+
+    def _announce(self, identity: Identity) -> None:
+        count = len(self._by_identity.get(identity, ()))
+        field = f"{identity.sdkappid}:{identity.user_id}"
+        if count:
+            self._send(("hset", _presence_key(self.node), field, count))
+        else:
+            self._send(("hdel", _presence_key(self.node), field))
+        self._send(("publish", ALL, orjson.dumps(
+            ["p", self.node, identity.sdkappid, identity.user_id, count])))
+
+    # -- frames -----------------------------------------------------------------
+
+    def _nodes_for(self, identity: Identity) -> Iterable[str]:
+        nodes = self._remote.get(identity)
+        home = self.home_of(identity) if self.home_of is not None else None
+        if home is not None and (home_nodes := self._remote.get(home)):
+            return {*(nodes or ()), *home_nodes}
+        return nodes or ()
+
+    def deliver(self, identity: Identity, frame: bytes | Callable[[], bytes], *,
+                conversation_id: int | None = None, seq: int = 0,
+                skip: Subscriber | None = None) -> int:
+        nodes = self._nodes_for(identity)
+        if not nodes:
+            return super().deliver(identity, frame, conversation_id=conversation_id, seq=seq,
+                                   skip=skip)
+        raw = frame if isinstance(frame, bytes) else frame()
+        count = super().deliver(identity, raw, conversation_id=conversation_id, seq=seq,
+                                skip=skip)
+        message = _frame_message(identity.sdkappid, [identity.user_id], raw, conversation_id,
+                                 seq)
+        for node in nodes:
+            self._send(("publish", _channel(node), message))
+            count += self._remote.get(identity, {}).get(node, 0)
+        return count
+
+    def deliver_many(self, sdkappid: int, users: Iterable[str], frame: bytes, *,
+                     conversation_id: int | None = None, seq: int = 0,
+                     skip: Subscriber | None = None) -> None:
+        by_node: dict[str, list[str]] = {}
+        local = super().deliver
+        for user in users:
+            identity = Identity(sdkappid, user)
+            local(identity, frame, conversation_id=conversation_id, seq=seq, skip=skip)
+            for node in self._nodes_for(identity):
+                by_node.setdefault(node, []).append(user)
+        for node, there in by_node.items():
+            self._send(("publish", _channel(node),
+                        _frame_message(sdkappid, there, frame, conversation_id, seq)))
+
+    def _on_frames(self, data: bytes) -> None:
+        """Frames from another node for devices here (relayed here too)."""
+        header, _, frame = data.partition(b"\n")
+        sdkappid, users, conversation_id, seq = orjson.loads(header)
+        local = super().deliver
+        for user in users:
+            local(Identity(sdkappid, user), frame, conversation_id=conversation_id, seq=seq)
+
+    # -- the cluster's view -----------------------------------------------------
+
+    def online(self, identity: Identity) -> bool:
+        return super().online(identity) or identity in self._remote
+
+    def describe_devices(self, identity: Identity) -> list[dict[str, object]]:
+        """This node's devices in full; another node's by count only (their
+        details would need a question to that node: docs/cluster.md)."""
+        devices = super().describe_devices(identity)
+        for node, count in sorted(self._remote.get(identity, {}).items()):
+            devices += [{"session_id": f"{node}/{i}", "platform": "", "device_id": "",
+                         "since": 0, "node": node} for i in range(count)]
+        return devices
+
+    def disconnect_all(self, identity: Identity, code: int, reason: str) -> int:
+        closed = super().disconnect_all(identity, code, reason)
+        if closed:
+            self._announce(identity)
+        remote = self._remote.get(identity)
+        if remote:
+            self._send(("publish", ALL, orjson.dumps(
+                ["k", self.node, identity.sdkappid, identity.user_id, code, reason])))
+            closed += sum(remote.values())
+        return closed
+
+    def connection_count(self, sdkappid: int | None = None) -> int:
+        """Live connections of the whole cluster, of one app or of all."""
+        return super().connection_count(sdkappid) + sum(
+            sum(nodes.values()) for identity, nodes in self._remote.items()
+            if sdkappid is None or identity.sdkappid == sdkappid)
+
+    def changed(self, topic: str, data: dict[str, Any]) -> None:
+        self._send(("publish", ALL, orjson.dumps(["c", self.node, topic, data])))
+
+    # -- what arrives -----------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Read both channels; after a lost connection, subscribe again and
+        read the cluster's state afresh."""
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(ALL, _channel(self.node))
+                self._subscribed.set()
+                async for message in pubsub.listen():
+                    if message["type"] != "message":
+                        continue
+                    try:
+                        if message["channel"] == b"tidings:all":
+                            doc = orjson.loads(message["data"])
+                            if self._early is not None:
+                                self._early.append(doc)
+                            else:
+                                self._on_all(doc)
+                        else:
+                            self._on_frames(message["data"])
+                    except Exception:  # one bad message must not stop the bus
+                        log.exception("bus message failed: %r", message["data"][:200])
+            except (RedisError, OSError) as exc:
+                log.warning("cluster bus: Redis connection lost (%s); reconnecting", exc)
+                await asyncio.sleep(0.5)
+                with contextlib.suppress(RedisError, OSError):
+                    await self._rejoin()
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _rejoin(self) -> None:
+        """After Redis came back (perhaps empty): the others' state again,
+        and ours written anew."""
+        self._remote.clear()
+        self._of_node.clear()
+        self._heard.clear()
+        await self._read_cluster()
+        for identity in list(self._by_identity):
+            self._announce(identity)
+
+    def _on_all(self, doc: list[Any]) -> None:
+        kind, node = doc[0], doc[1]
+        if node == self.node:
+            return
+        if kind == "bye":
+            self._drop(node)
+            return
+        self._heard[node] = time.monotonic()
+        if kind == "p":
+            self._set_remote(node, Identity(doc[2], doc[3]), doc[4])
+        elif kind == "c":
+            for handler in self._on_change.get(doc[2], ()):
+                try:
+                    handler(doc[3])
+                except Exception:
+                    log.exception("change %s failed", doc[2])
+        elif kind == "k":
+            identity = Identity(doc[2], doc[3])
+            if identity in self._by_identity:
+                LocalBus.disconnect_all(self, identity, doc[4], doc[5])
+                self._announce(identity)
+
+    def _set_remote(self, node: str, identity: Identity, count: int) -> None:
+        nodes = self._remote.get(identity)
+        if count > 0:
+            if nodes is None:
+                nodes = self._remote[identity] = {}
+            nodes[node] = count
+            self._of_node.setdefault(node, set()).add(identity)
+        elif nodes is not None:
+            nodes.pop(node, None)
+            if not nodes:
+                del self._remote[identity]
+            self._of_node.get(node, set()).discard(identity)
+
+    def _drop(self, node: str) -> None:
+        """A node stopped or died: its devices are gone."""
+        self._heard.pop(node, None)
+        for identity in self._of_node.pop(node, ()):
+            nodes = self._remote.get(identity)
+            if nodes is not None:
+                nodes.pop(node, None)
+                if not nodes:
+                    del self._remote[identity]
+
+    # -- what goes out ----------------------------------------------------------
+
+    def _send(self, command: Command) -> None:
+        self._pending.append(command)
+        self._wake.set()
+
+    async def _send_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._flush()
+            except (RedisError, OSError) as exc:
+                # Frames lost here are read by the devices' next sync.
+                log.warning("cluster bus: could not publish (%s)", exc)
+                await asyncio.sleep(0.2)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            commands, self._pending = self._pending, []
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for name, *args in commands:
+                    getattr(pipe, name)(*args)
+                await pipe.execute()
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat)
+            self._send(("hset", NODES, self.node, str(time.time())))
+            self._send(("publish", ALL, orjson.dumps(["h", self.node])))
+            now = time.monotonic()
+            for node, heard in list(self._heard.items()):
+                if now - heard > self._timeout:
+                    log.warning("cluster node %s silent for %.0f s: taken for dead", node,
+                                now - heard)
+                    self._drop(node)
+                    self._send(("hdel", NODES, node))
+                    self._send(("delete", _presence_key(node)))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _frame_message(sdkappid: int, users: list[str], frame: bytes, conversation_id: int | None,
+                   seq: int) -> bytes:
+    """A header line (app, users, conversation, seq), then the encoded frame
+    as it is (frames are single-line JSON)."""
+    return orjson.dumps([sdkappid, users, conversation_id, seq]) + b"\n" + frame

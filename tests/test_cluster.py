@@ -1,0 +1,229 @@
+"""Tidings as a cluster (docs/cluster.md): three ``tidings serve`` processes
+sharing one PostgreSQL database and one Redis. Live delivery crosses
+processes (one-to-one, groups, typing); sends into one conversation from
+all three get distinct, gapless seqs and no refusal; a resend that lands on
+another process gets the first ack; and the setups that cannot work refuse
+to start with one clear line."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.pg import Cluster
+from tests.redis_server import RedisServer
+from tests.support import App, Conn, ProcessServer, Server
+
+pytestmark = pytest.mark.process_server("several tidings serve processes on one database")
+
+
+@pytest.fixture(scope="module")
+def nodes(pg_cluster: Cluster | None, redis_server: RedisServer,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
+    """Three processes on one PostgreSQL database and one Redis."""
+    if pg_cluster is None:
+        pytest.skip("PostgreSQL binaries are not installed (scripts/test installs them)")
+    redis_server.flush()
+    url = pg_cluster.new_database()
+    servers: list[Server] = []
+    try:
+        for i in range(3):
+            server = ProcessServer(tmp_path_factory.mktemp(f"node{i}"), url,
+                                   {"TIDINGS_REDIS_URL": redis_server.url})
+            server.start()
+            servers.append(server)
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def app(nodes: list[Server]) -> App:
+    return nodes[0].create_app("Cluster")
+
+
+def user(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+async def seen_online(server: Server, app: App, user_id: str) -> None:
+    """Wait until ``server`` knows that ``user_id`` is connected (to any
+    process): presence reaches the others a moment after a login."""
+    with server.http(app, app.admin) as http:
+        for _ in range(200):
+            reply = http.get(f"/v1/admin/accounts/{user_id}/online")
+            assert reply.status_code == 200, reply.text
+            if reply.json()["online"]:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"{user_id} never seen online from {server.base_url}")
+
+
+async def test_one_to_one_messages_reach_a_device_on_another_process(
+        nodes: list[Server], app: App) -> None:
+    alice, bob = user("alice"), user("bob")
+    a = await Conn.login(nodes[0], app, alice)
+    b = await Conn.login(nodes[1], app, bob)
+    await seen_online(nodes[0], app, bob)
+    await seen_online(nodes[1], app, alice)
+    sent = await a.send_text(f"c2c_{bob}", "hello across")
+    assert sent["ok"], sent
+    got = await b.event("message")
+    assert (got["sender"], got["seq"], got["elements"][0]["text"]) == (
+        alice, sent["data"]["seq"], "hello across")
+    back = await b.send_text(f"c2c_{alice}", "hello back")
+    got = await a.event("message")
+    assert (got["sender"], got["seq"]) == (bob, back["data"]["seq"])
+    assert got["seq"] == sent["data"]["seq"] + 1
+    # Typing goes the same way.
+    typing = await a.request("typing", {"conversation_id": f"c2c_{bob}"})
+    assert typing["ok"], typing
+    assert (await b.event("typing"))["conversation_id"] == f"c2c_{alice}"
+    for conn in (a, b):
+        await conn.close()
+
+
+async def test_a_group_message_reaches_members_on_every_process(
+        nodes: list[Server], app: App) -> None:
+    names = [user(n) for n in ("owner", "m1", "m2", "m3")]
+    conns = [await Conn.login(nodes[i % 3], app, name) for i, name in enumerate(names)]
+    for name in names[1:]:
+        await seen_online(nodes[0], app, name)
+    group = f"g-{uuid.uuid4().hex[:10]}"
+    created = await conns[0].request("group_create", {"type": "Work", "group_id": group,
+                                                      "members": names[1:]})
+    assert created["ok"], created
+    sent = await conns[0].send_text(f"group_{group}", "to all")
+    assert sent["ok"], sent
+    for conn in conns[1:]:
+        got = await conn.event("message")
+        assert (got["conversation_id"], got["seq"], got["sender"]) == (
+            f"group_{group}", sent["data"]["seq"], names[0])
+    # A member on the third process answers: the others get it, once.
+    reply = await conns[2].send_text(f"group_{group}", "from node 2")
+    for conn in (conns[0], conns[1], conns[3]):
+        got = await conn.event("message")
+        assert got["seq"] == reply["data"]["seq"] == sent["data"]["seq"] + 1
+        await conn.no_event("message", 0.2)
+    for conn in conns:
+        await conn.close()
+
+
+async def test_sends_from_three_processes_into_one_conversation_get_every_seq_once(
+        nodes: list[Server], app: App) -> None:
+    alice, bob = user("alice"), user("bob")
+    senders = [await Conn.login(node, app, alice) for node in nodes]
+    per_process = 20
+
+    async def burst(conn: Conn, tag: int) -> list[dict[str, Any]]:
+        replies = await asyncio.gather(*(conn.send_text(f"c2c_{bob}", f"{tag}-{i}")
+                                         for i in range(per_process)))
+        return list(replies)
+
+    replies = [r for batch in await asyncio.gather(*(burst(c, i) for i, c in
+                                                     enumerate(senders)))
+               for r in batch]
+    refused = [r for r in replies if not r["ok"]]
+    assert not refused, refused[:3]
+    seqs = sorted(r["data"]["seq"] for r in replies)
+    assert seqs == list(range(1, 3 * per_process + 1))
+    # What is stored says the same: the conversation's last seq, and one row each.
+    pair = {"a": min(alice, bob), "b": max(alice, bob)}
+    assert await nodes[2].sql("SELECT last_seq FROM conversations WHERE a = :a AND b = :b",
+                              **pair) == 3 * per_process
+    assert await nodes[2].sql(
+        "SELECT count(DISTINCT m.seq) FROM messages m JOIN conversations c"
+        " ON c.id = m.conversation_id WHERE c.a = :a AND c.b = :b", **pair) == 3 * per_process
+    for conn in senders:
+        await conn.close()
+
+
+async def test_a_resend_on_another_process_gets_the_first_ack(
+        nodes: list[Server], app: App) -> None:
+    alice, bob = user("alice"), user("bob")
+    first = await Conn.login(nodes[0], app, alice)
+    second = await Conn.login(nodes[1], app, alice)
+    client_msg_id = uuid.uuid4().hex
+    acked = await first.send_text(f"c2c_{bob}", "once", client_msg_id)
+    again = await second.send_text(f"c2c_{bob}", "once", client_msg_id)
+    assert acked["ok"] and again["ok"], (acked, again)
+    assert again["data"]["seq"] == acked["data"]["seq"]
+    assert again["data"]["msg_id"] == acked["data"]["msg_id"]
+    assert again["data"]["duplicate"] is True
+    # Both at once, on two processes: one message.
+    client_msg_id = uuid.uuid4().hex
+    both = await asyncio.gather(first.send_text(f"c2c_{bob}", "race", client_msg_id),
+                                second.send_text(f"c2c_{bob}", "race", client_msg_id))
+    assert all(r["ok"] for r in both), both
+    assert both[0]["data"]["seq"] == both[1]["data"]["seq"]
+    assert sorted(r["data"]["duplicate"] for r in both) == [False, True]
+    assert await nodes[2].sql("SELECT count(*) FROM messages WHERE client_msg_id = :c",
+                              c=client_msg_id) == 1
+    for conn in (first, second):
+        await conn.close()
+
+
+# -- setups that refuse to start ---------------------------------------------------
+
+
+def refused_start(server: Server) -> str:
+    """Start ``tidings serve`` with the server's settings; it must exit at
+    once with status 2. Its output."""
+    server.data_dir.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run([sys.executable, "-m", "tidings", "serve"], env=server.env,
+                          capture_output=True, text=True, timeout=90)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert "Traceback" not in output, output
+    return output
+
+
+def test_a_second_process_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> None:
+    first = ProcessServer(tmp_path / "data", "")
+    first.start()
+    try:
+        output = refused_start(ProcessServer(tmp_path / "data", ""))
+        assert "another tidings serve process uses" in output
+        assert httpx.get(f"{first.base_url}/healthz", timeout=5).status_code == 200
+    finally:
+        first.stop()
+
+
+def test_redis_with_sqlite_refuses_to_start(tmp_path: Path, redis_server: RedisServer) -> None:
+    output = refused_start(ProcessServer(tmp_path / "data", "",
+                                         {"TIDINGS_REDIS_URL": redis_server.url}))
+    assert "TIDINGS_REDIS_URL is for processes that share a PostgreSQL" in output
+
+
+def test_postgresql_processes_without_a_shared_redis_refuse_to_start(
+        tmp_path: Path, pg_cluster: Cluster | None, redis_server: RedisServer) -> None:
+    if pg_cluster is None:
+        pytest.skip("PostgreSQL binaries are not installed (scripts/test installs them)")
+    url = pg_cluster.new_database()
+    alone = ProcessServer(tmp_path / "alone", url)
+    alone.start()
+    try:
+        output = refused_start(ProcessServer(tmp_path / "second", url))
+        assert "another tidings serve process uses this PostgreSQL database" in output
+        output = refused_start(ProcessServer(tmp_path / "member", url,
+                                             {"TIDINGS_REDIS_URL": redis_server.url}))
+        assert "without TIDINGS_REDIS_URL uses this PostgreSQL database" in output
+    finally:
+        alone.stop()
+    # And the other way round: a cluster member first, then one alone.
+    member = ProcessServer(tmp_path / "member2", url, {"TIDINGS_REDIS_URL": redis_server.url})
+    member.start()
+    try:
+        output = refused_start(ProcessServer(tmp_path / "alone2", url))
+        assert "another tidings serve process uses this PostgreSQL database" in output
+    finally:
+        member.stop()
