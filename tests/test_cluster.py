@@ -172,6 +172,59 @@ async def test_a_resend_on_another_process_gets_the_first_ack(
         await conn.close()
 
 
+async def test_a_block_made_on_one_process_holds_on_another(
+        nodes: list[Server], app: App) -> None:
+    alice, bob = user("alice"), user("bob")
+    a = await Conn.login(nodes[2], app, alice)
+    b = await Conn.login(nodes[0], app, bob)
+    # Alice's process has bob's lists in memory once she wrote to him.
+    assert (await a.send_text(f"c2c_{bob}", "before"))["ok"]
+    blocked = await b.request("block", {"user_ids": [alice]})
+    assert blocked["ok"], blocked
+    # The news reaches alice's process a moment later; from then on her
+    # messages are dropped (the app's default: a blocked sender sees "sent").
+    for _ in range(100):
+        reply = await a.send_text(f"c2c_{bob}", "after")
+        assert reply["ok"], reply
+        if reply["data"]["msg_id"] == "":
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("alice's process never learned of bob's block")
+    for conn in (a, b):
+        await conn.close()
+
+
+async def test_a_kick_and_a_disable_on_one_process_reach_the_others(
+        nodes: list[Server], app: App) -> None:
+    alice = user("alice")
+    devices = [await Conn.login(node, app, alice) for node in nodes[1:]]
+    for node in nodes:
+        await seen_online(node, app, alice)
+    with nodes[0].http(app, app.admin) as http:
+        kicked = http.post(f"/v1/admin/accounts/{alice}/kick")
+        assert kicked.status_code == 200, kicked.text
+        assert kicked.json()["sessions_closed"] == 2
+    for device in devices:
+        code, _ = await asyncio.wait_for(device.closed, 10)
+        assert code == 4005
+    # Disabled on one process: a login on another, which had the account's
+    # state in memory since its device logged in, is refused.
+    with nodes[0].http(app, app.admin) as http:
+        assert http.post(f"/v1/admin/accounts/{alice}/disable").status_code == 200
+    for _ in range(100):
+        conn = await Conn.open(nodes[2])
+        reply = await conn.request("login", {"sdkappid": app.sdkappid, "user_id": alice,
+                                             "usersig": app.sig(alice)})
+        await conn.close()
+        if not reply["ok"]:
+            assert reply["error"]["code"] == 70051, reply
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the other process never learned of the disable")
+
+
 # -- setups that refuse to start ---------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from tidings.bus.local import LocalBus
 from tidings.bus.redis import RedisBus
 from tidings.config import Settings
 from tidings.domain.home_accounts import Channel
+from tidings.domain.ids import Identity
 from tidings.services.accounts import AccountService
 from tidings.services.admin_messaging import AdminMessagingService
 from tidings.services.apps import AppRegistry
@@ -27,7 +28,7 @@ from tidings.services.auth import Authenticator
 from tidings.services.broadcasts import BroadcastService
 from tidings.services.callbacks import CallbackService
 from tidings.services.conversations import ConversationSettingsService
-from tidings.services.friends import FriendService
+from tidings.services.friends import FriendService, Relations
 from tidings.services.group_joins import GroupJoinService
 from tidings.services.group_receipts import GroupReceiptService
 from tidings.services.groups import GroupService
@@ -140,6 +141,7 @@ class Runtime:
         settings_store = ConversationSettingsStore(db)
         reaction_store = ReactionStore(db)
         messaging.bind(writer, callbacks, friends.relations, settings_store, reaction_store)
+        share_changes(bus, auth, friends.relations)
         conversation_settings = ConversationSettingsService(settings_store, MessageStore(db),
                                                             messaging, bus)
         group_receipts = GroupReceiptService(db, MessageStore(db), GroupStore(db), bus,
@@ -236,6 +238,21 @@ def home_accounts_service(db: Database, settings: Settings, home_sdkappid: int,
     auth.ticket_check = service.check_ticket
     service.start()
     return service
+
+
+def share_changes(bus: LocalBus, auth: Authenticator, relations: Relations) -> None:
+    """What a process keeps exact in memory and another process of a cluster
+    may change: account states and friend/block lists (links tell their own
+    changes: services/links.py; app and group settings live
+    ``app_cache_ttl``)."""
+    auth.announce = lambda identities: bus.changed(
+        "accounts", {"ids": [[i.sdkappid, i.user_id] for i in identities]})
+    bus.on_change("accounts", lambda data: auth.forget_here(
+        [Identity(sdkappid, user_id) for sdkappid, user_id in data["ids"]]))
+    relations.announce = lambda sdkappid, user_id: bus.changed(
+        "relations", {"sdkappid": sdkappid, "user_id": user_id})
+    bus.on_change("relations", lambda data: relations.forget_lists(data["sdkappid"],
+                                                                   data["user_id"]))
 
 
 def claim_node(settings: Settings) -> NodeLock:
