@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.app_server import AppServer
 from tests.pg import Cluster
 from tests.redis_server import RedisServer
 from tests.support import App, Conn, ProcessServer, Server
@@ -223,6 +224,43 @@ async def test_a_kick_and_a_disable_on_one_process_reach_the_others(
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("the other process never learned of the disable")
+
+
+async def test_each_after_send_callback_is_posted_once_by_one_of_the_processes(
+        nodes: list[Server]) -> None:
+    """Every process's dispatcher polls the one outbox: each row is claimed
+    by one of them (FOR UPDATE SKIP LOCKED and a lease), never posted twice."""
+    app = nodes[0].create_app("Callbacks")
+    app_server = AppServer().start()
+    try:
+        with nodes[0].http(app, app.admin) as http:
+            reply = http.put("/v1/admin/callbacks", json={
+                "url": app_server.url, "events": {"before_send": False,
+                                                  "state_change": False}})
+            assert reply.status_code == 200, reply.text
+        # The other processes read the app's settings again after
+        # TIDINGS_APP_CACHE_TTL (2 s): only then do their sends queue callbacks.
+        await asyncio.sleep(2.5)
+        alice, bob = user("alice"), user("bob")
+        conns = [await Conn.login(node, app, alice) for node in nodes]
+        per_process = 15
+        replies = await asyncio.gather(*(conn.send_text(f"c2c_{bob}", f"{i}-{j}")
+                                         for i, conn in enumerate(conns)
+                                         for j in range(per_process)))
+        assert all(r["ok"] for r in replies), replies
+        calls = await app_server.wait_for("after_send", 3 * per_process, timeout=30)
+        # Past the poll interval of every dispatcher: still one post each.
+        await asyncio.sleep(2.5)
+        calls = app_server.of("after_send")
+        ids = [c.headers["x-tidings-event-id"] for c in calls]
+        assert len(ids) == len(set(ids)) == 3 * per_process
+        assert await nodes[0].sql(
+            "SELECT count(*) FROM callback_outbox WHERE sdkappid = :a AND status = 'delivered'",
+            a=app.sdkappid) == 3 * per_process
+        for conn in conns:
+            await conn.close()
+    finally:
+        app_server.stop()
 
 
 # -- setups that refuse to start ---------------------------------------------------

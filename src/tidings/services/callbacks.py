@@ -338,12 +338,16 @@ class Dispatcher:
         rows = await self._store.due(now_ms(), min(free, 200), busy_apps=busy,
                                      in_flight=list(self._sending))
         started = 0
+        left: list[int] = []
         for row in rows:
             if self._per_app.get(row.sdkappid, 0) >= limit or row.id in self._sending:
+                if row.id not in self._sending:
+                    left.append(row.id)
                 continue
             self._per_app[row.sdkappid] = self._per_app.get(row.sdkappid, 0) + 1
             self._sending[row.id] = asyncio.create_task(self._attempt(row))
             started += 1
+        await self._store.release(left)
         return started > 0 and len(rows) == min(free, 200)
 
     async def _attempt(self, row: OutboxRow) -> None:
