@@ -152,7 +152,8 @@ class Runtime:
         writer.start()
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
         broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
-        await broadcasts.start()
+        # In a cluster, a job whose process died is carried on by another.
+        await broadcasts.start(adopt_every=30.0 if settings.redis_url else 0.0)
         home_accounts = home_accounts_service(db, settings, home.sdkappid, apps, auth,
                                               accounts, bus)
         links = LinkService(LinkStore(db), apps, AccountStore(db), ProfileStore(db), friends,
