@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.app_server import AppServer
-from tests.pg import Cluster
+from tests.pg import Cluster, free_port
 from tests.redis_server import RedisServer
 from tests.support import App, Conn, ProcessServer, Server
 
@@ -293,6 +293,16 @@ def test_redis_with_sqlite_refuses_to_start(tmp_path: Path, redis_server: RedisS
     output = refused_start(ProcessServer(tmp_path / "data", "",
                                          {"TIDINGS_REDIS_URL": redis_server.url}))
     assert "TIDINGS_REDIS_URL is for processes that share a PostgreSQL" in output
+
+
+def test_an_unreachable_redis_refuses_to_start(tmp_path: Path,
+                                               pg_cluster: Cluster | None) -> None:
+    if pg_cluster is None:
+        pytest.skip("PostgreSQL binaries are not installed (scripts/test installs them)")
+    port = free_port()  # nobody listens there
+    output = refused_start(ProcessServer(tmp_path / "data", pg_cluster.new_database(),
+                                         {"TIDINGS_REDIS_URL": f"redis://127.0.0.1:{port}/0"}))
+    assert "cannot reach Redis at TIDINGS_REDIS_URL" in output
 
 
 def test_postgresql_processes_without_a_shared_redis_refuse_to_start(

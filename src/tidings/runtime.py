@@ -17,7 +17,7 @@ from tidings.adapters.home_senders import (
     WebhookSender,
 )
 from tidings.bus.local import LocalBus
-from tidings.bus.redis import RedisBus
+from tidings.bus.redis import RedisBus, check_reachable
 from tidings.config import Settings
 from tidings.domain.home_accounts import Channel
 from tidings.domain.ids import Identity
@@ -260,6 +260,8 @@ def claim_node(settings: Settings) -> NodeLock:
     """``tidings serve``'s place on the database, taken before it serves:
     refuses (``StartRefused``) a second process on an SQLite file, or
     processes on one PostgreSQL database that do not all share a Redis."""
+    if settings.redis_url:
+        check_reachable(settings.redis_url)
     return claim(settings.resolved_database_url(), clustered=bool(settings.redis_url))
 
 

@@ -40,10 +40,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
+import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from tidings.bus.local import LocalBus, Subscriber
+from tidings.domain.cluster import StartRefused
 from tidings.domain.ids import Identity
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,19 @@ def _channel(node: str) -> str:
 
 
 Command = tuple[Any, ...]
+
+
+def check_reachable(url: str) -> None:
+    """Before serving: a Redis that does not answer is a refusal to start
+    (one line), not a traceback after a wait."""
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except (RedisError, OSError, ValueError) as exc:
+        raise StartRefused(f"cannot reach Redis at TIDINGS_REDIS_URL ({exc})") from None
 
 
 class RedisBus(LocalBus):
