@@ -11,7 +11,7 @@ import asyncio
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,11 @@ def nodes(pg_cluster: Cluster | None, redis_server: RedisServer,
     servers: list[Server] = []
     try:
         for i in range(3):
+            # Caches live an hour: what one process changes reaches the
+            # others through the bus or not at all (within the tests).
             server = ProcessServer(tmp_path_factory.mktemp(f"node{i}"), url,
-                                   {"TIDINGS_REDIS_URL": redis_server.url})
+                                   {"TIDINGS_REDIS_URL": redis_server.url,
+                                    "TIDINGS_APP_CACHE_TTL": "3600"})
             server.start()
             servers.append(server)
         yield servers
@@ -67,6 +70,16 @@ async def seen_online(server: Server, app: App, user_id: str) -> None:
                 return
             await asyncio.sleep(0.05)
     raise AssertionError(f"{user_id} never seen online from {server.base_url}")
+
+
+async def eventually(attempt: Callable[[], Awaitable[bool]], what: str) -> None:
+    """What one process changed reaches the others a moment later: try
+    until it holds (each try a real request)."""
+    for _ in range(100):
+        if await attempt():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never: {what}")
 
 
 async def test_one_to_one_messages_reach_a_device_on_another_process(
@@ -184,16 +197,32 @@ async def test_a_block_made_on_one_process_holds_on_another(
     assert blocked["ok"], blocked
     # The news reaches alice's process a moment later; from then on her
     # messages are dropped (the app's default: a blocked sender sees "sent").
-    for _ in range(100):
+    async def dropped() -> bool:
         reply = await a.send_text(f"c2c_{bob}", "after")
         assert reply["ok"], reply
-        if reply["data"]["msg_id"] == "":
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("alice's process never learned of bob's block")
+        return reply["data"]["msg_id"] == ""
+
+    await eventually(dropped, "alice's process learns of bob's block")
     for conn in (a, b):
         await conn.close()
+
+
+async def test_the_apps_one_to_one_rules_changed_on_one_process_hold_on_another(
+        nodes: list[Server]) -> None:
+    app = nodes[0].create_app("Rules")
+    alice, bob = user("alice"), user("bob")
+    a = await Conn.login(nodes[1], app, alice)
+    assert (await a.send_text(f"c2c_{bob}", "no friendship needed yet"))["ok"]
+    with nodes[0].http(app, app.admin) as http:
+        reply = http.put("/v1/admin/settings/c2c", json={"needs_friendship": True})
+        assert reply.status_code == 200, reply.text
+    async def refused() -> bool:
+        reply = await a.send_text(f"c2c_{bob}", "now?")
+        assert reply["ok"] or reply["error"]["code"] == 20009, reply
+        return not reply["ok"]
+
+    await eventually(refused, "the rules changed on another process hold here")
+    await a.close()
 
 
 async def test_a_kick_and_a_disable_on_one_process_reach_the_others(
@@ -213,17 +242,15 @@ async def test_a_kick_and_a_disable_on_one_process_reach_the_others(
     # state in memory since its device logged in, is refused.
     with nodes[0].http(app, app.admin) as http:
         assert http.post(f"/v1/admin/accounts/{alice}/disable").status_code == 200
-    for _ in range(100):
+    async def login_refused() -> bool:
         conn = await Conn.open(nodes[2])
         reply = await conn.request("login", {"sdkappid": app.sdkappid, "user_id": alice,
                                              "usersig": app.sig(alice)})
         await conn.close()
-        if not reply["ok"]:
-            assert reply["error"]["code"] == 70051, reply
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the other process never learned of the disable")
+        assert reply["ok"] or reply["error"]["code"] == 70051, reply
+        return not reply["ok"]
+
+    await eventually(login_refused, "the other process learns of the disable")
 
 
 async def test_each_after_send_callback_is_posted_once_by_one_of_the_processes(
@@ -238,9 +265,9 @@ async def test_each_after_send_callback_is_posted_once_by_one_of_the_processes(
                 "url": app_server.url, "events": {"before_send": False,
                                                   "state_change": False}})
             assert reply.status_code == 200, reply.text
-        # The other processes read the app's settings again after
-        # TIDINGS_APP_CACHE_TTL (2 s): only then do their sends queue callbacks.
-        await asyncio.sleep(2.5)
+        # The other processes are told to read the app's callback settings
+        # again (their cache would keep them an hour): a moment for the news.
+        await asyncio.sleep(0.5)
         alice, bob = user("alice"), user("bob")
         conns = [await Conn.login(node, app, alice) for node in nodes]
         per_process = 15

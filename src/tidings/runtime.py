@@ -142,12 +142,15 @@ class Runtime:
         reaction_store = ReactionStore(db)
         messaging.bind(writer, callbacks, friends.relations, settings_store, reaction_store)
         share_changes(bus, auth, friends.relations)
+        for cache in (apps, callbacks, friends.relations):
+            cache.share(bus)
         conversation_settings = ConversationSettingsService(settings_store, MessageStore(db),
                                                             messaging, bus)
         group_receipts = GroupReceiptService(db, MessageStore(db), GroupStore(db), bus,
                                              settings.group_receipts_max_members,
                                              ttl=settings.app_cache_ttl)
         messaging.group_receipts = group_receipts
+        group_receipts.share(bus)
         callbacks.start()
         writer.start()
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
@@ -159,6 +162,7 @@ class Runtime:
         links = LinkService(LinkStore(db), apps, AccountStore(db), ProfileStore(db), friends,
                             bus, home.sdkappid, callbacks)
         await links.start()
+        links.share(bus)
         # Push starts once it knows the links: a job left by a crash may be
         # for a linked identity whose home devices count.
         push.links = links
@@ -167,6 +171,7 @@ class Runtime:
         accounts.before_delete = account_deletion(home.sdkappid, home_recovery, links)
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         groups = GroupService(GroupStore(db), writer, callbacks, ttl=settings.app_cache_ttl)
+        groups.defaults.share(bus)
         media = MediaService.create(MediaStore(db), settings)
         await media.start()
         # Keywords only: each new service is one more line, not a position.

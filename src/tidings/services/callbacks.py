@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings import __version__
 from tidings.adapters.http1 import Http1Pool, HttpError
+from tidings.bus.local import LocalBus
 from tidings.config import Settings
 from tidings.domain.callbacks import (
     DELIVERED,
@@ -70,6 +71,11 @@ class CallbackService:
         self._waiting: dict[int, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.dispatcher = Dispatcher(self, store, settings)
+
+    def share(self, bus: LocalBus) -> None:
+        """In a cluster: the callback settings this process changes, the others read
+        again at once (docs/cluster.md)."""
+        self._cache.share(bus, "callback_settings")
 
     # -- lifecycle ---------------------------------------------------------------
 

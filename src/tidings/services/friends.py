@@ -69,6 +69,11 @@ class Relations:
         # Tells the other processes of a cluster whose lists changed.
         self.announce: Callable[[int, str], None] | None = None
 
+    def share(self, bus: LocalBus) -> None:
+        """In a cluster: the one-to-one rules this process changes, the others read
+        again at once (docs/cluster.md)."""
+        self._rules.share(bus, "c2c_rules")
+
     # -- the send path -------------------------------------------------------------
 
     def verdict(self, sdkappid: int, sender: str, peer: str) -> int | TidingsError:

@@ -55,6 +55,11 @@ class GroupReceiptService:
         # conversation id -> (when counted, members), for on_read only.
         self._sizes: dict[int, tuple[float, int]] = {}
 
+    def share(self, bus: LocalBus) -> None:
+        """In a cluster: the receipt limits this process changes, the others read
+        again at once (docs/cluster.md)."""
+        self._limits.share(bus, "group_receipt_limits")
+
     # -- the app's setting -------------------------------------------------------
 
     async def max_members(self, sdkappid: int) -> int:

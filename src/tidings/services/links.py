@@ -83,6 +83,11 @@ class LinkService:
         self._relay = LinkRelay(bus, home_sdkappid, self._home_of, self._labels,
                                 self.user_cards)
 
+    def share(self, bus: LocalBus) -> None:
+        """In a cluster: the link settings this process changes, the others read
+        again at once (docs/cluster.md)."""
+        self._settings.share(bus, "link_settings")
+
     async def start(self) -> None:
         for link in await self._store.all():
             self._remember(link, quiet=True)
