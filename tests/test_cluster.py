@@ -132,6 +132,38 @@ async def test_a_group_message_reaches_members_on_every_process(
         await conn.close()
 
 
+async def test_a_live_room_spans_the_processes(nodes: list[Server], app: App) -> None:
+    names = [user(n) for n in ("host", "v1", "v2", "v3")]
+    conns = [await Conn.login(nodes[i % 3], app, name) for i, name in enumerate(names)]
+    group = f"live-{uuid.uuid4().hex[:10]}"
+    made = await conns[0].request("group_create", {"type": "AVChatRoom", "group_id": group})
+    assert made["ok"], made
+    for conn in conns:
+        joined = await conn.request("live_join", {"group_id": group})
+        assert joined["ok"], joined
+
+    async def counted() -> bool:
+        reply = await conns[1].request("live_members", {"group_id": group})
+        assert reply["ok"], reply
+        return bool(reply["data"]["member_count"] == len(names))
+
+    await eventually(counted, "every process's members are counted")
+    sent = await conns[0].request("live_send", {
+        "group_id": group, "client_msg_id": uuid.uuid4().hex, "priority": "Normal",
+        "elements": [{"type": "text", "text": "to the room"}]})
+    assert sent["ok"], sent
+    for conn in conns[1:]:
+        got = await conn.event("live_message")
+        assert (got["msg_id"], got["sender"]) == (sent["data"]["msg_id"], names[0])
+        await conn.no_event("live_message", 0.2)
+    # Disbanded through one process: the room closes on every one.
+    assert (await conns[0].request("group_disband", {"group_id": group}))["ok"]
+    for conn in conns[1:]:
+        assert (await conn.event("live_closed"))["group_id"] == group
+    for conn in conns:
+        await conn.close()
+
+
 async def test_sends_from_three_processes_into_one_conversation_get_every_seq_once(
         nodes: list[Server], app: App) -> None:
     alice, bob = user("alice"), user("bob")

@@ -190,7 +190,7 @@ class Runtime:
                                  MessageStore(db), messaging),
             group_joins=GroupJoinService(JoinRequestStore(db), DepartureStore(db),
                                          GroupStore(db), groups, bus, callbacks),
-            live=LiveService(groups, rate=settings.live_room_rate,
+            live=LiveService(groups, bus, rate=settings.live_room_rate,
                              max_message_bytes=settings.max_message_bytes),
             push=push,
             media=media,

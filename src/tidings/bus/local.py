@@ -33,6 +33,9 @@ class Subscriber(Protocol):
 # memory: ``changed(topic, data)`` there, ``handler(data)`` here.
 ChangeHandler = Callable[[dict[str, Any]], None]
 
+# A room's frame from another process: (room, frame).
+RoomHandler = Callable[[str, bytes], None]
+
 # Where else a frame for one identity goes (the devices of the home account
 # linked to it: services/link_relay.py); returns how many devices got it.
 Relay = Callable[[Identity, "bytes | Callable[[], bytes]", "int | None", int,
@@ -50,6 +53,22 @@ class LocalBus:
 
     async def start(self) -> None:
         """Nothing to start in one process."""
+
+    # Rooms (Live groups: services/live.py keeps their members): a room's
+    # frames reach the processes that have members in it.
+
+    def room_members(self, room: str, count: int) -> None:
+        """This process has ``count`` members in ``room`` now."""
+
+    def room_deliver(self, room: str, frame: bytes) -> None:
+        """A frame for the room's members in the other processes."""
+
+    def room_count(self, room: str) -> int:
+        """Members of the room in the other processes."""
+        return 0
+
+    def on_room_frame(self, handler: RoomHandler) -> None:
+        """Call ``handler`` with the frames other processes send to rooms."""
 
     async def stop(self) -> None:
         """Nothing to stop in one process."""

@@ -14,6 +14,10 @@ is one Redis message per node that has any member, naming the members there,
 never one per member. Frames a node publishes reach each other node in the
 order it published them.
 
+Rooms (Live groups) go the same way: a node announces how many members it
+has in each room (``room_members``), and a room's message is one Redis
+message per other node that has members in it (``room_deliver``).
+
 Nodes say they are alive every ``heartbeat`` seconds; one not heard for
 ``node_timeout`` is taken for dead: the others forget its devices (its
 clients reconnect to another node and resync) and remove its keys.
@@ -44,7 +48,7 @@ import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from tidings.bus.local import LocalBus, Subscriber
+from tidings.bus.local import LocalBus, RoomHandler, Subscriber
 from tidings.domain.cluster import StartRefused
 from tidings.domain.ids import Identity
 
@@ -57,6 +61,11 @@ NODES = "tidings:nodes"  # hash: node -> its last heartbeat (unix seconds)
 def _presence_key(node: str) -> str:
     """Hash of a node: "sdkappid:user_id" -> devices there."""
     return f"tidings:presence:{node}"
+
+
+def _rooms_key(node: str) -> str:
+    """Hash of a node: room -> its members there."""
+    return f"tidings:rooms:{node}"
 
 
 def _channel(node: str) -> str:
@@ -90,6 +99,10 @@ class RedisBus(LocalBus):
         # Devices on other nodes: identity -> {node: devices there}.
         self._remote: dict[Identity, dict[str, int]] = {}
         self._of_node: dict[str, set[Identity]] = {}
+        # Rooms with members on other nodes: room -> {node: members there}.
+        self._rooms: dict[str, dict[str, int]] = {}
+        self._room_counts: dict[str, int] = {}
+        self._on_room: RoomHandler | None = None
         self._heard: dict[str, float] = {}
         # Commands to Redis, in order, sent by one task (one connection:
         # what this node publishes arrives in the order it was published).
@@ -126,7 +139,7 @@ class RedisBus(LocalBus):
                 await task
         with contextlib.suppress(RedisError, OSError):
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.delete(_presence_key(self.node))
+                pipe.delete(_presence_key(self.node), _rooms_key(self.node))
                 pipe.hdel(NODES, self.node)
                 pipe.publish(ALL, orjson.dumps(["bye", self.node]))
                 await pipe.execute()
@@ -142,6 +155,8 @@ class RedisBus(LocalBus):
             for field, count in (await self._redis.hgetall(_presence_key(node))).items():
                 sdkappid, _, user = _text(field).partition(":")
                 self._set_remote(node, Identity(int(sdkappid), user), int(count))
+            for room, count in (await self._redis.hgetall(_rooms_key(node))).items():
+                _set_count(self._rooms, _text(room), node, int(count))
 
     # -- this node's devices ----------------------------------------------------
 
@@ -206,12 +221,44 @@ class RedisBus(LocalBus):
                         _frame_message(sdkappid, there, frame, conversation_id, seq)))
 
     def _on_frames(self, data: bytes) -> None:
-        """Frames from another node for devices here (relayed here too)."""
+        """Frames from another node for devices here (relayed here too), or
+        for a room's members here."""
         header, _, frame = data.partition(b"\n")
-        sdkappid, users, conversation_id, seq = orjson.loads(header)
+        doc = orjson.loads(header)
+        if doc[0] == "room":
+            if self._on_room is not None:
+                self._on_room(doc[1], frame)
+            return
+        sdkappid, users, conversation_id, seq = doc
         local = super().deliver
         for user in users:
             local(Identity(sdkappid, user), frame, conversation_id=conversation_id, seq=seq)
+
+    # -- rooms ------------------------------------------------------------------
+
+    def room_members(self, room: str, count: int) -> None:
+        if self._room_counts.get(room, 0) == count:
+            return
+        if count:
+            self._room_counts[room] = count
+            self._send(("hset", _rooms_key(self.node), room, count))
+        else:
+            self._room_counts.pop(room, None)
+            self._send(("hdel", _rooms_key(self.node), room))
+        self._send(("publish", ALL, orjson.dumps(["r", self.node, room, count])))
+
+    def room_deliver(self, room: str, frame: bytes) -> None:
+        nodes = self._rooms.get(room)
+        if nodes:
+            message = orjson.dumps(["room", room]) + b"\n" + frame
+            for node in nodes:
+                self._send(("publish", _channel(node), message))
+
+    def room_count(self, room: str) -> int:
+        return sum(self._rooms.get(room, {}).values())
+
+    def on_room_frame(self, handler: RoomHandler) -> None:
+        self._on_room = handler
 
     # -- the cluster's view -----------------------------------------------------
 
@@ -285,10 +332,14 @@ class RedisBus(LocalBus):
         and ours written anew."""
         self._remote.clear()
         self._of_node.clear()
+        self._rooms.clear()
         self._heard.clear()
         await self._read_cluster()
         for identity in list(self._by_identity):
             self._announce(identity)
+        for room, count in list(self._room_counts.items()):
+            self._room_counts.pop(room)
+            self.room_members(room, count)
 
     def _on_all(self, doc: list[Any]) -> None:
         kind, node = doc[0], doc[1]
@@ -300,6 +351,8 @@ class RedisBus(LocalBus):
         self._heard[node] = time.monotonic()
         if kind == "p":
             self._set_remote(node, Identity(doc[2], doc[3]), doc[4])
+        elif kind == "r":
+            _set_count(self._rooms, doc[2], node, doc[3])
         elif kind == "c":
             for handler in self._on_change.get(doc[2], ()):
                 try:
@@ -328,6 +381,8 @@ class RedisBus(LocalBus):
     def _drop(self, node: str) -> None:
         """A node stopped or died: its devices are gone."""
         self._heard.pop(node, None)
+        for room in [r for r, nodes in self._rooms.items() if node in nodes]:
+            _set_count(self._rooms, room, node, 0)
         for identity in self._of_node.pop(node, ()):
             nodes = self._remote.get(identity)
             if nodes is not None:
@@ -372,7 +427,17 @@ class RedisBus(LocalBus):
                                 now - heard)
                     self._drop(node)
                     self._send(("hdel", NODES, node))
-                    self._send(("delete", _presence_key(node)))
+                    self._send(("delete", _presence_key(node), _rooms_key(node)))
+
+
+def _set_count(counts: dict[str, dict[str, int]], key: str, node: str, count: int) -> None:
+    """``key`` has ``count`` on ``node`` (0: none, forgotten)."""
+    if count > 0:
+        counts.setdefault(key, {})[node] = count
+    elif key in counts:
+        counts[key].pop(node, None)
+        if not counts[key]:
+            del counts[key]
 
 
 def _text(value: bytes | str) -> str:
