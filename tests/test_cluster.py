@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.app_server import AppServer
+from tests.app_server import AppServer, Reply
 from tests.pg import Cluster, free_port
 from tests.redis_server import RedisServer
 from tests.support import App, Conn, ProcessServer, Server
@@ -319,6 +319,46 @@ async def test_each_after_send_callback_is_posted_once_by_one_of_the_processes(
         for conn in conns:
             await conn.close()
     finally:
+        app_server.stop()
+
+
+async def test_a_callback_claimed_by_a_process_killed_mid_post_is_posted_by_another(
+        tmp_path: Path, pg_cluster: Cluster | None, redis_server: RedisServer) -> None:
+    """A process claims an after-send callback and dies (kill -9) while the
+    app's server holds the request: the claim's lease ends and another
+    process posts it, once, and records it delivered."""
+    if pg_cluster is None:
+        pytest.skip("PostgreSQL binaries are not installed (scripts/test installs them)")
+    url = pg_cluster.new_database()
+    env = {"TIDINGS_REDIS_URL": redis_server.url, "TIDINGS_CLUSTER_LEASE": "3"}
+    first = ProcessServer(tmp_path / "first", url, env)
+    first.start()
+    app_server = AppServer().start()
+    # The first post hangs (its process dies meanwhile); the next are answered.
+    app_server.answer(lambda call: Reply(delay=30) if len(app_server.calls) == 1 else Reply())
+    second = ProcessServer(tmp_path / "second", url, env)
+    try:
+        app = first.create_app("Lease")
+        with first.http(app, app.admin) as http:
+            reply = http.put("/v1/admin/callbacks", json={
+                "url": app_server.url, "timeout_ms": 2500,
+                "events": {"before_send": False, "state_change": False}})
+            assert reply.status_code == 200, reply.text
+        alice = await Conn.login(first, app, user("alice"))
+        sent = await alice.send_text(f"c2c_{user('bob')}", "after me, a callback")
+        assert sent["ok"], sent
+        [held] = await app_server.wait_for("after_send")
+        first.kill9()
+        second.start()
+        calls = await app_server.wait_for("after_send", 2, timeout=60)
+        assert [c.headers["x-tidings-event-id"] for c in calls] == [
+            held.headers["x-tidings-event-id"]] * 2
+        assert calls[1].doc["data"]["seq"] == sent["data"]["seq"]
+        assert await second.sql("SELECT status FROM callback_outbox WHERE sdkappid = :a",
+                                a=app.sdkappid) == "delivered"
+    finally:
+        second.stop()
+        first.stop()
         app_server.stop()
 
 

@@ -198,6 +198,10 @@ class Settings(BaseSettings):
     # seconds without a word they take it for dead (and forget its devices).
     cluster_heartbeat: float = Field(1.0, gt=0)
     cluster_node_timeout: float = Field(5.0, gt=0)
+    # Seconds that queued work (a callback, a push) claimed by a process is
+    # its own: past it, a process that died leaves it to the others. Longer
+    # than any callback's or push's timeout.
+    cluster_lease: float = Field(60.0, gt=0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

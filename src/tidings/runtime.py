@@ -128,8 +128,9 @@ class Runtime:
                                      max_sync_bytes=settings.max_sync_bytes,
                                      recall_window=settings.recall_window,
                                      edit_window=settings.edit_window)
-        callbacks = CallbackService(CallbackStore(db), settings)
-        push = PushService(PushStore(db), bus, callbacks, settings)
+        lease_ms = int(settings.cluster_lease * 1000)
+        callbacks = CallbackService(CallbackStore(db, lease_ms), settings)
+        push = PushService(PushStore(db, lease_ms), bus, callbacks, settings)
         writer = MessageWriter(db, max_batch=settings.max_commit_batch,
                                on_commit=push.hook(messaging.on_commit))
         # The features' rows in each message's transaction, in this order.

@@ -170,8 +170,10 @@ async def insert_events(conn: AsyncConnection,
 
 
 class CallbackStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, lease_ms: int = leases.LEASE_MS) -> None:
         self._db = db
+        # How long claimed rows are this process's (store/leases.py).
+        self._lease_ms = lease_ms
 
     # -- settings ----------------------------------------------------------------
 
@@ -233,7 +235,8 @@ class CallbackStore:
             cond.append(o.sdkappid.not_in(list(busy_apps)))
         if in_flight:
             cond.append(o.id.not_in(list(in_flight)))
-        rows = await leases.due(self._db, callback_outbox, "next_attempt_at", cond, limit, now)
+        rows = await leases.due(self._db, callback_outbox, "next_attempt_at", cond, limit, now,
+                                self._lease_ms)
         return [_row(r) for r in rows]
 
     async def release(self, ids: Sequence[int]) -> None:

@@ -20,16 +20,17 @@ from sqlalchemy import ColumnElement, Row, Table, select, update
 
 from tidings.store.engine import Database
 
-# How long claimed work is this process's: longer than any one attempt
-# (a callback's or a push send's timeout), short enough that a dead
-# process's work is soon taken over.
+# How long claimed work is this process's by default
+# (TIDINGS_CLUSTER_LEASE): longer than any one attempt (a callback's or a
+# push send's timeout), short enough that a dead process's work is soon
+# taken over.
 LEASE_MS = 60_000
 
 
 async def due(db: Database, table: Table, due_at: str, where: Sequence[ColumnElement[bool]],
-              limit: int, now: int) -> Sequence[Row[Any]]:
+              limit: int, now: int, lease_ms: int = LEASE_MS) -> Sequence[Row[Any]]:
     """Up to ``limit`` rows of ``table`` matching ``where``, oldest ``due_at``
-    first; on PostgreSQL claimed for ``LEASE_MS`` (their ``due_at`` moved)."""
+    first; on PostgreSQL claimed for ``lease_ms`` (their ``due_at`` moved)."""
     when, key = table.c[due_at], table.c.id
     if db.dialect != "postgresql":
         async with db.reader.connect() as conn:
@@ -38,7 +39,7 @@ async def due(db: Database, table: Table, due_at: str, where: Sequence[ColumnEle
     pick = select(key).where(*where).order_by(when, key).limit(limit)
     claim = (update(table)
              .where(key.in_(pick.with_for_update(skip_locked=True).scalar_subquery()))
-             .values({due_at: now + LEASE_MS})
+             .values({due_at: now + lease_ms})
              .returning(*table.c))
     async with db.writer.begin() as conn:
         rows = (await conn.execute(claim)).all()

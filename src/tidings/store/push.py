@@ -127,8 +127,10 @@ def _settings(r: Any) -> PushSettings:
 
 
 class PushStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, lease_ms: int = leases.LEASE_MS) -> None:
         self._db = db
+        # How long claimed rows are this process's (store/leases.py).
+        self._lease_ms = lease_ms
 
     # -- app settings ------------------------------------------------------------
 
@@ -242,7 +244,8 @@ class PushStore:
         cond = [j.due_at <= now]
         if skip:
             cond.append(j.id.not_in(list(skip)))
-        rows = await leases.due(self._db, push_jobs, "due_at", cond, limit, now)
+        rows = await leases.due(self._db, push_jobs, "due_at", cond, limit, now,
+                                self._lease_ms)
         return [Job(r.id, r.sdkappid, r.conversation_id, r.seq, r.options) for r in rows]
 
     async def job_context(self, job: Job) -> JobContext | None:
@@ -330,7 +333,8 @@ class PushStore:
         cond = [s.status == PENDING, s.next_attempt_at <= now]
         if skip:
             cond.append(s.id.not_in(list(skip)))
-        rows = await leases.due(self._db, push_sends, "next_attempt_at", cond, limit, now)
+        rows = await leases.due(self._db, push_sends, "next_attempt_at", cond, limit, now,
+                                self._lease_ms)
         return [Send(r.id, r.sdkappid, r.user_id, r.device_id, r.conversation_id, r.seq,
                      r.payload, r.attempts) for r in rows]
 
