@@ -322,6 +322,70 @@ async def test_each_after_send_callback_is_posted_once_by_one_of_the_processes(
         app_server.stop()
 
 
+async def synced(conn: Conn, conversation_id: str) -> list[dict[str, Any]]:
+    """Every entry of one conversation through sync, from the start (all pages)."""
+    got: list[dict[str, Any]] = []
+    known = {conversation_id: 0}
+    while True:
+        reply = await conn.request("sync", {"known": known})
+        assert reply["ok"], reply
+        mine = [m for m in reply["data"]["messages"] if m["conversation_id"] == conversation_id]
+        got += mine
+        if mine:
+            known[conversation_id] = mine[-1]["seq"]
+        if not reply["data"]["more"]:
+            return got
+
+
+async def test_a_process_killed_under_load_loses_no_acked_message(
+        tmp_path: Path, pg_cluster: Cluster | None, redis_server: RedisServer) -> None:
+    """kill -9 of the process a sender is connected to, while it sends: the
+    sender reconnects to another process, resends what was not acked (same
+    client ids), and every message is there once, seqs gapless; the peer on
+    the other process syncs the same."""
+    if pg_cluster is None:
+        pytest.skip("PostgreSQL binaries are not installed (scripts/test installs them)")
+    url = pg_cluster.new_database()
+    env = {"TIDINGS_REDIS_URL": redis_server.url}
+    doomed, survivor = (ProcessServer(tmp_path / name, url, env) for name in ("a", "b"))
+    doomed.start()
+    survivor.start()
+    try:
+        app = survivor.create_app("Kill")
+        alice, bob = user("alice"), user("bob")
+        a = await Conn.login(doomed, app, alice)
+        b = await Conn.login(survivor, app, bob)
+        ids = [uuid.uuid4().hex for _ in range(60)]
+        pending = [asyncio.ensure_future(a.send_text(f"c2c_{bob}", str(i), client_msg_id))
+                   for i, client_msg_id in enumerate(ids)]
+        for done, future in enumerate(asyncio.as_completed(pending), 1):
+            await future
+            if done == 10:
+                break
+        doomed.kill9()
+        await asyncio.wait(pending, timeout=15)
+        acked = {p.result()["data"]["client_msg_id"]: p.result()["data"]["seq"]
+                 for p in pending if not p.exception() and p.result().get("ok")}
+        assert len(acked) >= 10
+        # Alice comes back through the other process and resends the rest.
+        again = await Conn.login(survivor, app, alice)
+        for i, client_msg_id in enumerate(ids):
+            if client_msg_id not in acked:
+                reply = await again.send_text(f"c2c_{bob}", str(i), client_msg_id)
+                assert reply["ok"], reply
+                acked[client_msg_id] = reply["data"]["seq"]
+        for conn in (again, b):
+            entries = await synced(conn, f"c2c_{bob if conn is again else alice}")
+            assert [m["seq"] for m in entries] == list(range(1, len(ids) + 1))
+            assert sorted(m["client_msg_id"] for m in entries) == sorted(ids)
+            assert {m["client_msg_id"]: m["seq"] for m in entries} == acked
+        for conn in (again, b):
+            await conn.close()
+    finally:
+        survivor.stop()
+        doomed.stop()
+
+
 async def test_a_callback_claimed_by_a_process_killed_mid_post_is_posted_by_another(
         tmp_path: Path, pg_cluster: Cluster | None, redis_server: RedisServer) -> None:
     """A process claims an after-send callback and dies (kill -9) while the
