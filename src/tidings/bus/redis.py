@@ -4,8 +4,9 @@ PostgreSQL database.
 
 How a frame finds its devices. Every node knows which identities have
 devices on which other nodes (``_remote``): a node announces on the
-cluster's channel each identity whose device count it changes, and keeps
-the counts in a Redis hash of its own, which a node that starts reads once
+cluster's channel each identity whose devices it changes (each device as
+``describe`` says: session, platform, device id, since), and keeps them in
+a Redis hash of its own, which a node that starts reads once
 (announcements that arrive meanwhile are replayed after it). So ``deliver``
 decides without asking Redis: the frame goes to the local devices, and to
 the channel of each node that has a device of the identity, or of the home
@@ -96,8 +97,8 @@ class RedisBus(LocalBus):
         self._redis = aioredis.Redis.from_url(url)
         self._heartbeat = heartbeat
         self._timeout = node_timeout
-        # Devices on other nodes: identity -> {node: devices there}.
-        self._remote: dict[Identity, dict[str, int]] = {}
+        # Devices on other nodes: identity -> {node: the devices there}.
+        self._remote: dict[Identity, dict[str, list[dict[str, Any]]]] = {}
         self._of_node: dict[str, set[Identity]] = {}
         # Rooms with members on other nodes: room -> {node: members there}.
         self._rooms: dict[str, dict[str, int]] = {}
@@ -152,9 +153,9 @@ class RedisBus(LocalBus):
             if node == self.node or now - float(beat) > self._timeout:
                 continue
             self._heard[node] = time.monotonic()
-            for field, count in (await self._redis.hgetall(_presence_key(node))).items():
+            for field, devices in (await self._redis.hgetall(_presence_key(node))).items():
                 sdkappid, _, user = _text(field).partition(":")
-                self._set_remote(node, Identity(int(sdkappid), user), int(count))
+                self._set_remote(node, Identity(int(sdkappid), user), orjson.loads(devices))
             for room, count in (await self._redis.hgetall(_rooms_key(node))).items():
                 _set_count(self._rooms, _text(room), node, int(count))
 
@@ -171,14 +172,14 @@ class RedisBus(LocalBus):
             self._announce(identity)
 
     def _announce(self, identity: Identity) -> None:
-        count = len(self._by_identity.get(identity, ()))
+        devices = [sub.describe() for sub in self._by_identity.get(identity, ())]
         field = f"{identity.sdkappid}:{identity.user_id}"
-        if count:
-            self._send(("hset", _presence_key(self.node), field, count))
+        if devices:
+            self._send(("hset", _presence_key(self.node), field, orjson.dumps(devices)))
         else:
             self._send(("hdel", _presence_key(self.node), field))
         self._send(("publish", ALL, orjson.dumps(
-            ["p", self.node, identity.sdkappid, identity.user_id, count])))
+            ["p", self.node, identity.sdkappid, identity.user_id, devices])))
 
     # -- frames -----------------------------------------------------------------
 
@@ -203,7 +204,7 @@ class RedisBus(LocalBus):
                                  seq)
         for node in nodes:
             self._send(("publish", _channel(node), message))
-            count += self._remote.get(identity, {}).get(node, 0)
+            count += len(self._remote.get(identity, {}).get(node, ()))
         return count
 
     def deliver_many(self, sdkappid: int, users: Iterable[str], frame: bytes, *,
@@ -266,13 +267,12 @@ class RedisBus(LocalBus):
         return super().online(identity) or identity in self._remote
 
     def describe_devices(self, identity: Identity) -> list[dict[str, object]]:
-        """This node's devices in full; another node's by count only (their
-        details would need a question to that node: docs/cluster.md)."""
+        """Every device of the identity in the cluster, as each node
+        announced it."""
         devices = super().describe_devices(identity)
-        for node, count in sorted(self._remote.get(identity, {}).items()):
-            devices += [{"session_id": f"{node}/{i}", "platform": "", "device_id": "",
-                         "since": 0, "node": node} for i in range(count)]
-        return devices
+        for there in self._remote.get(identity, {}).values():
+            devices += there
+        return sorted(devices, key=lambda d: (len(str(d["session_id"])), str(d["session_id"])))
 
     def disconnect_all(self, identity: Identity, code: int, reason: str) -> int:
         closed = super().disconnect_all(identity, code, reason)
@@ -282,13 +282,14 @@ class RedisBus(LocalBus):
         if remote:
             self._send(("publish", ALL, orjson.dumps(
                 ["k", self.node, identity.sdkappid, identity.user_id, code, reason])))
-            closed += sum(remote.values())
+            closed += sum(len(there) for there in remote.values())
         return closed
 
     def connection_count(self, sdkappid: int | None = None) -> int:
         """Live connections of the whole cluster, of one app or of all."""
         return super().connection_count(sdkappid) + sum(
-            sum(nodes.values()) for identity, nodes in self._remote.items()
+            sum(len(there) for there in nodes.values())
+            for identity, nodes in self._remote.items()
             if sdkappid is None or identity.sdkappid == sdkappid)
 
     def changed(self, topic: str, data: dict[str, Any]) -> None:
@@ -365,12 +366,13 @@ class RedisBus(LocalBus):
                 LocalBus.disconnect_all(self, identity, doc[4], doc[5])
                 self._announce(identity)
 
-    def _set_remote(self, node: str, identity: Identity, count: int) -> None:
+    def _set_remote(self, node: str, identity: Identity,
+                    devices: list[dict[str, Any]]) -> None:
         nodes = self._remote.get(identity)
-        if count > 0:
+        if devices:
             if nodes is None:
                 nodes = self._remote[identity] = {}
-            nodes[node] = count
+            nodes[node] = devices
             self._of_node.setdefault(node, set()).add(identity)
         elif nodes is not None:
             nodes.pop(node, None)
