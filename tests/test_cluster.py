@@ -17,11 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+from TLSSigAPIv2 import TLSSigAPIv2
 
 from tests.app_server import AppServer, Reply
 from tests.pg import Cluster, free_port
 from tests.redis_server import RedisServer
 from tests.support import App, Conn, ProcessServer, Server
+from tidings.domain import link_tickets
 
 pytestmark = pytest.mark.process_server("several tidings serve processes on one database")
 
@@ -161,6 +163,39 @@ async def test_a_live_room_spans_the_processes(nodes: list[Server], app: App) ->
     for conn in conns[1:]:
         assert (await conn.event("live_closed"))["group_id"] == group
     for conn in conns:
+        await conn.close()
+
+
+async def test_a_linked_identitys_messages_reach_its_home_device_on_another_process(
+        nodes: list[Server], app: App) -> None:
+    home = nodes[0].home_app()
+    bob, carol, h_carol = user("bob"), user("carol"), user("h-carol")
+    carol_home = await Conn.login(nodes[1], home, h_carol)
+    link_ticket = str(TLSSigAPIv2(app.sdkappid, app.secret_key).gen_sig_with_userbuf(
+        carol, 300, link_tickets.LINK_PURPOSE))
+    made = await carol_home.request("link_confirm", {"sdkappid": app.sdkappid,
+                                                     "ticket": link_ticket})
+    assert made["ok"], made
+    bob_shop = await Conn.login(nodes[0], app, bob)
+    await seen_online(nodes[0], home, h_carol)
+
+    # Bob writes to carol (no device of carol in the app anywhere): the
+    # process that stores it learns of the link made on another, and relays
+    # to carol's home device there.
+    async def relayed() -> bool:
+        sent = await bob_shop.send_text(f"c2c_{carol}", "for your messenger")
+        assert sent["ok"], sent
+        try:
+            got = await carol_home.event("message", 0.5)
+        except TimeoutError:
+            return False
+        assert got["conversation_id"] == f"app:{app.sdkappid}:c2c_{bob}", got
+        # (A slow relay of an earlier try may be the one that came.)
+        assert got["seq"] <= sent["data"]["seq"]
+        return True
+
+    await eventually(relayed, "bob's message relayed to carol's home device")
+    for conn in (carol_home, bob_shop):
         await conn.close()
 
 
