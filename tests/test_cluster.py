@@ -199,6 +199,26 @@ async def test_a_linked_identitys_messages_reach_its_home_device_on_another_proc
         await conn.close()
 
 
+async def test_a_member_added_through_one_process_sends_through_another(
+        nodes: list[Server], app: App) -> None:
+    """The second process remembers the group from before the invitation:
+    it must not refuse the new member on that memory."""
+    owner, dave = user("owner"), user("dave")
+    o1 = await Conn.login(nodes[1], app, owner)
+    group = f"g-{uuid.uuid4().hex[:10]}"
+    assert (await o1.request("group_create", {"type": "Work", "group_id": group}))["ok"]
+    assert (await o1.send_text(f"group_{group}", "before"))["ok"]
+    o0 = await Conn.login(nodes[0], app, owner)
+    invited = await o0.request("group_invite", {"group_id": group, "user_ids": [dave]})
+    assert invited["ok"], invited
+    d1 = await Conn.login(nodes[1], app, dave)
+    sent = await d1.send_text(f"group_{group}", "hello, I am new")
+    assert sent["ok"], sent
+    assert sent["data"]["seq"] == 4  # created, "before", the invitation, this
+    for conn in (o1, o0, d1):
+        await conn.close()
+
+
 async def test_sends_from_three_processes_into_one_conversation_get_every_seq_once(
         nodes: list[Server], app: App) -> None:
     alice, bob = user("alice"), user("bob")

@@ -166,15 +166,17 @@ class Conversations:
 
     def precheck_send(self, key: ConversationKey, sender: str) -> None:
         """Refuse a group message early (before any callback) when the group
-        as last committed says so; the commit judges again, exactly."""
-        conv = self._by_key.get(key)
+        as last committed says so; the commit judges again, exactly. Not
+        when other processes write too: memory may be behind (a member
+        added elsewhere), and only the commit reads the group afresh."""
+        conv = None if self.shared else self._by_key.get(key)
         if conv is not None and conv.group is not None:
             group_rights.check_send(conv.group, sender, now_ms())
 
     def group_members(self, key: ConversationKey) -> Iterable[str] | None:
-        """The members of a group in memory (None when it is not: the
-        store's member rows say the same)."""
-        conv = self._by_key.get(key)
+        """The members of a group in memory (None when it is not, or when
+        other processes write too: the store's member rows say the same)."""
+        conv = None if self.shared else self._by_key.get(key)
         return None if conv is None or conv.group is None else conv.group.members.keys()
 
     def group_type(self, key: ConversationKey) -> str:
