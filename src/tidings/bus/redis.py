@@ -69,9 +69,12 @@ def _rooms_key(node: str) -> str:
     return f"tidings:rooms:{node}"
 
 
+_NODE_PREFIX = "tidings:node:"
+
+
 def _channel(node: str) -> str:
-    """Frames for a node's devices."""
-    return f"tidings:node:{node}"
+    """Frames for a node's devices (several in one message: ``_pack``)."""
+    return _NODE_PREFIX + node
 
 
 Command = tuple[Any, ...]
@@ -308,17 +311,20 @@ class RedisBus(LocalBus):
                 async for message in pubsub.listen():
                     if message["type"] != "message":
                         continue
-                    try:
-                        if message["channel"] == b"tidings:all":
-                            doc = orjson.loads(message["data"])
-                            if self._early is not None:
-                                self._early.append(doc)
+                    if message["channel"] == b"tidings:all":
+                        records = [message["data"]]
+                    else:
+                        records = _unpack(message["data"])
+                    for record in records:
+                        try:
+                            if message["channel"] != b"tidings:all":
+                                self._on_frames(record)
+                            elif self._early is not None:
+                                self._early.append(orjson.loads(record))
                             else:
-                                self._on_all(doc)
-                        else:
-                            self._on_frames(message["data"])
-                    except Exception:  # one bad message must not stop the bus
-                        log.exception("bus message failed: %r", message["data"][:200])
+                                self._on_all(orjson.loads(record))
+                        except Exception:  # one bad record must not stop the bus
+                            log.exception("bus message failed: %r", record[:200])
             except (RedisError, OSError) as exc:
                 log.warning("cluster bus: Redis connection lost (%s); reconnecting", exc)
                 await asyncio.sleep(0.5)
@@ -410,10 +416,24 @@ class RedisBus(LocalBus):
                 await asyncio.sleep(0.2)
 
     async def _flush(self) -> None:
+        """Send what is queued in one round trip; the frames for one node
+        go as one Redis message, in the order they were queued."""
         while self._pending:
             commands, self._pending = self._pending, []
+            frames: dict[str, list[bytes]] = {}
+            out: list[Command] = []
+            for command in commands:
+                if command[0] == "publish" and command[1].startswith(_NODE_PREFIX):
+                    if command[1] not in frames:
+                        frames[command[1]] = []
+                        out.append(("publish", command[1], frames[command[1]]))
+                    frames[command[1]].append(command[2])
+                else:
+                    out.append(command)
             async with self._redis.pipeline(transaction=False) as pipe:
-                for name, *args in commands:
+                for name, *args in out:
+                    if name == "publish" and isinstance(args[1], list):
+                        args[1] = _pack(args[1])
                     getattr(pipe, name)(*args)
                 await pipe.execute()
 
@@ -440,6 +460,21 @@ def _set_count(counts: dict[str, dict[str, int]], key: str, node: str, count: in
         counts[key].pop(node, None)
         if not counts[key]:
             del counts[key]
+
+
+def _pack(records: list[bytes]) -> bytes:
+    """Several records in one Redis message: each its length (4 bytes,
+    big-endian), then itself."""
+    return b"".join(len(r).to_bytes(4, "big") + r for r in records)
+
+
+def _unpack(data: bytes) -> list[bytes]:
+    records, at = [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at:at + 4], "big")
+        records.append(data[at + 4:at + 4 + size])
+        at += 4 + size
+    return records
 
 
 def _text(value: bytes | str) -> str:
