@@ -28,6 +28,12 @@ from tidings.domain import link_tickets
 pytestmark = pytest.mark.process_server("several tidings serve processes on one database")
 
 
+def cluster_env(redis_server: RedisServer) -> dict[str, str]:
+    """A cluster of its own on the tests' Redis (its keys and channels apart)."""
+    return {"TIDINGS_REDIS_URL": redis_server.url,
+            "TIDINGS_CLUSTER_NAME": f"test-{uuid.uuid4().hex[:8]}"}
+
+
 @pytest.fixture(scope="module")
 def nodes(pg_cluster: Cluster | None, redis_server: RedisServer,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
@@ -42,7 +48,7 @@ def nodes(pg_cluster: Cluster | None, redis_server: RedisServer,
             # Caches live an hour: what one process changes reaches the
             # others through the bus or not at all (within the tests).
             server = ProcessServer(tmp_path_factory.mktemp(f"node{i}"), url,
-                                   {"TIDINGS_REDIS_URL": redis_server.url,
+                                   {**cluster_env(redis_server),
                                     "TIDINGS_APP_CACHE_TTL": "3600"})
             server.start()
             servers.append(server)
@@ -401,7 +407,7 @@ async def test_a_process_killed_under_load_loses_no_acked_message(
     if pg_cluster is None:
         pytest.skip("PostgreSQL binaries are not installed (scripts/test installs them)")
     url = pg_cluster.new_database()
-    env = {"TIDINGS_REDIS_URL": redis_server.url}
+    env = cluster_env(redis_server)
     doomed, survivor = (ProcessServer(tmp_path / name, url, env) for name in ("a", "b"))
     doomed.start()
     survivor.start()
@@ -449,7 +455,7 @@ async def test_a_callback_claimed_by_a_process_killed_mid_post_is_posted_by_anot
     if pg_cluster is None:
         pytest.skip("PostgreSQL binaries are not installed (scripts/test installs them)")
     url = pg_cluster.new_database()
-    env = {"TIDINGS_REDIS_URL": redis_server.url, "TIDINGS_CLUSTER_LEASE": "3"}
+    env = {**cluster_env(redis_server), "TIDINGS_CLUSTER_LEASE": "3"}
     first = ProcessServer(tmp_path / "first", url, env)
     first.start()
     app_server = AppServer().start()
@@ -534,12 +540,12 @@ def test_postgresql_processes_without_a_shared_redis_refuse_to_start(
         output = refused_start(ProcessServer(tmp_path / "second", url))
         assert "another tidings serve process uses this PostgreSQL database" in output
         output = refused_start(ProcessServer(tmp_path / "member", url,
-                                             {"TIDINGS_REDIS_URL": redis_server.url}))
+                                             cluster_env(redis_server)))
         assert "without TIDINGS_REDIS_URL uses this PostgreSQL database" in output
     finally:
         alone.stop()
     # And the other way round: a cluster member first, then one alone.
-    member = ProcessServer(tmp_path / "member2", url, {"TIDINGS_REDIS_URL": redis_server.url})
+    member = ProcessServer(tmp_path / "member2", url, cluster_env(redis_server))
     member.start()
     try:
         output = refused_start(ProcessServer(tmp_path / "alone2", url))

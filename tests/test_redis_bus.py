@@ -48,8 +48,8 @@ async def buses(redis_server: RedisServer) -> AsyncIterator[Callable[[], Any]]:
     redis_server.flush()
     made: list[RedisBus] = []
 
-    async def make() -> RedisBus:
-        bus = RedisBus(redis_server.url, heartbeat=0.1, node_timeout=0.6)
+    async def make(cluster: str = "tidings") -> RedisBus:
+        bus = RedisBus(redis_server.url, heartbeat=0.1, node_timeout=0.6, cluster=cluster)
         await bus.start()
         made.append(bus)
         return bus
@@ -145,3 +145,18 @@ async def test_kicks_and_changes_cross_nodes(buses: Any) -> None:
     a.changed("accounts", {"ids": [[APP, "dave"]]})
     await until(lambda: bool(heard), "b hears of the change")
     assert heard == [{"ids": [[APP, "dave"]]}]
+
+
+async def test_clusters_on_one_redis_stay_apart(buses: Any) -> None:
+    a, b, other = await buses(), await buses(), await buses("staging")
+    erin = Identity(APP, "erin")
+    device = Device("e")
+    other.attach(erin, device)
+    b.attach(erin, Device("e2"))
+    await until(lambda: a.online(erin), "a sees erin on b")
+    assert not other.online(Identity(APP, "nobody"))
+    assert [d["session_id"] for d in a.describe_devices(erin)] == ["e2"]
+    a.deliver(erin, b"{}")
+    await until(lambda: bool(b._by_identity), "b has its device")
+    await asyncio.sleep(0.2)  # what a would wrongly have sent would be there by now
+    assert device.frames == []

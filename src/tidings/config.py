@@ -194,6 +194,9 @@ class Settings(BaseSettings):
     # live frames, presence and cache changes to each other. Empty: one
     # process alone (tidings serve refuses to start beside another).
     redis_url: str = ""
+    # The prefix of the cluster's Redis keys and channels: clusters that
+    # share one Redis (staging and production, say) each have their own.
+    cluster_name: str = Field("tidings", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     # How often a process tells the others it is alive, and after how many
     # seconds without a word they take it for dead (and forget its devices).
     cluster_heartbeat: float = Field(1.0, gt=0)

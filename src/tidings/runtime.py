@@ -115,7 +115,7 @@ class Runtime:
         await migrate(db)
         bus = LocalBus() if not settings.redis_url else RedisBus(
             settings.redis_url, heartbeat=settings.cluster_heartbeat,
-            node_timeout=settings.cluster_node_timeout)
+            node_timeout=settings.cluster_node_timeout, cluster=settings.cluster_name)
         await bus.start()
         app_store = AppStore(db)
         home = await app_store.ensure_home(settings.home_app_name, settings.home_app_admin)

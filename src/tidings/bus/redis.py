@@ -55,26 +55,31 @@ from tidings.domain.ids import Identity
 
 log = logging.getLogger(__name__)
 
-ALL = "tidings:all"  # presence, heartbeats, changes, kicks: every node
-NODES = "tidings:nodes"  # hash: node -> its last heartbeat (unix seconds)
+class Names:
+    """The keys and channels of one cluster, all under its name
+    (TIDINGS_CLUSTER_NAME): several clusters may share one Redis."""
 
+    def __init__(self, cluster: str) -> None:
+        base = f"{cluster}:"
+        # Presence, heartbeats, changes, kicks: every node.
+        self.all = base + "all"
+        self.all_bytes = self.all.encode()
+        # Hash: node -> its last heartbeat (unix seconds).
+        self.nodes = base + "nodes"
+        self.node_prefix = base + "node:"
+        self._base = base
 
-def _presence_key(node: str) -> str:
-    """Hash of a node: "sdkappid:user_id" -> devices there."""
-    return f"tidings:presence:{node}"
+    def presence(self, node: str) -> str:
+        """Hash of a node: "sdkappid:user_id" -> its devices there."""
+        return f"{self._base}presence:{node}"
 
+    def rooms(self, node: str) -> str:
+        """Hash of a node: room -> its members there."""
+        return f"{self._base}rooms:{node}"
 
-def _rooms_key(node: str) -> str:
-    """Hash of a node: room -> its members there."""
-    return f"tidings:rooms:{node}"
-
-
-_NODE_PREFIX = "tidings:node:"
-
-
-def _channel(node: str) -> str:
-    """Frames for a node's devices (several in one message: ``_pack``)."""
-    return _NODE_PREFIX + node
+    def channel(self, node: str) -> str:
+        """Frames for a node's devices (several in one message: ``_pack``)."""
+        return self.node_prefix + node
 
 
 Command = tuple[Any, ...]
@@ -94,8 +99,10 @@ def check_reachable(url: str) -> None:
 
 
 class RedisBus(LocalBus):
-    def __init__(self, url: str, *, heartbeat: float = 1.0, node_timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, heartbeat: float = 1.0, node_timeout: float = 5.0,
+                 cluster: str = "tidings") -> None:
         super().__init__()
+        self._names = Names(cluster)
         self.node = uuid.uuid4().hex[:16]
         self._redis = aioredis.Redis.from_url(url)
         self._heartbeat = heartbeat
@@ -127,15 +134,16 @@ class RedisBus(LocalBus):
         early, self._early = self._early, None
         for doc in early:
             self._on_all(doc)
-        await self._redis.hset(NODES, self.node, str(time.time()))
-        await self._redis.publish(ALL, orjson.dumps(["h", self.node]))
+        await self._redis.hset(self._names.nodes, self.node, str(time.time()))
+        await self._redis.publish(self._names.all, orjson.dumps(["h", self.node]))
         self._tasks.append(asyncio.create_task(self._send_loop(), name="bus-send"))
         self._tasks.append(asyncio.create_task(self._beat(), name="bus-heartbeat"))
         log.info("cluster node %s: %d other nodes, %d identities online there", self.node,
                  len(self._heard), len(self._remote))
 
     async def stop(self) -> None:
-        await self._flush()
+        with contextlib.suppress(RedisError, OSError):
+            await self._flush()  # what is queued goes out, if Redis is there
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -143,23 +151,23 @@ class RedisBus(LocalBus):
                 await task
         with contextlib.suppress(RedisError, OSError):
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.delete(_presence_key(self.node), _rooms_key(self.node))
-                pipe.hdel(NODES, self.node)
-                pipe.publish(ALL, orjson.dumps(["bye", self.node]))
+                pipe.delete(self._names.presence(self.node), self._names.rooms(self.node))
+                pipe.hdel(self._names.nodes, self.node)
+                pipe.publish(self._names.all, orjson.dumps(["bye", self.node]))
                 await pipe.execute()
         await self._redis.aclose()
 
     async def _read_cluster(self) -> None:
         now = time.time()
-        for raw_node, beat in (await self._redis.hgetall(NODES)).items():
+        for raw_node, beat in (await self._redis.hgetall(self._names.nodes)).items():
             node = _text(raw_node)
             if node == self.node or now - float(beat) > self._timeout:
                 continue
             self._heard[node] = time.monotonic()
-            for field, devices in (await self._redis.hgetall(_presence_key(node))).items():
+            for field, devices in (await self._redis.hgetall(self._names.presence(node))).items():
                 sdkappid, _, user = _text(field).partition(":")
                 self._set_remote(node, Identity(int(sdkappid), user), orjson.loads(devices))
-            for room, count in (await self._redis.hgetall(_rooms_key(node))).items():
+            for room, count in (await self._redis.hgetall(self._names.rooms(node))).items():
                 _set_count(self._rooms, _text(room), node, int(count))
 
     # -- this node's devices ----------------------------------------------------
@@ -178,10 +186,10 @@ class RedisBus(LocalBus):
         devices = [sub.describe() for sub in self._by_identity.get(identity, ())]
         field = f"{identity.sdkappid}:{identity.user_id}"
         if devices:
-            self._send(("hset", _presence_key(self.node), field, orjson.dumps(devices)))
+            self._send(("hset", self._names.presence(self.node), field, orjson.dumps(devices)))
         else:
-            self._send(("hdel", _presence_key(self.node), field))
-        self._send(("publish", ALL, orjson.dumps(
+            self._send(("hdel", self._names.presence(self.node), field))
+        self._send(("publish", self._names.all, orjson.dumps(
             ["p", self.node, identity.sdkappid, identity.user_id, devices])))
 
     # -- frames -----------------------------------------------------------------
@@ -206,7 +214,7 @@ class RedisBus(LocalBus):
         message = _frame_message(identity.sdkappid, [identity.user_id], raw, conversation_id,
                                  seq)
         for node in nodes:
-            self._send(("publish", _channel(node), message))
+            self._send(("publish", self._names.channel(node), message))
             count += len(self._remote.get(identity, {}).get(node, ()))
         return count
 
@@ -221,7 +229,7 @@ class RedisBus(LocalBus):
             for node in self._nodes_for(identity):
                 by_node.setdefault(node, []).append(user)
         for node, there in by_node.items():
-            self._send(("publish", _channel(node),
+            self._send(("publish", self._names.channel(node),
                         _frame_message(sdkappid, there, frame, conversation_id, seq)))
 
     def _on_frames(self, data: bytes) -> None:
@@ -245,18 +253,18 @@ class RedisBus(LocalBus):
             return
         if count:
             self._room_counts[room] = count
-            self._send(("hset", _rooms_key(self.node), room, count))
+            self._send(("hset", self._names.rooms(self.node), room, count))
         else:
             self._room_counts.pop(room, None)
-            self._send(("hdel", _rooms_key(self.node), room))
-        self._send(("publish", ALL, orjson.dumps(["r", self.node, room, count])))
+            self._send(("hdel", self._names.rooms(self.node), room))
+        self._send(("publish", self._names.all, orjson.dumps(["r", self.node, room, count])))
 
     def room_deliver(self, room: str, frame: bytes) -> None:
         nodes = self._rooms.get(room)
         if nodes:
             message = orjson.dumps(["room", room]) + b"\n" + frame
             for node in nodes:
-                self._send(("publish", _channel(node), message))
+                self._send(("publish", self._names.channel(node), message))
 
     def room_count(self, room: str) -> int:
         return sum(self._rooms.get(room, {}).values())
@@ -283,7 +291,7 @@ class RedisBus(LocalBus):
             self._announce(identity)
         remote = self._remote.get(identity)
         if remote:
-            self._send(("publish", ALL, orjson.dumps(
+            self._send(("publish", self._names.all, orjson.dumps(
                 ["k", self.node, identity.sdkappid, identity.user_id, code, reason])))
             closed += sum(len(there) for there in remote.values())
         return closed
@@ -296,7 +304,7 @@ class RedisBus(LocalBus):
             if sdkappid is None or identity.sdkappid == sdkappid)
 
     def changed(self, topic: str, data: dict[str, Any]) -> None:
-        self._send(("publish", ALL, orjson.dumps(["c", self.node, topic, data])))
+        self._send(("publish", self._names.all, orjson.dumps(["c", self.node, topic, data])))
 
     # -- what arrives -----------------------------------------------------------
 
@@ -306,18 +314,18 @@ class RedisBus(LocalBus):
         while True:
             pubsub = self._redis.pubsub()
             try:
-                await pubsub.subscribe(ALL, _channel(self.node))
+                await pubsub.subscribe(self._names.all, self._names.channel(self.node))
                 self._subscribed.set()
                 async for message in pubsub.listen():
                     if message["type"] != "message":
                         continue
-                    if message["channel"] == b"tidings:all":
+                    if message["channel"] == self._names.all_bytes:
                         records = [message["data"]]
                     else:
                         records = _unpack(message["data"])
                     for record in records:
                         try:
-                            if message["channel"] != b"tidings:all":
+                            if message["channel"] != self._names.all_bytes:
                                 self._on_frames(record)
                             elif self._early is not None:
                                 self._early.append(orjson.loads(record))
@@ -423,7 +431,7 @@ class RedisBus(LocalBus):
             frames: dict[str, list[bytes]] = {}
             out: list[Command] = []
             for command in commands:
-                if command[0] == "publish" and command[1].startswith(_NODE_PREFIX):
+                if command[0] == "publish" and command[1].startswith(self._names.node_prefix):
                     if command[1] not in frames:
                         frames[command[1]] = []
                         out.append(("publish", command[1], frames[command[1]]))
@@ -440,16 +448,16 @@ class RedisBus(LocalBus):
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self._heartbeat)
-            self._send(("hset", NODES, self.node, str(time.time())))
-            self._send(("publish", ALL, orjson.dumps(["h", self.node])))
+            self._send(("hset", self._names.nodes, self.node, str(time.time())))
+            self._send(("publish", self._names.all, orjson.dumps(["h", self.node])))
             now = time.monotonic()
             for node, heard in list(self._heard.items()):
                 if now - heard > self._timeout:
                     log.warning("cluster node %s silent for %.0f s: taken for dead", node,
                                 now - heard)
                     self._drop(node)
-                    self._send(("hdel", NODES, node))
-                    self._send(("delete", _presence_key(node), _rooms_key(node)))
+                    self._send(("hdel", self._names.nodes, node))
+                    self._send(("delete", self._names.presence(node), self._names.rooms(node)))
 
 
 def _set_count(counts: dict[str, dict[str, int]], key: str, node: str, count: int) -> None:
