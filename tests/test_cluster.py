@@ -43,13 +43,13 @@ def nodes(pg_cluster: Cluster | None, redis_server: RedisServer,
     redis_server.flush()
     url = pg_cluster.new_database()
     servers: list[Server] = []
+    env = cluster_env(redis_server)  # one cluster: the same name for the three
     try:
         for i in range(3):
             # Caches live an hour: what one process changes reaches the
             # others through the bus or not at all (within the tests).
             server = ProcessServer(tmp_path_factory.mktemp(f"node{i}"), url,
-                                   {**cluster_env(redis_server),
-                                    "TIDINGS_APP_CACHE_TTL": "3600"})
+                                   {**env, "TIDINGS_APP_CACHE_TTL": "3600"})
             server.start()
             servers.append(server)
         yield servers
