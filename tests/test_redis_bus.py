@@ -160,3 +160,18 @@ async def test_clusters_on_one_redis_stay_apart(buses: Any) -> None:
     await until(lambda: bool(b._by_identity), "b has its device")
     await asyncio.sleep(0.2)  # what a would wrongly have sent would be there by now
     assert device.frames == []
+
+
+async def test_a_device_in_the_background_on_another_node_counts_as_away(
+        buses: Any) -> None:
+    a, b = await buses(), await buses()
+    fay = Identity(APP, "fay")
+    device = Device("f")
+    b.attach(fay, device)
+    await until(lambda: a.foreground(fay), "a sees fay in the foreground")
+    b.set_away(fay, device, True)
+    await until(lambda: not a.foreground(fay), "a sees fay away")
+    assert a.online(fay)
+    assert "away" not in a.describe_devices(fay)[0]
+    b.set_away(fay, device, False)
+    await until(lambda: a.foreground(fay), "a sees fay back")

@@ -9,6 +9,7 @@ process has no one to tell.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -50,6 +51,9 @@ class LocalBus:
         # a cluster its frames go where either is connected.
         self.home_of: Callable[[Identity], Identity | None] | None = None
         self._on_change: dict[str, list[ChangeHandler]] = {}
+        # Devices whose app said it is in the background: connected, but
+        # their user is away (push goes to them: services/push_decisions.py).
+        self._away: weakref.WeakSet[Subscriber] = weakref.WeakSet()
 
     async def start(self) -> None:
         """Nothing to start in one process."""
@@ -122,6 +126,18 @@ class LocalBus:
         for user in users:
             deliver(Identity(sdkappid, user), frame, conversation_id=conversation_id, seq=seq,
                     skip=skip)
+
+    def set_away(self, identity: Identity, subscriber: Subscriber, away: bool) -> None:
+        """The device's app went to the background (``away``) or came back."""
+        if away:
+            self._away.add(subscriber)
+        else:
+            self._away.discard(subscriber)
+
+    def foreground(self, identity: Identity) -> bool:
+        """Whether some device of the identity is connected with its app in
+        the foreground (to any process)."""
+        return any(d not in self._away for d in self._by_identity.get(identity, ()))
 
     def online(self, identity: Identity) -> bool:
         """Whether the identity has a device connected (to any process)."""

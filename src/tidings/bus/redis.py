@@ -50,37 +50,18 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from tidings.bus.local import LocalBus, RoomHandler, Subscriber
+from tidings.bus.redis_wire import (
+    Names,
+    frame_message,
+    pack,
+    set_count,
+    text,
+    unpack,
+)
 from tidings.domain.cluster import StartRefused
 from tidings.domain.ids import Identity
 
 log = logging.getLogger(__name__)
-
-class Names:
-    """The keys and channels of one cluster, all under its name
-    (TIDINGS_CLUSTER_NAME): several clusters may share one Redis."""
-
-    def __init__(self, cluster: str) -> None:
-        base = f"{cluster}:"
-        # Presence, heartbeats, changes, kicks: every node.
-        self.all = base + "all"
-        self.all_bytes = self.all.encode()
-        # Hash: node -> its last heartbeat (unix seconds).
-        self.nodes = base + "nodes"
-        self.node_prefix = base + "node:"
-        self._base = base
-
-    def presence(self, node: str) -> str:
-        """Hash of a node: "sdkappid:user_id" -> its devices there."""
-        return f"{self._base}presence:{node}"
-
-    def rooms(self, node: str) -> str:
-        """Hash of a node: room -> its members there."""
-        return f"{self._base}rooms:{node}"
-
-    def channel(self, node: str) -> str:
-        """Frames for a node's devices (several in one message: ``_pack``)."""
-        return self.node_prefix + node
-
 
 Command = tuple[Any, ...]
 
@@ -160,15 +141,15 @@ class RedisBus(LocalBus):
     async def _read_cluster(self) -> None:
         now = time.time()
         for raw_node, beat in (await self._redis.hgetall(self._names.nodes)).items():
-            node = _text(raw_node)
+            node = text(raw_node)
             if node == self.node or now - float(beat) > self._timeout:
                 continue
             self._heard[node] = time.monotonic()
             for field, devices in (await self._redis.hgetall(self._names.presence(node))).items():
-                sdkappid, _, user = _text(field).partition(":")
+                sdkappid, _, user = text(field).partition(":")
                 self._set_remote(node, Identity(int(sdkappid), user), orjson.loads(devices))
             for room, count in (await self._redis.hgetall(self._names.rooms(node))).items():
-                _set_count(self._rooms, _text(room), node, int(count))
+                set_count(self._rooms, text(room), node, int(count))
 
     # -- this node's devices ----------------------------------------------------
 
@@ -183,7 +164,8 @@ class RedisBus(LocalBus):
             self._announce(identity)
 
     def _announce(self, identity: Identity) -> None:
-        devices = [sub.describe() for sub in self._by_identity.get(identity, ())]
+        devices = [{**sub.describe(), "away": sub in self._away}
+                   for sub in self._by_identity.get(identity, ())]
         field = f"{identity.sdkappid}:{identity.user_id}"
         if devices:
             self._send(("hset", self._names.presence(self.node), field, orjson.dumps(devices)))
@@ -211,7 +193,7 @@ class RedisBus(LocalBus):
         raw = frame if isinstance(frame, bytes) else frame()
         count = super().deliver(identity, raw, conversation_id=conversation_id, seq=seq,
                                 skip=skip)
-        message = _frame_message(identity.sdkappid, [identity.user_id], raw, conversation_id,
+        message = frame_message(identity.sdkappid, [identity.user_id], raw, conversation_id,
                                  seq)
         for node in nodes:
             self._send(("publish", self._names.channel(node), message))
@@ -230,7 +212,7 @@ class RedisBus(LocalBus):
                 by_node.setdefault(node, []).append(user)
         for node, there in by_node.items():
             self._send(("publish", self._names.channel(node),
-                        _frame_message(sdkappid, there, frame, conversation_id, seq)))
+                        frame_message(sdkappid, there, frame, conversation_id, seq)))
 
     def _on_frames(self, data: bytes) -> None:
         """Frames from another node for devices here (relayed here too), or
@@ -277,12 +259,22 @@ class RedisBus(LocalBus):
     def online(self, identity: Identity) -> bool:
         return super().online(identity) or identity in self._remote
 
+    def set_away(self, identity: Identity, subscriber: Subscriber, away: bool) -> None:
+        super().set_away(identity, subscriber, away)
+        if subscriber in self._by_identity.get(identity, ()):
+            self._announce(identity)
+
+    def foreground(self, identity: Identity) -> bool:
+        return super().foreground(identity) or any(
+            not device.get("away") for there in self._remote.get(identity, {}).values()
+            for device in there)
+
     def describe_devices(self, identity: Identity) -> list[dict[str, object]]:
         """Every device of the identity in the cluster, as each node
         announced it."""
         devices = super().describe_devices(identity)
         for there in self._remote.get(identity, {}).values():
-            devices += there
+            devices += [{k: v for k, v in d.items() if k != "away"} for d in there]
         return sorted(devices, key=lambda d: (len(str(d["session_id"])), str(d["session_id"])))
 
     def disconnect_all(self, identity: Identity, code: int, reason: str) -> int:
@@ -322,7 +314,7 @@ class RedisBus(LocalBus):
                     if message["channel"] == self._names.all_bytes:
                         records = [message["data"]]
                     else:
-                        records = _unpack(message["data"])
+                        records = unpack(message["data"])
                     for record in records:
                         try:
                             if message["channel"] != self._names.all_bytes:
@@ -367,7 +359,7 @@ class RedisBus(LocalBus):
         if kind == "p":
             self._set_remote(node, Identity(doc[2], doc[3]), doc[4])
         elif kind == "r":
-            _set_count(self._rooms, doc[2], node, doc[3])
+            set_count(self._rooms, doc[2], node, doc[3])
         elif kind == "c":
             for handler in self._on_change.get(doc[2], ()):
                 try:
@@ -398,7 +390,7 @@ class RedisBus(LocalBus):
         """A node stopped or died: its devices are gone."""
         self._heard.pop(node, None)
         for room in [r for r, nodes in self._rooms.items() if node in nodes]:
-            _set_count(self._rooms, room, node, 0)
+            set_count(self._rooms, room, node, 0)
         for identity in self._of_node.pop(node, ()):
             nodes = self._remote.get(identity)
             if nodes is not None:
@@ -441,7 +433,7 @@ class RedisBus(LocalBus):
             async with self._redis.pipeline(transaction=False) as pipe:
                 for name, *args in out:
                     if name == "publish" and isinstance(args[1], list):
-                        args[1] = _pack(args[1])
+                        args[1] = pack(args[1])
                     getattr(pipe, name)(*args)
                 await pipe.execute()
 
@@ -458,39 +450,3 @@ class RedisBus(LocalBus):
                     self._drop(node)
                     self._send(("hdel", self._names.nodes, node))
                     self._send(("delete", self._names.presence(node), self._names.rooms(node)))
-
-
-def _set_count(counts: dict[str, dict[str, int]], key: str, node: str, count: int) -> None:
-    """``key`` has ``count`` on ``node`` (0: none, forgotten)."""
-    if count > 0:
-        counts.setdefault(key, {})[node] = count
-    elif key in counts:
-        counts[key].pop(node, None)
-        if not counts[key]:
-            del counts[key]
-
-
-def _pack(records: list[bytes]) -> bytes:
-    """Several records in one Redis message: each its length (4 bytes,
-    big-endian), then itself."""
-    return b"".join(len(r).to_bytes(4, "big") + r for r in records)
-
-
-def _unpack(data: bytes) -> list[bytes]:
-    records, at = [], 0
-    while at < len(data):
-        size = int.from_bytes(data[at:at + 4], "big")
-        records.append(data[at + 4:at + 4 + size])
-        at += 4 + size
-    return records
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _frame_message(sdkappid: int, users: list[str], frame: bytes, conversation_id: int | None,
-                   seq: int) -> bytes:
-    """A header line (app, users, conversation, seq), then the encoded frame
-    as it is (frames are single-line JSON)."""
-    return orjson.dumps([sdkappid, users, conversation_id, seq]) + b"\n" + frame
