@@ -318,6 +318,25 @@ async def test_the_apps_one_to_one_rules_changed_on_one_process_hold_on_another(
     await a.close()
 
 
+async def test_a_change_made_with_the_cli_reaches_the_servers_at_once(
+        nodes: list[Server]) -> None:
+    """The servers keep the app's rules an hour here: only the CLI's news,
+    published on the cluster's Redis, can make them read the rules again."""
+    app = nodes[0].create_app("Cli")
+    alice, bob = user("alice"), user("bob")
+    a = await Conn.login(nodes[2], app, alice)
+    assert (await a.send_text(f"c2c_{bob}", "before"))["ok"]
+    nodes[0].cli("app", "update", str(app.sdkappid), "--c2c-needs-friendship")
+
+    async def refused() -> bool:
+        reply = await a.send_text(f"c2c_{bob}", "now?")
+        assert reply["ok"] or reply["error"]["code"] == 20009, reply
+        return not reply["ok"]
+
+    await eventually(refused, "the CLI's change holds on a server")
+    await a.close()
+
+
 async def test_a_kick_and_a_disable_on_one_process_reach_the_others(
         nodes: list[Server], app: App) -> None:
     alice = user("alice")

@@ -79,6 +79,36 @@ def check_reachable(url: str) -> None:
         raise StartRefused(f"cannot reach Redis at TIDINGS_REDIS_URL ({exc})") from None
 
 
+class RedisNews(LocalBus):
+    """The bus of a process that is no node of the cluster (the CLI): no
+    devices; what it changes is told to the nodes when it ``flush``es."""
+
+    def __init__(self, url: str, cluster: str = "tidings") -> None:
+        super().__init__()
+        self._url = url
+        self._names = Names(cluster)
+        self._news: list[bytes] = []
+
+    def changed(self, topic: str, data: dict[str, Any]) -> None:
+        self._news.append(orjson.dumps(["c", "cli", topic, data]))
+
+    async def flush(self) -> None:
+        if not self._news:
+            return
+        client = aioredis.Redis.from_url(self._url)
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                for news in self._news:
+                    pipe.publish(self._names.all, news)
+                await pipe.execute()
+            self._news = []
+        except (RedisError, OSError) as exc:
+            # The servers read it within TIDINGS_APP_CACHE_TTL all the same.
+            log.warning("could not tell the cluster of the change (%s)", exc)
+        finally:
+            await client.aclose()
+
+
 class RedisBus(LocalBus):
     def __init__(self, url: str, *, heartbeat: float = 1.0, node_timeout: float = 5.0,
                  cluster: str = "tidings") -> None:
@@ -355,7 +385,8 @@ class RedisBus(LocalBus):
         if kind == "bye":
             self._drop(node)
             return
-        self._heard[node] = time.monotonic()
+        if kind in ("h", "p", "r"):  # a node's own news (not the CLI's changes)
+            self._heard[node] = time.monotonic()
         if kind == "p":
             self._set_remote(node, Identity(doc[2], doc[3]), doc[4])
         elif kind == "r":
