@@ -300,6 +300,15 @@ async def test_a_block_made_on_one_process_holds_on_another(
         await conn.close()
 
 
+def not_friends(conn: Conn, peer: str) -> Callable[[], Awaitable[bool]]:
+    """A try of ``eventually``: a message to ``peer`` refused as not friends."""
+    async def refused() -> bool:
+        reply = await conn.send_text(f"c2c_{peer}", "now?")
+        assert reply["ok"] or reply["error"]["code"] == 20009, reply
+        return not reply["ok"]
+    return refused
+
+
 async def test_the_apps_one_to_one_rules_changed_on_one_process_hold_on_another(
         nodes: list[Server]) -> None:
     app = nodes[0].create_app("Rules")
@@ -309,12 +318,7 @@ async def test_the_apps_one_to_one_rules_changed_on_one_process_hold_on_another(
     with nodes[0].http(app, app.admin) as http:
         reply = http.put("/v1/admin/settings/c2c", json={"needs_friendship": True})
         assert reply.status_code == 200, reply.text
-    async def refused() -> bool:
-        reply = await a.send_text(f"c2c_{bob}", "now?")
-        assert reply["ok"] or reply["error"]["code"] == 20009, reply
-        return not reply["ok"]
-
-    await eventually(refused, "the rules changed on another process hold here")
+    await eventually(not_friends(a, bob), "the rules changed on another process hold here")
     await a.close()
 
 
@@ -328,12 +332,7 @@ async def test_a_change_made_with_the_cli_reaches_the_servers_at_once(
     assert (await a.send_text(f"c2c_{bob}", "before"))["ok"]
     nodes[0].cli("app", "update", str(app.sdkappid), "--c2c-needs-friendship")
 
-    async def refused() -> bool:
-        reply = await a.send_text(f"c2c_{bob}", "now?")
-        assert reply["ok"] or reply["error"]["code"] == 20009, reply
-        return not reply["ok"]
-
-    await eventually(refused, "the CLI's change holds on a server")
+    await eventually(not_friends(a, bob), "the CLI's change holds on a server")
     await a.close()
 
 
