@@ -3,7 +3,11 @@ sharing one PostgreSQL database and one Redis. Live delivery crosses
 processes (one-to-one, groups, typing); sends into one conversation from
 all three get distinct, gapless seqs and no refusal; a resend that lands on
 another process gets the first ack; and the setups that cannot work refuse
-to start with one clear line."""
+to start with one clear line.
+
+Longer than 500 lines: most tests share one module fixture of three
+processes (starting them costs seconds on a loaded machine), and the
+helpers they share (presence, eventually, refused starts) live with them."""
 
 from __future__ import annotations
 
