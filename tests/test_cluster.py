@@ -501,8 +501,13 @@ async def test_a_callback_claimed_by_a_process_killed_mid_post_is_posted_by_anot
         assert [c.headers["x-tidings-event-id"] for c in calls] == [
             held.headers["x-tidings-event-id"]] * 2
         assert calls[1].doc["data"]["seq"] == sent["data"]["seq"]
-        assert await second.sql("SELECT status FROM callback_outbox WHERE sdkappid = :a",
-                                a=app.sdkappid) == "delivered"
+
+        async def recorded() -> bool:  # the outcome is written just after the answer
+            return bool(await second.sql(
+                "SELECT status FROM callback_outbox WHERE sdkappid = :a",
+                a=app.sdkappid) == "delivered")
+
+        await eventually(recorded, "the second process records the callback delivered")
     finally:
         second.stop()
         first.stop()

@@ -128,7 +128,8 @@ class Runtime:
                                      max_sync_bytes=settings.max_sync_bytes,
                                      recall_window=settings.recall_window,
                                      edit_window=settings.edit_window)
-        lease_ms = int(settings.cluster_lease * 1000)
+        # Queued work is claimed with a lease only in a cluster (store/leases.py).
+        lease_ms = int(settings.cluster_lease * 1000) if settings.redis_url else 0
         callbacks = CallbackService(CallbackStore(db, lease_ms), settings)
         push = PushService(PushStore(db, lease_ms), bus, callbacks, settings)
         writer = MessageWriter(db, max_batch=settings.max_commit_batch,

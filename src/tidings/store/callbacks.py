@@ -170,9 +170,10 @@ async def insert_events(conn: AsyncConnection,
 
 
 class CallbackStore:
-    def __init__(self, db: Database, lease_ms: int = leases.LEASE_MS) -> None:
+    def __init__(self, db: Database, lease_ms: int = 0) -> None:
         self._db = db
-        # How long claimed rows are this process's (store/leases.py).
+        # How long claimed rows are this process's in a cluster; 0: a
+        # process alone claims nothing (store/leases.py).
         self._lease_ms = lease_ms
 
     # -- settings ----------------------------------------------------------------
@@ -242,7 +243,8 @@ class CallbackStore:
     async def release(self, ids: Sequence[int]) -> None:
         """Rows ``due`` gave that this process leaves for now (their app is
         at its limit): due again at once, for any process."""
-        await leases.release(self._db, callback_outbox, "next_attempt_at", ids, now_ms())
+        await leases.release(self._db, callback_outbox, "next_attempt_at", ids, now_ms(),
+                             self._lease_ms)
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:
         """Write what the attempts came to, all in one transaction. Only

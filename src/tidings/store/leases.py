@@ -8,8 +8,10 @@ before it records what became of them, they come due again when the lease
 ends and another process takes them. Recording an outcome sets the real
 next time (or removes the row), so a lease never delays a retry.
 
-On SQLite there is one process (store/node_lock.py): a plain read, as
-before, and no write on the poll path beside the message writer."""
+On SQLite, and on PostgreSQL for a process alone (no Redis: the node lock
+lets no other process serve), a plain read as before (``lease_ms`` 0): no
+write on the poll path, and after a crash the restarted process posts at
+once what the dead one had under way, without waiting for a lease."""
 
 from __future__ import annotations
 
@@ -30,9 +32,10 @@ LEASE_MS = 60_000
 async def due(db: Database, table: Table, due_at: str, where: Sequence[ColumnElement[bool]],
               limit: int, now: int, lease_ms: int = LEASE_MS) -> Sequence[Row[Any]]:
     """Up to ``limit`` rows of ``table`` matching ``where``, oldest ``due_at``
-    first; on PostgreSQL claimed for ``lease_ms`` (their ``due_at`` moved)."""
+    first; on PostgreSQL in a cluster claimed for ``lease_ms`` (their
+    ``due_at`` moved)."""
     when, key = table.c[due_at], table.c.id
-    if db.dialect != "postgresql":
+    if db.dialect != "postgresql" or not lease_ms:
         async with db.reader.connect() as conn:
             return (await conn.execute(select(table).where(*where).order_by(when, key)
                                        .limit(limit))).all()
@@ -48,10 +51,10 @@ async def due(db: Database, table: Table, due_at: str, where: Sequence[ColumnEle
 
 
 async def release(db: Database, table: Table, due_at: str, ids: Sequence[int],
-                  now: int) -> None:
+                  now: int, lease_ms: int) -> None:
     """Claimed rows this process will not work on now: due again at once
-    (nothing was claimed on SQLite)."""
-    if ids and db.dialect == "postgresql":
+    (nothing was claimed without a lease)."""
+    if ids and lease_ms and db.dialect == "postgresql":
         async with db.writer.begin() as conn:
             await conn.execute(update(table).where(table.c.id.in_(list(ids)))
                                .values({due_at: now}))

@@ -127,9 +127,10 @@ def _settings(r: Any) -> PushSettings:
 
 
 class PushStore:
-    def __init__(self, db: Database, lease_ms: int = leases.LEASE_MS) -> None:
+    def __init__(self, db: Database, lease_ms: int = 0) -> None:
         self._db = db
-        # How long claimed rows are this process's (store/leases.py).
+        # How long claimed rows are this process's in a cluster; 0: a
+        # process alone claims nothing (store/leases.py).
         self._lease_ms = lease_ms
 
     # -- app settings ------------------------------------------------------------
