@@ -64,6 +64,8 @@ from tidings.domain.ids import Identity
 log = logging.getLogger(__name__)
 
 Command = tuple[Any, ...]
+# At most this long for each step of a stop that talks to Redis.
+STOP_SECONDS = 3.0
 
 
 def check_reachable(url: str) -> None:
@@ -153,20 +155,26 @@ class RedisBus(LocalBus):
                  len(self._heard), len(self._remote))
 
     async def stop(self) -> None:
-        with contextlib.suppress(RedisError, OSError):
-            await self._flush()  # what is queued goes out, if Redis is there
+        """Say goodbye; a Redis that is gone or stuck never holds up the
+        process's stop (a few seconds at most: the others then time it out)."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        with contextlib.suppress(RedisError, OSError):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.delete(self._names.presence(self.node), self._names.rooms(self.node))
-                pipe.hdel(self._names.nodes, self.node)
-                pipe.publish(self._names.all, orjson.dumps(["bye", self.node]))
-                await pipe.execute()
-        await self._redis.aclose()
+        if self._tasks:
+            # A task closing a connection Redis no longer answers on must
+            # not hold the stop.
+            await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(STOP_SECONDS):
+                await self._flush()  # what is queued goes out, if Redis is there
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.delete(self._names.presence(self.node),
+                                self._names.rooms(self.node))
+                    pipe.hdel(self._names.nodes, self.node)
+                    pipe.publish(self._names.all, orjson.dumps(["bye", self.node]))
+                    await pipe.execute()
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(STOP_SECONDS):
+                await self._redis.aclose()
 
     async def _read_cluster(self) -> None:
         now = time.time()
