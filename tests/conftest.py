@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.pg import Cluster, find_bin_dir
+from tests.redis_server import RedisServer, find_redis
 from tests.support import App, InProcessServer, ProcessServer, Server
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -55,6 +56,23 @@ def pg_cluster() -> Iterator[Cluster | None]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis for the cluster's tests (skipped where redis-server is
+    not installed, unless TIDINGS_TEST_REQUIRE_REDIS)."""
+    binary = find_redis()
+    if binary is None:
+        if os.environ.get("TIDINGS_TEST_REQUIRE_REDIS"):
+            pytest.fail("Redis is required (TIDINGS_TEST_REQUIRE_REDIS) but not found")
+        pytest.skip("redis-server is not installed (scripts/test installs it)")
+    server = RedisServer(binary)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def database_url(backend: str, cluster: Cluster | None) -> str:

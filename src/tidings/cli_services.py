@@ -15,12 +15,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from tidings.config import Settings
 from tidings.store.engine import Database, Progress, migrate, open_database
 
 if TYPE_CHECKING:
+    from tidings.bus.local import LocalBus
+    from tidings.bus.redis import RedisNews
     from tidings.services.apps import AppRegistry
     from tidings.services.callbacks import CallbackService
     from tidings.services.friends import FriendService
@@ -29,26 +31,45 @@ if TYPE_CHECKING:
     from tidings.services.retention import RetentionService
 
 
+class _Shares(Protocol):
+    def share(self, bus: LocalBus) -> None: ...
+
+
+T = TypeVar("T", bound=_Shares)
+
+
 class CliServices:
     def __init__(self, settings: Settings, db: Database, *, new_database: bool = False) -> None:
         self.settings = settings
         self._db = db
         # The command made the database (it had no schema): the CLI says so.
         self.new_database = new_database
+        # In a cluster, what a command changes is told to the servers at
+        # once (they would read it again within app_cache_ttl anyway).
+        self._news: RedisNews | None = None
+        if settings.redis_url:
+            from tidings.bus.redis import RedisNews
+
+            self._news = RedisNews(settings.redis_url, settings.cluster_name)
+
+    def _shared(self, service: T) -> T:
+        if self._news is not None:
+            service.share(self._news)
+        return service
 
     @cached_property
     def apps(self) -> AppRegistry:
         from tidings.services.apps import AppRegistry
         from tidings.store.apps import AppStore
 
-        return AppRegistry(AppStore(self._db), self.settings.app_cache_ttl)
+        return self._shared(AppRegistry(AppStore(self._db), self.settings.app_cache_ttl))
 
     @cached_property
     def callbacks(self) -> CallbackService:
         from tidings.services.callbacks import CallbackService
         from tidings.store.callbacks import CallbackStore
 
-        return CallbackService(CallbackStore(self._db), self.settings)
+        return self._shared(CallbackService(CallbackStore(self._db), self.settings))
 
     @cached_property
     def friends(self) -> FriendService:
@@ -58,16 +79,18 @@ class CliServices:
         from tidings.store.friends import FriendStore
         from tidings.store.profiles import ProfileStore
 
-        return FriendService(FriendStore(self._db), AccountStore(self._db),
-                             ProfileStore(self._db), LocalBus(), self.callbacks,
-                             self.settings.app_cache_ttl)
+        friends = FriendService(FriendStore(self._db), AccountStore(self._db),
+                                ProfileStore(self._db), LocalBus(), self.callbacks,
+                                self.settings.app_cache_ttl)
+        self._shared(friends.relations)
+        return friends
 
     @cached_property
     def group_defaults(self) -> GroupDefaults:
         from tidings.services.group_defaults import GroupDefaults
         from tidings.store.groups import GroupStore
 
-        return GroupDefaults(GroupStore(self._db), self.settings.app_cache_ttl)
+        return self._shared(GroupDefaults(GroupStore(self._db), self.settings.app_cache_ttl))
 
     @cached_property
     def retention(self) -> RetentionService:
@@ -87,6 +110,8 @@ class CliServices:
     async def close(self) -> None:
         if "callbacks" in self.__dict__:
             await self.callbacks.stop()
+        if self._news is not None:
+            await self._news.flush()
 
 
 @asynccontextmanager

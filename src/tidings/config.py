@@ -268,6 +268,23 @@ class Settings(BaseSettings):
     X-Forwarded-For/Forwarded/X-Real-IP header); set: any peer sending
     "Authorization: Bearer <token>"."""
 
+    redis_url: str = ""
+    """A cluster ([cluster.md](cluster.md)): processes that share one PostgreSQL database
+    (database_url) and this Redis (redis://host:port/db) route live frames, presence and
+    cache changes to each other. Empty: one process alone (a second one refuses to start)."""
+    cluster_name: str = Field("tidings", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    """The prefix of the cluster's Redis keys and channels: clusters that share one Redis
+    (staging and production, say) each have their own."""
+    cluster_heartbeat: float = Field(1.0, gt=0)
+    """Seconds between a process's signs of life to the others."""
+    cluster_node_timeout: float = Field(5.0, gt=0)
+    """Seconds without a word after which the others take a process for dead (and forget
+    its devices)."""
+    cluster_lease: float = Field(60.0, gt=0)
+    """Seconds that queued work (a callback, a push) claimed by a process is its own: past
+    it, a process that died leaves it to the others. Longer than any callback's or push's
+    timeout."""
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

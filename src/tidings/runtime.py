@@ -17,8 +17,10 @@ from tidings.adapters.home_senders import (
     WebhookSender,
 )
 from tidings.bus.local import LocalBus
+from tidings.bus.redis import RedisBus, check_reachable
 from tidings.config import Settings
 from tidings.domain.home_accounts import Channel
+from tidings.domain.ids import Identity
 from tidings.services.account_mutes import AccountMuteService
 from tidings.services.accounts import AccountService
 from tidings.services.admin_messaging import AdminMessagingService
@@ -27,7 +29,7 @@ from tidings.services.auth import Authenticator
 from tidings.services.broadcasts import BroadcastService
 from tidings.services.callbacks import CallbackService
 from tidings.services.conversations import ConversationSettingsService
-from tidings.services.friends import FriendService
+from tidings.services.friends import FriendService, Relations
 from tidings.services.group_joins import GroupJoinService
 from tidings.services.group_notices import GroupNoticeService
 from tidings.services.group_receipts import GroupReceiptService
@@ -63,6 +65,7 @@ from tidings.store.links import LinkStore
 from tidings.store.media import MediaRefRows, MediaStore
 from tidings.store.mentions import MentionRows
 from tidings.store.messages import MessageStore
+from tidings.store.node_lock import NodeLock, claim
 from tidings.store.profiles import ProfileStore
 from tidings.store.push import PushJobRows, PushStore
 from tidings.store.rate_limits import DatabaseRateCounter
@@ -122,7 +125,10 @@ class Runtime:
         db = open_database(settings.resolved_database_url())
         await migrate(db, lambda done, total, revision: log.info(
             "database migration %d/%d applied: %s", done, total, revision))
-        bus = LocalBus()
+        bus = LocalBus() if not settings.redis_url else RedisBus(
+            settings.redis_url, heartbeat=settings.cluster_heartbeat,
+            node_timeout=settings.cluster_node_timeout, cluster=settings.cluster_name)
+        await bus.start()
         app_store = AppStore(db)
         home = await app_store.ensure_home(settings.home_app_name, settings.home_app_admin)
         apps = AppRegistry(app_store, settings.app_cache_ttl)
@@ -134,8 +140,10 @@ class Runtime:
                                      max_sync_bytes=settings.max_sync_bytes,
                                      recall_window=settings.recall_window,
                                      edit_window=settings.edit_window)
-        callbacks = CallbackService(CallbackStore(db), settings)
-        push = PushService(PushStore(db), bus, callbacks, settings)
+        # Queued work is claimed with a lease only in a cluster (store/leases.py).
+        lease_ms = int(settings.cluster_lease * 1000) if settings.redis_url else 0
+        callbacks = CallbackService(CallbackStore(db, lease_ms), settings)
+        push = PushService(PushStore(db, lease_ms), bus, callbacks, settings)
         writer = MessageWriter(db, max_batch=settings.max_commit_batch,
                                on_commit=push.hook(messaging.on_commit))
         # The features' rows in each message's transaction, in this order.
@@ -150,22 +158,28 @@ class Runtime:
         account_mutes = AccountMuteService(AccountMuteStore(db))
         await account_mutes.start()
         messaging.mute_accounts(account_mutes)
+        share_changes(bus, auth, friends.relations)
+        for cache in (apps, callbacks, friends.relations):
+            cache.share(bus)
         conversation_settings = ConversationSettingsService(settings_store, MessageStore(db),
                                                             messaging, bus)
         group_receipts = GroupReceiptService(db, MessageStore(db), GroupStore(db), bus,
                                              settings.group_receipts_max_members,
                                              ttl=settings.app_cache_ttl)
         messaging.group_receipts = group_receipts
+        group_receipts.share(bus)
         callbacks.start()
         writer.start()
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
         broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
-        await broadcasts.start()
+        # In a cluster, a job whose process died is carried on by another.
+        await broadcasts.start(adopt_every=30.0 if settings.redis_url else 0.0)
         home_accounts = home_accounts_service(db, settings, home.sdkappid, apps, auth,
                                               accounts, bus)
         links = LinkService(LinkStore(db), apps, AccountStore(db), ProfileStore(db), friends,
                             bus, home.sdkappid, callbacks)
         await links.start()
+        links.share(bus)
         # Push starts once it knows the links: a job left by a crash may be
         # for a linked identity whose home devices count.
         push.links = links
@@ -174,6 +188,7 @@ class Runtime:
         accounts.before_delete = account_deletion(home.sdkappid, home_recovery, links)
         log.info("store ready: %s", db.writer.url.render_as_string(hide_password=True))
         groups = GroupService(GroupStore(db), writer, callbacks, ttl=settings.app_cache_ttl)
+        groups.defaults.share(bus)
         media = MediaService.create(MediaStore(db), settings)
         await media.start()
         retention = RetentionService(RetentionStore(db), interval=settings.retention_interval)
@@ -194,7 +209,7 @@ class Runtime:
                                  MessageStore(db), messaging),
             group_joins=GroupJoinService(JoinRequestStore(db), DepartureStore(db),
                                          GroupStore(db), groups, bus, callbacks),
-            live=LiveService(groups, rate=settings.live_room_rate,
+            live=LiveService(groups, bus, rate=settings.live_room_rate,
                              max_message_bytes=settings.max_message_bytes),
             push=push,
             media=media,
@@ -213,6 +228,7 @@ class Runtime:
         await self.writer.stop()
         await self.push.stop()
         await self.callbacks.stop()
+        await self.bus.stop()
         await self.db.dispose()
 
 
@@ -250,6 +266,30 @@ def home_accounts_service(db: Database, settings: Settings, home_sdkappid: int,
     auth.ticket_check = service.check_ticket
     service.start()
     return service
+
+
+def share_changes(bus: LocalBus, auth: Authenticator, relations: Relations) -> None:
+    """What a process keeps exact in memory and another process of a cluster
+    may change: account states and friend/block lists (links tell their own
+    changes: services/links.py; app and group settings live
+    ``app_cache_ttl``)."""
+    auth.announce = lambda identities: bus.changed(
+        "accounts", {"ids": [[i.sdkappid, i.user_id] for i in identities]})
+    bus.on_change("accounts", lambda data: auth.forget_here(
+        [Identity(sdkappid, user_id) for sdkappid, user_id in data["ids"]]))
+    relations.announce = lambda sdkappid, user_id: bus.changed(
+        "relations", {"sdkappid": sdkappid, "user_id": user_id})
+    bus.on_change("relations", lambda data: relations.forget_lists(data["sdkappid"],
+                                                                   data["user_id"]))
+
+
+def claim_node(settings: Settings) -> NodeLock:
+    """``tidings serve``'s place on the database, taken before it serves:
+    refuses (``StartRefused``) a second process on an SQLite file, or
+    processes on one PostgreSQL database that do not all share a Redis."""
+    if settings.redis_url:
+        check_reachable(settings.redis_url)
+    return claim(settings.resolved_database_url(), clustered=bool(settings.redis_url))
 
 
 def account_deletion(home_sdkappid: int, recovery: HomeRecovery, links: LinkService

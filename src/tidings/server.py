@@ -29,7 +29,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from tidings import logs
 from tidings.api.app import create_app
 from tidings.config import Settings
+from tidings.domain.cluster import StartRefused
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.runtime import claim_node
 
 # After an answer given before the request's body was read (413, 401), the
 # connection reads and drops what the client still sends for at most this
@@ -272,4 +274,13 @@ def run(settings: Settings, announce: str = "", *, new_database: bool = False) -
         logging.getLogger("tidings.server").log(
             logging.WARNING if new_database else logging.INFO, announce)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    uvicorn.Server(uvicorn_config(settings, create_app(settings))).run(sockets=[sock])
+    try:
+        node = claim_node(settings)
+    except StartRefused as refused:
+        # One line that says what to do, not a traceback.
+        logging.getLogger("tidings").error("not starting: %s", refused)
+        raise SystemExit(2) from None
+    try:
+        uvicorn.Server(uvicorn_config(settings, create_app(settings))).run(sockets=[sock])
+    finally:
+        node.release()

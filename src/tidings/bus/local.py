@@ -1,13 +1,17 @@
 """Who is connected where, inside one process.
 
-A Redis implementation with the same methods will route between processes
-when Tidings runs as a cluster; services only see this interface.
+``RedisBus`` (bus/redis.py) has the same methods and routes between the
+processes of a cluster (docs/cluster.md); services only see this interface.
+Beyond frames, the bus carries the news that a process changed something
+that the others keep in memory (``changed``, ``on_change``): alone, a
+process has no one to tell.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from tidings.domain.ids import Identity
 
@@ -26,6 +30,13 @@ class Subscriber(Protocol):
         ...
 
 
+# What a process does when another one changed something it keeps in
+# memory: ``changed(topic, data)`` there, ``handler(data)`` here.
+ChangeHandler = Callable[[dict[str, Any]], None]
+
+# A room's frame from another process: (room, frame).
+RoomHandler = Callable[[str, bytes], None]
+
 # Where else a frame for one identity goes (the devices of the home account
 # linked to it: services/link_relay.py); returns how many devices got it.
 Relay = Callable[[Identity, "bytes | Callable[[], bytes]", "int | None", int,
@@ -36,6 +47,43 @@ class LocalBus:
     def __init__(self) -> None:
         self._by_identity: dict[Identity, set[Subscriber]] = {}
         self.relay: Relay | None = None
+        # The home account an identity is linked to (set with ``relay``): in
+        # a cluster its frames go where either is connected.
+        self.home_of: Callable[[Identity], Identity | None] | None = None
+        self._on_change: dict[str, list[ChangeHandler]] = {}
+        # Devices whose app said it is in the background: connected, but
+        # their user is away (push goes to them: services/push_decisions.py).
+        self._away: weakref.WeakSet[Subscriber] = weakref.WeakSet()
+
+    async def start(self) -> None:
+        """Nothing to start in one process."""
+
+    # Rooms (Live groups: services/live.py keeps their members): a room's
+    # frames reach the processes that have members in it.
+
+    def room_members(self, room: str, count: int) -> None:
+        """This process has ``count`` members in ``room`` now."""
+
+    def room_deliver(self, room: str, frame: bytes) -> None:
+        """A frame for the room's members in the other processes."""
+
+    def room_count(self, room: str) -> int:
+        """Members of the room in the other processes."""
+        return 0
+
+    def on_room_frame(self, handler: RoomHandler) -> None:
+        """Call ``handler`` with the frames other processes send to rooms."""
+
+    async def stop(self) -> None:
+        """Nothing to stop in one process."""
+
+    def on_change(self, topic: str, handler: ChangeHandler) -> None:
+        """Call ``handler`` when another process says ``changed(topic, ...)``."""
+        self._on_change.setdefault(topic, []).append(handler)
+
+    def changed(self, topic: str, data: dict[str, Any]) -> None:
+        """This process changed what others may keep in memory (it has
+        updated its own already). Alone, nobody else to tell."""
 
     def attach(self, identity: Identity, subscriber: Subscriber) -> None:
         self._by_identity.setdefault(identity, set()).add(subscriber)
@@ -68,6 +116,33 @@ class LocalBus:
             count += self.relay(identity, encoded if encoded is not None else frame,
                                 conversation_id, seq, skip)
         return count
+
+    def deliver_many(self, sdkappid: int, users: Iterable[str], frame: bytes, *,
+                     conversation_id: int | None = None, seq: int = 0,
+                     skip: Subscriber | None = None) -> int:
+        """One frame (a group's entry) to every device of many identities of
+        one app; how many devices got it."""
+        deliver, count = self.deliver, 0
+        for user in users:
+            count += deliver(Identity(sdkappid, user), frame, conversation_id=conversation_id,
+                             seq=seq, skip=skip)
+        return count
+
+    def set_away(self, identity: Identity, subscriber: Subscriber, away: bool) -> None:
+        """The device's app went to the background (``away``) or came back."""
+        if away:
+            self._away.add(subscriber)
+        else:
+            self._away.discard(subscriber)
+
+    def foreground(self, identity: Identity) -> bool:
+        """Whether some device of the identity is connected with its app in
+        the foreground (to any process)."""
+        return any(d not in self._away for d in self._by_identity.get(identity, ()))
+
+    def online(self, identity: Identity) -> bool:
+        """Whether the identity has a device connected (to any process)."""
+        return identity in self._by_identity
 
     def describe_devices(self, identity: Identity) -> list[dict[str, object]]:
         return sorted((sub.describe() for sub in self._by_identity.get(identity, ())),

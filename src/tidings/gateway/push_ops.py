@@ -21,7 +21,7 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
         return named or ctx.device_id
 
     def app_state(me: Identity, r: AppStateRequest) -> dict[str, Any]:
-        push.set_app_state(ctx, r.state)
+        push.set_app_state(me, ctx, r.state)
         return {"state": r.state}
 
     return {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tidings.bus.local import LocalBus
 from tidings.domain.apps import ApiKey, AppRecord
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.services.ttl_cache import TtlCache
@@ -17,6 +18,11 @@ class AppRegistry:
     def __init__(self, store: AppStore, ttl: float) -> None:
         self._store = store
         self._cache: TtlCache[int, AppRecord | None] = TtlCache(ttl, store.get, what="app")
+
+    def share(self, bus: LocalBus) -> None:
+        """In a cluster: the apps and their keys this process changes, the others read
+        again at once (docs/cluster.md)."""
+        self._cache.share(bus, "apps")
 
     @property
     def ttl(self) -> float:

@@ -33,9 +33,10 @@ class Authenticator:
         self._apps = apps
         self._accounts = accounts
         self._app_store = app_store
-        # Account states of identities seen by this process. This process is
-        # the only writer of states (the admin API calls ``forget``), so the
-        # cache is exact; it keeps logins to no database read at all.
+        # Account states of identities seen by this process. Whoever changes
+        # a state calls ``forget`` (the admin API here; another process of a
+        # cluster through the bus: services/cluster_caches.py), so the cache
+        # is exact; it keeps logins to no database read at all.
         self._known: dict[Identity, AccountStatus] = {}
         self._epoch = 0
         # The UTC day each identity was last recorded active (the
@@ -44,6 +45,8 @@ class Authenticator:
         # Asked about every good ticket that carries a userbuf (home sign-in
         # sessions, services/home_accounts.py); raises to refuse it.
         self.ticket_check: Callable[[Identity, bytes], Awaitable[None]] | None = None
+        # Tells the other processes of a cluster what ``forget`` forgot.
+        self.announce: Callable[[list[Identity]], None] | None = None
 
     async def login(self, ticket: str, *, sdkappid: int | None = None,
                     user_id: str | None = None) -> Identity:
@@ -104,7 +107,14 @@ class Authenticator:
         return self._epoch
 
     def forget(self, identities: list[Identity]) -> None:
-        """An admin changed these accounts: read their state again next time."""
+        """An admin changed these accounts: read their state again next time
+        (in every process)."""
+        self.forget_here(identities)
+        if self.announce is not None:
+            self.announce(identities)
+
+    def forget_here(self, identities: list[Identity]) -> None:
+        """These accounts changed (here or in another process)."""
         self._epoch += 1
         for identity in identities:
             self._known.pop(identity, None)

@@ -44,14 +44,36 @@ class BroadcastService:
         self._admin = admin_messaging
         self._apps = apps
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._adopter: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Carry on with the jobs that a previous process left running."""
+    async def start(self, adopt_every: float = 0.0) -> None:
+        """Carry on with the jobs that a previous process left running. In
+        a cluster (``adopt_every`` seconds), look again and again: a job
+        whose process died is taken over. Two processes walking one job is
+        harmless: each recipient's message is one (the writer's dedup), and
+        the first to record a page wins; the other stops (``advance``)."""
+        await self._adopt()
+        if adopt_every:
+            self._adopter = asyncio.create_task(self._adopt_loop(adopt_every),
+                                                name="broadcast-adopt")
+
+    async def _adopt(self) -> None:
         for job in await self._store.running():
-            self._run(job)
+            if job.id not in self._tasks:
+                self._run(job)
+
+    async def _adopt_loop(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._adopt()
+            except Exception:
+                log.exception("looking for broadcasts to carry on failed")
 
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
+        if self._adopter is not None:
+            tasks.append(self._adopter)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -95,13 +117,18 @@ class BroadcastService:
                 admins = (await self._apps.get(job.sdkappid)).admins
                 page = await self._store.recipients_after(job, PAGE, admins)
                 if not page:
-                    job = await self._store.advance(job, job.cursor, 0, 0, "done")
+                    done = await self._store.advance(job, job.cursor, 0, 0, "done")
+                    job = done or job
                     break
                 results = await self._admin.batch_send(
                     job.sdkappid, job.sender, page, job.client_msg_id, job.elements,
                     job.cloud_custom_data, BROADCAST_CONTEXT)
                 sent = sum(1 for r in results if r["error"] is None)
-                job = await self._store.advance(job, page[-1], sent, len(page) - sent)
+                advanced = await self._store.advance(job, page[-1], sent, len(page) - sent)
+                if advanced is None:
+                    log.info("broadcast %d is carried on by another process", job.id)
+                    return
+                job = advanced
             log.info("broadcast %d of app %d done: %d sent, %d skipped",
                      job.id, job.sdkappid, job.sent, job.skipped)
         except asyncio.CancelledError:

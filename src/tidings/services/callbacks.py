@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings import __version__, metrics
 from tidings.adapters.http1 import Http1Pool, HttpError
+from tidings.bus.local import LocalBus
 from tidings.config import Settings
 from tidings.domain.callbacks import (
     DELIVERED,
@@ -70,6 +71,11 @@ class CallbackService:
         self._waiting: dict[int, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.dispatcher = Dispatcher(self, store, settings)
+
+    def share(self, bus: LocalBus) -> None:
+        """In a cluster: the callback settings this process changes, the others read
+        again at once (docs/cluster.md)."""
+        self._cache.share(bus, "callback_settings")
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -347,12 +353,16 @@ class Dispatcher:
         rows = await self._store.due(now_ms(), min(free, 200), busy_apps=busy,
                                      in_flight=list(self._sending))
         started = 0
+        left: list[int] = []
         for row in rows:
             if self._per_app.get(row.sdkappid, 0) >= limit or row.id in self._sending:
+                if row.id not in self._sending:
+                    left.append(row.id)
                 continue
             self._per_app[row.sdkappid] = self._per_app.get(row.sdkappid, 0) + 1
             self._sending[row.id] = asyncio.create_task(self._attempt(row))
             started += 1
+        await self._store.release(left)
         return started > 0 and len(rows) == min(free, 200)
 
     async def _attempt(self, row: OutboxRow) -> None:

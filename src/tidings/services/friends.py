@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tidings.bus.local import LocalBus, Subscriber
@@ -66,6 +66,13 @@ class Relations:
         self._dirty: set[tuple[int, str]] = set()
         self._rules: TtlCache[int, C2CSettings] = TtlCache(ttl, store.c2c_settings,
                                                            what="one-to-one rules")
+        # Tells the other processes of a cluster whose lists changed.
+        self.announce: Callable[[int, str], None] | None = None
+
+    def share(self, bus: LocalBus) -> None:
+        """In a cluster: the one-to-one rules this process changes, the others read
+        again at once (docs/cluster.md)."""
+        self._rules.share(bus, "c2c_rules")
 
     # -- the send path -------------------------------------------------------------
 
@@ -128,6 +135,8 @@ class Relations:
         key = (sdkappid, user_id)
         if key in self._loading:
             self._dirty.add(key)
+        if self.announce is not None:
+            self.announce(sdkappid, user_id)
         found = self._users.get(key)
         if found is None:
             return
@@ -137,6 +146,13 @@ class Relations:
         if blocks_add or blocks_remove:
             blocked = (blocked | frozenset(blocks_add)) - frozenset(blocks_remove)
         self._users[key] = (listed, blocked)
+
+    def forget_lists(self, sdkappid: int, user_id: str) -> None:
+        """Another process changed this user's lists: read them again."""
+        key = (sdkappid, user_id)
+        if key in self._loading:
+            self._dirty.add(key)
+        self._users.pop(key, None)
 
     # -- the app's rules ---------------------------------------------------------------
 

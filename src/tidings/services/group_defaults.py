@@ -3,6 +3,7 @@ accounts added to every new group of the app (its default members)."""
 
 from __future__ import annotations
 
+from tidings.bus.local import LocalBus
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import check_user_id
@@ -25,6 +26,11 @@ class GroupDefaults:
         self._store = store
         self._cache: TtlCache[int, list[str]] = TtlCache(ttl, store.default_members,
                                                          what="group default members")
+
+    def share(self, bus: LocalBus) -> None:
+        """In a cluster: the default members this process changes, the others read
+        again at once (docs/cluster.md)."""
+        self._cache.share(bus, "group_defaults")
 
     async def get(self, sdkappid: int) -> list[str]:
         return list(await self._cache.get(sdkappid))

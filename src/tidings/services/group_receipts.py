@@ -55,6 +55,11 @@ class GroupReceiptService:
         # conversation id -> (when counted, members), for on_read only.
         self._sizes: dict[int, tuple[float, int]] = {}
 
+    def share(self, bus: LocalBus) -> None:
+        """In a cluster: the receipt limits this process changes, the others read
+        again at once (docs/cluster.md)."""
+        self._limits.share(bus, "group_receipt_limits")
+
     # -- the app's setting -------------------------------------------------------
 
     async def max_members(self, sdkappid: int) -> int:
@@ -152,7 +157,7 @@ class GroupReceiptService:
         read = await self._store.senders_between(conversation_id, old_seq, new_seq,
                                                  reader.user_id, EVENT_WINDOW)
         online = {sender for _, sender in read
-                  if any(self._bus.devices(Identity(reader.sdkappid, sender)))}
+                  if self._bus.online(Identity(reader.sdkappid, sender))}
         if not online:
             return
         seqs = [seq for seq, sender in read if sender in online]

@@ -45,6 +45,11 @@ class LinkRelay:
         self._queues: dict[str, deque[_Queued]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def home(self, identity: Identity) -> Identity | None:
+        """The home account linked to ``identity``, if any."""
+        home_user = self._home_of.get(identity)
+        return None if home_user is None else Identity(self.home_sdkappid, home_user)
+
     def forget_cards(self, sdkappid: int) -> None:
         """The app's cards are read again (its profile settings changed)."""
         for identity in [i for i in self._cards if i.sdkappid == sdkappid]:

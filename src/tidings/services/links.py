@@ -78,26 +78,55 @@ class LinkService:
         # What a relayed frame says of the identity it was sent to (app and
         # app user, as the app set them when the link was made or listed).
         self._labels: dict[Identity, dict[str, Any]] = {}
+        self._reloads: set[asyncio.Task[None]] = set()
         # Delivery to the home accounts' devices (services/link_relay.py).
         self._relay = LinkRelay(bus, home_sdkappid, self._home_of, self._labels,
                                 self.user_cards)
 
+    def share(self, bus: LocalBus) -> None:
+        """In a cluster: the link settings this process changes, the others read
+        again at once (docs/cluster.md)."""
+        self._settings.share(bus, "link_settings")
+
     async def start(self) -> None:
         for link in await self._store.all():
-            self._remember(link)
+            self._remember(link, quiet=True)
         for identity in list(self._home_of):
             await self._label(identity)
         self._bus.relay = self._relay.relay
+        self._bus.home_of = self._relay.home
+        self._bus.on_change("links", self._changed_elsewhere)
 
-    def _remember(self, link: Link) -> None:
+    def _changed_elsewhere(self, data: dict[str, Any]) -> None:
+        """Another process of the cluster made or removed this identity's
+        link: read it again (the relay follows it from then on)."""
+        task = asyncio.create_task(self._reload(Identity(data["sdkappid"], data["user_id"])))
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def _reload(self, identity: Identity) -> None:
+        link = await self._store.get(identity.sdkappid, identity.user_id)
+        home_user = self._home_of.get(identity)
+        if home_user is not None:
+            self._forget(Link(identity.sdkappid, identity.user_id, home_user, 0), quiet=True)
+        if link is not None:
+            self._remember(link, quiet=True)
+            await self._label(identity)
+
+    def _remember(self, link: Link, *, quiet: bool = False) -> None:
+        """A link made (here; ``quiet``: read from the store)."""
         identity = Identity(link.sdkappid, link.user_id)
+        if not quiet:
+            self._bus.changed("links", {"sdkappid": link.sdkappid, "user_id": link.user_id})
         if identity not in self._home_of:
             self._per_app[link.sdkappid] = self._per_app.get(link.sdkappid, 0) + 1
         self._home_of[identity] = link.home_user
         self._of_home.setdefault(link.home_user, {})[link.sdkappid] = link.user_id
 
-    def _forget(self, link: Link) -> None:
+    def _forget(self, link: Link, *, quiet: bool = False) -> None:
         identity = Identity(link.sdkappid, link.user_id)
+        if not quiet:
+            self._bus.changed("links", {"sdkappid": link.sdkappid, "user_id": link.user_id})
         if self._home_of.get(identity) == link.home_user:
             del self._home_of[identity]
             left = self._per_app.get(link.sdkappid, 1) - 1

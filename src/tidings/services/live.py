@@ -7,6 +7,12 @@ room's connections from memory: never stored, no seq, no history, no unread.
 
 The group itself (id, type, owner, profile) is stored as any group is, and
 made, changed and disbanded through the groups service.
+
+In a cluster (docs/cluster.md) each process keeps its own connections'
+rooms and tells the bus how many members it has in each: a message goes to
+the room's connections here and, once per process, to the processes that
+have members in it; member counts add up the processes' (a user connected
+to two counts twice); the rate limit is each process's.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from tidings.bus.local import LocalBus
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.groups import GroupType
@@ -44,14 +51,19 @@ class Room:
 
 
 class LiveService:
-    def __init__(self, groups: GroupService, *, rate: float, max_message_bytes: int) -> None:
+    def __init__(self, groups: GroupService, bus: LocalBus, *, rate: float,
+                 max_message_bytes: int) -> None:
         self._groups = groups
+        self._bus = bus
         self._rate = rate
         self._max_bytes = max_message_bytes
         self._rooms: dict[RoomKey, Room] = {}
         self._joined: dict[Connection, set[RoomKey]] = {}
         groups.on_disband.append(self.close_room)
         groups.live_count = self.count
+        bus.on_room_frame(self._from_elsewhere)
+        bus.on_change("live_closed", lambda data: self._close_here(data["sdkappid"],
+                                                                   data["group_id"]))
 
     # -- membership --------------------------------------------------------------
 
@@ -68,7 +80,8 @@ class LiveService:
             room = self._rooms[room_key] = Room(RoomLimiter(self._rate, time.monotonic()))
         room.members.setdefault(me.user_id, set()).add(conn)
         self._joined.setdefault(conn, set()).add(room_key)
-        return {"group_id": key.a, "member_count": len(room.members)}
+        self._bus.room_members(_room_id(room_key), len(room.members))
+        return {"group_id": key.a, "member_count": self.count(*room_key)}
 
     def leave(self, me: Identity, conn: Connection, group_id: str) -> dict[str, Any]:
         key = self._groups.key(me.sdkappid, group_id)
@@ -105,9 +118,16 @@ class LiveService:
                 del room.members[user_id]
         if not room.members:
             del self._rooms[room_key]
+        self._bus.room_members(_room_id(room_key), len(room.members))
 
     def close_room(self, sdkappid: int, group_id: str) -> None:
-        """The group was disbanded: its connections are told, the room goes."""
+        """The group was disbanded: its connections are told, the room goes
+        (in every process)."""
+        self._bus.changed("live_closed", {"sdkappid": sdkappid, "group_id": group_id})
+        self._close_here(sdkappid, group_id)
+
+    def _close_here(self, sdkappid: int, group_id: str) -> None:
+        self._bus.room_members(_room_id((sdkappid, group_id)), 0)
         room = self._rooms.pop((sdkappid, group_id), None)
         if room is None:
             return
@@ -123,14 +143,17 @@ class LiveService:
 
     def count(self, sdkappid: int, group_id: str) -> int:
         room = self._rooms.get((sdkappid, group_id))
-        return 0 if room is None else len(room.members)
+        here = 0 if room is None else len(room.members)
+        return here + self._bus.room_count(_room_id((sdkappid, group_id)))
 
     def members(self, me: Identity, conn: Connection, group_id: str,
                 limit: int) -> dict[str, Any]:
         room = self._room_of(me, conn, group_id)
+        # The members connected here by name; the others only counted.
         users = sorted(room.members)
-        return {"members": users[:limit], "member_count": len(users),
-                "more": len(users) > limit}
+        count = self.count(*self._room_key(me, group_id))
+        return {"members": users[:limit], "member_count": count,
+                "more": count > min(limit, len(users))}
 
     def _room_of(self, me: Identity, conn: Connection, group_id: str) -> Room:
         key = self._groups.key(me.sdkappid, group_id)
@@ -168,4 +191,22 @@ class LiveService:
             for other in conns:
                 if other is not conn:
                     other.reply(frame)
+        self._bus.room_deliver(_room_id((me.sdkappid, gid)), frame)
         return {"msg_id": msg_id, "time": now, "priority": priority.value}
+
+    def _from_elsewhere(self, room_id: str, frame: bytes) -> None:
+        """A room's message sent through another process."""
+        sdkappid, _, group_id = room_id.partition(":")
+        room = self._rooms.get((int(sdkappid), group_id))
+        if room is not None:
+            for conns in room.members.values():
+                for conn in conns:
+                    conn.reply(frame)
+
+    def _room_key(self, me: Identity, group_id: str) -> RoomKey:
+        return (me.sdkappid, self._groups.key(me.sdkappid, group_id).a)
+
+
+def _room_id(room_key: RoomKey) -> str:
+    """A room's name on the bus."""
+    return f"{room_key[0]}:{room_key[1]}"

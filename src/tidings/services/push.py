@@ -46,6 +46,7 @@ class PushService:
     def __init__(self, store: PushStore, bus: LocalBus, callbacks: CallbackService,
                  settings: Settings) -> None:
         self._store = store
+        self._bus = bus
         self._cfg = settings
         self._decisions = Decisions(store, bus, callbacks)
         self._worker = PushWorker(store, callbacks, settings, self._decisions,
@@ -97,11 +98,10 @@ class PushService:
 
     # -- devices -----------------------------------------------------------------
 
-    def set_app_state(self, device: Subscriber, state: str) -> None:
-        if state == "background":
-            self._decisions.background.add(device)
-        else:
-            self._decisions.background.discard(device)
+    def set_app_state(self, me: Identity, device: Subscriber, state: str) -> None:
+        """The device's app is in the background (its user gets pushes) or
+        the foreground; every process of a cluster learns it (the bus)."""
+        self._bus.set_away(me, device, state == "background")
 
     async def register(self, me: Identity, device_id: str,
                        req: PushRegisterRequest) -> dict[str, Any]:

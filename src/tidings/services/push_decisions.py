@@ -8,7 +8,6 @@ The worker that runs the jobs and the sends is in ``services/push_worker.py``.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
@@ -76,14 +75,13 @@ class Decisions:
         self._store = store
         self._bus = bus
         self._callbacks = callbacks
-        # Devices that said their app is in the background: still connected,
-        # but they want pushes.
-        self.background: weakref.WeakSet[Any] = weakref.WeakSet()
         # Set once the links are loaded (runtime), before the worker starts.
         self.links: LinkedHomes | None = None
 
     def _foreground(self, identity: Identity) -> bool:
-        return any(d not in self.background for d in self._bus.devices(identity))
+        # Devices whose app is in the background are connected, but want
+        # pushes; the bus knows the devices of every process.
+        return self._bus.foreground(identity)
 
     def present(self, identity: Identity) -> bool:
         """Some device of the user is connected with its app in the

@@ -20,7 +20,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
+
+from tidings.bus.local import LocalBus
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,17 @@ class TtlCache(Generic[K, V]):
         self._what = what
         self._hits: dict[K, Hit[V]] = {}
         self._loading: dict[K, _Load[V]] = {}
+        self._tell: Callable[[K], None] | None = None
+
+    def share(self, bus: LocalBus, topic: str) -> None:
+        """In a cluster (docs/cluster.md): what this process writes or
+        forgets, the other processes forget at once rather than after
+        ``ttl``. Keys must be JSON values (an app's sdkappid)."""
+        self._tell = lambda key: bus.changed(topic, {"key": key})
+        bus.on_change(topic, self._forgotten_elsewhere)
+
+    def _forgotten_elsewhere(self, data: dict[str, Any]) -> None:
+        self._hits.pop(data["key"], None)
 
     def peek(self, key: K) -> Hit[V] | None:
         """The entry if it is younger than ``ttl``, without waiting."""
@@ -87,9 +100,13 @@ class TtlCache(Generic[K, V]):
     def put(self, key: K, value: V) -> None:
         """A value just written by this process: newer than any read under way."""
         self._store(key, Hit(time.monotonic(), value))
+        if self._tell is not None:
+            self._tell(key)
 
     def forget(self, key: K) -> None:
         self._hits.pop(key, None)
+        if self._tell is not None:
+            self._tell(key)
 
     # -- reads -------------------------------------------------------------------
 

@@ -93,15 +93,22 @@ class BroadcastStore:
             return list(rows.scalars())
 
     async def advance(self, job: Broadcast, cursor: str, sent: int, skipped: int,
-                      state: str = "running") -> Broadcast:
-        """Record a page done; ``state`` "done" or "failed" ends the job."""
+                      state: str = "running") -> Broadcast | None:
+        """Record a page done; ``state`` "done" or "failed" ends the job.
+        None when the job is not where ``job`` says any more: another
+        process of a cluster walks it (its own page counted), so this one
+        stops."""
         changes: dict[str, object] = {"cursor": cursor, "sent": job.sent + sent,
                                       "skipped": job.skipped + skipped, "state": state}
         if state != "running":
             changes["finished_at"] = now_ms()
+        b = broadcasts.c
         async with self._db.writer.begin() as conn:
-            await conn.execute(update(broadcasts).where(broadcasts.c.id == job.id)
-                               .values(**changes))
+            moved = (await conn.execute(update(broadcasts).where(
+                b.id == job.id, b.cursor == job.cursor, b.sent == job.sent,
+                b.state == "running").values(**changes))).rowcount
+        if not moved:
+            return None
         found = await self.find(job.sdkappid, broadcast_id=job.id)
         assert found is not None
         return found

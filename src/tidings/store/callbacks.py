@@ -29,6 +29,7 @@ from tidings.domain.group_callbacks import message_data as group_message_data
 from tidings.domain.groups import GroupState, GroupType
 from tidings.domain.ids import ConversationKind
 from tidings.domain.records import NewChange, NewMessage, StoredMessage
+from tidings.store import leases
 from tidings.store.engine import Database
 from tidings.store.schema import app_callbacks, callback_outbox
 from tidings.store.writer.rows import Collected, GroupChange, TransactionRows
@@ -169,8 +170,11 @@ async def insert_events(conn: AsyncConnection,
 
 
 class CallbackStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, lease_ms: int = 0) -> None:
         self._db = db
+        # How long claimed rows are this process's in a cluster; 0: a
+        # process alone claims nothing (store/leases.py).
+        self._lease_ms = lease_ms
 
     # -- settings ----------------------------------------------------------------
 
@@ -224,18 +228,23 @@ class CallbackStore:
     async def due(self, now: int, limit: int, *, busy_apps: Sequence[int] = (),
                   in_flight: Sequence[int] = ()) -> list[OutboxRow]:
         """Pending rows whose time has come, oldest first, leaving out apps at
-        their concurrency limit and rows being sent right now."""
+        their concurrency limit and rows being sent right now; claimed for
+        this process when several share the database (store/leases.py)."""
         o = callback_outbox.c
         cond = [o.status == PENDING, o.next_attempt_at <= now]
         if busy_apps:
             cond.append(o.sdkappid.not_in(list(busy_apps)))
         if in_flight:
             cond.append(o.id.not_in(list(in_flight)))
-        stmt = (select(callback_outbox).where(*cond).order_by(o.next_attempt_at, o.id)
-                .limit(limit))
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await leases.due(self._db, callback_outbox, "next_attempt_at", cond, limit, now,
+                                self._lease_ms)
         return [_row(r) for r in rows]
+
+    async def release(self, ids: Sequence[int]) -> None:
+        """Rows ``due`` gave that this process leaves for now (their app is
+        at its limit): due again at once, for any process."""
+        await leases.release(self._db, callback_outbox, "next_attempt_at", ids, now_ms(),
+                             self._lease_ms)
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:
         """Write what the attempts came to, all in one transaction. Only

@@ -20,6 +20,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from tidings.domain.cluster import MIGRATION_LOCK
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 T = TypeVar("T")
 
@@ -227,5 +229,9 @@ async def migrate(db: Database, progress: Progress | None = None) -> bool:
         return False
     pending = len(chain) - (chain.index(current) + 1 if current in chain else 0)
     async with db.writer.begin() as conn:
+        if db.dialect == "postgresql":
+            # Processes started together migrate one after the other (the
+            # lock ends with the transaction; DDL is transactional there).
+            await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         await conn.run_sync(_upgrade, progress, pending)
     return current is None

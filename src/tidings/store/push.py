@@ -18,6 +18,7 @@ from tidings.domain.elements import ImportMode
 from tidings.domain.groups import GroupState
 from tidings.domain.push import Channel, Device, PushSettings, token_hash
 from tidings.domain.records import NewMessage, StoredMessage
+from tidings.store import leases
 from tidings.store.callbacks import insert_events
 from tidings.store.engine import Database
 from tidings.store.schema import (
@@ -126,8 +127,11 @@ def _settings(r: Any) -> PushSettings:
 
 
 class PushStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, lease_ms: int = 0) -> None:
         self._db = db
+        # How long claimed rows are this process's in a cluster; 0: a
+        # process alone claims nothing (store/leases.py).
+        self._lease_ms = lease_ms
 
     # -- app settings ------------------------------------------------------------
 
@@ -241,9 +245,8 @@ class PushStore:
         cond = [j.due_at <= now]
         if skip:
             cond.append(j.id.not_in(list(skip)))
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(select(push_jobs).where(*cond)
-                                       .order_by(j.due_at, j.id).limit(limit))).all()
+        rows = await leases.due(self._db, push_jobs, "due_at", cond, limit, now,
+                                self._lease_ms)
         return [Job(r.id, r.sdkappid, r.conversation_id, r.seq, r.options) for r in rows]
 
     async def job_context(self, job: Job) -> JobContext | None:
@@ -331,9 +334,8 @@ class PushStore:
         cond = [s.status == PENDING, s.next_attempt_at <= now]
         if skip:
             cond.append(s.id.not_in(list(skip)))
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(select(push_sends).where(*cond)
-                                       .order_by(s.next_attempt_at, s.id).limit(limit))).all()
+        rows = await leases.due(self._db, push_sends, "next_attempt_at", cond, limit, now,
+                                self._lease_ms)
         return [Send(r.id, r.sdkappid, r.user_id, r.device_id, r.conversation_id, r.seq,
                      r.payload, r.attempts) for r in rows]
 

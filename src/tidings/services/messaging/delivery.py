@@ -90,9 +90,6 @@ class Delivery:
             frame = _change_frame(msg, "")
         else:
             frame = _message_frame(msg, "")
-        deliver, sdkappid = self._bus.deliver, msg.key.sdkappid
-        reached = 0
-        for user in members:
-            reached += deliver(Identity(sdkappid, user), frame,
-                               conversation_id=msg.conversation_id, seq=msg.seq, skip=skip)
-        return reached
+        return self._bus.deliver_many(msg.key.sdkappid, members, frame,
+                                      conversation_id=msg.conversation_id, seq=msg.seq,
+                                      skip=skip)

@@ -3,8 +3,11 @@ into the next one, and nobody is acked before the commit that holds them.
 
 The writer is the only code that assigns ``seq``. It keeps each conversation's
 last ``seq`` in memory once read, so a batch costs a handful of statements
-whatever its size. One writer per database: in a cluster the conversation
-would be routed to the process that owns it (a later issue).
+whatever its size. On PostgreSQL, where several processes may each run a
+writer (docs/cluster.md), a batch locks its conversations' rows and takes
+their counters from the database: the database decides, and a batch that
+meets another process's commit (the same send, the same new conversation)
+is tried again and sees it.
 
 A recall or an edit is an entry of the seq stream too (``NewChange``): in the
 transaction that changes the target row the writer gives the change the

@@ -1,7 +1,13 @@
 """The writer's memory of conversations: each one's last ``seq`` and
 counters once read, and a group's state with its members, so a batch costs
 a handful of statements whatever its size. Kept exact by the writer alone
-(it is the only code that assigns seqs); forgotten when a batch fails."""
+(it is the only code that assigns seqs); forgotten when a batch fails.
+
+On PostgreSQL several processes may write (docs/cluster.md): there each
+batch locks its conversations' rows (``lock``) and takes their counters
+from the database, so the database decides each seq whichever process
+receives the send; memory saves only the reads of groups that did not
+change."""
 
 from __future__ import annotations
 
@@ -50,6 +56,11 @@ class Conversations:
         self._advance_sql = db.driver_sql(
             "UPDATE conversations SET last_seq = ?, last_time = ?, last_message_seq = ?,"
             " last_msg_no = ? WHERE id = ?")
+        # Only PostgreSQL has other writers: one SQLite file has one serving
+        # process (store/node_lock.py).
+        self.shared = db.dialect == "postgresql"
+        self._db = db
+        self._lock_cache: dict[int, str] = {}
 
     def get(self, key: ConversationKey) -> Conv | None:
         return self._by_key.get(key)
@@ -112,19 +123,60 @@ class Conversations:
             elif key.kind is ConversationKind.GROUP and (conv := memory.get(key)):
                 conv.group = load_state(conn, conv.id)
 
+    def lock(self, conn: Connection, cursor: DBAPICursor, keys: Iterable[ConversationKey],
+             regroup: set[ConversationKey]) -> None:
+        """Lock the rows of the batch's conversations (in id order, so two
+        processes never wait on each other in a circle) and take their
+        counters as committed: another process may have written since. A
+        group whose seq moved, or in ``regroup`` (it has a group operation
+        in the batch), is read again; one that is gone is forgotten."""
+        convs = {}
+        for key in keys:
+            conv = self._by_key.get(key)
+            if conv is not None:
+                convs[conv.id] = (key, conv)
+        if not convs:
+            return
+        ids = sorted(convs)
+        cursor.execute(self._lock_sql(len(ids)), tuple(ids))
+        seen = set()
+        for conv_id, last_seq, last_message_seq, last_msg_no, last_time in cursor.fetchall():
+            seen.add(conv_id)
+            key, conv = convs[conv_id]
+            moved = conv.last_seq != last_seq
+            conv.last_seq, conv.last_message_seq = last_seq, last_message_seq
+            conv.last_msg_no, conv.last_time = last_msg_no, last_time
+            if key.kind is ConversationKind.GROUP and (moved or key in regroup):
+                conv.group = load_state(conn, conv_id)
+        for conv_id in convs.keys() - seen:
+            self.forget(convs[conv_id][0])
+
+    def _lock_sql(self, n: int) -> str:
+        sql = self._lock_cache.get(n)
+        if sql is None:
+            marks = ", ".join(["?"] * n)
+            sql = self._db.driver_sql(
+                "SELECT id, last_seq, last_message_seq, last_msg_no, last_time"
+                f" FROM conversations WHERE id IN ({marks}) ORDER BY id FOR UPDATE")
+            if len(self._lock_cache) < 64:
+                self._lock_cache[n] = sql
+        return sql
+
     # What the services ask of the group as last committed (no database).
 
     def precheck_send(self, key: ConversationKey, sender: str) -> None:
         """Refuse a group message early (before any callback) when the group
-        as last committed says so; the commit judges again, exactly."""
-        conv = self._by_key.get(key)
+        as last committed says so; the commit judges again, exactly. Not
+        when other processes write too: memory may be behind (a member
+        added elsewhere), and only the commit reads the group afresh."""
+        conv = None if self.shared else self._by_key.get(key)
         if conv is not None and conv.group is not None:
             group_rights.check_send(conv.group, sender, now_ms())
 
     def group_members(self, key: ConversationKey) -> Iterable[str] | None:
-        """The members of a group in memory (None when it is not: the
-        store's member rows say the same)."""
-        conv = self._by_key.get(key)
+        """The members of a group in memory (None when it is not, or when
+        other processes write too: the store's member rows say the same)."""
+        conv = None if self.shared else self._by_key.get(key)
         return None if conv is None or conv.group is None else conv.group.members.keys()
 
     def group_type(self, key: ConversationKey) -> str:

@@ -44,7 +44,21 @@ from tidings.store.writer.rows import TransactionRows, overrides
 
 log = logging.getLogger(__name__)
 
+# Tries of a batch that met another process's commit (a unique key taken
+# meanwhile, a deadlock between two processes' locks).
+CONFLICT_RETRIES = 5
+_CONFLICTS = {"23505", "40P01", "40001"}  # unique_violation, deadlock, serialization
+
 MessageHook = Callable[[NewMessage, StoredMessage, GroupState | None, int], None]
+
+
+def conflict(exc: BaseException) -> bool:
+    """Whether a failed batch met another transaction (tried again) rather
+    than a fault of its own."""
+    for err in (exc, getattr(exc, "orig", None), exc.__cause__):
+        if err is not None and getattr(err, "sqlstate", None) in _CONFLICTS:
+            return True
+    return False
 
 
 class WriterStopped(TidingsError):
@@ -169,7 +183,22 @@ class MessageWriter:
 
     async def _commit(self, batch: list[tuple[Request, asyncio.Future[Committed]]]
                       ) -> list[Committed | TidingsError]:
-        return await self._db.run_write(self._commit_in, [m for m, _ in batch], now_ms())
+        requests = [m for m, _ in batch]
+        for attempt in range(1, CONFLICT_RETRIES + 1):
+            try:
+                return await self._db.run_write(self._commit_in, requests, now_ms())
+            except Exception as exc:
+                # Another process wrote the same send, or made the same
+                # conversation, in a transaction that overlapped ours: the
+                # batch again sees what it committed (a resend gets the first
+                # ack). Only PostgreSQL has other processes.
+                if attempt == CONFLICT_RETRIES or not self._conversations.shared or (
+                        not conflict(exc)):
+                    raise
+                log.info("batch met another process's commit (%s); trying again", exc)
+                for message in requests:
+                    self._conversations.forget(message.key)
+        raise AssertionError("unreachable")
 
     def _commit_in(self, conn: Connection, requests: list[Request], now: int
                    ) -> list[Committed | TidingsError]:
@@ -204,6 +233,9 @@ class MessageWriter:
         lookup = {r.key for r in changes} | {r.key for r in fresh
                                              if r.key.kind is ConversationKind.GROUP}
         self._conversations.load(conn, create, lookup, now)
+        if self._conversations.shared:
+            self._conversations.lock(conn, cursor, create | lookup,
+                                     {r.key for r in changes if isinstance(r, NewGroupOp)})
         stored: dict[int, Committed | TidingsError] = {}
         on_message = self._on_message
         for r in (requests if changes else fresh):
