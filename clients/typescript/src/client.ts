@@ -6,7 +6,7 @@ import { InvalidArgumentError } from "./errors.js";
 import { httpBase, httpCall } from "./http.js";
 import { upload, type StoredUpload, type UploadOptions, type UploadSource } from "./media.js";
 import type {
-  ChangeAck, ConversationSettingsEvent, ConversationsReply, HistoryReply, MediaUrlReply, MessageAck, Ops, QuoteElement, ReadState, SendRequest,
+  ChangeAck, ConversationSettingsEvent, ConversationsReply, HistoryReply, MediaUrlReply, MessageAck, MessageView, Ops, QuoteElement, ReadState, SendRequest,
   TextElement,
 } from "./generated/protocol.js";
 import { Session } from "./session.js";
@@ -63,11 +63,19 @@ export class Client extends Session {
     if (options.offlinePush !== undefined) data.offline_push = options.offlinePush;
     this.outbox.add(id);
     try {
-      return await this.call("send", data, (reply) => {
+      const ack = await this.call("send", data, (reply) => {
         const ack = reply as MessageAck;
         this.tracker.own(ack.conversation_id, ack.seq);
         return ack;
       }, this.sendTimeout);
+      this.emit("sent", {
+        kind: "message", conversation_id: ack.conversation_id, seq: ack.seq, msg_id: ack.msg_id,
+        client_msg_id: ack.client_msg_id, time: ack.time, sender: this.userId,
+        elements: elements as MessageView["elements"], cloud_custom_data: data.cloud_custom_data ?? "",
+        state: "normal", edited_at: null, change_seq: 0, imported: null,
+        ...(options.mentions !== undefined ? { mentions: options.mentions } : {}),
+      });
+      return ack;
     } finally {
       this.outbox.delete(id);
     }

@@ -16,6 +16,7 @@ export class ConversationList {
   constructor(private readonly client: Client, private readonly limit?: number) {
     this.offs.push(
       client.on("message", (m) => this.onMessage(m)),
+      client.on("sent", (m) => this.onMessage(m)),
       client.on("read", (r) => this.patch(r.conversation_id, { read_seq: r.read_seq, unread: r.unread })),
       client.on("peer_read", (r) => this.patch(r.conversation_id, { peer_read_seq: r.peer_read_seq })),
       client.on("change", (c) => {

@@ -30,6 +30,10 @@ export type ClientEvents = Omit<Events, "ping"> & {
   state: ConnectionState;
   /** A group the user left (or was removed from) while away. */
   group_left: GroupLeftView;
+  /** This device's own message, once stored (the server sends it to the
+   * user's other devices, not to the one that sent it): the ack with the
+   * message as sent, so a conversation list can show it. */
+  sent: MessageView;
 };
 
 const LINKED = "app:"; // a linked identity's conversation: its catch-up is link_sync

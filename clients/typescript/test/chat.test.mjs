@@ -87,6 +87,17 @@ test("history pages back, oldest first; read and the conversation list", async (
   assert.deepEqual(list.getSnapshot(), []);
   await alice.client.sendText(`c2c_${b}`, "m9");
   await until(() => list.getSnapshot().length === 1, 10_000, "the conversation to come back");
+  // Bob's own sends, which the server does not echo to this device, reach
+  // his list too: a new conversation and a newer last message.
+  const carol = user("carol");
+  const ack = await bob.client.sendText(`c2c_${carol}`, "hello carol");
+  assert.equal(list.getSnapshot()[0].conversation_id, `c2c_${carol}`);
+  assert.equal(list.get(`c2c_${carol}`).last_seq, ack.seq);
+  assert.equal(list.get(`c2c_${carol}`).last_message.elements[0].text, "hello carol");
+  assert.equal(list.get(`c2c_${carol}`).unread, 0);
+  await bob.client.sendText(`c2c_${a}`, "back to alice");
+  assert.equal(list.getSnapshot()[0].conversation_id, `c2c_${a}`);
+  assert.equal(list.get(`c2c_${a}`).last_message.elements[0].text, "back to alice");
   list.dispose();
 });
 
