@@ -194,7 +194,7 @@ def test_openapi_describes_profiles_broadcasts_and_figures(server: Server) -> No
             assert op["security"] == [{"AdminUserSig": []}, {"ApiKey": []}], path
     assert {"/v1/profile", "/v1/profiles/get"} <= set(spec["paths"])
     schemas = spec["components"]["schemas"]
-    for name in ("ProfilePatch", "ProfileOut", "ProfilesOut", "AdminBroadcastRequest",
+    for name in ("ProfilePatch", "ProfileView", "ProfilesReply", "AdminBroadcastRequest",
                  "BroadcastOut", "StatsOut"):
         assert schemas[name].get("examples") or any(
             "examples" in prop for prop in schemas[name].get("properties", {}).values()), name
