@@ -19,9 +19,9 @@ function merge(lines: Line[], more: Line[]): Line[] {
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
 
-export function Chat({ client, me, conversationId, name, nameOf, onBack, onSent }: {
+export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
   client: Client; me: string; conversationId: string; name: string;
-  nameOf: (userId: string) => string; onBack: () => void; onSent: () => void;
+  nameOf: (userId: string) => string; onBack: () => void;
 }) {
   const [lines, setLines] = useState<Line[]>([]);
   const [text, setText] = useState("");
@@ -60,7 +60,6 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack, onSent 
       setText("");
       setLines((ls) => merge(ls, [{ seq: ack.seq, sender: me, state: "normal",
         elements: [{ type: "text", text: value }] }]));
-      onSent();
     } catch (e) {
       setError(describe(e));
     }

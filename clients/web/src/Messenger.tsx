@@ -93,10 +93,7 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
         </ul>
       </nav>
       {open && <Chat client={client} me={me.user_id} conversationId={open} name={title(open)}
-        nameOf={nameOf} onBack={() => setOpen(null)}
-        // The SDK's list follows "message" events, which this device's own
-        // sends do not raise (their ack reports them): load it again.
-        onSent={() => void list.load().catch(() => {})} />}
+        nameOf={nameOf} onBack={() => setOpen(null)} />}
     </div>
   );
 }
