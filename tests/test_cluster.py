@@ -304,6 +304,34 @@ async def test_a_block_made_on_one_process_holds_on_another(
         await conn.close()
 
 
+async def test_an_account_muted_on_one_process_is_muted_on_another(
+        nodes: list[Server], app: App) -> None:
+    alice, bob = user("alice"), user("bob")
+    a = await Conn.login(nodes[1], app, alice)
+    assert (await a.send_text(f"c2c_{bob}", "before"))["ok"]
+    with nodes[0].http(app, app.admin) as http:
+        reply = http.put(f"/v1/admin/accounts/{alice}/mute", json={"c2c_seconds": 600})
+        assert reply.status_code == 200, reply.text
+
+    async def muted() -> bool:
+        reply = await a.send_text(f"c2c_{bob}", "now?")
+        assert reply["ok"] or reply["error"]["code"] == 20012, reply
+        return not reply["ok"]
+
+    await eventually(muted, "alice's process learns of her mute")
+    with nodes[2].http(app, app.admin) as http:
+        reply = http.put(f"/v1/admin/accounts/{alice}/mute", json={"c2c_seconds": 0})
+        assert reply.status_code == 200, reply.text
+
+    async def unmuted() -> bool:
+        reply = await a.send_text(f"c2c_{bob}", "again")
+        assert reply["ok"] or reply["error"]["code"] == 20012, reply
+        return bool(reply["ok"])
+
+    await eventually(unmuted, "alice's process learns she may speak again")
+    await a.close()
+
+
 def not_friends(conn: Conn, peer: str) -> Callable[[], Awaitable[bool]]:
     """A try of ``eventually``: a message to ``peer`` refused as not friends."""
     async def refused() -> bool:

@@ -156,6 +156,7 @@ class Runtime:
         reaction_store = ReactionStore(db)
         messaging.bind(writer, callbacks, friends.relations, settings_store, reaction_store)
         account_mutes = AccountMuteService(AccountMuteStore(db))
+        account_mutes.share(bus)
         await account_mutes.start()
         messaging.mute_accounts(account_mutes)
         share_changes(bus, auth, friends.relations)

@@ -1,11 +1,13 @@
 """Global mutes of accounts (Tencent's setnospeaking): every send checks
 its sender, so the mutes in force live in memory, loaded at start and kept
-by every change made through this process. Few accounts are muted."""
+by every change made through this process, and in a cluster by the changes
+the other processes tell (docs/cluster.md). Few accounts are muted."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from tidings.bus.local import LocalBus
 from tidings.domain.account_mutes import AccountMute, seconds_left, until
 from tidings.domain.clock import now_ms
 from tidings.domain.ids import check_user_id
@@ -18,6 +20,22 @@ class AccountMuteService:
     def __init__(self, store: AccountMuteStore) -> None:
         self._store = store
         self._mutes: dict[MuteKey, AccountMute] = {}
+        self._bus: LocalBus | None = None
+
+    def share(self, bus: LocalBus) -> None:
+        """In a cluster: a mute set through this process holds on the others at once."""
+        self._bus = bus
+        bus.on_change("account_mute", self._set_elsewhere)
+
+    def _set_elsewhere(self, data: dict[str, Any]) -> None:
+        self._keep((data["sdkappid"], data["user_id"]),
+                   AccountMute(data["c2c_until"], data["group_until"]), now_ms())
+
+    def _keep(self, key: MuteKey, mute: AccountMute, now: int) -> None:
+        if mute.c2c_until > now or mute.group_until > now:
+            self._mutes[key] = mute
+        else:
+            self._mutes.pop(key, None)
 
     async def start(self) -> None:
         self._mutes = await self._store.active(now_ms())
@@ -44,8 +62,9 @@ class AccountMuteService:
         c2c = None if c2c_seconds is None else until(c2c_seconds, now)
         group = None if group_seconds is None else until(group_seconds, now)
         mute = await self._store.set(sdkappid, user_id, c2c, group)
-        if mute.c2c_until > now or mute.group_until > now:
-            self._mutes[(sdkappid, user_id)] = mute
-        else:
-            self._mutes.pop((sdkappid, user_id), None)
+        self._keep((sdkappid, user_id), mute, now)
+        if self._bus is not None:
+            self._bus.changed("account_mute", {
+                "sdkappid": sdkappid, "user_id": user_id,
+                "c2c_until": mute.c2c_until, "group_until": mute.group_until})
         return self.get(sdkappid, user_id)
