@@ -128,8 +128,9 @@ class Server:
         return run_cli(self.env, *args, check=check)
 
     async def sql(self, query: str, **params: Any) -> Any:
-        """The first column of the first row of a read-only query against
-        the server's database (to count stored rows)."""
+        """The first column of the first row of a query against the server's
+        database (to count stored rows), in a transaction that commits: a
+        test may also move a stored time (an expiry) instead of waiting."""
         from sqlalchemy import text
         from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -137,8 +138,9 @@ class Server:
             f"sqlite+aiosqlite:///{(self.data_dir / 'tidings.db').resolve()}")
         engine = create_async_engine(url)
         try:
-            async with engine.connect() as conn:
-                return (await conn.execute(text(query), params)).scalar()
+            async with engine.begin() as conn:
+                result = await conn.execute(text(query), params)
+                return result.scalar() if result.returns_rows else result.rowcount
         finally:
             await engine.dispose()
 
