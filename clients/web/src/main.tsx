@@ -6,6 +6,7 @@ import type { SignedIn as Session } from "tidings-client";
 import { Messenger } from "./Messenger.js";
 import { restore, signOut } from "./session.js";
 import { SignIn } from "./SignIn.js";
+import { language } from "./strings.js";
 import "./style.css";
 
 function App() {
@@ -16,4 +17,5 @@ function App() {
   return <Messenger key={me.usersig} me={me} onSignOut={() => { void signOut(me); setMe(null); }} />;
 }
 
+document.documentElement.lang = language;
 render(<App />, document.getElementById("app")!);
