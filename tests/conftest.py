@@ -75,12 +75,15 @@ def redis_server() -> Iterator[RedisServer]:
         server.stop()
 
 
-def database_url(backend: str, cluster: Cluster | None) -> str:
+def database_url(backend: str, cluster: Cluster | None, *, empty: bool = False) -> str:
+    """"" for SQLite (the server's file in its data dir, seeded from the
+    migrated template by ``Server.start``); else a new PostgreSQL database at
+    the newest revision, or ``empty`` (the migration tests)."""
     if backend == "sqlite":
         return ""
     if cluster is None:
         pytest.skip("PostgreSQL binaries are not installed (scripts/test installs them)")
-    return cluster.new_database()
+    return cluster.new_database(empty=empty)
 
 
 @pytest.fixture(params=BACKENDS)

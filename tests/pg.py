@@ -42,6 +42,7 @@ class Cluster:
         self.port = free_port()
         self._as_root = os.geteuid() == 0
         self._counter = 0
+        self._template: str | None = None
 
     def _run(self, *args: str) -> None:
         cmd = [str(self.bin_dir / args[0]), *args[1:]]
@@ -67,12 +68,25 @@ class Cluster:
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def new_database(self) -> str:
-        """A fresh, empty database; returns its SQLAlchemy URL."""
+    def new_database(self, *, empty: bool = False) -> str:
+        """A fresh database at the newest schema revision (a copy of a
+        migrated template: tests/templates.py), or ``empty`` for the tests of
+        the migrations themselves; returns its SQLAlchemy URL."""
+        if empty:
+            return self._create()
+        if self._template is None:
+            from tests.templates import migrate_template
+
+            name = self._create()
+            migrate_template(name)
+            self._template = name.rsplit("/", 1)[1]
+        return self._create(template=self._template)
+
+    def _create(self, template: str | None = None) -> str:
         self._counter += 1
         name = f"t{os.getpid()}_{self._counter}_{int(time.time() * 1000) % 100000}"
         psql = shutil.which("psql") or str(self.bin_dir / "psql")
+        sql = f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else "")
         subprocess.run([psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                        "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True,
-                       timeout=60)
+                        "-c", sql], check=True, capture_output=True, timeout=60)
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"

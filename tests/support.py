@@ -33,6 +33,7 @@ import websockets
 from TLSSigAPIv2 import TLSSigAPIv2
 
 from tests.pg import free_port
+from tests.templates import seed_sqlite
 from tidings import logs
 from tidings.api.app import create_app
 from tidings.config import Settings
@@ -108,6 +109,15 @@ class Server:
     def start(self) -> None:
         raise NotImplementedError
 
+    def _seed_database(self) -> None:
+        """On SQLite, a data dir without a database starts from the migrated
+        template (tests/templates.py): the server's start then skips the
+        migrations it would run on an empty file."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = self.env
+        if not env.get("TIDINGS_DATABASE_URL"):
+            seed_sqlite(Path(env["TIDINGS_DATA_DIR"]))
+
     def stop(self) -> None:
         raise NotImplementedError
 
@@ -174,7 +184,7 @@ class ProcessServer(Server):
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._seed_database()
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen([sys.executable, "-m", "tidings", "serve"],
                                         env=self.env, stdout=log, stderr=subprocess.STDOUT)
@@ -298,7 +308,7 @@ class InProcessServer(Server):
 
     def start(self) -> None:
         assert not self.running, "already running"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._seed_database()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

@@ -38,7 +38,8 @@ def downgrade(conn: Connection, revision: str) -> None:
 
 async def test_live_codes_survive_the_purpose_key(backend: str, pg_cluster: Cluster | None,
                                                   tmp_path: Path) -> None:
-    url = database_url(backend, pg_cluster) or f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    url = (database_url(backend, pg_cluster, empty=True)
+           or f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
