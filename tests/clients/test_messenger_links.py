@@ -245,6 +245,14 @@ def test_a_person_links_a_shopx_identity_and_answers_a_shopx_user(
         chips.get_by_role("button", name="All").click()
         expect(rows).to_have_count(2)
 
+        # With another chat open, bob's next message counts as unread, live,
+        # on his row (now the first) and on the ShopX chip.
+        spoof_row.click()
+        seller.run(seller.client.send_text(f"c2c_{carol}", "Still there?"))
+        expect(rows.first).to_contain_text("Still there?", timeout=15_000)
+        expect(shop_row.get_by_label("1 unread")).to_have_text("1")
+        expect(chips.get_by_role("button", name="ShopX").get_by_label("1 unread")).to_have_text("1")
+
         # On a phone: the list and the opened ShopX chat, one at a time.
         phone = Person(browser, server, phone=True)
         try:
@@ -255,7 +263,7 @@ def test_a_person_links_a_shopx_identity_and_answers_a_shopx_user(
             screenshot(small, "messenger-linked-list-phone", phone=True)
             small.locator(".conversations li").filter(has_text="Bob (4.9★ seller)").click()
             expect(small.locator(".link-chat .messages li .text")).to_have_text(
-                ["Is the lamp still wanted?", "Yes, <b>today</b>"], timeout=15_000)
+                ["Is the lamp still wanted?", "Yes, <b>today</b>", "Still there?"], timeout=15_000)
             expect(small.locator(".conversations")).to_be_hidden()
             assert small.locator(".messages b").count() == 0  # text, not HTML
             screenshot(small, "messenger-link-chat-phone", phone=True)

@@ -6,11 +6,8 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ConversationList, type Client, type ConnectionState, type LinkTicketIn, type SignedIn } from "tidings-client";
 import { Chat } from "./Chat.js";
-import { LinkChat } from "./links/LinkChat.js";
-import { LinkedApps } from "./links/LinkedApps.js";
-import { LinkFlow } from "./links/LinkFlow.js";
+import { linkPane, useLinked } from "./links/panes.js";
 import { ConversationItems } from "./list/ConversationItems.js";
-import { isLinked, LinkedConversations } from "./list/linked.js";
 import { home } from "./session.js";
 import { describe } from "./SignIn.js";
 import { t } from "./strings.js";
@@ -22,15 +19,9 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
 }) {
   const client: Client = useMemo(() => home.client(me), [me]);
   const list = useMemo(() => new ConversationList(client), [client]);
-  // The SDK's list also takes in the relayed frames of linked conversations
-  // (bare, without cards): those are LinkedConversations' to show.
-  const own = () => list.getSnapshot().filter((c) => !isLinked(c.conversation_id));
-  const [conversations, setConversations] = useState(own);
-  useEffect(() => list.subscribe(() => setConversations(own())), [list]);
-  const linked = useMemo(() => new LinkedConversations(client), [client]);
-  const [linkedNow, setLinkedNow] = useState({ items: linked.getSnapshot(), apps: linked.getIdentities() });
-  useEffect(() => linked.subscribe(() => setLinkedNow({ items: linked.getSnapshot(), apps: linked.getIdentities() })),
-    [linked]);
+  const [conversations, setConversations] = useState(list.getSnapshot());
+  useEffect(() => list.subscribe(() => setConversations(list.getSnapshot())), [list]);
+  const linked = useLinked(client);
   const [showLinks, setShowLinks] = useState(false);
   const [notice, setNotice] = useState("");
   const [state, setState] = useState<ConnectionState>("connecting");
@@ -42,8 +33,8 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
   useEffect(() => {
     const off = client.on("state", setState);
     client.connect().then(() => list.load(), (e) => setError(describe(e)));
-    return () => { off(); list.dispose(); linked.dispose(); client.close(); };
-  }, [client, list, linked]);
+    return () => { off(); list.dispose(); client.close(); };
+  }, [client, list]);
 
   // Names of the people in the list, from their profiles (the display name).
   useEffect(() => {
@@ -82,22 +73,10 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
     setOpen(conversationId);
   }
 
-  const main = link
-    ? <LinkFlow client={client} link={link} me={me}
-        onLinked={(cid, preview) => {
-          onLinkDone?.();
-          setNotice(t.linkDone(preview.app.name));
-          if (cid) linked.open(cid, { app: preview.app, as: preview.user }, preview.target);
-          void linked.load().catch(() => {});
-          openChat(cid);
-        }}
-        onCancel={() => { onLinkDone?.(); setNotice(t.linkNothing); }} onOtherAccount={onSignOut} />
-    : showLinks ? <LinkedApps client={client} linked={linked} onBack={() => setShowLinks(false)} />
-    : open && isLinked(open) ? <LinkChat client={client} linked={linked} entry={linked.get(open)}
-        conversationId={open} onBack={() => setOpen(null)} />
-    : open ? <Chat client={client} me={me.user_id} conversationId={open} name={title(open)}
-        nameOf={nameOf} onBack={() => setOpen(null)} />
-    : null;
+  const main = linkPane({ client, me, linked: linked.linked, link, showLinks, open, onLinkDone, onNotice: setNotice,
+    onOpen: openChat, onClose: () => openChat(null), onSignOut })
+    ?? (open && <Chat client={client} me={me.user_id} conversationId={open} name={title(open)}
+      nameOf={nameOf} onBack={() => setOpen(null)} />);
 
   return (
     <div class={main ? "messenger has-chat" : "messenger"}>
@@ -119,7 +98,7 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
           </div>
         </form>
         {error && <p class="error" role="alert">{error}</p>}
-        <ConversationItems own={conversations} linked={linkedNow.items} identities={linkedNow.apps}
+        <ConversationItems own={conversations} linked={linked.items} identities={linked.apps}
           open={open} onOpen={openChat} title={title} />
       </nav>
       {main}
