@@ -5,7 +5,7 @@
  * an own chat shows the name as text only, whatever it says. */
 import { useState } from "preact/hooks";
 import type { ConversationView, MessageView } from "tidings-client";
-import { t } from "../strings.js";
+import { language, t } from "../strings.js";
 import { AppIcon, Avatar, nameOfCard, PeerCard, Verified } from "./Cards.js";
 import type { Identity, LinkedConversation } from "./linked.js";
 
@@ -16,6 +16,18 @@ export function lastText(m: Pick<MessageView, "elements" | "state"> | null | und
   if (!m) return "";
   if (m.state === "recalled") return t.recalled;
   return m.elements.map((e) => e.type === "text" ? e.text : t.nonText(e.type)).join(" ");
+}
+
+const clock = new Intl.DateTimeFormat(language, { hour: "2-digit", minute: "2-digit" });
+const weekday = new Intl.DateTimeFormat(language, { weekday: "short" });
+const day = new Intl.DateTimeFormat(language, { month: "short", day: "numeric" });
+
+/** When the last message came: its time today, its weekday within the
+ * week, else its date (the full date and time on hover). */
+export function when(ms: number, now = Date.now()): string {
+  const then = new Date(ms);
+  if (new Date(now).toDateString() === then.toDateString()) return clock.format(then);
+  return (now - ms < 6 * 86_400_000 ? weekday : day).format(then);
 }
 
 function merged(own: readonly ConversationView[], linked: readonly LinkedConversation[], filter: Filter): Item[] {
@@ -111,10 +123,15 @@ export function ConversationItems({ own, linked, identities, open, onOpen, title
                 onClick={() => onOpen(c.conversation_id)}>
                 <Entry item={item} title={title} />
                 <span class="marks">
+                  {c.last_time > 0 &&
+                    <time dateTime={new Date(c.last_time).toISOString()} title={new Date(c.last_time).toLocaleString(language)}>
+                      {when(c.last_time)}</time>}
+                  <span class="flags">
                   {c.pinned && <span class="mark" aria-label={t.pinned}>📌</span>}
                   {c.muted && <span class="mark" aria-label={t.muted}>🔕</span>}
                   {c.unread > 0 && !here &&
                     <span class={c.muted ? "unread muted" : "unread"} aria-label={t.unread(c.unread)}>{c.unread}</span>}
+                  </span>
                 </span>
               </button>
             </li>
