@@ -121,15 +121,16 @@ def imported(server: Server, app: App, *people: tuple[str, str]) -> None:
 
 
 def registered(server: Server, display_name: str | None = None) -> dict[str, Any]:
+    username = unique("p")
     with server.http() as http:
-        made = http.post("/v1/home/register", json={"username": unique("p"),
+        made = http.post("/v1/home/register", json={"username": username,
                                                      "password": PASSWORD})
         assert made.status_code == 200, made.text
         if display_name is not None:
             named = http.patch("/v1/home/me", json={"display_name": display_name},
                                headers={"Authorization": f"Bearer {made.json()['usersig']}"})
             assert named.status_code == 200, named.text
-    return made.json()  # type: ignore[no-any-return]
+    return {**made.json(), "username": username}
 
 
 def links_of(server: Server, usersig: str) -> list[dict[str, Any]]:
@@ -340,8 +341,23 @@ def test_linked_apps_unlink_and_an_ended_session_signs_in_again(
         page = cy.page
         cy.keep(me["usersig"])
         cy.open_link(shop, eve)
+        expect(page.locator(".signed-in-as .me")).to_have_text(me["username"])
+        # Another Tidings account: sign in to it, and the same link carries on.
+        second = registered(server)
+        page.get_by_role("button", name="Use another account").click()
+        expect(page.get_by_role("status")).to_contain_text("Sign in to Tidings")
+        page.get_by_label("Username, e-mail or phone").fill(second["username"])
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator(".signed-in-as .me")).to_have_text(second["username"])
         page.get_by_role("button", name="Link", exact=True).click()
         expect(page.get_by_role("status").filter(has_text="Linked")).to_be_visible(timeout=15_000)
+        assert [x["user"]["user_id"] for x in links_of(server, second["usersig"])] == [eve]
+        with server.http() as http:  # "Use another account" signed the first one out
+            assert http.get("/v1/links", headers={
+                "Authorization": f"Bearer {me['usersig']}"}).status_code == 401
+        usersig = cy.usersig()
+        assert usersig and usersig != me["usersig"]
         expect(page.get_by_role("group", name="Show chats of").get_by_role(
             "button", name="ShopX")).to_be_visible()
 
@@ -354,13 +370,13 @@ def test_linked_apps_unlink_and_an_ended_session_signs_in_again(
         expect(apps).to_have_count(0)
         expect(page.get_by_text("No linked apps.")).to_be_visible()
         expect(page.get_by_role("group", name="Show chats of")).to_have_count(0)
-        assert links_of(server, me["usersig"]) == []
+        assert links_of(server, usersig) == []
 
         # Signed out elsewhere: the link URL asks for sign-in again, and a
         # wrong password keeps nothing.
         with server.http() as http:
             assert http.post("/v1/home/sign-out", headers={
-                "Authorization": f"Bearer {me['usersig']}"}).status_code == 200
+                "Authorization": f"Bearer {usersig}"}).status_code == 200
         cy.open_link(shop, eve)
         expect(page.get_by_role("status")).to_have_text(
             "Your Tidings session has ended. Sign in again.")
