@@ -55,6 +55,16 @@ def browser() -> Iterator[Browser]:
     yield from chromium()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def patient_expect() -> Iterator[None]:
+    """Each wait here may span a page load, a WebSocket login and a server
+    round trip on a busy machine (2 cores for the whole suite): 15 s rather
+    than 5 before an expect gives up (it ends as soon as the page shows it)."""
+    expect.set_options(timeout=15_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 @pytest.fixture(scope="module")
 def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One SQLite server for the module: the pages do not depend on the store

@@ -70,6 +70,7 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
 
   function openChat(conversationId: string | null) {
     setShowLinks(false);
+    setNotice(""); // the link flow's outcome, said once
     setOpen(conversationId);
   }
 

@@ -31,10 +31,10 @@ export function linkPane({ client, me, linked, link, showLinks, open, onLinkDone
     return <LinkFlow client={client} link={link} me={me} onOtherAccount={onSignOut}
       onLinked={(cid, preview) => {
         onLinkDone?.();
-        onNotice(t.linkDone(preview.app.name));
         if (cid) linked.open(cid, { app: preview.app, as: preview.user }, preview.target);
         void linked.load().catch(() => {});
         onOpen(cid);
+        onNotice(t.linkDone(preview.app.name));
       }}
       onCancel={() => { onLinkDone?.(); onNotice(t.linkNothing); }} />;
   }
