@@ -32,7 +32,8 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
 
   useEffect(() => {
     const off = client.on("state", setState);
-    client.connect().then(() => list.load(), (e) => setError(describe(e)));
+    // Also a load cut short by a close (signed out meanwhile) is caught.
+    client.connect().then(() => list.load()).catch((e) => setError(describe(e)));
     return () => { off(); list.dispose(); client.close(); };
   }, [client, list]);
 
