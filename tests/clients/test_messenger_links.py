@@ -398,3 +398,37 @@ def test_linked_apps_unlink_and_an_ended_session_signs_in_again(
         assert cy.usersig() is None
     finally:
         cy.close()
+
+
+def test_a_linked_chat_pages_back_through_its_history(
+        web_server: Server, shop: App, browser: Browser, users: Any) -> None:
+    server = web_server
+    me = registered(server)
+    fay, gus = users("fay"), users("gus")
+    imported(server, shop, (fay, "Fay"), (gus, "Gus"))
+    seller = AppUser(server, shop, gus)
+    dee = Browsing(browser, server)
+    try:
+
+        async def write() -> None:
+            for n in range(53):
+                await seller.client.send_text(f"c2c_{fay}", f"note {n}")
+
+        seller.run(write())
+        page = dee.page
+        dee.keep(me["usersig"])
+        dee.open_link(shop, fay, to=gus, action="chat")
+        page.get_by_role("button", name="Link", exact=True).click()
+        texts = page.locator(".link-chat .messages li .text")
+        expect(texts).to_have_count(50)  # the newest page
+        expect(texts.last).to_have_text("note 52")
+        page.get_by_role("button", name="Show earlier messages").click()
+        expect(texts).to_have_count(53)
+        expect(texts.first).to_have_text("note 0")
+        expect(page.get_by_role("button", name="Show earlier messages")).to_have_count(0)
+        # Read as it was shown: the list has no unread count for it.
+        expect(page.locator(".conversations li").filter(has_text="Gus").locator(".unread")
+               ).to_have_count(0)
+    finally:
+        dee.close()
+        seller.close()
