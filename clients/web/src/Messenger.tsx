@@ -11,6 +11,7 @@ import { ConversationItems } from "./list/ConversationItems.js";
 import { home } from "./session.js";
 import { describe } from "./SignIn.js";
 import { t } from "./strings.js";
+import { l } from "./links/strings.js";
 
 const peerOf = (conversationId: string) => conversationId.replace(/^c2c_/, "");
 
@@ -86,7 +87,7 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
         <header>
           <h1>{t.chats}</h1>
           <button type="button" class="secondary" onClick={() => { setShowLinks(true); setOpen(null); }}>
-            {t.linkedApps}</button>
+            {l.linkedApps}</button>
           <button type="button" onClick={onSignOut}>{t.signOut}</button>
         </header>
         {state !== "connected" && <p class="banner" role="status">{t.offline}</p>}

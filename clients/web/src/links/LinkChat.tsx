@@ -10,6 +10,7 @@ import { lastText } from "../list/ConversationItems.js";
 import type { LinkedConversation, LinkedConversations } from "../list/linked.js";
 import { describe } from "../SignIn.js";
 import { t } from "../strings.js";
+import { l } from "./strings.js";
 import "./links.css";
 
 type Line = Pick<MessageView, "seq" | "sender" | "elements" | "state"> & { sender_card?: UserCard };
@@ -93,11 +94,11 @@ export function LinkChat({ client, linked, entry, conversationId, onBack }: {
         <h2 class="visually-hidden">{heading}</h2>
         <div class="who">
           {entry && peer ? <PeerCard app={entry.app} card={peer} /> : <span class="name">{heading}</span>}
-          {entry && <span class="as">{t.youAre(nameOfCard(entry.as), entry.app.name)}</span>}
+          {entry && <span class="as">{l.youAre(nameOfCard(entry.as), entry.app.name)}</span>}
         </div>
       </header>
       <ol class="messages">
-        {more && <li class="earlier"><button type="button" class="link" onClick={earlier}>{t.earlier}</button></li>}
+        {more && <li class="earlier"><button type="button" class="link" onClick={earlier}>{l.earlier}</button></li>}
         {lines.map((m) => (
           <li key={m.seq} class={m.sender === me ? "mine" : "theirs"} data-seq={m.seq}>
             <span class="sender">{m.sender === me ? "" : m.sender_card ? nameOfCard(m.sender_card) : m.sender}</span>
@@ -108,7 +109,7 @@ export function LinkChat({ client, linked, entry, conversationId, onBack }: {
       </ol>
       {error && <p class="error" role="alert">{error}</p>}
       <form class="compose" onSubmit={send}>
-        <label for="link-message">{entry ? t.messageAs(nameOfCard(entry.as), entry.app.name) : t.message}</label>
+        <label for="link-message">{entry ? l.messageAs(nameOfCard(entry.as), entry.app.name) : t.message}</label>
         <input id="link-message" autocomplete="off" placeholder={t.message} value={text}
           onInput={(e) => setText(e.currentTarget.value)} />
         <button type="submit" disabled={!me}>{t.send}</button>

@@ -8,6 +8,7 @@ import { TidingsError, type Client, type LinkPreview, type LinkTicketIn, type Si
 import { AppIcon, nameOfCard, PeerCard } from "../list/Cards.js";
 import { home } from "../session.js";
 import { t } from "../strings.js";
+import { l } from "./strings.js";
 import "./links.css";
 
 /** The link the URL carries, or null when this page is not a link URL. */
@@ -27,9 +28,9 @@ export function linkFromUrl(where: Location): LinkTicketIn | null {
 export function refusal(error: unknown): string {
   if (!(error instanceof TidingsError)) return t.failed + String(error);
   const said: Record<number, string> = {
-    96050: t.linkInvalid, 96052: t.linkInvalid, 96051: t.linkExpired,
-    96053: t.linkWrongApp, 96054: t.linkUsed, 96055: t.linkElsewhere,
-    96057: t.linkNoTarget, 70020: t.linkNoApp, 70051: t.linkDisabled, 70107: t.linkDisabled,
+    96050: l.linkInvalid, 96052: l.linkInvalid, 96051: l.linkExpired,
+    96053: l.linkWrongApp, 96054: l.linkUsed, 96055: l.linkElsewhere,
+    96057: l.linkNoTarget, 70020: l.linkNoApp, 70051: l.linkDisabled, 70107: l.linkDisabled,
   };
   return `${said[error.code] ?? error.message} (${error.code})`;
 }
@@ -51,7 +52,7 @@ export function LinkFlow({ client, link, me, onLinked, onCancel, onOtherAccount 
 
   useEffect(() => {
     const before = document.title;
-    document.title = t.linkTitle;
+    document.title = l.linkTitle;
     return () => { document.title = before; };
   }, []);
 
@@ -77,34 +78,34 @@ export function LinkFlow({ client, link, me, onLinked, onCancel, onOtherAccount 
     <section class="link-flow" aria-labelledby="link-question">
       <header>
         <h2 id="link-question">
-          {preview ? t.linkQuestion(preview.app.name, nameOfCard(preview.user)) : t.linkTitle}
+          {preview ? l.linkQuestion(preview.app.name, nameOfCard(preview.user)) : l.linkTitle}
         </h2>
       </header>
       <div class="link-body">
-        {stage.kind === "loading" && <p role="status">{t.linkChecking}</p>}
+        {stage.kind === "loading" && <p role="status">{l.linkChecking}</p>}
         {preview && (
           <div class="link-preview">
             <p class="app-head"><AppIcon app={preview.app} /><span class="app-name">{preview.app.name}</span></p>
             <PeerCard app={preview.app} card={preview.user} />
             {preview.target && (
-              <p class="then">{(preview.action === "friend" ? t.linkThenFriend : t.linkThenChat)(
+              <p class="then">{(preview.action === "friend" ? l.linkThenFriend : l.linkThenChat)(
                 nameOfCard(preview.target), preview.target.user_id)}</p>
             )}
-            {preview.replaces && <p class="replaces">{t.linkReplaces(preview.app.name, preview.replaces)}</p>}
-            {preview.linked && <p class="already">{t.linkAlready}</p>}
+            {preview.replaces && <p class="replaces">{l.linkReplaces(preview.app.name, preview.replaces)}</p>}
+            {preview.linked && <p class="already">{l.linkAlready}</p>}
           </div>
         )}
         {stage.kind === "refused" && <p class="error" role="alert">{stage.message}</p>}
-        <p class="signed-in-as">{t.linkSignedInAs} <strong class="me">{account}</strong>{" "}
-          <button type="button" class="link" onClick={onOtherAccount}>{t.linkOtherAccount}</button>
+        <p class="signed-in-as">{l.linkSignedInAs} <strong class="me">{account}</strong>{" "}
+          <button type="button" class="link" onClick={onOtherAccount}>{l.linkOtherAccount}</button>
         </p>
         <div class="actions">
           {(stage.kind === "ask" || stage.kind === "busy") &&
             <button type="button" disabled={stage.kind === "busy"} onClick={() => void confirm(stage.preview)}>
-              {t.linkConfirm}
+              {l.linkConfirm}
             </button>}
           <button type="button" class="secondary" onClick={onCancel}>
-            {stage.kind === "refused" ? t.linkClose : t.linkCancel}
+            {stage.kind === "refused" ? l.linkClose : l.linkCancel}
           </button>
         </div>
       </div>

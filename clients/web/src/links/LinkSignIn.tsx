@@ -3,18 +3,18 @@
  * same link carries on once signed in. */
 import type { ComponentChildren } from "preact";
 import { useEffect } from "preact/hooks";
-import { t } from "../strings.js";
+import { l } from "./strings.js";
 import "./links.css";
 
 export function LinkSignIn({ ended, children }: { ended: boolean; children: ComponentChildren }) {
   useEffect(() => {
     const before = document.title;
-    document.title = t.linkTitle;
+    document.title = l.linkTitle;
     return () => { document.title = before; };
   }, []);
   return (
     <div class="link-sign-in">
-      <p class="notice" role="status">{ended ? t.linkSessionEnded : t.linkSignIn}</p>
+      <p class="notice" role="status">{ended ? l.linkSessionEnded : l.linkSignIn}</p>
       {children}
     </div>
   );

@@ -7,6 +7,7 @@ import { PeerCard } from "../list/Cards.js";
 import type { LinkedConversations } from "../list/linked.js";
 import { describe } from "../SignIn.js";
 import { t } from "../strings.js";
+import { l } from "./strings.js";
 import "./links.css";
 
 export function LinkedApps({ client, linked, onBack }: {
@@ -36,17 +37,17 @@ export function LinkedApps({ client, linked, onBack }: {
     <section class="linked-apps" aria-labelledby="linked-apps-title">
       <header>
         <button class="back" type="button" onClick={onBack} aria-label={t.back}>‹</button>
-        <h2 id="linked-apps-title">{t.linkedApps}</h2>
+        <h2 id="linked-apps-title">{l.linkedApps}</h2>
       </header>
-      <p class="empty">{t.linkedAppsAbout}</p>
+      <p class="empty">{l.linkedAppsAbout}</p>
       {error && <p class="error" role="alert">{error}</p>}
-      {links?.length === 0 && <p class="empty">{t.noLinkedApps}</p>}
+      {links?.length === 0 && <p class="empty">{l.noLinkedApps}</p>}
       <ul>
         {links?.map((link) => (
           <li key={link.app.sdkappid} data-app={link.app.sdkappid}>
             <PeerCard app={link.app} card={link.user} />
             <button type="button" class="secondary" onClick={() => void unlink(link)}
-              aria-label={t.unlinkApp(link.app.name)}>{t.unlink}</button>
+              aria-label={l.unlinkApp(link.app.name)}>{l.unlink}</button>
           </li>
         ))}
       </ul>

@@ -5,7 +5,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import type { Client, LinkTicketIn, SignedIn } from "tidings-client";
 import { isLinked, LinkedConversations } from "../list/linked.js";
-import { t } from "../strings.js";
+import { l } from "./strings.js";
 import { LinkChat } from "./LinkChat.js";
 import { LinkedApps } from "./LinkedApps.js";
 import { LinkFlow } from "./LinkFlow.js";
@@ -34,9 +34,9 @@ export function linkPane({ client, me, linked, link, showLinks, open, onLinkDone
         if (cid) linked.open(cid, { app: preview.app, as: preview.user }, preview.target);
         void linked.load().catch(() => {});
         onOpen(cid);
-        onNotice(t.linkDone(preview.app.name));
+        onNotice(l.linkDone(preview.app.name));
       }}
-      onCancel={() => { onLinkDone?.(); onNotice(t.linkNothing); }} />;
+      onCancel={() => { onLinkDone?.(); onNotice(l.linkNothing); }} />;
   }
   if (showLinks) return <LinkedApps client={client} linked={linked} onBack={onClose} />;
   if (open && isLinked(open)) {

@@ -6,7 +6,7 @@
  * plain text: a home user named "ShopX Support ✓" shows as just that text. */
 import type { ComponentChildren } from "preact";
 import type { AppCard, UserCard } from "tidings-client";
-import { t } from "../strings.js";
+import { l } from "../links/strings.js";
 import "./list.css";
 
 /** A letter tile when there is no picture: its colour (one of eight, in
@@ -34,10 +34,10 @@ export function Avatar({ name, url, seed }: { name: string; url?: string | null;
 /** The badge: the app's icon and name on a filled pill with a check mark. */
 export function Verified({ app }: { app: AppCard }) {
   return (
-    <span class="verified" data-sdkappid={app.sdkappid} title={t.verifiedBy(app.name)}>
+    <span class="verified" data-sdkappid={app.sdkappid} title={l.verifiedBy(app.name)}>
       <AppIcon app={app} />
       <svg class="check" viewBox="0 0 16 16" aria-hidden="true"><path d="M6.2 11.4 2.8 8l1.1-1.1 2.3 2.3 5.9-5.9 1.1 1.1z" /></svg>
-      <span class="verified-text">{t.verifiedBy(app.name)}</span>
+      <span class="verified-text">{l.verifiedBy(app.name)}</span>
     </span>
   );
 }

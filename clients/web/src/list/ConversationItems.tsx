@@ -6,6 +6,7 @@
 import { useState } from "preact/hooks";
 import type { ConversationView, MessageView } from "tidings-client";
 import { language, t } from "../strings.js";
+import { l } from "../links/strings.js";
 import { AppIcon, Avatar, nameOfCard, PeerCard, Verified } from "./Cards.js";
 import type { Identity, LinkedConversation } from "./linked.js";
 
@@ -97,11 +98,11 @@ export function ConversationItems({ own, linked, identities, open, onOpen, title
   return (
     <>
       {identities.length > 0 && (
-        <div class="chips" role="group" aria-label={t.filterByApp}>
+        <div class="chips" role="group" aria-label={l.filterByApp}>
           <Chip pressed={chosen === "all"} onClick={() => setFilter("all")}
-            unread={unreadOf(own) + unreadOf(linked.map((l) => l.conversation))}>{t.all}</Chip>
+            unread={unreadOf(own) + unreadOf(linked.map((l) => l.conversation))}>{l.all}</Chip>
           <Chip pressed={chosen === "personal"} onClick={() => setFilter("personal")} unread={unreadOf(own)}>
-            {t.personal}
+            {l.personal}
           </Chip>
           {identities.map(({ app }) => (
             <Chip key={app.sdkappid} pressed={chosen === app.sdkappid} onClick={() => setFilter(app.sdkappid)}
@@ -111,7 +112,7 @@ export function ConversationItems({ own, linked, identities, open, onOpen, title
           ))}
         </div>
       )}
-      {items.length === 0 && <p class="empty">{chosen === "all" || chosen === "personal" ? t.noChats : t.noAppChats}</p>}
+      {items.length === 0 && <p class="empty">{chosen === "all" || chosen === "personal" ? t.noChats : l.noAppChats}</p>}
       <ul class="conversations">
         {items.map((item) => {
           const c = item.conversation;
@@ -119,7 +120,7 @@ export function ConversationItems({ own, linked, identities, open, onOpen, title
           return (
             <li key={c.conversation_id} data-app={item.link?.app.sdkappid}>
               <button type="button" class={here ? "open" : ""} aria-current={here ? "true" : undefined}
-                title={item.link ? t.youAre(nameOfCard(item.link.as), item.link.app.name) : undefined}
+                title={item.link ? l.youAre(nameOfCard(item.link.as), item.link.app.name) : undefined}
                 onClick={() => onOpen(c.conversation_id)}>
                 <Entry item={item} title={title} />
                 <span class="marks">
@@ -127,8 +128,8 @@ export function ConversationItems({ own, linked, identities, open, onOpen, title
                     <time dateTime={new Date(c.last_time).toISOString()} title={new Date(c.last_time).toLocaleString(language)}>
                       {when(c.last_time)}</time>}
                   <span class="flags">
-                  {c.pinned && <span class="mark" aria-label={t.pinned}>📌</span>}
-                  {c.muted && <span class="mark" aria-label={t.muted}>🔕</span>}
+                  {c.pinned && <span class="mark" aria-label={l.pinned}>📌</span>}
+                  {c.muted && <span class="mark" aria-label={l.muted}>🔕</span>}
                   {c.unread > 0 && !here &&
                     <span class={c.muted ? "unread muted" : "unread"} aria-label={t.unread(c.unread)}>{c.unread}</span>}
                   </span>
