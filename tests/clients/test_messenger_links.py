@@ -14,8 +14,9 @@ against a real server (docs/messenger.md, docs/linked-identity.md):
   else) show their stable codes and link nothing; an app's text is never
   HTML; an ended session asks for sign-in again; "Linked apps" unlinks.
 
-These keep every guarantee of the retired link page's tests but one: the
-code sign-in on a link URL waits for the messenger's code sign-in.
+These keep every guarantee of the retired link page's tests; the code
+sign-in on a link URL runs once the messenger's sign-in has code sign-in
+(until then that test skips, after seeing this build say it has none).
 ``TIDINGS_TEST_SCREENSHOT_DIR=docs/screenshots`` saves the screens."""
 
 from __future__ import annotations
