@@ -154,8 +154,8 @@ class Server:
         finally:
             await engine.dispose()
 
-    def create_app(self, name: str = "ShopX") -> App:
-        doc = json.loads(self.cli("app", "create", "--name", name).stdout)
+    def create_app(self, name: str = "ShopX", icon_url: str = "") -> App:
+        doc = json.loads(self.cli("app", "create", "--name", name, "--icon-url", icon_url).stdout)
         return App(doc["sdkappid"], doc["secret_key"], doc["admin"])
 
     def home_app(self) -> App:
@@ -402,8 +402,8 @@ class InProcessServer(Server):
         services = ServerServices(self._asgi.state.runtime)
         return asyncio.run_coroutine_threadsafe(work(services), self._loop).result(60)
 
-    def create_app(self, name: str = "ShopX") -> App:
-        return self._call(lambda s: s.create_app(name))
+    def create_app(self, name: str = "ShopX", icon_url: str = "") -> App:
+        return self._call(lambda s: s.create_app(name, icon_url))
 
     def home_app(self) -> App:
         return self._call(lambda s: s.home_app())

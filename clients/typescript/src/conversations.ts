@@ -1,6 +1,7 @@
 /** A conversation list that keeps itself current: loaded with the
  * `conversations` op (again after each reconnect), then updated from the
- * client's events (new messages, read cursors, recalls and edits, settings
+ * client's events (the user's own conversations only: a linked identity's,
+ * relayed to a home account, are `linkConversations`') (new messages, read cursors, recalls and edits, settings
  * from other devices). Store-friendly: `subscribe` + `getSnapshot` fit
  * React's `useSyncExternalStore`, Svelte stores and Vue's `shallowRef`; each
  * change makes a new array (immutable snapshots). */
@@ -68,6 +69,9 @@ export class ConversationList {
   }
 
   private onMessage(m: MessageView): void {
+    // A linked identity's conversation (`app:...`, relayed to a home
+    // account) is not the user's own: `conversations` never lists it.
+    if (m.conversation_id.startsWith("app:")) return;
     const conv = this.byId.get(m.conversation_id) ?? {
       conversation_id: m.conversation_id, type: m.conversation_id.startsWith("group_") ? "group" : "c2c",
       last_message: null, last_seq: 0, last_time: 0, read_seq: 0, unread: 0, peer_read_seq: null,

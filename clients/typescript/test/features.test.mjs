@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
 import { WebSocket } from "ws";
-import { HomeAccounts, TidingsError, httpBase } from "tidings-client";
+import { ConversationList, HomeAccounts, TidingsError, httpBase } from "tidings-client";
 import { CONTROL, SDKAPPID, URL, connect, until, user, closeAll, closeLater } from "./helpers.mjs";
 
 after(closeAll);
@@ -123,6 +123,8 @@ test("a hosted account links an app identity, chats as it, and unlinks", async (
   const relayed = [];
   messenger.on("message", (m) => relayed.push(m));
   await messenger.connect();
+  const own = new ConversationList(messenger);
+  await own.load();
   const [carol, bob] = [user("carol"), user("bob")];
   const shopBob = await login(bob);
   const ticket = await (await fetch(`${CONTROL}/linkticket?user=${carol}`)).text();
@@ -137,6 +139,7 @@ test("a hosted account links an app identity, chats as it, and unlinks", async (
   await until(() => relayed.length === 3, 10_000, "the relayed messages");
   assert.deepEqual(relayed.map((m) => [m.conversation_id, m.elements[0].text]),
     [0, 1, 2].map((n) => [qualified, `m${n}`]));
+  assert.deepEqual(own.getSnapshot(), []); // relayed: the linked identity's, not the account's own
   const ack = await messenger.linkSend(qualified, [{ type: "text", text: "answer" }]);
   assert.equal(ack.conversation_id, qualified);
   await until(() => shopBob.inbox.length === 1, 10_000, "the answer");

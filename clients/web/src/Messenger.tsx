@@ -1,20 +1,30 @@
 /** The signed-in messenger: the conversation list (the SDK's
- * ConversationList, current from the live events) and the open chat. On a
- * phone-sized screen one of the two shows at a time (style.css). */
+ * ConversationList and the linked apps' LinkedConversations, both current
+ * from the live events; rendered by list/) and the open chat, or the link
+ * flow when the page is a link URL. On a phone-sized screen one of the two
+ * shows at a time (style.css). */
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { ConversationList, type Client, type ConnectionState, type SignedIn } from "tidings-client";
+import { ConversationList, type Client, type ConnectionState, type LinkTicketIn, type SignedIn } from "tidings-client";
 import { Chat } from "./Chat.js";
+import { linkPane, useLinked } from "./links/panes.js";
+import { ConversationItems } from "./list/ConversationItems.js";
 import { home } from "./session.js";
 import { describe } from "./SignIn.js";
 import { t } from "./strings.js";
+import { l } from "./links/strings.js";
 
 const peerOf = (conversationId: string) => conversationId.replace(/^c2c_/, "");
 
-export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => void }) {
+export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
+  me: SignedIn; onSignOut: () => void; link?: LinkTicketIn | null; onLinkDone?: () => void;
+}) {
   const client: Client = useMemo(() => home.client(me), [me]);
   const list = useMemo(() => new ConversationList(client), [client]);
   const [conversations, setConversations] = useState(list.getSnapshot());
   useEffect(() => list.subscribe(() => setConversations(list.getSnapshot())), [list]);
+  const linked = useLinked(client);
+  const [showLinks, setShowLinks] = useState(false);
+  const [notice, setNotice] = useState("");
   const [state, setState] = useState<ConnectionState>("connecting");
   const [open, setOpen] = useState<string | null>(null);
   const [names, setNames] = useState<Record<string, string>>({});
@@ -23,7 +33,8 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
 
   useEffect(() => {
     const off = client.on("state", setState);
-    client.connect().then(() => list.load(), (e) => setError(describe(e)));
+    // Also a load cut short by a close (signed out meanwhile) is caught.
+    client.connect().then(() => list.load()).catch((e) => setError(describe(e)));
     return () => { off(); list.dispose(); client.close(); };
   }, [client, list]);
 
@@ -52,21 +63,35 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
       const card = await home.find(me, peer.trim());
       const userId = String(card.user_id);
       setNames((n) => ({ ...n, [userId]: String(card.display_name || card.username || userId) }));
-      setOpen(`c2c_${userId}`);
+      openChat(`c2c_${userId}`);
       setPeer("");
     } catch (e) {
       setError(t.notFound + " " + describe(e));
     }
   }
 
+  function openChat(conversationId: string | null) {
+    setShowLinks(false);
+    setNotice(""); // the link flow's outcome, said once
+    setOpen(conversationId);
+  }
+
+  const main = linkPane({ client, me, linked: linked.linked, link, showLinks, open, onLinkDone, onNotice: setNotice,
+    onOpen: openChat, onClose: () => openChat(null), onSignOut })
+    ?? (open && <Chat client={client} me={me.user_id} conversationId={open} name={title(open)}
+      nameOf={nameOf} onBack={() => setOpen(null)} />);
+
   return (
-    <div class={open ? "messenger has-chat" : "messenger"}>
+    <div class={main ? "messenger has-chat" : "messenger"}>
       <nav class="list" aria-label={t.chats}>
         <header>
           <h1>{t.chats}</h1>
+          <button type="button" class="secondary" onClick={() => { setShowLinks(true); setOpen(null); }}>
+            {l.linkedApps}</button>
           <button type="button" onClick={onSignOut}>{t.signOut}</button>
         </header>
         {state !== "connected" && <p class="banner" role="status">{t.offline}</p>}
+        {notice && <p class="notice" role="status">{notice}</p>}
         <form class="start" onSubmit={start}>
           <label for="peer">{t.startWith}</label>
           <div class="row">
@@ -76,24 +101,10 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
           </div>
         </form>
         {error && <p class="error" role="alert">{error}</p>}
-        {conversations.length === 0 && <p class="empty">{t.noChats}</p>}
-        <ul class="conversations">
-          {conversations.map((c) => (
-            <li key={c.conversation_id}>
-              <button type="button" class={open === c.conversation_id ? "open" : ""}
-                aria-current={open === c.conversation_id ? "true" : undefined}
-                onClick={() => setOpen(c.conversation_id)}>
-                <span class="name">{title(c.conversation_id)}</span>
-                <span class="last">{c.last_message?.elements.map((e) => e.type === "text" ? e.text : t.nonText(e.type)).join(" ") ?? ""}</span>
-                {c.unread > 0 && open !== c.conversation_id &&
-                  <span class="unread" aria-label={t.unread(c.unread)}>{c.unread}</span>}
-              </button>
-            </li>
-          ))}
-        </ul>
+        <ConversationItems own={conversations} linked={linked.items} identities={linked.apps}
+          open={open} onOpen={openChat} title={title} />
       </nav>
-      {open && <Chat client={client} me={me.user_id} conversationId={open} name={title(open)}
-        nameOf={nameOf} onBack={() => setOpen(null)} />}
+      {main}
     </div>
   );
 }

@@ -17,7 +17,6 @@ from tidings.api import (
     friends,
     groups,
     home,
-    link_page,
     links,
     openapi_doc,
     protocol_log,
@@ -87,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         push_routes.router, push_routes.admin_router,
         media_api.router, media_api.admin_router,
         links.router, links.admin_router, links.settings_router,
-        link_page.router, home_recovery_routes.router, web.router,
+        home_recovery_routes.router, web.router, web.link_router,
     ]
     for router in routers:
         app.include_router(router)

@@ -8,6 +8,11 @@ request names one of them or gets the usual JSON 404, and nothing from the
 URL ever reaches the filesystem. The page runs only its own script and style
 (a strict Content-Security-Policy, as the link page's) and talks only to this
 server (``connect-src 'self'`` covers the same-origin WebSocket).
+
+The link URL an app hands its user, ``/l/{sdkappid}?ticket=...``, is the
+same page: the messenger reads the ticket from its own URL and runs the link
+flow (docs/linked-identity.md). The ticket is worth protecting, so that page
+is never stored and never sends a Referer.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 
 router = APIRouter(include_in_schema=False)
+# The link URL is part of the API an app builds on: it is in the OpenAPI document.
+link_router = APIRouter(tags=["links"])
 
 _STATIC = files("tidings") / "web" / "static"
 
@@ -34,6 +41,8 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; "
 _PAGE_HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": CSP,
                  "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
                  "X-Content-Type-Options": "nosniff"}
+# The link URL carries a ticket: kept nowhere, never in a Referer.
+_LINK_HEADERS = {**_PAGE_HEADERS, "Cache-Control": "no-store"}
 _ASSET_HEADERS = {"Cache-Control": "public, max-age=31536000, immutable",
                   "X-Content-Type-Options": "nosniff"}
 
@@ -57,6 +66,18 @@ async def messenger() -> Response:
     if _INDEX is None:
         raise HTTPException(404, "the web messenger is not built (clients/web: npm run build)")
     return HTMLResponse(_INDEX, headers=_PAGE_HEADERS)
+
+
+@link_router.get("/l/{sdkappid}", response_class=HTMLResponse)
+async def link_url(sdkappid: int) -> Response:
+    """The link URL an app hands its user (``?ticket=...&to=...&action=chat``):
+    the web messenger, which signs in (or registers) when the browser holds
+    no home session, previews the link (``POST /v1/links/preview``), asks
+    once, confirms (``POST /v1/links``) and opens the conversation. The
+    ticket is read by the page, never by this route; never stored, no Referer."""
+    if _INDEX is None:
+        raise HTTPException(404, "the web messenger is not built (clients/web: npm run build)")
+    return HTMLResponse(_INDEX, headers=_LINK_HEADERS)
 
 
 @router.get("/assets/{name}")

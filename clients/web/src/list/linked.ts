@@ -1,0 +1,152 @@
+/** The conversations of the person's linked app identities
+ * (docs/linked-identity.md), kept current like the SDK's ConversationList:
+ * loaded with `link_conversations` (again after each reconnect, which is
+ * the catch-up of the list), then moved by the relayed live events, whose
+ * conversation ids are qualified (`app:<sdkappid>:...`). Cards (the app's,
+ * the peer's, who the person is in the app) come only from the server's
+ * answers and frames, never from anything a user typed. */
+import type { AppCard, Client, ConversationView, MessageAck, MessageView, UserCard } from "tidings-client";
+
+export const LINKED_PREFIX = "app:";
+export const isLinked = (conversationId: string): boolean => conversationId.startsWith(LINKED_PREFIX);
+
+/** One linked identity: its app and who the person is there. */
+export interface Identity { app: AppCard; as: UserCard }
+export interface LinkedConversation extends Identity { conversation: ConversationView }
+/** What a relayed frame carries besides the message. */
+interface Relayed { link?: Identity; peer_card?: UserCard; sender_card?: UserCard }
+
+function empty(conversationId: string): ConversationView {
+  return {
+    conversation_id: conversationId, type: conversationId.includes(":group_") ? "group" : "c2c",
+    last_message: null, last_seq: 0, last_time: 0, read_seq: 0, unread: 0, peer_read_seq: null,
+    pinned: false, muted: false, hidden: false, cleared_seq: 0, draft: "", draft_time: 0,
+  };
+}
+
+export class LinkedConversations {
+  private byId = new Map<string, LinkedConversation>();
+  // Opened but still empty (no message yet): shown when opened, not listed.
+  private readonly opened = new Map<string, LinkedConversation>();
+  private identities: readonly Identity[] = [];
+  private snapshot: readonly LinkedConversation[] = [];
+  private readonly listeners = new Set<() => void>();
+  private readonly offs: (() => void)[] = [];
+
+  constructor(private readonly client: Client) {
+    this.offs.push(
+      client.on("message", (m) => { if (isLinked(m.conversation_id)) this.onMessage(m); }),
+      client.on("read", (r) => this.patch(r.conversation_id, { read_seq: r.read_seq, unread: r.unread })),
+      client.on("change", (c) => {
+        const held = this.byId.get(c.conversation_id)?.conversation;
+        if (held?.last_message && c.target && held.last_message.seq === c.target_seq) {
+          this.patch(c.conversation_id, { last_message: c.target });
+        }
+      }),
+      client.on("link_added", () => void this.load().catch(() => {})),
+      client.on("link_removed", (gone) => {
+        this.identities = this.identities.filter((i) => i.app.sdkappid !== gone.sdkappid);
+        for (const held of [this.byId, this.opened]) {
+          for (const [cid, entry] of held) if (entry.app.sdkappid === gone.sdkappid) held.delete(cid);
+        }
+        this.publish();
+      }),
+      client.on("state", (state) => { if (state === "connected") void this.load().catch(() => {}); }),
+    );
+  }
+
+  /** Fetches every linked identity's conversations (the client must be connected). */
+  async load(): Promise<readonly LinkedConversation[]> {
+    const reply = await this.client.linkConversations();
+    this.identities = reply.apps.map(({ app, as }) => ({ app, as }));
+    this.byId = new Map(reply.apps.flatMap(({ app, as, conversations }) =>
+      conversations.map((conversation) => [conversation.conversation_id, { app, as, conversation }] as const)));
+    for (const cid of this.opened.keys()) if (this.byId.has(cid)) this.opened.delete(cid);
+    this.publish();
+    return this.snapshot;
+  }
+
+  getSnapshot = (): readonly LinkedConversation[] => this.snapshot;
+  /** The linked identities, one per app, in the order of the server's answer. */
+  getIdentities = (): readonly Identity[] => this.identities;
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  get(conversationId: string): LinkedConversation | undefined {
+    return this.byId.get(conversationId) ?? this.opened.get(conversationId);
+  }
+
+  /** A conversation the link flow opened, with the cards its preview showed
+   * (the server's): it joins the list with its first message. */
+  open(conversationId: string, identity: Identity, peer: UserCard | null): void {
+    if (this.byId.has(conversationId)) return;
+    this.opened.set(conversationId, { ...identity, conversation: {
+      ...empty(conversationId), peer_card: conversationId.includes(":c2c_") ? peer : null } });
+    this.publish();
+  }
+
+  /** Sends text as the linked identity; the list shows it at once (the
+   * server relays a device's own link_send to the other devices only). */
+  async sendText(conversationId: string, text: string): Promise<MessageAck> {
+    const ack = await this.client.linkSend(conversationId, [{ type: "text", text }]);
+    const entry = this.get(conversationId);
+    if (entry) {
+      this.onMessage({
+        kind: "message", conversation_id: ack.conversation_id, seq: ack.seq, msg_id: ack.msg_id,
+        client_msg_id: ack.client_msg_id, time: ack.time, sender: entry.as.user_id,
+        elements: [{ type: "text", text }], cloud_custom_data: "", state: "normal", edited_at: null,
+        change_seq: 0, imported: null,
+      });
+    }
+    return ack;
+  }
+
+  /** Moves the linked identity's read cursor (the newest message without `seq`). */
+  async markRead(conversationId: string, seq?: number): Promise<void> {
+    const state = await this.client.request("link_read", { conversation_id: conversationId, seq: seq ?? null });
+    this.patch(state.conversation_id, { read_seq: state.read_seq, unread: state.unread });
+  }
+
+  dispose(): void {
+    for (const off of this.offs.splice(0)) off();
+    this.listeners.clear();
+  }
+
+  private onMessage(m: MessageView & Relayed): void {
+    const known = this.get(m.conversation_id);
+    const identity = known ?? m.link;
+    if (identity === undefined) return; // not one of ours (a frame without its label)
+    const conv: ConversationView = known?.conversation ?? empty(m.conversation_id);
+    this.opened.delete(m.conversation_id);
+    if (m.seq <= conv.last_seq) return;
+    const mine = m.sender === identity.as.user_id;
+    const { link: _label, peer_card, sender_card: _card, ...message } = m;
+    this.byId.set(m.conversation_id, {
+      app: identity.app, as: identity.as,
+      conversation: {
+        ...conv, last_message: message, last_seq: m.seq, last_time: m.time, hidden: false,
+        unread: mine ? conv.unread : conv.unread + 1, read_seq: mine ? m.seq : conv.read_seq,
+        peer_card: peer_card ?? conv.peer_card ?? null,
+      },
+    });
+    if (!this.identities.some((i) => i.app.sdkappid === identity.app.sdkappid)) {
+      this.identities = [...this.identities, { app: identity.app, as: identity.as }];
+    }
+    this.publish();
+  }
+
+  private patch(conversationId: string, change: Partial<ConversationView>): void {
+    const entry = this.byId.get(conversationId);
+    if (entry === undefined) return;
+    this.byId.set(conversationId, { ...entry, conversation: { ...entry.conversation, ...change } });
+    this.publish();
+  }
+
+  private publish(): void {
+    this.snapshot = [...this.byId.values()].filter((e) => !e.conversation.hidden);
+    for (const listener of [...this.listeners]) listener();
+  }
+}
