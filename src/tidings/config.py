@@ -241,6 +241,15 @@ class Settings(BaseSettings):
     home_webhook_secret: str = ""
     """Webhook sender: the key that signs each post."""
 
+    operator_session_hours: int = Field(12, ge=1, le=24 * 30)
+    """Hours an operator's console sign-in lasts (operators: tidings operator create)."""
+    operator_password_tries: int = Field(5, ge=1)
+    """Wrong passwords per operator name (known or not) before a lock-out."""
+    operator_attempts_per_ip: int = Field(30, ge=1)
+    """Operator sign-ins from one client IP per operator_lockout_seconds."""
+    operator_lockout_seconds: int = Field(900, ge=1)
+    """Length of an operator lock-out, and of the window its counters count in, in seconds."""
+
     trusted_proxies: str = ""
     """Peers (comma-separated IPs or CIDR networks) whose X-Forwarded-For names the client; *
     trusts all; empty: the header is ignored and the socket's peer is the client."""

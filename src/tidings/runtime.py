@@ -41,6 +41,7 @@ from tidings.services.links import LinkService
 from tidings.services.live import LiveService
 from tidings.services.media import MediaService
 from tidings.services.messaging import MessagingService
+from tidings.services.operators import OperatorService, operator_service
 from tidings.services.profiles import ProfileService
 from tidings.services.push import PushService
 from tidings.services.reactions import ReactionService
@@ -119,6 +120,8 @@ class Runtime:
     account_mutes: AccountMuteService
     # Group system notifications: live events to a group's members.
     group_notices: GroupNoticeService
+    # The deployment's operators (the console, docs/console.md).
+    operators: OperatorService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -220,6 +223,7 @@ class Runtime:
             home_recovery=home_recovery,
             retention=retention, account_mutes=account_mutes,
             group_notices=GroupNoticeService(GroupStore(db), groups, bus),
+            operators=operator_service(db, settings),
         )
 
     async def stop(self) -> None:

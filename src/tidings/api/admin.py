@@ -75,18 +75,44 @@ api_key_header = APIKeyHeader(name="Authorization", auto_error=False, scheme_nam
 ADMIN_KEY = "tidings.admin"
 
 
-async def admin_from_header(runtime: Runtime, authorization: str) -> AdminCaller:
-    """The admin of an ``Authorization: Bearer <admin UserSig>`` or
-    ``Authorization: ApiKey <key>`` header value."""
+# The app an operator acts on (``Authorization: Operator <token>``); any
+# other credential names its own app, and this header, when sent, must agree.
+APP_HEADER = "tidings-app"
+
+
+async def admin_from_header(runtime: Runtime, authorization: str,
+                            app: str = "") -> AdminCaller:
+    """The admin of an ``Authorization: Bearer <admin UserSig>``,
+    ``ApiKey <key>`` or ``Operator <token>`` header value; ``app`` is the
+    ``Tidings-App`` header's."""
     auth = runtime.auth
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
-    if scheme.lower() == "bearer" and token:
-        return await auth.admin_by_usersig(token)
-    if scheme.lower() == "apikey" and token:
-        return await auth.admin_by_api_key(token)
-    raise TidingsError(ErrorCode.USERSIG_MISSING, "send 'Authorization: Bearer <admin UserSig>' "
-                                                  "or 'Authorization: ApiKey <key>'")
+    scheme = scheme.lower()
+    if scheme == "operator" and token:
+        return await _operator_admin(runtime, token, app)
+    if scheme == "bearer" and token:
+        caller = await auth.admin_by_usersig(token)
+    elif scheme == "apikey" and token:
+        caller = await auth.admin_by_api_key(token)
+    else:
+        raise TidingsError(ErrorCode.USERSIG_MISSING,
+                           "send 'Authorization: Bearer <admin UserSig>', 'ApiKey <key>' "
+                           "or 'Operator <token>'")
+    if app and app.strip() != str(caller.sdkappid):
+        raise TidingsError(ErrorCode.APP_SCOPE_MISMATCH,
+                           f"this credential is app {caller.sdkappid}'s; it acts on no other")
+    return caller
+
+
+async def _operator_admin(runtime: Runtime, token: str, app: str) -> AdminCaller:
+    session = await runtime.operators.session(token)
+    wanted = app.strip()
+    if not (wanted.isascii() and wanted.isdigit() and len(wanted) <= 12):
+        raise TidingsError(ErrorCode.INVALID_REQUEST,
+                           "an operator names the app: 'Tidings-App: <sdkappid>'")
+    found = await runtime.apps.get(int(wanted))
+    return AdminCaller(found.sdkappid, f"operator:{session.name}")
 
 
 async def current_admin(
@@ -99,7 +125,8 @@ async def current_admin(
     if isinstance(checked, AdminCaller):
         return checked
     caller = await admin_from_header(runtime_of(request),
-                                     request.headers.get("authorization", ""))
+                                     request.headers.get("authorization", ""),
+                                     request.headers.get(APP_HEADER, ""))
     request.scope[ADMIN_KEY] = caller  # for the access log
     return caller
 
