@@ -149,12 +149,15 @@ async def list_accounts(
         after: Annotated[str, Query(max_length=32, description="the last user id of the "
                                                                 "previous page")] = "",
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        state: Annotated[str | None, Query(description="active, disabled or deleted")] = None
+        state: Annotated[str | None, Query(description="active, disabled or deleted")] = None,
+        prefix: Annotated[str, Query(max_length=32, description="only user ids that start "
+                                                                 "with this (case-sensitive)")
+                          ] = "",
 ) -> JSON:
     """The app's accounts by user id, a page at a time, with their state,
     nickname, creation time and last login; ``next`` gives the next page."""
-    return JSON(await runtime_of(request).accounts.list_accounts(admin.sdkappid, after=after,
-                                                                 limit=limit, state=state))
+    return JSON(await runtime_of(request).accounts.list_accounts(
+        admin.sdkappid, after=after, limit=limit, state=state, prefix=prefix))
 
 
 @router.post("/accounts/import", response_model=ImportOut)
