@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.app_server import AppServer, closed_port
 from tests.support import App, Server, error_of
 
 
@@ -210,3 +211,36 @@ def test_the_operator_command(make_server: Any) -> None:
     assert weak.returncode != 0  # an empty password from an empty stdin
     listed = __import__("json").loads(server.cli("operator", "list").stdout)
     assert [o["name"] for o in listed] == ["night-shift"]
+
+
+def test_figures_over_time(server: Server, app: App) -> None:
+    hooks = AppServer().start()
+    try:
+        with server.http(app, app.admin) as http:
+            http.post("/v1/admin/accounts/import", json={"accounts": [
+                {"user_id": "fig-a"}, {"user_id": "fig-b"}]})
+            for i in range(3):
+                sent = http.post("/v1/admin/messages", json={
+                    "from": "fig-a", "conversation_id": "c2c_fig-b", "client_msg_id": f"f{i}",
+                    "elements": [{"type": "text", "text": f"hi {i}"}]})
+                assert sent.status_code == 200, sent.text
+            http.put("/v1/admin/callbacks", json={"url": hooks.url})
+            assert http.post("/v1/admin/callbacks/test").json()["ok"] is True
+            http.put("/v1/admin/callbacks", json={"url": f"http://127.0.0.1:{closed_port()}/x"})
+            assert http.post("/v1/admin/callbacks/test").json()["ok"] is False
+
+            series = http.get("/v1/admin/app/series", params={"minutes": 120, "step": 60})
+            assert series.status_code == 200, series.text
+            doc = series.json()
+            points = doc["points"]
+            assert len(points) == 2 and doc["step_ms"] == 3_600_000
+            assert [p["at"] for p in points] == [doc["since"], doc["since"] + 3_600_000]
+            assert sum(p["messages"] for p in points) == 3
+            assert sum(p["callbacks_failed"] for p in points) >= 1
+            assert sum(p["callbacks_delivered"] for p in points) >= 1
+            assert any(p["callback_latency_ms"] is not None for p in points)
+            for params in ({"minutes": 10, "step": 20}, {"minutes": 10_080, "step": 1},
+                           {"minutes": 0}, {"minutes": 10_081}, {"step": 0}):
+                assert error_of(http.get("/v1/admin/app/series", params=params))[0] == 400
+    finally:
+        hooks.stop()

@@ -116,6 +116,13 @@ def test_an_operator_creates_an_app_sets_callbacks_and_sees_a_delivery(
         assert len(app_server.of("test")) == 1  # a real request reached the app's server
         ops.shot("callbacks")
 
+        # The figures count that delivery (from the stored rows: a cluster's whole).
+        sections.get_by_role("button", name="Figures").click()
+        delivered = page.get_by_role("img", name="Callbacks delivered: total 1")
+        expect(delivered).to_be_visible()
+        expect(page.get_by_role("img", name="Callbacks failed: total 0")).to_be_visible()
+        ops.shot("figures")
+
         # A reload keeps the sign-in (this tab's sessionStorage), no token in the URL.
         page.reload()
         expect(apps.get_by_role("button", name="ShopX Console")).to_be_visible()

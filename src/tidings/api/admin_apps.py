@@ -6,7 +6,9 @@ Always the app the credential names (api/admin.py), never another."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 
 from tidings.api.admin import Admin
 from tidings.api.auth import runtime_of
@@ -20,6 +22,7 @@ from tidings.api.operator_models import (
     RetiredOut,
     RevokedOut,
     SecretKeyOut,
+    SeriesOut,
 )
 from tidings.api.responses import JSON
 from tidings.domain.apps import api_key_view, app_view
@@ -62,6 +65,18 @@ async def retire_old_keys(request: Request, admin: Admin) -> JSON:
     with a retired key are refused (within ``app_cache_ttl`` everywhere)."""
     return JSON({"retired": await runtime_of(request).apps.retire_all_but_newest(
         admin.sdkappid)})
+
+
+@router.get("/series", response_model=SeriesOut)
+async def series(request: Request, admin: Admin,
+                 minutes: Annotated[int, Query(ge=1, le=10_080)] = 1440,
+                 step: Annotated[int, Query(ge=1, le=1440)] = 60) -> JSON:
+    """The app's figures over the last ``minutes`` (up to 7 days) in steps
+    of ``step`` minutes (at most 1440 steps), oldest first, the last step
+    the current one: messages stored, callbacks delivered and failed, and
+    their mean time from queued to delivered. From the stored rows, so the
+    figures of every process of a cluster are in them."""
+    return JSON(await runtime_of(request).stats.series(admin.sdkappid, minutes, step))
 
 
 @router.get("/api-keys", response_model=ApiKeysOut)

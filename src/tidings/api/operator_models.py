@@ -116,3 +116,23 @@ class ApiKeyRequest(Payload):
 
 class RevokedOut(BaseModel):
     revoked: bool
+
+
+class SeriesPointOut(BaseModel):
+    at: int = Field(description="the step's start, ms since the epoch")
+    messages: int
+    callbacks_delivered: int
+    callbacks_failed: int
+    callback_latency_ms: float | None = Field(
+        description="mean time from queued to delivered of the step's delivered callbacks")
+
+
+class SeriesOut(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "since": 1795309200000, "step_ms": 3600000, "points": [
+            {"at": 1795309200000, "messages": 1520, "callbacks_delivered": 1498,
+             "callbacks_failed": 2, "callback_latency_ms": 41.5}]}]}}
+
+    since: int
+    step_ms: int
+    points: list[SeriesPointOut]

@@ -38,6 +38,34 @@ class StatsStore:
                 messages.c.kind == EntryKind.MESSAGE))
         return AppCounts(int(registered or 0), int(active or 0), int(sent or 0))
 
+    async def series(self, sdkappid: int, since_ms: int, step_ms: int
+                     ) -> dict[int, dict[str, float]]:
+        """Per step from ``since_ms`` (the step's index -> figures): messages
+        stored, and callbacks delivered and failed with the mean time from
+        queued to delivered. Read from the rows every process writes (the
+        messages, the callbacks outbox), so a cluster's figures are whole."""
+        found: dict[int, dict[str, float]] = {}
+        m, o = messages.c, callback_outbox.c
+        sent_step = ((m.created_at - since_ms) // step_ms).label("step")
+        hook_step = ((o.created_at - since_ms) // step_ms).label("step")
+        async with self._db.reader.connect() as conn:
+            for step, count in (await conn.execute(
+                    select(sent_step, func.count()).where(
+                        m.sdkappid == sdkappid, m.created_at >= since_ms,
+                        m.kind == EntryKind.MESSAGE).group_by(sent_step))).all():
+                found.setdefault(int(step), {})["messages"] = int(count)
+            for step, status, count, waited in (await conn.execute(
+                    select(hook_step, o.status, func.count(),
+                           func.sum(o.delivered_at - o.created_at)).where(
+                        o.sdkappid == sdkappid, o.created_at >= since_ms,
+                        o.status.in_(("delivered", "failed"))).group_by(hook_step, o.status)
+            )).all():
+                point = found.setdefault(int(step), {})
+                point[f"callbacks_{status}"] = int(count)
+                if status == "delivered" and count:
+                    point["callback_latency_ms"] = float(waited or 0) / int(count)
+        return found
+
     async def queues(self, now_ms: int) -> dict[str, tuple[int, float]]:
         """The durable queues' waiting rows: name -> (how many, seconds the
         oldest has waited), through their status/due indexes."""
