@@ -154,6 +154,15 @@ def test_an_app_key_sees_its_own_app_only(console_server: Server, browser: Brows
         page.get_by_label("Find users (user id starts with)").fill("shopper")
         page.get_by_role("button", name="Search").click()
         expect(page.locator("table tbody code")).to_have_text(["shopper-mine"])
+        page.get_by_role("button", name="Disable").click()
+        expect(page.locator("table tbody .status")).to_have_text(["disabled"])
+        page.get_by_role("button", name="Profile").click()
+        expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
+
+        page.get_by_role("button", name="Push").click()
+        page.get_by_label("Private previews (hide every notification's content)").check()
+        page.get_by_role("button", name="Save").first.click()
+        expect(page.get_by_role("status")).to_have_text("Saved.")
 
         # Tampered to name the other app, the console gets the server's refusal.
         stored = json.loads(page.evaluate(
@@ -170,6 +179,10 @@ def test_an_app_key_sees_its_own_app_only(console_server: Server, browser: Brows
         assert status == 403
     finally:
         admin.close()
+    with server.http(mine, mine.admin) as http:  # what the console did, on the server
+        assert http.get("/v1/admin/push").json()["private_previews"] is True
+        states = {u["user_id"]: u["state"] for u in http.get("/v1/admin/accounts").json()["users"]}
+        assert states["shopper-mine"] == "disabled"
     # And on REST, whatever the route (tests/api/test_operator_console.py has them all).
     reply = httpx.get(f"{server.base_url}/v1/admin/accounts", timeout=10, headers={
         "Authorization": f"ApiKey {key}", "Tidings-App": str(theirs.sdkappid)})

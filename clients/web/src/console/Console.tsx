@@ -10,10 +10,11 @@ import { Figures } from "./Figures.js";
 import { useAction, useLoad } from "./hooks.js";
 import { Note } from "./Note.js";
 import { Overview } from "./Overview.js";
+import { Push } from "./Push.js";
 import { t } from "./strings.js";
 import { Users } from "./Users.js";
 
-const SECTIONS = ["overview", "callbacks", "users", "figures", "broadcasts"] as const;
+const SECTIONS = ["overview", "callbacks", "push", "users", "figures", "broadcasts"] as const;
 type Section = typeof SECTIONS[number];
 
 export function Console({ credential, onSignOut }: { credential: Credential; onSignOut: () => void }) {
@@ -87,7 +88,7 @@ function AppScreens({ credential, sdkappid, onChanged }: {
   const [section, setSection] = useState<Section>("overview");
   const api = appApi(credential, sdkappid);
   const label: Record<Section, string> = {
-    overview: t.overview, callbacks: t.callbacks, users: t.users, figures: t.figures, broadcasts: t.broadcasts,
+    overview: t.overview, callbacks: t.callbacks, push: t.push, users: t.users, figures: t.figures, broadcasts: t.broadcasts,
   };
   return (
     <>
@@ -99,6 +100,7 @@ function AppScreens({ credential, sdkappid, onChanged }: {
       </nav>
       {section === "overview" && <Overview api={api} onChanged={onChanged} />}
       {section === "callbacks" && <Callbacks api={api} />}
+      {section === "push" && <Push api={api} />}
       {section === "users" && <Users api={api} />}
       {section === "figures" && <Figures api={api} />}
       {section === "broadcasts" && <Broadcasts api={api} />}
