@@ -173,6 +173,8 @@ class Settings(BaseSettings):
     """Seconds between runs of the media collector."""
     retention_interval: float = Field(3600.0, gt=0)
     """Seconds between runs of the retention collector (apps' message windows)."""
+    figures_interval: float = Field(60.0, gt=0, le=60)
+    """Seconds between samples of each app's connections and active users (console figures)."""
     media_large_px: int = Field(1280, ge=16)
     """Longest side of an image's large version, in pixels."""
     media_thumb_px: int = Field(256, ge=16)

@@ -197,12 +197,14 @@ class Runtime:
         await media.start()
         retention = RetentionService(RetentionStore(db), interval=settings.retention_interval)
         await retention.start()
+        stats = StatsService(StatsStore(db), bus)
+        stats.start(auth, settings.figures_interval)
         # Keywords only: each new service is one more line, not a position.
         return cls(
             settings=settings, db=db, bus=bus, apps=apps, auth=auth, messaging=messaging,
             writer=writer, accounts=accounts, admin_messaging=admin_messaging,
             profiles=ProfileService(ProfileStore(db), bus), broadcasts=broadcasts,
-            stats=StatsService(StatsStore(db), bus), callbacks=callbacks, groups=groups,
+            stats=stats, callbacks=callbacks, groups=groups,
             friends=friends, conversation_settings=conversation_settings,
             typing=TypingService(bus, friends.relations),
             reactions=ReactionService(reaction_store, MessageStore(db), friends.relations,
@@ -227,6 +229,7 @@ class Runtime:
         )
 
     async def stop(self) -> None:
+        await self.stats.stop()
         await self.retention.stop()
         await self.media.stop()
         await self.broadcasts.stop()

@@ -5,7 +5,9 @@ keys) on the admin API. Bad input changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
 from typing import Any
 
@@ -13,7 +15,7 @@ import httpx
 import pytest
 
 from tests.app_server import AppServer, closed_port
-from tests.support import App, Server, error_of
+from tests.support import App, Conn, Server, error_of
 
 
 def unique(prefix: str) -> str:
@@ -244,3 +246,30 @@ def test_figures_over_time(server: Server, app: App) -> None:
                 assert error_of(http.get("/v1/admin/app/series", params=params))[0] == 400
     finally:
         hooks.stop()
+
+
+async def test_connections_and_active_users_over_time(make_server: Any) -> None:
+    """The sampler's rows (every figures_interval) reach the series."""
+    server = make_server(figures_interval="0.2")
+    app = server.create_app()
+    conn = await Conn.login(server, app, "live-one")
+    try:
+        with server.http(app, app.admin) as http:
+            deadline = time.monotonic() + 30
+            while True:
+                points = http.get("/v1/admin/app/series",
+                                  params={"minutes": 2, "step": 1}).json()["points"]
+                if max(p["connections"] for p in points) >= 1:
+                    break
+                assert time.monotonic() < deadline, points
+                await asyncio.sleep(0.2)
+            # The admin's own UserSig counts as an active user too (a ticket checked).
+            assert max(p["active_users"] for p in points) >= 1
+            assert len(points) == 2  # two one-minute steps
+    finally:
+        await conn.close()
+    # Another app sees none of it.
+    other = server.create_app("Other")
+    with server.http(other, other.admin) as http:
+        points = http.get("/v1/admin/app/series", params={"minutes": 2, "step": 1}).json()
+        assert all(p["connections"] == 0 for p in points["points"])

@@ -120,6 +120,10 @@ class RevokedOut(BaseModel):
 
 class SeriesPointOut(BaseModel):
     at: int = Field(description="the step's start, ms since the epoch")
+    connections: int = Field(description="the most connections sampled in a minute of the "
+                                         "step, every process together")
+    active_users: int = Field(description="the most users active in a minute of the step "
+                                          "(a ticket checked: a login or a REST call)")
     messages: int
     callbacks_delivered: int
     callbacks_failed: int
@@ -130,8 +134,9 @@ class SeriesPointOut(BaseModel):
 class SeriesOut(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{
         "since": 1795309200000, "step_ms": 3600000, "points": [
-            {"at": 1795309200000, "messages": 1520, "callbacks_delivered": 1498,
-             "callbacks_failed": 2, "callback_latency_ms": 41.5}]}]}}
+            {"at": 1795309200000, "connections": 212, "active_users": 180, "messages": 1520,
+             "callbacks_delivered": 1498, "callbacks_failed": 2,
+             "callback_latency_ms": 41.5}]}]}}
 
     since: int
     step_ms: int

@@ -3,7 +3,7 @@
 One schema for SQLite and PostgreSQL: plain types only, times as integer
 milliseconds since the epoch, JSON as text.
 
-Longer than 500 lines on purpose: it is one list of tables (41), read whole
+Longer than 500 lines on purpose: it is one list of tables (42), read whole
 and in the order of docs/schema.md, with one ``metadata`` that the
 migrations are checked against; split by feature, a table's foreign keys
 and a reader's view of the whole database would be spread over files.
@@ -768,4 +768,20 @@ operator_sessions = Table(
     Column("client_ip", String(64), nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
+)
+
+# Per app, minute and server process: its connections and its active users
+# (distinct users whose ticket it checked), the most sampled in that minute,
+# for the console's figures over time. Each
+# process writes its own rows (``node``), so a cluster's are summed when
+# read; rows older than 8 days are deleted by the sampler.
+app_minutes = Table(
+    "app_minutes",
+    metadata,
+    Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
+    Column("minute", BigInteger, primary_key=True, autoincrement=False),
+    Column("node", String(32), primary_key=True),
+    Column("connections", Integer, nullable=False, server_default="0"),
+    Column("active_users", Integer, nullable=False, server_default="0"),
+    Index("ix_app_minutes_minute", "minute"),
 )

@@ -8,7 +8,7 @@ import { Note } from "./Note.js";
 import { t, when } from "./strings.js";
 
 type Stats = { day: string; registered_users: number; active_users_today: number; messages_today: number; connections_now: number };
-type Point = { at: number; messages: number; callbacks_delivered: number; callbacks_failed: number; callback_latency_ms: number | null };
+type Point = { at: number; connections: number; active_users: number; messages: number; callbacks_delivered: number; callbacks_failed: number; callback_latency_ms: number | null };
 type Series = { since: number; step_ms: number; points: Point[] };
 
 const WINDOWS = { hour: [60, 1], day: [1440, 60], week: [10080, 1440] } as const;
@@ -49,6 +49,8 @@ export function Figures({ api }: { api: AppApi }) {
       {series.data && (
         <div class="charts">
           <Chart title={t.messages} points={series.data.points} value={(p) => p.messages} />
+          <Chart title={t.connectionsPeak} points={series.data.points} value={(p) => p.connections} peak />
+          <Chart title={t.activePeak} points={series.data.points} value={(p) => p.active_users} peak />
           <Chart title={t.callbacksDelivered} points={series.data.points} value={(p) => p.callbacks_delivered} />
           <Chart title={t.callbacksFailed} points={series.data.points} value={(p) => p.callbacks_failed} bad />
           <Chart title={t.callbackLatency} points={series.data.points} value={(p) => p.callback_latency_ms ?? 0} peak />

@@ -1,5 +1,6 @@
-"""The deployment's operators and their sessions (issue 14, the console):
-two tables of their own, so that they touch nothing else.
+"""The deployment's operators and their sessions (issue 14, the console),
+and the per-minute figures of apps that the console draws: tables of
+their own, so that they touch nothing else.
 
 Revision ID: 0019
 Revises: 0018
@@ -35,8 +36,18 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.BigInteger, nullable=False),
     )
     op.create_index("ix_operator_sessions_name", "operator_sessions", ["name"])
+    op.create_table(
+        "app_minutes",
+        sa.Column("sdkappid", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("minute", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("node", sa.String(32), primary_key=True),
+        sa.Column("connections", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("active_users", sa.Integer, nullable=False, server_default="0"),
+    )
+    op.create_index("ix_app_minutes_minute", "app_minutes", ["minute"])
 
 
 def downgrade() -> None:
+    op.drop_table("app_minutes")
     op.drop_table("operator_sessions")
     op.drop_table("operators")
