@@ -161,6 +161,7 @@ def test_the_app_its_keys_and_api_keys_on_the_admin_api(server: Server, app: App
         assert [k["secret_key"] for k in shown["keys"]] == [app.secret_key]
 
         for body in ({"name": ""}, {"name": "  "}, {"icon_url": "data:image/png;base64,x"},
+                     {"icon_url": "http://x.example/i.png"},
                      {"icon_url": "https://x.example/" + "i" * 600}, {"sdkappid": 1}):
             assert error_of(http.patch("/v1/admin/app", json=body))[0] == 400, body
         assert http.get("/v1/admin/app").json() == shown  # nothing changed

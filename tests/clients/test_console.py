@@ -159,6 +159,13 @@ def test_an_app_key_sees_its_own_app_only(console_server: Server, browser: Brows
         page.get_by_role("button", name="Profile").click()
         expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
 
+        page.get_by_role("button", name="Broadcasts").click()
+        page.get_by_label("From (user id)").fill(mine.admin)
+        page.get_by_label("Message to every user").fill("Store closes at 6")
+        page.get_by_role("button", name="Send to everyone").click()
+        expect(page.locator(".plain li .status")).to_have_text(["done"], timeout=15_000)
+        expect(page.locator(".plain li")).to_contain_text("1 sent")  # shopper-mine
+
         page.get_by_role("button", name="Push").click()
         page.get_by_label("Private previews (hide every notification's content)").check()
         page.get_by_role("button", name="Save").first.click()

@@ -41,7 +41,7 @@ async def get_app(request: Request, admin: Admin) -> JSON:
 
 @router.patch("", response_model=AppOut)
 async def patch_app(request: Request, admin: Admin, body: AppPatchRequest) -> JSON:
-    """Change the app's name and/or icon URL (http(s), or empty for none):
+    """Change the app's name and/or icon URL (https, or empty for none):
     what people see of the app, e.g. beside a linked identity."""
     found = await runtime_of(request).apps.update(admin.sdkappid, body.name, body.icon_url)
     return JSON(app_view(found, with_keys=True))

@@ -61,10 +61,10 @@ def api_key_view(key: ApiKey) -> dict[str, object]:
 
 def check_app_fields(name: str | None, icon_url: str | None) -> None:
     """An app's name (1 to 64 characters, not blank) and icon URL (empty, or
-    http(s); a page shows it as an image) as the admin API takes them."""
+    https: the messenger and the console show it as an image, and their
+    Content-Security-Policy loads images over https only) as the API takes them."""
     if name is not None and (not name.strip() or len(name) > 64):
         raise TidingsError(ErrorCode.INVALID_REQUEST, "name: 1 to 64 characters, not blank")
-    if icon_url and (len(icon_url) > 512
-                     or not icon_url.lower().startswith(("https://", "http://"))):
+    if icon_url and (len(icon_url) > 512 or not icon_url.lower().startswith("https://")):
         raise TidingsError(ErrorCode.INVALID_REQUEST,
-                           "icon_url: an http(s) URL of at most 512 characters, or empty")
+                           "icon_url: an https URL of at most 512 characters, or empty")

@@ -3,7 +3,7 @@ import { t } from "./strings.js";
 /** An app's icon and the fields of its name and icon.
  *
  * The icon, or its initial when it has none. Decorative: the app's
- * name is always next to it. Only http(s) icons are stored. */
+ * name is always next to it. Only https icons are taken (the CSP). */
 export function AppIcon({ app }: { app: { icon_url: string; name: string } }) {
   return app.icon_url ? <img class="icon" src={app.icon_url} alt="" referrerpolicy="no-referrer" />
     : <span class="icon placeholder" aria-hidden="true">{app.name.slice(0, 1).toUpperCase()}</span>;
