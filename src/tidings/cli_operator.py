@@ -4,11 +4,14 @@ console at ``/console`` and see every app (docs/console.md)."""
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 
 from tidings.cli_common import DataDir, fail, load, print_json, with_services
+
+T = TypeVar("T")
 
 operator_cli = typer.Typer(help="Operators of the deployment (the console at /console).",
                            no_args_is_help=True, rich_markup_mode=None)
@@ -29,11 +32,12 @@ def _password(from_stdin: bool) -> tuple[str, bool]:
     return new_password(), True
 
 
-def _checked(work: object) -> object:
+def _checked(work: Callable[[], T]) -> T:
+    """``work``'s result; a refusal (a bad name, a weak password) ends the command."""
     from tidings.domain.errors import TidingsError
 
     try:
-        return work() if callable(work) else work
+        return work()
     except TidingsError as exc:
         fail(exc.message)
 
