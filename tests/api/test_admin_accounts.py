@@ -343,7 +343,7 @@ def test_openapi_describes_the_admin_api(server: Server) -> None:
                      "/v1/admin/accounts/{user_id}/online",
                      "/v1/admin/accounts/{user_id}/mute"}
     kick = spec["paths"]["/v1/admin/accounts/{user_id}/kick"]["post"]
-    assert kick["security"] == [{"AdminUserSig": []}, {"ApiKey": []}]
+    assert kick["security"] == [{"AdminUserSig": []}, {"ApiKey": []}, {"Operator": []}]
     schemas = spec["components"]["schemas"]
     for name in ("ImportAccountsRequest", "UserIdsRequest", "ImportOut", "CheckOut",
                  "DeleteOut", "StateOut", "KickOut", "OnlineOut", "AccountMuteRequest",

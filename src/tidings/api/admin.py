@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from tidings.api.auth import client_ip, runtime_of
@@ -39,6 +39,7 @@ from tidings.api.models import (
     UnreadOut,
 )
 from tidings.api.openapi_doc import SEND_ERRORS, errors
+from tidings.api.operator import operator_header
 from tidings.api.responses import JSON
 from tidings.domain.accounts import AccountImport
 from tidings.domain.callbacks import STATUSES, apply_changes
@@ -120,6 +121,11 @@ async def current_admin(
     # As dependencies, so that the OpenAPI spec tells clients how to log in.
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)],
     header: Annotated[str | None, Depends(api_key_header)],
+    operator: Annotated[str | None, Depends(operator_header)],
+    app: Annotated[str | None, Header(
+        alias="Tidings-App", max_length=12,
+        description="The app an operator acts on (its sdkappid); with another "
+                    "credential, its own app or nothing (another app: 403 96103)")] = None,
 ) -> AdminCaller:
     checked = request.scope.get(ADMIN_KEY)
     if isinstance(checked, AdminCaller):
