@@ -158,6 +158,10 @@ class Server:
         doc = json.loads(self.cli("app", "create", "--name", name, "--icon-url", icon_url).stdout)
         return App(doc["sdkappid"], doc["secret_key"], doc["admin"])
 
+    def create_operator(self, name: str) -> str:
+        """An operator of the console (``tidings operator create``); its password."""
+        return str(json.loads(self.cli("operator", "create", name).stdout)["password"])
+
     def home_app(self) -> App:
         """The built-in home app, with a live key read through the CLI (as
         the server itself signs its hosted accounts' tickets)."""
@@ -277,6 +281,9 @@ class ServerServices:
         # As ``tidings app create`` does, through the running app registry.
         record, key = await self.runtime.apps.create(name, icon_url, admin)
         return App(record.sdkappid, key, admin)
+
+    async def create_operator(self, name: str, password: str) -> None:
+        await self.runtime.operators.create(name, password)
 
     async def home_app(self) -> App:
         record = await self.runtime.apps.get(self.runtime.home_sdkappid)
@@ -407,6 +414,11 @@ class InProcessServer(Server):
 
     def home_app(self) -> App:
         return self._call(lambda s: s.home_app())
+
+    def create_operator(self, name: str) -> str:
+        password = f"operator-password-{uuid.uuid4().hex[:8]}"
+        self._call(lambda s: s.create_operator(name, password))
+        return password
 
 
 @atexit.register

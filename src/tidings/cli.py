@@ -24,6 +24,7 @@ from tidings.cli_common import DataDir, config_file, load, settings, with_servic
 from tidings.cli_common import fail as _fail
 from tidings.cli_common import print_json as _print
 from tidings.cli_config import config_cli
+from tidings.cli_operator import operator_cli
 from tidings.cli_push import app_push
 from tidings.protocol_cli import protocol_cli
 
@@ -41,6 +42,7 @@ api_keys_cli = typer.Typer(help="API keys for an app's admin API.", no_args_is_h
 apps_cli.add_typer(api_keys_cli, name="api-key")
 cli.add_typer(protocol_cli, name="protocol")
 cli.add_typer(config_cli, name="config")
+cli.add_typer(operator_cli, name="operator")
 
 
 def _version(value: bool) -> None:
@@ -68,13 +70,9 @@ def root(
 
 
 def _app_view(app: AppRecord, *, with_keys: bool) -> dict[str, Any]:
-    view: dict[str, Any] = {"sdkappid": app.sdkappid, "name": app.name,
-                            "icon_url": app.icon_url, "created_at": app.created_at,
-                            "admins": list(app.admins), "kind": app.kind}
-    if with_keys:
-        view["keys"] = [{"id": k.id, "secret_key": k.secret_key, "created_at": k.created_at,
-                         "retired_at": k.retired_at} for k in app.keys]
-    return view
+    from tidings.domain.apps import app_view
+
+    return app_view(app, with_keys=with_keys)
 
 
 @cli.command()
@@ -218,8 +216,9 @@ def app_rotate_key(
 
 
 def _api_key_view(key: ApiKey) -> dict[str, Any]:
-    return {"id": key.id, "sdkappid": key.sdkappid, "name": key.name, "prefix": key.prefix,
-            "created_at": key.created_at, "revoked_at": key.revoked_at}
+    from tidings.domain.apps import api_key_view
+
+    return api_key_view(key)
 
 
 @api_keys_cli.command("create")

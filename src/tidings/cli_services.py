@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
     from tidings.services.friends import FriendService
     from tidings.services.group_defaults import GroupDefaults
+    from tidings.services.operators import OperatorService
     from tidings.services.push import PushService
     from tidings.services.retention import RetentionService
 
@@ -98,6 +99,12 @@ class CliServices:
         from tidings.store.retention import RetentionStore
 
         return RetentionService(RetentionStore(self._db))
+
+    @cached_property
+    def operators(self) -> OperatorService:
+        from tidings.services.operators import operator_service
+
+        return operator_service(self._db, self.settings)
 
     @cached_property
     def push(self) -> PushService:

@@ -173,6 +173,8 @@ class Settings(BaseSettings):
     """Seconds between runs of the media collector."""
     retention_interval: float = Field(3600.0, gt=0)
     """Seconds between runs of the retention collector (apps' message windows)."""
+    figures_interval: float = Field(60.0, gt=0, le=60)
+    """Seconds between samples of each app's connections and active users (console figures)."""
     media_large_px: int = Field(1280, ge=16)
     """Longest side of an image's large version, in pixels."""
     media_thumb_px: int = Field(256, ge=16)
@@ -240,6 +242,15 @@ class Settings(BaseSettings):
     """Webhook sender: where codes are posted."""
     home_webhook_secret: str = ""
     """Webhook sender: the key that signs each post."""
+
+    operator_session_hours: int = Field(12, ge=1, le=24 * 30)
+    """Hours an operator's console sign-in lasts (operators: tidings operator create)."""
+    operator_password_tries: int = Field(5, ge=1)
+    """Wrong passwords per operator name (known or not) before a lock-out."""
+    operator_attempts_per_ip: int = Field(30, ge=1)
+    """Operator sign-ins from one client IP per operator_lockout_seconds."""
+    operator_lockout_seconds: int = Field(900, ge=1)
+    """Length of an operator lock-out, and of the window its counters count in, in seconds."""
 
     trusted_proxies: str = ""
     """Peers (comma-separated IPs or CIDR networks) whose X-Forwarded-For names the client; *

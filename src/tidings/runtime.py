@@ -41,6 +41,7 @@ from tidings.services.links import LinkService
 from tidings.services.live import LiveService
 from tidings.services.media import MediaService
 from tidings.services.messaging import MessagingService
+from tidings.services.operators import OperatorService, operator_service
 from tidings.services.profiles import ProfileService
 from tidings.services.push import PushService
 from tidings.services.reactions import ReactionService
@@ -119,6 +120,8 @@ class Runtime:
     account_mutes: AccountMuteService
     # Group system notifications: live events to a group's members.
     group_notices: GroupNoticeService
+    # The deployment's operators (the console, docs/console.md).
+    operators: OperatorService
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -194,12 +197,14 @@ class Runtime:
         await media.start()
         retention = RetentionService(RetentionStore(db), interval=settings.retention_interval)
         await retention.start()
+        stats = StatsService(StatsStore(db), bus)
+        stats.start(auth, settings.figures_interval)
         # Keywords only: each new service is one more line, not a position.
         return cls(
             settings=settings, db=db, bus=bus, apps=apps, auth=auth, messaging=messaging,
             writer=writer, accounts=accounts, admin_messaging=admin_messaging,
             profiles=ProfileService(ProfileStore(db), bus), broadcasts=broadcasts,
-            stats=StatsService(StatsStore(db), bus), callbacks=callbacks, groups=groups,
+            stats=stats, callbacks=callbacks, groups=groups,
             friends=friends, conversation_settings=conversation_settings,
             typing=TypingService(bus, friends.relations),
             reactions=ReactionService(reaction_store, MessageStore(db), friends.relations,
@@ -220,9 +225,11 @@ class Runtime:
             home_recovery=home_recovery,
             retention=retention, account_mutes=account_mutes,
             group_notices=GroupNoticeService(GroupStore(db), groups, bus),
+            operators=operator_service(db, settings),
         )
 
     async def stop(self) -> None:
+        await self.stats.stop()
         await self.retention.stop()
         await self.media.stop()
         await self.broadcasts.stop()

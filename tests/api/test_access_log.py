@@ -103,6 +103,20 @@ def test_the_access_line_names_the_caller(make_server: Any) -> None:
     assert f"app={app.sdkappid}" in line and "user=carol" in line and "status=200" in line
     assert "c2c_dave" not in line  # the template, not the path
 
+    # An operator (the console): on the operator API, and acting on an app.
+    password = server.create_operator("night-shift")
+    token = httpx.post(f"{server.base_url}/v1/operator/sign-in", timeout=30, json={
+        "name": "night-shift", "password": password}).json()["token"]
+    for path, probe in (("/v1/operator/apps", "probe-op"), ("/v1/admin/stats", "probe-op-app")):
+        httpx.get(f"{server.base_url}{path}", timeout=10, headers={
+            "Authorization": f"Operator {token}", "Tidings-App": str(app.sdkappid),
+            "X-Request-Id": probe})
+    lines = _lines(server, "http_request", wait_for="probe-op-app")
+    [listed] = [x for x in lines if "probe-op " in x + " "]
+    [acted] = [x for x in lines if "probe-op-app" in x]
+    assert "user=operator:night-shift" in listed and "app=" not in listed
+    assert f"app={app.sdkappid}" in acted and "user=operator:night-shift" in acted
+
 
 def test_tencent_v4_calls_are_logged_with_their_caller_and_error(make_server: Any) -> None:
     """Tencent's API answers every error with HTTP 200: the line still has

@@ -343,7 +343,7 @@ def test_openapi_describes_the_admin_api(server: Server) -> None:
                      "/v1/admin/accounts/{user_id}/online",
                      "/v1/admin/accounts/{user_id}/mute"}
     kick = spec["paths"]["/v1/admin/accounts/{user_id}/kick"]["post"]
-    assert kick["security"] == [{"AdminUserSig": []}, {"ApiKey": []}]
+    assert kick["security"] == [{"AdminUserSig": []}, {"ApiKey": []}, {"Operator": []}]
     schemas = spec["components"]["schemas"]
     for name in ("ImportAccountsRequest", "UserIdsRequest", "ImportOut", "CheckOut",
                  "DeleteOut", "StateOut", "KickOut", "OnlineOut", "AccountMuteRequest",
@@ -380,3 +380,11 @@ def test_list_accounts_by_pages_with_state_and_last_login(server: Server, app: A
         assert error_of(http.get("/v1/admin/accounts", params={"state": "gone"})) == (
             400, 10002)
         assert error_of(http.get("/v1/admin/accounts", params={"limit": 0}))[0] == 400
+        # The console's search: user ids that start with some text, exactly.
+        http.post("/v1/admin/accounts/import", json={"accounts": [
+            {"user_id": u} for u in ("Bee", "bed", "b%d", "b_x")]})
+        for prefix, found in (("be", ["bed", "ben"]), ("B", ["Bee"]), ("b%", ["b%d"]),
+                              ("b_", ["b_x"]), ("zz", [])):
+            page = http.get("/v1/admin/accounts", params={"prefix": prefix}).json()
+            assert [u["user_id"] for u in page["users"]] == found, prefix
+        assert error_of(http.get("/v1/admin/accounts", params={"prefix": "x" * 33}))[0] == 400

@@ -308,7 +308,7 @@ def test_openapi_describes_the_message_endpoints(server: Server) -> None:
     assert paths <= set(spec["paths"])
     for path in paths:
         for op in spec["paths"][path].values():
-            assert op["security"] == [{"AdminUserSig": []}, {"ApiKey": []}], path
+            assert op["security"] == [{"AdminUserSig": []}, {"ApiKey": []}, {"Operator": []}], path
     schemas = spec["components"]["schemas"]
     for name in ("AdminSendRequest", "AdminBatchSendRequest", "BatchOut"):
         assert schemas[name]["examples"], name

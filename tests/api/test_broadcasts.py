@@ -191,7 +191,7 @@ def test_openapi_describes_profiles_broadcasts_and_figures(server: Server) -> No
     assert admin_paths <= set(spec["paths"])
     for path in admin_paths:
         for op in spec["paths"][path].values():
-            assert op["security"] == [{"AdminUserSig": []}, {"ApiKey": []}], path
+            assert op["security"] == [{"AdminUserSig": []}, {"ApiKey": []}, {"Operator": []}], path
     assert {"/v1/profile", "/v1/profiles/get"} <= set(spec["paths"])
     schemas = spec["components"]["schemas"]
     for name in ("ProfilePatch", "ProfileView", "ProfilesReply", "AdminBroadcastRequest",

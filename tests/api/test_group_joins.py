@@ -128,7 +128,7 @@ def test_openapi_describes_the_join_application_routes(server: Server) -> None:
         assert method in paths[path], path
         assert paths[path][method]["description"], path
     admin = paths["/v1/admin/groups/{group_id}/join-requests/{user_id}/approve"]["post"]
-    assert admin["security"] == [{"AdminUserSig": []}, {"ApiKey": []}]
+    assert admin["security"] == [{"AdminUserSig": []}, {"ApiKey": []}, {"Operator": []}]
     schemas = spec["components"]["schemas"]
     for name in ("ApplyBody", "ApplyOut", "JoinRequestOut"):
         assert schemas[name]["examples"], name

@@ -1,17 +1,22 @@
-"""``/`` serves the web messenger from the package: the page with a strict
-Content-Security-Policy that is checked on every load, the hashed assets it
-names cached for a year, and nothing else under /assets (a JSON 404)."""
+"""``/`` serves the web messenger (and ``/console`` the console) from the
+package: the page with a strict Content-Security-Policy that is checked on
+every load, the hashed assets it names cached for a year, and nothing else
+under /assets (a JSON 404)."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.support import Server
 
 
-def test_the_page_and_its_assets(server: Server) -> None:
+@pytest.mark.parametrize("path", ["/", "/console"])
+def test_the_page_and_its_assets(server: Server, path: str) -> None:
+    """The messenger, and the operator console (docs/console.md) alike."""
     with server.http() as http:
-        page = http.get("/")
+        page = http.get(path)
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
         assert page.headers["cache-control"] == "no-cache"

@@ -17,25 +17,39 @@ const check = process.argv.includes("--check");
 const at = process.argv.indexOf("--shipped");
 const shipped = at > 0 ? resolve(process.argv[at + 1]) : resolve(root, "../../src/tidings/web/static");
 
+// Each entry is a page: its template (with __SCRIPT__ and __STYLE__) and
+// the bundle it loads. The console (/console) is a second page beside the
+// messenger (/), with its own bundle, so neither loads the other's code.
+const pages = [
+  { name: "main", entry: "src/main.tsx", template: "src/index.html", html: "index.html" },
+  { name: "console", entry: "src/console/main.tsx", template: "src/console/index.html", html: "console.html" },
+];
+
 async function buildInto(out) {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(join(out, "assets"), { recursive: true });
   const result = await build({
-    entryPoints: [join(root, "src/main.tsx")],
+    entryPoints: Object.fromEntries(pages.map((p) => [p.name, join(root, p.entry)])),
     bundle: true, minify: true, format: "esm", target: "es2020",
     jsx: "automatic", jsxImportSource: "preact",
     // The SDK by its sources: no separate build step, one bundle.
     alias: { "tidings-client": resolve(root, "../typescript/src/index.ts") },
     entryNames: "[name]-[hash]", outdir: join(out, "assets"),
     metafile: true, write: true, legalComments: "none", logLevel: "warning",
+    absWorkingDir: root,  // the metafile's paths are relative to it
   });
-  const outputs = Object.keys(result.metafile.outputs).map((p) => p.split("/").pop());
-  const script = outputs.find((n) => n.endsWith(".js"));
-  const style = outputs.find((n) => n.endsWith(".css"));
-  const html = readFileSync(join(root, "src/index.html"), "utf8")
-    .replace("__SCRIPT__", `assets/${script}`).replace("__STYLE__", `assets/${style}`);
-  writeFileSync(join(out, "index.html"), html);
-  return { script, style };
+  const built = [];
+  for (const page of pages) {
+    const [path, output] = Object.entries(result.metafile.outputs)
+      .find(([, o]) => o.entryPoint && resolve(root, o.entryPoint) === join(root, page.entry));
+    const script = path.split("/").pop();
+    const style = output.cssBundle.split("/").pop();
+    const html = readFileSync(join(root, page.template), "utf8")
+      .replace("__SCRIPT__", `assets/${script}`).replace("__STYLE__", `assets/${style}`);
+    writeFileSync(join(out, page.html), html);
+    built.push(script, style);
+  }
+  return built;
 }
 
 function listing(dir) {
@@ -64,8 +78,7 @@ if (check) {
     rmSync(tmp, { recursive: true, force: true });
   }
 } else {
-  const { script, style } = await buildInto(shipped);
-  for (const name of [script, style]) {
+  for (const name of await buildInto(shipped)) {
     const bytes = readFileSync(join(shipped, "assets", name));
     console.log(`${name}: ${(bytes.length / 1024).toFixed(1)} KB, ${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(1)} KB gzipped`);
   }

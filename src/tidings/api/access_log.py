@@ -4,7 +4,7 @@ request counters and durations by route template (tidings/metrics.py).
 
 A plain ASGI middleware, outermost (``create_app``): it sees the status that
 was sent, whoever sent it, and what the inner layers left in the scope: the
-caller (``auth.IDENTITY_KEY``, ``admin.ADMIN_KEY``), the error code
+caller (``auth.IDENTITY_KEY``, ``admin.ADMIN_KEY``, ``operator.OPERATOR_KEY``), the error code
 (``errors.ERROR_KEY``) and the matched route. Each request carries an id,
 the client's ``X-Request-Id`` when it is a short plain token, else a new one;
 the answer carries it back, so a client's report can be found in the log."""
@@ -19,8 +19,9 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tidings import logs, metrics
-from tidings.api import admin, auth, errors
+from tidings.api import admin, auth, errors, operator
 from tidings.domain.ids import Identity
+from tidings.domain.operators import OperatorSession
 from tidings.services.auth import AdminCaller
 
 log = logs.get_logger("tidings.access")
@@ -44,6 +45,9 @@ def _caller(scope: Scope) -> dict[str, Any]:
     caller = scope.get(admin.ADMIN_KEY)
     if isinstance(caller, AdminCaller):
         return {"app": caller.sdkappid, "user": caller.actor}
+    session = scope.get(operator.OPERATOR_KEY)
+    if isinstance(session, OperatorSession):  # the operator API: no app
+        return {"user": f"operator:{session.name}"}
     return {}
 
 

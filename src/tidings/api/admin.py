@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from tidings.api.auth import client_ip, runtime_of
@@ -39,6 +39,7 @@ from tidings.api.models import (
     UnreadOut,
 )
 from tidings.api.openapi_doc import SEND_ERRORS, errors
+from tidings.api.operator import operator_header
 from tidings.api.responses import JSON
 from tidings.domain.accounts import AccountImport
 from tidings.domain.callbacks import STATUSES, apply_changes
@@ -75,18 +76,44 @@ api_key_header = APIKeyHeader(name="Authorization", auto_error=False, scheme_nam
 ADMIN_KEY = "tidings.admin"
 
 
-async def admin_from_header(runtime: Runtime, authorization: str) -> AdminCaller:
-    """The admin of an ``Authorization: Bearer <admin UserSig>`` or
-    ``Authorization: ApiKey <key>`` header value."""
+# The app an operator acts on (``Authorization: Operator <token>``); any
+# other credential names its own app, and this header, when sent, must agree.
+APP_HEADER = "tidings-app"
+
+
+async def admin_from_header(runtime: Runtime, authorization: str,
+                            app: str = "") -> AdminCaller:
+    """The admin of an ``Authorization: Bearer <admin UserSig>``,
+    ``ApiKey <key>`` or ``Operator <token>`` header value; ``app`` is the
+    ``Tidings-App`` header's."""
     auth = runtime.auth
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
-    if scheme.lower() == "bearer" and token:
-        return await auth.admin_by_usersig(token)
-    if scheme.lower() == "apikey" and token:
-        return await auth.admin_by_api_key(token)
-    raise TidingsError(ErrorCode.USERSIG_MISSING, "send 'Authorization: Bearer <admin UserSig>' "
-                                                  "or 'Authorization: ApiKey <key>'")
+    scheme = scheme.lower()
+    if scheme == "operator" and token:
+        return await _operator_admin(runtime, token, app)
+    if scheme == "bearer" and token:
+        caller = await auth.admin_by_usersig(token)
+    elif scheme == "apikey" and token:
+        caller = await auth.admin_by_api_key(token)
+    else:
+        raise TidingsError(ErrorCode.USERSIG_MISSING,
+                           "send 'Authorization: Bearer <admin UserSig>', 'ApiKey <key>' "
+                           "or 'Operator <token>'")
+    if app and app.strip() != str(caller.sdkappid):
+        raise TidingsError(ErrorCode.APP_SCOPE_MISMATCH,
+                           f"this credential is app {caller.sdkappid}'s; it acts on no other")
+    return caller
+
+
+async def _operator_admin(runtime: Runtime, token: str, app: str) -> AdminCaller:
+    session = await runtime.operators.session(token)
+    wanted = app.strip()
+    if not (wanted.isascii() and wanted.isdigit() and len(wanted) <= 12):
+        raise TidingsError(ErrorCode.INVALID_REQUEST,
+                           "an operator names the app: 'Tidings-App: <sdkappid>'")
+    found = await runtime.apps.get(int(wanted))
+    return AdminCaller(found.sdkappid, f"operator:{session.name}")
 
 
 async def current_admin(
@@ -94,12 +121,18 @@ async def current_admin(
     # As dependencies, so that the OpenAPI spec tells clients how to log in.
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)],
     header: Annotated[str | None, Depends(api_key_header)],
+    operator: Annotated[str | None, Depends(operator_header)],
+    app: Annotated[str | None, Header(
+        alias="Tidings-App", max_length=12,
+        description="The app an operator acts on (its sdkappid); with another "
+                    "credential, its own app or nothing (another app: 403 96103)")] = None,
 ) -> AdminCaller:
     checked = request.scope.get(ADMIN_KEY)
     if isinstance(checked, AdminCaller):
         return checked
     caller = await admin_from_header(runtime_of(request),
-                                     request.headers.get("authorization", ""))
+                                     request.headers.get("authorization", ""),
+                                     request.headers.get(APP_HEADER, ""))
     request.scope[ADMIN_KEY] = caller  # for the access log
     return caller
 
@@ -122,12 +155,15 @@ async def list_accounts(
         after: Annotated[str, Query(max_length=32, description="the last user id of the "
                                                                 "previous page")] = "",
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        state: Annotated[str | None, Query(description="active, disabled or deleted")] = None
+        state: Annotated[str | None, Query(description="active, disabled or deleted")] = None,
+        prefix: Annotated[str, Query(max_length=32, description="only user ids that start "
+                                                                 "with this (case-sensitive)")
+                          ] = "",
 ) -> JSON:
     """The app's accounts by user id, a page at a time, with their state,
     nickname, creation time and last login; ``next`` gives the next page."""
-    return JSON(await runtime_of(request).accounts.list_accounts(admin.sdkappid, after=after,
-                                                                 limit=limit, state=state))
+    return JSON(await runtime_of(request).accounts.list_accounts(
+        admin.sdkappid, after=after, limit=limit, state=state, prefix=prefix))
 
 
 @router.post("/accounts/import", response_model=ImportOut)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from tidings import __version__, logs
 from tidings.api import (
     admin,
+    admin_apps,
     client,
     docs_pages,
     errors,
@@ -19,6 +20,7 @@ from tidings.api import (
     home,
     links,
     openapi_doc,
+    operator,
     protocol_log,
     search,
     tencent_v4,
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         media_api.router, media_api.admin_router,
         links.router, links.admin_router, links.settings_router,
         home_recovery_routes.router, web.router, web.link_router,
+        operator.router, admin_apps.router,
     ]
     for router in routers:
         app.include_router(router)

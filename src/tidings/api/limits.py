@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tidings.api import admin, auth, errors, home, media
+from tidings.api import admin, auth, errors, home, media, operator
 from tidings.config import Settings
 from tidings.domain.errors import ErrorCode, TidingsError
 
@@ -50,11 +50,15 @@ def _runtime(scope: Scope) -> Any:
     return scope["app"].state.runtime
 
 
-def _authorization(scope: Scope) -> str:
+def _header(scope: Scope, wanted: bytes = b"authorization") -> str:
     for name, value in scope["headers"]:
-        if name == b"authorization":
+        if name == wanted:
             return str(value.decode("latin-1"))
     return ""
+
+
+def _authorization(scope: Scope) -> str:
+    return _header(scope)
 
 
 async def _user(scope: Scope) -> None:
@@ -68,6 +72,11 @@ async def _home(scope: Scope) -> None:
 
 async def _admin(scope: Scope) -> None:
     scope[admin.ADMIN_KEY] = await admin.admin_from_header(
+        _runtime(scope), _authorization(scope), _header(scope, admin.APP_HEADER.encode()))
+
+
+async def _operator(scope: Scope) -> None:
+    scope[operator.OPERATOR_KEY] = await operator.operator_from_header(
         _runtime(scope), _authorization(scope))
 
 
@@ -81,6 +90,7 @@ _CHECKS: dict[Callable[..., Any], Check] = {
     auth.current_identity: _user,
     home.home_caller: _home,
     admin.current_admin: _admin,
+    operator.current_operator: _operator,
     media.media_caller: _media,
 }
 

@@ -1,4 +1,5 @@
-"""The web messenger at ``/`` (docs/messenger.md): its index.html and the
+"""The web messenger at ``/`` (docs/messenger.md) and the operator console
+at ``/console`` (docs/console.md): their pages and the
 content-hashed assets that ``clients/web`` builds into the package
 (``src/tidings/web/static/``), so that a wheel or an editable install serves
 it on a machine without Node.
@@ -57,7 +58,14 @@ def _assets(folder: Traversable) -> dict[str, tuple[bytes, str]]:
     return found
 
 
-_INDEX = (_STATIC / "index.html").read_bytes() if (_STATIC / "index.html").is_file() else None
+def _page(name: str) -> bytes | None:
+    return (_STATIC / name).read_bytes() if (_STATIC / name).is_file() else None
+
+
+_INDEX = _page("index.html")
+# The operator console (docs/console.md): a page of its own, with the same
+# headers; it keeps its sign-in in the tab's sessionStorage, never in a URL.
+_CONSOLE = _page("console.html")
 _ASSETS = _assets(_STATIC / "assets")
 
 
@@ -78,6 +86,13 @@ async def link_url(sdkappid: int) -> Response:
     if _INDEX is None:
         raise HTTPException(404, "the web messenger is not built (clients/web: npm run build)")
     return HTMLResponse(_INDEX, headers=_LINK_HEADERS)
+
+
+@router.get("/console")
+async def console() -> Response:
+    if _CONSOLE is None:
+        raise HTTPException(404, "the console is not built (clients/web: npm run build)")
+    return HTMLResponse(_CONSOLE, headers=_PAGE_HEADERS)
 
 
 @router.get("/assets/{name}")

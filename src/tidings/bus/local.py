@@ -155,6 +155,14 @@ class LocalBus:
             sub.disconnect(code, reason)
         return len(subs)
 
+    def connections_by_app(self) -> dict[int, int]:
+        """This process's live connections per app (the figures' sampler)."""
+        counts: dict[int, int] = {}
+        for identity, subs in self._by_identity.items():
+            if subs:
+                counts[identity.sdkappid] = counts.get(identity.sdkappid, 0) + len(subs)
+        return counts
+
     def connection_count(self, sdkappid: int | None = None) -> int:
         """Live connections, of one app or of all."""
         return sum(len(subs) for identity, subs in self._by_identity.items()

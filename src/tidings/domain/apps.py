@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tidings.domain.errors import ErrorCode, TidingsError
+
 
 @dataclass(frozen=True, slots=True)
 class AppKey:
@@ -37,3 +39,32 @@ class ApiKey:
     prefix: str
     created_at: int
     revoked_at: int | None
+
+
+def app_view(app: AppRecord, *, with_keys: bool) -> dict[str, object]:
+    """An app as the CLI and the admin API show it; its secret keys only to
+    those who may manage it."""
+    view: dict[str, object] = {"sdkappid": app.sdkappid, "name": app.name,
+                               "icon_url": app.icon_url, "created_at": app.created_at,
+                               "admins": list(app.admins), "kind": app.kind}
+    if with_keys:
+        view["keys"] = [{"id": k.id, "secret_key": k.secret_key, "created_at": k.created_at,
+                         "retired_at": k.retired_at} for k in app.keys]
+    return view
+
+
+def api_key_view(key: ApiKey) -> dict[str, object]:
+    """An API key as shown: its prefix, never the key (only its hash is kept)."""
+    return {"id": key.id, "sdkappid": key.sdkappid, "name": key.name, "prefix": key.prefix,
+            "created_at": key.created_at, "revoked_at": key.revoked_at}
+
+
+def check_app_fields(name: str | None, icon_url: str | None) -> None:
+    """An app's name (1 to 64 characters, not blank) and icon URL (empty, or
+    https: the messenger and the console show it as an image, and their
+    Content-Security-Policy loads images over https only) as the API takes them."""
+    if name is not None and (not name.strip() or len(name) > 64):
+        raise TidingsError(ErrorCode.INVALID_REQUEST, "name: 1 to 64 characters, not blank")
+    if icon_url and (len(icon_url) > 512 or not icon_url.lower().startswith("https://")):
+        raise TidingsError(ErrorCode.INVALID_REQUEST,
+                           "icon_url: an https URL of at most 512 characters, or empty")

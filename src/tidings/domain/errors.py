@@ -134,6 +134,11 @@ class ErrorCode(IntEnum):
     NOT_LINKED = 96056
     LINK_TARGET_NOT_FOUND = 96057
     NOT_HOME_ACCOUNT = 96058
+    # The operator console (issue 14): operators and their sessions.
+    OPERATOR_BAD_CREDENTIALS = 96100
+    OPERATOR_LOCKED_OUT = 96101
+    OPERATOR_SESSION_INVALID = 96102
+    APP_SCOPE_MISMATCH = 96103
 
 
 # The HTTP status each code is answered with on REST.
@@ -228,6 +233,10 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_LINKED: 404,
     ErrorCode.LINK_TARGET_NOT_FOUND: 404,
     ErrorCode.NOT_HOME_ACCOUNT: 403,
+    ErrorCode.OPERATOR_BAD_CREDENTIALS: 401,
+    ErrorCode.OPERATOR_LOCKED_OUT: 429,
+    ErrorCode.OPERATOR_SESSION_INVALID: 401,
+    ErrorCode.APP_SCOPE_MISMATCH: 403,
 }
 
 

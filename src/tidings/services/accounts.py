@@ -64,7 +64,7 @@ class AccountService:
                 "missing": [u for u in ids if u not in found]}
 
     async def list_accounts(self, sdkappid: int, *, after: str = "", limit: int = 100,
-                            state: str | None = None) -> dict[str, Any]:
+                            state: str | None = None, prefix: str = "") -> dict[str, Any]:
         """The app's accounts by user id, a page at a time: each with its
         state, nickname, when it was created and when it last logged in
         (null: never). ``next`` is the ``after`` of the next page (null: the
@@ -75,7 +75,8 @@ class AccountService:
             raise TidingsError(ErrorCode.INVALID_REQUEST,
                                f"state: one of {', '.join(s.value for s in AccountState)}")
         found = await self._store.page(sdkappid, after=after, limit=limit + 1,
-                                       state=None if state is None else AccountState(state))
+                                       state=None if state is None else AccountState(state),
+                                       prefix=prefix)
         more = len(found) > limit
         found = found[:limit]
         return {"users": found, "next": found[-1]["user_id"] if more else None}

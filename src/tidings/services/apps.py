@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tidings.bus.local import LocalBus
-from tidings.domain.apps import ApiKey, AppRecord
+from tidings.domain.apps import ApiKey, AppRecord, check_app_fields
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.services.ttl_cache import TtlCache
 from tidings.store.apps import AppStore
@@ -69,6 +69,15 @@ class AppRegistry:
 
     async def list(self) -> list[AppRecord]:
         return await self._store.list()
+
+    async def update(self, sdkappid: int, name: str | None, icon_url: str | None
+                     ) -> AppRecord:
+        """A new name and/or icon (the admin API; what users see of the app)."""
+        check_app_fields(name, icon_url)
+        if not await self._store.update(sdkappid, name.strip() if name else None, icon_url):
+            raise TidingsError(ErrorCode.APP_NOT_FOUND, f"no app with sdkappid {sdkappid}")
+        self._cache.forget(sdkappid)  # here and in every process of a cluster
+        return await self.get(sdkappid)
 
     async def add_key(self, sdkappid: int) -> str:
         """One more live secret key (the old ones keep working)."""

@@ -47,6 +47,9 @@ class Authenticator:
         self.ticket_check: Callable[[Identity, bytes], Awaitable[None]] | None = None
         # Tells the other processes of a cluster what ``forget`` forgot.
         self.announce: Callable[[list[Identity]], None] | None = None
+        # Users per app whose ticket was checked since the figures' sampler
+        # last took them (services/stats.py).
+        self.seen: dict[int, set[str]] = {}
 
     async def login(self, ticket: str, *, sdkappid: int | None = None,
                     user_id: str | None = None) -> Identity:
@@ -71,6 +74,7 @@ class Authenticator:
         if claims.userbuf is not None and self.ticket_check is not None:
             await self.ticket_check(identity, claims.userbuf)
         await self._record_active(identity)
+        self.seen.setdefault(identity.sdkappid, set()).add(identity.user_id)
         return identity
 
     async def _record_active(self, identity: Identity) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.accounts import AccountImport, AccountState, AccountStatus
@@ -70,12 +70,16 @@ class AccountStore:
             return set(rows.scalars())
 
     async def page(self, sdkappid: int, *, after: str, limit: int,
-                   state: AccountState | None) -> list[dict[str, Any]]:
-        """Accounts by user id after ``after`` (all states, or one)."""
+                   state: AccountState | None, prefix: str = "") -> list[dict[str, Any]]:
+        """Accounts by user id after ``after`` (all states, or one), those
+        whose user id starts with ``prefix`` (exactly: not LIKE, whose case
+        rules differ between SQLite and PostgreSQL)."""
         u = users.c
         where = [u.sdkappid == sdkappid, u.user_id > after]
         if state is not None:
             where.append(u.state == state.value)
+        if prefix:
+            where.append(func.substr(u.user_id, 1, len(prefix)) == prefix)
         async with self._db.reader.connect() as conn:
             rows = await conn.execute(
                 select(u.user_id, u.state, u.nickname, u.created_at, u.last_login_at)

@@ -119,6 +119,18 @@ class AppStore:
         records = [await self.get(i) for i in wanted]
         return [r for r in records if r is not None]
 
+    async def update(self, sdkappid: int, name: str | None, icon_url: str | None) -> bool:
+        """Change the app's name and/or icon; False when there is no such app."""
+        values = {k: v for k, v in (("name", name), ("icon_url", icon_url)) if v is not None}
+        async with self._db.writer.begin() as conn:
+            if not values:
+                found = (await conn.execute(select(apps.c.sdkappid)
+                                            .where(apps.c.sdkappid == sdkappid))).first()
+                return found is not None
+            changed = await conn.execute(update(apps).where(apps.c.sdkappid == sdkappid)
+                                         .values(**values))
+        return int(changed.rowcount) == 1
+
     async def add_key(self, sdkappid: int) -> str:
         key = new_secret_key()
         async with self._db.writer.begin() as conn:

@@ -3,7 +3,7 @@
 One schema for SQLite and PostgreSQL: plain types only, times as integer
 milliseconds since the epoch, JSON as text.
 
-Longer than 500 lines on purpose: it is one list of tables (39), read whole
+Longer than 500 lines on purpose: it is one list of tables (42), read whole
 and in the order of docs/schema.md, with one ``metadata`` that the
 migrations are checked against; split by feature, a table's foreign keys
 and a reader's view of the whole database would be spread over files.
@@ -741,4 +741,47 @@ account_mutes = Table(
     Column("c2c_until", BigInteger, nullable=False, server_default="0"),
     Column("group_until", BigInteger, nullable=False, server_default="0"),
     Column("updated_at", BigInteger, nullable=False),
+)
+
+
+# -- the deployment's operators (revision 0019, the console: issue 14) ------------
+
+# An operator account, made with ``tidings operator create``: the password's
+# argon2id hash, as home accounts' (adapters/home_passwords.py).
+operators = Table(
+    "operators",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# A signed-in operator: only the SHA-256 of its token is kept, so a copy of
+# the database signs no one in. Removed at sign-out; expired ones are pruned.
+operator_sessions = Table(
+    "operator_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("name", String(32), ForeignKey("operators.name", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("client_ip", String(64), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+# Per app, minute and server process: its connections and its active users
+# (distinct users whose ticket it checked), the most sampled in that minute,
+# for the console's figures over time. Each
+# process writes its own rows (``node``), so a cluster's are summed when
+# read; rows older than 8 days are deleted by the sampler.
+app_minutes = Table(
+    "app_minutes",
+    metadata,
+    Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
+    Column("minute", BigInteger, primary_key=True, autoincrement=False),
+    Column("node", String(32), primary_key=True),
+    Column("connections", Integer, nullable=False, server_default="0"),
+    Column("active_users", Integer, nullable=False, server_default="0"),
+    Index("ix_app_minutes_minute", "minute"),
 )

@@ -6,12 +6,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.accounts import AccountState
 from tidings.domain.elements import EntryKind
 from tidings.store.engine import Database
-from tidings.store.schema import callback_outbox, messages, push_jobs, push_sends, users
+from tidings.store.schema import (
+    app_minutes,
+    callback_outbox,
+    messages,
+    push_jobs,
+    push_sends,
+    users,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,69 @@ class StatsStore:
                 messages.c.sdkappid == sdkappid, messages.c.created_at >= since_ms,
                 messages.c.kind == EntryKind.MESSAGE))
         return AppCounts(int(registered or 0), int(active or 0), int(sent or 0))
+
+    async def series(self, sdkappid: int, since_ms: int, step_ms: int
+                     ) -> dict[int, dict[str, float]]:
+        """Per step from ``since_ms`` (the step's index -> figures): messages
+        stored, and callbacks delivered and failed with the mean time from
+        queued to delivered. Read from the rows every process writes (the
+        messages, the callbacks outbox), so a cluster's figures are whole."""
+        found: dict[int, dict[str, float]] = {}
+        m, o = messages.c, callback_outbox.c
+        sent_step = ((m.created_at - since_ms) // step_ms).label("step")
+        hook_step = ((o.created_at - since_ms) // step_ms).label("step")
+        async with self._db.reader.connect() as conn:
+            for step, count in (await conn.execute(
+                    select(sent_step, func.count()).where(
+                        m.sdkappid == sdkappid, m.created_at >= since_ms,
+                        m.kind == EntryKind.MESSAGE).group_by(sent_step))).all():
+                found.setdefault(int(step), {})["messages"] = int(count)
+            for step, status, count, waited in (await conn.execute(
+                    select(hook_step, o.status, func.count(),
+                           func.sum(o.delivered_at - o.created_at)).where(
+                        o.sdkappid == sdkappid, o.created_at >= since_ms,
+                        o.status.in_(("delivered", "failed"))).group_by(hook_step, o.status)
+            )).all():
+                point = found.setdefault(int(step), {})
+                point[f"callbacks_{status}"] = int(count)
+                if status == "delivered" and count:
+                    point["callback_latency_ms"] = float(waited or 0) / int(count)
+        return found
+
+    async def add_minutes(self, minute: int, node: str,
+                          figures: dict[int, tuple[int, int]]) -> None:
+        """This process's figures of one minute, per app (connections,
+        active users): each keeps the most sampled in the minute."""
+        if not figures:
+            return
+        insert = (sqlite.insert(app_minutes) if self._db.dialect == "sqlite"
+                  else postgresql.insert(app_minutes))
+        stmt = insert.values([
+            {"sdkappid": app, "minute": minute, "node": node, "connections": c,
+             "active_users": n}
+            for app, (c, n) in sorted(figures.items())])
+        # SQLite's two-argument max() is PostgreSQL's greatest().
+        most = func.max if self._db.dialect == "sqlite" else func.greatest
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[app_minutes.c.sdkappid, app_minutes.c.minute, app_minutes.c.node],
+            set_={name: most(app_minutes.c[name], stmt.excluded[name])
+                  for name in ("connections", "active_users")})
+        async with self._db.writer.begin() as conn:
+            await conn.execute(stmt)
+
+    async def prune_minutes(self, before: int) -> int:
+        async with self._db.writer.begin() as conn:
+            gone = await conn.execute(delete(app_minutes).where(app_minutes.c.minute < before))
+        return int(gone.rowcount)
+
+    async def minutes(self, sdkappid: int, since_ms: int) -> dict[int, tuple[int, int]]:
+        """Minute -> (connections, active users) of every process together."""
+        a = app_minutes.c
+        async with self._db.reader.connect() as conn:
+            rows = (await conn.execute(
+                select(a.minute, func.sum(a.connections), func.sum(a.active_users))
+                .where(a.sdkappid == sdkappid, a.minute >= since_ms).group_by(a.minute))).all()
+        return {int(m): (int(c or 0), int(n or 0)) for m, c, n in rows}
 
     async def queues(self, now_ms: int) -> dict[str, tuple[int, float]]:
         """The durable queues' waiting rows: name -> (how many, seconds the
