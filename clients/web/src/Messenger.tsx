@@ -4,6 +4,8 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ConversationList, type Client, type ConnectionState, type SignedIn } from "tidings-client";
 import { Chat } from "./Chat.js";
+import { People } from "./people/People.js";
+import { SectionNav, type Section } from "./people/SectionNav.js";
 import { home } from "./session.js";
 import { describe } from "./SignIn.js";
 import { t } from "./strings.js";
@@ -20,6 +22,7 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
   const [names, setNames] = useState<Record<string, string>>({});
   const [peer, setPeer] = useState("");
   const [error, setError] = useState("");
+  const [section, setSection] = useState<Section>("chats");
 
   useEffect(() => {
     const off = client.on("state", setState);
@@ -43,7 +46,12 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
   }, [client, conversations]);
 
   const nameOf = (userId: string) => names[userId] ?? userId;
-  const title = (cid: string) => cid.startsWith("c2c_") ? nameOf(peerOf(cid)) : cid;
+  const title = (cid: string) => cid.startsWith("c2c_") ? nameOf(peerOf(cid)) : names[cid] ?? cid;
+  // A chat opened from another section (a contact, a group, a search hit), with its name.
+  function openNamed(cid: string, name: string) {
+    setNames((n) => ({ ...n, [cid.startsWith("c2c_") ? peerOf(cid) : cid]: name }));
+    setOpen(cid);
+  }
 
   async function start(event: Event) {
     event.preventDefault();
@@ -61,7 +69,10 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
 
   return (
     <div class={open ? "messenger has-chat" : "messenger"}>
-      <nav class="list" aria-label={t.chats}>
+      <SectionNav current={section} onChange={setSection} />
+      {section !== "chats" && <People section={section} client={client} me={me} onOpen={openNamed}
+        onSignOut={onSignOut} />}
+      {section === "chats" && <nav class="list" aria-label={t.chats}>
         <header>
           <h1>{t.chats}</h1>
           <button type="button" onClick={onSignOut}>{t.signOut}</button>
@@ -91,7 +102,7 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
             </li>
           ))}
         </ul>
-      </nav>
+      </nav>}
       {open && <Chat client={client} me={me.user_id} conversationId={open} name={title(open)}
         nameOf={nameOf} onBack={() => setOpen(null)} />}
     </div>

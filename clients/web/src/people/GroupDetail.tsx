@@ -1,0 +1,158 @@
+/** One group's details: its profile (edit it where the role allows), the
+ * person's own mute of its notifications, its members with their roles
+ * (change a role, remove a member, invite by username), the join
+ * applications waiting for an answer, and leaving. Current through the
+ * group's system entries and the join events. */
+import { useEffect, useState } from "preact/hooks";
+import type { Client, GroupInfo, GroupMember } from "tidings-client";
+import { t } from "../strings.js";
+import { groupConversation } from "./Groups.js";
+import type { Names } from "./names.js";
+import { rights } from "./rights.js";
+import { action, useLoad } from "./useLoad.js";
+
+async function allMembers(client: Client, groupId: string): Promise<GroupMember[]> {
+  const members: GroupMember[] = [];
+  for (let after: string | undefined; ;) {
+    const page = await client.groupMembers({ group_id: groupId, limit: 100, ...(after ? { after } : {}) });
+    members.push(...page.members);
+    if (!page.more || !page.members.length) return members;
+    after = page.members[page.members.length - 1]!.user_id;
+  }
+}
+
+export function GroupDetail({ client, me, groupId, names, onChat, onClose }: {
+  client: Client; me: string; groupId: string; names: Names;
+  onChat: (conversationId: string, name: string) => void; onClose: () => void;
+}) {
+  const conversationId = groupConversation(groupId);
+  const { data, reload, error, setError } = useLoad(client, async () => {
+    const [info, members, conversations] = await Promise.all([
+      client.groupInfo(groupId), allMembers(client, groupId), client.conversations(200)]);
+    const mine = members.find((m) => m.user_id === me)?.role;
+    const requests = mine === "Owner" || mine === "Admin"
+      ? (await client.joinRequests(groupId)).requests.filter((r) => r.state === "pending") : [];
+    const muted = conversations.conversations.find((c) => c.conversation_id === conversationId)?.muted ?? false;
+    return { info, members, requests, muted };
+  }, ["system", "group_join_request", "group_join_request_handled", "conversation_settings"], [client, groupId]);
+  const act = action(setError, reload);
+  const { nameOf } = names;
+  useEffect(() => {
+    if (data) names.need([...data.members.map((m) => m.user_id), ...data.requests.map((r) => r.user_id)]);
+  }, [data]);
+
+  if (!data) {
+    return (
+      <section class="people group" aria-label={t.groupDetails}>
+        <header><button type="button" class="plain" onClick={onClose}>‹ {t.section.groups}</button></header>
+        {error ? <p class="error" role="alert">{error}</p> : <p role="status">…</p>}
+      </section>
+    );
+  }
+  const { info, members, requests, muted } = data;
+  const mine = members.find((m) => m.user_id === me)?.role;
+  const can = rights(info.type, mine);
+  const title = info.name || info.group_id;
+
+  return (
+    <section class="people group" aria-labelledby="group-title">
+      <header>
+        <button type="button" class="plain" onClick={onClose} aria-label={t.backToGroups}>‹</button>
+        <h1 id="group-title">{title}</h1>
+        <button type="button" onClick={() => onChat(conversationId, title)}>{t.openChat}</button>
+      </header>
+      {error && <p class="error" role="alert">{error}</p>}
+      <p class="muted">{t.groupIdIs(info.group_id)} · {t.memberCount(info.member_count)}</p>
+      <label class="check">
+        <input type="checkbox" checked={muted}
+          onChange={(e) => { const v = e.currentTarget.checked; void act(() => client.setConversation(conversationId, { muted: v })); }} />
+        {t.muteGroup}
+      </label>
+      {can.update ? <GroupProfile key={info.updated_at} info={info} act={act}
+        save={(patch) => client.updateGroup({ group_id: groupId, ...patch })} />
+        : info.introduction && <p>{info.introduction}</p>}
+      {can.answerJoins && requests.length > 0 && <>
+        <h2>{t.joinRequests}</h2>
+        <ul class="rows" aria-label={t.joinRequests}>
+          {requests.map((r) => (
+            <li key={r.user_id}>
+              <span class="who">{nameOf(r.user_id)}</span>
+              {r.message && <q class="note">{r.message}</q>}
+              <span class="actions">
+                <button type="button" aria-label={t.approveWho(nameOf(r.user_id))}
+                  onClick={() => act(() => client.approveJoin(groupId, r.user_id))}>{t.approve}</button>
+                <button type="button" class="quiet" aria-label={t.rejectWho(nameOf(r.user_id))}
+                  onClick={() => act(() => client.declineJoin(groupId, r.user_id))}>{t.reject}</button>
+              </span>
+            </li>))}
+        </ul>
+      </>}
+      <h2>{t.members}</h2>
+      <ul class="rows" aria-label={t.members}>
+        {members.map((m) => (
+          <li key={m.user_id} data-user={m.user_id}>
+            <span class="who">{m.name_card || nameOf(m.user_id)}{m.user_id === me ? ` (${t.you})` : ""}</span>
+            {can.setRole(m.role) ? (
+              <select aria-label={t.roleOf(nameOf(m.user_id))} value={m.role}
+                onChange={(e) => { const role = e.currentTarget.value as "Admin" | "Member";
+                  void act(() => client.setGroupRole(groupId, m.user_id, role)); }}>
+                <option value="Member">{t.role.Member}</option>
+                <option value="Admin">{t.role.Admin}</option>
+              </select>
+            ) : <span class="role">{t.role[m.role]}</span>}
+            {can.kick(m.role) && m.user_id !== me && (
+              <span class="actions">
+                <button type="button" class="quiet" aria-label={t.removeMember(nameOf(m.user_id))}
+                  onClick={() => act(() => client.kickFromGroup(groupId, [m.user_id]))}>{t.remove}</button>
+              </span>)}
+          </li>))}
+      </ul>
+      {can.invite && <Invite act={act} invite={async (usernames) =>
+        client.inviteToGroup(groupId, await names.resolve(usernames))} />}
+      {can.leave && (
+        <button type="button" class="danger" onClick={async () => {
+          if (await act(() => client.leaveGroup(groupId))) onClose();
+        }}>{t.leaveGroup}</button>)}
+    </section>
+  );
+}
+
+type Act = (work: () => Promise<unknown>) => Promise<boolean>;
+
+function GroupProfile({ info, act, save }: {
+  info: GroupInfo; act: Act;
+  save: (patch: { name: string; introduction: string; face_url: string }) => Promise<unknown>;
+}) {
+  const [name, setName] = useState(info.name);
+  const [introduction, setIntroduction] = useState(info.introduction);
+  const [face, setFace] = useState(info.face_url);
+  return (
+    <form class="card" onSubmit={(e) => { e.preventDefault(); void act(() => save(
+      { name: name.trim(), introduction: introduction.trim(), face_url: face.trim() })); }}>
+      <h2>{t.groupProfile}</h2>
+      <label for="edit-group-name">{t.groupName}</label>
+      <input id="edit-group-name" required maxLength={30} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      <label for="edit-group-intro">{t.introduction}</label>
+      <textarea id="edit-group-intro" maxLength={130} value={introduction}
+        onInput={(e) => setIntroduction(e.currentTarget.value)} />
+      <label for="edit-group-face">{t.pictureUrl}</label>
+      <input id="edit-group-face" type="url" value={face} onInput={(e) => setFace(e.currentTarget.value)} />
+      <button type="submit">{t.save}</button>
+    </form>
+  );
+}
+
+function Invite({ act, invite }: { act: Act; invite: (usernames: string) => Promise<unknown> }) {
+  const [usernames, setUsernames] = useState("");
+  return (
+    <form class="card" onSubmit={async (e) => { e.preventDefault();
+      if (await act(() => invite(usernames))) setUsernames(""); }}>
+      <label for="invite-usernames">{t.inviteByUsername}</label>
+      <div class="row">
+        <input id="invite-usernames" autocomplete="off" required value={usernames}
+          onInput={(e) => setUsernames(e.currentTarget.value)} />
+        <button type="submit">{t.invite}</button>
+      </div>
+    </form>
+  );
+}

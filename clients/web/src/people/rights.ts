@@ -1,0 +1,23 @@
+/** What the person's role lets them do in a group, so the details screen
+ * offers only those actions: the client's copy of docs/groups.md "Roles
+ * and rights" (src/tidings/domain/group_rights.py decides; a refusal still
+ * shows its error). */
+import type { GroupInfo, GroupMember } from "tidings-client";
+
+type Role = GroupMember["role"];
+const RANK: Record<Role, number> = { Member: 0, Admin: 1, Owner: 2 };
+const anyMember = (type: GroupInfo["type"]) => type === "Work" || type === "Community";
+
+export function rights(type: GroupInfo["type"], mine: Role | undefined) {
+  const staff = mine === "Admin" || mine === "Owner";
+  const member = mine !== undefined;
+  return {
+    invite: member && (staff || anyMember(type)),
+    update: member && (staff || type === "Work"),
+    answerJoins: staff,
+    /** Owners cannot leave (transfer first); the others may. */
+    leave: member && mine !== "Owner",
+    kick: (target: Role) => staff && RANK[mine!] > RANK[target],
+    setRole: (target: Role) => mine === "Owner" && target !== "Owner",
+  };
+}

@@ -1,0 +1,248 @@
+"""The messenger's people screens in headless Chromium (Playwright), against
+one real server per module whose e-mail goes through a real SMTP server
+(tests/home_support.py's Mailbox): a group is created, a member invited,
+both chat in it live and a role changes; a message is found by search and
+opens its chat at the message; a friend request is sent, accepted and the
+friend appears; a block stops messages; a code sent by e-mail signs in (and
+registers); sessions are listed and one signed out; the language switch
+shows Chinese.
+
+``TIDINGS_TEST_SCREENSHOT_DIR=docs/screenshots`` saves the screens
+(docs/messenger.md), at 1280x800 and, for a phone, 390x844."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+
+from tests.browser import chromium, needs_chromium
+from tests.home_support import Mailbox, smtp_env
+from tests.support import InProcessServer, Server
+
+pytestmark = needs_chromium
+PASSWORD = "correct horse 1"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+LIVE = 15_000  # ms: what arrives through another person's socket
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from chromium()
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox().start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="module")
+def people_server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[Server]:
+    """One server for the module (SQLite: the screens do not depend on the
+    store), its codes sent by SMTP to ``mailbox``."""
+    env = {f"TIDINGS_{k.upper()}": v for k, v in smtp_env(mailbox).items()}
+    env.update({"TIDINGS_HOME_ATTEMPTS_PER_IP": "100000", "TIDINGS_HOME_CODES_PER_IP": "100000",
+                "TIDINGS_HOME_CODE_RESEND_AFTER": "0"})
+    server = InProcessServer(tmp_path_factory.mktemp("people"), "", env)
+    server.start()
+    yield server
+    server.stop()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def shot(page: Page, name: str) -> None:
+    if shots := os.environ.get("TIDINGS_TEST_SCREENSHOT_DIR"):
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(shots) / f"{name}.png"))
+
+
+class Person:
+    """One browser context (its own localStorage): one person's messenger."""
+
+    def __init__(self, browser: Browser, server: Server, *, phone: bool = False) -> None:
+        self.context: BrowserContext = browser.new_context(viewport=PHONE if phone else DESKTOP)
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("console", lambda m: self.errors.append(m.text)
+                     if "Content Security Policy" in m.text else None)
+        self.page.goto(f"{server.base_url}/")
+
+    def register(self, username: str) -> None:
+        self.page.get_by_role("button", name="New here? Create an account").click()
+        self.page.get_by_label("Username", exact=True).fill(username)
+        self.page.get_by_label("Password").fill(PASSWORD)
+        self.page.get_by_role("button", name="Create account").click()
+        expect(self.page.get_by_role("heading", name="Chats")).to_be_visible(timeout=30_000)
+
+    def section(self, name: str) -> None:
+        self.page.get_by_role("navigation", name="Sections").get_by_role(
+            "button", name=name, exact=True).click()
+
+    def send(self, text: str) -> None:
+        self.page.get_by_label("Message", exact=True).fill(text)
+        self.page.get_by_role("button", name="Send", exact=True).click()
+
+    def messages(self) -> Locator:
+        return self.page.locator(".messages li:not(.end) .text")
+
+    def close(self) -> None:
+        self.context.close()
+        assert self.errors == [], self.errors
+
+
+def test_a_group_is_made_a_member_invited_both_chat_live_a_role_changes_and_search_finds(
+        people_server: Server, browser: Browser) -> None:
+    ana, ben = Person(browser, people_server), Person(browser, people_server, phone=True)
+    try:
+        ana_name, ben_name, group = unique("ana"), unique("ben"), unique("Trip ")
+        ana.register(ana_name)
+        ben.register(ben_name)
+
+        ana.section("Groups")
+        ana.page.get_by_label("Group name").fill(group)
+        ana.page.get_by_role("button", name="Create").click()
+        expect(ana.page.get_by_role("heading", name=group)).to_be_visible()  # its chat opened
+        ana.page.get_by_role("button", name=group, exact=True).click()  # the details
+        expect(ana.page.get_by_role("list", name="Members").locator("li")).to_have_count(1)
+        ana.page.get_by_label("Invite (usernames)").fill(ben_name)
+        ana.page.get_by_role("button", name="Invite", exact=True).click()
+        members = ana.page.get_by_role("list", name="Members").locator("li")
+        expect(members).to_have_count(2)
+        expect(members.filter(has_text=ana_name)).to_contain_text("Owner")
+        ana.page.get_by_role("button", name="Open chat").click()
+        ana.send("hello group")
+
+        # Ben (on a phone) finds the group among his and chats in it, live both ways.
+        ben.section("Groups")
+        ben_groups = ben.page.get_by_role("list", name="Your groups")
+        expect(ben_groups.locator("li", has_text=group)).to_contain_text("Member")
+        ben.page.get_by_role("button", name=f"Chat in {group}").click()
+        expect(ben.messages()).to_have_text(["hello group"], timeout=LIVE)
+        ben.send("hi ana")
+        expect(ana.messages()).to_have_text(["hello group", "hi ana"], timeout=LIVE)
+        ana.send("welcome")
+        expect(ben.messages()).to_have_text(["hello group", "hi ana", "welcome"], timeout=LIVE)
+        ben.page.get_by_role("button", name="Back to chats").click()
+
+        # Ana makes Ben an admin: his list says so, without a reload.
+        role = ana.page.get_by_label(f"Role of {ben_name}")
+        expect(role).to_have_value("Member")
+        role.select_option("Admin")
+        expect(ben_groups.locator("li", has_text=group)).to_contain_text("Admin", timeout=LIVE)
+        expect(ana.page.get_by_label(f"Role of {ben_name}")).to_have_value("Admin")
+        shot(ana.page, "people-group")
+
+        # Search finds Ana's first message and opens the chat at it.
+        ben.section("Search")
+        ben.page.get_by_label("Search your messages").fill("hello")
+        ben.page.get_by_label("Search your messages").press("Enter")
+        hits = ben.page.get_by_role("list", name="Results").locator("li")
+        expect(hits).to_have_count(1)
+        expect(hits.locator("mark")).to_have_text(["hello"])
+        shot(ben.page, "people-search-phone")
+        hits.get_by_role("button").click()
+        found = ben.page.locator(".chat li.found")
+        expect(found).to_contain_text("hello group")
+        expect(found).to_be_focused()
+    finally:
+        ana.close()
+        ben.close()
+
+
+def test_a_friend_request_is_accepted_and_a_block_stops_messages(
+        people_server: Server, browser: Browser) -> None:
+    cat, dan = Person(browser, people_server), Person(browser, people_server)
+    try:
+        cat_name, dan_name = unique("cat"), unique("dan")
+        cat.register(cat_name)
+        dan.register(dan_name)
+        cat.section("Contacts")
+        dan.section("Contacts")
+        cat.page.get_by_label("Username", exact=True).fill(dan_name)
+        cat.page.get_by_label("Note (optional)").fill("we met at the fair")
+        cat.page.get_by_role("button", name="Send request").click()
+        expect(cat.page.get_by_role("status")).to_contain_text("Request sent")
+
+        # Dan sees it live, with the note, and accepts; both lists show the friend.
+        request = dan.page.locator("li", has_text=cat_name)
+        expect(request.locator(".note")).to_have_text("we met at the fair", timeout=LIVE)
+        shot(dan.page, "people-contacts")
+        dan.page.get_by_role("button", name=f"Accept {cat_name}").click()
+        expect(dan.page.get_by_role("list", name="Friends")).to_contain_text(cat_name)
+        expect(cat.page.get_by_role("list", name="Friends")).to_contain_text(dan_name, timeout=LIVE)
+
+        # Cat writes from the contact; Dan blocks her; what she sends then never reaches him.
+        cat.page.get_by_role("button", name=f"Chat with {dan_name}").click()
+        cat.send("before the block")
+        dan.page.get_by_role("button", name=f"Chat with {cat_name}").click()
+        expect(dan.messages()).to_have_text(["before the block"], timeout=LIVE)
+        dan.page.get_by_role("button", name=f"Block {cat_name}").click()
+        expect(dan.page.get_by_role("list", name="Blocked")).to_contain_text(cat_name)
+        cat.send("while blocked")
+        # To her it looks sent (docs/friends.md: a blocked sender is not told).
+        expect(cat.messages().filter(has_text="while blocked")).to_have_count(1)
+        dan.page.get_by_role("button", name=f"Unblock {cat_name}").click()
+        expect(dan.page.get_by_role("list", name="Blocked")).to_have_count(0)
+        cat.send("after the block")
+        expect(dan.messages()).to_have_text(["before the block", "after the block"], timeout=LIVE)
+        dan.page.reload()  # nor is it stored for him
+        dan.section("Chats")
+        dan.page.get_by_role("button", name=cat_name).click()
+        expect(dan.messages()).to_have_text(["before the block", "after the block"])
+    finally:
+        cat.close()
+        dan.close()
+
+
+def test_an_email_code_signs_in_sessions_are_listed_and_the_language_switches(
+        people_server: Server, browser: Browser, mailbox: Mailbox) -> None:
+    eve, eve_phone = Person(browser, people_server), Person(browser, people_server, phone=True)
+    address = f"{unique('eve')}@example.org"
+    try:
+        for count, person in enumerate((eve, eve_phone), start=1):
+            page = person.page
+            page.get_by_label("Username, e-mail or phone").fill(address)
+            expect(page.get_by_label("Password")).to_have_count(0)  # a code instead
+            page.get_by_role("button", name="Send code").click()
+            expect(page.get_by_role("status")).to_contain_text(address)
+            if count == 2:
+                shot(page, "people-code-phone")
+            page.get_by_label("Code").fill(mailbox.wait_code(address, count))
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", name="Chats")).to_be_visible(timeout=30_000)
+
+        eve.section("Me")
+        eve.page.get_by_label("Display name").fill("Eve Example")
+        eve.page.get_by_role("button", name="Save").click()
+        expect(eve.page.get_by_role("status")).to_have_text("Saved.")
+        sessions = eve.page.get_by_role("list", name="Where you are signed in").locator("li")
+        expect(sessions).to_have_count(2)
+        expect(sessions.filter(has_text="This device")).to_contain_text("E-mail code")
+        shot(eve.page, "people-me")
+        sessions.get_by_role("button", name="Sign out").click()  # the phone's session
+        expect(sessions).to_have_count(1)
+        expect(sessions).to_contain_text("This device")
+        eve_phone.page.reload()  # its session ended: the sign-in form again
+        expect(eve_phone.page.get_by_role("button", name="Sign in")).to_be_visible()
+        expect(eve_phone.page.get_by_role("heading", name="Chats")).to_have_count(0)
+
+        eve.page.get_by_label("Language").select_option("zh-CN")
+        expect(eve.page.get_by_role("heading", name="会话")).to_be_visible()
+        expect(eve.page.get_by_role("navigation", name="栏目")).to_contain_text("联系人")
+        assert eve.page.evaluate("document.documentElement.lang") == "zh-CN"
+        eve.page.get_by_role("button", name="我", exact=True).click()
+        expect(eve.page.get_by_label("昵称")).to_have_value("Eve Example")
+    finally:
+        eve.close()
+        eve_phone.close()
