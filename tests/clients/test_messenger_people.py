@@ -13,19 +13,20 @@ shows Chinese.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser import chromium, needs_chromium
-from tests.home_support import Mailbox, smtp_env
+from tests.clients import test_messenger as messenger
+from tests.clients.test_messenger import unique
+from tests.home_support import Mailbox, mailbox, smtp_env
 from tests.support import InProcessServer, Server
 
+__all__ = ["mailbox"]
 pytestmark = needs_chromium
-PASSWORD = "correct horse 1"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 LIVE = 15_000  # ms: what arrives through another person's socket
@@ -34,13 +35,6 @@ LIVE = 15_000  # ms: what arrives through another person's socket
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     yield from chromium()
-
-
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox().start()
-    yield box
-    box.stop()
 
 
 @pytest.fixture(scope="module")
@@ -56,49 +50,27 @@ def people_server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) ->
     server.stop()
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:10]}"
-
-
 def shot(page: Page, name: str) -> None:
+    """The screen at the docs' sizes (a phone's when the name ends in -phone)."""
     if shots := os.environ.get("TIDINGS_TEST_SCREENSHOT_DIR"):
         Path(shots).mkdir(parents=True, exist_ok=True)
+        page.set_viewport_size(PHONE if name.endswith("-phone") else DESKTOP)
         page.screenshot(path=str(Path(shots) / f"{name}.png"))
 
 
-class Person:
-    """One browser context (its own localStorage): one person's messenger."""
-
-    def __init__(self, browser: Browser, server: Server, *, phone: bool = False) -> None:
-        self.context: BrowserContext = browser.new_context(viewport=PHONE if phone else DESKTOP)
-        self.page: Page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.on("console", lambda m: self.errors.append(m.text)
-                     if "Content Security Policy" in m.text else None)
-        self.page.goto(f"{server.base_url}/")
-
-    def register(self, username: str) -> None:
-        self.page.get_by_role("button", name="New here? Create an account").click()
-        self.page.get_by_label("Username", exact=True).fill(username)
-        self.page.get_by_label("Password").fill(PASSWORD)
-        self.page.get_by_role("button", name="Create account").click()
-        expect(self.page.get_by_role("heading", name="Chats")).to_be_visible(timeout=30_000)
+class Person(messenger.Person):
+    """test_messenger.py's person, with the sections."""
 
     def section(self, name: str) -> None:
         self.page.get_by_role("navigation", name="Sections").get_by_role(
             "button", name=name, exact=True).click()
 
-    def send(self, text: str) -> None:
+    def send(self, text: str) -> None:  # exact: "Send request" is on screen too
         self.page.get_by_label("Message", exact=True).fill(text)
         self.page.get_by_role("button", name="Send", exact=True).click()
 
     def messages(self) -> Locator:
         return self.page.locator(".messages li:not(.end) .text")
-
-    def close(self) -> None:
-        self.context.close()
-        assert self.errors == [], self.errors
 
 
 def test_a_group_is_made_a_member_invited_both_chat_live_a_role_changes_and_search_finds(
