@@ -13,6 +13,7 @@ shows Chinese.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -218,3 +219,53 @@ def test_an_email_code_signs_in_sessions_are_listed_and_the_language_switches(
     finally:
         eve.close()
         eve_phone.close()
+
+
+def test_join_requests_are_rejected_and_approved_and_the_profile_and_mute_are_kept(
+        people_server: Server, browser: Browser) -> None:
+    owner, asker = Person(browser, people_server), Person(browser, people_server)
+    try:
+        owner_name, asker_name, group = unique("fay"), unique("gus"), unique("Club ")
+        owner.register(owner_name)
+        asker.register(asker_name)
+        owner.section("Groups")
+        owner.page.get_by_label("Group name").fill(group)
+        owner.page.get_by_label("Public: others may ask to join").check()
+        owner.page.get_by_role("button", name="Create").click()
+        owner.page.get_by_role("button", name=group, exact=True).click()
+        facts = owner.page.locator(".people p.muted").first
+        expect(facts).to_contain_text("Group ID ")
+        group_id = re.search(r"Group ID (\S+)", facts.inner_text()).group(1)  # type: ignore[union-attr]
+
+        def ask(note: str) -> None:
+            asker.page.get_by_label("Group ID").fill(group_id)
+            asker.page.get_by_label("Note (optional)").fill(note)
+            asker.page.get_by_role("button", name="Ask to join").click()
+            expect(asker.page.get_by_role("status")).to_contain_text("Asked")
+
+        asker.section("Groups")
+        ask("let me in")
+        requests = owner.page.get_by_role("list", name="Requests to join")
+        expect(requests.locator(".note")).to_have_text(["let me in"], timeout=LIVE)
+        owner.page.get_by_role("button", name=f"Reject {asker_name}").click()
+        expect(requests).to_have_count(0)
+        ask("please")
+        expect(requests.locator(".note")).to_have_text(["please"], timeout=LIVE)
+        owner.page.get_by_role("button", name=f"Approve {asker_name}").click()
+        expect(owner.page.get_by_role("list", name="Members").locator("li")).to_have_count(2)
+        asker_groups = asker.page.get_by_role("list", name="Your groups")
+        expect(asker_groups).to_contain_text(group, timeout=LIVE)
+
+        # The profile and the person's own mute are kept (seen again after a reload).
+        owner.page.get_by_label("Introduction").fill("We meet on Fridays.")
+        owner.page.get_by_role("button", name="Save").click()
+        owner.page.get_by_label("Mute notifications").check()
+        expect(owner.page.get_by_label("Mute notifications")).to_be_checked()
+        owner.page.reload()
+        owner.section("Groups")
+        owner.page.get_by_role("button", name=group, exact=True).click()
+        expect(owner.page.get_by_label("Introduction")).to_have_value("We meet on Fridays.")
+        expect(owner.page.get_by_label("Mute notifications")).to_be_checked()
+    finally:
+        owner.close()
+        asker.close()
