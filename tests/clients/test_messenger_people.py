@@ -102,6 +102,8 @@ def test_a_group_is_made_a_member_invited_both_chat_live_a_role_changes_and_sear
         expect(ben_groups.locator("li", has_text=group)).to_contain_text("Member")
         ben.page.get_by_role("button", name=f"Chat in {group}").click()
         expect(ben.messages()).to_have_text(["hello group"], timeout=LIVE)
+        # Who wrote it, by name (the members' profiles), not by user id.
+        expect(ben.page.locator(".messages li.theirs .sender")).to_have_text([ana_name])
         ben.send("hi ana")
         expect(ana.messages()).to_have_text(["hello group", "hi ana"], timeout=LIVE)
         ana.send("welcome")

@@ -4,6 +4,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ConversationList, type Client, type ConnectionState, type SignedIn } from "tidings-client";
 import { Chat } from "./Chat.js";
+import { useGroupNames } from "./people/members.js";
 import { People } from "./people/People.js";
 import { SectionNav, type Section } from "./people/SectionNav.js";
 import { home } from "./session.js";
@@ -45,6 +46,7 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
     }, () => {});
   }, [client, conversations]);
 
+  useGroupNames(client, open, (found) => setNames((n) => ({ ...found, ...n })));
   const nameOf = (userId: string) => names[userId] ?? userId;
   const title = (cid: string) => cid.startsWith("c2c_") ? nameOf(peerOf(cid)) : names[cid] ?? cid;
   // A chat opened from another section (a contact, a group, a search hit), with its name.

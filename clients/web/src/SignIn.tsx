@@ -25,6 +25,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: SignedIn) => void }) {
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
   const [codeSentTo, setCodeSentTo] = useState("");
+  const [codeLife, setCodeLife] = useState(0);
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   const byCode = codeChannel(identifier);
@@ -46,7 +47,8 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: SignedIn) => void }) {
     event.preventDefault();
     void run(async () => {
       if (byCode && !waitingForCode) {
-        await home.requestCode(byCode.channel, byCode.address);
+        const sent = await home.requestCode(byCode.channel, byCode.address);
+        setCodeLife(Number(sent.expires_in));
         setCode("");
         setCodeSentTo(byCode.address);
       } else if (byCode) {
@@ -75,7 +77,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: SignedIn) => void }) {
             onInput={(e) => setPassword(e.currentTarget.value)} />
         </>}
         {waitingForCode && <>
-          <p role="status">{t.codeSent(byCode.address)}</p>
+          <p role="status">{t.codeSent(byCode.address, codeLife)}</p>
           <label for="code">{t.code}</label>
           <input id="code" required inputMode="numeric" autocomplete="one-time-code" maxLength={16}
             value={code} onInput={(e) => setCode(e.currentTarget.value)} />

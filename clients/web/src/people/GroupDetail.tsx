@@ -4,22 +4,13 @@
  * applications waiting for an answer, and leaving. Current through the
  * group's system entries and the join events. */
 import { useEffect, useState } from "preact/hooks";
-import type { Client, GroupInfo, GroupMember } from "tidings-client";
+import type { Client, GroupInfo } from "tidings-client";
 import { t } from "../strings.js";
 import { groupConversation } from "./Groups.js";
+import { allMembers } from "./members.js";
 import type { Names } from "./names.js";
 import { rights } from "./rights.js";
 import { action, useLoad } from "./useLoad.js";
-
-async function allMembers(client: Client, groupId: string): Promise<GroupMember[]> {
-  const members: GroupMember[] = [];
-  for (let after: string | undefined; ;) {
-    const page = await client.groupMembers({ group_id: groupId, limit: 100, ...(after ? { after } : {}) });
-    members.push(...page.members);
-    if (!page.more || !page.members.length) return members;
-    after = page.members[page.members.length - 1]!.user_id;
-  }
-}
 
 export function GroupDetail({ client, me, groupId, names, onChat, onClose }: {
   client: Client; me: string; groupId: string; names: Names;

@@ -8,7 +8,15 @@ import "./people.css";
 export const SECTIONS = ["chats", "search", "contacts", "groups", "me"] as const;
 export type Section = typeof SECTIONS[number];
 
-const ICONS: Record<Section, string> = { chats: "💬", search: "🔍", contacts: "👥", groups: "🏘", me: "🙂" };
+// Line icons as SVG paths (24x24, stroked in the text colour): emoji would
+// depend on the device's fonts.
+const ICONS: Record<Section, string> = {
+  chats: "M4 5h16v11H9l-5 4z",
+  search: "M10.5 4a6.5 6.5 0 1 0 0 13a6.5 6.5 0 1 0 0-13zM15.5 15.5L20 20",
+  contacts: "M12 4a4 4 0 1 0 0 8a4 4 0 1 0 0-8zM4 20c0-4 4-6 8-6s8 2 8 6",
+  groups: "M9 5a3.5 3.5 0 1 0 0 7a3.5 3.5 0 1 0 0-7zM2 20c0-3.5 3-5.5 7-5.5s7 2 7 5.5M16 5.5a3 3 0 0 1 0 6M18 14.8c2.4.6 4 2.3 4 5.2",
+  me: "M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18zM8.5 14.5c1.8 2 5.2 2 7 0M9 9.5h.01M15 9.5h.01",
+};
 
 export function SectionNav({ current, onChange, badges = {} }: {
   current: Section; onChange: (section: Section) => void; badges?: Partial<Record<Section, number>>;
@@ -26,7 +34,7 @@ export function SectionNav({ current, onChange, badges = {} }: {
       {SECTIONS.map((s) => (
         <button key={s} type="button" class={s === current ? "current" : ""}
           aria-current={s === current ? "page" : undefined} onClick={() => onChange(s)}>
-          <span class="icon" aria-hidden="true">{ICONS[s]}</span>
+          <svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d={ICONS[s]} /></svg>
           <span class="label">{t.section[s]}</span>
           {(badges[s] ?? 0) > 0 && <span class="badge" aria-label={t.pending(badges[s]!)}>{badges[s]}</span>}
         </button>
