@@ -153,7 +153,10 @@ def test_a_friend_request_is_accepted_and_a_block_stops_messages(
         request = dan.page.locator("li", has_text=cat_name)
         expect(request.locator(".note")).to_have_text("we met at the fair", timeout=LIVE)
         shot(dan.page, "people-contacts")
+        badge = dan.page.get_by_role("navigation", name="Sections").locator(".badge")
+        expect(badge).to_have_accessible_name("1 waiting")  # on the nav, wherever he is
         dan.page.get_by_role("button", name=f"Accept {cat_name}").click()
+        expect(badge).to_have_count(0)
         expect(dan.page.get_by_role("list", name="Friends")).to_contain_text(cat_name)
         expect(cat.page.get_by_role("list", name="Friends")).to_contain_text(dan_name, timeout=LIVE)
 
@@ -249,6 +252,7 @@ def test_join_requests_are_rejected_and_approved_and_the_profile_and_mute_are_ke
         ask("let me in")
         requests = owner.page.get_by_role("list", name="Requests to join")
         expect(requests.locator(".note")).to_have_text(["let me in"], timeout=LIVE)
+        expect(owner.page.get_by_role("button", name="Groups 1 waiting")).to_be_visible()
         owner.page.get_by_role("button", name=f"Reject {asker_name}").click()
         expect(requests).to_have_count(0)
         ask("please")

@@ -6,6 +6,7 @@ import { ConversationList, type Client, type ConnectionState, type SignedIn } fr
 import { Chat } from "./Chat.js";
 import { useGroupNames } from "./people/members.js";
 import { People } from "./people/People.js";
+import { usePending } from "./people/pending.js";
 import { SectionNav, type Section } from "./people/SectionNav.js";
 import { home } from "./session.js";
 import { describe } from "./SignIn.js";
@@ -24,6 +25,7 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
   const [peer, setPeer] = useState("");
   const [error, setError] = useState("");
   const [section, setSection] = useState<Section>("chats");
+  const pending = usePending(client);
 
   useEffect(() => {
     const off = client.on("state", setState);
@@ -71,7 +73,7 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
 
   return (
     <div class={open ? "messenger has-chat" : "messenger"}>
-      <SectionNav current={section} onChange={setSection} />
+      <SectionNav current={section} onChange={setSection} badges={pending} />
       {section !== "chats" && <People section={section} client={client} me={me} onOpen={openNamed}
         onSignOut={onSignOut} />}
       {section === "chats" && <nav class="list" aria-label={t.chats}>

@@ -19,6 +19,11 @@ export function useLoad<T>(client: Client, load: () => Promise<T>, events: (keyo
   return { data, reload, error, setError };
 }
 
+/** Said on `window` after each action of a people screen: what this device
+ * did itself comes back as no event (the server tells the other devices),
+ * so the nav's badges count again on it (pending.ts). */
+export const CHANGED = "tidings:people-changed";
+
 /** Runs an action of a screen: its error in the screen's alert, then a reload. */
 export function action(setError: (e: string) => void, reload: () => void) {
   return async (work: () => Promise<unknown>): Promise<boolean> => {
@@ -31,6 +36,7 @@ export function action(setError: (e: string) => void, reload: () => void) {
       return false;
     } finally {
       reload();
+      window.dispatchEvent(new Event(CHANGED));
     }
   };
 }
