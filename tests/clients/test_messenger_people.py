@@ -96,7 +96,10 @@ def test_a_group_is_made_a_member_invited_both_chat_live_a_role_changes_and_sear
         ana.page.get_by_role("button", name="Open chat").click()
         ana.send("hello group")
 
-        # Ben (on a phone) finds the group among his and chats in it, live both ways.
+        # Ben (on a phone) has the group in his chats, by its name, and among his
+        # groups; he chats in it, live both ways.
+        expect(ben.page.get_by_role("list").get_by_role("button", name=group)).to_contain_text(
+            "hello group", timeout=LIVE)
         ben.section("Groups")
         ben_groups = ben.page.get_by_role("list", name="Your groups")
         expect(ben_groups.locator("li", has_text=group)).to_contain_text("Member")

@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ConversationList, type Client, type ConnectionState, type SignedIn } from "tidings-client";
 import { Chat } from "./Chat.js";
-import { useGroupNames } from "./people/members.js";
+import { useGroupNames, useGroupTitles } from "./people/members.js";
 import { People } from "./people/People.js";
 import { usePending } from "./people/pending.js";
 import { SectionNav, type Section } from "./people/SectionNav.js";
@@ -49,6 +49,8 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
   }, [client, conversations]);
 
   useGroupNames(client, open, (found) => setNames((n) => ({ ...found, ...n })));
+  useGroupTitles(client, conversations.map((c) => c.conversation_id), names,
+    (found) => setNames((n) => ({ ...found, ...n })));
   const nameOf = (userId: string) => names[userId] ?? userId;
   const title = (cid: string) => cid.startsWith("c2c_") ? nameOf(peerOf(cid)) : names[cid] ?? cid;
   // A chat opened from another section (a contact, a group, a search hit), with its name.

@@ -1,6 +1,6 @@
-/** A group's members, every page of them; and the hook that gives the
- * messenger the names of an open group chat's members, so its messages
- * show who wrote them rather than a user id. */
+/** A group's members, every page of them; and the hooks that give the
+ * messenger the names of an open group chat's members (its messages show
+ * who wrote them rather than a user id) and of the groups in its list. */
 import { useEffect } from "preact/hooks";
 import type { Client, GroupMember } from "tidings-client";
 
@@ -33,4 +33,23 @@ export function useGroupNames(client: Client, conversationId: string | null,
     })().catch(() => {});
     return () => { live = false; };
   }, [client, conversationId]);
+}
+
+/** Calls `add` with the names of the person's groups (by conversation id)
+ * when the list has a group conversation whose name is not known yet. */
+export function useGroupTitles(client: Client, conversationIds: string[], known: Record<string, string>,
+                               add: (names: Record<string, string>) => void): void {
+  const missing = conversationIds.filter((cid) => cid.startsWith("group_") && !(cid in known)).join(" ");
+  useEffect(() => {
+    if (!missing) return;
+    let live = true;
+    client.groups().then((reply) => {
+      const found: Record<string, string> = {};
+      for (const g of reply.groups) found[`group_${g.group_id}`] = g.name || g.group_id;
+      // A group left meanwhile keeps its id as its name rather than asking again.
+      for (const cid of missing.split(" ")) found[cid] ??= cid.slice("group_".length);
+      if (live) add(found);
+    }, () => {});
+    return () => { live = false; };
+  }, [client, missing]);
 }
