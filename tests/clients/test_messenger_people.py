@@ -203,7 +203,15 @@ def test_an_email_code_signs_in_sessions_are_listed_and_the_language_switches(
             page.get_by_role("button", name="Sign in").click()
             expect(page.get_by_role("heading", name="Chats")).to_be_visible(timeout=30_000)
 
-        eve.section("Me")
+        # The sections by keyboard: the arrow keys move along the nav, Enter opens one.
+        nav = eve.page.get_by_role("navigation", name="Sections")
+        nav.get_by_role("button", name="Chats", exact=True).focus()
+        for _ in range(4):
+            eve.page.keyboard.press("ArrowDown")
+        expect(nav.get_by_role("button", name="Me", exact=True)).to_be_focused()
+        eve.page.keyboard.press("Enter")
+        expect(nav.get_by_role("button", name="Me", exact=True)).to_have_attribute(
+            "aria-current", "page")
         eve.page.get_by_label("Display name").fill("Eve Example")
         eve.page.get_by_role("button", name="Save").click()
         expect(eve.page.get_by_role("status")).to_have_text("Saved.")
