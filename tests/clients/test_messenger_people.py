@@ -232,6 +232,7 @@ def test_an_email_code_signs_in_sessions_are_listed_and_the_language_switches(
         assert eve.page.evaluate("document.documentElement.lang") == "zh-CN"
         eve.page.get_by_role("button", name="我", exact=True).click()
         expect(eve.page.get_by_label("昵称")).to_have_value("Eve Example")
+        shot(eve.page, "people-me-zh-phone")
     finally:
         eve.close()
         eve_phone.close()

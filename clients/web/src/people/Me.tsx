@@ -6,6 +6,7 @@ import type { Client, HomeSession, SignedIn } from "tidings-client";
 import { home } from "../session.js";
 import { language, languages, setLanguage, t, type Language } from "../strings.js";
 import { action, useLoad } from "./useLoad.js";
+import { when } from "./when.js";
 
 const LANGUAGE_NAMES: Record<Language, string> = { en: "English", "zh-CN": "简体中文" };
 
@@ -32,12 +33,12 @@ export function Me({ client, me, onSignOut }: { client: Client; me: SignedIn; on
         {data?.sessions.map((s: HomeSession) => (
           <li key={s.session_id}>
             <span class="who">
-              {t.signedInBy(s.method)} · {new Date(s.created_at).toLocaleString()}
+              {t.signedInBy(s.method)} · {when(s.created_at)}
               {s.client_ip && ` · ${s.client_ip}`}
             </span>
             {s.current ? <span class="role">{t.thisDevice}</span> : (
               <span class="actions">
-                <button type="button" class="quiet" aria-label={t.signOutSession(new Date(s.created_at).toLocaleString())}
+                <button type="button" class="quiet" aria-label={t.signOutSession(when(s.created_at))}
                   onClick={() => act(() => home.signOutSession(me, s.session_id))}>{t.signOut}</button>
               </span>)}
           </li>))}

@@ -6,6 +6,7 @@ import type { Client, SearchResult } from "tidings-client";
 import { describe } from "../SignIn.js";
 import { t } from "../strings.js";
 import type { Names } from "./names.js";
+import { when } from "./when.js";
 
 /** The snippet with its highlights as <mark>: text nodes only, never HTML. */
 function Snippet({ result }: { result: SearchResult }) {
@@ -68,7 +69,7 @@ export function Search({ client, names, title, onOpen }: {
               <span class="where">{title(r.conversation_id)} · {names.nameOf(r.message.sender)}</span>
               <Snippet result={r} />
               <time dateTime={new Date(r.message.time).toISOString()}>
-                {new Date(r.message.time).toLocaleString()}</time>
+                {when(r.message.time)}</time>
             </button>
           </li>))}
       </ul>

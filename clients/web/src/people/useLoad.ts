@@ -1,7 +1,7 @@
 /** Loads a screen's data, again whenever one of the given live events
  * arrives (a request answered on another device, a member added...), and
  * keeps the error of the last try for the screen's alert. */
-import { useCallback, useEffect, useState } from "preact/hooks";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import type { Client, ClientEvents } from "tidings-client";
 import { describe } from "../SignIn.js";
 
@@ -10,7 +10,14 @@ export function useLoad<T>(client: Client, load: () => Promise<T>, events: (keyo
                                                setError: (e: string) => void } {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState("");
-  const reload = useCallback(() => { load().then(setData, (e) => setError(describe(e))); }, deps);
+  // Loads overlap (an action's reload, then an event's): only the latest
+  // one started may show, or an older answer could undo a newer change.
+  const latest = useRef(0);
+  const reload = useCallback(() => {
+    const n = ++latest.current;
+    load().then((d) => { if (n === latest.current) setData(d); },
+                (e) => { if (n === latest.current) setError(describe(e)); });
+  }, deps);
   useEffect(() => {
     reload();
     const offs = events.map((e) => client.on(e, () => reload()));
