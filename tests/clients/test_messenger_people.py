@@ -222,7 +222,9 @@ def test_an_email_code_signs_in_sessions_are_listed_and_the_language_switches(
         sessions.get_by_role("button", name="Sign out").click()  # the phone's session
         expect(sessions).to_have_count(1)
         expect(sessions).to_contain_text("This device")
-        eve_phone.page.reload()  # its session ended: the sign-in form again
+        # The phone's page sees its session end: the sign-in form, without a reload.
+        expect(eve_phone.page.get_by_role("button", name="Sign in")).to_be_visible(timeout=LIVE)
+        eve_phone.page.reload()
         expect(eve_phone.page.get_by_role("button", name="Sign in")).to_be_visible()
         expect(eve_phone.page.get_by_role("heading", name="Chats")).to_have_count(0)
 

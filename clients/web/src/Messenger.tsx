@@ -4,6 +4,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ConversationList, type Client, type ConnectionState, type SignedIn } from "tidings-client";
 import { Chat } from "./Chat.js";
+import { useEndedElsewhere } from "./people/ended.js";
 import { useGroupNames, useGroupTitles } from "./people/members.js";
 import { People } from "./people/People.js";
 import { usePending } from "./people/pending.js";
@@ -26,6 +27,7 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
   const [error, setError] = useState("");
   const [section, setSection] = useState<Section>("chats");
   const pending = usePending(client);
+  useEndedElsewhere(client, me, onSignOut);
 
   useEffect(() => {
     const off = client.on("state", setState);
