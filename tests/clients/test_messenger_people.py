@@ -286,6 +286,14 @@ def test_join_requests_are_rejected_and_approved_and_the_profile_and_mute_are_ke
         owner.page.get_by_role("button", name=group, exact=True).click()
         expect(owner.page.get_by_label("Introduction")).to_have_value("We meet on Fridays.")
         expect(owner.page.get_by_label("Mute notifications")).to_be_checked()
+
+        # She hands the group over (a second press confirms), then leaves it.
+        owner.page.get_by_role("button", name=f"Make owner: {asker_name}").click()
+        owner.page.get_by_role("button", name=f"Sure? Press again: Make owner: {asker_name}").click()
+        expect(asker_groups.locator("li", has_text=group)).to_contain_text("Owner", timeout=LIVE)
+        owner.page.get_by_role("button", name="Leave the group").click()
+        owner.page.get_by_role("button", name="Sure? Press again").click()
+        expect(owner.page.get_by_role("list", name="Your groups")).not_to_contain_text(group)
     finally:
         owner.close()
         asker.close()

@@ -109,6 +109,11 @@ export const en = {
   thisDevice: "This device",
   signOutSession: (when: string) => `Sign out the session of ${when}`,
   signOutEverywhere: "Sign out everywhere",
+  sure: (what: string) => `Sure? Press again: ${what}`,
+  sureShort: "Sure? Press again",
+  makeOwner: "Make owner",
+  makeOwnerWho: (name: string) => `Make owner: ${name}`,
+  disband: "Disband the group",
 };
 export type Strings = typeof en;
 
@@ -162,7 +167,7 @@ export const zhCN: Strings = {
   chat: "聊天",
   chatWith: (name: string) => `与 ${name} 聊天`,
   remove: "移除",
-  removeFriend: (name: string) => `删除好友 ${name}`,
+  removeFriend: (name: string) => `移除好友 ${name}`,
   block: "拉黑",
   blockWho: (name: string) => `拉黑 ${name}`,
   blocked: "黑名单",
@@ -203,7 +208,7 @@ export const zhCN: Strings = {
   members: "成员",
   you: "我",
   roleOf: (name: string) => `${name} 的角色`,
-  removeMember: (name: string) => `将 ${name} 移出群组`,
+  removeMember: (name: string) => `移除成员 ${name}`,
   inviteByUsername: "邀请（用户名）",
   invite: "邀请",
   leaveGroup: "退出群组",
@@ -217,8 +222,13 @@ export const zhCN: Strings = {
   sessions: "已登录的设备",
   signedInBy: (method: string) => ({ password: "密码", email: "邮箱验证码", phone: "手机验证码" })[method] ?? method,
   thisDevice: "本设备",
-  signOutSession: (when: string) => `退出 ${when} 的登录`,
+  signOutSession: (when: string) => `退出登录：${when}`,
   signOutEverywhere: "退出所有设备",
+  sure: (what: string) => `确定吗？再按一次：${what}`,
+  sureShort: "确定吗？再按一次",
+  makeOwner: "转让群主",
+  makeOwnerWho: (name: string) => `转让群主：${name}`,
+  disband: "解散群组",
 };
 
 export const languages = { en, "zh-CN": zhCN } as const;

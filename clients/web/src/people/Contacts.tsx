@@ -4,6 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Client } from "tidings-client";
 import { t } from "../strings.js";
+import { ConfirmButton } from "./ConfirmButton.js";
 import type { Names } from "./names.js";
 import { action, useLoad } from "./useLoad.js";
 
@@ -94,8 +95,8 @@ export function Contacts({ client, names, onChat }: {
             <span class="actions">
               <button type="button" aria-label={t.chatWith(nameOf(f.user_id))}
                 onClick={() => onChat(`c2c_${f.user_id}`)}>{t.chat}</button>
-              <button type="button" class="quiet" aria-label={t.removeFriend(nameOf(f.user_id))}
-                onClick={() => act(() => client.deleteFriends([f.user_id]))}>{t.remove}</button>
+              <ConfirmButton class="quiet" label={t.removeFriend(nameOf(f.user_id))}
+                onConfirm={() => act(() => client.deleteFriends([f.user_id]))}>{t.remove}</ConfirmButton>
               <button type="button" class="danger" aria-label={t.blockWho(nameOf(f.user_id))}
                 onClick={() => act(() => client.block([f.user_id]))}>{t.block}</button>
             </span>

@@ -6,6 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Client, GroupInfo } from "tidings-client";
 import { t } from "../strings.js";
+import { ConfirmButton } from "./ConfirmButton.js";
 import { groupConversation } from "./Groups.js";
 import { allMembers } from "./members.js";
 import type { Names } from "./names.js";
@@ -91,19 +92,23 @@ export function GroupDetail({ client, me, groupId, names, onChat, onClose }: {
                 <option value="Admin">{t.role.Admin}</option>
               </select>
             ) : <span class="role">{t.role[m.role]}</span>}
-            {can.kick(m.role) && m.user_id !== me && (
+            {m.user_id !== me && (can.kick(m.role) || can.transfer) && (
               <span class="actions">
-                <button type="button" class="quiet" aria-label={t.removeMember(nameOf(m.user_id))}
-                  onClick={() => act(() => client.kickFromGroup(groupId, [m.user_id]))}>{t.remove}</button>
+                {can.transfer && <ConfirmButton class="quiet" label={t.makeOwnerWho(nameOf(m.user_id))}
+                  onConfirm={() => act(() => client.transferGroup(groupId, m.user_id))}>{t.makeOwner}</ConfirmButton>}
+                {can.kick(m.role) && <ConfirmButton class="quiet" label={t.removeMember(nameOf(m.user_id))}
+                  onConfirm={() => act(() => client.kickFromGroup(groupId, [m.user_id]))}>{t.remove}</ConfirmButton>}
               </span>)}
           </li>))}
       </ul>
       {can.invite && <Invite act={act} invite={async (usernames) =>
         client.inviteToGroup(groupId, await names.resolve(usernames))} />}
-      {can.leave && (
-        <button type="button" class="danger" onClick={async () => {
-          if (await act(() => client.leaveGroup(groupId))) onClose();
-        }}>{t.leaveGroup}</button>)}
+      {can.leave && <ConfirmButton onConfirm={async () => {
+        if (await act(() => client.leaveGroup(groupId))) onClose();
+      }}>{t.leaveGroup}</ConfirmButton>}
+      {can.disband && <ConfirmButton onConfirm={async () => {
+        if (await act(() => client.disbandGroup(groupId))) onClose();
+      }}>{t.disband}</ConfirmButton>}
     </section>
   );
 }

@@ -5,6 +5,7 @@ import { useState } from "preact/hooks";
 import type { Client, HomeSession, SignedIn } from "tidings-client";
 import { home } from "../session.js";
 import { language, languages, setLanguage, t, type Language } from "../strings.js";
+import { ConfirmButton } from "./ConfirmButton.js";
 import { action, useLoad } from "./useLoad.js";
 import { when } from "./when.js";
 
@@ -43,9 +44,9 @@ export function Me({ client, me, onSignOut }: { client: Client; me: SignedIn; on
               </span>)}
           </li>))}
       </ul>
-      <button type="button" class="danger" onClick={async () => {
+      <ConfirmButton onConfirm={async () => {
         if (await act(() => home.signOutEverywhere(me))) onSignOut();
-      }}>{t.signOutEverywhere}</button>
+      }}>{t.signOutEverywhere}</ConfirmButton>
       <h2><label for="language">{t.language}</label></h2>
       <select id="language" value={language}
         onChange={(e) => setLanguage(e.currentTarget.value as Language)}>

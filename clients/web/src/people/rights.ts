@@ -17,6 +17,10 @@ export function rights(type: GroupInfo["type"], mine: Role | undefined) {
     answerJoins: staff,
     /** Owners cannot leave (transfer first); the others may. */
     leave: member && mine !== "Owner",
+    /** Hand the group over (then the former owner may leave). */
+    transfer: mine === "Owner",
+    /** A Work group is disbanded only by the app's admin. */
+    disband: mine === "Owner" && type !== "Work",
     kick: (target: Role) => staff && RANK[mine!] > RANK[target],
     setRole: (target: Role) => mine === "Owner" && target !== "Owner",
   };
