@@ -288,8 +288,9 @@ def test_join_requests_are_rejected_and_approved_and_the_profile_and_mute_are_ke
         expect(owner.page.get_by_label("Mute notifications")).to_be_checked()
 
         # She hands the group over (a second press confirms), then leaves it.
-        owner.page.get_by_role("button", name=f"Make owner: {asker_name}").click()
-        owner.page.get_by_role("button", name=f"Sure? Press again: Make owner: {asker_name}").click()
+        hand_over = f"Make owner: {asker_name}"
+        owner.page.get_by_role("button", name=hand_over).click()
+        owner.page.get_by_role("button", name=f"Sure? Press again: {hand_over}").click()
         expect(asker_groups.locator("li", has_text=group)).to_contain_text("Owner", timeout=LIVE)
         owner.page.get_by_role("button", name="Leave the group").click()
         owner.page.get_by_role("button", name="Sure? Press again").click()
