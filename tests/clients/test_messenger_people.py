@@ -111,6 +111,17 @@ def test_a_group_is_made_a_member_invited_both_chat_live_a_role_changes_and_sear
         expect(ana.messages()).to_have_text(["hello group", "hi ana"], timeout=LIVE)
         ana.send("welcome")
         expect(ben.messages()).to_have_text(["hello group", "hi ana", "welcome"], timeout=LIVE)
+
+        # Muted for an hour, Ben cannot write (the chat says why); unmuted, he can.
+        ana.page.get_by_role("button", name=f"Mute 1 h: {ben_name}").click()
+        expect(members.filter(has_text=ben_name)).to_contain_text("muted until")
+        ben.send("am I muted?")
+        expect(ben.page.get_by_role("alert")).to_contain_text("10017")
+        ana.page.get_by_role("button", name=f"Unmute {ben_name}").click()
+        expect(members.filter(has_text=ben_name)).not_to_contain_text("muted until")
+        ben.send("back again")
+        expect(ana.messages()).to_have_text(["hello group", "hi ana", "welcome", "back again"],
+                                            timeout=LIVE)
         ben.page.get_by_role("button", name="Back to chats").click()
 
         # Ana makes Ben an admin: his list says so, without a reload.

@@ -114,6 +114,12 @@ export const en = {
   makeOwner: "Make owner",
   makeOwnerWho: (name: string) => `Make owner: ${name}`,
   disband: "Disband the group",
+  muteAll: "Only the owner and admins may write",
+  muteHour: "Mute 1 h",
+  muteWho: (name: string) => `Mute 1 h: ${name}`,
+  unmute: "Unmute",
+  unmuteWho: (name: string) => `Unmute ${name}`,
+  mutedUntil: (time: string) => `muted until ${time}`,
 };
 export type Strings = typeof en;
 
@@ -229,6 +235,12 @@ export const zhCN: Strings = {
   makeOwner: "转让群主",
   makeOwnerWho: (name: string) => `转让群主：${name}`,
   disband: "解散群组",
+  muteAll: "仅群主和管理员可发言",
+  muteHour: "禁言 1 小时",
+  muteWho: (name: string) => `禁言 1 小时：${name}`,
+  unmute: "解除禁言",
+  unmuteWho: (name: string) => `解除禁言 ${name}`,
+  mutedUntil: (time: string) => `禁言至 ${time}`,
 };
 
 export const languages = { en, "zh-CN": zhCN } as const;

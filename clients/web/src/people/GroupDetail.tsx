@@ -12,6 +12,7 @@ import { allMembers } from "./members.js";
 import type { Names } from "./names.js";
 import { rights } from "./rights.js";
 import { action, useLoad } from "./useLoad.js";
+import { when } from "./when.js";
 
 export function GroupDetail({ client, me, groupId, names, onChat, onClose }: {
   client: Client; me: string; groupId: string; names: Names;
@@ -60,6 +61,11 @@ export function GroupDetail({ client, me, groupId, names, onChat, onClose }: {
           onChange={(e) => { const v = e.currentTarget.checked; void act(() => client.setConversation(conversationId, { muted: v })); }} />
         {t.muteGroup}
       </label>
+      {can.muteAll && <label class="check">
+        <input type="checkbox" checked={info.mute_all}
+          onChange={(e) => { const v = e.currentTarget.checked; void act(() => client.muteGroup(groupId, v)); }} />
+        {t.muteAll}
+      </label>}
       {can.update ? <GroupProfile key={info.updated_at} info={info} act={act}
         save={(patch) => client.updateGroup({ group_id: groupId, ...patch })} />
         : info.introduction && <p>{info.introduction}</p>}
@@ -92,8 +98,14 @@ export function GroupDetail({ client, me, groupId, names, onChat, onClose }: {
                 <option value="Admin">{t.role.Admin}</option>
               </select>
             ) : <span class="role">{t.role[m.role]}</span>}
+            {m.muted_until > Date.now() && <span class="role">{t.mutedUntil(when(m.muted_until))}</span>}
             {m.user_id !== me && (can.kick(m.role) || can.transfer) && (
               <span class="actions">
+                {can.mute(m.role) && (m.muted_until > Date.now()
+                  ? <button type="button" class="quiet" aria-label={t.unmuteWho(nameOf(m.user_id))}
+                      onClick={() => act(() => client.muteMember(groupId, m.user_id, 0))}>{t.unmute}</button>
+                  : <button type="button" class="quiet" aria-label={t.muteWho(nameOf(m.user_id))}
+                      onClick={() => act(() => client.muteMember(groupId, m.user_id, 3600))}>{t.muteHour}</button>)}
                 {can.transfer && <ConfirmButton class="quiet" label={t.makeOwnerWho(nameOf(m.user_id))}
                   onConfirm={() => act(() => client.transferGroup(groupId, m.user_id))}>{t.makeOwner}</ConfirmButton>}
                 {can.kick(m.role) && <ConfirmButton class="quiet" label={t.removeMember(nameOf(m.user_id))}

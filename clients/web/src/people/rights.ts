@@ -15,12 +15,16 @@ export function rights(type: GroupInfo["type"], mine: Role | undefined) {
     invite: member && (staff || anyMember(type)),
     update: member && (staff || type === "Work"),
     answerJoins: staff,
+    /** Mute the whole group (only the owner and admins speak then). */
+    muteAll: staff,
     /** Owners cannot leave (transfer first); the others may. */
     leave: member && mine !== "Owner",
     /** Hand the group over (then the former owner may leave). */
     transfer: mine === "Owner",
     /** A Work group is disbanded only by the app's admin. */
     disband: mine === "Owner" && type !== "Work",
+    /** Mute one member: like a kick, on those below. */
+    mute: (target: Role) => staff && RANK[mine!] > RANK[target],
     kick: (target: Role) => staff && RANK[mine!] > RANK[target],
     setRole: (target: Role) => mine === "Owner" && target !== "Owner",
   };
