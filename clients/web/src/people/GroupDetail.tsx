@@ -48,7 +48,8 @@ export function GroupDetail({ client, me, groupId, names, onChat, onClose }: {
   const title = info.name || info.group_id;
 
   return (
-    <section class="people group" aria-labelledby="group-title">
+    // Named apart from the chat view beside it (a region named after the group).
+    <section class="people group" aria-label={`${t.groupDetails}: ${title}`}>
       <header>
         <button type="button" class="plain" onClick={onClose} aria-label={t.backToGroups}>‹</button>
         <h1 id="group-title">{title}</h1>
