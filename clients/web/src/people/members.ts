@@ -15,13 +15,14 @@ export async function allMembers(client: Client, groupId: string): Promise<Group
 }
 
 /** Calls `add` with the display names (a name card first) of the members
- * of the group chat `conversationId`, when it is one. */
+ * of the group chat `conversationId`, when it is one, and again after each
+ * of its system entries (a member joined while it is open). */
 export function useGroupNames(client: Client, conversationId: string | null,
                               add: (names: Record<string, string>) => void): void {
   useEffect(() => {
     if (!conversationId?.startsWith("group_")) return;
     let live = true;
-    (async () => {
+    const load = async () => {
       const members = await allMembers(client, conversationId.slice("group_".length));
       const found: Record<string, string> = {};
       for (let i = 0; i < members.length; i += 100) {
@@ -30,8 +31,13 @@ export function useGroupNames(client: Client, conversationId: string | null,
       }
       for (const m of members) if (m.name_card) found[m.user_id] = m.name_card;
       if (live) add(found);
-    })().catch(() => {});
-    return () => { live = false; };
+    };
+    load().catch(() => {});
+    // Someone joined, was invited or renamed while the chat is open.
+    const off = client.on("system", (entry) => {
+      if (entry.conversation_id === conversationId) load().catch(() => {});
+    });
+    return () => { live = false; off(); };
   }, [client, conversationId]);
 }
 
