@@ -29,7 +29,7 @@ export function People({ section, client, me, onOpen, onSignOut }: {
     case "contacts": return <Contacts client={client} names={names} onChat={(cid) => openChat(cid)} />;
     case "groups": return <Groups client={client} me={me.user_id} names={names} onChat={openChat} />;
     case "search": return <Search client={client} names={names} title={title}
-      onOpen={(cid, seq) => { openChat(cid); revealMessage(seq); }} />;
+      onOpen={(cid, seq, onMissing) => { openChat(cid); revealMessage(seq, onMissing); }} />;
     case "me": return <Me client={client} me={me} onSignOut={onSignOut} />;
   }
 }

@@ -23,13 +23,14 @@ function Snippet({ result }: { result: SearchResult }) {
 
 export function Search({ client, names, title, onOpen }: {
   client: Client; names: Names; title: (conversationId: string) => string;
-  onOpen: (conversationId: string, seq: number) => void;
+  onOpen: (conversationId: string, seq: number, onMissing: () => void) => void;
 }) {
   const [q, setQ] = useState("");
   const [results, setResults] = useState<SearchResult[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
+  const [older, setOlder] = useState(false);
 
   useEffect(() => {
     if (results) names.need(results.flatMap((r) => [r.message.sender, r.conversation_id.replace(/^c2c_/, "")]));
@@ -61,11 +62,12 @@ export function Search({ client, names, title, onOpen }: {
         </div>
       </form>
       {error && <p class="error" role="alert">{error}</p>}
-      {results && <p role="status" class="muted">{t.found(results.length, cursor !== null)}</p>}
+      {results && <p role="status" class="muted">
+        {older ? t.olderThanChat : t.found(results.length, cursor !== null)}</p>}
       <ul class="rows results" aria-label={t.results}>
         {results?.map((r) => (
           <li key={`${r.conversation_id}:${r.message.seq}`}>
-            <button type="button" class="plain hit" onClick={() => onOpen(r.conversation_id, r.message.seq)}>
+            <button type="button" class="plain hit" onClick={() => { setOlder(false); onOpen(r.conversation_id, r.message.seq, () => setOlder(true)); }}>
               <span class="where">{title(r.conversation_id)} · {names.nameOf(r.message.sender)}</span>
               <Snippet result={r} />
               <time dateTime={new Date(r.message.time).toISOString()}>
