@@ -204,6 +204,13 @@ def test_an_email_code_signs_in_sessions_are_listed_and_the_language_switches(
     eve, eve_phone = Person(browser, people_server), Person(browser, people_server, phone=True)
     address = f"{unique('eve')}@example.org"
     try:
+        # The first field decides: a username asks for the password, a phone
+        # number (as people type it) or an e-mail address for a code.
+        field = eve.page.get_by_label("Username, e-mail or phone")
+        for typed, by_code in (("eve", False), ("+49 170 123-4567", True), ("+49 17", False)):
+            field.fill(typed)
+            expect(eve.page.get_by_label("Password")).to_have_count(0 if by_code else 1)
+            expect(eve.page.get_by_role("button", name="Send code")).to_have_count(int(by_code))
         for count, person in enumerate((eve, eve_phone), start=1):
             page = person.page
             page.get_by_label("Username, e-mail or phone").fill(address)
