@@ -175,6 +175,12 @@ def test_a_friend_request_is_accepted_and_a_block_stops_messages(
         expect(badge).to_have_count(0)
         expect(dan.page.get_by_role("list", name="Friends")).to_contain_text(cat_name)
         expect(cat.page.get_by_role("list", name="Friends")).to_contain_text(dan_name, timeout=LIVE)
+        # Cat's own name for him (only she sees it).
+        cat.page.get_by_role("button", name=f"Rename {dan_name}").click()
+        cat.page.get_by_label(f"Your name for {dan_name}").fill("Danny from the fair")
+        cat.page.get_by_role("button", name="Save").click()
+        expect(cat.page.get_by_role("list", name="Friends").locator(".who")).to_have_text(
+            ["Danny from the fair"])
 
         # Cat writes from the contact; Dan blocks her; what she sends then never reaches him.
         cat.page.get_by_role("button", name=f"Chat with {dan_name}").click()

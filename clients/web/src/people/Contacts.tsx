@@ -50,7 +50,7 @@ export function Contacts({ client, names, onChat }: {
         <input id="friend-username" autocomplete="off" required value={username}
           onInput={(e) => setUsername(e.currentTarget.value)} />
         <label for="friend-note">{t.note}</label>
-        <input id="friend-note" autocomplete="off" maxLength={200} value={note}
+        <input id="friend-note" autocomplete="off" maxLength={80} value={note}
           onInput={(e) => setNote(e.currentTarget.value)} />
         <button type="submit">{t.sendRequest}</button>
         {sent && <p role="status">{sent}</p>}
@@ -93,6 +93,8 @@ export function Contacts({ client, names, onChat }: {
           <li key={f.user_id}>
             <span class="who">{f.remark || nameOf(f.user_id)}</span>
             <span class="actions">
+              <Remark name={nameOf(f.user_id)} remark={f.remark}
+                save={(remark) => act(() => client.setFriendRemark(f.user_id, remark))} />
               <button type="button" aria-label={t.chatWith(nameOf(f.user_id))}
                 onClick={() => onChat(`c2c_${f.user_id}`)}>{t.chat}</button>
               <ConfirmButton class="quiet" label={t.removeFriend(nameOf(f.user_id))}
@@ -137,6 +139,23 @@ function BlockByName({ client, names, act }: {
           onInput={(e) => setUsername(e.currentTarget.value)} />
         <button type="submit" class="danger">{t.block}</button>
       </div>
+    </form>
+  );
+}
+
+/** The name the person gives a friend (a remark: only they see it); empty
+ * goes back to the friend's own display name. */
+function Remark({ name, remark, save }: { name: string; remark: string; save: (remark: string) => Promise<boolean> }) {
+  const [editing, setEditing] = useState(false);
+  const [value, setValue] = useState(remark);
+  if (!editing) {
+    return <button type="button" class="quiet" aria-label={t.renameWho(name)}
+      onClick={() => { setValue(remark); setEditing(true); }}>{t.rename}</button>;
+  }
+  return (
+    <form class="row remark" onSubmit={async (e) => { e.preventDefault(); if (await save(value.trim())) setEditing(false); }}>
+      <input aria-label={t.remarkFor(name)} maxLength={32} value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+      <button type="submit">{t.save}</button>
     </form>
   );
 }

@@ -124,7 +124,7 @@ function JoinGroup({ client, act, onJoined }: {
       <input id="join-id" autocomplete="off" required value={groupId}
         onInput={(e) => setGroupId(e.currentTarget.value)} />
       <label for="join-message">{t.note}</label>
-      <input id="join-message" autocomplete="off" maxLength={200} value={message}
+      <input id="join-message" autocomplete="off" maxLength={100} value={message}
         onInput={(e) => setMessage(e.currentTarget.value)} />
       <button type="submit">{t.askToJoin}</button>
       {state && <p role="status">{state}</p>}
