@@ -305,8 +305,11 @@ def test_join_requests_are_rejected_and_approved_and_the_profile_and_mute_are_ke
         # The profile and the person's own mute are kept (seen again after a reload).
         owner.page.get_by_label("Introduction").fill("We meet on Fridays.")
         owner.page.get_by_role("button", name="Save").click()
-        owner.page.get_by_label("Mute notifications").check()
-        expect(owner.page.get_by_label("Mute notifications")).to_be_checked()
+        expect(owner.page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+        mute = owner.page.get_by_label("Mute notifications")
+        mute.check()
+        expect(mute).to_be_enabled()  # switched off until the server answered
+        expect(mute).to_be_checked()
         owner.page.reload()
         owner.section("Groups")
         owner.page.get_by_role("button", name=group, exact=True).click()

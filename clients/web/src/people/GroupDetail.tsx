@@ -29,6 +29,7 @@ export function GroupDetail({ client, me, groupId, names, onChat, onClose }: {
     return { info, members, requests, muted };
   }, ["system", "group_join_request", "group_join_request_handled", "conversation_settings"], [client, groupId]);
   const act = action(setError, reload);
+  const [saved, setSaved] = useState(false);
   const { nameOf } = names;
   useEffect(() => {
     if (data) names.need([...data.members.map((m) => m.user_id), ...data.requests.map((r) => r.user_id)]);
@@ -57,18 +58,12 @@ export function GroupDetail({ client, me, groupId, names, onChat, onClose }: {
       </header>
       {error && <p class="error" role="alert">{error}</p>}
       <p class="muted">{t.groupIdIs(info.group_id)} · {t.memberCount(info.member_count)}</p>
-      <label class="check">
-        <input type="checkbox" checked={muted}
-          onChange={(e) => { const v = e.currentTarget.checked; void act(() => client.setConversation(conversationId, { muted: v })); }} />
-        {t.muteGroup}
-      </label>
-      {can.muteAll && <label class="check">
-        <input type="checkbox" checked={info.mute_all}
-          onChange={(e) => { const v = e.currentTarget.checked; void act(() => client.muteGroup(groupId, v)); }} />
-        {t.muteAll}
-      </label>}
-      {can.update ? <GroupProfile key={info.updated_at} info={info} act={act}
-        save={(patch) => client.updateGroup({ group_id: groupId, ...patch })} />
+      <Toggle checked={muted} label={t.muteGroup}
+        change={(v) => act(() => client.setConversation(conversationId, { muted: v }))} />
+      {can.muteAll && <Toggle checked={info.mute_all} label={t.muteAll}
+        change={(v) => act(() => client.muteGroup(groupId, v))} />}
+      {can.update ? <GroupProfile key={info.updated_at} info={info} saved={saved}
+        save={async (patch) => setSaved(await act(() => client.updateGroup({ group_id: groupId, ...patch })))} />
         : info.introduction && <p>{info.introduction}</p>}
       {can.answerJoins && requests.length > 0 && <>
         <h2>{t.joinRequests}</h2>
@@ -128,16 +123,39 @@ export function GroupDetail({ client, me, groupId, names, onChat, onClose }: {
 
 type Act = (work: () => Promise<unknown>) => Promise<boolean>;
 
-function GroupProfile({ info, act, save }: {
-  info: GroupInfo; act: Act;
-  save: (patch: { name: string; introduction: string; face_url: string }) => Promise<unknown>;
+/** A setting saved as it is switched; switched off while the server has
+ * not answered, so that what shows is what is kept. */
+function Toggle({ checked, label, change }: {
+  checked: boolean; label: string; change: (value: boolean) => Promise<boolean>;
+}) {
+  const [saving, setSaving] = useState(false);
+  // What was asked shows until the screen's data says it (or it failed).
+  const [wanted, setWanted] = useState<boolean | null>(null);
+  useEffect(() => setWanted(null), [checked]);
+  function switched(value: boolean) {
+    setWanted(value);
+    setSaving(true);
+    change(value).then((ok) => { if (!ok) setWanted(null); }).finally(() => setSaving(false));
+  }
+  return (
+    <label class="check">
+      <input type="checkbox" checked={wanted ?? checked} disabled={saving}
+        onChange={(e) => switched(e.currentTarget.checked)} />
+      {label}
+    </label>
+  );
+}
+
+function GroupProfile({ info, saved, save }: {
+  info: GroupInfo; saved: boolean;
+  save: (patch: { name: string; introduction: string; face_url: string }) => Promise<void>;
 }) {
   const [name, setName] = useState(info.name);
   const [introduction, setIntroduction] = useState(info.introduction);
   const [face, setFace] = useState(info.face_url);
   return (
-    <form class="card" onSubmit={(e) => { e.preventDefault(); void act(() => save(
-      { name: name.trim(), introduction: introduction.trim(), face_url: face.trim() })); }}>
+    <form class="card" onSubmit={(e) => { e.preventDefault(); void save(
+      { name: name.trim(), introduction: introduction.trim(), face_url: face.trim() }); }}>
       <h2>{t.groupProfile}</h2>
       <label for="edit-group-name">{t.groupName}</label>
       <input id="edit-group-name" required maxLength={30} value={name} onInput={(e) => setName(e.currentTarget.value)} />
@@ -147,6 +165,7 @@ function GroupProfile({ info, act, save }: {
       <label for="edit-group-face">{t.pictureUrl}</label>
       <input id="edit-group-face" type="url" value={face} onInput={(e) => setFace(e.currentTarget.value)} />
       <button type="submit">{t.save}</button>
+      {saved && <p role="status">{t.saved}</p>}
     </form>
   );
 }
