@@ -115,3 +115,33 @@ async def test_password_change_signs_out_the_other_sessions(home_server: Server)
         ok(sign_in(server, name, "brand new pass"))
     finally:
         await there_conn.close()
+
+
+async def test_sessions_are_listed_and_one_is_signed_out(home_server: Server) -> None:
+    server = home_server
+    name, other = unique("nia"), register(server, unique("oto"))
+    laptop = register(server, name)
+    phone = ok(sign_in(server, name))
+    on_phone = await connect(server, phone)
+    try:
+        listed = ok(call(server, "GET", "/v1/home/sessions", laptop))["sessions"]
+        assert {s["session_id"]: s["current"] for s in listed} == {
+            phone["session_id"]: False, laptop["session_id"]: True}
+        assert listed[0]["created_at"] >= listed[1]["created_at"]  # newest first
+        assert {s["method"] for s in listed} == {"password"}
+        assert all(s["expires_at"] > s["created_at"] > 0 for s in listed)
+        # Another account's session, and an unknown id, are not found; nothing changes.
+        for bad in (other["session_id"], "0" * 32):
+            assert error_of(call(server, "DELETE", f"/v1/home/sessions/{bad}", laptop))[0] == 404
+        ok(_me(server, other))
+        out = ok(call(server, "DELETE", f"/v1/home/sessions/{phone['session_id']}", laptop))
+        assert out == {"signed_out": True, "sessions_closed": 1}
+        assert (await on_phone.closed)[0] == 4005
+        assert error_of(_me(server, phone)) == (401, 70052)
+        listed = ok(call(server, "GET", "/v1/home/sessions", laptop))["sessions"]
+        assert [s["session_id"] for s in listed] == [laptop["session_id"]]
+        # Signing it out again: it is no longer live.
+        assert error_of(call(server, "DELETE", f"/v1/home/sessions/{phone['session_id']}",
+                             laptop))[0] == 404
+    finally:
+        await on_phone.close()

@@ -43,6 +43,14 @@ async def test_sign_in_connect_chat_and_sign_out(home_server: Server, mailbox: M
         assert revoked.value.code is ErrorCode.USERSIG_REVOKED
         again = await home.sign_in_password(name, "correct horse 1")
         assert again.created is False and (await home.me(again))["username"] == name
+        later = await home.sign_in_password(name, "correct horse 1")
+        listed = {s["session_id"]: s["current"] for s in await home.sessions(again)}
+        assert listed == {again.session_id: True, later.session_id: False}
+        assert await home.sign_out_session(again, later.session_id) == {
+            "signed_out": True, "sessions_closed": 0}
+        with pytest.raises(TidingsError) as ended:
+            await home.me(later)
+        assert ended.value.code is ErrorCode.USERSIG_REVOKED
 
 
 async def test_addresses_reset_and_deletion_through_the_sdk(home_server: Server,

@@ -23,6 +23,16 @@ export interface SignedIn {
   created: boolean;
 }
 
+/** A live sign-in of a hosted account (`method`: password, email or phone; times in ms). */
+export interface HomeSession {
+  session_id: string;
+  method: string;
+  client_ip: string;
+  created_at: number;
+  expires_at: number;
+  current: boolean;
+}
+
 type Answer = Promise<Record<string, unknown>>;
 
 export class HomeAccounts {
@@ -60,6 +70,14 @@ export class HomeAccounts {
 
   signOut(me: SignedIn): Answer { return this.as(me, "POST", "/v1/home/sign-out"); }
   signOutEverywhere(me: SignedIn): Answer { return this.as(me, "POST", "/v1/home/sign-out-everywhere"); }
+  /** The account's live sign-ins, newest first; `current` marks this one. */
+  sessions(me: SignedIn): Promise<{ sessions: HomeSession[] }> {
+    return this.as(me, "GET", "/v1/home/sessions") as Promise<{ sessions: HomeSession[] }>;
+  }
+  /** Signs out one session of the account (a lost phone): its sockets close. */
+  signOutSession(me: SignedIn, sessionId: string): Answer {
+    return this.as(me, "DELETE", `/v1/home/sessions/${encodeURIComponent(sessionId)}`);
+  }
   me(me: SignedIn): Answer { return this.as(me, "GET", "/v1/home/me"); }
   updateMe(me: SignedIn, fields: { display_name?: string; avatar_url?: string; username?: string }): Answer {
     return this.as(me, "PATCH", "/v1/home/me", fields);

@@ -112,6 +112,13 @@ test("a hosted account registers, signs in, chats and signs out", async () => {
   await client.connect();
   assert.equal(client.userId, me.user_id);
   assert.equal((await home.me(me)).username, name);
+  const listed = (await home.sessions(me)).sessions;
+  assert.deepEqual(Object.fromEntries(listed.map((s) => [s.session_id, s.current])),
+    { [made.session_id]: false, [me.session_id]: true });
+  await home.signOutSession(me, made.session_id);
+  await assert.rejects(home.me(made), (e) => e instanceof TidingsError && e.is("usersig_revoked"));
+  await assert.rejects(home.signOutSession(me, made.session_id),
+    (e) => e instanceof TidingsError && e.is("not_found"));
   await home.signOut(me);
   await assert.rejects(home.me(me), (e) => e instanceof TidingsError && e.is("usersig_revoked"));
 });

@@ -8,6 +8,11 @@ import { ConversationList, type Client, type ConnectionState, type LinkTicketIn,
 import { Chat } from "./Chat.js";
 import { linkPane, useLinked } from "./links/panes.js";
 import { ConversationItems } from "./list/ConversationItems.js";
+import { useEndedElsewhere } from "./people/ended.js";
+import { useGroupNames, useGroupTitles } from "./people/members.js";
+import { People } from "./people/People.js";
+import { usePending } from "./people/pending.js";
+import { SectionNav, type Section } from "./people/SectionNav.js";
 import { home } from "./session.js";
 import { describe } from "./SignIn.js";
 import { t } from "./strings.js";
@@ -30,6 +35,9 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
   const [names, setNames] = useState<Record<string, string>>({});
   const [peer, setPeer] = useState("");
   const [error, setError] = useState("");
+  const [section, setSection] = useState<Section>("chats");
+  const pending = usePending(client);
+  useEndedElsewhere(client, me, onSignOut);
 
   useEffect(() => {
     const off = client.on("state", setState);
@@ -53,8 +61,16 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
     }, () => {});
   }, [client, conversations]);
 
+  useGroupNames(client, open, (found) => setNames((n) => ({ ...found, ...n })));
+  useGroupTitles(client, conversations.map((c) => c.conversation_id), names,
+    (found) => setNames((n) => ({ ...found, ...n })));
   const nameOf = (userId: string) => names[userId] ?? userId;
-  const title = (cid: string) => cid.startsWith("c2c_") ? nameOf(peerOf(cid)) : cid;
+  const title = (cid: string) => cid.startsWith("c2c_") ? nameOf(peerOf(cid)) : names[cid] ?? cid;
+  // A chat opened from another section (a contact, a group, a search hit), with its name.
+  function openNamed(cid: string, name: string) {
+    setNames((n) => ({ ...n, [cid.startsWith("c2c_") ? peerOf(cid) : cid]: name }));
+    openChat(cid);
+  }
 
   async function start(event: Event) {
     event.preventDefault();
@@ -83,7 +99,10 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
 
   return (
     <div class={main ? "messenger has-chat" : "messenger"}>
-      <nav class="list" aria-label={t.chats}>
+      <SectionNav current={section} onChange={setSection} badges={pending} />
+      {section !== "chats" && <People section={section} client={client} me={me} onOpen={openNamed}
+        onSignOut={onSignOut} />}
+      {section === "chats" && <nav class="list" aria-label={t.chats}>
         <header>
           <h1>{t.chats}</h1>
           <button type="button" class="secondary" onClick={() => { setShowLinks(true); setOpen(null); }}>
@@ -103,7 +122,7 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
         {error && <p class="error" role="alert">{error}</p>}
         <ConversationItems own={conversations} linked={linked.items} identities={linked.apps}
           open={open} onOpen={openChat} title={title} />
-      </nav>
+      </nav>}
       {main}
     </div>
   );

@@ -23,7 +23,9 @@ from tidings.protocol.home import (
     MeIn,
     PasswordChangeIn,
     PasswordIn,
+    SessionsOut,
     SignedInOut,
+    SignedOutOut,
 )
 from tidings.services.home_accounts import Caller
 
@@ -109,6 +111,21 @@ async def sign_out_everywhere(request: Request, me: Me) -> JSON:
     """Revoke every UserSig of this account issued until now and close every
     socket; sign in again afterwards."""
     return JSON(await runtime_of(request).home_accounts.sign_out_everywhere(me))
+
+
+@router.get("/sessions", response_model=SessionsOut)
+async def sessions(request: Request, me: Me) -> JSON:
+    """The account's live sign-ins (neither signed out nor expired), newest
+    first; ``current`` marks the one this request is made with."""
+    return JSON(await runtime_of(request).home_accounts.sessions(me))
+
+
+@router.delete("/sessions/{session_id}", response_model=SignedOutOut, responses=errors(404))
+async def sign_out_session(request: Request, me: Me, session_id: str) -> JSON:
+    """Sign out one of the account's sessions (a lost phone): its UserSig
+    stops working and its sockets close (4005). 404 when no live session of
+    this account has that id."""
+    return JSON(await runtime_of(request).home_accounts.sign_out_session(me, session_id[:64]))
 
 
 @router.get("/me", response_model=HomeAccountOut)

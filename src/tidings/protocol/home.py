@@ -73,3 +73,24 @@ class HomeCardOut(Payload):
     username: str | None
     display_name: str
     avatar_url: str
+
+
+class SessionOut(Payload):
+    """A live sign-in: how (``password``, ``email``, ``phone``), from which
+    client IP, when (ms); ``current``: the one this request came with."""
+
+    session_id: str
+    method: str
+    client_ip: str
+    created_at: int
+    expires_at: int
+    current: bool
+
+
+class SessionsOut(Payload):
+    sessions: list[SessionOut]
+
+
+class SignedOutOut(Payload):
+    signed_out: bool
+    sessions_closed: int

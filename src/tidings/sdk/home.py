@@ -112,6 +112,17 @@ class HomeAccounts:
         return await self._call("POST", "/v1/home/sign-out-everywhere",
                                 usersig=signed_in.usersig)
 
+    async def sessions(self, signed_in: SignedIn) -> list[dict[str, Any]]:
+        """The account's live sign-ins, newest first (``current``: this one)."""
+        reply = await self._call("GET", "/v1/home/sessions", usersig=signed_in.usersig)
+        sessions: list[dict[str, Any]] = reply["sessions"]
+        return sessions
+
+    async def sign_out_session(self, signed_in: SignedIn, session_id: str) -> dict[str, Any]:
+        """Sign out one session of the account (a lost phone)."""
+        return await self._call("DELETE", f"/v1/home/sessions/{quote(session_id, safe='')}",
+                                usersig=signed_in.usersig)
+
     async def me(self, signed_in: SignedIn) -> dict[str, Any]:
         return await self._call("GET", "/v1/home/me", usersig=signed_in.usersig)
 

@@ -310,6 +310,27 @@ class HomeAccountService:
         kicked = await self._accounts.kick(self.home_sdkappid, caller.user_id)
         return {"signed_out": True, "sessions_closed": kicked["sessions_closed"]}
 
+    async def sessions(self, caller: Caller) -> dict[str, Any]:
+        """The account's live sign-ins, the caller's own marked ``current``,
+        so that a person can tell a forgotten device from this one."""
+        await self.account_of(caller)
+        rows = await self._store.live_sessions(caller.user_id, now_ms())
+        return {"sessions": [{
+            "session_id": r.id, "method": r.method, "client_ip": r.client_ip,
+            "created_at": r.created_at, "expires_at": r.expires_at,
+            "current": r.id == caller.session_id} for r in rows]}
+
+    async def sign_out_session(self, caller: Caller, session_id: str) -> dict[str, Any]:
+        """Revoke one live session of the caller's account (this one too).
+        Another account's session, or one that ended, is not found: the
+        answer never tells whether a session id exists elsewhere."""
+        live = await self._store.live_sessions(caller.user_id, now_ms())
+        if session_id not in {r.id for r in live}:
+            raise TidingsError(ErrorCode.NOT_FOUND, "no live session of yours has this id")
+        await self._store.revoke_session(session_id, now_ms())
+        closed = self.close_sessions(caller.user_id, [session_id])
+        return {"signed_out": True, "sessions_closed": closed}
+
     async def me(self, caller: Caller) -> dict[str, Any]:
         """The account as its owner sees it (e-mail and phone included)."""
         account = await self.account_of(caller)

@@ -32,6 +32,17 @@ class HomeSession:
     revoked_at: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """A live sign-in as its owner lists it (docs/home-accounts.md, "Sessions")."""
+
+    id: str
+    method: str
+    client_ip: str
+    created_at: int
+    expires_at: int
+
+
 class UsernameTaken(Exception):
     pass
 
@@ -197,6 +208,16 @@ class HomeAccountStore:
                 home_sessions.c.revoked_at).where(home_sessions.c.id == session_id))).first()
         return None if row is None else HomeSession(row.id, row.user_id, row.expires_at,
                                                     row.revoked_at)
+
+    async def live_sessions(self, user_id: str, now: int) -> list[SessionRow]:
+        """The account's sessions neither revoked nor expired, newest first."""
+        s = home_sessions.c
+        async with self._db.reader.connect() as conn:
+            rows = (await conn.execute(select(
+                s.id, s.method, s.client_ip, s.created_at, s.expires_at).where(
+                s.user_id == user_id, s.revoked_at.is_(None), s.expires_at > now,
+            ).order_by(s.created_at.desc(), s.id))).all()
+        return [SessionRow(r.id, r.method, r.client_ip, r.created_at, r.expires_at) for r in rows]
 
     async def revoke_session(self, session_id: str, now: int) -> None:
         async with self._db.writer.begin() as conn:
