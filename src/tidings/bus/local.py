@@ -77,6 +77,10 @@ class LocalBus:
     async def stop(self) -> None:
         """Nothing to stop in one process."""
 
+    async def ping(self) -> None:
+        """Raise when the bus cannot reach the other processes (readiness);
+        alone, there are none to reach."""
+
     def on_change(self, topic: str, handler: ChangeHandler) -> None:
         """Call ``handler`` when another process says ``changed(topic, ...)``."""
         self._on_change.setdefault(topic, []).append(handler)
@@ -151,6 +155,14 @@ class LocalBus:
     def disconnect_all(self, identity: Identity, code: int, reason: str) -> int:
         """Close every connection of one identity; returns how many."""
         subs = list(self._by_identity.pop(identity, ()))
+        for sub in subs:
+            sub.disconnect(code, reason)
+        return len(subs)
+
+    def disconnect_here(self, code: int, reason: str) -> int:
+        """Close every connection of this process (a drain), whatever the
+        others hold; returns how many."""
+        subs = [sub for subs in self._by_identity.values() for sub in subs]
         for sub in subs:
             sub.disconnect(code, reason)
         return len(subs)
