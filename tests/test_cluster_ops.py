@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +26,7 @@ import httpx
 import pytest
 import redis
 
-from tests.pg import Cluster
+from tests.pg import Cluster, free_port
 from tests.redis_server import RedisServer
 from tests.support import App, ProcessServer, error_of
 from tests.test_cluster import cluster_env
@@ -208,39 +210,141 @@ def test_workers_refuse_sqlite_and_a_postgresql_without_redis(
         no_redis.env, tmp_path)
 
 
-def test_home_sign_in_limits_hold_across_processes_counted_in_redis(
-        pg_cluster: Cluster | None, redis_server: RedisServer, tmp_path: Path) -> None:
-    """Attempts from one address alternate between two processes: the
-    limit is the cluster's, not each process's, and it is counted in Redis
-    (no row in the database's counters)."""
+@pytest.fixture(scope="module")
+def pair(pg_cluster: Cluster | None, redis_server: RedisServer,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ProcessServer]]:
+    """Two ``tidings serve`` processes of one cluster, each on its port."""
     if pg_cluster is None:
         pytest.skip("PostgreSQL binaries are not installed (scripts/test installs them)")
     url = pg_cluster.new_database()
-    env = {**cluster_env(redis_server), "TIDINGS_HOME_ATTEMPTS_PER_IP": "3"}
-    nodes = [ProcessServer(tmp_path / f"node{i}", url, env) for i in range(2)]
+    env = {**cluster_env(redis_server), "TIDINGS_HOME_ATTEMPTS_PER_IP": "3",
+           "TIDINGS_TRUSTED_PROXIES": "127.0.0.1"}
+    nodes = [ProcessServer(tmp_path_factory.mktemp(f"pair{i}"), url, env) for i in range(2)]
     try:
         for node in nodes:
             node.start()
-
-        def attempt(node: ProcessServer) -> httpx.Response:
-            return httpx.post(f"{node.base_url}/v1/home/sign-in/password", timeout=30,
-                              json={"username": f"nobody{os.urandom(3).hex()}",
-                                    "password": "bad guess 123"})
-
-        for node in (nodes[0], nodes[1], nodes[0]):
-            assert error_of(attempt(node)) == (401, 96000)
-        for node in nodes:  # the fourth and fifth, whichever process
-            limited = attempt(node)
-            assert error_of(limited) == (429, 10005), limited.text
-            assert limited.json()["error"]["retry_after"] > 0
-        assert asyncio.run(nodes[0].sql("SELECT count(*) FROM rate_counters")) == 0
-        per_ip = env["TIDINGS_CLUSTER_NAME"] + ":rate:home:ip:127.0.0.1"
-        client = redis.Redis.from_url(redis_server.url)
-        try:
-            assert int(client.get(per_ip) or 0) == 5
-            assert 0 < client.pttl(per_ip) <= 3600 * 1000  # the window, then gone
-        finally:
-            client.close()
+        yield nodes
     finally:
         for node in nodes:
             node.stop()
+
+
+@pytest.mark.timeout(300)  # with the start of the pair: slow on a loaded machine
+def test_home_sign_in_limits_hold_across_processes_counted_in_redis(
+        pair: list[ProcessServer], redis_server: RedisServer) -> None:
+    """Attempts from one address alternate between two processes: the
+    limit is the cluster's, not each process's, and it is counted in Redis
+    (no row in the database's counters)."""
+
+    def attempt(node: ProcessServer) -> httpx.Response:
+        return httpx.post(f"{node.base_url}/v1/home/sign-in/password", timeout=30,
+                          json={"username": f"nobody{os.urandom(3).hex()}",
+                                "password": "bad guess 123"})
+
+    for node in (pair[0], pair[1], pair[0]):
+        assert error_of(attempt(node)) == (401, 96000)
+    for node in pair:  # the fourth and fifth, whichever process
+        limited = attempt(node)
+        assert error_of(limited) == (429, 10005), limited.text
+        assert limited.json()["error"]["retry_after"] > 0
+    assert asyncio.run(pair[0].sql("SELECT count(*) FROM rate_counters")) == 0
+    per_ip = pair[0].extra_env["TIDINGS_CLUSTER_NAME"] + ":rate:home:ip:127.0.0.1"
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        assert int(client.get(per_ip) or 0) == 5
+        assert 0 < client.pttl(per_ip) <= 3600 * 1000  # the window, then gone
+    finally:
+        client.close()
+
+
+def haproxy_config(nodes: list[ProcessServer], port: int, stats_port: int) -> str:
+    """deploy/haproxy.cfg as shipped, pointed at these processes instead of
+    Compose's services (without Compose's DNS, and fewer connections)."""
+    text = (Path(__file__).resolve().parent.parent / "deploy" / "haproxy.cfg").read_text()
+    text = re.sub(r"\nresolvers docker\n(    .*\n)+", "\n", text)
+    text = text.replace(" resolvers docker", "")
+    # Two file descriptors a connection: this machine's limit, not a server's.
+    text = text.replace("maxconn 100000", "maxconn 4000")
+    text = text.replace("bind :8080", f"bind 127.0.0.1:{port}")
+    text = text.replace("bind :8404", f"bind 127.0.0.1:{stats_port}")
+    text = re.sub(r"    server tidings-\d tidings-\d:8080 check\n", "", text)
+    servers = "".join(f"    server tidings-{i} 127.0.0.1:{node.port} check\n"
+                      for i, node in enumerate(nodes))
+    return text.replace("\nfrontend stats", servers + "\nfrontend stats")
+
+
+@pytest.fixture
+def haproxy(pair: list[ProcessServer], tmp_path: Path) -> Iterator[str]:
+    """The real HAProxy (Debian's haproxy; scripts/test installs it) in front
+    of the two processes; its base URL."""
+    binary = shutil.which("haproxy") or ("/usr/sbin/haproxy"
+                                         if Path("/usr/sbin/haproxy").exists() else None)
+    if binary is None:
+        pytest.skip("haproxy is not installed (scripts/test installs it)")
+    port, stats_port = free_port(), free_port()
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(haproxy_config(pair, port, stats_port))
+    log = open(tmp_path / "haproxy.log", "wb")  # noqa: SIM115 - lives with the process
+    process = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=log,
+                               stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def ready() -> bool:
+            assert process.poll() is None, (tmp_path / "haproxy.log").read_text()
+            try:
+                return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(ready, "HAProxy answers /readyz from a Tidings process", 30)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+
+
+@pytest.mark.timeout(300)
+async def test_chat_through_haproxy_survives_draining_one_process(
+        pair: list[ProcessServer], haproxy: str) -> None:
+    """Clients and REST calls through the shipped HAProxy configuration;
+    one process drains (SIGTERM) mid-chat: its clients come back through
+    the proxy to the other, and nothing acked is lost. Last of the module:
+    it stops one of the pair."""
+    app = await asyncio.to_thread(pair[1].create_app, "Proxied")
+    ws_url = haproxy.replace("http://", "ws://") + "/v1/ws"
+    tag = os.urandom(4).hex()
+    users = [f"{name}-{tag}" for name in ("ann", "ben", "cat", "dan")]
+    clients = [Client(ws_url, app.sdkappid, u, app.sig(u), **FAST) for u in users]
+    for c in clients:
+        await c.connect()
+    async with httpx.AsyncClient(base_url=haproxy, timeout=10) as http:
+        live = await http.get("/livez")
+        assert live.status_code == 200 and live.json() == {"status": "alive"}
+    try:
+        sent: list[tuple[str, int]] = []
+
+        async def chat(rounds: int) -> None:
+            for _ in range(rounds):
+                for i, c in enumerate(clients):
+                    peer = users[(i + 1) % len(users)]
+                    ack = await c.send_text(f"c2c_{peer}", "via haproxy")
+                    sent.append((ack.conversation_id, ack.seq))
+
+        await chat(3)
+        stopping = asyncio.create_task(asyncio.to_thread(pair[0].stop))
+        await chat(5)
+        await stopping
+        await chat(3)
+        # Each receives what its sender was acked, once, in order.
+        for i, c in enumerate(clients):
+            sender = users[(i - 1) % len(users)]
+            want = [seq for cid, seq in sent if cid == f"c2c_{users[i]}"]
+            got = [await asyncio.wait_for(c.next_message(), 30) for _ in want]
+            assert [(m.sender, m.seq) for m in got] == [(sender, s) for s in want]
+            assert want == list(range(1, 12))
+        # Least connections put two clients on the stopped process: they moved.
+        assert sum(c.connects >= 2 for c in clients) >= 1
+    finally:
+        for c in clients:
+            await c.close()
