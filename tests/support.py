@@ -38,7 +38,7 @@ from tidings import logs
 from tidings.api.app import create_app
 from tidings.config import Settings
 from tidings.config_sources import load as load_settings
-from tidings.server import uvicorn_config
+from tidings.server import DrainingServer, uvicorn_config
 
 T = TypeVar("T")
 
@@ -336,7 +336,7 @@ class InProcessServer(Server):
             settings, self._asgi, loop="none", lifespan="on",
             # Leave the test process's logging alone (uvicorn would dictConfig it).
             log_config=None)
-        self._uvicorn = uvicorn.Server(config)
+        self._uvicorn = DrainingServer(config, self._asgi)
         self._failure = None
         self._gc_threshold = gc.get_threshold()
         ready = threading.Event()

@@ -19,7 +19,7 @@ LONG_REASON = "Longer than 500 lines"
 # Layer of a module: its first package under tidings (a top-level module is
 # its own layer). What each layer may import, besides itself.
 EDGES = {"api", "gateway", "cli", "cli_common", "cli_config", "cli_push", "cli_operator",
-         "protocol_cli", "server", "__main__"}
+         "protocol_cli", "server", "server_workers", "__main__"}
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
     "protocol": {"domain"},

@@ -83,6 +83,10 @@ def serve(
         help="Address to listen on [env TIDINGS_HOST; default 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(
         show_default=False, help="TCP port to listen on [env TIDINGS_PORT; default 8080]")] = None,
+    workers: Annotated[int | None, typer.Option(
+        show_default=False,
+        help="Processes sharing the port, supervised (more than 1 needs PostgreSQL and "
+             "TIDINGS_REDIS_URL) [env TIDINGS_WORKERS; default 1]")] = None,
 ) -> None:
     """Run the server (SQLite under the data dir unless TIDINGS_DATABASE_URL says
     otherwise). Bad settings, a data dir it cannot write and a port in use each
@@ -90,7 +94,7 @@ def serve(
     from tidings.cli_common import database_line
     from tidings.config_sources import DataDirError, check_data_dir
 
-    loaded = load(data_dir, host=host, port=port)
+    loaded = load(data_dir, host=host, port=port, workers=workers)
     s = loaded.settings
     try:
         check_data_dir(s.data_dir)

@@ -295,6 +295,13 @@ class Settings(BaseSettings):
     """Seconds that queued work (a callback, a push) claimed by a process is its own: past
     it, a process that died leaves it to the others. Longer than any callback's or push's
     timeout."""
+    drain_timeout: float = Field(30.0, gt=0)
+    """Seconds a process stopping on SIGTERM (a drain: docs/cluster.md) waits for its REST
+    requests in flight and its WebSocket closes before it cancels what is left; the writer
+    then commits what it was given, and the process exits."""
+    workers: int = Field(1, ge=1, le=256)
+    """Processes tidings serve runs on one host, sharing its port (a supervising parent
+    restarts any that dies); more than 1 needs PostgreSQL and TIDINGS_REDIS_URL."""
 
     def resolved_database_url(self) -> str:
         if self.database_url:

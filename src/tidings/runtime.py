@@ -19,6 +19,7 @@ from tidings.adapters.home_senders import (
 from tidings.bus.local import LocalBus
 from tidings.bus.redis import RedisBus, check_reachable
 from tidings.config import Settings
+from tidings.domain.cluster import DRAIN_CLOSE, DRAIN_REASON
 from tidings.domain.home_accounts import Channel
 from tidings.domain.ids import Identity
 from tidings.services.account_mutes import AccountMuteService
@@ -34,6 +35,7 @@ from tidings.services.group_joins import GroupJoinService
 from tidings.services.group_notices import GroupNoticeService
 from tidings.services.group_receipts import GroupReceiptService
 from tidings.services.groups import GroupService
+from tidings.services.health import Health
 from tidings.services.home_accounts import HomeAccountService
 from tidings.services.home_recovery import HomeRecovery
 from tidings.services.linked_messaging import LinkedMessaging
@@ -122,6 +124,8 @@ class Runtime:
     group_notices: GroupNoticeService
     # The deployment's operators (the console, docs/console.md).
     operators: OperatorService
+    # Readiness (/readyz) and the drain flag it reports.
+    health: Health
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -226,7 +230,16 @@ class Runtime:
             retention=retention, account_mutes=account_mutes,
             group_notices=GroupNoticeService(GroupStore(db), groups, bus),
             operators=operator_service(db, settings),
+            health=Health(db, bus, clustered=bool(settings.redis_url)),
         )
+
+    def drain(self) -> int:
+        """The process was asked to stop (SIGTERM): report not ready, and
+        tell every device connected here to reconnect at once, to any node
+        (the server stops accepting first; the writer keeps committing
+        until ``stop``). Returns how many devices were told."""
+        self.health.draining = True
+        return self.bus.disconnect_here(DRAIN_CLOSE, DRAIN_REASON)
 
     async def stop(self) -> None:
         await self.stats.stop()
@@ -267,7 +280,9 @@ def home_accounts_service(db: Database, settings: Settings, home_sdkappid: int,
                Channel.PHONE: _sender(settings.home_phone_sender, settings)}
     passwords = Passwords(settings.home_argon2_time_cost, settings.home_argon2_memory_kib,
                           settings.home_argon2_parallelism)
-    service = HomeAccountService(HomeAccountStore(db, home_sdkappid), DatabaseRateCounter(db),
+    # A cluster counts in Redis (one round trip, no database write per attempt).
+    counter = bus.rate_counter() if isinstance(bus, RedisBus) else DatabaseRateCounter(db)
+    service = HomeAccountService(HomeAccountStore(db, home_sdkappid), counter,
                                  passwords, senders, apps, auth, accounts,
                                  ProfileService(ProfileStore(db), bus), bus,
                                  settings, home_sdkappid)

@@ -15,11 +15,13 @@ implementation, not httptools."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import ipaddress
 import logging
 import socket
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -233,10 +235,69 @@ def uvicorn_config(settings: Settings, app: Any, **overrides: Any) -> uvicorn.Co
         # would otherwise believe any local peer.
         proxy_headers=bool(settings.trusted_proxies.strip()),
         forwarded_allow_ips=settings.trusted_proxies.strip() or None,
-        timeout_graceful_shutdown=5,
+        # The drain's grace (DrainingServer): REST requests in flight finish
+        # and WebSockets close within it, then what is left is cancelled.
+        timeout_graceful_shutdown=settings.drain_timeout,
     )
     options.update(overrides)
     return uvicorn.Config(app, **options)
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server whose stop (SIGTERM, SIGINT) begins with the drain
+    (docs/cluster.md): stop accepting, report not ready, tell every device
+    to reconnect at once to another process (close 1012), and only then
+    uvicorn's own shutdown: REST requests in flight finish within the grace,
+    and the lifespan's end stops the writer, which commits what it was given
+    before the process exits."""
+
+    def __init__(self, config: uvicorn.Config, app: Any) -> None:
+        super().__init__(config)
+        self._app = app
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's handlers, without its raising the signal again once
+        stopped: a drained process exits 0 (a worker that died of a signal
+        is one its supervisor must replace, one that drained is not)."""
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        runtime = getattr(self._app.state, "runtime", None)
+        if runtime is not None:
+            for server in self.servers:
+                server.close()  # no new connection lands here from now on
+            told = runtime.drain()
+            logging.getLogger("tidings.server").info(
+                "draining: %d devices told to reconnect elsewhere", told)
+            # One turn of the loop for the closes to be written with their
+            # reason before uvicorn closes what is left (code 1012, no reason).
+            await asyncio.sleep(0.05)
+        await super().shutdown(sockets)
+
+
+def serve_on(settings: Settings, sock: socket.socket) -> None:
+    """Take this process's place on the database (or exit 2 with one line
+    that says why) and serve on ``sock`` until stopped."""
+    try:
+        node = claim_node(settings)
+    except StartRefused as refused:
+        # One line that says what to do, not a traceback.
+        logging.getLogger("tidings").error("not starting: %s", refused)
+        raise SystemExit(2) from None
+    try:
+        app = create_app(settings)
+        DrainingServer(uvicorn_config(settings, app), app).run(sockets=[sock])
+    finally:
+        node.release()
+
+
+def worker_main(settings: Settings, sock: socket.socket) -> None:
+    """One process of ``tidings serve --workers N`` (server_workers.py)."""
+    logs.configure(settings.log_level, settings.log_format)
+    serve_on(settings, sock)
 
 
 class StartupError(Exception):
@@ -274,13 +335,8 @@ def run(settings: Settings, announce: str = "", *, new_database: bool = False) -
         logging.getLogger("tidings.server").log(
             logging.WARNING if new_database else logging.INFO, announce)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        node = claim_node(settings)
-    except StartRefused as refused:
-        # One line that says what to do, not a traceback.
-        logging.getLogger("tidings").error("not starting: %s", refused)
-        raise SystemExit(2) from None
-    try:
-        uvicorn.Server(uvicorn_config(settings, create_app(settings))).run(sockets=[sock])
-    finally:
-        node.release()
+    if settings.workers > 1:
+        from tidings.server_workers import supervise
+
+        raise SystemExit(supervise(settings, sock, worker_main))
+    serve_on(settings, sock)

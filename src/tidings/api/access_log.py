@@ -28,7 +28,7 @@ log = logs.get_logger("tidings.access")
 
 _CLIENT_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 # Scrapes and health checks are logged at debug only: every few seconds each.
-_QUIET = frozenset({"/metrics", "/healthz"})
+_QUIET = frozenset({"/metrics", "/healthz", "/livez", "/readyz"})
 
 
 def request_id(scope: Scope) -> bytes:

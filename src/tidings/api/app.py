@@ -17,6 +17,7 @@ from tidings.api import (
     errors,
     friends,
     groups,
+    health,
     home,
     links,
     openapi_doc,
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__,
                 "connections": rt.bus.connection_count()}
 
+    app.include_router(health.router)
     app.include_router(metrics_routes.router)
     docs_pages.install(app)
     openapi_doc.declare_common_answers(app)

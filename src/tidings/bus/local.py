@@ -77,6 +77,10 @@ class LocalBus:
     async def stop(self) -> None:
         """Nothing to stop in one process."""
 
+    async def ping(self) -> None:
+        """Raise when the bus cannot reach the other processes (readiness);
+        alone, there are none to reach."""
+
     def on_change(self, topic: str, handler: ChangeHandler) -> None:
         """Call ``handler`` when another process says ``changed(topic, ...)``."""
         self._on_change.setdefault(topic, []).append(handler)
@@ -162,6 +166,14 @@ class LocalBus:
             if subs:
                 counts[identity.sdkappid] = counts.get(identity.sdkappid, 0) + len(subs)
         return counts
+
+    def disconnect_here(self, code: int, reason: str) -> int:
+        """Close every connection of this process (a drain), whatever the
+        others hold; returns how many."""
+        subs = [sub for subs in self._by_identity.values() for sub in subs]
+        for sub in subs:
+            sub.disconnect(code, reason)
+        return len(subs)
 
     def connection_count(self, sdkappid: int | None = None) -> int:
         """Live connections, of one app or of all."""

@@ -50,6 +50,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from tidings.bus.local import LocalBus, RoomHandler, Subscriber
+from tidings.bus.redis_counters import RedisRateCounter
 from tidings.bus.redis_wire import (
     Names,
     frame_message,
@@ -175,6 +176,12 @@ class RedisBus(LocalBus):
         with contextlib.suppress(RedisError, OSError, TimeoutError):
             async with asyncio.timeout(STOP_SECONDS):
                 await self._redis.aclose()
+
+    async def ping(self) -> None:
+        await asyncio.wait_for(self._redis.ping(), 2.0)
+
+    def rate_counter(self) -> RedisRateCounter:  # the cluster's, on this node's client
+        return RedisRateCounter(self._redis, self._names.rate_prefix)
 
     async def _read_cluster(self) -> None:
         now = time.time()

@@ -19,6 +19,8 @@ class Names:
         # Hash: node -> its last heartbeat (unix seconds).
         self.nodes = base + "nodes"
         self.node_prefix = base + "node:"
+        # String per rate-limit key (bus/redis_counters.py): its hits.
+        self.rate_prefix = base + "rate:"
         self._base = base
 
     def presence(self, node: str) -> str:

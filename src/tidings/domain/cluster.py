@@ -15,3 +15,9 @@ class StartRefused(Exception):
 # migrate one after the other.
 NODE_LOCK = 0x7469_6469_6E67_0001  # "tiding" + 1
 MIGRATION_LOCK = 0x7469_6469_6E67_0002
+
+# The WebSocket close a draining process (SIGTERM) sends to every device:
+# 1012 is the standard "service restart"; the reason tells the client that
+# any other process will take it at once (docs/protocol.md#close-codes).
+DRAIN_CLOSE = 1012
+DRAIN_REASON = "draining: reconnect now, to any node"

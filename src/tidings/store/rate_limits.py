@@ -1,24 +1,18 @@
 """Rate-limit and lock-out counters in the database (fixed windows), so that
-every process of a cluster sharing PostgreSQL counts the same."""
+every process sharing the database counts the same; a cluster counts in
+Redis instead (bus/redis_counters.py), sparing the database a write per
+attempt."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import case, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tidings.domain.rate_limits import Hit
 from tidings.store.engine import Database
 from tidings.store.schema import rate_counters
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    # Hits in the current window, this one included.
-    hits: int
-    # ms since the epoch when the window ends.
-    resets_at: int
 
 
 class RateCounter(Protocol):
