@@ -3,6 +3,7 @@
  * phone-sized screen one of the two shows at a time (style.css). */
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ConversationList, type Client, type ConnectionState, type SignedIn } from "tidings-client";
+import { useChatFocus } from "./a11y/focus.js";
 import { Chat } from "./Chat.js";
 import { home } from "./session.js";
 import { describe } from "./SignIn.js";
@@ -17,6 +18,7 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
   useEffect(() => list.subscribe(() => setConversations(list.getSnapshot())), [list]);
   const [state, setState] = useState<ConnectionState>("connecting");
   const [open, setOpen] = useState<string | null>(null);
+  useChatFocus(open, () => setOpen(null), "message", "peer");
   const [names, setNames] = useState<Record<string, string>>({});
   const [peer, setPeer] = useState("");
   const [error, setError] = useState("");
@@ -60,7 +62,7 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
   }
 
   return (
-    <div class={open ? "messenger has-chat" : "messenger"}>
+    <main class={open ? "messenger has-chat" : "messenger"}>
       <nav class="list" aria-label={t.chats}>
         <header>
           <h1>{t.chats}</h1>
@@ -94,6 +96,6 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
       </nav>
       {open && <Chat client={client} me={me.user_id} conversationId={open} name={title(open)}
         nameOf={nameOf} onBack={() => setOpen(null)} />}
-    </div>
+    </main>
   );
 }

@@ -1,6 +1,7 @@
 /** Sign in and register with a username and a password (docs/home-accounts.md). */
 import { useState } from "preact/hooks";
 import { TidingsError, type SignedIn } from "tidings-client";
+import { useFocusFirst } from "./a11y/focus.js";
 import { home, signedIn } from "./session.js";
 import { t } from "./strings.js";
 
@@ -14,6 +15,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: SignedIn) => void }) {
   const [password, setPassword] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
+  useFocusFirst("identifier", registering);
 
   async function submit(event: Event) {
     event.preventDefault();

@@ -1,0 +1,168 @@
+"""The messenger is accessible: axe-core (WCAG 2.1 AA) finds nothing on each
+screen that exists (sign-in, register, the list, a chat, the phone layout),
+and a person who uses only the keyboard signs in, opens a conversation from
+the list, sends a message and goes back, with the focus where they need it.
+
+One SQLite server and one browser for the module: the page does not depend on
+the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser import chromium, needs_chromium
+from tests.clients.axe import assert_accessible
+from tests.clients.pages import DESKTOP, PASSWORD, PHONE, open_page, register, serve, unique
+from tests.support import Server
+
+pytestmark = needs_chromium
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from serve(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from chromium()
+
+
+def focused(page: Page) -> str:
+    """The focused element, as its accessible name or id (for messages)."""
+    return str(page.evaluate(
+        "() => { const e = document.activeElement; return e ? (e.id || e.getAttribute('aria-label')"
+        " || e.textContent || e.tagName).trim() : '' }"))
+
+
+# The focused element's ring: its outline, as the page draws it.
+_RING = """() => { const s = getComputedStyle(document.activeElement);
+  return s.outlineStyle === "none" ? 0 : parseFloat(s.outlineWidth); }"""
+
+
+def tab_to(page: Page, matches: str, *, back: bool = False, limit: int = 30) -> None:
+    """Presses Tab (Shift+Tab) until the focused element matches the
+    selector; each control on the way shows a focus ring."""
+    for _ in range(limit):
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+        if page.evaluate("() => document.activeElement !== document.body"):
+            assert page.evaluate(_RING) >= 2, f"no visible focus on {focused(page)!r}"
+        if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", matches):
+            return
+    raise AssertionError(f"Tab never reached {matches} (at {focused(page)!r})")
+
+
+def test_every_screen_passes_axe_on_desktop_and_phone(web: Server, browser: Browser) -> None:
+    for size in (DESKTOP, PHONE):
+        label = "phone" if size is PHONE else "desktop"
+        ana_ctx, ana = open_page(browser, web, size)
+        ben_ctx, ben = open_page(browser, web, size)
+        try:
+            expect(ana.get_by_role("button", name="Sign in")).to_be_visible()
+            assert_accessible(ana, f"sign-in ({label})")
+            ana.get_by_role("button", name="New here? Create an account").click()
+            expect(ana.get_by_role("button", name="Create account")).to_be_visible()
+            assert_accessible(ana, f"register ({label})")
+            ana.get_by_role("button", name="Have an account? Sign in").click()
+            ana.get_by_label("Username, e-mail or phone").fill(unique("nobody"))
+            ana.get_by_label("Password").fill("wrong")
+            ana.get_by_role("button", name="Sign in").click()
+            expect(ana.get_by_role("alert")).to_be_visible(timeout=30_000)
+            assert_accessible(ana, f"sign-in with an error ({label})")
+
+            ana_name, ben_name = unique("ana"), unique("ben")
+            ana.reload()
+            register(ana, ana_name)
+            register(ben, ben_name)
+            expect(ana.get_by_text("No chats yet")).to_be_visible()
+            assert_accessible(ana, f"empty list ({label})")
+            ana.get_by_label("Start a chat with (username)").fill(ben_name)
+            ana.get_by_role("button", name="Start").click()
+            ana.get_by_label("Message").fill("hello")
+            ana.get_by_role("button", name="Send").click()
+            expect(ana.locator(".messages li.mine")).to_have_count(1)
+            assert_accessible(ana, f"chat ({label})")
+            entry = ben.get_by_role("button", name=ana_name)
+            expect(entry).to_be_visible(timeout=15_000)
+            assert_accessible(ben, f"list with an unread chat ({label})")
+            entry.click()
+            expect(ben.locator(".messages li.theirs")).to_have_count(1)
+            assert_accessible(ben, f"chat, received ({label})")
+        finally:
+            ana_ctx.close()
+            ben_ctx.close()
+
+
+def test_keyboard_only_sign_in_open_send_and_back(web: Server, browser: Browser) -> None:
+    """No mouse at all: Tab, typing, Enter and Escape."""
+    ana_ctx, ana = open_page(browser, web, DESKTOP)
+    ben_ctx, ben = open_page(browser, web, PHONE)
+    try:
+        ana_name, ben_name = unique("ana"), unique("ben")
+        register(ana, ana_name)
+        register(ben, ben_name)
+        ana.get_by_label("Start a chat with (username)").fill(ben_name)
+        ana.get_by_role("button", name="Start").click()
+        ana.get_by_label("Message").fill("are you there?")
+        ana.get_by_role("button", name="Send").click()
+        ben.get_by_role("button", name="Sign out").click()
+
+        # Sign in: the first field has the focus, Tab to the password, Enter.
+        expect(ben.get_by_role("button", name="Sign in")).to_be_visible()
+        expect(ben.get_by_label("Username, e-mail or phone")).to_be_focused()
+        ben.keyboard.type(ben_name)
+        ben.keyboard.press("Tab")
+        expect(ben.get_by_label("Password")).to_be_focused()
+        ben.keyboard.type(PASSWORD)
+        ben.keyboard.press("Enter")
+        entry = ben.get_by_role("button", name=ana_name)
+        expect(entry).to_be_visible(timeout=30_000)
+
+        # Open the conversation from the list: Tab to it, Enter; the focus
+        # goes to the message field.
+        tab_to(ben, ".conversations button")
+        expect(entry).to_be_focused()
+        # Typing at once after Enter: not a key lost on the way to the field.
+        ben.keyboard.press("Enter")
+        ben.keyboard.type("yes, by keyboard")
+        expect(ben.get_by_label("Message")).to_be_focused()
+        expect(ben.get_by_label("Message")).to_have_value("yes, by keyboard")
+        expect(ben.locator(".messages li.theirs .text")).to_have_text(["are you there?"])
+
+        # Send: Enter.
+        ben.keyboard.press("Enter")
+        expect(ana.locator(".messages li .text")).to_have_text(
+            ["are you there?", "yes, by keyboard"], timeout=15_000)
+
+        # Back: Escape closes the chat, and the focus returns to its entry.
+        ben.keyboard.press("Escape")
+        expect(ben.locator(".chat")).to_have_count(0)
+        expect(entry).to_be_focused()
+        # The back button works from the keyboard too (the phone layout).
+        ben.keyboard.press("Enter")
+        expect(ben.get_by_label("Message")).to_be_focused()
+        tab_to(ben, "button.back", back=True)
+        ben.keyboard.press("Enter")
+        expect(ben.locator(".chat")).to_have_count(0)
+        expect(entry).to_be_focused()
+    finally:
+        ana_ctx.close()
+        ben_ctx.close()
+
+
+def test_the_helper_fails_listing_each_violation_and_its_nodes(browser: Browser) -> None:
+    page = browser.new_page()
+    try:
+        page.set_content('<html lang="en"><title>t</title><main><input id="nameless">'
+                         '<p style="color:#bbb;background:#fff">faint</p></main></html>')
+        with pytest.raises(AssertionError) as failed:
+            assert_accessible(page, "a bad page")
+        text = str(failed.value)
+        assert "a bad page: 2 accessibility violation(s)" in text
+        assert "- label (critical)" in text and "#nameless" in text
+        assert "- color-contrast (serious)" in text
+    finally:
+        page.close()
