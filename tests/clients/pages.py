@@ -50,3 +50,36 @@ def register(page: Page, username: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("heading", name="Chats")).to_be_visible(timeout=30_000)
+
+
+def start_chat(page: Page, username: str, text: str) -> None:
+    """Starts a chat by username (the mouse's way) and sends ``text``."""
+    page.get_by_label("Start a chat with (username)").fill(username)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_label("Message").fill(text)
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".messages li.mine .text").last).to_have_text(text)
+
+
+# The focused element's ring: its outline, as the page draws it.
+_RING = """() => { const s = getComputedStyle(document.activeElement);
+  return s.outlineStyle === "none" ? 0 : parseFloat(s.outlineWidth); }"""
+
+
+def focused(page: Page) -> str:
+    """The focused element, as its id, label or text (for messages)."""
+    return str(page.evaluate(
+        "() => { const e = document.activeElement; return e ? (e.id || e.getAttribute('aria-label')"
+        " || e.textContent || e.tagName).trim() : '' }"))
+
+
+def tab_to(page: Page, matches: str, *, back: bool = False, limit: int = 30) -> None:
+    """Presses Tab (Shift+Tab) until the focused element matches the
+    selector; each control on the way shows a focus ring."""
+    for _ in range(limit):
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+        if page.evaluate("() => document.activeElement !== document.body"):
+            assert page.evaluate(_RING) >= 2, f"no visible focus on {focused(page)!r}"
+        if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", matches):
+            return
+    raise AssertionError(f"Tab never reached {matches} (at {focused(page)!r})")

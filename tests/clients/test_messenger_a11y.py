@@ -11,11 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from tests.browser import chromium, needs_chromium
 from tests.clients.axe import assert_accessible
-from tests.clients.pages import DESKTOP, PASSWORD, PHONE, open_page, register, serve, unique
+from tests.clients.pages import (
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    open_page,
+    register,
+    serve,
+    start_chat,
+    tab_to,
+    unique,
+)
 from tests.support import Server
 
 pytestmark = needs_chromium
@@ -29,30 +39,6 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     yield from chromium()
-
-
-def focused(page: Page) -> str:
-    """The focused element, as its accessible name or id (for messages)."""
-    return str(page.evaluate(
-        "() => { const e = document.activeElement; return e ? (e.id || e.getAttribute('aria-label')"
-        " || e.textContent || e.tagName).trim() : '' }"))
-
-
-# The focused element's ring: its outline, as the page draws it.
-_RING = """() => { const s = getComputedStyle(document.activeElement);
-  return s.outlineStyle === "none" ? 0 : parseFloat(s.outlineWidth); }"""
-
-
-def tab_to(page: Page, matches: str, *, back: bool = False, limit: int = 30) -> None:
-    """Presses Tab (Shift+Tab) until the focused element matches the
-    selector; each control on the way shows a focus ring."""
-    for _ in range(limit):
-        page.keyboard.press("Shift+Tab" if back else "Tab")
-        if page.evaluate("() => document.activeElement !== document.body"):
-            assert page.evaluate(_RING) >= 2, f"no visible focus on {focused(page)!r}"
-        if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", matches):
-            return
-    raise AssertionError(f"Tab never reached {matches} (at {focused(page)!r})")
 
 
 def test_every_screen_passes_axe_on_desktop_and_phone(web: Server, browser: Browser) -> None:
@@ -79,11 +65,7 @@ def test_every_screen_passes_axe_on_desktop_and_phone(web: Server, browser: Brow
             register(ben, ben_name)
             expect(ana.get_by_text("No chats yet")).to_be_visible()
             assert_accessible(ana, f"empty list ({label})")
-            ana.get_by_label("Start a chat with (username)").fill(ben_name)
-            ana.get_by_role("button", name="Start").click()
-            ana.get_by_label("Message").fill("hello")
-            ana.get_by_role("button", name="Send").click()
-            expect(ana.locator(".messages li.mine")).to_have_count(1)
+            start_chat(ana, ben_name, "hello")
             assert_accessible(ana, f"chat ({label})")
             entry = ben.get_by_role("button", name=ana_name)
             expect(entry).to_be_visible(timeout=15_000)
@@ -104,10 +86,7 @@ def test_keyboard_only_sign_in_open_send_and_back(web: Server, browser: Browser)
         ana_name, ben_name = unique("ana"), unique("ben")
         register(ana, ana_name)
         register(ben, ben_name)
-        ana.get_by_label("Start a chat with (username)").fill(ben_name)
-        ana.get_by_role("button", name="Start").click()
-        ana.get_by_label("Message").fill("are you there?")
-        ana.get_by_role("button", name="Send").click()
+        start_chat(ana, ben_name, "are you there?")
         ben.get_by_role("button", name="Sign out").click()
 
         # Sign in: the first field has the focus, Tab to the password, Enter.

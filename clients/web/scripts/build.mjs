@@ -35,6 +35,13 @@ async function buildInto(out) {
   const html = readFileSync(join(root, "src/index.html"), "utf8")
     .replace("__SCRIPT__", `assets/${script}`).replace("__STYLE__", `assets/${style}`);
   writeFileSync(join(out, "index.html"), html);
+  // The service worker: a second output with a fixed name (/sw.js), since
+  // its URL is what the browser keeps registered; served with no-cache.
+  await build({
+    entryPoints: [join(root, "src/push/sw.ts")], outfile: join(out, "sw.js"),
+    bundle: true, minify: true, format: "iife", target: "es2020",
+    write: true, legalComments: "none", logLevel: "warning",
+  });
   return { script, style };
 }
 
@@ -65,8 +72,8 @@ if (check) {
   }
 } else {
   const { script, style } = await buildInto(shipped);
-  for (const name of [script, style]) {
-    const bytes = readFileSync(join(shipped, "assets", name));
+  for (const name of [`assets/${script}`, `assets/${style}`, "sw.js"]) {
+    const bytes = readFileSync(join(shipped, name));
     console.log(`${name}: ${(bytes.length / 1024).toFixed(1)} KB, ${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(1)} KB gzipped`);
   }
 }

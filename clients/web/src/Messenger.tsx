@@ -5,6 +5,8 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { ConversationList, type Client, type ConnectionState, type SignedIn } from "tidings-client";
 import { useChatFocus } from "./a11y/focus.js";
 import { Chat } from "./Chat.js";
+import { Notifications } from "./push/Notifications.js";
+import { onOpenRequest, requestedAtStart } from "./push/worker.js";
 import { home } from "./session.js";
 import { describe } from "./SignIn.js";
 import { t } from "./strings.js";
@@ -17,7 +19,9 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
   const [conversations, setConversations] = useState(list.getSnapshot());
   useEffect(() => list.subscribe(() => setConversations(list.getSnapshot())), [list]);
   const [state, setState] = useState<ConnectionState>("connecting");
-  const [open, setOpen] = useState<string | null>(null);
+  // A notification's click opens its conversation (/?c=, or the worker asks).
+  const [open, setOpen] = useState<string | null>(requestedAtStart);
+  useEffect(() => onOpenRequest(setOpen), []);
   useChatFocus(open, () => setOpen(null), "message", "peer");
   const [names, setNames] = useState<Record<string, string>>({});
   const [peer, setPeer] = useState("");
@@ -68,6 +72,7 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
           <h1>{t.chats}</h1>
           <button type="button" onClick={onSignOut}>{t.signOut}</button>
         </header>
+        <Notifications client={client} />
         {state !== "connected" && <p class="banner" role="status">{t.offline}</p>}
         <form class="start" onSubmit={start}>
           <label for="peer">{t.startWith}</label>

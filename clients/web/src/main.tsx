@@ -4,6 +4,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { SignedIn as Session } from "tidings-client";
 import { Messenger } from "./Messenger.js";
+import { forgetPush, registerWorker } from "./push/worker.js";
 import { restore, signOut } from "./session.js";
 import { SignIn } from "./SignIn.js";
 import { language } from "./strings.js";
@@ -14,8 +15,9 @@ function App() {
   useEffect(() => { void restore().then(setMe); }, []);
   if (me === undefined) return <p class="loading" role="status">…</p>;
   if (me === null) return <SignIn onSignedIn={setMe} />;
-  return <Messenger key={me.usersig} me={me} onSignOut={() => { void signOut(me); setMe(null); }} />;
+  return <Messenger key={me.usersig} me={me} onSignOut={() => { void forgetPush(); void signOut(me); setMe(null); }} />;
 }
 
 document.documentElement.lang = language;
+void registerWorker();
 render(<App />, document.getElementById("app")!);

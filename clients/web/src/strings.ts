@@ -26,6 +26,10 @@ export const en = {
   offline: "Connecting…",
   failed: "Something went wrong: ",
   language: "Language",
+  notifications: "Notifications",
+  notificationsBlocked: "Notifications are blocked for this site in the browser's settings.",
+  notificationsFailed: "Notifications could not be turned on: ",
+  newMessage: "New message",
 };
 export type Strings = typeof en;
 
@@ -54,6 +58,10 @@ export const zhCN: Strings = {
   offline: "连接中…",
   failed: "出错了：",
   language: "语言",
+  notifications: "通知",
+  notificationsBlocked: "浏览器设置中已禁止本网站的通知。",
+  notificationsFailed: "无法开启通知：",
+  newMessage: "新消息",
 };
 
 export const languages = { en, "zh-CN": zhCN } as const;

@@ -1,7 +1,8 @@
 """The web messenger at ``/`` (docs/messenger.md): its index.html and the
 content-hashed assets that ``clients/web`` builds into the package
 (``src/tidings/web/static/``), so that a wheel or an editable install serves
-it on a machine without Node.
+it on a machine without Node. ``/sw.js`` is its service worker (Web Push
+notifications), at a fixed URL.
 
 The files are read once, at import: the set of asset names is fixed, so a
 request names one of them or gets the usual JSON 404, and nothing from the
@@ -48,7 +49,19 @@ def _assets(folder: Traversable) -> dict[str, tuple[bytes, str]]:
     return found
 
 
-_INDEX = (_STATIC / "index.html").read_bytes() if (_STATIC / "index.html").is_file() else None
+# The service worker keeps its URL (the browser re-checks it on navigation):
+# never cached, its scope the whole site, and under the page's CSP, which
+# holds for what a worker fetches and runs.
+_WORKER_HEADERS = {"Cache-Control": "no-cache", "Service-Worker-Allowed": "/",
+                   "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
+
+
+def _read(item: Traversable) -> bytes | None:
+    return item.read_bytes() if item.is_file() else None
+
+
+_INDEX = _read(_STATIC / "index.html")
+_WORKER = _read(_STATIC / "sw.js")
 _ASSETS = _assets(_STATIC / "assets")
 
 
@@ -57,6 +70,13 @@ async def messenger() -> Response:
     if _INDEX is None:
         raise HTTPException(404, "the web messenger is not built (clients/web: npm run build)")
     return HTMLResponse(_INDEX, headers=_PAGE_HEADERS)
+
+
+@router.get("/sw.js")
+async def service_worker() -> Response:
+    if _WORKER is None:
+        raise HTTPException(404, "the web messenger is not built (clients/web: npm run build)")
+    return Response(_WORKER, media_type="text/javascript", headers=_WORKER_HEADERS)
 
 
 @router.get("/assets/{name}")
