@@ -8,6 +8,7 @@ on a machine without the internet:
 - with ``pushManager.subscribe`` standing for that push service (an init
   script that answers with a subscription whose keys the test holds, its
   endpoint a local HTTP server), the messenger registers it with the server;
+  a hidden tab says it is in the background and is pushed while connected;
   the person closes the tab, a message comes, and the server sends a real
   Web Push request (RFC 8291 aes128gcm, VAPID signed) that the test decrypts
   with the subscription's keys;
@@ -31,7 +32,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Worker, expect
 
-from tests.app_server import AppServer, Reply
+from tests.app_server import AppServer, Call, Reply
 from tests.browser import chromium, needs_chromium
 from tests.clients.pages import open_page, register, serve, start_chat, unique
 from tests.push_support import FAST, calls_to
@@ -117,6 +118,15 @@ def shown(sw: Worker) -> list[dict[str, Any]]:
     return found
 
 
+def wait_for_pushes(services: AppServer, path: str, count: int, page: Page) -> list[Call]:
+    for _ in range(150):
+        found = calls_to(services, path)
+        if len(found) >= count:
+            return found
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{len(calls_to(services, path))} pushes to {path}, wanted {count}")
+
+
 def worker(context: BrowserContext) -> Worker:
     [sw] = [w for w in context.service_workers if w.url.endswith("/sw.js")]
     return sw
@@ -152,22 +162,36 @@ def test_a_push_to_a_closed_tab_shows_a_notification_that_opens_the_chat(
         switch.click()
         expect(switch).to_be_checked()
         # Still on after a reload (the browser's subscription is kept).
+        frames: list[str] = []
+        ben.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(str(f))))
         ben.reload()
         expect(ben.get_by_role("switch", name="Notifications")).to_be_checked(timeout=15_000)
+
+        # A hidden tab tells the server it is in the background: it is pushed
+        # what it cannot show, while still connected.
+        ben.evaluate("""() => { Object.defineProperty(document, "visibilityState",
+            { value: "hidden", configurable: true });
+          document.dispatchEvent(new Event("visibilitychange")); }""")
+        for _ in range(150):
+            if any('"state":"background"' in f for f in frames):
+                break
+            ben.wait_for_timeout(100)
+        else:
+            raise AssertionError(f"no app_state background answered: {frames[-5:]}")
+        start_chat(ana, ben_name, "are you up?")
+        [hidden] = wait_for_pushes(services, subscription.path, 1, ben)
+        assert subscription.read(hidden)["body"] == f"{ana_name}: are you up?"
 
         # Ben closes the messenger (a blank tab stays, for the DevTools protocol).
         blank = ben_ctx.new_page()
         cdp = ben_ctx.new_cdp_session(ben)
         registration = registration_id(cdp, ben)
         ben.close()
-        start_chat(ana, ben_name, "dinner at 8?")
+        ana.get_by_label("Message").fill("dinner at 8?")
+        ana.get_by_role("button", name="Send").click()
 
         # The server's Web Push request, decrypted with the subscription's keys.
-        for _ in range(150):
-            if calls_to(services, subscription.path):
-                break
-            blank.wait_for_timeout(100)
-        [call] = calls_to(services, subscription.path)
+        call = wait_for_pushes(services, subscription.path, 2, blank)[1]
         assert call.headers["authorization"].startswith("vapid t=")
         payload = subscription.read(call)
         assert payload["body"] == f"{ana_name}: dinner at 8?"
@@ -194,7 +218,8 @@ def test_a_push_to_a_closed_tab_shows_a_notification_that_opens_the_chat(
         page = ben_ctx.new_page()
         page.goto(opened)
         expect(page.get_by_role("heading", name=ana_name, level=2)).to_be_visible(timeout=15_000)
-        expect(page.locator(".messages li.theirs .text")).to_have_text(["dinner at 8?"])
+        expect(page.locator(".messages li.theirs .text")).to_have_text(
+            ["are you up?", "dinner at 8?"])
         assert page.url == f"{web.base_url}/"
 
         # With a tab open on the list, a click opens the chat in it.
