@@ -113,9 +113,26 @@ SHOWN = """async () => { for (let i = 0; i < 300; i++) {
   await new Promise((r) => setTimeout(r, 50)); } return []; }"""
 
 
+# The notifications once one has this body (a newer one replaced the last).
+WAIT_FOR_BODY = """async (body) => { for (let i = 0; i < 300; i++) {
+  const found = await self.registration.getNotifications();
+  if (found.some((n) => n.body === body)) return found.map((n) => ({ title: n.title,
+    body: n.body, tag: n.tag, data: n.data }));
+  await new Promise((r) => setTimeout(r, 50)); } return []; }"""
+
+
 def shown(sw: Worker) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = sw.evaluate(SHOWN)
     return found
+
+
+def answered(page: Page, frames: list[str], text: str) -> None:
+    """Waits for a frame the page received on its socket with ``text``."""
+    for _ in range(150):
+        if any(text in f for f in frames):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"no frame with {text}: {frames[-5:]}")
 
 
 def wait_for_pushes(services: AppServer, path: str, count: int, page: Page) -> list[Call]:
@@ -172,15 +189,15 @@ def test_a_push_to_a_closed_tab_shows_a_notification_that_opens_the_chat(
         ben.evaluate("""() => { Object.defineProperty(document, "visibilityState",
             { value: "hidden", configurable: true });
           document.dispatchEvent(new Event("visibilitychange")); }""")
-        for _ in range(150):
-            if any('"state":"background"' in f for f in frames):
-                break
-            ben.wait_for_timeout(100)
-        else:
-            raise AssertionError(f"no app_state background answered: {frames[-5:]}")
+        answered(ben, frames, '"state":"background"')
         start_chat(ana, ben_name, "are you up?")
         [hidden] = wait_for_pushes(services, subscription.path, 1, ben)
-        assert subscription.read(hidden)["body"] == f"{ana_name}: are you up?"
+        first = subscription.read(hidden)
+        assert first["body"] == f"{ana_name}: are you up?"
+
+        # "Hide the text": the device is registered again, private.
+        ben.get_by_role("checkbox", name="Hide the text in notifications").check()
+        answered(ben, frames, '"private_previews":true')
 
         # Ben closes the messenger (a blank tab stays, for the DevTools protocol).
         blank = ben_ctx.new_page()
@@ -194,20 +211,27 @@ def test_a_push_to_a_closed_tab_shows_a_notification_that_opens_the_chat(
         call = wait_for_pushes(services, subscription.path, 2, blank)[1]
         assert call.headers["authorization"].startswith("vapid t=")
         payload = subscription.read(call)
-        assert payload["body"] == f"{ana_name}: dinner at 8?"
+        assert payload["body"] == "New message"  # private: not the text
         cid = str(payload["conversation_id"])  # c2c_<ana's user id>
         assert cid.startswith("c2c_") and payload["msg_id"]
 
-        # Delivered to the worker as the browser would after decrypting it.
+        # Delivered to the worker as the browser would after decrypting it:
+        # the sender's name and text, then the private one in its place.
         blank_cdp = ben_ctx.new_cdp_session(blank)
         blank_cdp.send("ServiceWorker.enable")
-        blank_cdp.send("ServiceWorker.deliverPushMessage", {
-            "origin": web.base_url, "registrationId": registration,
-            "data": json.dumps(payload)})
+
+        def deliver(note: dict[str, Any]) -> None:
+            blank_cdp.send("ServiceWorker.deliverPushMessage", {
+                "origin": web.base_url, "registrationId": registration, "data": json.dumps(note)})
+
+        deliver(first)
         sw = worker(ben_ctx)
-        assert shown(sw) == [{"title": "Tidings", "body": f"{ana_name}: dinner at 8?",
-                          "tag": cid, "data": {"conversation_id": cid,
-                                   "msg_id": payload["msg_id"]}}]
+        assert shown(sw) == [{"title": "Tidings", "body": f"{ana_name}: are you up?", "tag": cid,
+                              "data": {"conversation_id": cid, "msg_id": first["msg_id"]}}]
+        deliver(payload)
+        assert sw.evaluate(WAIT_FOR_BODY, "New message") == [
+            {"title": "Tidings", "body": "New message", "tag": cid,
+             "data": {"conversation_id": cid, "msg_id": payload["msg_id"]}}]
 
         # A click with no messenger tab open opens one at the conversation...
         assert sw.evaluate(CLICK, [cid, True]) == "ok"
@@ -225,11 +249,9 @@ def test_a_push_to_a_closed_tab_shows_a_notification_that_opens_the_chat(
         # With a tab open on the list, a click opens the chat in it.
         page.keyboard.press("Escape")
         expect(page.locator(".chat")).to_have_count(0)
-        blank_cdp.send("ServiceWorker.deliverPushMessage", {
-            "origin": web.base_url, "registrationId": registration,
-            "data": json.dumps(payload)})
+        deliver(first)
         sw = worker(ben_ctx)
-        assert [n["body"] for n in shown(sw)] == [f"{ana_name}: dinner at 8?"]
+        assert [n["body"] for n in shown(sw)] == [f"{ana_name}: are you up?"]
         # Chromium allows focus() only after a real click: the open itself is
         # the tab's.
         assert sw.evaluate(CLICK, [cid, False]) == "InvalidAccessError"

@@ -30,6 +30,7 @@ export const en = {
   notificationsBlocked: "Notifications are blocked for this site in the browser's settings.",
   notificationsFailed: "Notifications could not be turned on: ",
   newMessage: "New message",
+  hideText: "Hide the text in notifications",
 };
 export type Strings = typeof en;
 
@@ -62,6 +63,7 @@ export const zhCN: Strings = {
   notificationsBlocked: "浏览器设置中已禁止本网站的通知。",
   notificationsFailed: "无法开启通知：",
   newMessage: "新消息",
+  hideText: "通知中隐藏内容",
 };
 
 export const languages = { en, "zh-CN": zhCN } as const;
