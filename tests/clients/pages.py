@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
@@ -50,6 +51,17 @@ def register(page: Page, username: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("heading", name="Chats")).to_be_visible(timeout=30_000)
+
+
+def make_account(web: Server, username: str) -> None:
+    """A home account (display name: its username) made over REST, for a
+    peer no browser needs to show."""
+    with httpx.Client(base_url=web.base_url) as http:
+        me = http.post("/v1/home/register", json={"username": username, "password": PASSWORD})
+        assert me.status_code == 200, me.text
+        named = http.patch("/v1/home/me", json={"display_name": username},
+                           headers={"authorization": f"Bearer {me.json()['usersig']}"})
+        assert named.status_code == 200, named.text
 
 
 def start_chat(page: Page, username: str, text: str) -> None:

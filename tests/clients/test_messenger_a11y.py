@@ -1,7 +1,8 @@
 """The messenger is accessible: axe-core (WCAG 2.1 AA) finds nothing on each
 screen that exists (sign-in, register, the list, a chat, the phone layout),
-and a person who uses only the keyboard signs in, opens a conversation from
-the list, sends a message and goes back, with the focus where they need it.
+and a person who uses only the keyboard signs in, starts a chat, moves
+through the list with the arrows, opens a conversation, sends a message and
+goes back, with the focus where they need it.
 
 One SQLite server and one browser for the module: the page does not depend on
 the store."""
@@ -19,6 +20,7 @@ from tests.clients.pages import (
     DESKTOP,
     PASSWORD,
     PHONE,
+    make_account,
     open_page,
     register,
     serve,
@@ -79,13 +81,14 @@ def test_every_screen_passes_axe_on_desktop_and_phone(web: Server, browser: Brow
 
 
 def test_keyboard_only_sign_in_open_send_and_back(web: Server, browser: Browser) -> None:
-    """No mouse at all: Tab, typing, Enter and Escape."""
+    """No mouse at all: Tab, typing, Enter, Escape and the arrows."""
     ana_ctx, ana = open_page(browser, web, DESKTOP)
     ben_ctx, ben = open_page(browser, web, PHONE)
     try:
-        ana_name, ben_name = unique("ana"), unique("ben")
+        ana_name, ben_name, cat_name = unique("ana"), unique("ben"), unique("cat")
         register(ana, ana_name)
         register(ben, ben_name)
+        make_account(web, cat_name)
         start_chat(ana, ben_name, "are you there?")
         ben.get_by_role("button", name="Sign out").click()
 
@@ -100,10 +103,34 @@ def test_keyboard_only_sign_in_open_send_and_back(web: Server, browser: Browser)
         entry = ben.get_by_role("button", name=ana_name)
         expect(entry).to_be_visible(timeout=30_000)
 
-        # Open the conversation from the list: Tab to it, Enter; the focus
-        # goes to the message field.
+        # Start a chat by username: type it, Enter, write, Enter, Escape (the
+        # focus goes back to the username field).
+        tab_to(ben, "#peer")
+        ben.keyboard.type(cat_name)
+        ben.keyboard.press("Enter")
+        expect(ben.get_by_role("heading", name=cat_name, level=2)).to_be_visible()
+        expect(ben.get_by_label("Message")).to_be_focused()
+        ben.keyboard.type("hi cat")
+        ben.keyboard.press("Enter")
+        expect(ben.locator(".messages li.mine .text")).to_have_text(["hi cat"])
+        ben.keyboard.press("Escape")
+        expect(ben.locator("#peer")).to_be_focused()
+
+        # In the list, the arrows move between the entries (newest first).
+        cat_entry = ben.get_by_role("button", name=cat_name)
         tab_to(ben, ".conversations button")
+        expect(cat_entry).to_be_focused()
+        ben.keyboard.press("ArrowDown")
         expect(entry).to_be_focused()
+        ben.keyboard.press("ArrowDown")  # the last stays
+        expect(entry).to_be_focused()
+        ben.keyboard.press("Home")
+        expect(cat_entry).to_be_focused()
+        ben.keyboard.press("End")
+        expect(entry).to_be_focused()
+
+        # Open the conversation from the list: Enter; the focus goes to the
+        # message field.
         # Typing at once after Enter: not a key lost on the way to the field.
         ben.keyboard.press("Enter")
         ben.keyboard.type("yes, by keyboard")

@@ -3,7 +3,7 @@
  * phone-sized screen one of the two shows at a time (style.css). */
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ConversationList, type Client, type ConnectionState, type SignedIn } from "tidings-client";
-import { useChatFocus } from "./a11y/focus.js";
+import { useChatFocus, useListArrows } from "./a11y/focus.js";
 import { Chat } from "./Chat.js";
 import { Notifications } from "./push/Notifications.js";
 import { onOpenRequest, requestedAtStart } from "./push/worker.js";
@@ -23,6 +23,7 @@ export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => vo
   const [open, setOpen] = useState<string | null>(requestedAtStart);
   useEffect(() => onOpenRequest(setOpen), []);
   useChatFocus(open, () => setOpen(null), "message", "peer");
+  useListArrows(".conversations");
   const [names, setNames] = useState<Record<string, string>>({});
   const [peer, setPeer] = useState("");
   const [error, setError] = useState("");

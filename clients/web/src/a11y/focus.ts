@@ -54,3 +54,31 @@ export function useChatFocus(open: string | null, close: () => void,
     return () => document.removeEventListener("keydown", onKey);
   }, [open]);
 }
+
+const MOVES: Record<string, (at: number, last: number) => number> = {
+  ArrowDown: (at, last) => Math.min(at + 1, last),
+  ArrowUp: (at) => Math.max(at - 1, 0),
+  Home: () => 0,
+  End: (_, last) => last,
+};
+
+/** Up and Down (Home, End) move the focus between the entries of the list
+ * `selector` (each `li`'s button), so a long list is not one Tab per entry;
+ * Tab still leaves it. */
+export function useListArrows(selector: string): void {
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      const move = MOVES[event.key];
+      const here = document.activeElement;
+      const list = document.querySelector(selector);
+      if (!move || !list || !(here instanceof HTMLElement) || !list.contains(here)) return;
+      const entries = Array.from(list.querySelectorAll<HTMLElement>(":scope > li > button"));
+      const at = entries.indexOf(here);
+      if (at < 0) return;
+      event.preventDefault();
+      entries[move(at, entries.length - 1)]?.focus();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [selector]);
+}
