@@ -109,7 +109,7 @@ def registration_id(cdp: CDPSession, page: Page) -> str:
 SHOWN = """async () => { for (let i = 0; i < 300; i++) {
   const found = await self.registration.getNotifications();
   if (found.length) return found.map((n) => ({ title: n.title, body: n.body, tag: n.tag,
-    data: n.data }));
+    renotify: n.renotify, data: n.data }));
   await new Promise((r) => setTimeout(r, 50)); } return []; }"""
 
 
@@ -117,7 +117,7 @@ SHOWN = """async () => { for (let i = 0; i < 300; i++) {
 WAIT_FOR_BODY = """async (body) => { for (let i = 0; i < 300; i++) {
   const found = await self.registration.getNotifications();
   if (found.some((n) => n.body === body)) return found.map((n) => ({ title: n.title,
-    body: n.body, tag: n.tag, data: n.data }));
+    body: n.body, tag: n.tag, renotify: n.renotify, data: n.data }));
   await new Promise((r) => setTimeout(r, 50)); } return []; }"""
 
 
@@ -227,10 +227,11 @@ def test_a_push_to_a_closed_tab_shows_a_notification_that_opens_the_chat(
         deliver(first)
         sw = worker(ben_ctx)
         assert shown(sw) == [{"title": "Tidings", "body": f"{ana_name}: are you up?", "tag": cid,
+                              "renotify": True,
                               "data": {"conversation_id": cid, "msg_id": first["msg_id"]}}]
         deliver(payload)
         assert sw.evaluate(WAIT_FOR_BODY, "New message") == [
-            {"title": "Tidings", "body": "New message", "tag": cid,
+            {"title": "Tidings", "body": "New message", "tag": cid, "renotify": True,
              "data": {"conversation_id": cid, "msg_id": payload["msg_id"]}}]
 
         # A click with no messenger tab open opens one at the conversation...

@@ -44,12 +44,15 @@ function parse(event: PushEvent): PushPayload {
 
 async function show(payload: PushPayload): Promise<void> {
   const conversationId = String(payload.conversation_id ?? "");
-  // One notification per conversation: a newer message replaces it.
-  await self.registration.showNotification(payload.title || t.title, {
+  // One notification per conversation: a newer message replaces it, and
+  // still alerts (renotify: a replaced notification is silent otherwise).
+  const options: NotificationOptions & { renotify?: boolean } = {
     body: payload.body || t.newMessage,
     tag: conversationId || undefined,
+    renotify: conversationId !== "",
     data: { conversation_id: conversationId, msg_id: payload.msg_id ?? "" },
-  });
+  };
+  await self.registration.showNotification(payload.title || t.title, options);
   const badge = (self.navigator as Navigator & { setAppBadge?: (n: number) => Promise<void> }).setAppBadge;
   if (typeof payload.badge === "number" && badge) await badge.call(self.navigator, payload.badge).catch(() => {});
 }
