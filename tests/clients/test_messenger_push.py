@@ -186,6 +186,7 @@ def test_a_push_to_a_closed_tab_shows_a_notification_that_opens_the_chat(
 
         # A hidden tab tells the server it is in the background: it is pushed
         # what it cannot show, while still connected.
+        answered(ben, frames, '"server_time"')  # logged in (the answer to login)
         ben.evaluate("""() => { Object.defineProperty(document, "visibilityState",
             { value: "hidden", configurable: true });
           document.dispatchEvent(new Event("visibilitychange")); }""")
@@ -198,6 +199,12 @@ def test_a_push_to_a_closed_tab_shows_a_notification_that_opens_the_chat(
         # "Hide the text": the device is registered again, private.
         ben.get_by_role("checkbox", name="Hide the text in notifications").check()
         answered(ben, frames, '"private_previews":true')
+        # One registration for this browser, across the reload: private.
+        devices = ben.evaluate("""async () => (await (await fetch("/v1/push/devices", {
+            headers: { authorization: `Bearer ${localStorage.getItem("tidings.home.usersig")}` },
+          })).json())""")
+        assert [(d["channel"], d["private_previews"]) for d in devices["devices"]] == [
+            ("webpush", True)], devices
 
         # Ben closes the messenger (a blank tab stays, for the DevTools protocol).
         blank = ben_ctx.new_page()

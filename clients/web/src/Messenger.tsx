@@ -6,7 +6,7 @@ import { ConversationList, type Client, type ConnectionState, type SignedIn } fr
 import { useChatFocus, useListArrows } from "./a11y/focus.js";
 import { Chat } from "./Chat.js";
 import { Notifications } from "./push/Notifications.js";
-import { onOpenRequest, requestedAtStart } from "./push/worker.js";
+import { browserDeviceId, onOpenRequest, requestedAtStart } from "./push/worker.js";
 import { home } from "./session.js";
 import { describe } from "./SignIn.js";
 import { t } from "./strings.js";
@@ -14,7 +14,7 @@ import { t } from "./strings.js";
 const peerOf = (conversationId: string) => conversationId.replace(/^c2c_/, "");
 
 export function Messenger({ me, onSignOut }: { me: SignedIn; onSignOut: () => void }) {
-  const client: Client = useMemo(() => home.client(me), [me]);
+  const client: Client = useMemo(() => home.client(me, { deviceId: browserDeviceId() }), [me]);
   const list = useMemo(() => new ConversationList(client), [client]);
   const [conversations, setConversations] = useState(list.getSnapshot());
   useEffect(() => list.subscribe(() => setConversations(list.getSnapshot())), [list]);

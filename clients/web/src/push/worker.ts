@@ -5,6 +5,20 @@
 import { OPEN, WORKER_SCOPE, WORKER_URL } from "./messages.js";
 
 let registering: Promise<ServiceWorkerRegistration | null> | undefined;
+const DEVICE_KEY = "tidings.device";
+
+/** This browser's device id, kept across reloads: the server keeps a push
+ * registration per device, so a new id at each load would leave the old
+ * registration (the same subscription) behind, and each push would come
+ * twice, the old one with its own privacy setting. */
+export function browserDeviceId(): string {
+  let id = localStorage.getItem(DEVICE_KEY);
+  if (!id) {
+    id = `web-${Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("")}`;
+    localStorage.setItem(DEVICE_KEY, id);
+  }
+  return id;
+}
 
 /** The worker's registration (registered once per load), or null where the
  * browser has no service workers or refused this one. */
