@@ -34,6 +34,7 @@ from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Worke
 
 from tests.app_server import AppServer, Call, Reply
 from tests.browser import chromium, needs_chromium
+from tests.clients.axe import assert_accessible
 from tests.clients.pages import open_page, register, serve, start_chat, unique
 from tests.push_support import FAST, calls_to
 from tests.push_support import Browser as Subscription
@@ -161,6 +162,7 @@ def test_the_worker_registers_and_the_switch_says_when_there_is_no_push_service(
         # No push service here: said plainly, and the switch stays off.
         expect(page.get_by_role("alert")).to_contain_text("Notifications could not be turned on")
         expect(switch).not_to_be_checked()
+        assert_accessible(page, "the Notifications switch with its error")
         assert page.evaluate("async () => (await (await navigator.serviceWorker.ready)"
                              ".pushManager.getSubscription()) === null")
     finally:
