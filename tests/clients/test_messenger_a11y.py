@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import chromium, needs_chromium
-from tests.clients.axe import assert_accessible
+from tests.clients.axe import BEST_PRACTICE, assert_accessible
 from tests.clients.pages import (
     DESKTOP,
     PASSWORD,
@@ -43,6 +43,13 @@ def browser() -> Iterator[Browser]:
     yield from chromium()
 
 
+def check(page: Page, name: str) -> None:
+    """WCAG 2.1 AA and axe's best practices (landmarks, regions), but for
+    one: on a phone with a chat open, the only heading is the chat's h2 (the
+    list's h1 hides with the list)."""
+    assert_accessible(page, name, tags=BEST_PRACTICE, skip=("page-has-heading-one",))
+
+
 def test_every_screen_passes_axe_on_desktop_and_phone(web: Server, browser: Browser) -> None:
     for size in (DESKTOP, PHONE):
         label = "phone" if size is PHONE else "desktop"
@@ -50,31 +57,31 @@ def test_every_screen_passes_axe_on_desktop_and_phone(web: Server, browser: Brow
         ben_ctx, ben = open_page(browser, web, size)
         try:
             expect(ana.get_by_role("button", name="Sign in")).to_be_visible()
-            assert_accessible(ana, f"sign-in ({label})")
+            check(ana, f"sign-in ({label})")
             ana.get_by_role("button", name="New here? Create an account").click()
             expect(ana.get_by_role("button", name="Create account")).to_be_visible()
-            assert_accessible(ana, f"register ({label})")
+            check(ana, f"register ({label})")
             ana.get_by_role("button", name="Have an account? Sign in").click()
             ana.get_by_label("Username, e-mail or phone").fill(unique("nobody"))
             ana.get_by_label("Password").fill("wrong")
             ana.get_by_role("button", name="Sign in").click()
             expect(ana.get_by_role("alert")).to_be_visible(timeout=30_000)
-            assert_accessible(ana, f"sign-in with an error ({label})")
+            check(ana, f"sign-in with an error ({label})")
 
             ana_name, ben_name = unique("ana"), unique("ben")
             ana.reload()
             register(ana, ana_name)
             register(ben, ben_name)
             expect(ana.get_by_text("No chats yet")).to_be_visible()
-            assert_accessible(ana, f"empty list ({label})")
+            check(ana, f"empty list ({label})")
             start_chat(ana, ben_name, "hello")
-            assert_accessible(ana, f"chat ({label})")
+            check(ana, f"chat ({label})")
             entry = ben.get_by_role("button", name=ana_name)
             expect(entry).to_be_visible(timeout=15_000)
-            assert_accessible(ben, f"list with an unread chat ({label})")
+            check(ben, f"list with an unread chat ({label})")
             entry.click()
             expect(ben.locator(".messages li.theirs")).to_have_count(1)
-            assert_accessible(ben, f"chat, received ({label})")
+            check(ben, f"chat, received ({label})")
         finally:
             ana_ctx.close()
             ben_ctx.close()
@@ -167,7 +174,7 @@ def test_the_helper_fails_listing_each_violation_and_its_nodes(browser: Browser)
         with pytest.raises(AssertionError) as failed:
             assert_accessible(page, "a bad page")
         text = str(failed.value)
-        assert "a bad page: 2 accessibility violation(s)" in text
+        assert "a bad page: 2 accessibility violation(s) (axe-core)" in text
         assert "- label (critical)" in text and "#nameless" in text
         assert "- color-contrast (serious)" in text
     finally:
