@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Worker, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.app_server import AppServer, Call, Reply
 from tests.browser import chromium, needs_chromium
@@ -56,15 +57,19 @@ FAKE_PUSH_SERVICE = """(() => {
 })();"""
 
 # A click on the worker's notification for `tag`; resolves with what the
-# handler did ("ok", or the error it ended with).
+# handler did ("ok", or the error it ended with), the URL it opened (when
+# `recordOpen`) and how many notifications are left.
 CLICK = """async ([tag, recordOpen]) => {
   const [note] = await self.registration.getNotifications({ tag });
-  if (recordOpen) self.clients.openWindow = async (url) => { self.opened = url; return null; };
+  let opened = null;
+  if (recordOpen) self.clients.openWindow = async (url) => { opened = url; return null; };
   const event = new NotificationEvent("notificationclick", { notification: note });
   const waits = [];
   Object.defineProperty(event, "waitUntil", { value: (p) => waits.push(p) });
   self.dispatchEvent(event);
-  try { await Promise.all(waits); return "ok"; } catch (e) { return e.name; }
+  let result = "ok";
+  try { await Promise.all(waits); } catch (e) { result = e.name; }
+  return { result, opened, left: (await self.registration.getNotifications()).length };
 }"""
 
 
@@ -122,8 +127,8 @@ WAIT_FOR_BODY = """async (body) => { for (let i = 0; i < 300; i++) {
   await new Promise((r) => setTimeout(r, 50)); } return []; }"""
 
 
-def shown(sw: Worker) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = sw.evaluate(SHOWN)
+def shown(context: BrowserContext) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = in_worker(context, SHOWN)
     return found
 
 
@@ -145,9 +150,23 @@ def wait_for_pushes(services: AppServer, path: str, count: int, page: Page) -> l
     raise AssertionError(f"{len(calls_to(services, path))} pushes to {path}, wanted {count}")
 
 
-def worker(context: BrowserContext) -> Worker:
-    [sw] = [w for w in context.service_workers if w.url.endswith("/sw.js")]
-    return sw
+def in_worker(context: BrowserContext, script: str, arg: Any = None) -> Any:
+    """Evaluates in the messenger's service worker: the newest one, since
+    Chromium stops an idle worker and starts it again for the next event."""
+    for attempt in range(3):
+        workers: list[Worker] = []
+        for _ in range(100):
+            workers = [w for w in context.service_workers if w.url.endswith("/sw.js")]
+            if workers:
+                break
+            context.pages[0].wait_for_timeout(100)
+        assert workers, "no service worker running"
+        try:
+            return workers[-1].evaluate(script, arg)
+        except PlaywrightError as exc:
+            if attempt == 2 or "closed" not in str(exc).lower():
+                raise
+    raise AssertionError("unreachable")
 
 
 def test_the_worker_registers_and_the_switch_says_when_there_is_no_push_service(
@@ -234,20 +253,18 @@ def test_a_push_to_a_closed_tab_shows_a_notification_that_opens_the_chat(
                 "origin": web.base_url, "registrationId": registration, "data": json.dumps(note)})
 
         deliver(first)
-        sw = worker(ben_ctx)
-        assert shown(sw) == [{"title": "Tidings", "body": f"{ana_name}: are you up?", "tag": cid,
-                              "renotify": True,
-                              "data": {"conversation_id": cid, "msg_id": first["msg_id"]}}]
+        assert shown(ben_ctx) == [
+            {"title": "Tidings", "body": f"{ana_name}: are you up?", "tag": cid, "renotify": True,
+             "data": {"conversation_id": cid, "msg_id": first["msg_id"]}}]
         deliver(payload)
-        assert sw.evaluate(WAIT_FOR_BODY, "New message") == [
+        assert in_worker(ben_ctx, WAIT_FOR_BODY, "New message") == [
             {"title": "Tidings", "body": "New message", "tag": cid, "renotify": True,
              "data": {"conversation_id": cid, "msg_id": payload["msg_id"]}}]
 
         # A click with no messenger tab open opens one at the conversation...
-        assert sw.evaluate(CLICK, [cid, True]) == "ok"
-        opened = str(sw.evaluate("() => self.opened"))
-        assert opened == f"{web.base_url}/?c={cid}"
-        assert sw.evaluate("async () => (await self.registration.getNotifications()).length") == 0
+        opened = f"{web.base_url}/?c={cid}"
+        assert in_worker(ben_ctx, CLICK, [cid, True]) == {"result": "ok", "opened": opened,
+                                                          "left": 0}
         # ... which shows Ana's chat (and takes ?c= out of the address).
         page = ben_ctx.new_page()
         page.goto(opened)
@@ -260,11 +277,11 @@ def test_a_push_to_a_closed_tab_shows_a_notification_that_opens_the_chat(
         page.keyboard.press("Escape")
         expect(page.locator(".chat")).to_have_count(0)
         deliver(first)
-        sw = worker(ben_ctx)
-        assert [n["body"] for n in shown(sw)] == [f"{ana_name}: are you up?"]
+        assert [n["body"] for n in shown(ben_ctx)] == [f"{ana_name}: are you up?"]
         # Chromium allows focus() only after a real click: the open itself is
         # the tab's.
-        assert sw.evaluate(CLICK, [cid, False]) == "InvalidAccessError"
+        assert in_worker(ben_ctx, CLICK, [cid, False]) == {
+            "result": "InvalidAccessError", "opened": None, "left": 0}
         expect(page.get_by_role("heading", name=ana_name, level=2)).to_be_visible()
     finally:
         ana_ctx.close()
