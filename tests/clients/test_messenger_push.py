@@ -110,26 +110,13 @@ def registration_id(cdp: CDPSession, page: Page) -> str:
     return str(live["registrationId"])
 
 
-# The worker's notifications, once it shows one (a loaded machine may take
-# seconds to start the worker for a push).
-SHOWN = """async () => { for (let i = 0; i < 300; i++) {
-  const found = await self.registration.getNotifications();
-  if (found.length) return found.map((n) => ({ title: n.title, body: n.body, tag: n.tag,
-    renotify: n.renotify, data: n.data }));
-  await new Promise((r) => setTimeout(r, 50)); } return []; }"""
-
-
-# The notifications once one has this body (a newer one replaced the last).
-WAIT_FOR_BODY = """async (body) => { for (let i = 0; i < 300; i++) {
+# The notifications once one has this body (a newer one replaced the last),
+# or [] after 5 s.
+WAIT_FOR_BODY = """async (body) => { for (let i = 0; i < 100; i++) {
   const found = await self.registration.getNotifications();
   if (found.some((n) => n.body === body)) return found.map((n) => ({ title: n.title,
     body: n.body, tag: n.tag, renotify: n.renotify, data: n.data }));
   await new Promise((r) => setTimeout(r, 50)); } return []; }"""
-
-
-def shown(context: BrowserContext) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = in_worker(context, SHOWN)
-    return found
 
 
 def answered(page: Page, frames: list[str], text: str) -> None:
@@ -248,16 +235,23 @@ def test_a_push_to_a_closed_tab_shows_a_notification_that_opens_the_chat(
         blank_cdp = ben_ctx.new_cdp_session(blank)
         blank_cdp.send("ServiceWorker.enable")
 
-        def deliver(note: dict[str, Any]) -> None:
-            blank_cdp.send("ServiceWorker.deliverPushMessage", {
-                "origin": web.base_url, "registrationId": registration, "data": json.dumps(note)})
+        def deliver(note: dict[str, Any]) -> list[dict[str, Any]]:
+            """The notifications once this push shows. Delivered again when
+            none shows: a delivery through the DevTools protocol was seen to
+            vanish now and then on a loaded machine (not a push service's)."""
+            for _ in range(3):
+                blank_cdp.send("ServiceWorker.deliverPushMessage", {
+                    "origin": web.base_url, "registrationId": registration,
+                    "data": json.dumps(note)})
+                found: list[dict[str, Any]] = in_worker(ben_ctx, WAIT_FOR_BODY, note["body"])
+                if found:
+                    return found
+            raise AssertionError(f"no notification for {note}")
 
-        deliver(first)
-        assert shown(ben_ctx) == [
+        assert deliver(first) == [
             {"title": "Tidings", "body": f"{ana_name}: are you up?", "tag": cid, "renotify": True,
              "data": {"conversation_id": cid, "msg_id": first["msg_id"]}}]
-        deliver(payload)
-        assert in_worker(ben_ctx, WAIT_FOR_BODY, "New message") == [
+        assert deliver(payload) == [
             {"title": "Tidings", "body": "New message", "tag": cid, "renotify": True,
              "data": {"conversation_id": cid, "msg_id": payload["msg_id"]}}]
 
@@ -276,8 +270,7 @@ def test_a_push_to_a_closed_tab_shows_a_notification_that_opens_the_chat(
         # With a tab open on the list, a click opens the chat in it.
         page.keyboard.press("Escape")
         expect(page.locator(".chat")).to_have_count(0)
-        deliver(first)
-        assert [n["body"] for n in shown(ben_ctx)] == [f"{ana_name}: are you up?"]
+        assert [n["body"] for n in deliver(first)] == [f"{ana_name}: are you up?"]
         # Chromium allows focus() only after a real click: the open itself is
         # the tab's.
         assert in_worker(ben_ctx, CLICK, [cid, False]) == {
