@@ -1,7 +1,8 @@
 """``/`` serves the web messenger (and ``/console`` the console) from the
 package: the page with a strict Content-Security-Policy that is checked on
-every load, the hashed assets it names cached for a year, and nothing else
-under /assets (a JSON 404)."""
+every load, the hashed assets it names cached for a year, the service worker
+at /sw.js (its scope the whole site, never cached), and nothing else under
+/assets (a JSON 404)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,18 @@ def test_an_unknown_asset_is_a_json_404(server: Server) -> None:
             reply = http.get(path)
             assert reply.status_code == 404, path
             assert reply.json()["error"]["name"] == "not_found", path
+
+
+def test_the_service_worker_is_served_at_a_fixed_url_for_the_whole_site(server: Server) -> None:
+    with server.http() as http:
+        worker = http.get("/sw.js")
+        assert worker.status_code == 200
+        assert worker.headers["content-type"].startswith("text/javascript")
+        # Its scope may be the whole site; never cached, so an update is seen.
+        assert worker.headers["service-worker-allowed"] == "/"
+        assert worker.headers["cache-control"] == "no-cache"
+        csp = worker.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "unsafe" not in csp
+        # The built worker: it shows pushes and opens a clicked conversation.
+        assert b"showNotification" in worker.content and b"notificationclick" in worker.content
+        assert http.get("/sw.js.map").status_code == 404

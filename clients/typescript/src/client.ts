@@ -321,9 +321,11 @@ export class Client extends Session {
 
   /** Subscribes this browser to Web Push through its service worker and
    * registers the subscription (docs/push.md). The server's VAPID key is
-   * fetched (`GET /v1/push/vapid`) unless given (base64url). */
-  async subscribeWebPush(registration: ServiceWorkerRegistration, vapidPublicKey?: string
-  ): Reply<"push_register"> {
+   * fetched (`GET /v1/push/vapid`) unless given (base64url).
+   * `privatePreviews`: this device's notifications say "New message", never
+   * the text. Calling it again updates the registration. */
+  async subscribeWebPush(registration: ServiceWorkerRegistration, vapidPublicKey?: string,
+                         options: { privatePreviews?: boolean } = {}): Reply<"push_register"> {
     const base = httpBase(this.url);
     const vapid = vapidPublicKey ?? String((await httpCall(base, "/v1/push/vapid", {
       usersig: await this.freshUserSig() })).public_key);
@@ -331,7 +333,9 @@ export class Client extends Session {
     const subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
     const json = subscription.toJSON() as { endpoint: string; keys: { p256dh: string; auth: string } };
     return this.registerPush({ channel: "webpush", device_id: this.deviceId,
-                               subscription: { endpoint: json.endpoint, keys: json.keys } });
+                               subscription: { endpoint: json.endpoint, keys: json.keys },
+                               ...(options.privatePreviews === undefined ? {}
+                                 : { private_previews: options.privatePreviews }) });
   }
 
   linkPreview(ticket: Data<"link_preview">): Reply<"link_preview"> { return this.request("link_preview", ticket); }

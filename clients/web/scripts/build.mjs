@@ -47,8 +47,16 @@ async function buildInto(out) {
     const html = readFileSync(join(root, page.template), "utf8")
       .replace("__SCRIPT__", `assets/${script}`).replace("__STYLE__", `assets/${style}`);
     writeFileSync(join(out, page.html), html);
-    built.push(script, style);
+    built.push(`assets/${script}`, `assets/${style}`);
   }
+  // The service worker: a second output with a fixed name (/sw.js), since
+  // its URL is what the browser keeps registered; served with no-cache.
+  await build({
+    entryPoints: [join(root, "src/push/sw.ts")], outfile: join(out, "sw.js"),
+    bundle: true, minify: true, format: "iife", target: "es2020",
+    write: true, legalComments: "none", logLevel: "warning",
+  });
+  built.push("sw.js");
   return built;
 }
 
@@ -79,7 +87,7 @@ if (check) {
   }
 } else {
   for (const name of await buildInto(shipped)) {
-    const bytes = readFileSync(join(shipped, "assets", name));
+    const bytes = readFileSync(join(shipped, name));
     console.log(`${name}: ${(bytes.length / 1024).toFixed(1)} KB, ${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(1)} KB gzipped`);
   }
 }

@@ -5,6 +5,7 @@
  * shows at a time (style.css). */
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ConversationList, type Client, type ConnectionState, type LinkTicketIn, type SignedIn } from "tidings-client";
+import { useChatFocus, useListArrows } from "./a11y/focus.js";
 import { Chat } from "./Chat.js";
 import { linkPane, useLinked } from "./links/panes.js";
 import { ConversationItems } from "./list/ConversationItems.js";
@@ -13,6 +14,8 @@ import { useGroupNames, useGroupTitles } from "./people/members.js";
 import { People } from "./people/People.js";
 import { usePending } from "./people/pending.js";
 import { SectionNav, type Section } from "./people/SectionNav.js";
+import { Notifications } from "./push/Notifications.js";
+import { browserDeviceId, onOpenRequest, requestedAtStart } from "./push/worker.js";
 import { home } from "./session.js";
 import { describe } from "./SignIn.js";
 import { t } from "./strings.js";
@@ -23,7 +26,7 @@ const peerOf = (conversationId: string) => conversationId.replace(/^c2c_/, "");
 export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
   me: SignedIn; onSignOut: () => void; link?: LinkTicketIn | null; onLinkDone?: () => void;
 }) {
-  const client: Client = useMemo(() => home.client(me), [me]);
+  const client: Client = useMemo(() => home.client(me, { deviceId: browserDeviceId() }), [me]);
   const list = useMemo(() => new ConversationList(client), [client]);
   const [conversations, setConversations] = useState(list.getSnapshot());
   useEffect(() => list.subscribe(() => setConversations(list.getSnapshot())), [list]);
@@ -31,7 +34,11 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
   const [showLinks, setShowLinks] = useState(false);
   const [notice, setNotice] = useState("");
   const [state, setState] = useState<ConnectionState>("connecting");
-  const [open, setOpen] = useState<string | null>(null);
+  // A notification's click opens its conversation (/?c=, or the worker asks).
+  const [open, setOpen] = useState<string | null>(requestedAtStart);
+  useEffect(() => onOpenRequest(setOpen), []);
+  useChatFocus(open, () => setOpen(null), "message", "peer");
+  useListArrows(".conversations");
   const [names, setNames] = useState<Record<string, string>>({});
   const [peer, setPeer] = useState("");
   const [error, setError] = useState("");
@@ -98,7 +105,7 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
       nameOf={nameOf} onBack={() => setOpen(null)} />);
 
   return (
-    <div class={main ? "messenger has-chat" : "messenger"}>
+    <main class={main ? "messenger has-chat" : "messenger"}>
       <SectionNav current={section} onChange={setSection} badges={pending} />
       {section !== "chats" && <People section={section} client={client} me={me} onOpen={openNamed}
         onSignOut={onSignOut} />}
@@ -109,6 +116,7 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
             {l.linkedApps}</button>
           <button type="button" onClick={onSignOut}>{t.signOut}</button>
         </header>
+        <Notifications client={client} />
         {state !== "connected" && <p class="banner" role="status">{t.offline}</p>}
         {notice && <p class="notice" role="status">{notice}</p>}
         <form class="start" onSubmit={start}>
@@ -124,6 +132,6 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
           open={open} onOpen={openChat} title={title} />
       </nav>}
       {main}
-    </div>
+    </main>
   );
 }

@@ -3,6 +3,7 @@
  * one-time code sent there (the first code sign-in makes the account). */
 import { useState } from "preact/hooks";
 import { TidingsError, type HomeChannel, type SignedIn } from "tidings-client";
+import { useFocusFirst } from "./a11y/focus.js";
 import { home, signedIn } from "./session.js";
 import { t } from "./strings.js";
 
@@ -30,6 +31,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: SignedIn) => void }) {
   const [busy, setBusy] = useState(false);
   const byCode = codeChannel(identifier);
   const waitingForCode = byCode !== null && codeSentTo === byCode.address;
+  useFocusFirst("identifier", registering);
 
   async function run(work: () => Promise<void>) {
     setError("");

@@ -7,6 +7,7 @@ import type { SignedIn as Session } from "tidings-client";
 import { linkFromUrl } from "./links/LinkFlow.js";
 import { LinkSignIn } from "./links/LinkSignIn.js";
 import { Messenger } from "./Messenger.js";
+import { forgetPush, registerWorker } from "./push/worker.js";
 import { restore, signOut, USERSIG_KEY } from "./session.js";
 import { SignIn } from "./SignIn.js";
 import { language } from "./strings.js";
@@ -28,8 +29,9 @@ function App() {
     return link ? <LinkSignIn ended={ended}>{signIn}</LinkSignIn> : signIn;
   }
   return <Messenger key={me.usersig} me={me} link={link} onLinkDone={linkDone}
-    onSignOut={() => { void signOut(me); setMe(null); }} />;
+    onSignOut={() => { void forgetPush(); void signOut(me); setMe(null); }} />;
 }
 
 document.documentElement.lang = language;
+void registerWorker();
 render(<App />, document.getElementById("app")!);

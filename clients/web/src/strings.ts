@@ -124,6 +124,11 @@ export const en = {
   unmute: "Unmute",
   unmuteWho: (name: string) => `Unmute ${name}`,
   mutedUntil: (time: string) => `muted until ${time}`,
+  notifications: "Notifications",
+  notificationsBlocked: "Notifications are blocked for this site in the browser's settings.",
+  notificationsFailed: "Notifications could not be turned on: ",
+  newMessage: "New message",
+  hideText: "Hide the text in notifications",
 };
 export type Strings = typeof en;
 
@@ -249,6 +254,11 @@ export const zhCN: Strings = {
   unmute: "解除禁言",
   unmuteWho: (name: string) => `解除禁言 ${name}`,
   mutedUntil: (time: string) => `禁言至 ${time}`,
+  notifications: "通知",
+  notificationsBlocked: "浏览器设置中已禁止本网站的通知。",
+  notificationsFailed: "无法开启通知：",
+  newMessage: "新消息",
+  hideText: "通知中隐藏内容",
 };
 
 export const languages = { en, "zh-CN": zhCN } as const;

@@ -2,7 +2,8 @@
 at ``/console`` (docs/console.md): their pages and the
 content-hashed assets that ``clients/web`` builds into the package
 (``src/tidings/web/static/``), so that a wheel or an editable install serves
-it on a machine without Node.
+it on a machine without Node. ``/sw.js`` is its service worker (Web Push
+notifications), at a fixed URL.
 
 The files are read once, at import: the set of asset names is fixed, so a
 request names one of them or gets the usual JSON 404, and nothing from the
@@ -58,6 +59,13 @@ def _assets(folder: Traversable) -> dict[str, tuple[bytes, str]]:
     return found
 
 
+# The service worker keeps its URL (the browser re-checks it on navigation):
+# never cached, its scope the whole site, and under the page's CSP, which
+# holds for what a worker fetches and runs.
+_WORKER_HEADERS = {"Cache-Control": "no-cache", "Service-Worker-Allowed": "/",
+                   "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
+
+
 def _page(name: str) -> bytes | None:
     return (_STATIC / name).read_bytes() if (_STATIC / name).is_file() else None
 
@@ -66,6 +74,7 @@ _INDEX = _page("index.html")
 # The operator console (docs/console.md): a page of its own, with the same
 # headers; it keeps its sign-in in the tab's sessionStorage, never in a URL.
 _CONSOLE = _page("console.html")
+_WORKER = _page("sw.js")
 _ASSETS = _assets(_STATIC / "assets")
 
 
@@ -93,6 +102,13 @@ async def console() -> Response:
     if _CONSOLE is None:
         raise HTTPException(404, "the console is not built (clients/web: npm run build)")
     return HTMLResponse(_CONSOLE, headers=_PAGE_HEADERS)
+
+
+@router.get("/sw.js")
+async def service_worker() -> Response:
+    if _WORKER is None:
+        raise HTTPException(404, "the web messenger is not built (clients/web: npm run build)")
+    return Response(_WORKER, media_type="text/javascript", headers=_WORKER_HEADERS)
 
 
 @router.get("/assets/{name}")
