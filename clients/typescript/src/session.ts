@@ -488,7 +488,9 @@ export class Session extends Emitter<ClientEvents> {
     await this.request("app_state", { state });
   }
 
-  protected newClientMsgId(): string {
+  /** A new `clientMsgId`: an application that keeps a message to retry
+   * (a Retry button) picks it before the first try, and sends with it each time. */
+  newClientMsgId(): string {
     return randomId();
   }
 

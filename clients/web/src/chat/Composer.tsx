@@ -1,0 +1,169 @@
+/** The send box: text with Enter to send (Shift+Enter for a new line), an
+ * emoji picker, a file or image to attach, the reply or edit under way,
+ * "@" suggestions in groups, the draft kept per conversation, and the
+ * typing indicator sent to the others (at most every few seconds). */
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { Client, GroupMember, MessageView } from "tidings-client";
+import { t } from "../strings.js";
+import { textOf } from "./lines.js";
+import { c } from "./strings.js";
+
+const EMOJI = ["😀", "😂", "😊", "😍", "🤔", "😮", "😢", "😡", "👍", "👎", "👏", "🙏",
+               "💪", "🎉", "❤️", "🔥", "✅", "❌", "👀", "🙌", "🤝", "😎", "😴", "🍀"];
+const TYPING_EVERY_MS = 4000;
+
+const draftKey = (me: string, conversationId: string) => `tidings.draft.${me}.${conversationId}`;
+
+export function Composer({ client, me, conversationId, group, nameOf, replyTo, editing, onCancel,
+                           onSend, onSaveEdit, onFile }: {
+  client: Client; me: string; conversationId: string; group: boolean; nameOf: (userId: string) => string;
+  replyTo: MessageView | null; editing: MessageView | null; onCancel: () => void;
+  onSend: (text: string, mentions: string[]) => void; onSaveEdit: (text: string) => void;
+  onFile: (file: File) => void;
+}) {
+  const [text, setText] = useState(() => localStorage.getItem(draftKey(me, conversationId)) ?? "");
+  const [emoji, setEmoji] = useState(false);
+  const [members, setMembers] = useState<GroupMember[] | null>(null);
+  const [query, setQuery] = useState<string | null>(null);
+  const picked = useRef(new Map<string, string>()); // "@name" → user id
+  const field = useRef<HTMLTextAreaElement>(null);
+  const file = useRef<HTMLInputElement>(null);
+  const typingSent = useRef(0);
+
+  // The draft is kept as it is typed (not while editing a sent message), and
+  // the server keeps it too when the chat closes, for the list and other devices.
+  const draft = useRef(text);
+  const initial = useRef(text);
+  useEffect(() => {
+    if (editing) return;
+    draft.current = text;
+    const key = draftKey(me, conversationId);
+    if (text) localStorage.setItem(key, text); else localStorage.removeItem(key);
+  }, [text, editing, me, conversationId]);
+  useEffect(() => () => {
+    if (draft.current !== initial.current) {
+      void client.setConversation(conversationId, { draft: draft.current }).catch(() => {});
+    }
+    if (typingSent.current) void client.typing(conversationId, false).catch(() => {});
+  }, [client, conversationId]);
+
+  useEffect(() => {
+    if (editing) setText(textOf(editing));
+    if (editing || replyTo) field.current?.focus();
+  }, [editing, replyTo]);
+
+  function typing(value: string) {
+    const now = Date.now();
+    if (value && now - typingSent.current > TYPING_EVERY_MS) {
+      typingSent.current = now;
+      void client.typing(conversationId, true).catch(() => {});
+    } else if (!value && typingSent.current) {
+      typingSent.current = 0;
+      void client.typing(conversationId, false).catch(() => {});
+    }
+  }
+
+  function input(value: string, caret: number) {
+    setText(value);
+    if (!editing) typing(value);
+    const at = group ? /(^|\s)@([^\s@]*)$/.exec(value.slice(0, caret)) : null;
+    setQuery(at ? at[2]!.toLowerCase() : null);
+    if (at && members === null) {
+      setMembers([]);
+      client.groupMembers({ group_id: conversationId.replace(/^group_/, ""), limit: 100 })
+        .then((r) => setMembers(r.members), () => setMembers(null));
+    }
+  }
+
+  function insert(piece: string, replace = 0) {
+    const el = field.current;
+    const at = el?.selectionStart ?? text.length;
+    const next = text.slice(0, at - replace) + piece + text.slice(el?.selectionEnd ?? at);
+    setText(next);
+    requestAnimationFrame(() => {
+      el?.focus();
+      el?.setSelectionRange(at - replace + piece.length, at - replace + piece.length);
+    });
+  }
+
+  function mention(userId: string, name: string) {
+    picked.current.set(`@${name}`, userId);
+    insert(`@${name} `, (query ?? "").length + 1);
+    setQuery(null);
+  }
+
+  function submit(event?: Event) {
+    event?.preventDefault();
+    const value = text.trim();
+    if (!value) return;
+    if (editing) {
+      onSaveEdit(value);
+      setText(draft.current); // back to what was being written before
+      return;
+    } else {
+      const ids = [...picked.current].filter(([name]) => value.includes(name)).map(([, id]) => id);
+      onSend(value, [...new Set(ids)]);
+      typingSent.current = 0;
+      void client.typing(conversationId, false).catch(() => {});
+    }
+    picked.current.clear();
+    setText("");
+    setEmoji(false);
+  }
+
+  const suggestions = query === null || !members ? [] : [
+    ...(c.everyone.toLowerCase().startsWith(query) || "all".startsWith(query) ? [{ id: "@all", name: c.everyone }] : []),
+    ...members.filter((m) => m.user_id !== me)
+      .map((m) => ({ id: m.user_id, name: m.name_card || nameOf(m.user_id) }))
+      .filter((m) => m.name.toLowerCase().includes(query) || m.id.toLowerCase().includes(query)),
+  ].slice(0, 8);
+
+  return (
+    <form class="compose" onSubmit={submit}>
+      {(replyTo || editing) && (
+        <div class="compose-context">
+          <span>{editing ? c.editing : c.replyingTo(nameOf(replyTo!.sender))}</span>
+          {replyTo && <span class="compose-quote">{textOf(replyTo)}</span>}
+          <button type="button" class="secondary" onClick={() => { if (editing) setText(draft.current); onCancel(); }}>
+            {c.cancel}
+          </button>
+        </div>
+      )}
+      {suggestions.length > 0 && (
+        <ul class="mentions" role="listbox" aria-label={c.mention}>
+          {suggestions.map((s) => (
+            <li key={s.id} role="option" aria-selected="false">
+              <button type="button" onClick={() => mention(s.id, s.name)}>@{s.name}</button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {emoji && (
+        <div class="emoji-picker" role="group" aria-label={c.emoji}>
+          {EMOJI.map((e) => <button key={e} type="button" onClick={() => insert(e)}>{e}</button>)}
+        </div>
+      )}
+      <label for="message">{t.message}</label>
+      <div class="compose-row">
+        <button type="button" class="tool" aria-label={c.emoji} aria-expanded={emoji}
+          onClick={() => setEmoji(!emoji)}>😊</button>
+        {!editing && (
+          <button type="button" class="tool" aria-label={c.attach} onClick={() => file.current?.click()}>📎</button>
+        )}
+        <input ref={file} type="file" class="hidden-file" tabIndex={-1} aria-hidden="true"
+          onChange={(e) => {
+            const chosen = e.currentTarget.files?.[0];
+            if (chosen) onFile(chosen);
+            e.currentTarget.value = "";
+          }} />
+        <textarea id="message" ref={field} rows={1} autocomplete="off" placeholder={t.message} value={text}
+          onInput={(e) => input(e.currentTarget.value, e.currentTarget.selectionStart)}
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submit(e);
+            if (e.key === "Escape" && (editing || replyTo)) onCancel();
+          }} />
+        <button type="submit">{editing ? c.save : t.send}</button>
+      </div>
+    </form>
+  );
+}
