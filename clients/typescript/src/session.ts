@@ -96,6 +96,10 @@ export class Session extends Emitter<ClientEvents> {
   private wakeBackoff: (() => void) | null = null;
   // In a browser, coming back online ends the backoff wait at once.
   private readonly onOnline = (): void => this.wakeBackoff?.();
+  // Going offline ends the connection at once, rather than after the
+  // heartbeat's silence (a minute): the state says so, sends wait, and the
+  // way back is a fresh login and resync.
+  private readonly onOffline = (): void => this.conn?.close();
 
   constructor(options: ClientOptions) {
     super();
@@ -136,6 +140,7 @@ export class Session extends Emitter<ClientEvents> {
     if (!this.running) {
       this.running = true;
       globalThis.addEventListener?.("online", this.onOnline);
+      globalThis.addEventListener?.("offline", this.onOffline);
       void this.run();
     }
     try {
@@ -151,6 +156,7 @@ export class Session extends Emitter<ClientEvents> {
     if (this.closed) return;
     this.closed = true;
     globalThis.removeEventListener?.("online", this.onOnline);
+    globalThis.removeEventListener?.("offline", this.onOffline);
     this.conn?.close();
     this.wakeBackoff?.();
     this.setState("closed");

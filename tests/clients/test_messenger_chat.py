@@ -1,0 +1,267 @@
+"""The messenger's chat view (docs/messenger.md, "The chat view") in headless
+Chromium, two people in two browser contexts against one real server:
+text, an image, a reaction, a reply, an edit and a recall in real time, the
+typing indicator and the read state; older history paged in on scroll with
+the reading position kept; a tab that goes offline while the other writes
+and comes back with every message once, in order; and a send whose answer
+was lost, retried from its Retry button, shown once on both sides.
+
+The people and their chat are shared by the module's tests (one server, one
+browser), in order. ``TIDINGS_TEST_SCREENSHOT_DIR=docs/screenshots`` saves
+the chat screens (docs/messenger.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, FilePayload, Page, ViewportSize, WebSocketRoute, expect
+
+from tests.browser import chromium, needs_chromium
+from tests.clients.test_messenger import Person, unique
+from tests.conftest import new_server
+from tests.media_files import png
+from tests.support import Server
+
+pytestmark = needs_chromium
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+LIVE = 15_000  # ms for what crosses the server to the other browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from chromium()
+
+
+class Chatter(Person):
+    """A Person (test_messenger.py) at a given screen size."""
+
+    def __init__(self, browser: Browser, server: Server, viewport: ViewportSize) -> None:
+        super().__init__(browser, server)
+        self.page.set_viewport_size(viewport)
+
+    def open_chat(self, name: str) -> None:
+        self.page.get_by_role("button", name=name).first.click()
+        expect(self.page.get_by_role("heading", name=name)).to_be_visible()
+
+    def bubble(self, text: str) -> Any:
+        return self.page.locator(".messages li.message", has_text=text)
+
+    def menu(self, text: str, action: str) -> None:
+        self.bubble(text).get_by_role("button", name="More").click()
+        self.bubble(text).get_by_role("button", name=action).click()
+
+    def texts(self) -> list[str]:
+        return self.page.locator(".messages li.message .text").all_inner_texts()
+
+
+@dataclass
+class Pair:
+    server: Server
+    ana: Chatter
+    ben: Chatter
+    ana_name: str
+    ben_name: str
+
+
+@pytest.fixture(scope="module")
+def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """SQLite only: the page does not depend on the store (the stores have
+    their own tests), and the browser tests' time is better spent once."""
+    server = new_server(tmp_path_factory.mktemp("server"), "")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def pair(chat_server: Server, browser: Browser) -> Iterator[Pair]:
+    ana = Chatter(browser, chat_server, DESKTOP)
+    ben = Chatter(browser, chat_server, PHONE)
+    try:
+        pair = Pair(chat_server, ana, ben, unique("ana"), unique("ben"))
+        ana.register(pair.ana_name)
+        ben.register(pair.ben_name)
+        ana.page.get_by_label("Start a chat with (username)").fill(pair.ben_name)
+        ana.page.get_by_role("button", name="Start").click()
+        expect(ana.page.get_by_role("heading", name=pair.ben_name)).to_be_visible()
+        yield pair
+    finally:
+        ana.close()
+        ben.close()
+
+
+def shoot(page: Page, name: str) -> None:
+    if shots := os.environ.get("TIDINGS_TEST_SCREENSHOT_DIR"):
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(shots) / f"{name}.png"))
+
+
+def test_two_people_chat_with_an_image_a_reaction_a_reply_an_edit_and_a_recall(pair: Pair) -> None:
+    ana, ben = pair.ana, pair.ben
+    ana.send("hi ben")
+    ben.open_chat(pair.ana_name)
+    expect(ben.bubble("hi ben")).to_be_visible()
+    # Ben has it open, so it is read: "Read" under Ana's message.
+    expect(ana.bubble("hi ben").locator(".receipt")).to_have_text("Read", timeout=LIVE)
+
+    # Typing shows on the other side, and ends with the message.
+    ben.page.get_by_label("Message").fill("hello ana")
+    typing = ana.page.locator(".chat .typing")
+    expect(typing).to_have_text(f"{pair.ben_name} is typing…", timeout=LIVE)
+    ben.page.get_by_role("button", name="Send").click()
+    expect(ana.bubble("hello ana")).to_be_visible(timeout=LIVE)
+    expect(typing).to_have_text("")
+
+    # A real PNG: uploaded, shown to Ben as a thumbnail through a signed URL, opened large.
+    dot: FilePayload = {"name": "dot.png", "mimeType": "image/png", "buffer": png(40, 30)}
+    ana.page.locator(".compose input[type=file]").set_input_files(files=[dot])
+    thumb = ben.page.locator(".messages li.theirs button.image img")
+    expect(thumb).to_have_count(1, timeout=LIVE)
+    assert "/v1/media/" in (thumb.get_attribute("src") or "")
+    ben.page.wait_for_function(
+        "() => document.querySelector('.messages li.theirs button.image img')?.naturalWidth > 0")
+    ben.page.get_by_role("button", name="Open the image").click()
+    large = ben.page.locator("dialog.image-dialog img")
+    expect(large).to_be_visible()
+    ben.page.wait_for_function(
+        "() => document.querySelector('dialog.image-dialog img')?.naturalWidth === 40")
+    ben.page.keyboard.press("Escape")
+    expect(large).to_have_count(0)
+
+    # A reaction: Ana sees who reacted; Ben takes it back.
+    ben.menu("hi ben", "React with 👍")
+    chip = ana.bubble("hi ben").locator(".reaction")
+    expect(chip).to_have_attribute("aria-label", f"👍 1: {pair.ben_name}", timeout=LIVE)
+    ben.bubble("hi ben").locator(".reaction").click()
+    expect(chip).to_have_count(0, timeout=LIVE)
+
+    # A reply quotes the message; on the other side the quote jumps to it.
+    ana.menu("hello ana", "Reply")
+    expect(ana.page.get_by_text(f"Replying to {pair.ben_name}")).to_be_visible()
+    ana.send("a reply to you")
+    reply = ben.bubble("a reply to you")
+    expect(reply.locator(".quote-text")).to_have_text("hello ana", timeout=LIVE)
+    reply.get_by_role("button", name="Go to the original").click()
+    expect(ben.page.locator(".messages li.highlight")).to_contain_text("hello ana")
+
+    # Ana edits her first message and recalls her reply.
+    ana.menu("hi ben", "Edit")
+    ana.page.get_by_label("Message").fill("hi ben, edited")
+    ana.page.get_by_role("button", name="Save").click()
+    expect(ben.bubble("hi ben, edited").locator(".edited")).to_have_text("edited", timeout=LIVE)
+    ana.menu("a reply to you", "Recall")
+    expect(ana.page.get_by_text("You recalled a message")).to_be_visible()
+    expect(ben.page.get_by_text(f"{pair.ana_name} recalled a message")).to_be_visible(timeout=LIVE)
+    expect(ben.bubble("a reply to you")).to_have_count(0)
+    shoot(ana.page, "chat-desktop")
+    shoot(ben.page, "chat-phone")
+    assert ben.texts() == ["hi ben, edited", "hello ana"]
+
+
+def user_id(server: Server, page: Page, username: str) -> str:
+    usersig = page.evaluate("localStorage.getItem('tidings.home.usersig')")
+    with server.http() as http:
+        found = http.get(f"/v1/home/users/{username}",
+                         headers={"Authorization": f"Bearer {usersig}"})
+    assert found.status_code == 200, found.text
+    return str(found.json()["user_id"])
+
+
+def test_older_history_pages_in_on_scroll_keeping_the_position(pair: Pair) -> None:
+    server, ana = pair.server, pair.ana
+    ana_id = user_id(server, ana.page, pair.ana_name)
+    cara = unique("cara")
+    home = server.home_app()
+    now = int(time.time() * 1000)
+    with server.http(home, home.admin) as http:
+        for i in range(1, 101):  # the first half two days ago, the rest today
+            at = now - 2 * 86_400_000 + i if i <= 50 else now - 1000 + i
+            stored = http.post("/v1/admin/messages/import", json={
+                "from": cara, "conversation_id": f"c2c_{ana_id}", "client_msg_id": f"seed-{i}",
+                "elements": [{"type": "text", "text": f"old {i}"}], "time": at, "mode": "realtime"})
+            assert stored.status_code == 200, stored.text
+    ana.open_chat(cara)
+    messages = ana.page.locator(".chat .messages")
+    texts = ana.page.locator(".messages li.message .text")
+    expect(texts).to_have_count(30)
+    expect(texts.last).to_have_text("old 100")
+    top = ana.bubble("old 71")
+    for count in (60, 90, 100):
+        messages.evaluate("el => el.scrollTop = 0")
+        expect(texts).to_have_count(count)
+        # What was at the top is still in view, not pushed away by the older page.
+        expect(top).to_be_in_viewport()
+        top = ana.bubble(f"old {101 - count + 1}")
+    expect(ana.page.get_by_text("This is the beginning of the conversation.")).to_be_visible()
+    assert ana.texts() == [f"old {i}" for i in range(1, 101)]
+    days = ana.page.locator(".messages li.day").all_inner_texts()
+    assert len(days) == 2 and days[1] == "Today", days
+    ana.page.get_by_role("button", name=pair.ben_name).click()  # back to Ben for the next tests
+
+
+def test_a_tab_offline_while_the_other_writes_gets_every_message_once_in_order(pair: Pair) -> None:
+    ana, ben = pair.ana, pair.ben
+    expect(ben.page.get_by_role("heading", name=pair.ana_name)).to_be_visible()
+    before = ben.texts()
+    ben.context.set_offline(True)
+    expect(ben.page.get_by_text("Not connected")).to_be_visible(timeout=LIVE)
+    sent = [f"while away {i}" for i in range(1, 4)]
+    for text in sent:
+        ana.send(text)
+        expect(ana.bubble(text).locator(".status")).to_have_count(0, timeout=LIVE)
+    ben.context.set_offline(False)
+    expect(ben.page.locator(".messages li.message .text")).to_have_text(
+        before + sent, timeout=30_000)
+    expect(ben.page.get_by_text("Not connected")).to_have_count(0)
+
+
+def test_a_send_whose_answer_was_lost_is_retried_once_and_shown_once(pair: Pair) -> None:
+    ana, ben = pair.ana, pair.ben
+    # The first send's ack is lost on its way back (the server stored the
+    # message), and the page gets an error in its place.
+    first: dict[str, Any] = {"id": None, "answered": False}
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def up(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("op") == "send" and first["id"] is None:
+                first["id"] = frame["id"]
+            server.send(message)
+
+        def down(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if not first["answered"] and frame.get("re") == first["id"] and frame.get("ok"):
+                first["answered"] = True
+                ws.send(json.dumps({"re": first["id"], "ok": False, "error": {
+                    "code": 50000, "name": "internal", "message": "lost on the way"}}))
+                return
+            ws.send(message)
+
+        ws.on_message(up)
+        server.on_message(down)
+
+    ana.context.route_web_socket("**/v1/ws", route)
+    ana.page.reload()
+    ana.open_chat(pair.ben_name)
+    ana.send("only once")
+    failed = ana.bubble("only once").locator(".failed")
+    expect(failed).to_contain_text("Not sent", timeout=LIVE)
+    expect(ben.bubble("only once")).to_have_count(1, timeout=LIVE)
+    failed.get_by_role("button", name="Retry").click()
+    expect(failed).to_have_count(0, timeout=LIVE)
+    expect(ana.bubble("only once")).to_have_count(1)
+    assert first["answered"]
+    ana.page.reload()  # what the server stored: once
+    ana.open_chat(pair.ben_name)
+    expect(ana.bubble("only once")).to_have_count(1)
+    expect(ben.bubble("only once")).to_have_count(1)
