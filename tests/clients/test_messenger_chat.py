@@ -184,8 +184,9 @@ def test_older_history_pages_in_on_scroll_keeping_the_position(pair: Pair) -> No
     with server.http(home, home.admin) as http:
         for i in range(1, 101):  # the first half two days ago, the rest today
             at = now - 2 * 86_400_000 + i if i <= 50 else now - 1000 + i
+            sender, peer = (ana_id, cara) if i == 1 else (cara, ana_id)  # the first is Ana's
             stored = http.post("/v1/admin/messages/import", json={
-                "from": cara, "conversation_id": f"c2c_{ana_id}", "client_msg_id": f"seed-{i}",
+                "from": sender, "conversation_id": f"c2c_{peer}", "client_msg_id": f"seed-{i}",
                 "elements": [{"type": "text", "text": f"old {i}"}], "time": at, "mode": "realtime"})
             assert stored.status_code == 200, stored.text
     ana.open_chat(cara)
@@ -204,6 +205,12 @@ def test_older_history_pages_in_on_scroll_keeping_the_position(pair: Pair) -> No
     assert ana.texts() == [f"old {i}" for i in range(1, 101)]
     days = ana.page.locator(".messages li.day").all_inner_texts()
     assert len(days) == 2 and days[1] == "Today", days
+    # Ana's own message of two days ago: past the server's recall window
+    # (120 s, from the login), editable (no edit window).
+    first = ana.page.locator(".messages li#m-1")
+    first.get_by_role("button", name="More").click()
+    expect(first.get_by_role("button", name="Edit")).to_be_visible()
+    expect(first.get_by_role("button", name="Recall")).to_have_count(0)
     ana.page.get_by_role("button", name=pair.ben_name).click()  # back to Ben for the next tests
 
 

@@ -65,6 +65,12 @@ export class Session extends Emitter<ClientEvents> {
   /** Successful logins and syncs, the first included. */
   connects = 0;
   sessionId: number | null = null;
+  /** The answer to the last login: the server's limits (`max_message_bytes`,
+   * `recall_window`, `edit_window`), null before the first. */
+  login: LoginReply | null = null;
+  /** The server's clock minus this device's (ms), as of the last login:
+   * add it to `Date.now()` to compare with a message's `time`. */
+  clockOffset = 0;
   state: ConnectionState = "idle";
   /** As of the last sync (docs/groups.md, "Join applications"). */
   groupJoinRequests: JoinRequestView[] = [];
@@ -342,6 +348,7 @@ export class Session extends Emitter<ClientEvents> {
         sdkappid: this.sdkappid, user_id: this.userId, usersig,
         device: { platform: this.platform, id: this.deviceId },
       }, (d) => asObject(d) as unknown as LoginReply, this.connectTimeout);
+      const clockOffset = login.server_time - Date.now();
       if (this.appState !== "foreground") {
         await conn.request("app_state", { state: this.appState }, asObject, this.connectTimeout);
       }
@@ -360,6 +367,8 @@ export class Session extends Emitter<ClientEvents> {
         }
       }
       this.sessionId = login.session_id;
+      this.login = login;
+      this.clockOffset = clockOffset;
       this.connects += 1;
       this.conn = conn;
       this.setState("connected");

@@ -135,6 +135,11 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
     onOpenImage: (mediaId, alt) => setViewing({ mediaId, alt }),
     onRetry: (id) => outbox.retry(id),
     onDiscard: (id) => outbox.forget(id),
+    // The windows come with the login (0: no limit); the server's clock decides.
+    allowed: (m, change) => {
+      const seconds = change === "recall" ? client.login?.recall_window : client.login?.edit_window;
+      return m.sender === me && m.seq > 0 && (!seconds || Date.now() + client.clockOffset - m.time < seconds * 1000);
+    },
   };
 
   function send(text: string, mentions: string[]) {

@@ -735,12 +735,16 @@ export interface LoginData {
 
 /**
  * The answer to ``login``: the heartbeat settings (seconds) a client's
- * watchdog follows, and the send size limit (docs/protocol.md, "login").
+ * watchdog follows, the send size limit, and how long after a message's
+ * time its sender may recall or edit it (seconds, 0: no limit), so a
+ * client offers only what the server allows (docs/protocol.md, "login").
  */
 export interface LoginReply {
+  edit_window: number;
   heartbeat_interval: number;
   heartbeat_timeout: number;
   max_message_bytes: number;
+  recall_window: number;
   server_time: number;
   session_id: number;
 }

@@ -22,6 +22,8 @@ export interface MessageActions {
   onOpenImage: (mediaId: string, alt: string) => void;
   onRetry: (clientMsgId: string) => void;
   onDiscard: (clientMsgId: string) => void;
+  /** One's own message, still within the server's window for the change. */
+  allowed: (m: MessageView, change: "recall" | "edit") => boolean;
 }
 
 export function Message({ client, m, me, group, nameOf, receipt, outgoing, highlighted, actions }: {
@@ -41,7 +43,7 @@ export function Message({ client, m, me, group, nameOf, receipt, outgoing, highl
   const quote = m.elements.find((e) => e.type === "quote");
   const stored = !outgoing;
   const atMe = mentions(m, me);
-  const editable = mine && stored && m.elements.some((e) => e.type === "text");
+  const editable = mine && stored && m.elements.some((e) => e.type === "text") && actions.allowed(m, "edit");
   const classes = ["message", mine ? "mine" : "theirs", highlighted ? "highlight" : "",
                    atMe ? "at-me" : "", outgoing?.status ?? ""].filter(Boolean).join(" ");
   const act = (f: (m: MessageView) => void) => () => { setMenu(false); f(m); };
@@ -102,7 +104,8 @@ export function Message({ client, m, me, group, nameOf, receipt, outgoing, highl
           })}
           <button type="button" onClick={act(actions.onReply)}>{c.reply}</button>
           {editable && <button type="button" onClick={act(actions.onEdit)}>{c.edit}</button>}
-          {mine && <button type="button" onClick={act(actions.onRecall)}>{c.recall}</button>}
+          {mine && actions.allowed(m, "recall") &&
+            <button type="button" onClick={act(actions.onRecall)}>{c.recall}</button>}
         </span>
       )}
     </li>
