@@ -166,13 +166,19 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
   }
 
   // "Read" under one's newest message the peer has read; "Read by N" in groups.
-  const lastRead = group ? 0 : Math.max(0, ...lines.filter((l) => l.sender === me && l.seq <= conv.peerRead).map((l) => l.seq));
+  const lastRead = group ? 0 : Math.max(0, ...lines.filter((l) => l.sender === me && l.state !== "recalled" && l.seq <= conv.peerRead).map((l) => l.seq));
   const receipt = (m: MessageView) => {
     if (m.sender !== me || !m.seq) return "";
     if (group) { const n = conv.readCounts.get(m.seq) ?? 0; return n > 0 ? c.readBy(n) : ""; }
     return m.seq === lastRead ? c.read : "";
   };
 
+  const who = (userId: string) => userId === me ? c.you : nameOf(userId);
+  const bySeq = new Map(lines.map((l) => [l.seq, l]));
+  const quotedOf = (m: MessageView) => {
+    const quote = m.elements.find((e) => e.type === "quote");
+    return quote ? bySeq.get(quote.seq) : undefined;
+  };
   const shown = [...lines.map((m) => ({ m, o: undefined as Outgoing | undefined })),
                  ...pending.map((o) => ({ m: asView(o, me), o }))];
   const rows = [];
@@ -183,7 +189,7 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
       rows.push(<li key={`day-${day}`} class="day" role="separator"><span>{dayLabel(m.time)}</span></li>);
     }
     rows.push(<Message key={`${m.sender}/${m.client_msg_id}/${m.seq || "out"}`} client={client} m={m} me={me}
-      group={group} nameOf={nameOf} receipt={receipt(m)} outgoing={o} highlighted={highlight === m.seq && m.seq > 0}
+      group={group} nameOf={who} receipt={receipt(m)} quoted={quotedOf(m)} outgoing={o} highlighted={highlight === m.seq && m.seq > 0}
       actions={actions} />);
   }
 

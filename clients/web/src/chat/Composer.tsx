@@ -148,7 +148,12 @@ export function Composer({ client, me, conversationId, group, nameOf, replyTo, e
         <button type="button" class="tool" aria-label={c.emoji} aria-expanded={emoji}
           onClick={() => setEmoji(!emoji)}>😊</button>
         {!editing && (
-          <button type="button" class="tool" aria-label={c.attach} onClick={() => file.current?.click()}>📎</button>
+          <button type="button" class="tool" aria-label={c.attach} onClick={() => file.current?.click()}>
+            <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" fill="none" stroke="currentColor"
+              stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+              <path d="M21 12.5l-8.5 8.5a5.5 5.5 0 0 1-7.8-7.8l9-9a3.7 3.7 0 0 1 5.2 5.2l-9 9a1.8 1.8 0 0 1-2.6-2.6l8.3-8.3" />
+            </svg>
+          </button>
         )}
         <input ref={file} type="file" class="hidden-file" tabIndex={-1} aria-hidden="true"
           onChange={(e) => {

@@ -6,7 +6,7 @@
 import { useState } from "preact/hooks";
 import type { Client, MessageView } from "tidings-client";
 import { Elements } from "./Elements.js";
-import { mentions } from "./lines.js";
+import { mentions, textOf } from "./lines.js";
 import type { Outgoing } from "./outbox.js";
 import { c } from "./strings.js";
 import { fullTime, timeOf } from "./time.js";
@@ -26,8 +26,10 @@ export interface MessageActions {
   allowed: (m: MessageView, change: "recall" | "edit") => boolean;
 }
 
-export function Message({ client, m, me, group, nameOf, receipt, outgoing, highlighted, actions }: {
+export function Message({ client, m, me, group, nameOf, receipt, outgoing, highlighted, quoted, actions }: {
   client: Client; m: MessageView; me: string; group: boolean; nameOf: (userId: string) => string;
+  /** The message quoted, when shown (one's own reply is sent with the bare quote: its text is here). */
+  quoted: MessageView | undefined;
   /** "Read" (1:1) or "Read by N" (groups), on one's own messages. */
   receipt: string; outgoing: Outgoing | undefined; highlighted: boolean; actions: MessageActions;
 }) {
@@ -53,8 +55,9 @@ export function Message({ client, m, me, group, nameOf, receipt, outgoing, highl
       {atMe && <span class="at-me-mark">{c.mentionsMe}</span>}
       {quote && (
         <button type="button" class="quote" aria-label={c.jumpTo} onClick={() => actions.onJump(quote.seq)}>
-          <span class="quote-sender">{quote.sender ? nameOf(quote.sender) : ""}</span>
-          <span class="quote-text">{quote.state === "recalled" ? c.quoteMissing : quote.text || c.quoteMissing}</span>
+          <span class="quote-sender">{nameOf(quote.sender ?? quoted?.sender ?? "")}</span>
+          <span class="quote-text">{quote.state === "recalled" || quoted?.state === "recalled" ? c.quoteMissing
+            : quote.text || (quoted ? textOf(quoted) : "") || c.quoteMissing}</span>
         </button>
       )}
       {outgoing?.preview && outgoing.elements.length === 0

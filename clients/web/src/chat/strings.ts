@@ -49,6 +49,7 @@ export const chatEn = {
   mentionsMe: "Mentions you",
   mention: "Mention someone",
   everyone: "Everyone",
+  you: "You",
 };
 export type ChatStrings = typeof chatEn;
 
@@ -97,6 +98,7 @@ export const chatZhCN: ChatStrings = {
   mentionsMe: "有人@我",
   mention: "提及某人",
   everyone: "所有人",
+  you: "你",
 };
 
 export const c: ChatStrings = language === "zh-CN" ? chatZhCN : chatEn;
