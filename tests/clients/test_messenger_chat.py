@@ -3,8 +3,10 @@ Chromium, two people in two browser contexts against one real server:
 text, an image, a reaction, a reply, an edit and a recall in real time, the
 typing indicator and the read state; older history paged in on scroll with
 the reading position kept; a tab that goes offline while the other writes
-and comes back with every message once, in order; and a send whose answer
-was lost, retried from its Retry button, shown once on both sides.
+and comes back with every message once, in order; a send whose answer
+was lost, retried from its Retry button, shown once on both sides; and in
+a group, an "@" mention, read counts, a file downloaded by its name, a
+voice note, and a draft kept per conversation.
 
 The people and their chat are shared by the module's tests (one server, one
 browser), in order. ``TIDINGS_TEST_SCREENSHOT_DIR=docs/screenshots`` saves
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +29,7 @@ from playwright.sync_api import Browser, FilePayload, Page, ViewportSize, WebSoc
 from tests.browser import chromium, needs_chromium
 from tests.clients.test_messenger import Person, unique
 from tests.conftest import new_server
-from tests.media_files import png
+from tests.media_files import png, wav
 from tests.support import Server
 
 pytestmark = needs_chromium
@@ -277,3 +280,58 @@ def test_a_send_whose_answer_was_lost_is_retried_once_and_shown_once(pair: Pair)
     ana.open_chat(pair.ben_name)
     expect(ana.bubble("only once")).to_have_count(1)
     expect(ben.bubble("only once")).to_have_count(1)
+
+
+def test_a_group_with_a_mention_read_counts_a_file_a_voice_note_and_a_draft(pair: Pair) -> None:
+    server, ana, ben = pair.server, pair.ana, pair.ben
+    ana_id, ben_id = (user_id(server, ana.page, n) for n in (pair.ana_name, pair.ben_name))
+    group = unique("team")
+    home = server.home_app()
+    with server.http(home, home.admin) as http:
+        made = http.post("/v1/admin/groups", json={
+            "type": "Work", "group_id": group, "owner": ana_id, "members": [ben_id],
+            "name": "Team"})
+        assert made.status_code == 200, made.text
+        said = http.post("/v1/admin/messages", json={
+            "from": ana_id, "conversation_id": f"group_{group}", "client_msg_id": "welcome",
+            "elements": [{"type": "text", "text": "welcome to the team"}]})
+        assert said.status_code == 200, said.text
+
+    # A draft stays with its conversation.
+    ana.page.get_by_label("Message").fill("half a thought")
+    ana.open_chat(f"group_{group}")
+    expect(ana.page.get_by_label("Message")).to_have_value("")
+    ben.page.get_by_role("button", name="Back to chats").click()
+    ben.open_chat(f"group_{group}")
+
+    # "@" suggests the members; the one picked is mentioned and sees it.
+    ana.page.get_by_label("Message").fill("hey @" + pair.ben_name[:4])
+    ana.page.get_by_role("option").get_by_role("button", name=f"@{pair.ben_name}").click()
+    expect(ana.page.get_by_label("Message")).to_have_value(f"hey @{pair.ben_name} ")
+    ana.page.get_by_role("button", name="Send").click()
+    mention = ben.bubble(f"hey @{pair.ben_name}")
+    expect(mention.locator(".at-me-mark")).to_have_text("Mentions you", timeout=LIVE)
+    # Ben has the group open: he read it, and Ana's message counts him.
+    expect(ana.bubble(f"hey @{pair.ben_name}").locator(".receipt")).to_have_text(
+        "Read by 1", timeout=LIVE)
+
+    # A file, downloaded by its name with its bytes; a voice note to play.
+    notes = b"minutes of the meeting\n" * 3
+    files: list[FilePayload] = [
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": notes},
+        {"name": "hello.wav", "mimeType": "audio/wav", "buffer": wav(0.5)}]
+    upload = ana.page.locator(".compose input[type=file]")
+    for payload in files:
+        upload.set_input_files(files=[payload])
+    link = ben.page.get_by_role("link", name=f"Download notes.txt ({len(notes)} B)")
+    expect(link).to_have_attribute("href", re.compile("/v1/media/"), timeout=LIVE)
+    with ben.page.expect_download() as got:
+        link.click()
+    assert got.value.suggested_filename == "notes.txt"
+    assert Path(got.value.path()).read_bytes() == notes
+    expect(ben.page.locator(".messages audio.sound")).to_have_attribute(
+        "src", re.compile("/v1/media/"), timeout=LIVE)
+
+    ana.open_chat(pair.ben_name)
+    expect(ana.page.get_by_label("Message")).to_have_value("half a thought")
+    ana.page.get_by_label("Message").fill("")
