@@ -186,7 +186,7 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
   for (const { m, o } of shown) {
     if (dayKey(m.time) !== day) {
       day = dayKey(m.time);
-      rows.push(<li key={`day-${day}`} class="day" role="separator"><span>{dayLabel(m.time)}</span></li>);
+      rows.push(<li key={`day-${day}`} class="day"><span>{dayLabel(m.time)}</span></li>);
     }
     rows.push(<Message key={`${m.sender}/${m.client_msg_id}/${m.seq || "out"}`} client={client} m={m} me={me}
       group={group} nameOf={who} receipt={receipt(m)} quoted={quotedOf(m)} outgoing={o} highlighted={highlight === m.seq && m.seq > 0}
@@ -194,7 +194,7 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
   }
 
   return (
-    <section class="chat" aria-label={name}>
+    <main class="chat" aria-label={name}>
       <header>
         <button class="back" type="button" onClick={onBack} aria-label={t.back}>‹</button>
         <div class="title">
@@ -216,6 +216,6 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
         nameOf={nameOf} replyTo={replyTo} editing={editing} onCancel={() => { setReplyTo(null); setEditing(null); }}
         onSend={send} onSaveEdit={saveEdit} onFile={attach} />
       {viewing && <ImageDialog client={client} mediaId={viewing.mediaId} alt={viewing.alt} onClose={() => setViewing(null)} />}
-    </section>
+    </main>
   );
 }

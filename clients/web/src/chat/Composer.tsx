@@ -130,9 +130,9 @@ export function Composer({ client, me, conversationId, group, nameOf, replyTo, e
         </div>
       )}
       {suggestions.length > 0 && (
-        <ul class="mentions" role="listbox" aria-label={c.mention}>
+        <ul class="mentions" aria-label={c.mention}>
           {suggestions.map((s) => (
-            <li key={s.id} role="option" aria-selected="false">
+            <li key={s.id}>
               <button type="button" onClick={() => mention(s.id, s.name)}>@{s.name}</button>
             </li>
           ))}

@@ -54,7 +54,8 @@ export function Message({ client, m, me, group, nameOf, receipt, outgoing, highl
       {group && !mine && <span class="sender">{nameOf(m.sender)}</span>}
       {atMe && <span class="at-me-mark">{c.mentionsMe}</span>}
       {quote && (
-        <button type="button" class="quote" aria-label={c.jumpTo} onClick={() => actions.onJump(quote.seq)}>
+        <button type="button" class="quote" onClick={() => actions.onJump(quote.seq)}>
+          <span class="visually-hidden">{c.jumpTo}: </span>
           <span class="quote-sender">{nameOf(quote.sender ?? quoted?.sender ?? "")}</span>
           <span class="quote-text">{quote.state === "recalled" || quoted?.state === "recalled" ? c.quoteMissing
             : quote.text || (quoted ? textOf(quoted) : "") || c.quoteMissing}</span>
