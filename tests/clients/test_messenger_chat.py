@@ -219,6 +219,15 @@ def test_older_history_pages_in_on_scroll_keeping_the_position(pair: Pair) -> No
     first.get_by_role("button", name="More").click()
     expect(first.get_by_role("button", name="Edit")).to_be_visible()
     expect(first.get_by_role("button", name="Recall")).to_have_count(0)
+
+    # Scrolled up, a new message from Cara: a button says so and goes down to it.
+    with server.http(home, home.admin) as http:
+        http.post("/v1/admin/messages", json={
+            "from": cara, "conversation_id": f"c2c_{ana_id}", "client_msg_id": "news",
+            "elements": [{"type": "text", "text": "news from cara"}]}).raise_for_status()
+    ana.page.get_by_role("button", name="1 new message").click()
+    expect(ana.bubble("news from cara")).to_be_in_viewport()
+    expect(ana.page.get_by_role("button", name="1 new message")).to_have_count(0)
     ana.page.get_by_role("button", name=pair.ben_name).click()  # back to Ben for the next tests
 
 

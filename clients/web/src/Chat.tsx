@@ -74,6 +74,21 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
   // -- scrolling: stay at the bottom while there, keep the reading position
   // when older messages come in above, jump to a quoted message.
   const atBottom = useRef(true);
+  // Others' messages that came while the reader was scrolled up: a button
+  // says how many and goes down to them.
+  const [unseen, setUnseen] = useState(0);
+  useEffect(() => {
+    setUnseen(0);
+    return client.on("message", (m) => {
+      if (m.conversation_id === conversationId && m.sender !== me && !atBottom.current) setUnseen((n) => n + 1);
+    });
+  }, [client, conversationId]);
+  function toBottom() {
+    const el = list.current;
+    if (el) el.scrollTop = el.scrollHeight;
+    atBottom.current = true;
+    setUnseen(0);
+  }
   const before = useRef({ first: 0, height: 0 });
   const jumpTo = useRef(0);
   useLayoutEffect(() => {
@@ -96,6 +111,7 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
   function onScroll() {
     const el = list.current!;
     atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX;
+    if (atBottom.current && unseen) setUnseen(0);
     before.current.height = el.scrollHeight;
     if (el.scrollTop < NEAR_TOP_PX && conv.more && !conv.loadingOlder) void conv.loadOlder();
   }
@@ -211,6 +227,7 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
         {!conv.more && lines.length > 0 && lines[0]!.seq <= 1 && <li class="older">{c.beginning}</li>}
         {rows}
       </ol>
+      {unseen > 0 && <button type="button" class="unseen" onClick={toBottom}>{c.unseen(unseen)}</button>}
       {(error || conv.error) && <p class="error" role="alert">{error || describe(conv.error)}</p>}
       <Composer key={conversationId} client={client} me={me} conversationId={conversationId} group={group}
         nameOf={nameOf} replyTo={replyTo} editing={editing} onCancel={() => { setReplyTo(null); setEditing(null); }}

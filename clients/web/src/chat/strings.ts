@@ -50,6 +50,7 @@ export const chatEn = {
   mention: "Mention someone",
   everyone: "Everyone",
   you: "You",
+  unseen: (n: number) => n === 1 ? "1 new message ↓" : `${n} new messages ↓`,
 };
 export type ChatStrings = typeof chatEn;
 
@@ -99,6 +100,7 @@ export const chatZhCN: ChatStrings = {
   mention: "提及某人",
   everyone: "所有人",
   you: "你",
+  unseen: (n: number) => `${n} 条新消息 ↓`,
 };
 
 export const c: ChatStrings = language === "zh-CN" ? chatZhCN : chatEn;

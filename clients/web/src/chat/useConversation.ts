@@ -82,6 +82,13 @@ export function useConversation(client: Client, conversationId: string, markRead
       }),
       client.on("state", (s) => { if (s === "connected") void newest(); }),
     ];
+    // Read while the tab was hidden: marked read when it shows again.
+    const shown = () => {
+      const last = current.current[current.current.length - 1];
+      if (document.visibilityState === "visible" && last) read(last.seq);
+    };
+    document.addEventListener("visibilitychange", shown);
+    offs.push(() => document.removeEventListener("visibilitychange", shown));
     void newest();
     if (!group) {
       client.conversations().then((reply) => {
