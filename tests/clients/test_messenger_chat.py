@@ -290,6 +290,15 @@ def test_a_send_whose_answer_was_lost_is_retried_once_and_shown_once(pair: Pair)
     expect(ana.bubble("only once")).to_have_count(1)
     expect(ben.bubble("only once")).to_have_count(1)
 
+    # Up in the empty box edits one's newest message; Escape leaves it as it was.
+    box = ana.page.get_by_label("Message")
+    box.press("ArrowUp")
+    expect(ana.page.get_by_text("Editing message")).to_be_visible()
+    expect(box).to_have_value("only once")
+    box.press("Escape")
+    expect(ana.page.get_by_text("Editing message")).to_have_count(0)
+    expect(box).to_have_value("")
+
 
 def test_a_group_with_a_mention_read_counts_a_file_a_voice_note_and_a_draft(pair: Pair) -> None:
     server, ana, ben = pair.server, pair.ana, pair.ben

@@ -210,7 +210,12 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
   }
 
   return (
-    <main class="chat" aria-label={name}>
+    <main class="chat" aria-label={name}
+      onDragOver={(e) => { if (e.dataTransfer?.types.includes("Files")) e.preventDefault(); }}
+      onDrop={(e) => {
+        const dropped = Array.from(e.dataTransfer?.files ?? []);
+        if (dropped.length) { e.preventDefault(); dropped.forEach(attach); }
+      }}>
       <header>
         <button class="back" type="button" onClick={onBack} aria-label={t.back}>‹</button>
         <div class="title">
@@ -231,7 +236,11 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
       {(error || conv.error) && <p class="error" role="alert">{error || describe(conv.error)}</p>}
       <Composer key={conversationId} client={client} me={me} conversationId={conversationId} group={group}
         nameOf={nameOf} replyTo={replyTo} editing={editing} onCancel={() => { setReplyTo(null); setEditing(null); }}
-        onSend={send} onSaveEdit={saveEdit} onFile={attach} />
+        onSend={send} onSaveEdit={saveEdit} onFile={attach} onEditLast={() => {
+          const last = [...lines].reverse().find((m) => m.sender === me && m.state !== "recalled" &&
+            m.elements.some((e) => e.type === "text") && actions.allowed(m, "edit"));
+          if (last) actions.onEdit(last);
+        }} />
       {viewing && <ImageDialog client={client} mediaId={viewing.mediaId} alt={viewing.alt} onClose={() => setViewing(null)} />}
     </main>
   );

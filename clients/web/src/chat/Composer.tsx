@@ -15,11 +15,13 @@ const TYPING_EVERY_MS = 4000;
 const draftKey = (me: string, conversationId: string) => `tidings.draft.${me}.${conversationId}`;
 
 export function Composer({ client, me, conversationId, group, nameOf, replyTo, editing, onCancel,
-                           onSend, onSaveEdit, onFile }: {
+                           onSend, onSaveEdit, onFile, onEditLast }: {
   client: Client; me: string; conversationId: string; group: boolean; nameOf: (userId: string) => string;
   replyTo: MessageView | null; editing: MessageView | null; onCancel: () => void;
   onSend: (text: string, mentions: string[]) => void; onSaveEdit: (text: string) => void;
   onFile: (file: File) => void;
+  /** Up in an empty box: edit one's newest message (as in most messengers). */
+  onEditLast: () => void;
 }) {
   const [text, setText] = useState(() => localStorage.getItem(draftKey(me, conversationId)) ?? "");
   const [emoji, setEmoji] = useState(false);
@@ -92,20 +94,24 @@ export function Composer({ client, me, conversationId, group, nameOf, replyTo, e
     setQuery(null);
   }
 
+  function cancel() {
+    if (editing) setText(draft.current); // back to what was being written before
+    onCancel();
+  }
+
   function submit(event?: Event) {
     event?.preventDefault();
     const value = text.trim();
     if (!value) return;
     if (editing) {
       onSaveEdit(value);
-      setText(draft.current); // back to what was being written before
+      setText(draft.current);
       return;
-    } else {
-      const ids = [...picked.current].filter(([name]) => value.includes(name)).map(([, id]) => id);
-      onSend(value, [...new Set(ids)]);
-      typingSent.current = 0;
-      void client.typing(conversationId, false).catch(() => {});
     }
+    const ids = [...picked.current].filter(([name]) => value.includes(name)).map(([, id]) => id);
+    onSend(value, [...new Set(ids)]);
+    typingSent.current = 0;
+    void client.typing(conversationId, false).catch(() => {});
     picked.current.clear();
     setText("");
     setEmoji(false);
@@ -124,7 +130,7 @@ export function Composer({ client, me, conversationId, group, nameOf, replyTo, e
         <div class="compose-context">
           <span>{editing ? c.editing : c.replyingTo(nameOf(replyTo!.sender))}</span>
           {replyTo && <span class="compose-quote">{textOf(replyTo)}</span>}
-          <button type="button" class="secondary" onClick={() => { if (editing) setText(draft.current); onCancel(); }}>
+          <button type="button" class="secondary" onClick={cancel}>
             {c.cancel}
           </button>
         </div>
@@ -165,7 +171,13 @@ export function Composer({ client, me, conversationId, group, nameOf, replyTo, e
           onInput={(e) => input(e.currentTarget.value, e.currentTarget.selectionStart)}
           onKeyDown={(e) => {
             if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submit(e);
-            if (e.key === "Escape" && (editing || replyTo)) onCancel();
+            if (e.key === "Escape" && (editing || replyTo)) cancel();
+            if (e.key === "ArrowUp" && !text && !editing) { e.preventDefault(); onEditLast(); }
+          }}
+          onPaste={(e) => {
+            // A pasted image (a screenshot) is sent like an attached one.
+            const pasted = Array.from(e.clipboardData?.files ?? []);
+            if (pasted.length && !editing) { e.preventDefault(); pasted.forEach(onFile); }
           }} />
         <button type="submit">{editing ? c.save : t.send}</button>
       </div>
