@@ -70,7 +70,7 @@ function Video({ client, e }: { client: Client; e: Of<"video"> }) {
 }
 
 function Location({ e }: { e: Of<"location"> }) {
-  const { latitude: lat, longitude: lon } = e;
+  const [lat, lon] = [Number(e.latitude), Number(e.longitude)]; // numbers, whatever a peer sent
   const href = `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=16/${lat}/${lon}`;
   return (
     <a class="location" href={href} target="_blank" rel="noopener noreferrer">

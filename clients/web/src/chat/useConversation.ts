@@ -60,12 +60,9 @@ export function useConversation(client: Client, conversationId: string, markRead
       if (last) read(last.seq);
       if (group) void counts(page.messages);
     }, (e: unknown) => { if (live) setError(e); });
-    const counts = async (ms: MessageView[]) => {
-      const mine = ms.filter((m) => m.sender === client.userId && m.state !== "recalled").map((m) => m.seq).slice(-100);
-      if (mine.length === 0) return;
-      const reply = await client.groupReceipts(conversationId.slice("group_".length), mine).catch(() => null);
-      if (live && reply) setReadCounts((rc) => new Map([...rc, ...reply.receipts.map((r) => [r.seq, r.read_count] as const)]));
-    };
+    const counts = (ms: MessageView[]) => readCountsOf(ms).then((found) => {
+      if (live) setReadCounts((rc) => new Map([...rc, ...found]));
+    });
     const mine = (cid: string) => cid === conversationId;
     const offs = [
       client.on("message", (m) => { if (mine(m.conversation_id)) { add([m]); read(m.seq); } }),
@@ -99,6 +96,14 @@ export function useConversation(client: Client, conversationId: string, markRead
     return () => { live = false; for (const off of offs) off(); };
   }, [client, conversationId]);
 
+  /** Groups: the read counts of one's own messages among `ms` (at most 100). */
+  async function readCountsOf(ms: MessageView[]): Promise<[number, number][]> {
+    const mine = ms.filter((m) => m.sender === client.userId && m.state !== "recalled").map((m) => m.seq).slice(-100);
+    if (!group || mine.length === 0) return [];
+    const reply = await client.groupReceipts(conversationId.slice("group_".length), mine).catch(() => null);
+    return reply ? reply.receipts.map((r) => [r.seq, r.read_count]) : [];
+  }
+
   async function loadOlder(limit = PAGE): Promise<void> {
     if (loading.current) return loading.current;
     const oldest = current.current[0]?.seq;
@@ -107,6 +112,7 @@ export function useConversation(client: Client, conversationId: string, markRead
     loading.current = client.history(conversationId, { beforeSeq: oldest, limit }).then((page) => {
       setLines((ls) => merge(ls, page.messages));
       setMore(page.more);
+      void readCountsOf(page.messages).then((found) => setReadCounts((rc) => new Map([...found, ...rc])));
     }, (e: unknown) => setError(e)).finally(() => {
       loading.current = null;
       setLoadingOlder(false);
