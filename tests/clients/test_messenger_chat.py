@@ -352,6 +352,10 @@ def test_a_group_with_a_mention_read_counts_a_file_a_voice_note_and_a_draft(pair
     expect(ben.page.locator(".messages audio.sound")).to_have_attribute(
         "src", re.compile("/v1/media/"), timeout=LIVE)
 
+    # The server kept the draft too (for her other devices): without this
+    # browser's copy, it comes from there.
+    ana.page.evaluate("""Object.keys(localStorage).filter((k) => k.startsWith('tidings.draft.'))
+                         .forEach((k) => localStorage.removeItem(k))""")
     ana.open_chat(pair.ben_name)
     expect(ana.page.get_by_label("Message")).to_have_value("half a thought")
     ana.page.get_by_label("Message").fill("")

@@ -236,7 +236,7 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
       {(error || conv.error) && <p class="error" role="alert">{error || describe(conv.error)}</p>}
       <Composer key={conversationId} client={client} me={me} conversationId={conversationId} group={group}
         nameOf={nameOf} replyTo={replyTo} editing={editing} onCancel={() => { setReplyTo(null); setEditing(null); }}
-        onSend={send} onSaveEdit={saveEdit} onFile={attach} onEditLast={() => {
+        serverDraft={conv.draft} onSend={send} onSaveEdit={saveEdit} onFile={attach} onEditLast={() => {
           const last = [...lines].reverse().find((m) => m.sender === me && m.state !== "recalled" &&
             m.elements.some((e) => e.type === "text") && actions.allowed(m, "edit"));
           if (last) actions.onEdit(last);

@@ -15,8 +15,10 @@ const TYPING_EVERY_MS = 4000;
 const draftKey = (me: string, conversationId: string) => `tidings.draft.${me}.${conversationId}`;
 
 export function Composer({ client, me, conversationId, group, nameOf, replyTo, editing, onCancel,
-                           onSend, onSaveEdit, onFile, onEditLast }: {
+                           onSend, onSaveEdit, onFile, onEditLast, serverDraft }: {
   client: Client; me: string; conversationId: string; group: boolean; nameOf: (userId: string) => string;
+  /** The server's draft: shown when this browser kept none. */
+  serverDraft: string;
   replyTo: MessageView | null; editing: MessageView | null; onCancel: () => void;
   onSend: (text: string, mentions: string[]) => void; onSaveEdit: (text: string) => void;
   onFile: (file: File) => void;
@@ -48,6 +50,13 @@ export function Composer({ client, me, conversationId, group, nameOf, replyTo, e
     }
     if (typingSent.current) void client.typing(conversationId, false).catch(() => {});
   }, [client, conversationId]);
+
+  useEffect(() => {
+    if (serverDraft && !draft.current && !editing) {
+      initial.current = serverDraft;
+      setText(serverDraft);
+    }
+  }, [serverDraft]);
 
   useEffect(() => {
     if (editing) setText(textOf(editing));

@@ -25,6 +25,8 @@ export interface Conversation {
   /** Groups: how many have read each of one's own messages. */
   readCounts: ReadonlyMap<number, number>;
   error: unknown;
+  /** The draft the server keeps (from another device, or an earlier visit). */
+  draft: string;
 }
 
 export function useConversation(client: Client, conversationId: string, markRead: () => boolean): Conversation {
@@ -34,6 +36,7 @@ export function useConversation(client: Client, conversationId: string, markRead
   const [peerRead, setPeerRead] = useState(0);
   const [readCounts, setReadCounts] = useState<ReadonlyMap<number, number>>(new Map());
   const [error, setError] = useState<unknown>(null);
+  const [draft, setDraft] = useState("");
   const current = useRef(lines);
   current.current = lines;
   const loading = useRef<Promise<void> | null>(null);
@@ -49,6 +52,7 @@ export function useConversation(client: Client, conversationId: string, markRead
     setPeerRead(0);
     setReadCounts(new Map());
     setError(null);
+    setDraft("");
     const read = (seq: number) => { if (markRead()) void client.markRead(conversationId, seq).catch(() => {}); };
     const add = (ms: MessageView[]) => setLines((ls) => merge(ls, ms));
     const newest = () => client.history(conversationId, { limit: PAGE }).then((page) => {
@@ -87,12 +91,12 @@ export function useConversation(client: Client, conversationId: string, markRead
     document.addEventListener("visibilitychange", shown);
     offs.push(() => document.removeEventListener("visibilitychange", shown));
     void newest();
-    if (!group) {
-      client.conversations().then((reply) => {
-        const found = reply.conversations.find((cv) => cv.conversation_id === conversationId);
-        if (live && found?.peer_read_seq) setPeerRead((p) => Math.max(p, found.peer_read_seq ?? 0));
-      }, () => {});
-    }
+    client.conversations().then((reply) => {
+      const found = reply.conversations.find((cv) => cv.conversation_id === conversationId);
+      if (!live || !found) return;
+      if (found.peer_read_seq) setPeerRead((p) => Math.max(p, found.peer_read_seq ?? 0));
+      setDraft(found.draft);
+    }, () => {});
     return () => { live = false; for (const off of offs) off(); };
   }, [client, conversationId]);
 
@@ -121,5 +125,5 @@ export function useConversation(client: Client, conversationId: string, markRead
   }
 
   const oldestSeq = () => current.current[0]?.seq ?? 0;
-  return { lines, more, loadingOlder, loadOlder, setLines, oldestSeq, peerRead, readCounts, error };
+  return { lines, more, loadingOlder, loadOlder, setLines, oldestSeq, peerRead, readCounts, error, draft };
 }
