@@ -299,6 +299,16 @@ def test_a_send_whose_answer_was_lost_is_retried_once_and_shown_once(pair: Pair)
     expect(ana.page.get_by_text("Editing message")).to_have_count(0)
     expect(box).to_have_value("")
 
+    # The menu by keyboard: Enter opens it, Tab goes in, Escape closes it back on "More".
+    more = ana.bubble("only once").get_by_role("button", name="More")
+    more.focus()
+    ana.page.keyboard.press("Enter")
+    ana.page.keyboard.press("Tab")
+    expect(ana.bubble("only once").get_by_role("button", name="React with 👍")).to_be_focused()
+    ana.page.keyboard.press("Escape")
+    expect(ana.bubble("only once").get_by_role("button", name="Reply")).to_have_count(0)
+    expect(more).to_be_focused()
+
 
 def test_a_group_with_a_mention_read_counts_a_file_a_voice_note_and_a_draft(pair: Pair) -> None:
     server, ana, ben = pair.server, pair.ana, pair.ben

@@ -98,7 +98,11 @@ export function Message({ client, m, me, group, nameOf, receipt, outgoing, highl
           onClick={() => setMenu(!menu)}>⋯</button>
       )}
       {menu && (
-        <span class="menu" role="group" aria-label={c.actions}>
+        <span class="menu" role="group" aria-label={c.actions} onKeyDown={(e) => {
+          if (e.key !== "Escape") return;
+          setMenu(false);
+          (e.currentTarget.previousElementSibling as HTMLElement | null)?.focus(); // back to "More"
+        }}>
           {QUICK_REACTIONS.map((emoji) => {
             const chosen = (m.reactions ?? []).some((r) => r.emoji === emoji && r.users.includes(me));
             return (
