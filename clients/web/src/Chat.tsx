@@ -9,7 +9,7 @@ import type { Client, ConnectionState, Element, MessageView } from "tidings-clie
 import { TidingsError } from "tidings-client";
 import { Composer } from "./chat/Composer.js";
 import { ImageDialog } from "./chat/ImageDialog.js";
-import { patch, react as reacted } from "./chat/lines.js";
+import { changed, react as reacted } from "./chat/lines.js";
 import { Message, type MessageActions } from "./chat/Message.js";
 import { outboxOf, type Outgoing } from "./chat/outbox.js";
 import { c } from "./chat/strings.js";
@@ -139,8 +139,8 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
     onEdit: (m) => { setReplyTo(null); setEditing(m); },
     onRecall: (m) => {
       setError("");
-      void run(client.recall(conversationId, m.seq).then(() =>
-        setLines((ls) => patch(ls, m.seq, { state: "recalled", elements: [] }))));
+      void run(client.recall(conversationId, m.seq).then((ack) =>
+        setLines((ls) => changed(ls, ack.target, m.seq, { state: "recalled", elements: [] }))));
     },
     onReact: (m, emoji, add) => {
       setError("");
@@ -170,9 +170,9 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
     const m = editing!;
     setEditing(null);
     const elements: Element[] = [...m.elements.filter((e) => e.type === "quote"), { type: "text", text }];
-    void run(client.edit(conversationId, m.seq, { elements }).then(() =>
-      setLines((ls) => patch(ls, m.seq, { elements: elements as MessageView["elements"], state: "edited",
-                                          edited_at: Date.now() }))));
+    void run(client.edit(conversationId, m.seq, { elements }).then((ack) =>
+      setLines((ls) => changed(ls, ack.target, m.seq, {
+        elements: elements as MessageView["elements"], state: "edited", edited_at: Date.now() }))));
   }
 
   function attach(file: File) {

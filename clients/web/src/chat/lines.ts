@@ -39,8 +39,10 @@ function reacted(summary: readonly ReactionSummary[], userId: string, emoji: str
     [{ ...r, count: r.count - 1, users: r.users.filter((u) => u !== userId) }]);
 }
 
-/** A stored message changed here (one's own recall or edit, answered). */
-export function patch(lines: readonly Line[], seq: number, change: Partial<Line>): Line[] {
+/** One's own recall or edit, answered: the message as the server now has
+ * it (the ack's `target`), else `change` applied to the copy shown. */
+export function changed(lines: readonly Line[], target: Line | null, seq: number, change: Partial<Line>): Line[] {
+  if (target) return merge(lines, [target]);
   return lines.map((l) => l.seq === seq ? { ...l, ...change } : l);
 }
 
