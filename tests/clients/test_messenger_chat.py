@@ -8,9 +8,10 @@ was lost, retried from its Retry button, shown once on both sides; and in
 a group, an "@" mention, read counts, a file downloaded by its name, a
 voice note, and a draft kept per conversation.
 
-The people and their chat are shared by the module's tests (one server, one
-browser), in order. ``TIDINGS_TEST_SCREENSHOT_DIR=docs/screenshots`` saves
-the chat screens (docs/messenger.md)."""
+The people and their chat are shared by the module's tests (one server,
+one browser), in order: the first makes the chat the others go on with.
+``TIDINGS_TEST_SCREENSHOT_DIR=docs/screenshots`` saves the chat screens
+(docs/messenger.md)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ pytestmark = needs_chromium
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 LIVE = 15_000  # ms for what crosses the server to the other browser
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4"/></svg>'
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +53,15 @@ class Chatter(Person):
         self.page.set_viewport_size(viewport)
 
     def open_chat(self, name: str) -> None:
+        """Opens the chat from the list (leaving the open one on a phone)."""
+        heading = self.page.get_by_role("heading", name=name)
+        if heading.is_visible():
+            return
+        back = self.page.get_by_role("button", name="Back to chats")
+        if back.is_visible():
+            back.click()
         self.page.get_by_role("button", name=name).first.click()
-        expect(self.page.get_by_role("heading", name=name)).to_be_visible()
+        expect(heading).to_be_visible()
 
     def bubble(self, text: str) -> Any:
         return self.page.locator(".messages li.message", has_text=text)
@@ -162,6 +171,7 @@ def test_two_people_chat_with_an_image_a_reaction_a_reply_an_edit_and_a_recall(p
 
     # Ana edits her first message and recalls her reply.
     ana.menu("hi ben", "Edit")
+    expect(ana.page.get_by_label("Message")).to_have_value("hi ben")
     ana.page.get_by_label("Message").fill("hi ben, edited")
     ana.page.get_by_role("button", name="Save").click()
     expect(ben.bubble("hi ben, edited").locator(".edited")).to_have_text("edited", timeout=LIVE)
@@ -228,12 +238,12 @@ def test_older_history_pages_in_on_scroll_keeping_the_position(pair: Pair) -> No
     ana.page.get_by_role("button", name="1 new message").click()
     expect(ana.bubble("news from cara")).to_be_in_viewport()
     expect(ana.page.get_by_role("button", name="1 new message")).to_have_count(0)
-    ana.page.get_by_role("button", name=pair.ben_name).click()  # back to Ben for the next tests
 
 
 def test_a_tab_offline_while_the_other_writes_gets_every_message_once_in_order(pair: Pair) -> None:
     ana, ben = pair.ana, pair.ben
-    expect(ben.page.get_by_role("heading", name=pair.ana_name)).to_be_visible()
+    ana.open_chat(pair.ben_name)
+    ben.open_chat(pair.ana_name)
     before = ben.texts()
     ben.context.set_offline(True)
     expect(ben.page.get_by_text("Not connected")).to_be_visible(timeout=LIVE)
@@ -277,6 +287,7 @@ def test_a_send_whose_answer_was_lost_is_retried_once_and_shown_once(pair: Pair)
     ana.context.route_web_socket("**/v1/ws", route)
     ana.page.reload()
     ana.open_chat(pair.ben_name)
+    ben.open_chat(pair.ana_name)
     ana.send("only once")
     failed = ana.bubble("only once").locator(".failed")
     expect(failed).to_contain_text("Not sent", timeout=LIVE)
@@ -326,10 +337,10 @@ def test_a_group_with_a_mention_read_counts_a_file_a_voice_note_and_a_draft(pair
         assert said.status_code == 200, said.text
 
     # A draft stays with its conversation.
+    ana.open_chat(pair.ben_name)
     ana.page.get_by_label("Message").fill("half a thought")
     ana.open_chat(f"group_{group}")
     expect(ana.page.get_by_label("Message")).to_have_value("")
-    ben.page.get_by_role("button", name="Back to chats").click()
     ben.open_chat(f"group_{group}")
 
     # "@" suggests the members; the one picked is mentioned and sees it.
@@ -349,7 +360,9 @@ def test_a_group_with_a_mention_read_counts_a_file_a_voice_note_and_a_draft(pair
     notes = b"minutes of the meeting\n" * 3
     files: list[FilePayload] = [
         {"name": "notes.txt", "mimeType": "text/plain", "buffer": notes},
-        {"name": "hello.wav", "mimeType": "audio/wav", "buffer": wav(0.5)}]
+        {"name": "hello.wav", "mimeType": "audio/wav", "buffer": wav(0.5)},
+        # The browser calls it an image; the server reads no image in it: a file.
+        {"name": "drawing.svg", "mimeType": "image/svg+xml", "buffer": SVG}]
     upload = ana.page.locator(".compose input[type=file]")
     for payload in files:
         upload.set_input_files(files=[payload])
@@ -361,6 +374,9 @@ def test_a_group_with_a_mention_read_counts_a_file_a_voice_note_and_a_draft(pair
     assert Path(got.value.path()).read_bytes() == notes
     expect(ben.page.locator(".messages audio.sound")).to_have_attribute(
         "src", re.compile("/v1/media/"), timeout=LIVE)
+    expect(ben.page.get_by_role("link", name=f"Download drawing.svg ({len(SVG)} B)")).to_be_visible(
+        timeout=LIVE)
+    expect(ana.page.locator(".messages li.failed")).to_have_count(0)
 
     # The server kept the draft too (for her other devices): without this
     # browser's copy, it comes from there.

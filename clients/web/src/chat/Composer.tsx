@@ -2,7 +2,7 @@
  * emoji picker, a file or image to attach, the reply or edit under way,
  * "@" suggestions in groups, the draft kept per conversation, and the
  * typing indicator sent to the others (at most every few seconds). */
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { Client, GroupMember, MessageView } from "tidings-client";
 import { t } from "../strings.js";
 import { textOf } from "./lines.js";
@@ -58,7 +58,8 @@ export function Composer({ client, me, conversationId, group, nameOf, replyTo, e
     }
   }, [serverDraft]);
 
-  useEffect(() => {
+  // Before paint: the text to edit is in the box as soon as it shows.
+  useLayoutEffect(() => {
     if (editing) setText(textOf(editing));
     if (editing || replyTo) field.current?.focus();
   }, [editing, replyTo]);

@@ -4,7 +4,7 @@
  * is never stored twice. A message that failed stays here, marked, until it
  * is retried or discarded; it outlives the chat view (leaving a
  * conversation and coming back shows it again). */
-import type { Client, Element } from "tidings-client";
+import { TidingsError, type Client, type Element } from "tidings-client";
 import { describe } from "../SignIn.js";
 
 export type MediaKind = "image" | "sound" | "video" | "file";
@@ -95,9 +95,18 @@ export class Outbox {
     try {
       let item = this.items.get(id)!;
       if (item.file && item.elements.length === 0) {
-        const done = await this.client.upload(item.file, {
-          kind: item.kind!, name: item.file.name,
+        const file = item.file;
+        const up = (kind: MediaKind) => this.client.upload(file, {
+          kind, name: file.name,
           onProgress: ({ sent, total }) => this.update(id, { progress: total ? sent / total : 1 }),
+        });
+        // The type the browser guessed from the name may not be what the
+        // bytes are (an SVG is no image the server reads): then it goes as a file.
+        const done = await up(item.kind!).catch((error: unknown) => {
+          if (item.kind === "file" || !(error instanceof TidingsError) || !error.is("media_type_mismatch")) throw error;
+          if (item.preview) URL.revokeObjectURL(item.preview);
+          this.update(id, { kind: "file", preview: undefined });
+          return up("file");
         });
         // Uploaded once: a retry sends the same element, not the bytes again.
         this.update(id, { elements: [...(item.quote ? [item.quote] : []), done.element] });
