@@ -353,8 +353,10 @@ def test_a_group_with_a_mention_read_counts_a_file_a_voice_note_and_a_draft(pair
     mention = ben.bubble(f"hey @{pair.ben_name}")
     expect(mention.locator(".at-me-mark")).to_have_text("Mentions you", timeout=LIVE)
     # Ben has the group open: he read it, and Ana's message counts him.
-    expect(ana.bubble(f"hey @{pair.ben_name}").locator(".receipt")).to_have_text(
-        "Read by 1", timeout=LIVE)
+    mine = ana.bubble(f"hey @{pair.ben_name}")
+    expect(mine.locator(".receipt")).to_have_text("Read by 1", timeout=LIVE)
+    mine.get_by_role("button", name="Read by 1").click()  # who: group_readers
+    expect(mine.locator(".readers")).to_have_text(f"Read by {pair.ben_name}")
 
     # A file, downloaded by its name with its bytes; a voice note to play.
     notes = b"minutes of the meeting\n" * 3

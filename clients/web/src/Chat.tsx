@@ -151,6 +151,8 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
     onOpenImage: (mediaId, alt) => setViewing({ mediaId, alt }),
     onRetry: (id) => outbox.retry(id),
     onDiscard: (id) => outbox.forget(id),
+    readers: async (m) => (await client.groupReaders({
+      group_id: conversationId.slice("group_".length), seq: m.seq, limit: 100 })).users,
     // The windows come with the login (0: no limit); the server's clock decides.
     allowed: (m, change) => {
       const seconds = change === "recall" ? client.login?.recall_window : client.login?.edit_window;

@@ -24,6 +24,8 @@ export interface MessageActions {
   onDiscard: (clientMsgId: string) => void;
   /** One's own message, still within the server's window for the change. */
   allowed: (m: MessageView, change: "recall" | "edit") => boolean;
+  /** Groups: who read one's own message (`group_readers`), by name. */
+  readers: (m: MessageView) => Promise<string[]>;
 }
 
 export function Message({ client, m, me, group, nameOf, receipt, outgoing, highlighted, quoted, actions }: {
@@ -34,6 +36,7 @@ export function Message({ client, m, me, group, nameOf, receipt, outgoing, highl
   receipt: string; outgoing: Outgoing | undefined; highlighted: boolean; actions: MessageActions;
 }) {
   const [menu, setMenu] = useState(false);
+  const [readBy, setReadBy] = useState<string[] | null>(null);
   const mine = m.sender === me;
   if (m.state === "recalled") {
     return (
@@ -71,8 +74,15 @@ export function Message({ client, m, me, group, nameOf, receipt, outgoing, highl
           {outgoing.file && outgoing.elements.length === 0
             ? <progress max={1} value={outgoing.progress ?? 0} aria-label={c.uploading(Math.round(100 * (outgoing.progress ?? 0)))} />
             : c.sending}</span>}
-        {receipt && <span class="receipt">{receipt}</span>}
+        {receipt && !group && <span class="receipt">{receipt}</span>}
+        {receipt && group && (
+          <button type="button" class="receipt" aria-expanded={readBy !== null}
+            onClick={() => readBy ? setReadBy(null) : void actions.readers(m).then(setReadBy, () => {})}>
+            {receipt}
+          </button>
+        )}
       </span>
+      {readBy && <span class="readers">{c.readers(readBy.map(nameOf).join(", "))}</span>}
       {outgoing?.status === "failed" && (
         <span class="failed" role="alert">
           <span title={outgoing.error}>{c.sendFailed}</span>

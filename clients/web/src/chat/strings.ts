@@ -50,6 +50,7 @@ export const chatEn = {
   mention: "Mention someone",
   everyone: "Everyone",
   you: "You",
+  readers: (names: string) => `Read by ${names}`,
   unseen: (n: number) => n === 1 ? "1 new message ↓" : `${n} new messages ↓`,
 };
 export type ChatStrings = typeof chatEn;
@@ -100,6 +101,7 @@ export const chatZhCN: ChatStrings = {
   mention: "提及某人",
   everyone: "所有人",
   you: "你",
+  readers: (names: string) => `已读：${names}`,
   unseen: (n: number) => `${n} 条新消息 ↓`,
 };
 
