@@ -380,6 +380,14 @@ def test_a_group_with_a_mention_read_counts_a_file_a_voice_note_and_a_draft(pair
         timeout=LIVE)
     expect(ana.page.locator(".messages li.failed")).to_have_count(0)
 
+    # Her location, as a map link.
+    ana.context.grant_permissions(["geolocation"], origin=server.base_url)
+    ana.context.set_geolocation({"latitude": 48.8566, "longitude": 2.3522})
+    ana.page.get_by_role("button", name="Share my location").click()
+    place = ben.page.get_by_role("link", name="Location 48.85660, 2.35220")
+    osm = re.compile(r"openstreetmap\.org/\?mlat=48\.8566&mlon=2\.3522")
+    expect(place).to_have_attribute("href", osm, timeout=LIVE)
+
     # The server kept the draft too (for her other devices): without this
     # browser's copy, it comes from there.
     ana.page.evaluate("""Object.keys(localStorage).filter((k) => k.startsWith('tidings.draft.'))

@@ -177,6 +177,15 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
         elements: elements as MessageView["elements"], state: "edited", edited_at: Date.now() }))));
   }
 
+  function shareLocation() {
+    setError("");
+    navigator.geolocation.getCurrentPosition((where) => {
+      const { latitude, longitude } = where.coords;
+      atBottom.current = true;
+      outbox.send(conversationId, [{ type: "location", latitude, longitude, desc: "" }]);
+    }, () => setError(c.noLocation), { timeout: 15_000 });
+  }
+
   function attach(file: File) {
     atBottom.current = true;
     outbox.sendFile(conversationId, file, replyTo ? { type: "quote", seq: replyTo.seq } : undefined);
@@ -238,7 +247,7 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
       {(error || conv.error) && <p class="error" role="alert">{error || describe(conv.error)}</p>}
       <Composer key={conversationId} client={client} me={me} conversationId={conversationId} group={group}
         nameOf={nameOf} replyTo={replyTo} editing={editing} onCancel={() => { setReplyTo(null); setEditing(null); }}
-        serverDraft={conv.draft} onSend={send} onSaveEdit={saveEdit} onFile={attach} onEditLast={() => {
+        serverDraft={conv.draft} onLocation={shareLocation} onSend={send} onSaveEdit={saveEdit} onFile={attach} onEditLast={() => {
           const last = [...lines].reverse().find((m) => m.sender === me && m.state !== "recalled" &&
             m.elements.some((e) => e.type === "text") && actions.allowed(m, "edit"));
           if (last) actions.onEdit(last);

@@ -15,7 +15,7 @@ const TYPING_EVERY_MS = 4000;
 const draftKey = (me: string, conversationId: string) => `tidings.draft.${me}.${conversationId}`;
 
 export function Composer({ client, me, conversationId, group, nameOf, replyTo, editing, onCancel,
-                           onSend, onSaveEdit, onFile, onEditLast, serverDraft }: {
+                           onSend, onSaveEdit, onFile, onEditLast, onLocation, serverDraft }: {
   client: Client; me: string; conversationId: string; group: boolean; nameOf: (userId: string) => string;
   /** The server's draft: shown when this browser kept none. */
   serverDraft: string;
@@ -24,6 +24,8 @@ export function Composer({ client, me, conversationId, group, nameOf, replyTo, e
   onFile: (file: File) => void;
   /** Up in an empty box: edit one's newest message (as in most messengers). */
   onEditLast: () => void;
+  /** Where this device is (the browser asks the person first). */
+  onLocation: () => void;
 }) {
   const [text, setText] = useState(() => localStorage.getItem(draftKey(me, conversationId)) ?? "");
   const [emoji, setEmoji] = useState(false);
@@ -168,6 +170,14 @@ export function Composer({ client, me, conversationId, group, nameOf, replyTo, e
             <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" fill="none" stroke="currentColor"
               stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
               <path d="M21 12.5l-8.5 8.5a5.5 5.5 0 0 1-7.8-7.8l9-9a3.7 3.7 0 0 1 5.2 5.2l-9 9a1.8 1.8 0 0 1-2.6-2.6l8.3-8.3" />
+            </svg>
+          </button>
+        )}
+        {!editing && "geolocation" in navigator && (
+          <button type="button" class="tool" aria-label={c.shareLocation} onClick={onLocation}>
+            <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" fill="none" stroke="currentColor"
+              stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+              <path d="M12 21s-7-6.2-7-11.5a7 7 0 0 1 14 0C19 14.8 12 21 12 21z" /><circle cx="12" cy="9.5" r="2.5" />
             </svg>
           </button>
         )}

@@ -50,6 +50,8 @@ export const chatEn = {
   mention: "Mention someone",
   everyone: "Everyone",
   you: "You",
+  shareLocation: "Share my location",
+  noLocation: "Your location is not available (the browser was not allowed, or could not tell).",
   readers: (names: string) => `Read by ${names}`,
   unseen: (n: number) => n === 1 ? "1 new message ↓" : `${n} new messages ↓`,
 };
@@ -101,6 +103,8 @@ export const chatZhCN: ChatStrings = {
   mention: "提及某人",
   everyone: "所有人",
   you: "你",
+  shareLocation: "发送我的位置",
+  noLocation: "无法获取你的位置（浏览器未获准许，或无法确定）。",
   readers: (names: string) => `已读：${names}`,
   unseen: (n: number) => `${n} 条新消息 ↓`,
 };
