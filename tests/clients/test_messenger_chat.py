@@ -368,7 +368,7 @@ def test_a_group_with_a_mention_read_counts_a_file_a_voice_note_and_a_draft(pair
     upload = ana.page.locator(".compose input[type=file]")
     for payload in files:
         upload.set_input_files(files=[payload])
-    link = ben.page.get_by_role("link", name=f"Download notes.txt ({len(notes)} B)")
+    link = ben.page.get_by_role("link", name=f"Download notes.txt {len(notes)} B")
     expect(link).to_have_attribute("href", re.compile("/v1/media/"), timeout=LIVE)
     with ben.page.expect_download() as got:
         link.click()
@@ -376,7 +376,7 @@ def test_a_group_with_a_mention_read_counts_a_file_a_voice_note_and_a_draft(pair
     assert Path(got.value.path()).read_bytes() == notes
     expect(ben.page.locator(".messages audio.sound")).to_have_attribute(
         "src", re.compile("/v1/media/"), timeout=LIVE)
-    expect(ben.page.get_by_role("link", name=f"Download drawing.svg ({len(SVG)} B)")).to_be_visible(
+    expect(ben.page.get_by_role("link", name=f"Download drawing.svg {len(SVG)} B")).to_be_visible(
         timeout=LIVE)
     expect(ana.page.locator(".messages li.failed")).to_have_count(0)
 

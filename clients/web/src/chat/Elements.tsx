@@ -50,10 +50,10 @@ function File({ client, e }: { client: Client; e: Of<"file"> }) {
   const name = e.name || c.file;
   const size = sizeOf(e.size ?? 0);
   return (
-    <a class="file" href={url || undefined} download={name} aria-label={c.download(name, size)}>
+    <a class="file" href={url || undefined} download={name}>
       <span class="file-icon" aria-hidden="true">📄</span>
-      <span class="file-name">{name}</span>
-      <span class="file-size">{size}</span>
+      <span class="file-name"><span class="visually-hidden">{c.download} </span>{name}</span>
+      <span class="file-size"> {size}</span>
     </a>
   );
 }
