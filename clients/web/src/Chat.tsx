@@ -74,6 +74,13 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
   // -- scrolling: stay at the bottom while there, keep the reading position
   // when older messages come in above, jump to a quoted message.
   const atBottom = useRef(true);
+  const before = useRef({ first: 0, height: 0 });
+  const jumpTo = useRef(0);
+  useEffect(() => { // another conversation opens at its newest message
+    atBottom.current = true;
+    before.current = { first: 0, height: 0 };
+    jumpTo.current = 0;
+  }, [conversationId]);
   // Others' messages that came while the reader was scrolled up: a button
   // says how many and goes down to them.
   const [unseen, setUnseen] = useState(0);
@@ -89,8 +96,6 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
     atBottom.current = true;
     setUnseen(0);
   }
-  const before = useRef({ first: 0, height: 0 });
-  const jumpTo = useRef(0);
   useLayoutEffect(() => {
     const el = list.current;
     if (!el) return;
