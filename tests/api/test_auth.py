@@ -142,6 +142,8 @@ async def test_socket_refusals_leave_the_connection_usable(server: Server, share
     good = await conn.request("login", login_data(shared_app, alice))
     assert good["ok"] is True, good
     assert good["data"]["max_message_bytes"] == 12 * 1024
+    # The change windows, so that a client offers only what the server allows.
+    assert (good["data"]["recall_window"], good["data"]["edit_window"]) == (120.0, 0.0)
     listed = await conn.request("conversations", {})
     assert listed["ok"] and listed["data"] == {"conversations": []}
     again = await conn.request("login", login_data(shared_app, alice))

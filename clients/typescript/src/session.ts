@@ -65,6 +65,12 @@ export class Session extends Emitter<ClientEvents> {
   /** Successful logins and syncs, the first included. */
   connects = 0;
   sessionId: number | null = null;
+  /** The answer to the last login: the server's limits (`max_message_bytes`,
+   * `recall_window`, `edit_window`), null before the first. */
+  login: LoginReply | null = null;
+  /** The server's clock minus this device's (ms), as of the last login:
+   * add it to `Date.now()` to compare with a message's `time`. */
+  clockOffset = 0;
   state: ConnectionState = "idle";
   /** As of the last sync (docs/groups.md, "Join applications"). */
   groupJoinRequests: JoinRequestView[] = [];
@@ -96,6 +102,10 @@ export class Session extends Emitter<ClientEvents> {
   private wakeBackoff: (() => void) | null = null;
   // In a browser, coming back online ends the backoff wait at once.
   private readonly onOnline = (): void => this.wakeBackoff?.();
+  // Going offline ends the connection at once, rather than after the
+  // heartbeat's silence (a minute): the state says so, sends wait, and the
+  // way back is a fresh login and resync.
+  private readonly onOffline = (): void => this.conn?.close();
 
   constructor(options: ClientOptions) {
     super();
@@ -136,6 +146,7 @@ export class Session extends Emitter<ClientEvents> {
     if (!this.running) {
       this.running = true;
       globalThis.addEventListener?.("online", this.onOnline);
+      globalThis.addEventListener?.("offline", this.onOffline);
       void this.run();
     }
     try {
@@ -151,6 +162,7 @@ export class Session extends Emitter<ClientEvents> {
     if (this.closed) return;
     this.closed = true;
     globalThis.removeEventListener?.("online", this.onOnline);
+    globalThis.removeEventListener?.("offline", this.onOffline);
     this.conn?.close();
     this.wakeBackoff?.();
     this.setState("closed");
@@ -336,6 +348,7 @@ export class Session extends Emitter<ClientEvents> {
         sdkappid: this.sdkappid, user_id: this.userId, usersig,
         device: { platform: this.platform, id: this.deviceId },
       }, (d) => asObject(d) as unknown as LoginReply, this.connectTimeout);
+      const clockOffset = login.server_time - Date.now();
       if (this.appState !== "foreground") {
         await conn.request("app_state", { state: this.appState }, asObject, this.connectTimeout);
       }
@@ -354,6 +367,8 @@ export class Session extends Emitter<ClientEvents> {
         }
       }
       this.sessionId = login.session_id;
+      this.login = login;
+      this.clockOffset = clockOffset;
       this.connects += 1;
       this.conn = conn;
       this.setState("connected");
@@ -488,7 +503,9 @@ export class Session extends Emitter<ClientEvents> {
     await this.request("app_state", { state });
   }
 
-  protected newClientMsgId(): string {
+  /** A new `clientMsgId`: an application that keeps a message to retry
+   * (a Retry button) picks it before the first try, and sends with it each time. */
+  newClientMsgId(): string {
     return randomId();
   }
 

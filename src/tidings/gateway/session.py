@@ -368,6 +368,7 @@ class Session:
             "session_id": self.id, "server_time": now_ms(),
             "heartbeat_interval": s.heartbeat_interval, "heartbeat_timeout": s.heartbeat_timeout,
             "max_message_bytes": s.max_message_bytes,
+            "recall_window": s.recall_window, "edit_window": s.edit_window,
         }))
 
     # -- catch-up ------------------------------------------------------------

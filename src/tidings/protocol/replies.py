@@ -17,13 +17,17 @@ from tidings.protocol.views import ConversationView, MessageView
 
 class LoginReply(TypedDict):
     """The answer to ``login``: the heartbeat settings (seconds) a client's
-    watchdog follows, and the send size limit (docs/protocol.md, "login")."""
+    watchdog follows, the send size limit, and how long after a message's
+    time its sender may recall or edit it (seconds, 0: no limit), so a
+    client offers only what the server allows (docs/protocol.md, "login")."""
 
     session_id: int
     server_time: int
     heartbeat_interval: float
     heartbeat_timeout: float
     max_message_bytes: int
+    recall_window: float
+    edit_window: float
 
 
 class PingReply(TypedDict):

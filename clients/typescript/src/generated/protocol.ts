@@ -735,12 +735,16 @@ export interface LoginData {
 
 /**
  * The answer to ``login``: the heartbeat settings (seconds) a client's
- * watchdog follows, and the send size limit (docs/protocol.md, "login").
+ * watchdog follows, the send size limit, and how long after a message's
+ * time its sender may recall or edit it (seconds, 0: no limit), so a
+ * client offers only what the server allows (docs/protocol.md, "login").
  */
 export interface LoginReply {
+  edit_window: number;
   heartbeat_interval: number;
   heartbeat_timeout: number;
   max_message_bytes: number;
+  recall_window: number;
   server_time: number;
   session_id: number;
 }
@@ -1344,6 +1348,7 @@ export const ErrorCodes = {
   already_logged_in: 10004,
   api_key_invalid: 70030,
   app_not_found: 70020,
+  app_scope_mismatch: 96103,
   blocked_by_peer: 20007,
   callback_failed: 50004,
   callback_rejected: 20006,
@@ -1408,6 +1413,9 @@ export const ErrorCodes = {
   not_linked: 96056,
   not_logged_in: 10003,
   not_message_sender: 10013,
+  operator_bad_credentials: 96100,
+  operator_locked_out: 96101,
+  operator_session_invalid: 96102,
   peer_blocked_by_you: 30515,
   profile_field_read_only: 40008,
   push_channel_not_configured: 95100,
