@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     """Largest message (its elements and custom data, encoded), in bytes."""
     max_frame_bytes: int = Field(64 * 1024, ge=1024)
     """Largest WebSocket frame a client may send, in bytes."""
+    ws_direct: bool = True
+    """Serve /v1/ws straight from the WebSocket protocol rather than through the ASGI application
+    (the same protocol; less CPU per frame and memory per connection: bench/README.md). Off only
+    to compare the two."""
     rate_limit_per_second: float = Field(100.0, gt=0)
     """Ops per second one WebSocket session may send, on average."""
     rate_limit_burst: int = Field(200, ge=1)
