@@ -49,12 +49,17 @@ class _Outbound:
 
     async def send(self, frame: bytes) -> None:
         ws = self._ws
-        if not ws.writable.is_set():
+        while not self.send_now(frame):
             await ws.writable.wait()  # the socket's buffer is full: wait for the peer
-        if ws.close_sent or ws.disconnected:
-            return
-        ws.conn.send_text(frame)
-        ws.transport.write(b"".join(ws.conn.data_to_send()))
+
+    def send_now(self, frame: bytes) -> bool:
+        ws = self._ws
+        if not ws.writable.is_set():
+            return False
+        if not (ws.close_sent or ws.disconnected):
+            ws.conn.send_text(frame)
+            ws.transport.write(b"".join(ws.conn.data_to_send()))
+        return True
 
     async def close(self, code: int, reason: str) -> None:
         self._ws.close_direct(code, reason)
