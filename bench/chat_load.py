@@ -50,8 +50,8 @@ import orjson
 import psutil  # type: ignore[import-untyped]
 import uvloop
 from picows import WSCloseCode, WSFrame, WSMsgType
-from TLSSigAPIv2 import TLSSigAPIv2  # type: ignore[import-untyped]
 from profile_layers import Profiler, per_message
+from TLSSigAPIv2 import TLSSigAPIv2  # type: ignore[import-untyped]
 from ws_client import Client, open_client
 
 HOST = "127.0.0.1"

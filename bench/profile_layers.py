@@ -82,8 +82,9 @@ class Profiler:
         # runs without the GIL (SQLite's own work, the sync) is in the bench's
         # by-thread system and user times instead.
         self.proc = subprocess.Popen(
-            [exe, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw", "--nonblocking", "--gil",
-             "-o", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [exe, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
+             "--nonblocking", "--gil", "-o", str(path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def finish(self) -> dict[str, float]:
         self.proc.send_signal(signal.SIGINT)  # py-spy writes what it has, then exits
