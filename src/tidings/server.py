@@ -222,6 +222,7 @@ def uvicorn_config(settings: Settings, app: Any, **overrides: Any) -> uvicorn.Co
                             settings.trusted_proxies) if settings.ws_direct
             else "websockets-sansio"),
         ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=settings.ws_compression,
         # Heartbeats are the protocol's own (ping/pong frames), which browsers
         # can answer; WebSocket-level pings would be a second mechanism.
         ws_ping_interval=None,

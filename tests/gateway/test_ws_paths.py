@@ -65,3 +65,12 @@ async def test_the_server_closes_with_the_same_codes(ws_server: Server, ws_app: 
     again = await Conn.login(ws_server, ws_app, "carol")
     assert (await again.request("ping"))["ok"]
     await again.close()
+
+
+async def test_no_compression_unless_configured(ws_server: Server) -> None:
+    """The client offers permessage-deflate (as browsers do); by default the
+    server declines it (TIDINGS_WS_COMPRESSION: zlib's state per connection)."""
+    conn = await Conn.open(ws_server)
+    assert "permessage-deflate" in str(conn.ws.request.headers.get("Sec-WebSocket-Extensions"))
+    assert conn.ws.protocol.extensions == []
+    await conn.close()
