@@ -37,6 +37,7 @@ from tidings import logs
 from tidings.api.app import create_app
 from tidings.config import Settings
 from tidings.config_sources import load as load_settings
+from tidings.domain.ids import Identity
 from tidings.server import uvicorn_config
 
 T = TypeVar("T")
@@ -272,6 +273,11 @@ class ServerServices:
         record = await self.runtime.apps.get(self.runtime.home_sdkappid)
         return App(record.sdkappid, record.live_keys[0], record.admins[0])
 
+    async def client_ips(self, app: App, user: str) -> list[str]:
+        """The client address the server took for each of a user's connections."""
+        devices = self.runtime.bus.devices(Identity(app.sdkappid, user))
+        return [device.client_ip for device in devices]
+
 
 @dataclass(eq=False)
 class InProcessServer(Server):
@@ -397,6 +403,9 @@ class InProcessServer(Server):
 
     def home_app(self) -> App:
         return self._call(lambda s: s.home_app())
+
+    def client_ips(self, app: App, user: str) -> list[str]:
+        return self._call(lambda s: s.client_ips(app, user))
 
 
 @atexit.register

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import websockets
 
 from tests.gateway.test_bad_frames_log import BAD, _bad
 from tests.support import App, Conn, InProcessServer, Server
@@ -19,10 +20,11 @@ from tests.support import App, Conn, InProcessServer, Server
 
 @pytest.fixture(scope="module", params=["direct", "asgi"])
 def ws_server(request: pytest.FixtureRequest,
-              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
     server = InProcessServer(Path(tmp_path_factory.mktemp(f"ws-{request.param}")), "", {
         "TIDINGS_WS_DIRECT": "1" if request.param == "direct" else "0",
-        "TIDINGS_MAX_FRAME_BYTES": "2048", "TIDINGS_LOGIN_TIMEOUT": "1"})
+        "TIDINGS_MAX_FRAME_BYTES": "2048", "TIDINGS_LOGIN_TIMEOUT": "1",
+        "TIDINGS_TRUSTED_PROXIES": "127.0.0.1"})
     server.start()
     yield server
     server.stop()
@@ -73,4 +75,17 @@ async def test_no_compression_unless_configured(ws_server: Server) -> None:
     conn = await Conn.open(ws_server)
     assert "permessage-deflate" in str(conn.ws.request.headers.get("Sec-WebSocket-Extensions"))
     assert conn.ws.protocol.extensions == []
+    await conn.close()
+
+
+async def test_the_client_address_behind_a_trusted_proxy(ws_server: InProcessServer,
+                                                         ws_app: App) -> None:
+    """The peer (127.0.0.1) is a trusted proxy here: the session takes the
+    client's address from X-Forwarded-For, as the ASGI path always did."""
+    conn = Conn(await websockets.connect(
+        ws_server.ws_url, additional_headers={"X-Forwarded-For": "203.0.113.9, 127.0.0.1"}))
+    reply = await conn.request("login", {"sdkappid": ws_app.sdkappid, "user_id": "dave",
+                                         "usersig": ws_app.sig("dave")})
+    assert reply["ok"], reply
+    assert ws_server.client_ips(ws_app, "dave") == ["203.0.113.9"]
     await conn.close()
