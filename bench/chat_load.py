@@ -50,6 +50,7 @@ import orjson
 import psutil  # type: ignore[import-untyped]
 import uvloop
 from picows import WSCloseCode, WSFrame, WSMsgType
+from profile_layers import Profiler, per_message
 from TLSSigAPIv2 import TLSSigAPIv2  # type: ignore[import-untyped]
 from ws_client import Client, open_client
 
@@ -425,6 +426,29 @@ def busy_cpu() -> float:
     return float(t.user + t.nice + t.system + t.irq + t.softirq)
 
 
+def thread_cpu(proc: Any) -> dict[str, tuple[float, float]]:
+    """CPU seconds (user, system) of the server's main thread (the event loop:
+    sockets, parsing, services, encoding) and of its other threads together
+    (the writer's transaction and commit, the database's worker threads)."""
+    out = {"loop": (0.0, 0.0), "threads": (0.0, 0.0)}
+    if proc is None:
+        return out
+    with contextlib.suppress(psutil.Error):
+        for t in proc.threads():
+            key = "loop" if t.id == proc.pid else "threads"
+            user, system = out[key]
+            out[key] = (user + t.user_time, system + t.system_time)
+    return out
+
+
+def thread_split(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]],
+                 messages: int) -> dict[str, float]:
+    """Server CPU per message (us) by thread and by user/system time."""
+    n = max(messages, 1)
+    return {f"{key}_{kind}": round(1e6 * (after[key][i] - before[key][i]) / n, 1)
+            for key in ("loop", "threads") for i, kind in enumerate(("user", "system"))}
+
+
 def pct(values: list[int], q: float) -> float | None:
     """Nearest-rank percentile of ns values, in ms."""
     if not values:
@@ -536,15 +560,20 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
 
     calls0 = callbacks_seen(target)
     s_cpu0 = sum(server.cpu_times()[:2]) if server else 0.0
+    threads0 = thread_cpu(server)
     a_cpu0 = sum(app_server.cpu_times()[:2]) if app_server else 0.0
     c_cpu0, sys0 = time.process_time(), busy_cpu()
     a0, d0, n0, t0 = stats.acked, stats.delivered, stats.sent, time.perf_counter()
+    profiler = (Profiler(target.pid, Path(args.profile))
+                if args.profile and target.pid else None)
     stats.measuring = True
     await asyncio.sleep(args.duration)
     stats.measuring = False
     a1, d1, n1, t1 = stats.acked, stats.delivered, stats.sent, time.perf_counter()
+    split = await asyncio.to_thread(profiler.finish) if profiler is not None else {}
     calls1 = callbacks_seen(target)
     s_cpu1 = sum(server.cpu_times()[:2]) if server else 0.0
+    threads1 = thread_cpu(server)
     a_cpu1 = sum(app_server.cpu_times()[:2]) if app_server else 0.0
     c_cpu1, sys1 = time.process_time(), busy_cpu()
     stats.sending = False
@@ -592,6 +621,10 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "server_cpu_pct": round(100 * s_cpu / elapsed, 1) if server else None,
         # Server CPU per durably-acked message; 1e6 / this = the one-core ceiling.
         "server_us_per_msg": round(1e6 * s_cpu / max(acked, 1), 1) if server else None,
+        # The same by thread: the event loop's user and system (socket) time,
+        # the other threads' (the writer's transaction; system: the commit's sync).
+        "server_us_per_msg_by_thread": thread_split(threads0, threads1, acked) if server
+        else None,
         "client_cpu_pct": round(100 * c_cpu / elapsed, 1),
         "callback": args.callback,
         # Requests the app server got in the window: with --callback before_send
@@ -613,6 +646,9 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "ok": failures == 0,
         "server_commit": target.commit,
     }
+    if profiler is not None:
+        result["profile_pct"] = split
+        result["profile_us_per_msg"] = per_message(split, result["server_us_per_msg"])
     if stats.first_error:
         result["first_error"] = stats.first_error
     return result
@@ -643,6 +679,9 @@ def main() -> None:
                         default="none",
                         help="turn these callbacks on, to a local app server (pinned to the "
                              "clients' CPU) that answers at once")
+    parser.add_argument("--profile", metavar="PATH",
+                        help="py-spy the server in the measured window, raw stacks to PATH; "
+                             "the JSON line gets the split by layer (bench/profile_layers.py)")
     args = parser.parse_args()
     if args.url and (args.sdkappid is None or not args.key):
         parser.error("--url needs --sdkappid and --key")

@@ -33,10 +33,12 @@ import json
 import secrets
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import psutil  # type: ignore[import-untyped]
-from chat_load import Target, run_on_own_server
+from chat_load import Target, run_on_own_server, thread_cpu
+from profile_layers import Profiler
 from TLSSigAPIv2 import TLSSigAPIv2  # type: ignore[import-untyped]
 from ws_client import Client, connect, disconnect_all
 
@@ -72,7 +74,7 @@ def server_cpu(process: Any) -> float:
 
 
 async def storm_round(target: Target, users: list[str], in_flight: int,
-                      process: Any) -> dict[str, Any]:
+                      process: Any, profile: str = "") -> dict[str, Any]:
     signer = TLSSigAPIv2(target.sdkappid, target.key)
     gate = asyncio.Semaphore(in_flight)
     failures: list[str] = []
@@ -87,13 +89,23 @@ async def storm_round(target: Target, users: list[str], in_flight: int,
                 return
             disconnect_all([client])
 
-    cpu0, t0 = server_cpu(process), time.perf_counter()
+    profiler = Profiler(target.pid, Path(profile)) if profile and target.pid else None
+    cpu0, t0, threads0 = server_cpu(process), time.perf_counter(), thread_cpu(process)
     await asyncio.gather(*(one(u) for u in users))
     wall, cpu = time.perf_counter() - t0, server_cpu(process) - cpu0
+    threads1 = thread_cpu(process)
     done = len(users) - len(failures)
-    return {"logins": done, "failures": len(failures), "first_failure": failures[:1],
-            "per_s": round(done / wall, 1),
-            "server_cpu_ms_per_login": round(cpu * 1000 / max(done, 1), 3)}
+    result = {"logins": done, "failures": len(failures), "first_failure": failures[:1],
+              "per_s": round(done / wall, 1),
+              "server_cpu_ms_per_login": round(cpu * 1000 / max(done, 1), 3),
+              # The same by thread: the event loop's user and system time, the
+              # other threads' (the database's workers, the writer).
+              "by_thread_ms": {f"{key}_{kind}": round(
+                  1000 * (threads1[key][i] - threads0[key][i]) / max(done, 1), 3)
+                  for key in ("loop", "threads") for i, kind in enumerate(("user", "system"))}}
+    if profiler is not None:
+        result["profile_pct"] = await asyncio.to_thread(profiler.finish)
+    return result
 
 
 async def idle(target: Target, users: list[str], in_flight: int, process: Any) -> dict[str, Any]:
@@ -131,8 +143,11 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "seed_s": round(time.perf_counter() - t0, 1),
         "database": target.database, "server_commit": target.commit}
     if args.mode == "storm":
-        result["first"] = await storm_round(target, users, args.in_flight, process)
-        result["again"] = await storm_round(target, users, args.in_flight, process)
+        profile = args.profile or ""
+        result["first"] = await storm_round(target, users, args.in_flight, process,
+                                            profile and f"{profile}.first")
+        result["again"] = await storm_round(target, users, args.in_flight, process,
+                                            profile and f"{profile}.again")
         result["ok"] = not (result["first"]["failures"] or result["again"]["failures"])
     else:
         result["idle"] = await idle(target, users, args.in_flight, process)
@@ -153,6 +168,9 @@ def main() -> None:
     parser.add_argument("--database-url", default="",
                         help="TIDINGS_DATABASE_URL for our server (default: SQLite)")
     parser.add_argument("--show-server-log", action="store_true")
+    parser.add_argument("--profile", metavar="PATH",
+                        help="storm: py-spy the server in each round, raw stacks to "
+                             "PATH.first and PATH.again (bench/profile_layers.py)")
     args = parser.parse_args()
     args.callback = "none"
     args.server_env = CROWD

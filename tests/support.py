@@ -38,6 +38,7 @@ from tidings import logs
 from tidings.api.app import create_app
 from tidings.config import Settings
 from tidings.config_sources import load as load_settings
+from tidings.domain.ids import Identity
 from tidings.server import DrainingServer, uvicorn_config
 
 T = TypeVar("T")
@@ -289,6 +290,11 @@ class ServerServices:
         record = await self.runtime.apps.get(self.runtime.home_sdkappid)
         return App(record.sdkappid, record.live_keys[0], record.admins[0])
 
+    async def client_ips(self, app: App, user: str) -> list[str]:
+        """The client address the server took for each of a user's connections."""
+        devices = self.runtime.bus.devices(Identity(app.sdkappid, user))
+        return [device.client_ip for device in devices]
+
 
 @dataclass(eq=False)
 class InProcessServer(Server):
@@ -419,6 +425,9 @@ class InProcessServer(Server):
         password = f"operator-password-{uuid.uuid4().hex[:8]}"
         self._call(lambda s: s.create_operator(name, password))
         return password
+
+    def client_ips(self, app: App, user: str) -> list[str]:
+        return self._call(lambda s: s.client_ips(app, user))
 
 
 @atexit.register

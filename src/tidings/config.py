@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     """Largest message (its elements and custom data, encoded), in bytes."""
     max_frame_bytes: int = Field(64 * 1024, ge=1024)
     """Largest WebSocket frame a client may send, in bytes."""
+    ws_compression: bool = False
+    """Accept WebSocket per-message compression (permessage-deflate) when a client offers it, as
+    browsers do. Off: each compressing connection holds zlib's state (tens of KiB of server
+    memory) and spends CPU on every frame, for frames that are mostly small JSON."""
+    ws_direct: bool = True
+    """Serve /v1/ws straight from the WebSocket protocol rather than through the ASGI application
+    (the same protocol; less CPU per frame and memory per connection: bench/README.md). Off only
+    to compare the two."""
     rate_limit_per_second: float = Field(100.0, gt=0)
     """Ops per second one WebSocket session may send, on average."""
     rate_limit_burst: int = Field(200, ge=1)

@@ -33,6 +33,7 @@ from tidings.api.app import create_app
 from tidings.config import Settings
 from tidings.domain.cluster import StartRefused
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.gateway.ws_direct import direct_protocol
 from tidings.runtime import claim_node
 
 # After an answer given before the request's body was read (413, 401), the
@@ -219,8 +220,11 @@ def uvicorn_config(settings: Settings, app: Any, **overrides: Any) -> uvicorn.Co
         log_level=settings.log_level,
         loop="uvloop",
         http=http_protocol(settings),
-        ws="websockets-sansio",
+        ws=(direct_protocol(lambda: getattr(app.state, "runtime", None),
+                            settings.trusted_proxies) if settings.ws_direct
+            else "websockets-sansio"),
         ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=settings.ws_compression,
         # Heartbeats are the protocol's own (ping/pong frames), which browsers
         # can answer; WebSocket-level pings would be a second mechanism.
         ws_ping_interval=None,

@@ -103,7 +103,7 @@ def test_the_gateway_serves_exactly_the_protocols_ops_with_their_models() -> Non
     from tidings.gateway.session import Session
 
     session = Session(MagicMock(settings=Settings()), MagicMock())
-    handlers = session._handlers
+    handlers = session.all_handlers()
     assert set(handlers) == set(OPS)
     wrong = {name: getattr(h, "model", None) for name, h in handlers.items()
              if getattr(h, "model", None) is not OPS[name]}

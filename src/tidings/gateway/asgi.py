@@ -19,6 +19,9 @@ class _AsgiTransport:
         # Text frames: browsers hand them to JSON.parse as they are.
         await self._ws.send_text(frame.decode())
 
+    def send_now(self, frame: bytes) -> bool:
+        return False  # an ASGI send is a coroutine: the session's writer task awaits it
+
     async def close(self, code: int, reason: str) -> None:
         if self._ws.application_state is WebSocketState.CONNECTED:
             await self._ws.close(code, reason)

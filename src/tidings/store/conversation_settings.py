@@ -26,9 +26,8 @@ class ConversationSettingsStore:
         """The user's settings by conversation number (conversations with
         default settings are not there)."""
         s = conversation_settings.c
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(select(conversation_settings).where(
-                s.sdkappid == sdkappid, s.user_id == user_id))).all()
+        query = select(conversation_settings).where(s.sdkappid == sdkappid, s.user_id == user_id)
+        rows = await self._db.read(lambda conn: conn.execute(query).all())
         return {r.conversation_id: _settings(r) for r in rows}
 
     async def of_one(self, conversation_id: int, user_id: str) -> ConversationSettings:

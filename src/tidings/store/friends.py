@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, or_, select, update
+from sqlalchemy import Connection, Row, Table, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -209,13 +209,16 @@ class FriendStore:
                           ) -> tuple[list[FriendRequest], list[FriendRequest]]:
         """(incoming, outgoing) pending requests, newest first."""
         r = friend_requests.c
-        async with self._db.reader.connect() as conn:
-            incoming = (await conn.execute(select(friend_requests).where(
+
+        def read(conn: Connection) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
+            return (conn.execute(select(friend_requests).where(
                 r.sdkappid == sdkappid, r.to_user == user_id)
-                .order_by(r.created_at.desc(), r.from_user))).all()
-            outgoing = (await conn.execute(select(friend_requests).where(
-                r.sdkappid == sdkappid, r.from_user == user_id)
-                .order_by(r.created_at.desc(), r.to_user))).all()
+                .order_by(r.created_at.desc(), r.from_user)).all(),
+                conn.execute(select(friend_requests).where(
+                    r.sdkappid == sdkappid, r.from_user == user_id)
+                    .order_by(r.created_at.desc(), r.to_user)).all())
+
+        incoming, outgoing = await self._db.read(read)
         return [_request(x) for x in incoming], [_request(x) for x in outgoing]
 
     # -- blocks --------------------------------------------------------------------

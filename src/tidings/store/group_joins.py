@@ -154,9 +154,8 @@ class JoinRequestStore:
                  .where(r.sdkappid == sdkappid, r.state == JoinState.PENDING.value))
         if group_id is not None:
             query = query.where(r.group_id == group_id)
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(query.order_by(r.created_at.desc(), r.user_id)
-                                       .limit(MAX_LISTED))).all()
+        query = query.order_by(r.created_at.desc(), r.user_id).limit(MAX_LISTED)
+        rows = await self._db.read(lambda conn: conn.execute(query).all())
         return [_request(row) for row in rows]
 
     async def pending_of_group(self, key: ConversationKey) -> list[JoinRequest]:
@@ -172,9 +171,9 @@ class JoinRequestStore:
                            ) -> list[JoinRequest]:
         """The user's own applications: pending ones, and those answered since."""
         r = group_join_requests.c
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(select(group_join_requests).where(
-                r.sdkappid == sdkappid, r.user_id == user_id,
-                or_(r.state == JoinState.PENDING.value, r.handled_at >= answered_since))
-                .order_by(r.created_at.desc(), r.group_id).limit(MAX_LISTED))).all()
+        query = (select(group_join_requests).where(
+            r.sdkappid == sdkappid, r.user_id == user_id,
+            or_(r.state == JoinState.PENDING.value, r.handled_at >= answered_since))
+            .order_by(r.created_at.desc(), r.group_id).limit(MAX_LISTED))
+        rows = await self._db.read(lambda conn: conn.execute(query).all())
         return [_request(row) for row in rows]

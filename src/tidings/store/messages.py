@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, tuple_, union_all, update
+from sqlalchemy import Connection, and_, case, func, select, tuple_, union_all, update
 
 from tidings.domain.elements import EntryKind
 from tidings.domain.ids import ConversationKey, ConversationKind
@@ -141,6 +141,10 @@ class MessageStore:
         query per ``_RANGES_PER_QUERY`` ranges, each range its own indexed
         ``ORDER BY seq LIMIT n`` branch of a UNION ALL, instead of a round
         trip per conversation."""
+        if not ranges:
+            # A sync with nothing new (every login's first, with limit 0):
+            # a reader connection's checkout and rollback cost ~0.3 ms.
+            return {}
         m = messages.c
         keys = {r.conversation_id: r.key for r in ranges}
         found: dict[int, list[StoredMessage]] = {r.conversation_id: [] for r in ranges}
@@ -181,8 +185,7 @@ class MessageStore:
         )
         if limit is not None:
             stmt = stmt.limit(limit)
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await self._db.read(lambda conn: conn.execute(stmt).all())
         states = [
             ConversationState(r.id, key_of(r), r.last_seq, r.last_time, r.read_seq, None,
                               r.last_msg_no, r.read_msg_no, visible_after=r.visible_after,
@@ -252,10 +255,13 @@ class MessageStore:
                              user_id: str) -> dict[int, int]:
         """For one-to-one conversations: the other member's read cursor."""
         cm = conversation_members.c
-        found: dict[int, int] = {}
-        async with self._db.reader.connect() as conn:
+
+        def read(conn: Connection) -> dict[int, int]:
+            found: dict[int, int] = {}
             for i in range(0, len(conversation_ids), 400):
-                rows = await conn.execute(select(cm.conversation_id, cm.read_seq).where(
+                rows = conn.execute(select(cm.conversation_id, cm.read_seq).where(
                     cm.conversation_id.in_(conversation_ids[i:i + 400]), cm.user_id != user_id))
                 found.update((r.conversation_id, r.read_seq) for r in rows)
-        return found
+            return found
+
+        return await self._db.read(read)
