@@ -284,6 +284,10 @@ class Settings(BaseSettings):
     """Seconds that queued work (a callback, a push) claimed by a process is its own: past
     it, a process that died leaves it to the others. Longer than any callback's or push's
     timeout."""
+    cluster_broadcast_lease: float = Field(15.0, gt=0)
+    """Seconds that a running broadcast is the walking process's own; it renews the lease
+    every third of it while it walks, and every process looks for jobs whose lease ended
+    as often: a process that dies leaves its broadcast to another within this time."""
 
     def resolved_database_url(self) -> str:
         if self.database_url:
