@@ -378,3 +378,40 @@ async def test_redis_killed_and_restarted_under_load_live_delivery_resumes(kit: 
             await conn.close()
         if kit.redis.process is None or kit.redis.process.poll() is not None:
             kit.redis.start()
+
+
+# -- the broadcast lease, at the store -------------------------------------------------
+
+
+async def test_two_processes_claiming_one_broadcast_never_both_hold_it(
+        pg_cluster: Cluster | None) -> None:
+    """Two stores (two processes' ids) claim at once: one gets the job; the
+    other's renewal and page record are refused while the lease holds, and
+    it may claim the job once the holder gives it back."""
+    if pg_cluster is None:
+        pytest.skip("PostgreSQL binaries are not installed (scripts/test installs them)")
+    from tidings.store.broadcasts import BroadcastStore
+    from tidings.store.engine import migrate, open_database
+
+    db = open_database(pg_cluster.new_database())
+    try:
+        await migrate(db)
+        one, two = (BroadcastStore(db, 60_000, owner) for owner in ("node-one", "node-two"))
+        alone = BroadcastStore(db)  # a process alone: no lease, takes every running job
+        made, created = await alone.create(1400000001, "shop", "b-1", b"[]", "")
+        assert created and made.state == "running"
+        got = await asyncio.gather(one.claim(), two.claim())
+        assert sorted(len(g) for g in got) == [0, 1]
+        holder, other = (one, two) if got[0] else (two, one)
+        [held] = got[0] or got[1]
+        assert await holder.renew(held.id) and not await other.renew(held.id)
+        assert await other.claim() == []
+        assert await other.advance(held, "r00500", 500, 0) is None  # fenced by the owner
+        moved = await holder.advance(held, "r00500", 500, 0)
+        assert moved is not None and (moved.cursor, moved.sent) == ("r00500", 500)
+        await holder.release([held.id])
+        [taken] = await other.claim()
+        assert (taken.id, taken.cursor) == (held.id, "r00500")
+        assert not await holder.renew(held.id)
+    finally:
+        await db.dispose()
