@@ -10,6 +10,14 @@ commit; the peer gets a ``message`` event).
     python bench/chat_load.py --mode throughput              # closed loop, window 32
     python bench/chat_load.py --mode latency --rate 2000     # open loop, fixed schedule
     python bench/chat_load.py --url http://127.0.0.1:8080 --sdkappid N --key K
+    python bench/chat_load.py --url http://127.0.0.1:8081,http://127.0.0.1:8082 ...
+
+Several ``--url``s (comma-separated) are the processes of a cluster
+(docs/cluster.md): user ``i`` connects to the ``i % n``-th, so the two users
+of a pair are on two processes and every message crosses Redis
+(``--spread together`` puts both on one: the cluster without the crossing);
+``--server-pid`` then takes their pids, comma-separated, and the server
+figures are their sum. ``bench/cluster_load.py`` starts such a cluster.
 
 Throughput mode keeps ``--window`` unacked sends in flight per client. Latency mode
 sends ``--rate`` msgs/s in total on a fixed schedule, whatever the server does.
@@ -44,6 +52,7 @@ import urllib.request
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, NoReturn
 
 import orjson
@@ -242,6 +251,30 @@ class Target:
     commit: str | None
     app_server_pid: int | None = None  # --callback: the app's stand-in
     app_server_url: str = ""
+    # The other processes of a cluster (--url a,b,...): their URLs and pids.
+    more_urls: tuple[str, ...] = ()
+    more_pids: tuple[int, ...] = ()
+    spread: str = "split"
+
+    def url_of(self, i: int) -> str:
+        """Where user ``i`` connects: users 2k and 2k+1 (a pair) on two
+        processes ("split") or on one ("together")."""
+        urls = (self.base_url, *self.more_urls)
+        return urls[(i if self.spread == "split" else i // 2) % len(urls)]
+
+
+class Servers:
+    """The CPU and RSS of the server processes together (a cluster's: several)."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.procs = [psutil.Process(pid) for pid in pids]
+
+    def cpu_times(self) -> tuple[float, float]:
+        times = [p.cpu_times() for p in self.procs]
+        return sum(t.user for t in times), sum(t.system for t in times)
+
+    def memory_info(self) -> Any:
+        return SimpleNamespace(rss=sum(p.memory_info().rss for p in self.procs))
 
 
 def free_port() -> int:
@@ -413,8 +446,13 @@ def external_server(args: argparse.Namespace) -> Any:
     scheme = {"ws": "http", "wss": "https"}.get(parsed.scheme, parsed.scheme)
     base_url = f"{scheme}://{parsed.netloc}"
     version = healthz(base_url).get("version")
-    yield Target(base_url, args.sdkappid, args.key, args.server_pid, "external",
-                 f"version {version} (external server)")
+    more = tuple(url.rstrip("/") for url in args.more_urls)
+    for url in more:
+        healthz(url)
+    pids = [int(p) for p in str(args.server_pid or "").split(",") if p]
+    yield Target(base_url, args.sdkappid, args.key, pids[0] if pids else None, "external",
+                 f"version {version} (external server)", more_urls=more,
+                 more_pids=tuple(pids[1:]), spread=args.spread)
 
 
 # --------------------------------------------------------------------------- run
@@ -498,7 +536,7 @@ async def connect_all(target: Target, pairs: int, stats: Stats) -> list[ChatClie
 
     async def one(i: int) -> ChatClient:
         async with gate:
-            listener = await open_client(target.base_url,
+            listener = await open_client(target.url_of(i),
                                          lambda: ChatClient(stats, users[i], users[i ^ 1]))
             await listener.login_and_sync(target.sdkappid, str(signer.gen_sig(users[i], 3600)))
             return listener
@@ -539,7 +577,7 @@ async def drain(clients: list[ChatClient], within: float) -> None:
 
 async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     stats = Stats()
-    server = psutil.Process(target.pid) if target.pid else None
+    server = Servers([target.pid, *target.more_pids]) if target.pid else None
     app_server = psutil.Process(target.app_server_pid) if target.app_server_pid else None
     sampler = Sampler(server)
     sampler.start()
@@ -636,6 +674,8 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "other_cpu_pct": round(100 * ((sys1 - sys0) - s_cpu - c_cpu - (a_cpu1 - a_cpu0))
                                / elapsed, 1),
         "database": target.database,
+        **({"processes": 1 + len(target.more_urls), "spread": target.spread}
+           if target.more_urls else {}),
         "errors": stats.errors,
         "duplicates": stats.duplicates,
         "out_of_order": stats.out_of_order,
@@ -667,11 +707,16 @@ def main() -> None:
     parser.add_argument("--drain-timeout", type=float, default=5.0)
     parser.add_argument("--database-url", default="",
                         help="TIDINGS_DATABASE_URL for our server (default: SQLite)")
-    parser.add_argument("--url", help="an already-running server (loopback) instead of ours")
+    parser.add_argument("--url", help="an already-running server (loopback) instead of ours; "
+                        "several, comma-separated: the processes of a cluster")
+    parser.add_argument("--spread", choices=["split", "together"], default="split",
+                        help="with several --url: the two users of a pair on two processes "
+                             "(each message crosses Redis) or on one")
     parser.add_argument("--sdkappid", type=int, help="with --url: the app to log in to")
     parser.add_argument("--key", help="with --url: that app's secret key")
-    parser.add_argument("--server-pid", type=int,
-                        help="with --url: the server's pid, for its CPU and RSS figures")
+    parser.add_argument("--server-pid",
+                        help="with --url: the server's pid (several: comma-separated), for "
+                             "its CPU and RSS figures")
     parser.add_argument("--show-server-log", action="store_true")
     parser.add_argument("--push", choices=["on", "off"], default="on",
                         help="off: the server writes no push jobs (to measure what push costs)")
@@ -683,6 +728,7 @@ def main() -> None:
                         help="py-spy the server in the measured window, raw stacks to PATH; "
                              "the JSON line gets the split by layer (bench/profile_layers.py)")
     args = parser.parse_args()
+    args.url, *args.more_urls = (args.url or "").split(",")
     if args.url and (args.sdkappid is None or not args.key):
         parser.error("--url needs --sdkappid and --key")
     if args.url and args.callback != "none":

@@ -30,6 +30,8 @@ class Call:
     headers: dict[str, str]
     body: bytes
     at: float = field(default_factory=time.monotonic)
+    # The caller's address: which process sent it (tests of a cluster).
+    client: tuple[str, int] = ("", 0)
 
     @property
     def doc(self) -> Any:
@@ -96,7 +98,8 @@ class AppServer:
                 body = self.rfile.read(length)
                 parts = urlsplit(self.path)
                 call = Call(parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
-                            {k.lower(): v for k, v in self.headers.items()}, body)
+                            {k.lower(): v for k, v in self.headers.items()}, body,
+                            client=self.client_address[:2])
                 with owner._lock:
                     if self.server is not owner._httpd:
                         # A keep-alive connection that outlived stop(): a stopped

@@ -50,6 +50,13 @@ class RedisServer:
         self.stop()
         raise RuntimeError("redis-server did not come up")
 
+    def crash(self) -> None:
+        """kill -9: what it held in memory is gone (it saves nothing); its
+        files stay, so ``start`` brings it back, empty, on the same port."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()

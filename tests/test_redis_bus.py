@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, find_redis
 from tidings.bus.redis import RedisBus
 from tidings.domain.ids import Identity
 
@@ -175,3 +175,53 @@ async def test_a_device_in_the_background_on_another_node_counts_as_away(
     assert "away" not in a.describe_devices(fay)[0]
     b.set_away(fay, device, False)
     await until(lambda: a.foreground(fay), "a sees fay back")
+
+
+@pytest.mark.parametrize("down", [0.0, 1.5], ids=["back-at-once", "down-past-the-timeout"])
+async def test_after_redis_restarts_empty_the_nodes_announce_their_devices_again(
+        down: float) -> None:
+    """Redis killed and started again (empty: it saves nothing), at once
+    (redis-py reconnects and subscribes again inside ``listen``) or after
+    the nodes took each other for dead: each node reads the cluster again
+    and writes its devices anew, so frames cross again and a node that
+    starts afterwards learns who is online."""
+    binary = find_redis()
+    if binary is None:
+        pytest.skip("redis-server is not installed (scripts/test installs it)")
+    redis = RedisServer(binary)  # its own: this test kills it
+    redis.start()
+    made: list[RedisBus] = []
+
+    async def node() -> RedisBus:
+        bus = RedisBus(redis.url, heartbeat=0.1, node_timeout=0.6)
+        await bus.start()
+        made.append(bus)
+        return bus
+
+    try:
+        a, b = await node(), await node()
+        erin = Identity(APP, "erin")
+        device = Device("e1")
+        b.attach(erin, device)
+        await until(lambda: a.online(erin), "a sees erin")
+        redis.crash()
+        await asyncio.sleep(down)
+        redis.start()
+        await until(lambda: bool(b._early is None and a._remote.get(erin)
+                                 and erin in b._by_identity), "the nodes rejoin")
+
+        async def crossed() -> bool:
+            a.deliver(erin, b"after", conversation_id=1, seq=1)
+            await asyncio.sleep(0.05)
+            return any(f == b"after" for f, _, _ in device.frames)
+
+        for _ in range(100):
+            if await crossed():
+                break
+        assert any(f == b"after" for f, _, _ in device.frames)
+        late = await node()
+        assert late.online(erin)
+    finally:
+        for bus in made:
+            await bus.stop()
+        redis.stop()

@@ -310,6 +310,10 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=256)
     """Processes tidings serve runs on one host, sharing its port (a supervising parent
     restarts any that dies); more than 1 needs PostgreSQL and TIDINGS_REDIS_URL."""
+    cluster_broadcast_lease: float = Field(15.0, gt=0)
+    """Seconds that a running broadcast is the walking process's own; it renews the lease
+    every third of it while it walks, and every process looks for jobs whose lease ended
+    as often: a process that dies leaves its broadcast to another within this time."""
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -179,9 +179,12 @@ class Runtime:
         callbacks.start()
         writer.start()
         admin_messaging = AdminMessagingService(messaging, AccountStore(db))
-        broadcasts = BroadcastService(BroadcastStore(db), admin_messaging, apps)
-        # In a cluster, a job whose process died is carried on by another.
-        await broadcasts.start(adopt_every=30.0 if settings.redis_url else 0.0)
+        # In a cluster, a job is leased: one whose process died is carried
+        # on by another within the lease.
+        broadcasts = BroadcastService(BroadcastStore(
+            db, int(settings.cluster_broadcast_lease * 1000) if settings.redis_url else 0,
+            bus.node if isinstance(bus, RedisBus) else ""), admin_messaging, apps)
+        await broadcasts.start()
         home_accounts = home_accounts_service(db, settings, home.sdkappid, apps, auth,
                                               accounts, bus)
         links = LinkService(LinkStore(db), apps, AccountStore(db), ProfileStore(db), friends,

@@ -265,6 +265,24 @@ async def test_two_users_chat(server: Server, sdk_app: App) -> None:
         assert alice.connects == 1
 
 
+async def test_a_client_given_several_urls_uses_the_next_when_one_does_not_answer(
+        server: Server, sdk_app: App) -> None:
+    """The processes of a cluster: the first URL's process is gone (nobody
+    listens there), so the client connects to the second and works there."""
+    from tests.pg import free_port
+
+    a, b = names("alice", "bob")
+    dead = f"ws://127.0.0.1:{free_port()}/v1/ws"
+    with pytest.raises(ValueError, match="at least one"):
+        Client([], sdk_app.sdkappid, a, sdk_app.sig(a))
+    async with Client([dead, server.ws_url], sdk_app.sdkappid, a, sdk_app.sig(a),
+                      **FAST) as alice, client(server, sdk_app, b) as bob:
+        assert alice.url == server.ws_url and alice.urls == (dead, server.ws_url)
+        ack = await alice.send_text(f"c2c_{b}", "through the second")
+        got = await next_message(bob)
+        assert (got.sender, got.seq, got.text) == (a, ack.seq, "through the second")
+
+
 async def test_every_device_of_a_user_follows_the_chat(server: Server, sdk_app: App) -> None:
     a, b = names("alice", "bob")
     reads: asyncio.Queue[ReadState] = asyncio.Queue()

@@ -32,6 +32,10 @@ Memory: each node mirrors the cluster's online identities (a dict entry
 each). Past a few hundred thousand connected identities, per-identity
 channels (subscribed where the identity is connected) would replace the
 mirror: the plan in docs/cluster.md.
+
+Longer than 500 lines: one class, whose parts (presence, frames, rooms, the
+listener and its rejoin after an outage, the sender) all read and write the
+one mirror of the cluster; split, each would reach into the others' state.
 """
 
 from __future__ import annotations
@@ -349,13 +353,25 @@ class RedisBus(LocalBus):
 
     async def _listen(self) -> None:
         """Read both channels; after a lost connection, subscribe again and
-        read the cluster's state afresh."""
+        read the cluster's state afresh. redis-py may reconnect and
+        subscribe again by itself, inside ``listen``: each confirmation of
+        the cluster's channel after the first says a new connection, so the
+        rejoin follows either way."""
+        subscribed = 0  # confirmations of the cluster's channel
+        live = False  # what to say when the connection is lost: once per outage
         while True:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(self._names.all, self._names.channel(self.node))
                 self._subscribed.set()
                 async for message in pubsub.listen():
+                    if (message["type"] == "subscribe"
+                            and message["channel"] == self._names.all_bytes):
+                        subscribed += 1
+                        live = True
+                        if subscribed > 1:
+                            self._start_rejoin()
+                        continue
                     if message["type"] != "message":
                         continue
                     if message["channel"] == self._names.all_bytes:
@@ -373,27 +389,48 @@ class RedisBus(LocalBus):
                         except Exception:  # one bad record must not stop the bus
                             log.exception("bus message failed: %r", record[:200])
             except (RedisError, OSError) as exc:
-                log.warning("cluster bus: Redis connection lost (%s); reconnecting", exc)
+                if live:
+                    log.warning("cluster bus: Redis connection lost (%s); reconnecting", exc)
+                live = False
                 await asyncio.sleep(0.5)
-                with contextlib.suppress(RedisError, OSError):
-                    await self._rejoin()
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
+    def _start_rejoin(self) -> None:
+        """Subscribed again: what the others announce from now on waits
+        (``_early``) while their state is read, then is applied on top."""
+        if self._early is None:
+            self._early = []
+        task = asyncio.create_task(self._rejoin(), name="bus-rejoin")
+        self._tasks.append(task)
+        task.add_done_callback(self._tasks.remove)
+
     async def _rejoin(self) -> None:
-        """After Redis came back (perhaps empty): the others' state again,
-        and ours written anew."""
-        self._remote.clear()
-        self._of_node.clear()
-        self._rooms.clear()
-        self._heard.clear()
-        await self._read_cluster()
+        """After Redis came back (perhaps empty, perhaps after the others
+        took this node for dead): the others' state again, and ours written
+        anew (this node's name in the cluster first, so that a node reading
+        the cluster meanwhile finds our devices)."""
+        try:
+            await self._redis.hset(self._names.nodes, self.node, str(time.time()))
+            self._remote.clear()
+            self._of_node.clear()
+            self._rooms.clear()
+            self._heard.clear()
+            await self._read_cluster()
+        except (RedisError, OSError) as exc:
+            log.warning("cluster bus: reading the cluster again failed (%s)", exc)
+        finally:
+            early, self._early = self._early or [], None
+            for doc in early:
+                self._on_all(doc)
         for identity in list(self._by_identity):
             self._announce(identity)
         for room, count in list(self._room_counts.items()):
             self._room_counts.pop(room)
             self.room_members(room, count)
+        log.info("cluster bus: rejoined (%d other nodes, %d identities online there)",
+                 len(self._heard), len(self._remote))
 
     def _on_all(self, doc: list[Any]) -> None:
         kind, node = doc[0], doc[1]
@@ -453,14 +490,18 @@ class RedisBus(LocalBus):
         self._wake.set()
 
     async def _send_loop(self) -> None:
+        failing = False  # said once per outage, not every 0.2 s
         while True:
             await self._wake.wait()
             self._wake.clear()
             try:
                 await self._flush()
+                failing = False
             except (RedisError, OSError) as exc:
                 # Frames lost here are read by the devices' next sync.
-                log.warning("cluster bus: could not publish (%s)", exc)
+                if not failing:
+                    log.warning("cluster bus: could not publish (%s)", exc)
+                failing = True
                 await asyncio.sleep(0.2)
 
     async def _flush(self) -> None:

@@ -57,6 +57,10 @@ class Client(MessageMethods, ConversationMethods, PeopleMethods, GroupMethods, P
              LinkMethods, MediaMethods):
     """A Tidings user's connection. Use as ``async with Client(...) as c:``.
 
+    ``url`` is the server's WebSocket URL (``ws://host:port/v1/ws``), or
+    several: the processes of a cluster (docs/cluster.md), tried in the
+    order given, the next one after a failed or dropped connection, so a
+    client whose process dies reconnects to another and resyncs there.
     ``usersig`` is a ticket or a function (sync or async) that makes a fresh
     one for each connection. ``known`` resumes from a map saved from
     :attr:`known`; without it the first sync brings the newest messages of

@@ -13,7 +13,7 @@ import inspect
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, Self, TypeVar
 
 from websockets.asyncio.client import connect
@@ -76,7 +76,7 @@ class Session:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         sdkappid: int,
         user_id: str,
         usersig: UserSigSource,
@@ -95,7 +95,13 @@ class Session:
         backoff_max: float = 30.0,
         max_frame_bytes: int = 32 * 1024 * 1024,
     ) -> None:
-        self.url = url
+        # Several URLs: the processes of a cluster (docs/cluster.md), any of
+        # which serves; tried in the order given, the next one after a
+        # failed connection or a dropped one (its process may be gone).
+        self.urls: tuple[str, ...] = (url,) if isinstance(url, str) else tuple(url)
+        if not self.urls:
+            raise ValueError("url: at least one")
+        self._url_at = 0
         self.sdkappid = sdkappid
         self.user_id = user_id
         self.device_id = device_id or uuid.uuid4().hex
@@ -172,6 +178,11 @@ class Session:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
         self._inbox.put_nowait(END)
+
+    @property
+    def url(self) -> str:
+        """The server's URL this client connects (or is connected) to."""
+        return self.urls[self._url_at]
 
     @property
     def connected(self) -> bool:
@@ -263,6 +274,7 @@ class Session:
                 log.exception("%s: connection failed", self.user_id)
             if self._closed:
                 return
+            self._url_at = (self._url_at + 1) % len(self.urls)
             if self.connects != before:
                 attempt = 0  # it worked for a while: start the backoff over
             delay = self._backoff(attempt)

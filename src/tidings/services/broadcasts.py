@@ -7,6 +7,12 @@ online, synced by the rest, exactly like a batch send), page by page in user
 id order. After each page the job's cursor is written; a process that dies
 mid-page resumes from the last cursor at its next start, and the resent part
 of the page is recognised by its client message ids (no duplicates).
+
+In a cluster a job is walked by the process that holds its lease
+(store/broadcasts.py): renewed every third of the lease while it walks;
+every process looks for jobs whose lease ended as often, so a job whose
+process died is carried on by another within the lease, and a process
+that lost its lease (stalled past it) stops before its next page.
 """
 
 from __future__ import annotations
@@ -45,20 +51,23 @@ class BroadcastService:
         self._apps = apps
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._adopter: asyncio.Task[None] | None = None
+        # Seconds between lease renewals and looks for jobs to take over.
+        self._every = store.lease_ms / 3000
 
-    async def start(self, adopt_every: float = 0.0) -> None:
+    async def start(self) -> None:
         """Carry on with the jobs that a previous process left running. In
-        a cluster (``adopt_every`` seconds), look again and again: a job
-        whose process died is taken over. Two processes walking one job is
-        harmless: each recipient's message is one (the writer's dedup), and
-        the first to record a page wins; the other stops (``advance``)."""
+        a cluster (the store has a lease), look again every third of the
+        lease: a job whose process died is taken over. Were a stalled
+        process to walk on past its lease beside the new holder, each
+        recipient's message is still one (the writer's dedup), and its
+        next page's record is refused (``advance``): it stops."""
         await self._adopt()
-        if adopt_every:
-            self._adopter = asyncio.create_task(self._adopt_loop(adopt_every),
+        if self._every:
+            self._adopter = asyncio.create_task(self._adopt_loop(self._every),
                                                 name="broadcast-adopt")
 
     async def _adopt(self) -> None:
-        for job in await self._store.running():
+        for job in await self._store.claim():
             if job.id not in self._tasks:
                 self._run(job)
 
@@ -71,12 +80,18 @@ class BroadcastService:
                 log.exception("looking for broadcasts to carry on failed")
 
     async def stop(self) -> None:
+        walking = list(self._tasks)
         tasks = list(self._tasks.values())
         if self._adopter is not None:
             tasks.append(self._adopter)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # A clean stop: the others need not wait for the leases to end.
+        try:
+            await self._store.release(walking)
+        except Exception:
+            log.exception("releasing the broadcasts' leases failed (they end by themselves)")
 
     async def create(self, sdkappid: int, sender: str, client_msg_id: str,
                      elements_json: bytes, cloud_custom_data: str) -> dict[str, Any]:
@@ -110,9 +125,36 @@ class BroadcastService:
         self._tasks[job.id] = task
         task.add_done_callback(lambda _: self._tasks.pop(job.id, None))
 
+    async def _keep_lease(self, job_id: int, lost: asyncio.Event) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            try:
+                kept = await self._store.renew(job_id)
+            except Exception:
+                log.exception("renewing broadcast %d's lease failed", job_id)
+                continue  # the next page's record renews it too, or is refused
+            if not kept:
+                lost.set()
+                return
+
     async def _walk(self, job: Broadcast) -> None:
+        lost = asyncio.Event()
+        keeper = (asyncio.create_task(self._keep_lease(job.id, lost),
+                                      name=f"broadcast-lease-{job.id}")
+                  if self._every else None)
+        try:
+            await self._pages(job, lost)
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
+
+    async def _pages(self, job: Broadcast, lost: asyncio.Event) -> None:
         try:
             while job.state == "running":
+                if lost.is_set():
+                    log.info("broadcast %d is carried on by another process", job.id)
+                    return
                 # The app's admin accounts are its servers' voices, not its people.
                 admins = (await self._apps.get(job.sdkappid)).admins
                 page = await self._store.recipients_after(job, PAGE, admins)

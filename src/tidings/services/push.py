@@ -41,6 +41,8 @@ from tidings.services.push_decisions import Decisions, LinkedHomes
 from tidings.services.push_worker import PushWorker
 from tidings.store.push import PushStore
 
+PUSH_APPS_TOPIC = "push_apps"
+
 
 class PushService:
     def __init__(self, store: PushStore, bus: LocalBus, callbacks: CallbackService,
@@ -58,6 +60,14 @@ class PushService:
         # so a device or a callback channel set in another process (the CLI)
         # counts for every message sent more than app_cache_ttl after it.
         self._pushes: dict[int, tuple[float, bool]] = {}
+        # In a cluster, the other processes forget their "no" at once when a
+        # device registers or the app's push settings change here (a "no"
+        # believed for app_cache_ttl would drop the pushes of every message
+        # sent through them meanwhile).
+        bus.on_change(PUSH_APPS_TOPIC, self._may_push_now)
+
+    def _may_push_now(self, data: dict[str, Any]) -> None:
+        self._pushes.pop(int(data["sdkappid"]), None)
 
     @property
     def links(self) -> LinkedHomes | None:
@@ -117,6 +127,7 @@ class PushService:
                                    " its admin sets them with PUT /v1/admin/push")
         # Before the write: a message committed from now on gets its job.
         self._pushes[me.sdkappid] = (time.monotonic(), True)
+        self._bus.changed(PUSH_APPS_TOPIC, {"sdkappid": me.sdkappid})
         device = await self._store.register(me.sdkappid, me.user_id, device_id, req.channel,
                                             token, req.private_previews)
         return device.view()
@@ -141,6 +152,7 @@ class PushService:
 
     async def put_app_settings(self, sdkappid: int, values: dict[str, Any]) -> dict[str, Any]:
         self._pushes.pop(sdkappid, None)  # unknown again: the next message checks
+        self._bus.changed(PUSH_APPS_TOPIC, {"sdkappid": sdkappid})
         return app_view(await self._store.put_settings(sdkappid, values))
 
     async def vapid(self, sdkappid: int) -> PushSettings:

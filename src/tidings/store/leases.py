@@ -15,7 +15,7 @@ once what the dead one had under way, without waiting for a lease."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Table, select, update
@@ -30,10 +30,11 @@ LEASE_MS = 60_000
 
 
 async def due(db: Database, table: Table, due_at: str, where: Sequence[ColumnElement[bool]],
-              limit: int, now: int, lease_ms: int = LEASE_MS) -> Sequence[Row[Any]]:
+              limit: int, now: int, lease_ms: int = LEASE_MS,
+              claimer: Mapping[str, object] | None = None) -> Sequence[Row[Any]]:
     """Up to ``limit`` rows of ``table`` matching ``where``, oldest ``due_at``
     first; on PostgreSQL in a cluster claimed for ``lease_ms`` (their
-    ``due_at`` moved)."""
+    ``due_at`` moved, and ``claimer``'s columns written: who holds them)."""
     when, key = table.c[due_at], table.c.id
     if db.dialect != "postgresql" or not lease_ms:
         async with db.reader.connect() as conn:
@@ -42,7 +43,7 @@ async def due(db: Database, table: Table, due_at: str, where: Sequence[ColumnEle
     pick = select(key).where(*where).order_by(when, key).limit(limit)
     claim = (update(table)
              .where(key.in_(pick.with_for_update(skip_locked=True).scalar_subquery()))
-             .values({due_at: now + lease_ms})
+             .values({due_at: now + lease_ms, **(claimer or {})})
              .returning(*table.c))
     async with db.writer.begin() as conn:
         rows = (await conn.execute(claim)).all()

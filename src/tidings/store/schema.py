@@ -207,6 +207,10 @@ broadcasts = Table(
     Column("skipped", BigInteger, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
     Column("finished_at", BigInteger, nullable=True),
+    # 0020: in a cluster, the process walking the job and until when (ms);
+    # past it, another process takes the job over (docs/cluster.md).
+    Column("lease_until", BigInteger, nullable=False, server_default="0"),
+    Column("lease_owner", String(32), nullable=False, server_default=""),
     UniqueConstraint("sdkappid", "client_msg_id", name="uq_broadcasts_client_id"),
 )
 
