@@ -226,7 +226,7 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
   }
 
   return (
-    <main class="chat" aria-label={name}
+    <section class="chat" aria-label={name}
       onDragOver={(e) => { if (e.dataTransfer?.types.includes("Files")) e.preventDefault(); }}
       onDrop={(e) => {
         const dropped = Array.from(e.dataTransfer?.files ?? []);
@@ -258,6 +258,6 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
           if (last) actions.onEdit(last);
         }} />
       {viewing && <ImageDialog client={client} mediaId={viewing.mediaId} alt={viewing.alt} onClose={() => setViewing(null)} />}
-    </main>
+    </section>
   );
 }

@@ -48,7 +48,10 @@ export function useChatFocus(open: string | null, close: () => void,
   useEffect(() => {
     if (!open) return;
     const onKey = (event: KeyboardEvent) => {
-      if (event.key === "Escape" && !event.defaultPrevented) closeRef.current();
+      // An Escape that a part of the chat used (a menu, an edit) or that
+      // closes an open dialog (an image shown large) does not close the chat.
+      if (event.key === "Escape" && !event.defaultPrevented
+          && !document.querySelector("dialog[open]")) closeRef.current();
     };
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);

@@ -191,7 +191,8 @@ export function Composer({ client, me, conversationId, group, nameOf, replyTo, e
           onInput={(e) => input(e.currentTarget.value, e.currentTarget.selectionStart)}
           onKeyDown={(e) => {
             if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submit(e);
-            if (e.key === "Escape" && (editing || replyTo)) cancel();
+            // This Escape ends the edit or the reply, not the chat.
+            if (e.key === "Escape" && (editing || replyTo)) { e.preventDefault(); cancel(); }
             if (e.key === "ArrowUp" && !text && !editing) { e.preventDefault(); onEditLast(); }
           }}
           onPaste={(e) => {

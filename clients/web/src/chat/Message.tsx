@@ -85,7 +85,8 @@ export function Message({ client, m, me, group, nameOf, receipt, outgoing, highl
       {readBy && <span class="readers">{c.readers(readBy.map(nameOf).join(", "))}</span>}
       {outgoing?.status === "failed" && (
         <span class="failed" role="alert">
-          <span title={outgoing.error}>{c.sendFailed}</span>
+          {/* Why, when the server said (muted, blocked, too big): a retry would not help. */}
+          <span>{outgoing.error ? `${c.sendFailed}: ${outgoing.error}` : c.sendFailed}</span>
           <button type="button" onClick={() => actions.onRetry(outgoing.clientMsgId)}>{c.retry}</button>
           <button type="button" class="secondary" onClick={() => actions.onDiscard(outgoing.clientMsgId)}>{c.discard}</button>
         </span>
@@ -110,6 +111,7 @@ export function Message({ client, m, me, group, nameOf, receipt, outgoing, highl
       {menu && (
         <span class="menu" role="group" aria-label={c.actions} onKeyDown={(e) => {
           if (e.key !== "Escape") return;
+          e.preventDefault(); // this Escape closes the menu, not the chat
           setMenu(false);
           (e.currentTarget.previousElementSibling as HTMLElement | null)?.focus(); // back to "More"
         }}>
