@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.app_server import AppServer
 from tests.browser import chromium, needs_chromium
+from tests.clients.axe import assert_accessible
 from tests.support import App, InProcessServer, Server, error_of
 
 pytestmark = needs_chromium
@@ -115,6 +116,7 @@ def test_an_operator_creates_an_app_sets_callbacks_and_sees_a_delivery(
         expect(row.locator(".status")).to_have_text("delivered")
         assert len(app_server.of("test")) == 1  # a real request reached the app's server
         ops.shot("callbacks")
+        assert_accessible(page, "the console's callbacks and deliveries")
 
         # The figures count that delivery (from the stored rows: a cluster's whole).
         sections.get_by_role("button", name="Figures").click()

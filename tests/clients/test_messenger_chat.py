@@ -28,6 +28,7 @@ import pytest
 from playwright.sync_api import Browser, FilePayload, Page, ViewportSize, WebSocketRoute, expect
 
 from tests.browser import chromium, needs_chromium
+from tests.clients.axe import assert_accessible
 from tests.clients.test_messenger import Person, unique
 from tests.conftest import new_server
 from tests.media_files import png, wav
@@ -140,6 +141,8 @@ def test_two_people_chat_with_an_image_a_reaction_a_reply_an_edit_and_a_recall(p
     assert "/v1/media/" in (thumb.get_attribute("src") or "")
     ben.page.wait_for_function(
         "() => document.querySelector('.messages li.theirs button.image img')?.naturalWidth > 0")
+    assert_accessible(ana.page, "chat with an image (desktop)")
+    assert_accessible(ben.page, "chat with an image (phone)")
     ben.page.get_by_role("button", name="Open the image").click()
     large = ben.page.locator("dialog.image-dialog img")
     expect(large).to_be_visible()

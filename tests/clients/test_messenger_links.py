@@ -35,6 +35,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import chromium, needs_chromium
+from tests.clients.axe import assert_accessible
 from tests.clients.test_messenger import PASSWORD, Person
 from tests.conftest import new_server
 from tests.support import App, Server
@@ -199,6 +200,7 @@ def test_a_person_links_a_shopx_identity_and_answers_a_shopx_user(
         usersig = ana.usersig()
         assert usersig and links_of(server, usersig) == []  # asked, not yet linked
         screenshot(page, "messenger-link-preview")
+        assert_accessible(page, "the link preview")
         page.get_by_role("button", name="Link", exact=True).click()
 
         # Linked: the chat with bob is open, and the ticket left the address bar.

@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser import chromium, needs_chromium
 from tests.clients import test_messenger as messenger
+from tests.clients.axe import assert_accessible
 from tests.clients.test_messenger import unique
 from tests.home_support import Mailbox, mailbox, smtp_env
 from tests.support import InProcessServer, Server
@@ -141,6 +142,7 @@ def test_a_group_is_made_a_member_invited_both_chat_live_a_role_changes_and_sear
         hits = ben.page.get_by_role("list", name="Results").locator("li")
         expect(hits).to_have_count(1)
         expect(hits.locator("mark")).to_have_text(["hello"])
+        assert_accessible(ben.page, "search results (phone)")
         shot(ben.page, "people-search-phone")
         hits.get_by_role("button").click()
         found = ben.page.locator(".chat li.found")
