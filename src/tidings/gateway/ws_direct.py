@@ -26,6 +26,7 @@ from urllib.parse import unquote
 
 from uvicorn.middleware.proxy_headers import _TrustedHosts
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 from websockets.http11 import Request
 
 from tidings import metrics
@@ -56,9 +57,18 @@ class _Outbound:
         ws = self._ws
         if not ws.writable.is_set():
             return False
-        if not (ws.close_sent or ws.disconnected):
+        # A connection that is ending takes no more frames (its device
+        # resyncs). The peer's close frame closes the protocol (uvicorn
+        # answers it and closes the transport) a loop turn before the
+        # session hears of it: a frame sent then raised InvalidState into
+        # whatever delivered it (a commit's fan-out to every receiver).
+        if ws.close_sent or ws.disconnected or ws.transport.is_closing():
+            return True
+        try:
             ws.conn.send_text(frame)
-            ws.transport.write(b"".join(ws.conn.data_to_send()))
+        except InvalidState:
+            return True
+        ws.transport.write(b"".join(ws.conn.data_to_send()))
         return True
 
     async def close(self, code: int, reason: str) -> None:
