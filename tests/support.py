@@ -440,6 +440,16 @@ def _stop_left_over_servers() -> None:
             server.stop()
 
 
+def openapi_doc(base_url: str) -> dict[str, Any]:
+    """The server's OpenAPI document. The first request of a process builds
+    it (1-4 s of CPU, off the event loop): longer than httpx's 5 s default
+    on a loaded machine."""
+    reply = httpx.get(f"{base_url}/openapi.json", timeout=60)
+    assert reply.status_code == 200, reply.text
+    doc: dict[str, Any] = reply.json()
+    return doc
+
+
 def error_of(reply: httpx.Response) -> tuple[int, int]:
     """The HTTP status and the Tidings code of an error answer (checked to
     have the documented shape)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import App, Conn, Server, error_of
+from tests.support import App, Conn, Server, error_of, openapi_doc
 from tidings.domain import usersig
 
 Users = Callable[[str], str]
@@ -333,7 +333,7 @@ def test_bad_input_changes_nothing(server: Server, shared_app: App, users: Users
 
 
 def test_openapi_describes_the_admin_api(server: Server) -> None:
-    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    spec = openapi_doc(server.base_url)
     paths = {p for p in spec["paths"] if p.startswith("/v1/admin/")}
     # The account paths (test_admin_messages checks the message paths).
     assert {p for p in paths if p.startswith("/v1/admin/accounts/")} == {

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.app_server import AppServer, Reply, closed_port
-from tests.support import App, Conn, Server, error_of
+from tests.support import App, Conn, Server, error_of, openapi_doc
 from tidings.sdk import verify_callback
 
 
@@ -168,7 +168,7 @@ async def test_settings_from_the_cli_reach_the_running_server(
 
 
 def test_openapi_shows_the_callback_endpoints(server: Server) -> None:
-    spec: dict[str, Any] = httpx.get(f"{server.base_url}/openapi.json").json()
+    spec: dict[str, Any] = openapi_doc(server.base_url)
     paths = spec["paths"]
     assert set(paths["/v1/admin/callbacks"]) == {"get", "put", "delete"}
     assert "get" in paths["/v1/admin/callbacks/deliveries"]

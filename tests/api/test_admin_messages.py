@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import App, Conn, Server, error_of
+from tests.support import App, Conn, Server, error_of, openapi_doc
 
 Users = Callable[[str], str]
 TEXT = [{"type": "text", "text": "hello from the shop"}]
@@ -300,7 +300,7 @@ async def test_another_apps_admin_never_reaches_this_app(server: Server, shared_
 
 
 def test_openapi_describes_the_message_endpoints(server: Server) -> None:
-    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    spec = openapi_doc(server.base_url)
     paths = {"/v1/admin/messages", "/v1/admin/messages/batch",
              "/v1/admin/conversations/{user_id}/{conversation_id}/messages",
              "/v1/admin/conversations/{user_id}/{conversation_id}/read",

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import App, Conn, Server, error_of
+from tests.support import App, Conn, Server, error_of, openapi_doc
 
 Users = Callable[[str], str]
 TEXT = [{"type": "text", "text": "maintenance at 02:00 UTC"}]
@@ -184,7 +184,7 @@ async def test_figures_count_today(server: Server, app: App, users: Users) -> No
 
 
 def test_openapi_describes_profiles_broadcasts_and_figures(server: Server) -> None:
-    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    spec = openapi_doc(server.base_url)
     admin_paths = {"/v1/admin/profiles/get", "/v1/admin/profiles/{user_id}",
                    "/v1/admin/broadcasts", "/v1/admin/broadcasts/{broadcast_id}",
                    "/v1/admin/stats"}

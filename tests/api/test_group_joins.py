@@ -8,10 +8,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-import httpx
 import pytest
 
-from tests.support import App, Server, error_of
+from tests.support import App, Server, error_of, openapi_doc
 
 Users = Callable[[str], str]
 
@@ -115,7 +114,7 @@ async def test_approval_into_a_full_group_is_refused_and_stays_pending(
 
 
 def test_openapi_describes_the_join_application_routes(server: Server) -> None:
-    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    spec = openapi_doc(server.base_url)
     paths = spec["paths"]
     for path, method in (("/v1/groups/{group_id}/apply", "post"),
                          ("/v1/groups/{group_id}/join-requests", "get"),

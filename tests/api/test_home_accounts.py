@@ -19,7 +19,7 @@ from tests.home_support import (
     unique,
     webhook,
 )
-from tests.support import Server, error_of
+from tests.support import Server, error_of, openapi_doc
 
 __all__ = ["home_server", "mailbox", "webhook"]
 
@@ -44,7 +44,7 @@ def test_register_sign_in_and_chat(home_server: Server) -> None:
     # The same ticket works on the ordinary client API of the home app.
     profile = ok(httpx.get(f"{server.base_url}/v1/profile", headers=bearer(again)))
     assert profile["user_id"] == made["user_id"]
-    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    spec = openapi_doc(server.base_url)
     for path in ("/v1/home/register", "/v1/home/sign-in/password", "/v1/home/codes",
                  "/v1/home/sign-in/code", "/v1/home/sign-out", "/v1/home/sign-out-everywhere",
                  "/v1/home/me", "/v1/home/password", "/v1/home/users/{username}"):

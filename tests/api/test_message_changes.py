@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.support import App, Conn, Server, error_of
+from tests.support import App, Conn, Server, error_of, openapi_doc
 
 Users = Callable[[str], str]
 MakeServer = Callable[..., Server]
@@ -385,7 +385,7 @@ async def test_acked_recall_survives_kill_9(make_server: MakeServer) -> None:
 
 
 def test_openapi_describes_the_change_endpoints(server: Server) -> None:
-    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    spec = openapi_doc(server.base_url)
     for path in ("/v1/admin/messages/{msg_id}/recall", "/v1/admin/messages/{msg_id}/edit",
                  "/v1/admin/messages/import", "/v1/admin/users/{user_id}/unread",
                  "/v1/conversations/{conversation_id}/messages/{seq}/recall",

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
-from tests.support import App, Server
+from tests.support import App, Server, openapi_doc
 
 EXAMPLES_PER_OPERATION = 10
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
@@ -43,7 +43,7 @@ def fuzzed(make_server: Any, backend: str) -> Iterator[tuple[Server, App]]:
 
 
 def _operations(server: Server) -> list[Any]:
-    doc = httpx.get(f"{server.base_url}/openapi.json", timeout=10).json()
+    doc = openapi_doc(server.base_url)
     schema = schemathesis.openapi.from_dict(doc)
     return [result.ok() for result in schema.get_all_operations()]
 
@@ -93,7 +93,7 @@ def _declared(doc: dict[str, Any], path: str, method: str, status: int) -> list[
 
 def test_answers_named_in_issue_18_are_declared(fuzzed: tuple[Server, App]) -> None:
     server, app = fuzzed
-    doc = httpx.get(f"{server.base_url}/openapi.json", timeout=10).json()
+    doc = openapi_doc(server.base_url)
     user = {"Authorization": f"Bearer {app.sig('doc-user')}"}
     with httpx.Client(base_url=server.base_url, timeout=10) as http:
         # The link page is HTML, but its errors are JSON.

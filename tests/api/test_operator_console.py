@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.app_server import AppServer, closed_port
-from tests.support import App, Conn, Server, error_of
+from tests.support import App, Conn, Server, error_of, openapi_doc
 
 
 def unique(prefix: str) -> str:
@@ -120,7 +120,7 @@ def test_password_tries_lock_the_name_out(server: Server) -> None:
 
 
 def _admin_routes(server: Server) -> list[tuple[str, str]]:
-    doc = httpx.get(f"{server.base_url}/openapi.json", timeout=10).json()
+    doc = openapi_doc(server.base_url)
     found = []
     for path, item in doc["paths"].items():
         if path.startswith("/v1/admin"):

@@ -71,8 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Self-hosted instant messaging that applications plug into.",
         lifespan=lifespan,
-        # Served from the package by docs_pages, not from a CDN.
-        docs_url=None, redoc_url=None,
+        # Served from the package by docs_pages, not from a CDN; the
+        # document by openapi_doc (built once, off the event loop).
+        docs_url=None, redoc_url=None, openapi_url=None,
         responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}},
     )
     errors.install(app)
@@ -110,6 +111,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(metrics_routes.router)
+    openapi_doc.install(app)
     docs_pages.install(app)
-    openapi_doc.declare_common_answers(app)
     return app

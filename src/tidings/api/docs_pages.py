@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
+from tidings.api import openapi_doc
+
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_URL = "/docs-assets"
 
@@ -31,7 +33,7 @@ def install(app: FastAPI) -> None:
     """Serve the two pages and their assets (the app is made with
     ``docs_url=None, redoc_url=None``)."""
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
-    spec = app.openapi_url or "/openapi.json"
+    spec = openapi_doc.URL
 
     def urls(request: Request) -> tuple[str, str]:
         """The spec's URL and the assets' (behind a proxy's root path too)."""

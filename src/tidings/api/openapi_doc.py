@@ -13,12 +13,24 @@ document to what the server answers):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
 
 from tidings.api.models import ErrorOut
+
+URL = "/openapi.json"
+
+# The documents built in this process, by the routes they describe, and
+# their encoded bodies.
+_BUILT: dict[tuple[object, ...], tuple[dict[str, Any], bytes]] = {}
+_BUILDING = threading.Lock()
 
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
@@ -28,33 +40,69 @@ def _error(description: str) -> dict[str, Any]:
         "schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
 
 
-def declare_common_answers(app: FastAPI) -> None:
-    """Make the app's document with the answers above added to each
-    operation that gives them (FastAPI includes routers lazily: the
-    document, not the routes, is where they can be added once for all)."""
+def install(app: FastAPI) -> None:
+    """Serve the document at ``URL`` (the app is made with
+    ``openapi_url=None``) and make ``app.openapi()`` the process's shared
+    one, with the answers above added to each operation that gives them
+    (FastAPI includes routers lazily: the document, not the routes, is
+    where they can be added once for all)."""
     make: Callable[[], dict[str, Any]] = app.openapi
 
+    def built() -> tuple[dict[str, Any], bytes]:
+        key = _routes_key(app)
+        with _BUILDING:
+            if key not in _BUILT:
+                doc = _with_common_answers(make())
+                _BUILT[key] = (doc, orjson.dumps(doc))
+        return _BUILT[key]
+
     def openapi() -> dict[str, Any]:
-        doc = make()
-        for path, item in doc.get("paths", {}).items():
-            for method, operation in item.items():
-                if method not in _METHODS:
-                    continue
-                answers = operation.setdefault("responses", {})
-                if path.startswith("/v1/admin"):
-                    answers.setdefault("403", _error("not the app's admin (90009)"))
-                if "{" in path:
-                    answers.setdefault("404", _error("no such thing (10010)"))
-                for status, answer in answers.items():
-                    content = answer.get("content", {})
-                    if status.startswith("3"):
-                        answer.pop("content", None)  # a redirect has no body
-                    elif status >= "400" and "application/json" not in content:
-                        # errors are JSON whatever the route's own answer is
-                        answer["content"] = _error("")["content"]
+        doc, _ = built()
+        app.openapi_schema = doc
         return doc
 
+    async def openapi_json(request: Request) -> Response:
+        doc, body = await run_in_threadpool(built)
+        root_path = request.scope.get("root_path", "").rstrip("/")
+        if root_path and root_path not in {s.get("url") for s in doc.get("servers", [])}:
+            # Behind a proxy's prefix, as FastAPI's own route says it.
+            body = orjson.dumps({**doc, "servers": [{"url": root_path},
+                                                    *doc.get("servers", [])]})
+        return Response(body, media_type="application/json")
+
     app.openapi = openapi  # type: ignore[method-assign]
+    app.add_route(URL, openapi_json, include_in_schema=False)
+
+
+def _routes_key(app: FastAPI) -> tuple[object, ...]:
+    """What the document is a function of: the app's name and version and
+    each route's kind, path, methods and endpoint."""
+    return (app.title, app.version, app.summary, tuple(
+        (type(route).__name__, getattr(route, "path", ""),
+         tuple(sorted(getattr(route, "methods", None) or ())),
+         getattr(getattr(route, "endpoint", None), "__qualname__", None))
+        for route in app.routes))
+
+
+def _with_common_answers(doc: dict[str, Any]) -> dict[str, Any]:
+    """The answers of the module's docstring added where they apply."""
+    for path, item in doc.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in _METHODS:
+                continue
+            answers = operation.setdefault("responses", {})
+            if path.startswith("/v1/admin"):
+                answers.setdefault("403", _error("not the app's admin (90009)"))
+            if "{" in path:
+                answers.setdefault("404", _error("no such thing (10010)"))
+            for status, answer in answers.items():
+                content = answer.get("content", {})
+                if status.startswith("3"):
+                    answer.pop("content", None)  # a redirect has no body
+                elif status >= "400" and "application/json" not in content:
+                    # errors are JSON whatever the route's own answer is
+                    answer["content"] = _error("")["content"]
+    return doc
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
