@@ -284,7 +284,7 @@ export class Client extends Session {
    * `onProgress` after each part. Answers the stored upload; its `element`
    * is ready to send. */
   upload(source: UploadSource, options?: UploadOptions): Promise<StoredUpload> {
-    return upload(httpBase(this.url), () => this.freshUserSig(), source, options);
+    return upload(() => httpBase(this.url), () => this.freshUserSig(), source, options);
   }
 
   /** Uploads, then sends the upload's element (an image, a sound, a video or a file). */

@@ -52,7 +52,9 @@ function sleep(ms: number): Promise<void> {
 }
 
 export class Session extends Emitter<ClientEvents> {
-  readonly url: string;
+  /** The servers' URLs: one, or the processes of a cluster, tried in this
+   * order, the next one after a failed or dropped connection. */
+  readonly urls: readonly string[];
   readonly sdkappid: number;
   readonly userId: string;
   readonly deviceId: string;
@@ -94,6 +96,8 @@ export class Session extends Emitter<ClientEvents> {
   private loadKnown: boolean;
   private saveQueued = false;
   private conn: Connection | null = null;
+  private urlAt = 0;
+  private resyncHere = false;
   private failure: Error | null = null;
   private closed = false;
   private running = false;
@@ -109,8 +113,8 @@ export class Session extends Emitter<ClientEvents> {
 
   constructor(options: ClientOptions) {
     super();
-    const { url, sdkappid, userId, userSig, getUserSig, Socket } = checkOptions(options);
-    this.url = url;
+    const { urls, sdkappid, userId, userSig, getUserSig, Socket } = checkOptions(options);
+    this.urls = urls;
     this.sdkappid = sdkappid;
     this.userId = userId;
     this.userSig = userSig;
@@ -167,6 +171,12 @@ export class Session extends Emitter<ClientEvents> {
     this.wakeBackoff?.();
     this.setState("closed");
     this.wake();
+  }
+
+  /** The URL this client connects (or is connected) to: REST calls
+   * (uploads, media URLs) go to its host too. */
+  get url(): string {
+    return this.urls[this.urlAt]!;
   }
 
   /** Logged in and synced right now. */
@@ -309,6 +319,9 @@ export class Session extends Emitter<ClientEvents> {
         }
       }
       if (this.closed) return;
+      // Its process may be gone (killed, or drained: a close with 1012).
+      if (!this.resyncHere) this.urlAt = (this.urlAt + 1) % this.urls.length;
+      this.resyncHere = false;
       if (this.connects !== before) attempt = 0; // it worked for a while: start over
       const delay = this.backoff(attempt++);
       await new Promise<void>((resolve) => {
@@ -341,7 +354,17 @@ export class Session extends Emitter<ClientEvents> {
   private async connectOnce(): Promise<void> {
     const usersig = await this.freshUserSig();
     const ws = await openSocket(this.Socket, this.url, this.connectTimeout);
-    const conn: Connection = new Connection(ws, (event, data) => this.onEvent(conn, event, data));
+    const conn: Connection = new Connection(ws, (event, data) => {
+      let keep = false;
+      try {
+        keep = this.onEvent(conn, event, data);
+      } finally {
+        // Ended by us to resync (a gap, a malformed entry): the process is
+        // fine, so the next connection goes to the same URL.
+        if (!keep) this.resyncHere = true;
+      }
+      return keep;
+    });
     let watchdog: ReturnType<typeof setInterval> | undefined;
     try {
       const login = await conn.request("login", {
