@@ -34,6 +34,10 @@ export interface ClientOptions {
   connectTimeout?: number;
   backoffInitial?: number;
   backoffMax?: number;
+  /** How long a live entry that came past a gap waits for the missing one
+   * before the client resyncs (ms; 0: at once). In a cluster two
+   * processes' entries of one conversation may cross on their way. */
+  gapWait?: number;
 }
 
 /** The URLs of `url`, checked: one or more `ws(s)://` URLs. */

@@ -64,6 +64,7 @@ export class Session extends Emitter<ClientEvents> {
   readonly connectTimeout: number;
   readonly backoffInitial: number;
   readonly backoffMax: number;
+  readonly gapWait: number;
   /** Successful logins and syncs, the first included. */
   connects = 0;
   sessionId: number | null = null;
@@ -98,6 +99,10 @@ export class Session extends Emitter<ClientEvents> {
   private conn: Connection | null = null;
   private urlAt = 0;
   private resyncHere = false;
+  // Live entries past a gap, per conversation and seq, and the timer after
+  // which a gap still open means a resync (hold()).
+  private readonly held = new Map<string, Map<number, Entry>>();
+  private heldTimer: ReturnType<typeof setTimeout> | undefined;
   private failure: Error | null = null;
   private closed = false;
   private running = false;
@@ -127,6 +132,7 @@ export class Session extends Emitter<ClientEvents> {
     this.connectTimeout = options.connectTimeout ?? 10_000;
     this.backoffInitial = options.backoffInitial ?? 500;
     this.backoffMax = options.backoffMax ?? 30_000;
+    this.gapWait = options.gapWait ?? 500;
     this.tracker = new SeqTracker(options.known, () => this.queueSave());
     // After a first full sync (or with a saved map) a conversation never
     // seen before is read from its first message, not from its tail.
@@ -400,6 +406,7 @@ export class Session extends Emitter<ClientEvents> {
     } finally {
       if (watchdog !== undefined) clearInterval(watchdog);
       if (this.conn === conn) this.conn = null;
+      this.forgetHeld();
       conn.close();
     }
   }
@@ -447,16 +454,65 @@ export class Session extends Emitter<ClientEvents> {
       throw new TypeError("malformed entry");
     }
     const verdict = this.tracker.offer(entry.conversation_id, entry.seq, acceptGap);
-    if (verdict === "gap") return false;
+    if (verdict === "gap") return this.hold(entry);
     if (verdict !== "new") return true;
-    if (entry.kind === "message" && entry.sender === this.userId && this.outbox.has(entry.client_msg_id)) {
-      // A send of ours stored before the line dropped comes back in the
-      // sync: its ack reports it, not the event stream.
-      return true;
+    if (!(entry.kind === "message" && entry.sender === this.userId && this.outbox.has(entry.client_msg_id))) {
+      // (A send of ours stored before the line dropped comes back in the
+      // sync: its ack reports it, not the event stream.)
+      this.emit("entry", entry);
+      this.emit(entry.kind === "message" || entry.kind === "system" ? entry.kind : "change", entry as never);
     }
-    this.emit("entry", entry);
-    this.emit(entry.kind === "message" || entry.kind === "system" ? entry.kind : "change", entry as never);
+    this.release(entry.conversation_id);
     return true;
+  }
+
+  /** One of our sends (or changes) was stored with `seq`: we hold it, and
+   * what was held past it may follow. */
+  protected owned(conversationId: string, seq: number): void {
+    this.tracker.own(conversationId, seq);
+    this.release(conversationId);
+  }
+
+  /** Keeps a live entry that came past a gap, for `gapWait` ms: the
+   * entries of one conversation committed by two processes of a cluster
+   * may cross on their way (docs/cluster.md), and the missing one is then
+   * a moment behind. Still missing after that: resync. False: resync now. */
+  private hold(entry: Entry): boolean {
+    const conn = this.conn;
+    if (this.gapWait <= 0 || conn === null || conn.lost) return false;
+    let waiting = this.held.get(entry.conversation_id);
+    if (waiting === undefined) this.held.set(entry.conversation_id, (waiting = new Map()));
+    waiting.set(entry.seq, entry);
+    this.heldTimer ??= setTimeout(() => {
+      this.heldTimer = undefined;
+      if (this.held.size > 0 && this.conn === conn) {
+        this.resyncHere = true;
+        conn.close();
+      }
+    }, this.gapWait);
+    return true;
+  }
+
+  /** Hands over what was held in a conversation and no longer follows a gap. */
+  private release(conversationId: string): void {
+    const waiting = this.held.get(conversationId);
+    if (waiting === undefined) return;
+    const have = this.tracker.get(conversationId) ?? 0;
+    for (const seq of [...waiting.keys()]) {
+      if (seq <= have || this.tracker.isOwn(conversationId, seq)) waiting.delete(seq);
+    }
+    const next = waiting.get(have + 1);
+    if (next !== undefined) waiting.delete(have + 1);
+    if (waiting.size === 0) this.held.delete(conversationId);
+    if (this.held.size === 0) this.forgetHeld();
+    if (next !== undefined) this.deliver(next, false); // which releases the rest
+  }
+
+  /** What was held goes with its connection: the next sync brings it. */
+  private forgetHeld(): void {
+    this.held.clear();
+    if (this.heldTimer !== undefined) clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
   }
 
   /** Takes in a sync answer (as it is read, before any later frame); true

@@ -97,6 +97,37 @@ test("a gap in the live stream: the client resyncs and hands over each message o
   assert.deepEqual(streamed, [1, 2, 3, 4]);
 });
 
+test("entries that cross wait for the one missing; a gap still open after gapWait resyncs", async (t) => {
+  const syncs = [];
+  const { FakeSocket, made } = fakeSockets((frame, ws, nth) => {
+    if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
+    if (frame.op === "sync") {
+      syncs.push(frame.data.known);
+      const messages = nth === 1 ? [message(1)] : [message(4), message(5)];
+      ws.push({ re: frame.id, ok: true, data: { messages, conversations: [conv(messages.at(-1).seq)], more: false } });
+    }
+  });
+  const client = new Client({ url: ["ws://one/v1/ws", "ws://two/v1/ws"], sdkappid: 1, userId: "alice",
+                              userSig: "sig", WebSocket: FakeSocket, backoffInitial: 10, backoffMax: 20,
+                              gapWait: 100 });
+  t.after(() => client.close());
+  const seqs = [];
+  client.on("message", (m) => seqs.push(m.seq));
+  await client.connect();
+  const ws = made[0];
+  ws.push({ event: "message", data: message(3) }); // committed elsewhere, came first
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(seqs, [1], "held past the gap");
+  ws.push({ event: "message", data: message(2) });
+  assert.deepEqual(seqs, [1, 2, 3]);
+  ws.push({ event: "message", data: message(5) }); // 4 never comes
+  const deadline = Date.now() + 5000;
+  while (seqs.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(seqs, [1, 2, 3, 4, 5]);
+  assert.deepEqual(syncs, [{}, { c2c_bob: 3 }]);
+  assert.deepEqual(made.map((w) => w.url), ["ws://one/v1/ws", "ws://one/v1/ws"], "a resync stays on its URL");
+});
+
 test("several URLs: a drop moves to the next, a refused one is passed over, a resync stays", async (t) => {
   const { FakeSocket, made } = fakeSockets((frame, ws) => {
     if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
