@@ -7,9 +7,11 @@ happens when one of them, or the Redis, dies under load.
   acked message once, in order;
 - a broadcast whose process dies mid-job is carried on by another within
   the lease (``lease_until``), every recipient's message once;
-- a push send held by a process killed mid-request, and a push job claimed
-  by a process that died before deciding it (the claim made by the test
-  with the store's code), are done by another, once;
+- a push send held by a process killed mid-request, and a push job whose
+  process is killed mid-decision (held there by a fault point), are done
+  by another, once;
+- the TypeScript SDK's clients, given the three URLs, move on from a
+  drained process and from a killed one and miss nothing;
 - Redis killed and restarted while devices stay connected: the bus comes
   back, reads the cluster again and announces its devices, so live
   delivery and online state resume without any reconnect of a device.
@@ -22,15 +24,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
+import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import orjson
 import psutil
 import pytest
 
 from tests.app_server import AppServer, Call, Reply
+from tests.clients.control import control_server
+from tests.clients.node import NODE, NPM, PACKAGE, ensure_ready
 from tests.pg import Cluster
 from tests.push_support import FAST as PUSH_FAST
 from tests.push_support import Browser, calls_to, login, ok, wait_calls
@@ -57,12 +66,15 @@ class Kit:
     nodes: list[ProcessServer]
     app: App
     push: AppServer  # the push services (Web Push endpoints)
+    faults: Path  # TIDINGS_TEST_FAULTS of every process (services/faults.py)
 
     def revive(self) -> None:
-        """Start again each process a test killed (its port, its data dir)."""
-        for node in self.nodes:
-            if not node.running:
-                node.start()
+        """Start again each process a test killed (its port, its data dir),
+        side by side: their starts dominate this module's time."""
+        down = [node for node in self.nodes if not node.running]
+        with ThreadPoolExecutor(max(1, len(down))) as pool:
+            for started in [pool.submit(node.start) for node in down]:
+                started.result()
 
     def holder(self, call: Call) -> ProcessServer:
         """The process whose socket made ``call``."""
@@ -86,20 +98,21 @@ def kit(pg_cluster: Cluster | None,
     redis = RedisServer(binary)  # this module's own: a test kills it
     redis.start()
     push = AppServer().start()
+    faults = tmp_path_factory.mktemp("faults")
     url = pg_cluster.new_database()
     env = {**PUSH_FAST, "TIDINGS_REDIS_URL": redis.url, "TIDINGS_CLUSTER_LEASE": LEASE,
            "TIDINGS_CLUSTER_BROADCAST_LEASE": LEASE, "TIDINGS_CLUSTER_HEARTBEAT": "0.5",
            "TIDINGS_CLUSTER_NODE_TIMEOUT": "3", "TIDINGS_APP_CACHE_TTL": "3600",
-           # A push is decided 5 s after its message: time for a test to
-           # claim the job first, as a process that then dies would.
-           "TIDINGS_PUSH_DELAY": "5"}
+           # A push is decided a second after its message: the receiver's
+           # disconnect is known to every process by then.
+           "TIDINGS_PUSH_DELAY": "1", "TIDINGS_TEST_FAULTS": str(faults)}
     nodes: list[ProcessServer] = []
     try:
         for i in range(3):
             node = ProcessServer(tmp_path_factory.mktemp(f"node{i}"), url, env)
             node.start()
             nodes.append(node)
-        yield Kit(redis, nodes, nodes[0].create_app("Kill"), push)
+        yield Kit(redis, nodes, nodes[0].create_app("Kill"), push, faults)
     finally:
         for node in nodes:
             node.stop()
@@ -177,6 +190,33 @@ async def test_clients_of_a_process_killed_under_load_resync_on_another_and_miss
         kit.revive()
 
 
+def test_the_typescript_sdk_moves_on_from_a_drained_process_and_a_killed_one(kit: Kit) -> None:
+    """The TypeScript SDK's Node test (clients/typescript/test/cluster.test.mjs)
+    on this module's processes, each client given the three URLs: while
+    both sides send, the process of one is drained (SIGTERM: its clients
+    get 1012), then another's killed (kill -9). Each client goes on to its
+    next URL and resyncs; every acked message reaches the peer's devices
+    once, in order; an upload then goes through the process connected."""
+    if NODE is None or NPM is None:
+        pytest.skip("Node.js is not installed")
+    ensure_ready()
+    env = dict(os.environ, TIDINGS_WS_URL=kit.nodes[0].ws_url,
+               TIDINGS_WS_URLS=",".join(n.ws_url for n in kit.nodes),
+               TIDINGS_SDKAPPID=str(kit.app.sdkappid))
+    try:
+        with control_server(kit.nodes, kit.app) as control:
+            result = subprocess.run(
+                [NODE, "--test", "--test-timeout=240000", "--test-reporter=tap",
+                 "test/cluster.test.mjs"], cwd=PACKAGE, env={**env, "TIDINGS_CONTROL": control},
+                capture_output=True, text=True, timeout=300)
+        out = result.stdout + result.stderr
+        assert result.returncode == 0, out[-6000:]
+        assert re.search(r"^ok \d+ - a cluster's process drained", out, re.M), out[-6000:]
+        assert [n.running for n in kit.nodes] == [True, False, False]
+    finally:
+        kit.revive()
+
+
 # -- background work of a dead process -----------------------------------------------
 
 
@@ -223,17 +263,12 @@ async def test_a_push_send_held_by_a_killed_process_is_sent_by_another_once(
         kit.revive()
 
 
-async def test_a_push_job_claimed_by_a_process_that_died_is_decided_by_another_once(
-        kit: Kit) -> None:
-    """A process claims a push job (its lease written) and dies before it
-    decides it. Played here by the test: it claims the job through the
-    store's own code, as a process would, and never decides it. When the
-    lease ends a process decides it: the push goes, once, and the job is
-    gone. (A decision holds no outside request that a test could hold a
-    process at, as the push send's test does.)"""
-    from tidings.store.engine import open_database
-    from tidings.store.push import PushStore
-
+async def test_a_push_job_killed_mid_decision_is_decided_by_another_once(kit: Kit) -> None:
+    """A process claims a push job, decides it and is killed (kill -9)
+    before it records the decision: the fault point ``push.decide``
+    (services/faults.py), armed by the test, holds the first process that
+    reaches it there. When the lease ends another process decides the job
+    again: the push goes once, and the job is gone."""
     app = kit.app
     alice, bob = user("alice"), user("bob")
     browser = Browser.new(kit.push)
@@ -241,18 +276,26 @@ async def test_a_push_job_claimed_by_a_process_that_died_is_decided_by_another_o
     await ok(bob_conn, "push_register", {"channel": "webpush",
                                          "subscription": browser.subscription()})
     await bob_conn.close()
+    held = kit.faults / "push.decide.held"
     a = await login(kit.nodes[1], app, alice)
-    db = open_database(kit.nodes[0].database_url)
     try:
-        ack = await a.send_text(f"c2c_{bob}", "claimed, then forgotten")
+        (kit.faults / "push.decide.hold").touch()
+        ack = await a.send_text(f"c2c_{bob}", "decided, then killed")
         assert ack["ok"], ack
         job = await kit.nodes[0].sql("SELECT max(id) FROM push_jobs WHERE sdkappid = :a",
                                      a=app.sdkappid)
-        due = await kit.nodes[0].sql("SELECT due_at FROM push_jobs WHERE id = :j", j=job)
-        claimed = await PushStore(db, int(float(LEASE) * 1000)).due_jobs(due, 100)
-        assert job in [j.id for j in claimed]
-        assert calls_to(kit.push, browser.path) == []  # claimed before any process decided
+        for _ in range(600):  # a loaded machine: up to a minute
+            if held.exists():
+                break
+            await asyncio.sleep(0.1)
+        marker = orjson.loads(held.read_bytes())
+        assert job in marker["detail"], marker
+        [holder] = [n for n in kit.nodes if n.process and n.process.pid == marker["pid"]]
+        await asyncio.sleep(0.5)
+        assert calls_to(kit.push, browser.path) == []  # decided, never recorded nor sent
+        holder.kill9()
         [call] = await wait_calls(kit.push, browser.path, timeout=30)
+        assert kit.holder(call) is not holder
         assert browser.read(call)["msg_id"] == ack["data"]["msg_id"]
 
         async def gone() -> bool:
@@ -263,8 +306,10 @@ async def test_a_push_job_claimed_by_a_process_that_died_is_decided_by_another_o
         await asyncio.sleep(float(LEASE) + 1)  # past another lease: still one
         assert len(calls_to(kit.push, browser.path)) == 1
     finally:
-        await db.dispose()
         await a.close()
+        for armed in kit.faults.iterdir():
+            armed.unlink()
+        kit.revive()
 
 
 async def test_a_broadcast_whose_process_dies_is_carried_on_by_another(kit: Kit) -> None:

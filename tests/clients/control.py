@@ -1,14 +1,16 @@
 """A small HTTP server beside the server under test, for code that is not
 Python (the TypeScript SDK's Node tests, a browser page): it signs UserSigs
 as an app's server would (``GET /usersig?user=U[&expire=S]``) and link
-tickets for its users (``GET /linkticket?user=U``), kills and
-restarts the Tidings process (``POST /kill9``, ``POST /start``), and serves
-the files it is given (the SDK's bundle, a page) on the same origin."""
+tickets for its users (``GET /linkticket?user=U``), kills, drains and
+restarts the Tidings process (``POST /kill9``, ``POST /drain``: SIGTERM,
+answered once it exited, ``POST /start``; ``?node=I`` picks one of a
+cluster's processes), and serves the files it is given (the SDK's bundle,
+a page) on the same origin."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,9 +23,10 @@ _TYPES = {".js": "text/javascript", ".html": "text/html", ".mjs": "text/javascri
 
 
 @contextmanager
-def control_server(server: Server, app: App,
+def control_server(server: Server | Sequence[Server], app: App,
                    files: Mapping[str, Path | bytes] | None = None) -> Iterator[str]:
     served = dict(files or {})
+    servers = [server] if isinstance(server, Server) else list(server)
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
@@ -57,12 +60,16 @@ def control_server(server: Server, app: App,
             self._answer(200, body, _TYPES.get(Path(url.path).suffix, "application/octet-stream"))
 
         def do_POST(self) -> None:
-            action = urlsplit(self.path).path
+            url = urlsplit(self.path)
+            action = url.path
+            target = servers[int(parse_qs(url.query).get("node", ["0"])[0])]
             try:
                 if action == "/kill9":
-                    server.kill9()
+                    target.kill9()
+                elif action == "/drain":
+                    target.stop()
                 elif action == "/start":
-                    server.start()
+                    target.start()
                 else:
                     self._answer(404, b"not found")
                     return

@@ -29,6 +29,9 @@ pytestmark = pytest.mark.skipif(NODE is None or NPM is None, reason="Node.js is 
 NODE_TESTS = (
     "a silent server is left and the client reconnects; pings are answered",
     "a gap in the live stream: the client resyncs and hands over each message once, in order",
+    "entries that cross wait for the one missing; a gap still open after gapWait resyncs",
+    "several URLs: a drop moves to the next, a refused one is passed over, a resync stays",
+    "hosted accounts on several base URLs: a call no process answers goes through the next",
     "the seq tracker: an own ack past a gap waits until the gap closes",
     "an expired ticket is replaced once through getUserSig; one refused again fails the connect",
     "known stores: the in-memory one keeps copies; the Web Storage one reads back only a valid map",

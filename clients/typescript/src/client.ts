@@ -65,7 +65,7 @@ export class Client extends Session {
     try {
       const ack = await this.call("send", data, (reply) => {
         const ack = reply as MessageAck;
-        this.tracker.own(ack.conversation_id, ack.seq);
+        this.owned(ack.conversation_id, ack.seq);
         return ack;
       }, this.sendTimeout);
       this.emit("sent", {
@@ -284,7 +284,7 @@ export class Client extends Session {
    * `onProgress` after each part. Answers the stored upload; its `element`
    * is ready to send. */
   upload(source: UploadSource, options?: UploadOptions): Promise<StoredUpload> {
-    return upload(httpBase(this.url), () => this.freshUserSig(), source, options);
+    return upload(() => httpBase(this.url), () => this.freshUserSig(), source, options);
   }
 
   /** Uploads, then sends the upload's element (an image, a sound, a video or a file). */
@@ -358,7 +358,7 @@ export class Client extends Session {
 
   private ownChange(data: unknown): ChangeAck {
     const change = data as ChangeAck;
-    if (!change.duplicate) this.tracker.own(change.conversation_id, change.seq);
+    if (!change.duplicate) this.owned(change.conversation_id, change.seq);
     return change;
   }
 }

@@ -5,9 +5,13 @@
  *     const home = new HomeAccounts("https://chat.example.org");
  *     const me = await home.signInPassword("ana", "correct horse");
  *     const client = home.client(me); await client.connect();
+ *
+ * A cluster's processes may be given as a list: a call that no process
+ * answered (a network failure) is made again through the next one.
  */
 import { Client } from "./client.js";
-import { httpCall } from "./http.js";
+import { InvalidArgumentError } from "./errors.js";
+import { httpCall, type HttpCall } from "./http.js";
 import type { ClientOptions } from "./options.js";
 
 export type Channel = "email" | "phone";
@@ -36,15 +40,26 @@ export interface HomeSession {
 type Answer = Promise<Record<string, unknown>>;
 
 export class HomeAccounts {
-  readonly baseUrl: string;
+  /** The servers' `http(s)://host`s, in the order they are tried. */
+  readonly baseUrls: readonly string[];
+  private at = 0;
 
-  /** `baseUrl`: the server's `http(s)://host`. */
-  constructor(baseUrl: string) {
-    this.baseUrl = baseUrl.replace(/\/+$/, "");
+  /** `baseUrl`: the server's `http(s)://host`, or those of a cluster's processes. */
+  constructor(baseUrl: string | readonly string[]) {
+    const bases: unknown[] = typeof baseUrl === "string" ? [baseUrl] : Array.isArray(baseUrl) ? [...baseUrl] : [];
+    if (bases.length === 0 || !bases.every((b) => typeof b === "string" && /^https?:\/\//.test(b))) {
+      throw new InvalidArgumentError(`baseUrl: one or more http(s):// URLs, not ${JSON.stringify(baseUrl)}`);
+    }
+    this.baseUrls = Object.freeze((bases as string[]).map((b) => b.replace(/\/+$/, "")));
+  }
+
+  /** The base URL calls go to now (the last that answered). */
+  get baseUrl(): string {
+    return this.baseUrls[this.at]!;
   }
 
   /** The home app: `sdkappid`, `name`, `icon_url`. */
-  app(): Answer { return httpCall(this.baseUrl, "/v1/home"); }
+  app(): Answer { return this.call("/v1/home"); }
 
   register(username: string, password: string): Promise<SignedIn> {
     return this.signIn("/v1/home/register", { username, password });
@@ -54,14 +69,14 @@ export class HomeAccounts {
   }
   /** Sends a one-time code to the address (the answer never has it). */
   requestCode(channel: Channel, address: string): Answer {
-    return httpCall(this.baseUrl, "/v1/home/codes", { json: { channel, address } });
+    return this.call("/v1/home/codes", { json: { channel, address } });
   }
   /** Spends the code; the first time, this makes the account. */
   signInCode(channel: Channel, address: string, code: string): Promise<SignedIn> {
     return this.signIn("/v1/home/sign-in/code", { channel, address, code });
   }
   requestPasswordReset(channel: Channel, address: string): Answer {
-    return httpCall(this.baseUrl, "/v1/home/password-reset/codes", { json: { channel, address } });
+    return this.call("/v1/home/password-reset/codes", { json: { channel, address } });
   }
   /** Every other sign-in of the account ends; this answers a new one. */
   resetPassword(channel: Channel, address: string, code: string, newPassword: string): Promise<SignedIn> {
@@ -107,18 +122,36 @@ export class HomeAccounts {
     return this.as(me, "DELETE", "/v1/home/me", proof);
   }
 
-  /** A client of the home app for this sign-in (the WebSocket is the base URL's /v1/ws). */
+  /** A client of the home app for this sign-in (its WebSocket is each base
+   * URL's /v1/ws, the one that answered last first). */
   client(me: SignedIn, options: Partial<ClientOptions> = {}): Client {
+    const urls = [...this.baseUrls.slice(this.at), ...this.baseUrls.slice(0, this.at)]
+      .map((base) => base.replace(/^http/, "ws") + "/v1/ws");
     return new Client({
-      url: this.baseUrl.replace(/^http/, "ws") + "/v1/ws",
+      url: urls.length === 1 ? urls[0]! : urls,
       sdkappid: me.sdkappid, userId: me.user_id, userSig: me.usersig, ...options });
   }
 
   private signIn(path: string, json: Record<string, string>): Promise<SignedIn> {
-    return httpCall<SignedIn>(this.baseUrl, path, { json });
+    return this.call<SignedIn>(path, { json });
   }
 
   private as(me: SignedIn, method: string, path: string, json?: unknown): Answer {
-    return httpCall(this.baseUrl, path, { method, usersig: me.usersig, ...(json === undefined ? {} : { json }) });
+    return this.call(path, { method, usersig: me.usersig, ...(json === undefined ? {} : { json }) });
+  }
+
+  /** One call, through the next base URL when none answered (fetch's
+   * TypeError: the network), each base tried once. A call the network cut
+   * after the server had it may thus be made twice: a second sign-in
+   * session, a second code (a register answers `home_username_taken`). */
+  private async call<T = Record<string, unknown>>(path: string, call: HttpCall = {}): Promise<T> {
+    for (let tried = 1; ; tried++) {
+      try {
+        return await httpCall<T>(this.baseUrl, path, call);
+      } catch (error) {
+        if (!(error instanceof TypeError) || tried >= this.baseUrls.length || call.signal?.aborted) throw error;
+        this.at = (this.at + 1) % this.baseUrls.length;
+      }
+    }
   }
 }

@@ -40,7 +40,9 @@ function asBlob(source: UploadSource): Blob {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function upload(base: string, usersig: () => Promise<string>, source: UploadSource,
+/** `base` answers the server's `http(s)://host` at each call: a client of
+ * a cluster's processes goes on through the one it is connected to now. */
+export async function upload(base: () => string, usersig: () => Promise<string>, source: UploadSource,
                              options: UploadOptions = {}): Promise<StoredUpload> {
   const blob = asBlob(source);
   const name = options.name ?? ((blob as { name?: string }).name ?? "");
@@ -50,13 +52,13 @@ export async function upload(base: string, usersig: () => Promise<string>, sourc
   const meta = { name, kind: options.kind, duration: options.duration ?? 0 };
   const signal = options.signal;
   if (total <= partBytes) {
-    const done = await httpCall<StoredUpload>(base, "/v1/media", {
+    const done = await httpCall<StoredUpload>(base(), "/v1/media", {
       method: "POST", bytes: blob, query: meta, usersig: await usersig(), ...(signal ? { signal } : {}) });
     progress(total);
     return done;
   }
   const auth = async () => ({ usersig: await usersig(), ...(signal ? { signal } : {}) });
-  const created = await httpCall<{ upload_id: string; part_max_bytes: number }>(base, "/v1/uploads", {
+  const created = await httpCall<{ upload_id: string; part_max_bytes: number }>(base(), "/v1/uploads", {
     json: { size: total, ...meta }, ...(await auth()) });
   const path = `/v1/uploads/${encodeURIComponent(created.upload_id)}`;
   const step = Math.min(partBytes, created.part_max_bytes);
@@ -65,7 +67,7 @@ export async function upload(base: string, usersig: () => Promise<string>, sourc
   progress(0);
   while (offset < total) {
     try {
-      const reply = await httpCall<{ offset: number }>(base, path, {
+      const reply = await httpCall<{ offset: number }>(base(), path, {
         method: "PUT", bytes: blob.slice(offset, offset + step), query: { offset }, ...(await auth()) });
       offset = reply.offset;
       failures = 0;
@@ -75,9 +77,9 @@ export async function upload(base: string, usersig: () => Promise<string>, sourc
         if (signal?.aborted || ++failures > (options.retries ?? 5)) throw error;
         await pause(Math.min(5000, 200 * 2 ** failures));
       }
-      offset = (await httpCall<{ offset: number }>(base, path, await auth())).offset;
+      offset = (await httpCall<{ offset: number }>(base(), path, await auth())).offset;
     }
     progress(offset);
   }
-  return httpCall<StoredUpload>(base, `${path}/complete`, { method: "POST", ...(await auth()) });
+  return httpCall<StoredUpload>(base(), `${path}/complete`, { method: "POST", ...(await auth()) });
 }

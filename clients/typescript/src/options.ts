@@ -5,8 +5,10 @@ import { InvalidArgumentError } from "./errors.js";
 import type { KnownStore } from "./known-store.js";
 
 export interface ClientOptions {
-  /** `ws(s)://host/v1/ws`. */
-  url: string;
+  /** `ws(s)://host/v1/ws`, or several: the processes of a cluster
+   * (docs/cluster.md), tried in the order given, the next one after a failed
+   * or dropped connection. */
+  url: string | readonly string[];
   sdkappid: number;
   userId: string;
   /** A ticket signed by the app's server. */
@@ -32,17 +34,32 @@ export interface ClientOptions {
   connectTimeout?: number;
   backoffInitial?: number;
   backoffMax?: number;
+  /** How long a live entry that came past a gap waits for the missing one
+   * before the client resyncs (ms; 0: at once). In a cluster two
+   * processes' entries of one conversation may cross on their way. */
+  gapWait?: number;
 }
 
-/** The required options, checked, and the WebSocket class to use. */
-export function checkOptions(options: ClientOptions): ClientOptions & { Socket: WebSocketClass } {
+/** The URLs of `url`, checked: one or more `ws(s)://` URLs. */
+export function checkUrls(url: unknown): readonly string[] {
+  const urls: unknown[] = typeof url === "string" ? [url] : Array.isArray(url) ? [...url] : [url];
+  if (urls.length === 0) throw new InvalidArgumentError("url: give at least one URL");
+  for (const one of urls) {
+    if (typeof one !== "string" || !/^wss?:\/\//.test(one)) {
+      throw new InvalidArgumentError(`url must be a ws:// or wss:// URL, not ${JSON.stringify(one)}`);
+    }
+  }
+  return Object.freeze(urls as string[]);
+}
+
+/** The required options, checked, with the URLs and the WebSocket class to use. */
+export function checkOptions(options: ClientOptions
+): ClientOptions & { urls: readonly string[]; Socket: WebSocketClass } {
   if (typeof options !== "object" || options === null) {
     throw new InvalidArgumentError("new Client(options): options must be an object");
   }
-  const { url, sdkappid, userId, userSig, getUserSig } = options;
-  if (typeof url !== "string" || !/^wss?:\/\//.test(url)) {
-    throw new InvalidArgumentError(`url must be a ws:// or wss:// URL, not ${JSON.stringify(url)}`);
-  }
+  const { sdkappid, userId, userSig, getUserSig } = options;
+  const urls = checkUrls(options.url);
   if (!Number.isSafeInteger(sdkappid) || sdkappid <= 0) {
     throw new InvalidArgumentError(`sdkappid must be a positive integer, not ${JSON.stringify(sdkappid)}`);
   }
@@ -67,7 +84,7 @@ export function checkOptions(options: ClientOptions): ClientOptions & { Socket: 
     throw new InvalidArgumentError(
       "no WebSocket here: pass one (in Node 20: `import { WebSocket } from \"ws\"`)");
   }
-  return { ...options, Socket };
+  return { ...options, urls, Socket };
 }
 
 /** A random id (device ids, client message ids): 32 hex digits. */

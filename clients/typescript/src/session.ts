@@ -52,7 +52,9 @@ function sleep(ms: number): Promise<void> {
 }
 
 export class Session extends Emitter<ClientEvents> {
-  readonly url: string;
+  /** The servers' URLs: one, or the processes of a cluster, tried in this
+   * order, the next one after a failed or dropped connection. */
+  readonly urls: readonly string[];
   readonly sdkappid: number;
   readonly userId: string;
   readonly deviceId: string;
@@ -62,6 +64,7 @@ export class Session extends Emitter<ClientEvents> {
   readonly connectTimeout: number;
   readonly backoffInitial: number;
   readonly backoffMax: number;
+  readonly gapWait: number;
   /** Successful logins and syncs, the first included. */
   connects = 0;
   sessionId: number | null = null;
@@ -94,6 +97,12 @@ export class Session extends Emitter<ClientEvents> {
   private loadKnown: boolean;
   private saveQueued = false;
   private conn: Connection | null = null;
+  private urlAt = 0;
+  private resyncHere = false;
+  // Live entries past a gap, per conversation and seq, and the timer after
+  // which a gap still open means a resync (hold()).
+  private readonly held = new Map<string, Map<number, Entry>>();
+  private heldTimer: ReturnType<typeof setTimeout> | undefined;
   private failure: Error | null = null;
   private closed = false;
   private running = false;
@@ -109,8 +118,8 @@ export class Session extends Emitter<ClientEvents> {
 
   constructor(options: ClientOptions) {
     super();
-    const { url, sdkappid, userId, userSig, getUserSig, Socket } = checkOptions(options);
-    this.url = url;
+    const { urls, sdkappid, userId, userSig, getUserSig, Socket } = checkOptions(options);
+    this.urls = urls;
     this.sdkappid = sdkappid;
     this.userId = userId;
     this.userSig = userSig;
@@ -123,6 +132,7 @@ export class Session extends Emitter<ClientEvents> {
     this.connectTimeout = options.connectTimeout ?? 10_000;
     this.backoffInitial = options.backoffInitial ?? 500;
     this.backoffMax = options.backoffMax ?? 30_000;
+    this.gapWait = options.gapWait ?? 500;
     this.tracker = new SeqTracker(options.known, () => this.queueSave());
     // After a first full sync (or with a saved map) a conversation never
     // seen before is read from its first message, not from its tail.
@@ -167,6 +177,12 @@ export class Session extends Emitter<ClientEvents> {
     this.wakeBackoff?.();
     this.setState("closed");
     this.wake();
+  }
+
+  /** The URL this client connects (or is connected) to: REST calls
+   * (uploads, media URLs) go to its host too. */
+  get url(): string {
+    return this.urls[this.urlAt]!;
   }
 
   /** Logged in and synced right now. */
@@ -309,6 +325,9 @@ export class Session extends Emitter<ClientEvents> {
         }
       }
       if (this.closed) return;
+      // Its process may be gone (killed, or drained: a close with 1012).
+      if (!this.resyncHere) this.urlAt = (this.urlAt + 1) % this.urls.length;
+      this.resyncHere = false;
       if (this.connects !== before) attempt = 0; // it worked for a while: start over
       const delay = this.backoff(attempt++);
       await new Promise<void>((resolve) => {
@@ -341,7 +360,17 @@ export class Session extends Emitter<ClientEvents> {
   private async connectOnce(): Promise<void> {
     const usersig = await this.freshUserSig();
     const ws = await openSocket(this.Socket, this.url, this.connectTimeout);
-    const conn: Connection = new Connection(ws, (event, data) => this.onEvent(conn, event, data));
+    const conn: Connection = new Connection(ws, (event, data) => {
+      let keep = false;
+      try {
+        keep = this.onEvent(conn, event, data);
+      } finally {
+        // Ended by us to resync (a gap, a malformed entry): the process is
+        // fine, so the next connection goes to the same URL.
+        if (!keep) this.resyncHere = true;
+      }
+      return keep;
+    });
     let watchdog: ReturnType<typeof setInterval> | undefined;
     try {
       const login = await conn.request("login", {
@@ -377,6 +406,7 @@ export class Session extends Emitter<ClientEvents> {
     } finally {
       if (watchdog !== undefined) clearInterval(watchdog);
       if (this.conn === conn) this.conn = null;
+      this.forgetHeld();
       conn.close();
     }
   }
@@ -424,16 +454,65 @@ export class Session extends Emitter<ClientEvents> {
       throw new TypeError("malformed entry");
     }
     const verdict = this.tracker.offer(entry.conversation_id, entry.seq, acceptGap);
-    if (verdict === "gap") return false;
+    if (verdict === "gap") return this.hold(entry);
     if (verdict !== "new") return true;
-    if (entry.kind === "message" && entry.sender === this.userId && this.outbox.has(entry.client_msg_id)) {
-      // A send of ours stored before the line dropped comes back in the
-      // sync: its ack reports it, not the event stream.
-      return true;
+    if (!(entry.kind === "message" && entry.sender === this.userId && this.outbox.has(entry.client_msg_id))) {
+      // (A send of ours stored before the line dropped comes back in the
+      // sync: its ack reports it, not the event stream.)
+      this.emit("entry", entry);
+      this.emit(entry.kind === "message" || entry.kind === "system" ? entry.kind : "change", entry as never);
     }
-    this.emit("entry", entry);
-    this.emit(entry.kind === "message" || entry.kind === "system" ? entry.kind : "change", entry as never);
+    this.release(entry.conversation_id);
     return true;
+  }
+
+  /** One of our sends (or changes) was stored with `seq`: we hold it, and
+   * what was held past it may follow. */
+  protected owned(conversationId: string, seq: number): void {
+    this.tracker.own(conversationId, seq);
+    this.release(conversationId);
+  }
+
+  /** Keeps a live entry that came past a gap, for `gapWait` ms: the
+   * entries of one conversation committed by two processes of a cluster
+   * may cross on their way (docs/cluster.md), and the missing one is then
+   * a moment behind. Still missing after that: resync. False: resync now. */
+  private hold(entry: Entry): boolean {
+    const conn = this.conn;
+    if (this.gapWait <= 0 || conn === null || conn.lost) return false;
+    let waiting = this.held.get(entry.conversation_id);
+    if (waiting === undefined) this.held.set(entry.conversation_id, (waiting = new Map()));
+    waiting.set(entry.seq, entry);
+    this.heldTimer ??= setTimeout(() => {
+      this.heldTimer = undefined;
+      if (this.held.size > 0 && this.conn === conn) {
+        this.resyncHere = true;
+        conn.close();
+      }
+    }, this.gapWait);
+    return true;
+  }
+
+  /** Hands over what was held in a conversation and no longer follows a gap. */
+  private release(conversationId: string): void {
+    const waiting = this.held.get(conversationId);
+    if (waiting === undefined) return;
+    const have = this.tracker.get(conversationId) ?? 0;
+    for (const seq of [...waiting.keys()]) {
+      if (seq <= have || this.tracker.isOwn(conversationId, seq)) waiting.delete(seq);
+    }
+    const next = waiting.get(have + 1);
+    if (next !== undefined) waiting.delete(have + 1);
+    if (waiting.size === 0) this.held.delete(conversationId);
+    if (this.held.size === 0) this.forgetHeld();
+    if (next !== undefined) this.deliver(next, false); // which releases the rest
+  }
+
+  /** What was held goes with its connection: the next sync brings it. */
+  private forgetHeld(): void {
+    this.held.clear();
+    if (this.heldTimer !== undefined) clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
   }
 
   /** Takes in a sync answer (as it is read, before any later frame); true

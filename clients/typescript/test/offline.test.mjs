@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  Client, InvalidArgumentError, LocalStorageKnownStore, MemoryKnownStore, SeqTracker, TidingsError,
+  Client, HomeAccounts, InvalidArgumentError, LocalStorageKnownStore, MemoryKnownStore, SeqTracker, TidingsError,
 } from "tidings-client";
 
 /** A WebSocket whose "server" is `script(frame, socket)`; sockets made are kept in `made`. */
@@ -16,7 +16,11 @@ function fakeSockets(script) {
     constructor(url) {
       this.url = url;
       made.push(this);
-      setTimeout(() => { this.readyState = 1; this.onopen?.({}); }, 0);
+      if (url.includes("//down")) { // nothing listens there
+        setTimeout(() => { this.readyState = 3; this.onerror?.({}); this.onclose?.({}); }, 0);
+      } else {
+        setTimeout(() => { this.readyState = 1; this.onopen?.({}); }, 0);
+      }
     }
     send(text) { setTimeout(() => script(JSON.parse(text), this, made.length), 0); }
     push(doc) { if (this.readyState === 1) this.onmessage?.({ data: JSON.stringify(doc) }); }
@@ -91,6 +95,93 @@ test("a gap in the live stream: the client resyncs and hands over each message o
   const streamed = [];
   for await (const entry of stream) streamed.push(entry.seq);
   assert.deepEqual(streamed, [1, 2, 3, 4]);
+});
+
+test("entries that cross wait for the one missing; a gap still open after gapWait resyncs", async (t) => {
+  const syncs = [];
+  const { FakeSocket, made } = fakeSockets((frame, ws, nth) => {
+    if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
+    if (frame.op === "sync") {
+      syncs.push(frame.data.known);
+      const messages = nth === 1 ? [message(1)] : [message(4), message(5)];
+      ws.push({ re: frame.id, ok: true, data: { messages, conversations: [conv(messages.at(-1).seq)], more: false } });
+    }
+  });
+  const client = new Client({ url: ["ws://one/v1/ws", "ws://two/v1/ws"], sdkappid: 1, userId: "alice",
+                              userSig: "sig", WebSocket: FakeSocket, backoffInitial: 10, backoffMax: 20,
+                              gapWait: 100 });
+  t.after(() => client.close());
+  const seqs = [];
+  client.on("message", (m) => seqs.push(m.seq));
+  await client.connect();
+  const ws = made[0];
+  ws.push({ event: "message", data: message(3) }); // committed elsewhere, came first
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(seqs, [1], "held past the gap");
+  ws.push({ event: "message", data: message(2) });
+  assert.deepEqual(seqs, [1, 2, 3]);
+  ws.push({ event: "message", data: message(5) }); // 4 never comes
+  const deadline = Date.now() + 5000;
+  while (seqs.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(seqs, [1, 2, 3, 4, 5]);
+  assert.deepEqual(syncs, [{}, { c2c_bob: 3 }]);
+  assert.deepEqual(made.map((w) => w.url), ["ws://one/v1/ws", "ws://one/v1/ws"], "a resync stays on its URL");
+});
+
+test("several URLs: a drop moves to the next, a refused one is passed over, a resync stays", async (t) => {
+  const { FakeSocket, made } = fakeSockets((frame, ws) => {
+    if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
+    if (frame.op === "sync") ws.push({ re: frame.id, ok: true, data: { messages: [], conversations: [], more: false } });
+  });
+  const urls = ["ws://one/v1/ws", "ws://down/v1/ws", "ws://two/v1/ws"];
+  const client = new Client({ url: urls, sdkappid: 1, userId: "alice", userSig: "sig",
+                              WebSocket: FakeSocket, backoffInitial: 10, backoffMax: 20 });
+  t.after(() => client.close());
+  assert.deepEqual(client.urls, urls);
+  await client.connect();
+  assert.equal(client.url, urls[0]);
+  const waitConnects = async (n) => {
+    const deadline = Date.now() + 5000;
+    while (client.connects < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(client.connects, n);
+  };
+  made.at(-1).close(); // the server drops it (a drain's 1012, a dead process)
+  await waitConnects(2);
+  assert.equal(client.url, urls[2]);
+  made.at(-1).close();
+  await waitConnects(3);
+  assert.deepEqual(made.map((ws) => ws.url), [urls[0], urls[1], urls[2], urls[0]]);
+  assert.equal(client.url, urls[0]);
+  made.at(-1).push({ event: "message", data: message(2) }); // a gap: the client resyncs, here
+  await waitConnects(4);
+  assert.deepEqual(made.map((ws) => ws.url).slice(4), [urls[0]]);
+  for (const url of [[], ["ws://one/v1/ws", "http://two"], [42]]) {
+    assert.throws(() => new Client({ url, sdkappid: 1, userId: "a", userSig: "s", WebSocket: FakeSocket }),
+                  InvalidArgumentError);
+  }
+});
+
+test("hosted accounts on several base URLs: a call no process answers goes through the next", async (t) => {
+  const seen = [];
+  const realFetch = globalThis.fetch;
+  t.after(() => { globalThis.fetch = realFetch; });
+  globalThis.fetch = async (url) => {
+    seen.push(new URL(url).host);
+    if (new URL(url).host === "down") throw new TypeError("fetch failed");
+    return new Response(JSON.stringify({ sdkappid: 7, name: "Home" }), { status: 200 });
+  };
+  const home = new HomeAccounts(["http://down/", "http://up"]);
+  assert.deepEqual(await home.app(), { sdkappid: 7, name: "Home" });
+  assert.deepEqual(seen, ["down", "up"]);
+  assert.equal(home.baseUrl, "http://up");
+  await home.app(); // the one that answered is kept
+  assert.deepEqual(seen, ["down", "up", "up"]);
+  const me = { sdkappid: 7, user_id: "ana", usersig: "s", expires_at: 0, session_id: "x", created: false };
+  assert.deepEqual(home.client(me, { WebSocket: class {} }).urls, ["ws://up/v1/ws", "ws://down/v1/ws"]);
+  globalThis.fetch = async () => { throw new TypeError("fetch failed"); };
+  await assert.rejects(home.app(), TypeError); // each base once, then the failure
+  assert.throws(() => new HomeAccounts([]), InvalidArgumentError);
+  assert.throws(() => new HomeAccounts("ws://x"), InvalidArgumentError);
 });
 
 test("the seq tracker: an own ack past a gap waits until the gap closes", () => {

@@ -21,6 +21,7 @@ from tidings.domain.clock import now_ms
 from tidings.domain.ids import Identity
 from tidings.domain.push import Channel, PushSettings
 from tidings.services.callbacks import CallbackService
+from tidings.services.faults import FAULTS
 from tidings.services.push_decisions import Decisions, NewSend
 from tidings.store.push import Job, PushStore, Send, SendOutcome
 
@@ -123,6 +124,8 @@ class PushWorker:
                 log.exception("push job %s failed", job.id)
                 continue
             done.append(job)
+        if FAULTS is not None:  # decided, not yet recorded: where a test kills it
+            await FAULTS.reach("push.decide", [job.id for job in done])
         await self._store.finish_jobs(done, sends, events)
         if events:
             self._callbacks.wake()
