@@ -29,6 +29,36 @@ def pytest_configure(config: pytest.Config) -> None:
         "are `tidings serve` processes rather than in-process servers; say why")
 
 
+# The files that take longest (process starts: clusters, crashes, browsers),
+# longest first. scripts/test runs pytest-xdist with --dist loadfile and
+# --no-loadscope-reorder, which hands files to the workers in the order
+# pytest_collection_modifyitems leaves them: these first, then the others by
+# their number of tests, so that no long file starts last while the other
+# worker has nothing left (xdist's own order, by number of tests alone, put
+# these few-test files at the end). A stale list only costs balance.
+LONGEST_FILES = (
+    "tests/test_cluster_kill.py", "tests/test_cluster.py", "tests/test_cluster_ops.py",
+    "tests/clients/test_messenger_chat.py", "tests/test_crash.py",
+    "tests/clients/test_messenger_links.py", "tests/clients/test_messenger_people.py",
+    "tests/clients/test_typescript_sdk.py", "tests/api/test_openapi_fuzz.py",
+    "tests/clients/test_console.py", "tests/test_redis_bus.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    per_file: dict[str, int] = {}
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        per_file[path] = per_file.get(path, 0) + 1
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        path = item.nodeid.split("::", 1)[0]
+        known = LONGEST_FILES.index(path) if path in LONGEST_FILES else len(LONGEST_FILES)
+        return known, -per_file[path]
+
+    items.sort(key=rank)  # stable: a file's tests keep their order
+
+
 def wants_process(request: pytest.FixtureRequest) -> bool:
     """Whether the requesting test (or module, for a module's fixtures) is
     marked ``process_server``."""
