@@ -467,15 +467,17 @@ def busy_cpu() -> float:
 def thread_cpu(proc: Any) -> dict[str, tuple[float, float]]:
     """CPU seconds (user, system) of the server's main thread (the event loop:
     sockets, parsing, services, encoding) and of its other threads together
-    (the writer's transaction and commit, the database's worker threads)."""
+    (the writer's transaction and commit, the database's worker threads);
+    for ``Servers`` (a cluster's processes, or one), their sums."""
     out = {"loop": (0.0, 0.0), "threads": (0.0, 0.0)}
     if proc is None:
         return out
     with contextlib.suppress(psutil.Error):
-        for t in proc.threads():
-            key = "loop" if t.id == proc.pid else "threads"
-            user, system = out[key]
-            out[key] = (user + t.user_time, system + t.system_time)
+        for process in getattr(proc, "procs", [proc]):
+            for t in process.threads():
+                key = "loop" if t.id == process.pid else "threads"
+                user, system = out[key]
+                out[key] = (user + t.user_time, system + t.system_time)
     return out
 
 
