@@ -198,7 +198,14 @@ def open_database(url: str) -> Database:
         return Database(reader=_sqlite_engine(url, immediate=False, pool_size=8),
                         writer=_sqlite_engine(url, immediate=True, pool_size=1),
                         batch=_BatchThread(batch), reads=_ReadThreads(reads, 4))
-    engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # No pool_pre_ping: its ping through asyncpg is a transaction of its own
+    # (BEGIN, ';', ROLLBACK) before every checkout, and a small read's
+    # Python cost went from 409-506 to 529-675 us with it (bench/
+    # pg_read_cost.py). A connection that PostgreSQL dropped (a restart)
+    # fails the one statement that meets it; SQLAlchemy then invalidates
+    # every connection of the pool opened before, and the next checkout
+    # connects afresh.
+    engine = create_async_engine(url, pool_size=10, max_overflow=10)
     return Database(reader=engine, writer=engine)
 
 
