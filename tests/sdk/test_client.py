@@ -283,6 +283,30 @@ async def test_a_client_given_several_urls_uses_the_next_when_one_does_not_answe
         assert (got.sender, got.seq, got.text) == (a, ack.seq, "through the second")
 
 
+async def test_a_resync_after_a_gap_reconnects_to_the_same_url(
+        server: Server, sdk_app: App, caplog: pytest.LogCaptureFixture) -> None:
+    """A gap (in a cluster: two processes' entries crossing) ends the
+    connection to resync; the process was well, so the client comes back
+    to it, not to the next URL (here nobody listens there)."""
+    from tests.pg import free_port
+
+    a, b = names("alice", "bob")
+    dead = f"ws://127.0.0.1:{free_port()}/v1/ws"
+    caplog.set_level("INFO", logger="tidings.sdk")
+    async with Client([server.ws_url, dead], sdk_app.sdkappid, a, sdk_app.sig(a),
+                      **FAST) as alice, client(server, sdk_app, b) as bob:
+        await bob.send_text(f"c2c_{a}", "one")
+        assert (await next_message(alice)).seq == 1
+        alice._tracker.set_base(f"c2c_{b}", 0)  # as if seq 1 had not come: 2 is past a gap
+        await bob.send_text(f"c2c_{a}", "two")
+        got = await next_message(alice)
+        assert (got.seq, got.text) == (1, "one")  # the resync brings both, in order
+        got = await next_message(alice)
+        assert (got.seq, got.text) == (2, "two")
+        assert alice.connects == 2 and alice.url == server.ws_url
+        assert not [r for r in caplog.records if "connection failed" in r.getMessage()]
+
+
 async def test_every_device_of_a_user_follows_the_chat(server: Server, sdk_app: App) -> None:
     a, b = names("alice", "bob")
     reads: asyncio.Queue[ReadState] = asyncio.Queue()

@@ -118,6 +118,7 @@ class Session:
         self.max_frame_bytes = max_frame_bytes
         self._usersig = usersig
         self._tracker = SeqTracker(known)
+        self._stay = False  # the connection ends for a resync: reconnect to the same URL
         # After a first full sync (or with a saved map) a conversation we
         # have never seen is read from its first message, not from its tail.
         self._baselined = known is not None
@@ -274,7 +275,9 @@ class Session:
                 log.exception("%s: connection failed", self.user_id)
             if self._closed:
                 return
-            self._url_at = (self._url_at + 1) % len(self.urls)
+            if not self._stay:
+                self._url_at = (self._url_at + 1) % len(self.urls)
+            self._stay = False
             if self.connects != before:
                 attempt = 0  # it worked for a while: start the backoff over
             delay = self._backoff(attempt)
@@ -360,24 +363,32 @@ class Session:
             if not self._deliver(msg, accept_gap=_linked(msg.conversation_id)):
                 log.warning("%s: %s seq %s came after a gap (held %s); resyncing", self.user_id,
                             msg.conversation_id, msg.seq, self._tracker.get(msg.conversation_id))
-                return False
+                return self._resync_here()
         elif event == "change":
             change = Change.from_dict(data)
             if not self._deliver(change, accept_gap=_linked(change.conversation_id)):
                 log.warning("%s: %s seq %s came after a gap; resyncing", self.user_id,
                             change.conversation_id, change.seq)
-                return False
+                return self._resync_here()
         elif event == "system":
             entry = GroupSystem.from_dict(data)
             if not self._deliver(entry, accept_gap=False):
                 log.warning("%s: %s seq %s came after a gap; resyncing", self.user_id,
                             entry.conversation_id, entry.seq)
-                return False
+                return self._resync_here()
         elif event == "read":
             self._callback(self.on_read, ReadState.from_dict(data))
         elif isinstance(event, str) and isinstance(data, dict):
             self._callback(self.on_notice, Notice(event, data))
         return True
+
+    def _resync_here(self) -> bool:
+        """End the connection to resync through the same URL: its process
+        is well (a cluster's processes commit a conversation's entries
+        side by side, and two may cross on their way); only a failed or
+        dropped connection moves to the next URL. False, for ``_on_event``."""
+        self._stay = True
+        return False
 
     def _callback(self, callback: Callable[[Any], object] | None, value: object) -> None:
         if callback is None:
