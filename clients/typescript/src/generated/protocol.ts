@@ -496,15 +496,20 @@ export interface GroupUsersRequest {
 }
 
 export interface HistoryData {
+  around_seq?: number | null;
   before_seq?: number | null;
   conversation_id: string;
   limit?: number | null;
 }
 
-/** A page of messages, oldest first; ``more``: older ones remain. */
+/**
+ * A page of messages, oldest first; ``more``: older ones remain;
+ * ``newer`` (only for a page ``around_seq``): newer ones remain.
+ */
 export interface HistoryReply {
   messages: MessageView[];
   more: boolean;
+  newer?: boolean;
 }
 
 export interface ImageElement {
@@ -589,6 +594,7 @@ export interface LinkError {
 }
 
 export interface LinkHistoryData {
+  around_seq?: number | null;
   before_seq?: number | null;
   conversation_id: string;
   limit?: number | null;
