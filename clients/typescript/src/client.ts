@@ -350,6 +350,8 @@ export class Client extends Session {
     return this.request("link_conversations", query);
   }
   async linkHistory(query: Data<"link_history">): Reply<"link_history"> { return this.request("link_history", query); }
+  /** A signed download URL of an upload, asked as one's linked identity in `sdkappid`. */
+  async linkMediaUrl(query: Data<"link_media_url">): Reply<"link_media_url"> { return this.request("link_media_url", query); }
   /** Sends as the linked identity in a linked conversation (`app:...`). */
   async linkSend(conversationId: string, elements: Element[], options: SendOptions = {}): Reply<"link_send"> {
     const data: SendRequest = {

@@ -171,6 +171,12 @@ class MediaUrlRequest(BaseModel):
     variant: Literal["original", "large", "thumb", "poster"] = "original"
 
 
+class LinkMediaUrlData(MediaUrlRequest):
+    """``media_url`` as the caller's linked identity in app ``sdkappid``."""
+
+    sdkappid: int = Field(ge=1)
+
+
 class MediaInfoRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -250,6 +256,7 @@ OPS: dict[str, type[BaseModel]] = {
     "link_read": LinkReadData,
     "link_sync": LinkSyncData,
     "link_send": SendRequest,
+    "link_media_url": LinkMediaUrlData,
     "ping": Empty,
     "pong": Empty,
 }

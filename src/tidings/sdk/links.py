@@ -53,6 +53,13 @@ class LinkMethods(Session):
         return await self._op("link_history", {"conversation_id": conversation_id,
                                                "before_seq": before_seq, "limit": limit})
 
+    async def linked_media_url(self, sdkappid: int, media_id: str,
+                               variant: str = "original") -> dict[str, Any]:
+        """A signed download URL of an upload in a linked app's conversation,
+        asked as the linked identity (``{"url", "expires_at", ...}``)."""
+        return await self._op("link_media_url", {"sdkappid": sdkappid, "media_id": media_id,
+                                                 "variant": variant})
+
     async def send_linked_text(self, conversation_id: str, text: str, *,
                                client_msg_id: str | None = None) -> dict[str, Any]:
         """Send as the linked identity that ``conversation_id`` (qualified)

@@ -600,6 +600,13 @@ export interface LinkHistoryData {
   limit?: number | null;
 }
 
+/** ``media_url`` as the caller's linked identity in app ``sdkappid``. */
+export interface LinkMediaUrlData {
+  media_id: string;
+  sdkappid: number;
+  variant?: "original" | "large" | "thumb" | "poster";
+}
+
 /**
  * What confirming the ticket would do, changing nothing: ``target`` and
  * ``action`` are null without a target; ``replaces``: the app user this
@@ -1286,6 +1293,7 @@ export interface Ops {
   link_confirm: { data: LinkTicketIn; reply: LinkConfirmed };
   link_conversations: { data: LinkConversationsData; reply: LinkConversationsReply };
   link_history: { data: LinkHistoryData; reply: HistoryReply };
+  link_media_url: { data: LinkMediaUrlData; reply: MediaUrlReply };
   link_preview: { data: LinkTicketIn; reply: LinkPreview };
   link_read: { data: LinkReadData; reply: ReadState };
   link_send: { data: SendRequest; reply: MessageAck };
