@@ -92,7 +92,7 @@ async def own_profile(request: Request, me: Me) -> JSON:
     return JSON(await runtime_of(request).profiles.get_one(me.sdkappid, me.user_id))
 
 
-@router.patch("/profile", response_model=ProfileOut)
+@router.patch("/profile", response_model=ProfileOut, responses=errors(403))
 async def set_own_profile(request: Request, me: Me, body: ProfilePatch) -> JSON:
     """Change the caller's personal fields: gender, birthday, location,
     signature, language, allow_type. The nickname, avatar, level, role and
