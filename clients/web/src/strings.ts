@@ -283,4 +283,12 @@ export function setLanguage(language: Language): void {
 }
 
 export const language: Language = pickLanguage();
-export const t: Strings = languages[language];
+
+/** A screen's table in the picked language: one per language, each typed
+ * against the English one (a table missing for a new language fails the
+ * typecheck). Every screen's strings come through here. */
+export function pick<T>(tables: Record<Language, T>): T {
+  return tables[language];
+}
+
+export const t: Strings = pick(languages);

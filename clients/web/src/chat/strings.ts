@@ -2,7 +2,7 @@
  * zh-CN table typed against the English one, so a missing translation fails
  * the typecheck), kept apart so that the chat's strings do not collide with
  * the other screens' in one file. The language is the messenger's. */
-import { language } from "../strings.js";
+import { pick } from "../strings.js";
 
 export const chatEn = {
   loadingOlder: "Loading earlier messages…",
@@ -111,4 +111,4 @@ export const chatZhCN: ChatStrings = {
   toLatest: "最新消息 ↓",
 };
 
-export const c: ChatStrings = language === "zh-CN" ? chatZhCN : chatEn;
+export const c: ChatStrings = pick({ en: chatEn, "zh-CN": chatZhCN });

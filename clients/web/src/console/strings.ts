@@ -1,7 +1,7 @@
 /** Every string the console shows, in English and Simplified Chinese; the
  * zh-CN table is typed against the English one (a missing translation fails
  * `npm run typecheck`). The language is the messenger's pick (strings.ts). */
-import { language } from "../strings.js";
+import { language, pick } from "../strings.js";
 
 export const en = {
   title: "Tidings console",
@@ -292,7 +292,7 @@ export const zhCN: Strings = {
   loading: "加载中…",
 };
 
-export const t: Strings = language === "zh-CN" ? zhCN : en;
+export const t: Strings = pick({ en, "zh-CN": zhCN });
 export const lang = language;
 
 /** A time in ms as the reader's local date and time. */
