@@ -258,11 +258,11 @@ def test_a_quote_and_a_search_hit_older_than_the_page_load_the_history_around_th
     messages" comes back to the newest, with what came meanwhile."""
     server, ana = pair.server, pair.ana
     ana_id = user_id(server, ana.page, pair.ana_name)
-    dora = unique("dora")
+    dora, eli = unique("dora"), unique("eli")
     home = server.home_app()
     now = int(time.time() * 1000)
     seed(server, [(dora, ana_id, f"early {i} needle" if i == 5 else f"early {i}", now - 10_000 + i)
-                  for i in range(1, 121)])
+                  for i in range(1, 121)] + [(eli, ana_id, "hi from eli", now - 20_000)])
     with server.http(home, home.admin) as http:
         http.post("/v1/admin/messages", json={
             "from": dora, "conversation_id": f"c2c_{ana_id}", "client_msg_id": "d-quote",
@@ -297,7 +297,9 @@ def test_a_quote_and_a_search_hit_older_than_the_page_load_the_history_around_th
     expect(newest).to_have_count(0)
     assert ana.texts()[-3:] == ["early 120", "remember this?", "while you read"]
 
-    # Search finds the 5th message, older than the page: the chat opens at it.
+    # Search finds the 5th message, older than the page: its chat opens at it
+    # (from another chat: the hit waits for its own chat's first page).
+    ana.open_chat(eli)
     ana.page.get_by_role("navigation", name="Sections").get_by_role(
         "button", name="Search", exact=True).click()
     ana.page.get_by_label("Search your messages").fill("needle")
@@ -309,6 +311,8 @@ def test_a_quote_and_a_search_hit_older_than_the_page_load_the_history_around_th
     expect(found).to_contain_text("early 5 needle")
     expect(found).to_be_focused()
     expect(found).to_be_in_viewport()
+    expect(newest).to_be_visible()  # its page alone, not glued to the newest one
+    expect(texts).to_have_count(30)
     ana.page.get_by_role("navigation", name="Sections").get_by_role(
         "button", name="Chats", exact=True).click()
 

@@ -53,7 +53,9 @@ export function useConversation(client: Client, conversationId: string, markRead
   const [readCounts, setReadCounts] = useState<ReadonlyMap<number, number>>(new Map());
   const [error, setError] = useState<unknown>(null);
   const [draft, setDraft] = useState("");
-  const [loaded, setLoaded] = useState(false);
+  // Which conversation's newest page has come: on the render that switches
+  // conversations, the old one's (so `loaded` is false until the new page).
+  const [loadedFor, setLoadedFor] = useState("");
   const [newer, setNewerState] = useState(false);
   const away = useRef(false); // read by the event handlers, set with `newer`
   const setNewer = (value: boolean) => { away.current = value; setNewerState(value); };
@@ -74,7 +76,7 @@ export function useConversation(client: Client, conversationId: string, markRead
     setReadCounts(new Map());
     setError(null);
     setDraft("");
-    setLoaded(false);
+    setLoadedFor("");
     setNewer(false);
     const read = (seq: number) => { if (markRead()) void client.markRead(conversationId, seq).catch(() => {}); };
     // Away from the newest, what is newer than the page shown waits for the paging down.
@@ -87,7 +89,7 @@ export function useConversation(client: Client, conversationId: string, markRead
       add(page.messages);
       if (first) setMore(page.more); // later, the newest page again: older ones stay as they were
       first = false;
-      setLoaded(true);
+      setLoadedFor(conversationId);
       const last = page.messages[page.messages.length - 1];
       if (last) read(last.seq);
       if (group) void counts(page.messages);
@@ -194,6 +196,7 @@ export function useConversation(client: Client, conversationId: string, markRead
   }
 
   const oldestSeq = () => current.current[0]?.seq ?? 0;
+  const loaded = loadedFor === conversationId;
   return { lines, more, loadingOlder, loadOlder, setLines, oldestSeq, loaded, newer, loadAround, loadNewer, toLatest,
            peerRead, readCounts, error, draft };
 }
