@@ -144,6 +144,9 @@ async def test_sdk_home_client_links_and_receives_relayed_messages(
         assert ack["conversation_id"] == qualified
         reply = await asyncio.wait_for(embedded.next_message(), 5)
         assert reply.sender == carol and reply.text == "answer"
+        around = await messenger.linked_history(qualified, around_seq=2, limit=1)
+        assert [m["seq"] for m in around["messages"]] == [2]
+        assert (around["more"], around["newer"]) == (True, True)
         caught = await messenger.linked_sync(shop.sdkappid)
         assert [m["elements"][0]["text"] for m in caught["messages"]] == [
             "m0", "m1", "m2", "answer"]
