@@ -137,22 +137,23 @@ def backup(
 @apps_cli.command("create")
 def app_create(
     name: Annotated[str, typer.Option(help="The app's name, shown to users")],
-    icon_url: Annotated[str, typer.Option(help="URL of the app's icon")] = "",
+    icon_url: Annotated[str, typer.Option(help="URL of the app's icon (https://)")] = "",
     admin: Annotated[str, typer.Option(help="The first admin's user id")] = "administrator",
     data_dir: DataDir = None,
 ) -> None:
     """Create an app; prints its sdkappid, secret key and admin as JSON."""
+    from tidings.domain.apps import check_app_fields
     from tidings.domain.errors import TidingsError
     from tidings.domain.ids import check_user_id
 
-    if not name.strip() or len(name) > 64:
-        _fail("--name must be 1 to 64 characters")
-    if len(icon_url) > 512:
-        _fail("--icon-url must be at most 512 characters")
-    try:
-        check_user_id(admin)
-    except TidingsError as exc:
-        _fail(f"--admin: {exc.message}")
+    # The API's own checks, so the command refuses what the API refuses.
+    for option, check in (("--name", lambda: check_app_fields(name, None)),
+                          ("--icon-url", lambda: check_app_fields(None, icon_url)),
+                          ("--admin", lambda: check_user_id(admin))):
+        try:
+            check()
+        except TidingsError as exc:
+            _fail(f"{option}: {exc.message}")
     app, key = with_services(load(data_dir),
                               lambda s: s.apps.create(name.strip(), icon_url, admin))
     _print({"sdkappid": app.sdkappid, "name": app.name, "icon_url": app.icon_url,

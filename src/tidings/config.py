@@ -206,8 +206,10 @@ class Settings(BaseSettings):
 
     home_ticket_lifetime: int = Field(30 * 86400, ge=60)
     """Seconds a home account's sign-in ticket lasts."""
-    home_code_lifetime: int = Field(600, ge=30)
-    """Seconds a one-time code (e-mail or phone) stays valid."""
+    home_code_lifetime: int = Field(600, ge=60)
+    """Seconds a one-time code (e-mail or phone) stays valid: 10 minutes, time for a person to
+    open the mail and type it (at least 60; Stytch's e-mail codes allow 1 to 10 minutes,
+    Serverpod's last 15)."""
     home_code_tries: int = Field(5, ge=1)
     """Wrong tries of a one-time code before it is spent."""
     home_code_resend_after: int = Field(60, ge=0)

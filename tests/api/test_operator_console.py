@@ -274,3 +274,34 @@ async def test_connections_and_active_users_over_time(make_server: Any) -> None:
     with server.http(other, other.admin) as http:
         points = http.get("/v1/admin/app/series", params={"minutes": 2, "step": 1}).json()
         assert all(p["connections"] == 0 for p in points["points"])
+
+
+def test_an_operator_lists_its_sign_ins_and_signs_one_out(server: Server) -> None:
+    """``GET /v1/operator/sessions``: one's own live sign-ins, this one
+    marked; ``DELETE /v1/operator/sessions/{id}`` ends another (its token is
+    refused at once) and refuses an id that is not one's own."""
+    name = unique("ops")
+    password = server.create_operator(name)
+    tokens = [sign_in(server, name, password).json()["token"] for _ in range(2)]
+    other = operator(server)  # another operator's sign-in: never listed here
+    here, there = (httpx.Client(base_url=server.base_url, timeout=10,
+                                headers={"Authorization": f"Operator {t}"}) for t in tokens)
+    with here, there, other:
+        listed = here.get("/v1/operator/sessions").json()["sessions"]
+        assert sorted(s["current"] for s in listed) == [False, True]
+        [away] = [s for s in listed if not s["current"]]
+        assert all(len(s["id"]) == 16 and s["client_ip"] and s["expires_at"] > s["created_at"]
+                   for s in listed)
+        assert not any(t in str(listed) for t in tokens)
+        theirs = other.get("/v1/operator/sessions").json()["sessions"]
+        assert len(theirs) == 1 and theirs[0]["current"]
+        assert error_of(here.delete(f"/v1/operator/sessions/{theirs[0]['id']}")) == (404, 10010)
+        assert error_of(here.delete("/v1/operator/sessions/x")) == (404, 10010)
+        assert other.get("/v1/operator/me").status_code == 200
+
+        ended = here.delete(f"/v1/operator/sessions/{away['id']}")
+        assert ended.json() == {"signed_out": True}
+        assert error_of(there.get("/v1/operator/me")) == (401, 96102)
+        assert [s["current"] for s in here.get("/v1/operator/sessions").json()["sessions"]] == [
+            True]
+        assert error_of(there.get("/v1/operator/sessions")) == (401, 96102)

@@ -220,6 +220,13 @@ def test_history_pages_backwards(server: Server, shared_app: App, users: Users) 
         assert history(a, f"c2c_{bob}", before_seq=1) == {"messages": [], "more": False}
         assert texts(history(a, f"c2c_{bob}", limit=7)) == texts(whole)
         assert history(a, f"c2c_{bob}", limit=6)["more"] is True
+        # The page around a message: it and the ones before it, then after it.
+        around = history(a, f"c2c_{bob}", around_seq=4, limit=4)
+        assert texts(around) == ["m3", "m4", "m5", "m6"]
+        assert (around["more"], around["newer"]) == (True, True)
+        both = a.get(f"/v1/conversations/c2c_{bob}/messages",
+                     params={"before_seq": 5, "around_seq": 4})
+        assert (both.status_code, both.json()["error"]["code"]) == (400, 10002)
         # The peer pages the same messages under its own conversation id.
         theirs = history(b, f"c2c_{alice}", before_seq=5, limit=3)
         assert texts(theirs) == ["m2", "m3", "m4"]

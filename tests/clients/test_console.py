@@ -196,3 +196,62 @@ def test_an_app_key_sees_its_own_app_only(console_server: Server, browser: Brows
     reply = httpx.get(f"{server.base_url}/v1/admin/accounts", timeout=10, headers={
         "Authorization": f"ApiKey {key}", "Tidings-App": str(theirs.sdkappid)})
     assert error_of(reply) == (403, 96103)
+
+
+def test_an_operator_edits_a_profile_sends_as_a_user_and_signs_out_another_sign_in(
+        console_server: Server, browser: Browser) -> None:
+    server = console_server
+    name = f"ops{uuid.uuid4().hex[:6]}"
+    password = server.create_operator(name)
+    elsewhere = httpx.post(f"{server.base_url}/v1/operator/sign-in",
+                           json={"name": name, "password": password}, timeout=30).json()["token"]
+    shop = server.create_app("Profiles")
+    with server.http(shop, shop.admin) as http:
+        http.post("/v1/admin/accounts/import", json={"accounts": [
+            {"user_id": "buyer-1", "nickname": "Old name"}, {"user_id": "buyer-2"}]})
+    ops = Console(browser, server, DESKTOP)
+    try:
+        page = ops.page
+        page.get_by_label("Operator name").fill(name)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        apps = page.get_by_role("navigation", name="Apps")
+
+        # Her sign-ins: this browser and the other; the other is signed out.
+        sessions = apps.get_by_role("region", name="Your sign-ins").locator("li")
+        expect(sessions).to_have_count(2)
+        expect(sessions.filter(has_text="this browser")).to_have_count(1)
+        sessions.filter(has_not_text="this browser").get_by_role("button").click()
+        expect(sessions).to_have_count(1)
+        expect(sessions).to_contain_text("this browser")
+        refused = httpx.get(f"{server.base_url}/v1/operator/me", timeout=10,
+                            headers={"Authorization": f"Operator {elsewhere}"})
+        assert error_of(refused) == (401, 96102)
+
+        apps.get_by_role("button", name="Profiles").click()
+        page.get_by_role("navigation", name="Sections of the app").get_by_role(
+            "button", name="Users").click()
+        row = page.locator("table tbody tr", has_text="buyer-1")
+        row.get_by_role("button", name="Profile").click()
+        panel = page.get_by_role("region", name="Profile: buyer-1")
+        panel.get_by_label("Nickname").fill("New name")
+        panel.get_by_label("Signature").fill("Buys lamps")
+        panel.get_by_role("button", name="Save").click()
+        expect(panel.get_by_role("status")).to_have_text("Saved.")
+        expect(panel.locator("dl.facts")).to_contain_text("New name")
+
+        panel.get_by_label("To (c2c_<user id> or group_<group id>)").fill("c2c_buyer-2")
+        panel.get_by_label("Message", exact=True).fill("hello from the console")
+        panel.get_by_role("button", name="Send", exact=True).click()
+        expect(panel.get_by_role("status").filter(has_text="Sent")).to_have_text("Sent (seq 1).")
+        expect(panel.locator("ol.history li")).to_contain_text("hello from the console")
+        assert_accessible(page, "the console's user panel")
+        ops.shot("user")
+    finally:
+        ops.close()
+    with server.http(shop, shop.admin) as http:  # what the console did, on the server
+        profile = http.get("/v1/admin/profiles/buyer-1").json()
+        assert (profile["nickname"], profile["signature"]) == ("New name", "Buys lamps")
+        page_of = http.get("/v1/admin/conversations/buyer-2/c2c_buyer-1/messages").json()
+        assert [(m["sender"], m["elements"][0]["text"]) for m in page_of["messages"]] == [
+            ("buyer-1", "hello from the console")]

@@ -196,20 +196,28 @@ def user_id(server: Server, page: Page, username: str) -> str:
     return str(found.json()["user_id"])
 
 
+def seed(server: Server, messages: list[tuple[str, str, str, int]]) -> None:
+    """Stores (sender, peer, text, time) messages of the home app through the
+    admin's import: a long history at once."""
+    home = server.home_app()
+    with server.http(home, home.admin) as http:
+        for i, (sender, peer, text, at) in enumerate(messages):
+            stored = http.post("/v1/admin/messages/import", json={
+                "from": sender, "conversation_id": f"c2c_{peer}", "client_msg_id": f"seed-{i}",
+                "elements": [{"type": "text", "text": text}], "time": at, "mode": "realtime"})
+            assert stored.status_code == 200, stored.text
+
+
 def test_older_history_pages_in_on_scroll_keeping_the_position(pair: Pair) -> None:
     server, ana = pair.server, pair.ana
     ana_id = user_id(server, ana.page, pair.ana_name)
     cara = unique("cara")
     home = server.home_app()
     now = int(time.time() * 1000)
-    with server.http(home, home.admin) as http:
-        for i in range(1, 101):  # the first half two days ago, the rest today
-            at = now - 2 * 86_400_000 + i if i <= 50 else now - 1000 + i
-            sender, peer = (ana_id, cara) if i == 1 else (cara, ana_id)  # the first is Ana's
-            stored = http.post("/v1/admin/messages/import", json={
-                "from": sender, "conversation_id": f"c2c_{peer}", "client_msg_id": f"seed-{i}",
-                "elements": [{"type": "text", "text": f"old {i}"}], "time": at, "mode": "realtime"})
-            assert stored.status_code == 200, stored.text
+    seed(server, [  # the first half two days ago, the rest today; the first is Ana's
+        ((ana_id, cara) if i == 1 else (cara, ana_id)) + (
+            f"old {i}", now - 2 * 86_400_000 + i if i <= 50 else now - 1000 + i)
+        for i in range(1, 101)])
     ana.open_chat(cara)
     messages = ana.page.locator(".chat .messages")
     texts = ana.page.locator(".messages li.message .text")
@@ -241,6 +249,72 @@ def test_older_history_pages_in_on_scroll_keeping_the_position(pair: Pair) -> No
     ana.page.get_by_role("button", name="1 new message").click()
     expect(ana.bubble("news from cara")).to_be_in_viewport()
     expect(ana.page.get_by_role("button", name="1 new message")).to_have_count(0)
+
+
+def test_a_quote_and_a_search_hit_older_than_the_page_load_the_history_around_them(
+        pair: Pair) -> None:
+    """A message older than the chat's page (a quote's original, a search
+    hit) loads the page around it: shown, then paging down or "Newest
+    messages" comes back to the newest, with what came meanwhile."""
+    server, ana = pair.server, pair.ana
+    ana_id = user_id(server, ana.page, pair.ana_name)
+    dora, eli = unique("dora"), unique("eli")
+    home = server.home_app()
+    now = int(time.time() * 1000)
+    seed(server, [(dora, ana_id, f"early {i} needle" if i == 5 else f"early {i}", now - 10_000 + i)
+                  for i in range(1, 121)] + [(eli, ana_id, "hi from eli", now - 20_000)])
+    with server.http(home, home.admin) as http:
+        http.post("/v1/admin/messages", json={
+            "from": dora, "conversation_id": f"c2c_{ana_id}", "client_msg_id": "d-quote",
+            "elements": [{"type": "quote", "seq": 3}, {"type": "text", "text": "remember this?"}],
+        }).raise_for_status()
+    ana.open_chat(dora)
+    texts = ana.page.locator(".messages li.message .text")
+    expect(texts).to_have_count(30)
+    expect(texts.last).to_have_text("remember this?")
+
+    # The quote's original is 90 messages back: its page comes, it is in view.
+    quote = ana.bubble("remember this?").get_by_role("button", name=re.compile("the original"))
+    quote.click()
+    original = ana.page.locator(".messages li#m-3")
+    expect(original).to_be_in_viewport()
+    expect(original).to_contain_text("early 3")
+    expect(texts.first).to_have_text("early 1")
+    expect(ana.bubble("remember this?")).to_have_count(0)  # the page alone, no gap
+    newest = ana.page.get_by_role("button", name="Newest messages")
+    expect(newest).to_be_visible()
+    assert_accessible(ana.page, "chat away from the newest messages")
+    # Scrolled down, the next pages come in order, without a gap.
+    ana.page.locator(".chat .messages").evaluate("el => el.scrollTop = el.scrollHeight")
+    expect(texts.nth(59)).to_have_text("early 60")
+    # A message that comes meanwhile waits; "Newest messages" shows it.
+    with server.http(home, home.admin) as http:
+        http.post("/v1/admin/messages", json={
+            "from": dora, "conversation_id": f"c2c_{ana_id}", "client_msg_id": "d-live",
+            "elements": [{"type": "text", "text": "while you read"}]}).raise_for_status()
+    newest.click()
+    expect(texts.last).to_have_text("while you read", timeout=LIVE)
+    expect(newest).to_have_count(0)
+    assert ana.texts()[-3:] == ["early 120", "remember this?", "while you read"]
+
+    # Search finds the 5th message, older than the page: its chat opens at it
+    # (from another chat: the hit waits for its own chat's first page).
+    ana.open_chat(eli)
+    ana.page.get_by_role("navigation", name="Sections").get_by_role(
+        "button", name="Search", exact=True).click()
+    ana.page.get_by_label("Search your messages").fill("needle")
+    ana.page.get_by_label("Search your messages").press("Enter")
+    hits = ana.page.get_by_role("list", name="Results").locator("li")
+    expect(hits).to_have_count(1)
+    hits.get_by_role("button").click()
+    found = ana.page.locator(".chat li.found")
+    expect(found).to_contain_text("early 5 needle")
+    expect(found).to_be_focused()
+    expect(found).to_be_in_viewport()
+    expect(newest).to_be_visible()  # its page alone, not glued to the newest one
+    expect(texts).to_have_count(30)
+    ana.page.get_by_role("navigation", name="Sections").get_by_role(
+        "button", name="Chats", exact=True).click()
 
 
 def test_a_tab_offline_while_the_other_writes_gets_every_message_once_in_order(pair: Pair) -> None:

@@ -38,6 +38,7 @@ from tests.browser import chromium, needs_chromium
 from tests.clients.axe import assert_accessible
 from tests.clients.test_messenger import PASSWORD, Person
 from tests.conftest import new_server
+from tests.media_files import png
 from tests.support import App, Server
 from tidings.domain import link_tickets
 from tidings.sdk import Client, sign_link_ticket
@@ -434,6 +435,46 @@ def test_a_linked_chat_pages_back_through_its_history(
                ).to_have_count(0)
     finally:
         dee.close()
+        seller.close()
+
+
+def test_a_linked_chat_shows_images_and_files_as_own_chats_do(
+        web_server: Server, shop: App, browser: Browser, users: Any) -> None:
+    """The uploads of a linked app's conversation: the image as a picture
+    that opens large, the file as a download by its name, their URLs asked
+    as the linked identity (link_media_url)."""
+    server = web_server
+    me = registered(server)
+    ivy, hal = users("ivy"), users("hal")
+    imported(server, shop, (ivy, "Ivy"), (hal, "Hal"))
+    with server.http(shop, hal) as http:
+        image = http.post("/v1/media", content=png()).json()
+        doc = http.post("/v1/media", content=b"a receipt", params={"name": "receipt.txt"}).json()
+    seller = AppUser(server, shop, hal)
+    eve = Browsing(browser, server)
+    try:
+        seller.run(seller.client.send(f"c2c_{ivy}", elements=[image["element"]]))
+        seller.run(seller.client.send(f"c2c_{ivy}", elements=[doc["element"]]))
+        page = eve.page
+        eve.keep(me["usersig"])
+        eve.open_link(shop, ivy, to=hal, action="chat")
+        page.get_by_role("button", name="Link", exact=True).click()
+        chat = page.locator(".link-chat")
+        picture = chat.get_by_role("button", name="Open the image").locator("img")
+        expect(picture).to_have_attribute("src", re.compile(r"/content\?variant=thumb&"))
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                               arg=picture.element_handle())
+        file = chat.get_by_role("link", name=re.compile("receipt.txt"))
+        expect(file).to_have_attribute("href", re.compile(r"/content\?variant=original&"))
+        expect(file).to_have_attribute("download", "receipt.txt")
+        assert_accessible(page, "a linked chat with an image and a file")
+        chat.get_by_role("button", name="Open the image").click()
+        large = page.get_by_role("dialog").locator("img")
+        expect(large).to_have_attribute("src", re.compile(r"/content\?variant=large&"))
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_have_count(0)
+    finally:
+        eve.close()
         seller.close()
 
 

@@ -234,3 +234,54 @@ async def test_read_over_rest_tells_every_socket_device(server: Server, app: App
     assert (await b1.event("read"))["read_seq"] == 1
     await a.close()
     await b1.close()
+
+
+async def test_history_around_a_message_pages_both_ways(server: Server, app: App) -> None:
+    """``around_seq``: the page around a message older than a client holds
+    (a search hit, a quote): it and the ones before it, then the ones after
+    it, change entries skipped; ``more`` and ``newer`` say what remains."""
+    p = _prefix()
+    alice, bob = f"{p}alice", f"{p}bob"
+    a = await Conn.login(server, app, alice)
+    conv = f"c2c_{bob}"
+    for i in range(1, 7):
+        await _send(a, conv, f"m{i}")
+    edit = await _ok(a, "edit", {"conversation_id": conv, "seq": 2,
+                                 "elements": [{"type": "text", "text": "m2 edited"}]})
+    assert edit["seq"] == 7  # a change entry: not listed, its effect is
+    for i in range(8, 11):
+        await _send(a, conv, f"m{i}")
+
+    def seqs(page: dict[str, Any]) -> list[int]:
+        return [m["seq"] for m in page["messages"]]
+
+    page = await _ok(a, "history", {"conversation_id": conv, "around_seq": 5, "limit": 4})
+    assert seqs(page) == [4, 5, 6, 8] and (page["more"], page["newer"]) == (True, True)
+    page = await _ok(a, "history", {"conversation_id": conv, "around_seq": 7, "limit": 4})
+    assert seqs(page) == [5, 6, 8, 9] and (page["more"], page["newer"]) == (True, True)
+    # Near the first message the page fills up after it; near the last, before it.
+    page = await _ok(a, "history", {"conversation_id": conv, "around_seq": 2, "limit": 5})
+    assert seqs(page) == [1, 2, 3, 4, 5] and (page["more"], page["newer"]) == (False, True)
+    assert page["messages"][1]["elements"][0]["text"] == "m2 edited"
+    page = await _ok(a, "history", {"conversation_id": conv, "around_seq": 10, "limit": 4})
+    assert seqs(page) == [6, 8, 9, 10] and (page["more"], page["newer"]) == (True, False)
+    # Past the end: the newest messages, none newer.
+    page = await _ok(a, "history", {"conversation_id": conv, "around_seq": 10**12, "limit": 2})
+    assert seqs(page) == [9, 10] and (page["more"], page["newer"]) == (True, False)
+    page = await _ok(a, "history", {"conversation_id": conv, "around_seq": 3})
+    assert seqs(page) == [1, 2, 3, 4, 5, 6, 8, 9, 10] and (page["more"], page["newer"]) == (
+        False, False)
+    # Without around_seq the reply has no ``newer``.
+    assert "newer" not in await _ok(a, "history", {"conversation_id": conv, "limit": 1})
+    # Not a member: an empty page, as for before_seq.
+    e = await Conn.login(server, app, f"{p}eve")
+    assert await _ok(e, "history", {"conversation_id": f"c2c_{alice}", "around_seq": 3}) == {
+        "messages": [], "more": False, "newer": False}
+    # One anchor or the other; a seq below 1 is refused.
+    for bad in ({"conversation_id": conv, "around_seq": 3, "before_seq": 5},
+                {"conversation_id": conv, "around_seq": 0},
+                {"conversation_id": conv, "around_seq": "3"}):
+        reply = await a.request("history", bad)
+        assert not reply["ok"] and reply["error"]["code"] == 10002, (bad, reply)
+    for conn in (a, e):
+        await conn.close()

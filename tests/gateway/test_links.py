@@ -10,10 +10,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from TLSSigAPIv2 import TLSSigAPIv2
 
+from tests import media_files
 from tests.app_server import AppServer, Reply
+from tests.gateway.test_media import code, ok
 from tests.support import App, Conn, Server
 from tidings.domain import link_tickets
 from tidings.sdk import Client, sign_link_ticket
@@ -141,6 +144,9 @@ async def test_sdk_home_client_links_and_receives_relayed_messages(
         assert ack["conversation_id"] == qualified
         reply = await asyncio.wait_for(embedded.next_message(), 5)
         assert reply.sender == carol and reply.text == "answer"
+        around = await messenger.linked_history(qualified, around_seq=2, limit=1)
+        assert [m["seq"] for m in around["messages"]] == [2]
+        assert (around["more"], around["newer"]) == (True, True)
         caught = await messenger.linked_sync(shop.sdkappid)
         assert [m["elements"][0]["text"] for m in caught["messages"]] == [
             "m0", "m1", "m2", "answer"]
@@ -148,3 +154,51 @@ async def test_sdk_home_client_links_and_receives_relayed_messages(
         assert [x["app"]["sdkappid"] for x in await messenger.links()] == [shop.sdkappid]
         await messenger.unlink(shop.sdkappid)
         assert await messenger.links() == []
+
+
+async def test_a_linked_identity_reads_the_media_of_its_conversations_only(
+        server: Server, users: Users) -> None:
+    """``link_media_url``: a home account gets download URLs of the uploads
+    its linked identity may read (its conversations'), as the app's own
+    rule says; not other conversations' uploads, not without a link.
+    ``link_history`` pages around a message as ``history`` does."""
+    shop, home = server.create_app("ShopM"), server.home_app()
+    bob, carol, dave, h_carol = users("bob"), users("carol"), users("dave"), users("h-carol")
+    with server.http(shop, bob) as http:
+        shown = http.post("/v1/media", content=media_files.png()).json()
+        other = http.post("/v1/media", content=media_files.png(5, 5)).json()
+    b = await Conn.login(server, shop, bob)
+    carol_home = await Conn.login(server, home, h_carol)
+    try:
+        await ok(carol_home, "link_confirm", {"sdkappid": shop.sdkappid,
+                                              "ticket": ticket(shop, carol), "to": bob})
+        for n, (peer, doc) in enumerate(((carol, shown), (dave, other))):
+            await ok(b, "send", {"conversation_id": f"c2c_{peer}", "client_msg_id": f"m{n}",
+                                 "elements": [doc["element"]]})
+        for n in range(3):
+            await ok(b, "send", {"conversation_id": f"c2c_{carol}", "client_msg_id": f"t{n}",
+                                 "elements": [{"type": "text", "text": f"t{n}"}]})
+        asked = {"sdkappid": shop.sdkappid, "media_id": shown["media_id"], "variant": "thumb"}
+        got = await ok(carol_home, "link_media_url", asked)
+        assert (got["media_id"], got["variant"]) == (shown["media_id"], "thumb")
+        thumb = await asyncio.to_thread(httpx.get, server.base_url + got["url"])
+        assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/png"
+        # Bob's upload to Dave: not in a conversation of Carol's.
+        assert await code(carol_home, "link_media_url", {
+            "sdkappid": shop.sdkappid, "media_id": other["media_id"]}) == 95009
+        # The home identity itself, another app, bad input.
+        assert await code(carol_home, "media_url", {"media_id": shown["media_id"]}) == 95003
+        assert await code(carol_home, "link_media_url", {**asked, "sdkappid": 1}) == 96056
+        assert await code(carol_home, "link_media_url", {**asked, "variant": "huge"}) == 10002
+        assert await code(carol_home, "link_media_url", {"media_id": shown["media_id"]}) == 10002
+        assert await code(b, "link_media_url", asked) in (96056, 96058)
+
+        page = await ok(carol_home, "link_history", {
+            "conversation_id": f"app:{shop.sdkappid}:c2c_{bob}", "around_seq": 2, "limit": 3})
+        assert [m["seq"] for m in page["messages"]] == [1, 2, 3]
+        assert (page["more"], page["newer"]) == (False, True)
+        assert page["messages"][0]["elements"][0]["media_id"] == shown["media_id"]
+        assert page["messages"][0]["conversation_id"] == f"app:{shop.sdkappid}:c2c_{bob}"
+    finally:
+        await b.close()
+        await carol_home.close()

@@ -192,6 +192,13 @@ async def test_the_typed_replies_are_what_the_server_answers(server: Server, app
     listed = await run(mine, "link_conversations", {})
     assert listed["apps"][0]["conversations"][0]["peer_card"]["user_id"] == "alice"
     await run(mine, "link_history", {"conversation_id": made["action"]["conversation_id"]})
+    await run(mine, "link_history", {"conversation_id": made["action"]["conversation_id"],
+                                     "around_seq": 1})
+    sent = await alice.request("send", {"conversation_id": "c2c_bob", "client_msg_id": "img-1",
+                                        "elements": [image["element"]]})
+    assert sent["ok"], sent
+    await run(mine, "link_media_url", {"sdkappid": app.sdkappid, "media_id": image_id,
+                                       "variant": "thumb"})
     await run(mine, "link_read", {"conversation_id": made["action"]["conversation_id"]})
     await run(mine, "link_sync", {"sdkappid": app.sdkappid, "known": {}})
     friend = {"sdkappid": app.sdkappid, "ticket": ticket(app, "erin"), "to": "alice",

@@ -243,6 +243,8 @@ async def test_two_users_chat(server: Server, sdk_app: App) -> None:
         assert [m.text for m in older.messages] == ["hi bob"] and not older.more
         newest = await alice.history(f"c2c_{b}", limit=1)
         assert [m.seq for m in newest.messages] == [2] and newest.more
+        around = await alice.history(f"c2c_{b}", around_seq=1, limit=1)
+        assert [m.seq for m in around.messages] == [1] and not around.more and around.newer
 
         (conv,) = await alice.conversations()
         assert (conv.conversation_id, conv.last_seq, conv.unread) == (f"c2c_{b}", 2, 1)

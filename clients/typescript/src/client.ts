@@ -109,13 +109,17 @@ export class Client extends Session {
     return this.call("edit", data, (d) => this.ownChange(d), this.sendTimeout);
   }
 
-  /** Messages older than `beforeSeq` (the newest page without it), oldest first. */
-  async history(conversationId: string, options: { beforeSeq?: number; limit?: number } = {}
+  /** Messages older than `beforeSeq` (the newest page without it), oldest
+   * first; or, with `aroundSeq` instead, the page around that message (a
+   * search hit, a quote), whose `newer` says whether newer ones remain. */
+  async history(conversationId: string, options: { beforeSeq?: number; aroundSeq?: number; limit?: number } = {}
   ): Promise<HistoryReply> {
-    return this.request("history", {
+    const data: Data<"history"> = {
       conversation_id: conversation(conversationId), before_seq: options.beforeSeq ?? null,
       limit: options.limit ?? 50,
-    });
+    };
+    if (options.aroundSeq !== undefined) data.around_seq = seqOf(options.aroundSeq);
+    return this.request("history", data);
   }
 
   /** Moves the read cursor to `seq` (the newest message without it). The
@@ -346,6 +350,8 @@ export class Client extends Session {
     return this.request("link_conversations", query);
   }
   async linkHistory(query: Data<"link_history">): Reply<"link_history"> { return this.request("link_history", query); }
+  /** A signed download URL of an upload, asked as one's linked identity in `sdkappid`. */
+  async linkMediaUrl(query: Data<"link_media_url">): Reply<"link_media_url"> { return this.request("link_media_url", query); }
   /** Sends as the linked identity in a linked conversation (`app:...`). */
   async linkSend(conversationId: string, elements: Element[], options: SendOptions = {}): Reply<"link_send"> {
     const data: SendRequest = {

@@ -36,9 +36,11 @@ function asView(o: Outgoing, me: string): MessageView {
   };
 }
 
-export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
+export function Chat({ client, me, conversationId, name, nameOf, onBack, at }: {
   client: Client; me: string; conversationId: string; name: string;
   nameOf: (userId: string) => string; onBack: () => void;
+  /** A message to open the chat at (a search hit): shown outlined and focused. */
+  at?: { seq: number } | null;
 }) {
   const group = conversationId.startsWith("group_");
   const list = useRef<HTMLOListElement>(null);
@@ -51,6 +53,7 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
   const [editing, setEditing] = useState<MessageView | null>(null);
   const [viewing, setViewing] = useState<{ mediaId: string; alt: string } | null>(null);
   const [highlight, setHighlight] = useState(0);
+  const [found, setFound] = useState(0);
   const [error, setError] = useState("");
   const typers = useTyping(client, conversationId);
 
@@ -75,11 +78,12 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
   // when older messages come in above, jump to a quoted message.
   const atBottom = useRef(true);
   const before = useRef({ first: 0, height: 0 });
-  const jumpTo = useRef(0);
+  const jumpTo = useRef({ seq: 0, focus: false }); // a message on its way (a quote, a search hit)
   useEffect(() => { // another conversation opens at its newest message
     atBottom.current = true;
     before.current = { first: 0, height: 0 };
-    jumpTo.current = 0;
+    jumpTo.current = { seq: 0, focus: false };
+    setFound(0);
   }, [conversationId]);
   // Others' messages that came while the reader was scrolled up: a button
   // says how many and goes down to them.
@@ -100,11 +104,10 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
     const el = list.current;
     if (!el) return;
     const first = lines[0]?.seq ?? 0;
-    if (jumpTo.current && document.getElementById(`m-${jumpTo.current}`)) {
-      document.getElementById(`m-${jumpTo.current}`)!.scrollIntoView({ block: "center" });
-      setHighlight(jumpTo.current);
-      jumpTo.current = 0;
-    } else if (atBottom.current) {
+    if (jumpTo.current.seq && document.getElementById(`m-${jumpTo.current.seq}`)) {
+      show(jumpTo.current.seq, jumpTo.current.focus, "auto");
+      jumpTo.current = { seq: 0, focus: false };
+    } else if (atBottom.current && !conv.newer) {
       el.scrollTop = el.scrollHeight;
     } else if (before.current.first && first < before.current.first) {
       el.scrollTop += el.scrollHeight - before.current.height; // older ones above: stay put
@@ -119,18 +122,35 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
     if (atBottom.current && unseen) setUnseen(0);
     before.current.height = el.scrollHeight;
     if (el.scrollTop < NEAR_TOP_PX && conv.more && !conv.loadingOlder) void conv.loadOlder();
+    if (atBottom.current && conv.newer) void conv.loadNewer();
   }
 
-  async function jump(seq: number) {
+  /** Brings a shown message into view: highlighted a moment (a quote), or
+   * outlined and focused (a search hit). */
+  function show(seq: number, focus: boolean, behavior: ScrollBehavior) {
+    const item = document.getElementById(`m-${seq}`);
+    item?.scrollIntoView({ block: "center", behavior });
+    atBottom.current = false;
+    if (!focus) { setHighlight(seq); return; }
+    setFound(seq);
+    if (item) item.tabIndex = -1; // before the render that says so: focusable now
+    item?.focus({ preventScroll: true });
+  }
+
+  /** A message that may be older than the page shown: its page comes first. */
+  async function jump(seq: number, focus = false) {
     if (!lines.some((l) => l.seq === seq)) {
-      jumpTo.current = seq;
+      jumpTo.current = { seq, focus };
       atBottom.current = false;
-      // Older pages until the quoted message is in (at most a few hundred back).
-      for (let i = 0; i < 5 && conv.oldestSeq() > seq; i++) await conv.loadOlder(100);
+      await conv.loadAround(seq);
       return;
     }
-    document.getElementById(`m-${seq}`)?.scrollIntoView({ block: "center", behavior: "smooth" });
-    setHighlight(seq);
+    show(seq, focus, focus ? "auto" : "smooth");
+  }
+  useEffect(() => { if (at && conv.loaded) void jump(at.seq, true); }, [at, conv.loaded]);
+  function latest() {
+    atBottom.current = true;
+    if (conv.newer) conv.toLatest();
   }
   useEffect(() => {
     if (!highlight) return;
@@ -169,7 +189,7 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
     const elements: Element[] = [{ type: "text", text }];
     if (replyTo) elements.unshift({ type: "quote", seq: replyTo.seq });
     setReplyTo(null);
-    atBottom.current = true;
+    latest();
     outbox.send(conversationId, elements, group ? mentions : undefined);
   }
 
@@ -186,13 +206,13 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
     setError("");
     navigator.geolocation.getCurrentPosition((where) => {
       const { latitude, longitude } = where.coords;
-      atBottom.current = true;
+      latest();
       outbox.send(conversationId, [{ type: "location", latitude, longitude, desc: "" }]);
     }, () => setError(c.noLocation), { timeout: 15_000 });
   }
 
   function attach(file: File) {
-    atBottom.current = true;
+    latest();
     outbox.sendFile(conversationId, file, replyTo ? { type: "quote", seq: replyTo.seq } : undefined);
     setReplyTo(null);
   }
@@ -222,6 +242,7 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
     }
     rows.push(<Message key={`${m.sender}/${m.client_msg_id}/${m.seq || "out"}`} client={client} m={m} me={me}
       group={group} nameOf={who} receipt={receipt(m)} quoted={quotedOf(m)} outgoing={o} highlighted={highlight === m.seq && m.seq > 0}
+      found={found === m.seq && m.seq > 0}
       actions={actions} />);
   }
 
@@ -248,7 +269,8 @@ export function Chat({ client, me, conversationId, name, nameOf, onBack }: {
         {!conv.more && lines.length > 0 && lines[0]!.seq <= 1 && <li class="older">{c.beginning}</li>}
         {rows}
       </ol>
-      {unseen > 0 && <button type="button" class="unseen" onClick={toBottom}>{c.unseen(unseen)}</button>}
+      {conv.newer ? <button type="button" class="unseen" onClick={() => { latest(); setUnseen(0); }}>{c.toLatest}</button>
+        : unseen > 0 && <button type="button" class="unseen" onClick={toBottom}>{c.unseen(unseen)}</button>}
       {(error || conv.error) && <p class="error" role="alert">{error || describe(conv.error)}</p>}
       <Composer key={conversationId} client={client} me={me} conversationId={conversationId} group={group}
         nameOf={nameOf} replyTo={replyTo} editing={editing} onCancel={() => { setReplyTo(null); setEditing(null); }}

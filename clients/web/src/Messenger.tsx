@@ -36,6 +36,7 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
   const [state, setState] = useState<ConnectionState>("connecting");
   // A notification's click opens its conversation (/?c=, or the worker asks).
   const [open, setOpen] = useState<string | null>(requestedAtStart);
+  const [at, setAt] = useState<{ seq: number } | null>(null); // a search hit to open the chat at
   useEffect(() => onOpenRequest(setOpen), []);
   useChatFocus(open, () => setOpen(null), "message", "peer");
   useListArrows(".conversations");
@@ -74,9 +75,10 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
   const nameOf = (userId: string) => names[userId] ?? userId;
   const title = (cid: string) => cid.startsWith("c2c_") ? nameOf(peerOf(cid)) : names[cid] ?? cid;
   // A chat opened from another section (a contact, a group, a search hit), with its name.
-  function openNamed(cid: string, name: string) {
+  function openNamed(cid: string, name: string, seq?: number) {
     setNames((n) => ({ ...n, [cid.startsWith("c2c_") ? peerOf(cid) : cid]: name }));
     openChat(cid);
+    setAt(seq ? { seq } : null);
   }
 
   async function start(event: Event) {
@@ -96,13 +98,14 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
   function openChat(conversationId: string | null) {
     setShowLinks(false);
     setNotice(""); // the link flow's outcome, said once
+    setAt(null);
     setOpen(conversationId);
   }
 
   const main = linkPane({ client, me, linked: linked.linked, link, showLinks, open, onLinkDone, onNotice: setNotice,
     onOpen: openChat, onClose: () => openChat(null), onSignOut })
     ?? (open && <Chat client={client} me={me.user_id} conversationId={open} name={title(open)}
-      nameOf={nameOf} onBack={() => setOpen(null)} />);
+      nameOf={nameOf} onBack={() => setOpen(null)} at={at} />);
 
   return (
     <main class={main ? "messenger has-chat" : "messenger"}>

@@ -104,7 +104,6 @@ export const en = {
   results: "Results",
   found: (n: number, more: boolean) => (n === 0 ? "Nothing found." : `${n}${more ? "+" : ""} found`),
   more: "More",
-  olderThanChat: "That message is older than the chat shows: scroll up in the chat to reach it.",
   usernameIs: (name: string) => `Signed in as ${name}`,
   displayName: "Display name",
   avatarUrl: "Avatar URL",
@@ -234,7 +233,6 @@ export const zhCN: Strings = {
   results: "搜索结果",
   found: (n: number, more: boolean) => (n === 0 ? "没有找到。" : `找到 ${n}${more ? "+" : ""} 条`),
   more: "更多",
-  olderThanChat: "这条消息早于聊天中显示的内容：在聊天中向上滚动即可看到。",
   usernameIs: (name: string) => `当前账号：${name}`,
   displayName: "昵称",
   avatarUrl: "头像 URL",
@@ -285,4 +283,12 @@ export function setLanguage(language: Language): void {
 }
 
 export const language: Language = pickLanguage();
-export const t: Strings = languages[language];
+
+/** A screen's table in the picked language: one per language, each typed
+ * against the English one (a table missing for a new language fails the
+ * typecheck). Every screen's strings come through here. */
+export function pick<T>(tables: Record<Language, T>): T {
+  return tables[language];
+}
+
+export const t: Strings = pick(languages);

@@ -20,6 +20,7 @@ from tidings.api.models import (
 from tidings.api.openapi_doc import SEND_ERRORS, errors
 from tidings.api.responses import JSON
 from tidings.domain.elements import EntryKind
+from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
 from tidings.domain.profiles import ProfilePatch
 from tidings.domain.requests import EditRequest, ReadRequest, SendRequest, UserIdsRequest
@@ -42,9 +43,19 @@ async def list_conversations(request: Request, me: Me,
 @router.get("/conversations/{conversation_id:path}/messages", response_model=HistoryOut)
 async def history(request: Request, me: Me, conversation_id: str,
                   before_seq: Annotated[int | None, Query(ge=1)] = None,
+                  around_seq: Annotated[int | None, Query(ge=1)] = None,
                   limit: Annotated[int | None, Query(ge=0)] = None) -> JSON:
     """A page of messages older than ``before_seq`` (the newest page without
-    it), oldest first. ``more`` tells whether older messages remain."""
+    it), oldest first. ``more`` tells whether older messages remain. With
+    ``around_seq`` instead: the page around that message, and ``newer``:
+    whether newer messages remain."""
+    if around_seq is not None:
+        if before_seq is not None:
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               "before_seq and around_seq: one or the other")
+        around, older, newer = await runtime_of(request).messaging.history_around(
+            me, conversation_id, seq=around_seq, limit=limit)
+        return JSON({"messages": around, "more": older, "newer": newer})
     found, more = await runtime_of(request).messaging.history(
         me, conversation_id, before_seq=before_seq, limit=limit)
     return JSON({"messages": found, "more": more})
@@ -81,7 +92,7 @@ async def own_profile(request: Request, me: Me) -> JSON:
     return JSON(await runtime_of(request).profiles.get_one(me.sdkappid, me.user_id))
 
 
-@router.patch("/profile", response_model=ProfileOut)
+@router.patch("/profile", response_model=ProfileOut, responses=errors(403))
 async def set_own_profile(request: Request, me: Me, body: ProfilePatch) -> JSON:
     """Change the caller's personal fields: gender, birthday, location,
     signature, language, allow_type. The nickname, avatar, level, role and

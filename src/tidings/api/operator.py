@@ -23,6 +23,7 @@ from tidings.api.operator_models import (
     AppsOut,
     OperatorMeOut,
     OperatorSessionOut,
+    OperatorSessionsOut,
     SignedOutOut,
     SignInRequest,
 )
@@ -93,6 +94,23 @@ async def sign_out(request: Request, operator: Operator) -> JSON:
     token = operator_token(request.headers.get("authorization", ""))
     assert token is not None  # current_operator checked it
     await runtime_of(request).operators.sign_out(token)
+    return JSON({"signed_out": True})
+
+
+@router.get("/sessions", response_model=OperatorSessionsOut)
+async def sessions(request: Request, operator: Operator) -> JSON:
+    """The signed-in operator's live sign-ins, newest first (``current``:
+    this one), each with the address it signed in from."""
+    token = operator_token(request.headers.get("authorization", ""))
+    assert token is not None  # current_operator checked it
+    return JSON({"sessions": await runtime_of(request).operators.sessions(operator.name, token)})
+
+
+@router.delete("/sessions/{session_id}", response_model=SignedOutOut, responses=errors(404))
+async def end_session(request: Request, operator: Operator, session_id: str) -> JSON:
+    """Sign out one of the operator's own sign-ins (another device's, or
+    this one); 10010 for an id that is not one of them."""
+    await runtime_of(request).operators.end(operator.name, session_id)
     return JSON({"signed_out": True})
 
 

@@ -35,6 +35,18 @@ class SignedOutOut(BaseModel):
     signed_out: bool
 
 
+class OperatorSessionView(BaseModel):
+    id: str
+    client_ip: str
+    created_at: int
+    expires_at: int
+    current: bool
+
+
+class OperatorSessionsOut(BaseModel):
+    sessions: list[OperatorSessionView]
+
+
 class AppCreateRequest(Payload):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"name": "ShopX", "icon_url": "https://shopx.example/icon.png",

@@ -21,12 +21,14 @@ from tidings.protocol.ops import (
     AppData,
     LinkConversationsData,
     LinkHistoryData,
+    LinkMediaUrlData,
     LinkReadData,
     LinksData,
     LinkSyncData,
 )
 from tidings.protocol.views import ack_view
 from tidings.services.links import qualify_view
+from tidings.services.media import Caller
 from tidings.services.messaging import AckTarget
 
 if TYPE_CHECKING:
@@ -53,6 +55,10 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
     rt = ctx.runtime
 
     async def history(me: Identity, r: LinkHistoryData) -> dict[str, Any]:
+        if r.around_seq is not None:
+            around, older, newer = await rt.linked_messaging.history_around(
+                me, r.conversation_id, seq=r.around_seq, limit=r.limit)
+            return {"messages": around, "more": older, "newer": newer}
         found, more = await rt.linked_messaging.history(
             me, r.conversation_id, before_seq=r.before_seq, limit=r.limit)
         return {"messages": found, "more": more}
@@ -68,6 +74,13 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
                                                 r.elements_json(), r.cloud_custom_data,
                                                 origin=origin, mentions=r.mentions)
 
+    async def media_url(me: Identity, r: LinkMediaUrlData) -> dict[str, Any]:
+        # As the linked identity: its uploads and those of its conversations
+        # (the app's own rule), nothing else of the app.
+        identity = await rt.linked_messaging.identity(me, r.sdkappid)
+        return await rt.media.download_url(Caller(identity.sdkappid, identity.user_id),
+                                           r.media_id, r.variant)
+
     return {
         "link_preview": op(ctx, LinkTicketIn, rt.links.preview),
         "link_confirm": op(ctx, LinkTicketIn, rt.links.confirm),
@@ -80,4 +93,5 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
             me, r.conversation_id, r.seq)),
         "link_sync": op(ctx, LinkSyncData, sync),
         "link_send": stored_op(ctx, SendRequest, send, ack=_QualifiedAck),
+        "link_media_url": op(ctx, LinkMediaUrlData, media_url),
     }

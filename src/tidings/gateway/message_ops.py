@@ -44,6 +44,10 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
                                        elements, r.cloud_custom_data, origin=origin)
 
     async def history(me: Identity, r: ops.HistoryData) -> dict[str, Any]:
+        if r.around_seq is not None:
+            around, older, newer = await messaging.history_around(
+                me, r.conversation_id, seq=r.around_seq, limit=r.limit)
+            return {"messages": around, "more": older, "newer": newer}
         found, more = await messaging.history(me, r.conversation_id,
                                               before_seq=r.before_seq, limit=r.limit)
         return {"messages": found, "more": more}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tidings.domain.conversations import (
     ConversationDeleteIn,
@@ -64,7 +64,15 @@ class LoginData(Payload):
 class HistoryData(Payload):
     conversation_id: str = Field(max_length=128)
     before_seq: int | None = Field(None, ge=1)
+    # The page around a message (a search hit, a quote) instead of before one.
+    around_seq: int | None = Field(None, ge=1)
     limit: int | None = None
+
+    @model_validator(mode="after")
+    def _one_anchor(self) -> HistoryData:
+        if self.before_seq is not None and self.around_seq is not None:
+            raise ValueError("before_seq and around_seq: one or the other")
+        return self
 
 
 class ConversationsData(Payload):
@@ -163,6 +171,12 @@ class MediaUrlRequest(BaseModel):
     variant: Literal["original", "large", "thumb", "poster"] = "original"
 
 
+class LinkMediaUrlData(MediaUrlRequest):
+    """``media_url`` as the caller's linked identity in app ``sdkappid``."""
+
+    sdkappid: int = Field(ge=1)
+
+
 class MediaInfoRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -242,6 +256,7 @@ OPS: dict[str, type[BaseModel]] = {
     "link_read": LinkReadData,
     "link_sync": LinkSyncData,
     "link_send": SendRequest,
+    "link_media_url": LinkMediaUrlData,
     "ping": Empty,
     "pong": Empty,
 }

@@ -4,7 +4,7 @@ The other ops answer the object their docs page describes."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NotRequired
 
 from pydantic import ConfigDict, with_config
 from pydantic.config import JsonDict
@@ -46,10 +46,12 @@ class ReadState(TypedDict):
 
 
 class HistoryReply(TypedDict):
-    """A page of messages, oldest first; ``more``: older ones remain."""
+    """A page of messages, oldest first; ``more``: older ones remain;
+    ``newer`` (only for a page ``around_seq``): newer ones remain."""
 
     messages: list[MessageView]
     more: bool
+    newer: NotRequired[bool]
 
 
 class ConversationsReply(TypedDict):

@@ -117,7 +117,7 @@ REPLIES: dict[str, Any] = {
     "media_info": MediaInfoReply, "link_preview": LinkPreview, "link_confirm": LinkConfirmed,
     "links": LinksReply, "unlink": Unlinked, "link_conversations": LinkConversationsReply,
     "link_send": MessageAck, "link_history": HistoryReply, "link_read": ReadState,
-    "link_sync": SyncReply,
+    "link_sync": SyncReply, "link_media_url": MediaUrlReply,
 }
 
 

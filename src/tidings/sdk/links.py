@@ -48,10 +48,22 @@ class LinkMethods(Session):
         return list((await self._op("link_conversations", data))["apps"])
 
     async def linked_history(self, conversation_id: str, before_seq: int | None = None,
-                             limit: int | None = None) -> dict[str, Any]:
-        """A page of a linked conversation (``app:<sdkappid>:c2c_bob``)."""
-        return await self._op("link_history", {"conversation_id": conversation_id,
-                                               "before_seq": before_seq, "limit": limit})
+                             limit: int | None = None, *,
+                             around_seq: int | None = None) -> dict[str, Any]:
+        """A page of a linked conversation (``app:<sdkappid>:c2c_bob``):
+        older than ``before_seq``, or around ``around_seq`` (with ``newer``)."""
+        request: dict[str, Any] = {"conversation_id": conversation_id,
+                                   "before_seq": before_seq, "limit": limit}
+        if around_seq is not None:
+            request["around_seq"] = around_seq
+        return await self._op("link_history", request)
+
+    async def linked_media_url(self, sdkappid: int, media_id: str,
+                               variant: str = "original") -> dict[str, Any]:
+        """A signed download URL of an upload in a linked app's conversation,
+        asked as the linked identity (``{"url", "expires_at", ...}``)."""
+        return await self._op("link_media_url", {"sdkappid": sdkappid, "media_id": media_id,
+                                                 "variant": variant})
 
     async def send_linked_text(self, conversation_id: str, text: str, *,
                                client_msg_id: str | None = None) -> dict[str, Any]:

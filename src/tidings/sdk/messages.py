@@ -111,12 +111,16 @@ class MessageMethods(Session):
         return await self._call("edit", data, self._on_change_ack, self.send_timeout)
 
     async def history(self, conversation_id: str, before_seq: int | None = None,
-                      limit: int = 50) -> HistoryPage:
-        """Messages older than ``before_seq`` (the newest page without it)."""
-        data = await self._call("history", {"conversation_id": conversation_id,
-                                            "before_seq": before_seq, "limit": limit},
-                                as_dict, self.request_timeout)
-        return HistoryPage([Message.from_dict(m) for m in data["messages"]], bool(data["more"]))
+                      limit: int = 50, *, around_seq: int | None = None) -> HistoryPage:
+        """Messages older than ``before_seq`` (the newest page without it);
+        or, with ``around_seq`` instead, the page around that message."""
+        request: dict[str, Any] = {"conversation_id": conversation_id,
+                                   "before_seq": before_seq, "limit": limit}
+        if around_seq is not None:
+            request["around_seq"] = around_seq
+        data = await self._call("history", request, as_dict, self.request_timeout)
+        return HistoryPage([Message.from_dict(m) for m in data["messages"]], bool(data["more"]),
+                           bool(data.get("newer", False)))
 
     async def mark_read(self, conversation_id: str, seq: int | None = None) -> ReadState:
         """Move the read cursor to ``seq`` (the newest message without it)."""

@@ -188,10 +188,12 @@ class Conversation:
 @dataclass(frozen=True, slots=True)
 class HistoryPage:
     """Messages in ascending seq order; ``more``: older ones remain (ask again
-    with ``before_seq=page.messages[0].seq``)."""
+    with ``before_seq=page.messages[0].seq``); ``newer`` (a page
+    ``around_seq`` only): newer ones remain."""
 
     messages: list[Message]
     more: bool
+    newer: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,10 @@ class LinkedMessaging:
         await self._auth.check_active(identity)
         return identity
 
+    async def identity(self, me: Identity, sdkappid: int) -> Identity:
+        """The identity ``me`` acts as in app ``sdkappid`` (96056 without a link)."""
+        return await self._as(me, sdkappid)
+
     async def resolve(self, me: Identity, qualified: object) -> tuple[Identity, str]:
         """A qualified conversation id -> (the linked identity, the
         conversation id in its app)."""
@@ -90,6 +94,14 @@ class LinkedMessaging:
                                                     before_seq=before_seq, limit=limit)
         await self._dress(identity, found)
         return found, more
+
+    async def history_around(self, me: Identity, qualified: str, *, seq: int,
+                             limit: int | None) -> tuple[list[MessageView], bool, bool]:
+        identity, conversation_id = await self.resolve(me, qualified)
+        found, more, newer = await self._messaging.history_around(identity, conversation_id,
+                                                                  seq=seq, limit=limit)
+        await self._dress(identity, found)
+        return found, more, newer
 
     async def mark_read(self, me: Identity, qualified: str, seq: int | None) -> dict[str, Any]:
         identity, conversation_id = await self.resolve(me, qualified)

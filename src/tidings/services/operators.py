@@ -10,6 +10,7 @@ name (known or not) and per client address, as home sign-ins are.
 
 from __future__ import annotations
 
+import builtins  # ``list`` is a method here
 from typing import Any
 
 from tidings.adapters.home_passwords import Passwords
@@ -30,6 +31,8 @@ from tidings.store.rate_limits import DatabaseRateCounter, RateCounter
 
 SECOND_MS = 1000
 HOUR_MS = 3_600_000
+# A session's id: this many hex digits of its token's hash (64 bits).
+SESSION_ID_CHARS = 16
 # Every this many sign-ins, expired sessions are deleted.
 PRUNE_EVERY = 100
 
@@ -117,6 +120,23 @@ class OperatorService:
 
     async def sign_out(self, token: str) -> None:
         await self._store.end_session(token_hash(token))
+
+    async def sessions(self, name: str, token: str) -> builtins.list[dict[str, Any]]:
+        """The operator's live sign-ins, newest first; ``current``: the one
+        of ``token``. A session's ``id`` is the start of its token's hash:
+        it names the session and signs no one in."""
+        mine = token_hash(token)
+        return [{"id": digest[:SESSION_ID_CHARS], "client_ip": ip, "created_at": created,
+                 "expires_at": expires, "current": digest == mine}
+                for digest, ip, created, expires in await self._store.sessions(name, now_ms())]
+
+    async def end(self, name: str, session_id: str) -> None:
+        """Sign out one of the operator's sessions by its id; 10010 if none."""
+        for digest, *_ in await self._store.sessions(name, now_ms()):
+            if len(session_id) == SESSION_ID_CHARS and digest.startswith(session_id):
+                await self._store.end_session(digest)
+                return
+        raise TidingsError(ErrorCode.NOT_FOUND, f"no session {session_id!r} of yours")
 
 
 # A password is verified on its first this many characters: argon2 takes

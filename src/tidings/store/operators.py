@@ -72,6 +72,17 @@ class OperatorStore:
             return None
         return OperatorSession(row.name, int(row.created_at), int(row.expires_at))
 
+    async def sessions(self, name: str, now: int) -> list[tuple[str, str, int, int]]:
+        """An operator's live sessions, newest first: (token hash, client
+        address, created at, expires at)."""
+        s = operator_sessions.c
+        async with self._db.reader.connect() as conn:
+            rows = await conn.execute(select(s.token_hash, s.client_ip, s.created_at, s.expires_at)
+                                      .where(s.name == name, s.expires_at > now)
+                                      .order_by(s.created_at.desc(), s.token_hash))
+            return [(r.token_hash, r.client_ip, int(r.created_at), int(r.expires_at))
+                    for r in rows]
+
     async def end_session(self, token_hash: str) -> bool:
         async with self._db.writer.begin() as conn:
             gone = await conn.execute(delete(operator_sessions)

@@ -496,15 +496,20 @@ export interface GroupUsersRequest {
 }
 
 export interface HistoryData {
+  around_seq?: number | null;
   before_seq?: number | null;
   conversation_id: string;
   limit?: number | null;
 }
 
-/** A page of messages, oldest first; ``more``: older ones remain. */
+/**
+ * A page of messages, oldest first; ``more``: older ones remain;
+ * ``newer`` (only for a page ``around_seq``): newer ones remain.
+ */
 export interface HistoryReply {
   messages: MessageView[];
   more: boolean;
+  newer?: boolean;
 }
 
 export interface ImageElement {
@@ -589,9 +594,17 @@ export interface LinkError {
 }
 
 export interface LinkHistoryData {
+  around_seq?: number | null;
   before_seq?: number | null;
   conversation_id: string;
   limit?: number | null;
+}
+
+/** ``media_url`` as the caller's linked identity in app ``sdkappid``. */
+export interface LinkMediaUrlData {
+  media_id: string;
+  sdkappid: number;
+  variant?: "original" | "large" | "thumb" | "poster";
 }
 
 /**
@@ -1280,6 +1293,7 @@ export interface Ops {
   link_confirm: { data: LinkTicketIn; reply: LinkConfirmed };
   link_conversations: { data: LinkConversationsData; reply: LinkConversationsReply };
   link_history: { data: LinkHistoryData; reply: HistoryReply };
+  link_media_url: { data: LinkMediaUrlData; reply: MediaUrlReply };
   link_preview: { data: LinkTicketIn; reply: LinkPreview };
   link_read: { data: LinkReadData; reply: ReadState };
   link_send: { data: SendRequest; reply: MessageAck };

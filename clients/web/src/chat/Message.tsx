@@ -28,12 +28,14 @@ export interface MessageActions {
   readers: (m: MessageView) => Promise<string[]>;
 }
 
-export function Message({ client, m, me, group, nameOf, receipt, outgoing, highlighted, quoted, actions }: {
+export function Message({ client, m, me, group, nameOf, receipt, outgoing, highlighted, found, quoted, actions }: {
   client: Client; m: MessageView; me: string; group: boolean; nameOf: (userId: string) => string;
   /** The message quoted, when shown (one's own reply is sent with the bare quote: its text is here). */
   quoted: MessageView | undefined;
   /** "Read" (1:1) or "Read by N" (groups), on one's own messages. */
   receipt: string; outgoing: Outgoing | undefined; highlighted: boolean; actions: MessageActions;
+  /** A search hit the chat opened at: outlined and focusable. */
+  found?: boolean;
 }) {
   const [menu, setMenu] = useState(false);
   const [readBy, setReadBy] = useState<string[] | null>(null);
@@ -50,10 +52,10 @@ export function Message({ client, m, me, group, nameOf, receipt, outgoing, highl
   const atMe = mentions(m, me);
   const editable = mine && stored && m.elements.some((e) => e.type === "text") && actions.allowed(m, "edit");
   const classes = ["message", mine ? "mine" : "theirs", highlighted ? "highlight" : "",
-                   atMe ? "at-me" : "", outgoing?.status ?? ""].filter(Boolean).join(" ");
+                   atMe ? "at-me" : "", found ? "found" : "", outgoing?.status ?? ""].filter(Boolean).join(" ");
   const act = (f: (m: MessageView) => void) => () => { setMenu(false); f(m); };
   return (
-    <li class={classes} data-seq={m.seq || undefined} id={m.seq ? `m-${m.seq}` : undefined}>
+    <li class={classes} data-seq={m.seq || undefined} id={m.seq ? `m-${m.seq}` : undefined} tabIndex={found ? -1 : undefined}>
       {group && !mine && <span class="sender">{nameOf(m.sender)}</span>}
       {atMe && <span class="at-me-mark">{c.mentionsMe}</span>}
       {quote && (

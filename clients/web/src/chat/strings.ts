@@ -2,7 +2,7 @@
  * zh-CN table typed against the English one, so a missing translation fails
  * the typecheck), kept apart so that the chat's strings do not collide with
  * the other screens' in one file. The language is the messenger's. */
-import { language } from "../strings.js";
+import { pick } from "../strings.js";
 
 export const chatEn = {
   loadingOlder: "Loading earlier messages…",
@@ -54,6 +54,7 @@ export const chatEn = {
   noLocation: "Your location is not available (the browser was not allowed, or could not tell).",
   readers: (names: string) => `Read by ${names}`,
   unseen: (n: number) => n === 1 ? "1 new message ↓" : `${n} new messages ↓`,
+  toLatest: "Newest messages ↓",
 };
 export type ChatStrings = typeof chatEn;
 
@@ -107,6 +108,7 @@ export const chatZhCN: ChatStrings = {
   noLocation: "无法获取你的位置（浏览器未获准许，或无法确定）。",
   readers: (names: string) => `已读：${names}`,
   unseen: (n: number) => `${n} 条新消息 ↓`,
+  toLatest: "最新消息 ↓",
 };
 
-export const c: ChatStrings = language === "zh-CN" ? chatZhCN : chatEn;
+export const c: ChatStrings = pick({ en: chatEn, "zh-CN": chatZhCN });

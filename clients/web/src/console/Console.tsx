@@ -1,6 +1,6 @@
 /** The console's frame: who is signed in, the apps (an operator sees every
- * app and may create one; an app key sees its own app only), and the
- * sections of the chosen app. */
+ * app and may create one, and its own sign-ins; an app key sees its own
+ * app only), and the sections of the chosen app. */
 import { useState } from "preact/hooks";
 import { appApi, call, guarded, type AppView, type Credential } from "./api.js";
 import { AppFields, AppIcon } from "./AppIcon.js";
@@ -11,6 +11,7 @@ import { useAction, useLoad } from "./hooks.js";
 import { Note } from "./Note.js";
 import { Overview } from "./Overview.js";
 import { Push } from "./Push.js";
+import { Sessions } from "./Sessions.js";
 import { t } from "./strings.js";
 import { Users } from "./Users.js";
 
@@ -49,6 +50,7 @@ export function Console({ credential, onSignOut }: { credential: Credential; onS
               ))}
             </ul>
             <NewApp credential={credential} onMade={(app) => { apps.reload(); setChosen(app.sdkappid); }} />
+            <Sessions credential={credential} onSignedOut={onSignOut} />
           </nav>
         )}
         <main class="app-main">

@@ -1,12 +1,14 @@
 /** The app's users: search by the start of a user id, a page at a time;
- * disable, enable, kick, delete; a user's profile and conversations, and a
- * conversation's history as that user sees it. */
+ * disable, enable, kick, delete; a user's profile (edited in place) and
+ * conversations, a conversation's history as that user sees it, and a
+ * message sent as the user (UserTools.tsx). */
 import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { AppApi } from "./api.js";
 import { useAction, useLoad } from "./hooks.js";
 import { Note } from "./Note.js";
 import { t, when } from "./strings.js";
+import { ProfileEditor, SendAs } from "./UserTools.js";
 
 type User = { user_id: string; state: string; nickname: string; created_at: number; last_login_at: number | null };
 type Page = { users: User[]; next: string | null };
@@ -84,6 +86,7 @@ function UserPanel({ api, userId, onClose }: { api: AppApi; userId: string; onCl
   const conversations = useLoad(() => api<{ conversations: Conversation[] }>("GET",
     `/v1/admin/users/${enc(userId)}/conversations?limit=50`), []);
   const [open, setOpen] = useState<string | null>(null);
+  const [round, setRound] = useState(0); // a message sent: the lists again
   return (
     <div class="card panel" role="region" aria-labelledby="user-panel-title">
       <div class="row spread">
@@ -97,6 +100,10 @@ function UserPanel({ api, userId, onClose }: { api: AppApi; userId: string; onCl
             .map(([k, v]) => <Fragment key={k}><dt>{k}</dt><dd>{k.endsWith("_at") ? when(Number(v)) : String(v)}</dd></Fragment>)}
         </dl>
       )}
+      {profile.data && <ProfileEditor api={api} userId={userId} profile={profile.data} onSaved={profile.reload} />}
+      <SendAs api={api} userId={userId} to={open ?? ""} onSent={(cid) => {
+        conversations.reload(); setOpen(cid); setRound((r) => r + 1);
+      }} />
       <h4>{t.conversations}</h4>
       <Note note={conversations.error} />
       {conversations.data?.conversations.length === 0 && <p class="muted">{t.noConversations}</p>}
@@ -109,7 +116,7 @@ function UserPanel({ api, userId, onClose }: { api: AppApi; userId: string; onCl
           </li>
         ))}
       </ul>
-      {open && <History key={open} api={api} userId={userId} conversationId={open} />}
+      {open && <History key={`${open}/${round}`} api={api} userId={userId} conversationId={open} />}
     </div>
   );
 }

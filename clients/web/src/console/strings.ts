@@ -1,7 +1,7 @@
 /** Every string the console shows, in English and Simplified Chinese; the
  * zh-CN table is typed against the English one (a missing translation fails
  * `npm run typecheck`). The language is the messenger's pick (strings.ts). */
-import { language } from "../strings.js";
+import { language, pick } from "../strings.js";
 
 export const en = {
   title: "Tidings console",
@@ -94,6 +94,19 @@ export const en = {
   history: "History",
   olderMessages: "Older messages",
   close: "Close",
+  editProfile: "Edit the profile",
+  avatarUrl: "Avatar URL",
+  signature: "Signature",
+  sendAs: (id: string) => `Send a message as ${id}`,
+  sendTo: "To (c2c_<user id> or group_<group id>)",
+  messageText: "Message",
+  send: "Send",
+  sent: (seq: number) => `Sent (seq ${seq}).`,
+  sessions: "Your sign-ins",
+  thisSession: "this browser",
+  sessionFrom: (ip: string, since: string) => `from ${ip || "?"}, since ${since}`,
+  end: "End",
+  endSession: (ip: string, since: string) => `End the sign-in from ${ip || "?"}, since ${since}`,
   registered: "Registered users",
   activeToday: "Active users today",
   messagesToday: "Messages today",
@@ -226,6 +239,19 @@ export const zhCN: Strings = {
   history: "历史消息",
   olderMessages: "更早的消息",
   close: "关闭",
+  editProfile: "编辑资料",
+  avatarUrl: "头像 URL",
+  signature: "个性签名",
+  sendAs: (id: string) => `以 ${id} 的身份发送消息`,
+  sendTo: "发送到（c2c_<用户 ID> 或 group_<群 ID>）",
+  messageText: "消息",
+  send: "发送",
+  sent: (seq: number) => `已发送（seq ${seq}）。`,
+  sessions: "你的登录",
+  thisSession: "本浏览器",
+  sessionFrom: (ip: string, since: string) => `来自 ${ip || "?"}，自 ${since}`,
+  end: "结束",
+  endSession: (ip: string, since: string) => `结束来自 ${ip || "?"}（自 ${since}）的登录`,
   registered: "注册用户",
   activeToday: "今日活跃用户",
   messagesToday: "今日消息数",
@@ -266,7 +292,7 @@ export const zhCN: Strings = {
   loading: "加载中…",
 };
 
-export const t: Strings = language === "zh-CN" ? zhCN : en;
+export const t: Strings = pick({ en, "zh-CN": zhCN });
 export const lang = language;
 
 /** A time in ms as the reader's local date and time. */

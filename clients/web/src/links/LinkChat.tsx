@@ -2,9 +2,14 @@
  * person writes as who they are in that app (link_send), reads its history
  * (link_history, each message with the sender's card from the app) and
  * moves its read cursor (link_read). The header is the peer's verified card;
- * names in it and on messages come from the app's cards only. */
+ * names in it and on messages come from the app's cards only. Images, files,
+ * voice and video show as in one's own chats, their URLs asked as the
+ * linked identity (chat/media.ts's `LinkedApp`). */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Client, MessageView, UserCard } from "tidings-client";
+import { Elements } from "../chat/Elements.js";
+import { ImageDialog } from "../chat/ImageDialog.js";
+import { LinkedApp } from "../chat/media.js";
 import { nameOfCard, PeerCard } from "../list/Cards.js";
 import { lastText } from "../list/ConversationItems.js";
 import type { LinkedConversation, LinkedConversations } from "../list/linked.js";
@@ -29,6 +34,7 @@ export function LinkChat({ client, linked, entry, conversationId, onBack }: {
   const [more, setMore] = useState(false);
   const [text, setText] = useState("");
   const [error, setError] = useState("");
+  const [viewing, setViewing] = useState<{ mediaId: string; alt: string } | null>(null);
   const end = useRef<HTMLLIElement>(null);
   const me = entry?.as.user_id;
 
@@ -85,9 +91,11 @@ export function LinkChat({ client, linked, entry, conversationId, onBack }: {
     }
   }
 
+  const sdkappid = Number(conversationId.split(":")[1]) || 0; // app:<sdkappid>:<id>
   const peer = entry?.conversation.peer_card;
   const heading = peer ? nameOfCard(peer) : conversationId;
   return (
+    <LinkedApp.Provider value={sdkappid}>
     <section class="chat link-chat" aria-label={heading}>
       <header>
         <button class="back" type="button" onClick={onBack} aria-label={t.back}>‹</button>
@@ -102,7 +110,8 @@ export function LinkChat({ client, linked, entry, conversationId, onBack }: {
         {lines.map((m) => (
           <li key={m.seq} class={m.sender === me ? "mine" : "theirs"} data-seq={m.seq}>
             <span class="sender">{m.sender === me ? "" : m.sender_card ? nameOfCard(m.sender_card) : m.sender}</span>
-            <span class="text">{lastText(m)}</span>
+            {m.state === "recalled" ? <span class="text">{lastText(m)}</span>
+              : <Elements client={client} elements={m.elements} onOpenImage={(mediaId, alt) => setViewing({ mediaId, alt })} />}
           </li>
         ))}
         <li ref={end} class="end" aria-hidden="true" />
@@ -114,6 +123,8 @@ export function LinkChat({ client, linked, entry, conversationId, onBack }: {
           onInput={(e) => setText(e.currentTarget.value)} />
         <button type="submit" disabled={!me}>{t.send}</button>
       </form>
+      {viewing && <ImageDialog client={client} mediaId={viewing.mediaId} alt={viewing.alt} onClose={() => setViewing(null)} />}
     </section>
+    </LinkedApp.Provider>
   );
 }

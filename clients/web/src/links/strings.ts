@@ -3,7 +3,7 @@
  * ../strings.ts (the zh-CN table typed against the English one, so a missing
  * translation fails the typecheck), kept apart so that they do not collide
  * with the other screens' in one file. The language is the messenger's. */
-import { language } from "../strings.js";
+import { pick } from "../strings.js";
 
 export const linksEn = {
   filterByApp: "Show chats of",
@@ -90,4 +90,4 @@ export const linksZhCN: LinkStrings = {
   unlinkApp: (app: string) => `取消关联 ${app}`,
 };
 
-export const l: LinkStrings = language === "zh-CN" ? linksZhCN : linksEn;
+export const l: LinkStrings = pick({ en: linksEn, "zh-CN": linksZhCN });

@@ -1,6 +1,6 @@
 /** Message search (the server's `search` op, docs/search.md): newest
  * first, the matched words marked in each snippet; a result opens its
- * conversation at the message. */
+ * conversation at the message (the chat loads the page around it). */
 import { useEffect, useState } from "preact/hooks";
 import type { Client, SearchResult } from "tidings-client";
 import { describe } from "../SignIn.js";
@@ -23,14 +23,13 @@ function Snippet({ result }: { result: SearchResult }) {
 
 export function Search({ client, names, title, onOpen }: {
   client: Client; names: Names; title: (conversationId: string) => string;
-  onOpen: (conversationId: string, seq: number, onMissing: () => void) => void;
+  onOpen: (conversationId: string, seq: number) => void;
 }) {
   const [q, setQ] = useState("");
   const [results, setResults] = useState<SearchResult[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
-  const [older, setOlder] = useState(false);
 
   useEffect(() => {
     if (results) names.need(results.flatMap((r) => [r.message.sender, r.conversation_id.replace(/^c2c_/, "")]));
@@ -63,11 +62,11 @@ export function Search({ client, names, title, onOpen }: {
       </form>
       {error && <p class="error" role="alert">{error}</p>}
       {results && <p role="status" class="muted">
-        {older ? t.olderThanChat : t.found(results.length, cursor !== null)}</p>}
+        {t.found(results.length, cursor !== null)}</p>}
       <ul class="rows results" aria-label={t.results}>
         {results?.map((r) => (
           <li key={`${r.conversation_id}:${r.message.seq}`}>
-            <button type="button" class="plain hit" onClick={() => { setOlder(false); onOpen(r.conversation_id, r.message.seq, () => setOlder(true)); }}>
+            <button type="button" class="plain hit" onClick={() => onOpen(r.conversation_id, r.message.seq)}>
               <span class="where">{title(r.conversation_id)} · {names.nameOf(r.message.sender)}</span>
               <Snippet result={r} />
               <time dateTime={new Date(r.message.time).toISOString()}>

@@ -141,6 +141,38 @@ class Reading:
         await self.decorate([(found.conversation_id, key, rows, views)])
         return views, more
 
+    async def history_around(self, me: Identity, conversation_id: str, *, seq: int,
+                             limit: int | None) -> tuple[list[MessageView], bool, bool]:
+        """A page of messages around ``seq`` (a search hit or a quoted
+        message older than what a client holds): the message at ``seq``
+        when there is one and the messages before it, half the page, then
+        the ones after it, ascending; whether older ones remain and whether
+        newer ones do."""
+        key = parse_conversation_id(me, conversation_id)
+        n = self.limit(limit)
+        found = await self.member_of(me, key)
+        if found is None or n == 0:
+            return [], False, False
+        seq = max(0, min(seq, MAX_SEQ - 1))
+        cleared = 0 if self._settings is None else (
+            await self._settings.of_one(found.conversation_id, me.user_id)).cleared_seq
+        visible_after = max(found.visible_after, cleared)
+        # Up to a page each way, then half and half: a short side leaves its
+        # room to the other (near the first message, or the last).
+        older = await self._store.page(found.conversation_id, key, before_seq=seq + 1,
+                                       after_seq=visible_after, limit=n + 1,
+                                       newest_first=True, messages_only=True)
+        newer = await self._store.page(found.conversation_id, key,
+                                       after_seq=max(seq, visible_after), limit=n + 1,
+                                       messages_only=True)
+        newer_n = min(len(newer), n - min(len(older), (n + 1) // 2))
+        older_n = min(len(older), n - newer_n)  # the one at ``seq`` counts among them
+        more, has_newer = len(older) > older_n, len(newer) > newer_n
+        rows = older[:older_n][::-1] + newer[:newer_n]
+        views = [message_view(m, me.user_id) for m in rows]
+        await self.decorate([(found.conversation_id, key, rows, views)])
+        return views, more, has_newer
+
     async def group_number(self, key: ConversationKey) -> int:
         """The internal number of a group's conversation (its msg ids' prefix)."""
         number = await self._store.conversation_number(key)

@@ -7,7 +7,7 @@ public name to the part that owns it:
     lanes.py     the before-send detour (callback, relations, quotes), in order
     changes.py   submit_change, change, admin_change: recall and edit
     delivery.py  on_commit: acks and live frames after each commit, fan-out
-    reading.py   history, group_history, group_number, conversations,
+    reading.py   history, history_around, group_history, group_number, conversations,
                  history_views, and what reads share (limit, decoration)
     sync.py      sync: what a device missed
     reads.py     mark_read (receipts, after-read), unread
@@ -71,6 +71,7 @@ class MessagingService:
         self.on_commit = delivery.on_commit
         # Reading.
         self.history = reading.history
+        self.history_around = reading.history_around
         self.history_views = reading.history_views
         self.group_number = reading.group_number
         self.group_history = reading.group_history
