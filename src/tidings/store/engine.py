@@ -36,13 +36,26 @@ class _BatchThread:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="message-writer")
         self._conn: Connection | None = None  # touched only on the thread
 
-    def _in_transaction(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def _in_transaction(self, work: Callable[..., T], args: tuple[Any, ...],
+                        synced: bool = True) -> T:
         if self._conn is None:
             self._conn = self._engine.connect()
         conn = self._conn
         try:
-            with conn.begin():
-                return work(conn, *args)
+            if synced:
+                with conn.begin():
+                    return work(conn, *args)
+            # Committed without its own fsync: the WAL is appended in order,
+            # so the next synced commit makes this one durable too; a crash
+            # before it loses this transaction whole, never a part of it.
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            raw.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with conn.begin():
+                    return work(conn, *args)
+            finally:
+                raw.execute("PRAGMA synchronous=FULL")
         except BaseException:
             self._conn = None  # a fresh connection next time
             conn.close()
@@ -53,9 +66,10 @@ class _BatchThread:
             self._conn.close()
             self._conn = None
 
-    async def run(self, work: Callable[..., T], *args: Any) -> T:
+    async def run(self, work: Callable[..., T], *args: Any, synced: bool = True) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._in_transaction, work, args)
+        return await loop.run_in_executor(self._thread, self._in_transaction, work, args,
+                                          synced)
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._close_conn)
@@ -126,11 +140,13 @@ class Database:
         async with self.reader.connect() as conn:
             return await conn.run_sync(work)
 
-    async def run_write(self, work: Callable[..., T], *args: Any) -> T:
+    async def run_write(self, work: Callable[..., T], *args: Any, synced: bool = True) -> T:
         """Run ``work(connection, *args)`` in one write transaction: on SQLite
-        on the batch thread, on PostgreSQL over asyncpg through ``run_sync``."""
+        on the batch thread, on PostgreSQL over asyncpg through ``run_sync``.
+        ``synced`` False (SQLite): the commit does not wait for the disk, for
+        work that may be lost in a crash and done again (writer.rows.LaterWork)."""
         if self.batch is not None:
-            return await self.batch.run(work, *args)
+            return await self.batch.run(work, *args, synced=synced)
         async with self.writer.begin() as conn:
             return await conn.run_sync(work, *args)
 
