@@ -21,60 +21,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tidings.domain.cluster import MIGRATION_LOCK
+from tidings.store.batch_thread import BatchThread
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 T = TypeVar("T")
-
-
-class _BatchThread:
-    """SQLite's message writer: one connection, kept open, on one thread of
-    its own with the sqlite3 driver. Through aiosqlite every statement is a
-    round trip between threads; here a whole batch is one hand-off."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="message-writer")
-        self._conn: Connection | None = None  # touched only on the thread
-
-    def _in_transaction(self, work: Callable[..., T], args: tuple[Any, ...],
-                        synced: bool = True) -> T:
-        if self._conn is None:
-            self._conn = self._engine.connect()
-        conn = self._conn
-        try:
-            if synced:
-                with conn.begin():
-                    return work(conn, *args)
-            # Committed without its own fsync: the WAL is appended in order,
-            # so the next synced commit makes this one durable too; a crash
-            # before it loses this transaction whole, never a part of it.
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            raw.execute("PRAGMA synchronous=NORMAL")
-            try:
-                with conn.begin():
-                    return work(conn, *args)
-            finally:
-                raw.execute("PRAGMA synchronous=FULL")
-        except BaseException:
-            self._conn = None  # a fresh connection next time
-            conn.close()
-            raise
-
-    def _close_conn(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    async def run(self, work: Callable[..., T], *args: Any, synced: bool = True) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._in_transaction, work, args,
-                                          synced)
-
-    async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._close_conn)
-        self._thread.shutdown(wait=True)
-        self._engine.dispose()
 
 
 class _ReadThreads:
@@ -111,7 +61,7 @@ class Database:
     reader: AsyncEngine
     writer: AsyncEngine
     # SQLite only: where message batches are written (see run_write).
-    batch: _BatchThread | None = field(default=None, compare=False)
+    batch: BatchThread | None = field(default=None, compare=False)
     # SQLite only: where the hot paths' reads run (see read).
     reads: _ReadThreads | None = field(default=None, compare=False)
 
@@ -213,7 +163,7 @@ def open_database(url: str) -> Database:
         _sqlite_setup(reads, immediate=False)
         return Database(reader=_sqlite_engine(url, immediate=False, pool_size=8),
                         writer=_sqlite_engine(url, immediate=True, pool_size=1),
-                        batch=_BatchThread(batch), reads=_ReadThreads(reads, 4))
+                        batch=BatchThread(batch), reads=_ReadThreads(reads, 4))
     engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
     return Database(reader=engine, writer=engine)
 

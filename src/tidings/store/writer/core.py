@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 # After later work failed, how long before it is tried again (s).
 LATER_RETRY = 5.0
+# How late a wake-up for later work may come (s).
+LATER_SLACK = 0.5
 # Rounds of later work done at stop (a start finishes what is left).
 LATER_AT_STOP = 20
 
@@ -210,9 +212,12 @@ class MessageWriter:
     def _wake_at(self, delay: float) -> None:
         loop = asyncio.get_running_loop()
         timer = self._later_timer
+        now = loop.time()
+        # A wake-up already set for about then (LATER_SLACK late at most)
+        # will do: at one message a batch this is asked after each.
         if timer is not None and not timer.cancelled() and (
-                loop.time() <= timer.when() <= loop.time() + delay):
-            return  # an earlier wake-up is set
+                now <= timer.when() <= now + delay + LATER_SLACK):
+            return
         if timer is not None:
             timer.cancel()
         self._later_timer = loop.call_later(delay, self._wakeup.set)
