@@ -13,6 +13,7 @@ Python work on the writer's behalf and of the thread's own
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from queue import SimpleQueue
@@ -68,17 +69,18 @@ class BatchThread:
     def _serve(self) -> None:
         while (job := self._jobs.get()) is not None:
             future, work, args, synced = job
-            loop = future.get_loop()
+            result: Any = None
+            error: BaseException | None = None
             if work is None:
                 self._close_conn()
-                loop.call_soon_threadsafe(_settle, future, None, None)
-                continue
-            try:
-                result = self._in_transaction(work, args, synced)
-            except BaseException as exc:  # handed to the awaiting task
-                loop.call_soon_threadsafe(_settle, future, None, exc)
             else:
-                loop.call_soon_threadsafe(_settle, future, result, None)
+                try:
+                    result = self._in_transaction(work, args, synced)
+                except BaseException as exc:  # handed to the awaiting task
+                    error = exc
+            # A loop closed meanwhile has nobody left to answer.
+            with contextlib.suppress(RuntimeError):
+                future.get_loop().call_soon_threadsafe(_settle, future, result, error)
 
     def _in_transaction(self, work: Callable[..., T], args: tuple[Any, ...],
                         synced: bool) -> T:
