@@ -84,24 +84,37 @@ class BatchThread:
 
     def _in_transaction(self, work: Callable[..., T], args: tuple[Any, ...],
                         synced: bool) -> T:
+        """The transaction is the driver's (BEGIN IMMEDIATE and COMMIT on the
+        sqlite3 connection, which this engine leaves to us: see
+        ``engine.open_database``): SQLAlchemy's begin and commit, with their
+        events and states, were a sixth of a lone batch's Python on this
+        thread. A Core statement in ``work`` autobegins SQLAlchemy's
+        transaction inside ours (no BEGIN of its own), ended after."""
         if self._conn is None:
             self._conn = self._engine.connect()
         conn = self._conn
         try:
-            if synced:
-                with conn.begin():
-                    return work(conn, *args)
-            # Committed without its own fsync: the WAL is appended in order,
-            # so the next synced commit makes this one durable too; a crash
-            # before it loses this transaction whole, never a part of it.
             raw = conn.connection.driver_connection
             assert raw is not None
-            raw.execute("PRAGMA synchronous=NORMAL")
+            if not synced:
+                # Committed without its own fsync: the WAL is appended in
+                # order, so the next synced commit makes this one durable
+                # too; a crash before it loses this transaction whole.
+                raw.execute("PRAGMA synchronous=NORMAL")
             try:
-                with conn.begin():
-                    return work(conn, *args)
+                raw.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(conn, *args)
+                except BaseException:
+                    raw.rollback()
+                    raise
+                raw.commit()
             finally:
-                raw.execute("PRAGMA synchronous=FULL")
+                if not synced:
+                    raw.execute("PRAGMA synchronous=FULL")
+            if conn.in_transaction():
+                conn.commit()  # SQLAlchemy's own state: the driver has committed
+            return result
         except BaseException:
             self._conn = None  # a fresh connection next time
             conn.close()

@@ -127,8 +127,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_setup(engine: Engine, *, immediate: bool) -> None:
+def _sqlite_setup(engine: Engine, *, immediate: bool, begins: bool = True) -> None:
+    """Pragmas on connect; ``begins``: SQLAlchemy's transactions issue our
+    BEGIN (not for the batch thread's engine, whose transactions are the
+    driver's own: store/batch_thread.py)."""
     event.listen(engine, "connect", _sqlite_pragmas)
+    if not begins:
+        return
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     def _begin(conn: Connection) -> None:
@@ -156,7 +161,7 @@ def open_database(url: str) -> Database:
         # the pool is cheaper than waiting on the file lock.
         batch = create_engine(url.replace("+aiosqlite", "", 1), pool_size=1, max_overflow=0,
                               pool_timeout=60)
-        _sqlite_setup(batch, immediate=True)
+        _sqlite_setup(batch, immediate=True, begins=False)
         # Any reader thread may take any of these connections (one at a time).
         reads = create_engine(url.replace("+aiosqlite", "", 1), pool_size=4, max_overflow=0,
                               pool_timeout=60, connect_args={"check_same_thread": False})
