@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tidings.domain.cluster import MIGRATION_LOCK
 from tidings.store.batch_thread import BatchThread
+from tidings.store.write_connection import WriteConnection
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 T = TypeVar("T")
@@ -64,6 +65,8 @@ class Database:
     batch: BatchThread | None = field(default=None, compare=False)
     # SQLite only: where the hot paths' reads run (see read).
     reads: _ReadThreads | None = field(default=None, compare=False)
+    # PostgreSQL only: the message writer's connection (see run_write).
+    held: WriteConnection | None = field(default=None, compare=False)
 
     @property
     def dialect(self) -> str:
@@ -92,15 +95,20 @@ class Database:
 
     async def run_write(self, work: Callable[..., T], *args: Any, synced: bool = True) -> T:
         """Run ``work(connection, *args)`` in one write transaction: on SQLite
-        on the batch thread, on PostgreSQL over asyncpg through ``run_sync``.
+        on the batch thread, on PostgreSQL on the writer's connection
+        (``held``) through ``run_sync``.
         ``synced`` False (SQLite): the commit does not wait for the disk, for
         work that may be lost in a crash and done again (writer.rows.LaterWork)."""
         if self.batch is not None:
             return await self.batch.run(work, *args, synced=synced)
+        if self.held is not None:
+            return await self.held.run(work, *args)
         async with self.writer.begin() as conn:
             return await conn.run_sync(work, *args)
 
     async def dispose(self) -> None:
+        if self.held is not None:
+            await self.held.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
@@ -170,7 +178,7 @@ def open_database(url: str) -> Database:
                         writer=_sqlite_engine(url, immediate=True, pool_size=1),
                         batch=BatchThread(batch), reads=_ReadThreads(reads, 4))
     engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-    return Database(reader=engine, writer=engine)
+    return Database(reader=engine, writer=engine, held=WriteConnection(engine))
 
 
 # (done, total, revision) after each migration applied.
