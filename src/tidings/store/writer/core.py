@@ -9,6 +9,11 @@ row (messages.py), a recall or edit is judged and applied (changes.py), a
 group operation is judged and written (group_ops.py). After each entry the
 registered features collect their rows (rows.py); theirs and the messages'
 are written once per batch, then the conversations' counters.
+
+Between batches, when no request waits, the features' work that follows
+the commits (``LaterWork``, rows.py: SQLite's search index) runs one step
+at a time in transactions of its own; a request that arrives meanwhile
+waits for one step at most.
 """
 
 from __future__ import annotations
