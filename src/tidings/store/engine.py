@@ -21,46 +21,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tidings.domain.cluster import MIGRATION_LOCK
+from tidings.store.batch_thread import BatchThread
+from tidings.store.write_connection import WriteConnection
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 T = TypeVar("T")
-
-
-class _BatchThread:
-    """SQLite's message writer: one connection, kept open, on one thread of
-    its own with the sqlite3 driver. Through aiosqlite every statement is a
-    round trip between threads; here a whole batch is one hand-off."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="message-writer")
-        self._conn: Connection | None = None  # touched only on the thread
-
-    def _in_transaction(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
-        if self._conn is None:
-            self._conn = self._engine.connect()
-        conn = self._conn
-        try:
-            with conn.begin():
-                return work(conn, *args)
-        except BaseException:
-            self._conn = None  # a fresh connection next time
-            conn.close()
-            raise
-
-    def _close_conn(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    async def run(self, work: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._in_transaction, work, args)
-
-    async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._close_conn)
-        self._thread.shutdown(wait=True)
-        self._engine.dispose()
 
 
 class _ReadThreads:
@@ -97,9 +62,11 @@ class Database:
     reader: AsyncEngine
     writer: AsyncEngine
     # SQLite only: where message batches are written (see run_write).
-    batch: _BatchThread | None = field(default=None, compare=False)
+    batch: BatchThread | None = field(default=None, compare=False)
     # SQLite only: where the hot paths' reads run (see read).
     reads: _ReadThreads | None = field(default=None, compare=False)
+    # PostgreSQL only: the message writer's connection (see run_write).
+    held: WriteConnection | None = field(default=None, compare=False)
 
     @property
     def dialect(self) -> str:
@@ -126,15 +93,22 @@ class Database:
         async with self.reader.connect() as conn:
             return await conn.run_sync(work)
 
-    async def run_write(self, work: Callable[..., T], *args: Any) -> T:
+    async def run_write(self, work: Callable[..., T], *args: Any, synced: bool = True) -> T:
         """Run ``work(connection, *args)`` in one write transaction: on SQLite
-        on the batch thread, on PostgreSQL over asyncpg through ``run_sync``."""
+        on the batch thread, on PostgreSQL on the writer's connection
+        (``held``) through ``run_sync``.
+        ``synced`` False (SQLite): the commit does not wait for the disk, for
+        work that may be lost in a crash and done again (writer.rows.LaterWork)."""
         if self.batch is not None:
-            return await self.batch.run(work, *args)
+            return await self.batch.run(work, *args, synced=synced)
+        if self.held is not None:
+            return await self.held.run(work, *args)
         async with self.writer.begin() as conn:
             return await conn.run_sync(work, *args)
 
     async def dispose(self) -> None:
+        if self.held is not None:
+            await self.held.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
@@ -161,8 +135,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_setup(engine: Engine, *, immediate: bool) -> None:
+def _sqlite_setup(engine: Engine, *, immediate: bool, begins: bool = True) -> None:
+    """Pragmas on connect; ``begins``: SQLAlchemy's transactions issue our
+    BEGIN (not for the batch thread's engine, whose transactions are the
+    driver's own: store/batch_thread.py)."""
     event.listen(engine, "connect", _sqlite_pragmas)
+    if not begins:
+        return
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     def _begin(conn: Connection) -> None:
@@ -190,14 +169,14 @@ def open_database(url: str) -> Database:
         # the pool is cheaper than waiting on the file lock.
         batch = create_engine(url.replace("+aiosqlite", "", 1), pool_size=1, max_overflow=0,
                               pool_timeout=60)
-        _sqlite_setup(batch, immediate=True)
+        _sqlite_setup(batch, immediate=True, begins=False)
         # Any reader thread may take any of these connections (one at a time).
         reads = create_engine(url.replace("+aiosqlite", "", 1), pool_size=4, max_overflow=0,
                               pool_timeout=60, connect_args={"check_same_thread": False})
         _sqlite_setup(reads, immediate=False)
         return Database(reader=_sqlite_engine(url, immediate=False, pool_size=8),
                         writer=_sqlite_engine(url, immediate=True, pool_size=1),
-                        batch=_BatchThread(batch), reads=_ReadThreads(reads, 4))
+                        batch=BatchThread(batch), reads=_ReadThreads(reads, 4))
     # No pool_pre_ping: its ping through asyncpg is a transaction of its own
     # (BEGIN, ';', ROLLBACK) before every checkout, and a small read's
     # Python cost went from 409-506 to 529-675 us with it (bench/
@@ -206,7 +185,7 @@ def open_database(url: str) -> Database:
     # every connection of the pool opened before, and the next checkout
     # connects afresh.
     engine = create_async_engine(url, pool_size=10, max_overflow=10)
-    return Database(reader=engine, writer=engine)
+    return Database(reader=engine, writer=engine, held=WriteConnection(engine))
 
 
 # (done, total, revision) after each migration applied.

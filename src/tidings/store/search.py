@@ -5,6 +5,7 @@ writer's transactions."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,20 +45,28 @@ from tidings.store.schema import (
     message_texts,
     messages,
 )
+from tidings.store.search_index import FtsIndex
 from tidings.store.writer.rows import Collected, TransactionRows
 
 # Run in the message writer's transaction as driver SQL (``?`` placeholders).
 TEXT_INSERT_SQL = ("INSERT INTO message_texts (conversation_id, seq, sdkappid, sender,"
                    " created_at, body) VALUES (?, ?, ?, ?, ?, ?)")
+# SQLite: with the id (store/search_index.py).
+TEXT_INSERT_ID_SQL = ("INSERT INTO message_texts (conversation_id, seq, sdkappid, sender,"
+                      " created_at, body, id) VALUES (?, ?, ?, ?, ?, ?, ?)")
 TEXT_DELETE_SQL = "DELETE FROM message_texts WHERE conversation_id = ? AND seq = ?"
 
 
 class TextRows(TransactionRows):
     """The writer's rows for search: a message's text is indexed, replaced
-    and removed with it."""
+    and removed with it. On SQLite the FTS5 index follows the commits
+    (``later``, store/search_index.py)."""
 
-    def __init__(self, db: Database) -> None:
-        self._insert = Collected(db.driver_sql(TEXT_INSERT_SQL))
+    def __init__(self, db: Database, index: FtsIndex | None = None) -> None:
+        self._fts = (index or FtsIndex()) if db.dialect == "sqlite" else None
+        self.later = self._fts
+        self._insert = Collected(db.driver_sql(
+            TEXT_INSERT_SQL if self._fts is None else TEXT_INSERT_ID_SQL))
         self._delete_sql = db.driver_sql(TEXT_DELETE_SQL)
 
     def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
@@ -74,11 +83,19 @@ class TextRows(TransactionRows):
         assert after is not None
         cursor.execute(self._delete_sql, (after.conversation_id, after.seq))
         if r.kind is EntryKind.EDIT and (body := searchable_text(after.elements)):
-            cursor.execute(self._insert.sql, (after.conversation_id, after.seq,
-                                              after.key.sdkappid, before.sender,
-                                              before.created_at, body))
+            row: tuple[Any, ...] = (after.conversation_id, after.seq, after.key.sdkappid,
+                                    before.sender, before.created_at, body)
+            if self._fts is not None:
+                row += (self._fts.next_ids(cursor, 1),)
+                self._fts.written(1)
+            cursor.execute(self._insert.sql, row)
 
     def flush(self, cursor: DBAPICursor) -> None:
+        params = self._insert.params
+        if params and self._fts is not None:
+            first = self._fts.next_ids(cursor, len(params))
+            self._insert.params = [(*p, first + i) for i, p in enumerate(params)]
+            self._fts.written(len(params))
         self._insert.flush(cursor)
 
     def discard(self) -> None:
@@ -86,6 +103,8 @@ class TextRows(TransactionRows):
 
 # SQLite's FTS5 index of message_texts.body (migration 0009).
 _FTS = table("message_texts_fts", column("rowid"))
+# Its watermark (migration 0021).
+_INDEXED = table("message_texts_fts_indexed", column("indexed_to"))
 # How many FTS5 matches are counted before choosing another way (fts_pays).
 FTS_PROBE = 5000
 
@@ -123,21 +142,37 @@ class SearchStore:
     def statement(self, scope: SearchScope, limit: int, *, fts: bool = True) -> Select[Any]:
         """The query for one page of (conversation, seq, time), also what
         bench/search.py explains; the messages are read after, by key. On
-        SQLite with ``fts`` the FTS5 index gives the candidates; without it,
-        every word is a LIKE on the rows the other conditions reach (on
-        PostgreSQL the planner picks between the trigram index and those)."""
+        SQLite with ``fts`` the FTS5 index gives the candidates (the rows it
+        holds: ``tail`` reads the others); without it, every word is a LIKE
+        on the rows the other conditions reach (on PostgreSQL the planner
+        picks between the trigram index and those)."""
         t = message_texts.c
-        fts = fts and self._db.dialect == "sqlite" and bool(scope.query.indexed)
-        cond: list[ColumnElement[bool]] = [t.sdkappid == scope.sdkappid]
         columns = (t.conversation_id, t.seq, t.created_at)
-        if fts:
+        if self.uses_fts(scope, fts):
             # FTS5 first: the trigram index gives the candidate rows.
             stmt = select(*columns).select_from(_FTS).join(message_texts, t.id == _FTS.c.rowid)
-            cond.append(_match(scope))
-            like_terms = scope.query.short
-        else:
-            stmt = select(*columns).select_from(message_texts)
-            like_terms = scope.query.terms
+            return self._narrow(stmt, scope, [_match(scope)], scope.query.short, limit)
+        return self._narrow(select(*columns).select_from(message_texts), scope, [],
+                            scope.query.terms, limit)
+
+    def uses_fts(self, scope: SearchScope, fts: bool = True) -> bool:
+        return fts and self._db.dialect == "sqlite" and bool(scope.query.indexed)
+
+    def tail(self, scope: SearchScope, limit: int) -> Select[Any]:
+        """SQLite: the page among the rows the FTS5 index does not hold yet
+        (above its watermark, store/search_index.py), every word a LIKE:
+        a few rows, reached by their ids."""
+        t = message_texts.c
+        above = t.id > select(_INDEXED.c.indexed_to).scalar_subquery()
+        return self._narrow(select(t.conversation_id, t.seq, t.created_at), scope, [above],
+                            scope.query.terms, limit)
+
+    @staticmethod
+    def _narrow(stmt: Select[Any], scope: SearchScope, cond: list[ColumnElement[bool]],
+                like_terms: Iterable[str], limit: int) -> Select[Any]:
+        """``stmt`` (rows of message_texts) narrowed to the scope's, one page."""
+        t = message_texts.c
+        cond += [t.sdkappid == scope.sdkappid]
         cond += [t.body.like(like_pattern(term), escape=LIKE_ESCAPE) for term in like_terms]
         if scope.viewer is not None:
             # What the viewer's history shows: their conversations, after
@@ -174,6 +209,13 @@ class SearchStore:
         async with self._db.reader.connect() as conn:
             fts = await self.fts_pays(conn, scope)
             page = (await conn.execute(self.statement(scope, limit, fts=fts))).all()
+            if self.uses_fts(scope, fts):
+                # The newest rows may not be in the index yet: their page
+                # merged in (the same read, so no row is in both or neither).
+                tail = (await conn.execute(self.tail(scope, limit))).all()
+                if tail:
+                    page = sorted(page + tail, key=lambda r: (r.created_at, r.conversation_id,
+                                                               r.seq), reverse=True)[:limit]
             if not page:
                 return []
             # One primary-key lookup each (a join in the page's query let

@@ -21,7 +21,8 @@ conversation's next seq, so catch-up by seq carries changes like messages.
 - rows.py: ``TransactionRows``, through which each feature adds its rows to
   an entry's transaction (search text, media refs, mentions, the callbacks
   outbox, push jobs: each beside its own store module, registered by the
-  composition root), so the writer knows none of them.
+  composition root), so the writer knows none of them; and ``LaterWork``,
+  what a feature does after the commits (SQLite's FTS5 index).
 """
 
 from tidings.store.writer.core import MessageWriter, WriterStopped

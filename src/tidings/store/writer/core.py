@@ -9,6 +9,11 @@ row (messages.py), a recall or edit is judged and applied (changes.py), a
 group operation is judged and written (group_ops.py). After each entry the
 registered features collect their rows (rows.py); theirs and the messages'
 are written once per batch, then the conversations' counters.
+
+Between batches, when no request waits, the features' work that follows
+the commits (``LaterWork``, rows.py: SQLite's search index) runs one step
+at a time in transactions of its own; a request that arrives meanwhile
+waits for one step at most.
 """
 
 from __future__ import annotations
@@ -40,9 +45,16 @@ from tidings.store.writer.changes import ChangeHook, Changes
 from tidings.store.writer.conversations import Conversations
 from tidings.store.writer.group_ops import GroupOpHook, GroupOps
 from tidings.store.writer.messages import MessageRows, repeated, send_key
-from tidings.store.writer.rows import TransactionRows, overrides
+from tidings.store.writer.rows import LaterWork, TransactionRows, overrides
 
 log = logging.getLogger(__name__)
+
+# After later work failed, how long before it is tried again (s).
+LATER_RETRY = 5.0
+# How late a wake-up for later work may come (s).
+LATER_SLACK = 0.5
+# Rounds of later work done at stop (a start finishes what is left).
+LATER_AT_STOP = 20
 
 # Tries of a batch that met another process's commit (a unique key taken
 # meanwhile, a deadlock between two processes' locks).
@@ -84,6 +96,9 @@ class MessageWriter:
         self._on_message: list[MessageHook] = []
         self._on_change: list[ChangeHook] = []
         self._on_group_op: list[GroupOpHook] = []
+        self._later: list[LaterWork] = []
+        self._later_timer: asyncio.TimerHandle | None = None
+        self._later_paused_until = 0.0
         self.batches = 0
         self.committed = 0
 
@@ -98,6 +113,8 @@ class MessageWriter:
                 self._on_change.append(feature.change)
             if overrides(feature, "group_op"):
                 self._on_group_op.append(feature.group_op)
+            if feature.later is not None:
+                self._later.append(feature.later)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="message-writer")
@@ -137,7 +154,12 @@ class MessageWriter:
         while True:
             if not self._queue:
                 if self._stopping:
+                    await self._finish_later()
                     return
+                # Between requests: the work that follows the commits, when
+                # due, else a wake-up for when it will be.
+                if self._later and await self._run_later():
+                    continue
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
@@ -165,6 +187,60 @@ class MessageWriter:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+
+    async def _run_later(self) -> bool:
+        """Run one step of the first due later work; whether one ran. When
+        none is due, a timer wakes the loop when the first will be."""
+        now = time.monotonic()
+        if now < self._later_paused_until:
+            return False
+        soonest: float | None = None
+        for work in self._later:
+            wait = work.wait()
+            if wait is None:
+                continue
+            if wait <= 0:
+                try:
+                    await self._db.run_write(work.run, synced=False)
+                except Exception:
+                    log.exception("work after the commits failed; tried again in %.0f s",
+                                  LATER_RETRY)
+                    self._later_paused_until = time.monotonic() + LATER_RETRY
+                    self._wake_at(LATER_RETRY)
+                    return False
+                return True
+            soonest = wait if soonest is None else min(soonest, wait)
+        if soonest is not None:
+            self._wake_at(soonest)
+        return False
+
+    def _wake_at(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        timer = self._later_timer
+        now = loop.time()
+        # A wake-up already set for about then (LATER_SLACK late at most)
+        # will do: at one message a batch this is asked after each.
+        if timer is not None and not timer.cancelled() and (
+                now <= timer.when() <= now + delay + LATER_SLACK):
+            return
+        if timer is not None:
+            timer.cancel()
+        self._later_timer = loop.call_later(delay, self._wakeup.set)
+
+    async def _finish_later(self) -> None:
+        """At stop: do what later work is left (a few rounds at most)."""
+        if self._later_timer is not None:
+            self._later_timer.cancel()
+        for _ in range(LATER_AT_STOP):
+            due = [work for work in self._later if work.wait() is not None]
+            if not due:
+                return
+            try:
+                for work in due:
+                    await self._db.run_write(work.run, synced=False)
+            except Exception:
+                log.exception("work after the commits failed at stop; done at next start")
+                return
 
     def _fail(self, batch: list[tuple[Request, asyncio.Future[Committed]]],
               exc: Exception) -> None:

@@ -29,6 +29,10 @@ The writer calls, for each batch:
 
 The default hooks do nothing; the writer calls only those a feature
 overrides.
+
+A feature may also have work that follows the commits (``later``, a
+``LaterWork``): SQLite's search index is written so, in batches of its
+own, off the path of the message's ack (store/search_index.py).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import DBAPICursor
 
 from tidings.domain.groups import GroupState, Member
@@ -57,8 +62,26 @@ class GroupChange:
     recipients: Mapping[str, Member]
 
 
+class LaterWork:
+    """Work that follows the writer's commits: run by the writer when no
+    request waits, in a transaction of its own on the writer's connection
+    that is not synced to disk (the next message's commit syncs it; a crash
+    may lose it, so the work must find at start what is left to do)."""
+
+    def wait(self) -> float | None:
+        """Seconds until the work is due (0 or less: now); None when there
+        is nothing to do. Asked on the event loop between batches."""
+        return None
+
+    def run(self, conn: Connection) -> None:
+        """Do one step of the work, inside the transaction."""
+
+
 class TransactionRows:
     """One feature's rows in the writer's transaction (see the module)."""
+
+    # Work of this feature that follows the commits, if any.
+    later: LaterWork | None = None
 
     def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
                 now: int) -> None:

@@ -1,0 +1,113 @@
+"""The message writer alone, in-process: CPU per message when each sender
+awaits its ack before the next send (issue 19: a message that commits alone,
+and 16 senders whose messages share a few commits).
+
+The writer is built as ``runtime.py`` builds it (the same features' rows:
+search text, media refs, mentions, the callbacks outbox, push jobs) on a
+fresh SQLite file (WAL, ``synchronous=FULL``) or ``--database-url``.
+``--senders`` coroutines each send one-to-one text messages to their own peer
+and await each ack; the figures are this process's CPU per acked message,
+split into the event loop's thread and the others (the batch thread's
+transaction and commit), user and system, and the batch size.
+
+    python bench/writer_alone.py --senders 1 --messages 2000
+    python bench/writer_alone.py --senders 16 --messages 8000
+
+For old against new, run it with ``PYTHONPATH`` at an extracted ``src/``.
+Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil  # type: ignore[import-untyped]
+import uvloop
+
+from tidings.domain.ids import c2c_key
+from tidings.domain.records import NewMessage
+from tidings.store.callbacks import OutboxRows
+from tidings.store.engine import migrate, open_database
+from tidings.store.media import MediaRefRows
+from tidings.store.mentions import MentionRows
+from tidings.store.push import PushJobRows
+from tidings.store.search import TextRows
+from tidings.store.writer import MessageWriter
+
+APP = 1400000001
+
+
+def thread_times() -> dict[str, tuple[float, float]]:
+    """(user, system) CPU seconds of the loop's thread and of the others."""
+    me = psutil.Process()
+    loop_tid = threading.get_native_id()
+    out = {"loop": (0.0, 0.0), "threads": (0.0, 0.0)}
+    for t in me.threads():
+        key = "loop" if t.id == loop_tid else "threads"
+        user, system = out[key]
+        out[key] = (user + t.user_time, system + t.system_time)
+    return out
+
+
+async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    db = open_database(url)
+    await migrate(db)
+    writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
+    writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db),
+                    PushJobRows(db, lambda app: True))
+    writer.start()
+    body = orjson.dumps([{"type": "text", "text": "see you at the station at noon"}]).decode()
+    per_sender = args.messages // args.senders
+
+    async def sender(i: int, count: int, tag: str) -> None:
+        key = c2c_key(APP, f"s{i}", f"p{i}")
+        for n in range(count):
+            await writer.submit(NewMessage(key, f"s{i}", f"{tag}-{i}-{n}", body, ""))
+
+    # Warm: conversations made, statements and caches ready.
+    await asyncio.gather(*(sender(i, 20, "warm") for i in range(args.senders)))
+    batches0 = writer.batches
+    psutil.cpu_percent(interval=None)
+    before, wall0 = thread_times(), time.perf_counter()
+    await asyncio.gather(*(sender(i, per_sender, "m") for i in range(args.senders)))
+    wall = time.perf_counter() - wall0
+    after = thread_times()
+    machine_pct = psutil.cpu_percent(interval=None) * (psutil.cpu_count() or 1)
+    batches = writer.batches - batches0
+    await writer.stop()
+    await db.dispose()
+    n = per_sender * args.senders
+    split = {f"{key}_{kind}": round(1e6 * (after[key][i] - before[key][i]) / n, 1)
+             for key in ("loop", "threads") for i, kind in enumerate(("user", "system"))}
+    return {"senders": args.senders, "messages": n, "acked_per_s": round(n / wall),
+            "us_per_msg": round(sum(split.values()), 1), "by_thread": split,
+            "batch_mean": round(n / max(batches, 1), 2),
+            # The machine's CPU (of 100 per core) besides this process's.
+            "other_cpu_pct": round(machine_pct - sum(split.values()) * n / wall / 1e4, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--senders", type=int, default=1)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--cpu", type=int, default=0, help="pin this process to this CPU")
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {args.cpu})
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'w.db'}"
+        result = uvloop.run(run(args, url))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""PostgreSQL's message writer connection, kept between batches.
+
+Through the pool, each batch checked a connection out and in: a
+``pool_pre_ping`` round trip before it and the pool's reset (a ROLLBACK
+round trip) after, two of a lone batch's ~ten round trips and about a
+sixth of its Python (py-spy --gil on bench/writer_alone.py against
+PostgreSQL). The writer runs one batch at a time, so one connection held
+open does; the lock keeps it so if another caller comes. A batch that
+fails drops the connection (it may be dead: PostgreSQL restarted); the
+next takes a fresh one from the pool, pinged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+T = TypeVar("T")
+
+
+class WriteConnection:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(connection, *args)`` in one transaction (``run_sync``)."""
+        async with self._lock:
+            if self._conn is None:
+                self._conn = await self._engine.connect()
+            conn = self._conn
+            try:
+                async with conn.begin():
+                    return await conn.run_sync(work, *args)
+            except BaseException:
+                self._conn = None
+                await asyncio.shield(conn.close())
+                raise
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None

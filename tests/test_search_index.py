@@ -1,0 +1,235 @@
+"""SQLite's FTS5 index written after the commits (store/search_index.py): a
+message is found by search from its ack on, before the index holds it; the
+index catches up at start with what a crash left; recalls and edits of rows
+the index holds or not yet leave it exactly the table's (FTS5's own
+integrity check against the content); a recall of the newest indexed row
+does not give its id to a row the index would then never take; migration
+0021 keeps the index whole both ways."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from tests.test_home_codes_migration import downgrade, upgrade
+from tidings.domain.elements import EntryKind
+from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.domain.records import NewChange, NewMessage
+from tidings.domain.search import fts5_match, parse_query
+from tidings.store.engine import Database, migrate, open_database
+from tidings.store.search import SearchScope, SearchStore, TextRows
+from tidings.store.search_index import FtsIndex
+from tidings.store.writer import MessageWriter
+
+APP = 1400000043
+KEY = ConversationKey(APP, ConversationKind.C2C, "alice", "bob")
+
+
+def send(client_msg_id: str, words: str) -> NewMessage:
+    return NewMessage(KEY, "alice", client_msg_id,
+                      orjson.dumps([{"type": "text", "text": words}]).decode(), "")
+
+
+def writer_of(db: Database, index: FtsIndex | None = None) -> MessageWriter:
+    """A writer with search's rows; ``index`` None: every step waits long
+    (a step after a message then comes from the test, or at stop)."""
+    writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
+    writer.register(TextRows(db, index or FtsIndex(delay=3600)))
+    writer.start()
+    return writer
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    db = await opened(tmp_path)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def opened(tmp_path: Path) -> Database:
+    db = open_database(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
+    await migrate(db)
+    return db
+
+
+async def scalar(db: Database, sql: str) -> int:
+    async with db.reader.connect() as conn:
+        return int((await conn.execute(text(sql))).scalar_one())
+
+
+async def indexed_to(db: Database) -> int:
+    return await scalar(db, "SELECT indexed_to FROM message_texts_fts_indexed")
+
+
+async def in_index(db: Database, words: str) -> int:
+    """Rows the FTS5 index itself matches (not search's tail)."""
+    match = fts5_match(parse_query(words).indexed).replace("'", "''")
+    return await scalar(db, "SELECT count(*) FROM message_texts_fts"
+                            f" WHERE message_texts_fts MATCH '{match}'")
+
+
+async def found(db: Database, words: str) -> list[int]:
+    scope = SearchScope(APP, "alice", parse_query(words))
+    return sorted(f.message.seq for f in await SearchStore(db).search(scope, 50))
+
+
+async def caught_up(db: Database) -> None:
+    """Until the watermark reaches the newest row (the writer's idle step)."""
+    for _ in range(500):
+        if await indexed_to(db) >= await scalar(db, "SELECT max(id) FROM message_texts"):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the index did not catch up")
+
+
+async def integrity(db: Database) -> None:
+    """FTS5 checks its index against message_texts (rank 1: the content
+    too); raises when they differ."""
+    async with db.writer.begin() as conn:
+        await conn.execute(text("INSERT INTO message_texts_fts (message_texts_fts, rank)"
+                                " VALUES ('integrity-check', 1)"))
+
+
+async def test_a_message_is_found_before_the_index_holds_it(db: Database) -> None:
+    writer = writer_of(db)
+    try:
+        await writer.submit(send("old", "an older parrot"))
+        await caught_up(db)  # the step at start, then this row's (at stop below)
+        done = await writer.submit(send("m1", "the parrot is resting"))
+        # Acked, committed, not yet in the index: one row waits.
+        assert await indexed_to(db) < await scalar(db, "SELECT max(id) FROM message_texts")
+        assert await in_index(db, "parrot is resting") == 0
+        assert await found(db, "parrot is resting") == [done.message.seq]
+        # Index and tail together, newest first, neither twice.
+        assert await found(db, "parrot") == [1, 2]
+    finally:
+        await writer.stop()
+    # A stop indexes what waits.
+    assert await in_index(db, "parrot is resting") == 1
+    assert await found(db, "parrot") == [1, 2]
+    await integrity(db)
+
+
+async def test_the_index_catches_up_at_start_after_a_crash(tmp_path: Path) -> None:
+    db = await opened(tmp_path)
+    writer = writer_of(db, FtsIndex(batch=1_000_000, delay=3600))
+    await writer.submit(send("first", "before the crash"))
+    await caught_up(db)
+    # More than a step's chunk, committed, then the process dies before any
+    # step: its writer task is gone and nothing is flushed at a stop.
+    sends = [writer.submit(send(f"m{i}", f"lost step {i:03d} zebra")) for i in range(300)]
+    await asyncio.gather(*sends)
+    assert writer._task is not None
+    writer._task.cancel()
+    await db.dispose()
+
+    db = await opened(tmp_path)
+    try:
+        assert await in_index(db, "zebra") == 0
+        assert len(await found(db, "zebra")) == 50  # from the tail meanwhile
+        writer = writer_of(db, FtsIndex())
+        try:
+            await caught_up(db)
+            assert await in_index(db, "zebra") == 300
+            assert await in_index(db, "step 123") == 1
+            await integrity(db)
+            # New rows go above the watermark, and are indexed in turn.
+            after = await writer.submit(send("after", "after the zebra"))
+            assert await found(db, "after the zebra") == [after.message.seq]
+        finally:
+            await writer.stop()
+        assert await in_index(db, "after the zebra") == 1
+        await integrity(db)
+    finally:
+        await db.dispose()
+
+
+async def test_recalls_and_edits_keep_the_index_the_tables(db: Database) -> None:
+    writer = writer_of(db)
+    try:
+        for i in range(4):
+            await writer.submit(send(f"i{i}", f"indexed text {i}"))
+        await writer.stop()  # indexed
+        writer = writer_of(db)
+        await caught_up(db)
+        for i in range(4, 8):
+            await writer.submit(send(f"t{i}", f"waiting text {i}"))
+        assert await in_index(db, "waiting text") == 0
+        # A recall and an edit of indexed rows, and of waiting ones.
+        for target, kind in ((1, EntryKind.RECALL), (2, EntryKind.EDIT),
+                             (5, EntryKind.RECALL), (6, EntryKind.EDIT)):
+            words = None if kind is EntryKind.RECALL else orjson.dumps(
+                [{"type": "text", "text": f"edited text {target}"}]).decode()
+            await writer.submit(NewChange(KEY, target, kind, "user:alice", elements=words,
+                                          sender="alice"))
+        assert await found(db, "text") == [2, 3, 4, 6, 7, 8]
+        assert await found(db, "edited") == [2, 6]
+        assert await found(db, "indexed text 1") == []
+    finally:
+        await writer.stop()
+    assert await in_index(db, "edited") == 2
+    assert await found(db, "text") == [2, 3, 4, 6, 7, 8]
+    await integrity(db)
+
+
+async def test_a_recalled_newest_row_does_not_lend_its_id(db: Database) -> None:
+    writer = writer_of(db)
+    try:
+        await writer.submit(send("a", "first words"))
+        await writer.submit(send("b", "newest words"))
+    finally:
+        await writer.stop()
+    newest = await scalar(db, "SELECT max(id) FROM message_texts")
+    assert await indexed_to(db) == newest
+    writer = writer_of(db)
+    try:
+        await writer.submit(NewChange(KEY, 2, EntryKind.RECALL, "user:alice", sender="alice"))
+        again = await writer.submit(send("c", "later words"))
+    finally:
+        await writer.stop()
+    # SQLite would give the new row the recalled row's id, at the watermark.
+    assert await scalar(db, "SELECT max(id) FROM message_texts") > newest
+    assert await in_index(db, "later words") == 1
+    assert await found(db, "words") == [1, again.message.seq]
+    await integrity(db)
+
+
+async def test_migration_0021_keeps_the_index_whole_both_ways(tmp_path: Path) -> None:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    row = ("INSERT INTO message_texts (conversation_id, seq, sdkappid, sender, created_at,"
+           " body) VALUES (1, :seq, 1, 'ann', 1, :body)")
+
+    async def matches(conn: AsyncConnection, words: str) -> int:
+        return int((await conn.execute(text(
+            "SELECT count(*) FROM message_texts_fts WHERE message_texts_fts MATCH :m"),
+            {"m": fts5_match(parse_query(words).indexed)})).scalar_one())
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade, "0020")
+            await conn.execute(text(row), [{"seq": 1, "body": "kept by the trigger"}])
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade, "head")
+            # What the trigger indexed is below the watermark; new rows are not indexed.
+            assert (await conn.execute(text(
+                "SELECT indexed_to FROM message_texts_fts_indexed"))).scalar_one() == 1
+            await conn.execute(text(row), [{"seq": 2, "body": "not yet in the index"}])
+            assert await matches(conn, "not yet") == 0
+        async with engine.begin() as conn:
+            await conn.run_sync(downgrade, "0020")
+            # The waiting row went in, and the insert trigger is back.
+            assert await matches(conn, "not yet") == 1
+            await conn.execute(text(row), [{"seq": 3, "body": "by the trigger again"}])
+            assert await matches(conn, "trigger") == 2
+            await conn.execute(text("INSERT INTO message_texts_fts (message_texts_fts, rank)"
+                                    " VALUES ('integrity-check', 1)"))
+    finally:
+        await engine.dispose()
