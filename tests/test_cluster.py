@@ -319,6 +319,30 @@ async def test_a_member_added_through_one_process_sends_through_another(
         await conn.close()
 
 
+async def test_a_live_group_made_again_through_one_process_takes_sends_on_another(
+        nodes: list[Server], app: App) -> None:
+    """The writer's group memory (docs/cluster.md): a Live group's changes
+    move no seq, so the seq check cannot tell another process's writer;
+    here it is disbanded and made again, a Work group of the same id,
+    through one process, while the other remembers the Live one."""
+    owner = user("owner")
+    o0 = await Conn.login(nodes[0], app, owner)
+    o1 = await Conn.login(nodes[1], app, owner)
+    group = f"g-{uuid.uuid4().hex[:10]}"
+    made = await o0.request("group_create", {"type": "AVChatRoom", "group_id": group})
+    assert made["ok"], made
+    refused = await o1.send_text(f"group_{group}", "stored?")  # remembered: a Live group
+    assert not refused["ok"], refused
+    assert (await o0.request("group_disband", {"group_id": group}))["ok"]
+    made = await o0.request("group_create", {"type": "Work", "group_id": group})
+    assert made["ok"], made
+    sent = await o1.send_text(f"group_{group}", "to the new group")
+    assert sent["ok"], sent
+    assert sent["data"]["seq"] == 2  # created, this
+    for conn in (o0, o1):
+        await conn.close()
+
+
 async def test_sends_from_three_processes_into_one_conversation_get_every_seq_once(
         nodes: list[Server], app: App) -> None:
     alice, bob = user("alice"), user("bob")
