@@ -39,7 +39,7 @@ class Rounds:
         self.due = False
         # round -> the nodes that have not acknowledged it yet.
         self._unacked: dict[int, set[str]] = {}
-        self._waits: dict[int, asyncio.Future[None]] = {}
+        self._waits: dict[int, asyncio.Future[bool]] = {}
 
     def mark(self) -> int:
         """The round that covers the presence news given so far (0: none)."""
@@ -96,12 +96,15 @@ class Rounds:
             return True
         future = self._waits.get(mark)
         if future is None:
-            future = self._waits[mark] = asyncio.get_running_loop().create_future()
-        try:
-            await asyncio.wait_for(asyncio.shield(future), self._timeout)
-        except TimeoutError:
-            return False
-        return True
+            # One future and one timer per round, whatever the logins
+            # waiting on it (a wait_for each cost 30 us a login).
+            loop = asyncio.get_running_loop()
+            future = self._waits[mark] = loop.create_future()
+            timer = loop.call_later(self._timeout, self._expire, mark)
+            future.add_done_callback(lambda _: timer.cancel())
+        # Shielded: a sync cancelled (its connection gone) leaves the
+        # others waiting.
+        return await asyncio.shield(future)
 
     def _forget(self, n: int, node: str) -> None:
         nodes = self._unacked[n]
@@ -113,4 +116,9 @@ class Rounds:
         for mark in [m for m in self._waits if self.settled(m)]:
             future = self._waits.pop(mark)
             if not future.done():
-                future.set_result(None)
+                future.set_result(True)
+
+    def _expire(self, mark: int) -> None:
+        future = self._waits.pop(mark, None)
+        if future is not None and not future.done():
+            future.set_result(False)
