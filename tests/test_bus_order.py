@@ -32,16 +32,19 @@ async def test_an_entry_that_never_comes_holds_the_others_only_for_the_wait() ->
     assert got == [1, 3, 4, 5, 2, 6]
 
 
-async def test_quiet_conversations_are_forgotten() -> None:
-    order = SeqOrder(wait=1, keep=2)
+async def test_a_conversation_quiet_for_a_while_starts_afresh() -> None:
+    """A member away (reconnecting) meanwhile: entries this node never saw
+    must not hold the next one."""
+    order = SeqOrder(wait=0.01, fresh=0.05)
     order.offer(1, 4, lambda: None)
     order.offer(2, 4, lambda: None)
-    for _ in range(2):
-        order.prune()
-        order.offer(2, 5, lambda: None)
+    await asyncio.sleep(0.1)
+    order.offer(2, 5, lambda: None)
     order.prune()
-    assert len(order) == 1  # conversation 1 went quiet; a new entry starts afresh
+    assert len(order) == 1  # conversation 1 went quiet
     got: list[int] = []
+    order.offer(2, 9, lambda: got.append(9))  # 5 was just now: 9 waits
+    assert got == []
     order.offer(1, 9, lambda: got.append(9))
     assert got == [9]
 

@@ -10,9 +10,11 @@ goes on in seq order (an entry that never comes, one that only other
 members see say, must not hold the others longer). Nothing is dropped: an
 entry that arrives after its successors were let go is handed on at once.
 
-An entry of a conversation the node has not seen lately is handed on at
-once (there is no "next" to expect); the conversations are forgotten after
-``keep`` rounds of ``prune`` without an entry. A frame for several
+An entry of a conversation the node has not handed on for ``fresh``
+seconds is handed on at once, as if it were the first: entries that far
+apart do not cross, and meanwhile the node may have had no device there
+(a member that reconnects) and missed some, which must not hold the next
+one. ``prune`` (every heartbeat) forgets those conversations. A frame for several
 identities is one call here; the copies of a one-to-one entry (one per
 member, each rendered for its viewer) are several calls, all in one loop
 turn (one commit's fan-out here, or one Redis message from the committing
@@ -29,21 +31,20 @@ Hand = Callable[[], None]
 
 
 class _Conversation:
-    __slots__ = ("held", "last", "releasing", "seen", "timer")
+    __slots__ = ("at", "held", "last", "releasing", "timer")
 
-    def __init__(self, last: int, seen: int) -> None:
+    def __init__(self, last: int, at: float) -> None:
         self.last = last  # the last seq handed on
-        self.seen = seen  # the prune round of the last entry
+        self.at = at  # when (the loop's clock)
         self.held: dict[int, list[Hand]] = {}
         self.timer: asyncio.TimerHandle | None = None
         self.releasing = False
 
 
 class SeqOrder:
-    def __init__(self, wait: float, keep: int = 10) -> None:
+    def __init__(self, wait: float, fresh: float = 1.0) -> None:
         self._wait = wait
-        self._keep = keep
-        self._round = 0
+        self._fresh = max(fresh, 2 * wait)
         self._conversations: dict[int, _Conversation] = {}
         # Entries held and let go on the timeout (no successor came): the
         # figures' count.
@@ -53,11 +54,12 @@ class SeqOrder:
     def offer(self, conversation_id: int, seq: int, hand: Hand) -> bool:
         """Hand an entry on now (True) or once the seqs before it came (False)."""
         conv = self._conversations.get(conversation_id)
-        if conv is None:
-            self._conversations[conversation_id] = _Conversation(seq, self._round)
+        now = asyncio.get_running_loop().time()
+        if conv is None or (now - conv.at > self._fresh and not conv.held):
+            self._conversations[conversation_id] = _Conversation(seq, now)
             hand()
             return True
-        conv.seen = self._round
+        conv.at = now
         if seq <= conv.last:
             hand()  # another identity's copy, or an entry let go late
             return True
@@ -107,12 +109,10 @@ class SeqOrder:
                 hand()
 
     def prune(self) -> None:
-        """One round (a heartbeat): forget the conversations without an
-        entry for ``keep`` rounds."""
-        self._round += 1
-        old = self._round - self._keep
+        """Forget the conversations without an entry for ``fresh`` seconds."""
+        old = asyncio.get_running_loop().time() - self._fresh
         for conversation_id in [c for c, conv in self._conversations.items()
-                                if conv.seen < old and not conv.held]:
+                                if conv.at < old and not conv.held]:
             del self._conversations[conversation_id]
 
     def __len__(self) -> int:
