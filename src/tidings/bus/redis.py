@@ -15,6 +15,11 @@ is one Redis message per node that has any member, naming the members there,
 never one per member. Frames a node publishes reach each other node in the
 order it published them.
 
+A device's first sync waits until every other node has applied its
+presence news (the login window: rounds, bus/settle.py), and a
+conversation's entries reach this node's devices in seq order whichever
+nodes committed them (bus/seq_order.py).
+
 Rooms (Live groups) go the same way: a node announces how many members it
 has in each room (``room_members``), and a room's message is one Redis
 message per other node that has members in it (``room_deliver``).
@@ -140,6 +145,7 @@ class RedisBus(LocalBus):
         # heartbeat says they do not answer them (an older version).
         self._rounds = Rounds(settle_timeout)
         self._deaf: set[str] = set()
+        self._warned_round = 0
         # Entries of a conversation reach this node's devices in seq order
         # whichever nodes committed them (bus/seq_order.py).
         self._order = SeqOrder(order_wait)
@@ -228,7 +234,8 @@ class RedisBus(LocalBus):
         return self._rounds.mark()
 
     async def settled(self, mark: int) -> None:
-        if mark and not await self._rounds.wait(mark):
+        if mark and not await self._rounds.wait(mark) and mark > self._warned_round:
+            self._warned_round = mark  # once per round, not per login waiting on it
             log.warning("cluster bus: nodes %s did not acknowledge this node's presence news"
                         " in time; a sync reads without it",
                         sorted(self._rounds.missing(mark)))
