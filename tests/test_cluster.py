@@ -26,6 +26,7 @@ from TLSSigAPIv2 import TLSSigAPIv2
 from tests.app_server import AppServer, Reply
 from tests.pg import Cluster, free_port
 from tests.redis_server import RedisServer
+from tests.slow_link import SlowLink
 from tests.support import App, Conn, ProcessServer, Server
 from tidings.domain import link_tickets
 
@@ -41,25 +42,33 @@ def cluster_env(redis_server: RedisServer) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def nodes(pg_cluster: Cluster | None, redis_server: RedisServer,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
-    """Three processes on one PostgreSQL database and one Redis."""
+    """Three processes on one PostgreSQL database and one Redis; the third
+    hears Redis 40 ms late (a far Redis, or a busy process: the login
+    window's test needs one)."""
     if pg_cluster is None:
         pytest.skip("PostgreSQL binaries are not installed (scripts/test installs them)")
     redis_server.flush()
     url = pg_cluster.new_database()
     servers: list[Server] = []
     env = cluster_env(redis_server)  # one cluster: the same name for the three
+    slow = SlowLink("127.0.0.1", redis_server.port, 0.04).start()
     try:
         for i in range(3):
             # Caches live an hour: what one process changes reaches the
-            # others through the bus or not at all (within the tests).
+            # others through the bus or not at all (within the tests). An
+            # entry waits for its predecessor from another process up to
+            # 3 s: on a loaded machine a process may not run for 100 ms.
             server = ProcessServer(tmp_path_factory.mktemp(f"node{i}"), url,
-                                   {**env, "TIDINGS_APP_CACHE_TTL": "3600"})
+                                   {**env, "TIDINGS_APP_CACHE_TTL": "3600",
+                                    "TIDINGS_CLUSTER_ORDER_WAIT": "3",
+                                    **({"TIDINGS_REDIS_URL": slow.url()} if i == 2 else {})})
             server.start()
             servers.append(server)
         yield servers
     finally:
         for server in servers:
             server.stop()
+        slow.stop()
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +218,87 @@ async def test_a_linked_identitys_messages_reach_its_home_device_on_another_proc
         await conn.close()
 
 
+async def test_a_device_logging_in_while_another_process_sends_misses_nothing(
+        nodes: list[Server], app: App) -> None:
+    """The login window (docs/cluster.md): alice sends without pause
+    through the process that hears Redis late, to one bob after another,
+    each logging in (for the first time: no process knows of him) on
+    another process as the sends to him begin. Each gets live every
+    message past what its first sync answered, without a second sync."""
+    alice = user("alice")
+    senders = [await Conn.login(nodes[2], app, alice, sync=False) for _ in range(3)]
+    bobs: list[str] = []
+    acked: dict[str, list[int]] = {}
+    stop = asyncio.Event()
+
+    async def send_on(conn: Conn) -> None:
+        while not stop.is_set():
+            bob = bobs[-1]
+            reply = await conn.send_text(f"c2c_{bob}", "x")
+            assert reply["ok"], reply
+            acked[bob].append(reply["data"]["seq"])
+
+    devices: list[tuple[str, Conn, int]] = []
+    sending: list[asyncio.Task[None]] = []
+    try:
+        for _ in range(8):
+            bob = user("bob")
+            acked[bob] = []
+            bobs.append(bob)
+            if not sending:  # three sends in flight on each connection
+                sending = [asyncio.create_task(send_on(c)) for c in senders for _ in range(3)]
+            # The sync right behind the login, without waiting for its
+            # answer: the narrowest window a client can make.
+            device = await Conn.open(nodes[1])
+            login, sync = await asyncio.gather(
+                device.request("login", {"sdkappid": app.sdkappid, "user_id": bob,
+                                         "usersig": app.sig(bob)}),
+                device.request("sync", {"known": {}}))
+            assert login["ok"] and sync["ok"], (login, sync)
+            synced = [m["seq"] for m in sync["data"]["messages"]
+                      if m["conversation_id"] == f"c2c_{alice}"]
+            devices.append((bob, device, max(synced, default=0)))
+            await asyncio.sleep(0.15)
+    finally:
+        stop.set()
+        await asyncio.gather(*sending)
+    for bob, device, synced_to in devices:
+        last = max(acked[bob])
+        live: list[int] = []
+        while synced_to < last and (not live or live[-1] < last):
+            live.append((await device.event("message"))["seq"])
+        # Every seq past the sync's point, live, each once, in order.
+        assert live == list(range(synced_to + 1, last + 1)), (bob, synced_to, live[:10])
+    for conn in [*senders, *(d for _, d, _ in devices)]:
+        await conn.close()
+
+
+async def test_a_raw_client_gets_entries_from_three_processes_in_seq_order(
+        nodes: list[Server], app: App) -> None:
+    """Order across processes (docs/cluster.md): alice sends into one
+    conversation through the three processes at once; bob's raw client
+    (no SDK to reorder for it) sees every seq once, in order."""
+    alice, bob = user("alice"), user("bob")
+    b = await Conn.login(nodes[0], app, bob)
+    senders = [await Conn.login(node, app, alice, sync=False) for node in nodes]
+    for node in nodes:
+        await seen_online(node, app, bob)
+    first = await senders[0].send_text(f"c2c_{bob}", "first")
+    assert (await b.event("message"))["seq"] == first["data"]["seq"] == 1
+    per_process = 40
+
+    async def burst(conn: Conn) -> None:
+        for i in range(per_process):
+            reply = await conn.send_text(f"c2c_{bob}", f"m{i}")
+            assert reply["ok"], reply
+
+    await asyncio.gather(*(burst(c) for c in senders))
+    got = [(await b.event("message"))["seq"] for _ in range(3 * per_process)]
+    assert got == list(range(2, 3 * per_process + 2)), str(got)
+    for conn in (b, *senders):
+        await conn.close()
+
+
 async def test_a_member_added_through_one_process_sends_through_another(
         nodes: list[Server], app: App) -> None:
     """The second process remembers the group from before the invitation:
@@ -226,6 +316,30 @@ async def test_a_member_added_through_one_process_sends_through_another(
     assert sent["ok"], sent
     assert sent["data"]["seq"] == 4  # created, "before", the invitation, this
     for conn in (o1, o0, d1):
+        await conn.close()
+
+
+async def test_a_live_group_made_again_through_one_process_takes_sends_on_another(
+        nodes: list[Server], app: App) -> None:
+    """The writer's group memory (docs/cluster.md): a Live group's changes
+    move no seq, so the seq check cannot tell another process's writer;
+    here it is disbanded and made again, a Work group of the same id,
+    through one process, while the other remembers the Live one."""
+    owner = user("owner")
+    o0 = await Conn.login(nodes[0], app, owner)
+    o1 = await Conn.login(nodes[1], app, owner)
+    group = f"g-{uuid.uuid4().hex[:10]}"
+    made = await o0.request("group_create", {"type": "AVChatRoom", "group_id": group})
+    assert made["ok"], made
+    refused = await o1.send_text(f"group_{group}", "stored?")  # remembered: a Live group
+    assert not refused["ok"], refused
+    assert (await o0.request("group_disband", {"group_id": group}))["ok"]
+    made = await o0.request("group_create", {"type": "Work", "group_id": group})
+    assert made["ok"], made
+    sent = await o1.send_text(f"group_{group}", "to the new group")
+    assert sent["ok"], sent
+    assert sent["data"]["seq"] == 2  # created, this
+    for conn in (o0, o1):
         await conn.close()
 
 

@@ -225,3 +225,39 @@ async def test_after_redis_restarts_empty_the_nodes_announce_their_devices_again
         for bus in made:
             await bus.stop()
         redis.stop()
+
+
+async def test_a_login_round_is_settled_once_every_other_node_knows_the_device(
+        buses: Any) -> None:
+    """The login window (bus/settle.py): when ``settled(mark)`` returns,
+    the other nodes have applied the attach (no waiting on our side)."""
+    a, b, c = await buses(), await buses(), await buses()
+    await until(lambda: len(a._heard) == 2 and len(b._heard) == 2 and len(c._heard) == 2,
+                "the three nodes know each other")
+    for i in range(5):
+        alice = Identity(APP, f"alice-{i}")
+        b.attach(alice, Device(f"d{i}"))
+        mark = b.mark()
+        assert mark > 0
+        await asyncio.wait_for(b.settled(mark), 5)
+        assert a.online(alice) and c.online(alice)
+        assert b._rounds.settled(mark)
+    # Nothing new announced: nothing to wait for.
+    assert b._rounds.settled(b.mark())
+
+
+async def test_entries_from_two_nodes_reach_a_device_in_seq_order(buses: Any) -> None:
+    a, b = await buses(), await buses()
+    bob = Identity(APP, "bob")
+    device = Device("d1")
+    a.attach(bob, device)
+    await until(lambda: b.online(bob), "b sees bob online")
+    a.deliver(bob, b"1", conversation_id=7, seq=1)
+    a.deliver(bob, b"3", conversation_id=7, seq=3)  # before 2, committed elsewhere
+    assert [f for f, _, _ in device.frames] == [b"1"]
+    b.deliver(bob, b"2", conversation_id=7, seq=2)
+    await until(lambda: len(device.frames) == 3, "2 arrives and 3 follows")
+    assert [f for f, _, _ in device.frames] == [b"1", b"2", b"3"]
+    # Another conversation is not held by this one.
+    a.deliver(bob, b"x", conversation_id=8, seq=5)
+    assert device.frames[-1][0] == b"x"

@@ -301,6 +301,16 @@ class Settings(BaseSettings):
     cluster_node_timeout: float = Field(5.0, gt=0)
     """Seconds without a word after which the others take a process for dead (and forget
     its devices)."""
+    cluster_settle_timeout: float = Field(2.0, gt=0)
+    """Seconds a device's first sync after its login waits, at most, for every other process
+    to acknowledge that it knows of the device (so that a message committed elsewhere after
+    the sync's read is delivered live). Past it the sync reads anyway, and the log says which
+    process did not answer."""
+    cluster_order_wait: float = Field(0.1, gt=0)
+    """Seconds a process holds, at most, an entry of a conversation that reached it before
+    an earlier one committed by another process (so that devices see a conversation's
+    entries in seq order); past it the entry goes on without the missing one, which follows
+    when it comes."""
     cluster_lease: float = Field(60.0, gt=0)
     """Seconds that queued work (a callback, a push) claimed by a process is its own: past
     it, a process that died leaves it to the others. Longer than any callback's or push's

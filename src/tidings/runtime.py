@@ -134,7 +134,9 @@ class Runtime:
             "database migration %d/%d applied: %s", done, total, revision))
         bus = LocalBus() if not settings.redis_url else RedisBus(
             settings.redis_url, heartbeat=settings.cluster_heartbeat,
-            node_timeout=settings.cluster_node_timeout, cluster=settings.cluster_name)
+            node_timeout=settings.cluster_node_timeout, cluster=settings.cluster_name,
+            settle_timeout=settings.cluster_settle_timeout,
+            order_wait=settings.cluster_order_wait)
         await bus.start()
         app_store = AppStore(db)
         home = await app_store.ensure_home(settings.home_app_name, settings.home_app_admin)

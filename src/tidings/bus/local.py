@@ -77,6 +77,17 @@ class LocalBus:
     async def stop(self) -> None:
         """Nothing to stop in one process."""
 
+    def mark(self) -> int:
+        """Where this process's presence news stand: a sync that waits for
+        ``settled(mark)`` after a login reads the store only once every
+        other process knows of the device (bus/settle.py). Alone: 0,
+        nothing to wait for."""
+        return 0
+
+    async def settled(self, mark: int) -> None:
+        """Until every other process has applied the presence news up to
+        ``mark`` (bounded: bus/settle.py)."""
+
     async def ping(self) -> None:
         """Raise when the bus cannot reach the other processes (readiness);
         alone, there are none to reach."""

@@ -15,6 +15,11 @@ is one Redis message per node that has any member, naming the members there,
 never one per member. Frames a node publishes reach each other node in the
 order it published them.
 
+A device's first sync waits until every other node has applied its
+presence news (the login window: rounds, bus/settle.py), and a
+conversation's entries reach this node's devices in seq order whichever
+nodes committed them (bus/seq_order.py).
+
 Rooms (Live groups) go the same way: a node announces how many members it
 has in each room (``room_members``), and a room's message is one Redis
 message per other node that has members in it (``room_deliver``).
@@ -63,6 +68,8 @@ from tidings.bus.redis_wire import (
     text,
     unpack,
 )
+from tidings.bus.seq_order import SeqOrder
+from tidings.bus.settle import Rounds
 from tidings.domain.cluster import StartRefused
 from tidings.domain.ids import Identity
 
@@ -118,7 +125,8 @@ class RedisNews(LocalBus):
 
 class RedisBus(LocalBus):
     def __init__(self, url: str, *, heartbeat: float = 1.0, node_timeout: float = 5.0,
-                 cluster: str = "tidings") -> None:
+                 cluster: str = "tidings", settle_timeout: float = 2.0,
+                 order_wait: float = 0.1) -> None:
         super().__init__()
         self._names = Names(cluster)
         self.node = uuid.uuid4().hex[:16]
@@ -133,6 +141,14 @@ class RedisBus(LocalBus):
         self._room_counts: dict[str, int] = {}
         self._on_room: RoomHandler | None = None
         self._heard: dict[str, float] = {}
+        # The login window's rounds (bus/settle.py), and the nodes whose
+        # heartbeat says they do not answer them (an older version).
+        self._rounds = Rounds(settle_timeout)
+        self._deaf: set[str] = set()
+        self._warned_round = 0
+        # Entries of a conversation reach this node's devices in seq order
+        # whichever nodes committed them (bus/seq_order.py).
+        self._order = SeqOrder(order_wait)
         # Commands to Redis, in order, sent by one task (one connection:
         # what this node publishes arrives in the order it was published).
         self._pending: list[Command] = []
@@ -153,7 +169,7 @@ class RedisBus(LocalBus):
         for doc in early:
             self._on_all(doc)
         await self._redis.hset(self._names.nodes, self.node, str(time.time()))
-        await self._redis.publish(self._names.all, orjson.dumps(["h", self.node]))
+        await self._redis.publish(self._names.all, self._beat_doc)
         self._tasks.append(asyncio.create_task(self._send_loop(), name="bus-send"))
         self._tasks.append(asyncio.create_task(self._beat(), name="bus-heartbeat"))
         log.info("cluster node %s: %d other nodes, %d identities online there", self.node,
@@ -212,6 +228,24 @@ class RedisBus(LocalBus):
         if len(self._by_identity.get(identity, ())) != had:
             self._announce(identity)
 
+    # -- the login window (bus/settle.py) ----------------------------------------
+
+    def mark(self) -> int:
+        return self._rounds.mark()
+
+    async def settled(self, mark: int) -> None:
+        if mark and not await self._rounds.wait(mark) and mark > self._warned_round:
+            self._warned_round = mark  # once per round, not per login waiting on it
+            log.warning("cluster bus: nodes %s did not acknowledge this node's presence news"
+                        " in time; a sync reads without it",
+                        sorted(self._rounds.missing(mark)))
+
+    def _acknowledge(self, node: str, upto: int) -> None:
+        """Everything ``node`` announced up to its round ``upto`` is applied
+        here: tell it."""
+        self._send(("publish", self._names.channel(node),
+                    orjson.dumps(["ack", self.node, upto]) + b"\n"))
+
     def _announce(self, identity: Identity) -> None:
         devices = [{**sub.describe(), "away": sub in self._away}
                    for sub in self._by_identity.get(identity, ())]
@@ -222,6 +256,7 @@ class RedisBus(LocalBus):
             self._send(("hdel", self._names.presence(self.node), field))
         self._send(("publish", self._names.all, orjson.dumps(
             ["p", self.node, identity.sdkappid, identity.user_id, devices])))
+        self._rounds.due = True
 
     # -- frames -----------------------------------------------------------------
 
@@ -237,11 +272,9 @@ class RedisBus(LocalBus):
                 skip: Subscriber | None = None) -> int:
         nodes = self._nodes_for(identity)
         if not nodes:
-            return super().deliver(identity, frame, conversation_id=conversation_id, seq=seq,
-                                   skip=skip)
+            return self._here(identity, frame, conversation_id, seq, skip)
         raw = frame if isinstance(frame, bytes) else frame()
-        count = super().deliver(identity, raw, conversation_id=conversation_id, seq=seq,
-                                skip=skip)
+        count = self._here(identity, raw, conversation_id, seq, skip)
         message = frame_message(identity.sdkappid, [identity.user_id], raw, conversation_id,
                                  seq)
         for node in nodes:
@@ -253,13 +286,17 @@ class RedisBus(LocalBus):
                      conversation_id: int | None = None, seq: int = 0,
                      skip: Subscriber | None = None) -> int:
         by_node: dict[str, list[str]] = {}
-        local, count = super().deliver, 0
+        here: list[str] = []
+        count = 0
         for user in users:
             identity = Identity(sdkappid, user)
-            count += local(identity, frame, conversation_id=conversation_id, seq=seq, skip=skip)
+            if self._is_here(identity):
+                here.append(user)
             for node in self._nodes_for(identity):
                 by_node.setdefault(node, []).append(user)
                 count += len(self._remote.get(identity, {}).get(node, ()))
+        if here:
+            count += self._here_many(sdkappid, here, frame, conversation_id, seq, skip)
         for node, there in by_node.items():
             self._send(("publish", self._names.channel(node),
                         frame_message(sdkappid, there, frame, conversation_id, seq)))
@@ -274,10 +311,53 @@ class RedisBus(LocalBus):
             if self._on_room is not None:
                 self._on_room(doc[1], frame)
             return
+        if doc[0] == "ack":
+            self._rounds.acked(doc[1], doc[2])
+            return
         sdkappid, users, conversation_id, seq = doc
+        self._here_many(sdkappid, users, frame, conversation_id, seq, None)
+
+    def _is_here(self, identity: Identity) -> bool:
+        """Whether a frame for ``identity`` has a device on this node (its
+        own, or its home account's: the relay)."""
+        if identity in self._by_identity:
+            return True
+        home = self.home_of(identity) if self.home_of is not None else None
+        return home is not None and home in self._by_identity
+
+    def _here(self, identity: Identity, frame: bytes | Callable[[], bytes],
+              conversation_id: int | None, seq: int, skip: Subscriber | None) -> int:
+        """A frame for this node's devices of ``identity``; a conversation's
+        entry in seq order. How many devices (held: those there now)."""
         local = super().deliver
-        for user in users:
-            local(Identity(sdkappid, user), frame, conversation_id=conversation_id, seq=seq)
+        if conversation_id is None or not seq or not self._is_here(identity):
+            return local(identity, frame, conversation_id=conversation_id, seq=seq, skip=skip)
+        count = [len(self._by_identity.get(identity, ()))]
+
+        def hand() -> None:
+            count[0] = local(identity, frame, conversation_id=conversation_id, seq=seq,
+                             skip=skip)
+
+        self._order.offer(conversation_id, seq, hand)
+        return count[0]
+
+    def _here_many(self, sdkappid: int, users: list[str], frame: bytes,
+                   conversation_id: int | None, seq: int, skip: Subscriber | None) -> int:
+        """One frame for this node's devices of several identities (one
+        entry of a conversation: one place in its order)."""
+        local = super().deliver
+        count = [0]
+
+        def hand() -> None:
+            for user in users:
+                count[0] += local(Identity(sdkappid, user), frame,
+                                  conversation_id=conversation_id, seq=seq, skip=skip)
+
+        if conversation_id is None or not seq:
+            hand()
+        elif not self._order.offer(conversation_id, seq, hand):
+            return sum(len(self._by_identity.get(Identity(sdkappid, u), ())) for u in users)
+        return count[0]
 
     # -- rooms ------------------------------------------------------------------
 
@@ -417,6 +497,7 @@ class RedisBus(LocalBus):
             self._of_node.clear()
             self._rooms.clear()
             self._heard.clear()
+            self._rounds.reset()
             await self._read_cluster()
         except (RedisError, OSError) as exc:
             log.warning("cluster bus: reading the cluster again failed (%s)", exc)
@@ -439,9 +520,17 @@ class RedisBus(LocalBus):
         if kind == "bye":
             self._drop(node)
             return
-        if kind in ("h", "p", "r"):  # a node's own news (not the CLI's changes)
+        if kind in ("h", "p", "r", "b"):  # a node's own news (not the CLI's changes)
             self._heard[node] = time.monotonic()
-        if kind == "p":
+        if kind == "h":
+            if len(doc) > 2:
+                self._deaf.discard(node)
+            elif node not in self._deaf:
+                self._deaf.add(node)  # an older version: it answers no round
+                self._rounds.gone(node)
+        elif kind == "b":
+            self._acknowledge(node, doc[2])
+        elif kind == "p":
             self._set_remote(node, Identity(doc[2], doc[3]), doc[4])
         elif kind == "r":
             set_count(self._rooms, doc[2], node, doc[3])
@@ -474,6 +563,8 @@ class RedisBus(LocalBus):
     def _drop(self, node: str) -> None:
         """A node stopped or died: its devices are gone."""
         self._heard.pop(node, None)
+        self._deaf.discard(node)
+        self._rounds.gone(node)
         for room in [r for r, nodes in self._rooms.items() if node in nodes]:
             set_count(self._rooms, room, node, 0)
         for identity in self._of_node.pop(node, ()):
@@ -509,6 +600,11 @@ class RedisBus(LocalBus):
         go as one Redis message, in the order they were queued."""
         while self._pending:
             commands, self._pending = self._pending, []
+            # The round goes last: a node that reads it has read the news.
+            round_no = self._rounds.take(self._heard.keys() - self._deaf)
+            if round_no is not None:
+                commands.append(("publish", self._names.all,
+                                 orjson.dumps(["b", self.node, round_no])))
             frames: dict[str, list[bytes]] = {}
             out: list[Command] = []
             for command in commands:
@@ -526,11 +622,17 @@ class RedisBus(LocalBus):
                     getattr(pipe, name)(*args)
                 await pipe.execute()
 
+    @property
+    def _beat_doc(self) -> bytes:
+        # The 1: this node answers the login window's rounds.
+        return orjson.dumps(["h", self.node, 1])
+
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self._heartbeat)
+            self._order.prune()
             self._send(("hset", self._names.nodes, self.node, str(time.time())))
-            self._send(("publish", self._names.all, orjson.dumps(["h", self.node])))
+            self._send(("publish", self._names.all, self._beat_doc))
             now = time.monotonic()
             for node, heard in list(self._heard.items()):
                 if now - heard > self._timeout:

@@ -132,6 +132,10 @@ class Session:
         # commit can be visible to the sync's reads before the writer's hook
         # fans it out, so its live frame may come after the answer: drop it.
         self._covered: dict[int, int] = {}
+        # In a cluster: the bus's presence news of this login, which every
+        # other process must know before the first sync reads the store
+        # (bus/settle.py); 0: nothing to wait for.
+        self._settle_mark = 0
         self._out: deque[bytes] = deque()
         self._out_ready = asyncio.Event()
         # The writer task holds a frame it has taken from _out.
@@ -396,6 +400,7 @@ class Session:
         self.device = {"platform": req.device.platform, "id": req.device.id}
         self.since = now_ms()
         self._rt.bus.attach(identity, self)
+        self._settle_mark = self._rt.bus.mark()
         if auth.epoch != epoch:
             # An admin changed some account while we checked this one (a
             # kick or a disable would have missed us): check again, attached.
@@ -421,6 +426,11 @@ class Session:
     # -- catch-up ------------------------------------------------------------
 
     async def _sync(self, req_id: RequestId, req: SyncRequest) -> None:
+        if self._settle_mark:
+            # A message committed elsewhere after the read below must find
+            # this device: wait until every process has heard of it.
+            mark, self._settle_mark = self._settle_mark, 0
+            await self._rt.bus.settled(mark)
         before = self._mode
         self._mode = Mode.SYNCING
         self._held = []

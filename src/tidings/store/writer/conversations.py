@@ -124,19 +124,21 @@ class Conversations:
                 conv.group = load_state(conn, conv.id)
 
     def lock(self, conn: Connection, cursor: DBAPICursor, keys: Iterable[ConversationKey],
-             regroup: set[ConversationKey]) -> None:
+             regroup: set[ConversationKey]) -> set[ConversationKey]:
         """Lock the rows of the batch's conversations (in id order, so two
         processes never wait on each other in a circle) and take their
         counters as committed: another process may have written since. A
         group whose seq moved, or in ``regroup`` (it has a group operation
-        in the batch), is read again; one that is gone is forgotten."""
+        in the batch), is read again; one that is gone is forgotten, and
+        returned: another process disbanded it (and may have made a group
+        of that id again, which ``load`` then finds)."""
         convs = {}
         for key in keys:
             conv = self._by_key.get(key)
             if conv is not None:
                 convs[conv.id] = (key, conv)
         if not convs:
-            return
+            return set()
         ids = sorted(convs)
         cursor.execute(self._lock_sql(len(ids)), tuple(ids))
         seen = set()
@@ -148,8 +150,10 @@ class Conversations:
             conv.last_msg_no, conv.last_time = last_msg_no, last_time
             if key.kind is ConversationKind.GROUP and (moved or key in regroup):
                 conv.group = load_state(conn, conv_id)
-        for conv_id in convs.keys() - seen:
-            self.forget(convs[conv_id][0])
+        gone = {convs[conv_id][0] for conv_id in convs.keys() - seen}
+        for key in gone:
+            self.forget(key)
+        return gone
 
     def _lock_sql(self, n: int) -> str:
         sql = self._lock_cache.get(n)

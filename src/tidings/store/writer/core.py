@@ -310,8 +310,14 @@ class MessageWriter:
                                              if r.key.kind is ConversationKind.GROUP}
         self._conversations.load(conn, create, lookup, now)
         if self._conversations.shared:
-            self._conversations.lock(conn, cursor, create | lookup,
-                                     {r.key for r in changes if isinstance(r, NewGroupOp)})
+            regroup = {r.key for r in changes if isinstance(r, NewGroupOp)}
+            gone = self._conversations.lock(conn, cursor, create | lookup, regroup)
+            if gone:
+                # Disbanded by another process since we read them (a Live
+                # group's changes move no seq, so only this shows it): the
+                # group of that id it may have made since, read and locked.
+                self._conversations.load(conn, create & gone, lookup & gone, now)
+                self._conversations.lock(conn, cursor, gone, regroup)
         stored: dict[int, Committed | TidingsError] = {}
         on_message = self._on_message
         for r in (requests if changes else fresh):
