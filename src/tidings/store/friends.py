@@ -66,12 +66,16 @@ class FriendStore:
     async def relations(self, sdkappid: int, user_id: str) -> tuple[set[str], set[str]]:
         """(who is in the user's friend list, whom the user blocks)."""
         f, b = friends.c, blocks.c
-        async with self._db.reader.connect() as conn:
-            listed = (await conn.execute(select(f.friend_id).where(
-                f.sdkappid == sdkappid, f.user_id == user_id))).scalars().all()
-            blocked = (await conn.execute(select(b.blocked_id).where(
-                b.sdkappid == sdkappid, b.user_id == user_id))).scalars().all()
-        return set(listed), set(blocked)
+
+        def read(conn: Connection) -> tuple[set[str], set[str]]:
+            listed = conn.execute(select(f.friend_id).where(
+                f.sdkappid == sdkappid, f.user_id == user_id)).scalars().all()
+            blocked = conn.execute(select(b.blocked_id).where(
+                b.sdkappid == sdkappid, b.user_id == user_id)).scalars().all()
+            return set(listed), set(blocked)
+
+        # In one hand-off: a login's first sync reads it when the cache is cold.
+        return await self._db.read(read)
 
     # -- friends -------------------------------------------------------------------
 
@@ -257,9 +261,8 @@ class FriendStore:
 
     async def c2c_settings(self, sdkappid: int) -> C2CSettings:
         s = app_c2c_settings.c
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(app_c2c_settings).where(
-                s.sdkappid == sdkappid))).first()
+        row = await self._db.read(lambda conn: conn.execute(select(app_c2c_settings).where(
+            s.sdkappid == sdkappid)).first())
         if row is None:
             return C2CSettings(sdkappid)
         return C2CSettings(sdkappid, bool(row.needs_friendship),
