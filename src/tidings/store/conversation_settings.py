@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.conversations import DEFAULT, ConversationSettings
@@ -18,6 +18,13 @@ def _settings(r: Any) -> ConversationSettings:
                                 r.draft, r.draft_time)
 
 
+# Read by every login's first sync: built once (building it cost more than
+# running it).
+_OF_USER = select(conversation_settings).where(
+    conversation_settings.c.sdkappid == bindparam("sdkappid"),
+    conversation_settings.c.user_id == bindparam("user_id"))
+
+
 class ConversationSettingsStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -25,9 +32,8 @@ class ConversationSettingsStore:
     async def of_user(self, sdkappid: int, user_id: str) -> dict[int, ConversationSettings]:
         """The user's settings by conversation number (conversations with
         default settings are not there)."""
-        s = conversation_settings.c
-        query = select(conversation_settings).where(s.sdkappid == sdkappid, s.user_id == user_id)
-        rows = await self._db.read(lambda conn: conn.execute(query).all())
+        who = {"sdkappid": sdkappid, "user_id": user_id}
+        rows = await self._db.read(lambda conn: conn.execute(_OF_USER, who).all())
         return {r.conversation_id: _settings(r) for r in rows}
 
     async def of_one(self, conversation_id: int, user_id: str) -> ConversationSettings:
