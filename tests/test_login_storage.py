@@ -11,11 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, bindparam, select, text
 
 from tidings.domain.accounts import AccountState, AccountStatus
 from tidings.store.accounts import AccountStore
 from tidings.store.engine import Database
+from tidings.store.prepared import Prepared
 from tidings.store.schema import users
 
 APP = 1400000077
@@ -121,3 +122,22 @@ async def test_a_failed_group_fails_its_logins_and_the_next_group_writes(
     assert await store.existing(APP, ["a", "b"]) == set()
     assert await store.ensure(APP, "a") == AccountStatus(AccountState.ACTIVE, 0)
     assert await store.existing(APP, ["a", "b"]) == {"a"}
+
+
+async def test_a_prepared_select_answers_what_core_answers(db: Database) -> None:
+    """On the driver's cursor, with the caller's parameters, the statement's
+    own values (a state, a limit) and the columns' names as attributes."""
+    store = AccountStore(db)
+    await asyncio.gather(*(store.ensure(APP, u) for u in ("ann", "ben", "cat", "dan")))
+    async with db.writer.begin() as conn:
+        await conn.execute(users.update().where(users.c.user_id == "ben").values(
+            state=AccountState.DISABLED.value))
+    u = users.c
+    prepared = Prepared(select(u.user_id, u.state).where(
+        u.sdkappid == bindparam("app"), u.state == AccountState.ACTIVE.value,
+        u.user_id > bindparam("after")).order_by(u.user_id).limit(2))
+    params = {"app": APP, "after": "a"}
+    got = await db.read(lambda conn: prepared.rows(conn, params))
+    core = await db.read(lambda conn: conn.execute(prepared.statement, params).all())
+    assert [(r.user_id, r.state) for r in got] == [tuple(r) for r in core] == [
+        ("ann", "active"), ("cat", "active")]

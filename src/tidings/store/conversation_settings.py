@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.conversations import DEFAULT, ConversationSettings
 from tidings.store.engine import Database
+from tidings.store.prepared import Prepared
 from tidings.store.schema import conversation_settings
 
 
@@ -20,9 +21,9 @@ def _settings(r: Any) -> ConversationSettings:
 
 # Read by every login's first sync: built once (building it cost more than
 # running it).
-_OF_USER = select(conversation_settings).where(
+_OF_USER = Prepared(select(conversation_settings).where(
     conversation_settings.c.sdkappid == bindparam("sdkappid"),
-    conversation_settings.c.user_id == bindparam("user_id"))
+    conversation_settings.c.user_id == bindparam("user_id")))
 
 
 class ConversationSettingsStore:
@@ -33,7 +34,7 @@ class ConversationSettingsStore:
         """The user's settings by conversation number (conversations with
         default settings are not there)."""
         who = {"sdkappid": sdkappid, "user_id": user_id}
-        rows = await self._db.read(lambda conn: conn.execute(_OF_USER, who).all())
+        rows = await self._db.read(lambda conn: _OF_USER.rows(conn, who))
         return {r.conversation_id: _settings(r) for r in rows}
 
     async def of_one(self, conversation_id: int, user_id: str) -> ConversationSettings:

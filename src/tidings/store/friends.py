@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.domain.friends import BlockedSenderSees, C2CSettings
 from tidings.store.engine import Database
+from tidings.store.prepared import Prepared
 from tidings.store.schema import app_c2c_settings, blocks, friend_requests, friends
 
 # What a login's first sync reads, built once (building a select cost more
@@ -21,12 +22,12 @@ _LISTED = select(_f.friend_id).where(
     _f.sdkappid == bindparam("sdkappid"), _f.user_id == bindparam("user_id"))
 _BLOCKED = select(_b.blocked_id).where(
     _b.sdkappid == bindparam("sdkappid"), _b.user_id == bindparam("user_id"))
-_REQUESTS_TO = select(friend_requests).where(
+_REQUESTS_TO = Prepared(select(friend_requests).where(
     _r.sdkappid == bindparam("sdkappid"), _r.to_user == bindparam("user_id")
-).order_by(_r.created_at.desc(), _r.from_user)
-_REQUESTS_FROM = select(friend_requests).where(
+).order_by(_r.created_at.desc(), _r.from_user))
+_REQUESTS_FROM = Prepared(select(friend_requests).where(
     _r.sdkappid == bindparam("sdkappid"), _r.from_user == bindparam("user_id")
-).order_by(_r.created_at.desc(), _r.to_user)
+).order_by(_r.created_at.desc(), _r.to_user))
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,8 +227,7 @@ class FriendStore:
         who = {"sdkappid": sdkappid, "user_id": user_id}
 
         def read(conn: Connection) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
-            return (conn.execute(_REQUESTS_TO, who).all(),
-                    conn.execute(_REQUESTS_FROM, who).all())
+            return _REQUESTS_TO.rows(conn, who), _REQUESTS_FROM.rows(conn, who)
 
         incoming, outgoing = await self._db.read(read)
         return [_request(x) for x in incoming], [_request(x) for x in outgoing]

@@ -19,6 +19,7 @@ from tidings.domain.groups import GroupState, JoinOption, Member, Role
 from tidings.domain.ids import ConversationKey
 from tidings.store.engine import Database
 from tidings.store.group_ops import AddMembers, GroupOp, GroupOutcome, GroupTx, add_rows
+from tidings.store.prepared import Prepared
 from tidings.store.schema import conversation_members, group_join_requests
 
 
@@ -47,14 +48,14 @@ def _load(conn: Connection, conversation_id: int, user: str) -> JoinRequest | No
 # Every login's first sync reads these: built once (building a select cost
 # more than running it).
 _r, _cm = group_join_requests.c, conversation_members.c
-_PENDING_FOR = (
+_PENDING_FOR = Prepared(
     select(group_join_requests)
     .join(conversation_members, and_(_cm.conversation_id == _r.conversation_id,
                                      _cm.user_id == bindparam("user_id"),
                                      _cm.role >= int(Role.ADMIN)))
     .where(_r.sdkappid == bindparam("sdkappid"), _r.state == JoinState.PENDING.value)
     .order_by(_r.created_at.desc(), _r.user_id).limit(MAX_LISTED))
-_OF_APPLICANT = (
+_OF_APPLICANT = Prepared(
     select(group_join_requests).where(
         _r.sdkappid == bindparam("sdkappid"), _r.user_id == bindparam("user_id"),
         or_(_r.state == JoinState.PENDING.value, _r.handled_at >= bindparam("since")))
@@ -164,9 +165,12 @@ class JoinRequestStore:
         """Pending applications to the groups ``user_id`` owns or
         administers (or to ``group_id`` only), newest first."""
         r = group_join_requests.c
-        query = _PENDING_FOR if group_id is None else _PENDING_FOR.where(r.group_id == group_id)
         who = {"sdkappid": sdkappid, "user_id": user_id}
-        rows = await self._db.read(lambda conn: conn.execute(query, who).all())
+        if group_id is None:
+            rows = await self._db.read(lambda conn: _PENDING_FOR.rows(conn, who))
+        else:
+            query = _PENDING_FOR.statement.where(r.group_id == group_id)
+            rows = await self._db.read(lambda conn: conn.execute(query, who).all())
         return [_request(row) for row in rows]
 
     async def pending_of_group(self, key: ConversationKey) -> list[JoinRequest]:
@@ -182,5 +186,5 @@ class JoinRequestStore:
                            ) -> list[JoinRequest]:
         """The user's own applications: pending ones, and those answered since."""
         who = {"sdkappid": sdkappid, "user_id": user_id, "since": answered_since}
-        rows = await self._db.read(lambda conn: conn.execute(_OF_APPLICANT, who).all())
+        rows = await self._db.read(lambda conn: _OF_APPLICANT.rows(conn, who))
         return [_request(row) for row in rows]

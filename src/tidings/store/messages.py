@@ -13,6 +13,7 @@ from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.domain.records import ConversationState, StoredMessage
 from tidings.store.callbacks import insert_events
 from tidings.store.engine import Database
+from tidings.store.prepared import Prepared
 from tidings.store.schema import conversation_members, conversations, groups, messages
 
 
@@ -61,7 +62,7 @@ def message_of(r: Any, key: ConversationKey,
 # key cost several times its execution (~0.4 + 0.25 ms here, on every
 # login); a statement kept whole keeps its cache key too.
 _cm, _c = conversation_members.c, conversations.c
-_CONVERSATIONS_OF = (
+_CONVERSATIONS_OF = Prepared(
     select(_c.id, _c.sdkappid, _c.kind, _c.a, _c.b, _c.last_seq, _c.last_time, _cm.read_seq,
            _c.last_message_seq, _c.last_msg_no, _cm.read_msg_no, _cm.visible_after,
            _cm.mention_seq, _c.at_all_seq)
@@ -191,9 +192,12 @@ class MessageStore:
     async def conversations_of(self, sdkappid: int, user_id: str, *, limit: int | None = None,
                                with_last_message: bool = True) -> list[ConversationState]:
         """The user's conversations, most recently active first."""
-        stmt = _CONVERSATIONS_OF if limit is None else _CONVERSATIONS_OF.limit(limit)
         who = {"sdkappid": sdkappid, "user_id": user_id}
-        rows = await self._db.read(lambda conn: conn.execute(stmt, who).all())
+        if limit is None:
+            rows = await self._db.read(lambda conn: _CONVERSATIONS_OF.rows(conn, who))
+        else:
+            stmt = _CONVERSATIONS_OF.statement.limit(limit)
+            rows = await self._db.read(lambda conn: conn.execute(stmt, who).all())
         states = [
             ConversationState(r.id, key_of(r), r.last_seq, r.last_time, r.read_seq, None,
                               r.last_msg_no, r.read_msg_no, visible_after=r.visible_after,
