@@ -8,7 +8,6 @@ about a third of a second)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tidings.domain.cluster import MIGRATION_LOCK
+from tidings.store.reads import Reads, ReadTasks, ReadThreads
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 T = TypeVar("T")
@@ -64,82 +64,6 @@ class _BatchThread:
         self._engine.dispose()
 
 
-class _ReadThreads:
-    """SQLite reads in one hand-off: ``work(connection)`` runs whole on a
-    thread of a small pool, over the sqlite3 driver. Through aiosqlite each
-    DBAPI call of a read (cursor, execute, fetch, close, rollback) is a round
-    trip between threads: ~0.8 ms of CPU for a one-row query, five of them
-    in every login's first sync (bench/login_storm.py).
-
-    Reads asked for in the same turn of the event loop go to a thread
-    together (up to ``_CHUNK`` in one hand-off, one transaction, one wake-up
-    of the loop for all their results): in a reconnect storm a hundred
-    logins' reads cost one hand-off instead of a hundred. Their transaction
-    begins after every one of them was asked for, so each still sees every
-    commit that came before it was asked."""
-
-    _CHUNK = 32
-
-    def __init__(self, engine: Engine, threads: int) -> None:
-        self._engine = engine
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="db-reader")
-        self._pending: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
-
-    async def run(self, work: Callable[[Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[T] = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._flush, loop)
-        self._pending.append((work, done))
-        return await done
-
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        pending, self._pending = self._pending, []
-        for i in range(0, len(pending), self._CHUNK):
-            chunk = pending[i:i + self._CHUNK]
-            try:
-                self._pool.submit(self._read, loop, chunk)
-            except RuntimeError as exc:  # shut down: the server is stopping
-                self._deliver([(done, exc) for _, done in chunk], failed=True)
-
-    def _read(self, loop: asyncio.AbstractEventLoop,
-              chunk: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]]) -> None:
-        results: list[tuple[asyncio.Future[Any], Any]] = []
-        failed: list[tuple[asyncio.Future[Any], Any]] = []
-        try:
-            with self._engine.connect() as conn:
-                for work, done in chunk:
-                    try:
-                        results.append((done, work(conn)))
-                    except Exception as exc:
-                        failed.append((done, exc))
-                        conn.rollback()  # the next one starts clean
-        except Exception as exc:  # no connection, or a failed rollback
-            answered = {id(done) for done, _ in results + failed}
-            failed += [(done, exc) for _, done in chunk if id(done) not in answered]
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-            loop.call_soon_threadsafe(self._answer, results, failed)
-
-    def _answer(self, results: list[tuple[asyncio.Future[Any], Any]],
-                failed: list[tuple[asyncio.Future[Any], Any]]) -> None:
-        self._deliver(results, failed=False)
-        self._deliver(failed, failed=True)
-
-    @staticmethod
-    def _deliver(answers: list[tuple[asyncio.Future[Any], Any]], *, failed: bool) -> None:
-        for done, value in answers:
-            if done.done():  # its caller was cancelled
-                continue
-            if failed:
-                done.set_exception(value)
-            else:
-                done.set_result(value)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        self._engine.dispose()
-
-
 @dataclass(frozen=True)
 class Database:
     """Reads and writes go through separate engines. On SQLite every write
@@ -152,8 +76,8 @@ class Database:
     writer: AsyncEngine
     # SQLite only: where message batches are written (see run_write).
     batch: _BatchThread | None = field(default=None, compare=False)
-    # SQLite only: where the hot paths' reads run (see read).
-    reads: _ReadThreads | None = field(default=None, compare=False)
+    # Where the hot paths' reads run (see read).
+    reads: Reads | None = field(default=None, compare=False)
 
     @property
     def dialect(self) -> str:
@@ -171,10 +95,12 @@ class Database:
         return "".join(f"{p}${i}" for i, p in enumerate(parts[:-1], 1)) + parts[-1]
 
     async def read(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work(connection)`` in one read transaction, its results
-        fetched inside it: on SQLite on a reader thread in one hand-off, on
-        PostgreSQL over asyncpg through ``run_sync``. For the reads of hot
-        paths (a login's first sync); the others use ``reader`` directly."""
+        """Run ``work(connection)`` in a read transaction, its results
+        fetched inside it, with the other reads asked for in the same turn
+        of the event loop (store/reads.py): on SQLite on a reader thread in
+        one hand-off, on PostgreSQL over asyncpg through ``run_sync``. For
+        the reads of hot paths (a login and its first sync); the others use
+        ``reader`` directly."""
         if self.reads is not None:
             return await self.reads.run(work)
         async with self.reader.connect() as conn:
@@ -251,9 +177,9 @@ def open_database(url: str) -> Database:
         _sqlite_setup(reads, immediate=False)
         return Database(reader=_sqlite_engine(url, immediate=False, pool_size=8),
                         writer=_sqlite_engine(url, immediate=True, pool_size=1),
-                        batch=_BatchThread(batch), reads=_ReadThreads(reads, 4))
+                        batch=_BatchThread(batch), reads=ReadThreads(reads, 4))
     engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-    return Database(reader=engine, writer=engine)
+    return Database(reader=engine, writer=engine, reads=ReadTasks(engine))
 
 
 # (done, total, revision) after each migration applied.
