@@ -66,6 +66,12 @@ def seed(target: Target, users: list[str], conversations: int) -> None:
             "elements": [{"type": "text", "text": "hello"}]})
 
 
+def busy_cpu() -> float:
+    """The whole machine's busy CPU seconds so far."""
+    t = psutil.cpu_times()
+    return float(t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0))
+
+
 def server_cpu(process: Any) -> float:
     if process is None:
         return 0.0
@@ -91,13 +97,17 @@ async def storm_round(target: Target, users: list[str], in_flight: int,
 
     profiler = Profiler(target.pid, Path(profile)) if profile and target.pid else None
     cpu0, t0, threads0 = server_cpu(process), time.perf_counter(), thread_cpu(process)
+    box0, own0 = busy_cpu(), time.process_time()
     await asyncio.gather(*(one(u) for u in users))
     wall, cpu = time.perf_counter() - t0, server_cpu(process) - cpu0
+    others = busy_cpu() - box0 - cpu - (time.process_time() - own0)
     threads1 = thread_cpu(process)
     done = len(users) - len(failures)
     result = {"logins": done, "failures": len(failures), "first_failure": failures[:1],
               "per_s": round(done / wall, 1),
               "server_cpu_ms_per_login": round(cpu * 1000 / max(done, 1), 3),
+              # Everything else on the box (out of 200 %): high values mean a noisy run.
+              "other_cpu_pct": round(100 * others / wall, 1),
               # The same by thread: the event loop's user and system time, the
               # other threads' (the database's workers, the writer).
               "by_thread_ms": {f"{key}_{kind}": round(

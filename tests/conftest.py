@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,8 @@ import pytest
 from tests.pg import Cluster, find_bin_dir
 from tests.redis_server import RedisServer, find_redis
 from tests.support import App, InProcessServer, ProcessServer, Server
+from tests.templates import seed_sqlite
+from tidings.store.engine import Database, migrate, open_database
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -114,6 +116,23 @@ def database_url(backend: str, cluster: Cluster | None, *, empty: bool = False) 
     if cluster is None:
         pytest.skip("PostgreSQL binaries are not installed (scripts/test installs them)")
     return cluster.new_database(empty=empty)
+
+
+@pytest.fixture
+async def db(backend: str, pg_cluster: Cluster | None, tmp_path: Path
+             ) -> AsyncIterator[Database]:
+    """The store alone, without a server: a migrated database of ``backend``
+    (on SQLite the migrated template's copy, cheaper than migrating)."""
+    url = database_url(backend, pg_cluster)
+    if not url:
+        seed_sqlite(tmp_path)
+        url = f"sqlite+aiosqlite:///{tmp_path / 'tidings.db'}"
+    db = open_database(url)
+    await migrate(db)
+    try:
+        yield db
+    finally:
+        await db.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

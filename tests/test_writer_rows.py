@@ -5,23 +5,18 @@ fails; a resend after the failure is stored once, with its rows once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import orjson
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine.interfaces import DBAPICursor
 
-from tests.conftest import database_url
-from tests.pg import Cluster
 from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.groups import GroupState
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.domain.records import Committed, NewChange, NewMessage, StoredMessage
 from tidings.store.callbacks import OutboxRows
-from tidings.store.engine import Database, migrate, open_database
+from tidings.store.engine import Database
 from tidings.store.push import PushJobRows
 from tidings.store.search import TextRows
 from tidings.store.writer import MessageWriter, TransactionRows
@@ -61,18 +56,6 @@ class Recorder(TransactionRows):
 
     def discard(self) -> None:
         self.calls.append(("discard",))
-
-
-@pytest.fixture
-async def db(backend: str, pg_cluster: Cluster | None, tmp_path: Path
-             ) -> AsyncIterator[Database]:
-    url = database_url(backend, pg_cluster) or f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
-    db = open_database(url)
-    await migrate(db)
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 async def counts(db: Database) -> dict[str, int]:

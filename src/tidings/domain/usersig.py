@@ -153,6 +153,10 @@ def verify(claims: UserSigClaims, keys: Iterable[str], *, now: int | None = None
     if not matched:
         raise TidingsError(ErrorCode.USERSIG_BAD_SIGNATURE,
                            "UserSig signature does not match the app's secret key")
+    check_lifetime(claims, now=now)
+
+
+def check_lifetime(claims: UserSigClaims, *, now: int | None = None) -> None:
     current = int(time.time()) if now is None else now
     if current >= claims.expires_at:
         raise TidingsError(ErrorCode.USERSIG_EXPIRED, "UserSig has expired")

@@ -21,7 +21,6 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from tidings import logs, metrics
-from tidings.domain import usersig
 from tidings.domain.callbacks import Event
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
@@ -392,11 +391,12 @@ class Session:
     async def _login(self, req_id: RequestId, req: ops.LoginData) -> None:
         auth = self._rt.auth
         epoch = auth.epoch
-        identity = await auth.login(req.usersig, sdkappid=req.sdkappid, user_id=req.user_id)
+        identity, claims = await auth.login_ticket(req.usersig, sdkappid=req.sdkappid,
+                                                   user_id=req.user_id)
         if self._closed:
             return
         self.identity = identity
-        self.ticket_userbuf = usersig.parse(req.usersig).userbuf
+        self.ticket_userbuf = claims.userbuf
         self.device = {"platform": req.device.platform, "id": req.device.id}
         self.since = now_ms()
         self._rt.bus.attach(identity, self)

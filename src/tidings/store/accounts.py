@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.accounts import AccountImport, AccountState, AccountStatus
 from tidings.domain.clock import now_ms
+from tidings.store.account_writes import AccountWrites
 from tidings.store.engine import Database
 from tidings.store.schema import users
 
@@ -17,22 +18,16 @@ from tidings.store.schema import users
 class AccountStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._writes = AccountWrites(db)
 
     def _insert(self) -> sqlite.Insert | postgresql.Insert:
         return sqlite.insert(users) if self._db.dialect == "sqlite" else postgresql.insert(users)
 
     async def ensure(self, sdkappid: int, user_id: str) -> AccountStatus:
         """Independent account mode: an identity exists from its first login.
-        Returns the account's state (a deleted account stays deleted)."""
-        now = now_ms()
-        async with self._db.writer.begin() as conn:
-            await conn.execute(self._insert().values(
-                sdkappid=sdkappid, user_id=user_id, created_at=now, updated_at=now
-            ).on_conflict_do_nothing())
-            row = (await conn.execute(
-                select(users.c.state, users.c.sessions_valid_after)
-                .where(users.c.sdkappid == sdkappid, users.c.user_id == user_id))).one()
-        return AccountStatus(AccountState(row.state), row.sessions_valid_after)
+        Returns the account's state (a deleted account stays deleted). Written
+        with the other logins' account writes (store/account_writes.py)."""
+        return await self._writes.ensure(sdkappid, user_id, now_ms())
 
     async def import_accounts(self, sdkappid: int, accounts: Sequence[AccountImport]
                               ) -> list[bool]:
@@ -111,10 +106,7 @@ class AccountStore:
         return int(result.rowcount) == 1
 
     async def touch_login(self, sdkappid: int, user_id: str, at_ms: int) -> None:
-        async with self._db.writer.begin() as conn:
-            await conn.execute(update(users).where(
-                users.c.sdkappid == sdkappid, users.c.user_id == user_id,
-            ).values(last_login_at=at_ms))
+        await self._writes.touch_login(sdkappid, user_id, at_ms)
 
     async def status(self, sdkappid: int, user_id: str) -> AccountStatus | None:
         async with self._db.reader.connect() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tidings.domain.apps import ApiKey, AppKey, AppRecord
@@ -72,23 +72,9 @@ class AppStore:
         raise RuntimeError("could not allocate an sdkappid")
 
     async def get(self, sdkappid: int) -> AppRecord | None:
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(apps).where(apps.c.sdkappid == sdkappid))).first()
-            if row is None:
-                return None
-            keys = (await conn.execute(
-                select(app_keys).where(app_keys.c.sdkappid == sdkappid).order_by(app_keys.c.id)
-            )).all()
-            admins = (await conn.execute(
-                select(app_admins.c.user_id).where(app_admins.c.sdkappid == sdkappid)
-                .order_by(app_admins.c.user_id)
-            )).scalars().all()
-        return AppRecord(
-            sdkappid=row.sdkappid, name=row.name, icon_url=row.icon_url,
-            created_at=row.created_at,
-            keys=tuple(AppKey(k.id, k.secret_key, k.created_at, k.retired_at) for k in keys),
-            admins=tuple(admins), kind=row.kind,
-        )
+        """In one hand-off (``Database.read``): logins read it whenever the
+        app cache's entry is older than ``app_cache_ttl``."""
+        return await self._db.read(lambda conn: _app(conn, sdkappid))
 
     async def home(self) -> AppRecord | None:
         """The built-in home app, once it exists."""
@@ -191,3 +177,20 @@ class AppStore:
         if row is None:
             return None
         return ApiKey(row.id, row.sdkappid, row.name, row.prefix, row.created_at, None)
+
+
+def _app(conn: Connection, sdkappid: int) -> AppRecord | None:
+    row = conn.execute(select(apps).where(apps.c.sdkappid == sdkappid)).first()
+    if row is None:
+        return None
+    keys = conn.execute(
+        select(app_keys).where(app_keys.c.sdkappid == sdkappid).order_by(app_keys.c.id)).all()
+    admins = conn.execute(
+        select(app_admins.c.user_id).where(app_admins.c.sdkappid == sdkappid)
+        .order_by(app_admins.c.user_id)).scalars().all()
+    return AppRecord(
+        sdkappid=row.sdkappid, name=row.name, icon_url=row.icon_url,
+        created_at=row.created_at,
+        keys=tuple(AppKey(k.id, k.secret_key, k.created_at, k.retired_at) for k in keys),
+        admins=tuple(admins), kind=row.kind,
+    )

@@ -179,9 +179,9 @@ class CallbackStore:
     # -- settings ----------------------------------------------------------------
 
     async def get_settings(self, sdkappid: int) -> CallbackSettings | None:
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(
-                select(app_callbacks).where(app_callbacks.c.sdkappid == sdkappid))).first()
+        # In one hand-off: every login's state-change callback asks (cached).
+        row = await self._db.read(lambda conn: conn.execute(
+            select(app_callbacks).where(app_callbacks.c.sdkappid == sdkappid)).first())
         return None if row is None else _settings(row)
 
     async def put_settings(self, s: CallbackSettings) -> CallbackSettings:

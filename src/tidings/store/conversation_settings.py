@@ -5,17 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.conversations import DEFAULT, ConversationSettings
 from tidings.store.engine import Database
+from tidings.store.prepared import Prepared
 from tidings.store.schema import conversation_settings
 
 
 def _settings(r: Any) -> ConversationSettings:
     return ConversationSettings(bool(r.pinned), bool(r.muted), r.hidden_seq, r.cleared_seq,
                                 r.draft, r.draft_time)
+
+
+# Read by every login's first sync: built once (building it cost more than
+# running it).
+_OF_USER = Prepared(select(conversation_settings).where(
+    conversation_settings.c.sdkappid == bindparam("sdkappid"),
+    conversation_settings.c.user_id == bindparam("user_id")))
 
 
 class ConversationSettingsStore:
@@ -25,9 +33,8 @@ class ConversationSettingsStore:
     async def of_user(self, sdkappid: int, user_id: str) -> dict[int, ConversationSettings]:
         """The user's settings by conversation number (conversations with
         default settings are not there)."""
-        s = conversation_settings.c
-        query = select(conversation_settings).where(s.sdkappid == sdkappid, s.user_id == user_id)
-        rows = await self._db.read(lambda conn: conn.execute(query).all())
+        who = {"sdkappid": sdkappid, "user_id": user_id}
+        rows = await self._db.read(lambda conn: _OF_USER.rows(conn, who))
         return {r.conversation_id: _settings(r) for r in rows}
 
     async def of_one(self, conversation_id: int, user_id: str) -> ConversationSettings:

@@ -7,10 +7,8 @@ about a third of a second)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,33 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tidings.domain.cluster import MIGRATION_LOCK
 from tidings.store.batch_thread import BatchThread
+from tidings.store.reads import Reads, ReadTasks, ReadThreads
 from tidings.store.write_connection import WriteConnection
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 T = TypeVar("T")
-
-
-class _ReadThreads:
-    """SQLite reads in one hand-off: ``work(connection)`` runs whole on a
-    thread of a small pool, over the sqlite3 driver. Through aiosqlite each
-    DBAPI call of a read (cursor, execute, fetch, close, rollback) is a round
-    trip between threads: ~0.8 ms of CPU for a one-row query, five of them
-    in every login's first sync (bench/login_storm.py)."""
-
-    def __init__(self, engine: Engine, threads: int) -> None:
-        self._engine = engine
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="db-reader")
-
-    def _read(self, work: Callable[[Connection], T]) -> T:
-        with self._engine.connect() as conn:
-            return work(conn)
-
-    async def run(self, work: Callable[[Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._read, work)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        self._engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -63,8 +39,8 @@ class Database:
     writer: AsyncEngine
     # SQLite only: where message batches are written (see run_write).
     batch: BatchThread | None = field(default=None, compare=False)
-    # SQLite only: where the hot paths' reads run (see read).
-    reads: _ReadThreads | None = field(default=None, compare=False)
+    # Where the hot paths' reads run (see read).
+    reads: Reads | None = field(default=None, compare=False)
     # PostgreSQL only: the message writer's connection (see run_write).
     held: WriteConnection | None = field(default=None, compare=False)
 
@@ -84,10 +60,12 @@ class Database:
         return "".join(f"{p}${i}" for i, p in enumerate(parts[:-1], 1)) + parts[-1]
 
     async def read(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work(connection)`` in one read transaction, its results
-        fetched inside it: on SQLite on a reader thread in one hand-off, on
-        PostgreSQL over asyncpg through ``run_sync``. For the reads of hot
-        paths (a login's first sync); the others use ``reader`` directly."""
+        """Run ``work(connection)`` in a read transaction, its results
+        fetched inside it, with the other reads asked for in the same turn
+        of the event loop (store/reads.py): on SQLite on a reader thread in
+        one hand-off, on PostgreSQL over asyncpg through ``run_sync``. For
+        the reads of hot paths (a login and its first sync); the others use
+        ``reader`` directly."""
         if self.reads is not None:
             return await self.reads.run(work)
         async with self.reader.connect() as conn:
@@ -176,7 +154,7 @@ def open_database(url: str) -> Database:
         _sqlite_setup(reads, immediate=False)
         return Database(reader=_sqlite_engine(url, immediate=False, pool_size=8),
                         writer=_sqlite_engine(url, immediate=True, pool_size=1),
-                        batch=BatchThread(batch), reads=_ReadThreads(reads, 4))
+                        batch=BatchThread(batch), reads=ReadThreads(reads, 4))
     # No pool_pre_ping: its ping through asyncpg is a transaction of its own
     # (BEGIN, ';', ROLLBACK) before every checkout, and a small read's
     # Python cost went from 409-506 to 529-675 us with it (bench/
@@ -185,7 +163,9 @@ def open_database(url: str) -> Database:
     # every connection of the pool opened before, and the next checkout
     # connects afresh.
     engine = create_async_engine(url, pool_size=10, max_overflow=10)
-    return Database(reader=engine, writer=engine, held=WriteConnection(engine))
+    engine = create_async_engine(url, pool_size=10, max_overflow=10)
+    return Database(reader=engine, writer=engine, reads=ReadTasks(engine),
+                    held=WriteConnection(engine))
 
 
 # (done, total, revision) after each migration applied.

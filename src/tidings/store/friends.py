@@ -6,13 +6,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, and_, delete, or_, select, update
+from sqlalchemy import Connection, Row, Table, and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.domain.friends import BlockedSenderSees, C2CSettings
 from tidings.store.engine import Database
+from tidings.store.prepared import Prepared
 from tidings.store.schema import app_c2c_settings, blocks, friend_requests, friends
+
+# What a login's first sync reads, built once (building a select cost more
+# than running it).
+_f, _b, _r = friends.c, blocks.c, friend_requests.c
+_LISTED = select(_f.friend_id).where(
+    _f.sdkappid == bindparam("sdkappid"), _f.user_id == bindparam("user_id"))
+_BLOCKED = select(_b.blocked_id).where(
+    _b.sdkappid == bindparam("sdkappid"), _b.user_id == bindparam("user_id"))
+_REQUESTS_TO = Prepared(select(friend_requests).where(
+    _r.sdkappid == bindparam("sdkappid"), _r.to_user == bindparam("user_id")
+).order_by(_r.created_at.desc(), _r.from_user))
+_REQUESTS_FROM = Prepared(select(friend_requests).where(
+    _r.sdkappid == bindparam("sdkappid"), _r.from_user == bindparam("user_id")
+).order_by(_r.created_at.desc(), _r.to_user))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +80,14 @@ class FriendStore:
 
     async def relations(self, sdkappid: int, user_id: str) -> tuple[set[str], set[str]]:
         """(who is in the user's friend list, whom the user blocks)."""
-        f, b = friends.c, blocks.c
-        async with self._db.reader.connect() as conn:
-            listed = (await conn.execute(select(f.friend_id).where(
-                f.sdkappid == sdkappid, f.user_id == user_id))).scalars().all()
-            blocked = (await conn.execute(select(b.blocked_id).where(
-                b.sdkappid == sdkappid, b.user_id == user_id))).scalars().all()
-        return set(listed), set(blocked)
+        who = {"sdkappid": sdkappid, "user_id": user_id}
+
+        def read(conn: Connection) -> tuple[set[str], set[str]]:
+            return (set(conn.execute(_LISTED, who).scalars()),
+                    set(conn.execute(_BLOCKED, who).scalars()))
+
+        # In one hand-off: a login's first sync reads it when the cache is cold.
+        return await self._db.read(read)
 
     # -- friends -------------------------------------------------------------------
 
@@ -208,15 +224,10 @@ class FriendStore:
     async def requests_of(self, sdkappid: int, user_id: str
                           ) -> tuple[list[FriendRequest], list[FriendRequest]]:
         """(incoming, outgoing) pending requests, newest first."""
-        r = friend_requests.c
+        who = {"sdkappid": sdkappid, "user_id": user_id}
 
         def read(conn: Connection) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
-            return (conn.execute(select(friend_requests).where(
-                r.sdkappid == sdkappid, r.to_user == user_id)
-                .order_by(r.created_at.desc(), r.from_user)).all(),
-                conn.execute(select(friend_requests).where(
-                    r.sdkappid == sdkappid, r.from_user == user_id)
-                    .order_by(r.created_at.desc(), r.to_user)).all())
+            return _REQUESTS_TO.rows(conn, who), _REQUESTS_FROM.rows(conn, who)
 
         incoming, outgoing = await self._db.read(read)
         return [_request(x) for x in incoming], [_request(x) for x in outgoing]
@@ -257,9 +268,8 @@ class FriendStore:
 
     async def c2c_settings(self, sdkappid: int) -> C2CSettings:
         s = app_c2c_settings.c
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(app_c2c_settings).where(
-                s.sdkappid == sdkappid))).first()
+        row = await self._db.read(lambda conn: conn.execute(select(app_c2c_settings).where(
+            s.sdkappid == sdkappid)).first())
         if row is None:
             return C2CSettings(sdkappid)
         return C2CSettings(sdkappid, bool(row.needs_friendship),

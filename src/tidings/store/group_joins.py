@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from tidings.domain import group_rights
 from tidings.domain.errors import ErrorCode, TidingsError
@@ -19,6 +19,7 @@ from tidings.domain.groups import GroupState, JoinOption, Member, Role
 from tidings.domain.ids import ConversationKey
 from tidings.store.engine import Database
 from tidings.store.group_ops import AddMembers, GroupOp, GroupOutcome, GroupTx, add_rows
+from tidings.store.prepared import Prepared
 from tidings.store.schema import conversation_members, group_join_requests
 
 
@@ -42,6 +43,23 @@ def _load(conn: Connection, conversation_id: int, user: str) -> JoinRequest | No
     row = conn.execute(select(group_join_requests).where(
         r.conversation_id == conversation_id, r.user_id == user)).first()
     return None if row is None else _request(row)
+
+
+# Every login's first sync reads these: built once (building a select cost
+# more than running it).
+_r, _cm = group_join_requests.c, conversation_members.c
+_PENDING_FOR = Prepared(
+    select(group_join_requests)
+    .join(conversation_members, and_(_cm.conversation_id == _r.conversation_id,
+                                     _cm.user_id == bindparam("user_id"),
+                                     _cm.role >= int(Role.ADMIN)))
+    .where(_r.sdkappid == bindparam("sdkappid"), _r.state == JoinState.PENDING.value)
+    .order_by(_r.created_at.desc(), _r.user_id).limit(MAX_LISTED))
+_OF_APPLICANT = Prepared(
+    select(group_join_requests).where(
+        _r.sdkappid == bindparam("sdkappid"), _r.user_id == bindparam("user_id"),
+        or_(_r.state == JoinState.PENDING.value, _r.handled_at >= bindparam("since")))
+    .order_by(_r.created_at.desc(), _r.group_id).limit(MAX_LISTED))
 
 
 @dataclass
@@ -146,16 +164,13 @@ class JoinRequestStore:
                           ) -> list[JoinRequest]:
         """Pending applications to the groups ``user_id`` owns or
         administers (or to ``group_id`` only), newest first."""
-        r, cm = group_join_requests.c, conversation_members.c
-        query = (select(group_join_requests)
-                 .join(conversation_members, and_(cm.conversation_id == r.conversation_id,
-                                                  cm.user_id == user_id,
-                                                  cm.role >= int(Role.ADMIN)))
-                 .where(r.sdkappid == sdkappid, r.state == JoinState.PENDING.value))
-        if group_id is not None:
-            query = query.where(r.group_id == group_id)
-        query = query.order_by(r.created_at.desc(), r.user_id).limit(MAX_LISTED)
-        rows = await self._db.read(lambda conn: conn.execute(query).all())
+        r = group_join_requests.c
+        who = {"sdkappid": sdkappid, "user_id": user_id}
+        if group_id is None:
+            rows = await self._db.read(lambda conn: _PENDING_FOR.rows(conn, who))
+        else:
+            query = _PENDING_FOR.statement.where(r.group_id == group_id)
+            rows = await self._db.read(lambda conn: conn.execute(query, who).all())
         return [_request(row) for row in rows]
 
     async def pending_of_group(self, key: ConversationKey) -> list[JoinRequest]:
@@ -170,10 +185,6 @@ class JoinRequestStore:
     async def of_applicant(self, sdkappid: int, user_id: str, answered_since: int
                            ) -> list[JoinRequest]:
         """The user's own applications: pending ones, and those answered since."""
-        r = group_join_requests.c
-        query = (select(group_join_requests).where(
-            r.sdkappid == sdkappid, r.user_id == user_id,
-            or_(r.state == JoinState.PENDING.value, r.handled_at >= answered_since))
-            .order_by(r.created_at.desc(), r.group_id).limit(MAX_LISTED))
-        rows = await self._db.read(lambda conn: conn.execute(query).all())
+        who = {"sdkappid": sdkappid, "user_id": user_id, "since": answered_since}
+        rows = await self._db.read(lambda conn: _OF_APPLICANT.rows(conn, who))
         return [_request(row) for row in rows]

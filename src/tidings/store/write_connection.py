@@ -1,13 +1,13 @@
 """PostgreSQL's message writer connection, kept between batches.
 
 Through the pool, each batch checked a connection out and in: a
-``pool_pre_ping`` round trip before it and the pool's reset (a ROLLBACK
+``pool_pre_ping`` round trip before it (the pool has none since) and the pool's reset (a ROLLBACK
 round trip) after, two of a lone batch's ~ten round trips and about a
 sixth of its Python (py-spy --gil on bench/writer_alone.py against
 PostgreSQL). The writer runs one batch at a time, so one connection held
 open does; the lock keeps it so if another caller comes. A batch that
 fails drops the connection (it may be dead: PostgreSQL restarted); the
-next takes a fresh one from the pool, pinged.
+next takes a fresh one from the pool.
 """
 
 from __future__ import annotations

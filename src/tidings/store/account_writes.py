@@ -1,0 +1,117 @@
+"""The account rows a login writes (the account made at its first login,
+the day's ``last_login_at``), written together: every such write asked
+for while the previous group was being written goes in the next group,
+one transaction and one commit for all (on SQLite on the batch thread,
+beside the message writer's batches, in one hand-off).
+
+Each caller still waits for its own group's commit: a login that made an
+account answers only once that account is durable. Written one by one
+through the async writer engine, a first login cost ~30 round trips to
+aiosqlite's thread and two commits of its own, and logins queued behind
+each other's commits (bench/login_storm.py, ``first``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from tidings.domain.accounts import AccountState, AccountStatus
+from tidings.store.engine import Database
+
+
+@dataclass(slots=True)
+class _Write:
+    sdkappid: int
+    user_id: str
+    at_ms: int
+    # True: make the account if missing and answer its status; False: set
+    # its last_login_at.
+    ensure: bool
+    done: asyncio.Future[AccountStatus | None]
+
+
+class AccountWrites:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._insert_sql = db.driver_sql(
+            "INSERT INTO users (sdkappid, user_id, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        self._status_sql = db.driver_sql(
+            "SELECT state, sessions_valid_after FROM users WHERE sdkappid = ? AND user_id = ?")
+        self._touch_sql = db.driver_sql(
+            "UPDATE users SET last_login_at = ? WHERE sdkappid = ? AND user_id = ?")
+        self._pending: list[_Write] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    async def ensure(self, sdkappid: int, user_id: str, at_ms: int) -> AccountStatus:
+        """The account's status, made (active) if it did not exist."""
+        status = await self._submit(_Write(sdkappid, user_id, at_ms, True,
+                                           asyncio.get_running_loop().create_future()))
+        assert status is not None
+        return status
+
+    async def touch_login(self, sdkappid: int, user_id: str, at_ms: int) -> None:
+        await self._submit(_Write(sdkappid, user_id, at_ms, False,
+                                  asyncio.get_running_loop().create_future()))
+
+    async def _submit(self, write: _Write) -> AccountStatus | None:
+        self._pending.append(write)
+        if self._writing is None:
+            # Starts on the loop's next turn: what else this turn asks for
+            # joins the group.
+            self._writing = asyncio.get_running_loop().create_task(self._drain())
+        return await write.done
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                try:
+                    answers = await self._db.run_write(self._write, group)
+                except Exception as exc:
+                    for w in group:
+                        if not w.done.done():
+                            w.done.set_exception(exc)
+                    continue
+                except BaseException:
+                    for w in group:
+                        w.done.cancel()
+                    raise
+                for w, answer in zip(group, answers, strict=True):
+                    if not w.done.done():  # its caller was cancelled
+                        w.done.set_result(answer)
+        finally:
+            self._writing = None
+            if self._pending:  # the loop is stopping: nobody will write these
+                for w in self._pending:
+                    w.done.cancel()
+                self._pending = []
+
+    def _write(self, conn: Connection, group: list[_Write]) -> list[AccountStatus | None]:
+        """The group in one transaction (run by ``Database.run_write``),
+        straight on the driver's cursor: each statement through SQLAlchemy's
+        execution context costs more than the statement itself."""
+        cursor: Any = conn.connection.cursor()
+        try:
+            made = [(w.sdkappid, w.user_id, w.at_ms, w.at_ms) for w in group if w.ensure]
+            if made:
+                cursor.executemany(self._insert_sql, made)
+            touched = [(w.at_ms, w.sdkappid, w.user_id) for w in group if not w.ensure]
+            if touched:
+                cursor.executemany(self._touch_sql, touched)
+            answers: list[AccountStatus | None] = []
+            for w in group:
+                if not w.ensure:
+                    answers.append(None)
+                    continue
+                cursor.execute(self._status_sql, (w.sdkappid, w.user_id))
+                state, valid_after = cursor.fetchone()
+                answers.append(AccountStatus(AccountState(state), int(valid_after)))
+            return answers
+        finally:
+            with contextlib.suppress(Exception):
+                cursor.close()
