@@ -435,24 +435,30 @@ class Session:
         self._mode = Mode.SYNCING
         self._held = []
         started = time.perf_counter()
+        me = self._me()
         try:
-            result = await self._rt.messaging.sync(self._me(), req.known, req.limit)
+            # Asked in one turn of the event loop, the reads go to the store
+            # together (store/reads.py). Friend requests wait in the store
+            # for offline users: every sync answer lists the pending ones
+            # (docs/friends.md); so do join applications, and how the
+            # caller left the groups the device still holds (docs/groups.md,
+            # "Join applications").
+            result, pending, joins, left = await asyncio.gather(
+                self._rt.messaging.sync(me, req.known, req.limit),
+                self._rt.friends.requests(me),
+                self._rt.group_joins.for_sync(me),
+                self._rt.group_joins.groups_left(me, req.known))
         except BaseException:
-            # A failed sync leaves delivery as it was: a live connection
-            # stays live and gets what was held meanwhile.
+            # A failed sync (any of its reads) leaves delivery as it was: a
+            # live connection stays live and gets what was held meanwhile;
+            # one that was syncing is not left holding frames for nobody.
             held, self._held = self._held, []
             self._mode = before
             if before is Mode.LIVE:
                 for conversation_id, seq, frame in held:
                     self.push(frame, conversation_id, seq)
             raise
-        # Friend requests wait in the store for offline users: every sync
-        # answer lists the pending ones (docs/friends.md).
-        requests = (await self._rt.friends.requests(self._me()))["incoming"]
-        # So do join applications, and how the caller left the groups the
-        # device still holds (docs/groups.md, "Join applications").
-        joins = await self._rt.group_joins.for_sync(self._me())
-        left = await self._rt.group_joins.groups_left(self._me(), req.known)
+        requests = pending["incoming"]
         self.reply(frames.ok(req_id, {"messages": result.messages,
                                       "conversations": result.conversations,
                                       "more": result.more, "friend_requests": requests,
