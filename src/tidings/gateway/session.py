@@ -94,7 +94,14 @@ class Mode(enum.Enum):
     LIVE = 3
 
 
+# The heartbeat's frame: one for every session (each made its own: 4 KiB,
+# orjson's buffer, per idle connection).
+_PING = event_frame("ping", {})
+
+
 class TokenBucket:
+    __slots__ = ("_at", "_burst", "_rate", "_tokens")
+
     def __init__(self, rate: float, burst: int) -> None:
         self._rate = rate
         self._burst = float(burst)
@@ -132,8 +139,10 @@ class Session:
         # commit can be visible to the sync's reads before the writer's hook
         # fans it out, so its live frame may come after the answer: drop it.
         self._covered: dict[int, int] = {}
-        self._out: deque[bytes] = deque()
-        self._out_ready = asyncio.Event()
+        # Frames that wait for the socket, and the writer task's wake-up:
+        # made when a frame first has to wait (most connections never).
+        self._out: deque[bytes] | None = None
+        self._out_ready: asyncio.Event | None = None
         # The writer task holds a frame it has taken from _out.
         self._sending = False
         self._writer: asyncio.Task[None] | None = None
@@ -142,6 +151,9 @@ class Session:
                                    self._settings.rate_limit_burst)
         self._last_heard = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
+        # The login deadline, then the heartbeat: a timer, not a task per
+        # connection (a task and its coroutine were ~1 KiB of an idle one).
+        self._timer: asyncio.TimerHandle | None = None
         self._opened = time.monotonic()
         self._handlers: dict[str, Handler] = {
             "login": answering_op(ops.LoginData, self._login),
@@ -179,9 +191,8 @@ class Session:
 
     def start(self) -> None:
         # The writer task starts when a frame first has to wait (see reply).
-        self._tasks = [
-            asyncio.create_task(self._watchdog(), name=f"session-{self.id}-watchdog"),
-        ]
+        self._timer = asyncio.get_running_loop().call_later(
+            self._settings.login_timeout, self._login_late)
 
     async def finish(self, code: int | None = None) -> None:
         """The connection is gone (``code``: the client's close code, if it
@@ -198,6 +209,7 @@ class Session:
             else:
                 action, reason = "disconnect", "LinkClose"
             self._state_changed(action, reason)
+        self._stop_timer()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -248,34 +260,47 @@ class Session:
             task = asyncio.create_task(self.close(code, reason))
             self._tasks.append(task)
 
-    async def _watchdog(self) -> None:
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _login_late(self) -> None:
+        self._timer = None
+        if self.identity is None:
+            self.disconnect(CloseCode.LOGIN_TIMEOUT, "no login in time")
+
+    def _heartbeat_soon(self) -> None:
         s = self._settings
-        deadline = time.monotonic() + s.login_timeout
-        while self.identity is None:
-            await asyncio.sleep(max(0.0, min(0.5, deadline - time.monotonic())))
-            if self.identity is None and time.monotonic() >= deadline:
-                await self.close(CloseCode.LOGIN_TIMEOUT, "no login in time")
-                return
-        ping = event_frame("ping", {})
-        while not self._closed:
-            await asyncio.sleep(min(s.heartbeat_interval, s.heartbeat_timeout / 2))
-            silent = time.monotonic() - self._last_heard
-            if silent > s.heartbeat_timeout:
-                await self.close(CloseCode.HEARTBEAT_TIMEOUT, "no pong in time")
-                return
-            if silent >= s.heartbeat_interval:
-                self.reply(ping)
+        self._timer = asyncio.get_running_loop().call_later(
+            min(s.heartbeat_interval, s.heartbeat_timeout / 2), self._heartbeat)
+
+    def _heartbeat(self) -> None:
+        """Ping a quiet client; close one silent past the timeout."""
+        self._timer = None
+        if self._closed:
+            return
+        s = self._settings
+        silent = time.monotonic() - self._last_heard
+        if silent > s.heartbeat_timeout:
+            self.disconnect(CloseCode.HEARTBEAT_TIMEOUT, "no pong in time")
+            return
+        if silent >= s.heartbeat_interval:
+            self.reply(_PING)
+        self._heartbeat_soon()
 
     async def _write_loop(self) -> None:
+        out, ready = self._out, self._out_ready
+        assert out is not None and ready is not None
         while True:
-            while self._out:
+            while out:
                 self._sending = True
                 try:
-                    await self._transport.send(self._out.popleft())
+                    await self._transport.send(out.popleft())
                 finally:
                     self._sending = False
-            self._out_ready.clear()
-            await self._out_ready.wait()
+            ready.clear()
+            await ready.wait()
 
     # -- outbound ----------------------------------------------------------
 
@@ -285,13 +310,18 @@ class Session:
             return
         # Straight to the socket when nothing waits before it: no task
         # switch per frame, and no writer task at all while the peer reads.
-        if not self._out and not self._sending and self._transport.send_now(frame):
+        out = self._out
+        if not out and not self._sending and self._transport.send_now(frame):
             return
-        if len(self._out) >= self._settings.outbound_queue_limit:
+        if out is None:
+            out = self._out = deque()
+            self._out_ready = asyncio.Event()
+        if len(out) >= self._settings.outbound_queue_limit:
             # The client does not read; it resyncs when it comes back.
             self.disconnect(CloseCode.SLOW_CONSUMER, "client reads too slowly")
             return
-        self._out.append(frame)
+        out.append(frame)
+        assert self._out_ready is not None
         self._out_ready.set()
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_loop(),
@@ -405,6 +435,8 @@ class Session:
                 self._rt.bus.detach(identity, self)
                 self.identity = None
                 raise
+        self._stop_timer()  # logged in: the login deadline gives way to the heartbeat
+        self._heartbeat_soon()
         self._context = SendContext(req.device.platform, self.client_ip)
         self._state_changed("login", "Register")
         metrics.LOGIN_OK.inc()
