@@ -16,6 +16,9 @@ idle connection's reader is a few slots.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import struct
 from typing import Final
 
@@ -28,6 +31,7 @@ CLOSE: Final = 0x8
 PING: Final = 0x9
 PONG: Final = 0xA
 
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, 1.3
 # The codes a peer may put in a close frame (RFC 6455 7.4, websockets' list).
 _SENDABLE = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
 
@@ -98,6 +102,8 @@ class FrameReader:
 
     def feed(self, data: bytes | bytearray) -> list[tuple[int, str | bytes]]:
         out: list[tuple[int, str | bytes]] = []
+        if self.failure is not None:
+            return out  # the connection is ending: nothing after a broken frame counts
         try:
             self._feed(data, out)
         except ProtocolFailure as exc:
@@ -178,3 +184,20 @@ class FrameReader:
                 out.append((BINARY, payload))
         if pos < end:
             self._rest = data if pos == 0 and data is rest else bytearray(data[pos:])
+
+
+def accept_key(headers: list[tuple[bytes, bytes]]) -> tuple[bytes | None, str]:
+    """Sec-WebSocket-Accept for a valid request, else None and why not."""
+    keys = [value for name, value in headers if name == b"sec-websocket-key"]
+    versions = [value for name, value in headers if name == b"sec-websocket-version"]
+    if len(versions) != 1 or versions[0].strip() != b"13":
+        return None, "Sec-WebSocket-Version must be 13"
+    if len(keys) != 1:
+        return None, "one Sec-WebSocket-Key header is required"
+    key = keys[0].strip()
+    try:
+        if len(base64.b64decode(key, validate=True)) != 16:
+            raise ValueError
+    except (binascii.Error, ValueError):
+        return None, "invalid Sec-WebSocket-Key header"
+    return base64.b64encode(hashlib.sha1(key + _GUID).digest()), ""

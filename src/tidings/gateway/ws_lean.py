@@ -23,9 +23,6 @@ read before the connection ended still handled.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hashlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -40,7 +37,6 @@ from tidings.gateway.session import Session
 from tidings.gateway.ws_direct import INBOX_LIMIT, PATH, forwarded_client
 from tidings.runtime import Runtime
 
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, 1.3
 # How long our close frame waits for the peer's before the socket is closed.
 CLOSE_TIMEOUT = 10.0
 # The logger and message uvicorn uses for text that is not UTF-8:
@@ -279,23 +275,6 @@ def _refuse(transport: asyncio.Transport, default_headers: list[tuple[bytes, byt
     transport.close()
 
 
-def _accept_key(headers: list[tuple[bytes, bytes]]) -> tuple[bytes | None, str]:
-    """Sec-WebSocket-Accept for a valid request, else None and why not."""
-    keys = [value for name, value in headers if name == b"sec-websocket-key"]
-    versions = [value for name, value in headers if name == b"sec-websocket-version"]
-    if len(versions) != 1 or versions[0].strip() != b"13":
-        return None, "Sec-WebSocket-Version must be 13"
-    if len(keys) != 1:
-        return None, "one Sec-WebSocket-Key header is required"
-    key = keys[0].strip()
-    try:
-        if len(base64.b64decode(key, validate=True)) != 16:
-            raise ValueError
-    except (binascii.Error, ValueError):
-        return None, "invalid Sec-WebSocket-Key header"
-    return base64.b64encode(hashlib.sha1(key + _GUID).digest()), ""
-
-
 class LeanUpgrade:
     """Called by the HTTP protocol (server.py) for every WebSocket upgrade:
     takes ``/v1/ws`` once the application has started (True), leaves any
@@ -315,7 +294,8 @@ class LeanUpgrade:
         if runtime is None or unquote(url.partition(b"?")[0].decode("latin-1")) != PATH:
             return False
         default_headers: list[tuple[bytes, bytes]] = server_state.default_headers
-        accept, why = _accept_key(headers) if method == "GET" else (None, "GET is required")
+        accept, why = (ws_frames.accept_key(headers) if method == "GET"
+                       else (None, "GET is required"))
         if accept is None:
             if on_lost is not None:  # closed at once: no longer counted for its address
                 on_lost()
