@@ -471,11 +471,13 @@ def thread_cpu(proc: Any) -> dict[str, tuple[float, float]]:
     out = {"loop": (0.0, 0.0), "threads": (0.0, 0.0)}
     if proc is None:
         return out
-    with contextlib.suppress(psutil.Error):
-        for t in proc.threads():
-            key = "loop" if t.id == proc.pid else "threads"
-            user, system = out[key]
-            out[key] = (user + t.user_time, system + t.system_time)
+    # A cluster's Servers: every process's threads, each's main thread a loop.
+    for one in getattr(proc, "procs", [proc]):
+        with contextlib.suppress(psutil.Error):
+            for t in one.threads():
+                key = "loop" if t.id == one.pid else "threads"
+                user, system = out[key]
+                out[key] = (user + t.user_time, system + t.system_time)
     return out
 
 
