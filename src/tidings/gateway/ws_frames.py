@@ -154,7 +154,7 @@ class FrameReader:
             elif self._parts is not None:
                 raise ProtocolFailure(1002, "new message inside a fragmented one")
             if opcode < CLOSE and self._size + length > self.max_size:
-                raise ProtocolFailure(1009, f"message over {self.max_size} bytes")
+                raise ProtocolFailure(1009, f"frame exceeds limit of {self.max_size} bytes")
             stop = pos + head + length
             if stop > end:
                 break
