@@ -102,7 +102,7 @@ BAD = _bad_frames()
 
 # -- the codec alone ------------------------------------------------------------------
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(conversations())
 def test_fragments_and_reads_come_out_whole_and_in_order(
         case: tuple[list[bytes], list[tuple[int, bytes]]]) -> None:
@@ -115,7 +115,7 @@ def test_fragments_and_reads_come_out_whole_and_in_order(
             for op, p in got] == expected
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=100, deadline=None, derandomize=True)
 @given(st.sampled_from(BAD), st.lists(st.integers(0, 4000), max_size=4))
 def test_broken_frames_fail_with_their_code(bad: tuple[str, bytes, int], cuts: list[int]) -> None:
     what, frame, code = bad

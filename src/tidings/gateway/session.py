@@ -39,6 +39,7 @@ from tidings.gateway import (
     profile_ops,
     push_ops,
     search_ops,
+    timer_wheel,
 )
 from tidings.gateway.context import OpContext
 from tidings.gateway.ops import Handler, answering_op, heard, public_op
@@ -119,6 +120,12 @@ class TokenBucket:
 
 
 class Session:
+    # Slots: an idle connection's session is most of what it holds (issue 19).
+    __slots__ = ("__weakref__", "_bucket", "_closed", "_closed_with", "_context", "_covered",
+                 "_handlers", "_held", "_last_heard", "_mode", "_opened", "_out", "_out_ready",
+                 "_rt", "_sending", "_settings", "_tasks", "_timer", "_transport", "_writer",
+                 "client_ip", "device", "id", "identity", "since", "ticket_userbuf")
+
     def __init__(self, runtime: Runtime, transport: Transport) -> None:
         self.id = next(_session_ids)
         self._rt = runtime
@@ -151,9 +158,10 @@ class Session:
                                    self._settings.rate_limit_burst)
         self._last_heard = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
-        # The login deadline, then the heartbeat: a timer, not a task per
-        # connection (a task and its coroutine were ~1 KiB of an idle one).
-        self._timer: asyncio.TimerHandle | None = None
+        # The login deadline, then the heartbeat: a key of the loop's timer
+        # wheel, not a task per connection (a task and its coroutine were
+        # ~1 KiB of an idle one, a loop timer of its own ~0.5 KiB).
+        self._timer: int | None = None
         self._opened = time.monotonic()
         self._handlers: dict[str, Handler] = {
             "login": answering_op(ops.LoginData, self._login),
@@ -191,8 +199,7 @@ class Session:
 
     def start(self) -> None:
         # The writer task starts when a frame first has to wait (see reply).
-        self._timer = asyncio.get_running_loop().call_later(
-            self._settings.login_timeout, self._login_late)
+        self._timer = timer_wheel.wheel().schedule(self, self._settings.login_timeout)
 
     async def finish(self, code: int | None = None) -> None:
         """The connection is gone (``code``: the client's close code, if it
@@ -262,23 +269,22 @@ class Session:
 
     def _stop_timer(self) -> None:
         if self._timer is not None:
-            self._timer.cancel()
+            timer_wheel.wheel().cancel(self, self._timer)
             self._timer = None
-
-    def _login_late(self) -> None:
-        self._timer = None
-        if self.identity is None:
-            self.disconnect(CloseCode.LOGIN_TIMEOUT, "no login in time")
 
     def _heartbeat_soon(self) -> None:
         s = self._settings
-        self._timer = asyncio.get_running_loop().call_later(
-            min(s.heartbeat_interval, s.heartbeat_timeout / 2), self._heartbeat)
+        self._timer = timer_wheel.wheel().schedule(
+            self, min(s.heartbeat_interval, s.heartbeat_timeout / 2))
 
-    def _heartbeat(self) -> None:
-        """Ping a quiet client; close one silent past the timeout."""
+    def on_tick(self) -> None:
+        """The timer: before login, the login deadline; after it, the
+        heartbeat (ping a quiet client, close one silent past the timeout)."""
         self._timer = None
         if self._closed:
+            return
+        if self.identity is None:
+            self.disconnect(CloseCode.LOGIN_TIMEOUT, "no login in time")
             return
         s = self._settings
         silent = time.monotonic() - self._last_heard
