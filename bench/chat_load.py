@@ -472,7 +472,7 @@ def thread_cpu(proc: Any) -> dict[str, tuple[float, float]]:
     out = {"loop": (0.0, 0.0), "threads": (0.0, 0.0)}
     if proc is None:
         return out
-    # A cluster's processes (Servers) together.
+    # A cluster's Servers: every process's threads, each's main thread a loop.
     for one in getattr(proc, "procs", [proc]):
         with contextlib.suppress(psutil.Error):
             for t in one.threads():

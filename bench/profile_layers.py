@@ -38,7 +38,9 @@ RULES: list[tuple[str, re.Pattern[str]]] = [
                            r"|\((push|reply) \(.*gateway/session\.py")),
     ("service", re.compile(r"tidings/services/|tidings/domain/")),
     ("socket", re.compile(r"uvicorn/|websockets/|starlette/|wsproto|picows"
-                          r"|gateway/asgi\.py|gateway/ws_direct\.py|send_now|_write_loop|asyncio/|uvloop")),
+                          r"|gateway/asgi\.py|gateway/ws_direct\.py"
+                          r"|gateway/ws_lean\.py|gateway/ws_frames\.py"
+                          r"|send_now|_write_loop|asyncio/|uvloop")),
     ("gateway", re.compile(r"tidings/gateway/")),
 ]
 

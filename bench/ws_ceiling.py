@@ -57,7 +57,7 @@ CLIENT_CPU = 1
 @dataclass(frozen=True)
 class Stack:
     name: str
-    kind: str  # "uvicorn" | "websockets" | "picows" | "picows-in-uvicorn"
+    kind: str  # "uvicorn" | "websockets" | "picows" | "picows-in-uvicorn" | "lean"
     uvicorn_ws: str = ""
     work_us: float = 0.0
 
@@ -71,6 +71,9 @@ STACKS: dict[str, Stack] = {
         Stack("websockets-asyncio", "websockets"),
         Stack("picows", "picows"),
         Stack("picows-in-uvicorn-loop", "picows-in-uvicorn"),
+        # Tidings' own codec on the socket uvicorn's HTTP parser upgraded
+        # (gateway/ws_frames.py, as gateway/ws_lean.py serves /v1/ws).
+        Stack("tidings-lean-in-uvicorn", "lean"),
         Stack("uvicorn-websockets+20us", "uvicorn", "websockets", work_us=20.0),
         Stack("picows+20us", "picows", work_us=20.0),
     )
@@ -242,6 +245,76 @@ async def serve_picows_in_uvicorn(port: int, work_us: float) -> None:
     await serve_uvicorn(port + 1, "none", work_us, app=app)
 
 
+class LeanRelay(asyncio.Protocol):
+    """The relay on Tidings' codec: frames parsed by ``FrameReader``, written
+    with ``ws_frames.frame``, callbacks only (as gateway/ws_lean.py reads)."""
+
+    def __init__(self, uid: str, conns: dict[str, LeanRelay], transport: asyncio.Transport,
+                 work_us: float) -> None:
+        from tidings.gateway.ws_frames import FrameReader
+
+        self.uid, self.conns, self.transport, self.work_us = uid, conns, transport, work_us
+        self.reader = FrameReader(1 << 20)
+        conns[uid] = self
+
+    def send(self, data: bytes) -> None:
+        from tidings.gateway.ws_frames import TEXT, frame
+
+        if not self.transport.is_closing():
+            self.transport.write(frame(TEXT, data))
+
+    def data_received(self, data: bytes) -> None:
+        from tidings.gateway.ws_frames import CLOSE, TEXT, close_frame
+
+        for opcode, payload in self.reader.feed(data):
+            if opcode == TEXT:
+                m = orjson.loads(payload)
+                burn(self.work_us)
+                peer = self.conns.get(m["to"])
+                if peer is not None:
+                    peer.send(orjson.dumps({"op": "msg", "from": self.uid, "text": m["text"]}))
+                self.send(orjson.dumps({"op": "ack", "id": m["id"]}))
+            elif opcode == CLOSE:
+                self.transport.write(close_frame(1000))
+                self.transport.close()
+        if self.reader.failure is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conns.get(self.uid) is self:
+            del self.conns[self.uid]
+
+
+async def serve_lean(port: int, work_us: float) -> None:
+    """uvicorn's httptools protocol parses the upgrade; the socket then goes
+    to ``LeanRelay`` (Tidings' server does this in server.py)."""
+    import uvicorn
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from tidings.gateway.ws_frames import accept_key
+
+    conns: dict[str, LeanRelay] = {}
+
+    class LeanHttp(HttpToolsProtocol):
+        def handle_websocket_upgrade(self) -> None:
+            path, _, query = self.url.decode().partition("?")
+            accept, _ = accept_key(self.headers)
+            if path != "/ws" or accept is None:
+                self.transport.close()
+                return
+            self.connections.discard(self)
+            self.transport.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                 b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept
+                                 + b"\r\n\r\n")
+            self.transport.set_protocol(LeanRelay(uid_from_query(query), conns, self.transport,
+                                                  work_us))
+
+    config = uvicorn.Config(make_starlette_app(work_us), host=HOST, port=port, loop="none",
+                            http=LeanHttp, ws="websockets-sansio", log_level="warning",
+                            access_log=False, lifespan="auto")
+    await uvicorn.Server(config).serve()
+
+
 def run_server(stack: Stack, port: int) -> None:
     os.sched_setaffinity(0, {SERVER_CPU})
     mains: dict[str, Callable[[], Any]] = {
@@ -249,6 +322,7 @@ def run_server(stack: Stack, port: int) -> None:
         "websockets": lambda: serve_websockets(port, stack.work_us),
         "picows": lambda: serve_picows(port, stack.work_us),
         "picows-in-uvicorn": lambda: serve_picows_in_uvicorn(port, stack.work_us),
+        "lean": lambda: serve_lean(port, stack.work_us),
     }
     with contextlib.suppress(KeyboardInterrupt):
         uvloop.run(mains[stack.kind]())
@@ -376,7 +450,7 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
+def wait_for_port(port: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.2):

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     """Serve /v1/ws straight from the WebSocket protocol rather than through the ASGI application
     (the same protocol; less CPU per frame and memory per connection: bench/README.md). Off only
     to compare the two."""
+    ws_lean: bool = True
+    """With ws_direct: read and write /v1/ws frames with Tidings' own small codec on the upgraded
+    socket rather than the websockets library under uvicorn (less CPU per frame, a third of the
+    memory per idle connection: bench/README.md). Not used while ws_compression is on. Off only
+    to compare the two."""
     rate_limit_per_second: float = Field(100.0, gt=0)
     """Ops per second one WebSocket session may send, on average."""
     rate_limit_burst: int = Field(200, ge=1)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import ipaddress
 import logging
 import socket
@@ -34,7 +35,8 @@ from tidings.config import Settings
 from tidings.domain.cluster import StartRefused
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.gateway.ws_direct import direct_protocol
-from tidings.runtime import claim_node
+from tidings.gateway.ws_lean import LeanUpgrade
+from tidings.runtime import Runtime, claim_node
 
 # After an answer given before the request's body was read (413, 401), the
 # connection reads and drops what the client still sends for at most this
@@ -72,8 +74,11 @@ def _trusted(trusted_proxies: str) -> list[ipaddress.IPv4Network | ipaddress.IPv
     return nets
 
 
-def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol with the edge's limits from ``settings``.
+def http_protocol(settings: Settings, ws_upgrade: LeanUpgrade | None = None
+                  ) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with the edge's limits from ``settings``;
+    ``ws_upgrade`` takes the WebSocket upgrades it wants (gateway/ws_lean.py)
+    before uvicorn's WebSocket protocol gets the rest.
 
     The per-address cap counts the socket's peer, never X-Forwarded-For: a
     connection is counted when it opens, before any header is read (the
@@ -88,6 +93,11 @@ def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:
     by_address: Counter[str] = Counter()
     last_warning = [float("-inf")]
     log = logging.getLogger("tidings.server")
+
+    def _release_address(host: str) -> None:
+        by_address[host] -= 1
+        if by_address[host] <= 0:
+            del by_address[host]
 
     def exempt(host: str) -> bool:
         if trust_all:
@@ -124,9 +134,7 @@ def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:
 
         def _release(self) -> None:
             if self._counted is not None:
-                by_address[self._counted] -= 1
-                if by_address[self._counted] <= 0:
-                    del by_address[self._counted]
+                _release_address(self._counted)
                 self._counted = None
 
         def connection_lost(self, exc: Exception | None) -> None:
@@ -135,14 +143,24 @@ def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:
             super().connection_lost(exc)
 
         def handle_websocket_upgrade(self) -> None:
-            super().handle_websocket_upgrade()
             # The WebSocket protocol owns the connection now: it still counts
-            # for its address until it closes.
+            # for its address until it closes. The release is by address, not
+            # through this object, which would stay alive behind the upgrade
+            # (its parser, request and headers: ~5 KiB per connection).
+            host, self._counted = self._counted, None
+            on_lost = None if host is None else functools.partial(_release_address, host)
+            if ws_upgrade is not None and ws_upgrade(
+                    self.transport, self.scope["method"], self.url, self.headers,
+                    self.server_state, on_lost):
+                self.connections.discard(self)
+                return
+            super().handle_websocket_upgrade()
             ws: Any = self.transport.get_protocol()
             ws_lost = ws.connection_lost
 
             def connection_lost(exc: Exception | None) -> None:
-                self._release()
+                if on_lost is not None:
+                    on_lost()
                 ws_lost(exc)
 
             ws.connection_lost = connection_lost
@@ -214,14 +232,19 @@ def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:
 def uvicorn_config(settings: Settings, app: Any, **overrides: Any) -> uvicorn.Config:
     """uvicorn's configuration for ``tidings serve``; tests/support.py's
     in-process server builds its own from here too."""
+
+    def runtime() -> Runtime | None:
+        return getattr(app.state, "runtime", None)  # None until the lifespan started it
+
     options: dict[str, Any] = dict(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         loop="uvloop",
-        http=http_protocol(settings),
-        ws=(direct_protocol(lambda: getattr(app.state, "runtime", None),
-                            settings.trusted_proxies) if settings.ws_direct
+        http=http_protocol(settings, LeanUpgrade(
+            runtime, settings.max_frame_bytes, settings.trusted_proxies)
+            if settings.ws_direct and settings.ws_lean and not settings.ws_compression else None),
+        ws=(direct_protocol(runtime, settings.trusted_proxies) if settings.ws_direct
             else "websockets-sansio"),
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=settings.ws_compression,

@@ -1,6 +1,7 @@
-"""``/v1/ws`` served both ways (issue 19): straight from uvicorn's WebSocket
-protocol (gateway/ws_direct.py, the default) and through the ASGI
-application (``TIDINGS_WS_DIRECT=0``). The same conversation and the same
+"""``/v1/ws`` served three ways (issue 19): by Tidings' own frame codec on
+the upgraded socket (gateway/ws_lean.py, the default), straight from
+uvicorn's WebSocket protocol (gateway/ws_direct.py, ``TIDINGS_WS_LEAN=0``)
+and through the ASGI application (``TIDINGS_WS_DIRECT=0``). The same conversation and the same
 close codes on both. On SQLite only: what differs is the transport, not the
 database, which the rest of tests/gateway runs on both backends."""
 
@@ -18,11 +19,12 @@ from tests.gateway.test_bad_frames_log import BAD, _bad
 from tests.support import App, Conn, InProcessServer, Server
 
 
-@pytest.fixture(scope="module", params=["direct", "asgi"])
+@pytest.fixture(scope="module", params=["lean", "direct", "asgi"])
 def ws_server(request: pytest.FixtureRequest,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
     server = InProcessServer(Path(tmp_path_factory.mktemp(f"ws-{request.param}")), "", {
-        "TIDINGS_WS_DIRECT": "1" if request.param == "direct" else "0",
+        "TIDINGS_WS_DIRECT": "0" if request.param == "asgi" else "1",
+        "TIDINGS_WS_LEAN": "1" if request.param == "lean" else "0",
         "TIDINGS_MAX_FRAME_BYTES": "2048", "TIDINGS_LOGIN_TIMEOUT": "1",
         "TIDINGS_TRUSTED_PROXIES": "127.0.0.1"})
     server.start()

@@ -6,6 +6,11 @@ of docs/protocol.md: after login nothing is pushed until the first ``sync``;
 frames that arrive during a sync are held back and released after its answer,
 less those the answer already held. That is what makes reconnecting exact:
 every message once, in seq order, with no gap.
+
+Longer than 500 lines: the session's modes (login, syncing, waiting for a
+sync, live), its outbound queue and its closes are one state machine, and
+each transition reads the others' state; split, they would share private
+fields across modules.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from tidings.gateway import (
     profile_ops,
     push_ops,
     search_ops,
+    timer_wheel,
 )
 from tidings.gateway.context import OpContext
 from tidings.gateway.ops import Handler, answering_op, heard, public_op
@@ -93,7 +99,14 @@ class Mode(enum.Enum):
     LIVE = 3
 
 
+# The heartbeat's frame: one for every session (each made its own: 4 KiB,
+# orjson's buffer, per idle connection).
+_PING = event_frame("ping", {})
+
+
 class TokenBucket:
+    __slots__ = ("_at", "_burst", "_rate", "_tokens")
+
     def __init__(self, rate: float, burst: int) -> None:
         self._rate = rate
         self._burst = float(burst)
@@ -111,6 +124,12 @@ class TokenBucket:
 
 
 class Session:
+    # Slots: an idle connection's session is most of what it holds (issue 19).
+    __slots__ = ("__weakref__", "_bucket", "_closed", "_closed_with", "_context", "_covered",
+                 "_handlers", "_held", "_last_heard", "_mode", "_opened", "_out", "_out_ready",
+                 "_rt", "_sending", "_settings", "_settle_mark", "_tasks", "_timer", "_transport",
+                 "_writer", "client_ip", "device", "id", "identity", "since", "ticket_userbuf")
+
     def __init__(self, runtime: Runtime, transport: Transport) -> None:
         self.id = next(_session_ids)
         self._rt = runtime
@@ -135,8 +154,10 @@ class Session:
         # other process must know before the first sync reads the store
         # (bus/settle.py); 0: nothing to wait for.
         self._settle_mark = 0
-        self._out: deque[bytes] = deque()
-        self._out_ready = asyncio.Event()
+        # Frames that wait for the socket, and the writer task's wake-up:
+        # made when a frame first has to wait (most connections never).
+        self._out: deque[bytes] | None = None
+        self._out_ready: asyncio.Event | None = None
         # The writer task holds a frame it has taken from _out.
         self._sending = False
         self._writer: asyncio.Task[None] | None = None
@@ -145,6 +166,10 @@ class Session:
                                    self._settings.rate_limit_burst)
         self._last_heard = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
+        # The login deadline, then the heartbeat: a key of the loop's timer
+        # wheel, not a task per connection (a task and its coroutine were
+        # ~1 KiB of an idle one, a loop timer of its own ~0.5 KiB).
+        self._timer: int | None = None
         self._opened = time.monotonic()
         self._handlers: dict[str, Handler] = {
             "login": answering_op(ops.LoginData, self._login),
@@ -182,9 +207,7 @@ class Session:
 
     def start(self) -> None:
         # The writer task starts when a frame first has to wait (see reply).
-        self._tasks = [
-            asyncio.create_task(self._watchdog(), name=f"session-{self.id}-watchdog"),
-        ]
+        self._timer = timer_wheel.wheel().schedule(self, self._settings.login_timeout)
 
     async def finish(self, code: int | None = None) -> None:
         """The connection is gone (``code``: the client's close code, if it
@@ -201,6 +224,7 @@ class Session:
             else:
                 action, reason = "disconnect", "LinkClose"
             self._state_changed(action, reason)
+        self._stop_timer()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -251,34 +275,46 @@ class Session:
             task = asyncio.create_task(self.close(code, reason))
             self._tasks.append(task)
 
-    async def _watchdog(self) -> None:
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            timer_wheel.wheel().cancel(self, self._timer)
+            self._timer = None
+
+    def _heartbeat_soon(self) -> None:
         s = self._settings
-        deadline = time.monotonic() + s.login_timeout
-        while self.identity is None:
-            await asyncio.sleep(max(0.0, min(0.5, deadline - time.monotonic())))
-            if self.identity is None and time.monotonic() >= deadline:
-                await self.close(CloseCode.LOGIN_TIMEOUT, "no login in time")
-                return
-        ping = event_frame("ping", {})
-        while not self._closed:
-            await asyncio.sleep(min(s.heartbeat_interval, s.heartbeat_timeout / 2))
-            silent = time.monotonic() - self._last_heard
-            if silent > s.heartbeat_timeout:
-                await self.close(CloseCode.HEARTBEAT_TIMEOUT, "no pong in time")
-                return
-            if silent >= s.heartbeat_interval:
-                self.reply(ping)
+        self._timer = timer_wheel.wheel().schedule(
+            self, min(s.heartbeat_interval, s.heartbeat_timeout / 2))
+
+    def on_tick(self) -> None:
+        """The timer: before login, the login deadline; after it, the
+        heartbeat (ping a quiet client, close one silent past the timeout)."""
+        self._timer = None
+        if self._closed:
+            return
+        if self.identity is None:
+            self.disconnect(CloseCode.LOGIN_TIMEOUT, "no login in time")
+            return
+        s = self._settings
+        silent = time.monotonic() - self._last_heard
+        if silent > s.heartbeat_timeout:
+            self.disconnect(CloseCode.HEARTBEAT_TIMEOUT, "no pong in time")
+            return
+        if silent >= s.heartbeat_interval:
+            self.reply(_PING)
+        self._heartbeat_soon()
 
     async def _write_loop(self) -> None:
+        out, ready = self._out, self._out_ready
+        assert out is not None and ready is not None
         while True:
-            while self._out:
+            while out:
                 self._sending = True
                 try:
-                    await self._transport.send(self._out.popleft())
+                    await self._transport.send(out.popleft())
                 finally:
                     self._sending = False
-            self._out_ready.clear()
-            await self._out_ready.wait()
+            ready.clear()
+            await ready.wait()
 
     # -- outbound ----------------------------------------------------------
 
@@ -288,13 +324,18 @@ class Session:
             return
         # Straight to the socket when nothing waits before it: no task
         # switch per frame, and no writer task at all while the peer reads.
-        if not self._out and not self._sending and self._transport.send_now(frame):
+        out = self._out
+        if not out and not self._sending and self._transport.send_now(frame):
             return
-        if len(self._out) >= self._settings.outbound_queue_limit:
+        if out is None:
+            out = self._out = deque()
+            self._out_ready = asyncio.Event()
+        if len(out) >= self._settings.outbound_queue_limit:
             # The client does not read; it resyncs when it comes back.
             self.disconnect(CloseCode.SLOW_CONSUMER, "client reads too slowly")
             return
-        self._out.append(frame)
+        out.append(frame)
+        assert self._out_ready is not None
         self._out_ready.set()
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_loop(),
@@ -410,6 +451,8 @@ class Session:
                 self._rt.bus.detach(identity, self)
                 self.identity = None
                 raise
+        self._stop_timer()  # logged in: the login deadline gives way to the heartbeat
+        self._heartbeat_soon()
         self._context = SendContext(req.device.platform, self.client_ip)
         self._state_changed("login", "Register")
         metrics.LOGIN_OK.inc()

@@ -40,6 +40,16 @@ PATH = "/v1/ws"
 INBOX_LIMIT = 64
 
 
+def forwarded_client(host: str, forwarded: list[str], trusted: _TrustedHosts | None) -> str:
+    """The client's address: the socket's peer ``host``, or what a trusted
+    proxy says in X-Forwarded-For (``forwarded``: the header's values), as
+    uvicorn's ProxyHeadersMiddleware does for the ASGI application."""
+    if trusted is not None and host in trusted and forwarded:
+        found, _ = trusted.get_trusted_client_address(", ".join(forwarded))
+        return found or host
+    return host
+
+
 class _Outbound:
     """The ``Transport`` a session writes to: frames go straight to the socket."""
 
@@ -121,17 +131,8 @@ class DirectWebSocket(WebSocketsSansIOProtocol):
         self.tasks.add(task)
 
     def _client_host(self, event: Request) -> str:
-        """The client's address: the socket's peer, or what a trusted proxy
-        says in X-Forwarded-For (as uvicorn's ProxyHeadersMiddleware does for
-        the ASGI application)."""
-        host = self.client[0] if self.client else ""
-        trusted = self.trusted
-        if trusted is not None and host in trusted:
-            forwarded = event.headers.get_all("X-Forwarded-For")
-            if forwarded:
-                found, _ = trusted.get_trusted_client_address(", ".join(forwarded))
-                host = found or host
-        return host
+        return forwarded_client(self.client[0] if self.client else "",
+                                event.headers.get_all("X-Forwarded-For"), self.trusted)
 
     # -- inbound ---------------------------------------------------------------
 
