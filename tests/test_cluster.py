@@ -235,6 +235,11 @@ async def test_a_device_logging_in_while_another_process_sends_misses_nothing(
         while not stop.is_set():
             bob = bobs[-1]
             reply = await conn.send_text(f"c2c_{bob}", "x")
+            if not reply["ok"] and reply["error"]["code"] == 10005:
+                # The connection's frame rate (100/s) met on a fast
+                # machine: a refused send is not stored; slow down.
+                await asyncio.sleep(0.05)
+                continue
             assert reply["ok"], reply
             acked[bob].append(reply["data"]["seq"])
 
