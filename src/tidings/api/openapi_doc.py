@@ -48,13 +48,19 @@ def install(app: FastAPI) -> None:
     where they can be added once for all)."""
     make: Callable[[], dict[str, Any]] = app.openapi
 
+    # This app's document once known: later requests neither walk the
+    # routes for the key nor take the lock nor hop to a thread.
+    mine: list[tuple[dict[str, Any], bytes]] = []
+
     def built() -> tuple[dict[str, Any], bytes]:
-        key = _routes_key(app)
-        with _BUILDING:
-            if key not in _BUILT:
-                doc = _with_common_answers(make())
-                _BUILT[key] = (doc, orjson.dumps(doc))
-        return _BUILT[key]
+        if not mine:
+            key = _routes_key(app)
+            with _BUILDING:
+                if key not in _BUILT:
+                    doc = _with_common_answers(make())
+                    _BUILT[key] = (doc, orjson.dumps(doc))
+            mine.append(_BUILT[key])
+        return mine[0]
 
     def openapi() -> dict[str, Any]:
         doc, _ = built()
@@ -62,7 +68,7 @@ def install(app: FastAPI) -> None:
         return doc
 
     async def openapi_json(request: Request) -> Response:
-        doc, body = await run_in_threadpool(built)
+        doc, body = mine[0] if mine else await run_in_threadpool(built)
         root_path = request.scope.get("root_path", "").rstrip("/")
         if root_path and root_path not in {s.get("url") for s in doc.get("servers", [])}:
             # Behind a proxy's prefix, as FastAPI's own route says it.
