@@ -71,7 +71,14 @@ export class Connection {
   /** Sends a request; resolves with `handler(reply data)`. */
   request<T>(op: string, data: unknown, handler: (data: unknown) => T, timeoutMs: number
   ): Promise<T> {
-    if (this.lost || this.ws.readyState !== OPEN) return Promise.reject(new ConnectionLost());
+    if (this.ws.readyState !== OPEN) {
+      // Closing (the server's FIN read, its close event not yet fired): lost
+      // now. A caller retrying on ConnectionLost then waits for the next
+      // connection; meeting this one again would loop on microtasks alone
+      // and starve the very event that ends it (a hang seen in the cluster test).
+      this.drop();
+    }
+    if (this.lost) return Promise.reject(new ConnectionLost());
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       const entry: Waiting = { resolve: resolve as (v: unknown) => void, reject, handler, settled: false };
@@ -92,6 +99,7 @@ export class Connection {
       } catch {
         this.waiting.delete(id);
         entry.reject(new ConnectionLost());
+        this.drop(); // as above: the next try must wait for another connection
       }
     });
   }

@@ -22,6 +22,11 @@ test("a cluster's process drained, then another killed: each client moves on, ev
   const alice = await connect(a, { url: from(1), ...patient });
   const bob = await connect(b, { url: from(2), ...patient });
   const bob2 = await connect(b, { url: from(0), ...patient });
+  // Each client's state changes, timed: what a hang's report needs.
+  for (const [name, side] of [["alice", alice], ["bob", bob], ["bob2", bob2]]) {
+    side.client.on("state", (state) => console.error(
+      `${new Date().toISOString()} ${name} ${state} ${side.client.url} ${side.client.connects}`));
+  }
   const acked = { [a]: new Map(), [b]: new Map() }; // sender -> client_msg_id -> seq
   const perSender = 30;
   let done = 0;
@@ -58,10 +63,12 @@ test("a cluster's process drained, then another killed: each client moves on, ev
     const peer = side === alice ? b : a;
     const ack = await side.client.sendText(`c2c_${peer}`, "end");
     acked[side.client.userId].set(ack.client_msg_id, ack.seq);
+    step(`${side === alice ? "alice" : "bob"}'s last word acked`);
   }
   const ended = (inbox, sender) => inbox.some((m) => m.sender === sender && m.elements[0].text === "end");
   await until(() => ended(alice.inbox, b) && ended(bob.inbox, a) && ended(bob2.inbox, a), 60_000,
               "every side's last word");
+  step("last words delivered");
   await new Promise((r) => setTimeout(r, 300)); // nothing more may come
 
   for (const [all, sender] of [[alice.inbox, b], [bob.inbox, a], [bob2.inbox, a]]) {
@@ -80,6 +87,7 @@ test("a cluster's process drained, then another killed: each client moves on, ev
   // The REST side follows the connection (processes 1 and 2 are down): an
   // upload and its download go through process 0.
   const bytes = new TextEncoder().encode("after the moves");
+  step("upload");
   const stored = await alice.client.upload(bytes, { name: "a.txt", kind: "file" });
   assert.deepEqual(new Uint8Array(await alice.client.download(stored.media_id)), bytes);
 });

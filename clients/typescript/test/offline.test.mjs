@@ -62,6 +62,39 @@ test("a silent server is left and the client reconnects; pings are answered", as
   assert.deepEqual(pongs.slice(0, 1), [1]);
 });
 
+test("a socket closing before its close event: a send waits for the next connection (no spin)", async (t) => {
+  const sent = [];
+  const { FakeSocket, made } = fakeSockets((frame, ws, nth) => {
+    if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
+    if (frame.op === "sync") ws.push({ re: frame.id, ok: true, data: { messages: [], conversations: [], more: false } });
+    if (frame.op === "send") {
+      sent.push(nth);
+      ws.push({ re: frame.id, ok: true, data: { conversation_id: "c2c_bob", seq: 1, msg_id: "1-1",
+                                                client_msg_id: frame.data.client_msg_id, time: 1 } });
+    }
+  });
+  const client = new Client({ url: "ws://fake/v1/ws", sdkappid: 1, userId: "alice", userSig: "sig",
+                              WebSocket: FakeSocket, backoffInitial: 10, backoffMax: 20 });
+  t.after(() => client.close());
+  await client.connect();
+  // The server's process died: ws read its FIN (CLOSING) but reports the
+  // close a turn later. A client that retried on this socket would loop on
+  // microtasks and never reach that turn: the fake breaks such a spin
+  // itself so that the test fails instead of hanging.
+  const dying = made[0];
+  let looks = 0;
+  Object.defineProperty(dying, "readyState", { configurable: true, get() {
+    looks += 1;
+    if (looks === 10_000) this.onclose?.({});
+    return 2;
+  } });
+  setTimeout(() => dying.onclose?.({}), 20);
+  const ack = await client.sendText("c2c_bob", "after the fall");
+  assert.equal(ack.seq, 1);
+  assert.ok(looks < 100, `the client looked at the closing socket ${looks} times`);
+  assert.deepEqual(sent, [2], "sent once, on the next connection");
+});
+
 test("a gap in the live stream: the client resyncs and hands over each message once, in order", async (t) => {
   const syncs = [];
   const { FakeSocket } = fakeSockets((frame, ws, nth) => {

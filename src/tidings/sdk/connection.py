@@ -62,7 +62,11 @@ class Connection:
         try:
             await self.ws.send(orjson.dumps({"op": op, "id": req_id, "data": data}).decode())
         except ConnectionClosed as exc:
+            # Lost now, before the reader notices: a caller retrying on
+            # ConnectionLost must wait for the next connection, not meet this
+            # one again (a send that fails without yielding would spin).
             self._waiting.pop(req_id, None)
+            self.drop()
             raise ConnectionLost from exc
         try:
             result: T = await asyncio.wait_for(future, within)
