@@ -64,7 +64,10 @@ class Client(MessageMethods, ConversationMethods, PeopleMethods, GroupMethods, P
     ``usersig`` is a ticket or a function (sync or async) that makes a fresh
     one for each connection. ``known`` resumes from a map saved from
     :attr:`known`; without it the first sync brings the newest messages of
-    each conversation (older ones through :meth:`history`).
+    each conversation (older ones through :meth:`history`). ``gap_wait``
+    (seconds, 0.5; 0: at once) is how long a live entry that came past a gap
+    is held, waiting for the missing one, before a resync: in a cluster two
+    processes' entries of one conversation may cross on their way.
 
     The connection loop and the resync are in :mod:`tidings.sdk.session`;
     the op methods, one module per feature, are mixed in here.

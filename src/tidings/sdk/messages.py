@@ -143,11 +143,11 @@ class MessageMethods(Session):
 
     def _on_ack(self, data: Any) -> Ack:
         ack = Ack.from_dict(data)
-        self._tracker.own(ack.conversation_id, ack.seq)
+        self._owned(ack.conversation_id, ack.seq)
         return ack
 
     def _on_change_ack(self, data: Any) -> Change:
         change = Change.from_dict(data)
         if not change.duplicate:
-            self._tracker.own(change.conversation_id, change.seq)
+            self._owned(change.conversation_id, change.seq)
         return change

@@ -20,6 +20,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
 
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.sdk._held import HeldEntries
 from tidings.sdk._state import SeqTracker, Verdict
 from tidings.sdk.connection import Connection, ConnectionLost, as_dict
 from tidings.sdk.models import (
@@ -94,6 +95,7 @@ class Session:
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         max_frame_bytes: int = 32 * 1024 * 1024,
+        gap_wait: float = 0.5,
     ) -> None:
         # Several URLs: the processes of a cluster (docs/cluster.md), any of
         # which serves; tried in the order given, the next one after a
@@ -116,6 +118,8 @@ class Session:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.max_frame_bytes = max_frame_bytes
+        self.gap_wait = gap_wait
+        self._held = HeldEntries()  # live entries past a gap, for gap_wait
         self._usersig = usersig
         self._tracker = SeqTracker(known)
         self._stay = False  # the connection ends for a resync: reconnect to the same URL
@@ -340,6 +344,7 @@ class Session:
         finally:
             if self._conn is conn:
                 self._conn = None
+            self._held.clear()  # the next sync brings what was held
             if not self._closed and self._failure is None:
                 self._ready.clear()
             conn.drop()
@@ -360,27 +365,47 @@ class Session:
                 return False
         elif event == "message":
             msg = Message.from_dict(data)
-            if not self._deliver(msg, accept_gap=_linked(msg.conversation_id)):
-                log.warning("%s: %s seq %s came after a gap (held %s); resyncing", self.user_id,
-                            msg.conversation_id, msg.seq, self._tracker.get(msg.conversation_id))
-                return self._resync_here()
+            return self._take(conn, msg, accept_gap=_linked(msg.conversation_id))
         elif event == "change":
             change = Change.from_dict(data)
-            if not self._deliver(change, accept_gap=_linked(change.conversation_id)):
-                log.warning("%s: %s seq %s came after a gap; resyncing", self.user_id,
-                            change.conversation_id, change.seq)
-                return self._resync_here()
+            return self._take(conn, change, accept_gap=_linked(change.conversation_id))
         elif event == "system":
-            entry = GroupSystem.from_dict(data)
-            if not self._deliver(entry, accept_gap=False):
-                log.warning("%s: %s seq %s came after a gap; resyncing", self.user_id,
-                            entry.conversation_id, entry.seq)
-                return self._resync_here()
+            return self._take(conn, GroupSystem.from_dict(data), accept_gap=False)
         elif event == "read":
             self._callback(self.on_read, ReadState.from_dict(data))
         elif isinstance(event, str) and isinstance(data, dict):
             self._callback(self.on_notice, Notice(event, data))
         return True
+
+    def _take(self, conn: Connection, entry: Entry, *, accept_gap: bool) -> bool:
+        """A live entry: delivered, held past a gap for ``gap_wait``, or
+        (False) the connection ends to resync now."""
+        if self._deliver(entry, accept_gap=accept_gap):
+            return True
+        if self.gap_wait <= 0 or conn is not self._conn:  # (during the sync: resync)
+            log.warning("%s: %s seq %s came after a gap (held %s); resyncing", self.user_id,
+                        entry.conversation_id, entry.seq, self._tracker.get(entry.conversation_id))
+            return self._resync_here()
+        self._held.add(entry, self.gap_wait, lambda: self._gap_still_open(conn))
+        return True
+
+    def _gap_still_open(self, conn: Connection) -> None:
+        if conn is not self._conn or conn.lost:
+            return
+        log.warning("%s: a gap still open after %.2fs; resyncing", self.user_id, self.gap_wait)
+        self._resync_here()
+        conn.ws.transport.abort()  # the reader ends; the loop reconnects to this URL
+
+    def _owned(self, conversation_id: str, seq: int) -> None:
+        """One of our sends (or changes) was stored with ``seq``: we hold
+        it, and what was held past it may follow."""
+        self._tracker.own(conversation_id, seq)
+        self._release(conversation_id)
+
+    def _release(self, conversation_id: str) -> None:
+        following = self._held.next_for(conversation_id, self._tracker)
+        if following is not None:
+            self._deliver(following, accept_gap=False)  # which releases the rest
 
     def _resync_here(self) -> bool:
         """End the connection to resync through the same URL: its process
@@ -419,6 +444,8 @@ class Session:
             # (A send of ours that the server stored before the line dropped
             # comes back in the sync; its ack will report it, not this stream.)
             self._inbox.put_nowait(entry)
+        if self._held:
+            self._release(entry.conversation_id)
         return True
 
     def _apply_sync(self, data: Any) -> bool:
