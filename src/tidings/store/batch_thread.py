@@ -48,6 +48,11 @@ class BatchThread:
         self._raw: Any = None
         self._begin: Any = None
 
+    @property
+    def engine(self) -> Engine:
+        """The engine of the thread's connection (for its ``connect`` events)."""
+        return self._engine
+
     async def run(self, work: Callable[..., T], *args: Any, synced: bool = True) -> T:
         """``work(connection, *args)`` in one transaction on the thread;
         ``synced`` False: its commit does not wait for the disk."""
