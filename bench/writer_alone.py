@@ -12,6 +12,10 @@ transaction and commit), user and system, and the batch size.
 
     python bench/writer_alone.py --senders 1 --messages 2000
     python bench/writer_alone.py --senders 16 --messages 8000
+    python bench/writer_alone.py --senders 1 --messages 2000 --fresh
+
+``--fresh``: each message is the first between its sender and a new peer
+(the commit makes the conversation and its two members).
 
 For old against new, run it with ``PYTHONPATH`` at an extracted ``src/``.
 Prints one JSON line.
@@ -71,6 +75,8 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     async def sender(i: int, count: int, tag: str) -> None:
         key = c2c_key(APP, f"s{i}", f"p{i}")
         for n in range(count):
+            if args.fresh:
+                key = c2c_key(APP, f"s{i}", f"{tag}-p{i}-{n}")
             await writer.submit(NewMessage(key, f"s{i}", f"{tag}-{i}-{n}", body, ""))
 
     # Warm: conversations made, statements and caches ready.
@@ -100,6 +106,8 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=1)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--fresh", action="store_true",
+                        help="each message to a new peer (its conversation made in its commit)")
     parser.add_argument("--cpu", type=int, default=0, help="pin this process to this CPU")
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.cpu})

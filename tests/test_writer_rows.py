@@ -114,3 +114,49 @@ async def test_a_failed_batch_stores_nothing_and_its_resend_is_stored_once(
                                     "push_jobs": 2}
     finally:
         await writer.stop()
+
+
+async def test_first_messages_make_their_conversations_and_a_new_writer_finds_them(
+        db: Database) -> None:
+    # 450 first messages in one batch: more conversations than one lookup
+    # takes (400), each made with its two members by the batch.
+    keys = [ConversationKey(APP, ConversationKind.C2C, "alice", f"peer{i:03}")
+            for i in range(450)]
+
+    def first(i: int, seq_tag: str) -> NewMessage:
+        return NewMessage(keys[i], "alice", f"{seq_tag}-{i}", '[{"type":"text","text":"hi"}]',
+                          "")
+
+    writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
+    writer.start()
+    try:
+        pending = [writer.submit(first(i, "a")) for i in range(450)]
+        done = [await f for f in pending]
+    finally:
+        await writer.stop()
+    assert writer.batches == 1
+    assert {d.message.seq for d in done} == {1}
+    assert len({d.message.conversation_id for d in done}) == 450
+    async with db.reader.connect() as conn:
+        members = (await conn.execute(text(
+            "SELECT count(*), count(DISTINCT conversation_id) FROM conversation_members"
+            " WHERE sdkappid = :app"), {"app": APP})).one()
+    assert tuple(members) == (900, 450)
+    # A writer that starts afresh (a restart) reads them back, 400 and 50:
+    # the next messages continue each conversation, none is made twice.
+    again = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
+    again.start()
+    try:
+        pending = [again.submit(first(i, "b")) for i in range(450)]
+        later = [await f for f in pending]
+        resent = await again.submit(first(7, "a"))
+    finally:
+        await again.stop()
+    assert [d.message.seq for d in later] == [2] * 450
+    assert [d.message.conversation_id for d in later] == [d.message.conversation_id
+                                                         for d in done]
+    assert resent.duplicate and resent.message.seq == 1
+    async with db.reader.connect() as conn:
+        made = (await conn.execute(text("SELECT count(*) FROM conversations WHERE sdkappid = :app"),
+                                   {"app": APP})).scalar_one()
+    assert made == 450

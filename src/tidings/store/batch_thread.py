@@ -43,6 +43,15 @@ class BatchThread:
         self._jobs: SimpleQueue[_Job | None] = SimpleQueue()
         self._thread: threading.Thread | None = None
         self._conn: Connection | None = None  # touched only on the thread
+        # Its driver connection, and a cursor on it for BEGIN (asked of
+        # SQLAlchemy's pool wrapper once, not per batch).
+        self._raw: Any = None
+        self._begin: Any = None
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of the thread's connection (for its ``connect`` events)."""
+        return self._engine
 
     async def run(self, work: Callable[..., T], *args: Any, synced: bool = True) -> T:
         """``work(connection, *args)`` in one transaction on the thread;
@@ -92,17 +101,18 @@ class BatchThread:
         transaction inside ours (no BEGIN of its own), ended after."""
         if self._conn is None:
             self._conn = self._engine.connect()
-        conn = self._conn
+            self._raw = self._conn.connection.driver_connection
+            assert self._raw is not None
+            self._begin = self._raw.cursor()
+        conn, raw = self._conn, self._raw
         try:
-            raw = conn.connection.driver_connection
-            assert raw is not None
             if not synced:
                 # Committed without its own fsync: the WAL is appended in
                 # order, so the next synced commit makes this one durable
                 # too; a crash before it loses this transaction whole.
                 raw.execute("PRAGMA synchronous=NORMAL")
             try:
-                raw.execute("BEGIN IMMEDIATE")
+                self._begin.execute("BEGIN IMMEDIATE")
                 try:
                     result = work(conn, *args)
                 except BaseException:
@@ -116,11 +126,11 @@ class BatchThread:
                 conn.commit()  # SQLAlchemy's own state: the driver has committed
             return result
         except BaseException:
-            self._conn = None  # a fresh connection next time
+            self._conn = self._raw = self._begin = None  # a fresh connection next time
             conn.close()
             raise
 
     def _close_conn(self) -> None:
         if self._conn is not None:
             self._conn.close()
-            self._conn = None
+            self._conn = self._raw = self._begin = None

@@ -84,7 +84,10 @@ class MessageWriter:
         self._max_batch = max_batch
         self._on_commit = on_commit
         self._queue: list[tuple[Request, asyncio.Future[Committed]]] = []
-        self._wakeup = asyncio.Event()
+        # Set while the writer waits for work; resolved by the next request
+        # (a bare future: asyncio.Event's waiter list and loop checks cost
+        # a lone message a few us more on the loop).
+        self._idle: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._conversations = Conversations(db)
@@ -98,6 +101,7 @@ class MessageWriter:
         self._on_group_op: list[GroupOpHook] = []
         self._later: list[LaterWork] = []
         self._later_timer: asyncio.TimerHandle | None = None
+        self._later_at = -1.0  # when the timer fires (the loop's time); -1: none armed
         self._later_paused_until = 0.0
         self.batches = 0
         self.committed = 0
@@ -122,7 +126,7 @@ class MessageWriter:
     async def stop(self) -> None:
         """Commit what is queued, then stop."""
         self._stopping = True
-        self._wakeup.set()
+        self._wake()
         if self._task is not None:
             await self._task
 
@@ -131,8 +135,13 @@ class MessageWriter:
             raise WriterStopped()
         future: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
         self._queue.append((message, future))
-        self._wakeup.set()
+        self._wake()
         return future
+
+    def _wake(self) -> None:
+        idle, self._idle = self._idle, None
+        if idle is not None and not idle.done():
+            idle.set_result(None)
 
     # The group as last committed, for the services' early checks.
 
@@ -160,8 +169,8 @@ class MessageWriter:
                 # due, else a wake-up for when it will be.
                 if self._later and await self._run_later():
                     continue
-                self._wakeup.clear()
-                await self._wakeup.wait()
+                self._idle = asyncio.get_running_loop().create_future()
+                await self._idle
                 continue
             batch = self._queue[: self._max_batch]
             del self._queue[: self._max_batch]
@@ -216,21 +225,22 @@ class MessageWriter:
 
     def _wake_at(self, delay: float) -> None:
         loop = asyncio.get_running_loop()
-        timer = self._later_timer
         now = loop.time()
         # A wake-up already set for about then (LATER_SLACK late at most)
-        # will do: at one message a batch this is asked after each.
-        if timer is not None and not timer.cancelled() and (
-                now <= timer.when() <= now + delay + LATER_SLACK):
+        # will do: at one message a batch this is asked after each, so the
+        # armed time is a float of ours, not asked of the timer handle.
+        if now <= self._later_at <= now + delay + LATER_SLACK:
             return
-        if timer is not None:
-            timer.cancel()
-        self._later_timer = loop.call_later(delay, self._wakeup.set)
+        if self._later_timer is not None:
+            self._later_timer.cancel()
+        self._later_at = now + delay
+        self._later_timer = loop.call_later(delay, self._wake)
 
     async def _finish_later(self) -> None:
         """At stop: do what later work is left (a few rounds at most)."""
         if self._later_timer is not None:
             self._later_timer.cancel()
+            self._later_at = -1.0
         for _ in range(LATER_AT_STOP):
             due = [work for work in self._later if work.wait() is not None]
             if not due:

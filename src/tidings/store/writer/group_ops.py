@@ -18,7 +18,7 @@ from tidings.domain.groups import GroupState, GroupType, JoinOption, Member
 from tidings.domain.records import Committed, NewGroupOp, StoredMessage
 from tidings.store.engine import Database
 from tidings.store.groups import GroupOp, GroupTx
-from tidings.store.writer.conversations import Conv, Conversations, create_conversation
+from tidings.store.writer.conversations import Conv, Conversations
 from tidings.store.writer.rows import GroupChange
 
 _EMPTY = GroupState("", GroupType.WORK, "", JoinOption.DISABLED, False, 0)
@@ -46,7 +46,7 @@ class GroupOps:
         def create() -> int:
             if conv is not None:
                 return conv.id
-            made.append(create_conversation(conn, r.key, now))
+            made.append(self._conversations.create(conn, r.key, now))
             return made[0]
 
         tx = GroupTx(conn, r.key, None if conv is None else conv.group,
