@@ -24,6 +24,9 @@ CPU in it), ``runq`` (runnable but waiting for the core: schedstat),
 ``blocked`` (the rest of it: the fsync, or waiting for the GIL), ``hop_out``
 (its end until the awaiting coroutine resumes on the loop).
 
+``BENCH_GC_THRESHOLD`` (``"10000,20,50"``) replaces the thresholds the
+server sets after its start, to compare them in one run.
+
 At exit (SIGTERM) it writes them as JSON lines ``[kind, start_ns, end_ns,
 phases]`` and one ``{"gc_threshold": ..., "frozen": ...}`` line.
 """
@@ -56,6 +59,13 @@ def _install() -> None:
             _events.append((f"gc{info['generation']}", gc_started[0], clock()))
 
     gc.callbacks.append(on_gc)
+    # BENCH_GC_THRESHOLD="10000,20,50": what the server's own set_threshold
+    # (api/app.py, after start-up) sets instead, to compare thresholds.
+    override = os.environ.get("BENCH_GC_THRESHOLD", "")
+    if override:
+        set_threshold = gc.set_threshold
+        wanted = [int(n) for n in override.split(",")]
+        gc.set_threshold = lambda *_: set_threshold(*wanted)
 
     from tidings.store import batch_thread
 
