@@ -682,6 +682,7 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "client_cpu_pct": round(100 * c_cpu / elapsed, 1),
         # How long the server's threads were runnable but waited for a CPU
         # (other processes on its core): queueing no code change removes.
+        # Summed over the threads, so past 100 when several wait at once.
         "server_cpu_wait_pct": round(100 * (waited1 - waited0) / 1e9 / elapsed, 1)
         if target.pid else None,
         "callback": args.callback,
