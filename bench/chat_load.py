@@ -24,6 +24,11 @@ sends ``--rate`` msgs/s in total on a fixed schedule, whatever the server does.
 Every message carries its send time (``time.perf_counter_ns`` of this process) in
 ``cloud_custom_data``, so send -> peer-receive latency is exact.
 
+``--tail PATH`` says where the slowest messages' time went: the server runs
+with ``tail_probe/sitecustomize.py`` (its garbage collections, the writer's
+transactions and their phases, the timer ticks, on the clients' clock) and
+``tail_report.py`` puts each measured message down to what overlapped it.
+
 While it runs it checks delivery: each client sees every seq of its conversation
 exactly once and in order (its own messages as acks, its peer's as events), and
 every acked message reaches the peer. Prints one JSON line; the exit code is 1 when
@@ -57,6 +62,7 @@ from typing import Any, NoReturn
 
 import orjson
 import psutil  # type: ignore[import-untyped]
+import tail_report
 import uvloop
 from picows import WSCloseCode, WSFrame, WSMsgType
 from profile_layers import Profiler, per_message
@@ -117,6 +123,8 @@ class Stats:
     latencies: list[int] = field(default_factory=list)  # send -> peer receive, ns
     ack_latencies: list[int] = field(default_factory=list)  # send -> ack, ns
     send_lags: list[int] = field(default_factory=list)  # open loop: actual - scheduled, ns
+    # --tail: each measured message's (sent, received) times, ns
+    flights: list[tuple[int, int]] | None = None
     errors: int = 0
     first_error: str = ""
     duplicates: int = 0
@@ -213,7 +221,10 @@ class ChatClient(Client):
         self.received += 1
         s.delivered += 1
         if s.measuring:
-            s.latencies.append(at - int(data["cloud_custom_data"]))
+            sent = int(data["cloud_custom_data"])
+            s.latencies.append(at - sent)
+            if s.flights is not None:
+                s.flights.append((sent, at))
 
     def on_reply(self, doc: dict[str, Any], at: int) -> None:
         """A send's ack (its integer id); a string id is a control reply
@@ -579,7 +590,7 @@ async def drain(clients: list[ChatClient], within: float) -> None:
 
 
 async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
-    stats = Stats()
+    stats = Stats(flights=[] if getattr(args, "tail", None) else None)
     server = Servers([target.pid, *target.more_pids]) if target.pid else None
     app_server = psutil.Process(target.app_server_pid) if target.app_server_pid else None
     sampler = Sampler(server)
@@ -604,6 +615,7 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     threads0 = thread_cpu(server)
     a_cpu0 = sum(app_server.cpu_times()[:2]) if app_server else 0.0
     c_cpu0, sys0 = time.process_time(), busy_cpu()
+    waited0 = tail_report.run_delay_ns(target.pid) if target.pid else 0
     a0, d0, n0, t0 = stats.acked, stats.delivered, stats.sent, time.perf_counter()
     profiler = (Profiler(target.pid, Path(args.profile))
                 if args.profile and target.pid else None)
@@ -617,6 +629,7 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     threads1 = thread_cpu(server)
     a_cpu1 = sum(app_server.cpu_times()[:2]) if app_server else 0.0
     c_cpu1, sys1 = time.process_time(), busy_cpu()
+    waited1 = tail_report.run_delay_ns(target.pid) if target.pid else 0
     stats.sending = False
     if sender is not None:
         await sender
@@ -667,6 +680,11 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "server_us_per_msg_by_thread": thread_split(threads0, threads1, acked) if server
         else None,
         "client_cpu_pct": round(100 * c_cpu / elapsed, 1),
+        # How long the server's threads were runnable but waited for a CPU
+        # (other processes on its core): queueing no code change removes.
+        # Summed over the threads, so past 100 when several wait at once.
+        "server_cpu_wait_pct": round(100 * (waited1 - waited0) / 1e9 / elapsed, 1)
+        if target.pid else None,
         "callback": args.callback,
         # Requests the app server got in the window: with --callback before_send
         # this should match acked_per_s (else callbacks timed out or failed).
@@ -689,6 +707,8 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "ok": failures == 0,
         "server_commit": target.commit,
     }
+    if stats.flights is not None:
+        args.tail_flights = stats.flights
     if profiler is not None:
         result["profile_pct"] = split
         result["profile_us_per_msg"] = per_message(split, result["server_us_per_msg"])
@@ -727,6 +747,10 @@ def main() -> None:
                         default="none",
                         help="turn these callbacks on, to a local app server (pinned to the "
                              "clients' CPU) that answers at once")
+    parser.add_argument("--tail", metavar="PATH",
+                        help="record what the server did (its GCs, writer transactions, "
+                             "timer ticks) into PATH, and put each measured message down to "
+                             "what overlapped it (bench/tail_report.py)")
     parser.add_argument("--profile", metavar="PATH",
                         help="py-spy the server in the measured window, raw stacks to PATH; "
                              "the JSON line gets the split by layer (bench/profile_layers.py)")
@@ -741,9 +765,15 @@ def main() -> None:
 
     if not args.url and not {SERVER_CPU, CLIENT_CPU} <= os.sched_getaffinity(0):
         sys.exit(f"need CPUs {SERVER_CPU} and {CLIENT_CPU} (server on one, clients on the other)")
+    if args.tail:
+        if args.url:
+            parser.error("--tail works with the bench's own server only")
+        args.server_env = tail_report.server_env(Path(args.tail))
     with external_server(args) if args.url else own_server(args) as target:
         os.sched_setaffinity(0, {CLIENT_CPU})  # after the server was spawned
         result = uvloop.run(bench(target, args))
+    if args.tail:  # the probe writes when the server stops
+        result["tail"] = tail_report.report(args.tail_flights, Path(args.tail))
     print(json.dumps(result), flush=True)
     sys.exit(0 if result["ok"] else 1)
 

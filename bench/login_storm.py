@@ -12,6 +12,11 @@ the clients in this process on CPU 1. Two modes:
 - ``idle``: ``--users`` clients log in, sync and stay connected, answering
   pings; the server's RSS before and after gives the memory per idle
   connection.
+- ``crowd``: the same from ``--loaders`` processes, each with a source
+  address of its own (bench/idle_crowd.py): for crowds past what one
+  process's files and one address's ports allow (100,000: see
+  docs/deploy.md, "Many connections"); also the login rate while it fills
+  and the RSS as it grows.
 
 Each user has ``--conversations`` one-to-one conversations with one message
 each (sent through the admin API before the run), so the first sync has
@@ -19,6 +24,7 @@ something to count.
 
     python bench/login_storm.py --mode storm --users 2000
     python bench/login_storm.py --mode idle --users 5000
+    python bench/login_storm.py --mode crowd --users 19000 --loaders 2
     python bench/login_storm.py --mode storm --database-url postgresql+asyncpg://...
 
 Prints one JSON line. Figures, not assertions: compare runs made side by side.
@@ -38,6 +44,7 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 from chat_load import Target, run_on_own_server, thread_cpu
+from idle_crowd import crowd
 from profile_layers import Profiler
 from TLSSigAPIv2 import TLSSigAPIv2  # type: ignore[import-untyped]
 from ws_client import Client, connect, disconnect_all
@@ -144,7 +151,7 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     run = secrets.token_hex(3)
     users = [f"u{run}-{i}" for i in range(args.users)]
     process = psutil.Process(target.pid) if target.pid else None
-    seeded = users[: args.seeded] if args.conversations else []
+    seeded = users[: args.seeded] if args.conversations and args.mode != "crowd" else []
     t0 = time.perf_counter()
     await asyncio.to_thread(seed, target, seeded, args.conversations)
     result: dict[str, Any] = {
@@ -159,6 +166,10 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         result["again"] = await storm_round(target, users, args.in_flight, process,
                                             profile and f"{profile}.again")
         result["ok"] = not (result["first"]["failures"] or result["again"]["failures"])
+    elif args.mode == "crowd":
+        result["crowd"] = await crowd(target, args.users, args.loaders, args.in_flight,
+                                      process, args.fill_timeout, args.idle_s)
+        result["ok"] = result["crowd"]["connections"] == args.users
     else:
         result["idle"] = await idle(target, users, args.in_flight, process)
         result["ok"] = result["idle"]["connections"] == args.users
@@ -167,7 +178,7 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=("storm", "idle"), default="storm")
+    parser.add_argument("--mode", choices=("storm", "idle", "crowd"), default="storm")
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--in-flight", type=int, default=100,
                         help="clients connecting at once")
@@ -177,12 +188,20 @@ def main() -> None:
                         help="how many users get conversations (seeding is by REST, slow)")
     parser.add_argument("--database-url", default="",
                         help="TIDINGS_DATABASE_URL for our server (default: SQLite)")
+    parser.add_argument("--loaders", type=int, default=0,
+                        help="crowd: client processes (default: one per 15,000 users)")
+    parser.add_argument("--fill-timeout", type=float, default=300,
+                        help="crowd: give up filling after this many seconds")
+    parser.add_argument("--idle-s", type=float, default=30,
+                        help="crowd: seconds idle after filling (the heartbeat pings "
+                             "come after 25 s of silence), for the idle CPU and RSS")
     parser.add_argument("--show-server-log", action="store_true")
     parser.add_argument("--profile", metavar="PATH",
                         help="storm: py-spy the server in each round, raw stacks to "
                              "PATH.first and PATH.again (bench/profile_layers.py)")
     args = parser.parse_args()
     args.callback = "none"
+    args.loaders = args.loaders or -(-args.users // 15000)
     args.server_env = CROWD
     with contextlib.suppress(KeyboardInterrupt):
         run_on_own_server(args, bench, sockets=2 * args.users)

@@ -98,16 +98,19 @@ def ws_url(base_url: str) -> str:
     return base_url.replace("http", "ws", 1) + "/v1/ws"
 
 
-async def open_client(base_url: str, factory: Callable[[], C]) -> C:
-    _, client = await ws_connect(factory, ws_url(base_url), max_frame_size=1 << 22)
+async def open_client(base_url: str, factory: Callable[[], C], **options: Any) -> C:
+    """``options``: picows' (``read_buffer_init_size``) and the loop's
+    ``create_connection``'s (``local_addr``: a crowd of 100,000 needs
+    several source addresses, 28,000 ports each)."""
+    _, client = await ws_connect(factory, ws_url(base_url), max_frame_size=1 << 22, **options)
     return cast(C, client)
 
 
 async def connect(base_url: str, sdkappid: int, signer: Any, factory: Callable[[], C], *,
-                  sync: bool = True) -> C:
+                  sync: bool = True, **options: Any) -> C:
     """A client logged in as its user (a ticket from ``signer``, TLSSigAPIv2)
     and, unless ``sync`` is false, synced so that live frames flow."""
-    client = await open_client(base_url, factory)
+    client = await open_client(base_url, factory, **options)
     await client.request("login", {"sdkappid": sdkappid, "user_id": client.user,
                                    "usersig": signer.gen_sig(client.user, 86400),
                                    "device": {"platform": "bench"}})

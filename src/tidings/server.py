@@ -20,6 +20,7 @@ import errno
 import functools
 import ipaddress
 import logging
+import resource
 import socket
 from collections import Counter
 from collections.abc import Iterator
@@ -305,9 +306,41 @@ class DrainingServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+# Files a process holds besides its connections: the database and its log,
+# the reader pool's connections, the loop's own, media being written.
+RESERVED_FILES = 256
+
+
+def open_files_limit(max_connections: int) -> int:
+    """Raise this process's soft limit on open files to its hard limit, and
+    warn when it is still below what ``max_connections`` needs; the limit.
+
+    Every connection is a file. A shell's soft limit is often 1,024 (the
+    hard one much higher), and past it ``accept`` fails: clients would be
+    refused long before ``TIDINGS_MAX_CONNECTIONS``, with nothing in the log
+    that says why. Raising the soft limit up to the hard one needs no
+    privilege (nginx's ``worker_rlimit_nofile``, Go's runtime do the same);
+    the hard one is the operator's (``ulimit -Hn``, systemd's
+    ``LimitNOFILE``: docs/operations.md, "Many connections")."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass  # an infinite hard limit above the kernel's nr_open: keep ours
+    if soft != resource.RLIM_INFINITY and soft < max_connections + RESERVED_FILES:
+        logging.getLogger("tidings.server").warning(
+            "only %d files may be open (ulimit -n) but TIDINGS_MAX_CONNECTIONS is %d: "
+            "connections past about %d will fail; raise the hard limit (LimitNOFILE=)",
+            soft, max_connections, max(0, soft - RESERVED_FILES))
+    return int(soft)
+
+
 def serve_on(settings: Settings, sock: socket.socket) -> None:
     """Take this process's place on the database (or exit 2 with one line
     that says why) and serve on ``sock`` until stopped."""
+    open_files_limit(settings.max_connections)
     try:
         node = claim_node(settings)
     except StartRefused as refused:

@@ -1,0 +1,134 @@
+"""What the server was doing when a message was slow (``chat_load.py --tail``).
+
+Python imports ``sitecustomize`` at start-up from the path; the bench puts
+this folder on the server's ``PYTHONPATH`` (old and new code alike, so the
+probe is the same on both sides) and names a file in
+``BENCH_TAIL_PROBE``. Without that variable it does nothing.
+
+It records, on ``time.perf_counter_ns`` (CLOCK_MONOTONIC: the same clock as
+the bench's clients on Linux), every interval that can hold a message up:
+
+- ``gc0``/``gc1``/``gc2``: a cyclic garbage collection of that generation
+  (``gc.callbacks``), on whichever thread ran it (it holds the GIL);
+- ``commit``: a synced transaction on the SQLite writer's thread (a batch of
+  messages: its statements and the commit's fsync);
+- ``checkpoint``: a transaction that also checkpointed (SQLite copies the
+  log into the database file inside the commit that passed 1,000 pages);
+- ``later``: an unsynced one there (the work after the commits: the FTS5
+  index step), which a message arriving meanwhile waits for;
+- ``tick``: the timer wheel's tick (gateway/timer_wheel.py), on the loop.
+
+A transaction also has its phases, in ns: ``hop_in`` (the loop's hand-off
+until the thread runs it: a wake-up and the GIL), ``cpu`` (the thread's own
+CPU in it), ``runq`` (runnable but waiting for the core: schedstat),
+``blocked`` (the rest of it: the fsync, or waiting for the GIL), ``hop_out``
+(its end until the awaiting coroutine resumes on the loop).
+
+``BENCH_GC_THRESHOLD`` (``"10000,20,50"``) replaces the thresholds the
+server sets after its start, to compare them in one run.
+
+At exit (SIGTERM) it writes them as JSON lines ``[kind, start_ns, end_ns,
+phases]`` and one ``{"gc_threshold": ..., "frozen": ...}`` line.
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import os
+import time
+from typing import Any
+
+_PATH = os.environ.get("BENCH_TAIL_PROBE", "")
+_events: list[Any] = []
+
+
+def _run_delay() -> int:
+    with open("/proc/thread-self/schedstat") as f:
+        return int(f.read().split()[1])
+
+
+def _install() -> None:
+    clock = time.perf_counter_ns
+    gc_started = [0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_started[0] = clock()
+        else:
+            _events.append((f"gc{info['generation']}", gc_started[0], clock()))
+
+    gc.callbacks.append(on_gc)
+    # BENCH_GC_THRESHOLD="10000,20,50": what the server's own set_threshold
+    # (api/app.py, after start-up) sets instead, to compare thresholds.
+    override = os.environ.get("BENCH_GC_THRESHOLD", "")
+    if override:
+        set_threshold = gc.set_threshold
+        wanted = [int(n) for n in override.split(",")]
+        gc.set_threshold = lambda *_: set_threshold(*wanted)
+
+    from tidings.store import batch_thread
+
+    transaction = batch_thread.BatchThread._in_transaction
+    run = batch_thread.BatchThread.run
+    submitted: list[int] = []  # the writer hands over one job at a time
+    last: list[list[Any]] = []  # the transaction that ended last
+    mtime = [0]  # the database file's, after the last transaction
+
+    def timed(self: Any, work: Any, args: Any, synced: bool) -> Any:
+        start, cpu, waited = clock(), time.thread_time_ns(), _run_delay()
+        try:
+            return transaction(self, work, args, synced)
+        finally:
+            end = clock()
+            cpu, waited = time.thread_time_ns() - cpu, _run_delay() - waited
+            # A checkpoint (the log copied into the database file) changes
+            # the file's mtime; a commit alone writes only the log.
+            changed = os.stat(self._engine.url.database).st_mtime_ns
+            kind = "commit" if synced else "later"
+            if changed != mtime[0] and mtime[0]:
+                kind = "checkpoint"
+            mtime[0] = changed
+            last[:] = [[kind, start, end, {
+                "hop_in": start - submitted.pop() if submitted else 0, "cpu": cpu,
+                "runq": waited, "blocked": end - start - cpu - waited}]]
+            _events.append(last[0])
+
+    async def handed(self: Any, work: Any, *args: Any, synced: bool = True) -> Any:
+        submitted.append(clock())
+        try:
+            return await run(self, work, *args, synced=synced)
+        finally:
+            if last:
+                last[0][3]["hop_out"] = clock() - last[0][2]
+
+    batch_thread.BatchThread._in_transaction = timed  # type: ignore[method-assign]
+    batch_thread.BatchThread.run = handed  # type: ignore[method-assign]
+
+    try:
+        from tidings.gateway import timer_wheel
+    except ImportError:
+        return
+    fire = timer_wheel.TimerWheel._fire
+
+    def tick(self: Any) -> None:
+        start = clock()
+        fire(self)
+        _events.append(("tick", start, clock()))
+
+    timer_wheel.TimerWheel._fire = tick  # type: ignore[method-assign]
+
+
+def _dump() -> None:
+    import json
+
+    with open(_PATH, "w") as out:
+        out.write(json.dumps({"gc_threshold": gc.get_threshold(),
+                              "frozen": gc.get_freeze_count()}) + "\n")
+        for event in _events:
+            out.write(json.dumps(event) + "\n")
+
+
+if _PATH:
+    _install()
+    atexit.register(_dump)
