@@ -7,7 +7,11 @@ sixth of its Python (py-spy --gil on bench/writer_alone.py against
 PostgreSQL). The writer runs one batch at a time, so one connection held
 open does; the lock keeps it so if another caller comes. A batch that
 fails drops the connection (it may be dead: PostgreSQL restarted); the
-next takes a fresh one from the pool.
+next takes a fresh one from the pool. Not when the server refused the
+batch (a unique key taken, a deadlock, a serialization failure: SQLSTATE
+classes 23 and 40): the transaction is rolled back and the connection
+fine, and the writer tries again (a resend meets a unique key at its first
+try: store/writer/pg_batch.py).
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ class WriteConnection:
             try:
                 async with conn.begin():
                     return await conn.run_sync(work, *args)
-            except BaseException:
+            except BaseException as exc:
+                if _rolled_back(exc) and not conn.invalidated:
+                    raise  # the server refused the work: the connection is fine
                 self._conn = None
                 await asyncio.shield(conn.close())
                 raise
@@ -46,3 +52,12 @@ class WriteConnection:
             if self._conn is not None:
                 await self._conn.close()
                 self._conn = None
+
+
+def _rolled_back(exc: BaseException) -> bool:
+    """Whether the server refused the work (the connection lives on)."""
+    for err in (exc, getattr(exc, "orig", None), exc.__cause__):
+        state = getattr(err, "sqlstate", None)
+        if isinstance(state, str) and state[:2] in ("23", "40"):
+            return True
+    return False
