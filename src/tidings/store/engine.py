@@ -161,8 +161,7 @@ def open_database(url: str) -> Database:
     # pg_read_cost.py). A connection that PostgreSQL dropped (a restart)
     # fails the one statement that meets it; SQLAlchemy then invalidates
     # every connection of the pool opened before, and the next checkout
-    # connects afresh.
-    engine = create_async_engine(url, pool_size=10, max_overflow=10)
+    # connects afresh (tests/test_pg_restart.py).
     engine = create_async_engine(url, pool_size=10, max_overflow=10)
     return Database(reader=engine, writer=engine, reads=ReadTasks(engine),
                     held=WriteConnection(engine))
