@@ -163,7 +163,12 @@ def open_database(url: str) -> Database:
     # every connection of the pool opened before, and the next checkout
     # connects afresh (tests/test_pg_restart.py).
     engine = create_async_engine(url, pool_size=10, max_overflow=10)
-    return Database(reader=engine, writer=engine, reads=ReadTasks(engine),
+    # The hot paths' reads outside a transaction: under READ COMMITTED each
+    # statement of a transaction takes a snapshot of its own anyway, so
+    # BEGIN and the pool's ROLLBACK were two round trips that bought nothing
+    # (a quarter of a returning login's CPU: bench/login_storm.py, py-spy).
+    gathered = ReadTasks(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return Database(reader=engine, writer=engine, reads=gathered,
                     held=WriteConnection(engine))
 
 
