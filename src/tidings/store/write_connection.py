@@ -44,7 +44,7 @@ class WriteConnection:
                 if _rolled_back(exc) and not conn.invalidated:
                     raise  # the server refused the work: the connection is fine
                 self._conn = None
-                await asyncio.shield(conn.close())
+                await asyncio.shield(_discard(conn))
                 raise
 
     async def close(self) -> None:
@@ -52,6 +52,14 @@ class WriteConnection:
             if self._conn is not None:
                 await self._conn.close()
                 self._conn = None
+
+
+async def _discard(conn: AsyncConnection) -> None:
+    """Close a connection that may be dead without handing it back to the
+    pool: a batch outside a transaction (store/writer/pg_batch.py) leaves
+    nothing for the pool's reset to fail on, so a dead one would go back."""
+    await conn.invalidate()
+    await conn.close()
 
 
 def _rolled_back(exc: BaseException) -> bool:
