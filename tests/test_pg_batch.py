@@ -67,7 +67,8 @@ def _rows(conn: Connection) -> list[tuple[int, int]]:
     tail = Tail(conn, cursor)
     tail.executemany("INSERT INTO tail_t (k, v) VALUES ($1, $2)", [(1, 10), (2, 20), (3, 30)])
     tail.executemany("INSERT INTO tail_u (k) VALUES ($1)", [(7,), (8,)])
-    # The same row twice: each in turn (+2), as executemany would.
+    # The same row twice: each in turn (+2, twice), as executemany would.
+    tail.executemany("UPDATE tail_t SET v = v + $1 WHERE k = $2", [(1, 1), (1, 1)])
     tail.executemany("UPDATE tail_t SET v = v + $1 WHERE k = $2", [(1, 1), (1, 1)])
     # Rows written above: a statement of its own sees them.
     tail.executemany("UPDATE tail_t SET v = v * $1 WHERE k = $2", [(100, 1), (100, 2)])
@@ -82,4 +83,4 @@ def _rows(conn: Connection) -> list[tuple[int, int]]:
 
 async def test_rows_in_one_statement_come_out_as_in_turn(db: Database) -> None:
     found = await db.run_write(_rows)
-    assert found == [(1, 1200), (2, 2000), (3, 30), (4, 0), (7, -1), (8, -1)]
+    assert found == [(1, 1400), (2, 2000), (3, 30), (4, 0), (7, -1), (8, -1)]

@@ -184,7 +184,8 @@ class Tail:
             self._statements[-1].append((sql, plan, rows))
         if self._gate is None and len(self._statements) > 1:
             for statement in self._statements[:-1]:
-                self._run(statement, None)
+                if statement:
+                    self._run(statement, None)
             del self._statements[:-1]
 
     def send(self) -> None:
