@@ -62,6 +62,12 @@ class Cluster:
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-w", "-t", "60",
                   "-l", str(self.root / "log"), "start")
 
+    def restart(self) -> None:
+        """Stop at once (as a crash would: recovery from the WAL at start)
+        and start again on the same port; open connections die."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "60",
+                  "-l", str(self.root / "log"), "restart")
+
     def stop(self) -> None:
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")

@@ -161,10 +161,14 @@ def open_database(url: str) -> Database:
     # pg_read_cost.py). A connection that PostgreSQL dropped (a restart)
     # fails the one statement that meets it; SQLAlchemy then invalidates
     # every connection of the pool opened before, and the next checkout
-    # connects afresh.
+    # connects afresh (tests/test_pg_restart.py).
     engine = create_async_engine(url, pool_size=10, max_overflow=10)
-    engine = create_async_engine(url, pool_size=10, max_overflow=10)
-    return Database(reader=engine, writer=engine, reads=ReadTasks(engine),
+    # The hot paths' reads outside a transaction: under READ COMMITTED each
+    # statement of a transaction takes a snapshot of its own anyway, so
+    # BEGIN and the pool's ROLLBACK were two round trips that bought nothing
+    # (a quarter of a returning login's CPU: bench/login_storm.py, py-spy).
+    gathered = ReadTasks(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return Database(reader=engine, writer=engine, reads=gathered,
                     held=WriteConnection(engine))
 
 

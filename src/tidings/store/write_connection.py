@@ -7,7 +7,11 @@ sixth of its Python (py-spy --gil on bench/writer_alone.py against
 PostgreSQL). The writer runs one batch at a time, so one connection held
 open does; the lock keeps it so if another caller comes. A batch that
 fails drops the connection (it may be dead: PostgreSQL restarted); the
-next takes a fresh one from the pool.
+next takes a fresh one from the pool. Not when the server refused the
+batch (a unique key taken, a deadlock, a serialization failure: SQLSTATE
+classes 23 and 40): the transaction is rolled back and the connection
+fine, and the writer tries again (a resend meets a unique key at its first
+try: store/writer/pg_batch.py).
 """
 
 from __future__ import annotations
@@ -36,9 +40,11 @@ class WriteConnection:
             try:
                 async with conn.begin():
                     return await conn.run_sync(work, *args)
-            except BaseException:
+            except BaseException as exc:
+                if _rolled_back(exc) and not conn.invalidated:
+                    raise  # the server refused the work: the connection is fine
                 self._conn = None
-                await asyncio.shield(conn.close())
+                await asyncio.shield(_discard(conn))
                 raise
 
     async def close(self) -> None:
@@ -46,3 +52,20 @@ class WriteConnection:
             if self._conn is not None:
                 await self._conn.close()
                 self._conn = None
+
+
+async def _discard(conn: AsyncConnection) -> None:
+    """Close a connection that may be dead without handing it back to the
+    pool: a batch outside a transaction (store/writer/pg_batch.py) leaves
+    nothing for the pool's reset to fail on, so a dead one would go back."""
+    await conn.invalidate()
+    await conn.close()
+
+
+def _rolled_back(exc: BaseException) -> bool:
+    """Whether the server refused the work (the connection lives on)."""
+    for err in (exc, getattr(exc, "orig", None), exc.__cause__):
+        state = getattr(err, "sqlstate", None)
+        if isinstance(state, str) and state[:2] in ("23", "40"):
+            return True
+    return False

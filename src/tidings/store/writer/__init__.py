@@ -18,6 +18,8 @@ conversation's next seq, so catch-up by seq carries changes like messages.
 - messages.py: message rows and the lookup of sends stored before (dedup);
 - changes.py: recall and edit;
 - group_ops.py: group operations and their system entries;
+- pg_batch.py: PostgreSQL: a batch's rows in one statement, and a batch of
+  sends written from memory in that one statement, which checks the seqs;
 - rows.py: ``TransactionRows``, through which each feature adds its rows to
   an entry's transaction (search text, media refs, mentions, the callbacks
   outbox, push jobs: each beside its own store module, registered by the

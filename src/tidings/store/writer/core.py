@@ -22,6 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import cast
 
 from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import DBAPICursor
@@ -45,6 +46,7 @@ from tidings.store.writer.changes import ChangeHook, Changes
 from tidings.store.writer.conversations import Conversations
 from tidings.store.writer.group_ops import GroupOpHook, GroupOps
 from tidings.store.writer.messages import MessageRows, repeated, send_key
+from tidings.store.writer.pg_batch import SeqMoved, Tail, seq_gate
 from tidings.store.writer.rows import LaterWork, TransactionRows, overrides
 
 log = logging.getLogger(__name__)
@@ -272,7 +274,9 @@ class MessageWriter:
         requests = [m for m, _ in batch]
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
-                return await self._db.run_write(self._commit_in, requests, now_ms())
+                # A first try may take the short way (pg_batch.seq_gate).
+                return await self._db.run_write(self._commit_in, requests, now_ms(),
+                                                attempt == 1)
             except Exception as exc:
                 # Another process wrote the same send, or made the same
                 # conversation, in a transaction that overlapped ours: the
@@ -286,8 +290,8 @@ class MessageWriter:
                     self._conversations.forget(message.key)
         raise AssertionError("unreachable")
 
-    def _commit_in(self, conn: Connection, requests: list[Request], now: int
-                   ) -> list[Committed | TidingsError]:
+    def _commit_in(self, conn: Connection, requests: list[Request], now: int,
+                   first: bool = True) -> list[Committed | TidingsError]:
         """The whole batch, inside one transaction (run by ``Database.run_write``).
 
         The per-batch statements go straight to the driver's cursor: through
@@ -295,7 +299,7 @@ class MessageWriter:
         which is most of a small batch's CPU (bench/chat_load.py --rate 300)."""
         cursor = conn.connection.cursor()
         try:
-            return self._write_batch(conn, cursor, requests, now)
+            return self._write_batch(conn, cursor, requests, now, first)
         except BaseException:
             # Nothing of this batch is written: what was collected goes too.
             self._messages.discard()
@@ -307,9 +311,13 @@ class MessageWriter:
             cursor.close()
 
     def _write_batch(self, conn: Connection, cursor: DBAPICursor, requests: list[Request],
-                     now: int) -> list[Committed | TidingsError]:
+                     now: int, first: bool) -> list[Committed | TidingsError]:
+        shared = self._conversations.shared
+        # PostgreSQL, sends to conversations in memory: no dedup and no lock
+        # before; the batch's one statement checks (pg_batch.py).
+        gate = seq_gate(self._conversations, requests) if shared and first else None
         sends = [r for r in requests if isinstance(r, NewMessage)]
-        earlier = self._messages.stored_before(cursor, sends) if sends else {}
+        earlier = self._messages.stored_before(cursor, sends) if sends and gate is None else {}
         fresh = [r for r in sends if send_key(r) not in earlier]
         changes = [r for r in requests if not isinstance(r, NewMessage)] if (
             len(sends) != len(requests)) else []
@@ -319,7 +327,7 @@ class MessageWriter:
         lookup = {r.key for r in changes} | {r.key for r in fresh
                                              if r.key.kind is ConversationKind.GROUP}
         self._conversations.load(conn, create, lookup, now)
-        if self._conversations.shared:
+        if shared and gate is None:
             regroup = {r.key for r in changes if isinstance(r, NewGroupOp)}
             gone = self._conversations.lock(conn, cursor, create | lookup, regroup)
             if gone:
@@ -347,9 +355,18 @@ class MessageWriter:
                 group = None if conv is None else conv.group
                 for hook in on_message:
                     hook(r, outcome.message, group, now)
-        self._flush(cursor)
-        self._conversations.write_back(cursor)
-        self._messages.write_reads(cursor)
+        # The batch's last writes: on PostgreSQL one statement (pg_batch.py).
+        if gate is not None and any(isinstance(a, TidingsError) for a in stored.values()):
+            # Refused by the group as remembered: judged again on the group
+            # as committed (another process may have changed it).
+            raise SeqMoved()
+        tail = Tail(conn, cursor, gate) if shared else None
+        last = cursor if tail is None else cast(DBAPICursor, tail)
+        self._flush(last)
+        self._conversations.write_back(last)
+        self._messages.write_reads(last)
+        if tail is not None:
+            tail.send()
         result: list[Committed | TidingsError] = []
         for r in requests:
             answer = stored.get(id(r))

@@ -1,0 +1,248 @@
+"""PostgreSQL: a batch's writes in one statement, and a batch in one round trip.
+
+A lone batch made nine round trips (``log_statement=all`` on
+bench/writer_alone.py): BEGIN, the dedup, the conversations' lock, one
+``executemany`` for each kind of row (the messages, their search text, push
+jobs, the conversations' counters, the senders' read cursors) and COMMIT.
+
+**The rows in one statement.** ``Tail`` stands for the batch's cursor while
+the rows are written and sends them as one statement of data-modifying
+CTEs, each over ``unnest`` of one array per parameter::
+
+    WITH w0 AS (INSERT INTO messages (...) SELECT u._1, ... FROM unnest($1::int8[], ...)
+                AS u(_1, ...)),
+         w1 AS (UPDATE conversations SET last_seq = u._1 ... FROM unnest(...) AS u(...)
+                WHERE id = u._5)
+    SELECT 0
+
+What one statement changes against several in order, and when a write is
+therefore sent on its own (in its place, so order is kept): the
+sub-statements share one snapshot and none sees another's rows, so a table
+written twice starts a new statement (foreign keys are checked at the
+statement's end, so a row and one referring to it may share one); an
+``UPDATE`` meets each target row once, so one whose ``WHERE`` parameters
+repeat across rows goes on its own; only the plain forms are rewritten
+(``INSERT INTO t (...) VALUES (...)``, optionally ``ON CONFLICT DO
+NOTHING``, and ``UPDATE t SET ... WHERE ...`` without a subquery).
+
+**The batch in one statement** (``seq_gate``): when a batch holds only
+sends to conversations the writer has in memory, it skips the dedup and the
+lock: the seqs come from memory, and the statement's first part locks the
+conversations (in id order) whose ``last_seq`` is still what memory says;
+if one is missing it calls ``tidings_seq_moved()`` (migration 0022), which
+fails the statement before any row is written, with SQLSTATE 40001. A send
+stored before (a resend) fails it on the client id's unique key (23505).
+Either way the writer tries again the long way (``MessageWriter._commit``).
+One statement needs no transaction of its own: it runs outside one
+(``synchronous_commit`` stays on: it returns after its commit is flushed),
+one round trip for the batch. When the rows need more than one statement
+they run in a transaction, the gate first.
+
+The parameters' types come from the server (each source statement
+prepared once per process); a combined statement is prepared once per shape
+by the driver's statement cache like any other.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.util import await_only
+
+from tidings.domain.ids import ConversationKind
+from tidings.domain.records import NewMessage, Request
+from tidings.store.writer.conversations import Conversations
+
+_INSERT = re.compile(
+    r"^INSERT INTO (\w+) (\([^()]*\)) VALUES \(([^()]*)\)( ON CONFLICT DO NOTHING)?$", re.S)
+_UPDATE = re.compile(r"^UPDATE (\w+) SET ((?:(?! WHERE ).)*) WHERE (.*)$", re.S)
+_PARAM = re.compile(r"\$(\d+)")
+_GATE = ("g AS (SELECT c.id FROM conversations c JOIN unnest($1::int8[], $2::int8[])"
+         " AS e(id, seq) ON c.id = e.id AND c.last_seq = e.seq ORDER BY c.id FOR UPDATE OF c)")
+_GATE_CHECK = ("SELECT CASE WHEN (SELECT count(*) FROM g) = $3 THEN 0"
+               " ELSE tidings_seq_moved() END")
+
+# (table, the CTE's text (see ``_shape``), the parameters' types, the
+# WHERE's parameter positions)
+_Plan = tuple[str, str, tuple[str, ...], tuple[int, ...]]
+# Source SQL -> its plan, or None: sent as it came.
+_plans: dict[str, _Plan | None] = {}
+# Combined statements by their parts' source SQL (and whether gated).
+_combined: dict[tuple[bool, tuple[str, ...]], str] = {}
+
+
+class SeqMoved(Exception):
+    """A batch taken the short way must go the long way (a conflict for
+    ``MessageWriter._commit``, which tries again)."""
+
+    sqlstate = "40001"
+
+
+def seq_gate(conversations: Conversations, requests: Sequence[Request]
+             ) -> dict[int, int] | None:
+    """For a batch that may be written in one statement: each of its
+    conversations' ``last_seq`` as the writer remembers it; None when the
+    batch needs the long way (not only sends, a conversation not in
+    memory, a group without its state)."""
+    gate: dict[int, int] = {}
+    for r in requests:
+        if not isinstance(r, NewMessage):
+            return None
+        conv = conversations.get(r.key)
+        if conv is None or (r.key.kind is ConversationKind.GROUP and conv.group is None):
+            return None
+        gate[conv.id] = conv.last_seq
+    return gate
+
+
+def _columns(sql: str) -> str:
+    """``$n`` as the unnest's column ``u._n``."""
+    return _PARAM.sub(r"u._\1", sql)
+
+
+def _shape(sql: str) -> tuple[str, str, tuple[int, ...]] | None:
+    """(table, the statement with ``$n`` as ``u._n`` and ``<args>`` and
+    ``<names>`` slots for the ``unnest``, the WHERE's parameters) for a form
+    ``Tail`` may combine; None for others."""
+    if "SELECT" in sql.upper() or "RETURNING" in sql.upper():
+        return None
+    if m := _INSERT.match(sql):
+        table, columns, values, conflict = m.groups()
+        body = (f"INSERT INTO {table} {columns} SELECT {_columns(values)}"
+                " FROM unnest(<args>) AS u(<names>)" + (conflict or ""))
+        return table, body, ()
+    if m := _UPDATE.match(sql):
+        table, sets, where = m.groups()
+        if " FROM " in sets.upper() or " FROM " in where.upper():
+            return None
+        body = (f"UPDATE {table} SET {_columns(sets)} FROM unnest(<args>) AS u(<names>)"
+                f" WHERE {_columns(where)}")
+        return table, body, tuple(int(n) for n in _PARAM.findall(where))
+    return None
+
+
+def _driver(conn: Connection) -> Any:
+    return conn.connection.driver_connection
+
+
+def _plan(conn: Connection, sql: str) -> _Plan | None:
+    if sql in _plans:
+        return _plans[sql]
+    shape = _shape(sql)
+    plan: _Plan | None = None
+    if shape is not None:
+        table, body, where = shape
+        stmt = await_only(_driver(conn).prepare(sql))
+        types = tuple(f'"{t.schema}"."{t.name}"' for t in stmt.get_parameters())
+        count = len(types)
+        if count and {int(n) for n in _PARAM.findall(sql)} == set(range(1, count + 1)):
+            plan = (table, body, types, where)
+    _plans[sql] = plan
+    return plan
+
+
+# One write collected: its SQL, its plan (None: sent as it came), its rows.
+_Write = tuple[str, _Plan | None, Sequence[tuple[Any, ...]]]
+
+
+class Tail:
+    """Stands for the batch's DBAPI cursor while the batch's rows are
+    written (``executemany`` only). Without a gate each statement is sent
+    when the next cannot join it, the last by ``send``; with one
+    (``seq_gate``), everything by ``send``."""
+
+    def __init__(self, conn: Connection, cursor: DBAPICursor,
+                 gate: Mapping[int, int] | None = None) -> None:
+        self._conn = conn
+        self._cursor = cursor
+        self._gate = gate
+        # The statements to send: each a list of writes.
+        self._statements: list[list[_Write]] = []
+        self._tables: set[str] = set()
+
+    def executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        plan = _plan(self._conn, sql)
+        if plan is not None and plan[3] and len(rows) > 1:
+            where = [tuple(row[i - 1] for i in plan[3]) for row in rows]
+            if len(set(where)) != len(where):
+                plan = None  # a target row updated twice: each in turn
+        if plan is None:
+            self._statements.append([(sql, None, rows)])
+            self._tables = set()
+            self._statements.append([])
+        else:
+            if plan[0] in self._tables or not self._statements:
+                self._statements.append([])
+                self._tables = set()
+            self._tables.add(plan[0])
+            self._statements[-1].append((sql, plan, rows))
+        if self._gate is None and len(self._statements) > 1:
+            for statement in self._statements[:-1]:
+                if statement:
+                    self._run(statement, None)
+            del self._statements[:-1]
+
+    def send(self) -> None:
+        """Write what was collected."""
+        statements = [s for s in self._statements if s]
+        self._statements = []
+        self._tables = set()
+        gate = self._gate
+        if gate is not None and statements and len(statements) == 1 and (
+                statements[0][0][1] is not None) and not _in_transaction(self._conn):
+            sql, params = self._combined(statements[0], gate)
+            await_only(_driver(self._conn).fetchval(sql, *params))
+            return
+        for i, statement in enumerate(statements):
+            self._run(statement, gate if i == 0 else None)
+
+    def _run(self, statement: list[_Write], gate: Mapping[int, int] | None) -> None:
+        sql, plan, rows = statement[0]
+        if plan is None or (gate is None and len(statement) == 1 and len(rows) == 1):
+            if gate is not None:
+                self._cursor.execute(*self._combined([], gate))
+            if len(rows) == 1:
+                self._cursor.execute(sql, rows[0])  # no arrays to build
+            else:
+                self._cursor.executemany(sql, rows)
+            return
+        self._cursor.execute(*self._combined(statement, gate))
+
+    def _combined(self, statement: list[_Write], gate: Mapping[int, int] | None
+                  ) -> tuple[str, tuple[Any, ...]]:
+        key = (gate is not None, tuple(sql for sql, _, _ in statement))
+        combined = _combined.get(key)
+        if combined is None:
+            combined = _combine([plan for _, plan, _ in statement if plan is not None],
+                                gate is not None)
+            if len(_combined) < 256:
+                _combined[key] = combined
+        params: list[Any] = []
+        if gate is not None:
+            params += [list(gate), list(gate.values()), len(gate)]
+        for _, _, rows in statement:
+            params += [list(column) for column in zip(*rows, strict=True)]
+        return combined, tuple(params)
+
+
+def _in_transaction(conn: Connection) -> bool:
+    """Whether the driver's connection has begun a transaction (the dialect
+    begins one at a batch's first statement); if it cannot tell, yes."""
+    return getattr(conn.connection.dbapi_connection, "_transaction", True) is not None
+
+
+def _combine(plans: list[_Plan], gated: bool) -> str:
+    ctes = [_GATE] if gated else []
+    first = 4 if gated else 1
+    for i, (_, body, types, _) in enumerate(plans):
+        args = ", ".join(f"${first + j}::{t}[]" for j, t in enumerate(types))
+        names = ", ".join(f"_{j + 1}" for j in range(len(types)))
+        ctes.append(f"w{i} AS ({body.replace('<args>', args).replace('<names>', names)})")
+        first += len(types)
+    return "WITH " + ", ".join(ctes) + " " + (_GATE_CHECK if gated else "SELECT 0")

@@ -1,0 +1,86 @@
+"""PostgreSQL's batch in one statement (store/writer/pg_batch.py): a batch
+written from the writer's memory takes the long way when another process
+wrote in its conversation meanwhile, or when it resends a stored send; the
+rows of one statement come out as the statements in turn would make them."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Connection, text
+
+from tests.test_writer_rows import counts, text_message
+from tidings.domain.records import Committed
+from tidings.store.callbacks import OutboxRows
+from tidings.store.engine import Database
+from tidings.store.push import PushJobRows
+from tidings.store.search import TextRows
+from tidings.store.writer import MessageWriter
+from tidings.store.writer.pg_batch import Tail
+
+pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
+
+
+def new_writer(db: Database) -> MessageWriter:
+    writer = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
+    writer.register(TextRows(db), OutboxRows(db), PushJobRows(db, lambda app: True))
+    writer.start()
+    return writer
+
+
+async def seq_of(writer: MessageWriter, client_msg_id: str) -> tuple[int, bool]:
+    done = await writer.submit(text_message(client_msg_id, f"text of {client_msg_id}"))
+    assert isinstance(done, Committed)
+    return done.message.seq, done.duplicate
+
+
+async def test_two_processes_writers_give_each_seq_once(db: Database) -> None:
+    # Two writers on one database: two processes of a cluster.
+    mine, other = new_writer(db), new_writer(db)
+    try:
+        assert await seq_of(mine, "m1") == (1, False)
+        assert await seq_of(mine, "m2") == (2, False)  # from memory: the short way
+        assert await seq_of(other, "m3") == (3, False)
+        # Memory says 2: the database says 3, and decides.
+        assert await seq_of(mine, "m4") == (4, False)
+        assert await seq_of(mine, "m5") == (5, False)
+        # A resend of what the other stored: its first ack, nothing stored.
+        assert await seq_of(mine, "m3") == (3, True)
+        assert await seq_of(mine, "m1") == (1, True)
+    finally:
+        await mine.stop()
+        await other.stop()
+    assert await counts(db) == {"messages": 5, "message_texts": 5, "callback_outbox": 5,
+                                "push_jobs": 5}
+    async with db.reader.connect() as conn:
+        last = (await conn.execute(text(
+            "SELECT last_seq, last_message_seq, last_msg_no FROM conversations"))).one()
+        read = (await conn.execute(text(
+            "SELECT read_seq FROM conversation_members WHERE user_id = 'alice'"))).scalar_one()
+    assert tuple(last) == (5, 5, 5) and read == 5
+
+
+def _rows(conn: Connection) -> list[tuple[int, int]]:
+    cursor = conn.connection.cursor()
+    cursor.execute("CREATE TEMPORARY TABLE tail_t (k int PRIMARY KEY, v int NOT NULL)"
+                   " ON COMMIT DROP")
+    cursor.execute("CREATE TEMPORARY TABLE tail_u (k int NOT NULL) ON COMMIT DROP")
+    tail = Tail(conn, cursor)
+    tail.executemany("INSERT INTO tail_t (k, v) VALUES ($1, $2)", [(1, 10), (2, 20), (3, 30)])
+    tail.executemany("INSERT INTO tail_u (k) VALUES ($1)", [(7,), (8,)])
+    # The same row twice: each in turn (+2, twice), as executemany would.
+    tail.executemany("UPDATE tail_t SET v = v + $1 WHERE k = $2", [(1, 1), (1, 1)])
+    tail.executemany("UPDATE tail_t SET v = v + $1 WHERE k = $2", [(1, 1), (1, 1)])
+    # Rows written above: a statement of its own sees them.
+    tail.executemany("UPDATE tail_t SET v = v * $1 WHERE k = $2", [(100, 1), (100, 2)])
+    tail.executemany("INSERT INTO tail_t (k, v) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+                     [(3,), (4,), (4,)])
+    tail.send()
+    cursor.execute("SELECT k, v FROM tail_t UNION ALL SELECT k, -1 FROM tail_u ORDER BY 1")
+    found = [(int(k), int(v)) for k, v in cursor.fetchall()]
+    cursor.close()
+    return found
+
+
+async def test_rows_in_one_statement_come_out_as_in_turn(db: Database) -> None:
+    found = await db.run_write(_rows)
+    assert found == [(1, 1400), (2, 2000), (3, 30), (4, 0), (7, -1), (8, -1)]
