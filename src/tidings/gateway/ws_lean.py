@@ -48,13 +48,27 @@ _NOT_UTF8 = "Invalid UTF-8 sequence received from client."
 class _Server:
     """What every connection of one server shares (one slot each, not six)."""
 
-    __slots__ = ("connections", "loop", "tasks")
+    __slots__ = ("connections", "corked", "loop", "tasks")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, connections: set[Any],
                  tasks: set[asyncio.Task[None]]) -> None:
         self.loop = loop
         self.connections = connections
         self.tasks = tasks
+        # The connections with frames held for this turn of the loop.
+        self.corked: list[LeanWebSocket] | None = None
+
+    def cork(self, connection: LeanWebSocket) -> None:
+        corked = self.corked
+        if corked is None:
+            corked = self.corked = []
+            self.loop.call_soon(self.uncork)
+        corked.append(connection)
+
+    def uncork(self) -> None:
+        corked, self.corked = self.corked, None
+        for connection in corked or ():
+            connection.flush()
 
 
 class LeanWebSocket(asyncio.Protocol):
@@ -71,6 +85,7 @@ class LeanWebSocket(asyncio.Protocol):
         "_lost",
         "_on_lost",
         "_paused",
+        "_pending",
         "_reader",
         "_runner",
         "_server",
@@ -88,6 +103,8 @@ class LeanWebSocket(asyncio.Protocol):
         self._inbox: deque[str | bytes] | None = None  # frames waiting for the session
         self._runner: asyncio.Task[None] | None = None  # the task handing them over
         self._paused = False
+        # Frames written in this turn of the loop, sent together at its end.
+        self._pending: list[bytes] | None = None
         self._writable = True
         self._drained: asyncio.Future[None] | None = None
         self._close_sent = False
@@ -113,8 +130,21 @@ class LeanWebSocket(asyncio.Protocol):
         # A connection that is ending takes no more frames (its device resyncs).
         if self._close_sent or self._lost or self._transport.is_closing():
             return True
-        self._transport.write(ws_frames.frame(ws_frames.TEXT, frame))
+        # Held to the end of this turn of the loop: a commit's acks and
+        # events to one connection go out in one write (one syscall), not
+        # one each (issue 19).
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = []
+            self._server.cork(self)
+        pending.append(ws_frames.frame(ws_frames.TEXT, frame))
         return True
+
+    def flush(self) -> None:
+        """Write the frames held in this turn (before anything else is written)."""
+        pending, self._pending = self._pending, None
+        if pending and not self._lost and not self._transport.is_closing():
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     async def send(self, frame: bytes) -> None:
         while not self.send_now(frame):  # the socket's buffer is full: wait for the peer
@@ -129,6 +159,7 @@ class LeanWebSocket(asyncio.Protocol):
         if self._close_sent or transport.is_closing():
             return
         self._end(code)
+        self.flush()
         transport.write(ws_frames.close_frame(code, reason))
         self._close_sent = True
         self._resume()
@@ -143,6 +174,7 @@ class LeanWebSocket(asyncio.Protocol):
                 self._queue(payload)
             elif opcode == ws_frames.PING:
                 if not self._close_sent:
+                    self.flush()
                     self._transport.write(ws_frames.frame(ws_frames.PONG, payload))  # type: ignore[arg-type]
             elif opcode == ws_frames.CLOSE:
                 self._closed_by_peer(payload)  # type: ignore[arg-type]
@@ -159,6 +191,7 @@ class LeanWebSocket(asyncio.Protocol):
         transport = self._transport
         if not self._close_sent:  # the peer's close: answer it with its code
             self._end(1005 if code is None else code)
+            self.flush()
             transport.write(ws_frames.close_frame(code))
             self._close_sent = True
         transport.close()
@@ -169,6 +202,7 @@ class LeanWebSocket(asyncio.Protocol):
         transport = self._transport
         if not self._close_sent:
             self._end(failure.code)
+            self.flush()
             transport.write(ws_frames.close_frame(failure.code, failure.reason))
             self._close_sent = True
         transport.close()
@@ -201,6 +235,7 @@ class LeanWebSocket(asyncio.Protocol):
         """uvicorn's server stops: close with 1012 (try again elsewhere)."""
         if not self._close_sent:
             self._end(1012)
+            self.flush()
             self._transport.write(ws_frames.close_frame(1012))
             self._close_sent = True
         self._transport.close()
