@@ -102,10 +102,9 @@ class Sending:
             raise TidingsError(ErrorCode.MESSAGE_TOO_LONG,
                                f"message is {size} bytes; the limit is {self._max_message_bytes}")
         dedup = (sender.sdkappid, sender.user_id, client_msg_id)
-        loop = asyncio.get_running_loop()
         earlier = self._recent.get(dedup)
         if earlier is not None:
-            repeated = loop.create_future()
+            repeated = asyncio.get_running_loop().create_future()
             repeated.set_result(self._repeat(earlier, key, origin))
             return repeated
         first = self._in_flight.get(dedup)
