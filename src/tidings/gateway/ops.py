@@ -158,9 +158,9 @@ def stored_op(ctx: OpContext, model: type[M],
     ``answer_when_stored``).
 
     The handler's ``now`` does that without a task or an await when ``run``
-    hands the write on at once (a message without uploads): per message, a
-    task and its coroutines were a fifth of the event loop's Python on this
-    path (issue 19)."""
+    hands the write on at once (a message without uploads): no task and no
+    coroutine per message (issue 19, bench/README.md "the event loop's cost
+    per message")."""
 
     def now(req_id: RequestId, data: dict[str, Any]) -> Awaitable[None] | None:
         request = model.model_validate(data)

@@ -8,8 +8,10 @@ connection, they and uvicorn's ``asyncio.Queue``, ``Event``s, request and
 headers held about 12 KiB of an idle connection's memory, and the HTTP
 protocol object stayed alive behind the upgrade. Here a connection is one
 object with slots (it is also the session's ``Transport``); a frame read is
-handed to the ``Session`` by a task that lives only while frames wait, so an
-idle connection has no task at all.
+handled by the ``Session`` straight from the read, and a task lives only
+while an op waits (login, sync; frames read meanwhile queue behind it), so
+an idle connection has no task at all. The frames written to a connection
+in one turn of the event loop go out in one socket write at its end.
 
 The behaviour is the websockets path's (``gateway/ws_direct.py``, kept
 behind ``TIDINGS_WS_LEAN=0``): the same close codes (1002 for a broken
@@ -247,9 +249,9 @@ class LeanWebSocket(asyncio.Protocol):
             return  # past our close: read on until the peer's close reply
         if self._runner is None:
             # Nothing waits before this frame: the session handles it now,
-            # as far as it goes without waiting (a send, to the writer). A
-            # task per frame and its wake-up were ~15 % of the loop's
-            # Python per message (issue 19); only the rest, if any, is one.
+            # as far as it goes without waiting (a send, to the writer): no
+            # task, task step and coroutine chain per frame (issue 19);
+            # only an op that waits gets a task, for what is left of it.
             session = self._session
             assert session is not None
             rest = session.take(raw)
