@@ -190,8 +190,12 @@ class Sending:
         if future.cancelled() or future.exception() is not None:
             return
         committed = future.result()
-        if committed.duplicate and committed.request.origin is not None:
-            committed.request.origin.ack(committed)  # the hook acks fresh ones only
+        request = committed.request
+        if committed.duplicate and request.origin is not None:
+            request.origin.ack(committed)  # the hook acks fresh ones only
+        # Acked: the recent acks below must not keep the sending connection
+        # (its session, its socket's objects) alive after it closes.
+        request.origin = None
         self._recent[dedup] = committed
         if len(self._recent) > RECENT_ACKS:
             self._recent.popitem(last=False)
