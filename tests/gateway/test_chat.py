@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.support import App, Conn, Server
 
 
@@ -69,3 +71,26 @@ async def test_every_device_gets_every_message(server: Server, app: App) -> None
     await phone.no_event("message")
     for c in (phone, laptop, bob_phone, bob_web):
         await c.close()
+
+
+async def test_the_recent_acks_do_not_keep_the_sending_connection(server: Server,
+                                                                  app: App) -> None:
+    """A resend is answered from the recent acks (50,000 kept); they keep
+    the message, not the connection that sent it (its session and socket
+    objects would stay alive that long after it closed)."""
+    from tidings.domain.ids import Identity
+
+    alice = await Conn.login(server, app, "alice")
+    first = await alice.send_text("c2c_bob", "kept?", client_msg_id="recent-1")
+    await alice.close()
+    sender = Identity(app.sdkappid, "alice")
+
+    async def kept(services: Any) -> tuple[int, object]:
+        committed = services.runtime.messaging.recent_ack(sender, "recent-1")
+        return committed.message.seq, committed.request.origin
+
+    assert server._call(kept) == (first["data"]["seq"], None)  # type: ignore[attr-defined]
+    again = await Conn.login(server, app, "alice")
+    repeat = await again.send_text("c2c_bob", "kept?", client_msg_id="recent-1")
+    assert repeat["data"]["duplicate"] is True and repeat["data"]["seq"] == first["data"]["seq"]
+    await again.close()

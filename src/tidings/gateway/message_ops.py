@@ -14,8 +14,9 @@ from tidings.domain.ids import Identity
 from tidings.domain.records import Committed
 from tidings.domain.requests import SendRequest
 from tidings.gateway.context import OpContext
-from tidings.gateway.ops import Handler, op, stored_op, timed_op
+from tidings.gateway.ops import Handler, Stored, op, stored_op, timed_op
 from tidings.protocol import ops
+from tidings.services.media import names_media
 from tidings.services.messaging import AckTarget
 
 
@@ -23,17 +24,28 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
     rt = ctx.runtime
     messaging = rt.messaging
 
-    async def send(me: Identity, r: SendRequest,
-                   origin: AckTarget) -> asyncio.Future[Committed]:
-        elements = await rt.media.prepare_for(me.sdkappid, me.user_id, r.elements_json())
-        assert elements is not None
+    def submit(me: Identity, r: SendRequest, origin: AckTarget,
+               elements: bytes) -> asyncio.Future[Committed]:
         return messaging.submit(
             me, r.conversation_id, r.client_msg_id, elements, r.cloud_custom_data,
             origin=origin, context=ctx.send_context, mentions=r.mentions,
             push=r.offline_push)
 
-    async def recall(me: Identity, r: ops.RecallData,
-                     origin: AckTarget) -> asyncio.Future[Committed]:
+    async def send_prepared(me: Identity, r: SendRequest, origin: AckTarget,
+                            elements: bytes) -> asyncio.Future[Committed]:
+        prepared = await rt.media.prepare_for(me.sdkappid, me.user_id, elements)
+        assert prepared is not None
+        return submit(me, r, origin, prepared)
+
+    def send(me: Identity, r: SendRequest, origin: AckTarget) -> Stored:
+        # Only a message naming an upload waits for the store before the
+        # writer; the others are handed on at once (stored_op's ``now``).
+        elements = r.elements_json()
+        if names_media(elements):
+            return send_prepared(me, r, origin, elements)
+        return submit(me, r, origin, elements)
+
+    def recall(me: Identity, r: ops.RecallData, origin: AckTarget) -> Stored:
         return messaging.submit_change(me, r.conversation_id, r.seq, EntryKind.RECALL,
                                        origin=origin)
 

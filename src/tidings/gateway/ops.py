@@ -132,22 +132,56 @@ def timed_op(ctx: OpContext, model: type[M], run: Callable[[Identity, M], Any],
     return _validating(model, handle)
 
 
+# What a write's ``run`` gives back: the write's future when it was handed
+# to the service at once, else an awaitable of it (the write first reads
+# something: a message naming an upload).
+Stored = asyncio.Future[Committed] | Awaitable[asyncio.Future[Committed]]
+# A handler's part that runs without a task: None when the frame is done,
+# else what is left of it to await.
+Immediate = Callable[[RequestId, dict[str, Any]], Awaitable[None] | None]
+
+
+def immediate(handler: Handler) -> Immediate | None:
+    """The part of ``handler`` that may run straight from the socket's read,
+    without a task (see ``stored_op``); None: it has none."""
+    return getattr(handler, "now", None)
+
+
 def stored_op(ctx: OpContext, model: type[M],
-              run: Callable[[Identity, M, AckTarget], Awaitable[asyncio.Future[Committed]]],
+              run: Callable[[Identity, M, AckTarget], Stored],
               ack: Callable[[OpContext, RequestId], AckTarget] = Ack) -> Handler:
     """The handler of a write that the writer answers (send, recall, edit):
     parses the frame's data as ``model`` and calls ``run`` as the logged-in
     user with the ack target for this request (``ack``: ``Ack`` unless the
     answer needs another shape); ``run`` hands the write to a service and
     returns the write's future, which is not awaited (see
-    ``answer_when_stored``)."""
+    ``answer_when_stored``).
+
+    The handler's ``now`` does that without a task or an await when ``run``
+    hands the write on at once (a message without uploads): no task and no
+    coroutine per message (issue 19, bench/README.md "the event loop's cost
+    per message")."""
+
+    def now(req_id: RequestId, data: dict[str, Any]) -> Awaitable[None] | None:
+        request = model.model_validate(data)
+        submitted = run(ctx.me(), request, ack(ctx, req_id))
+        if isinstance(submitted, asyncio.Future):
+            answer_when_stored(ctx, req_id, submitted)
+            return None
+        return _answer_later(ctx, req_id, submitted)
 
     async def handle(req_id: RequestId, data: dict[str, Any]) -> None:
-        request = model.model_validate(data)
-        future = await run(ctx.me(), request, ack(ctx, req_id))
-        answer_when_stored(ctx, req_id, future)
+        rest = now(req_id, data)
+        if rest is not None:
+            await rest
 
+    setattr(handle, "now", now)  # noqa: B010 - an attribute of a function
     return _validating(model, handle)
+
+
+async def _answer_later(ctx: OpContext, req_id: RequestId,
+                        submitted: Awaitable[asyncio.Future[Committed]]) -> None:
+    answer_when_stored(ctx, req_id, await submitted)
 
 
 def answer_when_stored(ctx: OpContext, req_id: RequestId,

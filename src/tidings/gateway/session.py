@@ -20,8 +20,8 @@ import enum
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -46,7 +46,7 @@ from tidings.gateway import (
     timer_wheel,
 )
 from tidings.gateway.context import OpContext
-from tidings.gateway.ops import Handler, answering_op, heard, public_op
+from tidings.gateway.ops import Handler, answering_op, heard, immediate, public_op
 from tidings.protocol import frames, ops
 from tidings.protocol.frames import FrameError, RequestId, event_frame
 from tidings.runtime import Runtime
@@ -360,6 +360,16 @@ class Session:
     # -- inbound -----------------------------------------------------------
 
     async def receive(self, raw: str | bytes) -> None:
+        """Handle one frame, awaiting what it waits for."""
+        rest = self.take(raw)
+        if rest is not None:
+            await rest
+
+    def take(self, raw: str | bytes) -> Coroutine[Any, Any, None] | None:
+        """Handle one frame as far as it goes without waiting: None when it
+        is done (a send handed to the writer is: its ack follows the
+        commit), else the rest to await before the next frame. The socket
+        calls this straight from its read, so most frames need no task."""
         self._last_heard = time.monotonic()
         req_id: RequestId = None
         op = ""
@@ -374,22 +384,32 @@ class Session:
                 raise TidingsError(ErrorCode.NOT_LOGGED_IN, "log in first")
             if op == "login" and self.identity is not None:
                 raise TidingsError(ErrorCode.ALREADY_LOGGED_IN, "this connection is logged in")
-            await handler(req_id, data)
-        except FrameError as exc:
-            self._failed(op, exc.error)
-            self.reply(frames.fail(exc.req_id, exc.error))
-        except TidingsError as exc:
-            self._failed(op, exc)
-            self.reply(frames.fail(req_id, exc))
-        except ValidationError as exc:
+            now = immediate(handler)
+            rest = handler(req_id, data) if now is None else now(req_id, data)
+        except Exception as exc:
+            self._refused(op, req_id, exc)
+            return None
+        return None if rest is None else self._rest(op, req_id, rest)
+
+    async def _rest(self, op: str, req_id: RequestId, rest: Awaitable[None]) -> None:
+        try:
+            await rest
+        except Exception as exc:
+            self._refused(op, req_id, exc)
+
+    def _refused(self, op: str, req_id: RequestId, exc: Exception) -> None:
+        """The answer to a frame that failed: its error, or 50000 for a crash."""
+        if isinstance(exc, FrameError):
+            error, req_id = exc.error, exc.req_id
+        elif isinstance(exc, TidingsError):
+            error = exc
+        elif isinstance(exc, ValidationError):
             error = frames.invalid(exc)
-            self._failed(op, error)
-            self.reply(frames.fail(req_id, error))
-        except Exception:
-            log.exception("ws_op_crashed", session=self.id, op=op)
+        else:
+            log.exception("ws_op_crashed", session=self.id, op=op)  # called in its except
             error = TidingsError(ErrorCode.INTERNAL, "internal error; it was logged")
-            self._failed(op, error)
-            self.reply(frames.fail(req_id, error))
+        self._failed(op, error)
+        self.reply(frames.fail(req_id, error))
 
     def _failed(self, op: str, error: TidingsError) -> None:
         """A refused op: counted by code; a line at debug (a client's

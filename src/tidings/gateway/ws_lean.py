@@ -8,8 +8,10 @@ connection, they and uvicorn's ``asyncio.Queue``, ``Event``s, request and
 headers held about 12 KiB of an idle connection's memory, and the HTTP
 protocol object stayed alive behind the upgrade. Here a connection is one
 object with slots (it is also the session's ``Transport``); a frame read is
-handed to the ``Session`` by a task that lives only while frames wait, so an
-idle connection has no task at all.
+handled by the ``Session`` straight from the read, and a task lives only
+while an op waits (login, sync; frames read meanwhile queue behind it), so
+an idle connection has no task at all. The frames written to a connection
+in one turn of the event loop go out in one socket write at its end.
 
 The behaviour is the websockets path's (``gateway/ws_direct.py``, kept
 behind ``TIDINGS_WS_LEAN=0``): the same close codes (1002 for a broken
@@ -25,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import unquote
 
@@ -48,13 +50,27 @@ _NOT_UTF8 = "Invalid UTF-8 sequence received from client."
 class _Server:
     """What every connection of one server shares (one slot each, not six)."""
 
-    __slots__ = ("connections", "loop", "tasks")
+    __slots__ = ("connections", "corked", "loop", "tasks")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, connections: set[Any],
                  tasks: set[asyncio.Task[None]]) -> None:
         self.loop = loop
         self.connections = connections
         self.tasks = tasks
+        # The connections with frames held for this turn of the loop.
+        self.corked: list[LeanWebSocket] | None = None
+
+    def cork(self, connection: LeanWebSocket) -> None:
+        corked = self.corked
+        if corked is None:
+            corked = self.corked = []
+            self.loop.call_soon(self.uncork)
+        corked.append(connection)
+
+    def uncork(self) -> None:
+        corked, self.corked = self.corked, None
+        for connection in corked or ():
+            connection.flush()
 
 
 class LeanWebSocket(asyncio.Protocol):
@@ -71,6 +87,7 @@ class LeanWebSocket(asyncio.Protocol):
         "_lost",
         "_on_lost",
         "_paused",
+        "_pending",
         "_reader",
         "_runner",
         "_server",
@@ -88,6 +105,8 @@ class LeanWebSocket(asyncio.Protocol):
         self._inbox: deque[str | bytes] | None = None  # frames waiting for the session
         self._runner: asyncio.Task[None] | None = None  # the task handing them over
         self._paused = False
+        # Frames written in this turn of the loop, sent together at its end.
+        self._pending: list[bytes] | None = None
         self._writable = True
         self._drained: asyncio.Future[None] | None = None
         self._close_sent = False
@@ -113,8 +132,21 @@ class LeanWebSocket(asyncio.Protocol):
         # A connection that is ending takes no more frames (its device resyncs).
         if self._close_sent or self._lost or self._transport.is_closing():
             return True
-        self._transport.write(ws_frames.frame(ws_frames.TEXT, frame))
+        # Held to the end of this turn of the loop: a commit's acks and
+        # events to one connection go out in one write (one syscall), not
+        # one each (issue 19).
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = []
+            self._server.cork(self)
+        pending.append(ws_frames.frame(ws_frames.TEXT, frame))
         return True
+
+    def flush(self) -> None:
+        """Write the frames held in this turn (before anything else is written)."""
+        pending, self._pending = self._pending, None
+        if pending and not self._lost and not self._transport.is_closing():
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     async def send(self, frame: bytes) -> None:
         while not self.send_now(frame):  # the socket's buffer is full: wait for the peer
@@ -129,6 +161,7 @@ class LeanWebSocket(asyncio.Protocol):
         if self._close_sent or transport.is_closing():
             return
         self._end(code)
+        self.flush()
         transport.write(ws_frames.close_frame(code, reason))
         self._close_sent = True
         self._resume()
@@ -143,6 +176,7 @@ class LeanWebSocket(asyncio.Protocol):
                 self._queue(payload)
             elif opcode == ws_frames.PING:
                 if not self._close_sent:
+                    self.flush()
                     self._transport.write(ws_frames.frame(ws_frames.PONG, payload))  # type: ignore[arg-type]
             elif opcode == ws_frames.CLOSE:
                 self._closed_by_peer(payload)  # type: ignore[arg-type]
@@ -159,6 +193,7 @@ class LeanWebSocket(asyncio.Protocol):
         transport = self._transport
         if not self._close_sent:  # the peer's close: answer it with its code
             self._end(1005 if code is None else code)
+            self.flush()
             transport.write(ws_frames.close_frame(code))
             self._close_sent = True
         transport.close()
@@ -169,6 +204,7 @@ class LeanWebSocket(asyncio.Protocol):
         transport = self._transport
         if not self._close_sent:
             self._end(failure.code)
+            self.flush()
             transport.write(ws_frames.close_frame(failure.code, failure.reason))
             self._close_sent = True
         transport.close()
@@ -201,6 +237,7 @@ class LeanWebSocket(asyncio.Protocol):
         """uvicorn's server stops: close with 1012 (try again elsewhere)."""
         if not self._close_sent:
             self._end(1012)
+            self.flush()
             self._transport.write(ws_frames.close_frame(1012))
             self._close_sent = True
         self._transport.close()
@@ -210,6 +247,17 @@ class LeanWebSocket(asyncio.Protocol):
     def _queue(self, raw: str | bytes) -> None:
         if self._close_sent or self._ended:
             return  # past our close: read on until the peer's close reply
+        if self._runner is None:
+            # Nothing waits before this frame: the session handles it now,
+            # as far as it goes without waiting (a send, to the writer): no
+            # task, task step and coroutine chain per frame (issue 19);
+            # only an op that waits gets a task, for what is left of it.
+            session = self._session
+            assert session is not None
+            rest = session.take(raw)
+            if rest is not None:
+                self._run_soon(rest)
+            return
         inbox = self._inbox
         if inbox is None:
             inbox = self._inbox = deque()
@@ -218,26 +266,29 @@ class LeanWebSocket(asyncio.Protocol):
             # A client that sends faster than it is served is held back by TCP.
             self._paused = True
             self._transport.pause_reading()
-        if self._runner is None:
-            self._run_soon()
 
-    def _run_soon(self) -> None:
+    def _run_soon(self, first: Coroutine[Any, Any, None] | None = None) -> None:
         server = self._server
-        task = self._runner = server.loop.create_task(self._run())
+        task = self._runner = server.loop.create_task(self._run(first))
         server.tasks.add(task)
         task.add_done_callback(server.tasks.discard)
 
-    async def _run(self) -> None:
-        """Hand the waiting frames to the session; when the connection has
+    async def _run(self, first: Coroutine[Any, Any, None] | None) -> None:
+        """Finish the frame that had to wait (``first``), then hand the
+        frames read meanwhile to the session; when the connection has
         ended, let the session finish."""
         session = self._session
         assert session is not None
         try:
+            if first is not None:
+                await first
             inbox = self._inbox
             while inbox:
                 await session.receive(inbox.popleft())
             self._resume()
         finally:
+            if first is not None:
+                first.close()  # a task cancelled before its start never ran it
             self._runner = None
             self._inbox = None
             if self._ended and self._session is not None:

@@ -35,14 +35,20 @@ from tidings.services.media_views import Download, MediaViews, content_dispositi
 from tidings.store.media import MediaRow, MediaStore, PolicyRow
 
 # Callers import these from here (api/media.py, gateway/media_ops.py).
-__all__ = ["Caller", "Download", "MediaService", "content_disposition", "parse_kinds",
-           "policy_view"]
+__all__ = ["Caller", "Download", "MediaService", "content_disposition", "names_media",
+           "parse_kinds", "policy_view"]
 
 log = logging.getLogger(__name__)
 
 # Which element type carries which kind of upload (a file element carries any).
 _ELEMENT_KINDS = {"image": MediaKind.IMAGE, "sound": MediaKind.SOUND,
                   "video": MediaKind.VIDEO, "file": None}
+
+
+def names_media(elements_json: bytes) -> bool:
+    """Whether a message's elements may name an upload (then ``prepare``
+    reads the store); most messages do not, and skip it without an await."""
+    return b'media_id":"' in elements_json
 
 
 def parse_kinds(text: str) -> frozenset[MediaKind]:
@@ -218,7 +224,7 @@ class MediaService:
                           elements_json: bytes | None, *,
                           external: bool = False) -> bytes | None:
         """``prepare`` for a user (``user_id``) or the app's admin (None)."""
-        if elements_json is None or b'media_id":"' not in elements_json:
+        if elements_json is None or not names_media(elements_json):
             return elements_json
         caller = Caller(sdkappid, user_id or "", admin=user_id is None)
         return await self.prepare(caller, elements_json, external=external)
@@ -237,7 +243,7 @@ class MediaService:
         90002. Elements that name no upload (plain URLs) pass as they are;
         with ``external`` (the Tencent API), so do elements whose id is the
         app's own (no upload of any app has it)."""
-        if b'media_id":"' not in elements_json:
+        if not names_media(elements_json):
             return elements_json
         elements = orjson.loads(elements_json)
         ids = [e["media_id"] for e in elements

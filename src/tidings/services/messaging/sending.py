@@ -102,10 +102,9 @@ class Sending:
             raise TidingsError(ErrorCode.MESSAGE_TOO_LONG,
                                f"message is {size} bytes; the limit is {self._max_message_bytes}")
         dedup = (sender.sdkappid, sender.user_id, client_msg_id)
-        loop = asyncio.get_running_loop()
         earlier = self._recent.get(dedup)
         if earlier is not None:
-            repeated = loop.create_future()
+            repeated = asyncio.get_running_loop().create_future()
             repeated.set_result(self._repeat(earlier, key, origin))
             return repeated
         first = self._in_flight.get(dedup)
@@ -191,8 +190,12 @@ class Sending:
         if future.cancelled() or future.exception() is not None:
             return
         committed = future.result()
-        if committed.duplicate and committed.request.origin is not None:
-            committed.request.origin.ack(committed)  # the hook acks fresh ones only
+        request = committed.request
+        if committed.duplicate and request.origin is not None:
+            request.origin.ack(committed)  # the hook acks fresh ones only
+        # Acked: the recent acks below must not keep the sending connection
+        # (its session, its socket's objects) alive after it closes.
+        request.origin = None
         self._recent[dedup] = committed
         if len(self._recent) > RECENT_ACKS:
             self._recent.popitem(last=False)
