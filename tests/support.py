@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -42,6 +43,36 @@ from tidings.domain.ids import Identity
 from tidings.server import DrainingServer, uvicorn_config
 
 T = TypeVar("T")
+
+
+def _share_default_ssl_contexts() -> None:
+    """Every ``httpx.Client`` (each ``httpx.get``, each ``Server.http()``)
+    builds an SSL context with the system's CA bundle, 20-400 ms of CPU on
+    this machine (SSL_CERT_FILE names Debian's whole bundle), even for the
+    plain http the tests speak: about 1,000 of them made a good part of the
+    suite's time. One context per trust setting serves them all in this
+    process (the test clients and the in-process servers' own, the push
+    worker's). Only the default ``verify=True`` is shared: it checks against
+    the same bundle; tests that trust their own CA pass their own context."""
+    from httpx._transports import default
+
+    made: dict[tuple[bool, str, str], ssl.SSLContext] = {}
+    create = default.create_ssl_context
+
+    def shared(verify: Any = True, cert: Any = None, trust_env: bool = True
+               ) -> ssl.SSLContext:
+        if verify is not True or cert:
+            return create(verify=verify, cert=cert, trust_env=trust_env)
+        key = (trust_env, os.environ.get("SSL_CERT_FILE", ""),
+               os.environ.get("SSL_CERT_DIR", ""))
+        if key not in made:
+            made[key] = create(verify=verify, cert=cert, trust_env=trust_env)
+        return made[key]
+
+    default.create_ssl_context = shared  # type: ignore[assignment]
+
+
+_share_default_ssl_contexts()
 
 CHEAP_ARGON2 = {"TIDINGS_HOME_ARGON2_TIME_COST": "1", "TIDINGS_HOME_ARGON2_MEMORY_KIB": "1024",
                 "TIDINGS_HOME_ARGON2_PARALLELISM": "1"}
