@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import contextvars
 import gc
@@ -255,6 +256,22 @@ class ProcessServer(Server):
         assert self.process is not None
         self.process.kill()
         self.process.wait()
+
+    def create_app(self, name: str = "ShopX", icon_url: str = "") -> App:
+        """As ``tidings app create`` does (the same services over the same
+        database, cli_services.py), in the test process: a CLI process
+        costs a Python start-up and the app's import (~1.3 s, more on a
+        loaded machine) per app; the CLI's own tests run it."""
+        from tidings.cli_services import open_services
+
+        async def create() -> App:
+            async with open_services(load_settings(env=self.env).settings) as services:
+                record, key = await services.apps.create(name, icon_url, "administrator")
+            return App(record.sdkappid, key, "administrator")
+
+        # A thread of its own: the caller may be a coroutine on a running loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, create()).result(60)
 
 
 # -- the server in the test process ------------------------------------------------
