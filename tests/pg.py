@@ -1,5 +1,7 @@
 """A throwaway PostgreSQL cluster for the test run: initdb in a temporary
-folder, listening on a free loopback port, gone when the run ends.
+folder, listening on a free loopback port, gone when the run ends, however
+it ends (tests/leftovers.py: a watchdog, and a sweep of what an earlier run
+left).
 
 The binaries come from the machine (scripts/test installs Debian's
 postgresql when they are missing). PostgreSQL refuses to run as root, so as
@@ -16,6 +18,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from tests import leftovers
 
 
 def find_bin_dir() -> Path | None:
@@ -43,6 +47,7 @@ class Cluster:
         self._as_root = os.geteuid() == 0
         self._counter = 0
         self._template: str | None = None
+        self._guard: leftovers.Guard | None = None
 
     def _run(self, *args: str) -> None:
         cmd = [str(self.bin_dir / args[0]), *args[1:]]
@@ -51,6 +56,11 @@ class Cluster:
         subprocess.run(cmd, check=True, capture_output=True, timeout=120)
 
     def start(self) -> None:
+        leftovers.sweep()
+        # Guarded before it starts: a run killed during pg_ctl's wait still
+        # stops the postmaster (its pid file is read when it is time).
+        self._guard = leftovers.guard("postgres", self.root,
+                                      pid_file=self.data / "postmaster.pid")
         if self._as_root:
             shutil.chown(self.root, "postgres")
             os.chmod(self.root, 0o700)
@@ -73,6 +83,8 @@ class Cluster:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+            if self._guard is not None:
+                self._guard.release()
 
     def new_database(self, *, empty: bool = False) -> str:
         """A fresh database at the newest schema revision (a copy of a

@@ -1,6 +1,7 @@
 """A throwaway Redis for the test run: ``redis-server`` from the machine
 (scripts/test installs Debian's redis-server when it is missing), on a free
-loopback port, its files in a temporary folder, gone when the run ends."""
+loopback port, its files in a temporary folder, gone when the run ends,
+however it ends (tests/leftovers.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests import leftovers
 from tests.pg import free_port
 
 
@@ -25,16 +27,20 @@ class RedisServer:
         self.root = Path(tempfile.mkdtemp(prefix="tidings-redis-"))
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self._guard: leftovers.Guard | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        leftovers.sweep()
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
              str(self.root), "--save", "", "--appendonly", "no", "--protected-mode", "no"],
             stdout=open(self.root / "log", "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+        self._release_guard()
+        self._guard = leftovers.guard("redis-server", self.root, pid=self.process.pid)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -57,6 +63,11 @@ class RedisServer:
         self.process.kill()
         self.process.wait()
 
+    def _release_guard(self) -> None:
+        if self._guard is not None:
+            self._guard.release()
+            self._guard = None
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -66,6 +77,7 @@ class RedisServer:
                 self.process.kill()
                 self.process.wait()
         shutil.rmtree(self.root, ignore_errors=True)
+        self._release_guard()
 
     def flush(self) -> None:
         """Empty it (between clusters of the tests)."""

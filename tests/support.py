@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import contextvars
 import gc
@@ -14,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -42,6 +44,36 @@ from tidings.domain.ids import Identity
 from tidings.server import DrainingServer, uvicorn_config
 
 T = TypeVar("T")
+
+
+def _share_default_ssl_contexts() -> None:
+    """Every ``httpx.Client`` (each ``httpx.get``, each ``Server.http()``)
+    builds an SSL context with the system's CA bundle, 20-400 ms of CPU on
+    this machine (SSL_CERT_FILE names Debian's whole bundle), even for the
+    plain http the tests speak: about 1,000 of them made a good part of the
+    suite's time. One context per trust setting serves them all in this
+    process (the test clients and the in-process servers' own, the push
+    worker's). Only the default ``verify=True`` is shared: it checks against
+    the same bundle; tests that trust their own CA pass their own context."""
+    from httpx._transports import default
+
+    made: dict[tuple[bool, str, str], ssl.SSLContext] = {}
+    create = default.create_ssl_context
+
+    def shared(verify: Any = True, cert: Any = None, trust_env: bool = True
+               ) -> ssl.SSLContext:
+        if verify is not True or cert:
+            return create(verify=verify, cert=cert, trust_env=trust_env)
+        key = (trust_env, os.environ.get("SSL_CERT_FILE", ""),
+               os.environ.get("SSL_CERT_DIR", ""))
+        if key not in made:
+            made[key] = create(verify=verify, cert=cert, trust_env=trust_env)
+        return made[key]
+
+    default.create_ssl_context = shared  # type: ignore[assignment]
+
+
+_share_default_ssl_contexts()
 
 CHEAP_ARGON2 = {"TIDINGS_HOME_ARGON2_TIME_COST": "1", "TIDINGS_HOME_ARGON2_MEMORY_KIB": "1024",
                 "TIDINGS_HOME_ARGON2_PARALLELISM": "1"}
@@ -224,6 +256,22 @@ class ProcessServer(Server):
         assert self.process is not None
         self.process.kill()
         self.process.wait()
+
+    def create_app(self, name: str = "ShopX", icon_url: str = "") -> App:
+        """As ``tidings app create`` does (the same services over the same
+        database, cli_services.py), in the test process: a CLI process
+        costs a Python start-up and the app's import (~1.3 s, more on a
+        loaded machine) per app; the CLI's own tests run it."""
+        from tidings.cli_services import open_services
+
+        async def create() -> App:
+            async with open_services(load_settings(env=self.env).settings) as services:
+                record, key = await services.apps.create(name, icon_url, "administrator")
+            return App(record.sdkappid, key, "administrator")
+
+        # A thread of its own: the caller may be a coroutine on a running loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, create()).result(60)
 
 
 # -- the server in the test process ------------------------------------------------

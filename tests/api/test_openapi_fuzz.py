@@ -18,6 +18,7 @@ test over the ~160 operations), under a minute in all on a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -28,29 +29,45 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
+from tests.conftest import new_server
 from tests.support import App, Server, openapi_doc
 
 EXAMPLES_PER_OPERATION = 10
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
 
 
+@dataclass
+class Fuzzed:
+    server: Server
+    operations: list[Any]  # schemathesis' operations, read from the document once
+    app: App  # the test's own: the admin's fuzz may retire its app's keys
+
+
+@pytest.fixture(scope="module")
+def fuzzed_server(tmp_path_factory: pytest.TempPathFactory
+                  ) -> Iterator[tuple[Server, list[Any]]]:
+    """One server for the module's tests, on SQLite: the document is the same
+    on every backend. Shared, because each new server builds its document
+    anew (seconds of CPU) and schemathesis reads it anew (more seconds)."""
+    server = new_server(tmp_path_factory.mktemp("fuzzed"), "")
+    server.start()
+    try:
+        schema = schemathesis.openapi.from_dict(openapi_doc(server.base_url))
+        yield server, [result.ok() for result in schema.get_all_operations()]
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def fuzzed(make_server: Any, backend: str) -> Iterator[tuple[Server, App]]:
-    if backend != "sqlite":
-        pytest.skip("the document is the same on every backend: fuzzed on SQLite only")
-    server = make_server()
-    yield server, server.create_app()
+def fuzzed(fuzzed_server: tuple[Server, list[Any]]) -> Fuzzed:
+    server, operations = fuzzed_server
+    return Fuzzed(server, operations, server.create_app())
 
 
-def _operations(server: Server) -> list[Any]:
-    doc = openapi_doc(server.base_url)
-    schema = schemathesis.openapi.from_dict(doc)
-    return [result.ok() for result in schema.get_all_operations()]
-
-
-def _fuzz(server: Server, headers: dict[str, str], only: str = "",
+def _fuzz(fuzzed: Fuzzed, headers: dict[str, str], only: str = "",
           examples: int = EXAMPLES_PER_OPERATION) -> int:
-    operations = [o for o in _operations(server) if o.path.startswith(only)]
+    server = fuzzed.server
+    operations = [o for o in fuzzed.operations if o.path.startswith(only)]
     assert operations
     strategy = st.sampled_from(operations).flatmap(lambda o: o.as_strategy())
     calls = 0
@@ -71,21 +88,19 @@ def _fuzz(server: Server, headers: dict[str, str], only: str = "",
     return calls
 
 
-def test_fuzz_without_credentials(fuzzed: tuple[Server, App]) -> None:
-    server, _ = fuzzed
+def test_fuzz_without_credentials(fuzzed: Fuzzed) -> None:
     # Credentials are checked before a body or a parameter is read: a few
     # cases per operation reach every check (10 per operation took 25 s).
-    assert _fuzz(server, {}, examples=3) > 0
+    assert _fuzz(fuzzed, {}, examples=3) > 0
 
 
-def test_fuzz_as_a_user(fuzzed: tuple[Server, App]) -> None:
-    server, app = fuzzed
-    assert _fuzz(server, {"Authorization": f"Bearer {app.sig('fuzz-user')}"}) > 0
+def test_fuzz_as_a_user(fuzzed: Fuzzed) -> None:
+    assert _fuzz(fuzzed, {"Authorization": f"Bearer {fuzzed.app.sig('fuzz-user')}"}) > 0
 
 
-def test_fuzz_admin_api_as_the_admin(fuzzed: tuple[Server, App]) -> None:
-    server, app = fuzzed
-    assert _fuzz(server, {"Authorization": f"Bearer {app.sig(app.admin)}"}, "/v1/admin") > 0
+def test_fuzz_admin_api_as_the_admin(fuzzed: Fuzzed) -> None:
+    app = fuzzed.app
+    assert _fuzz(fuzzed, {"Authorization": f"Bearer {app.sig(app.admin)}"}, "/v1/admin") > 0
 
 
 def _declared(doc: dict[str, Any], path: str, method: str, status: int) -> list[str]:
@@ -94,8 +109,8 @@ def _declared(doc: dict[str, Any], path: str, method: str, status: int) -> list[
     return list(answer.get("content", {}))
 
 
-def test_answers_named_in_issue_18_are_declared(fuzzed: tuple[Server, App]) -> None:
-    server, app = fuzzed
+def test_answers_named_in_issue_18_are_declared(fuzzed: Fuzzed) -> None:
+    server, app = fuzzed.server, fuzzed.app
     doc = openapi_doc(server.base_url)
     user = {"Authorization": f"Bearer {app.sig('doc-user')}"}
     with httpx.Client(base_url=server.base_url, timeout=10) as http:

@@ -99,7 +99,12 @@ async def test_queued_after_callbacks_survive_restart_and_kill9(make_server: Any
     senders = [Sender(await Conn.login(server, app, "carol"), "carol", "dave"),
                Sender(await Conn.login(server, app, "dave"), "dave", "carol")]
     running = [asyncio.create_task(s.run()) for s in senders]
-    await asyncio.sleep(1.0)
+    # Killed once both are well into their streams (not after a fixed time:
+    # a fast machine needs a fraction of a second, a loaded one more).
+    deadline = asyncio.get_running_loop().time() + 60
+    while any(len(s.acks) < 10 for s in senders):
+        assert asyncio.get_running_loop().time() < deadline, [len(s.acks) for s in senders]
+        await asyncio.sleep(0.02)
     server.kill9()
     await asyncio.wait_for(asyncio.gather(*running), 30)
     acked = {(s.user, a["seq"]) for s in senders for a in s.acks.values()}
