@@ -76,21 +76,26 @@ async def test_every_device_gets_every_message(server: Server, app: App) -> None
 async def test_the_recent_acks_do_not_keep_the_sending_connection(server: Server,
                                                                   app: App) -> None:
     """A resend is answered from the recent acks (50,000 kept); they keep
-    the message, not the connection that sent it (its session and socket
-    objects would stay alive that long after it closed)."""
-    from tidings.domain.ids import Identity
+    the ack's fields, not the request: neither the connection that sent it
+    (its session and socket objects would stay alive that long after it
+    closed) nor the message's content."""
+    import gc
+
+    from tidings.domain.ids import ConversationKey
 
     alice = await Conn.login(server, app, "alice")
-    first = await alice.send_text("c2c_bob", "kept?", client_msg_id="recent-1")
+    first = await alice.send_text("c2c_bob", "kept?" * 50, client_msg_id="recent-1")
     await alice.close()
-    sender = Identity(app.sdkappid, "alice")
 
-    async def kept(services: Any) -> tuple[int, object]:
-        committed = services.runtime.messaging.recent_ack(sender, "recent-1")
-        return committed.message.seq, committed.request.origin
+    async def kept(services: Any) -> list[type]:
+        sending = services.runtime.messaging.recent_ack.__self__
+        entry = sending._recent[(app.sdkappid, "alice", "recent-1")]
+        return sorted({type(o) for o in gc.get_referents(entry) if o is not type(entry)},
+                      key=str)
 
-    assert server._call(kept) == (first["data"]["seq"], None)  # type: ignore[attr-defined]
+    # Ints (ids, seq, time), the dropped flag and the conversation's key only.
+    assert server._call(kept) == [bool, int, ConversationKey]  # type: ignore[attr-defined]
     again = await Conn.login(server, app, "alice")
-    repeat = await again.send_text("c2c_bob", "kept?", client_msg_id="recent-1")
-    assert repeat["data"]["duplicate"] is True and repeat["data"]["seq"] == first["data"]["seq"]
+    repeat = await again.send_text("c2c_bob", "kept?" * 50, client_msg_id="recent-1")
+    assert repeat["data"] == {**first["data"], "duplicate": True}
     await again.close()

@@ -16,6 +16,7 @@ from tidings.domain.requests import SendRequest
 from tidings.gateway.context import OpContext
 from tidings.gateway.ops import Handler, Stored, op, stored_op, timed_op
 from tidings.protocol import ops
+from tidings.protocol.sends import SendData, parse_send
 from tidings.services.media import names_media
 from tidings.services.messaging import AckTarget
 
@@ -24,23 +25,23 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
     rt = ctx.runtime
     messaging = rt.messaging
 
-    def submit(me: Identity, r: SendRequest, origin: AckTarget,
+    def submit(me: Identity, r: SendData, origin: AckTarget,
                elements: bytes) -> asyncio.Future[Committed]:
         return messaging.submit(
             me, r.conversation_id, r.client_msg_id, elements, r.cloud_custom_data,
             origin=origin, context=ctx.send_context, mentions=r.mentions,
             push=r.offline_push)
 
-    async def send_prepared(me: Identity, r: SendRequest, origin: AckTarget,
+    async def send_prepared(me: Identity, r: SendData, origin: AckTarget,
                             elements: bytes) -> asyncio.Future[Committed]:
         prepared = await rt.media.prepare_for(me.sdkappid, me.user_id, elements)
         assert prepared is not None
         return submit(me, r, origin, prepared)
 
-    def send(me: Identity, r: SendRequest, origin: AckTarget) -> Stored:
+    def send(me: Identity, r: SendData, origin: AckTarget) -> Stored:
         # Only a message naming an upload waits for the store before the
         # writer; the others are handed on at once (stored_op's ``now``).
-        elements = r.elements_json()
+        elements = r.elements
         if names_media(elements):
             return send_prepared(me, r, origin, elements)
         return submit(me, r, origin, elements)
@@ -68,7 +69,8 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
         return {"conversations": await messaging.conversations(me, r.limit)}
 
     return {
-        "send": stored_op(ctx, SendRequest, send),
+        # parse_send: plain text sends skip pydantic (protocol/sends.py).
+        "send": stored_op(ctx, SendRequest, send, parse=parse_send),
         "recall": stored_op(ctx, ops.RecallData, recall),
         "edit": stored_op(ctx, ops.EditData, edit),
         "history": timed_op(ctx, ops.HistoryData, history, metrics.HISTORY_LATENCY.observe),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tidings.domain.callbacks import Event
 from tidings.domain.clock import now_ms
-from tidings.domain.elements import ImportMode
+from tidings.domain.elements import ImportMode, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.friends import Verdict
 from tidings.domain.ids import (
@@ -24,7 +24,7 @@ from tidings.domain.ids import (
     parse_conversation_id,
 )
 from tidings.domain.push import PushOptions
-from tidings.domain.records import Committed, NewMessage
+from tidings.domain.records import Committed, NewMessage, StoredMessage
 from tidings.services.messaging.context import (
     IMPORT_CONTEXT,
     NO_CONTEXT,
@@ -51,6 +51,32 @@ AT_ALL = "@all"
 Dedup = tuple[int, str, str]
 
 
+class RecentAck:
+    """What a resend's ack needs of the first copy, kept after its commit in
+    place of the ``Committed`` (its request, elements and recipients were
+    50,000 messages' worth of memory): the sender and client id are the
+    dedup key's."""
+
+    __slots__ = ("conversation_id", "created_at", "dropped", "key", "seq")
+
+    def __init__(self, committed: Committed) -> None:
+        msg = committed.message
+        self.conversation_id = msg.conversation_id
+        self.key = msg.key
+        self.seq = msg.seq
+        self.created_at = msg.created_at
+        self.dropped = committed.dropped
+
+    def committed(self, dedup: Dedup) -> Committed:
+        """The repeat's answer: the ack's fields, no content (a repeat is
+        answered with its ack alone: protocol.views.ack_view)."""
+        _, sender, client_msg_id = dedup
+        request = NewMessage(self.key, sender, client_msg_id, "", "")
+        message = StoredMessage(self.conversation_id, self.key, self.seq, sender,
+                                client_msg_id, "", "", self.created_at, MessageState.NORMAL)
+        return Committed(request, message, duplicate=True, dropped=self.dropped)
+
+
 def _mentions(key: ConversationKey, mentions: Sequence[str]) -> tuple[str, ...]:
     """Mentions are for group messages: user ids, or "@all" for everyone."""
     if key.kind is not ConversationKind.GROUP:
@@ -62,7 +88,7 @@ class Sending:
     def __init__(self, max_message_bytes: int, lanes: Lanes) -> None:
         self._max_message_bytes = max_message_bytes
         self._in_flight: dict[Dedup, asyncio.Future[Committed]] = {}
-        self._recent: OrderedDict[Dedup, Committed] = OrderedDict()
+        self._recent: OrderedDict[Dedup, RecentAck] = OrderedDict()
         # The lanes' own map: a send joins its lane while it holds messages.
         self._lanes = lanes.waiting
         self._vet = lanes.vet
@@ -102,10 +128,10 @@ class Sending:
             raise TidingsError(ErrorCode.MESSAGE_TOO_LONG,
                                f"message is {size} bytes; the limit is {self._max_message_bytes}")
         dedup = (sender.sdkappid, sender.user_id, client_msg_id)
-        earlier = self._recent.get(dedup)
-        if earlier is not None:
+        recent = self._recent.get(dedup)
+        if recent is not None:
             repeated = asyncio.get_running_loop().create_future()
-            repeated.set_result(self._repeat(earlier, key, origin))
+            repeated.set_result(self._repeat(recent.committed(dedup), key, origin))
             return repeated
         first = self._in_flight.get(dedup)
         if first is not None:
@@ -183,7 +209,9 @@ class Sending:
     def recent_ack(self, sender: Identity, client_msg_id: str) -> Committed | None:
         """The ack of a send by ``sender`` with this client id among the
         recent ones in this process (None: none, or forgotten)."""
-        return self._recent.get((sender.sdkappid, sender.user_id, client_msg_id))
+        dedup = (sender.sdkappid, sender.user_id, client_msg_id)
+        recent = self._recent.get(dedup)
+        return None if recent is None else recent.committed(dedup)
 
     def _settled(self, dedup: Dedup, future: asyncio.Future[Committed]) -> None:
         self._in_flight.pop(dedup, None)
@@ -193,10 +221,9 @@ class Sending:
         request = committed.request
         if committed.duplicate and request.origin is not None:
             request.origin.ack(committed)  # the hook acks fresh ones only
-        # Acked: the recent acks below must not keep the sending connection
-        # (its session, its socket's objects) alive after it closes.
-        request.origin = None
-        self._recent[dedup] = committed
+        # Only what a resend's ack needs: never the request, whose origin
+        # holds the sending connection's session (and its socket's objects).
+        self._recent[dedup] = RecentAck(committed)
         if len(self._recent) > RECENT_ACKS:
             self._recent.popitem(last=False)
 
