@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Table,
     and_,
     column,
     func,
@@ -152,6 +153,15 @@ class SearchStore:
             # FTS5 first: the trigram index gives the candidate rows.
             stmt = select(*columns).select_from(_FTS).join(message_texts, t.id == _FTS.c.rowid)
             return self._narrow(stmt, scope, [_match(scope)], scope.query.short, limit)
+        if scope.viewer is None:
+            # The whole app newest first: messages' ix_messages_app_time,
+            # each text by its unique key. A text has its message's time
+            # (an edit keeps it), and texts have no index by app and time
+            # of their own (revision 0023: it cost every message a page).
+            m = messages.c
+            stmt = select(m.conversation_id, m.seq, m.created_at).select_from(messages).join(
+                message_texts, and_(t.conversation_id == m.conversation_id, t.seq == m.seq))
+            return self._narrow(stmt, scope, [], scope.query.terms, limit, by=messages)
         return self._narrow(select(*columns).select_from(message_texts), scope, [],
                             scope.query.terms, limit)
 
@@ -169,10 +179,13 @@ class SearchStore:
 
     @staticmethod
     def _narrow(stmt: Select[Any], scope: SearchScope, cond: list[ColumnElement[bool]],
-                like_terms: Iterable[str], limit: int) -> Select[Any]:
-        """``stmt`` (rows of message_texts) narrowed to the scope's, one page."""
-        t = message_texts.c
-        cond += [t.sdkappid == scope.sdkappid]
+                like_terms: Iterable[str], limit: int, by: Table = message_texts
+                ) -> Select[Any]:
+        """``stmt`` (rows of message_texts) narrowed to the scope's, one page;
+        app, conversation, sender and time read from ``by`` (message_texts,
+        or messages joined on the key: the same values, another index)."""
+        t, k = message_texts.c, by.c
+        cond += [k.sdkappid == scope.sdkappid]
         cond += [t.body.like(like_pattern(term), escape=LIKE_ESCAPE) for term in like_terms]
         if scope.viewer is not None:
             # What the viewer's history shows: their conversations, after
@@ -189,19 +202,19 @@ class SearchStore:
             cond += [cm.sdkappid == scope.sdkappid, t.seq - cm.visible_after > 0,
                      t.seq - func.coalesce(s.cleared_seq, 0) > 0]
         if scope.conversation_id is not None:
-            cond.append(t.conversation_id == scope.conversation_id)
+            cond.append(k.conversation_id == scope.conversation_id)
         if scope.sender is not None:
-            cond.append(t.sender == scope.sender)
+            cond.append(k.sender == scope.sender)
         if scope.since is not None:
-            cond.append(t.created_at >= scope.since)
+            cond.append(k.created_at >= scope.since)
         if scope.until is not None:
-            cond.append(t.created_at < scope.until)
+            cond.append(k.created_at < scope.until)
         if scope.cursor is not None:
             at = scope.cursor
-            cond.append(tuple_(t.created_at, t.conversation_id, t.seq)
+            cond.append(tuple_(k.created_at, k.conversation_id, k.seq)
                         < tuple_(at.time, at.conversation_id, at.seq))
         return (stmt.where(and_(*cond))
-                .order_by(t.created_at.desc(), t.conversation_id.desc(), t.seq.desc())
+                .order_by(k.created_at.desc(), k.conversation_id.desc(), k.seq.desc())
                 .limit(limit))
 
     async def search(self, scope: SearchScope, limit: int) -> list[Found]:
@@ -247,8 +260,8 @@ class SearchStore:
         app) to sort them: for a common word, tens of thousands of rows.
         A probe counts the matches up to ``fts_probe``; past that the other
         way is cheaper: a user's own conversations when they hold fewer
-        entries than that, or, for the whole app, its texts newest first
-        (a common word fills a page early)."""
+        entries than that, or, for the whole app, its messages newest first
+        with their texts (a common word fills a page early)."""
         if self._db.dialect != "sqlite" or not scope.query.indexed:
             return True
         probe = select(func.count()).select_from(
