@@ -4,14 +4,20 @@ and finds each text by its key. Its pages, on both backends, are exactly
 what reading every text of the app would answer (imports with their own
 older times, an edit keeping its message's time, a recall, another app
 with the same words), through every filter and the cursor; on SQLite the
-plan reads no table whole."""
+plan reads no table whole. The migration both ways."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.conftest import database_url
+from tests.pg import Cluster
+from tests.test_home_codes_migration import downgrade, upgrade
 from tidings.domain.elements import EntryKind, ImportMode, MessageState
 from tidings.domain.ids import ConversationKey, c2c_key
 from tidings.domain.records import NewChange, NewMessage
@@ -116,3 +122,25 @@ async def test_whole_app_walk_reads_no_table_whole(db: Database) -> None:
     # The unique key (conversation_id, seq): SQLite's autoindex of the constraint.
     assert any(step.startswith("SEARCH message_texts USING INDEX") for step in plan), plan
     assert not any(step.startswith("SCAN") and "USING" not in step for step in plan), plan
+
+
+async def test_migration_0023_both_ways(backend: str, pg_cluster: Cluster | None,
+                                        tmp_path: Path) -> None:
+    url = (database_url(backend, pg_cluster, empty=True)
+           or f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    engine = create_async_engine(url)
+
+    def indexes(conn: Connection) -> set[str]:
+        return {i["name"] for i in inspect(conn).get_indexes("message_texts")
+                if i["name"] is not None}
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade, "0022")
+            assert "ix_message_texts_app_time" in await conn.run_sync(indexes)
+            await conn.run_sync(upgrade, "0023")
+            assert "ix_message_texts_app_time" not in await conn.run_sync(indexes)
+            await conn.run_sync(downgrade, "0022")
+            assert "ix_message_texts_app_time" in await conn.run_sync(indexes)
+    finally:
+        await engine.dispose()
