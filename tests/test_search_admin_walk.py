@@ -4,15 +4,17 @@ and finds each text by its key. Its pages, on both backends, are exactly
 what reading every text of the app would answer (imports with their own
 older times, an edit keeping its message's time, a recall, another app
 with the same words), through every filter and the cursor; on SQLite the
-plan reads no table whole. The migration both ways."""
+plan reads no table whole, nor does the FTS5 way's tail for a user. The
+migration both ways."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, Select, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import database_url
@@ -106,18 +108,23 @@ async def test_whole_app_pages_by_time_through_messages(db: Database) -> None:
             r for r in report if r[1] == conversation]
 
 
+async def sqlite_plan(db: Database, stmt: Select[Any]) -> list[str]:
+    """SQLite's plan with bound parameters, as the server runs it."""
+    compiled = stmt.compile(dialect=db.reader.dialect)
+    params = tuple(compiled.params[k] for k in compiled.positiontup or ())
+    async with db.reader.connect() as conn:
+        rows = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), params)
+        return [str(r["detail"]) for r in rows.mappings()]
+
+
 # SQLite only: PostgreSQL's plan follows its statistics (its answers are
 # tested above; bench/README.md has its plans at 125,000 messages).
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_whole_app_walk_reads_no_table_whole(db: Database) -> None:
     await fill(db)
     store = SearchStore(db)
-    statement = store.statement(SearchScope(APP, None, parse_query("lunch")), 21, fts=False)
-    compiled = statement.compile(dialect=db.reader.dialect,
-                                 compile_kwargs={"literal_binds": True})
-    async with db.reader.connect() as conn:
-        plan = [r[3] for r in (await conn.execute(
-            text("EXPLAIN QUERY PLAN " + str(compiled)))).all()]
+    plan = await sqlite_plan(db, store.statement(
+        SearchScope(APP, None, parse_query("lunch")), 21, fts=False))
     assert any("ix_messages_app_time" in step for step in plan), plan
     # The unique key (conversation_id, seq): SQLite's autoindex of the constraint.
     assert any(step.startswith("SEARCH message_texts USING INDEX") for step in plan), plan
@@ -144,3 +151,13 @@ async def test_migration_0023_both_ways(backend: str, pg_cluster: Cluster | None
             assert "ix_message_texts_app_time" in await conn.run_sync(indexes)
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_users_tail_starts_from_the_rows_above_the_watermark(db: Database) -> None:
+    """The rows the FTS5 index does not hold yet are a few ids: SQLite must
+    start from them, not read every text of the user's conversations."""
+    await fill(db)
+    plan = await sqlite_plan(db, SearchStore(db).tail(
+        SearchScope(APP, "ann", parse_query("report")), 21))
+    assert plan[0] == "SEARCH message_texts USING INTEGER PRIMARY KEY (rowid>?)", plan

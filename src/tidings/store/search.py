@@ -175,16 +175,21 @@ class SearchStore:
         t = message_texts.c
         above = t.id > select(_INDEXED.c.indexed_to).scalar_subquery()
         return self._narrow(select(t.conversation_id, t.seq, t.created_at), scope, [above],
-                            scope.query.terms, limit)
+                            scope.query.terms, limit, texts_first=True)
 
     @staticmethod
     def _narrow(stmt: Select[Any], scope: SearchScope, cond: list[ColumnElement[bool]],
-                like_terms: Iterable[str], limit: int, by: Table = message_texts
-                ) -> Select[Any]:
+                like_terms: Iterable[str], limit: int, by: Table = message_texts,
+                texts_first: bool = False) -> Select[Any]:
         """``stmt`` (rows of message_texts) narrowed to the scope's, one page;
         app, conversation, sender and time read from ``by`` (message_texts,
-        or messages joined on the key: the same values, another index)."""
+        or messages joined on the key: the same values, another index).
+        ``texts_first``: the texts' own condition picks the rows (the tail's
+        few ids), the viewer's memberships are looked up for each."""
         t, k = message_texts.c, by.c
+        # "+ 0" keeps SQLite from starting at the viewer's conversations and
+        # reading every text of each (it did so with bound parameters).
+        text_conversation = t.conversation_id + 0 if texts_first else t.conversation_id
         cond += [k.sdkappid == scope.sdkappid]
         cond += [t.body.like(like_pattern(term), escape=LIKE_ESCAPE) for term in like_terms]
         if scope.viewer is not None:
@@ -192,7 +197,7 @@ class SearchStore:
             # their join point (groups) and after what they cleared.
             cm, s = conversation_members.c, conversation_settings.c
             stmt = (stmt.join(conversation_members,
-                              and_(cm.conversation_id == t.conversation_id,
+                              and_(cm.conversation_id == text_conversation,
                                    cm.user_id == scope.viewer))
                     .outerjoin(conversation_settings,
                                and_(s.conversation_id == t.conversation_id,
