@@ -412,7 +412,8 @@ message_texts = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("body", Text, nullable=False),
     UniqueConstraint("conversation_id", "seq", name="uq_message_texts_message"),
-    Index("ix_message_texts_app_time", "sdkappid", "created_at"),
+    # No index by (sdkappid, created_at) since revision 0023: an admin's
+    # whole-app search walks messages' ix_messages_app_time (store/search.py).
 )
 
 

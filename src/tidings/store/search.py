@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Table,
     and_,
     column,
     func,
@@ -152,6 +153,15 @@ class SearchStore:
             # FTS5 first: the trigram index gives the candidate rows.
             stmt = select(*columns).select_from(_FTS).join(message_texts, t.id == _FTS.c.rowid)
             return self._narrow(stmt, scope, [_match(scope)], scope.query.short, limit)
+        if scope.viewer is None:
+            # The whole app newest first: messages' ix_messages_app_time,
+            # each text by its unique key. A text has its message's time
+            # (an edit keeps it), and texts have no index by app and time
+            # of their own (revision 0023: it cost every message a page).
+            m = messages.c
+            stmt = select(m.conversation_id, m.seq, m.created_at).select_from(messages).join(
+                message_texts, and_(t.conversation_id == m.conversation_id, t.seq == m.seq))
+            return self._narrow(stmt, scope, [], scope.query.terms, limit, by=messages)
         return self._narrow(select(*columns).select_from(message_texts), scope, [],
                             scope.query.terms, limit)
 
@@ -165,21 +175,29 @@ class SearchStore:
         t = message_texts.c
         above = t.id > select(_INDEXED.c.indexed_to).scalar_subquery()
         return self._narrow(select(t.conversation_id, t.seq, t.created_at), scope, [above],
-                            scope.query.terms, limit)
+                            scope.query.terms, limit, texts_first=True)
 
     @staticmethod
     def _narrow(stmt: Select[Any], scope: SearchScope, cond: list[ColumnElement[bool]],
-                like_terms: Iterable[str], limit: int) -> Select[Any]:
-        """``stmt`` (rows of message_texts) narrowed to the scope's, one page."""
-        t = message_texts.c
-        cond += [t.sdkappid == scope.sdkappid]
+                like_terms: Iterable[str], limit: int, by: Table = message_texts,
+                texts_first: bool = False) -> Select[Any]:
+        """``stmt`` (rows of message_texts) narrowed to the scope's, one page;
+        app, conversation, sender and time read from ``by`` (message_texts,
+        or messages joined on the key: the same values, another index).
+        ``texts_first``: the texts' own condition picks the rows (the tail's
+        few ids), the viewer's memberships are looked up for each."""
+        t, k = message_texts.c, by.c
+        # "+ 0" keeps SQLite from starting at the viewer's conversations and
+        # reading every text of each (it did so with bound parameters).
+        text_conversation = t.conversation_id + 0 if texts_first else t.conversation_id
+        cond += [k.sdkappid == scope.sdkappid]
         cond += [t.body.like(like_pattern(term), escape=LIKE_ESCAPE) for term in like_terms]
         if scope.viewer is not None:
             # What the viewer's history shows: their conversations, after
             # their join point (groups) and after what they cleared.
             cm, s = conversation_members.c, conversation_settings.c
             stmt = (stmt.join(conversation_members,
-                              and_(cm.conversation_id == t.conversation_id,
+                              and_(cm.conversation_id == text_conversation,
                                    cm.user_id == scope.viewer))
                     .outerjoin(conversation_settings,
                                and_(s.conversation_id == t.conversation_id,
@@ -189,19 +207,19 @@ class SearchStore:
             cond += [cm.sdkappid == scope.sdkappid, t.seq - cm.visible_after > 0,
                      t.seq - func.coalesce(s.cleared_seq, 0) > 0]
         if scope.conversation_id is not None:
-            cond.append(t.conversation_id == scope.conversation_id)
+            cond.append(k.conversation_id == scope.conversation_id)
         if scope.sender is not None:
-            cond.append(t.sender == scope.sender)
+            cond.append(k.sender == scope.sender)
         if scope.since is not None:
-            cond.append(t.created_at >= scope.since)
+            cond.append(k.created_at >= scope.since)
         if scope.until is not None:
-            cond.append(t.created_at < scope.until)
+            cond.append(k.created_at < scope.until)
         if scope.cursor is not None:
             at = scope.cursor
-            cond.append(tuple_(t.created_at, t.conversation_id, t.seq)
+            cond.append(tuple_(k.created_at, k.conversation_id, k.seq)
                         < tuple_(at.time, at.conversation_id, at.seq))
         return (stmt.where(and_(*cond))
-                .order_by(t.created_at.desc(), t.conversation_id.desc(), t.seq.desc())
+                .order_by(k.created_at.desc(), k.conversation_id.desc(), k.seq.desc())
                 .limit(limit))
 
     async def search(self, scope: SearchScope, limit: int) -> list[Found]:
@@ -247,8 +265,8 @@ class SearchStore:
         app) to sort them: for a common word, tens of thousands of rows.
         A probe counts the matches up to ``fts_probe``; past that the other
         way is cheaper: a user's own conversations when they hold fewer
-        entries than that, or, for the whole app, its texts newest first
-        (a common word fills a page early)."""
+        entries than that, or, for the whole app, its messages newest first
+        with their texts (a common word fills a page early)."""
         if self._db.dialect != "sqlite" or not scope.query.indexed:
             return True
         probe = select(func.count()).select_from(
