@@ -93,3 +93,14 @@ async def test_a_restart_loses_no_acked_message_and_requests_recover(
     assert sorted(acked.values()) == list(range(1, 13))
     await alice.close()
     await bob.close()
+
+    # Restarted again under a logged-in session, so that the reads'
+    # connections are the first to meet it: the first sync (one select on
+    # asyncpg itself: store/first_sync.py) fails with a retry error at
+    # most, then answers as before.
+    again = await Conn.login(server, app, "alice", sync=False)
+    cluster.restart()
+    synced, _ = await _until_ok(again, "sync", {"known": {}, "limit": 0})
+    [conversation] = synced["data"]["conversations"]
+    assert conversation["last_seq"] == 12, conversation
+    await again.close()

@@ -508,7 +508,7 @@ class Session:
             # "Join applications").
             result, pending, joins, left = await asyncio.gather(
                 self._rt.messaging.sync(me, req.known, req.limit),
-                self._rt.friends.requests(me),
+                self._rt.friends.incoming_requests(me),
                 self._rt.group_joins.for_sync(me),
                 self._rt.group_joins.groups_left(me, req.known))
         except BaseException:
@@ -521,10 +521,9 @@ class Session:
                 for conversation_id, seq, frame in held:
                     self.push(frame, conversation_id, seq)
             raise
-        requests = pending["incoming"]
         self.reply(frames.ok(req_id, {"messages": result.messages,
                                       "conversations": result.conversations,
-                                      "more": result.more, "friend_requests": requests,
+                                      "more": result.more, "friend_requests": pending,
                                       **joins, "groups_left": left}))
         metrics.SYNC_LATENCY.observe(time.perf_counter() - started)
         self._release(result)

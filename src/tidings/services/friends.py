@@ -283,7 +283,7 @@ class FriendService:
             raise TidingsError(ErrorCode.FRIEND_REQUESTS_DENIED,
                                f"{other!r} takes no friend requests")
         await self._before_add(sdkappid, req, platform, client_ip)
-        incoming, _ = await self._store.requests_of(sdkappid, me.user_id)
+        incoming = await self._store.requests_to(sdkappid, me.user_id)
         if allow == AllowType.ALLOW_ANY or any(r.from_user == other for r in incoming):
             # Allowed by anyone, or they asked the caller too: friends now.
             their_remark = next((r.remark for r in incoming if r.from_user == other), "")
@@ -353,11 +353,21 @@ class FriendService:
         """Pending requests to and from the user, newest first. Requests from
         users the caller blocks are not listed."""
         incoming, outgoing = await self._store.requests_of(me.sdkappid, me.user_id)
+        return {"incoming": await self._unblocked(me, incoming),
+                "outgoing": [r.view() for r in outgoing]}
+
+    async def incoming_requests(self, me: Identity) -> list[dict[str, Any]]:
+        """The pending requests to the user, as ``requests`` lists them: what
+        every sync answer carries (one statement, not ``requests``' two)."""
+        return await self._unblocked(
+            me, await self._store.requests_to(me.sdkappid, me.user_id))
+
+    async def _unblocked(self, me: Identity, incoming: list[FriendRequest]
+                         ) -> list[dict[str, Any]]:
         # Only incoming ones need the blocks (every first sync asks: most
         # have none, and a cold cache would read the lists for nothing).
         blocked = (await self.relations.lists(me.sdkappid, me.user_id))[1] if incoming else ()
-        return {"incoming": [r.view() for r in incoming if r.from_user not in blocked],
-                "outgoing": [r.view() for r in outgoing]}
+        return [r.view() for r in incoming if r.from_user not in blocked]
 
     # -- friends -------------------------------------------------------------------
 

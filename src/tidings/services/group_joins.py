@@ -11,6 +11,7 @@ finds the same facts in the lists that every ``sync`` answer carries.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -22,7 +23,6 @@ from tidings.domain.group_joins import (
     ANSWERED_KEPT_MS,
     BEFORE_APPLY_JOIN,
     MAX_JOIN_MESSAGE_BYTES,
-    JoinRequest,
     JoinState,
     read_before_apply_join,
 )
@@ -144,9 +144,12 @@ class GroupJoinService:
     async def for_sync(self, me: Identity) -> dict[str, list[dict[str, Any]]]:
         """What every sync answer carries: the applications waiting for the
         caller's answer, and the caller's own."""
-        waiting: list[JoinRequest] = await self._store.pending_for(me.sdkappid, me.user_id)
+        # Asked together, the two reads share a chunk of the gathered reads
+        # (store/reads.py: one pooled connection on PostgreSQL), not one each.
+        waiting, mine = await asyncio.gather(
+            self._store.pending_for(me.sdkappid, me.user_id), self.mine(me))
         return {"group_join_requests": [r.view() for r in waiting],
-                "group_applications": (await self.mine(me))["applications"]}
+                "group_applications": mine["applications"]}
 
     async def groups_left(self, me: Identity, conversation_ids: Iterable[str]
                           ) -> list[dict[str, Any]]:

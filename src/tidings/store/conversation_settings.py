@@ -14,7 +14,7 @@ from tidings.store.prepared import Prepared
 from tidings.store.schema import conversation_settings
 
 
-def _settings(r: Any) -> ConversationSettings:
+def settings_of_row(r: Any) -> ConversationSettings:
     return ConversationSettings(bool(r.pinned), bool(r.muted), r.hidden_seq, r.cleared_seq,
                                 r.draft, r.draft_time)
 
@@ -35,14 +35,14 @@ class ConversationSettingsStore:
         default settings are not there)."""
         who = {"sdkappid": sdkappid, "user_id": user_id}
         rows = await self._db.read(lambda conn: _OF_USER.rows(conn, who))
-        return {r.conversation_id: _settings(r) for r in rows}
+        return {r.conversation_id: settings_of_row(r) for r in rows}
 
     async def of_one(self, conversation_id: int, user_id: str) -> ConversationSettings:
         s = conversation_settings.c
         async with self._db.reader.connect() as conn:
             row = (await conn.execute(select(conversation_settings).where(
                 s.conversation_id == conversation_id, s.user_id == user_id))).first()
-        return DEFAULT if row is None else _settings(row)
+        return DEFAULT if row is None else settings_of_row(row)
 
     async def put(self, conversation_id: int, user_id: str, sdkappid: int,
                   new: ConversationSettings, now: int) -> None:

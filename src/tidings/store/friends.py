@@ -221,6 +221,11 @@ class FriendStore:
             await conn.execute(delete(friend_requests).where(cond))
         return _request(row)
 
+    async def requests_to(self, sdkappid: int, user_id: str) -> list[FriendRequest]:
+        """Pending requests to the user, newest first (what a sync lists)."""
+        who = {"sdkappid": sdkappid, "user_id": user_id}
+        return [_request(x) for x in await self._db.read(lambda conn: _REQUESTS_TO.rows(conn, who))]
+
     async def requests_of(self, sdkappid: int, user_id: str
                           ) -> tuple[list[FriendRequest], list[FriendRequest]]:
         """(incoming, outgoing) pending requests, newest first."""

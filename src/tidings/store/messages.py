@@ -46,6 +46,15 @@ def key_of(row: Any) -> ConversationKey:
     return ConversationKey(row.sdkappid, ConversationKind(row.kind), row.a, row.b)
 
 
+def state_of(r: Any) -> ConversationState:
+    """A row of ``CONVERSATION_COLUMNS`` as the member's state, without its
+    last message."""
+    return ConversationState(r.id, key_of(r), r.last_seq, r.last_time, r.read_seq, None,
+                             r.last_msg_no, r.read_msg_no, visible_after=r.visible_after,
+                             mention_seq=r.mention_seq, at_all_seq=r.at_all_seq,
+                             last_message_seq=r.last_message_seq)
+
+
 def message_of(r: Any, key: ConversationKey,
                target: StoredMessage | None = None) -> StoredMessage:
     return StoredMessage(
@@ -62,10 +71,12 @@ def message_of(r: Any, key: ConversationKey,
 # key cost several times its execution (~0.4 + 0.25 ms here, on every
 # login); a statement kept whole keeps its cache key too.
 _cm, _c = conversation_members.c, conversations.c
+# What state_of reads (store/first_sync.py selects them too).
+CONVERSATION_COLUMNS = (_c.id, _c.sdkappid, _c.kind, _c.a, _c.b, _c.last_seq, _c.last_time,
+                        _cm.read_seq, _c.last_message_seq, _c.last_msg_no, _cm.read_msg_no,
+                        _cm.visible_after, _cm.mention_seq, _c.at_all_seq)
 _CONVERSATIONS_OF = Prepared(
-    select(_c.id, _c.sdkappid, _c.kind, _c.a, _c.b, _c.last_seq, _c.last_time, _cm.read_seq,
-           _c.last_message_seq, _c.last_msg_no, _cm.read_msg_no, _cm.visible_after,
-           _cm.mention_seq, _c.at_all_seq)
+    select(*CONVERSATION_COLUMNS)
     .join(conversation_members, _cm.conversation_id == _c.id)
     .where(_cm.sdkappid == bindparam("sdkappid"), _cm.user_id == bindparam("user_id"))
     .order_by(_c.last_time.desc(), _c.id.desc())
@@ -78,6 +89,11 @@ _PEER_READ_SEQS = select(_cm.conversation_id, _cm.read_seq).where(
 class MessageStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    @property
+    def db(self) -> Database:
+        """For the reads that join this store's rows to others' (store/first_sync.py)."""
+        return self._db
 
     async def membership(self, key: ConversationKey, user_id: str) -> Membership | None:
         """The conversation and the user's cursor, if the user is a member."""
@@ -198,13 +214,7 @@ class MessageStore:
         else:
             stmt = _CONVERSATIONS_OF.statement.limit(limit)
             rows = await self._db.read(lambda conn: conn.execute(stmt, who).all())
-        states = [
-            ConversationState(r.id, key_of(r), r.last_seq, r.last_time, r.read_seq, None,
-                              r.last_msg_no, r.read_msg_no, visible_after=r.visible_after,
-                              mention_seq=r.mention_seq, at_all_seq=r.at_all_seq,
-                              last_message_seq=r.last_message_seq)
-            for r in rows
-        ]
+        states = [state_of(r) for r in rows]
         if with_last_message and states:
             last = await self.last_messages(states)
             states = [replace(s, last_message=last.get(s.conversation_id)) for s in states]

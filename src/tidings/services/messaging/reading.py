@@ -31,6 +31,7 @@ from tidings.protocol.views import (
 )
 from tidings.services.messaging.quotes import blank_recalled_quotes
 from tidings.store.conversation_settings import ConversationSettingsStore
+from tidings.store.first_sync import first_sync
 from tidings.store.messages import Membership, MessageStore
 
 if TYPE_CHECKING:
@@ -78,6 +79,16 @@ class Reading:
         if self._settings is None:
             return {}
         return await self._settings.of_user(me.sdkappid, me.user_id)
+
+    async def first_sync(self, me: Identity) -> tuple[
+            list[ConversationState], dict[int, ConversationSettings], dict[int, int] | None]:
+        """What conversations_of (without last messages), settings_of and
+        peer_reads answer, read in one statement (store/first_sync.py)."""
+        receipts = self._relations is not None and (
+            await self._relations.rules(me.sdkappid)).read_receipts
+        found = await first_sync(self._store.db, me.sdkappid, me.user_id)
+        return (found.states, found.settings if self._settings is not None else {},
+                found.peer_reads if receipts else None)
 
     async def peer_reads(self, me: Identity,
                          states: list[ConversationState]) -> dict[int, int] | None:

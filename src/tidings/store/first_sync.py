@@ -1,0 +1,69 @@
+"""A login's first sync reads the member's conversations, their settings
+and (for read receipts) each one-to-one peer's read cursor. They were three
+statements, one after another (the peers' needed the conversations' ids):
+on PostgreSQL three round trips per login, the most of a returning login's
+six or seven. Here they are one select, the settings and the peer's cursor
+joined to each conversation row (store/prepared.py runs it on the driver)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, select
+
+from tidings.domain.conversations import ConversationSettings
+from tidings.domain.ids import ConversationKind
+from tidings.domain.records import ConversationState
+from tidings.store.conversation_settings import settings_of_row
+from tidings.store.engine import Database
+from tidings.store.messages import CONVERSATION_COLUMNS, state_of
+from tidings.store.prepared import Prepared
+from tidings.store.schema import conversation_members, conversation_settings, conversations
+
+_cm, _c, _s = conversation_members.c, conversations.c, conversation_settings.c
+_peer = conversation_members.alias("peer")
+
+# The same rows and order as messages._CONVERSATIONS_OF, each with its
+# settings (a conversation's settings row is the member's own: its key is
+# (conversation, user)) and, for a one-to-one conversation, the other
+# member's cursor (at most one row: a one-to-one conversation has two members).
+_FIRST_SYNC = Prepared(
+    select(*CONVERSATION_COLUMNS,
+           _s.conversation_id.label("settings_of"), _s.pinned, _s.muted, _s.hidden_seq,
+           _s.cleared_seq, _s.draft, _s.draft_time, _peer.c.read_seq.label("peer_read_seq"))
+    .join(conversation_members, _cm.conversation_id == _c.id)
+    .outerjoin(conversation_settings, and_(_s.conversation_id == _c.id,
+                                           _s.user_id == _cm.user_id))
+    .outerjoin(_peer, and_(_c.kind == ConversationKind.C2C.value,
+                           _peer.c.conversation_id == _c.id,
+                           _peer.c.user_id != _cm.user_id))
+    .where(_cm.sdkappid == bindparam("sdkappid"), _cm.user_id == bindparam("user_id"))
+    .order_by(_c.last_time.desc(), _c.id.desc())
+)
+
+
+@dataclass(slots=True)
+class FirstSync:
+    # Most recently active first, without their last messages.
+    states: list[ConversationState]
+    # By conversation number; default settings are not there.
+    settings: dict[int, ConversationSettings]
+    # One-to-one conversations only: the peer's read seq.
+    peer_reads: dict[int, int]
+
+
+async def first_sync(db: Database, sdkappid: int, user_id: str) -> FirstSync:
+    """What MessageStore.conversations_of (without last messages),
+    ConversationSettingsStore.of_user (for these conversations) and
+    MessageStore.peer_read_seqs (for their one-to-one ones) answer, in one
+    statement."""
+    who = {"sdkappid": sdkappid, "user_id": user_id}
+    rows = await db.read(lambda conn: _FIRST_SYNC.rows(conn, who))
+    found = FirstSync([], {}, {})
+    for r in rows:
+        found.states.append(state_of(r))
+        if r.settings_of is not None:
+            found.settings[r.id] = settings_of_row(r)
+        if r.peer_read_seq is not None:
+            found.peer_reads[r.id] = r.peer_read_seq
+    return found
