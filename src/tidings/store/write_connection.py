@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -45,6 +45,13 @@ class WriteConnection:
                     raise  # the server refused the work: the connection is fine
                 self._conn = None
                 await asyncio.shield(_discard(conn))
+                if _lost(self._engine, exc):
+                    # PostgreSQL restarted: every idle connection of the pool is
+                    # as dead as this one, and the batch's raw statements never
+                    # reach SQLAlchemy's own disconnect handling, which would
+                    # replace them all. Without this each later batch met the
+                    # next dead one: up to the pool's size of failed batches.
+                    await asyncio.shield(self._engine.dispose())
                 raise
 
     async def close(self) -> None:
@@ -60,6 +67,16 @@ async def _discard(conn: AsyncConnection) -> None:
     nothing for the pool's reset to fail on, so a dead one would go back."""
     await conn.invalidate()
     await conn.close()
+
+
+def _lost(engine: AsyncEngine, exc: BaseException) -> bool:
+    """Whether the connection was lost (closed under us, reset, refused)."""
+    for err in (exc, getattr(exc, "orig", None), exc.__cause__):
+        if isinstance(err, OSError) or getattr(err, "connection_invalidated", False):
+            return True
+        if isinstance(err, Exception) and engine.dialect.is_disconnect(cast(Any, err), None, None):
+            return True
+    return False
 
 
 def _rolled_back(exc: BaseException) -> bool:
