@@ -583,6 +583,38 @@ async def test_tencent_sendmsg_offline_push_info(server: Server, app: App, push:
     assert len(calls_to(push, browser.path)) == 1
 
 
+async def test_only_a_batch_that_wrote_jobs_wakes_the_worker(
+        server: Server, app: App, push: AppServer, users: Callable[[str], str]) -> None:
+    """Each wake of the push worker reads the store: history imports into an
+    app that pushes write no job, and wake nothing (the hook used to guess
+    from the request, and woke the worker after each of them); a live
+    message still wakes it, and its push goes out."""
+    from tests.api.test_tencent_v4 import v4
+
+    alice, bob = users("alice"), users("bob")
+    browser = Browser.new(push)
+    await subscribe(server, app, bob, browser)
+    v4(server, app, "im_open_login_svc/multiaccount_import", {"Accounts": [alice, bob]})
+    assert isinstance(server, InProcessServer)
+    wakes = server.push_wakes()
+    text = [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "old"}}]
+    for n in range(4):
+        imported = await asyncio.to_thread(v4, server, app, "openim/importmsg", {
+            "SyncFromOldSystem": 2, "From_Account": alice, "To_Account": bob,
+            "MsgRandom": n, "MsgTimeStamp": 1_600_000_000 + n, "MsgBody": text})
+        assert imported["ActionStatus"] == "OK", imported
+    assert wakes == []
+    body = {"From_Account": alice, "To_Account": bob, "MsgRandom": 9,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "new"}}]}
+    assert (await asyncio.to_thread(v4, server, app, "openim/sendmsg", body))[
+        "ActionStatus"] == "OK"
+    [call] = await wait_calls(push, browser.path)
+    assert browser.read(call)["body"] == f"{alice}: new"
+    assert len(wakes) == 1
+    await asyncio.sleep(0.3)  # the imports got no push meanwhile
+    assert len(calls_to(push, browser.path)) == 1
+
+
 async def test_cli_push_settings(server: Server, app: App, push: AppServer,
                                  users: Callable[[str], str], tmp_path: Any) -> None:
     alice, bob = users("alice"), users("bob")

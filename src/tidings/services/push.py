@@ -35,11 +35,11 @@ from tidings.config import Settings
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
 from tidings.domain.push import Channel, PushRegisterRequest, PushSettings, check_address
-from tidings.domain.records import CommitHook, Committed, NewMessage
+from tidings.domain.records import CommitHook, Committed
 from tidings.services.callbacks import CallbackService
 from tidings.services.push_decisions import Decisions, LinkedHomes
 from tidings.services.push_worker import PushWorker
-from tidings.store.push import PushStore
+from tidings.store.push import PushJobRows, PushStore
 
 PUSH_APPS_TOPIC = "push_apps"
 
@@ -95,14 +95,14 @@ class PushService:
     def wake(self) -> None:
         self._worker.wake()
 
-    def hook(self, inner: CommitHook) -> CommitHook:
+    def hook(self, inner: CommitHook, jobs: PushJobRows) -> CommitHook:
         """The writer's commit hook: ``inner``, then wake the worker when the
-        batch wrote push jobs."""
+        batch wrote push jobs (``jobs`` counted them as it wrote them). Each
+        wake reads the store, so a batch that wrote none (an app that does
+        not push, history imports, resends) wakes nothing."""
         def on_commit(batch: list[Committed]) -> None:
             inner(batch)
-            if any(isinstance(c.request, NewMessage) and not c.duplicate
-                   and c.request.push is not None and self.wants_push(c.request.key.sdkappid)
-                   for c in batch):
+            if jobs.take_written():
                 self._worker.wake()
         return on_commit
 

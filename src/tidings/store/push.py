@@ -52,6 +52,13 @@ class PushJobRows(TransactionRows):
         # Whether an app's messages get a push job; called on the writer's
         # thread, so it must not block.
         self._wants = wants
+        # Jobs written in the batch that just committed, for the commit hook
+        # (services/push.py): only a batch that wrote jobs wakes the worker.
+        # Set on the writer's thread and read on the loop after the commit;
+        # the writer runs one batch at a time, so they never overlap. A commit
+        # that fails after the flush leaves its count: one wake too many for
+        # the next batch, never one too few.
+        self._written = 0
 
     def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
                 now: int) -> None:
@@ -61,10 +68,18 @@ class PushJobRows(TransactionRows):
                                       r.push, now))
 
     def flush(self, cursor: DBAPICursor) -> None:
+        self._written += len(self._jobs.params)
         self._jobs.flush(cursor)
 
     def discard(self) -> None:
         self._jobs.discard()
+        self._written = 0  # rolled back: nothing for the worker
+
+    def take_written(self) -> int:
+        """Jobs written since last asked (the commit hook asks after each
+        commit)."""
+        written, self._written = self._written, 0
+        return written
 
 
 @dataclass(frozen=True, slots=True)
