@@ -615,6 +615,35 @@ async def test_only_a_batch_that_wrote_jobs_wakes_the_worker(
     assert len(calls_to(push, browser.path)) == 1
 
 
+async def test_an_app_that_does_not_push_gets_no_jobs(server: Server, app: App,
+                                                    users: Callable[[str], str]) -> None:
+    """An app with no device and no callback channel: once a job was decided
+    "no", its messages write no jobs and wake nothing, also past
+    app_cache_ttl (2 s; the answer is renewed before it expires: it used to
+    expire, and then each message made a job and woke the worker until one
+    was decided again)."""
+    alice, bob = users("alice"), users("bob")
+    assert isinstance(server, InProcessServer)
+    wakes = server.push_wakes()
+    a = await login(server, app, alice)
+    for n in range(100):  # the first jobs wake the worker until it decided one
+        woken = len(wakes)
+        await a.send_text(f"c2c_{bob}", f"first {n}")  # the hook ran before the ack
+        if len(wakes) == woken:
+            break
+        await asyncio.sleep(0.05)
+    assert wakes, "the first message's job woke the worker"
+    quiet = len(wakes)
+    until = time.monotonic() + 2.6  # past app_cache_ttl
+    n = 0
+    while time.monotonic() < until:
+        n += 1
+        await a.send_text(f"c2c_{bob}", f"later {n}")
+        await asyncio.sleep(0.2)
+    assert len(wakes) == quiet
+    await a.close()
+
+
 async def test_cli_push_settings(server: Server, app: App, push: AppServer,
                                  users: Callable[[str], str], tmp_path: Any) -> None:
     alice, bob = users("alice"), users("bob")
