@@ -76,14 +76,16 @@ def conflict(exc: BaseException) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
-    """A conflict in a few words for the log (the driver's text runs long)."""
-    if isinstance(exc, SeqMoved):
-        return "a seq moved, or a refusal to judge on the committed group"
-    codes = {getattr(e, "sqlstate", None) for e in (exc, getattr(exc, "orig", None),
-                                                    exc.__cause__) if e is not None}
+    """What made a batch leave the short way (pg_batch.py), in a few words
+    for the log (the driver's text runs long)."""
+    chain = [e for e in (exc, getattr(exc, "orig", None), exc.__cause__) if e is not None]
+    codes = {getattr(e, "sqlstate", None) for e in chain}
     if "23505" in codes:
-        return "a unique key already taken: a send stored before, or a conversation made"
-    return "a deadlock or serialization failure" if codes & _CONFLICTS else type(exc).__name__
+        return "a unique key already taken: a send stored before, a resend as often as not"
+    if "40001" in codes:  # tidings_seq_moved(), or SeqMoved before the statement
+        return ("a seq moved: another process wrote in the conversation, or a refusal"
+                " to judge again on the group as committed")
+    return "a deadlock with another process" if "40P01" in codes else type(exc).__name__
 
 
 class WriterStopped(TidingsError):
