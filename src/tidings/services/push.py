@@ -46,7 +46,7 @@ from tidings.store.push import PushJobRows, PushStore
 PUSH_APPS_TOPIC = "push_apps"
 # An app's "no" is asked again this far into app_cache_ttl (before it expires,
 # with room for a loaded loop).
-RENEW_AT = 0.5
+RENEW_AT = 0.75
 
 log = logging.getLogger("tidings.services.push")
 
@@ -201,7 +201,7 @@ class PushService:
         told "no" can push. An expired "no" made a job of each message
         until the worker had decided one: a wake, five store reads and a
         write every app_cache_ttl for an app that never pushes, at any
-        rate of messages. Two reads here keep the answer fresh, and a
+        rate of messages. One read here keeps the answer fresh, and a
         device or channel set in another process still counts for the
         messages sent app_cache_ttl after it (an answer is stamped before
         its reads; one renewed late has expired, and jobs are written)."""
@@ -216,11 +216,9 @@ class PushService:
 
     async def _app_pushes(self, sdkappid: int) -> bool:
         """Whether the app can push at all: a device registered, or the
-        callback channel on."""
+        callback channel on (or a linked home)."""
         asked = time.monotonic()  # what we read is at least this recent
-        settings = await self._store.settings(sdkappid)
-        found = (settings.use_callback or self._decisions.linked(sdkappid)
-                 or await self._store.has_devices(sdkappid))
+        found = self._decisions.linked(sdkappid) or await self._store.can_push(sdkappid)
         if len(self._pushes) > 100_000:
             self._pushes.clear()
         current = self._pushes.get(sdkappid)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -315,11 +315,15 @@ class PushStore:
                 totals.update({r[0]: int(r[1] or 0) for r in rows})
         return totals
 
-    async def has_devices(self, sdkappid: int) -> bool:
-        d = push_devices.c
+    async def can_push(self, sdkappid: int) -> bool:
+        """Whether the app has the callback channel on or a device
+        registered, in one read (asked every half app_cache_ttl for an app
+        that does not push: services/push.py)."""
+        a, d = app_push.c, push_devices.c
         async with self._db.reader.connect() as conn:
-            return (await conn.execute(select(d.user_id).where(
-                d.sdkappid == sdkappid).limit(1))).first() is not None
+            return bool((await conn.execute(select(or_(
+                exists().where(a.sdkappid == sdkappid, a.use_callback != 0),
+                exists().where(d.sdkappid == sdkappid))))).scalar())
 
     async def finish_jobs(self, jobs: Sequence[Job],
                           sends: Iterable[tuple[Job, int, str, str, str]],
