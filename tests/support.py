@@ -338,6 +338,19 @@ class ServerServices:
         record = await self.runtime.apps.get(self.runtime.home_sdkappid)
         return App(record.sdkappid, record.live_keys[0], record.admins[0])
 
+    async def count_push_wakes(self) -> list[float]:
+        """The push worker's wakes from now on (each reads the store), one
+        entry per wake."""
+        worker = self.runtime.push._worker
+        wakes: list[float] = []
+        wake = worker.wake
+
+        def counted() -> None:
+            wakes.append(time.monotonic())
+            wake()
+        worker.wake = counted
+        return wakes
+
     async def client_ips(self, app: App, user: str) -> list[str]:
         """The client address the server took for each of a user's connections."""
         devices = self.runtime.bus.devices(Identity(app.sdkappid, user))
@@ -476,6 +489,10 @@ class InProcessServer(Server):
 
     def client_ips(self, app: App, user: str) -> list[str]:
         return self._call(lambda s: s.client_ips(app, user))
+
+    def push_wakes(self) -> list[float]:
+        """A list that gets an entry at each wake of the push worker from now on."""
+        return self._call(lambda s: s.count_push_wakes())
 
 
 @atexit.register

@@ -583,6 +583,67 @@ async def test_tencent_sendmsg_offline_push_info(server: Server, app: App, push:
     assert len(calls_to(push, browser.path)) == 1
 
 
+async def test_only_a_batch_that_wrote_jobs_wakes_the_worker(
+        server: Server, app: App, push: AppServer, users: Callable[[str], str]) -> None:
+    """Each wake of the push worker reads the store: history imports into an
+    app that pushes write no job, and wake nothing (the hook used to guess
+    from the request, and woke the worker after each of them); a live
+    message still wakes it, and its push goes out."""
+    from tests.api.test_tencent_v4 import v4
+
+    alice, bob = users("alice"), users("bob")
+    browser = Browser.new(push)
+    await subscribe(server, app, bob, browser)
+    v4(server, app, "im_open_login_svc/multiaccount_import", {"Accounts": [alice, bob]})
+    assert isinstance(server, InProcessServer)
+    wakes = server.push_wakes()
+    text = [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "old"}}]
+    for n in range(4):
+        imported = await asyncio.to_thread(v4, server, app, "openim/importmsg", {
+            "SyncFromOldSystem": 2, "From_Account": alice, "To_Account": bob,
+            "MsgRandom": n, "MsgTimeStamp": 1_600_000_000 + n, "MsgBody": text})
+        assert imported["ActionStatus"] == "OK", imported
+    assert wakes == []
+    body = {"From_Account": alice, "To_Account": bob, "MsgRandom": 9,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "new"}}]}
+    assert (await asyncio.to_thread(v4, server, app, "openim/sendmsg", body))[
+        "ActionStatus"] == "OK"
+    [call] = await wait_calls(push, browser.path)
+    assert browser.read(call)["body"] == f"{alice}: new"
+    assert len(wakes) == 1
+    await asyncio.sleep(0.3)  # the imports got no push meanwhile
+    assert len(calls_to(push, browser.path)) == 1
+
+
+async def test_an_app_that_does_not_push_gets_no_jobs(server: Server, app: App,
+                                                    users: Callable[[str], str]) -> None:
+    """An app with no device and no callback channel: once a job was decided
+    "no", its messages write no jobs and wake nothing, also past
+    app_cache_ttl (2 s; the answer is renewed before it expires: it used to
+    expire, and then each message made a job and woke the worker until one
+    was decided again)."""
+    alice, bob = users("alice"), users("bob")
+    assert isinstance(server, InProcessServer)
+    wakes = server.push_wakes()
+    a = await login(server, app, alice)
+    for n in range(100):  # the first jobs wake the worker until it decided one
+        woken = len(wakes)
+        await a.send_text(f"c2c_{bob}", f"first {n}")  # the hook ran before the ack
+        if len(wakes) == woken:
+            break
+        await asyncio.sleep(0.05)
+    assert wakes, "the first message's job woke the worker"
+    quiet = len(wakes)
+    until = time.monotonic() + 2.6  # past app_cache_ttl
+    n = 0
+    while time.monotonic() < until:
+        n += 1
+        await a.send_text(f"c2c_{bob}", f"later {n}")
+        await asyncio.sleep(0.2)
+    assert len(wakes) == quiet
+    await a.close()
+
+
 async def test_cli_push_settings(server: Server, app: App, push: AppServer,
                                  users: Callable[[str], str], tmp_path: Any) -> None:
     alice, bob = users("alice"), users("bob")

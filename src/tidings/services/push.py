@@ -24,6 +24,8 @@ jobs and sends is ``push_worker``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from typing import Any
 
@@ -35,13 +37,18 @@ from tidings.config import Settings
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
 from tidings.domain.push import Channel, PushRegisterRequest, PushSettings, check_address
-from tidings.domain.records import CommitHook, Committed, NewMessage
+from tidings.domain.records import CommitHook, Committed
 from tidings.services.callbacks import CallbackService
 from tidings.services.push_decisions import Decisions, LinkedHomes
 from tidings.services.push_worker import PushWorker
-from tidings.store.push import PushStore
+from tidings.store.push import PushJobRows, PushStore
 
 PUSH_APPS_TOPIC = "push_apps"
+# An app's "no" is asked again this far into app_cache_ttl (before it expires,
+# with room for a loaded loop).
+RENEW_AT = 0.75
+
+log = logging.getLogger("tidings.services.push")
 
 
 class PushService:
@@ -65,6 +72,10 @@ class PushService:
         # believed for app_cache_ttl would drop the pushes of every message
         # sent through them meanwhile).
         bus.on_change(PUSH_APPS_TOPIC, self._may_push_now)
+        # Apps whose messages were told "no" since the last renewal (added
+        # on the writer's thread; the renewal swaps the set on the loop).
+        self._told_no: set[int] = set()
+        self._renewer: asyncio.Task[None] | None = None
 
     def _may_push_now(self, data: dict[str, Any]) -> None:
         self._pushes.pop(int(data["sdkappid"]), None)
@@ -87,22 +98,28 @@ class PushService:
 
     def start(self) -> None:
         self._worker.start()
+        if self._cfg.app_cache_ttl > 0:
+            self._renewer = asyncio.create_task(self._renew(), name="push-renew")
 
     async def stop(self) -> None:
         """Stop; what is not done stays queued for the next start."""
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
         await self._worker.stop()
 
     def wake(self) -> None:
         self._worker.wake()
 
-    def hook(self, inner: CommitHook) -> CommitHook:
+    def hook(self, inner: CommitHook, jobs: PushJobRows) -> CommitHook:
         """The writer's commit hook: ``inner``, then wake the worker when the
-        batch wrote push jobs."""
+        batch wrote push jobs (``jobs`` counted them as it wrote them). Each
+        wake reads the store, so a batch that wrote none (an app that does
+        not push, history imports, resends) wakes nothing."""
         def on_commit(batch: list[Committed]) -> None:
             inner(batch)
-            if any(isinstance(c.request, NewMessage) and not c.duplicate
-                   and c.request.push is not None and self.wants_push(c.request.key.sdkappid)
-                   for c in batch):
+            if jobs.take_written():
                 self._worker.wake()
         return on_commit
 
@@ -174,16 +191,34 @@ class PushService:
         app that never pushes costs the send path nothing, and one unknown
         or not checked lately gets its job (whose deciding checks again)."""
         hit = self._pushes.get(sdkappid)
-        return (hit is None or hit[1] or time.monotonic() - hit[0] > self._cfg.app_cache_ttl
-                or self._decisions.linked(sdkappid))
+        if hit is None or hit[1] or self._decisions.linked(sdkappid):
+            return True
+        self._told_no.add(sdkappid)
+        return time.monotonic() - hit[0] > self._cfg.app_cache_ttl
+
+    async def _renew(self) -> None:
+        """Ask again, before it expires, whether an app whose messages were
+        told "no" can push. An expired "no" made a job of each message
+        until the worker had decided one: a wake, five store reads and a
+        write every app_cache_ttl for an app that never pushes, at any
+        rate of messages. One read here keeps the answer fresh, and a
+        device or channel set in another process still counts for the
+        messages sent app_cache_ttl after it (an answer is stamped before
+        its reads; one renewed late has expired, and jobs are written)."""
+        while True:
+            await asyncio.sleep(self._cfg.app_cache_ttl * RENEW_AT)
+            told, self._told_no = self._told_no, set()
+            for sdkappid in told:
+                try:
+                    await self._app_pushes(sdkappid)
+                except Exception:  # the "no" expires: jobs again, as before
+                    log.exception("could not ask whether app %s can push", sdkappid)
 
     async def _app_pushes(self, sdkappid: int) -> bool:
         """Whether the app can push at all: a device registered, or the
-        callback channel on."""
+        callback channel on (or a linked home)."""
         asked = time.monotonic()  # what we read is at least this recent
-        settings = await self._store.settings(sdkappid)
-        found = (settings.use_callback or self._decisions.linked(sdkappid)
-                 or await self._store.has_devices(sdkappid))
+        found = self._decisions.linked(sdkappid) or await self._store.can_push(sdkappid)
         if len(self._pushes) > 100_000:
             self._pushes.clear()
         current = self._pushes.get(sdkappid)

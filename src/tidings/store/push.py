@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -52,6 +52,13 @@ class PushJobRows(TransactionRows):
         # Whether an app's messages get a push job; called on the writer's
         # thread, so it must not block.
         self._wants = wants
+        # Jobs written in the batch that just committed, for the commit hook
+        # (services/push.py): only a batch that wrote jobs wakes the worker.
+        # Set on the writer's thread and read on the loop after the commit;
+        # the writer runs one batch at a time, so they never overlap. A commit
+        # that fails after the flush leaves its count: one wake too many for
+        # the next batch, never one too few.
+        self._written = 0
 
     def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
                 now: int) -> None:
@@ -61,10 +68,18 @@ class PushJobRows(TransactionRows):
                                       r.push, now))
 
     def flush(self, cursor: DBAPICursor) -> None:
+        self._written += len(self._jobs.params)
         self._jobs.flush(cursor)
 
     def discard(self) -> None:
         self._jobs.discard()
+        self._written = 0  # rolled back: nothing for the worker
+
+    def take_written(self) -> int:
+        """Jobs written since last asked (the commit hook asks after each
+        commit)."""
+        written, self._written = self._written, 0
+        return written
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,11 +315,15 @@ class PushStore:
                 totals.update({r[0]: int(r[1] or 0) for r in rows})
         return totals
 
-    async def has_devices(self, sdkappid: int) -> bool:
-        d = push_devices.c
+    async def can_push(self, sdkappid: int) -> bool:
+        """Whether the app has the callback channel on or a device
+        registered, in one read (asked every half app_cache_ttl for an app
+        that does not push: services/push.py)."""
+        a, d = app_push.c, push_devices.c
         async with self._db.reader.connect() as conn:
-            return (await conn.execute(select(d.user_id).where(
-                d.sdkappid == sdkappid).limit(1))).first() is not None
+            return bool((await conn.execute(select(or_(
+                exists().where(a.sdkappid == sdkappid, a.use_callback != 0),
+                exists().where(d.sdkappid == sdkappid))))).scalar())
 
     async def finish_jobs(self, jobs: Sequence[Job],
                           sends: Iterable[tuple[Job, int, str, str, str]],

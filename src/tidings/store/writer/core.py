@@ -75,6 +75,19 @@ def conflict(exc: BaseException) -> bool:
     return False
 
 
+def _reason(exc: BaseException) -> str:
+    """What made a batch leave the short way (pg_batch.py), in a few words
+    for the log (the driver's text runs long)."""
+    chain = [e for e in (exc, getattr(exc, "orig", None), exc.__cause__) if e is not None]
+    codes = {getattr(e, "sqlstate", None) for e in chain}
+    if "23505" in codes:
+        return "a unique key already taken: a send stored before, a resend as often as not"
+    if "40001" in codes:  # tidings_seq_moved(), or SeqMoved before the statement
+        return ("a seq moved: another process wrote in the conversation, or a refusal"
+                " to judge again on the group as committed")
+    return "a deadlock with another process" if "40P01" in codes else type(exc).__name__
+
+
 class WriterStopped(TidingsError):
     def __init__(self) -> None:
         super().__init__(ErrorCode.SERVICE_UNAVAILABLE, "the server is shutting down")
@@ -107,6 +120,9 @@ class MessageWriter:
         self._later_paused_until = 0.0
         self.batches = 0
         self.committed = 0
+        # Whether the last batch tried took the short way (pg_batch.py), for
+        # the log when it failed.
+        self._short_way = False
 
     def register(self, *rows: TransactionRows) -> None:
         """Add features' rows to every entry's transaction, written in the
@@ -285,7 +301,14 @@ class MessageWriter:
                 if attempt == CONFLICT_RETRIES or not self._conversations.shared or (
                         not conflict(exc)):
                     raise
-                log.info("batch met another process's commit (%s); trying again", exc)
+                if self._short_way:
+                    # The short way's one statement found a send stored
+                    # before (an ordinary resend, as often as not) or a seq
+                    # moved by another process: routine, the long way sorts it.
+                    log.debug("batch goes the long way after the short one's check (%s)",
+                              _reason(exc))
+                else:
+                    log.info("batch met another process's commit (%s); trying again", exc)
                 for message in requests:
                     self._conversations.forget(message.key)
         raise AssertionError("unreachable")
@@ -316,6 +339,7 @@ class MessageWriter:
         # PostgreSQL, sends to conversations in memory: no dedup and no lock
         # before; the batch's one statement checks (pg_batch.py).
         gate = seq_gate(self._conversations, requests) if shared and first else None
+        self._short_way = gate is not None
         sends = [r for r in requests if isinstance(r, NewMessage)]
         earlier = self._messages.stored_before(cursor, sends) if sends and gate is None else {}
         fresh = [r for r in sends if send_key(r) not in earlier]
