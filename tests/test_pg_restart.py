@@ -79,7 +79,11 @@ async def test_a_restart_loses_no_acked_message_and_requests_recover(
     reply = await alice.request("send", _send(12))
     assert reply["ok"], reply
     acked[12] = reply["data"]["seq"]
-    assert failures < TRIES
+    # The pool is replaced when a dead connection is found (the writer's
+    # raw statements included: store/write_connection.py), so a send fails
+    # at most once through a read and once through the writer; before, the
+    # writer met the pool's stale connections one batch at a time.
+    assert failures <= 2, failures
 
     # A login and its first sync (the hot paths' reads) work, and see every
     # acked message once, at its acked seq.
