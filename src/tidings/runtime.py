@@ -155,13 +155,13 @@ class Runtime:
         push = PushService(PushStore(db, lease_ms), bus, callbacks, settings)
         # The worker wakes after a batch that wrote push jobs, and only then
         # (each wake reads the store); push off: no jobs, no wakes.
-        push_jobs = PushJobRows(db, push.wants_push)
+        push_jobs = PushJobRows(db, push.wants_push) if settings.push_enabled else None
         writer = MessageWriter(db, max_batch=settings.max_commit_batch,
                                on_commit=push.hook(messaging.on_commit, push_jobs)
-                               if settings.push_enabled else messaging.on_commit)
+                               if push_jobs is not None else messaging.on_commit)
         # The features' rows in each message's transaction, in this order.
         writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db))
-        if settings.push_enabled:
+        if push_jobs is not None:
             writer.register(push_jobs)
         friends = FriendService(FriendStore(db), AccountStore(db), ProfileStore(db), bus,
                                 callbacks, settings.app_cache_ttl)

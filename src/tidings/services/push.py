@@ -208,7 +208,7 @@ class PushService:
         while True:
             await asyncio.sleep(self._cfg.app_cache_ttl * RENEW_AT)
             told, self._told_no = self._told_no, set()
-            for sdkappid in told:
+            for sdkappid in list(told):  # the writer's thread may still add to it
                 try:
                     await self._app_pushes(sdkappid)
                 except Exception:  # the "no" expires: jobs again, as before

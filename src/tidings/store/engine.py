@@ -63,7 +63,8 @@ class Database:
         """Run ``work(connection)`` in a read transaction, its results
         fetched inside it, with the other reads asked for in the same turn
         of the event loop (store/reads.py): on SQLite on a reader thread in
-        one hand-off, on PostgreSQL over asyncpg through ``run_sync``. For
+        one hand-off, on PostgreSQL over asyncpg through ``run_sync`` in
+        autocommit (one snapshot per statement, as READ COMMITTED gave). For
         the reads of hot paths (a login and its first sync); the others use
         ``reader`` directly."""
         if self.reads is not None:

@@ -317,7 +317,7 @@ class PushStore:
 
     async def can_push(self, sdkappid: int) -> bool:
         """Whether the app has the callback channel on or a device
-        registered, in one read (asked every half app_cache_ttl for an app
+        registered, in one read (asked every RENEW_AT (three quarters) of app_cache_ttl for an app
         that does not push: services/push.py)."""
         a, d = app_push.c, push_devices.c
         async with self._db.reader.connect() as conn:

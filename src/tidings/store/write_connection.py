@@ -79,10 +79,13 @@ def _lost(engine: AsyncEngine, exc: BaseException) -> bool:
     return False
 
 
+def sqlstates(exc: BaseException) -> set[str]:
+    """The SQLSTATEs a failure carries: SQLAlchemy's error, the driver's
+    under it (``orig``) and its cause."""
+    return {state for err in (exc, getattr(exc, "orig", None), exc.__cause__)
+            if isinstance(state := getattr(err, "sqlstate", None), str)}
+
+
 def _rolled_back(exc: BaseException) -> bool:
     """Whether the server refused the work (the connection lives on)."""
-    for err in (exc, getattr(exc, "orig", None), exc.__cause__):
-        state = getattr(err, "sqlstate", None)
-        if isinstance(state, str) and state[:2] in ("23", "40"):
-            return True
-    return False
+    return any(state[:2] in ("23", "40") for state in sqlstates(exc))

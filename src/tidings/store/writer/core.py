@@ -42,6 +42,7 @@ from tidings.domain.records import (
     StoredMessage,
 )
 from tidings.store.engine import Database
+from tidings.store.write_connection import sqlstates
 from tidings.store.writer.changes import ChangeHook, Changes
 from tidings.store.writer.conversations import Conversations
 from tidings.store.writer.group_ops import GroupOpHook, GroupOps
@@ -69,17 +70,13 @@ MessageHook = Callable[[NewMessage, StoredMessage, GroupState | None, int], None
 def conflict(exc: BaseException) -> bool:
     """Whether a failed batch met another transaction (tried again) rather
     than a fault of its own."""
-    for err in (exc, getattr(exc, "orig", None), exc.__cause__):
-        if err is not None and getattr(err, "sqlstate", None) in _CONFLICTS:
-            return True
-    return False
+    return bool(sqlstates(exc) & _CONFLICTS)
 
 
 def _reason(exc: BaseException) -> str:
     """What made a batch leave the short way (pg_batch.py), in a few words
     for the log (the driver's text runs long)."""
-    chain = [e for e in (exc, getattr(exc, "orig", None), exc.__cause__) if e is not None]
-    codes = {getattr(e, "sqlstate", None) for e in chain}
+    codes = sqlstates(exc)
     if "23505" in codes:
         return "a unique key already taken: a send stored before, a resend as often as not"
     if "40001" in codes:  # tidings_seq_moved(), or SeqMoved before the statement
@@ -220,6 +217,10 @@ class MessageWriter:
         none is due, a timer wakes the loop when the first will be."""
         now = time.monotonic()
         if now < self._later_paused_until:
+            # An earlier wake-up (another work's) came in the pause: the
+            # loop must still be woken when the pause ends, or the paused
+            # work waits for the next message.
+            self._wake_at(self._later_paused_until - now)
             return False
         soonest: float | None = None
         for work in self._later:
