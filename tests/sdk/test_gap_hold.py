@@ -103,3 +103,18 @@ async def test_without_gap_wait_a_gap_resyncs_at_once(script: tuple[Script, str]
         await s.push(3)
         assert await seqs_within(alice, 2) == [2, 3]
         assert s.syncs == [{}, {"c2c_bob": 1}]
+
+
+async def test_a_long_run_held_behind_one_gap_is_handed_over_whole(
+        script: tuple[Script, str]) -> None:
+    """600 entries held behind one missing seq go out when it comes (a
+    loop: a recursion per entry hit Python's recursion limit)."""
+    s, url = script
+    async with Client(url, 1, "alice", "sig", gap_wait=30.0) as alice:
+        assert await seqs_within(alice, 1) == [1]
+        s.last = 601
+        for seq in range(3, 602):
+            await s.push(seq)
+        await s.push(2)
+        assert await seqs_within(alice, 600) == list(range(2, 602))
+        assert alice.connects == 1 and s.syncs == [{}], "no resync"

@@ -400,12 +400,13 @@ class Session:
         """One of our sends (or changes) was stored with ``seq``: we hold
         it, and what was held past it may follow."""
         self._tracker.own(conversation_id, seq)
-        self._release(conversation_id)
+        if self._held:
+            self._release(conversation_id)
 
     def _release(self, conversation_id: str) -> None:
-        following = self._held.next_for(conversation_id, self._tracker)
-        if following is not None:
-            self._deliver(following, accept_gap=False)  # which releases the rest
+        # A loop, not a recursion through _deliver: a long run may be held.
+        while (following := self._held.next_for(conversation_id, self._tracker)) is not None:
+            self._hand(following, accept_gap=False)
 
     def _resync_here(self) -> bool:
         """End the connection to resync through the same URL: its process
@@ -429,11 +430,17 @@ class Session:
             task.add_done_callback(self._callbacks.discard)
 
     def _deliver(self, entry: Entry, *, accept_gap: bool) -> bool:
+        """Hand ``entry`` over if it is new, and what was held past it;
+        False: it came past a gap."""
+        verdict = self._hand(entry, accept_gap=accept_gap)
+        if verdict is Verdict.NEW and self._held:
+            self._release(entry.conversation_id)
+        return verdict is not Verdict.GAP
+
+    def _hand(self, entry: Entry, *, accept_gap: bool) -> Verdict:
         verdict = self._tracker.offer(entry.conversation_id, entry.seq, accept_gap=accept_gap)
-        if verdict is Verdict.GAP:
-            return False
         if verdict is not Verdict.NEW:
-            return True
+            return verdict
         if isinstance(entry, Change):
             self._inbox.put_nowait(entry)
             self._callback(self.on_change, entry)
@@ -444,9 +451,7 @@ class Session:
             # (A send of ours that the server stored before the line dropped
             # comes back in the sync; its ack will report it, not this stream.)
             self._inbox.put_nowait(entry)
-        if self._held:
-            self._release(entry.conversation_id)
-        return True
+        return verdict
 
     def _apply_sync(self, data: Any) -> bool:
         """Take in a sync answer (in the reader, before any later frame);
