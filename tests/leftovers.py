@@ -60,7 +60,7 @@ def stop(spec: dict[str, Any]) -> None:
     """Stop what ``spec`` names (its pid, if it still runs ``program``) and
     delete its folder. Safe to run twice."""
     pid = _pid_of(spec)
-    if pid is not None and spec["program"] in _cmdline(pid):
+    if pid is not None and _alive(pid, spec["program"]):
         # SIGQUIT is PostgreSQL's immediate shutdown (its children go too);
         # SIGKILL is the only sure end for anything else.
         with contextlib.suppress(ProcessLookupError):

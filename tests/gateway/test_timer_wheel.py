@@ -43,3 +43,23 @@ async def test_items_fire_once_in_order_and_cancelled_ones_never() -> None:
     await asyncio.wait_for(done.wait(), 60)
     assert [name for name, _ in fired] == ["early", "middle", "late", "early"]
     assert all(late >= -0.002 for _, late in fired), fired  # never before the deadline
+
+
+async def test_a_failing_item_does_not_stop_the_others_of_its_tick() -> None:
+    class Broken:
+        def on_tick(self) -> None:
+            raise RuntimeError("a session's fault")
+
+    fired: list[tuple[str, float]] = []
+    done = asyncio.Event()
+    wheel = timer_wheel.wheel()
+    wheel.schedule(Broken(), 0.1)
+    items = [Item(name, fired, done) for name in ("a", "b", "c")]
+    for item in items:
+        item.due = asyncio.get_running_loop().time() + 0.1
+        wheel.schedule(item, 0.1)  # the same tick as the broken one
+    later = Item("d", fired, done)
+    later.due = asyncio.get_running_loop().time() + 0.3
+    wheel.schedule(later, 0.3)  # a later tick: the wheel is armed again
+    await asyncio.wait_for(done.wait(), 60)
+    assert sorted(name for name, _ in fired) == ["a", "b", "c", "d"]

@@ -145,6 +145,9 @@ def test_server_frames_carry_their_length() -> None:
         assert length == n and len(data) == head + n
     assert ws_frames.close_frame(None) == b"\x88\x00"
     assert ws_frames.close_frame(4005, "kicked") == b"\x88\x08\x0f\xa5kicked"
+    # A reason past 123 bytes is cut on a character's boundary: still UTF-8.
+    cut = ws_frames.close_frame(4000, "é" * 100)[4:]
+    assert cut.decode() == "é" * 61 and len(cut) == 122
 
 
 # -- a real server --------------------------------------------------------------------

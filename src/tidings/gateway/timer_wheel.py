@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import logging
 import math
 import weakref
 from typing import Protocol
 
 TICK = 0.1
+
+log = logging.getLogger(__name__)
 
 
 class Ticking(Protocol):
@@ -63,7 +66,10 @@ class TimerWheel:
         keys = self._keys
         while keys and keys[0] * TICK <= now + 0.001:  # call_at may run a hair early
             for item in self._slots.pop(heapq.heappop(keys), ()):
-                item.on_tick()  # may schedule again: into a later tick
+                try:
+                    item.on_tick()  # may schedule again: into a later tick
+                except Exception:  # one session's fault; the tick's others still run
+                    log.exception("a timer of the wheel failed")
         if keys:
             self._arm(keys[0])
 

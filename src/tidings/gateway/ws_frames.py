@@ -65,7 +65,10 @@ def close_frame(code: int | None, reason: str = "") -> bytes:
     """A close frame; ``None`` for one without a code (answering such a one)."""
     if code is None:
         return frame(CLOSE, b"")
-    return frame(CLOSE, struct.pack("!H", code) + reason.encode()[:123])
+    # At most 123 bytes, cut on a character's boundary (a peer fails a close
+    # whose reason is not UTF-8).
+    cut = reason.encode()[:123].decode(errors="ignore").encode()
+    return frame(CLOSE, struct.pack("!H", code) + cut)
 
 
 def close_code(payload: bytes) -> int | None:
