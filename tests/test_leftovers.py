@@ -93,6 +93,10 @@ def test_the_next_run_sweeps_what_an_earlier_one_left(tmp_path: Path) -> None:
     root = tmp_path / "server"
     root.mkdir()
     server = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    # Popen returns once the child is exec'ing, before its command line is
+    # readable (1 run in ~20 read ''): a real server has long been running
+    # when a sweep looks at it.
+    wait_until(lambda: "sleep" in leftovers._cmdline(server.pid), "sleep did not start")
     dead = subprocess.Popen(["true"])
     dead.wait()
     alive_owner = {"owner": os.getpid(), "watchdog": 0,
