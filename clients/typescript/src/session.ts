@@ -453,17 +453,23 @@ export class Session extends Emitter<ClientEvents> {
     if (typeof entry.conversation_id !== "string" || typeof entry.seq !== "number") {
       throw new TypeError("malformed entry");
     }
-    const verdict = this.tracker.offer(entry.conversation_id, entry.seq, acceptGap);
+    const verdict = this.hand(entry, acceptGap);
     if (verdict === "gap") return this.hold(entry);
-    if (verdict !== "new") return true;
-    if (!(entry.kind === "message" && entry.sender === this.userId && this.outbox.has(entry.client_msg_id))) {
+    if (verdict === "new") this.release(entry.conversation_id);
+    return true;
+  }
+
+  /** Emits `entry` if it is the next of its conversation (or `acceptGap`). */
+  private hand(entry: Entry, acceptGap: boolean): "new" | "duplicate" | "gap" {
+    const verdict = this.tracker.offer(entry.conversation_id, entry.seq, acceptGap);
+    if (verdict === "new" && !(entry.kind === "message" && entry.sender === this.userId
+                               && this.outbox.has(entry.client_msg_id))) {
       // (A send of ours stored before the line dropped comes back in the
       // sync: its ack reports it, not the event stream.)
       this.emit("entry", entry);
       this.emit(entry.kind === "message" || entry.kind === "system" ? entry.kind : "change", entry as never);
     }
-    this.release(entry.conversation_id);
-    return true;
+    return verdict;
   }
 
   /** One of our sends (or changes) was stored with `seq`: we hold it, and
@@ -493,19 +499,28 @@ export class Session extends Emitter<ClientEvents> {
     return true;
   }
 
-  /** Hands over what was held in a conversation and no longer follows a gap. */
+  /** Hands over what was held in a conversation and no longer follows a
+   * gap. A loop, not a recursion through deliver: each entry of a long run
+   * took stack frames (10,000 held overflowed the stack), and the held
+   * ones are looked over once a run, not once an entry. */
   private release(conversationId: string): void {
     const waiting = this.held.get(conversationId);
     if (waiting === undefined) return;
+    for (;;) {
+      const seq = (this.tracker.get(conversationId) ?? 0) + 1;
+      const next = waiting.get(seq);
+      if (next === undefined) break;
+      waiting.delete(seq);
+      this.hand(next, false);
+    }
+    // Those no longer needed: held already (our own acks may have moved
+    // the tracker past them), or our own.
     const have = this.tracker.get(conversationId) ?? 0;
     for (const seq of [...waiting.keys()]) {
       if (seq <= have || this.tracker.isOwn(conversationId, seq)) waiting.delete(seq);
     }
-    const next = waiting.get(have + 1);
-    if (next !== undefined) waiting.delete(have + 1);
     if (waiting.size === 0) this.held.delete(conversationId);
     if (this.held.size === 0) this.forgetHeld();
-    if (next !== undefined) this.deliver(next, false); // which releases the rest
   }
 
   /** What was held goes with its connection: the next sync brings it. */

@@ -281,3 +281,26 @@ test("known stores: the in-memory one keeps copies; the Web Storage one reads ba
   assert.throws(() => new Client({ url: "ws://x/v1/ws", sdkappid: 1, userId: "a", userSig: "s",
                                    WebSocket: class {}, knownStore: { load() {} } }), InvalidArgumentError);
 });
+
+test("a long run held behind one gap is handed over whole when the gap closes", async (t) => {
+  // A loop, not a recursion through deliver: each held entry took stack
+  // frames, and a long run overflowed the stack (as the Python SDK's did).
+  const run = 10000;
+  const { FakeSocket, made } = fakeSockets((frame, ws) => {
+    if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
+    if (frame.op === "sync") ws.push({ re: frame.id, ok: true, data: { messages: [message(1)], conversations: [conv(1)], more: false } });
+  });
+  const client = new Client({ url: "ws://one/v1/ws", sdkappid: 1, userId: "alice", userSig: "sig",
+                              WebSocket: FakeSocket, gapWait: 60000 });
+  t.after(() => client.close());
+  const seqs = [];
+  client.on("message", (m) => seqs.push(m.seq));
+  await client.connect();
+  for (let seq = 3; seq <= run + 2; seq++) made[0].push({ event: "message", data: message(seq) });
+  assert.deepEqual(seqs, [1], "held past the gap");
+  made[0].push({ event: "message", data: message(2) });
+  assert.equal(seqs.length, run + 2);
+  assert.ok(seqs.every((seq, i) => seq === i + 1), "each once, in order");
+  assert.equal(client.connects, 1, "no resync");
+  assert.deepEqual(client.known, { c2c_bob: run + 2 });
+});
