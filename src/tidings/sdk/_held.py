@@ -24,10 +24,11 @@ from tidings.sdk.models import Entry
 class _Hold:
     """One conversation's held entries, by seq, and its timer."""
 
-    __slots__ = ("entries", "still_open", "timer", "wait")
+    __slots__ = ("entries", "moved", "still_open", "timer", "wait")
 
     def __init__(self, wait: float, still_open: Callable[[], None]) -> None:
         self.entries: dict[int, Entry] = {}
+        self.moved = False  # something was handed over in this run
         self.wait = wait
         self.still_open = still_open
         self.timer = asyncio.get_running_loop().call_later(wait, self._expire)
@@ -58,22 +59,28 @@ class HeldEntries:
         hold.entries[entry.seq] = entry
 
     def next_for(self, conversation_id: str, tracker: SeqTracker) -> Entry | None:
-        """The held entry that now follows what ``tracker`` holds, taken out
-        (with any that are no longer needed: held already, or our own)."""
+        """The held entry that now follows what ``tracker`` holds, taken out;
+        at the end of a run (None), those no longer needed go too (held
+        already, or our own): looked over once a run, not once an entry
+        (a long run was quadratic)."""
         hold = self._by_conversation.get(conversation_id)
         if hold is None:
             return None
         waiting = hold.entries
         have = tracker.get(conversation_id) or 0
+        following = waiting.pop(have + 1, None)
+        if following is not None:
+            hold.moved = True
+            return following
         for seq in [s for s in waiting if s <= have or tracker.is_own(conversation_id, s)]:
             del waiting[seq]
-        following = waiting.pop(have + 1, None)
         if not waiting:
             hold.timer.cancel()
             del self._by_conversation[conversation_id]
-        elif following is not None:
+        elif hold.moved:
+            hold.moved = False
             hold.restart()
-        return following
+        return None
 
     def clear(self) -> None:
         """Nothing held (the connection ended: the next sync brings it)."""
