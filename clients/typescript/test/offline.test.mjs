@@ -42,6 +42,18 @@ const message = (seq, conversation = "c2c_bob") => ({
 const conv = (last, conversation = "c2c_bob") => ({ conversation_id: conversation, last_seq: last, type: "c2c" });
 const LOGIN = { session_id: 1, server_time: 0, heartbeat_interval: 0.05, heartbeat_timeout: 0.2, max_message_bytes: 12288 };
 
+/** A server that logs in (slow heartbeats) and answers the nth sync with
+ * `reply(nth)`; each sync's `known` goes into `syncs`. */
+function syncing(reply, syncs = []) {
+  return fakeSockets((frame, ws, nth) => {
+    if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
+    if (frame.op === "sync") {
+      syncs.push(frame.data.known);
+      ws.push({ re: frame.id, ok: true, data: { more: false, ...reply(nth) } });
+    }
+  });
+}
+
 test("a silent server is left and the client reconnects; pings are answered", async (t) => {
   const pongs = [];
   const { FakeSocket, made } = fakeSockets((frame, ws, nth) => {
@@ -133,14 +145,10 @@ test("a gap in the live stream: the client resyncs and hands over each message o
 
 test("entries that cross wait for the one missing; a gap still open after gapWait resyncs", async (t) => {
   const syncs = [];
-  const { FakeSocket, made } = fakeSockets((frame, ws, nth) => {
-    if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
-    if (frame.op === "sync") {
-      syncs.push(frame.data.known);
-      const messages = nth === 1 ? [message(1)] : [message(4), message(5)];
-      ws.push({ re: frame.id, ok: true, data: { messages, conversations: [conv(messages.at(-1).seq)], more: false } });
-    }
-  });
+  const { FakeSocket, made } = syncing((nth) => {
+    const messages = nth === 1 ? [message(1)] : [message(4), message(5)];
+    return { messages, conversations: [conv(messages.at(-1).seq)] };
+  }, syncs);
   const client = new Client({ url: ["ws://one/v1/ws", "ws://two/v1/ws"], sdkappid: 1, userId: "alice",
                               userSig: "sig", WebSocket: FakeSocket, backoffInitial: 10, backoffMax: 20,
                               gapWait: 100 });
@@ -287,10 +295,7 @@ test("a long run held behind one gap is handed over whole when the gap closes", 
   // A loop, not a recursion through deliver: each held entry took stack
   // frames, and a long run overflowed the stack (as the Python SDK's did).
   const run = 10000;
-  const { FakeSocket, made } = fakeSockets((frame, ws) => {
-    if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
-    if (frame.op === "sync") ws.push({ re: frame.id, ok: true, data: { messages: [message(1)], conversations: [conv(1)], more: false } });
-  });
+  const { FakeSocket, made } = syncing(() => ({ messages: [message(1)], conversations: [conv(1)] }));
   const client = new Client({ url: "ws://one/v1/ws", sdkappid: 1, userId: "alice", userSig: "sig",
                               WebSocket: FakeSocket, gapWait: 60000 });
   t.after(() => client.close());
@@ -310,15 +315,10 @@ test("a gap in each conversation waits its own gapWait", async (t) => {
   // One timer for all, started by the first hold, resynced a gap opened in
   // another conversation just before it fired.
   const syncs = [];
-  const { FakeSocket, made } = fakeSockets((frame, ws, nth) => {
-    if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
-    if (frame.op === "sync") {
-      syncs.push(frame.data.known);
-      const messages = nth === 1 ? [message(1), message(1, "c2c_carol")] : [message(2, "c2c_carol"), message(3, "c2c_carol")];
-      ws.push({ re: frame.id, ok: true, data: { messages, more: false,
-                                                conversations: [conv(nth === 1 ? 1 : 3), conv(nth === 1 ? 1 : 3, "c2c_carol")] } });
-    }
-  });
+  const { FakeSocket, made } = syncing((nth) => ({
+    messages: nth === 1 ? [message(1), message(1, "c2c_carol")] : [message(2, "c2c_carol"), message(3, "c2c_carol")],
+    conversations: [conv(nth === 1 ? 1 : 3), conv(nth === 1 ? 1 : 3, "c2c_carol")],
+  }), syncs);
   const wait = 600;
   const client = new Client({ url: "ws://one/v1/ws", sdkappid: 1, userId: "alice", userSig: "sig",
                               WebSocket: FakeSocket, backoffInitial: 10, backoffMax: 20, gapWait: wait });
