@@ -351,6 +351,34 @@ class ServerServices:
         worker.wake = counted
         return wakes
 
+    async def count_queue_reads(self) -> dict[str, list[float]]:
+        """Once nothing is queued (the push jobs, the pending sends and
+        callbacks: earlier tests' retries are over), the queue workers'
+        reads of due work from now on, one entry per read, by method: the
+        push worker's ``due_jobs`` and ``due_sends``, the dispatcher's ``due``."""
+        stores = {"due_jobs": self.runtime.push._worker._store,
+                  "due_sends": self.runtime.push._worker._store,
+                  "due": self.runtime.callbacks.dispatcher._store}
+        deadline = time.monotonic() + 20
+        while await self.runtime.db.read(lambda conn: conn.exec_driver_sql(
+                "SELECT (SELECT count(*) FROM push_jobs)"
+                " + (SELECT count(*) FROM push_sends WHERE status = 'pending')"
+                " + (SELECT count(*) FROM callback_outbox WHERE status = 'pending')").scalar()):
+            assert time.monotonic() < deadline, "the queues did not empty"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # the workers' last steps end
+        reads: dict[str, list[float]] = {}
+        for name, store in stores.items():
+            found = reads[name] = []
+            method = getattr(store, name)
+
+            async def counted(*args: Any, _method: Any = method, _found: list[float] = found,
+                              **kwargs: Any) -> Any:
+                _found.append(time.monotonic())
+                return await _method(*args, **kwargs)
+            setattr(store, name, counted)
+        return reads
+
     async def client_ips(self, app: App, user: str) -> list[str]:
         """The client address the server took for each of a user's connections."""
         devices = self.runtime.bus.devices(Identity(app.sdkappid, user))
@@ -489,6 +517,10 @@ class InProcessServer(Server):
 
     def client_ips(self, app: App, user: str) -> list[str]:
         return self._call(lambda s: s.client_ips(app, user))
+
+    def queue_reads(self) -> dict[str, list[float]]:
+        """See ``ServerServices.count_queue_reads``."""
+        return self._call(lambda s: s.count_queue_reads())
 
     def push_wakes(self) -> list[float]:
         """A list that gets an entry at each wake of the push worker from now on."""

@@ -6,11 +6,12 @@ rows of one statement come out as the statements in turn would make them."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import Connection, text
 
-from tests.test_writer_rows import counts, text_message
+from tests.test_writer_rows import KEY, counts, text_message
 from tidings.domain.records import Committed
 from tidings.store.callbacks import OutboxRows
 from tidings.store.engine import Database
@@ -57,8 +58,11 @@ async def test_two_processes_writers_give_each_seq_once(
     # DEBUG, never as a conflict with another process's commit.
     told = [(r.levelno, r.getMessage()) for r in caplog.records
             if r.name == "tidings.store.writer.core"]
-    assert [level for level, _ in told] == [logging.DEBUG] * 2, told
-    assert "a seq moved" in told[0][1] and "a unique key already taken" in told[1][1], told
+    # (Each resend: its conversation stays in memory, so the next batch
+    # tries the short way again.)
+    assert [level for level, _ in told] == [logging.DEBUG] * 3, told
+    assert "a seq moved" in told[0][1], told
+    assert all("a unique key already taken" in m for _, m in told[1:]), told
     assert await counts(db) == {"messages": 5, "message_texts": 5, "callback_outbox": 5,
                                 "push_jobs": 5}
     async with db.reader.connect() as conn:
@@ -94,3 +98,40 @@ def _rows(conn: Connection) -> list[tuple[int, int]]:
 async def test_rows_in_one_statement_come_out_as_in_turn(db: Database) -> None:
     found = await db.run_write(_rows)
     assert found == [(1, 1400), (2, 2000), (3, 30), (4, 0), (7, -1), (8, -1)]
+
+
+async def test_a_resend_on_the_short_way_keeps_its_conversations_in_memory(
+        db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """The failed short way advanced the seqs in memory: put back, not
+    forgotten (forgetting read each conversation, and a group's members,
+    again). A conversation the long way does not write in (only a resend
+    in it) must not keep the advanced seq: its next send would skip one."""
+    caplog.set_level(logging.DEBUG, logger="tidings.store.writer.core")
+    carol = replace(KEY, b="carol")
+    writer = new_writer(db)
+    try:
+        assert await seq_of(writer, "m1") == (1, False)
+        first = await writer.submit(replace(text_message("n1", "to carol"), key=carol))
+        assert isinstance(first, Committed) and first.message.seq == 1
+        remembered = writer._conversations.get(KEY), writer._conversations.get(carol)
+        # One batch: a resend in one conversation, a new send in the other.
+        resend = writer.submit(text_message("m1", "text of m1"))
+        fresh = writer.submit(replace(text_message("n2", "to carol"), key=carol))
+        again, new = await resend, await fresh
+        assert isinstance(again, Committed) and isinstance(new, Committed)
+        assert (again.message.seq, again.duplicate) == (1, True)
+        assert (new.message.seq, new.duplicate) == (2, False)
+        assert (writer._conversations.get(KEY), writer._conversations.get(carol)) == remembered
+        # Next, each conversation's next seq, the short way (no second
+        # "long way" in the log).
+        assert await seq_of(writer, "m2") == (2, False)
+        after = await writer.submit(replace(text_message("n3", "to carol"), key=carol))
+        assert isinstance(after, Committed) and after.message.seq == 3
+    finally:
+        await writer.stop()
+    told = [r.getMessage() for r in caplog.records if r.name == "tidings.store.writer.core"]
+    assert len(told) == 1 and "a unique key already taken" in told[0], told
+    async with db.reader.connect() as conn:
+        last = (await conn.execute(text(
+            "SELECT b, last_seq, last_msg_no FROM conversations ORDER BY b"))).all()
+    assert [tuple(row) for row in last] == [("bob", 2, 2), ("carol", 3, 3)]

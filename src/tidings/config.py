@@ -100,7 +100,8 @@ class Settings(BaseSettings):
     callback_max_attempts: int = Field(20, ge=1)
     """Attempts of an after-callback, in all, before it is marked failed."""
     callback_poll_interval: float = Field(1.0, gt=0)
-    """Seconds between the dispatcher's looks for retries that came due."""
+    """Seconds between the dispatcher's looks for rows that came due, in a cluster (another
+    process's whose lease ran out); a process alone sleeps until the next retry is due."""
     callback_app_concurrency: int = Field(32, ge=1)
     """After-callbacks in flight at once, per app."""
     callback_concurrency: int = Field(512, ge=1)
@@ -137,7 +138,8 @@ class Settings(BaseSettings):
     push_enabled: bool = True
     """Off: no push at all (no push jobs are written); for servers whose apps do not push."""
     push_poll_interval: float = Field(1.0, gt=0)
-    """Seconds between looks for push jobs that came due."""
+    """Seconds between looks for push jobs and sends that came due, in a cluster (another
+    process's whose lease ran out); a process alone sleeps until the next is due."""
     push_retry_base: float = Field(5.0, gt=0)
     """Seconds before a failed push send's first retry; it doubles at each retry."""
     push_retry_cap: float = Field(600.0, gt=0)

@@ -7,12 +7,14 @@ cue, hence the script (the same cases as the TypeScript SDK's offline test)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 from tidings.sdk import Client
 
@@ -20,25 +22,33 @@ LOGIN = {"session_id": 1, "server_time": 0, "heartbeat_interval": 25, "heartbeat
          "max_message_bytes": 12288}
 
 
-def message(seq: int) -> dict[str, Any]:
-    return {"kind": "message", "conversation_id": "c2c_bob", "seq": seq, "msg_id": f"1-{seq}",
-            "sender": "bob", "client_msg_id": f"m{seq}",
+def message(seq: int, conversation: str = "c2c_bob") -> dict[str, Any]:
+    peer = conversation.removeprefix("c2c_")
+    return {"kind": "message", "conversation_id": conversation, "seq": seq,
+            "msg_id": f"1-{peer}-{seq}", "sender": peer, "client_msg_id": f"{peer}{seq}",
             "elements": [{"type": "text", "text": f"m{seq}"}], "cloud_custom_data": "",
             "time": seq, "state": "normal", "edited_at": None, "imported": None, "change_seq": 0}
 
 
 class Script:
     """The server: answers login and sync (the first sync brings seq 1,
-    later ones what follows the client's known seq, up to ``last``); the
-    test pushes live frames through ``push``."""
+    later ones what follows the client's known seq, up to ``last``, and
+    the same in ``others``' conversations); the test pushes live frames
+    through ``push``."""
 
     def __init__(self) -> None:
         self.syncs: list[dict[str, int]] = []
         self.sockets: list[ServerConnection] = []
         self.last = 1
+        self.others: dict[str, int] = {}
 
     async def handle(self, ws: ServerConnection) -> None:
         self.sockets.append(ws)
+        # A resync aborts the socket (the SDK's way): no error for the log.
+        with contextlib.suppress(ConnectionClosed):
+            await self._answer(ws)
+
+    async def _answer(self, ws: ServerConnection) -> None:
         async for raw in ws:
             frame = orjson.loads(raw)
             if frame["op"] == "login":
@@ -46,13 +56,16 @@ class Script:
             elif frame["op"] == "sync":
                 known = frame["data"]["known"]
                 self.syncs.append(known)
-                messages = [message(s) for s in range(known.get("c2c_bob", 0) + 1, self.last + 1)]
+                lasts = {"c2c_bob": self.last, **self.others}
+                messages = [message(s, c) for c, last in lasts.items()
+                            for s in range(known.get(c, 0) + 1, last + 1)]
                 data = {"messages": messages, "more": False, "conversations": [
-                    {"conversation_id": "c2c_bob", "last_seq": self.last, "type": "c2c"}]}
+                    {"conversation_id": c, "last_seq": last, "type": "c2c"}
+                    for c, last in lasts.items()]}
                 await ws.send(orjson.dumps({"re": frame["id"], "ok": True, "data": data}).decode())
 
-    async def push(self, seq: int) -> None:
-        frame = {"event": "message", "data": message(seq)}
+    async def push(self, seq: int, conversation: str = "c2c_bob") -> None:
+        frame = {"event": "message", "data": message(seq, conversation)}
         await self.sockets[-1].send(orjson.dumps(frame).decode())
 
 
@@ -118,3 +131,30 @@ async def test_a_long_run_held_behind_one_gap_is_handed_over_whole(
         await s.push(2)
         assert await seqs_within(alice, 600) == list(range(2, 602))
         assert alice.connects == 1 and s.syncs == [{}], "no resync"
+
+
+async def test_a_gap_in_each_conversation_waits_its_own_gap_wait(
+        script: tuple[Script, str]) -> None:
+    """A gap in one conversation, then one in another while the first is
+    held: the first healing does not leave the second to the first's timer
+    (one timer for all resynced it early); it resyncs after its own wait."""
+    s, url = script
+    s.others = {"c2c_carol": 1}
+    wait = 1.5
+    async with Client(url, 1, "alice", "sig", gap_wait=wait, backoff_initial=0.01) as alice:
+        assert sorted(m.conversation_id for m in [await alice.next_message() for _ in "12"]) == [
+            "c2c_bob", "c2c_carol"]
+        start = asyncio.get_running_loop().time()
+        s.last, s.others = 3, {"c2c_carol": 3}
+        await s.push(3)  # bob's gap opens
+        await asyncio.sleep(0.6 * wait)
+        await s.push(3, "c2c_carol")  # carol's opens, bob's still held
+        await s.push(2)  # bob's heals
+        assert await seqs_within(alice, 2) == [2, 3]
+        # Past bob's first hold's gap_wait, short of carol's: no resync yet.
+        await asyncio.sleep(start + 1.25 * wait - asyncio.get_running_loop().time())
+        assert alice.connects == 1 and s.syncs == [{}], "resynced on the other's timer"
+        # Carol's gap_wait passes: a resync brings her 2 and 3.
+        got = [await asyncio.wait_for(alice.next_message(), 5.0) for _ in "23"]
+        assert [(m.conversation_id, m.seq) for m in got] == [("c2c_carol", 2), ("c2c_carol", 3)]
+        assert s.syncs == [{}, {"c2c_bob": 3, "c2c_carol": 1}] and alice.connects == 2

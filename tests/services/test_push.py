@@ -700,3 +700,15 @@ async def test_sdk(server: Server, shared_app: App, push: AppServer,
             await a.send_text(f"c2c_{bob}", "gone quiet")
             await asyncio.sleep(0.5)
             assert len(calls_to(push, browser.path)) == 1
+
+
+async def test_an_idle_process_alone_reads_no_queue(server: Server) -> None:
+    """A process alone is woken for each row queued and sleeps until its
+    queued work comes due (services/idle.py): idle, its push worker and
+    callbacks dispatcher read nothing (each polled its queue every poll
+    interval, 0.1 s here: about ten reads each in this second). The tests
+    above have them do their work: retries on time, jobs when written."""
+    assert isinstance(server, InProcessServer)
+    reads = server.queue_reads()
+    await asyncio.sleep(1.0)
+    assert reads == {"due_jobs": [], "due_sends": [], "due": []}

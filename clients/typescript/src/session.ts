@@ -37,6 +37,12 @@ export type ClientEvents = Omit<Events, "ping"> & {
 };
 
 const LINKED = "app:"; // a linked identity's conversation: its catch-up is link_sync
+
+/** A conversation's live entries held past a gap, by seq, and its timer. */
+interface Held {
+  entries: Map<number, Entry>;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
 const USERSIG_REFRESHABLE: ReadonlySet<number> = new Set([
   ErrorCodes.usersig_expired, ErrorCodes.usersig_revoked, ErrorCodes.usersig_missing]);
 
@@ -99,10 +105,9 @@ export class Session extends Emitter<ClientEvents> {
   private conn: Connection | null = null;
   private urlAt = 0;
   private resyncHere = false;
-  // Live entries past a gap, per conversation and seq, and the timer after
-  // which a gap still open means a resync (hold()).
-  private readonly held = new Map<string, Map<number, Entry>>();
-  private heldTimer: ReturnType<typeof setTimeout> | undefined;
+  // Live entries past a gap, per conversation: by seq, and the timer after
+  // which the conversation's gap still open means a resync (hold()).
+  private readonly held = new Map<string, Held>();
   private failure: Error | null = null;
   private closed = false;
   private running = false;
@@ -453,17 +458,23 @@ export class Session extends Emitter<ClientEvents> {
     if (typeof entry.conversation_id !== "string" || typeof entry.seq !== "number") {
       throw new TypeError("malformed entry");
     }
-    const verdict = this.tracker.offer(entry.conversation_id, entry.seq, acceptGap);
+    const verdict = this.hand(entry, acceptGap);
     if (verdict === "gap") return this.hold(entry);
-    if (verdict !== "new") return true;
-    if (!(entry.kind === "message" && entry.sender === this.userId && this.outbox.has(entry.client_msg_id))) {
+    if (verdict === "new") this.release(entry.conversation_id);
+    return true;
+  }
+
+  /** Emits `entry` if it is the next of its conversation (or `acceptGap`). */
+  private hand(entry: Entry, acceptGap: boolean): "new" | "duplicate" | "gap" {
+    const verdict = this.tracker.offer(entry.conversation_id, entry.seq, acceptGap);
+    if (verdict === "new" && !(entry.kind === "message" && entry.sender === this.userId
+                               && this.outbox.has(entry.client_msg_id))) {
       // (A send of ours stored before the line dropped comes back in the
       // sync: its ack reports it, not the event stream.)
       this.emit("entry", entry);
       this.emit(entry.kind === "message" || entry.kind === "system" ? entry.kind : "change", entry as never);
     }
-    this.release(entry.conversation_id);
-    return true;
+    return verdict;
   }
 
   /** One of our sends (or changes) was stored with `seq`: we hold it, and
@@ -480,39 +491,66 @@ export class Session extends Emitter<ClientEvents> {
   private hold(entry: Entry): boolean {
     const conn = this.conn;
     if (this.gapWait <= 0 || conn === null || conn.lost) return false;
-    let waiting = this.held.get(entry.conversation_id);
-    if (waiting === undefined) this.held.set(entry.conversation_id, (waiting = new Map()));
-    waiting.set(entry.seq, entry);
-    this.heldTimer ??= setTimeout(() => {
-      this.heldTimer = undefined;
-      if (this.held.size > 0 && this.conn === conn) {
+    let held = this.held.get(entry.conversation_id);
+    if (held === undefined) {
+      held = { entries: new Map(), timer: undefined };
+      this.held.set(entry.conversation_id, held);
+      this.waitFor(held, conn);
+    }
+    held.entries.set(entry.seq, entry);
+    return true;
+  }
+
+  /** Each conversation's gap waits its own `gapWait` (one timer for all,
+   * started by the first hold, resynced a gap opened in another
+   * conversation just before it fired), from when it opened or when its
+   * held run last moved on. */
+  private waitFor(held: Held, conn: Connection): void {
+    if (held.timer !== undefined) clearTimeout(held.timer);
+    held.timer = setTimeout(() => {
+      held.timer = undefined;
+      if (held.entries.size > 0 && this.conn === conn) {
         this.resyncHere = true;
         conn.close();
       }
     }, this.gapWait);
-    return true;
   }
 
-  /** Hands over what was held in a conversation and no longer follows a gap. */
+  /** Hands over what was held in a conversation and no longer follows a
+   * gap. A loop, not a recursion through deliver: each entry of a long run
+   * took stack frames (10,000 held overflowed the stack), and the held
+   * ones are looked over once a run, not once an entry. */
   private release(conversationId: string): void {
-    const waiting = this.held.get(conversationId);
-    if (waiting === undefined) return;
+    const held = this.held.get(conversationId);
+    if (held === undefined) return;
+    const waiting = held.entries;
+    let moved = false;
+    for (;;) {
+      const seq = (this.tracker.get(conversationId) ?? 0) + 1;
+      const next = waiting.get(seq);
+      if (next === undefined) break;
+      waiting.delete(seq);
+      moved = true;
+      this.hand(next, false);
+    }
+    // Those no longer needed: held already (our own acks may have moved
+    // the tracker past them), or our own.
     const have = this.tracker.get(conversationId) ?? 0;
     for (const seq of [...waiting.keys()]) {
       if (seq <= have || this.tracker.isOwn(conversationId, seq)) waiting.delete(seq);
     }
-    const next = waiting.get(have + 1);
-    if (next !== undefined) waiting.delete(have + 1);
-    if (waiting.size === 0) this.held.delete(conversationId);
-    if (this.held.size === 0) this.forgetHeld();
-    if (next !== undefined) this.deliver(next, false); // which releases the rest
+    if (waiting.size === 0) {
+      clearTimeout(held.timer);
+      this.held.delete(conversationId);
+    } else if (moved && this.conn !== null) {
+      this.waitFor(held, this.conn); // what is left is a later gap
+    }
   }
 
   /** What was held goes with its connection: the next sync brings it. */
   private forgetHeld(): void {
+    for (const held of this.held.values()) clearTimeout(held.timer);
     this.held.clear();
-    if (this.heldTimer !== undefined) clearTimeout(this.heldTimer);
-    this.heldTimer = undefined;
   }
 
   /** Takes in a sync answer (as it is read, before any later frame); true

@@ -33,13 +33,26 @@ function fakeSockets(script) {
   return { FakeSocket, made };
 }
 
-const message = (seq) => ({
-  kind: "message", conversation_id: "c2c_bob", seq, msg_id: `1-${seq}`, sender: "bob", client_msg_id: `m${seq}`,
+const message = (seq, conversation = "c2c_bob") => ({
+  kind: "message", conversation_id: conversation, seq, msg_id: `1-${conversation}-${seq}`,
+  sender: conversation.slice(4), client_msg_id: `${conversation.slice(4)}${seq}`,
   elements: [{ type: "text", text: `m${seq}` }], cloud_custom_data: "", time: seq, state: "normal",
   edited_at: null, imported: null, change_seq: 0,
 });
-const conv = (last) => ({ conversation_id: "c2c_bob", last_seq: last, type: "c2c" });
+const conv = (last, conversation = "c2c_bob") => ({ conversation_id: conversation, last_seq: last, type: "c2c" });
 const LOGIN = { session_id: 1, server_time: 0, heartbeat_interval: 0.05, heartbeat_timeout: 0.2, max_message_bytes: 12288 };
+
+/** A server that logs in (slow heartbeats) and answers the nth sync with
+ * `reply(nth)`; each sync's `known` goes into `syncs`. */
+function syncing(reply, syncs = []) {
+  return fakeSockets((frame, ws, nth) => {
+    if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
+    if (frame.op === "sync") {
+      syncs.push(frame.data.known);
+      ws.push({ re: frame.id, ok: true, data: { more: false, ...reply(nth) } });
+    }
+  });
+}
 
 test("a silent server is left and the client reconnects; pings are answered", async (t) => {
   const pongs = [];
@@ -132,14 +145,10 @@ test("a gap in the live stream: the client resyncs and hands over each message o
 
 test("entries that cross wait for the one missing; a gap still open after gapWait resyncs", async (t) => {
   const syncs = [];
-  const { FakeSocket, made } = fakeSockets((frame, ws, nth) => {
-    if (frame.op === "login") ws.push({ re: frame.id, ok: true, data: { ...LOGIN, heartbeat_interval: 25, heartbeat_timeout: 60 } });
-    if (frame.op === "sync") {
-      syncs.push(frame.data.known);
-      const messages = nth === 1 ? [message(1)] : [message(4), message(5)];
-      ws.push({ re: frame.id, ok: true, data: { messages, conversations: [conv(messages.at(-1).seq)], more: false } });
-    }
-  });
+  const { FakeSocket, made } = syncing((nth) => {
+    const messages = nth === 1 ? [message(1)] : [message(4), message(5)];
+    return { messages, conversations: [conv(messages.at(-1).seq)] };
+  }, syncs);
   const client = new Client({ url: ["ws://one/v1/ws", "ws://two/v1/ws"], sdkappid: 1, userId: "alice",
                               userSig: "sig", WebSocket: FakeSocket, backoffInitial: 10, backoffMax: 20,
                               gapWait: 100 });
@@ -280,4 +289,54 @@ test("known stores: the in-memory one keeps copies; the Web Storage one reads ba
   }
   assert.throws(() => new Client({ url: "ws://x/v1/ws", sdkappid: 1, userId: "a", userSig: "s",
                                    WebSocket: class {}, knownStore: { load() {} } }), InvalidArgumentError);
+});
+
+test("a long run held behind one gap is handed over whole when the gap closes", async (t) => {
+  // A loop, not a recursion through deliver: each held entry took stack
+  // frames, and a long run overflowed the stack (as the Python SDK's did).
+  const run = 10000;
+  const { FakeSocket, made } = syncing(() => ({ messages: [message(1)], conversations: [conv(1)] }));
+  const client = new Client({ url: "ws://one/v1/ws", sdkappid: 1, userId: "alice", userSig: "sig",
+                              WebSocket: FakeSocket, gapWait: 60000 });
+  t.after(() => client.close());
+  const seqs = [];
+  client.on("message", (m) => seqs.push(m.seq));
+  await client.connect();
+  for (let seq = 3; seq <= run + 2; seq++) made[0].push({ event: "message", data: message(seq) });
+  assert.deepEqual(seqs, [1], "held past the gap");
+  made[0].push({ event: "message", data: message(2) });
+  assert.equal(seqs.length, run + 2);
+  assert.ok(seqs.every((seq, i) => seq === i + 1), "each once, in order");
+  assert.equal(client.connects, 1, "no resync");
+  assert.deepEqual(client.known, { c2c_bob: run + 2 });
+});
+
+test("a gap in each conversation waits its own gapWait", async (t) => {
+  // One timer for all, started by the first hold, resynced a gap opened in
+  // another conversation just before it fired.
+  const syncs = [];
+  const { FakeSocket, made } = syncing((nth) => ({
+    messages: nth === 1 ? [message(1), message(1, "c2c_carol")] : [message(2, "c2c_carol"), message(3, "c2c_carol")],
+    conversations: [conv(nth === 1 ? 1 : 3), conv(nth === 1 ? 1 : 3, "c2c_carol")],
+  }), syncs);
+  const wait = 600;
+  const client = new Client({ url: "ws://one/v1/ws", sdkappid: 1, userId: "alice", userSig: "sig",
+                              WebSocket: FakeSocket, backoffInitial: 10, backoffMax: 20, gapWait: wait });
+  t.after(() => client.close());
+  const seen = [];
+  client.on("message", (m) => seen.push(`${m.conversation_id.slice(4)}${m.seq}`));
+  await client.connect();
+  const start = Date.now();
+  const until = (ms) => new Promise((r) => setTimeout(r, start + ms - Date.now()));
+  made[0].push({ event: "message", data: message(3) }); // bob's gap opens
+  await until(0.6 * wait);
+  made[0].push({ event: "message", data: message(3, "c2c_carol") }); // carol's opens
+  made[0].push({ event: "message", data: message(2) }); // bob's heals
+  assert.deepEqual(seen, ["bob1", "carol1", "bob2", "bob3"]);
+  await until(1.25 * wait); // past bob's first hold's wait, short of carol's
+  assert.equal(client.connects, 1, "resynced on the other conversation's timer");
+  const deadline = Date.now() + 5000;
+  while (seen.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(seen.slice(4), ["carol2", "carol3"]);
+  assert.deepEqual(syncs, [{}, { c2c_bob: 3, c2c_carol: 1 }]);
 });

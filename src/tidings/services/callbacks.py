@@ -45,6 +45,7 @@ from tidings.domain.callbacks import (
 )
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.services.idle import idle_wait
 from tidings.services.ttl_cache import TtlCache
 from tidings.store.callbacks import (
     CallbackStore,
@@ -338,8 +339,24 @@ class Dispatcher:
             if full:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._cfg.callback_poll_interval)
+                await asyncio.wait_for(self._wakeup.wait(), await self._idle_wait())
             self._wakeup.clear()
+
+    async def _idle_wait(self) -> float:
+        """How long to sleep unless woken (services/idle.py): the rows being
+        sent, and those of apps at their limit, wake it when one ends."""
+        poll = self._cfg.callback_poll_interval
+        if not self._store.alone or self._stopping:
+            return poll
+        limit = self._cfg.callback_app_concurrency
+        try:
+            at = await self._store.next_due(
+                busy_apps=[app for app, n in self._per_app.items() if n >= limit],
+                in_flight=list(self._sending))
+        except Exception:
+            log.exception("callback dispatcher: could not read when work comes due")
+            return poll
+        return idle_wait(at, now_ms(), poll)
 
     async def _step(self) -> bool:
         """Record finished attempts, start due ones; True when more may be due now."""

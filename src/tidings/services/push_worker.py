@@ -22,6 +22,7 @@ from tidings.domain.ids import Identity
 from tidings.domain.push import Channel, PushSettings
 from tidings.services.callbacks import CallbackService
 from tidings.services.faults import FAULTS
+from tidings.services.idle import idle_wait
 from tidings.services.push_decisions import Decisions, NewSend
 from tidings.store.push import Job, PushStore, Send, SendOutcome
 
@@ -92,8 +93,22 @@ class PushWorker:
             if busy:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._cfg.push_poll_interval)
+                await asyncio.wait_for(self._wakeup.wait(), await self._idle_wait())
             self._wakeup.clear()
+
+    async def _idle_wait(self) -> float:
+        """How long to sleep unless woken (services/idle.py)."""
+        poll = self._cfg.push_poll_interval
+        if not self._store.alone or self._stopping:
+            return poll
+        try:
+            jobs, sends = await self._store.next_due()
+        except Exception:
+            log.exception("push worker: could not read when work comes due")
+            return poll
+        due = [at for at in (None if jobs is None else jobs + int(self._cfg.push_delay * 1000),
+                             sends) if at is not None]
+        return idle_wait(min(due, default=None), now_ms(), poll)
 
     async def _prune(self) -> None:
         """Forget notifications given up on, after the callbacks' retention."""

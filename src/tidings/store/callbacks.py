@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, insert, select, update
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -169,12 +169,28 @@ async def insert_events(conn: AsyncConnection,
     return len(rows)
 
 
+def _pending(busy_apps: Sequence[int], in_flight: Sequence[int]) -> list[ColumnElement[bool]]:
+    """Pending rows, but those of apps at their limit and those being sent."""
+    o = callback_outbox.c
+    cond = [o.status == PENDING]
+    if busy_apps:
+        cond.append(o.sdkappid.not_in(list(busy_apps)))
+    if in_flight:
+        cond.append(o.id.not_in(list(in_flight)))
+    return cond
+
+
 class CallbackStore:
     def __init__(self, db: Database, lease_ms: int = 0) -> None:
         self._db = db
         # How long claimed rows are this process's in a cluster; 0: a
         # process alone claims nothing (store/leases.py).
         self._lease_ms = lease_ms
+
+    @property
+    def alone(self) -> bool:
+        """Whether this process is the only one working the outbox."""
+        return not self._lease_ms
 
     # -- settings ----------------------------------------------------------------
 
@@ -230,15 +246,18 @@ class CallbackStore:
         """Pending rows whose time has come, oldest first, leaving out apps at
         their concurrency limit and rows being sent right now; claimed for
         this process when several share the database (store/leases.py)."""
-        o = callback_outbox.c
-        cond = [o.status == PENDING, o.next_attempt_at <= now]
-        if busy_apps:
-            cond.append(o.sdkappid.not_in(list(busy_apps)))
-        if in_flight:
-            cond.append(o.id.not_in(list(in_flight)))
+        cond = [*_pending(busy_apps, in_flight), callback_outbox.c.next_attempt_at <= now]
         rows = await leases.due(self._db, callback_outbox, "next_attempt_at", cond, limit, now,
                                 self._lease_ms)
         return [_row(r) for r in rows]
+
+    async def next_due(self, *, busy_apps: Sequence[int] = (),
+                       in_flight: Sequence[int] = ()) -> int | None:
+        """When the next pending row comes due, leaving out what ``due``
+        would (None: no pending row)."""
+        (at,) = await leases.next_due(self._db, (callback_outbox, "next_attempt_at",
+                                                 _pending(busy_apps, in_flight)))
+        return at
 
     async def release(self, ids: Sequence[int]) -> None:
         """Rows ``due`` gave that this process leaves for now (their app is

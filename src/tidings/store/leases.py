@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, select, update
+from sqlalchemy import ColumnElement, Row, Table, func, select, update
 
 from tidings.store.engine import Database
 
@@ -59,3 +59,18 @@ async def release(db: Database, table: Table, due_at: str, ids: Sequence[int],
         async with db.writer.begin() as conn:
             await conn.execute(update(table).where(table.c.id.in_(list(ids)))
                                .values({due_at: now}))
+
+
+# A table, its due time's column, and which of its rows count.
+Due = tuple[Table, str, Sequence[ColumnElement[bool]]]
+
+
+async def next_due(db: Database, *due: Due) -> list[int | None]:
+    """For each of ``due``: the earliest due time of its rows (None: no row),
+    read in one connection. For a process alone, which sleeps until its
+    work comes due instead of polling (services/idle.py); in a cluster
+    another process's claims move due times, and the workers poll."""
+    async with db.reader.connect() as conn:
+        found = [(await conn.execute(select(func.min(table.c[column])).where(*where))).scalar()
+                 for table, column, where in due]
+    return [None if at is None else int(at) for at in found]

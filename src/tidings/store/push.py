@@ -148,6 +148,11 @@ class PushStore:
         # process alone claims nothing (store/leases.py).
         self._lease_ms = lease_ms
 
+    @property
+    def alone(self) -> bool:
+        """Whether this process is the only one working the queues."""
+        return not self._lease_ms
+
     # -- app settings ------------------------------------------------------------
 
     async def settings(self, sdkappid: int) -> PushSettings:
@@ -357,6 +362,15 @@ class PushStore:
                                 self._lease_ms)
         return [Send(r.id, r.sdkappid, r.user_id, r.device_id, r.conversation_id, r.seq,
                      r.payload, r.attempts) for r in rows]
+
+    async def next_due(self) -> tuple[int | None, int | None]:
+        """The earliest ``due_at`` of the jobs (``due_jobs`` takes them
+        ``push_delay`` later) and ``next_attempt_at`` of the pending sends;
+        None where there is none."""
+        jobs, sends = await leases.next_due(
+            self._db, (push_jobs, "due_at", ()),
+            (push_sends, "next_attempt_at", (push_sends.c.status == PENDING,)))
+        return jobs, sends
 
     async def conversation_app(self, conversation_id: int) -> int | None:
         c = conversations.c

@@ -47,7 +47,7 @@ from tidings.store.writer.changes import ChangeHook, Changes
 from tidings.store.writer.conversations import Conversations
 from tidings.store.writer.group_ops import GroupOpHook, GroupOps
 from tidings.store.writer.messages import MessageRows, repeated, send_key
-from tidings.store.writer.pg_batch import SeqMoved, Tail, seq_gate
+from tidings.store.writer.pg_batch import Gate, SeqMoved, Tail, seq_gate
 from tidings.store.writer.rows import LaterWork, TransactionRows, overrides
 
 log = logging.getLogger(__name__)
@@ -117,9 +117,9 @@ class MessageWriter:
         self._later_paused_until = 0.0
         self.batches = 0
         self.committed = 0
-        # Whether the last batch tried took the short way (pg_batch.py), for
-        # the log when it failed.
-        self._short_way = False
+        # The conversations as before the last batch tried, when it took the
+        # short way (pg_batch.py): put back when it failed.
+        self._short_way: Gate | None = None
 
     def register(self, *rows: TransactionRows) -> None:
         """Add features' rows to every entry's transaction, written in the
@@ -302,7 +302,7 @@ class MessageWriter:
                 if attempt == CONFLICT_RETRIES or not self._conversations.shared or (
                         not conflict(exc)):
                     raise
-                if self._short_way:
+                if self._short_way is not None:
                     # The short way's one statement found a send stored
                     # before (an ordinary resend, as often as not) or a seq
                     # moved by another process: routine, the long way sorts it.
@@ -310,6 +310,9 @@ class MessageWriter:
                               _reason(exc))
                 else:
                     log.info("batch met another process's commit (%s); trying again", exc)
+                if self._short_way is not None and not isinstance(exc, SeqMoved):
+                    self._short_way.restore()  # the long way locks, and reads the seqs
+                    continue
                 for message in requests:
                     self._conversations.forget(message.key)
         raise AssertionError("unreachable")
@@ -340,7 +343,7 @@ class MessageWriter:
         # PostgreSQL, sends to conversations in memory: no dedup and no lock
         # before; the batch's one statement checks (pg_batch.py).
         gate = seq_gate(self._conversations, requests) if shared and first else None
-        self._short_way = gate is not None
+        self._short_way = gate
         sends = [r for r in requests if isinstance(r, NewMessage)]
         earlier = self._messages.stored_before(cursor, sends) if sends and gate is None else {}
         fresh = [r for r in sends if send_key(r) not in earlier]
@@ -385,7 +388,7 @@ class MessageWriter:
             # Refused by the group as remembered: judged again on the group
             # as committed (another process may have changed it).
             raise SeqMoved()
-        tail = Tail(conn, cursor, gate) if shared else None
+        tail = Tail(conn, cursor, None if gate is None else gate.seqs) if shared else None
         last = cursor if tail is None else cast(DBAPICursor, tail)
         self._flush(last)
         self._conversations.write_back(last)

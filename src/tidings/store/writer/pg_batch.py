@@ -32,7 +32,15 @@ conversations (in id order) whose ``last_seq`` is still what memory says;
 if one is missing it calls ``tidings_seq_moved()`` (migration 0022), which
 fails the statement before any row is written, with SQLSTATE 40001. A send
 stored before (a resend) fails it on the client id's unique key (23505).
-Either way the writer tries again the long way (``MessageWriter._commit``).
+Either way the writer tries again the long way (``MessageWriter._commit``),
+with the conversations' counters in memory put back as they were before
+the short way advanced them (``Gate.restore``): the long way locks each
+conversation it writes and takes its counters from the database, and
+one it does not write in (only resent to) keeps what memory held, which
+the next short way checks again. So nothing is read again for a resend
+(a group's state and members were, when the batch's conversations were
+forgotten); when a group refused a send from memory (``SeqMoved`` before
+the statement) they still are, for the group to judge it as committed.
 One statement needs no transaction of its own: it runs outside one
 (``synchronous_commit`` stays on: it returns after its commit is flushed),
 one round trip for the batch. When the rows need more than one statement
@@ -55,7 +63,7 @@ from sqlalchemy.util import await_only
 
 from tidings.domain.ids import ConversationKind
 from tidings.domain.records import NewMessage, Request
-from tidings.store.writer.conversations import Conversations
+from tidings.store.writer.conversations import Conv, Conversations
 
 _INSERT = re.compile(
     r"^INSERT INTO (\w+) (\([^()]*\)) VALUES \(([^()]*)\)( ON CONFLICT DO NOTHING)?$", re.S)
@@ -82,20 +90,44 @@ class SeqMoved(Exception):
     sqlstate = "40001"
 
 
-def seq_gate(conversations: Conversations, requests: Sequence[Request]
-             ) -> dict[int, int] | None:
-    """For a batch that may be written in one statement: each of its
-    conversations' ``last_seq`` as the writer remembers it; None when the
-    batch needs the long way (not only sends, a conversation not in
-    memory, a group without its state)."""
-    gate: dict[int, int] = {}
+class Gate:
+    """A batch's conversations as the writer remembered them before the
+    short way: ``seqs`` (each one's ``last_seq``, which the statement
+    checks) and their counters, put back when the short way fails."""
+
+    __slots__ = ("_saved", "seqs")
+
+    def __init__(self) -> None:
+        self.seqs: dict[int, int] = {}
+        self._saved: list[tuple[Conv, int, int, int]] = []
+
+    def add(self, conv: Conv) -> None:
+        if conv.id not in self.seqs:
+            self.seqs[conv.id] = conv.last_seq
+            self._saved.append((conv, conv.last_message_seq, conv.last_msg_no, conv.last_time))
+
+    def restore(self) -> None:
+        """The counters as before the failed short way (the long way then
+        needs no read of what memory holds)."""
+        for conv, last_message_seq, last_msg_no, last_time in self._saved:
+            conv.last_seq = self.seqs[conv.id]
+            conv.last_message_seq, conv.last_msg_no = last_message_seq, last_msg_no
+            conv.last_time = last_time
+
+
+def seq_gate(conversations: Conversations, requests: Sequence[Request]) -> Gate | None:
+    """For a batch that may be written in one statement: its conversations
+    as the writer remembers them; None when the batch needs the long way
+    (not only sends, a conversation not in memory, a group without its
+    state)."""
+    gate = Gate()
     for r in requests:
         if not isinstance(r, NewMessage):
             return None
         conv = conversations.get(r.key)
         if conv is None or (r.key.kind is ConversationKind.GROUP and conv.group is None):
             return None
-        gate[conv.id] = conv.last_seq
+        gate.add(conv)
     return gate
 
 
