@@ -205,9 +205,17 @@ class SearchStore:
         few ids), the viewer's memberships are looked up for each."""
         t, k = texts.c, by.c
         # "+ 0" keeps SQLite from starting at the viewer's conversations and
-        # reading every text of each (it did so with bound parameters).
+        # reading every text of each (it did so with bound parameters), or
+        # from messages' other indexes (the app's whole ix_messages_app_time
+        # for the messages past the pointer).
         text_conversation = t.conversation_id + 0 if texts_first else t.conversation_id
-        cond += [k.sdkappid == scope.sdkappid]
+        app: ColumnElement[Any] = k.sdkappid
+        conversation: ColumnElement[Any] = k.conversation_id
+        sender: ColumnElement[Any] = k.sender
+        at: ColumnElement[Any] = k.created_at
+        if texts_first:
+            app, conversation, sender, at = app + 0, conversation + 0, sender + "", at + 0
+        cond += [app == scope.sdkappid]
         cond += [t.body.like(like_pattern(term), escape=LIKE_ESCAPE) for term in like_terms]
         if scope.viewer is not None:
             # What the viewer's history shows: their conversations, after
@@ -224,17 +232,16 @@ class SearchStore:
             cond += [cm.sdkappid == scope.sdkappid, t.seq - cm.visible_after > 0,
                      t.seq - func.coalesce(s.cleared_seq, 0) > 0]
         if scope.conversation_id is not None:
-            cond.append(k.conversation_id == scope.conversation_id)
+            cond.append(conversation == scope.conversation_id)
         if scope.sender is not None:
-            cond.append(k.sender == scope.sender)
+            cond.append(sender == scope.sender)
         if scope.since is not None:
-            cond.append(k.created_at >= scope.since)
+            cond.append(at >= scope.since)
         if scope.until is not None:
-            cond.append(k.created_at < scope.until)
+            cond.append(at < scope.until)
         if scope.cursor is not None:
-            at = scope.cursor
-            cond.append(tuple_(k.created_at, k.conversation_id, k.seq)
-                        < tuple_(at.time, at.conversation_id, at.seq))
+            c = scope.cursor
+            cond.append(tuple_(at, conversation, k.seq) < tuple_(c.time, c.conversation_id, c.seq))
         return (stmt.where(and_(*cond))
                 .order_by(k.created_at.desc(), k.conversation_id.desc(), k.seq.desc())
                 .limit(limit))
