@@ -17,6 +17,9 @@ Queries, as user ``u0`` (about ``messages * peers * 2 / (users * peers)``
 messages visible) and as the app's admin over the whole app:
 a rare word, a common word, two words, a Chinese word of 3 characters and of
 2 (shorter than a trigram: the scan path), each with its median and p95 time.
+``--tail N`` (SQLite) writes N more messages last that the search index's
+step has not reached (what a crash or a busy writer leaves): their search
+is the tail's, matched by LIKE or in Python (store/search.py).
 Prints one JSON document; the plans go to stderr.
 """
 
@@ -40,9 +43,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tidings.domain.ids import c2c_key
 from tidings.domain.records import NewMessage
 from tidings.domain.search import parse_query
+from tidings.store import search_index
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.search import SearchScope, SearchStore, TextRows
-from tidings.store.search_index import index_step
+from tidings.store.search_index import FtsIndex, index_step
 from tidings.store.writer import MessageWriter
 
 WORDS = ("the", "meeting", "is", "at", "noon", "tomorrow", "please", "bring", "report", "budget",
@@ -71,12 +75,45 @@ async def fill(db: Database, args: argparse.Namespace) -> dict[str, float]:
                     for _ in range(args.peers)} - {(u, u) for u in users})
     # u0 is in --peers conversations whatever the draw.
     pairs += [("u0", f"u{i}") for i in range(1, args.peers + 1) if ("u0", f"u{i}") not in pairs]
-    writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
-    writer.register(TextRows(db))  # message_texts, as the server writes it
-    writer.start()
     started = time.perf_counter()
+    await send_all(db, TextRows(db), pairs, rng, range(args.messages))
+    if db.dialect == "sqlite":
+        # The writer indexes when idle, and a fill never is: the rest now (a
+        # server catches up as soon as it is), or searches would read most
+        # texts by LIKE as the index's tail.
+        async with db.writer.begin() as conn:
+            await conn.run_sync(index_all)
+    elapsed = time.perf_counter() - started
+    stored = args.messages + (args.messages + 3) // 4
+    if args.tail and db.dialect == "sqlite":
+        # Messages the step has not reached: their search rows not made
+        # (or, before perf-pages, made and not in the FTS5 index).
+        await send_all(db, TextRows(db, Stalled()), pairs, rng,
+                       range(args.messages, args.messages + args.tail), stop=False)
+    return {"fill_s": round(elapsed, 1), "fill_msgs_per_s": round(stored / elapsed),
+            "conversations_per_app": len(pairs), "messages_stored": stored,
+            "tail_not_indexed": args.tail}
+
+
+class Stalled(FtsIndex):
+    """A search index whose step never comes."""
+
+    def wait(self) -> float | None:
+        return None
+
+    def overdue(self) -> bool:
+        return False
+
+
+async def send_all(db: Database, rows: TextRows, pairs: list[tuple[str, ...]],
+                   rng: random.Random, numbers: range, stop: bool = True) -> None:
+    """Messages ``numbers`` through a writer with ``rows``; ``stop`` False:
+    the writer is left as a crash would (no step at its stop)."""
+    writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
+    writer.register(rows)  # message_texts, as the server writes it
+    writer.start()
     pending: list[asyncio.Future[Any]] = []
-    for n in range(args.messages):
+    for n in numbers:
         a, b = pairs[n % len(pairs)] if n < len(pairs) else rng.choice(pairs)
         sender = a if rng.random() < 0.5 else b
         body = orjson.dumps([{"type": "text", "text": sentence(rng)}]).decode()
@@ -87,22 +124,16 @@ async def fill(db: Database, args: argparse.Namespace) -> dict[str, float]:
             await asyncio.gather(*pending)
             pending.clear()
     await asyncio.gather(*pending)
-    await writer.stop()
-    if db.dialect == "sqlite":
-        # The writer indexes when idle, and a fill never is: the rest now (a
-        # server catches up as soon as it is), or searches would read most
-        # texts by LIKE as the index's tail.
-        async with db.writer.begin() as conn:
-            await conn.run_sync(index_all)
-    elapsed = time.perf_counter() - started
-    stored = args.messages + (args.messages + 3) // 4
-    return {"fill_s": round(elapsed, 1), "fill_msgs_per_s": round(stored / elapsed),
-            "conversations_per_app": len(pairs), "messages_stored": stored}
+    if stop:
+        await writer.stop()
 
 
 def index_all(conn: Connection) -> None:
     cursor = conn.connection.cursor()
-    while index_step(cursor, 10_000):
+    # Before perf-pages (an old tree for comparison) there is no build step.
+    build = getattr(search_index, "build_step", None)
+    ids = FtsIndex()
+    while (build(cursor, 10_000, ids) if build else 0) + index_step(cursor, 10_000):
         pass
     cursor.close()
 
@@ -124,6 +155,9 @@ async def explain(db: Database, store: SearchStore, scope: SearchScope) -> str:
         if store.uses_fts(scope, fts):
             plan += ["(the tail above the watermark)"] + await sqlite_plan(
                 conn, store.tail(scope, 21))
+        if hasattr(store, "pending"):  # since perf-pages
+            plan += ["(the messages past the pointer, matched in Python)"] + await sqlite_plan(
+                conn, store.pending(scope))
     way = ("(no word of 3 characters: no index to ask)" if not scope.query.indexed
            else "(FTS5 first)" if fts else "(FTS5 probe: a common word; the other way)")
     return "\n".join(f"  {step}" for step in [way, *plan])
@@ -186,4 +220,6 @@ if __name__ == "__main__":
     parser.add_argument("--peers", type=int, default=10)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--tail", type=int, default=0,
+                        help="SQLite: messages written last that the index's step has not reached")
     asyncio.run(main(parser.parse_args()))

@@ -79,6 +79,18 @@ CHEAP_ARGON2 = {"TIDINGS_HOME_ARGON2_TIME_COST": "1", "TIDINGS_HOME_ARGON2_MEMOR
                 "TIDINGS_HOME_ARGON2_PARALLELISM": "1"}
 
 
+# SQLite makes a message's search row after its commit (store/search_index.py):
+# the messages still waiting for theirs.
+WAITING_TEXTS_SQL = ("SELECT count(*) FROM messages WHERE kind = 0 AND state != 2"
+                     " AND rowid > (SELECT built_to FROM message_texts_fts_built)")
+
+
+def count_texts_sql(sqlite: bool) -> str:
+    """Counts ``message_texts`` rows, made or (SQLite) waiting."""
+    waiting = f" + ({WAITING_TEXTS_SQL})" if sqlite else ""
+    return f"SELECT (SELECT count(*) FROM message_texts){waiting}"
+
+
 def run_cli(env: Mapping[str, str], *args: str, check: bool = True
             ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([sys.executable, "-m", "tidings", *args], env=dict(env),

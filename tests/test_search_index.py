@@ -1,10 +1,13 @@
-"""SQLite's FTS5 index written after the commits (store/search_index.py): a
-message is found by search from its ack on, before the index holds it; the
-index catches up at start with what a crash left; recalls and edits of rows
-the index holds or not yet leave it exactly the table's (FTS5's own
+"""SQLite's search rows and FTS5 index written after the commits
+(store/search_index.py): a message is found by search from its ack on,
+before its text row is made and before the index holds it; both catch up
+at start with what a crash left; recalls and edits of messages built or
+not yet leave the rows and the index exactly the messages' (FTS5's own
 integrity check against the content); a recall of the newest indexed row
-does not give its id to a row the index would then never take; migration
-0021 keeps the index whole both ways."""
+does not give its id to a row the index would then never take, nor do the
+newest messages deleted give their rowids to messages never built; a
+writer that is never idle still builds between batches; migrations 0021
+and 0024 keep the index whole both ways."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from tidings.domain.records import NewChange, NewMessage
 from tidings.domain.search import fts5_match, parse_query
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.search import SearchScope, SearchStore, TextRows
-from tidings.store.search_index import FtsIndex
+from tidings.store.search_index import CHUNK, FtsIndex
 from tidings.store.writer import MessageWriter
 
 APP = 1400000043
@@ -76,15 +79,25 @@ async def in_index(db: Database, words: str) -> int:
                             f" WHERE message_texts_fts MATCH '{match}'")
 
 
-async def found(db: Database, words: str) -> list[int]:
-    scope = SearchScope(APP, "alice", parse_query(words))
+async def found(db: Database, words: str, viewer: str | None = "alice") -> list[int]:
+    scope = SearchScope(APP, viewer, parse_query(words))
     return sorted(f.message.seq for f in await SearchStore(db).search(scope, 50))
 
 
+async def built_to(db: Database) -> int:
+    return await scalar(db, "SELECT built_to FROM message_texts_fts_built")
+
+
+async def texts(db: Database) -> int:
+    return await scalar(db, "SELECT count(*) FROM message_texts")
+
+
 async def caught_up(db: Database) -> None:
-    """Until the watermark reaches the newest row (the writer's idle step)."""
+    """Until both pointers reach the newest rows (the writer's idle step)."""
     for _ in range(500):
-        if await indexed_to(db) >= await scalar(db, "SELECT max(id) FROM message_texts"):
+        if (await built_to(db) >= await scalar(db, "SELECT coalesce(max(rowid), 0) FROM messages")
+                and await indexed_to(db) >= await scalar(
+                    db, "SELECT coalesce(max(id), 0) FROM message_texts")):
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the index did not catch up")
@@ -103,26 +116,49 @@ async def test_a_message_is_found_before_the_index_holds_it(db: Database) -> Non
     try:
         await writer.submit(send("old", "an older parrot"))
         await caught_up(db)  # the step at start, then this row's (at stop below)
+        assert await texts(db) == 1
         done = await writer.submit(send("m1", "the parrot is resting"))
-        # Acked, committed, not yet in the index: one row waits.
-        assert await indexed_to(db) < await scalar(db, "SELECT max(id) FROM message_texts")
+        # Acked, committed, its text row not made: the message waits.
+        assert await texts(db) == 1
+        assert await built_to(db) < await scalar(db, "SELECT max(rowid) FROM messages")
         assert await in_index(db, "parrot is resting") == 0
         assert await found(db, "parrot is resting") == [done.message.seq]
-        # Index and tail together, newest first, neither twice.
+        # Index and tail together, newest first, neither twice; the whole
+        # app's (its admin), and a word too short for the index (LIKE).
         assert await found(db, "parrot") == [1, 2]
+        assert await found(db, "parrot", viewer=None) == [1, 2]
+        assert await found(db, "is") == [2]
+        assert await found(db, "is", viewer=None) == [2]
+        assert await found(db, "parrot", viewer="carol") == []
     finally:
         await writer.stop()
-    # A stop indexes what waits.
+    # A stop builds and indexes what waits.
+    assert await texts(db) == 2
     assert await in_index(db, "parrot is resting") == 1
     assert await found(db, "parrot") == [1, 2]
+    assert await found(db, "is", viewer=None) == [2]
     await integrity(db)
+
+
+class Stalled(FtsIndex):
+    """Steps until stalled (then the process dies before the next)."""
+
+    stall = False
+
+    def wait(self) -> float | None:
+        return None if self.stall else super().wait()
+
+    def overdue(self) -> bool:
+        return not self.stall and super().overdue()
 
 
 async def test_the_index_catches_up_at_start_after_a_crash(tmp_path: Path) -> None:
     db = await opened(tmp_path)
-    writer = writer_of(db, FtsIndex(batch=1_000_000, delay=3600))
+    index = Stalled()
+    writer = writer_of(db, index)
     await writer.submit(send("first", "before the crash"))
     await caught_up(db)
+    index.stall = True
     # More than a step's chunk, committed, then the process dies before any
     # step: its writer task is gone and nothing is flushed at a stop.
     sends = [writer.submit(send(f"m{i}", f"lost step {i:03d} zebra")) for i in range(300)]
@@ -134,10 +170,13 @@ async def test_the_index_catches_up_at_start_after_a_crash(tmp_path: Path) -> No
     db = await opened(tmp_path)
     try:
         assert await in_index(db, "zebra") == 0
+        assert await texts(db) == 1  # the one before
         assert len(await found(db, "zebra")) == 50  # from the tail meanwhile
+        assert await found(db, "step 123") == [125]
         writer = writer_of(db, FtsIndex())
         try:
             await caught_up(db)
+            assert await texts(db) == 301
             assert await in_index(db, "zebra") == 300
             assert await in_index(db, "step 123") == 1
             await integrity(db)
@@ -163,19 +202,27 @@ async def test_recalls_and_edits_keep_the_index_the_tables(db: Database) -> None
         for i in range(4, 8):
             await writer.submit(send(f"t{i}", f"waiting text {i}"))
         assert await in_index(db, "waiting text") == 0
-        # A recall and an edit of indexed rows, and of waiting ones.
+        assert await texts(db) == 4
+        # A recall and an edit of built and indexed messages, and of waiting
+        # ones; an edit again of a row the first edit wrote (built, not
+        # indexed yet).
         for target, kind in ((1, EntryKind.RECALL), (2, EntryKind.EDIT),
-                             (5, EntryKind.RECALL), (6, EntryKind.EDIT)):
+                             (5, EntryKind.RECALL), (6, EntryKind.EDIT), (2, EntryKind.EDIT)):
             words = None if kind is EntryKind.RECALL else orjson.dumps(
                 [{"type": "text", "text": f"edited text {target}"}]).decode()
             await writer.submit(NewChange(KEY, target, kind, "user:alice", elements=words,
                                           sender="alice"))
+        assert await texts(db) == 3  # 1 went, 2 is its edit's row once
         assert await found(db, "text") == [2, 3, 4, 6, 7, 8]
         assert await found(db, "edited") == [2, 6]
+        assert await found(db, "edited", viewer=None) == [2, 6]
         assert await found(db, "indexed text 1") == []
+        assert await found(db, "waiting text 5") == []
     finally:
         await writer.stop()
+    assert await texts(db) == 6
     assert await in_index(db, "edited") == 2
+    assert await found(db, "waiting text 5") == []
     assert await found(db, "text") == [2, 3, 4, 6, 7, 8]
     await integrity(db)
 
@@ -199,6 +246,65 @@ async def test_a_recalled_newest_row_does_not_lend_its_id(db: Database) -> None:
     assert await scalar(db, "SELECT max(id) FROM message_texts") > newest
     assert await in_index(db, "later words") == 1
     assert await found(db, "words") == [1, again.message.seq]
+    await integrity(db)
+
+
+async def test_the_newest_messages_deleted_do_not_lend_their_rowids(db: Database) -> None:
+    writer = writer_of(db)
+    try:
+        for i in range(3):
+            await writer.submit(send(f"m{i}", f"kept words {i}"))
+    finally:
+        await writer.stop()
+    assert await built_to(db) == 3
+    # As a group dismissed or a whole conversation expired would.
+    async with db.writer.begin() as conn:
+        await conn.execute(text("DELETE FROM message_texts WHERE seq >= 2"))
+        await conn.execute(text("DELETE FROM messages WHERE seq >= 2"))
+    assert await built_to(db) == 1
+    writer = writer_of(db)
+    try:
+        again = await writer.submit(send("again", "later words"))
+        # SQLite gave it a rowid the pointer had passed before the delete.
+        assert await scalar(db, "SELECT max(rowid) FROM messages") == 2
+        assert await found(db, "words") == [1, again.message.seq]
+    finally:
+        await writer.stop()
+    assert await in_index(db, "later words") == 1
+    assert await found(db, "words") == [1, again.message.seq]
+    await integrity(db)
+
+
+class Counting(FtsIndex):
+    """Never due when idle; what waits, after each batch."""
+
+    def __init__(self) -> None:
+        super().__init__(batch=1_000_000, delay=3600)
+        self.seen: list[int] = []
+
+    def written(self, n: int) -> None:
+        super().written(n)
+        if self._waiting is not None:
+            self.seen.append(self._waiting)
+
+
+async def test_a_writer_never_idle_builds_between_batches(db: Database) -> None:
+    index = Counting()
+    writer = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
+    writer.register(TextRows(db, index))
+    writer.start()
+    try:
+        await writer.submit(send("first", "first"))
+        await caught_up(db)
+        index.seen.clear()
+        await asyncio.gather(*(writer.submit(send(f"m{i}", f"busy {i}")) for i in range(600)))
+        # Past a chunk waiting, a step came between batches (the writer
+        # was never idle): what waits stays under a chunk and a batch.
+        assert 0 < max(index.seen) <= CHUNK + 100, index.seen
+        assert len(await found(db, "busy")) == 50
+    finally:
+        await writer.stop()
+    assert await texts(db) == 601
     await integrity(db)
 
 
@@ -231,5 +337,42 @@ async def test_migration_0021_keeps_the_index_whole_both_ways(tmp_path: Path) ->
             assert await matches(conn, "trigger") == 2
             await conn.execute(text("INSERT INTO message_texts_fts (message_texts_fts, rank)"
                                     " VALUES ('integrity-check', 1)"))
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_0024_builds_what_waits_both_ways(tmp_path: Path) -> None:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    message = ("INSERT INTO messages (conversation_id, seq, sdkappid, sender, client_msg_id,"
+               " elements, created_at) VALUES (1, :seq, 1, 'ann', :seq, :elements, 1)")
+
+    def elements(words: str) -> str:
+        return orjson.dumps([{"type": "text", "text": words}]).decode()
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade, "0023")
+            await conn.execute(text("INSERT INTO conversations (id, sdkappid, kind, a, b,"
+                                    " created_at) VALUES (1, 1, 'c2c', 'ann', 'bob', 1)"))
+            await conn.execute(text(message), {"seq": 1, "elements": elements("Made Before")})
+            await conn.execute(text(
+                "INSERT INTO message_texts (conversation_id, seq, sdkappid, sender,"
+                " created_at, body) VALUES (1, 1, 1, 'ann', 1, 'made before')"))
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade, "head")
+            # Every message so far has its row; a new one waits for the step.
+            assert (await conn.execute(text(
+                "SELECT built_to FROM message_texts_fts_built"))).scalar_one() == 1
+            await conn.execute(text(message), {"seq": 2, "elements": elements("Made After")})
+        async with engine.begin() as conn:
+            await conn.run_sync(downgrade, "0023")
+            rows = (await conn.execute(text(
+                "SELECT seq, body FROM message_texts ORDER BY seq"))).all()
+            assert [tuple(r) for r in rows] == [(1, "made before"), (2, "made after")]
+            # Both above 0021's watermark (this test's first row too): its
+            # step indexes them.
+            assert (await conn.execute(text(
+                "SELECT count(*) FROM message_texts WHERE id > (SELECT indexed_to"
+                " FROM message_texts_fts_indexed)"))).scalar_one() == 2
     finally:
         await engine.dispose()

@@ -84,6 +84,12 @@ class SearchQuery:
         return tuple(t for t in self.terms if len(t) < INDEXED_TERM)
 
 
+def matches(text: str, query: SearchQuery) -> bool:
+    """Whether a searchable text (lowered) holds every term: the match the
+    indexes and LIKE make, for the rows SQLite has not built yet."""
+    return all(term in text for term in query.terms)
+
+
 def parse_query(text: object) -> SearchQuery:
     """Read the user's query. Any string is safe: it only ever becomes
     quoted FTS5 strings or escaped LIKE patterns. Control characters are

@@ -393,12 +393,13 @@ message_reactions = Table(
 
 # The searchable text of each message that has some (domain/search.py), lowered;
 # written, replaced (edit) and deleted (recall) by the message writer in the
-# transaction of the message or its change. Each database indexes ``body``
-# its own way, made by migration 0009 and not described here (see
-# made_by_migrations_only): on PostgreSQL ``ix_message_texts_body_trgm``, a GIN
-# index with pg_trgm's gin_trgm_ops; on SQLite ``message_texts_fts``, an FTS5
-# table with the trigram tokenizer (external content: this table) kept in
-# step by triggers on this table.
+# transaction of the message or its change (on SQLite a new message's row is
+# made after its commit: store/search_index.py, revision 0024). Each database
+# indexes ``body`` its own way, made by migrations 0009 and 0021 and not
+# described here (see made_by_migrations_only): on PostgreSQL
+# ``ix_message_texts_body_trgm``, a GIN index with pg_trgm's gin_trgm_ops; on
+# SQLite ``message_texts_fts``, an FTS5 table with the trigram tokenizer
+# (external content: this table) written after the commits, and its pointers.
 message_texts = Table(
     "message_texts",
     metadata,

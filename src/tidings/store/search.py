@@ -1,7 +1,9 @@
 """Message search in the database's own index: FTS5 (trigram) on SQLite,
 pg_trgm (GIN) on PostgreSQL, over ``message_texts``; what a match means is
 in domain/search.py. ``TextRows`` keeps ``message_texts`` in the message
-writer's transactions."""
+writer's transactions on PostgreSQL; on SQLite the rows are made after the
+commits (store/search_index.py) and the messages not built yet are
+matched here, in Python."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from tidings.domain.search import (
     SearchQuery,
     fts5_match,
     like_pattern,
+    matches,
     searchable_text,
 )
 from tidings.store.engine import Database
@@ -46,22 +49,20 @@ from tidings.store.schema import (
     message_texts,
     messages,
 )
-from tidings.store.search_index import FtsIndex
+from tidings.store.search_index import TEXT_INSERT_ID_SQL, FtsIndex
 from tidings.store.writer.rows import Collected, TransactionRows
 
 # Run in the message writer's transaction as driver SQL (``?`` placeholders).
 TEXT_INSERT_SQL = ("INSERT INTO message_texts (conversation_id, seq, sdkappid, sender,"
                    " created_at, body) VALUES (?, ?, ?, ?, ?, ?)")
-# SQLite: with the id (store/search_index.py).
-TEXT_INSERT_ID_SQL = ("INSERT INTO message_texts (conversation_id, seq, sdkappid, sender,"
-                      " created_at, body, id) VALUES (?, ?, ?, ?, ?, ?, ?)")
 TEXT_DELETE_SQL = "DELETE FROM message_texts WHERE conversation_id = ? AND seq = ?"
 
 
 class TextRows(TransactionRows):
     """The writer's rows for search: a message's text is indexed, replaced
-    and removed with it. On SQLite the FTS5 index follows the commits
-    (``later``, store/search_index.py)."""
+    and removed with it. On SQLite the text rows of new messages and the
+    FTS5 index follow the commits (``later``, store/search_index.py); a
+    change to a message already built is made here."""
 
     def __init__(self, db: Database, index: FtsIndex | None = None) -> None:
         self._fts = (index or FtsIndex()) if db.dialect == "sqlite" else None
@@ -72,6 +73,10 @@ class TextRows(TransactionRows):
 
     def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
                 now: int) -> None:
+        if self._fts is not None:
+            # Its row is the step's, from the committed message.
+            self._fts.written(1)
+            return
         if body := searchable_text(entry.elements):
             self._insert.params.append((entry.conversation_id, entry.seq, entry.key.sdkappid,
                                         entry.sender, entry.created_at, body))
@@ -82,6 +87,10 @@ class TextRows(TransactionRows):
         # a recalled message has none, and is found by nobody.
         after = entry.target
         assert after is not None
+        if self._fts is not None and not self._fts.is_built(cursor, after.conversation_id,
+                                                            after.seq):
+            # The step will read the message as this change leaves it.
+            return
         cursor.execute(self._delete_sql, (after.conversation_id, after.seq))
         if r.kind is EntryKind.EDIT and (body := searchable_text(after.elements)):
             row: tuple[Any, ...] = (after.conversation_id, after.seq, after.key.sdkappid,
@@ -92,12 +101,7 @@ class TextRows(TransactionRows):
             cursor.execute(self._insert.sql, row)
 
     def flush(self, cursor: DBAPICursor) -> None:
-        params = self._insert.params
-        if params and self._fts is not None:
-            first = self._fts.next_ids(cursor, len(params))
-            self._insert.params = [(*p, first + i) for i, p in enumerate(params)]
-            self._fts.written(len(params))
-        self._insert.flush(cursor)
+        self._insert.flush(cursor)  # PostgreSQL's rows (SQLite collects none)
 
     def discard(self) -> None:
         self._insert.discard()
@@ -106,6 +110,8 @@ class TextRows(TransactionRows):
 _FTS = table("message_texts_fts", column("rowid"))
 # Its watermark (migration 0021).
 _INDEXED = table("message_texts_fts_indexed", column("indexed_to"))
+# The messages whose text rows are made (migration 0024).
+_BUILT = table("message_texts_fts_built", column("built_to"))
 # How many FTS5 matches are counted before choosing another way (fts_pays).
 FTS_PROBE = 5000
 
@@ -177,20 +183,39 @@ class SearchStore:
         return self._narrow(select(t.conversation_id, t.seq, t.created_at), scope, [above],
                             scope.query.terms, limit, texts_first=True)
 
+    def pending(self, scope: SearchScope) -> Select[Any]:
+        """SQLite: the scope's messages whose text rows are not made yet
+        (past ``built_to``, store/search_index.py), with their elements for
+        ``search`` to match in Python: a few rows, reached by their rowids."""
+        m = messages.c
+        past = literal_column("messages.rowid") > select(_BUILT.c.built_to).scalar_subquery()
+        return self._narrow(
+            select(m.conversation_id, m.seq, m.created_at, m.elements).select_from(messages),
+            scope, [past, m.kind == EntryKind.MESSAGE, m.state != MessageState.RECALLED], (),
+            None, by=messages, texts=messages, texts_first=True)
+
     @staticmethod
     def _narrow(stmt: Select[Any], scope: SearchScope, cond: list[ColumnElement[bool]],
-                like_terms: Iterable[str], limit: int, by: Table = message_texts,
-                texts_first: bool = False) -> Select[Any]:
-        """``stmt`` (rows of message_texts) narrowed to the scope's, one page;
+                like_terms: Iterable[str], limit: int | None, by: Table = message_texts,
+                texts_first: bool = False, texts: Table = message_texts) -> Select[Any]:
+        """``stmt`` (rows of ``texts``) narrowed to the scope's, one page;
         app, conversation, sender and time read from ``by`` (message_texts,
         or messages joined on the key: the same values, another index).
         ``texts_first``: the texts' own condition picks the rows (the tail's
         few ids), the viewer's memberships are looked up for each."""
-        t, k = message_texts.c, by.c
+        t, k = texts.c, by.c
         # "+ 0" keeps SQLite from starting at the viewer's conversations and
-        # reading every text of each (it did so with bound parameters).
+        # reading every text of each (it did so with bound parameters), or
+        # from messages' other indexes (the app's whole ix_messages_app_time
+        # for the messages past the pointer).
         text_conversation = t.conversation_id + 0 if texts_first else t.conversation_id
-        cond += [k.sdkappid == scope.sdkappid]
+        app: ColumnElement[Any] = k.sdkappid
+        conversation: ColumnElement[Any] = k.conversation_id
+        sender: ColumnElement[Any] = k.sender
+        at: ColumnElement[Any] = k.created_at
+        if texts_first:
+            app, conversation, sender, at = app + 0, conversation + 0, sender + "", at + 0
+        cond += [app == scope.sdkappid]
         cond += [t.body.like(like_pattern(term), escape=LIKE_ESCAPE) for term in like_terms]
         if scope.viewer is not None:
             # What the viewer's history shows: their conversations, after
@@ -207,17 +232,16 @@ class SearchStore:
             cond += [cm.sdkappid == scope.sdkappid, t.seq - cm.visible_after > 0,
                      t.seq - func.coalesce(s.cleared_seq, 0) > 0]
         if scope.conversation_id is not None:
-            cond.append(k.conversation_id == scope.conversation_id)
+            cond.append(conversation == scope.conversation_id)
         if scope.sender is not None:
-            cond.append(k.sender == scope.sender)
+            cond.append(sender == scope.sender)
         if scope.since is not None:
-            cond.append(k.created_at >= scope.since)
+            cond.append(at >= scope.since)
         if scope.until is not None:
-            cond.append(k.created_at < scope.until)
+            cond.append(at < scope.until)
         if scope.cursor is not None:
-            at = scope.cursor
-            cond.append(tuple_(k.created_at, k.conversation_id, k.seq)
-                        < tuple_(at.time, at.conversation_id, at.seq))
+            c = scope.cursor
+            cond.append(tuple_(at, conversation, k.seq) < tuple_(c.time, c.conversation_id, c.seq))
         return (stmt.where(and_(*cond))
                 .order_by(k.created_at.desc(), k.conversation_id.desc(), k.seq.desc())
                 .limit(limit))
@@ -227,13 +251,18 @@ class SearchStore:
         async with self._db.reader.connect() as conn:
             fts = await self.fts_pays(conn, scope)
             page = (await conn.execute(self.statement(scope, limit, fts=fts))).all()
+            more: list[Any] = []
             if self.uses_fts(scope, fts):
                 # The newest rows may not be in the index yet: their page
                 # merged in (the same read, so no row is in both or neither).
-                tail = (await conn.execute(self.tail(scope, limit))).all()
-                if tail:
-                    page = sorted(page + tail, key=lambda r: (r.created_at, r.conversation_id,
-                                                               r.seq), reverse=True)[:limit]
+                more += (await conn.execute(self.tail(scope, limit))).all()
+            if self._db.dialect == "sqlite":
+                # Nor the newest messages in message_texts: matched here.
+                more += [r for r in (await conn.execute(self.pending(scope)))
+                         if matches(searchable_text(r.elements), scope.query)]
+            if more:
+                page = sorted(page + more, key=lambda r: (r.created_at, r.conversation_id,
+                                                          r.seq), reverse=True)[:limit]
             if not page:
                 return []
             # One primary-key lookup each (a join in the page's query let

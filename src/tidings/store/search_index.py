@@ -1,22 +1,30 @@
-"""SQLite's FTS5 index of message texts, written after the commits (issue 19).
+"""SQLite's search rows, written after the commits (issue 19).
 
 A trigram index costs ~70 us of CPU for a message that commits alone and
-~20 at 64 in one statement: in the message's transaction it was about a
-third of the writer's work at low rates. So the message's transaction
-writes only its ``message_texts`` row, and ``FtsIndex`` (the writer's
-``LaterWork`` for search) puts the rows above the watermark into the index
-when the writer is idle: once ``BATCH`` rows wait, or ``DELAY`` seconds
-after the first, in a transaction not synced to disk of its own, which
-moves the watermark with the rows (migration 0021). Search reads the rows
-above the watermark with LIKE besides the index (store/search.py), so
+~20 at 64 in one statement, and the ``message_texts`` row two WAL pages
+of a lone commit (of ~10). So on SQLite the message's transaction writes
+neither: ``FtsIndex`` (the writer's ``LaterWork`` for search) makes the
+text rows of the ``messages`` rows committed past one pointer (migration
+0024: ``built_to``, a rowid of ``messages``) and puts the text rows above
+another into the index (migration 0021: ``indexed_to``, an id of
+``message_texts``), both in one transaction not synced to disk of its
+own, which moves the pointers with the rows. It runs when the writer is
+idle, once ``BATCH`` messages wait or ``DELAY`` seconds after the first,
+and between batches when ``CHUNK`` wait (a writer at saturation is never
+idle). Search matches the messages past ``built_to`` in Python and the text
+rows above ``indexed_to`` with LIKE besides the index (store/search.py), so
 every committed message is found from its commit on. A crash may lose the
-step (not the rows): at start the watermark says what is left, and the
-writer's first idle moment indexes it, ``CHUNK`` rows a step.
+step (never a message): at start the pointers say what is left, and the
+writer's first idle moment (or batch) does it, ``CHUNK`` rows a step.
+
+Changes (store/search.py ``TextRows.change``) stay in the change's
+transaction for a message whose row is built; one past ``built_to`` is
+left to the step, which reads the message as it is then (edited text,
+recalled: none).
 
 Ids: SQLite gives a new row the largest id + 1, which after the newest
 indexed row was deleted (a recall) would be at or below the watermark and
-never indexed. ``TextRows`` gives the ids itself on SQLite (``next_id``),
-always above the watermark.
+never indexed. ``next_ids`` gives them, always above the watermark.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import DBAPICursor
 
+from tidings.domain.elements import EntryKind, MessageState
+from tidings.domain.search import searchable_text
 from tidings.store.writer.rows import LaterWork
 
 # Rows that make a step due at once, and how long a smaller tail may wait (s).
@@ -37,6 +47,14 @@ DELAY = 5.0
 CHUNK = 256
 
 WATERMARK_SQL = "SELECT indexed_to FROM message_texts_fts_indexed"
+BUILT_SQL = "SELECT built_to FROM message_texts_fts_built"
+# A text row with its id (next_ids), as the step and an edit write it.
+TEXT_INSERT_ID_SQL = ("INSERT INTO message_texts (conversation_id, seq, sdkappid, sender,"
+                      " created_at, body, id) VALUES (?, ?, ?, ?, ?, ?, ?)")
+_PENDING_SQL = ("SELECT rowid, conversation_id, seq, sdkappid, sender, created_at, elements,"
+                " kind, state FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?")
+_IS_BUILT_SQL = (f"SELECT rowid <= ({BUILT_SQL}) FROM messages"
+                 " WHERE conversation_id = ? AND seq = ?")
 
 
 class FtsIndex(LaterWork):
@@ -47,8 +65,8 @@ class FtsIndex(LaterWork):
     def __init__(self, batch: int = BATCH, delay: float = DELAY) -> None:
         self._batch = batch
         self._delay = delay
-        # Rows written since the last step; None until a first step has
-        # looked (at start: what a crash left is not known).
+        # Messages and text rows written since the last step; None until a
+        # first step has looked (at start: what a crash left is not known).
         self._waiting: int | None = None
         self._first = 0.0  # when the oldest waiting row was written (monotonic)
         self._next_id = 0  # 0: read from the database at first use
@@ -64,27 +82,57 @@ class FtsIndex(LaterWork):
         return first
 
     def written(self, n: int) -> None:
-        """``n`` rows went into the batch's transaction."""
+        """``n`` messages or text rows went into the batch's transaction."""
         if self._waiting == 0:
             self._first = time.monotonic()
         if self._waiting is not None:
             self._waiting += n
 
     def wait(self) -> float | None:
-        if self._waiting is None or self._waiting >= self._batch:
+        if self._waiting is None or self._waiting >= min(self._batch, CHUNK):
             return 0.0
         if not self._waiting:
             return None
         return self._first + self._delay - time.monotonic()
 
+    def overdue(self) -> bool:
+        return self._waiting is None or self._waiting >= CHUNK
+
     def run(self, conn: Connection) -> None:
         cursor = conn.connection.cursor()
         try:
-            done = index_step(cursor, CHUNK)
+            built = build_step(cursor, CHUNK, self)
+            indexed = index_step(cursor, CHUNK)
         finally:
             cursor.close()
         # A full chunk may have left more: look again at once.
-        self._waiting = None if done == CHUNK else 0
+        self._waiting = None if CHUNK in (built, indexed) else 0
+
+    @staticmethod
+    def is_built(cursor: DBAPICursor, conversation_id: int, seq: int) -> bool:
+        """Whether the message's text row is made (or it has no text)."""
+        cursor.execute(_IS_BUILT_SQL, (conversation_id, seq))
+        return bool(_one(cursor)[0])
+
+
+def build_step(cursor: DBAPICursor, chunk: int, ids: FtsIndex) -> int:
+    """Make the text rows of up to ``chunk`` messages past ``built_to`` and
+    move it past them; how many messages there were. The rows are as the
+    messages are now: an edit's text, none for a recall or a change entry."""
+    cursor.execute(BUILT_SQL)
+    (built_to,) = _one(cursor)
+    cursor.execute(_PENDING_SQL, (built_to, chunk))
+    rows = cursor.fetchall()
+    if not rows:
+        return 0
+    texts = [(r[1], r[2], r[3], r[4], r[5], body) for r in rows
+             if r[7] == EntryKind.MESSAGE and r[8] != MessageState.RECALLED
+             and (body := searchable_text(r[6]))]
+    if texts:
+        first = ids.next_ids(cursor, len(texts))
+        cursor.executemany(TEXT_INSERT_ID_SQL, [(*t, first + i) for i, t in enumerate(texts)])
+    cursor.execute("UPDATE message_texts_fts_built SET built_to = ?", (rows[-1][0],))
+    return len(rows)
 
 
 def index_step(cursor: DBAPICursor, chunk: int) -> int:

@@ -211,6 +211,9 @@ class MessageWriter:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+            # Never idle (saturation): what waits for later work stays bounded.
+            if self._queue and self._later and any(w.overdue() for w in self._later):
+                await self._run_later()
 
     async def _run_later(self) -> bool:
         """Run one step of the first due later work; whether one ran. When

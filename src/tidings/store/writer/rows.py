@@ -73,6 +73,11 @@ class LaterWork:
         is nothing to do. Asked on the event loop between batches."""
         return None
 
+    def overdue(self) -> bool:
+        """Whether a step must come between batches: a writer at saturation
+        is never idle, and what waits must stay bounded."""
+        return False
+
     def run(self, conn: Connection) -> None:
         """Do one step of the work, inside the transaction."""
 
