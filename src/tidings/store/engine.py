@@ -8,7 +8,7 @@ about a third of a second)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tidings.domain.cluster import MIGRATION_LOCK
 from tidings.store.batch_thread import BatchThread
+from tidings.store.prepared import Prepared
 from tidings.store.reads import Reads, ReadTasks, ReadThreads
 from tidings.store.write_connection import WriteConnection
 
@@ -71,6 +72,13 @@ class Database:
             return await self.reads.run(work)
         async with self.reader.connect() as conn:
             return await conn.run_sync(work)
+
+    async def read_rows(self, prepared: Prepared, params: Mapping[str, Any]) -> Sequence[Any]:
+        """``prepared.rows`` as a ``read``: on PostgreSQL one statement with
+        the same select's other reads of its chunk (store/reads.py)."""
+        if self.reads is not None:
+            return await self.reads.rows(prepared, params)
+        return await self.read(lambda conn: prepared.rows(conn, params))
 
     async def run_write(self, work: Callable[..., T], *args: Any, synced: bool = True) -> T:
         """Run ``work(connection, *args)`` in one write transaction: on SQLite
