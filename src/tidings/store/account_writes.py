@@ -8,7 +8,13 @@ Each caller still waits for its own group's commit: a login that made an
 account answers only once that account is durable. Written one by one
 through the async writer engine, a first login cost ~30 round trips to
 aiosqlite's thread and two commits of its own, and logins queued behind
-each other's commits (bench/login_storm.py, ``first``)."""
+each other's commits (bench/login_storm.py, ``first``).
+
+On PostgreSQL the group's statements are one each, whatever its size:
+the accounts' status read for all with one select (``Prepared.rows_each``)
+and the day's ``last_login_at`` set with one UPDATE over the group's
+arrays. They were a select per login, each a round trip on the writer's
+connection, whose lock the message writer waits for meanwhile."""
 
 from __future__ import annotations
 
@@ -17,10 +23,15 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, select
 
 from tidings.domain.accounts import AccountState, AccountStatus
 from tidings.store.engine import Database
+from tidings.store.prepared import Prepared
+from tidings.store.schema import users
+
+_STATUS = Prepared(select(users.c.state, users.c.sessions_valid_after).where(
+    users.c.sdkappid == bindparam("sdkappid"), users.c.user_id == bindparam("user_id")))
 
 
 @dataclass(slots=True)
@@ -40,10 +51,14 @@ class AccountWrites:
         self._insert_sql = db.driver_sql(
             "INSERT INTO users (sdkappid, user_id, created_at, updated_at) "
             "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
-        self._status_sql = db.driver_sql(
-            "SELECT state, sessions_valid_after FROM users WHERE sdkappid = ? AND user_id = ?")
         self._touch_sql = db.driver_sql(
             "UPDATE users SET last_login_at = ? WHERE sdkappid = ? AND user_id = ?")
+        # PostgreSQL: the group's touches in one statement (a user twice in
+        # a group is set once, to either time: both are today's).
+        self._touch_all = None if db.dialect != "postgresql" else (
+            "UPDATE users SET last_login_at = t.at FROM unnest($1::BIGINT[], $2::BIGINT[], "
+            "$3::VARCHAR[]) AS t(at, sdkappid, user_id) "
+            "WHERE users.sdkappid = t.sdkappid AND users.user_id = t.user_id")
         self._pending: list[_Write] = []
         self._writing: asyncio.Task[None] | None = None
 
@@ -101,15 +116,18 @@ class AccountWrites:
             if made:
                 cursor.executemany(self._insert_sql, made)
             touched = [(w.at_ms, w.sdkappid, w.user_id) for w in group if not w.ensure]
-            if touched:
+            if len(touched) > 1 and self._touch_all is not None:
+                cursor.execute(self._touch_all, [list(c) for c in zip(*touched, strict=True)])
+            elif touched:
                 cursor.executemany(self._touch_sql, touched)
+            statuses = iter(_STATUS.rows_each(conn, [
+                {"sdkappid": w.sdkappid, "user_id": w.user_id} for w in group if w.ensure]))
             answers: list[AccountStatus | None] = []
             for w in group:
                 if not w.ensure:
                     answers.append(None)
                     continue
-                cursor.execute(self._status_sql, (w.sdkappid, w.user_id))
-                state, valid_after = cursor.fetchone()
+                (state, valid_after), = next(statuses)
                 answers.append(AccountStatus(AccountState(state), int(valid_after)))
             return answers
         finally:
