@@ -121,15 +121,18 @@ class PgStats:
     async def end(self, logins: int) -> dict[str, Any]:
         cpu = self._cluster_cpu() - self._cpu0
         rows = await self._conn.fetch(
-            "SELECT query, calls, total_exec_time, rows FROM pg_stat_statements"
+            "SELECT query, calls, total_exec_time, total_plan_time, rows FROM pg_stat_statements"
             " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
             " AND query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC")
         n = max(logins, 1)
         return {"pg_cpu_ms_per_login": round(cpu * 1000 / n, 3),
                 "statements_per_login": round(sum(r["calls"] for r in rows) / n, 2),
                 "exec_us_per_login": round(sum(r["total_exec_time"] for r in rows) * 1000 / n, 1),
+                # 0 unless the cluster sets pg_stat_statements.track_planning.
+                "plan_us_per_login": round(sum(r["total_plan_time"] for r in rows) * 1000 / n, 1),
                 "by_statement": [{"calls_per_login": round(r["calls"] / n, 3),
                                   "exec_us_per_login": round(r["total_exec_time"] * 1000 / n, 1),
+                                  "plan_us_per_login": round(r["total_plan_time"] * 1000 / n, 1),
                                   "query": " ".join(r["query"].split())[:160]}
                                  for r in rows[:12]]}
 

@@ -102,7 +102,7 @@ class Database:
         if self.batch is not None:
             await self.batch.close()
         if self.reads is not None:
-            self.reads.close()
+            await self.reads.close()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -176,7 +176,17 @@ def open_database(url: str) -> Database:
     # statement of a transaction takes a snapshot of its own anyway, so
     # BEGIN and the pool's ROLLBACK were two round trips that bought nothing
     # (a quarter of a returning login's CPU: bench/login_storm.py, py-spy).
-    gathered = ReadTasks(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    # On connections of their own, one per chunk that may run (store/
+    # reads.py), whose prepared statements keep one generic plan: with
+    # PostgreSQL's default each execution of a login's reads was planned
+    # again, and planning a chunk's one statement (its LATERAL subquery)
+    # cost more than running it (bench/pg_login_split.py, track_planning).
+    # These reads are equalities on indexed keys, whose plan does not
+    # depend on the values.
+    gathered = ReadTasks(create_async_engine(
+        url, pool_size=ReadTasks.RUNNING, max_overflow=0, pool_timeout=60,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"server_settings": {"plan_cache_mode": "force_generic_plan"}}))
     return Database(reader=engine, writer=engine, reads=gathered,
                     held=WriteConnection(engine))
 

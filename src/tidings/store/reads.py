@@ -141,8 +141,8 @@ class Reads:
     def _dispatch(self, loop: asyncio.AbstractEventLoop, chunk: Chunk) -> None:
         raise NotImplementedError
 
-    def close(self) -> None:
-        """Nothing to stop here (the PostgreSQL engine is the writer's)."""
+    async def close(self) -> None:
+        raise NotImplementedError
 
 
 class ReadThreads(Reads):
@@ -165,13 +165,14 @@ class ReadThreads(Reads):
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
             loop.call_soon_threadsafe(_answer, answers)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._pool.shutdown(wait=True)
         self._engine.dispose()
 
 
 class ReadTasks(Reads):
-    """PostgreSQL: each chunk on one pooled connection, in a task; at most
+    """PostgreSQL: each chunk on one connection of the engine's pool (its
+    own: engine.open_database), in a task; at most
     ``RUNNING`` at once, the reads asked for meanwhile wait for one to end
     and go together (as the account writes do: store/account_writes.py).
     Dispatched at every turn, a storm's logins each took a connection with
@@ -210,3 +211,6 @@ class ReadTasks(Reads):
                 done.cancel()
             raise
         _answer(answers)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
