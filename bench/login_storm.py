@@ -101,8 +101,12 @@ class PgStats:
         self._cpu0 = 0.0
 
     def _cluster_cpu(self) -> float:
-        total = 0.0
-        for p in [self._postmaster, *self._postmaster.children()]:
+        # The postmaster's reaped children count too: a backend that ended
+        # in the round (a pool's overflow connection closed) took its CPU
+        # out of the live ones' sum.
+        t = self._postmaster.cpu_times()
+        total = float(t.user + t.system + t.children_user + t.children_system)
+        for p in self._postmaster.children():
             with contextlib.suppress(psutil.Error):
                 t = p.cpu_times()
                 total += t.user + t.system
