@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, text
 
 from tests.test_login_storage import count_calls
 from tidings.domain.accounts import AccountState
@@ -91,3 +91,13 @@ async def test_chunks_past_the_running_ones_wait_their_turn(
     found = await asyncio.gather(*(db.read_rows(NEWEST_TWO, s) for s in sets))
     assert [[r.user_id for r in rows] for rows in found] == WANTED * 17
     assert most[0] == 1
+
+
+async def test_the_gathered_reads_keep_generic_plans_on_postgresql(db: Database) -> None:
+    """Their connections plan each statement once (engine.open_database)."""
+    if db.dialect != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    mode = await db.read(lambda conn: conn.execute(text("SHOW plan_cache_mode")).scalar())
+    assert mode == "force_generic_plan"
+    async with db.reader.connect() as conn:  # the other reads keep the default
+        assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar() == "auto"

@@ -105,6 +105,12 @@ class Database:
             await self.reads.close()
 
 
+def _generic_plans(dbapi_conn: Any, _record: Any) -> None:
+    # Straight on asyncpg: through the adapter's cursor the SET would be in
+    # a transaction of its own, and undone if that were rolled back.
+    dbapi_conn.run_async(lambda c: c.execute("SET plan_cache_mode = force_generic_plan"))
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # We issue BEGIN ourselves (see _begin); the driver must not.
     dbapi_conn.isolation_level = None
@@ -182,11 +188,13 @@ def open_database(url: str) -> Database:
     # again, and planning a chunk's one statement (its LATERAL subquery)
     # cost more than running it (bench/pg_login_split.py, track_planning).
     # These reads are equalities on indexed keys, whose plan does not
-    # depend on the values.
-    gathered = ReadTasks(create_async_engine(
-        url, pool_size=ReadTasks.RUNNING, max_overflow=0, pool_timeout=60,
-        isolation_level="AUTOCOMMIT",
-        connect_args={"server_settings": {"plan_cache_mode": "force_generic_plan"}}))
+    # depend on the values. The plan mode is set once a connection is made,
+    # not as a start-up parameter (a PgBouncer in front refuses those it
+    # does not know).
+    own = create_async_engine(url, pool_size=ReadTasks.RUNNING, max_overflow=0,
+                              pool_timeout=60, isolation_level="AUTOCOMMIT")
+    event.listen(own.sync_engine, "connect", _generic_plans)
+    gathered = ReadTasks(own)
     return Database(reader=engine, writer=engine, reads=gathered,
                     held=WriteConnection(engine))
 
