@@ -221,7 +221,7 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "database": target.database, "server_commit": target.commit}
     if args.mode == "storm":
         profile = args.profile or ""
-        pg = PgStats(args.database_url) if args.pg_stats else None
+        pg = PgStats(args.database_url) if getattr(args, "pg_stats", False) else None
         result["first"] = await storm_round(target, users, args.in_flight, process,
                                             profile and f"{profile}.first", pg)
         result["again"] = await storm_round(target, users, args.in_flight, process,
