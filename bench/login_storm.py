@@ -27,6 +27,11 @@ something to count.
     python bench/login_storm.py --mode crowd --users 19000 --loaders 2
     python bench/login_storm.py --mode storm --database-url postgresql+asyncpg://...
 
+``--pg-stats`` (PostgreSQL with pg_stat_statements loaded, as
+bench/pg_login_split.py starts it): each storm round also reports
+PostgreSQL's CPU per login (all of the cluster's processes) and, by
+statement, the calls and the execution time per login.
+
 Prints one JSON line. Figures, not assertions: compare runs made side by side.
 """
 
@@ -86,8 +91,59 @@ def server_cpu(process: Any) -> float:
     return float(t.user + t.system)
 
 
+class PgStats:
+    """PostgreSQL's side of a round: its processes' CPU and pg_stat_statements."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url.replace("postgresql+asyncpg://", "postgresql://")
+        self._conn: Any = None
+        self._postmaster: Any = None
+        self._cpu0 = 0.0
+
+    def _cluster_cpu(self) -> float:
+        # The postmaster's reaped children count too: a backend that ended
+        # in the round (a pool's overflow connection closed) took its CPU
+        # out of the live ones' sum.
+        t = self._postmaster.cpu_times()
+        total = float(t.user + t.system + t.children_user + t.children_system)
+        for p in self._postmaster.children():
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                total += t.user + t.system
+        return total
+
+    async def begin(self) -> None:
+        if self._conn is None:
+            import asyncpg  # type: ignore[import-untyped]
+            self._conn = await asyncpg.connect(self._url)
+            await self._conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            self._postmaster = psutil.Process(
+                await self._conn.fetchval("SELECT pg_backend_pid()")).parent()
+        await self._conn.execute("SELECT pg_stat_statements_reset()")
+        self._cpu0 = self._cluster_cpu()
+
+    async def end(self, logins: int) -> dict[str, Any]:
+        cpu = self._cluster_cpu() - self._cpu0
+        rows = await self._conn.fetch(
+            "SELECT query, calls, total_exec_time, total_plan_time, rows FROM pg_stat_statements"
+            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC")
+        n = max(logins, 1)
+        return {"pg_cpu_ms_per_login": round(cpu * 1000 / n, 3),
+                "statements_per_login": round(sum(r["calls"] for r in rows) / n, 2),
+                "exec_us_per_login": round(sum(r["total_exec_time"] for r in rows) * 1000 / n, 1),
+                # 0 unless the cluster sets pg_stat_statements.track_planning.
+                "plan_us_per_login": round(sum(r["total_plan_time"] for r in rows) * 1000 / n, 1),
+                "by_statement": [{"calls_per_login": round(r["calls"] / n, 3),
+                                  "exec_us_per_login": round(r["total_exec_time"] * 1000 / n, 1),
+                                  "plan_us_per_login": round(r["total_plan_time"] * 1000 / n, 1),
+                                  "query": " ".join(r["query"].split())[:160]}
+                                 for r in rows[:12]]}
+
+
 async def storm_round(target: Target, users: list[str], in_flight: int,
-                      process: Any, profile: str = "") -> dict[str, Any]:
+                      process: Any, profile: str = "",
+                      pg: PgStats | None = None) -> dict[str, Any]:
     signer = TLSSigAPIv2(target.sdkappid, target.key)
     gate = asyncio.Semaphore(in_flight)
     failures: list[str] = []
@@ -102,6 +158,8 @@ async def storm_round(target: Target, users: list[str], in_flight: int,
                 return
             disconnect_all([client])
 
+    if pg is not None:
+        await pg.begin()
     profiler = Profiler(target.pid, Path(profile)) if profile and target.pid else None
     cpu0, t0, threads0 = server_cpu(process), time.perf_counter(), thread_cpu(process)
     box0, own0 = busy_cpu(), time.process_time()
@@ -122,6 +180,8 @@ async def storm_round(target: Target, users: list[str], in_flight: int,
                   for key in ("loop", "threads") for i, kind in enumerate(("user", "system"))}}
     if profiler is not None:
         result["profile_pct"] = await asyncio.to_thread(profiler.finish)
+    if pg is not None:
+        result["postgres"] = await pg.end(done)
     return result
 
 
@@ -161,10 +221,11 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "database": target.database, "server_commit": target.commit}
     if args.mode == "storm":
         profile = args.profile or ""
+        pg = PgStats(args.database_url) if getattr(args, "pg_stats", False) else None
         result["first"] = await storm_round(target, users, args.in_flight, process,
-                                            profile and f"{profile}.first")
+                                            profile and f"{profile}.first", pg)
         result["again"] = await storm_round(target, users, args.in_flight, process,
-                                            profile and f"{profile}.again")
+                                            profile and f"{profile}.again", pg)
         result["ok"] = not (result["first"]["failures"] or result["again"]["failures"])
     elif args.mode == "crowd":
         result["crowd"] = await crowd(target, args.users, args.loaders, args.in_flight,
@@ -196,6 +257,9 @@ def main() -> None:
                         help="crowd: seconds idle after filling (the heartbeat pings "
                              "come after 25 s of silence), for the idle CPU and RSS")
     parser.add_argument("--show-server-log", action="store_true")
+    parser.add_argument("--pg-stats", action="store_true",
+                        help="storm on PostgreSQL: its CPU and pg_stat_statements per login "
+                             "(the cluster must load pg_stat_statements)")
     parser.add_argument("--profile", metavar="PATH",
                         help="storm: py-spy the server in each round, raw stacks to "
                              "PATH.first and PATH.again (bench/profile_layers.py)")

@@ -2,9 +2,12 @@
 reads it replaced answer, on SQLite and PostgreSQL: the conversations in
 the same order, their settings (the member's own, none for a conversation
 left at the defaults) and the one-to-one peers' read cursors (none for a
-group)."""
+group), alone and asked with other users' first syncs in one turn (one
+statement for all on PostgreSQL: Prepared.rows_each)."""
 
 from __future__ import annotations
+
+import asyncio
 
 from tidings.store.conversation_settings import ConversationSettingsStore
 from tidings.store.engine import Database
@@ -47,6 +50,11 @@ async def test_one_select_answers_what_the_three_reads_answered(db: Database) ->
         assert found.settings == await settings.of_user(APP, user)
         wanted = [s.conversation_id for s in states if s.key.kind.value == c2c]
         assert found.peer_reads == (await store.peer_read_seqs(wanted, user) if wanted else {})
+    # Asked together (one statement for all on PostgreSQL: Prepared.rows_each),
+    # each user's answer is the one it gets alone.
+    who = ("ann", "ben", "cat", "nobody", "ann")
+    together = await asyncio.gather(*(first_sync(db, APP, user) for user in who))
+    assert together == [await first_sync(db, APP, user) for user in who]
     ann = await first_sync(db, APP, "ann")
     assert [s.conversation_id for s in ann.states] == [3, 1, 2]
     assert ann.peer_reads == {1: 4, 2: 1}

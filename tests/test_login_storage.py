@@ -101,7 +101,15 @@ async def test_logins_of_one_turn_write_their_accounts_in_one_transaction(
     # Touches of one turn: one more transaction, each its own time.
     await asyncio.gather(*(store.touch_login(APP, u, 1000 + i) for i, u in enumerate(names)))
     assert writes == [2]
-    assert [await db.read(last_login(u)) for u in names[:3]] == [1000, 1001, 1002]
+    assert [await db.read(last_login(u)) for u in names] == list(range(1000, 1020))
+    # Both kinds in one group (on PostgreSQL one UPDATE for the touches, one
+    # select for the statuses): each login its own answer.
+    mixed = await asyncio.gather(store.touch_login(APP, "new0", 7), store.ensure(APP, "gone"),
+                                 store.touch_login(APP, "new1", 8), store.ensure(APP, "new2"))
+    assert writes == [3]
+    assert mixed == [None, AccountStatus(AccountState.DELETED, 42), None,
+                     AccountStatus(AccountState.ACTIVE, 0)]
+    assert [await db.read(last_login(u)) for u in names[:3]] == [7, 8, 1002]
 
 
 async def test_a_failed_group_fails_its_logins_and_the_next_group_writes(

@@ -8,7 +8,14 @@ Each caller still waits for its own group's commit: a login that made an
 account answers only once that account is durable. Written one by one
 through the async writer engine, a first login cost ~30 round trips to
 aiosqlite's thread and two commits of its own, and logins queued behind
-each other's commits (bench/login_storm.py, ``first``)."""
+each other's commits (bench/login_storm.py, ``first``).
+
+On PostgreSQL the group's statements are one each, whatever its size:
+the accounts made with one INSERT and the day's ``last_login_at`` set with
+one UPDATE over the group's arrays, the accounts' status read for all with
+one select (``Prepared.rows_each``). The statuses were a select per login,
+each a round trip on the writer's connection, whose lock the message
+writer waits for meanwhile."""
 
 from __future__ import annotations
 
@@ -17,10 +24,15 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, select
 
 from tidings.domain.accounts import AccountState, AccountStatus
 from tidings.store.engine import Database
+from tidings.store.prepared import Prepared
+from tidings.store.schema import users
+
+_STATUS = Prepared(select(users.c.state, users.c.sessions_valid_after).where(
+    users.c.sdkappid == bindparam("sdkappid"), users.c.user_id == bindparam("user_id")))
 
 
 @dataclass(slots=True)
@@ -40,10 +52,18 @@ class AccountWrites:
         self._insert_sql = db.driver_sql(
             "INSERT INTO users (sdkappid, user_id, created_at, updated_at) "
             "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
-        self._status_sql = db.driver_sql(
-            "SELECT state, sessions_valid_after FROM users WHERE sdkappid = ? AND user_id = ?")
         self._touch_sql = db.driver_sql(
             "UPDATE users SET last_login_at = ? WHERE sdkappid = ? AND user_id = ?")
+        # PostgreSQL: the group's inserts, and its touches, in one statement
+        # each over the group's arrays (a user twice in a group is set once,
+        # to either time: both are today's).
+        self._all = None if db.dialect != "postgresql" else (
+            "INSERT INTO users (sdkappid, user_id, created_at, updated_at) "
+            "SELECT * FROM unnest($1::BIGINT[], $2::VARCHAR[], $3::BIGINT[], $4::BIGINT[]) "
+            "ON CONFLICT DO NOTHING",
+            "UPDATE users SET last_login_at = t.at FROM unnest($1::BIGINT[], $2::BIGINT[], "
+            "$3::VARCHAR[]) AS t(at, sdkappid, user_id) "
+            "WHERE users.sdkappid = t.sdkappid AND users.user_id = t.user_id")
         self._pending: list[_Write] = []
         self._writing: asyncio.Task[None] | None = None
 
@@ -98,18 +118,21 @@ class AccountWrites:
         cursor: Any = conn.connection.cursor()
         try:
             made = [(w.sdkappid, w.user_id, w.at_ms, w.at_ms) for w in group if w.ensure]
-            if made:
-                cursor.executemany(self._insert_sql, made)
             touched = [(w.at_ms, w.sdkappid, w.user_id) for w in group if not w.ensure]
-            if touched:
-                cursor.executemany(self._touch_sql, touched)
+            for one, rows, together in ((self._insert_sql, made, self._all and self._all[0]),
+                                        (self._touch_sql, touched, self._all and self._all[1])):
+                if len(rows) > 1 and together:
+                    cursor.execute(together, [list(c) for c in zip(*rows, strict=True)])
+                elif rows:
+                    cursor.executemany(one, rows)
+            statuses = iter(_STATUS.rows_each(conn, [
+                {"sdkappid": w.sdkappid, "user_id": w.user_id} for w in group if w.ensure]))
             answers: list[AccountStatus | None] = []
             for w in group:
                 if not w.ensure:
                     answers.append(None)
                     continue
-                cursor.execute(self._status_sql, (w.sdkappid, w.user_id))
-                state, valid_after = cursor.fetchone()
+                (state, valid_after), = next(statuses)
                 answers.append(AccountStatus(AccountState(state), int(valid_after)))
             return answers
         finally:

@@ -8,7 +8,7 @@ about a third of a second)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tidings.domain.cluster import MIGRATION_LOCK
 from tidings.store.batch_thread import BatchThread
+from tidings.store.prepared import Prepared
 from tidings.store.reads import Reads, ReadTasks, ReadThreads
 from tidings.store.write_connection import WriteConnection
 
@@ -72,6 +73,13 @@ class Database:
         async with self.reader.connect() as conn:
             return await conn.run_sync(work)
 
+    async def read_rows(self, prepared: Prepared, params: Mapping[str, Any]) -> Sequence[Any]:
+        """``prepared.rows`` as a ``read``: on PostgreSQL one statement with
+        the same select's other reads of its chunk (store/reads.py)."""
+        if self.reads is not None:
+            return await self.reads.rows(prepared, params)
+        return await self.read(lambda conn: prepared.rows(conn, params))
+
     async def run_write(self, work: Callable[..., T], *args: Any, synced: bool = True) -> T:
         """Run ``work(connection, *args)`` in one write transaction: on SQLite
         on the batch thread, on PostgreSQL on the writer's connection
@@ -94,7 +102,13 @@ class Database:
         if self.batch is not None:
             await self.batch.close()
         if self.reads is not None:
-            self.reads.close()
+            await self.reads.close()
+
+
+def _generic_plans(dbapi_conn: Any, _record: Any) -> None:
+    # Straight on asyncpg: through the adapter's cursor the SET would be in
+    # a transaction of its own, and undone if that were rolled back.
+    dbapi_conn.run_async(lambda c: c.execute("SET plan_cache_mode = force_generic_plan"))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -168,7 +182,19 @@ def open_database(url: str) -> Database:
     # statement of a transaction takes a snapshot of its own anyway, so
     # BEGIN and the pool's ROLLBACK were two round trips that bought nothing
     # (a quarter of a returning login's CPU: bench/login_storm.py, py-spy).
-    gathered = ReadTasks(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    # On connections of their own, one per chunk that may run (store/
+    # reads.py), whose prepared statements keep one generic plan: with
+    # PostgreSQL's default each execution of a login's reads was planned
+    # again, and planning a chunk's one statement (its LATERAL subquery)
+    # cost more than running it (bench/pg_login_split.py, track_planning).
+    # These reads are equalities on indexed keys, whose plan does not
+    # depend on the values. The plan mode is set once a connection is made,
+    # not as a start-up parameter (a PgBouncer in front refuses those it
+    # does not know).
+    own = create_async_engine(url, pool_size=ReadTasks.RUNNING, max_overflow=0,
+                              pool_timeout=60, isolation_level="AUTOCOMMIT")
+    event.listen(own.sync_engine, "connect", _generic_plans)
+    gathered = ReadTasks(own)
     return Database(reader=engine, writer=engine, reads=gathered,
                     held=WriteConnection(engine))
 

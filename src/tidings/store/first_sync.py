@@ -31,12 +31,15 @@ _FIRST_SYNC = Prepared(
     select(*CONVERSATION_COLUMNS,
            _s.conversation_id.label("settings_of"), _s.pinned, _s.muted, _s.hidden_seq,
            _s.cleared_seq, _s.draft, _s.draft_time, _peer.c.read_seq.label("peer_read_seq"))
-    .join(conversation_members, _cm.conversation_id == _c.id)
-    .outerjoin(conversation_settings, and_(_s.conversation_id == _c.id,
-                                           _s.user_id == _cm.user_id))
-    .outerjoin(_peer, and_(_c.kind == ConversationKind.C2C.value,
-                           _peer.c.conversation_id == _c.id,
-                           _peer.c.user_id != _cm.user_id))
+    # The joins spelled out (not .join()): Prepared.rows_each puts the
+    # statement in a LATERAL subquery, where the left side would be ambiguous.
+    .select_from(conversations
+                 .join(conversation_members, _cm.conversation_id == _c.id)
+                 .outerjoin(conversation_settings, and_(_s.conversation_id == _c.id,
+                                                        _s.user_id == _cm.user_id))
+                 .outerjoin(_peer, and_(_c.kind == ConversationKind.C2C.value,
+                                        _peer.c.conversation_id == _c.id,
+                                        _peer.c.user_id != _cm.user_id)))
     .where(_cm.sdkappid == bindparam("sdkappid"), _cm.user_id == bindparam("user_id"))
     .order_by(_c.last_time.desc(), _c.id.desc())
 )
@@ -57,8 +60,7 @@ async def first_sync(db: Database, sdkappid: int, user_id: str) -> FirstSync:
     ConversationSettingsStore.of_user (for these conversations) and
     MessageStore.peer_read_seqs (for their one-to-one ones) answer, in one
     statement."""
-    who = {"sdkappid": sdkappid, "user_id": user_id}
-    rows = await db.read(lambda conn: _FIRST_SYNC.rows(conn, who))
+    rows = await db.read_rows(_FIRST_SYNC, {"sdkappid": sdkappid, "user_id": user_id})
     found = FirstSync([], {}, {})
     for r in rows:
         found.states.append(state_of(r))

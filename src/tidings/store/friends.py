@@ -224,7 +224,7 @@ class FriendStore:
     async def requests_to(self, sdkappid: int, user_id: str) -> list[FriendRequest]:
         """Pending requests to the user, newest first (what a sync lists)."""
         who = {"sdkappid": sdkappid, "user_id": user_id}
-        return [_request(x) for x in await self._db.read(lambda conn: _REQUESTS_TO.rows(conn, who))]
+        return [_request(x) for x in await self._db.read_rows(_REQUESTS_TO, who)]
 
     async def requests_of(self, sdkappid: int, user_id: str
                           ) -> tuple[list[FriendRequest], list[FriendRequest]]:

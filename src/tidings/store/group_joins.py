@@ -50,9 +50,10 @@ def _load(conn: Connection, conversation_id: int, user: str) -> JoinRequest | No
 _r, _cm = group_join_requests.c, conversation_members.c
 _PENDING_FOR = Prepared(
     select(group_join_requests)
-    .join(conversation_members, and_(_cm.conversation_id == _r.conversation_id,
-                                     _cm.user_id == bindparam("user_id"),
-                                     _cm.role >= int(Role.ADMIN)))
+    .select_from(group_join_requests.join(  # spelled out: see store/first_sync.py
+        conversation_members, and_(_cm.conversation_id == _r.conversation_id,
+                                   _cm.user_id == bindparam("user_id"),
+                                   _cm.role >= int(Role.ADMIN))))
     .where(_r.sdkappid == bindparam("sdkappid"), _r.state == JoinState.PENDING.value)
     .order_by(_r.created_at.desc(), _r.user_id).limit(MAX_LISTED))
 _OF_APPLICANT = Prepared(
@@ -167,7 +168,7 @@ class JoinRequestStore:
         r = group_join_requests.c
         who = {"sdkappid": sdkappid, "user_id": user_id}
         if group_id is None:
-            rows = await self._db.read(lambda conn: _PENDING_FOR.rows(conn, who))
+            rows = await self._db.read_rows(_PENDING_FOR, who)
         else:
             query = _PENDING_FOR.statement.where(r.group_id == group_id)
             rows = await self._db.read(lambda conn: conn.execute(query, who).all())
@@ -186,5 +187,5 @@ class JoinRequestStore:
                            ) -> list[JoinRequest]:
         """The user's own applications: pending ones, and those answered since."""
         who = {"sdkappid": sdkappid, "user_id": user_id, "since": answered_since}
-        rows = await self._db.read(lambda conn: _OF_APPLICANT.rows(conn, who))
+        rows = await self._db.read_rows(_OF_APPLICANT, who)
         return [_request(row) for row in rows]

@@ -13,18 +13,24 @@ fetch, close, rollback) is a round trip between threads, ~0.8 ms of CPU
 for a one-row query (bench/login_storm.py). On PostgreSQL it runs over
 asyncpg through ``run_sync``, in autocommit (engine.open_database): each
 statement sees every commit before it, as in a READ COMMITTED transaction,
-without a BEGIN and a ROLLBACK round trip per chunk."""
+without a BEGIN and a ROLLBACK round trip per chunk. There the reads of a
+chunk that run the same prepared select (``Reads.rows``: a login's first
+sync asks four) run as one statement for all their parameter sets
+(``Prepared.rows_each``): a chunk of 32 logins' syncs is four round trips,
+not 128."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tidings.store.prepared import Prepared
 
 T = TypeVar("T")
 CHUNK = 32
@@ -34,10 +40,53 @@ Chunk = list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]]
 Answers = tuple[list[tuple[asyncio.Future[Any], Any]], list[tuple[asyncio.Future[Any], Any]]]
 
 
-def _run_chunk(conn: Connection, chunk: Chunk) -> Answers:
+class RowsRead:
+    """A read of a prepared select's rows: alone, ``rows``; with others of
+    the same select in a chunk, one ``rows_each`` for all (PostgreSQL)."""
+
+    __slots__ = ("params", "prepared")
+
+    def __init__(self, prepared: Prepared, params: Mapping[str, Any]) -> None:
+        self.prepared, self.params = prepared, params
+
+    def __call__(self, conn: Connection) -> Sequence[Any]:
+        return self.prepared.rows(conn, self.params)
+
+
+def _together(conn: Connection, chunk: Chunk) -> tuple[list[tuple[asyncio.Future[Any], Any]],
+                                                       Chunk]:
+    """The chunk's reads of one prepared select, each select's in one
+    statement: their answers, and the rest of the chunk (the others, and
+    those of a statement that failed, to run alone)."""
+    by_select: dict[int, list[tuple[RowsRead, asyncio.Future[Any]]]] = {}
+    rest: Chunk = []
+    for work, done in chunk:
+        if isinstance(work, RowsRead):
+            by_select.setdefault(id(work.prepared), []).append((work, done))
+        else:
+            rest.append((work, done))
+    results: list[tuple[asyncio.Future[Any], Any]] = []
+    for reads in by_select.values():
+        if len(reads) < 2:
+            rest += reads
+            continue
+        try:
+            found = reads[0][0].prepared.rows_each(conn, [w.params for w, _ in reads])
+        except Exception:
+            # Each alone then: on a dead connection Core's fallback in
+            # Prepared.rows meets it and invalidates the pool.
+            rest += reads
+            continue
+        results += [(done, rows) for (_, done), rows in zip(reads, found, strict=True)]
+    return results, rest
+
+
+def _run_chunk(conn: Connection, chunk: Chunk, together: bool = False) -> Answers:
     results: list[tuple[asyncio.Future[Any], Any]] = []
     failed: list[tuple[asyncio.Future[Any], Any]] = []
     try:
+        if together:
+            results, chunk = _together(conn, chunk)
         for work, done in chunk:
             try:
                 results.append((done, work(conn)))
@@ -72,20 +121,28 @@ class Reads:
         self._pending.append((work, done))
         return await done
 
+    async def rows(self, prepared: Prepared, params: Mapping[str, Any]) -> Sequence[Any]:
+        """``prepared.rows(params)``, with the reads of the same select in
+        its chunk (``RowsRead``)."""
+        return await self.run(RowsRead(prepared, params))
+
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        pending, self._pending = self._pending, []
-        for i in range(0, len(pending), CHUNK):
-            chunk = pending[i:i + CHUNK]
+        while self._pending and self._room():
+            chunk, self._pending = self._pending[:CHUNK], self._pending[CHUNK:]
             try:
                 self._dispatch(loop, chunk)
             except RuntimeError as exc:  # shut down: the server is stopping
                 _answer(([], [(done, exc) for _, done in chunk]))
 
+    def _room(self) -> bool:
+        """Whether one more chunk may start now (else it waits for a flush)."""
+        return True
+
     def _dispatch(self, loop: asyncio.AbstractEventLoop, chunk: Chunk) -> None:
         raise NotImplementedError
 
-    def close(self) -> None:
-        """Nothing to stop here (the PostgreSQL engine is the writer's)."""
+    async def close(self) -> None:
+        raise NotImplementedError
 
 
 class ReadThreads(Reads):
@@ -108,28 +165,45 @@ class ReadThreads(Reads):
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
             loop.call_soon_threadsafe(_answer, answers)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._pool.shutdown(wait=True)
         self._engine.dispose()
 
 
 class ReadTasks(Reads):
-    """PostgreSQL: each chunk on one pooled connection, in a task."""
+    """PostgreSQL: each chunk on one connection of the engine's pool (its
+    own: engine.open_database), in a task; at most
+    ``RUNNING`` at once, the reads asked for meanwhile wait for one to end
+    and go together (as the account writes do: store/account_writes.py).
+    Dispatched at every turn, a storm's logins each took a connection with
+    their own few reads: past the pool's ten, connections were opened and
+    closed around each chunk (asyncpg's connect and its types' introspection
+    on both sides), and the reads of one select were seldom together."""
+
+    RUNNING = 4
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__()
         self._engine = engine
         self._running: set[asyncio.Task[None]] = set()
 
+    def _room(self) -> bool:
+        return len(self._running) < self.RUNNING
+
     def _dispatch(self, loop: asyncio.AbstractEventLoop, chunk: Chunk) -> None:
         task = loop.create_task(self._read(chunk))
         self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        task.add_done_callback(lambda t: self._ended(loop, t))
+
+    def _ended(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if self._pending and not loop.is_closed():
+            self._flush(loop)
 
     async def _read(self, chunk: Chunk) -> None:
         try:
             async with self._engine.connect() as conn:
-                answers = await conn.run_sync(_run_chunk, chunk)
+                answers = await conn.run_sync(_run_chunk, chunk, True)
         except Exception as exc:  # no connection
             answers = ([], [(done, exc) for _, done in chunk])
         except BaseException:
@@ -137,3 +211,6 @@ class ReadTasks(Reads):
                 done.cancel()
             raise
         _answer(answers)
+
+    async def close(self) -> None:
+        await self._engine.dispose()

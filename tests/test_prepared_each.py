@@ -1,0 +1,103 @@
+"""Reads of one prepared select asked in the same turn (store/reads.py,
+``Database.read_rows``): on PostgreSQL one statement for all their
+parameter sets (``Prepared.rows_each``), on SQLite each alone; either way
+each set gets what it gets alone (its rows, its order, its own LIMIT), and
+a set that fails fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, select, text
+
+from tests.test_login_storage import count_calls
+from tidings.domain.accounts import AccountState
+from tidings.store.accounts import AccountStore
+from tidings.store.engine import Database
+from tidings.store.prepared import Prepared
+from tidings.store.schema import users
+
+APP, OTHER = 1400000079, 1400000080
+u = users.c
+# Two parameters, a value of the statement's own (the state) and a LIMIT.
+NEWEST_TWO = Prepared(select(u.user_id, u.state).where(
+    u.sdkappid == bindparam("app"), u.state == AccountState.ACTIVE.value,
+    u.user_id > bindparam("after")).order_by(u.user_id.desc()).limit(2))
+SETS: list[dict[str, Any]] = [
+    {"app": APP, "after": "a"}, {"app": APP, "after": "cat"}, {"app": OTHER, "after": ""},
+    {"app": APP, "after": "a"}, {"app": APP, "after": "zed"}, {"app": OTHER, "after": "eve"}]
+WANTED = [["dan", "cat"], ["dan"], ["fay", "eve"], ["dan", "cat"], [], ["fay"]]
+
+
+async def accounts(db: Database) -> None:
+    store = AccountStore(db)
+    await asyncio.gather(*(store.ensure(APP, x) for x in ("ann", "ben", "cat", "dan")),
+                         *(store.ensure(OTHER, x) for x in ("eve", "fay")))
+    async with db.writer.begin() as conn:
+        await conn.execute(users.update().where(users.c.user_id == "ben").values(
+            state=AccountState.DISABLED.value))
+
+
+async def test_each_set_gets_what_it_gets_alone(db: Database) -> None:
+    await accounts(db)
+    each = await db.read(lambda conn: NEWEST_TWO.rows_each(conn, SETS))
+    alone = [await db.read(lambda conn, s=s: NEWEST_TWO.rows(conn, s)) for s in SETS]
+    assert [[r.user_id for r in rows] for rows in each] == WANTED
+    assert [[tuple(r) for r in rows] for rows in each] == [[tuple(r) for r in rows]
+                                                           for rows in alone]
+
+
+async def test_reads_of_one_turn_are_one_statement_on_postgresql(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    await accounts(db)
+    prepared = Prepared(NEWEST_TWO.statement)
+    together = count_calls(monkeypatch, prepared, "rows_each")
+    alone = count_calls(monkeypatch, prepared, "rows")
+    found = await asyncio.gather(*(db.read_rows(prepared, s) for s in SETS))
+    assert [[r.user_id for r in rows] for rows in found] == WANTED
+    postgres = db.dialect == "postgresql"
+    assert (together[0], alone[0]) == ((1, 0) if postgres else (0, len(SETS)))
+
+
+async def test_a_set_that_fails_fails_alone(db: Database) -> None:
+    await accounts(db)
+    bad = {"app": APP, "after": object()}  # no driver takes it
+    found = await asyncio.gather(*(db.read_rows(NEWEST_TWO, s) for s in [*SETS[:3], bad]),
+                                 return_exceptions=True)
+    assert [[r.user_id for r in rows] for rows in found[:3]] == WANTED[:3]
+    assert isinstance(found[3], Exception)
+
+
+async def test_chunks_past_the_running_ones_wait_their_turn(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: at most ``ReadTasks.RUNNING`` chunks hold a connection;
+    the rest wait for one to end, and every read is answered."""
+    if db.dialect != "postgresql":
+        pytest.skip("the limit is ReadTasks' (SQLite's reader threads are the limit there)")
+    await accounts(db)
+    reads: Any = db.reads
+    monkeypatch.setattr(reads, "RUNNING", 1)
+    most = [0]
+    dispatch = reads._dispatch
+
+    def counted(loop: Any, chunk: Any) -> None:
+        dispatch(loop, chunk)
+        most[0] = max(most[0], len(reads._running))
+
+    monkeypatch.setattr(reads, "_dispatch", counted)
+    sets = SETS * 17  # 102 reads: four chunks
+    found = await asyncio.gather(*(db.read_rows(NEWEST_TWO, s) for s in sets))
+    assert [[r.user_id for r in rows] for rows in found] == WANTED * 17
+    assert most[0] == 1
+
+
+async def test_the_gathered_reads_keep_generic_plans_on_postgresql(db: Database) -> None:
+    """Their connections plan each statement once (engine.open_database)."""
+    if db.dialect != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    mode = await db.read(lambda conn: conn.execute(text("SHOW plan_cache_mode")).scalar())
+    assert mode == "force_generic_plan"
+    async with db.reader.connect() as conn:  # the other reads keep the default
+        assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar() == "auto"
