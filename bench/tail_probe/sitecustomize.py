@@ -14,6 +14,9 @@ the bench's clients on Linux), every interval that can hold a message up:
   messages: its statements and the commit's fsync);
 - ``checkpoint``: a transaction that also checkpointed (SQLite copies the
   log into the database file inside the commit that passed 1,000 pages);
+  (old code, or ``sqlite_checkpoint_pages`` 0); with the checkpointer
+  (store/checkpointer.py), ``ckpt_thread``: a checkpoint on its thread,
+  and ``ckpt_writer``: one the writer ran after its commit (its fallback);
 - ``later``: an unsynced one there (the work after the commits: the FTS5
   index step), which a message arriving meanwhile waits for;
 - ``tick``: the timer wheel's tick (gateway/timer_wheel.py), on the loop.
@@ -84,11 +87,14 @@ def _install() -> None:
             cpu, waited = time.thread_time_ns() - cpu, _run_delay() - waited
             # A checkpoint (the log copied into the database file) changes
             # the file's mtime; a commit alone writes only the log.
-            changed = os.stat(self._engine.url.database).st_mtime_ns
+            # With a checkpointer of its own, the file's mtime moves with the
+            # thread's checkpoints: its own events say when.
             kind = "commit" if synced else "later"
-            if changed != mtime[0] and mtime[0]:
-                kind = "checkpoint"
-            mtime[0] = changed
+            if getattr(self, "_after_commit", None) is None:
+                changed = os.stat(self._engine.url.database).st_mtime_ns
+                if changed != mtime[0] and mtime[0]:
+                    kind = "checkpoint"
+                mtime[0] = changed
             last[:] = [[kind, start, end, {
                 "hop_in": start - submitted.pop() if submitted else 0, "cpu": cpu,
                 "runq": waited, "blocked": end - start - cpu - waited}]]
@@ -106,6 +112,14 @@ def _install() -> None:
     batch_thread.BatchThread.run = handed  # type: ignore[method-assign]
 
     try:
+        from tidings.store import checkpointer
+    except ImportError:
+        pass
+    else:
+        _time(checkpointer.Checkpointer, "_checkpoint", "ckpt_thread")
+        _time(checkpointer.Checkpointer, "_in_writer", "ckpt_writer")
+
+    try:
         from tidings.gateway import timer_wheel
     except ImportError:
         return
@@ -117,6 +131,21 @@ def _install() -> None:
         _events.append(("tick", start, clock()))
 
     timer_wheel.TimerWheel._fire = tick  # type: ignore[method-assign]
+
+
+def _time(cls: Any, name: str, kind: str) -> None:
+    """Record each call of ``cls.name`` as an interval of ``kind``."""
+    clock = time.perf_counter_ns
+    method = getattr(cls, name)
+
+    def timed(self: Any, *args: Any) -> Any:
+        start = clock()
+        try:
+            return method(self, *args)
+        finally:
+            _events.append((kind, start, clock()))
+
+    setattr(cls, name, timed)
 
 
 def _dump() -> None:
