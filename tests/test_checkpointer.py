@@ -8,6 +8,7 @@ not the schema.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -84,7 +85,7 @@ async def test_the_thread_copies_the_log_and_the_next_write_restarts_it(
             if frames[0] == frames[1]:
                 break
             assert time.monotonic() < deadline, frames
-            time.sleep(0.01)
+            await asyncio.sleep(0.01)
         assert frames[1] > 0
         await db.run_write(_insert)
         # Everything was copied when it began: the log starts over.

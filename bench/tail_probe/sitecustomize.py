@@ -31,7 +31,8 @@ CPU in it), ``runq`` (runnable but waiting for the core: schedstat),
 server sets after its start, to compare them in one run.
 
 At exit (SIGTERM) it writes them as JSON lines ``[kind, start_ns, end_ns,
-phases]`` and one ``{"gc_threshold": ..., "frozen": ...}`` line.
+phases]`` and one ``{"gc_threshold": ..., "frozen": ..., "tracked": ...,
+"tracked_by_type": ...}`` line first (the objects the collector tracks at exit).
 """
 
 from __future__ import annotations
@@ -150,10 +151,16 @@ def _time(cls: Any, name: str, kind: str) -> None:
 
 def _dump() -> None:
     import json
+    from collections import Counter
 
+    # What the collector tracks at the end, by type: what a longer run keeps
+    # more of is what each young collection leaves for the older ones.
+    kept = Counter(type(o).__qualname__ for o in gc.get_objects())
     with open(_PATH, "w") as out:
         out.write(json.dumps({"gc_threshold": gc.get_threshold(),
-                              "frozen": gc.get_freeze_count()}) + "\n")
+                              "frozen": gc.get_freeze_count(),
+                              "tracked": len(gc.get_objects()),
+                              "tracked_by_type": kept.most_common(25)}) + "\n")
         for event in _events:
             out.write(json.dumps(event) + "\n")
 

@@ -20,8 +20,8 @@ losing that race under steady writes (the writer begins its next batch
 before the checkpoint ends), and a reader that holds an old snapshot stops
 any checkpoint short of its end. So once the log holds ``4 * pages``
 frames, the writer checkpoints itself after its commit, as SQLite would
-(PASSIVE: if the thread is checkpointing, the writer's returns at once),
-and its next transaction then restarts the log. ``synchronous=FULL`` stays:
+(PASSIVE, after the thread's checkpoint if one is running), and its next
+transaction then restarts the log. ``synchronous=FULL`` stays:
 a checkpoint fsyncs the log before copying and the database file after.
 
 How full the log is comes from the wal-index (the ``-shm`` file, whose
@@ -52,6 +52,9 @@ _N_BACKFILL = 96  # the checkpoint info's nBackfill
 _POLL = 0.5
 # The log's frames past which the writer checkpoints itself, in ``pages``.
 FALLBACK = 4
+# Seconds the writer waits for the thread's checkpoint before its own (a
+# checkpoint copies at most the log: 4,000 pages take milliseconds).
+_WRITER_WAIT = 1.0
 
 
 class Checkpointer:
@@ -62,6 +65,8 @@ class Checkpointer:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._shm: int | None = None
+        self._opening = threading.Lock()
+        self._copying = threading.Lock()  # held by a checkpoint of the thread
         self._commits = 0  # the writer's, counted by after_commit
 
     def start(self) -> None:
@@ -84,7 +89,9 @@ class Checkpointer:
         (None before the ``-shm`` file exists)."""
         try:
             if self._shm is None:
-                self._shm = os.open(self.path + "-shm", os.O_RDONLY)
+                with self._opening:  # both threads ask: one descriptor
+                    if self._shm is None:
+                        self._shm = os.open(self.path + "-shm", os.O_RDONLY)
             header = os.pread(self._shm, 4, _MX_FRAME)
             backfill = os.pread(self._shm, 4, _N_BACKFILL)
         except OSError:
@@ -107,11 +114,18 @@ class Checkpointer:
 
     def _in_writer(self, raw: sqlite3.Connection) -> None:
         # The thread fell behind (or lost the race for the log's restart):
-        # what SQLite's own autocheckpoint would have done here.
+        # what SQLite's own autocheckpoint would have done here. After the
+        # thread's checkpoint if one is running (a second one would return
+        # at once, and the log go on growing while the thread copies): the
+        # rest to copy is then small.
+        got = self._copying.acquire(timeout=_WRITER_WAIT)
         try:
             raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:
             log.exception("WAL checkpoint in the writer failed")
+        finally:
+            if got:
+                self._copying.release()
 
     def _serve(self) -> None:
         conn: sqlite3.Connection | None = None
@@ -134,7 +148,8 @@ class Checkpointer:
             try:
                 if conn is None:
                     conn = _connect(self.path)
-                self._checkpoint(conn)
+                with self._copying:
+                    self._checkpoint(conn)
             except sqlite3.Error:
                 # The next wake tries again, on a fresh connection; meanwhile
                 # the writer's fallback keeps the log bounded.
