@@ -65,6 +65,7 @@ async def test_the_thread_copies_the_log_and_the_next_write_restarts_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The writer never checkpoints here: what is copied is the thread's.
     monkeypatch.setattr(checkpointer, "FALLBACK", 10**9)
+    monkeypatch.setattr(checkpointer, "_POLL", 0.05)  # idle sooner
     in_writer: list[int] = []
     monkeypatch.setattr(checkpointer.Checkpointer, "_in_writer",
                         lambda self, raw: in_writer.append(1))
