@@ -97,6 +97,24 @@ async def test_the_thread_copies_the_log_and_the_next_write_restarts_it(
         await db.dispose()
 
 
+async def test_a_short_log_is_left_alone_when_the_writer_is_idle(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # At a message now and then, copying it at each idle moment would be a
+    # checkpoint (two fsyncs) a message.
+    monkeypatch.setattr(checkpointer, "_POLL", 0.02)
+    db = open_database(_url(tmp_path / "t.db"), checkpoint_pages=PAGES)
+    try:
+        assert db.checkpointer is not None
+        await db.run_write(_create)
+        await db.run_write(_insert)
+        await asyncio.sleep(0.2)  # ten idle polls
+        frames = db.checkpointer.frames()
+        assert frames is not None
+        assert 0 < frames[0] < PAGES and frames[1] == 0, frames
+    finally:
+        await db.dispose()
+
+
 @pytest.mark.parametrize("thread", ["stuck", "running"])
 async def test_the_log_stays_bounded_under_back_to_back_writes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, thread: str) -> None:

@@ -9,9 +9,9 @@ every connection of the server has ``wal_autocheckpoint`` off, and a
 thread of its own, on a connection of its own, runs PASSIVE checkpoints:
 woken by the writer right after a batch has committed and been answered
 (``after_commit``) when the log holds ``pages`` frames not yet copied,
-and twice a second for the other writers' (and to copy what is left once
-the writer has been idle for that long: then its next transaction starts
-the log over from its beginning). A PASSIVE checkpoint takes no
+and twice a second for the other writers' (and, once the writer has been
+idle that long with the log past ``pages``, to copy what is left: then its
+next transaction starts the log over from its beginning). A PASSIVE checkpoint takes no
 lock a writer waits for: the next batch commits meanwhile.
 
 The log is still bounded. It restarts from its start only when a writer
@@ -135,15 +135,19 @@ class Checkpointer:
             self._wake.clear()
             if self._stopping:
                 break
-            # The writer committed nothing for a whole poll: copy the rest
-            # of the log too, and its next transaction starts it over.
+            # The writer committed nothing for a whole poll and the log is
+            # past the threshold (an earlier copy missed its restart): copy
+            # the rest too, and its next transaction starts the log over. Not
+            # for a short log: at a message a second, that would be a
+            # checkpoint (two fsyncs) a message.
             idle = not woken and seen == self._commits
             seen = self._commits
             counts = self.frames()
             if counts is None:
                 continue
-            pending = counts[0] - counts[1]
-            if pending < self.pages and not (pending and idle):
+            logged, copied = counts
+            restart = idle and logged >= self.pages and copied < logged
+            if logged - copied < self.pages and not restart:
                 continue
             try:
                 if conn is None:
