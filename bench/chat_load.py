@@ -751,6 +751,9 @@ def main() -> None:
                         help="record what the server did (its GCs, writer transactions, "
                              "timer ticks) into PATH, and put each measured message down to "
                              "what overlapped it (bench/tail_report.py)")
+    parser.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
+                        help="a setting of the bench's own server (config.py's name, e.g. "
+                             "sqlite_checkpoint_pages=4000); repeatable")
     parser.add_argument("--profile", metavar="PATH",
                         help="py-spy the server in the measured window, raw stacks to PATH; "
                              "the JSON line gets the split by layer (bench/profile_layers.py)")
@@ -765,10 +768,16 @@ def main() -> None:
 
     if not args.url and not {SERVER_CPU, CLIENT_CPU} <= os.sched_getaffinity(0):
         sys.exit(f"need CPUs {SERVER_CPU} and {CLIENT_CPU} (server on one, clients on the other)")
+    args.server_env = {}
+    for setting in args.set:
+        name, sep, value = setting.partition("=")
+        if not sep or args.url:
+            parser.error("--set takes NAME=VALUE, for the bench's own server only")
+        args.server_env[f"TIDINGS_{name.upper()}"] = value
     if args.tail:
         if args.url:
             parser.error("--tail works with the bench's own server only")
-        args.server_env = tail_report.server_env(Path(args.tail))
+        args.server_env |= tail_report.server_env(Path(args.tail))
     with external_server(args) if args.url else own_server(args) as target:
         os.sched_setaffinity(0, {CLIENT_CPU})  # after the server was spawned
         result = uvloop.run(bench(target, args))

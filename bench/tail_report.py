@@ -27,10 +27,15 @@ LONGEST_NS = 100_000_000  # no probed interval is longer (the overlap search's r
 # (name, the probe's kinds, the shortest interval that counts)
 CAUSES: list[tuple[str, tuple[str, ...], int]] = [
     ("wal checkpoint in a commit", ("checkpoint",), 0),
+    ("wal checkpoint by the writer, after", ("ckpt_writer",), 0),
     ("fts step (later work)", ("later",), 0),
     ("gc gen 2", ("gc2",), 0),
     ("gc gen 1", ("gc1",), 0),
     ("gc gen 0", ("gc0",), 0),
+    # Before the slow commits: its writes and fsync beside a commit's own
+    # fsync may be what made that one slow (its share of all messages says
+    # how often a message meets one anyway).
+    ("wal checkpoint on its thread", ("ckpt_thread",), 0),
     ("slow commit (>1.5 ms)", ("commit", "checkpoint"), SLOW_COMMIT_NS),
     ("timer tick (>0.2 ms)", ("tick",), SLOW_TICK_NS),
 ]

@@ -14,6 +14,9 @@ the bench's clients on Linux), every interval that can hold a message up:
   messages: its statements and the commit's fsync);
 - ``checkpoint``: a transaction that also checkpointed (SQLite copies the
   log into the database file inside the commit that passed 1,000 pages);
+  (old code, or ``sqlite_checkpoint_pages`` 0); with the checkpointer
+  (store/checkpointer.py), ``ckpt_thread``: a checkpoint on its thread,
+  and ``ckpt_writer``: one the writer ran after its commit (its fallback);
 - ``later``: an unsynced one there (the work after the commits: the FTS5
   index step), which a message arriving meanwhile waits for;
 - ``tick``: the timer wheel's tick (gateway/timer_wheel.py), on the loop.
@@ -28,7 +31,8 @@ CPU in it), ``runq`` (runnable but waiting for the core: schedstat),
 server sets after its start, to compare them in one run.
 
 At exit (SIGTERM) it writes them as JSON lines ``[kind, start_ns, end_ns,
-phases]`` and one ``{"gc_threshold": ..., "frozen": ...}`` line.
+phases]`` and one ``{"gc_threshold": ..., "frozen": ..., "tracked": ...,
+"tracked_by_type": ...}`` line first (the objects the collector tracks at exit).
 """
 
 from __future__ import annotations
@@ -84,11 +88,14 @@ def _install() -> None:
             cpu, waited = time.thread_time_ns() - cpu, _run_delay() - waited
             # A checkpoint (the log copied into the database file) changes
             # the file's mtime; a commit alone writes only the log.
-            changed = os.stat(self._engine.url.database).st_mtime_ns
+            # With a checkpointer of its own, the file's mtime moves with the
+            # thread's checkpoints: its own events say when.
             kind = "commit" if synced else "later"
-            if changed != mtime[0] and mtime[0]:
-                kind = "checkpoint"
-            mtime[0] = changed
+            if getattr(self, "_after_commit", None) is None:
+                changed = os.stat(self._engine.url.database).st_mtime_ns
+                if changed != mtime[0] and mtime[0]:
+                    kind = "checkpoint"
+                mtime[0] = changed
             last[:] = [[kind, start, end, {
                 "hop_in": start - submitted.pop() if submitted else 0, "cpu": cpu,
                 "runq": waited, "blocked": end - start - cpu - waited}]]
@@ -106,6 +113,14 @@ def _install() -> None:
     batch_thread.BatchThread.run = handed  # type: ignore[method-assign]
 
     try:
+        from tidings.store import checkpointer
+    except ImportError:
+        pass
+    else:
+        _time(checkpointer.Checkpointer, "_checkpoint", "ckpt_thread")
+        _time(checkpointer.Checkpointer, "_in_writer", "ckpt_writer")
+
+    try:
         from tidings.gateway import timer_wheel
     except ImportError:
         return
@@ -119,12 +134,33 @@ def _install() -> None:
     timer_wheel.TimerWheel._fire = tick  # type: ignore[method-assign]
 
 
+def _time(cls: Any, name: str, kind: str) -> None:
+    """Record each call of ``cls.name`` as an interval of ``kind``."""
+    clock = time.perf_counter_ns
+    method = getattr(cls, name)
+
+    def timed(self: Any, *args: Any) -> Any:
+        start = clock()
+        try:
+            return method(self, *args)
+        finally:
+            _events.append((kind, start, clock()))
+
+    setattr(cls, name, timed)
+
+
 def _dump() -> None:
     import json
+    from collections import Counter
 
+    # What the collector tracks at the end, by type: what a longer run keeps
+    # more of is what each young collection leaves for the older ones.
+    kept = Counter(type(o).__qualname__ for o in gc.get_objects())
     with open(_PATH, "w") as out:
         out.write(json.dumps({"gc_threshold": gc.get_threshold(),
-                              "frozen": gc.get_freeze_count()}) + "\n")
+                              "frozen": gc.get_freeze_count(),
+                              "tracked": len(gc.get_objects()),
+                              "tracked_by_type": kept.most_common(25)}) + "\n")
         for event in _events:
             out.write(json.dumps(event) + "\n")
 

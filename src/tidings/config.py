@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     database_url: str = ""
     """SQLAlchemy URL of the database, e.g. postgresql+asyncpg://user:pw@host/db; empty: SQLite
     in WAL mode at data_dir/tidings.db."""
+    sqlite_checkpoint_pages: int = Field(1000, ge=0)
+    """SQLite: a thread of its own copies the write-ahead log into the database file once it holds
+    this many pages not yet copied, so no message's commit waits for that copy; past four times
+    as many the writer copies it itself. 0: SQLite's own checkpoints, inside the commit that
+    passes 1,000 pages (docs/operations.md, "WAL checkpoints")."""
     host: str = "127.0.0.1"
     """Address to listen on (0.0.0.0 or :: for every interface)."""
     port: int = Field(8080, ge=1, le=65535)

@@ -129,7 +129,7 @@ class Runtime:
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
-        db = open_database(settings.resolved_database_url())
+        db = open_database(settings.resolved_database_url(), settings.sqlite_checkpoint_pages)
         await migrate(db, lambda done, total, revision: log.info(
             "database migration %d/%d applied: %s", done, total, revision))
         bus = LocalBus() if not settings.redis_url else RedisBus(

@@ -38,8 +38,13 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 
 
 class BatchThread:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine,
+                 after_commit: Callable[[Any], None] | None = None) -> None:
         self._engine = engine
+        # Called on the thread with the driver's connection after each
+        # transaction that committed, once its answer is handed back
+        # (store/checkpointer.py).
+        self._after_commit = after_commit
         self._jobs: SimpleQueue[_Job | None] = SimpleQueue()
         self._thread: threading.Thread | None = None
         self._conn: Connection | None = None  # touched only on the thread
@@ -90,6 +95,8 @@ class BatchThread:
             # A loop closed meanwhile has nobody left to answer.
             with contextlib.suppress(RuntimeError):
                 future.get_loop().call_soon_threadsafe(_settle, future, result, error)
+            if self._after_commit is not None and error is None and self._raw is not None:
+                self._after_commit(self._raw)
 
     def _in_transaction(self, work: Callable[..., T], args: tuple[Any, ...],
                         synced: bool) -> T:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tidings.domain.cluster import MIGRATION_LOCK
 from tidings.store.batch_thread import BatchThread
+from tidings.store.checkpointer import Checkpointer
 from tidings.store.prepared import Prepared
 from tidings.store.reads import Reads, ReadTasks, ReadThreads
 from tidings.store.write_connection import WriteConnection
@@ -44,6 +45,8 @@ class Database:
     reads: Reads | None = field(default=None, compare=False)
     # PostgreSQL only: the message writer's connection (see run_write).
     held: WriteConnection | None = field(default=None, compare=False)
+    # SQLite with checkpoints of its own (see open_database).
+    checkpointer: Checkpointer | None = field(default=None, compare=False)
 
     @property
     def dialect(self) -> str:
@@ -103,6 +106,8 @@ class Database:
             await self.batch.close()
         if self.reads is not None:
             await self.reads.close()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
 
 
 def _generic_plans(dbapi_conn: Any, _record: Any) -> None:
@@ -111,7 +116,7 @@ def _generic_plans(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.run_async(lambda c: c.execute("SET plan_cache_mode = force_generic_plan"))
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, checkpoints: bool = False) -> None:
     # We issue BEGIN ourselves (see _begin); the driver must not.
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
@@ -125,14 +130,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # A recall or an edit overwrites content: zero the bytes it frees, so the
     # old content is not left readable in free space of the file.
     cursor.execute("PRAGMA secure_delete=ON")
+    if checkpoints:
+        # The checkpointer's thread copies the log; no commit does
+        # (store/checkpointer.py).
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
-def _sqlite_setup(engine: Engine, *, immediate: bool, begins: bool = True) -> None:
+def _sqlite_setup(engine: Engine, *, immediate: bool, begins: bool = True,
+                  checkpoints: bool = False) -> None:
     """Pragmas on connect; ``begins``: SQLAlchemy's transactions issue our
     BEGIN (not for the batch thread's engine, whose transactions are the
-    driver's own: store/batch_thread.py)."""
-    event.listen(engine, "connect", _sqlite_pragmas)
+    driver's own: store/batch_thread.py); ``checkpoints``: a checkpointer
+    copies the log, the connection's commits do not."""
+    event.listen(engine, "connect", partial(_sqlite_pragmas, checkpoints=checkpoints))
     if not begins:
         return
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
@@ -147,29 +158,42 @@ def _sqlite_setup(engine: Engine, *, immediate: bool, begins: bool = True) -> No
     event.listen(engine, "begin", _begin)
 
 
-def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
+def _sqlite_engine(url: str, *, immediate: bool, pool_size: int,
+                   checkpoints: bool) -> AsyncEngine:
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
-    _sqlite_setup(engine.sync_engine, immediate=immediate)
+    _sqlite_setup(engine.sync_engine, immediate=immediate, checkpoints=checkpoints)
     return engine
 
 
-def open_database(url: str) -> Database:
+def open_database(url: str, checkpoint_pages: int = 0) -> Database:
+    """``checkpoint_pages`` (SQLite, a file): a thread of its own checkpoints
+    the log once it holds that many pages not yet copied, not the commits
+    (store/checkpointer.py); 0 leaves it to SQLite (a short-lived command)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
+        checkpointer = None
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if checkpoint_pages > 0:
+                checkpointer = Checkpointer(path, checkpoint_pages)
+                checkpointer.start()
+        own = checkpointer is not None
         # One write connection: SQLite has one writer anyway, and waiting for
         # the pool is cheaper than waiting on the file lock.
         batch = create_engine(url.replace("+aiosqlite", "", 1), pool_size=1, max_overflow=0,
                               pool_timeout=60)
-        _sqlite_setup(batch, immediate=True, begins=False)
+        _sqlite_setup(batch, immediate=True, begins=False, checkpoints=own)
         # Any reader thread may take any of these connections (one at a time).
         reads = create_engine(url.replace("+aiosqlite", "", 1), pool_size=4, max_overflow=0,
                               pool_timeout=60, connect_args={"check_same_thread": False})
-        _sqlite_setup(reads, immediate=False)
-        return Database(reader=_sqlite_engine(url, immediate=False, pool_size=8),
-                        writer=_sqlite_engine(url, immediate=True, pool_size=1),
-                        batch=BatchThread(batch), reads=ReadThreads(reads, 4))
+        _sqlite_setup(reads, immediate=False, checkpoints=own)
+        return Database(reader=_sqlite_engine(url, immediate=False, pool_size=8,
+                                              checkpoints=own),
+                        writer=_sqlite_engine(url, immediate=True, pool_size=1,
+                                              checkpoints=own),
+                        batch=BatchThread(batch, checkpointer.after_commit
+                                          if checkpointer is not None else None),
+                        reads=ReadThreads(reads, 4), checkpointer=checkpointer)
     # No pool_pre_ping: its ping through asyncpg is a transaction of its own
     # (BEGIN, ';', ROLLBACK) before every checkout, and a small read's
     # Python cost went from 409-506 to 529-675 us with it (bench/
@@ -191,10 +215,10 @@ def open_database(url: str) -> Database:
     # depend on the values. The plan mode is set once a connection is made,
     # not as a start-up parameter (a PgBouncer in front refuses those it
     # does not know).
-    own = create_async_engine(url, pool_size=ReadTasks.RUNNING, max_overflow=0,
-                              pool_timeout=60, isolation_level="AUTOCOMMIT")
-    event.listen(own.sync_engine, "connect", _generic_plans)
-    gathered = ReadTasks(own)
+    chunks = create_async_engine(url, pool_size=ReadTasks.RUNNING, max_overflow=0,
+                                 pool_timeout=60, isolation_level="AUTOCOMMIT")
+    event.listen(chunks.sync_engine, "connect", _generic_plans)
+    gathered = ReadTasks(chunks)
     return Database(reader=engine, writer=engine, reads=gathered,
                     held=WriteConnection(engine))
 

@@ -1,0 +1,176 @@
+"""SQLite's WAL checkpoints, out of the message writer's commits.
+
+By default SQLite checkpoints inside the commit that takes the log past
+1,000 pages: that commit, and the acks waiting on it, also wait for the
+log's pages to be copied into the database file and for its fsync (at
+500 msg/s, about 5 such commits a second, each ~2 ms against ~0.5: a
+seventh of the slowest 1 %, bench/README.md "p99 at 500 msg/s"). Here
+every connection of the server has ``wal_autocheckpoint`` off, and a
+thread of its own, on a connection of its own, runs PASSIVE checkpoints:
+woken by the writer right after a batch has committed and been answered
+(``after_commit``) when the log holds ``pages`` frames not yet copied,
+and twice a second for the other writers' (and, once the writer has been
+idle that long with the log past ``pages``, to copy what is left: then its
+next transaction starts the log over from its beginning). A PASSIVE checkpoint takes no
+lock a writer waits for: the next batch commits meanwhile.
+
+The log is still bounded. It restarts from its start only when a writer
+begins with every frame copied; a checkpoint on another thread can keep
+losing that race under steady writes (the writer begins its next batch
+before the checkpoint ends), and a reader that holds an old snapshot stops
+any checkpoint short of its end. So once the log holds ``4 * pages``
+frames, the writer checkpoints itself after its commit, as SQLite would
+(PASSIVE, after the thread's checkpoint if one is running), and its next
+transaction then restarts the log. ``synchronous=FULL`` stays:
+a checkpoint fsyncs the log before copying and the database file after.
+
+How full the log is comes from the wal-index (the ``-shm`` file, whose
+layout is SQLite's documented file format, walformat.html section 2.2):
+``mxFrame``, the log's last committed frame, at byte 16 of the header,
+and ``nBackfill``, the frames already copied, at byte 96, both 32-bit in
+the machine's byte order. Reading them is two ``pread``\\s, not a
+statement; they are a hint (read without SQLite's locks), and a wrong one
+costs one checkpoint too early or late.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import struct
+import threading
+
+log = logging.getLogger(__name__)
+
+_U32 = struct.Struct("=I")
+_MX_FRAME = 16  # the header's mxFrame (walformat.html, 2.2)
+_N_BACKFILL = 96  # the checkpoint info's nBackfill
+# Seconds: the other writers' commits are noticed this late, and the rest
+# of the log is copied after this long without the writer's commits.
+_POLL = 0.5
+# The log's frames past which the writer checkpoints itself, in ``pages``.
+FALLBACK = 4
+# Seconds the writer waits for the thread's checkpoint before its own (a
+# checkpoint copies at most the log: 4,000 pages take milliseconds).
+_WRITER_WAIT = 1.0
+
+
+class Checkpointer:
+    def __init__(self, path: str, pages: int) -> None:
+        self.path = path
+        self.pages = pages
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._shm: int | None = None
+        self._opening = threading.Lock()
+        self._copying = threading.Lock()  # held by a checkpoint of the thread
+        self._commits = 0  # the writer's, counted by after_commit
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._serve, name="wal-checkpointer",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stopping = True
+            self._wake.set()
+            self._thread.join()
+            self._thread = None
+        if self._shm is not None:
+            os.close(self._shm)
+            self._shm = None
+
+    def frames(self) -> tuple[int, int] | None:
+        """The log's committed frames and those copied into the database
+        (None before the ``-shm`` file exists)."""
+        try:
+            if self._shm is None:
+                with self._opening:  # both threads ask: one descriptor
+                    if self._shm is None:
+                        self._shm = os.open(self.path + "-shm", os.O_RDONLY)
+            header = os.pread(self._shm, 4, _MX_FRAME)
+            backfill = os.pread(self._shm, 4, _N_BACKFILL)
+        except OSError:
+            return None
+        if len(header) < 4 or len(backfill) < 4:
+            return None
+        return _U32.unpack(header)[0], _U32.unpack(backfill)[0]
+
+    def after_commit(self, raw: sqlite3.Connection) -> None:
+        """On the writer's thread, after a batch's answer was handed back."""
+        self._commits += 1
+        counts = self.frames()
+        if counts is None:
+            return
+        logged, copied = counts
+        if logged - copied >= self.pages:
+            self._wake.set()
+        if logged >= FALLBACK * self.pages:
+            self._in_writer(raw)
+
+    def _in_writer(self, raw: sqlite3.Connection) -> None:
+        # The thread fell behind (or lost the race for the log's restart):
+        # what SQLite's own autocheckpoint would have done here. After the
+        # thread's checkpoint if one is running (a second one would return
+        # at once, and the log go on growing while the thread copies): the
+        # rest to copy is then small.
+        got = self._copying.acquire(timeout=_WRITER_WAIT)
+        try:
+            raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            log.exception("WAL checkpoint in the writer failed")
+        finally:
+            if got:
+                self._copying.release()
+
+    def _serve(self) -> None:
+        conn: sqlite3.Connection | None = None
+        seen = -1  # the writer's commits at the last look
+        while not self._stopping:
+            woken = self._wake.wait(_POLL)
+            self._wake.clear()
+            if self._stopping:
+                break
+            # The writer committed nothing for a whole poll and the log is
+            # past the threshold (an earlier copy missed its restart): copy
+            # the rest too, and its next transaction starts the log over. Not
+            # for a short log: at a message a second, that would be a
+            # checkpoint (two fsyncs) a message.
+            idle = not woken and seen == self._commits
+            seen = self._commits
+            counts = self.frames()
+            if counts is None:
+                continue
+            logged, copied = counts
+            restart = idle and logged >= self.pages and copied < logged
+            if logged - copied < self.pages and not restart:
+                continue
+            try:
+                if conn is None:
+                    conn = _connect(self.path)
+                with self._copying:
+                    self._checkpoint(conn)
+            except sqlite3.Error:
+                # The next wake tries again, on a fresh connection; meanwhile
+                # the writer's fallback keeps the log bounded.
+                log.exception("WAL checkpoint failed")
+                if conn is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    return conn

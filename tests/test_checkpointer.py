@@ -1,0 +1,210 @@
+"""SQLite's WAL checkpoints on a thread of their own (store/checkpointer.py):
+the log stays bounded under writes, with the thread or without it, and a
+kill -9 in the middle of a checkpoint loses no committed transaction.
+
+SQLite only, on a bare table (no migrations): the checkpointer sees pages,
+not the schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection
+
+from tidings.store import checkpointer
+from tidings.store.engine import Database, open_database
+
+PAGES = 32
+# Each transaction writes a row of three pages' worth of blob (with its
+# b-tree pages, four or five frames of log).
+ROW = "INSERT INTO t (b) VALUES (randomblob(3 * 4096))"
+
+
+def _url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _create(conn: Connection) -> None:
+    conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (n INTEGER PRIMARY KEY, b BLOB)")
+
+
+def _insert(conn: Connection) -> None:
+    conn.exec_driver_sql(ROW)
+
+
+async def _autocheckpoint(db: Database) -> int | None:
+    async with db.reader.connect() as conn:
+        return (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar()
+
+
+def _frames_on_disk(path: Path) -> int:
+    size = os.path.getsize(f"{path}-wal")
+    return max(0, (size - 32) // (4096 + 24))
+
+
+async def test_without_the_setting_sqlite_checkpoints_as_before(tmp_path: Path) -> None:
+    db = open_database(_url(tmp_path / "t.db"))
+    try:
+        assert db.checkpointer is None
+        await db.run_write(_create)
+        assert await _autocheckpoint(db) == 1000
+    finally:
+        await db.dispose()
+
+
+async def test_the_thread_copies_the_log_and_the_next_write_restarts_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The writer never checkpoints here: what is copied is the thread's.
+    monkeypatch.setattr(checkpointer, "FALLBACK", 10**9)
+    monkeypatch.setattr(checkpointer, "_POLL", 0.05)  # idle sooner
+    in_writer: list[int] = []
+    monkeypatch.setattr(checkpointer.Checkpointer, "_in_writer",
+                        lambda self, raw: in_writer.append(1))
+    db = open_database(_url(tmp_path / "t.db"), checkpoint_pages=PAGES)
+    try:
+        assert db.checkpointer is not None
+        await db.run_write(_create)
+        assert await _autocheckpoint(db) == 0
+        for _ in range(60):
+            await db.run_write(_insert)
+        # Writes stopped: the thread copies the whole log, the rest under
+        # PAGES once the writer is idle (the deadline is only how long to
+        # wait, not a speed asserted).
+        deadline = time.monotonic() + 30
+        while True:
+            frames = db.checkpointer.frames()
+            assert frames is not None
+            if frames[0] == frames[1]:
+                break
+            assert time.monotonic() < deadline, frames
+            await asyncio.sleep(0.01)
+        assert frames[1] > 0
+        await db.run_write(_insert)
+        # Everything was copied when it began: the log starts over.
+        after = db.checkpointer.frames()
+        assert after is not None and after[0] < 10, (frames, after)
+        assert in_writer == []
+    finally:
+        await db.dispose()
+
+
+async def test_a_short_log_is_left_alone_when_the_writer_is_idle(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # At a message now and then, copying it at each idle moment would be a
+    # checkpoint (two fsyncs) a message.
+    monkeypatch.setattr(checkpointer, "_POLL", 0.02)
+    db = open_database(_url(tmp_path / "t.db"), checkpoint_pages=PAGES)
+    try:
+        assert db.checkpointer is not None
+        await db.run_write(_create)
+        await db.run_write(_insert)
+        await asyncio.sleep(0.2)  # ten idle polls
+        frames = db.checkpointer.frames()
+        assert frames is not None
+        assert 0 < frames[0] < PAGES and frames[1] == 0, frames
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("thread", ["stuck", "running"])
+async def test_the_log_stays_bounded_under_back_to_back_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, thread: str) -> None:
+    # A thread checkpointing beside back-to-back commits keeps losing the
+    # race for the log's restart; a stuck one (or one a reader holds back)
+    # never copies at all.
+    if thread == "stuck":
+        monkeypatch.setattr(checkpointer.Checkpointer, "_checkpoint", lambda self, conn: None)
+    path = tmp_path / "t.db"
+    db = open_database(_url(path), checkpoint_pages=PAGES)
+    try:
+        assert db.checkpointer is not None
+        await db.run_write(_create)
+        most = 0
+        for _ in range(200):  # ~1,000 frames of log
+            await db.run_write(_insert)
+            frames = db.checkpointer.frames()
+            assert frames is not None
+            most = max(most, frames[0])
+        # Past 4 * PAGES the writer copies the log after its commit and its
+        # next transaction restarts it: one transaction's frames over.
+        assert most < checkpointer.FALLBACK * PAGES + 10, most
+        assert _frames_on_disk(path) < checkpointer.FALLBACK * PAGES + 10
+    finally:
+        await db.dispose()
+
+
+# The child: commits one row per transaction through the message writer's
+# thread, says "acked N" after each commit, and "checkpoint" when the
+# checkpointer's thread starts one.
+_CHILD = r"""
+import asyncio, os, sys
+from tidings.store import checkpointer
+from tidings.store.engine import Database, open_database
+
+copy = checkpointer.Checkpointer._checkpoint
+
+def loud(self, conn):
+    os.write(1, b"checkpoint\n")  # one write: the threads' lines stay whole
+    copy(self, conn)
+
+checkpointer.Checkpointer._checkpoint = loud
+
+def create(conn):
+    conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (n INTEGER PRIMARY KEY, b BLOB)")
+
+def insert(conn, n):
+    conn.exec_driver_sql("INSERT INTO t VALUES (?, randomblob(16 * 4096))", (n,))
+
+async def main():
+    db = open_database(sys.argv[1], checkpoint_pages=16)
+    await db.run_write(create)
+    n = 0
+    while True:
+        await db.run_write(insert, n)
+        os.write(1, f"acked {n}\n".encode())
+        n += 1
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.timeout(60)
+def test_kill9_in_a_checkpoint_loses_no_commit(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, _url(path)],
+                             stdout=subprocess.PIPE, text=True)
+    acked: list[int] = []
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.startswith("acked "):
+                acked.append(int(line.split()[1]))
+            elif line.strip() == "checkpoint" and len(acked) >= 40:
+                # The thread is copying ~17 transactions' pages of 16 KiB rows.
+                child.send_signal(signal.SIGKILL)
+                break
+        else:
+            pytest.fail(f"the child ended by itself: {child.wait()}")
+    finally:
+        child.kill()
+        child.wait()
+    # The rest of the pipe: acks printed before the kill landed.
+    assert child.stdout is not None
+    acked += [int(line.split()[1]) for line in child.stdout if line.startswith("acked ")]
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        stored = {n for (n,) in conn.execute("SELECT n FROM t")}
+    finally:
+        conn.close()
+    assert set(acked) <= stored
+    assert stored == set(range(len(stored)))
