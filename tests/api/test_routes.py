@@ -6,6 +6,7 @@ gives, byte for byte."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,6 +42,11 @@ def test_the_document_is_the_one_include_router_gives(tmp_path: Path,
                   if isinstance(op, dict) and "responses" in op]
     assert len(operations) > 150
     assert all({"400", "401"} <= set(op["responses"]) for op in operations)
+    # The error answers name ErrorOut by reference (api/routers.py): each
+    # reference in the document is to a schema the document holds.
+    body = orjson.dumps(ours).decode()
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', body))
+    assert {"ErrorOut", "ErrorBody"} <= refs <= set(ours["components"]["schemas"])
 
 
 def test_apps_share_the_routes_their_modules_built(tmp_path: Path) -> None:
