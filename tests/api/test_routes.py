@@ -10,13 +10,14 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
-from fastapi.testclient import TestClient
 
 import tidings.api.app as app_module
+from tests.support import Server
 from tidings.api import admin, client, groups, health
 from tidings.api.routers import add_routes, api_router
 from tidings.config import Settings
@@ -63,14 +64,13 @@ def test_apps_share_the_routes_their_modules_built(tmp_path: Path) -> None:
         assert all(id(r) in held for r in built)
 
 
-def test_a_route_answers_through_the_shared_routes(tmp_path: Path) -> None:
-    app = app_module.create_app(_settings(tmp_path))
-    with TestClient(app) as client:
-        assert client.get("/livez").json() == {"status": "alive"}
-        # Bad credentials: the JSON error of a route that the app did not build.
-        answer = client.get("/v1/admin/users/x/groups", headers={"Authorization": "Bearer nope"})
-        assert answer.status_code == 401
-        assert "error" in answer.json()
+def test_a_route_answers_through_the_shared_routes(server: Server) -> None:
+    assert httpx.get(f"{server.base_url}/livez", timeout=10).json() == {"status": "alive"}
+    # Bad credentials: the JSON error, from a route the app did not build.
+    answer = httpx.get(f"{server.base_url}/v1/admin/users/x/groups", timeout=10,
+                       headers={"Authorization": "Bearer nope"})
+    assert answer.status_code == 401
+    assert "error" in answer.json()
 
 
 def test_a_router_not_made_by_api_router_is_refused() -> None:
