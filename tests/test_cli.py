@@ -26,7 +26,7 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def cli_json(server: Server, *args: str) -> dict[str, object]:
-    doc = json.loads(server.cli(*args).stdout)
+    doc = json.loads(server.cli(*args, process=True).stdout)
     assert isinstance(doc, dict)
     return doc
 
@@ -58,7 +58,7 @@ async def test_app_create_is_usable_at_once_on_the_running_server(server: Server
     [key] = shown["keys"]  # type: ignore[misc]
     assert key["secret_key"] == created["secret_key"] and key["retired_at"] is None
 
-    listed = json.loads(server.cli("app", "list").stdout)
+    listed = json.loads(server.cli("app", "list", process=True).stdout)
     [entry] = [a for a in listed if a["sdkappid"] == sdkappid]
     assert entry["name"] == "ShopX" and entry["admins"] == ["administrator"]
     assert "keys" not in entry  # keys are shown one app at a time
@@ -75,7 +75,7 @@ def test_app_create_with_admin(server: Server) -> None:
 def test_unknown_app_exits_non_zero_with_json_error(server: Server) -> None:
     for args in (("app", "show", "999"), ("app", "rotate-key", "999", "--retire-old"),
                  ("usersig", "--sdkappid", "999", "--user", "alice")):
-        result = server.cli(*args, check=False)
+        result = server.cli(*args, check=False, process=True)
         assert result.returncode != 0, args
         assert result.stdout == "", args
         error = json.loads(result.stderr)
@@ -103,8 +103,8 @@ def test_rotate_key_and_retire(server: Server, app: App) -> None:
 
 async def test_usersig_command_signs_tickets_the_server_accepts(server: Server,
                                                                  app: App) -> None:
-    ticket = server.cli("usersig", "--sdkappid", str(app.sdkappid), "--user", "carol"
-                        ).stdout.strip()
+    ticket = server.cli("usersig", "--sdkappid", str(app.sdkappid), "--user", "carol",
+                        process=True).stdout.strip()
     claims = usersig.parse(ticket)
     assert (claims.identifier, claims.sdkappid) == ("carol", app.sdkappid)
     assert claims.expire == 180 * 86400
@@ -124,7 +124,7 @@ async def test_usersig_command_signs_tickets_the_server_accepts(server: Server,
     assert login["ok"], login
     await conn.close()
     short = server.cli("usersig", "--sdkappid", str(app.sdkappid), "--user", "用户",
-                       "--expire", "60").stdout.strip()
+                       "--expire", "60", process=True).stdout.strip()
     claims = usersig.parse(short)
     assert claims.expire == 60 and claims.identifier == "用户"
 

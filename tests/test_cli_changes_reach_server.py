@@ -30,8 +30,8 @@ Users = Callable[[str], str]
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, pg_cluster: Cluster | None,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    # A `tidings serve` process: the subject is what one process (the CLI)
-    # changes reaching the caches of another, exactly as an operator runs them.
+    # A `tidings serve` process: the subject is what one process (the test's,
+    # running the CLI's code) changes reaching the caches of another.
     s = ProcessServer(tmp_path_factory.mktemp("server"),
                       database_url(str(request.param), pg_cluster),
                       {"TIDINGS_APP_CACHE_TTL": str(TTL)})
@@ -55,7 +55,8 @@ def imported(server: Server, app: App, *user_ids: str) -> None:
 
 
 def update(server: Server, app: App, *args: str) -> None:
-    """``tidings app update`` from its own process, as an operator runs it."""
+    """``tidings app update``, run in the test process: a process other than
+    the server's, over the same database, as an operator's command is."""
     server.cli("app", "update", str(app.sdkappid), *args)
 
 

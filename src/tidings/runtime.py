@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tidings.adapters.home_passwords import Passwords
 from tidings.adapters.home_senders import (
@@ -17,7 +18,6 @@ from tidings.adapters.home_senders import (
     WebhookSender,
 )
 from tidings.bus.local import LocalBus
-from tidings.bus.redis import RedisBus, check_reachable
 from tidings.config import Settings
 from tidings.domain.cluster import DRAIN_CLOSE, DRAIN_REASON
 from tidings.domain.home_accounts import Channel
@@ -78,7 +78,20 @@ from tidings.store.search import SearchStore, TextRows
 from tidings.store.stats import StatsStore
 from tidings.store.writer import MessageWriter
 
+if TYPE_CHECKING:
+    from tidings.bus.redis import RedisBus
+
 log = logging.getLogger(__name__)
+
+
+def _redis_bus(settings: Settings) -> RedisBus:
+    # Imported only for a cluster: redis-py costs ~0.1 s of CPU at start-up.
+    from tidings.bus.redis import RedisBus
+
+    return RedisBus(settings.redis_url, heartbeat=settings.cluster_heartbeat,
+                    node_timeout=settings.cluster_node_timeout, cluster=settings.cluster_name,
+                    settle_timeout=settings.cluster_settle_timeout,
+                    order_wait=settings.cluster_order_wait)
 
 
 @dataclass(kw_only=True)
@@ -132,11 +145,8 @@ class Runtime:
         db = open_database(settings.resolved_database_url(), settings.sqlite_checkpoint_pages)
         await migrate(db, lambda done, total, revision: log.info(
             "database migration %d/%d applied: %s", done, total, revision))
-        bus = LocalBus() if not settings.redis_url else RedisBus(
-            settings.redis_url, heartbeat=settings.cluster_heartbeat,
-            node_timeout=settings.cluster_node_timeout, cluster=settings.cluster_name,
-            settle_timeout=settings.cluster_settle_timeout,
-            order_wait=settings.cluster_order_wait)
+        redis_bus = _redis_bus(settings) if settings.redis_url else None
+        bus = redis_bus if redis_bus is not None else LocalBus()
         await bus.start()
         app_store = AppStore(db)
         home = await app_store.ensure_home(settings.home_app_name, settings.home_app_admin)
@@ -189,10 +199,10 @@ class Runtime:
         # on by another within the lease.
         broadcasts = BroadcastService(BroadcastStore(
             db, int(settings.cluster_broadcast_lease * 1000) if settings.redis_url else 0,
-            bus.node if isinstance(bus, RedisBus) else ""), admin_messaging, apps)
+            redis_bus.node if redis_bus is not None else ""), admin_messaging, apps)
         await broadcasts.start()
         home_accounts = home_accounts_service(db, settings, home.sdkappid, apps, auth,
-                                              accounts, bus)
+                                              accounts, bus, redis_bus)
         links = LinkService(LinkStore(db), apps, AccountStore(db), ProfileStore(db), friends,
                             bus, home.sdkappid, callbacks)
         await links.start()
@@ -283,14 +293,15 @@ def _sender(kind: str, s: Settings) -> CodeSender:
 
 def home_accounts_service(db: Database, settings: Settings, home_sdkappid: int,
                           apps: AppRegistry, auth: Authenticator,
-                          accounts: AccountService, bus: LocalBus) -> HomeAccountService:
+                          accounts: AccountService, bus: LocalBus,
+                          redis_bus: RedisBus | None) -> HomeAccountService:
     """Made at start-up; the Authenticator learns to check home sessions."""
     senders = {Channel.EMAIL: _sender(settings.home_email_sender, settings),
                Channel.PHONE: _sender(settings.home_phone_sender, settings)}
     passwords = Passwords(settings.home_argon2_time_cost, settings.home_argon2_memory_kib,
                           settings.home_argon2_parallelism)
     # A cluster counts in Redis (one round trip, no database write per attempt).
-    counter = bus.rate_counter() if isinstance(bus, RedisBus) else DatabaseRateCounter(db)
+    counter = redis_bus.rate_counter() if redis_bus is not None else DatabaseRateCounter(db)
     service = HomeAccountService(HomeAccountStore(db, home_sdkappid), counter,
                                  passwords, senders, apps, auth, accounts,
                                  ProfileService(ProfileStore(db), bus), bus,
@@ -320,6 +331,8 @@ def claim_node(settings: Settings) -> NodeLock:
     refuses (``StartRefused``) a second process on an SQLite file, or
     processes on one PostgreSQL database that do not all share a Redis."""
     if settings.redis_url:
+        from tidings.bus.redis import check_reachable
+
         check_reachable(settings.redis_url)
     return claim(settings.resolved_database_url(), clustered=bool(settings.redis_url))
 

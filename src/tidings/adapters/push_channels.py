@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import enum
 import time
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import http_ece
@@ -25,29 +23,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 
-from tidings.domain.push import Channel, Device, PushSettings
+from tidings.domain.push import Channel, Delivery, Device, PushChannel, PushSettings, Result
 
 # How long a Web Push service keeps a message for an unreachable browser.
 WEBPUSH_TTL = 24 * 3600
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
-
-
-class Result(enum.Enum):
-    SENT = "sent"
-    GONE = "gone"
-    RETRY = "retry"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    result: Result
-    detail: str = ""
-
-
-class PushChannel(Protocol):
-    async def send(self, app: PushSettings, device: Device,
-                   payload: dict[str, Any]) -> Delivery: ...
 
 
 def _by_status(status: int, body: bytes, gone: bool = False) -> Delivery:

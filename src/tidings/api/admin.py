@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import Body, Depends, Header, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from tidings.api.auth import client_ip, runtime_of
@@ -41,6 +41,7 @@ from tidings.api.models import (
 from tidings.api.openapi_doc import SEND_ERRORS, errors
 from tidings.api.operator import operator_header
 from tidings.api.responses import JSON
+from tidings.api.routers import api_router
 from tidings.domain.accounts import AccountImport
 from tidings.domain.callbacks import STATUSES, apply_changes
 from tidings.domain.elements import EntryKind
@@ -145,7 +146,7 @@ async def _media(request: Request, admin: AdminCaller, body: Any) -> Any:
     filled in (docs/media.md)."""
     return await runtime_of(request).media.prepare_for(admin.sdkappid, None,
                                                        body.elements_json())
-router = APIRouter(prefix="/v1/admin", tags=["admin"],
+router = api_router(prefix="/v1/admin", tags=["admin"],
                    responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}})
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from tidings.api.admin import Admin
 from tidings.api.auth import runtime_of
@@ -25,10 +25,11 @@ from tidings.api.operator_models import (
     SeriesOut,
 )
 from tidings.api.responses import JSON
+from tidings.api.routers import api_router
 from tidings.domain.apps import api_key_view, app_view
 from tidings.domain.errors import ErrorCode, TidingsError
 
-router = APIRouter(prefix="/v1/admin/app", tags=["admin: app"],
+router = api_router(prefix="/v1/admin/app", tags=["admin: app"],
                    responses={403: {"model": ErrorOut}})
 
 

@@ -40,7 +40,7 @@ from tidings.api import metrics as metrics_routes
 from tidings.api import push as push_routes
 from tidings.api.access_log import AccessLog
 from tidings.api.limits import BodyLimits
-from tidings.api.models import ErrorOut
+from tidings.api.routers import COMMON_ANSWERS, add_routes
 from tidings.config import Settings
 from tidings.gateway.asgi import websocket_endpoint
 from tidings.runtime import Runtime
@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Served from the package by docs_pages, not from a CDN; the
         # document by openapi_doc (built once, off the event loop).
         docs_url=None, redoc_url=None, openapi_url=None,
-        responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}},
+        responses=COMMON_ANSWERS,
     )
     errors.install(app)
     # The v4 commands are registered on import, one module per Tencent service.
@@ -97,8 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         home_recovery_routes.router, web.router, web.link_router,
         operator.router, admin_apps.router,
     ]
-    for router in routers:
-        app.include_router(router)
+    # The routes as their modules built them, not built again (api/routers.py).
+    add_routes(app, routers)
     # Outermost but for Starlette's error middleware: bodies are limited, and
     # credentials checked, before any route reads a byte.
     app.add_middleware(BodyLimits, settings=settings,
@@ -113,8 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__,
                 "connections": rt.bus.connection_count()}
 
-    app.include_router(health.router)
-    app.include_router(metrics_routes.router)
+    add_routes(app, [health.router, metrics_routes.router])
     openapi_doc.install(app)
     docs_pages.install(app)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import Body, Depends, Query, Request
 
 from tidings.api.auth import client_ip, current_identity, runtime_of
 from tidings.api.models import (
@@ -19,6 +19,7 @@ from tidings.api.models import (
 )
 from tidings.api.openapi_doc import SEND_ERRORS, errors
 from tidings.api.responses import JSON
+from tidings.api.routers import api_router
 from tidings.domain.elements import EntryKind
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import Identity
@@ -27,7 +28,7 @@ from tidings.domain.requests import EditRequest, ReadRequest, SendRequest, UserI
 from tidings.protocol.views import ack_view
 from tidings.services.messaging import SendContext
 
-router = APIRouter(prefix="/v1", tags=["client"])
+router = api_router(prefix="/v1", tags=["client"])
 Me = Annotated[Identity, Depends(current_identity)]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 from pydantic import BaseModel, Field
 
 from tidings.api.admin import Admin
@@ -13,6 +13,7 @@ from tidings.api.auth import client_ip, runtime_of
 from tidings.api.client import Me
 from tidings.api.models import ErrorOut
 from tidings.api.responses import JSON
+from tidings.api.routers import api_router
 from tidings.domain.conversations import (
     ConversationDeleteIn,
     ConversationPatch,
@@ -138,7 +139,7 @@ def _errors(text: str, status: int = 404) -> dict[int | str, dict[str, Any]]:
 
 # -- the client API -------------------------------------------------------------------
 
-router = APIRouter(prefix="/v1", tags=["friends"])
+router = api_router(prefix="/v1", tags=["friends"])
 
 
 @router.post("/friends/requests", response_model=FriendRequestResultOut, responses={
@@ -233,7 +234,7 @@ async def unblock(request: Request, me: Me, body: UserIdsIn) -> JSON:
 
 # -- the admin API --------------------------------------------------------------------
 
-admin_router = APIRouter(prefix="/v1/admin", tags=["admin"],
+admin_router = api_router(prefix="/v1/admin", tags=["admin"],
                          responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}})
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 from pydantic import BaseModel
 
 from tidings.api.admin import Admin
@@ -15,6 +15,7 @@ from tidings.api.auth import client_ip, runtime_of
 from tidings.api.client import Me
 from tidings.api.models import ErrorOut
 from tidings.api.responses import JSON
+from tidings.api.routers import api_router
 from tidings.domain.group_joins import ApplyBody
 
 
@@ -60,7 +61,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
                                             "application is pending; 94052 answered already"},
 }
 
-router = APIRouter(prefix="/v1", tags=["groups"], responses=_ERRORS)
+router = api_router(prefix="/v1", tags=["groups"], responses=_ERRORS)
 
 
 @router.post("/groups/{group_id}/apply", response_model=ApplyOut)
@@ -113,7 +114,7 @@ async def applications(request: Request, me: Me) -> JSON:
     return JSON(await runtime_of(request).group_joins.mine(me))
 
 
-admin_router = APIRouter(prefix="/v1/admin/groups", tags=["admin"], responses=_ERRORS)
+admin_router = api_router(prefix="/v1/admin/groups", tags=["admin"], responses=_ERRORS)
 
 
 @admin_router.get("/{group_id}/join-requests", response_model=JoinRequestsOut)

@@ -15,6 +15,7 @@ from tidings.api.admin import Admin
 from tidings.api.auth import current_identity, runtime_of
 from tidings.api.models import ErrorOut
 from tidings.api.responses import JSON
+from tidings.api.routers import api_router
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.group_requests import (
     AdminGroupCreateRequest,
@@ -64,7 +65,7 @@ def _seqs(text: str) -> list[int]:
 
 def _routes(prefix: str, caller: Callable[..., Caller], tags: list[str | Enum],
             admin: bool) -> APIRouter:
-    router = APIRouter(prefix=prefix, tags=tags, responses=_ERRORS)
+    router = api_router(prefix=prefix, tags=tags, responses=_ERRORS)
 
     def groups(request: Request) -> Any:
         return runtime_of(request).groups
@@ -245,7 +246,7 @@ admin_router = _routes("/v1/admin/groups", _as_admin, ["admin"], admin=True)
 
 
 def _user_groups() -> APIRouter:
-    extra = APIRouter(prefix="/v1/admin", tags=["admin"])
+    extra = api_router(prefix="/v1/admin", tags=["admin"])
 
     @extra.get("/users/{user_id}/groups")
     async def user_groups(request: Request, admin: Admin, user_id: str) -> JSON:

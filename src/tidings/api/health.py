@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
 from tidings.api.auth import runtime_of
+from tidings.api.routers import api_router
 
-router = APIRouter(tags=["ops"])
+router = api_router(tags=["ops"])
 
 
 class Live(BaseModel):

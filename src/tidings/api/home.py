@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
 from tidings.api.auth import bearer, client_ip, runtime_of
 from tidings.api.openapi_doc import errors
 from tidings.api.responses import JSON
+from tidings.api.routers import api_router
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.home_accounts import Channel
 from tidings.protocol.home import (
@@ -29,7 +30,7 @@ from tidings.protocol.home import (
 )
 from tidings.services.home_accounts import Caller
 
-router = APIRouter(prefix="/v1/home", tags=["home"])
+router = api_router(prefix="/v1/home", tags=["home"])
 
 def home_client_ip(request: Request) -> str:
     """The client as the server sees it: the socket's peer, or, behind a

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import Field
 
 from tidings.api.auth import runtime_of
 from tidings.api.home import Me, home_client_ip
 from tidings.api.openapi_doc import errors
 from tidings.api.responses import JSON
+from tidings.api.routers import api_router
 from tidings.domain.home_accounts import Channel
 from tidings.domain.requests import Payload
 from tidings.protocol.home import (
@@ -24,7 +25,7 @@ from tidings.protocol.home import (
 )
 from tidings.protocol.home import Secret as _Secret
 
-router = APIRouter(prefix="/v1/home", tags=["home"])
+router = api_router(prefix="/v1/home", tags=["home"])
 
 
 class AddressAddedOut(HomeAccountOut):

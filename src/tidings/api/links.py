@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import Body, Query, Request
 from pydantic import BaseModel
 
 from tidings.api.admin import Admin
@@ -15,6 +15,7 @@ from tidings.api.client import Me
 from tidings.api.models import AckOut, ErrorOut, ReadOut
 from tidings.api.openapi_doc import SEND_ERRORS, errors
 from tidings.api.responses import JSON
+from tidings.api.routers import api_router
 from tidings.domain.link_profiles import LinkSettingsIn
 from tidings.domain.links import LinkTicketIn
 from tidings.domain.requests import ReadRequest, SendRequest, SyncRequest
@@ -27,8 +28,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "96054 ticket used; 96055 linked elsewhere"},
     410: {"model": ErrorOut, "description": "96051 ticket expired"},
 }
-router = APIRouter(prefix="/v1/links", tags=["links"], responses=_ERRORS)
-admin_router = APIRouter(prefix="/v1/admin/links", tags=["admin"],
+router = api_router(prefix="/v1/links", tags=["links"], responses=_ERRORS)
+admin_router = api_router(prefix="/v1/admin/links", tags=["admin"],
                          responses={403: {"model": ErrorOut}})
 
 
@@ -189,7 +190,7 @@ async def admin_unlink(request: Request, admin: Admin, user_id: str) -> JSON:
     return JSON(await runtime_of(request).links.admin_unlink(admin.sdkappid, user_id))
 
 
-settings_router = APIRouter(prefix="/v1/admin/link-settings", tags=["admin"],
+settings_router = api_router(prefix="/v1/admin/link-settings", tags=["admin"],
                             responses={403: {"model": ErrorOut}})
 
 

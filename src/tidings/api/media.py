@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import ClientDisconnect
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -15,6 +15,7 @@ from tidings.api.admin import Admin
 from tidings.api.auth import runtime_of
 from tidings.api.models import ErrorOut
 from tidings.api.responses import JSON
+from tidings.api.routers import api_router
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.media import VARIANTS, MediaKind, parse_range
 from tidings.services.media import Caller, content_disposition
@@ -32,8 +33,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _RAW_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
-router = APIRouter(prefix="/v1", tags=["media"], responses=_ERRORS)
-admin_router = APIRouter(prefix="/v1/admin/media", tags=["admin"])
+router = api_router(prefix="/v1", tags=["media"], responses=_ERRORS)
+admin_router = api_router(prefix="/v1/admin/media", tags=["admin"])
 
 
 async def media_caller(request: Request) -> Caller:

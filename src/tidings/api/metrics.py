@@ -13,16 +13,17 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from tidings import metrics
 from tidings.api.auth import runtime_of
 from tidings.api.errors import error_response
+from tidings.api.routers import api_router
 from tidings.domain.errors import ErrorCode, TidingsError
 
-router = APIRouter()
+router = api_router()
 
 _FORWARDED = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from tidings.api.auth import client_ip, runtime_of
@@ -28,6 +28,7 @@ from tidings.api.operator_models import (
     SignInRequest,
 )
 from tidings.api.responses import JSON
+from tidings.api.routers import api_router
 from tidings.domain.apps import app_view, check_app_fields
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import check_user_id
@@ -74,7 +75,7 @@ async def current_operator(
 
 Operator = Annotated[OperatorSession, Depends(current_operator)]
 
-router = APIRouter(prefix="/v1/operator", tags=["operator"],
+router = api_router(prefix="/v1/operator", tags=["operator"],
                    responses={401: {"model": ErrorOut}})
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel
 
 from tidings.api.admin import Admin
@@ -14,6 +14,7 @@ from tidings.api.auth import runtime_of
 from tidings.api.client import Me
 from tidings.api.models import ErrorOut
 from tidings.api.responses import JSON
+from tidings.api.routers import api_router
 from tidings.domain.ids import Identity, check_user_id
 from tidings.domain.push import PushAppRequest, PushRegisterRequest, app_changes
 
@@ -52,9 +53,9 @@ class PushAppOut(BaseModel):
     fcm: dict[str, Any]
 
 
-router = APIRouter(prefix="/v1/push", tags=["push"],
+router = api_router(prefix="/v1/push", tags=["push"],
                    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}})
-admin_router = APIRouter(prefix="/v1/admin/push", tags=["admin"],
+admin_router = api_router(prefix="/v1/admin/push", tags=["admin"],
                          responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel, ValidationError
 
 from tidings.api.admin import Admin
@@ -13,11 +13,12 @@ from tidings.api.auth import runtime_of
 from tidings.api.client import Me
 from tidings.api.models import ErrorOut, MessageOut
 from tidings.api.responses import JSON
+from tidings.api.routers import api_router
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.search import SearchIn
 
-router = APIRouter(prefix="/v1", tags=["client"])
-admin_router = APIRouter(prefix="/v1/admin", tags=["admin"],
+router = api_router(prefix="/v1", tags=["client"])
+admin_router = api_router(prefix="/v1/admin", tags=["admin"],
                          responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}})
 
 

@@ -27,19 +27,20 @@ from contextvars import ContextVar
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tidings.api import errors
 from tidings.api.admin import ADMIN_KEY
 from tidings.api.auth import runtime_of
 from tidings.api.responses import JSON
+from tidings.api.routers import api_router
 from tidings.domain.accounts import MAX_BATCH
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import check_user_id
 from tidings.runtime import Runtime
 
-router = APIRouter(tags=["tencent-v4"])
+router = api_router(tags=["tencent-v4"])
 
 # -- the envelope -----------------------------------------------------------------
 

@@ -23,13 +23,14 @@ import mimetypes
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-from fastapi import APIRouter
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 
-router = APIRouter(include_in_schema=False)
+from tidings.api.routers import api_router
+
+router = api_router(include_in_schema=False)
 # The link URL is part of the API an app builds on: it is in the OpenAPI document.
-link_router = APIRouter(tags=["links"])
+link_router = api_router(tags=["links"])
 
 _STATIC = files("tidings") / "web" / "static"
 

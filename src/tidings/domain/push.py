@@ -8,8 +8,8 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
+from enum import Enum, StrEnum
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
@@ -307,3 +307,26 @@ class Device:
         return {"device_id": self.device_id, "channel": self.channel.value,
                 "private_previews": self.private_previews, "created_at": self.created_at,
                 "updated_at": self.updated_at}
+
+
+class Result(Enum):
+    """How one send to a push channel went."""
+
+    SENT = "sent"
+    GONE = "gone"  # the token is dead: remove the device
+    RETRY = "retry"  # try again later
+    FAILED = "failed"  # the request itself is wrong: retrying would not help
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    result: Result
+    detail: str = ""
+
+
+class PushChannel(Protocol):
+    """One push service (adapters/push_channels.py); here so the worker
+    needs none of the channels' libraries until its first push."""
+
+    async def send(self, app: PushSettings, device: Device,
+                   payload: dict[str, Any]) -> Delivery: ...

@@ -31,7 +31,6 @@ from typing import Any
 
 import orjson
 
-from tidings.adapters.push_channels import new_vapid_pair
 from tidings.bus.local import LocalBus, Subscriber
 from tidings.config import Settings
 from tidings.domain.errors import ErrorCode, TidingsError
@@ -177,6 +176,9 @@ class PushService:
         app = await self._store.settings(sdkappid)
         if app.vapid_public:
             return app
+        # Imported here: the channels' libraries cost ~0.3 s at start-up.
+        from tidings.adapters.push_channels import new_vapid_pair
+
         async with self._vapid_lock:
             private, public = new_vapid_pair()
             return await self._store.put_settings(

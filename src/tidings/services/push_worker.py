@@ -12,14 +12,13 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 
-import httpx
 import orjson
 
-from tidings.adapters.push_channels import PushChannel, Result, channels
+from tidings.adapters.push_clients import PushClients
 from tidings.config import Settings
 from tidings.domain.clock import now_ms
 from tidings.domain.ids import Identity
-from tidings.domain.push import Channel, PushSettings
+from tidings.domain.push import Channel, PushSettings, Result
 from tidings.services.callbacks import CallbackService
 from tidings.services.faults import FAULTS
 from tidings.services.idle import idle_wait
@@ -49,23 +48,12 @@ class PushWorker:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._http: httpx.AsyncClient | None = None
-        self._http2: httpx.AsyncClient | None = None
-        self._channels: dict[Channel, PushChannel] = {}
+        # Made on the first push (adapters/push_clients.py).
+        self._clients = PushClients(settings)
         self._last_prune = 0.0
         self.sent = 0
 
     def start(self) -> None:
-        limits = httpx.Limits(max_connections=self._cfg.push_concurrency)
-        self._http = httpx.AsyncClient(timeout=self._cfg.push_timeout, limits=limits,
-                                       follow_redirects=False, trust_env=False)
-        self._http2 = httpx.AsyncClient(http2=True, timeout=self._cfg.push_timeout,
-                                        limits=limits, follow_redirects=False,
-                                        trust_env=False)
-        self._channels = channels(self._http, self._http2,
-                                  vapid_subject=self._cfg.push_vapid_subject,
-                                  apns_url=self._cfg.push_apns_url,
-                                  fcm_url=self._cfg.push_fcm_url)
         self._task = asyncio.create_task(self._run(), name="push-worker")
 
     async def stop(self) -> None:
@@ -74,9 +62,7 @@ class PushWorker:
         self._wakeup.set()
         if self._task is not None:
             await self._task
-        for client in (self._http, self._http2):
-            if client is not None:
-                await client.aclose()
+        await self._clients.aclose()
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -170,9 +156,9 @@ class PushWorker:
                    else await self._store.settings(send.sdkappid))
             if not app.has(device.channel):
                 return self._retry(send, f"the app has no {device.channel.value} credentials")
-            delivery = await self._channels[device.channel].send(
+            delivery = await self._clients.channel(device.channel).send(
                 app, device, orjson.loads(send.payload))
-        except (httpx.HTTPError, OSError) as exc:
+        except self._clients.transport_errors() as exc:
             return self._retry(send, f"{type(exc).__name__}: {str(exc)[:200]}")
         except Exception as exc:  # never lose the send over a bug: retry it
             log.exception("push send %s failed unexpectedly", send.id)
