@@ -3,7 +3,9 @@ transaction commits goes into the next one, and nobody is acked before the
 commit that holds them.
 
 A batch, in one transaction: the sends stored before are looked up
-(messages.py), the batch's conversations brought into memory
+(messages.py; not for a batch of sends to conversations in memory, the
+short way: a resend fails its insert on the client id's unique key and the
+batch goes the long way, see ``_commit``), the batch's conversations brought into memory
 (conversations.py), then each request in order: a message gets its seq and
 row (messages.py), a recall or edit is judged and applied (changes.py), a
 group operation is judged and written (group_ops.py). After each entry the
@@ -361,7 +363,7 @@ class MessageWriter:
         self._short_way = gate
         sends = [r for r in requests if isinstance(r, NewMessage)]
         earlier = self._messages.stored_before(cursor, sends) if sends and gate is None else {}
-        fresh = [r for r in sends if send_key(r) not in earlier]
+        fresh = [r for r in sends if send_key(r) not in earlier] if earlier else sends
         changes = [r for r in requests if not isinstance(r, NewMessage)] if (
             len(sends) != len(requests)) else []
         # A message makes its one-to-one conversation; a group is made only
