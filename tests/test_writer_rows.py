@@ -198,11 +198,21 @@ async def test_a_resend_among_new_sends_gets_its_first_ack_and_the_rest_their_se
                                     "push_jobs": 4}
         after = await writer.submit(text_message("m4", "after"))
         assert after.message.seq == 5
+        # The same client id in another conversation the writer has in
+        # memory: refused (not a resend), that conversation's seq unused.
+        other = ConversationKey(APP, ConversationKind.C2C, "alice", "carol")
+        first = await writer.submit(NewMessage(other, "alice", "c0", "[]", ""))
+        with pytest.raises(TidingsError) as reused:
+            await writer.submit(NewMessage(other, "alice", "m4", "[]", ""))
+        assert reused.value.code is ErrorCode.CLIENT_MSG_ID_REUSED
+        assert (await writer.submit(NewMessage(other, "alice", "c1", "[]", ""))
+                ).message.seq == first.message.seq + 1
         async with db.reader.connect() as conn:
             conv = (await conn.execute(text(
                 "SELECT c.last_seq, c.last_message_seq, c.last_msg_no, m.read_seq"
                 " FROM conversations c JOIN conversation_members m ON m.conversation_id = c.id"
-                " WHERE c.sdkappid = :app AND m.user_id = 'alice'"), {"app": APP})).one()
+                " WHERE c.sdkappid = :app AND c.b = 'bob' AND m.user_id = 'alice'"),
+                {"app": APP})).one()
         assert tuple(conv) == (5, 5, 5, 5)
     finally:
         await writer.stop()
