@@ -13,9 +13,14 @@ transaction and commit), user and system, and the batch size.
     python bench/writer_alone.py --senders 1 --messages 2000
     python bench/writer_alone.py --senders 16 --messages 8000
     python bench/writer_alone.py --senders 1 --messages 2000 --fresh
+    python bench/writer_alone.py --senders 1 --messages 4000 --unsynced
 
 ``--fresh``: each message is the first between its sender and a new peer
-(the commit makes the conversation and its two members).
+(the commit makes the conversation and its two members). ``--unsynced``:
+SQLite's batch connection commits with ``synchronous=OFF``, so the figures
+are the statements' and the commit's CPU without the ``fdatasync``'s
+(whose kernel time and wake-ups move with the other processes' I/O on a
+shared machine, more than a few statements' cost).
 
 For old against new, run it with ``PYTHONPATH`` at an extracted ``src/``.
 Prints one JSON line.
@@ -36,6 +41,7 @@ from typing import Any
 import orjson
 import psutil  # type: ignore[import-untyped]
 import uvloop
+from sqlalchemy import event
 
 from tidings.domain.ids import c2c_key
 from tidings.domain.records import NewMessage
@@ -65,6 +71,10 @@ def thread_times() -> dict[str, tuple[float, float]]:
 async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     db = open_database(url)
     await migrate(db)
+    if args.unsynced:
+        assert db.batch is not None, "--unsynced is SQLite's"
+        event.listen(db.batch.engine, "connect",
+                     lambda dbapi_conn, _: dbapi_conn.execute("PRAGMA synchronous=OFF"))
     writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
     writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db),
                     PushJobRows(db, lambda app: True))
@@ -108,6 +118,8 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--fresh", action="store_true",
                         help="each message to a new peer (its conversation made in its commit)")
+    parser.add_argument("--unsynced", action="store_true",
+                        help="SQLite's commits without fdatasync (the CPU of the statements)")
     parser.add_argument("--cpu", type=int, default=0, help="pin this process to this CPU")
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.cpu})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPICursor
 
 from tests.support import count_texts_sql
@@ -59,6 +59,15 @@ class Recorder(TransactionRows):
         self.calls.append(("discard",))
 
 
+def recorded_writer(db: Database) -> tuple[MessageWriter, Recorder]:
+    """A started writer with every feature's rows, the recorder's last."""
+    recorder = Recorder()
+    writer = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
+    writer.register(TextRows(db), OutboxRows(db), PushJobRows(db, lambda app: True), recorder)
+    writer.start()
+    return writer, recorder
+
+
 async def counts(db: Database) -> dict[str, int]:
     async with db.reader.connect() as conn:
         return {table: (await conn.execute(text(
@@ -94,10 +103,7 @@ async def test_features_see_each_entry_and_write_once_per_batch(db: Database) ->
 
 async def test_a_failed_batch_stores_nothing_and_its_resend_is_stored_once(
         db: Database) -> None:
-    recorder = Recorder()
-    writer = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
-    writer.register(TextRows(db), OutboxRows(db), PushJobRows(db, lambda app: True), recorder)
-    writer.start()
+    writer, recorder = recorded_writer(db)
     try:
         await writer.submit(text_message("m0", "before"))
         recorder.fail = True
@@ -163,3 +169,50 @@ async def test_first_messages_make_their_conversations_and_a_new_writer_finds_th
         made = (await conn.execute(text("SELECT count(*) FROM conversations WHERE sdkappid = :app"),
                                    {"app": APP})).scalar_one()
     assert made == 450
+
+
+async def test_a_resend_among_new_sends_gets_its_first_ack_and_the_rest_their_seqs(
+        db: Database) -> None:
+    # Sends to a conversation in memory skip the dedup read (the short
+    # way): the resend among them fails the batch's insert on the client
+    # id's key, and the batch goes the long way, counters as before.
+    writer, recorder = recorded_writer(db)
+    try:
+        for n in range(2):
+            await writer.submit(text_message(f"m{n}", f"hello {n}"))
+        recorder.calls.clear()
+        connects: list[object] = []
+        if db.batch is not None:  # SQLite's batch thread keeps its connection
+            event.listen(db.batch.engine, "connect", lambda c, r: connects.append(c))
+        batch = [writer.submit(text_message(c, f"words of {c}")) for c in ("m2", "m1", "m3")]
+        fresh, resent, last = [await f for f in batch]
+        assert ("discard",) in recorder.calls  # the short way was tried
+        assert connects == []
+        assert (fresh.duplicate, fresh.message.seq) == (False, 3)
+        assert (resent.duplicate, resent.message.seq) == (True, 2)
+        assert resent.message.elements == text_message("m1", "hello 1").elements
+        assert (last.duplicate, last.message.seq) == (False, 4)
+        # The rows the long way wrote, once each (the short way's went).
+        assert recorder.calls[-3:] == [("message", "m2", 3), ("message", "m3", 4), ("flush",)]
+        assert await counts(db) == {"messages": 4, "message_texts": 4, "callback_outbox": 4,
+                                    "push_jobs": 4}
+        after = await writer.submit(text_message("m4", "after"))
+        assert after.message.seq == 5
+        # The same client id in another conversation the writer has in
+        # memory: refused (not a resend), that conversation's seq unused.
+        other = ConversationKey(APP, ConversationKind.C2C, "alice", "carol")
+        first = await writer.submit(NewMessage(other, "alice", "c0", "[]", ""))
+        with pytest.raises(TidingsError) as reused:
+            await writer.submit(NewMessage(other, "alice", "m4", "[]", ""))
+        assert reused.value.code is ErrorCode.CLIENT_MSG_ID_REUSED
+        assert (await writer.submit(NewMessage(other, "alice", "c1", "[]", ""))
+                ).message.seq == first.message.seq + 1
+        async with db.reader.connect() as conn:
+            conv = (await conn.execute(text(
+                "SELECT c.last_seq, c.last_message_seq, c.last_msg_no, m.read_seq"
+                " FROM conversations c JOIN conversation_members m ON m.conversation_id = c.id"
+                " WHERE c.sdkappid = :app AND c.b = 'bob' AND m.user_id = 'alice'"),
+                {"app": APP})).one()
+        assert tuple(conv) == (5, 5, 5, 5)
+    finally:
+        await writer.stop()

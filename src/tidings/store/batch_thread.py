@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import threading
 from collections.abc import Callable
 from queue import SimpleQueue
@@ -112,6 +113,7 @@ class BatchThread:
             assert self._raw is not None
             self._begin = self._raw.cursor()
         conn, raw = self._conn, self._raw
+        sound = False  # a failure after which the connection is kept
         try:
             if not synced:
                 # Committed without its own fsync: the WAL is appended in
@@ -122,8 +124,12 @@ class BatchThread:
                 self._begin.execute("BEGIN IMMEDIATE")
                 try:
                     result = work(conn, *args)
-                except BaseException:
+                except BaseException as exc:
                     raw.rollback()
+                    # A constraint refused a row (a resend that skipped the
+                    # dedup read, core.py): rolled back, the connection and
+                    # its statement cache are as good as before.
+                    sound = isinstance(exc, sqlite3.IntegrityError)
                     raise
                 raw.commit()
             finally:
@@ -133,6 +139,10 @@ class BatchThread:
                 conn.commit()  # SQLAlchemy's own state: the driver has committed
             return result
         except BaseException:
+            if sound:
+                if conn.in_transaction():
+                    conn.rollback()  # SQLAlchemy's own state: the driver has rolled back
+                raise
             self._conn = self._raw = self._begin = None  # a fresh connection next time
             conn.close()
             raise

@@ -45,9 +45,13 @@ class MediaRefRows(TransactionRows):
 
     def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
                 now: int) -> None:
-        self._insert.params.extend(
-            (media_id, entry.conversation_id, entry.seq, entry.key.sdkappid)
-            for media_id in media_ids(entry.elements))
+        # Most messages name no upload: no generator built for them (a lone
+        # batch's Python on the writer thread, bench/README.md perf-index).
+        found = media_ids(entry.elements)
+        if found:
+            self._insert.params.extend(
+                (media_id, entry.conversation_id, entry.seq, entry.key.sdkappid)
+                for media_id in found)
 
     def change(self, cursor: DBAPICursor, r: NewChange, before: StoredMessage,
                entry: StoredMessage, now: int) -> None:
