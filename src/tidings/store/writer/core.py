@@ -266,7 +266,17 @@ class MessageWriter:
         if self._later_timer is not None:
             self._later_timer.cancel()
         self._later_at = now + delay
-        self._later_timer = loop.call_later(delay, self._wake)
+        self._later_timer = loop.call_later(delay, self._later_due)
+
+    def _later_due(self) -> None:
+        # The armed wake-up is spent: forget its time. uvloop fires a timer
+        # up to a millisecond early (libuv counts whole milliseconds), so
+        # work asked then may still be a fraction of a millisecond from
+        # due; a stale ``_later_at`` made _wake_at take the spent timer for
+        # one still armed, and nothing woke the loop again.
+        self._later_at = -1.0
+        self._later_timer = None
+        self._wake()
 
     async def _finish_later(self) -> None:
         """At stop: do what later work is left (a few rounds at most)."""
