@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 import psutil  # type: ignore[import-untyped]
 import uvloop
+from commit_pages import attach_push
 
 from tidings.domain.ids import c2c_key
 from tidings.domain.records import NewMessage
@@ -66,8 +67,8 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     db = open_database(url)
     await migrate(db)
     writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
-    writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db),
-                    PushJobRows(db, lambda app: True))
+    writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db))
+    attach_push(writer, PushJobRows(db, lambda app: True))
     writer.start()
     body = orjson.dumps([{"type": "text", "text": "see you at the station at noon"}]).decode()
     per_sender = args.messages // args.senders

@@ -162,7 +162,7 @@ class Runtime:
         # The features' rows in each message's transaction, in this order.
         writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db))
         if push_jobs is not None:
-            writer.register(push_jobs)
+            push_jobs.attach(writer)
         friends = FriendService(FriendStore(db), AccountStore(db), ProfileStore(db), bus,
                                 callbacks, settings.app_cache_ttl)
         settings_store = ConversationSettingsStore(db)
