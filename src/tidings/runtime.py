@@ -70,7 +70,8 @@ from tidings.store.mentions import MentionRows
 from tidings.store.messages import MessageStore
 from tidings.store.node_lock import NodeLock, claim
 from tidings.store.profiles import ProfileStore
-from tidings.store.push import PushJobRows, PushStore
+from tidings.store.push import PushStore
+from tidings.store.push_jobs import PushJobRows
 from tidings.store.rate_limits import DatabaseRateCounter
 from tidings.store.reactions import ReactionStore
 from tidings.store.retention import RetentionStore

@@ -24,7 +24,8 @@ from tidings.services.callbacks import CallbackService
 from tidings.services.faults import FAULTS
 from tidings.services.idle import idle_wait
 from tidings.services.push_decisions import Decisions, NewSend
-from tidings.store.push import Job, PointerMoved, PushStore, Send, SendOutcome
+from tidings.store.push import PushStore, Send, SendOutcome
+from tidings.store.push_jobs import Job, PointerMoved
 
 log = logging.getLogger("tidings.services.push")
 
