@@ -8,7 +8,7 @@ with its sends written once. On SQLite the job is the message's
 came again (the newest deleted) records nothing and is done again, a
 message whose deciding failed becomes a ``push_jobs`` row, and a message
 committed before a due one is due with it (an import's own time may be
-ahead)."""
+ahead), and going back to revision 0024 makes rows of the pending ones."""
 
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
-from sqlalchemy import text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, text
 
 from tidings.domain.clock import now_ms
 from tidings.domain.elements import ImportMode
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.domain.records import Committed, NewMessage
-from tidings.store.engine import Database
+from tidings.store.engine import MIGRATIONS, Database
 from tidings.store.push import PushStore
 from tidings.store.push_jobs import Job, PointerMoved, PushJobRows
 from tidings.store.writer import MessageWriter
@@ -163,3 +165,33 @@ async def test_a_failed_message_becomes_a_row_and_the_pointer_moves_on(
     await store.finish_jobs(later.jobs, [], [], later.move)
     assert (await store.due_jobs(now_ms(), 200)).jobs == []
     assert await scalar(db, "SELECT count(*) FROM push_jobs") == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_going_back_to_0024_makes_rows_of_the_pending_messages(
+        db: Database, writer: tuple[MessageWriter, PushJobRows]) -> None:
+    w, _ = writer
+    store = PushStore(db)
+    await send(w, message("m1"))
+    due = await store.due_jobs(now_ms(), 200)
+    await store.finish_jobs(due.jobs, [], [], due.move)
+    await send(w, message("m2", push='{"title":"T","text":"","ext":""}'))
+    await w.stop()
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+
+    def to(conn: Connection, revision: str) -> None:
+        config.attributes["connection"] = conn
+        (command.upgrade if revision == "head" else command.downgrade)(config, revision)
+
+    async with db.writer.begin() as conn:
+        await conn.run_sync(to, "0024")
+    rows = await db.read(lambda conn: conn.exec_driver_sql(
+        "SELECT seq, options FROM push_jobs").all())
+    assert [tuple(r) for r in rows] == [(2, '{"title":"T","text":"","ext":""}')]
+    async with db.writer.begin() as conn:
+        await conn.run_sync(to, "head")
+    # Back at the head: the rows are the jobs, no message is past the pointer.
+    assert seqs((await store.due_jobs(now_ms(), 200)).jobs) == [
+        (2, '{"title":"T","text":"","ext":""}')]
+    assert (await store.due_jobs(now_ms(), 200)).move is None
