@@ -27,6 +27,7 @@ from tidings.domain.records import Committed, NewMessage
 from tidings.store.engine import MIGRATIONS, Database
 from tidings.store.push import PushStore
 from tidings.store.push_jobs import Job, PointerMoved, PushJobRows
+from tidings.store.stats import StatsStore
 from tidings.store.writer import MessageWriter
 
 APP, QUIET_APP = 1400000051, 1400000052
@@ -82,6 +83,8 @@ async def test_a_job_is_due_until_its_step_is_recorded_then_gone(
     await send(w, message("m4", push=None))
     await send(w, message("q1", app=QUIET_APP))
     assert rows.take_written() == 2  # the commit hook wakes the worker for these
+    count, waited = (await StatsStore(db).queues(now_ms() + 1000))["push_jobs"]
+    assert count == 2 and waited >= 1.0  # the metrics' queue depth
     due = await store.due_jobs(now_ms(), 200)
     assert seqs(due.jobs) == [(1, ""), (3, '{"title":"T","text":"","ext":""}')]
     assert not due.full

@@ -23,8 +23,8 @@ from tidings.store.push_jobs import (
     Job,
     Move,
     due_messages,
-    first_message_at,
     move_pointer,
+    past_pointer,
 )
 
 # Where the benches (run on older code too) and tests find it.
@@ -348,7 +348,7 @@ class PushStore:
             self._db, (push_jobs, "due_at", ()),
             (push_sends, "next_attempt_at", (push_sends.c.status == PENDING,)))
         if self._db.dialect == "sqlite":
-            first = await first_message_at(self._db)
+            _, first = await past_pointer(self._db)
             if first is not None:
                 jobs = first if jobs is None else min(jobs, first)
         return jobs, sends

@@ -178,10 +178,11 @@ async def move_pointer(conn: AsyncConnection, move: Move) -> None:
         raise PointerMoved
 
 
-async def first_message_at(db: Database) -> int | None:
-    """The earliest time of the messages past the pointer with push options."""
+async def past_pointer(db: Database) -> tuple[int, int | None]:
+    """How many messages past the pointer have push options (SQLite's
+    waiting jobs), and the earliest time among them (None: none)."""
     async with db.reader.connect() as conn:
-        first = (await conn.exec_driver_sql(
-            "SELECT min(created_at) FROM messages WHERE push_options IS NOT NULL"
-            " AND rowid > (SELECT made_to FROM push_jobs_made)")).scalar()
-    return None if first is None else int(first)
+        count, first = list((await conn.exec_driver_sql(
+            "SELECT count(*), min(created_at) FROM messages WHERE push_options IS NOT NULL"
+            " AND rowid > (SELECT made_to FROM push_jobs_made)")).one())
+    return int(count or 0), None if first is None else int(first)
