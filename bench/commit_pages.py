@@ -52,6 +52,16 @@ FEATURES: dict[str, Callable[[Database], TransactionRows]] = {
 }
 
 
+def attach_push(writer: MessageWriter, rows: TransactionRows) -> None:
+    """Register push's rows as runtime.py does: on SQLite since perf-pushrows
+    the message row carries the job (``attach``); older code registers them."""
+    attach = getattr(rows, "attach", None)
+    if attach is not None:
+        attach(writer)
+    else:
+        writer.register(rows)
+
+
 def _no_checkpoints(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
 
@@ -68,7 +78,11 @@ async def frames_per_commit(features: list[str], messages: int) -> float:
         assert db.batch is not None
         event.listen(db.batch.engine, "connect", _no_checkpoints)
         writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
-        writer.register(*(FEATURES[name](db) for name in features))
+        rows = [FEATURES[name](db) for name in features]
+        writer.register(*(r for r in rows if not isinstance(r, PushJobRows)))
+        for r in rows:
+            if isinstance(r, PushJobRows):
+                attach_push(writer, r)
         writer.start()
         body = orjson.dumps([{"type": "text", "text": "see you at the station at noon"}]).decode()
         key = c2c_key(APP, "s0", "p0")

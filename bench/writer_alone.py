@@ -41,6 +41,7 @@ from typing import Any
 import orjson
 import psutil  # type: ignore[import-untyped]
 import uvloop
+from commit_pages import attach_push
 from sqlalchemy import event
 
 from tidings.domain.ids import c2c_key
@@ -76,8 +77,8 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         event.listen(db.batch.engine, "connect",
                      lambda dbapi_conn, _: dbapi_conn.execute("PRAGMA synchronous=OFF"))
     writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
-    writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db),
-                    PushJobRows(db, lambda app: True))
+    writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db))
+    attach_push(writer, PushJobRows(db, lambda app: True))
     writer.start()
     body = orjson.dumps([{"type": "text", "text": "see you at the station at noon"}]).decode()
     per_sender = args.messages // args.senders

@@ -70,7 +70,8 @@ from tidings.store.mentions import MentionRows
 from tidings.store.messages import MessageStore
 from tidings.store.node_lock import NodeLock, claim
 from tidings.store.profiles import ProfileStore
-from tidings.store.push import PushJobRows, PushStore
+from tidings.store.push import PushStore
+from tidings.store.push_jobs import PushJobRows
 from tidings.store.rate_limits import DatabaseRateCounter
 from tidings.store.reactions import ReactionStore
 from tidings.store.retention import RetentionStore
@@ -172,7 +173,7 @@ class Runtime:
         # The features' rows in each message's transaction, in this order.
         writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db))
         if push_jobs is not None:
-            writer.register(push_jobs)
+            push_jobs.attach(writer)
         friends = FriendService(FriendStore(db), AccountStore(db), ProfileStore(db), bus,
                                 callbacks, settings.app_cache_ttl)
         settings_store = ConversationSettingsStore(db)

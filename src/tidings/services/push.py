@@ -40,7 +40,8 @@ from tidings.domain.records import CommitHook, Committed
 from tidings.services.callbacks import CallbackService
 from tidings.services.push_decisions import Decisions, LinkedHomes
 from tidings.services.push_worker import PushWorker
-from tidings.store.push import PushJobRows, PushStore
+from tidings.store.push import PushStore
+from tidings.store.push_jobs import PushJobRows
 
 PUSH_APPS_TOPIC = "push_apps"
 # An app's "no" is asked again this far into app_cache_ttl (before it expires,

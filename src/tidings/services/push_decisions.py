@@ -20,7 +20,8 @@ from tidings.domain.ids import Identity
 from tidings.domain.links import qualify
 from tidings.domain.push import Device, PushOptions, notification, payload
 from tidings.services.callbacks import CallbackService
-from tidings.store.push import Job, JobContext, PushStore
+from tidings.store.push import JobContext, PushStore
+from tidings.store.push_jobs import Job
 
 OFFLINE_PUSH = "offline_push"
 # Receivers per offline_push callback event (Tencent batches 1 to 100 events).

@@ -23,7 +23,8 @@ from tidings.services.callbacks import CallbackService
 from tidings.services.faults import FAULTS
 from tidings.services.idle import idle_wait
 from tidings.services.push_decisions import Decisions, NewSend
-from tidings.store.push import Job, PushStore, Send, SendOutcome
+from tidings.store.push import PushStore, Send, SendOutcome
+from tidings.store.push_jobs import Job, PointerMoved
 
 log = logging.getLogger("tidings.services.push")
 
@@ -106,31 +107,40 @@ class PushWorker:
 
     async def _jobs_step(self) -> bool:
         """Decide the due jobs and replace them, all in one transaction (a
-        job whose deciding fails stays, and is tried again next step)."""
-        jobs = await self._store.due_jobs(now_ms() - int(self._cfg.push_delay * 1000),
-                                          JOBS_PER_STEP)
-        if not jobs:
+        job whose deciding fails stays, and is tried again next step; on
+        SQLite a message's is made a row so, and the pointer moves on)."""
+        due = await self._store.due_jobs(now_ms() - int(self._cfg.push_delay * 1000),
+                                         JOBS_PER_STEP)
+        if not due.jobs and due.move is None:
             return False
         done: list[Job] = []
+        failed: list[Job] = []
         sends: list[NewSend] = []
         events: list[tuple[int, str, str]] = []
         wanted: dict[int, bool] = {}
-        for job in jobs:
+        for job in due.jobs:
             try:
                 if job.sdkappid not in wanted:
                     wanted[job.sdkappid] = await self._app_pushes(job.sdkappid)
                 if wanted[job.sdkappid]:
                     await self._decisions.decide(job, sends, events)
             except Exception:
-                log.exception("push job %s failed", job.id)
+                log.exception("push job %s of message %s-%s failed", job.id,
+                              job.conversation_id, job.seq)
+                if job.rowid:
+                    failed.append(job)
                 continue
             done.append(job)
         if FAULTS is not None:  # decided, not yet recorded: where a test kills it
-            await FAULTS.reach("push.decide", [job.id for job in done])
-        await self._store.finish_jobs(done, sends, events)
+            await FAULTS.reach("push.decide", [job.id or -job.rowid for job in done])
+        try:
+            await self._store.finish_jobs(done, sends, events, due.move, failed)
+        except PointerMoved:
+            log.info("push: the newest messages were deleted meanwhile; deciding again")
+            return True
         if events:
             self._callbacks.wake()
-        return len(jobs) == JOBS_PER_STEP
+        return due.full
 
     async def _sends_step(self) -> bool:
         limit = self._cfg.push_concurrency

@@ -1,26 +1,34 @@
 """Push: per-app credentials, devices' push addresses, the due queue
-(push_jobs, written in the message writer's transactions by PushJobRows)
-and the per-device sends."""
+(push_jobs, written in the message writer's transactions by PushJobRows;
+on SQLite the messages' push_options past a pointer instead) and the
+per-device sends."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
-from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.domain.accounts import AccountState
 from tidings.domain.clock import now_ms
-from tidings.domain.elements import ImportMode
-from tidings.domain.groups import GroupState
 from tidings.domain.push import Channel, Device, PushSettings, token_hash
-from tidings.domain.records import NewMessage, StoredMessage
 from tidings.store import leases
 from tidings.store.callbacks import insert_events
 from tidings.store.engine import Database
+from tidings.store.push_jobs import (
+    Due,
+    Job,
+    Move,
+    due_messages,
+    move_pointer,
+    past_pointer,
+)
+
+# Where the benches (run on older code too) and tests find it.
+from tidings.store.push_jobs import PushJobRows as PushJobRows
 from tidings.store.schema import (
     app_push,
     conversation_members,
@@ -33,62 +41,9 @@ from tidings.store.schema import (
     push_sends,
     users,
 )
-from tidings.store.writer.rows import Collected, TransactionRows
 
-# PushJobRows' statement (driver SQL): one row per message whose push may be due.
-JOB_INSERT_SQL = ("INSERT INTO push_jobs (sdkappid, conversation_id, seq, options, due_at)"
-                  " VALUES (?, ?, ?, ?, ?)")
 PENDING, FAILED = "pending", "failed"
 MAX_ERROR = 500
-
-
-class PushJobRows(TransactionRows):
-    """The writer's rows for push: a job for each message that may need a
-    push, in the message's own transaction (services/push.py decides it
-    later, when its receivers have had time to read it)."""
-
-    def __init__(self, db: Database, wants: Callable[[int], bool]) -> None:
-        self._jobs = Collected(db.driver_sql(JOB_INSERT_SQL))
-        # Whether an app's messages get a push job; called on the writer's
-        # thread, so it must not block.
-        self._wants = wants
-        # Jobs written in the batch that just committed, for the commit hook
-        # (services/push.py): only a batch that wrote jobs wakes the worker.
-        # Set on the writer's thread and read on the loop after the commit;
-        # the writer runs one batch at a time, so they never overlap. A commit
-        # that fails after the flush leaves its count: one wake too many for
-        # the next batch, never one too few.
-        self._written = 0
-
-    def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
-                now: int) -> None:
-        if (r.push is not None and r.imported is not ImportMode.HISTORY
-                and self._wants(entry.key.sdkappid)):
-            self._jobs.params.append((entry.key.sdkappid, entry.conversation_id, entry.seq,
-                                      r.push, now))
-
-    def flush(self, cursor: DBAPICursor) -> None:
-        self._written += len(self._jobs.params)
-        self._jobs.flush(cursor)
-
-    def discard(self) -> None:
-        self._jobs.discard()
-        self._written = 0  # rolled back: nothing for the worker
-
-    def take_written(self) -> int:
-        """Jobs written since last asked (the commit hook asks after each
-        commit)."""
-        written, self._written = self._written, 0
-        return written
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    id: int
-    sdkappid: int
-    conversation_id: int
-    seq: int
-    options: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,14 +215,21 @@ class PushStore:
 
     # -- jobs --------------------------------------------------------------------
 
-    async def due_jobs(self, now: int, limit: int, skip: Sequence[int] = ()) -> list[Job]:
+    async def due_jobs(self, now: int, limit: int, skip: Sequence[int] = ()) -> Due:
+        """The jobs due by ``now`` (their message's time, or the row's
+        ``due_at``): up to ``limit`` rows, and on SQLite up to ``limit``
+        messages past the pointer."""
         j = push_jobs.c
         cond = [j.due_at <= now]
         if skip:
             cond.append(j.id.not_in(list(skip)))
         rows = await leases.due(self._db, push_jobs, "due_at", cond, limit, now,
                                 self._lease_ms)
-        return [Job(r.id, r.sdkappid, r.conversation_id, r.seq, r.options) for r in rows]
+        jobs = [Job(r.id, r.sdkappid, r.conversation_id, r.seq, r.options) for r in rows]
+        if self._db.dialect != "sqlite":
+            return Due(jobs, None, len(rows) == limit)
+        messages, move, full = await due_messages(self._db, now, limit)
+        return Due(jobs + messages, move, full or len(rows) == limit)
 
     async def job_context(self, job: Job) -> JobContext | None:
         """None when the message or its conversation is gone."""
@@ -332,21 +294,35 @@ class PushStore:
 
     async def finish_jobs(self, jobs: Sequence[Job],
                           sends: Iterable[tuple[Job, int, str, str, str]],
-                          callbacks: Iterable[tuple[int, str, str]]) -> None:
+                          callbacks: Iterable[tuple[int, str, str]],
+                          move: Move | None = None, failed: Sequence[Job] = ()) -> None:
         """Replace the jobs by their sends ((job, sdkappid, user, device,
         payload): the sdkappid whose device it is) and
         callback events, in one transaction: a crash before leaves the jobs
         to be decided again, after leaves the sends. One transaction for a
-        whole step, not one per message: most jobs end with nothing to send."""
+        whole step, not one per message: most jobs end with nothing to send.
+
+        On SQLite the pointer moves past the step's messages in the same
+        transaction (``move``), and the messages whose deciding ``failed``
+        become ``push_jobs`` rows (decided again next step, as a row is):
+        they do not hold the pointer back. Raises ``PointerMoved`` (nothing
+        written) when the pointer is not as the step read it."""
         now = now_ms()
         rows = [{"sdkappid": sdkappid, "user_id": user, "device_id": device,
                  "conversation_id": job.conversation_id, "seq": job.seq, "payload": body,
                  "status": PENDING, "attempts": 0, "next_attempt_at": now, "last_error": "",
                  "created_at": now} for job, sdkappid, user, device, body in sends]
+        ids = [j.id for j in jobs if j.id]
         async with self._db.writer.begin() as conn:
-            for start in range(0, len(jobs), 500):
+            if move is not None:
+                await move_pointer(conn, move)
+            for start in range(0, len(ids), 500):
                 await conn.execute(delete(push_jobs).where(
-                    push_jobs.c.id.in_([j.id for j in jobs[start:start + 500]])))
+                    push_jobs.c.id.in_(ids[start:start + 500])))
+            if failed:
+                await conn.execute(insert(push_jobs), [
+                    {"sdkappid": j.sdkappid, "conversation_id": j.conversation_id,
+                     "seq": j.seq, "options": j.options, "due_at": j.due_at} for j in failed])
             if rows:
                 await conn.execute(insert(push_sends), rows)
             await insert_events(conn, callbacks)
@@ -365,11 +341,16 @@ class PushStore:
 
     async def next_due(self) -> tuple[int | None, int | None]:
         """The earliest ``due_at`` of the jobs (``due_jobs`` takes them
-        ``push_delay`` later) and ``next_attempt_at`` of the pending sends;
-        None where there is none."""
+        ``push_delay`` later; on SQLite with the messages past the pointer's
+        times) and ``next_attempt_at`` of the pending sends; None where
+        there is none."""
         jobs, sends = await leases.next_due(
             self._db, (push_jobs, "due_at", ()),
             (push_sends, "next_attempt_at", (push_sends.c.status == PENDING,)))
+        if self._db.dialect == "sqlite":
+            _, first = await past_pointer(self._db)
+            if first is not None:
+                jobs = first if jobs is None else min(jobs, first)
         return jobs, sends
 
     async def conversation_app(self, conversation_id: int) -> int | None:

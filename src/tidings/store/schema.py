@@ -185,6 +185,11 @@ messages = Table(
     Column("changed_by", String(64), nullable=True),
     # 0006: group messages: the JSON list of user ids mentioned ("@all"), or NULL.
     Column("mentions", Text, nullable=True),
+    # 0025: on SQLite, the sender's push options (domain.push.PushOptions.stored(),
+    # "" for defaults) of a message whose push is decided later: the push
+    # worker reads these past its pointer instead of push_jobs rows (store/push.py).
+    # NULL: no push (a history import, an app that does not push, PostgreSQL).
+    Column("push_options", Text, nullable=True),
     # Operational figures (messages today); see docs/schema.md for its cost.
     Index("ix_messages_app_time", "sdkappid", "created_at"),
 )
@@ -422,9 +427,10 @@ def made_by_migrations_only(name: str | None) -> bool:
     """The objects of one database only that migration 0009 makes and this
     metadata leaves out: SQLite's FTS5 table ``message_texts_fts`` with the
     shadow tables FTS5 makes for it, and PostgreSQL's trigram index
-    ``ix_message_texts_body_trgm`` (schema comparisons skip them)."""
+    ``ix_message_texts_body_trgm`` (schema comparisons skip them); and
+    SQLite's push pointer ``push_jobs_made`` (migration 0025, store/push.py)."""
     return name is not None and (name.startswith("message_texts_fts")
-                                 or name == "ix_message_texts_body_trgm")
+                                 or name in ("ix_message_texts_body_trgm", "push_jobs_made"))
 
 
 # Join applications (revision 0010): one per applicant and group. Pending
@@ -509,8 +515,10 @@ push_devices = Table(
 )
 
 # One row per message whose push may be due, written in the message's own
-# commit; the push worker decides per receiver (online? muted? read?) when
-# it runs, and replaces the row by push_sends rows in one transaction.
+# commit on PostgreSQL (on SQLite the message's push_options is the job, and
+# a row is written only for a job whose deciding failed); the push worker
+# decides per receiver (online? muted? read?) when it runs, and replaces
+# the row by push_sends rows in one transaction.
 push_jobs = Table(
     "push_jobs",
     metadata,

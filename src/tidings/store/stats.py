@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from tidings.domain.accounts import AccountState
 from tidings.domain.elements import EntryKind
 from tidings.store.engine import Database
+from tidings.store.push_jobs import past_pointer
 from tidings.store.schema import (
     app_minutes,
     callback_outbox,
@@ -124,6 +125,12 @@ class StatsStore:
                 if waiting is not None:
                     query = query.where(waiting)
                 count, oldest = (await conn.execute(query)).one()
+                if name == "push_jobs" and self._db.dialect == "sqlite":
+                    # There a push job is mostly a message past the push
+                    # pointer (store/push_jobs.py).
+                    waiting_messages, first = await past_pointer(self._db)
+                    count = int(count or 0) + waiting_messages
+                    oldest = min((t for t in (oldest, first) if t is not None), default=None)
                 age = max(0.0, (now_ms - oldest) / 1000) if oldest is not None else 0.0
                 found[name] = (int(count or 0), age)
         return found

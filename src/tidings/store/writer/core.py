@@ -145,6 +145,11 @@ class MessageWriter:
             if feature.later is not None:
                 self._later.append(feature.later)
 
+    def carry_push(self, options: Callable[[NewMessage], str | None]) -> None:
+        """What each new message's ``push_options`` column holds: on SQLite
+        its push job, read by the push worker after the commit (store/push.py)."""
+        self._messages.push_of = options
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="message-writer")
 

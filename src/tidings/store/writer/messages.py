@@ -4,7 +4,7 @@ row for each new message, and the sender's read cursor moved past it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -34,8 +34,11 @@ class MessageRows:
         self._dedup_cache: dict[int, str] = {}
         self._insert_sql = db.driver_sql(
             "INSERT INTO messages (conversation_id, seq, sdkappid, sender, client_msg_id,"
-            " elements, cloud_custom_data, created_at, state, msg_no, imported, mentions)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)")
+            " elements, cloud_custom_data, created_at, state, msg_no, imported, mentions,"
+            " push_options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)")
+        # A message's push_options column: on SQLite its push job
+        # (store/push.py PushJobRows.options); None: NULL, no job here.
+        self.push_of: Callable[[NewMessage], str | None] | None = None
         self._read_sql = db.driver_sql(
             "UPDATE conversation_members SET read_seq = ?, read_msg_no = ?"
             " WHERE conversation_id = ? AND user_id = ? AND read_seq < ?")
@@ -107,7 +110,7 @@ class MessageRows:
         mentions = orjson.dumps(r.mentions).decode() if r.mentions else None
         self._rows.append((conv.id, seq, r.key.sdkappid, r.sender, r.client_msg_id,
                            r.elements, r.cloud_custom_data, at, conv.last_msg_no, r.imported,
-                           mentions))
+                           mentions, None if self.push_of is None else self.push_of(r)))
         msg = StoredMessage(conv.id, r.key, seq, r.sender, r.client_msg_id, r.elements,
                             r.cloud_custom_data, at, 0, imported=r.imported,
                             mentions=mentions or "")
