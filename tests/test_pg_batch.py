@@ -100,6 +100,35 @@ async def test_rows_in_one_statement_come_out_as_in_turn(db: Database) -> None:
     assert found == [(1, 1400), (2, 2000), (3, 30), (4, 0), (7, -1), (8, -1)]
 
 
+def _repeated_columns(conn: Connection) -> tuple[list[tuple[int, int, int]], int]:
+    cursor = conn.connection.cursor()
+    cursor.execute("CREATE TEMPORARY TABLE tail_m (k int PRIMARY KEY, v int NOT NULL,"
+                   " n int8 NOT NULL) ON COMMIT DROP")
+    cursor.execute("CREATE TEMPORARY TABLE tail_x (k int NOT NULL, n int8 NOT NULL)"
+                   " ON COMMIT DROP")
+    tail = Tail(conn, cursor, {})
+    # k and v hold the same values (one int4 parameter for both), n too but
+    # as int8 (its own); tail_x repeats k (sent once) and n in another order.
+    tail.executemany("INSERT INTO tail_m (k, v, n) VALUES ($1, $2, $3)",
+                     [(1, 1, 1), (2, 2, 2), (3, 3, 3)])
+    tail.executemany("INSERT INTO tail_x (k, n) VALUES ($1, $2)", [(1, 3), (2, 2), (3, 1)])
+    statement = tail._statements[-1]
+    sql, params = tail._combined(statement, {})
+    cursor.execute(sql, params)
+    cursor.execute("SELECT m.k, m.v, m.n * 10 + x.n FROM tail_m m JOIN tail_x x USING (k)"
+                   " ORDER BY 1")
+    found = [(int(k), int(v), int(n)) for k, v, n in cursor.fetchall()]
+    cursor.close()
+    return found, len(params)
+
+
+async def test_repeated_columns_are_sent_once(db: Database) -> None:
+    found, params = await db.run_write(_repeated_columns)
+    assert found == [(1, 1, 13), (2, 2, 22), (3, 3, 31)]
+    # The gate's three, then k (for k, v and tail_x's k), tail_m's n, tail_x's n.
+    assert params == 3 + 3
+
+
 async def test_a_resend_on_the_short_way_keeps_its_conversations_in_memory(
         db: Database, caplog: pytest.LogCaptureFixture) -> None:
     """The failed short way advanced the seqs in memory: put back, not

@@ -46,6 +46,12 @@ One statement needs no transaction of its own: it runs outside one
 one round trip for the batch. When the rows need more than one statement
 they run in a transaction, the gate first.
 
+A column whose values and type repeat an earlier one's (a message's text
+and push job repeat its conversation, seq, app, sender and time) is sent
+once and read by each CTE from the same parameter: asyncpg encodes every
+element of every array, a tenth of the server's CPU per message at
+saturation (py-spy, bench/pg_saturation.py --profile).
+
 The parameters' types come from the server (each source statement
 prepared once per process); a combined statement is prepared once per shape
 by the driver's statement cache like any other.
@@ -79,8 +85,9 @@ _GATE_CHECK = ("SELECT CASE WHEN (SELECT count(*) FROM g) = $3 THEN 0"
 _Plan = tuple[str, str, tuple[str, ...], tuple[int, ...]]
 # Source SQL -> its plan, or None: sent as it came.
 _plans: dict[str, _Plan | None] = {}
-# Combined statements by their parts' source SQL (and whether gated).
-_combined: dict[tuple[bool, tuple[str, ...]], str] = {}
+# Combined statements by their parts' source SQL (and whether gated, and
+# which columns repeat: ``_same_columns``).
+_combined: dict[tuple[bool, tuple[str, ...], tuple[int, ...]], str] = {}
 
 
 class SeqMoved(Exception):
@@ -248,19 +255,33 @@ class Tail:
 
     def _combined(self, statement: list[_Write], gate: Mapping[int, int] | None
                   ) -> tuple[str, tuple[Any, ...]]:
-        key = (gate is not None, tuple(sql for sql, _, _ in statement))
+        plans = [plan for _, plan, _ in statement if plan is not None]
+        columns = [list(column) for _, _, rows in statement
+                   for column in zip(*rows, strict=True)]
+        same = _same_columns(columns, [t for plan in plans for t in plan[2]])
+        key = (gate is not None, tuple(sql for sql, _, _ in statement), same)
         combined = _combined.get(key)
         if combined is None:
-            combined = _combine([plan for _, plan, _ in statement if plan is not None],
-                                gate is not None)
+            combined = _combine(plans, gate is not None, same)
             if len(_combined) < 256:
                 _combined[key] = combined
         params: list[Any] = []
         if gate is not None:
             params += [list(gate), list(gate.values()), len(gate)]
-        for _, _, rows in statement:
-            params += [list(column) for column in zip(*rows, strict=True)]
+        params += [column for i, column in enumerate(columns) if same[i] == i]
         return combined, tuple(params)
+
+
+def _same_columns(columns: list[list[Any]], types: Sequence[str]) -> tuple[int, ...]:
+    """For each column, the first column of the same type and values (itself
+    if none): a message's text and push job repeat its conversation, seq,
+    app, sender and time, sent once instead of three times (asyncpg encodes
+    every element of every array: about a third of a batch's parameters)."""
+    same: list[int] = []
+    for i, column in enumerate(columns):
+        same.append(next((j for j in range(i) if same[j] == j and types[j] == types[i]
+                          and columns[j] == column), i))
+    return tuple(same)
 
 
 def _in_transaction(conn: Connection) -> bool:
@@ -269,12 +290,19 @@ def _in_transaction(conn: Connection) -> bool:
     return getattr(conn.connection.dbapi_connection, "_transaction", True) is not None
 
 
-def _combine(plans: list[_Plan], gated: bool) -> str:
+def _combine(plans: list[_Plan], gated: bool, same: Sequence[int]) -> str:
+    """The statement of ``plans``' CTEs; column ``i`` of the writes in turn
+    is read from parameter of column ``same[i]`` (see ``_same_columns``)."""
     ctes = [_GATE] if gated else []
     first = 4 if gated else 1
+    number: list[int] = []  # each column's parameter
+    for i, j in enumerate(same):
+        number.append(first if j == i else number[j])
+        first += j == i
+    column = 0
     for i, (_, body, types, _) in enumerate(plans):
-        args = ", ".join(f"${first + j}::{t}[]" for j, t in enumerate(types))
+        args = ", ".join(f"${number[column + j]}::{t}[]" for j, t in enumerate(types))
         names = ", ".join(f"_{j + 1}" for j in range(len(types)))
         ctes.append(f"w{i} AS ({body.replace('<args>', args).replace('<names>', names)})")
-        first += len(types)
+        column += len(types)
     return "WITH " + ", ".join(ctes) + " " + (_GATE_CHECK if gated else "SELECT 0")
