@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, text
@@ -120,6 +121,35 @@ def _repeated_columns(conn: Connection) -> tuple[list[tuple[int, int, int]], int
     found = [(int(k), int(v), int(n)) for k, v, n in cursor.fetchall()]
     cursor.close()
     return found, len(params)
+
+
+def _one_value_columns(conn: Connection) -> tuple[list[tuple[Any, ...]], int]:
+    cursor = conn.connection.cursor()
+    cursor.execute("CREATE TEMPORARY TABLE tail_c (k int NOT NULL, a text NOT NULL, b int8)"
+                   " ON COMMIT DROP")
+    cursor.execute("CREATE TEMPORARY TABLE tail_d (a text NOT NULL, n int8 NOT NULL)"
+                   " ON COMMIT DROP")
+    tail = Tail(conn, cursor, {})
+    tail.executemany("INSERT INTO tail_c (k, a, b) VALUES ($1, $2, $3)",
+                     [(1, "x", None), (2, "x", None), (3, "x", None)])
+    # Every column of one value (and `a` the same as tail_c's, in fewer rows).
+    tail.executemany("INSERT INTO tail_d (a, n) VALUES ($1, $2)", [("x", 5), ("x", 5)])
+    sql, params = tail._combined(tail._statements[-1], {})
+    cursor.execute(sql, params)
+    cursor.execute("SELECT k, a, b FROM tail_c UNION ALL SELECT n, a, NULL FROM tail_d"
+                   " ORDER BY 1")
+    found = [tuple(row) for row in cursor.fetchall()]
+    cursor.close()
+    return found, len(params)
+
+
+async def test_one_value_columns_are_sent_as_the_value(db: Database) -> None:
+    found, params = await db.run_write(_one_value_columns)
+    assert found == [(1, "x", None), (2, "x", None), (3, "x", None), (5, "x", None),
+                     (5, "x", None)]
+    # The gate's three; tail_c: its row count, k, "x", NULL; tail_d: its
+    # row count, "x" (three rows of it are not tail_c's), 5.
+    assert params == 3 + 4 + 3
 
 
 async def test_repeated_columns_are_sent_once(db: Database) -> None:

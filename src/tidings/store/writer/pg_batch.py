@@ -85,9 +85,9 @@ _GATE_CHECK = ("SELECT CASE WHEN (SELECT count(*) FROM g) = $3 THEN 0"
 _Plan = tuple[str, str, tuple[str, ...], tuple[int, ...]]
 # Source SQL -> its plan, or None: sent as it came.
 _plans: dict[str, _Plan | None] = {}
-# Combined statements by their parts' source SQL (and whether gated, and
-# which columns repeat: ``_same_columns``).
-_combined: dict[tuple[bool, tuple[str, ...], tuple[int, ...]], str] = {}
+# Combined statements by their parts' source SQL (and whether gated, which
+# columns repeat another (``_same_columns``) and which hold one value).
+_combined: dict[tuple[bool, tuple[str, ...], tuple[int, ...], tuple[bool, ...]], str] = {}
 
 
 class SeqMoved(Exception):
@@ -255,20 +255,29 @@ class Tail:
 
     def _combined(self, statement: list[_Write], gate: Mapping[int, int] | None
                   ) -> tuple[str, tuple[Any, ...]]:
-        plans = [plan for _, plan, _ in statement if plan is not None]
-        columns = [list(column) for _, _, rows in statement
-                   for column in zip(*rows, strict=True)]
-        same = _same_columns(columns, [t for plan in plans for t in plan[2]])
-        key = (gate is not None, tuple(sql for sql, _, _ in statement), same)
+        writes = [(plan, rows) for _, plan, rows in statement if plan is not None]
+        columns = [list(column) for _, rows in writes for column in zip(*rows, strict=True)]
+        same = _same_columns(columns, [t for plan, _ in writes for t in plan[2]])
+        # A column of one value in every row (an app, a commit's time, a
+        # default) goes as that value, repeated by the statement.
+        one = tuple(len(c) > 1 and c.count(c[0]) == len(c) for c in columns)
+        key = (gate is not None, tuple(sql for sql, _, _ in statement), same, one)
         combined = _combined.get(key)
         if combined is None:
-            combined = _combine(plans, gate is not None, same)
+            combined = _combine([plan for plan, _ in writes], gate is not None, same, one)
             if len(_combined) < 256:
                 _combined[key] = combined
         params: list[Any] = []
         if gate is not None:
             params += [list(gate), list(gate.values()), len(gate)]
-        params += [column for i, column in enumerate(columns) if same[i] == i]
+        column = 0
+        for plan, rows in writes:  # in _combine's order
+            width = len(plan[2])
+            if any(one[column:column + width]):
+                params.append(len(rows))
+            params += [columns[i][0] if one[i] else columns[i]
+                       for i in range(column, column + width) if same[i] == i]
+            column += width
         return combined, tuple(params)
 
 
@@ -290,19 +299,25 @@ def _in_transaction(conn: Connection) -> bool:
     return getattr(conn.connection.dbapi_connection, "_transaction", True) is not None
 
 
-def _combine(plans: list[_Plan], gated: bool, same: Sequence[int]) -> str:
+def _combine(plans: list[_Plan], gated: bool, same: Sequence[int], one: Sequence[bool]) -> str:
     """The statement of ``plans``' CTEs; column ``i`` of the writes in turn
-    is read from parameter of column ``same[i]`` (see ``_same_columns``)."""
+    is read from the parameter of column ``same[i]`` (see ``_same_columns``),
+    one value repeated to its write's row count (a parameter before the
+    write's own) when ``one[i]``."""
     ctes = [_GATE] if gated else []
     first = 4 if gated else 1
     number: list[int] = []  # each column's parameter
-    for i, j in enumerate(same):
-        number.append(first if j == i else number[j])
-        first += j == i
-    column = 0
     for i, (_, body, types, _) in enumerate(plans):
-        args = ", ".join(f"${number[column + j]}::{t}[]" for j, t in enumerate(types))
+        column = len(number)
+        count = first if any(one[column:column + len(types)]) else 0
+        first += count > 0
+        args: list[str] = []
+        for k, t in enumerate(types, column):
+            number.append(first if same[k] == k else number[same[k]])
+            first += same[k] == k
+            args.append(f"array_fill(${number[k]}::{t}, ARRAY[${count}::int4])" if one[k]
+                        else f"${number[k]}::{t}[]")
         names = ", ".join(f"_{j + 1}" for j in range(len(types)))
-        ctes.append(f"w{i} AS ({body.replace('<args>', args).replace('<names>', names)})")
-        column += len(types)
+        cte = body.replace("<args>", ", ".join(args)).replace("<names>", names)
+        ctes.append(f"w{i} AS ({cte})")
     return "WITH " + ", ".join(ctes) + " " + (_GATE_CHECK if gated else "SELECT 0")
