@@ -143,6 +143,8 @@ async def counted(target: Any, args: argparse.Namespace, url: str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--old", default="", help="an old src/ to alternate with this one")
+    parser.add_argument("--side", action="append", default=[], metavar="NAME=SRC",
+                        help="more src/ to alternate, each named")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--pairs", type=int, default=50)
     parser.add_argument("--window", type=int, default=16)
@@ -155,7 +157,8 @@ def main() -> None:
     args = parser.parse_args()
     if not {SERVER_CPU, CLIENT_CPU} <= os.sched_getaffinity(0):
         sys.exit(f"need CPUs {SERVER_CPU} and {CLIENT_CPU}")
-    sides = [("new", "")] + ([("old", args.old)] if args.old else [])
+    sides = [("new", "")] + ([("old", args.old)] if args.old else []) + [
+        tuple(side.split("=", 1)) for side in args.side]
     number = 0
     with xmpp_servers.postgres((*SETTINGS, *args.setting)) as pg:
         for round_ in range(args.rounds):

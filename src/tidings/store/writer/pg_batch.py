@@ -48,9 +48,13 @@ they run in a transaction, the gate first.
 
 A column whose values and type repeat an earlier one's (a message's text
 and push job repeat its conversation, seq, app, sender and time) is sent
-once and read by each CTE from the same parameter: asyncpg encodes every
-element of every array, a tenth of the server's CPU per message at
-saturation (py-spy, bench/pg_saturation.py --profile).
+once and read by each CTE from the same parameter, and a column of one
+value in every row (the app, the commit's time, a default) as that value,
+which the statement repeats (``array_fill``) to its write's row count:
+asyncpg encodes every element of every array, a tenth of the server's CPU
+per message at saturation (py-spy, bench/pg_saturation.py --profile); the
+two cut the writer's CPU per message by a fifth at 256 per batch
+(bench/README.md, perf-pgsat).
 
 The parameters' types come from the server (each source statement
 prepared once per process); a combined statement is prepared once per shape
