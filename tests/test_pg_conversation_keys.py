@@ -2,9 +2,12 @@
 conversation, kept by statement triggers (migration 0025) instead of
 foreign keys: a row of a missing conversation is refused with the key's
 SQLSTATE and nothing of its statement is written; a conversation deleted
-takes its messages and texts with it; the writer's batches pass."""
+takes its messages and texts with it, also those of a transaction that
+wrote in it meanwhile (the check's lock); the writer's batches pass."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from sqlalchemy import text
@@ -78,3 +81,34 @@ async def test_a_deleted_conversation_takes_its_rows(db: Database) -> None:
             " (SELECT count(*) FROM messages WHERE conversation_id = :other)"),
             {"id": conv, "other": other})).one()
     assert tuple(left) == (0, 0, 1)
+
+
+async def test_a_delete_waits_for_the_rows_written_meanwhile(db: Database) -> None:
+    """The check locks the conversation until the commit, as the key's did:
+    a delete meanwhile waits, then takes the new rows with it (without the
+    lock they would stay, of a conversation gone)."""
+    writer = new_writer(db)
+    try:
+        await seq_of(writer, "m1")
+    finally:
+        await writer.stop()
+    conv = await conversation_id(db)
+    async with db.writer.connect() as inserting, db.writer.connect() as deleting:
+        await inserting.begin()
+        await inserting.execute(INSERT_MESSAGES, {"convs": [conv], "seqs": [50]})
+
+        async def delete() -> None:
+            await deleting.begin()
+            await deleting.execute(text("DELETE FROM conversations WHERE id = :id"),
+                                   {"id": conv})
+            await deleting.commit()
+
+        deleted = asyncio.create_task(delete())
+        await asyncio.sleep(0.3)
+        assert not deleted.done()  # held by the insert's lock
+        await inserting.commit()
+        await deleted
+    async with db.reader.connect() as conn:
+        left = (await conn.execute(text(
+            "SELECT count(*) FROM messages WHERE conversation_id = :id"), {"id": conv})).one()
+    assert left[0] == 0
