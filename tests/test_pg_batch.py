@@ -111,8 +111,9 @@ def _repeated_columns(conn: Connection) -> tuple[list[tuple[int, int, int]], int
     # k and v hold the same values (one int4 parameter for both), n too but
     # as int8 (its own); tail_x repeats k (sent once) and n in another order.
     tail.executemany("INSERT INTO tail_m (k, v, n) VALUES ($1, $2, $3)",
-                     [(1, 1, 1), (2, 2, 2), (3, 3, 3)])
-    tail.executemany("INSERT INTO tail_x (k, n) VALUES ($1, $2)", [(1, 3), (2, 2), (3, 1)])
+                     [(k, k, k) for k in range(1, 21)])
+    tail.executemany("INSERT INTO tail_x (k, n) VALUES ($1, $2)",
+                     [(k, 21 - k) for k in range(1, 21)])
     statement = tail._statements[-1]
     sql, params = tail._combined(statement, {})
     cursor.execute(sql, params)
@@ -127,17 +128,20 @@ def _one_value_columns(conn: Connection) -> tuple[list[tuple[Any, ...]], int]:
     cursor = conn.connection.cursor()
     cursor.execute("CREATE TEMPORARY TABLE tail_c (k int NOT NULL, a text NOT NULL, b int8)"
                    " ON COMMIT DROP")
-    cursor.execute("CREATE TEMPORARY TABLE tail_d (a text NOT NULL, n int8 NOT NULL)"
-                   " ON COMMIT DROP")
+    for name in ("tail_d", "tail_e"):
+        cursor.execute(f"CREATE TEMPORARY TABLE {name} (a text NOT NULL, n int8 NOT NULL)"
+                       " ON COMMIT DROP")
     tail = Tail(conn, cursor, {})
     tail.executemany("INSERT INTO tail_c (k, a, b) VALUES ($1, $2, $3)",
-                     [(1, "x", None), (2, "x", None), (3, "x", None)])
+                     [(k, "x", None) for k in range(20)])
     # Every column of one value (and `a` the same as tail_c's, in fewer rows).
-    tail.executemany("INSERT INTO tail_d (a, n) VALUES ($1, $2)", [("x", 5), ("x", 5)])
+    tail.executemany("INSERT INTO tail_d (a, n) VALUES ($1, $2)", [("x", 5)] * 17)
+    # Fewer rows than _MANY: arrays, however alike.
+    tail.executemany("INSERT INTO tail_e (a, n) VALUES ($1, $2)", [("y", 6)] * 3)
     sql, params = tail._combined(tail._statements[-1], {})
     cursor.execute(sql, params)
     cursor.execute("SELECT k, a, b FROM tail_c UNION ALL SELECT n, a, NULL FROM tail_d"
-                   " ORDER BY 1")
+                   " UNION ALL SELECT n, a, NULL FROM tail_e ORDER BY 1, 2")
     found = [tuple(row) for row in cursor.fetchall()]
     cursor.close()
     return found, len(params)
@@ -145,16 +149,16 @@ def _one_value_columns(conn: Connection) -> tuple[list[tuple[Any, ...]], int]:
 
 async def test_one_value_columns_are_sent_as_the_value(db: Database) -> None:
     found, params = await db.run_write(_one_value_columns)
-    assert found == [(1, "x", None), (2, "x", None), (3, "x", None), (5, "x", None),
-                     (5, "x", None)]
+    assert found == sorted([(k, "x", None) for k in range(20)] + [(5, "x", None)] * 17
+                           + [(6, "y", None)] * 3)
     # The gate's three; tail_c: its row count, k, "x", NULL; tail_d: its
-    # row count, "x" (three rows of it are not tail_c's), 5.
-    assert params == 3 + 4 + 3
+    # row count, "x" (not tail_c's: fewer rows), 5; tail_e: two arrays.
+    assert params == 3 + 4 + 3 + 2
 
 
 async def test_repeated_columns_are_sent_once(db: Database) -> None:
     found, params = await db.run_write(_repeated_columns)
-    assert found == [(1, 1, 13), (2, 2, 22), (3, 3, 31)]
+    assert found == [(k, k, k * 10 + 21 - k) for k in range(1, 21)]
     # The gate's three, then k (for k, v and tail_x's k), tail_m's n, tail_x's n.
     assert params == 3 + 3
 

@@ -50,7 +50,8 @@ A column whose values and type repeat an earlier one's (a message's text
 and push job repeat its conversation, seq, app, sender and time) is sent
 once and read by each CTE from the same parameter, and a column of one
 value in every row (the app, the commit's time, a default) as that value,
-which the statement repeats (``array_fill``) to its write's row count:
+which the statement repeats (``array_fill``) to its write's row count
+(both from 16 rows, ``_MANY``):
 asyncpg encodes every element of every array, a tenth of the server's CPU
 per message at saturation (py-spy, bench/pg_saturation.py --profile); the
 two cut the writer's CPU per message by a fifth at 256 per batch
@@ -89,6 +90,11 @@ _GATE_CHECK = ("SELECT CASE WHEN (SELECT count(*) FROM g) = $3 THEN 0"
 _Plan = tuple[str, str, tuple[str, ...], tuple[int, ...]]
 # Source SQL -> its plan, or None: sent as it came.
 _plans: dict[str, _Plan | None] = {}
+# Rows from which a write's columns are compared (``_same_columns``, one
+# value): a few rows gain little, and their chance equalities (two seqs, a
+# lone sender) would make a statement shape each, prepared again each time
+# the driver's statement cache lets one go.
+_MANY = 16
 # Combined statements by their parts' source SQL (and whether gated, which
 # columns repeat another (``_same_columns``) and which hold one value).
 _combined: dict[tuple[bool, tuple[str, ...], tuple[int, ...], tuple[bool, ...]], str] = {}
@@ -264,7 +270,7 @@ class Tail:
         same = _same_columns(columns, [t for plan, _ in writes for t in plan[2]])
         # A column of one value in every row (an app, a commit's time, a
         # default) goes as that value, repeated by the statement.
-        one = tuple(len(c) > 1 and c.count(c[0]) == len(c) for c in columns)
+        one = tuple(len(c) >= _MANY and c.count(c[0]) == len(c) for c in columns)
         key = (gate is not None, tuple(sql for sql, _, _ in statement), same, one)
         combined = _combined.get(key)
         if combined is None:
@@ -293,7 +299,7 @@ def _same_columns(columns: list[list[Any]], types: Sequence[str]) -> tuple[int, 
     same: list[int] = []
     for i, column in enumerate(columns):
         same.append(next((j for j in range(i) if same[j] == j and types[j] == types[i]
-                          and columns[j] == column), i))
+                          and columns[j] == column), i) if len(column) >= _MANY else i)
     return tuple(same)
 
 
