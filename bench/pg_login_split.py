@@ -55,8 +55,8 @@ def main() -> None:
     args = parser.parse_args()
     sides = [("old", args.old), ("new", "")] if args.old else [("new", "")]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in sides}
-    with postgres("-c shared_preload_libraries=pg_stat_statements"
-                  " -c pg_stat_statements.track_planning=on") as pg:
+    with postgres(("shared_preload_libraries=pg_stat_statements",
+                   "pg_stat_statements.track_planning=on")) as pg:
         for i in range(args.rounds):
             for name, src in (sides if i % 2 == 0 else sides[::-1]):
                 profile = args.profile and f"{args.profile}.{name}{i}"

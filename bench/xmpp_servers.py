@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -234,12 +234,11 @@ def pg_bin_dir() -> Path | None:
 
 
 @contextlib.contextmanager
-def postgres(options: str = "") -> Iterator[Postgres]:
+def postgres(settings: Sequence[str] = ()) -> Iterator[Postgres]:
     """A PostgreSQL cluster with the defaults that matter here (fsync on,
     synchronous_commit on: a commit waits for its WAL flush, as SQLite's
-    does), pinned to CPU 0 with the Tidings server it serves. ``options``:
-    more ``-c name=value`` settings (bench/pg_login_split.py loads
-    pg_stat_statements)."""
+    does), pinned to CPU 0 with the Tidings server it serves; ``settings``
+    are more ``name=value`` for its command line (a bench's extensions)."""
     bin_dir = pg_bin_dir()
     if bin_dir is None:
         sys.exit("PostgreSQL is not installed (apt-get install -y postgresql)")
@@ -258,7 +257,8 @@ def postgres(options: str = "") -> Iterator[Postgres]:
     try:
         run("initdb", "-D", f"{root}/data", "-U", "postgres", "-A", "trust", "-E", "UTF8")
         options = (f"-c listen_addresses={HOST} -c port={port} "
-                   f"-c unix_socket_directories={root} -c max_connections=200 {options}")
+                   f"-c unix_socket_directories={root} -c max_connections=200"
+                   + "".join(f" -c {setting}" for setting in settings))
         start = ["taskset", "-c", str(SERVER_CPU), str(bin_dir / "pg_ctl"), "-D",
                  f"{root}/data", "-o", options, "-l", f"{root}/log", "-w", "start"]
         subprocess.run(["runuser", "-u", "postgres", "--", *start] if as_root else start,

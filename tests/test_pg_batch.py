@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, text
@@ -98,6 +99,68 @@ def _rows(conn: Connection) -> list[tuple[int, int]]:
 async def test_rows_in_one_statement_come_out_as_in_turn(db: Database) -> None:
     found = await db.run_write(_rows)
     assert found == [(1, 1400), (2, 2000), (3, 30), (4, 0), (7, -1), (8, -1)]
+
+
+def _repeated_columns(conn: Connection) -> tuple[list[tuple[int, int, int]], int]:
+    cursor = conn.connection.cursor()
+    cursor.execute("CREATE TEMPORARY TABLE tail_m (k int PRIMARY KEY, v int NOT NULL,"
+                   " n int8 NOT NULL) ON COMMIT DROP")
+    cursor.execute("CREATE TEMPORARY TABLE tail_x (k int NOT NULL, n int8 NOT NULL)"
+                   " ON COMMIT DROP")
+    tail = Tail(conn, cursor, {})
+    # k and v hold the same values (one int4 parameter for both), n too but
+    # as int8 (its own); tail_x repeats k (sent once) and n in another order.
+    tail.executemany("INSERT INTO tail_m (k, v, n) VALUES ($1, $2, $3)",
+                     [(k, k, k) for k in range(1, 21)])
+    tail.executemany("INSERT INTO tail_x (k, n) VALUES ($1, $2)",
+                     [(k, 21 - k) for k in range(1, 21)])
+    statement = tail._statements[-1]
+    sql, params = tail._combined(statement, {})
+    cursor.execute(sql, params)
+    cursor.execute("SELECT m.k, m.v, m.n * 10 + x.n FROM tail_m m JOIN tail_x x USING (k)"
+                   " ORDER BY 1")
+    found = [(int(k), int(v), int(n)) for k, v, n in cursor.fetchall()]
+    cursor.close()
+    return found, len(params)
+
+
+def _one_value_columns(conn: Connection) -> tuple[list[tuple[Any, ...]], int]:
+    cursor = conn.connection.cursor()
+    cursor.execute("CREATE TEMPORARY TABLE tail_c (k int NOT NULL, a text NOT NULL, b int8)"
+                   " ON COMMIT DROP")
+    for name in ("tail_d", "tail_e"):
+        cursor.execute(f"CREATE TEMPORARY TABLE {name} (a text NOT NULL, n int8 NOT NULL)"
+                       " ON COMMIT DROP")
+    tail = Tail(conn, cursor, {})
+    tail.executemany("INSERT INTO tail_c (k, a, b) VALUES ($1, $2, $3)",
+                     [(k, "x", None) for k in range(20)])
+    # Every column of one value (and `a` the same as tail_c's, in fewer rows).
+    tail.executemany("INSERT INTO tail_d (a, n) VALUES ($1, $2)", [("x", 5)] * 17)
+    # Fewer rows than _MANY: arrays, however alike.
+    tail.executemany("INSERT INTO tail_e (a, n) VALUES ($1, $2)", [("y", 6)] * 3)
+    sql, params = tail._combined(tail._statements[-1], {})
+    cursor.execute(sql, params)
+    cursor.execute("SELECT k, a, b FROM tail_c UNION ALL SELECT n, a, NULL FROM tail_d"
+                   " UNION ALL SELECT n, a, NULL FROM tail_e ORDER BY 1, 2")
+    found = [tuple(row) for row in cursor.fetchall()]
+    cursor.close()
+    return found, len(params)
+
+
+async def test_one_value_columns_are_sent_as_the_value(db: Database) -> None:
+    found, params = await db.run_write(_one_value_columns)
+    assert found == sorted([(k, "x", None) for k in range(20)] + [(5, "x", None)] * 17
+                           + [(6, "y", None)] * 3)
+    # The gate's three; tail_c: its row count, k, "x", NULL; tail_d: its
+    # row count, "x" (not tail_c's: fewer rows), 5; tail_e: two arrays.
+    assert params == 3 + 4 + 3 + 2
+
+
+async def test_repeated_columns_are_sent_once(db: Database) -> None:
+    found, params = await db.run_write(_repeated_columns)
+    assert found == [(k, k, k * 10 + 21 - k) for k in range(1, 21)]
+    # The gate's three, then k (for k, v and tail_x's k), tail_m's n, tail_x's n.
+    assert params == 3 + 3
 
 
 async def test_a_resend_on_the_short_way_keeps_its_conversations_in_memory(

@@ -11,7 +11,15 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support import Server
-from tidings.store.schema import made_by_migrations_only, metadata
+from tidings.store.schema import KEYS_BY_TRIGGER, made_by_migrations_only, metadata
+
+
+def by_trigger(diff: Any) -> bool:
+    """A key PostgreSQL keeps by triggers (migration 0026): the only
+    difference allowed, and only there."""
+    return (isinstance(diff, tuple) and diff[0] == "add_fk"
+            and diff[1].parent.name in KEYS_BY_TRIGGER
+            and [c.name for c in diff[1].columns] == ["conversation_id"])
 
 
 async def test_migrated_database_equals_schema(server: Server) -> None:
@@ -26,7 +34,8 @@ async def test_migrated_database_equals_schema(server: Server) -> None:
         context = MigrationContext.configure(conn, opts={
             "compare_type": postgres,
             "include_name": lambda name, _type, _parent: not made_by_migrations_only(name)})
-        return list(compare_metadata(context, metadata))
+        return [d for d in compare_metadata(context, metadata)
+                if not (postgres and by_trigger(d))]
 
     engine = create_async_engine(url)
     try:

@@ -423,6 +423,12 @@ message_texts = Table(
 )
 
 
+# Keys to conversations PostgreSQL keeps by statement triggers instead of
+# foreign keys (migration 0026: one check per statement, not per row); the
+# schema comparison skips these on PostgreSQL.
+KEYS_BY_TRIGGER = frozenset({"messages", "message_texts"})
+
+
 def made_by_migrations_only(name: str | None) -> bool:
     """The objects of one database only that migration 0009 makes and this
     metadata leaves out: SQLite's FTS5 table ``message_texts_fts`` with the

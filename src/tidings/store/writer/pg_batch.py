@@ -46,6 +46,17 @@ One statement needs no transaction of its own: it runs outside one
 one round trip for the batch. When the rows need more than one statement
 they run in a transaction, the gate first.
 
+A column whose values and type repeat an earlier one's (a message's text
+and push job repeat its conversation, seq, app, sender and time) is sent
+once and read by each CTE from the same parameter, and a column of one
+value in every row (the app, the commit's time, a default) as that value,
+which the statement repeats (``array_fill``) to its write's row count
+(both from 16 rows, ``_MANY``):
+asyncpg encodes every element of every array, a tenth of the server's CPU
+per message at saturation (py-spy, bench/pg_saturation.py --profile); the
+two cut the writer's CPU per message by a fifth at 256 per batch
+(bench/README.md, perf-pgsat).
+
 The parameters' types come from the server (each source statement
 prepared once per process); a combined statement is prepared once per shape
 by the driver's statement cache like any other.
@@ -79,8 +90,14 @@ _GATE_CHECK = ("SELECT CASE WHEN (SELECT count(*) FROM g) = $3 THEN 0"
 _Plan = tuple[str, str, tuple[str, ...], tuple[int, ...]]
 # Source SQL -> its plan, or None: sent as it came.
 _plans: dict[str, _Plan | None] = {}
-# Combined statements by their parts' source SQL (and whether gated).
-_combined: dict[tuple[bool, tuple[str, ...]], str] = {}
+# Rows from which a write's columns are compared (``_same_columns``, one
+# value): a few rows gain little, and their chance equalities (two seqs, a
+# lone sender) would make a statement shape each, prepared again each time
+# the driver's statement cache lets one go.
+_MANY = 16
+# Combined statements by their parts' source SQL (and whether gated, which
+# columns repeat another (``_same_columns``) and which hold one value).
+_combined: dict[tuple[bool, tuple[str, ...], tuple[int, ...], tuple[bool, ...]], str] = {}
 
 
 class SeqMoved(Exception):
@@ -248,19 +265,42 @@ class Tail:
 
     def _combined(self, statement: list[_Write], gate: Mapping[int, int] | None
                   ) -> tuple[str, tuple[Any, ...]]:
-        key = (gate is not None, tuple(sql for sql, _, _ in statement))
+        writes = [(plan, rows) for _, plan, rows in statement if plan is not None]
+        columns = [list(column) for _, rows in writes for column in zip(*rows, strict=True)]
+        same = _same_columns(columns, [t for plan, _ in writes for t in plan[2]])
+        # A column of one value in every row (an app, a commit's time, a
+        # default) goes as that value, repeated by the statement.
+        one = tuple(len(c) >= _MANY and c.count(c[0]) == len(c) for c in columns)
+        key = (gate is not None, tuple(sql for sql, _, _ in statement), same, one)
         combined = _combined.get(key)
         if combined is None:
-            combined = _combine([plan for _, plan, _ in statement if plan is not None],
-                                gate is not None)
+            combined = _combine([plan for plan, _ in writes], gate is not None, same, one)
             if len(_combined) < 256:
                 _combined[key] = combined
         params: list[Any] = []
         if gate is not None:
             params += [list(gate), list(gate.values()), len(gate)]
-        for _, _, rows in statement:
-            params += [list(column) for column in zip(*rows, strict=True)]
+        column = 0
+        for plan, rows in writes:  # in _combine's order
+            width = len(plan[2])
+            if any(one[column:column + width]):
+                params.append(len(rows))
+            params += [columns[i][0] if one[i] else columns[i]
+                       for i in range(column, column + width) if same[i] == i]
+            column += width
         return combined, tuple(params)
+
+
+def _same_columns(columns: list[list[Any]], types: Sequence[str]) -> tuple[int, ...]:
+    """For each column, the first column of the same type and values (itself
+    if none): a message's text and push job repeat its conversation, seq,
+    app, sender and time, sent once instead of three times (asyncpg encodes
+    every element of every array: about a third of a batch's parameters)."""
+    same: list[int] = []
+    for i, column in enumerate(columns):
+        same.append(next((j for j in range(i) if same[j] == j and types[j] == types[i]
+                          and columns[j] == column), i) if len(column) >= _MANY else i)
+    return tuple(same)
 
 
 def _in_transaction(conn: Connection) -> bool:
@@ -269,12 +309,25 @@ def _in_transaction(conn: Connection) -> bool:
     return getattr(conn.connection.dbapi_connection, "_transaction", True) is not None
 
 
-def _combine(plans: list[_Plan], gated: bool) -> str:
+def _combine(plans: list[_Plan], gated: bool, same: Sequence[int], one: Sequence[bool]) -> str:
+    """The statement of ``plans``' CTEs; column ``i`` of the writes in turn
+    is read from the parameter of column ``same[i]`` (see ``_same_columns``),
+    one value repeated to its write's row count (a parameter before the
+    write's own) when ``one[i]``."""
     ctes = [_GATE] if gated else []
     first = 4 if gated else 1
+    number: list[int] = []  # each column's parameter
     for i, (_, body, types, _) in enumerate(plans):
-        args = ", ".join(f"${first + j}::{t}[]" for j, t in enumerate(types))
+        column = len(number)
+        count = first if any(one[column:column + len(types)]) else 0
+        first += count > 0
+        args: list[str] = []
+        for k, t in enumerate(types, column):
+            number.append(first if same[k] == k else number[same[k]])
+            first += same[k] == k
+            args.append(f"array_fill(${number[k]}::{t}, ARRAY[${count}::int4])" if one[k]
+                        else f"${number[k]}::{t}[]")
         names = ", ".join(f"_{j + 1}" for j in range(len(types)))
-        ctes.append(f"w{i} AS ({body.replace('<args>', args).replace('<names>', names)})")
-        first += len(types)
+        cte = body.replace("<args>", ", ".join(args)).replace("<names>", names)
+        ctes.append(f"w{i} AS ({cte})")
     return "WITH " + ", ".join(ctes) + " " + (_GATE_CHECK if gated else "SELECT 0")
