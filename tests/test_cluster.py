@@ -523,9 +523,12 @@ async def test_each_after_send_callback_is_posted_once_by_one_of_the_processes(
     app_server = AppServer().start()
     try:
         with nodes[0].http(app, app.admin) as http:
+            # The longest timeout: a post answered late on a loaded machine
+            # is retried (at least once, by design) and would look like a
+            # second claim.
             reply = http.put("/v1/admin/callbacks", json={
-                "url": app_server.url, "events": {"before_send": False,
-                                                  "state_change": False}})
+                "url": app_server.url, "timeout_ms": 10_000,
+                "events": {"before_send": False, "state_change": False}})
             assert reply.status_code == 200, reply.text
         # The other processes are told to read the app's callback settings
         # again (their cache would keep them an hour): a moment for the news.
