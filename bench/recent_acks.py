@@ -20,7 +20,7 @@ import orjson
 from tidings.domain.elements import MessageState
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.domain.records import Committed, NewMessage, StoredMessage
-from tidings.services.messaging.sending import RecentAck
+from tidings.services.messaging.sending import recent_of
 
 
 def committed(i: int, client_msg_id: str, text: str) -> Committed:
@@ -43,7 +43,7 @@ def measure(entries: int, text_bytes: int, slim: bool) -> float:
     kept: OrderedDict[Any, Any] = OrderedDict()
     for i, dedup in enumerate(keys):
         c = committed(i, dedup[2], text)
-        kept[dedup] = RecentAck(c) if slim else c
+        kept[dedup] = recent_of(c) if slim else c
         del c
     used = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
