@@ -50,8 +50,9 @@ from tidings.store.writer.changes import ChangeHook, Changes
 from tidings.store.writer.conversations import Conversations
 from tidings.store.writer.group_ops import GroupOpHook, GroupOps
 from tidings.store.writer.messages import MessageRows, repeated, send_key
-from tidings.store.writer.pg_batch import Gate, SeqMoved, Tail, seq_gate
+from tidings.store.writer.pg_batch import Tail
 from tidings.store.writer.rows import LaterWork, TransactionRows, overrides
+from tidings.store.writer.short_way import Gate, SeqMoved, seq_gate
 
 log = logging.getLogger(__name__)
 

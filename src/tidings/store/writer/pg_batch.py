@@ -25,7 +25,7 @@ repeat across rows goes on its own; only the plain forms are rewritten
 (``INSERT INTO t (...) VALUES (...)``, optionally ``ON CONFLICT DO
 NOTHING``, and ``UPDATE t SET ... WHERE ...`` without a subquery).
 
-**The batch in one statement** (``seq_gate``): when a batch holds only
+**The batch in one statement** (``seq_gate``, short_way.py): when a batch holds only
 sends to conversations the writer has in memory, it skips the dedup and the
 lock: the seqs come from memory, and the statement's first part locks the
 conversations (in id order) whose ``last_seq`` is still what memory says;
@@ -72,10 +72,6 @@ from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.util import await_only
 
-from tidings.domain.ids import ConversationKind
-from tidings.domain.records import NewMessage, Request
-from tidings.store.writer.conversations import Conv, Conversations
-
 _INSERT = re.compile(
     r"^INSERT INTO (\w+) (\([^()]*\)) VALUES \(([^()]*)\)( ON CONFLICT DO NOTHING)?$", re.S)
 _UPDATE = re.compile(r"^UPDATE (\w+) SET ((?:(?! WHERE ).)*) WHERE (.*)$", re.S)
@@ -98,54 +94,6 @@ _MANY = 16
 # Combined statements by their parts' source SQL (and whether gated, which
 # columns repeat another (``_same_columns``) and which hold one value).
 _combined: dict[tuple[bool, tuple[str, ...], tuple[int, ...], tuple[bool, ...]], str] = {}
-
-
-class SeqMoved(Exception):
-    """A batch taken the short way must go the long way (a conflict for
-    ``MessageWriter._commit``, which tries again)."""
-
-    sqlstate = "40001"
-
-
-class Gate:
-    """A batch's conversations as the writer remembered them before the
-    short way: ``seqs`` (each one's ``last_seq``, which the statement
-    checks) and their counters, put back when the short way fails."""
-
-    __slots__ = ("_saved", "seqs")
-
-    def __init__(self) -> None:
-        self.seqs: dict[int, int] = {}
-        self._saved: list[tuple[Conv, int, int, int]] = []
-
-    def add(self, conv: Conv) -> None:
-        if conv.id not in self.seqs:
-            self.seqs[conv.id] = conv.last_seq
-            self._saved.append((conv, conv.last_message_seq, conv.last_msg_no, conv.last_time))
-
-    def restore(self) -> None:
-        """The counters as before the failed short way (the long way then
-        needs no read of what memory holds)."""
-        for conv, last_message_seq, last_msg_no, last_time in self._saved:
-            conv.last_seq = self.seqs[conv.id]
-            conv.last_message_seq, conv.last_msg_no = last_message_seq, last_msg_no
-            conv.last_time = last_time
-
-
-def seq_gate(conversations: Conversations, requests: Sequence[Request]) -> Gate | None:
-    """For a batch that may be written in one statement: its conversations
-    as the writer remembers them; None when the batch needs the long way
-    (not only sends, a conversation not in memory, a group without its
-    state)."""
-    gate = Gate()
-    for r in requests:
-        if not isinstance(r, NewMessage):
-            return None
-        conv = conversations.get(r.key)
-        if conv is None or (r.key.kind is ConversationKind.GROUP and conv.group is None):
-            return None
-        gate.add(conv)
-    return gate
 
 
 def _columns(sql: str) -> str:
