@@ -7,6 +7,7 @@ these declarations."""
 from __future__ import annotations
 
 import os
+from functools import cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -15,7 +16,14 @@ from tests.gateway.test_links import ticket
 from tests.media_files import png
 from tests.push_support import Browser
 from tests.support import App, Conn, Server
-from tidings.protocol.schema import protocol_schema
+from tidings.protocol import schema as protocol_module
+
+
+@cache
+def protocol_schema() -> dict[str, Any]:
+    # Built once: the whole document is pydantic's work of ~1 s on a loaded
+    # machine, and the test checks ~60 replies against it.
+    return protocol_module.protocol_schema()
 
 
 def problems(value: Any, schema: dict[str, Any], defs: dict[str, Any], at: str) -> list[str]:
