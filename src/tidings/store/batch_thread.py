@@ -53,6 +53,10 @@ class BatchThread:
         # SQLAlchemy's pool wrapper once, not per batch).
         self._raw: Any = None
         self._begin: Any = None
+        # The connection's own ``synchronous`` level, put back after an
+        # unsynced transaction (FULL as the engine sets it; a bench's OFF
+        # stays OFF: bench/writer_alone.py --unsynced).
+        self._level = "FULL"
 
     @property
     def engine(self) -> Engine:
@@ -112,6 +116,7 @@ class BatchThread:
             self._raw = self._conn.connection.driver_connection
             assert self._raw is not None
             self._begin = self._raw.cursor()
+            self._level = str(self._raw.execute("PRAGMA synchronous").fetchone()[0])
         conn, raw = self._conn, self._raw
         sound = False  # a failure after which the connection is kept
         try:
@@ -134,7 +139,7 @@ class BatchThread:
                 raw.commit()
             finally:
                 if not synced:
-                    raw.execute("PRAGMA synchronous=FULL")
+                    raw.execute(f"PRAGMA synchronous={self._level}")
             if conn.in_transaction():
                 conn.commit()  # SQLAlchemy's own state: the driver has committed
             return result
