@@ -13,7 +13,6 @@ Python work on the writer's behalf and of the thread's own
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -97,9 +96,12 @@ class BatchThread:
                     result = self._in_transaction(work, args, synced)
                 except BaseException as exc:  # handed to the awaiting task
                     error = exc
-            # A loop closed meanwhile has nobody left to answer.
-            with contextlib.suppress(RuntimeError):
+            # Not contextlib.suppress: an object made per batch (414 ns
+            # against 12 for the try, timeit).
+            try:  # noqa: SIM105
                 future.get_loop().call_soon_threadsafe(_settle, future, result, error)
+            except RuntimeError:
+                pass  # a loop closed meanwhile has nobody left to answer
             if self._after_commit is not None and error is None and self._raw is not None:
                 self._after_commit(self._raw)
 
