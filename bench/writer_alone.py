@@ -14,13 +14,16 @@ transaction and commit), user and system, and the batch size.
     python bench/writer_alone.py --senders 16 --messages 8000
     python bench/writer_alone.py --senders 1 --messages 2000 --fresh
     python bench/writer_alone.py --senders 1 --messages 4000 --unsynced
+    python bench/writer_alone.py --senders 1 --messages 3000 --unsynced --search off
 
 ``--fresh``: each message is the first between its sender and a new peer
 (the commit makes the conversation and its two members). ``--unsynced``:
 SQLite's batch connection commits with ``synchronous=OFF``, so the figures
 are the statements' and the commit's CPU without the ``fdatasync``'s
 (whose kernel time and wake-ups move with the other processes' I/O on a
-shared machine, more than a few statements' cost).
+shared machine, more than a few statements' cost). ``--search off``: no
+``TextRows``, so on SQLite no search step follows the commits (its share of
+a lone message: the same run with and without it).
 
 For old against new, run it with ``PYTHONPATH`` at an extracted ``src/``.
 Prints one JSON line.
@@ -77,7 +80,8 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         event.listen(db.batch.engine, "connect",
                      lambda dbapi_conn, _: dbapi_conn.execute("PRAGMA synchronous=OFF"))
     writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
-    writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db))
+    search = [TextRows(db)] if args.search == "on" else []
+    writer.register(*search, MediaRefRows(db), MentionRows(db), OutboxRows(db))
     attach_push(writer, PushJobRows(db, lambda app: True))
     writer.start()
     body = orjson.dumps([{"type": "text", "text": "see you at the station at noon"}]).decode()
@@ -121,6 +125,8 @@ def main() -> None:
                         help="each message to a new peer (its conversation made in its commit)")
     parser.add_argument("--unsynced", action="store_true",
                         help="SQLite's commits without fdatasync (the CPU of the statements)")
+    parser.add_argument("--search", choices=("on", "off"), default="on",
+                        help="off: no search rows (on SQLite: no search step after the commits)")
     parser.add_argument("--cpu", type=int, default=0, help="pin this process to this CPU")
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.cpu})

@@ -11,7 +11,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPICursor
 
 from tests.support import count_texts_sql
-from tidings.domain.elements import EntryKind
+from tidings.domain.elements import EntryKind, ImportMode
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.groups import GroupState
 from tidings.domain.ids import ConversationKey, ConversationKind
@@ -223,5 +223,55 @@ async def test_a_resend_among_new_sends_gets_its_first_ack_and_the_rest_their_se
                 " WHERE c.sdkappid = :app AND c.b = 'bob' AND m.user_id = 'alice'"),
                 {"app": APP})).one()
         assert tuple(conv) == (5, 5, 5, 5)
+    finally:
+        await writer.stop()
+
+
+async def test_a_lone_send_writes_its_row_its_counters_and_its_read_cursor_only(
+        db: Database) -> None:
+    # A batch of one send to a conversation in memory (the usual batch
+    # below saturation) takes the lone way (MessageWriter._write_lone): its
+    # resend, its history import and the long way's first message must
+    # leave the same rows and counters as a batch of many would.
+    statements: list[str] = []
+    if db.batch is not None:  # SQLite: every statement of the batch thread
+        event.listen(db.batch.engine, "connect",
+                     lambda c, r: c.set_trace_callback(statements.append))
+    recorder = Recorder()
+    writer = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
+    writer.register(OutboxRows(db), recorder)  # no later work: the statements are the batch's
+    PushJobRows(db, lambda app: True).attach(writer)
+    writer.start()
+    try:
+        assert (await writer.submit(text_message("m0", "makes the conversation"))
+                ).message.seq == 1
+        statements.clear()
+        recorder.calls.clear()
+        second = await writer.submit(text_message("m1", "alone"))
+        assert (second.duplicate, second.message.seq) == (False, 2)
+        assert recorder.calls == [("message", "m1", 2), ("flush",)]
+        if db.batch is not None:
+            assert [" ".join(s.split()[:3]) for s in statements] == [
+                "BEGIN IMMEDIATE", "INSERT INTO messages", "INSERT INTO callback_outbox",
+                "UPDATE conversations SET", "UPDATE conversation_members SET", "COMMIT"]
+        resent = await writer.submit(text_message("m1", "alone"))
+        assert (resent.duplicate, resent.message.seq) == (True, 2)
+        # Older than the conversation's last message: history (no msg_no,
+        # no read cursor, not the last message), still the next seq.
+        old = await writer.submit(NewMessage(KEY, "alice", "old", "[]", "", time=1,
+                                             imported=ImportMode.HISTORY))
+        assert old.message.seq == 3
+        assert (await writer.submit(text_message("m2", "after"))).message.seq == 4
+        rows = await counts(db)
+        del rows["message_texts"]  # no TextRows here (the search step's, on SQLite)
+        assert rows == {"messages": 4, "callback_outbox": 3, "push_jobs": 3}
+        async with db.reader.connect() as conn:
+            conv = (await conn.execute(text(
+                "SELECT c.last_seq, c.last_message_seq, c.last_msg_no, m.read_seq,"
+                " m.read_msg_no FROM conversations c"
+                " JOIN conversation_members m ON m.conversation_id = c.id"
+                " WHERE c.sdkappid = :app AND c.b = 'bob' AND m.user_id = 'alice'"),
+                {"app": APP})).one()
+        assert tuple(conv) == (4, 4, 3, 4, 3)
     finally:
         await writer.stop()

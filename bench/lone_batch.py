@@ -1,0 +1,111 @@
+"""A lone batch's work on the writer's connection, on one thread, without the
+hand-off or the disk (issue 19: a message that commits alone).
+
+The writer is built as ``runtime.py`` builds it (the features' rows) on a
+fresh SQLite file in ``/dev/shm`` at ``synchronous=OFF``; its conversation is
+made and held in memory, then ``--messages`` one-message batches run in a
+row on this thread: ``BEGIN IMMEDIATE``, the writer's ``_commit_in`` (what
+its batch thread runs: the rows, the statements, the Python around them),
+``COMMIT``. Figures: thread CPU per batch (``time.thread_time_ns``), median
+and mean after the first fifth, for the work alone and for BEGIN to COMMIT.
+With no thread switch, disk or other process's wake in between, the spread
+is a few per cent where ``writer_alone.py`` moves by tens (on a machine
+shared with others): the measure for the writer's own Python and
+statements. The search step, which follows the commits, is left out.
+
+    python bench/lone_batch.py --messages 5000
+    PYTHONPATH=/tmp/old/src python bench/lone_batch.py --messages 5000   # old side
+
+Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from typing import Any
+
+import orjson
+from commit_pages import attach_push
+
+from tidings.domain.clock import now_ms
+from tidings.domain.ids import ConversationKey, c2c_key
+from tidings.domain.records import NewMessage
+from tidings.store.callbacks import OutboxRows
+from tidings.store.engine import Database, migrate, open_database
+from tidings.store.media import MediaRefRows
+from tidings.store.mentions import MentionRows
+from tidings.store.push import PushJobRows
+from tidings.store.search import TextRows
+from tidings.store.writer import MessageWriter
+
+APP = 1400000001
+
+
+async def setup(url: str) -> tuple[Database, MessageWriter, ConversationKey]:
+    db = open_database(url)
+    await migrate(db)
+    writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
+    writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db))
+    attach_push(writer, PushJobRows(db, lambda app: True))
+    writer.start()
+    key = c2c_key(APP, "s0", "p0")
+    await writer.submit(NewMessage(key, "s0", "warm", "[]", ""))  # the conversation, in memory
+    writer._later.clear()  # the search step stays out of the figures
+    await writer.stop()
+    assert db.batch is not None, "SQLite's"
+    await db.batch.close()  # its connection: this thread takes one of its own
+    return db, writer, key
+
+
+def stats(xs: list[int], skip: int) -> dict[str, float]:
+    kept = sorted(xs[skip:])
+    return {"median": round(kept[len(kept) // 2] / 1000, 2),
+            "mean": round(sum(kept) / len(kept) / 1000, 2)}
+
+
+def run(args: argparse.Namespace, tmp: str) -> dict[str, Any]:
+    db, writer, key = asyncio.run(setup(f"sqlite+aiosqlite:///{tmp}/lone.db"))
+    assert db.batch is not None
+    conn = db.batch.engine.connect()
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA synchronous=OFF")
+    begin = raw.cursor()
+    body = orjson.dumps([{"type": "text", "text": "see you at the station at noon"}]).decode()
+    batches = [[NewMessage(key, "s0", f"m{i}", body, "")] for i in range(args.messages)]
+    work: list[int] = []
+    whole: list[int] = []
+    for batch in batches:
+        t0 = time.thread_time_ns()
+        begin.execute("BEGIN IMMEDIATE")
+        t1 = time.thread_time_ns()
+        writer._commit_in(conn, batch, now_ms(), True)
+        t2 = time.thread_time_ns()
+        raw.commit()
+        t3 = time.thread_time_ns()
+        work.append(t2 - t1)
+        whole.append(t3 - t0)
+    conn.close()
+    asyncio.run(db.dispose())
+    skip = args.messages // 5
+    return {"messages": args.messages, "work_us": stats(work, skip),
+            "begin_to_commit_us": stats(whole, skip)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--cpu", type=int, default=0, help="pin this process to this CPU")
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {args.cpu})
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as tmp:
+        print(json.dumps(run(args, tmp)))
+
+
+if __name__ == "__main__":
+    main()
