@@ -1,7 +1,9 @@
-"""Migration 0027 on PostgreSQL: ``message_texts`` loses its surrogate ``id``
-(its key, index and sequence) and keeps its rows, found by
-``uq_message_texts_message``, which becomes the replica identity; going
-back gives every row an ``id`` again."""
+"""Migrations 0027 and 0028 on PostgreSQL: ``message_texts`` loses its
+surrogate ``id`` (its key, index and sequence) and keeps its rows, found by
+``uq_message_texts_message``, which becomes the replica identity; the key
+check reads the new rows once; going back gives every row an ``id`` again
+and the check its two queries (tests/test_pg_conversation_keys.py holds
+the check to its rule)."""
 
 from __future__ import annotations
 
@@ -36,6 +38,11 @@ async def shape(conn: AsyncConnection) -> tuple[list[str], list[str], str]:
     return list(columns), list(indexes), str(identity)
 
 
+async def check_source(conn: AsyncConnection) -> str:
+    return str((await conn.execute(text(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'tidings_rows_conversations'"))).scalar_one())
+
+
 async def test_texts_keyed_by_their_message(backend: str, pg_cluster: Cluster | None,
                                             tmp_path: Path) -> None:
     engine = create_async_engine(database_url(backend, pg_cluster, empty=True))
@@ -45,6 +52,7 @@ async def test_texts_keyed_by_their_message(backend: str, pg_cluster: Cluster | 
             await conn.execute(text(CONVERSATION))
             await conn.execute(text(TEXT), {"seq": 1})
             assert (await shape(conn))[0][0] == "id"
+            assert "count(DISTINCT" in await check_source(conn)
             await conn.run_sync(upgrade, "head")
             columns, indexes, identity = await shape(conn)
             assert "id" not in columns and "message_texts_pkey" not in indexes
@@ -52,12 +60,14 @@ async def test_texts_keyed_by_their_message(backend: str, pg_cluster: Cluster | 
             assert (await conn.execute(text(
                 "SELECT count(*) FROM pg_class WHERE relname = 'message_texts_id_seq'"
             ))).scalar_one() == 0
+            assert "LATERAL" in await check_source(conn)
             await conn.execute(text(TEXT), {"seq": 2})
             assert (await conn.execute(text(
                 "SELECT array_agg(seq ORDER BY seq) FROM message_texts"))).scalar_one() == [1, 2]
             await conn.run_sync(downgrade, "0026")
             columns, indexes, identity = await shape(conn)
             assert columns[-1] == "id" and "message_texts_pkey" in indexes and identity == "d"
+            assert "count(DISTINCT" in await check_source(conn)
             await conn.execute(text(TEXT), {"seq": 3})
             ids = (await conn.execute(text(
                 "SELECT array_agg(id ORDER BY seq) FROM message_texts"))).scalar_one()
