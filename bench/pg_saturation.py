@@ -15,7 +15,10 @@ sides share the machine's load::
 Prints a JSON line per run: chat_load's figures plus ``postgres_us_per_msg``
 (the cluster's CPU per acked message, from /proc), ``batch`` (acked messages
 per call of the batch's statement) and ``statements`` (the top statements by
-execution time: calls, rows, ms, WAL bytes, each per message).
+execution time: calls, rows, ms, WAL bytes, each per message). ``--perf
+PATH`` records the server's CPU with ``perf`` in each measured window and
+writes the cluster's processes' functions (self, then inclusive time, as
+shares of the cluster's samples) to ``PATH.SIDE.N.txt``.
 """
 
 from __future__ import annotations
@@ -157,7 +160,8 @@ def perf(postmaster: int, path: str, seconds: float) -> None:
     with open(path + ".txt", "w") as out:
         for mode in ("--no-children", "--children"):
             report = subprocess.run(
-                ["perf", "report", "-i", path, "--pid", pids, mode, "--sort", "sym",
+                ["perf", "report", "-i", path, "--pid", pids, mode, "--percentage", "relative",
+                 "--sort", "dso,sym",
                  "--stdio", "-g", "none", "--percent-limit", "0.5"],
                 capture_output=True, text=True, check=False).stdout
             out.write(f"## {mode}\n" + "\n".join(
