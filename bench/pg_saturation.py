@@ -15,7 +15,10 @@ sides share the machine's load::
 Prints a JSON line per run: chat_load's figures plus ``postgres_us_per_msg``
 (the cluster's CPU per acked message, from /proc), ``batch`` (acked messages
 per call of the batch's statement) and ``statements`` (the top statements by
-execution time: calls, rows, ms, WAL bytes, each per message).
+execution time: calls, rows, ms, WAL bytes, each per message). ``--perf
+PATH`` records the server's CPU with ``perf`` in each measured window and
+writes the cluster's processes' functions (self, then inclusive time, as
+shares of the cluster's samples) to ``PATH.SIDE.N.txt``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
 from typing import Any
 
@@ -31,6 +35,7 @@ import asyncpg
 import chat_load
 import login_storm
 import orjson
+import psutil
 import uvloop
 import xmpp_servers
 from chat_load import CLIENT_CPU, SERVER_CPU
@@ -96,7 +101,9 @@ def one_run(args: argparse.Namespace, pg: xmpp_servers.Postgres, side: str, src:
                                 "SELECT pg_stat_statements_reset()"))
             os.sched_setaffinity(0, {CLIENT_CPU})
             cpu0 = pg.cpu_seconds()
-            result = uvloop.run(counted(target, load_args(args, url), url, database))
+            result = uvloop.run(counted(target, load_args(args, url), url, database,
+                                        pg.pid if args.perf else None,
+                                        f"{args.perf}.{side}.{number}"))
             cpu1 = pg.cpu_seconds()
             os.sched_setaffinity(0, {SERVER_CPU, CLIENT_CPU})
     finally:
@@ -124,13 +131,17 @@ async def admin_db(url: str, database: str, *sql: str) -> None:
         await conn.close()
 
 
-async def counted(target: Any, args: argparse.Namespace, url: str,
-                  database: str) -> dict[str, Any]:
+async def counted(target: Any, args: argparse.Namespace, url: str, database: str,
+                  postmaster: int | None = None, perf_path: str = "") -> dict[str, Any]:
     """chat_load's bench, with the statistics reset when its measured window
-    starts (after the warm-up) and the acked count kept for the split."""
+    starts (after the warm-up) and the acked count kept for the split; with
+    ``postmaster``, ``perf`` records the cluster's CPU in that window and
+    ``perf_path`` + ``.txt`` gets its backends' functions (self time)."""
     async def reset_after_warmup() -> None:
         await asyncio.sleep(args.warmup)
         await admin_db(url, database, "SELECT pg_stat_statements_reset()")
+        if postmaster is not None:
+            await asyncio.to_thread(perf, postmaster, perf_path, args.duration - 1)
 
     resetting = asyncio.create_task(reset_after_warmup())
     result = await chat_load.bench(target, args)
@@ -138,6 +149,24 @@ async def counted(target: Any, args: argparse.Namespace, url: str,
         await resetting
     result["_acked"] = round(result["acked_per_s"] * result["duration_s"])
     return result
+
+
+def perf(postmaster: int, path: str, seconds: float) -> None:
+    """``perf record`` on the server's CPU (the cluster's), then the cluster's
+    processes' functions by self time into ``path``.txt."""
+    subprocess.run(["perf", "record", "-q", "-C", str(SERVER_CPU), "-g", "-o", path, "--",
+                    "sleep", str(max(seconds, 1.0))], check=True, capture_output=True)
+    pids = ",".join(str(p.pid) for p in psutil.Process(postmaster).children())
+    with open(path + ".txt", "w") as out:
+        for mode in ("--no-children", "--children"):
+            report = subprocess.run(
+                ["perf", "report", "-i", path, "--pid", pids, mode, "--percentage", "relative",
+                 "--sort", "dso,sym",
+                 "--stdio", "-g", "none", "--percent-limit", "0.5"],
+                capture_output=True, text=True, check=False).stdout
+            out.write(f"## {mode}\n" + "\n".join(
+                line for line in report.splitlines() if line and not line.startswith("#"))
+                + "\n")
 
 
 def main() -> None:
@@ -152,6 +181,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--top", type=int, default=6, help="statements shown per run")
     parser.add_argument("--profile", metavar="PATH", help="py-spy the server (chat_load's)")
+    parser.add_argument("--perf", metavar="PATH",
+                        help="perf record the cluster in each measured window: PATH.SIDE.N(.txt)")
     parser.add_argument("--setting", action="append", default=[],
                         help="more name=value for the cluster (e.g. a GIN setting to try)")
     args = parser.parse_args()

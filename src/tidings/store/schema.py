@@ -428,6 +428,13 @@ message_texts = Table(
 # schema comparison skips these on PostgreSQL.
 KEYS_BY_TRIGGER = frozenset({"messages", "message_texts"})
 
+# Columns SQLite alone has: ``message_texts.id`` is the FTS5 table's rowid
+# there; PostgreSQL finds a text by ``uq_message_texts_message`` only
+# (migration 0027 dropped the column, its key and its sequence: a b-tree and a
+# ``nextval`` fewer per message). The schema comparison skips these on
+# PostgreSQL, and nothing that runs there names them.
+SQLITE_ONLY_COLUMNS = frozenset({("message_texts", "id")})
+
 
 def made_by_migrations_only(name: str | None) -> bool:
     """The objects of one database only that migration 0009 makes and this

@@ -214,11 +214,16 @@ class Tail:
     def _combined(self, statement: list[_Write], gate: Mapping[int, int] | None
                   ) -> tuple[str, tuple[Any, ...]]:
         writes = [(plan, rows) for _, plan, rows in statement if plan is not None]
-        columns = [list(column) for _, rows in writes for column in zip(*rows, strict=True)]
+        # Each column as the tuple zip makes (the driver takes any sequence
+        # for an array): copying each into a list cost a third more.
+        columns = [column for _, rows in writes for column in zip(*rows, strict=True)]
         same = _same_columns(columns, [t for plan, _ in writes for t in plan[2]])
         # A column of one value in every row (an app, a commit's time, a
-        # default) goes as that value, repeated by the statement.
-        one = tuple(len(c) >= _MANY and c.count(c[0]) == len(c) for c in columns)
+        # default) goes as that value, repeated by the statement. Its ends
+        # first: most columns differ there, and counting every element of
+        # each cost more than the rest of this (bench/README.md, perf-pgsat2).
+        one = tuple(len(c) >= _MANY and c[0] == c[-1] and c.count(c[0]) == len(c)
+                    for c in columns)
         key = (gate is not None, tuple(sql for sql, _, _ in statement), same, one)
         combined = _combined.get(key)
         if combined is None:
@@ -239,7 +244,8 @@ class Tail:
         return combined, tuple(params)
 
 
-def _same_columns(columns: list[list[Any]], types: Sequence[str]) -> tuple[int, ...]:
+def _same_columns(columns: Sequence[Sequence[Any]], types: Sequence[str]
+                  ) -> tuple[int, ...]:
     """For each column, the first column of the same type and values (itself
     if none): a message's text and push job repeat its conversation, seq,
     app, sender and time, sent once instead of three times (asyncpg encodes
