@@ -74,3 +74,27 @@ def test_a_record_skips_the_caller_and_process_lookups(configured: io.StringIO) 
     logs.get_logger("tidings.test_logs").info("ws_login", session=1)
     assert len(seen) == 1
     assert seen[0].lineno == 0 and seen[0].process is None and seen[0].thread is None
+
+
+def test_a_line_below_the_level_is_dropped_before_its_processors(
+        configured: io.StringIO) -> None:
+    """Fails on the old code: filter_by_level dropped it, after the call
+    had built the event and run into the processors."""
+    reached: list[str] = []
+
+    def spy(_: object, __: str, event: dict[str, object]) -> dict[str, object]:
+        reached.append(str(event["event"]))
+        return event
+
+    processors = structlog.get_config()["processors"]
+    processors.insert(0, spy)
+    try:
+        log = logs.get_logger("tidings.test_logs")
+        logging.getLogger().setLevel(logging.WARNING)  # the fixture puts it back
+        log.info("ws_login", session=1)
+        log.debug("detail")
+        log.warning("kept")
+    finally:
+        processors.remove(spy)
+    assert reached == ["kept"]
+    assert configured.getvalue().rstrip().endswith(" WARNING tidings.test_logs: kept")
