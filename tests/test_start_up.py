@@ -18,14 +18,32 @@ from tidings.adapters.home_passwords import Passwords
 LATE = ("argon2", "PIL", "mutagen", "tidings.adapters.media_probe")
 
 
-def test_the_server_modules_leave_upload_and_password_libraries_alone() -> None:
+# In a fresh process (the test process has imported and built everything):
+# what the modules and an app leave undone, then one route used.
+_SCRIPT = f"""
+import sys, tempfile, tidings.server, tidings.runtime, tidings.cli_services
+from tidings.api.app import create_app
+from tidings.api.routers import LazyRoute
+from tidings.config import Settings
+print(sorted(m for m in {LATE!r} if m in sys.modules))
+app = create_app(Settings(data_dir=tempfile.mkdtemp()))
+lazy = [r for r in app.router.routes if isinstance(r, LazyRoute)]
+print(len(lazy), sum(r._built for r in lazy))
+assert lazy[0].dependant is not None
+print(sum(r._built for r in lazy))
+"""
+
+
+def test_a_start_leaves_routes_and_upload_and_password_libraries_alone() -> None:
     """Fails on the old code: services/media_uploads.py imported media_probe
-    and adapters/home_passwords.py argon2 at the top."""
-    script = ("import sys, tidings.server, tidings.runtime, tidings.cli_services\n"
-              f"print(sorted(m for m in {LATE!r} if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=120, check=True).stdout
-    assert out.strip() == "[]"
+    and adapters/home_passwords.py argon2 at the top, and every route was
+    built (its model fields) when its module declared it."""
+    out = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split("\n")
+    assert out[0] == "[]"
+    routes, built = map(int, out[1].split())
+    assert routes > 150 and built == 0
+    assert out[2] == "1"  # the one used, built on its first read
 
 
 def test_an_unknown_user_is_verified_against_a_hash_of_the_real_parameters() -> None:
