@@ -22,9 +22,14 @@ def configured() -> Iterator[io.StringIO]:
              logging.logMultiprocessing)
     uvicorn_handlers = {name: list(logging.getLogger(name).handlers)
                         for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")}
+    # The tests' servers set the "tidings" logger's own level (support.py):
+    # here the root's, as in a `tidings serve` process, decides.
+    tidings_level = logging.getLogger("tidings").level
+    logging.getLogger("tidings").setLevel(logging.NOTSET)
     buffer = io.StringIO()
     logs.configure("info", stream=buffer)
     yield buffer
+    logging.getLogger("tidings").setLevel(tidings_level)
     for handler in list(root.handlers):
         root.removeHandler(handler)
     for handler in handlers:
