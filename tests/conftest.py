@@ -9,6 +9,7 @@ that must not share the test process's CPU)."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -40,7 +41,13 @@ def pytest_configure(config: pytest.Config) -> None:
 # these few-test files at the end). A stale list only costs balance.
 # Measured: one whole run with --durations=0 (2026-12-07, the machine loaded
 # by others: ~3x the quiet figures), seconds per file summed over its tests,
-# less where this session cut them (the OpenAPI fuzz, the broadcasts).
+# less where this session cut them (the OpenAPI fuzz, the broadcasts); then
+# (polish) the files added since, on one core beside the list's last two:
+# test_heartbeat 75 s, test_cli_changes_reach_server 46, test_operator_console
+# 33, test_writer_rows 15, test_search_index 12, test_pg_restart 10,
+# test_checkpointer 8, test_push_jobs 4 (only the first came in). A whole
+# run with TIDINGS_TEST_FILE_TIMES set gives the next order
+# (scripts/longest_files).
 LONGEST_FILES = (
     "tests/test_cluster.py", "tests/services/test_push.py", "tests/test_cli.py",
     "tests/test_cli_ops.py", "tests/test_cluster_ops.py", "tests/api/test_broadcasts.py",
@@ -52,8 +59,30 @@ LONGEST_FILES = (
     "tests/api/test_metrics.py", "tests/clients/test_typescript_sdk.py",
     "tests/api/test_rest.py", "tests/api/test_search.py", "tests/api/test_auth.py",
     "tests/api/test_bad_input.py", "tests/gateway/test_heartbeat.py",
-    "tests/api/test_operator_console.py",
+    "tests/test_cli_changes_reach_server.py", "tests/api/test_operator_console.py",
 )
+
+
+# Seconds per file (setup, call and teardown of its tests summed), kept
+# when TIDINGS_TEST_FILE_TIMES names a file to write them to: a whole run
+# (the merging engineer's) then gives LONGEST_FILES' next order at no cost
+# of its own (``scripts/longest_files``). Under xdist the controller sees
+# every worker's reports.
+_file_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if os.environ.get("TIDINGS_TEST_FILE_TIMES"):
+        path = report.nodeid.split("::", 1)[0]
+        _file_seconds[path] = _file_seconds.get(path, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    target = os.environ.get("TIDINGS_TEST_FILE_TIMES")
+    if target and _file_seconds and not hasattr(session.config, "workerinput"):
+        ranked = sorted(_file_seconds.items(), key=lambda kv: -kv[1])
+        Path(target).write_text(json.dumps({path: round(s, 2) for path, s in ranked},
+                                           indent=1) + "\n")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

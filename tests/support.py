@@ -450,6 +450,10 @@ class InProcessServer(Server):
     _log_level: int = field(default=logging.WARNING, init=False, repr=False)
     _gc_threshold: tuple[int, int, int] = field(default=(700, 10, 10), init=False, repr=False)
 
+    def new_loop(self) -> asyncio.AbstractEventLoop:
+        """The server thread's loop: uvloop, as ``tidings serve`` runs."""
+        return uvloop.new_event_loop()
+
     def settings(self) -> Settings:
         """What ``tidings serve`` reads from ``env``: the same loader, so a
         misspelt setting in a test's env is refused here too."""
@@ -499,7 +503,7 @@ class InProcessServer(Server):
         assert self._uvicorn is not None
         _servers_by_thread[threading.get_ident()] = self
         _log_owner.set(self)
-        loop = uvloop.new_event_loop()
+        loop = self.new_loop()
         asyncio.set_event_loop(loop)
         self._loop = loop
         ready.set()

@@ -308,7 +308,6 @@ def home_accounts_service(db: Database, settings: Settings, home_sdkappid: int,
                                  ProfileService(ProfileStore(db), bus), bus,
                                  settings, home_sdkappid)
     auth.ticket_check = service.check_ticket
-    service.start()
     return service
 
 

@@ -22,13 +22,16 @@ import ipaddress
 import logging
 import resource
 import socket
+import time
 from collections import Counter
 from collections.abc import Iterator
+from email.utils import formatdate
 from typing import Any
 
 import orjson
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
 from tidings import logs
 from tidings.api.app import create_app
@@ -271,7 +274,75 @@ def uvicorn_config(settings: Settings, app: Any, **overrides: Any) -> uvicorn.Co
     return uvicorn.Config(app, **options)
 
 
-class DrainingServer(uvicorn.Server):
+class DatedState(ServerState):
+    """uvicorn's state shared by its connections, whose ``Date`` header is
+    made when a request reads it (again at most once a second), not by a
+    timer: uvicorn's main loop woke ten times a second for it, and to see
+    whether to stop, idle or not (QuietServer)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        self._config = config
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._until = 0.0  # when the date in _headers is a second old
+        super().__init__()
+
+    @property
+    def default_headers(self) -> list[tuple[bytes, bytes]]:
+        now = time.time()
+        if now >= self._until:
+            self._until = float(int(now) + 1)
+            date = [(b"date", formatdate(now, usegmt=True).encode())]
+            self._headers = ((date if self._config.date_header else [])
+                             + self._config.encoded_headers)
+        return self._headers
+
+    @default_headers.setter
+    def default_headers(self, value: list[tuple[bytes, bytes]]) -> None:
+        pass  # uvicorn's own tick (not run here) and ServerState's start set it
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn's server whose main loop sleeps until it is told to stop
+    (``should_exit`` set by a signal or by another thread wakes it) instead
+    of polling ``should_exit`` every 0.1 s: an idle process should sleep
+    (bench/idle_wakes.py: that poll was ~600 of an idle server's ~650
+    wake-ups a minute). The Date header it renewed is made on demand
+    (DatedState). uvicorn's own loop runs if a setting it serves is set
+    (``limit_max_requests``, ``callback_notify``)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        self._stop: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+        self._should_exit = False
+        super().__init__(config)
+        self.server_state = DatedState(config)
+
+    @property
+    def should_exit(self) -> bool:
+        return self._should_exit
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        self._should_exit = value
+        stop = self._stop
+        if value and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nothing waits
+                stop[0].call_soon_threadsafe(stop[1].set)
+
+    async def main_loop(self) -> None:
+        if self.config.limit_max_requests is not None or self.config.callback_notify:
+            await super().main_loop()
+            return
+        stop = asyncio.Event()
+        self._stop = (asyncio.get_running_loop(), stop)
+        try:
+            while not self._should_exit:  # set before the event was there
+                await stop.wait()
+                stop.clear()
+        finally:
+            self._stop = None
+
+
+class DrainingServer(QuietServer):
     """uvicorn's server whose stop (SIGTERM, SIGINT) begins with the drain
     (docs/cluster.md): stop accepting, report not ready, tell every device
     to reconnect at once to another process (close 1012), and only then

@@ -113,18 +113,18 @@ class BodyLimits:
         self.app = app
         self.limit = body_limit(settings)
         self.admin_limit = settings.max_admin_body_bytes
-        # The routes that need credentials, with their check; a request that
-        # matches none needs none here (its route checks what it needs).
-        # By method, with each path's static start to skip most regexes.
-        self._routes: dict[str, list[tuple[str, APIRoute, Check]]] = {}
+        # The routes, by method, with each path's static start to skip most
+        # regexes; a route's check (None: it needs no credentials here, or
+        # checks them itself) is found at its first request with a body:
+        # finding it builds the route (api/routers.py's LazyRoute), which
+        # its request would do anyway.
+        self._routes: dict[str, list[tuple[str, APIRoute]]] = {}
+        self._checks: dict[int, Check | None] = {}  # by id: a route is not hashable
         for route in routes:
-            check = _check_of(route) if isinstance(route, APIRoute) else None
-            if check is None:
-                continue
-            assert isinstance(route, APIRoute)
-            for method in route.methods or ():
-                self._routes.setdefault(method, []).append(
-                    (route.path.partition("{")[0], route, check))
+            if isinstance(route, APIRoute):
+                for method in route.methods or ():
+                    self._routes.setdefault(method, []).append(
+                        (route.path.partition("{")[0], route))
 
     def _limit_of(self, path: str) -> int | None:
         if _RAW_UPLOADS.match(path):
@@ -133,9 +133,14 @@ class BodyLimits:
 
     def _check(self, scope: Scope) -> Check | None:
         path = scope["path"]
-        for start, route, check in self._routes.get(scope["method"], ()):
+        for start, route in self._routes.get(scope["method"], ()):
             if path.startswith(start) and route.matches(scope)[0] is Match.FULL:
-                scope["route"] = route  # the access log's template, if refused here
+                try:
+                    check = self._checks[id(route)]
+                except KeyError:
+                    check = self._checks[id(route)] = _check_of(route)
+                if check is not None:
+                    scope["route"] = route  # the access log's template, if refused here
                 return check
         return None
 

@@ -86,11 +86,6 @@ class HomeAccountService:
         # Codes being sent after their answer went (send_code in_background).
         self._sending: set[asyncio.Task[None]] = set()
 
-    def start(self) -> None:
-        # The dummy hash for unknown usernames, made right away so that
-        # even the first unknown username takes the usual time.
-        self._passwords.start()
-
     # -- limits --------------------------------------------------------------
 
     async def limit(self, key: str, limit: int, window_s: int, now: int,

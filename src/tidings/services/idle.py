@@ -9,9 +9,16 @@ woken for every new row (the writer's commit hook, the services'
 queued (a retry, a delayed push job), and at most ``IDLE_CAP`` (each
 worker's prune, due every minute, runs when it wakes). In a cluster the
 workers poll as before.
+
+``Nudge``: a loop that need run only while something happens (the push
+service's renewal of an app's "no") sleeps on it, and the thread where it
+happens wakes it for the price of a flag read.
 """
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
 
 # The longest sleep of an idle worker (s): its prune, every minute, runs
 # when it wakes.
@@ -28,3 +35,39 @@ def idle_wait(next_at: int | None, now: int, poll: float) -> float:
     if next_at <= now:
         return poll
     return min((next_at - now + 1) / 1000, IDLE_CAP)
+
+
+class Nudge:
+    """Sleep on the loop until another thread (or the loop) says there is
+    something to do. ``poke`` is on hot paths (the writer's thread, once per
+    message): unless the sleeper is asleep it only reads a flag. The sleeper
+    sets the flag *before* it looks for work, the poker after it made some
+    (the GIL orders them): either the sleeper sees the work or the poker
+    sees the flag, so no work waits for a wake that never comes."""
+
+    __slots__ = ("_asleep", "_event", "_loop")
+
+    def __init__(self) -> None:
+        self._asleep = False
+        self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def sleep_until(self, ready: Callable[[], bool]) -> None:
+        """Return once ``ready()`` is true, sleeping until poked meanwhile."""
+        if self._event is None:
+            self._loop, self._event = asyncio.get_running_loop(), asyncio.Event()
+        while True:
+            self._asleep = True
+            if ready():
+                self._asleep = False
+                return
+            await self._event.wait()
+            self._event.clear()
+
+    def poke(self) -> None:
+        """There may be work: wake the sleeper if it sleeps (any thread)."""
+        if self._asleep:
+            self._asleep = False
+            loop, event = self._loop, self._event
+            if loop is not None and event is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)

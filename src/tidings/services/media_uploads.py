@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from tidings import metrics
-from tidings.adapters import media_probe
 from tidings.adapters.media_blobs import BlobStore
 from tidings.config import Settings
 from tidings.domain.clock import now_ms
@@ -212,6 +211,10 @@ class Uploads:
                                  kind: MediaKind, found: Sniffed, policy: MediaPolicy,
                                  claimed_ms: int, upload_id: str | None,
                                  workdir: Path) -> MediaRow:
+        # Imported at the first upload: Pillow and mutagen cost every
+        # process's start ~15 ms, and most never see an upload.
+        from tidings.adapters import media_probe
+
         cfg = self._cfg
         probed = media_probe.Probed()
         if kind is MediaKind.IMAGE:

@@ -38,6 +38,7 @@ from tidings.domain.ids import Identity
 from tidings.domain.push import Channel, PushRegisterRequest, PushSettings, check_address
 from tidings.domain.records import CommitHook, Committed
 from tidings.services.callbacks import CallbackService
+from tidings.services.idle import Nudge
 from tidings.services.push_decisions import Decisions, LinkedHomes
 from tidings.services.push_worker import PushWorker
 from tidings.store.push import PushStore
@@ -75,6 +76,7 @@ class PushService:
         # Apps whose messages were told "no" since the last renewal (added
         # on the writer's thread; the renewal swaps the set on the loop).
         self._told_no: set[int] = set()
+        self._told = Nudge()  # the renewal sleeps while nobody is told "no"
         self._renewer: asyncio.Task[None] | None = None
 
     def _may_push_now(self, data: dict[str, Any]) -> None:
@@ -197,6 +199,7 @@ class PushService:
         if hit is None or hit[1] or self._decisions.linked(sdkappid):
             return True
         self._told_no.add(sdkappid)
+        self._told.poke()
         return time.monotonic() - hit[0] > self._cfg.app_cache_ttl
 
     async def _renew(self) -> None:
@@ -207,9 +210,12 @@ class PushService:
         rate of messages. One read here keeps the answer fresh, and a
         device or channel set in another process still counts for the
         messages sent app_cache_ttl after it (an answer is stamped before
-        its reads; one renewed late has expired, and jobs are written)."""
+        its reads; one renewed late has expired, and jobs are written).
+        While no app is told "no" it sleeps (an idle process should), and
+        the first "no" renews at once."""
         while True:
             await asyncio.sleep(self._cfg.app_cache_ttl * RENEW_AT)
+            await self._told.sleep_until(lambda: bool(self._told_no))
             told, self._told_no = self._told_no, set()
             for sdkappid in list(told):  # the writer's thread may still add to it
                 try:
