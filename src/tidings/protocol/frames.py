@@ -20,6 +20,9 @@ from tidings.protocol.events import EventName
 
 RequestId = str | int | None
 MAX_REQUEST_ID = 64
+# A tuple, not ``str | int | None``: that expression makes a new union for
+# every frame (~0.13 us).
+_ID_TYPES = (str, int, type(None))
 
 # The id of a frame that is not valid JSON, when it comes first (or right
 # after a short "op"): ``{"id": 7, ...`` or ``{"op": "send", "id": "a1", ...``.
@@ -70,7 +73,7 @@ def parse_frame(raw: str | bytes) -> tuple[RequestId, str, dict[str, Any]]:
         raise FrameError(None, TidingsError(ErrorCode.INVALID_REQUEST,
                                             "frame must be a JSON object"))
     req_id = doc.get("id")
-    if isinstance(req_id, bool) or not isinstance(req_id, str | int | None) or (
+    if isinstance(req_id, bool) or not isinstance(req_id, _ID_TYPES) or (
             isinstance(req_id, str) and len(req_id) > MAX_REQUEST_ID):
         raise FrameError(None, TidingsError(
             ErrorCode.INVALID_REQUEST, f"id must be a string of at most {MAX_REQUEST_ID} "
