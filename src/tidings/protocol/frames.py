@@ -16,7 +16,9 @@ import orjson
 from pydantic import ValidationError
 
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.records import StoredMessage
 from tidings.protocol.events import EventName
+from tidings.protocol.views import message_view
 
 RequestId = str | int | None
 MAX_REQUEST_ID = 64
@@ -106,3 +108,10 @@ def fail(req_id: RequestId, error: TidingsError) -> bytes:
 def event_frame(event: EventName, data: Mapping[str, Any]) -> bytes:
     """An event (its name is one of protocol.events.EVENTS: mypy checks)."""
     return orjson.dumps({"event": event, "data": data})
+
+
+def message_event(msg: StoredMessage, viewer: str) -> bytes:
+    """The live ``message`` event of ``msg`` as ``viewer`` sees it: the
+    bytes of ``event_frame("message", message_view(msg, viewer))`` in one
+    call, not three (the commit hook renders one per member: issue 19)."""
+    return orjson.dumps({"event": "message", "data": message_view(msg, viewer)})
