@@ -17,15 +17,19 @@ on a loaded machine better than through ``chat_load.py``.
 Prints one JSON line: CPU per acked message of the event loop's thread
 (user, system) and of the others (the batch thread), messages per batch, and
 the loop's and the process's CPU per message in the least disturbed of
-``--windows`` equal windows (``loop_us_min``, ``us_min``) and their median.
+``--windows`` equal windows (``loop_us_min``, ``us_min``) and their median;
+with ``--calls``, the loop's function calls per message (``calls_per_msg``:
+a count, the same on a loaded machine as on a quiet one).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
+import pstats
 import statistics
 import tempfile
 import time
@@ -162,6 +166,20 @@ class Bench:
         await self.done
 
 
+async def python_calls(bench: Bench, senders: list[Client], per_sender: int) -> float:
+    """Python function calls (and C calls the profiler sees) per acked
+    message on the event loop's thread, over one more round under cProfile:
+    a count, so unlike the CPU times it does not move with the machine's
+    load (the bench clients' own calls included)."""
+    profile = cProfile.Profile()
+    count = bench.acked
+    profile.enable()
+    await bench.round(senders, per_sender)
+    profile.disable()
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    return round(sum(calls for _, calls, *_ in stats.values()) / (bench.acked - count), 1)
+
+
 def busy_seconds() -> float:
     """The machine's busy CPU seconds so far (every core)."""
     t = psutil.cpu_times()
@@ -207,6 +225,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 all_us.append((time.process_time() - all0) * 1e6 / count)
             wall = time.perf_counter() - started
             after = thread_times()
+            calls = await python_calls(bench, senders, per_window) if args.calls else None
             machine = busy_seconds() - machine
             n = bench.acked - acked
             us = {f"{k}_{part}": round((after[k][j] - before[k][j]) * 1e6 / n, 1)
@@ -220,6 +239,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "per_batch": round((rt.writer.committed - committed)
                                    / max(1, rt.writer.batches - batches), 1),
                 "delivered": bench.delivered,
+                **({"calls_per_msg": calls} if calls is not None else {}),
                 # What the rest of the machine used meanwhile, of 200 (2 cores).
                 "other_cpu_pct": round(100 * (machine - sum(
                     after[k][j] - before[k][j] for k in after for j in (0, 1))) / wall, 1),
@@ -236,6 +256,9 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=10,
                         help="measured windows (their minimum is the least disturbed)")
     parser.add_argument("--cpu", type=int, default=0, help="the core to run on")
+    parser.add_argument("--calls", action="store_true",
+                        help="also count the loop's calls per message (one more round, "
+                             "under cProfile, after the timed windows)")
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.cpu})  # every thread on one core, as the server in chat_load
     print(json.dumps(uvloop.run(run(args))))

@@ -13,6 +13,9 @@ them alike:
 - latency at ``--rate`` (500) msg/s, open loop: send -> peer p50 / p99, and the
   server's CPU;
 - one in flight per client (``--window 1``);
+- few senders: ``--few-pairs`` (8) pairs, 16 clients each sending its next
+  message once the last is acked (issue 19's "16 SDK senders awaiting their
+  acks"): the server's CPU per message when every batch is small;
 - idle memory: ``--idle-users`` logged-in connections, server RSS delta each
   (first, in the first round only: see ``SHAPES``);
 - login and first sync: ``--storm-users`` returning users, ``--in-flight`` at
@@ -271,21 +274,34 @@ def tidings_args(args: argparse.Namespace, database_url: str = "") -> argparse.N
         in_flight=args.in_flight, conversations=1, seeded=args.seeded)
 
 
+# The shapes of chat_load's throughput mode: (pairs, window) from the args.
+LOADS: dict[str, Callable[[argparse.Namespace], tuple[int, int]]] = {
+    "saturation": lambda a: (a.pairs, a.window),
+    "one_in_flight": lambda a: (a.pairs, 1),
+    "few_senders": lambda a: (a.few_pairs, 1),
+}
+
+
 async def run_shape(shape: str, target: Any, args: argparse.Namespace,
                     ) -> dict[str, Any]:
+    load = LOADS.get(shape)
     if isinstance(target, xmpp_servers.Running):
-        if shape in ("saturation", "one_in_flight"):
-            window = args.window if shape == "saturation" else 1
-            return await xmpp_load(target, args, "throughput", window)
+        if load is not None:
+            pairs, window = load(args)
+            return await xmpp_load(target, argparse.Namespace(**{**vars(args), "pairs": pairs}),
+                                   "throughput", window)
         if shape == "latency":
             return await xmpp_load(target, args, "latency", 0)
         if shape == "logins":
             return await xmpp_storm(target, args)
         return await xmpp_idle(target, args)
     t_args = tidings_args(args)
-    if shape in ("saturation", "one_in_flight", "latency"):
-        t_args.mode = "latency" if shape == "latency" else "throughput"
-        t_args.window = 1 if shape == "one_in_flight" else args.window
+    if load is not None:
+        t_args.mode = "throughput"
+        t_args.pairs, t_args.window = load(args)
+        return await chat_load.bench(target, t_args)
+    if shape == "latency":
+        t_args.mode = "latency"
         return await chat_load.bench(target, t_args)
     t_args.mode = "storm" if shape == "logins" else "idle"
     t_args.users = args.storm_users if shape == "logins" else args.idle_users
@@ -298,7 +314,7 @@ async def run_shape(shape: str, target: Any, args: argparse.Namespace,
 # Idle memory first and in the first round only: a process that has held
 # connections before reuses their freed memory for the next ones (later
 # rounds measured Prosody at 1.5 KiB and Tidings at 0.03 KiB a connection).
-SHAPES = ("idle", "saturation", "latency", "one_in_flight", "logins")
+SHAPES = ("idle", "saturation", "latency", "one_in_flight", "few_senders", "logins")
 
 
 def relay(args: argparse.Namespace) -> dict[str, Any]:
@@ -329,7 +345,8 @@ async def run_all(targets: dict[str, Any], args: argparse.Namespace,
                 pg = args.postgres if name == "tidings-postgresql" else None
                 pg_cpu = pg.cpu_seconds() if pg is not None else 0.0
                 found = await run_shape(shape, target, args)
-                if pg is not None and shape in ("saturation", "latency", "one_in_flight"):
+                if pg is not None and shape in ("saturation", "latency", "one_in_flight",
+                                                "few_senders"):
                     # The cluster's CPU over the whole shape (warm-up and drain
                     # too) per message sent in it, roughly: it shares CPU 0.
                     sent = found["acked_per_s"] * (args.warmup + args.duration)
@@ -360,7 +377,12 @@ ROWS: tuple[tuple[str, str, Callable[[dict[str, Any]], float | None], str], ...]
      lambda r: r["delivered_per_s"], ""),
     ("server CPU per message, one in flight", "one_in_flight",
      lambda r: r["server_us_per_msg"], " µs"),
-    ("PostgreSQL's CPU per message (sat. / {rate} / one)", "postgres", lambda r: None, ""),
+    ("{senders} senders, one in flight each, delivered msg/s", "few_senders",
+     lambda r: r["delivered_per_s"], ""),
+    ("server CPU per message, {senders} senders one in flight", "few_senders",
+     lambda r: r["server_us_per_msg"], " µs"),
+    ("PostgreSQL's CPU per message (sat. / {rate} / one / {senders})", "postgres",
+     lambda r: None, ""),
     ("memory per idle connection", "idle",
      lambda r: r.get("idle", r)["kib_per_connection"], " KiB"),
     ("login and first sync (returning users), per s", "logins", lambda r: r["per_s"], ""),
@@ -390,7 +412,7 @@ def number(value: float) -> str:
 def joined(runs: dict[str, list[Any]], field: str) -> str:
     """One figure of several shapes in one cell (medians, '-' where absent)."""
     shapes = ("saturation", "latency") if field == "other_cpu_pct" else (
-        "saturation", "latency", "one_in_flight")
+        "saturation", "latency", "one_in_flight", "few_senders")
     values = [figure(runs.get(shape), lambda r: r[field]) for shape in shapes]
     if all(v is None for v in values):
         return ""
@@ -413,7 +435,8 @@ def table(results: dict[str, dict[str, list[Any]]], args: argparse.Namespace) ->
                      and column != "ejabberd" else "")
             cells.append("" if value is None else f"{number(value)}{unit}{ratio}")
         if any(cells):  # a shape not run leaves no empty row
-            lines.append(f"| {label.format(rate=f'{args.rate:,.0f}')} | "
+            named = label.format(rate=f"{args.rate:,.0f}", senders=2 * args.few_pairs)
+            lines.append(f"| {named} | "
                          + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -439,6 +462,8 @@ def main() -> None:
                         help="bench/ws_ceiling.py's stack for the relay column ('' for none)")
     parser.add_argument("--pairs", type=int, default=50)
     parser.add_argument("--window", type=int, default=16, help="saturation: unacked per client")
+    parser.add_argument("--few-pairs", type=int, default=8,
+                        help="few_senders: pairs (both clients send, one in flight each)")
     parser.add_argument("--rate", type=float, default=500.0, help="latency: msgs/s in total")
     parser.add_argument("--duration", type=float, default=8.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=2.0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tidings import metrics
 from tidings.domain.ids import Identity
@@ -14,9 +14,8 @@ from tidings.domain.links import LinkTicketIn
 from tidings.domain.records import Committed
 from tidings.domain.requests import SendRequest
 from tidings.gateway.context import OpContext
-from tidings.gateway.ops import Handler, op, stored_op
+from tidings.gateway.ops import Ack, Handler, op, stored_op
 from tidings.protocol import frames
-from tidings.protocol.frames import RequestId
 from tidings.protocol.ops import (
     AppData,
     LinkConversationsData,
@@ -31,23 +30,15 @@ from tidings.services.links import qualify_view
 from tidings.services.media import Caller
 from tidings.services.messaging import AckTarget
 
-if TYPE_CHECKING:
-    from tidings.bus.local import Subscriber
 
-class _QualifiedAck:
+class _QualifiedAck(Ack):
     """The writer's ack for a send as a linked identity, qualified by app."""
 
-    __slots__ = ("ctx", "device", "req_id", "started")
-
-    def __init__(self, ctx: OpContext, req_id: RequestId) -> None:
-        self.ctx = ctx
-        self.device: Subscriber = ctx
-        self.req_id = req_id
-        self.started = time.perf_counter()
+    __slots__ = ()
 
     def ack(self, committed: Committed) -> None:
         view = qualify_view(committed.message.key.sdkappid, ack_view(committed))
-        self.ctx.reply(frames.ok(self.req_id, view))
+        self.device.reply(frames.ok(self.req_id, view))
         metrics.ACK_LATENCY.observe(time.perf_counter() - self.started)
 
 
@@ -92,6 +83,6 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
         "link_read": op(ctx, LinkReadData, lambda me, r: rt.linked_messaging.mark_read(
             me, r.conversation_id, r.seq)),
         "link_sync": op(ctx, LinkSyncData, sync),
-        "link_send": stored_op(ctx, SendRequest, send, ack=_QualifiedAck),
+        "link_send": stored_op(ctx, SendRequest, send, ack=_QualifiedAck, refusals=False),
         "link_media_url": op(ctx, LinkMediaUrlData, media_url),
     }

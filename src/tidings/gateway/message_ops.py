@@ -40,11 +40,14 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
 
     def send(me: Identity, r: SendData, origin: AckTarget) -> Stored:
         # Only a message naming an upload waits for the store before the
-        # writer; the others are handed on at once (stored_op's ``now``).
+        # writer; the others are handed on at once (stored_op's ``now``),
+        # with no call between this one and the service's (issue 19).
         elements = r.elements
         if names_media(elements):
             return send_prepared(me, r, origin, elements)
-        return submit(me, r, origin, elements)
+        return messaging.submit(
+            me, r.conversation_id, r.client_msg_id, elements, r.cloud_custom_data,
+            origin, ctx.send_context, mentions=r.mentions, push=r.offline_push)
 
     def recall(me: Identity, r: ops.RecallData, origin: AckTarget) -> Stored:
         return messaging.submit_change(me, r.conversation_id, r.seq, EntryKind.RECALL,
@@ -70,7 +73,8 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
 
     return {
         # parse_send: plain text sends skip pydantic (protocol/sends.py).
-        "send": stored_op(ctx, SendRequest, send, parse=parse_send),
+        # Sending answers a send's later refusal (AckTarget.refused).
+        "send": stored_op(ctx, SendRequest, send, parse=parse_send, refusals=False),
         "recall": stored_op(ctx, ops.RecallData, recall),
         "edit": stored_op(ctx, ops.EditData, edit),
         "history": timed_op(ctx, ops.HistoryData, history, metrics.HISTORY_LATENCY.observe),

@@ -116,6 +116,18 @@ class Ack:
         self.device.reply(frames.ok(self.req_id, ack_view(committed)))
         _ACK_LATENCY(time.perf_counter() - self.started)
 
+    def refused(self, error: BaseException) -> None:
+        self.device.reply(refusal(self.req_id, error))
+
+
+def refusal(req_id: RequestId, error: BaseException) -> bytes:
+    """The answer to a write that failed after it was handed on: its error,
+    or "retry" for a failure of the server's (the write may be retried with
+    the same client id)."""
+    if not isinstance(error, TidingsError):
+        error = TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "not stored; retry with the same id")
+    return frames.fail(req_id, error)
+
 
 _ACK_LATENCY = metrics.ACK_LATENCY.observe
 
@@ -151,14 +163,17 @@ def immediate(handler: Handler) -> Immediate | None:
 def stored_op(ctx: OpContext, model: type[BaseModel],
               run: Callable[[Identity, R, AckTarget], Stored],
               ack: Callable[[OpContext, RequestId], AckTarget] = Ack,
-              parse: Callable[[dict[str, Any]], R] | None = None) -> Handler:
+              parse: Callable[[dict[str, Any]], R] | None = None,
+              refusals: bool = True) -> Handler:
     """The handler of a write that the writer answers (send, recall, edit):
     parses the frame's data as ``model`` (with ``parse`` when given: one that
     checks as ``model`` does, for a cheaper result) and calls ``run`` as the
     logged-in user with the ack target for this request (``ack``: ``Ack``
     unless the answer needs another shape); ``run`` hands the write to a
     service and returns the write's future, which is not awaited (see
-    ``answer_when_stored``).
+    ``answer_when_stored``). ``refusals=False``: the service answers a later
+    failure itself, through the ack target's ``refused`` (messaging's
+    sends), so the future needs no callback of ours.
 
     The handler's ``now`` does that without a task or an await when ``run``
     hands the write on at once (a message without uploads): no task and no
@@ -172,9 +187,10 @@ def stored_op(ctx: OpContext, model: type[BaseModel],
         request = read(data)
         submitted = run(ctx.me(), request, ack(ctx, req_id))
         if isinstance(submitted, asyncio.Future):
-            answer_when_stored(ctx, req_id, submitted)
+            if refusals:
+                answer_when_stored(ctx, req_id, submitted)
             return None
-        return _answer_later(ctx, req_id, submitted)
+        return _answer_later(ctx, req_id, submitted, refusals)
 
     async def handle(req_id: RequestId, data: dict[str, Any]) -> None:
         rest = now(req_id, data)
@@ -186,8 +202,10 @@ def stored_op(ctx: OpContext, model: type[BaseModel],
 
 
 async def _answer_later(ctx: OpContext, req_id: RequestId,
-                        submitted: Awaitable[asyncio.Future[Committed]]) -> None:
-    answer_when_stored(ctx, req_id, await submitted)
+                        submitted: Awaitable[asyncio.Future[Committed]], refusals: bool) -> None:
+    future = await submitted
+    if refusals:
+        answer_when_stored(ctx, req_id, future)
 
 
 def answer_when_stored(ctx: OpContext, req_id: RequestId,
@@ -196,14 +214,8 @@ def answer_when_stored(ctx: OpContext, req_id: RequestId,
     frames (see ``Ack``); here only a refusal is answered."""
 
     def failed(f: asyncio.Future[Committed]) -> None:
-        if f.cancelled():
-            return
-        exc = f.exception()
-        if isinstance(exc, TidingsError):
-            ctx.reply(frames.fail(req_id, exc))
-        elif exc is not None:
-            ctx.reply(frames.fail(req_id, TidingsError(
-                ErrorCode.SERVICE_UNAVAILABLE, "not stored; retry with the same id")))
+        if not f.cancelled() and (exc := f.exception()) is not None:
+            ctx.reply(refusal(req_id, exc))
 
     # Not awaited: the next frame is read while this one commits, and the
     # ack comes from the writer in order with the live frames.

@@ -113,8 +113,9 @@ class TokenBucket:
         self._tokens = float(burst)
         self._at = time.monotonic()
 
-    def take(self) -> bool:
-        now = time.monotonic()
+    def take(self, now: float) -> bool:
+        """One token at ``now`` (the caller's ``time.monotonic()``: the
+        session reads the clock once per frame, for this and its heartbeat)."""
         self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
         self._at = now
         if self._tokens >= 1:
@@ -370,12 +371,12 @@ class Session:
         is done (a send handed to the writer is: its ack follows the
         commit), else the rest to await before the next frame. The socket
         calls this straight from its read, so most frames need no task."""
-        self._last_heard = time.monotonic()
+        heard = self._last_heard = time.monotonic()
         req_id: RequestId = None
         op = ""
         try:
             req_id, op, data = frames.parse_frame(raw)
-            if not self._bucket.take():
+            if not self._bucket.take(heard):
                 raise TidingsError(ErrorCode.RATE_LIMITED, "too many frames; slow down")
             handler = self._handler(op)
             if handler is None:
@@ -426,8 +427,8 @@ class Session:
         assert self.identity is not None
         return self.identity
 
-    def me(self) -> Identity:
-        return self._me()
+    # The same function (no second call per send: issue 19).
+    me = _me
 
     # -- what op handlers see of it (gateway/context.py, OpContext) ----------
 

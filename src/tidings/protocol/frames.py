@@ -16,10 +16,15 @@ import orjson
 from pydantic import ValidationError
 
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.records import StoredMessage
 from tidings.protocol.events import EventName
+from tidings.protocol.views import message_view
 
 RequestId = str | int | None
 MAX_REQUEST_ID = 64
+# A tuple, not ``str | int | None``: that expression makes a new union for
+# every frame (~0.13 us).
+_ID_TYPES = (str, int, type(None))
 
 # The id of a frame that is not valid JSON, when it comes first (or right
 # after a short "op"): ``{"id": 7, ...`` or ``{"op": "send", "id": "a1", ...``.
@@ -70,7 +75,7 @@ def parse_frame(raw: str | bytes) -> tuple[RequestId, str, dict[str, Any]]:
         raise FrameError(None, TidingsError(ErrorCode.INVALID_REQUEST,
                                             "frame must be a JSON object"))
     req_id = doc.get("id")
-    if isinstance(req_id, bool) or not isinstance(req_id, str | int | None) or (
+    if isinstance(req_id, bool) or not isinstance(req_id, _ID_TYPES) or (
             isinstance(req_id, str) and len(req_id) > MAX_REQUEST_ID):
         raise FrameError(None, TidingsError(
             ErrorCode.INVALID_REQUEST, f"id must be a string of at most {MAX_REQUEST_ID} "
@@ -103,3 +108,10 @@ def fail(req_id: RequestId, error: TidingsError) -> bytes:
 def event_frame(event: EventName, data: Mapping[str, Any]) -> bytes:
     """An event (its name is one of protocol.events.EVENTS: mypy checks)."""
     return orjson.dumps({"event": event, "data": data})
+
+
+def message_event(msg: StoredMessage, viewer: str) -> bytes:
+    """The live ``message`` event of ``msg`` as ``viewer`` sees it: the
+    bytes of ``event_frame("message", message_view(msg, viewer))`` in one
+    call, not three (the commit hook renders one per member: issue 19)."""
+    return orjson.dumps({"event": "message", "data": message_view(msg, viewer)})

@@ -15,8 +15,8 @@ from tidings.bus.local import LocalBus, Subscriber
 from tidings.domain.elements import EntryKind
 from tidings.domain.ids import ConversationKey, Identity
 from tidings.domain.records import Committed, NewChange, NewMessage, StoredMessage
-from tidings.protocol.frames import event_frame
-from tidings.protocol.views import change_view, message_view, system_view
+from tidings.protocol.frames import event_frame, message_event
+from tidings.protocol.views import change_view, system_view
 
 if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
@@ -25,10 +25,6 @@ if TYPE_CHECKING:
 # One-to-one conversations whose members' identities are kept; past this
 # many the map starts again.
 KNOWN_PAIRS = 4096
-
-
-def _message_frame(msg: StoredMessage, viewer: str) -> bytes:
-    return event_frame("message", message_view(msg, viewer))
 
 
 def _change_frame(entry: StoredMessage, viewer: str) -> bytes:
@@ -72,7 +68,7 @@ class Delivery:
             if committed.recipients is not None:
                 reached = self._fan_out(msg, committed.recipients, skip)
             else:
-                render = _change_frame if msg.kind else _message_frame
+                render = _change_frame if msg.kind else message_event
                 reached = 0
                 members = self._members.get(msg.key)
                 if members is None:
@@ -108,7 +104,7 @@ class Delivery:
         elif msg.kind:
             frame = _change_frame(msg, "")
         else:
-            frame = _message_frame(msg, "")
+            frame = message_event(msg, "")
         return self._bus.deliver_many(msg.key.sdkappid, members, frame,
                                       conversation_id=msg.conversation_id, seq=msg.seq,
                                       skip=skip)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from tidings.domain.callbacks import Event
@@ -52,6 +53,8 @@ _TRUSTED_PLATFORM = "RESTAPI"
 AT_ALL = "@all"
 
 Dedup = tuple[int, str, str]
+# The before- and after-send events when the app has no callbacks to ask.
+_NO_EVENTS = ("", "")
 
 
 # What a resend's ack needs of the first copy, kept after its commit in
@@ -67,7 +70,9 @@ RecentAck = tuple[int, str, str, str, int, int, bool]
 def recent_of(committed: Committed) -> RecentAck:
     msg = committed.message
     key = msg.key
-    return (msg.conversation_id, key.kind.value, key.a, key.b, msg.seq, msg.created_at,
+    # str() of the StrEnum: its value as a plain str, without the enum's
+    # ``value`` property (a Python call).
+    return (msg.conversation_id, str(key.kind), key.a, key.b, msg.seq, msg.created_at,
             committed.dropped)
 
 
@@ -123,7 +128,8 @@ class Sending:
                push: PushOptions | None = None) -> asyncio.Future[Committed]:
         """Queue a message for the next commit. Checks run now (and raise);
         the future resolves once the message is durable. ``origin`` is acked
-        exactly once, in order with the live frames of the same commit.
+        exactly once, in order with the live frames of the same commit, or
+        told once that the send was ``refused`` after all.
         An import (admin) gives the message's own ``time``."""
         # (A conversation id that is not a string is refused by the parse.)
         key = self._keys.get((sender, conversation_id)) if (
@@ -163,10 +169,9 @@ class Sending:
         if imported is not ImportMode.NONE:
             # Imports run no message callbacks (as Tencent's importmsg).
             context = IMPORT_CONTEXT
-        lane = (sender.user_id, key)
         known, settings = (True, None) if self._callbacks is None else (
             self._callbacks.cached(sender.sdkappid))
-        before, after = send_events(key)
+        before, after = send_events(key) if settings is not None else _NO_EVENTS
         check_relations = False
         if (self._relations is not None and context.platform != _TRUSTED_PLATFORM
                 and key.kind is ConversationKind.C2C):
@@ -177,7 +182,10 @@ class Sending:
                 raise verdict
             check_relations = verdict != Verdict.PASS
         resolve_quote = QUOTE_MARK_BYTES in elements_json
-        if known and not check_relations and not resolve_quote and lane not in self._lanes and not (
+        lane = (sender.user_id, key)
+        lanes = self._lanes
+        if known and not check_relations and not resolve_quote and not (
+                lanes and lane in lanes) and not (
                 settings is not None and settings.enabled(before)
                 and Event.BEFORE_SEND not in context.forbid):
             # The fast path: no before-send callback to wait for.
@@ -189,7 +197,8 @@ class Sending:
             future = self._vet(request, lane, context, settings if known else None, known,
                                check_relations, resolve_quote)
         self._in_flight[dedup] = future
-        future.add_done_callback(lambda f: self._settled(dedup, f))
+        # A partial, not a lambda: called from C, one Python frame less.
+        future.add_done_callback(partial(self._settled, dedup, origin))
         return future
 
     def _key(self, sender: Identity, conversation_id: str) -> ConversationKey:
@@ -235,9 +244,14 @@ class Sending:
         recent = self._recent.get(dedup)
         return None if recent is None else repeat_of(recent, dedup)
 
-    def _settled(self, dedup: Dedup, future: asyncio.Future[Committed]) -> None:
+    def _settled(self, dedup: Dedup, origin: AckTarget | None,
+                 future: asyncio.Future[Committed]) -> None:
         self._in_flight.pop(dedup, None)
-        if future.cancelled() or future.exception() is not None:
+        if future.cancelled():
+            return
+        if (exc := future.exception()) is not None:
+            if origin is not None:
+                origin.refused(exc)
             return
         committed = future.result()
         request = committed.request
@@ -259,13 +273,20 @@ class Sending:
                 return
             if f.cancelled():
                 follower.cancel()
-            elif (exc := f.exception()) is not None:
-                follower.set_exception(exc)
-            else:
+                return
+            exc = f.exception()
+            if exc is None:
                 try:
                     follower.set_result(self._repeat(f.result(), key, origin))
+                    return
                 except TidingsError as error:
-                    follower.set_exception(error)
+                    exc = error
+            follower.set_exception(exc)
+            if origin is not None:
+                origin.refused(exc)
+                # Answered: no "exception never retrieved" (and its
+                # traceback) in the log when nobody awaits the follower.
+                follower.exception()
 
         first.add_done_callback(settle)
         return follower
