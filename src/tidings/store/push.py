@@ -5,62 +5,35 @@ per-device sends."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tidings.domain.accounts import AccountState
 from tidings.domain.clock import now_ms
 from tidings.domain.push import Channel, Device, PushSettings, token_hash
-from tidings.store import leases
-from tidings.store.callbacks import insert_events
+from tidings.store import leases, push_reads
+from tidings.store.callbacks import outbox_rows
 from tidings.store.engine import Database
-from tidings.store.push_jobs import (
-    Due,
-    Job,
-    Move,
-    due_messages,
-    move_pointer,
-    past_pointer,
-)
+from tidings.store.push_jobs import Due, Job, Move, due_messages, move_pointer, waiting
 
 # Where the benches (run on older code too) and tests find it.
 from tidings.store.push_jobs import PushJobRows as PushJobRows
+from tidings.store.push_reads import JobContext as JobContext
+from tidings.store.push_reads import Reach, SendsContext, StepContexts, device_of
 from tidings.store.schema import (
     app_push,
-    conversation_members,
-    conversation_settings,
+    callback_outbox,
     conversations,
-    groups,
-    messages,
     push_devices,
     push_jobs,
     push_sends,
-    users,
 )
 
 PENDING, FAILED = "pending", "failed"
 MAX_ERROR = 500
-
-
-@dataclass(frozen=True, slots=True)
-class JobContext:
-    """What the worker needs to decide a job: the message, its conversation
-    and, per receiver, the cursor and the mute."""
-
-    kind: str
-    a: str
-    b: str
-    sender: str
-    sender_name: str
-    elements: str
-    state: int
-    group_name: str | None
-    # receiver -> (read_seq, muted)
-    receivers: dict[str, tuple[int, bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,18 +57,6 @@ class SendOutcome:
     next_attempt_at: int = 0
 
 
-def _device(r: Any) -> Device:
-    return Device(r.sdkappid, r.user_id, r.device_id, Channel(r.channel), r.token,
-                  bool(r.private_previews), r.created_at, r.updated_at)
-
-
-def _settings(r: Any) -> PushSettings:
-    return PushSettings(r.sdkappid, bool(r.private_previews), bool(r.use_callback),
-                        r.vapid_private, r.vapid_public,
-                        r.vapid_subject, r.apns_key_id, r.apns_team_id, r.apns_topic,
-                        r.apns_key, r.fcm_credentials)
-
-
 class PushStore:
     def __init__(self, db: Database, lease_ms: int = 0) -> None:
         self._db = db
@@ -111,10 +72,8 @@ class PushStore:
     # -- app settings ------------------------------------------------------------
 
     async def settings(self, sdkappid: int) -> PushSettings:
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(
-                select(app_push).where(app_push.c.sdkappid == sdkappid))).first()
-        return PushSettings(sdkappid) if row is None else _settings(row)
+        found = await self._db.read(lambda conn: push_reads.settings_of(conn, [sdkappid]))
+        return found[sdkappid]
 
     async def put_settings(self, sdkappid: int, values: dict[str, Any],
                            only_if_empty: str | None = None) -> PushSettings:
@@ -161,7 +120,7 @@ class PushStore:
                     **values))
             row = (await conn.execute(select(push_devices).where(
                 d.sdkappid == sdkappid, d.user_id == user_id, d.device_id == device_id))).one()
-        return _device(row)
+        return device_of(row)
 
     @staticmethod
     async def _remove(conn: AsyncConnection, sdkappid: int,
@@ -196,22 +155,8 @@ class PushStore:
     async def devices_of(self, sdkappid: int, user_ids: Sequence[str]) -> list[Device]:
         if not user_ids:
             return []
-        d = push_devices.c
-        found: list[Device] = []
-        async with self._db.reader.connect() as conn:
-            for start in range(0, len(user_ids), 500):
-                rows = (await conn.execute(select(push_devices).where(
-                    d.sdkappid == sdkappid,
-                    d.user_id.in_(list(user_ids[start:start + 500]))))).all()
-                found.extend(_device(r) for r in rows)
-        return found
-
-    async def device(self, sdkappid: int, user_id: str, device_id: str) -> Device | None:
-        d = push_devices.c
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(push_devices).where(
-                d.sdkappid == sdkappid, d.user_id == user_id, d.device_id == device_id))).first()
-        return None if row is None else _device(row)
+        return await self._db.read(
+            lambda conn: push_reads.devices_of(conn, sdkappid, list(user_ids)))
 
     # -- jobs --------------------------------------------------------------------
 
@@ -223,74 +168,58 @@ class PushStore:
         cond = [j.due_at <= now]
         if skip:
             cond.append(j.id.not_in(list(skip)))
-        rows = await leases.due(self._db, push_jobs, "due_at", cond, limit, now,
-                                self._lease_ms)
-        jobs = [Job(r.id, r.sdkappid, r.conversation_id, r.seq, r.options) for r in rows]
-        if self._db.dialect != "sqlite":
-            return Due(jobs, None, len(rows) == limit)
-        messages, move, full = await due_messages(self._db, now, limit)
-        return Due(jobs + messages, move, full or len(rows) == limit)
+        sqlite = self._db.dialect == "sqlite"
+        if self._claims:
+            rows = await leases.due(self._db, push_jobs, "due_at", cond, limit, now,
+                                    self._lease_ms)
+            return self._due([self._job(r) for r in rows], limit)
+
+        def read(conn: Connection) -> Due:
+            # The rows and (SQLite) the messages past the pointer in one read.
+            jobs = [self._job(r) for r in conn.execute(
+                select(push_jobs).where(*cond).order_by(j.due_at, j.id).limit(limit))]
+            if not sqlite:
+                return self._due(jobs, limit)
+            messages, move, full = due_messages(conn, now, limit)
+            return Due(jobs + messages, move, full or len(jobs) == limit)
+        return await self._db.read(read)
+
+    @property
+    def _claims(self) -> bool:
+        """Whether due rows are claimed with a lease (a write: store/leases.py)."""
+        return self._db.dialect == "postgresql" and bool(self._lease_ms)
+
+    @staticmethod
+    def _job(r: Row[Any]) -> Job:
+        return Job(r.id, r.sdkappid, r.conversation_id, r.seq, r.options)
+
+    @staticmethod
+    def _due(jobs: list[Job], limit: int) -> Due:
+        return Due(jobs, None, len(jobs) == limit)
 
     async def job_context(self, job: Job) -> JobContext | None:
         """None when the message or its conversation is gone."""
-        c, m, cm = conversations.c, messages.c, conversation_members.c
-        cs, u, g = conversation_settings.c, users.c, groups.c
-        async with self._db.reader.connect() as conn:
-            conv = (await conn.execute(select(c.kind, c.a, c.b).where(
-                c.id == job.conversation_id))).first()
-            msg = (await conn.execute(select(m.sender, m.elements, m.state).where(
-                m.conversation_id == job.conversation_id, m.seq == job.seq))).first()
-            if conv is None or msg is None:
-                return None
-            # A deleted or disabled account gets no push (an identity that
-            # never had a users row is active).
-            members = (await conn.execute(
-                select(cm.user_id, cm.read_seq, func.coalesce(cs.muted, 0))
-                .select_from(conversation_members.outerjoin(conversation_settings, (
-                    cs.conversation_id == cm.conversation_id) & (cs.user_id == cm.user_id))
-                    .outerjoin(users, (u.sdkappid == cm.sdkappid) & (u.user_id == cm.user_id)))
-                .where(cm.conversation_id == job.conversation_id,
-                       cm.user_id != msg.sender,
-                       func.coalesce(u.state, AccountState.ACTIVE.value)
-                       == AccountState.ACTIVE.value))).all()
-            name = (await conn.execute(select(u.nickname).where(
-                u.sdkappid == job.sdkappid, u.user_id == msg.sender))).scalar()
-            group_name = None
-            if conv.kind == "group":
-                group_name = (await conn.execute(select(g.name).where(
-                    g.sdkappid == job.sdkappid, g.group_id == conv.a))).scalar() or conv.a
-        return JobContext(conv.kind, conv.a, conv.b, msg.sender, name or msg.sender,
-                          msg.elements, msg.state, group_name,
-                          {r[0]: (int(r[1]), bool(r[2])) for r in members})
+        return await self._db.read(lambda conn: push_reads.job_context(conn, job))
+
+    async def step_contexts(self, jobs: Sequence[Job]) -> StepContexts:
+        """The contexts of a step's jobs and their apps' settings, in one read."""
+        return await self._db.read(lambda conn: push_reads.step_contexts(conn, jobs))
+
+    async def reach(self, away: Mapping[int, set[str]],
+                    badged: Mapping[int, set[str]]) -> Reach:
+        """The away receivers' devices and badges, in one read (push_reads.reach)."""
+        return await self._db.read(lambda conn: push_reads.reach(conn, away, badged))
 
     async def unread_totals(self, sdkappid: int, user_ids: Sequence[str]) -> dict[str, int]:
         """Each user's unread total (the badge), as the ``unread`` op counts it."""
-        c, cm = conversations.c, conversation_members.c
-        totals: dict[str, int] = {}
-        async with self._db.reader.connect() as conn:
-            for start in range(0, len(user_ids), 500):
-                rows = (await conn.execute(
-                    select(cm.user_id, func.sum(func.max(0, c.last_msg_no - cm.read_msg_no)
-                                                if self._db.dialect == "sqlite" else
-                                                func.greatest(0, c.last_msg_no
-                                                              - cm.read_msg_no)))
-                    .select_from(conversation_members.join(
-                        conversations, c.id == cm.conversation_id))
-                    .where(cm.sdkappid == sdkappid,
-                           cm.user_id.in_(list(user_ids[start:start + 500])))
-                    .group_by(cm.user_id))).all()
-                totals.update({r[0]: int(r[1] or 0) for r in rows})
-        return totals
+        return await self._db.read(
+            lambda conn: push_reads.unread_totals(conn, sdkappid, list(user_ids)))
 
     async def can_push(self, sdkappid: int) -> bool:
         """Whether the app has the callback channel on or a device
         registered, in one read (asked every RENEW_AT (three quarters) of app_cache_ttl for an app
         that does not push: services/push.py)."""
-        a, d = app_push.c, push_devices.c
-        async with self._db.reader.connect() as conn:
-            return bool((await conn.execute(select(or_(
-                exists().where(a.sdkappid == sdkappid, a.use_callback != 0),
-                exists().where(d.sdkappid == sdkappid))))).scalar())
+        return await self._db.read(lambda conn: push_reads.can_push(conn, sdkappid))
 
     async def finish_jobs(self, jobs: Sequence[Job],
                           sends: Iterable[tuple[Job, int, str, str, str]],
@@ -313,19 +242,32 @@ class PushStore:
                  "status": PENDING, "attempts": 0, "next_attempt_at": now, "last_error": "",
                  "created_at": now} for job, sdkappid, user, device, body in sends]
         ids = [j.id for j in jobs if j.id]
-        async with self._db.writer.begin() as conn:
+        events = outbox_rows(callbacks)
+
+        def write(conn: Connection) -> None:
             if move is not None:
-                await move_pointer(conn, move)
+                move_pointer(conn, move)
             for start in range(0, len(ids), 500):
-                await conn.execute(delete(push_jobs).where(
-                    push_jobs.c.id.in_(ids[start:start + 500])))
+                conn.execute(delete(push_jobs).where(push_jobs.c.id.in_(ids[start:start + 500])))
             if failed:
-                await conn.execute(insert(push_jobs), [
+                conn.execute(insert(push_jobs), [
                     {"sdkappid": j.sdkappid, "conversation_id": j.conversation_id,
                      "seq": j.seq, "options": j.options, "due_at": j.due_at} for j in failed])
             if rows:
-                await conn.execute(insert(push_sends), rows)
-            await insert_events(conn, callbacks)
+                conn.execute(insert(push_sends), rows)
+            if events:
+                conn.execute(insert(callback_outbox), events)
+        await self._write(write)
+
+    async def _write(self, work: Callable[[Connection], None]) -> None:
+        """One write transaction: on SQLite on the message writer's thread
+        (one hand-off, where aiosqlite's connection took several per
+        statement and waited on SQLite's lock beside that thread)."""
+        if self._db.batch is not None:
+            await self._db.run_write(work)
+            return
+        async with self._db.writer.begin() as conn:
+            await conn.run_sync(work)
 
     # -- sends -------------------------------------------------------------------
 
@@ -334,8 +276,13 @@ class PushStore:
         cond = [s.status == PENDING, s.next_attempt_at <= now]
         if skip:
             cond.append(s.id.not_in(list(skip)))
-        rows = await leases.due(self._db, push_sends, "next_attempt_at", cond, limit, now,
-                                self._lease_ms)
+        if self._claims:
+            rows = await leases.due(self._db, push_sends, "next_attempt_at", cond, limit, now,
+                                    self._lease_ms)
+        else:
+            rows = await self._db.read(lambda conn: conn.execute(
+                select(push_sends).where(*cond).order_by(s.next_attempt_at, s.id)
+                .limit(limit)).all())
         return [Send(r.id, r.sdkappid, r.user_id, r.device_id, r.conversation_id, r.seq,
                      r.payload, r.attempts) for r in rows]
 
@@ -344,37 +291,39 @@ class PushStore:
         ``push_delay`` later; on SQLite with the messages past the pointer's
         times) and ``next_attempt_at`` of the pending sends; None where
         there is none."""
-        jobs, sends = await leases.next_due(
-            self._db, (push_jobs, "due_at", ()),
-            (push_sends, "next_attempt_at", (push_sends.c.status == PENDING,)))
-        if self._db.dialect == "sqlite":
-            _, first = await past_pointer(self._db)
-            if first is not None:
-                jobs = first if jobs is None else min(jobs, first)
-        return jobs, sends
+        sqlite = self._db.dialect == "sqlite"
+
+        def read(conn: Connection) -> tuple[int | None, int | None]:
+            jobs = conn.execute(select(func.min(push_jobs.c.due_at))).scalar()
+            sends = conn.execute(select(func.min(push_sends.c.next_attempt_at)).where(
+                push_sends.c.status == PENDING)).scalar()
+            if sqlite:
+                _, first = waiting(conn)
+                if first is not None:
+                    jobs = first if jobs is None else min(jobs, first)
+            return (None if jobs is None else int(jobs)), (None if sends is None else int(sends))
+        return await self._db.read(read)
 
     async def conversation_app(self, conversation_id: int) -> int | None:
         c = conversations.c
-        async with self._db.reader.connect() as conn:
-            found = (await conn.execute(select(c.sdkappid).where(
-                c.id == conversation_id))).scalar()
+        found = await self._db.read(lambda conn: conn.execute(
+            select(c.sdkappid).where(c.id == conversation_id)).scalar())
         return None if found is None else int(found)
 
     async def still_due(self, send: Send, receiver: str) -> bool:
         """False when, since the push was decided, the message was recalled
         (or is gone), or the receiver (the send's user, or the app identity
         linked to it) read up to it or muted the conversation."""
-        m, cm, cs = messages.c, conversation_members.c, conversation_settings.c
-        async with self._db.reader.connect() as conn:
-            state = (await conn.execute(select(m.state).where(
-                m.conversation_id == send.conversation_id, m.seq == send.seq))).scalar()
-            read = (await conn.execute(select(cm.read_seq).where(
-                cm.conversation_id == send.conversation_id,
-                cm.user_id == receiver))).scalar()
-            muted = (await conn.execute(select(cs.muted).where(
-                cs.conversation_id == send.conversation_id,
-                cs.user_id == receiver))).scalar()
-        return state is not None and state != 2 and (read or 0) < send.seq and not muted
+        return await self._db.read(lambda conn: push_reads.still_due(
+            conn, send.conversation_id, send.seq, receiver))
+
+    async def sends_context(self, sends: Sequence[tuple[Send, str]]) -> SendsContext:
+        """For each (send, the user whose cursor it answers to): whether it
+        is still due (``still_due``), its device and its app's settings, in
+        one read."""
+        keys = [(send.id, send.sdkappid, send.user_id, send.device_id, send.conversation_id,
+                 send.seq, receiver) for send, receiver in sends]
+        return await self._db.read(lambda conn: push_reads.sends_context(conn, keys))
 
     async def record(self, outcomes: Sequence[SendOutcome]) -> None:
         if not outcomes:
@@ -384,14 +333,16 @@ class PushStore:
         later = [{"b_id": o.id, "b_status": PENDING if o.result == "retry" else FAILED,
                   "b_error": o.error[:MAX_ERROR], "b_next": o.next_attempt_at}
                  for o in outcomes if o.result in ("retry", "failed")]
-        async with self._db.writer.begin() as conn:
+
+        def write(conn: Connection) -> None:
             if done:
-                await conn.execute(delete(push_sends).where(s.id.in_(done)))
+                conn.execute(delete(push_sends).where(s.id.in_(done)))
             if later:
-                await conn.execute(update(push_sends).where(s.id == bindparam("b_id")).values(
+                conn.execute(update(push_sends).where(s.id == bindparam("b_id")).values(
                     status=bindparam("b_status"), attempts=s.attempts + 1,
                     last_error=bindparam("b_error"), next_attempt_at=bindparam("b_next")),
                     later)
+        await self._write(write)
 
     async def sends_of(self, sdkappid: int, user_id: str) -> list[dict[str, Any]]:
         """The user's sends still queued or failed (for the admin)."""
