@@ -17,6 +17,7 @@ from tidings.domain.push import Channel, Device, PushSettings, token_hash
 from tidings.store import leases, push_reads
 from tidings.store.callbacks import outbox_rows
 from tidings.store.engine import Database
+from tidings.store.prepared import Prepared
 from tidings.store.push_jobs import Due, Job, Move, due_messages, move_pointer, waiting
 
 # Where the benches (run on older code too) and tests find it.
@@ -34,6 +35,19 @@ from tidings.store.schema import (
 
 PENDING, FAILED = "pending", "failed"
 MAX_ERROR = 500
+
+# A process alone's reads of its queues (a cluster's claim them: leases.py),
+# compiled once (store/prepared.py).
+_DUE_JOBS = Prepared(select(push_jobs).where(push_jobs.c.due_at <= bindparam("now"))
+                     .order_by(push_jobs.c.due_at, push_jobs.c.id).limit(bindparam("limit")))
+_DUE_SENDS = Prepared(
+    select(push_sends)
+    .where(push_sends.c.status == PENDING, push_sends.c.next_attempt_at <= bindparam("now"))
+    .order_by(push_sends.c.next_attempt_at, push_sends.c.id).limit(bindparam("limit")))
+_NEXT_DUE = Prepared(select(
+    select(func.min(push_jobs.c.due_at)).scalar_subquery().label("jobs"),
+    select(func.min(push_sends.c.next_attempt_at)).where(push_sends.c.status == PENDING)
+    .scalar_subquery().label("sends")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,24 +174,19 @@ class PushStore:
 
     # -- jobs --------------------------------------------------------------------
 
-    async def due_jobs(self, now: int, limit: int, skip: Sequence[int] = ()) -> Due:
+    async def due_jobs(self, now: int, limit: int) -> Due:
         """The jobs due by ``now`` (their message's time, or the row's
         ``due_at``): up to ``limit`` rows, and on SQLite up to ``limit``
         messages past the pointer."""
-        j = push_jobs.c
-        cond = [j.due_at <= now]
-        if skip:
-            cond.append(j.id.not_in(list(skip)))
         sqlite = self._db.dialect == "sqlite"
         if self._claims:
-            rows = await leases.due(self._db, push_jobs, "due_at", cond, limit, now,
-                                    self._lease_ms)
+            rows = await leases.due(self._db, push_jobs, "due_at",
+                                    [push_jobs.c.due_at <= now], limit, now, self._lease_ms)
             return self._due([self._job(r) for r in rows], limit)
 
         def read(conn: Connection) -> Due:
             # The rows and (SQLite) the messages past the pointer in one read.
-            jobs = [self._job(r) for r in conn.execute(
-                select(push_jobs).where(*cond).order_by(j.due_at, j.id).limit(limit))]
+            jobs = [self._job(r) for r in _DUE_JOBS.rows(conn, {"now": now, "limit": limit})]
             if not sqlite:
                 return self._due(jobs, limit)
             messages, move, full = due_messages(conn, now, limit)
@@ -271,18 +280,15 @@ class PushStore:
 
     # -- sends -------------------------------------------------------------------
 
-    async def due_sends(self, now: int, limit: int, skip: Sequence[int] = ()) -> list[Send]:
+    async def due_sends(self, now: int, limit: int) -> list[Send]:
         s = push_sends.c
-        cond = [s.status == PENDING, s.next_attempt_at <= now]
-        if skip:
-            cond.append(s.id.not_in(list(skip)))
         if self._claims:
-            rows = await leases.due(self._db, push_sends, "next_attempt_at", cond, limit, now,
-                                    self._lease_ms)
+            rows = await leases.due(self._db, push_sends, "next_attempt_at",
+                                    [s.status == PENDING, s.next_attempt_at <= now], limit,
+                                    now, self._lease_ms)
         else:
-            rows = await self._db.read(lambda conn: conn.execute(
-                select(push_sends).where(*cond).order_by(s.next_attempt_at, s.id)
-                .limit(limit)).all())
+            rows = await self._db.read(
+                lambda conn: _DUE_SENDS.rows(conn, {"now": now, "limit": limit}))
         return [Send(r.id, r.sdkappid, r.user_id, r.device_id, r.conversation_id, r.seq,
                      r.payload, r.attempts) for r in rows]
 
@@ -294,9 +300,7 @@ class PushStore:
         sqlite = self._db.dialect == "sqlite"
 
         def read(conn: Connection) -> tuple[int | None, int | None]:
-            jobs = conn.execute(select(func.min(push_jobs.c.due_at))).scalar()
-            sends = conn.execute(select(func.min(push_sends.c.next_attempt_at)).where(
-                push_sends.c.status == PENDING)).scalar()
+            jobs, sends = _NEXT_DUE.rows(conn, {})[0]
             if sqlite:
                 _, first = waiting(conn)
                 if first is not None:

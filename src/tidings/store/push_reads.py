@@ -10,10 +10,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, case, exists, func, or_, select
 
 from tidings.domain.accounts import AccountState
 from tidings.domain.push import Channel, Device, PushSettings
+from tidings.store.prepared import Prepared
 from tidings.store.push_jobs import Job
 from tidings.store.schema import (
     app_push,
@@ -28,6 +29,10 @@ from tidings.store.schema import (
 
 # Users per IN list (SQLite's default limit of bound parameters is 999).
 IN_CHUNK = 500
+# Up to this many users are read one statement each (compiled once), more
+# with IN lists (compiled per statement, ~0.4 ms each here, but one per
+# 500 users: a message to a large group).
+FEW = 16
 RECALLED = 2
 
 
@@ -76,6 +81,57 @@ class SendsContext:
     settings: dict[int, PushSettings]
 
 
+_c, _m, _cm = conversations.c, messages.c, conversation_members.c
+_cs, _u, _g, _d = conversation_settings.c, users.c, groups.c, push_devices.c
+
+# The statements a step runs per job and per send, compiled once
+# (store/prepared.py): through Core each cost ~150-300 us of the reader
+# thread on this machine, more than SQLite took to run it.
+_JOB = Prepared(
+    select(_c.kind, _c.a, _c.b, _m.sender, _m.elements, _m.state,
+           select(_u.nickname).where(_u.sdkappid == bindparam("app"), _u.user_id == _m.sender)
+           .scalar_subquery().label("nickname"),
+           select(_g.name).where(_c.kind == "group", _g.sdkappid == bindparam("app"),
+                                 _g.group_id == _c.a)
+           .scalar_subquery().label("group_name"))
+    .select_from(messages.join(conversations, _c.id == _m.conversation_id))
+    .where(_m.conversation_id == bindparam("conv"), _m.seq == bindparam("seq")))
+# A deleted or disabled account gets no push (an identity that never had a
+# users row is active).
+_RECEIVERS = Prepared(
+    select(_cm.user_id, _cm.read_seq, func.coalesce(_cs.muted, 0).label("muted"))
+    .select_from(conversation_members
+                 .outerjoin(conversation_settings, and_(_cs.conversation_id == _cm.conversation_id,
+                                                        _cs.user_id == _cm.user_id))
+                 .outerjoin(users, and_(_u.sdkappid == _cm.sdkappid, _u.user_id == _cm.user_id)))
+    .where(_cm.conversation_id == bindparam("conv"), _cm.user_id != bindparam("sender"),
+           func.coalesce(_u.state, AccountState.ACTIVE.value) == AccountState.ACTIVE.value))
+_STILL_DUE = Prepared(
+    select(_m.state,
+           select(_cm.read_seq).where(_cm.conversation_id == _m.conversation_id,
+                                      _cm.user_id == bindparam("user"))
+           .scalar_subquery().label("read_seq"),
+           select(_cs.muted).where(_cs.conversation_id == _m.conversation_id,
+                                   _cs.user_id == bindparam("user"))
+           .scalar_subquery().label("muted"))
+    .where(_m.conversation_id == bindparam("conv"), _m.seq == bindparam("seq")))
+_DEVICE = Prepared(select(push_devices).where(
+    _d.sdkappid == bindparam("app"), _d.user_id == bindparam("user"),
+    _d.device_id == bindparam("device")))
+_DEVICES_OF = Prepared(select(push_devices).where(
+    _d.sdkappid == bindparam("app"), _d.user_id == bindparam("user")))
+_UNREAD_OF = Prepared(
+    select(func.sum(case((_c.last_msg_no > _cm.read_msg_no, _c.last_msg_no - _cm.read_msg_no),
+                         else_=0)).label("unread"))
+    .select_from(conversation_members.join(conversations, _c.id == _cm.conversation_id))
+    .where(_cm.sdkappid == bindparam("app"), _cm.user_id == bindparam("user"))
+    .having(func.count() > 0))
+_CAN_PUSH = Prepared(select(or_(
+    exists().where(app_push.c.sdkappid == bindparam("app"), app_push.c.use_callback != 0),
+    exists().where(_d.sdkappid == bindparam("app"))).label("yes")))
+_SETTINGS = Prepared(select(app_push).where(app_push.c.sdkappid == bindparam("app")))
+
+
 def device_of(r: Any) -> Device:
     return Device(r.sdkappid, r.user_id, r.device_id, Channel(r.channel), r.token,
                   bool(r.private_previews), r.created_at, r.updated_at)
@@ -90,15 +146,17 @@ def _settings_row(r: Any) -> PushSettings:
 
 def settings_of(conn: Connection, sdkappids: Iterable[int]) -> dict[int, PushSettings]:
     """Each app's push settings (the defaults for an app with no row)."""
-    wanted = sorted(set(sdkappids))
-    found = {app: PushSettings(app) for app in wanted}
-    if wanted:
-        for r in conn.execute(select(app_push).where(app_push.c.sdkappid.in_(wanted))):
-            found[r.sdkappid] = _settings_row(r)
+    found: dict[int, PushSettings] = {}
+    for app in sorted(set(sdkappids)):
+        rows = _SETTINGS.rows(conn, {"app": app})
+        found[app] = _settings_row(rows[0]) if rows else PushSettings(app)
     return found
 
 
 def devices_of(conn: Connection, sdkappid: int, user_ids: Sequence[str]) -> list[Device]:
+    if len(user_ids) <= FEW:
+        return [device_of(r) for user in user_ids
+                for r in _DEVICES_OF.rows(conn, {"app": sdkappid, "user": user})]
     d = push_devices.c
     found: list[Device] = []
     for start in range(0, len(user_ids), IN_CHUNK):
@@ -110,12 +168,20 @@ def devices_of(conn: Connection, sdkappid: int, user_ids: Sequence[str]) -> list
 
 def unread_totals(conn: Connection, sdkappid: int, user_ids: Sequence[str]) -> dict[str, int]:
     """Each user's unread total (the badge), as the ``unread`` op counts it."""
+    totals: dict[str, int]
+    if len(user_ids) <= FEW:
+        totals = {}
+        for user in user_ids:
+            rows = _UNREAD_OF.rows(conn, {"app": sdkappid, "user": user})
+            if rows:
+                totals[user] = int(rows[0].unread or 0)
+        return totals
     c, cm = conversations.c, conversation_members.c
     unread = c.last_msg_no - cm.read_msg_no
     # max(0, x) is SQLite's scalar max; PostgreSQL calls it greatest.
     floor = (func.max(0, unread) if conn.dialect.name == "sqlite"
              else func.greatest(0, unread))
-    totals: dict[str, int] = {}
+    totals = {}
     for start in range(0, len(user_ids), IN_CHUNK):
         rows = conn.execute(
             select(cm.user_id, func.sum(floor))
@@ -128,41 +194,19 @@ def unread_totals(conn: Connection, sdkappid: int, user_ids: Sequence[str]) -> d
 
 
 def can_push(conn: Connection, sdkappid: int) -> bool:
-    a, d = app_push.c, push_devices.c
-    return bool(conn.execute(select(or_(
-        exists().where(a.sdkappid == sdkappid, a.use_callback != 0),
-        exists().where(d.sdkappid == sdkappid)))).scalar())
+    return bool(_CAN_PUSH.rows(conn, {"app": sdkappid})[0].yes)
 
 
 def job_context(conn: Connection, job: Job) -> JobContext | None:
     """None when the message or its conversation is gone."""
-    c, m, cm = conversations.c, messages.c, conversation_members.c
-    cs, u, g = conversation_settings.c, users.c, groups.c
-    conv = conn.execute(select(c.kind, c.a, c.b).where(c.id == job.conversation_id)).first()
-    msg = conn.execute(select(m.sender, m.elements, m.state).where(
-        m.conversation_id == job.conversation_id, m.seq == job.seq)).first()
-    if conv is None or msg is None:
+    found = _JOB.rows(conn, {"conv": job.conversation_id, "seq": job.seq, "app": job.sdkappid})
+    if not found:
         return None
-    # A deleted or disabled account gets no push (an identity that never
-    # had a users row is active).
-    members = conn.execute(
-        select(cm.user_id, cm.read_seq, func.coalesce(cs.muted, 0))
-        .select_from(conversation_members.outerjoin(conversation_settings, (
-            cs.conversation_id == cm.conversation_id) & (cs.user_id == cm.user_id))
-            .outerjoin(users, (u.sdkappid == cm.sdkappid) & (u.user_id == cm.user_id)))
-        .where(cm.conversation_id == job.conversation_id,
-               cm.user_id != msg.sender,
-               func.coalesce(u.state, AccountState.ACTIVE.value)
-               == AccountState.ACTIVE.value)).all()
-    name = conn.execute(select(u.nickname).where(
-        u.sdkappid == job.sdkappid, u.user_id == msg.sender)).scalar()
-    group_name = None
-    if conv.kind == "group":
-        group_name = conn.execute(select(g.name).where(
-            g.sdkappid == job.sdkappid, g.group_id == conv.a)).scalar() or conv.a
-    return JobContext(conv.kind, conv.a, conv.b, msg.sender, name or msg.sender,
-                      msg.elements, msg.state, group_name,
-                      {r[0]: (int(r[1]), bool(r[2])) for r in members})
+    r = found[0]
+    members = _RECEIVERS.rows(conn, {"conv": job.conversation_id, "sender": r.sender})
+    group_name = (r.group_name or r.a) if r.kind == "group" else None
+    return JobContext(r.kind, r.a, r.b, r.sender, r.nickname or r.sender, r.elements, r.state,
+                      group_name, {m.user_id: (int(m.read_seq), bool(m.muted)) for m in members})
 
 
 def step_contexts(conn: Connection, jobs: Sequence[Job]) -> StepContexts:
@@ -190,17 +234,11 @@ def reach(conn: Connection, away: Mapping[int, set[str]],
 def still_due(conn: Connection, conversation_id: int, seq: int, receiver: str) -> bool:
     """False when the message was recalled (or is gone), or the receiver
     read up to it or muted the conversation."""
-    m, cm, cs = messages.c, conversation_members.c, conversation_settings.c
-    state = conn.execute(select(m.state).where(
-        m.conversation_id == conversation_id, m.seq == seq)).scalar()
-    if state is None or state == RECALLED:
+    found = _STILL_DUE.rows(conn, {"conv": conversation_id, "seq": seq, "user": receiver})
+    if not found:
         return False
-    read = conn.execute(select(cm.read_seq).where(
-        cm.conversation_id == conversation_id, cm.user_id == receiver)).scalar()
-    if (read or 0) >= seq:
-        return False
-    return not conn.execute(select(cs.muted).where(
-        cs.conversation_id == conversation_id, cs.user_id == receiver)).scalar()
+    r = found[0]
+    return r.state != RECALLED and (r.read_seq or 0) < seq and not r.muted
 
 
 def sends_context(conn: Connection,
@@ -210,15 +248,13 @@ def sends_context(conn: Connection,
     device, and its app's settings, in one read."""
     due: set[int] = set()
     devices: dict[tuple[int, str, str], Device] = {}
-    d = push_devices.c
     for send_id, app, user, device_id, conversation_id, seq, receiver in sends:
         if not still_due(conn, conversation_id, seq, receiver):
             continue
         due.add(send_id)
         key = (app, user, device_id)
         if key not in devices:
-            row = conn.execute(select(push_devices).where(
-                d.sdkappid == app, d.user_id == user, d.device_id == device_id)).first()
-            if row is not None:
-                devices[key] = device_of(row)
+            rows = _DEVICE.rows(conn, {"app": app, "user": user, "device": device_id})
+            if rows:
+                devices[key] = device_of(rows[0])
     return SendsContext(due, devices, settings_of(conn, (key[0] for key in devices)))
