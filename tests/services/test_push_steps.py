@@ -99,6 +99,15 @@ async def test_a_step_of_many_jobs_reads_twice_and_decides_each_as_alone(
     failed = await decisions.decide_all(jobs, sends, events)
     assert len(reads) == 2  # the contexts and settings; the devices and badges
     assert failed == [broken]
+    # A process alone reads the contexts with the due jobs: one read more
+    # for the whole step, and the same decisions.
+    again: list[NewSend] = []
+    reads.clear()
+    due = await store.due_jobs(now_ms(), 200)
+    assert due.first is not None
+    assert await decisions.decide_all(jobs, again, events, due.first) == [broken]
+    assert len(reads) == 2
+    assert again == sends
     assert events == []
     pushed = [(s.user_id, s.device_id, s.job.seq, orjson.loads(s.payload)) for s in sends]
     assert [(user, device, seq) for user, device, seq, _ in pushed] == [
@@ -114,6 +123,11 @@ async def test_a_step_of_many_jobs_reads_twice_and_decides_each_as_alone(
                              for s in sends], events, due.move, [broken])
     queued = await store.due_sends(now_ms(), 64)
     assert len(queued) == 2
+    # Read with their checks, devices and settings (nothing claimed).
+    reads.clear()
+    same, checked = await store.due_sends_checked(now_ms(), 64)
+    assert same == queued and checked is not None and len(reads) == 1
+    assert checked.due == {s.id for s in queued} and len(checked.devices) == 1
     # Bob read the first meanwhile.
     first = to_bob[0].message
     await sql(db, "UPDATE conversation_members SET read_seq = ?, read_msg_no = ?"

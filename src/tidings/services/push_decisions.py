@@ -114,15 +114,19 @@ class Decisions:
         return self.links is not None and self.links.has_links(sdkappid)
 
     async def decide_all(self, jobs: Sequence[Job], sends: list[NewSend],
-                         events: list[tuple[int, str, str]]) -> list[Job]:
+                         events: list[tuple[int, str, str]],
+                         first: StepContexts | None = None) -> list[Job]:
         """Add the jobs' sends and callback events to ``sends`` and
         ``events``; the jobs whose deciding failed are returned (they add
         nothing). The step's reads are two, for all its jobs: their
         contexts and apps' settings, then the away receivers' devices and
-        badges. When those fail, each job is decided on its own, so one
-        that cannot be does not hold the others back."""
+        badges (``first``: the contexts, read with the due jobs). When those
+        fail, each job is decided on its own, so one that cannot be does not
+        hold the others back."""
+        if not jobs:
+            return []
         try:
-            step = await self._read(jobs)
+            step = await self._read(jobs, first)
         except Exception:
             log.exception("push: the reads of %d jobs failed%s", len(jobs),
                           "" if len(jobs) == 1 else "; deciding them one by one")
@@ -144,11 +148,12 @@ class Decisions:
                 failed.append(job)
         return failed
 
-    async def _read(self, jobs: Sequence[Job]) -> Step:
-        """A step's reads: the jobs' contexts, who of each job's receivers
-        is away (no device in the foreground, not muted, not read up to
-        it), their devices and badges."""
-        first = await self._store.step_contexts(jobs)
+    async def _read(self, jobs: Sequence[Job], first: StepContexts | None) -> Step:
+        """A step's reads: the jobs' contexts (unless read: ``first``), who
+        of each job's receivers is away (no device in the foreground, not
+        muted, not read up to it), their devices and badges."""
+        if first is None:
+            first = await self._store.step_contexts(jobs)
         away: list[list[str]] = []
         by_app: dict[int, set[str]] = {}
         for job, ctx in zip(jobs, first.contexts, strict=True):

@@ -123,8 +123,10 @@ class PushWorker:
             except Exception:
                 log.exception("push: could not ask whether app %s can push", app)
         unasked = [job for job in due.jobs if job.sdkappid not in wanted]
-        failed = unasked + await self._decisions.decide_all(
-            [job for job in due.jobs if wanted.get(job.sdkappid)], sends, events)
+        deciding = [job for job in due.jobs if wanted.get(job.sdkappid)]
+        # The contexts read with the jobs, when they are the jobs decided.
+        first = due.first if len(deciding) == len(due.jobs) else None
+        failed = unasked + await self._decisions.decide_all(deciding, sends, events, first)
         # A row whose deciding failed stays and is tried again next step; a
         # message (SQLite) is made a row.
         gone = {id(job) for job in failed}
@@ -143,29 +145,39 @@ class PushWorker:
 
     async def _sends_step(self) -> bool:
         limit = self._cfg.push_concurrency
-        due = await self._store.due_sends(now_ms(), limit)
+        links = self._decisions.links
+        home = None if links is None else links.home_sdkappid
+        due, ctx = await self._store.due_sends_checked(now_ms(), limit, home)
         if not due:
             return False
         receivers: list[Identity | None] = []
+        unknown: set[int] = set()
         for send in due:
             try:
                 receivers.append(await self._receiver(send))
-            except Exception:  # its attempt says so, and it is retried
+            except Exception:  # retried (its attempt says so)
                 log.exception("push send %s: could not tell its receiver", send.id)
                 receivers.append(None)
-        ctx = await self._store.sends_context(
-            [(send, who.user_id) for send, who in zip(due, receivers, strict=True)
-             if who is not None])
-        outcomes = await asyncio.gather(*(self._attempt(s, who, ctx)
+                unknown.add(send.id)
+        # Those the due read did not check: all when claimed, else the home app's.
+        unchecked = [(send, who.user_id) for send, who in zip(due, receivers, strict=True)
+                     if who is not None and (ctx is None or send.sdkappid == home)]
+        if ctx is None or unchecked:
+            more = await self._store.sends_context(unchecked)
+            ctx = more if ctx is None else ctx.merged(more)
+        outcomes = await asyncio.gather(*(self._attempt(s, who, ctx, s.id in unknown)
                                           for s, who in zip(due, receivers, strict=True)))
         await self._store.record(outcomes)
         return len(due) == limit
 
-    async def _attempt(self, send: Send, receiver: Identity | None,
-                       ctx: SendsContext) -> SendOutcome:
+    async def _attempt(self, send: Send, receiver: Identity | None, ctx: SendsContext,
+                       unknown: bool = False) -> SendOutcome:
         """One send, with what the step read for it (``ctx``): dropped when
         its receiver is gone (unlinked), it is no longer due (read,
-        recalled, muted) or its device is gone."""
+        recalled, muted) or its device is gone; retried when its receiver
+        could not be told (``unknown``)."""
+        if unknown:
+            return self._retry(send, "internal error: its receiver could not be told")
         try:
             if receiver is None or send.id not in ctx.due:
                 return SendOutcome(send.id, "dropped")

@@ -71,6 +71,17 @@ class SendOutcome:
     next_attempt_at: int = 0
 
 
+def _send(r: Row[Any]) -> Send:
+    return Send(r.id, r.sdkappid, r.user_id, r.device_id, r.conversation_id, r.seq,
+                r.payload, r.attempts)
+
+
+def _checked(send: Send, receiver: str) -> tuple[int, int, str, str, int, int, str]:
+    """A send as push_reads.sends_context takes it."""
+    return (send.id, send.sdkappid, send.user_id, send.device_id, send.conversation_id,
+            send.seq, receiver)
+
+
 class PushStore:
     def __init__(self, db: Database, lease_ms: int = 0) -> None:
         self._db = db
@@ -185,12 +196,14 @@ class PushStore:
             return self._due([self._job(r) for r in rows], limit)
 
         def read(conn: Connection) -> Due:
-            # The rows and (SQLite) the messages past the pointer in one read.
+            # The rows, (SQLite) the messages past the pointer and the
+            # contexts of both, in one read.
             jobs = [self._job(r) for r in _DUE_JOBS.rows(conn, {"now": now, "limit": limit})]
-            if not sqlite:
-                return self._due(jobs, limit)
-            messages, move, full = due_messages(conn, now, limit)
-            return Due(jobs + messages, move, full or len(jobs) == limit)
+            move, full = None, len(jobs) == limit
+            if sqlite:
+                messages, move, more = due_messages(conn, now, limit)
+                jobs, full = jobs + messages, full or more
+            return Due(jobs, move, full, push_reads.step_contexts(conn, jobs) if jobs else None)
         return await self._db.read(read)
 
     @property
@@ -281,16 +294,26 @@ class PushStore:
     # -- sends -------------------------------------------------------------------
 
     async def due_sends(self, now: int, limit: int) -> list[Send]:
+        return (await self.due_sends_checked(now, limit))[0]
+
+    async def due_sends_checked(self, now: int, limit: int, home: int | None = None
+                                ) -> tuple[list[Send], SendsContext | None]:
+        """The sends due by ``now``, and when nothing is claimed (a process
+        alone) their ``sends_context`` in the same read, but for the sends
+        of the ``home`` app (which may answer to an identity linked to
+        their user: the caller reads theirs); None when claimed."""
         s = push_sends.c
         if self._claims:
             rows = await leases.due(self._db, push_sends, "next_attempt_at",
                                     [s.status == PENDING, s.next_attempt_at <= now], limit,
                                     now, self._lease_ms)
-        else:
-            rows = await self._db.read(
-                lambda conn: _DUE_SENDS.rows(conn, {"now": now, "limit": limit}))
-        return [Send(r.id, r.sdkappid, r.user_id, r.device_id, r.conversation_id, r.seq,
-                     r.payload, r.attempts) for r in rows]
+            return [_send(r) for r in rows], None
+
+        def read(conn: Connection) -> tuple[list[Send], SendsContext]:
+            sends = [_send(r) for r in _DUE_SENDS.rows(conn, {"now": now, "limit": limit})]
+            return sends, push_reads.sends_context(conn, [
+                _checked(send, send.user_id) for send in sends if send.sdkappid != home])
+        return await self._db.read(read)
 
     async def next_due(self) -> tuple[int | None, int | None]:
         """The earliest ``due_at`` of the jobs (``due_jobs`` takes them
@@ -325,8 +348,7 @@ class PushStore:
         """For each (send, the user whose cursor it answers to): whether it
         is still due (``still_due``), its device and its app's settings, in
         one read."""
-        keys = [(send.id, send.sdkappid, send.user_id, send.device_id, send.conversation_id,
-                 send.seq, receiver) for send, receiver in sends]
+        keys = [_checked(send, receiver) for send, receiver in sends]
         return await self._db.read(lambda conn: push_reads.sends_context(conn, keys))
 
     async def record(self, outcomes: Sequence[SendOutcome]) -> None:

@@ -19,6 +19,7 @@ from tidings.store.engine import Database
 from tidings.store.writer.rows import Collected, TransactionRows
 
 if TYPE_CHECKING:
+    from tidings.store.push_reads import StepContexts
     from tidings.store.writer.core import MessageWriter
 
 # PushJobRows' statement (driver SQL): one row per message whose push may be due.
@@ -127,6 +128,9 @@ class Due:
     jobs: list[Job]
     move: Move | None = None
     full: bool = False
+    # The jobs' contexts, read with them when the rows were not claimed (a
+    # process alone): the step's deciding needs no read of its own for them.
+    first: StepContexts | None = None
 
 
 class PointerMoved(Exception):

@@ -80,6 +80,10 @@ class SendsContext:
     devices: dict[tuple[int, str, str], Device]
     settings: dict[int, PushSettings]
 
+    def merged(self, other: SendsContext) -> SendsContext:
+        return SendsContext(self.due | other.due, {**self.devices, **other.devices},
+                            {**self.settings, **other.settings})
+
 
 _c, _m, _cm = conversations.c, messages.c, conversation_members.c
 _cs, _u, _g, _d = conversation_settings.c, users.c, groups.c, push_devices.c
