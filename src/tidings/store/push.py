@@ -36,6 +36,13 @@ from tidings.store.schema import (
 PENDING, FAILED = "pending", "failed"
 MAX_ERROR = 500
 
+# A step's writes (driver SQL, ``?`` placeholders: Database.driver_sql).
+_DELETE_JOB = "DELETE FROM push_jobs WHERE id = ?"
+_INSERT_SEND = ("INSERT INTO push_sends (sdkappid, user_id, device_id, conversation_id, seq,"
+                " payload, status, attempts, next_attempt_at, last_error, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?)")
+_DELETE_SEND = "DELETE FROM push_sends WHERE id = ?"
+
 # A process alone's reads of its queues (a cluster's claim them: leases.py),
 # compiled once (store/prepared.py).
 _DUE_JOBS = Prepared(select(push_jobs).where(push_jobs.c.due_at <= bindparam("now"))
@@ -259,24 +266,25 @@ class PushStore:
         they do not hold the pointer back. Raises ``PointerMoved`` (nothing
         written) when the pointer is not as the step read it."""
         now = now_ms()
-        rows = [{"sdkappid": sdkappid, "user_id": user, "device_id": device,
-                 "conversation_id": job.conversation_id, "seq": job.seq, "payload": body,
-                 "status": PENDING, "attempts": 0, "next_attempt_at": now, "last_error": "",
-                 "created_at": now} for job, sdkappid, user, device, body in sends]
-        ids = [j.id for j in jobs if j.id]
+        rows = [(sdkappid, user, device, job.conversation_id, job.seq, body, PENDING, now, now)
+                for job, sdkappid, user, device, body in sends]
+        ids = [(j.id,) for j in jobs if j.id]
         events = outbox_rows(callbacks)
+        sql = self._db.driver_sql
 
         def write(conn: Connection) -> None:
+            # The statements of every step as driver SQL: through Core each
+            # was built and compiled again (an IN list's is never cached).
             if move is not None:
                 move_pointer(conn, move)
-            for start in range(0, len(ids), 500):
-                conn.execute(delete(push_jobs).where(push_jobs.c.id.in_(ids[start:start + 500])))
+            if ids:
+                conn.exec_driver_sql(sql(_DELETE_JOB), ids)
             if failed:
                 conn.execute(insert(push_jobs), [
                     {"sdkappid": j.sdkappid, "conversation_id": j.conversation_id,
                      "seq": j.seq, "options": j.options, "due_at": j.due_at} for j in failed])
             if rows:
-                conn.execute(insert(push_sends), rows)
+                conn.exec_driver_sql(sql(_INSERT_SEND), rows)
             if events:
                 conn.execute(insert(callback_outbox), events)
         await self._write(write)
@@ -355,14 +363,16 @@ class PushStore:
         if not outcomes:
             return
         s = push_sends.c
-        done = [o.id for o in outcomes if o.result in ("sent", "dropped")]
+        done = [(o.id,) for o in outcomes if o.result in ("sent", "dropped")]
         later = [{"b_id": o.id, "b_status": PENDING if o.result == "retry" else FAILED,
                   "b_error": o.error[:MAX_ERROR], "b_next": o.next_attempt_at}
                  for o in outcomes if o.result in ("retry", "failed")]
 
+        sql = self._db.driver_sql
+
         def write(conn: Connection) -> None:
             if done:
-                conn.execute(delete(push_sends).where(s.id.in_(done)))
+                conn.exec_driver_sql(sql(_DELETE_SEND), done)
             if later:
                 conn.execute(update(push_sends).where(s.id == bindparam("b_id")).values(
                     status=bindparam("b_status"), attempts=s.attempts + 1,
