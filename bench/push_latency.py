@@ -37,6 +37,7 @@ import contextlib
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -83,8 +84,8 @@ class Counts:
         reads: Any = db.reads
         batch: Any = db.batch
         for extra in (getattr(reads, "_engine", None), getattr(batch, "engine", None)):
-            if extra is not None:
-                engines.add(extra)
+            if extra is not None:  # PostgreSQL's reads engine is an async one
+                engines.add(getattr(extra, "sync_engine", extra))
         for engine in engines:
             event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(db.writer.sync_engine, "commit", self._write)
@@ -132,10 +133,10 @@ def _msg_id(ack: Any) -> str:
     return f"{ack.message.conversation_id}-{ack.message.seq}"
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def run(args: argparse.Namespace, database_url: str = "") -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tidings-push-") as tmp:
         settings = Settings(data_dir=Path(tmp), rate_limit_per_second=1e9,
-                            rate_limit_burst=10**9)
+                            rate_limit_burst=10**9, database_url=database_url)
         rt = await Runtime.start(settings)
         try:
             app, _ = await rt.apps.create("Bench", "", "admin")
@@ -250,10 +251,25 @@ def main() -> None:
     parser.add_argument("--per-user", type=int, default=5)
     parser.add_argument("--window", type=int, default=64, help="sends in flight (burst)")
     parser.add_argument("--cpu", type=int, default=None, help="pin this process to this CPU")
+    parser.add_argument("--postgres", action="store_true",
+                        help="on a PostgreSQL cluster of its own, pinned to core 0"
+                             " (bench/xmpp_servers.py); its CPU per push is reported too")
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
-    print(json.dumps(uvloop.run(run(args))))
+    if not args.postgres:
+        print(json.dumps(uvloop.run(run(args))))
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import xmpp_servers
+
+    with xmpp_servers.postgres() as pg:
+        cpu0 = pg.cpu_seconds()
+        found = uvloop.run(run(args, pg.url))
+        # The whole run's (start-up, warm-up included): an upper bound.
+        found["postgres_cpu_us_per_pushed_message_whole_run"] = round(
+            (pg.cpu_seconds() - cpu0) * 1e6 / found["pushes"])
+    print(json.dumps(found))
 
 
 if __name__ == "__main__":
