@@ -24,6 +24,7 @@ synced commit).
 
     python bench/push_latency.py --messages 300 --cpu 1
     python bench/push_latency.py --burst 200 --per-user 5 --cpu 1
+    python bench/push_latency.py --messages 150 --cpu 1 --postgres
 
 For old against new, run it with ``PYTHONPATH`` at an extracted ``src/``.
 Prints one JSON line.
