@@ -18,12 +18,12 @@ from tidings.store import leases, push_reads
 from tidings.store.callbacks import outbox_rows
 from tidings.store.engine import Database
 from tidings.store.prepared import Prepared
-from tidings.store.push_jobs import Due, Job, Move, due_messages, move_pointer, waiting
+from tidings.store.push_jobs import Job, Move, due_messages, move_pointer, waiting
 
 # Where the benches (run on older code too) and tests find it.
 from tidings.store.push_jobs import PushJobRows as PushJobRows
+from tidings.store.push_reads import Due, Reach, SendsContext, StepContexts, device_of
 from tidings.store.push_reads import JobContext as JobContext
-from tidings.store.push_reads import Reach, SendsContext, StepContexts, device_of
 from tidings.store.schema import (
     app_push,
     callback_outbox,

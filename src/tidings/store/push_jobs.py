@@ -19,7 +19,6 @@ from tidings.store.engine import Database
 from tidings.store.writer.rows import Collected, TransactionRows
 
 if TYPE_CHECKING:
-    from tidings.store.push_reads import StepContexts
     from tidings.store.writer.core import MessageWriter
 
 # PushJobRows' statement (driver SQL): one row per message whose push may be due.
@@ -118,19 +117,6 @@ class Move:
     made_to: int
     gen: int
     to: int
-
-
-@dataclass(frozen=True, slots=True)
-class Due:
-    """A step's due jobs: ``push_jobs`` rows and (SQLite) messages past the
-    pointer; ``full`` when a limit was reached (more may be due)."""
-
-    jobs: list[Job]
-    move: Move | None = None
-    full: bool = False
-    # The jobs' contexts, read with them when the rows were not claimed (a
-    # process alone): the step's deciding needs no read of its own for them.
-    first: StepContexts | None = None
 
 
 class PointerMoved(Exception):

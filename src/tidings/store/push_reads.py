@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, bindparam, case, exists, func, or_, sel
 from tidings.domain.accounts import AccountState
 from tidings.domain.push import Channel, Device, PushSettings
 from tidings.store.prepared import Prepared
-from tidings.store.push_jobs import Job
+from tidings.store.push_jobs import Job, Move
 from tidings.store.schema import (
     app_push,
     conversation_members,
@@ -60,6 +60,19 @@ class StepContexts:
 
     contexts: list[JobContext | None]
     settings: dict[int, PushSettings]
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A step's due jobs: ``push_jobs`` rows and (SQLite) messages past the
+    pointer; ``full`` when a limit was reached (more may be due)."""
+
+    jobs: list[Job]
+    move: Move | None = None
+    full: bool = False
+    # The jobs' contexts, read with them when the rows were not claimed (a
+    # process alone): the step's deciding needs no read of its own for them.
+    first: StepContexts | None = None
 
 
 @dataclass(frozen=True, slots=True)
