@@ -24,9 +24,10 @@ from tidings.store.callbacks import CallbackStore
 from tidings.store.push import PushStore
 
 COUNTED: dict[type, tuple[str, ...]] = {
-    # has_devices: the old code's; can_push: the new (each counted where it is).
-    PushStore: ("due_jobs", "due_sends", "settings", "has_devices", "can_push",
-                "finish_jobs", "prune_failed"),
+    # has_devices: the old code's; can_push: the new (each counted where it
+    # is); due_sends_checked: the worker's since perf-push2.
+    PushStore: ("due_jobs", "due_sends", "due_sends_checked", "settings", "has_devices",
+                "can_push", "finish_jobs", "prune_failed"),
     CallbackStore: ("due", "release", "prune", "record"),
     PushWorker: ("wake",),
     Dispatcher: ("wake",),

@@ -225,8 +225,14 @@ class PushService:
 
     async def _app_pushes(self, sdkappid: int) -> bool:
         """Whether the app can push at all: a device registered, or the
-        callback channel on (or a linked home)."""
+        callback channel on (or a linked home). A "yes" checked within
+        app_cache_ttl is believed without a read (the worker asks at every
+        step): deciding finds no device and no callback channel anyway if
+        it is no longer true."""
         asked = time.monotonic()  # what we read is at least this recent
+        hit = self._pushes.get(sdkappid)
+        if hit is not None and hit[1] and asked - hit[0] < self._cfg.app_cache_ttl:
+            return True
         found = self._decisions.linked(sdkappid) or await self._store.can_push(sdkappid)
         if len(self._pushes) > 100_000:
             self._pushes.clear()

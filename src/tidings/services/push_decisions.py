@@ -8,7 +8,9 @@ The worker that runs the jobs and the sends is in ``services/push_worker.py``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 import orjson
@@ -22,6 +24,9 @@ from tidings.domain.push import Device, PushOptions, notification, payload
 from tidings.services.callbacks import CallbackService
 from tidings.store.push import JobContext, PushStore
 from tidings.store.push_jobs import Job
+from tidings.store.push_reads import RECALLED, Reach, StepContexts
+
+log = logging.getLogger("tidings.services.push")
 
 OFFLINE_PUSH = "offline_push"
 # Receivers per offline_push callback event (Tencent batches 1 to 100 events).
@@ -69,6 +74,18 @@ class NewSend(NamedTuple):
     payload: str
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What a step's reads found for its jobs (``Decisions._read``)."""
+
+    first: StepContexts
+    # Per job, in the step's order: the receivers away.
+    away: list[list[str]]
+    # Per app: whether its own server is asked to reach receivers.
+    callback: dict[int, bool]
+    reach: Reach
+
+
 class Decisions:
     """Who gets a push for a job, and where it goes."""
 
@@ -96,31 +113,86 @@ class Decisions:
     def linked(self, sdkappid: int) -> bool:
         return self.links is not None and self.links.has_links(sdkappid)
 
-    async def decide(self, job: Job, sends: list[NewSend],
-                     events: list[tuple[int, str, str]]) -> None:
-        """Add the job's sends and callback events to ``sends`` and ``events``."""
-        ctx = await self._store.job_context(job)
-        if ctx is None or ctx.state == 2:
+    async def decide_all(self, jobs: Sequence[Job], sends: list[NewSend],
+                         events: list[tuple[int, str, str]],
+                         first: StepContexts | None = None) -> list[Job]:
+        """Add the jobs' sends and callback events to ``sends`` and
+        ``events``; the jobs whose deciding failed are returned (they add
+        nothing). The step's reads are two, for all its jobs: their
+        contexts and apps' settings, then the away receivers' devices and
+        badges (``first``: the contexts, read with the due jobs). When those
+        fail, each job is decided on its own, so one that cannot be does not
+        hold the others back."""
+        if not jobs:
+            return []
+        try:
+            step = await self._read(jobs, first)
+        except Exception:
+            log.exception("push: the reads of %d jobs failed%s", len(jobs),
+                          "" if len(jobs) == 1 else "; deciding them one by one")
+            if len(jobs) == 1:
+                return list(jobs)
+            failed: list[Job] = []
+            for job in jobs:
+                failed.extend(await self.decide_all([job], sends, events))
+            return failed
+        failed = []
+        for n, job in enumerate(jobs):
+            made = len(sends), len(events)
+            try:
+                await self._decide(job, n, step, sends, events)
+            except Exception:
+                log.exception("push job %s of message %s-%s failed", job.id,
+                              job.conversation_id, job.seq)
+                del sends[made[0]:], events[made[1]:]
+                failed.append(job)
+        return failed
+
+    async def _read(self, jobs: Sequence[Job], first: StepContexts | None) -> Step:
+        """A step's reads: the jobs' contexts (unless read: ``first``), who
+        of each job's receivers is away (no device in the foreground, not
+        muted, not read up to it), their devices and badges."""
+        if first is None:
+            first = await self._store.step_contexts(jobs)
+        away: list[list[str]] = []
+        by_app: dict[int, set[str]] = {}
+        for job, ctx in zip(jobs, first.contexts, strict=True):
+            users: list[str] = []
+            if ctx is not None and ctx.state != RECALLED:
+                app = job.sdkappid
+                users = [user for user, (read_seq, muted) in ctx.receivers.items()
+                         if not muted and read_seq < job.seq
+                         and not self.present(Identity(app, user))]
+                if users:
+                    by_app.setdefault(app, set()).update(users)
+            away.append(users)
+        callback: dict[int, bool] = {}
+        for app in by_app:
+            callback[app] = first.settings[app].use_callback and self._callbacks.wants(
+                await self._callbacks.settings(app), OFFLINE_PUSH)
+        reach = Reach({}, {}) if not by_app else await self._store.reach(
+            by_app, {app: users for app, users in by_app.items() if callback[app]})
+        return Step(first, away, callback, reach)
+
+    async def _decide(self, job: Job, n: int, step: Step, sends: list[NewSend],
+                      events: list[tuple[int, str, str]]) -> None:
+        """The ``n``th job of the step: its sends and callback events."""
+        ctx, away = step.first.contexts[n], step.away[n]
+        if ctx is None or not away:
             return
         app = job.sdkappid
-        away = [user for user, (read_seq, muted) in ctx.receivers.items()
-                if not muted and read_seq < job.seq and not self.present(Identity(app, user))]
-        if not away:
-            return
-        settings = await self._store.settings(app)
-        devices = await self._store.devices_of(app, away)
+        settings = step.first.settings[app]
+        app_devices = step.reach.devices.get(app, {})
+        devices = [d for user in away for d in app_devices.get(user, ())]
         homes = self._homes_of(app, away)
         home_devices = await self._home_devices(homes)
         reached = {d.user_id for d in devices} | {
             user for user, home in homes.items() if home.user_id in home_devices}
-        callback_users: list[str] = []
-        if settings.use_callback and self._callbacks.wants(
-                await self._callbacks.settings(app), OFFLINE_PUSH):
-            # The app's own server reaches whom Tidings cannot: no device of
-            # the app's and none of a linked home account's.
-            callback_users = [u for u in away if u not in reached]
-        badges = await self._store.unread_totals(
-            app, sorted({d.user_id for d in devices} | set(callback_users)))
+        # The app's own server reaches whom Tidings cannot: no device of the
+        # app's and none of a linked home account's.
+        callback_users = ([u for u in away if u not in reached] if step.callback[app]
+                          else [])
+        badges = step.reach.totals.get(app, {})
         options = PushOptions.from_stored(job.options)
         msg_id = f"{job.conversation_id}-{job.seq}"
         for device in devices:

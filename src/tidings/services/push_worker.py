@@ -24,7 +24,8 @@ from tidings.services.faults import FAULTS
 from tidings.services.idle import idle_wait
 from tidings.services.push_decisions import Decisions, NewSend
 from tidings.store.push import PushStore, Send, SendOutcome
-from tidings.store.push_jobs import Job, PointerMoved
+from tidings.store.push_jobs import PointerMoved
+from tidings.store.push_reads import SendsContext
 
 log = logging.getLogger("tidings.services.push")
 
@@ -113,24 +114,24 @@ class PushWorker:
                                          JOBS_PER_STEP)
         if not due.jobs and due.move is None:
             return False
-        done: list[Job] = []
-        failed: list[Job] = []
         sends: list[NewSend] = []
         events: list[tuple[int, str, str]] = []
         wanted: dict[int, bool] = {}
-        for job in due.jobs:
+        for app in dict.fromkeys(job.sdkappid for job in due.jobs):
             try:
-                if job.sdkappid not in wanted:
-                    wanted[job.sdkappid] = await self._app_pushes(job.sdkappid)
-                if wanted[job.sdkappid]:
-                    await self._decisions.decide(job, sends, events)
+                wanted[app] = await self._app_pushes(app)
             except Exception:
-                log.exception("push job %s of message %s-%s failed", job.id,
-                              job.conversation_id, job.seq)
-                if job.rowid:
-                    failed.append(job)
-                continue
-            done.append(job)
+                log.exception("push: could not ask whether app %s can push", app)
+        unasked = [job for job in due.jobs if job.sdkappid not in wanted]
+        deciding = [job for job in due.jobs if wanted.get(job.sdkappid)]
+        # The contexts read with the jobs, when they are the jobs decided.
+        first = due.first if len(deciding) == len(due.jobs) else None
+        failed = unasked + await self._decisions.decide_all(deciding, sends, events, first)
+        # A row whose deciding failed stays and is tried again next step; a
+        # message (SQLite) is made a row.
+        gone = {id(job) for job in failed}
+        done = [job for job in due.jobs if id(job) not in gone]
+        failed = [job for job in failed if job.rowid]
         if FAULTS is not None:  # decided, not yet recorded: where a test kills it
             await FAULTS.reach("push.decide", [job.id or -job.rowid for job in done])
         try:
@@ -144,26 +145,51 @@ class PushWorker:
 
     async def _sends_step(self) -> bool:
         limit = self._cfg.push_concurrency
-        due = await self._store.due_sends(now_ms(), limit)
+        links = self._decisions.links
+        home = None if links is None else links.home_sdkappid
+        due, ctx = await self._store.due_sends_checked(now_ms(), limit, home)
         if not due:
             return False
-        outcomes = await asyncio.gather(*(self._attempt(s) for s in due))
+        receivers: list[Identity | None] = []
+        unknown: set[int] = set()
+        for send in due:
+            try:
+                receivers.append(await self._receiver(send))
+            except Exception:  # retried (its attempt says so)
+                log.exception("push send %s: could not tell its receiver", send.id)
+                receivers.append(None)
+                unknown.add(send.id)
+        # Those the due read did not check: all when claimed, else the home app's.
+        unchecked = [(send, who.user_id) for send, who in zip(due, receivers, strict=True)
+                     if who is not None and (ctx is None or send.sdkappid == home)]
+        if ctx is None or unchecked:
+            more = await self._store.sends_context(unchecked)
+            ctx = more if ctx is None else ctx.merged(more)
+        outcomes = await asyncio.gather(*(self._attempt(s, who, ctx, s.id in unknown)
+                                          for s, who in zip(due, receivers, strict=True)))
         await self._store.record(outcomes)
         return len(due) == limit
 
-    async def _attempt(self, send: Send) -> SendOutcome:
+    async def _attempt(self, send: Send, receiver: Identity | None, ctx: SendsContext,
+                       unknown: bool = False) -> SendOutcome:
+        """One send, with what the step read for it (``ctx``): dropped when
+        its receiver is gone (unlinked), it is no longer due (read,
+        recalled, muted) or its device is gone; retried when its receiver
+        could not be told (``unknown``)."""
+        if unknown:
+            return self._retry(send, "internal error: its receiver could not be told")
         try:
-            receiver = await self._receiver(send)
-            if receiver is None or not await self._store.still_due(send, receiver.user_id):
+            if receiver is None or send.id not in ctx.due:
                 return SendOutcome(send.id, "dropped")
-            device = await self._store.device(send.sdkappid, send.user_id, send.device_id)
+            device = ctx.devices.get((send.sdkappid, send.user_id, send.device_id))
             if device is None:
                 return SendOutcome(send.id, "dropped")
             if self._decisions.present(receiver):
                 # Back in the foreground meanwhile: the app shows it itself.
                 return SendOutcome(send.id, "dropped")
-            app = (await self._vapid(send.sdkappid) if device.channel is Channel.WEBPUSH
-                   else await self._store.settings(send.sdkappid))
+            app = ctx.settings[send.sdkappid]
+            if device.channel is Channel.WEBPUSH and not app.vapid_public:
+                app = await self._vapid(send.sdkappid)  # made and stored on first use
             if not app.has(device.channel):
                 return self._retry(send, f"the app has no {device.channel.value} credentials")
             delivery = await self._clients.channel(device.channel).send(

@@ -157,13 +157,18 @@ def _settings(r: Any) -> CallbackSettings:
         updated_at=r.updated_at)
 
 
+def outbox_rows(events: Iterable[tuple[int, str, str]]) -> list[dict[str, Any]]:
+    """The outbox rows of (sdkappid, event, payload JSON) events, due now."""
+    now = now_ms()
+    return [{"sdkappid": app, "event": event, "event_id": new_event_id(), "payload": payload,
+             "status": PENDING, "attempts": 0, "next_attempt_at": now, "last_error": "",
+             "created_at": now, "updated_at": now} for app, event, payload in events]
+
+
 async def insert_events(conn: AsyncConnection,
                         events: Iterable[tuple[int, str, str]]) -> int:
     """Queue (sdkappid, event, payload JSON) rows in the caller's transaction."""
-    now = now_ms()
-    rows = [{"sdkappid": app, "event": event, "event_id": new_event_id(), "payload": payload,
-             "status": PENDING, "attempts": 0, "next_attempt_at": now, "last_error": "",
-             "created_at": now, "updated_at": now} for app, event, payload in events]
+    rows = outbox_rows(events)
     if rows:
         await conn.execute(insert(callback_outbox), rows)
     return len(rows)

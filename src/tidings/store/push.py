@@ -5,62 +5,56 @@ per-device sends."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tidings.domain.accounts import AccountState
 from tidings.domain.clock import now_ms
 from tidings.domain.push import Channel, Device, PushSettings, token_hash
-from tidings.store import leases
-from tidings.store.callbacks import insert_events
+from tidings.store import leases, push_reads
+from tidings.store.callbacks import outbox_rows
 from tidings.store.engine import Database
-from tidings.store.push_jobs import (
-    Due,
-    Job,
-    Move,
-    due_messages,
-    move_pointer,
-    past_pointer,
-)
+from tidings.store.prepared import Prepared
+from tidings.store.push_jobs import Job, Move, due_messages, move_pointer, waiting
 
 # Where the benches (run on older code too) and tests find it.
 from tidings.store.push_jobs import PushJobRows as PushJobRows
+from tidings.store.push_reads import Due, Reach, SendsContext, StepContexts, device_of
+from tidings.store.push_reads import JobContext as JobContext
 from tidings.store.schema import (
     app_push,
-    conversation_members,
-    conversation_settings,
+    callback_outbox,
     conversations,
-    groups,
-    messages,
     push_devices,
     push_jobs,
     push_sends,
-    users,
 )
 
 PENDING, FAILED = "pending", "failed"
 MAX_ERROR = 500
 
+# A step's writes (driver SQL, ``?`` placeholders: Database.driver_sql).
+_DELETE_JOB = "DELETE FROM push_jobs WHERE id = ?"
+_INSERT_SEND = ("INSERT INTO push_sends (sdkappid, user_id, device_id, conversation_id, seq,"
+                " payload, status, attempts, next_attempt_at, last_error, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?)")
+_DELETE_SEND = "DELETE FROM push_sends WHERE id = ?"
 
-@dataclass(frozen=True, slots=True)
-class JobContext:
-    """What the worker needs to decide a job: the message, its conversation
-    and, per receiver, the cursor and the mute."""
-
-    kind: str
-    a: str
-    b: str
-    sender: str
-    sender_name: str
-    elements: str
-    state: int
-    group_name: str | None
-    # receiver -> (read_seq, muted)
-    receivers: dict[str, tuple[int, bool]]
+# A process alone's reads of its queues (a cluster's claim them: leases.py),
+# compiled once (store/prepared.py).
+_DUE_JOBS = Prepared(select(push_jobs).where(push_jobs.c.due_at <= bindparam("now"))
+                     .order_by(push_jobs.c.due_at, push_jobs.c.id).limit(bindparam("limit")))
+_DUE_SENDS = Prepared(
+    select(push_sends)
+    .where(push_sends.c.status == PENDING, push_sends.c.next_attempt_at <= bindparam("now"))
+    .order_by(push_sends.c.next_attempt_at, push_sends.c.id).limit(bindparam("limit")))
+_NEXT_DUE = Prepared(select(
+    select(func.min(push_jobs.c.due_at)).scalar_subquery().label("jobs"),
+    select(func.min(push_sends.c.next_attempt_at)).where(push_sends.c.status == PENDING)
+    .scalar_subquery().label("sends")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +78,15 @@ class SendOutcome:
     next_attempt_at: int = 0
 
 
-def _device(r: Any) -> Device:
-    return Device(r.sdkappid, r.user_id, r.device_id, Channel(r.channel), r.token,
-                  bool(r.private_previews), r.created_at, r.updated_at)
+def _send(r: Row[Any]) -> Send:
+    return Send(r.id, r.sdkappid, r.user_id, r.device_id, r.conversation_id, r.seq,
+                r.payload, r.attempts)
 
 
-def _settings(r: Any) -> PushSettings:
-    return PushSettings(r.sdkappid, bool(r.private_previews), bool(r.use_callback),
-                        r.vapid_private, r.vapid_public,
-                        r.vapid_subject, r.apns_key_id, r.apns_team_id, r.apns_topic,
-                        r.apns_key, r.fcm_credentials)
+def _checked(send: Send, receiver: str) -> tuple[int, int, str, str, int, int, str]:
+    """A send as push_reads.sends_context takes it."""
+    return (send.id, send.sdkappid, send.user_id, send.device_id, send.conversation_id,
+            send.seq, receiver)
 
 
 class PushStore:
@@ -111,10 +104,8 @@ class PushStore:
     # -- app settings ------------------------------------------------------------
 
     async def settings(self, sdkappid: int) -> PushSettings:
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(
-                select(app_push).where(app_push.c.sdkappid == sdkappid))).first()
-        return PushSettings(sdkappid) if row is None else _settings(row)
+        found = await self._db.read(lambda conn: push_reads.settings_of(conn, [sdkappid]))
+        return found[sdkappid]
 
     async def put_settings(self, sdkappid: int, values: dict[str, Any],
                            only_if_empty: str | None = None) -> PushSettings:
@@ -161,7 +152,7 @@ class PushStore:
                     **values))
             row = (await conn.execute(select(push_devices).where(
                 d.sdkappid == sdkappid, d.user_id == user_id, d.device_id == device_id))).one()
-        return _device(row)
+        return device_of(row)
 
     @staticmethod
     async def _remove(conn: AsyncConnection, sdkappid: int,
@@ -196,101 +187,68 @@ class PushStore:
     async def devices_of(self, sdkappid: int, user_ids: Sequence[str]) -> list[Device]:
         if not user_ids:
             return []
-        d = push_devices.c
-        found: list[Device] = []
-        async with self._db.reader.connect() as conn:
-            for start in range(0, len(user_ids), 500):
-                rows = (await conn.execute(select(push_devices).where(
-                    d.sdkappid == sdkappid,
-                    d.user_id.in_(list(user_ids[start:start + 500]))))).all()
-                found.extend(_device(r) for r in rows)
-        return found
-
-    async def device(self, sdkappid: int, user_id: str, device_id: str) -> Device | None:
-        d = push_devices.c
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(push_devices).where(
-                d.sdkappid == sdkappid, d.user_id == user_id, d.device_id == device_id))).first()
-        return None if row is None else _device(row)
+        return await self._db.read(
+            lambda conn: push_reads.devices_of(conn, sdkappid, list(user_ids)))
 
     # -- jobs --------------------------------------------------------------------
 
-    async def due_jobs(self, now: int, limit: int, skip: Sequence[int] = ()) -> Due:
+    async def due_jobs(self, now: int, limit: int) -> Due:
         """The jobs due by ``now`` (their message's time, or the row's
         ``due_at``): up to ``limit`` rows, and on SQLite up to ``limit``
         messages past the pointer."""
-        j = push_jobs.c
-        cond = [j.due_at <= now]
-        if skip:
-            cond.append(j.id.not_in(list(skip)))
-        rows = await leases.due(self._db, push_jobs, "due_at", cond, limit, now,
-                                self._lease_ms)
-        jobs = [Job(r.id, r.sdkappid, r.conversation_id, r.seq, r.options) for r in rows]
-        if self._db.dialect != "sqlite":
-            return Due(jobs, None, len(rows) == limit)
-        messages, move, full = await due_messages(self._db, now, limit)
-        return Due(jobs + messages, move, full or len(rows) == limit)
+        sqlite = self._db.dialect == "sqlite"
+        if self._claims:
+            rows = await leases.due(self._db, push_jobs, "due_at",
+                                    [push_jobs.c.due_at <= now], limit, now, self._lease_ms)
+            return self._due([self._job(r) for r in rows], limit)
+
+        def read(conn: Connection) -> Due:
+            # The rows, (SQLite) the messages past the pointer and the
+            # contexts of both, in one read.
+            jobs = [self._job(r) for r in _DUE_JOBS.rows(conn, {"now": now, "limit": limit})]
+            move, full = None, len(jobs) == limit
+            if sqlite:
+                messages, move, more = due_messages(conn, now, limit)
+                jobs, full = jobs + messages, full or more
+            return Due(jobs, move, full, push_reads.step_contexts(conn, jobs) if jobs else None)
+        return await self._db.read(read)
+
+    @property
+    def _claims(self) -> bool:
+        """Whether due rows are claimed with a lease (a write: store/leases.py)."""
+        return self._db.dialect == "postgresql" and bool(self._lease_ms)
+
+    @staticmethod
+    def _job(r: Row[Any]) -> Job:
+        return Job(r.id, r.sdkappid, r.conversation_id, r.seq, r.options)
+
+    @staticmethod
+    def _due(jobs: list[Job], limit: int) -> Due:
+        return Due(jobs, None, len(jobs) == limit)
 
     async def job_context(self, job: Job) -> JobContext | None:
         """None when the message or its conversation is gone."""
-        c, m, cm = conversations.c, messages.c, conversation_members.c
-        cs, u, g = conversation_settings.c, users.c, groups.c
-        async with self._db.reader.connect() as conn:
-            conv = (await conn.execute(select(c.kind, c.a, c.b).where(
-                c.id == job.conversation_id))).first()
-            msg = (await conn.execute(select(m.sender, m.elements, m.state).where(
-                m.conversation_id == job.conversation_id, m.seq == job.seq))).first()
-            if conv is None or msg is None:
-                return None
-            # A deleted or disabled account gets no push (an identity that
-            # never had a users row is active).
-            members = (await conn.execute(
-                select(cm.user_id, cm.read_seq, func.coalesce(cs.muted, 0))
-                .select_from(conversation_members.outerjoin(conversation_settings, (
-                    cs.conversation_id == cm.conversation_id) & (cs.user_id == cm.user_id))
-                    .outerjoin(users, (u.sdkappid == cm.sdkappid) & (u.user_id == cm.user_id)))
-                .where(cm.conversation_id == job.conversation_id,
-                       cm.user_id != msg.sender,
-                       func.coalesce(u.state, AccountState.ACTIVE.value)
-                       == AccountState.ACTIVE.value))).all()
-            name = (await conn.execute(select(u.nickname).where(
-                u.sdkappid == job.sdkappid, u.user_id == msg.sender))).scalar()
-            group_name = None
-            if conv.kind == "group":
-                group_name = (await conn.execute(select(g.name).where(
-                    g.sdkappid == job.sdkappid, g.group_id == conv.a))).scalar() or conv.a
-        return JobContext(conv.kind, conv.a, conv.b, msg.sender, name or msg.sender,
-                          msg.elements, msg.state, group_name,
-                          {r[0]: (int(r[1]), bool(r[2])) for r in members})
+        return await self._db.read(lambda conn: push_reads.job_context(conn, job))
+
+    async def step_contexts(self, jobs: Sequence[Job]) -> StepContexts:
+        """The contexts of a step's jobs and their apps' settings, in one read."""
+        return await self._db.read(lambda conn: push_reads.step_contexts(conn, jobs))
+
+    async def reach(self, away: Mapping[int, set[str]],
+                    badged: Mapping[int, set[str]]) -> Reach:
+        """The away receivers' devices and badges, in one read (push_reads.reach)."""
+        return await self._db.read(lambda conn: push_reads.reach(conn, away, badged))
 
     async def unread_totals(self, sdkappid: int, user_ids: Sequence[str]) -> dict[str, int]:
         """Each user's unread total (the badge), as the ``unread`` op counts it."""
-        c, cm = conversations.c, conversation_members.c
-        totals: dict[str, int] = {}
-        async with self._db.reader.connect() as conn:
-            for start in range(0, len(user_ids), 500):
-                rows = (await conn.execute(
-                    select(cm.user_id, func.sum(func.max(0, c.last_msg_no - cm.read_msg_no)
-                                                if self._db.dialect == "sqlite" else
-                                                func.greatest(0, c.last_msg_no
-                                                              - cm.read_msg_no)))
-                    .select_from(conversation_members.join(
-                        conversations, c.id == cm.conversation_id))
-                    .where(cm.sdkappid == sdkappid,
-                           cm.user_id.in_(list(user_ids[start:start + 500])))
-                    .group_by(cm.user_id))).all()
-                totals.update({r[0]: int(r[1] or 0) for r in rows})
-        return totals
+        return await self._db.read(
+            lambda conn: push_reads.unread_totals(conn, sdkappid, list(user_ids)))
 
     async def can_push(self, sdkappid: int) -> bool:
         """Whether the app has the callback channel on or a device
         registered, in one read (asked every RENEW_AT (three quarters) of app_cache_ttl for an app
         that does not push: services/push.py)."""
-        a, d = app_push.c, push_devices.c
-        async with self._db.reader.connect() as conn:
-            return bool((await conn.execute(select(or_(
-                exists().where(a.sdkappid == sdkappid, a.use_callback != 0),
-                exists().where(d.sdkappid == sdkappid))))).scalar())
+        return await self._db.read(lambda conn: push_reads.can_push(conn, sdkappid))
 
     async def finish_jobs(self, jobs: Sequence[Job],
                           sends: Iterable[tuple[Job, int, str, str, str]],
@@ -308,90 +266,119 @@ class PushStore:
         they do not hold the pointer back. Raises ``PointerMoved`` (nothing
         written) when the pointer is not as the step read it."""
         now = now_ms()
-        rows = [{"sdkappid": sdkappid, "user_id": user, "device_id": device,
-                 "conversation_id": job.conversation_id, "seq": job.seq, "payload": body,
-                 "status": PENDING, "attempts": 0, "next_attempt_at": now, "last_error": "",
-                 "created_at": now} for job, sdkappid, user, device, body in sends]
-        ids = [j.id for j in jobs if j.id]
-        async with self._db.writer.begin() as conn:
+        rows = [(sdkappid, user, device, job.conversation_id, job.seq, body, PENDING, now, now)
+                for job, sdkappid, user, device, body in sends]
+        ids = [(j.id,) for j in jobs if j.id]
+        events = outbox_rows(callbacks)
+        sql = self._db.driver_sql
+
+        def write(conn: Connection) -> None:
+            # The statements of every step as driver SQL: through Core each
+            # was built and compiled again (an IN list's is never cached).
             if move is not None:
-                await move_pointer(conn, move)
-            for start in range(0, len(ids), 500):
-                await conn.execute(delete(push_jobs).where(
-                    push_jobs.c.id.in_(ids[start:start + 500])))
+                move_pointer(conn, move)
+            if ids:
+                conn.exec_driver_sql(sql(_DELETE_JOB), ids)
             if failed:
-                await conn.execute(insert(push_jobs), [
+                conn.execute(insert(push_jobs), [
                     {"sdkappid": j.sdkappid, "conversation_id": j.conversation_id,
                      "seq": j.seq, "options": j.options, "due_at": j.due_at} for j in failed])
             if rows:
-                await conn.execute(insert(push_sends), rows)
-            await insert_events(conn, callbacks)
+                conn.exec_driver_sql(sql(_INSERT_SEND), rows)
+            if events:
+                conn.execute(insert(callback_outbox), events)
+        await self._write(write)
+
+    async def _write(self, work: Callable[[Connection], None]) -> None:
+        """One write transaction: on SQLite on the message writer's thread
+        (one hand-off, where aiosqlite's connection took several per
+        statement and waited on SQLite's lock beside that thread)."""
+        if self._db.batch is not None:
+            await self._db.run_write(work)
+            return
+        async with self._db.writer.begin() as conn:
+            await conn.run_sync(work)
 
     # -- sends -------------------------------------------------------------------
 
-    async def due_sends(self, now: int, limit: int, skip: Sequence[int] = ()) -> list[Send]:
+    async def due_sends(self, now: int, limit: int) -> list[Send]:
+        return (await self.due_sends_checked(now, limit))[0]
+
+    async def due_sends_checked(self, now: int, limit: int, home: int | None = None
+                                ) -> tuple[list[Send], SendsContext | None]:
+        """The sends due by ``now``, and when nothing is claimed (a process
+        alone) their ``sends_context`` in the same read, but for the sends
+        of the ``home`` app (which may answer to an identity linked to
+        their user: the caller reads theirs); None when claimed."""
         s = push_sends.c
-        cond = [s.status == PENDING, s.next_attempt_at <= now]
-        if skip:
-            cond.append(s.id.not_in(list(skip)))
-        rows = await leases.due(self._db, push_sends, "next_attempt_at", cond, limit, now,
-                                self._lease_ms)
-        return [Send(r.id, r.sdkappid, r.user_id, r.device_id, r.conversation_id, r.seq,
-                     r.payload, r.attempts) for r in rows]
+        if self._claims:
+            rows = await leases.due(self._db, push_sends, "next_attempt_at",
+                                    [s.status == PENDING, s.next_attempt_at <= now], limit,
+                                    now, self._lease_ms)
+            return [_send(r) for r in rows], None
+
+        def read(conn: Connection) -> tuple[list[Send], SendsContext]:
+            sends = [_send(r) for r in _DUE_SENDS.rows(conn, {"now": now, "limit": limit})]
+            return sends, push_reads.sends_context(conn, [
+                _checked(send, send.user_id) for send in sends if send.sdkappid != home])
+        return await self._db.read(read)
 
     async def next_due(self) -> tuple[int | None, int | None]:
         """The earliest ``due_at`` of the jobs (``due_jobs`` takes them
         ``push_delay`` later; on SQLite with the messages past the pointer's
         times) and ``next_attempt_at`` of the pending sends; None where
         there is none."""
-        jobs, sends = await leases.next_due(
-            self._db, (push_jobs, "due_at", ()),
-            (push_sends, "next_attempt_at", (push_sends.c.status == PENDING,)))
-        if self._db.dialect == "sqlite":
-            _, first = await past_pointer(self._db)
-            if first is not None:
-                jobs = first if jobs is None else min(jobs, first)
-        return jobs, sends
+        sqlite = self._db.dialect == "sqlite"
+
+        def read(conn: Connection) -> tuple[int | None, int | None]:
+            jobs, sends = _NEXT_DUE.rows(conn, {})[0]
+            if sqlite:
+                _, first = waiting(conn)
+                if first is not None:
+                    jobs = first if jobs is None else min(jobs, first)
+            return (None if jobs is None else int(jobs)), (None if sends is None else int(sends))
+        return await self._db.read(read)
 
     async def conversation_app(self, conversation_id: int) -> int | None:
         c = conversations.c
-        async with self._db.reader.connect() as conn:
-            found = (await conn.execute(select(c.sdkappid).where(
-                c.id == conversation_id))).scalar()
+        found = await self._db.read(lambda conn: conn.execute(
+            select(c.sdkappid).where(c.id == conversation_id)).scalar())
         return None if found is None else int(found)
 
     async def still_due(self, send: Send, receiver: str) -> bool:
         """False when, since the push was decided, the message was recalled
         (or is gone), or the receiver (the send's user, or the app identity
         linked to it) read up to it or muted the conversation."""
-        m, cm, cs = messages.c, conversation_members.c, conversation_settings.c
-        async with self._db.reader.connect() as conn:
-            state = (await conn.execute(select(m.state).where(
-                m.conversation_id == send.conversation_id, m.seq == send.seq))).scalar()
-            read = (await conn.execute(select(cm.read_seq).where(
-                cm.conversation_id == send.conversation_id,
-                cm.user_id == receiver))).scalar()
-            muted = (await conn.execute(select(cs.muted).where(
-                cs.conversation_id == send.conversation_id,
-                cs.user_id == receiver))).scalar()
-        return state is not None and state != 2 and (read or 0) < send.seq and not muted
+        return await self._db.read(lambda conn: push_reads.still_due(
+            conn, send.conversation_id, send.seq, receiver))
+
+    async def sends_context(self, sends: Sequence[tuple[Send, str]]) -> SendsContext:
+        """For each (send, the user whose cursor it answers to): whether it
+        is still due (``still_due``), its device and its app's settings, in
+        one read."""
+        keys = [_checked(send, receiver) for send, receiver in sends]
+        return await self._db.read(lambda conn: push_reads.sends_context(conn, keys))
 
     async def record(self, outcomes: Sequence[SendOutcome]) -> None:
         if not outcomes:
             return
         s = push_sends.c
-        done = [o.id for o in outcomes if o.result in ("sent", "dropped")]
+        done = [(o.id,) for o in outcomes if o.result in ("sent", "dropped")]
         later = [{"b_id": o.id, "b_status": PENDING if o.result == "retry" else FAILED,
                   "b_error": o.error[:MAX_ERROR], "b_next": o.next_attempt_at}
                  for o in outcomes if o.result in ("retry", "failed")]
-        async with self._db.writer.begin() as conn:
+
+        sql = self._db.driver_sql
+
+        def write(conn: Connection) -> None:
             if done:
-                await conn.execute(delete(push_sends).where(s.id.in_(done)))
+                conn.exec_driver_sql(sql(_DELETE_SEND), done)
             if later:
-                await conn.execute(update(push_sends).where(s.id == bindparam("b_id")).values(
+                conn.execute(update(push_sends).where(s.id == bindparam("b_id")).values(
                     status=bindparam("b_status"), attempts=s.attempts + 1,
                     last_error=bindparam("b_error"), next_attempt_at=bindparam("b_next")),
                     later)
+        await self._write(write)
 
     async def sends_of(self, sdkappid: int, user_id: str) -> list[dict[str, Any]]:
         """The user's sends still queued or failed (for the admin)."""

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import DBAPICursor
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.domain.elements import ImportMode
 from tidings.domain.groups import GroupState
@@ -119,24 +119,14 @@ class Move:
     to: int
 
 
-@dataclass(frozen=True, slots=True)
-class Due:
-    """A step's due jobs: ``push_jobs`` rows and (SQLite) messages past the
-    pointer; ``full`` when a limit was reached (more may be due)."""
-
-    jobs: list[Job]
-    move: Move | None = None
-    full: bool = False
-
-
 class PointerMoved(Exception):
     """The newest messages were deleted since the step read the messages
     past the pointer (their rowids may come again): the step's writes are
     rolled back, and it is done again."""
 
 
-async def due_messages(db: Database, now: int, limit: int
-                   ) -> tuple[list[Job], Move | None, bool]:
+def due_messages(conn: Connection, now: int, limit: int
+                 ) -> tuple[list[Job], Move | None, bool]:
     """The messages with push options past the pointer, up to the last
     one due by ``now`` (one before it committed before it, so it is due
     too: an import's own time may be ahead), and where the pointer goes.
@@ -145,16 +135,15 @@ async def due_messages(db: Database, now: int, limit: int
     message at or below it had committed (SQLite gives rowids in commit
     order, one writer at a time), unless the newest were deleted and
     their rowids given again, which moves ``gen`` (migration 0025)."""
-    async with db.reader.connect() as conn:
-        made_to, gen, top = [int(v) for v in (await conn.exec_driver_sql(
-            "SELECT made_to, gen, (SELECT coalesce(max(rowid), 0) FROM messages)"
-            " FROM push_jobs_made")).one()]
-        if top <= made_to:
-            return [], None, False
-        rows = (await conn.exec_driver_sql(
-            "SELECT rowid, sdkappid, conversation_id, seq, push_options, created_at"
-            " FROM messages WHERE rowid > ? AND rowid <= ? AND push_options IS NOT NULL"
-            " ORDER BY rowid LIMIT ?", (made_to, top, limit))).all()
+    made_to, gen, top = [int(v) for v in conn.exec_driver_sql(
+        "SELECT made_to, gen, (SELECT coalesce(max(rowid), 0) FROM messages)"
+        " FROM push_jobs_made").one()]
+    if top <= made_to:
+        return [], None, False
+    rows = conn.exec_driver_sql(
+        "SELECT rowid, sdkappid, conversation_id, seq, push_options, created_at"
+        " FROM messages WHERE rowid > ? AND rowid <= ? AND push_options IS NOT NULL"
+        " ORDER BY rowid LIMIT ?", (made_to, top, limit)).all()
     last = max((i for i, r in enumerate(rows) if r.created_at <= now), default=-1)
     full = len(rows) == limit and last == len(rows) - 1
     if last == len(rows) - 1 and not full:
@@ -168,21 +157,25 @@ async def due_messages(db: Database, now: int, limit: int
     return jobs, (Move(made_to, gen, to) if to > made_to else None), full
 
 
-async def move_pointer(conn: AsyncConnection, move: Move) -> None:
+def move_pointer(conn: Connection, move: Move) -> None:
     """Move the pointer past a step's messages, in the step's transaction;
     ``PointerMoved`` when it is not as the step read it."""
-    moved = await conn.exec_driver_sql(
+    moved = conn.exec_driver_sql(
         "UPDATE push_jobs_made SET made_to = ? WHERE made_to = ? AND gen = ?",
         (move.to, move.made_to, move.gen))
     if moved.rowcount != 1:
         raise PointerMoved
 
 
-async def past_pointer(db: Database) -> tuple[int, int | None]:
+def waiting(conn: Connection) -> tuple[int, int | None]:
     """How many messages past the pointer have push options (SQLite's
     waiting jobs), and the earliest time among them (None: none)."""
-    async with db.reader.connect() as conn:
-        count, first = list((await conn.exec_driver_sql(
-            "SELECT count(*), min(created_at) FROM messages WHERE push_options IS NOT NULL"
-            " AND rowid > (SELECT made_to FROM push_jobs_made)")).one())
+    count, first = list(conn.exec_driver_sql(
+        "SELECT count(*), min(created_at) FROM messages WHERE push_options IS NOT NULL"
+        " AND rowid > (SELECT made_to FROM push_jobs_made)").one())
     return int(count or 0), None if first is None else int(first)
+
+
+async def past_pointer(db: Database) -> tuple[int, int | None]:
+    """``waiting``, in a read of its own."""
+    return await db.read(waiting)

@@ -1,0 +1,277 @@
+"""The push worker's reads, as plain functions of one connection, so that a
+step's reads for all its jobs (or sends) are one ``Database.read``: one
+hand-off to a reader thread, where each statement through aiosqlite was
+several (a pushed message cost ~20 reads and ~13 ms of the event loop's
+CPU: bench/README.md, perf-push2). ``store/push.py`` wraps them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, case, exists, func, or_, select
+
+from tidings.domain.accounts import AccountState
+from tidings.domain.push import Channel, Device, PushSettings
+from tidings.store.prepared import Prepared
+from tidings.store.push_jobs import Job, Move
+from tidings.store.schema import (
+    app_push,
+    conversation_members,
+    conversation_settings,
+    conversations,
+    groups,
+    messages,
+    push_devices,
+    users,
+)
+
+# Users per IN list (SQLite's default limit of bound parameters is 999).
+IN_CHUNK = 500
+# Up to this many users are read one statement each (compiled once), more
+# with IN lists (compiled per statement, ~0.4 ms each here, but one per
+# 500 users: a message to a large group).
+FEW = 16
+RECALLED = 2
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What the worker needs to decide a job: the message, its conversation
+    and, per receiver, the cursor and the mute."""
+
+    kind: str
+    a: str
+    b: str
+    sender: str
+    sender_name: str
+    elements: str
+    state: int
+    group_name: str | None
+    # receiver -> (read_seq, muted)
+    receivers: dict[str, tuple[int, bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class StepContexts:
+    """A jobs step's first read: each job's context (None: the message or
+    its conversation is gone) and the settings of the step's apps."""
+
+    contexts: list[JobContext | None]
+    settings: dict[int, PushSettings]
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A step's due jobs: ``push_jobs`` rows and (SQLite) messages past the
+    pointer; ``full`` when a limit was reached (more may be due)."""
+
+    jobs: list[Job]
+    move: Move | None = None
+    full: bool = False
+    # The jobs' contexts, read with them when the rows were not claimed (a
+    # process alone): the step's deciding needs no read of its own for them.
+    first: StepContexts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """A jobs step's second read, for the receivers found away: their
+    devices and their unread totals (the badges), by app."""
+
+    devices: dict[int, dict[str, list[Device]]]
+    totals: dict[int, dict[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class SendsContext:
+    """What a sends step needs: which sends are still due (by id), the
+    devices they go to and their apps' settings."""
+
+    due: set[int]
+    devices: dict[tuple[int, str, str], Device]
+    settings: dict[int, PushSettings]
+
+    def merged(self, other: SendsContext) -> SendsContext:
+        return SendsContext(self.due | other.due, {**self.devices, **other.devices},
+                            {**self.settings, **other.settings})
+
+
+_c, _m, _cm = conversations.c, messages.c, conversation_members.c
+_cs, _u, _g, _d = conversation_settings.c, users.c, groups.c, push_devices.c
+
+# The statements a step runs per job and per send, compiled once
+# (store/prepared.py): through Core each cost ~150-300 us of the reader
+# thread on this machine, more than SQLite took to run it.
+_JOB = Prepared(
+    select(_c.kind, _c.a, _c.b, _m.sender, _m.elements, _m.state,
+           select(_u.nickname).where(_u.sdkappid == bindparam("app"), _u.user_id == _m.sender)
+           .scalar_subquery().label("nickname"),
+           select(_g.name).where(_c.kind == "group", _g.sdkappid == bindparam("app"),
+                                 _g.group_id == _c.a)
+           .scalar_subquery().label("group_name"))
+    .select_from(messages.join(conversations, _c.id == _m.conversation_id))
+    .where(_m.conversation_id == bindparam("conv"), _m.seq == bindparam("seq")))
+# A deleted or disabled account gets no push (an identity that never had a
+# users row is active).
+_RECEIVERS = Prepared(
+    select(_cm.user_id, _cm.read_seq, func.coalesce(_cs.muted, 0).label("muted"))
+    .select_from(conversation_members
+                 .outerjoin(conversation_settings, and_(_cs.conversation_id == _cm.conversation_id,
+                                                        _cs.user_id == _cm.user_id))
+                 .outerjoin(users, and_(_u.sdkappid == _cm.sdkappid, _u.user_id == _cm.user_id)))
+    .where(_cm.conversation_id == bindparam("conv"), _cm.user_id != bindparam("sender"),
+           func.coalesce(_u.state, AccountState.ACTIVE.value) == AccountState.ACTIVE.value))
+_STILL_DUE = Prepared(
+    select(_m.state,
+           select(_cm.read_seq).where(_cm.conversation_id == _m.conversation_id,
+                                      _cm.user_id == bindparam("user"))
+           .scalar_subquery().label("read_seq"),
+           select(_cs.muted).where(_cs.conversation_id == _m.conversation_id,
+                                   _cs.user_id == bindparam("user"))
+           .scalar_subquery().label("muted"))
+    .where(_m.conversation_id == bindparam("conv"), _m.seq == bindparam("seq")))
+_DEVICE = Prepared(select(push_devices).where(
+    _d.sdkappid == bindparam("app"), _d.user_id == bindparam("user"),
+    _d.device_id == bindparam("device")))
+_DEVICES_OF = Prepared(select(push_devices).where(
+    _d.sdkappid == bindparam("app"), _d.user_id == bindparam("user")))
+_UNREAD_OF = Prepared(
+    select(func.sum(case((_c.last_msg_no > _cm.read_msg_no, _c.last_msg_no - _cm.read_msg_no),
+                         else_=0)).label("unread"))
+    .select_from(conversation_members.join(conversations, _c.id == _cm.conversation_id))
+    .where(_cm.sdkappid == bindparam("app"), _cm.user_id == bindparam("user"))
+    .having(func.count() > 0))
+_CAN_PUSH = Prepared(select(or_(
+    exists().where(app_push.c.sdkappid == bindparam("app"), app_push.c.use_callback != 0),
+    exists().where(_d.sdkappid == bindparam("app"))).label("yes")))
+_SETTINGS = Prepared(select(app_push).where(app_push.c.sdkappid == bindparam("app")))
+
+
+def device_of(r: Any) -> Device:
+    return Device(r.sdkappid, r.user_id, r.device_id, Channel(r.channel), r.token,
+                  bool(r.private_previews), r.created_at, r.updated_at)
+
+
+def _settings_row(r: Any) -> PushSettings:
+    return PushSettings(r.sdkappid, bool(r.private_previews), bool(r.use_callback),
+                        r.vapid_private, r.vapid_public,
+                        r.vapid_subject, r.apns_key_id, r.apns_team_id, r.apns_topic,
+                        r.apns_key, r.fcm_credentials)
+
+
+def settings_of(conn: Connection, sdkappids: Iterable[int]) -> dict[int, PushSettings]:
+    """Each app's push settings (the defaults for an app with no row)."""
+    found: dict[int, PushSettings] = {}
+    for app in sorted(set(sdkappids)):
+        rows = _SETTINGS.rows(conn, {"app": app})
+        found[app] = _settings_row(rows[0]) if rows else PushSettings(app)
+    return found
+
+
+def devices_of(conn: Connection, sdkappid: int, user_ids: Sequence[str]) -> list[Device]:
+    if len(user_ids) <= FEW:
+        return [device_of(r) for user in user_ids
+                for r in _DEVICES_OF.rows(conn, {"app": sdkappid, "user": user})]
+    d = push_devices.c
+    found: list[Device] = []
+    for start in range(0, len(user_ids), IN_CHUNK):
+        rows = conn.execute(select(push_devices).where(
+            d.sdkappid == sdkappid, d.user_id.in_(list(user_ids[start:start + IN_CHUNK]))))
+        found.extend(device_of(r) for r in rows)
+    return found
+
+
+def unread_totals(conn: Connection, sdkappid: int, user_ids: Sequence[str]) -> dict[str, int]:
+    """Each user's unread total (the badge), as the ``unread`` op counts it."""
+    totals: dict[str, int]
+    if len(user_ids) <= FEW:
+        totals = {}
+        for user in user_ids:
+            rows = _UNREAD_OF.rows(conn, {"app": sdkappid, "user": user})
+            if rows:
+                totals[user] = int(rows[0].unread or 0)
+        return totals
+    c, cm = conversations.c, conversation_members.c
+    unread = c.last_msg_no - cm.read_msg_no
+    # max(0, x) is SQLite's scalar max; PostgreSQL calls it greatest.
+    floor = (func.max(0, unread) if conn.dialect.name == "sqlite"
+             else func.greatest(0, unread))
+    totals = {}
+    for start in range(0, len(user_ids), IN_CHUNK):
+        rows = conn.execute(
+            select(cm.user_id, func.sum(floor))
+            .select_from(conversation_members.join(conversations, c.id == cm.conversation_id))
+            .where(cm.sdkappid == sdkappid,
+                   cm.user_id.in_(list(user_ids[start:start + IN_CHUNK])))
+            .group_by(cm.user_id)).all()
+        totals.update({r[0]: int(r[1] or 0) for r in rows})
+    return totals
+
+
+def can_push(conn: Connection, sdkappid: int) -> bool:
+    return bool(_CAN_PUSH.rows(conn, {"app": sdkappid})[0].yes)
+
+
+def job_context(conn: Connection, job: Job) -> JobContext | None:
+    """None when the message or its conversation is gone."""
+    found = _JOB.rows(conn, {"conv": job.conversation_id, "seq": job.seq, "app": job.sdkappid})
+    if not found:
+        return None
+    r = found[0]
+    members = _RECEIVERS.rows(conn, {"conv": job.conversation_id, "sender": r.sender})
+    group_name = (r.group_name or r.a) if r.kind == "group" else None
+    return JobContext(r.kind, r.a, r.b, r.sender, r.nickname or r.sender, r.elements, r.state,
+                      group_name, {m.user_id: (int(m.read_seq), bool(m.muted)) for m in members})
+
+
+def step_contexts(conn: Connection, jobs: Sequence[Job]) -> StepContexts:
+    """The contexts of a step's jobs and their apps' settings, in one read."""
+    return StepContexts([job_context(conn, job) for job in jobs],
+                        settings_of(conn, (job.sdkappid for job in jobs)))
+
+
+def reach(conn: Connection, away: Mapping[int, set[str]],
+          badged: Mapping[int, set[str]]) -> Reach:
+    """The devices of the ``away`` users, by app, and the unread totals of
+    those with a device and of the ``badged`` users (the ones the app's own
+    server is asked to reach), in one read."""
+    devices: dict[int, dict[str, list[Device]]] = {}
+    totals: dict[int, dict[str, int]] = {}
+    for app, user_ids in away.items():
+        by_user: dict[str, list[Device]] = {}
+        for device in devices_of(conn, app, sorted(user_ids)):
+            by_user.setdefault(device.user_id, []).append(device)
+        devices[app] = by_user
+        totals[app] = unread_totals(conn, app, sorted(set(by_user) | badged.get(app, set())))
+    return Reach(devices, totals)
+
+
+def still_due(conn: Connection, conversation_id: int, seq: int, receiver: str) -> bool:
+    """False when the message was recalled (or is gone), or the receiver
+    read up to it or muted the conversation."""
+    found = _STILL_DUE.rows(conn, {"conv": conversation_id, "seq": seq, "user": receiver})
+    if not found:
+        return False
+    r = found[0]
+    return r.state != RECALLED and (r.read_seq or 0) < seq and not r.muted
+
+
+def sends_context(conn: Connection,
+                  sends: Sequence[tuple[int, int, str, str, int, int, str]]) -> SendsContext:
+    """For each send (id, sdkappid, user, device, conversation, seq, the
+    receiver whose cursor it answers to): whether it is still due, its
+    device, and its app's settings, in one read."""
+    due: set[int] = set()
+    devices: dict[tuple[int, str, str], Device] = {}
+    for send_id, app, user, device_id, conversation_id, seq, receiver in sends:
+        if not still_due(conn, conversation_id, seq, receiver):
+            continue
+        due.add(send_id)
+        key = (app, user, device_id)
+        if key not in devices:
+            rows = _DEVICE.rows(conn, {"app": app, "user": user, "device": device_id})
+            if rows:
+                devices[key] = device_of(rows[0])
+    return SendsContext(due, devices, settings_of(conn, (key[0] for key in devices)))

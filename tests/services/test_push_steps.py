@@ -1,0 +1,146 @@
+"""A push worker's step decides all its jobs (and checks all its sends)
+with a fixed number of reads, whatever their count (services/
+push_decisions.py, store/push_reads.py), on SQLite and PostgreSQL, and
+decides them as one job at a time did: a muted receiver, one who read up
+to the message and one with no device get nothing; the badges are the
+unread totals; a job whose deciding fails is handed back and the others
+are decided; a send read or recalled since is no longer due."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+
+from tidings.bus.local import LocalBus
+from tidings.config import Settings
+from tidings.domain.clock import now_ms
+from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.domain.push import Channel
+from tidings.domain.records import Committed, NewMessage
+from tidings.services.callbacks import CallbackService
+from tidings.services.push_decisions import Decisions, NewSend
+from tidings.store.callbacks import CallbackStore
+from tidings.store.engine import Database
+from tidings.store.push import PushStore
+from tidings.store.push_jobs import PushJobRows
+from tidings.store.writer import MessageWriter
+
+APP = 1400000061
+BODY = orjson.dumps([{"type": "text", "text": "hi"}]).decode()
+
+
+@pytest.fixture
+async def writer(db: Database) -> AsyncIterator[MessageWriter]:
+    w = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
+    PushJobRows(db, lambda app: True).attach(w)
+    w.start()
+    try:
+        yield w
+    finally:
+        await w.stop()
+
+
+async def send(w: MessageWriter, to: str, client_msg_id: str) -> Committed:
+    key = ConversationKey(APP, ConversationKind.C2C, *sorted(("alice", to)))
+    done = await w.submit(NewMessage(key, "alice", client_msg_id, BODY, ""))
+    assert isinstance(done, Committed) and not done.duplicate
+    return done
+
+
+def counted_reads(db: Database) -> list[int]:
+    """Count the ``Database.read`` hand-offs from now on (one list item each)."""
+    reads: Any = db.reads
+    run = reads.run
+    seen: list[int] = []
+
+    async def counted(work: Any) -> Any:
+        seen.append(1)
+        return await run(work)
+
+    reads.run = counted
+    return seen
+
+
+async def sql(db: Database, statement: str, *params: object) -> None:
+    async with db.writer.begin() as conn:
+        await conn.exec_driver_sql(db.driver_sql(statement), tuple(params))
+
+
+async def test_a_step_of_many_jobs_reads_twice_and_decides_each_as_alone(
+        db: Database, writer: MessageWriter) -> None:
+    store = PushStore(db)
+    for user in ("bob", "carol", "dave"):
+        await store.register(APP, user, f"{user}-phone", Channel.WEBPUSH,
+                             f'{{"endpoint": "{user}"}}', False)
+    to_bob = [await send(writer, "bob", f"b{n}") for n in range(3)]
+    to_carol = await send(writer, "carol", "c1")
+    to_dave = await send(writer, "dave", "d1")
+    await send(writer, "erin", "e1")  # no device, no callback channel: nothing
+    # Carol read it; Dave muted the conversation.
+    await sql(db, "UPDATE conversation_members SET read_seq = ?, read_msg_no = ?"
+              " WHERE conversation_id = ? AND user_id = 'carol'",
+              to_carol.message.seq, to_carol.message.seq, to_carol.message.conversation_id)
+    await sql(db, "INSERT INTO conversation_settings (conversation_id, user_id, sdkappid,"
+              " muted, updated_at) VALUES (?, 'dave', ?, 1, 0)",
+              to_dave.message.conversation_id, APP)
+    due = await store.due_jobs(now_ms(), 200)
+    assert len(due.jobs) == 6
+    # One job's options cannot be read: it alone fails.
+    broken = dataclasses.replace(due.jobs[1], options="{not json")
+    jobs = [due.jobs[0], broken, *due.jobs[2:]]
+    decisions = Decisions(store, LocalBus(), CallbackService(CallbackStore(db), Settings()))
+    sends: list[NewSend] = []
+    events: list[tuple[int, str, str]] = []
+    reads = counted_reads(db)
+    failed = await decisions.decide_all(jobs, sends, events)
+    assert len(reads) == 2  # the contexts and settings; the devices and badges
+    assert failed == [broken]
+    # A process alone reads the contexts with the due jobs: one read more
+    # for the whole step, and the same decisions.
+    again: list[NewSend] = []
+    reads.clear()
+    due = await store.due_jobs(now_ms(), 200)
+    assert due.first is not None
+    assert await decisions.decide_all(jobs, again, events, due.first) == [broken]
+    assert len(reads) == 2
+    assert again == sends
+    assert events == []
+    pushed = [(s.user_id, s.device_id, s.job.seq, orjson.loads(s.payload)) for s in sends]
+    assert [(user, device, seq) for user, device, seq, _ in pushed] == [
+        ("bob", "bob-phone", to_bob[0].message.seq), ("bob", "bob-phone", to_bob[2].message.seq)]
+    # Bob's badge: his three unread messages, in each push of the step.
+    assert [p["badge"] for *_, p in pushed] == [3, 3]
+    assert [p["msg_id"] for *_, p in pushed] == [
+        f"{m.message.conversation_id}-{m.message.seq}" for m in (to_bob[0], to_bob[2])]
+
+    # The sends step: all its sends' checks, devices and settings in one read.
+    await store.finish_jobs([j for j in jobs if j is not broken],
+                            [(s.job, s.sdkappid, s.user_id, s.device_id, s.payload)
+                             for s in sends], events, due.move, [broken])
+    queued = await store.due_sends(now_ms(), 64)
+    assert len(queued) == 2
+    # Read with their checks, devices and settings (nothing claimed).
+    reads.clear()
+    same, checked = await store.due_sends_checked(now_ms(), 64)
+    assert same == queued and checked is not None and len(reads) == 1
+    assert checked.due == {s.id for s in queued} and len(checked.devices) == 1
+    # Bob read the first meanwhile.
+    first = to_bob[0].message
+    await sql(db, "UPDATE conversation_members SET read_seq = ?, read_msg_no = ?"
+              " WHERE conversation_id = ? AND user_id = 'bob'",
+              first.seq, first.seq, first.conversation_id)
+    reads.clear()
+    ctx = await store.sends_context([(s, s.user_id) for s in queued])
+    assert len(reads) == 1
+    assert ctx.due == {s.id for s in queued if s.seq != first.seq}
+    [device] = ctx.devices.values()
+    assert (device.user_id, device.device_id) == ("bob", "bob-phone")
+    assert set(ctx.settings) == {APP}
+    # Recalled: no longer due either.
+    await sql(db, "UPDATE messages SET state = 2 WHERE conversation_id = ? AND seq = ?",
+              first.conversation_id, to_bob[2].message.seq)
+    assert (await store.sends_context([(s, s.user_id) for s in queued])).due == set()
