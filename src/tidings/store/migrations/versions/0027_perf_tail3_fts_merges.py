@@ -1,0 +1,41 @@
+"""perf-tail3: SQLite's FTS5 index merges its segments in steps of its own,
+not inside the insert that fills a level (issue 19).
+
+With FTS5's default (``automerge`` 4) the insert of a step's rows sometimes
+merged a whole level: that step held the message writer for 20-40 ms where
+most take under 1, and a message arriving meanwhile waited for it
+(bench/fts_steps.py, bench/README.md "p99 at 500 msg/s, the server's
+part"). ``automerge`` 0 turns those merges off; store/search_index.py then
+merges after each step, a few pages at a time. ``crisismerge`` is set to
+FTS5's default, 16, explicitly: the bound on segments a level if those
+merges ever fall behind. Both settings persist in the index's own
+``message_texts_fts_config``. PostgreSQL: nothing.
+
+Revision ID: 0027
+Revises: 0026
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0027"
+down_revision = "0026"
+branch_labels = None
+depends_on = None
+
+_SET = "INSERT INTO message_texts_fts (message_texts_fts, rank) VALUES ('{}', {})"
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    op.execute(_SET.format("automerge", 0))
+    op.execute(_SET.format("crisismerge", 16))
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    op.execute(_SET.format("automerge", 4))  # FTS5's default
