@@ -65,6 +65,7 @@ async def test_the_thread_copies_the_log_and_the_next_write_restarts_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The writer never checkpoints here: what is copied is the thread's.
     monkeypatch.setattr(checkpointer, "FALLBACK", 10**9)
+    monkeypatch.setattr(checkpointer, "_PREALLOCATED_MOST", 0)  # not 64 MiB of zeros
     monkeypatch.setattr(checkpointer, "_POLL", 0.05)  # idle sooner
     in_writer: list[int] = []
     monkeypatch.setattr(checkpointer.Checkpointer, "_in_writer",
@@ -148,6 +149,37 @@ async def test_the_log_stays_bounded_under_back_to_back_writes(
         await db.dispose()
 
 
+async def test_the_log_is_made_its_full_size_at_start(tmp_path: Path) -> None:
+    # Commits then write over zeros, not past the file's end (ext4 journals
+    # a new size in the commit's fsync); SQLite reads the zeros as the end.
+    path = tmp_path / "t.db"
+    db = open_database(_url(path), checkpoint_pages=PAGES)
+    try:
+        await db.run_write(_create)
+        full = checkpointer.FALLBACK * PAGES
+        deadline = time.monotonic() + 30
+        while _frames_on_disk(path) < full:
+            assert time.monotonic() < deadline, _frames_on_disk(path)
+            await asyncio.sleep(0.02)
+        assert _frames_on_disk(path) == full
+        for _ in range(100):  # the log restarts several times over the zeros
+            await db.run_write(_insert)
+        # Another connection reads every row: its own view of the log.
+        conn = sqlite3.connect(path)
+        try:
+            assert conn.execute("SELECT count(*) FROM t").fetchone() == (100,)
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        finally:
+            conn.close()
+    finally:
+        await db.dispose()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (100,)
+    finally:
+        conn.close()
+
+
 # The child: commits one row per transaction through the message writer's
 # thread, says "acked N" after each commit, and "checkpoint" when the
 # checkpointer's thread starts one.
@@ -173,6 +205,9 @@ def insert(conn, n):
 async def main():
     db = open_database(sys.argv[1], checkpoint_pages=16)
     await db.run_write(create)
+    if sys.argv[2] == "preallocated":  # the log made its full size first
+        while os.path.getsize(sys.argv[1].split("///")[1] + "-wal") < 32 + 64 * 4120:
+            await asyncio.sleep(0.01)
     n = 0
     while True:
         await db.run_write(insert, n)
@@ -184,9 +219,10 @@ asyncio.run(main())
 
 
 @pytest.mark.timeout(60)
-def test_kill9_in_a_checkpoint_loses_no_commit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log", ["grown", "preallocated"])
+def test_kill9_in_a_checkpoint_loses_no_commit(tmp_path: Path, log: str) -> None:
     path = tmp_path / "t.db"
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, _url(path)],
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, _url(path), log],
                              stdout=subprocess.PIPE, text=True)
     acked: list[int] = []
     try:
