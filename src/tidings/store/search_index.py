@@ -30,11 +30,12 @@ memory went wrong beside another writer of the file: the second one's rows
 took ids the first then gave again, and its step failed on the key).
 
 Merges: FTS5 merges its segments by itself (``automerge``) inside the
-insert that fills a level, and a step then held the writer for up to
-20-40 ms where most take under 1 (bench/fts_steps.py), which a message
-arriving meanwhile waited for. Migration 0027 turns that off
-(``automerge`` 0; ``crisismerge`` 16, FTS5's default, stays the bound on
-segments a level), and after each step that indexed rows the index is
+insert that fills a level, and a step then held the writer for ~6 ms at
+500 msg/s, 20-60 ms in bench/fts_steps.py's longer run, where most take
+under 1; a message arriving meanwhile waited for it. Migration 0027
+turns that off (``automerge`` 0; ``crisismerge`` 16, FTS5's default,
+stays the bound on segments a level), and after each step that indexed
+rows the index is
 merged ``MERGE_PAGES`` pages at a time, each merge a step of its own, for
 as long as a merge finds work (FTS5 merges a level once it holds
 ``usermerge``, 4, segments): as compact an index, in pieces that are each

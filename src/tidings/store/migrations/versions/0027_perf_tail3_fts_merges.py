@@ -2,13 +2,14 @@
 not inside the insert that fills a level (issue 19).
 
 With FTS5's default (``automerge`` 4) the insert of a step's rows sometimes
-merged a whole level: that step held the message writer for 20-40 ms where
-most take under 1, and a message arriving meanwhile waited for it
-(bench/fts_steps.py, bench/README.md "p99 at 500 msg/s, the server's
-part"). ``automerge`` 0 turns those merges off; store/search_index.py then
-merges after each step, a few pages at a time. ``crisismerge`` is set to
-FTS5's default, 16, explicitly: the bound on segments a level if those
-merges ever fall behind. Both settings persist in the index's own
+merged a whole level: that step held the message writer for ~6 ms at 500
+msg/s (20-60 ms in bench/fts_steps.py's longer run) where most take under
+1, and a message arriving meanwhile waited for it (bench/README.md, "p99
+at 500 msg/s, the disk's part and the server's"). ``automerge`` 0 turns
+those merges off; store/search_index.py then merges after each step, a
+few pages at a time. ``crisismerge`` is set to FTS5's default, 16,
+explicitly: the bound on segments a level if those merges ever fall
+behind. Both settings persist in the index's own
 ``message_texts_fts_config``. PostgreSQL: nothing.
 
 Revision ID: 0027
