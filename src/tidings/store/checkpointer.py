@@ -156,7 +156,10 @@ class Checkpointer:
         seen = -1  # the writer's commits at the last look
         sized = False  # the log made its full size (see _preallocate)
         while not self._stopping:
-            if not sized:
+            # Not before the log exists: a new database is not in WAL mode
+            # yet, and switching it needs the lock this would hold (SQLite
+            # then refuses the switch at once, busy handler or not).
+            if not sized and os.path.exists(self.path + "-wal"):
                 try:
                     if conn is None:
                         conn = _connect(self.path)
@@ -204,8 +207,8 @@ class Checkpointer:
 
     def _preallocate(self, conn: sqlite3.Connection) -> bool:
         """Zeros past the log's end up to ``FALLBACK * pages`` frames, synced
-        (see the module); False while there is no log yet (a database not
-        yet in WAL mode: tried again at the next poll)."""
+        (see the module); False when the log is gone (tried again at the
+        next poll)."""
         wal = self.path + "-wal"
         (page,) = conn.execute("PRAGMA page_size").fetchone()
         want = min(_PREALLOCATED_MOST,
