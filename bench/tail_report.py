@@ -30,6 +30,7 @@ GREW = "commit_grew"  # a commit whose ``grew`` phase is not 0 (the kind as the 
 CAUSES: list[tuple[str, tuple[str, ...], int]] = [
     ("wal checkpoint in a commit", ("checkpoint",), 0),
     ("wal checkpoint by the writer, after", ("ckpt_writer",), 0),
+    ("the writer copies the log's rest, after", ("ckpt_chase",), 0),
     ("fts step (later work)", ("later",), 0),
     ("gc gen 2", ("gc2",), 0),
     ("gc gen 1", ("gc1",), 0),

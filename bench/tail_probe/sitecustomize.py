@@ -128,6 +128,8 @@ def _install() -> None:
     else:
         _time(checkpointer.Checkpointer, "_checkpoint", "ckpt_thread")
         _time(checkpointer.Checkpointer, "_in_writer", "ckpt_writer")
+        if hasattr(checkpointer.Checkpointer, "_chase"):
+            _time(checkpointer.Checkpointer, "_chase", "ckpt_chase")
 
     try:
         from tidings.gateway import timer_wheel
