@@ -8,9 +8,10 @@ its segments, done inside the insert that fills a level. This writes the
 same steps (a trigram index of random words, 64 rows a transaction) into a
 file in tmpfs with the default (``automerge`` 4) and with ``automerge`` 0
 and a small ``merge`` of N pages after each step, in its own transaction
-(what the writer could run in its idle moments), and prints each one's
-step and merge times and the index's rows in ``_data`` (more rows: more
-segments for a query to read).
+(what the writer could run in its idle moments), and, as the server now
+does, again while a merge finds work; it prints each one's step and
+merge times, the index's rows in ``_data`` and its segments at the end
+(more of either: more for a query to read).
 
     python bench/fts_steps.py [steps]
 """
@@ -37,7 +38,8 @@ def _quantiles(values: list[float]) -> str:
             f" total {sum(ordered):.2f} s")
 
 
-def run(label: str, settings: dict[str, int], merge_pages: int, steps: int) -> None:
+def run(label: str, settings: dict[str, int], merge_pages: int, steps: int,
+        until_done: bool = False) -> None:
     with tempfile.TemporaryDirectory(dir="/dev/shm") as tmp:
         conn = sqlite3.connect(os.path.join(tmp, "fts.db"), isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -62,16 +64,22 @@ def run(label: str, settings: dict[str, int], merge_pages: int, steps: int) -> N
             conn.executemany("INSERT INTO f (rowid, body) VALUES (?, ?)", rows)
             conn.execute("COMMIT")
             step_times.append(time.perf_counter() - start)
-            if merge_pages:
+            # Each merge its own transaction; ``until_done``: again while
+            # it finds work (store/search_index.py), else one a step.
+            while merge_pages:
                 start = time.perf_counter()
+                before = conn.total_changes
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("INSERT INTO f (f, rank) VALUES ('merge', ?)", (merge_pages,))
                 conn.execute("COMMIT")
                 merge_times.append(time.perf_counter() - start)
+                if not until_done or conn.total_changes - before < 2:
+                    break
+        (segments,) = conn.execute("SELECT count(DISTINCT segid) FROM f_idx").fetchone()
         (data_rows,) = conn.execute("SELECT count(*) FROM f_data").fetchone()
         conn.close()
     print(f"{label:<40} step: {_quantiles(step_times)} | merge: {_quantiles(merge_times)}"
-          f" | f_data rows {data_rows}", flush=True)
+          f" | f_data rows {data_rows}, segments {segments}", flush=True)
 
 
 def main() -> None:
@@ -80,6 +88,9 @@ def main() -> None:
     for pages in (8, 16, 32):
         run(f"automerge 0, crisismerge 64, merge {pages}", {"automerge": 0, "crisismerge": 64},
             pages, steps)
+    # What the server does (migration 0029, store/search_index.py).
+    run("automerge 0, crisismerge 16, merge 16 until done", {"automerge": 0, "crisismerge": 16},
+        16, steps, until_done=True)
 
 
 if __name__ == "__main__":

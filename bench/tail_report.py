@@ -24,10 +24,13 @@ SLOW_COMMIT_NS = 1_500_000  # a synced transaction longer than this is "a slow c
 SLOW_TICK_NS = 200_000
 LONGEST_NS = 100_000_000  # no probed interval is longer (the overlap search's reach)
 
+GREW = "commit_grew"  # a commit whose ``grew`` phase is not 0 (the kind as the report sees it)
+
 # (name, the probe's kinds, the shortest interval that counts)
 CAUSES: list[tuple[str, tuple[str, ...], int]] = [
     ("wal checkpoint in a commit", ("checkpoint",), 0),
     ("wal checkpoint by the writer, after", ("ckpt_writer",), 0),
+    ("the writer copies the log's rest, after", ("ckpt_chase",), 0),
     ("fts step (later work)", ("later",), 0),
     ("gc gen 2", ("gc2",), 0),
     ("gc gen 1", ("gc1",), 0),
@@ -36,6 +39,9 @@ CAUSES: list[tuple[str, tuple[str, ...], int]] = [
     # fsync may be what made that one slow (its share of all messages says
     # how often a message meets one anyway).
     ("wal checkpoint on its thread", ("ckpt_thread",), 0),
+    # A slow commit that made the log longer (its fdatasync also
+    # journaled the file's size), then the other slow ones.
+    ("slow commit, the log grew (>1.5 ms)", (GREW,), SLOW_COMMIT_NS),
     ("slow commit (>1.5 ms)", ("commit", "checkpoint"), SLOW_COMMIT_NS),
     ("timer tick (>0.2 ms)", ("tick",), SLOW_TICK_NS),
 ]
@@ -82,6 +88,10 @@ def _phases(txns: list[tuple[Any, ...]]) -> dict[str, Any]:
     return out
 
 
+def _own(txns: Any) -> dict[str, float]:
+    return _quantiles([e[2] - e[1] - e[3]["runq"] for e in txns] or [0])
+
+
 def report(samples: list[tuple[int, int]], path: Path) -> dict[str, Any]:
     """``samples``: (sent_ns, received_ns) of each measured message."""
     head, events = _load(path)
@@ -102,9 +112,10 @@ def report(samples: list[tuple[int, int]], path: Path) -> dict[str, Any]:
 
     def cause(sent: int, received: int) -> str:
         found: set[str] = set()
-        for kind, start, end, *_ in overlapping(sent, received):
+        for kind, start, end, *phases in overlapping(sent, received):
+            grew = bool(phases and phases[0].get("grew")) and kind == "commit"
             for name, kinds, shortest in CAUSES:
-                if kind in kinds and end - start >= shortest:
+                if (kind in kinds or (grew and GREW in kinds)) and end - start >= shortest:
                     found.add(name)
         return next((name for name, _, _ in CAUSES if name in found), "none of these")
 
@@ -136,6 +147,9 @@ def report(samples: list[tuple[int, int]], path: Path) -> dict[str, Any]:
         # (what other processes on a loaded machine add).
         "commit_own_ms": _quantiles([e[2] - e[1] - e[3]["runq"] for e in all_txns] or [0])
         | {"over_2ms": sum(e[2] - e[1] - e[3]["runq"] > 2_000_000 for e in all_txns)},
+        # The same for the commits that made the log longer, and the others.
+        "commit_own_ms_grew": _own(t for t in all_txns if t[3].get("grew")),
+        "commit_own_ms_in_place": _own(t for t in all_txns if not t[3].get("grew")),
         "intervals": {kind: _quantiles(d) | {"per_s": round(len(d) * 1e9 / (last - first), 1)}
                       for kind, d in sorted(by_kind.items())},
     }

@@ -65,6 +65,7 @@ async def test_the_thread_copies_the_log_and_the_next_write_restarts_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The writer never checkpoints here: what is copied is the thread's.
     monkeypatch.setattr(checkpointer, "FALLBACK", 10**9)
+    monkeypatch.setattr(checkpointer, "_PREALLOCATED_MOST", 0)  # not 64 MiB of zeros
     monkeypatch.setattr(checkpointer, "_POLL", 0.05)  # idle sooner
     in_writer: list[int] = []
     monkeypatch.setattr(checkpointer.Checkpointer, "_in_writer",
@@ -148,6 +149,59 @@ async def test_the_log_stays_bounded_under_back_to_back_writes(
         await db.dispose()
 
 
+async def _made_full_size(path: Path) -> None:
+    """Until the thread has made the log its full size (the deadline is
+    only how long to wait, not a speed asserted)."""
+    deadline = time.monotonic() + 30
+    while _frames_on_disk(path) < checkpointer.FALLBACK * PAGES:
+        assert time.monotonic() < deadline, _frames_on_disk(path)
+        await asyncio.sleep(0.02)
+
+
+async def test_a_new_database_opens_beside_the_thread(tmp_path: Path) -> None:
+    # The thread waits for the log: a transaction of its own on a file not
+    # yet in WAL mode made the first connection's switch to WAL fail at
+    # once ("database is locked": SQLite does not wait there).
+    for n in range(20):
+        db = open_database(_url(tmp_path / f"t{n}.db"), checkpoint_pages=PAGES)
+        try:
+            await db.run_write(_create)
+            await db.run_write(_insert)
+        finally:
+            await db.dispose()
+
+
+async def test_the_log_is_made_its_full_size_once_it_is_long(tmp_path: Path) -> None:
+    # Commits then write over zeros, not past the file's end (ext4 journals
+    # a new size in the commit's fsync); SQLite reads the zeros as the end.
+    path = tmp_path / "t.db"
+    db = open_database(_url(path), checkpoint_pages=PAGES)
+    try:
+        await db.run_write(_create)
+        await asyncio.sleep(0.6)  # more than a poll: a short log stays short
+        assert _frames_on_disk(path) < PAGES
+        for _ in range(8):  # past PAGES frames
+            await db.run_write(_insert)
+        await _made_full_size(path)
+        assert _frames_on_disk(path) == checkpointer.FALLBACK * PAGES
+        for _ in range(92):  # the log restarts several times over the zeros
+            await db.run_write(_insert)
+        # Another connection reads every row: its own view of the log.
+        conn = sqlite3.connect(path)
+        try:
+            assert conn.execute("SELECT count(*) FROM t").fetchone() == (100,)
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        finally:
+            conn.close()
+    finally:
+        await db.dispose()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (100,)
+    finally:
+        conn.close()
+
+
 # The child: commits one row per transaction through the message writer's
 # thread, says "acked N" after each commit, and "checkpoint" when the
 # checkpointer's thread starts one.
@@ -173,10 +227,13 @@ def insert(conn, n):
 async def main():
     db = open_database(sys.argv[1], checkpoint_pages=16)
     await db.run_write(create)
+    wal = sys.argv[1].split("///")[1] + "-wal"
     n = 0
     while True:
         await db.run_write(insert, n)
         os.write(1, f"acked {n}\n".encode())
+        if os.path.getsize(wal) >= 32 + 64 * 4120:
+            os.write(1, b"sized\n")  # the log made its full size
         n += 1
 
 asyncio.run(main())
@@ -184,17 +241,21 @@ asyncio.run(main())
 
 
 @pytest.mark.timeout(60)
-def test_kill9_in_a_checkpoint_loses_no_commit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log", ["grown", "preallocated"])
+def test_kill9_in_a_checkpoint_loses_no_commit(tmp_path: Path, log: str) -> None:
     path = tmp_path / "t.db"
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, _url(path)],
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, _url(path), log],
                              stdout=subprocess.PIPE, text=True)
     acked: list[int] = []
     try:
         assert child.stdout is not None
+        sized = log == "grown"  # then any checkpoint will do
         for line in child.stdout:
             if line.startswith("acked "):
                 acked.append(int(line.split()[1]))
-            elif line.strip() == "checkpoint" and len(acked) >= 40:
+            elif line.strip() == "sized":
+                sized = True
+            elif line.strip() == "checkpoint" and len(acked) >= 40 and sized:
                 # The thread is copying ~17 transactions' pages of 16 KiB rows.
                 child.send_signal(signal.SIGKILL)
                 break

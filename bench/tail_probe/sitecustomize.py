@@ -21,7 +21,8 @@ the bench's clients on Linux), every interval that can hold a message up:
   index step), which a message arriving meanwhile waits for;
 - ``tick``: the timer wheel's tick (gateway/timer_wheel.py), on the loop.
 
-A transaction also has its phases, in ns: ``hop_in`` (the loop's hand-off
+A transaction also has ``grew``: the bytes by which it made the log
+(``-wal``) longer, and its phases, in ns: ``hop_in`` (the loop's hand-off
 until the thread runs it: a wake-up and the GIL), ``cpu`` (the thread's own
 CPU in it), ``runq`` (runnable but waiting for the core: schedstat),
 ``blocked`` (the rest of it: the fsync, or waiting for the GIL), ``hop_out``
@@ -78,6 +79,7 @@ def _install() -> None:
     submitted: list[int] = []  # the writer hands over one job at a time
     last: list[list[Any]] = []  # the transaction that ended last
     mtime = [0]  # the database file's, after the last transaction
+    wal_size = [0]  # the log's size after the last transaction
 
     def timed(self: Any, work: Any, args: Any, synced: bool) -> Any:
         start, cpu, waited = clock(), time.thread_time_ns(), _run_delay()
@@ -96,9 +98,16 @@ def _install() -> None:
                 if changed != mtime[0] and mtime[0]:
                     kind = "checkpoint"
                 mtime[0] = changed
+            # A commit that made the log longer: ext4 commits the new size
+            # in its journal within that fdatasync (bench/disk_sync.py).
+            try:
+                size = os.stat(self._engine.url.database + "-wal").st_size
+            except OSError:
+                size = 0
+            grew, wal_size[0] = max(0, size - wal_size[0]), size
             last[:] = [[kind, start, end, {
                 "hop_in": start - submitted.pop() if submitted else 0, "cpu": cpu,
-                "runq": waited, "blocked": end - start - cpu - waited}]]
+                "runq": waited, "blocked": end - start - cpu - waited, "grew": grew}]]
             _events.append(last[0])
 
     async def handed(self: Any, work: Any, *args: Any, synced: bool = True) -> Any:
@@ -119,6 +128,8 @@ def _install() -> None:
     else:
         _time(checkpointer.Checkpointer, "_checkpoint", "ckpt_thread")
         _time(checkpointer.Checkpointer, "_in_writer", "ckpt_writer")
+        if hasattr(checkpointer.Checkpointer, "_chase"):
+            _time(checkpointer.Checkpointer, "_chase", "ckpt_chase")
 
     try:
         from tidings.gateway import timer_wheel

@@ -24,7 +24,22 @@ recalled: none).
 
 Ids: SQLite gives a new row the largest id + 1, which after the newest
 indexed row was deleted (a recall) would be at or below the watermark and
-never indexed. ``next_ids`` gives them, always above the watermark.
+never indexed. ``next_ids`` gives them, always above the watermark and
+the largest id, read in the transaction that inserts them (a count kept in
+memory went wrong beside another writer of the file: the second one's rows
+took ids the first then gave again, and its step failed on the key).
+
+Merges: FTS5 merges its segments by itself (``automerge``) inside the
+insert that fills a level, and a step then held the writer for ~6 ms at
+500 msg/s, 20-60 ms in bench/fts_steps.py's longer run, where most take
+under 1; a message arriving meanwhile waited for it. Migration 0029
+turns that off (``automerge`` 0; ``crisismerge`` 16, FTS5's default,
+stays the bound on segments a level), and after each step that indexed
+rows the index is
+merged ``MERGE_PAGES`` pages at a time, each merge a step of its own, for
+as long as a merge finds work (FTS5 merges a level once it holds
+``usermerge``, 4, segments): as compact an index, in pieces that are each
+as short as a step (~15 % more work in all).
 """
 
 from __future__ import annotations
@@ -45,6 +60,8 @@ BATCH = 64
 DELAY = 5.0
 # Rows per step (a catch-up at start takes several; requests go between).
 CHUNK = 256
+# Pages a merge writes at most (see the module).
+MERGE_PAGES = 16
 
 WATERMARK_SQL = "SELECT indexed_to FROM message_texts_fts_indexed"
 BUILT_SQL = "SELECT built_to FROM message_texts_fts_built"
@@ -53,6 +70,8 @@ TEXT_INSERT_ID_SQL = ("INSERT INTO message_texts (conversation_id, seq, sdkappid
                       " created_at, body, id) VALUES (?, ?, ?, ?, ?, ?, ?)")
 _PENDING_SQL = ("SELECT rowid, conversation_id, seq, sdkappid, sender, created_at, elements,"
                 " kind, state FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?")
+_NEXT_ID_SQL = ("SELECT max(coalesce((SELECT max(id) FROM message_texts), 0),"
+                f" ({WATERMARK_SQL})) + 1")
 _IS_BUILT_SQL = (f"SELECT rowid <= ({BUILT_SQL}) FROM messages"
                  " WHERE conversation_id = ? AND seq = ?")
 
@@ -69,17 +88,16 @@ class FtsIndex(LaterWork):
         # first step has looked (at start: what a crash left is not known).
         self._waiting: int | None = None
         self._first = 0.0  # when the oldest waiting row was written (monotonic)
-        self._next_id = 0  # 0: read from the database at first use
+        # Rows went into the index since the last merge that found nothing.
+        self._merge = False
+        self.merges = 0  # merges that found work (tests, benches)
 
-    def next_ids(self, cursor: DBAPICursor, n: int) -> int:
-        """Reserve ``n`` ids for new rows (see the module); the first."""
-        if not self._next_id:
-            cursor.execute("SELECT max(coalesce((SELECT max(id) FROM message_texts), 0),"
-                           f" ({WATERMARK_SQL})) + 1")
-            self._next_id = int(_one(cursor)[0])
-        first = self._next_id
-        self._next_id += n
-        return first
+    @staticmethod
+    def next_ids(cursor: DBAPICursor, n: int) -> int:
+        """The first of ``n`` ids for new rows (see the module), in the
+        transaction that inserts them."""
+        cursor.execute(_NEXT_ID_SQL)
+        return int(_one(cursor)[0])
 
     def written(self, n: int) -> None:
         """``n`` messages or text rows went into the batch's transaction."""
@@ -89,22 +107,32 @@ class FtsIndex(LaterWork):
             self._waiting += n
 
     def wait(self) -> float | None:
-        if self._waiting is None or self._waiting >= min(self._batch, CHUNK):
+        if self._merge or self._waiting is None or self._waiting >= min(self._batch, CHUNK):
             return 0.0
         if not self._waiting:
             return None
         return self._first + self._delay - time.monotonic()
 
     def overdue(self) -> bool:
+        # A writer never idle merges between batches too, or the segments
+        # would pile up to FTS5's crisis merge (a long one, in a step).
+        return self._merge or self._rows_overdue()
+
+    def _rows_overdue(self) -> bool:
         return self._waiting is None or self._waiting >= CHUNK
 
     def run(self, conn: Connection) -> None:
         cursor = conn.connection.cursor()
         try:
-            built = build_step(cursor, CHUNK, self)
+            if self._merge and not self._rows_overdue():
+                self._merge = merge_step(cursor, MERGE_PAGES)
+                self.merges += self._merge
+                return
+            built = build_step(cursor, CHUNK)
             indexed = index_step(cursor, CHUNK)
         finally:
             cursor.close()
+        self._merge = self._merge or indexed > 0
         # A full chunk may have left more: look again at once.
         self._waiting = None if CHUNK in (built, indexed) else 0
 
@@ -115,7 +143,7 @@ class FtsIndex(LaterWork):
         return bool(_one(cursor)[0])
 
 
-def build_step(cursor: DBAPICursor, chunk: int, ids: FtsIndex) -> int:
+def build_step(cursor: DBAPICursor, chunk: int) -> int:
     """Make the text rows of up to ``chunk`` messages past ``built_to`` and
     move it past them; how many messages there were. The rows are as the
     messages are now: an edit's text, none for a recall or a change entry."""
@@ -129,7 +157,7 @@ def build_step(cursor: DBAPICursor, chunk: int, ids: FtsIndex) -> int:
              if r[7] == EntryKind.MESSAGE and r[8] != MessageState.RECALLED
              and (body := searchable_text(r[6]))]
     if texts:
-        first = ids.next_ids(cursor, len(texts))
+        first = FtsIndex.next_ids(cursor, len(texts))
         cursor.executemany(TEXT_INSERT_ID_SQL, [(*t, first + i) for i, t in enumerate(texts)])
     cursor.execute("UPDATE message_texts_fts_built SET built_to = ?", (rows[-1][0],))
     return len(rows)
@@ -149,6 +177,18 @@ def index_step(cursor: DBAPICursor, chunk: int) -> int:
                        (indexed_to, top))
         cursor.execute("UPDATE message_texts_fts_indexed SET indexed_to = ?", (top,))
     return int(count)
+
+
+def merge_step(cursor: DBAPICursor, pages: int) -> bool:
+    """Merge the index's segments, ``pages`` pages written at most; whether
+    it found work (FTS5 then changes two rows or more, its documentation
+    says: one that found none may be the last until rows are added)."""
+    cursor.execute("SELECT total_changes()")
+    (before,) = _one(cursor)
+    cursor.execute("INSERT INTO message_texts_fts (message_texts_fts, rank)"
+                   " VALUES ('merge', ?)", (pages,))
+    cursor.execute("SELECT total_changes()")
+    return bool(_one(cursor)[0] - before >= 2)
 
 
 def _one(cursor: DBAPICursor) -> Sequence[Any]:

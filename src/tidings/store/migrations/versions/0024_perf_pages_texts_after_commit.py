@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from tidings.store.search_index import FtsIndex, build_step
+from tidings.store.search_index import build_step
 
 revision = "0024"
 down_revision = "0023"
@@ -52,9 +52,8 @@ def downgrade() -> None:
         return
     # The messages not built yet get their rows (0021's step indexes them).
     cursor = op.get_bind().connection.cursor()
-    ids = FtsIndex()
     try:
-        while build_step(cursor, 1000, ids):
+        while build_step(cursor, 1000):
             pass
     finally:
         cursor.close()
