@@ -111,7 +111,9 @@ class Sending:
         # (sender, conversation id) -> its key, for ids that resolved to a
         # key a message may name: parsing one (the peer's checks, sorting
         # the pair) cost ~1.7 us a send, a dict hit ~0.2 (issue 19).
-        self._keys: dict[tuple[Identity, str], ConversationKey] = {}
+        # Keyed by the sender's plain values: a tuple holding the
+        # ``Identity`` would call its Python ``__hash__`` per send.
+        self._keys: dict[tuple[int, str, str], ConversationKey] = {}
 
     def bind(self, writer: MessageWriter, callbacks: CallbackService | None,
              relations: Relations | None) -> None:
@@ -132,7 +134,7 @@ class Sending:
         told once that the send was ``refused`` after all.
         An import (admin) gives the message's own ``time``."""
         # (A conversation id that is not a string is refused by the parse.)
-        key = self._keys.get((sender, conversation_id)) if (
+        key = self._keys.get((sender.sdkappid, sender.user_id, conversation_id)) if (
             type(conversation_id) is str) else None
         if key is None:
             key = self._key(sender, conversation_id)
@@ -209,7 +211,7 @@ class Sending:
                                "a one-to-one conversation needs two different users")
         if len(self._keys) >= KNOWN_KEYS:
             self._keys.clear()
-        self._keys[(sender, conversation_id)] = key
+        self._keys[(sender.sdkappid, sender.user_id, conversation_id)] = key
         return key
 
     async def send(self, sender: Identity, conversation_id: str, client_msg_id: str,
