@@ -67,15 +67,6 @@ _NO_EVENTS = ("", "")
 RecentAck = tuple[int, str, str, str, int, int, bool]
 
 
-def recent_of(committed: Committed) -> RecentAck:
-    msg = committed.message
-    key = msg.key
-    # str() of the StrEnum: its value as a plain str, without the enum's
-    # ``value`` property (a Python call).
-    return (msg.conversation_id, str(key.kind), key.a, key.b, msg.seq, msg.created_at,
-            committed.dropped)
-
-
 def repeat_of(recent: RecentAck, dedup: Dedup) -> Committed:
     """The repeat's answer: the ack's fields, no content (a repeat is
     answered with its ack alone: protocol.views.ack_view)."""
@@ -114,6 +105,7 @@ class Sending:
         # Keyed by the sender's plain values: a tuple holding the
         # ``Identity`` would call its Python ``__hash__`` per send.
         self._keys: dict[tuple[int, str, str], ConversationKey] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None  # see _future
 
     def bind(self, writer: MessageWriter, callbacks: CallbackService | None,
              relations: Relations | None) -> None:
@@ -149,7 +141,7 @@ class Sending:
         dedup = (sender.sdkappid, sender.user_id, client_msg_id)
         recent = self._recent.get(dedup)
         if recent is not None:
-            repeated = asyncio.get_running_loop().create_future()
+            repeated = self._future()
             repeated.set_result(self._repeat(repeat_of(recent, dedup), key, origin))
             return repeated
         first = self._in_flight.get(dedup)
@@ -259,16 +251,31 @@ class Sending:
         request = committed.request
         if committed.duplicate and request.origin is not None:
             request.origin.ack(committed)  # the hook acks fresh ones only
-        # Only what a resend's ack needs: never the request, whose origin
-        # holds the sending connection's session (and its socket's objects).
-        self._recent[dedup] = recent_of(committed)
+        # Only what a resend's ack needs (RecentAck, built here: a call less
+        # per message): never the request, whose origin holds the sending
+        # connection's session (and its socket's objects). str() of the
+        # StrEnum: its value as a plain str, without the enum's ``value``
+        # property (a Python call).
+        msg = committed.message
+        key = msg.key
+        self._recent[dedup] = (msg.conversation_id, str(key.kind), key.a, key.b, msg.seq,
+                               msg.created_at, committed.dropped)
         if len(self._recent) > RECENT_ACKS:
             self._recent.popitem(last=False)
+
+    def _future(self) -> asyncio.Future[Committed]:
+        """A future on the loop, kept from the first one on:
+        ``get_running_loop`` asks the kernel for the process id on each call
+        (Python 3.11)."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.create_future()
 
     def _follow(self, first: asyncio.Future[Committed], key: ConversationKey,
                 origin: AckTarget | None) -> asyncio.Future[Committed]:
         """A resend while the first copy is still being committed."""
-        follower: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
+        follower = self._future()
 
         def settle(f: asyncio.Future[Committed]) -> None:
             if follower.done():
