@@ -31,6 +31,7 @@ import json
 import os
 import pstats
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -166,7 +167,8 @@ class Bench:
         await self.done
 
 
-async def python_calls(bench: Bench, senders: list[Client], per_sender: int) -> float:
+async def python_calls(bench: Bench, senders: list[Client], per_sender: int,
+                       top: int = 0, dump: str = "") -> float:
     """Python function calls (and C calls the profiler sees) per acked
     message on the event loop's thread, over one more round under cProfile:
     a count, so unlike the CPU times it does not move with the machine's
@@ -176,7 +178,13 @@ async def python_calls(bench: Bench, senders: list[Client], per_sender: int) -> 
     profile.enable()
     await bench.round(senders, per_sender)
     profile.disable()
+    if dump:  # for pstats' callers and callees
+        profile.dump_stats(dump)
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    n = bench.acked - count
+    ranked = sorted(stats.items(), key=lambda item: -item[1][1])[:top]
+    for (file, line, name), (_, calls, *_) in ranked:  # to stderr: the JSON line stays alone
+        print(f"{calls / n:7.2f}  {name}  {Path(file).name}:{line}", file=sys.stderr)
     return round(sum(calls for _, calls, *_ in stats.values()) / (bench.acked - count), 1)
 
 
@@ -225,7 +233,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 all_us.append((time.process_time() - all0) * 1e6 / count)
             wall = time.perf_counter() - started
             after = thread_times()
-            calls = await python_calls(bench, senders, per_window) if args.calls else None
+            calls = (await python_calls(bench, senders, per_window, args.top, args.dump)
+                     if args.calls else None)
             machine = busy_seconds() - machine
             n = bench.acked - acked
             us = {f"{k}_{part}": round((after[k][j] - before[k][j]) * 1e6 / n, 1)
@@ -259,6 +268,10 @@ def main() -> None:
     parser.add_argument("--calls", action="store_true",
                         help="also count the loop's calls per message (one more round, "
                              "under cProfile, after the timed windows)")
+    parser.add_argument("--top", type=int, default=0,
+                        help="with --calls, print the N most called functions "
+                             "(calls per message) to stderr")
+    parser.add_argument("--dump", default="", help="with --calls, write the profile to this file")
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.cpu})  # every thread on one core, as the server in chat_load
     print(json.dumps(uvloop.run(run(args))))

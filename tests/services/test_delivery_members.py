@@ -40,7 +40,10 @@ class Origin:
 def committed(sender: str, peer: str, origin: Origin, seq: int) -> Committed:
     key = c2c_key(APP, sender, peer)
     request = NewMessage(key, sender, f"m-{seq}", "[]", "", origin)
-    stored = StoredMessage(7, key, seq, sender, f"m-{seq}", "[]", "", 1, MessageState.NORMAL)
+    # Each conversation its own number, as the store gives them (the kept
+    # members are found by it).
+    number = 10 + ord(peer[0])
+    stored = StoredMessage(number, key, seq, sender, f"m-{seq}", "[]", "", 1, MessageState.NORMAL)
     return Committed(request, stored, duplicate=False)
 
 

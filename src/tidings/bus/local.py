@@ -10,7 +10,7 @@ process has no one to tell.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from typing import Any, Protocol
 
 from tidings.domain.ids import Identity
@@ -50,6 +50,11 @@ class LocalBus:
         # The home account an identity is linked to (set with ``relay``): in
         # a cluster its frames go where either is connected.
         self.home_of: Callable[[Identity], Identity | None] | None = None
+        # The apps that have linked identities (set with ``relay``; the link
+        # service keeps it up to date in every process of a cluster): a frame
+        # for another app's identity skips the relay, two calls and a hash
+        # for each member of every message (issue 19).
+        self.relay_apps: Container[int] = ()
         self._on_change: dict[str, list[ChangeHandler]] = {}
         # Devices whose app said it is in the background: connected, but
         # their user is away (push goes to them: services/push_decisions.py).
@@ -127,7 +132,7 @@ class LocalBus:
                     encoded = frame() if callable(frame) else frame
                 sub.push(encoded, conversation_id, seq)
                 count += 1
-        if self.relay is not None:
+        if identity.sdkappid in self.relay_apps and self.relay is not None:
             count += self.relay(identity, encoded if encoded is not None else frame,
                                 conversation_id, seq, skip)
         return count

@@ -262,10 +262,16 @@ class RedisBus(LocalBus):
 
     def _nodes_for(self, identity: Identity) -> Iterable[str]:
         nodes = self._remote.get(identity)
-        home = self.home_of(identity) if self.home_of is not None else None
+        home = self._home(identity)
         if home is not None and (home_nodes := self._remote.get(home)):
             return {*(nodes or ()), *home_nodes}
         return nodes or ()
+
+    def _home(self, identity: Identity) -> Identity | None:
+        """The home account linked to ``identity`` (only apps with links ask)."""
+        if identity.sdkappid not in self.relay_apps or self.home_of is None:
+            return None
+        return self.home_of(identity)
 
     def deliver(self, identity: Identity, frame: bytes | Callable[[], bytes], *,
                 conversation_id: int | None = None, seq: int = 0,
@@ -322,7 +328,7 @@ class RedisBus(LocalBus):
         own, or its home account's: the relay)."""
         if identity in self._by_identity:
             return True
-        home = self.home_of(identity) if self.home_of is not None else None
+        home = self._home(identity)
         return home is not None and home in self._by_identity
 
     def _here(self, identity: Identity, frame: bytes | Callable[[], bytes],

@@ -50,11 +50,18 @@ class SeqOrder:
         # figures' count.
         self.held = 0
         self.timed_out = 0
+        # The bus's loop, kept from the first entry on: ``get_running_loop``
+        # asks the kernel for the process id on each call (Python 3.11),
+        # and ``offer`` runs for every entry a node hands on.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def offer(self, conversation_id: int, seq: int, hand: Hand) -> bool:
         """Hand an entry on now (True) or once the seqs before it came (False)."""
         conv = self._conversations.get(conversation_id)
-        now = asyncio.get_running_loop().time()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        now = loop.time()
         if conv is None or (now - conv.at > self._fresh and not conv.held):
             self._conversations[conversation_id] = _Conversation(seq, now)
             hand()
@@ -71,12 +78,12 @@ class SeqOrder:
                 # rendered per member) arrive in this same loop turn: they
                 # go before the entries that waited for it.
                 conv.releasing = True
-                asyncio.get_running_loop().call_soon(self._release, conversation_id)
+                loop.call_soon(self._release, conversation_id)
             return True
         conv.held.setdefault(seq, []).append(hand)
         self.held += 1
         if conv.timer is None:
-            conv.timer = asyncio.get_running_loop().call_later(
+            conv.timer = loop.call_later(
                 self._wait, self._give_up, conversation_id)
         return False
 

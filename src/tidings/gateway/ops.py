@@ -150,14 +150,9 @@ def timed_op(ctx: OpContext, model: type[M], run: Callable[[Identity, M], Any],
 # something: a message naming an upload).
 Stored = asyncio.Future[Committed] | Awaitable[asyncio.Future[Committed]]
 # A handler's part that runs without a task: None when the frame is done,
-# else what is left of it to await.
+# else what is left of it to await. A handler that has one carries it as
+# its ``now`` attribute (``stored_op``); the session reads it per frame.
 Immediate = Callable[[RequestId, dict[str, Any]], Awaitable[None] | None]
-
-
-def immediate(handler: Handler) -> Immediate | None:
-    """The part of ``handler`` that may run straight from the socket's read,
-    without a task (see ``stored_op``); None: it has none."""
-    return getattr(handler, "now", None)
 
 
 def stored_op(ctx: OpContext, model: type[BaseModel],

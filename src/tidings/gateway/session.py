@@ -46,7 +46,7 @@ from tidings.gateway import (
     timer_wheel,
 )
 from tidings.gateway.context import OpContext
-from tidings.gateway.ops import Handler, answering_op, heard, immediate, public_op
+from tidings.gateway.ops import Handler, Immediate, answering_op, heard, public_op
 from tidings.protocol import frames, ops
 from tidings.protocol.frames import FrameError, RequestId, event_frame
 from tidings.runtime import Runtime
@@ -126,10 +126,11 @@ class TokenBucket:
 
 class Session:
     # Slots: an idle connection's session is most of what it holds (issue 19).
-    __slots__ = ("__weakref__", "_bucket", "_closed", "_closed_with", "_context", "_covered",
+    __slots__ = ("__weakref__", "_bucket", "_closed", "_closed_with", "_covered",
                  "_handlers", "_held", "_last_heard", "_mode", "_opened", "_out", "_out_ready",
                  "_rt", "_sending", "_settings", "_settle_mark", "_tasks", "_timer", "_transport",
-                 "_writer", "client_ip", "device", "id", "identity", "since", "ticket_userbuf")
+                 "_writer", "client_ip", "device", "id", "identity", "send_context", "since",
+                 "ticket_userbuf")
 
     def __init__(self, runtime: Runtime, transport: Transport) -> None:
         self.id = next(_session_ids)
@@ -143,7 +144,9 @@ class Session:
         # The login ticket's userbuf: a home sign-in's session, whose
         # sign-out closes this socket (services/home_accounts.py).
         self.ticket_userbuf: bytes | None = None
-        self._context = SendContext()
+        # Where this connection's sends come from, for the app's callbacks
+        # (OpContext's): an attribute, not a property (a call per send).
+        self.send_context = SendContext()
         self._closed_with: int | None = None
         self._mode = Mode.WAITING_SYNC
         self._held: list[tuple[int | None, int, bytes]] = []
@@ -378,14 +381,16 @@ class Session:
             req_id, op, data = frames.parse_frame(raw)
             if not self._bucket.take(heard):
                 raise TidingsError(ErrorCode.RATE_LIMITED, "too many frames; slow down")
-            handler = self._handler(op)
+            # The map first: ``_handler`` only for an op not made yet.
+            handler = self._handlers.get(op) or self._handler(op)
             if handler is None:
                 raise TidingsError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}")
             if self.identity is None and op not in ("login", "ping", "pong"):
                 raise TidingsError(ErrorCode.NOT_LOGGED_IN, "log in first")
             if op == "login" and self.identity is not None:
                 raise TidingsError(ErrorCode.ALREADY_LOGGED_IN, "this connection is logged in")
-            now = immediate(handler)
+            # The part that runs without a task (ops.Immediate), if any.
+            now: Immediate | None = getattr(handler, "now", None)
             rest = handler(req_id, data) if now is None else now(req_id, data)
         except Exception as exc:
             self._refused(op, req_id, exc)
@@ -444,10 +449,6 @@ class Session:
     def device_id(self) -> str:
         return self.device.get("id", "")
 
-    @property
-    def send_context(self) -> SendContext:
-        return self._context
-
     # -- the session's own ops: login and the catch-up ------------------------
 
     async def _login(self, req_id: RequestId, req: ops.LoginData) -> None:
@@ -474,7 +475,7 @@ class Session:
                 raise
         self._stop_timer()  # logged in: the login deadline gives way to the heartbeat
         self._heartbeat_soon()
-        self._context = SendContext(req.device.platform, self.client_ip)
+        self.send_context = SendContext(req.device.platform, self.client_ip)
         self._state_changed("login", "Register")
         metrics.LOGIN_OK.inc()
         log.info("ws_login", session=self.id, app=identity.sdkappid, user=identity.user_id,

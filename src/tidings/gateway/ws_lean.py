@@ -37,6 +37,7 @@ from tidings import metrics
 from tidings.gateway import ws_frames
 from tidings.gateway.session import Session
 from tidings.gateway.ws_direct import INBOX_LIMIT, PATH, forwarded_client
+from tidings.gateway.ws_frames import TEXT_HEADS, TEXT_HEADS_BELOW
 from tidings.runtime import Runtime
 
 # How long our close frame waits for the peer's before the socket is closed.
@@ -139,7 +140,10 @@ class LeanWebSocket(asyncio.Protocol):
         if pending is None:
             pending = self._pending = []
             self._server.cork(self)
-        pending.append(ws_frames.frame(ws_frames.TEXT, frame))
+        # The header inline for most frames (a call less per frame).
+        n = len(frame)
+        pending.append(TEXT_HEADS[n] + frame if n < TEXT_HEADS_BELOW
+                       else ws_frames.frame(ws_frames.TEXT, frame))
         return True
 
     def flush(self) -> None:

@@ -84,6 +84,10 @@ class Relations:
         them = self._users.get((sdkappid, peer))
         if rules is None or them is None:
             return Verdict.UNKNOWN
+        if not them[1] and not rules.value.needs_friendship:
+            # The peer blocks nobody and the app needs no friendship (most
+            # sends): no call to the rules (issue 19).
+            return Verdict.PASS
         return _judged(rules.value, sender, peer, self._users.get((sdkappid, sender)), them)
 
     async def judge(self, sdkappid: int, sender: str, peer: str) -> int | TidingsError:

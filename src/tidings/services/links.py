@@ -94,6 +94,7 @@ class LinkService:
         for identity in list(self._home_of):
             await self._label(identity)
         self._bus.relay = self._relay.relay
+        self._bus.relay_apps = self._per_app  # the same map: it follows every link made
         self._bus.home_of = self._relay.home
         self._bus.on_change("links", self._changed_elsewhere)
 

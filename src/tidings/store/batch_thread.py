@@ -47,6 +47,8 @@ class BatchThread:
         self._after_commit = after_commit
         self._jobs: SimpleQueue[_Job | None] = SimpleQueue()
         self._thread: threading.Thread | None = None
+        # The loop that started the thread (None: no thread).
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: Connection | None = None  # touched only on the thread
         # Its driver connection, and a cursor on it for BEGIN (asked of
         # SQLAlchemy's pool wrapper once, not per batch).
@@ -65,11 +67,15 @@ class BatchThread:
     async def run(self, work: Callable[..., T], *args: Any, synced: bool = True) -> T:
         """``work(connection, *args)`` in one transaction on the thread;
         ``synced`` False: its commit does not wait for the disk."""
-        if self._thread is None:
+        loop = self._loop
+        if loop is None:
+            # Kept while the thread runs: ``get_running_loop`` asks the
+            # kernel for the process id on each call (Python 3.11).
+            loop = self._loop = asyncio.get_running_loop()
             self._thread = threading.Thread(target=self._serve, name="message-writer",
                                             daemon=True)
             self._thread.start()
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[T] = loop.create_future()
         self._jobs.put((future, work, args, synced))
         return await future
 
@@ -82,6 +88,7 @@ class BatchThread:
             await future
             await asyncio.to_thread(self._thread.join)
             self._thread = None
+            self._loop = None
         self._engine.dispose()
 
     def _serve(self) -> None:

@@ -37,8 +37,9 @@ class Delivery:
         self._callbacks: CallbackService | None = None
         # A conversation's members as the bus' identities: built for each
         # message they cost ~0.6-0.9 us apiece, two per one-to-one message
-        # (issue 19).
-        self._members: dict[ConversationKey, tuple[Identity, ...]] = {}
+        # (issue 19). By the conversation's number: an int hashes in C, a
+        # ``ConversationKey`` by a Python ``__hash__``.
+        self._members: dict[int, tuple[Identity, ...]] = {}
 
     def bind(self, callbacks: CallbackService | None) -> None:
         self._callbacks = callbacks
@@ -70,9 +71,9 @@ class Delivery:
             else:
                 render = _change_frame if msg.kind else message_event
                 reached = 0
-                members = self._members.get(msg.key)
+                members = self._members.get(msg.conversation_id)
                 if members is None:
-                    members = self._identities(msg.key)
+                    members = self._identities(msg.conversation_id, msg.key)
                 for member in members:
                     reached += self._bus.deliver(
                         member, partial(render, msg, member.user_id),
@@ -86,10 +87,11 @@ class Delivery:
             if count:
                 metrics.DELIVERED_COUNTERS[metrics.ENTRY_KINDS[kind]].inc(count)
 
-    def _identities(self, key: ConversationKey) -> tuple[Identity, ...]:
+    def _identities(self, conversation_id: int, key: ConversationKey
+                    ) -> tuple[Identity, ...]:
         if len(self._members) >= KNOWN_PAIRS:
             self._members.clear()
-        members = self._members[key] = tuple(Identity(key.sdkappid, user)
+        members = self._members[conversation_id] = tuple(Identity(key.sdkappid, user)
                                              for user in key.members())
         return members
 

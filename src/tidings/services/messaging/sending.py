@@ -67,15 +67,6 @@ _NO_EVENTS = ("", "")
 RecentAck = tuple[int, str, str, str, int, int, bool]
 
 
-def recent_of(committed: Committed) -> RecentAck:
-    msg = committed.message
-    key = msg.key
-    # str() of the StrEnum: its value as a plain str, without the enum's
-    # ``value`` property (a Python call).
-    return (msg.conversation_id, str(key.kind), key.a, key.b, msg.seq, msg.created_at,
-            committed.dropped)
-
-
 def repeat_of(recent: RecentAck, dedup: Dedup) -> Committed:
     """The repeat's answer: the ack's fields, no content (a repeat is
     answered with its ack alone: protocol.views.ack_view)."""
@@ -111,7 +102,10 @@ class Sending:
         # (sender, conversation id) -> its key, for ids that resolved to a
         # key a message may name: parsing one (the peer's checks, sorting
         # the pair) cost ~1.7 us a send, a dict hit ~0.2 (issue 19).
-        self._keys: dict[tuple[Identity, str], ConversationKey] = {}
+        # Keyed by the sender's plain values: a tuple holding the
+        # ``Identity`` would call its Python ``__hash__`` per send.
+        self._keys: dict[tuple[int, str, str], ConversationKey] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None  # see _future
 
     def bind(self, writer: MessageWriter, callbacks: CallbackService | None,
              relations: Relations | None) -> None:
@@ -132,7 +126,7 @@ class Sending:
         told once that the send was ``refused`` after all.
         An import (admin) gives the message's own ``time``."""
         # (A conversation id that is not a string is refused by the parse.)
-        key = self._keys.get((sender, conversation_id)) if (
+        key = self._keys.get((sender.sdkappid, sender.user_id, conversation_id)) if (
             type(conversation_id) is str) else None
         if key is None:
             key = self._key(sender, conversation_id)
@@ -147,7 +141,7 @@ class Sending:
         dedup = (sender.sdkappid, sender.user_id, client_msg_id)
         recent = self._recent.get(dedup)
         if recent is not None:
-            repeated = asyncio.get_running_loop().create_future()
+            repeated = self._future()
             repeated.set_result(self._repeat(repeat_of(recent, dedup), key, origin))
             return repeated
         first = self._in_flight.get(dedup)
@@ -209,7 +203,7 @@ class Sending:
                                "a one-to-one conversation needs two different users")
         if len(self._keys) >= KNOWN_KEYS:
             self._keys.clear()
-        self._keys[(sender, conversation_id)] = key
+        self._keys[(sender.sdkappid, sender.user_id, conversation_id)] = key
         return key
 
     async def send(self, sender: Identity, conversation_id: str, client_msg_id: str,
@@ -257,16 +251,31 @@ class Sending:
         request = committed.request
         if committed.duplicate and request.origin is not None:
             request.origin.ack(committed)  # the hook acks fresh ones only
-        # Only what a resend's ack needs: never the request, whose origin
-        # holds the sending connection's session (and its socket's objects).
-        self._recent[dedup] = recent_of(committed)
+        # Only what a resend's ack needs (RecentAck, built here: a call less
+        # per message): never the request, whose origin holds the sending
+        # connection's session (and its socket's objects). str() of the
+        # StrEnum: its value as a plain str, without the enum's ``value``
+        # property (a Python call).
+        msg = committed.message
+        key = msg.key
+        self._recent[dedup] = (msg.conversation_id, str(key.kind), key.a, key.b, msg.seq,
+                               msg.created_at, committed.dropped)
         if len(self._recent) > RECENT_ACKS:
             self._recent.popitem(last=False)
+
+    def _future(self) -> asyncio.Future[Committed]:
+        """A future on the loop, kept from the first one on:
+        ``get_running_loop`` asks the kernel for the process id on each call
+        (Python 3.11)."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.create_future()
 
     def _follow(self, first: asyncio.Future[Committed], key: ConversationKey,
                 origin: AckTarget | None) -> asyncio.Future[Committed]:
         """A resend while the first copy is still being committed."""
-        follower: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
+        follower = self._future()
 
         def settle(f: asyncio.Future[Committed]) -> None:
             if follower.done():
