@@ -125,7 +125,7 @@ def test_keyboard_only_sign_in_open_send_and_back(web: Server, browser: Browser)
 
         # In the list, the arrows move between the entries (newest first).
         cat_entry = ben.get_by_role("button", name=cat_name)
-        # The list takes its new order from the server's answer; Tab before it
+        # The list reorders once the SDK has the stored message; Tab before it
         # lands on the old first entry, which keeps the focus when it moves.
         expect(ben.locator(".conversations button").first).to_contain_text(cat_name)
         tab_to(ben, ".conversations button")
