@@ -125,8 +125,13 @@ async def test_a_step_of_many_jobs_reads_twice_and_decides_each_as_alone(
     assert len(queued) == 2
     # Read with their checks, devices and settings (nothing claimed).
     reads.clear()
-    same, checked = await store.due_sends_checked(now_ms(), 64)
+    read = await store.due_sends_checked(now_ms(), 64, upcoming=True)
+    same, checked = read.sends, read.context
     assert same == queued and checked is not None and len(reads) == 1
+    # With what comes due after them, for the idle sleep (no read of its
+    # own): the failed job's row; no send but these two.
+    jobs_at, sends_at = await store.next_due()
+    assert sends_at is not None and read.upcoming == (jobs_at, None)
     assert checked.due == {s.id for s in queued} and len(checked.devices) == 1
     # Bob read the first meanwhile.
     first = to_bob[0].message
