@@ -19,8 +19,9 @@ transaction that writes the sends and moves the queue, the read of the due
 sends), pushes per second (burst), the process's CPU per pushed message,
 and per pushed message the reads' hand-offs to a reader thread (a
 connection checked out of the reader engine or a ``Database.read``), the
-statements and the write transactions outside the message writer (each a
-synced commit).
+statements and the write transactions outside the message writer, and
+how many of those were synced (perf-push3: the push worker's are not, on
+SQLite).
 
     python bench/push_latency.py --messages 300 --cpu 1
     python bench/push_latency.py --burst 200 --per-user 5 --cpu 1
@@ -75,10 +76,11 @@ class Counts:
     hand-offs (aiosqlite checkouts and ``Database.read`` calls), statements
     through SQLAlchemy (the writer's batch runs driver SQL, not counted),
     and write transactions (the messages' own included: one per lone
-    message)."""
+    message), and of those the synced ones (on SQLite a batch thread's
+    work may commit without its fsync; PostgreSQL's are all synced)."""
 
     def __init__(self, rt: Runtime) -> None:
-        self.handoffs = self.statements = self.writes = 0
+        self.handoffs = self.statements = self.writes = self.synced = 0
         db = rt.db
         event.listen(db.reader.sync_engine, "checkout", self._checkout)
         engines = {db.reader.sync_engine, db.writer.sync_engine}
@@ -103,6 +105,7 @@ class Counts:
 
             async def counted_write(work: Any, *args: Any, synced: bool = True) -> Any:
                 self.writes += 1
+                self.synced += synced
                 return await write(work, *args, synced=synced)
 
             batch.run = counted_write
@@ -115,9 +118,10 @@ class Counts:
 
     def _write(self, *_: Any) -> None:
         self.writes += 1
+        self.synced += 1
 
-    def now(self) -> tuple[int, int, int]:
-        return self.handoffs, self.statements, self.writes
+    def now(self) -> tuple[int, int, int, int]:
+        return self.handoffs, self.statements, self.writes, self.synced
 
 
 def _stand_in(rt: Runtime, channel: StandIn) -> None:
@@ -219,13 +223,14 @@ async def _all_sent(channel: StandIn, count: int) -> None:
 
 
 def _figures(process: Any, cpu0: Any, machine0: Any, started: float, ms: list[float],
-             counts: Counts, counted0: tuple[int, int, int], pushes: int) -> dict[str, Any]:
+             counts: Counts, counted0: tuple[int, int, int, int], pushes: int) -> dict[str, Any]:
     wall = time.perf_counter() - started
     cpu1, machine1 = process.cpu_times(), psutil.cpu_times()
     mine = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
     busy = (sum(machine1) - machine1.idle - getattr(machine1, "iowait", 0.0)) - (
         sum(machine0) - machine0.idle - getattr(machine0, "iowait", 0.0))
-    handoffs, statements, commits = (b - a for a, b in zip(counted0, counts.now(), strict=True))
+    handoffs, statements, commits, synced = (
+        b - a for a, b in zip(counted0, counts.now(), strict=True))
     ms.sort()
     return {
         "pushes": pushes,
@@ -238,6 +243,7 @@ def _figures(process: Any, cpu0: Any, machine0: Any, started: float, ms: list[fl
         "statements_per_push": round(statements / pushes, 2),
         # The message's own included.
         "write_transactions_per_push": round(commits / pushes, 3),
+        "synced_writes_per_push": round(synced / pushes, 3),
         # What the rest of the machine used meanwhile, of 200 (2 cores).
         "other_cpu_pct": round(100 * (busy - mine) / wall, 1),
     }
