@@ -260,10 +260,11 @@ class PushStore:
         """The contexts of a step's jobs and their apps' settings, in one read."""
         return await self._db.read(lambda conn: push_reads.step_contexts(conn, jobs))
 
-    async def reach(self, away: Mapping[int, set[str]],
-                    badged: Mapping[int, set[str]]) -> Reach:
-        """The away receivers' devices and badges, in one read (push_reads.reach)."""
-        return await self._db.read(lambda conn: push_reads.reach(conn, away, badged))
+    async def reach(self, away: Mapping[int, set[str]], badged: Mapping[int, set[str]],
+                    apps: Sequence[int] = ()) -> Reach:
+        """The away receivers' devices and badges (and ``apps``' settings),
+        in one read (push_reads.reach)."""
+        return await self._db.read(lambda conn: push_reads.reach(conn, away, badged, apps))
 
     async def unread_totals(self, sdkappid: int, user_ids: Sequence[str]) -> dict[str, int]:
         """Each user's unread total (the badge), as the ``unread`` op counts it."""

@@ -7,7 +7,7 @@ CPU: bench/README.md, perf-push2). ``store/push.py`` wraps them."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, case, exists, func, or_, select
@@ -82,6 +82,8 @@ class Reach:
 
     devices: dict[int, dict[str, list[Device]]]
     totals: dict[int, dict[str, int]]
+    # The settings of the apps asked for (a linked home's, for its sends).
+    settings: dict[int, PushSettings] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,10 +235,11 @@ def step_contexts(conn: Connection, jobs: Sequence[Job]) -> StepContexts:
 
 
 def reach(conn: Connection, away: Mapping[int, set[str]],
-          badged: Mapping[int, set[str]]) -> Reach:
+          badged: Mapping[int, set[str]], apps: Iterable[int] = ()) -> Reach:
     """The devices of the ``away`` users, by app, and the unread totals of
     those with a device and of the ``badged`` users (the ones the app's own
-    server is asked to reach), in one read."""
+    server is asked to reach, the linked home accounts and their
+    identities), and the settings of ``apps``, in one read."""
     devices: dict[int, dict[str, list[Device]]] = {}
     totals: dict[int, dict[str, int]] = {}
     for app, user_ids in away.items():
@@ -245,7 +248,10 @@ def reach(conn: Connection, away: Mapping[int, set[str]],
             by_user.setdefault(device.user_id, []).append(device)
         devices[app] = by_user
         totals[app] = unread_totals(conn, app, sorted(set(by_user) | badged.get(app, set())))
-    return Reach(devices, totals)
+    for app, user_ids in badged.items():  # badged only: an app with nobody away
+        if app not in away:
+            totals[app] = unread_totals(conn, app, sorted(user_ids))
+    return Reach(devices, totals, settings_of(conn, apps))
 
 
 def still_due(conn: Connection, conversation_id: int, seq: int, receiver: str) -> bool:
