@@ -26,6 +26,11 @@ SQLite).
     python bench/push_latency.py --messages 300 --cpu 1
     python bench/push_latency.py --burst 200 --per-user 5 --cpu 1
     python bench/push_latency.py --messages 150 --cpu 1 --postgres
+    python bench/push_latency.py --burst 100 --cpu 1 --postgres --pg-stats
+
+``--pg-stats`` (with ``--postgres``): PostgreSQL's statements over the
+measured pushes (pg_stat_statements, as login_storm.py reads them; its
+keys say "login" for a pushed message).
 
 For old against new, run it with ``PYTHONPATH`` at an extracted ``src/``.
 Prints one JSON line.
@@ -139,6 +144,9 @@ def _msg_id(ack: Any) -> str:
 
 
 async def run(args: argparse.Namespace, database_url: str = "") -> dict[str, Any]:
+    if getattr(args, "pg_stats", False) and database_url:
+        from login_storm import PgStats  # type: ignore[import-not-found]
+        args.stats = PgStats(database_url)
     with tempfile.TemporaryDirectory(prefix="tidings-push-") as tmp:
         settings = Settings(data_dir=Path(tmp), rate_limit_per_second=1e9,
                             rate_limit_burst=10**9, database_url=database_url)
@@ -176,12 +184,27 @@ async def _lone(rt: Runtime, args: argparse.Namespace, alice: Identity, body: by
         acked = time.perf_counter()
         await asyncio.wait_for(channel.sent.wait(), 10)
         if n == args.warm:
+            await _stats_begin(args)
             cpu0, machine0 = process.cpu_times(), psutil.cpu_times()
             counted0 = counts.now()
             started = acked
         if n >= args.warm:
             ms.append((channel.at[_msg_id(ack)] - acked) * 1000)
-    return _figures(process, cpu0, machine0, started, ms, counts, counted0, len(ms))
+    return await _stats_end(args, _figures(process, cpu0, machine0, started, ms, counts,
+                                           counted0, len(ms)))
+
+
+async def _stats_begin(args: argparse.Namespace) -> None:
+    stats = getattr(args, "stats", None)
+    if stats is not None:
+        await stats.begin()
+
+
+async def _stats_end(args: argparse.Namespace, out: dict[str, Any]) -> dict[str, Any]:
+    stats = getattr(args, "stats", None)
+    if stats is not None:
+        out["pg_stats"] = await stats.end(out["pushes"])
+    return out
 
 
 async def _burst(rt: Runtime, args: argparse.Namespace, alice: Identity, users: list[str],
@@ -200,6 +223,7 @@ async def _burst(rt: Runtime, args: argparse.Namespace, alice: Identity, users: 
             acked[_msg_id(ack)] = time.perf_counter()
 
     total = len(users) * args.per_user
+    await _stats_begin(args)
     process = psutil.Process()
     cpu0, machine0 = process.cpu_times(), psutil.cpu_times()
     counted0 = counts.now()
@@ -209,7 +233,7 @@ async def _burst(rt: Runtime, args: argparse.Namespace, alice: Identity, users: 
     ms = [(channel.at[k] - t) * 1000 for k, t in acked.items()]
     out = _figures(process, cpu0, machine0, started, ms, counts, counted0, total)
     out["pushes_per_s"] = round(total / (max(channel.at.values()) - started))
-    return out
+    return await _stats_end(args, out)
 
 
 async def _all_sent(channel: StandIn, count: int) -> None:
@@ -261,6 +285,8 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true",
                         help="on a PostgreSQL cluster of its own, pinned to core 0"
                              " (bench/xmpp_servers.py); its CPU per push is reported too")
+    parser.add_argument("--pg-stats", action="store_true",
+                        help="with --postgres: pg_stat_statements over the measured pushes")
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
@@ -270,7 +296,9 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import xmpp_servers
 
-    with xmpp_servers.postgres() as pg:
+    settings = (("shared_preload_libraries=pg_stat_statements",
+                 "pg_stat_statements.track=all") if args.pg_stats else ())
+    with xmpp_servers.postgres(settings) as pg:
         cpu0 = pg.cpu_seconds()
         found = uvloop.run(run(args, pg.url))
         # The whole run's (start-up, warm-up included): an upper bound.

@@ -25,6 +25,7 @@ from tidings.services.callbacks import CallbackService
 from tidings.services.push_decisions import Decisions, NewSend
 from tidings.store.callbacks import CallbackStore
 from tidings.store.engine import Database
+from tidings.store.prepared import Prepared
 from tidings.store.push import PushStore
 from tidings.store.push_jobs import PushJobRows
 from tidings.store.writer import MessageWriter
@@ -199,3 +200,29 @@ async def test_a_linked_receivers_home_devices_are_read_with_the_step(
     assert [p["badge"] for p in pushed] == [3, 3]
     assert (pushed[0]["title"], pushed[0]["body"]) == ("Shop", "alice: hi")
     assert pushed[0]["conversation_id"] == f"app:{APP}:c2c_alice"
+
+
+async def test_a_steps_statements_per_job_are_one_for_all_on_postgresql(
+        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a step's statements per job (the message, the
+    receivers) and per send (the check, the device) are one statement for
+    all (``Prepared.rows_each``: a round trip each was a burst's pace); on
+    SQLite one each, as before."""
+    store = PushStore(db)
+    await store.register(APP, "bob", "bob-phone", Channel.WEBPUSH, '{"endpoint": "b"}', False)
+    for n in range(4):
+        await send(writer, "bob", f"s{n}")
+    jobs = (await store.due_jobs(now_ms(), 200)).jobs
+    singles: list[int] = []
+    rows = Prepared.rows
+
+    def counted(self: Prepared, conn: Any, params: Any) -> Any:
+        singles.append(1)
+        return rows(self, conn, params)
+
+    monkeypatch.setattr(Prepared, "rows", counted)
+    ctx = await store.step_contexts(jobs)
+    assert [c is not None and set(c.receivers) == {"bob"} for c in ctx.contexts] == [True] * 4
+    pg = db.dialect == "postgresql"
+    # The app's settings, and on SQLite the message and receivers per job.
+    assert len(singles) == (1 if pg else 1 + 2 * 4)
