@@ -19,12 +19,18 @@ transaction that writes the sends and moves the queue, the read of the due
 sends), pushes per second (burst), the process's CPU per pushed message,
 and per pushed message the reads' hand-offs to a reader thread (a
 connection checked out of the reader engine or a ``Database.read``), the
-statements and the write transactions outside the message writer (each a
-synced commit).
+statements and the write transactions outside the message writer, and
+how many of those were synced (perf-push3: the push worker's are not, on
+SQLite).
 
     python bench/push_latency.py --messages 300 --cpu 1
     python bench/push_latency.py --burst 200 --per-user 5 --cpu 1
     python bench/push_latency.py --messages 150 --cpu 1 --postgres
+    python bench/push_latency.py --burst 100 --cpu 1 --postgres --pg-stats
+
+``--pg-stats`` (with ``--postgres``): PostgreSQL's statements over the
+measured pushes (pg_stat_statements, as login_storm.py reads them; its
+keys say "login" for a pushed message).
 
 For old against new, run it with ``PYTHONPATH`` at an extracted ``src/``.
 Prints one JSON line.
@@ -75,10 +81,11 @@ class Counts:
     hand-offs (aiosqlite checkouts and ``Database.read`` calls), statements
     through SQLAlchemy (the writer's batch runs driver SQL, not counted),
     and write transactions (the messages' own included: one per lone
-    message)."""
+    message), and of those the synced ones (on SQLite a batch thread's
+    work may commit without its fsync; PostgreSQL's are all synced)."""
 
     def __init__(self, rt: Runtime) -> None:
-        self.handoffs = self.statements = self.writes = 0
+        self.handoffs = self.statements = self.writes = self.synced = 0
         db = rt.db
         event.listen(db.reader.sync_engine, "checkout", self._checkout)
         engines = {db.reader.sync_engine, db.writer.sync_engine}
@@ -103,6 +110,7 @@ class Counts:
 
             async def counted_write(work: Any, *args: Any, synced: bool = True) -> Any:
                 self.writes += 1
+                self.synced += synced
                 return await write(work, *args, synced=synced)
 
             batch.run = counted_write
@@ -115,9 +123,10 @@ class Counts:
 
     def _write(self, *_: Any) -> None:
         self.writes += 1
+        self.synced += 1
 
-    def now(self) -> tuple[int, int, int]:
-        return self.handoffs, self.statements, self.writes
+    def now(self) -> tuple[int, int, int, int]:
+        return self.handoffs, self.statements, self.writes, self.synced
 
 
 def _stand_in(rt: Runtime, channel: StandIn) -> None:
@@ -135,6 +144,9 @@ def _msg_id(ack: Any) -> str:
 
 
 async def run(args: argparse.Namespace, database_url: str = "") -> dict[str, Any]:
+    if getattr(args, "pg_stats", False) and database_url:
+        from login_storm import PgStats  # type: ignore[import-not-found]
+        args.stats = PgStats(database_url)
     with tempfile.TemporaryDirectory(prefix="tidings-push-") as tmp:
         settings = Settings(data_dir=Path(tmp), rate_limit_per_second=1e9,
                             rate_limit_burst=10**9, database_url=database_url)
@@ -172,12 +184,27 @@ async def _lone(rt: Runtime, args: argparse.Namespace, alice: Identity, body: by
         acked = time.perf_counter()
         await asyncio.wait_for(channel.sent.wait(), 10)
         if n == args.warm:
+            await _stats_begin(args)
             cpu0, machine0 = process.cpu_times(), psutil.cpu_times()
             counted0 = counts.now()
             started = acked
         if n >= args.warm:
             ms.append((channel.at[_msg_id(ack)] - acked) * 1000)
-    return _figures(process, cpu0, machine0, started, ms, counts, counted0, len(ms))
+    return await _stats_end(args, _figures(process, cpu0, machine0, started, ms, counts,
+                                           counted0, len(ms)))
+
+
+async def _stats_begin(args: argparse.Namespace) -> None:
+    stats = getattr(args, "stats", None)
+    if stats is not None:
+        await stats.begin()
+
+
+async def _stats_end(args: argparse.Namespace, out: dict[str, Any]) -> dict[str, Any]:
+    stats = getattr(args, "stats", None)
+    if stats is not None:
+        out["pg_stats"] = await stats.end(out["pushes"])
+    return out
 
 
 async def _burst(rt: Runtime, args: argparse.Namespace, alice: Identity, users: list[str],
@@ -196,6 +223,7 @@ async def _burst(rt: Runtime, args: argparse.Namespace, alice: Identity, users: 
             acked[_msg_id(ack)] = time.perf_counter()
 
     total = len(users) * args.per_user
+    await _stats_begin(args)
     process = psutil.Process()
     cpu0, machine0 = process.cpu_times(), psutil.cpu_times()
     counted0 = counts.now()
@@ -205,7 +233,7 @@ async def _burst(rt: Runtime, args: argparse.Namespace, alice: Identity, users: 
     ms = [(channel.at[k] - t) * 1000 for k, t in acked.items()]
     out = _figures(process, cpu0, machine0, started, ms, counts, counted0, total)
     out["pushes_per_s"] = round(total / (max(channel.at.values()) - started))
-    return out
+    return await _stats_end(args, out)
 
 
 async def _all_sent(channel: StandIn, count: int) -> None:
@@ -219,13 +247,14 @@ async def _all_sent(channel: StandIn, count: int) -> None:
 
 
 def _figures(process: Any, cpu0: Any, machine0: Any, started: float, ms: list[float],
-             counts: Counts, counted0: tuple[int, int, int], pushes: int) -> dict[str, Any]:
+             counts: Counts, counted0: tuple[int, int, int, int], pushes: int) -> dict[str, Any]:
     wall = time.perf_counter() - started
     cpu1, machine1 = process.cpu_times(), psutil.cpu_times()
     mine = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
     busy = (sum(machine1) - machine1.idle - getattr(machine1, "iowait", 0.0)) - (
         sum(machine0) - machine0.idle - getattr(machine0, "iowait", 0.0))
-    handoffs, statements, commits = (b - a for a, b in zip(counted0, counts.now(), strict=True))
+    handoffs, statements, commits, synced = (
+        b - a for a, b in zip(counted0, counts.now(), strict=True))
     ms.sort()
     return {
         "pushes": pushes,
@@ -238,6 +267,7 @@ def _figures(process: Any, cpu0: Any, machine0: Any, started: float, ms: list[fl
         "statements_per_push": round(statements / pushes, 2),
         # The message's own included.
         "write_transactions_per_push": round(commits / pushes, 3),
+        "synced_writes_per_push": round(synced / pushes, 3),
         # What the rest of the machine used meanwhile, of 200 (2 cores).
         "other_cpu_pct": round(100 * (busy - mine) / wall, 1),
     }
@@ -255,6 +285,8 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true",
                         help="on a PostgreSQL cluster of its own, pinned to core 0"
                              " (bench/xmpp_servers.py); its CPU per push is reported too")
+    parser.add_argument("--pg-stats", action="store_true",
+                        help="with --postgres: pg_stat_statements over the measured pushes")
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
@@ -264,7 +296,9 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import xmpp_servers
 
-    with xmpp_servers.postgres() as pg:
+    settings = (("shared_preload_libraries=pg_stat_statements",
+                 "pg_stat_statements.track=all") if args.pg_stats else ())
+    with xmpp_servers.postgres(settings) as pg:
         cpu0 = pg.cpu_seconds()
         found = uvloop.run(run(args, pg.url))
         # The whole run's (start-up, warm-up included): an upper bound.

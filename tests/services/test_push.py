@@ -552,6 +552,14 @@ async def test_push_survives_a_crash_right_after_the_ack(
     assert browser.read(call)["body"] == f"{alice}: before the crash"
     await asyncio.sleep(0.5)  # decided once: no second push for the redone step
     assert len(calls_to(push, browser.path)) == 1
+    # The push worker's writes are not synced on SQLite (store/push.py
+    # PushStore._write): once its send is recorded, a kill -9 loses none of
+    # them, and nothing is pushed again.
+    await settle(lambda: queued(server, app, bob)["queued"] == [])
+    server.kill9()
+    server.start()
+    await asyncio.sleep(0.5)
+    assert len(calls_to(push, browser.path)) == 1
 
 
 # -- the other surfaces: Tencent v4, the CLI, the SDK ----------------------------------

@@ -18,13 +18,14 @@ import pytest
 from tidings.bus.local import LocalBus
 from tidings.config import Settings
 from tidings.domain.clock import now_ms
-from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.domain.ids import ConversationKey, ConversationKind, Identity
 from tidings.domain.push import Channel
 from tidings.domain.records import Committed, NewMessage
 from tidings.services.callbacks import CallbackService
 from tidings.services.push_decisions import Decisions, NewSend
 from tidings.store.callbacks import CallbackStore
 from tidings.store.engine import Database
+from tidings.store.prepared import Prepared
 from tidings.store.push import PushStore
 from tidings.store.push_jobs import PushJobRows
 from tidings.store.writer import MessageWriter
@@ -125,8 +126,13 @@ async def test_a_step_of_many_jobs_reads_twice_and_decides_each_as_alone(
     assert len(queued) == 2
     # Read with their checks, devices and settings (nothing claimed).
     reads.clear()
-    same, checked = await store.due_sends_checked(now_ms(), 64)
+    read = await store.due_sends_checked(now_ms(), 64, upcoming=True)
+    same, checked = read.sends, read.context
     assert same == queued and checked is not None and len(reads) == 1
+    # With what comes due after them, for the idle sleep (no read of its
+    # own): the failed job's row; no send but these two.
+    jobs_at, sends_at = await store.next_due()
+    assert sends_at is not None and read.upcoming == (jobs_at, None)
     assert checked.due == {s.id for s in queued} and len(checked.devices) == 1
     # Bob read the first meanwhile.
     first = to_bob[0].message
@@ -144,3 +150,79 @@ async def test_a_step_of_many_jobs_reads_twice_and_decides_each_as_alone(
     await sql(db, "UPDATE messages SET state = 2 WHERE conversation_id = ? AND seq = ?",
               first.conversation_id, to_bob[2].message.seq)
     assert (await store.sends_context([(s, s.user_id) for s in queued])).due == set()
+
+
+HOME = 1400000062
+
+
+class Links:
+    """Bob of APP is linked to the home account h-bob (services/links.py's
+    part that push reads)."""
+
+    home_sdkappid = HOME
+
+    def home_of(self, identity: Identity) -> Identity | None:
+        return Identity(HOME, "h-bob") if identity == Identity(APP, "bob") else None
+
+    def linked_identities(self, home_user: str) -> list[Identity]:
+        return [Identity(APP, "bob")] if home_user == "h-bob" else []
+
+    def has_links(self, sdkappid: int) -> bool:
+        return sdkappid == APP
+
+    async def app_card(self, sdkappid: int) -> dict[str, Any]:
+        return {"name": "Shop"}
+
+
+async def test_a_linked_receivers_home_devices_are_read_with_the_step(
+        db: Database, writer: MessageWriter) -> None:
+    """The home account's devices, settings and badge (its own unread and
+    its linked identities') are in the step's second read, not per job."""
+    store = PushStore(db)
+    await store.register(HOME, "h-bob", "h-bob-phone", Channel.WEBPUSH, '{"endpoint": "h"}',
+                         False)
+    own = ConversationKey(HOME, ConversationKind.C2C, "h-bob", "h-dan")
+    assert isinstance(await writer.submit(NewMessage(own, "h-dan", "h1", BODY, "")), Committed)
+    to_bob = [await send(writer, "bob", f"b{n}") for n in range(2)]
+    due = await store.due_jobs(now_ms(), 200)
+    jobs = [job for job in due.jobs if job.sdkappid == APP]
+    assert len(jobs) == 2
+    decisions = Decisions(store, LocalBus(), CallbackService(CallbackStore(db), Settings()))
+    decisions.links = Links()
+    sends: list[NewSend] = []
+    reads = counted_reads(db)
+    assert await decisions.decide_all(jobs, sends, [], None) == []
+    assert len(reads) == 2  # the contexts; the devices, badges and home settings
+    assert [(s.sdkappid, s.user_id, s.device_id, s.job.seq) for s in sends] == [
+        (HOME, "h-bob", "h-bob-phone", m.message.seq) for m in to_bob]
+    pushed = [orjson.loads(s.payload) for s in sends]
+    # Bob's two unread in the app and h-bob's own one.
+    assert [p["badge"] for p in pushed] == [3, 3]
+    assert (pushed[0]["title"], pushed[0]["body"]) == ("Shop", "alice: hi")
+    assert pushed[0]["conversation_id"] == f"app:{APP}:c2c_alice"
+
+
+async def test_a_steps_statements_per_job_are_one_for_all_on_postgresql(
+        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a step's statements per job (the message, the
+    receivers) and per send (the check, the device) are one statement for
+    all (``Prepared.rows_each``: a round trip each was a burst's pace); on
+    SQLite one each, as before."""
+    store = PushStore(db)
+    await store.register(APP, "bob", "bob-phone", Channel.WEBPUSH, '{"endpoint": "b"}', False)
+    for n in range(4):
+        await send(writer, "bob", f"s{n}")
+    jobs = (await store.due_jobs(now_ms(), 200)).jobs
+    singles: list[int] = []
+    rows = Prepared.rows
+
+    def counted(self: Prepared, conn: Any, params: Any) -> Any:
+        singles.append(1)
+        return rows(self, conn, params)
+
+    monkeypatch.setattr(Prepared, "rows", counted)
+    ctx = await store.step_contexts(jobs)
+    assert [c is not None and set(c.receivers) == {"bob"} for c in ctx.contexts] == [True] * 4
+    pg = db.dialect == "postgresql"
+    # The app's settings, and on SQLite the message and receivers per job.
+    assert len(singles) == (1 if pg else 1 + 2 * 4)

@@ -79,8 +79,10 @@ class Step:
     """What a step's reads found for its jobs (``Decisions._read``)."""
 
     first: StepContexts
-    # Per job, in the step's order: the receivers away.
+    # Per job, in the step's order: the receivers away, and those of them
+    # linked to a home account (with it).
     away: list[list[str]]
+    homes: list[dict[str, Identity]]
     # Per app: whether its own server is asked to reach receivers.
     callback: dict[int, bool]
     reach: Reach
@@ -170,9 +172,29 @@ class Decisions:
         for app in by_app:
             callback[app] = first.settings[app].use_callback and self._callbacks.wants(
                 await self._callbacks.settings(app), OFFLINE_PUSH)
-        reach = Reach({}, {}) if not by_app else await self._store.reach(
-            by_app, {app: users for app, users in by_app.items() if callback[app]})
-        return Step(first, away, callback, reach)
+        badged = {app: set(users) for app, users in by_app.items() if callback[app]}
+        homes = [self._homes_of(job.sdkappid, users) for job, users in zip(jobs, away,
+                                                                           strict=True)]
+        apps = self._home_reach(homes, by_app, badged, first)
+        reach = Reach({}, {}) if not by_app else await self._store.reach(by_app, badged, apps)
+        return Step(first, away, homes, callback, reach)
+
+    def _home_reach(self, homes: list[dict[str, Identity]], by_app: dict[int, set[str]],
+                    badged: dict[int, set[str]], first: StepContexts) -> list[int]:
+        """Add what the pushes to linked receivers' home accounts need to the
+        step's second read: the home users' devices, and for their badges
+        their unread totals and those of every identity they hold through a
+        link; and the home app's settings (the apps to read them of)."""
+        home_users = {home.user_id for found in homes for home in found.values()}
+        if not home_users or self.links is None:
+            return []
+        home_app = self.links.home_sdkappid
+        by_app.setdefault(home_app, set()).update(home_users)
+        badged.setdefault(home_app, set()).update(home_users)
+        for home_user in home_users:
+            for identity in self.links.linked_identities(home_user):
+                badged.setdefault(identity.sdkappid, set()).add(identity.user_id)
+        return [] if home_app in first.settings else [home_app]
 
     async def _decide(self, job: Job, n: int, step: Step, sends: list[NewSend],
                       events: list[tuple[int, str, str]]) -> None:
@@ -184,8 +206,8 @@ class Decisions:
         settings = step.first.settings[app]
         app_devices = step.reach.devices.get(app, {})
         devices = [d for user in away for d in app_devices.get(user, ())]
-        homes = self._homes_of(app, away)
-        home_devices = await self._home_devices(homes)
+        homes = step.homes[n]
+        home_devices = self._home_devices(homes, step.reach)
         reached = {d.user_id for d in devices} | {
             user for user, home in homes.items() if home.user_id in home_devices}
         # The app's own server reaches whom Tidings cannot: no device of the
@@ -202,8 +224,8 @@ class Decisions:
                 payload(title, body, badges.get(device.user_id, 0),
                         conversation_for(ctx, device.user_id), msg_id, options.ext)).decode()))
         if home_devices:
-            await self._home_sends(job, ctx, homes, home_devices, settings.private_previews,
-                                   sends)
+            await self._home_sends(job, ctx, homes, home_devices, step,
+                                   settings.private_previews, sends)
         title, body = notification(ctx.sender_name, ctx.group_name, ctx.elements, options,
                                    settings.private_previews)
         for start in range(0, len(callback_users), CALLBACK_CHUNK):
@@ -228,27 +250,26 @@ class Decisions:
                 found[user] = home
         return found
 
-    async def _home_devices(self, homes: dict[str, Identity]) -> dict[str, list[Device]]:
-        """The push devices of those home accounts, by home user."""
+    def _home_devices(self, homes: dict[str, Identity], reach: Reach
+                      ) -> dict[str, list[Device]]:
+        """The push devices of those home accounts, by home user (read with
+        the step's away receivers': ``_home_reach``)."""
         if not homes or self.links is None:
             return {}
-        found: dict[str, list[Device]] = {}
-        for device in await self._store.devices_of(
-                self.links.home_sdkappid, sorted({h.user_id for h in homes.values()})):
-            found.setdefault(device.user_id, []).append(device)
-        return found
+        found = reach.devices.get(self.links.home_sdkappid, {})
+        return {home.user_id: found[home.user_id] for home in homes.values()
+                if found.get(home.user_id)}
 
     async def _home_sends(self, job: Job, ctx: JobContext, homes: dict[str, Identity],
-                          home_devices: dict[str, list[Device]], app_private: bool,
-                          sends: list[NewSend]) -> None:
+                          home_devices: dict[str, list[Device]], step: Step,
+                          app_private: bool, sends: list[NewSend]) -> None:
         """Pushes to the messenger's devices of linked receivers: titled with
         the app's name, for the qualified conversation, with the home
         account's whole badge. The app's private previews hold here too."""
         assert self.links is not None
         home_app = self.links.home_sdkappid
-        home_settings = await self._store.settings(home_app)
+        home_settings = step.first.settings.get(home_app) or step.reach.settings[home_app]
         app_name = (await self.links.app_card(job.sdkappid))["name"]
-        badges = await self._home_badges(set(home_devices))
         options = PushOptions.from_stored(job.options)
         msg_id = f"{job.conversation_id}-{job.seq}"
         for user, home in homes.items():
@@ -258,25 +279,17 @@ class Decisions:
                     app_private or home_settings.private_previews or device.private_previews)
                 sends.append(NewSend(job, home_app, home.user_id, device.device_id, orjson.dumps(
                     payload(f"{app_name}: {title}" if title else app_name, body,
-                            badges.get(home.user_id, 0),
+                            self._home_badge(home.user_id, step.reach),
                             qualify(job.sdkappid, conversation_for(ctx, user)), msg_id,
                             options.ext)).decode()))
 
-    async def _home_badges(self, home_users: set[str]) -> dict[str, int]:
-        """Each home account's unread total: its own conversations and those
-        of every identity it holds through a link."""
+    def _home_badge(self, home_user: str, reach: Reach) -> int:
+        """A home account's unread total: its own conversations and those of
+        every identity it holds through a link (read with the step's)."""
         assert self.links is not None
-        per_app: dict[int, list[tuple[str, str]]] = {
-            self.links.home_sdkappid: [(h, h) for h in home_users]}
-        for home_user in home_users:
-            for identity in self.links.linked_identities(home_user):
-                per_app.setdefault(identity.sdkappid, []).append((home_user, identity.user_id))
-        badges: dict[str, int] = {}
-        for app, pairs in per_app.items():
-            totals = await self._store.unread_totals(app, sorted({u for _, u in pairs}))
-            for home_user, user in pairs:
-                badges[home_user] = badges.get(home_user, 0) + totals.get(user, 0)
-        return badges
+        own = reach.totals.get(self.links.home_sdkappid, {}).get(home_user, 0)
+        return own + sum(reach.totals.get(i.sdkappid, {}).get(i.user_id, 0)
+                         for i in self.links.linked_identities(home_user))
 
 
 def conversation_for(ctx: JobContext, user: str) -> str:

@@ -54,6 +54,9 @@ class PushWorker:
         self._clients = PushClients(settings)
         self._last_prune = 0.0
         self.sent = 0
+        # ``next_due`` as the last sends step read it and left it (its
+        # retries included); None: not read, the idle sleep reads it.
+        self._upcoming: tuple[int | None, int | None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="push-worker")
@@ -71,10 +74,11 @@ class PushWorker:
 
     async def _run(self) -> None:
         while not self._stopping:
+            self._upcoming = None
             try:
                 await self._prune()
                 busy = await self._jobs_step()
-                busy = await self._sends_step() or busy
+                busy = await self._sends_step(upcoming=not busy) or busy
             except Exception:
                 log.exception("push worker step failed")
                 busy = False
@@ -85,12 +89,13 @@ class PushWorker:
             self._wakeup.clear()
 
     async def _idle_wait(self) -> float:
-        """How long to sleep unless woken (services/idle.py)."""
+        """How long to sleep unless woken (services/idle.py): until what
+        the sends step's read found queued (``_upcoming``), else read."""
         poll = self._cfg.push_poll_interval
         if not self._store.alone or self._stopping:
             return poll
         try:
-            jobs, sends = await self._store.next_due()
+            jobs, sends = self._upcoming or await self._store.next_due()
         except Exception:
             log.exception("push worker: could not read when work comes due")
             return poll
@@ -143,12 +148,19 @@ class PushWorker:
             self._callbacks.wake()
         return due.full
 
-    async def _sends_step(self) -> bool:
+    async def _sends_step(self, upcoming: bool = False) -> bool:
+        """Make the due sends and record their outcomes. With ``upcoming``
+        (the jobs step left nothing due) the read has what comes due next,
+        for the idle sleep (``_upcoming``), but for this step's retries,
+        added here."""
         limit = self._cfg.push_concurrency
         links = self._decisions.links
         home = None if links is None else links.home_sdkappid
-        due, ctx = await self._store.due_sends_checked(now_ms(), limit, home)
+        read = await self._store.due_sends_checked(now_ms(), limit, home,
+                                                   upcoming and self._store.alone)
+        due, ctx = read.sends, read.context
         if not due:
+            self._upcoming = read.upcoming
             return False
         receivers: list[Identity | None] = []
         unknown: set[int] = set()
@@ -168,6 +180,11 @@ class PushWorker:
         outcomes = await asyncio.gather(*(self._attempt(s, who, ctx, s.id in unknown)
                                           for s, who in zip(due, receivers, strict=True)))
         await self._store.record(outcomes)
+        if read.upcoming is not None:
+            jobs, sends = read.upcoming
+            retries = [o.next_attempt_at for o in outcomes if o.result == "retry"]
+            self._upcoming = jobs, min(retries + ([] if sends is None else [sends]),
+                                       default=None)
         return len(due) == limit
 
     async def _attempt(self, send: Send, receiver: Identity | None, ctx: SendsContext,

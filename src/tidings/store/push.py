@@ -51,9 +51,12 @@ _DUE_SENDS = Prepared(
     select(push_sends)
     .where(push_sends.c.status == PENDING, push_sends.c.next_attempt_at <= bindparam("now"))
     .order_by(push_sends.c.next_attempt_at, push_sends.c.id).limit(bindparam("limit")))
+# The earliest due times queued: the jobs', and the pending sends' after
+# ``after`` (the sends step's own due sends excluded: it records them).
 _NEXT_DUE = Prepared(select(
     select(func.min(push_jobs.c.due_at)).scalar_subquery().label("jobs"),
-    select(func.min(push_sends.c.next_attempt_at)).where(push_sends.c.status == PENDING)
+    select(func.min(push_sends.c.next_attempt_at))
+    .where(push_sends.c.status == PENDING, push_sends.c.next_attempt_at > bindparam("after"))
     .scalar_subquery().label("sends")))
 
 
@@ -87,6 +90,29 @@ def _checked(send: Send, receiver: str) -> tuple[int, int, str, str, int, int, s
     """A send as push_reads.sends_context takes it."""
     return (send.id, send.sdkappid, send.user_id, send.device_id, send.conversation_id,
             send.seq, receiver)
+
+
+@dataclass(frozen=True, slots=True)
+class DueSends:
+    """A sends step's read (``PushStore.due_sends_checked``)."""
+
+    sends: list[Send]
+    # What they need (None: claimed, read on its own).
+    context: SendsContext | None
+    # ``next_due`` past these sends, when asked for.
+    upcoming: tuple[int | None, int | None] | None = None
+
+
+def _next_due(conn: Connection, sqlite: bool, after: int | None
+              ) -> tuple[int | None, int | None]:
+    """``PushStore.next_due``, of the pending sends due after ``after``
+    (None: all)."""
+    jobs, sends = _NEXT_DUE.rows(conn, {"after": -1 if after is None else after})[0]
+    if sqlite:
+        _, first = waiting(conn)
+        if first is not None:
+            jobs = first if jobs is None else min(jobs, first)
+    return (None if jobs is None else int(jobs)), (None if sends is None else int(sends))
 
 
 class PushStore:
@@ -234,10 +260,11 @@ class PushStore:
         """The contexts of a step's jobs and their apps' settings, in one read."""
         return await self._db.read(lambda conn: push_reads.step_contexts(conn, jobs))
 
-    async def reach(self, away: Mapping[int, set[str]],
-                    badged: Mapping[int, set[str]]) -> Reach:
-        """The away receivers' devices and badges, in one read (push_reads.reach)."""
-        return await self._db.read(lambda conn: push_reads.reach(conn, away, badged))
+    async def reach(self, away: Mapping[int, set[str]], badged: Mapping[int, set[str]],
+                    apps: Sequence[int] = ()) -> Reach:
+        """The away receivers' devices and badges (and ``apps``' settings),
+        in one read (push_reads.reach)."""
+        return await self._db.read(lambda conn: push_reads.reach(conn, away, badged, apps))
 
     async def unread_totals(self, sdkappid: int, user_ids: Sequence[str]) -> dict[str, int]:
         """Each user's unread total (the badge), as the ``unread`` op counts it."""
@@ -292,9 +319,17 @@ class PushStore:
     async def _write(self, work: Callable[[Connection], None]) -> None:
         """One write transaction: on SQLite on the message writer's thread
         (one hand-off, where aiosqlite's connection took several per
-        statement and waited on SQLite's lock beside that thread)."""
+        statement and waited on SQLite's lock beside that thread), not
+        synced. A step's writes only record work done from what is durable
+        already (the messages' own synced commits): a ``kill -9`` loses
+        nothing of them (the WAL's pages are the kernel's), the next
+        message's synced commit makes them durable (the WAL is in order),
+        and an OS crash before it only undoes the step (its jobs decided
+        again, its sends made again: a push twice, never one lost). Their
+        two fsyncs were most of a lone push's wait on that thread, where
+        the messages queue (bench/README.md, perf-push3)."""
         if self._db.batch is not None:
-            await self._db.run_write(work)
+            await self._db.run_write(work, synced=False)
             return
         async with self._db.writer.begin() as conn:
             await conn.run_sync(work)
@@ -302,25 +337,30 @@ class PushStore:
     # -- sends -------------------------------------------------------------------
 
     async def due_sends(self, now: int, limit: int) -> list[Send]:
-        return (await self.due_sends_checked(now, limit))[0]
+        return (await self.due_sends_checked(now, limit)).sends
 
-    async def due_sends_checked(self, now: int, limit: int, home: int | None = None
-                                ) -> tuple[list[Send], SendsContext | None]:
+    async def due_sends_checked(self, now: int, limit: int, home: int | None = None,
+                                upcoming: bool = False) -> DueSends:
         """The sends due by ``now``, and when nothing is claimed (a process
         alone) their ``sends_context`` in the same read, but for the sends
         of the ``home`` app (which may answer to an identity linked to
-        their user: the caller reads theirs); None when claimed."""
+        their user: the caller reads theirs); None when claimed. With
+        ``upcoming`` (a process alone) the same read has ``next_due`` for
+        what is queued after these sends: the worker's idle sleep needs no
+        read of its own."""
         s = push_sends.c
         if self._claims:
             rows = await leases.due(self._db, push_sends, "next_attempt_at",
                                     [s.status == PENDING, s.next_attempt_at <= now], limit,
                                     now, self._lease_ms)
-            return [_send(r) for r in rows], None
+            return DueSends([_send(r) for r in rows], None)
+        sqlite = self._db.dialect == "sqlite"
 
-        def read(conn: Connection) -> tuple[list[Send], SendsContext]:
+        def read(conn: Connection) -> DueSends:
             sends = [_send(r) for r in _DUE_SENDS.rows(conn, {"now": now, "limit": limit})]
-            return sends, push_reads.sends_context(conn, [
-                _checked(send, send.user_id) for send in sends if send.sdkappid != home])
+            return DueSends(sends, push_reads.sends_context(conn, [
+                _checked(send, send.user_id) for send in sends if send.sdkappid != home]),
+                _next_due(conn, sqlite, now) if upcoming else None)
         return await self._db.read(read)
 
     async def next_due(self) -> tuple[int | None, int | None]:
@@ -329,15 +369,7 @@ class PushStore:
         times) and ``next_attempt_at`` of the pending sends; None where
         there is none."""
         sqlite = self._db.dialect == "sqlite"
-
-        def read(conn: Connection) -> tuple[int | None, int | None]:
-            jobs, sends = _NEXT_DUE.rows(conn, {})[0]
-            if sqlite:
-                _, first = waiting(conn)
-                if first is not None:
-                    jobs = first if jobs is None else min(jobs, first)
-            return (None if jobs is None else int(jobs)), (None if sends is None else int(sends))
-        return await self._db.read(read)
+        return await self._db.read(lambda conn: _next_due(conn, sqlite, None))
 
     async def conversation_app(self, conversation_id: int) -> int | None:
         c = conversations.c

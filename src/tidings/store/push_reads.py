@@ -6,8 +6,9 @@ CPU: bench/README.md, perf-push2). ``store/push.py`` wraps them."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, case, exists, func, or_, select
@@ -26,6 +27,8 @@ from tidings.store.schema import (
     push_devices,
     users,
 )
+
+log = logging.getLogger("tidings.store.push")
 
 # Users per IN list (SQLite's default limit of bound parameters is 999).
 IN_CHUNK = 500
@@ -82,6 +85,8 @@ class Reach:
 
     devices: dict[int, dict[str, list[Device]]]
     totals: dict[int, dict[str, int]]
+    # The settings of the apps asked for (a linked home's, for its sends).
+    settings: dict[int, PushSettings] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +175,28 @@ def settings_of(conn: Connection, sdkappids: Iterable[int]) -> dict[int, PushSet
     return found
 
 
+def each(prepared: Prepared, conn: Connection, sets: Sequence[Mapping[str, Any]]
+         ) -> list[Sequence[Any]]:
+    """``prepared``'s rows for each parameter set: on PostgreSQL one
+    statement for all (``Prepared.rows_each``: a step's statements per job
+    or per send were a round trip each, a burst's pace there), each set
+    alone if that fails (reads run in autocommit: nothing to roll back)."""
+    if not sets:
+        return []
+    try:
+        return prepared.rows_each(conn, sets)
+    except Exception:
+        if conn.dialect.name != "postgresql":
+            raise
+        log.warning("push: one statement for %d parameter sets failed; each alone",
+                    len(sets), exc_info=True)
+        return [prepared.rows(conn, params) for params in sets]
+
+
 def devices_of(conn: Connection, sdkappid: int, user_ids: Sequence[str]) -> list[Device]:
     if len(user_ids) <= FEW:
-        return [device_of(r) for user in user_ids
-                for r in _DEVICES_OF.rows(conn, {"app": sdkappid, "user": user})]
+        return [device_of(r) for rows in each(_DEVICES_OF, conn, [
+            {"app": sdkappid, "user": user} for user in user_ids]) for r in rows]
     d = push_devices.c
     found: list[Device] = []
     for start in range(0, len(user_ids), IN_CHUNK):
@@ -187,12 +210,9 @@ def unread_totals(conn: Connection, sdkappid: int, user_ids: Sequence[str]) -> d
     """Each user's unread total (the badge), as the ``unread`` op counts it."""
     totals: dict[str, int]
     if len(user_ids) <= FEW:
-        totals = {}
-        for user in user_ids:
-            rows = _UNREAD_OF.rows(conn, {"app": sdkappid, "user": user})
-            if rows:
-                totals[user] = int(rows[0].unread or 0)
-        return totals
+        found = each(_UNREAD_OF, conn, [{"app": sdkappid, "user": user} for user in user_ids])
+        return {user: int(rows[0].unread or 0)
+                for user, rows in zip(user_ids, found, strict=True) if rows}
     c, cm = conversations.c, conversation_members.c
     unread = c.last_msg_no - cm.read_msg_no
     # max(0, x) is SQLite's scalar max; PostgreSQL calls it greatest.
@@ -216,27 +236,40 @@ def can_push(conn: Connection, sdkappid: int) -> bool:
 
 def job_context(conn: Connection, job: Job) -> JobContext | None:
     """None when the message or its conversation is gone."""
-    found = _JOB.rows(conn, {"conv": job.conversation_id, "seq": job.seq, "app": job.sdkappid})
-    if not found:
-        return None
-    r = found[0]
-    members = _RECEIVERS.rows(conn, {"conv": job.conversation_id, "sender": r.sender})
-    group_name = (r.group_name or r.a) if r.kind == "group" else None
-    return JobContext(r.kind, r.a, r.b, r.sender, r.nickname or r.sender, r.elements, r.state,
-                      group_name, {m.user_id: (int(m.read_seq), bool(m.muted)) for m in members})
+    return contexts_of(conn, [job])[0]
+
+
+def contexts_of(conn: Connection, jobs: Sequence[Job]) -> list[JobContext | None]:
+    """Each job's context (None: the message or its conversation is gone):
+    two statements for all the jobs on PostgreSQL (``each``)."""
+    messages = [found[0] if found else None for found in each(_JOB, conn, [
+        {"conv": job.conversation_id, "seq": job.seq, "app": job.sdkappid} for job in jobs])]
+    found_jobs = [(job, r) for job, r in zip(jobs, messages, strict=True) if r is not None]
+    members = iter(each(_RECEIVERS, conn, [{"conv": job.conversation_id, "sender": r.sender}
+                                           for job, r in found_jobs]))
+    contexts: list[JobContext | None] = []
+    for r in messages:
+        if r is None:
+            contexts.append(None)
+            continue
+        group_name = (r.group_name or r.a) if r.kind == "group" else None
+        contexts.append(JobContext(
+            r.kind, r.a, r.b, r.sender, r.nickname or r.sender, r.elements, r.state, group_name,
+            {m.user_id: (int(m.read_seq), bool(m.muted)) for m in next(members)}))
+    return contexts
 
 
 def step_contexts(conn: Connection, jobs: Sequence[Job]) -> StepContexts:
     """The contexts of a step's jobs and their apps' settings, in one read."""
-    return StepContexts([job_context(conn, job) for job in jobs],
-                        settings_of(conn, (job.sdkappid for job in jobs)))
+    return StepContexts(contexts_of(conn, jobs), settings_of(conn, (job.sdkappid for job in jobs)))
 
 
 def reach(conn: Connection, away: Mapping[int, set[str]],
-          badged: Mapping[int, set[str]]) -> Reach:
+          badged: Mapping[int, set[str]], apps: Iterable[int] = ()) -> Reach:
     """The devices of the ``away`` users, by app, and the unread totals of
     those with a device and of the ``badged`` users (the ones the app's own
-    server is asked to reach), in one read."""
+    server is asked to reach, the linked home accounts and their
+    identities), and the settings of ``apps``, in one read."""
     devices: dict[int, dict[str, list[Device]]] = {}
     totals: dict[int, dict[str, int]] = {}
     for app, user_ids in away.items():
@@ -245,17 +278,21 @@ def reach(conn: Connection, away: Mapping[int, set[str]],
             by_user.setdefault(device.user_id, []).append(device)
         devices[app] = by_user
         totals[app] = unread_totals(conn, app, sorted(set(by_user) | badged.get(app, set())))
-    return Reach(devices, totals)
+    for app, user_ids in badged.items():  # badged only: an app with nobody away
+        if app not in away:
+            totals[app] = unread_totals(conn, app, sorted(user_ids))
+    return Reach(devices, totals, settings_of(conn, apps))
 
 
 def still_due(conn: Connection, conversation_id: int, seq: int, receiver: str) -> bool:
     """False when the message was recalled (or is gone), or the receiver
     read up to it or muted the conversation."""
     found = _STILL_DUE.rows(conn, {"conv": conversation_id, "seq": seq, "user": receiver})
-    if not found:
-        return False
-    r = found[0]
-    return r.state != RECALLED and (r.read_seq or 0) < seq and not r.muted
+    return bool(found) and _due(found[0], seq)
+
+
+def _due(r: Any, seq: int) -> bool:
+    return bool(r.state != RECALLED and (r.read_seq or 0) < seq and not r.muted)
 
 
 def sends_context(conn: Connection,
@@ -263,15 +300,13 @@ def sends_context(conn: Connection,
     """For each send (id, sdkappid, user, device, conversation, seq, the
     receiver whose cursor it answers to): whether it is still due, its
     device, and its app's settings, in one read."""
-    due: set[int] = set()
-    devices: dict[tuple[int, str, str], Device] = {}
-    for send_id, app, user, device_id, conversation_id, seq, receiver in sends:
-        if not still_due(conn, conversation_id, seq, receiver):
-            continue
-        due.add(send_id)
-        key = (app, user, device_id)
-        if key not in devices:
-            rows = _DEVICE.rows(conn, {"app": app, "user": user, "device": device_id})
-            if rows:
-                devices[key] = device_of(rows[0])
+    checks = each(_STILL_DUE, conn, [{"conv": conversation_id, "seq": seq, "user": receiver}
+                                     for _, _, _, _, conversation_id, seq, receiver in sends])
+    due = {send[0] for send, found in zip(sends, checks, strict=True)
+           if found and _due(found[0], send[5])}
+    keys = list(dict.fromkeys((app, user, device_id) for send_id, app, user, device_id, *_
+                              in sends if send_id in due))
+    devices = {key: device_of(rows[0]) for key, rows in zip(keys, each(_DEVICE, conn, [
+        {"app": app, "user": user, "device": device_id} for app, user, device_id in keys]),
+        strict=True) if rows}
     return SendsContext(due, devices, settings_of(conn, (key[0] for key in devices)))
