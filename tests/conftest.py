@@ -39,27 +39,24 @@ def pytest_configure(config: pytest.Config) -> None:
 # their number of tests, so that no long file starts last while the other
 # worker has nothing left (xdist's own order, by number of tests alone, put
 # these few-test files at the end). A stale list only costs balance.
-# Measured: one whole run with --durations=0 (2026-12-07, the machine loaded
-# by others: ~3x the quiet figures), seconds per file summed over its tests,
-# less where this session cut them (the OpenAPI fuzz, the broadcasts); then
-# (polish) the files added since, on one core beside the list's last two:
-# test_heartbeat 75 s, test_cli_changes_reach_server 46, test_operator_console
-# 33, test_writer_rows 15, test_search_index 12, test_pg_restart 10,
-# test_checkpointer 8, test_push_jobs 4 (only the first came in). A whole
-# run with TIDINGS_TEST_FILE_TIMES set gives the next order
-# (scripts/longest_files).
+# Measured: a whole fresh-clone CI run with TIDINGS_TEST_FILE_TIMES set
+# (2026-12-07, session 11, the machine loaded by four other engineers: ~2.5x
+# the quiet figures), the files of 30 s or more (scripts/longest_files
+# --min 30). A whole run with TIDINGS_TEST_FILE_TIMES set gives the next
+# order.
 LONGEST_FILES = (
-    "tests/test_cluster.py", "tests/services/test_push.py", "tests/test_cli.py",
-    "tests/test_cli_ops.py", "tests/test_cluster_ops.py", "tests/api/test_broadcasts.py",
-    "tests/api/test_admin_callbacks.py", "tests/api/test_message_changes.py",
-    "tests/test_cluster_kill.py", "tests/api/test_openapi_fuzz.py", "tests/sdk/test_client.py",
-    "tests/api/test_home_codes.py", "tests/api/test_access_log.py",
-    "tests/api/test_admin_accounts.py", "tests/test_crash.py", "tests/api/test_home_accounts.py",
-    "tests/api/test_home_recovery.py", "tests/gateway/test_resync.py",
-    "tests/api/test_metrics.py", "tests/clients/test_typescript_sdk.py",
-    "tests/api/test_rest.py", "tests/api/test_search.py", "tests/api/test_auth.py",
-    "tests/api/test_bad_input.py", "tests/gateway/test_heartbeat.py",
-    "tests/test_cli_changes_reach_server.py", "tests/api/test_operator_console.py",
+    "tests/api/test_openapi_fuzz.py", "tests/test_cluster_kill.py", "tests/test_cluster.py",
+    "tests/test_cli_ops.py", "tests/test_cli.py", "tests/sdk/test_client.py",
+    "tests/test_cluster_ops.py", "tests/api/test_broadcasts.py",
+    "tests/services/test_push.py", "tests/test_crash.py", "tests/api/test_access_log.py",
+    "tests/api/test_home_recovery.py", "tests/api/test_home_accounts.py",
+    "tests/clients/test_messenger_people.py", "tests/api/test_docs_offline.py",
+    "tests/test_cli_changes_reach_server.py", "tests/gateway/test_resync.py",
+    "tests/services/test_callbacks_durability.py", "tests/api/test_message_changes.py",
+    "tests/clients/test_typescript_sdk.py", "tests/api/test_media_collect.py",
+    "tests/clients/test_messenger_a11y.py", "tests/api/test_admin_accounts.py",
+    "tests/gateway/test_heartbeat.py", "tests/clients/test_messenger_chat.py",
+    "tests/services/test_callbacks.py", "tests/api/test_bad_input.py",
 )
 
 
