@@ -23,7 +23,8 @@ are the statements' and the commit's CPU without the ``fdatasync``'s
 (whose kernel time and wake-ups move with the other processes' I/O on a
 shared machine, more than a few statements' cost). ``--search off``: no
 ``TextRows``, so on SQLite no search step follows the commits (its share of
-a lone message: the same run with and without it).
+a lone message: the same run with and without it). ``later_per_1000``:
+the search index's transactions after the commits (steps and merges).
 
 For old against new, run it with ``PYTHONPATH`` at an extracted ``src/``.
 Prints one JSON line.
@@ -56,6 +57,7 @@ from tidings.store.mentions import MentionRows
 from tidings.store.push import PushJobRows
 from tidings.store.search import TextRows
 from tidings.store.writer import MessageWriter
+from tidings.store.writer.rows import LaterWork
 
 APP = 1400000001
 
@@ -72,6 +74,25 @@ def thread_times() -> dict[str, tuple[float, float]]:
     return out
 
 
+def count_later(work: LaterWork | None) -> dict[str, float]:
+    """Counts ``work``'s runs and times them (thread CPU), in the dict returned."""
+    counted = {"n": 0.0, "cpu": 0.0}
+    if work is None:
+        return counted
+    inner = work.run
+
+    def timed(conn: Any) -> None:
+        start = time.thread_time()
+        try:
+            inner(conn)
+        finally:
+            counted["n"] += 1
+            counted["cpu"] += time.thread_time() - start
+
+    setattr(work, "run", timed)  # noqa: B010 (an instance's method replaced)
+    return counted
+
+
 async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     db = open_database(url)
     await migrate(db)
@@ -83,6 +104,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     search = [TextRows(db)] if args.search == "on" else []
     writer.register(*search, MediaRefRows(db), MentionRows(db), OutboxRows(db))
     attach_push(writer, PushJobRows(db, lambda app: True))
+    later = count_later(search[0].later if search else None)
     writer.start()
     body = orjson.dumps([{"type": "text", "text": "see you at the station at noon"}]).decode()
     per_sender = args.messages // args.senders
@@ -97,11 +119,13 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     # Warm: conversations made, statements and caches ready.
     await asyncio.gather(*(sender(i, 20, "warm") for i in range(args.senders)))
     batches0 = writer.batches
+    later.update(n=0, cpu=0.0)
     psutil.cpu_percent(interval=None)
     before, wall0 = thread_times(), time.perf_counter()
     await asyncio.gather(*(sender(i, per_sender, "m") for i in range(args.senders)))
     wall = time.perf_counter() - wall0
     after = thread_times()
+    later = dict(later)  # not the steps at stop
     machine_pct = psutil.cpu_percent(interval=None) * (psutil.cpu_count() or 1)
     batches = writer.batches - batches0
     await writer.stop()
@@ -112,6 +136,11 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     return {"senders": args.senders, "messages": n, "acked_per_s": round(n / wall),
             "us_per_msg": round(sum(split.values()), 1), "by_thread": split,
             "batch_mean": round(n / max(batches, 1), 2),
+            # The search index's transactions after the commits (steps and
+            # merges) per 1,000 messages, and their work's thread CPU (not
+            # their commits') per message.
+            "later_per_1000": round(1000 * later["n"] / n, 1),
+            "later_work_us_per_msg": round(1e6 * later["cpu"] / n, 1),
             # The machine's CPU (of 100 per core) besides this process's.
             "other_cpu_pct": round(machine_pct - sum(split.values()) * n / wall / 1e4, 1)}
 

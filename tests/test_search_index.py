@@ -10,11 +10,13 @@ writer that is never idle still builds between batches, and a step
 asked a moment before it is due is still woken for; migrations 0021
 and 0024 keep the index whole both ways. A step adds one segment and
 merges nothing (migration 0029), the merges after it keep the segments
-few; two writers of one file give distinct ids."""
+few and none runs in vain (FTS5's structure record read); two writers
+of one file give distinct ids."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -30,7 +32,14 @@ from tidings.domain.records import NewChange, NewMessage
 from tidings.domain.search import fts5_match, parse_query
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.search import SearchScope, SearchStore, TextRows
-from tidings.store.search_index import CHUNK, FtsIndex
+from tidings.store.search_index import (
+    CHUNK,
+    MERGE_PAGES,
+    FtsIndex,
+    merge_due,
+    merge_step,
+    mergeable,
+)
 from tidings.store.writer import MessageWriter
 
 APP = 1400000043
@@ -418,7 +427,7 @@ async def test_steps_do_not_merge_and_the_segments_stay_few(db: Database) -> Non
     async with db.writer.begin() as conn:
         await conn.execute(text("INSERT INTO conversations (id, sdkappid, kind, a, b,"
                                 " created_at) VALUES (1, 1, 'c2c', 'ann', 'bob', 1)"))
-    most = 0
+    most = tried = 0
     for step in range(120):
         async with db.writer.begin() as conn:
             await conn.execute(text(
@@ -432,8 +441,13 @@ async def test_steps_do_not_merge_and_the_segments_stay_few(db: Database) -> Non
         assert await segments(db) == before + 1, step
         while index.wait() == 0:
             await db.run_write(index.run, synced=False)
+            tried += 1
         most = max(most, await segments(db))
     assert index.merges > 0
+    # Only merges that find work run: FTS5's structure record says when one
+    # would (before, one in vain after every step: 3 in 4 of them add a
+    # segment to a level still short of usermerge, and each run's last).
+    assert tried == index.merges, (tried, index.merges)
     # A level is merged at 4 segments (FTS5's usermerge): at most ~3 a
     # level, 4 levels for 120 steps. With no merges of their own the
     # levels fill to the crisis merge's 16, and the count passes 20 here
@@ -474,3 +488,52 @@ async def test_migration_0029_sets_the_merges_both_ways(tmp_path: Path) -> None:
             assert (await conn.execute(text(config), {"k": "automerge"})).scalar_one() == 4
     finally:
         await engine.dispose()
+
+
+def test_the_structure_record_says_what_a_merge_finds(tmp_path: Path) -> None:
+    """``merge_due`` against FTS5 itself, step by step on a trigram table of
+    the server's settings: a merge it says is due finds work, one it says
+    is not finds none (the record's levels read right)."""
+    conn = sqlite3.connect(tmp_path / "fts.db", isolation_level=None)
+    conn.execute("CREATE VIRTUAL TABLE message_texts_fts USING fts5(body,"
+                 " tokenize='trigram case_sensitive 1')")
+    conn.execute("INSERT INTO message_texts_fts (message_texts_fts, rank) VALUES ('automerge', 0)")
+    cursor = conn.cursor()
+    said = {True: 0, False: 0}
+    for step in range(100):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO message_texts_fts (rowid, body) VALUES (?, ?)",
+                         [(step * 64 + i + 1, f"w{step * 64 + i} zebra{i % 7} {'x' * (i % 5)}")
+                          for i in range(64)])
+        due = merge_due(cursor)
+        conn.execute("COMMIT")
+        while True:
+            conn.execute("BEGIN IMMEDIATE")
+            found = merge_step(cursor, MERGE_PAGES)
+            assert found == due, step
+            said[due] += 1
+            due = merge_due(cursor)
+            conn.execute("COMMIT")
+            if not found:
+                break
+    assert said[True] > 15 and said[False] == 100, said
+    conn.close()
+
+
+def test_the_structure_record_read_past_varints_of_two_bytes() -> None:
+    # Cookie; 2 levels, 4 segments, write counter 300; level 0: no merge, 2
+    # segments (200, 1..130) and (201, 1..1); level 1: no merge, 2 segments
+    # (5, 1..9000) and (6, 1..1). Only a level read whole reaches level 1.
+    record = bytes([0, 0, 0, 1, 2, 4, 0x82, 0x2C,
+                    0, 2, 0x81, 0x48, 1, 0x81, 0x02, 0x81, 0x49, 1, 1,
+                    0, 2, 5, 1, 0xC6, 0x28, 6, 1, 1])
+    assert not mergeable(record, 3)
+    assert mergeable(record, 2)
+    third = record[:19] + bytes([0, 3, 5, 1, 0xC6, 0x28, 6, 1, 1, 7, 1, 1])
+    assert mergeable(third, 3)  # level 1 with a third segment
+
+
+def test_a_record_of_another_layout_says_merge() -> None:
+    assert mergeable(b"\x00\x00\x00\x01\xff\x00\x00\x01\x01\x01\x00\x00\x01\x01\x01\x01", 4)
+    assert mergeable(b"\x00\x00\x00\x01\x02", 4)  # cut short
+    assert not mergeable(b"\x00\x00\x00\x01\x00\x00\x00", 4)  # empty

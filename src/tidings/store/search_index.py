@@ -40,12 +40,23 @@ merged ``MERGE_PAGES`` pages at a time, each merge a step of its own, for
 as long as a merge finds work (FTS5 merges a level once it holds
 ``usermerge``, 4, segments): as compact an index, in pieces that are each
 as short as a step (~15 % more work in all).
+
+Whether a merge would find work is read from FTS5's structure record
+(``merge_due``: row 10 of ``message_texts_fts_data``, its levels and
+their segments), in the transaction of the step or merge before: a merge
+that finds nothing was half of them, each a transaction and a hand-off
+to the writer's thread of its own (three steps in four add a segment to
+a level that then holds fewer than ``usermerge``, and the last merge of
+a run found nothing). The step's rows reach the record only when FTS5
+flushes its pending terms, at the commit or a savepoint: so a savepoint
+(released at once) ends the step's statements. A record this does not
+read (another layout than SQLite 3.40's) says "merge", as before.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -62,6 +73,14 @@ DELAY = 5.0
 CHUNK = 256
 # Pages a merge writes at most (see the module).
 MERGE_PAGES = 16
+# FTS5's ``usermerge`` (its default; migration 0029 leaves it): the
+# segments a level holds before a merge takes them. A larger setting would
+# only make ``merge_due`` say "merge" for a merge that then finds nothing.
+USERMERGE = 4
+# FTS5's structure record (its %_data row 10), and the mark of its second
+# layout after the 4-byte cookie (SQLite 3.43+, not read here: "merge").
+_STRUCTURE_SQL = "SELECT block FROM message_texts_fts_data WHERE id = 10"
+_STRUCTURE_V2 = b"\xff\x00\x00\x01"
 
 WATERMARK_SQL = "SELECT indexed_to FROM message_texts_fts_indexed"
 BUILT_SQL = "SELECT built_to FROM message_texts_fts_built"
@@ -125,14 +144,19 @@ class FtsIndex(LaterWork):
         cursor = conn.connection.cursor()
         try:
             if self._merge and not self._rows_overdue():
-                self._merge = merge_step(cursor, MERGE_PAGES)
-                self.merges += self._merge
+                found = merge_step(cursor, MERGE_PAGES)
+                self.merges += found
+                # Not again after one that found nothing, whatever the
+                # record says: a merge is never repeated in vain.
+                self._merge = found and merge_due(cursor)
                 return
+            first = self._waiting is None  # at start: what the index holds is not known
             built = build_step(cursor, CHUNK)
             indexed = index_step(cursor, CHUNK)
+            if indexed or first:
+                self._merge = merge_due(cursor)
         finally:
             cursor.close()
-        self._merge = self._merge or indexed > 0
         # A full chunk may have left more: look again at once.
         self._waiting = None if CHUNK in (built, indexed) else 0
 
@@ -189,6 +213,56 @@ def merge_step(cursor: DBAPICursor, pages: int) -> bool:
                    " VALUES ('merge', ?)", (pages,))
     cursor.execute("SELECT total_changes()")
     return bool(_one(cursor)[0] - before >= 2)
+
+
+def merge_due(cursor: DBAPICursor) -> bool:
+    """Whether a ``merge`` now would find work (see the module): FTS5's
+    pending terms flushed by a savepoint, then its structure record read."""
+    cursor.execute("SAVEPOINT fts_flush")
+    cursor.execute("RELEASE fts_flush")
+    cursor.execute(_STRUCTURE_SQL)
+    row = cursor.fetchone()
+    return row is None or mergeable(bytes(row[0]), USERMERGE)
+
+
+def mergeable(record: bytes, usermerge: int) -> bool:
+    """Whether FTS5's ``merge`` finds work in this structure record (SQLite
+    3.40's layout, fts5_index.c: a 4-byte cookie, then varints: levels,
+    segments, the write counter, and for each level the segments of its
+    merge under way, its segments, and three per segment): a level with a
+    merge under way or ``usermerge`` segments. True for what it cannot read."""
+    if record[4:8] == _STRUCTURE_V2:
+        return True
+    values = _varints(record, 4)
+    try:
+        levels = next(values)
+        next(values)  # segments on all levels
+        next(values)  # the write counter
+        for _ in range(levels):
+            merging, segments = next(values), next(values)
+            if merging or segments >= usermerge:
+                return True
+            for _ in range(3 * segments):  # id, first and last leaf
+                next(values)
+    except StopIteration:
+        return True
+    return False
+
+
+def _varints(data: bytes, at: int) -> Iterator[int]:
+    """SQLite's varints (big-endian, 7 bits a byte, the ninth byte whole)."""
+    while at < len(data):
+        value = 0
+        for i in range(9):
+            byte = data[at]
+            at += 1
+            if i == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80 or at >= len(data):
+                break
+        yield value
 
 
 def _one(cursor: DBAPICursor) -> Sequence[Any]:
