@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import Connection, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.store.engine import Database
@@ -49,13 +49,16 @@ class ReactionStore:
         added, for messages of any number of conversations."""
         r = message_reactions.c
         found: dict[tuple[int, int], list[tuple[str, str]]] = {}
-        async with self._db.reader.connect() as conn:
+
+        def read(conn: Connection) -> None:
             for i in range(0, len(messages), 400):
-                rows = await conn.execute(
+                rows = conn.execute(
                     select(r.conversation_id, r.seq, r.emoji, r.user_id).where(
                         tuple_(r.conversation_id, r.seq).in_(list(messages[i:i + 400])))
                     .order_by(r.conversation_id, r.seq, r.created_at, r.user_id))
                 for row in rows:
                     found.setdefault((row.conversation_id, row.seq), []).append(
                         (row.emoji, row.user_id))
+
+        await self._db.read(read)
         return found

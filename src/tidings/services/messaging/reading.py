@@ -134,22 +134,41 @@ class Reading:
         absent), in ascending seq order, and whether older ones remain."""
         key = parse_conversation_id(me, conversation_id)
         n = self.limit(limit)
+        if n == 0 or self._settings is None:
+            return await self._history_apart(me, key, before_seq, n)
+        if before_seq is not None:
+            # Same page, but within what the database's integers can hold.
+            before_seq = max(0, min(before_seq, MAX_SEQ))
+        # The membership, the cleared seq and the page in one read.
+        found, rows = await self._store.history_page(key, me.user_id, before_seq=before_seq,
+                                                     limit=n + 1)
+        if found is None:
+            await self.member_of(me, key)  # a group's refusal
+            return [], False
+        return await self._history_views(me, key, found.conversation_id, rows, n)
+
+    async def _history_apart(self, me: Identity, key: ConversationKey,
+                             before_seq: int | None, n: int) -> tuple[list[MessageView], bool]:
+        """``history`` with no settings store (or an empty page): the
+        membership and the page read apart."""
         found = await self.member_of(me, key)
         if found is None or n == 0:
             return [], False
         if before_seq is not None:
-            # Same page, but within what the database's integers can hold.
             before_seq = max(0, min(before_seq, MAX_SEQ))
-        cleared = 0 if self._settings is None else (
-            await self._settings.of_one(found.conversation_id, me.user_id)).cleared_seq
         rows = await self._store.page(found.conversation_id, key, before_seq=before_seq,
-                                      after_seq=max(found.visible_after, cleared),
-                                      limit=n + 1, newest_first=True, messages_only=True)
+                                      after_seq=found.visible_after, limit=n + 1,
+                                      newest_first=True, messages_only=True)
+        return await self._history_views(me, key, found.conversation_id, rows, n)
+
+    async def _history_views(self, me: Identity, key: ConversationKey, conversation_id: int,
+                             rows: list[StoredMessage], n: int
+                             ) -> tuple[list[MessageView], bool]:
         more = len(rows) > n
         rows = rows[:n]
         rows.reverse()
         views = [message_view(m, me.user_id) for m in rows]
-        await self.decorate([(found.conversation_id, key, rows, views)])
+        await self.decorate([(conversation_id, key, rows, views)])
         return views, more
 
     async def history_around(self, me: Identity, conversation_id: str, *, seq: int,
