@@ -69,8 +69,10 @@ class Database:
         of the event loop (store/reads.py): on SQLite on a reader thread in
         one hand-off, on PostgreSQL over asyncpg through ``run_sync`` in
         autocommit (one snapshot per statement, as READ COMMITTED gave). For
-        the reads of hot paths (a login and its first sync); the others use
-        ``reader`` directly."""
+        the reads of a login and its first sync, the push worker's, and a
+        user's common reads (history, conversations, groups, profiles,
+        friends, receipts: ``rows``, ``first``, ``scalar``); the rarer ones
+        (admin listings, sweeps, home accounts) still use ``reader``."""
         if self.reads is not None:
             return await self.reads.run(work)
         async with self.reader.connect() as conn:

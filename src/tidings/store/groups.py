@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from tidings.domain.elements import EntryKind
 from tidings.domain.groups import Role
@@ -55,6 +55,19 @@ async def set_app_group_settings(db: Database, sdkappid: int, now: int,
                 sdkappid=sdkappid, updated_at=now, **values))
 
 
+_g, _cm = groups.c, conversation_members.c
+_MEMBER_COLUMNS = (_cm.user_id, _cm.role, _cm.joined_at, _cm.muted_until, _cm.name_card)
+_OF_GROUP = (_g.sdkappid == bindparam("sdkappid"), _g.group_id == bindparam("group_id"))
+_MEMBER = (select(*_MEMBER_COLUMNS).join(groups, _g.conversation_id == _cm.conversation_id)
+           .where(*_OF_GROUP, _cm.user_id == bindparam("user_id")))
+_MEMBERS = (select(*_MEMBER_COLUMNS).join(groups, _g.conversation_id == _cm.conversation_id)
+            .where(*_OF_GROUP, _cm.user_id > bindparam("user_id")).order_by(_cm.user_id))
+
+
+def _who(key: ConversationKey, user_id: str) -> dict[str, Any]:
+    return {"sdkappid": key.sdkappid, "group_id": key.a, "user_id": user_id}
+
+
 class GroupStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -78,23 +91,27 @@ class GroupStore:
         return None if row is None else _group_view(row, row.n)
 
     async def member(self, key: ConversationKey, user_id: str) -> dict[str, Any] | None:
-        g, cm = groups.c, conversation_members.c
-        row = await self._db.first(
-            select(cm.user_id, cm.role, cm.joined_at, cm.muted_until, cm.name_card)
-            .join(groups, g.conversation_id == cm.conversation_id)
-            .where(g.sdkappid == key.sdkappid, g.group_id == key.a, cm.user_id == user_id))
+        row = await self._db.first(_MEMBER, _who(key, user_id))
         return None if row is None else member_view(row)
 
     async def members(self, key: ConversationKey, *, after: str, limit: int
                       ) -> list[dict[str, Any]]:
         """Members by user id, after ``after``."""
-        g, cm = groups.c, conversation_members.c
-        rows = await self._db.rows(
-            select(cm.user_id, cm.role, cm.joined_at, cm.muted_until, cm.name_card)
-            .join(groups, g.conversation_id == cm.conversation_id)
-            .where(g.sdkappid == key.sdkappid, g.group_id == key.a, cm.user_id > after)
-            .order_by(cm.user_id).limit(limit))
+        rows = await self._db.rows(_MEMBERS.limit(limit), _who(key, after))
         return [member_view(r) for r in rows]
+
+    async def members_seen_by(self, key: ConversationKey, viewer: str, *, after: str,
+                              limit: int) -> list[dict[str, Any]] | None:
+        """``members``, or None when ``viewer`` is not a member (checked in
+        the same read)."""
+        page = _MEMBERS.limit(limit)
+
+        def read(conn: Connection) -> list[dict[str, Any]] | None:
+            if conn.execute(_MEMBER, _who(key, viewer)).first() is None:
+                return None
+            return [member_view(r) for r in conn.execute(page, _who(key, after))]
+
+        return await self._db.read(read)
 
     async def app_groups(self, sdkappid: int, *, offset: int, limit: int,
                          type: str | None) -> tuple[list[str], int]:

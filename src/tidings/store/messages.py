@@ -6,7 +6,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, select, tuple_, union_all, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+    tuple_,
+    update,
+)
 
 from tidings.domain.elements import EntryKind
 from tidings.domain.ids import ConversationKey, ConversationKind
@@ -44,8 +54,6 @@ class PageRange:
     limit: int
 
 
-# SQLite allows 500 terms in a compound SELECT; stay well below it.
-_RANGES_PER_QUERY = 100
 
 
 def key_of(row: Any) -> ConversationKey:
@@ -90,6 +98,13 @@ _CONVERSATIONS_OF = Prepared(
 _PEER_READ_SEQS = select(_cm.conversation_id, _cm.read_seq).where(
     _cm.conversation_id.in_(bindparam("ids", expanding=True)),
     _cm.user_id != bindparam("user_id"))
+# One range of a sync's pages (MessageStore.pages).
+_RANGE = Prepared(
+    select(messages)
+    .where(messages.c.conversation_id == bindparam("conversation_id"),
+           messages.c.seq > bindparam("after_seq"), messages.c.seq <= bindparam("up_to_seq"))
+    .order_by(messages.c.seq).limit(bindparam("limit", type_=Integer))
+)
 _MEMBERSHIP = (
     select(_c.id, _c.last_seq, _cm.read_seq, _c.last_msg_no, _cm.read_msg_no,
            _cm.visible_after)
@@ -212,10 +227,12 @@ class MessageStore:
         return await self._db.read(read)
 
     async def pages(self, ranges: Sequence[PageRange]) -> dict[int, list[StoredMessage]]:
-        """What ``page`` reads, for many conversations at once (sync): one
-        query per ``_RANGES_PER_QUERY`` ranges, each range its own indexed
-        ``ORDER BY seq LIMIT n`` branch of a UNION ALL, instead of a round
-        trip per conversation."""
+        """What ``page`` reads, for many conversations at once (sync), in
+        one read: each range an indexed ``ORDER BY seq LIMIT n`` select
+        compiled once (``_RANGE``), on SQLite run per range on the driver's
+        cursor, on PostgreSQL one statement for all (``Prepared.rows_each``).
+        A UNION ALL of a branch per range, built per sync, cost more to build,
+        key and compile than to run (bench/common_reads.py, py-spy)."""
         if not ranges:
             # A sync with nothing new (every login's first, with limit 0):
             # a reader connection's checkout and rollback cost ~0.3 ms.
@@ -224,16 +241,16 @@ class MessageStore:
         keys = {r.conversation_id: r.key for r in ranges}
         found: dict[int, list[StoredMessage]] = {r.conversation_id: [] for r in ranges}
 
+        each = [{"conversation_id": r.conversation_id, "after_seq": r.after_seq,
+                 "up_to_seq": r.up_to_seq, "limit": r.limit} for r in ranges]
+
         def read(conn: Connection) -> tuple[list[Any], dict[tuple[int, int], StoredMessage]]:
-            rows: list[Any] = []
-            for i in range(0, len(ranges), _RANGES_PER_QUERY):
-                branches = [
-                    select(messages).where(m.conversation_id == r.conversation_id,
-                                           m.seq > r.after_seq, m.seq <= r.up_to_seq)
-                    .order_by(m.seq).limit(r.limit).subquery().select()
-                    for r in ranges[i:i + _RANGES_PER_QUERY]]
-                stmt = branches[0] if len(branches) == 1 else union_all(*branches)
-                rows += conn.execute(stmt).all()
+            try:
+                pages = _RANGE.rows_each(conn, each)
+            except Exception:
+                # One by one: a dead connection meets Core there (Prepared.rows).
+                pages = [_RANGE.rows(conn, params) for params in each]
+            rows = [r for page in pages for r in page]
             wanted = sorted({(r.conversation_id, r.target_seq) for r in rows
                              if r.kind != EntryKind.MESSAGE})
             targets: dict[tuple[int, int], StoredMessage] = {}

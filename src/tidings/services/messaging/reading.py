@@ -75,11 +75,6 @@ class Reading:
             raise TidingsError(ErrorCode.NOT_FOUND, f"no group {key.a!r}")
         return found
 
-    async def settings_of(self, me: Identity) -> dict[int, ConversationSettings]:
-        if self._settings is None:
-            return {}
-        return await self._settings.of_user(me.sdkappid, me.user_id)
-
     async def first_sync(self, me: Identity) -> tuple[
             list[ConversationState], dict[int, ConversationSettings], dict[int, int] | None]:
         """What conversations_of (without last messages), settings_of and
@@ -89,15 +84,6 @@ class Reading:
         found = await first_sync(self._store.db, me.sdkappid, me.user_id)
         return (found.states, found.settings if self._settings is not None else {},
                 found.peer_reads if receipts else None)
-
-    async def peer_reads(self, me: Identity,
-                         states: list[ConversationState]) -> dict[int, int] | None:
-        """The peers' read cursors, when the app has read receipts on."""
-        if self._relations is None or not (
-                await self._relations.rules(me.sdkappid)).read_receipts:
-            return None
-        wanted = [s.conversation_id for s in states if s.key.kind is ConversationKind.C2C]
-        return await self._store.peer_read_seqs(wanted, me.user_id) if wanted else {}
 
     async def decorate(self, pages: Sequence[Page]) -> None:
         """History and sync show each message's reactions (live message
@@ -230,20 +216,15 @@ class Reading:
     async def conversations(self, me: Identity, limit: int | None) -> list[ConversationView]:
         """Pinned ones first, then by last activity; hidden ones left out."""
         n = self.limit(limit, 100)
-        prefs = await self.settings_of(me)
-        if not prefs:
-            states = await self._store.conversations_of(me.sdkappid, me.user_id, limit=n)
-            reads = await self.peer_reads(me, states)
-            return [conversation_view(s, me.user_id, peer_reads=reads) for s in states]
-        states = await self._store.conversations_of(me.sdkappid, me.user_id,
-                                                    with_last_message=False)
+        # The conversations, their settings and the peers' cursors in one
+        # read (what a login's first sync reads), then their last messages.
+        states, prefs, reads = await self.first_sync(me)
         shown = [s for s in states if not prefs.get(s.conversation_id, DEFAULT_SETTINGS)
                  .hidden(s.last_message_seq)]
         # Stable: within pinned and unpinned, the newest activity first.
         shown.sort(key=lambda s: not prefs.get(s.conversation_id, DEFAULT_SETTINGS).pinned)
         shown = shown[:n]
         last = await self._store.last_messages(shown)
-        reads = await self.peer_reads(me, shown)
         return [conversation_view(replace(s, last_message=last.get(s.conversation_id)),
                                   me.user_id, prefs.get(s.conversation_id, DEFAULT_SETTINGS),
                                   reads)
