@@ -20,13 +20,14 @@ For old against new, run it alternately with the old code on PYTHONPATH:
 
     python bench/common_reads.py --rounds 300
     PYTHONPATH=/tmp/perf-reads-old/src python bench/common_reads.py --rounds 300
-    python bench/common_reads.py --database-url postgresql+asyncpg://...
+    python bench/common_reads.py --postgres       # a cluster of its own on core 0
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from typing import Any
 
@@ -94,7 +95,7 @@ def cpu(server: psutil.Process) -> float:
 
 
 async def measure(target: Target, last: dict[str, int], rounds: int,
-                  server: psutil.Process) -> dict[str, Any]:
+                  server: psutil.Process, only: set[str]) -> dict[str, Any]:
     sig = TLSSigAPIv2(target.sdkappid, target.key).gen_sig(READER, 86400)
     url = target.base_url.replace("http://", "ws://") + "/v1/ws"
     found: dict[str, Any] = {}
@@ -104,6 +105,8 @@ async def measure(target: Target, last: dict[str, int], rounds: int,
             "sdkappid": target.sdkappid, "user_id": READER, "usersig": sig}}))
         orjson.loads(await ws.recv())
         for name, (op, data) in ops(last).items():
+            if only and name not in only:
+                continue
             c0, t0 = cpu(server), time.perf_counter()
             for _ in range(rounds):
                 n += 1
@@ -116,6 +119,8 @@ async def measure(target: Target, last: dict[str, int], rounds: int,
                     raise RuntimeError(f"{name}: {doc}")
             found[name] = {"cpu_us": round((cpu(server) - c0) * 1e6 / rounds),
                            "wall_us": round((time.perf_counter() - t0) * 1e6 / rounds)}
+    if only and "admin_history" not in only:
+        return found
     admin = TLSSigAPIv2(target.sdkappid, target.key).gen_sig("administrator", 86400)
     async with httpx.AsyncClient(base_url=target.base_url, timeout=60,
                                  headers={"Authorization": f"Bearer {admin}"}) as http:
@@ -135,8 +140,10 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     others0 = psutil.cpu_times()
     mine0 = cpu(server) + cpu(psutil.Process())
     t0 = time.perf_counter()
-    await measure(target, last, max(1, args.rounds // 10), server)  # warm-up
-    found = await measure(target, last, args.rounds, server)
+    only = set(args.ops.split(",")) if args.ops else set()
+    await measure(target, last, max(1, args.rounds // 10), server, only)  # warm-up
+    print(f"server pid {target.pid}", file=sys.stderr, flush=True)  # for py-spy
+    found = await measure(target, last, args.rounds, server, only)
     elapsed = time.perf_counter() - t0
     busy = psutil.cpu_times()
     total = sum(busy[:3]) - sum(others0[:3])  # user, nice, system of the machine
@@ -153,10 +160,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--database-url", default="",
                         help="TIDINGS_DATABASE_URL for our server (default: SQLite)")
+    parser.add_argument("--ops", default="", help="only these ops (a comma-separated list)")
     parser.add_argument("--show-server-log", action="store_true")
+    parser.add_argument("--postgres", action="store_true",
+                        help="on a PostgreSQL cluster of its own, pinned to core 0 with the"
+                             " server (bench/xmpp_servers.py)")
     args = parser.parse_args()
     args.callback = "none"
-    run_on_own_server(args, bench, sockets=10)
+    if not args.postgres:
+        run_on_own_server(args, bench, sockets=10)
+    import xmpp_servers
+
+    with xmpp_servers.postgres() as pg:
+        args.database_url = pg.url
+        run_on_own_server(args, bench, sockets=10)
 
 
 if __name__ == "__main__":

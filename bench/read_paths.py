@@ -2,8 +2,10 @@
 the same select (a group's profile with its member count, what
 ``group_info`` reads) through the async reader (aiosqlite under
 SQLAlchemy's async engine: every DBAPI call a round trip to its thread)
-and through ``Database.first`` (one hand-off to a reader thread), one at
-a time, on one core; the process's CPU per read (all threads) and wall.
+and through ``Database.read`` (one hand-off to a reader thread: what
+``Database.first`` does), one at a time, on one core; the process's CPU
+per read (all threads) and wall. With the old code on PYTHONPATH it shows
+what the reader threads' kept connections saved.
 
     python bench/read_paths.py --reads 3000 --cpu 1
     python bench/read_paths.py --reads 3000 --cpu 1 --postgres   # a cluster of its own
@@ -69,8 +71,8 @@ async def run(url: str, reads: int) -> dict[str, Any]:
         async with db.reader.connect() as conn:
             return (await conn.execute(stmt)).first()
 
-    async def handoff() -> Any:
-        return await db.first(stmt)
+    async def handoff() -> Any:  # Database.first's read (the old code has read alone)
+        return await db.read(lambda conn: conn.execute(stmt).first())
 
     assert (await reader()) == (await handoff())
     found = {}
