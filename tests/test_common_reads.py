@@ -2,8 +2,9 @@
 SQLite and PostgreSQL: a sync's pages (one compiled select per range; one
 statement for all on PostgreSQL) answer what each range's ``page`` answers,
 a change entry with its target; history's one read answers what the
-membership, the cleared seq and the page answered apart; a group's members
-seen by a member, or None for anyone else; none of them goes through the
+membership, the cleared seq, the page and the reactions answered apart; a
+group's members seen by a member, or None for anyone else; none of them
+goes through the
 async reader (aiosqlite's round trips); and SQLite's reader threads, which
 keep their connections between chunks, see each commit made before a read
 was asked and stay usable after a read that failed."""
@@ -23,11 +24,13 @@ from tidings.store import messages as message_rows
 from tidings.store.engine import Database
 from tidings.store.groups import GroupStore
 from tidings.store.messages import MessageStore, PageRange
+from tidings.store.reactions import ReactionStore
 from tidings.store.schema import (
     conversation_members,
     conversation_settings,
     conversations,
     groups,
+    message_reactions,
     messages,
 )
 
@@ -62,6 +65,10 @@ async def seed(db: Database) -> None:
         # Seq 6 of conversation 1 recalls its seq 2 (a change entry and its target).
         rows.append(entry(1, 6, kind=EntryKind.RECALL.value, target_seq=2))
         await conn.execute(messages.insert(), rows)
+        await conn.execute(message_reactions.insert(), [
+            {"conversation_id": 1, "seq": seq, "user_id": u, "emoji": e, "sdkappid": APP,
+             "created_at": t} for seq, u, e, t in ((5, "ben", "+1", 2), (5, "ann", "ok", 1),
+                                                   (1, "ann", "+1", 1))])
         # ben cleared conversation 1 up to seq 3.
         await conn.execute(conversation_settings.insert().values(
             conversation_id=1, user_id="ben", sdkappid=APP, cleared_seq=3, updated_at=1))
@@ -116,7 +123,7 @@ async def test_history_in_one_read_answers_what_the_reads_apart_answered(
     cases = [("ann", C2C, None), ("ben", C2C, None), ("ben", C2C, 5), ("ben", GROUP, None),
              ("ann", GROUP, 3), ("cat", C2C, None), ("cat", GROUP, None)]
     for user, key, before in cases:
-        found, rows = await store.history_page(key, user, before_seq=before, limit=3)
+        found, rows, _ = await store.history_page(key, user, before_seq=before, limit=3)
         member = await store.membership(key, user)
         assert found == member
         if member is None:
@@ -127,9 +134,15 @@ async def test_history_in_one_read_answers_what_the_reads_apart_answered(
             member.conversation_id, key, before_seq=before,
             after_seq=max(member.visible_after, cleared), limit=3, newest_first=True,
             messages_only=True)
-    _, ben = await store.history_page(C2C, "ben", before_seq=None, limit=10)
+    _, ben, none = await store.history_page(C2C, "ben", before_seq=None, limit=10)
     assert [m.seq for m in ben] == [5, 4]  # cleared up to 3; the recall is not a message
-    _, ben_group = await store.history_page(GROUP, "ben", before_seq=None, limit=10)
+    assert none == {}
+    # The page's reactions in the same read, as the reactions' store answers them.
+    _, _, reactions = await store.history_page(C2C, "ben", before_seq=None, limit=10,
+                                               reactions=True)
+    assert reactions == {(1, 5): [("ok", "ann"), ("+1", "ben")]}
+    assert reactions == await ReactionStore(db).of_messages([(1, 5), (1, 4)])
+    _, ben_group, _ = await store.history_page(GROUP, "ben", before_seq=None, limit=10)
     assert [m.seq for m in ben_group] == [5, 4, 3]  # joined after seq 2
 
 

@@ -24,6 +24,7 @@ from tidings.domain.records import ConversationState, StoredMessage
 from tidings.store.callbacks import insert_events
 from tidings.store.engine import Database
 from tidings.store.prepared import Prepared
+from tidings.store.reactions import Reactions, reactions_of
 from tidings.store.schema import (
     conversation_members,
     conversation_settings,
@@ -202,27 +203,29 @@ class MessageStore:
             messages_only=messages_only))
 
     async def history_page(self, key: ConversationKey, user_id: str, *,
-                           before_seq: int | None, limit: int
-                           ) -> tuple[Membership | None, list[StoredMessage]]:
+                           before_seq: int | None, limit: int, reactions: bool = False
+                           ) -> tuple[Membership | None, list[StoredMessage], Reactions]:
         """A member's newest messages before ``before_seq`` (messages only,
         newest first), from what the member may see (joined, not cleared),
-        with the membership: what ``membership``, the settings' cleared seq
-        and ``page`` answer, in one read (a history op was three hand-offs,
-        each several aiosqlite round trips before)."""
+        with the membership and (``reactions``) their reactions: what
+        ``membership``, the settings' cleared seq, ``page`` and the
+        reactions' store answer, in one read (a history op was four
+        hand-offs, each several aiosqlite round trips before)."""
         stmt = _MEMBERSHIP.add_columns(_CLEARED_SEQ)
         who = {"sdkappid": key.sdkappid, "kind": key.kind.value, "a": key.a, "b": key.b,
                "user_id": user_id}
 
-        def read(conn: Connection) -> tuple[Membership | None, list[StoredMessage]]:
+        def read(conn: Connection) -> tuple[Membership | None, list[StoredMessage], Reactions]:
             row = conn.execute(stmt, who).first()
             if row is None:
-                return None, []
+                return None, [], {}
             found = _membership(row)
             rows = _page(conn, found.conversation_id, key,
                          after_seq=max(found.visible_after, row.cleared_seq or 0),
                          before_seq=before_seq, limit=limit, newest_first=True,
                          messages_only=True)
-            return found, rows
+            wanted = [(m.conversation_id, m.seq) for m in rows] if reactions else []
+            return found, rows, reactions_of(conn, wanted) if wanted else {}
 
         return await self._db.read(read)
 

@@ -36,7 +36,7 @@ from tidings.store.messages import Membership, MessageStore
 
 if TYPE_CHECKING:
     from tidings.services.friends import Relations
-    from tidings.store.reactions import ReactionStore
+    from tidings.store.reactions import Reactions, ReactionStore
 
 # A conversation's entries and their views, as decorate() takes them.
 Page = tuple[int, ConversationKey, list[StoredMessage], Sequence[EntryView]]
@@ -85,18 +85,20 @@ class Reading:
         return (found.states, found.settings if self._settings is not None else {},
                 found.peer_reads if receipts else None)
 
-    async def decorate(self, pages: Sequence[Page]) -> None:
+    async def decorate(self, pages: Sequence[Page], reactions: Reactions | None = None) -> None:
         """History and sync show each message's reactions (live message
         events do not: a new message has none), and a reply's quote as
         recalled once the quoted message is. One reaction query for all the
-        pages of a sync."""
+        pages of a sync; none when the caller read them (``reactions``)."""
         for conversation_id, key, rows, views in pages:
             await blank_recalled_quotes(self._store, conversation_id, key, rows, views)
         if self._reactions is None:
             return
-        wanted = [(conversation_id, v["seq"]) for conversation_id, _, _, views in pages
-                  for v in views if v["kind"] == "message"]
-        found = await self._reactions.of_messages(wanted) if wanted else {}
+        found = reactions
+        if found is None:
+            wanted = [(conversation_id, v["seq"]) for conversation_id, _, _, views in pages
+                      for v in views if v["kind"] == "message"]
+            found = await self._reactions.of_messages(wanted) if wanted else {}
         for conversation_id, _, _, views in pages:
             for v in views:
                 if v["kind"] == "message":
@@ -125,13 +127,14 @@ class Reading:
         if before_seq is not None:
             # Same page, but within what the database's integers can hold.
             before_seq = max(0, min(before_seq, MAX_SEQ))
-        # The membership, the cleared seq and the page in one read.
-        found, rows = await self._store.history_page(key, me.user_id, before_seq=before_seq,
-                                                     limit=n + 1)
+        # The membership, the cleared seq, the page and its reactions in one read.
+        found, rows, reactions = await self._store.history_page(
+            key, me.user_id, before_seq=before_seq, limit=n + 1,
+            reactions=self._reactions is not None)
         if found is None:
             await self.member_of(me, key)  # a group's refusal
             return [], False
-        return await self._history_views(me, key, found.conversation_id, rows, n)
+        return await self._history_views(me, key, found.conversation_id, rows, n, reactions)
 
     async def _history_apart(self, me: Identity, key: ConversationKey,
                              before_seq: int | None, n: int) -> tuple[list[MessageView], bool]:
@@ -148,13 +151,14 @@ class Reading:
         return await self._history_views(me, key, found.conversation_id, rows, n)
 
     async def _history_views(self, me: Identity, key: ConversationKey, conversation_id: int,
-                             rows: list[StoredMessage], n: int
+                             rows: list[StoredMessage], n: int,
+                             reactions: Reactions | None = None
                              ) -> tuple[list[MessageView], bool]:
         more = len(rows) > n
         rows = rows[:n]
         rows.reverse()
         views = [message_view(m, me.user_id) for m in rows]
-        await self.decorate([(conversation_id, key, rows, views)])
+        await self.decorate([(conversation_id, key, rows, views)], reactions)
         return views, more
 
     async def history_around(self, me: Identity, conversation_id: str, *, seq: int,
