@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tidings.domain.clock import now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
@@ -220,16 +220,25 @@ class GroupService:
         """A page of members by user id; only members (and the app's admin)
         may list them."""
         key = self.key(sdkappid, group_id)
-        if viewer is not None and await self._store.member(key, viewer) is None:
-            await self.info(sdkappid, group_id)  # 10010 when there is no such group
-            raise TidingsError(ErrorCode.NOT_A_MEMBER, "you are not a member of this group")
         if not 1 <= limit <= 1000:
+            if viewer is not None and await self._store.member(key, viewer) is None:
+                await self._not_a_member(sdkappid, group_id)
             raise TidingsError(ErrorCode.INVALID_REQUEST, "limit must be between 1 and 1000")
-        found = await self._store.members(key, after=after, limit=limit + 1)
+        if viewer is None:
+            found = await self._store.members(key, after=after, limit=limit + 1)
+        else:  # the viewer's membership and the page in one read
+            seen = await self._store.members_seen_by(key, viewer, after=after, limit=limit + 1)
+            if seen is None:
+                await self._not_a_member(sdkappid, group_id)
+            found = seen
         if not found and viewer is None:
             await self.info(sdkappid, group_id)
         more = len(found) > limit
         return {"members": found[:limit], "more": more}
+
+    async def _not_a_member(self, sdkappid: int, group_id: str) -> NoReturn:
+        await self.info(sdkappid, group_id)  # 10010 when there is no such group
+        raise TidingsError(ErrorCode.NOT_A_MEMBER, "you are not a member of this group")
 
     async def app_groups(self, sdkappid: int, *, offset: int, limit: int,
                          type: GroupType | None = None) -> dict[str, Any]:

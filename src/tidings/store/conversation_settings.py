@@ -39,9 +39,8 @@ class ConversationSettingsStore:
 
     async def of_one(self, conversation_id: int, user_id: str) -> ConversationSettings:
         s = conversation_settings.c
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(conversation_settings).where(
-                s.conversation_id == conversation_id, s.user_id == user_id))).first()
+        row = await self._db.first(select(conversation_settings).where(
+            s.conversation_id == conversation_id, s.user_id == user_id))
         return DEFAULT if row is None else settings_of_row(row)
 
     async def put(self, conversation_id: int, user_id: str, sdkappid: int,

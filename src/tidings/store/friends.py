@@ -93,16 +93,14 @@ class FriendStore:
 
     async def friends_of(self, sdkappid: int, user_id: str) -> list[Friend]:
         f = friends.c
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(select(friends).where(
-                f.sdkappid == sdkappid, f.user_id == user_id).order_by(f.friend_id))).all()
+        rows = await self._db.rows(select(friends).where(
+            f.sdkappid == sdkappid, f.user_id == user_id).order_by(f.friend_id))
         return [_friend(r) for r in rows]
 
     async def friend(self, sdkappid: int, user_id: str, friend_id: str) -> Friend | None:
         f = friends.c
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(friends).where(
-                f.sdkappid == sdkappid, f.user_id == user_id, f.friend_id == friend_id))).first()
+        row = await self._db.first(select(friends).where(
+            f.sdkappid == sdkappid, f.user_id == user_id, f.friend_id == friend_id))
         return None if row is None else _friend(row)
 
     async def _add(self, conn: AsyncConnection, sdkappid: int, user_id: str, friend_id: str,
@@ -241,9 +239,8 @@ class FriendStore:
 
     async def blocks_of(self, sdkappid: int, user_id: str) -> list[tuple[str, int]]:
         b = blocks.c
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(select(b.blocked_id, b.created_at).where(
-                b.sdkappid == sdkappid, b.user_id == user_id).order_by(b.blocked_id))).all()
+        rows = await self._db.rows(select(b.blocked_id, b.created_at).where(
+            b.sdkappid == sdkappid, b.user_id == user_id).order_by(b.blocked_id))
         return [(r.blocked_id, r.created_at) for r in rows]
 
     async def block(self, sdkappid: int, user_id: str, others: Sequence[str],
@@ -273,8 +270,7 @@ class FriendStore:
 
     async def c2c_settings(self, sdkappid: int) -> C2CSettings:
         s = app_c2c_settings.c
-        row = await self._db.read(lambda conn: conn.execute(select(app_c2c_settings).where(
-            s.sdkappid == sdkappid)).first())
+        row = await self._db.first(select(app_c2c_settings).where(s.sdkappid == sdkappid))
         if row is None:
             return C2CSettings(sdkappid)
         return C2CSettings(sdkappid, bool(row.needs_friendship),

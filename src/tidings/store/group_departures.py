@@ -59,19 +59,22 @@ class DepartureStore:
         g, cm = groups.c, conversation_members.c
         existing: set[str] = set()
         member_of: set[str] = set()
-        async with self._db.reader.connect() as conn:
+
+        def read(conn: Connection) -> None:  # one hand-off (a sync asks it)
             for i in range(0, len(group_ids), _CHUNK):
-                rows = (await conn.execute(
+                rows = conn.execute(
                     select(g.group_id, cm.user_id)
                     .outerjoin(conversation_members,
                                and_(cm.conversation_id == g.conversation_id,
                                     cm.user_id == user_id))
                     .where(g.sdkappid == sdkappid,
-                           g.group_id.in_(group_ids[i:i + _CHUNK])))).all()
+                           g.group_id.in_(group_ids[i:i + _CHUNK]))).all()
                 for row in rows:
                     existing.add(row.group_id)
                     if row.user_id is not None:
                         member_of.add(row.group_id)
+
+        await self._db.read(read)
         return existing, member_of
 
     async def of(self, sdkappid: int, user_id: str,
@@ -81,11 +84,14 @@ class DepartureStore:
             return {}
         d = group_departures.c
         found: dict[str, dict[str, Any]] = {}
-        async with self._db.reader.connect() as conn:
+
+        def read(conn: Connection) -> None:
             for i in range(0, len(group_ids), _CHUNK):
-                rows = (await conn.execute(select(group_departures).where(
+                rows = conn.execute(select(group_departures).where(
                     d.sdkappid == sdkappid, d.user_id == user_id,
-                    d.group_id.in_(group_ids[i:i + _CHUNK])))).all()
+                    d.group_id.in_(group_ids[i:i + _CHUNK]))).all()
                 found.update({r.group_id: {"op": r.op, "seq": r.seq, "by": r.by_user,
                                            "time": r.left_at} for r in rows})
+
+        await self._db.read(read)
         return found

@@ -42,15 +42,14 @@ class GroupReceiptStore:
     async def max_members(self, sdkappid: int) -> int | None:
         """The app's size limit for receipts (None: the server's default)."""
         s = app_group_settings.c
-        async with self._db.reader.connect() as conn:
-            return (await conn.execute(select(s.read_receipts_max_members).where(
-                s.sdkappid == sdkappid))).scalar()
+        found = await self._db.scalar(select(s.read_receipts_max_members).where(
+            s.sdkappid == sdkappid))
+        return None if found is None else int(found)
 
     async def member_count(self, conversation_id: int) -> int:
         cm = conversation_members.c
-        async with self._db.reader.connect() as conn:
-            return int((await conn.execute(select(func.count()).where(
-                cm.conversation_id == conversation_id))).scalar_one())
+        return int(await self._db.scalar(select(func.count()).where(
+            cm.conversation_id == conversation_id)))
 
     async def receipts(self, conversation_id: int, seqs: list[int]) -> list[Receipt]:
         """The counts of the messages (not system or change entries) among ``seqs``."""
@@ -64,8 +63,7 @@ class GroupReceiptStore:
             .where(m.conversation_id == conversation_id, m.seq.in_(seqs),
                    m.kind == int(EntryKind.MESSAGE))
             .group_by(m.seq, m.sender).order_by(m.seq))
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._db.rows(query)
         return [Receipt(r.seq, r.sender, int(r.read), int(r.audience)) for r in rows]
 
     async def readers(self, conversation_id: int, seq: int, sender: str, *, read: bool,
@@ -73,23 +71,20 @@ class GroupReceiptStore:
         """A page of the members who have (or have not) read the message, by user id."""
         cm = conversation_members.c
         progress = cm.read_seq >= seq if read else cm.read_seq < seq
-        async with self._db.reader.connect() as conn:
-            return list((await conn.execute(
-                select(cm.user_id).where(cm.conversation_id == conversation_id,
-                                         _audience(seq, sender), progress,
-                                         cm.user_id > after)
-                .order_by(cm.user_id).limit(limit))).scalars())
+        rows = await self._db.rows(
+            select(cm.user_id).where(cm.conversation_id == conversation_id,
+                                     _audience(seq, sender), progress, cm.user_id > after)
+            .order_by(cm.user_id).limit(limit))
+        return [r.user_id for r in rows]
 
     async def senders_between(self, conversation_id: int, after_seq: int, up_to_seq: int,
                               reader: str, limit: int) -> list[tuple[int, str]]:
         """The newest ``limit`` messages in (after_seq, up_to_seq] that
         ``reader`` did not send, with their senders: whose receipts a read changed."""
         m = messages.c
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(
-                select(m.seq, m.sender).where(
-                    m.conversation_id == conversation_id, m.seq > after_seq,
-                    m.seq <= up_to_seq, m.kind == int(EntryKind.MESSAGE),
-                    m.sender != reader)
-                .order_by(m.seq.desc()).limit(limit))).all()
+        rows = await self._db.rows(
+            select(m.seq, m.sender).where(
+                m.conversation_id == conversation_id, m.seq > after_seq,
+                m.seq <= up_to_seq, m.kind == int(EntryKind.MESSAGE), m.sender != reader)
+            .order_by(m.seq.desc()).limit(limit))
         return [(r.seq, r.sender) for r in reversed(rows)]

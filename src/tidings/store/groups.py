@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from tidings.domain.elements import EntryKind
 from tidings.domain.groups import Role
@@ -55,15 +55,27 @@ async def set_app_group_settings(db: Database, sdkappid: int, now: int,
                 sdkappid=sdkappid, updated_at=now, **values))
 
 
+_g, _cm = groups.c, conversation_members.c
+_MEMBER_COLUMNS = (_cm.user_id, _cm.role, _cm.joined_at, _cm.muted_until, _cm.name_card)
+_OF_GROUP = (_g.sdkappid == bindparam("sdkappid"), _g.group_id == bindparam("group_id"))
+_MEMBER = (select(*_MEMBER_COLUMNS).join(groups, _g.conversation_id == _cm.conversation_id)
+           .where(*_OF_GROUP, _cm.user_id == bindparam("user_id")))
+_MEMBERS = (select(*_MEMBER_COLUMNS).join(groups, _g.conversation_id == _cm.conversation_id)
+            .where(*_OF_GROUP, _cm.user_id > bindparam("user_id")).order_by(_cm.user_id))
+
+
+def _who(key: ConversationKey, user_id: str) -> dict[str, Any]:
+    return {"sdkappid": key.sdkappid, "group_id": key.a, "user_id": user_id}
+
+
 class GroupStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def default_members(self, sdkappid: int) -> list[str]:
         s = app_group_settings.c
-        async with self._db.reader.connect() as conn:
-            found = (await conn.execute(select(s.default_members).where(
-                s.sdkappid == sdkappid))).scalar()
+        found = await self._db.scalar(select(s.default_members).where(
+            s.sdkappid == sdkappid))
         return [] if found is None else list(orjson.loads(found))
 
     async def set_default_members(self, sdkappid: int, users: list[str], now: int) -> None:
@@ -74,43 +86,46 @@ class GroupStore:
         g, cm = groups.c, conversation_members.c
         count = (select(func.count()).where(cm.conversation_id == g.conversation_id)
                  .scalar_subquery())
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(groups, count.label("n")).where(
-                g.sdkappid == key.sdkappid, g.group_id == key.a))).first()
+        row = await self._db.first(select(groups, count.label("n")).where(
+            g.sdkappid == key.sdkappid, g.group_id == key.a))
         return None if row is None else _group_view(row, row.n)
 
     async def member(self, key: ConversationKey, user_id: str) -> dict[str, Any] | None:
-        g, cm = groups.c, conversation_members.c
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(
-                select(cm.user_id, cm.role, cm.joined_at, cm.muted_until, cm.name_card)
-                .join(groups, g.conversation_id == cm.conversation_id)
-                .where(g.sdkappid == key.sdkappid, g.group_id == key.a,
-                       cm.user_id == user_id))).first()
+        row = await self._db.first(_MEMBER, _who(key, user_id))
         return None if row is None else member_view(row)
 
     async def members(self, key: ConversationKey, *, after: str, limit: int
                       ) -> list[dict[str, Any]]:
         """Members by user id, after ``after``."""
-        g, cm = groups.c, conversation_members.c
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(
-                select(cm.user_id, cm.role, cm.joined_at, cm.muted_until, cm.name_card)
-                .join(groups, g.conversation_id == cm.conversation_id)
-                .where(g.sdkappid == key.sdkappid, g.group_id == key.a, cm.user_id > after)
-                .order_by(cm.user_id).limit(limit))).all()
+        rows = await self._db.rows(_MEMBERS.limit(limit), _who(key, after))
         return [member_view(r) for r in rows]
+
+    async def members_seen_by(self, key: ConversationKey, viewer: str, *, after: str,
+                              limit: int) -> list[dict[str, Any]] | None:
+        """``members``, or None when ``viewer`` is not a member (checked in
+        the same read)."""
+        page = _MEMBERS.limit(limit)
+
+        def read(conn: Connection) -> list[dict[str, Any]] | None:
+            if conn.execute(_MEMBER, _who(key, viewer)).first() is None:
+                return None
+            return [member_view(r) for r in conn.execute(page, _who(key, after))]
+
+        return await self._db.read(read)
 
     async def app_groups(self, sdkappid: int, *, offset: int, limit: int,
                          type: str | None) -> tuple[list[str], int]:
         """A page of the app's group ids (by id), and how many there are."""
         g = groups.c
         where = [g.sdkappid == sdkappid] + ([g.type == type] if type is not None else [])
-        async with self._db.reader.connect() as conn:
-            total = (await conn.execute(select(func.count()).where(*where))).scalar() or 0
-            ids = (await conn.execute(select(g.group_id).where(*where).order_by(g.group_id)
-                                      .offset(offset).limit(limit))).scalars().all()
-        return list(ids), int(total)
+
+        def read(conn: Connection) -> tuple[list[str], int]:
+            total = conn.execute(select(func.count()).where(*where)).scalar() or 0
+            ids = conn.execute(select(g.group_id).where(*where).order_by(g.group_id)
+                               .offset(offset).limit(limit)).scalars().all()
+            return list(ids), int(total)
+
+        return await self._db.read(read)
 
     async def activity(self, key: ConversationKey, user_ids: list[str]
                        ) -> dict[str, tuple[int, int]]:
@@ -119,38 +134,39 @@ class GroupStore:
         if not user_ids:
             return {}
         g, cm, m = groups.c, conversation_members.c, messages.c
-        async with self._db.reader.connect() as conn:
-            conv = (await conn.execute(select(g.conversation_id).where(
-                g.sdkappid == key.sdkappid, g.group_id == key.a))).scalar()
+
+        def read(conn: Connection) -> dict[str, tuple[int, int]]:
+            conv = conn.execute(select(g.conversation_id).where(
+                g.sdkappid == key.sdkappid, g.group_id == key.a)).scalar()
             if conv is None:
                 return {}
-            reads = {r.user_id: r.read_seq for r in await conn.execute(
+            reads = {r.user_id: r.read_seq for r in conn.execute(
                 select(cm.user_id, cm.read_seq).where(cm.conversation_id == conv,
                                                       cm.user_id.in_(user_ids)))}
-            sent = {r.sender: r.last for r in await conn.execute(
+            sent = {r.sender: r.last for r in conn.execute(
                 select(m.sender, func.max(m.created_at).label("last"))
                 .where(m.conversation_id == conv, m.sender.in_(list(reads)),
                        m.kind == EntryKind.MESSAGE.value)
                 .group_by(m.sender))}
-        return {u: (int(reads[u]), int(sent.get(u) or 0)) for u in reads}
+            return {u: (int(reads[u]), int(sent.get(u) or 0)) for u in reads}
+
+        return await self._db.read(read)
 
     async def joined(self, sdkappid: int, user_id: str) -> list[dict[str, Any]]:
         """The groups a user is a member of, with their role, by group id."""
         g, cm = groups.c, conversation_members.c
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(
-                select(g.group_id, g.type, g.name, g.face_url, g.owner, cm.role, cm.joined_at)
-                .join(conversation_members, and_(cm.conversation_id == g.conversation_id,
-                                                 cm.user_id == user_id))
-                .where(g.sdkappid == sdkappid).order_by(g.group_id))).all()
+        rows = await self._db.rows(
+            select(g.group_id, g.type, g.name, g.face_url, g.owner, cm.role, cm.joined_at)
+            .join(conversation_members, and_(cm.conversation_id == g.conversation_id,
+                                             cm.user_id == user_id))
+            .where(g.sdkappid == sdkappid).order_by(g.group_id))
         return [{"group_id": r.group_id, "type": r.type, "name": r.name,
                  "face_url": r.face_url, "owner": r.owner or None, "role": Role(r.role).label,
                  "joined_at": r.joined_at} for r in rows]
 
     async def count(self, key: ConversationKey) -> int:
         g, cm = groups.c, conversation_members.c
-        async with self._db.reader.connect() as conn:
-            return int((await conn.execute(
-                select(func.count()).select_from(conversation_members)
-                .join(groups, g.conversation_id == cm.conversation_id)
-                .where(g.sdkappid == key.sdkappid, g.group_id == key.a))).scalar_one())
+        return int(await self._db.scalar(
+            select(func.count()).select_from(conversation_members)
+            .join(groups, g.conversation_id == cm.conversation_id)
+            .where(g.sdkappid == key.sdkappid, g.group_id == key.a)))

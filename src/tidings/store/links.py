@@ -48,22 +48,18 @@ class LinkStore:
             return [_link(r) for r in await conn.execute(select(links))]
 
     async def get(self, sdkappid: int, user_id: str) -> Link | None:
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(links).where(
-                links.c.sdkappid == sdkappid, links.c.user_id == user_id))).first()
+        row = await self._db.first(select(links).where(
+            links.c.sdkappid == sdkappid, links.c.user_id == user_id))
         return _link(row) if row is not None else None
 
     async def of_home(self, home_user: str) -> list[Link]:
-        async with self._db.reader.connect() as conn:
-            rows = await conn.execute(select(links).where(links.c.home_user == home_user)
-                                      .order_by(links.c.created_at, links.c.sdkappid))
-            return [_link(r) for r in rows]
+        rows = await self._db.rows(select(links).where(links.c.home_user == home_user)
+                                   .order_by(links.c.created_at, links.c.sdkappid))
+        return [_link(r) for r in rows]
 
     async def ticket_used(self, sdkappid: int, sig: str) -> bool:
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(link_tickets_used.c.sig).where(
-                link_tickets_used.c.sdkappid == sdkappid,
-                link_tickets_used.c.sig == sig))).first()
+        row = await self._db.first(select(link_tickets_used.c.sig).where(
+            link_tickets_used.c.sdkappid == sdkappid, link_tickets_used.c.sig == sig))
         return row is not None
 
     async def link(self, sdkappid: int, user_id: str, home_user: str, *, sig: str,
@@ -125,9 +121,8 @@ class LinkStore:
     async def settings(self, sdkappid: int) -> tuple[bool, int] | None:
         """(profile callback on, its time to live in seconds), or None."""
         c = app_link_settings.c
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(c.profile_callback, c.profile_ttl).where(
-                c.sdkappid == sdkappid))).first()
+        row = await self._db.first(select(c.profile_callback, c.profile_ttl).where(
+            c.sdkappid == sdkappid))
         return (bool(row.profile_callback), int(row.profile_ttl)) if row is not None else None
 
     async def put_settings(self, sdkappid: int, profile_callback: bool, profile_ttl: int,

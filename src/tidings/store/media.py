@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPICursor
 
@@ -139,9 +139,8 @@ class MediaStore:
 
     async def policy(self, sdkappid: int) -> PolicyRow | None:
         s = app_media_settings.c
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(s.max_bytes, s.kinds, s.keep_location)
-                                      .where(s.sdkappid == sdkappid))).first()
+        row = await self._db.first(select(s.max_bytes, s.kinds, s.keep_location)
+                                   .where(s.sdkappid == sdkappid))
         return None if row is None else PolicyRow(row.max_bytes, row.kinds,
                                                    bool(row.keep_location))
 
@@ -171,9 +170,8 @@ class MediaStore:
         return True
 
     async def upload(self, upload_id: str) -> UploadRow | None:
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(media_uploads).where(
-                media_uploads.c.id == upload_id))).first()
+        row = await self._db.first(select(media_uploads).where(
+            media_uploads.c.id == upload_id))
         return None if row is None else _upload(row)
 
     async def set_received(self, upload_id: str, received: int, now: int) -> None:
@@ -219,23 +217,20 @@ class MediaStore:
 
     async def get(self, sdkappid: int, media_id: str) -> MediaRow | None:
         m = media.c
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(media).where(
-                m.id == media_id, m.sdkappid == sdkappid))).first()
+        row = await self._db.first(select(media).where(
+            m.id == media_id, m.sdkappid == sdkappid))
         return None if row is None else _media(row)
 
     async def get_any(self, media_id: str) -> MediaRow | None:
         """By id alone: for a signed URL, whose signature names the upload."""
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(media).where(media.c.id == media_id))).first()
+        row = await self._db.first(select(media).where(media.c.id == media_id))
         return None if row is None else _media(row)
 
     async def get_many(self, sdkappid: int, ids: Sequence[str]) -> dict[str, MediaRow]:
         m = media.c
-        async with self._db.reader.connect() as conn:
-            rows = await conn.execute(select(media).where(m.sdkappid == sdkappid,
-                                                          m.id.in_(list(ids))))
-            return {row.id: _media(row) for row in rows}
+        rows = await self._db.rows(select(media).where(m.sdkappid == sdkappid,
+                                                       m.id.in_(list(ids))))
+        return {row.id: _media(row) for row in rows}
 
     @staticmethod
     def _carried_for(user_id: str) -> Any:
@@ -255,21 +250,23 @@ class MediaStore:
         admin of the app."""
         m, r = media.c, media_refs.c
         wanted = list(ids)
-        async with self._db.reader.connect() as conn:
-            admin = (await conn.execute(select(app_admins.c.user_id).where(
-                app_admins.c.sdkappid == sdkappid, app_admins.c.user_id == user_id))).first()
+
+        def read(conn: Connection) -> set[str]:
+            admin = conn.execute(select(app_admins.c.user_id).where(
+                app_admins.c.sdkappid == sdkappid, app_admins.c.user_id == user_id)).first()
             if admin is not None:
-                return set((await conn.execute(select(m.id).where(
-                    m.sdkappid == sdkappid, m.id.in_(wanted)))).scalars())
-            own = set((await conn.execute(select(m.id).where(
-                m.sdkappid == sdkappid, m.id.in_(wanted),
-                m.uploader == user_id))).scalars())
+                return set(conn.execute(select(m.id).where(
+                    m.sdkappid == sdkappid, m.id.in_(wanted))).scalars())
+            own = set(conn.execute(select(m.id).where(
+                m.sdkappid == sdkappid, m.id.in_(wanted), m.uploader == user_id)).scalars())
             rest = [i for i in wanted if i not in own]
             if rest:
                 carried = self._carried_for(user_id).where(
                     r.media_id.in_(rest), r.sdkappid == sdkappid).distinct()
-                own |= set((await conn.execute(carried)).scalars())
-        return own
+                own |= set(conn.execute(carried).scalars())
+            return own
+
+        return await self._db.read(read)
 
     # -- collection ------------------------------------------------------------
 

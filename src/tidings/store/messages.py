@@ -6,7 +6,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, select, tuple_, union_all, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+    tuple_,
+    update,
+)
 
 from tidings.domain.elements import EntryKind
 from tidings.domain.ids import ConversationKey, ConversationKind
@@ -14,7 +24,14 @@ from tidings.domain.records import ConversationState, StoredMessage
 from tidings.store.callbacks import insert_events
 from tidings.store.engine import Database
 from tidings.store.prepared import Prepared
-from tidings.store.schema import conversation_members, conversations, groups, messages
+from tidings.store.reactions import Reactions, reactions_of
+from tidings.store.schema import (
+    conversation_members,
+    conversation_settings,
+    conversations,
+    groups,
+    messages,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +55,6 @@ class PageRange:
     limit: int
 
 
-# SQLite allows 500 terms in a compound SELECT; stay well below it.
-_RANGES_PER_QUERY = 100
 
 
 def key_of(row: Any) -> ConversationKey:
@@ -84,6 +99,53 @@ _CONVERSATIONS_OF = Prepared(
 _PEER_READ_SEQS = select(_cm.conversation_id, _cm.read_seq).where(
     _cm.conversation_id.in_(bindparam("ids", expanding=True)),
     _cm.user_id != bindparam("user_id"))
+# One range of a sync's pages (MessageStore.pages).
+_RANGE = Prepared(
+    select(messages)
+    .where(messages.c.conversation_id == bindparam("conversation_id"),
+           messages.c.seq > bindparam("after_seq"), messages.c.seq <= bindparam("up_to_seq"))
+    .order_by(messages.c.seq).limit(bindparam("limit", type_=Integer))
+)
+_MEMBERSHIP = (
+    select(_c.id, _c.last_seq, _cm.read_seq, _c.last_msg_no, _cm.read_msg_no,
+           _cm.visible_after)
+    .join(conversation_members, _cm.conversation_id == _c.id)
+    .where(_c.sdkappid == bindparam("sdkappid"), _c.kind == bindparam("kind"),
+           _c.a == bindparam("a"), _c.b == bindparam("b"), _cm.user_id == bindparam("user_id"))
+)
+# The member's cleared history (conversation settings), beside _MEMBERSHIP.
+_CLEARED_SEQ = (select(conversation_settings.c.cleared_seq)
+                .where(conversation_settings.c.conversation_id == _c.id,
+                       conversation_settings.c.user_id == _cm.user_id)
+                .scalar_subquery().label("cleared_seq"))
+
+
+def _membership(row: Any) -> Membership:
+    return Membership(row.id, row.last_seq, row.read_seq, row.last_msg_no, row.read_msg_no,
+                      row.visible_after)
+
+
+def _page(conn: Connection, conversation_id: int, key: ConversationKey, *, after_seq: int,
+          before_seq: int | None, up_to_seq: int | None = None, limit: int,
+          newest_first: bool, messages_only: bool) -> list[StoredMessage]:
+    """MessageStore.page's read: the page and its changes' targets in one snapshot."""
+    m = messages.c
+    cond = [m.conversation_id == conversation_id, m.seq > after_seq]
+    if before_seq is not None:
+        cond.append(m.seq < before_seq)
+    if up_to_seq is not None:
+        cond.append(m.seq <= up_to_seq)
+    if messages_only:
+        cond.append(m.kind == EntryKind.MESSAGE)
+    order = m.seq.desc() if newest_first else m.seq.asc()
+    rows = conn.execute(select(messages).where(and_(*cond)).order_by(order).limit(limit)).all()
+    targets: dict[int, StoredMessage] = {}
+    wanted = sorted({r.target_seq for r in rows if r.kind != EntryKind.MESSAGE})
+    for i in range(0, len(wanted), 400):
+        got = conn.execute(select(messages).where(
+            m.conversation_id == conversation_id, m.seq.in_(wanted[i:i + 400]))).all()
+        targets.update((r.seq, message_of(r, key)) for r in got)
+    return [message_of(r, key, targets.get(r.target_seq) if r.kind else None) for r in rows]
 
 
 class MessageStore:
@@ -97,49 +159,36 @@ class MessageStore:
 
     async def membership(self, key: ConversationKey, user_id: str) -> Membership | None:
         """The conversation and the user's cursor, if the user is a member."""
-        c, cm = conversations.c, conversation_members.c
-        stmt = (
-            select(c.id, c.last_seq, cm.read_seq, c.last_msg_no, cm.read_msg_no,
-                   cm.visible_after)
-            .join(conversation_members, cm.conversation_id == c.id)
-            .where(c.sdkappid == key.sdkappid, c.kind == key.kind.value, c.a == key.a,
-                   c.b == key.b, cm.user_id == user_id)
-        )
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(stmt)).first()
-        return None if row is None else Membership(row.id, row.last_seq, row.read_seq,
-                                                   row.last_msg_no, row.read_msg_no,
-                                                   row.visible_after)
+        row = await self._db.first(_MEMBERSHIP, {
+            "sdkappid": key.sdkappid, "kind": key.kind.value, "a": key.a, "b": key.b,
+            "user_id": user_id})
+        return None if row is None else _membership(row)
 
     async def conversation_number(self, key: ConversationKey) -> int | None:
         c = conversations.c
-        async with self._db.reader.connect() as conn:
-            found = (await conn.execute(select(c.id).where(
-                c.sdkappid == key.sdkappid, c.kind == key.kind.value, c.a == key.a,
-                c.b == key.b))).scalar()
+        found = await self._db.scalar(select(c.id).where(
+            c.sdkappid == key.sdkappid, c.kind == key.kind.value, c.a == key.a,
+            c.b == key.b))
         return None if found is None else int(found)
 
     async def member_ids(self, conversation_id: int) -> list[str]:
         cm = conversation_members.c
-        async with self._db.reader.connect() as conn:
-            return list((await conn.execute(select(cm.user_id).where(
-                cm.conversation_id == conversation_id))).scalars())
+        rows = await self._db.rows(select(cm.user_id).where(
+            cm.conversation_id == conversation_id))
+        return [r.user_id for r in rows]
 
     async def group_exists(self, key: ConversationKey) -> bool:
         g = groups.c
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(g.conversation_id).where(
-                g.sdkappid == key.sdkappid, g.group_id == key.a))).first()
+        row = await self._db.first(select(g.conversation_id).where(
+            g.sdkappid == key.sdkappid, g.group_id == key.a))
         return row is not None
 
     async def conversation_key(self, sdkappid: int,
                                conversation_id: int) -> ConversationKey | None:
         """The key of an internal conversation number, if it is this app's."""
         c = conversations.c
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(
-                select(c.sdkappid, c.kind, c.a, c.b)
-                .where(c.id == conversation_id, c.sdkappid == sdkappid))).first()
+        row = await self._db.first(select(c.sdkappid, c.kind, c.a, c.b)
+                                   .where(c.id == conversation_id, c.sdkappid == sdkappid))
         return None if row is None else key_of(row)
 
     async def page(self, conversation_id: int, key: ConversationKey, *, after_seq: int = 0,
@@ -148,33 +197,45 @@ class MessageStore:
                    messages_only: bool = False) -> list[StoredMessage]:
         """Entries of one conversation by seq; a change entry comes with its
         target as it stands now. ``messages_only`` leaves change entries out."""
-        m = messages.c
-        cond = [m.conversation_id == conversation_id, m.seq > after_seq]
-        if before_seq is not None:
-            cond.append(m.seq < before_seq)
-        if up_to_seq is not None:
-            cond.append(m.seq <= up_to_seq)
-        if messages_only:
-            cond.append(m.kind == EntryKind.MESSAGE)
-        order = m.seq.desc() if newest_first else m.seq.asc()
-        stmt = select(messages).where(and_(*cond)).order_by(order).limit(limit)
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
-            targets: dict[int, StoredMessage] = {}
-            wanted = sorted({r.target_seq for r in rows if r.kind != EntryKind.MESSAGE})
-            for i in range(0, len(wanted), 400):
-                got = (await conn.execute(select(messages).where(
-                    m.conversation_id == conversation_id,
-                    m.seq.in_(wanted[i:i + 400])))).all()
-                targets.update((r.seq, message_of(r, key)) for r in got)
-        return [message_of(r, key, targets.get(r.target_seq) if r.kind else None)
-                for r in rows]
+        return await self._db.read(lambda conn: _page(
+            conn, conversation_id, key, after_seq=after_seq, before_seq=before_seq,
+            up_to_seq=up_to_seq, limit=limit, newest_first=newest_first,
+            messages_only=messages_only))
+
+    async def history_page(self, key: ConversationKey, user_id: str, *,
+                           before_seq: int | None, limit: int, reactions: bool = False
+                           ) -> tuple[Membership | None, list[StoredMessage], Reactions]:
+        """A member's newest messages before ``before_seq`` (messages only,
+        newest first), from what the member may see (joined, not cleared),
+        with the membership and (``reactions``) their reactions: what
+        ``membership``, the settings' cleared seq, ``page`` and the
+        reactions' store answer, in one read (a history op was four
+        hand-offs, each several aiosqlite round trips before)."""
+        stmt = _MEMBERSHIP.add_columns(_CLEARED_SEQ)
+        who = {"sdkappid": key.sdkappid, "kind": key.kind.value, "a": key.a, "b": key.b,
+               "user_id": user_id}
+
+        def read(conn: Connection) -> tuple[Membership | None, list[StoredMessage], Reactions]:
+            row = conn.execute(stmt, who).first()
+            if row is None:
+                return None, [], {}
+            found = _membership(row)
+            rows = _page(conn, found.conversation_id, key,
+                         after_seq=max(found.visible_after, row.cleared_seq or 0),
+                         before_seq=before_seq, limit=limit, newest_first=True,
+                         messages_only=True)
+            wanted = [(m.conversation_id, m.seq) for m in rows] if reactions else []
+            return found, rows, reactions_of(conn, wanted) if wanted else {}
+
+        return await self._db.read(read)
 
     async def pages(self, ranges: Sequence[PageRange]) -> dict[int, list[StoredMessage]]:
-        """What ``page`` reads, for many conversations at once (sync): one
-        query per ``_RANGES_PER_QUERY`` ranges, each range its own indexed
-        ``ORDER BY seq LIMIT n`` branch of a UNION ALL, instead of a round
-        trip per conversation."""
+        """What ``page`` reads, for many conversations at once (sync), in
+        one read: each range an indexed ``ORDER BY seq LIMIT n`` select
+        compiled once (``_RANGE``), on SQLite run per range on the driver's
+        cursor, on PostgreSQL one statement for all (``Prepared.rows_each``).
+        A UNION ALL of a branch per range, built per sync, cost more to build,
+        key and compile than to run (bench/common_reads.py, py-spy)."""
         if not ranges:
             # A sync with nothing new (every login's first, with limit 0):
             # a reader connection's checkout and rollback cost ~0.3 ms.
@@ -182,24 +243,28 @@ class MessageStore:
         m = messages.c
         keys = {r.conversation_id: r.key for r in ranges}
         found: dict[int, list[StoredMessage]] = {r.conversation_id: [] for r in ranges}
-        async with self._db.reader.connect() as conn:
-            rows: list[Any] = []
-            for i in range(0, len(ranges), _RANGES_PER_QUERY):
-                branches = [
-                    select(messages).where(m.conversation_id == r.conversation_id,
-                                           m.seq > r.after_seq, m.seq <= r.up_to_seq)
-                    .order_by(m.seq).limit(r.limit).subquery().select()
-                    for r in ranges[i:i + _RANGES_PER_QUERY]]
-                stmt = branches[0] if len(branches) == 1 else union_all(*branches)
-                rows += (await conn.execute(stmt)).all()
+
+        each = [{"conversation_id": r.conversation_id, "after_seq": r.after_seq,
+                 "up_to_seq": r.up_to_seq, "limit": r.limit} for r in ranges]
+
+        def read(conn: Connection) -> tuple[list[Any], dict[tuple[int, int], StoredMessage]]:
+            try:
+                pages = _RANGE.rows_each(conn, each)
+            except Exception:
+                # One by one: a dead connection meets Core there (Prepared.rows).
+                pages = [_RANGE.rows(conn, params) for params in each]
+            rows = [r for page in pages for r in page]
             wanted = sorted({(r.conversation_id, r.target_seq) for r in rows
                              if r.kind != EntryKind.MESSAGE})
             targets: dict[tuple[int, int], StoredMessage] = {}
             for i in range(0, len(wanted), 400):
-                got = (await conn.execute(select(messages).where(
-                    tuple_(m.conversation_id, m.seq).in_(wanted[i:i + 400])))).all()
+                got = conn.execute(select(messages).where(
+                    tuple_(m.conversation_id, m.seq).in_(wanted[i:i + 400]))).all()
                 targets.update(((r.conversation_id, r.seq),
                                 message_of(r, keys[r.conversation_id])) for r in got)
+            return rows, targets
+
+        rows, targets = await self._db.read(read)
         for r in sorted(rows, key=lambda r: (r.conversation_id, r.seq)):
             target = targets.get((r.conversation_id, r.target_seq)) if r.kind else None
             found[r.conversation_id].append(message_of(r, keys[r.conversation_id], target))
@@ -228,14 +293,19 @@ class MessageStore:
         wanted = [(s.conversation_id, s.last_message_seq) for s in states
                   if s.last_message_seq > s.visible_after]
         keys = {s.conversation_id: s.key for s in states}
-        last: dict[int, StoredMessage] = {}
-        async with self._db.reader.connect() as conn:
+        if not wanted:
+            return {}
+
+        def read(conn: Connection) -> dict[int, StoredMessage]:
+            last: dict[int, StoredMessage] = {}
             for i in range(0, len(wanted), 400):
-                got = (await conn.execute(select(messages).where(
-                    tuple_(m.conversation_id, m.seq).in_(wanted[i:i + 400])))).all()
+                got = conn.execute(select(messages).where(
+                    tuple_(m.conversation_id, m.seq).in_(wanted[i:i + 400]))).all()
                 last.update((r.conversation_id, message_of(r, keys[r.conversation_id]))
                             for r in got)
-        return last
+            return last
+
+        return await self._db.read(read)
 
     async def mark_read(self, conversation_id: int, user_id: str, seq: int, *,
                         outbox: Callable[[int, int, int], tuple[int, str, str]] | None = None

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -41,19 +41,23 @@ class ProfileStore:
         """The profiles of the existing (not deleted) accounts among these."""
         if not user_ids:
             return {}
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(select(*_COLUMNS).where(
+
+        def read(conn: Connection) -> tuple[Sequence[Any], dict[str, dict[str, str]]]:
+            rows = conn.execute(select(*_COLUMNS).where(
                 users.c.sdkappid == sdkappid, users.c.user_id.in_(list(user_ids)),
-                users.c.state != AccountState.DELETED.value))).all()
+                users.c.state != AccountState.DELETED.value)).all()
             custom: dict[str, dict[str, str]] = {}
             if rows:
-                for user_id, key, value in await conn.execute(
+                for user_id, key, value in conn.execute(
                         select(user_profile_custom.c.user_id, user_profile_custom.c.key,
                                user_profile_custom.c.value)
                         .where(user_profile_custom.c.sdkappid == sdkappid,
                                user_profile_custom.c.user_id.in_([r.user_id for r in rows]))
                         .order_by(user_profile_custom.c.key)):
                     custom.setdefault(user_id, {})[key] = value
+            return rows, custom
+
+        rows, custom = await self._db.read(read)
         return {row.user_id: Profile(row.user_id,
                                      {name: row._mapping[name] for name in STANDARD_FIELDS},
                                      custom.get(row.user_id, {}), row.profile_updated_at)

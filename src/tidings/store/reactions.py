@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import Connection, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.store.engine import Database
 from tidings.store.schema import message_reactions
+
+# (conversation_id, seq) -> [(emoji, user)], in the order they were added.
+Reactions = dict[tuple[int, int], list[tuple[str, str]]]
+
+
+def reactions_of(conn: Connection, messages: Sequence[tuple[int, int]]) -> Reactions:
+    """``ReactionStore.of_messages``'s read, for a read of more (history's)."""
+    r = message_reactions.c
+    found: Reactions = {}
+    for i in range(0, len(messages), 400):
+        rows = conn.execute(
+            select(r.conversation_id, r.seq, r.emoji, r.user_id).where(
+                tuple_(r.conversation_id, r.seq).in_(list(messages[i:i + 400])))
+            .order_by(r.conversation_id, r.seq, r.created_at, r.user_id))
+        for row in rows:
+            found.setdefault((row.conversation_id, row.seq), []).append((row.emoji, row.user_id))
+    return found
 
 
 class ReactionStore:
@@ -43,19 +60,6 @@ class ReactionStore:
                 r.emoji == emoji))
         return bool(done.rowcount)
 
-    async def of_messages(self, messages: Sequence[tuple[int, int]]
-                          ) -> dict[tuple[int, int], list[tuple[str, str]]]:
-        """(conversation_id, seq) -> [(emoji, user)], in the order they were
-        added, for messages of any number of conversations."""
-        r = message_reactions.c
-        found: dict[tuple[int, int], list[tuple[str, str]]] = {}
-        async with self._db.reader.connect() as conn:
-            for i in range(0, len(messages), 400):
-                rows = await conn.execute(
-                    select(r.conversation_id, r.seq, r.emoji, r.user_id).where(
-                        tuple_(r.conversation_id, r.seq).in_(list(messages[i:i + 400])))
-                    .order_by(r.conversation_id, r.seq, r.created_at, r.user_id))
-                for row in rows:
-                    found.setdefault((row.conversation_id, row.seq), []).append(
-                        (row.emoji, row.user_id))
-        return found
+    async def of_messages(self, messages: Sequence[tuple[int, int]]) -> Reactions:
+        """The reactions of messages of any number of conversations."""
+        return await self._db.read(lambda conn: reactions_of(conn, messages))

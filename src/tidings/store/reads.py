@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -152,21 +153,59 @@ class ReadThreads(Reads):
         super().__init__()
         self._engine = engine
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="db-reader")
+        # Each thread keeps its connection between chunks: the pool's
+        # checkout and return (its events, the reset's ROLLBACK, the
+        # wrappers) cost ~20-30 us a chunk, a third of a one-statement
+        # read's work on the thread (bench/README.md, perf-reads).
+        self._local = threading.local()
+        self._kept: list[Connection] = []
+        self._lock = threading.Lock()
 
     def _dispatch(self, loop: asyncio.AbstractEventLoop, chunk: Chunk) -> None:
         self._pool.submit(self._read, loop, chunk)
 
+    def _connection(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._engine.connect()
+            self._local.conn = conn
+            with self._lock:
+                self._kept.append(conn)
+        return conn
+
+    def _drop(self) -> None:
+        conn: Connection | None = self._local.__dict__.pop("conn", None)
+        if conn is None:
+            return
+        with self._lock:
+            self._kept.remove(conn)
+        with contextlib.suppress(Exception):
+            conn.invalidate()
+            conn.close()
+
     def _read(self, loop: asyncio.AbstractEventLoop, chunk: Chunk) -> None:
         try:
-            with self._engine.connect() as conn:
-                answers = _run_chunk(conn, chunk)
+            conn = self._connection()
         except Exception as exc:  # no connection
-            answers = ([], [(done, exc) for _, done in chunk])
+            answers: Answers = ([], [(done, exc) for _, done in chunk])
+        else:
+            answers = _run_chunk(conn, chunk)
+            try:
+                # The snapshot ends with the chunk: the next one sees every
+                # commit before it was asked, and the log can be checkpointed.
+                conn.rollback()
+            except Exception:  # it broke: a new one next time
+                self._drop()
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
             loop.call_soon_threadsafe(_answer, answers)
 
     async def close(self) -> None:
         self._pool.shutdown(wait=True)
+        with self._lock:
+            kept, self._kept = self._kept, []
+        for conn in kept:
+            with contextlib.suppress(Exception):
+                conn.close()
         self._engine.dispose()
 
 

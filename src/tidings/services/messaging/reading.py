@@ -36,7 +36,7 @@ from tidings.store.messages import Membership, MessageStore
 
 if TYPE_CHECKING:
     from tidings.services.friends import Relations
-    from tidings.store.reactions import ReactionStore
+    from tidings.store.reactions import Reactions, ReactionStore
 
 # A conversation's entries and their views, as decorate() takes them.
 Page = tuple[int, ConversationKey, list[StoredMessage], Sequence[EntryView]]
@@ -75,11 +75,6 @@ class Reading:
             raise TidingsError(ErrorCode.NOT_FOUND, f"no group {key.a!r}")
         return found
 
-    async def settings_of(self, me: Identity) -> dict[int, ConversationSettings]:
-        if self._settings is None:
-            return {}
-        return await self._settings.of_user(me.sdkappid, me.user_id)
-
     async def first_sync(self, me: Identity) -> tuple[
             list[ConversationState], dict[int, ConversationSettings], dict[int, int] | None]:
         """What conversations_of (without last messages), settings_of and
@@ -90,27 +85,20 @@ class Reading:
         return (found.states, found.settings if self._settings is not None else {},
                 found.peer_reads if receipts else None)
 
-    async def peer_reads(self, me: Identity,
-                         states: list[ConversationState]) -> dict[int, int] | None:
-        """The peers' read cursors, when the app has read receipts on."""
-        if self._relations is None or not (
-                await self._relations.rules(me.sdkappid)).read_receipts:
-            return None
-        wanted = [s.conversation_id for s in states if s.key.kind is ConversationKind.C2C]
-        return await self._store.peer_read_seqs(wanted, me.user_id) if wanted else {}
-
-    async def decorate(self, pages: Sequence[Page]) -> None:
+    async def decorate(self, pages: Sequence[Page], reactions: Reactions | None = None) -> None:
         """History and sync show each message's reactions (live message
         events do not: a new message has none), and a reply's quote as
         recalled once the quoted message is. One reaction query for all the
-        pages of a sync."""
+        pages of a sync; none when the caller read them (``reactions``)."""
         for conversation_id, key, rows, views in pages:
             await blank_recalled_quotes(self._store, conversation_id, key, rows, views)
         if self._reactions is None:
             return
-        wanted = [(conversation_id, v["seq"]) for conversation_id, _, _, views in pages
-                  for v in views if v["kind"] == "message"]
-        found = await self._reactions.of_messages(wanted) if wanted else {}
+        found = reactions
+        if found is None:
+            wanted = [(conversation_id, v["seq"]) for conversation_id, _, _, views in pages
+                      for v in views if v["kind"] == "message"]
+            found = await self._reactions.of_messages(wanted) if wanted else {}
         for conversation_id, _, _, views in pages:
             for v in views:
                 if v["kind"] == "message":
@@ -134,22 +122,43 @@ class Reading:
         absent), in ascending seq order, and whether older ones remain."""
         key = parse_conversation_id(me, conversation_id)
         n = self.limit(limit)
+        if n == 0 or self._settings is None:
+            return await self._history_apart(me, key, before_seq, n)
+        if before_seq is not None:
+            # Same page, but within what the database's integers can hold.
+            before_seq = max(0, min(before_seq, MAX_SEQ))
+        # The membership, the cleared seq, the page and its reactions in one read.
+        found, rows, reactions = await self._store.history_page(
+            key, me.user_id, before_seq=before_seq, limit=n + 1,
+            reactions=self._reactions is not None)
+        if found is None:
+            await self.member_of(me, key)  # a group's refusal
+            return [], False
+        return await self._history_views(me, key, found.conversation_id, rows, n, reactions)
+
+    async def _history_apart(self, me: Identity, key: ConversationKey,
+                             before_seq: int | None, n: int) -> tuple[list[MessageView], bool]:
+        """``history`` with no settings store (or an empty page): the
+        membership and the page read apart."""
         found = await self.member_of(me, key)
         if found is None or n == 0:
             return [], False
         if before_seq is not None:
-            # Same page, but within what the database's integers can hold.
             before_seq = max(0, min(before_seq, MAX_SEQ))
-        cleared = 0 if self._settings is None else (
-            await self._settings.of_one(found.conversation_id, me.user_id)).cleared_seq
         rows = await self._store.page(found.conversation_id, key, before_seq=before_seq,
-                                      after_seq=max(found.visible_after, cleared),
-                                      limit=n + 1, newest_first=True, messages_only=True)
+                                      after_seq=found.visible_after, limit=n + 1,
+                                      newest_first=True, messages_only=True)
+        return await self._history_views(me, key, found.conversation_id, rows, n)
+
+    async def _history_views(self, me: Identity, key: ConversationKey, conversation_id: int,
+                             rows: list[StoredMessage], n: int,
+                             reactions: Reactions | None = None
+                             ) -> tuple[list[MessageView], bool]:
         more = len(rows) > n
         rows = rows[:n]
         rows.reverse()
         views = [message_view(m, me.user_id) for m in rows]
-        await self.decorate([(found.conversation_id, key, rows, views)])
+        await self.decorate([(conversation_id, key, rows, views)], reactions)
         return views, more
 
     async def history_around(self, me: Identity, conversation_id: str, *, seq: int,
@@ -211,20 +220,15 @@ class Reading:
     async def conversations(self, me: Identity, limit: int | None) -> list[ConversationView]:
         """Pinned ones first, then by last activity; hidden ones left out."""
         n = self.limit(limit, 100)
-        prefs = await self.settings_of(me)
-        if not prefs:
-            states = await self._store.conversations_of(me.sdkappid, me.user_id, limit=n)
-            reads = await self.peer_reads(me, states)
-            return [conversation_view(s, me.user_id, peer_reads=reads) for s in states]
-        states = await self._store.conversations_of(me.sdkappid, me.user_id,
-                                                    with_last_message=False)
+        # The conversations, their settings and the peers' cursors in one
+        # read (what a login's first sync reads), then their last messages.
+        states, prefs, reads = await self.first_sync(me)
         shown = [s for s in states if not prefs.get(s.conversation_id, DEFAULT_SETTINGS)
                  .hidden(s.last_message_seq)]
         # Stable: within pinned and unpinned, the newest activity first.
         shown.sort(key=lambda s: not prefs.get(s.conversation_id, DEFAULT_SETTINGS).pinned)
         shown = shown[:n]
         last = await self._store.last_messages(shown)
-        reads = await self.peer_reads(me, shown)
         return [conversation_view(replace(s, last_message=last.get(s.conversation_id)),
                                   me.user_id, prefs.get(s.conversation_id, DEFAULT_SETTINGS),
                                   reads)

@@ -1,0 +1,179 @@
+"""A user's common reads through ``Database.read`` (branch perf-reads), on
+SQLite and PostgreSQL: a sync's pages (one compiled select per range; one
+statement for all on PostgreSQL) answer what each range's ``page`` answers,
+a change entry with its target; history's one read answers what the
+membership, the cleared seq, the page and the reactions answered apart; a
+group's members seen by a member, or None for anyone else; none of them
+goes through the
+async reader (aiosqlite's round trips); and SQLite's reader threads, which
+keep their connections between chunks, see each commit made before a read
+was asked and stay usable after a read that failed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.test_login_storage import count_calls
+from tidings.domain.elements import EntryKind
+from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.store import messages as message_rows
+from tidings.store.engine import Database
+from tidings.store.groups import GroupStore
+from tidings.store.messages import MessageStore, PageRange
+from tidings.store.reactions import ReactionStore
+from tidings.store.schema import (
+    conversation_members,
+    conversation_settings,
+    conversations,
+    groups,
+    message_reactions,
+    messages,
+)
+
+APP = 1400000081
+C2C = ConversationKey(APP, ConversationKind.C2C, "ann", "ben")
+OTHER = ConversationKey(APP, ConversationKind.C2C, "ann", "cat")
+GROUP = ConversationKey(APP, ConversationKind.GROUP, "g1", "")
+
+
+def entry(cid: int, seq: int, **more: Any) -> dict[str, Any]:
+    return {"conversation_id": cid, "seq": seq, "sdkappid": APP, "sender": "ann",
+            "client_msg_id": f"m{cid}-{seq}", "elements": f'[{{"text":"{seq}"}}]',
+            "created_at": seq, "msg_no": seq, "kind": EntryKind.MESSAGE.value,
+            "target_seq": None, **more}  # every row the same keys: one executemany
+
+
+async def seed(db: Database) -> None:
+    async with db.writer.begin() as conn:
+        for cid, key in ((1, C2C), (2, OTHER), (3, GROUP)):
+            await conn.execute(conversations.insert().values(
+                id=cid, sdkappid=APP, kind=key.kind.value, a=key.a, b=key.b, last_seq=6,
+                created_at=1))
+        await conn.execute(conversation_members.insert(), [
+            {"conversation_id": cid, "user_id": u, "sdkappid": APP, "joined_at": 1,
+             "visible_after": after, "role": 1}
+            for cid, u, after in ((1, "ann", 0), (1, "ben", 0), (2, "ann", 0), (2, "cat", 0),
+                                  (3, "ann", 0), (3, "ben", 2))])
+        await conn.execute(groups.insert().values(
+            conversation_id=3, sdkappid=APP, group_id="g1", type="Work", name="g", owner="ann",
+            join_option="FreeAccess", max_members=200, created_at=1, updated_at=1))
+        rows = [entry(cid, seq) for cid in (1, 2, 3) for seq in range(1, 6)]
+        # Seq 6 of conversation 1 recalls its seq 2 (a change entry and its target).
+        rows.append(entry(1, 6, kind=EntryKind.RECALL.value, target_seq=2))
+        await conn.execute(messages.insert(), rows)
+        await conn.execute(message_reactions.insert(), [
+            {"conversation_id": 1, "seq": seq, "user_id": u, "emoji": e, "sdkappid": APP,
+             "created_at": t} for seq, u, e, t in ((5, "ben", "+1", 2), (5, "ann", "ok", 1),
+                                                   (1, "ann", "+1", 1))])
+        # ben cleared conversation 1 up to seq 3.
+        await conn.execute(conversation_settings.insert().values(
+            conversation_id=1, user_id="ben", sdkappid=APP, cleared_seq=3, updated_at=1))
+
+
+def no_async_reader(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The async reader refuses (on SQLite: on PostgreSQL it is the writer's
+    engine, and the reads have a pool of their own)."""
+    if db.reader is db.writer:
+        return
+    connect = AsyncEngine.connect
+
+    def refused(engine: AsyncEngine) -> Any:
+        if engine is db.reader:
+            raise AssertionError("a common read went through the async reader")
+        return connect(engine)
+
+    monkeypatch.setattr(AsyncEngine, "connect", refused)
+
+
+async def test_pages_answer_what_each_range_answers(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    await seed(db)
+    store = MessageStore(db)
+    ranges = [PageRange(1, C2C, 0, 6, 10), PageRange(2, OTHER, 1, 4, 2),
+              PageRange(3, GROUP, 4, 6, 5), PageRange(1, C2C, 5, 6, 1)]
+    alone = {r.conversation_id: await store.page(r.conversation_id, r.key,
+                                                 after_seq=r.after_seq, up_to_seq=r.up_to_seq,
+                                                 limit=r.limit) for r in ranges[:3]}
+    no_async_reader(db, monkeypatch)
+    one_by_one = count_calls(monkeypatch, message_rows._RANGE, "rows")
+    found = await store.pages(ranges[:3])
+    assert found == alone
+    # On PostgreSQL one statement for the three ranges, not one each.
+    assert one_by_one[0] == (0 if db.dialect == "postgresql" else 3)
+    assert [m.seq for m in found[1]] == [1, 2, 3, 4, 5, 6]
+    assert [m.seq for m in found[2]] == [2, 3]  # its own limit
+    assert [m.seq for m in found[3]] == [5]
+    recall = found[1][-1]
+    assert recall.kind == EntryKind.RECALL and recall.target is not None
+    assert recall.target.seq == 2
+    # A conversation's range given twice: each range's entries, as before.
+    again = await store.pages([ranges[0], ranges[3]])
+    assert [m.seq for m in again[1]] == [1, 2, 3, 4, 5, 6, 6]
+
+
+async def test_history_in_one_read_answers_what_the_reads_apart_answered(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    await seed(db)
+    store = MessageStore(db)
+    no_async_reader(db, monkeypatch)
+    cases = [("ann", C2C, None), ("ben", C2C, None), ("ben", C2C, 5), ("ben", GROUP, None),
+             ("ann", GROUP, 3), ("cat", C2C, None), ("cat", GROUP, None)]
+    for user, key, before in cases:
+        found, rows, _ = await store.history_page(key, user, before_seq=before, limit=3)
+        member = await store.membership(key, user)
+        assert found == member
+        if member is None:
+            assert rows == []
+            continue
+        cleared = 3 if (user, key) == ("ben", C2C) else 0
+        assert rows == await store.page(
+            member.conversation_id, key, before_seq=before,
+            after_seq=max(member.visible_after, cleared), limit=3, newest_first=True,
+            messages_only=True)
+    _, ben, none = await store.history_page(C2C, "ben", before_seq=None, limit=10)
+    assert [m.seq for m in ben] == [5, 4]  # cleared up to 3; the recall is not a message
+    assert none == {}
+    # The page's reactions in the same read, as the reactions' store answers them.
+    _, _, reactions = await store.history_page(C2C, "ben", before_seq=None, limit=10,
+                                               reactions=True)
+    assert reactions == {(1, 5): [("ok", "ann"), ("+1", "ben")]}
+    assert reactions == await ReactionStore(db).of_messages([(1, 5), (1, 4)])
+    _, ben_group, _ = await store.history_page(GROUP, "ben", before_seq=None, limit=10)
+    assert [m.seq for m in ben_group] == [5, 4, 3]  # joined after seq 2
+
+
+async def test_members_seen_by_a_member_only(db: Database,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    await seed(db)
+    store = GroupStore(db)
+    no_async_reader(db, monkeypatch)
+    everyone = await store.members(GROUP, after="", limit=10)
+    assert [m["user_id"] for m in everyone] == ["ann", "ben"]
+    assert await store.members_seen_by(GROUP, "ben", after="", limit=10) == everyone
+    assert await store.members_seen_by(GROUP, "ben", after="ann", limit=10) == everyone[1:]
+    assert await store.members_seen_by(GROUP, "cat", after="", limit=10) is None
+    assert await store.members_seen_by(
+        ConversationKey(APP, ConversationKind.GROUP, "nope", ""), "ann", after="",
+        limit=10) is None
+    info = await store.info(GROUP)
+    assert info is not None and info["member_count"] == 2
+
+
+async def test_reader_threads_see_new_commits_and_outlive_a_failed_read(db: Database) -> None:
+    await seed(db)
+    store = GroupStore(db)
+    for _ in range(6):  # more reads than reader threads: each thread's kept connection
+        assert [m["user_id"] for m in await store.members(GROUP, after="", limit=10)] == [
+            "ann", "ben"]
+    with pytest.raises(Exception, match="no_such_table"):
+        await db.rows(text("SELECT * FROM no_such_table"))
+    async with db.writer.begin() as conn:
+        await conn.execute(conversation_members.insert().values(
+            conversation_id=3, user_id="cat", sdkappid=APP, joined_at=2, role=1))
+    for _ in range(6):
+        assert [m["user_id"] for m in await store.members(GROUP, after="", limit=10)] == [
+            "ann", "ben", "cat"]
