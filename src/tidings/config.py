@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     sqlite_checkpoint_pages: int = Field(1000, ge=0)
     """SQLite: a thread of its own copies the write-ahead log into the database file once it holds
     this many pages not yet copied, so no message's commit waits for that copy; past four times
-    as many the writer copies it itself. 0: SQLite's own checkpoints, inside the commit that
+    as many the writer copies it itself. Once the log first holds this many pages, its file is
+    made four times as long (zeros; ~16 MiB at the default, 64 MiB at most) and kept so, so commits
+    overwrite it rather than lengthen it. 0: SQLite's own checkpoints, inside the commit that
     passes 1,000 pages (docs/operations.md, "WAL checkpoints")."""
     host: str = "127.0.0.1"
     """Address to listen on (0.0.0.0 or :: for every interface)."""
