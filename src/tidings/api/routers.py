@@ -117,10 +117,11 @@ def api_router(*, prefix: str = "", tags: list[str | Enum] | None = None,
 def add_routes(app: FastAPI, routers: Iterable[APIRouter]) -> None:
     """The routers' routes, as they are, appended to the app's."""
     for router in routers:
-        if list(router.responses)[:len(COMMON_ANSWERS)] != list(COMMON_ANSWERS):
+        if not isinstance(router, _Router):
             raise ValueError(f"a router of {router.prefix or '/'} not made by api_router")
         for route in router.routes:
-            # Only routes: an included router would be built again per app.
+            # Only routes: an included router (FastAPI keeps it as one entry)
+            # or a mount would be built again per app.
             if not isinstance(route, APIRoute | APIWebSocketRoute | Route):
-                raise ValueError(f"{route!r} is not a route (include_router?)")
+                raise ValueError(f"{route!r} is not a route (include_router, a mount?)")
         app.router.routes.extend(router.routes)

@@ -22,9 +22,9 @@ from tidings.domain.ids import Identity
 from tidings.domain.links import qualify
 from tidings.domain.push import Device, PushOptions, notification, payload
 from tidings.services.callbacks import CallbackService
-from tidings.store.push import JobContext, PushStore
+from tidings.store.push import PushStore
 from tidings.store.push_jobs import Job
-from tidings.store.push_reads import RECALLED, Reach, StepContexts
+from tidings.store.push_reads import RECALLED, JobContext, Reach, StepContexts
 
 log = logging.getLogger("tidings.services.push")
 

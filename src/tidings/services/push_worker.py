@@ -25,7 +25,7 @@ from tidings.services.idle import idle_wait
 from tidings.services.push_decisions import Decisions, NewSend
 from tidings.store.push import PushStore, Send, SendOutcome
 from tidings.store.push_jobs import PointerMoved
-from tidings.store.push_reads import SendsContext
+from tidings.store.push_reads import SendsContext, StepContexts
 
 log = logging.getLogger("tidings.services.push")
 
@@ -129,8 +129,11 @@ class PushWorker:
                 log.exception("push: could not ask whether app %s can push", app)
         unasked = [job for job in due.jobs if job.sdkappid not in wanted]
         deciding = [job for job in due.jobs if wanted.get(job.sdkappid)]
-        # The contexts read with the jobs, when they are the jobs decided.
-        first = due.first if len(deciding) == len(due.jobs) else None
+        # The contexts read with the jobs, those of the jobs decided.
+        first = due.first
+        if first is not None and len(deciding) != len(due.jobs):
+            first = StepContexts([ctx for job, ctx in zip(due.jobs, first.contexts, strict=True)
+                                  if wanted.get(job.sdkappid)], first.settings)
         failed = unasked + await self._decisions.decide_all(deciding, sends, events, first)
         # A row whose deciding failed stays and is tried again next step; a
         # message (SQLite) is made a row.

@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 _U32 = struct.Struct("=I")
 _MX_FRAME = 16  # the header's mxFrame (walformat.html, 2.2)
 _N_BACKFILL = 96  # the checkpoint info's nBackfill
+_SPAN = _N_BACKFILL + 4 - _MX_FRAME
 # Seconds: the other writers' commits are noticed this late, and the rest
 # of the log is copied after this long without the writer's commits.
 _POLL = 0.5
@@ -117,13 +118,14 @@ class Checkpointer:
                 with self._opening:  # both threads ask: one descriptor
                     if self._shm is None:
                         self._shm = os.open(self.path + "-shm", os.O_RDONLY)
-            header = os.pread(self._shm, 4, _MX_FRAME)
-            backfill = os.pread(self._shm, 4, _N_BACKFILL)
+            # One read from the header's mxFrame to the info's nBackfill:
+            # this runs on the writer's thread after every commit.
+            span = os.pread(self._shm, _SPAN, _MX_FRAME)
         except OSError:
             return None
-        if len(header) < 4 or len(backfill) < 4:
+        if len(span) < _SPAN:
             return None
-        return _U32.unpack(header)[0], _U32.unpack(backfill)[0]
+        return _U32.unpack_from(span, 0)[0], _U32.unpack_from(span, _N_BACKFILL - _MX_FRAME)[0]
 
     def after_commit(self, raw: sqlite3.Connection) -> None:
         """On the writer's thread, after a batch's answer was handed back."""

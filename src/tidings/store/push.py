@@ -23,7 +23,6 @@ from tidings.store.push_jobs import Job, Move, due_messages, move_pointer, waiti
 # Where the benches (run on older code too) and tests find it.
 from tidings.store.push_jobs import PushJobRows as PushJobRows
 from tidings.store.push_reads import Due, Reach, SendsContext, StepContexts, device_of
-from tidings.store.push_reads import JobContext as JobContext
 from tidings.store.schema import (
     app_push,
     callback_outbox,
@@ -252,10 +251,6 @@ class PushStore:
     def _due(jobs: list[Job], limit: int) -> Due:
         return Due(jobs, None, len(jobs) == limit)
 
-    async def job_context(self, job: Job) -> JobContext | None:
-        """None when the message or its conversation is gone."""
-        return await self._db.read(lambda conn: push_reads.job_context(conn, job))
-
     async def step_contexts(self, jobs: Sequence[Job]) -> StepContexts:
         """The contexts of a step's jobs and their apps' settings, in one read."""
         return await self._db.read(lambda conn: push_reads.step_contexts(conn, jobs))
@@ -265,11 +260,6 @@ class PushStore:
         """The away receivers' devices and badges (and ``apps``' settings),
         in one read (push_reads.reach)."""
         return await self._db.read(lambda conn: push_reads.reach(conn, away, badged, apps))
-
-    async def unread_totals(self, sdkappid: int, user_ids: Sequence[str]) -> dict[str, int]:
-        """Each user's unread total (the badge), as the ``unread`` op counts it."""
-        return await self._db.read(
-            lambda conn: push_reads.unread_totals(conn, sdkappid, list(user_ids)))
 
     async def can_push(self, sdkappid: int) -> bool:
         """Whether the app has the callback channel on or a device
@@ -377,16 +367,9 @@ class PushStore:
             select(c.sdkappid).where(c.id == conversation_id)).scalar())
         return None if found is None else int(found)
 
-    async def still_due(self, send: Send, receiver: str) -> bool:
-        """False when, since the push was decided, the message was recalled
-        (or is gone), or the receiver (the send's user, or the app identity
-        linked to it) read up to it or muted the conversation."""
-        return await self._db.read(lambda conn: push_reads.still_due(
-            conn, send.conversation_id, send.seq, receiver))
-
     async def sends_context(self, sends: Sequence[tuple[Send, str]]) -> SendsContext:
         """For each (send, the user whose cursor it answers to): whether it
-        is still due (``still_due``), its device and its app's settings, in
+        is still due (not recalled, read or muted since), its device and its app's settings, in
         one read."""
         keys = [_checked(send, receiver) for send, receiver in sends]
         return await self._db.read(lambda conn: push_reads.sends_context(conn, keys))

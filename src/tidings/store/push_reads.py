@@ -142,9 +142,10 @@ _DEVICE = Prepared(select(push_devices).where(
     _d.device_id == bindparam("device")))
 _DEVICES_OF = Prepared(select(push_devices).where(
     _d.sdkappid == bindparam("app"), _d.user_id == bindparam("user")))
+# A conversation's unread count, never below 0 (the ``unread`` op's rule).
+_UNREAD = case((_c.last_msg_no > _cm.read_msg_no, _c.last_msg_no - _cm.read_msg_no), else_=0)
 _UNREAD_OF = Prepared(
-    select(func.sum(case((_c.last_msg_no > _cm.read_msg_no, _c.last_msg_no - _cm.read_msg_no),
-                         else_=0)).label("unread"))
+    select(func.sum(_UNREAD).label("unread"))
     .select_from(conversation_members.join(conversations, _c.id == _cm.conversation_id))
     .where(_cm.sdkappid == bindparam("app"), _cm.user_id == bindparam("user"))
     .having(func.count() > 0))
@@ -214,14 +215,10 @@ def unread_totals(conn: Connection, sdkappid: int, user_ids: Sequence[str]) -> d
         return {user: int(rows[0].unread or 0)
                 for user, rows in zip(user_ids, found, strict=True) if rows}
     c, cm = conversations.c, conversation_members.c
-    unread = c.last_msg_no - cm.read_msg_no
-    # max(0, x) is SQLite's scalar max; PostgreSQL calls it greatest.
-    floor = (func.max(0, unread) if conn.dialect.name == "sqlite"
-             else func.greatest(0, unread))
     totals = {}
     for start in range(0, len(user_ids), IN_CHUNK):
         rows = conn.execute(
-            select(cm.user_id, func.sum(floor))
+            select(cm.user_id, func.sum(_UNREAD))
             .select_from(conversation_members.join(conversations, c.id == cm.conversation_id))
             .where(cm.sdkappid == sdkappid,
                    cm.user_id.in_(list(user_ids[start:start + IN_CHUNK])))
@@ -232,11 +229,6 @@ def unread_totals(conn: Connection, sdkappid: int, user_ids: Sequence[str]) -> d
 
 def can_push(conn: Connection, sdkappid: int) -> bool:
     return bool(_CAN_PUSH.rows(conn, {"app": sdkappid})[0].yes)
-
-
-def job_context(conn: Connection, job: Job) -> JobContext | None:
-    """None when the message or its conversation is gone."""
-    return contexts_of(conn, [job])[0]
 
 
 def contexts_of(conn: Connection, jobs: Sequence[Job]) -> list[JobContext | None]:
@@ -282,13 +274,6 @@ def reach(conn: Connection, away: Mapping[int, set[str]],
         if app not in away:
             totals[app] = unread_totals(conn, app, sorted(user_ids))
     return Reach(devices, totals, settings_of(conn, apps))
-
-
-def still_due(conn: Connection, conversation_id: int, seq: int, receiver: str) -> bool:
-    """False when the message was recalled (or is gone), or the receiver
-    read up to it or muted the conversation."""
-    found = _STILL_DUE.rows(conn, {"conv": conversation_id, "seq": seq, "user": receiver})
-    return bool(found) and _due(found[0], seq)
 
 
 def _due(r: Any, seq: int) -> bool:

@@ -77,8 +77,8 @@ class Reading:
 
     async def first_sync(self, me: Identity) -> tuple[
             list[ConversationState], dict[int, ConversationSettings], dict[int, int] | None]:
-        """What conversations_of (without last messages), settings_of and
-        peer_reads answer, read in one statement (store/first_sync.py)."""
+        """The conversations (without last messages), their settings and
+        the peers' read cursors, read in one statement (store/first_sync.py)."""
         receipts = self._relations is not None and (
             await self._relations.rules(me.sdkappid)).read_receipts
         found = await first_sync(self._store.db, me.sdkappid, me.user_id)

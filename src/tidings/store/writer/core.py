@@ -57,7 +57,7 @@ from tidings.store.writer.group_ops import GroupOpHook, GroupOps
 from tidings.store.writer.messages import MessageRows, repeated, send_key
 from tidings.store.writer.pg_batch import Tail
 from tidings.store.writer.rows import LaterWork, TransactionRows, overrides
-from tidings.store.writer.short_way import Gate, SeqMoved, seq_gate
+from tidings.store.writer.short_way import Gate, SeqMoved, in_memory, seq_gate
 
 log = logging.getLogger(__name__)
 
@@ -452,11 +452,10 @@ class MessageWriter:
         """A batch of one send to a conversation in memory on SQLite, the
         usual batch below saturation: the short way's steps without the
         batch's lists, sets and loads; None when it needs the long way."""
-        if not isinstance(r, NewMessage):
+        conv = in_memory(self._conversations, r)
+        if conv is None:
             return None
-        conv = self._conversations.get(r.key)
-        if conv is None or (conv.group is None and r.key.kind is ConversationKind.GROUP):
-            return None
+        assert isinstance(r, NewMessage)  # in_memory answers only sends
         gate = self._short_way = Gate()
         gate.add(conv)
         outcome = self._store(r, conv, now)

@@ -46,6 +46,18 @@ class Gate:
             conv.last_time = last_time
 
 
+def in_memory(conversations: Conversations, r: Request) -> Conv | None:
+    """The conversation of a send that may take the short way, as the
+    writer remembers it; None when it needs the long way (not a send, a
+    conversation not in memory, a group without its state)."""
+    if not isinstance(r, NewMessage):
+        return None
+    conv = conversations.get(r.key)
+    if conv is None or (r.key.kind is ConversationKind.GROUP and conv.group is None):
+        return None
+    return conv
+
+
 def seq_gate(conversations: Conversations, requests: Sequence[Request]) -> Gate | None:
     """For a batch that may be written in one statement: its conversations
     as the writer remembers them; None when the batch needs the long way
@@ -53,10 +65,8 @@ def seq_gate(conversations: Conversations, requests: Sequence[Request]) -> Gate 
     state)."""
     gate = Gate()
     for r in requests:
-        if not isinstance(r, NewMessage):
-            return None
-        conv = conversations.get(r.key)
-        if conv is None or (r.key.kind is ConversationKind.GROUP and conv.group is None):
+        conv = in_memory(conversations, r)
+        if conv is None:
             return None
         gate.add(conv)
     return gate
