@@ -208,7 +208,8 @@ async def test_after_redis_restarts_empty_the_nodes_announce_their_devices_again
         await asyncio.sleep(down)
         redis.start()
         await until(lambda: bool(b._early is None and a._remote.get(erin)
-                                 and erin in b._by_identity), "the nodes rejoin")
+                                 and (erin.sdkappid, erin.user_id) in b._by_identity),
+                    "the nodes rejoin")
 
         async def crossed() -> bool:
             a.deliver(erin, b"after", conversation_id=1, seq=1)

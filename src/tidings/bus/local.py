@@ -45,7 +45,12 @@ Relay = Callable[[Identity, "bytes | Callable[[], bytes]", "int | None", int,
 
 class LocalBus:
     def __init__(self) -> None:
-        self._by_identity: dict[Identity, set[Subscriber]] = {}
+        # Keyed by ``(sdkappid, user_id)``: a tuple of plain values hashes and
+        # compares in C, where an ``Identity`` calls its generated Python
+        # ``__hash__`` and, for an equal object that is not the attached one
+        # (the delivery's), ``__eq__``: four calls a one-to-one message
+        # (issue 19).
+        self._by_identity: dict[tuple[int, str], set[Subscriber]] = {}
         self.relay: Relay | None = None
         # The home account an identity is linked to (set with ``relay``): in
         # a cluster its frames go where either is connected.
@@ -106,18 +111,19 @@ class LocalBus:
         updated its own already). Alone, nobody else to tell."""
 
     def attach(self, identity: Identity, subscriber: Subscriber) -> None:
-        self._by_identity.setdefault(identity, set()).add(subscriber)
+        self._by_identity.setdefault((identity.sdkappid, identity.user_id), set()).add(subscriber)
 
     def detach(self, identity: Identity, subscriber: Subscriber) -> None:
-        subs = self._by_identity.get(identity)
+        key = (identity.sdkappid, identity.user_id)
+        subs = self._by_identity.get(key)
         if subs is None:
             return
         subs.discard(subscriber)
         if not subs:
-            del self._by_identity[identity]
+            del self._by_identity[key]
 
     def devices(self, identity: Identity) -> Iterable[Subscriber]:
-        return self._by_identity.get(identity, ())
+        return self._by_identity.get((identity.sdkappid, identity.user_id), ())
 
     def deliver(self, identity: Identity, frame: bytes | Callable[[], bytes], *,
                 conversation_id: int | None = None, seq: int = 0,
@@ -126,7 +132,7 @@ class LocalBus:
         A callable frame is encoded only if someone is there to get it."""
         count = 0
         encoded = frame if isinstance(frame, bytes) else None
-        for sub in self._by_identity.get(identity, ()):
+        for sub in self._by_identity.get((identity.sdkappid, identity.user_id), ()):
             if sub is not skip:
                 if encoded is None:
                     encoded = frame() if callable(frame) else frame
@@ -158,19 +164,21 @@ class LocalBus:
     def foreground(self, identity: Identity) -> bool:
         """Whether some device of the identity is connected with its app in
         the foreground (to any process)."""
-        return any(d not in self._away for d in self._by_identity.get(identity, ()))
+        return any(d not in self._away
+                   for d in self._by_identity.get((identity.sdkappid, identity.user_id), ()))
 
     def online(self, identity: Identity) -> bool:
         """Whether the identity has a device connected (to any process)."""
-        return identity in self._by_identity
+        return (identity.sdkappid, identity.user_id) in self._by_identity
 
     def describe_devices(self, identity: Identity) -> list[dict[str, object]]:
-        return sorted((sub.describe() for sub in self._by_identity.get(identity, ())),
+        subs = self._by_identity.get((identity.sdkappid, identity.user_id), ())
+        return sorted((sub.describe() for sub in subs),
                       key=lambda d: (len(str(d["session_id"])), str(d["session_id"])))
 
     def disconnect_all(self, identity: Identity, code: int, reason: str) -> int:
         """Close every connection of one identity; returns how many."""
-        subs = list(self._by_identity.pop(identity, ()))
+        subs = list(self._by_identity.pop((identity.sdkappid, identity.user_id), ()))
         for sub in subs:
             sub.disconnect(code, reason)
         return len(subs)
@@ -178,9 +186,9 @@ class LocalBus:
     def connections_by_app(self) -> dict[int, int]:
         """This process's live connections per app (the figures' sampler)."""
         counts: dict[int, int] = {}
-        for identity, subs in self._by_identity.items():
+        for (sdkappid, _), subs in self._by_identity.items():
             if subs:
-                counts[identity.sdkappid] = counts.get(identity.sdkappid, 0) + len(subs)
+                counts[sdkappid] = counts.get(sdkappid, 0) + len(subs)
         return counts
 
     def disconnect_here(self, code: int, reason: str) -> int:
@@ -193,6 +201,6 @@ class LocalBus:
 
     def connection_count(self, sdkappid: int | None = None) -> int:
         """Live connections, of one app or of all."""
-        return sum(len(subs) for identity, subs in self._by_identity.items()
-                   if sdkappid is None or identity.sdkappid == sdkappid)
+        return sum(len(subs) for (app, _), subs in self._by_identity.items()
+                   if sdkappid is None or app == sdkappid)
 

@@ -223,9 +223,10 @@ class RedisBus(LocalBus):
         self._announce(identity)
 
     def detach(self, identity: Identity, subscriber: Subscriber) -> None:
-        had = len(self._by_identity.get(identity, ()))
+        key = (identity.sdkappid, identity.user_id)
+        had = len(self._by_identity.get(key, ()))
         super().detach(identity, subscriber)
-        if len(self._by_identity.get(identity, ())) != had:
+        if len(self._by_identity.get(key, ())) != had:
             self._announce(identity)
 
     # -- the login window (bus/settle.py) ----------------------------------------
@@ -248,7 +249,7 @@ class RedisBus(LocalBus):
 
     def _announce(self, identity: Identity) -> None:
         devices = [{**sub.describe(), "away": sub in self._away}
-                   for sub in self._by_identity.get(identity, ())]
+                   for sub in self._by_identity.get((identity.sdkappid, identity.user_id), ())]
         field = f"{identity.sdkappid}:{identity.user_id}"
         if devices:
             self._send(("hset", self._names.presence(self.node), field, orjson.dumps(devices)))
@@ -326,10 +327,10 @@ class RedisBus(LocalBus):
     def _is_here(self, identity: Identity) -> bool:
         """Whether a frame for ``identity`` has a device on this node (its
         own, or its home account's: the relay)."""
-        if identity in self._by_identity:
+        if (identity.sdkappid, identity.user_id) in self._by_identity:
             return True
         home = self._home(identity)
-        return home is not None and home in self._by_identity
+        return home is not None and (home.sdkappid, home.user_id) in self._by_identity
 
     def _here(self, identity: Identity, frame: bytes | Callable[[], bytes],
               conversation_id: int | None, seq: int, skip: Subscriber | None) -> int:
@@ -338,7 +339,7 @@ class RedisBus(LocalBus):
         local = super().deliver
         if conversation_id is None or not seq or not self._is_here(identity):
             return local(identity, frame, conversation_id=conversation_id, seq=seq, skip=skip)
-        count = [len(self._by_identity.get(identity, ()))]
+        count = [len(self._by_identity.get((identity.sdkappid, identity.user_id), ()))]
 
         def hand() -> None:
             count[0] = local(identity, frame, conversation_id=conversation_id, seq=seq,
@@ -362,7 +363,7 @@ class RedisBus(LocalBus):
         if conversation_id is None or not seq:
             hand()
         elif not self._order.offer(conversation_id, seq, hand):
-            return sum(len(self._by_identity.get(Identity(sdkappid, u), ())) for u in users)
+            return sum(len(self._by_identity.get((sdkappid, u), ())) for u in users)
         return count[0]
 
     # -- rooms ------------------------------------------------------------------
@@ -398,7 +399,7 @@ class RedisBus(LocalBus):
 
     def set_away(self, identity: Identity, subscriber: Subscriber, away: bool) -> None:
         super().set_away(identity, subscriber, away)
-        if subscriber in self._by_identity.get(identity, ()):
+        if subscriber in self._by_identity.get((identity.sdkappid, identity.user_id), ()):
             self._announce(identity)
 
     def foreground(self, identity: Identity) -> bool:
@@ -511,8 +512,8 @@ class RedisBus(LocalBus):
             early, self._early = self._early or [], None
             for doc in early:
                 self._on_all(doc)
-        for identity in list(self._by_identity):
-            self._announce(identity)
+        for sdkappid, user in list(self._by_identity):
+            self._announce(Identity(sdkappid, user))
         for room, count in list(self._room_counts.items()):
             self._room_counts.pop(room)
             self.room_members(room, count)
@@ -548,7 +549,7 @@ class RedisBus(LocalBus):
                     log.exception("change %s failed", doc[2])
         elif kind == "k":
             identity = Identity(doc[2], doc[3])
-            if identity in self._by_identity:
+            if (identity.sdkappid, identity.user_id) in self._by_identity:
                 LocalBus.disconnect_all(self, identity, doc[4], doc[5])
                 self._announce(identity)
 

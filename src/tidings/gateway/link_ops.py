@@ -83,6 +83,6 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
         "link_read": op(ctx, LinkReadData, lambda me, r: rt.linked_messaging.mark_read(
             me, r.conversation_id, r.seq)),
         "link_sync": op(ctx, LinkSyncData, sync),
-        "link_send": stored_op(ctx, SendRequest, send, ack=_QualifiedAck, refusals=False),
+        "link_send": stored_op(ctx, SendRequest, send, ack=_QualifiedAck),
         "link_media_url": op(ctx, LinkMediaUrlData, media_url),
     }

@@ -74,7 +74,7 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
     return {
         # parse_send: plain text sends skip pydantic (protocol/sends.py).
         # Sending answers a send's later refusal (AckTarget.refused).
-        "send": stored_op(ctx, SendRequest, send, parse=parse_send, refusals=False),
+        "send": stored_op(ctx, SendRequest, send, parse=parse_send),
         "recall": stored_op(ctx, ops.RecallData, recall),
         "edit": stored_op(ctx, ops.EditData, edit),
         "history": timed_op(ctx, ops.HistoryData, history, metrics.HISTORY_LATENCY.observe),

@@ -158,17 +158,17 @@ Immediate = Callable[[RequestId, dict[str, Any]], Awaitable[None] | None]
 def stored_op(ctx: OpContext, model: type[BaseModel],
               run: Callable[[Identity, R, AckTarget], Stored],
               ack: Callable[[OpContext, RequestId], AckTarget] = Ack,
-              parse: Callable[[dict[str, Any]], R] | None = None,
-              refusals: bool = True) -> Handler:
+              parse: Callable[[dict[str, Any]], R] | None = None) -> Handler:
     """The handler of a write that the writer answers (send, recall, edit):
     parses the frame's data as ``model`` (with ``parse`` when given: one that
     checks as ``model`` does, for a cheaper result) and calls ``run`` as the
     logged-in user with the ack target for this request (``ack``: ``Ack``
     unless the answer needs another shape); ``run`` hands the write to a
-    service and returns the write's future, which is not awaited (see
-    ``answer_when_stored``). ``refusals=False``: the service answers a later
-    failure itself, through the ack target's ``refused`` (messaging's
-    sends), so the future needs no callback of ours.
+    service and returns the write's future, which is not awaited: the next
+    frame is read while this one commits. The service answers through the
+    ack target: its ack in order with the live frames of its commit, or a
+    later failure through ``refused`` (AckTarget), so the future needs no
+    callback of ours.
 
     The handler's ``now`` does that without a task or an await when ``run``
     hands the write on at once (a message without uploads): no task and no
@@ -179,13 +179,8 @@ def stored_op(ctx: OpContext, model: type[BaseModel],
                                                  model.model_validate)
 
     def now(req_id: RequestId, data: dict[str, Any]) -> Awaitable[None] | None:
-        request = read(data)
-        submitted = run(ctx.me(), request, ack(ctx, req_id))
-        if isinstance(submitted, asyncio.Future):
-            if refusals:
-                answer_when_stored(ctx, req_id, submitted)
-            return None
-        return _answer_later(ctx, req_id, submitted, refusals)
+        submitted = run(ctx.me(), read(data), ack(ctx, req_id))
+        return None if isinstance(submitted, asyncio.Future) else _handed_on(submitted)
 
     async def handle(req_id: RequestId, data: dict[str, Any]) -> None:
         rest = now(req_id, data)
@@ -196,22 +191,7 @@ def stored_op(ctx: OpContext, model: type[BaseModel],
     return _validating(model, handle)
 
 
-async def _answer_later(ctx: OpContext, req_id: RequestId,
-                        submitted: Awaitable[asyncio.Future[Committed]], refusals: bool) -> None:
-    future = await submitted
-    if refusals:
-        answer_when_stored(ctx, req_id, future)
-
-
-def answer_when_stored(ctx: OpContext, req_id: RequestId,
-                       future: asyncio.Future[Committed]) -> None:
-    """The ack of a write comes from the writer, in order with the live
-    frames (see ``Ack``); here only a refusal is answered."""
-
-    def failed(f: asyncio.Future[Committed]) -> None:
-        if not f.cancelled() and (exc := f.exception()) is not None:
-            ctx.reply(refusal(req_id, exc))
-
-    # Not awaited: the next frame is read while this one commits, and the
-    # ack comes from the writer in order with the live frames.
-    future.add_done_callback(failed)
+async def _handed_on(submitted: Awaitable[asyncio.Future[Committed]]) -> None:
+    """What is left of a write that first reads something (a message naming
+    an upload, an edit): its failures until it is handed on are the frame's."""
+    await submitted

@@ -19,7 +19,10 @@ _UNMUTED = AccountMute()
 class AccountMuteService:
     def __init__(self, store: AccountMuteStore) -> None:
         self._store = store
-        self._mutes: dict[MuteKey, AccountMute] = {}
+        # The mutes in force (empty most of the time: every send reads its
+        # truth before it calls ``check``, issue 19). The same dict object
+        # for the service's life.
+        self.in_force: dict[MuteKey, AccountMute] = {}
         self._bus: LocalBus | None = None
 
     def share(self, bus: LocalBus) -> None:
@@ -33,23 +36,25 @@ class AccountMuteService:
 
     def _keep(self, key: MuteKey, mute: AccountMute, now: int) -> None:
         if mute.c2c_until > now or mute.group_until > now:
-            self._mutes[key] = mute
+            self.in_force[key] = mute
         else:
-            self._mutes.pop(key, None)
+            self.in_force.pop(key, None)
 
     async def start(self) -> None:
-        self._mutes = await self._store.active(now_ms())
+        active = await self._store.active(now_ms())
+        self.in_force.clear()
+        self.in_force.update(active)
 
     def check(self, sdkappid: int, user_id: str, group: bool) -> None:
         """Raise if the account may not send now (one-to-one, or in groups)."""
-        mute = self._mutes.get((sdkappid, user_id))
+        mute = self.in_force.get((sdkappid, user_id))
         if mute is not None:
             mute.check(group, now_ms())
 
     def get(self, sdkappid: int, user_id: str) -> dict[str, Any]:
         """The mute's seconds left for each kind of send (0: not muted)."""
         check_user_id(user_id)
-        mute = self._mutes.get((sdkappid, user_id), _UNMUTED)
+        mute = self.in_force.get((sdkappid, user_id), _UNMUTED)
         now = now_ms()
         return {"user_id": user_id, "c2c_seconds": seconds_left(mute.c2c_until, now),
                 "group_seconds": seconds_left(mute.group_until, now)}

@@ -6,6 +6,7 @@ by the writer and delivered like a message (``change`` events)."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import TYPE_CHECKING
 
 from tidings.domain.callbacks import Event
@@ -27,9 +28,17 @@ if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
 
 
-def _ack_repeated_change(future: asyncio.Future[Committed]) -> None:
-    """A repeated recall is not in the commit hook's batch: ack it here."""
-    if future.cancelled() or future.exception() is not None:
+def _settled_change(origin: AckTarget | None, future: asyncio.Future[Committed]) -> None:
+    """What the commit hook does not answer: a change refused after it was
+    handed on (the writer's refusal: not found, too late, not the sender's)
+    through ``origin.refused``, as a send's (issue 19: one done-callback per
+    change, the edge adds none), and a repeated recall's ack (it is not in
+    the hook's batch)."""
+    if future.cancelled():
+        return
+    if (exc := future.exception()) is not None:
+        if origin is not None:
+            origin.refused(exc)
         return
     committed = future.result()
     if committed.duplicate and committed.request.origin is not None:
@@ -118,5 +127,5 @@ class Changes:
             change.after_recall = not known or self._callbacks.wants(settings,
                                                                      Event.AFTER_RECALL)
         future = self._writer.submit(change)
-        future.add_done_callback(_ack_repeated_change)
+        future.add_done_callback(partial(_settled_change, change.origin))
         return future

@@ -21,10 +21,11 @@ class AckTarget(Protocol):
     def ack(self, committed: Committed) -> None: ...
 
     def refused(self, error: BaseException) -> None:
-        """A send handed on failed after all (its future's exception: the
-        writer's, the before-send lane's, a resend's first copy's): answer
-        it. Sending calls this itself, so the edge needs no callback of its
-        own on the future (issue 19); never after ``ack``."""
+        """A send or a change handed on failed after all (its future's
+        exception: the writer's, the before-send lane's, a resend's first
+        copy's): answer it. Sending and Changes call this themselves, so
+        the edge needs no callback of its own on the future (issue 19);
+        never after ``ack``."""
         ...
 
 

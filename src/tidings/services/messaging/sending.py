@@ -149,9 +149,9 @@ class Sending:
             return self._follow(first, key, origin)
         if self.writer is None:
             raise TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the server is starting")
-        if self.account_mutes is not None and imported is ImportMode.NONE:
-            self.account_mutes.check(sender.sdkappid, sender.user_id,
-                                     key.kind is ConversationKind.GROUP)
+        mutes = self.account_mutes
+        if mutes is not None and mutes.in_force and imported is ImportMode.NONE:
+            mutes.check(sender.sdkappid, sender.user_id, key.kind is ConversationKind.GROUP)
         if key.kind is ConversationKind.GROUP and not context.privileged:
             self.writer.precheck_send(key, sender.user_id)
         request = NewMessage(key, sender.user_id, client_msg_id, elements_json.decode(),
