@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Container, Iterable
+from functools import partial
 from typing import Any, Protocol
 
 from tidings.domain.ids import Identity
@@ -141,6 +142,29 @@ class LocalBus:
         if identity.sdkappid in self.relay_apps and self.relay is not None:
             count += self.relay(identity, encoded if encoded is not None else frame,
                                 conversation_id, seq, skip)
+        return count
+
+    def deliver_each(self, identities: Iterable[Identity], render: Callable[[str], bytes], *,
+                     conversation_id: int | None = None, seq: int = 0,
+                     skip: Subscriber | None = None) -> int:
+        """An entry rendered per viewer (a one-to-one message: each member
+        sees the conversation by the other's name) to every device of each
+        identity; how many devices got it. What ``deliver`` of
+        ``partial(render, user_id)`` does for each, in one call for all (the
+        commit hook's, per message: issue 19); rendered only for an identity
+        with a device here to get it."""
+        by_identity, count = self._by_identity, 0
+        for identity in identities:
+            user, encoded = identity.user_id, None
+            for sub in by_identity.get((identity.sdkappid, user), ()):
+                if sub is not skip:
+                    if encoded is None:
+                        encoded = render(user)
+                    sub.push(encoded, conversation_id, seq)
+                    count += 1
+            if identity.sdkappid in self.relay_apps and self.relay is not None:
+                count += self.relay(identity, partial(render, user) if encoded is None
+                                    else encoded, conversation_id, seq, skip)
         return count
 
     def deliver_many(self, sdkappid: int, users: Iterable[str], frame: bytes, *,

@@ -51,6 +51,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -288,6 +289,14 @@ class RedisBus(LocalBus):
             self._send(("publish", self._names.channel(node), message))
             count += len(self._remote.get(identity, {}).get(node, ()))
         return count
+
+    def deliver_each(self, identities: Iterable[Identity], render: Callable[[str], bytes], *,
+                     conversation_id: int | None = None, seq: int = 0,
+                     skip: Subscriber | None = None) -> int:
+        # Each through ``deliver``: the other nodes' frames and this node's order.
+        return sum(self.deliver(identity, partial(render, identity.user_id),
+                                conversation_id=conversation_id, seq=seq, skip=skip)
+                   for identity in identities)
 
     def deliver_many(self, sdkappid: int, users: Iterable[str], frame: bytes, *,
                      conversation_id: int | None = None, seq: int = 0,

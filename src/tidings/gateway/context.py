@@ -28,6 +28,10 @@ class OpContext(Subscriber, Protocol):
         """The logged-in identity (handlers run only after login)."""
         ...
 
+    # The same, read without a call (the send's hot path: issue 19); None
+    # only before login, when no handler but login's runs.
+    identity: Identity | None
+
     def reply(self, frame: bytes) -> None:
         """Queue a frame for this connection, whatever the delivery mode."""
         ...

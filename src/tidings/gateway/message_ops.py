@@ -6,6 +6,7 @@ the connection's delivery mode (gateway/session.py)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 from tidings import metrics
@@ -14,8 +15,18 @@ from tidings.domain.ids import Identity
 from tidings.domain.records import Committed
 from tidings.domain.requests import SendRequest
 from tidings.gateway.context import OpContext
-from tidings.gateway.ops import Handler, Stored, op, stored_op, timed_op
+from tidings.gateway.ops import (
+    Ack,
+    Handler,
+    Stored,
+    handed_on,
+    immediate_op,
+    op,
+    stored_op,
+    timed_op,
+)
 from tidings.protocol import ops
+from tidings.protocol.frames import RequestId
 from tidings.protocol.sends import SendData, parse_send
 from tidings.services.media import names_media
 from tidings.services.messaging import AckTarget
@@ -25,29 +36,30 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
     rt = ctx.runtime
     messaging = rt.messaging
 
-    def submit(me: Identity, r: SendData, origin: AckTarget,
-               elements: bytes) -> asyncio.Future[Committed]:
-        return messaging.submit(
-            me, r.conversation_id, r.client_msg_id, elements, r.cloud_custom_data,
-            origin=origin, context=ctx.send_context, mentions=r.mentions,
-            push=r.offline_push)
-
     async def send_prepared(me: Identity, r: SendData, origin: AckTarget,
                             elements: bytes) -> asyncio.Future[Committed]:
         prepared = await rt.media.prepare_for(me.sdkappid, me.user_id, elements)
         assert prepared is not None
-        return submit(me, r, origin, prepared)
+        return messaging.submit(
+            me, r.conversation_id, r.client_msg_id, prepared, r.cloud_custom_data,
+            origin, ctx.send_context, mentions=r.mentions, push=r.offline_push)
 
-    def send(me: Identity, r: SendData, origin: AckTarget) -> Stored:
-        # Only a message naming an upload waits for the store before the
-        # writer; the others are handed on at once (stored_op's ``now``),
-        # with no call between this one and the service's (issue 19).
+    def send(req_id: RequestId, data: dict[str, Any]) -> Awaitable[None] | None:
+        # From the frame's data to the writer's queue in this one function
+        # and the service's (no generic layer between: issue 19); the ack
+        # and a later refusal come through ``Ack``. Only a message naming an
+        # upload waits for the store before the writer.
+        r = parse_send(data)
+        me = ctx.identity
+        assert me is not None  # the session runs ops after login only
+        origin = Ack(ctx, req_id)
         elements = r.elements
         if names_media(elements):
-            return send_prepared(me, r, origin, elements)
-        return messaging.submit(
+            return handed_on(send_prepared(me, r, origin, elements))
+        messaging.submit(
             me, r.conversation_id, r.client_msg_id, elements, r.cloud_custom_data,
             origin, ctx.send_context, mentions=r.mentions, push=r.offline_push)
+        return None
 
     def recall(me: Identity, r: ops.RecallData, origin: AckTarget) -> Stored:
         return messaging.submit_change(me, r.conversation_id, r.seq, EntryKind.RECALL,
@@ -74,7 +86,7 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
     return {
         # parse_send: plain text sends skip pydantic (protocol/sends.py).
         # Sending answers a send's later refusal (AckTarget.refused).
-        "send": stored_op(ctx, SendRequest, send, parse=parse_send),
+        "send": immediate_op(SendRequest, send),
         "recall": stored_op(ctx, ops.RecallData, recall),
         "edit": stored_op(ctx, ops.EditData, edit),
         "history": timed_op(ctx, ops.HistoryData, history, metrics.HISTORY_LATENCY.observe),

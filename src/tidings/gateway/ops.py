@@ -16,7 +16,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -28,13 +28,11 @@ from tidings.gateway.context import OpContext
 from tidings.protocol import frames
 from tidings.protocol.frames import RequestId
 from tidings.protocol.ops import Empty
-from tidings.protocol.views import ack_view
 from tidings.services.messaging import AckTarget
 
 Handler = Callable[[RequestId, dict[str, Any]], Awaitable[None]]
 
 M = TypeVar("M", bound=BaseModel)
-R = TypeVar("R")
 
 
 def _validating(model: type[BaseModel], handle: Handler) -> Handler:
@@ -113,7 +111,7 @@ class Ack:
         self.started = time.perf_counter()
 
     def ack(self, committed: Committed) -> None:
-        self.device.reply(frames.ok(self.req_id, ack_view(committed)))
+        self.device.reply(frames.ack(self.req_id, committed))
         _ACK_LATENCY(time.perf_counter() - self.started)
 
     def refused(self, error: BaseException) -> None:
@@ -155,32 +153,34 @@ Stored = asyncio.Future[Committed] | Awaitable[asyncio.Future[Committed]]
 Immediate = Callable[[RequestId, dict[str, Any]], Awaitable[None] | None]
 
 
-def stored_op(ctx: OpContext, model: type[BaseModel],
-              run: Callable[[Identity, R, AckTarget], Stored],
-              ack: Callable[[OpContext, RequestId], AckTarget] = Ack,
-              parse: Callable[[dict[str, Any]], R] | None = None) -> Handler:
-    """The handler of a write that the writer answers (send, recall, edit):
-    parses the frame's data as ``model`` (with ``parse`` when given: one that
-    checks as ``model`` does, for a cheaper result) and calls ``run`` as the
-    logged-in user with the ack target for this request (``ack``: ``Ack``
-    unless the answer needs another shape); ``run`` hands the write to a
-    service and returns the write's future, which is not awaited: the next
-    frame is read while this one commits. The service answers through the
-    ack target: its ack in order with the live frames of its commit, or a
-    later failure through ``refused`` (AckTarget), so the future needs no
-    callback of ours.
+def stored_op(ctx: OpContext, model: type[M], run: Callable[[Identity, M, AckTarget], Stored],
+              ack: Callable[[OpContext, RequestId], AckTarget] = Ack) -> Handler:
+    """The handler of a write that the writer answers (recall, edit, a
+    linked identity's send; message_ops' plain ``send`` does the same in
+    one function): parses the frame's data as ``model`` and calls ``run``
+    as the logged-in user with the ack target for
+    this request (``ack``: ``Ack`` unless the answer needs another shape);
+    ``run`` hands the write to a service and returns the write's future,
+    which is not awaited: the next frame is read while this one commits.
+    The service answers through the ack target: its ack in order with the
+    live frames of its commit, or a later failure through ``refused``
+    (AckTarget), so the future needs no callback of ours."""
 
-    The handler's ``now`` does that without a task or an await when ``run``
-    hands the write on at once (a message without uploads): no task and no
-    coroutine per message (issue 19, bench/README.md "the event loop's cost
-    per message")."""
-
-    read = parse if parse is not None else cast(Callable[[dict[str, Any]], R],
-                                                 model.model_validate)
+    read = model.model_validate
 
     def now(req_id: RequestId, data: dict[str, Any]) -> Awaitable[None] | None:
         submitted = run(ctx.me(), read(data), ack(ctx, req_id))
-        return None if isinstance(submitted, asyncio.Future) else _handed_on(submitted)
+        return None if isinstance(submitted, asyncio.Future) else handed_on(submitted)
+
+    return immediate_op(model, now)
+
+
+def immediate_op(model: type[BaseModel], now: Immediate) -> Handler:
+    """The handler whose frame ``now`` handles as far as it goes without
+    waiting: None when it is done, else what is left to await. The session
+    calls the handler's ``now`` itself: a write handed on at once (a message
+    without uploads) takes no task and no coroutine (issue 19,
+    bench/README.md "the event loop's cost per message")."""
 
     async def handle(req_id: RequestId, data: dict[str, Any]) -> None:
         rest = now(req_id, data)
@@ -191,7 +191,7 @@ def stored_op(ctx: OpContext, model: type[BaseModel],
     return _validating(model, handle)
 
 
-async def _handed_on(submitted: Awaitable[asyncio.Future[Committed]]) -> None:
+async def handed_on(submitted: Awaitable[asyncio.Future[Committed]]) -> None:
     """What is left of a write that first reads something (a message naming
     an upload, an edit): its failures until it is handed on are the frame's."""
     await submitted

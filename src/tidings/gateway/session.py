@@ -354,7 +354,11 @@ class Session:
                     return  # already in the sync answer
                 # Frames come in seq order: nothing older can follow.
                 del self._covered[conversation_id]
-            self.reply(frame)
+            # ``reply``'s way straight to the socket, here: a call less per
+            # live frame (issue 19); ``reply`` queues it otherwise.
+            if (self._out or self._sending or self._closed
+                    or not self._transport.send_now(frame)):
+                self.reply(frame)
         elif self._mode is Mode.SYNCING:
             self._held.append((conversation_id, seq, frame))
             if len(self._held) > self._settings.outbound_queue_limit:

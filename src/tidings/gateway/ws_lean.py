@@ -61,17 +61,16 @@ class _Server:
         # The connections with frames held for this turn of the loop.
         self.corked: list[LeanWebSocket] | None = None
 
-    def cork(self, connection: LeanWebSocket) -> None:
-        corked = self.corked
-        if corked is None:
-            corked = self.corked = []
-            self.loop.call_soon(self.uncork)
-        corked.append(connection)
-
     def uncork(self) -> None:
+        """The end of a turn of the loop that held frames: each connection's
+        in one write (``LeanWebSocket.flush``, inline: a call less per
+        connection and turn, issue 19)."""
         corked, self.corked = self.corked, None
         for connection in corked or ():
-            connection.flush()
+            pending, connection._pending = connection._pending, None
+            transport = connection._transport
+            if pending and not connection._lost and not transport.is_closing():
+                transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
 
 class LeanWebSocket(asyncio.Protocol):
@@ -139,7 +138,13 @@ class LeanWebSocket(asyncio.Protocol):
         pending = self._pending
         if pending is None:
             pending = self._pending = []
-            self._server.cork(self)
+            # Corked: flushed by the server's ``uncork`` at the turn's end.
+            server = self._server
+            corked = server.corked
+            if corked is None:
+                corked = server.corked = []
+                server.loop.call_soon(server.uncork)
+            corked.append(self)
         # The header inline for most frames (a call less per frame).
         n = len(frame)
         pending.append(TEXT_HEADS[n] + frame if n < TEXT_HEADS_BELOW
@@ -177,7 +182,19 @@ class LeanWebSocket(asyncio.Protocol):
         reader = self._reader
         for opcode, payload in reader.feed(data):
             if opcode <= ws_frames.BINARY:
-                self._queue(payload)
+                if self._runner is None and not self._close_sent and not self._ended:
+                    # Nothing waits before this frame: the session handles it
+                    # now, as far as it goes without waiting (a send, to the
+                    # writer): no task, task step and coroutine chain per
+                    # frame, and no call between (issue 19); only an op that
+                    # waits gets a task, for what is left of it.
+                    session = self._session
+                    assert session is not None
+                    rest = session.take(payload)
+                    if rest is not None:
+                        self._run_soon(rest)
+                else:
+                    self._queue(payload)
             elif opcode == ws_frames.PING:
                 if not self._close_sent:
                     self.flush()
@@ -249,19 +266,10 @@ class LeanWebSocket(asyncio.Protocol):
     # -- frames to the session, in order -------------------------------------------
 
     def _queue(self, raw: str | bytes) -> None:
+        """A frame read while an earlier one still waits (``data_received``
+        hands the others to the session itself)."""
         if self._close_sent or self._ended:
             return  # past our close: read on until the peer's close reply
-        if self._runner is None:
-            # Nothing waits before this frame: the session handles it now,
-            # as far as it goes without waiting (a send, to the writer): no
-            # task, task step and coroutine chain per frame (issue 19);
-            # only an op that waits gets a task, for what is left of it.
-            session = self._session
-            assert session is not None
-            rest = session.take(raw)
-            if rest is not None:
-                self._run_soon(rest)
-            return
         inbox = self._inbox
         if inbox is None:
             inbox = self._inbox = deque()

@@ -16,9 +16,9 @@ import orjson
 from pydantic import ValidationError
 
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.records import StoredMessage
+from tidings.domain.records import Committed, StoredMessage
 from tidings.protocol.events import EventName
-from tidings.protocol.views import message_view
+from tidings.protocol.views import ack_view, message_view
 
 RequestId = str | int | None
 MAX_REQUEST_ID = 64
@@ -99,6 +99,12 @@ class FrameError(Exception):
 
 def ok(req_id: RequestId, data: Any) -> bytes:
     return orjson.dumps({"re": req_id, "ok": True, "data": data})
+
+
+def ack(req_id: RequestId, committed: Committed) -> bytes:
+    """A write's answer once stored: the bytes of ``ok(req_id,
+    ack_view(committed))`` in one call, not two (one per message: issue 19)."""
+    return orjson.dumps({"re": req_id, "ok": True, "data": ack_view(committed)})
 
 
 def fail(req_id: RequestId, error: TidingsError) -> bytes:

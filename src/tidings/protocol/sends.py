@@ -52,55 +52,43 @@ class SendData:
 
 def parse_send(data: dict[str, Any]) -> SendData:
     """A ``send``'s data, checked as ``SendRequest`` checks it (raises its
-    ValidationError for anything it refuses)."""
-    fast = _plain(data)
-    if fast is not None:
-        return fast
-    r = SendRequest.model_validate(data)
-    return SendData(r.conversation_id, r.client_msg_id, r.elements_json(),
-                    r.cloud_custom_data, r.mentions, r.offline_push)
+    ValidationError for anything it refuses).
 
-
-def _plain(data: dict[str, Any]) -> SendData | None:
-    """The send when it is plainly valid (text elements only, no push
-    options), else None: pydantic decides. ``type(x) is str``: strict mode
-    takes no other type, and a str subclass is left to pydantic."""
-    if not _FIELDS.issuperset(data):
-        return None
+    The plain send (text elements only, no push options) is read here, in
+    this one function (it runs for every message: issue 19); anything else
+    goes to pydantic. ``type(x) is str``: strict mode takes no other type,
+    and a str subclass is left to pydantic. The text elements are written
+    in TextElement's field order (type, text): the client's own dicts as
+    they are when their keys come in that order (the usual case)."""
     conversation_id = data.get("conversation_id")
     client_msg_id = data.get("client_msg_id")
     custom = data.get("cloud_custom_data", "")
     mentions = data.get("mentions", [])
-    if (type(conversation_id) is not str or len(conversation_id) > _MAX_CONVERSATION_ID
-            or type(client_msg_id) is not str
-            or not 0 < len(client_msg_id) <= _MAX_CLIENT_MSG_ID
-            or type(custom) is not str or data.get("offline_push") is not None
-            or type(mentions) is not list or len(mentions) > _MAX_MENTIONS
-            or (mentions and not all(type(m) is str for m in mentions))):
-        return None
-    elements = _text_elements(data.get("elements"))
-    if elements is None:
-        return None
-    return SendData(conversation_id, client_msg_id, elements, custom, mentions, None)
-
-
-def _text_elements(elements: Any) -> bytes | None:
-    """The stored JSON of a list of text elements, in TextElement's field
-    order (type, text); None for anything else. The client's own dicts are
-    written as they are when their keys come in that order (the usual case)."""
-    if type(elements) is not list or not 0 < len(elements) <= MAX_ELEMENTS:
-        return None
-    reordered = False
-    for element in elements:
-        if type(element) is not dict or len(element) != 2:
-            return None
-        text = element.get("text")
-        if element.get("type") != "text" or type(text) is not str or not text:
-            return None
-        reordered = reordered or next(iter(element)) != "type"
-    if reordered:
-        elements = [{"type": "text", "text": e["text"]} for e in elements]
-    try:
-        return orjson.dumps(elements)
-    except orjson.JSONEncodeError:  # a lone surrogate: pydantic words the refusal
-        return None
+    elements = data.get("elements")
+    if (_FIELDS.issuperset(data)
+            and type(conversation_id) is str and len(conversation_id) <= _MAX_CONVERSATION_ID
+            and type(client_msg_id) is str and 0 < len(client_msg_id) <= _MAX_CLIENT_MSG_ID
+            and type(custom) is str and data.get("offline_push") is None
+            and type(mentions) is list and len(mentions) <= _MAX_MENTIONS
+            and (not mentions or all(type(m) is str for m in mentions))
+            and type(elements) is list and 0 < len(elements) <= MAX_ELEMENTS):
+        reordered = False
+        for element in elements:
+            if type(element) is not dict or len(element) != 2:
+                break
+            text = element.get("text")
+            if element.get("type") != "text" or type(text) is not str or not text:
+                break
+            reordered = reordered or next(iter(element)) != "type"
+        else:
+            if reordered:
+                elements = [{"type": "text", "text": e["text"]} for e in elements]
+            try:
+                stored = orjson.dumps(elements)
+            except orjson.JSONEncodeError:  # a lone surrogate: pydantic words the refusal
+                stored = None
+            if stored is not None:
+                return SendData(conversation_id, client_msg_id, stored, custom, mentions, None)
+    r = SendRequest.model_validate(data)
+    return SendData(r.conversation_id, r.client_msg_id, r.elements_json(),
+                    r.cloud_custom_data, r.mentions, r.offline_push)

@@ -69,15 +69,12 @@ class Delivery:
             if committed.recipients is not None:
                 reached = self._fan_out(msg, committed.recipients, skip)
             else:
-                render = _change_frame if msg.kind else message_event
-                reached = 0
                 members = self._members.get(msg.conversation_id)
                 if members is None:
                     members = self._identities(msg.conversation_id, msg.key)
-                for member in members:
-                    reached += self._bus.deliver(
-                        member, partial(render, msg, member.user_id),
-                        conversation_id=msg.conversation_id, seq=msg.seq, skip=skip)
+                reached = self._bus.deliver_each(
+                    members, partial(_change_frame if msg.kind else message_event, msg),
+                    conversation_id=msg.conversation_id, seq=msg.seq, skip=skip)
             frames[msg.kind] = frames.get(msg.kind, 0) + reached
         if after_send and self._callbacks is not None:
             self._callbacks.wake()
