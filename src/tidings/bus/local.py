@@ -171,11 +171,18 @@ class LocalBus:
                      conversation_id: int | None = None, seq: int = 0,
                      skip: Subscriber | None = None) -> int:
         """One frame (a group's entry) to every device of many identities of
-        one app; how many devices got it."""
-        deliver, count = self.deliver, 0
+        one app; how many devices got it. The lookups here, by plain values:
+        no ``Identity`` built and no ``deliver`` called per member, only for
+        the relay of an app with links (issue 19)."""
+        by_identity, count = self._by_identity, 0
+        relay = self.relay if sdkappid in self.relay_apps else None
         for user in users:
-            count += deliver(Identity(sdkappid, user), frame, conversation_id=conversation_id,
-                             seq=seq, skip=skip)
+            for sub in by_identity.get((sdkappid, user), ()):
+                if sub is not skip:
+                    sub.push(frame, conversation_id, seq)
+                    count += 1
+            if relay is not None:
+                count += relay(Identity(sdkappid, user), frame, conversation_id, seq, skip)
         return count
 
     def set_away(self, identity: Identity, subscriber: Subscriber, away: bool) -> None:

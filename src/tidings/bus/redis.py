@@ -361,13 +361,12 @@ class RedisBus(LocalBus):
                    conversation_id: int | None, seq: int, skip: Subscriber | None) -> int:
         """One frame for this node's devices of several identities (one
         entry of a conversation: one place in its order)."""
-        local = super().deliver
         count = [0]
 
         def hand() -> None:
-            for user in users:
-                count[0] += local(Identity(sdkappid, user), frame,
-                                  conversation_id=conversation_id, seq=seq, skip=skip)
+            count[0] = LocalBus.deliver_many(self, sdkappid, users, frame,
+                                             conversation_id=conversation_id, seq=seq,
+                                             skip=skip)
 
         if conversation_id is None or not seq:
             hand()
