@@ -2,7 +2,8 @@
 shape of a handler, and the helpers that build one from a request model and a
 call to a service. ``op`` is the usual one; its siblings are for the few ops
 that need more: ``stored_op`` for a write whose ack comes from the writer
-(send, recall, edit), ``public_op`` for an op allowed before login (ping),
+(recall, edit; a plain ``send`` is message_ops' own ``immediate_op``),
+``public_op`` for an op allowed before login (ping),
 ``answering_op`` for an op that answers by itself because what it does after
 the answer matters (login, sync), ``heard`` for a frame that is only heard
 (pong).
