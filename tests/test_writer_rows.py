@@ -74,6 +74,23 @@ def recorded_writer(db: Database) -> tuple[MessageWriter, Recorder]:
     return writer, recorder
 
 
+def traced_writer(db: Database) -> tuple[MessageWriter, Recorder, list[str]]:
+    """A started writer with the outbox's, push's and the recorder's rows
+    (no later work: the statements are the batches'), and on SQLite every
+    statement its batch thread runs, as traced (a line per row of an
+    ``executemany``)."""
+    statements: list[str] = []
+    if db.batch is not None:
+        event.listen(db.batch.engine, "connect",
+                     lambda c, r: c.set_trace_callback(statements.append))
+    recorder = Recorder()
+    writer = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
+    writer.register(OutboxRows(db), recorder)
+    PushJobRows(db, lambda app: True).attach(writer)
+    writer.start()
+    return writer, recorder, statements
+
+
 async def counts(db: Database) -> dict[str, int]:
     async with db.reader.connect() as conn:
         return {table: (await conn.execute(text(
@@ -230,18 +247,10 @@ async def test_a_resend_among_new_sends_gets_its_first_ack_and_the_rest_their_se
 async def test_a_lone_send_writes_its_row_its_counters_and_its_read_cursor_only(
         db: Database) -> None:
     # A batch of one send to a conversation in memory (the usual batch
-    # below saturation) takes the lone way (MessageWriter._write_lone): its
+    # below saturation) takes the known way (MessageWriter._write_known): its
     # resend, its history import and the long way's first message must
     # leave the same rows and counters as a batch of many would.
-    statements: list[str] = []
-    if db.batch is not None:  # SQLite: every statement of the batch thread
-        event.listen(db.batch.engine, "connect",
-                     lambda c, r: c.set_trace_callback(statements.append))
-    recorder = Recorder()
-    writer = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
-    writer.register(OutboxRows(db), recorder)  # no later work: the statements are the batch's
-    PushJobRows(db, lambda app: True).attach(writer)
-    writer.start()
+    writer, recorder, statements = traced_writer(db)
     try:
         assert (await writer.submit(text_message("m0", "makes the conversation"))
                 ).message.seq == 1
@@ -283,14 +292,7 @@ async def test_a_batch_of_sends_to_several_conversations_writes_each_table_once(
     # MessageWriter._write_known, whatever its size): one statement per
     # table for the whole batch, each conversation's counters once, every
     # sender's read cursor moved to its own last message.
-    statements: list[str] = []
-    if db.batch is not None:  # SQLite: every statement of the batch thread
-        event.listen(db.batch.engine, "connect",
-                     lambda c, r: c.set_trace_callback(statements.append))
-    recorder = Recorder()
-    writer = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
-    writer.register(OutboxRows(db), recorder)
-    writer.start()
+    writer, recorder, statements = traced_writer(db)
     carol = ConversationKey(APP, ConversationKind.C2C, "alice", "carol")
     try:
         await writer.submit(text_message("k0", "makes the conversation"))
