@@ -15,7 +15,7 @@ are written once per batch, then the conversations' counters.
 A batch of sends to conversations in memory on SQLite (the usual batch, at
 any rate) takes the known way (``_write_known``): the short way's steps
 without the long way's lists, sets, load and answers' lookup (~3 us of ~20
-of a lone batch's work, bench/README.md perf-lone; ~2.5 us of ~16 a
+of a lone batch's work, bench/README.md perf-lone; ~1-2.5 us of ~14-16 a
 message of a batch of 200, perf-batch).
 
 Between batches, when no request waits, the features' work that follows
