@@ -27,6 +27,7 @@ import json
 import os
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -46,20 +47,52 @@ from tidings.store.writer import MessageWriter
 APP = 1400000001
 
 
-async def setup(url: str) -> tuple[Database, MessageWriter, ConversationKey]:
+async def setup(url: str, convs: int
+                ) -> tuple[Database, MessageWriter, list[ConversationKey]]:
     db = open_database(url)
     await migrate(db)
     writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
     writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db))
     attach_push(writer, PushJobRows(db, lambda app: True))
     writer.start()
-    key = c2c_key(APP, "s0", "p0")
-    await writer.submit(NewMessage(key, "s0", "warm", "[]", ""))  # the conversation, in memory
+    keys = [c2c_key(APP, f"s{i}", f"p{i}") for i in range(convs)]
+    for i, key in enumerate(keys):  # the conversations, in memory
+        await writer.submit(NewMessage(key, f"s{i}", "warm", "[]", ""))
     writer._later.clear()  # the search step stays out of the figures
     await writer.stop()
     assert db.batch is not None, "SQLite's"
     await db.batch.close()  # its connection: this thread takes one of its own
-    return db, writer, key
+    return db, writer, keys
+
+
+class TimedCursor:
+    """The driver's cursor with each call's thread CPU added up by statement
+    (its first words)."""
+
+    def __init__(self, cursor: Any, spent: dict[str, int]) -> None:
+        self._cursor = cursor
+        self._spent = spent
+
+    def _timed(self, how: str, sql: str, params: Any) -> Any:
+        t0 = time.thread_time_ns()
+        try:
+            return getattr(self._cursor, how)(sql, params)
+        finally:
+            name = " ".join(sql.split()[:3])
+            self._spent[name] = self._spent.get(name, 0) + time.thread_time_ns() - t0
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        return self._timed("execute", sql, params)
+
+    def executemany(self, sql: str, params: Any) -> Any:
+        return self._timed("executemany", sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+def page_size(raw: Any) -> int:
+    return int(raw.execute("PRAGMA page_size").fetchone()[0])
 
 
 def stats(xs: list[int], skip: int) -> dict[str, float]:
@@ -69,37 +102,63 @@ def stats(xs: list[int], skip: int) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace, tmp: str) -> dict[str, Any]:
-    db, writer, key = asyncio.run(setup(f"sqlite+aiosqlite:///{tmp}/lone.db"))
+    db, writer, keys = asyncio.run(setup(f"sqlite+aiosqlite:///{tmp}/lone.db", args.convs))
     assert db.batch is not None
     conn = db.batch.engine.connect()
     raw = conn.connection.driver_connection
     assert raw is not None
     raw.execute("PRAGMA synchronous=OFF")
+    raw.execute("PRAGMA wal_autocheckpoint=0")  # the log only grows: its frames counted
     begin = raw.cursor()
     body = orjson.dumps([{"type": "text", "text": "see you at the station at noon"}]).decode()
-    batches = [[NewMessage(key, "s0", f"m{i}", body, "")] for i in range(args.messages)]
+    n_convs = len(keys)
+    batches = [[NewMessage(keys[i % n_convs], f"s{i % n_convs}", f"m{i}", body, "")
+                for i in range(start, start + args.batch)]
+               for start in range(0, args.messages, args.batch)]
     work: list[int] = []
     whole: list[int] = []
-    for batch in batches:
+    spent: dict[str, int] = {}
+    skip = len(batches) // 5
+    wal = Path(f"{tmp}/lone.db-wal")
+    for n, batch in enumerate(batches):
+        if n == skip:
+            spent.clear()
+            wal_from = wal.stat().st_size
         t0 = time.thread_time_ns()
         begin.execute("BEGIN IMMEDIATE")
         t1 = time.thread_time_ns()
-        writer._commit_in(conn, batch, now_ms(), True)
+        if args.split:
+            cursor = TimedCursor(conn.connection.cursor(), spent)
+            writer._write_batch(conn, cursor, batch, now_ms(), True)  # type: ignore[arg-type]
+            cursor.close()
+        else:
+            writer._commit_in(conn, batch, now_ms(), True)
         t2 = time.thread_time_ns()
         raw.commit()
         t3 = time.thread_time_ns()
-        work.append(t2 - t1)
-        whole.append(t3 - t0)
+        work.append((t2 - t1) // args.batch)
+        whole.append((t3 - t0) // args.batch)
+        spent["COMMIT"] = spent.get("COMMIT", 0) + t3 - t2
+    # WAL frames (a page and its 24-byte header) each commit wrote.
+    frames = (wal.stat().st_size - wal_from) / (page_size(raw) + 24) / (len(batches) - skip)
     conn.close()
     asyncio.run(db.dispose())
-    skip = args.messages // 5
-    return {"messages": args.messages, "work_us": stats(work, skip),
-            "begin_to_commit_us": stats(whole, skip)}
+    out: dict[str, Any] = {"messages": args.messages, "batch": args.batch, "convs": n_convs,
+                           "work_us": stats(work, skip), "begin_to_commit_us": stats(whole, skip),
+                           "wal_frames_per_batch": round(frames, 2)}
+    if args.split:
+        counted = (len(batches) - skip) * args.batch
+        out["split_us_per_msg"] = {k: round(v / counted / 1000, 2)
+                                   for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--batch", type=int, default=1, help="messages per batch")
+    parser.add_argument("--convs", type=int, default=1, help="conversations the batches cover")
+    parser.add_argument("--split", action="store_true", help="the driver's calls timed")
     parser.add_argument("--cpu", type=int, default=0, help="pin this process to this CPU")
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.cpu})

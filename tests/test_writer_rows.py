@@ -74,6 +74,23 @@ def recorded_writer(db: Database) -> tuple[MessageWriter, Recorder]:
     return writer, recorder
 
 
+def traced_writer(db: Database) -> tuple[MessageWriter, Recorder, list[str]]:
+    """A started writer with the outbox's, push's and the recorder's rows
+    (no later work: the statements are the batches'), and on SQLite every
+    statement its batch thread runs, as traced (a line per row of an
+    ``executemany``)."""
+    statements: list[str] = []
+    if db.batch is not None:
+        event.listen(db.batch.engine, "connect",
+                     lambda c, r: c.set_trace_callback(statements.append))
+    recorder = Recorder()
+    writer = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
+    writer.register(OutboxRows(db), recorder)
+    PushJobRows(db, lambda app: True).attach(writer)
+    writer.start()
+    return writer, recorder, statements
+
+
 async def counts(db: Database) -> dict[str, int]:
     async with db.reader.connect() as conn:
         return {table: (await conn.execute(text(
@@ -230,18 +247,10 @@ async def test_a_resend_among_new_sends_gets_its_first_ack_and_the_rest_their_se
 async def test_a_lone_send_writes_its_row_its_counters_and_its_read_cursor_only(
         db: Database) -> None:
     # A batch of one send to a conversation in memory (the usual batch
-    # below saturation) takes the lone way (MessageWriter._write_lone): its
+    # below saturation) takes the known way (MessageWriter._write_known): its
     # resend, its history import and the long way's first message must
     # leave the same rows and counters as a batch of many would.
-    statements: list[str] = []
-    if db.batch is not None:  # SQLite: every statement of the batch thread
-        event.listen(db.batch.engine, "connect",
-                     lambda c, r: c.set_trace_callback(statements.append))
-    recorder = Recorder()
-    writer = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
-    writer.register(OutboxRows(db), recorder)  # no later work: the statements are the batch's
-    PushJobRows(db, lambda app: True).attach(writer)
-    writer.start()
+    writer, recorder, statements = traced_writer(db)
     try:
         assert (await writer.submit(text_message("m0", "makes the conversation"))
                 ).message.seq == 1
@@ -273,5 +282,58 @@ async def test_a_lone_send_writes_its_row_its_counters_and_its_read_cursor_only(
                 " WHERE c.sdkappid = :app AND c.b = 'bob' AND m.user_id = 'alice'"),
                 {"app": APP})).one()
         assert tuple(conv) == (4, 4, 3, 4, 3)
+    finally:
+        await writer.stop()
+
+
+async def test_a_batch_of_sends_to_several_conversations_writes_each_table_once(
+        db: Database) -> None:
+    # A batch of sends to conversations in memory (on SQLite the known way,
+    # MessageWriter._write_known, whatever its size): one statement per
+    # table for the whole batch, each conversation's counters once, every
+    # sender's read cursor moved to its own last message.
+    writer, recorder, statements = traced_writer(db)
+    carol = ConversationKey(APP, ConversationKind.C2C, "alice", "carol")
+    try:
+        await writer.submit(text_message("k0", "makes the conversation"))
+        await writer.submit(NewMessage(carol, "carol", "c0", "[]", ""))
+        statements.clear()
+        recorder.calls.clear()
+        sends = [text_message("k1", "one"), NewMessage(carol, "alice", "c1", "[]", ""),
+                 NewMessage(KEY, "bob", "k2", "[]", ""), text_message("k3", "three"),
+                 NewMessage(carol, "carol", "c2", "[]", "")]
+        futures = [writer.submit(r) for r in sends]
+        done = [await f for f in futures]
+        assert [(d.duplicate, d.message.key, d.message.seq, d.message.sender) for d in done] == [
+            (False, KEY, 2, "alice"), (False, carol, 2, "alice"), (False, KEY, 3, "bob"),
+            (False, KEY, 4, "alice"), (False, carol, 3, "carol")]
+        assert recorder.calls == [("message", "k1", 2), ("message", "c1", 2),
+                                  ("message", "k2", 3), ("message", "k3", 4),
+                                  ("message", "c2", 3), ("flush",)]
+        if db.batch is not None:
+            # The trace has a line per row of an executemany: runs of each.
+            runs: list[list[object]] = []
+            for line in statements:
+                words = " ".join(line.split()[:3])
+                if runs and runs[-1][0] == words:
+                    runs[-1][1] = int(str(runs[-1][1])) + 1
+                else:
+                    runs.append([words, 1])
+            assert runs == [
+                ["BEGIN IMMEDIATE", 1], ["INSERT INTO messages", 5],
+                ["INSERT INTO callback_outbox", 2], ["UPDATE conversations SET", 2],
+                ["UPDATE conversation_members SET", 4], ["COMMIT", 1]]
+        async with db.reader.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT c.b, c.last_seq, c.last_message_seq, c.last_msg_no, m.user_id,"
+                " m.read_seq, m.read_msg_no FROM conversations c"
+                " JOIN conversation_members m ON m.conversation_id = c.id"
+                " WHERE c.sdkappid = :app ORDER BY c.b, m.user_id"), {"app": APP})).all()
+        assert [tuple(row) for row in rows] == [
+            ("bob", 4, 4, 4, "alice", 4, 4), ("bob", 4, 4, 4, "bob", 3, 3),
+            ("carol", 3, 3, 3, "alice", 2, 2), ("carol", 3, 3, 3, "carol", 3, 3)]
+        # The next batch starts from the counters the known way left.
+        assert (await writer.submit(NewMessage(carol, "alice", "c3", "[]", ""))
+                ).message.seq == 4
     finally:
         await writer.stop()

@@ -131,7 +131,14 @@ def valid_media_id(media_id: str) -> bool:
 def media_ids(elements_json: str | bytes) -> tuple[str, ...]:
     """The upload ids a message's elements name, in order, without repeats.
     Most messages name none: they are told apart without parsing."""
-    probe = elements_json if isinstance(elements_json, bytes) else elements_json.encode()
+    if isinstance(elements_json, str):
+        # Asked before the encode (ASCII: the same answer in either form):
+        # the writer asks it of every message it stores.
+        if 'media_id":"' not in elements_json:
+            return ()
+        probe = elements_json.encode()
+    else:
+        probe = elements_json
     if b'media_id":"' not in probe or probe.count(b'media_id":""') == probe.count(
             b'media_id":"'):
         return ()

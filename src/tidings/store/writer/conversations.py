@@ -11,7 +11,7 @@ change."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import DBAPICursor
@@ -20,6 +20,7 @@ from tidings.domain import group_rights
 from tidings.domain.clock import now_ms
 from tidings.domain.groups import GroupState
 from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.domain.records import NewMessage, Request
 from tidings.store.engine import Database
 from tidings.store.groups import load_state
 
@@ -51,7 +52,9 @@ class Conversations:
 
     def __init__(self, db: Database) -> None:
         self._by_key: dict[ConversationKey, Conv] = {}
-        self._touched: dict[int, Conv] = {}
+        # The batch's advanced conversations, by id: one dict object for the
+        # writer's life (message rows add to it per message, without a call).
+        self.touched: dict[int, Conv] = {}
         self._advance_sql = db.driver_sql(
             "UPDATE conversations SET last_seq = ?, last_time = ?, last_message_seq = ?,"
             " last_msg_no = ? WHERE id = ?")
@@ -71,6 +74,21 @@ class Conversations:
     def get(self, key: ConversationKey) -> Conv | None:
         return self._by_key.get(key)
 
+    def known(self, requests: Sequence[Request]) -> list[Conv] | None:
+        """The conversations of a batch that may take the short way, in the
+        requests' order; None when it needs the long way (not only sends, a
+        conversation not in memory, a group without its state)."""
+        by_key = self._by_key
+        convs = []
+        for r in requests:
+            if not isinstance(r, NewMessage):
+                return None
+            conv = by_key.get(r.key)
+            if conv is None or (conv.group is None and r.key.kind is ConversationKind.GROUP):
+                return None
+            convs.append(conv)
+        return convs
+
     def __getitem__(self, key: ConversationKey) -> Conv:
         return self._by_key[key]
 
@@ -83,23 +101,24 @@ class Conversations:
         database): it is read again when next needed."""
         conv = self._by_key.pop(key, None)
         if conv is not None:
-            self._touched.pop(conv.id, None)
+            self.touched.pop(conv.id, None)
 
     def touch(self, conv: Conv) -> None:
         """``conv``'s counters moved in this batch."""
-        self._touched[conv.id] = conv
+        self.touched[conv.id] = conv
 
     def write_back(self, cursor: DBAPICursor) -> None:
         """Write the counters of the conversations the batch advanced."""
-        if self._touched:
-            touched, self._touched = self._touched, {}
-            cursor.executemany(self._advance_sql, [
-                (c.last_seq, c.last_time, c.last_message_seq, c.last_msg_no, c.id)
-                for c in touched.values()])
+        touched = self.touched
+        if touched:
+            params = [(c.last_seq, c.last_time, c.last_message_seq, c.last_msg_no, c.id)
+                      for c in touched.values()]
+            touched.clear()
+            cursor.executemany(self._advance_sql, params)
 
     def discard(self) -> None:
         """The batch failed (its conversations are forgotten by the writer)."""
-        self._touched = {}
+        self.touched.clear()
 
     def load(self, conn: Connection, create: set[ConversationKey],
              lookup: set[ConversationKey], now: int) -> None:

@@ -31,6 +31,7 @@ class MessageRows:
     def __init__(self, db: Database, conversations: Conversations) -> None:
         self._db = db
         self._conversations = conversations
+        self._touched = conversations.touched
         self._dedup_cache: dict[int, str] = {}
         self._insert_sql = db.driver_sql(
             "INSERT INTO messages (conversation_id, seq, sdkappid, sender, client_msg_id,"
@@ -96,7 +97,7 @@ class MessageRows:
         # A message makes its one-to-one conversation (Conversations.load).
         assert conv is not None
         conv.last_seq = seq = conv.last_seq + 1
-        self._conversations.touch(conv)
+        self._touched[conv.id] = conv  # Conversations.touch, without the call
         at = now if r.time is None else r.time
         if r.imported is not ImportMode.HISTORY:
             conv.last_msg_no += 1

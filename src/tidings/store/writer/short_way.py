@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tidings.domain.ids import ConversationKind
-from tidings.domain.records import NewMessage, Request
+from tidings.domain.records import Request
 from tidings.store.writer.conversations import Conv, Conversations
 
 
@@ -32,10 +31,15 @@ class Gate:
         self.seqs: dict[int, int] = {}
         self._saved: list[tuple[Conv, int, int, int]] = []
 
-    def add(self, conv: Conv) -> None:
-        if conv.id not in self.seqs:
-            self.seqs[conv.id] = conv.last_seq
-            self._saved.append((conv, conv.last_message_seq, conv.last_msg_no, conv.last_time))
+    @classmethod
+    def of(cls, convs: Sequence[Conv]) -> Gate:
+        gate = cls()
+        seqs, saved = gate.seqs, gate._saved
+        for conv in convs:
+            if conv.id not in seqs:
+                seqs[conv.id] = conv.last_seq
+                saved.append((conv, conv.last_message_seq, conv.last_msg_no, conv.last_time))
+        return gate
 
     def restore(self) -> None:
         """The counters as before the failed short way (the long way then
@@ -46,27 +50,9 @@ class Gate:
             conv.last_time = last_time
 
 
-def in_memory(conversations: Conversations, r: Request) -> Conv | None:
-    """The conversation of a send that may take the short way, as the
-    writer remembers it; None when it needs the long way (not a send, a
-    conversation not in memory, a group without its state)."""
-    if not isinstance(r, NewMessage):
-        return None
-    conv = conversations.get(r.key)
-    if conv is None or (r.key.kind is ConversationKind.GROUP and conv.group is None):
-        return None
-    return conv
-
-
 def seq_gate(conversations: Conversations, requests: Sequence[Request]) -> Gate | None:
     """For a batch that may be written in one statement: its conversations
     as the writer remembers them; None when the batch needs the long way
-    (not only sends, a conversation not in memory, a group without its
-    state)."""
-    gate = Gate()
-    for r in requests:
-        conv = in_memory(conversations, r)
-        if conv is None:
-            return None
-        gate.add(conv)
-    return gate
+    (``Conversations.known``)."""
+    convs = conversations.known(requests)
+    return None if convs is None else Gate.of(convs)
