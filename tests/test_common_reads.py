@@ -19,8 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.test_login_storage import count_calls
 from tidings.domain.elements import EntryKind
-from tidings.domain.ids import ConversationKey, ConversationKind
+from tidings.domain.ids import ConversationKey, ConversationKind, Identity
+from tidings.services.messaging.reading import Reading
+from tidings.services.messaging.sync import Sync
 from tidings.store import messages as message_rows
+from tidings.store.conversation_settings import ConversationSettingsStore
 from tidings.store.engine import Database
 from tidings.store.groups import GroupStore
 from tidings.store.messages import MessageStore, PageRange
@@ -100,8 +103,8 @@ async def test_pages_answer_what_each_range_answers(
                                                  limit=r.limit) for r in ranges[:3]}
     no_async_reader(db, monkeypatch)
     one_by_one = count_calls(monkeypatch, message_rows._RANGE, "rows")
-    found = await store.pages(ranges[:3])
-    assert found == alone
+    found, none = await store.pages(ranges[:3])
+    assert found == alone and none == {}
     # On PostgreSQL one statement for the three ranges, not one each.
     assert one_by_one[0] == (0 if db.dialect == "postgresql" else 3)
     assert [m.seq for m in found[1]] == [1, 2, 3, 4, 5, 6]
@@ -111,7 +114,7 @@ async def test_pages_answer_what_each_range_answers(
     assert recall.kind == EntryKind.RECALL and recall.target is not None
     assert recall.target.seq == 2
     # A conversation's range given twice: each range's entries, as before.
-    again = await store.pages([ranges[0], ranges[3]])
+    again, _ = await store.pages([ranges[0], ranges[3]])
     assert [m.seq for m in again[1]] == [1, 2, 3, 4, 5, 6, 6]
 
 
@@ -144,6 +147,71 @@ async def test_history_in_one_read_answers_what_the_reads_apart_answered(
     assert reactions == await ReactionStore(db).of_messages([(1, 5), (1, 4)])
     _, ben_group, _ = await store.history_page(GROUP, "ben", before_seq=None, limit=10)
     assert [m.seq for m in ben_group] == [5, 4, 3]  # joined after seq 2
+
+
+async def test_sync_pages_and_history_around_read_their_reactions_with_them(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync's pages and a page around a message take their messages'
+    reactions in their own read (as history's), and the page around a
+    message answers what the membership, the cleared seq and the two pages
+    answered apart."""
+    await seed(db)
+    store = MessageStore(db)
+    no_async_reader(db, monkeypatch)
+    found, reactions = await store.pages([PageRange(1, C2C, 0, 6, 10),
+                                          PageRange(2, OTHER, 0, 6, 10)], reactions=True)
+    shown = [(m.conversation_id, m.seq) for rows in found.values() for m in rows
+             if m.kind == EntryKind.MESSAGE]
+    assert reactions == await ReactionStore(db).of_messages(shown)
+    assert reactions == {(1, 1): [("+1", "ann")], (1, 5): [("ok", "ann"), ("+1", "ben")]}
+    cases = [("ann", C2C, 3), ("ben", C2C, 2), ("ben", C2C, 4), ("ben", GROUP, 1),
+             ("ann", GROUP, 5), ("cat", C2C, 3), ("cat", GROUP, 3)]
+    for user, key, seq in cases:
+        member, older, newer, around = await store.history_around(
+            key, user, seq=seq, limit=2, reactions=True)
+        assert member == await store.membership(key, user)
+        if member is None:
+            assert (older, newer, around) == ([], [], {})
+            continue
+        seen_after = max(member.visible_after, 3 if (user, key) == ("ben", C2C) else 0)
+        assert older == await store.page(member.conversation_id, key, before_seq=seq + 1,
+                                         after_seq=seen_after, limit=2, newest_first=True,
+                                         messages_only=True)
+        assert newer == await store.page(member.conversation_id, key,
+                                         after_seq=max(seq, seen_after), limit=2,
+                                         messages_only=True)
+        assert around == await ReactionStore(db).of_messages(
+            [(m.conversation_id, m.seq) for m in older + newer])
+    _, older, newer, around = await store.history_around(C2C, "ben", seq=2, limit=5)
+    # Cleared up to 3: nothing at or before 2; the recall (seq 6) is not a message.
+    assert ([m.seq for m in older], [m.seq for m in newer], around) == ([], [4, 5], {})
+
+
+async def test_sync_and_history_around_are_one_hand_off_each(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync is its first sync's read and its pages' (their reactions
+    with them: they were a third); a page around a message is one read
+    (it was the membership, the settings, two pages and the reactions)."""
+    await seed(db)
+    store = MessageStore(db)
+    reading = Reading(store, 50)
+    reading.bind(None, ConversationSettingsStore(db), ReactionStore(db))
+    sync = Sync(store, reading, max_page=50, max_sync_bytes=1 << 20)
+    ann = Identity(APP, "ann")
+    assert db.reads is not None
+    hand_offs = count_calls(monkeypatch, db.reads, "run")
+    result = await sync.sync(ann, {"c2c_ben": 3}, 20)
+    assert hand_offs[0] == 2
+    shown = {(m["conversation_id"], m["seq"]): m for m in result.messages}
+    assert shown[("c2c_ben", 5)]["reactions"] == [
+        {"emoji": "ok", "count": 1, "users": ["ann"]},
+        {"emoji": "+1", "count": 1, "users": ["ben"]}]
+    assert shown[("c2c_ben", 4)]["reactions"] == []
+    hand_offs[0] = 0
+    views, more, newer = await reading.history_around(ann, "c2c_ben", seq=1, limit=2)
+    assert hand_offs[0] == 1
+    assert [v["seq"] for v in views] == [1, 2] and (more, newer) == (False, True)
+    assert views[0]["reactions"] == [{"emoji": "+1", "count": 1, "users": ["ann"]}]
 
 
 async def test_members_seen_by_a_member_only(db: Database,

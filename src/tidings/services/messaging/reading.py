@@ -85,6 +85,12 @@ class Reading:
         return (found.states, found.settings if self._settings is not None else {},
                 found.peer_reads if receipts else None)
 
+    @property
+    def shows_reactions(self) -> bool:
+        """Whether read messages show their reactions (a reactions' store is
+        bound): the reads that take them with their page (history's, sync's)."""
+        return self._reactions is not None
+
     async def decorate(self, pages: Sequence[Page], reactions: Reactions | None = None) -> None:
         """History and sync show each message's reactions (live message
         events do not: a new message has none), and a reply's quote as
@@ -122,43 +128,21 @@ class Reading:
         absent), in ascending seq order, and whether older ones remain."""
         key = parse_conversation_id(me, conversation_id)
         n = self.limit(limit)
-        if n == 0 or self._settings is None:
-            return await self._history_apart(me, key, before_seq, n)
         if before_seq is not None:
             # Same page, but within what the database's integers can hold.
             before_seq = max(0, min(before_seq, MAX_SEQ))
         # The membership, the cleared seq, the page and its reactions in one read.
         found, rows, reactions = await self._store.history_page(
-            key, me.user_id, before_seq=before_seq, limit=n + 1,
-            reactions=self._reactions is not None)
+            key, me.user_id, before_seq=before_seq, limit=n + 1 if n else 0,
+            reactions=self.shows_reactions)
         if found is None:
             await self.member_of(me, key)  # a group's refusal
             return [], False
-        return await self._history_views(me, key, found.conversation_id, rows, n, reactions)
-
-    async def _history_apart(self, me: Identity, key: ConversationKey,
-                             before_seq: int | None, n: int) -> tuple[list[MessageView], bool]:
-        """``history`` with no settings store (or an empty page): the
-        membership and the page read apart."""
-        found = await self.member_of(me, key)
-        if found is None or n == 0:
-            return [], False
-        if before_seq is not None:
-            before_seq = max(0, min(before_seq, MAX_SEQ))
-        rows = await self._store.page(found.conversation_id, key, before_seq=before_seq,
-                                      after_seq=found.visible_after, limit=n + 1,
-                                      newest_first=True, messages_only=True)
-        return await self._history_views(me, key, found.conversation_id, rows, n)
-
-    async def _history_views(self, me: Identity, key: ConversationKey, conversation_id: int,
-                             rows: list[StoredMessage], n: int,
-                             reactions: Reactions | None = None
-                             ) -> tuple[list[MessageView], bool]:
         more = len(rows) > n
         rows = rows[:n]
         rows.reverse()
         views = [message_view(m, me.user_id) for m in rows]
-        await self.decorate([(conversation_id, key, rows, views)], reactions)
+        await self.decorate([(found.conversation_id, key, rows, views)], reactions)
         return views, more
 
     async def history_around(self, me: Identity, conversation_id: str, *, seq: int,
@@ -170,27 +154,21 @@ class Reading:
         newer ones do."""
         key = parse_conversation_id(me, conversation_id)
         n = self.limit(limit)
-        found = await self.member_of(me, key)
-        if found is None or n == 0:
-            return [], False, False
         seq = max(0, min(seq, MAX_SEQ - 1))
-        cleared = 0 if self._settings is None else (
-            await self._settings.of_one(found.conversation_id, me.user_id)).cleared_seq
-        visible_after = max(found.visible_after, cleared)
-        # Up to a page each way, then half and half: a short side leaves its
-        # room to the other (near the first message, or the last).
-        older = await self._store.page(found.conversation_id, key, before_seq=seq + 1,
-                                       after_seq=visible_after, limit=n + 1,
-                                       newest_first=True, messages_only=True)
-        newer = await self._store.page(found.conversation_id, key,
-                                       after_seq=max(seq, visible_after), limit=n + 1,
-                                       messages_only=True)
+        # Up to a page each way (the membership, the cleared seq and the
+        # reactions with them, in one read), then half and half: a short
+        # side leaves its room to the other (near the first message, or the last).
+        found, older, newer, reactions = await self._store.history_around(
+            key, me.user_id, seq=seq, limit=n + 1 if n else 0, reactions=self.shows_reactions)
+        if found is None:
+            await self.member_of(me, key)  # a group's refusal
+            return [], False, False
         newer_n = min(len(newer), n - min(len(older), (n + 1) // 2))
         older_n = min(len(older), n - newer_n)  # the one at ``seq`` counts among them
         more, has_newer = len(older) > older_n, len(newer) > newer_n
         rows = older[:older_n][::-1] + newer[:newer_n]
         views = [message_view(m, me.user_id) for m in rows]
-        await self.decorate([(found.conversation_id, key, rows, views)])
+        await self.decorate([(found.conversation_id, key, rows, views)], reactions)
         return views, more, has_newer
 
     async def group_number(self, key: ConversationKey) -> int:
