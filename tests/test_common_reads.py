@@ -214,6 +214,44 @@ async def test_sync_and_history_around_are_one_hand_off_each(
     assert views[0]["reactions"] == [{"emoji": "+1", "count": 1, "users": ["ann"]}]
 
 
+async def test_the_conversation_list_is_cut_by_the_database_in_one_read(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The conversation list: pinned first, then by last activity, a hidden
+    one left out until a message newer than the hide, the first ``limit``
+    of those (the database sorts and cuts: not all a user's conversations
+    read and cut in Python), with their last messages: one read (was two)."""
+    await seed(db)
+    async with db.writer.begin() as conn:
+        for cid, at in ((1, 30), (2, 20), (3, 10)):
+            await conn.execute(conversations.update().where(conversations.c.id == cid)
+                               .values(last_time=at, last_message_seq=5))
+        # ann pinned the group (the oldest) and hid the first up to seq 5.
+        await conn.execute(conversation_settings.insert(), [
+            {"conversation_id": 3, "user_id": "ann", "sdkappid": APP, "pinned": 1,
+             "hidden_seq": None, "updated_at": 1},
+            {"conversation_id": 1, "user_id": "ann", "sdkappid": APP, "pinned": 0,
+             "hidden_seq": 5, "updated_at": 1}])
+    reading = Reading(MessageStore(db), 50)
+    reading.bind(None, ConversationSettingsStore(db), ReactionStore(db))
+    ann = Identity(APP, "ann")
+    no_async_reader(db, monkeypatch)
+    assert db.reads is not None
+    hand_offs = count_calls(monkeypatch, db.reads, "run")
+    listed = await reading.conversations(ann, None)
+    assert hand_offs[0] == 1
+    assert [c["conversation_id"] for c in listed] == ["group_g1", "c2c_cat"]
+    assert listed[0]["pinned"] and listed[0]["last_message"]["seq"] == 5
+    assert [c["conversation_id"] for c in await reading.conversations(ann, 1)] == ["group_g1"]
+    assert await reading.conversations(ann, 0) == []
+    # A message newer than the hide shows it again, in its place.
+    async with db.writer.begin() as conn:
+        await conn.execute(conversation_settings.update().where(
+            conversation_settings.c.conversation_id == 1).values(hidden_seq=4))
+    listed = await reading.conversations(ann, 2)
+    assert [c["conversation_id"] for c in listed] == ["group_g1", "c2c_ben"]
+    assert listed[1]["last_message"]["seq"] == 5
+
+
 async def test_members_seen_by_a_member_only(db: Database,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     await seed(db)

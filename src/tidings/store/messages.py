@@ -166,6 +166,23 @@ def _reactions(conn: Connection, rows: Sequence[StoredMessage]) -> Reactions:
     return reactions_of(conn, wanted) if wanted else {}
 
 
+def last_messages_of(conn: Connection, states: Sequence[ConversationState]
+                     ) -> dict[int, StoredMessage]:
+    """``MessageStore.last_messages``'s read, for a read of more (the
+    conversation list's)."""
+    m = messages.c
+    # Not one from before a group member joined.
+    wanted = [(s.conversation_id, s.last_message_seq) for s in states
+              if s.last_message_seq > s.visible_after]
+    keys = {s.conversation_id: s.key for s in states}
+    last: dict[int, StoredMessage] = {}
+    for i in range(0, len(wanted), 400):
+        got = conn.execute(select(messages).where(
+            tuple_(m.conversation_id, m.seq).in_(wanted[i:i + 400]))).all()
+        last.update((r.conversation_id, message_of(r, keys[r.conversation_id])) for r in got)
+    return last
+
+
 class MessageStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -323,24 +340,9 @@ class MessageStore:
     async def last_messages(self, states: list[ConversationState]
                             ) -> dict[int, StoredMessage]:
         """The newest message of each of these conversations, by number."""
-        m = messages.c
-        # Not one from before a group member joined.
-        wanted = [(s.conversation_id, s.last_message_seq) for s in states
-                  if s.last_message_seq > s.visible_after]
-        keys = {s.conversation_id: s.key for s in states}
-        if not wanted:
+        if not any(s.last_message_seq > s.visible_after for s in states):
             return {}
-
-        def read(conn: Connection) -> dict[int, StoredMessage]:
-            last: dict[int, StoredMessage] = {}
-            for i in range(0, len(wanted), 400):
-                got = conn.execute(select(messages).where(
-                    tuple_(m.conversation_id, m.seq).in_(wanted[i:i + 400]))).all()
-                last.update((r.conversation_id, message_of(r, keys[r.conversation_id]))
-                            for r in got)
-            return last
-
-        return await self._db.read(read)
+        return await self._db.read(lambda conn: last_messages_of(conn, states))
 
     async def mark_read(self, conversation_id: int, user_id: str, seq: int, *,
                         outbox: Callable[[int, int, int], tuple[int, str, str]] | None = None

@@ -31,7 +31,7 @@ from tidings.protocol.views import (
 )
 from tidings.services.messaging.quotes import blank_recalled_quotes
 from tidings.store.conversation_settings import ConversationSettingsStore
-from tidings.store.first_sync import first_sync
+from tidings.store.first_sync import conversation_list, first_sync
 from tidings.store.messages import Membership, MessageStore
 
 if TYPE_CHECKING:
@@ -79,11 +79,15 @@ class Reading:
             list[ConversationState], dict[int, ConversationSettings], dict[int, int] | None]:
         """The conversations (without last messages), their settings and
         the peers' read cursors, read in one statement (store/first_sync.py)."""
-        receipts = self._relations is not None and (
-            await self._relations.rules(me.sdkappid)).read_receipts
+        receipts = await self._receipts(me)
         found = await first_sync(self._store.db, me.sdkappid, me.user_id)
         return (found.states, found.settings if self._settings is not None else {},
                 found.peer_reads if receipts else None)
+
+    async def _receipts(self, me: Identity) -> bool:
+        """Whether the user's app shows read receipts (the peers' cursors)."""
+        return self._relations is not None and (
+            await self._relations.rules(me.sdkappid)).read_receipts
 
     @property
     def shows_reactions(self) -> bool:
@@ -198,16 +202,12 @@ class Reading:
     async def conversations(self, me: Identity, limit: int | None) -> list[ConversationView]:
         """Pinned ones first, then by last activity; hidden ones left out."""
         n = self.limit(limit, 100)
-        # The conversations, their settings and the peers' cursors in one
-        # read (what a login's first sync reads), then their last messages.
-        states, prefs, reads = await self.first_sync(me)
-        shown = [s for s in states if not prefs.get(s.conversation_id, DEFAULT_SETTINGS)
-                 .hidden(s.last_message_seq)]
-        # Stable: within pinned and unpinned, the newest activity first.
-        shown.sort(key=lambda s: not prefs.get(s.conversation_id, DEFAULT_SETTINGS).pinned)
-        shown = shown[:n]
-        last = await self._store.last_messages(shown)
+        receipts = await self._receipts(me)
+        # The first ``n`` conversations, their settings, the peers' cursors
+        # and their last messages in one read.
+        found, last = await conversation_list(self._store.db, me.sdkappid, me.user_id, n)
+        reads = found.peer_reads if receipts else None
         return [conversation_view(replace(s, last_message=last.get(s.conversation_id)),
-                                  me.user_id, prefs.get(s.conversation_id, DEFAULT_SETTINGS),
-                                  reads)
-                for s in shown]
+                                  me.user_id, found.settings.get(s.conversation_id,
+                                                                 DEFAULT_SETTINGS), reads)
+                for s in found.states]
