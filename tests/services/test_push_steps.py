@@ -24,11 +24,13 @@ from tidings.domain.records import Committed, NewMessage
 from tidings.services.callbacks import CallbackService
 from tidings.services.push_decisions import Decisions, NewSend
 from tidings.services.push_worker import PushWorker
+from tidings.store import leases
 from tidings.store.callbacks import CallbackStore
 from tidings.store.engine import Database
 from tidings.store.prepared import Prepared
 from tidings.store.push import PushStore, Send, SendOutcome
 from tidings.store.push_jobs import PushJobRows
+from tidings.store.schema import push_sends
 from tidings.store.writer import MessageWriter
 
 APP = 1400000061
@@ -248,6 +250,17 @@ async def test_a_home_apps_sends_carry_their_messages_app_in_the_steps_read(
                                    for s in sends], [])
     read = await store.due_sends_checked(now_ms(), 64, HOME)
     assert [(s.sdkappid, s.conversation_app) for s in read.sends] == [(HOME, APP)] * 3
+    if db.dialect == "postgresql":
+        # A cluster's claimed sends: their apps in one read for the step.
+        claimed = PushStore(db, lease_ms=60_000)
+        reads = counted_reads(db)
+        taken = (await claimed.due_sends_checked(now_ms(), 64, HOME)).sends
+        assert [(s.id, s.conversation_app) for s in taken] == [
+            (s.id, APP) for s in read.sends]
+        assert len(reads) == 1
+        # Due again at once, for the worker's step below.
+        await leases.release(db, push_sends, "next_attempt_at", [s.id for s in taken],
+                             now_ms(), 60_000)
 
     async def never(sdkappid: int) -> Any:
         raise AssertionError("not asked in a sends step")
