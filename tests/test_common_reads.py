@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -221,6 +222,42 @@ async def test_sync_and_history_around_are_one_hand_off_each(
     assert hand_offs[0] == 1
     assert [v["seq"] for v in views] == [1, 2] and (more, newer) == (False, True)
     assert views[0]["reactions"] == [{"emoji": "+1", "count": 1, "users": ["ann"]}]
+
+
+def quoting(*seqs: int) -> str:
+    """A reply's elements as stored (compact JSON), quoting ``seqs``."""
+    return orjson.dumps([*({"type": "quote", "seq": q, "text": f"{q}", "state": "normal"}
+                           for q in seqs), {"type": "text", "text": "re"}]).decode()
+
+
+async def test_a_syncs_quotes_of_recalled_messages_are_one_read(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quotes of messages recalled since show as recalled: the quoted
+    messages' states of a whole sync in one read (it was a read per quoted
+    message of each page)."""
+    await seed(db)
+    async with db.writer.begin() as conn:
+        await conn.execute(messages.insert(), [
+            entry(2, seq, elements=quoting(*quoted))
+            for seq, quoted in ((7, (1,)), (8, (2,)), (9, (3,)), (10, (1, 4)))])
+        await conn.execute(messages.update().where(
+            messages.c.conversation_id == 2, messages.c.seq.in_([1, 4])).values(state=2))
+        await conn.execute(conversations.update().where(conversations.c.id == 2)
+                           .values(last_seq=10))
+    store = MessageStore(db)
+    reading = Reading(store, 50)
+    reading.bind(None, ConversationSettingsStore(db), ReactionStore(db))
+    sync = Sync(store, reading, max_page=50, max_sync_bytes=1 << 20)
+    assert db.reads is not None
+    hand_offs = count_calls(monkeypatch, db.reads, "run")
+    result = await sync.sync(Identity(APP, "ann"), {"c2c_ben": 6, "c2c_cat": 6}, 20)
+    # The first sync, the pages (with their reactions), the quoted states.
+    assert hand_offs[0] == 3
+    states = {m["seq"]: [(e["seq"], e["state"], e["text"]) for e in
+                         orjson.loads(orjson.dumps(m["elements"])) if e["type"] == "quote"]
+              for m in result.messages if m["conversation_id"] == "c2c_cat"}
+    assert states == {7: [(1, "recalled", "")], 8: [(2, "normal", "2")],
+                      9: [(3, "normal", "3")], 10: [(1, "recalled", ""), (4, "recalled", "")]}
 
 
 async def test_the_conversation_list_is_cut_by_the_database_in_one_read(

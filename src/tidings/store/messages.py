@@ -282,6 +282,20 @@ class MessageStore:
 
         return await self._db.read(read)
 
+    async def states_of(self, entries: Sequence[tuple[int, int]]) -> dict[tuple[int, int], int]:
+        """The state of each of these entries ((conversation, seq)) that exists."""
+        m = messages.c
+
+        def read(conn: Connection) -> dict[tuple[int, int], int]:
+            found: dict[tuple[int, int], int] = {}
+            for i in range(0, len(entries), 400):
+                found.update(((r.conversation_id, r.seq), r.state) for r in conn.execute(
+                    select(m.conversation_id, m.seq, m.state).where(
+                        tuple_(m.conversation_id, m.seq).in_(list(entries[i:i + 400])))))
+            return found
+
+        return await self._db.read(read)
+
     async def pages(self, ranges: Sequence[PageRange], *, reactions: bool = False
                     ) -> tuple[dict[int, list[StoredMessage]], Reactions]:
         """What ``page`` reads, for many conversations at once (sync), in

@@ -99,9 +99,9 @@ class Reading:
         """History and sync show each message's reactions (live message
         events do not: a new message has none), and a reply's quote as
         recalled once the quoted message is. One reaction query for all the
-        pages of a sync; none when the caller read them (``reactions``)."""
-        for conversation_id, key, rows, views in pages:
-            await blank_recalled_quotes(self._store, conversation_id, key, rows, views)
+        pages of a sync, none when the caller read them (``reactions``); one
+        for the quoted messages' states, when there are quotes."""
+        await blank_recalled_quotes(self._store, pages)
         if self._reactions is None:
             return
         found = reactions
