@@ -81,7 +81,7 @@ def _found(rows: Sequence[Any]) -> FirstSync:
 
 
 async def first_sync(db: Database, sdkappid: int, user_id: str) -> FirstSync:
-    """What MessageStore.conversations_of (without last messages),
+    """What MessageStore.conversations_of,
     ConversationSettingsStore.of_user (for these conversations) and
     MessageStore.peer_read_seqs (for their one-to-one ones) answer, in one
     statement."""

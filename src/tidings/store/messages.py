@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -168,8 +168,8 @@ def _reactions(conn: Connection, rows: Sequence[StoredMessage]) -> Reactions:
 
 def last_messages_of(conn: Connection, states: Sequence[ConversationState]
                      ) -> dict[int, StoredMessage]:
-    """``MessageStore.last_messages``'s read, for a read of more (the
-    conversation list's)."""
+    """The newest message of each of these conversations, by number (the
+    conversation list's, in its read)."""
     m = messages.c
     # Not one from before a group member joined.
     wanted = [(s.conversation_id, s.last_message_seq) for s in states
@@ -336,27 +336,13 @@ class MessageStore:
 
         return await self._db.read(read)
 
-    async def conversations_of(self, sdkappid: int, user_id: str, *, limit: int | None = None,
-                               with_last_message: bool = True) -> list[ConversationState]:
-        """The user's conversations, most recently active first."""
+    async def conversations_of(self, sdkappid: int, user_id: str) -> list[ConversationState]:
+        """The user's conversations, most recently active first, without
+        their last messages (the conversation list's are
+        first_sync.conversation_list's)."""
         who = {"sdkappid": sdkappid, "user_id": user_id}
-        if limit is None:
-            rows = await self._db.read(lambda conn: _CONVERSATIONS_OF.rows(conn, who))
-        else:
-            stmt = _CONVERSATIONS_OF.statement.limit(limit)
-            rows = await self._db.read(lambda conn: conn.execute(stmt, who).all())
-        states = [state_of(r) for r in rows]
-        if with_last_message and states:
-            last = await self.last_messages(states)
-            states = [replace(s, last_message=last.get(s.conversation_id)) for s in states]
-        return states
-
-    async def last_messages(self, states: list[ConversationState]
-                            ) -> dict[int, StoredMessage]:
-        """The newest message of each of these conversations, by number."""
-        if not any(s.last_message_seq > s.visible_after for s in states):
-            return {}
-        return await self._db.read(lambda conn: last_messages_of(conn, states))
+        rows = await self._db.read(lambda conn: _CONVERSATIONS_OF.rows(conn, who))
+        return [state_of(r) for r in rows]
 
     async def mark_read(self, conversation_id: int, user_id: str, seq: int, *,
                         outbox: Callable[[int, int, int], tuple[int, str, str]] | None = None
