@@ -11,6 +11,8 @@ of the whole process over the op's rounds, divided by the rounds):
 
 - ``history``: the newest 20 messages of a one-to-one conversation;
 - ``conversations``: the conversation list (last messages included);
+  ``conversations_20``: its first 20;
+- ``history_around``: 20 messages around seq 3 of a one-to-one conversation;
 - ``group_info``, ``group_members``, ``group_list``, ``profile_get`` (three
   users), ``friends``, ``search`` (a word of every message);
 - ``sync_gap``: ``sync`` with every conversation known but 3 messages behind;
@@ -53,12 +55,14 @@ def seed(target: Target, args: argparse.Namespace) -> dict[str, int]:
                 {"user_id": u, "nickname": u} for u in [READER, *peers][i:i + 100]]}
             ).raise_for_status()
         for n in range(args.depth):
-            done = http.post("/v1/admin/messages/batch", json={
-                "from": READER, "to": peers[:args.c2c], "client_msg_id": f"b{n}",
-                "elements": [{"type": "text", "text": f"hello message {n}"}]})
-            done.raise_for_status()
-            for r in done.json()["results"]:
-                last[r["ack"]["conversation_id"]] = r["ack"]["seq"]
+            for i in range(0, args.c2c, 500):  # the batch's most recipients
+                done = http.post("/v1/admin/messages/batch", json={
+                    "from": READER, "to": peers[i:min(i + 500, args.c2c)],
+                    "client_msg_id": f"b{n}",
+                    "elements": [{"type": "text", "text": f"hello message {n}"}]})
+                done.raise_for_status()
+                for r in done.json()["results"]:
+                    last[r["ack"]["conversation_id"]] = r["ack"]["seq"]
         http.post("/v1/admin/groups", json={
             "type": "Work", "group_id": "g1", "owner": READER,
             "members": peers[:20]}).raise_for_status()
@@ -79,6 +83,9 @@ def ops(last: dict[str, int]) -> dict[str, tuple[str, dict[str, Any]]]:
     return {
         "history": ("history", {"conversation_id": "c2c_peer0000", "limit": 20}),
         "conversations": ("conversations", {}),
+        "conversations_20": ("conversations", {"limit": 20}),
+        "history_around": ("history", {"conversation_id": "c2c_peer0000", "around_seq": 3,
+                                       "limit": 20}),
         "group_info": ("group_info", {"group_id": "g1"}),
         "group_members": ("group_members", {"group_id": "g1"}),
         "group_list": ("group_list", {}),

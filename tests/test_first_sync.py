@@ -45,7 +45,7 @@ async def test_one_select_answers_what_the_three_reads_answered(db: Database) ->
     store, settings = MessageStore(db), ConversationSettingsStore(db)
     for user in ("ann", "ben", "cat", "nobody"):
         found = await first_sync(db, APP, user)
-        states = await store.conversations_of(APP, user, with_last_message=False)
+        states = await store.conversations_of(APP, user)
         assert found.states == states
         assert found.settings == await settings.of_user(APP, user)
         wanted = [s.conversation_id for s in states if s.key.kind.value == c2c]

@@ -23,11 +23,14 @@ from tidings.domain.push import Channel
 from tidings.domain.records import Committed, NewMessage
 from tidings.services.callbacks import CallbackService
 from tidings.services.push_decisions import Decisions, NewSend
+from tidings.services.push_worker import PushWorker
+from tidings.store import leases
 from tidings.store.callbacks import CallbackStore
 from tidings.store.engine import Database
 from tidings.store.prepared import Prepared
-from tidings.store.push import PushStore
+from tidings.store.push import PushStore, Send, SendOutcome
 from tidings.store.push_jobs import PushJobRows
+from tidings.store.schema import push_sends
 from tidings.store.writer import MessageWriter
 
 APP = 1400000061
@@ -226,3 +229,53 @@ async def test_a_steps_statements_per_job_are_one_for_all_on_postgresql(
     pg = db.dialect == "postgresql"
     # The app's settings, and on SQLite the message and receivers per job.
     assert len(singles) == (1 if pg else 1 + 2 * 4)
+
+
+async def test_a_home_apps_sends_carry_their_messages_app_in_the_steps_read(
+        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The home app's sends (to h-bob's device about Bob's messages in the
+    app) answer to the linked identity: the app of each send's message
+    comes with the due sends' read, not in a read per send."""
+    store = PushStore(db)
+    await store.register(HOME, "h-bob", "h-bob-phone", Channel.WEBPUSH, '{"endpoint": "h"}',
+                         False)
+    to_bob = [await send(writer, "bob", f"w{n}") for n in range(3)]
+    jobs = (await store.due_jobs(now_ms(), 200)).jobs
+    callbacks = CallbackService(CallbackStore(db), Settings())
+    decisions = Decisions(store, LocalBus(), callbacks)
+    decisions.links = Links()
+    sends: list[NewSend] = []
+    assert await decisions.decide_all(jobs, sends, [], None) == []
+    await store.finish_jobs(jobs, [(s.job, s.sdkappid, s.user_id, s.device_id, s.payload)
+                                   for s in sends], [])
+    read = await store.due_sends_checked(now_ms(), 64, HOME)
+    assert [(s.sdkappid, s.conversation_app) for s in read.sends] == [(HOME, APP)] * 3
+    if db.dialect == "postgresql":
+        # A cluster's claimed sends: their apps in one read for the step.
+        claimed = PushStore(db, lease_ms=60_000)
+        reads = counted_reads(db)
+        taken = (await claimed.due_sends_checked(now_ms(), 64, HOME)).sends
+        assert [(s.id, s.conversation_app) for s in taken] == [
+            (s.id, APP) for s in read.sends]
+        assert len(reads) == 1
+        # Due again at once, for the worker's step below.
+        await leases.release(db, push_sends, "next_attempt_at", [s.id for s in taken],
+                             now_ms(), 60_000)
+
+    async def never(sdkappid: int) -> Any:
+        raise AssertionError("not asked in a sends step")
+
+    worker = PushWorker(store, callbacks, Settings(), decisions, never, never)
+    attempted: list[tuple[int, Identity | None, bool]] = []
+
+    async def attempt(send: Send, receiver: Identity | None, ctx: Any) -> SendOutcome:
+        attempted.append((send.seq, receiver, send.id in ctx.due))
+        return SendOutcome(send.id, "sent")
+
+    monkeypatch.setattr(worker, "_attempt", attempt)
+    reads = counted_reads(db)
+    assert await worker._sends_step() is False
+    # The due sends (and the others' checks); the home app's sends' checks.
+    assert len(reads) == 2
+    assert attempted == [(m.message.seq, Identity(APP, "bob"), True) for m in to_bob]
+    assert await store.due_sends(now_ms(), 64) == []

@@ -40,7 +40,6 @@ class AccountMuteStore:
 
     async def active(self, now: int) -> dict[MuteKey, AccountMute]:
         """Every mute not over at ``now`` (ms): few accounts are muted."""
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(select(account_mutes).where(or_(
-                account_mutes.c.c2c_until > now, account_mutes.c.group_until > now)))).all()
+        rows = await self._db.rows(select(account_mutes).where(or_(
+            account_mutes.c.c2c_until > now, account_mutes.c.group_until > now)))
         return {(r.sdkappid, r.user_id): AccountMute(r.c2c_until, r.group_until) for r in rows}

@@ -12,8 +12,9 @@ each other's commits (bench/login_storm.py, ``first``).
 
 On PostgreSQL the group's statements are one each, whatever its size:
 the accounts made with one INSERT and the day's ``last_login_at`` set with
-one UPDATE over the group's arrays, the accounts' status read for all with
-one select (``Prepared.rows_each``). The statuses were a select per login,
+one UPDATE over the group's arrays (``pg_batch.Tail``, which rewrites a
+message batch's rows alike), the accounts' status read for all with one
+select (``Prepared.rows_each``). The statuses were a select per login,
 each a round trip on the writer's connection, whose lock the message
 writer waits for meanwhile."""
 
@@ -30,6 +31,7 @@ from tidings.domain.accounts import AccountState, AccountStatus
 from tidings.store.engine import Database
 from tidings.store.prepared import Prepared
 from tidings.store.schema import users
+from tidings.store.writer.pg_batch import Tail
 
 _STATUS = Prepared(select(users.c.state, users.c.sessions_valid_after).where(
     users.c.sdkappid == bindparam("sdkappid"), users.c.user_id == bindparam("user_id")))
@@ -54,16 +56,6 @@ class AccountWrites:
             "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
         self._touch_sql = db.driver_sql(
             "UPDATE users SET last_login_at = ? WHERE sdkappid = ? AND user_id = ?")
-        # PostgreSQL: the group's inserts, and its touches, in one statement
-        # each over the group's arrays (a user twice in a group is set once,
-        # to either time: both are today's).
-        self._all = None if db.dialect != "postgresql" else (
-            "INSERT INTO users (sdkappid, user_id, created_at, updated_at) "
-            "SELECT * FROM unnest($1::BIGINT[], $2::VARCHAR[], $3::BIGINT[], $4::BIGINT[]) "
-            "ON CONFLICT DO NOTHING",
-            "UPDATE users SET last_login_at = t.at FROM unnest($1::BIGINT[], $2::BIGINT[], "
-            "$3::VARCHAR[]) AS t(at, sdkappid, user_id) "
-            "WHERE users.sdkappid = t.sdkappid AND users.user_id = t.user_id")
         self._pending: list[_Write] = []
         self._writing: asyncio.Task[None] | None = None
 
@@ -117,14 +109,16 @@ class AccountWrites:
         execution context costs more than the statement itself."""
         cursor: Any = conn.connection.cursor()
         try:
-            made = [(w.sdkappid, w.user_id, w.at_ms, w.at_ms) for w in group if w.ensure]
-            touched = [(w.at_ms, w.sdkappid, w.user_id) for w in group if not w.ensure]
-            for one, rows, together in ((self._insert_sql, made, self._all and self._all[0]),
-                                        (self._touch_sql, touched, self._all and self._all[1])):
-                if len(rows) > 1 and together:
-                    cursor.execute(together, [list(c) for c in zip(*rows, strict=True)])
-                elif rows:
-                    cursor.executemany(one, rows)
+            # PostgreSQL: the group's inserts, and its touches, one statement
+            # each over the group's arrays (pg_batch's rewrite, as a message
+            # batch's rows; a user touched twice in a group is set in turn).
+            out: Any = Tail(conn, cursor) if self._db.dialect == "postgresql" else cursor
+            out.executemany(self._insert_sql, [(w.sdkappid, w.user_id, w.at_ms, w.at_ms)
+                                               for w in group if w.ensure])
+            out.executemany(self._touch_sql, [(w.at_ms, w.sdkappid, w.user_id)
+                                              for w in group if not w.ensure])
+            if isinstance(out, Tail):
+                out.send()
             statuses = iter(_STATUS.rows_each(conn, [
                 {"sdkappid": w.sdkappid, "user_id": w.user_id} for w in group if w.ensure]))
             answers: list[AccountStatus | None] = []

@@ -58,11 +58,10 @@ class AccountStore:
         """Which of these accounts exist (imported or logged in, not deleted)."""
         if not user_ids:
             return set()
-        async with self._db.reader.connect() as conn:
-            rows = await conn.execute(select(users.c.user_id).where(
-                users.c.sdkappid == sdkappid, users.c.user_id.in_(list(user_ids)),
-                users.c.state != AccountState.DELETED.value))
-            return set(rows.scalars())
+        rows = await self._db.rows(select(users.c.user_id).where(
+            users.c.sdkappid == sdkappid, users.c.user_id.in_(list(user_ids)),
+            users.c.state != AccountState.DELETED.value))
+        return {r.user_id for r in rows}
 
     async def page(self, sdkappid: int, *, after: str, limit: int,
                    state: AccountState | None, prefix: str = "") -> list[dict[str, Any]]:
@@ -75,13 +74,12 @@ class AccountStore:
             where.append(u.state == state.value)
         if prefix:
             where.append(func.substr(u.user_id, 1, len(prefix)) == prefix)
-        async with self._db.reader.connect() as conn:
-            rows = await conn.execute(
-                select(u.user_id, u.state, u.nickname, u.created_at, u.last_login_at)
-                .where(*where).order_by(u.user_id).limit(limit))
-            return [{"user_id": r.user_id, "state": r.state, "nickname": r.nickname,
-                     "created_at": r.created_at, "last_login_at": r.last_login_at or None}
-                    for r in rows]
+        rows = await self._db.rows(
+            select(u.user_id, u.state, u.nickname, u.created_at, u.last_login_at)
+            .where(*where).order_by(u.user_id).limit(limit))
+        return [{"user_id": r.user_id, "state": r.state, "nickname": r.nickname,
+                 "created_at": r.created_at, "last_login_at": r.last_login_at or None}
+                for r in rows]
 
     async def set_state(self, sdkappid: int, user_ids: Sequence[str], state: AccountState
                         ) -> set[str]:
@@ -109,9 +107,8 @@ class AccountStore:
         await self._writes.touch_login(sdkappid, user_id, at_ms)
 
     async def status(self, sdkappid: int, user_id: str) -> AccountStatus | None:
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(
-                select(users.c.state, users.c.sessions_valid_after)
-                .where(users.c.sdkappid == sdkappid, users.c.user_id == user_id))).first()
+        row = await self._db.first(
+            select(users.c.state, users.c.sessions_valid_after)
+            .where(users.c.sdkappid == sdkappid, users.c.user_id == user_id))
         return None if row is None else AccountStatus(AccountState(row.state),
                                                       row.sessions_valid_after)

@@ -78,9 +78,7 @@ class AppStore:
 
     async def home(self) -> AppRecord | None:
         """The built-in home app, once it exists."""
-        async with self._db.reader.connect() as conn:
-            found = (await conn.execute(
-                select(apps.c.sdkappid).where(apps.c.kind == "home"))).scalar()
+        found = await self._db.scalar(select(apps.c.sdkappid).where(apps.c.kind == "home"))
         return None if found is None else await self.get(found)
 
     async def ensure_home(self, name: str, admin: str) -> AppRecord:
@@ -99,10 +97,8 @@ class AppStore:
         return made
 
     async def list(self) -> list[AppRecord]:
-        async with self._db.reader.connect() as conn:
-            query = select(apps.c.sdkappid).order_by(apps.c.created_at)
-            wanted = list((await conn.execute(query)).scalars())
-        records = [await self.get(i) for i in wanted]
+        wanted = await self._db.rows(select(apps.c.sdkappid).order_by(apps.c.created_at))
+        records = [await self.get(r.sdkappid) for r in wanted]
         return [r for r in records if r is not None]
 
     async def update(self, sdkappid: int, name: str | None, icon_url: str | None) -> bool:
@@ -152,10 +148,8 @@ class AppStore:
         return ApiKey(key_id, sdkappid, name, prefix, created, None), key
 
     async def list_api_keys(self, sdkappid: int) -> tuple[ApiKey, ...]:
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(
-                select(app_api_keys).where(app_api_keys.c.sdkappid == sdkappid)
-                .order_by(app_api_keys.c.id))).all()
+        rows = await self._db.rows(select(app_api_keys).where(
+            app_api_keys.c.sdkappid == sdkappid).order_by(app_api_keys.c.id))
         return tuple(ApiKey(r.id, r.sdkappid, r.name, r.prefix, r.created_at, r.revoked_at)
                      for r in rows)
 
@@ -170,10 +164,8 @@ class AppStore:
         return int(result.rowcount) == 1
 
     async def find_live_api_key(self, key: str) -> ApiKey | None:
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(app_api_keys).where(
-                app_api_keys.c.key_hash == hash_api_key(key),
-                app_api_keys.c.revoked_at.is_(None)))).first()
+        row = await self._db.first(select(app_api_keys).where(
+            app_api_keys.c.key_hash == hash_api_key(key), app_api_keys.c.revoked_at.is_(None)))
         if row is None:
             return None
         return ApiKey(row.id, row.sdkappid, row.name, row.prefix, row.created_at, None)

@@ -71,8 +71,9 @@ class Database:
         autocommit (one snapshot per statement, as READ COMMITTED gave). For
         the reads of a login and its first sync, the push worker's, and a
         user's common reads (history, conversations, groups, profiles,
-        friends, receipts: ``rows``, ``first``, ``scalar``); the rarer ones
-        (admin listings, sweeps, home accounts) still use ``reader``."""
+        friends, receipts: ``rows``, ``first``, ``scalar``) and the rarer
+        ones an op waits on (accounts, apps, mutes, links, home accounts,
+        operators); sweeps, stats, broadcasts and search still use ``reader``."""
         if self.reads is not None:
             return await self.reads.run(work)
         async with self.reader.connect() as conn:

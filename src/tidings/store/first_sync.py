@@ -7,16 +7,18 @@ joined to each conversation row (store/prepared.py runs it on the driver)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Connection, Integer, and_, bindparam, func, literal_column, or_, select
 
 from tidings.domain.conversations import ConversationSettings
 from tidings.domain.ids import ConversationKind
-from tidings.domain.records import ConversationState
+from tidings.domain.records import ConversationState, StoredMessage
 from tidings.store.conversation_settings import settings_of_row
 from tidings.store.engine import Database
-from tidings.store.messages import CONVERSATION_COLUMNS, state_of
+from tidings.store.messages import CONVERSATION_COLUMNS, last_messages_of, state_of
 from tidings.store.prepared import Prepared
 from tidings.store.schema import conversation_members, conversation_settings, conversations
 
@@ -43,6 +45,18 @@ _FIRST_SYNC = Prepared(
     .where(_cm.sdkappid == bindparam("sdkappid"), _cm.user_id == bindparam("user_id"))
     .order_by(_c.last_time.desc(), _c.id.desc())
 )
+# The conversation list's rows: the first sync's, without the hidden ones,
+# pinned first, the first ``limit``. For a user of many conversations and a
+# small list the database sorts and cuts (1,000 conversations and a list
+# of 20: bench/README.md, mend12), not Python after reading them all.
+_LISTED = Prepared(
+    _FIRST_SYNC.statement
+    .where(or_(_s.hidden_seq.is_(None), _c.last_message_seq > _s.hidden_seq))
+    .order_by(None)
+    .order_by(func.coalesce(_s.pinned, literal_column("0")).desc(), _c.last_time.desc(),
+              _c.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
 
 
 @dataclass(slots=True)
@@ -55,12 +69,7 @@ class FirstSync:
     peer_reads: dict[int, int]
 
 
-async def first_sync(db: Database, sdkappid: int, user_id: str) -> FirstSync:
-    """What MessageStore.conversations_of (without last messages),
-    ConversationSettingsStore.of_user (for these conversations) and
-    MessageStore.peer_read_seqs (for their one-to-one ones) answer, in one
-    statement."""
-    rows = await db.read_rows(_FIRST_SYNC, {"sdkappid": sdkappid, "user_id": user_id})
+def _found(rows: Sequence[Any]) -> FirstSync:
     found = FirstSync([], {}, {})
     for r in rows:
         found.states.append(state_of(r))
@@ -69,3 +78,25 @@ async def first_sync(db: Database, sdkappid: int, user_id: str) -> FirstSync:
         if r.peer_read_seq is not None:
             found.peer_reads[r.id] = r.peer_read_seq
     return found
+
+
+async def first_sync(db: Database, sdkappid: int, user_id: str) -> FirstSync:
+    """What MessageStore.conversations_of,
+    ConversationSettingsStore.of_user (for these conversations) and
+    MessageStore.peer_read_seqs (for their one-to-one ones) answer, in one
+    statement."""
+    return _found(await db.read_rows(_FIRST_SYNC, {"sdkappid": sdkappid, "user_id": user_id}))
+
+
+async def conversation_list(db: Database, sdkappid: int, user_id: str, limit: int
+                            ) -> tuple[FirstSync, dict[int, StoredMessage]]:
+    """The conversation list's first ``limit`` conversations (pinned ones
+    first, then by last activity, hidden ones left out) as ``first_sync``
+    answers them, and their last messages, in one read."""
+
+    def read(conn: Connection) -> tuple[FirstSync, dict[int, StoredMessage]]:
+        found = _found(_LISTED.rows(conn, {"sdkappid": sdkappid, "user_id": user_id,
+                                           "limit": limit}))
+        return found, last_messages_of(conn, found.states)
+
+    return await db.read(read)

@@ -176,11 +176,9 @@ class JoinRequestStore:
 
     async def pending_of_group(self, key: ConversationKey) -> list[JoinRequest]:
         r = group_join_requests.c
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(select(group_join_requests).where(
-                r.sdkappid == key.sdkappid, r.group_id == key.a,
-                r.state == JoinState.PENDING.value)
-                .order_by(r.created_at.desc(), r.user_id).limit(MAX_LISTED))).all()
+        rows = await self._db.rows(select(group_join_requests).where(
+            r.sdkappid == key.sdkappid, r.group_id == key.a, r.state == JoinState.PENDING.value)
+            .order_by(r.created_at.desc(), r.user_id).limit(MAX_LISTED))
         return [_request(row) for row in rows]
 
     async def of_applicant(self, sdkappid: int, user_id: str, answered_since: int

@@ -117,21 +117,18 @@ class HomeAccountStore:
             raise UsernameTaken from exc
 
     async def by_username(self, username: str) -> HomeAccount | None:
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(*ACCOUNT_COLUMNS).where(
-                home_accounts.c.username == username))).first()
+        row = await self._db.first(select(*ACCOUNT_COLUMNS).where(
+            home_accounts.c.username == username))
         return None if row is None else account_of_row(row)
 
     async def by_user_id(self, user_id: str) -> HomeAccount | None:
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(*ACCOUNT_COLUMNS).where(
-                home_accounts.c.user_id == user_id))).first()
+        row = await self._db.first(select(*ACCOUNT_COLUMNS).where(
+            home_accounts.c.user_id == user_id))
         return None if row is None else account_of_row(row)
 
     async def by_address(self, channel: Channel, address: str) -> HomeAccount | None:
         column = address_column(channel)
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(*ACCOUNT_COLUMNS).where(column == address))).first()
+        row = await self._db.first(select(*ACCOUNT_COLUMNS).where(column == address))
         return None if row is None else account_of_row(row)
 
     async def set_password(self, user_id: str, password_hash: str, now: int) -> None:
@@ -202,21 +199,19 @@ class HomeAccountStore:
                 created_at=now, expires_at=expires_at))
 
     async def session(self, session_id: str) -> HomeSession | None:
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(
-                home_sessions.c.id, home_sessions.c.user_id, home_sessions.c.expires_at,
-                home_sessions.c.revoked_at).where(home_sessions.c.id == session_id))).first()
+        row = await self._db.first(select(
+            home_sessions.c.id, home_sessions.c.user_id, home_sessions.c.expires_at,
+            home_sessions.c.revoked_at).where(home_sessions.c.id == session_id))
         return None if row is None else HomeSession(row.id, row.user_id, row.expires_at,
                                                     row.revoked_at)
 
     async def live_sessions(self, user_id: str, now: int) -> list[SessionRow]:
         """The account's sessions neither revoked nor expired, newest first."""
         s = home_sessions.c
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(select(
-                s.id, s.method, s.client_ip, s.created_at, s.expires_at).where(
-                s.user_id == user_id, s.revoked_at.is_(None), s.expires_at > now,
-            ).order_by(s.created_at.desc(), s.id))).all()
+        rows = await self._db.rows(select(
+            s.id, s.method, s.client_ip, s.created_at, s.expires_at).where(
+            s.user_id == user_id, s.revoked_at.is_(None), s.expires_at > now,
+        ).order_by(s.created_at.desc(), s.id))
         return [SessionRow(r.id, r.method, r.client_ip, r.created_at, r.expires_at) for r in rows]
 
     async def revoke_session(self, session_id: str, now: int) -> None:

@@ -44,8 +44,7 @@ class LinkStore:
         return sqlite.insert(table) if self._db.dialect == "sqlite" else postgresql.insert(table)
 
     async def all(self) -> list[Link]:
-        async with self._db.reader.connect() as conn:
-            return [_link(r) for r in await conn.execute(select(links))]
+        return [_link(r) for r in await self._db.rows(select(links))]
 
     async def get(self, sdkappid: int, user_id: str) -> Link | None:
         row = await self._db.first(select(links).where(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -23,7 +23,7 @@ from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.domain.records import ConversationState, StoredMessage
 from tidings.store.callbacks import insert_events
 from tidings.store.engine import Database
-from tidings.store.prepared import Prepared
+from tidings.store.prepared import Prepared, each
 from tidings.store.reactions import Reactions, reactions_of
 from tidings.store.schema import (
     conversation_members,
@@ -118,6 +118,7 @@ _CLEARED_SEQ = (select(conversation_settings.c.cleared_seq)
                 .where(conversation_settings.c.conversation_id == _c.id,
                        conversation_settings.c.user_id == _cm.user_id)
                 .scalar_subquery().label("cleared_seq"))
+_MEMBER_SEES = _MEMBERSHIP.add_columns(_CLEARED_SEQ)
 
 
 def _membership(row: Any) -> Membership:
@@ -146,6 +147,40 @@ def _page(conn: Connection, conversation_id: int, key: ConversationKey, *, after
             m.conversation_id == conversation_id, m.seq.in_(wanted[i:i + 400]))).all()
         targets.update((r.seq, message_of(r, key)) for r in got)
     return [message_of(r, key, targets.get(r.target_seq) if r.kind else None) for r in rows]
+
+
+def _member(conn: Connection, key: ConversationKey, user_id: str
+            ) -> tuple[Membership | None, int]:
+    """The user's membership and the seq after which it sees the
+    conversation (its join, its cleared history), in one statement."""
+    row = conn.execute(_MEMBER_SEES, {"sdkappid": key.sdkappid, "kind": key.kind.value,
+                                      "a": key.a, "b": key.b, "user_id": user_id}).first()
+    if row is None:
+        return None, 0
+    return _membership(row), max(row.visible_after, row.cleared_seq or 0)
+
+
+def _reactions(conn: Connection, rows: Sequence[StoredMessage]) -> Reactions:
+    """The reactions of the messages among ``rows`` (a change entry has none)."""
+    wanted = [(m.conversation_id, m.seq) for m in rows if m.kind == EntryKind.MESSAGE]
+    return reactions_of(conn, wanted) if wanted else {}
+
+
+def last_messages_of(conn: Connection, states: Sequence[ConversationState]
+                     ) -> dict[int, StoredMessage]:
+    """The newest message of each of these conversations, by number (the
+    conversation list's, in its read)."""
+    m = messages.c
+    # Not one from before a group member joined.
+    wanted = [(s.conversation_id, s.last_message_seq) for s in states
+              if s.last_message_seq > s.visible_after]
+    keys = {s.conversation_id: s.key for s in states}
+    last: dict[int, StoredMessage] = {}
+    for i in range(0, len(wanted), 400):
+        got = conn.execute(select(messages).where(
+            tuple_(m.conversation_id, m.seq).in_(wanted[i:i + 400]))).all()
+        last.update((r.conversation_id, message_of(r, keys[r.conversation_id])) for r in got)
+    return last
 
 
 class MessageStore:
@@ -211,101 +246,103 @@ class MessageStore:
         ``membership``, the settings' cleared seq, ``page`` and the
         reactions' store answer, in one read (a history op was four
         hand-offs, each several aiosqlite round trips before)."""
-        stmt = _MEMBERSHIP.add_columns(_CLEARED_SEQ)
-        who = {"sdkappid": key.sdkappid, "kind": key.kind.value, "a": key.a, "b": key.b,
-               "user_id": user_id}
 
         def read(conn: Connection) -> tuple[Membership | None, list[StoredMessage], Reactions]:
-            row = conn.execute(stmt, who).first()
-            if row is None:
+            found, seen_after = _member(conn, key, user_id)
+            if found is None:
                 return None, [], {}
-            found = _membership(row)
-            rows = _page(conn, found.conversation_id, key,
-                         after_seq=max(found.visible_after, row.cleared_seq or 0),
+            rows = _page(conn, found.conversation_id, key, after_seq=seen_after,
                          before_seq=before_seq, limit=limit, newest_first=True,
                          messages_only=True)
-            wanted = [(m.conversation_id, m.seq) for m in rows] if reactions else []
-            return found, rows, reactions_of(conn, wanted) if wanted else {}
+            return found, rows, _reactions(conn, rows) if reactions else {}
 
         return await self._db.read(read)
 
-    async def pages(self, ranges: Sequence[PageRange]) -> dict[int, list[StoredMessage]]:
+    async def history_around(self, key: ConversationKey, user_id: str, *, seq: int,
+                             limit: int, reactions: bool = False
+                             ) -> tuple[Membership | None, list[StoredMessage],
+                                        list[StoredMessage], Reactions]:
+        """Around ``seq``, from what the member may see: up to ``limit``
+        messages at or before it (newest first) and up to ``limit`` after it
+        (oldest first), with the membership and (``reactions``) their
+        reactions, in one read as ``history_page``'s."""
+
+        def read(conn: Connection) -> tuple[Membership | None, list[StoredMessage],
+                                            list[StoredMessage], Reactions]:
+            found, seen_after = _member(conn, key, user_id)
+            if found is None:
+                return None, [], [], {}
+            older = _page(conn, found.conversation_id, key, after_seq=seen_after,
+                          before_seq=seq + 1, limit=limit, newest_first=True,
+                          messages_only=True)
+            newer = _page(conn, found.conversation_id, key, after_seq=max(seq, seen_after),
+                          before_seq=None, limit=limit, newest_first=False,
+                          messages_only=True)
+            return found, older, newer, _reactions(conn, older + newer) if reactions else {}
+
+        return await self._db.read(read)
+
+    async def states_of(self, entries: Sequence[tuple[int, int]]) -> dict[tuple[int, int], int]:
+        """The state of each of these entries ((conversation, seq)) that exists."""
+        m = messages.c
+
+        def read(conn: Connection) -> dict[tuple[int, int], int]:
+            found: dict[tuple[int, int], int] = {}
+            for i in range(0, len(entries), 400):
+                found.update(((r.conversation_id, r.seq), r.state) for r in conn.execute(
+                    select(m.conversation_id, m.seq, m.state).where(
+                        tuple_(m.conversation_id, m.seq).in_(list(entries[i:i + 400])))))
+            return found
+
+        return await self._db.read(read)
+
+    async def pages(self, ranges: Sequence[PageRange], *, reactions: bool = False
+                    ) -> tuple[dict[int, list[StoredMessage]], Reactions]:
         """What ``page`` reads, for many conversations at once (sync), in
-        one read: each range an indexed ``ORDER BY seq LIMIT n`` select
-        compiled once (``_RANGE``), on SQLite run per range on the driver's
-        cursor, on PostgreSQL one statement for all (``Prepared.rows_each``).
-        A UNION ALL of a branch per range, built per sync, cost more to build,
-        key and compile than to run (bench/common_reads.py, py-spy)."""
+        one read with (``reactions``) the messages' reactions: each range an
+        indexed ``ORDER BY seq LIMIT n`` select compiled once (``_RANGE``),
+        on SQLite run per range on the driver's cursor, on PostgreSQL one
+        statement for all (``Prepared.rows_each``). A UNION ALL of a branch
+        per range, built per sync, cost more to build, key and compile than
+        to run (bench/common_reads.py, py-spy). Each conversation's entries
+        in its ranges' order, each range's by seq."""
         if not ranges:
             # A sync with nothing new (every login's first, with limit 0):
             # a reader connection's checkout and rollback cost ~0.3 ms.
-            return {}
+            return {}, {}
         m = messages.c
+        each_range = [{"conversation_id": r.conversation_id, "after_seq": r.after_seq,
+                       "up_to_seq": r.up_to_seq, "limit": r.limit} for r in ranges]
         keys = {r.conversation_id: r.key for r in ranges}
-        found: dict[int, list[StoredMessage]] = {r.conversation_id: [] for r in ranges}
 
-        each = [{"conversation_id": r.conversation_id, "after_seq": r.after_seq,
-                 "up_to_seq": r.up_to_seq, "limit": r.limit} for r in ranges]
-
-        def read(conn: Connection) -> tuple[list[Any], dict[tuple[int, int], StoredMessage]]:
-            try:
-                pages = _RANGE.rows_each(conn, each)
-            except Exception:
-                # One by one: a dead connection meets Core there (Prepared.rows).
-                pages = [_RANGE.rows(conn, params) for params in each]
-            rows = [r for page in pages for r in page]
-            wanted = sorted({(r.conversation_id, r.target_seq) for r in rows
-                             if r.kind != EntryKind.MESSAGE})
+        def read(conn: Connection) -> tuple[dict[int, list[StoredMessage]], Reactions]:
+            pages = each(_RANGE, conn, each_range)
+            wanted = sorted({(r.conversation_id, r.target_seq) for page in pages
+                             for r in page if r.kind != EntryKind.MESSAGE})
             targets: dict[tuple[int, int], StoredMessage] = {}
             for i in range(0, len(wanted), 400):
                 got = conn.execute(select(messages).where(
                     tuple_(m.conversation_id, m.seq).in_(wanted[i:i + 400]))).all()
                 targets.update(((r.conversation_id, r.seq),
                                 message_of(r, keys[r.conversation_id])) for r in got)
-            return rows, targets
-
-        rows, targets = await self._db.read(read)
-        for r in sorted(rows, key=lambda r: (r.conversation_id, r.seq)):
-            target = targets.get((r.conversation_id, r.target_seq)) if r.kind else None
-            found[r.conversation_id].append(message_of(r, keys[r.conversation_id], target))
-        return found
-
-    async def conversations_of(self, sdkappid: int, user_id: str, *, limit: int | None = None,
-                               with_last_message: bool = True) -> list[ConversationState]:
-        """The user's conversations, most recently active first."""
-        who = {"sdkappid": sdkappid, "user_id": user_id}
-        if limit is None:
-            rows = await self._db.read(lambda conn: _CONVERSATIONS_OF.rows(conn, who))
-        else:
-            stmt = _CONVERSATIONS_OF.statement.limit(limit)
-            rows = await self._db.read(lambda conn: conn.execute(stmt, who).all())
-        states = [state_of(r) for r in rows]
-        if with_last_message and states:
-            last = await self.last_messages(states)
-            states = [replace(s, last_message=last.get(s.conversation_id)) for s in states]
-        return states
-
-    async def last_messages(self, states: list[ConversationState]
-                            ) -> dict[int, StoredMessage]:
-        """The newest message of each of these conversations, by number."""
-        m = messages.c
-        # Not one from before a group member joined.
-        wanted = [(s.conversation_id, s.last_message_seq) for s in states
-                  if s.last_message_seq > s.visible_after]
-        keys = {s.conversation_id: s.key for s in states}
-        if not wanted:
-            return {}
-
-        def read(conn: Connection) -> dict[int, StoredMessage]:
-            last: dict[int, StoredMessage] = {}
-            for i in range(0, len(wanted), 400):
-                got = conn.execute(select(messages).where(
-                    tuple_(m.conversation_id, m.seq).in_(wanted[i:i + 400]))).all()
-                last.update((r.conversation_id, message_of(r, keys[r.conversation_id]))
-                            for r in got)
-            return last
+            found: dict[int, list[StoredMessage]] = {r.conversation_id: [] for r in ranges}
+            for planned, page in zip(ranges, pages, strict=True):
+                found[planned.conversation_id] += [
+                    message_of(r, planned.key,
+                               targets.get((r.conversation_id, r.target_seq)) if r.kind else None)
+                    for r in page]
+            shown = [m for rows in found.values() for m in rows] if reactions else []
+            return found, _reactions(conn, shown) if shown else {}
 
         return await self._db.read(read)
+
+    async def conversations_of(self, sdkappid: int, user_id: str) -> list[ConversationState]:
+        """The user's conversations, most recently active first, without
+        their last messages (the conversation list's are
+        first_sync.conversation_list's)."""
+        who = {"sdkappid": sdkappid, "user_id": user_id}
+        rows = await self._db.read(lambda conn: _CONVERSATIONS_OF.rows(conn, who))
+        return [state_of(r) for r in rows]
 
     async def mark_read(self, conversation_id: int, user_id: str, seq: int, *,
                         outbox: Callable[[int, int, int], tuple[int, str, str]] | None = None

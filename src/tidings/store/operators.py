@@ -36,15 +36,13 @@ class OperatorStore:
         return int(changed.rowcount) == 1
 
     async def password_hash(self, name: str) -> str | None:
-        async with self._db.reader.connect() as conn:
-            found = (await conn.execute(select(operators.c.password_hash)
-                                        .where(operators.c.name == name))).scalar()
+        found = await self._db.scalar(select(operators.c.password_hash)
+                                      .where(operators.c.name == name))
         return None if found is None else str(found)
 
     async def names(self) -> list[tuple[str, int]]:
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(select(operators.c.name, operators.c.created_at)
-                                       .order_by(operators.c.name))).all()
+        rows = await self._db.rows(select(operators.c.name, operators.c.created_at)
+                                   .order_by(operators.c.name))
         return [(r.name, int(r.created_at)) for r in rows]
 
     async def remove(self, name: str) -> bool:
@@ -64,10 +62,8 @@ class OperatorStore:
                 expires_at=expires_at))
 
     async def session(self, token_hash: str, now: int) -> OperatorSession | None:
-        async with self._db.reader.connect() as conn:
-            row = (await conn.execute(select(operator_sessions).where(
-                operator_sessions.c.token_hash == token_hash,
-                operator_sessions.c.expires_at > now))).first()
+        row = await self._db.first(select(operator_sessions).where(
+            operator_sessions.c.token_hash == token_hash, operator_sessions.c.expires_at > now))
         if row is None:
             return None
         return OperatorSession(row.name, int(row.created_at), int(row.expires_at))
@@ -76,12 +72,10 @@ class OperatorStore:
         """An operator's live sessions, newest first: (token hash, client
         address, created at, expires at)."""
         s = operator_sessions.c
-        async with self._db.reader.connect() as conn:
-            rows = await conn.execute(select(s.token_hash, s.client_ip, s.created_at, s.expires_at)
-                                      .where(s.name == name, s.expires_at > now)
-                                      .order_by(s.created_at.desc(), s.token_hash))
-            return [(r.token_hash, r.client_ip, int(r.created_at), int(r.expires_at))
-                    for r in rows]
+        rows = await self._db.rows(select(s.token_hash, s.client_ip, s.created_at, s.expires_at)
+                                   .where(s.name == name, s.expires_at > now)
+                                   .order_by(s.created_at.desc(), s.token_hash))
+        return [(r.token_hash, r.client_ip, int(r.created_at), int(r.expires_at)) for r in rows]
 
     async def end_session(self, token_hash: str) -> bool:
         async with self._db.writer.begin() as conn:

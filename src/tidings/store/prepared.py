@@ -29,6 +29,7 @@ call in the same thread, each set runs on its own."""
 
 from __future__ import annotations
 
+import logging
 from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -39,6 +40,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.util import await_only
+
+log = logging.getLogger("tidings.store.prepared")
 
 # (SQL, each position's parameter: (caller's key, or None and the
 # statement's own value)); None: run through Core.
@@ -152,3 +155,24 @@ class Prepared:
         for r in records:
             found[r[width] - 1].append(make(r[:width]))
         return list(found)
+
+
+def each(prepared: Prepared, conn: Connection, sets: Sequence[Mapping[str, Any]]
+         ) -> list[Sequence[Any]]:
+    """``prepared``'s rows for each parameter set, for a read that runs it
+    for many (a sync's pages, a push step's jobs or sends): on PostgreSQL
+    one statement for all (``Prepared.rows_each``), each set alone if that
+    fails (reads run in autocommit: nothing to roll back; ``rows`` goes
+    through Core, which meets a dead connection as it does for any
+    statement). On SQLite the sets run alone anyway: an error is the
+    statement's own, raised."""
+    if not sets:
+        return []
+    try:
+        return prepared.rows_each(conn, sets)
+    except Exception:
+        if conn.dialect.name != "postgresql":
+            raise
+        log.warning("one statement for %d parameter sets failed; each alone", len(sets),
+                    exc_info=True)
+        return [prepared.rows(conn, params) for params in sets]

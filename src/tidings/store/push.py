@@ -46,8 +46,12 @@ _DELETE_SEND = "DELETE FROM push_sends WHERE id = ?"
 # compiled once (store/prepared.py).
 _DUE_JOBS = Prepared(select(push_jobs).where(push_jobs.c.due_at <= bindparam("now"))
                      .order_by(push_jobs.c.due_at, push_jobs.c.id).limit(bindparam("limit")))
+# The due sends with their conversations' apps (a home app's send answers
+# to the identity its user linked in that app: PushWorker._receiver).
 _DUE_SENDS = Prepared(
-    select(push_sends)
+    select(push_sends, conversations.c.sdkappid.label("conversation_app"))
+    .select_from(push_sends.outerjoin(conversations,
+                                      conversations.c.id == push_sends.c.conversation_id))
     .where(push_sends.c.status == PENDING, push_sends.c.next_attempt_at <= bindparam("now"))
     .order_by(push_sends.c.next_attempt_at, push_sends.c.id).limit(bindparam("limit")))
 # The earliest due times queued: the jobs', and the pending sends' after
@@ -69,6 +73,9 @@ class Send:
     seq: int
     payload: str
     attempts: int
+    # The app of the message's conversation (None: not read, or the
+    # conversation is gone): another than ``sdkappid`` for a home app's send.
+    conversation_app: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +87,28 @@ class SendOutcome:
     next_attempt_at: int = 0
 
 
-def _send(r: Row[Any]) -> Send:
+def _send(r: Any, apps: Mapping[int, int] | None = None) -> Send:
+    """A send of a push_sends row; its conversation's app from the row
+    (``_DUE_SENDS``) or from ``apps``."""
     return Send(r.id, r.sdkappid, r.user_id, r.device_id, r.conversation_id, r.seq,
-                r.payload, r.attempts)
+                r.payload, r.attempts,
+                r.conversation_app if apps is None else apps.get(r.conversation_id))
 
 
 def _checked(send: Send, receiver: str) -> tuple[int, int, str, str, int, int, str]:
     """A send as push_reads.sends_context takes it."""
     return (send.id, send.sdkappid, send.user_id, send.device_id, send.conversation_id,
             send.seq, receiver)
+
+
+def _apps_of(conn: Connection, conversation_ids: Sequence[int]) -> dict[int, int]:
+    """Each conversation's app, by conversation number."""
+    c = conversations.c
+    found: dict[int, int] = {}
+    for i in range(0, len(conversation_ids), push_reads.IN_CHUNK):
+        found.update((r.id, r.sdkappid) for r in conn.execute(select(c.id, c.sdkappid).where(
+            c.id.in_(conversation_ids[i:i + push_reads.IN_CHUNK]))))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +363,10 @@ class PushStore:
             rows = await leases.due(self._db, push_sends, "next_attempt_at",
                                     [s.status == PENDING, s.next_attempt_at <= now], limit,
                                     now, self._lease_ms)
-            return DueSends([_send(r) for r in rows], None)
+            # The home app's sends' apps, in one read for the step.
+            homes = sorted({r.conversation_id for r in rows if r.sdkappid == home})
+            apps = await self._db.read(lambda conn: _apps_of(conn, homes)) if homes else {}
+            return DueSends([_send(r, apps) for r in rows], None)
         sqlite = self._db.dialect == "sqlite"
 
         def read(conn: Connection) -> DueSends:
@@ -360,12 +383,6 @@ class PushStore:
         there is none."""
         sqlite = self._db.dialect == "sqlite"
         return await self._db.read(lambda conn: _next_due(conn, sqlite, None))
-
-    async def conversation_app(self, conversation_id: int) -> int | None:
-        c = conversations.c
-        found = await self._db.read(lambda conn: conn.execute(
-            select(c.sdkappid).where(c.id == conversation_id)).scalar())
-        return None if found is None else int(found)
 
     async def sends_context(self, sends: Sequence[tuple[Send, str]]) -> SendsContext:
         """For each (send, the user whose cursor it answers to): whether it

@@ -6,7 +6,6 @@ CPU: bench/README.md, perf-push2). ``store/push.py`` wraps them."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +14,7 @@ from sqlalchemy import Connection, and_, bindparam, case, exists, func, or_, sel
 
 from tidings.domain.accounts import AccountState
 from tidings.domain.push import Channel, Device, PushSettings
-from tidings.store.prepared import Prepared
+from tidings.store.prepared import Prepared, each
 from tidings.store.push_jobs import Job, Move
 from tidings.store.schema import (
     app_push,
@@ -27,8 +26,6 @@ from tidings.store.schema import (
     push_devices,
     users,
 )
-
-log = logging.getLogger("tidings.store.push")
 
 # Users per IN list (SQLite's default limit of bound parameters is 999).
 IN_CHUNK = 500
@@ -174,24 +171,6 @@ def settings_of(conn: Connection, sdkappids: Iterable[int]) -> dict[int, PushSet
         rows = _SETTINGS.rows(conn, {"app": app})
         found[app] = _settings_row(rows[0]) if rows else PushSettings(app)
     return found
-
-
-def each(prepared: Prepared, conn: Connection, sets: Sequence[Mapping[str, Any]]
-         ) -> list[Sequence[Any]]:
-    """``prepared``'s rows for each parameter set: on PostgreSQL one
-    statement for all (``Prepared.rows_each``: a step's statements per job
-    or per send were a round trip each, a burst's pace there), each set
-    alone if that fails (reads run in autocommit: nothing to roll back)."""
-    if not sets:
-        return []
-    try:
-        return prepared.rows_each(conn, sets)
-    except Exception:
-        if conn.dialect.name != "postgresql":
-            raise
-        log.warning("push: one statement for %d parameter sets failed; each alone",
-                    len(sets), exc_info=True)
-        return [prepared.rows(conn, params) for params in sets]
 
 
 def devices_of(conn: Connection, sdkappid: int, user_ids: Sequence[str]) -> list[Device]:

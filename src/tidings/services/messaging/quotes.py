@@ -5,6 +5,7 @@ then), and shown as recalled in history and sync once the quoted message is."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
@@ -12,7 +13,7 @@ from tidings.domain.elements import EntryKind, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import ConversationKey
 from tidings.domain.records import NewMessage, StoredMessage
-from tidings.protocol.views import STATES, EntryView
+from tidings.protocol.views import STATES, EntryView, MessageView
 from tidings.store.messages import MessageStore
 
 # Normalized elements JSON is compact: a reply's quote shows as this.
@@ -54,26 +55,32 @@ async def resolve_quote(store: MessageStore, request: NewMessage) -> str:
     return orjson.dumps(elements).decode()
 
 
-async def blank_recalled_quotes(store: MessageStore, conversation_id: int,
-                                key: ConversationKey, rows: list[StoredMessage],
-                                views: Sequence[EntryView]) -> None:
-    """Show as recalled the quotes (in ``views``) of messages recalled since."""
-    states: dict[int, int] = {}
-    for row, view in zip(rows, views, strict=True):
-        if row.kind or QUOTE_MARK not in row.elements:
-            continue
-        elements = orjson.loads(row.elements)
-        changed = False
-        for quote in elements:
-            if quote.get("type") != "quote" or quote.get("state") == "recalled":
+async def blank_recalled_quotes(
+        store: MessageStore,
+        pages: Sequence[tuple[int, ConversationKey, list[StoredMessage], Sequence[EntryView]]]
+) -> None:
+    """Show as recalled the quotes (in the pages' views) of messages
+    recalled since: the quoted messages' states of all the pages (a sync's,
+    a history page) in one read (it was a read per quoted message)."""
+    shown: list[tuple[int, MessageView, list[dict[str, Any]], list[dict[str, Any]]]] = []
+    wanted: set[tuple[int, int]] = set()
+    for conversation_id, _, rows, views in pages:
+        for row, view in zip(rows, views, strict=True):
+            if view["kind"] != "message" or row.kind or QUOTE_MARK not in row.elements:
                 continue
-            seq = int(quote["seq"])
-            if seq not in states:
-                found = await store.page(conversation_id, key, after_seq=seq - 1,
-                                         up_to_seq=seq, limit=1)
-                states[seq] = found[0].state if found else MessageState.NORMAL
-            if states[seq] == MessageState.RECALLED:
-                quote.update(text="", state="recalled")
-                changed = True
-        if changed and view["kind"] == "message":
+            elements = orjson.loads(row.elements)
+            quotes = [q for q in elements
+                      if q.get("type") == "quote" and q.get("state") != "recalled"]
+            if quotes:
+                shown.append((conversation_id, view, elements, quotes))
+                wanted.update((conversation_id, int(q["seq"])) for q in quotes)
+    if not wanted:
+        return
+    states = await store.states_of(sorted(wanted))
+    for conversation_id, view, elements, quotes in shown:
+        recalled = [q for q in quotes
+                    if states.get((conversation_id, int(q["seq"]))) == MessageState.RECALLED]
+        for quote in recalled:
+            quote.update(text="", state="recalled")
+        if recalled:
             view["elements"] = orjson.Fragment(orjson.dumps(elements))

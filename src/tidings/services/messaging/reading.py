@@ -31,7 +31,7 @@ from tidings.protocol.views import (
 )
 from tidings.services.messaging.quotes import blank_recalled_quotes
 from tidings.store.conversation_settings import ConversationSettingsStore
-from tidings.store.first_sync import first_sync
+from tidings.store.first_sync import conversation_list, first_sync
 from tidings.store.messages import Membership, MessageStore
 
 if TYPE_CHECKING:
@@ -79,19 +79,29 @@ class Reading:
             list[ConversationState], dict[int, ConversationSettings], dict[int, int] | None]:
         """The conversations (without last messages), their settings and
         the peers' read cursors, read in one statement (store/first_sync.py)."""
-        receipts = self._relations is not None and (
-            await self._relations.rules(me.sdkappid)).read_receipts
+        receipts = await self._receipts(me)
         found = await first_sync(self._store.db, me.sdkappid, me.user_id)
         return (found.states, found.settings if self._settings is not None else {},
                 found.peer_reads if receipts else None)
+
+    async def _receipts(self, me: Identity) -> bool:
+        """Whether the user's app shows read receipts (the peers' cursors)."""
+        return self._relations is not None and (
+            await self._relations.rules(me.sdkappid)).read_receipts
+
+    @property
+    def shows_reactions(self) -> bool:
+        """Whether read messages show their reactions (a reactions' store is
+        bound): the reads that take them with their page (history's, sync's)."""
+        return self._reactions is not None
 
     async def decorate(self, pages: Sequence[Page], reactions: Reactions | None = None) -> None:
         """History and sync show each message's reactions (live message
         events do not: a new message has none), and a reply's quote as
         recalled once the quoted message is. One reaction query for all the
-        pages of a sync; none when the caller read them (``reactions``)."""
-        for conversation_id, key, rows, views in pages:
-            await blank_recalled_quotes(self._store, conversation_id, key, rows, views)
+        pages of a sync, none when the caller read them (``reactions``); one
+        for the quoted messages' states, when there are quotes."""
+        await blank_recalled_quotes(self._store, pages)
         if self._reactions is None:
             return
         found = reactions
@@ -122,43 +132,21 @@ class Reading:
         absent), in ascending seq order, and whether older ones remain."""
         key = parse_conversation_id(me, conversation_id)
         n = self.limit(limit)
-        if n == 0 or self._settings is None:
-            return await self._history_apart(me, key, before_seq, n)
         if before_seq is not None:
             # Same page, but within what the database's integers can hold.
             before_seq = max(0, min(before_seq, MAX_SEQ))
         # The membership, the cleared seq, the page and its reactions in one read.
         found, rows, reactions = await self._store.history_page(
-            key, me.user_id, before_seq=before_seq, limit=n + 1,
-            reactions=self._reactions is not None)
+            key, me.user_id, before_seq=before_seq, limit=n + 1 if n else 0,
+            reactions=self.shows_reactions)
         if found is None:
             await self.member_of(me, key)  # a group's refusal
             return [], False
-        return await self._history_views(me, key, found.conversation_id, rows, n, reactions)
-
-    async def _history_apart(self, me: Identity, key: ConversationKey,
-                             before_seq: int | None, n: int) -> tuple[list[MessageView], bool]:
-        """``history`` with no settings store (or an empty page): the
-        membership and the page read apart."""
-        found = await self.member_of(me, key)
-        if found is None or n == 0:
-            return [], False
-        if before_seq is not None:
-            before_seq = max(0, min(before_seq, MAX_SEQ))
-        rows = await self._store.page(found.conversation_id, key, before_seq=before_seq,
-                                      after_seq=found.visible_after, limit=n + 1,
-                                      newest_first=True, messages_only=True)
-        return await self._history_views(me, key, found.conversation_id, rows, n)
-
-    async def _history_views(self, me: Identity, key: ConversationKey, conversation_id: int,
-                             rows: list[StoredMessage], n: int,
-                             reactions: Reactions | None = None
-                             ) -> tuple[list[MessageView], bool]:
         more = len(rows) > n
         rows = rows[:n]
         rows.reverse()
         views = [message_view(m, me.user_id) for m in rows]
-        await self.decorate([(conversation_id, key, rows, views)], reactions)
+        await self.decorate([(found.conversation_id, key, rows, views)], reactions)
         return views, more
 
     async def history_around(self, me: Identity, conversation_id: str, *, seq: int,
@@ -170,27 +158,21 @@ class Reading:
         newer ones do."""
         key = parse_conversation_id(me, conversation_id)
         n = self.limit(limit)
-        found = await self.member_of(me, key)
-        if found is None or n == 0:
-            return [], False, False
         seq = max(0, min(seq, MAX_SEQ - 1))
-        cleared = 0 if self._settings is None else (
-            await self._settings.of_one(found.conversation_id, me.user_id)).cleared_seq
-        visible_after = max(found.visible_after, cleared)
-        # Up to a page each way, then half and half: a short side leaves its
-        # room to the other (near the first message, or the last).
-        older = await self._store.page(found.conversation_id, key, before_seq=seq + 1,
-                                       after_seq=visible_after, limit=n + 1,
-                                       newest_first=True, messages_only=True)
-        newer = await self._store.page(found.conversation_id, key,
-                                       after_seq=max(seq, visible_after), limit=n + 1,
-                                       messages_only=True)
+        # Up to a page each way (the membership, the cleared seq and the
+        # reactions with them, in one read), then half and half: a short
+        # side leaves its room to the other (near the first message, or the last).
+        found, older, newer, reactions = await self._store.history_around(
+            key, me.user_id, seq=seq, limit=n + 1 if n else 0, reactions=self.shows_reactions)
+        if found is None:
+            await self.member_of(me, key)  # a group's refusal
+            return [], False, False
         newer_n = min(len(newer), n - min(len(older), (n + 1) // 2))
         older_n = min(len(older), n - newer_n)  # the one at ``seq`` counts among them
         more, has_newer = len(older) > older_n, len(newer) > newer_n
         rows = older[:older_n][::-1] + newer[:newer_n]
         views = [message_view(m, me.user_id) for m in rows]
-        await self.decorate([(found.conversation_id, key, rows, views)])
+        await self.decorate([(found.conversation_id, key, rows, views)], reactions)
         return views, more, has_newer
 
     async def group_number(self, key: ConversationKey) -> int:
@@ -220,16 +202,12 @@ class Reading:
     async def conversations(self, me: Identity, limit: int | None) -> list[ConversationView]:
         """Pinned ones first, then by last activity; hidden ones left out."""
         n = self.limit(limit, 100)
-        # The conversations, their settings and the peers' cursors in one
-        # read (what a login's first sync reads), then their last messages.
-        states, prefs, reads = await self.first_sync(me)
-        shown = [s for s in states if not prefs.get(s.conversation_id, DEFAULT_SETTINGS)
-                 .hidden(s.last_message_seq)]
-        # Stable: within pinned and unpinned, the newest activity first.
-        shown.sort(key=lambda s: not prefs.get(s.conversation_id, DEFAULT_SETTINGS).pinned)
-        shown = shown[:n]
-        last = await self._store.last_messages(shown)
+        receipts = await self._receipts(me)
+        # The first ``n`` conversations, their settings, the peers' cursors
+        # and their last messages in one read.
+        found, last = await conversation_list(self._store.db, me.sdkappid, me.user_id, n)
+        reads = found.peer_reads if receipts else None
         return [conversation_view(replace(s, last_message=last.get(s.conversation_id)),
-                                  me.user_id, prefs.get(s.conversation_id, DEFAULT_SETTINGS),
-                                  reads)
-                for s in shown]
+                                  me.user_id, found.settings.get(s.conversation_id,
+                                                                 DEFAULT_SETTINGS), reads)
+                for s in found.states]

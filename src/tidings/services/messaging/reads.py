@@ -92,8 +92,7 @@ class Reads:
         ``peers``). One row per conversation of the user is read."""
         wanted = None if peers is None else [
             f"c2c_{check_user_id(p)}" for p in dict.fromkeys(peers)]
-        states = await self._store.conversations_of(me.sdkappid, me.user_id,
-                                                    with_last_message=False)
+        states = await self._store.conversations_of(me.sdkappid, me.user_id)
         counts = {s.key.id_for(me.user_id): s.unread for s in states}
         listed = ([(c, n) for c, n in counts.items() if n > 0] if wanted is None
                   else [(c, counts.get(c, 0)) for c in wanted])

@@ -76,7 +76,9 @@ class Sync:
             budget -= take
             plan.append(PageRange(state.conversation_id, state.key, after, state.last_seq,
                                   take))
-        fetched = await self._store.pages(plan)
+        # The pages and their reactions in one read.
+        fetched, reactions = await self._store.pages(plan,
+                                                     reactions=self._reading.shows_reactions)
         pages: list[Page] = []
         for planned in plan:
             if bytes_left <= 0:
@@ -98,5 +100,5 @@ class Sync:
                 result.more = True
             else:
                 result.covered[planned.conversation_id] = planned.up_to_seq
-        await self._reading.decorate(pages)
+        await self._reading.decorate(pages, reactions)
         return result
