@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +68,8 @@ async def test_the_thread_copies_the_log_and_the_next_write_restarts_it(
     monkeypatch.setattr(checkpointer, "FALLBACK", 10**9)
     monkeypatch.setattr(checkpointer, "_PREALLOCATED_MOST", 0)  # not 64 MiB of zeros
     monkeypatch.setattr(checkpointer, "_POLL", 0.05)  # idle sooner
+    # Asleep at idle until a commit wakes it (the loop's writes below).
+    monkeypatch.setattr(checkpointer, "_IDLE_POLL", 3600.0)
     in_writer: list[int] = []
     monkeypatch.setattr(checkpointer.Checkpointer, "_in_writer",
                         lambda self, raw: in_writer.append(1))
@@ -145,6 +148,121 @@ async def test_the_log_stays_bounded_under_back_to_back_writes(
         # next transaction restarts it: one transaction's frames over.
         assert most < checkpointer.FALLBACK * PAGES + 10, most
         assert _frames_on_disk(path) < checkpointer.FALLBACK * PAGES + 10
+    finally:
+        await db.dispose()
+
+
+async def test_the_writer_copies_the_rest_the_thread_left_and_the_log_restarts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The thread's checkpoint leaves the frames committed meanwhile (here
+    # those a reader's snapshot holds back): the writer copies them after
+    # its next commit, so the one after restarts the log, not its fallback.
+    monkeypatch.setattr(checkpointer, "FALLBACK", 10**9)
+    monkeypatch.setattr(checkpointer, "_PREALLOCATED_MOST", 0)  # no zeros' snapshots
+    monkeypatch.setattr(checkpointer, "_IDLE_POLL", 3600.0)
+    thread_copies: list[int] = []
+    copy = checkpointer.Checkpointer._checkpoint
+
+    def once(self: checkpointer.Checkpointer, conn: sqlite3.Connection) -> None:
+        # Only the first: what is copied after it is the writer's.
+        if not thread_copies:
+            copy(self, conn)
+        thread_copies.append(1)
+
+    monkeypatch.setattr(checkpointer.Checkpointer, "_checkpoint", once)
+    chased: list[tuple[int, int]] = []
+    chase = checkpointer.Checkpointer._chase
+
+    def counted(self: checkpointer.Checkpointer, raw: sqlite3.Connection) -> None:
+        chase(self, raw)
+        frames = self.frames()
+        assert frames is not None
+        chased.append(frames)
+
+    monkeypatch.setattr(checkpointer.Checkpointer, "_chase", counted)
+    path = tmp_path / "t.db"
+    db = open_database(_url(path), checkpoint_pages=PAGES)
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert db.checkpointer is not None
+        await db.run_write(_create)
+        await db.run_write(_insert)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM t").fetchone()  # its snapshot
+        while True:  # past PAGES frames not copied: the thread is woken
+            await db.run_write(_insert)
+            frames = db.checkpointer.frames()
+            assert frames is not None
+            if frames[0] - frames[1] >= PAGES:
+                break
+        deadline = time.monotonic() + 30  # how long to wait, not a speed
+        while not thread_copies:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        frames = db.checkpointer.frames()
+        assert frames is not None and 0 < frames[0] - frames[1] <= checkpointer._REST, frames
+        reader.execute("COMMIT")
+        await db.run_write(_insert)
+        # After the answer, on the writer's thread.
+        while not chased:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        assert len(chased) == 1 and chased[0][0] == chased[0][1], chased
+        await db.run_write(_insert)  # began with every frame copied
+        after = db.checkpointer.frames()
+        assert after is not None and after[0] < 10, (chased, after)
+        await db.run_write(_insert)
+        assert len(chased) == 1  # once per checkpoint of the thread
+    finally:
+        reader.close()
+        await db.dispose()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] >= PAGES // 5
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        conn.close()
+
+
+async def test_an_idle_thread_sleeps_until_a_commit_of_the_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A poll twice a second woke an idle process for nothing: now a commit
+    # (the message writer's, or the other write engine's) wakes it.
+    monkeypatch.setattr(checkpointer, "_POLL", 0.02)
+    monkeypatch.setattr(checkpointer, "_IDLE_POLL", 3600.0)
+    looks: list[int] = []
+    frames = checkpointer.Checkpointer.frames
+
+    def counted(self: checkpointer.Checkpointer) -> tuple[int, int] | None:
+        if threading.current_thread().name == "wal-checkpointer":
+            looks.append(1)
+        return frames(self)
+
+    monkeypatch.setattr(checkpointer.Checkpointer, "frames", counted)
+    db = open_database(_url(tmp_path / "t.db"), checkpoint_pages=PAGES)
+
+    async def woken() -> None:
+        looks.clear()
+        deadline = time.monotonic() + 30  # how long to wait, not a speed
+        while not looks:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+
+    try:
+        await db.run_write(_create)
+        await asyncio.sleep(0.2)  # ten polls: idle, then asleep
+        looks.clear()
+        await asyncio.sleep(0.2)
+        assert looks == []
+        await db.run_write(_insert)  # the message writer's commit
+        await woken()
+        await asyncio.sleep(0.2)
+        looks.clear()
+        await asyncio.sleep(0.2)
+        assert looks == []
+        async with db.writer.begin() as conn:  # the other engine's
+            await conn.exec_driver_sql(ROW)
+        await woken()
     finally:
         await db.dispose()
 
