@@ -66,6 +66,7 @@ async def test_the_thread_copies_the_log_and_the_next_write_restarts_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The writer never checkpoints here: what is copied is the thread's.
     monkeypatch.setattr(checkpointer, "FALLBACK", 10**9)
+    monkeypatch.setattr(checkpointer, "_CHASE", 10**9)
     monkeypatch.setattr(checkpointer, "_PREALLOCATED_MOST", 0)  # not 64 MiB of zeros
     monkeypatch.setattr(checkpointer, "_POLL", 0.05)  # idle sooner
     # Asleep at idle until a commit wakes it (the loop's writes below).
@@ -158,6 +159,7 @@ async def test_the_writer_copies_the_rest_the_thread_left_and_the_log_restarts(
     # those a reader's snapshot holds back): the writer copies them after
     # its next commit, so the one after restarts the log, not its fallback.
     monkeypatch.setattr(checkpointer, "FALLBACK", 10**9)
+    monkeypatch.setattr(checkpointer, "_CHASE", 1)  # past PAGES frames (not 3 x)
     monkeypatch.setattr(checkpointer, "_PREALLOCATED_MOST", 0)  # no zeros' snapshots
     monkeypatch.setattr(checkpointer, "_IDLE_POLL", 3600.0)
     thread_copies: list[int] = []

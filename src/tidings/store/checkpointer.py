@@ -26,11 +26,12 @@ frames, the writer checkpoints itself after its commit, as SQLite would
 (PASSIVE, after the thread's checkpoint if one is running), and its next
 transaction then restarts the log. That fallback (~3,000 frames, ~2.3 ms
 after a commit, 13-17 times in 20 s at 500 msg/s) mostly followed the
-race: so once the thread has copied a long log but for at most ``_REST``
-frames (those committed while it copied), the writer copies that rest
-after its next commit (``_chase``, once per checkpoint of the thread: a
-few frames and two fsyncs), where no commit can come before its next
-BEGIN, which then restarts the log. ``synchronous=FULL`` stays:
+race: so once the thread has copied a log of ``(FALLBACK - 1) * pages``
+frames or more but for at most ``_REST`` (those committed while it
+copied), the writer copies that rest after its next commit (``_chase``,
+once per checkpoint of the thread: a few frames and two fsyncs), where no
+commit can come before its next BEGIN, which then restarts the log. The
+fallback stays for a reader that holds the rest back. ``synchronous=FULL`` stays:
 a checkpoint fsyncs the log before copying and the database file after.
 
 The log's file is made its full size once (``_preallocate``), when it
@@ -80,11 +81,16 @@ _POLL = 0.5
 # it: another process's commits (a CLI command beside the server) are
 # noticed this late.
 _IDLE_POLL = 30.0
-# The most frames left after the thread's checkpoint that the writer copies
-# itself after its commit (~64 frames: a lone commit writes ~7).
-_REST = 64
 # The log's frames past which the writer checkpoints itself, in ``pages``.
 FALLBACK = 4
+# The most frames left after the thread's checkpoint that the writer copies
+# itself after its commit (a lone commit writes ~7), and the log's frames,
+# in ``pages``, from which it does: once in three checkpoints of the
+# thread, before the fallback (each copy is two fsyncs on the writer's
+# thread; after every checkpoint, 64 copies in 20 s at 500 msg/s met the
+# slowest messages more often than the 16 fallbacks they replaced).
+_REST = 64
+_CHASE = FALLBACK - 1
 # Seconds the writer waits for the thread's checkpoint before its own (a
 # checkpoint copies at most the log: 4,000 pages take milliseconds).
 _WRITER_WAIT = 1.0
@@ -161,7 +167,7 @@ class Checkpointer:
             self._wake.set()
         if logged >= FALLBACK * self.pages:
             self._in_writer(raw)
-        elif (0 < logged - copied <= _REST and logged >= self.pages
+        elif (0 < logged - copied <= _REST and logged >= _CHASE * self.pages
               and self._chased != self._copies and not self._copying.locked()):
             self._chased = self._copies
             self._chase(raw)
