@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -232,39 +233,44 @@ async def test_an_idle_thread_sleeps_until_a_commit_of_the_process(
     # (the message writer's, or the other write engine's) wakes it.
     monkeypatch.setattr(checkpointer, "_POLL", 0.02)
     monkeypatch.setattr(checkpointer, "_IDLE_POLL", 3600.0)
-    looks: list[int] = []
-    frames = checkpointer.Checkpointer.frames
+    waits: list[float | None] = []  # the thread's waits, by their timeout
 
-    def counted(self: checkpointer.Checkpointer) -> tuple[int, int] | None:
-        if threading.current_thread().name == "wal-checkpointer":
-            looks.append(1)
-        return frames(self)
+    class Counted(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            waits.append(timeout)
+            return super().wait(timeout)
 
-    monkeypatch.setattr(checkpointer.Checkpointer, "frames", counted)
+    monkeypatch.setattr(checkpointer, "threading", types.SimpleNamespace(
+        Event=Counted, Thread=threading.Thread, Lock=threading.Lock))
     db = open_database(_url(tmp_path / "t.db"), checkpoint_pages=PAGES)
 
-    async def woken() -> None:
-        looks.clear()
+    async def asleep() -> None:
+        """Until the thread waits an hour, then: it stays in that wait."""
         deadline = time.monotonic() + 30  # how long to wait, not a speed
-        while not looks:
+        while not waits or waits[-1] != 3600.0:
+            assert time.monotonic() < deadline, waits[-5:]
+            await asyncio.sleep(0.01)
+        before = len(waits)
+        await asyncio.sleep(0.2)  # ten polls of the old way
+        assert len(waits) == before
+
+    async def woken() -> None:
+        before = len(waits)
+        deadline = time.monotonic() + 30
+        while len(waits) == before:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.01)
 
     try:
         await db.run_write(_create)
-        await asyncio.sleep(0.2)  # ten polls: idle, then asleep
-        looks.clear()
-        await asyncio.sleep(0.2)
-        assert looks == []
+        await asleep()
         await db.run_write(_insert)  # the message writer's commit
         await woken()
-        await asyncio.sleep(0.2)
-        looks.clear()
-        await asyncio.sleep(0.2)
-        assert looks == []
+        await asleep()
         async with db.writer.begin() as conn:  # the other engine's
             await conn.exec_driver_sql(ROW)
         await woken()
+        await asleep()
     finally:
         await db.dispose()
 
