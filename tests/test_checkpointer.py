@@ -67,7 +67,6 @@ async def test_the_thread_copies_the_log_and_the_next_write_restarts_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The writer never checkpoints here: what is copied is the thread's.
     monkeypatch.setattr(checkpointer, "FALLBACK", 10**9)
-    monkeypatch.setattr(checkpointer, "_CHASE", 10**9)
     monkeypatch.setattr(checkpointer, "_PREALLOCATED_MOST", 0)  # not 64 MiB of zeros
     monkeypatch.setattr(checkpointer, "_POLL", 0.05)  # idle sooner
     # Asleep at idle until a commit wakes it (the loop's writes below).
@@ -152,79 +151,6 @@ async def test_the_log_stays_bounded_under_back_to_back_writes(
         assert _frames_on_disk(path) < checkpointer.FALLBACK * PAGES + 10
     finally:
         await db.dispose()
-
-
-async def test_the_writer_copies_the_rest_the_thread_left_and_the_log_restarts(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The thread's checkpoint leaves the frames committed meanwhile (here
-    # those a reader's snapshot holds back): the writer copies them after
-    # its next commit, so the one after restarts the log, not its fallback.
-    monkeypatch.setattr(checkpointer, "FALLBACK", 10**9)
-    monkeypatch.setattr(checkpointer, "_CHASE", 1)  # past PAGES frames (not 3 x)
-    monkeypatch.setattr(checkpointer, "_PREALLOCATED_MOST", 0)  # no zeros' snapshots
-    monkeypatch.setattr(checkpointer, "_IDLE_POLL", 3600.0)
-    thread_copies: list[int] = []
-    copy = checkpointer.Checkpointer._checkpoint
-
-    def once(self: checkpointer.Checkpointer, conn: sqlite3.Connection) -> None:
-        # Only the first: what is copied after it is the writer's.
-        if not thread_copies:
-            copy(self, conn)
-        thread_copies.append(1)
-
-    monkeypatch.setattr(checkpointer.Checkpointer, "_checkpoint", once)
-    chased: list[tuple[int, int]] = []
-    chase = checkpointer.Checkpointer._chase
-
-    def counted(self: checkpointer.Checkpointer, raw: sqlite3.Connection) -> None:
-        chase(self, raw)
-        frames = self.frames()
-        assert frames is not None
-        chased.append(frames)
-
-    monkeypatch.setattr(checkpointer.Checkpointer, "_chase", counted)
-    path = tmp_path / "t.db"
-    db = open_database(_url(path), checkpoint_pages=PAGES)
-    reader = sqlite3.connect(path, isolation_level=None)
-    try:
-        assert db.checkpointer is not None
-        await db.run_write(_create)
-        await db.run_write(_insert)
-        reader.execute("BEGIN")
-        reader.execute("SELECT count(*) FROM t").fetchone()  # its snapshot
-        while True:  # past PAGES frames not copied: the thread is woken
-            await db.run_write(_insert)
-            frames = db.checkpointer.frames()
-            assert frames is not None
-            if frames[0] - frames[1] >= PAGES:
-                break
-        deadline = time.monotonic() + 30  # how long to wait, not a speed
-        while not thread_copies:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.01)
-        frames = db.checkpointer.frames()
-        assert frames is not None and 0 < frames[0] - frames[1] <= checkpointer._REST, frames
-        reader.execute("COMMIT")
-        await db.run_write(_insert)
-        # After the answer, on the writer's thread.
-        while not chased:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.01)
-        assert len(chased) == 1 and chased[0][0] == chased[0][1], chased
-        await db.run_write(_insert)  # began with every frame copied
-        after = db.checkpointer.frames()
-        assert after is not None and after[0] < 10, (chased, after)
-        await db.run_write(_insert)
-        assert len(chased) == 1  # once per checkpoint of the thread
-    finally:
-        reader.close()
-        await db.dispose()
-    conn = sqlite3.connect(path)
-    try:
-        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] >= PAGES // 5
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    finally:
-        conn.close()
 
 
 async def test_an_idle_thread_sleeps_until_a_commit_of_the_process(

@@ -24,14 +24,7 @@ before the checkpoint ends), and a reader that holds an old snapshot stops
 any checkpoint short of its end. So once the log holds ``4 * pages``
 frames, the writer checkpoints itself after its commit, as SQLite would
 (PASSIVE, after the thread's checkpoint if one is running), and its next
-transaction then restarts the log. That fallback (~3,000 frames, ~2.3 ms
-after a commit, 13-17 times in 20 s at 500 msg/s) mostly followed the
-race: so once the thread has copied a log of ``(FALLBACK - 1) * pages``
-frames or more but for at most ``_REST`` (those committed while it
-copied), the writer copies that rest after its next commit (``_chase``,
-once per checkpoint of the thread: a few frames and two fsyncs), where no
-commit can come before its next BEGIN, which then restarts the log. The
-fallback stays for a reader that holds the rest back. ``synchronous=FULL`` stays:
+transaction then restarts the log. ``synchronous=FULL`` stays:
 a checkpoint fsyncs the log before copying and the database file after.
 
 The log's file is made its full size once (``_preallocate``), when it
@@ -83,14 +76,6 @@ _POLL = 0.5
 _IDLE_POLL = 30.0
 # The log's frames past which the writer checkpoints itself, in ``pages``.
 FALLBACK = 4
-# The most frames left after the thread's checkpoint that the writer copies
-# itself after its commit (a lone commit writes ~7), and the log's frames,
-# in ``pages``, from which it does: once in three checkpoints of the
-# thread, before the fallback (each copy is two fsyncs on the writer's
-# thread; after every checkpoint, 64 copies in 20 s at 500 msg/s met the
-# slowest messages more often than the 16 fallbacks they replaced).
-_REST = 64
-_CHASE = FALLBACK - 1
 # Seconds the writer waits for the thread's checkpoint before its own (a
 # checkpoint copies at most the log: 4,000 pages take milliseconds).
 _WRITER_WAIT = 1.0
@@ -118,11 +103,6 @@ class Checkpointer:
         self._commits = 0  # this process's, counted by noted
         # The thread waits for a commit (``noted`` wakes it), not a poll.
         self._asleep = False
-        # The thread's checkpoints, and the count at the writer's last
-        # copy of a rest (one copy per checkpoint of the thread: a reader
-        # that holds the rest back is not chased after every commit).
-        self._copies = 0
-        self._chased = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._serve, name="wal-checkpointer",
@@ -167,10 +147,6 @@ class Checkpointer:
             self._wake.set()
         if logged >= FALLBACK * self.pages:
             self._in_writer(raw)
-        elif (0 < logged - copied <= _REST and logged >= _CHASE * self.pages
-              and self._chased != self._copies and not self._copying.locked()):
-            self._chased = self._copies
-            self._chase(raw)
 
     def noted(self) -> None:
         """A commit of this process (the writer's, or another engine's): a
@@ -179,15 +155,6 @@ class Checkpointer:
         if self._asleep:
             self._asleep = False
             self._wake.set()
-
-    def _chase(self, raw: sqlite3.Connection) -> None:
-        # The thread copied a long log but the commits made meanwhile are
-        # left (see the module): copied here, between this commit and the
-        # next BEGIN, the race is won and that transaction restarts the log.
-        try:
-            raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error:
-            log.exception("WAL checkpoint of the rest in the writer failed")
 
     def _in_writer(self, raw: sqlite3.Connection) -> None:
         # The thread fell behind (or lost the race for the log's restart):
@@ -252,7 +219,6 @@ class Checkpointer:
                     conn = _connect(self.path)
                 with self._copying:
                     self._checkpoint(conn)
-                    self._copies += 1
             except sqlite3.Error:
                 # The next wake tries again, on a fresh connection; meanwhile
                 # the writer's fallback keeps the log bounded.
