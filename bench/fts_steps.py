@@ -16,18 +16,36 @@ the merge transactions, the index's rows in ``_data`` and its segments at
 the end (more of either: more for a query to read).
 
     python bench/fts_steps.py [steps]
+
+``build [messages] [rounds]``: the other half of a step, ``build_step``
+(the text rows of the messages past ``built_to``), split into its parts
+as thread CPU per message, on a migrated file in tmpfs filled with
+one-to-one messages of 2,000 conversations, 64 a step: the read of the
+rows (with BEGIN and the pointer), their text (``searchable_text``), the
+ids, the ``message_texts`` insert, the pointer's update and the commit
+(unsynced). ``nouq`` is the same file with ``message_texts`` made again
+without ``uq_message_texts_message`` (recalls, edits and searches read
+it: only to size that index's share, not a state the server can run in).
+
+    python bench/fts_steps.py build 12800 3
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import random
+import shutil
 import sqlite3
 import string
 import sys
 import tempfile
 import time
 
+from tidings.domain.search import searchable_text
+from tidings.store import search_index
+from tidings.store.engine import migrate, open_database
 from tidings.store.search_index import merge_due, merge_step
 
 ROWS = 64  # a step's rows (search_index.BATCH)
@@ -94,7 +112,97 @@ def run(label: str, settings: dict[str, int], merge_pages: int, steps: int,
           flush=True)
 
 
+async def _migrated(path: str) -> None:
+    db = open_database(f"sqlite+aiosqlite:///{path}")
+    try:
+        await migrate(db)
+    finally:
+        await db.dispose()
+
+
+def _fill(path: str, messages: int) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys=OFF")  # no conversations rows: the step reads none
+    rnd = random.Random(1)
+    words = ["".join(rnd.choices(string.ascii_lowercase, k=rnd.randint(3, 9)))
+             for _ in range(5000)]
+    conn.execute("BEGIN")
+    for i in range(messages):
+        conversation = rnd.randint(1, 2000)
+        text = " ".join(rnd.choices(words, k=rnd.randint(3, 12)))
+        conn.execute("INSERT INTO messages (conversation_id, seq, sdkappid, sender, client_msg_id,"
+                     " elements, created_at) VALUES (?, ?, 1, ?, ?, ?, ?)",
+                     (conversation, i + 1, f"u{conversation}", f"c{i}",
+                      json.dumps([{"type": "text", "text": text}]), 1_700_000_000_000 + i))
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def build_parts(path: str, variant: str) -> dict[str, object]:
+    """``build_step``'s statements one by one (as search_index.build_step
+    runs them), thread CPU per message."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous=OFF")
+    if variant == "nouq":
+        conn.execute("PRAGMA legacy_alter_table=ON")  # the triggers stay on the old table
+        conn.execute("ALTER TABLE message_texts RENAME TO message_texts_old")
+        conn.execute("CREATE TABLE message_texts (id INTEGER PRIMARY KEY, conversation_id"
+                     " INTEGER, seq INTEGER, sdkappid INTEGER, sender TEXT, created_at INTEGER,"
+                     " body TEXT)")
+    cursor = conn.cursor()
+    parts = dict.fromkeys(("read", "text", "ids", "insert", "pointer", "commit"), 0.0)
+    clock = time.thread_time
+    done = 0
+    while True:
+        marks = [clock()]
+        conn.execute("BEGIN IMMEDIATE")
+        cursor.execute(search_index.BUILT_SQL)
+        (built_to,) = cursor.fetchone()
+        cursor.execute(search_index._PENDING_SQL, (built_to, ROWS))
+        rows = cursor.fetchall()
+        if not rows:
+            conn.execute("COMMIT")
+            break
+        marks.append(clock())
+        texts = [(r[1], r[2], r[3], r[4], r[5], body) for r in rows
+                 if r[7] == 0 and r[8] != 2 and (body := searchable_text(r[6]))]
+        marks.append(clock())
+        first = search_index.FtsIndex.next_ids(cursor, len(texts))
+        marks.append(clock())
+        cursor.executemany(search_index.TEXT_INSERT_ID_SQL,
+                           [(*t, first + i) for i, t in enumerate(texts)])
+        marks.append(clock())
+        cursor.execute("UPDATE message_texts_fts_built SET built_to = ?", (rows[-1][0],))
+        marks.append(clock())
+        conn.execute("COMMIT")
+        marks.append(clock())
+        for name, start, end in zip(parts, marks[:-1], marks[1:], strict=True):
+            parts[name] += end - start
+        done += len(rows)
+    conn.close()
+    us = {name: round(spent / done * 1e6, 2) for name, spent in parts.items()}
+    return {"variant": variant, "messages": done, "us_per_msg": us,
+            "total_us_per_msg": round(sum(us.values()), 2)}
+
+
+def build(messages: int, rounds: int) -> None:
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as tmp:
+        base = os.path.join(tmp, "base.db")
+        asyncio.run(_migrated(base))
+        _fill(base, messages)
+        for _ in range(rounds):
+            for variant in ("server", "nouq"):
+                path = os.path.join(tmp, f"{variant}.db")
+                shutil.copy(base, path)
+                print(json.dumps(build_parts(path, variant)), flush=True)
+                os.remove(path)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["build"]:
+        build(int(sys.argv[2]) if len(sys.argv) > 2 else 64 * 200,
+              int(sys.argv[3]) if len(sys.argv) > 3 else 2)
+        return
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 600
     run("default (automerge 4)", {}, 0, steps)
     for pages in (8, 16, 32):

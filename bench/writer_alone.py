@@ -15,6 +15,7 @@ transaction and commit), user and system, and the batch size.
     python bench/writer_alone.py --senders 1 --messages 2000 --fresh
     python bench/writer_alone.py --senders 1 --messages 4000 --unsynced
     python bench/writer_alone.py --senders 1 --messages 3000 --unsynced --search off
+    python bench/writer_alone.py --senders 1 --messages 10000 --checkpoint-pages 1000
 
 ``--fresh``: each message is the first between its sender and a new peer
 (the commit makes the conversation and its two members). ``--unsynced``:
@@ -94,7 +95,7 @@ def count_later(work: LaterWork | None) -> dict[str, float]:
 
 
 async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
-    db = open_database(url)
+    db = open_database(url, checkpoint_pages=args.checkpoint_pages)
     await migrate(db)
     if args.unsynced:
         assert db.batch is not None, "--unsynced is SQLite's"
@@ -157,6 +158,9 @@ def main() -> None:
     parser.add_argument("--search", choices=("on", "off"), default="on",
                         help="off: no search rows (on SQLite: no search step after the commits)")
     parser.add_argument("--cpu", type=int, default=0, help="pin this process to this CPU")
+    parser.add_argument("--checkpoint-pages", type=int, default=0,
+                        help="SQLite: the server's checkpointer thread at this many pages"
+                             " (its setting's default 1000; 0: SQLite's own, in the commits)")
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.cpu})
     with tempfile.TemporaryDirectory() as tmp:

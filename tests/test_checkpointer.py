@@ -14,7 +14,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,8 @@ async def test_the_thread_copies_the_log_and_the_next_write_restarts_it(
     monkeypatch.setattr(checkpointer, "FALLBACK", 10**9)
     monkeypatch.setattr(checkpointer, "_PREALLOCATED_MOST", 0)  # not 64 MiB of zeros
     monkeypatch.setattr(checkpointer, "_POLL", 0.05)  # idle sooner
+    # Asleep at idle until a commit wakes it (the loop's writes below).
+    monkeypatch.setattr(checkpointer, "_IDLE_POLL", 3600.0)
     in_writer: list[int] = []
     monkeypatch.setattr(checkpointer.Checkpointer, "_in_writer",
                         lambda self, raw: in_writer.append(1))
@@ -145,6 +149,54 @@ async def test_the_log_stays_bounded_under_back_to_back_writes(
         # next transaction restarts it: one transaction's frames over.
         assert most < checkpointer.FALLBACK * PAGES + 10, most
         assert _frames_on_disk(path) < checkpointer.FALLBACK * PAGES + 10
+    finally:
+        await db.dispose()
+
+
+async def test_an_idle_thread_sleeps_until_a_commit_of_the_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A poll twice a second woke an idle process for nothing: now a commit
+    # (the message writer's, or the other write engine's) wakes it.
+    monkeypatch.setattr(checkpointer, "_POLL", 0.02)
+    monkeypatch.setattr(checkpointer, "_IDLE_POLL", 3600.0)
+    waits: list[float | None] = []  # the thread's waits, by their timeout
+
+    class Counted(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            waits.append(timeout)
+            return super().wait(timeout)
+
+    monkeypatch.setattr(checkpointer, "threading", types.SimpleNamespace(
+        Event=Counted, Thread=threading.Thread, Lock=threading.Lock))
+    db = open_database(_url(tmp_path / "t.db"), checkpoint_pages=PAGES)
+
+    async def asleep() -> None:
+        """Until the thread waits an hour, then: it stays in that wait."""
+        deadline = time.monotonic() + 30  # how long to wait, not a speed
+        while not waits or waits[-1] != 3600.0:
+            assert time.monotonic() < deadline, waits[-5:]
+            await asyncio.sleep(0.01)
+        before = len(waits)
+        await asyncio.sleep(0.2)  # ten polls of the old way
+        assert len(waits) == before
+
+    async def woken() -> None:
+        before = len(waits)
+        deadline = time.monotonic() + 30
+        while len(waits) == before:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+
+    try:
+        await db.run_write(_create)
+        await asleep()
+        await db.run_write(_insert)  # the message writer's commit
+        await woken()
+        await asleep()
+        async with db.writer.begin() as conn:  # the other engine's
+            await conn.exec_driver_sql(ROW)
+        await woken()
+        await asleep()
     finally:
         await db.dispose()
 

@@ -9,10 +9,13 @@ every connection of the server has ``wal_autocheckpoint`` off, and a
 thread of its own, on a connection of its own, runs PASSIVE checkpoints:
 woken by the writer right after a batch has committed and been answered
 (``after_commit``) when the log holds ``pages`` frames not yet copied,
-and twice a second for the other writers' (and, once the writer has been
-idle that long with the log past ``pages``, to copy what is left: then its
-next transaction starts the log over from its beginning). A PASSIVE checkpoint takes no
-lock a writer waits for: the next batch commits meanwhile.
+and twice a second while this process commits, for the other writers'
+(and, once the writer has been idle that long with the log past ``pages``,
+to copy what is left: then its next transaction starts the log over from
+its beginning). Then it sleeps until a commit of this process wakes it
+(``noted``: the batch thread's, and the other write engine's), looking
+every ``_IDLE_POLL`` seconds for another process's. A PASSIVE checkpoint
+takes no lock a writer waits for: the next batch commits meanwhile.
 
 The log is still bounded. It restarts from its start only when a writer
 begins with every frame copied; a checkpoint on another thread can keep
@@ -67,6 +70,10 @@ _SPAN = _N_BACKFILL + 4 - _MX_FRAME
 # Seconds: the other writers' commits are noticed this late, and the rest
 # of the log is copied after this long without the writer's commits.
 _POLL = 0.5
+# Seconds the thread sleeps at idle unless a commit of this process wakes
+# it: another process's commits (a CLI command beside the server) are
+# noticed this late.
+_IDLE_POLL = 30.0
 # The log's frames past which the writer checkpoints itself, in ``pages``.
 FALLBACK = 4
 # Seconds the writer waits for the thread's checkpoint before its own (a
@@ -93,7 +100,9 @@ class Checkpointer:
         self._shm: int | None = None
         self._opening = threading.Lock()
         self._copying = threading.Lock()  # held by a checkpoint of the thread
-        self._commits = 0  # the writer's, counted by after_commit
+        self._commits = 0  # this process's, counted by noted
+        # The thread waits for a commit (``noted`` wakes it), not a poll.
+        self._asleep = False
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._serve, name="wal-checkpointer",
@@ -129,7 +138,7 @@ class Checkpointer:
 
     def after_commit(self, raw: sqlite3.Connection) -> None:
         """On the writer's thread, after a batch's answer was handed back."""
-        self._commits += 1
+        self.noted()
         counts = self.frames()
         if counts is None:
             return
@@ -138,6 +147,14 @@ class Checkpointer:
             self._wake.set()
         if logged >= FALLBACK * self.pages:
             self._in_writer(raw)
+
+    def noted(self) -> None:
+        """A commit of this process (the writer's, or another engine's): a
+        thread asleep at idle looks again (see ``_serve``)."""
+        self._commits += 1
+        if self._asleep:
+            self._asleep = False
+            self._wake.set()
 
     def _in_writer(self, raw: sqlite3.Connection) -> None:
         # The thread fell behind (or lost the race for the log's restart):
@@ -173,7 +190,7 @@ class Checkpointer:
                     # Only time is lost: the log grows as it would have.
                     log.warning("the WAL file was not made its full size", exc_info=True)
                     sized = True
-            woken = self._wake.wait(_POLL)
+            woken = self._wake.wait(_IDLE_POLL if self._asleep else _POLL)
             self._wake.clear()
             if self._stopping:
                 break
@@ -184,6 +201,12 @@ class Checkpointer:
             # checkpoint (two fsyncs) a message.
             idle = not woken and seen == self._commits
             seen = self._commits
+            if idle:
+                # Then asleep until a commit: a poll twice a second woke an
+                # idle process ~120 times a minute for nothing.
+                self._asleep = True
+                if seen != self._commits:  # one came meanwhile (see noted)
+                    self._asleep = False
             counts = self.frames()
             if counts is None:
                 continue

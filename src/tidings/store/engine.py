@@ -207,10 +207,16 @@ def open_database(url: str, checkpoint_pages: int = 0) -> Database:
         reads = create_engine(url.replace("+aiosqlite", "", 1), pool_size=4, max_overflow=0,
                               pool_timeout=60, connect_args={"check_same_thread": False})
         _sqlite_setup(reads, immediate=False, checkpoints=own)
+        writer = _sqlite_engine(url, immediate=True, pool_size=1, checkpoints=own)
+        if checkpointer is not None:
+            # Its thread sleeps at idle until a commit of this process: the
+            # batch thread's (after_commit) or this engine's (accounts,
+            # leases: noted as they commit, looked at after).
+            noted = checkpointer.noted
+            event.listen(writer.sync_engine, "commit", lambda _conn: noted())
         return Database(reader=_sqlite_engine(url, immediate=False, pool_size=8,
                                               checkpoints=own),
-                        writer=_sqlite_engine(url, immediate=True, pool_size=1,
-                                              checkpoints=own),
+                        writer=writer,
                         batch=BatchThread(batch, checkpointer.after_commit
                                           if checkpointer is not None else None),
                         reads=ReadThreads(reads, 4), checkpointer=checkpointer)
