@@ -141,7 +141,7 @@ class PushWorker:
         done = [job for job in due.jobs if id(job) not in gone]
         failed = [job for job in failed if job.rowid]
         if FAULTS is not None:  # decided, not yet recorded: where a test kills it
-            await FAULTS.reach("push.decide", [f"{job.conversation_id}-{job.seq}" for job in done])
+            await FAULTS.reach("push.decide", [job.id or -job.rowid for job in done])
         try:
             await self._store.finish_jobs(done, sends, events, due.move, failed)
         except PointerMoved:

@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, Table, func, select, update
 
 from tidings.store.engine import Database
-from tidings.store.schema import columns_on, key_on
 
 # How long claimed work is this process's by default
 # (TIDINGS_CLUSTER_LEASE): longer than any one attempt (a callback's or a
@@ -36,25 +35,20 @@ async def due(db: Database, table: Table, due_at: str, where: Sequence[ColumnEle
     """Up to ``limit`` rows of ``table`` matching ``where``, oldest ``due_at``
     first; on PostgreSQL in a cluster claimed for ``lease_ms`` (their
     ``due_at`` moved, and ``claimer``'s columns written: who holds them)."""
-    when = table.c[due_at]
-    # The table's key and columns on this database (PostgreSQL's push_jobs
-    # is keyed by its due time and message: schema.POSTGRES_KEYS).
-    keys, columns = key_on(table, db.dialect), columns_on(table, db.dialect)
+    when, key = table.c[due_at], table.c.id
     if db.dialect != "postgresql" or not lease_ms:
         async with db.reader.connect() as conn:
-            return (await conn.execute(select(*columns).where(*where)
-                                       .order_by(when, *keys).limit(limit))).all()
-    pick = (select(*keys).where(*where).order_by(when, *keys).limit(limit)
-            .with_for_update(skip_locked=True))
-    key = keys[0] if len(keys) == 1 else tuple_(*keys)
+            return (await conn.execute(select(table).where(*where).order_by(when, key)
+                                       .limit(limit))).all()
+    pick = select(key).where(*where).order_by(when, key).limit(limit)
     claim = (update(table)
-             .where(key.in_(pick.scalar_subquery() if len(keys) == 1 else pick))
+             .where(key.in_(pick.with_for_update(skip_locked=True).scalar_subquery()))
              .values({due_at: now + lease_ms, **(claimer or {})})
-             .returning(*columns))
+             .returning(*table.c))
     async with db.writer.begin() as conn:
         rows = (await conn.execute(claim)).all()
     # RETURNING keeps no order; the lease moved every due time alike.
-    return sorted(rows, key=lambda r: tuple(r._mapping[k] for k in keys))
+    return sorted(rows, key=lambda r: r.id)
 
 
 async def release(db: Database, table: Table, due_at: str, ids: Sequence[int],

@@ -26,9 +26,7 @@ from tidings.store.push_reads import Due, Reach, SendsContext, StepContexts, dev
 from tidings.store.schema import (
     app_push,
     callback_outbox,
-    columns_on,
     conversations,
-    key_on,
     push_devices,
     push_jobs,
     push_sends,
@@ -38,23 +36,16 @@ PENDING, FAILED = "pending", "failed"
 MAX_ERROR = 500
 
 # A step's writes (driver SQL, ``?`` placeholders: Database.driver_sql).
-# A job row by its key: its id on SQLite; on PostgreSQL its due time and
-# message (migration 0030: no id, one b-tree per row).
-_DELETE_JOB = {"sqlite": "DELETE FROM push_jobs WHERE id = ?",
-               "postgresql": "DELETE FROM push_jobs WHERE due_at = ? AND conversation_id = ?"
-                             " AND seq = ?"}
+_DELETE_JOB = "DELETE FROM push_jobs WHERE id = ?"
 _INSERT_SEND = ("INSERT INTO push_sends (sdkappid, user_id, device_id, conversation_id, seq,"
                 " payload, status, attempts, next_attempt_at, last_error, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?)")
 _DELETE_SEND = "DELETE FROM push_sends WHERE id = ?"
 
 # A process alone's reads of its queues (a cluster's claim them: leases.py),
-# compiled once (store/prepared.py); the jobs in their key's order on each
-# database (schema.key_on).
-_DUE_JOBS = {dialect: Prepared(
-    select(*columns_on(push_jobs, dialect)).where(push_jobs.c.due_at <= bindparam("now"))
-    .order_by(push_jobs.c.due_at, *key_on(push_jobs, dialect)).limit(bindparam("limit")))
-    for dialect in ("sqlite", "postgresql")}
+# compiled once (store/prepared.py).
+_DUE_JOBS = Prepared(select(push_jobs).where(push_jobs.c.due_at <= bindparam("now"))
+                     .order_by(push_jobs.c.due_at, push_jobs.c.id).limit(bindparam("limit")))
 _DUE_SENDS = Prepared(
     select(push_sends)
     .where(push_sends.c.status == PENDING, push_sends.c.next_attempt_at <= bindparam("now"))
@@ -239,8 +230,7 @@ class PushStore:
         def read(conn: Connection) -> Due:
             # The rows, (SQLite) the messages past the pointer and the
             # contexts of both, in one read.
-            jobs = [self._job(r) for r in _DUE_JOBS[self._db.dialect].rows(
-                conn, {"now": now, "limit": limit})]
+            jobs = [self._job(r) for r in _DUE_JOBS.rows(conn, {"now": now, "limit": limit})]
             move, full = None, len(jobs) == limit
             if sqlite:
                 messages, move, more = due_messages(conn, now, limit)
@@ -254,11 +244,8 @@ class PushStore:
         return self._db.dialect == "postgresql" and bool(self._lease_ms)
 
     @staticmethod
-    def _job(r: Any) -> Job:
-        """A ``push_jobs`` row's job (PostgreSQL's rows have no ``id``: their
-        key is their due time and message, which the job keeps)."""
-        return Job(getattr(r, "id", 0), r.sdkappid, r.conversation_id, r.seq, r.options,
-                   due_at=r.due_at)
+    def _job(r: Row[Any]) -> Job:
+        return Job(r.id, r.sdkappid, r.conversation_id, r.seq, r.options)
 
     @staticmethod
     def _due(jobs: list[Job], limit: int) -> Due:
@@ -296,23 +283,19 @@ class PushStore:
         they do not hold the pointer back. Raises ``PointerMoved`` (nothing
         written) when the pointer is not as the step read it."""
         now = now_ms()
-        sqlite = self._db.dialect == "sqlite"
         rows = [(sdkappid, user, device, job.conversation_id, job.seq, body, PENDING, now, now)
                 for job, sdkappid, user, device, body in sends]
-        keys = [(j.id,) if sqlite else (j.due_at, j.conversation_id, j.seq)
-                for j in jobs if not j.rowid]
-        failed = [j for j in failed if j.rowid]  # a failed row stays as it is
+        ids = [(j.id,) for j in jobs if j.id]
         events = outbox_rows(callbacks)
         sql = self._db.driver_sql
-        delete_job = sql(_DELETE_JOB[self._db.dialect])
 
         def write(conn: Connection) -> None:
             # The statements of every step as driver SQL: through Core each
             # was built and compiled again (an IN list's is never cached).
             if move is not None:
                 move_pointer(conn, move)
-            if keys:
-                conn.exec_driver_sql(delete_job, keys)
+            if ids:
+                conn.exec_driver_sql(sql(_DELETE_JOB), ids)
             if failed:
                 conn.execute(insert(push_jobs), [
                     {"sdkappid": j.sdkappid, "conversation_id": j.conversation_id,

@@ -35,8 +35,7 @@ class PushJobRows(TransactionRows):
     (``options``, which the writer's INSERT carries), read by the worker
     past a pointer (``PushStore.due_jobs``); the ``push_jobs`` row and its
     index were two of a lone commit's ~8 WAL pages (issue 19). PostgreSQL
-    writes the rows (one more row in its one round trip), keyed by their due
-    time and message (migration 0030: one b-tree, no sequence)."""
+    writes the rows (one more row in its one round trip)."""
 
     def __init__(self, db: Database, wants: Callable[[int], bool]) -> None:
         self._jobs = Collected(db.driver_sql(JOB_INSERT_SQL))
@@ -98,17 +97,14 @@ class PushJobRows(TransactionRows):
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    # The push_jobs row's id on SQLite; 0 for a message read past the
-    # pointer (SQLite) and on PostgreSQL, whose rows are keyed by
-    # (due_at, conversation_id, seq) (migration 0030).
+    # The push_jobs row's id; 0 for a message read past the pointer (SQLite).
     id: int
     sdkappid: int
     conversation_id: int
     seq: int
     options: str
-    # The message's rowid when the job is the message itself (SQLite; 0: a
-    # push_jobs row). Its due time: the row's (as read or claimed), or the
-    # message's time (a job whose deciding fails is written as a row due then).
+    # The message's rowid when the job is the message itself (SQLite), and
+    # its time (a job whose deciding fails is written as a row due then).
     rowid: int = 0
     due_at: int = 0
 

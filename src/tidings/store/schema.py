@@ -11,8 +11,6 @@ and a reader's view of the whole database would be spread over files.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -433,27 +431,9 @@ KEYS_BY_TRIGGER = frozenset({"messages", "message_texts"})
 # Columns SQLite alone has: ``message_texts.id`` is the FTS5 table's rowid
 # there; PostgreSQL finds a text by ``uq_message_texts_message`` only
 # (migration 0027 dropped the column, its key and its sequence: a b-tree and a
-# ``nextval`` fewer per message). PostgreSQL's ``push_jobs`` is keyed by
-# ``(due_at, conversation_id, seq)``, which is also its due order (migration
-# 0030: its ``id``, that key and ``ix_push_jobs_due`` gone). The schema
-# comparison skips these on PostgreSQL, and nothing that runs there names them.
-SQLITE_ONLY_COLUMNS = frozenset({("message_texts", "id"), ("push_jobs", "id")})
-SQLITE_ONLY_INDEXES = frozenset({"ix_push_jobs_due"})
-# A table's key on PostgreSQL where it is not this metadata's (migration 0030).
-POSTGRES_KEYS: dict[str, tuple[str, ...]] = {"push_jobs": ("due_at", "conversation_id", "seq")}
-
-
-def columns_on(table: Table, dialect: str) -> list[Column[Any]]:
-    """``table``'s columns on that database (``SQLITE_ONLY_COLUMNS`` left
-    out on PostgreSQL)."""
-    return [c for c in table.c if dialect == "sqlite"
-            or (table.name, c.name) not in SQLITE_ONLY_COLUMNS]
-
-
-def key_on(table: Table, dialect: str) -> list[Column[Any]]:
-    """``table``'s primary key's columns on that database."""
-    names = POSTGRES_KEYS.get(table.name) if dialect == "postgresql" else None
-    return [table.c[n] for n in names] if names else list(table.primary_key.columns)
+# ``nextval`` fewer per message). The schema comparison skips these on
+# PostgreSQL, and nothing that runs there names them.
+SQLITE_ONLY_COLUMNS = frozenset({("message_texts", "id")})
 
 
 def made_by_migrations_only(name: str | None) -> bool:
