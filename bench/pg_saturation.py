@@ -116,6 +116,7 @@ def one_run(args: argparse.Namespace, pg: xmpp_servers.Postgres, side: str, src:
     try:
         with chat_load.own_server(load_args(args, url)) as target:
             uvloop.run(admin_db(url, database, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+                                *args.side_sql.get(side, ()),
                                 "SELECT pg_stat_statements_reset()"))
             os.sched_setaffinity(0, {CLIENT_CPU})
             cpu0 = pg.cpu_seconds()
@@ -205,9 +206,16 @@ def main() -> None:
     parser.add_argument("--profile", metavar="PATH", help="py-spy the server (chat_load's)")
     parser.add_argument("--perf", metavar="PATH",
                         help="perf record the cluster in each measured window: PATH.SIDE.N(.txt)")
+    parser.add_argument("--sql", action="append", default=[], metavar="SIDE=STATEMENT",
+                        help="a statement run on that side's database once its server has"
+                             " made it, before the load (e.g. an index's storage parameter)")
     parser.add_argument("--setting", action="append", default=[],
                         help="more name=value for the cluster (e.g. a GIN setting to try)")
     args = parser.parse_args()
+    args.side_sql = {}
+    for item in args.sql:
+        side, statement = item.split("=", 1)
+        args.side_sql.setdefault(side, []).append(statement)
     if not {SERVER_CPU, CLIENT_CPU} <= os.sched_getaffinity(0):
         sys.exit(f"need CPUs {SERVER_CPU} and {CLIENT_CPU}")
     sides = [("new", "")] + ([("old", args.old)] if args.old else []) + [
