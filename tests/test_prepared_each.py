@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select, text
 
 from tests.test_login_storage import count_calls
 from tidings.domain.accounts import AccountState
@@ -30,6 +30,19 @@ SETS: list[dict[str, Any]] = [
     {"app": APP, "after": "a"}, {"app": APP, "after": "zed"}, {"app": OTHER, "after": "eve"}]
 WANTED = [["dan", "cat"], ["dan"], ["fay", "eve"], ["dan", "cat"], [], ["fay"]]
 
+# A parameter read in a subquery (push's step reads have two such): on
+# PostgreSQL it must read its own set's value, not every set's.
+later = users.alias("later")
+WITH_LATER = Prepared(select(
+    u.user_id, select(func.count()).where(later.c.sdkappid == u.sdkappid,
+                                          later.c.user_id > bindparam("after"),
+                                          later.c.user_id > u.user_id)
+    .scalar_subquery().label("later"),
+    select(later.c.user_id).where(later.c.sdkappid == u.sdkappid,
+                                  later.c.user_id == bindparam("after"))
+    .scalar_subquery().label("named"))
+    .where(u.sdkappid == bindparam("app")).order_by(u.user_id))
+
 
 async def accounts(db: Database) -> None:
     store = AccountStore(db)
@@ -45,6 +58,20 @@ async def test_each_set_gets_what_it_gets_alone(db: Database) -> None:
     each = await db.read(lambda conn: NEWEST_TWO.rows_each(conn, SETS))
     alone = [await db.read(lambda conn, s=s: NEWEST_TWO.rows(conn, s)) for s in SETS]
     assert [[r.user_id for r in rows] for rows in each] == WANTED
+    assert [[tuple(r) for r in rows] for rows in each] == [[tuple(r) for r in rows]
+                                                           for rows in alone]
+
+
+async def test_a_parameter_in_a_subquery_is_its_own_sets(db: Database) -> None:
+    await accounts(db)
+    sets = [{"app": APP, "after": "ben"}, {"app": OTHER, "after": "eve"},
+            {"app": APP, "after": "cat"}]
+    each = await db.read(lambda conn: WITH_LATER.rows_each(conn, sets))
+    alone = [await db.read(lambda conn, s=s: WITH_LATER.rows(conn, s)) for s in sets]
+    assert [[tuple(r) for r in rows] for rows in each] == [
+        [("ann", 2, "ben"), ("ben", 2, "ben"), ("cat", 1, "ben"), ("dan", 0, "ben")],
+        [("eve", 1, "eve"), ("fay", 0, "eve")],
+        [("ann", 1, "cat"), ("ben", 1, "cat"), ("cat", 1, "cat"), ("dan", 0, "cat")]]
     assert [[tuple(r) for r in rows] for rows in each] == [[tuple(r) for r in rows]
                                                            for rows in alone]
 
