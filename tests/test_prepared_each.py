@@ -128,3 +128,33 @@ async def test_the_gathered_reads_keep_generic_plans_on_postgresql(db: Database)
     assert mode == "force_generic_plan"
     async with db.reader.connect() as conn:  # the other reads keep the default
         assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar() == "auto"
+
+
+def test_no_statement_of_the_store_reads_its_sets_twice() -> None:
+    """Every prepared select of the store, made for many parameter sets
+    (PostgreSQL), reads the sets' ``unnest`` once: a subquery that named it
+    again got every set's rows (push's step reads failed so, and fell back
+    to a statement per job)."""
+    import importlib
+    import pkgutil
+
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.exc import CompileError
+
+    import tidings.store
+    from tidings.store.prepared import _each
+
+    found = 0
+    for module in pkgutil.iter_modules(tidings.store.__path__, "tidings.store."):
+        for prepared in vars(importlib.import_module(module.name)).values():
+            if not isinstance(prepared, Prepared):
+                continue
+            stmt, names = _each(prepared.statement)
+            try:
+                sql = str(stmt.compile(dialect=postgresql.dialect()))
+            except CompileError:  # a parameter of no type (a LIMIT): never many sets
+                continue
+            if names:
+                found += 1
+                assert sql.count("unnest(") == 1, sql
+    assert found >= 8  # the push step's, the first sync's, sync's pages...
