@@ -76,6 +76,19 @@ async def test_a_parameter_in_a_subquery_is_its_own_sets(db: Database) -> None:
                                                            for rows in alone]
 
 
+async def test_a_select_of_no_order_gets_each_sets_rows(db: Database) -> None:
+    """A select with no ORDER BY (push's step reads): no order to keep
+    within a set, each set still gets its own rows."""
+    await accounts(db)
+    any_order = Prepared(select(u.user_id).where(u.sdkappid == bindparam("app"),
+                                                 u.user_id > bindparam("after")))
+    sets = [{"app": APP, "after": "b"}, {"app": OTHER, "after": ""},
+            {"app": APP, "after": "zed"}, {"app": APP, "after": "ann"}]
+    each = await db.read(lambda conn: any_order.rows_each(conn, sets))
+    assert [sorted(r.user_id for r in rows) for rows in each] == [
+        ["ben", "cat", "dan"], ["eve", "fay"], [], ["ben", "cat", "dan"]]
+
+
 async def test_reads_of_one_turn_are_one_statement_on_postgresql(
         db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     await accounts(db)
