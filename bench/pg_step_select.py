@@ -11,6 +11,10 @@ runs' execution time a round. Old against new: alternate the runs with
 
     python bench/pg_step_select.py --rounds 4
     PYTHONPATH=/tmp/perf-pgsat3-old/src python bench/pg_step_select.py --rounds 4
+
+Its table is analyzed and still: the plan a server's growing table gets
+may differ (perf-pgsat3's select without its window was 0.78x here and
+6-7x dearer in ``pg_saturation.py --push app``; check there too).
 """
 
 from __future__ import annotations

@@ -60,8 +60,8 @@ def _plan(stmt: Select[Any], dialect: Dialect, arrays: frozenset[str] = frozense
 def _each(stmt: Select[Any]) -> tuple[Select[Any], list[str]]:
     """The statement for many parameter sets (PostgreSQL): its columns, then
     the set's number (from 1), rows ordered by set and then as the statement
-    orders them (if it does); and the parameters' names (``each_<name>`` is
-    the array of ``<name>``)."""
+    orders them; and the parameters' names (``each_<name>`` is the array of
+    ``<name>``)."""
     types: dict[str, Any] = {}
     for e in visitors.iterate(stmt):
         if isinstance(e, BindParameter) and e.required:
@@ -87,14 +87,6 @@ def _each(stmt: Select[Any]) -> tuple[Select[Any], list[str]]:
         return e.correlate(*outer) if isinstance(e, Select) and e is not inner else None
 
     inner = visitors.replacement_traverse(inner, {}, correlated)  # type: ignore[call-overload]
-    if not stmt._order_by_clauses:
-        # No order to keep within a set: no window to number its rows (a
-        # window per set cost a step's per-job select a fifth of its
-        # execution: bench/README.md, perf-pgsat3), and PostgreSQL may join
-        # the sets rather than run the subquery once per set.
-        each = inner.lateral()
-        return (select(*each.c, sets.c.set_n).select_from(sets.join(each, true()))
-                .order_by(sets.c.set_n)), names
     numbered = inner.add_columns(
         func.row_number().over(order_by=stmt._order_by_clauses).label("row_n")).lateral()
     cols = list(numbered.c)
