@@ -369,6 +369,12 @@ def own_server(args: argparse.Namespace) -> Any:
         if created.returncode != 0:
             sys.exit(f"tidings app create failed: {created.stderr}")
         app = json.loads(created.stdout)
+        if getattr(args, "push", "on") == "app":
+            pushes = subprocess.run([sys.executable, "-m", "tidings", "app", "push",
+                                     str(app["sdkappid"]), "--use-callback"], env=env,
+                                    capture_output=True, text=True, timeout=60)
+            if pushes.returncode != 0:
+                sys.exit(f"tidings app push failed: {pushes.stderr}")
         app_server = start_app_server(args, env, app["sdkappid"])
         log = Path(tmp) / "server.log"
         with open(log, "wb") as out:
@@ -741,8 +747,10 @@ def main() -> None:
                         help="with --url: the server's pid (several: comma-separated), for "
                              "its CPU and RSS figures")
     parser.add_argument("--show-server-log", action="store_true")
-    parser.add_argument("--push", choices=["on", "off"], default="on",
-                        help="off: the server writes no push jobs (to measure what push costs)")
+    parser.add_argument("--push", choices=["on", "off", "app"], default="on",
+                        help="off: the server writes no push jobs (to measure what push costs);"
+                             " app: the app pushes (its offline_push callback channel on), so"
+                             " every message gets a job, which the worker decides")
     parser.add_argument("--callback", choices=["none", "before_send", "after_send", "both"],
                         default="none",
                         help="turn these callbacks on, to a local app server (pinned to the "

@@ -77,13 +77,31 @@ async def top(url: str, database: str, count: int, acked: int) -> list[dict[str,
             for r in rows]
 
 
+ROWS = """SELECT relname, n_tup_ins, n_tup_del FROM pg_stat_user_tables
+    WHERE n_tup_ins + n_tup_del > 0 ORDER BY relname"""
+
+
+async def table_rows(url: str, database: str, acked: int) -> dict[str, list[float]]:
+    """Each table's rows inserted and deleted per acked message in the
+    measured window (``pg_stat_reset`` at its start)."""
+    conn = await asyncpg.connect(dsn(url, database))
+    try:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        rows = await conn.fetch(ROWS)
+    finally:
+        await conn.close()
+    n = max(acked, 1)
+    return {r["relname"]: [round(r["n_tup_ins"] / n, 3), round(r["n_tup_del"] / n, 3)]
+            for r in rows}
+
+
 def load_args(args: argparse.Namespace, url: str) -> argparse.Namespace:
     """What chat_load's ``own_server`` and ``bench`` read."""
     return argparse.Namespace(
         mode="throughput", pairs=args.pairs, window=args.window, rate=0.0,
         duration=args.duration, warmup=args.warmup, drain_timeout=5.0, database_url=url,
         url=None, sdkappid=None, key=None, server_pid=None, show_server_log=False,
-        push="on", callback="none", tail=None, profile=args.profile, more_urls=[],
+        push=args.push, callback="none", tail=None, profile=args.profile, more_urls=[],
         spread="split", server_env=login_storm.CROWD)
 
 
@@ -98,6 +116,7 @@ def one_run(args: argparse.Namespace, pg: xmpp_servers.Postgres, side: str, src:
     try:
         with chat_load.own_server(load_args(args, url)) as target:
             uvloop.run(admin_db(url, database, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+                                *args.side_sql.get(side, ()),
                                 "SELECT pg_stat_statements_reset()"))
             os.sched_setaffinity(0, {CLIENT_CPU})
             cpu0 = pg.cpu_seconds()
@@ -113,13 +132,14 @@ def one_run(args: argparse.Namespace, pg: xmpp_servers.Postgres, side: str, src:
             os.environ["PYTHONPATH"] = old_path
     acked = result.pop("_acked")
     statements = uvloop.run(top(pg.url, database, args.top, acked))
+    rows = uvloop.run(table_rows(url, database, acked))
     batch_calls = max((s["calls"] for s in statements if "unnest" in s["query"]), default=0)
     return {"side": side, **result, "pg_database": database,
             "postgres_us_per_msg": round(1e6 * (cpu1 - cpu0) / max(acked, 1), 1),
             "server_plus_postgres_us": round(
                 (result["server_us_per_msg"] or 0) + 1e6 * (cpu1 - cpu0) / max(acked, 1), 1),
             "batch": round(acked / batch_calls, 1) if batch_calls else None,
-            "statements": statements}
+            "rows_ins_del_per_msg": rows, "statements": statements}
 
 
 async def admin_db(url: str, database: str, *sql: str) -> None:
@@ -139,7 +159,8 @@ async def counted(target: Any, args: argparse.Namespace, url: str, database: str
     ``perf_path`` + ``.txt`` gets its backends' functions (self time)."""
     async def reset_after_warmup() -> None:
         await asyncio.sleep(args.warmup)
-        await admin_db(url, database, "SELECT pg_stat_statements_reset()")
+        await admin_db(url, database, "SELECT pg_stat_statements_reset()",
+                       "SELECT pg_stat_reset()")
         if postmaster is not None:
             await asyncio.to_thread(perf, postmaster, perf_path, args.duration - 1)
 
@@ -180,12 +201,21 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=6.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--top", type=int, default=6, help="statements shown per run")
+    parser.add_argument("--push", choices=["on", "off", "app"], default="on",
+                        help="chat_load's --push (app: the app pushes, a job per message)")
     parser.add_argument("--profile", metavar="PATH", help="py-spy the server (chat_load's)")
     parser.add_argument("--perf", metavar="PATH",
                         help="perf record the cluster in each measured window: PATH.SIDE.N(.txt)")
+    parser.add_argument("--sql", action="append", default=[], metavar="SIDE=STATEMENT",
+                        help="a statement run on that side's database once its server has"
+                             " made it, before the load (e.g. an index's storage parameter)")
     parser.add_argument("--setting", action="append", default=[],
                         help="more name=value for the cluster (e.g. a GIN setting to try)")
     args = parser.parse_args()
+    args.side_sql = {}
+    for item in args.sql:
+        side, statement = item.split("=", 1)
+        args.side_sql.setdefault(side, []).append(statement)
     if not {SERVER_CPU, CLIENT_CPU} <= os.sched_getaffinity(0):
         sys.exit(f"need CPUs {SERVER_CPU} and {CLIENT_CPU}")
     sides = [("new", "")] + ([("old", args.old)] if args.old else []) + [

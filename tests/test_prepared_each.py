@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select, text
 
 from tests.test_login_storage import count_calls
 from tidings.domain.accounts import AccountState
@@ -30,6 +30,19 @@ SETS: list[dict[str, Any]] = [
     {"app": APP, "after": "a"}, {"app": APP, "after": "zed"}, {"app": OTHER, "after": "eve"}]
 WANTED = [["dan", "cat"], ["dan"], ["fay", "eve"], ["dan", "cat"], [], ["fay"]]
 
+# A parameter read in a subquery (push's step reads have two such): on
+# PostgreSQL it must read its own set's value, not every set's.
+later = users.alias("later")
+WITH_LATER = Prepared(select(
+    u.user_id, select(func.count()).where(later.c.sdkappid == u.sdkappid,
+                                          later.c.user_id > bindparam("after"),
+                                          later.c.user_id > u.user_id)
+    .scalar_subquery().label("later"),
+    select(later.c.user_id).where(later.c.sdkappid == u.sdkappid,
+                                  later.c.user_id == bindparam("after"))
+    .scalar_subquery().label("named"))
+    .where(u.sdkappid == bindparam("app")).order_by(u.user_id))
+
 
 async def accounts(db: Database) -> None:
     store = AccountStore(db)
@@ -47,6 +60,33 @@ async def test_each_set_gets_what_it_gets_alone(db: Database) -> None:
     assert [[r.user_id for r in rows] for rows in each] == WANTED
     assert [[tuple(r) for r in rows] for rows in each] == [[tuple(r) for r in rows]
                                                            for rows in alone]
+
+
+async def test_a_parameter_in_a_subquery_is_its_own_sets(db: Database) -> None:
+    await accounts(db)
+    sets = [{"app": APP, "after": "ben"}, {"app": OTHER, "after": "eve"},
+            {"app": APP, "after": "cat"}]
+    each = await db.read(lambda conn: WITH_LATER.rows_each(conn, sets))
+    alone = [await db.read(lambda conn, s=s: WITH_LATER.rows(conn, s)) for s in sets]
+    assert [[tuple(r) for r in rows] for rows in each] == [
+        [("ann", 2, "ben"), ("ben", 2, "ben"), ("cat", 1, "ben"), ("dan", 0, "ben")],
+        [("eve", 1, "eve"), ("fay", 0, "eve")],
+        [("ann", 1, "cat"), ("ben", 1, "cat"), ("cat", 1, "cat"), ("dan", 0, "cat")]]
+    assert [[tuple(r) for r in rows] for rows in each] == [[tuple(r) for r in rows]
+                                                           for rows in alone]
+
+
+async def test_a_select_of_no_order_gets_each_sets_rows(db: Database) -> None:
+    """A select with no ORDER BY (push's step reads): no order to keep
+    within a set, each set still gets its own rows."""
+    await accounts(db)
+    any_order = Prepared(select(u.user_id).where(u.sdkappid == bindparam("app"),
+                                                 u.user_id > bindparam("after")))
+    sets = [{"app": APP, "after": "b"}, {"app": OTHER, "after": ""},
+            {"app": APP, "after": "zed"}, {"app": APP, "after": "ann"}]
+    each = await db.read(lambda conn: any_order.rows_each(conn, sets))
+    assert [sorted(r.user_id for r in rows) for rows in each] == [
+        ["ben", "cat", "dan"], ["eve", "fay"], [], ["ben", "cat", "dan"]]
 
 
 async def test_reads_of_one_turn_are_one_statement_on_postgresql(
@@ -101,3 +141,33 @@ async def test_the_gathered_reads_keep_generic_plans_on_postgresql(db: Database)
     assert mode == "force_generic_plan"
     async with db.reader.connect() as conn:  # the other reads keep the default
         assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar() == "auto"
+
+
+def test_no_statement_of_the_store_reads_its_sets_twice() -> None:
+    """Every prepared select of the store, made for many parameter sets
+    (PostgreSQL), reads the sets' ``unnest`` once: a subquery that named it
+    again got every set's rows (push's step reads failed so, and fell back
+    to a statement per job)."""
+    import importlib
+    import pkgutil
+
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.exc import CompileError
+
+    import tidings.store
+    from tidings.store.prepared import _each
+
+    found = 0
+    for module in pkgutil.iter_modules(tidings.store.__path__, "tidings.store."):
+        for prepared in vars(importlib.import_module(module.name)).values():
+            if not isinstance(prepared, Prepared):
+                continue
+            stmt, names = _each(prepared.statement)
+            try:
+                sql = str(stmt.compile(dialect=postgresql.dialect()))
+            except CompileError:  # a parameter of no type (a LIMIT): never many sets
+                continue
+            if names:
+                found += 1
+                assert sql.count("unnest(") == 1, sql
+    assert found >= 8  # the push step's, the first sync's, sync's pages...

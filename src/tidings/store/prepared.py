@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, func, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import util as sql_util
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.util import await_only
@@ -76,6 +77,19 @@ def _each(stmt: Select[Any]) -> tuple[Select[Any], list[str]]:
         return sets.c[e.key] if isinstance(e, BindParameter) and e.key in types else None
 
     inner: Any = visitors.replacement_traverse(stmt, {}, each_set)  # type: ignore[call-overload]
+    # A subquery of the statement (a scalar select) that reads a parameter
+    # reads its set's column: it must correlate to the sets, two levels
+    # up, where auto-correlation looks one level up only. Left alone, it
+    # selected from the whole unnest again (more than one row: an error,
+    # and push's step reads ran each set alone, a round trip per job).
+    # Explicit correlation replaces the automatic one, so the enclosing
+    # select's tables are named too, as auto-correlation would take them.
+    outer = [sets, *(t for f in inner.get_final_froms() for t in sql_util.find_tables(f))]
+
+    def correlated(e: Any) -> Any:
+        return e.correlate(*outer) if isinstance(e, Select) and e is not inner else None
+
+    inner = visitors.replacement_traverse(inner, {}, correlated)  # type: ignore[call-overload]
     numbered = inner.add_columns(
         func.row_number().over(order_by=stmt._order_by_clauses).label("row_n")).lateral()
     cols = list(numbered.c)
