@@ -76,6 +76,26 @@ async def test_a_parameter_in_a_subquery_is_its_own_sets(db: Database) -> None:
                                                            for rows in alone]
 
 
+async def test_a_subquery_over_an_alias_of_the_enclosing_select(db: Database) -> None:
+    """The enclosing select reads an alias (as the first sync's peer does):
+    a subquery that reads it correlates to the alias, not to a second copy
+    of its table (a cross join: every count the table's size)."""
+    await accounts(db)
+    peer = users.alias("peer")
+    same_app_after = Prepared(select(
+        peer.c.user_id, select(func.count()).select_from(users).where(
+            users.c.sdkappid == peer.c.sdkappid, users.c.user_id > peer.c.user_id,
+            users.c.user_id > bindparam("after")).scalar_subquery().label("later"))
+        .where(peer.c.sdkappid == bindparam("app")).order_by(peer.c.user_id))
+    sets = [{"app": APP, "after": "ben"}, {"app": OTHER, "after": ""}]
+    each = await db.read(lambda conn: same_app_after.rows_each(conn, sets))
+    alone = [await db.read(lambda conn, s=s: same_app_after.rows(conn, s)) for s in sets]
+    assert [[tuple(r) for r in rows] for rows in each] == [
+        [("ann", 2), ("ben", 2), ("cat", 1), ("dan", 0)], [("eve", 1), ("fay", 0)]]
+    assert [[tuple(r) for r in rows] for rows in each] == [[tuple(r) for r in rows]
+                                                           for rows in alone]
+
+
 async def test_a_select_of_no_order_gets_each_sets_rows(db: Database) -> None:
     """A select with no ORDER BY (push's step reads): no order to keep
     within a set, each set still gets its own rows."""

@@ -84,7 +84,10 @@ def _each(stmt: Select[Any]) -> tuple[Select[Any], list[str]]:
     # and push's step reads ran each set alone, a round trip per job).
     # Explicit correlation replaces the automatic one, so the enclosing
     # select's tables are named too, as auto-correlation would take them.
-    outer = [sets, *(t for f in inner.get_final_froms() for t in sql_util.find_tables(f))]
+    # An alias of the enclosing select is named as the alias (a subquery
+    # that names its table instead would select from it again: a cross join).
+    outer = [sets, *(t for f in inner.get_final_froms()
+                     for t in sql_util.find_tables(f, include_aliases=True))]
 
     def correlated(e: Any) -> Any:
         return e.correlate(*outer) if isinstance(e, Select) and e is not inner else None
