@@ -19,7 +19,6 @@ from tidings.gateway.ops import (
     Ack,
     Handler,
     Stored,
-    handed_on,
     immediate_op,
     op,
     stored_op,
@@ -44,7 +43,7 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
             me, r.conversation_id, r.client_msg_id, prepared, r.cloud_custom_data,
             origin, ctx.send_context, mentions=r.mentions, push=r.offline_push)
 
-    def send(req_id: RequestId, data: dict[str, Any]) -> Awaitable[None] | None:
+    def send(req_id: RequestId, data: dict[str, Any]) -> Awaitable[object] | None:
         # From the frame's data to the writer's queue in this one function
         # and the service's (no generic layer between: issue 19); the ack
         # and a later refusal come through ``Ack``. Only a message naming an
@@ -55,7 +54,7 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
         origin = Ack(ctx, req_id)
         elements = r.elements
         if names_media(elements):
-            return handed_on(send_prepared(me, r, origin, elements))
+            return send_prepared(me, r, origin, elements)
         messaging.submit(
             me, r.conversation_id, r.client_msg_id, elements, r.cloud_custom_data,
             origin, ctx.send_context, mentions=r.mentions, push=r.offline_push)

@@ -146,12 +146,13 @@ def timed_op(ctx: OpContext, model: type[M], run: Callable[[Identity, M], Any],
 
 # What a write's ``run`` gives back: the write's future when it was handed
 # to the service at once, else an awaitable of it (the write first reads
-# something: a message naming an upload).
+# something: an edit).
 Stored = asyncio.Future[Committed] | Awaitable[asyncio.Future[Committed]]
 # A handler's part that runs without a task: None when the frame is done,
-# else what is left of it to await. A handler that has one carries it as
-# its ``now`` attribute (``stored_op``); the session reads it per frame.
-Immediate = Callable[[RequestId, dict[str, Any]], Awaitable[None] | None]
+# else what is left of it to await (its failures until the write is handed
+# on are the frame's). A handler that has one carries it as its ``now``
+# attribute (``immediate_op``); the session reads it per frame.
+Immediate = Callable[[RequestId, dict[str, Any]], Awaitable[object] | None]
 
 
 def stored_op(ctx: OpContext, model: type[M], run: Callable[[Identity, M, AckTarget], Stored],
@@ -169,9 +170,9 @@ def stored_op(ctx: OpContext, model: type[M], run: Callable[[Identity, M, AckTar
 
     read = model.model_validate
 
-    def now(req_id: RequestId, data: dict[str, Any]) -> Awaitable[None] | None:
+    def now(req_id: RequestId, data: dict[str, Any]) -> Awaitable[object] | None:
         submitted = run(ctx.me(), read(data), ack(ctx, req_id))
-        return None if isinstance(submitted, asyncio.Future) else handed_on(submitted)
+        return None if isinstance(submitted, asyncio.Future) else submitted
 
     return immediate_op(model, now)
 
@@ -191,8 +192,3 @@ def immediate_op(model: type[BaseModel], now: Immediate) -> Handler:
     setattr(handle, "now", now)  # noqa: B010 - an attribute of a function
     return _validating(model, handle)
 
-
-async def handed_on(submitted: Awaitable[asyncio.Future[Committed]]) -> None:
-    """What is left of a write that first reads something (a message naming
-    an upload, an edit): its failures until it is handed on are the frame's."""
-    await submitted

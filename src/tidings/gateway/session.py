@@ -328,9 +328,13 @@ class Session:
             return
         # Straight to the socket when nothing waits before it: no task
         # switch per frame, and no writer task at all while the peer reads.
-        out = self._out
-        if not out and not self._sending and self._transport.send_now(frame):
+        if not self._out and not self._sending and self._transport.send_now(frame):
             return
+        self._enqueue(frame)
+
+    def _enqueue(self, frame: bytes) -> None:
+        """Behind the frames already queued, for the session's writer task."""
+        out = self._out
         if out is None:
             out = self._out = deque()
             self._out_ready = asyncio.Event()
@@ -355,10 +359,11 @@ class Session:
                 # Frames come in seq order: nothing older can follow.
                 del self._covered[conversation_id]
             # ``reply``'s way straight to the socket, here: a call less per
-            # live frame (issue 19); ``reply`` queues it otherwise.
-            if (self._out or self._sending or self._closed
-                    or not self._transport.send_now(frame)):
-                self.reply(frame)
+            # live frame (issue 19); queued otherwise.
+            if self._closed:
+                return
+            if self._out or self._sending or not self._transport.send_now(frame):
+                self._enqueue(frame)
         elif self._mode is Mode.SYNCING:
             self._held.append((conversation_id, seq, frame))
             if len(self._held) > self._settings.outbound_queue_limit:
@@ -401,7 +406,7 @@ class Session:
             return None
         return None if rest is None else self._rest(op, req_id, rest)
 
-    async def _rest(self, op: str, req_id: RequestId, rest: Awaitable[None]) -> None:
+    async def _rest(self, op: str, req_id: RequestId, rest: Awaitable[object]) -> None:
         try:
             await rest
         except Exception as exc:

@@ -63,14 +63,10 @@ class _Server:
 
     def uncork(self) -> None:
         """The end of a turn of the loop that held frames: each connection's
-        in one write (``LeanWebSocket.flush``, inline: a call less per
-        connection and turn, issue 19)."""
+        in one write."""
         corked, self.corked = self.corked, None
         for connection in corked or ():
-            pending, connection._pending = connection._pending, None
-            transport = connection._transport
-            if pending and not connection._lost and not transport.is_closing():
-                transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+            connection.flush()
 
 
 class LeanWebSocket(asyncio.Protocol):

@@ -84,11 +84,10 @@ def parse_send(data: dict[str, Any]) -> SendData:
             if reordered:
                 elements = [{"type": "text", "text": e["text"]} for e in elements]
             try:
-                stored = orjson.dumps(elements)
-            except orjson.JSONEncodeError:  # a lone surrogate: pydantic words the refusal
-                stored = None
-            if stored is not None:
-                return SendData(conversation_id, client_msg_id, stored, custom, mentions, None)
+                return SendData(conversation_id, client_msg_id, orjson.dumps(elements),
+                                custom, mentions, None)
+            except orjson.JSONEncodeError:
+                pass  # a lone surrogate: pydantic words the refusal
     r = SendRequest.model_validate(data)
     return SendData(r.conversation_id, r.client_msg_id, r.elements_json(),
                     r.cloud_custom_data, r.mentions, r.offline_push)

@@ -20,8 +20,7 @@ class AccountMuteService:
     def __init__(self, store: AccountMuteStore) -> None:
         self._store = store
         # The mutes in force (empty most of the time: every send reads its
-        # truth before it calls ``check``, issue 19). The same dict object
-        # for the service's life.
+        # truth before it calls ``check``, issue 19).
         self.in_force: dict[MuteKey, AccountMute] = {}
         self._bus: LocalBus | None = None
 
@@ -41,9 +40,7 @@ class AccountMuteService:
             self.in_force.pop(key, None)
 
     async def start(self) -> None:
-        active = await self._store.active(now_ms())
-        self.in_force.clear()
-        self.in_force.update(active)
+        self.in_force = await self._store.active(now_ms())
 
     def check(self, sdkappid: int, user_id: str, group: bool) -> None:
         """Raise if the account may not send now (one-to-one, or in groups)."""
