@@ -34,9 +34,11 @@ from tidings.store.engine import Database
 from tidings.store.group_joins import JoinRequestStore
 from tidings.store.groups import GroupStore
 from tidings.store.home_accounts import HomeAccountStore
+from tidings.store.home_recovery import HomeRecoveryStore
 from tidings.store.links import LinkStore
 from tidings.store.messages import MessageStore, PageRange
 from tidings.store.operators import OperatorStore
+from tidings.store.push import PushStore
 from tidings.store.reactions import ReactionStore
 from tidings.store.schema import (
     conversation_members,
@@ -302,7 +304,8 @@ async def test_the_rarer_reads_an_op_waits_on_skip_the_async_reader(
         db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """Accounts (the existence check, the status, the admin's pages), apps,
     API keys, account mutes, a group's pending applications, links, home
-    accounts and their sessions, operators and theirs: through
+    accounts, their sessions and recovery addresses, operators and theirs, a
+    user's push sends: through
     ``Database.read`` (aiosqlite's round trips were ~0.4 ms of CPU each)."""
     accounts, app_store, operators = AccountStore(db), AppStore(db), OperatorStore(db)
     await accounts.ensure(APP, "ann")
@@ -332,6 +335,9 @@ async def test_the_rarer_reads_an_op_waits_on_skip_the_async_reader(
     assert await home.by_address(HomeChannel.EMAIL, "ann@example.com") is None
     assert await home.session("s") is None
     assert await home.live_sessions("h-ann", 0) == []
+    assert not await HomeRecoveryStore(db, APP + 1).has_address(HomeChannel.EMAIL,
+                                                                "ann@example.com")
+    assert await PushStore(db).sends_of(APP, "ann") == []
 
 
 async def test_members_seen_by_a_member_only(db: Database,

@@ -173,7 +173,7 @@ class Checkpointer:
 
     def _serve(self) -> None:
         conn: sqlite3.Connection | None = None
-        seen = -1  # the writer's commits at the last look
+        seen = -1  # the process's commits at the last look (noted)
         sized = False  # the log made its full size (see _preallocate)
         while not self._stopping:
             # Once the log has reached ``pages`` frames: a process that
@@ -199,13 +199,16 @@ class Checkpointer:
             # the rest too, and its next transaction starts the log over. Not
             # for a short log: at a message a second, that would be a
             # checkpoint (two fsyncs) a message.
-            idle = not woken and seen == self._commits
-            seen = self._commits
+            # The count read once: a commit noted between two reads would be
+            # "seen" without a look, and the thread asleep past it.
+            commits = self._commits
+            idle = not woken and seen == commits
+            seen = commits
             if idle:
                 # Then asleep until a commit: a poll twice a second woke an
                 # idle process ~120 times a minute for nothing.
                 self._asleep = True
-                if seen != self._commits:  # one came meanwhile (see noted)
+                if self._commits != commits:  # one came meanwhile (see noted)
                     self._asleep = False
             counts = self.frames()
             if counts is None:

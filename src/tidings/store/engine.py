@@ -72,8 +72,10 @@ class Database:
         the reads of a login and its first sync, the push worker's, and a
         user's common reads (history, conversations, groups, profiles,
         friends, receipts: ``rows``, ``first``, ``scalar``) and the rarer
-        ones an op waits on (accounts, apps, mutes, links, home accounts,
-        operators); sweeps, stats, broadcasts and search still use ``reader``."""
+        ones an op waits on (accounts, apps, mutes, links, home accounts and
+        their recovery addresses, operators, a user's push sends); sweeps,
+        stats, broadcasts, search and the callbacks outbox's admin listing
+        still use ``reader``."""
         if self.reads is not None:
             return await self.reads.run(work)
         async with self.reader.connect() as conn:

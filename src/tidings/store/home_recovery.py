@@ -73,10 +73,8 @@ class HomeRecoveryStore:
         self._home = home_sdkappid
 
     async def has_address(self, channel: Channel, address: str) -> bool:
-        async with self._db.reader.connect() as conn:
-            found = (await conn.execute(select(home_accounts.c.user_id).where(
-                address_column(channel) == address))).first()
-        return found is not None
+        return await self._db.first(select(home_accounts.c.user_id).where(
+            address_column(channel) == address)) is not None
 
     async def attach_address(self, user_id: str, proof: CodeProof, now: int
                              ) -> tuple[bool, str | None]:

@@ -35,17 +35,10 @@ from tidings.store.schema import (
 PENDING, FAILED = "pending", "failed"
 MAX_ERROR = 500
 
-# A step's writes (driver SQL, ``?`` placeholders: Database.driver_sql).
-_DELETE_JOB = "DELETE FROM push_jobs WHERE id = ?"
+# A step's insert (driver SQL, ``?`` placeholders: Database.driver_sql).
 _INSERT_SEND = ("INSERT INTO push_sends (sdkappid, user_id, device_id, conversation_id, seq,"
                 " payload, status, attempts, next_attempt_at, last_error, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?)")
-_DELETE_SEND = "DELETE FROM push_sends WHERE id = ?"
-# PostgreSQL: a step's rows deleted in one statement over an array of their
-# ids; an ``executemany`` there runs the statement once per row, ~5 us of
-# the backend's CPU each against ~1 (bench/pg_push_rows.py, perf-pgsat3).
-_DELETE_IDS = {"push_jobs": "DELETE FROM push_jobs WHERE id = ANY($1::int8[])",
-               "push_sends": "DELETE FROM push_sends WHERE id = ANY($1::int8[])"}
 
 # A process alone's reads of its queues (a cluster's claim them: leases.py),
 # compiled once (store/prepared.py).
@@ -68,13 +61,15 @@ _NEXT_DUE = Prepared(select(
     .scalar_subquery().label("sends")))
 
 
-def _delete(conn: Connection, sql: str, table: str, ids: list[int]) -> None:
-    """Delete ``table``'s rows of ``ids`` (``sql``: one id's delete as
-    driver SQL, for SQLite, where each row is a call in the same thread)."""
+def _delete(conn: Connection, table: str, ids: list[int]) -> None:
+    """Delete ``table``'s rows of ``ids``: on PostgreSQL one statement over an
+    array of them (an ``executemany`` there runs the statement once per row,
+    ~5 us of the backend's CPU each against ~1: bench/pg_push_rows.py,
+    perf-pgsat3); on SQLite each row is a call in the same thread."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(_DELETE_IDS[table], (ids,))
+        conn.exec_driver_sql(f"DELETE FROM {table} WHERE id = ANY($1::int8[])", (ids,))
     else:
-        conn.exec_driver_sql(sql, [(i,) for i in ids])
+        conn.exec_driver_sql(f"DELETE FROM {table} WHERE id = ?", [(i,) for i in ids])
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +324,7 @@ class PushStore:
             if move is not None:
                 move_pointer(conn, move)
             if ids:
-                _delete(conn, _DELETE_JOB, "push_jobs", ids)
+                _delete(conn, "push_jobs", ids)
             if failed:
                 conn.execute(insert(push_jobs), [
                     {"sdkappid": j.sdkappid, "conversation_id": j.conversation_id,
@@ -416,7 +411,7 @@ class PushStore:
 
         def write(conn: Connection) -> None:
             if done:
-                _delete(conn, _DELETE_SEND, "push_sends", done)
+                _delete(conn, "push_sends", done)
             if later:
                 conn.execute(update(push_sends).where(s.id == bindparam("b_id")).values(
                     status=bindparam("b_status"), attempts=s.attempts + 1,
@@ -427,9 +422,8 @@ class PushStore:
     async def sends_of(self, sdkappid: int, user_id: str) -> list[dict[str, Any]]:
         """The user's sends still queued or failed (for the admin)."""
         s = push_sends.c
-        async with self._db.reader.connect() as conn:
-            rows = (await conn.execute(select(push_sends).where(
-                s.sdkappid == sdkappid, s.user_id == user_id).order_by(s.id))).all()
+        rows = await self._db.rows(select(push_sends).where(
+            s.sdkappid == sdkappid, s.user_id == user_id).order_by(s.id))
         return [{"device_id": r.device_id, "msg_id": f"{r.conversation_id}-{r.seq}",
                  "status": r.status, "attempts": r.attempts, "last_error": r.last_error,
                  "next_attempt_at": r.next_attempt_at} for r in rows]

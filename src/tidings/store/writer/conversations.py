@@ -12,6 +12,7 @@ change."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Final
 
 from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import DBAPICursor
@@ -53,8 +54,10 @@ class Conversations:
     def __init__(self, db: Database) -> None:
         self._by_key: dict[ConversationKey, Conv] = {}
         # The batch's advanced conversations, by id: one dict object for the
-        # writer's life (message rows add to it per message, without a call).
-        self.touched: dict[int, Conv] = {}
+        # writer's life (MessageRows holds this very object and adds to it
+        # per message, without a call; Final: a new dict would be one that
+        # nobody writes back).
+        self.touched: Final[dict[int, Conv]] = {}
         self._advance_sql = db.driver_sql(
             "UPDATE conversations SET last_seq = ?, last_time = ?, last_message_seq = ?,"
             " last_msg_no = ? WHERE id = ?")
