@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,21 +166,26 @@ def _reactions(conn: Connection, rows: Sequence[StoredMessage]) -> Reactions:
     return reactions_of(conn, wanted) if wanted else {}
 
 
+def _at(conn: Connection, entries: Sequence[tuple[int, int]], *cols: Any) -> Iterator[Any]:
+    """The rows of ``messages`` (or ``cols`` of them) at these entries
+    ((conversation, seq)) that exist, in chunks of 400 pairs (a statement's
+    parameters stay under SQLite's limit)."""
+    m = messages.c
+    for i in range(0, len(entries), 400):
+        yield from conn.execute(select(*(cols or (messages,))).where(
+            tuple_(m.conversation_id, m.seq).in_(list(entries[i:i + 400]))))
+
+
 def last_messages_of(conn: Connection, states: Sequence[ConversationState]
                      ) -> dict[int, StoredMessage]:
     """The newest message of each of these conversations, by number (the
     conversation list's, in its read)."""
-    m = messages.c
     # Not one from before a group member joined.
     wanted = [(s.conversation_id, s.last_message_seq) for s in states
               if s.last_message_seq > s.visible_after]
     keys = {s.conversation_id: s.key for s in states}
-    last: dict[int, StoredMessage] = {}
-    for i in range(0, len(wanted), 400):
-        got = conn.execute(select(messages).where(
-            tuple_(m.conversation_id, m.seq).in_(wanted[i:i + 400]))).all()
-        last.update((r.conversation_id, message_of(r, keys[r.conversation_id])) for r in got)
-    return last
+    return {r.conversation_id: message_of(r, keys[r.conversation_id])
+            for r in _at(conn, wanted)}
 
 
 class MessageStore:
@@ -287,12 +292,8 @@ class MessageStore:
         m = messages.c
 
         def read(conn: Connection) -> dict[tuple[int, int], int]:
-            found: dict[tuple[int, int], int] = {}
-            for i in range(0, len(entries), 400):
-                found.update(((r.conversation_id, r.seq), r.state) for r in conn.execute(
-                    select(m.conversation_id, m.seq, m.state).where(
-                        tuple_(m.conversation_id, m.seq).in_(list(entries[i:i + 400])))))
-            return found
+            return {(r.conversation_id, r.seq): r.state
+                    for r in _at(conn, entries, m.conversation_id, m.seq, m.state)}
 
         return await self._db.read(read)
 
@@ -308,9 +309,8 @@ class MessageStore:
         in its ranges' order, each range's by seq."""
         if not ranges:
             # A sync with nothing new (every login's first, with limit 0):
-            # a reader connection's checkout and rollback cost ~0.3 ms.
+            # no hand-off to a reader at all.
             return {}, {}
-        m = messages.c
         each_range = [{"conversation_id": r.conversation_id, "after_seq": r.after_seq,
                        "up_to_seq": r.up_to_seq, "limit": r.limit} for r in ranges]
         keys = {r.conversation_id: r.key for r in ranges}
@@ -319,12 +319,8 @@ class MessageStore:
             pages = each(_RANGE, conn, each_range)
             wanted = sorted({(r.conversation_id, r.target_seq) for page in pages
                              for r in page if r.kind != EntryKind.MESSAGE})
-            targets: dict[tuple[int, int], StoredMessage] = {}
-            for i in range(0, len(wanted), 400):
-                got = conn.execute(select(messages).where(
-                    tuple_(m.conversation_id, m.seq).in_(wanted[i:i + 400]))).all()
-                targets.update(((r.conversation_id, r.seq),
-                                message_of(r, keys[r.conversation_id])) for r in got)
+            targets = {(r.conversation_id, r.seq): message_of(r, keys[r.conversation_id])
+                       for r in _at(conn, wanted)}
             found: dict[int, list[StoredMessage]] = {r.conversation_id: [] for r in ranges}
             for planned, page in zip(ranges, pages, strict=True):
                 found[planned.conversation_id] += [
