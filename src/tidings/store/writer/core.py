@@ -75,6 +75,11 @@ CONFLICT_RETRIES = 5
 _CONFLICTS = {"23505", "40P01", "40001"}  # unique_violation, deadlock, serialization
 
 MessageHook = Callable[[NewMessage, StoredMessage, GroupState | None, int], None]
+# Told each request the writer refused (its own judgement, or a batch that
+# failed), before the request's future gets the error: the services answer
+# the request's origin here, so a send's future needs no done-callback
+# (a loop handle and a Python call a message, issue 19).
+RefusalHook = Callable[[Request, TidingsError], None]
 
 
 def conflict(exc: BaseException) -> bool:
@@ -108,10 +113,12 @@ class WriterStopped(TidingsError):
 
 
 class MessageWriter:
-    def __init__(self, db: Database, *, max_batch: int, on_commit: CommitHook) -> None:
+    def __init__(self, db: Database, *, max_batch: int, on_commit: CommitHook,
+                 on_refusal: RefusalHook | None = None) -> None:
         self._db = db
         self._max_batch = max_batch
         self._on_commit = on_commit
+        self._on_refusal = on_refusal
         self._queue: list[tuple[Request, asyncio.Future[Committed]]] = []
         # Set while the writer waits for work; resolved by the next request
         # (a bare future: asyncio.Event's waiter list and loop checks cost
@@ -178,7 +185,12 @@ class MessageWriter:
         future: asyncio.Future[Committed] = (
             self._loop or asyncio.get_running_loop()).create_future()
         self._queue.append((message, future))
-        self._wake()
+        # ``_wake`` inline: a call less a message.
+        idle = self._idle
+        if idle is not None:
+            self._idle = None
+            if not idle.done():
+                idle.set_result(None)
         return future
 
     def _wake(self) -> None:
@@ -233,13 +245,12 @@ class MessageWriter:
                 self._on_commit([d for d in done if isinstance(d, Committed)])
             except Exception:
                 log.exception("commit hook failed; the messages are stored")
-            for (_, future), result in zip(batch, done, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, TidingsError):
-                    future.set_exception(result)
+            for (request, future), result in zip(batch, done, strict=True):
+                if type(result) is Committed:
+                    if not future.done():
+                        future.set_result(result)
                 else:
-                    future.set_result(result)
+                    self._refuse(request, future, cast(TidingsError, result))
             # Never idle (saturation): what waits for later work stays bounded.
             if self._queue and self._later and any(w.overdue() for w in self._later):
                 await self._run_later()
@@ -325,9 +336,23 @@ class MessageWriter:
             log.exception("message batch failed to commit", exc_info=exc)
             error = TidingsError(ErrorCode.SERVICE_UNAVAILABLE,
                                  "the message could not be stored; retry with the same client id")
-        for _, future in batch:
-            if not future.done():
-                future.set_exception(error)
+        for request, future in batch:
+            self._refuse(request, future, error)
+
+    def _refuse(self, request: Request, future: asyncio.Future[Committed],
+                error: TidingsError) -> None:
+        """Tell the refusal hook, then fail the future. The hook answered
+        the request (or its caller awaits the future): the error is marked
+        retrieved, so a future nobody awaits (a socket's send) logs no
+        "exception was never retrieved"."""
+        if self._on_refusal is not None:
+            try:
+                self._on_refusal(request, error)
+            except Exception:
+                log.exception("refusal hook failed")
+        if not future.done():
+            future.set_exception(error)
+            future.exception()
 
     async def _commit(self, batch: list[tuple[Request, asyncio.Future[Committed]]]
                       ) -> list[Committed | TidingsError]:
