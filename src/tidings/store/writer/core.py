@@ -137,6 +137,7 @@ class MessageWriter:
         # The features' rows, in the order they are written.
         self._rows: list[TransactionRows] = []
         self._on_message: list[MessageHook] = []
+        self._on_stored: list[Callable[[int], None]] = []
         self._on_change: list[ChangeHook] = []
         self._on_group_op: list[GroupOpHook] = []
         self._later: list[LaterWork] = []
@@ -154,8 +155,10 @@ class MessageWriter:
         order registered (before ``start``)."""
         for feature in rows:
             self._rows.append(feature)
-            if overrides(feature, "message"):
+            if feature.per_message and overrides(feature, "message"):
                 self._on_message.append(feature.message)
+            if overrides(feature, "stored"):
+                self._on_stored.append(feature.stored)
             if overrides(feature, "change"):
                 self._on_change.append(feature.change)
             if overrides(feature, "group_op"):
@@ -512,6 +515,9 @@ class MessageWriter:
 
     def _flush(self, cursor: DBAPICursor) -> None:
         """Write the rows collected so far: the messages', then each feature's."""
-        self._messages.flush(cursor)
+        stored = self._messages.flush(cursor)
+        if stored:
+            for count in self._on_stored:
+                count(stored)
         for feature in self._rows:
             feature.flush(cursor)
