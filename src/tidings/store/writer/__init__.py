@@ -15,6 +15,7 @@ conversation's next seq, so catch-up by seq carries changes like messages.
 
 - core.py: the queue and the commit loop (``MessageWriter``), a batch's order,
   and its hooks: the commit's (acks, delivery) and the refusal's;
+- conflicts.py: why a batch failed (another process's commit, a resend);
 - conversations.py: the conversations in memory (the seq cache, groups);
 - messages.py: message rows and the lookup of sends stored before (dedup);
 - changes.py: recall and edit;

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from typing import cast
@@ -51,8 +50,8 @@ from tidings.domain.records import (
     StoredMessage,
 )
 from tidings.store.engine import Database
-from tidings.store.write_connection import sqlstates
 from tidings.store.writer.changes import ChangeHook, Changes
+from tidings.store.writer.conflicts import conflict, reason, resent
 from tidings.store.writer.conversations import Conv, Conversations
 from tidings.store.writer.group_ops import GroupOpHook, GroupOps
 from tidings.store.writer.messages import MessageRows, repeated, send_key
@@ -72,7 +71,6 @@ LATER_AT_STOP = 20
 # Tries of a batch that met another process's commit (a unique key taken
 # meanwhile, a deadlock between two processes' locks).
 CONFLICT_RETRIES = 5
-_CONFLICTS = {"23505", "40P01", "40001"}  # unique_violation, deadlock, serialization
 
 MessageHook = Callable[[NewMessage, StoredMessage, GroupState | None, int], None]
 # Told each request the writer refused (its own judgement, or a batch that
@@ -80,31 +78,6 @@ MessageHook = Callable[[NewMessage, StoredMessage, GroupState | None, int], None
 # the request's origin here, so a send's future needs no done-callback
 # (a loop handle and a Python call a message, issue 19).
 RefusalHook = Callable[[Request, TidingsError], None]
-
-
-def conflict(exc: BaseException) -> bool:
-    """Whether a failed batch met another transaction (tried again) rather
-    than a fault of its own."""
-    return bool(sqlstates(exc) & _CONFLICTS)
-
-
-def resent(exc: BaseException) -> bool:
-    """Whether a batch that skipped the dedup read on SQLite met a send
-    stored before (the client id's unique key): it goes the long way."""
-    err = getattr(exc, "orig", None) or exc
-    return isinstance(err, sqlite3.IntegrityError) and "messages.client_msg_id" in str(err)
-
-
-def _reason(exc: BaseException) -> str:
-    """What made a batch leave the short way (pg_batch.py), in a few words
-    for the log (the driver's text runs long)."""
-    codes = sqlstates(exc)
-    if "23505" in codes or resent(exc):
-        return "a unique key already taken: a send stored before, a resend as often as not"
-    if "40001" in codes:  # tidings_seq_moved(), or SeqMoved before the statement
-        return ("a seq moved: another process wrote in the conversation, or a refusal"
-                " to judge again on the group as committed")
-    return "a deadlock with another process" if "40P01" in codes else type(exc).__name__
 
 
 class WriterStopped(TidingsError):
@@ -380,7 +353,7 @@ class MessageWriter:
                     # before (an ordinary resend, as often as not) or a seq
                     # moved by another process: routine, the long way sorts it.
                     log.debug("batch goes the long way after the short one's check (%s)",
-                              _reason(exc))
+                              reason(exc))
                 else:
                     log.info("batch met another process's commit (%s); trying again", exc)
                 if self._short_way is not None and not isinstance(exc, SeqMoved):
