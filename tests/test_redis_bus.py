@@ -207,7 +207,7 @@ async def test_after_redis_restarts_empty_the_nodes_announce_their_devices_again
         redis.crash()
         await asyncio.sleep(down)
         redis.start()
-        await until(lambda: bool(b._early is None and a._remote.get(erin)
+        await until(lambda: bool(b._early is None and a._remote.get((erin.sdkappid, erin.user_id))
                                  and (erin.sdkappid, erin.user_id) in b._by_identity),
                     "the nodes rejoin")
 

@@ -127,6 +127,32 @@ async def test_features_see_each_entry_and_write_once_per_batch(db: Database) ->
         await writer.stop()
 
 
+class Counted(Recorder):
+    """A feature with nothing to add per message (SQLite's search text and
+    push jobs): told how many were stored, once per flush."""
+
+    per_message = False
+
+    def stored(self, count: int) -> None:
+        self.calls.append(("stored", count))
+
+
+async def test_a_feature_without_per_message_rows_is_told_the_count_once_per_flush(
+        db: Database) -> None:
+    counted = Counted()
+    writer = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
+    writer.register(counted)
+    writer.start()
+    try:
+        for future in [writer.submit(text_message(f"c{i}", "hi")) for i in range(3)]:
+            await future
+        await writer.submit(NewChange(KEY, 2, EntryKind.RECALL, "user:alice", sender="alice"))
+        assert counted.calls == [("stored", 3), ("flush",), ("change", True, "[]", 4, 2),
+                                 ("flush",)]
+    finally:
+        await writer.stop()
+
+
 async def test_a_failed_batch_stores_nothing_and_its_resend_is_stored_once(
         db: Database) -> None:
     writer, recorder = recorded_writer(db)

@@ -169,7 +169,8 @@ class Runtime:
         push_jobs = PushJobRows(db, push.wants_push) if settings.push_enabled else None
         writer = MessageWriter(db, max_batch=settings.max_commit_batch,
                                on_commit=push.hook(messaging.on_commit, push_jobs)
-                               if push_jobs is not None else messaging.on_commit)
+                               if push_jobs is not None else messaging.on_commit,
+                               on_refusal=messaging.on_refusal)
         # The features' rows in each message's transaction, in this order.
         writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db))
         if push_jobs is not None:

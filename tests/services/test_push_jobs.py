@@ -105,6 +105,32 @@ async def test_a_job_is_due_until_its_step_is_recorded_then_gone(
         assert await scalar(db, "SELECT count(*) FROM push_jobs") == 0
 
 
+async def test_a_batch_asks_once_per_app_whether_it_pushes(db: Database) -> None:
+    asked: list[int] = []
+
+    def wants(app: int) -> bool:
+        asked.append(app)
+        return app != QUIET_APP
+
+    w = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
+    rows = PushJobRows(db, wants)
+    rows.attach(w)
+    w.start()
+    try:
+        # Submitted before the loop runs: one batch.
+        batch = [w.submit(message(f"b{i}", app=QUIET_APP if i % 3 == 0 else APP))
+                 for i in range(7)]
+        for future in batch:
+            await future
+        assert sorted(asked) == [APP, QUIET_APP]
+        assert rows.take_written() == 4  # APP's; none for the app that does not push
+        # The next batch asks again: the answer may have changed meanwhile.
+        await send(w, message("b7"))
+        assert sorted(asked) == [APP, APP, QUIET_APP]
+    finally:
+        await w.stop()
+
+
 async def test_a_job_comes_due_after_its_time(
         db: Database, writer: tuple[MessageWriter, PushJobRows]) -> None:
     w, _ = writer

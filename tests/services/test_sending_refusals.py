@@ -1,9 +1,13 @@
-"""A send handed on that fails after all is answered by Sending through its
-ack target's ``refused``, exactly once (issue 19: the gateway no longer puts
-a callback of its own on every send's future): the first copy's failure, a
+"""A send or a change handed on that fails after all is answered through
+its ack target's ``refused``, exactly once, by the writer's refusal hook
+(Sending's ``on_refusal``; issue 19: neither the gateway nor the service
+puts a callback on every send's future): the first copy's failure, a
 resend's that followed it, a resend that reused the id elsewhere; never for
 a stored one, never for a cancelled one; an answered failure is never
-logged as an exception nobody retrieved."""
+logged as an exception nobody retrieved. A resend found stored, and a
+repeated recall, are acked once by the commit hook.
+
+"""
 
 from __future__ import annotations
 
@@ -13,23 +17,42 @@ from typing import Any, cast
 
 import pytest
 
-from tidings.domain.elements import MessageState
+from tidings.bus.local import LocalBus
+from tidings.domain.elements import EntryKind, MessageState
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.ids import ConversationKey, Identity
-from tidings.domain.records import Committed, NewMessage, StoredMessage
+from tidings.domain.records import CommitHook, Committed, NewMessage, StoredMessage
+from tidings.services.messaging import MessagingService
 from tidings.services.messaging.lanes import Lanes
 from tidings.services.messaging.sending import Sending
-from tidings.store.writer import MessageWriter
+from tidings.store.engine import Database
+from tidings.store.messages import MessageStore
+from tidings.store.writer import MessageWriter, RefusalHook
 
 APP = 1400000001
 ALICE = Identity(APP, "alice")
 
 
 class Writer:
-    """Keeps each request's future for the test to settle."""
+    """Keeps each request's future for the test to settle as the writer
+    does: its hooks first, then the future."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_commit: CommitHook, on_refusal: RefusalHook) -> None:
         self.pending: list[tuple[NewMessage, asyncio.Future[Committed]]] = []
+        self._on_commit = on_commit
+        self._on_refusal = on_refusal
+
+    def commit(self, i: int) -> None:
+        request, future = self.pending[i]
+        committed = stored(request)
+        self._on_commit([committed])
+        future.set_result(committed)
+
+    def refuse(self, i: int, error: TidingsError) -> None:
+        request, future = self.pending[i]
+        self._on_refusal(request, error)
+        future.set_exception(error)
+        future.exception()
 
     def submit(self, request: NewMessage) -> asyncio.Future[Committed]:
         future: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
@@ -56,7 +79,7 @@ class Origin:
 
 def sending() -> tuple[Sending, Writer]:
     out = Sending(10_000, Lanes(cast(Any, None), 10_000))
-    writer = Writer()
+    writer = Writer(out.on_commit, out.on_refusal)
     out.bind(cast(MessageWriter, writer), None, None)
     return out, writer
 
@@ -78,7 +101,7 @@ async def test_a_failed_send_and_its_follower_are_refused_once_each() -> None:
     s.submit(ALICE, "c2c_bob", "m-1", b"[]", "", origin=first)
     s.submit(ALICE, "c2c_bob", "m-1", b"[]", "", origin=again)  # while the first is in flight
     failure = TidingsError(ErrorCode.SERVICE_UNAVAILABLE, "the disk is full")
-    writer.pending[0][1].set_exception(failure)
+    writer.refuse(0, failure)
     await settle()
     assert (first.refusals, again.refusals) == ([failure], [failure])
     assert (first.acks, again.acks) == ([], [])
@@ -93,10 +116,9 @@ async def test_a_follower_in_another_conversation_is_refused_and_the_first_is_no
     first, elsewhere = Origin(), Origin()
     s.submit(ALICE, "c2c_bob", "m-2", b"[]", "", origin=first)
     s.submit(ALICE, "c2c_carol", "m-2", b"[]", "", origin=elsewhere)
-    request, future = writer.pending[0]
-    future.set_result(stored(request))
+    writer.commit(0)
     await settle()
-    assert first.refusals == []  # its ack is the commit hook's (not called here)
+    assert first.refusals == []  # its ack is Delivery's (not here)
     assert [getattr(e, "code", None) for e in elsewhere.refusals] == [
         ErrorCode.CLIENT_MSG_ID_REUSED]
     assert elsewhere.acks == []
@@ -108,9 +130,55 @@ async def test_a_follower_in_another_conversation_is_refused_and_the_first_is_no
 
 
 async def test_a_cancelled_send_is_not_answered() -> None:
+    # (Nothing cancels the writer's futures; were one cancelled, the writer
+    # would commit its send all the same, and its hooks answer it.)
     s, writer = sending()
     origin = Origin()
     s.submit(ALICE, "c2c_bob", "m-3", b"[]", "", origin=origin)
     writer.pending[0][1].cancel()
     await settle()
     assert (origin.refusals, origin.acks) == ([], [])
+
+
+async def test_the_writers_hooks_answer_each_write_once(
+        db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """Through the real writer, after a restart (a second service and
+    writer on the same store: nothing in memory): a resend found stored is
+    acked once, one that reused the id elsewhere refused once, a change's
+    refusal and a repeated recall answered once; nothing left in flight,
+    nothing logged for the futures nobody awaited."""
+    for_first, _, writer = await _messaging(db)
+    first = Origin()
+    await for_first.submit(ALICE, "c2c_bob", "m-4", b"[]", "", origin=first)
+    await writer.stop()
+    assert (len(first.acks), first.refusals) == (1, [])
+    messaging, sending_, writer = await _messaging(db)
+    again, elsewhere, missing, recall, recalled = (Origin() for _ in range(5))
+    futures = [messaging.submit(ALICE, "c2c_bob", "m-4", b"[]", "", origin=again),
+               messaging.submit(ALICE, "c2c_carol", "m-4", b"[]", "", origin=elsewhere),
+               messaging.submit_change(ALICE, "c2c_bob", 99, EntryKind.RECALL, origin=missing)]
+    await asyncio.wait(futures)
+    await messaging.submit_change(ALICE, "c2c_bob", 1, EntryKind.RECALL, origin=recall)
+    await messaging.submit_change(ALICE, "c2c_bob", 1, EntryKind.RECALL, origin=recalled)
+    await writer.stop()
+    assert [(c.duplicate, c.message.seq) for c in again.acks] == [(True, 1)]
+    assert [getattr(e, "code", None) for e in elsewhere.refusals + missing.refusals] == [
+        ErrorCode.CLIENT_MSG_ID_REUSED, ErrorCode.MESSAGE_NOT_FOUND]
+    assert (again.refusals, elsewhere.acks, missing.acks) == ([], [], [])
+    assert [c.duplicate for c in recall.acks + recalled.acks] == [False, True]
+    assert (recall.refusals, recalled.refusals) == ([], [])
+    assert sending_._in_flight == {}
+    del futures
+    gc.collect()
+    assert [r for r in caplog.records if r.name == "asyncio"] == []
+
+
+async def _messaging(db: Database) -> tuple[MessagingService, Sending, MessageWriter]:
+    """A messaging service and its started writer, hooked as the runtime does."""
+    messaging = MessagingService(MessageStore(db), LocalBus(), max_message_bytes=10_000,
+                                 max_page=100)
+    writer = MessageWriter(db, max_batch=100, on_commit=messaging.on_commit,
+                           on_refusal=messaging.on_refusal)
+    messaging.bind(writer)
+    writer.start()
+    return messaging, messaging._sending, writer

@@ -134,9 +134,12 @@ class RedisBus(LocalBus):
         self._redis = aioredis.Redis.from_url(url)
         self._heartbeat = heartbeat
         self._timeout = node_timeout
-        # Devices on other nodes: identity -> {node: the devices there}.
-        self._remote: dict[Identity, dict[str, list[dict[str, Any]]]] = {}
-        self._of_node: dict[str, set[Identity]] = {}
+        # Devices on other nodes: (sdkappid, user_id) -> {node: the devices
+        # there}. Plain tuples, like ``_by_identity``: an ``Identity`` key
+        # hashes and compares in Python (a delivery's identities are equal
+        # to, not the same as, the ones announced).
+        self._remote: dict[tuple[int, str], dict[str, list[dict[str, Any]]]] = {}
+        self._of_node: dict[str, set[tuple[int, str]]] = {}
         # Rooms with members on other nodes: room -> {node: members there}.
         self._rooms: dict[str, dict[str, int]] = {}
         self._room_counts: dict[str, int] = {}
@@ -213,7 +216,7 @@ class RedisBus(LocalBus):
             self._heard[node] = time.monotonic()
             for field, devices in (await self._redis.hgetall(self._names.presence(node))).items():
                 sdkappid, _, user = text(field).partition(":")
-                self._set_remote(node, Identity(int(sdkappid), user), orjson.loads(devices))
+                self._set_remote(node, (int(sdkappid), user), orjson.loads(devices))
             for room, count in (await self._redis.hgetall(self._names.rooms(node))).items():
                 set_count(self._rooms, text(room), node, int(count))
 
@@ -263,9 +266,10 @@ class RedisBus(LocalBus):
     # -- frames -----------------------------------------------------------------
 
     def _nodes_for(self, identity: Identity) -> Iterable[str]:
-        nodes = self._remote.get(identity)
+        nodes = self._remote.get((identity.sdkappid, identity.user_id))
         home = self._home(identity)
-        if home is not None and (home_nodes := self._remote.get(home)):
+        if home is not None and (home_nodes := self._remote.get((home.sdkappid,
+                                                                 home.user_id))):
             return {*(nodes or ()), *home_nodes}
         return nodes or ()
 
@@ -285,9 +289,10 @@ class RedisBus(LocalBus):
         count = self._here(identity, raw, conversation_id, seq, skip)
         message = frame_message(identity.sdkappid, [identity.user_id], raw, conversation_id,
                                  seq)
+        there = self._remote.get((identity.sdkappid, identity.user_id), {})
         for node in nodes:
             self._send(("publish", self._names.channel(node), message))
-            count += len(self._remote.get(identity, {}).get(node, ()))
+            count += len(there.get(node, ()))
         return count
 
     def deliver_each(self, identities: Iterable[Identity], render: Callable[[str], bytes], *,
@@ -308,9 +313,10 @@ class RedisBus(LocalBus):
             identity = Identity(sdkappid, user)
             if self._is_here(identity):
                 here.append(user)
+            devices = self._remote.get((sdkappid, user), {})
             for node in self._nodes_for(identity):
                 by_node.setdefault(node, []).append(user)
-                count += len(self._remote.get(identity, {}).get(node, ()))
+                count += len(devices.get(node, ()))
         if here:
             count += self._here_many(sdkappid, here, frame, conversation_id, seq, skip)
         for node, there in by_node.items():
@@ -403,7 +409,7 @@ class RedisBus(LocalBus):
     # -- the cluster's view -----------------------------------------------------
 
     def online(self, identity: Identity) -> bool:
-        return super().online(identity) or identity in self._remote
+        return super().online(identity) or (identity.sdkappid, identity.user_id) in self._remote
 
     def set_away(self, identity: Identity, subscriber: Subscriber, away: bool) -> None:
         super().set_away(identity, subscriber, away)
@@ -412,14 +418,15 @@ class RedisBus(LocalBus):
 
     def foreground(self, identity: Identity) -> bool:
         return super().foreground(identity) or any(
-            not device.get("away") for there in self._remote.get(identity, {}).values()
+            not device.get("away")
+            for there in self._remote.get((identity.sdkappid, identity.user_id), {}).values()
             for device in there)
 
     def describe_devices(self, identity: Identity) -> list[dict[str, object]]:
         """Every device of the identity in the cluster, as each node
         announced it."""
         devices = super().describe_devices(identity)
-        for there in self._remote.get(identity, {}).values():
+        for there in self._remote.get((identity.sdkappid, identity.user_id), {}).values():
             devices += [{k: v for k, v in d.items() if k != "away"} for d in there]
         return sorted(devices, key=lambda d: (len(str(d["session_id"])), str(d["session_id"])))
 
@@ -427,7 +434,7 @@ class RedisBus(LocalBus):
         closed = super().disconnect_all(identity, code, reason)
         if closed:
             self._announce(identity)
-        remote = self._remote.get(identity)
+        remote = self._remote.get((identity.sdkappid, identity.user_id))
         if remote:
             self._send(("publish", self._names.all, orjson.dumps(
                 ["k", self.node, identity.sdkappid, identity.user_id, code, reason])))
@@ -438,8 +445,8 @@ class RedisBus(LocalBus):
         """Live connections of the whole cluster, of one app or of all."""
         return super().connection_count(sdkappid) + sum(
             sum(len(there) for there in nodes.values())
-            for identity, nodes in self._remote.items()
-            if sdkappid is None or identity.sdkappid == sdkappid)
+            for (app, _), nodes in self._remote.items()
+            if sdkappid is None or app == sdkappid)
 
     def changed(self, topic: str, data: dict[str, Any]) -> None:
         self._send(("publish", self._names.all, orjson.dumps(["c", self.node, topic, data])))
@@ -546,7 +553,7 @@ class RedisBus(LocalBus):
         elif kind == "b":
             self._acknowledge(node, doc[2])
         elif kind == "p":
-            self._set_remote(node, Identity(doc[2], doc[3]), doc[4])
+            self._set_remote(node, (doc[2], doc[3]), doc[4])
         elif kind == "r":
             set_count(self._rooms, doc[2], node, doc[3])
         elif kind == "c":
@@ -561,19 +568,19 @@ class RedisBus(LocalBus):
                 LocalBus.disconnect_all(self, identity, doc[4], doc[5])
                 self._announce(identity)
 
-    def _set_remote(self, node: str, identity: Identity,
+    def _set_remote(self, node: str, key: tuple[int, str],
                     devices: list[dict[str, Any]]) -> None:
-        nodes = self._remote.get(identity)
+        nodes = self._remote.get(key)
         if devices:
             if nodes is None:
-                nodes = self._remote[identity] = {}
+                nodes = self._remote[key] = {}
             nodes[node] = devices
-            self._of_node.setdefault(node, set()).add(identity)
+            self._of_node.setdefault(node, set()).add(key)
         elif nodes is not None:
             nodes.pop(node, None)
             if not nodes:
-                del self._remote[identity]
-            self._of_node.get(node, set()).discard(identity)
+                del self._remote[key]
+            self._of_node.get(node, set()).discard(key)
 
     def _drop(self, node: str) -> None:
         """A node stopped or died: its devices are gone."""
@@ -582,12 +589,12 @@ class RedisBus(LocalBus):
         self._rounds.gone(node)
         for room in [r for r, nodes in self._rooms.items() if node in nodes]:
             set_count(self._rooms, room, node, 0)
-        for identity in self._of_node.pop(node, ()):
-            nodes = self._remote.get(identity)
+        for key in self._of_node.pop(node, ()):
+            nodes = self._remote.get(key)
             if nodes is not None:
                 nodes.pop(node, None)
                 if not nodes:
-                    del self._remote[identity]
+                    del self._remote[key]
 
     # -- what goes out ----------------------------------------------------------
 

@@ -143,7 +143,7 @@ class BatchThread:
                     # A constraint refused a row (a resend that skipped the
                     # dedup read, core.py): rolled back, the connection and
                     # its statement cache are as good as before (raised by
-                    # the driver, or through SQLAlchemy as core.resent reads it).
+                    # the driver, or through SQLAlchemy as writer/conflicts.resent reads it).
                     sound = isinstance(getattr(exc, "orig", exc), sqlite3.IntegrityError)
                     raise
                 raw.commit()

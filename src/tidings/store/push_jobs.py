@@ -43,6 +43,12 @@ class PushJobRows(TransactionRows):
         # thread, so it must not block.
         self._wants = wants
         self.in_messages = db.dialect == "sqlite"
+        # On SQLite the job rides in the message's row (``options``): no
+        # call of ``message`` a message.
+        self.per_message = not self.in_messages
+        # The batch's answers of ``wants`` by app: asked once per batch per
+        # app, not per message (forgotten at each flush).
+        self._asked: dict[int, bool] = {}
         # Jobs the batch carries in its messages' rows (SQLite), not flushed yet.
         self._marked = 0
         # Jobs written in the batch that just committed, for the commit hook
@@ -61,31 +67,45 @@ class PushJobRows(TransactionRows):
             writer.carry_push(self.options)
 
     def _wanted(self, r: NewMessage) -> bool:
-        return (r.push is not None and r.imported is not ImportMode.HISTORY
-                and self._wants(r.key.sdkappid))
+        if r.push is None or r.imported is ImportMode.HISTORY:
+            return False
+        sdkappid = r.key.sdkappid
+        wanted = self._asked.get(sdkappid)
+        if wanted is None:
+            wanted = self._asked[sdkappid] = self._wants(sdkappid)
+        return wanted
 
     def options(self, r: NewMessage) -> str | None:
         """The new message's ``push_options`` column on SQLite: its options
         when it needs a job, else None (the writer calls it as it collects
         the message's row)."""
-        if not self._wanted(r):
+        if r.push is None or r.imported is ImportMode.HISTORY:
+            return None
+        # ``_wanted``'s probe inline: a call less a message.
+        wanted = self._asked.get(r.key.sdkappid)
+        if wanted is None:
+            wanted = self._wanted(r)
+        if not wanted:
             return None
         self._marked += 1
         return r.push
 
     def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
                 now: int) -> None:
-        if not self.in_messages and self._wanted(r):
+        # PostgreSQL only (``per_message``).
+        if self._wanted(r):
             self._jobs.params.append((entry.key.sdkappid, entry.conversation_id, entry.seq,
                                       r.push, now))
 
     def flush(self, cursor: DBAPICursor) -> None:
         self._written += len(self._jobs.params) + self._marked
         self._marked = 0
+        self._asked.clear()
         self._jobs.flush(cursor)
 
     def discard(self) -> None:
         self._jobs.discard()
+        self._asked.clear()
         self._marked = self._written = 0  # rolled back: nothing for the worker
 
     def take_written(self) -> int:

@@ -67,16 +67,21 @@ class TextRows(TransactionRows):
     def __init__(self, db: Database, index: FtsIndex | None = None) -> None:
         self._fts = (index or FtsIndex()) if db.dialect == "sqlite" else None
         self.later = self._fts
+        # On SQLite a message's text row is the step's: only counted, per
+        # batch (``stored``), not a call a message.
+        self.per_message = self._fts is None
         self._insert = Collected(db.driver_sql(
             TEXT_INSERT_SQL if self._fts is None else TEXT_INSERT_ID_SQL))
         self._delete_sql = db.driver_sql(TEXT_DELETE_SQL)
 
+    def stored(self, count: int) -> None:
+        if self._fts is not None:
+            # Their rows are the step's, from the committed messages.
+            self._fts.written(count)
+
     def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
                 now: int) -> None:
-        if self._fts is not None:
-            # Its row is the step's, from the committed message.
-            self._fts.written(1)
-            return
+        # PostgreSQL only (``per_message``).
         if body := searchable_text(entry.elements):
             self._insert.params.append((entry.conversation_id, entry.seq, entry.key.sdkappid,
                                         entry.sender, entry.created_at, body))

@@ -6,7 +6,6 @@ by the writer and delivered like a message (``change`` events)."""
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 from typing import TYPE_CHECKING
 
 from tidings.domain.callbacks import Event
@@ -26,23 +25,6 @@ from tidings.store.writer import MessageWriter
 
 if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
-
-
-def _settled_change(origin: AckTarget | None, future: asyncio.Future[Committed]) -> None:
-    """What the commit hook does not answer: a change refused after it was
-    handed on (the writer's refusal: not found, too late, not the sender's)
-    through ``origin.refused``, as a send's (issue 19: one done-callback per
-    change, the edge adds none), and a repeated recall's ack (it is not in
-    the hook's batch)."""
-    if future.cancelled():
-        return
-    if (exc := future.exception()) is not None:
-        if origin is not None:
-            origin.refused(exc)
-        return
-    committed = future.result()
-    if committed.duplicate and committed.request.origin is not None:
-        committed.request.origin.ack(committed)
 
 
 class Changes:
@@ -126,6 +108,6 @@ class Changes:
             known, settings = self._callbacks.cached(change.key.sdkappid)
             change.after_recall = not known or self._callbacks.wants(settings,
                                                                      Event.AFTER_RECALL)
-        future = self._writer.submit(change)
-        future.add_done_callback(partial(_settled_change, change.origin))
-        return future
+        # Answered by the writer's hooks: its ack (a repeated recall's too)
+        # by the commit hook, a refusal by the refusal hook.
+        return self._writer.submit(change)

@@ -23,9 +23,10 @@ class AckTarget(Protocol):
     def refused(self, error: BaseException) -> None:
         """A send or a change handed on failed after all (its future's
         exception: the writer's, the before-send lane's, a resend's first
-        copy's): answer it. Sending and Changes call this themselves, so
-        the edge needs no callback of its own on the future (issue 19);
-        never after ``ack``."""
+        copy's): answer it. The writer's refusal hook (Sending's
+        ``on_refusal``), the lanes and a resend's follower call this, so
+        neither the edge nor the service puts a callback on the future
+        (issue 19); never after ``ack``."""
         ...
 
 

@@ -45,8 +45,9 @@ class Delivery:
         self._callbacks = callbacks
 
     def on_commit(self, batch: list[Committed]) -> None:
-        """Runs right after each commit, in seq order: acks and live frames
-        (``message`` for a message, ``change`` for a recall or an edit)."""
+        """Runs right after each commit, in seq order: acks (every entry's,
+        a repeated one's too) and live frames (``message`` for a message,
+        ``change`` for a recall or an edit)."""
         after_send = False
         # Counted per batch (metrics.py): (entry kind, conversation kind) ->
         # entries, entry kind -> frames handed to devices.
@@ -55,6 +56,9 @@ class Delivery:
         for committed in batch:
             origin = committed.request.origin
             if committed.duplicate:
+                # A resend found stored, a recall repeated: its ack alone.
+                if origin is not None:
+                    origin.ack(committed)
                 continue
             request = committed.request
             if ((isinstance(request, NewMessage) and request.after_send is not None)

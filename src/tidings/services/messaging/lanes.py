@@ -37,11 +37,11 @@ from tidings.domain.friends import Verdict
 from tidings.domain.group_callbacks import GroupEvent
 from tidings.domain.group_callbacks import message_data as group_message_data
 from tidings.domain.ids import ConversationKey, ConversationKind
-from tidings.domain.records import Committed, NewMessage, StoredMessage
+from tidings.domain.records import CommitHook, Committed, NewMessage, StoredMessage
 from tidings.services.messaging.context import SendContext
 from tidings.services.messaging.quotes import resolve_quote
 from tidings.store.messages import MessageStore
-from tidings.store.writer import MessageWriter
+from tidings.store.writer import MessageWriter, RefusalHook
 
 if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
@@ -80,6 +80,10 @@ class _Vetting:
     resolve_quote: bool = False
 
 
+def _nothing(*_: object) -> None:
+    pass
+
+
 def _chain(source: asyncio.Future[Committed], target: asyncio.Future[Committed]) -> None:
     def copy(f: asyncio.Future[Committed]) -> None:
         if target.done():
@@ -87,7 +91,10 @@ def _chain(source: asyncio.Future[Committed], target: asyncio.Future[Committed])
         if f.cancelled():
             target.cancel()
         elif (exc := f.exception()) is not None:
+            # The writer's refusal hook answered the send: its error is
+            # only for whoever awaits the future.
             target.set_exception(exc)
+            target.exception()
         else:
             target.set_result(f.result())
 
@@ -104,6 +111,14 @@ class Lanes:
         self._writer: MessageWriter | None = None
         self._callbacks: CallbackService | None = None
         self._relations: Relations | None = None
+        # What is settled here, never reaching the writer (a refusal, a
+        # drop), goes to Sending's hooks as the writer's would (``answer``).
+        self._on_commit: CommitHook = _nothing
+        self._on_refusal: RefusalHook = _nothing
+
+    def answer(self, on_commit: CommitHook, on_refusal: RefusalHook) -> None:
+        self._on_commit = on_commit
+        self._on_refusal = on_refusal
 
     def bind(self, writer: MessageWriter, callbacks: CallbackService | None,
              relations: Relations | None) -> None:
@@ -198,10 +213,12 @@ class Lanes:
             try:
                 self._hand_on(entry)
             except Exception as exc:
+                error = exc if isinstance(exc, TidingsError) else TidingsError(
+                    ErrorCode.SERVICE_UNAVAILABLE, "not stored; retry with the same id")
+                self._on_refusal(entry.request, error)
                 if not entry.future.done():
-                    entry.future.set_exception(exc if isinstance(exc, TidingsError) else
-                                               TidingsError(ErrorCode.SERVICE_UNAVAILABLE,
-                                                            "not stored; retry with the same id"))
+                    entry.future.set_exception(error)
+                    entry.future.exception()  # answered: see _chain
         if waiting is not None and not waiting:
             del self.waiting[lane]
 
@@ -230,6 +247,7 @@ class Lanes:
             dropped = Committed(request, msg, duplicate=False, dropped=True)
             if request.origin is not None:
                 request.origin.ack(dropped)
+            self._on_commit([dropped])
             entry.future.set_result(dropped)
             return
         if decision.elements_json is not None:

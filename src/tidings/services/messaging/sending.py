@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
-from functools import partial
 from typing import TYPE_CHECKING
 
 from tidings.domain.callbacks import Event
@@ -25,7 +24,7 @@ from tidings.domain.ids import (
     parse_conversation_id,
 )
 from tidings.domain.push import PushOptions
-from tidings.domain.records import Committed, NewMessage, StoredMessage
+from tidings.domain.records import Committed, NewMessage, Request, StoredMessage
 from tidings.services.messaging.context import (
     IMPORT_CONTEXT,
     NO_CONTEXT,
@@ -93,6 +92,7 @@ class Sending:
         self._recent: OrderedDict[Dedup, RecentAck] = OrderedDict()
         # The lanes' own map: a send joins its lane while it holds messages.
         self._lanes = lanes.waiting
+        lanes.answer(self.on_commit, self.on_refusal)
         self._vet = lanes.vet
         self.writer: MessageWriter | None = None
         self._callbacks: CallbackService | None = None
@@ -190,9 +190,9 @@ class Sending:
         else:
             future = self._vet(request, lane, context, settings if known else None, known,
                                check_relations, resolve_quote)
+        # Settled by the writer's hooks (``on_commit``, ``on_refusal``), or
+        # the lanes' for what never reaches the writer: no done-callback.
         self._in_flight[dedup] = future
-        # A partial, not a lambda: called from C, one Python frame less.
-        future.add_done_callback(partial(self._settled, dedup, origin))
         return future
 
     def _key(self, sender: Identity, conversation_id: str) -> ConversationKey:
@@ -238,30 +238,38 @@ class Sending:
         recent = self._recent.get(dedup)
         return None if recent is None else repeat_of(recent, dedup)
 
-    def _settled(self, dedup: Dedup, origin: AckTarget | None,
-                 future: asyncio.Future[Committed]) -> None:
-        self._in_flight.pop(dedup, None)
-        if future.cancelled():
-            return
-        if (exc := future.exception()) is not None:
-            if origin is not None:
-                origin.refused(exc)
-            return
-        committed = future.result()
-        request = committed.request
-        if committed.duplicate and request.origin is not None:
-            request.origin.ack(committed)  # the hook acks fresh ones only
-        # Only what a resend's ack needs (RecentAck, built here: a call less
-        # per message): never the request, whose origin holds the sending
-        # connection's session (and its socket's objects). str() of the
-        # StrEnum: its value as a plain str, without the enum's ``value``
-        # property (a Python call).
-        msg = committed.message
-        key = msg.key
-        self._recent[dedup] = (msg.conversation_id, str(key.kind), key.a, key.b, msg.seq,
-                               msg.created_at, committed.dropped)
-        if len(self._recent) > RECENT_ACKS:
-            self._recent.popitem(last=False)
+    def on_commit(self, batch: list[Committed]) -> None:
+        """The writer's commit hook's part of Sending (before Delivery's):
+        each send of the batch, fresh or a resend found stored, leaves the
+        sends in flight for the recent acks."""
+        in_flight, recent = self._in_flight, self._recent
+        for committed in batch:
+            request = committed.request
+            if type(request) is not NewMessage:
+                continue
+            dedup = (request.key.sdkappid, request.sender, request.client_msg_id)
+            in_flight.pop(dedup, None)
+            # Only what a resend's ack needs (RecentAck): never the
+            # request, whose origin holds the sending connection's session
+            # (and its socket's objects). str() of the StrEnum: its value
+            # as a plain str, without the enum's ``value`` property.
+            msg = committed.message
+            key = msg.key
+            recent[dedup] = (msg.conversation_id, str(key.kind), key.a, key.b, msg.seq,
+                             msg.created_at, committed.dropped)
+        while len(recent) > RECENT_ACKS:
+            recent.popitem(last=False)
+
+    def on_refusal(self, request: Request, error: TidingsError) -> None:
+        """The writer's refusal hook (and the lanes' for their own
+        refusals): any request's origin is told, exactly once; a send
+        leaves the sends in flight."""
+        if type(request) is NewMessage:
+            self._in_flight.pop((request.key.sdkappid, request.sender, request.client_msg_id),
+                                None)
+        origin = request.origin
+        if origin is not None:
+            origin.refused(error)
 
     def _future(self) -> asyncio.Future[Committed]:
         """A future on the loop, kept from the first one on:

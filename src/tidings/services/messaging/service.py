@@ -7,6 +7,7 @@ public name to the part that owns it:
     lanes.py     the before-send detour (callback, relations, quotes), in order
     changes.py   submit_change, change, admin_change: recall and edit
     delivery.py  on_commit: acks and live frames after each commit, fan-out
+                 (with sending.py's on_commit; sending.py's on_refusal: refusals)
     reading.py   history, history_around, group_history, group_number, conversations,
                  history_views, and what reads share (limit, decoration)
     sync.py      sync: what a device missed
@@ -20,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tidings.bus.local import LocalBus
+from tidings.domain.records import Committed
 from tidings.services.messaging.changes import Changes
 from tidings.services.messaging.delivery import Delivery
 from tidings.services.messaging.lanes import Lanes
@@ -67,8 +69,18 @@ class MessagingService:
         self.submit_change = changes.submit_change
         self.change = changes.change
         self.admin_change = changes.admin_change
-        # Delivery: the writer's commit hook (the runtime hands it on before bind()).
-        self.on_commit = delivery.on_commit
+        # The writer's hooks (the runtime hands them on before bind()): a
+        # commit's sends leave Sending's in-flight map, then Delivery acks
+        # and delivers; a refusal is answered by Sending.
+        on_sent = sending.on_commit
+        on_delivered = delivery.on_commit
+
+        def on_commit(batch: list[Committed]) -> None:
+            on_sent(batch)
+            on_delivered(batch)
+
+        self.on_commit = on_commit
+        self.on_refusal = sending.on_refusal
         # Reading.
         self.history = reading.history
         self.history_around = reading.history_around

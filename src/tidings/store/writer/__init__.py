@@ -13,7 +13,9 @@ A recall or an edit is an entry of the seq stream too (``NewChange``): in the
 transaction that changes the target row the writer gives the change the
 conversation's next seq, so catch-up by seq carries changes like messages.
 
-- core.py: the queue and the commit loop (``MessageWriter``), a batch's order;
+- core.py: the queue and the commit loop (``MessageWriter``), a batch's order,
+  and its hooks: the commit's (acks, delivery) and the refusal's;
+- conflicts.py: why a batch failed (another process's commit, a resend);
 - conversations.py: the conversations in memory (the seq cache, groups);
 - messages.py: message rows and the lookup of sends stored before (dedup);
 - changes.py: recall and edit;
@@ -27,7 +29,7 @@ conversation's next seq, so catch-up by seq carries changes like messages.
   what a feature does after the commits (SQLite's FTS5 index).
 """
 
-from tidings.store.writer.core import MessageWriter, WriterStopped
+from tidings.store.writer.core import MessageWriter, RefusalHook, WriterStopped
 from tidings.store.writer.rows import GroupChange, TransactionRows
 
-__all__ = ["GroupChange", "MessageWriter", "TransactionRows", "WriterStopped"]
+__all__ = ["GroupChange", "MessageWriter", "RefusalHook", "TransactionRows", "WriterStopped"]

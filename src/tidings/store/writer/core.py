@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from typing import cast
@@ -51,8 +50,8 @@ from tidings.domain.records import (
     StoredMessage,
 )
 from tidings.store.engine import Database
-from tidings.store.write_connection import sqlstates
 from tidings.store.writer.changes import ChangeHook, Changes
+from tidings.store.writer.conflicts import conflict, reason, resent
 from tidings.store.writer.conversations import Conv, Conversations
 from tidings.store.writer.group_ops import GroupOpHook, GroupOps
 from tidings.store.writer.messages import MessageRows, repeated, send_key
@@ -72,34 +71,13 @@ LATER_AT_STOP = 20
 # Tries of a batch that met another process's commit (a unique key taken
 # meanwhile, a deadlock between two processes' locks).
 CONFLICT_RETRIES = 5
-_CONFLICTS = {"23505", "40P01", "40001"}  # unique_violation, deadlock, serialization
 
 MessageHook = Callable[[NewMessage, StoredMessage, GroupState | None, int], None]
-
-
-def conflict(exc: BaseException) -> bool:
-    """Whether a failed batch met another transaction (tried again) rather
-    than a fault of its own."""
-    return bool(sqlstates(exc) & _CONFLICTS)
-
-
-def resent(exc: BaseException) -> bool:
-    """Whether a batch that skipped the dedup read on SQLite met a send
-    stored before (the client id's unique key): it goes the long way."""
-    err = getattr(exc, "orig", None) or exc
-    return isinstance(err, sqlite3.IntegrityError) and "messages.client_msg_id" in str(err)
-
-
-def _reason(exc: BaseException) -> str:
-    """What made a batch leave the short way (pg_batch.py), in a few words
-    for the log (the driver's text runs long)."""
-    codes = sqlstates(exc)
-    if "23505" in codes or resent(exc):
-        return "a unique key already taken: a send stored before, a resend as often as not"
-    if "40001" in codes:  # tidings_seq_moved(), or SeqMoved before the statement
-        return ("a seq moved: another process wrote in the conversation, or a refusal"
-                " to judge again on the group as committed")
-    return "a deadlock with another process" if "40P01" in codes else type(exc).__name__
+# Told each request the writer refused (its own judgement, or a batch that
+# failed), before the request's future gets the error: the services answer
+# the request's origin here, so a send's future needs no done-callback
+# (a loop handle and a Python call a message, issue 19).
+RefusalHook = Callable[[Request, TidingsError], None]
 
 
 class WriterStopped(TidingsError):
@@ -108,10 +86,12 @@ class WriterStopped(TidingsError):
 
 
 class MessageWriter:
-    def __init__(self, db: Database, *, max_batch: int, on_commit: CommitHook) -> None:
+    def __init__(self, db: Database, *, max_batch: int, on_commit: CommitHook,
+                 on_refusal: RefusalHook | None = None) -> None:
         self._db = db
         self._max_batch = max_batch
         self._on_commit = on_commit
+        self._on_refusal = on_refusal
         self._queue: list[tuple[Request, asyncio.Future[Committed]]] = []
         # Set while the writer waits for work; resolved by the next request
         # (a bare future: asyncio.Event's waiter list and loop checks cost
@@ -130,6 +110,7 @@ class MessageWriter:
         # The features' rows, in the order they are written.
         self._rows: list[TransactionRows] = []
         self._on_message: list[MessageHook] = []
+        self._on_stored: list[Callable[[int], None]] = []
         self._on_change: list[ChangeHook] = []
         self._on_group_op: list[GroupOpHook] = []
         self._later: list[LaterWork] = []
@@ -147,8 +128,10 @@ class MessageWriter:
         order registered (before ``start``)."""
         for feature in rows:
             self._rows.append(feature)
-            if overrides(feature, "message"):
+            if feature.per_message and overrides(feature, "message"):
                 self._on_message.append(feature.message)
+            if overrides(feature, "stored"):
+                self._on_stored.append(feature.stored)
             if overrides(feature, "change"):
                 self._on_change.append(feature.change)
             if overrides(feature, "group_op"):
@@ -178,7 +161,12 @@ class MessageWriter:
         future: asyncio.Future[Committed] = (
             self._loop or asyncio.get_running_loop()).create_future()
         self._queue.append((message, future))
-        self._wake()
+        # ``_wake`` inline: a call less a message.
+        idle = self._idle
+        if idle is not None:
+            self._idle = None
+            if not idle.done():
+                idle.set_result(None)
         return future
 
     def _wake(self) -> None:
@@ -233,13 +221,12 @@ class MessageWriter:
                 self._on_commit([d for d in done if isinstance(d, Committed)])
             except Exception:
                 log.exception("commit hook failed; the messages are stored")
-            for (_, future), result in zip(batch, done, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, TidingsError):
-                    future.set_exception(result)
+            for (request, future), result in zip(batch, done, strict=True):
+                if type(result) is Committed:
+                    if not future.done():
+                        future.set_result(result)
                 else:
-                    future.set_result(result)
+                    self._refuse(request, future, cast(TidingsError, result))
             # Never idle (saturation): what waits for later work stays bounded.
             if self._queue and self._later and any(w.overdue() for w in self._later):
                 await self._run_later()
@@ -325,9 +312,23 @@ class MessageWriter:
             log.exception("message batch failed to commit", exc_info=exc)
             error = TidingsError(ErrorCode.SERVICE_UNAVAILABLE,
                                  "the message could not be stored; retry with the same client id")
-        for _, future in batch:
-            if not future.done():
-                future.set_exception(error)
+        for request, future in batch:
+            self._refuse(request, future, error)
+
+    def _refuse(self, request: Request, future: asyncio.Future[Committed],
+                error: TidingsError) -> None:
+        """Tell the refusal hook, then fail the future. The hook answered
+        the request (or its caller awaits the future): the error is marked
+        retrieved, so a future nobody awaits (a socket's send) logs no
+        "exception was never retrieved"."""
+        if self._on_refusal is not None:
+            try:
+                self._on_refusal(request, error)
+            except Exception:
+                log.exception("refusal hook failed")
+        if not future.done():
+            future.set_exception(error)
+            future.exception()
 
     async def _commit(self, batch: list[tuple[Request, asyncio.Future[Committed]]]
                       ) -> list[Committed | TidingsError]:
@@ -352,7 +353,7 @@ class MessageWriter:
                     # before (an ordinary resend, as often as not) or a seq
                     # moved by another process: routine, the long way sorts it.
                     log.debug("batch goes the long way after the short one's check (%s)",
-                              _reason(exc))
+                              reason(exc))
                 else:
                     log.info("batch met another process's commit (%s); trying again", exc)
                 if self._short_way is not None and not isinstance(exc, SeqMoved):
@@ -487,6 +488,9 @@ class MessageWriter:
 
     def _flush(self, cursor: DBAPICursor) -> None:
         """Write the rows collected so far: the messages', then each feature's."""
-        self._messages.flush(cursor)
+        stored = self._messages.flush(cursor)
+        if stored:
+            for count in self._on_stored:
+                count(stored)
         for feature in self._rows:
             feature.flush(cursor)

@@ -117,11 +117,13 @@ class MessageRows:
                             mentions=mentions or "")
         return Committed(r, msg, duplicate=False, recipients=recipients)
 
-    def flush(self, cursor: DBAPICursor) -> None:
-        """Insert the rows collected so far."""
-        if self._rows:
-            rows, self._rows = self._rows, []
-            cursor.executemany(self._insert_sql, rows)
+    def flush(self, cursor: DBAPICursor) -> int:
+        """Insert the rows collected so far; how many."""
+        if not self._rows:
+            return 0
+        rows, self._rows = self._rows, []
+        cursor.executemany(self._insert_sql, rows)
+        return len(rows)
 
     def write_reads(self, cursor: DBAPICursor) -> None:
         """Move the senders' read cursors (at the end of the batch)."""

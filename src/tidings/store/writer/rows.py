@@ -17,7 +17,12 @@ The writer calls, for each batch:
 
 - ``message`` for every message it stored (not for a resend, a refusal or
   a message dropped before it came here), with the group as the message
-  was judged against (None for a one-to-one message);
+  was judged against (None for a one-to-one message), unless the feature
+  set ``per_message`` False: it has nothing to add for a message (SQLite's
+  push job rides in the message's own row, its search text follows the
+  commits), and a call a message at thousands a second is not free;
+- ``stored`` with how many messages were stored since the last flush,
+  once before each flush that has some (a feature that counts them);
 - ``change`` for every recall or edit it applied (not for a refusal or a
   second recall), with the target as it was and the change entry, whose
   ``target`` is the message as it is now;
@@ -87,10 +92,16 @@ class TransactionRows:
 
     # Work of this feature that follows the commits, if any.
     later: LaterWork | None = None
+    # Whether the writer calls ``message`` for each message (see the
+    # module): set before ``register``.
+    per_message: bool = True
 
     def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
                 now: int) -> None:
         """A message was stored as ``entry``: collect its rows."""
+
+    def stored(self, count: int) -> None:
+        """``count`` messages were stored since the last flush."""
 
     def change(self, cursor: DBAPICursor, r: NewChange, before: StoredMessage,
                entry: StoredMessage, now: int) -> None:
