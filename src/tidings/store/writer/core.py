@@ -335,7 +335,8 @@ class MessageWriter:
         requests = [m for m, _ in batch]
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
-                # A first try may take the short way (pg_batch.seq_gate).
+                # A first try may take the short way (SQLite's known way,
+                # PostgreSQL's short_way.seq_gate).
                 return await self._db.run_write(self._commit_in, requests, now_ms(),
                                                 attempt == 1)
             except Exception as exc:
@@ -390,11 +391,11 @@ class MessageWriter:
             known = self._write_known(cursor, requests, now)
             if known is not None:
                 return known
-        # Sends to conversations in memory: no dedup read (a resend fails the
-        # messages' INSERT on the client id's unique key, and the batch goes
-        # the long way: 9-19 us and a sqlite3 call of a lone batch on SQLite),
-        # on PostgreSQL no lock either: its one statement checks (pg_batch.py).
-        gate = seq_gate(self._conversations, requests) if first else None
+        # PostgreSQL: sends to conversations in memory skip the dedup read (a
+        # resend fails the messages' INSERT on the client id's unique key, and
+        # the batch goes the long way) and the lock: the one statement checks
+        # (pg_batch.py). SQLite's such batch took the known way above.
+        gate = seq_gate(self._conversations, requests) if first and shared else None
         self._short_way = gate
         sends = [r for r in requests if isinstance(r, NewMessage)]
         earlier = self._messages.stored_before(cursor, sends) if sends and gate is None else {}
@@ -430,8 +431,7 @@ class MessageWriter:
                 continue
             stored[id(r)] = self._store(r, self._conversations.get(r.key), now)
         # The batch's last writes: on PostgreSQL one statement (pg_batch.py).
-        if shared and gate is not None and any(
-                isinstance(a, TidingsError) for a in stored.values()):
+        if gate is not None and any(isinstance(a, TidingsError) for a in stored.values()):
             # Refused by the group as remembered: judged again on the group
             # as committed (another process may have changed it). SQLite's
             # memory is the group as committed: its refusal stands.
@@ -465,15 +465,17 @@ class MessageWriter:
             outcome = store(r, conv, now)
             if hooks and type(outcome) is Committed:
                 for hook in hooks:
-                    hook(r, outcome.message, conv.group, now)
+                    hook(r, outcome.message, conv.group, now)  # as _store does
             answers.append(outcome)
         self._last_writes(cursor)
         return answers
 
     def _store(self, r: NewMessage, conv: Conv | None, now: int) -> Committed | TidingsError:
-        """Store one new message (its seq and row) and collect the features' rows."""
+        """Store one new message (its seq and row) and collect the features' rows.
+        ``_write_known`` does the same inline for its batch (a call less a
+        message): a step added here goes there too."""
         outcome = self._messages.store(r, conv, now)
-        if isinstance(outcome, Committed):
+        if type(outcome) is Committed:
             group = None if conv is None else conv.group
             for hook in self._on_message:
                 hook(r, outcome.message, group, now)
