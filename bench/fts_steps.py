@@ -26,6 +26,13 @@ ids, the ``message_texts`` insert, the pointer's update and the commit
 (unsynced). ``nouq`` is the same file with ``message_texts`` made again
 without ``uq_message_texts_message`` (recalls, edits and searches read
 it: only to size that index's share, not a state the server can run in).
+``keyed`` is the next plan's step (bench/README.md, perf-texts2): the
+table made again with neither that index nor its foreign key, each text
+row's id its message's rowid (no ``next_ids``), the watermark read with
+``built_to`` (rows at or below it, a rowid given again after the newest
+messages were deleted, would be indexed by the step at once: none here).
+``keyedtrigger``: the same with an insert trigger doing that instead
+(its WHEN, a subquery a row, is what it costs).
 
     python bench/fts_steps.py build 12800 3
 """
@@ -149,6 +156,22 @@ def build_parts(path: str, variant: str) -> dict[str, object]:
         conn.execute("CREATE TABLE message_texts (id INTEGER PRIMARY KEY, conversation_id"
                      " INTEGER, seq INTEGER, sdkappid INTEGER, sender TEXT, created_at INTEGER,"
                      " body TEXT)")
+    if variant.startswith("keyed"):
+        conn.execute("PRAGMA legacy_alter_table=ON")
+        conn.execute("ALTER TABLE message_texts RENAME TO message_texts_old")
+        conn.execute("CREATE TABLE message_texts (id INTEGER PRIMARY KEY, conversation_id"
+                     " INTEGER NOT NULL, seq BIGINT NOT NULL, sdkappid BIGINT NOT NULL,"
+                     " sender VARCHAR(32) NOT NULL, created_at BIGINT NOT NULL,"
+                     " body TEXT NOT NULL)")
+    if variant == "keyedtrigger":
+        conn.execute("CREATE TRIGGER message_texts_ai AFTER INSERT ON message_texts"
+                     " WHEN new.id <= (SELECT indexed_to FROM message_texts_fts_indexed)"
+                     " BEGIN INSERT INTO message_texts_fts (rowid, body)"
+                     " VALUES (new.id, new.body); END")
+    keyed = variant.startswith("keyed")
+    pointers = (search_index.BUILT_SQL if not keyed else
+                "SELECT built_to, indexed_to FROM message_texts_fts_built,"
+                " message_texts_fts_indexed")
     cursor = conn.cursor()
     parts = dict.fromkeys(("read", "text", "ids", "insert", "pointer", "commit"), 0.0)
     clock = time.thread_time
@@ -156,21 +179,22 @@ def build_parts(path: str, variant: str) -> dict[str, object]:
     while True:
         marks = [clock()]
         conn.execute("BEGIN IMMEDIATE")
-        cursor.execute(search_index.BUILT_SQL)
-        (built_to,) = cursor.fetchone()
+        cursor.execute(pointers)
+        built_to = cursor.fetchone()[0]
         cursor.execute(search_index._PENDING_SQL, (built_to, ROWS))
         rows = cursor.fetchall()
         if not rows:
             conn.execute("COMMIT")
             break
         marks.append(clock())
-        texts = [(r[1], r[2], r[3], r[4], r[5], body) for r in rows
+        texts = [(r[1], r[2], r[3], r[4], r[5], body, r[0]) for r in rows
                  if r[7] == 0 and r[8] != 2 and (body := searchable_text(r[6]))]
         marks.append(clock())
-        first = search_index.FtsIndex.next_ids(cursor, len(texts))
+        if not keyed:  # keyed: the id is the message's rowid, read with the row
+            first = search_index.FtsIndex.next_ids(cursor, len(texts))
+            texts = [(*t[:6], first + i) for i, t in enumerate(texts)]
         marks.append(clock())
-        cursor.executemany(search_index.TEXT_INSERT_ID_SQL,
-                           [(*t, first + i) for i, t in enumerate(texts)])
+        cursor.executemany(search_index.TEXT_INSERT_ID_SQL, texts)
         marks.append(clock())
         cursor.execute("UPDATE message_texts_fts_built SET built_to = ?", (rows[-1][0],))
         marks.append(clock())
@@ -191,7 +215,7 @@ def build(messages: int, rounds: int) -> None:
         asyncio.run(_migrated(base))
         _fill(base, messages)
         for _ in range(rounds):
-            for variant in ("server", "nouq"):
+            for variant in ("server", "nouq", "keyed", "keyedtrigger"):
                 path = os.path.join(tmp, f"{variant}.db")
                 shutil.copy(base, path)
                 print(json.dumps(build_parts(path, variant)), flush=True)
