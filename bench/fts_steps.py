@@ -23,16 +23,13 @@ as thread CPU per message, on a migrated file in tmpfs filled with
 one-to-one messages of 2,000 conversations, 64 a step: the read of the
 rows (with BEGIN and the pointer), their text (``searchable_text``), the
 ids, the ``message_texts`` insert, the pointer's update and the commit
-(unsynced). ``nouq`` is the same file with ``message_texts`` made again
-without ``uq_message_texts_message`` (recalls, edits and searches read
-it: only to size that index's share, not a state the server can run in).
-``keyed`` is the next plan's step (bench/README.md, perf-texts2): the
-table made again with neither that index nor its foreign key, each text
-row's id its message's rowid (no ``next_ids``), the watermark read with
-``built_to`` (rows at or below it, a rowid given again after the newest
-messages were deleted, would be indexed by the step at once: none here).
-``keyedtrigger``: the same with an insert trigger doing that instead
-(its WHEN, a subquery a row, is what it costs).
+(unsynced). ``old`` is the same file with ``message_texts`` as it was
+before migration 0030 (``uq_message_texts_message``, ids from
+``next_ids``), ``new`` the server's (ids the messages' rowids), and
+``trigger`` the new one with an insert trigger indexing a row at or below
+the watermark (what ``build_step`` does in Python instead: the trigger's
+WHEN, a subquery a row, cost 0.8 us a message; bench/README.md,
+perf-texts2).
 
     python bench/fts_steps.py build 12800 3
 """
@@ -56,6 +53,15 @@ from tidings.store.engine import migrate, open_database
 from tidings.store.search_index import merge_due, merge_step
 
 ROWS = 64  # a step's rows (search_index.BATCH)
+# ``message_texts`` before migration 0030 (the foreign key is not checked
+# here: the file has no conversations rows), and the old step's ids.
+_OLD_TABLE = ("CREATE TABLE message_texts (id INTEGER NOT NULL, conversation_id INTEGER NOT NULL,"
+              " seq BIGINT NOT NULL, sdkappid BIGINT NOT NULL, sender VARCHAR(32) NOT NULL,"
+              " created_at BIGINT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (id),"
+              " CONSTRAINT uq_message_texts_message UNIQUE (conversation_id, seq),"
+              " FOREIGN KEY(conversation_id) REFERENCES conversations (id) ON DELETE CASCADE)")
+_OLD_NEXT_ID_SQL = ("SELECT max(coalesce((SELECT max(id) FROM message_texts), 0),"
+                    " (SELECT indexed_to FROM message_texts_fts_indexed)) + 1")
 
 
 def _quantiles(values: list[float]) -> str:
@@ -150,28 +156,17 @@ def build_parts(path: str, variant: str) -> dict[str, object]:
     runs them), thread CPU per message."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous=OFF")
-    if variant == "nouq":
-        conn.execute("PRAGMA legacy_alter_table=ON")  # the triggers stay on the old table
-        conn.execute("ALTER TABLE message_texts RENAME TO message_texts_old")
-        conn.execute("CREATE TABLE message_texts (id INTEGER PRIMARY KEY, conversation_id"
-                     " INTEGER, seq INTEGER, sdkappid INTEGER, sender TEXT, created_at INTEGER,"
-                     " body TEXT)")
-    if variant.startswith("keyed"):
-        conn.execute("PRAGMA legacy_alter_table=ON")
-        conn.execute("ALTER TABLE message_texts RENAME TO message_texts_old")
-        conn.execute("CREATE TABLE message_texts (id INTEGER PRIMARY KEY, conversation_id"
-                     " INTEGER NOT NULL, seq BIGINT NOT NULL, sdkappid BIGINT NOT NULL,"
-                     " sender VARCHAR(32) NOT NULL, created_at BIGINT NOT NULL,"
-                     " body TEXT NOT NULL)")
-    if variant == "keyedtrigger":
+    old = variant == "old"
+    if old:
+        conn.execute("PRAGMA legacy_alter_table=ON")  # the triggers stay on the new table
+        conn.execute("ALTER TABLE message_texts RENAME TO message_texts_new")
+        conn.execute(_OLD_TABLE)
+    if variant == "trigger":
         conn.execute("CREATE TRIGGER message_texts_ai AFTER INSERT ON message_texts"
                      " WHEN new.id <= (SELECT indexed_to FROM message_texts_fts_indexed)"
                      " BEGIN INSERT INTO message_texts_fts (rowid, body)"
                      " VALUES (new.id, new.body); END")
-    keyed = variant.startswith("keyed")
-    pointers = (search_index.BUILT_SQL if not keyed else
-                "SELECT built_to, indexed_to FROM message_texts_fts_built,"
-                " message_texts_fts_indexed")
+    pointers = search_index.BUILT_SQL if old else search_index._POINTERS_SQL
     cursor = conn.cursor()
     parts = dict.fromkeys(("read", "text", "ids", "insert", "pointer", "commit"), 0.0)
     clock = time.thread_time
@@ -190,8 +185,9 @@ def build_parts(path: str, variant: str) -> dict[str, object]:
         texts = [(r[1], r[2], r[3], r[4], r[5], body, r[0]) for r in rows
                  if r[7] == 0 and r[8] != 2 and (body := searchable_text(r[6]))]
         marks.append(clock())
-        if not keyed:  # keyed: the id is the message's rowid, read with the row
-            first = search_index.FtsIndex.next_ids(cursor, len(texts))
+        if old:  # new: the id is the message's rowid, read with the row
+            cursor.execute(_OLD_NEXT_ID_SQL)
+            first = cursor.fetchone()[0]
             texts = [(*t[:6], first + i) for i, t in enumerate(texts)]
         marks.append(clock())
         cursor.executemany(search_index.TEXT_INSERT_ID_SQL, texts)
@@ -215,7 +211,7 @@ def build(messages: int, rounds: int) -> None:
         asyncio.run(_migrated(base))
         _fill(base, messages)
         for _ in range(rounds):
-            for variant in ("server", "nouq", "keyed", "keyedtrigger"):
+            for variant in ("old", "new", "trigger"):
                 path = os.path.join(tmp, f"{variant}.db")
                 shutil.copy(base, path)
                 print(json.dumps(build_parts(path, variant)), flush=True)

@@ -127,8 +127,21 @@ async def test_whole_app_walk_reads_no_table_whole(db: Database) -> None:
     plan = await sqlite_plan(db, store.statement(
         SearchScope(APP, None, parse_query("lunch")), 21, fts=False))
     assert any("ix_messages_app_time" in step for step in plan), plan
-    # The unique key (conversation_id, seq): SQLite's autoindex of the constraint.
-    assert any(step.startswith("SEARCH message_texts USING INDEX") for step in plan), plan
+    # Each text by its id, its message's rowid (migration 0030: its only key).
+    assert "SEARCH message_texts USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+    assert not any(step.startswith("SCAN") and "USING" not in step for step in plan), plan
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_users_short_words_read_their_conversations_messages(db: Database) -> None:
+    """Words too short for the index: the user's conversations' messages by
+    their key, each text by its id (texts have no index by conversation
+    on SQLite: none of them is read whole)."""
+    await fill(db)
+    plan = await sqlite_plan(db, SearchStore(db).statement(
+        SearchScope(APP, "ann", parse_query("lu")), 21, fts=False))
+    assert "SEARCH message_texts USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+    assert any(step.startswith("SEARCH messages USING") for step in plan), plan
     assert not any(step.startswith("SCAN") and "USING" not in step for step in plan), plan
 
 

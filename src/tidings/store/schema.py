@@ -405,6 +405,10 @@ message_reactions = Table(
 # ``ix_message_texts_body_trgm``, a GIN index with pg_trgm's gin_trgm_ops; on
 # SQLite ``message_texts_fts``, an FTS5 table with the trigram tokenizer
 # (external content: this table) written after the commits, and its pointers.
+# On SQLite (migration 0030) ``id`` is the message's rowid in ``messages``,
+# the text's only key there: neither ``uq_message_texts_message`` nor the key
+# to conversations (a trigger deletes a conversation's texts through its
+# messages); see SQLITE_ABSENT.
 message_texts = Table(
     "message_texts",
     metadata,
@@ -434,6 +438,13 @@ KEYS_BY_TRIGGER = frozenset({"messages", "message_texts"})
 # ``nextval`` fewer per message). The schema comparison skips these on
 # PostgreSQL, and nothing that runs there names them.
 SQLITE_ONLY_COLUMNS = frozenset({("message_texts", "id")})
+
+# What SQLite has not (migration 0030): ``message_texts`` keyed by its id
+# alone, its message's rowid (store/search_index.py). The unique key was a
+# third of the search step's work; the foreign key would read the whole
+# table at each disbanded group without it. The schema comparison skips
+# these on SQLite (the key to conversations as KEYS_BY_TRIGGER's).
+SQLITE_ABSENT = frozenset({"uq_message_texts_message"})
 
 
 def made_by_migrations_only(name: str | None) -> bool:

@@ -49,13 +49,15 @@ from tidings.store.schema import (
     message_texts,
     messages,
 )
-from tidings.store.search_index import TEXT_INSERT_ID_SQL, FtsIndex
+from tidings.store.search_index import TEXT_INSERT_ID_SQL, FtsIndex, index_if_below
 from tidings.store.writer.rows import Collected, TransactionRows
 
 # Run in the message writer's transaction as driver SQL (``?`` placeholders).
 TEXT_INSERT_SQL = ("INSERT INTO message_texts (conversation_id, seq, sdkappid, sender,"
                    " created_at, body) VALUES (?, ?, ?, ?, ?, ?)")
 TEXT_DELETE_SQL = "DELETE FROM message_texts WHERE conversation_id = ? AND seq = ?"
+# SQLite's: a text's id is its message's rowid (migration 0030).
+TEXT_DELETE_ID_SQL = "DELETE FROM message_texts WHERE id = ?"
 
 
 class TextRows(TransactionRows):
@@ -92,18 +94,26 @@ class TextRows(TransactionRows):
         # a recalled message has none, and is found by nobody.
         after = entry.target
         assert after is not None
-        if self._fts is not None and not self._fts.is_built(cursor, after.conversation_id,
-                                                            after.seq):
-            # The step will read the message as this change leaves it.
-            return
-        cursor.execute(self._delete_sql, (after.conversation_id, after.seq))
+        rowid = None
+        if self._fts is not None:
+            rowid = self._fts.built_row(cursor, after.conversation_id, after.seq)
+            if rowid is None:
+                # The step will read the message as this change leaves it.
+                return
+            cursor.execute(TEXT_DELETE_ID_SQL, (rowid,))
+        else:
+            cursor.execute(self._delete_sql, (after.conversation_id, after.seq))
         if r.kind is EntryKind.EDIT and (body := searchable_text(after.elements)):
             row: tuple[Any, ...] = (after.conversation_id, after.seq, after.key.sdkappid,
                                     before.sender, before.created_at, body)
-            if self._fts is not None:
-                row += (self._fts.next_ids(cursor, 1),)
+            if rowid is None:  # PostgreSQL
+                cursor.execute(self._insert.sql, row)
+            else:
+                assert self._fts is not None
+                cursor.execute(self._insert.sql, (*row, rowid))
+                # Its id is at or below the watermark when the old row was indexed.
+                index_if_below(cursor, rowid, rowid)
                 self._fts.written(1)
-            cursor.execute(self._insert.sql, row)
 
     def flush(self, cursor: DBAPICursor) -> None:
         self._insert.flush(cursor)  # PostgreSQL's rows (SQLite collects none)
@@ -164,15 +174,25 @@ class SearchStore:
             # FTS5 first: the trigram index gives the candidate rows.
             stmt = select(*columns).select_from(_FTS).join(message_texts, t.id == _FTS.c.rowid)
             return self._narrow(stmt, scope, [_match(scope)], scope.query.short, limit)
+        m = messages.c
+        # A message's text: on SQLite by its rowid (migration 0030: the
+        # text's id, and its only key there), on PostgreSQL by the key.
+        by_key = (t.id == literal_column("messages.rowid") if self._db.dialect == "sqlite"
+                  else and_(t.conversation_id == m.conversation_id, t.seq == m.seq))
+        through_messages = select(m.conversation_id, m.seq, m.created_at).select_from(
+            messages).join(message_texts, by_key)
         if scope.viewer is None:
             # The whole app newest first: messages' ix_messages_app_time,
-            # each text by its unique key. A text has its message's time
-            # (an edit keeps it), and texts have no index by app and time
-            # of their own (revision 0023: it cost every message a page).
-            m = messages.c
-            stmt = select(m.conversation_id, m.seq, m.created_at).select_from(messages).join(
-                message_texts, and_(t.conversation_id == m.conversation_id, t.seq == m.seq))
-            return self._narrow(stmt, scope, [], scope.query.terms, limit, by=messages)
+            # each text by its key. A text has its message's time (an edit
+            # keeps it), and texts have no index by app and time of their
+            # own (revision 0023: it cost every message a page).
+            return self._narrow(through_messages, scope, [], scope.query.terms, limit,
+                                by=messages)
+        if self._db.dialect == "sqlite":
+            # The viewer's conversations' messages by their primary key, each
+            # text by its id: texts have no index by conversation there.
+            return self._narrow(through_messages, scope, [], scope.query.terms, limit,
+                                by=messages, texts=messages)
         return self._narrow(select(*columns).select_from(message_texts), scope, [],
                             scope.query.terms, limit)
 
@@ -209,6 +229,7 @@ class SearchStore:
         ``texts_first``: the texts' own condition picks the rows (the tail's
         few ids), the viewer's memberships are looked up for each."""
         t, k = texts.c, by.c
+        bodies = message_texts.c  # the words are matched on the text (texts: its key)
         # "+ 0" keeps SQLite from starting at the viewer's conversations and
         # reading every text of each (it did so with bound parameters), or
         # from messages' other indexes (the app's whole ix_messages_app_time
@@ -221,7 +242,7 @@ class SearchStore:
         if texts_first:
             app, conversation, sender, at = app + 0, conversation + 0, sender + "", at + 0
         cond += [app == scope.sdkappid]
-        cond += [t.body.like(like_pattern(term), escape=LIKE_ESCAPE) for term in like_terms]
+        cond += [bodies.body.like(like_pattern(term), escape=LIKE_ESCAPE) for term in like_terms]
         if scope.viewer is not None:
             # What the viewer's history shows: their conversations, after
             # their join point (groups) and after what they cleared.

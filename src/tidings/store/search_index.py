@@ -22,12 +22,16 @@ transaction for a message whose row is built; one past ``built_to`` is
 left to the step, which reads the message as it is then (edited text,
 recalled: none).
 
-Ids: SQLite gives a new row the largest id + 1, which after the newest
-indexed row was deleted (a recall) would be at or below the watermark and
-never indexed. ``next_ids`` gives them, always above the watermark and
-the largest id, read in the transaction that inserts them (a count kept in
-memory went wrong beside another writer of the file: the second one's rows
-took ids the first then gave again, and its step failed on the key).
+Ids (migration 0030): a text row's id is its message's rowid in
+``messages``, so a recall or an edit finds it through ``messages``' key,
+with no index of its own (``uq_message_texts_message`` was a third of the
+step). The step walks those rowids in order, above the watermark, except
+after the newest messages were deleted (a group disbanded, retention):
+SQLite then gives their rowids again (0024's trigger brings ``built_to``
+down), at or below the watermark, and ``build_step`` indexes those rows
+itself; an edit's new row likewise (``index_if_below``). An insert
+trigger doing it cost every row its watermark's subquery (bench/README.md,
+perf-texts2). Nothing here runs VACUUM, which would renumber the rowids.
 
 Merges: FTS5 merges its segments by itself (``automerge``) inside the
 insert that fills a level, and a step then held the writer for ~6 ms at
@@ -84,15 +88,17 @@ _STRUCTURE_V2 = b"\xff\x00\x00\x01"
 
 WATERMARK_SQL = "SELECT indexed_to FROM message_texts_fts_indexed"
 BUILT_SQL = "SELECT built_to FROM message_texts_fts_built"
-# A text row with its id (next_ids), as the step and an edit write it.
+# A text row with its id (its message's rowid), as the step and an edit write it.
 TEXT_INSERT_ID_SQL = ("INSERT INTO message_texts (conversation_id, seq, sdkappid, sender,"
                       " created_at, body, id) VALUES (?, ?, ?, ?, ?, ?, ?)")
 _PENDING_SQL = ("SELECT rowid, conversation_id, seq, sdkappid, sender, created_at, elements,"
                 " kind, state FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?")
-_NEXT_ID_SQL = ("SELECT max(coalesce((SELECT max(id) FROM message_texts), 0),"
-                f" ({WATERMARK_SQL})) + 1")
-_IS_BUILT_SQL = (f"SELECT rowid <= ({BUILT_SQL}) FROM messages"
-                 " WHERE conversation_id = ? AND seq = ?")
+_POINTERS_SQL = ("SELECT built_to, indexed_to FROM message_texts_fts_built,"
+                 " message_texts_fts_indexed")
+_ROW_SQL = (f"SELECT rowid, rowid <= ({BUILT_SQL}) FROM messages"
+            " WHERE conversation_id = ? AND seq = ?")
+_INDEX_BELOW_SQL = ("INSERT INTO message_texts_fts (rowid, body) SELECT id, body"
+                    f" FROM message_texts WHERE id >= ? AND id <= ? AND id <= ({WATERMARK_SQL})")
 
 
 class FtsIndex(LaterWork):
@@ -110,13 +116,6 @@ class FtsIndex(LaterWork):
         # Rows went into the index since the last merge that found nothing.
         self._merge = False
         self.merges = 0  # merges that found work (tests, benches)
-
-    @staticmethod
-    def next_ids(cursor: DBAPICursor, n: int) -> int:
-        """The first of ``n`` ids for new rows (see the module), in the
-        transaction that inserts them."""
-        cursor.execute(_NEXT_ID_SQL)
-        return int(_one(cursor)[0])
 
     def written(self, n: int) -> None:
         """``n`` messages or text rows went into the batch's transaction."""
@@ -161,28 +160,38 @@ class FtsIndex(LaterWork):
         self._waiting = None if CHUNK in (built, indexed) else 0
 
     @staticmethod
-    def is_built(cursor: DBAPICursor, conversation_id: int, seq: int) -> bool:
-        """Whether the message's text row is made (or it has no text)."""
-        cursor.execute(_IS_BUILT_SQL, (conversation_id, seq))
-        return bool(_one(cursor)[0])
+    def built_row(cursor: DBAPICursor, conversation_id: int, seq: int) -> int | None:
+        """The message's rowid (its text row's id) if its text row is made
+        (or it has no text), None if the step has not reached it."""
+        cursor.execute(_ROW_SQL, (conversation_id, seq))
+        rowid, built = _one(cursor)
+        return int(rowid) if built else None
+
+
+def index_if_below(cursor: DBAPICursor, first: int, last: int) -> None:
+    """Index the text rows of ids ``first``..``last`` that are at or below
+    the watermark (the index step takes only those above it)."""
+    cursor.execute(_INDEX_BELOW_SQL, (first, last))
 
 
 def build_step(cursor: DBAPICursor, chunk: int) -> int:
     """Make the text rows of up to ``chunk`` messages past ``built_to`` and
     move it past them; how many messages there were. The rows are as the
     messages are now: an edit's text, none for a recall or a change entry."""
-    cursor.execute(BUILT_SQL)
-    (built_to,) = _one(cursor)
+    cursor.execute(_POINTERS_SQL)
+    built_to, indexed_to = _one(cursor)
     cursor.execute(_PENDING_SQL, (built_to, chunk))
     rows = cursor.fetchall()
     if not rows:
         return 0
-    texts = [(r[1], r[2], r[3], r[4], r[5], body) for r in rows
+    texts = [(r[1], r[2], r[3], r[4], r[5], body, r[0]) for r in rows
              if r[7] == EntryKind.MESSAGE and r[8] != MessageState.RECALLED
              and (body := searchable_text(r[6]))]
     if texts:
-        first = FtsIndex.next_ids(cursor, len(texts))
-        cursor.executemany(TEXT_INSERT_ID_SQL, [(*t, first + i) for i, t in enumerate(texts)])
+        cursor.executemany(TEXT_INSERT_ID_SQL, texts)
+        if texts[0][6] <= indexed_to:
+            # Rowids given again (see the module): the index step would skip them.
+            index_if_below(cursor, texts[0][6], indexed_to)
     cursor.execute("UPDATE message_texts_fts_built SET built_to = ?", (rows[-1][0],))
     return len(rows)
 
