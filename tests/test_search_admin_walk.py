@@ -136,12 +136,14 @@ async def test_whole_app_walk_reads_no_table_whole(db: Database) -> None:
 async def test_a_users_short_words_read_their_conversations_messages(db: Database) -> None:
     """Words too short for the index: the user's conversations' messages by
     their key, each text by its id (texts have no index by conversation
-    on SQLite: none of them is read whole)."""
+    on SQLite), not the app's messages by time: nothing read whole."""
     await fill(db)
     plan = await sqlite_plan(db, SearchStore(db).statement(
         SearchScope(APP, "ann", parse_query("lu")), 21, fts=False))
+    assert plan[0].startswith("SEARCH conversation_members"), plan
+    by_key = "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (conversation_id=?)"
+    assert by_key in plan, plan
     assert "SEARCH message_texts USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
-    assert any(step.startswith("SEARCH messages USING") for step in plan), plan
     assert not any(step.startswith("SCAN") and "USING" not in step for step in plan), plan
 
 

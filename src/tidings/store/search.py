@@ -192,7 +192,7 @@ class SearchStore:
             # The viewer's conversations' messages by their primary key, each
             # text by its id: texts have no index by conversation there.
             return self._narrow(through_messages, scope, [], scope.query.terms, limit,
-                                by=messages, texts=messages)
+                                by=messages, texts=messages, members_first=True)
         return self._narrow(select(*columns).select_from(message_texts), scope, [],
                             scope.query.terms, limit)
 
@@ -222,12 +222,15 @@ class SearchStore:
     @staticmethod
     def _narrow(stmt: Select[Any], scope: SearchScope, cond: list[ColumnElement[bool]],
                 like_terms: Iterable[str], limit: int | None, by: Table = message_texts,
-                texts_first: bool = False, texts: Table = message_texts) -> Select[Any]:
+                texts_first: bool = False, texts: Table = message_texts,
+                members_first: bool = False) -> Select[Any]:
         """``stmt`` (rows of ``texts``) narrowed to the scope's, one page;
         app, conversation, sender and time read from ``by`` (message_texts,
         or messages joined on the key: the same values, another index).
         ``texts_first``: the texts' own condition picks the rows (the tail's
-        few ids), the viewer's memberships are looked up for each."""
+        few ids), the viewer's memberships are looked up for each;
+        ``members_first``: the viewer's memberships pick the conversations
+        (not ``by``'s own indexes: messages' by app and time)."""
         t, k = texts.c, by.c
         bodies = message_texts.c  # the words are matched on the text (texts: its key)
         # "+ 0" keeps SQLite from starting at the viewer's conversations and
@@ -239,7 +242,7 @@ class SearchStore:
         conversation: ColumnElement[Any] = k.conversation_id
         sender: ColumnElement[Any] = k.sender
         at: ColumnElement[Any] = k.created_at
-        if texts_first:
+        if texts_first or members_first:
             app, conversation, sender, at = app + 0, conversation + 0, sender + "", at + 0
         cond += [app == scope.sdkappid]
         cond += [bodies.body.like(like_pattern(term), escape=LIKE_ESCAPE) for term in like_terms]
