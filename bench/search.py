@@ -132,8 +132,7 @@ def index_all(conn: Connection) -> None:
     cursor = conn.connection.cursor()
     # Before perf-pages (an old tree for comparison) there is no build step.
     build = getattr(search_index, "build_step", None)
-    ids = FtsIndex()
-    while (build(cursor, 10_000, ids) if build else 0) + index_step(cursor, 10_000):
+    while (build(cursor, 10_000) if build else 0) + index_step(cursor, 10_000):
         pass
     cursor.close()
 

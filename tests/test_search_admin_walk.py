@@ -141,7 +141,7 @@ async def test_a_users_short_words_read_their_conversations_messages(db: Databas
     plan = await sqlite_plan(db, SearchStore(db).statement(
         SearchScope(APP, "ann", parse_query("lu")), 21, fts=False))
     assert plan[0].startswith("SEARCH conversation_members"), plan
-    by_key = "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (conversation_id=?)"
+    by_key = "SEARCH messages USING COVERING INDEX sqlite_autoindex_messages_1 (conversation_id=?)"
     assert by_key in plan, plan
     assert "SEARCH message_texts USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
     assert not any(step.startswith("SCAN") and "USING" not in step for step in plan), plan

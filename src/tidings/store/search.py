@@ -189,10 +189,12 @@ class SearchStore:
             return self._narrow(through_messages, scope, [], scope.query.terms, limit,
                                 by=messages)
         if self._db.dialect == "sqlite":
-            # The viewer's conversations' messages by their primary key, each
-            # text by its id: texts have no index by conversation there.
-            return self._narrow(through_messages, scope, [], scope.query.terms, limit,
-                                by=messages, texts=messages, members_first=True)
+            # The viewer's conversations' messages by their primary key (its
+            # index holds the rowid: no message row read), each text by its
+            # id: texts have no index by conversation there.
+            return self._narrow(
+                select(*columns).select_from(messages).join(message_texts, by_key), scope,
+                [], scope.query.terms, limit, texts=messages, members_first=True)
         return self._narrow(select(*columns).select_from(message_texts), scope, [],
                             scope.query.terms, limit)
 
