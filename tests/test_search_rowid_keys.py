@@ -94,3 +94,18 @@ async def test_migration_0030_keys_texts_by_rowid_both_ways(tmp_path: Path) -> N
                     " created_at, body) VALUES (1, 1, 1, 'ann', 1, 'twice')"))
     finally:
         await engine.dispose()
+
+
+def test_no_later_revision_makes_messages_again() -> None:
+    """Since 0030 a text's id on SQLite is its message's rowid, and the search
+    pointers are rowids too: a revision that made ``messages`` again (an
+    Alembic batch operation copies the rows without their rowids, packing
+    them) would leave every text naming another message. Such a revision
+    must copy ``rowid`` itself, and then be named here."""
+    versions = Path(__file__).parents[1] / "src/tidings/store/migrations/versions"
+    rebuilding = [p.name for p in sorted(versions.glob("*.py"))
+                  if p.name[:4].isdigit() and int(p.name[:4]) > 30
+                  and any(s in p.read_text() for s in (
+                      'batch_alter_table("messages"', "batch_alter_table('messages'",
+                      "CREATE TABLE messages", "ALTER TABLE messages RENAME"))]
+    assert rebuilding == []
