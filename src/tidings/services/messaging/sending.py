@@ -6,7 +6,6 @@ straight away on the fast path, through the before-send lanes otherwise."""
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -40,6 +39,9 @@ if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
     from tidings.services.friends import Relations
 
+# A resend's ack is answered from memory for at least this many of the
+# latest sends (at most twice as many: the recent acks are two dicts, the
+# older dropped whole when the newer fills, not one entry evicted a message).
 RECENT_ACKS = 50_000
 # Conversation ids resolved for their senders and kept (a chat's sends name
 # the same few); past this many the map starts again.
@@ -89,7 +91,12 @@ class Sending:
     def __init__(self, max_message_bytes: int, lanes: Lanes) -> None:
         self._max_message_bytes = max_message_bytes
         self._in_flight: dict[Dedup, asyncio.Future[Committed]] = {}
-        self._recent: OrderedDict[Dedup, RecentAck] = OrderedDict()
+        # The recent acks, a ring of two: ``_recent`` fills up to
+        # RECENT_ACKS, then becomes ``_older`` (the one before is dropped
+        # whole). An ``OrderedDict`` evicting its oldest entry per message was
+        # ~10 % of the loop's samples at saturation (issue 19, perf-loop6).
+        self._recent: dict[Dedup, RecentAck] = {}
+        self._older: dict[Dedup, RecentAck] = {}
         # The lanes' own map: a send joins its lane while it holds messages.
         self._lanes = lanes.waiting
         lanes.answer(self.on_commit, self.on_refusal)
@@ -139,7 +146,7 @@ class Sending:
             raise TidingsError(ErrorCode.MESSAGE_TOO_LONG,
                                f"message is {size} bytes; the limit is {self._max_message_bytes}")
         dedup = (sender.sdkappid, sender.user_id, client_msg_id)
-        recent = self._recent.get(dedup)
+        recent = self._recent.get(dedup) or self._older.get(dedup)
         if recent is not None:
             repeated = self._future()
             repeated.set_result(self._repeat(repeat_of(recent, dedup), key, origin))
@@ -235,7 +242,7 @@ class Sending:
         """The ack of a send by ``sender`` with this client id among the
         recent ones in this process (None: none, or forgotten)."""
         dedup = (sender.sdkappid, sender.user_id, client_msg_id)
-        recent = self._recent.get(dedup)
+        recent = self._recent.get(dedup) or self._older.get(dedup)
         return None if recent is None else repeat_of(recent, dedup)
 
     def on_commit(self, batch: list[Committed]) -> None:
@@ -257,8 +264,8 @@ class Sending:
             key = msg.key
             recent[dedup] = (msg.conversation_id, str(key.kind), key.a, key.b, msg.seq,
                              msg.created_at, committed.dropped)
-        while len(recent) > RECENT_ACKS:
-            recent.popitem(last=False)
+        if len(recent) >= RECENT_ACKS:
+            self._older, self._recent = recent, {}
 
     def on_refusal(self, request: Request, error: TidingsError) -> None:
         """The writer's refusal hook (and the lanes' for their own
