@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from tidings.domain.callbacks import Event
@@ -39,9 +40,7 @@ if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
     from tidings.services.friends import Relations
 
-# A resend's ack is answered from memory for at least this many of the
-# latest sends (at most twice as many: the recent acks are two dicts, the
-# older dropped whole when the newer fills, not one entry evicted a message).
+# A resend's ack is answered from memory for this many of the latest sends.
 RECENT_ACKS = 50_000
 # Conversation ids resolved for their senders and kept (a chat's sends name
 # the same few); past this many the map starts again.
@@ -91,12 +90,14 @@ class Sending:
     def __init__(self, max_message_bytes: int, lanes: Lanes) -> None:
         self._max_message_bytes = max_message_bytes
         self._in_flight: dict[Dedup, asyncio.Future[Committed]] = {}
-        # The recent acks, a ring of two: ``_recent`` fills up to
-        # RECENT_ACKS, then becomes ``_older`` (the one before is dropped
-        # whole). An ``OrderedDict`` evicting its oldest entry per message was
-        # ~10 % of the loop's samples at saturation (issue 19, perf-loop6).
+        # The recent acks, oldest first (a dict keeps its insertion order),
+        # the excess dropped once a batch: an ``OrderedDict`` (its links
+        # kept on each store) evicting one entry a message cost ~0.1 us a
+        # message more (bench/send_bookkeeping.py). Dropped a batch at a
+        # time, not in larger steps: each object freed lowers the
+        # collector's count of new objects, freed at once they are lost to
+        # it (2.5 times the young collections: bench/README.md perf-loop6).
         self._recent: dict[Dedup, RecentAck] = {}
-        self._older: dict[Dedup, RecentAck] = {}
         # The lanes' own map: a send joins its lane while it holds messages.
         self._lanes = lanes.waiting
         lanes.answer(self.on_commit, self.on_refusal)
@@ -146,7 +147,7 @@ class Sending:
             raise TidingsError(ErrorCode.MESSAGE_TOO_LONG,
                                f"message is {size} bytes; the limit is {self._max_message_bytes}")
         dedup = (sender.sdkappid, sender.user_id, client_msg_id)
-        recent = self._recent.get(dedup) or self._older.get(dedup)
+        recent = self._recent.get(dedup)
         if recent is not None:
             repeated = self._future()
             repeated.set_result(self._repeat(repeat_of(recent, dedup), key, origin))
@@ -242,7 +243,7 @@ class Sending:
         """The ack of a send by ``sender`` with this client id among the
         recent ones in this process (None: none, or forgotten)."""
         dedup = (sender.sdkappid, sender.user_id, client_msg_id)
-        recent = self._recent.get(dedup) or self._older.get(dedup)
+        recent = self._recent.get(dedup)
         return None if recent is None else repeat_of(recent, dedup)
 
     def on_commit(self, batch: list[Committed]) -> None:
@@ -264,8 +265,10 @@ class Sending:
             key = msg.key
             recent[dedup] = (msg.conversation_id, str(key.kind), key.a, key.b, msg.seq,
                              msg.created_at, committed.dropped)
-        if len(recent) >= RECENT_ACKS:
-            self._older, self._recent = recent, {}
+        excess = len(recent) - RECENT_ACKS
+        if excess > 0:
+            for dedup in list(islice(recent, excess)):
+                del recent[dedup]
 
     def on_refusal(self, request: Request, error: TidingsError) -> None:
         """The writer's refusal hook (and the lanes' for their own
