@@ -6,8 +6,8 @@ straight away on the fast path, through the before-send lanes otherwise."""
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Sequence
-from itertools import islice
 from typing import TYPE_CHECKING
 
 from tidings.domain.callbacks import Event
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from tidings.services.callbacks import CallbackService
     from tidings.services.friends import Relations
 
-# A resend's ack is answered from memory for this many of the latest sends.
 RECENT_ACKS = 50_000
 # Conversation ids resolved for their senders and kept (a chat's sends name
 # the same few); past this many the map starts again.
@@ -90,14 +89,7 @@ class Sending:
     def __init__(self, max_message_bytes: int, lanes: Lanes) -> None:
         self._max_message_bytes = max_message_bytes
         self._in_flight: dict[Dedup, asyncio.Future[Committed]] = {}
-        # The recent acks, oldest first (a dict keeps its insertion order),
-        # the excess dropped once a batch: an ``OrderedDict`` (its links
-        # kept on each store) evicting one entry a message cost ~0.1 us a
-        # message more (bench/send_bookkeeping.py). Dropped a batch at a
-        # time, not in larger steps: each object freed lowers the
-        # collector's count of new objects, freed at once they are lost to
-        # it (2.5 times the young collections: bench/README.md perf-loop6).
-        self._recent: dict[Dedup, RecentAck] = {}
+        self._recent: OrderedDict[Dedup, RecentAck] = OrderedDict()
         # The lanes' own map: a send joins its lane while it holds messages.
         self._lanes = lanes.waiting
         lanes.answer(self.on_commit, self.on_refusal)
@@ -265,10 +257,8 @@ class Sending:
             key = msg.key
             recent[dedup] = (msg.conversation_id, str(key.kind), key.a, key.b, msg.seq,
                              msg.created_at, committed.dropped)
-        excess = len(recent) - RECENT_ACKS
-        if excess > 0:
-            for dedup in list(islice(recent, excess)):
-                del recent[dedup]
+        while len(recent) > RECENT_ACKS:
+            recent.popitem(last=False)
 
     def on_refusal(self, request: Request, error: TidingsError) -> None:
         """The writer's refusal hook (and the lanes' for their own
