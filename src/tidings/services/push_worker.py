@@ -129,10 +129,11 @@ class PushWorker:
                 log.exception("push: could not ask whether app %s can push", app)
         unasked = [job for job in due.jobs if job.sdkappid not in wanted]
         deciding = [job for job in due.jobs if wanted.get(job.sdkappid)]
-        # The contexts read with the jobs, those of the jobs decided.
+        # The receivers read with the jobs, those of the jobs decided.
         first = due.first
         if first is not None and len(deciding) != len(due.jobs):
-            first = StepContexts([ctx for job, ctx in zip(due.jobs, first.contexts, strict=True)
+            first = StepContexts([users for job, users in zip(due.jobs, first.receivers,
+                                                              strict=True)
                                   if wanted.get(job.sdkappid)], first.settings)
         failed = unasked + await self._decisions.decide_all(deciding, sends, events, first)
         # A row whose deciding failed stays and is tried again next step; a

@@ -258,7 +258,7 @@ class PushStore:
 
         def read(conn: Connection) -> Due:
             # The rows, (SQLite) the messages past the pointer and the
-            # contexts of both, in one read.
+            # receivers of both who may need a push, in one read.
             jobs = [self._job(r) for r in _DUE_JOBS.rows(conn, {"now": now, "limit": limit})]
             move, full = None, len(jobs) == limit
             if sqlite:
@@ -281,14 +281,15 @@ class PushStore:
         return Due(jobs, None, len(jobs) == limit)
 
     async def step_contexts(self, jobs: Sequence[Job]) -> StepContexts:
-        """The contexts of a step's jobs and their apps' settings, in one read."""
+        """The receivers of a step's jobs who may need a push and their
+        apps' settings, in one read."""
         return await self._db.read(lambda conn: push_reads.step_contexts(conn, jobs))
 
     async def reach(self, away: Mapping[int, set[str]], badged: Mapping[int, set[str]],
-                    apps: Sequence[int] = ()) -> Reach:
-        """The away receivers' devices and badges (and ``apps``' settings),
-        in one read (push_reads.reach)."""
-        return await self._db.read(lambda conn: push_reads.reach(conn, away, badged, apps))
+                    apps: Sequence[int] = (), jobs: Sequence[Job] = ()) -> Reach:
+        """The away receivers' devices and badges (and ``apps``' settings,
+        ``jobs``' contexts), in one read (push_reads.reach)."""
+        return await self._db.read(lambda conn: push_reads.reach(conn, away, badged, apps, jobs))
 
     async def can_push(self, sdkappid: int) -> bool:
         """Whether the app has the callback channel on or a device
