@@ -21,6 +21,7 @@ from tidings.domain.clock import now_ms
 from tidings.domain.ids import ConversationKey, ConversationKind, Identity
 from tidings.domain.push import Channel
 from tidings.domain.records import Committed, NewMessage
+from tidings.services import push_worker
 from tidings.services.callbacks import CallbackService
 from tidings.services.push_decisions import Decisions, NewSend
 from tidings.services.push_worker import PushWorker
@@ -337,3 +338,38 @@ async def test_a_home_apps_sends_carry_their_messages_app_in_the_steps_read(
     assert len(reads) == 2
     assert attempted == [(m.message.seq, Identity(APP, "bob"), True) for m in to_bob]
     assert await store.due_sends(now_ms(), 64) == []
+
+
+async def test_steps_grow_while_they_come_back_full_and_shrink_once_caught_up(
+        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the due jobs fill a step (a backlog) the next step takes twice
+    as many, up to the cap; a step that is not full takes the first size
+    again (perf-pgpush: at saturation a step's time is the loop's turns,
+    not its jobs). Every job is decided once."""
+    monkeypatch.setattr(push_worker, "JOBS_PER_STEP", 2)
+    monkeypatch.setattr(push_worker, "MAX_JOBS_PER_STEP", 8)
+    store = PushStore(db)
+    await store.register(APP, "bob", "bob-phone", Channel.WEBPUSH, '{"endpoint": "b"}', False)
+    for n in range(15):
+        await send(writer, "bob", f"g{n}")
+    callbacks = CallbackService(CallbackStore(db), Settings())
+
+    async def pushes(sdkappid: int) -> bool:
+        return True
+
+    worker = PushWorker(store, callbacks, Settings(push_delay=0), Decisions(
+        store, LocalBus(), callbacks), pushes, pushes)  # type: ignore[arg-type]
+    limits: list[int] = []
+    due_jobs = store.due_jobs
+
+    async def counted(now: int, limit: int) -> Any:
+        limits.append(limit)
+        return await due_jobs(now, limit)
+
+    monkeypatch.setattr(store, "due_jobs", counted)
+    while await worker._jobs_step():
+        pass
+    # 2 + 4 + 8 (each full), then the last 1: not full, back to the first size.
+    assert limits == [2, 4, 8, 8]
+    assert worker._step == 2
+    assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == list(range(1, 16))
