@@ -21,10 +21,11 @@ from tidings.domain.clock import now_ms
 from tidings.domain.ids import ConversationKey, ConversationKind, Identity
 from tidings.domain.push import Channel
 from tidings.domain.records import Committed, NewMessage
+from tidings.services import push_worker
 from tidings.services.callbacks import CallbackService
 from tidings.services.push_decisions import Decisions, NewSend
 from tidings.services.push_worker import PushWorker
-from tidings.store import leases
+from tidings.store import leases, push_reads
 from tidings.store.callbacks import CallbackStore
 from tidings.store.engine import Database
 from tidings.store.prepared import Prepared
@@ -158,6 +159,61 @@ async def test_a_step_of_many_jobs_reads_twice_and_decides_each_as_alone(
     assert "each alone" not in caplog.text
 
 
+class Phone:
+    """A connected device, as the bus holds it (push looks at presence only)."""
+
+    def push(self, frame: bytes, conversation_id: int | None = None, seq: int = 0) -> None:
+        pass
+
+
+async def test_a_step_reads_the_contexts_of_its_jobs_with_a_receiver_away_only(
+        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job whose receivers are all in the foreground costs the step's
+    first read only (its receivers who may need a push): no context, no
+    devices; the contexts read are those of the jobs with a receiver away
+    (perf-pgpush), and those jobs are pushed as before."""
+    store = PushStore(db)
+    for user in ("bob", "carol"):
+        await store.register(APP, user, f"{user}-phone", Channel.WEBPUSH,
+                             f'{{"endpoint": "{user}"}}', False)
+    to_bob = [await send(writer, "bob", f"b{n}") for n in range(3)]
+    to_carol = await send(writer, "carol", "c1")
+    bus = LocalBus()
+    phone = Phone()
+    bus.attach(Identity(APP, "bob"), phone)  # Bob is in the foreground
+    decisions = Decisions(store, bus, CallbackService(CallbackStore(db), Settings()))
+    asked: list[list[int]] = []
+    contexts_of = push_reads.contexts_of
+
+    def counted(conn: Any, jobs: Any) -> Any:
+        asked.append([(job.conversation_id, job.seq) for job in jobs])
+        return contexts_of(conn, jobs)
+
+    monkeypatch.setattr(push_reads, "contexts_of", counted)
+    jobs = (await store.due_jobs(now_ms(), 200)).jobs
+    bobs = [job for job in jobs if job.conversation_id == to_bob[0].message.conversation_id]
+    assert len(bobs) == 3
+    reads = counted_reads(db)
+    sends: list[NewSend] = []
+    assert await decisions.decide_all(bobs, sends, []) == []
+    assert (len(reads), asked, sends) == (1, [], [])
+    # Bob's app goes to the background: his jobs are read and pushed.
+    bus.set_away(Identity(APP, "bob"), phone, True)
+    reads.clear()
+    assert await decisions.decide_all(jobs, sends, []) == []
+    assert len(reads) == 2
+    assert sorted(asked[0]) == sorted((job.conversation_id, job.seq) for job in jobs)
+    assert sorted((s.user_id, s.job.seq) for s in sends) == sorted(
+        [("bob", m.message.seq) for m in to_bob] + [("carol", to_carol.message.seq)])
+    # Back in the foreground: Carol's job alone has its context read.
+    bus.set_away(Identity(APP, "bob"), phone, False)
+    asked.clear()
+    sends.clear()
+    assert await decisions.decide_all(jobs, sends, []) == []
+    assert asked == [[(to_carol.message.conversation_id, to_carol.message.seq)]]
+    assert [(s.user_id, orjson.loads(s.payload)["body"]) for s in sends] == [("carol", "alice: hi")]
+
+
 HOME = 1400000062
 
 
@@ -228,10 +284,10 @@ async def test_a_steps_statements_per_job_are_one_for_all_on_postgresql(
 
     monkeypatch.setattr(Prepared, "rows", counted)
     ctx = await store.step_contexts(jobs)
-    assert [c is not None and set(c.receivers) == {"bob"} for c in ctx.contexts] == [True] * 4
+    assert ctx.receivers == [["bob"]] * 4
     pg = db.dialect == "postgresql"
-    # The app's settings, and on SQLite the message and receivers per job.
-    assert len(singles) == (1 if pg else 1 + 2 * 4)
+    # The app's settings, and on SQLite the receivers per job.
+    assert len(singles) == (1 if pg else 1 + 4)
 
 
 async def test_a_home_apps_sends_carry_their_messages_app_in_the_steps_read(
@@ -282,3 +338,38 @@ async def test_a_home_apps_sends_carry_their_messages_app_in_the_steps_read(
     assert len(reads) == 2
     assert attempted == [(m.message.seq, Identity(APP, "bob"), True) for m in to_bob]
     assert await store.due_sends(now_ms(), 64) == []
+
+
+async def test_steps_grow_while_they_come_back_full_and_shrink_once_caught_up(
+        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the due jobs fill a step (a backlog) the next step takes twice
+    as many, up to the cap; a step that is not full takes the first size
+    again (perf-pgpush: at saturation a step's time is the loop's turns,
+    not its jobs). Every job is decided once."""
+    monkeypatch.setattr(push_worker, "JOBS_PER_STEP", 2)
+    monkeypatch.setattr(push_worker, "MAX_JOBS_PER_STEP", 8)
+    store = PushStore(db)
+    await store.register(APP, "bob", "bob-phone", Channel.WEBPUSH, '{"endpoint": "b"}', False)
+    for n in range(15):
+        await send(writer, "bob", f"g{n}")
+    callbacks = CallbackService(CallbackStore(db), Settings())
+
+    async def pushes(sdkappid: int) -> bool:
+        return True
+
+    worker = PushWorker(store, callbacks, Settings(push_delay=0), Decisions(
+        store, LocalBus(), callbacks), pushes, pushes)  # type: ignore[arg-type]
+    limits: list[int] = []
+    due_jobs = store.due_jobs
+
+    async def counted(now: int, limit: int) -> Any:
+        limits.append(limit)
+        return await due_jobs(now, limit)
+
+    monkeypatch.setattr(store, "due_jobs", counted)
+    while await worker._jobs_step():
+        pass
+    # 2 + 4 + 8 (each full), then the last 1: not full, back to the first size.
+    assert limits == [2, 4, 8, 8]
+    assert worker._step == 2
+    assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == list(range(1, 16))

@@ -24,7 +24,7 @@ from tidings.domain.push import Device, PushOptions, notification, payload
 from tidings.services.callbacks import CallbackService
 from tidings.store.push import PushStore
 from tidings.store.push_jobs import Job
-from tidings.store.push_reads import RECALLED, JobContext, Reach, StepContexts
+from tidings.store.push_reads import JobContext, Reach, StepContexts
 
 log = logging.getLogger("tidings.services.push")
 
@@ -151,22 +151,20 @@ class Decisions:
         return failed
 
     async def _read(self, jobs: Sequence[Job], first: StepContexts | None) -> Step:
-        """A step's reads: the jobs' contexts (unless read: ``first``), who
-        of each job's receivers is away (no device in the foreground, not
-        muted, not read up to it), their devices and badges."""
+        """A step's reads: the jobs' receivers who may need a push (unless
+        read: ``first``), and for those away (no device in the foreground:
+        the bus, in memory) their devices and badges and their jobs'
+        contexts: a step whose receivers are all in the foreground reads
+        no context (perf-pgpush)."""
         if first is None:
             first = await self._store.step_contexts(jobs)
         away: list[list[str]] = []
         by_app: dict[int, set[str]] = {}
-        for job, ctx in zip(jobs, first.contexts, strict=True):
-            users: list[str] = []
-            if ctx is not None and ctx.state != RECALLED:
-                app = job.sdkappid
-                users = [user for user, (read_seq, muted) in ctx.receivers.items()
-                         if not muted and read_seq < job.seq
-                         and not self.present(Identity(app, user))]
-                if users:
-                    by_app.setdefault(app, set()).update(users)
+        for job, receivers in zip(jobs, first.receivers, strict=True):
+            app = job.sdkappid
+            users = [user for user in receivers if not self.present(Identity(app, user))]
+            if users:
+                by_app.setdefault(app, set()).update(users)
             away.append(users)
         callback: dict[int, bool] = {}
         for app in by_app:
@@ -176,7 +174,8 @@ class Decisions:
         homes = [self._homes_of(job.sdkappid, users) for job, users in zip(jobs, away,
                                                                            strict=True)]
         apps = self._home_reach(homes, by_app, badged, first)
-        reach = Reach({}, {}) if not by_app else await self._store.reach(by_app, badged, apps)
+        reach = Reach({}, {}) if not by_app else await self._store.reach(
+            by_app, badged, apps, [job for job, users in zip(jobs, away, strict=True) if users])
         return Step(first, away, homes, callback, reach)
 
     def _home_reach(self, homes: list[dict[str, Identity]], by_app: dict[int, set[str]],
@@ -199,8 +198,9 @@ class Decisions:
     async def _decide(self, job: Job, n: int, step: Step, sends: list[NewSend],
                       events: list[tuple[int, str, str]]) -> None:
         """The ``n``th job of the step: its sends and callback events."""
-        ctx, away = step.first.contexts[n], step.away[n]
-        if ctx is None or not away:
+        away = step.away[n]
+        ctx = step.reach.contexts.get((job.conversation_id, job.seq)) if away else None
+        if ctx is None:  # nobody away, or the message is gone since the first read
             return
         app = job.sdkappid
         settings = step.first.settings[app]

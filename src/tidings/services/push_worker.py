@@ -29,8 +29,15 @@ from tidings.store.push_reads import SendsContext, StepContexts
 
 log = logging.getLogger("tidings.services.push")
 
-# Jobs decided (and replaced in one transaction) per step of the worker.
+# Jobs decided (and replaced in one transaction) per step of the worker;
+# while steps come back full (a backlog) each takes twice the last's, up to
+# MAX_JOBS_PER_STEP. At saturation the loop is busy with the load and a
+# step's awaits wait their turn: a step's time is mostly those turns, not
+# its jobs, so a step of 200 decided about a third of the jobs written on
+# PostgreSQL and the backlog grew while the load lasted (bench/README.md,
+# perf-pgpush).
 JOBS_PER_STEP = 200
+MAX_JOBS_PER_STEP = 3200
 
 
 class PushWorker:
@@ -54,6 +61,8 @@ class PushWorker:
         self._clients = PushClients(settings)
         self._last_prune = 0.0
         self.sent = 0
+        # The next jobs step's limit (JOBS_PER_STEP, more while behind).
+        self._step = JOBS_PER_STEP
         # ``next_due`` as the last sends step read it and left it (its
         # retries included); None: not read, the idle sleep reads it.
         self._upcoming: tuple[int | None, int | None] | None = None
@@ -116,7 +125,8 @@ class PushWorker:
         job whose deciding fails stays, and is tried again next step; on
         SQLite a message's is made a row so, and the pointer moves on)."""
         due = await self._store.due_jobs(now_ms() - int(self._cfg.push_delay * 1000),
-                                         JOBS_PER_STEP)
+                                         self._step)
+        self._step = min(2 * self._step, MAX_JOBS_PER_STEP) if due.full else JOBS_PER_STEP
         if not due.jobs and due.move is None:
             return False
         sends: list[NewSend] = []
@@ -129,10 +139,11 @@ class PushWorker:
                 log.exception("push: could not ask whether app %s can push", app)
         unasked = [job for job in due.jobs if job.sdkappid not in wanted]
         deciding = [job for job in due.jobs if wanted.get(job.sdkappid)]
-        # The contexts read with the jobs, those of the jobs decided.
+        # The receivers read with the jobs, those of the jobs decided.
         first = due.first
         if first is not None and len(deciding) != len(due.jobs):
-            first = StepContexts([ctx for job, ctx in zip(due.jobs, first.contexts, strict=True)
+            first = StepContexts([users for job, users in zip(due.jobs, first.receivers,
+                                                              strict=True)
                                   if wanted.get(job.sdkappid)], first.settings)
         failed = unasked + await self._decisions.decide_all(deciding, sends, events, first)
         # A row whose deciding failed stays and is tried again next step; a

@@ -35,10 +35,15 @@ from tidings.store.schema import (
 PENDING, FAILED = "pending", "failed"
 MAX_ERROR = 500
 
-# A step's insert (driver SQL, ``?`` placeholders: Database.driver_sql).
-_INSERT_SEND = ("INSERT INTO push_sends (sdkappid, user_id, device_id, conversation_id, seq,"
-                " payload, status, attempts, next_attempt_at, last_error, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?)")
+# A step's insert of its sends (driver SQL): on SQLite a row per call, on
+# PostgreSQL one statement over arrays of them (``_insert_sends``).
+_SEND_COLUMNS = ("INSERT INTO push_sends (sdkappid, user_id, device_id, conversation_id, seq,"
+                 " payload, status, attempts, next_attempt_at, last_error, created_at)")
+_INSERT_SEND = _SEND_COLUMNS + f" VALUES (?, ?, ?, ?, ?, ?, '{PENDING}', 0, ?, '', ?)"
+_INSERT_SENDS_PG = _SEND_COLUMNS + (
+    f" SELECT n.a, n.u, n.d, n.c, n.s, n.p, '{PENDING}', 0, $7, '', $7"
+    " FROM unnest($1::int8[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::text[])"
+    " AS n(a, u, d, c, s, p)")
 
 # A process alone's reads of its queues (a cluster's claim them: leases.py),
 # compiled once (store/prepared.py).
@@ -70,6 +75,20 @@ def _delete(conn: Connection, table: str, ids: list[int]) -> None:
         conn.exec_driver_sql(f"DELETE FROM {table} WHERE id = ANY($1::int8[])", (ids,))
     else:
         conn.exec_driver_sql(f"DELETE FROM {table} WHERE id = ?", [(i,) for i in ids])
+
+
+def _insert_sends(conn: Connection, rows: list[tuple[int, str, str, int, int, str]],
+                  now: int) -> None:
+    """Insert a step's sends ((sdkappid, user, device, conversation, seq,
+    payload), due ``now``): on PostgreSQL one statement over arrays of
+    them (an ``executemany`` there runs the statement once per row, as the
+    deletes did: ``_delete``); on SQLite each row is a call in the same
+    thread."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_INSERT_SENDS_PG, (*(list(c) for c in zip(*rows, strict=True)),
+                                                now))
+    else:
+        conn.exec_driver_sql(_INSERT_SEND, [(*row, now, now) for row in rows])
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +277,7 @@ class PushStore:
 
         def read(conn: Connection) -> Due:
             # The rows, (SQLite) the messages past the pointer and the
-            # contexts of both, in one read.
+            # receivers of both who may need a push, in one read.
             jobs = [self._job(r) for r in _DUE_JOBS.rows(conn, {"now": now, "limit": limit})]
             move, full = None, len(jobs) == limit
             if sqlite:
@@ -281,14 +300,15 @@ class PushStore:
         return Due(jobs, None, len(jobs) == limit)
 
     async def step_contexts(self, jobs: Sequence[Job]) -> StepContexts:
-        """The contexts of a step's jobs and their apps' settings, in one read."""
+        """The receivers of a step's jobs who may need a push and their
+        apps' settings, in one read."""
         return await self._db.read(lambda conn: push_reads.step_contexts(conn, jobs))
 
     async def reach(self, away: Mapping[int, set[str]], badged: Mapping[int, set[str]],
-                    apps: Sequence[int] = ()) -> Reach:
-        """The away receivers' devices and badges (and ``apps``' settings),
-        in one read (push_reads.reach)."""
-        return await self._db.read(lambda conn: push_reads.reach(conn, away, badged, apps))
+                    apps: Sequence[int] = (), jobs: Sequence[Job] = ()) -> Reach:
+        """The away receivers' devices and badges (and ``apps``' settings,
+        ``jobs``' contexts), in one read (push_reads.reach)."""
+        return await self._db.read(lambda conn: push_reads.reach(conn, away, badged, apps, jobs))
 
     async def can_push(self, sdkappid: int) -> bool:
         """Whether the app has the callback channel on or a device
@@ -312,11 +332,10 @@ class PushStore:
         they do not hold the pointer back. Raises ``PointerMoved`` (nothing
         written) when the pointer is not as the step read it."""
         now = now_ms()
-        rows = [(sdkappid, user, device, job.conversation_id, job.seq, body, PENDING, now, now)
+        rows = [(sdkappid, user, device, job.conversation_id, job.seq, body)
                 for job, sdkappid, user, device, body in sends]
         ids = [j.id for j in jobs if j.id]
         events = outbox_rows(callbacks)
-        sql = self._db.driver_sql
 
         def write(conn: Connection) -> None:
             # The statements of every step as driver SQL: through Core each
@@ -330,7 +349,7 @@ class PushStore:
                     {"sdkappid": j.sdkappid, "conversation_id": j.conversation_id,
                      "seq": j.seq, "options": j.options, "due_at": j.due_at} for j in failed])
             if rows:
-                conn.exec_driver_sql(sql(_INSERT_SEND), rows)
+                _insert_sends(conn, rows, now)
             if events:
                 conn.execute(insert(callback_outbox), events)
         await self._write(write)
