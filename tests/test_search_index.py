@@ -239,7 +239,7 @@ async def test_recalls_and_edits_keep_the_index_the_tables(db: Database) -> None
     await integrity(db)
 
 
-async def test_a_recalled_newest_row_does_not_lend_its_id(db: Database) -> None:
+async def test_a_new_message_after_the_newest_indexed_one_is_recalled(db: Database) -> None:
     writer = writer_of(db)
     try:
         await writer.submit(send("a", "first words"))
@@ -254,14 +254,17 @@ async def test_a_recalled_newest_row_does_not_lend_its_id(db: Database) -> None:
         again = await writer.submit(send("c", "later words"))
     finally:
         await writer.stop()
-    # SQLite would give the new row the recalled row's id, at the watermark.
-    assert await scalar(db, "SELECT max(id) FROM message_texts") > newest
+    # The recall deleted the newest indexed text (from the index too); the
+    # new one is indexed past it, named by its message's rowid.
+    assert await scalar(db, "SELECT max(id) FROM message_texts") == await scalar(
+        db, "SELECT max(rowid) FROM messages") > newest
     assert await in_index(db, "later words") == 1
     assert await found(db, "words") == [1, again.message.seq]
     await integrity(db)
 
 
-async def test_the_newest_messages_deleted_do_not_lend_their_rowids(db: Database) -> None:
+async def test_rowids_given_again_after_the_newest_messages_are_deleted_are_indexed(
+        db: Database) -> None:
     writer = writer_of(db)
     try:
         for i in range(3):
@@ -269,9 +272,9 @@ async def test_the_newest_messages_deleted_do_not_lend_their_rowids(db: Database
     finally:
         await writer.stop()
     assert await built_to(db) == 3
-    # As a group dismissed or a whole conversation expired would.
+    # As a group dismissed or a whole conversation expired would (the texts
+    # go with their messages: migration 0031's trigger).
     async with db.writer.begin() as conn:
-        await conn.execute(text("DELETE FROM message_texts WHERE seq >= 2"))
         await conn.execute(text("DELETE FROM messages WHERE seq >= 2"))
     assert await built_to(db) == 1
     writer = writer_of(db)

@@ -1,8 +1,9 @@
-"""Migration 0030 (SQLite): a file of the old shape, text ids apart from
-their messages' rowids, becomes one whose text ids are the rowids, with the
-same search answers, FTS5's index whole, no ``uq_message_texts_message``;
-a disbanded conversation's texts go through its messages (no foreign key
-left to cascade); and back down, the unique key again with the answers."""
+"""Migrations 0030 and 0031 (SQLite): a file of the old shape, text ids
+apart from their messages' rowids, becomes one whose text ids are the
+rowids, with the same search answers, FTS5's index whole, no
+``uq_message_texts_message``; a text goes with its message, a disbanded
+conversation's or one deleted alone (no foreign key left to cascade:
+0031's trigger); and back down, the unique key again with the answers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
@@ -36,6 +37,9 @@ async def integrity(conn: AsyncConnection) -> None:
 
 async def test_migration_0030_keys_texts_by_rowid_both_ways(tmp_path: Path) -> None:
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    # As the server's connections (store/engine.py): a disband cascades.
+    event.listen(engine.sync_engine, "connect",
+                 lambda dbapi_conn, _: dbapi_conn.execute("PRAGMA foreign_keys=ON"))
     queries = ("lunch", "noon", "plans", "dinner")
     try:
         async with engine.begin() as conn:
@@ -83,10 +87,17 @@ async def test_migration_0030_keys_texts_by_rowid_both_ways(tmp_path: Path) -> N
                 "SELECT count(*) FROM message_texts WHERE conversation_id = 2"))).scalar_one() == 0
             assert await answers(conn, "lunch") == [(1, 1), (1, 3)]
             await integrity(conn)
+            # A message deleted alone (as retention does): its text goes too,
+            # or it would hold the rowid SQLite gives the next message.
+            await conn.execute(text("DELETE FROM messages WHERE conversation_id = 1 AND seq = 3"))
+            assert (await conn.execute(text(
+                "SELECT count(*) FROM message_texts"))).scalar_one() == 2
+            assert await answers(conn, "lunch") == [(1, 1)]
+            await integrity(conn)
         async with engine.begin() as conn:
             await conn.run_sync(downgrade, "0029")
-            assert await answers(conn, "lunch") == [(1, 1), (1, 3)]
-            assert await answers(conn, "plans") == [(1, 2), (1, 3)]
+            assert await answers(conn, "lunch") == [(1, 1)]
+            assert await answers(conn, "plans") == [(1, 2)]
             await integrity(conn)
             with pytest.raises(IntegrityError):
                 await conn.execute(text(

@@ -283,7 +283,7 @@ async def test_a_steps_statements_per_job_are_one_for_all_on_postgresql(
         return rows(self, conn, params)
 
     monkeypatch.setattr(Prepared, "rows", counted)
-    ctx = await store.step_contexts(jobs)
+    ctx = await store.step_receivers(jobs)
     assert ctx.receivers == [["bob"]] * 4
     pg = db.dialect == "postgresql"
     # The app's settings, and on SQLite the receivers per job.

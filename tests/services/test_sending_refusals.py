@@ -3,7 +3,7 @@ its ack target's ``refused``, exactly once, by the writer's refusal hook
 (Sending's ``on_refusal``; issue 19: neither the gateway nor the service
 puts a callback on every send's future): the first copy's failure, a
 resend's that followed it, a resend that reused the id elsewhere; never for
-a stored one, never for a cancelled one; an answered failure is never
+a stored one (a cancelled future's send is stored and acked); an answered failure is never
 logged as an exception nobody retrieved. A resend found stored, and a
 repeated recall, are acked once by the commit hook.
 
@@ -129,15 +129,16 @@ async def test_a_follower_in_another_conversation_is_refused_and_the_first_is_no
     assert [r for r in caplog.records if r.name == "asyncio"] == []
 
 
-async def test_a_cancelled_send_is_not_answered() -> None:
-    # (Nothing cancels the writer's futures; were one cancelled, the writer
-    # would commit its send all the same, and its hooks answer it.)
-    s, writer = sending()
+async def test_a_cancelled_send_is_stored_and_acked_once(db: Database) -> None:
+    """Nothing cancels the writer's futures; were one cancelled, the writer
+    commits its send all the same, and its commit hook acks it (the answer
+    follows the store, not the future), leaving nothing in flight."""
+    messaging, sending_, writer = await _messaging(db)
     origin = Origin()
-    s.submit(ALICE, "c2c_bob", "m-3", b"[]", "", origin=origin)
-    writer.pending[0][1].cancel()
-    await settle()
-    assert (origin.refusals, origin.acks) == ([], [])
+    messaging.submit(ALICE, "c2c_bob", "m-3", b"[]", "", origin=origin).cancel()
+    await writer.stop()
+    assert ([c.message.seq for c in origin.acks], origin.refusals) == ([1], [])
+    assert sending_._in_flight == {}
 
 
 async def test_the_writers_hooks_answer_each_write_once(

@@ -265,13 +265,16 @@ class RedisBus(LocalBus):
 
     # -- frames -----------------------------------------------------------------
 
-    def _nodes_for(self, identity: Identity) -> Iterable[str]:
-        nodes = self._remote.get((identity.sdkappid, identity.user_id))
+    def _nodes_for(self, identity: Identity
+                   ) -> tuple[dict[str, list[dict[str, Any]]], Iterable[str]]:
+        """The identity's own devices on other nodes (by node), and the nodes
+        its frames go to (its own, and its home account's): one look-up."""
+        devices = self._remote.get((identity.sdkappid, identity.user_id)) or {}
         home = self._home(identity)
         if home is not None and (home_nodes := self._remote.get((home.sdkappid,
                                                                  home.user_id))):
-            return {*(nodes or ()), *home_nodes}
-        return nodes or ()
+            return devices, {*devices, *home_nodes}
+        return devices, devices
 
     def _home(self, identity: Identity) -> Identity | None:
         """The home account linked to ``identity`` (only apps with links ask)."""
@@ -282,14 +285,13 @@ class RedisBus(LocalBus):
     def deliver(self, identity: Identity, frame: bytes | Callable[[], bytes], *,
                 conversation_id: int | None = None, seq: int = 0,
                 skip: Subscriber | None = None) -> int:
-        nodes = self._nodes_for(identity)
+        there, nodes = self._nodes_for(identity)
         if not nodes:
             return self._here(identity, frame, conversation_id, seq, skip)
         raw = frame if isinstance(frame, bytes) else frame()
         count = self._here(identity, raw, conversation_id, seq, skip)
         message = frame_message(identity.sdkappid, [identity.user_id], raw, conversation_id,
                                  seq)
-        there = self._remote.get((identity.sdkappid, identity.user_id), {})
         for node in nodes:
             self._send(("publish", self._names.channel(node), message))
             count += len(there.get(node, ()))
@@ -313,8 +315,8 @@ class RedisBus(LocalBus):
             identity = Identity(sdkappid, user)
             if self._is_here(identity):
                 here.append(user)
-            devices = self._remote.get((sdkappid, user), {})
-            for node in self._nodes_for(identity):
+            devices, nodes = self._nodes_for(identity)
+            for node in nodes:
                 by_node.setdefault(node, []).append(user)
                 count += len(devices.get(node, ()))
         if here:

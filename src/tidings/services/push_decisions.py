@@ -24,7 +24,7 @@ from tidings.domain.push import Device, PushOptions, notification, payload
 from tidings.services.callbacks import CallbackService
 from tidings.store.push import PushStore
 from tidings.store.push_jobs import Job
-from tidings.store.push_reads import JobContext, Reach, StepContexts
+from tidings.store.push_reads import JobContext, Reach, StepReceivers
 
 log = logging.getLogger("tidings.services.push")
 
@@ -78,7 +78,7 @@ class NewSend(NamedTuple):
 class Step:
     """What a step's reads found for its jobs (``Decisions._read``)."""
 
-    first: StepContexts
+    first: StepReceivers
     # Per job, in the step's order: the receivers away, and those of them
     # linked to a home account (with it).
     away: list[list[str]]
@@ -117,7 +117,7 @@ class Decisions:
 
     async def decide_all(self, jobs: Sequence[Job], sends: list[NewSend],
                          events: list[tuple[int, str, str]],
-                         first: StepContexts | None = None) -> list[Job]:
+                         first: StepReceivers | None = None) -> list[Job]:
         """Add the jobs' sends and callback events to ``sends`` and
         ``events``; the jobs whose deciding failed are returned (they add
         nothing). The step's reads are two, for all its jobs: their
@@ -150,14 +150,14 @@ class Decisions:
                 failed.append(job)
         return failed
 
-    async def _read(self, jobs: Sequence[Job], first: StepContexts | None) -> Step:
+    async def _read(self, jobs: Sequence[Job], first: StepReceivers | None) -> Step:
         """A step's reads: the jobs' receivers who may need a push (unless
         read: ``first``), and for those away (no device in the foreground:
         the bus, in memory) their devices and badges and their jobs'
         contexts: a step whose receivers are all in the foreground reads
         no context (perf-pgpush)."""
         if first is None:
-            first = await self._store.step_contexts(jobs)
+            first = await self._store.step_receivers(jobs)
         away: list[list[str]] = []
         by_app: dict[int, set[str]] = {}
         for job, receivers in zip(jobs, first.receivers, strict=True):
@@ -179,7 +179,7 @@ class Decisions:
         return Step(first, away, homes, callback, reach)
 
     def _home_reach(self, homes: list[dict[str, Identity]], by_app: dict[int, set[str]],
-                    badged: dict[int, set[str]], first: StepContexts) -> list[int]:
+                    badged: dict[int, set[str]], first: StepReceivers) -> list[int]:
         """Add what the pushes to linked receivers' home accounts need to the
         step's second read: the home users' devices, and for their badges
         their unread totals and those of every identity they hold through a

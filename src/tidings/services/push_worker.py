@@ -25,7 +25,7 @@ from tidings.services.idle import idle_wait
 from tidings.services.push_decisions import Decisions, NewSend
 from tidings.store.push import PushStore, Send, SendOutcome
 from tidings.store.push_jobs import PointerMoved
-from tidings.store.push_reads import SendsContext, StepContexts
+from tidings.store.push_reads import SendsContext, StepReceivers
 
 log = logging.getLogger("tidings.services.push")
 
@@ -142,7 +142,7 @@ class PushWorker:
         # The receivers read with the jobs, those of the jobs decided.
         first = due.first
         if first is not None and len(deciding) != len(due.jobs):
-            first = StepContexts([users for job, users in zip(due.jobs, first.receivers,
+            first = StepReceivers([users for job, users in zip(due.jobs, first.receivers,
                                                               strict=True)
                                   if wanted.get(job.sdkappid)], first.settings)
         failed = unasked + await self._decisions.decide_all(deciding, sends, events, first)

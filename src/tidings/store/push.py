@@ -22,7 +22,7 @@ from tidings.store.push_jobs import Job, Move, due_messages, move_pointer, waiti
 
 # Where the benches (run on older code too) and tests find it.
 from tidings.store.push_jobs import PushJobRows as PushJobRows
-from tidings.store.push_reads import Due, Reach, SendsContext, StepContexts, device_of
+from tidings.store.push_reads import Due, Reach, SendsContext, StepReceivers, device_of
 from tidings.store.schema import (
     app_push,
     callback_outbox,
@@ -283,7 +283,7 @@ class PushStore:
             if sqlite:
                 messages, move, more = due_messages(conn, now, limit)
                 jobs, full = jobs + messages, full or more
-            return Due(jobs, move, full, push_reads.step_contexts(conn, jobs) if jobs else None)
+            return Due(jobs, move, full, push_reads.step_receivers(conn, jobs) if jobs else None)
         return await self._db.read(read)
 
     @property
@@ -299,10 +299,10 @@ class PushStore:
     def _due(jobs: list[Job], limit: int) -> Due:
         return Due(jobs, None, len(jobs) == limit)
 
-    async def step_contexts(self, jobs: Sequence[Job]) -> StepContexts:
+    async def step_receivers(self, jobs: Sequence[Job]) -> StepReceivers:
         """The receivers of a step's jobs who may need a push and their
         apps' settings, in one read."""
-        return await self._db.read(lambda conn: push_reads.step_contexts(conn, jobs))
+        return await self._db.read(lambda conn: push_reads.step_receivers(conn, jobs))
 
     async def reach(self, away: Mapping[int, set[str]], badged: Mapping[int, set[str]],
                     apps: Sequence[int] = (), jobs: Sequence[Job] = ()) -> Reach:

@@ -69,10 +69,12 @@ class PushJobRows(TransactionRows):
     def _wanted(self, r: NewMessage) -> bool:
         if r.push is None or r.imported is ImportMode.HISTORY:
             return False
-        sdkappid = r.key.sdkappid
-        wanted = self._asked.get(sdkappid)
-        if wanted is None:
-            wanted = self._asked[sdkappid] = self._wants(sdkappid)
+        wanted = self._asked.get(r.key.sdkappid)
+        return self._ask(r.key.sdkappid) if wanted is None else wanted
+
+    def _ask(self, sdkappid: int) -> bool:
+        """Whether the app pushes, asked once per app per batch."""
+        wanted = self._asked[sdkappid] = self._wants(sdkappid)
         return wanted
 
     def options(self, r: NewMessage) -> str | None:
@@ -81,10 +83,10 @@ class PushJobRows(TransactionRows):
         the message's row)."""
         if r.push is None or r.imported is ImportMode.HISTORY:
             return None
-        # ``_wanted``'s probe inline: a call less a message.
+        # ``_wanted`` inline: a call less a message.
         wanted = self._asked.get(r.key.sdkappid)
         if wanted is None:
-            wanted = self._wanted(r)
+            wanted = self._ask(r.key.sdkappid)
         if not wanted:
             return None
         self._marked += 1

@@ -40,7 +40,7 @@ RECALLED = 2
 class JobContext:
     """What the worker needs to make a job's pushes: the message and its
     conversation (read only for a job with a receiver away:
-    ``StepContexts``)."""
+    ``StepReceivers``)."""
 
     kind: str
     a: str
@@ -52,7 +52,7 @@ class JobContext:
 
 
 @dataclass(frozen=True, slots=True)
-class StepContexts:
+class StepReceivers:
     """A jobs step's first read: each job's receivers who may need a push
     (active, not the sender, not muted, not read up to it; none when the
     message is recalled or gone) and the settings of the step's apps. Who
@@ -73,9 +73,10 @@ class Due:
     jobs: list[Job]
     move: Move | None = None
     full: bool = False
-    # The jobs' contexts, read with them when the rows were not claimed (a
-    # process alone): the step's deciding needs no read of its own for them.
-    first: StepContexts | None = None
+    # Each job's receivers who may need a push, read with the jobs when the
+    # rows were not claimed (a process alone): the step's deciding needs no
+    # read of its own for them.
+    first: StepReceivers | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,7 @@ _cs, _u, _g, _d = conversation_settings.c, users.c, groups.c, push_devices.c
 # (store/prepared.py): through Core each cost ~150-300 us of the reader
 # thread on this machine, more than SQLite took to run it.
 _JOB = Prepared(
-    select(_c.kind, _c.a, _c.b, _m.sender, _m.elements, _m.state,
+    select(_c.kind, _c.a, _c.b, _m.sender, _m.elements,
            select(_u.nickname).where(_u.sdkappid == bindparam("app"), _u.user_id == _m.sender)
            .scalar_subquery().label("nickname"),
            select(_g.name).where(_c.kind == "group", _g.sdkappid == bindparam("app"),
@@ -238,12 +239,12 @@ def contexts_of(conn: Connection, jobs: Sequence[Job]) -> dict[tuple[int, int], 
     return contexts
 
 
-def step_contexts(conn: Connection, jobs: Sequence[Job]) -> StepContexts:
+def step_receivers(conn: Connection, jobs: Sequence[Job]) -> StepReceivers:
     """The receivers of a step's jobs who may need a push and their apps'
     settings, in one read."""
     receivers = [[r.user_id for r in found] for found in each(_RECEIVERS, conn, [
         {"conv": job.conversation_id, "seq": job.seq} for job in jobs])]
-    return StepContexts(receivers, settings_of(conn, (job.sdkappid for job in jobs)))
+    return StepReceivers(receivers, settings_of(conn, (job.sdkappid for job in jobs)))
 
 
 def reach(conn: Connection, away: Mapping[int, set[str]],

@@ -12,7 +12,7 @@ leaves a shorter prefix, and the next run continues from there."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, literal_column, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -91,14 +91,10 @@ class RetentionStore:
             if not rows:
                 return 0
             last_seq, last_msg_no = int(rows[-1].seq), int(rows[-1].msg_no)
-            if self._db.dialect == "sqlite":
-                # A text's id is its message's rowid there, its only key
-                # (migration 0030): found through the messages, before them.
-                await conn.execute(delete(message_texts).where(message_texts.c.id.in_(
-                    select(literal_column("messages.rowid")).where(
-                        m.conversation_id == conversation_id, m.seq <= last_seq))))
             for table in (*_HANGING_OFF, messages):
                 if table is message_texts and self._db.dialect == "sqlite":
+                    # Its texts have no key by conversation there: they go
+                    # with their messages (migration 0031's trigger).
                     continue
                 await conn.execute(delete(table).where(table.c.conversation_id == conversation_id,
                                                        table.c.seq <= last_seq))

@@ -179,22 +179,21 @@ class SearchStore:
         # text's id, and its only key there), on PostgreSQL by the key.
         by_key = (t.id == literal_column("messages.rowid") if self._db.dialect == "sqlite"
                   else and_(t.conversation_id == m.conversation_id, t.seq == m.seq))
-        through_messages = select(m.conversation_id, m.seq, m.created_at).select_from(
-            messages).join(message_texts, by_key)
+        through_messages = messages.join(message_texts, by_key)
         if scope.viewer is None:
             # The whole app newest first: messages' ix_messages_app_time,
             # each text by its key. A text has its message's time (an edit
             # keeps it), and texts have no index by app and time of their
             # own (revision 0023: it cost every message a page).
-            return self._narrow(through_messages, scope, [], scope.query.terms, limit,
-                                by=messages)
+            return self._narrow(
+                select(m.conversation_id, m.seq, m.created_at).select_from(through_messages),
+                scope, [], scope.query.terms, limit, by=messages)
         if self._db.dialect == "sqlite":
             # The viewer's conversations' messages by their primary key (its
             # index holds the rowid: no message row read), each text by its
             # id: texts have no index by conversation there.
-            return self._narrow(
-                select(*columns).select_from(messages).join(message_texts, by_key), scope,
-                [], scope.query.terms, limit, texts=messages, members_first=True)
+            return self._narrow(select(*columns).select_from(through_messages), scope, [],
+                                scope.query.terms, limit, texts=messages, members_first=True)
         return self._narrow(select(*columns).select_from(message_texts), scope, [],
                             scope.query.terms, limit)
 

@@ -80,10 +80,6 @@ class _Vetting:
     resolve_quote: bool = False
 
 
-def _nothing(*_: object) -> None:
-    pass
-
-
 def _chain(source: asyncio.Future[Committed], target: asyncio.Future[Committed]) -> None:
     def copy(f: asyncio.Future[Committed]) -> None:
         if target.done():
@@ -112,9 +108,10 @@ class Lanes:
         self._callbacks: CallbackService | None = None
         self._relations: Relations | None = None
         # What is settled here, never reaching the writer (a refusal, a
-        # drop), goes to Sending's hooks as the writer's would (``answer``).
-        self._on_commit: CommitHook = _nothing
-        self._on_refusal: RefusalHook = _nothing
+        # drop), goes to Sending's hooks as the writer's would (``answer``;
+        # none until then: a refusal nobody answers fails loudly).
+        self._on_commit: CommitHook | None = None
+        self._on_refusal: RefusalHook | None = None
 
     def answer(self, on_commit: CommitHook, on_refusal: RefusalHook) -> None:
         self._on_commit = on_commit
@@ -215,6 +212,7 @@ class Lanes:
             except Exception as exc:
                 error = exc if isinstance(exc, TidingsError) else TidingsError(
                     ErrorCode.SERVICE_UNAVAILABLE, "not stored; retry with the same id")
+                assert self._on_refusal is not None, "Lanes.answer was not called"
                 self._on_refusal(entry.request, error)
                 if not entry.future.done():
                     entry.future.set_exception(error)
@@ -247,6 +245,7 @@ class Lanes:
             dropped = Committed(request, msg, duplicate=False, dropped=True)
             if request.origin is not None:
                 request.origin.ack(dropped)
+            assert self._on_commit is not None, "Lanes.answer was not called"
             self._on_commit([dropped])
             entry.future.set_result(dropped)
             return
