@@ -174,6 +174,25 @@ async def test_the_writers_hooks_answer_each_write_once(
     assert [r for r in caplog.records if r.name == "asyncio"] == []
 
 
+async def test_a_failing_bookkeeping_step_does_not_hold_back_the_ack(
+        db: Database, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sending's part of the commit hook runs first; were it to raise, the
+    message is stored all the same, so Delivery still acks it (and the
+    writer logs the failure) instead of leaving the sender waiting."""
+    def broken(self: Sending, batch: list[Committed]) -> None:
+        raise RuntimeError("bookkeeping")
+
+    monkeypatch.setattr(Sending, "on_commit", broken)
+    messaging, _, writer = await _messaging(db)
+    origin = Origin()
+    committed = await messaging.submit(ALICE, "c2c_bob", "m-5", b"[]", "", origin=origin)
+    await writer.stop()
+    assert [c.message.seq for c in origin.acks] == [committed.message.seq] == [1]
+    assert origin.refusals == []
+    assert any("commit hook failed" in r.getMessage() for r in caplog.records)
+
+
 async def _messaging(db: Database) -> tuple[MessagingService, Sending, MessageWriter]:
     """A messaging service and its started writer, hooked as the runtime does."""
     messaging = MessagingService(MessageStore(db), LocalBus(), max_message_bytes=10_000,

@@ -71,13 +71,19 @@ class MessagingService:
         self.admin_change = changes.admin_change
         # The writer's hooks (the runtime hands them on before bind()): a
         # commit's sends leave Sending's in-flight map, then Delivery acks
-        # and delivers; a refusal is answered by Sending.
+        # and delivers; a refusal is answered by Sending. The messages are
+        # stored either way, so Delivery's part runs even if Sending's
+        # raised (the writer logs the error): a send is never left unacked
+        # for its bookkeeping's sake. A try costs nothing on 3.11 until it
+        # raises.
         on_sent = sending.on_commit
         on_delivered = delivery.on_commit
 
         def on_commit(batch: list[Committed]) -> None:
-            on_sent(batch)
-            on_delivered(batch)
+            try:
+                on_sent(batch)
+            finally:
+                on_delivered(batch)
 
         self.on_commit = on_commit
         self.on_refusal = sending.on_refusal
