@@ -110,6 +110,9 @@ class MessageWriter:
         # The features' rows, in the order they are written.
         self._rows: list[TransactionRows] = []
         self._on_message: list[MessageHook] = []
+        # Hooks called only for the messages their feature's ``only_for``
+        # holds true of (rows.py): most messages skip them.
+        self._on_message_if: list[tuple[Callable[[NewMessage], object], MessageHook]] = []
         self._on_stored: list[Callable[[int], None]] = []
         self._on_change: list[ChangeHook] = []
         self._on_group_op: list[GroupOpHook] = []
@@ -129,7 +132,10 @@ class MessageWriter:
         for feature in rows:
             self._rows.append(feature)
             if feature.per_message and overrides(feature, "message"):
-                self._on_message.append(feature.message)
+                if feature.only_for is None:
+                    self._on_message.append(feature.message)
+                else:
+                    self._on_message_if.append((feature.only_for, feature.message))
             if overrides(feature, "stored"):
                 self._on_stored.append(feature.stored)
             if overrides(feature, "change"):
@@ -459,13 +465,16 @@ class MessageWriter:
         if convs is None:
             return None
         self._short_way = Gate.of(convs)
-        store, hooks = self._messages.store, self._on_message
+        store, hooks, gated = self._messages.store, self._on_message, self._on_message_if
         answers: list[Committed | TidingsError] = []
         for r, conv in zip(cast(list[NewMessage], requests), convs, strict=True):
             outcome = store(r, conv, now)
-            if hooks and type(outcome) is Committed:
+            if (hooks or gated) and type(outcome) is Committed:  # as _store does
                 for hook in hooks:
-                    hook(r, outcome.message, conv.group, now)  # as _store does
+                    hook(r, outcome.message, conv.group, now)
+                for wanted, hook in gated:
+                    if wanted(r):
+                        hook(r, outcome.message, conv.group, now)
             answers.append(outcome)
         self._last_writes(cursor)
         return answers
@@ -479,6 +488,9 @@ class MessageWriter:
             group = None if conv is None else conv.group
             for hook in self._on_message:
                 hook(r, outcome.message, group, now)
+            for wanted, hook in self._on_message_if:
+                if wanted(r):
+                    hook(r, outcome.message, group, now)
         return outcome
 
     def _last_writes(self, cursor: DBAPICursor) -> None:
