@@ -182,6 +182,16 @@ async def test_a_feature_with_only_for_is_called_for_those_messages_alone(
         assert mentioned.calls == [("message", "o1", 2), ("flush",), ("message", "o3", 4),
                                    ("flush",)]
         assert [c[1] for c in every.calls if c[0] == "message"] == [f"o{i}" for i in range(6)]
+        # The answer's records, built by position (messages.py): each field.
+        done = await writer.submit(NewMessage(KEY, "alice", "o6", "[1]", "cc", time=77,
+                                              imported=ImportMode.REALTIME,
+                                              mentions=("bob",)))
+        assert (done.request.client_msg_id, done.duplicate, done.dropped, done.recipients,
+                done.result) == ("o6", False, False, None, None)
+        assert done.message == StoredMessage(
+            done.message.conversation_id, KEY, 7, "alice", "o6", "[1]", "cc", created_at=77,
+            state=0, kind=EntryKind.MESSAGE, target_seq=0, imported=ImportMode.REALTIME,
+            edited_at=None, change_seq=0, changed_by="", target=None, mentions='["bob"]')
     finally:
         await writer.stop()
 
