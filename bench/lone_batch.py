@@ -14,6 +14,7 @@ shared with others): the measure for the writer's own Python and
 statements. The search step, which follows the commits, is left out.
 
     python bench/lone_batch.py --messages 5000
+    python bench/lone_batch.py --messages 40000 --batch 200 --convs 50 --python  # Python alone
     PYTHONPATH=/tmp/old/src python bench/lone_batch.py --messages 5000   # old side
 
 Prints one JSON line.
@@ -91,6 +92,19 @@ class TimedCursor:
         return getattr(self._cursor, name)
 
 
+class NullCursor:
+    """A cursor that runs nothing (``--python``: the batch's Python alone)."""
+
+    def execute(self, sql: str, params: Any = ()) -> None:
+        pass
+
+    def executemany(self, sql: str, params: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def page_size(raw: Any) -> int:
     return int(raw.execute("PRAGMA page_size").fetchone()[0])
 
@@ -124,6 +138,11 @@ def run(args: argparse.Namespace, tmp: str) -> dict[str, Any]:
         if n == skip:
             spent.clear()
             wal_from = wal.stat().st_size
+        if args.python:
+            t1 = time.thread_time_ns()
+            writer._write_batch(conn, NullCursor(), batch, now_ms(), True)  # type: ignore[arg-type]
+            work.append((time.thread_time_ns() - t1) // args.batch)
+            continue
         t0 = time.thread_time_ns()
         begin.execute("BEGIN IMMEDIATE")
         t1 = time.thread_time_ns()
@@ -139,6 +158,11 @@ def run(args: argparse.Namespace, tmp: str) -> dict[str, Any]:
         work.append((t2 - t1) // args.batch)
         whole.append((t3 - t0) // args.batch)
         spent["COMMIT"] = spent.get("COMMIT", 0) + t3 - t2
+    if args.python:
+        conn.close()
+        asyncio.run(db.dispose())
+        return {"messages": args.messages, "batch": args.batch, "convs": n_convs,
+                "python_us": stats(work, skip)}
     # WAL frames (a page and its 24-byte header) each commit wrote.
     frames = (wal.stat().st_size - wal_from) / (page_size(raw) + 24) / (len(batches) - skip)
     conn.close()
@@ -159,6 +183,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1, help="messages per batch")
     parser.add_argument("--convs", type=int, default=1, help="conversations the batches cover")
     parser.add_argument("--split", action="store_true", help="the driver's calls timed")
+    parser.add_argument("--python", action="store_true",
+                        help="the batch's Python alone: the statements not run (a null cursor)")
     parser.add_argument("--cpu", type=int, default=0, help="pin this process to this CPU")
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.cpu})

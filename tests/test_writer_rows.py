@@ -5,6 +5,8 @@ fails; a resend after the failure is stored once, with its rows once."""
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import orjson
 import pytest
 from sqlalchemy import event, text
@@ -149,6 +151,47 @@ async def test_a_feature_without_per_message_rows_is_told_the_count_once_per_flu
         await writer.submit(NewChange(KEY, 2, EntryKind.RECALL, "user:alice", sender="alice"))
         assert counted.calls == [("stored", 3), ("flush",), ("change", True, "[]", 4, 2),
                                  ("flush",)]
+    finally:
+        await writer.stop()
+
+
+class Mentioned(Recorder):
+    """A feature that reads a message's mentions alone (as MentionRows)."""
+
+    only_for = attrgetter("mentions")
+
+
+async def test_a_feature_with_only_for_is_called_for_those_messages_alone(
+        db: Database) -> None:
+    mentioned, every = Mentioned(), Recorder()
+    writer = MessageWriter(db, max_batch=100, on_commit=lambda _: None)
+    writer.register(mentioned, every)
+    writer.start()
+
+    def send(i: int, mentions: tuple[str, ...] = ()) -> NewMessage:
+        return NewMessage(KEY, "alice", f"o{i}", "[]", "", mentions=mentions)
+
+    try:
+        # The first batch makes the conversation (the long way), the second
+        # finds it in memory (the known way): both ask ``only_for``.
+        for batch in ([send(0), send(1, ("bob",)), send(2)],
+                      [send(3, ("@all",)), send(4), send(5)]):
+            for future in [writer.submit(r) for r in batch]:
+                await future
+        assert writer.batches == 2
+        assert mentioned.calls == [("message", "o1", 2), ("flush",), ("message", "o3", 4),
+                                   ("flush",)]
+        assert [c[1] for c in every.calls if c[0] == "message"] == [f"o{i}" for i in range(6)]
+        # The answer's records, built by position (messages.py): each field.
+        done = await writer.submit(NewMessage(KEY, "alice", "o6", "[1]", "cc", time=77,
+                                              imported=ImportMode.REALTIME,
+                                              mentions=("bob",)))
+        assert (done.request.client_msg_id, done.duplicate, done.dropped, done.recipients,
+                done.result) == ("o6", False, False, None, None)
+        assert done.message == StoredMessage(
+            done.message.conversation_id, KEY, 7, "alice", "o6", "[1]", "cc", created_at=77,
+            state=0, kind=EntryKind.MESSAGE, target_seq=0, imported=ImportMode.REALTIME,
+            edited_at=None, change_seq=0, changed_by="", target=None, mentions='["bob"]')
     finally:
         await writer.stop()
 

@@ -29,3 +29,16 @@ def test_equal_records_compare_and_hash_alike_and_replace_makes_a_new_one() -> N
     assert done == Committed(request, again, duplicate=False)
     assert done != Committed(request, first, duplicate=True)
     assert not hasattr(first, "__dict__")  # slotted: no per-record dict
+
+
+def test_conversation_keys_hash_alike_when_equal_and_stay_apart_by_kind() -> None:
+    # ConversationKey's own hash leaves its kind out (an Enum's hash is a
+    # Python call): equal keys still hash alike, and a kind still tells two
+    # keys apart as dict keys.
+    again = ConversationKey(1400000042, ConversationKind.C2C, "alice", "bob")
+    group = ConversationKey(1400000042, ConversationKind.GROUP, "alice", "bob")
+    assert again == KEY and hash(KEY) == hash(again)
+    assert group != KEY
+    found = {KEY: "c2c", group: "group"}
+    assert (found[again], found[group], len(found)) == ("c2c", "group", 2)
+    assert hash(KEY) != hash(ConversationKey(1400000043, ConversationKind.C2C, "alice", "bob"))

@@ -122,6 +122,9 @@ class MediaPolicy:
 # Ours are 21 characters; a longer or odder id names no upload of ours.
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MEDIA_ID_FIELDS = ("media_id", "poster_media_id")
+# In the elements' JSON text of every message that names an upload (both
+# fields end so): most messages are told apart by this probe alone.
+MEDIA_PROBE = 'media_id":"'
 
 
 def valid_media_id(media_id: str) -> bool:
@@ -134,7 +137,7 @@ def media_ids(elements_json: str | bytes) -> tuple[str, ...]:
     if isinstance(elements_json, str):
         # Asked before the encode (ASCII: the same answer in either form):
         # the writer asks it of every message it stores.
-        if 'media_id":"' not in elements_json:
+        if MEDIA_PROBE not in elements_json:
             return ()
         probe = elements_json.encode()
     else:

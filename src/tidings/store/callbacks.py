@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -57,13 +58,16 @@ class OutboxRows(TransactionRows):
     (after send, after recall, a group operation's), queued in the outbox
     in the transaction of what they tell, so none is lost or told early."""
 
+    # Called for the messages whose app asked for the after-send callback
+    # (the writer asks).
+    only_for = attrgetter("after_send")
+
     def __init__(self, db: Database) -> None:
         self._events = Collected(db.driver_sql(OUTBOX_INSERT_SQL))
 
     def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
                 now: int) -> None:
-        if r.after_send is None:
-            return
+        assert r.after_send is not None  # only_for
         msg = entry
         if msg.key.kind is ConversationKind.GROUP:
             data = group_message_data(

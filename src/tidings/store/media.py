@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPICursor
 
 from tidings.domain.groups import GroupState
-from tidings.domain.media import media_ids
+from tidings.domain.media import MEDIA_PROBE, media_ids
 from tidings.domain.records import NewChange, NewMessage, StoredMessage
 from tidings.store.engine import Database
 from tidings.store.schema import (
@@ -35,18 +35,25 @@ REF_INSERT_SQL = ("INSERT INTO media_refs (media_id, conversation_id, seq, sdkap
 REF_DELETE_SQL = "DELETE FROM media_refs WHERE conversation_id = ? AND seq = ?"
 
 
+def _may_name_upload(r: NewMessage) -> bool:
+    """Whether a new message's elements may name an upload (``media_ids``'
+    first probe): the messages the writer calls ``MediaRefRows`` for."""
+    return MEDIA_PROBE in r.elements
+
+
 class MediaRefRows(TransactionRows):
     """The writer's rows for media: which entries carry which uploads (media
     downloads and collection read them)."""
 
     def __init__(self, db: Database) -> None:
+        self.only_for = _may_name_upload
         self._insert = Collected(db.driver_sql(REF_INSERT_SQL))
         self._delete_sql = db.driver_sql(REF_DELETE_SQL)
 
     def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
                 now: int) -> None:
-        # Most messages name no upload: no generator built for them (a lone
-        # batch's Python on the writer thread, bench/README.md perf-index).
+        # Called for a message that may name an upload (``only_for``): one
+        # with only empty ids has none, and no generator is built for it.
         found = media_ids(entry.elements)
         if found:
             self._insert.params.extend(

@@ -4,6 +4,8 @@ conversation reads them). The message row keeps its own list of mentions."""
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from sqlalchemy.engine.interfaces import DBAPICursor
 
 from tidings.domain.groups import GroupState
@@ -13,6 +15,9 @@ from tidings.store.writer.rows import Collected, TransactionRows
 
 
 class MentionRows(TransactionRows):
+    # Called for the messages that mention someone (the writer asks).
+    only_for = attrgetter("mentions")
+
     def __init__(self, db: Database) -> None:
         self._members = Collected(db.driver_sql(
             "UPDATE conversation_members SET mention_seq = ?"
@@ -22,8 +27,6 @@ class MentionRows(TransactionRows):
 
     def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
                 now: int) -> None:
-        if not r.mentions:
-            return
         for user in r.mentions:
             if user == "@all":
                 self._at_all.params.append((entry.seq, entry.conversation_id))

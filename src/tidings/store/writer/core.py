@@ -12,11 +12,10 @@ group operation is judged and written (group_ops.py). After each entry the
 registered features collect their rows (rows.py); theirs and the messages'
 are written once per batch, then the conversations' counters.
 
-A batch of sends to conversations in memory on SQLite (the usual batch, at
-any rate) takes the known way (``_write_known``): the short way's steps
-without the long way's lists, sets, load and answers' lookup (~3 us of ~20
-of a lone batch's work, bench/README.md perf-lone; ~1-2.5 us of ~14-16 a
-message of a batch of 200, perf-batch).
+A batch of sends to conversations in memory on SQLite (the usual batch)
+takes the known way (``_write_known``): the short way's steps without the
+long way's lists, sets, load and answers' lookup (bench/README.md
+perf-lone, perf-batch).
 
 Between batches, when no request waits, the features' work that follows
 the commits (``LaterWork``, rows.py: SQLite's search index) runs one step
@@ -109,7 +108,8 @@ class MessageWriter:
         self._group_ops = GroupOps(db, self._conversations)
         # The features' rows, in the order they are written.
         self._rows: list[TransactionRows] = []
-        self._on_message: list[MessageHook] = []
+        # Each with its feature's ``only_for`` (rows.py; None: every message).
+        self._on_message: list[tuple[Callable[[NewMessage], object] | None, MessageHook]] = []
         self._on_stored: list[Callable[[int], None]] = []
         self._on_change: list[ChangeHook] = []
         self._on_group_op: list[GroupOpHook] = []
@@ -129,7 +129,7 @@ class MessageWriter:
         for feature in rows:
             self._rows.append(feature)
             if feature.per_message and overrides(feature, "message"):
-                self._on_message.append(feature.message)
+                self._on_message.append((feature.only_for, feature.message))
             if overrides(feature, "stored"):
                 self._on_stored.append(feature.stored)
             if overrides(feature, "change"):
@@ -463,9 +463,10 @@ class MessageWriter:
         answers: list[Committed | TidingsError] = []
         for r, conv in zip(cast(list[NewMessage], requests), convs, strict=True):
             outcome = store(r, conv, now)
-            if hooks and type(outcome) is Committed:
-                for hook in hooks:
-                    hook(r, outcome.message, conv.group, now)  # as _store does
+            if hooks and type(outcome) is Committed:  # as _store does
+                for wanted, hook in hooks:
+                    if wanted is None or wanted(r):
+                        hook(r, outcome.message, conv.group, now)
             answers.append(outcome)
         self._last_writes(cursor)
         return answers
@@ -477,8 +478,9 @@ class MessageWriter:
         outcome = self._messages.store(r, conv, now)
         if type(outcome) is Committed:
             group = None if conv is None else conv.group
-            for hook in self._on_message:
-                hook(r, outcome.message, group, now)
+            for wanted, hook in self._on_message:
+                if wanted is None or wanted(r):
+                    hook(r, outcome.message, group, now)
         return outcome
 
     def _last_writes(self, cursor: DBAPICursor) -> None:

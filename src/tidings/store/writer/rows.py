@@ -20,7 +20,10 @@ The writer calls, for each batch:
   was judged against (None for a one-to-one message), unless the feature
   set ``per_message`` False: it has nothing to add for a message (SQLite's
   push job rides in the message's own row, its search text follows the
-  commits), and a call a message at thousands a second is not free;
+  commits), and a call a message at thousands a second is not free; and
+  only for the messages ``only_for`` holds true of, when the feature set it
+  (the request's field it reads: a plain message carries no mentions, no
+  after-send callback and no upload, and its three calls returned at once);
 - ``stored`` with how many messages were stored since the last flush,
   once before each flush that has some (a feature that counts them);
 - ``change`` for every recall or edit it applied (not for a refusal or a
@@ -42,7 +45,7 @@ own, off the path of the message's ack (store/search_index.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +98,10 @@ class TransactionRows:
     # Whether the writer calls ``message`` for each message (see the
     # module): set before ``register``.
     per_message: bool = True
+    # The messages ``message`` is called for: those of which this is true
+    # (asked by the writer, so a C ``attrgetter`` of the field the feature
+    # reads costs less than the call it saves); None: every message.
+    only_for: Callable[[NewMessage], object] | None = None
 
     def message(self, r: NewMessage, entry: StoredMessage, group: GroupState | None,
                 now: int) -> None:
