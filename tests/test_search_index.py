@@ -371,9 +371,12 @@ async def test_migration_0024_builds_what_waits_both_ways(tmp_path: Path) -> Non
             await conn.execute(text("INSERT INTO conversations (id, sdkappid, kind, a, b,"
                                     " created_at) VALUES (1, 1, 'c2c', 'ann', 'bob', 1)"))
             await conn.execute(text(message), {"seq": 1, "elements": elements("Made Before")})
+            # Its id apart from its message's rowid (1), as ids were before
+            # 0030: the pending message's rowid (2), which today's step
+            # would give as its text's id.
             await conn.execute(text(
-                "INSERT INTO message_texts (conversation_id, seq, sdkappid, sender,"
-                " created_at, body) VALUES (1, 1, 1, 'ann', 1, 'made before')"))
+                "INSERT INTO message_texts (id, conversation_id, seq, sdkappid, sender,"
+                " created_at, body) VALUES (2, 1, 1, 1, 'ann', 1, 'made before')"))
         async with engine.begin() as conn:
             # Not to 0030's, whose way down indexes every row (its rebuild).
             await conn.run_sync(upgrade, "0029")
@@ -384,8 +387,8 @@ async def test_migration_0024_builds_what_waits_both_ways(tmp_path: Path) -> Non
         async with engine.begin() as conn:
             await conn.run_sync(downgrade, "0023")
             rows = (await conn.execute(text(
-                "SELECT seq, body FROM message_texts ORDER BY seq"))).all()
-            assert [tuple(r) for r in rows] == [(1, "made before"), (2, "made after")]
+                "SELECT seq, body, id FROM message_texts ORDER BY seq"))).all()
+            assert [tuple(r) for r in rows] == [(1, "made before", 2), (2, "made after", 3)]
             # Both above 0021's watermark (this test's first row too): its
             # step indexes them.
             assert (await conn.execute(text(
