@@ -27,7 +27,9 @@ the commit (unsynced). Two sides step by step on copies of the file, the
 order flipped each step: ``two-pass`` the server's (the index's rows read
 back from ``message_texts``: ``index_step``), ``one-pass`` the bodies in
 hand (tried by perf-fts5: the same within noise, FTS5's tokenizing and
-the flush of its pending terms are the part; bench/README.md).
+the flush of its pending terms are the part; bench/README.md), ``narrow``
+two passes with a text row of its id and body only (the rest is its
+message's, by rowid: a schema the server does not have, sized here).
 (Before perf-fts5 this mode compared ``message_texts`` before migration
 0030 and an insert trigger: see perf-texts2's section.)
 
@@ -159,33 +161,50 @@ def _fill(path: str, messages: int) -> None:
 class _Side:
     """One side's connection to its copy of the file, and its time by part."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, way: str) -> None:
         self.conn = sqlite3.connect(path, isolation_level=None)
         self.conn.execute("PRAGMA synchronous=OFF")
+        self.way = way
+        if way == "narrow":
+            # A text row of its id and body only (the rest is its message's,
+            # by rowid): the triggers and FTS5 read no other column.
+            self.conn.execute("PRAGMA legacy_alter_table=ON")  # the triggers stay put
+            self.conn.execute("DROP TABLE message_texts")
+            self.conn.execute("CREATE TABLE message_texts (id INTEGER PRIMARY KEY,"
+                              " body TEXT NOT NULL)")
         self.cursor = self.conn.cursor()
         self.parts = dict.fromkeys(PARTS, 0.0)
         self.done = 0
 
-    def step(self, one_pass: bool) -> bool:
+    def step(self) -> bool:
         """One step of ``ROWS`` messages, the parts timed; False: none left."""
         cursor, clock = self.cursor, time.thread_time
         marks = [clock()]
         cursor.execute("BEGIN IMMEDIATE")
         cursor.execute(search_index._POINTERS_SQL)
         built_to, _ = cursor.fetchone()
-        cursor.execute(search_index._PENDING_SQL, (built_to, ROWS))
+        narrow = self.way == "narrow"
+        cursor.execute(_NARROW_PENDING_SQL if narrow else search_index._PENDING_SQL,
+                       (built_to, ROWS))
         rows = cursor.fetchall()
         if not rows:
             cursor.execute("COMMIT")
             return False
         marks.append(clock())
-        texts = [(r[1], r[2], r[3], r[4], r[5], body, r[0]) for r in rows
-                 if r[7] == 0 and r[8] != 2 and (body := searchable_text(r[6]))]
+        if narrow:
+            texts = [(r[0], body) for r in rows
+                     if r[2] == 0 and r[3] != 2 and (body := searchable_text(r[1]))]
+        else:
+            texts = [(r[1], r[2], r[3], r[4], r[5], body, r[0]) for r in rows
+                     if r[7] == 0 and r[8] != 2 and (body := searchable_text(r[6]))]
         marks.append(clock())
-        cursor.executemany(search_index.TEXT_INSERT_ID_SQL, texts)
+        if narrow:
+            cursor.executemany("INSERT INTO message_texts (id, body) VALUES (?, ?)", texts)
+        else:
+            cursor.executemany(search_index.TEXT_INSERT_ID_SQL, texts)
         marks.append(clock())
         top = rows[-1][0]
-        if one_pass:  # tried by perf-fts5, not kept: the bodies in hand
+        if self.way == "one-pass":  # tried by perf-fts5, not kept: the bodies in hand
             cursor.executemany("INSERT INTO message_texts_fts (rowid, body) VALUES (?, ?)",
                                [(t[6], t[5]) for t in texts])
         else:  # the server's index_step: the rows read back
@@ -216,6 +235,9 @@ class _Side:
 
 
 PARTS = ("read", "text", "insert", "index", "pointers", "commit")
+WAYS = ("two-pass", "one-pass", "narrow")
+_NARROW_PENDING_SQL = ("SELECT rowid, elements, kind, state FROM messages WHERE rowid > ?"
+                       " ORDER BY rowid LIMIT ?")
 
 
 def build(messages: int, rounds: int) -> None:
@@ -227,13 +249,13 @@ def build(messages: int, rounds: int) -> None:
         _fill(base, messages)
         for _ in range(rounds):
             sides = {}
-            for side in ("two-pass", "one-pass"):
+            for side in WAYS:
                 shutil.copy(base, os.path.join(tmp, f"{side}.db"))
-                sides[side] = _Side(os.path.join(tmp, f"{side}.db"))
+                sides[side] = _Side(os.path.join(tmp, f"{side}.db"), side)
             flip = False
             while True:
-                order = ("two-pass", "one-pass")[::-1] if flip else ("two-pass", "one-pass")
-                if not all([sides[side].step(side == "one-pass") for side in order]):
+                order = WAYS[::-1] if flip else WAYS
+                if not all([sides[side].step() for side in order]):
                     break
                 flip = not flip
             for side, state in sides.items():
