@@ -70,7 +70,7 @@ from tidings.store import search_index
 from tidings.store.engine import migrate, open_database
 from tidings.store.search_index import merge_due, merge_step
 
-ROWS = 64  # a step's rows (search_index.BATCH)
+ROWS = 64  # a step's rows (search_index.SMALL_BATCH: at 500 msg/s)
 def _quantiles(values: list[float]) -> str:
     if not values:
         return "-"
