@@ -9,10 +9,10 @@ text rows of the ``messages`` rows committed past one pointer (migration
 another into the index (migration 0021: ``indexed_to``, an id of
 ``message_texts``), both in one transaction not synced to disk of its
 own, which moves the pointers with the rows. It runs when the writer is
-idle, once ``BATCH`` messages wait, or ``SMALL_BATCH`` once the oldest
-has waited ``PAUSE`` (steps grow with the rate), or ``DELAY`` seconds after
-the first, and between batches when ``CHUNK`` wait (a writer at saturation is never
-idle). Search matches the messages past ``built_to`` in Python and the text
+idle, once ``BATCH`` messages wait, or ``SMALL_BATCH`` once the oldest has
+waited ``PAUSE`` (steps grow with the rate), or ``DELAY`` seconds after
+the first, and between batches when ``CHUNK`` wait (a writer at
+saturation is never idle). Search matches the messages past ``built_to`` in Python and the text
 rows above ``indexed_to`` with LIKE besides the index (store/search.py), so
 every committed message is found from its commit on. A crash may lose the
 step (never a message): at start the pointers say what is left, and the
