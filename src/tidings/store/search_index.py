@@ -12,9 +12,10 @@ own, which moves the pointers with the rows. It runs when the writer is
 idle, once ``BATCH`` messages wait, or ``SMALL_BATCH`` once the oldest has
 waited ``PAUSE`` (steps grow with the rate), or ``DELAY`` seconds after
 the first, and between batches when ``CHUNK`` wait (a writer at
-saturation is never idle). Search matches the messages past ``built_to`` in Python and the text
-rows above ``indexed_to`` with LIKE besides the index (store/search.py), so
-every committed message is found from its commit on. A crash may lose the
+saturation is never idle). Search matches the messages past ``built_to``
+in Python and the text rows above ``indexed_to`` with LIKE besides the
+index (store/search.py), so every committed message is found from its
+commit on. A crash may lose the
 step (never a message): at start the pointers say what is left, and the
 writer's first idle moment (or batch) does it, ``CHUNK`` rows a step.
 
