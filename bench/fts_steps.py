@@ -17,25 +17,41 @@ the end (more of either: more for a query to read).
 
     python bench/fts_steps.py [steps]
 
-``build [messages] [rounds]``: the other half of a step, ``build_step``
-(the text rows of the messages past ``built_to``), split into its parts
-as thread CPU per message, on a migrated file in tmpfs filled with
+``build [messages] [rounds]``: a step's build and index (the text rows
+of the messages past ``built_to``, then FTS5's rows) split into parts as
+thread CPU per message, on a migrated file in tmpfs filled with
 one-to-one messages of 2,000 conversations, 64 a step: the read of the
-rows (with BEGIN and the pointer), their text (``searchable_text``), the
-ids, the ``message_texts`` insert, the pointer's update and the commit
-(unsynced). ``old`` is the same file with ``message_texts`` as it was
-before migration 0030 (``uq_message_texts_message``, ids from
-``next_ids``), ``new`` the server's (ids the messages' rowids), and
-``trigger`` the new one with an insert trigger indexing a row at or below
-the watermark (what ``build_step`` does in Python instead: the trigger's
-WHEN, a subquery a row, cost 0.8 us a message; bench/README.md,
-perf-texts2).
+rows (with BEGIN and the pointers), their text (``searchable_text``), the
+``message_texts`` insert, the index's insert, the pointers' updates and
+the commit (unsynced). Two sides step by step on copies of the file, the
+order flipped each step: ``two-pass`` the server's (the index's rows read
+back from ``message_texts``: ``index_step``), ``one-pass`` the bodies in
+hand (tried by perf-fts5: the same within noise, FTS5's tokenizing and
+the flush of its pending terms are the part; bench/README.md), ``narrow``
+two passes with a text row of its id and body only (the rest is its
+message's, by rowid: a schema the server does not have, sized here).
+(Before perf-fts5 this mode compared ``message_texts`` before migration
+0030 and an insert trigger: see perf-texts2's section.)
 
     python bench/fts_steps.py build 12800 3
+
+``later [messages] [rounds] --src NAME=PATH ...``: the whole later work as
+the writer runs it (``FtsIndex``'s steps and merges, each a transaction,
+thread CPU per message with BEGIN and COMMIT), for each tree in turn (a
+process each, ``PYTHONPATH`` at its ``src/``, the order flipped every
+round), on copies of one migrated file in tmpfs: ``--rows`` one-to-one
+messages at a time are committed (not timed), then the later work runs
+while it says it is due (64: a step at 16 senders; 256: one at
+saturation). Each prints its transactions per 1,000 messages and the
+index's answers (matches of a few words, FTS5's integrity check), which
+must be the same on every side.
+
+    python bench/fts_steps.py later 12800 3 --src old=/tmp/x-old/src --src new=src
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -43,27 +59,18 @@ import random
 import shutil
 import sqlite3
 import string
+import subprocess
 import sys
 import tempfile
 import time
+from types import SimpleNamespace
 
 from tidings.domain.search import searchable_text
 from tidings.store import search_index
 from tidings.store.engine import migrate, open_database
 from tidings.store.search_index import merge_due, merge_step
 
-ROWS = 64  # a step's rows (search_index.BATCH)
-# ``message_texts`` before migration 0030 (the foreign key is not checked
-# here: the file has no conversations rows), and the old step's ids.
-_OLD_TABLE = ("CREATE TABLE message_texts (id INTEGER NOT NULL, conversation_id INTEGER NOT NULL,"
-              " seq BIGINT NOT NULL, sdkappid BIGINT NOT NULL, sender VARCHAR(32) NOT NULL,"
-              " created_at BIGINT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (id),"
-              " CONSTRAINT uq_message_texts_message UNIQUE (conversation_id, seq),"
-              " FOREIGN KEY(conversation_id) REFERENCES conversations (id) ON DELETE CASCADE)")
-_OLD_NEXT_ID_SQL = ("SELECT max(coalesce((SELECT max(id) FROM message_texts), 0),"
-                    " (SELECT indexed_to FROM message_texts_fts_indexed)) + 1")
-
-
+ROWS = 64  # a step's rows (search_index.SMALL_BATCH: at 500 msg/s)
 def _quantiles(values: list[float]) -> str:
     if not values:
         return "-"
@@ -151,74 +158,193 @@ def _fill(path: str, messages: int) -> None:
     conn.close()
 
 
-def build_parts(path: str, variant: str) -> dict[str, object]:
-    """``build_step``'s statements one by one (as search_index.build_step
-    runs them), thread CPU per message."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA synchronous=OFF")
-    old = variant == "old"
-    if old:
-        conn.execute("PRAGMA legacy_alter_table=ON")  # the triggers stay on the new table
-        conn.execute("ALTER TABLE message_texts RENAME TO message_texts_new")
-        conn.execute(_OLD_TABLE)
-    if variant == "trigger":
-        conn.execute("CREATE TRIGGER message_texts_ai AFTER INSERT ON message_texts"
-                     " WHEN new.id <= (SELECT indexed_to FROM message_texts_fts_indexed)"
-                     " BEGIN INSERT INTO message_texts_fts (rowid, body)"
-                     " VALUES (new.id, new.body); END")
-    pointers = search_index.BUILT_SQL if old else search_index._POINTERS_SQL
-    cursor = conn.cursor()
-    parts = dict.fromkeys(("read", "text", "ids", "insert", "pointer", "commit"), 0.0)
-    clock = time.thread_time
-    done = 0
-    while True:
+class _Side:
+    """One side's connection to its copy of the file, and its time by part."""
+
+    def __init__(self, path: str, way: str) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA synchronous=OFF")
+        self.way = way
+        if way == "narrow":
+            # A text row of its id and body only (the rest is its message's,
+            # by rowid): the triggers and FTS5 read no other column.
+            self.conn.execute("PRAGMA legacy_alter_table=ON")  # the triggers stay put
+            self.conn.execute("DROP TABLE message_texts")
+            self.conn.execute("CREATE TABLE message_texts (id INTEGER PRIMARY KEY,"
+                              " body TEXT NOT NULL)")
+        self.cursor = self.conn.cursor()
+        self.parts = dict.fromkeys(PARTS, 0.0)
+        self.done = 0
+
+    def step(self) -> bool:
+        """One step of ``ROWS`` messages, the parts timed; False: none left."""
+        cursor, clock = self.cursor, time.thread_time
         marks = [clock()]
-        conn.execute("BEGIN IMMEDIATE")
-        cursor.execute(pointers)
-        built_to = cursor.fetchone()[0]
-        cursor.execute(search_index._PENDING_SQL, (built_to, ROWS))
+        cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute(search_index._POINTERS_SQL)
+        built_to, _ = cursor.fetchone()
+        narrow = self.way == "narrow"
+        cursor.execute(_NARROW_PENDING_SQL if narrow else search_index._PENDING_SQL,
+                       (built_to, ROWS))
         rows = cursor.fetchall()
         if not rows:
-            conn.execute("COMMIT")
-            break
+            cursor.execute("COMMIT")
+            return False
         marks.append(clock())
-        texts = [(r[1], r[2], r[3], r[4], r[5], body, r[0]) for r in rows
-                 if r[7] == 0 and r[8] != 2 and (body := searchable_text(r[6]))]
+        if narrow:
+            texts = [(r[0], body) for r in rows
+                     if r[2] == 0 and r[3] != 2 and (body := searchable_text(r[1]))]
+        else:
+            texts = [(r[1], r[2], r[3], r[4], r[5], body, r[0]) for r in rows
+                     if r[7] == 0 and r[8] != 2 and (body := searchable_text(r[6]))]
         marks.append(clock())
-        if old:  # new: the id is the message's rowid, read with the row
-            cursor.execute(_OLD_NEXT_ID_SQL)
-            first = cursor.fetchone()[0]
-            texts = [(*t[:6], first + i) for i, t in enumerate(texts)]
+        if narrow:
+            cursor.executemany("INSERT INTO message_texts (id, body) VALUES (?, ?)", texts)
+        else:
+            cursor.executemany(search_index.TEXT_INSERT_ID_SQL, texts)
         marks.append(clock())
-        cursor.executemany(search_index.TEXT_INSERT_ID_SQL, texts)
+        top = rows[-1][0]
+        if self.way == "one-pass":  # tried by perf-fts5, not kept: the bodies in hand
+            cursor.executemany("INSERT INTO message_texts_fts (rowid, body) VALUES (?, ?)",
+                               [(t[6], t[5]) for t in texts])
+        else:  # the server's index_step: the rows read back
+            cursor.execute(search_index.WATERMARK_SQL)
+            (indexed_to,) = cursor.fetchone()
+            cursor.execute("SELECT max(id), count(*) FROM (SELECT id FROM message_texts"
+                           " WHERE id > ? ORDER BY id LIMIT ?)", (indexed_to, 256))
+            top, _ = cursor.fetchone()
+            cursor.execute("INSERT INTO message_texts_fts (rowid, body)"
+                           " SELECT id, body FROM message_texts WHERE id > ? AND id <= ?",
+                           (indexed_to, top))
         marks.append(clock())
         cursor.execute("UPDATE message_texts_fts_built SET built_to = ?", (rows[-1][0],))
+        cursor.execute("UPDATE message_texts_fts_indexed SET indexed_to = ?", (top,))
         marks.append(clock())
-        conn.execute("COMMIT")
+        cursor.execute("COMMIT")
         marks.append(clock())
-        for name, start, end in zip(parts, marks[:-1], marks[1:], strict=True):
-            parts[name] += end - start
-        done += len(rows)
-    conn.close()
-    us = {name: round(spent / done * 1e6, 2) for name, spent in parts.items()}
-    return {"variant": variant, "messages": done, "us_per_msg": us,
-            "total_us_per_msg": round(sum(us.values()), 2)}
+        for name, begin, end in zip(PARTS, marks[:-1], marks[1:], strict=True):
+            self.parts[name] += end - begin
+        self.done += len(rows)
+        return True
+
+    def figures(self, side: str) -> dict[str, object]:
+        self.conn.close()
+        us = {name: round(spent / self.done * 1e6, 2) for name, spent in self.parts.items()}
+        return {"side": side, "messages": self.done, "us_per_msg": us,
+                "total_us_per_msg": round(sum(us.values()), 2)}
+
+
+PARTS = ("read", "text", "insert", "index", "pointers", "commit")
+WAYS = ("two-pass", "one-pass", "narrow")
+_NARROW_PENDING_SQL = ("SELECT rowid, elements, kind, state FROM messages WHERE rowid > ?"
+                       " ORDER BY rowid LIMIT ?")
 
 
 def build(messages: int, rounds: int) -> None:
+    """Both sides step by step on copies of one file, the order flipped
+    every step (a loaded machine's minutes fall on both)."""
     with tempfile.TemporaryDirectory(dir="/dev/shm") as tmp:
         base = os.path.join(tmp, "base.db")
         asyncio.run(_migrated(base))
         _fill(base, messages)
         for _ in range(rounds):
-            for variant in ("old", "new", "trigger"):
-                path = os.path.join(tmp, f"{variant}.db")
+            sides = {}
+            for side in WAYS:
+                shutil.copy(base, os.path.join(tmp, f"{side}.db"))
+                sides[side] = _Side(os.path.join(tmp, f"{side}.db"), side)
+            flip = False
+            while True:
+                order = WAYS[::-1] if flip else WAYS
+                if not all([sides[side].step() for side in order]):
+                    break
+                flip = not flip
+            for side, state in sides.items():
+                print(json.dumps(state.figures(side)), flush=True)
+                for suffix in ("", "-wal", "-shm"):
+                    path = os.path.join(tmp, f"{side}.db{suffix}")
+                    if os.path.exists(path):
+                        os.remove(path)
+
+
+def later_child(path: str, messages: int, rows: int) -> dict[str, object]:
+    """In a process whose ``tidings`` is the tree's: the later work after
+    each ``rows`` messages committed (see the module)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA foreign_keys=OFF")  # no conversations rows
+    index = search_index.FtsIndex(batch=rows)
+    way = SimpleNamespace(connection=conn)  # what ``run`` reads of its Connection
+    rnd = random.Random(1)
+    words = ["".join(rnd.choices(string.ascii_lowercase, k=rnd.randint(3, 9)))
+             for _ in range(5000)]
+    spent = merged = 0.0
+    transactions = 0
+    for first in range(0, messages, rows):
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO messages (conversation_id, seq, sdkappid, sender, client_msg_id,"
+            " elements, created_at) VALUES (?, ?, 1, 'u', ?, ?, 1)",
+            [(rnd.randint(1, 2000), i + 1, f"c{i}", json.dumps(
+                [{"type": "text", "text": " ".join(rnd.choices(words, k=rnd.randint(3, 12)))}]))
+             for i in range(first, min(first + rows, messages))])
+        conn.execute("COMMIT")
+        index.written(rows)
+        while index.wait() == 0:
+            merges = index.merges
+            start = time.thread_time()
+            conn.execute("BEGIN IMMEDIATE")
+            index.run(way)  # type: ignore[arg-type]
+            conn.execute("COMMIT")
+            took = time.thread_time() - start
+            spent += took
+            # A merge that found work: counted apart (the same on every side).
+            merged += took if index.merges > merges else 0.0
+            transactions += 1
+    answers = {word: conn.execute("SELECT count(*) FROM message_texts_fts WHERE"
+                                  " message_texts_fts MATCH ?", (word,)).fetchone()[0]
+               for word in words[:5]}
+    conn.execute("INSERT INTO message_texts_fts (message_texts_fts, rank)"
+                 " VALUES ('integrity-check', 1)")
+    (texts,) = conn.execute("SELECT count(*) FROM message_texts").fetchone()
+    conn.close()
+    return {"us_per_msg": round(spent / messages * 1e6, 2),
+            "merges_us_per_msg": round(merged / messages * 1e6, 2),
+            "later_per_1000": round(1000 * transactions / messages, 1),
+            "merges": index.merges, "texts": texts, "answers": answers}
+
+
+def later(messages: int, rounds: int, rows: int, sources: list[str]) -> None:
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as tmp:
+        base = os.path.join(tmp, "base.db")
+        asyncio.run(_migrated(base))
+        for round_ in range(rounds):
+            for source in sources if round_ % 2 == 0 else sources[::-1]:
+                name, _, src = source.partition("=")
+                path = os.path.join(tmp, f"{name}.db")
                 shutil.copy(base, path)
-                print(json.dumps(build_parts(path, variant)), flush=True)
-                os.remove(path)
+                env = {**os.environ, "PYTHONPATH": os.path.abspath(src)}
+                out = subprocess.run(
+                    [sys.executable, __file__, "_later", path, str(messages), str(rows)],
+                    env=env, check=True, capture_output=True, text=True).stdout
+                print(json.dumps({"tree": name, "rows": rows, **json.loads(out)}), flush=True)
+                for suffix in ("", "-wal", "-shm"):
+                    if os.path.exists(path + suffix):
+                        os.remove(path + suffix)
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["_later"]:
+        print(json.dumps(later_child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+        return
+    if sys.argv[1:2] == ["later"]:
+        parser = argparse.ArgumentParser()
+        parser.add_argument("messages", type=int, nargs="?", default=12_800)
+        parser.add_argument("rounds", type=int, nargs="?", default=3)
+        parser.add_argument("--rows", type=int, default=64)
+        parser.add_argument("--src", action="append", required=True, help="NAME=PATH")
+        args = parser.parse_args(sys.argv[2:])
+        later(args.messages, args.rounds, args.rows, args.src)
+        return
     if sys.argv[1:2] == ["build"]:
         build(int(sys.argv[2]) if len(sys.argv) > 2 else 64 * 200,
               int(sys.argv[3]) if len(sys.argv) > 3 else 2)

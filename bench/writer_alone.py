@@ -16,6 +16,7 @@ transaction and commit), user and system, and the batch size.
     python bench/writer_alone.py --senders 1 --messages 4000 --unsynced
     python bench/writer_alone.py --senders 1 --messages 3000 --unsynced --search off
     python bench/writer_alone.py --senders 1 --messages 10000 --checkpoint-pages 1000
+    python bench/writer_alone.py --senders 16 --messages 12000 --unsynced --split
 
 ``--fresh``: each message is the first between its sender and a new peer
 (the commit makes the conversation and its two members). ``--unsynced``:
@@ -25,7 +26,8 @@ are the statements' and the commit's CPU without the ``fdatasync``'s
 shared machine, more than a few statements' cost). ``--search off``: no
 ``TextRows``, so on SQLite no search step follows the commits (its share of
 a lone message: the same run with and without it). ``later_per_1000``:
-the search index's transactions after the commits (steps and merges).
+the search index's transactions after the commits (steps and merges);
+``--split``: their work by the search step's functions.
 
 For old against new, run it with ``PYTHONPATH`` at an extracted ``src/``.
 Prints one JSON line.
@@ -75,6 +77,30 @@ def thread_times() -> dict[str, tuple[float, float]]:
     return out
 
 
+def split_later() -> dict[str, float]:
+    """The search step's functions timed (thread CPU, s), by name, in the
+    dict returned: ``FtsIndex.run`` calls them by their module's names (an
+    old tree's missing ones are left out)."""
+    from tidings.store import search_index
+
+    spent: dict[str, float] = {}
+    for name in ("build_step", "index_step", "merge_step", "merge_due"):
+        inner = getattr(search_index, name, None)
+        if inner is None:
+            continue
+        spent[name] = 0.0
+
+        def timed(*args: Any, _inner: Any = inner, _name: str = name) -> Any:
+            start = time.thread_time()
+            try:
+                return _inner(*args)
+            finally:
+                spent[_name] += time.thread_time() - start
+
+        setattr(search_index, name, timed)
+    return spent
+
+
 def count_later(work: LaterWork | None) -> dict[str, float]:
     """Counts ``work``'s runs and times them (thread CPU), in the dict returned."""
     counted = {"n": 0.0, "cpu": 0.0}
@@ -105,6 +131,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     search = [TextRows(db)] if args.search == "on" else []
     writer.register(*search, MediaRefRows(db), MentionRows(db), OutboxRows(db))
     attach_push(writer, PushJobRows(db, lambda app: True))
+    split = split_later() if args.split else {}
     later = count_later(search[0].later if search else None)
     writer.start()
     body = orjson.dumps([{"type": "text", "text": "see you at the station at noon"}]).decode()
@@ -121,29 +148,32 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     await asyncio.gather(*(sender(i, 20, "warm") for i in range(args.senders)))
     batches0 = writer.batches
     later.update(n=0, cpu=0.0)
+    split.update(dict.fromkeys(split, 0.0))
     psutil.cpu_percent(interval=None)
     before, wall0 = thread_times(), time.perf_counter()
     await asyncio.gather(*(sender(i, per_sender, "m") for i in range(args.senders)))
     wall = time.perf_counter() - wall0
     after = thread_times()
-    later = dict(later)  # not the steps at stop
+    later, split = dict(later), dict(split)  # not the steps at stop
     machine_pct = psutil.cpu_percent(interval=None) * (psutil.cpu_count() or 1)
     batches = writer.batches - batches0
     await writer.stop()
     await db.dispose()
     n = per_sender * args.senders
-    split = {f"{key}_{kind}": round(1e6 * (after[key][i] - before[key][i]) / n, 1)
-             for key in ("loop", "threads") for i, kind in enumerate(("user", "system"))}
+    by_thread = {f"{key}_{kind}": round(1e6 * (after[key][i] - before[key][i]) / n, 1)
+                 for key in ("loop", "threads") for i, kind in enumerate(("user", "system"))}
     return {"senders": args.senders, "messages": n, "acked_per_s": round(n / wall),
-            "us_per_msg": round(sum(split.values()), 1), "by_thread": split,
+            "us_per_msg": round(sum(by_thread.values()), 1), "by_thread": by_thread,
             "batch_mean": round(n / max(batches, 1), 2),
             # The search index's transactions after the commits (steps and
             # merges) per 1,000 messages, and their work's thread CPU (not
             # their commits') per message.
             "later_per_1000": round(1000 * later["n"] / n, 1),
             "later_work_us_per_msg": round(1e6 * later["cpu"] / n, 1),
+            **({"later_split_us_per_msg": {name: round(1e6 * spent / n, 2)
+                                           for name, spent in split.items()}} if split else {}),
             # The machine's CPU (of 100 per core) besides this process's.
-            "other_cpu_pct": round(machine_pct - sum(split.values()) * n / wall / 1e4, 1)}
+            "other_cpu_pct": round(machine_pct - sum(by_thread.values()) * n / wall / 1e4, 1)}
 
 
 def main() -> None:
@@ -157,6 +187,8 @@ def main() -> None:
                         help="SQLite's commits without fdatasync (the CPU of the statements)")
     parser.add_argument("--search", choices=("on", "off"), default="on",
                         help="off: no search rows (on SQLite: no search step after the commits)")
+    parser.add_argument("--split", action="store_true",
+                        help="the search step's functions timed (later_split_us_per_msg)")
     parser.add_argument("--cpu", type=int, default=0, help="pin this process to this CPU")
     parser.add_argument("--checkpoint-pages", type=int, default=0,
                         help="SQLite: the server's checkpointer thread at this many pages"

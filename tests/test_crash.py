@@ -213,7 +213,7 @@ async def test_acked_messages_survive_kill9_exactly_once(make_server: Any) -> No
 
     # The tightest case: killed the moment the last ack arrived. On SQLite
     # the search rows of everything before are made (the step caught up),
-    # and the last words' wait for the next step (64 messages or 5 s).
+    # and the last words' wait for the next step (64 messages, or 5 s for fewer).
     sqlite = not server.database_url
     if sqlite:
         await built(server)

@@ -6,7 +6,8 @@ not yet leave the rows and the index exactly the messages' (FTS5's own
 integrity check against the content); a recall of the newest indexed row
 does not give its id to a row the index would then never take, nor do the
 newest messages deleted give their rowids to messages never built; a
-writer that is never idle still builds between batches, and a step
+writer that is never idle still builds between batches, a step waits
+for more rows when they come fast (larger steps), and a step
 asked a moment before it is due is still woken for; migrations 0021
 and 0024 keep the index whole both ways. A step adds one segment and
 merges nothing (migration 0029), the merges after it keep the segments
@@ -30,11 +31,16 @@ from tidings.domain.elements import EntryKind
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.domain.records import NewChange, NewMessage
 from tidings.domain.search import fts5_match, parse_query
+from tidings.store import search_index
 from tidings.store.engine import Database, migrate, open_database
 from tidings.store.search import SearchScope, SearchStore, TextRows
 from tidings.store.search_index import (
+    BATCH,
     CHUNK,
+    DELAY,
     MERGE_PAGES,
+    PAUSE,
+    SMALL_BATCH,
     FtsIndex,
     merge_due,
     merge_step,
@@ -294,7 +300,7 @@ class Counting(FtsIndex):
     """Never due when idle; what waits, after each batch."""
 
     def __init__(self) -> None:
-        super().__init__(batch=1_000_000, delay=3600)
+        super().__init__(batch=1_000_000, delay=3600, small=1_000_000)
         self.seen: list[int] = []
 
     def written(self, n: int) -> None:
@@ -321,6 +327,32 @@ async def test_a_writer_never_idle_builds_between_batches(db: Database) -> None:
         await writer.stop()
     assert await texts(db) == 601
     await integrity(db)
+
+
+async def test_steps_grow_with_the_rate(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``SMALL_BATCH`` rows make a step due once the oldest has waited
+    ``PAUSE`` (at 500 msg/s, 64 rows take 128 ms: due as they come, as
+    before); rows coming faster wait for more, ``BATCH`` at once (a step
+    and its merges are dearer small); fewer wait ``DELAY``."""
+    fast, slow = FtsIndex(), FtsIndex()
+    for index in (fast, slow):
+        await db.run_write(index.run, synced=False)  # the first look: nothing waits
+    clock = [100.0]
+    with monkeypatch.context() as patched:  # no await inside: the loop keeps its clock
+        patched.setattr(search_index.time, "monotonic", lambda: clock[0])
+        slow.written(1)
+        slow.written(SMALL_BATCH - 2)
+        assert slow.wait() == DELAY
+        clock[0] += PAUSE
+        slow.written(1)  # the oldest waited PAUSE already
+        assert slow.wait() == 0.0
+        fast.written(SMALL_BATCH)
+        clock[0] += PAUSE / 2
+        assert fast.wait() == pytest.approx(PAUSE / 2)
+        fast.written(BATCH - SMALL_BATCH - 1)
+        assert fast.wait() == pytest.approx(PAUSE / 2)
+        fast.written(1)
+        assert fast.wait() == 0.0
 
 
 async def test_migration_0021_keeps_the_index_whole_both_ways(tmp_path: Path) -> None:
@@ -371,9 +403,12 @@ async def test_migration_0024_builds_what_waits_both_ways(tmp_path: Path) -> Non
             await conn.execute(text("INSERT INTO conversations (id, sdkappid, kind, a, b,"
                                     " created_at) VALUES (1, 1, 'c2c', 'ann', 'bob', 1)"))
             await conn.execute(text(message), {"seq": 1, "elements": elements("Made Before")})
+            # Its id apart from its message's rowid (1), as ids were before
+            # 0030: the pending message's rowid (2), which today's step
+            # would give as its text's id.
             await conn.execute(text(
-                "INSERT INTO message_texts (conversation_id, seq, sdkappid, sender,"
-                " created_at, body) VALUES (1, 1, 1, 'ann', 1, 'made before')"))
+                "INSERT INTO message_texts (id, conversation_id, seq, sdkappid, sender,"
+                " created_at, body) VALUES (2, 1, 1, 1, 'ann', 1, 'made before')"))
         async with engine.begin() as conn:
             # Not to 0030's, whose way down indexes every row (its rebuild).
             await conn.run_sync(upgrade, "0029")
@@ -384,8 +419,8 @@ async def test_migration_0024_builds_what_waits_both_ways(tmp_path: Path) -> Non
         async with engine.begin() as conn:
             await conn.run_sync(downgrade, "0023")
             rows = (await conn.execute(text(
-                "SELECT seq, body FROM message_texts ORDER BY seq"))).all()
-            assert [tuple(r) for r in rows] == [(1, "made before"), (2, "made after")]
+                "SELECT seq, body, id FROM message_texts ORDER BY seq"))).all()
+            assert [tuple(r) for r in rows] == [(1, "made before", 2), (2, "made after", 3)]
             # Both above 0021's watermark (this test's first row too): its
             # step indexes them.
             assert (await conn.execute(text(

@@ -9,11 +9,13 @@ text rows of the ``messages`` rows committed past one pointer (migration
 another into the index (migration 0021: ``indexed_to``, an id of
 ``message_texts``), both in one transaction not synced to disk of its
 own, which moves the pointers with the rows. It runs when the writer is
-idle, once ``BATCH`` messages wait or ``DELAY`` seconds after the first,
-and between batches when ``CHUNK`` wait (a writer at saturation is never
-idle). Search matches the messages past ``built_to`` in Python and the text
-rows above ``indexed_to`` with LIKE besides the index (store/search.py), so
-every committed message is found from its commit on. A crash may lose the
+idle, once ``BATCH`` messages wait, or ``SMALL_BATCH`` once the oldest has
+waited ``PAUSE`` (steps grow with the rate), or ``DELAY`` seconds after
+the first, and between batches when ``CHUNK`` wait (a writer at
+saturation is never idle). Search matches the messages past ``built_to``
+in Python and the text rows above ``indexed_to`` with LIKE besides the
+index (store/search.py), so every committed message is found from its
+commit on. A crash may lose the
 step (never a message): at start the pointers say what is left, and the
 writer's first idle moment (or batch) does it, ``CHUNK`` rows a step.
 
@@ -70,11 +72,25 @@ from tidings.domain.elements import EntryKind, MessageState
 from tidings.domain.search import searchable_text
 from tidings.store.writer.rows import LaterWork
 
-# Rows that make a step due at once, and how long a smaller tail may wait (s).
-BATCH = 64
+# Rows that make a step due at once; ``SMALL_BATCH`` rows make it due once
+# the oldest has waited ``PAUSE`` (s); a smaller tail waits ``DELAY`` (s).
+# Each step is a transaction and a segment of FTS5's (which the merges then
+# read and write again at every level): 256 rows a step instead of 64 cut
+# the later work at 16 senders from ~21 transactions and ~10.5 us a
+# message to ~6.5 and ~7.5 (bench/README.md, perf-fts5). A step of 256
+# holds the writer ~1.5 ms (64: ~0.6), and a message arriving meanwhile
+# waits: so at rates where 64 rows take longer than ``PAUSE`` to come
+# (under ~1,300 msg/s: 500 msg/s's latency) steps stay of 64, and grow
+# with the rate to 256 above ~5,000 msg/s. A search matches the messages
+# still waiting in Python, up to ``BATCH`` of them.
+BATCH = 256
+SMALL_BATCH = 64
+PAUSE = 0.05
 DELAY = 5.0
-# Rows per step (a catch-up at start takes several; requests go between).
-CHUNK = 256
+# Rows per step (a catch-up at start takes several; requests go between),
+# twice ``BATCH``: a due step takes all that wait in one (a step that read
+# a full chunk looks again at once).
+CHUNK = 512
 # Pages a merge writes at most (see the module).
 MERGE_PAGES = 16
 # FTS5's ``usermerge`` (its default; migration 0029 leaves it): the
@@ -106,9 +122,12 @@ class FtsIndex(LaterWork):
     thread and, between batches, by the event loop: the writer runs one at
     a time)."""
 
-    def __init__(self, batch: int = BATCH, delay: float = DELAY) -> None:
+    def __init__(self, batch: int = BATCH, delay: float = DELAY, small: int = SMALL_BATCH,
+                 pause: float = PAUSE) -> None:
         self._batch = batch
         self._delay = delay
+        self._small = small
+        self._pause = pause
         # Messages and text rows written since the last step; None until a
         # first step has looked (at start: what a crash left is not known).
         self._waiting: int | None = None
@@ -129,7 +148,8 @@ class FtsIndex(LaterWork):
             return 0.0
         if not self._waiting:
             return None
-        return self._first + self._delay - time.monotonic()
+        due = self._first + (self._pause if self._waiting >= self._small else self._delay)
+        return due - time.monotonic()
 
     def overdue(self) -> bool:
         # A writer never idle merges between batches too, or the segments

@@ -19,9 +19,12 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import op
 
-from tidings.store.search_index import build_step
+from tidings.domain.elements import EntryKind, MessageState
+from tidings.domain.search import searchable_text
 
 revision = "0024"
 down_revision = "0023"
@@ -53,9 +56,26 @@ def downgrade() -> None:
     # The messages not built yet get their rows (0021's step indexes them).
     cursor = op.get_bind().connection.cursor()
     try:
-        while build_step(cursor, 1000):
-            pass
+        _build_texts(cursor)
     finally:
         cursor.close()
     op.execute("DROP TRIGGER IF EXISTS message_texts_fts_built_ad")
     op.execute("DROP TABLE message_texts_fts_built")
+
+
+def _build_texts(cursor: Any) -> None:
+    """The text rows of the messages past ``built_to`` as 0023's writer made
+    them, with ids after the largest and the watermark (not today's step:
+    its ids are the messages' rowids, which on a file never brought to
+    0030 may be ids of texts already there)."""
+    cursor.execute(f"SELECT {_BUILT}, max(coalesce((SELECT max(id) FROM message_texts), 0),"
+                   " (SELECT indexed_to FROM message_texts_fts_indexed))")
+    built_to, last = cursor.fetchone()
+    cursor.execute("SELECT conversation_id, seq, sdkappid, sender, created_at, elements, kind,"
+                   " state FROM messages WHERE rowid > ? ORDER BY rowid", (built_to,))
+    texts = [(*r[:5], body) for r in cursor.fetchall()
+             if r[6] == EntryKind.MESSAGE and r[7] != MessageState.RECALLED
+             and (body := searchable_text(r[5]))]
+    cursor.executemany("INSERT INTO message_texts (conversation_id, seq, sdkappid, sender,"
+                       " created_at, body, id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       [(*t, last + i) for i, t in enumerate(texts, 1)])
