@@ -61,7 +61,7 @@ def writer_of(db: Database, index: FtsIndex | None = None) -> MessageWriter:
     """A writer with search's rows; ``index`` None: every step waits long
     (a step after a message then comes from the test, or at stop)."""
     writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
-    writer.register(TextRows(db, index or FtsIndex(delay=3600)))
+    writer.register(TextRows(db, index or FtsIndex(delay=3600, small=1_000_000)))
     writer.start()
     return writer
 
@@ -179,7 +179,8 @@ async def test_the_index_catches_up_at_start_after_a_crash(tmp_path: Path) -> No
     index.stall = True
     # More than a step's chunk, committed, then the process dies before any
     # step: its writer task is gone and nothing is flushed at a stop.
-    sends = [writer.submit(send(f"m{i}", f"lost step {i:03d} zebra")) for i in range(300)]
+    sends = [writer.submit(send(f"m{i}", f"lost step {i:03d} zebra"))
+             for i in range(CHUNK + 44)]
     await asyncio.gather(*sends)
     assert writer._task is not None
     writer._task.cancel()
@@ -194,8 +195,8 @@ async def test_the_index_catches_up_at_start_after_a_crash(tmp_path: Path) -> No
         writer = writer_of(db, FtsIndex())
         try:
             await caught_up(db)
-            assert await texts(db) == 301
-            assert await in_index(db, "zebra") == 300
+            assert await texts(db) == CHUNK + 45
+            assert await in_index(db, "zebra") == CHUNK + 44
             assert await in_index(db, "step 123") == 1
             await integrity(db)
             # New rows go above the watermark, and are indexed in turn.

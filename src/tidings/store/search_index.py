@@ -82,7 +82,8 @@ from tidings.store.writer.rows import LaterWork
 # waits: so at rates where 64 rows take longer than ``PAUSE`` to come
 # (under ~1,300 msg/s: 500 msg/s's latency) steps stay of 64, and grow
 # with the rate to 256 above ~5,000 msg/s. A search matches the messages
-# still waiting in Python, up to ``BATCH`` of them.
+# still waiting in Python: up to ``CHUNK`` or so at saturation, any number
+# after a crash until the first steps catch up.
 BATCH = 256
 SMALL_BATCH = 64
 PAUSE = 0.05
@@ -122,12 +123,11 @@ class FtsIndex(LaterWork):
     thread and, between batches, by the event loop: the writer runs one at
     a time)."""
 
-    def __init__(self, batch: int = BATCH, delay: float = DELAY, small: int = SMALL_BATCH,
-                 pause: float = PAUSE) -> None:
+    def __init__(self, batch: int = BATCH, delay: float = DELAY,
+                 small: int = SMALL_BATCH) -> None:
         self._batch = batch
         self._delay = delay
         self._small = small
-        self._pause = pause
         # Messages and text rows written since the last step; None until a
         # first step has looked (at start: what a crash left is not known).
         self._waiting: int | None = None
@@ -148,7 +148,7 @@ class FtsIndex(LaterWork):
             return 0.0
         if not self._waiting:
             return None
-        due = self._first + (self._pause if self._waiting >= self._small else self._delay)
+        due = self._first + (PAUSE if self._waiting >= self._small else self._delay)
         return due - time.monotonic()
 
     def overdue(self) -> bool:
