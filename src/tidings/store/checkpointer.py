@@ -217,11 +217,6 @@ class Checkpointer:
             restart = idle and logged >= self.pages and copied < logged
             if logged - copied < self.pages and not restart:
                 continue
-            if logged >= FALLBACK * self.pages and not idle:
-                # The commit that woke us also has the writer copy the log
-                # after it (``_in_writer``): a copy of ours now would make
-                # it wait for ours, then copy the rest.
-                continue
             try:
                 if conn is None:
                     conn = _connect(self.path)
