@@ -117,9 +117,50 @@ def _probe_figures(path: Path) -> dict[str, Any]:
     return out
 
 
+def _chat_load(src: str, probe: Path, args: argparse.Namespace, *more: str) -> dict[str, Any]:
+    """``chat_load.py --mode latency --tail`` with ``src`` as the server's code."""
+    env = {**os.environ}
+    env.pop("PYTHONPATH", None)
+    if src:
+        env["PYTHONPATH"] = src
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "chat_load.py"), "--mode", "latency", "--rate",
+         str(args.rate), "--duration", str(args.duration), "--warmup", str(args.warmup),
+         "--tail", str(probe), *more], env=env, capture_output=True, text=True)
+    if done.returncode not in (0, 1) or not done.stdout.strip():
+        sys.exit(f"chat_load failed: {done.stderr[-2000:]}")
+    load: dict[str, Any] = orjson.loads(done.stdout.strip().splitlines()[-1])
+    if args.save:
+        with open(args.save, "ab") as out:
+            out.write(orjson.dumps({"side": src, **load}) + b"\n")
+    return load
+
+
+def _plain(side: str, src: str, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """No backlog (``--plain``): the checkpoints' counts at 500 msg/s, as
+    perf-fts4 read them: the writer's fallbacks (``ckpt_writer``), the
+    thread's checkpoints, the commits' own p99 and those over 20 ms."""
+    probe = tmp / "probe.jsonl"
+    load = _chat_load(src, probe, args)
+    tail = load.get("tail", {})
+    spans = tail.get("intervals", {})
+    figures = _probe_figures(probe)
+    return {"side": side, "ok": load["ok"], "latency_ms": load["latency_ms"],
+            "commit_own_p99_ms": tail.get("commit_own_ms", {}).get("p99_ms"),
+            "commits_over_20ms": figures["commits_over_20ms"],
+            **{kind: {k: spans.get(kind, {}).get(k) for k in ("n", "p50_ms", "p99_ms")}
+               for kind in ("ckpt_writer", "ckpt_thread")},
+            "slowest_1pct_share": {k: v[0] for k, v in tail.get("causes_pct", {}).items()
+                                   if "checkpoint" in k or "slow commit" in k},
+            "server_us_per_msg": load["server_us_per_msg"],
+            "other_cpu_pct": load["other_cpu_pct"]}
+
+
 def one_run(side: str, src: str, template: Path, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="perf-p99-") as tmp:
         data = Path(tmp) / "data"
+        if args.plain:
+            return _plain(side, src, Path(tmp), args)
         shutil.copytree(template, data)
         # The backlog comes due at once, inside the measured window (the
         # server's start, the logins and the warm-up take ~4 s).
@@ -129,22 +170,8 @@ def one_run(side: str, src: str, template: Path, args: argparse.Namespace) -> di
                          (int(time.time() * 1000 + args.due_in * 1000),))
         conn.close()
         probe = Path(tmp) / "probe.jsonl"
-        env = {**os.environ}
-        env.pop("PYTHONPATH", None)
-        if src:
-            env["PYTHONPATH"] = src
-        done = subprocess.run(
-            [sys.executable, str(BENCH / "chat_load.py"), "--mode", "latency", "--rate",
-             str(args.rate), "--duration", str(args.duration), "--warmup", str(args.warmup),
-             "--tail", str(probe), "--set", f"data_dir={data}",
-             "--set", "push_max_attempts=1"],
-            env=env, capture_output=True, text=True)
-        if done.returncode not in (0, 1) or not done.stdout.strip():
-            sys.exit(f"chat_load failed: {done.stderr[-2000:]}")
-        load = orjson.loads(done.stdout.strip().splitlines()[-1])
-        if args.save:
-            with open(args.save, "ab") as out:
-                out.write(orjson.dumps({"side": side, **load}) + b"\n")
+        load = _chat_load(src, probe, args, "--set", f"data_dir={data}",
+                          "--set", "push_max_attempts=1")
         tail = load.get("tail", {})
         own = tail.get("commit_own_ms", {})
         return {"side": side, "ok": load["ok"], "latency_ms": load["latency_ms"],
@@ -174,6 +201,8 @@ def main() -> None:
     parser.add_argument("--per-user", type=int, default=20)
     parser.add_argument("--template", default="/tmp/perf-p99-template",
                         help="the backlog's data folder (made when missing)")
+    parser.add_argument("--plain", action="store_true",
+                        help="no backlog: the checkpoints' counts at --rate (perf-fts4's)")
     parser.add_argument("--save", default="", help="append chat_load's whole JSON lines here")
     parser.add_argument("--src", metavar="NAME=PATH", action="append", default=[],
                         help="another extracted src/ to alternate (a variant); repeatable")
@@ -181,7 +210,7 @@ def main() -> None:
                         help="which sides, in the first round's order")
     args = parser.parse_args()
     template = Path(args.template)
-    if not (template / "tidings.db").exists():
+    if not args.plain and not (template / "tidings.db").exists():
         template.mkdir(parents=True, exist_ok=True)
         asyncio.run(_make(template, args.users, args.per_user))
         print(json.dumps({"template": str(template), "backlog": _backlog(
