@@ -269,7 +269,8 @@ async def test_a_steps_statements_per_job_are_one_for_all_on_postgresql(
     """On PostgreSQL a step's statements per job (the message, the
     receivers) and per send (the check, the device) are one statement for
     all (``Prepared.rows_each``: a round trip each was a burst's pace); on
-    SQLite one each, as before."""
+    SQLite the receivers of the messages past the pointer one statement
+    for all (by their rowids), the rest one each."""
     store = PushStore(db)
     await store.register(APP, "bob", "bob-phone", Channel.WEBPUSH, '{"endpoint": "b"}', False)
     for n in range(4):
@@ -286,8 +287,8 @@ async def test_a_steps_statements_per_job_are_one_for_all_on_postgresql(
     ctx = await store.step_receivers(jobs)
     assert ctx.receivers == [["bob"]] * 4
     pg = db.dialect == "postgresql"
-    # The app's settings, and on SQLite the receivers per job.
-    assert len(singles) == (1 if pg else 1 + 4)
+    # The app's settings, and on SQLite the receivers of the four messages.
+    assert len(singles) == (1 if pg else 1 + 1)
 
 
 async def test_a_home_apps_sends_carry_their_messages_app_in_the_steps_read(
@@ -373,3 +374,42 @@ async def test_steps_grow_while_they_come_back_full_and_shrink_once_caught_up(
     assert limits == [2, 4, 8, 8]
     assert worker._step == 2
     assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == list(range(1, 16))
+
+
+async def test_a_steps_messages_receivers_by_their_rowids_are_as_one_job_at_a_time(
+        db: Database, writer: MessageWriter) -> None:
+    """On SQLite a step's messages past the pointer have their receivers
+    read by one statement over their rowids (push_reads.step_receivers):
+    the same receivers as the statement per job, for a receiver who read
+    it, one who muted it, a recalled message, a message with no push
+    between them, a job left past the step, and a row job beside them; on
+    PostgreSQL (rows only) the statement per job."""
+    made = [await send(writer, "bob", "b1"), await send(writer, "carol", "c1")]
+    await sql(db, "INSERT INTO conversation_settings (conversation_id, user_id, sdkappid,"
+              " muted, updated_at) VALUES (?, 'carol', ?, 1, 0)",
+              made[1].message.conversation_id, APP)
+    quiet = await writer.submit(NewMessage(made[0].message.key, "alice", "q1", BODY, "",
+                                           push=None))
+    assert isinstance(quiet, Committed)
+    made += [await send(writer, "dave", "d1"), await send(writer, "bob", "b2"),
+             await send(writer, "erin", "e1")]
+    await sql(db, "UPDATE conversation_members SET read_seq = ? WHERE conversation_id = ?"
+              " AND user_id = 'dave'", made[2].message.seq, made[2].message.conversation_id)
+    await sql(db, "UPDATE messages SET state = 2 WHERE conversation_id = ? AND seq = ?",
+              made[3].message.conversation_id, made[3].message.seq)
+    # A row job (a message whose deciding once failed, on SQLite), due first.
+    await sql(db, "INSERT INTO push_jobs (sdkappid, conversation_id, seq, options, due_at)"
+              " VALUES (?, ?, ?, '', 0)", APP, made[0].message.conversation_id,
+              made[0].message.seq)
+    due = await PushStore(db).due_jobs(now_ms(), 200)
+    assert due.first is not None
+    assert due.first.receivers == [["bob"], ["bob"], [], [], [], ["erin"]]
+    by_job = await db.read(lambda conn: push_reads.step_receivers(
+        conn, [dataclasses.replace(job, rowid=0) for job in due.jobs]))
+    assert due.first.receivers == by_job.receivers
+    if db.dialect == "sqlite":
+        assert [job.rowid > 0 for job in due.jobs] == [False] + [True] * 5
+        # The first three alone: bob's second message and erin's, past them,
+        # are not theirs.
+        first = await db.read(lambda conn: push_reads.step_receivers(conn, due.jobs[:3]))
+        assert first.receivers == [["bob"], ["bob"], []]
