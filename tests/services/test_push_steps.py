@@ -376,14 +376,16 @@ async def test_steps_grow_while_they_come_back_full_and_shrink_once_caught_up(
     assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == list(range(1, 16))
 
 
-async def test_a_steps_messages_receivers_by_their_rowids_are_as_one_job_at_a_time(
+async def test_a_steps_messages_read_by_their_rowids_are_as_one_job_at_a_time(
         db: Database, writer: MessageWriter) -> None:
     """On SQLite a step's messages past the pointer have their receivers
-    read by one statement over their rowids (push_reads.step_receivers):
-    the same receivers as the statement per job, for a receiver who read
-    it, one who muted it, a recalled message, a message with no push
-    between them, a job left past the step, and a row job beside them; on
-    PostgreSQL (rows only) the statement per job."""
+    read by one statement over their rowids (push_reads.step_receivers)
+    and their contexts by their rowids (contexts_of): the same as the
+    statement per job, for a receiver who read it, one who muted it, a
+    recalled message, a message with no push between them, a job left
+    past the step, and a row job beside them; a rowid now another
+    message's gives no context. On PostgreSQL (rows only) the statement
+    per job."""
     made = [await send(writer, "bob", "b1"), await send(writer, "carol", "c1")]
     await sql(db, "INSERT INTO conversation_settings (conversation_id, user_id, sdkappid,"
               " muted, updated_at) VALUES (?, 'carol', ?, 1, 0)",
@@ -407,9 +409,18 @@ async def test_a_steps_messages_receivers_by_their_rowids_are_as_one_job_at_a_ti
     by_job = await db.read(lambda conn: push_reads.step_receivers(
         conn, [dataclasses.replace(job, rowid=0) for job in due.jobs]))
     assert due.first.receivers == by_job.receivers
+    contexts = await db.read(lambda conn: push_reads.contexts_of(conn, due.jobs))
+    assert contexts == await db.read(lambda conn: push_reads.contexts_of(
+        conn, [dataclasses.replace(job, rowid=0) for job in due.jobs]))
+    assert [contexts[m.message.conversation_id, m.message.seq].b for m in made] == [
+        "bob", "carol", "dave", "bob", "erin"]
     if db.dialect == "sqlite":
         assert [job.rowid > 0 for job in due.jobs] == [False] + [True] * 5
         # The first three alone: bob's second message and erin's, past them,
         # are not theirs.
         first = await db.read(lambda conn: push_reads.step_receivers(conn, due.jobs[:3]))
         assert first.receivers == [["bob"], ["bob"], []]
+        # Erin's job as if its message had been deleted and its rowid given
+        # to bob's second: no context.
+        moved = dataclasses.replace(due.jobs[5], rowid=due.jobs[4].rowid)
+        assert await db.read(lambda conn: push_reads.contexts_of(conn, [moved])) == {}

@@ -10,9 +10,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Connection,
     Integer,
+    Select,
     and_,
     bindparam,
     case,
@@ -126,15 +128,32 @@ _cs, _u, _g, _d = conversation_settings.c, users.c, groups.c, push_devices.c
 # The statements a step runs per job and per send, compiled once
 # (store/prepared.py): through Core each cost ~150-300 us of the reader
 # thread on this machine, more than SQLite took to run it.
-_JOB = Prepared(
-    select(_c.kind, _c.a, _c.b, _m.sender, _m.elements,
-           select(_u.nickname).where(_u.sdkappid == bindparam("app"), _u.user_id == _m.sender)
-           .scalar_subquery().label("nickname"),
-           select(_g.name).where(_c.kind == "group", _g.sdkappid == bindparam("app"),
-                                 _g.group_id == _c.a)
-           .scalar_subquery().label("group_name"))
-    .select_from(messages.join(conversations, _c.id == _m.conversation_id))
-    .where(_m.conversation_id == bindparam("conv"), _m.seq == bindparam("seq")))
+_ROWID: ColumnElement[int] = literal_column("messages.rowid", Integer)
+
+
+def _context(app: ColumnElement[int]) -> Select[Any]:
+    """A job's context (``JobContext``): the message, its conversation, the
+    sender's nickname and the group's name in ``app``."""
+    return (select(_c.kind, _c.a, _c.b, _m.sender, _m.elements,
+                   select(_u.nickname).where(_u.sdkappid == app, _u.user_id == _m.sender)
+                   .scalar_subquery().label("nickname"),
+                   select(_g.name).where(_c.kind == "group", _g.sdkappid == app,
+                                         _g.group_id == _c.a)
+                   .scalar_subquery().label("group_name"))
+            .select_from(messages.join(conversations, _c.id == _m.conversation_id)))
+
+
+_JOB = Prepared(_context(bindparam("app")).where(_m.conversation_id == bindparam("conv"),
+                                                 _m.seq == bindparam("seq")))
+# SQLite: the contexts of a step's messages by their rowids (a JSON array:
+# one statement, compiled once, whatever their count), where a statement a
+# job was ~8 us of the reader thread a job (26-30 against ~6 ms for 3,200
+# jobs: bench/README.md, perf-p99).
+_LISTED = func.json_each(bindparam("rowids")).table_valued("value")
+_JOBS_AT = Prepared(
+    _context(_m.sdkappid)
+    .add_columns(_ROWID.label("rowid"), _m.conversation_id, _m.seq.label("seq"))
+    .where(_ROWID.in_(select(_LISTED.c.value))))
 # A job's receivers who may need a push: active (a deleted or disabled
 # account gets none; an identity that never had a users row is active), not
 # the sender, not muted, not read up to it; none when the message is
@@ -157,7 +176,6 @@ _RECEIVERS = Prepared(
 # rowids (a step's messages past the pointer, ``Job.rowid``), one statement
 # for all of them: one a job was ~7 us of the reader thread a job (22.7
 # against 4.5 ms for 3,200 jobs, sqlite3 alone: bench/README.md, perf-p99).
-_ROWID: ColumnElement[int] = literal_column("messages.rowid", Integer)
 _RECEIVERS_PAST = Prepared(
     select(_ROWID.label("rowid"), _cm.user_id).select_from(_RECEIVER_JOIN)
     .where(_ROWID.between(bindparam("first"), bindparam("last")),
@@ -251,15 +269,29 @@ def contexts_of(conn: Connection, jobs: Sequence[Job]) -> dict[tuple[int, int], 
     """The jobs' contexts by (conversation, seq) (a gone message's missing):
     one statement for all the jobs on PostgreSQL (``each``)."""
     contexts: dict[tuple[int, int], JobContext] = {}
-    for job, found in zip(jobs, each(_JOB, conn, [
-            {"conv": job.conversation_id, "seq": job.seq, "app": job.sdkappid} for job in jobs]),
+    rows = [job for job in jobs if not job.rowid]
+    for job, found in zip(rows, each(_JOB, conn, [
+            {"conv": job.conversation_id, "seq": job.seq, "app": job.sdkappid} for job in rows]),
             strict=True):
         if found:
-            r = found[0]
-            contexts[job.conversation_id, job.seq] = JobContext(
-                r.kind, r.a, r.b, r.sender, r.nickname or r.sender, r.elements,
-                (r.group_name or r.a) if r.kind == "group" else None)
+            contexts[job.conversation_id, job.seq] = _context_of(found[0])
+    # The messages (SQLite) by their rowids (a step's are its jobs').
+    at = {job.rowid: job for job in jobs if job.rowid}
+    if at:
+        for r in _JOBS_AT.rows(conn, {"rowids": orjson.dumps(sorted(at)).decode()}):
+            job = at[r.rowid]
+            # Another message may hold the rowid of one deleted since the
+            # step's first read (the newest: SQLite gives it again): its
+            # job has no context, as a gone message's (and the step's
+            # write finds the pointer moved).
+            if (r.conversation_id, r.seq) == (job.conversation_id, job.seq):
+                contexts[job.conversation_id, job.seq] = _context_of(r)
     return contexts
+
+
+def _context_of(r: Any) -> JobContext:
+    return JobContext(r.kind, r.a, r.b, r.sender, r.nickname or r.sender, r.elements,
+                      (r.group_name or r.a) if r.kind == "group" else None)
 
 
 def step_receivers(conn: Connection, jobs: Sequence[Job]) -> StepReceivers:
