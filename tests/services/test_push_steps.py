@@ -424,3 +424,52 @@ async def test_a_steps_messages_read_by_their_rowids_are_as_one_job_at_a_time(
         # to bob's second: no context.
         moved = dataclasses.replace(due.jobs[5], rowid=due.jobs[4].rowid)
         assert await db.read(lambda conn: push_reads.contexts_of(conn, [moved])) == {}
+
+
+async def test_a_step_in_pieces_decides_each_job_once_across_a_stop_between_them(
+        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On SQLite a step is written in pieces (``PIECE_ROWS`` rows each),
+    each moving the pointer past its own messages: a worker stopped after
+    the first piece (its second write fails, as a kill there would leave
+    it) leaves the rest to be decided again, and every job has its push
+    once. PostgreSQL writes a step at once."""
+    monkeypatch.setattr(push_worker, "PIECE_ROWS", 2)
+    store = PushStore(db)
+    await store.register(APP, "bob", "bob-phone", Channel.WEBPUSH, '{"endpoint": "b"}', False)
+    for n in range(7):
+        await send(writer, "bob", f"p{n}")
+    callbacks = CallbackService(CallbackStore(db), Settings())
+
+    async def pushes(sdkappid: int) -> bool:
+        return True
+
+    def worker() -> PushWorker:
+        return PushWorker(store, callbacks, Settings(push_delay=0), Decisions(
+            store, LocalBus(), callbacks), pushes, pushes)  # type: ignore[arg-type]
+
+    writes: list[int] = []
+    finish = store.finish_jobs
+
+    async def stopped(jobs: Any, sends: Any, *args: Any) -> None:
+        writes.append(len(sends))
+        if len(writes) == 2:
+            raise RuntimeError("stopped between two pieces")
+        await finish(jobs, sends, *args)
+
+    monkeypatch.setattr(store, "finish_jobs", stopped)
+    sqlite = db.dialect == "sqlite"
+    if sqlite:
+        with pytest.raises(RuntimeError):
+            await worker()._jobs_step()
+    else:
+        await worker()._jobs_step()
+    # SQLite: the first piece (two sends) stands; PostgreSQL: one write.
+    assert writes == ([2, 2] if sqlite else [7])
+    assert len(await store.due_sends(now_ms(), 64)) == (2 if sqlite else 7)
+    writes.clear()
+    monkeypatch.setattr(store, "finish_jobs", finish)
+    again = worker()
+    while await again._jobs_step():
+        pass
+    assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == list(range(1, 8))
+    assert (await store.due_jobs(now_ms(), 200)).jobs == []

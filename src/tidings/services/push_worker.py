@@ -42,9 +42,10 @@ MAX_JOBS_PER_STEP = 3200
 # thread, where the messages queue: a step is decided and written in
 # pieces of at most this many rows to write (sends, callback events, rows
 # deleted or made), the pointer moved past each piece's messages with it.
-# A 3,200-job step with a device away each was one ~20-45 ms transaction
-# and ~40 ms of deciding on the loop without a turn for the messages
-# (bench/README.md, perf-p99). A piece holds whole jobs (a job's sends
+# A 3,200-job step with a device away each was one ~13-15 ms transaction
+# and ~31 ms of deciding on the loop without a turn for the messages: at
+# 500 msg/s under such a backlog the messages' p99 was ~40 ms, ~15 in
+# pieces (bench/README.md, perf-p99). A piece holds whole jobs (a job's sends
 # are written together) and jobs with nothing to write only move the
 # pointer, with the next piece: a step whose receivers are all in the
 # foreground is still one write.
