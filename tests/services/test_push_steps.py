@@ -70,6 +70,26 @@ def counted_reads(db: Database) -> list[int]:
     return seen
 
 
+async def to_bob(db: Database, w: MessageWriter, count: int) -> PushStore:
+    """A store where bob has a device and ``count`` messages from alice."""
+    store = PushStore(db)
+    await store.register(APP, "bob", "bob-phone", Channel.WEBPUSH, '{"endpoint": "b"}', False)
+    for n in range(count):
+        await send(w, "bob", f"m{n}")
+    return store
+
+
+def bare_worker(db: Database, store: PushStore) -> PushWorker:
+    """A worker (not started) whose app always pushes."""
+    callbacks = CallbackService(CallbackStore(db), Settings())
+
+    async def pushes(sdkappid: int) -> bool:
+        return True
+
+    return PushWorker(store, callbacks, Settings(push_delay=0), Decisions(
+        store, LocalBus(), callbacks), pushes, pushes)  # type: ignore[arg-type]
+
+
 async def sql(db: Database, statement: str, *params: object) -> None:
     async with db.writer.begin() as conn:
         await conn.exec_driver_sql(db.driver_sql(statement), tuple(params))
@@ -349,17 +369,8 @@ async def test_steps_grow_while_they_come_back_full_and_shrink_once_caught_up(
     not its jobs). Every job is decided once."""
     monkeypatch.setattr(push_worker, "JOBS_PER_STEP", 2)
     monkeypatch.setattr(push_worker, "MAX_JOBS_PER_STEP", 8)
-    store = PushStore(db)
-    await store.register(APP, "bob", "bob-phone", Channel.WEBPUSH, '{"endpoint": "b"}', False)
-    for n in range(15):
-        await send(writer, "bob", f"g{n}")
-    callbacks = CallbackService(CallbackStore(db), Settings())
-
-    async def pushes(sdkappid: int) -> bool:
-        return True
-
-    worker = PushWorker(store, callbacks, Settings(push_delay=0), Decisions(
-        store, LocalBus(), callbacks), pushes, pushes)  # type: ignore[arg-type]
+    store = await to_bob(db, writer, 15)
+    worker = bare_worker(db, store)
     limits: list[int] = []
     due_jobs = store.due_jobs
 
@@ -434,19 +445,7 @@ async def test_a_step_in_pieces_decides_each_job_once_across_a_stop_between_them
     it) leaves the rest to be decided again, and every job has its push
     once. PostgreSQL writes a step at once."""
     monkeypatch.setattr(push_worker, "PIECE_ROWS", 2)
-    store = PushStore(db)
-    await store.register(APP, "bob", "bob-phone", Channel.WEBPUSH, '{"endpoint": "b"}', False)
-    for n in range(7):
-        await send(writer, "bob", f"p{n}")
-    callbacks = CallbackService(CallbackStore(db), Settings())
-
-    async def pushes(sdkappid: int) -> bool:
-        return True
-
-    def worker() -> PushWorker:
-        return PushWorker(store, callbacks, Settings(push_delay=0), Decisions(
-            store, LocalBus(), callbacks), pushes, pushes)  # type: ignore[arg-type]
-
+    store = await to_bob(db, writer, 7)
     writes: list[int] = []
     finish = store.finish_jobs
 
@@ -460,15 +459,15 @@ async def test_a_step_in_pieces_decides_each_job_once_across_a_stop_between_them
     sqlite = db.dialect == "sqlite"
     if sqlite:
         with pytest.raises(RuntimeError):
-            await worker()._jobs_step()
+            await bare_worker(db, store)._jobs_step()
     else:
-        await worker()._jobs_step()
+        await bare_worker(db, store)._jobs_step()
     # SQLite: the first piece (two sends) stands; PostgreSQL: one write.
     assert writes == ([2, 2] if sqlite else [7])
     assert len(await store.due_sends(now_ms(), 64)) == (2 if sqlite else 7)
     writes.clear()
     monkeypatch.setattr(store, "finish_jobs", finish)
-    again = worker()
+    again = bare_worker(db, store)
     while await again._jobs_step():
         pass
     assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == list(range(1, 8))
