@@ -32,6 +32,8 @@ CAUSES: list[tuple[str, tuple[str, ...], int]] = [
     ("wal checkpoint by the writer, after", ("ckpt_writer",), 0),
     ("the writer copies the log's rest, after", ("ckpt_chase",), 0),
     ("fts step (later work)", ("later",), 0),
+    ("push step's write (later work)", ("push_finish",), 0),
+    ("push sends' outcomes (later work)", ("push_record",), 0),
     ("gc gen 2", ("gc2",), 0),
     ("gc gen 1", ("gc1",), 0),
     ("gc gen 0", ("gc0",), 0),

@@ -18,7 +18,10 @@ the bench's clients on Linux), every interval that can hold a message up:
   (store/checkpointer.py), ``ckpt_thread``: a checkpoint on its thread,
   and ``ckpt_writer``: one the writer ran after its commit (its fallback);
 - ``later``: an unsynced one there (the work after the commits: the FTS5
-  index step), which a message arriving meanwhile waits for;
+  index step), which a message arriving meanwhile waits for; the push
+  worker's are ``push_finish`` (a step's jobs replaced by their sends) and
+  ``push_record`` (the sends' outcomes), and each ``finish_jobs`` call is a
+  ``push_finish_call`` with its ``jobs`` and ``sends``;
 - ``tick``: the timer wheel's tick (gateway/timer_wheel.py), on the loop.
 
 A transaction also has ``grew``: the bytes by which it made the log
@@ -93,6 +96,11 @@ def _install() -> None:
             # With a checkpointer of its own, the file's mtime moves with the
             # thread's checkpoints: its own events say when.
             kind = "commit" if synced else "later"
+            # The push worker's writes (unsynced too): a step's jobs replaced
+            # by their sends, the sends' outcomes.
+            name = getattr(work, "__qualname__", "")
+            if not synced and name.startswith("PushStore."):
+                kind = "push_record" if name.startswith("PushStore.record") else "push_finish"
             if getattr(self, "_after_commit", None) is None:
                 changed = os.stat(self._engine.url.database).st_mtime_ns
                 if changed != mtime[0] and mtime[0]:
@@ -132,6 +140,13 @@ def _install() -> None:
             _time(checkpointer.Checkpointer, "_chase", "ckpt_chase")
 
     try:
+        from tidings.store import push
+    except ImportError:
+        pass
+    else:
+        _sizes(push.PushStore)
+
+    try:
         from tidings.gateway import timer_wheel
     except ImportError:
         return
@@ -158,6 +173,24 @@ def _time(cls: Any, name: str, kind: str) -> None:
             _events.append((kind, start, clock()))
 
     setattr(cls, name, timed)
+
+
+def _sizes(cls: Any) -> None:
+    """Record each ``finish_jobs`` call (its whole await) with its jobs and
+    sends: how large the push worker's writes were."""
+    clock = time.perf_counter_ns
+    finish = cls.finish_jobs
+
+    async def sized(self: Any, jobs: Any, sends: Any, *args: Any, **kwargs: Any) -> Any:
+        sends = list(sends)
+        start = clock()
+        try:
+            return await finish(self, jobs, sends, *args, **kwargs)
+        finally:
+            _events.append(("push_finish_call", start, clock(),
+                            {"jobs": len(jobs), "sends": len(sends)}))
+
+    cls.finish_jobs = sized
 
 
 def _dump() -> None:

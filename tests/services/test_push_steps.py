@@ -70,6 +70,26 @@ def counted_reads(db: Database) -> list[int]:
     return seen
 
 
+async def to_bob(db: Database, w: MessageWriter, count: int) -> PushStore:
+    """A store where bob has a device and ``count`` messages from alice."""
+    store = PushStore(db)
+    await store.register(APP, "bob", "bob-phone", Channel.WEBPUSH, '{"endpoint": "b"}', False)
+    for n in range(count):
+        await send(w, "bob", f"m{n}")
+    return store
+
+
+def bare_worker(db: Database, store: PushStore) -> PushWorker:
+    """A worker (not started) whose app always pushes."""
+    callbacks = CallbackService(CallbackStore(db), Settings())
+
+    async def pushes(sdkappid: int) -> bool:
+        return True
+
+    return PushWorker(store, callbacks, Settings(push_delay=0), Decisions(
+        store, LocalBus(), callbacks), pushes, pushes)  # type: ignore[arg-type]
+
+
 async def sql(db: Database, statement: str, *params: object) -> None:
     async with db.writer.begin() as conn:
         await conn.exec_driver_sql(db.driver_sql(statement), tuple(params))
@@ -269,7 +289,8 @@ async def test_a_steps_statements_per_job_are_one_for_all_on_postgresql(
     """On PostgreSQL a step's statements per job (the message, the
     receivers) and per send (the check, the device) are one statement for
     all (``Prepared.rows_each``: a round trip each was a burst's pace); on
-    SQLite one each, as before."""
+    SQLite the receivers of the messages past the pointer one statement
+    for all (by their rowids), the rest one each."""
     store = PushStore(db)
     await store.register(APP, "bob", "bob-phone", Channel.WEBPUSH, '{"endpoint": "b"}', False)
     for n in range(4):
@@ -286,8 +307,8 @@ async def test_a_steps_statements_per_job_are_one_for_all_on_postgresql(
     ctx = await store.step_receivers(jobs)
     assert ctx.receivers == [["bob"]] * 4
     pg = db.dialect == "postgresql"
-    # The app's settings, and on SQLite the receivers per job.
-    assert len(singles) == (1 if pg else 1 + 4)
+    # The app's settings, and on SQLite the receivers of the four messages.
+    assert len(singles) == (1 if pg else 1 + 1)
 
 
 async def test_a_home_apps_sends_carry_their_messages_app_in_the_steps_read(
@@ -348,17 +369,8 @@ async def test_steps_grow_while_they_come_back_full_and_shrink_once_caught_up(
     not its jobs). Every job is decided once."""
     monkeypatch.setattr(push_worker, "JOBS_PER_STEP", 2)
     monkeypatch.setattr(push_worker, "MAX_JOBS_PER_STEP", 8)
-    store = PushStore(db)
-    await store.register(APP, "bob", "bob-phone", Channel.WEBPUSH, '{"endpoint": "b"}', False)
-    for n in range(15):
-        await send(writer, "bob", f"g{n}")
-    callbacks = CallbackService(CallbackStore(db), Settings())
-
-    async def pushes(sdkappid: int) -> bool:
-        return True
-
-    worker = PushWorker(store, callbacks, Settings(push_delay=0), Decisions(
-        store, LocalBus(), callbacks), pushes, pushes)  # type: ignore[arg-type]
+    store = await to_bob(db, writer, 15)
+    worker = bare_worker(db, store)
     limits: list[int] = []
     due_jobs = store.due_jobs
 
@@ -373,3 +385,90 @@ async def test_steps_grow_while_they_come_back_full_and_shrink_once_caught_up(
     assert limits == [2, 4, 8, 8]
     assert worker._step == 2
     assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == list(range(1, 16))
+
+
+async def test_a_steps_messages_read_by_their_rowids_are_as_one_job_at_a_time(
+        db: Database, writer: MessageWriter) -> None:
+    """On SQLite a step's messages past the pointer have their receivers
+    read by one statement over their rowids (push_reads.step_receivers)
+    and their contexts by their rowids (contexts_of): the same as the
+    statement per job, for a receiver who read it, one who muted it, a
+    recalled message, a message with no push between them, a job left
+    past the step, and a row job beside them; a rowid now another
+    message's gives no context. On PostgreSQL (rows only) the statement
+    per job."""
+    made = [await send(writer, "bob", "b1"), await send(writer, "carol", "c1")]
+    await sql(db, "INSERT INTO conversation_settings (conversation_id, user_id, sdkappid,"
+              " muted, updated_at) VALUES (?, 'carol', ?, 1, 0)",
+              made[1].message.conversation_id, APP)
+    quiet = await writer.submit(NewMessage(made[0].message.key, "alice", "q1", BODY, "",
+                                           push=None))
+    assert isinstance(quiet, Committed)
+    made += [await send(writer, "dave", "d1"), await send(writer, "bob", "b2"),
+             await send(writer, "erin", "e1")]
+    await sql(db, "UPDATE conversation_members SET read_seq = ? WHERE conversation_id = ?"
+              " AND user_id = 'dave'", made[2].message.seq, made[2].message.conversation_id)
+    await sql(db, "UPDATE messages SET state = 2 WHERE conversation_id = ? AND seq = ?",
+              made[3].message.conversation_id, made[3].message.seq)
+    # A row job (a message whose deciding once failed, on SQLite), due first.
+    await sql(db, "INSERT INTO push_jobs (sdkappid, conversation_id, seq, options, due_at)"
+              " VALUES (?, ?, ?, '', 0)", APP, made[0].message.conversation_id,
+              made[0].message.seq)
+    due = await PushStore(db).due_jobs(now_ms(), 200)
+    assert due.first is not None
+    assert due.first.receivers == [["bob"], ["bob"], [], [], [], ["erin"]]
+    by_job = await db.read(lambda conn: push_reads.step_receivers(
+        conn, [dataclasses.replace(job, rowid=0) for job in due.jobs]))
+    assert due.first.receivers == by_job.receivers
+    contexts = await db.read(lambda conn: push_reads.contexts_of(conn, due.jobs))
+    assert contexts == await db.read(lambda conn: push_reads.contexts_of(
+        conn, [dataclasses.replace(job, rowid=0) for job in due.jobs]))
+    assert [contexts[m.message.conversation_id, m.message.seq].b for m in made] == [
+        "bob", "carol", "dave", "bob", "erin"]
+    if db.dialect == "sqlite":
+        assert [job.rowid > 0 for job in due.jobs] == [False] + [True] * 5
+        # The first three alone: bob's second message and erin's, past them,
+        # are not theirs.
+        first = await db.read(lambda conn: push_reads.step_receivers(conn, due.jobs[:3]))
+        assert first.receivers == [["bob"], ["bob"], []]
+        # Erin's job as if its message had been deleted and its rowid given
+        # to bob's second: no context.
+        moved = dataclasses.replace(due.jobs[5], rowid=due.jobs[4].rowid)
+        assert await db.read(lambda conn: push_reads.contexts_of(conn, [moved])) == {}
+
+
+async def test_a_step_in_pieces_decides_each_job_once_across_a_stop_between_them(
+        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On SQLite a step is written in pieces (``PIECE_ROWS`` rows each),
+    each moving the pointer past its own messages: a worker stopped after
+    the first piece (its second write fails, as a kill there would leave
+    it) leaves the rest to be decided again, and every job has its push
+    once. PostgreSQL writes a step at once."""
+    monkeypatch.setattr(push_worker, "PIECE_ROWS", 2)
+    store = await to_bob(db, writer, 7)
+    writes: list[int] = []
+    finish = store.finish_jobs
+
+    async def stopped(jobs: Any, sends: Any, *args: Any) -> None:
+        writes.append(len(sends))
+        if len(writes) == 2:
+            raise RuntimeError("stopped between two pieces")
+        await finish(jobs, sends, *args)
+
+    monkeypatch.setattr(store, "finish_jobs", stopped)
+    sqlite = db.dialect == "sqlite"
+    if sqlite:
+        with pytest.raises(RuntimeError):
+            await bare_worker(db, store)._jobs_step()
+    else:
+        await bare_worker(db, store)._jobs_step()
+    # SQLite: the first piece (two sends) stands; PostgreSQL: one write.
+    assert writes == ([2, 2] if sqlite else [7])
+    assert len(await store.due_sends(now_ms(), 64)) == (2 if sqlite else 7)
+    writes.clear()
+    monkeypatch.setattr(store, "finish_jobs", finish)
+    again = bare_worker(db, store)
+    while await again._jobs_step():
+        pass
+    assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == list(range(1, 8))
+    assert (await store.due_jobs(now_ms(), 200)).jobs == []

@@ -79,10 +79,11 @@ class Step:
     """What a step's reads found for its jobs (``Decisions._read``)."""
 
     first: StepReceivers
-    # Per job, in the step's order: the receivers away, and those of them
-    # linked to a home account (with it).
-    away: list[list[str]]
-    homes: list[dict[str, Identity]]
+    # Per job: the receivers away, and those of them linked to a home
+    # account (with it). By job, not by place: a step is decided and
+    # written in pieces (services/push_worker.py).
+    away: dict[Job, list[str]]
+    homes: dict[Job, dict[str, Identity]]
     # Per app: whether its own server is asked to reach receivers.
     callback: dict[int, bool]
     reach: Reach
@@ -127,28 +128,40 @@ class Decisions:
         hold the others back."""
         if not jobs:
             return []
-        try:
-            step = await self._read(jobs, first)
-        except Exception:
-            log.exception("push: the reads of %d jobs failed%s", len(jobs),
-                          "" if len(jobs) == 1 else "; deciding them one by one")
+        step = await self.read(jobs, first)
+        if step is None:
             if len(jobs) == 1:
                 return list(jobs)
             failed: list[Job] = []
             for job in jobs:
                 failed.extend(await self.decide_all([job], sends, events))
             return failed
-        failed = []
-        for n, job in enumerate(jobs):
-            made = len(sends), len(events)
-            try:
-                await self._decide(job, n, step, sends, events)
-            except Exception:
-                log.exception("push job %s of message %s-%s failed", job.id,
-                              job.conversation_id, job.seq)
-                del sends[made[0]:], events[made[1]:]
-                failed.append(job)
-        return failed
+        return [job for job in jobs if not await self.decide(job, step, sends, events)]
+
+    async def read(self, jobs: Sequence[Job], first: StepReceivers | None) -> Step | None:
+        """A step's reads (``_read``); None when they failed (logged): each
+        job is then decided on its own (``decide_all``), so one that cannot
+        be holds no other back."""
+        try:
+            return await self._read(jobs, first)
+        except Exception:
+            log.exception("push: the reads of %d jobs failed%s", len(jobs),
+                          "" if len(jobs) == 1 else "; deciding them one by one")
+            return None
+
+    async def decide(self, job: Job, step: Step, sends: list[NewSend],
+                     events: list[tuple[int, str, str]]) -> bool:
+        """Add a job of ``step`` to ``sends`` and ``events``; False when its
+        deciding failed (logged; it added nothing)."""
+        made = len(sends), len(events)
+        try:
+            await self._decide(job, step, sends, events)
+        except Exception:
+            log.exception("push job %s of message %s-%s failed", job.id,
+                          job.conversation_id, job.seq)
+            del sends[made[0]:], events[made[1]:]
+            return False
+        return True
 
     async def _read(self, jobs: Sequence[Job], first: StepReceivers | None) -> Step:
         """A step's reads: the jobs' receivers who may need a push (unless
@@ -158,33 +171,32 @@ class Decisions:
         no context (perf-pgpush)."""
         if first is None:
             first = await self._store.step_receivers(jobs)
-        away: list[list[str]] = []
+        away: dict[Job, list[str]] = {}
         by_app: dict[int, set[str]] = {}
         for job, receivers in zip(jobs, first.receivers, strict=True):
             app = job.sdkappid
             users = [user for user in receivers if not self.present(Identity(app, user))]
             if users:
                 by_app.setdefault(app, set()).update(users)
-            away.append(users)
+            away[job] = users
         callback: dict[int, bool] = {}
         for app in by_app:
             callback[app] = first.settings[app].use_callback and self._callbacks.wants(
                 await self._callbacks.settings(app), OFFLINE_PUSH)
         badged = {app: set(users) for app, users in by_app.items() if callback[app]}
-        homes = [self._homes_of(job.sdkappid, users) for job, users in zip(jobs, away,
-                                                                           strict=True)]
+        homes = {job: self._homes_of(job.sdkappid, users) for job, users in away.items()}
         apps = self._home_reach(homes, by_app, badged, first)
         reach = Reach({}, {}) if not by_app else await self._store.reach(
-            by_app, badged, apps, [job for job, users in zip(jobs, away, strict=True) if users])
+            by_app, badged, apps, [job for job, users in away.items() if users])
         return Step(first, away, homes, callback, reach)
 
-    def _home_reach(self, homes: list[dict[str, Identity]], by_app: dict[int, set[str]],
+    def _home_reach(self, homes: dict[Job, dict[str, Identity]], by_app: dict[int, set[str]],
                     badged: dict[int, set[str]], first: StepReceivers) -> list[int]:
         """Add what the pushes to linked receivers' home accounts need to the
         step's second read: the home users' devices, and for their badges
         their unread totals and those of every identity they hold through a
         link; and the home app's settings (the apps to read them of)."""
-        home_users = {home.user_id for found in homes for home in found.values()}
+        home_users = {home.user_id for found in homes.values() for home in found.values()}
         if not home_users or self.links is None:
             return []
         home_app = self.links.home_sdkappid
@@ -195,10 +207,10 @@ class Decisions:
                 badged.setdefault(identity.sdkappid, set()).add(identity.user_id)
         return [] if home_app in first.settings else [home_app]
 
-    async def _decide(self, job: Job, n: int, step: Step, sends: list[NewSend],
+    async def _decide(self, job: Job, step: Step, sends: list[NewSend],
                       events: list[tuple[int, str, str]]) -> None:
-        """The ``n``th job of the step: its sends and callback events."""
-        away = step.away[n]
+        """A job of the step: its sends and callback events."""
+        away = step.away[job]
         ctx = step.reach.contexts.get((job.conversation_id, job.seq)) if away else None
         if ctx is None:  # nobody away, or the message is gone since the first read
             return
@@ -206,7 +218,7 @@ class Decisions:
         settings = step.first.settings[app]
         app_devices = step.reach.devices.get(app, {})
         devices = [d for user in away for d in app_devices.get(user, ())]
-        homes = step.homes[n]
+        homes = step.homes[job]
         home_devices = self._home_devices(homes, step.reach)
         reached = {d.user_id for d in devices} | {
             user for user, home in homes.items() if home.user_id in home_devices}

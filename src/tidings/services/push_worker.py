@@ -24,7 +24,7 @@ from tidings.services.faults import FAULTS
 from tidings.services.idle import idle_wait
 from tidings.services.push_decisions import Decisions, NewSend
 from tidings.store.push import PushStore, Send, SendOutcome
-from tidings.store.push_jobs import PointerMoved
+from tidings.store.push_jobs import Job, Move, PointerMoved
 from tidings.store.push_reads import SendsContext, StepReceivers
 
 log = logging.getLogger("tidings.services.push")
@@ -38,6 +38,26 @@ log = logging.getLogger("tidings.services.push")
 # perf-pgpush).
 JOBS_PER_STEP = 200
 MAX_JOBS_PER_STEP = 3200
+# On SQLite a step's writes are transactions on the message writer's
+# thread, where the messages queue: a step is decided and written in
+# pieces of at most this many rows to write (sends, callback events, rows
+# deleted or made), the pointer moved past each piece's messages with it.
+# A 3,200-job step with a device away each was one ~13-15 ms transaction
+# and ~31 ms of deciding on the loop without a turn for the messages: at
+# 500 msg/s under such a backlog the messages' p99 was ~40 ms, ~15 in
+# pieces (bench/README.md, perf-p99). A piece holds whole jobs (a job's sends
+# are written together) and jobs with nothing to write only move the
+# pointer, with the next piece: a step whose receivers are all in the
+# foreground is still one write.
+PIECE_ROWS = 200
+
+
+def _past(piece: list[Job], left: Move | None) -> Move | None:
+    """The pointer's move past a piece's messages: the step's move that is
+    ``left`` but to the piece's last message (None: no move, or the piece
+    has no message: rows only)."""
+    to = max((job.rowid for job in piece), default=0)
+    return None if left is None or to <= left.made_to else Move(left.made_to, left.gen, to)
 
 
 class PushWorker:
@@ -121,9 +141,12 @@ class PushWorker:
         await self._store.prune_failed(now_ms() - int(self._cfg.callback_retention * 1000))
 
     async def _jobs_step(self) -> bool:
-        """Decide the due jobs and replace them, all in one transaction (a
-        job whose deciding fails stays, and is tried again next step; on
-        SQLite a message's is made a row so, and the pointer moves on)."""
+        """Decide the due jobs and replace them: in one transaction, but on
+        SQLite in pieces of about ``PIECE_ROWS`` rows, each moving the
+        pointer past its own messages (a crash between two leaves the rest
+        to be decided again, as a smaller step would). A job whose
+        deciding fails stays, and is tried again next step; on SQLite a
+        message's is made a row so, and the pointer moves on."""
         due = await self._store.due_jobs(now_ms() - int(self._cfg.push_delay * 1000),
                                          self._step)
         self._step = min(2 * self._step, MAX_JOBS_PER_STEP) if due.full else JOBS_PER_STEP
@@ -137,7 +160,6 @@ class PushWorker:
                 wanted[app] = await self._app_pushes(app)
             except Exception:
                 log.exception("push: could not ask whether app %s can push", app)
-        unasked = [job for job in due.jobs if job.sdkappid not in wanted]
         deciding = [job for job in due.jobs if wanted.get(job.sdkappid)]
         # The receivers read with the jobs, those of the jobs decided.
         first = due.first
@@ -145,22 +167,58 @@ class PushWorker:
             first = StepReceivers([users for job, users in zip(due.jobs, first.receivers,
                                                               strict=True)
                                   if wanted.get(job.sdkappid)], first.settings)
-        failed = unasked + await self._decisions.decide_all(deciding, sends, events, first)
+        step = await self._decisions.read(deciding, first) if deciding else None
+        piece: list[Job] = []
+        failed: list[Job] = []
+        rows = 0  # the piece's rows deleted (push_jobs'), besides its sends and events
+        # PostgreSQL's writes do not queue with the messages': one a step.
+        most = PIECE_ROWS if self._store.shares_writer else None
+        move = due.move
+        for n, job in enumerate(due.jobs, 1):
+            piece.append(job)
+            rows += bool(job.id)
+            if job.sdkappid not in wanted:
+                failed.append(job)  # not asked: tried again
+            elif not wanted[job.sdkappid]:
+                pass
+            elif step is None:  # the step's reads failed: each job on its own
+                failed.extend(await self._decisions.decide_all([job], sends, events))
+            elif not await self._decisions.decide(job, step, sends, events):
+                failed.append(job)
+            if (most is not None and rows + len(sends) + len(events) + len(failed) >= most
+                    and n < len(due.jobs)):
+                done = _past(piece, move)
+                if not await self._finish(piece, sends, events, done, failed):
+                    return True
+                if done is not None and move is not None:
+                    move = Move(done.to, move.gen, move.to)
+                piece, sends, events, failed, rows = [], [], [], [], 0
+        if not await self._finish(piece, sends, events, move, failed):
+            return True
+        return due.full
+
+    async def _finish(self, piece: list[Job], sends: list[NewSend],
+                      events: list[tuple[int, str, str]], move: Move | None,
+                      failed: list[Job]) -> bool:
+        """Write a piece of a step (all of it but on SQLite): its jobs
+        replaced by their sends and events, the pointer moved past its
+        messages; False when the pointer had moved (nothing written: the
+        step is done again from where it stands)."""
         # A row whose deciding failed stays and is tried again next step; a
         # message (SQLite) is made a row.
         gone = {id(job) for job in failed}
-        done = [job for job in due.jobs if id(job) not in gone]
-        failed = [job for job in failed if job.rowid]
+        done = [job for job in piece if id(job) not in gone]
         if FAULTS is not None:  # decided, not yet recorded: where a test kills it
             await FAULTS.reach("push.decide", [job.id or -job.rowid for job in done])
         try:
-            await self._store.finish_jobs(done, sends, events, due.move, failed)
+            await self._store.finish_jobs(done, sends, events, move,
+                                          [job for job in failed if job.rowid])
         except PointerMoved:
             log.info("push: the newest messages were deleted meanwhile; deciding again")
-            return True
+            return False
         if events:
             self._callbacks.wake()
-        return due.full
+        return True
 
     async def _sends_step(self, upcoming: bool = False) -> bool:
         """Make the due sends and record their outcomes. With ``upcoming``

@@ -170,6 +170,12 @@ class PushStore:
         self._lease_ms = lease_ms
 
     @property
+    def shares_writer(self) -> bool:
+        """Whether this store's writes queue with the messages' (SQLite: on
+        the message writer's thread): the worker writes a step in pieces."""
+        return self._db.batch is not None
+
+    @property
     def alone(self) -> bool:
         """Whether this process is the only one working the queues."""
         return not self._lease_ms

@@ -10,7 +10,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, exists, func, or_, select
+import orjson
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.sql.elements import ColumnElement
 
 from tidings.domain.accounts import AccountState
 from tidings.domain.push import Channel, Device, PushSettings
@@ -114,31 +128,58 @@ _cs, _u, _g, _d = conversation_settings.c, users.c, groups.c, push_devices.c
 # The statements a step runs per job and per send, compiled once
 # (store/prepared.py): through Core each cost ~150-300 us of the reader
 # thread on this machine, more than SQLite took to run it.
-_JOB = Prepared(
-    select(_c.kind, _c.a, _c.b, _m.sender, _m.elements,
-           select(_u.nickname).where(_u.sdkappid == bindparam("app"), _u.user_id == _m.sender)
-           .scalar_subquery().label("nickname"),
-           select(_g.name).where(_c.kind == "group", _g.sdkappid == bindparam("app"),
-                                 _g.group_id == _c.a)
-           .scalar_subquery().label("group_name"))
-    .select_from(messages.join(conversations, _c.id == _m.conversation_id))
-    .where(_m.conversation_id == bindparam("conv"), _m.seq == bindparam("seq")))
+_ROWID: ColumnElement[int] = literal_column("messages.rowid", Integer)
+
+
+def _context(app: ColumnElement[int]) -> Select[Any]:
+    """A job's context (``JobContext``): the message, its conversation, the
+    sender's nickname and the group's name in ``app``."""
+    return (select(_c.kind, _c.a, _c.b, _m.sender, _m.elements,
+                   select(_u.nickname).where(_u.sdkappid == app, _u.user_id == _m.sender)
+                   .scalar_subquery().label("nickname"),
+                   select(_g.name).where(_c.kind == "group", _g.sdkappid == app,
+                                         _g.group_id == _c.a)
+                   .scalar_subquery().label("group_name"))
+            .select_from(messages.join(conversations, _c.id == _m.conversation_id)))
+
+
+_JOB = Prepared(_context(bindparam("app")).where(_m.conversation_id == bindparam("conv"),
+                                                 _m.seq == bindparam("seq")))
+# SQLite: the contexts of a step's messages by their rowids (a JSON array:
+# one statement, compiled once, whatever their count), where a statement a
+# job was ~8 us of the reader thread a job (26-30 against ~6 ms for 3,200
+# jobs: bench/README.md, perf-p99).
+_LISTED = func.json_each(bindparam("rowids")).table_valued("value")
+_JOBS_AT = Prepared(
+    _context(_m.sdkappid)
+    .add_columns(_ROWID.label("rowid"), _m.conversation_id, _m.seq.label("seq"))
+    .where(_ROWID.in_(select(_LISTED.c.value))))
 # A job's receivers who may need a push: active (a deleted or disabled
 # account gets none; an identity that never had a users row is active), not
 # the sender, not muted, not read up to it; none when the message is
 # recalled or gone. The message's own row gives the sender: one statement,
 # no context (``_JOB``) before the bus says someone is away.
+_RECEIVER_JOIN = (
+    messages.join(conversation_members, _cm.conversation_id == _m.conversation_id)
+    .outerjoin(conversation_settings, and_(_cs.conversation_id == _cm.conversation_id,
+                                           _cs.user_id == _cm.user_id))
+    .outerjoin(users, and_(_u.sdkappid == _cm.sdkappid, _u.user_id == _cm.user_id)))
+_RECEIVER_RULE = (
+    _m.state != RECALLED, _cm.user_id != _m.sender, _cm.read_seq < _m.seq,
+    func.coalesce(_cs.muted, 0) == 0,
+    func.coalesce(_u.state, AccountState.ACTIVE.value) == AccountState.ACTIVE.value)
 _RECEIVERS = Prepared(
-    select(_cm.user_id)
-    .select_from(messages.join(conversation_members, _cm.conversation_id == _m.conversation_id)
-                 .outerjoin(conversation_settings, and_(_cs.conversation_id == _cm.conversation_id,
-                                                        _cs.user_id == _cm.user_id))
-                 .outerjoin(users, and_(_u.sdkappid == _cm.sdkappid, _u.user_id == _cm.user_id)))
+    select(_cm.user_id).select_from(_RECEIVER_JOIN)
     .where(_m.conversation_id == bindparam("conv"), _m.seq == bindparam("seq"),
-           _cm.conversation_id == bindparam("conv"), _m.state != RECALLED,
-           _cm.user_id != _m.sender, _cm.read_seq < bindparam("seq"),
-           func.coalesce(_cs.muted, 0) == 0,
-           func.coalesce(_u.state, AccountState.ACTIVE.value) == AccountState.ACTIVE.value))
+           _cm.conversation_id == bindparam("conv"), *_RECEIVER_RULE))
+# SQLite: the receivers of the messages with push options in a span of
+# rowids (a step's messages past the pointer, ``Job.rowid``), one statement
+# for all of them: one a job was ~7 us of the reader thread a job (22.7
+# against 4.5 ms for 3,200 jobs, sqlite3 alone: bench/README.md, perf-p99).
+_RECEIVERS_PAST = Prepared(
+    select(_ROWID.label("rowid"), _cm.user_id).select_from(_RECEIVER_JOIN)
+    .where(_ROWID.between(bindparam("first"), bindparam("last")),
+           _m.push_options.is_not(None), *_RECEIVER_RULE))
 _STILL_DUE = Prepared(
     select(_m.state,
            select(_cm.read_seq).where(_cm.conversation_id == _m.conversation_id,
@@ -228,22 +269,47 @@ def contexts_of(conn: Connection, jobs: Sequence[Job]) -> dict[tuple[int, int], 
     """The jobs' contexts by (conversation, seq) (a gone message's missing):
     one statement for all the jobs on PostgreSQL (``each``)."""
     contexts: dict[tuple[int, int], JobContext] = {}
-    for job, found in zip(jobs, each(_JOB, conn, [
-            {"conv": job.conversation_id, "seq": job.seq, "app": job.sdkappid} for job in jobs]),
+    rows = [job for job in jobs if not job.rowid]
+    for job, found in zip(rows, each(_JOB, conn, [
+            {"conv": job.conversation_id, "seq": job.seq, "app": job.sdkappid} for job in rows]),
             strict=True):
         if found:
-            r = found[0]
-            contexts[job.conversation_id, job.seq] = JobContext(
-                r.kind, r.a, r.b, r.sender, r.nickname or r.sender, r.elements,
-                (r.group_name or r.a) if r.kind == "group" else None)
+            contexts[job.conversation_id, job.seq] = _context_of(found[0])
+    # The messages (SQLite) by their rowids (a step's are its jobs').
+    at = {job.rowid: job for job in jobs if job.rowid}
+    if at:
+        for r in _JOBS_AT.rows(conn, {"rowids": orjson.dumps(sorted(at)).decode()}):
+            job = at[r.rowid]
+            # Another message may hold the rowid of one deleted since the
+            # step's first read (the newest: SQLite gives it again): its
+            # job has no context, as a gone message's (and the step's
+            # write finds the pointer moved).
+            if (r.conversation_id, r.seq) == (job.conversation_id, job.seq):
+                contexts[job.conversation_id, job.seq] = _context_of(r)
     return contexts
+
+
+def _context_of(r: Any) -> JobContext:
+    return JobContext(r.kind, r.a, r.b, r.sender, r.nickname or r.sender, r.elements,
+                      (r.group_name or r.a) if r.kind == "group" else None)
 
 
 def step_receivers(conn: Connection, jobs: Sequence[Job]) -> StepReceivers:
     """The receivers of a step's jobs who may need a push and their apps'
-    settings, in one read."""
-    receivers = [[r.user_id for r in found] for found in each(_RECEIVERS, conn, [
-        {"conv": job.conversation_id, "seq": job.seq} for job in jobs])]
+    settings, in one read: the jobs that are messages (SQLite) by one
+    statement over their rowids' span (a step's are every message with
+    push options in it: those past the pointer, in order), the rows
+    (``push_jobs``) one statement each (on PostgreSQL one for all:
+    ``each``)."""
+    past: dict[int, list[str]] = {}
+    rowids = [job.rowid for job in jobs if job.rowid]
+    if rowids:
+        for r in _RECEIVERS_PAST.rows(conn, {"first": min(rowids), "last": max(rowids)}):
+            past.setdefault(r.rowid, []).append(r.user_id)
+    rows = iter(each(_RECEIVERS, conn, [{"conv": job.conversation_id, "seq": job.seq}
+                                        for job in jobs if not job.rowid]))
+    receivers = [past.get(job.rowid, []) if job.rowid else [r.user_id for r in next(rows)]
+                 for job in jobs]
     return StepReceivers(receivers, settings_of(conn, (job.sdkappid for job in jobs)))
 
 
