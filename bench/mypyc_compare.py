@@ -218,6 +218,8 @@ def main() -> None:
     b.add_argument("--out", type=Path, required=True)
     b.add_argument("--set", choices=sorted(SETS), default="narrow")
     b.add_argument("--commit", default="HEAD")
+    b.add_argument("--without", action="append", default=[], metavar="MODULE",
+                   help="leave this module of the set pure (e.g. store/engine.py)")
     r = sub.add_parser("run", help="chat_load, pure and compiled alternated")
     r.add_argument("--pure", type=Path, required=True, help="a pure copy's src/")
     r.add_argument("--compiled", type=Path, required=True, help="build's OUT/src")
@@ -225,7 +227,7 @@ def main() -> None:
     r.add_argument("load", nargs=argparse.REMAINDER, help="-- then chat_load's arguments")
     args = parser.parse_args()
     if args.command == "build":
-        build(args.out, SETS[args.set], args.commit)
+        build(args.out, [m for m in SETS[args.set] if m not in args.without], args.commit)
     else:
         compare(args.pure, args.compiled, args.rounds,
                 [a for a in args.load if a != "--"])
