@@ -9,6 +9,7 @@ are decided; a send read or recalled since is no longer due."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -438,12 +439,15 @@ async def test_a_steps_messages_read_by_their_rowids_are_as_one_job_at_a_time(
 
 
 async def test_a_step_in_pieces_decides_each_job_once_across_a_stop_between_them(
-        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
     """On SQLite a step is written in pieces (``PIECE_ROWS`` rows each),
     each moving the pointer past its own messages: a worker stopped after
     the first piece (its second write fails, as a kill there would leave
     it) leaves the rest to be decided again, and every job has its push
-    once. PostgreSQL writes a step at once."""
+    once. Each piece hands the pointer on to the next: the jobs left are
+    one step, written in pieces, with no piece finding the pointer moved.
+    PostgreSQL writes a step at once."""
     monkeypatch.setattr(push_worker, "PIECE_ROWS", 2)
     store = await to_bob(db, writer, 7)
     writes: list[int] = []
@@ -468,7 +472,10 @@ async def test_a_step_in_pieces_decides_each_job_once_across_a_stop_between_them
     writes.clear()
     monkeypatch.setattr(store, "finish_jobs", finish)
     again = bare_worker(db, store)
-    while await again._jobs_step():
-        pass
+    caplog.set_level(logging.INFO, logger="tidings.services.push")
+    # The five jobs left fit in one step (not full): its pieces each start
+    # where the last left the pointer.
+    assert await again._jobs_step() is False
+    assert "deciding again" not in caplog.text
     assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == list(range(1, 8))
     assert (await store.due_jobs(now_ms(), 200)).jobs == []
