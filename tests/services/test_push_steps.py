@@ -96,6 +96,28 @@ async def sql(db: Database, statement: str, *params: object) -> None:
         await conn.exec_driver_sql(db.driver_sql(statement), tuple(params))
 
 
+async def stopped_at_the_second_write(db: Database, store: PushStore,
+                                      monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A worker's jobs step whose second write fails (as a kill between two
+    pieces would leave it: on SQLite); the sends of each write tried."""
+    writes: list[int] = []
+    finish = store.finish_jobs
+
+    async def stopped(jobs: Any, sends: Any, *args: Any) -> None:
+        writes.append(len(sends))
+        if len(writes) == 2:
+            raise RuntimeError("stopped between two pieces")
+        await finish(jobs, sends, *args)
+
+    monkeypatch.setattr(store, "finish_jobs", stopped)
+    if db.dialect == "sqlite":
+        with pytest.raises(RuntimeError, match="between two pieces"):
+            await bare_worker(db, store)._jobs_step()
+    else:
+        await bare_worker(db, store)._jobs_step()
+    return writes
+
+
 async def test_a_step_of_many_jobs_reads_twice_and_decides_each_as_alone(
         db: Database, writer: MessageWriter, caplog: pytest.LogCaptureFixture) -> None:
     store = PushStore(db)
@@ -450,22 +472,9 @@ async def test_a_step_in_pieces_decides_each_job_once_across_a_stop_between_them
     PostgreSQL writes a step at once."""
     monkeypatch.setattr(push_worker, "PIECE_ROWS", 2)
     store = await to_bob(db, writer, 7)
-    writes: list[int] = []
     finish = store.finish_jobs
-
-    async def stopped(jobs: Any, sends: Any, *args: Any) -> None:
-        writes.append(len(sends))
-        if len(writes) == 2:
-            raise RuntimeError("stopped between two pieces")
-        await finish(jobs, sends, *args)
-
-    monkeypatch.setattr(store, "finish_jobs", stopped)
+    writes = await stopped_at_the_second_write(db, store, monkeypatch)
     sqlite = db.dialect == "sqlite"
-    if sqlite:
-        with pytest.raises(RuntimeError):
-            await bare_worker(db, store)._jobs_step()
-    else:
-        await bare_worker(db, store)._jobs_step()
     # SQLite: the first piece (two sends) stands; PostgreSQL: one write.
     assert writes == ([2, 2] if sqlite else [7])
     assert len(await store.due_sends(now_ms(), 64)) == (2 if sqlite else 7)
@@ -479,3 +488,50 @@ async def test_a_step_in_pieces_decides_each_job_once_across_a_stop_between_them
     assert "deciding again" not in caplog.text
     assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == list(range(1, 8))
     assert (await store.due_jobs(now_ms(), 200)).jobs == []
+
+
+@pytest.mark.parametrize("reads_fail", [False, True], ids=["step-read", "reads-alone"])
+async def test_a_broken_job_in_a_piece_fails_alone_across_a_stop(
+        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch,
+        reads_fail: bool) -> None:
+    """The worker decides a step a job at a time (``Decisions.decide_one``,
+    as ``decide_all`` does): a job whose deciding fails (its options cannot
+    be read) in the first piece is a ``push_jobs`` row after it, and a stop
+    before the second piece is written (SQLite) leaves the other jobs to be
+    decided again: after a restart each has exactly one send, the broken
+    job still a row. With the step's reads failing (``reads-alone``) each
+    job has reads of its own, and the same outcome."""
+    monkeypatch.setattr(push_worker, "PIECE_ROWS", 2)
+    store = await to_bob(db, writer, 7)
+    if db.dialect == "sqlite":
+        await sql(db, "UPDATE messages SET push_options = '{not json' WHERE seq = 2")
+    else:
+        await sql(db, "UPDATE push_jobs SET options = '{not json' WHERE seq = 2")
+    if reads_fail:
+        reach = store.reach
+
+        async def failing(*args: Any) -> Any:
+            if len(args[-1]) > 1:
+                raise RuntimeError("the step's second read failed")
+            return await reach(*args)
+
+        monkeypatch.setattr(store, "reach", failing)
+    finish = store.finish_jobs
+    writes = await stopped_at_the_second_write(db, store, monkeypatch)
+    sqlite = db.dialect == "sqlite"
+    # SQLite: the first piece is the first job's send and the broken job.
+    assert writes == ([1, 2] if sqlite else [6])
+
+    async def rows() -> list[int]:
+        return await db.read(lambda conn: [int(seq) for seq, in conn.exec_driver_sql(
+            "SELECT seq FROM push_jobs").all()])
+
+    assert await rows() == [2]
+    assert [s.seq for s in await store.due_sends(now_ms(), 64)] == (
+        [1] if sqlite else [1, 3, 4, 5, 6, 7])
+    monkeypatch.setattr(store, "finish_jobs", finish)
+    again = bare_worker(db, store)
+    assert await again._jobs_step() is False
+    assert await again._jobs_step() is False  # the broken row fails again, alone
+    assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == [1, 3, 4, 5, 6, 7]
+    assert await rows() == [2]

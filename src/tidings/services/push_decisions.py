@@ -127,25 +127,20 @@ class Decisions:
         """Add the jobs' sends and callback events to ``sends`` and
         ``events``; the jobs whose deciding failed are returned (they add
         nothing). The step's reads are two, for all its jobs: their
-        contexts and apps' settings, then the away receivers' devices and
-        badges (``first``: the contexts, read with the due jobs). When those
-        fail, each job is decided on its own, so one that cannot be does not
-        hold the others back."""
+        receivers and apps' settings, then the away receivers' devices and
+        badges and their jobs' contexts (``first``: the receivers, read
+        with the due jobs). When those fail, each job is decided on its
+        own (``decide_one``), so one that cannot be does not hold the
+        others back. The worker, which writes a step in pieces, reads and
+        decides as this does, a job at a time."""
         if not jobs:
             return []
         step = await self.read(jobs, first)
-        if step is None:
-            if len(jobs) == 1:
-                return list(jobs)
-            failed: list[Job] = []
-            for job in jobs:
-                failed.extend(await self.decide_all([job], sends, events))
-            return failed
-        return [job for job in jobs if not await self.decide(job, step, sends, events)]
+        return [job for job in jobs if not await self.decide_one(job, step, sends, events)]
 
     async def read(self, jobs: Sequence[Job], first: StepReceivers | None) -> Step | None:
         """A step's reads (``_read``); None when they failed (logged): each
-        job is then decided on its own (``decide_all``), so one that cannot
+        job is then decided on its own (``decide_one``), so one that cannot
         be holds no other back."""
         try:
             return await self._read(jobs, first)
@@ -154,10 +149,15 @@ class Decisions:
                           "" if len(jobs) == 1 else "; deciding them one by one")
             return None
 
-    async def decide(self, job: Job, step: Step, sends: list[NewSend],
-                     events: list[tuple[int, str, str]]) -> bool:
+    async def decide_one(self, job: Job, step: Step | None, sends: list[NewSend],
+                         events: list[tuple[int, str, str]]) -> bool:
         """Add a job of ``step`` to ``sends`` and ``events``; False when its
-        deciding failed (logged; it added nothing)."""
+        deciding failed (logged; it added nothing). Without ``step`` (the
+        step's reads failed) the job has reads of its own."""
+        if step is None:
+            step = await self.read([job], None)
+            if step is None:
+                return False
         made = len(sends), len(events)
         try:
             await self._decide(job, step, sends, events)

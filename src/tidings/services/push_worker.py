@@ -181,9 +181,8 @@ class PushWorker:
                 failed.append(job)  # not asked: tried again
             elif not wanted[job.sdkappid]:
                 pass
-            elif step is None:  # the step's reads failed: each job on its own
-                failed.extend(await self._decisions.decide_all([job], sends, events))
-            elif not await self._decisions.decide(job, step, sends, events):
+            # Without ``step`` (the step's reads failed) each job reads alone.
+            elif not await self._decisions.decide_one(job, step, sends, events):
                 failed.append(job)
             if (most is not None and rows + len(sends) + len(events) + len(failed) >= most
                     and n < len(due.jobs)):
