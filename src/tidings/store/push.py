@@ -372,7 +372,7 @@ class PushStore:
         again, its sends made again: a push twice, never one lost). Their
         two fsyncs were most of a lone push's wait on that thread, where
         the messages queue (bench/README.md, perf-push3)."""
-        if self._db.batch is not None:
+        if self.shares_writer:
             await self._db.run_write(work, synced=False)
             return
         async with self._db.writer.begin() as conn:
