@@ -9,6 +9,7 @@ are decided; a send read or recalled since is no longer due."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -93,6 +94,28 @@ def bare_worker(db: Database, store: PushStore) -> PushWorker:
 async def sql(db: Database, statement: str, *params: object) -> None:
     async with db.writer.begin() as conn:
         await conn.exec_driver_sql(db.driver_sql(statement), tuple(params))
+
+
+async def stopped_at_the_second_write(db: Database, store: PushStore,
+                                      monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A worker's jobs step whose second write fails (as a kill between two
+    pieces would leave it: on SQLite); the sends of each write tried."""
+    writes: list[int] = []
+    finish = store.finish_jobs
+
+    async def stopped(jobs: Any, sends: Any, *args: Any) -> None:
+        writes.append(len(sends))
+        if len(writes) == 2:
+            raise RuntimeError("stopped between two pieces")
+        await finish(jobs, sends, *args)
+
+    monkeypatch.setattr(store, "finish_jobs", stopped)
+    if db.dialect == "sqlite":
+        with pytest.raises(RuntimeError, match="between two pieces"):
+            await bare_worker(db, store)._jobs_step()
+    else:
+        await bare_worker(db, store)._jobs_step()
+    return writes
 
 
 async def test_a_step_of_many_jobs_reads_twice_and_decides_each_as_alone(
@@ -393,17 +416,14 @@ async def test_a_steps_messages_read_by_their_rowids_are_as_one_job_at_a_time(
     read by one statement over their rowids (push_reads.step_receivers)
     and their contexts by their rowids (contexts_of): the same as the
     statement per job, for a receiver who read it, one who muted it, a
-    recalled message, a message with no push between them, a job left
-    past the step, and a row job beside them; a rowid now another
-    message's gives no context. On PostgreSQL (rows only) the statement
-    per job."""
+    recalled message and a row job beside them; each job gets its own
+    message's receivers when the jobs are out of order with others' in
+    their span; a rowid now another message's gives no context. On
+    PostgreSQL (rows only) the statement per job."""
     made = [await send(writer, "bob", "b1"), await send(writer, "carol", "c1")]
     await sql(db, "INSERT INTO conversation_settings (conversation_id, user_id, sdkappid,"
               " muted, updated_at) VALUES (?, 'carol', ?, 1, 0)",
               made[1].message.conversation_id, APP)
-    quiet = await writer.submit(NewMessage(made[0].message.key, "alice", "q1", BODY, "",
-                                           push=None))
-    assert isinstance(quiet, Committed)
     made += [await send(writer, "dave", "d1"), await send(writer, "bob", "b2"),
              await send(writer, "erin", "e1")]
     await sql(db, "UPDATE conversation_members SET read_seq = ? WHERE conversation_id = ?"
@@ -427,10 +447,11 @@ async def test_a_steps_messages_read_by_their_rowids_are_as_one_job_at_a_time(
         "bob", "carol", "dave", "bob", "erin"]
     if db.dialect == "sqlite":
         assert [job.rowid > 0 for job in due.jobs] == [False] + [True] * 5
-        # The first three alone: bob's second message and erin's, past them,
-        # are not theirs.
-        first = await db.read(lambda conn: push_reads.step_receivers(conn, due.jobs[:3]))
-        assert first.receivers == [["bob"], ["bob"], []]
+        # Erin's job before bob's first, three others' messages between
+        # them in the span read: each its own receivers, in the jobs' order.
+        two = await db.read(lambda conn: push_reads.step_receivers(
+            conn, [due.jobs[5], due.jobs[1]]))
+        assert two.receivers == [["erin"], ["bob"]]
         # Erin's job as if its message had been deleted and its rowid given
         # to bob's second: no context.
         moved = dataclasses.replace(due.jobs[5], rowid=due.jobs[4].rowid)
@@ -438,37 +459,77 @@ async def test_a_steps_messages_read_by_their_rowids_are_as_one_job_at_a_time(
 
 
 async def test_a_step_in_pieces_decides_each_job_once_across_a_stop_between_them(
-        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
     """On SQLite a step is written in pieces (``PIECE_ROWS`` rows each),
     each moving the pointer past its own messages: a worker stopped after
     the first piece (its second write fails, as a kill there would leave
     it) leaves the rest to be decided again, and every job has its push
-    once. PostgreSQL writes a step at once."""
+    once. Each piece hands the pointer on to the next: the jobs left are
+    one step, written in pieces, with no piece finding the pointer moved.
+    PostgreSQL writes a step at once."""
     monkeypatch.setattr(push_worker, "PIECE_ROWS", 2)
     store = await to_bob(db, writer, 7)
-    writes: list[int] = []
     finish = store.finish_jobs
-
-    async def stopped(jobs: Any, sends: Any, *args: Any) -> None:
-        writes.append(len(sends))
-        if len(writes) == 2:
-            raise RuntimeError("stopped between two pieces")
-        await finish(jobs, sends, *args)
-
-    monkeypatch.setattr(store, "finish_jobs", stopped)
+    writes = await stopped_at_the_second_write(db, store, monkeypatch)
     sqlite = db.dialect == "sqlite"
-    if sqlite:
-        with pytest.raises(RuntimeError):
-            await bare_worker(db, store)._jobs_step()
-    else:
-        await bare_worker(db, store)._jobs_step()
     # SQLite: the first piece (two sends) stands; PostgreSQL: one write.
     assert writes == ([2, 2] if sqlite else [7])
     assert len(await store.due_sends(now_ms(), 64)) == (2 if sqlite else 7)
     writes.clear()
     monkeypatch.setattr(store, "finish_jobs", finish)
     again = bare_worker(db, store)
-    while await again._jobs_step():
-        pass
+    caplog.set_level(logging.INFO, logger="tidings.services.push")
+    # The five jobs left fit in one step (not full): its pieces each start
+    # where the last left the pointer.
+    assert await again._jobs_step() is False
+    assert "deciding again" not in caplog.text
     assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == list(range(1, 8))
     assert (await store.due_jobs(now_ms(), 200)).jobs == []
+
+
+@pytest.mark.parametrize("reads_fail", [False, True], ids=["step-read", "reads-alone"])
+async def test_a_broken_job_in_a_piece_fails_alone_across_a_stop(
+        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch,
+        reads_fail: bool) -> None:
+    """The worker decides a step a job at a time (``Decisions.decide_one``,
+    as ``decide_all`` does): a job whose deciding fails (its options cannot
+    be read) in the first piece is a ``push_jobs`` row after it, and a stop
+    before the second piece is written (SQLite) leaves the other jobs to be
+    decided again: after a restart each has exactly one send, the broken
+    job still a row. With the step's reads failing (``reads-alone``) each
+    job has reads of its own, and the same outcome."""
+    monkeypatch.setattr(push_worker, "PIECE_ROWS", 2)
+    store = await to_bob(db, writer, 7)
+    if db.dialect == "sqlite":
+        await sql(db, "UPDATE messages SET push_options = '{not json' WHERE seq = 2")
+    else:
+        await sql(db, "UPDATE push_jobs SET options = '{not json' WHERE seq = 2")
+    if reads_fail:
+        reach = store.reach
+
+        async def failing(*args: Any) -> Any:
+            if len(args[-1]) > 1:
+                raise RuntimeError("the step's second read failed")
+            return await reach(*args)
+
+        monkeypatch.setattr(store, "reach", failing)
+    finish = store.finish_jobs
+    writes = await stopped_at_the_second_write(db, store, monkeypatch)
+    sqlite = db.dialect == "sqlite"
+    # SQLite: the first piece is the first job's send and the broken job.
+    assert writes == ([1, 2] if sqlite else [6])
+
+    async def rows() -> list[int]:
+        return await db.read(lambda conn: [int(seq) for seq, in conn.exec_driver_sql(
+            "SELECT seq FROM push_jobs").all()])
+
+    assert await rows() == [2]
+    assert [s.seq for s in await store.due_sends(now_ms(), 64)] == (
+        [1] if sqlite else [1, 3, 4, 5, 6, 7])
+    monkeypatch.setattr(store, "finish_jobs", finish)
+    again = bare_worker(db, store)
+    assert await again._jobs_step() is False
+    assert await again._jobs_step() is False  # the broken row fails again, alone
+    assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == [1, 3, 4, 5, 6, 7]
+    assert await rows() == [2]

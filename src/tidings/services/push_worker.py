@@ -1,5 +1,6 @@
 """The push worker: a loop that decides the due jobs (``push_decisions``)
-and replaces each by its sends and callback events in one transaction, then
+and replaces them by their sends and callback events (a transaction a
+step, on SQLite one a piece of a step: ``PIECE_ROWS``), then
 makes the due sends through the channels (``adapters/push_channels``),
 retrying with backoff; what is not done when it stops stays queued."""
 
@@ -29,7 +30,7 @@ from tidings.store.push_reads import SendsContext, StepReceivers
 
 log = logging.getLogger("tidings.services.push")
 
-# Jobs decided (and replaced in one transaction) per step of the worker;
+# Jobs decided (and replaced: one transaction, on SQLite one a piece) per step;
 # while steps come back full (a backlog) each takes twice the last's, up to
 # MAX_JOBS_PER_STEP. At saturation the loop is busy with the load and a
 # step's awaits wait their turn: a step's time is mostly those turns, not
@@ -181,9 +182,8 @@ class PushWorker:
                 failed.append(job)  # not asked: tried again
             elif not wanted[job.sdkappid]:
                 pass
-            elif step is None:  # the step's reads failed: each job on its own
-                failed.extend(await self._decisions.decide_all([job], sends, events))
-            elif not await self._decisions.decide(job, step, sends, events):
+            # Without ``step`` (the step's reads failed) each job reads alone.
+            elif not await self._decisions.decide_one(job, step, sends, events):
                 failed.append(job)
             if (most is not None and rows + len(sends) + len(events) + len(failed) >= most
                     and n < len(due.jobs)):

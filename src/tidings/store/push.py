@@ -330,13 +330,15 @@ class PushStore:
         payload): the sdkappid whose device it is) and
         callback events, in one transaction: a crash before leaves the jobs
         to be decided again, after leaves the sends. One transaction for a
-        whole step, not one per message: most jobs end with nothing to send.
+        step (on SQLite a piece of one: services/push_worker.py), not one
+        per message: most jobs end with nothing to send.
 
-        On SQLite the pointer moves past the step's messages in the same
+        On SQLite the pointer moves past the piece's messages in the same
         transaction (``move``), and the messages whose deciding ``failed``
         become ``push_jobs`` rows (decided again next step, as a row is):
         they do not hold the pointer back. Raises ``PointerMoved`` (nothing
-        written) when the pointer is not as the step read it."""
+        written; the step's earlier pieces stand) when the pointer is not
+        as the step read it or the last piece left it."""
         now = now_ms()
         rows = [(sdkappid, user, device, job.conversation_id, job.seq, body)
                 for job, sdkappid, user, device, body in sends]
@@ -368,11 +370,12 @@ class PushStore:
         already (the messages' own synced commits): a ``kill -9`` loses
         nothing of them (the WAL's pages are the kernel's), the next
         message's synced commit makes them durable (the WAL is in order),
-        and an OS crash before it only undoes the step (its jobs decided
-        again, its sends made again: a push twice, never one lost). Their
-        two fsyncs were most of a lone push's wait on that thread, where
-        the messages queue (bench/README.md, perf-push3)."""
-        if self._db.batch is not None:
+        and an OS crash before it only undoes those writes (their jobs
+        decided again, their sends made again: a push twice, never one
+        lost). A lone push's two fsyncs (its jobs step's and sends step's)
+        were most of its wait on that thread, where the messages queue
+        (bench/README.md, perf-push3)."""
+        if self.shares_writer:
             await self._db.run_write(work, synced=False)
             return
         async with self._db.writer.begin() as conn:

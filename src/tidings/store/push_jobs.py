@@ -133,8 +133,9 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class Move:
-    """The pointer's move that records a step's messages (SQLite): from
-    ``made_to`` (with the ``gen`` read with it) to ``to``."""
+    """The pointer's move that records a step's messages, or a piece's of
+    them (SQLite): from ``made_to`` (with the ``gen`` read with it, or
+    where the step's last piece left it) to ``to``."""
 
     made_to: int
     gen: int
@@ -143,8 +144,9 @@ class Move:
 
 class PointerMoved(Exception):
     """The newest messages were deleted since the step read the messages
-    past the pointer (their rowids may come again): the step's writes are
-    rolled back, and it is done again."""
+    past the pointer (their rowids may come again): the piece being
+    written is rolled back (the step's earlier pieces stand), and the step
+    is done again from where the pointer stands."""
 
 
 def due_messages(conn: Connection, now: int, limit: int
@@ -180,8 +182,10 @@ def due_messages(conn: Connection, now: int, limit: int
 
 
 def move_pointer(conn: Connection, move: Move) -> None:
-    """Move the pointer past a step's messages, in the step's transaction;
-    ``PointerMoved`` when it is not as the step read it."""
+    """Move the pointer past a piece's messages (a step's, or on SQLite a
+    piece of one), in that piece's transaction; ``PointerMoved`` (the
+    piece rolled back, earlier pieces standing) when it is not as the
+    step read it or its last piece left it."""
     moved = conn.exec_driver_sql(
         "UPDATE push_jobs_made SET made_to = ? WHERE made_to = ? AND gen = ?",
         (move.to, move.made_to, move.gen))
