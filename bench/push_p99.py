@@ -31,7 +31,10 @@ read) and the acks', the commits' own p99 and those over 20 ms (the
 disk's stalls), the push writes on the writer's thread (count, jobs and
 sends each, their p50 / max ms: the probe's ``push_finish`` and
 ``push_record``), the backlog left when the server stopped, the server's
-CPU per message (the worker's included) and ``other_cpu_pct``.
+CPU per message (the worker's included) and ``other_cpu_pct``; with
+the probe's ``loop_lag`` (the loop's stalls over 2 ms: count, p50, max,
+their sum) and the worker's two reads' awaits (``push_read_due``,
+``push_read_reach``).
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ def _probe_figures(path: Path) -> dict[str, Any]:
     lines = path.read_text().splitlines()[1:]
     events = [json.loads(line) for line in lines]
     out: dict[str, Any] = {}
-    for kind in ("push_finish", "push_record"):
+    for kind in ("push_finish", "push_record", "loop_lag", "push_read_due", "push_read_reach"):
         spans = sorted((e[2] - e[1]) / 1e6 for e in events if e[0] == kind)
         out[kind] = {"n": len(spans),
                      "p50_ms": round(spans[len(spans) // 2], 2) if spans else 0,
@@ -111,6 +114,9 @@ def _probe_figures(path: Path) -> dict[str, Any]:
                                "jobs": sum(c[3]["jobs"] for c in calls),
                                # From the first write to the last, s.
                                "worked_s": round((calls[-1][2] - calls[0][1]) / 1e9, 2)}
+    # The loop's stalls (the probe's lag task), in all: ms.
+    out["loop_lag"]["sum_ms"] = round(sum(e[2] - e[1] for e in events
+                                          if e[0] == "loop_lag") / 1e6, 1)
     out["commits_over_20ms"] = sum(
         1 for e in events if e[0] in ("commit", "checkpoint")
         and e[2] - e[1] - e[3]["runq"] > 20_000_000)
@@ -172,13 +178,15 @@ def one_run(side: str, src: str, template: Path, args: argparse.Namespace) -> di
         probe = Path(tmp) / "probe.jsonl"
         load = _chat_load(src, probe, args, "--set", f"data_dir={data}",
                           "--set", "push_max_attempts=1")
+        if args.keep_probe:  # the probe's events, for a closer look
+            shutil.copy(probe, Path(args.keep_probe) / f"{side}-{time.time():.0f}.jsonl")
         tail = load.get("tail", {})
         own = tail.get("commit_own_ms", {})
         return {"side": side, "ok": load["ok"], "latency_ms": load["latency_ms"],
                 "ack_latency_ms": load["ack_latency_ms"],
                 "commit_own_p99_ms": own.get("p99_ms"),
                 "causes_pct_push": {k: v for k, v in tail.get("causes_pct", {}).items()
-                                    if "push" in k},
+                                    if "push" in k or "loop" in k},
                 **_probe_figures(probe), "backlog_left": _backlog(data / "tidings.db"),
                 # The backlog's writes in the measured window, of all (all: it
                 # was worked within the window).
@@ -204,6 +212,7 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true",
                         help="no backlog: the checkpoints' counts at --rate (perf-fts4's)")
     parser.add_argument("--save", default="", help="append chat_load's whole JSON lines here")
+    parser.add_argument("--keep-probe", default="", help="copy each run's probe file here")
     parser.add_argument("--src", metavar="NAME=PATH", action="append", default=[],
                         help="another extracted src/ to alternate (a variant); repeatable")
     parser.add_argument("--sides", default="new,old",

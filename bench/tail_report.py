@@ -37,6 +37,12 @@ CAUSES: list[tuple[str, tuple[str, ...], int]] = [
     ("gc gen 2", ("gc2",), 0),
     ("gc gen 1", ("gc1",), 0),
     ("gc gen 0", ("gc0",), 0),
+    # The loop's own stalls (the probe's lag task: more than 2 ms late):
+    # whatever held it, the push worker's deciding or a reader thread's
+    # Python holding the GIL (a collection is named above).
+    ("the loop stalled (>2 ms late)", ("loop_lag",), 0),
+    # A push step's reads, on a reader thread that shares the GIL with the loop.
+    ("push step's reads (reader thread)", ("push_read_due", "push_read_reach"), 0),
     # Before the slow commits: its writes and fsync beside a commit's own
     # fsync may be what made that one slow (its share of all messages says
     # how often a message meets one anyway).

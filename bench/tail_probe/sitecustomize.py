@@ -22,7 +22,14 @@ the bench's clients on Linux), every interval that can hold a message up:
   worker's are ``push_finish`` (a step's jobs replaced by their sends) and
   ``push_record`` (the sends' outcomes), and each ``finish_jobs`` call is a
   ``push_finish_call`` with its ``jobs`` and ``sends``;
-- ``tick``: the timer wheel's tick (gateway/timer_wheel.py), on the loop.
+- ``tick``: the timer wheel's tick (gateway/timer_wheel.py), on the loop;
+- ``loop_lag``: the loop's own stalls, which no interval above shows (a
+  callback holding it, or a thread holding the GIL): a task started with
+  the push worker sleeps 1 ms at a time, and a wake more than
+  ``LAG_NS`` late is recorded from when it was due to when it ran;
+- ``push_read_due`` / ``push_read_reach``: the push worker's two reads of
+  a jobs step (``PushStore.due_jobs``, ``PushStore.reach``: a reader
+  thread's, sharing the GIL with the loop), their whole awaits.
 
 A transaction also has ``grew``: the bytes by which it made the log
 (``-wal``) longer, and its phases, in ns: ``hop_in`` (the loop's hand-off
@@ -48,6 +55,7 @@ import time
 from typing import Any
 
 _PATH = os.environ.get("BENCH_TAIL_PROBE", "")
+LAG_NS = 2_000_000  # a 1 ms sleep woken later than this past its time is a stall
 _events: list[Any] = []
 
 
@@ -145,6 +153,9 @@ def _install() -> None:
         pass
     else:
         _sizes(push.PushStore)
+        _awaited(push.PushStore, "due_jobs", "push_read_due")
+        _awaited(push.PushStore, "reach", "push_read_reach")
+        _lag_probe()
 
     try:
         from tidings.gateway import timer_wheel
@@ -173,6 +184,45 @@ def _time(cls: Any, name: str, kind: str) -> None:
             _events.append((kind, start, clock()))
 
     setattr(cls, name, timed)
+
+
+def _awaited(cls: Any, name: str, kind: str) -> None:
+    """Record each await of ``cls.name`` (a coroutine) as an interval of ``kind``."""
+    clock = time.perf_counter_ns
+    method = getattr(cls, name)
+
+    async def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = clock()
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            _events.append((kind, start, clock()))
+
+    setattr(cls, name, timed)
+
+
+def _lag_probe() -> None:
+    """Start the loop's lag task with the push worker (on the server's loop)."""
+    import asyncio
+
+    from tidings.services import push_worker
+
+    clock = time.perf_counter_ns
+    start = push_worker.PushWorker.start
+
+    async def lag() -> None:
+        while True:
+            due = clock() + 1_000_000
+            await asyncio.sleep(0.001)
+            woke = clock()
+            if woke - due > LAG_NS:
+                _events.append(("loop_lag", due, woke))
+
+    def started(self: Any) -> None:
+        start(self)
+        self._bench_lag = asyncio.get_running_loop().create_task(lag())
+
+    push_worker.PushWorker.start = started  # type: ignore[method-assign]
 
 
 def _sizes(cls: Any) -> None:
