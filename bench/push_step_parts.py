@@ -11,12 +11,18 @@ in-process, the worker stopped and its steps called one by one::
     taskset -c 1 python bench/push_step_parts.py --step 3200 --steps 3
     taskset -c 1 python bench/push_step_parts.py --step 200 --steps 3
 
-Prints a JSON line per step.
+Prints a JSON line per step. ``--lag``: a task sleeps 1 ms at a time
+beside the steps (as the messages' coroutines wait for their turns) and
+each step's line has its wakes' lateness (count, p50, p99, max ms, and
+how many over 2 ms): how long the step held the loop from the messages,
+its deciding and the GIL its reader and writer threads hold included.
+``PYTHONPATH=/tmp/OLD/src`` runs an extracted ``src/``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import shutil
 import tempfile
@@ -47,6 +53,31 @@ def _timed(obj: Any, name: str, parts: dict[str, list[float]]) -> None:
     setattr(obj, name, timed)
 
 
+class Lag:
+    """A task waking every 1 ms; ``late`` its wakes' lateness, ns."""
+
+    def __init__(self) -> None:
+        self.late: list[int] = []
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            due = time.perf_counter_ns() + 1_000_000
+            await asyncio.sleep(0.001)
+            self.late.append(time.perf_counter_ns() - due)
+
+    def figures(self) -> dict[str, float]:
+        late = sorted(self.late) or [0]
+        self.late.clear()
+        return {"n": len(late), "p50_ms": round(late[len(late) // 2] / 1e6, 2),
+                "p99_ms": round(late[int(len(late) * 0.99)] / 1e6, 2),
+                "max_ms": round(late[-1] / 1e6, 2),
+                "over_2ms": sum(v > 2_000_000 for v in late)}
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="perf-p99-parts-") as tmp:
         data = Path(tmp) / "data"
@@ -58,9 +89,13 @@ async def run(args: argparse.Namespace) -> None:
             parts: dict[str, list[float]] = {}
             for name in ("due_jobs", "reach", "finish_jobs"):
                 _timed(worker._store, name, parts)
+            lag = Lag() if args.lag else None
             for _ in range(args.steps):
                 worker._step = args.step
                 parts.clear()
+                if lag is not None:
+                    await asyncio.sleep(0.01)
+                    lag.figures()  # from the step's start
                 wall, cpu = time.perf_counter(), time.process_time()
                 await worker._jobs_step()
                 whole = [(time.perf_counter() - wall) * 1e3, (time.process_time() - cpu) * 1e3]
@@ -70,8 +105,11 @@ async def run(args: argparse.Namespace) -> None:
                 parts["deciding"] = [round(whole[0] - sum(timed[0::2]), 1),
                                      round(whole[1] - sum(timed[1::2]), 1)]
                 print(json.dumps({"step": args.step, "ms_wall_cpu": parts,
-                                  "whole": [round(whole[0], 1), round(whole[1], 1)]}),
+                                  "whole": [round(whole[0], 1), round(whole[1], 1)]}
+                                 | ({"lag": lag.figures()} if lag is not None else {})),
                       flush=True)
+            if lag is not None:
+                lag.stop()
         finally:
             await rt.stop()
 
@@ -81,6 +119,7 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=3200)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--template", default="/tmp/perf-p99-template")
+    parser.add_argument("--lag", action="store_true", help="the loop's lateness beside each step")
     uvloop.run(run(parser.parse_args()))
 
 
