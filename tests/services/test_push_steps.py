@@ -8,9 +8,7 @@ are decided; a send read or recalled since is no longer due."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import itertools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -535,39 +533,3 @@ async def test_a_broken_job_in_a_piece_fails_alone_across_a_stop(
     assert await again._jobs_step() is False  # the broken row fails again, alone
     assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == [1, 3, 4, 5, 6, 7]
     assert await rows() == [2]
-
-
-@pytest.mark.parametrize("turn", [1, 1000])
-async def test_the_loop_has_turns_while_a_step_is_decided(
-        db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch,
-        turn: int) -> None:
-    """Deciding a step gives the loop a turn every ``DECIDE_TURN`` jobs (a
-    piece of 200 held it ~3-4 ms from the messages): a task counting the
-    loop's turns moves between two jobs decided with a turn each, and not
-    without (the reads and writes, both in one here, are around them)."""
-    monkeypatch.setattr(push_worker, "DECIDE_TURN", turn)
-    store = await to_bob(db, writer, 4)
-    worker = bare_worker(db, store)
-    turns = [0]
-    seen: list[int] = []
-
-    async def counting() -> None:
-        while True:
-            await asyncio.sleep(0)
-            turns[0] += 1
-
-    decide = worker._decisions.decide_one
-
-    async def decide_one(*args: Any) -> bool:
-        seen.append(turns[0])
-        return await decide(*args)
-
-    monkeypatch.setattr(worker._decisions, "decide_one", decide_one)
-    ticking = asyncio.create_task(counting())
-    try:
-        await worker._jobs_step()
-    finally:
-        ticking.cancel()
-    assert len(seen) == 4
-    moved = [b > a for a, b in itertools.pairwise(seen)]
-    assert moved == ([True] * 3 if turn == 1 else [False] * 3)

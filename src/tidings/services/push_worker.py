@@ -51,12 +51,6 @@ MAX_JOBS_PER_STEP = 3200
 # pointer, with the next piece: a step whose receivers are all in the
 # foreground is still one write.
 PIECE_ROWS = 200
-# Jobs decided between two turns of the loop for the messages (~10-17 us
-# a job: ~0.5 ms): deciding a piece of 200 jobs with a device away each
-# held the loop ~3.5-4 ms without one; with a turn every 32 jobs a
-# 3,200-job step's 1 ms sleeps woken over 2 ms late were about half as
-# many (bench/README.md, perf-p99b).
-DECIDE_TURN = 32
 
 
 def _past(piece: list[Job], left: Move | None) -> Move | None:
@@ -191,8 +185,6 @@ class PushWorker:
             # Without ``step`` (the step's reads failed) each job reads alone.
             elif not await self._decisions.decide_one(job, step, sends, events):
                 failed.append(job)
-            if n % DECIDE_TURN == 0:
-                await asyncio.sleep(0)  # the messages' turn (DECIDE_TURN)
             if (most is not None and rows + len(sends) + len(events) + len(failed) >= most
                     and n < len(due.jobs)):
                 done = _past(piece, move)
