@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import orjson
@@ -31,9 +31,21 @@ from tidings.store.callbacks import CallbackStore
 from tidings.store.engine import Database
 from tidings.store.prepared import Prepared
 from tidings.store.push import PushStore, Send, SendOutcome
-from tidings.store.push_jobs import PushJobRows
+from tidings.store.push_jobs import Job, PushJobRows
+from tidings.store.push_reads import StepReceivers
 from tidings.store.schema import push_sends
 from tidings.store.writer import MessageWriter
+
+
+async def decide_all(decisions: Decisions, jobs: Sequence[Job], sends: list[NewSend],
+                     events: list[tuple[int, str, str]],
+                     first: StepReceivers | None = None) -> list[Job]:
+    """A step's jobs decided as the worker decides them (its reads once,
+    then each job; a job alone when they fail), without its writes: the
+    jobs whose deciding failed (they added nothing)."""
+    step = await decisions.read(jobs, first) if jobs else None
+    return [job for job in jobs if not await decisions.decide_one(job, step, sends, events)]
+
 
 APP = 1400000061
 BODY = orjson.dumps([{"type": "text", "text": "hi"}]).decode()
@@ -144,7 +156,7 @@ async def test_a_step_of_many_jobs_reads_twice_and_decides_each_as_alone(
     sends: list[NewSend] = []
     events: list[tuple[int, str, str]] = []
     reads = counted_reads(db)
-    failed = await decisions.decide_all(jobs, sends, events)
+    failed = await decide_all(decisions, jobs, sends, events)
     assert len(reads) == 2  # the contexts and settings; the devices and badges
     assert failed == [broken]
     # A process alone reads the contexts with the due jobs: one read more
@@ -153,7 +165,7 @@ async def test_a_step_of_many_jobs_reads_twice_and_decides_each_as_alone(
     reads.clear()
     due = await store.due_jobs(now_ms(), 200)
     assert due.first is not None
-    assert await decisions.decide_all(jobs, again, events, due.first) == [broken]
+    assert await decide_all(decisions, jobs, again, events, due.first) == [broken]
     assert len(reads) == 2
     assert again == sends
     assert events == []
@@ -238,12 +250,12 @@ async def test_a_step_reads_the_contexts_of_its_jobs_with_a_receiver_away_only(
     assert len(bobs) == 3
     reads = counted_reads(db)
     sends: list[NewSend] = []
-    assert await decisions.decide_all(bobs, sends, []) == []
+    assert await decide_all(decisions, bobs, sends, []) == []
     assert (len(reads), asked, sends) == (1, [], [])
     # Bob's app goes to the background: his jobs are read and pushed.
     bus.set_away(Identity(APP, "bob"), phone, True)
     reads.clear()
-    assert await decisions.decide_all(jobs, sends, []) == []
+    assert await decide_all(decisions, jobs, sends, []) == []
     assert len(reads) == 2
     assert sorted(asked[0]) == sorted((job.conversation_id, job.seq) for job in jobs)
     assert sorted((s.user_id, s.job.seq) for s in sends) == sorted(
@@ -252,7 +264,7 @@ async def test_a_step_reads_the_contexts_of_its_jobs_with_a_receiver_away_only(
     bus.set_away(Identity(APP, "bob"), phone, False)
     asked.clear()
     sends.clear()
-    assert await decisions.decide_all(jobs, sends, []) == []
+    assert await decide_all(decisions, jobs, sends, []) == []
     assert asked == [[(to_carol.message.conversation_id, to_carol.message.seq)]]
     assert [(s.user_id, orjson.loads(s.payload)["body"]) for s in sends] == [("carol", "alice: hi")]
 
@@ -296,7 +308,7 @@ async def test_a_linked_receivers_home_devices_are_read_with_the_step(
     decisions.links = Links()
     sends: list[NewSend] = []
     reads = counted_reads(db)
-    assert await decisions.decide_all(jobs, sends, [], None) == []
+    assert await decide_all(decisions, jobs, sends, [], None) == []
     assert len(reads) == 2  # the contexts; the devices, badges and home settings
     assert [(s.sdkappid, s.user_id, s.device_id, s.job.seq) for s in sends] == [
         (HOME, "h-bob", "h-bob-phone", m.message.seq) for m in to_bob]
@@ -348,7 +360,7 @@ async def test_a_home_apps_sends_carry_their_messages_app_in_the_steps_read(
     decisions = Decisions(store, LocalBus(), callbacks)
     decisions.links = Links()
     sends: list[NewSend] = []
-    assert await decisions.decide_all(jobs, sends, [], None) == []
+    assert await decide_all(decisions, jobs, sends, [], None) == []
     await store.finish_jobs(jobs, [(s.job, s.sdkappid, s.user_id, s.device_id, s.payload)
                                    for s in sends], [])
     read = await store.due_sends_checked(now_ms(), 64, HOME)
@@ -493,7 +505,7 @@ async def test_a_broken_job_in_a_piece_fails_alone_across_a_stop(
         db: Database, writer: MessageWriter, monkeypatch: pytest.MonkeyPatch,
         reads_fail: bool) -> None:
     """The worker decides a step a job at a time (``Decisions.decide_one``,
-    as ``decide_all`` does): a job whose deciding fails (its options cannot
+    as this module's ``decide_all`` does): a job whose deciding fails (its options cannot
     be read) in the first piece is a ``push_jobs`` row after it, and a stop
     before the second piece is written (SQLite) leaves the other jobs to be
     decided again: after a restart each has exactly one send, the broken

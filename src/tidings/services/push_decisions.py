@@ -121,27 +121,11 @@ class Decisions:
     def linked(self, sdkappid: int) -> bool:
         return self.links is not None and self.links.has_links(sdkappid)
 
-    async def decide_all(self, jobs: Sequence[Job], sends: list[NewSend],
-                         events: list[tuple[int, str, str]],
-                         first: StepReceivers | None = None) -> list[Job]:
-        """Add the jobs' sends and callback events to ``sends`` and
-        ``events``; the jobs whose deciding failed are returned (they add
-        nothing). The step's reads are two, for all its jobs: their
-        receivers and apps' settings, then the away receivers' devices and
-        badges and their jobs' contexts (``first``: the receivers, read
-        with the due jobs). When those fail, each job is decided on its
-        own (``decide_one``), so one that cannot be does not hold the
-        others back. The worker, which writes a step in pieces, reads and
-        decides as this does, a job at a time."""
-        if not jobs:
-            return []
-        step = await self.read(jobs, first)
-        return [job for job in jobs if not await self.decide_one(job, step, sends, events)]
-
     async def read(self, jobs: Sequence[Job], first: StepReceivers | None) -> Step | None:
         """A step's reads (``_read``); None when they failed (logged): each
         job is then decided on its own (``decide_one``), so one that cannot
-        be holds no other back."""
+        be holds no other back. The worker reads a step once, then decides
+        its jobs one by one as it writes the step in pieces."""
         try:
             return await self._read(jobs, first)
         except Exception:
