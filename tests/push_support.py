@@ -30,6 +30,25 @@ def b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+P256_PRIME = 2**256 - 2**224 + 2**192 + 2**96 - 1
+
+
+def p256dh(key: ec.EllipticCurvePrivateKey | None = None) -> bytes:
+    """A browser's ``keys.p256dh``: the public key of ``key`` (a new one when
+    not given) as an uncompressed P-256 point, 0x04 then x and y."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    return key.public_key().public_bytes(serialization.Encoding.X962,
+                                         serialization.PublicFormat.UncompressedPoint)
+
+
+def off_curve() -> bytes:
+    """65 bytes shaped as an uncompressed point (0x04, x, y) that is not on
+    P-256: a real point with y + 1."""
+    point = p256dh()
+    y = (int.from_bytes(point[33:]) + 1) % P256_PRIME
+    return point[:33] + y.to_bytes(32)
+
+
 @dataclass
 class Browser:
     """A browser's push subscription: its keys decrypt what it is sent."""
@@ -48,10 +67,8 @@ class Browser:
         return "/" + self.endpoint.split("/", 3)[3]
 
     def subscription(self) -> dict[str, Any]:
-        public = self.key.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
         return {"endpoint": self.endpoint, "expirationTime": None,
-                "keys": {"p256dh": b64(public), "auth": b64(self.auth)}}
+                "keys": {"p256dh": b64(p256dh(self.key)), "auth": b64(self.auth)}}
 
     def read(self, call: Call) -> dict[str, Any]:
         assert call.headers["content-encoding"] == "aes128gcm"

@@ -3,11 +3,10 @@ push address (no I/O)."""
 
 from __future__ import annotations
 
-import base64
-
 import orjson
 import pytest
 
+from tests.push_support import b64, off_curve, p256dh
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.domain.push import (
     PushOptions,
@@ -64,15 +63,17 @@ def test_options_stored_and_from_tencent() -> None:
         assert raised.value.code is ErrorCode.INVALID_REQUEST
 
 
-def _sub(endpoint: str = "https://push.example/1", key: bytes = b"\x04" + b"k" * 64,
+def _sub(endpoint: str = "https://push.example/1", key: bytes | None = None,
          auth: bytes = b"a" * 16) -> dict[str, object]:
-    enc = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
-    return {"endpoint": endpoint, "keys": {"p256dh": enc(key), "auth": enc(auth)}}
+    return {"endpoint": endpoint, "keys": {"p256dh": b64(key or p256dh()), "auth": b64(auth)}}
 
 
 @pytest.mark.parametrize(("data", "allow_http"), [
     ({"channel": "webpush", "subscription": _sub("http://push.example/1")}, False),
-    ({"channel": "webpush", "subscription": _sub(key=b"\x02" + b"k" * 64)}, False),
+    ({"channel": "webpush", "subscription": _sub(key=b"\x02" + p256dh()[1:])}, False),
+    ({"channel": "webpush", "subscription": _sub(key=off_curve())}, False),
+    ({"channel": "webpush", "subscription": _sub(key=b"\x04" + bytes(64))}, False),
+    ({"channel": "webpush", "subscription": _sub(key=p256dh()[:33])}, False),
     ({"channel": "webpush", "subscription": _sub(auth=b"a" * 15)}, False),
     ({"channel": "webpush", "subscription": {**_sub(), "keys": {"p256dh": "!!", "auth": "a"}}},
      False),
@@ -88,10 +89,25 @@ def test_bad_addresses(data: dict[str, object], allow_http: bool) -> None:
     assert raised.value.code is ErrorCode.INVALID_PUSH_TOKEN
 
 
+def test_a_p256dh_off_the_curve_is_refused_clearly() -> None:
+    """65 bytes that begin with 0x04 but are not a point of P-256 could never
+    encrypt a push: refused at registration, saying why."""
+    with pytest.raises(TidingsError) as raised:
+        check_address(PushRegisterRequest.model_validate(
+            {"channel": "webpush", "subscription": _sub(key=off_curve())}))
+    assert raised.value.code is ErrorCode.INVALID_PUSH_TOKEN
+    assert raised.value.message == (
+        "keys.p256dh must be an uncompressed P-256 point: this one is not on the curve")
+
+
 def test_good_addresses() -> None:
     sub = check_address(PushRegisterRequest.model_validate(
         {"channel": "webpush", "subscription": {**_sub(), "expirationTime": None}}))
     assert orjson.loads(sub)["endpoint"] == "https://push.example/1"
+    key = p256dh()
+    stored = check_address(PushRegisterRequest.model_validate(
+        {"channel": "webpush", "subscription": _sub(key=key, auth=b"s" * 16)}))
+    assert orjson.loads(stored)["keys"] == {"p256dh": b64(key), "auth": b64(b"s" * 16)}
     assert check_address(PushRegisterRequest.model_validate(
         {"channel": "webpush", "subscription": _sub("http://127.0.0.1:9/x")}), True)
     assert check_address(PushRegisterRequest.model_validate(

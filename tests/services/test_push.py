@@ -24,7 +24,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from tests.app_server import AppServer, Call, Reply
 from tests.conftest import BACKENDS, database_url
 from tests.pg import Cluster
-from tests.push_support import FAST, Browser, b64, calls_to, login, ok, wait_calls
+from tests.push_support import (
+    FAST,
+    Browser,
+    b64,
+    calls_to,
+    login,
+    off_curve,
+    ok,
+    wait_calls,
+)
 from tests.support import App, Conn, InProcessServer, Server, error_of
 
 
@@ -479,6 +488,37 @@ async def test_fcm(server: Server, app: App, push: AppServer,
 # -- registration: REST, bad input, apps apart ----------------------------------------
 
 
+async def test_a_key_off_the_curve_is_refused_over_the_socket(
+        server: Server, shared_app: App, push: AppServer,
+        users: Callable[[str], str]) -> None:
+    """``keys.p256dh`` that is 65 bytes from 0x04 but not a point of P-256
+    could never encrypt a push: refused with 95101, nothing stored, the
+    device's good subscription kept; a real point registers and is pushed to."""
+    alice, bob = users("alice"), users("bob")
+    browser = Browser.new(push)
+    not_a_point = browser.subscription()
+    not_a_point["keys"]["p256dh"] = b64(off_curve())
+    b = await login(server, shared_app, bob)
+    refused = await b.request("push_register", {"channel": "webpush",
+                                                "subscription": not_a_point})
+    assert not refused["ok"], refused
+    assert refused["error"]["code"] == 95101
+    assert refused["error"]["name"] == "invalid_push_token"
+    assert "not on the curve" in refused["error"]["message"]
+    assert (await ok(b, "push_devices", {}))["devices"] == []
+    assert queued(server, shared_app, bob)["devices"] == []
+    await ok(b, "push_register", {"channel": "webpush", "subscription": browser.subscription()})
+    refused = await b.request("push_register", {"channel": "webpush",
+                                                "subscription": not_a_point})
+    assert refused["error"]["code"] == 95101
+    await b.close()
+    a = await login(server, shared_app, alice)
+    await a.send_text(f"c2c_{bob}", "still reaches the good key")
+    [call] = await wait_calls(push, browser.path)
+    assert browser.read(call)["body"] == f"{alice}: still reaches the good key"
+    await a.close()
+
+
 async def test_rest_registration_and_bad_input(server: Server, shared_app: App,
                                                other_app: App, push: AppServer,
                                                users: Callable[[str], str]) -> None:
@@ -493,8 +533,13 @@ async def test_rest_registration_and_bad_input(server: Server, shared_app: App,
             "laptop"]
         bad_key = browser.subscription()
         bad_key["keys"]["p256dh"] = b64(b"short")
+        not_a_point = browser.subscription()
+        not_a_point["keys"]["p256dh"] = b64(off_curve())
         for body, code in [
             ({"channel": "webpush", "device_id": "x", "subscription": bad_key}, 95101),
+            ({"channel": "webpush", "device_id": "x", "subscription": not_a_point}, 95101),
+            # Over the registered device too: it keeps its good subscription.
+            ({"channel": "webpush", "device_id": "laptop", "subscription": not_a_point}, 95101),
             ({"channel": "webpush", "device_id": "x", "token": "abc"}, 95101),
             ({"channel": "apns", "device_id": "x", "token": "not hex!"}, 95101),
             ({"channel": "fcm", "device_id": "x", "token": "abc"}, 95100),
@@ -504,6 +549,11 @@ async def test_rest_registration_and_bad_input(server: Server, shared_app: App,
                 **browser.subscription(), "endpoint": "ftp://push.example/1"}}, 95101),
         ]:
             assert error_of(http.put("/v1/push/devices", json=body))[1] == code, body
+        refused = http.put("/v1/push/devices", json={
+            "channel": "webpush", "device_id": "x", "subscription": not_a_point})
+        assert error_of(refused) == (400, 95101)
+        assert refused.json()["error"]["name"] == "invalid_push_token"
+        assert "not on the curve" in refused.json()["error"]["message"]
         assert error_of(http.put("/v1/push/devices", content=b"{not json"))[1] in (90001,
                                                                                   10002)
         assert error_of(http.delete("/v1/push/devices/nope")) == (404, 10010)

@@ -118,6 +118,23 @@ def _b64url(value: str, size: int | None, what: str) -> bytes:
     return raw
 
 
+def _check_p256dh(raw: bytes) -> None:
+    """The browser's public key: an uncompressed point (0x04, x, y) on P-256,
+    as the encryption at every send wants it (RFC 8291), so that a key that
+    could never be used is refused at registration, not stored."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    if raw[0] != 4:
+        raise TidingsError(ErrorCode.INVALID_PUSH_TOKEN,
+                           "keys.p256dh must be an uncompressed P-256 point (first byte 0x04)")
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+    except ValueError:
+        raise TidingsError(ErrorCode.INVALID_PUSH_TOKEN,
+                           "keys.p256dh must be an uncompressed P-256 point: "
+                           "this one is not on the curve") from None
+
+
 def check_address(req: PushRegisterRequest, allow_http: bool = False) -> str:
     """The token to store for a registration, or INVALID_PUSH_TOKEN."""
     if req.channel is Channel.WEBPUSH:
@@ -129,10 +146,7 @@ def check_address(req: PushRegisterRequest, allow_http: bool = False) -> str:
         if (url.scheme != "https" and not (allow_http and url.scheme == "http")) or not url.netloc:
             raise TidingsError(ErrorCode.INVALID_PUSH_TOKEN,
                                "the subscription's endpoint must be an https URL")
-        key = _b64url(sub.keys.p256dh, 65, "keys.p256dh")
-        if key[0] != 4:
-            raise TidingsError(ErrorCode.INVALID_PUSH_TOKEN,
-                               "keys.p256dh must be an uncompressed P-256 point")
+        _check_p256dh(_b64url(sub.keys.p256dh, 65, "keys.p256dh"))
         _b64url(sub.keys.auth, 16, "keys.auth")
         return orjson.dumps({"endpoint": sub.endpoint, "keys": {
             "p256dh": sub.keys.p256dh, "auth": sub.keys.auth}}).decode()
