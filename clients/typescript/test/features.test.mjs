@@ -190,11 +190,19 @@ test("push: a Web Push subscription registers, lists and unregisters; a bad key 
   const made = await alice.client.registerPush({ channel: "webpush", subscription });
   assert.equal(made.channel, "webpush");
   assert.deepEqual((await alice.client.pushDevices()).devices.map((x) => x.device_id), [alice.client.deviceId]);
-  // Not an uncompressed point (0x04 first): random bytes began with 0x04 one run in 256.
-  const notAPoint = Buffer.concat([Buffer.from([2]), randomBytes(64)]);
-  await assert.rejects(alice.client.registerPush({ channel: "webpush",
-    subscription: { ...subscription, keys: { ...subscription.keys, p256dh: b64(notAPoint) } } }),
-    (e) => e instanceof TidingsError && e.is("invalid_push_token"));
+  // Refused: not uncompressed (0x02 first), and 0x04 with x and y off the curve
+  // (the real point with y + 1); both keep the device's good subscription.
+  const point = ecdh.getPublicKey();
+  const p = 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n;
+  const y = (BigInt("0x" + point.subarray(33).toString("hex")) + 1n) % p;
+  const offTheCurve = Buffer.concat([point.subarray(0, 33), Buffer.from(y.toString(16).padStart(64, "0"), "hex")]);
+  const notUncompressed = Buffer.concat([Buffer.from([2]), point.subarray(1)]);
+  for (const bad of [notUncompressed, offTheCurve]) {
+    await assert.rejects(alice.client.registerPush({ channel: "webpush",
+      subscription: { ...subscription, keys: { ...subscription.keys, p256dh: b64(bad) } } }),
+      (e) => e instanceof TidingsError && e.is("invalid_push_token"));
+  }
+  assert.deepEqual((await alice.client.pushDevices()).devices.map((x) => x.device_id), [alice.client.deviceId]);
   await alice.client.unregisterPush();
   assert.deepEqual((await alice.client.pushDevices()).devices, []);
 });
