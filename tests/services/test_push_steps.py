@@ -545,3 +545,53 @@ async def test_a_broken_job_in_a_piece_fails_alone_across_a_stop(
     assert await again._jobs_step() is False  # the broken row fails again, alone
     assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == [1, 3, 4, 5, 6, 7]
     assert await rows() == [2]
+
+
+async def test_many_receivers_devices_and_badges_are_as_a_few_at_a_time(
+        db: Database, writer: MessageWriter) -> None:
+    """A step's second read for more than ``FEW`` receivers (on SQLite one
+    statement each for their devices and badges, the users a JSON array;
+    on PostgreSQL IN lists) answers what the statement per user answers:
+    two devices of one user, none of others, another app's device left
+    out, badges summed over a user's conversations, no badge for a user
+    with none, and user ids that JSON escapes."""
+    users = [f"u{n:02}" for n in range(36)] + ['q"uote\\d', "ünï", "nobody"]
+    store = PushStore(db)
+    for n, user in enumerate(users[:-1]):
+        if n % 5 != 4:  # every fifth has no device
+            await store.register(APP, user, f"{user}-phone", Channel.APNS, f"{n:064x}", False)
+    await store.register(APP, "u00", "u00-tablet", Channel.FCM, "tablet", True)
+    await store.register(APP + 1, "u01", "u01-other", Channel.APNS, "other", False)
+    for n, user in enumerate(users[:-1]):
+        for m in range(n % 3 + 1):
+            await send(writer, user, f"{user}-{m}")
+    # A second conversation for u02 (with bob), read in part by u02.
+    bob = ConversationKey(APP, ConversationKind.C2C, "bob", "u02")
+    for m in range(4):
+        await writer.submit(NewMessage(bob, "bob", f"bob-{m}", BODY, ""))
+    await sql(db, "UPDATE conversation_members SET read_msg_no = 1 WHERE user_id = 'u02'"
+              " AND conversation_id = (SELECT id FROM conversations WHERE a = 'bob')")
+    assert len(users) > push_reads.FEW
+
+    def few_at_a_time(conn: Any) -> tuple[list[Any], dict[str, int]]:
+        devices, totals = [], {}
+        for start in range(0, len(users), push_reads.FEW):
+            part = users[start:start + push_reads.FEW]
+            devices += push_reads.devices_of(conn, APP, part)
+            totals.update(push_reads.unread_totals(conn, APP, part))
+        return devices, totals
+
+    def all_at_once(conn: Any) -> tuple[list[Any], dict[str, int]]:
+        return push_reads.devices_of(conn, APP, users), push_reads.unread_totals(conn, APP, users)
+
+    few, many = await db.read(few_at_a_time), await db.read(all_at_once)
+    def key(d: Any) -> tuple[str, str]:
+        return d.user_id, d.device_id
+
+    assert sorted(many[0], key=key) == sorted(few[0], key=key)
+    assert many[1] == few[1]
+    assert len(many[0]) == 32 and {d.sdkappid for d in many[0]} == {APP}
+    assert {d.device_id for d in many[0] if d.user_id == "u00"} == {"u00-phone", "u00-tablet"}
+    assert [d.channel for d in many[0] if d.device_id == "u00-tablet"] == [Channel.FCM]
+    assert (many[1]["u00"], many[1]["u02"], many[1]['q"uote\\d'], many[1]["ünï"]) == (1, 6, 1, 2)
+    assert "nobody" not in many[1] and len(many[1]) == len(users) - 1
