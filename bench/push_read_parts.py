@@ -3,7 +3,8 @@ kind of connection (a sync SQLAlchemy connection to SQLite), for a step of
 ``--step`` jobs of ``push_p99.py``'s backlog whose receivers are all away
 (issue 19, perf-pushreads): the due read (``due_messages``, the pointer's
 messages), the receivers (``step_receivers``), and the second read's parts
-(``devices_of``, ``unread_totals``, ``contexts_of``) and whole (``reach``).
+(``devices_of``, ``unread_totals``, ``contexts_of``) and whole (``reach``),
+and a sends step's check of 64 sends (``sends_context``).
 
 Each part runs ``--reps`` times in turn, the CPU of the thread (``time.
 thread_time``) a call; the first call of each (compiling, a cold cache) is
@@ -45,6 +46,11 @@ def _parts(db: Path, step: int, reps: int) -> dict[str, list[float]]:
         app = jobs[0].sdkappid
         users = sorted({u for found in first.receivers for u in found})
         away = {app: set(users)}
+        # A sends step's 64 sends (the worker's ``SENDS_PER_STEP``), one to
+        # each of the first jobs' receivers' phones.
+        sends = [(n, app, found[0], f"{found[0]}-phone", job.conversation_id, job.seq, found[0])
+                 for n, (job, found) in enumerate(zip(jobs, first.receivers, strict=True))
+                 if found][:64]
         calls: dict[str, Callable[[], Any]] = {
             "due_messages": lambda: due_messages(conn, 2**62, step),
             "step_receivers": lambda: push_reads.step_receivers(conn, jobs),
@@ -52,6 +58,7 @@ def _parts(db: Path, step: int, reps: int) -> dict[str, list[float]]:
             "unread_totals": lambda: push_reads.unread_totals(conn, app, users),
             "contexts_of": lambda: push_reads.contexts_of(conn, jobs),
             "reach": lambda: push_reads.reach(conn, away, {}, (), jobs),
+            "sends_context_64": lambda: push_reads.sends_context(conn, sends),
         }
         for name, call in calls.items():
             spans = []

@@ -159,13 +159,13 @@ def due_messages(conn: Connection, now: int, limit: int
     message at or below it had committed (SQLite gives rowids in commit
     order, one writer at a time), unless the newest were deleted and
     their rowids given again, which moves ``gen`` (migration 0025)."""
-    made_to, gen, top = _driver_rows(
+    made_to, gen, top = driver_rows(
         conn, "SELECT made_to, gen, (SELECT coalesce(max(rowid), 0) FROM messages)"
         " FROM push_jobs_made", ())[0]
     if top <= made_to:
         return [], None, False
     # (rowid, sdkappid, conversation_id, seq, push_options, created_at)
-    rows = _driver_rows(
+    rows = driver_rows(
         conn, "SELECT rowid, sdkappid, conversation_id, seq, push_options, created_at"
         " FROM messages WHERE rowid > ? AND rowid <= ? AND push_options IS NOT NULL"
         " ORDER BY rowid LIMIT ?", (made_to, top, limit))
@@ -182,7 +182,7 @@ def due_messages(conn: Connection, now: int, limit: int
     return jobs, (Move(made_to, gen, to) if to > made_to else None), full
 
 
-def _driver_rows(conn: Connection, sql: str, args: tuple[Any, ...]) -> list[Any]:
+def driver_rows(conn: Connection, sql: str, args: tuple[Any, ...]) -> list[Any]:
     """``sql``'s rows as the driver's tuples (SQLite), on the read's
     connection and in its transaction: through ``exec_driver_sql`` a 3,200
     job step's due read was ~13 ms of the reader thread's Python (its

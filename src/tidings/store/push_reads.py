@@ -30,7 +30,7 @@ from tidings.domain.accounts import AccountState
 from tidings.domain.push import Channel, Device, PushSettings
 from tidings.domain.records import record
 from tidings.store.prepared import Prepared, each
-from tidings.store.push_jobs import Job, Move
+from tidings.store.push_jobs import Job, Move, driver_rows
 from tidings.store.schema import (
     app_push,
     conversation_members,
@@ -366,11 +366,56 @@ def _due(r: Any, seq: int) -> bool:
     return bool(r.state != RECALLED and (r.read_seq or 0) < seq and not r.muted)
 
 
+# SQLite: a sends step's checks and devices by one statement each, the sends
+# a JSON array (each row names its send by its place in it, ``key``), where
+# two statements a send (``_STILL_DUE``, ``_DEVICE``) were ~1 ms of the
+# reader thread's Python for a step of 64, ~625 such steps for a 40,000
+# push backlog (bench/README.md, perf-pushreads). Driver SQL: SQLite's only
+# (``->>``, 3.38), positional rows.
+_STILL_DUE_LISTED = (
+    "SELECT j.key, m.state, (SELECT cm.read_seq FROM conversation_members AS cm"
+    " WHERE cm.conversation_id = m.conversation_id AND cm.user_id = j.value ->> 2),"
+    " (SELECT cs.muted FROM conversation_settings AS cs"
+    " WHERE cs.conversation_id = m.conversation_id AND cs.user_id = j.value ->> 2)"
+    " FROM json_each(?) AS j JOIN messages AS m"
+    " ON m.conversation_id = j.value ->> 0 AND m.seq = j.value ->> 1")
+_DEVICES_LISTED_SQL = (
+    "SELECT j.key, d.sdkappid, d.user_id, d.device_id, d.channel, d.token,"
+    " d.private_previews, d.created_at, d.updated_at"
+    " FROM json_each(?) AS j JOIN push_devices AS d"
+    " ON d.sdkappid = j.value ->> 0 AND d.user_id = j.value ->> 1"
+    " AND d.device_id = j.value ->> 2")
+
+
+def _sends_context_sqlite(conn: Connection,
+                          sends: Sequence[tuple[int, int, str, str, int, int, str]]
+                          ) -> SendsContext:
+    """``sends_context`` on SQLite: two statements whatever the count."""
+    due: set[int] = set()
+    for key, state, read_seq, muted in driver_rows(conn, _STILL_DUE_LISTED, (orjson.dumps(
+            [(conversation_id, seq, receiver)
+             for _, _, _, _, conversation_id, seq, receiver in sends]).decode(),)):
+        send = sends[key]
+        if state != RECALLED and (read_seq or 0) < send[5] and not muted:
+            due.add(send[0])
+    keys = list(dict.fromkeys((app, user, device_id) for send_id, app, user, device_id, *_
+                              in sends if send_id in due))
+    devices: dict[tuple[int, str, str], Device] = {}
+    for key, app, user, device_id, channel, token, previews, created, updated in driver_rows(
+            conn, _DEVICES_LISTED_SQL, (orjson.dumps(keys).decode(),)):
+        devices[keys[key]] = Device(app, user, device_id,
+                                    _CHANNELS.get(channel) or Channel(channel), token,
+                                    bool(previews), created, updated)
+    return SendsContext(due, devices, settings_of(conn, (key[0] for key in devices)))
+
+
 def sends_context(conn: Connection,
                   sends: Sequence[tuple[int, int, str, str, int, int, str]]) -> SendsContext:
     """For each send (id, sdkappid, user, device, conversation, seq, the
     receiver whose cursor it answers to): whether it is still due, its
     device, and its app's settings, in one read."""
+    if conn.dialect.name == "sqlite" and len(sends) > 1:
+        return _sends_context_sqlite(conn, sends)
     checks = each(_STILL_DUE, conn, [{"conv": conversation_id, "seq": seq, "user": receiver}
                                      for _, _, _, _, conversation_id, seq, receiver in sends])
     due = {send[0] for send, found in zip(sends, checks, strict=True)
