@@ -370,21 +370,22 @@ def _due(r: Any, seq: int) -> bool:
 # a JSON array (each row names its send by its place in it, ``key``), where
 # two statements a send (``_STILL_DUE``, ``_DEVICE``) were ~1 ms of the
 # reader thread's Python for a step of 64, ~625 such steps for a 40,000
-# push backlog (bench/README.md, perf-pushreads). Driver SQL: SQLite's only
-# (``->>``, 3.38), positional rows.
+# push backlog (bench/README.md, perf-pushreads). Driver SQL, SQLite's only
+# (its JSON functions, as the contexts' ``json_each``), positional rows.
 _STILL_DUE_LISTED = (
     "SELECT j.key, m.state, (SELECT cm.read_seq FROM conversation_members AS cm"
-    " WHERE cm.conversation_id = m.conversation_id AND cm.user_id = j.value ->> 2),"
+    " WHERE cm.conversation_id = m.conversation_id AND cm.user_id = json_extract(j.value, '$[2]')),"
     " (SELECT cs.muted FROM conversation_settings AS cs"
-    " WHERE cs.conversation_id = m.conversation_id AND cs.user_id = j.value ->> 2)"
+    " WHERE cs.conversation_id = m.conversation_id AND cs.user_id = json_extract(j.value, '$[2]'))"
     " FROM json_each(?) AS j JOIN messages AS m"
-    " ON m.conversation_id = j.value ->> 0 AND m.seq = j.value ->> 1")
+    " ON m.conversation_id = json_extract(j.value, '$[0]')"
+    " AND m.seq = json_extract(j.value, '$[1]')")
 _DEVICES_LISTED_SQL = (
     "SELECT j.key, d.sdkappid, d.user_id, d.device_id, d.channel, d.token,"
     " d.private_previews, d.created_at, d.updated_at"
     " FROM json_each(?) AS j JOIN push_devices AS d"
-    " ON d.sdkappid = j.value ->> 0 AND d.user_id = j.value ->> 1"
-    " AND d.device_id = j.value ->> 2")
+    " ON d.sdkappid = json_extract(j.value, '$[0]') AND d.user_id = json_extract(j.value, '$[1]')"
+    " AND d.device_id = json_extract(j.value, '$[2]')")
 
 
 def _sends_context_sqlite(conn: Connection,
