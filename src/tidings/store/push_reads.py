@@ -149,12 +149,17 @@ _JOB = Prepared(_context(bindparam("app")).where(_m.conversation_id == bindparam
 # SQLite: the contexts of a step's messages by their rowids (a JSON array:
 # one statement, compiled once, whatever their count), where a statement a
 # job was ~8 us of the reader thread a job (26-30 against ~6 ms for 3,200
-# jobs: bench/README.md, perf-p99).
-_LISTED = func.json_each(bindparam("rowids")).table_valued("value")
-_JOBS_AT = Prepared(
-    _context(_m.sdkappid)
-    .add_columns(_ROWID.label("rowid"), _m.conversation_id, _m.seq.label("seq"))
-    .where(_ROWID.in_(select(_LISTED.c.value))))
+# jobs: bench/README.md, perf-p99). Driver SQL with positional rows
+# (``driver_rows``): the same select as ``_context``'s in Core, without
+# its named row a job (perf-pushreads).
+_JOBS_AT_SQL = (
+    "SELECT m.rowid, m.conversation_id, m.seq, c.kind, c.a, c.b, m.sender, m.elements,"
+    " (SELECT u.nickname FROM users AS u WHERE u.sdkappid = m.sdkappid"
+    " AND u.user_id = m.sender),"
+    " (SELECT g.name FROM groups AS g WHERE c.kind = 'group' AND g.sdkappid = m.sdkappid"
+    " AND g.group_id = c.a)"
+    " FROM messages AS m JOIN conversations AS c ON c.id = m.conversation_id"
+    " WHERE m.rowid IN (SELECT value FROM json_each(?))")
 # A job's receivers who may need a push: active (a deleted or disabled
 # account gets none; an identity that never had a users row is active), not
 # the sender, not muted, not read up to it; none when the message is
@@ -305,14 +310,18 @@ def contexts_of(conn: Connection, jobs: Sequence[Job]) -> dict[tuple[int, int], 
     # The messages (SQLite) by their rowids (a step's are its jobs').
     at = {job.rowid: job for job in jobs if job.rowid}
     if at:
-        for r in _JOBS_AT.rows(conn, {"rowids": orjson.dumps(sorted(at)).decode()}):
-            job = at[r.rowid]
+        for (rowid, conversation_id, seq, kind, a, b, sender, elements, nickname,
+             group_name) in driver_rows(conn, _JOBS_AT_SQL,
+                                        (orjson.dumps(sorted(at)).decode(),)):
+            job = at[rowid]
             # Another message may hold the rowid of one deleted since the
             # step's first read (the newest: SQLite gives it again): its
             # job has no context, as a gone message's (and the step's
             # write finds the pointer moved).
-            if (r.conversation_id, r.seq) == (job.conversation_id, job.seq):
-                contexts[job.conversation_id, job.seq] = _context_of(r)
+            if conversation_id == job.conversation_id and seq == job.seq:
+                contexts[conversation_id, seq] = JobContext(
+                    kind, a, b, sender, nickname or sender, elements,
+                    (group_name or a) if kind == "group" else None)
     return contexts
 
 
