@@ -545,3 +545,108 @@ async def test_a_broken_job_in_a_piece_fails_alone_across_a_stop(
     assert await again._jobs_step() is False  # the broken row fails again, alone
     assert sorted(s.seq for s in await store.due_sends(now_ms(), 64)) == [1, 3, 4, 5, 6, 7]
     assert await rows() == [2]
+
+
+async def test_many_receivers_devices_and_badges_are_as_a_few_at_a_time(
+        db: Database, writer: MessageWriter) -> None:
+    """A step's second read for more than ``FEW`` receivers (on SQLite one
+    statement each for their devices and badges, the users a JSON array;
+    on PostgreSQL IN lists) answers what the statement per user answers:
+    two devices of one user, none of others, another app's device left
+    out, badges summed over a user's conversations, no badge for a user
+    with none, and user ids that JSON escapes."""
+    users = [f"u{n:02}" for n in range(36)] + ['q"uote\\d', "ünï", "nobody"]
+    store = PushStore(db)
+    for n, user in enumerate(users[:-1]):
+        if n % 5 != 4:  # every fifth has no device
+            await store.register(APP, user, f"{user}-phone", Channel.APNS, f"{n:064x}", False)
+    await store.register(APP, "u00", "u00-tablet", Channel.FCM, "tablet", True)
+    await store.register(APP + 1, "u01", "u01-other", Channel.APNS, "other", False)
+    for n, user in enumerate(users[:-1]):
+        for m in range(n % 3 + 1):
+            await send(writer, user, f"{user}-{m}")
+    # A second conversation for u02 (with bob), read in part by u02.
+    bob = ConversationKey(APP, ConversationKind.C2C, "bob", "u02")
+    for m in range(4):
+        await writer.submit(NewMessage(bob, "bob", f"bob-{m}", BODY, ""))
+    await sql(db, "UPDATE conversation_members SET read_msg_no = 1 WHERE user_id = 'u02'"
+              " AND conversation_id = (SELECT id FROM conversations WHERE a = 'bob')")
+    assert len(users) > push_reads.FEW
+
+    def few_at_a_time(conn: Any) -> tuple[list[Any], dict[str, int]]:
+        devices, totals = [], {}
+        for start in range(0, len(users), push_reads.FEW):
+            part = users[start:start + push_reads.FEW]
+            devices += push_reads.devices_of(conn, APP, part)
+            totals.update(push_reads.unread_totals(conn, APP, part))
+        return devices, totals
+
+    def all_at_once(conn: Any) -> tuple[list[Any], dict[str, int]]:
+        return push_reads.devices_of(conn, APP, users), push_reads.unread_totals(conn, APP, users)
+
+    few, many = await db.read(few_at_a_time), await db.read(all_at_once)
+    def key(d: Any) -> tuple[str, str]:
+        return d.user_id, d.device_id
+
+    assert sorted(many[0], key=key) == sorted(few[0], key=key)
+    assert many[1] == few[1]
+    assert len(many[0]) == 32 and {d.sdkappid for d in many[0]} == {APP}
+    assert {d.device_id for d in many[0] if d.user_id == "u00"} == {"u00-phone", "u00-tablet"}
+    assert [d.channel for d in many[0] if d.device_id == "u00-tablet"] == [Channel.FCM]
+    assert (many[1]["u00"], many[1]["u02"], many[1]['q"uote\\d'], many[1]["ünï"]) == (1, 6, 1, 2)
+    assert "nobody" not in many[1] and len(many[1]) == len(users) - 1
+
+
+async def test_a_sends_steps_checks_of_many_are_as_one_at_a_time(
+        db: Database, writer: MessageWriter) -> None:
+    """A sends step's checks and devices (``sends_context``: on SQLite one
+    statement each for all the sends, a JSON array) answer as each send
+    checked alone: a send to a receiver who read, one who muted, a
+    recalled message and a gone device are not due or have no device;
+    two sends to one device; a user id that JSON escapes; a send that
+    answers to another receiver's cursor (a home account's)."""
+    odd = 'q"uo\\te'
+    store = PushStore(db)
+    for user in ("bob", "carol", "dave", "erin", odd):
+        await store.register(APP, user, f"{user}-phone", Channel.APNS, f"t-{user}", user == "bob")
+    made = {user: await send(writer, user, f"{user}-1") for user in
+            ("bob", "carol", "dave", "erin", odd)}
+    made["bob2"] = await send(writer, "bob", "bob-2")
+    await sql(db, "INSERT INTO conversation_settings (conversation_id, user_id, sdkappid,"
+              " muted, updated_at) VALUES (?, 'carol', ?, 1, 0)",
+              made["carol"].message.conversation_id, APP)
+    await sql(db, "UPDATE conversation_members SET read_seq = ? WHERE conversation_id = ?"
+              " AND user_id = 'dave'", made["dave"].message.seq,
+              made["dave"].message.conversation_id)
+    await sql(db, "UPDATE messages SET state = 2 WHERE conversation_id = ? AND seq = ?",
+              made["erin"].message.conversation_id, made["erin"].message.seq)
+
+    def of(n: int, user: str, device: str, at: str, receiver: str) -> tuple[
+            int, int, str, str, int, int, str]:
+        message = made[at].message
+        return n, APP, user, device, message.conversation_id, message.seq, receiver
+
+    sends = [of(1, "bob", "bob-phone", "bob", "bob"), of(2, "carol", "carol-phone", "carol",
+             "carol"), of(3, "dave", "dave-phone", "dave", "dave"),
+             of(4, "erin", "erin-phone", "erin", "erin"), of(5, odd, f"{odd}-phone", odd, odd),
+             of(6, "bob", "bob-phone", "bob2", "bob"), of(7, "bob", "bob-gone", "bob2", "bob"),
+             # Carol's phone for a message to bob, answering to bob's cursor.
+             of(8, "carol", "carol-phone", "bob2", "bob"),
+             of(9, "dave", "dave-phone", "dave", "bob")]  # bob is no member there
+
+    def alone(conn: Any) -> list[Any]:
+        return [push_reads.sends_context(conn, [one]) for one in sends]
+
+    many = await db.read(lambda conn: push_reads.sends_context(conn, sends))
+    each_alone = await db.read(alone)
+    merged = each_alone[0]
+    for other in each_alone[1:]:
+        merged = merged.merged(other)
+    assert many == merged
+    assert many.due == {1, 5, 6, 7, 8, 9}
+    assert sorted(many.devices) == sorted([(APP, "bob", "bob-phone"), (APP, odd, f"{odd}-phone"),
+                                           (APP, "carol", "carol-phone"),
+                                           (APP, "dave", "dave-phone")])
+    assert many.devices[APP, "bob", "bob-phone"].private_previews
+    assert many.devices[APP, "bob", "bob-phone"].channel is Channel.APNS
+    assert set(many.settings) == {APP}

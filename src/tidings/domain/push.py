@@ -16,6 +16,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.domain.errors import ErrorCode, TidingsError
+from tidings.domain.records import record
 
 
 class Payload(BaseModel):
@@ -304,7 +305,7 @@ class PushSettings:
         return True  # Web Push: the VAPID pair is made on first use
 
 
-@dataclass(frozen=True, slots=True)
+@record  # the push worker reads up to a few thousand a step: plain slot stores
 class Device:
     """One device's push address, as registered."""
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import DBAPICursor
 
 from tidings.domain.elements import ImportMode
 from tidings.domain.groups import GroupState
-from tidings.domain.records import NewMessage, StoredMessage
+from tidings.domain.records import NewMessage, StoredMessage, record
 from tidings.store.engine import Database
 from tidings.store.writer.rows import Collected, TransactionRows
 
@@ -117,7 +117,7 @@ class PushJobRows(TransactionRows):
         return written
 
 
-@dataclass(frozen=True, slots=True)
+@record  # built a few thousand at a time by a step's due read: plain slot stores
 class Job:
     # The push_jobs row's id; 0 for a message read past the pointer (SQLite).
     id: int
@@ -159,26 +159,43 @@ def due_messages(conn: Connection, now: int, limit: int
     message at or below it had committed (SQLite gives rowids in commit
     order, one writer at a time), unless the newest were deleted and
     their rowids given again, which moves ``gen`` (migration 0025)."""
-    made_to, gen, top = [int(v) for v in conn.exec_driver_sql(
-        "SELECT made_to, gen, (SELECT coalesce(max(rowid), 0) FROM messages)"
-        " FROM push_jobs_made").one()]
+    made_to, gen, top = driver_rows(
+        conn, "SELECT made_to, gen, (SELECT coalesce(max(rowid), 0) FROM messages)"
+        " FROM push_jobs_made", ())[0]
     if top <= made_to:
         return [], None, False
-    rows = conn.exec_driver_sql(
-        "SELECT rowid, sdkappid, conversation_id, seq, push_options, created_at"
+    # (rowid, sdkappid, conversation_id, seq, push_options, created_at)
+    rows = driver_rows(
+        conn, "SELECT rowid, sdkappid, conversation_id, seq, push_options, created_at"
         " FROM messages WHERE rowid > ? AND rowid <= ? AND push_options IS NOT NULL"
-        " ORDER BY rowid LIMIT ?", (made_to, top, limit)).all()
-    last = max((i for i, r in enumerate(rows) if r.created_at <= now), default=-1)
+        " ORDER BY rowid LIMIT ?", (made_to, top, limit))
+    last = max((i for i, r in enumerate(rows) if r[5] <= now), default=-1)
     full = len(rows) == limit and last == len(rows) - 1
     if last == len(rows) - 1 and not full:
         to = top  # every message up to the top is decided by this step
     elif last >= 0:
-        to = rows[last].rowid
+        to = rows[last][0]
     else:
-        to = rows[0].rowid - 1  # none due yet: past the messages with no push
-    jobs = [Job(0, r.sdkappid, r.conversation_id, r.seq, r.push_options, r.rowid,
-                r.created_at) for r in rows[:last + 1]]
+        to = rows[0][0] - 1  # none due yet: past the messages with no push
+    jobs = [Job(0, app, conversation_id, seq, options, rowid, created_at)
+            for rowid, app, conversation_id, seq, options, created_at in rows[:last + 1]]
     return jobs, (Move(made_to, gen, to) if to > made_to else None), full
+
+
+def driver_rows(conn: Connection, sql: str, args: tuple[Any, ...]) -> list[Any]:
+    """``sql``'s rows as the driver's tuples (SQLite), on the read's
+    connection and in its transaction: through ``exec_driver_sql`` a 3,200
+    job step's due read was ~13 ms of the reader thread's Python (its
+    rows SQLAlchemy's) where SQLite took ~2.5 (bench/README.md,
+    perf-pushreads)."""
+    if not conn.in_transaction():
+        conn.begin()  # as Core would: the read's statements share one snapshot
+    cursor: Any = conn.connection.cursor()
+    try:
+        cursor.execute(sql, args)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def move_pointer(conn: Connection, move: Move) -> None:

@@ -28,8 +28,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from tidings.domain.accounts import AccountState
 from tidings.domain.push import Channel, Device, PushSettings
+from tidings.domain.records import record
 from tidings.store.prepared import Prepared, each
-from tidings.store.push_jobs import Job, Move
+from tidings.store.push_jobs import Job, Move, driver_rows
 from tidings.store.schema import (
     app_push,
     conversation_members,
@@ -50,7 +51,7 @@ FEW = 16
 RECALLED = 2
 
 
-@dataclass(frozen=True, slots=True)
+@record  # one a job with a receiver away, up to 3,200 a step: plain slot stores
 class JobContext:
     """What the worker needs to make a job's pushes: the message and its
     conversation (read only for a job with a receiver away:
@@ -148,12 +149,17 @@ _JOB = Prepared(_context(bindparam("app")).where(_m.conversation_id == bindparam
 # SQLite: the contexts of a step's messages by their rowids (a JSON array:
 # one statement, compiled once, whatever their count), where a statement a
 # job was ~8 us of the reader thread a job (26-30 against ~6 ms for 3,200
-# jobs: bench/README.md, perf-p99).
-_LISTED = func.json_each(bindparam("rowids")).table_valued("value")
-_JOBS_AT = Prepared(
-    _context(_m.sdkappid)
-    .add_columns(_ROWID.label("rowid"), _m.conversation_id, _m.seq.label("seq"))
-    .where(_ROWID.in_(select(_LISTED.c.value))))
+# jobs: bench/README.md, perf-p99). Driver SQL with positional rows
+# (``driver_rows``): the same select as ``_context``'s in Core, without
+# its named row a job (perf-pushreads).
+_JOBS_AT_SQL = (
+    "SELECT m.rowid, m.conversation_id, m.seq, c.kind, c.a, c.b, m.sender, m.elements,"
+    " (SELECT u.nickname FROM users AS u WHERE u.sdkappid = m.sdkappid"
+    " AND u.user_id = m.sender),"
+    " (SELECT g.name FROM groups AS g WHERE c.kind = 'group' AND g.sdkappid = m.sdkappid"
+    " AND g.group_id = c.a)"
+    " FROM messages AS m JOIN conversations AS c ON c.id = m.conversation_id"
+    " WHERE m.rowid IN (SELECT value FROM json_each(?))")
 # A job's receivers who may need a push: active (a deleted or disabled
 # account gets none; an identity that never had a users row is active), not
 # the sender, not muted, not read up to it; none when the message is
@@ -201,14 +207,34 @@ _UNREAD_OF = Prepared(
     .select_from(conversation_members.join(conversations, _c.id == _cm.conversation_id))
     .where(_cm.sdkappid == bindparam("app"), _cm.user_id == bindparam("user"))
     .having(func.count() > 0))
+# SQLite: many users' devices and unread totals by one statement each, the
+# users a JSON array (compiled once whatever their count, as the contexts'
+# rowids), where IN lists through Core compiled each statement and made
+# SQLAlchemy's rows: for a step's 2,000 receivers ~16 and ~6 ms of the
+# reader thread against ~3.5 and ~3 for SQLite itself (bench/README.md,
+# perf-pushreads).
+_USERS = func.json_each(bindparam("users")).table_valued("value")
+_DEVICES_LISTED = Prepared(select(push_devices).where(
+    _d.sdkappid == bindparam("app"), _d.user_id.in_(select(_USERS.c.value))))
+_UNREAD_LISTED = Prepared(
+    select(_cm.user_id, func.sum(_UNREAD).label("unread"))
+    .select_from(conversation_members.join(conversations, _c.id == _cm.conversation_id))
+    .where(_cm.sdkappid == bindparam("app"), _cm.user_id.in_(select(_USERS.c.value)))
+    .group_by(_cm.user_id))
 _CAN_PUSH = Prepared(select(or_(
     exists().where(app_push.c.sdkappid == bindparam("app"), app_push.c.use_callback != 0),
     exists().where(_d.sdkappid == bindparam("app"))).label("yes")))
 _SETTINGS = Prepared(select(app_push).where(app_push.c.sdkappid == bindparam("app")))
 
 
+# A device's channel by its stored value: a dict's lookup, not the enum's
+# call (~1 us: 2,000 of them a full step with a device away each).
+_CHANNELS = {c.value: c for c in Channel}
+
+
 def device_of(r: Any) -> Device:
-    return Device(r.sdkappid, r.user_id, r.device_id, Channel(r.channel), r.token,
+    channel = _CHANNELS.get(r.channel) or Channel(r.channel)  # an unknown one: the enum's error
+    return Device(r.sdkappid, r.user_id, r.device_id, channel, r.token,
                   bool(r.private_previews), r.created_at, r.updated_at)
 
 
@@ -232,6 +258,9 @@ def devices_of(conn: Connection, sdkappid: int, user_ids: Sequence[str]) -> list
     if len(user_ids) <= FEW:
         return [device_of(r) for rows in each(_DEVICES_OF, conn, [
             {"app": sdkappid, "user": user} for user in user_ids]) for r in rows]
+    if conn.dialect.name == "sqlite":
+        return [device_of(r) for r in _DEVICES_LISTED.rows(
+            conn, {"app": sdkappid, "users": orjson.dumps(list(user_ids)).decode()})]
     d = push_devices.c
     found: list[Device] = []
     for start in range(0, len(user_ids), IN_CHUNK):
@@ -248,6 +277,9 @@ def unread_totals(conn: Connection, sdkappid: int, user_ids: Sequence[str]) -> d
         found = each(_UNREAD_OF, conn, [{"app": sdkappid, "user": user} for user in user_ids])
         return {user: int(rows[0].unread or 0)
                 for user, rows in zip(user_ids, found, strict=True) if rows}
+    if conn.dialect.name == "sqlite":
+        return {r.user_id: int(r.unread or 0) for r in _UNREAD_LISTED.rows(
+            conn, {"app": sdkappid, "users": orjson.dumps(list(user_ids)).decode()})}
     c, cm = conversations.c, conversation_members.c
     totals = {}
     for start in range(0, len(user_ids), IN_CHUNK):
@@ -278,14 +310,18 @@ def contexts_of(conn: Connection, jobs: Sequence[Job]) -> dict[tuple[int, int], 
     # The messages (SQLite) by their rowids (a step's are its jobs').
     at = {job.rowid: job for job in jobs if job.rowid}
     if at:
-        for r in _JOBS_AT.rows(conn, {"rowids": orjson.dumps(sorted(at)).decode()}):
-            job = at[r.rowid]
+        for (rowid, conversation_id, seq, kind, a, b, sender, elements, nickname,
+             group_name) in driver_rows(conn, _JOBS_AT_SQL,
+                                        (orjson.dumps(sorted(at)).decode(),)):
+            job = at[rowid]
             # Another message may hold the rowid of one deleted since the
             # step's first read (the newest: SQLite gives it again): its
             # job has no context, as a gone message's (and the step's
             # write finds the pointer moved).
-            if (r.conversation_id, r.seq) == (job.conversation_id, job.seq):
-                contexts[job.conversation_id, job.seq] = _context_of(r)
+            if conversation_id == job.conversation_id and seq == job.seq:
+                contexts[conversation_id, seq] = JobContext(
+                    kind, a, b, sender, nickname or sender, elements,
+                    (group_name or a) if kind == "group" else None)
     return contexts
 
 
@@ -339,11 +375,57 @@ def _due(r: Any, seq: int) -> bool:
     return bool(r.state != RECALLED and (r.read_seq or 0) < seq and not r.muted)
 
 
+# SQLite: a sends step's checks and devices by one statement each, the sends
+# a JSON array (each row names its send by its place in it, ``key``), where
+# two statements a send (``_STILL_DUE``, ``_DEVICE``) were ~1 ms of the
+# reader thread's Python for a step of 64, ~625 such steps for a 40,000
+# push backlog (bench/README.md, perf-pushreads). Driver SQL, SQLite's only
+# (its JSON functions, as the contexts' ``json_each``), positional rows.
+_STILL_DUE_LISTED = (
+    "SELECT j.key, m.state, (SELECT cm.read_seq FROM conversation_members AS cm"
+    " WHERE cm.conversation_id = m.conversation_id AND cm.user_id = json_extract(j.value, '$[2]')),"
+    " (SELECT cs.muted FROM conversation_settings AS cs"
+    " WHERE cs.conversation_id = m.conversation_id AND cs.user_id = json_extract(j.value, '$[2]'))"
+    " FROM json_each(?) AS j JOIN messages AS m"
+    " ON m.conversation_id = json_extract(j.value, '$[0]')"
+    " AND m.seq = json_extract(j.value, '$[1]')")
+_DEVICES_LISTED_SQL = (
+    "SELECT j.key, d.sdkappid, d.user_id, d.device_id, d.channel, d.token,"
+    " d.private_previews, d.created_at, d.updated_at"
+    " FROM json_each(?) AS j JOIN push_devices AS d"
+    " ON d.sdkappid = json_extract(j.value, '$[0]') AND d.user_id = json_extract(j.value, '$[1]')"
+    " AND d.device_id = json_extract(j.value, '$[2]')")
+
+
+def _sends_context_sqlite(conn: Connection,
+                          sends: Sequence[tuple[int, int, str, str, int, int, str]]
+                          ) -> SendsContext:
+    """``sends_context`` on SQLite: two statements whatever the count."""
+    due: set[int] = set()
+    for key, state, read_seq, muted in driver_rows(conn, _STILL_DUE_LISTED, (orjson.dumps(
+            [(conversation_id, seq, receiver)
+             for _, _, _, _, conversation_id, seq, receiver in sends]).decode(),)):
+        send = sends[key]
+        if state != RECALLED and (read_seq or 0) < send[5] and not muted:
+            due.add(send[0])
+    keys = list(dict.fromkeys((app, user, device_id) for send_id, app, user, device_id, *_
+                              in sends if send_id in due))
+    devices: dict[tuple[int, str, str], Device] = {}
+    for key, app, user, device_id, channel, token, previews, created, updated in driver_rows(
+            conn, _DEVICES_LISTED_SQL, (orjson.dumps(keys).decode(),)):
+        devices[keys[key]] = Device(app, user, device_id,
+                                    _CHANNELS.get(channel) or Channel(channel), token,
+                                    bool(previews), created, updated)
+    return SendsContext(due, devices, settings_of(conn, (key[0] for key in devices)))
+
+
 def sends_context(conn: Connection,
                   sends: Sequence[tuple[int, int, str, str, int, int, str]]) -> SendsContext:
     """For each send (id, sdkappid, user, device, conversation, seq, the
     receiver whose cursor it answers to): whether it is still due, its
     device, and its app's settings, in one read."""
+    if conn.dialect.name == "sqlite" and len(sends) > 1:
+        return _sends_context_sqlite(conn, sends)
     checks = each(_STILL_DUE, conn, [{"conv": conversation_id, "seq": seq, "user": receiver}
                                      for _, _, _, _, conversation_id, seq, receiver in sends])
     due = {send[0] for send, found in zip(sends, checks, strict=True)
