@@ -333,6 +333,12 @@ class Settings(BaseSettings):
     """Seconds a process stopping on SIGTERM (a drain: docs/cluster.md) waits for its REST
     requests in flight and its WebSocket closes before it cancels what is left; the writer
     then commits what it was given, and the process exits."""
+    gil_switch_ms: float = Field(5.0, ge=0.1, le=100.0)
+    """Milliseconds a thread of the server process may hold Python's interpreter lock while
+    another waits for it (sys.setswitchinterval; Python's default 5). The process's own
+    threads (the database's, the writer's) take it from the event loop for up to this long
+    at a time; lower: shorter stalls of the loop, for a little CPU (bench/README.md,
+    "a 1 ms GIL switch interval")."""
     workers: int = Field(1, ge=1, le=256)
     """Processes tidings serve runs on one host, sharing its port (a supervising parent
     restarts any that dies); more than 1 needs PostgreSQL and TIDINGS_REDIS_URL."""
