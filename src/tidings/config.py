@@ -335,10 +335,11 @@ class Settings(BaseSettings):
     then commits what it was given, and the process exits."""
     gil_switch_ms: float = Field(5.0, ge=0.1, le=100.0)
     """Milliseconds a thread of the server process may hold Python's interpreter lock while
-    another waits for it (sys.setswitchinterval; Python's default 5). The process's own
-    threads (the database's, the writer's) take it from the event loop for up to this long
-    at a time; lower: shorter stalls of the loop, for a little CPU (bench/README.md,
-    "a 1 ms GIL switch interval")."""
+    another waits for it (sys.setswitchinterval; 5 is Python's own). The process's threads
+    (the database's, the writer's) hold the event loop up to this long at a time. 1 lowered
+    the p99 at 500 msg/s under a large push backlog (~14.5 to ~11 ms, on a quiet machine) and
+    cost ~5% more CPU a message with 16 senders awaiting their acks, none at saturation
+    (bench/README.md, "a 1 ms GIL switch interval")."""
     workers: int = Field(1, ge=1, le=256)
     """Processes tidings serve runs on one host, sharing its port (a supervising parent
     restarts any that dies); more than 1 needs PostgreSQL and TIDINGS_REDIS_URL."""
