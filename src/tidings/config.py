@@ -333,6 +333,13 @@ class Settings(BaseSettings):
     """Seconds a process stopping on SIGTERM (a drain: docs/cluster.md) waits for its REST
     requests in flight and its WebSocket closes before it cancels what is left; the writer
     then commits what it was given, and the process exits."""
+    gil_switch_ms: float = Field(5.0, ge=0.1, le=100.0)
+    """Milliseconds a thread of the server process may hold Python's interpreter lock while
+    another waits for it (sys.setswitchinterval; 5 is Python's own). The process's threads
+    (the database's, the writer's) hold the event loop up to this long at a time. 1 lowered
+    the p99 at 500 msg/s under a large push backlog (~14.5 to ~11 ms, on a quiet machine) for
+    ~3% more CPU a message with 16 senders awaiting their acks and none at saturation
+    (bench/README.md, "a 1 ms GIL switch interval")."""
     workers: int = Field(1, ge=1, le=256)
     """Processes tidings serve runs on one host, sharing its port (a supervising parent
     restarts any that dies); more than 1 needs PostgreSQL and TIDINGS_REDIS_URL."""

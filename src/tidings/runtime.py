@@ -5,6 +5,7 @@ and adapters are built here and nowhere else."""
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -143,6 +144,9 @@ class Runtime:
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
+        # The process's: every thread started below hands the interpreter
+        # lock to a waiting one (the event loop) after this long.
+        sys.setswitchinterval(settings.gil_switch_ms / 1000)
         db = open_database(settings.resolved_database_url(), settings.sqlite_checkpoint_pages)
         await migrate(db, lambda done, total, revision: log.info(
             "database migration %d/%d applied: %s", done, total, revision))
