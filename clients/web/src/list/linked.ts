@@ -165,12 +165,18 @@ export class LinkedConversations {
     this.publish();
   }
 
-  /** A read cursor (a `read` event, or link_read's answer). Cursors only
-   * move forward: a state older than the one held changes nothing. */
+  /** A read cursor (a `read` event, or link_read's answer). Only one that
+   * moves the cursor changes the list: cursors only move forward, and a
+   * state at the cursor held counts the messages after it as the server
+   * had them when it read them, which is never newer than what is held
+   * (each message since was counted as its frame came; one still on its
+   * way will be). So a read event that came while a load was on its way,
+   * applied again on top of the load's answer (read after it), does not
+   * take back the count of a message the answer has. */
   private read(state: ReadState): void {
     this.meanwhile(() => this.read(state));
     const held = this.byId.get(state.conversation_id)?.conversation;
-    if (held === undefined || state.read_seq < held.read_seq) return;
+    if (held === undefined || state.read_seq <= held.read_seq) return;
     this.patch(state.conversation_id, { read_seq: state.read_seq, unread: state.unread });
   }
 
