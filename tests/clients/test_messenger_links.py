@@ -22,6 +22,7 @@ sign-in on a link URL runs once the messenger's sign-in has code sign-in
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import threading
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from tests.browser import chromium, needs_chromium
 from tests.clients.axe import assert_accessible
@@ -286,6 +287,153 @@ def test_a_person_links_a_shopx_identity_and_answers_a_shopx_user(
             phone.close()
     finally:
         ana.close()
+        seller.close()
+
+
+class HeldLists:
+    """The page's WebSocket through a route that can hold back its
+    link_conversations requests (``asks``) or their answers (``answers``)
+    until ``release``: the orders in which a list answer and live events
+    may reach the page, made to happen."""
+
+    def __init__(self, page: Page, hold: str) -> None:
+        self.hold = hold
+        self.asked: set[int] = set()  # ids of link_conversations requests
+        self.held: list[str] = []
+        self.answered = 0  # answers passed on to the page
+        self.routes: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+        page.route_web_socket(re.compile(r".*"), self._route)
+
+    def _route(self, ws: WebSocketRoute) -> None:
+        server_side = ws.connect_to_server()
+        self.routes.append((ws, server_side))
+
+        def up(message: str | bytes) -> None:
+            if isinstance(message, str) and json.loads(message).get("op") == "link_conversations":
+                self.asked.add(json.loads(message)["id"])
+                if self.hold == "asks":
+                    self.held.append(message)
+                    return
+            server_side.send(message)
+
+        def down(message: str | bytes) -> None:
+            if isinstance(message, str) and json.loads(message).get("re") in self.asked:
+                if self.hold == "answers":
+                    self.held.append(message)
+                    return
+                self.answered += 1
+            ws.send(message)
+
+        ws.on_message(up)
+        server_side.on_message(down)
+
+    def wait_held(self, page: Page) -> None:
+        deadline = time.monotonic() + 30
+        while not self.held:
+            assert time.monotonic() < deadline, "the page never asked for its linked conversations"
+            page.wait_for_timeout(50)
+
+    def release(self) -> None:
+        hold, self.hold = self.hold, ""
+        ws, server_side = self.routes[-1]
+        for message in self.held:
+            if hold == "asks":
+                server_side.send(message)
+            else:
+                self.answered += 1
+                ws.send(message)
+        self.held.clear()
+
+
+def linked_to(server: Server, app: App, user: str) -> dict[str, Any]:
+    """A new home account with ``user`` of ``app`` linked to it."""
+    me = registered(server)
+    ticket = sign_link_ticket(app.sdkappid, app.secret_key, user)
+    with server.http() as http:
+        made = http.post("/v1/links", headers={"Authorization": f"Bearer {me['usersig']}"},
+                         json={"sdkappid": app.sdkappid, "ticket": ticket})
+    assert made.status_code == 200, made.text
+    return me
+
+
+def test_a_list_answer_older_than_a_live_message_does_not_take_it_back(
+        web_server: Server, shop: App, browser: Browser, users: Any) -> None:
+    """A race of the linked list: its answer (link_conversations), read by
+    the server before a message was stored, reaching the page after that
+    message's live frame. Held back here until the frame shows: then the
+    row and the app chip both count both messages, and the row keeps the
+    newer one (the answer used to replace it, and its count)."""
+    server = web_server
+    dan, eli = users("dan"), users("eli")
+    imported(server, shop, (dan, "Dan"), (eli, "Eli the Seller"))
+    me = linked_to(server, shop, dan)
+    seller = AppUser(server, shop, eli)
+    seller.run(seller.client.send_text(f"c2c_{dan}", "First"))
+    eve = Browsing(browser, server)
+    try:
+        page = eve.page
+        lists = HeldLists(page, "answers")
+        eve.keep(me["usersig"])
+        page.reload()
+        lists.wait_held(page)  # the answer: "First", 1 unread
+        seller.run(seller.client.send_text(f"c2c_{dan}", "Second"))
+        row = page.locator(".conversations li").filter(has_text="Eli the Seller")
+        expect(row).to_contain_text("Second")  # live, before the answer
+        lists.release()
+        chips = page.get_by_role("group", name="Show chats of")
+        expect(row.get_by_label("2 unread")).to_have_text("2")
+        expect(chips.get_by_role("button", name="ShopX").get_by_label("2 unread")).to_have_text("2")
+        expect(chips.get_by_role("button", name="All").get_by_label("2 unread")).to_have_text("2")
+        expect(row).to_contain_text("Second")
+        expect(page.locator(".conversations li")).to_have_count(1)
+    finally:
+        eve.close()
+        seller.close()
+
+
+def test_a_read_that_came_while_the_list_was_asked_for_is_not_counted_twice(
+        web_server: Server, shop: App, browser: Browser, users: Any) -> None:
+    """The other order: a read (from another device) and a message reach
+    the page while its link_conversations request is on its way (held back
+    here), and the answer, read after both, has them. The read, older than
+    the answer, must not take back the newer message's unread count."""
+    server = web_server
+    fin, gil = users("fin"), users("gil")
+    imported(server, shop, (fin, "Fin"), (gil, "Gil the Seller"))
+    me = linked_to(server, shop, fin)
+    other = server.create_app("ShopY")  # its chip shows once the answer is in
+    hal = users("hal")
+    imported(server, other, (hal, "Hal"))
+    ticket = sign_link_ticket(other.sdkappid, other.secret_key, hal)
+    with server.http() as http:
+        made = http.post("/v1/links", headers={"Authorization": f"Bearer {me['usersig']}"},
+                         json={"sdkappid": other.sdkappid, "ticket": ticket})
+    assert made.status_code == 200, made.text
+    seller = AppUser(server, shop, gil)
+    seller.run(seller.client.send_text(f"c2c_{fin}", "First"))
+    cid = f"app:{shop.sdkappid}:c2c_{gil}"
+    ivy = Browsing(browser, server)
+    try:
+        page = ivy.page
+        lists = HeldLists(page, "asks")
+        ivy.keep(me["usersig"])
+        page.reload()
+        lists.wait_held(page)
+        with server.http() as http:  # read on another device: "First"
+            read = http.post(f"/v1/links/conversations/{cid}/read", json={"seq": 1},
+                             headers={"Authorization": f"Bearer {me['usersig']}"})
+        assert read.status_code == 200, read.text
+        seller.run(seller.client.send_text(f"c2c_{fin}", "Second"))
+        row = page.locator(".conversations li").filter(has_text="Gil the Seller")
+        expect(row).to_contain_text("Second")  # live, before the answer
+        lists.release()  # asked now: the answer has the read and "Second"
+        chips = page.get_by_role("group", name="Show chats of")
+        expect(chips.get_by_role("button", name="ShopY")).to_be_visible()  # the answer is in
+        expect(row.get_by_label("1 unread")).to_have_text("1")
+        expect(chips.get_by_role("button", name="ShopX").get_by_label("1 unread")).to_have_text("1")
+        expect(row).to_contain_text("Second")
+    finally:
+        ivy.close()
         seller.close()
 
 

@@ -31,22 +31,31 @@ export function when(ms: number, now = Date.now()): string {
   return (now - ms < 6 * 86_400_000 ? weekday : day).format(then);
 }
 
-function merged(own: readonly ConversationView[], linked: readonly LinkedConversation[], filter: Filter): Item[] {
-  const items: Item[] = [];
-  if (filter === "all" || filter === "personal") items.push(...own.map((conversation) => ({ conversation })));
-  for (const { conversation, app, as } of linked) {
-    if (filter === "all" || filter === app.sdkappid) items.push({ conversation, link: { app, as } });
-  }
+/** Every row, own and linked, in list order. */
+function merged(own: readonly ConversationView[], linked: readonly LinkedConversation[]): Item[] {
+  const items: Item[] = own.map((conversation) => ({ conversation }));
+  for (const { conversation, app, as } of linked) items.push({ conversation, link: { app, as } });
   return items.sort((a, b) => Number(b.conversation.pinned) - Number(a.conversation.pinned) ||
     b.conversation.last_time - a.conversation.last_time ||
     a.conversation.conversation_id.localeCompare(b.conversation.conversation_id));
 }
 
-const unreadOf = (cs: Iterable<ConversationView>): number => {
-  let n = 0;
-  for (const c of cs) if (!c.muted) n += c.unread;
-  return n;
-};
+const shows = (filter: Filter, item: Item): boolean =>
+  filter === "all" || (filter === "personal" ? !item.link : item.link?.app.sdkappid === filter);
+
+/** Each chip's unread count, from the very rows the list shows (muted ones
+ * left out): a chip cannot count other conversations, or other states of
+ * them, than its rows. */
+function unreadBy(items: readonly Item[]): { all: number; personal: number; app: Map<number, number> } {
+  const counts = { all: 0, personal: 0, app: new Map<number, number>() };
+  for (const { conversation: c, link } of items) {
+    if (c.muted || c.unread <= 0) continue;
+    counts.all += c.unread;
+    if (!link) counts.personal += c.unread;
+    else counts.app.set(link.app.sdkappid, (counts.app.get(link.app.sdkappid) ?? 0) + c.unread);
+  }
+  return counts;
+}
 
 function Chip({ pressed, onClick, unread, children }: {
   pressed: boolean; onClick: () => void; unread: number; children: preact.ComponentChildren;
@@ -94,19 +103,20 @@ export function ConversationItems({ own, linked, identities, open, onOpen, title
   const [filter, setFilter] = useState<Filter>("all");
   // An app unlinked meanwhile (from another device too) falls back to "All".
   const chosen = typeof filter === "number" && !identities.some((i) => i.app.sdkappid === filter) ? "all" : filter;
-  const items = merged(own, linked, chosen);
+  const all = merged(own, linked);
+  const unread = unreadBy(all);
+  const items = all.filter((item) => shows(chosen, item));
   return (
     <>
       {identities.length > 0 && (
         <div class="chips" role="group" aria-label={l.filterByApp}>
-          <Chip pressed={chosen === "all"} onClick={() => setFilter("all")}
-            unread={unreadOf(own) + unreadOf(linked.map((l) => l.conversation))}>{l.all}</Chip>
-          <Chip pressed={chosen === "personal"} onClick={() => setFilter("personal")} unread={unreadOf(own)}>
+          <Chip pressed={chosen === "all"} onClick={() => setFilter("all")} unread={unread.all}>{l.all}</Chip>
+          <Chip pressed={chosen === "personal"} onClick={() => setFilter("personal")} unread={unread.personal}>
             {l.personal}
           </Chip>
           {identities.map(({ app }) => (
             <Chip key={app.sdkappid} pressed={chosen === app.sdkappid} onClick={() => setFilter(app.sdkappid)}
-              unread={unreadOf(linked.filter((l) => l.app.sdkappid === app.sdkappid).map((l) => l.conversation))}>
+              unread={unread.app.get(app.sdkappid) ?? 0}>
               <AppIcon app={app} />{app.name}
             </Chip>
           ))}

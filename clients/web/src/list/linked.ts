@@ -5,7 +5,9 @@
  * conversation ids are qualified (`app:<sdkappid>:...`). Cards (the app's,
  * the peer's, who the person is in the app) come only from the server's
  * answers and frames, never from anything a user typed. */
-import type { AppCard, Client, ConversationView, MessageAck, MessageView, UserCard } from "tidings-client";
+import type {
+  AppCard, Client, ClientEvents, ConversationView, MessageAck, MessageView, ReadState, UserCard,
+} from "tidings-client";
 
 export const LINKED_PREFIX = "app:";
 export const isLinked = (conversationId: string): boolean => conversationId.startsWith(LINKED_PREFIX);
@@ -32,17 +34,16 @@ export class LinkedConversations {
   private snapshot: readonly LinkedConversation[] = [];
   private readonly listeners = new Set<() => void>();
   private readonly offs: (() => void)[] = [];
+  // Per load on its way: the live changes since it was asked, to apply again
+  // on top of its answer; `quiet` while they are (one publish at the end).
+  private readonly loading = new Set<(() => void)[]>();
+  private quiet = false;
 
   constructor(private readonly client: Client) {
     this.offs.push(
       client.on("message", (m) => { if (isLinked(m.conversation_id)) this.onMessage(m); }),
-      client.on("read", (r) => this.patch(r.conversation_id, { read_seq: r.read_seq, unread: r.unread })),
-      client.on("change", (c) => {
-        const held = this.byId.get(c.conversation_id)?.conversation;
-        if (held?.last_message && c.target && held.last_message.seq === c.target_seq) {
-          this.patch(c.conversation_id, { last_message: c.target });
-        }
-      }),
+      client.on("read", (r) => this.read(r)),
+      client.on("change", (c) => this.change(c)),
       client.on("link_added", () => void this.load().catch(() => {})),
       client.on("link_removed", (gone) => {
         this.identities = this.identities.filter((i) => i.app.sdkappid !== gone.sdkappid);
@@ -55,12 +56,37 @@ export class LinkedConversations {
     );
   }
 
-  /** Fetches every linked identity's conversations (the client must be connected). */
+  /** Fetches every linked identity's conversations (the client must be
+   * connected). The answer is the list as the server read it, which may be
+   * before a message or a read whose live event came first (the event is
+   * sent once stored; the answer after it was read): the events that came
+   * while it was on its way are applied again on top of it, each only if
+   * newer than it (a message by its seq, a read by its cursor). Without
+   * that, an answer read just before a message was stored took the message
+   * and its unread count back out of the list, and out of its app chip's
+   * count, until the next event or load. */
   async load(): Promise<readonly LinkedConversation[]> {
-    const reply = await this.client.linkConversations();
+    const meanwhile: (() => void)[] = [];
+    this.loading.add(meanwhile);
+    let reply: Awaited<ReturnType<Client["linkConversations"]>>;
+    try {
+      reply = await this.client.linkConversations();
+    } finally {
+      this.loading.delete(meanwhile);
+    }
     this.identities = reply.apps.map(({ app, as }) => ({ app, as }));
     this.byId = new Map(reply.apps.flatMap(({ app, as, conversations }) =>
       conversations.map((conversation) => [conversation.conversation_id, { app, as, conversation }] as const)));
+    const apps = new Set(reply.apps.map(({ app }) => app.sdkappid));
+    this.quiet = true;
+    try {
+      for (const again of meanwhile) again();
+    } finally {
+      this.quiet = false;
+    }
+    // A conversation of an app unlinked meanwhile stays out.
+    for (const [cid, entry] of this.byId) if (!apps.has(entry.app.sdkappid)) this.byId.delete(cid);
+    this.identities = this.identities.filter((i) => apps.has(i.app.sdkappid));
     for (const cid of this.opened.keys()) if (this.byId.has(cid)) this.opened.delete(cid);
     this.publish();
     return this.snapshot;
@@ -107,7 +133,7 @@ export class LinkedConversations {
   /** Moves the linked identity's read cursor (the newest message without `seq`). */
   async markRead(conversationId: string, seq?: number): Promise<void> {
     const state = await this.client.request("link_read", { conversation_id: conversationId, seq: seq ?? null });
-    this.patch(state.conversation_id, { read_seq: state.read_seq, unread: state.unread });
+    this.read(state);
   }
 
   dispose(): void {
@@ -119,6 +145,7 @@ export class LinkedConversations {
     const known = this.get(m.conversation_id);
     const identity = known ?? m.link;
     if (identity === undefined) return; // not one of ours (a frame without its label)
+    this.meanwhile(() => this.onMessage({ ...m, link: { app: identity.app, as: identity.as } }));
     const conv: ConversationView = known?.conversation ?? empty(m.conversation_id);
     this.opened.delete(m.conversation_id);
     if (m.seq <= conv.last_seq) return;
@@ -138,6 +165,34 @@ export class LinkedConversations {
     this.publish();
   }
 
+  /** A read cursor (a `read` event, or link_read's answer). Only one that
+   * moves the cursor changes the list: cursors only move forward, and a
+   * state at the cursor held counts the messages after it as the server
+   * had them when it read them, which is never newer than what is held
+   * (each message since was counted as its frame came; one still on its
+   * way will be). So a read event that came while a load was on its way,
+   * applied again on top of the load's answer (read after it), does not
+   * take back the count of a message the answer has. */
+  private read(state: ReadState): void {
+    this.meanwhile(() => this.read(state));
+    const held = this.byId.get(state.conversation_id)?.conversation;
+    if (held === undefined || state.read_seq <= held.read_seq) return;
+    this.patch(state.conversation_id, { read_seq: state.read_seq, unread: state.unread });
+  }
+
+  private change(c: ClientEvents["change"]): void {
+    this.meanwhile(() => this.change(c));
+    const held = this.byId.get(c.conversation_id)?.conversation;
+    if (held?.last_message && c.target && held.last_message.seq === c.target_seq) {
+      this.patch(c.conversation_id, { last_message: c.target });
+    }
+  }
+
+  /** Kept for each load on its way, to apply again on top of its answer. */
+  private meanwhile(again: () => void): void {
+    if (!this.quiet) for (const changes of this.loading) changes.push(again);
+  }
+
   private patch(conversationId: string, change: Partial<ConversationView>): void {
     const entry = this.byId.get(conversationId);
     if (entry === undefined) return;
@@ -146,6 +201,7 @@ export class LinkedConversations {
   }
 
   private publish(): void {
+    if (this.quiet) return;
     this.snapshot = [...this.byId.values()].filter((e) => !e.conversation.hidden);
     for (const listener of [...this.listeners]) listener();
   }
