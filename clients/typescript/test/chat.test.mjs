@@ -98,6 +98,113 @@ test("history pages back, oldest first; read and the conversation list", async (
   await bob.client.sendText(`c2c_${a}`, "back to alice");
   assert.equal(list.getSnapshot()[0].conversation_id, `c2c_${a}`);
   assert.equal(list.get(`c2c_${a}`).last_message.elements[0].text, "back to alice");
+  // Sending moves the sender's cursor: everything before it is read.
+  assert.deepEqual([list.get(`c2c_${a}`).read_seq, list.get(`c2c_${a}`).unread], [10, 0]);
+  list.dispose();
+});
+
+/** Makes the list's next load hold the server's answer (the list as the
+ * server read it) while `meanwhile()` runs: what it does reaches the
+ * client as live events before the answer is handed over. */
+function holdNextAnswer(client, meanwhile) {
+  const conversations = client.conversations;
+  client.conversations = async (limit) => {
+    client.conversations = conversations;
+    const reply = await conversations.call(client, limit);
+    await meanwhile();
+    return reply;
+  };
+}
+
+const row = (c) => [c.last_seq, c.read_seq, c.unread, c.last_message?.elements[0].text, c.pinned];
+
+test("the list's answer read before live events does not take them back: a message, its unread count, a read, a pin", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  const cid = `c2c_${a}`;
+  const alice = await login(a);
+  await alice.client.sendText(`c2c_${b}`, "one");
+  const bob = await login(b);
+  const other = await login(b); // bob's other device
+  const list = new ConversationList(bob.client);
+  await list.load();
+  assert.deepEqual(row(list.get(cid)), [1, 0, 1, "one", false]);
+  holdNextAnswer(bob.client, async () => {
+    await other.client.markRead(cid, 1);
+    await alice.client.sendText(`c2c_${b}`, "two");
+    await other.client.setConversation(cid, { pinned: true });
+    await until(() => list.get(cid).last_seq === 2 && list.get(cid).pinned, 10_000, "the live events");
+    assert.deepEqual(row(list.get(cid)), [2, 1, 1, "two", true]);
+  });
+  const shown = await list.load();
+  // The answer had [1, 0, 1, "one", false]: the events since stay on top of it.
+  assert.deepEqual(row(list.get(cid)), [2, 1, 1, "two", true]);
+  assert.deepEqual(shown.map(row), [[2, 1, 1, "two", true]]);
+  assert.equal(list.totalUnread, 1);
+  // A load with nothing on its way: the server's list, the same.
+  await list.load();
+  assert.deepEqual(row(list.get(cid)), [2, 1, 1, "two", true]);
+  list.dispose();
+});
+
+test("a read state older than the cursor held changes nothing (markRead's answer, overtaken)", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  const cid = `c2c_${a}`;
+  const alice = await login(a);
+  for (const text of ["m1", "m2", "m3"]) await alice.client.sendText(`c2c_${b}`, text);
+  const bob = await login(b);
+  const other = await login(b);
+  const list = new ConversationList(bob.client);
+  await list.load();
+  assert.deepEqual([list.get(cid).read_seq, list.get(cid).unread], [0, 3]);
+  // This device's markRead(1) is answered; before its answer is handed
+  // over, the other device reads up to 3 and that read reaches the list.
+  const request = bob.client.request;
+  bob.client.request = async (op, data, timeoutMs) => {
+    const reply = await request.call(bob.client, op, data, timeoutMs);
+    if (op === "read") {
+      bob.client.request = request;
+      await other.client.markRead(cid, 3);
+      await until(() => list.get(cid).read_seq === 3, 10_000, "the other device's read");
+    }
+    return reply;
+  };
+  const stale = await bob.client.markRead(cid, 1);
+  assert.deepEqual([stale.read_seq, stale.unread], [1, 2]);
+  assert.deepEqual([list.get(cid).read_seq, list.get(cid).unread, list.totalUnread], [3, 0, 0]);
+  list.dispose();
+});
+
+test("a hide that came while the list was asked for stays undone by a newer message the answer has", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  const cid = `c2c_${a}`;
+  const alice = await login(a);
+  await alice.client.sendText(`c2c_${b}`, "one");
+  const bob = await login(b);
+  const other = await login(b);
+  const list = new ConversationList(bob.client);
+  await list.load();
+  // The other device hides it, then alice writes again (a new message
+  // shows it again); the list is read after both, and the message's event
+  // reaches the list only after the answer (held back here).
+  const emit = bob.client.emit;
+  const late = [];
+  bob.client.emit = function (event, value) {
+    if (event === "message") late.push(value);
+    else emit.call(this, event, value);
+  };
+  const conversations = bob.client.conversations;
+  bob.client.conversations = async (limit) => {
+    bob.client.conversations = conversations;
+    await other.client.hideConversation(cid);
+    await until(() => list.getSnapshot().length === 0, 10_000, "the hide");
+    await alice.client.sendText(`c2c_${b}`, "two");
+    await until(() => late.length === 1, 10_000, "the message");
+    return conversations.call(bob.client, limit);
+  };
+  await list.load();
+  bob.client.emit = emit;
+  for (const m of late.splice(0)) emit.call(bob.client, "message", m);
+  assert.deepEqual(list.getSnapshot().map(row), [[2, 0, 2, "two", false]]);
   list.dispose();
 });
 
