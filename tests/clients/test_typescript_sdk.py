@@ -38,7 +38,7 @@ NODE_TESTS = (
     "one-to-one: each side gets the other's messages once, in order",
     "a group: the creator's messages reach every member once",
     "history pages back, oldest first; read and the conversation list",
-    "the list's answer read before live events does not take them back: a message, its unread count, a read, a pin",
+    "a list answer read before live events keeps them: a message, its unread count, a read, a pin",
     "a read state older than the cursor held changes nothing (markRead's answer, overtaken)",
     "a hide that came while the list was asked for stays undone by a newer message the answer has",
     "recall, edit and reactions reach the peer as changes and events",
