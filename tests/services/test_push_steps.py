@@ -706,3 +706,26 @@ async def test_a_steps_jobs_decided_together_are_each_as_alone(
         ("bob-tablet", "", PRIVATE_TEXT, "x2"),
         ("h-bob-phone", "Shop: Sale", "50% off", "x1"), ("h-bob-phone", "Shop", "alice: hi", ""),
         ("h-bob-phone", "Shop: News", "alice: hi", "x2")}
+
+
+async def test_a_sends_steps_outcomes_are_recorded_each_on_its_send(db: Database) -> None:
+    """A sends step's outcomes (``PushStore.record``: driver SQL, one
+    UPDATE over arrays on PostgreSQL, perf-pushdecide): a sent or dropped
+    send is gone, a retry is pending again with its error, next attempt and
+    one attempt more, a failure is failed; a send of no outcome is as it
+    was, and an error is cut to ``MAX_ERROR``."""
+    store = PushStore(db)
+    for n, device in enumerate(["sent", "dropped", "retry", "failed", "again", "left"]):
+        await sql(db, "INSERT INTO push_sends (id, sdkappid, user_id, device_id, conversation_id,"
+                  " seq, payload, status, attempts, next_attempt_at, last_error, created_at)"
+                  " VALUES (?, ?, 'bob', ?, 1, ?, '{}', 'pending', ?, 5, '', 0)",
+                  n + 1, APP, device, n + 1, 2 if device == "again" else 0)
+    await store.record([SendOutcome(1, "sent"), SendOutcome(2, "dropped"),
+                        SendOutcome(3, "retry", "503", 1_000),
+                        SendOutcome(4, "failed", "gave up", 2_000),
+                        SendOutcome(5, "retry", "x" * 600, 3_000)])
+    left = {s["device_id"]: (s["status"], s["attempts"], s["last_error"], s["next_attempt_at"])
+            for s in await store.sends_of(APP, "bob")}
+    assert left == {"retry": ("pending", 1, "503", 1_000),
+                    "failed": ("failed", 1, "gave up", 2_000),
+                    "again": ("pending", 3, "x" * 500, 3_000), "left": ("pending", 0, "", 5)}
