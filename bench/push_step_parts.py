@@ -11,7 +11,9 @@ in-process, the worker stopped and its steps called one by one::
     taskset -c 1 python bench/push_step_parts.py --step 3200 --steps 3
     taskset -c 1 python bench/push_step_parts.py --step 200 --steps 3
 
-Prints a JSON line per step. ``--lag``: a task sleeps 1 ms at a time
+Prints a JSON line per step (``loop_cpu_ms``: the event loop's thread's
+CPU over the step, its deciding and the reads' and writes' parts on the
+loop, not the threads'). ``--lag``: a task sleeps 1 ms at a time
 beside the steps (as the messages' coroutines wait for their turns) and
 each step's line has its wakes' lateness (count, p50, p99, max ms, and
 how many over 2 ms): how long the step held the loop from the messages,
@@ -105,19 +107,22 @@ async def run(args: argparse.Namespace) -> None:
                     await asyncio.sleep(0.01)
                     lag.figures()  # from the step's start
                 wall, cpu = time.perf_counter(), time.process_time()
+                loop_cpu = time.thread_time()
                 if profile is not None:
                     profile.enable()
                 await worker._jobs_step()
                 if profile is not None:
                     profile.disable()
                 whole = [(time.perf_counter() - wall) * 1e3, (time.process_time() - cpu) * 1e3]
+                loop_cpu = (time.thread_time() - loop_cpu) * 1e3
                 # The worker decides job by job (decide_one, in pieces on
                 # SQLite): the deciding is the step less its reads and writes.
                 timed = [sum(v[i::2]) for v in parts.values() for i in (0, 1)]
                 parts["deciding"] = [round(whole[0] - sum(timed[0::2]), 1),
                                      round(whole[1] - sum(timed[1::2]), 1)]
                 print(json.dumps({"step": args.step, "ms_wall_cpu": parts,
-                                  "whole": [round(whole[0], 1), round(whole[1], 1)]}
+                                  "whole": [round(whole[0], 1), round(whole[1], 1)],
+                                  "loop_cpu_ms": round(loop_cpu, 1)}
                                  | ({"lag": lag.figures()} if lag is not None else {})),
                       flush=True)
             if lag is not None:
