@@ -271,9 +271,10 @@ class Decisions:
             # One text a job, but for a device that wants private previews.
             shown = notification(ctx.sender_name, ctx.group_name, ctx.elements, options,
                                  settings.private_previews)
-            hidden = notification(ctx.sender_name, ctx.group_name, ctx.elements, options, True)
             for device in devices:
-                title, body = hidden if device.private_previews else shown
+                title, body = notification(
+                    ctx.sender_name, ctx.group_name, ctx.elements, options, True,
+                ) if device.private_previews else shown
                 sends.append(NewSend(job, app, device.user_id, device.device_id, orjson.dumps(
                     payload(title, body, badges.get(device.user_id, 0),
                             conversation_for(ctx, device.user_id), msg_id,
