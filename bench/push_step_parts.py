@@ -11,20 +11,28 @@ in-process, the worker stopped and its steps called one by one::
     taskset -c 1 python bench/push_step_parts.py --step 3200 --steps 3
     taskset -c 1 python bench/push_step_parts.py --step 200 --steps 3
 
-Prints a JSON line per step. ``--lag``: a task sleeps 1 ms at a time
+Prints a JSON line per step (``loop_cpu_ms``: the event loop's thread's
+CPU over the step, its deciding and the reads' and writes' parts on the
+loop, not the threads'). ``--lag``: a task sleeps 1 ms at a time
 beside the steps (as the messages' coroutines wait for their turns) and
 each step's line has its wakes' lateness (count, p50, p99, max ms, and
 how many over 2 ms): how long the step held the loop from the messages,
 its deciding and the GIL its reader and writer threads hold included.
-``PYTHONPATH=/tmp/OLD/src`` runs an extracted ``src/``.
+``--profile N``: cProfile the loop's thread over the steps (their
+deciding; the threads' reads and writes are not in it), the top N
+functions by own time to stderr. ``PYTHONPATH=/tmp/OLD/src`` runs an
+extracted ``src/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
+import pstats
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -90,6 +98,8 @@ async def run(args: argparse.Namespace) -> None:
             for name in ("due_jobs", "reach", "finish_jobs"):
                 _timed(worker._store, name, parts)
             lag = Lag() if args.lag else None
+            # The loop's thread only: the reads' and writes' threads are not in it.
+            profile = cProfile.Profile() if args.profile else None
             for _ in range(args.steps):
                 worker._step = args.step
                 parts.clear()
@@ -97,19 +107,29 @@ async def run(args: argparse.Namespace) -> None:
                     await asyncio.sleep(0.01)
                     lag.figures()  # from the step's start
                 wall, cpu = time.perf_counter(), time.process_time()
+                loop_cpu = time.thread_time()
+                if profile is not None:
+                    profile.enable()
                 await worker._jobs_step()
+                if profile is not None:
+                    profile.disable()
                 whole = [(time.perf_counter() - wall) * 1e3, (time.process_time() - cpu) * 1e3]
+                loop_cpu = (time.thread_time() - loop_cpu) * 1e3
                 # The worker decides job by job (decide_one, in pieces on
                 # SQLite): the deciding is the step less its reads and writes.
                 timed = [sum(v[i::2]) for v in parts.values() for i in (0, 1)]
                 parts["deciding"] = [round(whole[0] - sum(timed[0::2]), 1),
                                      round(whole[1] - sum(timed[1::2]), 1)]
                 print(json.dumps({"step": args.step, "ms_wall_cpu": parts,
-                                  "whole": [round(whole[0], 1), round(whole[1], 1)]}
+                                  "whole": [round(whole[0], 1), round(whole[1], 1)],
+                                  "loop_cpu_ms": round(loop_cpu, 1)}
                                  | ({"lag": lag.figures()} if lag is not None else {})),
                       flush=True)
             if lag is not None:
                 lag.stop()
+            if profile is not None:
+                stats = pstats.Stats(profile, stream=sys.stderr)
+                stats.sort_stats("tottime").print_stats(args.profile)
         finally:
             await rt.stop()
 
@@ -120,6 +140,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--template", default="/tmp/perf-p99-template")
     parser.add_argument("--lag", action="store_true", help="the loop's lateness beside each step")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="cProfile the loop's thread over the steps; print the top N to stderr")
     uvloop.run(run(parser.parse_args()))
 
 

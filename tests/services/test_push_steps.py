@@ -20,7 +20,7 @@ from tidings.bus.local import LocalBus
 from tidings.config import Settings
 from tidings.domain.clock import now_ms
 from tidings.domain.ids import ConversationKey, ConversationKind, Identity
-from tidings.domain.push import Channel
+from tidings.domain.push import PRIVATE_TEXT, Channel, PushOptions
 from tidings.domain.records import Committed, NewMessage
 from tidings.services import push_worker
 from tidings.services.callbacks import CallbackService
@@ -650,3 +650,82 @@ async def test_a_sends_steps_checks_of_many_are_as_one_at_a_time(
     assert many.devices[APP, "bob", "bob-phone"].private_previews
     assert many.devices[APP, "bob", "bob-phone"].channel is Channel.APNS
     assert set(many.settings) == {APP}
+
+
+async def test_a_steps_jobs_decided_together_are_each_as_alone(
+        db: Database, writer: MessageWriter) -> None:
+    """A step decides its jobs with what it found once for the step (each
+    receiver's presence and home account asked once, the jobs' options read
+    once per text, a job's text made once for its devices, perf-pushdecide):
+    each job's sends are those it makes decided alone, in a step whose jobs
+    have the same receivers, different options, a receiver in the
+    foreground, a linked receiver and a device that wants private
+    previews."""
+    store = PushStore(db)
+    await store.register(APP, "bob", "bob-phone", Channel.WEBPUSH, '{"endpoint": "b1"}', False)
+    await store.register(APP, "bob", "bob-tablet", Channel.WEBPUSH, '{"endpoint": "b2"}', True)
+    await store.register(APP, "carol", "carol-phone", Channel.WEBPUSH, '{"endpoint": "c"}',
+                         False)
+    await store.register(APP, "dave", "dave-phone", Channel.WEBPUSH, '{"endpoint": "d"}',
+                         False)
+    await store.register(HOME, "h-bob", "h-bob-phone", Channel.WEBPUSH, '{"endpoint": "h"}',
+                         False)
+    titled = PushOptions(title="Sale", text="50% off", ext="x1").stored()
+    other = PushOptions(title="News", ext="x2").stored()
+    for n, options in enumerate([titled, "", other, titled, ""]):
+        for to in ("bob", "carol", "dave"):
+            key = ConversationKey(APP, ConversationKind.C2C, *sorted(("alice", to)))
+            done = await writer.submit(NewMessage(key, "alice", f"{to}{n}", BODY, "",
+                                                  push=options))
+            assert isinstance(done, Committed)
+    bus = LocalBus()
+    bus.attach(Identity(APP, "dave"), Phone())  # in the foreground: no push
+    decisions = Decisions(store, bus, CallbackService(CallbackStore(db), Settings()))
+    decisions.links = Links()
+    due = await store.due_jobs(now_ms(), 200)
+    jobs = [job for job in due.jobs if job.sdkappid == APP]
+    assert len(jobs) == 15
+    together: list[NewSend] = []
+    assert await decide_all(decisions, jobs, together, []) == []
+    alone: list[NewSend] = []
+    for job in jobs:
+        assert await decide_all(decisions, [job], alone, []) == []
+    assert together == alone
+    pushed = {(s.job.seq, s.job.conversation_id, s.sdkappid, s.device_id): orjson.loads(s.payload)
+              for s in together}
+    assert len(pushed) == len(together) == 5 * 4  # bob's two and his home's, carol's
+    assert {device for *_, device in pushed} == {
+        "bob-phone", "bob-tablet", "carol-phone", "h-bob-phone"}
+    texts = {(device, p["title"], p["body"], p["ext"]) for (*_, device), p in pushed.items()}
+    assert texts == {
+        ("bob-phone", "Sale", "50% off", "x1"), ("carol-phone", "Sale", "50% off", "x1"),
+        ("bob-phone", "", "alice: hi", ""), ("carol-phone", "", "alice: hi", ""),
+        ("bob-phone", "News", "alice: hi", "x2"), ("carol-phone", "News", "alice: hi", "x2"),
+        # The tablet wants private previews: no title, no content, whatever the options.
+        ("bob-tablet", "", PRIVATE_TEXT, "x1"), ("bob-tablet", "", PRIVATE_TEXT, ""),
+        ("bob-tablet", "", PRIVATE_TEXT, "x2"),
+        ("h-bob-phone", "Shop: Sale", "50% off", "x1"), ("h-bob-phone", "Shop", "alice: hi", ""),
+        ("h-bob-phone", "Shop: News", "alice: hi", "x2")}
+
+
+async def test_a_sends_steps_outcomes_are_recorded_each_on_its_send(db: Database) -> None:
+    """A sends step's outcomes (``PushStore.record``: driver SQL, one
+    UPDATE over arrays on PostgreSQL, perf-pushdecide): a sent or dropped
+    send is gone, a retry is pending again with its error, next attempt and
+    one attempt more, a failure is failed; a send of no outcome is as it
+    was, and an error is cut to ``MAX_ERROR``."""
+    store = PushStore(db)
+    for n, device in enumerate(["sent", "dropped", "retry", "failed", "again", "left"]):
+        await sql(db, "INSERT INTO push_sends (id, sdkappid, user_id, device_id, conversation_id,"
+                  " seq, payload, status, attempts, next_attempt_at, last_error, created_at)"
+                  " VALUES (?, ?, 'bob', ?, 1, ?, '{}', 'pending', ?, 5, '', 0)",
+                  n + 1, APP, device, n + 1, 2 if device == "again" else 0)
+    await store.record([SendOutcome(1, "sent"), SendOutcome(2, "dropped"),
+                        SendOutcome(3, "retry", "503", 1_000),
+                        SendOutcome(4, "failed", "gave up", 2_000),
+                        SendOutcome(5, "retry", "x" * 600, 3_000)])
+    left = {s["device_id"]: (s["status"], s["attempts"], s["last_error"], s["next_attempt_at"])
+            for s in await store.sends_of(APP, "bob")}
+    assert left == {"retry": ("pending", 1, "503", 1_000),
+                    "failed": ("failed", 1, "gave up", 2_000),
+                    "again": ("pending", 3, "x" * 500, 3_000), "left": ("pending", 0, "", 5)}

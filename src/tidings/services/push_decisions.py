@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 import orjson
@@ -74,6 +74,16 @@ class NewSend(NamedTuple):
     payload: str
 
 
+class _HomeSends(NamedTuple):
+    """What a job's pushes to linked receivers' home accounts need
+    (``Decisions._home_sends``)."""
+
+    ctx: JobContext
+    homes: dict[str, Identity]
+    devices: dict[str, list[Device]]
+    app_private: bool
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """What a step's reads found for its jobs (``Decisions._read``)."""
@@ -83,15 +93,20 @@ class Step:
     jobs: Sequence[Job]
     first: StepReceivers
     # Per job (by ``id(job)``): the receivers away, and those of them linked
-    # to a home account (with it). By job, not by place: a step is decided
-    # and written in pieces (services/push_worker.py). Not by the ``Job``
-    # itself: hashing its seven fields at each insert and lookup was ~2-4
-    # ms of a 3,200-job step on the loop, ~0.9 by id (timeit, review mend13).
+    # to a home account (with it; a job with none has no entry). By job,
+    # not by place: a step is decided and written in pieces
+    # (services/push_worker.py). Not by the ``Job`` itself: hashing its
+    # seven fields at each insert and lookup was ~2-4 ms of a 3,200-job
+    # step on the loop, ~0.9 by id (timeit, review mend13).
     away: dict[int, list[str]]
     homes: dict[int, dict[str, Identity]]
     # Per app: whether its own server is asked to reach receivers.
     callback: dict[int, bool]
     reach: Reach
+    # The jobs' options as read (``PushOptions.from_stored``), by their
+    # stored text, filled as the jobs are decided: a step's jobs share a
+    # few (most ""), and pydantic's model a job was ~1 us of the loop's.
+    options: dict[str, PushOptions] = field(default_factory=dict)
 
 
 class Decisions:
@@ -121,6 +136,16 @@ class Decisions:
     def linked(self, sdkappid: int) -> bool:
         return self.links is not None and self.links.has_links(sdkappid)
 
+    def _where(self, identity: Identity) -> Identity | bool:
+        """``present``'s answer for a step's receiver: True when present;
+        else the home account linked to it (None's place: False)."""
+        if self._foreground(identity):
+            return True
+        home = self.links.home_of(identity) if self.links is not None else None
+        if home is None:
+            return False
+        return True if self._foreground(home) else home
+
     async def read(self, jobs: Sequence[Job], first: StepReceivers | None) -> Step | None:
         """A step's reads (``_read``); None when they failed (logged): each
         job is then decided on its own (``decide_one``), so one that cannot
@@ -144,7 +169,10 @@ class Decisions:
                 return False
         made = len(sends), len(events)
         try:
-            await self._decide(job, step, sends, events)
+            home = self._decide(job, step, sends, events)
+            if home is not None:
+                await self._home_sends(job, home.ctx, home.homes, home.devices, step,
+                                       home.app_private, sends)
         except Exception:
             log.exception("push job %s of message %s-%s failed", job.id,
                           job.conversation_id, job.seq)
@@ -163,13 +191,34 @@ class Decisions:
         away: dict[int, list[str]] = {}
         homes: dict[int, dict[str, Identity]] = {}
         by_app: dict[int, set[str]] = {}
+        # Each receiver's answer (``_where``), asked once a step: in a
+        # backlog a receiver has several jobs of a step (~1.6 in push_p99's;
+        # an ``Identity`` and the bus's lookup a job and receiver were ~4.4
+        # ms of a 3,200-job step on the loop, perf-pushreads).
+        answers: dict[tuple[int, str], Identity | bool] = {}
+        linked: dict[int, bool] = {}
         for job, receivers in zip(jobs, first.receivers, strict=True):
             app = job.sdkappid
-            users = [user for user in receivers if not self.present(Identity(app, user))]
+            users = []
+            found: dict[str, Identity] = {}
+            for user in receivers:
+                answer = answers.get((app, user))
+                if answer is None:
+                    answer = answers[app, user] = self._where(Identity(app, user))
+                if answer is True:
+                    continue
+                users.append(user)
+                if answer is not False:
+                    linked_app = linked.get(app)
+                    if linked_app is None:
+                        linked_app = linked[app] = self.linked(app)
+                    if linked_app:
+                        found[user] = answer
             if users:
                 by_app.setdefault(app, set()).update(users)
+                if found:
+                    homes[id(job)] = found
             away[id(job)] = users
-            homes[id(job)] = self._homes_of(app, users)
         callback: dict[int, bool] = {}
         for app in by_app:
             callback[app] = first.settings[app].use_callback and self._callbacks.wants(
@@ -197,39 +246,62 @@ class Decisions:
                 badged.setdefault(identity.sdkappid, set()).add(identity.user_id)
         return [] if home_app in first.settings else [home_app]
 
-    async def _decide(self, job: Job, step: Step, sends: list[NewSend],
-                      events: list[tuple[int, str, str]]) -> None:
-        """A job of the step: its sends and callback events."""
+    def _decide(self, job: Job, step: Step, sends: list[NewSend],
+                events: list[tuple[int, str, str]]) -> _HomeSends | None:
+        """A job of the step: its sends and callback events; what its sends
+        to linked receivers' home accounts need, when it has any (made by
+        ``_home_sends``, which awaits the app's card: only those jobs
+        await)."""
         away = step.away[id(job)]
         ctx = step.reach.contexts.get((job.conversation_id, job.seq)) if away else None
         if ctx is None:  # nobody away, or the message is gone since the first read
-            return
+            return None
         app = job.sdkappid
         settings = step.first.settings[app]
         app_devices = step.reach.devices.get(app, {})
         devices = [d for user in away for d in app_devices.get(user, ())]
-        homes = step.homes[id(job)]
-        home_devices = self._home_devices(homes, step.reach)
-        reached = {d.user_id for d in devices} | {
-            user for user, home in homes.items() if home.user_id in home_devices}
-        # The app's own server reaches whom Tidings cannot: no device of the
-        # app's and none of a linked home account's.
-        callback_users = ([u for u in away if u not in reached] if step.callback[app]
-                          else [])
+        homes = step.homes.get(id(job))
+        home_devices = self._home_devices(homes, step.reach) if homes else {}
         badges = step.reach.totals.get(app, {})
-        options = PushOptions.from_stored(job.options)
+        options = step.options.get(job.options)
+        if options is None:  # a step's jobs share their options' few texts
+            options = step.options[job.options] = PushOptions.from_stored(job.options)
         msg_id = f"{job.conversation_id}-{job.seq}"
-        for device in devices:
-            title, body = notification(ctx.sender_name, ctx.group_name, ctx.elements, options,
-                                       settings.private_previews or device.private_previews)
-            sends.append(NewSend(job, app, device.user_id, device.device_id, orjson.dumps(
-                payload(title, body, badges.get(device.user_id, 0),
-                        conversation_for(ctx, device.user_id), msg_id, options.ext)).decode()))
+        if devices:
+            # One text a job, but for a device that wants private previews.
+            shown = notification(ctx.sender_name, ctx.group_name, ctx.elements, options,
+                                 settings.private_previews)
+            for device in devices:
+                title, body = notification(
+                    ctx.sender_name, ctx.group_name, ctx.elements, options, True,
+                ) if device.private_previews else shown
+                sends.append(NewSend(job, app, device.user_id, device.device_id, orjson.dumps(
+                    payload(title, body, badges.get(device.user_id, 0),
+                            conversation_for(ctx, device.user_id), msg_id,
+                            options.ext)).decode()))
+        if step.callback[app]:
+            # The app's own server reaches whom Tidings cannot: no device of
+            # the app's and none of a linked home account's.
+            reached = {d.user_id for d in devices}
+            if homes:
+                reached.update(user for user, home in homes.items()
+                               if home.user_id in home_devices)
+            callback_users = [u for u in away if u not in reached]
+            if callback_users:
+                self._callback_events(job, ctx, callback_users, options, settings.private_previews,
+                                      badges, msg_id, events)
         if home_devices:
-            await self._home_sends(job, ctx, homes, home_devices, step,
-                                   settings.private_previews, sends)
+            assert homes is not None
+            return _HomeSends(ctx, homes, home_devices, settings.private_previews)
+        return None
+
+    def _callback_events(self, job: Job, ctx: JobContext, callback_users: list[str],
+                         options: PushOptions, private: bool, badges: dict[str, int],
+                         msg_id: str, events: list[tuple[int, str, str]]) -> None:
+        """A job's ``offline_push`` events, ``CALLBACK_CHUNK`` receivers each."""
+        app = job.sdkappid
         title, body = notification(ctx.sender_name, ctx.group_name, ctx.elements, options,
-                                   settings.private_previews)
+                                   private)
         for start in range(0, len(callback_users), CALLBACK_CHUNK):
             events.append((app, OFFLINE_PUSH, orjson.dumps({
                 "from": ctx.sender, "group_id": ctx.a if ctx.kind == "group" else "",
@@ -239,18 +311,6 @@ class Decisions:
                                "badge": badges.get(u, 0)}
                               for u in callback_users[start:start + CALLBACK_CHUNK]],
             }).decode()))
-
-    def _homes_of(self, app: int, users: list[str]) -> dict[str, Identity]:
-        """The away receivers that are linked, with their home accounts."""
-        if not self.linked(app):
-            return {}
-        assert self.links is not None
-        found = {}
-        for user in users:
-            home = self.links.home_of(Identity(app, user))
-            if home is not None:
-                found[user] = home
-        return found
 
     def _home_devices(self, homes: dict[str, Identity], reach: Reach
                       ) -> dict[str, list[Device]]:

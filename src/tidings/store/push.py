@@ -77,6 +77,29 @@ def _delete(conn: Connection, table: str, ids: list[int]) -> None:
         conn.exec_driver_sql(f"DELETE FROM {table} WHERE id = ?", [(i,) for i in ids])
 
 
+# A sends step's retries and failures recorded (``PushStore.record``) as
+# driver SQL: Core's ``update(...)`` was built, its cache key made and its
+# parameters processed each step, on the writer's thread (perf-pushdecide).
+# On PostgreSQL one statement over arrays, as ``_delete``'s (an
+# ``executemany`` runs it once a row); the ids are distinct (one outcome a send).
+_LATER = ("UPDATE push_sends SET status = ?, attempts = attempts + 1, last_error = ?,"
+          " next_attempt_at = ? WHERE id = ?")
+_LATER_PG = ("UPDATE push_sends AS s SET status = u.status, attempts = s.attempts + 1,"
+             " last_error = u.error, next_attempt_at = u.next"
+             " FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[])"
+             " AS u(status, error, next, id) WHERE s.id = u.id")
+
+
+def _record_later(conn: Connection, later: list[tuple[str, str, int, int]]) -> None:
+    """Set the sends' status, error and next attempt, and count the attempt:
+    ``later``'s (status, error, next attempt, id) each."""
+    if conn.dialect.name == "postgresql":
+        columns = tuple(list(column) for column in zip(*later, strict=True))
+        conn.exec_driver_sql(_LATER_PG, columns)
+    else:
+        conn.exec_driver_sql(_LATER, later)
+
+
 def _insert_sends(conn: Connection, rows: list[tuple[int, str, str, int, int, str]],
                   now: int) -> None:
     """Insert a step's sends ((sdkappid, user, device, conversation, seq,
@@ -431,20 +454,15 @@ class PushStore:
     async def record(self, outcomes: Sequence[SendOutcome]) -> None:
         if not outcomes:
             return
-        s = push_sends.c
         done = [o.id for o in outcomes if o.result in ("sent", "dropped")]
-        later = [{"b_id": o.id, "b_status": PENDING if o.result == "retry" else FAILED,
-                  "b_error": o.error[:MAX_ERROR], "b_next": o.next_attempt_at}
-                 for o in outcomes if o.result in ("retry", "failed")]
+        later = [(PENDING if o.result == "retry" else FAILED, o.error[:MAX_ERROR],
+                  o.next_attempt_at, o.id) for o in outcomes if o.result in ("retry", "failed")]
 
         def write(conn: Connection) -> None:
             if done:
                 _delete(conn, "push_sends", done)
             if later:
-                conn.execute(update(push_sends).where(s.id == bindparam("b_id")).values(
-                    status=bindparam("b_status"), attempts=s.attempts + 1,
-                    last_error=bindparam("b_error"), next_attempt_at=bindparam("b_next")),
-                    later)
+                _record_later(conn, later)
         await self._write(write)
 
     async def sends_of(self, sdkappid: int, user_id: str) -> list[dict[str, Any]]:
