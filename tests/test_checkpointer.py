@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -169,34 +170,52 @@ async def test_an_idle_thread_sleeps_until_a_commit_of_the_process(
     monkeypatch.setattr(checkpointer, "threading", types.SimpleNamespace(
         Event=Counted, Thread=threading.Thread, Lock=threading.Lock))
     db = open_database(_url(tmp_path / "t.db"), checkpoint_pages=PAGES)
+    cp = db.checkpointer
+    assert cp is not None
 
-    async def asleep() -> None:
-        """Until the thread waits an hour, then: it stays in that wait."""
+    async def asleep(made: int) -> None:
+        """Until the thread has counted the ``made`` commits and waits an
+        hour, and stays in that wait for ten polls of the old way (a thread
+        that polls never does). Not the first hour-long wait seen: a commit
+        noted after the test saw it (``after_commit`` runs once the commit
+        is answered) wakes the thread from it."""
         deadline = time.monotonic() + 30  # how long to wait, not a speed
-        while not waits or waits[-1] != 3600.0:
-            assert time.monotonic() < deadline, waits[-5:]
-            await asyncio.sleep(0.01)
-        before = len(waits)
-        await asyncio.sleep(0.2)  # ten polls of the old way
-        assert len(waits) == before
+        while True:
+            assert time.monotonic() < deadline, (waits[-5:], cp._commits, made)
+            before = len(waits)
+            if before and waits[-1] == 3600.0 and cp._commits == made:
+                await asyncio.sleep(0.2)
+                if len(waits) == before:
+                    return
+            else:
+                await asyncio.sleep(0.01)
 
-    async def woken() -> None:
+    async def woken(commit: Callable[[], Awaitable[None]]) -> None:
+        """Until the thread waits again after ``commit``: its waits counted
+        before the commit, whose wake may come before the commit's answer
+        is read (the other engine's is noted before it is on disk) and the
+        thread be asleep again by the time this task runs."""
         before = len(waits)
+        await commit()
         deadline = time.monotonic() + 30
         while len(waits) == before:
-            assert time.monotonic() < deadline
+            assert time.monotonic() < deadline, (waits[-5:], cp._commits)
             await asyncio.sleep(0.01)
+
+    async def batch() -> None:  # the message writer's commit
+        await db.run_write(_insert)
+
+    async def engine() -> None:  # the other engine's
+        async with db.writer.begin() as conn:
+            await conn.exec_driver_sql(ROW)
 
     try:
         await db.run_write(_create)
-        await asleep()
-        await db.run_write(_insert)  # the message writer's commit
-        await woken()
-        await asleep()
-        async with db.writer.begin() as conn:  # the other engine's
-            await conn.exec_driver_sql(ROW)
-        await woken()
-        await asleep()
+        await asleep(1)
+        await woken(batch)
+        await asleep(2)
+        await woken(engine)
+        await asleep(3)
     finally:
         await db.dispose()
 
