@@ -220,6 +220,71 @@ async def test_an_idle_thread_sleeps_until_a_commit_of_the_process(
         await db.dispose()
 
 
+def test_two_commits_noted_at_once_are_both_counted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ``noted`` runs on the batch thread (after_commit) and on the other
+    # write engine's (its commit event) at the same time. A count one short
+    # loses a wake: the thread, having seen the other commit, goes to sleep
+    # for an hour past this one (its look finds the count it saw). Here the
+    # first count stops between its read and its write, and the second runs
+    # to its end meanwhile or waits for the first.
+    progressed = threading.Event()  # the second finished, or it waits
+
+    class Watched:
+        """A lock that tells when an acquire has to wait."""
+
+        def __init__(self) -> None:
+            self._lock = threading.Lock()
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            if self._lock.acquire(False):
+                return True
+            if not blocking:
+                return False
+            progressed.set()
+            return self._lock.acquire(True, timeout)
+
+        def release(self) -> None:
+            self._lock.release()
+
+        def __enter__(self) -> bool:
+            return self.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            self.release()
+
+    monkeypatch.setattr(checkpointer, "threading", types.SimpleNamespace(
+        Event=threading.Event, Thread=threading.Thread, Lock=Watched))
+    cp = checkpointer.Checkpointer(str(tmp_path / "t.db"), PAGES)  # no thread
+    paused = threading.Event()
+    go_on = threading.Event()
+    first_call = [True]
+
+    class Paused(int):
+        def __add__(self, other: int) -> int:  # type: ignore[override]
+            if first_call.pop() if first_call else False:
+                paused.set()
+                assert go_on.wait(30)
+            return int(self) + other
+
+    cp._commits = Paused(0)
+
+    def second() -> None:
+        cp.noted()
+        progressed.set()
+
+    threads = [threading.Thread(target=cp.noted), threading.Thread(target=second)]
+    threads[0].start()
+    assert paused.wait(30)
+    threads[1].start()
+    assert progressed.wait(30)
+    go_on.set()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert cp._commits == 2
+
+
 async def _made_full_size(path: Path) -> None:
     """Until the thread has made the log its full size (the deadline is
     only how long to wait, not a speed asserted)."""
