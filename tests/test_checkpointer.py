@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -169,36 +170,119 @@ async def test_an_idle_thread_sleeps_until_a_commit_of_the_process(
     monkeypatch.setattr(checkpointer, "threading", types.SimpleNamespace(
         Event=Counted, Thread=threading.Thread, Lock=threading.Lock))
     db = open_database(_url(tmp_path / "t.db"), checkpoint_pages=PAGES)
+    cp = db.checkpointer
+    assert cp is not None
 
-    async def asleep() -> None:
-        """Until the thread waits an hour, then: it stays in that wait."""
+    async def asleep(made: int) -> None:
+        """Until the thread has counted the ``made`` commits and waits an
+        hour, and stays in that wait for ten polls of the old way (a thread
+        that polls never does). Not the first hour-long wait seen: a commit
+        noted after the test saw it (``after_commit`` runs once the commit
+        is answered) wakes the thread from it."""
         deadline = time.monotonic() + 30  # how long to wait, not a speed
-        while not waits or waits[-1] != 3600.0:
-            assert time.monotonic() < deadline, waits[-5:]
-            await asyncio.sleep(0.01)
-        before = len(waits)
-        await asyncio.sleep(0.2)  # ten polls of the old way
-        assert len(waits) == before
+        while True:
+            assert time.monotonic() < deadline, (waits[-5:], cp._commits, made)
+            before = len(waits)
+            if before and waits[-1] == 3600.0 and cp._commits == made:
+                await asyncio.sleep(0.2)
+                if len(waits) == before:
+                    return
+            else:
+                await asyncio.sleep(0.01)
 
-    async def woken() -> None:
+    async def woken(commit: Callable[[], Awaitable[None]]) -> None:
+        """Until the thread waits again after ``commit``: its waits counted
+        before the commit, whose wake may come before the commit's answer
+        is read (the other engine's is noted before it is on disk) and the
+        thread be asleep again by the time this task runs."""
         before = len(waits)
+        await commit()
         deadline = time.monotonic() + 30
         while len(waits) == before:
-            assert time.monotonic() < deadline
+            assert time.monotonic() < deadline, (waits[-5:], cp._commits)
             await asyncio.sleep(0.01)
+
+    async def batch() -> None:  # the message writer's commit
+        await db.run_write(_insert)
+
+    async def engine() -> None:  # the other engine's
+        async with db.writer.begin() as conn:
+            await conn.exec_driver_sql(ROW)
 
     try:
         await db.run_write(_create)
-        await asleep()
-        await db.run_write(_insert)  # the message writer's commit
-        await woken()
-        await asleep()
-        async with db.writer.begin() as conn:  # the other engine's
-            await conn.exec_driver_sql(ROW)
-        await woken()
-        await asleep()
+        await asleep(1)
+        await woken(batch)
+        await asleep(2)
+        await woken(engine)
+        await asleep(3)
     finally:
         await db.dispose()
+
+
+def test_two_commits_noted_at_once_are_both_counted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ``noted`` runs on the batch thread (after_commit) and on the other
+    # write engine's (its commit event) at the same time. A count one short
+    # loses a wake: the thread, having seen the other commit, goes to sleep
+    # for an hour past this one (its look finds the count it saw). Here the
+    # first count stops between its read and its write, and the second runs
+    # to its end meanwhile or waits for the first.
+    progressed = threading.Event()  # the second finished, or it waits
+
+    class Watched:
+        """A lock that tells when an acquire has to wait."""
+
+        def __init__(self) -> None:
+            self._lock = threading.Lock()
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            if self._lock.acquire(False):
+                return True
+            if not blocking:
+                return False
+            progressed.set()
+            return self._lock.acquire(True, timeout)
+
+        def release(self) -> None:
+            self._lock.release()
+
+        def __enter__(self) -> bool:
+            return self.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            self.release()
+
+    monkeypatch.setattr(checkpointer, "threading", types.SimpleNamespace(
+        Event=threading.Event, Thread=threading.Thread, Lock=Watched))
+    cp = checkpointer.Checkpointer(str(tmp_path / "t.db"), PAGES)  # no thread
+    paused = threading.Event()
+    go_on = threading.Event()
+    first_call = [True]
+
+    class Paused(int):
+        def __add__(self, other: int) -> int:  # type: ignore[override]
+            if first_call.pop() if first_call else False:
+                paused.set()
+                assert go_on.wait(30)
+            return int(self) + other
+
+    cp._commits = Paused(0)
+
+    def second() -> None:
+        cp.noted()
+        progressed.set()
+
+    threads = [threading.Thread(target=cp.noted), threading.Thread(target=second)]
+    threads[0].start()
+    assert paused.wait(30)
+    threads[1].start()
+    assert progressed.wait(30)
+    go_on.set()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert cp._commits == 2
 
 
 async def _made_full_size(path: Path) -> None:

@@ -100,6 +100,11 @@ class Checkpointer:
         self._shm: int | None = None
         self._opening = threading.Lock()
         self._copying = threading.Lock()  # held by a checkpoint of the thread
+        # Both under ``_state``: ``noted`` runs on two threads at once (the
+        # batch thread's ``after_commit`` and the other write engine's
+        # commits), and a ``+=`` on both could count one commit: the thread
+        # that had seen the other one would then sleep past this one.
+        self._state = threading.Lock()
         self._commits = 0  # this process's, counted by noted
         # The thread waits for a commit (``noted`` wakes it), not a poll.
         self._asleep = False
@@ -151,10 +156,11 @@ class Checkpointer:
     def noted(self) -> None:
         """A commit of this process (the writer's, or another engine's): a
         thread asleep at idle looks again (see ``_serve``)."""
-        self._commits += 1
-        if self._asleep:
-            self._asleep = False
-            self._wake.set()
+        with self._state:
+            self._commits += 1
+            if self._asleep:
+                self._asleep = False
+                self._wake.set()
 
     def _in_writer(self, raw: sqlite3.Connection) -> None:
         # The thread fell behind (or lost the race for the log's restart):
@@ -191,6 +197,8 @@ class Checkpointer:
                     log.warning("the WAL file was not made its full size", exc_info=True)
                     sized = True
             woken = self._wake.wait(_IDLE_POLL if self._asleep else _POLL)
+            # A set() between the wait's end and this clear is not lost: what
+            # it told is read after (the count, the log's frames, _stopping).
             self._wake.clear()
             if self._stopping:
                 break
@@ -199,17 +207,16 @@ class Checkpointer:
             # the rest too, and its next transaction starts the log over. Not
             # for a short log: at a message a second, that would be a
             # checkpoint (two fsyncs) a message.
-            # The count read once: a commit noted between two reads would be
-            # "seen" without a look, and the thread asleep past it.
-            commits = self._commits
-            idle = not woken and seen == commits
+            # Then asleep until a commit: a poll twice a second woke an idle
+            # process ~120 times a minute for nothing. The count and the
+            # sleep under the lock noted takes: a commit is counted either
+            # before this look (not idle) or after it (noted wakes the thread).
+            with self._state:
+                commits = self._commits
+                idle = not woken and seen == commits
+                if idle:
+                    self._asleep = True
             seen = commits
-            if idle:
-                # Then asleep until a commit: a poll twice a second woke an
-                # idle process ~120 times a minute for nothing.
-                self._asleep = True
-                if self._commits != commits:  # one came meanwhile (see noted)
-                    self._asleep = False
             counts = self.frames()
             if counts is None:
                 continue
