@@ -1,20 +1,37 @@
 """The readers of ``messages`` by app and time without ``ix_messages_app_time``
-(issue 19): retention finds its conversations by their first entry, on
-both backends, and they are the conversations expiry removes something
-from (an import older than its conversation's first message is not one)."""
+(issue 19), on both backends: retention finds its conversations by their
+first entry, and they are the conversations expiry removes something
+from (an import older than its conversation's first message is not one);
+the figures' messages are the writer's counts per app and minute, equal to
+counting the messages (resends, recalls and edits not counted, imports by
+their time, batches that failed half way not at all), and stay as sent
+when retention removes messages; migration 0032 fills them, both ways."""
 
 from __future__ import annotations
 
-import orjson
-from sqlalchemy import select
+import asyncio
+import time
+from functools import partial
+from pathlib import Path
 
-from tidings.domain.elements import ImportMode
+import orjson
+import pytest
+from sqlalchemy import Connection, func, inspect, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import database_url
+from tests.pg import Cluster
+from tests.test_home_codes_migration import downgrade, upgrade
+from tidings.domain.elements import EntryKind, ImportMode
 from tidings.domain.ids import c2c_key
-from tidings.domain.records import NewMessage
+from tidings.domain.records import NewChange, NewMessage
 from tidings.store.engine import Database
 from tidings.store.retention import RetentionStore
-from tidings.store.schema import conversations
+from tidings.store.schema import app_message_counts, conversations, messages
+from tidings.store.stats import StatsStore
 from tidings.store.writer import MessageWriter
+from tidings.store.writer.messages import COUNT_SQL
+from tidings.store.writer.pg_batch import Tail
 
 APP, OTHER = 1400000061, 1400000062
 OLD, BEFORE = 1_000_000, 2_000_000
@@ -74,3 +91,144 @@ async def test_retention_reads_each_conversation_by_its_first_entry(db: Database
     assert await store.conversations_with_old(APP, BEFORE, 0, 100) == []
     assert await store.conversations_with_old(OTHER, BEFORE, 0, 100) == list(
         (await conversation_ids(db, OTHER)).values())
+
+
+MINUTE = 60_000
+
+
+async def counted(db: Database) -> dict[tuple[int, int], int]:
+    k = app_message_counts.c
+    async with db.reader.connect() as conn:
+        rows = (await conn.execute(select(k.sdkappid, k.minute, k.messages))).all()
+    return {(int(a), int(m)): int(n) for a, m, n in rows}
+
+
+async def oracle(db: Database) -> dict[tuple[int, int], int]:
+    """The messages counted one by one, by app and minute."""
+    m = messages.c
+    async with db.reader.connect() as conn:
+        rows = (await conn.execute(select(m.sdkappid, m.created_at).where(
+            m.kind == EntryKind.MESSAGE))).all()
+    found: dict[tuple[int, int], int] = {}
+    for app, at in rows:
+        key = (int(app), int(at) - int(at) % MINUTE)
+        found[key] = found.get(key, 0) + 1
+    return found
+
+
+async def test_the_figures_messages_are_the_writers_counts(db: Database) -> None:
+    writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
+    writer.start()
+    n = iter(range(10_000))
+    try:
+        # Batches of many: new messages, imports over several minutes, both apps.
+        first: list[NewMessage] = []
+        for _ in range(3):
+            sends = [message(app, "ann", b, next(n), at)
+                     for app in (APP, OTHER) for b in ("bob", "cy", "dee")
+                     for at in (None, None, OLD + 25_000 * next(n) % 400_000)]
+            await asyncio.gather(*(writer.submit(r) for r in sends))
+            first += [r for r in sends if r.key == c2c_key(APP, "ann", "bob")]
+        # A batch with resends of stored messages in conversations the writer
+        # holds (on PostgreSQL the short way fails on the client id and the
+        # batch goes the long way): each resend counted once, at its first.
+        again = first[:3]
+        fresh = [message(APP, "ann", "bob", next(n)) for _ in range(3)]
+        answers = await asyncio.gather(*(writer.submit(r) for r in again + fresh))
+        assert [a.duplicate for a in answers] == [True] * 3 + [False] * 3
+        # Changes are entries, not messages.
+        key = c2c_key(APP, "ann", "bob")
+        await writer.submit(NewChange(key, 1, EntryKind.RECALL, "admin:t"))
+        await writer.submit(NewChange(key, 2, EntryKind.EDIT, "admin:t", elements=BODY))
+    finally:
+        await writer.stop()
+    want = await oracle(db)
+    assert await counted(db) == want
+    assert sum(n for (app, _), n in want.items() if app == APP) == 3 * 9 + 3
+    stats = StatsStore(db)
+    minutes = sorted({m for app, m in want if app == APP})
+    assert len(minutes) >= 4
+    for since in (0, minutes[1], minutes[1] + 1, minutes[-1]):
+        start = since - since % MINUTE
+        assert (await stats.counts(APP, since)).messages == sum(
+            n for (app, m), n in want.items() if app == APP and m >= start)
+    for step in (MINUTE, 3 * MINUTE, 60 * MINUTE):
+        since = minutes[0] - minutes[0] % step
+        series = await stats.series(APP, since, step)
+        by_step: dict[int, int] = {}
+        for (app, m), n in want.items():
+            if app == APP:
+                by_step[(m - since) // step] = by_step.get((m - since) // step, 0) + n
+        assert {i: int(p["messages"]) for i, p in series.items() if "messages" in p} == by_step
+    with pytest.raises(ValueError):
+        await stats.series(APP, minutes[0] + 1, MINUTE)
+    # Retention removes messages, not what was sent.
+    retention = RetentionStore(db)
+    later = int(time.time() * 1000) + 86_400_000  # every message is older
+    for cid in await retention.conversations_with_old(APP, later, 0, 100):
+        assert await retention.expire_batch(cid, later, 100) > 0
+    assert await oracle(db) != want
+    assert await counted(db) == want
+
+
+def _count_upsert(conn: Connection, sql: str) -> tuple[bool, list[tuple[int, int, int]]]:
+    """The counts' upsert, joined to another write in one statement."""
+    cursor = conn.connection.cursor()
+    cursor.execute("CREATE TEMPORARY TABLE tail_z (k int NOT NULL) ON COMMIT DROP")
+    cursor.execute("INSERT INTO app_message_counts VALUES (7, 60000, 5)")
+    tail = Tail(conn, cursor, {})
+    tail.executemany("INSERT INTO tail_z (k) VALUES ($1)", [(1,), (2,)])
+    tail.executemany(sql, [(7, 60000, 2), (7, 120000, 3), (8, 60000, 1)])
+    joined = len(tail._statements) == 1 and all(
+        plan is not None for _, plan, _ in tail._statements[0])
+    tail.send()
+    cursor.execute("SELECT sdkappid, minute, messages FROM app_message_counts ORDER BY 1, 2")
+    found = [(int(a), int(m), int(n)) for a, m, n in cursor.fetchall()]
+    cursor.close()
+    return joined, found
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_the_counts_upsert_joins_the_batchs_one_statement(db: Database) -> None:
+    joined, found = await db.run_write(partial(_count_upsert, sql=db.driver_sql(COUNT_SQL)))
+    assert joined
+    assert found == [(7, 60000, 7), (7, 120000, 3), (8, 60000, 1)]
+
+
+async def test_migration_0032_both_ways(backend: str, pg_cluster: Cluster | None,
+                                        tmp_path: Path) -> None:
+    url = (database_url(backend, pg_cluster, empty=True)
+           or f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    engine = create_async_engine(url)
+
+    def tables(conn: Connection) -> set[str]:
+        return set(inspect(conn).get_table_names())
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade, "0031")
+            await conn.execute(text(
+                "INSERT INTO conversations (id, sdkappid, kind, a, b, created_at)"
+                " VALUES (1, :app, 'c2c', 'ann', 'bob', 0), (2, :other, 'c2c', 'ann', 'bob', 0)"),
+                {"app": APP, "other": OTHER})
+            # (conversation, seq, app, time, kind)
+            entries = [(1, 1, APP, 60_000, 0), (1, 2, APP, 119_999, 0), (1, 3, APP, 120_000, 0),
+                       (1, 4, APP, 120_001, 1), (1, 5, APP, 130_000, 2),
+                       (2, 1, OTHER, 60_001, 0)]
+            for cid, seq, app, at, kind in entries:
+                await conn.execute(text(
+                    "INSERT INTO messages (conversation_id, seq, sdkappid, sender, client_msg_id,"
+                    " elements, created_at, kind) VALUES (:c, :s, :a, 'ann', :id, '[]', :t, :k)"),
+                    {"c": cid, "s": seq, "a": app, "id": f"m{cid}-{seq}", "t": at, "k": kind})
+            assert "app_message_counts" not in await conn.run_sync(tables)
+            await conn.run_sync(upgrade, "0032")
+            rows = (await conn.execute(text(
+                "SELECT sdkappid, minute, messages FROM app_message_counts ORDER BY 1, 2"))).all()
+            assert [tuple(int(v) for v in r) for r in rows] == [
+                (APP, 60_000, 2), (APP, 120_000, 1), (OTHER, 60_000, 1)]
+            await conn.run_sync(downgrade, "0031")
+            assert "app_message_counts" not in await conn.run_sync(tables)
+            await conn.run_sync(upgrade, "0032")
+            assert (await conn.scalar(select(func.sum(app_message_counts.c.messages)))) == 4
+    finally:
+        await engine.dispose()

@@ -808,6 +808,20 @@ operator_sessions = Table(
     Column("expires_at", BigInteger, nullable=False),
 )
 
+# 0032 (issue 19): messages stored per app and minute of their time
+# (``created_at`` less its remainder of 60,000 ms; an import by its own
+# time), kept by the message writer (one upsert per app and minute per
+# batch, store/writer/messages.py) for the figures' "messages" (store/stats.py):
+# counted when sent, so a retention expiry or a deleted conversation does not
+# take them off. No row: none in that minute.
+app_message_counts = Table(
+    "app_message_counts",
+    metadata,
+    Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
+    Column("minute", BigInteger, primary_key=True, autoincrement=False),
+    Column("messages", BigInteger, nullable=False),
+)
+
 # Per app, minute and server process: its connections and its active users
 # (distinct users whose ticket it checked), the most sampled in that minute,
 # for the console's figures over time. Each

@@ -1,6 +1,14 @@
 """Operational figures of one app, counted by the database through indexes
-(``ix_users_last_login``, ``ix_messages_app_time``), never by a scan of
-every row."""
+(``ix_users_last_login``) or read from counts kept for them
+(``app_message_counts``, the message writer's: store/writer/messages.py),
+never by a scan of every row.
+
+Messages are counted by the minute of their time when they are stored
+(imports by their own time): "messages sent", which a retention expiry or
+a deleted conversation does not take back. Recalls, edits and group system
+entries are not messages. The readers take whole minutes: a count "since
+T" starts at the minute holding T (the API's days and steps are whole
+minutes)."""
 
 from __future__ import annotations
 
@@ -10,13 +18,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.accounts import AccountState
-from tidings.domain.elements import EntryKind
 from tidings.store.engine import Database
 from tidings.store.push_jobs import past_pointer
 from tidings.store.schema import (
+    app_message_counts,
     app_minutes,
     callback_outbox,
-    messages,
     push_jobs,
     push_sends,
     users,
@@ -36,15 +43,15 @@ class StatsStore:
 
     async def counts(self, sdkappid: int, since_ms: int) -> AppCounts:
         """Accounts that exist; those that logged in since ``since_ms``;
-        messages stored since then."""
+        messages stored since then (from the minute holding ``since_ms``)."""
+        k = app_message_counts.c
         async with self._db.reader.connect() as conn:
             registered = await conn.scalar(select(func.count()).select_from(users).where(
                 users.c.sdkappid == sdkappid, users.c.state != AccountState.DELETED.value))
             active = await conn.scalar(select(func.count()).select_from(users).where(
                 users.c.sdkappid == sdkappid, users.c.last_login_at >= since_ms))
-            sent = await conn.scalar(select(func.count()).select_from(messages).where(
-                messages.c.sdkappid == sdkappid, messages.c.created_at >= since_ms,
-                messages.c.kind == EntryKind.MESSAGE))
+            sent = await conn.scalar(select(func.sum(k.messages)).where(
+                k.sdkappid == sdkappid, k.minute >= since_ms - since_ms % 60_000))
         return AppCounts(int(registered or 0), int(active or 0), int(sent or 0))
 
     async def series(self, sdkappid: int, since_ms: int, step_ms: int
@@ -52,16 +59,20 @@ class StatsStore:
         """Per step from ``since_ms`` (the step's index -> figures): messages
         stored, and callbacks delivered and failed with the mean time from
         queued to delivered. Read from the rows every process writes (the
-        messages, the callbacks outbox), so a cluster's figures are whole."""
+        message counts, the callbacks outbox), so a cluster's figures are
+        whole. The messages' steps are whole minutes: ``since_ms`` and
+        ``step_ms`` are (StatsService.series)."""
+        if since_ms % 60_000 or step_ms % 60_000:
+            raise ValueError("the messages are counted by whole minutes")
         found: dict[int, dict[str, float]] = {}
-        m, o = messages.c, callback_outbox.c
-        sent_step = ((m.created_at - since_ms) // step_ms).label("step")
+        k, o = app_message_counts.c, callback_outbox.c
+        sent_step = ((k.minute - since_ms) // step_ms).label("step")
         hook_step = ((o.created_at - since_ms) // step_ms).label("step")
         async with self._db.reader.connect() as conn:
             for step, count in (await conn.execute(
-                    select(sent_step, func.count()).where(
-                        m.sdkappid == sdkappid, m.created_at >= since_ms,
-                        m.kind == EntryKind.MESSAGE).group_by(sent_step))).all():
+                    select(sent_step, func.sum(k.messages)).where(
+                        k.sdkappid == sdkappid, k.minute >= since_ms).group_by(sent_step)
+            )).all():
                 found.setdefault(int(step), {})["messages"] = int(count)
             for step, status, count, waited in (await conn.execute(
                     select(hook_step, o.status, func.count(),

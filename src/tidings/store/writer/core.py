@@ -484,11 +484,13 @@ class MessageWriter:
         return outcome
 
     def _last_writes(self, cursor: DBAPICursor) -> None:
-        """The batch's rows, then its conversations' counters and its senders'
-        read cursors (on PostgreSQL ``cursor`` is the one-statement Tail)."""
+        """The batch's rows, then its conversations' counters, its senders'
+        read cursors and its apps' message counts (on PostgreSQL ``cursor``
+        is the one-statement Tail)."""
         self._flush(cursor)
         self._conversations.write_back(cursor)
         self._messages.write_reads(cursor)
+        self._messages.write_counts(cursor)
 
     def _flush(self, cursor: DBAPICursor) -> None:
         """Write the rows collected so far: the messages', then each feature's."""

@@ -4,7 +4,9 @@ row for each new message, and the sender's read cursor moved past it."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -21,6 +23,17 @@ from tidings.store.writer.conversations import Conv, Conversations
 
 # A send's identity: the first message stored with it is the answer to all.
 SendKey = tuple[int, str, str]  # (sdkappid, sender, client_msg_id)
+
+
+# A message row's app and time (``MessageRows.store``'s order).
+_APP_TIME = itemgetter(2, 7)
+MINUTE_MS = 60_000
+# A batch's messages added to their app's minute (pg_batch.py joins it to
+# the batch's one statement: each (app, minute) once, no parameter in the
+# DO UPDATE).
+COUNT_SQL = ("INSERT INTO app_message_counts (sdkappid, minute, messages) VALUES (?, ?, ?)"
+             " ON CONFLICT (sdkappid, minute) DO UPDATE"
+             " SET messages = app_message_counts.messages + excluded.messages")
 
 
 def send_key(r: NewMessage) -> SendKey:
@@ -43,9 +56,15 @@ class MessageRows:
         self._read_sql = db.driver_sql(
             "UPDATE conversation_members SET read_seq = ?, read_msg_no = ?"
             " WHERE conversation_id = ? AND user_id = ? AND read_seq < ?")
-        # The batch's rows, and the read cursors its senders reach.
+        # The app's messages per minute (schema.py app_message_counts), for
+        # the figures without an index of messages by app and time: one row
+        # per app and minute per batch, added to.
+        self._count_sql = db.driver_sql(COUNT_SQL)
+        # The batch's rows, the read cursors its senders reach, and its
+        # messages per (app, minute).
         self._rows: list[tuple[Any, ...]] = []
         self._read: dict[tuple[int, str], tuple[int, int]] = {}
+        self._counts: dict[tuple[int, int], int] = {}
 
     def stored_before(self, cursor: DBAPICursor, requests: list[NewMessage]
                       ) -> dict[SendKey, StoredMessage]:
@@ -127,6 +146,12 @@ class MessageRows:
             return 0
         rows, self._rows = self._rows, []
         cursor.executemany(self._insert_sql, rows)
+        # A batch's messages mostly share one app and time (the commit's):
+        # counted in C, then put in their minutes.
+        counts = self._counts
+        for (app, at), n in Counter(map(_APP_TIME, rows)).items():
+            key = (app, at - at % MINUTE_MS)
+            counts[key] = counts.get(key, 0) + n
         return len(rows)
 
     def write_reads(self, cursor: DBAPICursor) -> None:
@@ -136,9 +161,21 @@ class MessageRows:
             cursor.executemany(self._read_sql, [(seq, no, cid, uid, seq)
                                                 for (cid, uid), (seq, no) in read.items()])
 
+    def write_counts(self, cursor: DBAPICursor) -> None:
+        """Add the batch's messages to their apps' minutes (at the end of the
+        batch: on PostgreSQL a minute's row is locked from here to the
+        commit, after the batch's other locks, so two processes writing
+        to one app wait for each other no longer than a commit and never
+        in a cycle)."""
+        if self._counts:
+            counts, self._counts = self._counts, {}
+            cursor.executemany(self._count_sql, [(app, minute, n) for (app, minute), n
+                                                 in sorted(counts.items())])
+
     def discard(self) -> None:
         self._rows = []
         self._read = {}
+        self._counts = {}
 
 
 def repeated(r: NewMessage, first: StoredMessage) -> Committed | TidingsError:
