@@ -129,6 +129,10 @@ async def test_the_figures_messages_are_the_writers_counts(db: Database) -> None
                      for at in (None, None, OLD + 25_000 * next(n) % 400_000)]
             await asyncio.gather(*(writer.submit(r) for r in sends))
             first += [r for r in sends if r.key == c2c_key(APP, "ann", "bob")]
+        # One app's batch, new messages and imports: the imports by their time.
+        sends = [message(APP, "ann", "eve", next(n), at)
+                 for at in (None, OLD + 7 * MINUTE, None, OLD + 9 * MINUTE + 5)]
+        await asyncio.gather(*(writer.submit(r) for r in sends))
         # A batch with resends of stored messages in conversations the writer
         # holds (on PostgreSQL the short way fails on the client id and the
         # batch goes the long way): each resend counted once, at its first.
@@ -144,7 +148,7 @@ async def test_the_figures_messages_are_the_writers_counts(db: Database) -> None
         await writer.stop()
     want = await oracle(db)
     assert await counted(db) == want
-    assert sum(n for (app, _), n in want.items() if app == APP) == 3 * 9 + 3
+    assert sum(n for (app, _), n in want.items() if app == APP) == 3 * 9 + 4 + 3
     stats = StatsStore(db)
     minutes = sorted({m for app, m in want if app == APP})
     assert len(minutes) >= 4

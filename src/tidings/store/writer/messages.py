@@ -26,7 +26,7 @@ SendKey = tuple[int, str, str]  # (sdkappid, sender, client_msg_id)
 
 
 # A message row's app and time (``MessageRows.store``'s order).
-_APP_TIME = itemgetter(2, 7)
+_APP, _TIME = itemgetter(2), itemgetter(7)
 MINUTE_MS = 60_000
 # A batch's messages added to their app's minute (pg_batch.py joins it to
 # the batch's one statement: each (app, minute) once, no parameter in the
@@ -65,6 +65,8 @@ class MessageRows:
         self._rows: list[tuple[Any, ...]] = []
         self._read: dict[tuple[int, str], tuple[int, int]] = {}
         self._counts: dict[tuple[int, int], int] = {}
+        # Whether a row collected since the last flush has a time of its own.
+        self._timed = False
 
     def stored_before(self, cursor: DBAPICursor, requests: list[NewMessage]
                       ) -> dict[SendKey, StoredMessage]:
@@ -117,7 +119,11 @@ class MessageRows:
         assert conv is not None
         conv.last_seq = seq = conv.last_seq + 1
         self._touched[conv.id] = conv  # Conversations.touch, without the call
-        at = now if r.time is None else r.time
+        if r.time is None:
+            at = now
+        else:
+            at = r.time
+            self._timed = True  # not the batch's time: flush counts row by row
         if r.imported is not ImportMode.HISTORY:
             conv.last_msg_no += 1
             # Sending in a conversation means having read it up to there.
@@ -146,12 +152,24 @@ class MessageRows:
             return 0
         rows, self._rows = self._rows, []
         cursor.executemany(self._insert_sql, rows)
-        # A batch's messages mostly share one app and time (the commit's):
-        # counted in C, then put in their minutes.
+        # Their apps' minutes: a batch's messages mostly share one app and
+        # the commit's time (imports have their own: ``_timed``), so mostly
+        # one key, found without a Python step a row (timeit on the loaded
+        # machine, 16 and 200 a batch: a Counter of (app, time) pairs 1.0-1.3
+        # and 0.5-0.6 us a message, this 0.2-0.3 and 0.06-0.1).
         counts = self._counts
-        for (app, at), n in Counter(map(_APP_TIME, rows)).items():
+        apps = set(map(_APP, rows))
+        if len(apps) == 1 and not self._timed:
+            app = apps.pop()
+            at = rows[0][7]
             key = (app, at - at % MINUTE_MS)
-            counts[key] = counts.get(key, 0) + n
+            counts[key] = counts.get(key, 0) + len(rows)
+        else:
+            self._timed = False
+            pairs = zip(map(_APP, rows), map(_TIME, rows), strict=True)
+            for (app, at), n in Counter(pairs).items():
+                key = (app, at - at % MINUTE_MS)
+                counts[key] = counts.get(key, 0) + n
         return len(rows)
 
     def write_reads(self, cursor: DBAPICursor) -> None:
@@ -176,6 +194,7 @@ class MessageRows:
         self._rows = []
         self._read = {}
         self._counts = {}
+        self._timed = False
 
 
 def repeated(r: NewMessage, first: StoredMessage) -> Committed | TidingsError:
