@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 from sqlalchemy import Connection, func, inspect, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import database_url
@@ -97,10 +98,19 @@ MINUTE = 60_000
 
 
 async def counted(db: Database) -> dict[tuple[int, int], int]:
+    """The counts by app and minute, every process's rows summed."""
     k = app_message_counts.c
     async with db.reader.connect() as conn:
-        rows = (await conn.execute(select(k.sdkappid, k.minute, k.messages))).all()
+        rows = (await conn.execute(select(k.sdkappid, k.minute, func.sum(k.messages))
+                                   .group_by(k.sdkappid, k.minute))).all()
     return {(int(a), int(m)): int(n) for a, m, n in rows}
+
+
+async def by_node(db: Database) -> dict[tuple[int, int, str], int]:
+    k = app_message_counts.c
+    async with db.reader.connect() as conn:
+        rows = (await conn.execute(select(k.sdkappid, k.minute, k.node, k.messages))).all()
+    return {(int(a), int(m), str(node)): int(n) for a, m, node, n in rows}
 
 
 async def oracle(db: Database) -> dict[tuple[int, int], int]:
@@ -175,19 +185,85 @@ async def test_the_figures_messages_are_the_writers_counts(db: Database) -> None
     assert await counted(db) == want
 
 
-def _count_upsert(conn: Connection, sql: str) -> tuple[bool, list[tuple[int, int, int]]]:
+async def test_each_writer_counts_in_its_own_rows_summed_by_the_readers(db: Database) -> None:
+    """Two processes' writers (each its node) in the same minutes: each adds
+    to its own row, never the other's; the figures sum them."""
+    first = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
+    second = MessageWriter(db, max_batch=1000, on_commit=lambda _: None, node="second")
+    assert first.node and first.node != second.node
+    n = iter(range(1000))
+    at = 20 * MINUTE  # a whole minute, before OLD + 10 minutes
+    first.start()
+    second.start()
+    try:
+        # Imports, to fix their minute; then new messages, both at once.
+        await asyncio.gather(*(first.submit(message(APP, "ann", "bob", next(n), at + i))
+                               for i in range(3)))
+        await asyncio.gather(*(second.submit(message(APP, "ann", "cy", next(n), at + 7))
+                               for _ in range(2)))
+        await second.submit(message(APP, "ann", "cy", next(n), at + MINUTE))
+        await asyncio.gather(first.submit(message(APP, "ann", "bob", next(n))),
+                             second.submit(message(APP, "ann", "cy", next(n))))
+    finally:
+        await first.stop()
+        await second.stop()
+    rows = await by_node(db)
+    assert {key: v for key, v in rows.items() if key[1] < OLD + 10 * MINUTE} == {
+        (APP, at, first.node): 3, (APP, at, "second"): 2, (APP, at + MINUTE, "second"): 1}
+    now = {key: v for key, v in rows.items() if key[1] >= OLD + 10 * MINUTE}
+    assert sorted(node for _, _, node in now) == sorted([first.node, "second"])
+    assert sum(now.values()) == 2
+    assert await counted(db) == await oracle(db)
+    stats = StatsStore(db)
+    assert (await stats.counts(APP, 0)).messages == 8
+    assert (await stats.counts(APP, at + MINUTE)).messages == 3
+    series = await stats.series(APP, at, MINUTE)
+    assert series[0]["messages"] == 5 and series[1]["messages"] == 1
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_two_nodes_upserts_of_one_minute_do_not_wait_for_each_other(
+        db: Database) -> None:
+    """One process's transaction holds its upsert of the app's minute open
+    (as from its upsert to its commit's fsync); another process's upsert of
+    the same app and minute goes through at once, not after that commit. A
+    lock timeout bounds the wait: the same node's row (what one row of all
+    the processes was) does wait, so the test sees a wait."""
+    sql = db.driver_sql(COUNT_SQL)
+    minute = OLD - OLD % MINUTE
+    async with db.writer.connect() as holder, db.writer.connect() as other:
+        await holder.begin()
+        await holder.exec_driver_sql(sql, (APP, minute, "n1", 3))
+        await other.begin()
+        await other.exec_driver_sql("SET LOCAL lock_timeout = '3s'")
+        await asyncio.wait_for(other.exec_driver_sql(sql, (APP, minute, "n2", 2)), 10)
+        await other.commit()
+        await other.begin()
+        await other.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+        with pytest.raises(DBAPIError, match="lock timeout"):
+            await other.exec_driver_sql(sql, (APP, minute, "n1", 1))
+        await other.rollback()
+        await holder.commit()
+    assert await by_node(db) == {(APP, minute, "n1"): 3, (APP, minute, "n2"): 2}
+    assert (await StatsStore(db).counts(APP, minute)).messages == 5
+
+
+def _count_upsert(conn: Connection, sql: str
+                  ) -> tuple[bool, list[tuple[int, int, str, int]]]:
     """The counts' upsert, joined to another write in one statement."""
     cursor = conn.connection.cursor()
     cursor.execute("CREATE TEMPORARY TABLE tail_z (k int NOT NULL) ON COMMIT DROP")
-    cursor.execute("INSERT INTO app_message_counts VALUES (7, 60000, 5)")
+    cursor.execute("INSERT INTO app_message_counts VALUES (7, 60000, 'n1', 5),"
+                   " (7, 60000, 'n2', 4)")
     tail = Tail(conn, cursor, {})
     tail.executemany("INSERT INTO tail_z (k) VALUES ($1)", [(1,), (2,)])
-    tail.executemany(sql, [(7, 60000, 2), (7, 120000, 3), (8, 60000, 1)])
+    tail.executemany(sql, [(7, 60000, "n1", 2), (7, 120000, "n1", 3), (8, 60000, "n1", 1)])
     joined = len(tail._statements) == 1 and all(
         plan is not None for _, plan, _ in tail._statements[0])
     tail.send()
-    cursor.execute("SELECT sdkappid, minute, messages FROM app_message_counts ORDER BY 1, 2")
-    found = [(int(a), int(m), int(n)) for a, m, n in cursor.fetchall()]
+    cursor.execute("SELECT sdkappid, minute, node, messages FROM app_message_counts"
+                   " ORDER BY 1, 2, 3")
+    found = [(int(a), int(m), str(node), int(n)) for a, m, node, n in cursor.fetchall()]
     cursor.close()
     return joined, found
 
@@ -196,7 +272,8 @@ def _count_upsert(conn: Connection, sql: str) -> tuple[bool, list[tuple[int, int
 async def test_the_counts_upsert_joins_the_batchs_one_statement(db: Database) -> None:
     joined, found = await db.run_write(partial(_count_upsert, sql=db.driver_sql(COUNT_SQL)))
     assert joined
-    assert found == [(7, 60000, 7), (7, 120000, 3), (8, 60000, 1)]
+    assert found == [(7, 60000, "n1", 7), (7, 60000, "n2", 4), (7, 120000, "n1", 3),
+                     (8, 60000, "n1", 1)]
 
 
 async def test_migration_0032_both_ways(backend: str, pg_cluster: Cluster | None,
@@ -227,9 +304,10 @@ async def test_migration_0032_both_ways(backend: str, pg_cluster: Cluster | None
             assert "app_message_counts" not in await conn.run_sync(tables)
             await conn.run_sync(upgrade, "0032")
             rows = (await conn.execute(text(
-                "SELECT sdkappid, minute, messages FROM app_message_counts ORDER BY 1, 2"))).all()
-            assert [tuple(int(v) for v in r) for r in rows] == [
-                (APP, 60_000, 2), (APP, 120_000, 1), (OTHER, 60_000, 1)]
+                "SELECT sdkappid, minute, node, messages FROM app_message_counts"
+                " ORDER BY 1, 2"))).all()
+            assert [tuple(r) for r in rows] == [
+                (APP, 60_000, "", 2), (APP, 120_000, "", 1), (OTHER, 60_000, "", 1)]
             await conn.run_sync(downgrade, "0031")
             assert "app_message_counts" not in await conn.run_sync(tables)
             await conn.run_sync(upgrade, "0032")

@@ -29,12 +29,13 @@ KEEP_MINUTES_MS = 8 * 86_400_000
 
 
 class StatsService:
-    def __init__(self, store: StatsStore, bus: LocalBus) -> None:
+    def __init__(self, store: StatsStore, bus: LocalBus, node: str | None = None) -> None:
         self._store = store
         self._bus = bus
         self._task: asyncio.Task[None] | None = None
-        # This process's rows in app_minutes: one per process start.
-        self.node = uuid.uuid4().hex[:16]
+        # This process's rows in app_minutes: one per process start (the
+        # message writer's in app_message_counts: runtime.py gives both one).
+        self.node = node if node is not None else uuid.uuid4().hex[:16]
 
     # -- the per-minute sampler --------------------------------------------------------
 

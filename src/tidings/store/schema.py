@@ -813,12 +813,16 @@ operator_sessions = Table(
 # time), kept by the message writer (one upsert per app and minute per
 # batch, store/writer/messages.py) for the figures' "messages" (store/stats.py):
 # counted when sent, so a retention expiry or a deleted conversation does not
-# take them off. No row: none in that minute.
+# take them off. No row: none in that minute. Each process adds to its own
+# rows (``node``, the writer's, as app_minutes'; '' for the counts migration
+# 0032 filled), so two processes of a cluster writing one app never wait on
+# one row's lock; the readers sum them.
 app_message_counts = Table(
     "app_message_counts",
     metadata,
     Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
     Column("minute", BigInteger, primary_key=True, autoincrement=False),
+    Column("node", String(32), primary_key=True),
     Column("messages", BigInteger, nullable=False),
 )
 

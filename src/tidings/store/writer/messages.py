@@ -31,8 +31,10 @@ MINUTE_MS = 60_000
 # A batch's messages added to their app's minute (pg_batch.py joins it to
 # the batch's one statement: each (app, minute) once, no parameter in the
 # DO UPDATE).
-COUNT_SQL = ("INSERT INTO app_message_counts (sdkappid, minute, messages) VALUES (?, ?, ?)"
-             " ON CONFLICT (sdkappid, minute) DO UPDATE"
+# Each process adds to its own rows (``node``, as app_minutes'): two
+# processes writing one app in one minute never wait on one row's lock.
+COUNT_SQL = ("INSERT INTO app_message_counts (sdkappid, minute, node, messages)"
+             " VALUES (?, ?, ?, ?) ON CONFLICT (sdkappid, minute, node) DO UPDATE"
              " SET messages = app_message_counts.messages + excluded.messages")
 
 
@@ -41,8 +43,9 @@ def send_key(r: NewMessage) -> SendKey:
 
 
 class MessageRows:
-    def __init__(self, db: Database, conversations: Conversations) -> None:
+    def __init__(self, db: Database, conversations: Conversations, node: str) -> None:
         self._db = db
+        self._node = node
         self._conversations = conversations
         self._touched = conversations.touched
         self._dedup_cache: dict[int, str] = {}
@@ -58,7 +61,9 @@ class MessageRows:
             " WHERE conversation_id = ? AND user_id = ? AND read_seq < ?")
         # The app's messages per minute (schema.py app_message_counts), for
         # the figures without an index of messages by app and time: one row
-        # per app and minute per batch, added to.
+        # per app and minute per batch, added to; this process's rows
+        # (``node``), so a cluster's processes do not serialize their commits
+        # on one row's lock.
         self._count_sql = db.driver_sql(COUNT_SQL)
         # The batch's rows, the read cursors its senders reach, and its
         # messages per (app, minute).
@@ -180,14 +185,14 @@ class MessageRows:
                                                 for (cid, uid), (seq, no) in read.items()])
 
     def write_counts(self, cursor: DBAPICursor) -> None:
-        """Add the batch's messages to their apps' minutes (at the end of the
-        batch: on PostgreSQL a minute's row is locked from here to the
-        commit, after the batch's other locks, so two processes writing
-        to one app wait for each other no longer than a commit and never
-        in a cycle)."""
+        """Add the batch's messages to their apps' minutes, in this process's
+        rows (``node``: on PostgreSQL a row is locked from its upsert to the
+        commit, and only this process's writer, one batch at a time, takes
+        it; at the end of the batch all the same)."""
         if self._counts:
             counts, self._counts = self._counts, {}
-            cursor.executemany(self._count_sql, [(app, minute, n) for (app, minute), n
+            node = self._node
+            cursor.executemany(self._count_sql, [(app, minute, node, n) for (app, minute), n
                                                  in sorted(counts.items())])
 
     def discard(self) -> None:

@@ -6,7 +6,8 @@ of a batch of 200 on SQLite, ~8 % of a row on PostgreSQL: bench/README.md,
 perf-rows13). ``app_message_counts`` holds the same counts by minute,
 one upsert per app and minute per batch; this fills it from ``messages``
 (entries of kind 0, by the minute of their ``created_at``), while the
-index is there to read them by.
+index is there to read them by. Each process adds to its own rows
+(``node``, as ``app_minutes``); these filled ones are node ''.
 
 Revision ID: 0032
 Revises: 0031
@@ -29,10 +30,11 @@ def upgrade() -> None:
         "app_message_counts",
         sa.Column("sdkappid", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("minute", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("node", sa.String(32), primary_key=True),
         sa.Column("messages", sa.BigInteger, nullable=False),
     )
-    op.execute("INSERT INTO app_message_counts (sdkappid, minute, messages)"
-               " SELECT sdkappid, created_at - created_at % 60000, count(*) FROM messages"
+    op.execute("INSERT INTO app_message_counts (sdkappid, minute, node, messages)"
+               " SELECT sdkappid, created_at - created_at % 60000, '', count(*) FROM messages"
                " WHERE kind = 0 GROUP BY sdkappid, created_at - created_at % 60000")
 
 
