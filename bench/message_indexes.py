@@ -49,7 +49,8 @@ VARIANTS: dict[str, list[str]] = {
     "as migrated": [],
     "without ix_messages_app_time": ["DROP INDEX IF EXISTS ix_messages_app_time"],
     "without uq_messages_client_id": ["-rebuild-without-uq"],
-    "rowid and primary key only": ["DROP INDEX IF EXISTS ix_messages_app_time", "-rebuild-without-uq"],
+    "rowid and primary key only": ["DROP INDEX IF EXISTS ix_messages_app_time",
+                                   "-rebuild-without-uq"],
     # Not possible as it stands (revision 0024's pointer is a rowid): what
     # the table's own b-tree being the primary key's would save.
     "WITHOUT ROWID (primary key as the table)": ["-rebuild-without-rowid"],
