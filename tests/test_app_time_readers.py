@@ -26,9 +26,10 @@ from tests.test_home_codes_migration import downgrade, upgrade
 from tidings.domain.elements import EntryKind, ImportMode
 from tidings.domain.ids import c2c_key
 from tidings.domain.records import NewChange, NewMessage
+from tidings.services.stats import KEEP_MINUTES_MS
 from tidings.store.engine import Database
 from tidings.store.retention import RetentionStore
-from tidings.store.schema import app_message_counts, conversations, messages
+from tidings.store.schema import app_message_counts, app_minutes, conversations, messages
 from tidings.store.stats import StatsStore
 from tidings.store.writer import MessageWriter
 from tidings.store.writer.messages import COUNT_SQL
@@ -185,6 +186,7 @@ async def test_the_figures_messages_are_the_writers_counts(db: Database) -> None
     assert await counted(db) == want
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])
 async def test_each_writer_counts_in_its_own_rows_summed_by_the_readers(db: Database) -> None:
     """Two processes' writers (each its node) in the same minutes: each adds
     to its own row, never the other's; the figures sum them."""
@@ -219,6 +221,46 @@ async def test_each_writer_counts_in_its_own_rows_summed_by_the_readers(db: Data
     assert (await stats.counts(APP, at + MINUTE)).messages == 3
     series = await stats.series(APP, at, MINUTE)
     assert series[0]["messages"] == 5 and series[1]["messages"] == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_sqlite_starts_add_to_one_row_per_app_and_minute(db: Database) -> None:
+    """On SQLite (one process a file) each start's writer adds to node '',
+    the migration's: an app's minute stays one row however often the
+    process restarts."""
+    n = iter(range(1000))
+    at = 20 * MINUTE
+    for node in ("first", "second", None):
+        writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None, node=node)
+        writer.start()
+        try:
+            await asyncio.gather(*(writer.submit(message(APP, "ann", "bob", next(n), at + i))
+                                   for i in range(3)))
+        finally:
+            await writer.stop()
+    assert await by_node(db) == {(APP, at, ""): 9}
+    assert await counted(db) == await oracle(db)
+
+
+async def test_the_per_minute_rows_are_pruned_past_the_longest_window(db: Database) -> None:
+    """The sampler's prune takes the message counts with app_minutes: rows
+    before its bound go, those at or after it stay, every node's."""
+    keep = KEEP_MINUTES_MS
+    assert keep >= 10_080 * MINUTE + 86_400_000  # the series' 7 days, and a day
+    now = 100 * keep
+    bound = now - keep
+    async with db.writer.begin() as conn:
+        for minute in (bound - 2 * MINUTE, bound - MINUTE, bound, now):
+            for node in ("", "n1"):
+                await conn.execute(app_message_counts.insert().values(
+                    sdkappid=APP, minute=minute, node=node, messages=2))
+                await conn.execute(app_minutes.insert().values(
+                    sdkappid=APP, minute=minute, node=node, connections=1, active_users=1))
+    stats = StatsStore(db)
+    assert await stats.prune_minutes(bound) == 8
+    assert await by_node(db) == {(APP, m, node): 2 for m in (bound, now) for node in ("", "n1")}
+    assert set(await stats.minutes(APP, 0)) == {bound, now}
+    assert (await stats.counts(APP, 0)).messages == 8
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])

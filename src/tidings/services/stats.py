@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 
 MINUTE_MS = 60_000
-# Per-minute figures are kept this long (the series' window is 7 days).
+# Per-minute figures (app_minutes, app_message_counts) are kept this long:
+# the longest window read is the series' 7 days ("today" is at most one).
 KEEP_MINUTES_MS = 8 * 86_400_000
 
 

@@ -108,9 +108,15 @@ class StatsStore:
             await conn.execute(stmt)
 
     async def prune_minutes(self, before: int) -> int:
+        """Forget the per-minute rows before ``before`` (the sampler's, and
+        the message writer's counts: neither is read past the series' 7
+        days); how many rows went."""
+        gone = 0
         async with self._db.writer.begin() as conn:
-            gone = await conn.execute(delete(app_minutes).where(app_minutes.c.minute < before))
-        return int(gone.rowcount)
+            for table in (app_minutes, app_message_counts):
+                gone += int((await conn.execute(
+                    delete(table).where(table.c.minute < before))).rowcount)
+        return gone
 
     async def minutes(self, sdkappid: int, since_ms: int) -> dict[int, tuple[int, int]]:
         """Minute -> (connections, active users) of every process together."""

@@ -45,7 +45,10 @@ def send_key(r: NewMessage) -> SendKey:
 class MessageRows:
     def __init__(self, db: Database, conversations: Conversations, node: str) -> None:
         self._db = db
-        self._node = node
+        # On SQLite one process writes the file: every start adds to the
+        # same rows (node '', as migration 0032's), one per app and minute,
+        # not one more per start.
+        self._node = "" if db.dialect == "sqlite" else node
         self._conversations = conversations
         self._touched = conversations.touched
         self._dedup_cache: dict[int, str] = {}
