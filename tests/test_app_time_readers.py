@@ -30,6 +30,8 @@ from tidings.services.stats import KEEP_MINUTES_MS
 from tidings.store.engine import Database
 from tidings.store.retention import RetentionStore
 from tidings.store.schema import app_message_counts, app_minutes, conversations, messages
+from tidings.store.search import TextRows
+from tidings.store.search_index import BUILT_SQL, build_step
 from tidings.store.stats import StatsStore
 from tidings.store.writer import MessageWriter
 from tidings.store.writer.messages import COUNT_SQL
@@ -98,6 +100,15 @@ async def test_retention_reads_each_conversation_by_its_first_entry(db: Database
 MINUTE = 60_000
 
 
+def counting_writer(db: Database, node: str | None = None) -> MessageWriter:
+    """A writer with the search rows, whose step counts the messages on
+    SQLite (store/search_index.py count_messages); started."""
+    writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None, node=node)
+    writer.register(TextRows(db))
+    writer.start()
+    return writer
+
+
 async def counted(db: Database) -> dict[tuple[int, int], int]:
     """The counts by app and minute, every process's rows summed."""
     k = app_message_counts.c
@@ -128,8 +139,7 @@ async def oracle(db: Database) -> dict[tuple[int, int], int]:
 
 
 async def test_the_figures_messages_are_the_writers_counts(db: Database) -> None:
-    writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
-    writer.start()
+    writer = counting_writer(db)
     n = iter(range(10_000))
     try:
         # Batches of many: new messages, imports over several minutes, both apps.
@@ -190,13 +200,11 @@ async def test_the_figures_messages_are_the_writers_counts(db: Database) -> None
 async def test_each_writer_counts_in_its_own_rows_summed_by_the_readers(db: Database) -> None:
     """Two processes' writers (each its node) in the same minutes: each adds
     to its own row, never the other's; the figures sum them."""
-    first = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
-    second = MessageWriter(db, max_batch=1000, on_commit=lambda _: None, node="second")
+    first = counting_writer(db)
+    second = counting_writer(db, node="second")
     assert first.node and first.node != second.node
     n = iter(range(1000))
     at = 20 * MINUTE  # a whole minute, before OLD + 10 minutes
-    first.start()
-    second.start()
     try:
         # Imports, to fix their minute; then new messages, both at once.
         await asyncio.gather(*(first.submit(message(APP, "ann", "bob", next(n), at + i))
@@ -225,14 +233,13 @@ async def test_each_writer_counts_in_its_own_rows_summed_by_the_readers(db: Data
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_sqlite_starts_add_to_one_row_per_app_and_minute(db: Database) -> None:
-    """On SQLite (one process a file) each start's writer adds to node '',
+    """On SQLite (one process a file) each start's step adds to node '',
     the migration's: an app's minute stays one row however often the
     process restarts."""
     n = iter(range(1000))
     at = 20 * MINUTE
     for node in ("first", "second", None):
-        writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None, node=node)
-        writer.start()
+        writer = counting_writer(db, node)
         try:
             await asyncio.gather(*(writer.submit(message(APP, "ann", "bob", next(n), at + i))
                                    for i in range(3)))
@@ -240,6 +247,100 @@ async def test_sqlite_starts_add_to_one_row_per_app_and_minute(db: Database) -> 
             await writer.stop()
     assert await by_node(db) == {(APP, at, ""): 9}
     assert await counted(db) == await oracle(db)
+
+
+async def built_to(db: Database) -> int:
+    async with db.reader.connect() as conn:
+        return int(await conn.scalar(text(BUILT_SQL)) or 0)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_sqlite_counts_follow_the_commits_with_the_step_pointer(db: Database) -> None:
+    """On SQLite a batch writes no count: the search step counts the
+    messages past ``built_to`` in its own transaction, moving both. A step
+    rolled back (a crash before its commit) counts nothing and leaves the
+    pointer; the messages a process committed and never stepped (a writer
+    without the step here, as a crash between commits and step) are
+    counted by the next start's first step, once."""
+    n = iter(range(1000))
+    plain = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
+    plain.start()
+    try:
+        await asyncio.gather(*(plain.submit(message(app, "ann", b, next(n), at))
+                               for app in (APP, OTHER) for b in ("bob", "cy")
+                               for at in (None, OLD, OLD + MINUTE + 1)))
+        await plain.submit(NewChange(c2c_key(APP, "ann", "bob"), 1, EntryKind.RECALL,
+                                     "admin:t"))
+    finally:
+        await plain.stop()
+    want = await oracle(db)
+    assert sum(want.values()) == 12
+    assert await counted(db) == {}
+    before = await built_to(db)
+    stats = StatsStore(db)
+    since = OLD - OLD % MINUTE
+
+    async def figures() -> tuple[int, int, dict[int, int]]:
+        """What the readers see: the counts and the messages past the
+        pointer (one statement), neither missed nor twice."""
+        series = await stats.series(APP, since, MINUTE)
+        return ((await stats.counts(APP, 0)).messages, (await stats.counts(OTHER, 0)).messages,
+                {i: int(p["messages"]) for i, p in series.items() if i < 5})
+
+    whole = (6, 6, {0: 2, 1: 2})
+    assert await figures() == whole  # nothing counted yet: all past the pointer
+
+    def step(conn: Connection) -> int:
+        cursor = conn.connection.cursor()
+        try:
+            return build_step(cursor, 5)
+        finally:
+            cursor.close()
+
+    async with db.writer.connect() as conn:
+        await conn.begin()
+        assert await conn.run_sync(step) == 5
+        await conn.rollback()
+    assert await counted(db) == {}
+    assert await built_to(db) == before
+    assert await figures() == whole
+    async with db.writer.connect() as conn:
+        await conn.begin()
+        assert await conn.run_sync(step) == 5
+        await conn.commit()
+    part = await counted(db)
+    assert 0 < sum(part.values()) == 5 < 12  # the first five messages (rowid order)
+    assert await figures() == whole
+    writer = counting_writer(db)
+    try:
+        for _ in range(100):  # its first idle moment steps to the end
+            if await counted(db) == want:
+                break
+            await asyncio.sleep(0.05)
+        assert await counted(db) == want
+        # New messages: counted by the step after their commit, not in it.
+        await writer.submit(message(APP, "ann", "dee", next(n)))
+        assert sum((await counted(db)).values()) == 12
+        assert (await stats.counts(APP, 0)).messages == 7  # read past the pointer
+    finally:
+        await writer.stop()  # finishes the step
+    assert await counted(db) == await oracle(db)
+    assert sum((await counted(db)).values()) == 13
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_sqlite_reads_the_uncounted_messages_by_rowid_from_the_pointer(
+        db: Database) -> None:
+    """The figures' read of the messages past the step's pointer is a rowid
+    range, not the app's every message by an index of messages."""
+    sent = StatsStore(db)._sent(APP, 0).subquery()
+    sql = str(select(func.sum(sent.c.n)).compile(
+        db.reader, compile_kwargs={"literal_binds": True}))
+    async with db.reader.connect() as conn:
+        plan = [str(r[3]) for r in (await conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + sql)).all()]
+    messages_steps = [p for p in plan if " messages " in f"{p} "]
+    assert messages_steps == ["SEARCH messages USING INTEGER PRIMARY KEY (rowid>?)"], plan
 
 
 async def test_the_per_minute_rows_are_pruned_past_the_longest_window(db: Database) -> None:
@@ -344,15 +445,34 @@ async def test_migration_0032_both_ways(backend: str, pg_cluster: Cluster | None
                     " elements, created_at, kind) VALUES (:c, :s, :a, 'ann', :id, '[]', :t, :k)"),
                     {"c": cid, "s": seq, "a": app, "id": f"m{cid}-{seq}", "t": at, "k": kind})
             assert "app_message_counts" not in await conn.run_sync(tables)
+            count_sql = ("SELECT sdkappid, minute, node, messages FROM app_message_counts"
+                         " ORDER BY 1, 2")
+            whole = [(APP, 60_000, "", 2), (APP, 120_000, "", 1), (OTHER, 60_000, "", 1)]
+            if backend == "sqlite":
+                # The search step has made the rows of the first two
+                # messages: those are filled, the rest are the step's.
+                await conn.execute(text(
+                    "UPDATE message_texts_fts_built SET built_to ="
+                    " (SELECT rowid FROM messages WHERE client_msg_id = 'm1-2')"))
             await conn.run_sync(upgrade, "0032")
-            rows = (await conn.execute(text(
-                "SELECT sdkappid, minute, node, messages FROM app_message_counts"
-                " ORDER BY 1, 2"))).all()
-            assert [tuple(r) for r in rows] == [
-                (APP, 60_000, "", 2), (APP, 120_000, "", 1), (OTHER, 60_000, "", 1)]
+            rows = (await conn.execute(text(count_sql))).all()
+            if backend == "sqlite":
+                assert [tuple(r) for r in rows] == [(APP, 60_000, "", 2)]
+
+                def step(sync: Connection) -> int:
+                    cursor = sync.connection.cursor()
+                    try:
+                        return build_step(cursor, 100)
+                    finally:
+                        cursor.close()
+
+                assert await conn.run_sync(step) == 4
+                rows = (await conn.execute(text(count_sql))).all()
+            assert [tuple(r) for r in rows] == whole
             await conn.run_sync(downgrade, "0031")
             assert "app_message_counts" not in await conn.run_sync(tables)
             await conn.run_sync(upgrade, "0032")
+            # (SQLite: all stepped now, all filled.)
             assert (await conn.scalar(select(func.sum(app_message_counts.c.messages)))) == 4
     finally:
         await engine.dispose()

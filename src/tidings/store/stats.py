@@ -13,21 +13,38 @@ minutes)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    column,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.accounts import AccountState
+from tidings.domain.elements import EntryKind
 from tidings.store.engine import Database
 from tidings.store.push_jobs import past_pointer
 from tidings.store.schema import (
     app_message_counts,
     app_minutes,
     callback_outbox,
+    messages,
     push_jobs,
     push_sends,
     users,
 )
+
+# SQLite: the messages up to it are counted (store/search_index.py
+# count_messages, migration 0024's pointer).
+_BUILT = table("message_texts_fts_built", column("built_to"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +61,35 @@ class StatsStore:
     async def counts(self, sdkappid: int, since_ms: int) -> AppCounts:
         """Accounts that exist; those that logged in since ``since_ms``;
         messages stored since then (from the minute holding ``since_ms``)."""
-        k = app_message_counts.c
         async with self._db.reader.connect() as conn:
             registered = await conn.scalar(select(func.count()).select_from(users).where(
                 users.c.sdkappid == sdkappid, users.c.state != AccountState.DELETED.value))
             active = await conn.scalar(select(func.count()).select_from(users).where(
                 users.c.sdkappid == sdkappid, users.c.last_login_at >= since_ms))
-            sent = await conn.scalar(select(func.sum(k.messages)).where(
-                k.sdkappid == sdkappid, k.minute >= since_ms - since_ms % 60_000))
-        return AppCounts(int(registered or 0), int(active or 0), int(sent or 0))
+            sent = self._sent(sdkappid, since_ms - since_ms % 60_000).subquery()
+            total = await conn.scalar(select(func.sum(sent.c.n)))
+        return AppCounts(int(registered or 0), int(active or 0), int(total or 0))
+
+    def _sent(self, sdkappid: int, since_minute: int) -> CompoundSelect[Any] | Select[Any]:
+        """The app's messages from ``since_minute`` on, as (minute, n) rows:
+        the counts, and on SQLite the messages the search step has not
+        counted yet (past its pointer, by rowid: a few hundred at most
+        but after a crash), read in the same statement, so in one snapshot
+        (a step counts them and moves the pointer in one commit): whole
+        from the commit on, neither missed nor counted twice."""
+        k = app_message_counts.c
+        counted = select(k.minute.label("minute"), k.messages.label("n")).where(
+            k.sdkappid == sdkappid, k.minute >= since_minute)
+        if self._db.dialect != "sqlite":
+            return counted
+        m = messages.c
+        return counted.union_all(select(
+            (m.created_at - m.created_at % 60_000).label("minute"), literal(1).label("n")
+        ).where(literal_column("messages.rowid") > select(_BUILT.c.built_to)
+                .scalar_subquery(), m.kind == EntryKind.MESSAGE.value,
+                # ``+ 0``: by rowid from the pointer, not the app's every
+                # message by the send key's index (the planner's pick).
+                m.sdkappid + 0 == sdkappid, m.created_at >= since_minute))
 
     async def series(self, sdkappid: int, since_ms: int, step_ms: int
                      ) -> dict[int, dict[str, float]]:
@@ -65,14 +102,13 @@ class StatsStore:
         if since_ms % 60_000 or step_ms % 60_000:
             raise ValueError("the messages are counted by whole minutes")
         found: dict[int, dict[str, float]] = {}
-        k, o = app_message_counts.c, callback_outbox.c
-        sent_step = ((k.minute - since_ms) // step_ms).label("step")
+        sent = self._sent(sdkappid, since_ms).subquery()
+        o = callback_outbox.c
+        sent_step = ((sent.c.minute - since_ms) // step_ms).label("step")
         hook_step = ((o.created_at - since_ms) // step_ms).label("step")
         async with self._db.reader.connect() as conn:
             for step, count in (await conn.execute(
-                    select(sent_step, func.sum(k.messages)).where(
-                        k.sdkappid == sdkappid, k.minute >= since_ms).group_by(sent_step)
-            )).all():
+                    select(sent_step, func.sum(sent.c.n)).group_by(sent_step))).all():
                 found.setdefault(int(step), {})["messages"] = int(count)
             for step, status, count, waited in (await conn.execute(
                     select(hook_step, o.status, func.count(),

@@ -45,10 +45,11 @@ def send_key(r: NewMessage) -> SendKey:
 class MessageRows:
     def __init__(self, db: Database, conversations: Conversations, node: str) -> None:
         self._db = db
-        # On SQLite one process writes the file: every start adds to the
-        # same rows (node '', as migration 0032's), one per app and minute,
-        # not one more per start.
-        self._node = "" if db.dialect == "sqlite" else node
+        self._node = node
+        # On SQLite the counts are the search step's, off the ack's commit
+        # (store/search_index.py count_messages, node '': one process a
+        # file): a batch collects none.
+        self._counting = db.dialect != "sqlite"
         self._conversations = conversations
         self._touched = conversations.touched
         self._dedup_cache: dict[int, str] = {}
@@ -63,7 +64,8 @@ class MessageRows:
             "UPDATE conversation_members SET read_seq = ?, read_msg_no = ?"
             " WHERE conversation_id = ? AND user_id = ? AND read_seq < ?")
         # The app's messages per minute (schema.py app_message_counts), for
-        # the figures without an index of messages by app and time: one row
+        # the figures without an index of messages by app and time (on
+        # PostgreSQL, in the batch's one statement): one row
         # per app and minute per batch, added to; this process's rows
         # (``node``), so a cluster's processes do not serialize their commits
         # on one row's lock.
@@ -160,6 +162,8 @@ class MessageRows:
             return 0
         rows, self._rows = self._rows, []
         cursor.executemany(self._insert_sql, rows)
+        if not self._counting:
+            return len(rows)
         # Their apps' minutes: a batch's messages mostly share one app and
         # the commit's time (imports have their own: ``_timed``), so mostly
         # one key, found without a Python step a row (timeit on the loaded
