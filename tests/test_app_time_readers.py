@@ -311,6 +311,17 @@ async def test_sqlite_counts_follow_the_commits_with_the_step_pointer(db: Databa
     part = await counted(db)
     assert 0 < sum(part.values()) == 5 < 12  # the first five messages (rowid order)
     assert await figures() == whole
+    # A conversation's messages removed before the step reached them (a
+    # trigger counts each as it goes) and one the step counted: once each.
+    retention = RetentionStore(db)
+    later = int(time.time() * 1000) + 86_400_000
+    cy = (await conversation_ids(db, OTHER))["cy"]
+    assert await retention.expire_batch(cy, later, 100) == 3
+    bob = (await conversation_ids(db, APP))["bob"]
+    async with db.writer.begin() as conn:  # its first message, counted by the step above
+        await conn.execute(text("DELETE FROM messages WHERE conversation_id = :c AND seq = 1"),
+                           {"c": bob})
+    assert await figures() == whole
     writer = counting_writer(db)
     try:
         for _ in range(100):  # its first idle moment steps to the end
@@ -324,8 +335,11 @@ async def test_sqlite_counts_follow_the_commits_with_the_step_pointer(db: Databa
         assert (await stats.counts(APP, 0)).messages == 7  # read past the pointer
     finally:
         await writer.stop()  # finishes the step
-    assert await counted(db) == await oracle(db)
-    assert sum((await counted(db)).values()) == 13
+    found = await counted(db)
+    assert sum(found.values()) == 13 and sum(n for (app, _), n in found.items()
+                                             if app == OTHER) == 6
+    assert sum((await oracle(db)).values()) == 13 - 4  # retention's 3 and the one deleted
+    assert (await stats.counts(APP, 0)).messages == 7
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -469,8 +483,14 @@ async def test_migration_0032_both_ways(backend: str, pg_cluster: Cluster | None
                 assert await conn.run_sync(step) == 4
                 rows = (await conn.execute(text(count_sql))).all()
             assert [tuple(r) for r in rows] == whole
+            trigger = text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+                           " AND name = 'app_message_counts_uncounted_bd'")
+            if backend == "sqlite":
+                assert await conn.scalar(trigger) == 1
             await conn.run_sync(downgrade, "0031")
             assert "app_message_counts" not in await conn.run_sync(tables)
+            if backend == "sqlite":
+                assert await conn.scalar(trigger) == 0
             await conn.run_sync(upgrade, "0032")
             # (SQLite: all stepped now, all filled.)
             assert (await conn.scalar(select(func.sum(app_message_counts.c.messages)))) == 4
