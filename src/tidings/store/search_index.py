@@ -35,6 +35,13 @@ itself; an edit's new row likewise (``index_if_below``). An insert
 trigger doing it cost every row its watermark's subquery (bench/README.md,
 perf-texts2). Nothing here runs VACUUM, which would renumber the rowids.
 
+The figures' message counts (``app_message_counts``) ride in the build
+step on SQLite: it reads every message past ``built_to`` anyway, so it
+adds them to their apps' minutes in its transaction (``count_messages``)
+and the message's own commit writes no count; the readers add what is
+past the pointer (store/stats.py), and a message deleted before the step
+reached it is counted by migration 0032's delete trigger.
+
 Merges: FTS5 merges its segments by itself (``automerge``) inside the
 insert that fills a level, and a step then held the writer for ~6 ms at
 500 msg/s, 20-60 ms in bench/fts_steps.py's longer run, where most take
