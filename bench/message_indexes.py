@@ -47,9 +47,10 @@ BODY = '[{"type":"text","text":"see you at the station at noon"}]'
 _UQ = "CONSTRAINT uq_messages_client_id UNIQUE (sdkappid, sender, client_msg_id)"
 VARIANTS: dict[str, list[str]] = {
     "as migrated": [],
-    "without ix_messages_app_time": ["DROP INDEX ix_messages_app_time"],
+    "without ix_messages_app_time": ["DROP INDEX IF EXISTS ix_messages_app_time"],
     "without uq_messages_client_id": ["-rebuild-without-uq"],
-    "rowid and primary key only": ["DROP INDEX ix_messages_app_time", "-rebuild-without-uq"],
+    "rowid and primary key only": ["DROP INDEX IF EXISTS ix_messages_app_time",
+                                   "-rebuild-without-uq"],
     # Not possible as it stands (revision 0024's pointer is a rowid): what
     # the table's own b-tree being the primary key's would save.
     "WITHOUT ROWID (primary key as the table)": ["-rebuild-without-rowid"],

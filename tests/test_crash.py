@@ -239,6 +239,10 @@ async def test_acked_messages_survive_kill9_exactly_once(make_server: Any) -> No
         await built(server)
     assert await server.sql(
         "SELECT count(*) FROM message_texts WHERE body LIKE 'last words %'") == 3
+    # The figures' message counts: every stored message once across both
+    # kills (on SQLite the step's, which has caught up; issue 19).
+    assert await server.sql("SELECT sum(messages) FROM app_message_counts") == await server.sql(
+        "SELECT count(*) FROM messages WHERE kind = 0")
     # And a device coming back after all this catches up exactly.
     bob = await Conn.login(server, app, "bob", known={"c2c_alice": len(rows) - 5})
     assert [m["seq"] for m in bob.last_sync["messages"]] == list(

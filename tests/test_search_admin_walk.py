@@ -1,12 +1,15 @@
-"""An admin's whole-app search by time without an index of the texts by app
-and time (revision 0023): it walks ``messages``' ``ix_messages_app_time``
-and finds each text by its key. Its pages, on both backends, are exactly
+"""An admin's whole-app search by time. On PostgreSQL without an index of
+the texts by app and time (revision 0023): it walks ``messages``'
+``ix_messages_app_time`` and finds each text by its key; on SQLite (revision
+0033) it walks the texts' own ``ix_message_texts_app_time`` (the search
+step's: messages have no index by app and time there), one conversation's
+by its messages' key. Its pages, on both backends, are exactly
 what reading every text of the app would answer (imports with their own
 older times, an edit keeping its message's time, a recall, another app
 with the same words), through every filter and the cursor; on SQLite the
 plan reads no table whole, nor does the FTS5 way's tail for a user, nor
 the read of the messages whose search rows are not made yet. The
-migration both ways."""
+migrations (0023, 0033) both ways."""
 
 from __future__ import annotations
 
@@ -124,12 +127,24 @@ async def sqlite_plan(db: Database, stmt: Select[Any]) -> list[str]:
 async def test_whole_app_walk_reads_no_table_whole(db: Database) -> None:
     await fill(db)
     store = SearchStore(db)
+    lunch = parse_query("lunch")
+    # The texts newest first by their own index (migration 0033), nothing else.
+    for scope in (SearchScope(APP, None, lunch), SearchScope(APP, None, lunch, sender="cy"),
+                  SearchScope(APP, None, lunch, since=1, until=2**40,
+                              cursor=Cursor(2**40, 1, 5))):
+        plan = await sqlite_plan(db, store.statement(scope, 21, fts=False))
+        assert plan[0].startswith(
+            "SEARCH message_texts USING INDEX ix_message_texts_app_time (sdkappid=?"), plan
+        assert not any("messages" in step.split() for step in plan), plan
+        assert not any(step.startswith("SCAN") for step in plan), plan
+    # One conversation: its messages by their key, each text by its id (its
+    # message's rowid, migration 0030: its only key), not the app's texts.
     plan = await sqlite_plan(db, store.statement(
-        SearchScope(APP, None, parse_query("lunch")), 21, fts=False))
-    assert any("ix_messages_app_time" in step for step in plan), plan
-    # Each text by its id, its message's rowid (migration 0030: its only key).
+        SearchScope(APP, None, lunch, conversation_id=1), 21, fts=False))
+    assert plan[0].startswith("SEARCH messages USING INDEX sqlite_autoindex_messages_1"
+                              " (conversation_id=?)"), plan
     assert "SEARCH message_texts USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
-    assert not any(step.startswith("SCAN") and "USING" not in step for step in plan), plan
+    assert not any(step.startswith("SCAN") for step in plan), plan
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -165,6 +180,33 @@ async def test_migration_0023_both_ways(backend: str, pg_cluster: Cluster | None
             assert "ix_message_texts_app_time" not in await conn.run_sync(indexes)
             await conn.run_sync(downgrade, "0022")
             assert "ix_message_texts_app_time" in await conn.run_sync(indexes)
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_0033_both_ways(backend: str, pg_cluster: Cluster | None,
+                                        tmp_path: Path) -> None:
+    """SQLite: the texts' index by app and time made, messages' dropped, and
+    back; PostgreSQL: neither changes (messages' kept, the texts' not made)."""
+    url = (database_url(backend, pg_cluster, empty=True)
+           or f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    engine = create_async_engine(url)
+
+    def indexes(conn: Connection) -> set[str]:
+        return {str(i["name"]) for table in ("messages", "message_texts")
+                for i in inspect(conn).get_indexes(table)} & {
+            "ix_messages_app_time", "ix_message_texts_app_time"}
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade, "0032")
+            assert await conn.run_sync(indexes) == {"ix_messages_app_time"}
+            await conn.run_sync(upgrade, "0033")
+            assert await conn.run_sync(indexes) == (
+                {"ix_message_texts_app_time"} if backend == "sqlite"
+                else {"ix_messages_app_time"})
+            await conn.run_sync(downgrade, "0032")
+            assert await conn.run_sync(indexes) == {"ix_messages_app_time"}
     finally:
         await engine.dispose()
 

@@ -332,6 +332,7 @@ async def test_a_lone_send_writes_its_row_its_counters_and_its_read_cursor_only(
             assert [" ".join(s.split()[:3]) for s in statements] == [
                 "BEGIN IMMEDIATE", "INSERT INTO messages", "INSERT INTO callback_outbox",
                 "UPDATE conversations SET", "UPDATE conversation_members SET", "COMMIT"]
+            # (SQLite's message counts are the search step's, after the commit.)
         resent = await writer.submit(text_message("m1", "alone"))
         assert (resent.duplicate, resent.message.seq) == (True, 2)
         # Older than the conversation's last message: history (no msg_no,

@@ -226,7 +226,7 @@ class Runtime:
         await media.start()
         retention = RetentionService(RetentionStore(db), interval=settings.retention_interval)
         await retention.start()
-        stats = StatsService(StatsStore(db), bus)
+        stats = StatsService(StatsStore(db), bus, node=writer.node)
         stats.start(auth, settings.figures_interval)
         # Keywords only: each new service is one more line, not a position.
         return cls(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.support import Server
 from tidings.store.schema import (
     KEYS_BY_TRIGGER,
+    POSTGRESQL_ABSENT,
     SQLITE_ABSENT,
     SQLITE_ONLY_COLUMNS,
     made_by_migrations_only,
@@ -30,9 +31,16 @@ def by_trigger(diff: Any, tables: frozenset[str] = KEYS_BY_TRIGGER) -> bool:
 
 
 def sqlite_absent(diff: Any) -> bool:
-    """A unique key SQLite has not (migration 0030: ``message_texts``')."""
-    return (isinstance(diff, tuple) and diff[0] == "add_constraint"
+    """A unique key SQLite has not (migration 0030: ``message_texts``'), or
+    an index (0033: ``ix_messages_app_time``)."""
+    return (isinstance(diff, tuple) and diff[0] in ("add_constraint", "add_index")
             and diff[1].name in SQLITE_ABSENT)
+
+
+def postgresql_absent(diff: Any) -> bool:
+    """An index PostgreSQL has not (0033: the texts' by app and time)."""
+    return (isinstance(diff, tuple) and diff[0] == "add_index"
+            and diff[1].name in POSTGRESQL_ABSENT)
 
 
 def sqlite_only(diff: Any) -> bool:
@@ -63,10 +71,12 @@ async def test_migrated_database_equals_schema(server: Server) -> None:
         await engine.dispose()
     sqlite_own = frozenset({"message_texts"})
     assert [d for d in diffs if not (
-        (postgres and (by_trigger(d) or sqlite_only(d)))
+        (postgres and (by_trigger(d) or sqlite_only(d) or postgresql_absent(d)))
         or (not postgres and (by_trigger(d, sqlite_own) or sqlite_absent(d))))] == []
     # PostgreSQL's own: each named difference is there (not merely allowed).
     assert sorted((d[2], d[3].name) for d in diffs if sqlite_only(d)) == (
         sorted(SQLITE_ONLY_COLUMNS) if postgres else [])
     assert sorted(d[1].name for d in diffs if sqlite_absent(d)) == (
         [] if postgres else sorted(SQLITE_ABSENT))
+    assert sorted(d[1].name for d in diffs if postgresql_absent(d)) == (
+        sorted(POSTGRESQL_ABSENT) if postgres else [])

@@ -24,17 +24,19 @@ log = logging.getLogger(__name__)
 
 
 MINUTE_MS = 60_000
-# Per-minute figures are kept this long (the series' window is 7 days).
+# Per-minute figures (app_minutes, app_message_counts) are kept this long:
+# the longest window read is the series' 7 days ("today" is at most one).
 KEEP_MINUTES_MS = 8 * 86_400_000
 
 
 class StatsService:
-    def __init__(self, store: StatsStore, bus: LocalBus) -> None:
+    def __init__(self, store: StatsStore, bus: LocalBus, node: str | None = None) -> None:
         self._store = store
         self._bus = bus
         self._task: asyncio.Task[None] | None = None
-        # This process's rows in app_minutes: one per process start.
-        self.node = uuid.uuid4().hex[:16]
+        # This process's rows in app_minutes: one per process start (the
+        # message writer's in app_message_counts: runtime.py gives both one).
+        self.node = node if node is not None else uuid.uuid4().hex[:16]
 
     # -- the per-minute sampler --------------------------------------------------------
 

@@ -64,14 +64,21 @@ class RetentionStore:
 
     async def conversations_with_old(self, sdkappid: int, before: int, after_id: int,
                                      limit: int) -> list[int]:
-        """Conversations of the app, in id order after ``after_id``, holding an
-        entry created before ``before`` (ms)."""
-        m = messages.c
+        """Conversations of the app, in id order after ``after_id``, whose first
+        entry was created before ``before`` (ms): those ``expire_batch`` has
+        something to remove from, since expiry takes a prefix. Each is checked
+        by one row of ``messages``' key (its lowest seq), so the read is the
+        app's conversations, not its messages (there is no index of messages
+        by app and time to read them by: issue 19). A conversation whose first
+        entry is newer but holds an older import is not one: the prefix
+        before its first entry at or after ``before`` is empty."""
+        c, m = conversations.c, messages.c
+        first = (select(m.created_at).where(m.conversation_id == c.id)
+                 .order_by(m.seq).limit(1).scalar_subquery())
         async with self._db.reader.connect() as conn:
             rows = await conn.execute(
-                select(m.conversation_id).where(m.sdkappid == sdkappid, m.created_at < before,
-                                                m.conversation_id > after_id)
-                .group_by(m.conversation_id).order_by(m.conversation_id).limit(limit))
+                select(c.id).where(c.sdkappid == sdkappid, c.id > after_id, first < before)
+                .order_by(c.id).limit(limit))
             return [int(cid) for cid in rows.scalars()]
 
     async def expire_batch(self, conversation_id: int, before: int, limit: int) -> int:

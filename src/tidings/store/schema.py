@@ -190,7 +190,9 @@ messages = Table(
     # worker reads these past its pointer instead of push_jobs rows (store/push.py).
     # NULL: no push (a history import, an app that does not push, PostgreSQL).
     Column("push_options", Text, nullable=True),
-    # Operational figures (messages today); see docs/schema.md for its cost.
+    # PostgreSQL only since 0033 (SQLITE_ABSENT): the admin's whole-app
+    # search walk (store/search.py); its other readers have other ways
+    # (0032). See docs/schema.md for its cost.
     Index("ix_messages_app_time", "sdkappid", "created_at"),
 )
 
@@ -422,8 +424,11 @@ message_texts = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("body", Text, nullable=False),
     UniqueConstraint("conversation_id", "seq", name="uq_message_texts_message"),
-    # No index by (sdkappid, created_at) since revision 0023: an admin's
-    # whole-app search walks messages' ix_messages_app_time (store/search.py).
+    # SQLite only (0033; POSTGRESQL_ABSENT): an admin's whole-app search walks
+    # the texts newest first, an index the search step pays for, not the
+    # ack's commit. PostgreSQL writes the texts in the batch: there (0023)
+    # the walk reads messages' ix_messages_app_time (store/search.py).
+    Index("ix_message_texts_app_time", "sdkappid", "created_at"),
 )
 
 
@@ -444,7 +449,13 @@ SQLITE_ONLY_COLUMNS = frozenset({("message_texts", "id")})
 # third of the search step's work; the foreign key would read the whole
 # table at each disbanded group without it. The schema comparison skips
 # these on SQLite (the key to conversations as KEYS_BY_TRIGGER's).
-SQLITE_ABSENT = frozenset({"uq_message_texts_message"})
+SQLITE_ABSENT = frozenset({"uq_message_texts_message",
+                           # 0033: the admin's walk reads the texts' own index.
+                           "ix_messages_app_time"})
+
+# What PostgreSQL has not (0033): the texts' index by app and time, which
+# would cost its batches what ``ix_messages_app_time`` does.
+POSTGRESQL_ABSENT = frozenset({"ix_message_texts_app_time"})
 
 
 def made_by_migrations_only(name: str | None) -> bool:
@@ -806,6 +817,24 @@ operator_sessions = Table(
     Column("client_ip", String(64), nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
+)
+
+# 0032 (issue 19): messages stored per app and minute of their time
+# (``created_at`` less its remainder of 60,000 ms; an import by its own
+# time), kept by the message writer (one upsert per app and minute per
+# batch, store/writer/messages.py) for the figures' "messages" (store/stats.py):
+# counted when sent, so a retention expiry or a deleted conversation does not
+# take them off. No row: none in that minute. Each process adds to its own
+# rows (``node``, the writer's, as app_minutes'; '' for the counts migration
+# 0032 filled), so two processes of a cluster writing one app never wait on
+# one row's lock; the readers sum them.
+app_message_counts = Table(
+    "app_message_counts",
+    metadata,
+    Column("sdkappid", BigInteger, primary_key=True, autoincrement=False),
+    Column("minute", BigInteger, primary_key=True, autoincrement=False),
+    Column("node", String(32), primary_key=True),
+    Column("messages", BigInteger, nullable=False),
 )
 
 # Per app, minute and server process: its connections and its active users

@@ -180,11 +180,21 @@ class SearchStore:
         by_key = (t.id == literal_column("messages.rowid") if self._db.dialect == "sqlite"
                   else and_(t.conversation_id == m.conversation_id, t.seq == m.seq))
         through_messages = messages.join(message_texts, by_key)
+        if scope.viewer is None and self._db.dialect == "sqlite" and (
+                scope.conversation_id is None):
+            # The whole app newest first on SQLite: the texts' own
+            # ix_message_texts_app_time (revision 0033: made by the search
+            # step, not the ack's commit; messages have no index by app and
+            # time there). A text has its message's app, sender and time (an
+            # edit keeps it); the messages without one yet are ``pending``'s.
+            return self._narrow(select(*columns).select_from(message_texts), scope, [],
+                                scope.query.terms, limit)
         if scope.viewer is None:
-            # The whole app newest first: messages' ix_messages_app_time,
-            # each text by its key. A text has its message's time (an edit
-            # keeps it), and texts have no index by app and time of their
-            # own (revision 0023: it cost every message a page).
+            # The whole app newest first on PostgreSQL: messages'
+            # ix_messages_app_time, each text by its key (its texts are
+            # written in the batch: an index of them by app and time would
+            # cost it what that one does; revision 0023). On SQLite one
+            # conversation's: its messages by their key, each text by its id.
             return self._narrow(
                 select(m.conversation_id, m.seq, m.created_at).select_from(through_messages),
                 scope, [], scope.query.terms, limit, by=messages)

@@ -1,12 +1,31 @@
 """Operational figures of one app, counted by the database through indexes
-(``ix_users_last_login``, ``ix_messages_app_time``), never by a scan of
-every row."""
+(``ix_users_last_login``) or read from counts kept for them
+(``app_message_counts``, the message writer's: store/writer/messages.py),
+never by a scan of every row.
+
+Messages are counted by the minute of their time when they are stored
+(imports by their own time): "messages sent", which a retention expiry or
+a deleted conversation does not take back. Recalls, edits and group system
+entries are not messages. The readers take whole minutes: a count "since
+T" starts at the minute holding T (the API's days and steps are whole
+minutes)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    column,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.domain.accounts import AccountState
@@ -14,6 +33,7 @@ from tidings.domain.elements import EntryKind
 from tidings.store.engine import Database
 from tidings.store.push_jobs import past_pointer
 from tidings.store.schema import (
+    app_message_counts,
     app_minutes,
     callback_outbox,
     messages,
@@ -21,6 +41,10 @@ from tidings.store.schema import (
     push_sends,
     users,
 )
+
+# SQLite: the messages up to it are counted (store/search_index.py
+# count_messages, migration 0024's pointer).
+_BUILT = table("message_texts_fts_built", column("built_to"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,32 +60,55 @@ class StatsStore:
 
     async def counts(self, sdkappid: int, since_ms: int) -> AppCounts:
         """Accounts that exist; those that logged in since ``since_ms``;
-        messages stored since then."""
+        messages stored since then (from the minute holding ``since_ms``)."""
         async with self._db.reader.connect() as conn:
             registered = await conn.scalar(select(func.count()).select_from(users).where(
                 users.c.sdkappid == sdkappid, users.c.state != AccountState.DELETED.value))
             active = await conn.scalar(select(func.count()).select_from(users).where(
                 users.c.sdkappid == sdkappid, users.c.last_login_at >= since_ms))
-            sent = await conn.scalar(select(func.count()).select_from(messages).where(
-                messages.c.sdkappid == sdkappid, messages.c.created_at >= since_ms,
-                messages.c.kind == EntryKind.MESSAGE))
-        return AppCounts(int(registered or 0), int(active or 0), int(sent or 0))
+            sent = self._sent(sdkappid, since_ms - since_ms % 60_000).subquery()
+            total = await conn.scalar(select(func.sum(sent.c.n)))
+        return AppCounts(int(registered or 0), int(active or 0), int(total or 0))
+
+    def _sent(self, sdkappid: int, since_minute: int) -> CompoundSelect[Any] | Select[Any]:
+        """The app's messages from ``since_minute`` on, as (minute, n) rows:
+        the counts, and on SQLite the messages the search step has not
+        counted yet (past its pointer, by rowid: a few hundred at most
+        but after a crash), read in the same statement, so in one snapshot
+        (a step counts them and moves the pointer in one commit): whole
+        from the commit on, neither missed nor counted twice."""
+        k = app_message_counts.c
+        counted = select(k.minute.label("minute"), k.messages.label("n")).where(
+            k.sdkappid == sdkappid, k.minute >= since_minute)
+        if self._db.dialect != "sqlite":
+            return counted
+        m = messages.c
+        return counted.union_all(select(
+            (m.created_at - m.created_at % 60_000).label("minute"), literal(1).label("n")
+        ).where(literal_column("messages.rowid") > select(_BUILT.c.built_to)
+                .scalar_subquery(), m.kind == EntryKind.MESSAGE.value,
+                # ``+ 0``: by rowid from the pointer, not the app's every
+                # message by the send key's index (the planner's pick).
+                m.sdkappid + 0 == sdkappid, m.created_at >= since_minute))
 
     async def series(self, sdkappid: int, since_ms: int, step_ms: int
                      ) -> dict[int, dict[str, float]]:
         """Per step from ``since_ms`` (the step's index -> figures): messages
         stored, and callbacks delivered and failed with the mean time from
         queued to delivered. Read from the rows every process writes (the
-        messages, the callbacks outbox), so a cluster's figures are whole."""
+        message counts, the callbacks outbox), so a cluster's figures are
+        whole. The messages' steps are whole minutes: ``since_ms`` and
+        ``step_ms`` are (StatsService.series)."""
+        if since_ms % 60_000 or step_ms % 60_000:
+            raise ValueError("the messages are counted by whole minutes")
         found: dict[int, dict[str, float]] = {}
-        m, o = messages.c, callback_outbox.c
-        sent_step = ((m.created_at - since_ms) // step_ms).label("step")
+        sent = self._sent(sdkappid, since_ms).subquery()
+        o = callback_outbox.c
+        sent_step = ((sent.c.minute - since_ms) // step_ms).label("step")
         hook_step = ((o.created_at - since_ms) // step_ms).label("step")
         async with self._db.reader.connect() as conn:
             for step, count in (await conn.execute(
-                    select(sent_step, func.count()).where(
-                        m.sdkappid == sdkappid, m.created_at >= since_ms,
-                        m.kind == EntryKind.MESSAGE).group_by(sent_step))).all():
+                    select(sent_step, func.sum(sent.c.n)).group_by(sent_step))).all():
                 found.setdefault(int(step), {})["messages"] = int(count)
             for step, status, count, waited in (await conn.execute(
                     select(hook_step, o.status, func.count(),
@@ -97,9 +144,15 @@ class StatsStore:
             await conn.execute(stmt)
 
     async def prune_minutes(self, before: int) -> int:
+        """Forget the per-minute rows before ``before`` (the sampler's, and
+        the message writer's counts: neither is read past the series' 7
+        days); how many rows went."""
+        gone = 0
         async with self._db.writer.begin() as conn:
-            gone = await conn.execute(delete(app_minutes).where(app_minutes.c.minute < before))
-        return int(gone.rowcount)
+            for table in (app_minutes, app_message_counts):
+                gone += int((await conn.execute(
+                    delete(table).where(table.c.minute < before))).rowcount)
+        return gone
 
     async def minutes(self, sdkappid: int, since_ms: int) -> dict[int, tuple[int, int]]:
         """Minute -> (connections, active users) of every process together."""

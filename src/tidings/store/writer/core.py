@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import cast
 
@@ -86,8 +87,12 @@ class WriterStopped(TidingsError):
 
 class MessageWriter:
     def __init__(self, db: Database, *, max_batch: int, on_commit: CommitHook,
-                 on_refusal: RefusalHook | None = None) -> None:
+                 on_refusal: RefusalHook | None = None, node: str | None = None) -> None:
         self._db = db
+        # This process's name in the rows each process keeps its own of
+        # (app_message_counts, as StatsService's app_minutes): one per
+        # process start; runtime.py gives both the same.
+        self.node = node if node is not None else uuid.uuid4().hex[:16]
         self._max_batch = max_batch
         self._on_commit = on_commit
         self._on_refusal = on_refusal
@@ -103,7 +108,7 @@ class MessageWriter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._conversations = Conversations(db)
-        self._messages = MessageRows(db, self._conversations)
+        self._messages = MessageRows(db, self._conversations, self.node)
         self._changes = Changes(db, self._conversations)
         self._group_ops = GroupOps(db, self._conversations)
         # The features' rows, in the order they are written.
@@ -484,11 +489,13 @@ class MessageWriter:
         return outcome
 
     def _last_writes(self, cursor: DBAPICursor) -> None:
-        """The batch's rows, then its conversations' counters and its senders'
-        read cursors (on PostgreSQL ``cursor`` is the one-statement Tail)."""
+        """The batch's rows, then its conversations' counters, its senders'
+        read cursors and its apps' message counts (on PostgreSQL ``cursor``
+        is the one-statement Tail)."""
         self._flush(cursor)
         self._conversations.write_back(cursor)
         self._messages.write_reads(cursor)
+        self._messages.write_counts(cursor)
 
     def _flush(self, cursor: DBAPICursor) -> None:
         """Write the rows collected so far: the messages', then each feature's."""

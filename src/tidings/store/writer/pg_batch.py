@@ -23,7 +23,8 @@ statement's end, so a row and one referring to it may share one); an
 ``UPDATE`` meets each target row once, so one whose ``WHERE`` parameters
 repeat across rows goes on its own; only the plain forms are rewritten
 (``INSERT INTO t (...) VALUES (...)``, optionally ``ON CONFLICT DO
-NOTHING``, and ``UPDATE t SET ... WHERE ...`` without a subquery).
+NOTHING`` or ``ON CONFLICT (...) DO UPDATE SET`` without a parameter, and
+``UPDATE t SET ... WHERE ...`` without a subquery).
 
 **The batch in one statement** (``seq_gate``, short_way.py): when a batch holds only
 sends to conversations the writer has in memory, it skips the dedup and the
@@ -72,8 +73,13 @@ from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.util import await_only
 
+# An upsert's ``DO UPDATE`` may take no parameter (its values are
+# ``excluded``'s): each row's key must be one the write holds once (an
+# ``INSERT ... ON CONFLICT DO UPDATE`` meets a row once), as the app's
+# message counts are (MessageRows.write_counts).
 _INSERT = re.compile(
-    r"^INSERT INTO (\w+) (\([^()]*\)) VALUES \(([^()]*)\)( ON CONFLICT DO NOTHING)?$", re.S)
+    r"^INSERT INTO (\w+) (\([^()]*\)) VALUES \(([^()]*)\)"
+    r"( ON CONFLICT (?:DO NOTHING|\([\w, ]+\) DO UPDATE SET [^$()]*))?$", re.S)
 _UPDATE = re.compile(r"^UPDATE (\w+) SET ((?:(?! WHERE ).)*) WHERE (.*)$", re.S)
 _PARAM = re.compile(r"\$(\d+)")
 _GATE = ("g AS (SELECT c.id FROM conversations c JOIN unnest($1::int8[], $2::int8[])"
