@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import cast
 
@@ -54,7 +53,7 @@ from tidings.store.writer.changes import ChangeHook, Changes
 from tidings.store.writer.conflicts import conflict, reason, resent
 from tidings.store.writer.conversations import Conv, Conversations
 from tidings.store.writer.group_ops import GroupOpHook, GroupOps
-from tidings.store.writer.messages import MessageRows, repeated, send_key
+from tidings.store.writer.messages import MessageRows, new_node, repeated, send_key
 from tidings.store.writer.pg_batch import Tail
 from tidings.store.writer.rows import LaterWork, TransactionRows, overrides
 from tidings.store.writer.short_way import Gate, SeqMoved, seq_gate
@@ -89,17 +88,13 @@ class MessageWriter:
     def __init__(self, db: Database, *, max_batch: int, on_commit: CommitHook,
                  on_refusal: RefusalHook | None = None, node: str | None = None) -> None:
         self._db = db
-        # This process's name in the rows each process keeps its own of
-        # (app_message_counts, as StatsService's app_minutes): one per
-        # process start; runtime.py gives both the same.
-        self.node = node if node is not None else uuid.uuid4().hex[:16]
+        self.node = node or new_node()  # this process's rows' name (runtime.py: StatsService's too)
         self._max_batch = max_batch
         self._on_commit = on_commit
         self._on_refusal = on_refusal
         self._queue: list[tuple[Request, asyncio.Future[Committed]]] = []
-        # Set while the writer waits for work; resolved by the next request
-        # (a bare future: asyncio.Event's waiter list and loop checks cost
-        # a lone message a few us more on the loop).
+        # Set while the writer waits for work; resolved by the next request (a bare future:
+        # asyncio.Event's waiter list and loop checks cost a lone message a few us more).
         self._idle: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         # The loop the writer runs on, kept at start: Python 3.11's
@@ -489,13 +484,11 @@ class MessageWriter:
         return outcome
 
     def _last_writes(self, cursor: DBAPICursor) -> None:
-        """The batch's rows, then its conversations' counters, its senders'
-        read cursors and its apps' message counts (on PostgreSQL ``cursor``
-        is the one-statement Tail)."""
+        """The batch's rows, then its conversations' counters and the messages'
+        last writes (on PostgreSQL ``cursor`` is the one-statement Tail)."""
         self._flush(cursor)
         self._conversations.write_back(cursor)
-        self._messages.write_reads(cursor)
-        self._messages.write_counts(cursor)
+        self._messages.write_last(cursor)
 
     def _flush(self, cursor: DBAPICursor) -> None:
         """Write the rows collected so far: the messages', then each feature's."""

@@ -4,6 +4,7 @@ row for each new message, and the sender's read cursor moved past it."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from operator import itemgetter
@@ -40,6 +41,13 @@ COUNT_SQL = ("INSERT INTO app_message_counts (sdkappid, minute, node, messages)"
 
 def send_key(r: NewMessage) -> SendKey:
     return (r.key.sdkappid, r.sender, r.client_msg_id)
+
+
+def new_node() -> str:
+    """A process's name for the rows each process keeps its own of
+    (``app_message_counts``, as StatsService's ``app_minutes``): one per
+    start, so a cluster's processes never wait on one another's row."""
+    return uuid.uuid4().hex[:16]
 
 
 class MessageRows:
@@ -184,14 +192,20 @@ class MessageRows:
                 counts[key] = counts.get(key, 0) + n
         return len(rows)
 
-    def write_reads(self, cursor: DBAPICursor) -> None:
-        """Move the senders' read cursors (at the end of the batch)."""
+    def write_last(self, cursor: DBAPICursor) -> None:
+        """The batch's last writes: its senders' read cursors, then its apps'
+        message counts (on PostgreSQL ``cursor`` is the one-statement Tail)."""
+        self._write_reads(cursor)
+        self._write_counts(cursor)
+
+    def _write_reads(self, cursor: DBAPICursor) -> None:
+        """Move the senders' read cursors."""
         if self._read:
             read, self._read = self._read, {}
             cursor.executemany(self._read_sql, [(seq, no, cid, uid, seq)
                                                 for (cid, uid), (seq, no) in read.items()])
 
-    def write_counts(self, cursor: DBAPICursor) -> None:
+    def _write_counts(self, cursor: DBAPICursor) -> None:
         """Add the batch's messages to their apps' minutes, in this process's
         rows (``node``: on PostgreSQL a row is locked from its upsert to the
         commit, and only this process's writer, one batch at a time, takes

@@ -76,7 +76,7 @@ from sqlalchemy.util import await_only
 # An upsert's ``DO UPDATE`` may take no parameter (its values are
 # ``excluded``'s): each row's key must be one the write holds once (an
 # ``INSERT ... ON CONFLICT DO UPDATE`` meets a row once), as the app's
-# message counts are (MessageRows.write_counts).
+# message counts are (MessageRows._write_counts).
 _INSERT = re.compile(
     r"^INSERT INTO (\w+) (\([^()]*\)) VALUES \(([^()]*)\)"
     r"( ON CONFLICT (?:DO NOTHING|\([\w, ]+\) DO UPDATE SET [^$()]*))?$", re.S)
