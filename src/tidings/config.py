@@ -337,9 +337,9 @@ class Settings(BaseSettings):
     """Milliseconds a thread of the server process may hold Python's interpreter lock while
     another waits for it (sys.setswitchinterval; 5 is Python's own). The process's threads
     (the database's, the writer's) hold the event loop up to this long at a time. 1 lowered
-    the p99 at 500 msg/s under a large push backlog (~14.5 to ~11 ms, on a quiet machine) for
-    ~3% more CPU a message with 16 senders awaiting their acks and none at saturation
-    (bench/README.md, "a 1 ms GIL switch interval")."""
+    the p99 at 500 msg/s under a large push backlog (9.4 to 8.7 ms, on a quiet machine) for
+    ~2% more CPU a message with 16 senders awaiting their acks and none at saturation
+    (bench/README.md, "Figures, session 14" and "a 1 ms GIL switch interval")."""
     workers: int = Field(1, ge=1, le=256)
     """Processes tidings serve runs on one host, sharing its port (a supervising parent
     restarts any that dies); more than 1 needs PostgreSQL and TIDINGS_REDIS_URL."""
