@@ -91,8 +91,10 @@ from tidings.store.writer.rows import LaterWork
 # waits: so at rates where 64 rows take longer than ``PAUSE`` to come
 # (under ~1,300 msg/s: 500 msg/s's latency) steps stay of 64, and grow
 # with the rate to 256 above ~5,000 msg/s. A search matches the messages
-# still waiting in Python: up to ``CHUNK`` or so at saturation, any number
-# after a crash until the first steps catch up.
+# still waiting in Python: any number after a crash until the first steps
+# catch up, and at saturation too: one step of ``CHUNK`` a batch of ~900
+# falls behind (~290k rows after a 20 s burst, and FTS5's merges wait
+# until it ends: bench/README.md, perf-burst; its plan is the next step).
 BATCH = 256
 SMALL_BATCH = 64
 PAUSE = 0.05
