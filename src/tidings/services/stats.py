@@ -9,13 +9,13 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from tidings.bus.local import LocalBus
 from tidings.domain.clock import day_start_ms, now_ms
 from tidings.domain.errors import ErrorCode, TidingsError
 from tidings.store.stats import StatsStore
+from tidings.store.writer.messages import MINUTE_MS, new_node
 
 if TYPE_CHECKING:
     from tidings.services.auth import Authenticator
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-MINUTE_MS = 60_000
 # Per-minute figures (app_minutes, app_message_counts) are kept this long:
 # the longest window read is the series' 7 days ("today" is at most one).
 KEEP_MINUTES_MS = 8 * 86_400_000
@@ -36,7 +35,7 @@ class StatsService:
         self._task: asyncio.Task[None] | None = None
         # This process's rows in app_minutes: one per process start (the
         # message writer's in app_message_counts: runtime.py gives both one).
-        self.node = node if node is not None else uuid.uuid4().hex[:16]
+        self.node = node if node is not None else new_node()
 
     # -- the per-minute sampler --------------------------------------------------------
 

@@ -100,6 +100,23 @@ def _each(stmt: Select[Any]) -> tuple[Select[Any], list[str]]:
             .order_by(sets.c.set_n, cols[-1])), names
 
 
+def driver_rows(conn: Connection, sql: str, args: Sequence[Any]) -> list[Any]:
+    """``sql``'s rows as the driver's tuples (SQLite), on the read's
+    connection and in its transaction (begun as Core would: the read's
+    statements share one snapshot). Without SQLAlchemy's execution and rows:
+    a 3,200-job push step's due read was ~13 ms of the reader thread's
+    Python through ``exec_driver_sql``, where SQLite took ~2.5
+    (bench/README.md, perf-pushreads)."""
+    if not conn.in_transaction():
+        conn.begin()
+    cursor: Any = conn.connection.cursor()
+    try:
+        cursor.execute(sql, args)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 class Prepared:
     def __init__(self, stmt: Select[Any]) -> None:
         self._stmt = stmt
@@ -125,16 +142,8 @@ class Prepared:
         args = tuple(params[key] if key is not None else value for key, value in positions)
         if name == "postgresql":
             return self._pg_rows(conn, sql, args, params)
-        if not conn.in_transaction():
-            # As Core would: the read's statements share one snapshot.
-            conn.begin()
-        cursor: Any = conn.connection.cursor()
-        try:
-            cursor.execute(sql, args)
-            make = self._row._make
-            return [make(r) for r in cursor.fetchall()]
-        finally:
-            cursor.close()
+        make = self._row._make
+        return [make(r) for r in driver_rows(conn, sql, args)]
 
     def _pg_rows(self, conn: Connection, sql: str, args: tuple[Any, ...],
                  params: Mapping[str, Any]) -> Sequence[Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import DBAPICursor
@@ -16,6 +16,7 @@ from tidings.domain.elements import ImportMode
 from tidings.domain.groups import GroupState
 from tidings.domain.records import NewMessage, StoredMessage, record
 from tidings.store.engine import Database
+from tidings.store.prepared import driver_rows
 from tidings.store.writer.rows import Collected, TransactionRows
 
 if TYPE_CHECKING:
@@ -180,22 +181,6 @@ def due_messages(conn: Connection, now: int, limit: int
     jobs = [Job(0, app, conversation_id, seq, options, rowid, created_at)
             for rowid, app, conversation_id, seq, options, created_at in rows[:last + 1]]
     return jobs, (Move(made_to, gen, to) if to > made_to else None), full
-
-
-def driver_rows(conn: Connection, sql: str, args: tuple[Any, ...]) -> list[Any]:
-    """``sql``'s rows as the driver's tuples (SQLite), on the read's
-    connection and in its transaction: through ``exec_driver_sql`` a 3,200
-    job step's due read was ~13 ms of the reader thread's Python (its
-    rows SQLAlchemy's) where SQLite took ~2.5 (bench/README.md,
-    perf-pushreads)."""
-    if not conn.in_transaction():
-        conn.begin()  # as Core would: the read's statements share one snapshot
-    cursor: Any = conn.connection.cursor()
-    try:
-        cursor.execute(sql, args)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
 
 
 def move_pointer(conn: Connection, move: Move) -> None:

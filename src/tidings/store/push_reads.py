@@ -29,8 +29,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from tidings.domain.accounts import AccountState
 from tidings.domain.push import Channel, Device, PushSettings
 from tidings.domain.records import record
-from tidings.store.prepared import Prepared, each
-from tidings.store.push_jobs import Job, Move, driver_rows
+from tidings.store.prepared import Prepared, driver_rows, each
+from tidings.store.push_jobs import Job, Move
 from tidings.store.schema import (
     app_push,
     conversation_members,

@@ -41,6 +41,7 @@ from tidings.store.schema import (
     push_sends,
     users,
 )
+from tidings.store.writer.messages import MINUTE_MS
 
 # SQLite: the messages up to it are counted (store/search_index.py
 # count_messages, migration 0024's pointer).
@@ -66,7 +67,7 @@ class StatsStore:
                 users.c.sdkappid == sdkappid, users.c.state != AccountState.DELETED.value))
             active = await conn.scalar(select(func.count()).select_from(users).where(
                 users.c.sdkappid == sdkappid, users.c.last_login_at >= since_ms))
-            sent = self._sent(sdkappid, since_ms - since_ms % 60_000).subquery()
+            sent = self._sent(sdkappid, since_ms - since_ms % MINUTE_MS).subquery()
             total = await conn.scalar(select(func.sum(sent.c.n)))
         return AppCounts(int(registered or 0), int(active or 0), int(total or 0))
 
@@ -84,7 +85,7 @@ class StatsStore:
             return counted
         m = messages.c
         return counted.union_all(select(
-            (m.created_at - m.created_at % 60_000).label("minute"), literal(1).label("n")
+            (m.created_at - m.created_at % MINUTE_MS).label("minute"), literal(1).label("n")
         ).where(literal_column("messages.rowid") > select(_BUILT.c.built_to)
                 .scalar_subquery(), m.kind == EntryKind.MESSAGE.value,
                 # ``+ 0``: by rowid from the pointer, not the app's every
@@ -99,7 +100,7 @@ class StatsStore:
         message counts, the callbacks outbox), so a cluster's figures are
         whole. The messages' steps are whole minutes: ``since_ms`` and
         ``step_ms`` are (StatsService.series)."""
-        if since_ms % 60_000 or step_ms % 60_000:
+        if since_ms % MINUTE_MS or step_ms % MINUTE_MS:
             raise ValueError("the messages are counted by whole minutes")
         found: dict[int, dict[str, float]] = {}
         sent = self._sent(sdkappid, since_ms).subquery()

@@ -72,11 +72,9 @@ class MessageRows:
             "UPDATE conversation_members SET read_seq = ?, read_msg_no = ?"
             " WHERE conversation_id = ? AND user_id = ? AND read_seq < ?")
         # The app's messages per minute (schema.py app_message_counts), for
-        # the figures without an index of messages by app and time (on
-        # PostgreSQL, in the batch's one statement): one row
-        # per app and minute per batch, added to; this process's rows
-        # (``node``), so a cluster's processes do not serialize their commits
-        # on one row's lock.
+        # the figures without an index of messages by app and time: one upsert
+        # per app and minute per batch (``COUNT_SQL``; on PostgreSQL in the
+        # batch's one statement).
         self._count_sql = db.driver_sql(COUNT_SQL)
         # The batch's rows, the read cursors its senders reach, and its
         # messages per (app, minute).
