@@ -128,16 +128,13 @@ class Decisions:
         """Some device of the user is connected with its app in the
         foreground: the app's, or the messenger's of the home account linked
         to the identity (which got the message relayed)."""
-        if self._foreground(identity):
-            return True
-        home = self.links.home_of(identity) if self.links is not None else None
-        return home is not None and self._foreground(home)
+        return self._where(identity) is True
 
     def linked(self, sdkappid: int) -> bool:
         return self.links is not None and self.links.has_links(sdkappid)
 
     def _where(self, identity: Identity) -> Identity | bool:
-        """``present``'s answer for a step's receiver: True when present;
+        """Where a receiver is: True when present (``present``);
         else the home account linked to it (None's place: False)."""
         if self._foreground(identity):
             return True
