@@ -45,6 +45,30 @@ def open_page(browser: Browser, web: Server, size: dict[str, int] = DESKTOP, *,
     return context, page
 
 
+# Wraps the page's WebSocket so that frames matching `window.heldFrames.hold`
+# wait in the page until `window.heldFrames.release()`, which hands them to
+# the SDK in the same task as the caller's other steps (a route's frames
+# arrive in tasks of their own).
+HOLD_FRAMES = """
+(() => {
+  const held = { hold: null, frames: [], release() {
+    for (const [handler, event] of this.frames.splice(0)) handler(event);
+  } };
+  window.heldFrames = held;
+  const Real = window.WebSocket;
+  window.WebSocket = class extends Real {
+    set onmessage(handler) {
+      super.onmessage = handler && ((event) => {
+        if (held.hold && held.hold.test(event.data)) held.frames.push([handler, event]);
+        else handler(event);
+      });
+    }
+    get onmessage() { return super.onmessage; }
+  };
+})();
+"""
+
+
 def register(page: Page, username: str) -> None:
     page.get_by_role("button", name="New here? Create an account").click()
     page.get_by_label("Username", exact=True).fill(username)

@@ -29,6 +29,7 @@ from playwright.sync_api import Browser, FilePayload, Page, ViewportSize, WebSoc
 
 from tests.browser import chromium, needs_chromium
 from tests.clients.axe import assert_accessible
+from tests.clients.pages import HOLD_FRAMES, PASSWORD, open_page, register
 from tests.clients.test_messenger import Person, unique
 from tests.conftest import new_server
 from tests.media_files import png, wav
@@ -472,3 +473,75 @@ def test_a_group_with_a_mention_read_counts_a_file_a_voice_note_and_a_draft(pair
     ana.open_chat(pair.ben_name)
     expect(ana.page.get_by_label("Message")).to_have_value("half a thought")
     ana.page.get_by_label("Message").fill("")
+
+
+def home_account(server: Server, username: str) -> dict[str, Any]:
+    """A home account over REST, named by its username: its user_id and usersig."""
+    with server.http() as http:
+        me = http.post("/v1/home/register", json={"username": username, "password": PASSWORD})
+        assert me.status_code == 200, me.text
+        named = http.patch("/v1/home/me", json={"display_name": username},
+                           headers={"authorization": f"Bearer {me.json()['usersig']}"})
+        assert named.status_code == 200, named.text
+    return {**me.json(), "username": username}
+
+
+def write(server: Server, sender: dict[str, Any], to: str, text: str) -> None:
+    with server.http() as http:
+        sent = http.post("/v1/messages", headers={"Authorization": f"Bearer {sender['usersig']}"},
+                         json={"conversation_id": f"c2c_{to}", "client_msg_id": unique("m"),
+                               "elements": [{"type": "text", "text": text}]})
+    assert sent.status_code == 200, sent.text
+
+
+def until_unread(server: Server, usersig: str, conversation_id: str, unread: int) -> None:
+    """Waits for the server's unread count of one of the caller's conversations."""
+    deadline = time.monotonic() + 15
+    while True:
+        with server.http() as http:
+            reply = http.get("/v1/conversations", headers={"Authorization": f"Bearer {usersig}"})
+        assert reply.status_code == 200, reply.text
+        [now] = [c["unread"] for c in reply.json()["conversations"]
+                 if c["conversation_id"] == conversation_id]
+        if now == unread:
+            return
+        assert time.monotonic() < deadline, f"{conversation_id}: unread {now}, never {unread}"
+        time.sleep(0.05)
+
+
+def test_a_message_for_the_chat_just_left_stays_unread(
+        chat_server: Server, browser: Browser) -> None:
+    """A message for the chat the person just left reaches the page in the
+    same task as the click on another chat (held in the page, then let
+    through): the chat left used to mark it read (its handlers live until
+    the next paint), so neither its row nor the server counted it."""
+    server = chat_server
+    bo, cy = home_account(server, unique("bo")), home_account(server, unique("cy"))
+    context, page = open_page(browser, server, init=HOLD_FRAMES)
+    try:
+        name = unique("dee")
+        register(page, name)
+        me = user_id(server, page, name)
+        usersig = page.evaluate("localStorage.getItem('tidings.home.usersig')")
+        write(server, bo, me, "Lunch?")
+        write(server, cy, me, "Call me")
+        rows = page.locator(".conversations li")
+        bo_row, cy_row = rows.filter(has_text=bo["username"]), rows.filter(has_text=cy["username"])
+        bo_row.get_by_role("button").click()
+        expect(page.get_by_role("heading", name=bo["username"])).to_be_visible()
+        until_unread(server, usersig, f"c2c_{bo['user_id']}", 0)  # open: read
+
+        page.evaluate("window.heldFrames.hold = /\"event\":\"message\".*At one/")
+        write(server, bo, me, "At one?")
+        page.wait_for_function("window.heldFrames.frames.length === 1")
+        cy_row.get_by_role("button").evaluate(
+            "(button) => { button.click(); window.heldFrames.release(); }")
+        expect(page.get_by_role("heading", name=cy["username"])).to_be_visible()
+        expect(bo_row).to_contain_text("At one?")
+        expect(bo_row.get_by_label("1 unread")).to_have_text("1")
+        # Cy's chat's read reached the server after any read of Bo's (one socket, in order).
+        until_unread(server, usersig, f"c2c_{cy['user_id']}", 0)
+        until_unread(server, usersig, f"c2c_{bo['user_id']}", 1)
+        expect(bo_row.get_by_label("1 unread")).to_have_text("1")
+    finally:
+        context.close()

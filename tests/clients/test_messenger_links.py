@@ -37,6 +37,7 @@ from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from tests.browser import chromium, needs_chromium
 from tests.clients.axe import assert_accessible
+from tests.clients.pages import HOLD_FRAMES
 from tests.clients.test_messenger import PASSWORD, Person
 from tests.conftest import new_server
 from tests.media_files import png
@@ -448,6 +449,107 @@ def test_a_read_that_came_while_the_list_was_asked_for_is_not_counted_twice(
         expect(row).to_contain_text("Second")
     finally:
         ivy.close()
+        seller.close()
+
+
+def link_unread(server: Server, usersig: str, conversation_id: str) -> int:
+    """The server's unread count of a linked conversation (its read cursor)."""
+    with server.http() as http:
+        reply = http.get("/v1/links/conversations", headers={"Authorization": f"Bearer {usersig}"})
+    assert reply.status_code == 200, reply.text
+    [found] = [c for app in reply.json()["apps"] for c in app["conversations"]
+               if c["conversation_id"] == conversation_id]
+    return int(found["unread"])
+
+
+def until_unread(server: Server, usersig: str, conversation_id: str, unread: int) -> None:
+    deadline = time.monotonic() + 15
+    while (now := link_unread(server, usersig, conversation_id)) != unread:
+        assert time.monotonic() < deadline, f"{conversation_id}: unread {now}, never {unread}"
+        time.sleep(0.05)
+
+
+def test_a_message_for_the_chat_just_left_stays_unread(
+        web_server: Server, shop: App, browser: Browser, users: Any) -> None:
+    """The person leaves one linked chat for another, and a message for the
+    one left reaches the page in the same task as the click (held in the
+    page, then let through): the chat left used to mark it read (its
+    handlers live until the next paint), so its unread count went back to
+    0 on the row, the chip and the server."""
+    server = web_server
+    jon, kim, lee = users("jon"), users("kim"), users("lee")
+    imported(server, shop, (jon, "Jon"), (kim, "Kim the Seller"), (lee, "Lee the Courier"))
+    me = linked_to(server, shop, jon)
+    kim_user, lee_user = AppUser(server, shop, kim), AppUser(server, shop, lee)
+    kim_user.run(kim_user.client.send_text(f"c2c_{jon}", "Your parcel"))
+    lee_user.run(lee_user.client.send_text(f"c2c_{jon}", "At your door"))
+    kim_cid = f"app:{shop.sdkappid}:c2c_{kim}"
+    mia = Browsing(browser, server)
+    try:
+        page = mia.page
+        page.add_init_script(HOLD_FRAMES)
+        mia.keep(me["usersig"])
+        page.reload()
+        rows = page.locator(".conversations li")
+        kim_row = rows.filter(has_text="Kim the Seller")
+        lee_row = rows.filter(has_text="Lee the Courier")
+        kim_row.get_by_role("button").click()
+        expect(page.get_by_text("Your parcel").last).to_be_visible()
+        until_unread(server, me["usersig"], kim_cid, 0)  # open: read
+
+        page.evaluate("window.heldFrames.hold = /\"event\":\"message\".*Still coming/")
+        kim_user.run(kim_user.client.send_text(f"c2c_{jon}", "Still coming?"))
+        page.wait_for_function("window.heldFrames.frames.length === 1")
+        lee_row.get_by_role("button").evaluate(
+            "(button) => { button.click(); window.heldFrames.release(); }")
+        expect(page.get_by_text("At your door").last).to_be_visible()  # Lee's chat, read
+        expect(kim_row).to_contain_text("Still coming?")
+        expect(kim_row.get_by_label("1 unread")).to_have_text("1")
+        chips = page.get_by_role("group", name="Show chats of")
+        expect(chips.get_by_role("button", name="ShopX").get_by_label("1 unread")).to_have_text("1")
+        # Lee's chat's read reached the server after any read of Kim's (one socket, in order).
+        until_unread(server, me["usersig"], f"app:{shop.sdkappid}:c2c_{lee}", 0)
+        assert link_unread(server, me["usersig"], kim_cid) == 1
+        expect(kim_row.get_by_label("1 unread")).to_have_text("1")
+    finally:
+        mia.close()
+        kim_user.close()
+        lee_user.close()
+
+
+def test_an_answer_from_another_device_zeroes_the_unread_count(
+        web_server: Server, shop: App, browser: Browser, users: Any) -> None:
+    """The person answers a linked chat from another device (its REST
+    API): sending reads the conversation up to the answer (the server's
+    cursor moves), so the page's row and chip drop its unread count, as
+    the TypeScript SDK's list does for one's own message."""
+    server = web_server
+    ned, ola = users("ned"), users("ola")
+    imported(server, shop, (ned, "Ned"), (ola, "Ola the Seller"))
+    me = linked_to(server, shop, ned)
+    seller = AppUser(server, shop, ola)
+    seller.run(seller.client.send_text(f"c2c_{ned}", "Is it still for sale?"))
+    cid = f"app:{shop.sdkappid}:c2c_{ola}"
+    pia = Browsing(browser, server)
+    try:
+        page = pia.page
+        pia.keep(me["usersig"])
+        page.reload()
+        row = page.locator(".conversations li").filter(has_text="Ola the Seller")
+        expect(row.get_by_label("1 unread")).to_have_text("1")
+        with server.http() as http:
+            sent = http.post("/v1/links/messages",
+                             headers={"Authorization": f"Bearer {me['usersig']}"},
+                             json={"conversation_id": cid, "client_msg_id": unique("m"),
+                                   "elements": [{"type": "text", "text": "Yes, come by"}]})
+        assert sent.status_code == 200, sent.text
+        assert link_unread(server, me["usersig"], cid) == 0
+        expect(row).to_contain_text("Yes, come by")
+        expect(row.get_by_label("1 unread")).to_have_count(0)
+        chips = page.get_by_role("group", name="Show chats of")
+        expect(chips.get_by_role("button", name="ShopX").get_by_label("1 unread")).to_have_count(0)
+    finally:
+        pia.close()
         seller.close()
 
 

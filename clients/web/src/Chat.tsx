@@ -36,15 +36,18 @@ function asView(o: Outgoing, me: string): MessageView {
   };
 }
 
-export function Chat({ client, me, conversationId, name, nameOf, onBack, at }: {
+export function Chat({ client, me, conversationId, name, nameOf, onBack, at, isShown }: {
   client: Client; me: string; conversationId: string; name: string;
   nameOf: (userId: string) => string; onBack: () => void;
+  /** Whether the person still looks at this chat (not left by a click yet to render). */
+  isShown: (conversationId: string) => boolean;
   /** A message to open the chat at (a search hit): shown outlined and focused. */
   at?: { seq: number } | null;
 }) {
   const group = conversationId.startsWith("group_");
   const list = useRef<HTMLOListElement>(null);
-  const conv = useConversation(client, conversationId, () => document.visibilityState === "visible");
+  const conv = useConversation(client, conversationId,
+    () => document.visibilityState === "visible" && isShown(conversationId));
   const { lines, setLines } = conv;
   const outbox = outboxOf(client);
   const [outgoing, setOutgoing] = useState(() => outbox.of(conversationId));

@@ -3,7 +3,7 @@
  * from the live events; rendered by list/) and the open chat, or the link
  * flow when the page is a link URL. On a phone-sized screen one of the two
  * shows at a time (style.css). */
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ConversationList, type Client, type ConnectionState, type LinkTicketIn, type SignedIn } from "tidings-client";
 import { useChatFocus, useListArrows } from "./a11y/focus.js";
 import { Chat } from "./Chat.js";
@@ -35,7 +35,13 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
   const [notice, setNotice] = useState("");
   const [state, setState] = useState<ConnectionState>("connecting");
   // A notification's click opens its conversation (/?c=, or the worker asks).
-  const [open, setOpen] = useState<string | null>(requestedAtStart);
+  const [open, setOpenState] = useState<string | null>(requestedAtStart);
+  // The chat the person looks at, as of their last click: a chat just left
+  // still hears its events until its effects are cleaned up (after the next
+  // paint), and must not mark read what came in that while.
+  const shown = useRef(open);
+  const setOpen = (conversationId: string | null) => { shown.current = conversationId; setOpenState(conversationId); };
+  const isShown = (conversationId: string) => shown.current === conversationId;
   const [at, setAt] = useState<{ seq: number } | null>(null); // a search hit to open the chat at
   useEffect(() => onOpenRequest(setOpen), []);
   useChatFocus(open, () => setOpen(null), "message", "peer");
@@ -103,8 +109,8 @@ export function Messenger({ me, onSignOut, link = null, onLinkDone }: {
   }
 
   const main = linkPane({ client, me, linked: linked.linked, link, showLinks, open, onLinkDone, onNotice: setNotice,
-    onOpen: openChat, onClose: () => openChat(null), onSignOut })
-    ?? (open && <Chat client={client} me={me.user_id} conversationId={open} name={title(open)}
+    onOpen: openChat, onClose: () => openChat(null), onSignOut, isShown })
+    ?? (open && <Chat client={client} me={me.user_id} conversationId={open} name={title(open)} isShown={isShown}
       nameOf={nameOf} onBack={() => setOpen(null)} at={at} />);
 
   return (

@@ -26,9 +26,11 @@ function merge(lines: Line[], more: Line[]): Line[] {
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
 
-export function LinkChat({ client, linked, entry, conversationId, onBack }: {
+export function LinkChat({ client, linked, entry, conversationId, onBack, isShown }: {
   client: Client; linked: LinkedConversations; entry: LinkedConversation | undefined;
   conversationId: string; onBack: () => void;
+  /** Whether the person still looks at this chat (not left by a click yet to render). */
+  isShown: (conversationId: string) => boolean;
 }) {
   const [lines, setLines] = useState<Line[]>([]);
   const [more, setMore] = useState(false);
@@ -36,12 +38,20 @@ export function LinkChat({ client, linked, entry, conversationId, onBack }: {
   const [error, setError] = useState("");
   const [viewing, setViewing] = useState<{ mediaId: string; alt: string } | null>(null);
   const end = useRef<HTMLLIElement>(null);
+  const newest = useRef(0); // the newest seq shown, read when the tab shows again
   const me = entry?.as.user_id;
 
   useEffect(() => {
     setLines([]);
+    newest.current = 0;
     let live = true;
-    const read = (seq: number) => void linked.markRead(conversationId, seq).catch(() => {});
+    // Read only what the person can see: the tab shown, this chat not left.
+    const read = (seq: number) => {
+      newest.current = Math.max(newest.current, seq);
+      if (document.visibilityState === "visible" && isShown(conversationId)) {
+        void linked.markRead(conversationId, seq).catch(() => {});
+      }
+    };
     const load = () => client.linkHistory({ conversation_id: conversationId, limit: 50 }).then((page) => {
       if (!live) return;
       setLines((ls) => merge(ls, page.messages));
@@ -61,6 +71,10 @@ export function LinkChat({ client, linked, entry, conversationId, onBack }: {
       // Back from offline: what came meanwhile (relayed frames were missed).
       client.on("state", (state) => { if (state === "connected") void load(); }),
     ];
+    // Read while the tab was hidden: marked read when it shows again.
+    const shown = () => { if (newest.current) read(newest.current); };
+    document.addEventListener("visibilitychange", shown);
+    offs.push(() => document.removeEventListener("visibilitychange", shown));
     void load();
     return () => { live = false; for (const off of offs) off(); };
   }, [client, linked, conversationId]);

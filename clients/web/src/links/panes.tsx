@@ -22,10 +22,12 @@ export function useLinked(client: Client) {
   return { linked, ...now };
 }
 
-export function linkPane({ client, me, linked, link, showLinks, open, onLinkDone, onNotice, onOpen, onClose, onSignOut }: {
+export function linkPane({ client, me, linked, link, showLinks, open, onLinkDone, onNotice, onOpen, onClose, onSignOut,
+  isShown }: {
   client: Client; me: SignedIn; linked: LinkedConversations; link: LinkTicketIn | null; showLinks: boolean;
   open: string | null; onLinkDone?: () => void; onNotice: (text: string) => void;
   onOpen: (conversationId: string | null) => void; onClose: () => void; onSignOut: () => void;
+  isShown: (conversationId: string) => boolean;
 }) {
   if (link) {
     return <LinkFlow client={client} link={link} me={me} onOtherAccount={onSignOut}
@@ -40,7 +42,8 @@ export function linkPane({ client, me, linked, link, showLinks, open, onLinkDone
   }
   if (showLinks) return <LinkedApps client={client} linked={linked} onBack={onClose} />;
   if (open && isLinked(open)) {
-    return <LinkChat client={client} linked={linked} entry={linked.get(open)} conversationId={open} onBack={onClose} />;
+    return <LinkChat client={client} linked={linked} entry={linked.get(open)} conversationId={open} onBack={onClose}
+      isShown={isShown} />;
   }
   return null;
 }

@@ -155,7 +155,7 @@ export class LinkedConversations {
       app: identity.app, as: identity.as,
       conversation: {
         ...conv, last_message: message, last_seq: m.seq, last_time: m.time, hidden: false,
-        unread: mine ? conv.unread : conv.unread + 1, read_seq: mine ? m.seq : conv.read_seq,
+        unread: mine ? 0 : conv.unread + 1, read_seq: mine ? m.seq : conv.read_seq,
         peer_card: peer_card ?? conv.peer_card ?? null,
       },
     });
