@@ -19,9 +19,9 @@ it is."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sqlite3
 import threading
+from pathlib import Path
 
 _CONFIG_MEMSTATUS = 9  # sqlite3.h
 _lock = threading.Lock()
@@ -37,8 +37,24 @@ def malloc_counters_off() -> bool:
         return _done
 
 
+def _library() -> str | None:
+    """The SQLite library mapped into this process (the ``sqlite3`` module's,
+    loaded by its import), else the one the system would load."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        maps = ""
+    for line in maps.splitlines():
+        path = line.rpartition(" ")[2]
+        if "/libsqlite3." in path:
+            return path
+    import ctypes.util  # its import brings subprocess and shutil: only here
+
+    return ctypes.util.find_library("sqlite3")
+
+
 def _turn_off() -> bool:
-    name = ctypes.util.find_library("sqlite3")
+    name = _library()
     if name is None:
         return False
     try:
