@@ -38,6 +38,8 @@ import json
 import os
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -64,10 +66,17 @@ PK = "PRIMARY KEY (conversation_id, seq), "
 
 
 def migrated(folder: str) -> str:
-    """A file the project's migrations made (its tables' SQL is copied)."""
-    from tidings.store.engine import migrate, open_database
-
+    """A file the project's migrations made (its tables' SQL is copied), in
+    a process of its own: ``open_database`` turns SQLite's memory counters
+    off in its process (store/sqlite_lib.py), and here ``--memstatus``
+    says."""
     path = f"{folder}/migrated.db"
+    subprocess.run([sys.executable, __file__, "--migrate-to", path], check=True)
+    return path
+
+
+def migrate_to(path: str) -> None:
+    from tidings.store.engine import migrate, open_database
 
     async def make() -> None:
         db = open_database(f"sqlite+aiosqlite:///{path}")
@@ -75,7 +84,6 @@ def migrated(folder: str) -> str:
         await db.dispose()
 
     asyncio.run(make())
-    return path
 
 
 def memstatus_off() -> None:
@@ -203,7 +211,11 @@ def main() -> None:
     parser.add_argument("--memstatus", choices=["on", "off"], default="on")
     parser.add_argument("--busy", action="store_true", help="a Python thread spinning beside")
     parser.add_argument("--cpu", type=int, help="pin this process to this CPU")
+    parser.add_argument("--migrate-to", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.migrate_to:
+        migrate_to(args.migrate_to)
+        return
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
