@@ -75,10 +75,27 @@ CLIENT_CPU = 1
 NS = 1_000_000_000
 
 SEND = (
-    b'{"op":"send","id":%d,"data":{"conversation_id":"c2c_%s","client_msg_id":"%d",'
+    b'{"op":"send","id":%d,"data":{"conversation_id":"c2c_%s","client_msg_id":"%s",'
     b'"elements":[{"type":"text","text":"hello from the chat load bench"}],'
     b'"cloud_custom_data":"%d"}}'
 )
+
+
+# ``--ids``: the shape of the client_msg_ids, each ending in the sender's
+# counter (the order check reads it): "counter" the counter alone (sorted as
+# text, a sender's sends land near each other in uq_messages_client_id);
+# "uuid" a random 32-hex prefix as the SDKs' uuid4().hex (each send a random
+# place among its sender's); "time" the milliseconds in 12 hex digits and 8
+# random ones (a sender's sends in time order: its index's right edge).
+ID_SHAPE = "counter"
+
+
+def client_id(n: int) -> bytes:
+    if ID_SHAPE == "counter":
+        return b"%d" % n
+    if ID_SHAPE == "uuid":
+        return b"%s-%d" % (os.urandom(16).hex().encode(), n)
+    return b"%012x%s-%d" % (time.time_ns() // 1_000_000, os.urandom(4).hex().encode(), n)
 
 
 # A stand-in for the app's server for ``--callback``: answers every callback at
@@ -180,7 +197,8 @@ class ChatClient(Client):
         now = time.perf_counter_ns()
         self.pending[self.next_id] = now
         self.stats.sent += 1
-        self.transport.send(WSMsgType.TEXT, SEND % (self.next_id, self.peer_id, self.next_id, now))
+        self.transport.send(WSMsgType.TEXT, SEND % (self.next_id, self.peer_id,
+                                                    client_id(self.next_id), now))
         return now
 
     def fill_window(self) -> None:
@@ -214,7 +232,7 @@ class ChatClient(Client):
             s.foreign += 1
             return
         self.saw(data["seq"])
-        msg_no = int(data["client_msg_id"])
+        msg_no = int(data["client_msg_id"].rpartition("-")[2])
         if msg_no <= self.last_peer_msg:
             s.out_of_order += 1
         self.last_peer_msg = max(msg_no, self.last_peer_msg)
@@ -762,10 +780,14 @@ def main() -> None:
     parser.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
                         help="a setting of the bench's own server (config.py's name, e.g. "
                              "sqlite_checkpoint_pages=4000); repeatable")
+    parser.add_argument("--ids", choices=["counter", "uuid", "time"], default="counter",
+                        help="the client_msg_ids' shape (see ID_SHAPE)")
     parser.add_argument("--profile", metavar="PATH",
                         help="py-spy the server in the measured window, raw stacks to PATH; "
                              "the JSON line gets the split by layer (bench/profile_layers.py)")
     args = parser.parse_args()
+    global ID_SHAPE
+    ID_SHAPE = args.ids
     args.url, *args.more_urls = (args.url or "").split(",")
     if args.url and (args.sdkappid is None or not args.key):
         parser.error("--url needs --sdkappid and --key")

@@ -478,7 +478,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1,
                         help="rounds over every shape and server; the table gives medians")
     parser.add_argument("--json", metavar="PATH", help="also write every run's JSON line here")
+    parser.add_argument("--ids", choices=["counter", "uuid", "time"], default="counter",
+                        help="Tidings' client_msg_ids (chat_load.ID_SHAPE)")
     args = parser.parse_args()
+    chat_load.ID_SHAPE = args.ids
     args.postgres = None
     args.shapes = [s for s in args.shapes.split(",") if s]
     names = [s for s in args.servers.split(",") if s]

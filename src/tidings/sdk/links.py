@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from tidings.sdk._ids import new_client_msg_id
 from tidings.sdk.session import Session
 
 
@@ -70,7 +70,8 @@ class LinkMethods(Session):
         """Send as the linked identity that ``conversation_id`` (qualified)
         names; answers the ack once stored."""
         return await self._op("link_send", {
-            "conversation_id": conversation_id, "client_msg_id": client_msg_id or uuid.uuid4().hex,
+            "conversation_id": conversation_id,
+            "client_msg_id": client_msg_id or new_client_msg_id(),
             "elements": [{"type": "text", "text": text}]})
 
     async def linked_sync(self, sdkappid: int, known: Mapping[str, int] | None = None

@@ -3,10 +3,10 @@ entries, recall and edit, history, the read cursor, and search."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+from tidings.sdk._ids import new_client_msg_id
 from tidings.sdk.connection import as_dict
 from tidings.sdk.models import (
     Ack,
@@ -31,7 +31,7 @@ class MessageMethods(Session):
         reconnection, up to ``send_timeout`` (or wrap it in ``asyncio.timeout``);
         a retry with the same ``client_msg_id`` is never stored twice.
         ``offline_push``: title, text, ext, disabled (docs/push.md)."""
-        msg_id = client_msg_id or uuid.uuid4().hex
+        msg_id = client_msg_id or new_client_msg_id()
         data: dict[str, Any] = {"conversation_id": conversation_id, "client_msg_id": msg_id,
                                 "elements": [dict(e) for e in elements],
                                 "cloud_custom_data": cloud_custom_data}

@@ -23,6 +23,7 @@ from tidings.store.batch_thread import BatchThread
 from tidings.store.checkpointer import Checkpointer
 from tidings.store.prepared import Prepared
 from tidings.store.reads import Reads, ReadTasks, ReadThreads
+from tidings.store.sqlite_lib import malloc_counters_off
 from tidings.store.write_connection import WriteConnection
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -192,6 +193,8 @@ def open_database(url: str, checkpoint_pages: int = 0) -> Database:
     the log once it holds that many pages not yet copied, not the commits
     (store/checkpointer.py); 0 leaves it to SQLite (a short-lived command)."""
     if url.startswith("sqlite"):
+        # Before this process's first connection (store/sqlite_lib.py).
+        malloc_counters_off()
         path = url.split("///", 1)[-1]
         checkpointer = None
         if path and path != ":memory:":
