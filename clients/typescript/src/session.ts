@@ -15,7 +15,7 @@ import type {
 } from "./generated/protocol.js";
 import { ErrorCodes } from "./generated/protocol.js";
 import { checkKnown, type KnownStore } from "./known-store.js";
-import { checkOptions, randomId, type ClientOptions } from "./options.js";
+import { checkOptions, randomId, risingId, type ClientOptions } from "./options.js";
 import { SeqTracker } from "./tracker.js";
 
 /** An entry of a conversation's seq stream. */
@@ -623,7 +623,7 @@ export class Session extends Emitter<ClientEvents> {
   /** A new `clientMsgId`: an application that keeps a message to retry
    * (a Retry button) picks it before the first try, and sends with it each time. */
   newClientMsgId(): string {
-    return randomId();
+    return risingId();
   }
 
   /** Whether an error is the server's `name` refusal. */

@@ -37,6 +37,20 @@ test("one-to-one: each side gets the other's messages once, in order", async () 
   assert.equal(bob.inbox.length, 3);
 });
 
+test("client message ids rise with time: 32 hex digits, the milliseconds first", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  const alice = await login(a);
+  const first = await alice.client.sendText(`c2c_${b}`, "one");
+  await new Promise((r) => setTimeout(r, 3));
+  const second = await alice.client.sendText(`c2c_${b}`, "two");
+  for (const id of [first.client_msg_id, second.client_msg_id]) assert.match(id, /^[0-9a-f]{32}$/);
+  assert.ok(first.client_msg_id < second.client_msg_id, `${first.client_msg_id} then ${second.client_msg_id}`);
+  const at = parseInt(second.client_msg_id.slice(0, 12), 16);
+  assert.ok(Math.abs(at - Date.now()) < 60_000, `${at} is not now`);
+  const many = new Set(Array.from({ length: 1000 }, () => alice.client.newClientMsgId()));
+  assert.equal(many.size, 1000);
+});
+
 test("a group: the creator's messages reach every member once", async () => {
   const [o, m1, m2] = [user("owner"), user("m1"), user("m2")];
   const owner = await login(o);
