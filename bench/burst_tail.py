@@ -10,6 +10,7 @@ an FTS5 index step or merge, bench/README.md "perf-burst").
 
     python bench/burst_tail.py --tail /tmp/burst.jsonl              # burst, then latency
     python bench/burst_tail.py --tail /tmp/fresh.jsonl --burst 0    # latency on a fresh server
+    python bench/burst_tail.py --tail /tmp/burst.jsonl --text varied  # text varying per message
 """
 
 from __future__ import annotations
@@ -62,6 +63,24 @@ def slow_later(flights: list[tuple[int, int]], path: Path) -> list[dict[str, Any
     return out
 
 
+def later_cpu(flights: list[tuple[int, int]], path: Path) -> dict[str, Any]:
+    """The later work's transactions before the measured window (the burst,
+    the warm-ups) and in it: how many, their CPU in all and the most one
+    took (thread CPU: what the machine's other load does not change)."""
+    first, last = min(s for s, _ in flights), max(r for _, r in flights)
+    found: dict[str, list[float]] = {"before": [], "window": []}
+    with path.open() as f:
+        for line in f:
+            event = json.loads(line)
+            if isinstance(event, list) and event[0] == "later" and event[1] <= last:
+                phases = event[3] if len(event) > 3 else {}
+                found["before" if event[1] < first else "window"].append(
+                    phases.get("cpu", 0) / 1e6)
+    return {when: {"n": len(cpu), "cpu_ms": round(sum(cpu), 1),
+                   "max_cpu_ms": round(max(cpu, default=0.0), 2),
+                   "over_4ms": sum(c > 4 for c in cpu)} for when, cpu in found.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tail", required=True, metavar="PATH", help="the probe's file")
@@ -71,6 +90,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--pairs", type=int, default=50)
     parser.add_argument("--window", type=int, default=16, help="saturation: unacked per client")
+    parser.add_argument("--text", choices=["same", "varied"], default="same",
+                        help="the messages' text (bench/chat_load.py's --text)")
     args = parser.parse_args()
     if not {SERVER_CPU, CLIENT_CPU} <= os.sched_getaffinity(0):
         sys.exit(f"need CPUs {SERVER_CPU} and {CLIENT_CPU} (server on one, clients on the other)")
@@ -78,7 +99,7 @@ def main() -> None:
     common = {"database_url": "", "push": "on", "callback": "none", "show_server_log": False,
               "profile": None, "pairs": args.pairs, "rate": args.rate, "warmup": 2.0,
               "drain_timeout": 5.0, "in_flight": 100, "conversations": 1, "seeded": 200,
-              "window": args.window,
+              "window": args.window, "text": args.text,
               "server_env": login_storm.CROWD | tail_report.server_env(tail)}
     burst = argparse.Namespace(**common, mode="throughput", duration=args.burst, tail=None)
     latency = argparse.Namespace(**common, mode="latency", duration=args.duration, tail=str(tail))
@@ -98,6 +119,7 @@ def main() -> None:
               "latency": {k: found["latency"].get(k)
                           for k in ("latency_ms", "server_cpu_pct", "other_cpu_pct", "ok")},
               "p99_by_2s": windows(flights), "later_over_4ms": slow_later(flights, tail),
+              "later_cpu": later_cpu(flights, tail),
               "tail": tail_report.report(flights, tail)}
     print(json.dumps(result), flush=True)
 
