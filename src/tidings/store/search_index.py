@@ -12,12 +12,15 @@ own, which moves the pointers with the rows. It runs when the writer is
 idle, once ``BATCH`` messages wait, or ``SMALL_BATCH`` once the oldest has
 waited ``PAUSE`` (steps grow with the rate), or ``DELAY`` seconds after
 the first, and between batches when ``CHUNK`` wait (a writer at
-saturation is never idle). Search matches the messages past ``built_to``
-in Python and the text rows above ``indexed_to`` with LIKE besides the
-index (store/search.py), so every committed message is found from its
-commit on. A crash may lose the
+saturation is never idle: there a step takes what came since the last,
+so the rows stay within about a batch of the messages). Search matches
+the messages past ``built_to`` in Python and the text rows above
+``indexed_to`` with LIKE besides the index (store/search.py), so every
+committed message is found from its commit on. A crash may lose the
 step (never a message): at start the pointers say what is left, and the
-writer's first idle moment (or batch) does it, ``CHUNK`` rows a step.
+writer's first idle moment (or batch) does it, ``CHUNK`` rows a step (or
+what came since the last step, if more). After a step the pointers and
+the newest ids say what still waits (``backlog``).
 
 Changes (store/search.py ``TextRows.change``) stay in the change's
 transaction for a message whose row is built; one past ``built_to`` is
@@ -52,11 +55,18 @@ rows the index is
 merged ``MERGE_PAGES`` pages at a time, each merge a step of its own, for
 as long as a merge finds work (FTS5 merges a level once it holds
 ``usermerge``, 4, segments): as compact an index, in pieces that are each
-as short as a step (~15 % more work in all).
+as short as a step (~15 % more work in all). Between batches merges and
+steps alternate when both are due (the steps came first, and at
+saturation no merge ran until the burst ended: bench/README.md,
+perf-burst), a merge there of pages in proportion to the rows indexed
+since the last. A merge copies at least one term's list of rows in its
+level whatever its pages, so a big one (``SMALL_MERGE``) waits for a
+writer idle a while, or for a level near FTS5's crisis merge.
 
 Whether a merge would find work is read from FTS5's structure record
 (``merge_due``: row 10 of ``message_texts_fts_data``, its levels and
-their segments), in the transaction of the step or merge before: a merge
+their segments; ``merge_plan``: the level FTS5 would take, its pages),
+in the transaction of the step or merge before: a merge
 that finds nothing was half of them, each a transaction and a hand-off
 to the writer's thread of its own (three steps in four add a segment to
 a level that then holds fewer than ``usermerge``, and the last merge of
@@ -92,9 +102,8 @@ from tidings.store.writer.rows import LaterWork
 # (under ~1,300 msg/s: 500 msg/s's latency) steps stay of 64, and grow
 # with the rate to 256 above ~5,000 msg/s. A search matches the messages
 # still waiting in Python: any number after a crash until the first steps
-# catch up, and at saturation too: one step of ``CHUNK`` a batch of ~900
-# falls behind (~290k rows after a 20 s burst, and FTS5's merges wait
-# until it ends: bench/README.md, perf-burst; its plan is the next step).
+# catch up, and at saturation about a batch (a step between batches takes
+# what came since the last: ``STEP_MOST``).
 BATCH = 256
 SMALL_BATCH = 64
 PAUSE = 0.05
