@@ -470,11 +470,14 @@ async def segments(db: Database) -> int:
     return await scalar(db, "SELECT count(DISTINCT segid) FROM message_texts_fts_idx")
 
 
-async def test_steps_do_not_merge_and_the_segments_stay_few(db: Database) -> None:
+async def test_steps_do_not_merge_and_the_segments_stay_few(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """FTS5's own merges, inside a step's insert, made its long steps
     (migration 0029 turns them off): each step adds one segment, and the
     merges of their own after the steps keep the count low (without them
-    a level would fill to FTS5's crisis merge, 16)."""
+    a level would fill to FTS5's crisis merge, 16). The writer counts as
+    idle long enough for big merges too (``IDLE_BIG``: the next test)."""
+    monkeypatch.setattr(search_index, "IDLE_BIG", 0.0)
     index = FtsIndex(delay=3600)
     async with db.writer.begin() as conn:
         await conn.execute(text("INSERT INTO conversations (id, sdkappid, kind, a, b,"
@@ -557,14 +560,14 @@ def test_the_structure_record_says_what_a_merge_finds(tmp_path: Path) -> None:
         conn.executemany("INSERT INTO message_texts_fts (rowid, body) VALUES (?, ?)",
                          [(step * 64 + i + 1, f"w{step * 64 + i} zebra{i % 7} {'x' * (i % 5)}")
                           for i in range(64)])
-        due, _ = merge_due(cursor)
+        due = merge_due(cursor)
         conn.execute("COMMIT")
         while True:
             conn.execute("BEGIN IMMEDIATE")
             found = merge_step(cursor, MERGE_PAGES)
             assert found == due, step
             said[due] += 1
-            due, _ = merge_due(cursor)
+            due = merge_due(cursor)
             conn.execute("COMMIT")
             if not found:
                 break
@@ -704,13 +707,13 @@ def test_the_structure_record_says_what_merge_takes_first() -> None:
 
     assert structure(record((0, [2, 3]))) == [(0, [2, 3])]
     assert merge_plan(record((0, [2, 3, 4])), USERMERGE) is None
-    assert merge_plan(record((0, [1, 1, 1, 1]), (0, [90, 90, 90, 90])), USERMERGE) == (4, 4)
-    assert merge_plan(record((0, [1, 1, 1]), (0, [90] * 5)), USERMERGE) == (450, 5)
+    assert merge_plan(record((0, [1, 1, 1, 1]), (0, [90, 90, 90, 90])), USERMERGE) == (4, 4, 360)
+    assert merge_plan(record((0, [1, 1, 1]), (0, [90] * 5)), USERMERGE) == (450, 5, 0)
     # A merge under way of 4 inputs, below a level of 5: the level of 5.
-    assert merge_plan(record((0, [1] * 5), (4, [30] * 6), (0, [99])), USERMERGE) == (5, 6)
+    assert merge_plan(record((0, [1] * 5), (4, [30] * 6), (0, [99])), USERMERGE) == (5, 6, 120)
     # Of 4, above a level of 3: the merge under way, its first 4 inputs.
-    assert merge_plan(record((0, [1] * 3), (4, [30] * 6), (0, [99])), USERMERGE) == (120, 6)
+    assert merge_plan(record((0, [1] * 3), (4, [30] * 6), (0, [99])), USERMERGE) == (120, 6, 0)
     # Of 2, above a level of 3: the level of 3, under usermerge: no work
     # (SQLite 3.40's fts5IndexMerge).
     assert merge_plan(record((0, [1] * 3), (2, [30] * 2), (0, [99])), USERMERGE) is None
-    assert merge_plan(record((0, [1] * 2), (3, [30] * 3), (0, [99])), USERMERGE) == (90, 3)
+    assert merge_plan(record((0, [1] * 2), (3, [30] * 3), (0, [99])), USERMERGE) == (90, 3, 0)

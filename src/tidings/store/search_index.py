@@ -174,9 +174,11 @@ class FtsIndex(LaterWork):
         self._first = 0.0  # when the oldest waiting row was written (monotonic)
         self._arrived = 0  # rows written since the last rows step
         self._last_write = 0.0  # when rows were last written (monotonic)
-        # A merge would find work, and it is a big one (see ``SMALL_MERGE``).
+        # A merge would find work; it is a big one (see ``SMALL_MERGE``); a
+        # big one waits behind it (``merge_plan``).
         self._merge = False
         self._big = False
+        self._big_next = False
         self._merged_last = False  # the last step was a merge (they alternate)
         self._since_merge = 0  # rows indexed since the last merge
         self.merges = 0  # merges that found work (tests, benches)
@@ -195,7 +197,8 @@ class FtsIndex(LaterWork):
             return 0.0
         merge = None
         if self._merge:
-            merge = 0.0 if not self._big else self._last_write + IDLE_BIG - time.monotonic()
+            merge = 0.0 if not self._big else max(
+                0.0, self._last_write + IDLE_BIG - time.monotonic())
         if not self._waiting:
             return merge
         due = self._first + (PAUSE if self._waiting >= self._small else self._delay)
@@ -223,13 +226,18 @@ class FtsIndex(LaterWork):
                 pages = MERGE_PAGES
                 if busy:
                     pages = max(pages, self._since_merge // ROWS_PER_PAGE)
+                elif self._big_next and not self._big:
+                    # FTS5 goes on to the next level with the pages a
+                    # merge that ends a level leaves: one page, and the
+                    # level's last leaf ends the call (``SMALL_MERGE``).
+                    pages = 1
                 found = merge_step(cursor, pages)
                 self.merges += found
                 self._merged_last = True
                 self._since_merge = 0
                 # Not again after one that found nothing, whatever the
                 # record says: a merge is never repeated in vain.
-                self._merge, self._big = merge_due(cursor) if found else (False, False)
+                self._plan(cursor if found else None)
                 return
             self._merged_last = False
             first = self._waiting is None  # at start: what the index holds is not known
@@ -239,13 +247,21 @@ class FtsIndex(LaterWork):
             indexed = index_step(cursor, limit)
             self._since_merge += indexed
             if indexed or first:
-                self._merge, self._big = merge_due(cursor)
-            waiting = backlog(cursor) if CHUNK <= limit in (built, indexed) else 0
+                self._plan(cursor)
+            waiting = backlog(cursor) if limit in (built, indexed) else 0
         finally:
             cursor.close()
         self._waiting = waiting
         if waiting:
             self._first = 0.0  # rows left by a full step: due at once
+
+    def _plan(self, cursor: DBAPICursor | None) -> None:
+        plan = merge_plan_of(cursor) if cursor is not None else None
+        self._merge = plan is not None
+        # A level near the crisis merge: merged whatever its size.
+        calm = plan is not None and plan[1] < NEAR_CRISIS
+        self._big = calm and plan is not None and plan[0] > SMALL_MERGE
+        self._big_next = calm and plan is not None and plan[2] > SMALL_MERGE
 
     @staticmethod
     def built_row(cursor: DBAPICursor, conversation_id: int, seq: int) -> int | None:
@@ -328,18 +344,19 @@ def merge_step(cursor: DBAPICursor, pages: int) -> bool:
     return bool(_one(cursor)[0] - before >= 2)
 
 
-def merge_due(cursor: DBAPICursor) -> tuple[bool, bool]:
-    """Whether a ``merge`` now would find work, and whether it is a big one
-    (see the module): FTS5's pending terms flushed by a savepoint, then its
-    structure record read."""
+def merge_due(cursor: DBAPICursor) -> bool:
+    """Whether a ``merge`` now would find work (see the module)."""
+    return merge_plan_of(cursor) is not None
+
+
+def merge_plan_of(cursor: DBAPICursor) -> tuple[int, int, int] | None:
+    """``merge_plan`` of the index now: FTS5's pending terms flushed by a
+    savepoint, then its structure record read."""
     cursor.execute("SAVEPOINT fts_flush")
     cursor.execute("RELEASE fts_flush")
     cursor.execute(_STRUCTURE_SQL)
     row = cursor.fetchone()
-    if row is None:
-        return True, False
-    plan = merge_plan(bytes(row[0]), USERMERGE)
-    return plan is not None, plan is not None and plan[0] > SMALL_MERGE and plan[1] < NEAR_CRISIS
+    return (0, 0, 0) if row is None else merge_plan(bytes(row[0]), USERMERGE)
 
 
 def mergeable(record: bytes, usermerge: int) -> bool:
@@ -349,28 +366,37 @@ def mergeable(record: bytes, usermerge: int) -> bool:
     return merge_plan(record, usermerge) is not None
 
 
-def merge_plan(record: bytes, usermerge: int) -> tuple[int, int] | None:
+def merge_plan(record: bytes, usermerge: int) -> tuple[int, int, int] | None:
     """What FTS5's ``merge`` would take first from this structure record
-    (fts5_index.c, ``fts5IndexMerge``: the level with the most segments,
-    or the first with a merge under way if it takes more): the leaf pages
-    of its input segments, and the most segments a level holds; None when
-    it finds no work. (0, 0) for a record this does not read (another
+    (SQLite 3.40's fts5_index.c, ``fts5IndexMerge``: the level with the
+    most segments, the lowest of equals, or the first with a merge under
+    way if that takes more): the leaf pages of its input segments, the
+    most segments a level holds, and the most input pages of another
+    level that has a merge under way or ``usermerge`` segments (FTS5 goes
+    on to the next level with the pages a call has left); None when it
+    finds no work. (0, 0, 0) for a record this does not read (another
     layout, cut short): a merge, not a big one, as before."""
     levels = structure(record)
     if levels is None:
-        return 0, 0
+        return 0, 0, 0
     best, most = -1, 0
-    for i, (merging, _) in enumerate(levels):
+    for i, (merging, segments) in enumerate(levels):
         if merging:
             if merging > most:
                 best, most = i, merging
             break
-        if len(levels[i][1]) > most:
-            best, most = i, len(levels[i][1])
+        if len(segments) > most:
+            best, most = i, len(segments)
     if best < 0 or (most < usermerge and not levels[best][0]):
         return None
-    merging, pages = levels[best]
-    return sum(pages[:merging or len(pages)]), max(len(p) for _, p in levels)
+
+    def inputs(level: tuple[int, list[int]]) -> int:
+        merging, pages = level
+        return sum(pages[:merging or len(pages)])
+
+    after = [inputs(level) for i, level in enumerate(levels)
+             if i != best and (level[0] or len(level[1]) >= usermerge)]
+    return (inputs(levels[best]), max(len(p) for _, p in levels), max(after, default=0))
 
 
 def structure(record: bytes) -> list[tuple[int, list[int]]] | None:
