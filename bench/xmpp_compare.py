@@ -301,7 +301,7 @@ def later_left(target: Any) -> tuple[int, bool] | None:
     rows wait (messages past ``built_to``, text rows above the watermark) and
     whether FTS5's structure record says a merge is due; None for another
     database or a server not ours."""
-    if target.database != "sqlite" or not getattr(target, "data_dir", ""):
+    if getattr(target, "database", "") != "sqlite" or not getattr(target, "data_dir", ""):
         return None
     path = Path(target.data_dir) / "tidings.db"
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
@@ -318,51 +318,64 @@ def later_left(target: Any) -> tuple[int, bool] | None:
     return max(0, int(rows)), record is not None and mergeable(bytes(record[0]), USERMERGE)
 
 
+def server_cpu(target: Any) -> float:
+    return float(sum(psutil.Process(target.pid).cpu_times()[:2]))
+
+
 async def work_off(target: Any) -> dict[str, Any] | None:
-    """The later work left now, and the server's CPU until it is done: the
-    rows caught up and the server quiet (under ``QUIET_PCT`` for ``QUIET_S``;
-    that last quiet stretch is not counted). None when not ours on SQLite."""
+    """The later work left now, and the server's CPU (s, since it started)
+    once it is done: the rows caught up and the server quiet (under
+    ``QUIET_PCT`` for ``QUIET_S``; that last quiet stretch is not counted).
+    None when not ours on SQLite."""
     first = later_left(target)
     if first is None:
         return None
-    proc = psutil.Process(target.pid)
-
-    def cpu() -> float:
-        return float(sum(proc.cpu_times()[:2]))
-
-    cpu0, t0 = cpu(), time.perf_counter()
+    t0 = time.perf_counter()
     done = False
     while time.perf_counter() - t0 < LATER_TIMEOUT:
-        before, at = cpu(), time.perf_counter()
+        before, at = server_cpu(target), time.perf_counter()
         await asyncio.sleep(QUIET_S)
-        used = cpu() - before
+        used = server_cpu(target) - before
         left = later_left(target)
         assert left is not None
         if not left[0] and used / (time.perf_counter() - at) * 100 < QUIET_PCT:
             done = True
             break
-    return {"rows": first[0], "merge_due": first[1], "done": done,
-            "s": round(max(0.0, at - t0), 2), "cpu_ms": round(1e3 * max(0.0, before - cpu0), 1)}
+    return {"rows": first[0], "merge_due": first[1], "done": done, "cpu_end": before}
 
 
 async def run_shape(shape: str, target: Any, args: argparse.Namespace,
                     ) -> dict[str, Any]:
-    if shape == "saturation" and not isinstance(target, xmpp_servers.Running):
+    if shape == "saturation" and later_left(target) is not None:
         await work_off(target)  # what earlier shapes left is not this one's
-        found = await run_load(shape, target, args)
-        later = await work_off(target)
-        if later is not None:
-            # The CPU a message leaves to after the window, roughly: the
-            # work left at its end over the messages of warm-up and window.
-            sent = found["acked_per_s"] * (args.warmup + args.duration)
-            found["later"] = later | {"us_per_msg": round(1e3 * later["cpu_ms"] / max(sent, 1), 1)}
-            found["sustained_us_per_msg"] = round(
-                found["server_us_per_msg"] + found["later"]["us_per_msg"], 1)
+        mark: dict[str, Any] = {}
+
+        def at_window_end() -> None:
+            mark["left"], mark["cpu"] = later_left(target), server_cpu(target)
+
+        found = await run_load(shape, target, args, at_window_end)
+        done = await work_off(target)
+        assert done is not None
+        # The server's CPU from the window's end until the later work is
+        # done (the drain of the messages in flight, at most 2 x pairs x
+        # window, and the clients' closes too: ~0.2 us a message of the
+        # window), over the messages of warm-up and window: roughly the CPU
+        # a message leaves to after the window.
+        sent = found["acked_per_s"] * (args.warmup + args.duration)
+        cpu_ms = 1e3 * (done["cpu_end"] - mark["cpu"])
+        found["later"] = {"rows_at_window_end": mark["left"][0],
+                          "merge_due_at_window_end": mark["left"][1],
+                          "rows_after_drain": done["rows"], "done": done["done"],
+                          "cpu_ms": round(cpu_ms, 1),
+                          "us_per_msg": round(1e3 * cpu_ms / max(sent, 1), 1)}
+        found["sustained_us_per_msg"] = round(
+            found["server_us_per_msg"] + found["later"]["us_per_msg"], 1)
         return found
     return await run_load(shape, target, args)
 
 
-async def run_load(shape: str, target: Any, args: argparse.Namespace) -> dict[str, Any]:
+async def run_load(shape: str, target: Any, args: argparse.Namespace,
+                   at_window_end: Callable[[], None] | None = None) -> dict[str, Any]:
     load = LOADS.get(shape)
     if isinstance(target, xmpp_servers.Running):
         if load is not None:
@@ -375,6 +388,7 @@ async def run_load(shape: str, target: Any, args: argparse.Namespace) -> dict[st
             return await xmpp_storm(target, args)
         return await xmpp_idle(target, args)
     t_args = tidings_args(args)
+    t_args.at_window_end = at_window_end
     if load is not None:
         t_args.mode = "throughput"
         t_args.pairs, t_args.window = load(args)
