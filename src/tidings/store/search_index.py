@@ -167,9 +167,9 @@ class FtsIndex(LaterWork):
         self._batch = batch
         self._delay = delay
         self._small = small
-        # Messages and text rows waiting for a step; None until a step has
-        # looked (at start: what a crash left is not known) and after one
-        # that took all it could (more may wait).
+        # Messages and text rows waiting for a step (after a step that took
+        # all it could, what ``backlog`` says); None until a step has looked
+        # (at start: what a crash left is not known).
         self._waiting: int | None = None
         self._first = 0.0  # when the oldest waiting row was written (monotonic)
         self._arrived = 0  # rows written since the last rows step
