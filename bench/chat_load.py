@@ -44,6 +44,7 @@ import importlib.util
 import ipaddress
 import json
 import os
+import random
 import resource
 import secrets
 import signal
@@ -76,9 +77,41 @@ NS = 1_000_000_000
 
 SEND = (
     b'{"op":"send","id":%d,"data":{"conversation_id":"c2c_%s","client_msg_id":"%s",'
-    b'"elements":[{"type":"text","text":"hello from the chat load bench"}],'
+    b'"elements":[{"type":"text","text":"%s"}],'
     b'"cloud_custom_data":"%d"}}'
 )
+# The messages' text (``--text``): "same" sends this every time (the worst
+# case of the search index's merges: each of its trigrams lists every
+# message); "varied" one of ``VARIED_TEXTS`` texts of 3-14 words from
+# ``WORDS``, seeded (the same run after run), in turn.
+SAME_TEXT = b"hello from the chat load bench"
+WORDS = (
+    "the", "of", "and", "to", "in", "is", "you", "that", "it", "he", "was", "for", "on", "are",
+    "as", "with", "his", "they", "at", "be", "this", "have", "from", "or", "one", "had", "by",
+    "word", "but", "not", "what", "all", "were", "we", "when", "your", "can", "said", "there",
+    "use", "an", "each", "which", "she", "do", "how", "their", "if", "will", "up", "other",
+    "about", "out", "many", "then", "them", "these", "so", "some", "her", "would", "make",
+    "like", "him", "into", "time", "has", "look", "two", "more", "write", "go", "see", "number",
+    "no", "way", "could", "people", "my", "than", "first", "water", "been", "call", "who",
+    "oil", "its", "now", "find", "long", "down", "day", "did", "get", "come", "made", "may",
+    "part", "meeting", "tomorrow", "lunch", "coffee", "office", "train", "late", "sorry",
+    "thanks", "great", "photo", "weekend", "dinner", "tonight", "birthday", "project",
+    "deadline", "review", "call", "later", "home", "kids", "school", "doctor", "weather",
+    "rain", "sunny", "traffic", "ticket", "flight", "hotel",
+)
+VARIED_TEXTS = 16_384
+texts: list[bytes] = [SAME_TEXT]
+
+
+def set_text(kind: str, seed: int = 19) -> None:
+    """The texts the clients send in turn (see ``SAME_TEXT``)."""
+    global texts
+    if kind == "same":
+        texts = [SAME_TEXT]
+        return
+    rng = random.Random(seed)
+    texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 14))).encode()
+             for _ in range(VARIED_TEXTS)]
 
 
 # ``--ids``: the shape of the client_msg_ids, each ending in the sender's
@@ -197,8 +230,9 @@ class ChatClient(Client):
         now = time.perf_counter_ns()
         self.pending[self.next_id] = now
         self.stats.sent += 1
+        words = texts[self.stats.sent % len(texts)]
         self.transport.send(WSMsgType.TEXT, SEND % (self.next_id, self.peer_id,
-                                                    client_id(self.next_id), now))
+                                                    client_id(self.next_id), words, now))
         return now
 
     def fill_window(self) -> None:
@@ -284,6 +318,8 @@ class Target:
     more_urls: tuple[str, ...] = ()
     more_pids: tuple[int, ...] = ()
     spread: str = "split"
+    # Our own server's data directory (its SQLite file: xmpp_compare's backlog).
+    data_dir: str = ""
 
     def url_of(self, i: int) -> str:
         """Where user ``i`` connects: users 2k and 2k+1 (a pair) on two
@@ -407,7 +443,8 @@ def own_server(args: argparse.Namespace) -> Any:
             yield Target(base_url, int(app["sdkappid"]), str(app["secret_key"]), proc.pid,
                          database, source_commit(),
                          app_server.pid if app_server is not None else None,
-                         app_server.args[-1] if app_server is not None else "")
+                         app_server.args[-1] if app_server is not None else "",
+                         data_dir=env["TIDINGS_DATA_DIR"])
             if proc.poll() is not None:
                 sys.exit(f"server died during the run:\n{log.read_text()[-2000:]}")
         finally:
@@ -614,6 +651,7 @@ async def drain(clients: list[ChatClient], within: float) -> None:
 
 
 async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    set_text(getattr(args, "text", "same"))
     stats = Stats(flights=[] if getattr(args, "tail", None) else None)
     server = Servers([target.pid, *target.more_pids]) if target.pid else None
     app_server = psutil.Process(target.app_server_pid) if target.app_server_pid else None
@@ -654,6 +692,8 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     a_cpu1 = sum(app_server.cpu_times()[:2]) if app_server else 0.0
     c_cpu1, sys1 = time.process_time(), busy_cpu()
     waited1 = tail_report.run_delay_ns(target.pid) if target.pid else 0
+    if (at_window_end := getattr(args, "at_window_end", None)) is not None:
+        at_window_end()  # a bench's own look at the server (xmpp_compare: the later work)
     stats.sending = False
     if sender is not None:
         await sender
@@ -679,6 +719,7 @@ async def bench(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     failures = stats.errors + stats.duplicates + stats.out_of_order + gaps + lost + unacked
     result: dict[str, Any] = {
         "mode": args.mode,
+        "text": getattr(args, "text", "same"),
         "pairs": args.pairs,
         **({"window": args.window} if args.mode == "throughput" else {"rate": args.rate}),
         "duration_s": round(elapsed, 2),
@@ -773,6 +814,9 @@ def main() -> None:
                         default="none",
                         help="turn these callbacks on, to a local app server (pinned to the "
                              "clients' CPU) that answers at once")
+    parser.add_argument("--text", choices=["same", "varied"], default="same",
+                        help="the messages' text: the same every time, or 3-14 words from a "
+                             "fixed list, seeded, varying per message")
     parser.add_argument("--tail", metavar="PATH",
                         help="record what the server did (its GCs, writer transactions, "
                              "timer ticks) into PATH, and put each measured message down to "

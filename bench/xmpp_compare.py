@@ -42,10 +42,12 @@ import json
 import os
 import resource
 import secrets
+import sqlite3
 import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import chat_load
@@ -56,6 +58,8 @@ import ws_ceiling
 import xmpp_servers
 from chat_load import CLIENT_CPU, SERVER_CPU, Stats, busy_cpu, drain, open_loop, pct
 from xmpp_client import DOMAIN, Conn, Stanza, open_conn
+
+from tidings.store.search_index import USERMERGE, mergeable
 
 SERVERS = ("tidings-sqlite", "tidings-postgresql", "ejabberd", "prosody")
 MESSAGE = (b"<message to='%s' type='chat' id='m%d'><body>%d</body></message>"
@@ -271,7 +275,7 @@ def tidings_args(args: argparse.Namespace, database_url: str = "") -> argparse.N
         database_url=database_url, server_env=login_storm.CROWD, push="on", callback="none",
         show_server_log=False, profile=None, pairs=args.pairs, rate=args.rate,
         duration=args.duration, warmup=args.warmup, drain_timeout=args.drain_timeout,
-        in_flight=args.in_flight, conversations=1, seeded=args.seeded)
+        in_flight=args.in_flight, conversations=1, seeded=args.seeded, text=args.text)
 
 
 # The shapes of chat_load's throughput mode: (pairs, window) from the args.
@@ -282,8 +286,96 @@ LOADS: dict[str, Callable[[argparse.Namespace], tuple[int, int]]] = {
 }
 
 
+# --------------------------------------------------------------------------- later work
+
+# How long the work a saturation run leaves behind may take to be done (s),
+# and the server's CPU under which it counts as done (% of a core, over
+# ``QUIET_S``): SQLite's search step and merges (store/search_index.py).
+LATER_TIMEOUT = 90.0
+QUIET_PCT = 3.0
+QUIET_S = 0.5
+
+
+def later_left(target: Any) -> tuple[int, bool] | None:
+    """What SQLite's search step has left on our own server: about how many
+    rows wait (messages past ``built_to``, text rows above the watermark) and
+    whether FTS5's structure record says a merge is due; None for another
+    database or a server not ours."""
+    if getattr(target, "database", "") != "sqlite" or not getattr(target, "data_dir", ""):
+        return None
+    path = Path(target.data_dir) / "tidings.db"
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        (rows,) = conn.execute(
+            "SELECT max(coalesce((SELECT max(rowid) FROM messages), 0)"
+            " - (SELECT built_to FROM message_texts_fts_built),"
+            " coalesce((SELECT max(id) FROM message_texts), 0)"
+            " - (SELECT indexed_to FROM message_texts_fts_indexed))").fetchone()
+        record = conn.execute(
+            "SELECT block FROM message_texts_fts_data WHERE id = 10").fetchone()
+    finally:
+        conn.close()
+    return max(0, int(rows)), record is not None and mergeable(bytes(record[0]), USERMERGE)
+
+
+def server_cpu(target: Any) -> float:
+    return float(sum(psutil.Process(target.pid).cpu_times()[:2]))
+
+
+async def work_off(target: Any) -> dict[str, Any] | None:
+    """The later work left now, and the server's CPU (s, since it started)
+    once it is done: the rows caught up and the server quiet (under
+    ``QUIET_PCT`` for ``QUIET_S``; that last quiet stretch is not counted).
+    None when not ours on SQLite."""
+    first = later_left(target)
+    if first is None:
+        return None
+    t0 = time.perf_counter()
+    done = False
+    while time.perf_counter() - t0 < LATER_TIMEOUT:
+        before, at = server_cpu(target), time.perf_counter()
+        await asyncio.sleep(QUIET_S)
+        used = server_cpu(target) - before
+        left = later_left(target)
+        assert left is not None
+        if not left[0] and used / (time.perf_counter() - at) * 100 < QUIET_PCT:
+            done = True
+            break
+    return {"rows": first[0], "merge_due": first[1], "done": done, "cpu_end": before}
+
+
 async def run_shape(shape: str, target: Any, args: argparse.Namespace,
                     ) -> dict[str, Any]:
+    if shape == "saturation" and later_left(target) is not None:
+        await work_off(target)  # what earlier shapes left is not this one's
+        mark: dict[str, Any] = {}
+
+        def at_window_end() -> None:
+            mark["left"], mark["cpu"] = later_left(target), server_cpu(target)
+
+        found = await run_load(shape, target, args, at_window_end)
+        done = await work_off(target)
+        assert done is not None
+        # The server's CPU from the window's end until the later work is
+        # done (the drain of the messages in flight, at most 2 x pairs x
+        # window, and the clients' closes too: ~0.2 us a message of the
+        # window), over the messages of warm-up and window: roughly the CPU
+        # a message leaves to after the window.
+        sent = found["acked_per_s"] * (args.warmup + args.duration)
+        cpu_ms = 1e3 * (done["cpu_end"] - mark["cpu"])
+        found["later"] = {"rows_at_window_end": mark["left"][0],
+                          "merge_due_at_window_end": mark["left"][1],
+                          "rows_after_drain": done["rows"], "done": done["done"],
+                          "cpu_ms": round(cpu_ms, 1),
+                          "us_per_msg": round(1e3 * cpu_ms / max(sent, 1), 1)}
+        found["sustained_us_per_msg"] = round(
+            found["server_us_per_msg"] + found["later"]["us_per_msg"], 1)
+        return found
+    return await run_load(shape, target, args)
+
+
+async def run_load(shape: str, target: Any, args: argparse.Namespace,
+                   at_window_end: Callable[[], None] | None = None) -> dict[str, Any]:
     load = LOADS.get(shape)
     if isinstance(target, xmpp_servers.Running):
         if load is not None:
@@ -296,6 +388,7 @@ async def run_shape(shape: str, target: Any, args: argparse.Namespace,
             return await xmpp_storm(target, args)
         return await xmpp_idle(target, args)
     t_args = tidings_args(args)
+    t_args.at_window_end = at_window_end
     if load is not None:
         t_args.mode = "throughput"
         t_args.pairs, t_args.window = load(args)
@@ -366,6 +459,8 @@ ROWS: tuple[tuple[str, str, Callable[[dict[str, Any]], float | None], str], ...]
      or r.get("msgs_per_s"), ""),
     ("server CPU per message at saturation", "saturation",
      lambda r: r["server_us_per_msg"], " µs"),
+    ("the same with the later work it leaves (SQLite's search index)", "saturation",
+     lambda r: r.get("sustained_us_per_msg"), " µs"),
     ("server CPU % at saturation (100 = the core)", "saturation",
      lambda r: r["server_cpu_pct"], ""),
     ("latency p50 at {rate} msg/s", "latency", lambda r: r["latency_ms"]["p50"], " ms"),
@@ -477,6 +572,8 @@ def main() -> None:
                         help="PostgreSQL for Tidings (default: the bench starts its own)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="rounds over every shape and server; the table gives medians")
+    parser.add_argument("--text", choices=["same", "varied"], default="same",
+                        help="Tidings' messages' text (bench/chat_load.py's --text)")
     parser.add_argument("--json", metavar="PATH", help="also write every run's JSON line here")
     parser.add_argument("--ids", choices=["counter", "uuid", "time"], default="counter",
                         help="Tidings' client_msg_ids (chat_load.ID_SHAPE)")

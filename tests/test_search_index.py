@@ -12,7 +12,10 @@ asked a moment before it is due is still woken for; migrations 0021
 and 0024 keep the index whole both ways. A step adds one segment and
 merges nothing (migration 0029), the merges after it keep the segments
 few and none runs in vain (FTS5's structure record read); two writers
-of one file give distinct ids."""
+of one file give distinct ids. A writer never idle, at batches bigger
+than a step's chunk, keeps the rows within about a batch and the merges
+going (no level near the crisis merge); a big merge waits for the writer
+to be idle a while, or for a level near the crisis."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -38,13 +42,20 @@ from tidings.store.search_index import (
     BATCH,
     CHUNK,
     DELAY,
+    IDLE_BIG,
     MERGE_PAGES,
+    NEAR_CRISIS,
     PAUSE,
     SMALL_BATCH,
+    SMALL_MERGE,
+    USERMERGE,
     FtsIndex,
+    backlog,
     merge_due,
+    merge_plan,
     merge_step,
     mergeable,
+    structure,
 )
 from tidings.store.writer import MessageWriter
 
@@ -459,11 +470,14 @@ async def segments(db: Database) -> int:
     return await scalar(db, "SELECT count(DISTINCT segid) FROM message_texts_fts_idx")
 
 
-async def test_steps_do_not_merge_and_the_segments_stay_few(db: Database) -> None:
+async def test_steps_do_not_merge_and_the_segments_stay_few(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """FTS5's own merges, inside a step's insert, made its long steps
     (migration 0029 turns them off): each step adds one segment, and the
     merges of their own after the steps keep the count low (without them
-    a level would fill to FTS5's crisis merge, 16)."""
+    a level would fill to FTS5's crisis merge, 16). The writer counts as
+    idle long enough for big merges too (``IDLE_BIG``: the next test)."""
+    monkeypatch.setattr(search_index, "IDLE_BIG", 0.0)
     index = FtsIndex(delay=3600)
     async with db.writer.begin() as conn:
         await conn.execute(text("INSERT INTO conversations (id, sdkappid, kind, a, b,"
@@ -578,3 +592,152 @@ def test_a_record_of_another_layout_says_merge() -> None:
     assert mergeable(b"\x00\x00\x00\x01\xff\x00\x00\x01\x01\x01\x00\x00\x01\x01\x01\x01", 4)
     assert mergeable(b"\x00\x00\x00\x01\x02", 4)  # cut short
     assert not mergeable(b"\x00\x00\x00\x01\x00\x00\x00", 4)  # empty
+
+
+class Watched(FtsIndex):
+    """What waits after each step, and the most segments a level held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.left: list[int] = []
+        self.most = 0
+
+    def run(self, conn: Any) -> None:
+        super().run(conn)
+        cursor = conn.connection.cursor()
+        try:
+            self.left.append(backlog(cursor))
+            cursor.execute("SELECT block FROM message_texts_fts_data WHERE id = 10")
+            row = cursor.fetchone()
+            levels = structure(bytes(row[0])) if row else []
+            assert levels is not None
+            self.most = max([self.most, *(len(pages) for _, pages in levels)])
+        finally:
+            cursor.close()
+
+
+async def test_a_writer_never_idle_keeps_up_and_merges(db: Database) -> None:
+    """Batches of 1,000 (over ``CHUNK``) with requests always waiting: a
+    step of ``CHUNK`` a batch fell ~500 rows a batch behind and no merge
+    ran (the levels filled to FTS5's crisis merge, 16): the step takes
+    what came, and merges alternate with it."""
+    index = Watched()
+    writer = MessageWriter(db, max_batch=1000, on_commit=lambda _: None)
+    writer.register(TextRows(db, index))
+    writer.start()
+    try:
+        await writer.submit(send("first", "first"))
+        await caught_up(db)
+        index.left.clear()
+        index.most = 0
+        busy = [writer.submit(send(f"m{i}", f"busy {i} of the burst")) for i in range(16_000)]
+        await asyncio.gather(*busy)
+        during = list(index.left)  # the steps between batches (and any after)
+        assert len(during) >= 10, during
+        # Within about one batch of the messages after every step.
+        assert max(during) <= 1000, during
+        assert index.merges > 0
+        assert index.most < NEAR_CRISIS, index.most
+    finally:
+        await writer.stop()
+    assert await texts(db) == 16_001
+    assert await in_index(db, "burst") == 16_000
+    await integrity(db)
+
+
+async def test_a_big_merge_waits_for_an_idle_writer(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A merge whose segments hold over ``SMALL_MERGE`` pages (one call
+    copies a term's whole list of the level: ~20 ms for a big level) is not
+    due while messages come (at 500 msg/s it would come between two of
+    them), nor overdue between batches; it is once the writer has been
+    idle ``IDLE_BIG``; small merges run as before."""
+    async with db.writer.begin() as conn:
+        await conn.execute(text("INSERT INTO conversations (id, sdkappid, kind, a, b,"
+                                " created_at) VALUES (1, 1, 'c2c', 'ann', 'bob', 1)"))
+    rows = 3000
+    for step in range(USERMERGE):  # each a segment of level 0, as a step makes one
+        async with db.writer.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO message_texts (id, conversation_id, seq, sdkappid, sender,"
+                " created_at, body) VALUES (:id, 1, :id, 1, 'ann', 1, :body)"),
+                [{"id": step * rows + i + 1, "body": f"w{step}x{i} zebra{i % 97} {i * 7919}"}
+                 for i in range(rows)])
+            await conn.execute(text(
+                "INSERT INTO message_texts_fts (rowid, body) SELECT id, body FROM message_texts"
+                " WHERE id > (SELECT indexed_to FROM message_texts_fts_indexed)"))
+            await conn.execute(text("UPDATE message_texts_fts_indexed SET indexed_to ="
+                                    " (SELECT max(id) FROM message_texts)"))
+    index = FtsIndex()
+    clock = [100.0]
+    monkeypatch.setattr(search_index.time, "monotonic", lambda: clock[0])
+    await db.run_write(index.run, synced=False)  # the first look: the merge is seen
+    assert index.merges == 0
+    async with db.reader.connect() as conn:
+        record = (await conn.execute(text(
+            "SELECT block FROM message_texts_fts_data WHERE id = 10"))).scalar_one()
+    plan = merge_plan(bytes(record), USERMERGE)
+    assert plan is not None and plan[0] > SMALL_MERGE and plan[1] == USERMERGE, plan
+    # A message just written: the big merge waits, and not between batches.
+    index.written(1)
+    assert index.wait() == pytest.approx(IDLE_BIG)
+    assert not index.overdue()
+    clock[0] += IDLE_BIG / 2
+    assert index.wait() == pytest.approx(IDLE_BIG / 2)
+    clock[0] += IDLE_BIG / 2
+    assert index.wait() == 0.0
+    await db.run_write(index.run, synced=False)
+    assert index.merges == 1
+    assert await in_index(db, "zebra42") == USERMERGE * 31
+    await integrity(db)
+
+
+def test_the_structure_record_says_what_merge_takes_first() -> None:
+    """``merge_plan`` as FTS5 chooses: the level with the most segments
+    (the lowest of equals), or the first with a merge under way if it
+    takes more; its input's leaf pages; the most segments of a level."""
+    def record(*levels: tuple[int, list[int]]) -> bytes:
+        out = [len(levels), sum(len(p) for _, p in levels), 0]
+        for merging, pages in levels:
+            out += [merging, len(pages)]
+            for n, leaves in enumerate(pages):
+                out += [n + 1, 1, leaves]
+        assert all(v < 128 for v in out)  # one byte each
+        return bytes([0, 0, 0, 1, *out])
+
+    assert structure(record((0, [2, 3]))) == [(0, [2, 3])]
+    assert merge_plan(record((0, [2, 3, 4])), USERMERGE) is None
+    assert merge_plan(record((0, [1, 1, 1, 1]), (0, [90, 90, 90, 90])), USERMERGE) == (4, 4, 360)
+    assert merge_plan(record((0, [1, 1, 1]), (0, [90] * 5)), USERMERGE) == (450, 5, 0)
+    # A merge under way of 4 inputs, below a level of 5: the level of 5.
+    assert merge_plan(record((0, [1] * 5), (4, [30] * 6), (0, [99])), USERMERGE) == (5, 6, 120)
+    # Of 4, above a level of 3: the merge under way, its first 4 inputs.
+    assert merge_plan(record((0, [1] * 3), (4, [30] * 6), (0, [99])), USERMERGE) == (120, 6, 0)
+    # Of 2, above a level of 3: the level of 3, under usermerge: no work
+    # (SQLite 3.40's fts5IndexMerge).
+    assert merge_plan(record((0, [1] * 3), (2, [30] * 2), (0, [99])), USERMERGE) is None
+    assert merge_plan(record((0, [1] * 2), (3, [30] * 3), (0, [99])), USERMERGE) == (90, 3, 0)
+
+
+async def test_a_small_merge_before_a_big_one_writes_a_page_a_call(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FTS5 goes on to the next level with the pages a merge that ends a
+    level leaves: with a big level waiting (``merge_plan``'s third figure)
+    a small merge of 16 pages took one term of it each time a lower level
+    was done (~9 ms of CPU every 0.5 s at 500 msg/s after a burst,
+    bench/README.md perf-fts6). One page a call: the level's last leaf
+    ends the call."""
+    pages: list[int] = []
+    plans = iter([(10, 5, 500), (10, 5, 0), None])
+    monkeypatch.setattr(search_index, "merge_plan_of", lambda cursor: next(plans))
+    monkeypatch.setattr(search_index, "merge_step",
+                        lambda cursor, n: pages.append(n) is None)
+    index = FtsIndex()
+    await db.run_write(index.run, synced=False)  # the first look: a small merge due
+    index.written(1)  # a message just written: no idle writer
+    assert index.wait() == 0.0
+    await db.run_write(index.run, synced=False)
+    await db.run_write(index.run, synced=False)
+    assert pages == [1, MERGE_PAGES]
+    assert index.wait() is not None  # the message's row waits
+    assert index.merges == 2

@@ -12,12 +12,15 @@ own, which moves the pointers with the rows. It runs when the writer is
 idle, once ``BATCH`` messages wait, or ``SMALL_BATCH`` once the oldest has
 waited ``PAUSE`` (steps grow with the rate), or ``DELAY`` seconds after
 the first, and between batches when ``CHUNK`` wait (a writer at
-saturation is never idle). Search matches the messages past ``built_to``
-in Python and the text rows above ``indexed_to`` with LIKE besides the
-index (store/search.py), so every committed message is found from its
-commit on. A crash may lose the
+saturation is never idle: there a step takes what came since the last,
+so the rows stay within about a batch of the messages). Search matches
+the messages past ``built_to`` in Python and the text rows above
+``indexed_to`` with LIKE besides the index (store/search.py), so every
+committed message is found from its commit on. A crash may lose the
 step (never a message): at start the pointers say what is left, and the
-writer's first idle moment (or batch) does it, ``CHUNK`` rows a step.
+writer's first idle moment (or batch) does it, ``CHUNK`` rows a step (or
+what came since the last step, if more). After a step the pointers and
+the newest ids say what still waits (``backlog``).
 
 Changes (store/search.py ``TextRows.change``) stay in the change's
 transaction for a message whose row is built; one past ``built_to`` is
@@ -52,11 +55,18 @@ rows the index is
 merged ``MERGE_PAGES`` pages at a time, each merge a step of its own, for
 as long as a merge finds work (FTS5 merges a level once it holds
 ``usermerge``, 4, segments): as compact an index, in pieces that are each
-as short as a step (~15 % more work in all).
+as short as a step (~15 % more work in all). Between batches merges and
+steps alternate when both are due (the steps came first, and at
+saturation no merge ran until the burst ended: bench/README.md,
+perf-burst), a merge there of pages in proportion to the rows indexed
+since the last. A merge copies at least one term's list of rows in its
+level whatever its pages, so a big one (``SMALL_MERGE``) waits for a
+writer idle a while, or for a level near FTS5's crisis merge.
 
 Whether a merge would find work is read from FTS5's structure record
 (``merge_due``: row 10 of ``message_texts_fts_data``, its levels and
-their segments), in the transaction of the step or merge before: a merge
+their segments; ``merge_plan``: the level FTS5 would take, its pages),
+in the transaction of the step or merge before: a merge
 that finds nothing was half of them, each a transaction and a hand-off
 to the writer's thread of its own (three steps in four add a segment to
 a level that then holds fewer than ``usermerge``, and the last merge of
@@ -92,23 +102,41 @@ from tidings.store.writer.rows import LaterWork
 # (under ~1,300 msg/s: 500 msg/s's latency) steps stay of 64, and grow
 # with the rate to 256 above ~5,000 msg/s. A search matches the messages
 # still waiting in Python: any number after a crash until the first steps
-# catch up, and at saturation too: one step of ``CHUNK`` a batch of ~900
-# falls behind (~290k rows after a 20 s burst, and FTS5's merges wait
-# until it ends: bench/README.md, perf-burst; its plan is the next step).
+# catch up, and at saturation about a batch (a step between batches takes
+# what came since the last: ``STEP_MOST``).
 BATCH = 256
 SMALL_BATCH = 64
 PAUSE = 0.05
 DELAY = 5.0
-# Rows per step (a catch-up at start takes several; requests go between),
-# twice ``BATCH``: a due step takes all that wait in one (a step that read
-# a full chunk looks again at once).
+# Rows per step at least (a catch-up at start takes several; requests go
+# between), twice ``BATCH``: a due step takes all that wait in one. A step
+# between batches (the writer never idle: saturation) takes what came
+# since the last step, however many, up to ``STEP_MOST``: one of ``CHUNK``
+# a batch of ~900 fell behind ~14k rows a second (bench/README.md,
+# perf-burst), one of what came keeps the rows within about one batch.
 CHUNK = 512
-# Pages a merge writes at most (see the module).
+STEP_MOST = 8192
+# Pages a merge writes at most (see the module); between batches, at
+# least one page for every ``ROWS_PER_PAGE`` rows indexed since the last
+# merge: 16 pages a batch of ~900 left the levels near the crisis merge
+# (bench/README.md, perf-fts6).
 MERGE_PAGES = 16
+ROWS_PER_PAGE = 6
 # FTS5's ``usermerge`` (its default; migration 0029 leaves it): the
 # segments a level holds before a merge takes them. A larger setting would
 # only make ``merge_due`` say "merge" for a merge that then finds nothing.
 USERMERGE = 4
+# A merge copies at least one term's list of rows in the level whatever
+# its pages (FTS5 checks them between terms): ~20 ms for a level of
+# ~500k rows of one text (perf-burst). A merge whose input segments hold
+# over ``SMALL_MERGE`` leaf pages runs only between batches of a writer
+# never idle, after ``IDLE_BIG`` seconds with no message written, or once
+# a level holds ``NEAR_CRISIS`` segments (FTS5's crisis merge, 16, would
+# take the whole level in one step's insert): at 500 msg/s not between
+# two messages.
+SMALL_MERGE = 64
+IDLE_BIG = 0.25
+NEAR_CRISIS = 12
 # FTS5's structure record (its %_data row 10), and the mark of its second
 # layout after the 4-byte cookie (SQLite 3.43+, not read here: "merge").
 _STRUCTURE_SQL = "SELECT block FROM message_texts_fts_data WHERE id = 10"
@@ -139,33 +167,48 @@ class FtsIndex(LaterWork):
         self._batch = batch
         self._delay = delay
         self._small = small
-        # Messages and text rows written since the last step; None until a
-        # first step has looked (at start: what a crash left is not known).
+        # Messages and text rows waiting for a step (after a step that took
+        # all it could, what ``backlog`` says); None until a step has looked
+        # (at start: what a crash left is not known).
         self._waiting: int | None = None
         self._first = 0.0  # when the oldest waiting row was written (monotonic)
-        # Rows went into the index since the last merge that found nothing.
+        self._arrived = 0  # rows written since the last rows step
+        self._last_write = 0.0  # when rows were last written (monotonic)
+        # A merge would find work; it is a big one (see ``SMALL_MERGE``); a
+        # big one waits behind it (``merge_plan``).
         self._merge = False
+        self._big = False
+        self._big_next = False
+        self._merged_last = False  # the last step was a merge (they alternate)
+        self._since_merge = 0  # rows indexed since the last merge
         self.merges = 0  # merges that found work (tests, benches)
 
     def written(self, n: int) -> None:
         """``n`` messages or text rows went into the batch's transaction."""
+        self._last_write = time.monotonic()
         if self._waiting == 0:
-            self._first = time.monotonic()
+            self._first = self._last_write
         if self._waiting is not None:
             self._waiting += n
+        self._arrived += n
 
     def wait(self) -> float | None:
-        if self._merge or self._waiting is None or self._waiting >= min(self._batch, CHUNK):
+        if self._waiting is None or self._waiting >= min(self._batch, CHUNK):
             return 0.0
+        merge = None
+        if self._merge:
+            merge = 0.0 if not self._big else max(
+                0.0, self._last_write + IDLE_BIG - time.monotonic())
         if not self._waiting:
-            return None
+            return merge
         due = self._first + (PAUSE if self._waiting >= self._small else self._delay)
-        return due - time.monotonic()
+        rows = due - time.monotonic()
+        return rows if merge is None else min(rows, merge)
 
     def overdue(self) -> bool:
         # A writer never idle merges between batches too, or the segments
         # would pile up to FTS5's crisis merge (a long one, in a step).
-        return self._merge or self._rows_overdue()
+        return self._rows_overdue() or (self._merge and not self._big)
 
     def _rows_overdue(self) -> bool:
         return self._waiting is None or self._waiting >= CHUNK
@@ -173,22 +216,52 @@ class FtsIndex(LaterWork):
     def run(self, conn: Connection) -> None:
         cursor = conn.connection.cursor()
         try:
-            if self._merge and not self._rows_overdue():
-                found = merge_step(cursor, MERGE_PAGES)
+            busy = self._rows_overdue()
+            if self._merge and (
+                    # Merges and steps alternate when both are due: neither
+                    # starves (at saturation no merge ran at all: perf-burst).
+                    (busy and not self._merged_last)
+                    or (not busy and (not self._big or not self._waiting
+                                      or time.monotonic() - self._last_write >= IDLE_BIG))):
+                pages = MERGE_PAGES
+                if busy:
+                    pages = max(pages, self._since_merge // ROWS_PER_PAGE)
+                elif self._big_next and not self._big:
+                    # FTS5 goes on to the next level with the pages a
+                    # merge that ends a level leaves: one page, and the
+                    # level's last leaf ends the call (``SMALL_MERGE``).
+                    pages = 1
+                found = merge_step(cursor, pages)
                 self.merges += found
+                self._merged_last = True
+                self._since_merge = 0
                 # Not again after one that found nothing, whatever the
                 # record says: a merge is never repeated in vain.
-                self._merge = found and merge_due(cursor)
+                self._plan(cursor if found else None)
                 return
+            self._merged_last = False
             first = self._waiting is None  # at start: what the index holds is not known
-            built = build_step(cursor, CHUNK)
-            indexed = index_step(cursor, CHUNK)
+            limit = min(STEP_MOST, max(CHUNK, self._arrived))
+            self._arrived = 0
+            built = build_step(cursor, limit)
+            indexed = index_step(cursor, limit)
+            self._since_merge += indexed
             if indexed or first:
-                self._merge = merge_due(cursor)
+                self._plan(cursor)
+            waiting = backlog(cursor) if limit in (built, indexed) else 0
         finally:
             cursor.close()
-        # A full chunk may have left more: look again at once.
-        self._waiting = None if CHUNK in (built, indexed) else 0
+        self._waiting = waiting
+        if waiting:
+            self._first = 0.0  # rows left by a full step: due at once
+
+    def _plan(self, cursor: DBAPICursor | None) -> None:
+        plan = merge_plan_of(cursor) if cursor is not None else None
+        self._merge = plan is not None
+        # A level near the crisis merge: merged whatever its size.
+        calm = plan is not None and plan[1] < NEAR_CRISIS
+        self._big = calm and plan is not None and plan[0] > SMALL_MERGE
+        self._big_next = calm and plan is not None and plan[2] > SMALL_MERGE
 
     @staticmethod
     def built_row(cursor: DBAPICursor, conversation_id: int, seq: int) -> int | None:
@@ -272,37 +345,95 @@ def merge_step(cursor: DBAPICursor, pages: int) -> bool:
 
 
 def merge_due(cursor: DBAPICursor) -> bool:
-    """Whether a ``merge`` now would find work (see the module): FTS5's
-    pending terms flushed by a savepoint, then its structure record read."""
+    """Whether a ``merge`` now would find work (see the module)."""
+    return merge_plan_of(cursor) is not None
+
+
+def merge_plan_of(cursor: DBAPICursor) -> tuple[int, int, int] | None:
+    """``merge_plan`` of the index now: FTS5's pending terms flushed by a
+    savepoint, then its structure record read."""
     cursor.execute("SAVEPOINT fts_flush")
     cursor.execute("RELEASE fts_flush")
     cursor.execute(_STRUCTURE_SQL)
     row = cursor.fetchone()
-    return row is None or mergeable(bytes(row[0]), USERMERGE)
+    return (0, 0, 0) if row is None else merge_plan(bytes(row[0]), USERMERGE)
 
 
 def mergeable(record: bytes, usermerge: int) -> bool:
-    """Whether FTS5's ``merge`` finds work in this structure record (SQLite
-    3.40's layout, fts5_index.c: a 4-byte cookie, then varints: levels,
-    segments, the write counter, and for each level the segments of its
-    merge under way, its segments, and three per segment): a level with a
-    merge under way or ``usermerge`` segments. True for what it cannot read."""
+    """Whether FTS5's ``merge`` finds work in this structure record: a
+    level with a merge under way or ``usermerge`` segments. True for what
+    it cannot read."""
+    return merge_plan(record, usermerge) is not None
+
+
+def merge_plan(record: bytes, usermerge: int) -> tuple[int, int, int] | None:
+    """What FTS5's ``merge`` would take first from this structure record
+    (SQLite 3.40's fts5_index.c, ``fts5IndexMerge``: the level with the
+    most segments, the lowest of equals, or the first with a merge under
+    way if that takes more): the leaf pages of its input segments, the
+    most segments a level holds, and the most input pages of another
+    level that has a merge under way or ``usermerge`` segments (FTS5 goes
+    on to the next level with the pages a call has left); None when it
+    finds no work. (0, 0, 0) for a record this does not read (another
+    layout, cut short): a merge, not a big one, as before."""
+    levels = structure(record)
+    if levels is None:
+        return 0, 0, 0
+    best, most = -1, 0
+    for i, (merging, segments) in enumerate(levels):
+        if merging:
+            if merging > most:
+                best, most = i, merging
+            break
+        if len(segments) > most:
+            best, most = i, len(segments)
+    if best < 0 or (most < usermerge and not levels[best][0]):
+        return None
+
+    def inputs(level: tuple[int, list[int]]) -> int:
+        merging, pages = level
+        return sum(pages[:merging or len(pages)])
+
+    after = [inputs(level) for i, level in enumerate(levels)
+             if i != best and (level[0] or len(level[1]) >= usermerge)]
+    return (inputs(levels[best]), max(len(p) for _, p in levels), max(after, default=0))
+
+
+def structure(record: bytes) -> list[tuple[int, list[int]]] | None:
+    """FTS5's structure record read (SQLite 3.40's layout, fts5_index.c: a
+    4-byte cookie, then varints: levels, segments, the write counter, and
+    for each level the segments of its merge under way, its segments, and
+    three per segment: id, first and last leaf): each level's merge under
+    way and its segments' leaf pages. None for what it cannot read."""
     if record[4:8] == _STRUCTURE_V2:
-        return True
+        return None
     values = _varints(record, 4)
+    levels = []
     try:
-        levels = next(values)
+        count = next(values)
         next(values)  # segments on all levels
         next(values)  # the write counter
-        for _ in range(levels):
+        for _ in range(count):
             merging, segments = next(values), next(values)
-            if merging or segments >= usermerge:
-                return True
-            for _ in range(3 * segments):  # id, first and last leaf
-                next(values)
+            pages = []
+            for _ in range(segments):
+                next(values)  # the segment's id
+                first, last = next(values), next(values)
+                pages.append(last - first + 1)
+            levels.append((merging, pages))
     except StopIteration:
-        return True
-    return False
+        return None
+    return levels
+
+
+def backlog(cursor: DBAPICursor) -> int:
+    """About how many rows wait for a step (messages past ``built_to``,
+    text rows above the watermark: by their ids, which deletes leave gaps
+    in)."""
+    cursor.execute(f"SELECT coalesce((SELECT max(rowid) FROM messages), 0) - ({BUILT_SQL}),"
+                   f" coalesce((SELECT max(id) FROM message_texts), 0) - ({WATERMARK_SQL})")
+    messages, texts = _one(cursor)
+    return max(0, int(messages), int(texts))
 
 
 def _varints(data: bytes, at: int) -> Iterator[int]:
