@@ -18,7 +18,18 @@ measured window:
   on the server's ``PYTHONPATH``): each batch's size, the queue left behind
   it, and its times: formed -> statement sent (the rows' Python) -> answered
   (the statement, with its commit on the short way) -> returned -> commit
-  hook done (acks, frames) -> next batch formed.
+  hook done (acks, frames) -> next batch formed; and the share of the
+  window in which the writer's connection had no statement in flight
+  (from one batch's answer to the next one's statement sent);
+- **``pg_stat_wal``** over the window: WAL bytes, full-page images and
+  records per acked message, and the WAL writes and syncs.
+
+``--pg-cpu 1`` moves the cluster off the server's CPU (onto the clients'):
+the database on a core of its own. ``--prewarm-wal MB`` writes that much
+WAL on the cluster and checkpoints before the runs, so the runs reuse
+recycled WAL segments as a server running for a while does, instead of
+creating (zero-filling and syncing) a new 16 MB segment every ~16 MB of
+WAL as a fresh cluster's first writes do.
 
 ``--old SRC`` alternates an old ``src/`` run by run, as pg_saturation does::
 
@@ -31,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import itertools
 import os
 import statistics
 import tempfile
@@ -143,6 +155,7 @@ class Window:
         c0, t0 = cpu_line(SERVER_CPU), time.perf_counter()
         s0, w0 = proc_cpu(self.server), proc_cpu(self.writer)
         p0 = sum(proc_cpu(p) for p in pids)
+        wal0 = await self._wal()
         thread = threading.Thread(target=self._states, daemon=True)
         thread.start()
         task = asyncio.create_task(self._activity()) if self.activity > 0 else None
@@ -154,6 +167,7 @@ class Window:
         if task is not None:
             await task
         thread.join()
+        wal1 = await self._wal()
         d = [b - a for a, b in zip(c0, c1, strict=True)]
         total = sum(d[:8]) or 1  # user nice system idle iowait irq softirq steal
         wall = t1 - t0
@@ -173,7 +187,41 @@ class Window:
                 v for k, v in self.pair.items() if "R" not in k.split()[1::2]) / n, 1),
             "activity": {k: round(v / max(self.activity_samples, 1), 3)
                          for k, v in self.events.most_common(16)},
+            "wal": {k: float(wal1[k]) - float(wal0[k]) for k in wal0},
         }
+
+    async def _wal(self) -> dict[str, Any]:
+        conn = await asyncpg.connect(self.url)
+        try:
+            return dict(await conn.fetchrow(WAL))
+        finally:
+            await conn.close()
+
+
+async def prewarm(url: str, megabytes: int) -> None:
+    """``megabytes`` of WAL written and checkpointed away: the segments are
+    recycled (renamed for reuse, up to ``max_wal_size``), not removed."""
+    conn = await asyncpg.connect(pg_saturation.dsn(url, "bench"))
+    try:
+        await conn.execute("CREATE TABLE prewarm (v text)")
+        start = await conn.fetchval("SELECT pg_current_wal_lsn()")
+        while True:
+            await conn.execute("INSERT INTO prewarm SELECT repeat('x', 1000)"
+                               " FROM generate_series(1, 20000)")
+            await conn.execute("TRUNCATE prewarm")
+            done = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)",
+                                       start)
+            if done >= megabytes * 2**20:
+                break
+        await conn.execute("DROP TABLE prewarm")
+        await conn.execute("CHECKPOINT")
+        await conn.execute("SELECT pg_switch_wal()")
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
+WAL = "SELECT wal_records, wal_fpi, wal_bytes, wal_write, wal_sync FROM pg_stat_wal"
 
 
 async def writer_pid(url: str) -> int:
@@ -217,6 +265,11 @@ def timeline(folder: Path, t0: float, t1: float) -> dict[str, Any]:
         phases["hook"].append(hooked - returned)
         phases["gap"].append(nxt - hooked)
     span = inside[-1][1] - inside[0][0][0]
+    # The writer's connection with no statement in flight: from a batch's
+    # answer to the next batch's statement sent (the database waits for the
+    # server); on the short way each statement carries its commit.
+    idle = [max(0.0, nxt[3] - r[4]) for r, nxt in itertools.pairwise(rows)
+            if t0 <= r[0] <= t1 and r[4] and nxt[3]]
     return {
         "batches": len(inside),
         "size": {"mean": round(statistics.fmean(sizes), 1),
@@ -226,6 +279,8 @@ def timeline(folder: Path, t0: float, t1: float) -> dict[str, Any]:
         "ms_mean": {k: round(1000 * statistics.fmean(v), 3) for k, v in phases.items()},
         "share_pct": {k: round(100 * sum(v) / span, 1) for k, v in phases.items()},
         "long_way": sum(1 for r, _ in inside if not r[3]),
+        "connection_idle_pct": round(100 * sum(idle) / span, 1),
+        "connection_idle_ms_mean": round(1000 * statistics.fmean(idle), 3) if idle else None,
     }
 
 
@@ -258,6 +313,12 @@ def one_run(args: argparse.Namespace, pg: xmpp_servers.Postgres, side: str, src:
     statements = uvloop.run(pg_saturation.top(pg.url, database, 3, acked))
     keep = ("acked_per_s", "server_us_per_msg", "server_cpu_pct", "server_cpu_wait_pct",
             "other_cpu_pct", "latency_ms", "ok")
+    wal = window.pop("wal")
+    in_window = max(result["acked_per_s"] * (window["t1"] - window["t0"]), 1)
+    window["wal_per_msg"] = {"bytes": round(wal["wal_bytes"] / in_window),
+                             "fpi": round(wal["wal_fpi"] / in_window, 3),
+                             "records": round(wal["wal_records"] / in_window, 2)}
+    window["wal_writes_syncs"] = [wal["wal_write"], wal["wal_sync"]]
     return {"side": side, **{k: result[k] for k in keep},
             "window": {k: v for k, v in window.items() if k not in ("t0", "t1")},
             "batches": timeline(folder, window["t0"], window["t1"]),
@@ -297,11 +358,22 @@ def main() -> None:
     parser.add_argument("--activity-ms", type=float, default=20.0,
                         help="pg_stat_activity (0: none)")
     parser.add_argument("--no-timeline", dest="timeline", action="store_false")
+    parser.add_argument("--pg-cpu", type=int, default=None,
+                        help="move the cluster to this CPU (default: the server's, CPU 0)")
+    parser.add_argument("--prewarm-wal", type=int, default=0, metavar="MB",
+                        help="write this much WAL and checkpoint before the runs")
     args = parser.parse_args()
     args.profile = None
     sides = [("new", args.new)] + ([("old", args.old)] if args.old else [])
     number = 0
     with xmpp_servers.postgres(pg_saturation.SETTINGS) as pg:
+        if args.prewarm_wal:
+            uvloop.run(prewarm(pg.url, args.prewarm_wal))
+        if args.pg_cpu is not None:
+            # The cluster on another CPU than the server's (the clients'):
+            # the database on a core of its own, as a deployment has it.
+            for proc in [psutil.Process(pg.pid), *psutil.Process(pg.pid).children()]:
+                proc.cpu_affinity([args.pg_cpu])
         for round_ in range(args.rounds):
             for side, src in sides if round_ % 2 else sides[::-1]:
                 number += 1

@@ -24,28 +24,36 @@ if _FOLDER:
 
     _clock = time.perf_counter
     _out = open(os.path.join(_FOLDER, f"{os.getpid()}.tsv"), "w", buffering=1 << 16)  # noqa: SIM115
-    _current: list[float] = []
+    import collections
+
     _lines = [0]
+    # The batches formed and not yet through the commit hook, oldest first
+    # (a writer that forms the next batch before the last one's hook: the
+    # perf-pgsat4 trial); the last formed is the one whose statement is
+    # built (one connection: one at a time).
+    _open: collections.deque[list[float]] = collections.deque()
 
     _send = pg_batch.Tail.send
 
     def send(self: pg_batch.Tail) -> None:
-        if _current:
-            _current[3] = _clock()
+        record = _open[-1] if _open else None
+        if record is not None and not record[3]:
+            record[3] = _clock()
         _send(self)
-        if _current:
-            _current[4] = _clock()
+        if record is not None and not record[4]:
+            record[4] = _clock()
 
     pg_batch.Tail.send = send  # type: ignore[method-assign]
 
     _commit = core.MessageWriter._commit
 
     async def commit(self: core.MessageWriter, batch: list) -> list:  # type: ignore[type-arg]
-        _current[:] = [_clock(), len(batch), len(self._queue), 0.0, 0.0, 0.0, 0.0]
+        record = [_clock(), len(batch), len(self._queue), 0.0, 0.0, 0.0, 0.0]
+        _open.append(record)
         try:
             return await _commit(self, batch)
         finally:
-            _current[5] = _clock()
+            record[5] = _clock()
 
     core.MessageWriter._commit = commit  # type: ignore[method-assign]
 
@@ -59,10 +67,11 @@ if _FOLDER:
             try:
                 hook(done)
             finally:
-                if _current:
-                    _current[6] = _clock()
+                if _open:
+                    record = _open.popleft()
+                    record[6] = _clock()
                     _out.write("\t".join(f"{v:.6f}" if isinstance(v, float) else str(v)
-                                         for v in _current) + "\n")
+                                         for v in record) + "\n")
                     _lines[0] += 1
                     if _lines[0] % 64 == 0:
                         _out.flush()
