@@ -221,7 +221,9 @@ async def prewarm(url: str, megabytes: int) -> None:
         await conn.close()
 
 
-WAL = "SELECT wal_records, wal_fpi, wal_bytes, wal_write, wal_sync FROM pg_stat_wal"
+WAL = """SELECT wal_records, wal_fpi, wal_bytes, wal_write, wal_sync,
+    (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter) AS checkpoints
+    FROM pg_stat_wal"""
 
 
 async def writer_pid(url: str) -> int:
@@ -319,6 +321,7 @@ def one_run(args: argparse.Namespace, pg: xmpp_servers.Postgres, side: str, src:
                              "fpi": round(wal["wal_fpi"] / in_window, 3),
                              "records": round(wal["wal_records"] / in_window, 2)}
     window["wal_writes_syncs"] = [wal["wal_write"], wal["wal_sync"]]
+    window["checkpoints"] = wal["checkpoints"]
     return {"side": side, **{k: result[k] for k in keep},
             "window": {k: v for k, v in window.items() if k not in ("t0", "t1")},
             "batches": timeline(folder, window["t0"], window["t1"]),
