@@ -10,7 +10,10 @@ measured window:
   backend apart) as shares of the window;
 - **the writer's backend** sampled every ``--every-ms`` from ``/proc``: its
   state (R: on the CPU or waiting for it, D: in the disk's wait, S: asleep:
-  waiting for the server's next statement, or a latch/lock);
+  waiting for the server's next statement, or a latch/lock), with the
+  server's threads' and the rest of the cluster's (``states_pct``;
+  ``none_runnable_pct``: none of them wanted the CPU, which on a quiet
+  machine is the core's idle of theirs);
 - **``pg_stat_activity``** every ``--activity-ms``: each backend's state and
   wait event (the sampler's own backend left out; its queries cost the
   cluster ~0.2 ms each, on CPU 0: ``--activity-ms 0`` for none);
@@ -44,6 +47,7 @@ import asyncio
 import collections
 import itertools
 import os
+import shutil
 import statistics
 import tempfile
 import threading
@@ -291,7 +295,7 @@ def one_run(args: argparse.Namespace, pg: xmpp_servers.Postgres, side: str, src:
     database = f"waits_{number}"
     uvloop.run(pg_saturation.admin(pg.url, f"CREATE DATABASE {database}"))
     url = pg.url.rsplit("/", 1)[0] + "/" + database
-    folder = Path(tempfile.mkdtemp(prefix="pgsat4-timeline-"))
+    folder = Path(tempfile.mkdtemp(prefix="pg-waits-timeline-"))
     saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "PGWAITS_TIMELINE")}
     own = src or str(Path(__file__).resolve().parent.parent / "src")
     os.environ["PYTHONPATH"] = f"{HOOK}:{own}" if args.timeline else own
@@ -311,6 +315,8 @@ def one_run(args: argparse.Namespace, pg: xmpp_servers.Postgres, side: str, src:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    batches = timeline(folder, window["t0"], window["t1"])
+    shutil.rmtree(folder, ignore_errors=True)
     acked = round(result["acked_per_s"] * result["duration_s"])
     statements = uvloop.run(pg_saturation.top(pg.url, database, 3, acked))
     keep = ("acked_per_s", "server_us_per_msg", "server_cpu_pct", "server_cpu_wait_pct",
@@ -324,7 +330,7 @@ def one_run(args: argparse.Namespace, pg: xmpp_servers.Postgres, side: str, src:
     window["checkpoints"] = wal["checkpoints"]
     return {"side": side, **{k: result[k] for k in keep},
             "window": {k: v for k, v in window.items() if k not in ("t0", "t1")},
-            "batches": timeline(folder, window["t0"], window["t1"]),
+            "batches": batches,
             "statements": [{k: s[k] for k in ("query", "calls", "exec_us_per_msg")}
                            for s in statements]}
 
