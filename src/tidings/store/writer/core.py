@@ -12,9 +12,10 @@ group operation is judged and written (group_ops.py). After each entry the
 registered features collect their rows (rows.py); theirs and the messages'
 are written once per batch, then the conversations' counters.
 
-A batch of sends to conversations in memory on SQLite takes the known way
-(``_write_known``); on PostgreSQL the next batch of sends goes out before
-the last one's commit hook (ahead.py).
+A batch of sends to conversations in memory on SQLite (the usual batch)
+takes the known way (``_write_known``): the short way's steps without the
+long way's lists, sets, load and answers' lookup (bench/README.md
+perf-lone, perf-batch).
 
 Between batches, when no request waits, the features' work that follows
 the commits (``LaterWork``, rows.py: SQLite's search index) runs one step
@@ -48,7 +49,6 @@ from tidings.domain.records import (
     StoredMessage,
 )
 from tidings.store.engine import Database
-from tidings.store.writer.ahead import Ahead, send_next
 from tidings.store.writer.changes import ChangeHook, Changes
 from tidings.store.writer.conflicts import conflict, reason, resent
 from tidings.store.writer.conversations import Conv, Conversations
@@ -97,8 +97,9 @@ class MessageWriter:
         # asyncio.Event's waiter list and loop checks cost a lone message a few us more).
         self._idle: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
-        # The loop the writer runs on, kept at start: Python 3.11's get_running_loop()
-        # makes a getpid() system call each time (0.3-0.6 us), three a lone message.
+        # The loop the writer runs on, kept at start: Python 3.11's
+        # asyncio.get_running_loop() makes a getpid() system call each time
+        # (0.3-0.6 us), three a lone message on the writer's path.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._conversations = Conversations(db)
@@ -118,7 +119,8 @@ class MessageWriter:
         self._later_paused_until = 0.0
         self.batches = 0
         self.committed = 0
-        # The conversations before the last batch's short way: put back when it failed.
+        # The conversations as before the last batch tried, when it took the
+        # short way (pg_batch.py): put back when it failed.
         self._short_way: Gate | None = None
 
     def register(self, *rows: TransactionRows) -> None:
@@ -189,9 +191,8 @@ class MessageWriter:
         return self._conversations.group_type(key)
 
     async def _run(self) -> None:
-        ahead: Ahead | None = None
         while True:
-            if ahead is None and not self._queue:
+            if not self._queue:
                 if self._stopping:
                     await self._finish_later()
                     return
@@ -203,13 +204,11 @@ class MessageWriter:
                 self._idle = self._loop.create_future()
                 await self._idle
                 continue
-            if ahead is None:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                ahead = batch, self._commit(batch), time.perf_counter()
-            (batch, pending, started), ahead = ahead, None
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            started = time.perf_counter()
             try:
-                done = await pending
+                done = await self._commit(batch)
             except Exception as exc:
                 metrics.WRITER_FAILURES.inc()
                 self._fail(batch, exc)
@@ -218,8 +217,6 @@ class MessageWriter:
             metrics.WRITER_BATCH.observe(len(batch))
             self.batches += 1
             self.committed += len(done)
-            if self._conversations.shared and not self._stopping:  # PostgreSQL (ahead.py)
-                ahead = await send_next(self._queue, self._max_batch, len(batch), self._commit)
             try:
                 self._on_commit([d for d in done if isinstance(d, Committed)])
             except Exception:
@@ -320,9 +317,10 @@ class MessageWriter:
 
     def _refuse(self, request: Request, future: asyncio.Future[Committed],
                 error: TidingsError) -> None:
-        """Tell the refusal hook, then fail the future, its error marked
-        retrieved (the hook answered the request, or its caller awaits the
-        future): a future nobody awaits logs no "exception was never retrieved"."""
+        """Tell the refusal hook, then fail the future. The hook answered
+        the request (or its caller awaits the future): the error is marked
+        retrieved, so a future nobody awaits (a socket's send) logs no
+        "exception was never retrieved"."""
         if self._on_refusal is not None:
             try:
                 self._on_refusal(request, error)
@@ -337,14 +335,16 @@ class MessageWriter:
         requests = [m for m, _ in batch]
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
-                # A first try may take the short way (known way, short_way.seq_gate).
+                # A first try may take the short way (SQLite's known way,
+                # PostgreSQL's short_way.seq_gate).
                 return await self._db.run_write(self._commit_in, requests, now_ms(),
                                                 attempt == 1)
             except Exception as exc:
-                # Another process wrote the same send, or made the same conversation,
-                # in a transaction that overlapped ours: the batch again sees what it
-                # committed (a resend gets the first ack). Only PostgreSQL has other
-                # processes; on SQLite only a short way's resend tries again.
+                # Another process wrote the same send, or made the same
+                # conversation, in a transaction that overlapped ours: the
+                # batch again sees what it committed (a resend gets the first
+                # ack). Only PostgreSQL has other processes; on SQLite only a
+                # short way's resend tries again.
                 shared = self._conversations.shared
                 if attempt == CONFLICT_RETRIES or not (
                         conflict(exc) if shared else self._short_way is not None and resent(exc)):
