@@ -8,7 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.support import App, Conn, Server, error_of
+import pytest
+
+from tests.sdk.test_client import FAST
+from tests.support import App, Conn, Server, error_of, openapi_doc
+from tidings.sdk import Client, ErrorCode, TidingsError
 
 Users = Callable[[str], str]
 
@@ -96,3 +100,31 @@ async def test_bad_ids_refused_with_their_code(server: Server, shared_app: App,
         reply = http.get("/v1/conversations")
         assert [x["conversation_id"] for x in reply.json()["conversations"]] == [f"c2c_{bob}"]
     await a.close()
+
+
+async def test_the_python_sdk_asks_by_id(server: Server, shared_app: App,
+                                         users: Users) -> None:
+    alice, bob, carol = users("alice"), users("bob"), users("carol")
+    async with Client(server.ws_url, shared_app.sdkappid, alice, shared_app.sig(alice),
+                      **FAST) as a:
+        await a.send_text(f"c2c_{bob}", "hi")
+        await a.send_text(f"c2c_{carol}", "hi")
+        await a.set_conversation(f"c2c_{bob}", muted=True)
+        await a.hide_conversation(f"c2c_{bob}")
+        assert [c.conversation_id for c in await a.conversations()] == [f"c2c_{carol}"]
+        (conv,) = await a.conversations(conversation_ids=(f"c2c_{bob}",))
+        assert (conv.conversation_id, conv.muted, conv.hidden) == (f"c2c_{bob}", True, True)
+        with pytest.raises(TidingsError) as refused:
+            await a.conversations(conversation_ids=["bob"])
+        assert refused.value.code == ErrorCode.INVALID_CONVERSATION_ID
+
+
+def test_the_openapi_document_says_it(server: Server) -> None:
+    spec = openapi_doc(server.base_url)
+    (param,) = [p for p in spec["paths"]["/v1/conversations"]["get"]["parameters"]
+                if p["name"] == "conversation_ids"]
+    assert param["in"] == "query" and not param.get("required", False)
+    (array,) = [s for s in param["schema"]["anyOf"] if s.get("type") == "array"]
+    assert (array["items"]["type"], array["minItems"], array["maxItems"]) == ("string", 1, 100)
+    doc = spec["paths"]["/v1/conversations"]["get"]["description"]
+    assert "conversation_ids" in doc and "hidden ones included" in doc
