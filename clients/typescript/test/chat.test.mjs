@@ -273,6 +273,25 @@ test("a conversation not held: a message shows it at once, then its state comes 
   list.dispose();
 });
 
+test("beyond the list's limit: a message brings the conversation with the server's unread count", async () => {
+  const [a, b, c] = [user("alice"), user("bob"), user("carol")];
+  const cid = `c2c_${a}`;
+  const alice = await login(a);
+  const carol = await login(c);
+  for (const text of ["x1", "x2"]) await alice.client.sendText(`c2c_${b}`, text);
+  await carol.client.sendText(`c2c_${b}`, "y1");
+  const bob = await login(b);
+  const list = new ConversationList(bob.client, 1);
+  await list.load();
+  assert.deepEqual(list.getSnapshot().map((x) => x.conversation_id), [`c2c_${c}`]);
+  await alice.client.sendText(`c2c_${b}`, "x3");
+  await until(() => list.get(cid)?.unread === 3, 10_000, "alice's conversation as the server has it");
+  assert.deepEqual(row(list.get(cid)), [3, 0, 3, "x3", false]);
+  assert.deepEqual(list.getSnapshot().map((x) => x.conversation_id), [cid, `c2c_${c}`]);
+  assert.equal(list.totalUnread, 4);
+  list.dispose();
+});
+
 test("recall, edit and reactions reach the peer as changes and events", async () => {
   const [a, b] = [user("alice"), user("bob")];
   const alice = await login(a);

@@ -217,7 +217,7 @@ class Reading:
         """Pinned ones first, then by last activity; hidden ones left out.
         With ``conversation_ids`` (1 to 100): those of them the user is in,
         hidden ones included (asked for by id), ``limit`` not applied; each id
-        is checked as anywhere else (10015 for a bad one), before any read."""
+        is checked as anywhere else (10009 for a bad one), before any read."""
         if conversation_ids is not None:
             keys = self.conversation_keys(me, conversation_ids)
         n = self.limit(limit, 100)
