@@ -41,6 +41,8 @@ NODE_TESTS = (
     "a list answer read before live events keeps them: a message, its unread count, a read, a pin",
     "a read state older than the cursor held changes nothing (markRead's answer, overtaken)",
     "a hide that came while the list was asked for stays undone by a newer message the answer has",
+    "a conversation not held: a message shows it at once, then its state comes from the server",
+    "beyond the list's limit: a message brings the conversation with the server's unread count",
     "recall, edit and reactions reach the peer as changes and events",
     "bad input: clear errors before sending, stable codes from the server",
     "a refused ticket: a bad one fails the connect with its code; an expired one is refreshed",

@@ -149,8 +149,13 @@ export class Client extends Session {
 
   // -- conversations -------------------------------------------------------------
 
-  conversations(limit?: number): Promise<ConversationsReply> {
-    return this.request("conversations", limit === undefined ? {} : { limit }) as Promise<ConversationsReply>;
+  /** The user's conversations (pinned first, then the most recent; hidden
+   * ones left out); with `conversationIds` (1 to 100), just those the user
+   * is in, hidden ones included and `limit` not applied. */
+  conversations(limit?: number, conversationIds?: readonly string[]): Promise<ConversationsReply> {
+    const data: Data<"conversations"> = limit === undefined ? {} : { limit };
+    if (conversationIds !== undefined) data.conversation_ids = conversationIds.map(conversation);
+    return this.request("conversations", data) as Promise<ConversationsReply>;
   }
 
   /** Pins, mutes or keeps a draft (docs/conversations.md). Like the other

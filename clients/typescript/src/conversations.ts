@@ -19,22 +19,43 @@
  * in the order they came (a newer change's event, still on its way, comes
  * after them), except a hide when the answer holds an entry newer than
  * those received when the hide came (the answer was read after the hide,
- * and a new message since brought the conversation back). */
+ * and a new message since brought the conversation back).
+ *
+ * A message for a conversation the list does not hold (hidden on the server
+ * before the list was loaded, or beyond its `limit`) shows at once, made
+ * from the message alone; the list then asks the server for that
+ * conversation's state (`conversations` with `conversation_ids`: its unread
+ * count, settings and cursors, which the message alone cannot tell) and
+ * merges the answer as a load's, the events since it was asked applied again
+ * on top (those of the conversations it answers). The conversations asked
+ * for in one turn of the event loop go in one request. */
 import type { Client } from "./client.js";
 import type { ClientEvents } from "./session.js";
 import type {
   ConversationSettingsEvent, ConversationView, GroupLeftView, MessageView, PeerReadEvent, ReadState,
 } from "./generated/protocol.js";
 
+// A live change kept while a load is on its way, with its conversation.
+type Again = { id: string; again: () => void };
+// Conversations asked for by id in one request, and the changes since.
+type Ask = { ids: Set<string>; meanwhile: Again[] };
+// The most ids of one `conversations` request (the op's limit).
+const MAX_ASKED = 100;
+
 export class ConversationList {
   private byId = new Map<string, ConversationView>();
   private snapshot: readonly ConversationView[] = [];
   private readonly listeners = new Set<() => void>();
   private readonly offs: (() => void)[] = [];
-  // Per load on its way: the live changes since it was asked, to apply again
-  // on top of its answer; `quiet` while they are (one publish at the end).
-  private readonly loading = new Set<(() => void)[]>();
+  // Per load (or ask by id) on its way: the live changes since it was
+  // asked, each with its conversation, to apply again on top of its answer;
+  // `quiet` while they are (one publish at the end).
+  private readonly loading = new Set<Again[]>();
   private quiet = false;
+  // The conversations to ask for by id in this turn of the event loop, and
+  // those asked for and not answered yet (each asked once at a time).
+  private wanted: Ask | null = null;
+  private readonly asking = new Set<string>();
 
   constructor(private readonly client: Client, private readonly limit?: number) {
     this.offs.push(
@@ -53,7 +74,7 @@ export class ConversationList {
    * while it was on its way are applied again on top of its answer, each
    * only if newer (see the class's comment). */
   async load(): Promise<readonly ConversationView[]> {
-    const meanwhile: (() => void)[] = [];
+    const meanwhile: Again[] = [];
     this.loading.add(meanwhile);
     let reply: Awaited<ReturnType<Client["conversations"]>>;
     try {
@@ -64,7 +85,7 @@ export class ConversationList {
     this.byId = new Map(reply.conversations.map((c) => [c.conversation_id, c]));
     this.quiet = true;
     try {
-      for (const again of meanwhile) again();
+      for (const { again } of meanwhile) again();
     } finally {
       this.quiet = false;
     }
@@ -101,8 +122,12 @@ export class ConversationList {
     // A linked identity's conversation (`app:...`, relayed to a home
     // account) is not the user's own: `conversations` never lists it.
     if (m.conversation_id.startsWith("app:")) return;
-    this.meanwhile(() => this.onMessage(m));
-    const conv = this.byId.get(m.conversation_id) ?? {
+    this.meanwhile(m.conversation_id, () => this.onMessage(m));
+    const held = this.byId.get(m.conversation_id);
+    // Not held: made from the message below, and its state asked for (also
+    // when applied again on a load's answer that lacks it).
+    if (held === undefined) this.ask(m.conversation_id);
+    const conv = held ?? {
       conversation_id: m.conversation_id, type: m.conversation_id.startsWith("group_") ? "group" : "c2c",
       last_message: null, last_seq: 0, last_time: 0, read_seq: 0, unread: 0, peer_read_seq: null,
       pinned: false, muted: false, hidden: false, cleared_seq: 0, draft: "", draft_time: 0,
@@ -127,7 +152,7 @@ export class ConversationList {
    * message since was counted as its event came; one still on its way
    * will be). */
   private read(state: ReadState): void {
-    this.meanwhile(() => this.read(state));
+    this.meanwhile(state.conversation_id, () => this.read(state));
     const held = this.byId.get(state.conversation_id);
     if (held === undefined || state.read_seq <= held.read_seq) return;
     this.patch(state.conversation_id, {
@@ -137,7 +162,7 @@ export class ConversationList {
 
   /** The peer's read receipt: it too only moves forward. */
   private peerRead(r: PeerReadEvent): void {
-    this.meanwhile(() => this.peerRead(r));
+    this.meanwhile(r.conversation_id, () => this.peerRead(r));
     const held = this.byId.get(r.conversation_id);
     if (held === undefined || (held.peer_read_seq !== null && r.peer_read_seq <= held.peer_read_seq)) return;
     this.patch(r.conversation_id, { peer_read_seq: r.peer_read_seq });
@@ -146,7 +171,7 @@ export class ConversationList {
   /** A recall or an edit of the last message, if newer than the copy held
    * (of two copies of a message, the higher `change_seq` is the newer). */
   private change(c: ClientEvents["change"]): void {
-    this.meanwhile(() => this.change(c));
+    this.meanwhile(c.conversation_id, () => this.change(c));
     const last = this.byId.get(c.conversation_id)?.last_message;
     if (last && c.target && last.seq === c.target_seq && c.target.change_seq > last.change_seq) {
       this.patch(c.conversation_id, { last_message: c.target });
@@ -159,7 +184,7 @@ export class ConversationList {
   private settings(s: ConversationSettingsEvent, again?: { seen: number | undefined }): void {
     if (again === undefined && this.loading.size > 0 && !this.quiet) {
       const seen = this.client.known[s.conversation_id];
-      this.meanwhile(() => this.settings(s, { seen }));
+      this.meanwhile(s.conversation_id, () => this.settings(s, { seen }));
     }
     const { conversation_id, ...settings } = s;
     const held = this.byId.get(conversation_id);
@@ -175,7 +200,7 @@ export class ConversationList {
   /** A group left (kicked, disbanded): out of the list, unless the answer
    * held is newer than the leave (joined again since). */
   private left(g: GroupLeftView): void {
-    this.meanwhile(() => this.left(g));
+    this.meanwhile(g.conversation_id, () => this.left(g));
     const held = this.byId.get(g.conversation_id);
     if (held === undefined || (g.seq !== undefined && held.last_seq > g.seq)) return;
     this.byId.delete(g.conversation_id);
@@ -183,8 +208,59 @@ export class ConversationList {
   }
 
   /** Kept for each load on its way, to apply again on top of its answer. */
-  private meanwhile(again: () => void): void {
-    if (!this.quiet) for (const changes of this.loading) changes.push(again);
+  private meanwhile(id: string, again: () => void): void {
+    if (!this.quiet) for (const changes of this.loading) changes.push({ id, again });
+  }
+
+  /** Asks the server for a conversation's state (once at a time each; those
+   * of one turn of the event loop in one request, up to 100 ids). Its
+   * changes are kept from now, before the request goes. */
+  private ask(id: string): void {
+    if (this.asking.has(id)) return;
+    this.asking.add(id);
+    let batch = this.wanted;
+    if (batch === null || batch.ids.size >= MAX_ASKED) {
+      const made: Ask = { ids: new Set(), meanwhile: [] };
+      this.wanted = batch = made;
+      this.loading.add(made.meanwhile);
+      queueMicrotask(() => {
+        if (this.wanted === made) this.wanted = null;
+        void this.fetch(made);
+      });
+    }
+    batch.ids.add(id);
+  }
+
+  /** The answer to `ask`, merged as a load's for the conversations it
+   * answers: each replaces the entry held, then their changes since the
+   * ask are applied again on top (only if newer). One the server does not
+   * answer (the user is not in it) is left as the messages made it. A
+   * failed ask changes nothing (a reconnect loads the list again). */
+  private async fetch(batch: Ask): Promise<void> {
+    const ids = [...batch.ids];
+    let reply: Awaited<ReturnType<Client["conversations"]>>;
+    try {
+      reply = await this.client.conversations(undefined, ids);
+    } catch {
+      return;
+    } finally {
+      this.loading.delete(batch.meanwhile);
+      for (const id of ids) this.asking.delete(id);
+    }
+    const answered = new Set<string>();
+    for (const c of reply.conversations) {
+      if (!batch.ids.has(c.conversation_id)) continue;
+      this.byId.set(c.conversation_id, c);
+      answered.add(c.conversation_id);
+    }
+    if (answered.size === 0) return;
+    this.quiet = true;
+    try {
+      for (const { id, again } of batch.meanwhile) if (answered.has(id)) again();
+    } finally {
+      this.quiet = false;
+    }
+    this.publish();
   }
 
   private patch(conversationId: string, change: Partial<ConversationView>): void {

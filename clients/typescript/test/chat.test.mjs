@@ -222,6 +222,76 @@ test("a hide that came while the list was asked for stays undone by a newer mess
   list.dispose();
 });
 
+test("a conversation not held: a message shows it at once, then its state comes from the server", async () => {
+  const [a, b] = [user("alice"), user("bob")];
+  const cid = `c2c_${a}`;
+  const alice = await login(a);
+  for (const text of ["one", "two"]) await alice.client.sendText(`c2c_${b}`, text);
+  const bob = await login(b);
+  // Muted and hidden (hiding marks nothing read) before the list is loaded.
+  await bob.client.setConversation(cid, { muted: true, draft: "later" });
+  await bob.client.hideConversation(cid);
+  const list = new ConversationList(bob.client);
+  await list.load();
+  assert.equal(list.get(cid), undefined);
+  // The list's asks by id; each answer, read by the server, is handed over
+  // only once `release` is called.
+  const asked = [];
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  const conversations = bob.client.conversations;
+  bob.client.conversations = async (limit, ids) => {
+    const reply = await conversations.call(bob.client, limit, ids);
+    if (ids !== undefined) {
+      asked.push(ids);
+      await released;
+    }
+    return reply;
+  };
+  await alice.client.sendText(`c2c_${b}`, "three");
+  await until(() => list.get(cid)?.last_seq === 3, 10_000, "the message");
+  // Shown at once, from the message alone.
+  assert.deepEqual(row(list.get(cid)), [3, 0, 1, "three", false]);
+  await until(() => asked.length === 1, 10_000, "the list to ask for the conversation");
+  assert.deepEqual(asked, [[cid]]);
+  // A message that comes while the answer (read before it) is held stays on top of it.
+  await alice.client.sendText(`c2c_${b}`, "four");
+  await until(() => list.get(cid).last_seq === 4, 10_000, "the next message");
+  release();
+  await until(() => list.get(cid).muted, 10_000, "the conversation's state from the server");
+  const got = list.get(cid);
+  assert.deepEqual([...row(got), got.muted, got.draft, got.hidden], [4, 0, 4, "four", false, true, "later", false]);
+  assert.deepEqual(list.getSnapshot().map((c) => c.conversation_id), [cid]);
+  assert.equal(list.totalUnread, 0); // muted
+  // A message for a conversation held asks nothing.
+  await alice.client.sendText(`c2c_${b}`, "five");
+  await until(() => list.get(cid).last_seq === 5, 10_000, "the fifth message");
+  assert.deepEqual([list.get(cid).unread, list.get(cid).muted, list.totalUnread], [5, true, 0]);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(asked.length, 1);
+  bob.client.conversations = conversations;
+  list.dispose();
+});
+
+test("beyond the list's limit: a message brings the conversation with the server's unread count", async () => {
+  const [a, b, c] = [user("alice"), user("bob"), user("carol")];
+  const cid = `c2c_${a}`;
+  const alice = await login(a);
+  const carol = await login(c);
+  for (const text of ["x1", "x2"]) await alice.client.sendText(`c2c_${b}`, text);
+  await carol.client.sendText(`c2c_${b}`, "y1");
+  const bob = await login(b);
+  const list = new ConversationList(bob.client, 1);
+  await list.load();
+  assert.deepEqual(list.getSnapshot().map((x) => x.conversation_id), [`c2c_${c}`]);
+  await alice.client.sendText(`c2c_${b}`, "x3");
+  await until(() => list.get(cid)?.unread === 3, 10_000, "alice's conversation as the server has it");
+  assert.deepEqual(row(list.get(cid)), [3, 0, 3, "x3", false]);
+  assert.deepEqual(list.getSnapshot().map((x) => x.conversation_id), [cid, `c2c_${c}`]);
+  assert.equal(list.totalUnread, 4);
+  list.dispose();
+});
+
 test("recall, edit and reactions reach the peer as changes and events", async () => {
   const [a, b] = [user("alice"), user("bob")];
   const alice = await login(a);

@@ -33,11 +33,18 @@ Me = Annotated[Identity, Depends(current_identity)]
 
 
 @router.get("/conversations", response_model=ConversationListOut)
-async def list_conversations(request: Request, me: Me,
-                             limit: Annotated[int | None, Query(ge=0)] = None) -> JSON:
-    """The caller's conversations, most recently active first, with the last
-    message and the unread count of each."""
-    found = await runtime_of(request).messaging.conversations(me, limit)
+async def list_conversations(
+        request: Request, me: Me, limit: Annotated[int | None, Query(ge=0)] = None,
+        conversation_ids: Annotated[list[str] | None, Query(
+            min_length=1, max_length=100, examples=[["c2c_bob", "group_team"]])] = None,
+) -> JSON:
+    """The caller's conversations, pinned first, then the most recently
+    active, with the last message and the unread count of each; hidden ones
+    left out. With ``conversation_ids`` (repeatable, 1 to 100; not
+    comma-separated: a user id may hold a comma): just those conversations,
+    hidden ones included, those the caller is not in left out, ``limit`` not
+    applied; 10009 for a bad conversation id."""
+    found = await runtime_of(request).messaging.conversations(me, limit, conversation_ids)
     return JSON({"conversations": found})
 
 

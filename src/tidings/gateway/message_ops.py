@@ -80,7 +80,8 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
         return {"messages": found, "more": more}
 
     async def conversations(me: Identity, r: ops.ConversationsData) -> dict[str, Any]:
-        return {"conversations": await messaging.conversations(me, r.limit)}
+        return {"conversations": await messaging.conversations(me, r.limit,
+                                                               r.conversation_ids)}
 
     return {
         # parse_send: plain text sends skip pydantic (protocol/sends.py).

@@ -3,7 +3,7 @@ Shapes that the REST API shares live in domain/ and are named here."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -77,6 +77,10 @@ class HistoryData(Payload):
 
 class ConversationsData(Payload):
     limit: int | None = None
+    # Just these conversations (1 to 100 ids), hidden ones included, those
+    # the caller is not in left out; ``limit`` does not apply to them.
+    conversation_ids: list[Annotated[str, Field(max_length=128)]] | None = Field(
+        None, min_length=1, max_length=100)
 
 
 class ReadData(ReadRequest):

@@ -3,6 +3,7 @@ draft, hide, delete; typing and reactions."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from tidings.sdk.connection import as_dict
@@ -13,9 +14,16 @@ from tidings.sdk.session import Session
 class ConversationMethods(Session):
     """Mixed into :class:`tidings.sdk.Client`."""
 
-    async def conversations(self, limit: int | None = None) -> list[Conversation]:
-        """The user's conversations, most recently active first."""
-        data = await self._call("conversations", {"limit": limit}, as_dict, self.request_timeout)
+    async def conversations(self, limit: int | None = None, *,
+                            conversation_ids: Sequence[str] | None = None
+                            ) -> list[Conversation]:
+        """The user's conversations, pinned first, then the most recently
+        active; hidden ones left out. With ``conversation_ids`` (1 to 100):
+        just those the user is in, hidden ones included."""
+        request: dict[str, Any] = {"limit": limit}
+        if conversation_ids is not None:
+            request["conversation_ids"] = list(conversation_ids)
+        data = await self._call("conversations", request, as_dict, self.request_timeout)
         return [Conversation.from_dict(c) for c in data["conversations"]]
 
     # -- conversation settings ---------------------------------------------------

@@ -11,10 +11,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Integer, and_, bindparam, func, literal_column, or_, select
+from sqlalchemy import (
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
 
 from tidings.domain.conversations import ConversationSettings
-from tidings.domain.ids import ConversationKind
+from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.domain.records import ConversationState, StoredMessage
 from tidings.store.conversation_settings import settings_of_row
 from tidings.store.engine import Database
@@ -57,6 +67,12 @@ _LISTED = Prepared(
               _c.id.desc())
     .limit(bindparam("limit", type_=Integer))
 )
+# Some of the member's conversations by key (the list's ``conversation_ids``):
+# the first sync's rows, hidden ones included, in the list's order. The keys
+# are a parameter list (at most 100 of them: the op's limit), so the
+# statement is built per call (``_at``'s way), not prepared.
+_BY_KEY = _FIRST_SYNC.statement.order_by(None).order_by(
+    func.coalesce(_s.pinned, literal_column("0")).desc(), _c.last_time.desc(), _c.id.desc())
 
 
 @dataclass(slots=True)
@@ -97,6 +113,22 @@ async def conversation_list(db: Database, sdkappid: int, user_id: str, limit: in
     def read(conn: Connection) -> tuple[FirstSync, dict[int, StoredMessage]]:
         found = _found(_LISTED.rows(conn, {"sdkappid": sdkappid, "user_id": user_id,
                                            "limit": limit}))
+        return found, last_messages_of(conn, found.states)
+
+    return await db.read(read)
+
+
+async def conversations_by_key(db: Database, sdkappid: int, user_id: str,
+                               keys: Sequence[ConversationKey]
+                               ) -> tuple[FirstSync, dict[int, StoredMessage]]:
+    """Those of ``keys`` that the member is in, as ``conversation_list``
+    answers them (hidden ones included), and their last messages, in one read."""
+    wanted = list({(k.sdkappid, k.kind.value, k.a, k.b) for k in keys})
+
+    def read(conn: Connection) -> tuple[FirstSync, dict[int, StoredMessage]]:
+        found = _found(conn.execute(
+            _BY_KEY.where(tuple_(_c.sdkappid, _c.kind, _c.a, _c.b).in_(wanted)),
+            {"sdkappid": sdkappid, "user_id": user_id}).all())
         return found, last_messages_of(conn, found.states)
 
     return await db.read(read)

@@ -135,6 +135,7 @@ export interface ConversationView {
 }
 
 export interface ConversationsData {
+  conversation_ids?: string[] | null;
   limit?: number | null;
 }
 

@@ -31,13 +31,15 @@ from tidings.protocol.views import (
 )
 from tidings.services.messaging.quotes import blank_recalled_quotes
 from tidings.store.conversation_settings import ConversationSettingsStore
-from tidings.store.first_sync import conversation_list, first_sync
+from tidings.store.first_sync import conversation_list, conversations_by_key, first_sync
 from tidings.store.messages import Membership, MessageStore
 
 if TYPE_CHECKING:
     from tidings.services.friends import Relations
     from tidings.store.reactions import Reactions, ReactionStore
 
+# The most conversations a list asks for by id (``conversation_ids``).
+MAX_CONVERSATION_IDS = 100
 # A conversation's entries and their views, as decorate() takes them.
 Page = tuple[int, ConversationKey, list[StoredMessage], Sequence[EntryView]]
 
@@ -175,6 +177,16 @@ class Reading:
         await self.decorate([(found.conversation_id, key, rows, views)], reactions)
         return views, more, has_newer
 
+    @staticmethod
+    def conversation_keys(me: Identity, conversation_ids: Sequence[str]
+                          ) -> list[ConversationKey]:
+        """The keys of the conversations a list asks for by id: 1 to
+        ``MAX_CONVERSATION_IDS`` ids, each a conversation id."""
+        if not 1 <= len(conversation_ids) <= MAX_CONVERSATION_IDS:
+            raise TidingsError(ErrorCode.INVALID_REQUEST,
+                               f"conversation_ids: 1 to {MAX_CONVERSATION_IDS} ids")
+        return [parse_conversation_id(me, c) for c in conversation_ids]
+
     async def group_number(self, key: ConversationKey) -> int:
         """The internal number of a group's conversation (its msg ids' prefix)."""
         number = await self._store.conversation_number(key)
@@ -199,13 +211,24 @@ class Reading:
         rows.reverse()
         return [message_view(m, "") for m in rows], more
 
-    async def conversations(self, me: Identity, limit: int | None) -> list[ConversationView]:
-        """Pinned ones first, then by last activity; hidden ones left out."""
+    async def conversations(self, me: Identity, limit: int | None,
+                            conversation_ids: Sequence[str] | None = None
+                            ) -> list[ConversationView]:
+        """Pinned ones first, then by last activity; hidden ones left out.
+        With ``conversation_ids`` (1 to 100): those of them the user is in,
+        hidden ones included (asked for by id), ``limit`` not applied; each id
+        is checked as anywhere else (10009 for a bad one), before any read."""
+        if conversation_ids is not None:
+            keys = self.conversation_keys(me, conversation_ids)
         n = self.limit(limit, 100)
         receipts = await self._receipts(me)
-        # The first ``n`` conversations, their settings, the peers' cursors
-        # and their last messages in one read.
-        found, last = await conversation_list(self._store.db, me.sdkappid, me.user_id, n)
+        # The first ``n`` conversations (or those asked for), their settings,
+        # the peers' cursors and their last messages in one read.
+        if conversation_ids is not None:
+            found, last = await conversations_by_key(self._store.db, me.sdkappid, me.user_id,
+                                                     keys)
+        else:
+            found, last = await conversation_list(self._store.db, me.sdkappid, me.user_id, n)
         reads = found.peer_reads if receipts else None
         return [conversation_view(replace(s, last_message=last.get(s.conversation_id)),
                                   me.user_id, found.settings.get(s.conversation_id,
