@@ -258,10 +258,11 @@ class FtsIndex(LaterWork):
     def _plan(self, cursor: DBAPICursor | None) -> None:
         plan = merge_plan_of(cursor) if cursor is not None else None
         self._merge = plan is not None
+        self._big = self._big_next = False
         # A level near the crisis merge: merged whatever its size.
-        calm = plan is not None and plan[1] < NEAR_CRISIS
-        self._big = calm and plan is not None and plan[0] > SMALL_MERGE
-        self._big_next = calm and plan is not None and plan[2] > SMALL_MERGE
+        if plan is not None and plan[1] < NEAR_CRISIS:
+            self._big = plan[0] > SMALL_MERGE
+            self._big_next = plan[2] > SMALL_MERGE
 
     @staticmethod
     def built_row(cursor: DBAPICursor, conversation_id: int, seq: int) -> int | None:
