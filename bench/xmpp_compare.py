@@ -544,7 +544,8 @@ def start(name: str, args: argparse.Namespace, stack: contextlib.ExitStack) -> A
     url = ""
     if name == "tidings-postgresql":
         if not args.database_url:
-            args.postgres = stack.enter_context(xmpp_servers.postgres())
+            args.postgres = stack.enter_context(
+                xmpp_servers.postgres(prewarm_wal_mb=args.pg_prewarm_wal))
         url = args.database_url or args.postgres.url
     return stack.enter_context(chat_load.own_server(tidings_args(args, url)))
 
@@ -572,11 +573,17 @@ def main() -> None:
                         help="PostgreSQL for Tidings (default: the bench starts its own)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="rounds over every shape and server; the table gives medians")
-    parser.add_argument("--text", choices=["same", "varied"], default="same",
+    # The table's load since session 15: a different text each message (the
+    # search index's real work) and the SDKs' rising ids; "same"/"counter" is
+    # every earlier table's load, the control.
+    parser.add_argument("--text", choices=["same", "varied"], default="varied",
                         help="Tidings' messages' text (bench/chat_load.py's --text)")
     parser.add_argument("--json", metavar="PATH", help="also write every run's JSON line here")
-    parser.add_argument("--ids", choices=["counter", "uuid", "time"], default="counter",
+    parser.add_argument("--ids", choices=["counter", "uuid", "time"], default="time",
                         help="Tidings' client_msg_ids (chat_load.ID_SHAPE)")
+    parser.add_argument("--pg-prewarm-wal", type=int, default=1000, metavar="MB",
+                        help="WAL written and recycled on the bench's own PostgreSQL before"
+                             " its runs, as a cluster running for a while has (0: a fresh one)")
     args = parser.parse_args()
     chat_load.ID_SHAPE = args.ids
     args.postgres = None
