@@ -477,7 +477,7 @@ def test_a_linked_chat_not_in_the_list_comes_with_its_state_from_the_server(
     kai = Browsing(browser, server)
     try:
         page = kai.page
-        lists = HeldLists(page, "")
+        lists = HeldLists(page, "")  # holds nothing: it records the asks
         kai.keep(me["usersig"])
         page.reload()
         chips = page.get_by_role("group", name="Show chats of")
