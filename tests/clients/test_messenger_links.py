@@ -314,6 +314,7 @@ class HeldLists:
     def __init__(self, page: Page, hold: str) -> None:
         self.hold = hold
         self.asked: set[int] = set()  # ids of link_conversations requests
+        self.by_id: list[list[str]] = []  # the conversation_ids of those asking by id
         self.held: list[str] = []
         self.answered = 0  # answers passed on to the page
         self.routes: list[tuple[WebSocketRoute, WebSocketRoute]] = []
@@ -325,7 +326,10 @@ class HeldLists:
 
         def up(message: str | bytes) -> None:
             if isinstance(message, str) and json.loads(message).get("op") == "link_conversations":
-                self.asked.add(json.loads(message)["id"])
+                frame = json.loads(message)
+                self.asked.add(frame["id"])
+                if "conversation_ids" in frame.get("data", {}):
+                    self.by_id.append(frame["data"]["conversation_ids"])
                 if self.hold == "asks":
                     self.held.append(message)
                     return
@@ -450,6 +454,54 @@ def test_a_read_that_came_while_the_list_was_asked_for_is_not_counted_twice(
     finally:
         ivy.close()
         seller.close()
+
+
+def test_a_linked_chat_not_in_the_list_comes_with_its_state_from_the_server(
+        web_server: Server, shop: App, browser: Browser, users: Any) -> None:
+    """A message for a linked conversation the list does not hold (hidden
+    by the app's own client before the page loaded its list, with two
+    messages unread, and muted there): the row shows at once, then the
+    list asks the server for that conversation (link_conversations with
+    conversation_ids) and shows its real state: 3 unread, muted (it used to
+    show 1 unread and not muted, made from the message alone, until the
+    next load)."""
+    server = web_server
+    ike, jay = users("ike"), users("jay")
+    imported(server, shop, (ike, "Ike"), (jay, "Jay the Seller"))
+    me = linked_to(server, shop, ike)
+    seller, own = AppUser(server, shop, jay), AppUser(server, shop, ike)
+    for text in ("First", "Second"):
+        seller.run(seller.client.send_text(f"c2c_{ike}", text))
+    own.run(own.client.set_conversation(f"c2c_{jay}", muted=True))
+    own.run(own.client.hide_conversation(f"c2c_{jay}"))
+    kai = Browsing(browser, server)
+    try:
+        page = kai.page
+        lists = HeldLists(page, "")  # holds nothing: it records the asks
+        kai.keep(me["usersig"])
+        page.reload()
+        chips = page.get_by_role("group", name="Show chats of")
+        expect(chips.get_by_role("button", name="ShopX")).to_be_visible()  # the list is in
+        rows = page.locator(".conversations li")
+        expect(rows).to_have_count(0)
+        seller.run(seller.client.send_text(f"c2c_{ike}", "Third"))
+        row = rows.filter(has_text="Jay the Seller")
+        expect(row).to_contain_text("Third")
+        expect(row.get_by_label("Muted")).to_be_visible()
+        expect(row.get_by_label("3 unread")).to_have_text("3")
+        cid = f"app:{shop.sdkappid}:c2c_{jay}"
+        assert lists.by_id == [[cid]]  # one ask, by id
+        # Muted: the chips do not count it.
+        expect(chips.get_by_role("button", name="ShopX").get_by_label("3 unread")).to_have_count(0)
+        # The next message counts on top of the server's state, asking nothing.
+        seller.run(seller.client.send_text(f"c2c_{ike}", "Fourth"))
+        expect(row).to_contain_text("Fourth")
+        expect(row.get_by_label("4 unread")).to_have_text("4")
+        assert lists.by_id == [[cid]]
+    finally:
+        kai.close()
+        seller.close()
+        own.close()
 
 
 def link_unread(server: Server, usersig: str, conversation_id: str) -> int:

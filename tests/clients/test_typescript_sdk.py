@@ -53,7 +53,7 @@ NODE_TESTS = (
     "an upload whose connection breaks goes on from where the server stands",
     "friends and blocks, typing and settings from another device",
     "a hosted account registers, signs in, chats and signs out",
-    "a hosted account links an app identity, chats as it, and unlinks",
+    "a hosted account links an app identity, chats as it, asks by id, and unlinks",
     "join applications: apply, the owner's event, approve, then a member",
     "push: a Web Push subscription registers, lists and unregisters; a bad key is refused",
     "kill -9 and restart under a sending client: nothing acked lost, nothing twice",

@@ -123,7 +123,7 @@ test("a hosted account registers, signs in, chats and signs out", async () => {
   await assert.rejects(home.me(me), (e) => e instanceof TidingsError && e.is("usersig_revoked"));
 });
 
-test("a hosted account links an app identity, chats as it, and unlinks", async () => {
+test("a hosted account links an app identity, chats as it, asks by id, and unlinks", async () => {
   const home = new HomeAccounts(httpBase(URL));
   const me = await home.register(`ts_${randomBytes(4).toString("hex")}`, "correct horse battery");
   const messenger = closeLater(home.client(me, { WebSocket }));
@@ -151,6 +151,18 @@ test("a hosted account links an app identity, chats as it, and unlinks", async (
   assert.equal(ack.conversation_id, qualified);
   await until(() => shopBob.inbox.length === 1, 10_000, "the answer");
   assert.deepEqual([shopBob.inbox[0].sender, shopBob.inbox[0].elements[0].text], [carol, "answer"]);
+  // Hidden by the app's own client: out of the linked list, there by id
+  // (conversationIds), with its state and the peer's card.
+  const shopCarol = await login(carol);
+  await shopCarol.client.hideConversation(`c2c_${bob}`);
+  const listed = (await messenger.linkConversations()).apps;
+  assert.deepEqual(listed.map((g) => [g.app.sdkappid, g.conversations.length]), [[SDKAPPID, 0]]);
+  const [byId] = (await messenger.linkConversations({ conversation_ids: [qualified] })).apps;
+  assert.deepEqual(byId.conversations.map((c) => [c.conversation_id, c.hidden, c.last_seq, c.unread]),
+    [[qualified, true, 4, 0]]);
+  assert.equal(byId.conversations[0].peer_card.user_id, bob);
+  await assert.rejects(messenger.linkConversations({ conversation_ids: [`c2c_${bob}`] }),
+    (e) => e instanceof TidingsError && e.is("invalid_conversation_id"));
   assert.deepEqual((await messenger.links()).links.map((x) => x.app.sdkappid), [SDKAPPID]);
   await messenger.unlink(SDKAPPID);
   assert.deepEqual((await messenger.links()).links, []);

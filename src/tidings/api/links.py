@@ -108,13 +108,21 @@ async def list_links(request: Request, me: Me,
 
 
 @router.get("/conversations")
-async def linked_conversations(request: Request, me: Me,
-                               sdkappid: Annotated[int | None, Query(ge=1)] = None,
-                               limit: Annotated[int | None, Query(ge=0)] = None) -> JSON:
+async def linked_conversations(
+        request: Request, me: Me, sdkappid: Annotated[int | None, Query(ge=1)] = None,
+        limit: Annotated[int | None, Query(ge=0)] = None,
+        conversation_ids: Annotated[list[str] | None, Query(
+            min_length=1, max_length=100,
+            examples=[["app:1400000001:c2c_bob", "app:1400000001:group_team"]])] = None,
+) -> JSON:
     """The conversations of the caller's linked identities, grouped by app
     (``apps``: app card, ``as`` card, conversations with qualified ids and
-    the peer's card); ``sdkappid`` keeps one app."""
-    return JSON(await runtime_of(request).linked_messaging.conversations(me, sdkappid, limit))
+    the peer's card); ``sdkappid`` keeps one app. With ``conversation_ids``
+    (qualified, repeatable, 1 to 100; not comma-separated): just those
+    conversations, hidden ones included, those of no link of the caller's
+    left out, ``limit`` not applied; 10009 for a bad conversation id."""
+    return JSON(await runtime_of(request).linked_messaging.conversations(
+        me, sdkappid, limit, conversation_ids))
 
 
 @router.delete("/{sdkappid}", response_model=UnlinkOut)

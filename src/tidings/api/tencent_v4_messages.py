@@ -34,6 +34,7 @@ from tidings.domain.tencent_msgbody import (
     from_msgbody,
     to_msgbody,
     v4_client_msg_id,
+    v4_live_id,
 )
 from tidings.protocol.views import ConversationView, MessageView
 from tidings.runtime import Runtime
@@ -134,10 +135,10 @@ def dedup_id(rt: Runtime, sdkappid: int, sender: str, random: int, scope: str, s
     resend that crosses a slot's edge within Tencent's window is still the
     same message; after a restart, the slot alone decides)."""
     slot = _window(seconds)
-    current = v4_client_msg_id(random, scope, slot, body, custom)
+    current = v4_live_id(random, scope, slot, seconds, body, custom)
     me = Identity(sdkappid, sender)
     if rt.messaging.recent_ack(me, current) is None:
-        previous = v4_client_msg_id(random, scope, slot - 1, body, custom)
+        previous = v4_live_id(random, scope, slot - 1, seconds, body, custom)
         earlier = rt.messaging.recent_ack(me, previous)
         if earlier is not None and now_ms() - earlier.message.created_at < seconds * 1000:
             return previous
@@ -194,8 +195,10 @@ async def batchsendmsg(rt: Runtime, sdkappid: int, body: dict[str, Any]) -> dict
               if u in missing]
     if not to:
         raise V4Error(90012, "no To_Account names an account of the app")
-    client_id = v4_client_msg_id(req.random, "batch", _window(C2C_DEDUP_SECONDS), req.body,
-                                 req.custom, digest_chars=16)
+    # Short: "<id>:<recipient>" fits the 64 characters of a client id for
+    # any user id (admin_messaging.batch_client_msg_id), so it stays rising.
+    client_id = v4_live_id(req.random, "batch", _window(C2C_DEDUP_SECONDS), C2C_DEDUP_SECONDS,
+                           req.body, req.custom, short=True)
     results = await rt.admin_messaging.batch_send(
         sdkappid, req.sender or _CALLER.get(), to, client_id,
         elements, req.custom, context)

@@ -51,6 +51,7 @@ Pure functions, no I/O.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Mapping, Sequence, Set
@@ -318,22 +319,53 @@ def from_msgbody(body: object) -> list[Element]:
 # within the window is still the same message.
 C2C_DEDUP_SECONDS = 1
 GROUP_DEDUP_SECONDS = 300
+# The imports' form (``v4~<random>~<digest>``), and the live sends' since
+# links-ids (``v4.<slot's first second, 8 hex><random, 8 hex>~<digest>``).
 _V4_ID = re.compile(r"^v4~(\d{1,10})~")
+_V4_LIVE_ID = re.compile(r"^v4\.[0-9a-f]{8}([0-9a-f]{8})~")
+
+
+def _digest(scope: str, window: int, body: object, cloud_custom_data: str) -> bytes:
+    content = orjson.dumps([scope, window, body, cloud_custom_data],
+                           option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(content).digest()
 
 
 def v4_client_msg_id(random: int, scope: str, window: int, body: object,
-                     cloud_custom_data: str, digest_chars: int = 40) -> str:
-    """Our client message id for a v4 send: the sender's ``random`` (read back
-    by ``v4_random``), then a digest of where it goes (``scope``), the dedup
-    ``window`` it falls in and its content (the MsgBody as sent, and the
-    custom data). At most 3 + 10 + 1 + ``digest_chars`` characters."""
-    content = orjson.dumps([scope, window, body, cloud_custom_data],
-                           option=orjson.OPT_SORT_KEYS)
-    return f"v4~{random}~{hashlib.sha256(content).hexdigest()[:digest_chars]}"
+                     cloud_custom_data: str) -> str:
+    """Our client message id for a v4 import: the sender's ``random`` (read
+    back by ``v4_random``), then a digest of where it goes (``scope``), the
+    ``window`` it falls in (the message's own second) and its content (the
+    MsgBody as sent, and the custom data). At most 3 + 10 + 1 + 40
+    characters. An import's idempotence has no window (the same message
+    imported again, any time later, is found), so this form stays what
+    earlier versions stored; live sends use ``v4_live_id``."""
+    digest = _digest(scope, window, body, cloud_custom_data)
+    return f"v4~{random}~{digest.hex()[:40]}"
+
+
+def v4_live_id(random: int, scope: str, window: int, seconds: int, body: object,
+               cloud_custom_data: str, *, short: bool = False) -> str:
+    """Our client message id for a live v4 send (``sendmsg``,
+    ``batchsendmsg``, ``send_group_msg``) in dedup ``window`` (slots of
+    ``seconds``): the slot's first second and the sender's ``random`` (8 hex
+    digits each, so a sender's ids rise with time: a new one lands on the
+    last pages of its dedup key, ``uq_messages_client_id``, where one led by
+    the random lands on any page of the sender's history, bench/README.md
+    "the dedup key's pages"), then ``v4_client_msg_id``'s digest. Every part
+    is a function of the request and its slot, as before: a retry within
+    the window maps to the same id. 60 characters; ``short``, 31 (a 64-bit
+    digest in base64url), so a batch's ``<id>:<recipient>`` fits the
+    64-character limit for any user id (admin_messaging.batch_client_msg_id)."""
+    digest = _digest(scope, window, body, cloud_custom_data)
+    tail = base64.urlsafe_b64encode(digest[:8]).decode()[:11] if short else digest.hex()[:40]
+    return f"v4.{window * seconds:08x}{random:08x}~{tail}"
 
 
 def v4_random(client_msg_id: str) -> int | None:
     """The sender's MsgRandom/Random of a message sent through v4, else None."""
+    if found := _V4_LIVE_ID.match(client_msg_id):
+        return int(found.group(1), 16)
     found = _V4_ID.match(client_msg_id)
     return int(found.group(1)) if found else None
 

@@ -78,7 +78,7 @@ def handlers(ctx: OpContext) -> dict[str, Handler]:
         "links": op(ctx, LinksData, lambda me, r: rt.links.links(me, r.sdkappid)),
         "unlink": op(ctx, AppData, lambda me, r: rt.links.unlink(me, r.sdkappid)),
         "link_conversations": op(ctx, LinkConversationsData, lambda me, r: (
-            rt.linked_messaging.conversations(me, r.sdkappid, r.limit))),
+            rt.linked_messaging.conversations(me, r.sdkappid, r.limit, r.conversation_ids))),
         "link_history": op(ctx, LinkHistoryData, history),
         "link_read": op(ctx, LinkReadData, lambda me, r: rt.linked_messaging.mark_read(
             me, r.conversation_id, r.seq)),

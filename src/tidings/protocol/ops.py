@@ -164,6 +164,11 @@ class LinkReadData(ReadRequest):
 class LinkConversationsData(Payload):
     sdkappid: int | None = Field(None, ge=1)
     limit: int | None = None
+    # Just these linked conversations (1 to 100 qualified ids), as
+    # ``ConversationsData``'s: hidden ones included, those of no link of the
+    # caller's (or of another app than ``sdkappid``) left out.
+    conversation_ids: list[Annotated[str, Field(max_length=128)]] | None = Field(
+        None, min_length=1, max_length=100)
 
 
 # -- media ---------------------------------------------------------------------

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tidings.sdk._ids import new_client_msg_id
@@ -42,9 +42,15 @@ class LinkMethods(Session):
     async def unlink(self, sdkappid: int) -> dict[str, Any]:
         return await self._op("unlink", {"sdkappid": sdkappid})
 
-    async def linked_conversations(self, sdkappid: int | None = None) -> list[dict[str, Any]]:
-        """The linked identities' conversations, grouped by app."""
-        data = {} if sdkappid is None else {"sdkappid": sdkappid}
+    async def linked_conversations(self, sdkappid: int | None = None, *,
+                                   conversation_ids: Sequence[str] | None = None
+                                   ) -> list[dict[str, Any]]:
+        """The linked identities' conversations, grouped by app. With
+        ``conversation_ids`` (1 to 100 qualified ids): just those of the
+        linked identities, hidden ones included."""
+        data: dict[str, Any] = {} if sdkappid is None else {"sdkappid": sdkappid}
+        if conversation_ids is not None:
+            data["conversation_ids"] = list(conversation_ids)
         return list((await self._op("link_conversations", data))["apps"])
 
     async def linked_history(self, conversation_id: str, before_seq: int | None = None,

@@ -17,13 +17,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from tidings.domain.errors import ErrorCode, TidingsError
-from tidings.domain.ids import Identity
+from tidings.domain.ids import Identity, parse_conversation_id
 from tidings.domain.links import qualify, unqualify
 from tidings.domain.records import Committed
 from tidings.protocol.views import MessageView, UserCard
 from tidings.services.auth import Authenticator
 from tidings.services.links import LinkService, qualify_view
 from tidings.services.messaging import AckTarget, MessagingService, SendContext, SyncResult
+from tidings.services.messaging.reading import MAX_CONVERSATION_IDS
 
 LINKED_CONTEXT = SendContext("Tidings", "")
 
@@ -109,17 +110,28 @@ class LinkedMessaging:
                                                platform=LINKED_CONTEXT.platform)
         return qualify_view(identity.sdkappid, dict(data))
 
-    async def conversations(self, me: Identity, sdkappid: int | None,
-                            limit: int | None) -> dict[str, Any]:
+    async def conversations(self, me: Identity, sdkappid: int | None, limit: int | None,
+                            conversation_ids: Sequence[str] | None = None) -> dict[str, Any]:
         """The conversations of every linked identity (or of one app's),
-        grouped by app: ``{"apps": [{"app", "as", "conversations"}]}``."""
+        grouped by app: ``{"apps": [{"app", "as", "conversations"}]}``.
+        With ``conversation_ids`` (1 to 100 qualified ids): just those, as
+        ``conversations`` answers them by id (hidden ones included,
+        ``limit`` not applied), grouped the same way; an app asked for with
+        no link of the caller's (or other than ``sdkappid``) is left out.
+        The ids are checked before any read (10002, 10009)."""
+        asked = None if conversation_ids is None else asked_by_app(me, conversation_ids)
         listed = await self._links.links(me, sdkappid)
         if sdkappid is not None and not listed["links"]:
             raise TidingsError(ErrorCode.NOT_LINKED, f"you have no link in app {sdkappid}")
         groups = []
         for link in listed["links"]:
             identity = Identity(link["app"]["sdkappid"], link["user"]["user_id"])
-            found = await self._messaging.conversations(identity, limit)
+            if asked is None:
+                found = await self._messaging.conversations(identity, limit)
+            elif wanted := asked.get(identity.sdkappid):
+                found = await self._messaging.conversations(identity, limit, wanted)
+            else:
+                continue  # no id of this app asked for
             peers = [c["conversation_id"][4:] for c in found
                      if c["conversation_id"].startswith("c2c_")]
             cards = await self._cards(identity, peers) if peers else {}
@@ -147,6 +159,24 @@ class LinkedMessaging:
         for c in result.conversations:
             qualify_view(sdkappid, c)
         return result
+
+
+def asked_by_app(me: Identity, conversation_ids: Sequence[str]) -> dict[int, list[str]]:
+    """The qualified ids a linked list asks for, by app, under the
+    ``conversations`` op's rules: 1 to ``MAX_CONVERSATION_IDS`` ids (else
+    10002), each qualified and naming a conversation as its app's own list
+    would check it (else 10009; whose it is, is the reads' to tell)."""
+    if not 1 <= len(conversation_ids) <= MAX_CONVERSATION_IDS:
+        raise TidingsError(ErrorCode.INVALID_REQUEST,
+                           f"conversation_ids: 1 to {MAX_CONVERSATION_IDS} ids")
+    by_app: dict[int, list[str]] = {}
+    for qualified in conversation_ids:
+        sdkappid, conversation_id = unqualify(qualified)
+        # The shape only: the key made here is not used (the read makes the
+        # linked identity's own), so the home user id stands in for it.
+        parse_conversation_id(Identity(sdkappid, me.user_id), conversation_id)
+        by_app.setdefault(sdkappid, []).append(conversation_id)
+    return by_app
 
 
 def qualified_ack(sdkappid: int, ack: dict[str, Any]) -> dict[str, Any]:

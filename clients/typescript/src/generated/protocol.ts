@@ -571,6 +571,7 @@ export interface LinkConfirmed {
 }
 
 export interface LinkConversationsData {
+  conversation_ids?: string[] | null;
   limit?: number | null;
   sdkappid?: number | null;
 }

@@ -4,7 +4,17 @@
  * the catch-up of the list), then moved by the relayed live events, whose
  * conversation ids are qualified (`app:<sdkappid>:...`). Cards (the app's,
  * the peer's, who the person is in the app) come only from the server's
- * answers and frames, never from anything a user typed. */
+ * answers and frames, never from anything a user typed.
+ *
+ * A message for a conversation the list does not hold (hidden by the app's
+ * own client before the list was loaded, or beyond the server's limit)
+ * shows at once, made from the message alone; the list then asks the
+ * server for that conversation's state (`link_conversations` with
+ * `conversation_ids`: its unread count, settings and cursors, which the
+ * message alone cannot tell) and merges the answer as a load's, the events
+ * since it was asked applied again on top (those of the conversations it
+ * answers), as the SDK's ConversationList does. The conversations asked
+ * for in one turn of the event loop go in one request. */
 import type {
   AppCard, Client, ClientEvents, ConversationView, MessageAck, MessageView, ReadState, UserCard,
 } from "tidings-client";
@@ -17,6 +27,12 @@ export interface Identity { app: AppCard; as: UserCard }
 export interface LinkedConversation extends Identity { conversation: ConversationView }
 /** What a relayed frame carries besides the message. */
 interface Relayed { link?: Identity; peer_card?: UserCard; sender_card?: UserCard }
+// A live change kept while a load is on its way, with its conversation.
+type Again = { id: string; again: () => void };
+// Conversations asked for by id in one request, and the changes since.
+type Ask = { ids: Set<string>; meanwhile: Again[] };
+// The most ids of one `link_conversations` request (the op's limit).
+const MAX_ASKED = 100;
 
 function empty(conversationId: string): ConversationView {
   return {
@@ -34,10 +50,15 @@ export class LinkedConversations {
   private snapshot: readonly LinkedConversation[] = [];
   private readonly listeners = new Set<() => void>();
   private readonly offs: (() => void)[] = [];
-  // Per load on its way: the live changes since it was asked, to apply again
-  // on top of its answer; `quiet` while they are (one publish at the end).
-  private readonly loading = new Set<(() => void)[]>();
+  // Per load (or ask by id) on its way: the live changes since it was
+  // asked, each with its conversation, to apply again on top of its answer;
+  // `quiet` while they are (one publish at the end).
+  private readonly loading = new Set<Again[]>();
   private quiet = false;
+  // The conversations to ask for by id in this turn of the event loop, and
+  // those asked for and not answered yet (each asked once at a time).
+  private wanted: Ask | null = null;
+  private readonly asking = new Set<string>();
 
   constructor(private readonly client: Client) {
     this.offs.push(
@@ -66,7 +87,7 @@ export class LinkedConversations {
    * and its unread count back out of the list, and out of its app chip's
    * count, until the next event or load. */
   async load(): Promise<readonly LinkedConversation[]> {
-    const meanwhile: (() => void)[] = [];
+    const meanwhile: Again[] = [];
     this.loading.add(meanwhile);
     let reply: Awaited<ReturnType<Client["linkConversations"]>>;
     try {
@@ -80,7 +101,7 @@ export class LinkedConversations {
     const apps = new Set(reply.apps.map(({ app }) => app.sdkappid));
     this.quiet = true;
     try {
-      for (const again of meanwhile) again();
+      for (const { again } of meanwhile) again();
     } finally {
       this.quiet = false;
     }
@@ -145,7 +166,12 @@ export class LinkedConversations {
     const known = this.get(m.conversation_id);
     const identity = known ?? m.link;
     if (identity === undefined) return; // not one of ours (a frame without its label)
-    this.meanwhile(() => this.onMessage({ ...m, link: { app: identity.app, as: identity.as } }));
+    this.meanwhile(m.conversation_id,
+      () => this.onMessage({ ...m, link: { app: identity.app, as: identity.as } }));
+    // Not listed (only opened, or not held at all): made from the message
+    // below, and its state asked for (also when applied again on a load's
+    // answer that lacks it).
+    if (!this.byId.has(m.conversation_id)) this.ask(m.conversation_id);
     const conv: ConversationView = known?.conversation ?? empty(m.conversation_id);
     this.opened.delete(m.conversation_id);
     if (m.seq <= conv.last_seq) return;
@@ -174,14 +200,14 @@ export class LinkedConversations {
    * applied again on top of the load's answer (read after it), does not
    * take back the count of a message the answer has. */
   private read(state: ReadState): void {
-    this.meanwhile(() => this.read(state));
+    this.meanwhile(state.conversation_id, () => this.read(state));
     const held = this.byId.get(state.conversation_id)?.conversation;
     if (held === undefined || state.read_seq <= held.read_seq) return;
     this.patch(state.conversation_id, { read_seq: state.read_seq, unread: state.unread });
   }
 
   private change(c: ClientEvents["change"]): void {
-    this.meanwhile(() => this.change(c));
+    this.meanwhile(c.conversation_id, () => this.change(c));
     const held = this.byId.get(c.conversation_id)?.conversation;
     if (held?.last_message && c.target && held.last_message.seq === c.target_seq) {
       this.patch(c.conversation_id, { last_message: c.target });
@@ -189,8 +215,67 @@ export class LinkedConversations {
   }
 
   /** Kept for each load on its way, to apply again on top of its answer. */
-  private meanwhile(again: () => void): void {
-    if (!this.quiet) for (const changes of this.loading) changes.push(again);
+  private meanwhile(id: string, again: () => void): void {
+    if (!this.quiet) for (const changes of this.loading) changes.push({ id, again });
+  }
+
+  /** Asks the server for a conversation's state (once at a time each; those
+   * of one turn of the event loop in one request, up to 100 ids). Its
+   * changes are kept from now, before the request goes. */
+  private ask(id: string): void {
+    if (this.asking.has(id)) return;
+    this.asking.add(id);
+    let batch = this.wanted;
+    if (batch === null || batch.ids.size >= MAX_ASKED) {
+      const made: Ask = { ids: new Set(), meanwhile: [] };
+      this.wanted = batch = made;
+      this.loading.add(made.meanwhile);
+      queueMicrotask(() => {
+        if (this.wanted === made) this.wanted = null;
+        void this.fetch(made);
+      });
+    }
+    batch.ids.add(id);
+  }
+
+  /** The answer to `ask`, merged as a load's for the conversations it
+   * answers: each replaces the entry held (with the app's and the peer's
+   * cards of the answer), then their changes since the ask are applied
+   * again on top (only if newer). One the server does not answer (no
+   * linked identity of the person is in it), or of an app unlinked
+   * meanwhile, is left as the messages made it. A failed ask changes
+   * nothing (a reconnect loads the list again). */
+  private async fetch(batch: Ask): Promise<void> {
+    const ids = [...batch.ids];
+    let reply: Awaited<ReturnType<Client["linkConversations"]>>;
+    try {
+      reply = await this.client.linkConversations({ conversation_ids: ids });
+    } catch {
+      return;
+    } finally {
+      this.loading.delete(batch.meanwhile);
+      for (const id of ids) this.asking.delete(id);
+    }
+    const linked = new Set(this.identities.map((i) => i.app.sdkappid));
+    const answered = new Set<string>();
+    for (const { app, as, conversations } of reply.apps) {
+      if (!linked.has(app.sdkappid)) continue;
+      for (const conversation of conversations) {
+        const cid = conversation.conversation_id;
+        if (!batch.ids.has(cid)) continue;
+        this.byId.set(cid, { app, as, conversation });
+        this.opened.delete(cid);
+        answered.add(cid);
+      }
+    }
+    if (answered.size === 0) return;
+    this.quiet = true;
+    try {
+      for (const { id, again } of batch.meanwhile) if (answered.has(id)) again();
+    } finally {
+      this.quiet = false;
+    }
+    this.publish();
   }
 
   private patch(conversationId: string, change: Partial<ConversationView>): void {
