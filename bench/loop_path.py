@@ -13,6 +13,7 @@ on a loaded machine better than through ``chat_load.py``.
 
     python bench/loop_path.py --senders 16 --messages 8000
     PYTHONPATH=/tmp/old/src python bench/loop_path.py --senders 16   # the old code
+    python bench/loop_path.py --text varied --ids time   # chat_load's frames, its texts and ids
 
 Prints one JSON line: CPU per acked message of the event loop's thread
 (user, system) and of the others (the batch thread), messages per batch, and
@@ -37,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import chat_load
 import orjson
 import psutil  # type: ignore[import-untyped]
 import uvloop
@@ -52,7 +54,11 @@ _NO_MASK = b"\x00\x00\x00\x00"  # a client frame's mask: zero leaves the payload
 
 def client_frame(doc: dict[str, Any]) -> bytes:
     """A masked text frame, as a client sends it."""
-    payload = orjson.dumps(doc)
+    return masked(orjson.dumps(doc))
+
+
+def masked(payload: bytes) -> bytes:
+    """``payload`` in a masked text frame."""
     n = len(payload)
     head = bytes((0x81, 0x80 | n)) if n < 126 else bytes((0x81, 0xFE)) + n.to_bytes(2, "big")
     return head + _NO_MASK + payload
@@ -122,6 +128,12 @@ class Client:
             return
         self.left -= 1
         self.sent += 1
+        if self.bench.chat_load_frames:  # chat_load's frame, text and id, byte for byte
+            payload = chat_load.SEND % (
+                1000 + self.sent, self.peer.encode(), chat_load.client_id(self.sent),
+                chat_load.texts[self.sent % len(chat_load.texts)], time.perf_counter_ns())
+            self.conn.data_received(masked(payload))
+            return
         self.conn.data_received(client_frame({"op": "send", "id": 1000 + self.sent, "data": {
             "conversation_id": f"c2c_{self.peer}", "client_msg_id": f"{self.user}-{self.sent}",
             "elements": [{"type": "text", "text": "a message of about thirty chars"}]}}))
@@ -153,6 +165,7 @@ class Bench:
         self.delivered = 0
         self.target = 0
         self.done = asyncio.get_running_loop().create_future()
+        self.chat_load_frames = False
 
     def maybe_done(self) -> None:
         if self.acked >= self.target and not self.done.done():
@@ -203,6 +216,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             app, key = await rt.apps.create("Bench", "", "admin")
             signer = TLSSigAPIv2(app.sdkappid, key)
             bench = Bench(rt)
+            bench.chat_load_frames = args.text != "own"
             senders, everyone = [], []
             for i in range(args.senders):
                 a, b = Client(bench, f"s{i}", f"r{i}"), Client(bench, f"r{i}", f"s{i}")
@@ -240,7 +254,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             us = {f"{k}_{part}": round((after[k][j] - before[k][j]) * 1e6 / n, 1)
                   for k in ("loop", "threads") for j, part in enumerate(("user", "system"))}
             return {
-                "senders": args.senders, "messages": n, "acked_per_s": round(n / wall),
+                "senders": args.senders, "text": args.text, "ids": args.ids, "messages": n,
+                "acked_per_s": round(n / wall),
                 "us_per_msg": round(sum(us.values()), 1), "by_thread": us,
                 "loop_us_min": round(min(loop_us), 1),
                 "loop_us_median": round(statistics.median(loop_us), 1),
@@ -272,7 +287,16 @@ def main() -> None:
                         help="with --calls, print the N most called functions "
                              "(calls per message) to stderr")
     parser.add_argument("--dump", default="", help="with --calls, write the profile to this file")
+    parser.add_argument("--text", choices=("own", "same", "varied"), default="own",
+                        help="own: this bench's frame (one 31-character text, ids "
+                             "'<user>-<n>'); same/varied: chat_load's frame (with its "
+                             "cloud_custom_data) and its --text, ids by --ids")
+    parser.add_argument("--ids", choices=("counter", "uuid", "time"), default="counter",
+                        help="with --text same/varied: chat_load's --ids")
     args = parser.parse_args()
+    if args.text != "own":
+        chat_load.set_text(args.text)
+        chat_load.ID_SHAPE = args.ids
     os.sched_setaffinity(0, {args.cpu})  # every thread on one core, as the server in chat_load
     print(json.dumps(uvloop.run(run(args))))
 

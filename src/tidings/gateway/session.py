@@ -99,6 +99,13 @@ class Mode(enum.Enum):
     LIVE = 3
 
 
+# ``push`` reads these for every live frame: as plain names, not off the
+# class (on Python 3.11 ``Mode.LIVE`` goes through ``EnumType.__getattr__``'s
+# slot, ~60 ns a read: issue 19, perf-loop7).
+_LIVE = Mode.LIVE
+_SYNCING = Mode.SYNCING
+
+
 # The heartbeat's frame: one for every session (each made its own: 4 KiB,
 # orjson's buffer, per idle connection).
 _PING = event_frame("ping", {})
@@ -352,7 +359,7 @@ class Session:
 
     def push(self, frame: bytes, conversation_id: int | None = None, seq: int = 0) -> None:
         """A live frame from the bus."""
-        if self._mode is Mode.LIVE:
+        if self._mode is _LIVE:
             if conversation_id is not None and conversation_id in self._covered:
                 if seq <= self._covered[conversation_id]:
                     return  # already in the sync answer
@@ -364,7 +371,7 @@ class Session:
                 return
             if self._out or self._sending or not self._transport.send_now(frame):
                 self._enqueue(frame)
-        elif self._mode is Mode.SYNCING:
+        elif self._mode is _SYNCING:
             self._held.append((conversation_id, seq, frame))
             if len(self._held) > self._settings.outbound_queue_limit:
                 self.disconnect(CloseCode.SLOW_CONSUMER, "too much arrived during sync")

@@ -47,8 +47,10 @@ _ELEMENT_KINDS = {"image": MediaKind.IMAGE, "sound": MediaKind.SOUND,
 
 def names_media(elements_json: bytes) -> bool:
     """Whether a message's elements may name an upload (then ``prepare``
-    reads the store); most messages do not, and skip it without an await."""
-    return b'media_id":"' in elements_json
+    reads the store); most messages do not, and skip it without an await.
+    ``find``, not ``in`` (once a message): bytes' ``in`` first tries its
+    operand as an int and words a TypeError it then drops (~70 ns)."""
+    return elements_json.find(b'media_id":"') >= 0
 
 
 def parse_kinds(text: str) -> frozenset[MediaKind]:

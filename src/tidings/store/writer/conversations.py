@@ -29,6 +29,11 @@ from tidings.store.groups import load_state
 # and reloaded from the database on demand.
 CACHE_LIMIT = 200_000
 
+# Read for every message: as a plain name, not off its Enum class (on Python
+# 3.11 that goes through ``EnumType.__getattr__``'s slot, ~60 ns a read:
+# issue 19, perf-loop7).
+_GROUP = ConversationKind.GROUP
+
 
 class Conv:
     """What the writer remembers of a conversation between batches."""
@@ -87,7 +92,7 @@ class Conversations:
             if not isinstance(r, NewMessage):
                 return None
             conv = by_key.get(r.key)
-            if conv is None or (conv.group is None and r.key.kind is ConversationKind.GROUP):
+            if conv is None or (conv.group is None and r.key.kind is _GROUP):
                 return None
             convs.append(conv)
         return convs

@@ -29,6 +29,12 @@ SendKey = tuple[int, str, str]  # (sdkappid, sender, client_msg_id)
 # A message row's app and time (``MessageRows.store``'s order).
 _APP, _TIME = itemgetter(2), itemgetter(7)
 MINUTE_MS = 60_000
+
+# Read for every message: as a plain name, not off its Enum class (on Python
+# 3.11 that goes through ``EnumType.__getattr__``'s slot, ~60 ns a read:
+# issue 19, perf-loop7).
+_GROUP = ConversationKind.GROUP
+_HISTORY = ImportMode.HISTORY
 # A batch's messages added to their app's minute (pg_batch.py joins it to
 # the batch's one statement: each (app, minute) once, no parameter in the
 # DO UPDATE).
@@ -122,7 +128,7 @@ class MessageRows:
         """Judge a new message against its group as it stands, give it the
         conversation's next seq and collect its row."""
         recipients: Mapping[str, Member] | None = None
-        if r.key.kind is ConversationKind.GROUP:
+        if r.key.kind is _GROUP:
             if conv is None or conv.group is None:
                 return TidingsError(ErrorCode.NOT_FOUND, f"no group {r.key.a!r}")
             try:
@@ -140,7 +146,7 @@ class MessageRows:
         else:
             at = r.time
             self._timed = True  # not the batch's time: flush counts row by row
-        if r.imported is not ImportMode.HISTORY:
+        if r.imported is not _HISTORY:
             conv.last_msg_no += 1
             # Sending in a conversation means having read it up to there.
             self._read[(conv.id, r.sender)] = (seq, conv.last_msg_no)
