@@ -10,9 +10,11 @@ Chinese and Japanese are written without spaces between words: a word in
 the middle of a sentence must be found.
 
 Terms of three characters or more are looked up in a trigram index (FTS5's
-trigram tokenizer, PostgreSQL's pg_trgm); shorter terms cannot be, so they
-only filter what the other terms found, or, when the query has no longer
-term, what the searcher's own conversations hold (a bounded scan).
+trigram tokenizer, PostgreSQL's pg_trgm): it gives the rows holding all of a
+term's trigrams, and LIKE keeps those holding the term. Shorter terms cannot
+be looked up, so they only filter what the other terms found, or, when the
+query has no longer term, what the searcher's own conversations hold (a
+bounded scan).
 """
 
 from __future__ import annotations
@@ -110,10 +112,23 @@ def parse_query(text: object) -> SearchQuery:
     return SearchQuery(tuple(terms))
 
 
+def trigrams(term: str) -> list[str]:
+    """The term's distinct trigrams (three characters, as FTS5's trigram
+    tokenizer cuts them: Unicode code points, case kept), in order."""
+    return list(dict.fromkeys(term[i:i + 3] for i in range(len(term) - 2)))
+
+
 def fts5_match(terms: tuple[str, ...]) -> str:
-    """An FTS5 MATCH expression: every term as a quoted string (the only
-    character special inside one is the quote, doubled), implicitly ANDed."""
-    return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    """An FTS5 MATCH expression for terms of three characters or more:
+    every trigram of every term as a quoted string (the only character
+    special inside one is the quote, doubled), implicitly ANDed. Not a
+    phrase: SQLite's index keeps no positions (``detail=none``, migration
+    0034), and FTS5 refuses a phrase there ("phrase queries are not
+    supported"); so a row that holds a term's trigrams apart (``abcxbcd``
+    for ``abcd``) is a candidate too, and the search's LIKE of every term
+    (store/search.py) keeps only the rows that hold the term itself."""
+    grams = dict.fromkeys(g for t in terms for g in trigrams(t))
+    return " ".join('"' + g.replace('"', '""') + '"' for g in grams)
 
 
 LIKE_ESCAPE = "!"
