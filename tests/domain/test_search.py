@@ -17,6 +17,7 @@ from tidings.domain.errors import TidingsError
 from tidings.domain.search import (
     LIKE_ESCAPE,
     Cursor,
+    covering_trigrams,
     fts5_match,
     highlight,
     like_pattern,
@@ -77,8 +78,14 @@ def test_trigrams_are_code_points_each_once() -> None:
     assert trigrams("去北京吃") == ["去北京", "北京吃"]
     assert trigrams("cafe\u0301") == ["caf", "afe", "fe\u0301"]
     assert trigrams("ab") == []
-    # Each trigram quoted, all of them ANDed: no phrase (detail=none has none).
-    assert fts5_match(("abcd", 'x"yz')) == '"abc" "bcd" "x""y" """yz"'
+    # Trigrams that hold every character, each quoted, ANDed: no phrase
+    # (detail=none has none).
+    assert covering_trigrams("deadline") == ["dea", "dli", "ine"]
+    assert covering_trigrams("budget") == ["bud", "get"]
+    assert covering_trigrams("abcde") == ["abc", "cde"]
+    assert covering_trigrams("aaaaaaa") == ["aaa"]
+    assert covering_trigrams("ab") == []
+    assert fts5_match(("abcd", 'x"yz', "abc")) == '"abc" "bcd" "x""y" """yz"'
 
 
 TEXTS = ['say "hi" to NEAR(me)', "100% * off", "北京烤鸭 tonight", "col:val AND OR NOT",
