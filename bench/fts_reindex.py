@@ -5,6 +5,7 @@ exactly.
 
     python bench/fts_reindex.py --messages 1000000            # the times
     python bench/fts_reindex.py --messages 200000 --kills 4   # and kill -9s
+    python bench/fts_reindex.py --kill-at 2,3.5               # kills at these times
 
 Fills a database with bench/search.py's messages through the real writer
 (at the newest revision), brings it down to 0033 (the index with positions,
@@ -178,14 +179,16 @@ def main(args: argparse.Namespace) -> None:
     result["file_bytes_0034"] = os.path.getsize(work)
     kills = []
     rng = random.Random(args.seed)
-    for _ in range(args.kills):
+    delays = [float(d) for d in args.kill_at.split(",") if d] + [
+        0.3 + rng.uniform(0.0, result["reindex_s"] * 0.8 + result["migrate_s"])
+        for _ in range(args.kills)]
+    for delay in delays:
         fresh(base, work)
-        delay = rng.uniform(0.0, max(0.1, result["reindex_s"] * 0.8 + result["migrate_s"]))
         child = subprocess.Popen([sys.executable, __file__, "--child", str(work)])
-        time.sleep(0.3 + delay)  # the interpreter's start, then a moment of the work
+        time.sleep(delay)  # the interpreter's start, then a moment of the work
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
-        kills.append({"after_s": round(0.3 + delay, 2), **asyncio.run(after_kill(work))})
+        kills.append({"after_s": round(delay, 2), **asyncio.run(after_kill(work))})
     if kills:
         result["kills"] = kills
     print(json.dumps(result, ensure_ascii=False, indent=1))
@@ -203,6 +206,8 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--dir", default="/tmp/tidings-fts-reindex")
     parser.add_argument("--kills", type=int, default=0)
+    parser.add_argument("--kill-at", default="",
+                        help="also kill after these seconds (comma-separated)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parsed = parser.parse_args()
