@@ -15,8 +15,9 @@ first one's text, so every search must keep apart by app too.
 
 Queries, as user ``u0`` (about ``messages * peers * 2 / (users * peers)``
 messages visible) and as the app's admin over the whole app:
-a rare word, a common word, two words, a Chinese word of 3 characters and of
-2 (shorter than a trigram: the scan path), each with its median and p95 time.
+a rare word, a common word, two words, three words (common; one rare), a
+Chinese word of 3 characters and of 2 (shorter than a trigram: the scan
+path), each with its median and p95 time.
 ``--tail N`` (SQLite) writes N more messages last that the search index's
 step has not reached (what a crash or a busy writer leaves): their search
 is the tail's, matched by LIKE or in Python (store/search.py).
@@ -199,6 +200,8 @@ async def main(args: argparse.Namespace) -> None:
         await conn.execute(text("ANALYZE"))  # the planner's statistics, as after a day's use
     store = SearchStore(db)
     queries = {"rare word": RARE, "common word": "meeting", "two words": "budget deadline",
+               "three words": "budget deadline coffee",
+               "three words, one rare": f"budget {RARE} coffee",
                "chinese 3 chars": "吃烤鸭", "chinese 2 chars": "北京", "no match": "xylophone"}
     results: dict[str, Any] = {}
     for who, viewer in (("user u0", "u0"), ("admin, whole app", None)):

@@ -12,7 +12,9 @@ asked a moment before it is due is still woken for; migrations 0021
 and 0024 keep the index whole both ways. A step adds one segment and
 merges nothing (migration 0029), the merges after it keep the segments
 few and none runs in vain (FTS5's structure record read); two writers
-of one file give distinct ids. A writer never idle, at batches bigger
+of one file give distinct ids. Migration 0034 makes the index again
+without positions, both ways, and search finds exactly the same before,
+during and after the reindex. A writer never idle, at batches bigger
 than a step's chunk, keeps the rows within about a batch and the merges
 going (no level near the crisis merge); a big merge waits for the writer
 to be idle a while, or for a level near the crisis."""
@@ -28,6 +30,7 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from tests.test_home_codes_migration import downgrade, upgrade
@@ -51,6 +54,7 @@ from tidings.store.search_index import (
     USERMERGE,
     FtsIndex,
     backlog,
+    index_step,
     merge_due,
     merge_plan,
     merge_step,
@@ -741,3 +745,92 @@ async def test_a_small_merge_before_a_big_one_writes_a_page_a_call(
     assert pages == [1, MERGE_PAGES]
     assert index.wait() is not None  # the message's row waits
     assert index.merges == 2
+
+
+# Texts holding a word's trigrams apart, or not; CJK; a combining mark.
+APART = ("abcxbcd here", "abcd there", "aaaa", "xaaax", "我们去北京吃烤鸭", "北京吃了 京吃烤肉",
+         "cafe\u0301 au lait")
+# Word -> the seqs holding it (APART's i-th message is seq i + 1).
+APART_FOUND = {"abcd": [2], "bcd": [1, 2], "aaaa": [3], "aaa": [3, 4], "aaaaa": [],
+               "北京吃烤": [5], "北京吃": [5, 6], "去北京吃烤鸭": [5], "京吃烤": [5, 6],
+               "cafe\u0301": [7], "café": [], "ABCD here": [2], "abcd XBCD": [],
+               "BCD here": [1, 2]}
+
+
+async def apart_found(db: Database) -> None:
+    """Every APART_FOUND word found exactly, by a user and the whole app."""
+    for words, seqs in APART_FOUND.items():
+        assert await found(db, words) == seqs, words
+        assert await found(db, words, viewer=None) == seqs, words
+
+
+async def reindexed(db: Database) -> None:
+    """The step's index part, two rows at a time, until the watermark is at
+    the newest row: search finds the same after each."""
+    while True:
+        async with db.writer.begin() as conn:
+            n = await conn.run_sync(lambda c: index_step(c.connection.cursor(), 2))
+        if not n:
+            return
+        await apart_found(db)
+
+
+async def test_migration_0034_reindexes_without_positions_both_ways(tmp_path: Path) -> None:
+    db = await opened(tmp_path)
+    try:
+        writer = writer_of(db)
+        for i, words in enumerate(APART):
+            await writer.submit(send(f"m{i}", words))
+        await writer.stop()  # built and indexed
+        assert await indexed_to(db) == len(APART)
+        await apart_found(db)
+        # Candidates: both rows holding "abc" and "bcd"; the LIKE takes one.
+        assert await in_index(db, "abcd") == 2
+        async with db.writer.begin() as conn:
+            await conn.run_sync(downgrade, "0033")
+        sql = await scalar_text(db, "SELECT sql FROM sqlite_master"
+                                    " WHERE name = 'message_texts_fts'")
+        assert "detail" not in sql and "trigram case_sensitive 1" in sql
+        # Made again, empty: every row above the watermark (LIKE), then the steps.
+        assert await indexed_to(db) == 0 and await in_index(db, "abcd") == 0
+        await apart_found(db)
+        await reindexed(db)
+        assert await scalar(db, "SELECT count(*) FROM message_texts_fts"
+                                " WHERE message_texts_fts MATCH '\"abcd\"'") == 1
+        await integrity(db)
+
+        await migrate(db)  # up again: what a server does at start
+        sql = await scalar_text(db, "SELECT sql FROM sqlite_master"
+                                    " WHERE name = 'message_texts_fts'")
+        assert "detail=none" in sql and "trigram case_sensitive 1" in sql
+        assert await scalar(db, "SELECT v FROM message_texts_fts_config"
+                                " WHERE k = 'automerge'") == 0
+        assert await scalar(db, "SELECT v FROM message_texts_fts_config"
+                                " WHERE k = 'crisismerge'") == 16
+        assert await indexed_to(db) == 0 and await in_index(db, "abcd") == 0
+        await apart_found(db)
+        await reindexed(db)
+        assert await in_index(db, "abcd") == 2
+        await integrity(db)
+        # A phrase is refused by an index without positions (why search asks
+        # for trigrams).
+        with pytest.raises(DBAPIError, match="phrase queries are not supported"):
+            await scalar(db, "SELECT count(*) FROM message_texts_fts"
+                             " WHERE message_texts_fts MATCH '\"abcd\"'")
+        # The writer's step indexes new rows in turn, edits and recalls too.
+        writer = writer_of(db)
+        try:
+            done = await writer.submit(send("new", "abcd again"))
+            assert await found(db, "abcd") == [2, done.message.seq]
+        finally:
+            await writer.stop()
+        assert await in_index(db, "abcd") == 3
+        assert await found(db, "abcd") == [2, len(APART) + 1]
+        await integrity(db)
+    finally:
+        await db.dispose()
+
+
+async def scalar_text(db: Database, sql: str) -> str:
+    async with db.reader.connect() as conn:
+        return str((await conn.execute(text(sql))).scalar_one())

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import database_url
 from tests.pg import Cluster
+from tidings.domain.search import fts5_match
 from tidings.store.engine import MIGRATIONS
+from tidings.store.search_index import index_step
 
 
 def upgrade(conn: Connection, revision: str) -> None:
@@ -52,9 +54,12 @@ async def test_messages_stored_before_are_indexed(backend: str, pg_cluster: Clus
                 "SELECT seq, sdkappid, sender, created_at, body FROM message_texts"))).all()
             assert [tuple(r) for r in stored] == [(1, 7, "alice", 1001, "old times in 北京")]
             if backend == "sqlite":
+                # Migration 0034 leaves the rows to the search step (its own
+                # test): one step indexes them.
+                await conn.run_sync(lambda c: index_step(c.connection.cursor(), 100))
                 found = (await conn.execute(text(
                     "SELECT rowid FROM message_texts_fts WHERE message_texts_fts MATCH"
-                    " '\"times in\"'"))).all()
+                    " :m"), {"m": fts5_match(("times in",))})).all()
                 assert len(found) == 1
             else:
                 index = (await conn.execute(text(

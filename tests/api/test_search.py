@@ -7,6 +7,7 @@ query strings that must get 10002 or plain results, never a 500."""
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -125,6 +126,54 @@ async def test_chinese_short_words_and_literal_wildcards(server: Server, shared_
     assert find("天安门") == [file_text]
     assert find("shipped") == [file_text]
     assert find("secret") == []
+    await a.close()
+
+
+async def indexed(server: Server) -> None:
+    """On SQLite, until the search step has made and indexed every text row
+    (then FTS5 gives the candidates, not the LIKE of the rows above its
+    watermark); PostgreSQL indexes in the message's transaction."""
+    if server.database_url:
+        return
+    for _ in range(400):
+        if await server.sql(
+                "SELECT (SELECT built_to FROM message_texts_fts_built)"
+                " >= (SELECT coalesce(max(rowid), 0) FROM messages)"
+                " AND (SELECT indexed_to FROM message_texts_fts_indexed)"
+                " >= (SELECT coalesce(max(id), 0) FROM message_texts)"):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the search step did not index the messages")
+
+
+async def test_words_whose_trigrams_are_apart_are_not_found(server: Server, shared_app: App,
+                                                            users: Users) -> None:
+    """SQLite's index answers a word's trigrams, anywhere in a text (it keeps
+    no positions, migration 0034): a text holding them apart is not found,
+    before and after the index holds it, on both backends."""
+    alice, bob = users("alice"), users("bob")
+    a = await Conn.login(server, shared_app, alice)
+    sent = ["abcxbcd here", "Abcd there", "aaaa", "xaaax", "我们去北京吃烤鸭", "北京吃了 京吃烤肉",
+            "cafe\u0301 au lait"]
+    for text in sent:
+        assert (await a.send_text(f"c2c_{bob}", text))["ok"]
+    # Word -> the texts holding it, newest first.
+    holding = {"abcd": [1], "BCD": [1, 0], "aaaa": [2], "aaa": [3, 2], "aaaaa": [],
+               "北京吃烤": [4], "北京吃": [5, 4], "去北京吃烤鸭": [4], "京吃烤": [5, 4],
+               "cafe\u0301": [6], "café": [], "abcd xbcd": [], "bcd here": [1, 0]}
+
+    async def check() -> None:
+        for q, which in holding.items():
+            assert texts(search(server, shared_app, bob, q)) == [sent[i] for i in which], q
+            with admin(server, shared_app) as http:
+                whole = http.get("/v1/admin/search", params={"q": q, "user_id": bob}).json()
+            assert texts(whole) == [sent[i] for i in which], q
+        over_ws = await ok(a, "search", {"q": "abcd"})
+        assert texts(over_ws) == ["Abcd there"]
+
+    await check()  # SQLite: the rows not indexed yet (LIKE)
+    await indexed(server)
+    await check()  # SQLite: the index's candidates, then the LIKE
     await a.close()
 
 

@@ -1,6 +1,8 @@
 """The search rules without a server: what text is searchable, how a query
-is read, that any query becomes an FTS5 expression SQLite accepts and that
-matches exactly the texts holding every term, snippets and cursors."""
+is read, that any query becomes an FTS5 expression SQLite accepts (on an
+index without positions, as migration 0034 makes it) whose candidates,
+checked with LIKE, are exactly the texts holding every term, snippets and
+cursors."""
 
 from __future__ import annotations
 
@@ -13,13 +15,16 @@ from hypothesis import strategies as st
 
 from tidings.domain.errors import TidingsError
 from tidings.domain.search import (
+    LIKE_ESCAPE,
     Cursor,
+    covering_trigrams,
     fts5_match,
     highlight,
     like_pattern,
     parse_cursor,
     parse_query,
     searchable_text,
+    trigrams,
 )
 
 
@@ -66,15 +71,34 @@ def test_cursors() -> None:
             parse_cursor(bad)
 
 
+def test_trigrams_are_code_points_each_once() -> None:
+    assert trigrams("abc") == ["abc"]
+    assert trigrams("aaaa") == ["aaa"]
+    assert trigrams("abcabc") == ["abc", "bca", "cab"]
+    assert trigrams("去北京吃") == ["去北京", "北京吃"]
+    assert trigrams("cafe\u0301") == ["caf", "afe", "fe\u0301"]
+    assert trigrams("ab") == []
+    # Trigrams that hold every character, each quoted, ANDed: no phrase
+    # (detail=none has none).
+    assert covering_trigrams("deadline") == ["dea", "dli", "ine"]
+    assert covering_trigrams("budget") == ["bud", "get"]
+    assert covering_trigrams("abcde") == ["abc", "cde"]
+    assert covering_trigrams("aaaaaaa") == ["aaa"]
+    assert covering_trigrams("ab") == []
+    assert fts5_match(("abcd", 'x"yz', "abc")) == '"abc" "bcd" "x""y" """yz"'
+
+
 TEXTS = ['say "hi" to NEAR(me)', "100% * off", "北京烤鸭 tonight", "col:val AND OR NOT",
-         "plain words here", "a^b -c +d {e}"]
+         "plain words here", "a^b -c +d {e}", "abcxbcd aaaa", "北京吃了 京吃烤肉",
+         "cafe\u0301 café"]
 
 
 @pytest.fixture(scope="module")
 def fts() -> sqlite3.Connection:
-    """FTS5 with the trigram tokenizer, as migration 0009 makes it."""
+    """FTS5 with the trigram tokenizer, as migrations 0009 and 0034 make it."""
     conn = sqlite3.connect(":memory:")
-    conn.execute("CREATE VIRTUAL TABLE f USING fts5(body, tokenize='trigram case_sensitive 1')")
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5(body, tokenize='trigram case_sensitive 1',"
+                 " detail=none)")
     conn.executemany("INSERT INTO f (rowid, body) VALUES (?, ?)",
                      [(i, t.lower()) for i, t in enumerate(TEXTS)])
     return conn
@@ -83,7 +107,8 @@ def fts() -> sqlite3.Connection:
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=30) | st.lists(st.sampled_from(
     ['"', "*", "^", "-", "+", "(", ")", ":", "NEAR", "AND", "OR", "NOT", "{", "}", "hi",
-     "北京", " ", "100", "col"]), max_size=8).map("".join))
+     "北京", " ", "100", "col", "a", "bc", "d", "x", "京吃", "烤", "cafe", "\u0301", "é"]),
+    max_size=8).map("".join))
 def test_any_query_is_a_valid_fts5_expression_matching_substrings(
         fts: sqlite3.Connection, text: str) -> None:
     try:
@@ -92,8 +117,26 @@ def test_any_query_is_a_valid_fts5_expression_matching_substrings(
         return
     if not query.indexed:
         return
-    rows = fts.execute("SELECT rowid FROM f WHERE f MATCH ?",
-                       (fts5_match(query.indexed),)).fetchall()
     expected = {i for i, t in enumerate(TEXTS) if all(term in t.lower()
                                                       for term in query.indexed)}
+    match = fts5_match(query.indexed)
+    candidates = {r[0] for r in fts.execute("SELECT rowid FROM f WHERE f MATCH ?", (match,))}
+    assert candidates >= expected
+    likes = " AND ".join(["body LIKE ? ESCAPE ?"] * len(query.indexed))
+    rows = fts.execute(f"SELECT rowid FROM f WHERE f MATCH ? AND {likes}", (match, *(
+        v for term in query.indexed for v in (like_pattern(term), LIKE_ESCAPE)))).fetchall()
     assert {r[0] for r in rows} == expected
+
+
+@pytest.mark.parametrize(("term", "holds"), [("abcd", False), ("aaaa", True), ("aaaaa", False),
+                                             ("北京吃烤", False), ("cafe\u0301", True),
+                                             ("xbcd", True)])
+def test_trigrams_apart_are_candidates_only(fts: sqlite3.Connection, term: str,
+                                            holds: bool) -> None:
+    """A text holding every trigram of a term but not the term: the index
+    gives it, the LIKE takes it out."""
+    row = TEXTS.index("abcxbcd aaaa") if term.isascii() else next(
+        i for i, t in enumerate(TEXTS) if all(g in t for g in trigrams(term)))
+    got = fts.execute("SELECT rowid, body LIKE ? ESCAPE ? FROM f WHERE f MATCH ?",
+                      (like_pattern(term), LIKE_ESCAPE, fts5_match((term,)))).fetchall()
+    assert (row, int(holds)) in got

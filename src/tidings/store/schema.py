@@ -406,7 +406,8 @@ message_reactions = Table(
 # described here (see made_by_migrations_only): on PostgreSQL
 # ``ix_message_texts_body_trgm``, a GIN index with pg_trgm's gin_trgm_ops; on
 # SQLite ``message_texts_fts``, an FTS5 table with the trigram tokenizer
-# (external content: this table) written after the commits, and its pointers.
+# (external content: this table; no positions since migration 0034) written
+# after the commits, and its pointers.
 # On SQLite (migration 0030) ``id`` is the message's rowid in ``messages``,
 # the text's only key there: neither ``uq_message_texts_message`` nor the key
 # to conversations (a trigger deletes a conversation's texts through its

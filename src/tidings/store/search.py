@@ -171,9 +171,12 @@ class SearchStore:
         t = message_texts.c
         columns = (t.conversation_id, t.seq, t.created_at)
         if self.uses_fts(scope, fts):
-            # FTS5 first: the trigram index gives the candidate rows.
+            # FTS5 first: the trigram index gives the candidate rows, those
+            # holding every trigram of the words, anywhere (it keeps no
+            # positions: migration 0034); the LIKE of every word keeps
+            # those that hold the words themselves.
             stmt = select(*columns).select_from(_FTS).join(message_texts, t.id == _FTS.c.rowid)
-            return self._narrow(stmt, scope, [_match(scope)], scope.query.short, limit)
+            return self._narrow(stmt, scope, [_match(scope)], scope.query.terms, limit)
         m = messages.c
         # A message's text: on SQLite by its rowid (migration 0030: the
         # text's id, and its only key there), on PostgreSQL by the key.

@@ -119,9 +119,12 @@ STEP_MOST = 8192
 # Pages a merge writes at most (see the module); between batches, at
 # least one page for every ``ROWS_PER_PAGE`` rows indexed since the last
 # merge: 16 pages a batch of ~900 left the levels near the crisis merge
-# (bench/README.md, perf-fts6).
+# (bench/README.md, perf-fts6). 6 then; 18 since the index keeps no
+# positions (migration 0034: a page holds ~3x the rows), or a merge there
+# took 3x the rows and the most CPU one took in a burst rose from ~40 to
+# ~65 ms (18: ~25 ms, the same CPU in all; perf-fts7).
 MERGE_PAGES = 16
-ROWS_PER_PAGE = 6
+ROWS_PER_PAGE = 18
 # FTS5's ``usermerge`` (its default; migration 0029 leaves it): the
 # segments a level holds before a merge takes them. A larger setting would
 # only make ``merge_due`` say "merge" for a merge that then finds nothing.
