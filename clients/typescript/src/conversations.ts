@@ -29,35 +29,27 @@
  * merges the answer as a load's, the events since it was asked applied again
  * on top (those of the conversations it answers). The conversations asked
  * for in one turn of the event loop go in one request. */
+import { CatchUp } from "./catch-up.js";
 import type { Client } from "./client.js";
 import type { ClientEvents } from "./session.js";
 import type {
   ConversationSettingsEvent, ConversationView, GroupLeftView, MessageView, PeerReadEvent, ReadState,
 } from "./generated/protocol.js";
 
-// A live change kept while a load is on its way, with its conversation.
-type Again = { id: string; again: () => void };
-// Conversations asked for by id in one request, and the changes since.
-type Ask = { ids: Set<string>; meanwhile: Again[] };
-// The most ids of one `conversations` request (the op's limit).
-const MAX_ASKED = 100;
+type Reply = Awaited<ReturnType<Client["conversations"]>>;
 
 export class ConversationList {
   private byId = new Map<string, ConversationView>();
   private snapshot: readonly ConversationView[] = [];
   private readonly listeners = new Set<() => void>();
   private readonly offs: (() => void)[] = [];
-  // Per load (or ask by id) on its way: the live changes since it was
-  // asked, each with its conversation, to apply again on top of its answer;
-  // `quiet` while they are (one publish at the end).
-  private readonly loading = new Set<Again[]>();
-  private quiet = false;
-  // The conversations to ask for by id in this turn of the event loop, and
-  // those asked for and not answered yet (each asked once at a time).
-  private wanted: Ask | null = null;
-  private readonly asking = new Set<string>();
+  // The changes kept while a load or an ask by id is on its way, and the
+  // asks (up to 100 ids a request: the op's limit).
+  private readonly catchUp: CatchUp<Reply>;
 
   constructor(private readonly client: Client, private readonly limit?: number) {
+    this.catchUp = new CatchUp((ids) => client.conversations(undefined, ids),
+      (reply, ids) => this.merge(reply, ids), () => this.publish());
     this.offs.push(
       client.on("message", (m) => this.onMessage(m)),
       client.on("sent", (m) => this.onMessage(m)),
@@ -74,21 +66,9 @@ export class ConversationList {
    * while it was on its way are applied again on top of its answer, each
    * only if newer (see the class's comment). */
   async load(): Promise<readonly ConversationView[]> {
-    const meanwhile: Again[] = [];
-    this.loading.add(meanwhile);
-    let reply: Awaited<ReturnType<Client["conversations"]>>;
-    try {
-      reply = await this.client.conversations(this.limit);
-    } finally {
-      this.loading.delete(meanwhile);
-    }
-    this.byId = new Map(reply.conversations.map((c) => [c.conversation_id, c]));
-    this.quiet = true;
-    try {
-      for (const { again } of meanwhile) again();
-    } finally {
-      this.quiet = false;
-    }
+    await this.catchUp.load(() => this.client.conversations(this.limit), (reply) => {
+      this.byId = new Map(reply.conversations.map((c) => [c.conversation_id, c]));
+    });
     this.publish();
     return this.snapshot;
   }
@@ -126,7 +106,7 @@ export class ConversationList {
     const held = this.byId.get(m.conversation_id);
     // Not held: made from the message below, and its state asked for (also
     // when applied again on a load's answer that lacks it).
-    if (held === undefined) this.ask(m.conversation_id);
+    if (held === undefined) this.catchUp.ask(m.conversation_id);
     const conv = held ?? {
       conversation_id: m.conversation_id, type: m.conversation_id.startsWith("group_") ? "group" : "c2c",
       last_message: null, last_seq: 0, last_time: 0, read_seq: 0, unread: 0, peer_read_seq: null,
@@ -182,7 +162,7 @@ export class ConversationList {
    * again on top of a load's answer, the conversation's newest entry this
    * client had received when the event came (undefined: none). */
   private settings(s: ConversationSettingsEvent, again?: { seen: number | undefined }): void {
-    if (again === undefined && this.loading.size > 0 && !this.quiet) {
+    if (again === undefined && this.catchUp.keeping) {
       const seen = this.client.known[s.conversation_id];
       this.meanwhile(s.conversation_id, () => this.settings(s, { seen }));
     }
@@ -207,60 +187,23 @@ export class ConversationList {
     this.publish();
   }
 
-  /** Kept for each load on its way, to apply again on top of its answer. */
+  /** Kept for each load or ask on its way, to apply again on top of its answer. */
   private meanwhile(id: string, again: () => void): void {
-    if (!this.quiet) for (const changes of this.loading) changes.push({ id, again });
+    this.catchUp.keep(id, again);
   }
 
-  /** Asks the server for a conversation's state (once at a time each; those
-   * of one turn of the event loop in one request, up to 100 ids). Its
-   * changes are kept from now, before the request goes. */
-  private ask(id: string): void {
-    if (this.asking.has(id)) return;
-    this.asking.add(id);
-    let batch = this.wanted;
-    if (batch === null || batch.ids.size >= MAX_ASKED) {
-      const made: Ask = { ids: new Set(), meanwhile: [] };
-      this.wanted = batch = made;
-      this.loading.add(made.meanwhile);
-      queueMicrotask(() => {
-        if (this.wanted === made) this.wanted = null;
-        void this.fetch(made);
-      });
-    }
-    batch.ids.add(id);
-  }
-
-  /** The answer to `ask`, merged as a load's for the conversations it
-   * answers: each replaces the entry held, then their changes since the
-   * ask are applied again on top (only if newer). One the server does not
-   * answer (the user is not in it) is left as the messages made it. A
-   * failed ask changes nothing (a reconnect loads the list again). */
-  private async fetch(batch: Ask): Promise<void> {
-    const ids = [...batch.ids];
-    let reply: Awaited<ReturnType<Client["conversations"]>>;
-    try {
-      reply = await this.client.conversations(undefined, ids);
-    } catch {
-      return;
-    } finally {
-      this.loading.delete(batch.meanwhile);
-      for (const id of ids) this.asking.delete(id);
-    }
+  /** The answer to an ask by id, merged as a load's for the conversations
+   * it answers: each replaces the entry held (their changes since the ask
+   * are then applied again on top, only if newer). One the server does not
+   * answer (the user is not in it) is left as the messages made it. */
+  private merge(reply: Reply, ids: ReadonlySet<string>): ReadonlySet<string> {
     const answered = new Set<string>();
     for (const c of reply.conversations) {
-      if (!batch.ids.has(c.conversation_id)) continue;
+      if (!ids.has(c.conversation_id)) continue;
       this.byId.set(c.conversation_id, c);
       answered.add(c.conversation_id);
     }
-    if (answered.size === 0) return;
-    this.quiet = true;
-    try {
-      for (const { id, again } of batch.meanwhile) if (answered.has(id)) again();
-    } finally {
-      this.quiet = false;
-    }
-    this.publish();
+    return answered;
   }
 
   private patch(conversationId: string, change: Partial<ConversationView>): void {
@@ -271,7 +214,7 @@ export class ConversationList {
   }
 
   private publish(): void {
-    if (this.quiet) return;
+    if (this.catchUp.quiet) return;
     this.snapshot = [...this.byId.values()].filter((c) => !c.hidden).sort((a, b) =>
       Number(b.pinned) - Number(a.pinned) || b.last_time - a.last_time ||
       a.conversation_id.localeCompare(b.conversation_id));

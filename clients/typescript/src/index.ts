@@ -2,6 +2,7 @@
  * Node 20+ (docs/typescript-sdk.md). */
 export { Client, type Element, type SendOptions } from "./client.js";
 export { ConversationList } from "./conversations.js";
+export { CatchUp, type Again } from "./catch-up.js";
 export { HomeAccounts, type Channel as HomeChannel, type HomeSession, type SignedIn } from "./home.js";
 export { httpBase } from "./http.js";
 export { PART_BYTES, type StoredUpload, type UploadOptions, type UploadSource } from "./media.js";

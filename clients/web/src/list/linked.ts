@@ -15,6 +15,7 @@
  * since it was asked applied again on top (those of the conversations it
  * answers), as the SDK's ConversationList does. The conversations asked
  * for in one turn of the event loop go in one request. */
+import { CatchUp } from "tidings-client";
 import type {
   AppCard, Client, ClientEvents, ConversationView, MessageAck, MessageView, ReadState, UserCard,
 } from "tidings-client";
@@ -27,12 +28,7 @@ export interface Identity { app: AppCard; as: UserCard }
 export interface LinkedConversation extends Identity { conversation: ConversationView }
 /** What a relayed frame carries besides the message. */
 interface Relayed { link?: Identity; peer_card?: UserCard; sender_card?: UserCard }
-// A live change kept while a load is on its way, with its conversation.
-type Again = { id: string; again: () => void };
-// Conversations asked for by id in one request, and the changes since.
-type Ask = { ids: Set<string>; meanwhile: Again[] };
-// The most ids of one `link_conversations` request (the op's limit).
-const MAX_ASKED = 100;
+type Reply = Awaited<ReturnType<Client["linkConversations"]>>;
 
 function empty(conversationId: string): ConversationView {
   return {
@@ -50,17 +46,13 @@ export class LinkedConversations {
   private snapshot: readonly LinkedConversation[] = [];
   private readonly listeners = new Set<() => void>();
   private readonly offs: (() => void)[] = [];
-  // Per load (or ask by id) on its way: the live changes since it was
-  // asked, each with its conversation, to apply again on top of its answer;
-  // `quiet` while they are (one publish at the end).
-  private readonly loading = new Set<Again[]>();
-  private quiet = false;
-  // The conversations to ask for by id in this turn of the event loop, and
-  // those asked for and not answered yet (each asked once at a time).
-  private wanted: Ask | null = null;
-  private readonly asking = new Set<string>();
+  // The changes kept while a load or an ask by id is on its way, and the
+  // asks (up to 100 ids a request: the op's limit).
+  private readonly catchUp: CatchUp<Reply>;
 
   constructor(private readonly client: Client) {
+    this.catchUp = new CatchUp((ids) => client.linkConversations({ conversation_ids: ids }),
+      (reply, ids) => this.merge(reply, ids), () => this.publish());
     this.offs.push(
       client.on("message", (m) => { if (isLinked(m.conversation_id)) this.onMessage(m); }),
       client.on("read", (r) => this.read(r)),
@@ -87,24 +79,13 @@ export class LinkedConversations {
    * and its unread count back out of the list, and out of its app chip's
    * count, until the next event or load. */
   async load(): Promise<readonly LinkedConversation[]> {
-    const meanwhile: Again[] = [];
-    this.loading.add(meanwhile);
-    let reply: Awaited<ReturnType<Client["linkConversations"]>>;
-    try {
-      reply = await this.client.linkConversations();
-    } finally {
-      this.loading.delete(meanwhile);
-    }
-    this.identities = reply.apps.map(({ app, as }) => ({ app, as }));
-    this.byId = new Map(reply.apps.flatMap(({ app, as, conversations }) =>
-      conversations.map((conversation) => [conversation.conversation_id, { app, as, conversation }] as const)));
-    const apps = new Set(reply.apps.map(({ app }) => app.sdkappid));
-    this.quiet = true;
-    try {
-      for (const { again } of meanwhile) again();
-    } finally {
-      this.quiet = false;
-    }
+    let apps = new Set<number>();
+    await this.catchUp.load(() => this.client.linkConversations(), (reply) => {
+      this.identities = reply.apps.map(({ app, as }) => ({ app, as }));
+      this.byId = new Map(reply.apps.flatMap(({ app, as, conversations }) =>
+        conversations.map((conversation) => [conversation.conversation_id, { app, as, conversation }] as const)));
+      apps = new Set(reply.apps.map(({ app }) => app.sdkappid));
+    });
     // A conversation of an app unlinked meanwhile stays out.
     for (const [cid, entry] of this.byId) if (!apps.has(entry.app.sdkappid)) this.byId.delete(cid);
     this.identities = this.identities.filter((i) => apps.has(i.app.sdkappid));
@@ -171,7 +152,7 @@ export class LinkedConversations {
     // Not listed (only opened, or not held at all): made from the message
     // below, and its state asked for (also when applied again on a load's
     // answer that lacks it).
-    if (!this.byId.has(m.conversation_id)) this.ask(m.conversation_id);
+    if (!this.byId.has(m.conversation_id)) this.catchUp.ask(m.conversation_id);
     const conv: ConversationView = known?.conversation ?? empty(m.conversation_id);
     this.opened.delete(m.conversation_id);
     if (m.seq <= conv.last_seq) return;
@@ -214,68 +195,31 @@ export class LinkedConversations {
     }
   }
 
-  /** Kept for each load on its way, to apply again on top of its answer. */
+  /** Kept for each load or ask on its way, to apply again on top of its answer. */
   private meanwhile(id: string, again: () => void): void {
-    if (!this.quiet) for (const changes of this.loading) changes.push({ id, again });
+    this.catchUp.keep(id, again);
   }
 
-  /** Asks the server for a conversation's state (once at a time each; those
-   * of one turn of the event loop in one request, up to 100 ids). Its
-   * changes are kept from now, before the request goes. */
-  private ask(id: string): void {
-    if (this.asking.has(id)) return;
-    this.asking.add(id);
-    let batch = this.wanted;
-    if (batch === null || batch.ids.size >= MAX_ASKED) {
-      const made: Ask = { ids: new Set(), meanwhile: [] };
-      this.wanted = batch = made;
-      this.loading.add(made.meanwhile);
-      queueMicrotask(() => {
-        if (this.wanted === made) this.wanted = null;
-        void this.fetch(made);
-      });
-    }
-    batch.ids.add(id);
-  }
-
-  /** The answer to `ask`, merged as a load's for the conversations it
-   * answers: each replaces the entry held (with the app's and the peer's
-   * cards of the answer), then their changes since the ask are applied
-   * again on top (only if newer). One the server does not answer (no
-   * linked identity of the person is in it), or of an app unlinked
-   * meanwhile, is left as the messages made it. A failed ask changes
-   * nothing (a reconnect loads the list again). */
-  private async fetch(batch: Ask): Promise<void> {
-    const ids = [...batch.ids];
-    let reply: Awaited<ReturnType<Client["linkConversations"]>>;
-    try {
-      reply = await this.client.linkConversations({ conversation_ids: ids });
-    } catch {
-      return;
-    } finally {
-      this.loading.delete(batch.meanwhile);
-      for (const id of ids) this.asking.delete(id);
-    }
+  /** The answer to an ask by id, merged as a load's for the conversations
+   * it answers: each replaces the entry held, with the app's and the
+   * peer's cards of the answer (their changes since the ask are then
+   * applied again on top, only if newer). One the server does not answer
+   * (no linked identity of the person is in it), or of an app unlinked
+   * meanwhile, is left as the messages made it. */
+  private merge(reply: Reply, ids: ReadonlySet<string>): ReadonlySet<string> {
     const linked = new Set(this.identities.map((i) => i.app.sdkappid));
     const answered = new Set<string>();
     for (const { app, as, conversations } of reply.apps) {
       if (!linked.has(app.sdkappid)) continue;
       for (const conversation of conversations) {
         const cid = conversation.conversation_id;
-        if (!batch.ids.has(cid)) continue;
+        if (!ids.has(cid)) continue;
         this.byId.set(cid, { app, as, conversation });
         this.opened.delete(cid);
         answered.add(cid);
       }
     }
-    if (answered.size === 0) return;
-    this.quiet = true;
-    try {
-      for (const { id, again } of batch.meanwhile) if (answered.has(id)) again();
-    } finally {
-      this.quiet = false;
-    }
-    this.publish();
+    return answered;
   }
 
   private patch(conversationId: string, change: Partial<ConversationView>): void {
@@ -286,7 +230,7 @@ export class LinkedConversations {
   }
 
   private publish(): void {
-    if (this.quiet) return;
+    if (this.catchUp.quiet) return;
     this.snapshot = [...this.byId.values()].filter((e) => !e.conversation.hidden);
     for (const listener of [...this.listeners]) listener();
   }
