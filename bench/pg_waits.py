@@ -202,29 +202,6 @@ class Window:
             await conn.close()
 
 
-async def prewarm(url: str, megabytes: int) -> None:
-    """``megabytes`` of WAL written and checkpointed away: the segments are
-    recycled (renamed for reuse, up to ``max_wal_size``), not removed."""
-    conn = await asyncpg.connect(pg_saturation.dsn(url, "bench"))
-    try:
-        await conn.execute("CREATE TABLE prewarm (v text)")
-        start = await conn.fetchval("SELECT pg_current_wal_lsn()")
-        while True:
-            await conn.execute("INSERT INTO prewarm SELECT repeat('x', 1000)"
-                               " FROM generate_series(1, 20000)")
-            await conn.execute("TRUNCATE prewarm")
-            done = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)",
-                                       start)
-            if done >= megabytes * 2**20:
-                break
-        await conn.execute("DROP TABLE prewarm")
-        await conn.execute("CHECKPOINT")
-        await conn.execute("SELECT pg_switch_wal()")
-        await conn.execute("CHECKPOINT")
-    finally:
-        await conn.close()
-
-
 WAL = """SELECT wal_records, wal_fpi, wal_bytes, wal_write, wal_sync,
     (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter) AS checkpoints
     FROM pg_stat_wal"""
@@ -375,9 +352,7 @@ def main() -> None:
     args.profile = None
     sides = [("new", args.new)] + ([("old", args.old)] if args.old else [])
     number = 0
-    with xmpp_servers.postgres(pg_saturation.SETTINGS) as pg:
-        if args.prewarm_wal:
-            uvloop.run(prewarm(pg.url, args.prewarm_wal))
+    with xmpp_servers.postgres(pg_saturation.SETTINGS, prewarm_wal_mb=args.prewarm_wal) as pg:
         if args.pg_cpu is not None:
             # The cluster on another CPU than the server's (the clients'):
             # the database on a core of its own, as a deployment has it.
