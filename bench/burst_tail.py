@@ -6,7 +6,7 @@ server's intervals (the writer's later work, checkpoints, collections, the
 loop's stalls) the slow messages met, the p99 of each 2 s of the measured
 window (work left by the burst shows as one slow stretch, the machine's other
 load anywhere), and the later work's steps over 4 ms in the window (``later``:
-an FTS5 index step or merge, bench/README.md "perf-burst").
+an FTS5 index step or merge, bench/journal/perf-burst.md, "perf-burst").
 
     python bench/burst_tail.py --tail /tmp/burst.jsonl              # burst, then latency
     python bench/burst_tail.py --tail /tmp/fresh.jsonl --burst 0    # latency on a fresh server

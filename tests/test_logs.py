@@ -1,5 +1,5 @@
 """logs.py's lines: the same text for less CPU (a ws_login line was ~4 % of
-a PostgreSQL login's CPU, bench/README.md "polish")."""
+a PostgreSQL login's CPU, bench/journal/polish.md, "polish")."""
 
 from __future__ import annotations
 

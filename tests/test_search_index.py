@@ -729,7 +729,7 @@ async def test_a_small_merge_before_a_big_one_writes_a_page_a_call(
     level leaves: with a big level waiting (``merge_plan``'s third figure)
     a small merge of 16 pages took one term of it each time a lower level
     was done (~9 ms of CPU every 0.5 s at 500 msg/s after a burst,
-    bench/README.md perf-fts6). One page a call: the level's last leaf
+    bench/journal/perf-fts6.md). One page a call: the level's last leaf
     ends the call."""
     pages: list[int] = []
     plans = iter([(10, 5, 500), (10, 5, 0), None])

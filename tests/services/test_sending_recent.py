@@ -1,7 +1,7 @@
 """The recent acks: a resend of any of the latest RECENT_ACKS sends is
 answered from memory, with the first copy's ack and nothing written; no
 more than RECENT_ACKS are kept once a commit is done (the oldest dropped
-first). Any cheaper eviction (bench/README.md, perf-loop6) keeps both."""
+first). Any cheaper eviction (bench/journal/perf-loop6.md) keeps both."""
 
 from __future__ import annotations
 

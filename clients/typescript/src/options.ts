@@ -99,7 +99,7 @@ export function randomId(): string {
  * server keeps a sender's ids in one b-tree for the idempotent resend: a
  * rising id lands on the sender's last page, a random one on any page of
  * their history (~25 % more of the server's CPU a message at saturation,
- * bench/README.md, perf-sat; the Python SDK makes the same shape). */
+ * bench/journal/perf-sat.md; the Python SDK makes the same shape). */
 export function risingId(): string {
   return Date.now().toString(16).padStart(12, "0") + randomHex(20);
 }

@@ -2,7 +2,7 @@
 start-up. Each httpx client loaded the system CA bundle when made, and the
 channels' module imports httpx (with h2), JWT, cryptography and http_ece:
 together ~0.3 s of CPU at every start, for a server that may never push
-(bench/README.md, "Start-up"). Each client keeps its own SSL context:
+(bench/journal/startup-ci.md, "Start-up"). Each client keeps its own SSL context:
 httpcore sets the ALPN protocols on the context at every connection (h2 or
 not), so one shared by both clients could offer h2 to a Web Push service."""
 

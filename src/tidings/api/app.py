@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # 10,000, not more: a young collection's pause grows with it, and at
         # 50,000 it was one 8-21 ms pause every ~10 s at 500 msg/s (an
         # eighth of the slowest 1 %), at 10,000 five of 1.3-1.8 ms, for the
-        # same CPU (bench/README.md, "p99 at 500 msg/s").
+        # same CPU (bench/journal/perf-tail.md, "p99 at 500 msg/s").
         gc.collect()
         gc.freeze()
         gc.set_threshold(10_000, 20, 50)

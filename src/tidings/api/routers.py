@@ -5,7 +5,7 @@ serializers) once, when its module declares it, and ``add_routes`` puts
 those very routes into the app. FastAPI's ``include_router`` keeps the
 router instead and builds every route of it again, per app, at the app's
 first request: ~190 routes, about a third of a ``tidings serve`` start's
-CPU, paid again by every in-process server of the tests (bench/README.md,
+CPU, paid again by every in-process server of the tests (bench/journal/startup-ci.md,
 "Start-up"). The answers that ``include_router`` would add from the app's
 ``responses`` are declared on each router by ``api_router`` instead, in
 the same order, so the OpenAPI document is the same byte for byte

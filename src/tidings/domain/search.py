@@ -123,7 +123,7 @@ def covering_trigrams(term: str) -> list[str]:
     those at 0, 3, 6, ... and the last (``deadline``: ``dea dli ine``, of
     its six). Fewer lists for FTS5 to intersect, about as few candidates:
     on bench/search.py's 250k texts the same rows, and the FTS5 part of a
-    search 1.3-2.1x faster than with all of them (bench/README.md, perf-fts7)."""
+    search 1.3-2.1x faster than with all of them (bench/journal/perf-fts7.md)."""
     last = len(term) - 3
     if last < 0:
         return []

@@ -351,7 +351,7 @@ def v4_live_id(random: int, scope: str, window: int, seconds: int, body: object,
     ``seconds``): the slot's first second and the sender's ``random`` (8 hex
     digits each, so a sender's ids rise with time: a new one lands on the
     last pages of its dedup key, ``uq_messages_client_id``, where one led by
-    the random lands on any page of the sender's history, bench/README.md
+    the random lands on any page of the sender's history, bench/journal/perf-sat.md,
     "the dedup key's pages"), then ``v4_client_msg_id``'s digest. Every part
     is a function of the request and its slot, as before: a retry within
     the window maps to the same id. 60 characters; ``short``, 31 (a 64-bit

@@ -182,7 +182,7 @@ def immediate_op(model: type[BaseModel], now: Immediate) -> Handler:
     waiting: None when it is done, else what is left to await. The session
     calls the handler's ``now`` itself: a write handed on at once (a message
     without uploads) takes no task and no coroutine (issue 19,
-    bench/README.md "the event loop's cost per message")."""
+    bench/journal/perf-loop.md, "the event loop's cost per message")."""
 
     async def handle(req_id: RequestId, data: dict[str, Any]) -> None:
         rest = now(req_id, data)

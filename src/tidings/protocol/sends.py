@@ -1,5 +1,5 @@
 """A ``send``'s data read without pydantic when it is plainly valid (issue 19,
-bench/README.md "a send's validation and the recent acks").
+bench/journal/perf-send.md, "a send's validation and the recent acks").
 
 Most sends are a few text elements and the ids: checked here by hand, and
 their elements written with orjson in the order pydantic writes them, so the

@@ -14,5 +14,5 @@ def new_client_msg_id() -> str:
     rises lands on its sender's last page, where a random one (``uuid4``)
     lands on any page of the sender's history, a page written and synced
     per message (at saturation ~8-10 us a message more of the server's CPU,
-    ~25 %: bench/README.md, "the dedup key's pages")."""
+    ~25 %: bench/journal/perf-sat.md, "the dedup key's pages")."""
     return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"

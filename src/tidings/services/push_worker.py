@@ -35,8 +35,7 @@ log = logging.getLogger("tidings.services.push")
 # MAX_JOBS_PER_STEP. At saturation the loop is busy with the load and a
 # step's awaits wait their turn: a step's time is mostly those turns, not
 # its jobs, so a step of 200 decided about a third of the jobs written on
-# PostgreSQL and the backlog grew while the load lasted (bench/README.md,
-# perf-pgpush).
+# PostgreSQL and the backlog grew while the load lasted (bench/journal/perf-pgpush.md).
 JOBS_PER_STEP = 200
 MAX_JOBS_PER_STEP = 3200
 # On SQLite a step's writes are transactions on the message writer's
@@ -46,7 +45,7 @@ MAX_JOBS_PER_STEP = 3200
 # A 3,200-job step with a device away each was one ~13-15 ms transaction
 # and ~31 ms of deciding on the loop without a turn for the messages: at
 # 500 msg/s under such a backlog the messages' p99 was ~40 ms, ~15 in
-# pieces (bench/README.md, perf-p99). A piece holds whole jobs (a job's sends
+# pieces (bench/journal/perf-p99.md). A piece holds whole jobs (a job's sends
 # are written together) and jobs with nothing to write only move the
 # pointer, with the next piece: a step whose receivers are all in the
 # foreground is still one write.

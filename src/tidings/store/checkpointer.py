@@ -4,7 +4,7 @@ By default SQLite checkpoints inside the commit that takes the log past
 1,000 pages: that commit, and the acks waiting on it, also wait for the
 log's pages to be copied into the database file and for its fsync (at
 500 msg/s, about 5 such commits a second, each ~2 ms against ~0.5: a
-seventh of the slowest 1 %, bench/README.md "p99 at 500 msg/s"). Here
+seventh of the slowest 1 %, bench/journal/perf-tail.md, "p99 at 500 msg/s"). Here
 every connection of the server has ``wal_autocheckpoint`` off, and a
 thread of its own, on a connection of its own, runs PASSIVE checkpoints:
 woken by the writer right after a batch has committed and been answered

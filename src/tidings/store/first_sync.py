@@ -58,7 +58,7 @@ _FIRST_SYNC = Prepared(
 # The conversation list's rows: the first sync's, without the hidden ones,
 # pinned first, the first ``limit``. For a user of many conversations and a
 # small list the database sorts and cuts (1,000 conversations and a list
-# of 20: bench/README.md, mend12), not Python after reading them all.
+# of 20: bench/journal/mend12.md), not Python after reading them all.
 _LISTED = Prepared(
     _FIRST_SYNC.statement
     .where(or_(_s.hidden_seq.is_(None), _c.last_message_seq > _s.hidden_seq))

@@ -106,7 +106,7 @@ def driver_rows(conn: Connection, sql: str, args: Sequence[Any]) -> list[Any]:
     statements share one snapshot). Without SQLAlchemy's execution and rows:
     a 3,200-job push step's due read was ~13 ms of the reader thread's
     Python through ``exec_driver_sql``, where SQLite took ~2.5
-    (bench/README.md, perf-pushreads)."""
+    (bench/journal/perf-pushreads.md)."""
     if not conn.in_transaction():
         conn.begin()
     cursor: Any = conn.connection.cursor()

@@ -397,7 +397,7 @@ class PushStore:
         decided again, their sends made again: a push twice, never one
         lost). A lone push's two fsyncs (its jobs step's and sends step's)
         were most of its wait on that thread, where the messages queue
-        (bench/README.md, perf-push3)."""
+        (bench/journal/perf-push3.md)."""
         if self.shares_writer:
             await self._db.run_write(work, synced=False)
             return

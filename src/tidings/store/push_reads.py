@@ -2,7 +2,7 @@
 step's reads for all its jobs (or sends) are one ``Database.read``: one
 hand-off to a reader thread, where each statement through aiosqlite was
 several (a pushed message cost ~20 reads and ~13 ms of the event loop's
-CPU: bench/README.md, perf-push2). ``store/push.py`` wraps them."""
+CPU: bench/journal/perf-push2.md). ``store/push.py`` wraps them."""
 
 from __future__ import annotations
 
@@ -149,7 +149,7 @@ _JOB = Prepared(_context(bindparam("app")).where(_m.conversation_id == bindparam
 # SQLite: the contexts of a step's messages by their rowids (a JSON array:
 # one statement, compiled once, whatever their count), where a statement a
 # job was ~8 us of the reader thread a job (26-30 against ~6 ms for 3,200
-# jobs: bench/README.md, perf-p99). Driver SQL with positional rows
+# jobs: bench/journal/perf-p99.md). Driver SQL with positional rows
 # (``driver_rows``): the same select as ``_context``'s in Core, without
 # its named row a job (perf-pushreads).
 _JOBS_AT_SQL = (
@@ -181,7 +181,7 @@ _RECEIVERS = Prepared(
 # SQLite: the receivers of the messages with push options in a span of
 # rowids (a step's messages past the pointer, ``Job.rowid``), one statement
 # for all of them: one a job was ~7 us of the reader thread a job (22.7
-# against 4.5 ms for 3,200 jobs, sqlite3 alone: bench/README.md, perf-p99).
+# against 4.5 ms for 3,200 jobs, sqlite3 alone: bench/journal/perf-p99.md).
 _RECEIVERS_PAST = Prepared(
     select(_ROWID.label("rowid"), _cm.user_id).select_from(_RECEIVER_JOIN)
     .where(_ROWID.between(bindparam("first"), bindparam("last")),
@@ -211,8 +211,7 @@ _UNREAD_OF = Prepared(
 # users a JSON array (compiled once whatever their count, as the contexts'
 # rowids), where IN lists through Core compiled each statement and made
 # SQLAlchemy's rows: for a step's 2,000 receivers ~16 and ~6 ms of the
-# reader thread against ~3.5 and ~3 for SQLite itself (bench/README.md,
-# perf-pushreads).
+# reader thread against ~3.5 and ~3 for SQLite itself (bench/journal/perf-pushreads.md).
 _USERS = func.json_each(bindparam("users")).table_valued("value")
 _DEVICES_LISTED = Prepared(select(push_devices).where(
     _d.sdkappid == bindparam("app"), _d.user_id.in_(select(_USERS.c.value))))
@@ -379,7 +378,7 @@ def _due(r: Any, seq: int) -> bool:
 # a JSON array (each row names its send by its place in it, ``key``), where
 # two statements a send (``_STILL_DUE``, ``_DEVICE``) were ~1 ms of the
 # reader thread's Python for a step of 64, ~625 such steps for a 40,000
-# push backlog (bench/README.md, perf-pushreads). Driver SQL, SQLite's only
+# push backlog (bench/journal/perf-pushreads.md). Driver SQL, SQLite's only
 # (its JSON functions, as the contexts' ``json_each``), positional rows.
 _STILL_DUE_LISTED = (
     "SELECT j.key, m.state, (SELECT cm.read_seq FROM conversation_members AS cm"

@@ -156,7 +156,7 @@ class ReadThreads(Reads):
         # Each thread keeps its connection between chunks: the pool's
         # checkout and return (its events, the reset's ROLLBACK, the
         # wrappers) cost ~20-30 us a chunk, a third of a one-statement
-        # read's work on the thread (bench/README.md, perf-reads).
+        # read's work on the thread (bench/journal/perf-reads.md).
         self._local = threading.local()
         self._kept: list[Connection] = []
         self._lock = threading.Lock()

@@ -35,8 +35,9 @@ after the newest messages were deleted (a group disbanded, retention):
 SQLite then gives their rowids again (0024's trigger brings ``built_to``
 down), at or below the watermark, and ``build_step`` indexes those rows
 itself; an edit's new row likewise (``index_if_below``). An insert
-trigger doing it cost every row its watermark's subquery (bench/README.md,
-perf-texts2). Nothing here runs VACUUM, which would renumber the rowids.
+trigger doing it cost every row its watermark's subquery
+(bench/journal/perf-texts2.md). Nothing here runs VACUUM, which would renumber
+the rowids.
 
 The figures' message counts (``app_message_counts``) ride in the build
 step on SQLite: it reads every message past ``built_to`` anyway, so it
@@ -57,8 +58,8 @@ as long as a merge finds work (FTS5 merges a level once it holds
 ``usermerge``, 4, segments): as compact an index, in pieces that are each
 as short as a step (~15 % more work in all). Between batches merges and
 steps alternate when both are due (the steps came first, and at
-saturation no merge ran until the burst ended: bench/README.md,
-perf-burst), a merge there of pages in proportion to the rows indexed
+saturation no merge ran until the burst ended: bench/journal/perf-burst.md), a
+merge there of pages in proportion to the rows indexed
 since the last. A merge copies at least one term's list of rows in its
 level whatever its pages, so a big one (``SMALL_MERGE``) waits for a
 writer idle a while, or for a level near FTS5's crisis merge.
@@ -96,7 +97,7 @@ from tidings.store.writer.rows import LaterWork
 # Each step is a transaction and a segment of FTS5's (which the merges then
 # read and write again at every level): 256 rows a step instead of 64 cut
 # the later work at 16 senders from ~21 transactions and ~10.5 us a
-# message to ~6.5 and ~7.5 (bench/README.md, perf-fts5). A step of 256
+# message to ~6.5 and ~7.5 (bench/journal/perf-fts5.md). A step of 256
 # holds the writer ~1.5 ms (64: ~0.6), and a message arriving meanwhile
 # waits: so at rates where 64 rows take longer than ``PAUSE`` to come
 # (under ~1,300 msg/s: 500 msg/s's latency) steps stay of 64, and grow
@@ -112,14 +113,14 @@ DELAY = 5.0
 # between), twice ``BATCH``: a due step takes all that wait in one. A step
 # between batches (the writer never idle: saturation) takes what came
 # since the last step, however many, up to ``STEP_MOST``: one of ``CHUNK``
-# a batch of ~900 fell behind ~14k rows a second (bench/README.md,
-# perf-burst), one of what came keeps the rows within about one batch.
+# a batch of ~900 fell behind ~14k rows a second (bench/journal/perf-burst.md),
+# one of what came keeps the rows within about one batch.
 CHUNK = 512
 STEP_MOST = 8192
 # Pages a merge writes at most (see the module); between batches, at
 # least one page for every ``ROWS_PER_PAGE`` rows indexed since the last
 # merge: 16 pages a batch of ~900 left the levels near the crisis merge
-# (bench/README.md, perf-fts6). 6 then; 18 since the index keeps no
+# (bench/journal/perf-fts6.md). 6 then; 18 since the index keeps no
 # positions (migration 0034: a page holds ~3x the rows), or a merge there
 # took 3x the rows and the most CPU one took in a burst rose from ~40 to
 # ~65 ms (18: ~25 ms, the same CPU in all; perf-fts7).

@@ -69,7 +69,7 @@ _NOT_IMPORTED = ImportMode.NONE
 # key's. A plain tuple of plain values (the conversation's id, its kind as a
 # string, its two names, seq, time, dropped), so a collection stops tracking
 # it: 50,000 entries of objects made a 34 ms gen-1 pause at 500 msg/s
-# (bench/README.md, perf-tail2); CPython untracks exact tuples only.
+# (bench/journal/perf-tail2.md); CPython untracks exact tuples only.
 RecentAck = tuple[int, str, str, str, int, int, bool]
 
 

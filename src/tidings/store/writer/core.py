@@ -14,8 +14,7 @@ are written once per batch, then the conversations' counters.
 
 A batch of sends to conversations in memory on SQLite (the usual batch)
 takes the known way (``_write_known``): the short way's steps without the
-long way's lists, sets, load and answers' lookup (bench/README.md
-perf-lone, perf-batch).
+long way's lists, sets, load and answers' lookup (bench/journal/perf-lone.md, perf-batch).
 
 Between batches, when no request waits, the features' work that follows
 the commits (``LaterWork``, rows.py: SQLite's search index) runs one step

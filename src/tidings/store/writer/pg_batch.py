@@ -56,7 +56,7 @@ which the statement repeats (``array_fill``) to its write's row count
 asyncpg encodes every element of every array, a tenth of the server's CPU
 per message at saturation (py-spy, bench/pg_saturation.py --profile); the
 two cut the writer's CPU per message by a fifth at 256 per batch
-(bench/README.md, perf-pgsat).
+(bench/journal/perf-pgsat.md).
 
 The parameters' types come from the server (each source statement
 prepared once per process); a combined statement is prepared once per shape
@@ -227,7 +227,7 @@ class Tail:
         # A column of one value in every row (an app, a commit's time, a
         # default) goes as that value, repeated by the statement. Its ends
         # first: most columns differ there, and counting every element of
-        # each cost more than the rest of this (bench/README.md, perf-pgsat2).
+        # each cost more than the rest of this (bench/journal/perf-pgsat2.md).
         one = tuple(len(c) >= _MANY and c[0] == c[-1] and c.count(c[0]) == len(c)
                     for c in columns)
         key = (gate is not None, tuple(sql for sql, _, _ in statement), same, one)

@@ -7,7 +7,7 @@ names the row: every reader and writer on PostgreSQL finds a text by its
 message's ``(conversation_id, seq)`` (a recall, an edit, retention, search's
 page); only SQLite's FTS5 table reads ``id`` (its rowid). Dropping the
 column drops its key, its index and its sequence: one b-tree fewer per
-message at saturation (bench/README.md, perf-pgsat2). The unique key
+message at saturation (bench/journal/perf-pgsat2.md). The unique key
 becomes the table's replica identity, as the primary key was, so a logical
 replication of its deletes still names the row. ``DROP COLUMN`` changes
 the catalog only (old rows keep the bytes until rewritten). SQLite: nothing.

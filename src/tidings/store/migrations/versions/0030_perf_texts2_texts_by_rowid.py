@@ -4,7 +4,7 @@ nor its foreign key to ``conversations`` (issue 19).
 
 The unique index was a third of the search step's work (its insert, and
 its leaf pages in the step's commit: ~1.8 of ~5.5 us a message,
-bench/README.md, perf-texts2). A recall, an edit, retention and search
+bench/journal/perf-texts2.md). A recall, an edit, retention and search
 now find a text through ``messages``' primary key and its rowid. The
 foreign key goes with the index: without an index on ``conversation_id``
 SQLite's cascade would read the whole table at each disbanded group, so a

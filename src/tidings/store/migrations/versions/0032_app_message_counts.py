@@ -2,8 +2,9 @@
 
 The figures' "messages today" and "messages" per step read
 ``ix_messages_app_time``, an index every message's INSERT pays for (~4 %
-of a batch of 200 on SQLite, ~8 % of a row on PostgreSQL: bench/README.md,
-perf-rows13). ``app_message_counts`` holds the same counts by minute,
+of a batch of 200 on SQLite, ~8 % of a row on PostgreSQL:
+bench/journal/perf-rows13.md). ``app_message_counts`` holds the same counts by
+minute,
 one upsert per app and minute per batch; this fills it from ``messages``
 (entries of kind 0, by the minute of their ``created_at``), while the
 index is there to read them by. Each process adds to its own rows

@@ -9,7 +9,7 @@ made after the commits (store/search_index.py; the messages past its
 ``built_to`` are read by rowid, ``SearchStore.pending``): there an index of
 ``message_texts`` by ``(sdkappid, created_at)`` is paid by that step, not
 by the ack's commit, which no longer writes ``ix_messages_app_time`` (one
-b-tree insert a message: bench/README.md, perf-rows13 and perf-apptime).
+b-tree insert a message: bench/journal/perf-rows13.md and perf-apptime).
 PostgreSQL writes the texts in the batch's transaction: the same index
 would cost the batch what ``ix_messages_app_time`` does, so nothing changes
 there (the walk keeps reading ``messages`` by it).

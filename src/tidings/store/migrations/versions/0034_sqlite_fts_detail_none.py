@@ -3,7 +3,7 @@ issue 19.
 
 The trigram index with positions (``detail=full``, migration 0009) was
 ~9 us of the writer's ~41 a message at saturation with varied text, ~2.7
-of them the positions, and 3x the pages (bench/README.md, perf-text). A
+of them the positions, and 3x the pages (bench/journal/perf-text.md). A
 search needs none of them: it asks for every trigram of each word
 (domain/search.py ``fts5_match``) and checks the candidates with the LIKE
 it already used for the rows above the watermark (store/search.py), so it
