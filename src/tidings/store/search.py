@@ -167,6 +167,11 @@ class SearchStore:
         # common word. PostgreSQL's planner has no index to pick then.
         self._index = index
 
+    @property
+    def indexed(self) -> bool:
+        """Whether searches may use the index (``search_index`` trigram)."""
+        return self._index
+
     def statement(self, scope: SearchScope, limit: int, *, fts: bool = True) -> Select[Any]:
         """The query for one page of (conversation, seq, time), also what
         bench/search.py explains; the messages are read after, by key. On

@@ -48,7 +48,9 @@ async def index_state(conn: AsyncConnection) -> str:
 
 async def settle(db: Database, wanted: bool) -> str:
     """Make the index present and valid (``wanted``) or absent, under the
-    cluster's advisory lock; the state found before."""
+    cluster's advisory lock; the state found before ("" on SQLite: nothing to do)."""
+    if db.dialect != "postgresql":
+        return ""
     async with db.writer.connect() as raw:
         conn = await raw.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
