@@ -12,6 +12,7 @@ variable and the values allowed."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import orjson
@@ -29,7 +30,7 @@ from tidings.domain.search import parse_query
 from tidings.runtime import Runtime
 from tidings.store.engine import Database
 from tidings.store.search import SearchScope
-from tidings.store.search_gin import INDEX, index_state
+from tidings.store.search_gin import INDEX, LOCK_KEY, index_state, settle
 
 APP = 1400000077
 KEY = ConversationKey(APP, ConversationKind.C2C, "alice", "bob")
@@ -220,3 +221,32 @@ def test_a_bad_value_is_refused_naming_the_values(tmp_path: Path, bad: str) -> N
     message = str(refused.value)
     assert message.startswith(f"TIDINGS_SEARCH_INDEX={bad!r}: "), message
     assert "'trigram'" in message and "'none'" in message, message
+
+
+async def test_changes_to_the_index_wait_for_another_node_and_say_so(
+        db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """Two nodes with different settings: a change waits for the advisory
+    lock another node holds (its build or drop), and a node that finds the
+    other setting in force warns, naming the setting."""
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL's index")
+    async with db.reader.connect() as other:
+        await other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
+        dropping = asyncio.create_task(settle(db, False))
+        await asyncio.sleep(0.3)
+        # Not dropped while the other node holds the lock.
+        assert not dropping.done()
+        assert await index_state(other) == "valid"
+        await other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+        await other.commit()
+        assert await dropping == "valid"
+        assert await index_state(other) == "absent"
+    assert "search_index=none: dropping" in caplog.text
+    caplog.clear()
+    assert await settle(db, True) == "absent"
+    assert "search_index=trigram" in caplog.text and "missing" in caplog.text
+    async with db.reader.connect() as conn:
+        assert await index_state(conn) == "valid"
+    caplog.clear()
+    assert await settle(db, True) == "valid"  # nothing to do: no warning
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
