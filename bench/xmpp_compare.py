@@ -272,7 +272,9 @@ async def xmpp_idle(server: xmpp_servers.Running, args: argparse.Namespace) -> d
 def tidings_args(args: argparse.Namespace, database_url: str = "") -> argparse.Namespace:
     """What chat_load's ``own_server`` and ``bench`` and login_storm's read."""
     return argparse.Namespace(
-        database_url=database_url, server_env=login_storm.CROWD, push="on", callback="none",
+        database_url=database_url, push="on", callback="none",
+        # The Tidings servers' search index (issue 19: its own row).
+        server_env=login_storm.CROWD | {"TIDINGS_SEARCH_INDEX": args.search_index},
         show_server_log=False, profile=None, pairs=args.pairs, rate=args.rate,
         duration=args.duration, warmup=args.warmup, drain_timeout=args.drain_timeout,
         in_flight=args.in_flight, conversations=1, seeded=args.seeded, text=args.text)
@@ -296,11 +298,12 @@ QUIET_PCT = 3.0
 QUIET_S = 0.5
 
 
-def later_left(target: Any) -> tuple[int, bool] | None:
+def later_left(target: Any, feed: bool = True) -> tuple[int, bool] | None:
     """What SQLite's search step has left on our own server: about how many
     rows wait (messages past ``built_to``, text rows above the watermark) and
     whether FTS5's structure record says a merge is due; None for another
-    database or a server not ours."""
+    database or a server not ours. ``feed`` False (``--search-index none``):
+    the steps leave the text rows above the watermark, and FTS5, alone."""
     if getattr(target, "database", "") != "sqlite" or not getattr(target, "data_dir", ""):
         return None
     path = Path(target.data_dir) / "tidings.db"
@@ -310,24 +313,27 @@ def later_left(target: Any) -> tuple[int, bool] | None:
             "SELECT max(coalesce((SELECT max(rowid) FROM messages), 0)"
             " - (SELECT built_to FROM message_texts_fts_built),"
             " coalesce((SELECT max(id) FROM message_texts), 0)"
-            " - (SELECT indexed_to FROM message_texts_fts_indexed))").fetchone()
+            " - (SELECT indexed_to FROM message_texts_fts_indexed))" if feed else
+            "SELECT coalesce((SELECT max(rowid) FROM messages), 0)"
+            " - (SELECT built_to FROM message_texts_fts_built)").fetchone()
         record = conn.execute(
             "SELECT block FROM message_texts_fts_data WHERE id = 10").fetchone()
     finally:
         conn.close()
-    return max(0, int(rows)), record is not None and mergeable(bytes(record[0]), USERMERGE)
+    return max(0, int(rows)), feed and record is not None and mergeable(bytes(record[0]),
+                                                                        USERMERGE)
 
 
 def server_cpu(target: Any) -> float:
     return float(sum(psutil.Process(target.pid).cpu_times()[:2]))
 
 
-async def work_off(target: Any) -> dict[str, Any] | None:
+async def work_off(target: Any, feed: bool = True) -> dict[str, Any] | None:
     """The later work left now, and the server's CPU (s, since it started)
     once it is done: the rows caught up and the server quiet (under
     ``QUIET_PCT`` for ``QUIET_S``; that last quiet stretch is not counted).
     None when not ours on SQLite."""
-    first = later_left(target)
+    first = later_left(target, feed)
     if first is None:
         return None
     t0 = time.perf_counter()
@@ -336,7 +342,7 @@ async def work_off(target: Any) -> dict[str, Any] | None:
         before, at = server_cpu(target), time.perf_counter()
         await asyncio.sleep(QUIET_S)
         used = server_cpu(target) - before
-        left = later_left(target)
+        left = later_left(target, feed)
         assert left is not None
         if not left[0] and used / (time.perf_counter() - at) * 100 < QUIET_PCT:
             done = True
@@ -346,15 +352,16 @@ async def work_off(target: Any) -> dict[str, Any] | None:
 
 async def run_shape(shape: str, target: Any, args: argparse.Namespace,
                     ) -> dict[str, Any]:
-    if shape == "saturation" and later_left(target) is not None:
-        await work_off(target)  # what earlier shapes left is not this one's
+    feed = args.search_index == "trigram"
+    if shape == "saturation" and later_left(target, feed) is not None:
+        await work_off(target, feed)  # what earlier shapes left is not this one's
         mark: dict[str, Any] = {}
 
         def at_window_end() -> None:
-            mark["left"], mark["cpu"] = later_left(target), server_cpu(target)
+            mark["left"], mark["cpu"] = later_left(target, feed), server_cpu(target)
 
         found = await run_load(shape, target, args, at_window_end)
-        done = await work_off(target)
+        done = await work_off(target, feed)
         assert done is not None
         # The server's CPU from the window's end until the later work is
         # done (the drain of the messages in flight, at most 2 x pairs x
@@ -556,6 +563,8 @@ def main() -> None:
     parser.add_argument("--shapes", default=",".join(SHAPES))
     parser.add_argument("--relay", default="picows", choices=["", *ws_ceiling.STACKS],
                         help="bench/ws_ceiling.py's stack for the relay column ('' for none)")
+    parser.add_argument("--search-index", choices=["trigram", "none"], default="trigram",
+                        help="the Tidings servers' search_index setting")
     parser.add_argument("--pairs", type=int, default=50)
     parser.add_argument("--window", type=int, default=16, help="saturation: unacked per client")
     parser.add_argument("--few-pairs", type=int, default=8,

@@ -516,6 +516,32 @@ async def test_steps_do_not_merge_and_the_segments_stay_few(
     await integrity(db)
 
 
+async def test_a_step_not_feeding_the_index_builds_the_rows_and_merges_nothing(
+        db: Database) -> None:
+    """``search_index`` none: the steps make the text rows (and counts) but
+    put nothing into FTS5, move no watermark, run no merge, and are not
+    due again for the rows left above the watermark (``backlog``); search
+    finds every message (store/search.py's ``index`` off)."""
+    index = FtsIndex(delay=3600, feed=False)
+    writer = writer_of(db, index)
+    try:
+        for step in range(6):
+            for i in range(CHUNK):
+                await writer.submit(send(f"m{step}-{i}", f"words {step} and {i} of zebra{i % 7}"))
+            await db.run_write(index.run, synced=False)
+            assert index.wait() != 0, step  # nothing left that it would do
+    finally:
+        await writer.stop()
+    assert await built_to(db) == 6 * CHUNK
+    assert await texts(db) == 6 * CHUNK
+    assert await indexed_to(db) == 0
+    assert await segments(db) == 0
+    assert index.merges == 0
+    scope = SearchScope(APP, "alice", parse_query("zebra3"))
+    assert len(await SearchStore(db, index=False).search(scope, 200)) == 200
+    assert await in_index(db, "zebra3") == 0
+
+
 async def test_two_writers_of_one_file_give_distinct_ids(db: Database) -> None:
     """Each process has its own FtsIndex: the ids of new text rows must
     come from the file, not from a count in memory (one writer's rows took

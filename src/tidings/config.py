@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     """Seconds after a message's time its sender may edit it (admins: always); 0: no limit."""
     search_fts_probe: int = Field(5000, ge=1)
     """SQLite search: FTS5 matches counted before a common word is searched another way."""
+    search_index: Literal["trigram", "none"] = "trigram"
+    """Message search's index: trigram (fast search, ~9 us a message on SQLite, ~15 on
+    PostgreSQL) or none (no index kept: more messages a second; search finds exactly the same,
+    reading the texts of the conversations searched, slower on long histories). PostgreSQL: a
+    node drops or makes the shared index at its start (docs/search.md)."""
     live_room_rate: float = Field(40.0, gt=0)
     """Live groups (AVChatRoom): messages per second per room before Low, then Normal messages are
     shed."""

@@ -77,6 +77,8 @@ from tidings.store.rate_limits import DatabaseRateCounter
 from tidings.store.reactions import ReactionStore
 from tidings.store.retention import RetentionStore
 from tidings.store.search import SearchStore, TextRows
+from tidings.store.search_gin import TrigramIndex
+from tidings.store.search_index import FtsIndex
 from tidings.store.stats import StatsStore
 from tidings.store.writer import MessageWriter
 
@@ -141,6 +143,8 @@ class Runtime:
     operators: OperatorService
     # Readiness (/readyz) and the drain flag it reports.
     health: Health
+    # PostgreSQL's trigram index made or dropped at start (``search_index``).
+    search_index: TrigramIndex
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
@@ -150,6 +154,8 @@ class Runtime:
         db = open_database(settings.resolved_database_url(), settings.sqlite_checkpoint_pages)
         await migrate(db, lambda done, total, revision: log.info(
             "database migration %d/%d applied: %s", done, total, revision))
+        search_index = TrigramIndex(db, wanted=settings.search_index == "trigram")
+        search_index.start()
         redis_bus = _redis_bus(settings) if settings.redis_url else None
         bus = redis_bus if redis_bus is not None else LocalBus()
         await bus.start()
@@ -176,7 +182,8 @@ class Runtime:
                                if push_jobs is not None else messaging.on_commit,
                                on_refusal=messaging.on_refusal)
         # The features' rows in each message's transaction, in this order.
-        writer.register(TextRows(db), MediaRefRows(db), MentionRows(db), OutboxRows(db))
+        writer.register(TextRows(db, FtsIndex(feed=settings.search_index == "trigram")),
+                        MediaRefRows(db), MentionRows(db), OutboxRows(db))
         if push_jobs is not None:
             push_jobs.attach(writer)
         friends = FriendService(FriendStore(db), AccountStore(db), ProfileStore(db), bus,
@@ -240,7 +247,8 @@ class Runtime:
                                       bus, writer),
             home_sdkappid=home.sdkappid,
             group_receipts=group_receipts,
-            search=SearchService(SearchStore(db, settings.search_fts_probe),
+            search=SearchService(SearchStore(db, settings.search_fts_probe,
+                                             index=settings.search_index == "trigram"),
                                  MessageStore(db), messaging),
             group_joins=GroupJoinService(JoinRequestStore(db), DepartureStore(db),
                                          GroupStore(db), groups, bus, callbacks),
@@ -256,6 +264,7 @@ class Runtime:
             group_notices=GroupNoticeService(GroupStore(db), groups, bus),
             operators=operator_service(db, settings),
             health=Health(db, bus, clustered=bool(settings.redis_url)),
+            search_index=search_index,
         )
 
     def drain(self) -> int:
@@ -275,6 +284,7 @@ class Runtime:
         await self.push.stop()
         await self.callbacks.stop()
         await self.bus.stop()
+        await self.search_index.stop()
         await self.db.dispose()
 
 

@@ -157,9 +157,20 @@ class Found:
 
 
 class SearchStore:
-    def __init__(self, db: Database, fts_probe: int = FTS_PROBE) -> None:
+    def __init__(self, db: Database, fts_probe: int = FTS_PROBE, index: bool = True) -> None:
         self._db = db
         self._fts_probe = fts_probe
+        # ``search_index`` none: SQLite's FTS5 is not read (the steps no
+        # longer feed it: what it holds may be stale past its watermark,
+        # and the LIKE of the rows above it would be the whole history);
+        # every word is a LIKE on the rows the scope reaches, as for a
+        # common word. PostgreSQL's planner has no index to pick then.
+        self._index = index
+
+    @property
+    def indexed(self) -> bool:
+        """Whether searches may use the index (``search_index`` trigram)."""
+        return self._index
 
     def statement(self, scope: SearchScope, limit: int, *, fts: bool = True) -> Select[Any]:
         """The query for one page of (conversation, seq, time), also what
@@ -292,7 +303,7 @@ class SearchStore:
     async def search(self, scope: SearchScope, limit: int) -> list[Found]:
         """Up to ``limit`` matching messages, newest first."""
         async with self._db.reader.connect() as conn:
-            fts = await self.fts_pays(conn, scope)
+            fts = self._index and await self.fts_pays(conn, scope)
             page = (await conn.execute(self.statement(scope, limit, fts=fts))).all()
             more: list[Any] = []
             if self.uses_fts(scope, fts):

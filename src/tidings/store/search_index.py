@@ -167,8 +167,14 @@ class FtsIndex(LaterWork):
     a time)."""
 
     def __init__(self, batch: int = BATCH, delay: float = DELAY,
-                 small: int = SMALL_BATCH) -> None:
+                 small: int = SMALL_BATCH, feed: bool = True) -> None:
         self._batch = batch
+        # ``search_index`` none: the steps make the text rows (and the
+        # counts) but leave FTS5 and its watermark alone, so nothing is
+        # merged either; search reads the texts without the index
+        # (store/search.py). Back to trigram, the steps index from the
+        # watermark on, ``CHUNK`` rows a step, the tail found by LIKE meanwhile.
+        self._feed = feed
         self._delay = delay
         self._small = small
         # Messages and text rows waiting for a step (after a step that took
@@ -248,11 +254,11 @@ class FtsIndex(LaterWork):
             limit = min(STEP_MOST, max(CHUNK, self._arrived))
             self._arrived = 0
             built = build_step(cursor, limit)
-            indexed = index_step(cursor, limit)
+            indexed = index_step(cursor, limit) if self._feed else 0
             self._since_merge += indexed
-            if indexed or first:
+            if self._feed and (indexed or first):
                 self._plan(cursor)
-            waiting = backlog(cursor) if limit in (built, indexed) else 0
+            waiting = backlog(cursor, self._feed) if limit in (built, indexed) else 0
         finally:
             cursor.close()
         self._waiting = waiting
@@ -431,14 +437,14 @@ def structure(record: bytes) -> list[tuple[int, list[int]]] | None:
     return levels
 
 
-def backlog(cursor: DBAPICursor) -> int:
+def backlog(cursor: DBAPICursor, feed: bool = True) -> int:
     """About how many rows wait for a step (messages past ``built_to``,
     text rows above the watermark: by their ids, which deletes leave gaps
     in)."""
     cursor.execute(f"SELECT coalesce((SELECT max(rowid) FROM messages), 0) - ({BUILT_SQL}),"
                    f" coalesce((SELECT max(id) FROM message_texts), 0) - ({WATERMARK_SQL})")
     messages, texts = _one(cursor)
-    return max(0, int(messages), int(texts))
+    return max(0, int(messages), int(texts) if feed else 0)
 
 
 def _varints(data: bytes, at: int) -> Iterator[int]:
