@@ -144,7 +144,7 @@ async def explain(db: Database, store: SearchStore, scope: SearchScope) -> str:
     chose, and with FTS5 the tail's; with bound parameters, as the server
     runs them: SQLite plans literal values otherwise)."""
     async with db.reader.connect() as conn:
-        fts = store.indexed and await store.fts_pays(conn, scope)
+        fts = await store.fts_pays(conn, scope)
         stmt = store.statement(scope, 21, fts=fts)
         if db.dialect != "sqlite":
             compiled = stmt.compile(dialect=db.reader.dialect,

@@ -23,6 +23,7 @@ from tests.pg import Cluster
 from tests.templates import seed_sqlite
 from tidings.config_sources import ConfigError
 from tidings.config_sources import load as load_settings
+from tidings.domain.cluster import SEARCH_INDEX_LOCK
 from tidings.domain.elements import EntryKind
 from tidings.domain.ids import ConversationKey, ConversationKind
 from tidings.domain.records import NewChange, NewMessage
@@ -30,7 +31,7 @@ from tidings.domain.search import parse_query
 from tidings.runtime import Runtime
 from tidings.store.engine import Database
 from tidings.store.search import SearchScope
-from tidings.store.search_gin import INDEX, LOCK_KEY, index_state, settle
+from tidings.store.search_gin import INDEX, index_state, settle
 
 APP = 1400000077
 KEY = ConversationKey(APP, ConversationKind.C2C, "alice", "bob")
@@ -231,13 +232,13 @@ async def test_changes_to_the_index_wait_for_another_node_and_say_so(
     if db.dialect != "postgresql":
         pytest.skip("PostgreSQL's index")
     async with db.reader.connect() as other:
-        await other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
+        await other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": SEARCH_INDEX_LOCK})
         dropping = asyncio.create_task(settle(db, False))
         await asyncio.sleep(0.3)
         # Not dropped while the other node holds the lock.
         assert not dropping.done()
         assert await index_state(other) == "valid"
-        await other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+        await other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SEARCH_INDEX_LOCK})
         await other.commit()
         assert await dropping == "valid"
         assert await index_state(other) == "absent"

@@ -160,11 +160,8 @@ class SearchStore:
     def __init__(self, db: Database, fts_probe: int = FTS_PROBE, index: bool = True) -> None:
         self._db = db
         self._fts_probe = fts_probe
-        # ``search_index`` none: SQLite's FTS5 is not read (the steps no
-        # longer feed it: what it holds may be stale past its watermark,
-        # and the LIKE of the rows above it would be the whole history);
-        # every word is a LIKE on the rows the scope reaches, as for a
-        # common word. PostgreSQL's planner has no index to pick then.
+        # ``search_index`` none: PostgreSQL's planner has no index to pick;
+        # on SQLite ``fts_pays`` says no (see there).
         self._index = index
 
     @property
@@ -303,7 +300,7 @@ class SearchStore:
     async def search(self, scope: SearchScope, limit: int) -> list[Found]:
         """Up to ``limit`` matching messages, newest first."""
         async with self._db.reader.connect() as conn:
-            fts = self._index and await self.fts_pays(conn, scope)
+            fts = await self.fts_pays(conn, scope)
             page = (await conn.execute(self.statement(scope, limit, fts=fts))).all()
             more: list[Any] = []
             if self.uses_fts(scope, fts):
@@ -349,7 +346,13 @@ class SearchStore:
         A probe counts the matches up to ``fts_probe``; past that the other
         way is cheaper: a user's own conversations when they hold fewer
         entries than that, or, for the whole app, its messages newest first
-        with their texts (a common word fills a page early)."""
+        with their texts (a common word fills a page early). Never with
+        ``search_index`` none: the steps no longer feed FTS5, so what it
+        holds may be stale past its watermark, and the LIKE of the rows
+        above it would be the whole history; every word is then a LIKE on
+        the rows the scope reaches, as for a common word."""
+        if not self._index:
+            return False
         if self._db.dialect != "sqlite" or not scope.query.indexed:
             return True
         probe = select(func.count()).select_from(

@@ -26,14 +26,12 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tidings.domain.cluster import SEARCH_INDEX_LOCK
 from tidings.store.engine import Database
 
 log = logging.getLogger(__name__)
 
 INDEX = "ix_message_texts_body_trgm"
-# pg_advisory_lock's key for changes to the index (any bigint the project
-# uses for nothing else: "tidings-search" in hex, cut to 63 bits).
-LOCK_KEY = 0x7469_6469_6E67_7373
 _STATE = text("SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(:name)")
 _DROP = f"DROP INDEX CONCURRENTLY IF EXISTS {INDEX}"
 _CREATE = (f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} ON message_texts"
@@ -53,7 +51,7 @@ async def settle(db: Database, wanted: bool) -> str:
         return ""
     async with db.writer.connect() as raw:
         conn = await raw.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
+        await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": SEARCH_INDEX_LOCK})
         try:
             found = await index_state(conn)
             if not wanted and found != "absent":
@@ -76,7 +74,7 @@ async def settle(db: Database, wanted: bool) -> str:
                 log.info("search_index=trigram: %s built", INDEX)
             return found
         finally:
-            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SEARCH_INDEX_LOCK})
 
 
 class TrigramIndex:
